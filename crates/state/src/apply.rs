@@ -1,0 +1,169 @@
+//! Block and transaction execution.
+
+use crate::{State, staking};
+use plexus_types::{
+    Amount, Block, Digest, Payload, Reason, Receipt, SignedTransaction, Status, block::standin_beacon,
+};
+
+/// A block that no honest validator accepts. The state is left unchanged when this is returned.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    #[error("block height {found} does not follow {expected}")]
+    Height { expected: u64, found: u64 },
+    #[error("block parent {found} is not the last block {expected}")]
+    Parent { expected: Digest, found: Digest },
+    #[error("block timestamp {found_ms} ms is before its parent's {parent_ms} ms")]
+    Timestamp { parent_ms: u64, found_ms: u64 },
+    #[error("block beacon is not the stand-in beacon for height {height}")]
+    Beacon { height: u64 },
+    #[error("block tx root does not match its transactions")]
+    TxRoot,
+    #[error("block has {count} transactions, over the limit of {max}")]
+    TooManyTxs { count: usize, max: usize },
+}
+
+/// Applies `block` to `state` and returns one receipt per transaction, in order.
+///
+/// The header's `state_root` is not checked here (computing it is the caller's choice of when):
+/// the chain layer compares `state.root()` with it after this returns.
+pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, ApplyError> {
+    check_header(state, block)?;
+    let height = block.header.height;
+    let receipts = block
+        .txs
+        .iter()
+        .map(|tx| execute_tx(state, tx, height))
+        .collect();
+    staking::release_unbondings(state, height);
+    if height.is_multiple_of(state.params.epoch_length_blocks.max(1)) {
+        staking::elect_committee(state);
+    }
+    state.height = height;
+    state.block_hash = block.digest();
+    state.timestamp_ms = block.header.timestamp_ms;
+    state.beacon = block.header.beacon;
+    Ok(receipts)
+}
+
+fn check_header(state: &State, block: &Block) -> Result<(), ApplyError> {
+    let header = &block.header;
+    let expected = state.height + 1;
+    if header.height != expected {
+        return Err(ApplyError::Height {
+            expected,
+            found: header.height,
+        });
+    }
+    if header.parent != state.block_hash {
+        return Err(ApplyError::Parent {
+            expected: state.block_hash,
+            found: header.parent,
+        });
+    }
+    if header.timestamp_ms < state.timestamp_ms {
+        return Err(ApplyError::Timestamp {
+            parent_ms: state.timestamp_ms,
+            found_ms: header.timestamp_ms,
+        });
+    }
+    if header.beacon != standin_beacon(&state.beacon, header.height) {
+        return Err(ApplyError::Beacon {
+            height: header.height,
+        });
+    }
+    if block.txs.len() > plexus_types::BLOCK_TXS_MAX {
+        return Err(ApplyError::TooManyTxs {
+            count: block.txs.len(),
+            max: plexus_types::BLOCK_TXS_MAX,
+        });
+    }
+    if !block.tx_root_matches() {
+        return Err(ApplyError::TxRoot);
+    }
+    Ok(())
+}
+
+/// Executes one transaction (signature already verified) at block `height`.
+///
+/// `Rejected` leaves the state untouched; `Failed` burns the fee and consumes the nonce.
+pub fn execute_tx(state: &mut State, signed: &SignedTransaction, height: u64) -> Receipt {
+    let tx = &signed.tx;
+    let tx_hash = signed.hash();
+    let rejected = |reason| Receipt {
+        tx_hash,
+        status: Status::Rejected(reason),
+        fee_burned: 0,
+    };
+    if tx.chain_id != state.chain_id {
+        return rejected(Reason::WrongChain);
+    }
+    if tx.fee < state.params.fee_min {
+        return rejected(Reason::FeeTooLow);
+    }
+    let sender = state.account(&tx.sender);
+    if tx.nonce != sender.nonce {
+        return rejected(Reason::BadNonce);
+    }
+    if sender.balance < tx.fee {
+        return rejected(Reason::InsufficientFee);
+    }
+    // Charge: fee burned, nonce consumed. From here on the transaction is in the ledger.
+    let account = state.accounts.entry(tx.sender.clone()).or_default();
+    account.balance -= tx.fee;
+    account.nonce += 1;
+    state.supply.total -= tx.fee;
+    state.supply.burned = state.supply.burned.saturating_add(tx.fee);
+    let status = match execute_payload(state, tx.sender.clone(), &tx.payload, height) {
+        Ok(()) => Status::Success,
+        Err(reason) => Status::Failed(reason),
+    };
+    Receipt {
+        tx_hash,
+        status,
+        fee_burned: tx.fee,
+    }
+}
+
+/// Runs a payload; on `Err` nothing it touched has changed (every check precedes every write).
+fn execute_payload(
+    state: &mut State,
+    sender: plexus_types::Address,
+    payload: &Payload,
+    height: u64,
+) -> Result<(), Reason> {
+    match payload {
+        Payload::Transfer { to, amount } => transfer(state, sender, to.clone(), *amount),
+        Payload::Bond { amount } => staking::bond(state, sender, *amount),
+        Payload::Unbond { amount } => staking::unbond(state, sender, *amount, height),
+        Payload::Delegate { validator, amount } => {
+            staking::delegate(state, sender, validator.clone(), *amount)
+        }
+        Payload::Undelegate { validator, amount } => {
+            staking::undelegate(state, sender, validator.clone(), *amount, height)
+        }
+    }
+}
+
+fn transfer(
+    state: &mut State,
+    from: plexus_types::Address,
+    to: plexus_types::Address,
+    amount: Amount,
+) -> Result<(), Reason> {
+    if amount == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    let sender = state.account(&from);
+    if sender.balance < amount {
+        return Err(Reason::InsufficientBalance);
+    }
+    if from == to {
+        return Ok(());
+    }
+    let receiver = state.account(&to);
+    // Cannot overflow while the supply invariant holds, but a broken invariant must not wrap.
+    let credited = receiver.balance.checked_add(amount).ok_or(Reason::Overflow)?;
+    state.accounts.entry(from).or_default().balance -= amount;
+    state.accounts.entry(to).or_default().balance = credited;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The state root and account proofs.
+//!
+//! The state is committed as a binary Merkle tree (Commonware's BMT over SHA-256) whose leaves are
+//! the hashes of every ledger entry in a fixed order: accounts by address, then validators,
+//! delegations, unbonding entries, and one leaf for the chain-wide values. An account's position
+//! is its rank among accounts, so a light client holding a finalized state root can check a proof
+//! that an address has a given balance, nonce and stake.
+//!
+//! Why not qmdb (yet): `apply` must be pure and synchronous, and unfinalized blocks need cheap
+//! speculative forks of the state; qmdb is an async database over runtime storage. The tree is
+//! rebuilt from cached leaf hashes when a root is asked for; ARCHITECTURE.md records the measured
+//! cost and the path to an incremental store.
+
+use crate::{Account, State};
+use bytes::BufMut;
+use commonware_codec::{Encode, Write};
+use commonware_cryptography::{Hasher, Sha256};
+use commonware_storage::bmt::{self, Proof};
+use plexus_types::{Address, Digest};
+
+const TAG_ACCOUNT: u8 = 0;
+const TAG_VALIDATOR: u8 = 1;
+const TAG_DELEGATION: u8 = 2;
+const TAG_UNBONDING: u8 = 3;
+const TAG_GLOBAL: u8 = 4;
+
+/// The leaf hash that commits to one account.
+pub fn account_leaf(address: &Address, account: &Account) -> Digest {
+    let mut buf = Vec::with_capacity(1 + 32 + 16 * 3 + 8);
+    buf.put_u8(TAG_ACCOUNT);
+    address.0.write(&mut buf);
+    account.balance.write(&mut buf);
+    account.nonce.write(&mut buf);
+    account.bonded.write(&mut buf);
+    account.unbonding.write(&mut buf);
+    Sha256::hash(&[&buf])
+}
+
+impl State {
+    fn leaves(&self) -> Vec<Digest> {
+        let mut leaves = Vec::with_capacity(
+            self.accounts.len()
+                + self.validators.len()
+                + self.delegations.len()
+                + self.unbondings.len()
+                + 1,
+        );
+        leaves.extend(self.accounts.iter().map(|(a, acc)| account_leaf(a, acc)));
+        for (address, validator) in &self.validators {
+            let mut buf = vec![TAG_VALIDATOR];
+            address.0.write(&mut buf);
+            validator.self_bond.write(&mut buf);
+            validator.delegated.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for ((delegator, validator), amount) in &self.delegations {
+            let mut buf = vec![TAG_DELEGATION];
+            delegator.0.write(&mut buf);
+            validator.0.write(&mut buf);
+            amount.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for ((release, seq), entry) in &self.unbondings {
+            let mut buf = vec![TAG_UNBONDING];
+            release.write(&mut buf);
+            seq.write(&mut buf);
+            entry.owner.0.write(&mut buf);
+            entry.amount.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        leaves.push(self.global_leaf());
+        leaves
+    }
+
+    /// Everything chain-wide, except the block hash (the header that carries this root is hashed
+    /// into it, so including it would be circular).
+    fn global_leaf(&self) -> Digest {
+        let mut buf = vec![TAG_GLOBAL];
+        self.chain_id.write(&mut buf);
+        self.params.fee_min.write(&mut buf);
+        self.params.self_bond_min.write(&mut buf);
+        self.params.unbonding_period_blocks.write(&mut buf);
+        self.params.epoch_length_blocks.write(&mut buf);
+        self.params.committee_size_max.write(&mut buf);
+        self.height.write(&mut buf);
+        self.timestamp_ms.write(&mut buf);
+        self.beacon.write(&mut buf);
+        (self.committee.len() as u32).write(&mut buf);
+        for member in &self.committee {
+            member.0.write(&mut buf);
+        }
+        self.supply.total.write(&mut buf);
+        self.supply.minted.write(&mut buf);
+        self.supply.burned.write(&mut buf);
+        self.unbonding_seq.write(&mut buf);
+        Sha256::hash(&[&buf])
+    }
+
+    fn tree(&self) -> bmt::Tree<Digest> {
+        let leaves = self.leaves();
+        let mut builder = bmt::Builder::<Sha256>::new(leaves.len());
+        for leaf in &leaves {
+            builder.add(leaf);
+        }
+        builder.build()
+    }
+
+    /// The state root: what the header of the block that produced this state carries.
+    pub fn root(&self) -> Digest {
+        self.tree().root()
+    }
+
+    /// A proof of `address`'s account against `self.root()`, or `None` for an address with no
+    /// account entry (absence proofs are not supported yet).
+    pub fn prove_account(&self, address: &Address) -> Option<AccountProof> {
+        let position = self.accounts.keys().position(|a| a == address)?;
+        let account = self.accounts.get(address)?.clone();
+        let position = u32::try_from(position).ok()?;
+        let proof = self.tree().proof(position).ok()?;
+        Some(AccountProof {
+            address: address.clone(),
+            account,
+            position,
+            proof: proof.encode().to_vec(),
+        })
+    }
+}
+
+/// An account's value with a Merkle proof against a state root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountProof {
+    pub address: Address,
+    pub account: Account,
+    /// The account's leaf position in the state tree.
+    pub position: u32,
+    /// The encoded BMT proof.
+    pub proof: Vec<u8>,
+}
+
+/// Why an account proof does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    #[error("the proof bytes do not decode: {0}")]
+    Decode(#[from] commonware_codec::Error),
+    #[error("the proof does not lead to the state root: {0}")]
+    Mismatch(#[from] bmt::Error),
+}
+
+/// Checks that `proof` shows its account value under `state_root`. Needs nothing but the root.
+pub fn verify_account_proof(proof: &AccountProof, state_root: &Digest) -> Result<(), ProofError> {
+    use commonware_codec::Decode;
+    let decoded = Proof::<Digest>::decode_cfg(commonware_codec::Copying(proof.proof.as_slice()), &1)?;
+    let leaf = account_leaf(&proof.address, &proof.account);
+    decoded.verify_element_inclusion::<Sha256>(&leaf, proof.position, state_root)?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Genesis: the allocation, the first validators and the parameters, turned into height-0 state.
+
+use crate::{Params, State, Supply, staking};
+use plexus_types::{Address, Amount, ChainId, Header, block::tx_root, hash};
+use std::collections::BTreeMap;
+
+/// A validator present from the first block, bonding `self_bond` out of its allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisValidator {
+    pub address: Address,
+    pub self_bond: Amount,
+}
+
+/// Everything needed to build the first state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Genesis {
+    pub chain_id: ChainId,
+    pub timestamp_ms: u64,
+    pub params: Params,
+    /// Minted at genesis (the only mint until emissions land).
+    pub allocations: Vec<(Address, Amount)>,
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// A genesis that cannot start a chain.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenesisError {
+    #[error("address {0} is allocated twice")]
+    DuplicateAllocation(Address),
+    #[error("the allocations overflow 128 bits")]
+    Overflow,
+    #[error("validator {0} cannot bond its self-bond from its allocation")]
+    Unfunded(Address),
+    #[error("validator {address} self-bond {self_bond} is below the minimum {min}")]
+    BondTooSmall {
+        address: Address,
+        self_bond: Amount,
+        min: Amount,
+    },
+    #[error("genesis has no validator that meets the minimum self-bond")]
+    NoCommittee,
+}
+
+impl Genesis {
+    /// Builds the height-0 state and the genesis header (whose hash is the first block's parent).
+    pub fn build(&self) -> Result<(State, Header), GenesisError> {
+        let mut state = State {
+            chain_id: self.chain_id,
+            params: self.params.clone(),
+            height: 0,
+            block_hash: hash(&[]),
+            timestamp_ms: self.timestamp_ms,
+            beacon: hash(&[b"plexus/genesis-beacon", &self.chain_id.to_be_bytes()]),
+            accounts: BTreeMap::new(),
+            validators: BTreeMap::new(),
+            delegations: BTreeMap::new(),
+            unbondings: BTreeMap::new(),
+            unbonding_seq: 0,
+            committee: Vec::new(),
+            supply: Supply::default(),
+        };
+        for (address, amount) in &self.allocations {
+            if state.accounts.contains_key(address) {
+                return Err(GenesisError::DuplicateAllocation(address.clone()));
+            }
+            state.supply.total = state
+                .supply
+                .total
+                .checked_add(*amount)
+                .ok_or(GenesisError::Overflow)?;
+            state.accounts.entry(address.clone()).or_default().balance = *amount;
+        }
+        state.supply.minted = state.supply.total;
+        for validator in &self.validators {
+            if validator.self_bond < self.params.self_bond_min {
+                return Err(GenesisError::BondTooSmall {
+                    address: validator.address.clone(),
+                    self_bond: validator.self_bond,
+                    min: self.params.self_bond_min,
+                });
+            }
+            staking::bond(&mut state, validator.address.clone(), validator.self_bond)
+                .map_err(|_| GenesisError::Unfunded(validator.address.clone()))?;
+        }
+        staking::elect_committee(&mut state);
+        if state.committee.is_empty() {
+            return Err(GenesisError::NoCommittee);
+        }
+        let header = Header {
+            parent: hash(&[]),
+            height: 0,
+            timestamp_ms: self.timestamp_ms,
+            proposer: state.committee[0].0.clone(),
+            tx_root: tx_root(&[]),
+            state_root: state.root(),
+            beacon: state.beacon,
+        };
+        state.block_hash = header.digest();
+        Ok((state, header))
+    }
+}

@@ -1,0 +1,26 @@
+//! The Plexus chain state machine.
+//!
+//! `apply` is a pure, synchronous function of (state, block): no I/O, no clock, no RNG, no HashMap
+//! iteration (every collection is a `BTreeMap`), no floats. Time and randomness arrive in the block
+//! header. The same blocks in give the same state root out, on every machine.
+//!
+//! Domain rejections are receipts with a reason code (`plexus_types::Reason`); `ApplyError` is
+//! reserved for a block that is structurally invalid (wrong parent, height or timestamp), which a
+//! validator refuses to vote for.
+//!
+//! Supply rule: `Supply::total` equals the sum of every balance, bonded amount and unbonding amount.
+//! It changes only through named events: genesis allocation (mint) and fees (burn).
+//!
+//! Preconditions: transaction signatures are verified by the caller (mempool admission or the
+//! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
+
+mod apply;
+mod commitment;
+mod genesis;
+mod staking;
+mod state;
+
+pub use apply::{ApplyError, apply_block, execute_tx};
+pub use commitment::{AccountProof, ProofError, verify_account_proof};
+pub use genesis::{Genesis, GenesisError, GenesisValidator};
+pub use state::{Account, Params, State, Supply, Unbonding, Validator};

@@ -1,0 +1,169 @@
+//! Staking: validator self-bonds, delegations, unbonding, and the committee election.
+//!
+//! Every operation moves value between an account's `balance`, its `bonded` amount and its
+//! `unbonding` amount, and mirrors it in the validator's `self_bond`/`delegated` or in the
+//! delegation entry, so `State::recount` holds after every call. Checks precede writes.
+
+use crate::{State, Unbonding};
+use plexus_types::{Address, Amount, Reason};
+
+pub(crate) fn bond(state: &mut State, sender: Address, amount: Amount) -> Result<(), Reason> {
+    if amount == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    let account = state.account(&sender);
+    if account.balance < amount {
+        return Err(Reason::InsufficientBalance);
+    }
+    let validator = state.validators.get(&sender).cloned().unwrap_or_default();
+    let self_bond = validator.self_bond.checked_add(amount).ok_or(Reason::Overflow)?;
+    if self_bond < state.params.self_bond_min {
+        return Err(Reason::BondTooSmall);
+    }
+    let bonded = account.bonded.checked_add(amount).ok_or(Reason::Overflow)?;
+    let entry = state.accounts.entry(sender.clone()).or_default();
+    entry.balance -= amount;
+    entry.bonded = bonded;
+    state.validators.entry(sender).or_default().self_bond = self_bond;
+    Ok(())
+}
+
+pub(crate) fn unbond(
+    state: &mut State,
+    sender: Address,
+    amount: Amount,
+    height: u64,
+) -> Result<(), Reason> {
+    if amount == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    let Some(validator) = state.validators.get(&sender) else {
+        return Err(Reason::UnknownValidator);
+    };
+    if validator.self_bond < amount {
+        return Err(Reason::InsufficientStake);
+    }
+    let remaining = validator.self_bond - amount;
+    let delegated = validator.delegated;
+    if remaining == 0 && delegated == 0 {
+        state.validators.remove(&sender);
+    } else if let Some(validator) = state.validators.get_mut(&sender) {
+        // A validator below the minimum self-bond stays registered (delegators keep their
+        // stake where it is) but is not elected: see `elect_committee`.
+        validator.self_bond = remaining;
+    }
+    queue_unbonding(state, sender, amount, height);
+    Ok(())
+}
+
+pub(crate) fn delegate(
+    state: &mut State,
+    sender: Address,
+    validator: Address,
+    amount: Amount,
+) -> Result<(), Reason> {
+    if amount == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    let Some(record) = state.validators.get(&validator) else {
+        return Err(Reason::UnknownValidator);
+    };
+    let account = state.account(&sender);
+    if account.balance < amount {
+        return Err(Reason::InsufficientBalance);
+    }
+    let delegated = record.delegated.checked_add(amount).ok_or(Reason::Overflow)?;
+    let bonded = account.bonded.checked_add(amount).ok_or(Reason::Overflow)?;
+    let key = (sender.clone(), validator.clone());
+    let existing = state.delegations.get(&key).copied().unwrap_or(0);
+    let delegation = existing.checked_add(amount).ok_or(Reason::Overflow)?;
+    let entry = state.accounts.entry(sender).or_default();
+    entry.balance -= amount;
+    entry.bonded = bonded;
+    state.delegations.insert(key, delegation);
+    if let Some(record) = state.validators.get_mut(&validator) {
+        record.delegated = delegated;
+    }
+    Ok(())
+}
+
+pub(crate) fn undelegate(
+    state: &mut State,
+    sender: Address,
+    validator: Address,
+    amount: Amount,
+    height: u64,
+) -> Result<(), Reason> {
+    if amount == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    let key = (sender.clone(), validator.clone());
+    let Some(existing) = state.delegations.get(&key).copied() else {
+        return Err(if state.validators.contains_key(&validator) {
+            Reason::InsufficientStake
+        } else {
+            Reason::UnknownValidator
+        });
+    };
+    if existing < amount {
+        return Err(Reason::InsufficientStake);
+    }
+    if existing == amount {
+        state.delegations.remove(&key);
+    } else {
+        state.delegations.insert(key, existing - amount);
+    }
+    // A delegation implies a registered validator whose `delegated` includes it.
+    let remove = match state.validators.get_mut(&validator) {
+        Some(record) => {
+            record.delegated -= amount;
+            record.self_bond == 0 && record.delegated == 0
+        }
+        None => false,
+    };
+    if remove {
+        state.validators.remove(&validator);
+    }
+    queue_unbonding(state, sender, amount, height);
+    Ok(())
+}
+
+/// Moves `amount` from the owner's `bonded` to `unbonding`, released after the unbonding period.
+fn queue_unbonding(state: &mut State, owner: Address, amount: Amount, height: u64) {
+    let release = height.saturating_add(state.params.unbonding_period_blocks);
+    let seq = state.unbonding_seq;
+    state.unbonding_seq += 1;
+    let account = state.accounts.entry(owner.clone()).or_default();
+    account.bonded -= amount;
+    account.unbonding += amount;
+    state
+        .unbondings
+        .insert((release, seq), Unbonding { owner, amount });
+}
+
+/// Returns every unbonding entry whose release height is at or below `height` to its owner.
+pub(crate) fn release_unbondings(state: &mut State, height: u64) {
+    while let Some(entry) = state.unbondings.first_entry() {
+        if entry.key().0 > height {
+            break;
+        }
+        let Unbonding { owner, amount } = entry.remove();
+        let account = state.accounts.entry(owner).or_default();
+        account.unbonding -= amount;
+        account.balance += amount;
+    }
+}
+
+/// Elects the committee: validators with at least the minimum self-bond, by total stake
+/// descending, ties broken by address ascending, at most `committee_size_max`.
+pub(crate) fn elect_committee(state: &mut State) {
+    let mut candidates: Vec<(&Address, u128)> = state
+        .validators
+        .iter()
+        .filter(|(_, v)| v.self_bond >= state.params.self_bond_min)
+        .map(|(address, v)| (address, v.stake()))
+        .collect();
+    candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    candidates.truncate(state.params.committee_size_max as usize);
+    state.committee = candidates.into_iter().map(|(a, _)| a.clone()).collect();
+}

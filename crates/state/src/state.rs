@@ -1,0 +1,148 @@
+//! The ledger: accounts, validators, delegations, unbonding entries, supply and parameters.
+
+use plexus_types::{Address, Amount, ChainId, Digest};
+use std::collections::BTreeMap;
+
+/// Chain parameters, fixed at genesis (governance will make them mutable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// The smallest fee a transaction may carry, in base units.
+    pub fee_min: Amount,
+    /// The smallest self-bond that registers a validator.
+    pub self_bond_min: Amount,
+    /// Blocks between an unbond and the release of its funds.
+    pub unbonding_period_blocks: u64,
+    /// Blocks per epoch; the committee is recomputed at each boundary.
+    pub epoch_length_blocks: u64,
+    /// The most validators in a committee.
+    pub committee_size_max: u32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            fee_min: 1_000,
+            self_bond_min: 1_000 * plexus_types::PLX,
+            unbonding_period_blocks: 100,
+            epoch_length_blocks: 100,
+            committee_size_max: 100,
+        }
+    }
+}
+
+/// One account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    /// Spendable balance.
+    pub balance: Amount,
+    /// The nonce the next transaction from this account must carry.
+    pub nonce: u64,
+    /// Stake this account has bonded: its own self-bond plus its delegations.
+    pub bonded: Amount,
+    /// Stake on its way back to `balance`.
+    pub unbonding: Amount,
+}
+
+/// A registered validator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validator {
+    pub self_bond: Amount,
+    /// Sum of delegations from other accounts.
+    pub delegated: Amount,
+}
+
+impl Validator {
+    /// Total stake: self-bond plus delegations (never overflows: both are parts of the supply).
+    pub fn stake(&self) -> Amount {
+        self.self_bond.saturating_add(self.delegated)
+    }
+}
+
+/// Stake waiting for its release height.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unbonding {
+    pub owner: Address,
+    pub amount: Amount,
+}
+
+/// Supply accounting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Supply {
+    /// Tokens in existence: balances + bonded + unbonding.
+    pub total: Amount,
+    /// Everything ever minted (genesis allocation included).
+    pub minted: Amount,
+    /// Everything ever burned (fees).
+    pub burned: Amount,
+}
+
+/// The whole chain state after some block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub chain_id: ChainId,
+    pub params: Params,
+    /// Height of the last applied block (genesis is 0).
+    pub height: u64,
+    /// Hash of the last applied block.
+    pub block_hash: Digest,
+    /// Timestamp of the last applied block.
+    pub timestamp_ms: u64,
+    /// Beacon of the last applied block.
+    pub beacon: Digest,
+    pub accounts: BTreeMap<Address, Account>,
+    pub validators: BTreeMap<Address, Validator>,
+    /// (delegator, validator) -> delegated amount.
+    pub delegations: BTreeMap<(Address, Address), Amount>,
+    /// (release height, sequence) -> entry. The sequence keeps entries of one height in order.
+    pub unbondings: BTreeMap<(u64, u64), Unbonding>,
+    /// Next unbonding sequence number.
+    pub unbonding_seq: u64,
+    /// The committee of the current epoch: top validators by stake, ties by address.
+    pub committee: Vec<Address>,
+    pub supply: Supply,
+}
+
+impl State {
+    /// The account at `address`, or the empty account.
+    pub fn account(&self, address: &Address) -> Account {
+        self.accounts.get(address).cloned().unwrap_or_default()
+    }
+
+    /// The epoch that the block at `height` belongs to.
+    pub fn epoch_of(&self, height: u64) -> u64 {
+        height / self.params.epoch_length_blocks.max(1)
+    }
+
+    /// Recomputes the supply from the ledger: (balances + bonded + unbonding, and a consistency
+    /// check that validators' stakes equal the bonded amounts). Used by tests and `plexus` audits.
+    pub fn recount(&self) -> Result<Amount, String> {
+        let mut total: Amount = 0;
+        let mut bonded: Amount = 0;
+        let mut unbonding: Amount = 0;
+        for account in self.accounts.values() {
+            total = total
+                .checked_add(account.balance)
+                .and_then(|t| t.checked_add(account.bonded))
+                .and_then(|t| t.checked_add(account.unbonding))
+                .ok_or("account sum overflows")?;
+            bonded += account.bonded;
+            unbonding += account.unbonding;
+        }
+        let staked: Amount = self.validators.values().map(Validator::stake).sum();
+        if staked != bonded {
+            return Err(format!("validators hold {staked} but accounts bonded {bonded}"));
+        }
+        let delegated: Amount = self.delegations.values().sum();
+        let delegated_by_validators: Amount = self.validators.values().map(|v| v.delegated).sum();
+        if delegated != delegated_by_validators {
+            return Err(format!(
+                "delegations sum {delegated} but validators record {delegated_by_validators}"
+            ));
+        }
+        let queued: Amount = self.unbondings.values().map(|u| u.amount).sum();
+        if queued != unbonding {
+            return Err(format!("queue holds {queued} but accounts unbonding {unbonding}"));
+        }
+        Ok(total)
+    }
+}

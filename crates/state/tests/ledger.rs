@@ -1,0 +1,240 @@
+//! Boundary tests of the state machine: blocks in, receipts and roots out.
+
+use commonware_cryptography::Signer;
+use plexus_state::{
+    Genesis, GenesisValidator, Params, State, apply_block, verify_account_proof,
+};
+use plexus_types::{
+    Address, Block, Header, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status,
+    Transaction, block::standin_beacon, block::tx_root,
+};
+
+const CHAIN: u64 = 42;
+
+fn key(i: u64) -> PrivateKey {
+    PrivateKey::from_seed(i)
+}
+
+fn address(i: u64) -> Address {
+    Address(key(i).public_key())
+}
+
+fn genesis() -> (State, plexus_types::Header) {
+    Genesis {
+        chain_id: CHAIN,
+        timestamp_ms: 1_000,
+        params: Params {
+            unbonding_period_blocks: 3,
+            epoch_length_blocks: 2,
+            ..Params::default()
+        },
+        allocations: (0..4).map(|i| (address(i), 1_000_000 * PLX)).collect(),
+        validators: vec![GenesisValidator {
+            address: address(0),
+            self_bond: 10_000 * PLX,
+        }],
+    }
+    .build()
+    .unwrap()
+}
+
+fn tx(from: u64, nonce: u64, payload: Payload) -> SignedTransaction {
+    Transaction {
+        chain_id: CHAIN,
+        sender: address(from),
+        nonce,
+        fee: 1_000,
+        payload,
+    }
+    .sign(&key(from))
+}
+
+fn block(state: &State, txs: Vec<SignedTransaction>) -> Block {
+    let height = state.height + 1;
+    Block {
+        header: Header {
+            parent: state.block_hash,
+            height,
+            timestamp_ms: state.timestamp_ms + 300,
+            proposer: key(0).public_key(),
+            tx_root: tx_root(&txs),
+            state_root: state.root(),
+            beacon: standin_beacon(&state.beacon, height),
+        },
+        txs,
+    }
+}
+
+fn statuses(state: &mut State, txs: Vec<SignedTransaction>) -> Vec<Status> {
+    let b = block(state, txs);
+    apply_block(state, &b)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.status)
+        .collect()
+}
+
+#[test]
+fn transfers_burn_fees_and_conserve_supply() {
+    let (mut state, _) = genesis();
+    let before = state.supply.total;
+    let got = statuses(
+        &mut state,
+        vec![
+            tx(1, 0, Payload::Transfer { to: address(9), amount: 5 * PLX }),
+            tx(1, 1, Payload::Transfer { to: address(9), amount: 0 }),
+            tx(1, 5, Payload::Transfer { to: address(9), amount: 1 }),
+            tx(9, 0, Payload::Transfer { to: address(1), amount: 10 * PLX }),
+            tx(9, 0, Payload::Transfer { to: address(1), amount: 1 }),
+        ],
+    );
+    assert_eq!(
+        got,
+        vec![
+            Status::Success,
+            Status::Failed(Reason::ZeroAmount),
+            Status::Rejected(Reason::BadNonce),
+            Status::Failed(Reason::InsufficientBalance),
+            Status::Rejected(Reason::BadNonce),
+        ]
+    );
+    assert_eq!(state.account(&address(9)).balance, 5 * PLX - 1_000);
+    assert_eq!(state.account(&address(1)).nonce, 2);
+    assert_eq!(state.supply.total, before - 3_000);
+    assert_eq!(state.supply.burned, 3_000);
+    assert_eq!(state.recount(), Ok(state.supply.total));
+}
+
+#[test]
+fn wrong_chain_and_low_fee_are_rejected_untouched() {
+    let (mut state, _) = genesis();
+    let mut foreign = tx(1, 0, Payload::Bond { amount: 1 });
+    foreign.tx.chain_id = CHAIN + 1;
+    let mut cheap = tx(1, 0, Payload::Bond { amount: 1 });
+    cheap.tx.fee = 1;
+    let before = state.account(&address(1));
+    let got = statuses(&mut state, vec![foreign, cheap]);
+    assert_eq!(
+        got,
+        vec![
+            Status::Rejected(Reason::WrongChain),
+            Status::Rejected(Reason::FeeTooLow)
+        ]
+    );
+    assert_eq!(state.account(&address(1)), before);
+}
+
+#[test]
+fn staking_lifecycle_and_committee() {
+    let (mut state, _) = genesis();
+    assert_eq!(state.committee, vec![address(0)]);
+    let got = statuses(
+        &mut state,
+        vec![
+            tx(1, 0, Payload::Bond { amount: 20_000 * PLX }),
+            tx(2, 0, Payload::Bond { amount: PLX }),
+            tx(3, 0, Payload::Delegate { validator: address(0), amount: 50_000 * PLX }),
+            tx(3, 1, Payload::Delegate { validator: address(7), amount: PLX }),
+        ],
+    );
+    assert_eq!(
+        got,
+        vec![
+            Status::Success,
+            Status::Failed(Reason::BondTooSmall),
+            Status::Success,
+            Status::Failed(Reason::UnknownValidator),
+        ]
+    );
+    // Height 1 is not an epoch boundary (length 2); height 2 is.
+    assert_eq!(state.committee, vec![address(0)]);
+    statuses(&mut state, vec![]);
+    assert_eq!(state.committee, vec![address(0), address(1)]);
+
+    // Undelegate: bonded -> unbonding now, -> balance after 3 blocks.
+    let balance = state.account(&address(3)).balance;
+    let got = statuses(
+        &mut state,
+        vec![
+            tx(3, 2, Payload::Undelegate { validator: address(0), amount: 60_000 * PLX }),
+            tx(3, 3, Payload::Undelegate { validator: address(0), amount: 50_000 * PLX }),
+        ],
+    );
+    assert_eq!(got, vec![Status::Failed(Reason::InsufficientStake), Status::Success]);
+    let account = state.account(&address(3));
+    assert_eq!((account.bonded, account.unbonding), (0, 50_000 * PLX));
+    let unbonded_at = state.height;
+    while state.height < unbonded_at + 3 {
+        assert_eq!(state.account(&address(3)).unbonding, 50_000 * PLX);
+        statuses(&mut state, vec![]);
+    }
+    let account = state.account(&address(3));
+    assert_eq!(account.unbonding, 0);
+    assert_eq!(account.balance, balance - 2_000 + 50_000 * PLX);
+
+    // A validator that unbonds below the minimum leaves the committee at the next boundary.
+    statuses(&mut state, vec![tx(1, 1, Payload::Unbond { amount: 19_999 * PLX })]);
+    if !state.height.is_multiple_of(2) {
+        statuses(&mut state, vec![]);
+    }
+    assert_eq!(state.committee, vec![address(0)]);
+    assert_eq!(state.recount(), Ok(state.supply.total));
+}
+
+#[test]
+fn structural_errors_leave_state_unchanged() {
+    let (mut state, _) = genesis();
+    let good = block(&state, vec![]);
+    let snapshot = state.clone();
+    let mut wrong_height = good.clone();
+    wrong_height.header.height = 5;
+    let mut wrong_parent = good.clone();
+    wrong_parent.header.parent = plexus_types::hash(&[b"x"]);
+    let mut wrong_root = good.clone();
+    wrong_root.txs.push(tx(1, 0, Payload::Bond { amount: 1 }));
+    let mut back_in_time = good.clone();
+    back_in_time.header.timestamp_ms = 0;
+    let mut beacon = good;
+    beacon.header.beacon = plexus_types::hash(&[b"chosen"]);
+    for (block, expected) in [
+        (wrong_height, "Height"),
+        (wrong_parent, "Parent"),
+        (wrong_root, "TxRoot"),
+        (back_in_time, "Timestamp"),
+        (beacon, "Beacon"),
+    ] {
+        let err = apply_block(&mut state, &block).unwrap_err();
+        assert!(format!("{err:?}").starts_with(expected), "{err:?}");
+        assert_eq!(state, snapshot);
+    }
+    assert!(matches!(
+        apply_block(&mut state, &block(&snapshot, vec![])),
+        Ok(ref r) if r.is_empty()
+    ));
+}
+
+#[test]
+fn account_proofs_verify_and_tampering_fails() {
+    let (mut state, _) = genesis();
+    statuses(
+        &mut state,
+        vec![tx(1, 0, Payload::Transfer { to: address(9), amount: PLX })],
+    );
+    let root = state.root();
+    for i in [0, 1, 9] {
+        let proof = state.prove_account(&address(i)).unwrap();
+        verify_account_proof(&proof, &root).unwrap();
+        let mut forged = proof.clone();
+        forged.account.balance += 1;
+        assert!(verify_account_proof(&forged, &root).is_err());
+        let mut moved = proof.clone();
+        moved.position ^= 1;
+        assert!(verify_account_proof(&moved, &root).is_err());
+    }
+    assert!(state.prove_account(&address(77)).is_none());
+    let garbage = plexus_state::AccountProof {
+        proof: vec![0xff; 7],
+        ..state.prove_account(&address(1)).unwrap()
+    };
+    assert!(verify_account_proof(&garbage, &root).is_err());
+}

@@ -1,0 +1,45 @@
+//! The one hash function of the chain: SHA-256, as Commonware's consensus digests use it.
+
+use commonware_cryptography::{Hasher, Sha256};
+
+/// A 32-byte SHA-256 digest (block hashes, transaction hashes, Merkle roots).
+pub type Digest = commonware_cryptography::sha256::Digest;
+
+/// Hashes the concatenation of `parts`.
+pub fn hash(parts: &[&[u8]]) -> Digest {
+    Sha256::hash(parts)
+}
+
+/// Parses a digest from 64 hex characters (an optional `0x` prefix is accepted).
+pub fn parse_digest(text: &str) -> Option<Digest> {
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(commonware_cryptography::sha256::Digest(bytes))
+}
+
+/// Lower-case hex of a digest, without prefix.
+pub fn digest_hex(digest: &Digest) -> String {
+    digest.0.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_rejections() {
+        let digest = hash(&[b"plexus"]);
+        let text = digest_hex(&digest);
+        assert_eq!(parse_digest(&text), Some(digest));
+        assert_eq!(parse_digest(&format!("0x{text}")), Some(digest));
+        assert_eq!(parse_digest(&text[..63]), None);
+        assert_eq!(parse_digest(&"zz".repeat(32)), None);
+        assert_eq!(parse_digest("é"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Receipts: the recorded verdict of executing one transaction.
+//!
+//! A domain rejection is a receipt, never an error: the reason is stored and shown. Three outcomes:
+//! `Success`; `Failed` (the fee was burned and the nonce consumed, but the payload had no effect);
+//! `Rejected` (the transaction could not be charged at all: nothing changed, not even the nonce).
+
+use crate::{Amount, Digest};
+use bytes::BufMut;
+use commonware_codec::Buf;
+use commonware_codec::{Error as CodecError, FixedSize, Read, ReadExt, Write};
+
+/// Why a transaction was refused or failed. Codes are stable: the API, CLI and metrics show them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Reason {
+    BadSignature = 1,
+    WrongChain = 2,
+    BadNonce = 3,
+    InsufficientFee = 4,
+    InsufficientBalance = 5,
+    ZeroAmount = 6,
+    Overflow = 7,
+    BondTooSmall = 8,
+    UnknownValidator = 9,
+    InsufficientStake = 10,
+    UnbondingQueueFull = 11,
+    FeeTooLow = 12,
+}
+
+impl Reason {
+    /// Every reason, for metrics and documentation.
+    pub const ALL: [Reason; 12] = [
+        Reason::BadSignature,
+        Reason::WrongChain,
+        Reason::BadNonce,
+        Reason::InsufficientFee,
+        Reason::InsufficientBalance,
+        Reason::ZeroAmount,
+        Reason::Overflow,
+        Reason::BondTooSmall,
+        Reason::UnknownValidator,
+        Reason::InsufficientStake,
+        Reason::UnbondingQueueFull,
+        Reason::FeeTooLow,
+    ];
+
+    /// The stable snake_case code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::BadSignature => "bad_signature",
+            Reason::WrongChain => "wrong_chain",
+            Reason::BadNonce => "bad_nonce",
+            Reason::InsufficientFee => "insufficient_fee",
+            Reason::InsufficientBalance => "insufficient_balance",
+            Reason::ZeroAmount => "zero_amount",
+            Reason::Overflow => "overflow",
+            Reason::BondTooSmall => "bond_too_small",
+            Reason::UnknownValidator => "unknown_validator",
+            Reason::InsufficientStake => "insufficient_stake",
+            Reason::UnbondingQueueFull => "unbonding_queue_full",
+            Reason::FeeTooLow => "fee_too_low",
+        }
+    }
+
+    /// A one-line human explanation.
+    pub fn message(self) -> &'static str {
+        match self {
+            Reason::BadSignature => "the signature does not verify against the sender's key",
+            Reason::WrongChain => "the transaction is signed for another chain id",
+            Reason::BadNonce => "the nonce is not the sender's next nonce",
+            Reason::InsufficientFee => "the sender's balance cannot pay the fee",
+            Reason::InsufficientBalance => "the sender's balance cannot cover the amount",
+            Reason::ZeroAmount => "the amount must be greater than zero",
+            Reason::Overflow => "the amount would overflow a balance or a stake",
+            Reason::BondTooSmall => "a new validator's self-bond is below the minimum",
+            Reason::UnknownValidator => "no validator is registered at that address",
+            Reason::InsufficientStake => "the bonded or delegated stake is smaller than the amount",
+            Reason::UnbondingQueueFull => "the account has too many unbonding entries in flight",
+            Reason::FeeTooLow => "the fee is below the chain's minimum fee",
+        }
+    }
+
+    fn from_u8(value: u8) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|reason| *reason as u8 == value)
+    }
+}
+
+/// Outcome of one transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    Failed(Reason),
+    Rejected(Reason),
+}
+
+/// The verdict on one transaction of a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub tx_hash: Digest,
+    pub status: Status,
+    /// Fee burned (zero for `Rejected`).
+    pub fee_burned: Amount,
+}
+
+impl Write for Receipt {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tx_hash.write(buf);
+        let (tag, reason) = match self.status {
+            Status::Success => (0u8, 0u8),
+            Status::Failed(reason) => (1, reason as u8),
+            Status::Rejected(reason) => (2, reason as u8),
+        };
+        tag.write(buf);
+        reason.write(buf);
+        self.fee_burned.write(buf);
+    }
+}
+
+impl FixedSize for Receipt {
+    const SIZE: usize = Digest::SIZE + 1 + 1 + Amount::SIZE;
+}
+
+impl Read for Receipt {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let tx_hash = Digest::read(buf)?;
+        let tag = u8::read(buf)?;
+        let reason = u8::read(buf)?;
+        let status = match (tag, reason) {
+            (0, 0) => Status::Success,
+            (1, r) => Status::Failed(Reason::from_u8(r).ok_or(CodecError::InvalidEnum(r))?),
+            (2, r) => Status::Rejected(Reason::from_u8(r).ok_or(CodecError::InvalidEnum(r))?),
+            (t, _) => return Err(CodecError::InvalidEnum(t)),
+        };
+        Ok(Receipt {
+            tx_hash,
+            status,
+            fee_burned: Amount::read(buf)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut codes: Vec<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        for reason in Reason::ALL {
+            assert_eq!(Reason::from_u8(reason as u8), Some(reason));
+        }
+        assert_eq!(Reason::from_u8(0), None);
+    }
+}

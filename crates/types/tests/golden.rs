@@ -1,0 +1,120 @@
+//! Golden fixtures: the canonical encodings of a transaction, a block and a receipt are frozen.
+//!
+//! A failure here means the wire or storage format changed, which forks every existing chain. If
+//! that is intended, regenerate with `PLEXUS_BLESS=1 cargo test -p plexus-types --test golden` and
+//! say why in the commit message.
+
+use commonware_codec::{Decode, DecodeExt, Encode};
+use commonware_cryptography::Signer;
+use plexus_types::{
+    Address, BLOCK_TXS_MAX, Block, Header, PLX, Payload, PrivateKey, Reason, Receipt,
+    SignedTransaction, Status, Transaction, block::tx_root, hash,
+};
+use std::path::PathBuf;
+
+fn check(name: &str, encoded: &[u8]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.hex"));
+    let hex: String = encoded.iter().map(|b| format!("{b:02x}")).collect();
+    if std::env::var_os("PLEXUS_BLESS").is_some() {
+        std::fs::write(&path, format!("{hex}\n")).unwrap();
+    }
+    let frozen = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
+    assert_eq!(frozen.trim(), hex, "encoding of {name} changed");
+}
+
+fn signed(nonce: u64, payload: Payload) -> SignedTransaction {
+    let key = PrivateKey::from_seed(1);
+    Transaction {
+        chain_id: 1337,
+        sender: Address(key.public_key()),
+        nonce,
+        fee: 1_000,
+        payload,
+    }
+    .sign(&key)
+}
+
+fn payloads() -> Vec<Payload> {
+    let other = Address(PrivateKey::from_seed(2).public_key());
+    vec![
+        Payload::Transfer { to: other.clone(), amount: 3 * PLX / 2 },
+        Payload::Bond { amount: 1_000 * PLX },
+        Payload::Unbond { amount: 1 },
+        Payload::Delegate { validator: other.clone(), amount: u128::MAX },
+        Payload::Undelegate { validator: other, amount: 7 },
+    ]
+}
+
+#[test]
+fn transactions_are_frozen() {
+    for (nonce, payload) in payloads().into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        let name = format!("tx_{}", tx.tx.payload.kind());
+        check(&name, &tx.encode());
+        assert_eq!(SignedTransaction::decode_untrusted(&tx.encode()).unwrap(), tx);
+        assert!(tx.verify_signature());
+    }
+}
+
+#[test]
+fn block_is_frozen() {
+    let txs: Vec<_> = payloads()
+        .into_iter()
+        .enumerate()
+        .map(|(n, p)| signed(n as u64, p))
+        .collect();
+    let block = Block {
+        header: Header {
+            parent: hash(&[b"parent"]),
+            height: 12,
+            timestamp_ms: 1_764_000_000_000,
+            proposer: PrivateKey::from_seed(3).public_key(),
+            tx_root: tx_root(&txs),
+            state_root: hash(&[b"state"]),
+            beacon: hash(&[b"beacon"]),
+        },
+        txs,
+    };
+    check("block", &block.encode());
+    check("block_hash", block.digest().as_ref());
+    assert_eq!(Block::decode_cfg(block.encode(), &BLOCK_TXS_MAX).unwrap(), block);
+    // The transaction-count limit is enforced while decoding.
+    assert!(Block::decode_cfg(block.encode(), &4).is_err());
+}
+
+#[test]
+fn receipts_are_frozen() {
+    let receipts = [
+        Receipt { tx_hash: hash(&[b"a"]), status: Status::Success, fee_burned: 1_000 },
+        Receipt {
+            tx_hash: hash(&[b"b"]),
+            status: Status::Failed(Reason::InsufficientBalance),
+            fee_burned: 1_000,
+        },
+        Receipt {
+            tx_hash: hash(&[b"c"]),
+            status: Status::Rejected(Reason::BadNonce),
+            fee_burned: 0,
+        },
+    ];
+    let encoded: Vec<u8> = receipts.iter().flat_map(|r| r.encode().to_vec()).collect();
+    check("receipts", &encoded);
+    for receipt in receipts {
+        assert_eq!(Receipt::decode(receipt.encode()).unwrap(), receipt);
+    }
+    // An unknown status tag or reason is refused.
+    let mut bad = receipts_bytes_with(3, 0);
+    assert!(Receipt::decode(commonware_codec::Copying(bad.as_slice())).is_err());
+    bad = receipts_bytes_with(1, 250);
+    assert!(Receipt::decode(commonware_codec::Copying(bad.as_slice())).is_err());
+}
+
+fn receipts_bytes_with(tag: u8, reason: u8) -> Vec<u8> {
+    let mut bytes = hash(&[b"x"]).as_ref().to_vec();
+    bytes.extend([tag, reason]);
+    bytes.extend([0u8; 16]);
+    bytes
+}
