@@ -1,1 +1,11 @@
-//! placeholder
+//! The Plexus node: consensus wiring (`engine`), the finalized store (`store`), the HTTP API
+//! (`api`), metrics, and `node::run`, which recovers from disk and runs until a signal.
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod metrics;
+pub mod node;
+pub mod store;
+
+pub use node::{NodeConfig, NodeError, run};

@@ -1,0 +1,196 @@
+//! The ledger: the finalized state plus the speculative post-states of unfinalized blocks.
+//!
+//! Consensus may ask to build on, or verify, a block whose parent is notarized but not finalized,
+//! so every executed block keeps its post-state here, keyed by digest, until finalization makes
+//! it the base or prunes it as a dead fork. All of it is synchronous and deterministic; the
+//! callers own the locking and the clock.
+
+use commonware_cryptography::{BatchEntry, BatchVerifier};
+use commonware_parallel::Sequential;
+use plexus_state::{ApplyError, State, apply_block};
+use plexus_types::{
+    Block, Digest, Header, PublicKey, Receipt, SignedTransaction, TX_NAMESPACE,
+    block::{standin_beacon, tx_root},
+    codec::Encode,
+};
+use std::{collections::HashMap, sync::Arc};
+
+/// A block's execution: its post-state and receipts.
+#[derive(Debug)]
+pub struct Executed {
+    pub block: Arc<Block>,
+    pub state: State,
+    pub receipts: Vec<Receipt>,
+}
+
+/// Why a block is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LedgerError {
+    #[error("unknown parent {0}")]
+    UnknownParent(Digest),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("state root mismatch: header {header}, computed {computed}")]
+    StateRoot { header: Digest, computed: Digest },
+    #[error("a transaction signature does not verify")]
+    Signature,
+}
+
+/// Finalized state and speculative forks on top of it.
+pub struct Ledger {
+    finalized: Arc<Executed>,
+    pending: HashMap<Digest, Arc<Executed>>,
+}
+
+impl Ledger {
+    /// Starts from a finalized block and its post-state (genesis or a recovered height).
+    pub fn new(block: Block, state: State, receipts: Vec<Receipt>) -> Self {
+        Ledger {
+            finalized: Arc::new(Executed {
+                block: Arc::new(block),
+                state,
+                receipts,
+            }),
+            pending: HashMap::new(),
+        }
+    }
+
+    /// The last finalized block's execution.
+    pub fn finalized(&self) -> &Arc<Executed> {
+        &self.finalized
+    }
+
+    /// The post-state of `digest` if it is finalized or executed speculatively.
+    pub fn executed(&self, digest: &Digest) -> Option<&Arc<Executed>> {
+        if *digest == self.finalized.state.block_hash {
+            return Some(&self.finalized);
+        }
+        self.pending.get(digest)
+    }
+
+    /// Builds a block of `txs` on top of `parent`, executing it. The transactions must have been
+    /// admitted by the mempool (signatures verified).
+    pub fn build(
+        &mut self,
+        parent: &Digest,
+        txs: Vec<SignedTransaction>,
+        timestamp_ms: u64,
+        proposer: PublicKey,
+    ) -> Result<Arc<Executed>, LedgerError> {
+        let base = self
+            .executed(parent)
+            .ok_or(LedgerError::UnknownParent(*parent))?;
+        let parent_state = &base.state;
+        let height = parent_state.height + 1;
+        let mut block = Block {
+            header: Header {
+                parent: *parent,
+                height,
+                timestamp_ms: timestamp_ms.max(parent_state.timestamp_ms),
+                proposer,
+                tx_root: tx_root(&txs),
+                state_root: commonware_cryptography::sha256::Digest([0u8; 32]),
+                beacon: standin_beacon(&parent_state.beacon, height),
+            },
+            txs,
+        };
+        let mut state = parent_state.clone();
+        let receipts = apply_block(&mut state, &block)?;
+        block.header.state_root = state.root();
+        state.block_hash = block.digest();
+        let executed = Arc::new(Executed {
+            block: Arc::new(block),
+            state,
+            receipts,
+        });
+        self.pending
+            .insert(executed.state.block_hash, executed.clone());
+        Ok(executed)
+    }
+
+    /// Verifies a block proposed by someone else: signatures (batched), header, execution and
+    /// state root. On success the post-state is kept for children and finalization.
+    pub fn verify(&mut self, block: Arc<Block>) -> Result<Arc<Executed>, LedgerError> {
+        let digest = block.digest();
+        if let Some(executed) = self.executed(&digest) {
+            return Ok(executed.clone());
+        }
+        let parent = self
+            .executed(&block.header.parent)
+            .ok_or(LedgerError::UnknownParent(block.header.parent))?;
+        if !verify_signatures(&block.txs) {
+            return Err(LedgerError::Signature);
+        }
+        let mut state = parent.state.clone();
+        let receipts = apply_block(&mut state, &block)?;
+        let computed = state.root();
+        if computed != block.header.state_root {
+            return Err(LedgerError::StateRoot {
+                header: block.header.state_root,
+                computed,
+            });
+        }
+        let executed = Arc::new(Executed {
+            block,
+            state,
+            receipts,
+        });
+        self.pending.insert(digest, executed.clone());
+        Ok(executed)
+    }
+
+    /// Makes `block` the finalized tip (executing it first if it was never seen) and prunes every
+    /// speculative state at or below its height.
+    pub fn finalize(&mut self, block: Arc<Block>) -> Result<Arc<Executed>, LedgerError> {
+        let executed = self.verify(block)?;
+        Ok(self.advance(executed))
+    }
+
+    /// Re-applies a block from the node's own finalized store on restart. The signatures were
+    /// verified before the block was stored, so only execution and the state root are checked.
+    pub fn replay(&mut self, block: Block) -> Result<Arc<Executed>, LedgerError> {
+        let mut state = self.finalized.state.clone();
+        let receipts = apply_block(&mut state, &block)?;
+        let computed = state.root();
+        if computed != block.header.state_root {
+            return Err(LedgerError::StateRoot {
+                header: block.header.state_root,
+                computed,
+            });
+        }
+        let executed = Arc::new(Executed {
+            block: Arc::new(block),
+            state,
+            receipts,
+        });
+        Ok(self.advance(executed))
+    }
+
+    fn advance(&mut self, executed: Arc<Executed>) -> Arc<Executed> {
+        let height = executed.state.height;
+        self.pending.retain(|_, e| e.state.height > height);
+        self.finalized = executed.clone();
+        executed
+    }
+}
+
+/// Batch-verifies every signature; `true` for an empty list.
+pub fn verify_signatures(txs: &[SignedTransaction]) -> bool {
+    if txs.is_empty() {
+        return true;
+    }
+    let messages: Vec<_> = txs.iter().map(|t| t.tx.encode()).collect();
+    let items: Vec<(&SignedTransaction, &[u8])> =
+        txs.iter().zip(messages.iter().map(|m| m.as_ref())).collect();
+    PublicKey::verify_batch(
+        &mut rand::rng(),
+        &items,
+        |_, (tx, message)| BatchEntry {
+            namespace: TX_NAMESPACE,
+            message,
+            public_key: &tx.tx.sender.0,
+            signature: &tx.signature,
+        },
+        &Sequential,
+    )
+}

@@ -1,0 +1,291 @@
+//! `plexus bench`: throughput and latency figures measured on this machine.
+//!
+//! `bench tx` starts a real devnet process, drives signed transfers through its HTTP API from
+//! one thread per sender key and reads finalized blocks back to time each transaction from
+//! submission to finality. `bench apply` measures the pure state machine alone.
+
+use crate::devnet::dev_key;
+use anyhow::{Context, Result, bail};
+use commonware_cryptography::Signer;
+use plexus_client::{Client, ClientError, TxBuilder};
+use plexus_types::{Address, Payload, SignedTransaction, hash::digest_hex};
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, atomic::{AtomicBool, Ordering}},
+    time::{Duration, Instant},
+};
+
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Finalized transfers per second and submission-to-finality latency through a devnet.
+    Tx {
+        #[arg(long, default_value_t = 1)]
+        validators: u32,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Transactions pre-signed per second of load (the offered rate ceiling).
+        #[arg(long, default_value_t = 30_000)]
+        rate: u64,
+    },
+    /// Raw rate of the pure `apply` on in-memory state.
+    Apply {
+        #[arg(long, default_value_t = 100_000)]
+        txs: usize,
+        #[arg(long, default_value_t = 5_000)]
+        block_txs: usize,
+    },
+}
+
+pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
+    match command {
+        BenchCommand::Tx { validators, duration, rate } => bench_tx(validators, duration, rate, json_mode),
+        BenchCommand::Apply { txs, block_txs } => bench_apply(txs, block_txs, json_mode),
+    }
+}
+
+struct Devnet {
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Result<Self> {
+        let path = std::env::temp_dir().join(format!("plexus-{tag}-{}-{}", std::process::id(), crate::devnet::now_nanos()));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_devnet() -> Result<(Devnet, Client)> {
+    let dir = TempDir::new("bench")?;
+    let (api, p2p) = (free_port()?, free_port()?);
+    let child = Command::new(std::env::current_exe()?)
+        .args(["devnet", "--dir"])
+        .arg(dir.0.join("data"))
+        .args(["--api", &format!("127.0.0.1:{api}"), "--p2p", &format!("127.0.0.1:{p2p}")])
+        .env("PLEXUS_HOME", dir.0.join("home"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start the devnet process")?;
+    let devnet = Devnet { child, _dir: dir };
+    let client = Client::new(&format!("http://127.0.0.1:{api}"));
+    let start = Instant::now();
+    while client.status().is_err() {
+        if start.elapsed() > Duration::from_secs(30) {
+            bail!("the devnet did not answer within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok((devnet, client))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Result<()> {
+    if validators != 1 {
+        bail!("--validators {validators}: only single-validator devnets run today");
+    }
+    let (devnet, client) = start_devnet()?;
+    let status = client.status()?;
+    let senders = 10u64;
+    let per_sender = (rate * duration_s / senders).max(1) as usize;
+    eprintln!("pre-signing {} transfers from {senders} senders...", per_sender * senders as usize);
+    let batches: Vec<Vec<SignedTransaction>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..senders)
+            .map(|i| {
+                scope.spawn(move || {
+                    let key = dev_key(i);
+                    let builder = TxBuilder { key: &key, chain_id: status.chain_id, fee: 1_000 };
+                    let to = Address(dev_key((i + 1) % senders).public_key());
+                    (0..per_sender as u64)
+                        .map(|nonce| builder.build(nonce, Payload::Transfer { to: to.clone(), amount: 1 }))
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("signing threads do not panic")).collect()
+    });
+    let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let start_height = client.status()?.height;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(duration_s);
+    let workers: Vec<_> = batches
+        .into_iter()
+        .map(|txs| {
+            let (client, submitted, stop) = (client.clone(), submitted.clone(), stop.clone());
+            std::thread::spawn(move || -> Result<u64> {
+                let mut sent = 0;
+                for tx in txs {
+                    let hash = digest_hex(&tx.hash());
+                    loop {
+                        if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                            return Ok(sent);
+                        }
+                        let now = Instant::now();
+                        match client.submit(&tx) {
+                            Ok(_) => {
+                                submitted.lock().expect("no panics while locked").insert(hash.clone(), now);
+                                sent += 1;
+                                break;
+                            }
+                            // Back-pressure: the sender's window or the pool is full; retry.
+                            Err(ClientError::Api { status: 429 | 503, .. }) => std::thread::sleep(Duration::from_millis(5)),
+                            Err(err) => return Err(err.into()),
+                        }
+                    }
+                }
+                Ok(sent)
+            })
+        })
+        .collect();
+    // Read finalized blocks as they come and time each transaction.
+    let mut latencies_ms = Vec::new();
+    let mut finalized_in_window = 0u64;
+    let mut height = start_height + 1;
+    let settle = deadline + Duration::from_secs(5);
+    while Instant::now() < settle {
+        match client.block(Some(height)) {
+            Ok(block) => {
+                let seen = Instant::now();
+                let submitted = submitted.lock().expect("no panics while locked");
+                for tx in &block.txs {
+                    if let Some(at) = submitted.get(&tx.hash) {
+                        latencies_ms.push(seen.duration_since(*at).as_secs_f64() * 1_000.0);
+                        if seen <= deadline {
+                            finalized_in_window += 1;
+                        }
+                    }
+                }
+                height += 1;
+            }
+            Err(ClientError::Api { status: 404, .. }) => std::thread::sleep(Duration::from_millis(5)),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut sent = 0;
+    for worker in workers {
+        sent += worker.join().expect("workers do not panic")?;
+    }
+    drop(devnet);
+    latencies_ms.sort_by(|a, b| a.total_cmp(b));
+    let elapsed = duration_s as f64;
+    let result = json!({
+        "validators": validators,
+        "duration_s": duration_s,
+        "submitted": sent,
+        "submitted_tps": sent as f64 / elapsed,
+        "finalized": latencies_ms.len(),
+        "finalized_tps": finalized_in_window as f64 / elapsed,
+        "latency_p50_ms": percentile(&latencies_ms, 50.0),
+        "latency_p99_ms": percentile(&latencies_ms, 99.0),
+        "blocks": height - start_height - 1,
+    });
+    if json_mode {
+        println!("{result}");
+    } else {
+        println!(
+            "finalized {:.0} tx/s (submitted {:.0} tx/s) over {duration_s} s; latency p50 {:.0} ms, p99 {:.0} ms; {} blocks",
+            result["finalized_tps"].as_f64().unwrap_or(0.0),
+            result["submitted_tps"].as_f64().unwrap_or(0.0),
+            result["latency_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            result["latency_p99_ms"].as_f64().unwrap_or(f64::NAN),
+            result["blocks"],
+        );
+    }
+    Ok(())
+}
+
+fn bench_apply(txs: usize, block_txs: usize, json_mode: bool) -> Result<()> {
+    use plexus_state::{Genesis, GenesisValidator, Params, apply_block};
+    use plexus_types::{Block, Header, PLX, block::{standin_beacon, tx_root}};
+    let senders = 100u64;
+    let genesis = Genesis {
+        chain_id: 1,
+        timestamp_ms: 0,
+        params: Params::default(),
+        allocations: (0..senders).map(|i| (Address(dev_key(i).public_key()), 1_000_000 * PLX)).collect(),
+        validators: vec![GenesisValidator { address: Address(dev_key(0).public_key()), self_bond: 10_000 * PLX }],
+    };
+    let (mut state, _) = genesis.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys: Vec<_> = (0..senders).map(dev_key).collect();
+    let all: Vec<SignedTransaction> = (0..txs)
+        .map(|i| {
+            let s = i as u64 % senders;
+            TxBuilder { key: &keys[s as usize], chain_id: 1, fee: 1_000 }
+                .build(i as u64 / senders, Payload::Transfer { to: Address(dev_key((s + 1) % senders).public_key()), amount: 1 })
+        })
+        .collect();
+    let mut apply_time = Duration::ZERO;
+    let mut root_time = Duration::ZERO;
+    for chunk in all.chunks(block_txs.max(1)) {
+        let height = state.height + 1;
+        let block = Block {
+            header: Header {
+                parent: state.block_hash,
+                height,
+                timestamp_ms: state.timestamp_ms + 1,
+                proposer: dev_key(0).public_key(),
+                tx_root: tx_root(chunk),
+                state_root: state.root(),
+                beacon: standin_beacon(&state.beacon, height),
+            },
+            txs: chunk.to_vec(),
+        };
+        let t = Instant::now();
+        apply_block(&mut state, &block).map_err(|e| anyhow::anyhow!("{e}"))?;
+        apply_time += t.elapsed();
+        let t = Instant::now();
+        let _root = state.root();
+        root_time += t.elapsed();
+    }
+    let tps = txs as f64 / apply_time.as_secs_f64();
+    let blocks = txs.div_ceil(block_txs.max(1));
+    let result = json!({
+        "txs": txs,
+        "apply_tps": tps,
+        "state_root_ms_per_block": root_time.as_secs_f64() * 1_000.0 / blocks as f64,
+        "accounts": state.accounts.len(),
+    });
+    if json_mode {
+        println!("{result}");
+    } else {
+        println!(
+            "apply: {tps:.0} tx/s over {txs} transfers; state root {:.2} ms per block ({} accounts)",
+            result["state_root_ms_per_block"].as_f64().unwrap_or(0.0),
+            state.accounts.len()
+        );
+    }
+    Ok(())
+}

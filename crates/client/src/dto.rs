@@ -1,0 +1,135 @@
+//! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every 4xx/5xx body.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `bad_signature`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubmitResponse {
+    pub hash: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReceiptDto {
+    pub tx_hash: String,
+    /// `success`, `failed` (fee charged, no effect) or `rejected` (nothing charged).
+    pub status: String,
+    pub reason: Option<String>,
+    pub fee_burned: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TxStatusDto {
+    pub hash: String,
+    /// `pending` or `finalized` (unknown transactions are a 404).
+    pub status: String,
+    pub height: Option<u64>,
+    pub index: Option<u32>,
+    pub receipt: Option<ReceiptDto>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AccountDto {
+    pub address: String,
+    pub balance: String,
+    pub nonce: u64,
+    pub bonded: String,
+    pub unbonding: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProofDto {
+    pub address: String,
+    pub balance: String,
+    pub nonce: u64,
+    pub bonded: String,
+    pub unbonding: String,
+    /// The finalized height whose state root the proof is against.
+    pub height: u64,
+    pub state_root: String,
+    pub position: u32,
+    /// Hex of the encoded Merkle proof.
+    pub proof: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TxDto {
+    pub hash: String,
+    pub sender: String,
+    pub nonce: u64,
+    pub fee: String,
+    /// `transfer`, `bond`, `unbond`, `delegate` or `undelegate`.
+    pub kind: String,
+    /// Recipient (transfer) or validator (delegate, undelegate).
+    pub target: Option<String>,
+    pub amount: String,
+    pub receipt: Option<ReceiptDto>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockDto {
+    pub height: u64,
+    pub hash: String,
+    pub parent: String,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: u64,
+    pub proposer: String,
+    pub tx_root: String,
+    pub state_root: String,
+    pub beacon: String,
+    pub txs: Vec<TxDto>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockEventDto {
+    pub height: u64,
+    pub hash: String,
+    pub timestamp: u64,
+    pub state_root: String,
+    pub txs: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValidatorDto {
+    pub address: String,
+    pub self_bond: String,
+    pub delegated: String,
+    pub stake: String,
+    pub in_committee: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SupplyDto {
+    pub total: String,
+    pub minted: String,
+    pub burned: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusDto {
+    pub chain_id: u64,
+    pub height: u64,
+    pub block_hash: String,
+    pub state_root: String,
+    pub timestamp: u64,
+    pub mempool_size: usize,
+    pub validators: usize,
+    pub committee: usize,
+    pub fee_min: String,
+    pub supply: SupplyDto,
+    pub faucet: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct FaucetRequest {
+    pub address: String,
+    /// Base units or `1.5plx`; defaults to 100 PLX.
+    pub amount: Option<String>,
+}

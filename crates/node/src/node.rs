@@ -1,0 +1,207 @@
+//! Running a node: recover from disk, start consensus, the finalizer and the API, stop on signal.
+
+use crate::{
+    api::{self, ApiState, Faucet},
+    engine::{self, EngineConfig},
+    metrics::Metrics,
+    store::{Store, StoreError},
+};
+use commonware_cryptography::Signer;
+use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio};
+use commonware_utils::Acknowledgement as _;
+use futures::{StreamExt, channel::mpsc};
+use plexus_chain::{App, AppConfig, ChainBlock, Finalized, Ledger, LedgerError, MempoolConfig};
+use plexus_client::dto::BlockEventDto;
+use plexus_state::{Genesis, GenesisError};
+use plexus_types::{BLOCK_TXS_MAX, Block, PrivateKey, hash::digest_hex};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::{Duration, SystemTime, UNIX_EPOCH}};
+use tokio::sync::broadcast;
+use tracing::{error, info};
+
+/// Everything a node needs to run.
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub genesis: Genesis,
+    /// The validator key (consensus identity and block proposer).
+    pub key: PrivateKey,
+    pub api: SocketAddr,
+    pub p2p: SocketAddr,
+    /// Devnet only: the key the faucet endpoint pays from.
+    pub faucet: Option<PrivateKey>,
+    pub block_time_min_ms: u64,
+    pub idle_block_ms: u64,
+}
+
+/// Why a node stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("replaying stored block {height}: {source}")]
+    Replay { height: u64, source: LedgerError },
+    #[error("finalizing block {height}: {source}")]
+    Finalize { height: u64, source: LedgerError },
+    #[error("the stored chain does not match this genesis (stored genesis hash {stored}, expected {expected})")]
+    GenesisMismatch { stored: String, expected: String },
+    #[error("cannot listen for the API on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// Rebuilds the ledger from the store (creating the genesis block on first start).
+fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeError> {
+    let (state, header) = genesis.build()?;
+    let genesis_block = Block { header, txs: Vec::new() };
+    match store.block(0)? {
+        None => store.put(&genesis_block, &[])?,
+        Some(stored) if stored.digest() != genesis_block.digest() => {
+            return Err(NodeError::GenesisMismatch {
+                stored: digest_hex(&stored.digest()),
+                expected: digest_hex(&genesis_block.digest()),
+            });
+        }
+        Some(_) => {}
+    }
+    let mut ledger = Ledger::new(genesis_block.clone(), state, Vec::new());
+    let tip = store.tip()?.unwrap_or(0);
+    for height in 1..=tip {
+        let Some(block) = store.block(height)? else {
+            return Err(NodeError::Store(StoreError::Gap { tip: height - 1, found: height }));
+        };
+        ledger.replay(block).map_err(|source| NodeError::Replay { height, source })?;
+    }
+    info!(height = tip, "recovered the finalized chain from disk");
+    Ok((ledger, genesis_block))
+}
+
+/// Runs the node until Ctrl-C or SIGTERM.
+pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::Runtime(e.to_string()))?;
+    let runtime_cfg = cw_tokio::Config::new()
+        .with_storage_directory(cfg.data_dir.join("consensus"))
+        .with_worker_threads(2)
+        .with_catch_panics(false);
+    cw_tokio::Runner::new(runtime_cfg).start(|context| async move { run_in(context, cfg).await })
+}
+
+async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeError> {
+    let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
+    let (ledger, genesis_block) = recover(&store, &cfg.genesis)?;
+    let app_cfg = AppConfig {
+        proposer: cfg.key.public_key(),
+        block_time_min_ms: cfg.block_time_min_ms,
+        idle_block_ms: cfg.idle_block_ms,
+        block_txs_max: BLOCK_TXS_MAX,
+        clock_skew_max_ms: 5_000,
+        mempool: MempoolConfig {
+            chain_id: cfg.genesis.chain_id,
+            fee_min: cfg.genesis.params.fee_min,
+            txs_max: 200_000,
+            per_account_max: 1_024,
+        },
+    };
+    let (app, finalized) = App::new(app_cfg, ledger);
+    let metrics = Arc::new(Metrics::default());
+    metrics.height.set(app.with_ledger(|l| l.finalized().state.height) as i64);
+    let (blocks, _) = broadcast::channel(256);
+
+    let listener = tokio::net::TcpListener::bind(cfg.api)
+        .await
+        .map_err(|source| NodeError::Listen { addr: cfg.api, source })?;
+    let api_state = ApiState {
+        app: app.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        blocks: blocks.clone(),
+        faucet: cfg.faucet.map(|key| Arc::new(Faucet::new(key))),
+    };
+    let router = api::router(api_state);
+    context.child("api").spawn(move |_| async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            error!(%err, "the API server stopped");
+        }
+    });
+    info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
+
+    let engine_cfg = EngineConfig {
+        key: cfg.key.clone(),
+        p2p_listen: cfg.p2p,
+        leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
+        certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
+    };
+    let _engine = engine::start(context.child("engine"), engine_cfg, app.clone(), ChainBlock::new(genesis_block)).await;
+
+    let finalizer = finalize_loop(app, store, metrics, blocks, finalized);
+    tokio::select! {
+        result = finalizer => result,
+        _ = shutdown_signal() => {
+            info!("shutting down");
+            let _ = context.stop(0, Some(Duration::from_secs(5))).await;
+            Ok(())
+        }
+    }
+}
+
+/// Applies finalized blocks in order, persists them, and only then acknowledges marshal.
+async fn finalize_loop(
+    app: App,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    blocks: broadcast::Sender<BlockEventDto>,
+    mut finalized: mpsc::UnboundedReceiver<Finalized>,
+) -> Result<(), NodeError> {
+    while let Some(Finalized { block, ack }) = finalized.next().await {
+        let chain_block = block.inner();
+        let height = chain_block.block().header.height;
+        let tip = app.with_ledger(|l| l.finalized().state.height);
+        if height <= tip {
+            // Redelivered after a restart: already applied and stored.
+            ack.acknowledge();
+            continue;
+        }
+        let executed = app
+            .finalize(chain_block)
+            .map_err(|source| NodeError::Finalize { height, source })?;
+        store.put(&executed.block, &executed.receipts)?;
+        ack.acknowledge();
+        let header = &executed.block.header;
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        metrics.finalization_latency.observe(now_ms.saturating_sub(header.timestamp_ms) as f64 / 1_000.0);
+        metrics.height.set(height as i64);
+        metrics.txs_finalized.inc_by(executed.block.txs.len() as u64);
+        metrics.mempool_size.set(app.with_mempool(|m| m.len()) as i64);
+        let _ = blocks.send(BlockEventDto {
+            height,
+            hash: digest_hex(&executed.block.digest()),
+            timestamp: header.timestamp_ms,
+            state_root: digest_hex(&header.state_root),
+            txs: executed.block.txs.len(),
+        });
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,144 @@
+//! The node's finalized store: blocks, receipts and a transaction index, in one embedded redb
+//! database. It is the API's read model and the source the ledger is rebuilt from on restart.
+//!
+//! One write transaction per finalized block, committed (fsync) before marshal is acknowledged, so
+//! after SIGKILL the store holds every acknowledged block and marshal redelivers the rest.
+
+use commonware_codec::{Decode, Encode, ReadExt};
+use plexus_types::{BLOCK_TXS_MAX, Block, Digest, Receipt};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+const TXS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("txs");
+
+/// A store failure. Corruption is fatal for the node: it stops rather than serve wrong data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] redb::DatabaseError),
+    #[error("transaction: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    #[error("table: {0}")]
+    Table(#[from] redb::TableError),
+    #[error("storage: {0}")]
+    Storage(#[from] redb::StorageError),
+    #[error("commit: {0}")]
+    Commit(#[from] redb::CommitError),
+    #[error("corrupt record at height {height}: {source}")]
+    Corrupt {
+        height: u64,
+        source: commonware_codec::Error,
+    },
+    #[error("block {found} does not follow the stored tip {tip}")]
+    Gap { tip: u64, found: u64 },
+}
+
+/// Where a transaction landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(BLOCKS)?;
+        txn.open_table(RECEIPTS)?;
+        txn.open_table(TXS)?;
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    /// The highest stored height, if any block (genesis included) is stored.
+    pub fn tip(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        Ok(table.last()?.map(|(k, _)| k.value()))
+    }
+
+    /// Stores a finalized block with its receipts, atomically and durably.
+    pub fn put(&self, block: &Block, receipts: &[Receipt]) -> Result<(), StoreError> {
+        let height = block.header.height;
+        if let Some(tip) = self.tip()? {
+            if height != tip + 1 {
+                return Err(StoreError::Gap { tip, found: height });
+            }
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut blocks = txn.open_table(BLOCKS)?;
+            blocks.insert(height, block.encode().as_ref())?;
+            let mut encoded = Vec::with_capacity(receipts.len() * 66);
+            for receipt in receipts {
+                encoded.extend_from_slice(&receipt.encode());
+            }
+            txn.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
+            let mut txs = txn.open_table(TXS)?;
+            for (index, receipt) in receipts.iter().enumerate() {
+                txs.insert(&receipt.tx_hash.0, (height, index as u32))?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(None);
+        };
+        Block::decode_cfg(commonware_codec::Copying(bytes.value()), &BLOCK_TXS_MAX)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt { height, source })
+    }
+
+    pub fn receipts(&self, height: u64) -> Result<Vec<Receipt>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RECEIPTS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(Vec::new());
+        };
+        let mut buf = commonware_codec::Copying(bytes.value());
+        let mut receipts = Vec::new();
+        while bytes::Buf::has_remaining(&buf) {
+            receipts.push(
+                Receipt::read(&mut buf).map_err(|source| StoreError::Corrupt { height, source })?,
+            );
+        }
+        Ok(receipts)
+    }
+
+    pub fn tx_location(&self, hash: &Digest) -> Result<Option<TxLocation>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TXS)?;
+        Ok(table.get(&hash.0)?.map(|v| {
+            let (height, index) = v.value();
+            TxLocation { height, index }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_is_refused() {
+        let dir = std::env::temp_dir().join(format!("plexus-store-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.tip().unwrap(), None);
+        assert!(store.block(0).unwrap().is_none());
+        assert!(store.receipts(3).unwrap().is_empty());
+        let _ = std::fs::remove_file(&dir);
+    }
+}
