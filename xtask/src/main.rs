@@ -1,1 +1,49 @@
-fn main() {}
+//! `cargo xtask`: project automation.
+//!
+//! - `cargo xtask check`: formatting, clippy with warnings denied, and the CI test profile.
+//! - `cargo xtask bench`: the release build's transaction and apply benchmarks, as JSON.
+
+use anyhow::{Result, bail};
+use std::process::Command;
+
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program).args(args).status()?;
+    if !status.success() {
+        bail!("{program} {} failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "check" => {
+            run("cargo", &["fmt", "--all", "--", "--check"])?;
+            run(
+                "cargo",
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )?;
+            run(
+                "cargo",
+                &["nextest", "run", "--workspace", "--profile", "ci"],
+            )
+        }
+        "bench" => {
+            run("cargo", &["build", "--release", "--bin", "plexus"])?;
+            run("target/release/plexus", &["bench", "apply", "--json"])?;
+            run(
+                "target/release/plexus",
+                &["bench", "tx", "--duration", "10", "--json"],
+            )
+        }
+        other => bail!("unknown task {other:?}; tasks: check, bench"),
+    }
+}

@@ -57,7 +57,9 @@ pub struct App {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock is a bug that already stopped consensus; keep serving reads.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -97,11 +99,7 @@ impl App {
     }
 
     /// Admits a transaction whose signature the caller has verified.
-    pub fn submit(
-        &self,
-        tx: SignedTransaction,
-        hash: Digest,
-    ) -> Result<Digest, crate::AdmitError> {
+    pub fn submit(&self, tx: SignedTransaction, hash: Digest) -> Result<Digest, crate::AdmitError> {
         let ledger = lock(&self.shared.ledger);
         let account = ledger.finalized().state.account(&tx.tx.sender);
         lock(&self.shared.mempool).admit(&self.shared.cfg.mempool, tx, hash, &account)
@@ -152,11 +150,11 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             .await;
         let now_ms = unix_ms(clock.current());
         let mut ledger = lock(&self.shared.ledger);
-        if ledger.executed(&parent.digest()).is_none() {
-            if let Err(err) = ledger.verify(parent.inner().shared()) {
-                warn!(%err, "cannot execute the parent to build on");
-                return None;
-            }
+        if ledger.executed(&parent.digest()).is_none()
+            && let Err(err) = ledger.verify(parent.inner().shared())
+        {
+            warn!(%err, "cannot execute the parent to build on");
+            return None;
         }
         let parent_state = &ledger.executed(&parent.digest())?.state;
         let txs: Vec<SignedTransaction> = lock(&self.shared.mempool)
@@ -171,7 +169,11 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             Ok(executed) => {
                 let block = ChainBlock::new((*executed.block).clone());
                 let digest = block.digest();
-                debug!(height = executed.state.height, txs = block.block().txs.len(), "proposed");
+                debug!(
+                    height = executed.state.height,
+                    txs = block.block().txs.len(),
+                    "proposed"
+                );
                 Some(Digested::precomputed(block, digest))
             }
             Err(err) => {
@@ -192,7 +194,10 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         let header = &block.inner().block().header;
         let now_ms = unix_ms(clock.current());
         if header.timestamp_ms > now_ms + self.shared.cfg.clock_skew_max_ms {
-            warn!(height = header.height, "proposal timestamp is in the future");
+            warn!(
+                height = header.height,
+                "proposal timestamp is in the future"
+            );
             return false;
         }
         let result = lock(&self.shared.ledger).verify(block.inner().shared());
@@ -213,7 +218,11 @@ impl Reporter for App {
         match update {
             Update::Tip(..) => Feedback::Ok,
             Update::Block(block, ack) => {
-                match self.shared.finalized.unbounded_send(Finalized { block, ack }) {
+                match self
+                    .shared
+                    .finalized
+                    .unbounded_send(Finalized { block, ack })
+                {
                     Ok(()) => Feedback::Ok,
                     Err(_) => Feedback::Closed,
                 }

@@ -180,8 +180,10 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> bool {
         return true;
     }
     let messages: Vec<_> = txs.iter().map(|t| t.tx.encode()).collect();
-    let items: Vec<(&SignedTransaction, &[u8])> =
-        txs.iter().zip(messages.iter().map(|m| m.as_ref())).collect();
+    let items: Vec<(&SignedTransaction, &[u8])> = txs
+        .iter()
+        .zip(messages.iter().map(|m| m.as_ref()))
+        .collect();
     PublicKey::verify_batch(
         &mut rand::rng(),
         &items,
@@ -193,4 +195,131 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> bool {
         },
         &Sequential,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Signer;
+    use plexus_state::{Genesis, GenesisValidator, Params};
+    use plexus_types::{Address, PLX, Payload, PrivateKey, Transaction};
+
+    fn key(i: u64) -> PrivateKey {
+        PrivateKey::from_seed(i)
+    }
+
+    fn ledger() -> Ledger {
+        let (state, header) = Genesis {
+            chain_id: 3,
+            timestamp_ms: 10,
+            params: Params::default(),
+            allocations: (0..3)
+                .map(|i| (Address(key(i).public_key()), 100_000 * PLX))
+                .collect(),
+            validators: vec![GenesisValidator {
+                address: Address(key(0).public_key()),
+                self_bond: 10_000 * PLX,
+            }],
+        }
+        .build()
+        .unwrap();
+        Ledger::new(
+            Block {
+                header,
+                txs: Vec::new(),
+            },
+            state,
+            Vec::new(),
+        )
+    }
+
+    fn transfer(from: u64, nonce: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: 3,
+            sender: Address(key(from).public_key()),
+            nonce,
+            fee: 1_000,
+            payload: Payload::Transfer {
+                to: Address(key(2).public_key()),
+                amount: PLX,
+            },
+        }
+        .sign(&key(from))
+    }
+
+    #[test]
+    fn builds_verifies_and_finalizes_forks() {
+        let mut proposer = ledger();
+        let mut follower = ledger();
+        let genesis = proposer.finalized().state.block_hash;
+        let a = proposer
+            .build(&genesis, vec![transfer(1, 0)], 20, key(0).public_key())
+            .unwrap();
+        // A sibling fork at the same height, then a child of `a`.
+        let b = proposer
+            .build(&genesis, vec![], 21, key(0).public_key())
+            .unwrap();
+        let a_hash = a.state.block_hash;
+        let child = proposer
+            .build(&a_hash, vec![transfer(1, 1)], 30, key(0).public_key())
+            .unwrap();
+        // The follower re-executes and agrees on every root.
+        for executed in [&a, &b, &child] {
+            let verified = follower.verify(executed.block.clone()).unwrap();
+            assert_eq!(verified.state.root(), executed.block.header.state_root);
+        }
+        follower.finalize(a.block.clone()).unwrap();
+        assert!(
+            follower.executed(&b.state.block_hash).is_none(),
+            "the dead fork is pruned"
+        );
+        assert!(follower.executed(&child.state.block_hash).is_some());
+        follower.finalize(child.block.clone()).unwrap();
+        assert_eq!(
+            follower
+                .finalized()
+                .state
+                .account(&Address(key(1).public_key()))
+                .nonce,
+            2
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_root_bad_signature_and_unknown_parent() {
+        let mut proposer = ledger();
+        let mut follower = ledger();
+        let genesis = proposer.finalized().state.block_hash;
+        let good = proposer
+            .build(&genesis, vec![transfer(1, 0)], 20, key(0).public_key())
+            .unwrap();
+
+        let mut wrong_root = (*good.block).clone();
+        wrong_root.header.state_root = plexus_types::hash(&[b"lie"]);
+        assert!(matches!(
+            follower.verify(Arc::new(wrong_root)),
+            Err(LedgerError::StateRoot { .. })
+        ));
+
+        let mut forged = (*good.block).clone();
+        forged.txs[0].tx.payload = Payload::Transfer {
+            to: Address(key(1).public_key()),
+            amount: 99 * PLX,
+        };
+        forged.header.tx_root = tx_root(&forged.txs);
+        assert!(matches!(
+            follower.verify(Arc::new(forged)),
+            Err(LedgerError::Signature)
+        ));
+
+        let mut orphan = (*good.block).clone();
+        orphan.header.parent = plexus_types::hash(&[b"nowhere"]);
+        assert!(matches!(
+            follower.verify(Arc::new(orphan)),
+            Err(LedgerError::UnknownParent(_))
+        ));
+
+        // After all that, the honest block still verifies.
+        assert!(follower.verify(good.block.clone()).is_ok());
+    }
 }

@@ -146,7 +146,11 @@ impl Mempool {
             .checked_add(payload_value(&tx.tx.payload))
             .ok_or(AdmitError::Overflow)?;
         let pending_cost = pending
-            .map(|p| p.values().map(|e| e.cost).try_fold(0u128, u128::checked_add))
+            .map(|p| {
+                p.values()
+                    .map(|e| e.cost)
+                    .try_fold(0u128, u128::checked_add)
+            })
             .unwrap_or(Some(0))
             .ok_or(AdmitError::Overflow)?;
         let needed = pending_cost.checked_add(cost).ok_or(AdmitError::Overflow)?;
@@ -165,7 +169,10 @@ impl Mempool {
             cost,
         };
         self.by_hash.insert(hash, (sender.clone(), nonce));
-        self.by_sender.entry(sender).or_default().insert(nonce, entry);
+        self.by_sender
+            .entry(sender)
+            .or_default()
+            .insert(nonce, entry);
         Ok(hash)
     }
 
@@ -247,7 +254,12 @@ mod tests {
         .sign(&key(from))
     }
 
-    fn admit(pool: &mut Mempool, tx: SignedTransaction, balance: Amount, nonce: u64) -> Result<Digest, AdmitError> {
+    fn admit(
+        pool: &mut Mempool,
+        tx: SignedTransaction,
+        balance: Amount,
+        nonce: u64,
+    ) -> Result<Digest, AdmitError> {
         let account = Account {
             balance,
             nonce,
@@ -262,25 +274,55 @@ mod tests {
         let mut pool = Mempool::default();
         let mut foreign = tx(1, 0, 10, 1);
         foreign.tx.chain_id = 8;
-        assert_eq!(admit(&mut pool, foreign, 100, 0), Err(AdmitError::Invalid(Reason::WrongChain)));
-        assert_eq!(admit(&mut pool, tx(1, 0, 9, 1), 100, 0), Err(AdmitError::Invalid(Reason::FeeTooLow)));
+        assert_eq!(
+            admit(&mut pool, foreign, 100, 0),
+            Err(AdmitError::Invalid(Reason::WrongChain))
+        );
+        assert_eq!(
+            admit(&mut pool, tx(1, 0, 9, 1), 100, 0),
+            Err(AdmitError::Invalid(Reason::FeeTooLow))
+        );
         assert!(admit(&mut pool, tx(1, 0, 10, 1), 100, 0).is_ok());
-        assert_eq!(admit(&mut pool, tx(1, 0, 10, 1), 100, 0), Err(AdmitError::Duplicate));
-        assert_eq!(admit(&mut pool, tx(1, 0, 11, 1), 100, 0), Err(AdmitError::NonceInUse { nonce: 0 }));
-        assert_eq!(admit(&mut pool, tx(2, 4, 10, 1), 100, 5), Err(AdmitError::Replay { nonce: 4, next: 5 }));
-        assert_eq!(admit(&mut pool, tx(2, 8, 10, 1), 100, 5), Err(AdmitError::NonceTooHigh { nonce: 8, next: 5 }));
+        assert_eq!(
+            admit(&mut pool, tx(1, 0, 10, 1), 100, 0),
+            Err(AdmitError::Duplicate)
+        );
+        assert_eq!(
+            admit(&mut pool, tx(1, 0, 11, 1), 100, 0),
+            Err(AdmitError::NonceInUse { nonce: 0 })
+        );
+        assert_eq!(
+            admit(&mut pool, tx(2, 4, 10, 1), 100, 5),
+            Err(AdmitError::Replay { nonce: 4, next: 5 })
+        );
+        assert_eq!(
+            admit(&mut pool, tx(2, 8, 10, 1), 100, 5),
+            Err(AdmitError::NonceTooHigh { nonce: 8, next: 5 })
+        );
         // 11 already pending for sender 1; 11 + 90 = 101 > 100.
         assert_eq!(
             admit(&mut pool, tx(1, 1, 10, 80), 100, 0),
-            Err(AdmitError::Unaffordable { balance: 100, needed: 101 })
+            Err(AdmitError::Unaffordable {
+                balance: 100,
+                needed: 101
+            })
         );
-        assert_eq!(admit(&mut pool, tx(1, 1, 10, u128::MAX), 100, 0), Err(AdmitError::Overflow));
+        assert_eq!(
+            admit(&mut pool, tx(1, 1, 10, u128::MAX), 100, 0),
+            Err(AdmitError::Overflow)
+        );
         assert!(admit(&mut pool, tx(1, 1, 10, 1), 100, 0).is_ok());
         assert!(admit(&mut pool, tx(1, 2, 10, 1), 100, 0).is_ok());
-        assert_eq!(admit(&mut pool, tx(1, 3, 10, 1), 100, 1), Err(AdmitError::AccountFull(3)));
+        assert_eq!(
+            admit(&mut pool, tx(1, 3, 10, 1), 100, 1),
+            Err(AdmitError::AccountFull(3))
+        );
         assert!(admit(&mut pool, tx(3, 0, 10, 1), 100, 0).is_ok());
         assert!(admit(&mut pool, tx(4, 0, 10, 1), 100, 0).is_ok());
-        assert_eq!(admit(&mut pool, tx(5, 0, 10, 1), 100, 0), Err(AdmitError::Full(5)));
+        assert_eq!(
+            admit(&mut pool, tx(5, 0, 10, 1), 100, 0),
+            Err(AdmitError::Full(5))
+        );
     }
 
     #[test]
@@ -299,12 +341,27 @@ mod tests {
             .map(|t| (t.tx.fee, t.tx.nonce))
             .collect();
         assert_eq!(picked, vec![(20, 0), (20, 0), (10, 0), (50, 1)]);
-        let senders: Vec<_> = pool.select(2, |_| 0).iter().map(|t| t.tx.sender.clone()).collect();
-        assert_eq!(senders, vec![Address(key(2).public_key()), Address(key(3).public_key())]);
+        let senders: Vec<_> = pool
+            .select(2, |_| 0)
+            .iter()
+            .map(|t| t.tx.sender.clone())
+            .collect();
+        assert_eq!(
+            senders,
+            vec![Address(key(2).public_key()), Address(key(3).public_key())]
+        );
         // Eviction after finalization of sender 1's nonce 0.
         pool.evict_below(&Address(key(1).public_key()), 1);
         assert_eq!(pool.len(), 4);
-        assert_eq!(pool.select(10, |a| if *a == Address(key(1).public_key()) { 1 } else { 0 }).len(), 3);
+        assert_eq!(
+            pool.select(10, |a| if *a == Address(key(1).public_key()) {
+                1
+            } else {
+                0
+            })
+            .len(),
+            3
+        );
         pool.evict_below(&Address(key(1).public_key()), 2);
         assert_eq!(pool.len(), 3);
     }

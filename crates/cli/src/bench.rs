@@ -13,7 +13,10 @@ use serde_json::json;
 use std::{
     collections::HashMap,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, atomic::{AtomicBool, Ordering}},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -41,7 +44,11 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
     match command {
-        BenchCommand::Tx { validators, duration, rate } => bench_tx(validators, duration, rate, json_mode),
+        BenchCommand::Tx {
+            validators,
+            duration,
+            rate,
+        } => bench_tx(validators, duration, rate, json_mode),
         BenchCommand::Apply { txs, block_txs } => bench_apply(txs, block_txs, json_mode),
     }
 }
@@ -63,7 +70,11 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("plexus-{tag}-{}-{}", std::process::id(), crate::devnet::now_nanos()));
+        let path = std::env::temp_dir().join(format!(
+            "plexus-{tag}-{}-{}",
+            std::process::id(),
+            crate::devnet::now_nanos()
+        ));
         std::fs::create_dir_all(&path)?;
         Ok(TempDir(path))
     }
@@ -76,7 +87,9 @@ impl Drop for TempDir {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn start_devnet() -> Result<(Devnet, Client)> {
@@ -85,7 +98,12 @@ fn start_devnet() -> Result<(Devnet, Client)> {
     let child = Command::new(std::env::current_exe()?)
         .args(["devnet", "--dir"])
         .arg(dir.0.join("data"))
-        .args(["--api", &format!("127.0.0.1:{api}"), "--p2p", &format!("127.0.0.1:{p2p}")])
+        .args([
+            "--api",
+            &format!("127.0.0.1:{api}"),
+            "--p2p",
+            &format!("127.0.0.1:{p2p}"),
+        ])
         .env("PLEXUS_HOME", dir.0.join("home"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -119,21 +137,39 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
     let status = client.status()?;
     let senders = 10u64;
     let per_sender = (rate * duration_s / senders).max(1) as usize;
-    eprintln!("pre-signing {} transfers from {senders} senders...", per_sender * senders as usize);
+    eprintln!(
+        "pre-signing {} transfers from {senders} senders...",
+        per_sender * senders as usize
+    );
     let batches: Vec<Vec<SignedTransaction>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..senders)
             .map(|i| {
                 scope.spawn(move || {
                     let key = dev_key(i);
-                    let builder = TxBuilder { key: &key, chain_id: status.chain_id, fee: 1_000 };
+                    let builder = TxBuilder {
+                        key: &key,
+                        chain_id: status.chain_id,
+                        fee: 1_000,
+                    };
                     let to = Address(dev_key((i + 1) % senders).public_key());
                     (0..per_sender as u64)
-                        .map(|nonce| builder.build(nonce, Payload::Transfer { to: to.clone(), amount: 1 }))
+                        .map(|nonce| {
+                            builder.build(
+                                nonce,
+                                Payload::Transfer {
+                                    to: to.clone(),
+                                    amount: 1,
+                                },
+                            )
+                        })
                         .collect()
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("signing threads do not panic")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("signing threads do not panic"))
+            .collect()
     });
     let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -155,12 +191,17 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
                         let now = Instant::now();
                         match client.submit(&tx) {
                             Ok(_) => {
-                                submitted.lock().expect("no panics while locked").insert(hash.clone(), now);
+                                submitted
+                                    .lock()
+                                    .expect("no panics while locked")
+                                    .insert(hash.clone(), now);
                                 sent += 1;
                                 break;
                             }
                             // Back-pressure: the sender's window or the pool is full; retry.
-                            Err(ClientError::Api { status: 429 | 503, .. }) => std::thread::sleep(Duration::from_millis(5)),
+                            Err(ClientError::Api {
+                                status: 429 | 503, ..
+                            }) => std::thread::sleep(Duration::from_millis(5)),
                             Err(err) => return Err(err.into()),
                         }
                     }
@@ -189,7 +230,9 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
                 }
                 height += 1;
             }
-            Err(ClientError::Api { status: 404, .. }) => std::thread::sleep(Duration::from_millis(5)),
+            Err(ClientError::Api { status: 404, .. }) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             Err(err) => return Err(err.into()),
         }
     }
@@ -229,22 +272,40 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
 
 fn bench_apply(txs: usize, block_txs: usize, json_mode: bool) -> Result<()> {
     use plexus_state::{Genesis, GenesisValidator, Params, apply_block};
-    use plexus_types::{Block, Header, PLX, block::{standin_beacon, tx_root}};
+    use plexus_types::{
+        Block, Header, PLX,
+        block::{standin_beacon, tx_root},
+    };
     let senders = 100u64;
     let genesis = Genesis {
         chain_id: 1,
         timestamp_ms: 0,
         params: Params::default(),
-        allocations: (0..senders).map(|i| (Address(dev_key(i).public_key()), 1_000_000 * PLX)).collect(),
-        validators: vec![GenesisValidator { address: Address(dev_key(0).public_key()), self_bond: 10_000 * PLX }],
+        allocations: (0..senders)
+            .map(|i| (Address(dev_key(i).public_key()), 1_000_000 * PLX))
+            .collect(),
+        validators: vec![GenesisValidator {
+            address: Address(dev_key(0).public_key()),
+            self_bond: 10_000 * PLX,
+        }],
     };
     let (mut state, _) = genesis.build().map_err(|e| anyhow::anyhow!("{e}"))?;
     let keys: Vec<_> = (0..senders).map(dev_key).collect();
     let all: Vec<SignedTransaction> = (0..txs)
         .map(|i| {
             let s = i as u64 % senders;
-            TxBuilder { key: &keys[s as usize], chain_id: 1, fee: 1_000 }
-                .build(i as u64 / senders, Payload::Transfer { to: Address(dev_key((s + 1) % senders).public_key()), amount: 1 })
+            TxBuilder {
+                key: &keys[s as usize],
+                chain_id: 1,
+                fee: 1_000,
+            }
+            .build(
+                i as u64 / senders,
+                Payload::Transfer {
+                    to: Address(dev_key((s + 1) % senders).public_key()),
+                    amount: 1,
+                },
+            )
         })
         .collect();
     let mut apply_time = Duration::ZERO;

@@ -3,7 +3,10 @@
 use crate::keys;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
-use plexus_node::{NodeConfig, config::{AllocationFile, GenesisFile, ParamsFile, ValidatorFile}};
+use plexus_node::{
+    NodeConfig,
+    config::{AllocationFile, GenesisFile, ParamsFile, ValidatorFile},
+};
 use plexus_types::{Address, PLX, PrivateKey, amount::DisplayPlx};
 use serde_json::json;
 use std::{
@@ -52,31 +55,46 @@ fn faucet_key() -> PrivateKey {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn devnet_genesis() -> GenesisFile {
     let mut allocations: Vec<AllocationFile> = (0..DEV_KEYS)
-        .map(|i| AllocationFile { address: Address(dev_key(i).public_key()).to_string(), amount: DEV_BALANCE.to_string() })
+        .map(|i| AllocationFile {
+            address: Address(dev_key(i).public_key()).to_string(),
+            amount: DEV_BALANCE.to_string(),
+        })
         .collect();
     allocations.push(AllocationFile {
         address: Address(faucet_key().public_key()).to_string(),
         amount: (1_000_000_000 * PLX).to_string(),
     });
     let validator = Address(validator_key().public_key()).to_string();
-    allocations.push(AllocationFile { address: validator.clone(), amount: (100_000 * PLX).to_string() });
+    allocations.push(AllocationFile {
+        address: validator.clone(),
+        amount: (100_000 * PLX).to_string(),
+    });
     GenesisFile {
         chain_id: DEVNET_CHAIN_ID,
         timestamp_ms: now_ms(),
         params: ParamsFile::default(),
         allocations,
-        validators: vec![ValidatorFile { address: validator, self_bond: (10_000 * PLX).to_string() }],
+        validators: vec![ValidatorFile {
+            address: validator,
+            self_bond: (10_000 * PLX).to_string(),
+        }],
     }
 }
 
 pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     if args.validators != 1 {
-        bail!("--validators {}: only single-validator devnets run today; multi-validator networks arrive with the validator-network work", args.validators);
+        bail!(
+            "--validators {}: only single-validator devnets run today; multi-validator networks arrive with the validator-network work",
+            args.validators
+        );
     }
     let dir = args.dir.unwrap_or_else(crate::default_devnet_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -91,13 +109,24 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     for i in 0..DEV_KEYS {
         keys::store(&format!("dev{i}"), &dev_key(i))?;
     }
-    println!("Plexus devnet (chain id {}), data in {}", genesis.chain_id, dir.display());
+    println!(
+        "Plexus devnet (chain id {}), data in {}",
+        genesis.chain_id,
+        dir.display()
+    );
     println!("  API       http://{}", args.api);
     println!("  p2p       {}", args.p2p);
     println!("  faucet    POST http://{}/v1/faucet", args.api);
-    println!("Dev keys (in {}; public seeds, devnet only):", keys::home().join("keys").display());
+    println!(
+        "Dev keys (in {}; public seeds, devnet only):",
+        keys::home().join("keys").display()
+    );
     for i in 0..DEV_KEYS {
-        println!("  dev{i}  {}  {}", Address(dev_key(i).public_key()), DisplayPlx(DEV_BALANCE));
+        println!(
+            "  dev{i}  {}  {}",
+            Address(dev_key(i).public_key()),
+            DisplayPlx(DEV_BALANCE)
+        );
     }
     println!("Ctrl-C stops; running again with the same --dir continues the chain.");
     let cfg = NodeConfig {
@@ -131,9 +160,12 @@ pub struct GenesisArgs {
 }
 
 fn split_pair(text: &str, flag: &str) -> Result<(String, String)> {
-    let (who, amount) = text.split_once('=').with_context(|| format!("{flag} {text:?}: expected WHO=AMOUNT"))?;
+    let (who, amount) = text
+        .split_once('=')
+        .with_context(|| format!("{flag} {text:?}: expected WHO=AMOUNT"))?;
     let address = keys::resolve_address(who)?.to_string();
-    let amount = plexus_types::amount::parse_amount(amount).map_err(|e| anyhow::anyhow!("{flag} {text:?}: {e}"))?;
+    let amount = plexus_types::amount::parse_amount(amount)
+        .map_err(|e| anyhow::anyhow!("{flag} {text:?}: {e}"))?;
     Ok((address, amount.to_string()))
 }
 
@@ -141,16 +173,30 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
     let allocations = args
         .allocations
         .iter()
-        .map(|a| split_pair(a, "--alloc").map(|(address, amount)| AllocationFile { address, amount }))
+        .map(|a| {
+            split_pair(a, "--alloc").map(|(address, amount)| AllocationFile { address, amount })
+        })
         .collect::<Result<Vec<_>>>()?;
     let validators = args
         .validators
         .iter()
-        .map(|v| split_pair(v, "--validator").map(|(address, self_bond)| ValidatorFile { address, self_bond }))
+        .map(|v| {
+            split_pair(v, "--validator")
+                .map(|(address, self_bond)| ValidatorFile { address, self_bond })
+        })
         .collect::<Result<Vec<_>>>()?;
-    let genesis = GenesisFile { chain_id: args.chain_id, timestamp_ms: now_ms(), params: ParamsFile::default(), allocations, validators };
+    let genesis = GenesisFile {
+        chain_id: args.chain_id,
+        timestamp_ms: now_ms(),
+        params: ParamsFile::default(),
+        allocations,
+        validators,
+    };
     // Refuse a genesis that cannot start a chain before writing it.
-    genesis.to_genesis()?.build().map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    genesis
+        .to_genesis()?
+        .build()
+        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
     genesis.save(&args.out)?;
     if json_mode {
         println!("{}", json!({"path": args.out.display().to_string()}));
@@ -187,8 +233,11 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
     match command {
         NodeCommand::Init { dir, genesis, key } => {
             let file = GenesisFile::load(&genesis)?;
-            file.to_genesis()?.build().map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            file.to_genesis()?
+                .build()
+                .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
             file.save(&dir.join("genesis.json"))?;
             keys::write_file(&dir.join("validator.key"), &keys::load(&key)?)?;
             println!("initialized {}", dir.display());
@@ -215,12 +264,18 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
 fn load_initialized(dir: &Path) -> Result<plexus_state::Genesis> {
     let path = dir.join("genesis.json");
     if !path.exists() {
-        bail!("{} is not initialized (run `plexus node init` first)", dir.display());
+        bail!(
+            "{} is not initialized (run `plexus node init` first)",
+            dir.display()
+        );
     }
     Ok(GenesisFile::load(&path)?.to_genesis()?)
 }
 
 /// Nanoseconds since the epoch, for unique temporary names.
 pub fn now_nanos() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }

@@ -11,7 +11,9 @@ pub fn home() -> PathBuf {
     if let Some(home) = std::env::var_os("PLEXUS_HOME") {
         return PathBuf::from(home);
     }
-    let user = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let user = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     user.join(".plexus")
 }
 
@@ -22,7 +24,9 @@ fn dir() -> PathBuf {
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > 64
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         bail!("invalid key name {name:?}: use 1-64 letters, digits, '-' or '_'");
     }
@@ -37,13 +41,15 @@ fn path(name: &str) -> PathBuf {
 pub fn generate() -> PrivateKey {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
-    PrivateKey::decode(commonware_codec::Copying(&seed[..])).expect("any 32 bytes are an ed25519 secret")
+    PrivateKey::decode(commonware_codec::Copying(&seed[..]))
+        .expect("any 32 bytes are an ed25519 secret")
 }
 
 pub fn write_file(path: &Path, key: &PrivateKey) -> Result<()> {
     let hex = plexus_client::hex_encode(&key.encode());
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     #[cfg(unix)]
     {
@@ -63,7 +69,8 @@ pub fn write_file(path: &Path, key: &PrivateKey) -> Result<()> {
 }
 
 pub fn read_file(path: &Path) -> Result<PrivateKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
     let bytes = plexus_client::hex_decode(text.trim())
         .filter(|b| b.len() == 32)
         .with_context(|| format!("{} is not a key file (64 hex digits)", path.display()))?;
@@ -92,7 +99,10 @@ pub fn load(name: &str) -> Result<PrivateKey> {
     check_name(name)?;
     let path = path(name);
     if !path.exists() {
-        bail!("no key named {name:?} in {} (see `plexus keys list`)", dir().display());
+        bail!(
+            "no key named {name:?} in {} (see `plexus keys list`)",
+            dir().display()
+        );
     }
     read_file(&path)
 }
@@ -103,9 +113,13 @@ pub fn list() -> Result<Vec<(String, Address)>> {
         return Ok(Vec::new());
     }
     let mut keys = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+    {
         let path = entry?.path();
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
         if path.extension().and_then(|e| e.to_str()) != Some("key") {
             continue;
         }
@@ -122,7 +136,14 @@ pub fn resolve_address(text: &str) -> Result<Address> {
         return Ok(address);
     }
     if text.starts_with("plx1") {
-        bail!("{text:?} is not a valid address: {}", text.parse::<Address>().unwrap_err());
+        bail!(
+            "{text:?} is not a valid address: {}",
+            text.parse::<Address>().unwrap_err()
+        );
     }
-    Ok(Address(load(text).with_context(|| format!("{text:?} is neither an address nor a key name"))?.public_key()))
+    Ok(Address(
+        load(text)
+            .with_context(|| format!("{text:?} is neither an address nor a key name"))?
+            .public_key(),
+    ))
 }

@@ -7,15 +7,27 @@ mod keys;
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use plexus_client::{Client, FEE_DEFAULT, TxBuilder, dto::TxStatusDto};
-use plexus_types::{Address, Payload, amount::{DisplayPlx, parse_amount}};
+use plexus_types::{
+    Address, Payload,
+    amount::{DisplayPlx, parse_amount},
+};
 use serde_json::json;
 use std::{path::PathBuf, time::Duration};
 
 #[derive(Parser)]
-#[command(name = "plexus", version, about = "Plexus: a decentralized network for AI compute and storage, checked not trusted.")]
+#[command(
+    name = "plexus",
+    version,
+    about = "Plexus: a decentralized network for AI compute and storage, checked not trusted."
+)]
 struct Cli {
     /// Node API URL.
-    #[arg(long, global = true, env = "PLEXUS_NODE", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "PLEXUS_NODE",
+        default_value = "http://127.0.0.1:8080"
+    )]
     node: String,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -153,7 +165,10 @@ fn main() {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLEXUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");
         std::process::exit(1);
@@ -162,7 +177,10 @@ fn main() {
 
 fn print(json_mode: bool, value: serde_json::Value, text: String) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values serialize")
+        );
     } else {
         println!("{text}");
     }
@@ -175,21 +193,50 @@ fn run(cli: Cli) -> Result<()> {
         Command::Devnet(args) => devnet::run_devnet(args),
         Command::Node { command } => devnet::run_node(command),
         Command::Genesis(args) => devnet::run_genesis(args, cli.json),
-        Command::Tx { command: TxCommand::Transfer { send, to, amount } } => {
-            let payload = Payload::Transfer { to: keys::resolve_address(&to)?, amount: amount_arg(&amount)? };
+        Command::Tx {
+            command: TxCommand::Transfer { send, to, amount },
+        } => {
+            let payload = Payload::Transfer {
+                to: keys::resolve_address(&to)?,
+                amount: amount_arg(&amount)?,
+            };
             send_tx(&client, cli.json, send, payload)
         }
         Command::Stake { command } => {
             let (send, payload) = match command {
-                StakeCommand::Bond { send, amount } => (send, Payload::Bond { amount: amount_arg(&amount)? }),
-                StakeCommand::Unbond { send, amount } => (send, Payload::Unbond { amount: amount_arg(&amount)? }),
-                StakeCommand::Delegate { send, validator, amount } => (
+                StakeCommand::Bond { send, amount } => (
                     send,
-                    Payload::Delegate { validator: keys::resolve_address(&validator)?, amount: amount_arg(&amount)? },
+                    Payload::Bond {
+                        amount: amount_arg(&amount)?,
+                    },
                 ),
-                StakeCommand::Undelegate { send, validator, amount } => (
+                StakeCommand::Unbond { send, amount } => (
                     send,
-                    Payload::Undelegate { validator: keys::resolve_address(&validator)?, amount: amount_arg(&amount)? },
+                    Payload::Unbond {
+                        amount: amount_arg(&amount)?,
+                    },
+                ),
+                StakeCommand::Delegate {
+                    send,
+                    validator,
+                    amount,
+                } => (
+                    send,
+                    Payload::Delegate {
+                        validator: keys::resolve_address(&validator)?,
+                        amount: amount_arg(&amount)?,
+                    },
+                ),
+                StakeCommand::Undelegate {
+                    send,
+                    validator,
+                    amount,
+                } => (
+                    send,
+                    Payload::Undelegate {
+                        validator: keys::resolve_address(&validator)?,
+                        amount: amount_arg(&amount)?,
+                    },
                 ),
             };
             send_tx(&client, cli.json, send, payload)
@@ -208,21 +255,36 @@ fn run_keys(json_mode: bool, command: KeysCommand) -> Result<()> {
     match command {
         KeysCommand::New { name } => {
             let address = Address(keys::create(&name)?.public_key());
-            print(json_mode, json!({"name": name, "address": address.to_string()}), format!("created {name}: {address}"));
+            print(
+                json_mode,
+                json!({"name": name, "address": address.to_string()}),
+                format!("created {name}: {address}"),
+            );
         }
         KeysCommand::List => {
             let list = keys::list()?;
-            let value = json!(list.iter().map(|(n, a)| json!({"name": n, "address": a.to_string()})).collect::<Vec<_>>());
+            let value = json!(
+                list.iter()
+                    .map(|(n, a)| json!({"name": n, "address": a.to_string()}))
+                    .collect::<Vec<_>>()
+            );
             let text = if list.is_empty() {
                 "no keys (create one with `plexus keys new NAME`)".to_string()
             } else {
-                list.iter().map(|(n, a)| format!("{n:<12} {a}")).collect::<Vec<_>>().join("\n")
+                list.iter()
+                    .map(|(n, a)| format!("{n:<12} {a}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             };
             print(json_mode, value, text);
         }
         KeysCommand::Show { name } => {
             let address = Address(keys::load(&name)?.public_key());
-            print(json_mode, json!({"name": name, "address": address.to_string()}), address.to_string());
+            print(
+                json_mode,
+                json!({"name": name, "address": address.to_string()}),
+                address.to_string(),
+            );
         }
     }
     Ok(())
@@ -235,20 +297,33 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
         Some(text) => parse_amount(text).map_err(|e| anyhow::anyhow!("--fee: {e}"))?,
         None => status.fee_min.parse().unwrap_or(FEE_DEFAULT),
     };
-    let builder = TxBuilder { key: &key, chain_id: status.chain_id, fee };
+    let builder = TxBuilder {
+        key: &key,
+        chain_id: status.chain_id,
+        fee,
+    };
     let account = client.account(&builder.sender())?;
     let tx = builder.build(account.nonce, payload);
     let hash = client.submit(&tx)?;
     if send.no_wait {
-        print(json_mode, json!({"hash": hash, "status": "pending"}), format!("submitted {hash}"));
+        print(
+            json_mode,
+            json!({"hash": hash, "status": "pending"}),
+            format!("submitted {hash}"),
+        );
         return Ok(());
     }
     let done = client.wait_finalized(&hash, Duration::from_secs(60))?;
     print_tx_status(json_mode, &done);
-    if let Some(receipt) = &done.receipt {
-        if receipt.status != "success" {
-            bail!("transaction {} {}: {}", hash, receipt.status, receipt.reason.clone().unwrap_or_default());
-        }
+    if let Some(receipt) = &done.receipt
+        && receipt.status != "success"
+    {
+        bail!(
+            "transaction {} {}: {}",
+            hash,
+            receipt.status,
+            receipt.reason.clone().unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -259,16 +334,26 @@ fn print_tx_status(json_mode: bool, status: &TxStatusDto) {
             "hash     {}\nheight   {height}\nstatus   {}{}\nfee      {}",
             status.hash,
             receipt.status,
-            receipt.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            receipt
+                .reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
             DisplayPlx(receipt.fee_burned.parse().unwrap_or(0)),
         ),
         _ => format!("hash     {}\nstatus   {}", status.hash, status.status),
     };
-    print(json_mode, serde_json::to_value(status).expect("DTOs serialize"), text);
+    print(
+        json_mode,
+        serde_json::to_value(status).expect("DTOs serialize"),
+        text,
+    );
 }
 
 fn plx(text: &str) -> String {
-    text.parse::<u128>().map(|v| DisplayPlx(v).to_string()).unwrap_or_else(|_| text.to_string())
+    text.parse::<u128>()
+        .map(|v| DisplayPlx(v).to_string())
+        .unwrap_or_else(|_| text.to_string())
 }
 
 fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<()> {
@@ -277,7 +362,11 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
             let account = client.account(&keys::resolve_address(&address)?)?;
             let text = format!(
                 "address    {}\nbalance    {}\nnonce      {}\nbonded     {}\nunbonding  {}",
-                account.address, plx(&account.balance), account.nonce, plx(&account.bonded), plx(&account.unbonding)
+                account.address,
+                plx(&account.balance),
+                account.nonce,
+                plx(&account.bonded),
+                plx(&account.unbonding)
             );
             print(json_mode, serde_json::to_value(&account)?, text);
         }
@@ -285,7 +374,11 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
             let block = client.block(height)?;
             let text = format!(
                 "height      {}\nhash        {}\ntimestamp   {}\nstate_root  {}\ntxs         {}",
-                block.height, block.hash, block.timestamp, block.state_root, block.txs.len()
+                block.height,
+                block.hash,
+                block.timestamp,
+                block.state_root,
+                block.txs.len()
             );
             print(json_mode, serde_json::to_value(&block)?, text);
         }
@@ -294,7 +387,14 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
             let validators = client.validators()?;
             let text = validators
                 .iter()
-                .map(|v| format!("{} stake {}{}", v.address, plx(&v.stake), if v.in_committee { " (committee)" } else { "" }))
+                .map(|v| {
+                    format!(
+                        "{} stake {}{}",
+                        v.address,
+                        plx(&v.stake),
+                        if v.in_committee { " (committee)" } else { "" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             print(json_mode, serde_json::to_value(&validators)?, text);
@@ -303,7 +403,11 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
             let status = client.status()?;
             let text = format!(
                 "chain_id    {}\nheight      {}\nblock       {}\nmempool     {}\nvalidators  {}\nsupply      {}",
-                status.chain_id, status.height, status.block_hash, status.mempool_size, status.validators,
+                status.chain_id,
+                status.height,
+                status.block_hash,
+                status.mempool_size,
+                status.validators,
                 plx(&status.supply.total)
             );
             print(json_mode, serde_json::to_value(&status)?, text);

@@ -56,7 +56,10 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    fn read<T: DeserializeOwned>(&self, response: reqwest::blocking::Response) -> Result<T, ClientError> {
+    fn read<T: DeserializeOwned>(
+        &self,
+        response: reqwest::blocking::Response,
+    ) -> Result<T, ClientError> {
         let status = response.status();
         let bytes = response
             .bytes()
@@ -146,7 +149,11 @@ impl Client {
     }
 
     /// Polls until `hash` is finalized (a 404 means not seen yet, e.g. a node restart).
-    pub fn wait_finalized(&self, hash: &str, timeout: Duration) -> Result<TxStatusDto, ClientError> {
+    pub fn wait_finalized(
+        &self,
+        hash: &str,
+        timeout: Duration,
+    ) -> Result<TxStatusDto, ClientError> {
         let start = Instant::now();
         loop {
             match self.tx(hash) {

@@ -42,7 +42,10 @@ impl TxBuilder<'_> {
 
 /// Checks an account proof served by `GET /v1/accounts/{address}/proof` against `state_root`
 /// (which the caller should take from a finalized header it trusts).
-pub fn verify_proof(proof: &dto::ProofDto, state_root: &plexus_types::Digest) -> Result<(), ClientError> {
+pub fn verify_proof(
+    proof: &dto::ProofDto,
+    state_root: &plexus_types::Digest,
+) -> Result<(), ClientError> {
     let account = plexus_state::Account {
         balance: parse_u128(&proof.balance)?,
         nonce: proof.nonce,

@@ -20,7 +20,10 @@ use plexus_types::{
     Address, Amount, Block, Payload, PrivateKey, Receipt, SignedTransaction, Status, TX_SIZE_MAX,
     Transaction, amount::parse_amount, hash::digest_hex, hash::parse_digest,
 };
-use std::{convert::Infallible, sync::{Arc, Mutex}};
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex},
+};
 use tokio::sync::broadcast;
 use utoipa::OpenApi;
 
@@ -32,7 +35,10 @@ pub struct Faucet {
 
 impl Faucet {
     pub fn new(key: PrivateKey) -> Self {
-        Faucet { key, next_nonce: Mutex::new(0) }
+        Faucet {
+            key,
+            next_nonce: Mutex::new(0),
+        }
     }
 }
 
@@ -53,11 +59,21 @@ pub struct ApiError(StatusCode, ErrorBody);
 
 impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError(status, ErrorBody { code: code.to_string(), message: message.into() })
+        ApiError(
+            status,
+            ErrorBody {
+                code: code.to_string(),
+                message: message.into(),
+            },
+        )
     }
 
     fn internal(err: impl std::fmt::Display) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            err.to_string(),
+        )
     }
 }
 
@@ -115,13 +131,22 @@ pub fn block_dto(block: &Block, receipts: &[Receipt]) -> BlockDto {
         tx_root: digest_hex(&h.tx_root),
         state_root: digest_hex(&h.state_root),
         beacon: digest_hex(&h.beacon),
-        txs: block.txs.iter().enumerate().map(|(i, tx)| tx_dto(tx, receipts.get(i))).collect(),
+        txs: block
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| tx_dto(tx, receipts.get(i)))
+            .collect(),
     }
 }
 
 fn parse_address(text: &str) -> Result<Address, ApiError> {
     text.parse::<Address>().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_address", format!("{text:?} is not an address: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+            format!("{text:?} is not an address: {e}"),
+        )
     })
 }
 
@@ -133,8 +158,25 @@ fn finalized_state<T>(state: &ApiState, f: impl FnOnce(&LedgerState) -> T) -> T 
 #[utoipa::path(post, path = "/v1/txs", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn submit_tx(State(state): State<ApiState>, body: Bytes) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
-    let result = submit(&state, &body);
+async fn submit_tx(
+    State(state): State<ApiState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    let result = match body {
+        Ok(body) => submit(&state, &body),
+        Err(rejection) => {
+            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "tx_too_large"
+            } else {
+                "malformed"
+            };
+            Err(ApiError::new(
+                rejection.status(),
+                code,
+                rejection.body_text(),
+            ))
+        }
+    };
     match &result {
         Ok(_) => {
             state.metrics.txs_accepted.inc();
@@ -152,28 +194,44 @@ fn submit(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
             format!("{} bytes is over the {TX_SIZE_MAX}-byte limit", body.len()),
         ));
     }
-    let tx = SignedTransaction::decode_untrusted(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("not a transaction: {e}")))?;
+    let tx = SignedTransaction::decode_untrusted(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("not a transaction: {e}"),
+        )
+    })?;
     admit(state, tx)
 }
 
 fn admit(state: &ApiState, tx: SignedTransaction) -> Result<String, ApiError> {
     if !tx.verify_signature() {
         let reason = plexus_types::Reason::BadSignature;
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, reason.code(), reason.message()));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            reason.code(),
+            reason.message(),
+        ));
     }
     let hash = tx.hash();
     state.app.submit(tx, hash).map_err(|err| {
         let status = match &err {
-            AdmitError::Duplicate | AdmitError::Replay { .. } | AdmitError::NonceInUse { .. } => StatusCode::CONFLICT,
+            AdmitError::Duplicate | AdmitError::Replay { .. } | AdmitError::NonceInUse { .. } => {
+                StatusCode::CONFLICT
+            }
             AdmitError::Unaffordable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AdmitError::AccountFull(_) => StatusCode::TOO_MANY_REQUESTS,
             AdmitError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AdmitError::Invalid(_) | AdmitError::NonceTooHigh { .. } | AdmitError::Overflow => StatusCode::BAD_REQUEST,
+            AdmitError::Invalid(_) | AdmitError::NonceTooHigh { .. } | AdmitError::Overflow => {
+                StatusCode::BAD_REQUEST
+            }
         };
         ApiError::new(status, err.code(), err.to_string())
     })?;
-    state.metrics.mempool_size.set(state.app.with_mempool(|m| m.len()) as i64);
+    state
+        .metrics
+        .mempool_size
+        .set(state.app.with_mempool(|m| m.len()) as i64);
     Ok(digest_hex(&hash))
 }
 
@@ -181,11 +239,23 @@ fn admit(state: &ApiState, tx: SignedTransaction) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/v1/txs/{hash}", params(("hash" = String, Path)),
     responses((status = 200, body = TxStatusDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_tx(State(state): State<ApiState>, Path(hash): Path<String>) -> ApiResult<TxStatusDto> {
-    let digest = parse_digest(&hash)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_hash", format!("{hash:?} is not 64 hex digits")))?;
+    let digest = parse_digest(&hash).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{hash:?} is not 64 hex digits"),
+        )
+    })?;
     let hex = digest_hex(&digest);
-    if let Some(location) = state.store.tx_location(&digest).map_err(ApiError::internal)? {
-        let receipts = state.store.receipts(location.height).map_err(ApiError::internal)?;
+    if let Some(location) = state
+        .store
+        .tx_location(&digest)
+        .map_err(ApiError::internal)?
+    {
+        let receipts = state
+            .store
+            .receipts(location.height)
+            .map_err(ApiError::internal)?;
         return Ok(Json(TxStatusDto {
             hash: hex,
             status: "finalized".into(),
@@ -195,15 +265,28 @@ async fn get_tx(State(state): State<ApiState>, Path(hash): Path<String>) -> ApiR
         }));
     }
     if state.app.with_mempool(|m| m.contains(&digest)) {
-        return Ok(Json(TxStatusDto { hash: hex, status: "pending".into(), height: None, index: None, receipt: None }));
+        return Ok(Json(TxStatusDto {
+            hash: hex,
+            status: "pending".into(),
+            height: None,
+            index: None,
+            receipt: None,
+        }));
     }
-    Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_tx", format!("transaction {hex} is neither pending nor finalized")))
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_tx",
+        format!("transaction {hex} is neither pending nor finalized"),
+    ))
 }
 
 /// An account at the last finalized height (an address never seen has zeros).
 #[utoipa::path(get, path = "/v1/accounts/{address}", params(("address" = String, Path)),
     responses((status = 200, body = AccountDto), (status = 400, body = ErrorBody)))]
-async fn get_account(State(state): State<ApiState>, Path(address): Path<String>) -> ApiResult<AccountDto> {
+async fn get_account(
+    State(state): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<AccountDto> {
     let address = parse_address(&address)?;
     let account = finalized_state(&state, |s| s.account(&address));
     Ok(Json(AccountDto {
@@ -218,11 +301,20 @@ async fn get_account(State(state): State<ApiState>, Path(address): Path<String>)
 /// An account with a Merkle proof against the last finalized state root.
 #[utoipa::path(get, path = "/v1/accounts/{address}/proof", params(("address" = String, Path)),
     responses((status = 200, body = ProofDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_proof(State(state): State<ApiState>, Path(address): Path<String>) -> ApiResult<ProofDto> {
+async fn get_proof(
+    State(state): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<ProofDto> {
     let address = parse_address(&address)?;
-    let found = finalized_state(&state, |s| s.prove_account(&address).map(|p| (p, s.height, s.root())));
+    let found = finalized_state(&state, |s| {
+        s.prove_account(&address).map(|p| (p, s.height, s.root()))
+    });
     let Some((proof, height, root)) = found else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_account", format!("{address} has no account entry")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            format!("{address} has no account entry"),
+        ));
     };
     Ok(Json(ProofDto {
         address: address.to_string(),
@@ -238,9 +330,17 @@ async fn get_proof(State(state): State<ApiState>, Path(address): Path<String>) -
 }
 
 fn stored_block(state: &ApiState, height: u64) -> ApiResult<BlockDto> {
-    let block = state.store.block(height).map_err(ApiError::internal)?.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "unknown_block", format!("no finalized block at height {height}"))
-    })?;
+    let block = state
+        .store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_block",
+                format!("no finalized block at height {height}"),
+            )
+        })?;
     let receipts = state.store.receipts(height).map_err(ApiError::internal)?;
     Ok(Json(block_dto(&block, &receipts)))
 }
@@ -248,13 +348,20 @@ fn stored_block(state: &ApiState, height: u64) -> ApiResult<BlockDto> {
 /// A finalized block by height.
 #[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = String, Path)),
     responses((status = 200, body = BlockDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_block(State(state): State<ApiState>, Path(height): Path<String>) -> ApiResult<BlockDto> {
+async fn get_block(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> ApiResult<BlockDto> {
     if height == "latest" {
         let tip = finalized_state(&state, |s| s.height);
         return stored_block(&state, tip);
     }
     let height: u64 = height.parse().map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_height", format!("{height:?} is not a height or \"latest\""))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_height",
+            format!("{height:?} is not a height or \"latest\""),
+        )
     })?;
     stored_block(&state, height)
 }
@@ -311,25 +418,51 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
 /// Devnet only: transfer PLX from the faucet key to an address.
 #[utoipa::path(post, path = "/v1/faucet", request_body = FaucetRequest,
     responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn post_faucet(State(state): State<ApiState>, body: Bytes) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+async fn post_faucet(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     let Some(faucet) = state.faucet.clone() else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_faucet", "this node is not a devnet and has no faucet"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_faucet",
+            "this node is not a devnet and has no faucet",
+        ));
     };
-    let request: FaucetRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("expected {{\"address\", \"amount\"}}: {e}")))?;
+    let request: FaucetRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("expected {{\"address\", \"amount\"}}: {e}"),
+        )
+    })?;
     let to = parse_address(&request.address)?;
     let amount = match request.amount.as_deref() {
         None => 100 * plexus_types::PLX,
-        Some(text) => parse_amount(text).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_amount", e.to_string()))?,
+        Some(text) => parse_amount(text)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_amount", e.to_string()))?,
     };
     if amount == 0 || amount > FAUCET_AMOUNT_MAX {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_amount", "the faucet gives between 1 base unit and 10000 PLX"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_amount",
+            "the faucet gives between 1 base unit and 10000 PLX",
+        ));
     }
     let sender = Address(faucet.key.public_key());
-    let (chain_id, fee, finalized_nonce) = finalized_state(&state, |s| (s.chain_id, s.params.fee_min, s.account(&sender).nonce));
+    let (chain_id, fee, finalized_nonce) = finalized_state(&state, |s| {
+        (s.chain_id, s.params.fee_min, s.account(&sender).nonce)
+    });
     let mut next = faucet.next_nonce.lock().unwrap_or_else(|p| p.into_inner());
     let nonce = (*next).max(finalized_nonce);
-    let tx = Transaction { chain_id, sender, nonce, fee, payload: Payload::Transfer { to, amount } }.sign(&faucet.key);
+    let tx = Transaction {
+        chain_id,
+        sender,
+        nonce,
+        fee,
+        payload: Payload::Transfer { to, amount },
+    }
+    .sign(&faucet.key);
     let hash = admit(&state, tx)?;
     *next = nonce + 1;
     Ok((StatusCode::ACCEPTED, Json(SubmitResponse { hash })))
@@ -337,25 +470,48 @@ async fn post_faucet(State(state): State<ApiState>, body: Bytes) -> Result<(Stat
 
 /// Server-sent events: one `block` event per finalized block.
 #[utoipa::path(get, path = "/v1/stream/blocks", responses((status = 200, description = "text/event-stream of BlockEventDto")))]
-async fn stream_blocks(State(state): State<ApiState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = tokio_stream::wrappers::BroadcastStream::new(state.blocks.subscribe()).filter_map(|item| async move {
-        // A lagging subscriber skips what it missed rather than stalling the node.
-        let event = item.ok()?;
-        Some(Ok(Event::default().event("block").json_data(event).ok()?))
-    });
+async fn stream_blocks(
+    State(state): State<ApiState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = tokio_stream::wrappers::BroadcastStream::new(state.blocks.subscribe()).filter_map(
+        |item| async move {
+            // A lagging subscriber skips what it missed rather than stalling the node.
+            let event = item.ok()?;
+            Some(Ok(Event::default().event("block").json_data(event).ok()?))
+        },
+    );
     Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default())
 }
 
 async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
-    state.metrics.mempool_size.set(state.app.with_mempool(|m| m.len()) as i64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    state
+        .metrics
+        .mempool_size
+        .set(state.app.with_mempool(|m| m.len()) as i64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Plexus node API", description = "Amounts are decimal strings of base units (1 PLX = 10^9)."),
-    paths(submit_tx, get_tx, get_account, get_proof, get_block, get_latest_block, get_validators, get_status,
-          post_faucet, stream_blocks)
+    info(
+        title = "Plexus node API",
+        description = "Amounts are decimal strings of base units (1 PLX = 10^9)."
+    ),
+    paths(
+        submit_tx,
+        get_tx,
+        get_account,
+        get_proof,
+        get_block,
+        get_latest_block,
+        get_validators,
+        get_status,
+        post_faucet,
+        stream_blocks
+    )
 )]
 struct ApiDoc;
 

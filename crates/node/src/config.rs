@@ -52,35 +52,53 @@ pub struct ValidatorFile {
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisFileError {
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a genesis file: {source}")]
-    Json { path: String, source: serde_json::Error },
+    Json {
+        path: String,
+        source: serde_json::Error,
+    },
     #[error("{field}: {message}")]
     Field { field: String, message: String },
 }
 
 fn amount(field: &str, text: &str) -> Result<u128, GenesisFileError> {
-    parse_amount(text).map_err(|e| GenesisFileError::Field { field: field.into(), message: e.to_string() })
-}
-
-fn address(field: &str, text: &str) -> Result<Address, GenesisFileError> {
-    text.parse().map_err(|e: plexus_types::AddressError| GenesisFileError::Field {
+    parse_amount(text).map_err(|e| GenesisFileError::Field {
         field: field.into(),
         message: e.to_string(),
     })
 }
 
+fn address(field: &str, text: &str) -> Result<Address, GenesisFileError> {
+    text.parse()
+        .map_err(|e: plexus_types::AddressError| GenesisFileError::Field {
+            field: field.into(),
+            message: e.to_string(),
+        })
+}
+
 impl GenesisFile {
     pub fn load(path: &Path) -> Result<Self, GenesisFileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| GenesisFileError::Io { path: shown.clone(), source })?;
-        serde_json::from_str(&text).map_err(|source| GenesisFileError::Json { path: shown, source })
+        let text = std::fs::read_to_string(path).map_err(|source| GenesisFileError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| GenesisFileError::Json {
+            path: shown,
+            source,
+        })
     }
 
     pub fn save(&self, path: &Path) -> Result<(), GenesisFileError> {
         let text = serde_json::to_string_pretty(self).expect("a genesis file always serializes");
-        std::fs::write(path, text + "\n")
-            .map_err(|source| GenesisFileError::Io { path: path.display().to_string(), source })
+        std::fs::write(path, text + "\n").map_err(|source| GenesisFileError::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     pub fn to_genesis(&self) -> Result<Genesis, GenesisFileError> {
@@ -94,7 +112,12 @@ impl GenesisFile {
         let allocations = self
             .allocations
             .iter()
-            .map(|a| Ok((address("allocations.address", &a.address)?, amount("allocations.amount", &a.amount)?)))
+            .map(|a| {
+                Ok((
+                    address("allocations.address", &a.address)?,
+                    amount("allocations.amount", &a.amount)?,
+                ))
+            })
             .collect::<Result<_, GenesisFileError>>()?;
         let validators = self
             .validators
@@ -106,6 +129,12 @@ impl GenesisFile {
                 })
             })
             .collect::<Result<_, GenesisFileError>>()?;
-        Ok(Genesis { chain_id: self.chain_id, timestamp_ms: self.timestamp_ms, params, allocations, validators })
+        Ok(Genesis {
+            chain_id: self.chain_id,
+            timestamp_ms: self.timestamp_ms,
+            params,
+            allocations,
+            validators,
+        })
     }
 }

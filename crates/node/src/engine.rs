@@ -3,7 +3,12 @@
 
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    marshal::{self, Start, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::{Inline, Standard}},
+    marshal::{
+        self, Start,
+        core::Actor as MarshalActor,
+        resolver::p2p as marshal_resolver,
+        standard::{Inline, Standard},
+    },
     simplex::{
         self,
         config::{Floor, ForwardPolicy, SkipPolicy},
@@ -12,7 +17,9 @@ use commonware_consensus::{
     },
     types::{Epoch, FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::{Digested, Sha256, Signer, certificate::ConstantProvider, certificate::Verifier as _};
+use commonware_cryptography::{
+    Digested, Sha256, Signer, certificate::ConstantProvider, certificate::Verifier as _,
+};
 use commonware_p2p::{Manager as _, authenticated::discovery};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Handle, Quota, Supervisor as _, buffer::paged::CacheRef, tokio::Context};
@@ -42,7 +49,11 @@ const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
 const MAILBOX: NonZeroUsize = NZUsize!(1024);
 const ITEMS_PER_SECTION: u64 = 4096;
 
-fn archive_config<C>(name: &str, page_cache: CacheRef, codec_config: C) -> prunable::Config<TwoCap, C> {
+fn archive_config<C>(
+    name: &str,
+    page_cache: CacheRef,
+    codec_config: C,
+) -> prunable::Config<TwoCap, C> {
     prunable::Config {
         translator: TwoCap,
         metadata_partition: format!("{name}-metadata"),
@@ -60,7 +71,12 @@ fn archive_config<C>(name: &str, page_cache: CacheRef, codec_config: C) -> pruna
 
 /// Starts consensus for a one-validator committee and returns the simplex engine's handle.
 /// Finalized blocks reach `app` as marshal `Update`s.
-pub async fn start(context: Context, cfg: EngineConfig, app: App, genesis: ChainBlock) -> Handle<()> {
+pub async fn start(
+    context: Context,
+    cfg: EngineConfig,
+    app: App,
+    genesis: ChainBlock,
+) -> Handle<()> {
     let me = cfg.key.public_key();
     let participants = Set::try_from(vec![me.clone()]).expect("one participant is a valid set");
     let scheme = Scheme::signer(NAMESPACE, participants.clone(), cfg.key.clone())
@@ -130,7 +146,11 @@ pub async fn start(context: Context, cfg: EngineConfig, app: App, genesis: Chain
 
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),
-        archive_config("finalizations", page_cache.clone(), Scheme::certificate_codec_config_unbounded()),
+        archive_config(
+            "finalizations",
+            page_cache.clone(),
+            Scheme::certificate_codec_config_unbounded(),
+        ),
     )
     .await
     .expect("cannot open the finalizations archive");

@@ -28,17 +28,23 @@ impl Default for Metrics {
         let height = Gauge::default();
         registry.register("height", "Last finalized height", height.clone());
         let mempool_size = Gauge::default();
-        registry.register("mempool_size", "Transactions in the mempool", mempool_size.clone());
-        let finalization_latency = Histogram::new(
-            [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0].into_iter(),
+        registry.register(
+            "mempool_size",
+            "Transactions in the mempool",
+            mempool_size.clone(),
         );
+        let finalization_latency = Histogram::new([0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0]);
         registry.register(
             "finalization_latency_seconds",
             "Block proposal to finalization",
             finalization_latency.clone(),
         );
         let txs_accepted = Counter::default();
-        registry.register("txs_accepted", "Transactions admitted to the mempool", txs_accepted.clone());
+        registry.register(
+            "txs_accepted",
+            "Transactions admitted to the mempool",
+            txs_accepted.clone(),
+        );
         let txs_rejected = Family::<ReasonLabel, Counter>::default();
         registry.register(
             "txs_rejected",
@@ -46,7 +52,11 @@ impl Default for Metrics {
             txs_rejected.clone(),
         );
         let txs_finalized = Counter::default();
-        registry.register("txs_finalized", "Transactions in finalized blocks", txs_finalized.clone());
+        registry.register(
+            "txs_finalized",
+            "Transactions in finalized blocks",
+            txs_finalized.clone(),
+        );
         Metrics {
             registry,
             height,

@@ -14,7 +14,12 @@ use plexus_chain::{App, AppConfig, ChainBlock, Finalized, Ledger, LedgerError, M
 use plexus_client::dto::BlockEventDto;
 use plexus_state::{Genesis, GenesisError};
 use plexus_types::{BLOCK_TXS_MAX, Block, PrivateKey, hash::digest_hex};
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::{Duration, SystemTime, UNIX_EPOCH}};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 use tokio::sync::broadcast;
 use tracing::{error, info};
 
@@ -43,10 +48,15 @@ pub enum NodeError {
     Replay { height: u64, source: LedgerError },
     #[error("finalizing block {height}: {source}")]
     Finalize { height: u64, source: LedgerError },
-    #[error("the stored chain does not match this genesis (stored genesis hash {stored}, expected {expected})")]
+    #[error(
+        "the stored chain does not match this genesis (stored genesis hash {stored}, expected {expected})"
+    )]
     GenesisMismatch { stored: String, expected: String },
     #[error("cannot listen for the API on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("runtime: {0}")]
     Runtime(String),
 }
@@ -54,7 +64,10 @@ pub enum NodeError {
 /// Rebuilds the ledger from the store (creating the genesis block on first start).
 fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeError> {
     let (state, header) = genesis.build()?;
-    let genesis_block = Block { header, txs: Vec::new() };
+    let genesis_block = Block {
+        header,
+        txs: Vec::new(),
+    };
     match store.block(0)? {
         None => store.put(&genesis_block, &[])?,
         Some(stored) if stored.digest() != genesis_block.digest() => {
@@ -69,9 +82,14 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
     let tip = store.tip()?.unwrap_or(0);
     for height in 1..=tip {
         let Some(block) = store.block(height)? else {
-            return Err(NodeError::Store(StoreError::Gap { tip: height - 1, found: height }));
+            return Err(NodeError::Store(StoreError::Gap {
+                tip: height - 1,
+                found: height,
+            }));
         };
-        ledger.replay(block).map_err(|source| NodeError::Replay { height, source })?;
+        ledger
+            .replay(block)
+            .map_err(|source| NodeError::Replay { height, source })?;
     }
     info!(height = tip, "recovered the finalized chain from disk");
     Ok((ledger, genesis_block))
@@ -105,12 +123,17 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     };
     let (app, finalized) = App::new(app_cfg, ledger);
     let metrics = Arc::new(Metrics::default());
-    metrics.height.set(app.with_ledger(|l| l.finalized().state.height) as i64);
+    metrics
+        .height
+        .set(app.with_ledger(|l| l.finalized().state.height) as i64);
     let (blocks, _) = broadcast::channel(256);
 
     let listener = tokio::net::TcpListener::bind(cfg.api)
         .await
-        .map_err(|source| NodeError::Listen { addr: cfg.api, source })?;
+        .map_err(|source| NodeError::Listen {
+            addr: cfg.api,
+            source,
+        })?;
     let api_state = ApiState {
         app: app.clone(),
         store: store.clone(),
@@ -132,7 +155,13 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
         certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
     };
-    let _engine = engine::start(context.child("engine"), engine_cfg, app.clone(), ChainBlock::new(genesis_block)).await;
+    let _engine = engine::start(
+        context.child("engine"),
+        engine_cfg,
+        app.clone(),
+        ChainBlock::new(genesis_block),
+    )
+    .await;
 
     let finalizer = finalize_loop(app, store, metrics, blocks, finalized);
     tokio::select! {
@@ -168,11 +197,20 @@ async fn finalize_loop(
         store.put(&executed.block, &executed.receipts)?;
         ack.acknowledge();
         let header = &executed.block.header;
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        metrics.finalization_latency.observe(now_ms.saturating_sub(header.timestamp_ms) as f64 / 1_000.0);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        metrics
+            .finalization_latency
+            .observe(now_ms.saturating_sub(header.timestamp_ms) as f64 / 1_000.0);
         metrics.height.set(height as i64);
-        metrics.txs_finalized.inc_by(executed.block.txs.len() as u64);
-        metrics.mempool_size.set(app.with_mempool(|m| m.len()) as i64);
+        metrics
+            .txs_finalized
+            .inc_by(executed.block.txs.len() as u64);
+        metrics
+            .mempool_size
+            .set(app.with_mempool(|m| m.len()) as i64);
         let _ = blocks.send(BlockEventDto {
             height,
             hash: digest_hex(&executed.block.digest()),
@@ -188,13 +226,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -67,10 +67,10 @@ impl Store {
     /// Stores a finalized block with its receipts, atomically and durably.
     pub fn put(&self, block: &Block, receipts: &[Receipt]) -> Result<(), StoreError> {
         let height = block.header.height;
-        if let Some(tip) = self.tip()? {
-            if height != tip + 1 {
-                return Err(StoreError::Gap { tip, found: height });
-            }
+        if let Some(tip) = self.tip()?
+            && height != tip + 1
+        {
+            return Err(StoreError::Gap { tip, found: height });
         }
         let txn = self.db.begin_write()?;
         {
@@ -80,7 +80,8 @@ impl Store {
             for receipt in receipts {
                 encoded.extend_from_slice(&receipt.encode());
             }
-            txn.open_table(RECEIPTS)?.insert(height, encoded.as_slice())?;
+            txn.open_table(RECEIPTS)?
+                .insert(height, encoded.as_slice())?;
             let mut txs = txn.open_table(TXS)?;
             for (index, receipt) in receipts.iter().enumerate() {
                 txs.insert(&receipt.tx_hash.0, (height, index as u32))?;
@@ -130,15 +131,77 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonware_cryptography::Signer;
+    use plexus_state::{Genesis, GenesisValidator, Params};
+    use plexus_types::{Address, Header, PLX, PrivateKey, Status, block::tx_root, hash};
+
+    fn block(height: u64) -> Block {
+        let key = PrivateKey::from_seed(1);
+        Block {
+            header: Header {
+                parent: hash(&[b"p"]),
+                height,
+                timestamp_ms: height,
+                proposer: key.public_key(),
+                tx_root: tx_root(&[]),
+                state_root: hash(&[b"s"]),
+                beacon: hash(&[b"b"]),
+            },
+            txs: Vec::new(),
+        }
+    }
 
     #[test]
-    fn gap_is_refused() {
-        let dir = std::env::temp_dir().join(format!("plexus-store-{}", std::process::id()));
-        let _ = std::fs::remove_file(&dir);
-        let store = Store::open(&dir).unwrap();
+    fn blocks_receipts_and_index_round_trip_and_gaps_are_refused() {
+        let path =
+            std::env::temp_dir().join(format!("plexus-store-test-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store = Store::open(&path).unwrap();
         assert_eq!(store.tip().unwrap(), None);
-        assert!(store.block(0).unwrap().is_none());
-        assert!(store.receipts(3).unwrap().is_empty());
-        let _ = std::fs::remove_file(&dir);
+        let genesis = Genesis {
+            chain_id: 1,
+            timestamp_ms: 0,
+            params: Params::default(),
+            allocations: vec![(Address(PrivateKey::from_seed(1).public_key()), 20_000 * PLX)],
+            validators: vec![GenesisValidator {
+                address: Address(PrivateKey::from_seed(1).public_key()),
+                self_bond: 10_000 * PLX,
+            }],
+        };
+        let (_, header) = genesis.build().unwrap();
+        let zero = Block {
+            header,
+            txs: Vec::new(),
+        };
+        store.put(&zero, &[]).unwrap();
+        assert!(matches!(
+            store.put(&block(2), &[]),
+            Err(StoreError::Gap { tip: 0, found: 2 })
+        ));
+        let receipt = Receipt {
+            tx_hash: hash(&[b"t"]),
+            status: Status::Success,
+            fee_burned: 7,
+        };
+        store
+            .put(&block(1), std::slice::from_ref(&receipt))
+            .unwrap();
+        assert_eq!(store.tip().unwrap(), Some(1));
+        assert_eq!(store.block(0).unwrap(), Some(zero));
+        assert_eq!(store.block(1).unwrap(), Some(block(1)));
+        assert_eq!(store.receipts(1).unwrap(), vec![receipt.clone()]);
+        assert_eq!(
+            store.tx_location(&receipt.tx_hash).unwrap(),
+            Some(TxLocation {
+                height: 1,
+                index: 0
+            })
+        );
+        assert_eq!(store.tx_location(&hash(&[b"other"])).unwrap(), None);
+        drop(store);
+        // Reopening sees the same data.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.tip().unwrap(), Some(1));
+        let _ = std::fs::remove_file(&path);
     }
 }

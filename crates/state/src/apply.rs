@@ -2,7 +2,8 @@
 
 use crate::{State, staking};
 use plexus_types::{
-    Amount, Block, Digest, Payload, Reason, Receipt, SignedTransaction, Status, block::standin_beacon,
+    Amount, Block, Digest, Payload, Reason, Receipt, SignedTransaction, Status,
+    block::standin_beacon,
 };
 
 /// A block that no honest validator accepts. The state is left unchanged when this is returned.
@@ -162,7 +163,10 @@ fn transfer(
     }
     let receiver = state.account(&to);
     // Cannot overflow while the supply invariant holds, but a broken invariant must not wrap.
-    let credited = receiver.balance.checked_add(amount).ok_or(Reason::Overflow)?;
+    let credited = receiver
+        .balance
+        .checked_add(amount)
+        .ok_or(Reason::Overflow)?;
     state.accounts.entry(from).or_default().balance -= amount;
     state.accounts.entry(to).or_default().balance = credited;
     Ok(())

@@ -149,7 +149,8 @@ pub enum ProofError {
 /// Checks that `proof` shows its account value under `state_root`. Needs nothing but the root.
 pub fn verify_account_proof(proof: &AccountProof, state_root: &Digest) -> Result<(), ProofError> {
     use commonware_codec::Decode;
-    let decoded = Proof::<Digest>::decode_cfg(commonware_codec::Copying(proof.proof.as_slice()), &1)?;
+    let decoded =
+        Proof::<Digest>::decode_cfg(commonware_codec::Copying(proof.proof.as_slice()), &1)?;
     let leaf = account_leaf(&proof.address, &proof.account);
     decoded.verify_element_inclusion::<Sha256>(&leaf, proof.position, state_root)?;
     Ok(())

@@ -26,14 +26,14 @@ pub struct Genesis {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GenesisError {
     #[error("address {0} is allocated twice")]
-    DuplicateAllocation(Address),
+    DuplicateAllocation(Box<Address>),
     #[error("the allocations overflow 128 bits")]
     Overflow,
     #[error("validator {0} cannot bond its self-bond from its allocation")]
-    Unfunded(Address),
+    Unfunded(Box<Address>),
     #[error("validator {address} self-bond {self_bond} is below the minimum {min}")]
     BondTooSmall {
-        address: Address,
+        address: Box<Address>,
         self_bond: Amount,
         min: Amount,
     },
@@ -61,7 +61,7 @@ impl Genesis {
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {
-                return Err(GenesisError::DuplicateAllocation(address.clone()));
+                return Err(GenesisError::DuplicateAllocation(Box::new(address.clone())));
             }
             state.supply.total = state
                 .supply
@@ -74,13 +74,13 @@ impl Genesis {
         for validator in &self.validators {
             if validator.self_bond < self.params.self_bond_min {
                 return Err(GenesisError::BondTooSmall {
-                    address: validator.address.clone(),
+                    address: Box::new(validator.address.clone()),
                     self_bond: validator.self_bond,
                     min: self.params.self_bond_min,
                 });
             }
             staking::bond(&mut state, validator.address.clone(), validator.self_bond)
-                .map_err(|_| GenesisError::Unfunded(validator.address.clone()))?;
+                .map_err(|_| GenesisError::Unfunded(Box::new(validator.address.clone())))?;
         }
         staking::elect_committee(&mut state);
         if state.committee.is_empty() {

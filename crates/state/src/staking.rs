@@ -16,7 +16,10 @@ pub(crate) fn bond(state: &mut State, sender: Address, amount: Amount) -> Result
         return Err(Reason::InsufficientBalance);
     }
     let validator = state.validators.get(&sender).cloned().unwrap_or_default();
-    let self_bond = validator.self_bond.checked_add(amount).ok_or(Reason::Overflow)?;
+    let self_bond = validator
+        .self_bond
+        .checked_add(amount)
+        .ok_or(Reason::Overflow)?;
     if self_bond < state.params.self_bond_min {
         return Err(Reason::BondTooSmall);
     }
@@ -72,7 +75,10 @@ pub(crate) fn delegate(
     if account.balance < amount {
         return Err(Reason::InsufficientBalance);
     }
-    let delegated = record.delegated.checked_add(amount).ok_or(Reason::Overflow)?;
+    let delegated = record
+        .delegated
+        .checked_add(amount)
+        .ok_or(Reason::Overflow)?;
     let bonded = account.bonded.checked_add(amount).ok_or(Reason::Overflow)?;
     let key = (sender.clone(), validator.clone());
     let existing = state.delegations.get(&key).copied().unwrap_or(0);

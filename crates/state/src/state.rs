@@ -130,7 +130,9 @@ impl State {
         }
         let staked: Amount = self.validators.values().map(Validator::stake).sum();
         if staked != bonded {
-            return Err(format!("validators hold {staked} but accounts bonded {bonded}"));
+            return Err(format!(
+                "validators hold {staked} but accounts bonded {bonded}"
+            ));
         }
         let delegated: Amount = self.delegations.values().sum();
         let delegated_by_validators: Amount = self.validators.values().map(|v| v.delegated).sum();
@@ -141,7 +143,9 @@ impl State {
         }
         let queued: Amount = self.unbondings.values().map(|u| u.amount).sum();
         if queued != unbonding {
-            return Err(format!("queue holds {queued} but accounts unbonding {unbonding}"));
+            return Err(format!(
+                "queue holds {queued} but accounts unbonding {unbonding}"
+            ));
         }
         Ok(total)
     }

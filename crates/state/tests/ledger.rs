@@ -1,9 +1,7 @@
 //! Boundary tests of the state machine: blocks in, receipts and roots out.
 
 use commonware_cryptography::Signer;
-use plexus_state::{
-    Genesis, GenesisValidator, Params, State, apply_block, verify_account_proof,
-};
+use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, verify_account_proof};
 use plexus_types::{
     Address, Block, Header, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status,
     Transaction, block::standin_beacon, block::tx_root,
@@ -81,11 +79,46 @@ fn transfers_burn_fees_and_conserve_supply() {
     let got = statuses(
         &mut state,
         vec![
-            tx(1, 0, Payload::Transfer { to: address(9), amount: 5 * PLX }),
-            tx(1, 1, Payload::Transfer { to: address(9), amount: 0 }),
-            tx(1, 5, Payload::Transfer { to: address(9), amount: 1 }),
-            tx(9, 0, Payload::Transfer { to: address(1), amount: 10 * PLX }),
-            tx(9, 0, Payload::Transfer { to: address(1), amount: 1 }),
+            tx(
+                1,
+                0,
+                Payload::Transfer {
+                    to: address(9),
+                    amount: 5 * PLX,
+                },
+            ),
+            tx(
+                1,
+                1,
+                Payload::Transfer {
+                    to: address(9),
+                    amount: 0,
+                },
+            ),
+            tx(
+                1,
+                5,
+                Payload::Transfer {
+                    to: address(9),
+                    amount: 1,
+                },
+            ),
+            tx(
+                9,
+                0,
+                Payload::Transfer {
+                    to: address(1),
+                    amount: 10 * PLX,
+                },
+            ),
+            tx(
+                9,
+                0,
+                Payload::Transfer {
+                    to: address(1),
+                    amount: 1,
+                },
+            ),
         ],
     );
     assert_eq!(
@@ -131,10 +164,30 @@ fn staking_lifecycle_and_committee() {
     let got = statuses(
         &mut state,
         vec![
-            tx(1, 0, Payload::Bond { amount: 20_000 * PLX }),
+            tx(
+                1,
+                0,
+                Payload::Bond {
+                    amount: 20_000 * PLX,
+                },
+            ),
             tx(2, 0, Payload::Bond { amount: PLX }),
-            tx(3, 0, Payload::Delegate { validator: address(0), amount: 50_000 * PLX }),
-            tx(3, 1, Payload::Delegate { validator: address(7), amount: PLX }),
+            tx(
+                3,
+                0,
+                Payload::Delegate {
+                    validator: address(0),
+                    amount: 50_000 * PLX,
+                },
+            ),
+            tx(
+                3,
+                1,
+                Payload::Delegate {
+                    validator: address(7),
+                    amount: PLX,
+                },
+            ),
         ],
     );
     assert_eq!(
@@ -156,11 +209,28 @@ fn staking_lifecycle_and_committee() {
     let got = statuses(
         &mut state,
         vec![
-            tx(3, 2, Payload::Undelegate { validator: address(0), amount: 60_000 * PLX }),
-            tx(3, 3, Payload::Undelegate { validator: address(0), amount: 50_000 * PLX }),
+            tx(
+                3,
+                2,
+                Payload::Undelegate {
+                    validator: address(0),
+                    amount: 60_000 * PLX,
+                },
+            ),
+            tx(
+                3,
+                3,
+                Payload::Undelegate {
+                    validator: address(0),
+                    amount: 50_000 * PLX,
+                },
+            ),
         ],
     );
-    assert_eq!(got, vec![Status::Failed(Reason::InsufficientStake), Status::Success]);
+    assert_eq!(
+        got,
+        vec![Status::Failed(Reason::InsufficientStake), Status::Success]
+    );
     let account = state.account(&address(3));
     assert_eq!((account.bonded, account.unbonding), (0, 50_000 * PLX));
     let unbonded_at = state.height;
@@ -173,7 +243,16 @@ fn staking_lifecycle_and_committee() {
     assert_eq!(account.balance, balance - 2_000 + 50_000 * PLX);
 
     // A validator that unbonds below the minimum leaves the committee at the next boundary.
-    statuses(&mut state, vec![tx(1, 1, Payload::Unbond { amount: 19_999 * PLX })]);
+    statuses(
+        &mut state,
+        vec![tx(
+            1,
+            1,
+            Payload::Unbond {
+                amount: 19_999 * PLX,
+            },
+        )],
+    );
     if !state.height.is_multiple_of(2) {
         statuses(&mut state, vec![]);
     }
@@ -218,7 +297,14 @@ fn account_proofs_verify_and_tampering_fails() {
     let (mut state, _) = genesis();
     statuses(
         &mut state,
-        vec![tx(1, 0, Payload::Transfer { to: address(9), amount: PLX })],
+        vec![tx(
+            1,
+            0,
+            Payload::Transfer {
+                to: address(9),
+                amount: PLX,
+            },
+        )],
     );
     let root = state.root();
     for i in [0, 1, 9] {

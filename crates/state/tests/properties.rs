@@ -43,31 +43,55 @@ fn genesis() -> State {
 
 /// An arbitrary transaction: any sender, nonce near the right one, any fee and amount (including
 /// zero and u128::MAX), any payload kind and target.
-fn arb_tx() -> impl Strategy<Value = (u64, u64, u128, u8, u64, u128)> {
+/// (sender, nonce skew, fee, payload kind, target, amount).
+type TxSpec = (u64, u64, u128, u8, u64, u128);
+
+fn arb_tx() -> impl Strategy<Value = TxSpec> {
     (
         0..KEYS,
         0u64..4,
         prop_oneof![Just(0u128), 1u128..2_000, Just(u128::MAX)],
         0u8..5,
         0..KEYS,
-        prop_oneof![Just(0u128), 1u128..(200 * PLX), Just(u128::MAX), Just(u128::MAX / 2)],
+        prop_oneof![
+            Just(0u128),
+            1u128..(200 * PLX),
+            Just(u128::MAX),
+            Just(u128::MAX / 2)
+        ],
     )
 }
 
-fn build_tx(state_nonces: &mut [u64], spec: (u64, u64, u128, u8, u64, u128)) -> SignedTransaction {
+fn build_tx(state_nonces: &mut [u64], spec: TxSpec) -> SignedTransaction {
     let (from, nonce_skew, fee, kind, target, amount) = spec;
     let nonce = state_nonces[from as usize] + nonce_skew.saturating_sub(2);
     if nonce_skew <= 2 {
         state_nonces[from as usize] += 1;
     }
     let payload = match kind {
-        0 => Payload::Transfer { to: address(target), amount },
+        0 => Payload::Transfer {
+            to: address(target),
+            amount,
+        },
         1 => Payload::Bond { amount },
         2 => Payload::Unbond { amount },
-        3 => Payload::Delegate { validator: address(target), amount },
-        _ => Payload::Undelegate { validator: address(target), amount },
+        3 => Payload::Delegate {
+            validator: address(target),
+            amount,
+        },
+        _ => Payload::Undelegate {
+            validator: address(target),
+            amount,
+        },
     };
-    Transaction { chain_id: CHAIN, sender: address(from), nonce, fee, payload }.sign(&key(from))
+    Transaction {
+        chain_id: CHAIN,
+        sender: address(from),
+        nonce,
+        fee,
+        payload,
+    }
+    .sign(&key(from))
 }
 
 fn next_block(state: &State, txs: Vec<SignedTransaction>) -> Block {
@@ -86,7 +110,7 @@ fn next_block(state: &State, txs: Vec<SignedTransaction>) -> Block {
     }
 }
 
-fn blocks_strategy() -> impl Strategy<Value = Vec<Vec<(u64, u64, u128, u8, u64, u128)>>> {
+fn blocks_strategy() -> impl Strategy<Value = Vec<Vec<TxSpec>>> {
     prop::collection::vec(prop::collection::vec(arb_tx(), 0..12), 1..10)
 }
 

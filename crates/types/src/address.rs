@@ -95,12 +95,17 @@ mod tests {
         let last = broken.len() - 1;
         broken[last] = if broken[last] == b'q' { b'p' } else { b'q' };
         let broken = String::from_utf8(broken).unwrap();
-        assert!(matches!(broken.parse::<Address>(), Err(AddressError::Bech32(_))));
+        assert!(matches!(
+            broken.parse::<Address>(),
+            Err(AddressError::Bech32(_))
+        ));
         // Right checksum, wrong prefix.
         let other = bech32::encode::<Bech32m>(Hrp::parse("abc").unwrap(), &[1u8; 32]).unwrap();
         assert_eq!(
             other.parse::<Address>(),
-            Err(AddressError::Prefix { found: "abc".into() })
+            Err(AddressError::Prefix {
+                found: "abc".into()
+            })
         );
         // Right prefix, wrong length.
         let short = bech32::encode::<Bech32m>(Hrp::parse("plx").unwrap(), &[1u8; 31]).unwrap();
@@ -108,7 +113,10 @@ mod tests {
         // Bech32 (not m) checksum is refused.
         let legacy =
             bech32::encode::<bech32::Bech32>(Hrp::parse("plx").unwrap(), &[1u8; 32]).unwrap();
-        assert!(matches!(legacy.parse::<Address>(), Err(AddressError::Bech32(_))));
+        assert!(matches!(
+            legacy.parse::<Address>(),
+            Err(AddressError::Bech32(_))
+        ));
         assert!("".parse::<Address>().is_err());
     }
 }

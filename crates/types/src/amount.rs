@@ -45,7 +45,11 @@ pub fn parse_amount(text: &str) -> Result<Amount, AmountError> {
     if fraction.len() > PLX_DECIMALS {
         return Err(AmountError::Precision(text.to_string()));
     }
-    let whole = if whole.is_empty() { 0 } else { parse_digits(whole, text)? };
+    let whole = if whole.is_empty() {
+        0
+    } else {
+        parse_digits(whole, text)?
+    };
     let fraction_units = if fraction.is_empty() {
         0
     } else {
@@ -112,7 +116,10 @@ mod tests {
         check("1e9", Err(AmountError::Syntax("1e9".into())));
         check("plx", Err(AmountError::Syntax("plx".into())));
         check("1.2.3plx", Err(AmountError::Syntax("1.2.3plx".into())));
-        check("0.0000000001plx", Err(AmountError::Precision("0.0000000001plx".into())));
+        check(
+            "0.0000000001plx",
+            Err(AmountError::Precision("0.0000000001plx".into())),
+        );
         let huge = format!("{}0", u128::MAX);
         check(&huge, Err(AmountError::Overflow(huge.clone())));
         let huge_plx = format!("{}plx", u128::MAX);

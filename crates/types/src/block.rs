@@ -108,7 +108,11 @@ pub fn tx_root(txs: &[SignedTransaction]) -> Digest {
 
 /// The stand-in beacon: deterministic and predictable, named so nobody mistakes it for the real one.
 pub fn standin_beacon(parent_beacon: &Digest, height: u64) -> Digest {
-    hash(&[b"plexus/beacon-standin", parent_beacon.as_ref(), &height.to_be_bytes()])
+    hash(&[
+        b"plexus/beacon-standin",
+        parent_beacon.as_ref(),
+        &height.to_be_bytes(),
+    ])
 }
 
 impl Write for Block {

@@ -81,7 +81,9 @@ impl Reason {
     }
 
     fn from_u8(value: u8) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|reason| *reason as u8 == value)
+        Reason::ALL
+            .into_iter()
+            .find(|reason| *reason as u8 == value)
     }
 }
 

@@ -7,9 +7,7 @@
 use crate::{Address, Amount, Digest, hash};
 use bytes::BufMut;
 use commonware_codec::Buf;
-use commonware_codec::{
-    Encode, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write,
-};
+use commonware_codec::{Encode, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use commonware_cryptography::{Signer as _, Verifier as _};
 
 /// ed25519 signing key of an account.
@@ -96,9 +94,9 @@ impl Write for Payload {
 impl EncodeSize for Payload {
     fn encode_size(&self) -> usize {
         1 + match self {
-            Payload::Transfer { .. }
-            | Payload::Delegate { .. }
-            | Payload::Undelegate { .. } => PublicKey::SIZE + Amount::SIZE,
+            Payload::Transfer { .. } | Payload::Delegate { .. } | Payload::Undelegate { .. } => {
+                PublicKey::SIZE + Amount::SIZE
+            }
             Payload::Bond { .. } | Payload::Unbond { .. } => Amount::SIZE,
         }
     }

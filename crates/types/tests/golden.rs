@@ -40,11 +40,22 @@ fn signed(nonce: u64, payload: Payload) -> SignedTransaction {
 fn payloads() -> Vec<Payload> {
     let other = Address(PrivateKey::from_seed(2).public_key());
     vec![
-        Payload::Transfer { to: other.clone(), amount: 3 * PLX / 2 },
-        Payload::Bond { amount: 1_000 * PLX },
+        Payload::Transfer {
+            to: other.clone(),
+            amount: 3 * PLX / 2,
+        },
+        Payload::Bond {
+            amount: 1_000 * PLX,
+        },
         Payload::Unbond { amount: 1 },
-        Payload::Delegate { validator: other.clone(), amount: u128::MAX },
-        Payload::Undelegate { validator: other, amount: 7 },
+        Payload::Delegate {
+            validator: other.clone(),
+            amount: u128::MAX,
+        },
+        Payload::Undelegate {
+            validator: other,
+            amount: 7,
+        },
     ]
 }
 
@@ -54,7 +65,10 @@ fn transactions_are_frozen() {
         let tx = signed(nonce as u64, payload);
         let name = format!("tx_{}", tx.tx.payload.kind());
         check(&name, &tx.encode());
-        assert_eq!(SignedTransaction::decode_untrusted(&tx.encode()).unwrap(), tx);
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
         assert!(tx.verify_signature());
     }
 }
@@ -80,7 +94,10 @@ fn block_is_frozen() {
     };
     check("block", &block.encode());
     check("block_hash", block.digest().as_ref());
-    assert_eq!(Block::decode_cfg(block.encode(), &BLOCK_TXS_MAX).unwrap(), block);
+    assert_eq!(
+        Block::decode_cfg(block.encode(), &BLOCK_TXS_MAX).unwrap(),
+        block
+    );
     // The transaction-count limit is enforced while decoding.
     assert!(Block::decode_cfg(block.encode(), &4).is_err());
 }
@@ -88,7 +105,11 @@ fn block_is_frozen() {
 #[test]
 fn receipts_are_frozen() {
     let receipts = [
-        Receipt { tx_hash: hash(&[b"a"]), status: Status::Success, fee_burned: 1_000 },
+        Receipt {
+            tx_hash: hash(&[b"a"]),
+            status: Status::Success,
+            fee_burned: 1_000,
+        },
         Receipt {
             tx_hash: hash(&[b"b"]),
             status: Status::Failed(Reason::InsufficientBalance),

@@ -1,0 +1,386 @@
+//! End-to-end: real `plexus` processes on loopback sockets.
+//!
+//! Starts a devnet, transfers between keys, bonds stake, sends bad input at every endpoint,
+//! kills the node with SIGKILL under load, restarts it on the same directory, and checks that
+//! every transaction finalized before the kill is still there with the same balances.
+
+use commonware_cryptography::Signer;
+use plexus_client::{Client, ClientError, TxBuilder};
+use plexus_types::{Address, PLX, Payload, PrivateKey};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+
+struct Node {
+    child: Child,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dir: &Path, home: &Path, api: u16, p2p: u16) -> (Node, Client) {
+    let log =
+        std::fs::File::create(dir.with_extension(format!("log.{}", std::process::id()))).unwrap();
+    let child = Command::new(PLEXUS)
+        .args(["devnet", "--dir"])
+        .arg(dir)
+        .args([
+            "--api",
+            &format!("127.0.0.1:{api}"),
+            "--p2p",
+            &format!("127.0.0.1:{p2p}"),
+        ])
+        .env("PLEXUS_HOME", home)
+        .env("PLEXUS_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let node = Node { child };
+    let client = Client::new(&format!("http://127.0.0.1:{api}"));
+    let started = Instant::now();
+    while client.status().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the devnet did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (node, client)
+}
+
+fn plexus(home: &Path, api: u16, args: &[&str]) -> std::process::Output {
+    Command::new(PLEXUS)
+        .args(args)
+        .env("PLEXUS_HOME", home)
+        .env("PLEXUS_NODE", format!("http://127.0.0.1:{api}"))
+        .output()
+        .unwrap()
+}
+
+fn key_address(home: &Path, api: u16, name: &str) -> Address {
+    let out = plexus(home, api, &["keys", "show", name, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["name"], name);
+    value["address"].as_str().unwrap().parse().unwrap()
+}
+
+fn read_key(home: &Path, name: &str) -> PrivateKey {
+    use commonware_codec::DecodeExt;
+    let hex = std::fs::read_to_string(home.join("keys").join(format!("{name}.key"))).unwrap();
+    let bytes = plexus_client::hex_decode(hex.trim()).unwrap();
+    PrivateKey::decode(commonware_codec::Copying(&bytes[..])).unwrap()
+}
+
+fn api_code(result: Result<String, ClientError>) -> String {
+    match result {
+        Err(ClientError::Api { body, .. }) => body.code,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn get_code(client: &Client, path: &str) -> (u16, String) {
+    let response = reqwest::blocking::get(format!("{}{path}", client.base())).unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().unwrap();
+    (status, body["code"].as_str().unwrap_or("").to_string())
+}
+
+fn tempdir() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("plexus-e2e-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn devnet_survives_sigkill_with_every_finalized_transaction() {
+    let workdir = tempdir();
+    let (home, data) = (workdir.join("home"), workdir.join("data"));
+    let (api, p2p) = (free_port(), free_port());
+    let (node, client) = start(&data, &home, api, p2p);
+
+    // CLI: transfer, bond, query.
+    let dev1 = key_address(&home, api, "dev1");
+    let before = client
+        .account(&dev1)
+        .unwrap()
+        .balance
+        .parse::<u128>()
+        .unwrap();
+    let out = plexus(
+        &home,
+        api,
+        &[
+            "tx", "transfer", "--from", "dev0", "--to", "dev1", "--amount", "1.5plx", "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(receipt["status"], "finalized");
+    assert_eq!(receipt["receipt"]["status"], "success");
+    assert_eq!(
+        client
+            .account(&dev1)
+            .unwrap()
+            .balance
+            .parse::<u128>()
+            .unwrap(),
+        before + 1_500_000_000
+    );
+    let out = plexus(
+        &home,
+        api,
+        &["stake", "bond", "--from", "dev2", "--amount", "2000plx"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dev2 = key_address(&home, api, "dev2");
+    assert_eq!(
+        client.account(&dev2).unwrap().bonded,
+        (2_000 * PLX).to_string()
+    );
+    assert!(
+        client
+            .validators()
+            .unwrap()
+            .iter()
+            .any(|v| v.address == dev2.to_string())
+    );
+    // A user mistake: one line, non-zero exit, no panic.
+    let out = plexus(
+        &home,
+        api,
+        &[
+            "tx", "transfer", "--from", "dev0", "--to", "plx1bad", "--amount", "1",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error:") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+
+    // The proof of an account verifies against the finalized state root.
+    let proof = client.proof(&dev1).unwrap();
+    let root = plexus_types::hash::parse_digest(&proof.state_root).unwrap();
+    plexus_client::verify_proof(&proof, &root).unwrap();
+
+    // Bad input at the edge: each gets its documented code and the node keeps running.
+    let key = read_key(&home, "dev3");
+    let status = client.status().unwrap();
+    let builder = TxBuilder {
+        key: &key,
+        chain_id: status.chain_id,
+        fee: 1_000,
+    };
+    let to = dev1.clone();
+    let good = builder.build(
+        0,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 1,
+        },
+    );
+    assert_eq!(
+        api_code(client.submit_raw(b"garbage".to_vec())),
+        "malformed"
+    );
+    assert_eq!(api_code(client.submit_raw(vec![0; 5_000])), "tx_too_large");
+    assert_eq!(
+        api_code(client.submit_raw(vec![0; 100_000])),
+        "tx_too_large"
+    );
+    let mut forged = good.clone();
+    forged.tx.nonce = 1;
+    assert_eq!(api_code(client.submit(&forged)), "bad_signature");
+    let foreign = TxBuilder {
+        key: &key,
+        chain_id: 1,
+        fee: 1_000,
+    }
+    .build(
+        0,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 1,
+        },
+    );
+    assert_eq!(api_code(client.submit(&foreign)), "wrong_chain");
+    let overflow = builder.build(
+        0,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: u128::MAX,
+        },
+    );
+    assert_eq!(api_code(client.submit(&overflow)), "overflow");
+    let broke = builder.build(
+        0,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 10_000_000 * PLX,
+        },
+    );
+    assert_eq!(api_code(client.submit(&broke)), "insufficient_balance");
+    let stranger = TxBuilder {
+        key: &PrivateKey::from_seed(4242),
+        chain_id: status.chain_id,
+        fee: 1_000,
+    }
+    .build(
+        0,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 1,
+        },
+    );
+    assert_eq!(api_code(client.submit(&stranger)), "insufficient_balance");
+    let hash = client.submit(&good).unwrap();
+    assert_eq!(api_code(client.submit(&good)), "duplicate");
+    client
+        .wait_finalized(&hash, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(api_code(client.submit(&good)), "replayed_nonce");
+    for (path, status, code) in [
+        ("/v1/accounts/garbage", 400, "invalid_address"),
+        ("/v1/accounts/garbage/proof", 400, "invalid_address"),
+        ("/v1/blocks/-1", 400, "invalid_height"),
+        ("/v1/blocks/99999999", 404, "unknown_block"),
+        ("/v1/txs/xyz", 400, "invalid_hash"),
+        (&format!("/v1/txs/{}", "ab".repeat(32)), 404, "unknown_tx"),
+        ("/v1/nothing", 404, "not_found"),
+    ] {
+        assert_eq!(
+            get_code(&client, path),
+            (status, code.to_string()),
+            "{path}"
+        );
+    }
+
+    // Load, then SIGKILL mid-stream.
+    let senders: Vec<PrivateKey> = (4..8)
+        .map(|i| read_key(&home, &format!("dev{i}")))
+        .collect();
+    let mut submitted = Vec::new();
+    for round in 0..50u64 {
+        for key in &senders {
+            let tx = TxBuilder {
+                key,
+                chain_id: status.chain_id,
+                fee: 1_000,
+            }
+            .build(
+                round,
+                Payload::Transfer {
+                    to: to.clone(),
+                    amount: 1 + round as u128,
+                },
+            );
+            submitted.push(client.submit(&tx).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // What the node reports finalized before the kill must all be there after it.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut finalized = BTreeMap::new();
+    for hash in &submitted {
+        if let Ok(status) = client.tx(hash)
+            && status.status == "finalized"
+        {
+            finalized.insert(hash.clone(), status.height.unwrap());
+        }
+    }
+    assert!(
+        !finalized.is_empty(),
+        "nothing was finalized before the kill"
+    );
+    let before_kill = client.block(None).unwrap();
+    let dev1_before = client.account(&dev1).unwrap();
+    drop(node); // SIGKILL: Child::kill sends SIGKILL on Unix.
+    let (_node, client) = start(&data, &home, api, p2p);
+    let after = client.block(Some(before_kill.height)).unwrap();
+    assert_eq!(
+        (after.hash, after.state_root),
+        (before_kill.hash, before_kill.state_root)
+    );
+    for (hash, height) in &finalized {
+        let status = client.tx(hash).unwrap();
+        assert_eq!(
+            (status.status.as_str(), status.height),
+            ("finalized", Some(*height)),
+            "{hash}"
+        );
+    }
+    // Balances only move forward from what was finalized: dev1 received every later transfer too.
+    let dev1_after = client.account(&dev1).unwrap();
+    assert!(
+        dev1_after.balance.parse::<u128>().unwrap() >= dev1_before.balance.parse::<u128>().unwrap()
+    );
+    // The chain continues: a new transfer finalizes after the restart.
+    let next = client
+        .account(&Address(read_key(&home, "dev0").public_key()))
+        .unwrap()
+        .nonce;
+    let tx = TxBuilder {
+        key: &read_key(&home, "dev0"),
+        chain_id: status.chain_id,
+        fee: 1_000,
+    }
+    .build(
+        next,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 7,
+        },
+    );
+    let hash = client.submit(&tx).unwrap();
+    client
+        .wait_finalized(&hash, Duration::from_secs(30))
+        .unwrap();
+    // Replay the finalized chain from block 1 and recompute the balance of dev1 from receipts.
+    let tip = client.status().unwrap().height;
+    let mut seen = 0;
+    for height in 1..=tip {
+        let block = client.block(Some(height)).unwrap();
+        for tx in block.txs {
+            if let Some(h) = finalized.get(&tx.hash) {
+                assert_eq!(*h, height, "{} moved", tx.hash);
+                assert_eq!(tx.receipt.as_ref().unwrap().status, "success");
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, finalized.len());
+    std::fs::remove_dir_all(&workdir).ok();
+}
