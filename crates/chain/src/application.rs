@@ -105,6 +105,22 @@ impl App {
         lock(&self.shared.mempool).admit(&self.shared.cfg.mempool, tx, hash, &account)
     }
 
+    /// Admits many transactions (signatures verified by the caller) under one lock.
+    pub fn submit_batch(
+        &self,
+        txs: Vec<(SignedTransaction, Digest)>,
+    ) -> Vec<Result<Digest, crate::AdmitError>> {
+        let ledger = lock(&self.shared.ledger);
+        let state = &ledger.finalized().state;
+        let mut mempool = lock(&self.shared.mempool);
+        txs.into_iter()
+            .map(|(tx, hash)| {
+                let account = state.account(&tx.tx.sender);
+                mempool.admit(&self.shared.cfg.mempool, tx, hash, &account)
+            })
+            .collect()
+    }
+
     /// Finalizes a block delivered by marshal: executes it if needed, advances the ledger and
     /// evicts consumed transactions from the mempool. The caller persists, then acknowledges.
     pub fn finalize(&self, block: &ChainBlock) -> Result<Arc<Executed>, LedgerError> {

@@ -8,7 +8,7 @@ use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
 use plexus_client::{Client, ClientError, TxBuilder};
-use plexus_types::{Address, Payload, SignedTransaction, hash::digest_hex};
+use plexus_types::{Address, Payload, SignedTransaction};
 use serde_json::json;
 use std::{
     collections::HashMap,
@@ -32,6 +32,9 @@ pub enum BenchCommand {
         /// Transactions pre-signed per second of load (the offered rate ceiling).
         #[arg(long, default_value_t = 30_000)]
         rate: u64,
+        /// Transactions per request: 1 uses `POST /v1/txs`, more uses `POST /v1/txs/batch`.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
     },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
@@ -48,7 +51,8 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             validators,
             duration,
             rate,
-        } => bench_tx(validators, duration, rate, json_mode),
+            batch,
+        } => bench_tx(validators, duration, rate, batch.clamp(1, 1_000), json_mode),
         BenchCommand::Apply { txs, block_txs } => bench_apply(txs, block_txs, json_mode),
     }
 }
@@ -129,7 +133,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Result<()> {
+fn bench_tx(
+    validators: u32,
+    duration_s: u64,
+    rate: u64,
+    batch: usize,
+    json_mode: bool,
+) -> Result<()> {
     if validators != 1 {
         bail!("--validators {validators}: only single-validator devnets run today");
     }
@@ -180,33 +190,8 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
         .into_iter()
         .map(|txs| {
             let (client, submitted, stop) = (client.clone(), submitted.clone(), stop.clone());
-            std::thread::spawn(move || -> Result<u64> {
-                let mut sent = 0;
-                for tx in txs {
-                    let hash = digest_hex(&tx.hash());
-                    loop {
-                        if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
-                            return Ok(sent);
-                        }
-                        let now = Instant::now();
-                        match client.submit(&tx) {
-                            Ok(_) => {
-                                submitted
-                                    .lock()
-                                    .expect("no panics while locked")
-                                    .insert(hash.clone(), now);
-                                sent += 1;
-                                break;
-                            }
-                            // Back-pressure: the sender's window or the pool is full; retry.
-                            Err(ClientError::Api {
-                                status: 429 | 503, ..
-                            }) => std::thread::sleep(Duration::from_millis(5)),
-                            Err(err) => return Err(err.into()),
-                        }
-                    }
-                }
-                Ok(sent)
+            std::thread::spawn(move || {
+                submit_all(&client, &txs, batch, deadline, &stop, &submitted)
             })
         })
         .collect();
@@ -246,6 +231,7 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
     let elapsed = duration_s as f64;
     let result = json!({
         "validators": validators,
+        "batch": batch,
         "duration_s": duration_s,
         "submitted": sent,
         "submitted_tps": sent as f64 / elapsed,
@@ -268,6 +254,64 @@ fn bench_tx(validators: u32, duration_s: u64, rate: u64, json_mode: bool) -> Res
         );
     }
     Ok(())
+}
+
+/// True for the refusals that mean "slow down": the sender's nonce window or the pool is full.
+fn is_backpressure(code: &str) -> bool {
+    matches!(code, "account_mempool_full" | "mempool_full" | "nonce_too_high")
+}
+
+/// Submits `txs` in order, `batch` per request, until done or the deadline; returns how many the
+/// node accepted. Back-pressure is retried; any other refusal ends the run with an error.
+fn submit_all(
+    client: &Client,
+    txs: &[SignedTransaction],
+    batch: usize,
+    deadline: Instant,
+    stop: &AtomicBool,
+    submitted: &Mutex<HashMap<String, Instant>>,
+) -> Result<u64> {
+    let mut next = 0;
+    while next < txs.len() {
+        if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            break;
+        }
+        let chunk = &txs[next..(next + batch).min(txs.len())];
+        let at = Instant::now();
+        let accepted: Vec<Result<String, String>> = if batch == 1 {
+            match client.submit(&chunk[0]) {
+                Ok(hash) => vec![Ok(hash)],
+                Err(ClientError::Api { body, .. }) => vec![Err(body.code)],
+                Err(err) => return Err(err.into()),
+            }
+        } else {
+            client
+                .submit_batch(chunk)?
+                .into_iter()
+                .map(|item| match (item.hash, item.error) {
+                    (Some(hash), _) => Ok(hash),
+                    (None, Some(error)) => Err(error.code),
+                    (None, None) => Err("empty".to_string()),
+                })
+                .collect()
+        };
+        let mut log = submitted.lock().expect("no panics while locked");
+        for outcome in accepted {
+            match outcome {
+                Ok(hash) => {
+                    log.insert(hash, at);
+                    next += 1;
+                }
+                Err(code) if is_backpressure(&code) => {
+                    drop(log);
+                    std::thread::sleep(Duration::from_millis(5));
+                    break;
+                }
+                Err(code) => bail!("the node refused a benchmark transaction: {code}"),
+            }
+        }
+    }
+    Ok(next as u64)
 }
 
 fn bench_apply(txs: usize, block_txs: usize, json_mode: bool) -> Result<()> {

@@ -107,6 +107,23 @@ impl Client {
         self.read::<SubmitResponse>(response).map(|r| r.hash)
     }
 
+    /// Submits up to `TX_BATCH_MAX` signed transactions in one request (the body is the codec
+    /// encoding of the list); returns one outcome per transaction, in order.
+    pub fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<Vec<BatchItemDto>, ClientError> {
+        let url = self.url("/v1/txs/batch");
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .body(txs.to_vec().encode().to_vec())
+            .send()
+            .map_err(|source| ClientError::Connect { url, source })?;
+        self.read(response)
+    }
+
     pub fn status(&self) -> Result<StatusDto, ClientError> {
         self.get("/v1/status")
     }

@@ -133,3 +133,11 @@ pub struct FaucetRequest {
     /// Base units or `1.5plx`; defaults to 100 PLX.
     pub amount: Option<String>,
 }
+
+/// One transaction's outcome in a batch submission: a hash, or the error a single submission
+/// would have returned.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchItemDto {
+    pub hash: Option<String>,
+    pub error: Option<ErrorBody>,
+}

@@ -204,35 +204,102 @@ fn submit(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
     admit(state, tx)
 }
 
+fn bad_signature() -> ApiError {
+    let reason = plexus_types::Reason::BadSignature;
+    ApiError::new(StatusCode::BAD_REQUEST, reason.code(), reason.message())
+}
+
+fn admit_error(err: AdmitError) -> ApiError {
+    let status = match &err {
+        AdmitError::Duplicate | AdmitError::Replay { .. } | AdmitError::NonceInUse { .. } => {
+            StatusCode::CONFLICT
+        }
+        AdmitError::Unaffordable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AdmitError::AccountFull(_) => StatusCode::TOO_MANY_REQUESTS,
+        AdmitError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AdmitError::Invalid(_) | AdmitError::NonceTooHigh { .. } | AdmitError::Overflow => {
+            StatusCode::BAD_REQUEST
+        }
+    };
+    ApiError::new(status, err.code(), err.to_string())
+}
+
 fn admit(state: &ApiState, tx: SignedTransaction) -> Result<String, ApiError> {
     if !tx.verify_signature() {
-        let reason = plexus_types::Reason::BadSignature;
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            reason.code(),
-            reason.message(),
-        ));
+        return Err(bad_signature());
     }
     let hash = tx.hash();
-    state.app.submit(tx, hash).map_err(|err| {
-        let status = match &err {
-            AdmitError::Duplicate | AdmitError::Replay { .. } | AdmitError::NonceInUse { .. } => {
-                StatusCode::CONFLICT
-            }
-            AdmitError::Unaffordable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AdmitError::AccountFull(_) => StatusCode::TOO_MANY_REQUESTS,
-            AdmitError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AdmitError::Invalid(_) | AdmitError::NonceTooHigh { .. } | AdmitError::Overflow => {
-                StatusCode::BAD_REQUEST
-            }
-        };
-        ApiError::new(status, err.code(), err.to_string())
-    })?;
-    state
-        .metrics
-        .mempool_size
-        .set(state.app.with_mempool(|m| m.len()) as i64);
+    state.app.submit(tx, hash).map_err(admit_error)?;
     Ok(digest_hex(&hash))
+}
+
+/// The most transactions in one batch submission.
+pub const TX_BATCH_MAX: usize = 1_000;
+
+/// Submit up to 1000 transactions at once: the body is the codec encoding of the list (a varint
+/// count, then each signed transaction). Signatures are verified as a batch. Each transaction gets
+/// the outcome a single submission would have had.
+#[utoipa::path(post, path = "/v1/txs/batch", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = Vec<BatchItemDto>), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn submit_batch(
+    State(state): State<ApiState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Vec<BatchItemDto>> {
+    let body = body.map_err(|r| ApiError::new(r.status(), "batch_too_large", r.body_text()))?;
+    let range: commonware_codec::RangeCfg<usize> = (1..=TX_BATCH_MAX).into();
+    let txs = <Vec<SignedTransaction> as commonware_codec::Decode>::decode_cfg(body, &(range, ()))
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("not a batch of 1 to {TX_BATCH_MAX} transactions: {e}"),
+            )
+        })?;
+    let all_valid = plexus_chain::ledger::verify_signatures(&txs);
+    let mut outcomes: Vec<Option<ApiError>> = Vec::with_capacity(txs.len());
+    let mut admissible = Vec::with_capacity(txs.len());
+    for tx in txs {
+        if all_valid || tx.verify_signature() {
+            let hash = tx.hash();
+            admissible.push((tx, hash));
+            outcomes.push(None);
+        } else {
+            outcomes.push(Some(bad_signature()));
+        }
+    }
+    let hashes: Vec<_> = admissible.iter().map(|(_, h)| *h).collect();
+    let mut results = state.app.submit_batch(admissible).into_iter().zip(hashes);
+    let items = outcomes
+        .into_iter()
+        .map(|outcome| {
+            let result = match outcome {
+                Some(err) => Err(err),
+                None => {
+                    let (result, hash) = results
+                        .next()
+                        .expect("one result per admissible transaction");
+                    result.map(|_| digest_hex(&hash)).map_err(admit_error)
+                }
+            };
+            match result {
+                Ok(hash) => {
+                    state.metrics.txs_accepted.inc();
+                    BatchItemDto {
+                        hash: Some(hash),
+                        error: None,
+                    }
+                }
+                Err(ApiError(_, body)) => {
+                    state.metrics.reject(&body.code);
+                    BatchItemDto {
+                        hash: None,
+                        error: Some(body),
+                    }
+                }
+            }
+        })
+        .collect();
+    Ok(Json(items))
 }
 
 /// A transaction's status: pending, or finalized with its height and receipt.
@@ -531,6 +598,10 @@ async fn not_found() -> ApiError {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/txs", post(submit_tx))
+        .route(
+            "/v1/txs/batch",
+            post(submit_batch).layer(DefaultBodyLimit::max(TX_BATCH_MAX * (TX_SIZE_MAX + 8))),
+        )
         .route("/v1/txs/{hash}", get(get_tx))
         .route("/v1/accounts/{address}", get(get_account))
         .route("/v1/accounts/{address}/proof", get(get_proof))
