@@ -16,7 +16,7 @@ use plexus_types::{
 use std::{collections::HashMap, sync::Arc};
 
 /// A block's execution: its post-state and receipts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Executed {
     pub block: Arc<Block>,
     pub state: State,
@@ -147,23 +147,26 @@ impl Ledger {
     }
 
     /// Re-applies a block from the node's own finalized store on restart. The signatures were
-    /// verified before the block was stored, so only execution and the state root are checked.
-    pub fn replay(&mut self, block: Block) -> Result<Arc<Executed>, LedgerError> {
-        let mut state = self.finalized.state.clone();
-        let receipts = apply_block(&mut state, &block)?;
-        let computed = state.root();
-        if computed != block.header.state_root {
-            return Err(LedgerError::StateRoot {
-                header: block.header.state_root,
-                computed,
-            });
+    /// verified before the block was stored, so only execution is repeated, and the state root
+    /// (an O(state) computation) is compared only when `check_root` is set: the caller sets it for
+    /// the last stored block, which transitively checks the whole replay.
+    pub fn replay(&mut self, block: Block, check_root: bool) -> Result<Arc<Executed>, LedgerError> {
+        // In place: during recovery nobody else holds the finalized state, so no clone is made.
+        // `apply_block` only fails before it mutates anything; a root mismatch is fatal anyway.
+        let current = Arc::make_mut(&mut self.finalized);
+        current.receipts = apply_block(&mut current.state, &block)?;
+        current.block = Arc::new(block);
+        if check_root {
+            let computed = current.state.root();
+            if computed != current.block.header.state_root {
+                return Err(LedgerError::StateRoot {
+                    header: current.block.header.state_root,
+                    computed,
+                });
+            }
         }
-        let executed = Arc::new(Executed {
-            block: Arc::new(block),
-            state,
-            receipts,
-        });
-        Ok(self.advance(executed))
+        self.pending.clear();
+        Ok(self.finalized.clone())
     }
 
     fn advance(&mut self, executed: Arc<Executed>) -> Arc<Executed> {
@@ -321,5 +324,34 @@ mod tests {
 
         // After all that, the honest block still verifies.
         assert!(follower.verify(good.block.clone()).is_ok());
+    }
+
+    #[test]
+    fn replay_reaches_the_same_state_and_checks_the_final_root() {
+        let mut proposer = ledger();
+        let genesis = proposer.finalized().state.block_hash;
+        let first = proposer
+            .build(&genesis, vec![transfer(1, 0)], 20, key(0).public_key())
+            .unwrap();
+        let second = proposer
+            .build(
+                &first.state.block_hash,
+                vec![transfer(1, 1)],
+                30,
+                key(0).public_key(),
+            )
+            .unwrap();
+        let mut restarted = ledger();
+        restarted.replay((*first.block).clone(), false).unwrap();
+        restarted.replay((*second.block).clone(), true).unwrap();
+        assert_eq!(restarted.finalized().state, second.state);
+
+        let mut corrupt = ledger();
+        let mut lying = (*first.block).clone();
+        lying.header.state_root = plexus_types::hash(&[b"lie"]);
+        assert!(matches!(
+            corrupt.replay(lying, true),
+            Err(LedgerError::StateRoot { .. })
+        ));
     }
 }

@@ -258,7 +258,10 @@ fn bench_tx(
 
 /// True for the refusals that mean "slow down": the sender's nonce window or the pool is full.
 fn is_backpressure(code: &str) -> bool {
-    matches!(code, "account_mempool_full" | "mempool_full" | "nonce_too_high")
+    matches!(
+        code,
+        "account_mempool_full" | "mempool_full" | "nonce_too_high"
+    )
 }
 
 /// Submits `txs` in order, `batch` per request, until done or the deadline; returns how many the

@@ -384,3 +384,148 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     assert_eq!(seen, finalized.len());
     std::fs::remove_dir_all(&workdir).ok();
 }
+
+#[test]
+fn batch_faucet_stream_metrics_and_openapi() {
+    let workdir = tempdir();
+    let (home, data) = (workdir.join("home"), workdir.join("data"));
+    let (api, p2p) = (free_port(), free_port());
+    let (_node, client) = start(&data, &home, api, p2p);
+    let status = client.status().unwrap();
+    assert!(status.faucet);
+
+    // Batch: garbage and an empty list are malformed; one forged signature among good ones is
+    // refused alone, the rest are admitted and finalize.
+    let post = |body: Vec<u8>| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/txs/batch", client.base()))
+            .body(body)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+    let (code, body) = post(b"nonsense".to_vec());
+    assert_eq!((code, body["code"].as_str()), (400, Some("malformed")));
+    let (code, body) = post(vec![0]);
+    assert_eq!((code, body["code"].as_str()), (400, Some("malformed")));
+    let key = read_key(&home, "dev5");
+    let builder = TxBuilder {
+        key: &key,
+        chain_id: status.chain_id,
+        fee: 1_000,
+    };
+    let to = Address(read_key(&home, "dev6").public_key());
+    let mut txs: Vec<_> = (0..5)
+        .map(|n| {
+            builder.build(
+                n,
+                Payload::Transfer {
+                    to: to.clone(),
+                    amount: 1,
+                },
+            )
+        })
+        .collect();
+    txs[2].tx.fee = 2_000; // the signature no longer matches
+    let items = client.submit_batch(&txs).unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(
+        items[2].error.as_ref().map(|e| e.code.as_str()),
+        Some("bad_signature")
+    );
+    for i in [0, 1, 3, 4] {
+        assert!(items[i].hash.is_some(), "{i}: {:?}", items[i].error);
+    }
+    // Nonce 2 never arrived, so 3 and 4 wait in the mempool behind the gap.
+    client
+        .wait_finalized(items[1].hash.as_ref().unwrap(), Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        client.tx(items[3].hash.as_ref().unwrap()).unwrap().status,
+        "pending"
+    );
+
+    // Faucet: funds a fresh address; refuses garbage and excess.
+    let fresh = Address(PrivateKey::from_seed(777).public_key());
+    let hash = client.faucet(&fresh, Some("2.5plx".into())).unwrap();
+    client
+        .wait_finalized(&hash, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        client.account(&fresh).unwrap().balance,
+        (2 * PLX + PLX / 2).to_string()
+    );
+    assert_eq!(
+        client
+            .faucet(&fresh, Some("1000000plx".into()))
+            .unwrap_err()
+            .code(),
+        Some("invalid_amount")
+    );
+    assert_eq!(
+        client.faucet(&fresh, Some("-1".into())).unwrap_err().code(),
+        Some("invalid_amount")
+    );
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/faucet", client.base()))
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+
+    // The block stream delivers finalized blocks as server-sent events.
+    let mut stream = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/stream/blocks", client.base()))
+        .send()
+        .unwrap();
+    let mut text = String::new();
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !text.contains("event: block") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no block event: {text}"
+        );
+        use std::io::Read;
+        let n = stream.read(&mut buf).unwrap();
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(text.contains("\"state_root\""), "{text}");
+
+    // Metrics and the OpenAPI document describe what the node does.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", client.base()))
+        .unwrap()
+        .text()
+        .unwrap();
+    for name in [
+        "plexus_height",
+        "plexus_mempool_size",
+        "plexus_finalization_latency_seconds",
+        "plexus_txs_accepted_total",
+        "plexus_txs_rejected_total{reason=\"bad_signature\"}",
+    ] {
+        assert!(metrics.contains(name), "missing {name} in\n{metrics}");
+    }
+    let openapi: serde_json::Value =
+        reqwest::blocking::get(format!("{}/v1/openapi.json", client.base()))
+            .unwrap()
+            .json()
+            .unwrap();
+    for path in [
+        "/v1/txs",
+        "/v1/txs/batch",
+        "/v1/txs/{hash}",
+        "/v1/accounts/{address}",
+        "/v1/accounts/{address}/proof",
+        "/v1/blocks/{height}",
+        "/v1/blocks/latest",
+        "/v1/validators",
+        "/v1/status",
+        "/v1/faucet",
+        "/v1/stream/blocks",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    std::fs::remove_dir_all(&workdir).ok();
+}

@@ -569,6 +569,7 @@ async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
     ),
     paths(
         submit_tx,
+        submit_batch,
         get_tx,
         get_account,
         get_proof,

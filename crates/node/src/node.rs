@@ -78,6 +78,7 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
         }
         Some(_) => {}
     }
+    let started = std::time::Instant::now();
     let mut ledger = Ledger::new(genesis_block.clone(), state, Vec::new());
     let tip = store.tip()?.unwrap_or(0);
     for height in 1..=tip {
@@ -88,10 +89,14 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
             }));
         };
         ledger
-            .replay(block)
+            .replay(block, height == tip)
             .map_err(|source| NodeError::Replay { height, source })?;
     }
-    info!(height = tip, "recovered the finalized chain from disk");
+    info!(
+        height = tip,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovered the finalized chain from disk"
+    );
     Ok((ledger, genesis_block))
 }
 
