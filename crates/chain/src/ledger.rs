@@ -7,11 +7,9 @@
 
 use commonware_cryptography::{BatchEntry, BatchVerifier};
 use commonware_parallel::Sequential;
-use plexus_state::{ApplyError, State, apply_block};
+use plexus_state::{ApplyError, Built, State, apply_block, build_block};
 use plexus_types::{
-    Block, Digest, Header, PublicKey, Receipt, SignedTransaction, TX_NAMESPACE,
-    block::{standin_beacon, tx_root},
-    codec::Encode,
+    Block, Digest, PublicKey, Receipt, SignedTransaction, TX_NAMESPACE, codec::Encode,
 };
 use std::{collections::HashMap, sync::Arc};
 
@@ -80,24 +78,11 @@ impl Ledger {
         let base = self
             .executed(parent)
             .ok_or(LedgerError::UnknownParent(*parent))?;
-        let parent_state = &base.state;
-        let height = parent_state.height + 1;
-        let mut block = Block {
-            header: Header {
-                parent: *parent,
-                height,
-                timestamp_ms: timestamp_ms.max(parent_state.timestamp_ms),
-                proposer,
-                tx_root: tx_root(&txs),
-                state_root: commonware_cryptography::sha256::Digest([0u8; 32]),
-                beacon: standin_beacon(&parent_state.beacon, height),
-            },
-            txs,
-        };
-        let mut state = parent_state.clone();
-        let receipts = apply_block(&mut state, &block)?;
-        block.header.state_root = state.root();
-        state.block_hash = block.digest();
+        let Built {
+            block,
+            state,
+            receipts,
+        } = build_block(&base.state, txs, timestamp_ms, proposer)?;
         let executed = Arc::new(Executed {
             block: Arc::new(block),
             state,
@@ -309,7 +294,7 @@ mod tests {
             to: Address(key(1).public_key()),
             amount: 99 * PLX,
         };
-        forged.header.tx_root = tx_root(&forged.txs);
+        forged.header.tx_root = plexus_types::block::tx_root(&forged.txs);
         assert!(matches!(
             follower.verify(Arc::new(forged)),
             Err(LedgerError::Signature)

@@ -42,6 +42,9 @@ pub enum BenchCommand {
         txs: usize,
         #[arg(long, default_value_t = 5_000)]
         block_txs: usize,
+        /// Extra funded accounts in the genesis state (they make the state root bigger).
+        #[arg(long, default_value_t = 0)]
+        accounts: u64,
     },
 }
 
@@ -53,7 +56,11 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             rate,
             batch,
         } => bench_tx(validators, duration, rate, batch.clamp(1, 1_000), json_mode),
-        BenchCommand::Apply { txs, block_txs } => bench_apply(txs, block_txs, json_mode),
+        BenchCommand::Apply {
+            txs,
+            block_txs,
+            accounts,
+        } => bench_apply(txs, block_txs, accounts, json_mode),
     }
 }
 
@@ -317,7 +324,7 @@ fn submit_all(
     Ok(next as u64)
 }
 
-fn bench_apply(txs: usize, block_txs: usize, json_mode: bool) -> Result<()> {
+fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: bool) -> Result<()> {
     use plexus_state::{Genesis, GenesisValidator, Params, apply_block};
     use plexus_types::{
         Block, Header, PLX,
@@ -328,7 +335,7 @@ fn bench_apply(txs: usize, block_txs: usize, json_mode: bool) -> Result<()> {
         chain_id: 1,
         timestamp_ms: 0,
         params: Params::default(),
-        allocations: (0..senders)
+        allocations: (0..senders + extra_accounts)
             .map(|i| (Address(dev_key(i).public_key()), 1_000_000 * PLX))
             .collect(),
         validators: vec![GenesisValidator {

@@ -2,8 +2,8 @@
 
 use crate::{State, staking};
 use plexus_types::{
-    Amount, Block, Digest, Payload, Reason, Receipt, SignedTransaction, Status,
-    block::standin_beacon,
+    Amount, Block, Digest, Header, Payload, PublicKey, Reason, Receipt, SignedTransaction, Status,
+    block::{standin_beacon, tx_root},
 };
 
 /// A block that no honest validator accepts. The state is left unchanged when this is returned.
@@ -21,6 +21,47 @@ pub enum ApplyError {
     TxRoot,
     #[error("block has {count} transactions, over the limit of {max}")]
     TooManyTxs { count: usize, max: usize },
+}
+
+/// A proposal: the sealed block, the state after it and its receipts.
+pub struct Built {
+    pub block: Block,
+    pub state: State,
+    pub receipts: Vec<Receipt>,
+}
+
+/// Executes `txs` as the next block on top of `parent` and seals it: parent hash, height and
+/// beacon come from the parent, the state root from the execution. The timestamp never goes
+/// below the parent's.
+pub fn build_block(
+    parent: &State,
+    txs: Vec<SignedTransaction>,
+    timestamp_ms: u64,
+    proposer: PublicKey,
+) -> Result<Built, ApplyError> {
+    let height = parent.height + 1;
+    let mut block = Block {
+        header: Header {
+            parent: parent.block_hash,
+            height,
+            timestamp_ms: timestamp_ms.max(parent.timestamp_ms),
+            proposer,
+            tx_root: tx_root(&txs),
+            // Unknown until executed; the header is sealed below.
+            state_root: commonware_cryptography::sha256::Digest([0u8; 32]),
+            beacon: standin_beacon(&parent.beacon, height),
+        },
+        txs,
+    };
+    let mut state = parent.clone();
+    let receipts = apply_block(&mut state, &block)?;
+    block.header.state_root = state.root();
+    state.block_hash = block.digest();
+    Ok(Built {
+        block,
+        state,
+        receipts,
+    })
 }
 
 /// Applies `block` to `state` and returns one receipt per transaction, in order.

@@ -20,7 +20,7 @@ mod genesis;
 mod staking;
 mod state;
 
-pub use apply::{ApplyError, apply_block, execute_tx};
+pub use apply::{ApplyError, Built, apply_block, build_block, execute_tx};
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
-pub use state::{Account, Params, State, Supply, Unbonding, Validator};
+pub use state::{Account, Params, State, Supply, SupplyError, Unbonding, Validator};

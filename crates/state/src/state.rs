@@ -113,9 +113,9 @@ impl State {
         height / self.params.epoch_length_blocks.max(1)
     }
 
-    /// Recomputes the supply from the ledger: (balances + bonded + unbonding, and a consistency
-    /// check that validators' stakes equal the bonded amounts). Used by tests and `plexus` audits.
-    pub fn recount(&self) -> Result<Amount, String> {
+    /// Recomputes the supply from the ledger (balances + bonded + unbonding) and checks that
+    /// the stake records agree with each other. Used by the property tests and audits.
+    pub fn recount(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
         let mut bonded: Amount = 0;
         let mut unbonding: Amount = 0;
@@ -124,29 +124,51 @@ impl State {
                 .checked_add(account.balance)
                 .and_then(|t| t.checked_add(account.bonded))
                 .and_then(|t| t.checked_add(account.unbonding))
-                .ok_or("account sum overflows")?;
+                .ok_or(SupplyError::Overflow)?;
             bonded += account.bonded;
             unbonding += account.unbonding;
         }
         let staked: Amount = self.validators.values().map(Validator::stake).sum();
         if staked != bonded {
-            return Err(format!(
-                "validators hold {staked} but accounts bonded {bonded}"
-            ));
+            return Err(SupplyError::Stake {
+                validators: staked,
+                accounts: bonded,
+            });
         }
         let delegated: Amount = self.delegations.values().sum();
-        let delegated_by_validators: Amount = self.validators.values().map(|v| v.delegated).sum();
-        if delegated != delegated_by_validators {
-            return Err(format!(
-                "delegations sum {delegated} but validators record {delegated_by_validators}"
-            ));
+        let recorded: Amount = self.validators.values().map(|v| v.delegated).sum();
+        if delegated != recorded {
+            return Err(SupplyError::Delegations {
+                delegations: delegated,
+                validators: recorded,
+            });
         }
         let queued: Amount = self.unbondings.values().map(|u| u.amount).sum();
         if queued != unbonding {
-            return Err(format!(
-                "queue holds {queued} but accounts unbonding {unbonding}"
-            ));
+            return Err(SupplyError::Unbonding {
+                queue: queued,
+                accounts: unbonding,
+            });
         }
         Ok(total)
     }
+}
+
+/// A ledger whose stake or supply records disagree: a bug, never a user error.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SupplyError {
+    #[error("the ledger sum overflows 128 bits")]
+    Overflow,
+    #[error("validators hold {validators} but accounts bonded {accounts}")]
+    Stake {
+        validators: Amount,
+        accounts: Amount,
+    },
+    #[error("delegations sum {delegations} but validators record {validators}")]
+    Delegations {
+        delegations: Amount,
+        validators: Amount,
+    },
+    #[error("the unbonding queue holds {queue} but accounts record {accounts}")]
+    Unbonding { queue: Amount, accounts: Amount },
 }

@@ -1,10 +1,11 @@
 //! Boundary tests of the state machine: blocks in, receipts and roots out.
 
 use commonware_cryptography::Signer;
-use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, verify_account_proof};
+use plexus_state::{
+    Genesis, GenesisValidator, Params, State, apply_block, build_block, verify_account_proof,
+};
 use plexus_types::{
-    Address, Block, Header, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status,
-    Transaction, block::standin_beacon, block::tx_root,
+    Address, Block, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status, Transaction,
 };
 
 const CHAIN: u64 = 42;
@@ -48,19 +49,9 @@ fn tx(from: u64, nonce: u64, payload: Payload) -> SignedTransaction {
 }
 
 fn block(state: &State, txs: Vec<SignedTransaction>) -> Block {
-    let height = state.height + 1;
-    Block {
-        header: Header {
-            parent: state.block_hash,
-            height,
-            timestamp_ms: state.timestamp_ms + 300,
-            proposer: key(0).public_key(),
-            tx_root: tx_root(&txs),
-            state_root: state.root(),
-            beacon: standin_beacon(&state.beacon, height),
-        },
-        txs,
-    }
+    build_block(state, txs, state.timestamp_ms + 300, key(0).public_key())
+        .unwrap()
+        .block
 }
 
 fn statuses(state: &mut State, txs: Vec<SignedTransaction>) -> Vec<Status> {

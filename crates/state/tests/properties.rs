@@ -1,11 +1,8 @@
 //! Property tests of the ledger invariants over arbitrary transaction sequences.
 
 use commonware_cryptography::Signer;
-use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block};
-use plexus_types::{
-    Address, Block, Header, PLX, Payload, PrivateKey, SignedTransaction, Transaction,
-    block::{standin_beacon, tx_root},
-};
+use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block};
+use plexus_types::{Address, Block, PLX, Payload, PrivateKey, SignedTransaction, Transaction};
 use proptest::prelude::*;
 
 const CHAIN: u64 = 1;
@@ -95,19 +92,9 @@ fn build_tx(state_nonces: &mut [u64], spec: TxSpec) -> SignedTransaction {
 }
 
 fn next_block(state: &State, txs: Vec<SignedTransaction>) -> Block {
-    let height = state.height + 1;
-    Block {
-        header: Header {
-            parent: state.block_hash,
-            height,
-            timestamp_ms: state.timestamp_ms + 250,
-            proposer: key(0).public_key(),
-            tx_root: tx_root(&txs),
-            state_root: state.root(),
-            beacon: standin_beacon(&state.beacon, height),
-        },
-        txs,
-    }
+    build_block(state, txs, state.timestamp_ms + 250, key(0).public_key())
+        .unwrap()
+        .block
 }
 
 fn blocks_strategy() -> impl Strategy<Value = Vec<Vec<TxSpec>>> {
