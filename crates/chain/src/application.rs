@@ -88,6 +88,12 @@ impl App {
         &self.shared.cfg
     }
 
+    /// The last finalized block with its post-state and receipts. The lock is held only to clone
+    /// the `Arc`, so readers (the API) never stall block production.
+    pub fn finalized(&self) -> Arc<Executed> {
+        lock(&self.shared.ledger).finalized().clone()
+    }
+
     /// Runs `f` with the ledger locked.
     pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> T {
         f(&lock(&self.shared.ledger))

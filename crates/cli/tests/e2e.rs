@@ -122,6 +122,39 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     let (api, p2p) = (free_port(), free_port());
     let (node, client) = start(&data, &home, api, p2p);
 
+    // Keys: files are private, names are checked, a new key lists with its address.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.join("keys/dev0.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = plexus(&home, api, &["keys", "new", "alice", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alice = key_address(&home, api, "alice");
+    let out = plexus(&home, api, &["keys", "new", "alice"]);
+    assert!(!out.status.success(), "a key is never overwritten");
+    let out = plexus(&home, api, &["keys", "new", "../evil"]);
+    assert!(
+        !out.status.success(),
+        "key names cannot escape the keystore"
+    );
+    let out = plexus(&home, api, &["keys", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["address"] == alice.to_string())
+    );
+
     // CLI: transfer, bond, query.
     let dev1 = key_address(&home, api, "dev1");
     let before = client

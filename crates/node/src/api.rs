@@ -150,8 +150,9 @@ fn parse_address(text: &str) -> Result<Address, ApiError> {
     })
 }
 
+/// Runs `f` on the last finalized state, outside the ledger lock.
 fn finalized_state<T>(state: &ApiState, f: impl FnOnce(&LedgerState) -> T) -> T {
-    state.app.with_ledger(|ledger| f(&ledger.finalized().state))
+    f(&state.app.finalized().state)
 }
 
 /// Submit a transaction: the body is its canonical binary encoding.
@@ -373,9 +374,13 @@ async fn get_proof(
     Path(address): Path<String>,
 ) -> ApiResult<ProofDto> {
     let address = parse_address(&address)?;
-    let found = finalized_state(&state, |s| {
-        s.prove_account(&address).map(|p| (p, s.height, s.root()))
-    });
+    let executed = state.app.finalized();
+    let (height, root) = (executed.state.height, executed.block.header.state_root);
+    // Building the proof is O(state): it runs on the shared snapshot, outside every lock.
+    let found = executed
+        .state
+        .prove_account(&address)
+        .map(|p| (p, height, root));
     let Some((proof, height, root)) = found else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -463,11 +468,13 @@ async fn get_validators(State(state): State<ApiState>) -> ApiResult<Vec<Validato
 async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
     let mempool_size = state.app.with_mempool(|m| m.len());
     let faucet = state.faucet.is_some();
-    Ok(Json(finalized_state(&state, |s| StatusDto {
+    let executed = state.app.finalized();
+    let s = &executed.state;
+    Ok(Json(StatusDto {
         chain_id: s.chain_id,
         height: s.height,
         block_hash: digest_hex(&s.block_hash),
-        state_root: digest_hex(&s.root()),
+        state_root: digest_hex(&executed.block.header.state_root),
         timestamp: s.timestamp_ms,
         mempool_size,
         validators: s.validators.len(),
@@ -479,7 +486,7 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
             burned: s.supply.burned.to_string(),
         },
         faucet,
-    })))
+    }))
 }
 
 /// Devnet only: transfer PLX from the faucet key to an address.
