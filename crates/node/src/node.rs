@@ -52,6 +52,8 @@ pub enum NodeError {
         "the stored chain does not match this genesis (stored genesis hash {stored}, expected {expected})"
     )]
     GenesisMismatch { stored: String, expected: String },
+    #[error("the stored snapshot at height {height} does not match the stored block")]
+    SnapshotMismatch { height: u64 },
     #[error("cannot listen for the API on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -61,7 +63,11 @@ pub enum NodeError {
     Runtime(String),
 }
 
-/// Rebuilds the ledger from the store (creating the genesis block on first start).
+/// A snapshot of the state is stored every this many finalized blocks, bounding restart replay.
+pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 1_000;
+
+/// Rebuilds the ledger from the store: the latest snapshot (or genesis), then every stored block
+/// after it. Creates the genesis block on first start.
 fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeError> {
     let (state, header) = genesis.build()?;
     let genesis_block = Block {
@@ -79,9 +85,23 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
         Some(_) => {}
     }
     let started = std::time::Instant::now();
-    let mut ledger = Ledger::new(genesis_block.clone(), state, Vec::new());
     let tip = store.tip()?.unwrap_or(0);
-    for height in 1..=tip {
+    let mut ledger = match store.snapshot()? {
+        Some(snapshot) if snapshot.height <= tip => {
+            let height = snapshot.height;
+            let block = store
+                .block(height)?
+                .ok_or(StoreError::Gap { tip, found: height })?;
+            // One root computation checks the whole snapshot against the finalized header.
+            if block.digest() != snapshot.block_hash || snapshot.root() != block.header.state_root {
+                return Err(NodeError::SnapshotMismatch { height });
+            }
+            Ledger::new(block, snapshot, store.receipts(height)?)
+        }
+        _ => Ledger::new(genesis_block.clone(), state, Vec::new()),
+    };
+    let from = ledger.finalized().state.height;
+    for height in from + 1..=tip {
         let Some(block) = store.block(height)? else {
             return Err(NodeError::Store(StoreError::Gap {
                 tip: height - 1,
@@ -94,6 +114,7 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
     }
     info!(
         height = tip,
+        snapshot = from,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered the finalized chain from disk"
     );
@@ -201,6 +222,9 @@ async fn finalize_loop(
             .map_err(|source| NodeError::Finalize { height, source })?;
         store.put(&executed.block, &executed.receipts)?;
         ack.acknowledge();
+        if height.is_multiple_of(SNAPSHOT_INTERVAL_BLOCKS) {
+            store.put_snapshot(&executed.state)?;
+        }
         let header = &executed.block.header;
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -247,5 +271,112 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Signer;
+    use plexus_state::{GenesisValidator, Params};
+    use plexus_types::{Address, PLX, Payload, Transaction};
+
+    fn genesis() -> Genesis {
+        Genesis {
+            chain_id: 9,
+            timestamp_ms: 0,
+            params: Params::default(),
+            allocations: (0..2)
+                .map(|i| {
+                    (
+                        Address(PrivateKey::from_seed(i).public_key()),
+                        100_000 * PLX,
+                    )
+                })
+                .collect(),
+            validators: vec![GenesisValidator {
+                address: Address(PrivateKey::from_seed(0).public_key()),
+                self_bond: 10_000 * PLX,
+            }],
+        }
+    }
+
+    /// Finalizes `blocks` transfers into a fresh store; returns the store and the final state root.
+    fn chain(
+        path: &std::path::Path,
+        blocks: u64,
+        snapshot_at: Option<u64>,
+    ) -> (Store, plexus_types::Digest) {
+        let _ = std::fs::remove_file(path);
+        let store = Store::open(path).unwrap();
+        let (mut ledger, _) = recover(&store, &genesis()).unwrap();
+        let key = PrivateKey::from_seed(1);
+        for nonce in 0..blocks {
+            let tx = Transaction {
+                chain_id: 9,
+                sender: Address(key.public_key()),
+                nonce,
+                fee: 1_000,
+                payload: Payload::Transfer {
+                    to: Address(PrivateKey::from_seed(7).public_key()),
+                    amount: PLX,
+                },
+            }
+            .sign(&key);
+            let parent = ledger.finalized().state.block_hash;
+            let built = ledger
+                .build(&parent, vec![tx], nonce + 1, key.public_key())
+                .unwrap();
+            let executed = ledger.finalize(built.block.clone()).unwrap();
+            store.put(&executed.block, &executed.receipts).unwrap();
+            if snapshot_at == Some(executed.state.height) {
+                store.put_snapshot(&executed.state).unwrap();
+            }
+        }
+        let root = ledger.finalized().block.header.state_root;
+        (store, root)
+    }
+
+    #[test]
+    fn recovers_from_genesis_or_from_a_snapshot_to_the_same_state() {
+        let dir = std::env::temp_dir();
+        for snapshot_at in [None, Some(3), Some(6)] {
+            let path = dir.join(format!(
+                "plexus-recover-{}-{snapshot_at:?}.redb",
+                std::process::id()
+            ));
+            let (store, root) = chain(&path, 6, snapshot_at);
+            let (ledger, _) = recover(&store, &genesis()).unwrap();
+            assert_eq!(ledger.finalized().state.height, 6);
+            assert_eq!(
+                ledger.finalized().state.root(),
+                root,
+                "snapshot {snapshot_at:?}"
+            );
+            drop(store);
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    #[test]
+    fn a_snapshot_that_disagrees_with_the_chain_stops_recovery() {
+        let path =
+            std::env::temp_dir().join(format!("plexus-recover-bad-{}.redb", std::process::id()));
+        let (store, _) = chain(&path, 4, Some(2));
+        let mut snapshot = store.snapshot().unwrap().unwrap();
+        snapshot.accounts.values_mut().next().unwrap().balance += 1;
+        store.put_snapshot(&snapshot).unwrap();
+        assert!(matches!(
+            recover(&store, &genesis()),
+            Err(NodeError::SnapshotMismatch { height: 2 })
+        ));
+        let mut other = genesis();
+        other.chain_id = 10;
+        assert!(matches!(
+            recover(&store, &other),
+            Err(NodeError::GenesisMismatch { .. })
+        ));
+        drop(store);
+        let _ = std::fs::remove_file(&path);
     }
 }

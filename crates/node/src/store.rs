@@ -4,7 +4,8 @@
 //! One write transaction per finalized block, committed (fsync) before marshal is acknowledged, so
 //! after SIGKILL the store holds every acknowledged block and marshal redelivers the rest.
 
-use commonware_codec::{Decode, Encode, ReadExt};
+use commonware_codec::{Decode, DecodeExt, Encode, ReadExt};
+use plexus_state::State;
 use plexus_types::{BLOCK_TXS_MAX, Block, Digest, Receipt};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
@@ -12,6 +13,9 @@ use std::path::Path;
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TXS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("txs");
+/// The latest state snapshot, under `SNAPSHOT_KEY`.
+const SNAPSHOTS: TableDefinition<u8, &[u8]> = TableDefinition::new("snapshots");
+const SNAPSHOT_KEY: u8 = 0;
 
 /// A store failure. Corruption is fatal for the node: it stops rather than serve wrong data.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,8 @@ pub enum StoreError {
         height: u64,
         source: commonware_codec::Error,
     },
+    #[error("corrupt state snapshot: {0}")]
+    CorruptSnapshot(commonware_codec::Error),
     #[error("block {found} does not follow the stored tip {tip}")]
     Gap { tip: u64, found: u64 },
 }
@@ -53,6 +59,7 @@ impl Store {
         txn.open_table(BLOCKS)?;
         txn.open_table(RECEIPTS)?;
         txn.open_table(TXS)?;
+        txn.open_table(SNAPSHOTS)?;
         txn.commit()?;
         Ok(Store { db })
     }
@@ -89,6 +96,27 @@ impl Store {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Replaces the stored snapshot with `state` (the state after block `state.height`).
+    pub fn put_snapshot(&self, state: &State) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(SNAPSHOTS)?
+            .insert(SNAPSHOT_KEY, state.encode().as_ref())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The latest snapshot, if one was taken.
+    pub fn snapshot(&self) -> Result<Option<State>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SNAPSHOTS)?;
+        let Some(bytes) = table.get(SNAPSHOT_KEY)? else {
+            return Ok(None);
+        };
+        State::decode(commonware_codec::Copying(bytes.value()))
+            .map(Some)
+            .map_err(StoreError::CorruptSnapshot)
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {

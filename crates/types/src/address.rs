@@ -120,3 +120,24 @@ mod tests {
         assert!("".parse::<Address>().is_err());
     }
 }
+
+impl commonware_codec::Write for Address {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.0.write(buf);
+    }
+}
+
+impl commonware_codec::FixedSize for Address {
+    const SIZE: usize = <PublicKey as commonware_codec::FixedSize>::SIZE;
+}
+
+impl commonware_codec::Read for Address {
+    type Cfg = ();
+
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        _: &(),
+    ) -> Result<Self, commonware_codec::Error> {
+        <PublicKey as commonware_codec::ReadExt>::read(buf).map(Address)
+    }
+}
