@@ -73,6 +73,27 @@ impl FromStr for Address {
     }
 }
 
+impl commonware_codec::Write for Address {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.0.write(buf);
+    }
+}
+
+impl commonware_codec::FixedSize for Address {
+    const SIZE: usize = <PublicKey as commonware_codec::FixedSize>::SIZE;
+}
+
+impl commonware_codec::Read for Address {
+    type Cfg = ();
+
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        _: &(),
+    ) -> Result<Self, commonware_codec::Error> {
+        <PublicKey as commonware_codec::ReadExt>::read(buf).map(Address)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,26 +139,5 @@ mod tests {
             Err(AddressError::Bech32(_))
         ));
         assert!("".parse::<Address>().is_err());
-    }
-}
-
-impl commonware_codec::Write for Address {
-    fn write(&self, buf: &mut impl bytes::BufMut) {
-        self.0.write(buf);
-    }
-}
-
-impl commonware_codec::FixedSize for Address {
-    const SIZE: usize = <PublicKey as commonware_codec::FixedSize>::SIZE;
-}
-
-impl commonware_codec::Read for Address {
-    type Cfg = ();
-
-    fn read_cfg(
-        buf: &mut impl commonware_codec::Buf,
-        _: &(),
-    ) -> Result<Self, commonware_codec::Error> {
-        <PublicKey as commonware_codec::ReadExt>::read(buf).map(Address)
     }
 }
