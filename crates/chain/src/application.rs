@@ -19,6 +19,9 @@ use std::{
 };
 use tracing::{debug, warn};
 
+/// How many unseen ancestors a proposal may bring before it is refused.
+pub const ANCESTRY_DEPTH_MAX: usize = 64;
+
 /// Block pacing and size.
 #[derive(Clone, Debug)]
 pub struct AppConfig {
@@ -142,6 +145,43 @@ impl App {
         Ok(executed)
     }
 
+    /// Executes `block`, first executing (and verifying) every ancestor the ledger has not seen,
+    /// pulled from marshal's `ancestry` stream (newest first). A block whose branch leaves the
+    /// finalized chain, or lies deeper than `ANCESTRY_DEPTH_MAX`, is refused.
+    async fn execute_ancestry(
+        &self,
+        block: Digested<ChainBlock>,
+        ancestry: &mut impl Ancestry<ChainBlock>,
+    ) -> Result<(), LedgerError> {
+        let mut missing = vec![block];
+        loop {
+            let newest_missing = missing.last().expect("never empty");
+            let parent = newest_missing.inner().block().header.parent;
+            let (known, finalized_height) = self.with_ledger(|l| {
+                (
+                    l.executed(&newest_missing.digest()).is_some() || l.executed(&parent).is_some(),
+                    l.finalized().state.height,
+                )
+            });
+            if known {
+                break;
+            }
+            let height = newest_missing.inner().block().header.height;
+            if missing.len() >= ANCESTRY_DEPTH_MAX || height <= finalized_height + 1 {
+                return Err(LedgerError::UnknownParent(parent));
+            }
+            match ancestry.next().await {
+                Some(ancestor) if ancestor.digest() == parent => missing.push(ancestor),
+                _ => return Err(LedgerError::UnknownParent(parent)),
+            }
+        }
+        let mut ledger = lock(&self.shared.ledger);
+        for block in missing.iter().rev() {
+            ledger.verify(block.inner().shared())?;
+        }
+        Ok(())
+    }
+
     /// Waits until the block after `parent_ms` is due: at least the minimum block time, and
     /// either work in the mempool or the idle interval elapsed.
     async fn pace<E: Clock>(&self, clock: &E, parent_ms: u64) {
@@ -171,13 +211,11 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         self.pace(&clock, parent.inner().block().header.timestamp_ms)
             .await;
         let now_ms = unix_ms(clock.current());
-        let mut ledger = lock(&self.shared.ledger);
-        if ledger.executed(&parent.digest()).is_none()
-            && let Err(err) = ledger.verify(parent.inner().shared())
-        {
+        if let Err(err) = self.execute_ancestry(parent.clone(), &mut ancestry).await {
             warn!(%err, "cannot execute the parent to build on");
             return None;
         }
+        let mut ledger = lock(&self.shared.ledger);
         let parent_state = &ledger.executed(&parent.digest())?.state;
         let txs: Vec<SignedTransaction> = lock(&self.shared.mempool)
             .select(self.shared.cfg.block_txs_max, |sender| {
@@ -189,8 +227,8 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         let proposer = self.shared.cfg.proposer.clone();
         match ledger.build(&parent.digest(), txs, now_ms, proposer) {
             Ok(executed) => {
-                let block = ChainBlock::new((*executed.block).clone());
-                let digest = block.digest();
+                let digest = executed.state.block_hash;
+                let block = ChainBlock::with_digest(executed.block.clone(), digest);
                 debug!(
                     height = executed.state.height,
                     txs = block.block().txs.len(),
@@ -222,7 +260,7 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             );
             return false;
         }
-        let result = lock(&self.shared.ledger).verify(block.inner().shared());
+        let result = self.execute_ancestry(block.clone(), &mut ancestry).await;
         match result {
             Ok(_) => true,
             Err(err) => {
@@ -250,5 +288,122 @@ impl Reporter for App {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MempoolConfig;
+    use commonware_cryptography::Signer;
+    use futures::Stream;
+    use plexus_state::{Genesis, GenesisValidator, Params};
+    use plexus_types::{Address, Block, PLX, PrivateKey};
+    use std::{
+        collections::VecDeque,
+        pin::Pin,
+        task::{Context as TaskContext, Poll},
+    };
+
+    /// Marshal's ancestry stream, played from a list (newest first).
+    #[derive(Clone)]
+    struct Replay(VecDeque<Digested<ChainBlock>>);
+
+    impl Stream for Replay {
+        type Item = Digested<ChainBlock>;
+        fn poll_next(
+            mut self: Pin<&mut Self>,
+            _: &mut TaskContext<'_>,
+        ) -> Poll<Option<Self::Item>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    impl Ancestry<ChainBlock> for Replay {
+        fn peek(&self) -> Option<&Digested<ChainBlock>> {
+            self.0.front()
+        }
+    }
+
+    fn ledger() -> Ledger {
+        let key = PrivateKey::from_seed(0);
+        let (state, header) = Genesis {
+            chain_id: 1,
+            timestamp_ms: 0,
+            params: Params::default(),
+            allocations: vec![(Address(key.public_key()), 20_000 * PLX)],
+            validators: vec![GenesisValidator {
+                address: Address(key.public_key()),
+                self_bond: 10_000 * PLX,
+            }],
+        }
+        .build()
+        .unwrap();
+        Ledger::new(
+            Block {
+                header,
+                txs: Vec::new(),
+            },
+            state,
+            Vec::new(),
+        )
+    }
+
+    fn new_app() -> App {
+        let cfg = AppConfig {
+            proposer: PrivateKey::from_seed(0).public_key(),
+            block_time_min_ms: 0,
+            idle_block_ms: 0,
+            block_txs_max: 10,
+            clock_skew_max_ms: 0,
+            mempool: MempoolConfig {
+                chain_id: 1,
+                fee_min: 1,
+                txs_max: 10,
+                per_account_max: 10,
+            },
+        };
+        App::new(cfg, ledger()).0
+    }
+
+    fn digested(block: &Arc<Block>) -> Digested<ChainBlock> {
+        let chain_block = ChainBlock::new((**block).clone());
+        let digest = chain_block.digest();
+        Digested::precomputed(chain_block, digest)
+    }
+
+    #[test]
+    fn unseen_ancestors_are_executed_oldest_first() {
+        // Someone else built three blocks; our app has seen none of them.
+        let mut theirs = ledger();
+        let mut parent = theirs.finalized().state.block_hash;
+        let mut blocks = Vec::new();
+        for t in 1..=3 {
+            let executed = theirs
+                .build(
+                    &parent,
+                    Vec::new(),
+                    t,
+                    PrivateKey::from_seed(0).public_key(),
+                )
+                .unwrap();
+            parent = executed.state.block_hash;
+            blocks.push(executed.block.clone());
+        }
+        let app = new_app();
+        let newest = digested(&blocks[2]);
+        let mut ancestry = Replay(VecDeque::from(vec![
+            digested(&blocks[1]),
+            digested(&blocks[0]),
+        ]));
+        futures::executor::block_on(app.execute_ancestry(newest, &mut ancestry)).unwrap();
+        assert!(app.with_ledger(|l| l.executed(&blocks[2].digest()).is_some()));
+
+        // A branch whose ancestry runs out before reaching a known block is refused.
+        let app = new_app();
+        let mut short = Replay(VecDeque::from(vec![digested(&blocks[1])]));
+        let result =
+            futures::executor::block_on(app.execute_ancestry(digested(&blocks[2]), &mut short));
+        assert!(matches!(result, Err(LedgerError::UnknownParent(_))));
     }
 }

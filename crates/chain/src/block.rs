@@ -25,6 +25,12 @@ impl ChainBlock {
         }
     }
 
+    /// Wraps a shared block whose digest the caller already computed.
+    pub(crate) fn with_digest(block: Arc<Block>, digest: Digest) -> Self {
+        debug_assert_eq!(block.digest(), digest);
+        ChainBlock { block, digest }
+    }
+
     pub fn block(&self) -> &Block {
         &self.block
     }
