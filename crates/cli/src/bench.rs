@@ -24,12 +24,14 @@ use std::{
 pub enum BenchCommand {
     /// Finalized transfers per second and submission-to-finality latency through a devnet.
     Tx {
+        /// Validator processes (only 1 until the validator network lands).
         #[arg(long, default_value_t = 1)]
         validators: u32,
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
         duration: u64,
-        /// Transactions pre-signed per second of load (the offered rate ceiling).
+        /// Transactions pre-signed per second of load: the generator sends them as fast as the
+        /// node admits them, so this caps the offered rate.
         #[arg(long, default_value_t = 30_000)]
         rate: u64,
         /// Transactions per request: 1 uses `POST /v1/txs`, more uses `POST /v1/txs/batch`.

@@ -103,6 +103,7 @@ enum TxCommand {
     Transfer {
         #[command(flatten)]
         send: SendArgs,
+        /// Recipient: an address or a key name.
         #[arg(long)]
         to: String,
         /// `1.5plx` or base units.
@@ -117,6 +118,7 @@ enum StakeCommand {
     Bond {
         #[command(flatten)]
         send: SendArgs,
+        /// `1.5plx` or base units.
         #[arg(long)]
         amount: String,
     },
@@ -124,6 +126,7 @@ enum StakeCommand {
     Unbond {
         #[command(flatten)]
         send: SendArgs,
+        /// `1.5plx` or base units.
         #[arg(long)]
         amount: String,
     },
@@ -131,8 +134,10 @@ enum StakeCommand {
     Delegate {
         #[command(flatten)]
         send: SendArgs,
+        /// The validator: an address or a key name.
         #[arg(long)]
         validator: String,
+        /// `1.5plx` or base units.
         #[arg(long)]
         amount: String,
     },
@@ -140,8 +145,10 @@ enum StakeCommand {
     Undelegate {
         #[command(flatten)]
         send: SendArgs,
+        /// The validator: an address or a key name.
         #[arg(long)]
         validator: String,
+        /// `1.5plx` or base units.
         #[arg(long)]
         amount: String,
     },
