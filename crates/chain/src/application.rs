@@ -92,7 +92,8 @@ impl App {
     }
 
     /// The last finalized block with its post-state and receipts. The lock is held only to clone
-    /// the `Arc`, so readers (the API) never stall block production.
+    /// the `Arc`: readers then work on the snapshot without holding up block production (they
+    /// may wait for a block being built to finish).
     pub fn finalized(&self) -> Arc<Executed> {
         lock(&self.shared.ledger).finalized().clone()
     }
@@ -130,19 +131,37 @@ impl App {
             .collect()
     }
 
-    /// Finalizes a block delivered by marshal: executes it if needed, advances the ledger and
-    /// evicts consumed transactions from the mempool. The caller persists, then acknowledges.
-    pub fn finalize(&self, block: &ChainBlock) -> Result<Arc<Executed>, LedgerError> {
+    /// Executes a block delivered by marshal as finalized (or returns its cached execution)
+    /// without advancing anything: the caller stores it, then calls `commit_finalized`.
+    pub fn execute_finalized(&self, block: &ChainBlock) -> Result<Arc<Executed>, LedgerError> {
+        lock(&self.shared.ledger).verify(block.shared())
+    }
+
+    /// Makes a stored finalized block the ledger's tip and evicts from the mempool every nonce it
+    /// consumed, and every transaction it rejected (which would otherwise be proposed forever).
+    pub fn commit_finalized(&self, executed: &Arc<Executed>) {
         let mut ledger = lock(&self.shared.ledger);
-        let executed = ledger.finalize(block.shared())?;
+        ledger.advance(executed.clone());
         let mut mempool = lock(&self.shared.mempool);
-        let mut senders: Vec<_> = block.block().txs.iter().map(|t| &t.tx.sender).collect();
+        for receipt in &executed.receipts {
+            if matches!(receipt.status, plexus_types::Status::Rejected(_)) {
+                mempool.evict_rejected(&receipt.tx_hash);
+            }
+        }
+        let mut senders: Vec<_> = executed.block.txs.iter().map(|t| &t.tx.sender).collect();
         senders.sort();
         senders.dedup();
         for sender in senders {
             mempool.evict_below(sender, executed.state.account(sender).nonce);
         }
-        Ok(executed)
+    }
+
+    /// The nonce the sender's next transaction must carry: its account nonce after the last
+    /// finalized block plus what it has pending here.
+    pub fn next_nonce(&self, sender: &plexus_types::Address) -> u64 {
+        let ledger = lock(&self.shared.ledger);
+        let nonce = ledger.finalized().state.account(sender).nonce;
+        nonce + lock(&self.shared.mempool).pending_count(sender) as u64
     }
 
     /// Executes `block`, first executing (and verifying) every ancestor the ledger has not seen,
@@ -245,13 +264,20 @@ impl<E: Clock + Send + 'static> Application<E> for App {
 
     async fn verify(
         &mut self,
-        (clock, _context): (E, Self::Context),
+        (clock, context): (E, Self::Context),
         mut ancestry: impl Ancestry<Self::Block>,
     ) -> bool {
         let Some(block) = ancestry.next().await else {
             return false;
         };
         let header = &block.inner().block().header;
+        if header.proposer != context.leader {
+            warn!(
+                height = header.height,
+                "proposal names a proposer other than the view's leader"
+            );
+            return false;
+        }
         let now_ms = unix_ms(clock.current());
         if header.timestamp_ms > now_ms + self.shared.cfg.clock_skew_max_ms {
             warn!(
@@ -405,5 +431,39 @@ mod tests {
         let result =
             futures::executor::block_on(app.execute_ancestry(digested(&blocks[2]), &mut short));
         assert!(matches!(result, Err(LedgerError::UnknownParent(_))));
+    }
+
+    #[test]
+    fn verify_refuses_a_proposer_that_is_not_the_leader() {
+        use commonware_consensus::types::{Epoch, Round, View};
+        use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
+        let leader = PrivateKey::from_seed(0).public_key();
+        let mut theirs = ledger();
+        let genesis = theirs.finalized().state.block_hash;
+        // Timestamp 0: the deterministic clock starts at the epoch and the app allows no skew.
+        let block = theirs
+            .build(&genesis, Vec::new(), 0, leader.clone())
+            .unwrap()
+            .block
+            .clone();
+        let context = |leader| Context {
+            round: Round::new(Epoch::zero(), View::new(1)),
+            leader,
+            parent: (View::zero(), genesis),
+        };
+        let verdicts = deterministic::Runner::default().start(|clock| async move {
+            let mut app = new_app();
+            let one = |b: &Arc<Block>| Replay(VecDeque::from(vec![digested(b)]));
+            let impostor = PrivateKey::from_seed(5).public_key();
+            let wrong = Application::verify(
+                &mut app,
+                (clock.child("wrong"), context(impostor)),
+                one(&block),
+            )
+            .await;
+            let right = Application::verify(&mut app, (clock, context(leader)), one(&block)).await;
+            (wrong, right)
+        });
+        assert_eq!(verdicts, (false, true));
     }
 }

@@ -57,7 +57,16 @@ impl Read for ChainBlock {
     type Cfg = usize;
 
     fn read_cfg(buf: &mut impl Buf, txs_max: &usize) -> Result<Self, CodecError> {
-        Ok(ChainBlock::new(Block::read_cfg(buf, txs_max)?))
+        let block = Block::read_cfg(buf, txs_max)?;
+        // The digest covers the header only; the header covers the body through `tx_root`. A
+        // body that does not match is refused here, before marshal can archive it.
+        if !block.tx_root_matches() {
+            return Err(CodecError::Invalid(
+                "ChainBlock",
+                "tx_root does not match the transactions",
+            ));
+        }
+        Ok(ChainBlock::new(block))
     }
 }
 
@@ -78,5 +87,48 @@ impl Heightable for ChainBlock {
 impl commonware_consensus::Block for ChainBlock {
     fn parent(&self) -> Digest {
         self.block.header.parent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode, Encode};
+    use commonware_cryptography::Signer;
+    use plexus_types::{Address, Header, Payload, PrivateKey, Transaction, block::tx_root, hash};
+
+    #[test]
+    fn a_body_that_does_not_match_its_header_is_refused_on_decode() {
+        let key = PrivateKey::from_seed(1);
+        let tx = |amount| {
+            Transaction {
+                chain_id: 1,
+                sender: Address(key.public_key()),
+                nonce: 0,
+                fee: 1,
+                payload: Payload::Transfer {
+                    to: Address(key.public_key()),
+                    amount,
+                },
+            }
+            .sign(&key)
+        };
+        let txs = vec![tx(1)];
+        let mut block = Block {
+            header: Header {
+                parent: hash(&[b"p"]),
+                height: 1,
+                timestamp_ms: 1,
+                proposer: key.public_key(),
+                tx_root: tx_root(&txs),
+                state_root: hash(&[b"s"]),
+                beacon: hash(&[b"b"]),
+            },
+            txs,
+        };
+        let good = ChainBlock::decode_cfg(block.encode(), &10).unwrap();
+        assert_eq!(good.digest(), block.digest());
+        block.txs = vec![tx(2)];
+        assert!(ChainBlock::decode_cfg(block.encode(), &10).is_err());
     }
 }

@@ -154,7 +154,8 @@ impl Ledger {
         Ok(self.finalized.clone())
     }
 
-    fn advance(&mut self, executed: Arc<Executed>) -> Arc<Executed> {
+    /// Makes an executed block the finalized tip and prunes speculative states at or below it.
+    pub fn advance(&mut self, executed: Arc<Executed>) -> Arc<Executed> {
         let height = executed.state.height;
         self.pending.retain(|_, e| e.state.height > height);
         self.finalized = executed.clone();

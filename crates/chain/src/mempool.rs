@@ -20,7 +20,7 @@ pub struct MempoolConfig {
     pub fee_min: Amount,
     /// The most transactions held in total.
     pub txs_max: usize,
-    /// The most transactions held per sender; also the width of the accepted nonce window.
+    /// The most transactions held per sender.
     pub per_account_max: usize,
 }
 
@@ -33,8 +33,8 @@ pub enum AdmitError {
     Duplicate,
     #[error("nonce {nonce} was already used (the account's next nonce is {next})")]
     Replay { nonce: u64, next: u64 },
-    #[error("nonce {nonce} is too far ahead of the account's next nonce {next}")]
-    NonceTooHigh { nonce: u64, next: u64 },
+    #[error("nonce {nonce} leaves a gap: the sender's next nonce is {expected}")]
+    NonceTooHigh { nonce: u64, expected: u64 },
     #[error("another pending transaction already uses nonce {nonce}")]
     NonceInUse { nonce: u64 },
     #[error("balance {balance} cannot pay {needed} (fee, amount and pending transactions)")]
@@ -121,19 +121,23 @@ impl Mempool {
         if self.by_hash.contains_key(&hash) {
             return Err(AdmitError::Duplicate);
         }
+        // Gapless: a sender's pending nonces always run from its account nonce without holes, so
+        // every pending transaction is executable in order and nobody can park unexecutable
+        // (never charged) entries in the pool.
         let nonce = tx.tx.nonce;
         let next = account.nonce;
         if nonce < next {
             return Err(AdmitError::Replay { nonce, next });
         }
-        if nonce - next >= cfg.per_account_max as u64 {
-            return Err(AdmitError::NonceTooHigh { nonce, next });
-        }
         let pending = self.by_sender.get(&tx.tx.sender);
-        if pending.is_some_and(|p| p.contains_key(&nonce)) {
+        let count = pending.map_or(0, BTreeMap::len);
+        let expected = next + count as u64;
+        if nonce < expected {
             return Err(AdmitError::NonceInUse { nonce });
         }
-        let count = pending.map_or(0, BTreeMap::len);
+        if nonce > expected {
+            return Err(AdmitError::NonceTooHigh { nonce, expected });
+        }
         if count >= cfg.per_account_max {
             return Err(AdmitError::AccountFull(count));
         }
@@ -203,6 +207,29 @@ impl Mempool {
             }
         }
         chosen
+    }
+
+    /// How many transactions of `sender` wait here (its next nonce is the account's plus this).
+    pub fn pending_count(&self, sender: &Address) -> usize {
+        self.by_sender.get(sender).map_or(0, BTreeMap::len)
+    }
+
+    /// Drops a transaction that a finalized block included but rejected (its nonce was not
+    /// consumed, so it would be proposed again forever), with the sender's later nonces, which
+    /// could never execute after the gap it leaves.
+    pub fn evict_rejected(&mut self, hash: &Digest) {
+        let Some((sender, nonce)) = self.by_hash.get(hash).cloned() else {
+            return;
+        };
+        let Some(entries) = self.by_sender.get_mut(&sender) else {
+            return;
+        };
+        for entry in entries.split_off(&nonce).values() {
+            self.by_hash.remove(&entry.hash);
+        }
+        if entries.is_empty() {
+            self.by_sender.remove(&sender);
+        }
     }
 
     /// Drops every transaction of `sender` whose nonce is below `next_nonce` (consumed by a
@@ -297,7 +324,18 @@ mod tests {
         );
         assert_eq!(
             admit(&mut pool, tx(2, 8, 10, 1), 100, 5),
-            Err(AdmitError::NonceTooHigh { nonce: 8, next: 5 })
+            Err(AdmitError::NonceTooHigh {
+                nonce: 8,
+                expected: 5
+            })
+        );
+        // A gap after the pending run is refused too: sender 1 has nonce 0 pending.
+        assert_eq!(
+            admit(&mut pool, tx(1, 2, 10, 1), 100, 0),
+            Err(AdmitError::NonceTooHigh {
+                nonce: 2,
+                expected: 1
+            })
         );
         // 11 already pending for sender 1; 11 + 90 = 101 > 100.
         assert_eq!(
@@ -314,9 +352,10 @@ mod tests {
         assert!(admit(&mut pool, tx(1, 1, 10, 1), 100, 0).is_ok());
         assert!(admit(&mut pool, tx(1, 2, 10, 1), 100, 0).is_ok());
         assert_eq!(
-            admit(&mut pool, tx(1, 3, 10, 1), 100, 1),
+            admit(&mut pool, tx(1, 3, 10, 1), 100, 0),
             Err(AdmitError::AccountFull(3))
         );
+        assert_eq!(pool.pending_count(&Address(key(1).public_key())), 3);
         assert!(admit(&mut pool, tx(3, 0, 10, 1), 100, 0).is_ok());
         assert!(admit(&mut pool, tx(4, 0, 10, 1), 100, 0).is_ok());
         assert_eq!(
@@ -333,14 +372,13 @@ mod tests {
         admit(&mut pool, tx(1, 1, 50, 1), 1_000, 0).unwrap();
         admit(&mut pool, tx(2, 0, 20, 1), 1_000, 0).unwrap();
         admit(&mut pool, tx(3, 0, 20, 1), 1_000, 0).unwrap();
-        // Sender 4 has a gap: nonce 1 without 0 is never selected.
-        admit(&mut pool, tx(4, 1, 99, 1), 1_000, 0).unwrap();
+        admit(&mut pool, tx(4, 0, 11, 1), 1_000, 0).unwrap();
         let picked: Vec<_> = pool
             .select(10, |_| 0)
             .iter()
             .map(|t| (t.tx.fee, t.tx.nonce))
             .collect();
-        assert_eq!(picked, vec![(20, 0), (20, 0), (10, 0), (50, 1)]);
+        assert_eq!(picked, vec![(20, 0), (20, 0), (11, 0), (10, 0), (50, 1)]);
         let senders: Vec<_> = pool
             .select(2, |_| 0)
             .iter()
@@ -360,9 +398,22 @@ mod tests {
                 0
             })
             .len(),
-            3
+            4
         );
         pool.evict_below(&Address(key(1).public_key()), 2);
         assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn evicting_a_rejected_transaction_drops_the_later_nonces_behind_it() {
+        let mut pool = Mempool::default();
+        let first = admit(&mut pool, tx(1, 0, 10, 1), 1_000, 0).unwrap();
+        admit(&mut pool, tx(1, 1, 10, 1), 1_000, 0).unwrap();
+        admit(&mut pool, tx(2, 0, 10, 1), 1_000, 0).unwrap();
+        pool.evict_rejected(&first);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.pending_count(&Address(key(1).public_key())), 0);
+        pool.evict_rejected(&first); // unknown now: nothing happens
+        assert_eq!(pool.len(), 1);
     }
 }

@@ -218,9 +218,12 @@ async fn finalize_loop(
             continue;
         }
         let executed = app
-            .finalize(chain_block)
+            .execute_finalized(chain_block)
             .map_err(|source| NodeError::Finalize { height, source })?;
+        // Store, then advance what the API serves, then acknowledge: a reader never sees a height
+        // whose block is not stored, and marshal never forgets a block we have not stored.
         store.put(&executed.block, &executed.receipts)?;
+        app.commit_finalized(&executed);
         ack.acknowledge();
         if height.is_multiple_of(SNAPSHOT_INTERVAL_BLOCKS) {
             store.put_snapshot(&executed.state)?;

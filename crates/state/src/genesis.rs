@@ -56,6 +56,7 @@ impl Genesis {
             delegations: BTreeMap::new(),
             unbondings: BTreeMap::new(),
             unbonding_seq: 0,
+            unbonding_counts: BTreeMap::new(),
             committee: Vec::new(),
             supply: Supply::default(),
         };

@@ -25,4 +25,5 @@ pub use apply::{ApplyError, Built, apply_block, build_block, execute_tx};
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
 pub use snapshot::SNAPSHOT_ENTRIES_MAX;
+pub use staking::UNBONDING_ENTRIES_MAX;
 pub use state::{Account, Params, State, Supply, SupplyError, Unbonding, Validator};

@@ -113,7 +113,7 @@ impl Read for State {
             return Err(Error::Invalid("State", "unknown snapshot version"));
         }
         let entries = || -> RangeCfg<usize> { (..=SNAPSHOT_ENTRIES_MAX).into() };
-        Ok(State {
+        let mut state = State {
             chain_id: u64::read(buf)?,
             params: Params::read(buf)?,
             height: u64::read(buf)?,
@@ -127,7 +127,16 @@ impl Read for State {
             unbonding_seq: u64::read(buf)?,
             committee: Read::read_cfg(buf, &(entries(), ()))?,
             supply: Supply::read(buf)?,
-        })
+            unbonding_counts: Default::default(),
+        };
+        // Derived data is rebuilt, not stored.
+        for entry in state.unbondings.values() {
+            *state
+                .unbonding_counts
+                .entry(entry.owner.clone())
+                .or_default() += 1;
+        }
+        Ok(state)
     }
 }
 

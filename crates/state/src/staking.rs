@@ -7,6 +7,18 @@
 use crate::{State, Unbonding};
 use plexus_types::{Address, Amount, Reason};
 
+/// The most unbonding entries one account may have in flight: each is a ledger entry that every
+/// block's state root covers, so their number is bounded per account.
+pub const UNBONDING_ENTRIES_MAX: u32 = 32;
+
+fn check_unbonding_room(state: &State, owner: &Address) -> Result<(), Reason> {
+    let in_flight = state.unbonding_counts.get(owner).copied().unwrap_or(0);
+    if in_flight >= UNBONDING_ENTRIES_MAX {
+        return Err(Reason::UnbondingQueueFull);
+    }
+    Ok(())
+}
+
 pub(crate) fn bond(state: &mut State, sender: Address, amount: Amount) -> Result<(), Reason> {
     if amount == 0 {
         return Err(Reason::ZeroAmount);
@@ -46,6 +58,7 @@ pub(crate) fn unbond(
     if validator.self_bond < amount {
         return Err(Reason::InsufficientStake);
     }
+    check_unbonding_room(state, &sender)?;
     let remaining = validator.self_bond - amount;
     let delegated = validator.delegated;
     if remaining == 0 && delegated == 0 {
@@ -114,6 +127,7 @@ pub(crate) fn undelegate(
     if existing < amount {
         return Err(Reason::InsufficientStake);
     }
+    check_unbonding_room(state, &sender)?;
     if existing == amount {
         state.delegations.remove(&key);
     } else {
@@ -142,6 +156,7 @@ fn queue_unbonding(state: &mut State, owner: Address, amount: Amount, height: u6
     let account = state.accounts.entry(owner.clone()).or_default();
     account.bonded -= amount;
     account.unbonding += amount;
+    *state.unbonding_counts.entry(owner.clone()).or_default() += 1;
     state
         .unbondings
         .insert((release, seq), Unbonding { owner, amount });
@@ -154,6 +169,12 @@ pub(crate) fn release_unbondings(state: &mut State, height: u64) {
             break;
         }
         let Unbonding { owner, amount } = entry.remove();
+        if let Some(count) = state.unbonding_counts.get_mut(&owner) {
+            *count -= 1;
+            if *count == 0 {
+                state.unbonding_counts.remove(&owner);
+            }
+        }
         let account = state.accounts.entry(owner).or_default();
         account.unbonding -= amount;
         account.balance += amount;
@@ -161,7 +182,8 @@ pub(crate) fn release_unbondings(state: &mut State, height: u64) {
 }
 
 /// Elects the committee: validators with at least the minimum self-bond, by total stake
-/// descending, ties broken by address ascending, at most `committee_size_max`.
+/// descending, ties broken by address ascending, at most `committee_size_max`. If nobody
+/// qualifies, the current committee stays: a chain never elects an empty committee.
 pub(crate) fn elect_committee(state: &mut State) {
     let mut candidates: Vec<(&Address, u128)> = state
         .validators
@@ -171,5 +193,8 @@ pub(crate) fn elect_committee(state: &mut State) {
         .collect();
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     candidates.truncate(state.params.committee_size_max as usize);
+    if candidates.is_empty() {
+        return;
+    }
     state.committee = candidates.into_iter().map(|(a, _)| a.clone()).collect();
 }

@@ -97,6 +97,9 @@ pub struct State {
     pub unbondings: BTreeMap<(u64, u64), Unbonding>,
     /// Next unbonding sequence number.
     pub unbonding_seq: u64,
+    /// Unbonding entries in flight per owner (derived from `unbondings`, so not committed
+    /// separately; bounded by `UNBONDING_ENTRIES_MAX`).
+    pub unbonding_counts: BTreeMap<Address, u32>,
     /// The committee of the current epoch: top validators by stake, ties by address.
     pub committee: Vec<Address>,
     pub supply: Supply,
@@ -150,6 +153,13 @@ impl State {
                 accounts: unbonding,
             });
         }
+        let mut counts = BTreeMap::<Address, u32>::new();
+        for entry in self.unbondings.values() {
+            *counts.entry(entry.owner.clone()).or_default() += 1;
+        }
+        if counts != self.unbonding_counts {
+            return Err(SupplyError::UnbondingCounts);
+        }
         Ok(total)
     }
 }
@@ -169,6 +179,8 @@ pub enum SupplyError {
         delegations: Amount,
         validators: Amount,
     },
+    #[error("the per-account unbonding counts disagree with the queue")]
+    UnbondingCounts,
     #[error("the unbonding queue holds {queue} but accounts record {accounts}")]
     Unbonding { queue: Amount, accounts: Amount },
 }

@@ -315,3 +315,55 @@ fn account_proofs_verify_and_tampering_fails() {
     };
     assert!(verify_account_proof(&garbage, &root).is_err());
 }
+
+#[test]
+fn unbonding_entries_per_account_are_capped_and_freed_on_release() {
+    let (mut state, _) = genesis();
+    let cap = plexus_state::UNBONDING_ENTRIES_MAX as u64;
+    let mut txs = vec![tx(
+        3,
+        0,
+        Payload::Delegate {
+            validator: address(0),
+            amount: 1_000 * PLX,
+        },
+    )];
+    for nonce in 1..=cap + 1 {
+        txs.push(tx(
+            3,
+            nonce,
+            Payload::Undelegate {
+                validator: address(0),
+                amount: 1,
+            },
+        ));
+    }
+    let got = statuses(&mut state, txs);
+    assert!(
+        got[..=cap as usize].iter().all(|s| *s == Status::Success),
+        "{got:?}"
+    );
+    assert_eq!(
+        got[cap as usize + 1],
+        Status::Failed(Reason::UnbondingQueueFull)
+    );
+    assert_eq!(state.recount(), Ok(state.supply.total));
+    // After the unbonding period the entries are released and the account may unbond again.
+    for _ in 0..3 {
+        statuses(&mut state, vec![]);
+    }
+    assert!(state.unbonding_counts.is_empty());
+    let got = statuses(
+        &mut state,
+        vec![tx(
+            3,
+            cap + 2,
+            Payload::Undelegate {
+                validator: address(0),
+                amount: 1,
+            },
+        )],
+    );
+    assert_eq!(got, vec![Status::Success]);
+    assert_eq!(state.recount(), Ok(state.supply.total));
+}
