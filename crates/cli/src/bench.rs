@@ -155,7 +155,7 @@ fn bench_tx(
     let (devnet, client) = start_devnet()?;
     let status = client.status()?;
     let senders = 10u64;
-    let per_sender = (rate * duration_s / senders).max(1) as usize;
+    let per_sender = (rate.saturating_mul(duration_s) / senders).clamp(1, 10_000_000) as usize;
     eprintln!(
         "pre-signing {} transfers from {senders} senders...",
         per_sender * senders as usize

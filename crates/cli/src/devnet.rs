@@ -107,7 +107,7 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         genesis
     };
     for i in 0..DEV_KEYS {
-        keys::store(&format!("dev{i}"), &dev_key(i))?;
+        keys::store_dev(&format!("dev{i}"), &dev_key(i))?;
     }
     println!(
         "Plexus devnet (chain id {}), data in {}",
@@ -233,9 +233,17 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
     match command {
         NodeCommand::Init { dir, genesis, key } => {
             let file = GenesisFile::load(&genesis)?;
-            file.to_genesis()?
+            let parsed = file.to_genesis()?;
+            parsed
                 .build()
                 .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+            let validator = Address(keys::load(&key)?.public_key());
+            if !parsed.validators.iter().any(|v| v.address == validator) {
+                bail!(
+                    "key {key:?} ({validator}) is not a validator in {}",
+                    genesis.display()
+                );
+            }
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             file.save(&dir.join("genesis.json"))?;

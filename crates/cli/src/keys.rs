@@ -89,10 +89,23 @@ pub fn create(name: &str) -> Result<PrivateKey> {
     Ok(key)
 }
 
-/// Stores `key` as `name`, replacing what was there (used for devnet keys).
-pub fn store(name: &str, key: &PrivateKey) -> Result<()> {
+/// Stores a devnet key as `name`, unless the keystore already holds a different key under that
+/// name (which is then left alone: it may be somebody's real key).
+pub fn store_dev(name: &str, key: &PrivateKey) -> Result<()> {
     check_name(name)?;
-    write_file(&path(name), key)
+    let path = path(name);
+    if path.exists() {
+        let existing = read_file(&path)?;
+        if existing.public_key() != key.public_key() {
+            bail!(
+                "the keystore {} already holds a different key named {name:?}; \
+                 set PLEXUS_HOME to another directory for the devnet",
+                dir().display()
+            );
+        }
+        return Ok(());
+    }
+    write_file(&path, key)
 }
 
 pub fn load(name: &str) -> Result<PrivateKey> {

@@ -310,7 +310,7 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
         fee,
     };
     let account = client.account(&builder.sender())?;
-    let tx = builder.build(account.nonce, payload);
+    let tx = builder.build(account.next_nonce, payload);
     let hash = client.submit(&tx)?;
     if send.no_wait {
         print(

@@ -224,6 +224,59 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         "{stderr}"
     );
 
+    // Two sends in a row without waiting take consecutive nonces.
+    for _ in 0..2 {
+        let out = plexus(
+            &home,
+            api,
+            &[
+                "tx",
+                "transfer",
+                "--from",
+                "dev1",
+                "--to",
+                "dev0",
+                "--amount",
+                "1",
+                "--no-wait",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A second node on a busy port fails with one line, not a panic.
+    let busy = Command::new(PLEXUS)
+        .args(["devnet", "--dir"])
+        .arg(workdir.join("second"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{}", free_port()),
+            "--p2p",
+            &format!("127.0.0.1:{p2p}"),
+        ])
+        .env("PLEXUS_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(!busy.status.success());
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        stderr.contains("cannot listen") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    // A wrong method is a JSON error too.
+    let response = reqwest::blocking::Client::new()
+        .delete(format!("{}/v1/status", client.base()))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(
+        response.json::<serde_json::Value>().unwrap()["code"],
+        "method_not_allowed"
+    );
+
     // The proof of an account verifies against the finalized state root.
     let proof = client.proof(&dev1).unwrap();
     let root = plexus_types::hash::parse_digest(&proof.state_root).unwrap();
@@ -562,5 +615,127 @@ fn batch_faucet_stream_metrics_and_openapi() {
     ] {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
+    std::fs::remove_dir_all(&workdir).ok();
+}
+
+#[test]
+fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
+    let workdir = tempdir();
+    let home = workdir.join("home");
+    let (api, p2p) = (free_port(), free_port());
+    let run = |args: &[&str]| plexus(&home, api, args);
+    for name in ["alice", "bob"] {
+        assert!(run(&["keys", "new", name]).status.success());
+    }
+    let genesis = workdir.join("genesis.json");
+    let genesis_arg = genesis.to_str().unwrap();
+    let out = run(&[
+        "genesis",
+        "--chain-id",
+        "7",
+        "--alloc",
+        "alice=100000plx",
+        "--alloc",
+        "bob=5plx",
+        "--validator",
+        "alice=10000plx",
+        "--out",
+        genesis_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A self-bond below the minimum is refused before any file is written.
+    let bad = workdir.join("bad.json");
+    let out = run(&[
+        "genesis",
+        "--chain-id",
+        "7",
+        "--alloc",
+        "bob=5plx",
+        "--validator",
+        "bob=5plx",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success() && !bad.exists());
+
+    let dir = workdir.join("node");
+    let dir_arg = dir.to_str().unwrap();
+    let out = run(&[
+        "node",
+        "init",
+        "--dir",
+        dir_arg,
+        "--genesis",
+        genesis_arg,
+        "--key",
+        "bob",
+    ]);
+    assert!(!out.status.success(), "bob is not a validator");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a validator"));
+    let out = run(&["node", "run", "--dir", dir_arg]);
+    assert!(
+        !out.status.success(),
+        "an uninitialized directory is refused"
+    );
+    let out = run(&[
+        "node",
+        "init",
+        "--dir",
+        dir_arg,
+        "--genesis",
+        genesis_arg,
+        "--key",
+        "alice",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let child = Command::new(PLEXUS)
+        .args([
+            "node",
+            "run",
+            "--dir",
+            dir_arg,
+            "--api",
+            &format!("127.0.0.1:{api}"),
+            "--p2p",
+            &format!("127.0.0.1:{p2p}"),
+        ])
+        .env("PLEXUS_HOME", &home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _node = Node { child };
+    let client = Client::new(&format!("http://127.0.0.1:{api}"));
+    let started = Instant::now();
+    while client.status().map(|s| s.height).unwrap_or(0) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the node did not produce blocks"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = client.status().unwrap();
+    assert_eq!(status.chain_id, 7);
+    assert!(!status.faucet, "only devnets have a faucet");
+    let out = run(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1plx", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bob: serde_json::Value =
+        serde_json::from_slice(&run(&["query", "account", "bob", "--json"]).stdout).unwrap();
+    assert_eq!(bob["balance"], (6 * PLX).to_string());
     std::fs::remove_dir_all(&workdir).ok();
 }

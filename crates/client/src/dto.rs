@@ -39,7 +39,10 @@ pub struct TxStatusDto {
 pub struct AccountDto {
     pub address: String,
     pub balance: String,
+    /// The nonce of the next transaction the chain will execute from this account.
     pub nonce: u64,
+    /// The nonce a new transaction must carry: `nonce` plus the account's pending transactions.
+    pub next_nonce: u64,
     pub bonded: String,
     pub unbonding: String,
 }

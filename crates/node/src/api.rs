@@ -30,14 +30,15 @@ use utoipa::OpenApi;
 /// The devnet faucet: a funded key that signs transfers on request.
 pub struct Faucet {
     pub key: PrivateKey,
-    next_nonce: Mutex<u64>,
+    /// Serializes requests so that each takes the next nonce after the previous one's.
+    sending: Mutex<()>,
 }
 
 impl Faucet {
     pub fn new(key: PrivateKey) -> Self {
         Faucet {
             key,
-            next_nonce: Mutex::new(0),
+            sending: Mutex::new(()),
         }
     }
 }
@@ -51,6 +52,8 @@ pub struct ApiState {
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
     pub blocks: broadcast::Sender<BlockEventDto>,
+    /// Permits for block-stream subscribers (`STREAMS_MAX`).
+    pub streams: Arc<tokio::sync::Semaphore>,
     pub faucet: Option<Arc<Faucet>>,
 }
 
@@ -234,6 +237,30 @@ fn admit(state: &ApiState, tx: SignedTransaction) -> Result<String, ApiError> {
     Ok(digest_hex(&hash))
 }
 
+/// Verifies a batch's signatures (together, then one by one only if the batch fails): returns
+/// each transaction's early verdict and the transactions that may enter the mempool.
+#[allow(clippy::type_complexity)]
+fn check_batch(
+    txs: Vec<SignedTransaction>,
+) -> (
+    Vec<Option<ApiError>>,
+    Vec<(SignedTransaction, plexus_types::Digest)>,
+) {
+    let all_valid = plexus_chain::ledger::verify_signatures(&txs);
+    let mut outcomes = Vec::with_capacity(txs.len());
+    let mut admissible = Vec::with_capacity(txs.len());
+    for tx in txs {
+        if all_valid || tx.verify_signature() {
+            let hash = tx.hash();
+            admissible.push((tx, hash));
+            outcomes.push(None);
+        } else {
+            outcomes.push(Some(bad_signature()));
+        }
+    }
+    (outcomes, admissible)
+}
+
 /// The most transactions in one batch submission.
 pub const TX_BATCH_MAX: usize = 1_000;
 
@@ -246,7 +273,14 @@ async fn submit_batch(
     State(state): State<ApiState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Vec<BatchItemDto>> {
-    let body = body.map_err(|r| ApiError::new(r.status(), "batch_too_large", r.body_text()))?;
+    let body = body.map_err(|r| {
+        let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "batch_too_large"
+        } else {
+            "malformed"
+        };
+        ApiError::new(r.status(), code, r.body_text())
+    })?;
     let range: commonware_codec::RangeCfg<usize> = (1..=TX_BATCH_MAX).into();
     let txs = <Vec<SignedTransaction> as commonware_codec::Decode>::decode_cfg(body, &(range, ()))
         .map_err(|e| {
@@ -256,18 +290,10 @@ async fn submit_batch(
                 format!("not a batch of 1 to {TX_BATCH_MAX} transactions: {e}"),
             )
         })?;
-    let all_valid = plexus_chain::ledger::verify_signatures(&txs);
-    let mut outcomes: Vec<Option<ApiError>> = Vec::with_capacity(txs.len());
-    let mut admissible = Vec::with_capacity(txs.len());
-    for tx in txs {
-        if all_valid || tx.verify_signature() {
-            let hash = tx.hash();
-            admissible.push((tx, hash));
-            outcomes.push(None);
-        } else {
-            outcomes.push(Some(bad_signature()));
-        }
-    }
+    // Signature checks are the CPU-heavy part: off the async workers.
+    let (outcomes, admissible) = tokio::task::spawn_blocking(move || check_batch(txs))
+        .await
+        .map_err(ApiError::internal)?;
     let hashes: Vec<_> = admissible.iter().map(|(_, h)| *h).collect();
     let mut results = state.app.submit_batch(admissible).into_iter().zip(hashes);
     let items = outcomes
@@ -357,10 +383,12 @@ async fn get_account(
 ) -> ApiResult<AccountDto> {
     let address = parse_address(&address)?;
     let account = finalized_state(&state, |s| s.account(&address));
+    let next_nonce = state.app.next_nonce(&address);
     Ok(Json(AccountDto {
         address: address.to_string(),
         balance: account.balance.to_string(),
         nonce: account.nonce,
+        next_nonce,
         bonded: account.bonded.to_string(),
         unbonding: account.unbonding.to_string(),
     }))
@@ -376,10 +404,12 @@ async fn get_proof(
     let address = parse_address(&address)?;
     let executed = state.app.finalized();
     let (height, root) = (executed.state.height, executed.block.header.state_root);
-    // Building the proof is O(state): it runs on the shared snapshot, outside every lock.
-    let found = executed
-        .state
-        .prove_account(&address)
+    // Building the proof is O(state): it runs on the shared snapshot, outside every lock and off
+    // the async workers that consensus shares.
+    let target = address.clone();
+    let found = tokio::task::spawn_blocking(move || executed.state.prove_account(&target))
+        .await
+        .map_err(ApiError::internal)?
         .map(|p| (p, height, root));
     let Some((proof, height, root)) = found else {
         return Err(ApiError::new(
@@ -494,8 +524,9 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
     responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn post_faucet(
     State(state): State<ApiState>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    let body = body.map_err(|r| ApiError::new(r.status(), "malformed", r.body_text()))?;
     let Some(faucet) = state.faucet.clone() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -524,11 +555,9 @@ async fn post_faucet(
         ));
     }
     let sender = Address(faucet.key.public_key());
-    let (chain_id, fee, finalized_nonce) = finalized_state(&state, |s| {
-        (s.chain_id, s.params.fee_min, s.account(&sender).nonce)
-    });
-    let mut next = faucet.next_nonce.lock().unwrap_or_else(|p| p.into_inner());
-    let nonce = (*next).max(finalized_nonce);
+    let (chain_id, fee) = finalized_state(&state, |s| (s.chain_id, s.params.fee_min));
+    let _sending = faucet.sending.lock().unwrap_or_else(|p| p.into_inner());
+    let nonce = state.app.next_nonce(&sender);
     let tx = Transaction {
         chain_id,
         sender,
@@ -538,7 +567,6 @@ async fn post_faucet(
     }
     .sign(&faucet.key);
     let hash = admit(&state, tx)?;
-    *next = nonce + 1;
     Ok((StatusCode::ACCEPTED, Json(SubmitResponse { hash })))
 }
 
@@ -546,15 +574,26 @@ async fn post_faucet(
 #[utoipa::path(get, path = "/v1/stream/blocks", responses((status = 200, description = "text/event-stream of BlockEventDto")))]
 async fn stream_blocks(
     State(state): State<ApiState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Each subscriber holds a permit for as long as it listens.
+    let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            format!("at most {STREAMS_MAX} block streams at once"),
+        )
+    })?;
     let stream = tokio_stream::wrappers::BroadcastStream::new(state.blocks.subscribe()).filter_map(
-        |item| async move {
-            // A lagging subscriber skips what it missed rather than stalling the node.
-            let event = item.ok()?;
-            Some(Ok(Event::default().event("block").json_data(event).ok()?))
+        move |item| {
+            let _held = &permit;
+            async move {
+                // A lagging subscriber skips what it missed rather than stalling the node.
+                let event = item.ok()?;
+                Some(Ok(Event::default().event("block").json_data(event).ok()?))
+            }
         },
     );
-    Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }
 
 async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
@@ -599,11 +638,25 @@ async fn get_openapi() -> impl IntoResponse {
     Json(openapi())
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
+/// Requests served at once (block streams excepted); more wait in line.
+pub const REQUESTS_CONCURRENT_MAX: usize = 256;
+/// Block-stream subscribers at once.
+pub const STREAMS_MAX: usize = 64;
+
 pub fn router(state: ApiState) -> Router {
+    let streams = Router::new().route("/v1/stream/blocks", get(stream_blocks));
     Router::new()
         .route("/v1/txs", post(submit_tx))
         .route(
@@ -618,10 +671,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/validators", get(get_validators))
         .route("/v1/status", get(get_status))
         .route("/v1/faucet", post(post_faucet))
-        .route("/v1/stream/blocks", get(stream_blocks))
         .route("/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            REQUESTS_CONCURRENT_MAX,
+        ))
+        .merge(streams)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         // Bodies past this are cut off by axum; ours are checked against TX_SIZE_MAX with a JSON error.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)

@@ -76,7 +76,7 @@ pub async fn start(
     cfg: EngineConfig,
     app: App,
     genesis: ChainBlock,
-) -> Handle<()> {
+) -> Result<Handle<()>, commonware_storage::archive::Error> {
     let me = cfg.key.public_key();
     let participants = Set::try_from(vec![me.clone()]).expect("one participant is a valid set");
     let scheme = Scheme::signer(NAMESPACE, participants.clone(), cfg.key.clone())
@@ -152,14 +152,12 @@ pub async fn start(
             Scheme::certificate_codec_config_unbounded(),
         ),
     )
-    .await
-    .expect("cannot open the finalizations archive");
+    .await?;
     let blocks = prunable::Archive::init(
         context.child("finalized_blocks"),
         archive_config("blocks", page_cache.clone(), BLOCK_TXS_MAX),
     )
-    .await
-    .expect("cannot open the blocks archive");
+    .await?;
 
     let genesis_digest = commonware_cryptography::Digestible::digest(&genesis);
     let (marshal_actor, marshal_mailbox, _floor) =
@@ -217,5 +215,5 @@ pub async fn start(
             track_historical_votes: false,
         },
     );
-    engine.start(votes, certificates, simplex_resolver)
+    Ok(engine.start(votes, certificates, simplex_resolver))
 }

@@ -59,6 +59,10 @@ pub enum NodeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("consensus storage: {0}")]
+    Archive(#[from] commonware_storage::archive::Error),
+    #[error("the validator key {0} is not a validator in this genesis")]
+    NotAValidator(String),
     #[error("runtime: {0}")]
     Runtime(String),
 }
@@ -132,6 +136,10 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
 }
 
 async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeError> {
+    let me = plexus_types::Address(cfg.key.public_key());
+    if !cfg.genesis.validators.iter().any(|v| v.address == me) {
+        return Err(NodeError::NotAValidator(me.to_string()));
+    }
     let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
     let (ledger, genesis_block) = recover(&store, &cfg.genesis)?;
     let app_cfg = AppConfig {
@@ -154,6 +162,12 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         .set(app.with_ledger(|l| l.finalized().state.height) as i64);
     let (blocks, _) = broadcast::channel(256);
 
+    // The p2p listener binds inside Commonware, which panics on failure: probe the port first so
+    // a busy port is a clear error.
+    std::net::TcpListener::bind(cfg.p2p).map_err(|source| NodeError::Listen {
+        addr: cfg.p2p,
+        source,
+    })?;
     let listener = tokio::net::TcpListener::bind(cfg.api)
         .await
         .map_err(|source| NodeError::Listen {
@@ -165,6 +179,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         store: store.clone(),
         metrics: metrics.clone(),
         blocks: blocks.clone(),
+        streams: Arc::new(tokio::sync::Semaphore::new(api::STREAMS_MAX)),
         faucet: cfg.faucet.map(|key| Arc::new(Faucet::new(key))),
     };
     let router = api::router(api_state);
@@ -187,7 +202,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         app.clone(),
         ChainBlock::new(genesis_block),
     )
-    .await;
+    .await?;
 
     let finalizer = finalize_loop(app, store, metrics, blocks, finalized);
     tokio::select! {

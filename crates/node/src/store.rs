@@ -6,7 +6,7 @@
 
 use commonware_codec::{Decode, DecodeExt, Encode, ReadExt};
 use plexus_state::State;
-use plexus_types::{BLOCK_TXS_MAX, Block, Digest, Receipt};
+use plexus_types::{BLOCK_TXS_MAX, Block, Digest, Receipt, Status};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 
@@ -91,6 +91,13 @@ impl Store {
                 .insert(height, encoded.as_slice())?;
             let mut txs = txn.open_table(TXS)?;
             for (index, receipt) in receipts.iter().enumerate() {
+                // A transaction that executed keeps its location: a later inclusion of the same
+                // bytes can only be a rejection (its nonce is spent) and must not hide it.
+                if matches!(receipt.status, Status::Rejected(_))
+                    && txs.get(&receipt.tx_hash.0)?.is_some()
+                {
+                    continue;
+                }
                 txs.insert(&receipt.tx_hash.0, (height, index as u32))?;
             }
         }
@@ -161,7 +168,7 @@ mod tests {
     use super::*;
     use commonware_cryptography::Signer;
     use plexus_state::{Genesis, GenesisValidator, Params};
-    use plexus_types::{Address, Header, PLX, PrivateKey, Status, block::tx_root, hash};
+    use plexus_types::{Address, Header, PLX, PrivateKey, block::tx_root, hash};
 
     fn block(height: u64) -> Block {
         let key = PrivateKey::from_seed(1);
@@ -226,10 +233,26 @@ mod tests {
             })
         );
         assert_eq!(store.tx_location(&hash(&[b"other"])).unwrap(), None);
+        // The same bytes included again and rejected (spent nonce) do not hide the execution.
+        let replayed = Receipt {
+            status: Status::Rejected(plexus_types::Reason::BadNonce),
+            fee_burned: 0,
+            ..receipt.clone()
+        };
+        store
+            .put(&block(2), std::slice::from_ref(&replayed))
+            .unwrap();
+        assert_eq!(
+            store.tx_location(&receipt.tx_hash).unwrap(),
+            Some(TxLocation {
+                height: 1,
+                index: 0
+            })
+        );
         drop(store);
         // Reopening sees the same data.
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.tip().unwrap(), Some(1));
+        assert_eq!(store.tip().unwrap(), Some(2));
         let _ = std::fs::remove_file(&path);
     }
 }
