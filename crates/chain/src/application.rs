@@ -353,7 +353,7 @@ mod tests {
 
     fn ledger() -> Ledger {
         let key = PrivateKey::from_seed(0);
-        let (state, header) = Genesis {
+        Ledger::genesis(&Genesis {
             chain_id: 1,
             timestamp_ms: 0,
             params: Params::default(),
@@ -362,17 +362,8 @@ mod tests {
                 address: Address(key.public_key()),
                 self_bond: 10_000 * PLX,
             }],
-        }
-        .build()
-        .unwrap();
-        Ledger::new(
-            Block {
-                header,
-                txs: Vec::new(),
-            },
-            state,
-            Vec::new(),
-        )
+        })
+        .unwrap()
     }
 
     fn new_app() -> App {

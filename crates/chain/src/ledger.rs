@@ -53,6 +53,16 @@ impl Ledger {
         }
     }
 
+    /// Starts a chain at its genesis: the height-0 block (no transactions) and state.
+    pub fn genesis(genesis: &plexus_state::Genesis) -> Result<Self, plexus_state::GenesisError> {
+        let (state, header) = genesis.build()?;
+        let block = Block {
+            header,
+            txs: Vec::new(),
+        };
+        Ok(Ledger::new(block, state, Vec::new()))
+    }
+
     /// The last finalized block's execution.
     pub fn finalized(&self) -> &Arc<Executed> {
         &self.finalized
@@ -198,7 +208,7 @@ mod tests {
     }
 
     fn ledger() -> Ledger {
-        let (state, header) = Genesis {
+        Ledger::genesis(&Genesis {
             chain_id: 3,
             timestamp_ms: 10,
             params: Params::default(),
@@ -209,17 +219,8 @@ mod tests {
                 address: Address(key(0).public_key()),
                 self_bond: 10_000 * PLX,
             }],
-        }
-        .build()
-        .unwrap();
-        Ledger::new(
-            Block {
-                header,
-                txs: Vec::new(),
-            },
-            state,
-            Vec::new(),
-        )
+        })
+        .unwrap()
     }
 
     fn transfer(from: u64, nonce: u64) -> SignedTransaction {

@@ -75,13 +75,18 @@ fn plexus(home: &Path, api: u16, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn key_address(home: &Path, api: u16, name: &str) -> Address {
-    let out = plexus(home, api, &["keys", "show", name, "--json"]);
+/// Fails the test with the command's stderr unless it exited 0.
+fn assert_succeeded(out: &std::process::Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn key_address(home: &Path, api: u16, name: &str) -> Address {
+    let out = plexus(home, api, &["keys", "show", name, "--json"]);
+    assert_succeeded(&out);
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(value["name"], name);
     value["address"].as_str().unwrap().parse().unwrap()
@@ -133,11 +138,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let out = plexus(&home, api, &["keys", "new", "alice", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let alice = key_address(&home, api, "alice");
     let out = plexus(&home, api, &["keys", "new", "alice"]);
     assert!(!out.status.success(), "a key is never overwritten");
@@ -170,11 +171,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
             "tx", "transfer", "--from", "dev0", "--to", "dev1", "--amount", "1.5plx", "--json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(receipt["status"], "finalized");
     assert_eq!(receipt["receipt"]["status"], "success");
@@ -192,11 +189,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         api,
         &["stake", "bond", "--from", "dev2", "--amount", "2000plx"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let dev2 = key_address(&home, api, "dev2");
     assert_eq!(
         client.account(&dev2).unwrap().bonded,
@@ -241,11 +234,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
                 "--no-wait",
             ],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
     }
     // A second node on a busy port fails with one line, not a panic.
     let busy = Command::new(PLEXUS)
@@ -642,11 +631,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
         "--out",
         genesis_arg,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     // A self-bond below the minimum is refused before any file is written.
     let bad = workdir.join("bad.json");
     let out = run(&[
@@ -691,11 +676,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
         "--key",
         "alice",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
 
     let child = Command::new(PLEXUS)
         .args([
@@ -729,11 +710,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let out = run(&[
         "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1plx", "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let bob: serde_json::Value =
         serde_json::from_slice(&run(&["query", "account", "bob", "--json"]).stdout).unwrap();
     assert_eq!(bob["balance"], (6 * PLX).to_string());
