@@ -138,21 +138,26 @@ impl App {
     }
 
     /// Makes a stored finalized block the ledger's tip and evicts from the mempool every nonce it
-    /// consumed, and every transaction it rejected (which would otherwise be proposed forever).
+    /// consumed, and every transaction it rejected for a reason that would repeat forever.
     pub fn commit_finalized(&self, executed: &Arc<Executed>) {
         let mut ledger = lock(&self.shared.ledger);
         ledger.advance(executed.clone());
         let mut mempool = lock(&self.shared.mempool);
-        for receipt in &executed.receipts {
-            if matches!(receipt.status, plexus_types::Status::Rejected(_)) {
-                mempool.evict_rejected(&receipt.tx_hash);
-            }
-        }
         let mut senders: Vec<_> = executed.block.txs.iter().map(|t| &t.tx.sender).collect();
         senders.sort();
         senders.dedup();
         for sender in senders {
             mempool.evict_below(sender, executed.state.account(sender).nonce);
+        }
+        // What is left of a rejected transaction has a nonce at or above the account's. A bad
+        // nonce may still become good (a later nonce placed first); any other rejection will
+        // repeat forever, so it goes, with the nonces that queue behind it.
+        for receipt in &executed.receipts {
+            if let plexus_types::Status::Rejected(reason) = receipt.status
+                && reason != plexus_types::Reason::BadNonce
+            {
+                mempool.evict_rejected(&receipt.tx_hash);
+            }
         }
     }
 
@@ -205,9 +210,10 @@ impl App {
     /// either work in the mempool or the idle interval elapsed.
     async fn pace<E: Clock>(&self, clock: &E, parent_ms: u64) {
         let cfg = &self.shared.cfg;
-        let earliest = UNIX_EPOCH + Duration::from_millis(parent_ms + cfg.block_time_min_ms);
+        let earliest =
+            UNIX_EPOCH + Duration::from_millis(parent_ms.saturating_add(cfg.block_time_min_ms));
         clock.sleep_until(earliest).await;
-        let idle_deadline = parent_ms + cfg.idle_block_ms;
+        let idle_deadline = parent_ms.saturating_add(cfg.idle_block_ms);
         while unix_ms(clock.current()) < idle_deadline && self.with_mempool(Mempool::is_empty) {
             clock.sleep(Duration::from_millis(10)).await;
         }
@@ -456,5 +462,55 @@ mod tests {
             (wrong, right)
         });
         assert_eq!(verdicts, (false, true));
+    }
+
+    #[test]
+    fn a_rejected_duplicate_does_not_evict_the_senders_later_nonces() {
+        use plexus_types::{Payload, Transaction};
+        let app = new_app();
+        let key = PrivateKey::from_seed(0);
+        let transfer = |nonce| {
+            Transaction {
+                chain_id: 1,
+                sender: Address(key.public_key()),
+                nonce,
+                fee: 1_000,
+                payload: Payload::Transfer {
+                    to: Address(PrivateKey::from_seed(9).public_key()),
+                    amount: 1,
+                },
+            }
+            .sign(&key)
+        };
+        for nonce in 0..2 {
+            let tx = transfer(nonce);
+            let hash = tx.hash();
+            app.submit(tx, hash).unwrap();
+        }
+        // A block (from some other leader) carrying nonce 0 twice: the copy is rejected.
+        let executed = {
+            let mut ledger = lock(&app.shared.ledger);
+            let genesis = ledger.finalized().state.block_hash;
+            ledger
+                .build(
+                    &genesis,
+                    vec![transfer(0), transfer(0)],
+                    0,
+                    key.public_key(),
+                )
+                .unwrap()
+        };
+        assert_eq!(
+            executed.receipts[1].status,
+            plexus_types::Status::Rejected(plexus_types::Reason::BadNonce)
+        );
+        app.commit_finalized(&executed);
+        let sender = Address(key.public_key());
+        assert_eq!(
+            app.with_mempool(|m| m.pending_count(&sender)),
+            1,
+            "nonce 1 must stay"
+        );
+        assert_eq!(app.next_nonce(&sender), 2);
     }
 }

@@ -1,7 +1,8 @@
 //! The mempool: transactions waiting for a block.
 //!
-//! Entry checks (chain id, fee floor, signature, nonce window, affordability, limits) run once,
-//! here; a block built from the mempool carries only admitted transactions. Selection takes the
+//! Entry checks (chain id, fee floor, gapless nonce, affordability, limits) run here; the caller
+//! verifies the signature first (the API does, batching where it can), so a block built from the
+//! mempool carries only admitted, signed transactions. Selection takes the
 //! best fee first, ties by arrival, while keeping each sender's nonces consecutive. Finalization
 //! evicts what the chain has consumed.
 

@@ -650,7 +650,7 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-/// Requests served at once (block streams excepted); more wait in line.
+/// Requests served at once across all routes (block streams excepted); more wait for a permit.
 pub const REQUESTS_CONCURRENT_MAX: usize = 256;
 /// Block-stream subscribers at once.
 pub const STREAMS_MAX: usize = 64;
@@ -673,7 +673,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/faucet", post(post_faucet))
         .route("/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
-        .layer(tower::limit::ConcurrencyLimitLayer::new(
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             REQUESTS_CONCURRENT_MAX,
         ))
         .merge(streams)

@@ -54,8 +54,9 @@ pub enum NodeError {
     GenesisMismatch { stored: String, expected: String },
     #[error("the stored snapshot at height {height} does not match the stored block")]
     SnapshotMismatch { height: u64 },
-    #[error("cannot listen for the API on {addr}: {source}")]
+    #[error("cannot listen for the {what} on {addr}: {source}")]
     Listen {
+        what: &'static str,
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -116,6 +117,10 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
             .replay(block, height == tip)
             .map_err(|source| NodeError::Replay { height, source })?;
     }
+    // A crash between a block's commit and its snapshot skips that snapshot: catch up here.
+    if tip - from >= SNAPSHOT_INTERVAL_BLOCKS {
+        store.put_snapshot(&ledger.finalized().state)?;
+    }
     info!(
         height = tip,
         snapshot = from,
@@ -165,12 +170,14 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     // The p2p listener binds inside Commonware, which panics on failure: probe the port first so
     // a busy port is a clear error.
     std::net::TcpListener::bind(cfg.p2p).map_err(|source| NodeError::Listen {
+        what: "peer-to-peer",
         addr: cfg.p2p,
         source,
     })?;
     let listener = tokio::net::TcpListener::bind(cfg.api)
         .await
         .map_err(|source| NodeError::Listen {
+            what: "API",
             addr: cfg.api,
             source,
         })?;
@@ -374,6 +381,19 @@ mod tests {
             drop(store);
             let _ = std::fs::remove_file(&path);
         }
+    }
+
+    #[test]
+    fn recovery_takes_a_snapshot_when_the_stored_one_is_too_old() {
+        let path =
+            std::env::temp_dir().join(format!("plexus-recover-old-{}.redb", std::process::id()));
+        let blocks = SNAPSHOT_INTERVAL_BLOCKS + 2;
+        let (store, _) = chain(&path, blocks, None);
+        assert!(store.snapshot().unwrap().is_none());
+        recover(&store, &genesis()).unwrap();
+        assert_eq!(store.snapshot().unwrap().map(|s| s.height), Some(blocks));
+        drop(store);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
