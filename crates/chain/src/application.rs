@@ -87,10 +87,6 @@ impl App {
         (app, receiver)
     }
 
-    pub fn config(&self) -> &AppConfig {
-        &self.shared.cfg
-    }
-
     /// The last finalized block with its post-state and receipts. The lock is held only to clone
     /// the `Arc`: readers then work on the snapshot without holding up block production (they
     /// may wait for a block being built to finish).
@@ -110,9 +106,8 @@ impl App {
 
     /// Admits a transaction whose signature the caller has verified.
     pub fn submit(&self, tx: SignedTransaction, hash: Digest) -> Result<Digest, crate::AdmitError> {
-        let ledger = lock(&self.shared.ledger);
-        let account = ledger.finalized().state.account(&tx.tx.sender);
-        lock(&self.shared.mempool).admit(&self.shared.cfg.mempool, tx, hash, &account)
+        let mut results = self.submit_batch(vec![(tx, hash)]);
+        results.pop().expect("one result per transaction")
     }
 
     /// Admits many transactions (signatures verified by the caller) under one lock.

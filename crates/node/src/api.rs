@@ -143,6 +143,27 @@ pub fn block_dto(block: &Block, receipts: &[Receipt]) -> BlockDto {
     }
 }
 
+/// A body axum could not read (over the route's limit, or a broken stream) as a JSON error;
+/// `too_large` is the code for the over-limit case.
+fn body_error(rejection: axum::extract::rejection::BytesRejection, too_large: &str) -> ApiError {
+    let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large
+    } else {
+        "malformed"
+    };
+    ApiError::new(rejection.status(), code, rejection.body_text())
+}
+
+/// Counts a submission's outcome in the metrics (accepted, or rejected by code).
+fn count<T>(state: &ApiState, result: &Result<T, ApiError>) {
+    match result {
+        Ok(_) => {
+            state.metrics.txs_accepted.inc();
+        }
+        Err(err) => state.metrics.reject(&err.1.code),
+    }
+}
+
 fn parse_address(text: &str) -> Result<Address, ApiError> {
     text.parse::<Address>().map_err(|e| {
         ApiError::new(
@@ -168,25 +189,9 @@ async fn submit_tx(
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     let result = match body {
         Ok(body) => submit(&state, &body),
-        Err(rejection) => {
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "tx_too_large"
-            } else {
-                "malformed"
-            };
-            Err(ApiError::new(
-                rejection.status(),
-                code,
-                rejection.body_text(),
-            ))
-        }
+        Err(rejection) => Err(body_error(rejection, "tx_too_large")),
     };
-    match &result {
-        Ok(_) => {
-            state.metrics.txs_accepted.inc();
-        }
-        Err(err) => state.metrics.reject(&err.1.code),
-    };
+    count(&state, &result);
     result.map(|hash| (StatusCode::ACCEPTED, Json(SubmitResponse { hash })))
 }
 
@@ -273,14 +278,7 @@ async fn submit_batch(
     State(state): State<ApiState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Vec<BatchItemDto>> {
-    let body = body.map_err(|r| {
-        let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "batch_too_large"
-        } else {
-            "malformed"
-        };
-        ApiError::new(r.status(), code, r.body_text())
-    })?;
+    let body = body.map_err(|r| body_error(r, "batch_too_large"))?;
     let range: commonware_codec::RangeCfg<usize> = (1..=TX_BATCH_MAX).into();
     let txs = <Vec<SignedTransaction> as commonware_codec::Decode>::decode_cfg(body, &(range, ()))
         .map_err(|e| {
@@ -308,21 +306,16 @@ async fn submit_batch(
                     result.map(|_| digest_hex(&hash)).map_err(admit_error)
                 }
             };
+            count(&state, &result);
             match result {
-                Ok(hash) => {
-                    state.metrics.txs_accepted.inc();
-                    BatchItemDto {
-                        hash: Some(hash),
-                        error: None,
-                    }
-                }
-                Err(ApiError(_, body)) => {
-                    state.metrics.reject(&body.code);
-                    BatchItemDto {
-                        hash: None,
-                        error: Some(body),
-                    }
-                }
+                Ok(hash) => BatchItemDto {
+                    hash: Some(hash),
+                    error: None,
+                },
+                Err(ApiError(_, body)) => BatchItemDto {
+                    hash: None,
+                    error: Some(body),
+                },
             }
         })
         .collect();
@@ -526,7 +519,7 @@ async fn post_faucet(
     State(state): State<ApiState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
-    let body = body.map_err(|r| ApiError::new(r.status(), "malformed", r.body_text()))?;
+    let body = body.map_err(|r| body_error(r, "malformed"))?;
     let Some(faucet) = state.faucet.clone() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -566,8 +559,9 @@ async fn post_faucet(
         payload: Payload::Transfer { to, amount },
     }
     .sign(&faucet.key);
-    let hash = admit(&state, tx)?;
-    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { hash })))
+    let result = admit(&state, tx);
+    count(&state, &result);
+    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { hash: result? })))
 }
 
 /// Server-sent events: one `block` event per finalized block.

@@ -162,9 +162,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     };
     let (app, finalized) = App::new(app_cfg, ledger);
     let metrics = Arc::new(Metrics::default());
-    metrics
-        .height
-        .set(app.with_ledger(|l| l.finalized().state.height) as i64);
+    metrics.height.set(app.finalized().state.height as i64);
     let (blocks, _) = broadcast::channel(256);
 
     // The p2p listener binds inside Commonware, which panics on failure: probe the port first so
@@ -233,7 +231,7 @@ async fn finalize_loop(
     while let Some(Finalized { block, ack }) = finalized.next().await {
         let chain_block = block.inner();
         let height = chain_block.block().header.height;
-        let tip = app.with_ledger(|l| l.finalized().state.height);
+        let tip = app.finalized().state.height;
         if height <= tip {
             // Redelivered after a restart: already applied and stored.
             ack.acknowledge();

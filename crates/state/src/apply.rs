@@ -128,7 +128,7 @@ fn check_header(state: &State, block: &Block) -> Result<(), ApplyError> {
 /// Executes one transaction (signature already verified) at block `height`.
 ///
 /// `Rejected` leaves the state untouched; `Failed` burns the fee and consumes the nonce.
-pub fn execute_tx(state: &mut State, signed: &SignedTransaction, height: u64) -> Receipt {
+fn execute_tx(state: &mut State, signed: &SignedTransaction, height: u64) -> Receipt {
     let tx = &signed.tx;
     let tx_hash = signed.hash();
     let rejected = |reason| Receipt {

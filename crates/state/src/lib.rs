@@ -21,7 +21,7 @@ mod snapshot;
 mod staking;
 mod state;
 
-pub use apply::{ApplyError, Built, apply_block, build_block, execute_tx};
+pub use apply::{ApplyError, Built, apply_block, build_block};
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
 pub use snapshot::SNAPSHOT_ENTRIES_MAX;
