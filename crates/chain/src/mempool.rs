@@ -72,10 +72,18 @@ struct Entry {
     cost: Amount,
 }
 
+/// One sender's pending transactions, by nonce, with their summed cost (kept up to date so that
+/// admission does not re-add the whole queue).
+#[derive(Default)]
+struct Queue {
+    entries: BTreeMap<u64, Entry>,
+    cost: Amount,
+}
+
 /// Pending transactions, per sender by nonce.
 #[derive(Default)]
 pub struct Mempool {
-    by_sender: BTreeMap<Address, BTreeMap<u64, Entry>>,
+    by_sender: BTreeMap<Address, Queue>,
     by_hash: HashMap<Digest, (Address, u64)>,
     arrivals: u64,
 }
@@ -131,7 +139,7 @@ impl Mempool {
             return Err(AdmitError::Replay { nonce, next });
         }
         let pending = self.by_sender.get(&tx.tx.sender);
-        let count = pending.map_or(0, BTreeMap::len);
+        let count = pending.map_or(0, |q| q.entries.len());
         let expected = next + count as u64;
         if nonce < expected {
             return Err(AdmitError::NonceInUse { nonce });
@@ -150,14 +158,7 @@ impl Mempool {
             .fee
             .checked_add(payload_value(&tx.tx.payload))
             .ok_or(AdmitError::Overflow)?;
-        let pending_cost = pending
-            .map(|p| {
-                p.values()
-                    .map(|e| e.cost)
-                    .try_fold(0u128, u128::checked_add)
-            })
-            .unwrap_or(Some(0))
-            .ok_or(AdmitError::Overflow)?;
+        let pending_cost = pending.map_or(0, |q| q.cost);
         let needed = pending_cost.checked_add(cost).ok_or(AdmitError::Overflow)?;
         if needed > account.balance {
             return Err(AdmitError::Unaffordable {
@@ -174,10 +175,10 @@ impl Mempool {
             cost,
         };
         self.by_hash.insert(hash, (sender.clone(), nonce));
-        self.by_sender
-            .entry(sender)
-            .or_default()
-            .insert(nonce, entry);
+        let queue = self.by_sender.entry(sender).or_default();
+        // `needed` (the sum) was checked above, so this cannot overflow.
+        queue.cost = needed;
+        queue.entries.insert(nonce, entry);
         Ok(hash)
     }
 
@@ -190,9 +191,9 @@ impl Mempool {
     ) -> Vec<Arc<SignedTransaction>> {
         // Heap of each sender's next eligible transaction.
         let mut heads = BinaryHeap::new();
-        for (sender, entries) in &self.by_sender {
+        for (sender, queue) in &self.by_sender {
             let nonce = next_nonce(sender);
-            if let Some(entry) = entries.get(&nonce) {
+            if let Some(entry) = queue.entries.get(&nonce) {
                 heads.push((entry.tx.tx.fee, Reverse(entry.arrival), sender, nonce));
             }
         }
@@ -201,7 +202,7 @@ impl Mempool {
             let Some((_, _, sender, nonce)) = heads.pop() else {
                 break;
             };
-            let entries = &self.by_sender[sender];
+            let entries = &self.by_sender[sender].entries;
             chosen.push(entries[&nonce].tx.clone());
             if let Some(entry) = entries.get(&(nonce + 1)) {
                 heads.push((entry.tx.tx.fee, Reverse(entry.arrival), sender, nonce + 1));
@@ -212,7 +213,7 @@ impl Mempool {
 
     /// How many transactions of `sender` wait here (its next nonce is the account's plus this).
     pub fn pending_count(&self, sender: &Address) -> usize {
-        self.by_sender.get(sender).map_or(0, BTreeMap::len)
+        self.by_sender.get(sender).map_or(0, |q| q.entries.len())
     }
 
     /// Drops a transaction that a finalized block included but rejected (its nonce was not
@@ -222,31 +223,34 @@ impl Mempool {
         let Some((sender, nonce)) = self.by_hash.get(hash).cloned() else {
             return;
         };
-        let Some(entries) = self.by_sender.get_mut(&sender) else {
-            return;
-        };
-        for entry in entries.split_off(&nonce).values() {
-            self.by_hash.remove(&entry.hash);
-        }
-        if entries.is_empty() {
-            self.by_sender.remove(&sender);
-        }
+        self.evict(&sender, |entries| entries.split_off(&nonce));
     }
 
     /// Drops every transaction of `sender` whose nonce is below `next_nonce` (consumed by a
     /// finalized block, or made stale by one).
     pub fn evict_below(&mut self, sender: &Address, next_nonce: u64) {
-        let Some(entries) = self.by_sender.get_mut(sender) else {
+        self.evict(sender, |entries| {
+            let keep = entries.split_off(&next_nonce);
+            std::mem::replace(entries, keep)
+        });
+    }
+
+    /// Removes the entries `take` splits off `sender`'s queue, keeping the hash index and the
+    /// queue's cost in step, and drops the queue once empty.
+    fn evict(
+        &mut self,
+        sender: &Address,
+        take: impl FnOnce(&mut BTreeMap<u64, Entry>) -> BTreeMap<u64, Entry>,
+    ) {
+        let Some(queue) = self.by_sender.get_mut(sender) else {
             return;
         };
-        let keep = entries.split_off(&next_nonce);
-        for entry in entries.values() {
+        for entry in take(&mut queue.entries).values() {
             self.by_hash.remove(&entry.hash);
+            queue.cost -= entry.cost;
         }
-        if keep.is_empty() {
+        if queue.entries.is_empty() {
             self.by_sender.remove(sender);
-        } else {
-            *entries = keep;
         }
     }
 }
@@ -416,5 +420,28 @@ mod tests {
         assert_eq!(pool.pending_count(&Address(key(1).public_key())), 0);
         pool.evict_rejected(&first); // unknown now: nothing happens
         assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn evicted_costs_no_longer_count_against_the_balance() {
+        let mut pool = Mempool::default();
+        admit(&mut pool, tx(1, 0, 10, 80), 100, 0).unwrap();
+        assert_eq!(
+            admit(&mut pool, tx(1, 1, 10, 5), 100, 0),
+            Err(AdmitError::Unaffordable {
+                balance: 100,
+                needed: 105
+            })
+        );
+        // Nonce 0 finalized: its cost leaves the queue's sum.
+        pool.evict_below(&Address(key(1).public_key()), 1);
+        assert!(admit(&mut pool, tx(1, 1, 10, 5), 100, 1).is_ok());
+        assert_eq!(
+            admit(&mut pool, tx(1, 2, 10, 76), 100, 1),
+            Err(AdmitError::Unaffordable {
+                balance: 100,
+                needed: 101
+            })
+        );
     }
 }

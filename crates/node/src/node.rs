@@ -265,7 +265,7 @@ async fn finalize_loop(
             .set(app.with_mempool(|m| m.len()) as i64);
         let _ = blocks.send(BlockEventDto {
             height,
-            hash: digest_hex(&executed.block.digest()),
+            hash: digest_hex(&executed.state.block_hash),
             timestamp: header.timestamp_ms,
             state_root: digest_hex(&header.state_root),
             txs: executed.block.txs.len(),
