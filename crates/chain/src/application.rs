@@ -10,7 +10,7 @@ use commonware_consensus::{
 };
 use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::Clock;
-use commonware_utils::acknowledgement::Exact;
+use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
 use futures::{StreamExt, channel::mpsc};
 use plexus_types::{Digest, PublicKey, SignedTransaction};
 use std::{
@@ -43,6 +43,16 @@ pub struct AppConfig {
 pub struct Finalized {
     pub block: Digested<ChainBlock>,
     pub ack: Exact,
+}
+
+/// Why a finalized block could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum FinalizeError<E> {
+    /// The network finalized a block this node cannot execute: a bug or a corrupted store.
+    #[error("executing finalized block {height}: {source}")]
+    Execute { height: u64, source: LedgerError },
+    #[error("persisting a finalized block: {0}")]
+    Persist(E),
 }
 
 struct Shared {
@@ -154,6 +164,31 @@ impl App {
                 mempool.evict_rejected(&receipt.tx_hash);
             }
         }
+    }
+
+    /// Finalizes one block marshal delivered: a redelivery (at or below our tip, after a
+    /// restart) is acknowledged at once; otherwise the block is executed, handed to `persist`,
+    /// made the tip, and only then acknowledged, so marshal never forgets a block that was not
+    /// persisted. Returns the execution of a newly finalized block.
+    pub fn finalize<E>(
+        &self,
+        finalized: Finalized,
+        persist: impl FnOnce(&Arc<Executed>) -> Result<(), E>,
+    ) -> Result<Option<Arc<Executed>>, FinalizeError<E>> {
+        let Finalized { block, ack } = finalized;
+        let chain_block = block.inner();
+        let height = chain_block.block().header.height;
+        if height <= self.finalized().state.height {
+            ack.acknowledge();
+            return Ok(None);
+        }
+        let executed = self
+            .execute_finalized(chain_block)
+            .map_err(|source| FinalizeError::Execute { height, source })?;
+        persist(&executed).map_err(FinalizeError::Persist)?;
+        self.commit_finalized(&executed);
+        ack.acknowledge();
+        Ok(Some(executed))
     }
 
     /// The nonce the sender's next transaction must carry: its account nonce after the last

@@ -14,7 +14,7 @@ pub mod block;
 pub mod ledger;
 pub mod mempool;
 
-pub use application::{App, AppConfig, Finalized};
+pub use application::{App, AppConfig, FinalizeError, Finalized};
 pub use block::ChainBlock;
 pub use ledger::{Executed, Ledger, LedgerError};
 pub use mempool::{AdmitError, Mempool, MempoolConfig};

@@ -34,8 +34,9 @@ pub struct DevnetArgs {
     /// Peer-to-peer listen address.
     #[arg(long, default_value = "127.0.0.1:9080")]
     p2p: SocketAddr,
-    /// Validator processes (only 1 until the validator network lands).
-    #[arg(long, default_value_t = 1)]
+    /// Validator processes. With more than one, validator i listens on the API and p2p ports
+    /// plus i and keeps its data in DIR/validator-i; the faucet is on validator 0's API.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32))]
     validators: u32,
     /// Minimum milliseconds between blocks.
     #[arg(long, default_value_t = 250)]
@@ -46,8 +47,12 @@ pub fn dev_key(i: u64) -> PrivateKey {
     PrivateKey::from_seed(DEV_KEY_SEED + i)
 }
 
-fn validator_key() -> PrivateKey {
-    PrivateKey::from_seed(DEV_KEY_SEED + 100)
+/// Devnet validator `i`'s key (validator 0 keeps the seed single-validator devnets always used).
+pub fn validator_key(i: u32) -> PrivateKey {
+    match i {
+        0 => PrivateKey::from_seed(DEV_KEY_SEED + 100),
+        i => PrivateKey::from_seed(DEV_KEY_SEED + 200 + u64::from(i)),
+    }
 }
 
 fn faucet_key() -> PrivateKey {
@@ -61,7 +66,7 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn devnet_genesis() -> GenesisFile {
+fn devnet_genesis(validators: u32) -> GenesisFile {
     let mut allocations: Vec<AllocationFile> = (0..DEV_KEYS)
         .map(|i| AllocationFile {
             address: Address(dev_key(i).public_key()).to_string(),
@@ -72,40 +77,46 @@ fn devnet_genesis() -> GenesisFile {
         address: Address(faucet_key().public_key()).to_string(),
         amount: (1_000_000_000 * PLX).to_string(),
     });
-    let validator = Address(validator_key().public_key()).to_string();
-    allocations.push(AllocationFile {
-        address: validator.clone(),
-        amount: (100_000 * PLX).to_string(),
-    });
+    let mut validator_files = Vec::new();
+    for i in 0..validators {
+        let validator = Address(validator_key(i).public_key()).to_string();
+        allocations.push(AllocationFile {
+            address: validator.clone(),
+            amount: (100_000 * PLX).to_string(),
+        });
+        validator_files.push(ValidatorFile {
+            address: validator,
+            self_bond: (10_000 * PLX).to_string(),
+        });
+    }
     GenesisFile {
         chain_id: DEVNET_CHAIN_ID,
         timestamp_ms: now_ms(),
         params: ParamsFile::default(),
         allocations,
-        validators: vec![ValidatorFile {
-            address: validator,
-            self_bond: (10_000 * PLX).to_string(),
-        }],
+        validators: validator_files,
     }
 }
 
 pub fn run_devnet(args: DevnetArgs) -> Result<()> {
-    if args.validators != 1 {
-        bail!(
-            "--validators {}: only single-validator devnets run today; multi-validator networks arrive with the validator-network work",
-            args.validators
-        );
-    }
     let dir = args.dir.unwrap_or_else(crate::default_devnet_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let genesis_path = dir.join("genesis.json");
     let genesis = if genesis_path.exists() {
         GenesisFile::load(&genesis_path)?
     } else {
-        let genesis = devnet_genesis();
+        let genesis = devnet_genesis(args.validators);
         genesis.save(&genesis_path)?;
         genesis
     };
+    if genesis.validators.len() != args.validators as usize {
+        bail!(
+            "{} holds a devnet of {} validator(s); run it with --validators {} or use another --dir",
+            dir.display(),
+            genesis.validators.len(),
+            genesis.validators.len()
+        );
+    }
     for i in 0..DEV_KEYS {
         keys::store_dev(&format!("dev{i}"), &dev_key(i))?;
     }
@@ -114,8 +125,12 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         genesis.chain_id,
         dir.display()
     );
-    println!("  API       http://{}", args.api);
-    println!("  p2p       {}", args.p2p);
+    let nodes: Vec<(SocketAddr, SocketAddr)> = (0..args.validators)
+        .map(|i| Ok((offset(args.api, i)?, offset(args.p2p, i)?)))
+        .collect::<Result<_>>()?;
+    for (i, (api, p2p)) in nodes.iter().enumerate() {
+        println!("  validator {i}  API http://{api}  p2p {p2p}");
+    }
     println!("  faucet    POST http://{}/v1/faucet", args.api);
     println!(
         "Dev keys (in {}; public seeds, devnet only):",
@@ -129,17 +144,144 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         );
     }
     println!("Ctrl-C stops; running again with the same --dir continues the chain.");
+    if args.validators > 1 {
+        return supervise(&dir, &genesis, &nodes, args.block_time_ms);
+    }
     let cfg = NodeConfig {
         data_dir: dir,
         genesis: genesis.to_genesis()?,
-        key: validator_key(),
+        key: validator_key(0),
         api: args.api,
         p2p: args.p2p,
+        dialable: None,
+        bootstrappers: Vec::new(),
         faucet: Some(faucet_key()),
         block_time_min_ms: args.block_time_ms,
         idle_block_ms: 1_000,
     };
     plexus_node::run(cfg)?;
+    Ok(())
+}
+
+/// `addr` with its port moved up by `i`.
+fn offset(addr: SocketAddr, i: u32) -> Result<SocketAddr> {
+    let port = u16::try_from(i)
+        .ok()
+        .and_then(|i| addr.port().checked_add(i))
+        .with_context(|| format!("no port {i} above {addr}"))?;
+    Ok(SocketAddr::new(addr.ip(), port))
+}
+
+/// Writes `key` to `path` unless it already holds that key; refuses a different one.
+fn ensure_key_file(path: &Path, key: &PrivateKey) -> Result<()> {
+    if path.exists() {
+        if keys::read_file(path)?.public_key() != key.public_key() {
+            bail!("{} holds a key that is not this devnet's", path.display());
+        }
+        return Ok(());
+    }
+    keys::write_file(path, key)
+}
+
+/// Runs a multi-validator devnet: one `plexus node run` process per validator, each with its own
+/// directory, API and p2p port, all bootstrapping from each other. Stops them all on Ctrl-C or
+/// SIGTERM, and stops the devnet if any of them exits.
+fn supervise(
+    dir: &Path,
+    genesis: &GenesisFile,
+    nodes: &[(SocketAddr, SocketAddr)],
+    block_time_ms: u64,
+) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find the plexus executable")?;
+    let count = nodes.len() as u32;
+    let peers: Vec<String> = (0..count)
+        .zip(nodes)
+        .map(|(i, (_, p2p))| format!("{}@{p2p}", Address(validator_key(i).public_key())))
+        .collect();
+    let mut children = Vec::new();
+    for (i, (api, p2p)) in (0..count).zip(nodes) {
+        let node_dir = dir.join(format!("validator-{i}"));
+        std::fs::create_dir_all(&node_dir)
+            .with_context(|| format!("cannot create {}", node_dir.display()))?;
+        genesis.save(&node_dir.join("genesis.json"))?;
+        ensure_key_file(&node_dir.join("validator.key"), &validator_key(i))?;
+        let log_path = node_dir.join("node.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        let mut command = std::process::Command::new(&exe);
+        command
+            .arg("node")
+            .arg("run")
+            .arg("--dir")
+            .arg(&node_dir)
+            .arg("--api")
+            .arg(api.to_string())
+            .arg("--p2p")
+            .arg(p2p.to_string())
+            .arg("--block-time-ms")
+            .arg(block_time_ms.to_string());
+        for (j, peer) in peers.iter().enumerate() {
+            if j != i as usize {
+                command.arg("--bootstrapper").arg(peer);
+            }
+        }
+        if i == 0 {
+            let faucet = node_dir.join("faucet.key");
+            ensure_key_file(&faucet, &faucet_key())?;
+            command.arg("--faucet-key").arg(faucet);
+        }
+        command.stdout(log.try_clone()?).stderr(log);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start validator {i}"))?;
+        println!(
+            "  validator {i}  pid {}  log {}",
+            child.id(),
+            log_path.display()
+        );
+        children.push(child);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let exited = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok::<_, anyhow::Error>(None),
+                _ = term.recv() => return Ok(None),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            }
+            for (i, child) in children.iter_mut().enumerate() {
+                if let Some(status) = child.try_wait()? {
+                    return Ok(Some((i, status)));
+                }
+            }
+        }
+    })?;
+    // Ask every validator to stop, give them time to finish, then make sure.
+    for child in &children {
+        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for child in &mut children {
+        while child.try_wait()?.is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    if let Some((i, status)) = exited {
+        bail!(
+            "validator {i} exited ({status}); see {}",
+            dir.join(format!("validator-{i}/node.log")).display()
+        );
+    }
     Ok(())
 }
 
@@ -218,14 +360,29 @@ pub enum NodeCommand {
         #[arg(long)]
         key: String,
     },
-    /// Run the node in an initialized directory until Ctrl-C.
+    /// Run the node in an initialized directory until Ctrl-C or SIGTERM.
     Run {
         #[arg(long)]
         dir: PathBuf,
+        /// API listen address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         api: SocketAddr,
+        /// Peer-to-peer listen address.
         #[arg(long, default_value = "127.0.0.1:9080")]
         p2p: SocketAddr,
+        /// The address other validators dial (default: the --p2p address).
+        #[arg(long)]
+        dialable: Option<SocketAddr>,
+        /// A peer to join the network through, `ADDRESS@HOST:PORT` (its validator address and
+        /// p2p address); repeatable. Give every validator at least one.
+        #[arg(long = "bootstrapper")]
+        bootstrappers: Vec<String>,
+        /// Minimum milliseconds between blocks.
+        #[arg(long, default_value_t = 250)]
+        block_time_ms: u64,
+        /// Devnets only: serve POST /v1/faucet, paying from the key in this file.
+        #[arg(long)]
+        faucet_key: Option<PathBuf>,
     },
 }
 
@@ -251,22 +408,52 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             println!("initialized {}", dir.display());
             Ok(())
         }
-        NodeCommand::Run { dir, api, p2p } => {
+        NodeCommand::Run {
+            dir,
+            api,
+            p2p,
+            dialable,
+            bootstrappers,
+            block_time_ms,
+            faucet_key,
+        } => {
             let genesis = load_initialized(&dir)?;
             let key = keys::read_file(&dir.join("validator.key"))?;
+            let bootstrappers = bootstrappers
+                .iter()
+                .map(|b| parse_bootstrapper(b))
+                .collect::<Result<Vec<_>>>()?;
+            let faucet = faucet_key.map(|path| keys::read_file(&path)).transpose()?;
             plexus_node::run(NodeConfig {
                 data_dir: dir,
                 genesis,
                 key,
                 api,
                 p2p,
-                faucet: None,
-                block_time_min_ms: 250,
+                dialable,
+                bootstrappers,
+                faucet,
+                block_time_min_ms: block_time_ms,
                 idle_block_ms: 1_000,
             })?;
             Ok(())
         }
     }
+}
+
+/// Parses `ADDRESS@HOST:PORT`.
+fn parse_bootstrapper(text: &str) -> Result<(plexus_types::PublicKey, SocketAddr)> {
+    let (address, socket) = text
+        .split_once('@')
+        .with_context(|| format!("--bootstrapper {text:?}: expected ADDRESS@HOST:PORT"))?;
+    let address: Address = address
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--bootstrapper {text:?}: {e}"))?;
+    let socket = std::net::ToSocketAddrs::to_socket_addrs(socket)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| format!("--bootstrapper {text:?}: {socket:?} is not HOST:PORT"))?;
+    Ok((address.0, socket))
 }
 
 fn load_initialized(dir: &Path) -> Result<plexus_state::Genesis> {

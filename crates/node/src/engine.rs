@@ -1,5 +1,7 @@
-//! Wires the Commonware stack for one validator: authenticated p2p, marshal (archives, backfill
-//! resolver, block broadcast), the inline verification wrapper and the simplex engine.
+//! Wires the Commonware stack for a validator: authenticated p2p, marshal (archives, backfill
+//! resolver, block broadcast), the inline verification wrapper and the simplex engine. The
+//! consensus part is generic over the runtime and the network, so the simulation runs the very
+//! same wiring on Commonware's deterministic runtime and simulated p2p.
 
 use commonware_broadcast::buffered;
 use commonware_consensus::{
@@ -20,9 +22,11 @@ use commonware_consensus::{
 use commonware_cryptography::{
     Digested, Sha256, Signer, certificate::ConstantProvider, certificate::Verifier as _,
 };
-use commonware_p2p::{Manager as _, authenticated::discovery};
+use commonware_p2p::{Blocker, Manager as _, Provider, Receiver, Sender, authenticated::discovery};
 use commonware_parallel::Sequential;
-use commonware_runtime::{Handle, Quota, Supervisor as _, buffer::paged::CacheRef, tokio::Context};
+use commonware_runtime::{
+    Clock, Handle, Metrics, Quota, Spawner, Storage, Supervisor, buffer::paged::CacheRef,
+};
 use commonware_storage::{archive::prunable, translator::TwoCap};
 use commonware_stream::{
     cups::{self, Cups},
@@ -30,17 +34,23 @@ use commonware_stream::{
 };
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
 use plexus_chain::{App, ChainBlock};
-use plexus_types::{BLOCK_TXS_MAX, PrivateKey, TX_SIZE_MAX};
+use plexus_types::{BLOCK_TXS_MAX, PrivateKey, PublicKey, TX_SIZE_MAX};
+use rand::CryptoRng;
 use std::{net::SocketAddr, num::NonZeroUsize, time::Duration};
 
 /// The namespace every consensus and p2p signature is made under.
 pub const NAMESPACE: &[u8] = b"_PLEXUS";
 
-/// Consensus timing. `leader_timeout` must exceed the application's idle block interval.
+/// One validator's consensus settings. `leader_timeout` must exceed the application's idle
+/// block interval.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub key: PrivateKey,
-    pub p2p_listen: SocketAddr,
+    /// The committee that signs (the genesis committee, in canonical order).
+    pub participants: Set<PublicKey>,
+    /// Prepended to every storage partition name: several validators can share one runtime's
+    /// storage in simulation. Empty in a node.
+    pub partition_prefix: String,
     pub leader_timeout: Duration,
     pub certification_timeout: Duration,
 }
@@ -69,66 +79,85 @@ fn archive_config<C>(
     }
 }
 
-/// Starts consensus for a one-validator committee and returns the simplex engine's handle.
-/// Finalized blocks reach `app` as marshal `Update`s.
-pub async fn start(
-    context: Context,
+/// The p2p channels consensus uses, in registration order: votes, certificates, simplex's
+/// resolver, marshal's backfill and the block broadcast.
+pub const CHANNELS: [u64; 5] = [0, 1, 2, 3, 4];
+
+/// The five registered channel pairs, in the order of [`CHANNELS`].
+pub struct Channels<S, R> {
+    pub votes: (S, R),
+    pub certificates: (S, R),
+    pub simplex_resolver: (S, R),
+    pub backfill: (S, R),
+    pub broadcast: (S, R),
+}
+
+impl<S, R> Channels<S, R> {
+    /// Takes the pairs in the order of [`CHANNELS`].
+    pub fn from_ordered(pairs: Vec<(S, R)>) -> Option<Self> {
+        let mut pairs = pairs.into_iter();
+        let channels = Channels {
+            votes: pairs.next()?,
+            certificates: pairs.next()?,
+            simplex_resolver: pairs.next()?,
+            backfill: pairs.next()?,
+            broadcast: pairs.next()?,
+        };
+        pairs.next().is_none().then_some(channels)
+    }
+}
+
+/// The rate each peer may send at on every consensus channel.
+pub fn channel_quota() -> Quota {
+    Quota::per_second(NZU32!(1024))
+}
+
+/// The largest p2p message: a full block.
+pub fn max_message_size() -> u32 {
+    (BLOCK_TXS_MAX * TX_SIZE_MAX / 16) as u32
+}
+
+/// Starts consensus (marshal, its resolver, the block broadcast and simplex) for this
+/// validator over already-registered channels, on any Commonware runtime: the tokio one in a
+/// node, the deterministic one in simulation. Finalized blocks reach `app` as marshal updates.
+#[allow(clippy::too_many_arguments)]
+pub async fn start<E, S, R, P, B>(
+    context: E,
     cfg: EngineConfig,
     app: App,
     genesis: ChainBlock,
-) -> Result<Handle<()>, commonware_storage::archive::Error> {
+    channels: Channels<S, R>,
+    peers: P,
+    blocker: B,
+) -> Result<Handle<()>, commonware_storage::archive::Error>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+{
     let me = cfg.key.public_key();
-    let participants = Set::try_from(vec![me.clone()]).expect("one participant is a valid set");
-    let scheme = Scheme::signer(NAMESPACE, participants.clone(), cfg.key.clone())
-        .expect("the validator is in its own committee");
+    let scheme = Scheme::signer(NAMESPACE, cfg.participants.clone(), cfg.key.clone())
+        .expect("the validator is in the committee");
     let provider = ConstantProvider::new(scheme.clone());
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
-
-    // Real authenticated p2p even with one validator: peers join through it later.
-    let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
-        Sake {
-            signer: cfg.key.clone(),
-            synchrony_bound: Duration::from_secs(5),
-            max_handshake_age: Duration::from_secs(10),
-            version: sake::Version::V1,
-        },
-        cups::Version::V1,
-    );
-    let max_message_size = (BLOCK_TXS_MAX * TX_SIZE_MAX / 16) as u32;
-    let p2p_cfg = discovery::Config::local(
-        handshake,
-        NAMESPACE,
-        cfg.p2p_listen,
-        cfg.p2p_listen,
-        Vec::new(),
-        NZUsize!(16),
-        max_message_size,
-        MAILBOX,
-    );
-    let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p_cfg);
-    oracle.track(0, participants.clone());
-    let quota = Quota::per_second(NZU32!(1024));
-    let votes = network.register(0, quota);
-    let certificates = network.register(1, quota);
-    let simplex_resolver = network.register(2, quota);
-    let backfill = network.register(3, quota);
-    let broadcast = network.register(4, quota);
-    network.start();
+    let prefix = &cfg.partition_prefix;
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
         marshal_resolver::Config {
             public_key: me.clone(),
-            peer_provider: oracle.clone(),
-            blocker: oracle.clone(),
+            peer_provider: peers.clone(),
+            blocker: blocker.clone(),
             mailbox_size: MAILBOX,
             fetch_timeout: NZDuration!(Duration::from_secs(2)),
             fetch_retry_delay: Duration::from_millis(100),
             priority_requests: false,
             priority_responses: false,
         },
-        backfill,
+        channels.backfill,
     );
     let (broadcast_engine, buffer) = buffered::Engine::new(
         context.child("broadcast"),
@@ -138,16 +167,16 @@ pub async fn start(
             deque_size: 10,
             priority: false,
             codec_config: BLOCK_TXS_MAX,
-            peer_provider: oracle.clone(),
+            peer_provider: peers,
             strategy: Sequential,
         },
     );
-    broadcast_engine.start(broadcast);
+    broadcast_engine.start(channels.broadcast);
 
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),
         archive_config(
-            "finalizations",
+            &format!("{prefix}finalizations"),
             page_cache.clone(),
             Scheme::certificate_codec_config_unbounded(),
         ),
@@ -155,7 +184,11 @@ pub async fn start(
     .await?;
     let blocks = prunable::Archive::init(
         context.child("finalized_blocks"),
-        archive_config("blocks", page_cache.clone(), BLOCK_TXS_MAX),
+        archive_config(
+            &format!("{prefix}blocks"),
+            page_cache.clone(),
+            BLOCK_TXS_MAX,
+        ),
     )
     .await?;
 
@@ -169,7 +202,7 @@ pub async fn start(
                 provider,
                 epocher: epocher.clone(),
                 start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
-                partition_prefix: "marshal".into(),
+                partition_prefix: format!("{prefix}marshal"),
                 mailbox_size: MAILBOX,
                 view_retention: ViewDelta::new(1024),
                 prunable_items_per_section: NZU64!(ITEMS_PER_SECTION),
@@ -192,12 +225,12 @@ pub async fn start(
         simplex::Config {
             scheme,
             elector: RoundRobin::<Sha256>::default(),
-            blocker: oracle,
+            blocker,
             automaton: inline.clone(),
             relay: inline.clone(),
             reporter: inline,
             strategy: Sequential,
-            partition: "simplex-e0".into(),
+            partition: format!("{prefix}simplex-e0"),
             mailbox_size: MAILBOX,
             epoch: Epoch::zero(),
             floor: Floor::Genesis(genesis_digest),
@@ -215,5 +248,66 @@ pub async fn start(
             track_historical_votes: false,
         },
     );
-    Ok(engine.start(votes, certificates, simplex_resolver))
+    Ok(engine.start(
+        channels.votes,
+        channels.certificates,
+        channels.simplex_resolver,
+    ))
+}
+
+/// The authenticated p2p network of a node: discovery through bootstrappers, with the
+/// committee as the tracked peer set.
+pub struct P2p {
+    pub listen: SocketAddr,
+    /// The address peers dial (the listen address unless behind NAT).
+    pub dialable: SocketAddr,
+    pub bootstrappers: Vec<(PublicKey, SocketAddr)>,
+}
+
+/// Starts authenticated discovery p2p under `context` and registers the consensus channels.
+pub fn start_p2p(
+    context: &commonware_runtime::tokio::Context,
+    key: &PrivateKey,
+    participants: &Set<PublicKey>,
+    p2p: P2p,
+) -> (
+    Channels<
+        discovery::Sender<PublicKey, commonware_runtime::tokio::Context>,
+        discovery::Receiver<PublicKey>,
+    >,
+    discovery::Oracle<PublicKey>,
+) {
+    let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
+        Sake {
+            signer: key.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let bootstrappers = p2p
+        .bootstrappers
+        .into_iter()
+        .map(|(key, addr)| (key, addr.into()))
+        .collect();
+    let p2p_cfg = discovery::Config::local(
+        handshake,
+        NAMESPACE,
+        p2p.listen,
+        p2p.dialable,
+        bootstrappers,
+        NZUsize!(256),
+        max_message_size(),
+        MAILBOX,
+    );
+    let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p_cfg);
+    oracle.track(0, participants.clone());
+    let pairs = CHANNELS
+        .iter()
+        .map(|channel| network.register(*channel, channel_quota()))
+        .collect();
+    network.start();
+    let channels = Channels::from_ordered(pairs).expect("five channels");
+    (channels, oracle)
 }

@@ -8,12 +8,12 @@ use crate::{
 };
 use commonware_cryptography::Signer;
 use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio};
-use commonware_utils::Acknowledgement as _;
+use commonware_utils::ordered::Set;
 use futures::{StreamExt, channel::mpsc};
 use plexus_chain::{App, AppConfig, ChainBlock, Finalized, Ledger, LedgerError, MempoolConfig};
 use plexus_client::dto::BlockEventDto;
 use plexus_state::{Genesis, GenesisError};
-use plexus_types::{BLOCK_TXS_MAX, Block, PrivateKey, hash::digest_hex};
+use plexus_types::{BLOCK_TXS_MAX, Block, PrivateKey, PublicKey, hash::digest_hex};
 use std::{
     net::SocketAddr,
     path::PathBuf,
@@ -30,7 +30,12 @@ pub struct NodeConfig {
     /// The validator key (consensus identity and block proposer).
     pub key: PrivateKey,
     pub api: SocketAddr,
+    /// Where this node listens for peers.
     pub p2p: SocketAddr,
+    /// The address peers dial to reach this node (defaults to `p2p`).
+    pub dialable: Option<SocketAddr>,
+    /// Peers to discover the network through: `(public key, address)`.
+    pub bootstrappers: Vec<(PublicKey, SocketAddr)>,
     /// Devnet only: the key the faucet endpoint pays from.
     pub faucet: Option<PrivateKey>,
     pub block_time_min_ms: u64,
@@ -44,10 +49,10 @@ pub enum NodeError {
     Genesis(#[from] GenesisError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("finalizing: {0}")]
+    Finalize(#[from] plexus_chain::FinalizeError<StoreError>),
     #[error("replaying stored block {height}: {source}")]
     Replay { height: u64, source: LedgerError },
-    #[error("finalizing block {height}: {source}")]
-    Finalize { height: u64, source: LedgerError },
     #[error(
         "the stored chain does not match this genesis (stored genesis hash {stored}, expected {expected})"
     )]
@@ -62,7 +67,7 @@ pub enum NodeError {
     },
     #[error("consensus storage: {0}")]
     Archive(#[from] commonware_storage::archive::Error),
-    #[error("the validator key {0} is not a validator in this genesis")]
+    #[error("the validator key {0} is not in this genesis's committee")]
     NotAValidator(String),
     #[error("runtime: {0}")]
     Runtime(String),
@@ -130,6 +135,15 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
     Ok((ledger, genesis_block))
 }
 
+/// The consensus committee a chain starts with: the genesis state's committee, in the canonical
+/// order every validator derives alike.
+pub fn committee(genesis: &Genesis) -> Result<Set<PublicKey>, NodeError> {
+    let (state, _) = genesis.build()?;
+    let keys: Vec<PublicKey> = state.committee.iter().map(|a| a.0.clone()).collect();
+    Set::try_from(keys)
+        .map_err(|_| NodeError::Runtime("the genesis committee repeats a key".into()))
+}
+
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::Runtime(e.to_string()))?;
@@ -141,12 +155,13 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
 }
 
 async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeError> {
-    let me = plexus_types::Address(cfg.key.public_key());
-    if !cfg.genesis.validators.iter().any(|v| v.address == me) {
-        return Err(NodeError::NotAValidator(me.to_string()));
-    }
     let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
     let (ledger, genesis_block) = recover(&store, &cfg.genesis)?;
+    let participants = committee(&cfg.genesis)?;
+    if participants.position(&cfg.key.public_key()).is_none() {
+        let me = plexus_types::Address(cfg.key.public_key());
+        return Err(NodeError::NotAValidator(me.to_string()));
+    }
     let app_cfg = AppConfig {
         proposer: cfg.key.public_key(),
         block_time_min_ms: cfg.block_time_min_ms,
@@ -195,9 +210,20 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     });
     info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
 
+    let (channels, oracle) = engine::start_p2p(
+        &context,
+        &cfg.key,
+        &participants,
+        engine::P2p {
+            listen: cfg.p2p,
+            dialable: cfg.dialable.unwrap_or(cfg.p2p),
+            bootstrappers: cfg.bootstrappers,
+        },
+    );
     let engine_cfg = EngineConfig {
         key: cfg.key.clone(),
-        p2p_listen: cfg.p2p,
+        participants,
+        partition_prefix: String::new(),
         leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
         certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
     };
@@ -206,6 +232,9 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         engine_cfg,
         app.clone(),
         ChainBlock::new(genesis_block),
+        channels,
+        oracle.clone(),
+        oracle,
     )
     .await?;
 
@@ -228,23 +257,16 @@ async fn finalize_loop(
     blocks: broadcast::Sender<BlockEventDto>,
     mut finalized: mpsc::UnboundedReceiver<Finalized>,
 ) -> Result<(), NodeError> {
-    while let Some(Finalized { block, ack }) = finalized.next().await {
-        let chain_block = block.inner();
-        let height = chain_block.block().header.height;
-        let tip = app.finalized().state.height;
-        if height <= tip {
-            // Redelivered after a restart: already applied and stored.
-            ack.acknowledge();
-            continue;
-        }
-        let executed = app
-            .execute_finalized(chain_block)
-            .map_err(|source| NodeError::Finalize { height, source })?;
+    while let Some(delivered) = finalized.next().await {
         // Store, then advance what the API serves, then acknowledge: a reader never sees a height
         // whose block is not stored, and marshal never forgets a block we have not stored.
-        store.put(&executed.block, &executed.receipts)?;
-        app.commit_finalized(&executed);
-        ack.acknowledge();
+        let Some(executed) = app.finalize(delivered, |executed| {
+            store.put(&executed.block, &executed.receipts)
+        })?
+        else {
+            continue;
+        };
+        let height = executed.state.height;
         if height.is_multiple_of(SNAPSHOT_INTERVAL_BLOCKS) {
             store.put_snapshot(&executed.state)?;
         }
