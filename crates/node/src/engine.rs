@@ -264,19 +264,19 @@ pub struct P2p {
     pub bootstrappers: Vec<(PublicKey, SocketAddr)>,
 }
 
+/// The consensus channels of a node's authenticated network.
+pub type NodeChannels = Channels<
+    discovery::Sender<PublicKey, commonware_runtime::tokio::Context>,
+    discovery::Receiver<PublicKey>,
+>;
+
 /// Starts authenticated discovery p2p under `context` and registers the consensus channels.
 pub fn start_p2p(
     context: &commonware_runtime::tokio::Context,
     key: &PrivateKey,
     participants: &Set<PublicKey>,
     p2p: P2p,
-) -> (
-    Channels<
-        discovery::Sender<PublicKey, commonware_runtime::tokio::Context>,
-        discovery::Receiver<PublicKey>,
-    >,
-    discovery::Oracle<PublicKey>,
-) {
+) -> (NodeChannels, discovery::Oracle<PublicKey>) {
     let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
         Sake {
             signer: key.clone(),
