@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask check`: formatting, clippy with warnings denied, and the CI test profile.
 //! - `cargo xtask bench`: the release build's transaction and apply benchmarks, as JSON.
+//! - `cargo xtask sim --seeds N [--from S] [--scenario NAME] [--json]`: the deterministic
+//!   simulation sweep (every scenario for seeds S..S+N); fails naming any failing seed.
 
 use anyhow::{Result, bail};
 use std::process::Command;
@@ -44,6 +46,12 @@ fn main() -> Result<()> {
                 &["bench", "tx", "--duration", "10", "--json"],
             )
         }
-        other => bail!("unknown task {other:?}; tasks: check, bench"),
+        "sim" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            let mut args = vec!["run", "--quiet", "-p", "plexus-sim", "--"];
+            args.extend(rest.iter().map(String::as_str));
+            run("cargo", &args)
+        }
+        other => bail!("unknown task {other:?}; tasks: check, bench, sim"),
     }
 }

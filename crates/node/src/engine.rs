@@ -5,8 +5,9 @@
 
 use commonware_broadcast::buffered;
 use commonware_consensus::{
+    Reporter,
     marshal::{
-        self, Start,
+        self, Start, Update,
         core::Actor as MarshalActor,
         resolver::p2p as marshal_resolver,
         standard::{Inline, Standard},
@@ -119,12 +120,14 @@ pub fn max_message_size() -> u32 {
 
 /// Starts consensus (marshal, its resolver, the block broadcast and simplex) for this
 /// validator over already-registered channels, on any Commonware runtime: the tokio one in a
-/// node, the deterministic one in simulation. Finalized blocks reach `app` as marshal updates.
+/// node, the deterministic one in simulation. Finalized blocks reach `reporter` (the app, or a
+/// wrapper that observes and forwards to it) as marshal updates.
 #[allow(clippy::too_many_arguments)]
-pub async fn start<E, S, R, P, B>(
+pub async fn start<E, S, R, P, B, F>(
     context: E,
     cfg: EngineConfig,
     app: App,
+    reporter: F,
     genesis: ChainBlock,
     channels: Channels<S, R>,
     peers: P,
@@ -136,6 +139,7 @@ where
     R: Receiver<PublicKey = PublicKey>,
     P: Provider<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey>,
+    F: Reporter<Activity = Update<ChainBlock>>,
 {
     let me = cfg.key.public_key();
     let scheme = Scheme::signer(NAMESPACE, cfg.participants.clone(), cfg.key.clone())
@@ -217,7 +221,7 @@ where
             },
         )
         .await;
-    marshal_actor.start(app.clone(), buffer, resolver);
+    marshal_actor.start(reporter, buffer, resolver);
 
     let inline = Inline::new(context.child("inline"), app, marshal_mailbox, epocher);
     let engine = simplex::Engine::new(

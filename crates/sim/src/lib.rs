@@ -1,0 +1,401 @@
+//! Deterministic simulation of Plexus validator networks.
+//!
+//! Each validator runs the node's real consensus wiring (`plexus_node::engine::start`: marshal,
+//! block broadcast, backfill, simplex) and the real application (`plexus_chain::App`) on
+//! Commonware's deterministic runtime, connected by its simulated p2p network, all in one
+//! process and in simulated time. Commonware glue's simulation harness starts, crashes and
+//! restarts validators and changes links on a schedule; a workload of signed transfers and
+//! delegations runs against every validator's mempool.
+//!
+//! What survives a crash is what survives one in a node: the runtime's storage (marshal's
+//! archives, simplex's journal) and each validator's finalized ledger, which the finalizer
+//! records before it acknowledges marshal (the node keeps it in redb; here it lives in
+//! [`Durable`], outside the crashed tasks).
+//!
+//! A run reproduces from its seed: the same seed gives the same finalized chain, the same final
+//! state root and the same runtime event hash.
+
+mod scenario;
+
+pub use scenario::{Outcome, SCENARIOS, Scenario, run};
+
+use commonware_cryptography::Signer;
+use commonware_glue::simulate::{
+    engine::{EngineDefinition, InitContext},
+    exit::ExitCondition,
+    processed::ProcessedHeight,
+    reporter::MonitorReporter,
+    tracker::ProgressTracker,
+};
+use commonware_p2p::simulated;
+use commonware_runtime::{Clock, Handle, Quota, Spawner, Supervisor, deterministic};
+use futures::{StreamExt, channel::mpsc};
+use plexus_chain::{App, AppConfig, ChainBlock, Executed, Finalized, Ledger, MempoolConfig};
+use plexus_node::engine::{self, Channels, EngineConfig};
+use plexus_state::{Genesis, GenesisValidator, Params};
+use plexus_types::{Address, Block, Digest, PLX, Payload, PrivateKey, PublicKey, Transaction};
+use rand::RngExt as _;
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::{Duration, UNIX_EPOCH},
+};
+
+/// The simulated chain's id.
+pub const CHAIN_ID: u64 = 7;
+/// Funded workload accounts per validator.
+const WORKLOAD_ACCOUNTS: u64 = 4;
+
+/// Validator `i`'s key.
+pub fn validator_key(i: usize) -> PrivateKey {
+    PrivateKey::from_seed(i as u64)
+}
+
+/// Workload account `j` of validator `i`.
+fn account_key(i: usize, j: u64) -> PrivateKey {
+    PrivateKey::from_seed(10_000 + i as u64 * WORKLOAD_ACCOUNTS + j)
+}
+
+/// The genesis of an `n`-validator simulated chain: equal self-bonds, funded workload accounts.
+pub fn genesis(n: usize) -> Genesis {
+    let mut allocations = Vec::new();
+    let mut validators = Vec::new();
+    for i in 0..n {
+        let address = Address(validator_key(i).public_key());
+        allocations.push((address.clone(), 100_000 * PLX));
+        validators.push(GenesisValidator {
+            address,
+            self_bond: 10_000 * PLX,
+        });
+        for j in 0..WORKLOAD_ACCOUNTS {
+            allocations.push((Address(account_key(i, j).public_key()), 1_000_000 * PLX));
+        }
+    }
+    Genesis {
+        chain_id: CHAIN_ID,
+        timestamp_ms: 0,
+        params: Params::default(),
+        allocations,
+        validators,
+    }
+}
+
+/// What one validator has durably finalized: the latest execution (what a restart recovers
+/// from) and, per height, the block hash, state root and the simulated time it was finalized.
+#[derive(Default)]
+pub struct Durable {
+    pub tip: Option<Arc<Executed>>,
+    pub history: Vec<FinalizedEntry>,
+    pub txs: u64,
+}
+
+/// One finalized height as a validator saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinalizedEntry {
+    pub block_hash: Digest,
+    pub state_root: Digest,
+    pub finalized_at_ms: u64,
+}
+
+type DurableMap = Arc<Mutex<BTreeMap<usize, Durable>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Consensus and block timing in simulation (simulated time, so short is free).
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub block_time_min_ms: u64,
+    pub idle_block_ms: u64,
+    pub leader_timeout: Duration,
+    pub certification_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            block_time_min_ms: 200,
+            idle_block_ms: 500,
+            leader_timeout: Duration::from_millis(1_500),
+            certification_timeout: Duration::from_millis(2_500),
+        }
+    }
+}
+
+/// The engine definition the glue harness instantiates per validator.
+#[derive(Clone)]
+pub struct PlexusEngine {
+    validators: usize,
+    genesis: Genesis,
+    genesis_block: Block,
+    timing: Timing,
+    durable: DurableMap,
+}
+
+impl PlexusEngine {
+    pub fn new(validators: usize, timing: Timing) -> Self {
+        let genesis = genesis(validators);
+        let (_, header) = genesis.build().expect("the simulated genesis is valid");
+        PlexusEngine {
+            validators,
+            genesis,
+            genesis_block: Block {
+                header,
+                txs: Vec::new(),
+            },
+            timing,
+            durable: Arc::default(),
+        }
+    }
+
+    /// Every validator's durable record, by index.
+    pub fn durable(&self) -> DurableMap {
+        self.durable.clone()
+    }
+
+    fn recover(&self, index: usize) -> Ledger {
+        match lock(&self.durable).get(&index).and_then(|d| d.tip.clone()) {
+            Some(tip) => Ledger::new(
+                (*tip.block).clone(),
+                tip.state.clone(),
+                tip.receipts.clone(),
+            ),
+            None => Ledger::new(
+                self.genesis_block.clone(),
+                self.genesis.build().expect("valid").0,
+                Vec::new(),
+            ),
+        }
+    }
+}
+
+/// A validator as the harness sees it: its application, for progress and inspection.
+pub struct Node {
+    pub app: App,
+}
+
+impl ProcessedHeight for Node {
+    async fn processed_height(&self) -> u64 {
+        self.app.finalized().state.height
+    }
+}
+
+type SimChannels =
+    Channels<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>;
+
+/// Everything `start` needs, prepared by `init`.
+pub struct Prepared {
+    context: deterministic::Context,
+    index: usize,
+    cfg: EngineConfig,
+    app: App,
+    reporter: MonitorReporter<PublicKey, App>,
+    finalized: mpsc::UnboundedReceiver<Finalized>,
+    channels: SimChannels,
+    oracle: simulated::Oracle<PublicKey, deterministic::Context>,
+    genesis: ChainBlock,
+    durable: DurableMap,
+}
+
+impl EngineDefinition for PlexusEngine {
+    type PublicKey = PublicKey;
+    type Engine = Prepared;
+    type State = Node;
+
+    fn participants(&self) -> Vec<PublicKey> {
+        (0..self.validators)
+            .map(|i| validator_key(i).public_key())
+            .collect()
+    }
+
+    fn channels(&self) -> Vec<(u64, Quota)> {
+        engine::CHANNELS
+            .iter()
+            .map(|channel| (*channel, engine::channel_quota()))
+            .collect()
+    }
+
+    fn max_message_size(&self) -> u32 {
+        engine::max_message_size()
+    }
+
+    fn init(
+        &self,
+        ctx: InitContext<'_, PublicKey>,
+    ) -> impl Future<Output = (Prepared, Node)> + Send {
+        let key = validator_key(ctx.index);
+        let app_cfg = AppConfig {
+            proposer: key.public_key(),
+            block_time_min_ms: self.timing.block_time_min_ms,
+            idle_block_ms: self.timing.idle_block_ms,
+            block_txs_max: 1_000,
+            clock_skew_max_ms: 1_000,
+            mempool: MempoolConfig {
+                chain_id: CHAIN_ID,
+                fee_min: self.genesis.params.fee_min,
+                txs_max: 10_000,
+                per_account_max: 64,
+            },
+        };
+        let (app, finalized) = App::new(app_cfg, self.recover(ctx.index));
+        let participants = plexus_node::node::committee(&self.genesis).expect("valid committee");
+        let prepared = Prepared {
+            context: ctx.context,
+            index: ctx.index,
+            cfg: EngineConfig {
+                key: key.clone(),
+                participants,
+                partition_prefix: format!("v{}-", ctx.index),
+                leader_timeout: self.timing.leader_timeout,
+                certification_timeout: self.timing.certification_timeout,
+            },
+            reporter: MonitorReporter::new(key.public_key(), ctx.monitor, app.clone()),
+            app: app.clone(),
+            finalized,
+            channels: Channels::from_ordered(ctx.channels).expect("the five consensus channels"),
+            oracle: ctx.oracle.clone(),
+            genesis: ChainBlock::new(self.genesis_block.clone()),
+            durable: self.durable.clone(),
+        };
+        async move { (prepared, Node { app }) }
+    }
+
+    fn start(engine: Prepared) -> Handle<()> {
+        let Prepared {
+            context,
+            index,
+            cfg,
+            app,
+            reporter,
+            mut finalized,
+            channels,
+            oracle,
+            genesis,
+            durable,
+        } = engine;
+        context.spawn(move |context| async move {
+            let me = cfg.key.public_key();
+            let validators = cfg.participants.len();
+            let _consensus = engine::start(
+                context.child("engine"),
+                cfg,
+                app.clone(),
+                reporter,
+                genesis,
+                channels,
+                oracle.manager(),
+                oracle.control(me),
+            )
+            .await
+            .expect("consensus storage opens");
+            let workload_app = app.clone();
+            context
+                .child("workload")
+                .spawn(move |context| workload(context, index, validators, workload_app));
+            while let Some(delivered) = finalized.next().await {
+                let now_ms = context
+                    .current()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
+                let result = app.finalize(delivered, |executed| {
+                    let mut map = lock(&durable);
+                    let record = map.entry(index).or_default();
+                    record.history.push(FinalizedEntry {
+                        block_hash: executed.state.block_hash,
+                        state_root: executed.block.header.state_root,
+                        finalized_at_ms: now_ms,
+                    });
+                    record.txs += executed.block.txs.len() as u64;
+                    record.tip = Some(executed.clone());
+                    Ok::<_, std::convert::Infallible>(())
+                });
+                if let Err(err) = result {
+                    panic!("validator {index} cannot finalize: {err}");
+                }
+            }
+        })
+    }
+}
+
+/// Submits signed transfers (and now and then a delegation or undelegation) from this
+/// validator's workload accounts to its mempool, as API clients would.
+async fn workload(context: deterministic::Context, index: usize, validators: usize, app: App) {
+    let mut rng = context.child("rng");
+    let others: Vec<Address> = (0..validators)
+        .flat_map(|i| (0..WORKLOAD_ACCOUNTS).map(move |j| Address(account_key(i, j).public_key())))
+        .collect();
+    let validator = Address(validator_key(index).public_key());
+    let mut round: u64 = 0;
+    loop {
+        context.sleep(Duration::from_millis(100)).await;
+        round += 1;
+        for j in 0..WORKLOAD_ACCOUNTS {
+            let key = account_key(index, j);
+            let sender = Address(key.public_key());
+            let payload = match (round + j) % 25 {
+                0 => Payload::Delegate {
+                    validator: validator.clone(),
+                    amount: 10 * PLX,
+                },
+                12 => Payload::Undelegate {
+                    validator: validator.clone(),
+                    amount: 5 * PLX,
+                },
+                _ => Payload::Transfer {
+                    to: others[rng.random_range(0..others.len())].clone(),
+                    amount: rng.random_range(1..1_000) * PLX / 1_000,
+                },
+            };
+            let tx = Transaction {
+                chain_id: CHAIN_ID,
+                sender: sender.clone(),
+                nonce: app.next_nonce(&sender),
+                fee: 1_000 + rng.random_range(0..1_000),
+                payload,
+            }
+            .sign(&key);
+            let hash = tx.hash();
+            // A full mempool or a duplicate is the workload's problem, not the chain's.
+            let _ = app.submit(tx, hash);
+        }
+    }
+}
+
+/// Ends a run once at least `min_active` validators are running and every running one has
+/// finalized `height`.
+#[derive(Clone)]
+pub struct AllActiveReach {
+    pub height: u64,
+    pub min_active: usize,
+}
+
+impl ExitCondition<PublicKey, Node> for AllActiveReach {
+    fn name(&self) -> &str {
+        "all_active_reach"
+    }
+
+    fn requires_polling(&self) -> bool {
+        true
+    }
+
+    fn reached<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<PublicKey>,
+        states: &'a [&'a Node],
+        _target_count: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut reached = 0;
+            for state in states {
+                if state.processed_height().await >= self.height {
+                    reached += 1;
+                }
+            }
+            Ok(states.len() >= self.min_active && reached == states.len())
+        })
+    }
+}

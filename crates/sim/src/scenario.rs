@@ -1,0 +1,339 @@
+//! The fault scenarios and the checks every run must pass.
+
+use crate::{AllActiveReach, Durable, FinalizedEntry, PlexusEngine, Timing};
+use commonware_glue::simulate::{
+    action::{Action, Crash, Schedule},
+    engine::EngineDefinition as _,
+    plan::PlanBuilder,
+};
+use commonware_p2p::simulated::Link;
+use commonware_utils::probability;
+use plexus_types::{Digest, hash::digest_hex};
+use std::{collections::BTreeMap, time::Duration};
+
+/// A fault scenario: what the network suffers while the workload runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Four validators, good links.
+    AllOnline,
+    /// Four validators, one crashed from the start and never back: three still finalize.
+    OneOffline,
+    /// Seven validators; f = 2 crash together and restart later from their storage.
+    CrashRestart,
+    /// Four validators; every few seconds a random one crashes and comes back.
+    RandomCrashes,
+    /// Four validators split 2|2: no side has a quorum, so nothing finalizes until it heals.
+    Partition,
+    /// Four validators over links that lose 15% of messages with 150 ms ± 75 ms latency.
+    LossySlow,
+}
+
+/// Every scenario, in the order sweeps run them.
+pub const SCENARIOS: [Scenario; 6] = [
+    Scenario::AllOnline,
+    Scenario::OneOffline,
+    Scenario::CrashRestart,
+    Scenario::RandomCrashes,
+    Scenario::Partition,
+    Scenario::LossySlow,
+];
+
+/// When the partition scenario splits and heals the network.
+const PARTITION_AT: Duration = Duration::from_secs(4);
+const HEAL_AT: Duration = Duration::from_secs(12);
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::AllOnline => "all_online",
+            Scenario::OneOffline => "one_offline",
+            Scenario::CrashRestart => "crash_restart",
+            Scenario::RandomCrashes => "random_crashes",
+            Scenario::Partition => "partition",
+            Scenario::LossySlow => "lossy_slow",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        SCENARIOS.into_iter().find(|s| s.name() == name)
+    }
+
+    fn validators(self) -> usize {
+        match self {
+            Scenario::CrashRestart => 7,
+            _ => 4,
+        }
+    }
+}
+
+fn good_link() -> Link {
+    Link {
+        latency: Duration::from_millis(10),
+        jitter: Duration::from_millis(5),
+        success_rate: probability!(1.0),
+    }
+}
+
+fn cut_link() -> Link {
+    Link {
+        latency: Duration::from_millis(10),
+        jitter: Duration::ZERO,
+        success_rate: probability!(0.0),
+    }
+}
+
+/// What a passing run ends with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub scenario: &'static str,
+    pub seed: u64,
+    /// The highest height every validator that finalized it agrees on, and its state root.
+    pub height: u64,
+    pub state_root: String,
+    /// Transactions finalized (by the validator with the longest chain).
+    pub txs: u64,
+    /// Validator crashes the run went through.
+    pub crashes: u64,
+    /// Simulated milliseconds until the run ended.
+    pub simulated_ms: u64,
+    /// The deterministic runtime's hash of every event of the run.
+    pub event_hash: String,
+}
+
+/// Runs `scenario` under `seed` and checks safety (every validator finalized the same blocks
+/// and state roots; supply is conserved) and liveness (every running validator reaches the
+/// target height, after the faults heal, within the simulated time limit).
+pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
+    let engine = PlexusEngine::new(scenario.validators(), Timing::default());
+    let durable = engine.durable();
+    let keys = engine.participants();
+    let n = keys.len();
+    let (height, min_active) = match scenario {
+        Scenario::AllOnline | Scenario::LossySlow => (30, n),
+        Scenario::OneOffline => (30, n - 1),
+        Scenario::CrashRestart | Scenario::RandomCrashes => (80, n),
+        Scenario::Partition => (80, n),
+    };
+    let mut plan = PlanBuilder::new(engine)
+        .seed(seed)
+        .timeout(Duration::from_secs(300))
+        .exit_condition(AllActiveReach { height, min_active });
+    plan = match scenario {
+        Scenario::AllOnline => plan.link(good_link()),
+        Scenario::LossySlow => plan.link(Link {
+            latency: Duration::from_millis(150),
+            jitter: Duration::from_millis(75),
+            success_rate: probability!(0.85),
+        }),
+        Scenario::OneOffline => plan.link(good_link()).crash(Crash::Schedule(
+            Schedule::new().at(Duration::ZERO, Action::Crash(keys[n - 1].clone())),
+        )),
+        Scenario::CrashRestart => plan.link(good_link()).crash(Crash::Schedule(
+            Schedule::new()
+                .at(Duration::from_secs(3), Action::Crash(keys[5].clone()))
+                .at(Duration::from_secs(3), Action::Crash(keys[6].clone()))
+                .at(Duration::from_secs(9), Action::Restart(keys[5].clone()))
+                .at(Duration::from_secs(9), Action::Restart(keys[6].clone())),
+        )),
+        Scenario::RandomCrashes => plan.link(good_link()).crash(Crash::Random {
+            frequency: Duration::from_secs(4),
+            downtime: Duration::from_secs(2),
+            count: 1,
+        }),
+        Scenario::Partition => {
+            let mut schedule = Schedule::new();
+            for a in 0..2 {
+                for b in 2..4 {
+                    for (from, to) in [(a, b), (b, a)] {
+                        schedule = schedule.at(
+                            PARTITION_AT,
+                            Action::UpdateLink {
+                                from: keys[from].clone(),
+                                to: keys[to].clone(),
+                                link: cut_link(),
+                            },
+                        );
+                    }
+                }
+            }
+            plan.link(good_link()).crash(Crash::Schedule(
+                schedule.at(HEAL_AT, Action::Heal(good_link())),
+            ))
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.build().run()))
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            format!("{} seed {seed}: panicked: {message}", scenario.name())
+        })?
+        .map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+
+    let map = durable.lock().unwrap_or_else(|p| p.into_inner());
+    let (agreed_height, root, txs, simulated_ms) =
+        check_safety(&map).map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+    if agreed_height < height {
+        return Err(format!(
+            "{} seed {seed}: only height {agreed_height} finalized, {height} required",
+            scenario.name()
+        ));
+    }
+    if txs == 0 {
+        return Err(format!(
+            "{} seed {seed}: the workload got no transaction finalized",
+            scenario.name()
+        ));
+    }
+    if scenario == Scenario::Partition {
+        check_partition_stalled(&map)
+            .map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+    }
+    Ok(Outcome {
+        scenario: scenario.name(),
+        seed,
+        height: agreed_height,
+        state_root: digest_hex(&root),
+        txs,
+        crashes: result.crashes,
+        simulated_ms,
+        event_hash: result.state,
+    })
+}
+
+/// Safety: at every height, every validator that finalized it has the same block hash and state
+/// root; each validator's final state recounts to its recorded supply, and minted minus burned
+/// equals it. Returns the highest height and its root, the most transactions any validator
+/// finalized and the time of the last finalization.
+fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64), String> {
+    let mut by_height: BTreeMap<usize, (usize, FinalizedEntry)> = BTreeMap::new();
+    for (validator, durable) in map {
+        for (i, entry) in durable.history.iter().enumerate() {
+            match by_height.get(&i) {
+                None => {
+                    by_height.insert(i, (*validator, *entry));
+                }
+                Some((first, seen))
+                    if seen.block_hash != entry.block_hash
+                        || seen.state_root != entry.state_root =>
+                {
+                    return Err(format!(
+                        "validators {first} and {validator} disagree at height {}: {} / {} vs {} / {}",
+                        i + 1,
+                        digest_hex(&seen.block_hash),
+                        digest_hex(&seen.state_root),
+                        digest_hex(&entry.block_hash),
+                        digest_hex(&entry.state_root),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(tip) = &durable.tip {
+            let supply = &tip.state.supply;
+            let recount = tip
+                .state
+                .recount()
+                .map_err(|e| format!("validator {validator}: supply recount failed: {e}"))?;
+            if recount != supply.total || supply.minted - supply.burned != supply.total {
+                return Err(format!(
+                    "validator {validator}: supply not conserved at height {}: recount {recount}, {supply:?}",
+                    tip.state.height
+                ));
+            }
+            if tip.state.height != durable.history.len() as u64 {
+                return Err(format!(
+                    "validator {validator}: tip {} but {} heights recorded",
+                    tip.state.height,
+                    durable.history.len()
+                ));
+            }
+        }
+    }
+    let (height, root, last_ms) = by_height
+        .iter()
+        .next_back()
+        .map(|(i, (_, e))| (*i as u64 + 1, e.state_root, e.finalized_at_ms))
+        .ok_or("nothing was finalized")?;
+    let txs = map.values().map(|d| d.txs).max().unwrap_or(0);
+    let last_ms = map
+        .values()
+        .filter_map(|d| d.history.last().map(|e| e.finalized_at_ms))
+        .max()
+        .unwrap_or(last_ms);
+    Ok((height, root, txs, last_ms))
+}
+
+/// In a 2|2 split of four validators neither side has a quorum: once messages in flight at the
+/// split have landed, nobody may finalize until the network heals.
+fn check_partition_stalled(map: &BTreeMap<usize, Durable>) -> Result<(), String> {
+    let quiet_from = (PARTITION_AT + Duration::from_secs(2)).as_millis() as u64;
+    let heal = HEAL_AT.as_millis() as u64;
+    for (validator, durable) in map {
+        if let Some(entry) = durable
+            .history
+            .iter()
+            .position(|e| (quiet_from..heal).contains(&e.finalized_at_ms))
+        {
+            return Err(format!(
+                "validator {validator} finalized height {} at {} ms, during the partition",
+                entry + 1,
+                durable.history[entry].finalized_at_ms
+            ));
+        }
+    }
+    let after = map
+        .values()
+        .flat_map(|d| d.history.iter())
+        .filter(|e| e.finalized_at_ms >= heal)
+        .count();
+    if after == 0 {
+        return Err("nothing finalized after the partition healed".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(hash: u8, root: u8, at: u64) -> FinalizedEntry {
+        FinalizedEntry {
+            block_hash: Digest::from([hash; 32]),
+            state_root: Digest::from([root; 32]),
+            finalized_at_ms: at,
+        }
+    }
+
+    fn durable(entries: Vec<FinalizedEntry>) -> Durable {
+        Durable {
+            tip: None,
+            history: entries,
+            txs: 1,
+        }
+    }
+
+    #[test]
+    fn validators_that_disagree_fail_safety() {
+        let mut map = BTreeMap::new();
+        map.insert(0, durable(vec![entry(1, 1, 10), entry(2, 2, 20)]));
+        map.insert(1, durable(vec![entry(1, 1, 10)]));
+        assert_eq!(check_safety(&map).unwrap().0, 2);
+        // Same block, different state root.
+        map.insert(2, durable(vec![entry(1, 9, 10)]));
+        let err = check_safety(&map).unwrap_err();
+        assert!(err.contains("disagree at height 1"), "{err}");
+    }
+
+    #[test]
+    fn a_finalization_inside_the_partition_fails() {
+        let heal = HEAL_AT.as_millis() as u64;
+        let mut map = BTreeMap::new();
+        map.insert(0, durable(vec![entry(1, 1, 100), entry(2, 2, heal + 1)]));
+        check_partition_stalled(&map).unwrap();
+        map.insert(1, durable(vec![entry(1, 1, 100), entry(2, 2, heal - 1)]));
+        assert!(check_partition_stalled(&map).is_err());
+    }
+}
