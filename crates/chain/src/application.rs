@@ -60,6 +60,8 @@ struct Shared {
     ledger: Mutex<Ledger>,
     mempool: Mutex<Mempool>,
     finalized: mpsc::UnboundedSender<Finalized>,
+    /// Where transactions admitted from this node's clients go to be gossiped to peers.
+    gossip: Mutex<Option<mpsc::UnboundedSender<Vec<SignedTransaction>>>>,
 }
 
 /// The Plexus application. Cloning shares it. Lock order: ledger, then mempool.
@@ -92,6 +94,7 @@ impl App {
                 ledger: Mutex::new(ledger),
                 mempool: Mutex::new(Mempool::default()),
                 finalized: sender,
+                gossip: Mutex::new(None),
             }),
         };
         (app, receiver)
@@ -120,10 +123,39 @@ impl App {
         results.pop().expect("one result per transaction")
     }
 
-    /// Admits many transactions (signatures verified by the caller) under one lock.
+    /// Sends every transaction this node's clients get admitted from now on to `outbox`, for
+    /// gossip to the other validators (whichever leads next can then include it).
+    pub fn gossip_to(&self, outbox: mpsc::UnboundedSender<Vec<SignedTransaction>>) {
+        *lock(&self.shared.gossip) = Some(outbox);
+    }
+
+    /// Admits many transactions from this node's clients (signatures verified by the caller)
+    /// under one lock, and passes the admitted ones on for gossip.
     pub fn submit_batch(
         &self,
         txs: Vec<(SignedTransaction, Digest)>,
+    ) -> Vec<Result<Digest, crate::AdmitError>> {
+        let gossip = lock(&self.shared.gossip).clone();
+        let mut admitted = Vec::new();
+        let results = self.admit(txs, gossip.is_some().then_some(&mut admitted));
+        if let Some(outbox) = gossip
+            && !admitted.is_empty()
+        {
+            let _ = outbox.unbounded_send(admitted);
+        }
+        results
+    }
+
+    /// Admits transactions a peer gossiped (signatures verified by the caller); they are not
+    /// gossiped again. Returns how many entered the mempool.
+    pub fn admit_gossiped(&self, txs: Vec<(SignedTransaction, Digest)>) -> usize {
+        self.admit(txs, None).iter().filter(|r| r.is_ok()).count()
+    }
+
+    fn admit(
+        &self,
+        txs: Vec<(SignedTransaction, Digest)>,
+        mut admitted: Option<&mut Vec<SignedTransaction>>,
     ) -> Vec<Result<Digest, crate::AdmitError>> {
         let ledger = lock(&self.shared.ledger);
         let state = &ledger.finalized().state;
@@ -131,7 +163,12 @@ impl App {
         txs.into_iter()
             .map(|(tx, hash)| {
                 let account = state.account(&tx.tx.sender);
-                mempool.admit(&self.shared.cfg.mempool, tx, hash, &account)
+                let copy = admitted.is_some().then(|| tx.clone());
+                let result = mempool.admit(&self.shared.cfg.mempool, tx, hash, &account);
+                if let (Ok(_), Some(out), Some(copy)) = (&result, admitted.as_deref_mut(), copy) {
+                    out.push(copy);
+                }
+                result
             })
             .collect()
     }

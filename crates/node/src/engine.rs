@@ -80,17 +80,18 @@ fn archive_config<C>(
     }
 }
 
-/// The p2p channels consensus uses, in registration order: votes, certificates, simplex's
-/// resolver, marshal's backfill and the block broadcast.
-pub const CHANNELS: [u64; 5] = [0, 1, 2, 3, 4];
+/// The p2p channels a validator uses, in registration order: votes, certificates, simplex's
+/// resolver, marshal's backfill, the block broadcast and transaction gossip.
+pub const CHANNELS: [u64; 6] = [0, 1, 2, 3, 4, 5];
 
-/// The five registered channel pairs, in the order of [`CHANNELS`].
+/// The registered channel pairs, in the order of [`CHANNELS`].
 pub struct Channels<S, R> {
     pub votes: (S, R),
     pub certificates: (S, R),
     pub simplex_resolver: (S, R),
     pub backfill: (S, R),
     pub broadcast: (S, R),
+    pub txs: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
@@ -103,6 +104,7 @@ impl<S, R> Channels<S, R> {
             simplex_resolver: pairs.next()?,
             backfill: pairs.next()?,
             broadcast: pairs.next()?,
+            txs: pairs.next()?,
         };
         pairs.next().is_none().then_some(channels)
     }
@@ -176,6 +178,12 @@ where
         },
     );
     broadcast_engine.start(channels.broadcast);
+    crate::gossip::start(
+        context.child("gossip"),
+        app.clone(),
+        channels.txs,
+        blocker.clone(),
+    );
 
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),
@@ -312,6 +320,6 @@ pub fn start_p2p(
         .map(|channel| network.register(*channel, channel_quota()))
         .collect();
     network.start();
-    let channels = Channels::from_ordered(pairs).expect("five channels");
+    let channels = Channels::from_ordered(pairs).expect("one pair per channel");
     (channels, oracle)
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod gossip;
 pub mod metrics;
 pub mod node;
 pub mod store;

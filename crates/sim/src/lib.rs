@@ -255,7 +255,7 @@ impl EngineDefinition for PlexusEngine {
             reporter: MonitorReporter::new(key.public_key(), ctx.monitor, app.clone()),
             app: app.clone(),
             finalized,
-            channels: Channels::from_ordered(ctx.channels).expect("the five consensus channels"),
+            channels: Channels::from_ordered(ctx.channels).expect("one pair per channel"),
             oracle: ctx.oracle.clone(),
             genesis: ChainBlock::new(self.genesis_block.clone()),
             durable: self.durable.clone(),
