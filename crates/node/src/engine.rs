@@ -110,10 +110,20 @@ impl<S, R> Channels<S, R> {
     }
 }
 
-/// The rate each peer may send at on every consensus channel.
-pub fn channel_quota() -> Quota {
-    Quota::per_second(NZU32!(1024))
+/// The rate each peer may send at on `channel`. The p2p layer sizes its queues by these bursts
+/// times the peers it tracks, so they are what a peer needs, not more: a few votes and
+/// certificates per view, occasional backfill, one block per view, a gossip batch every 10 ms.
+pub fn channel_quota(channel: u64) -> Quota {
+    match channel {
+        0 | 1 => Quota::per_second(NZU32!(256)),
+        2 | 3 => Quota::per_second(NZU32!(128)),
+        4 => Quota::per_second(NZU32!(32)),
+        _ => Quota::per_second(NZU32!(128)),
+    }
 }
+
+/// Peers beyond the committee a node keeps room for (full nodes, the next committee).
+const EXTRA_PEERS: usize = 16;
 
 /// The largest p2p message: a full block.
 pub fn max_message_size() -> u32 {
@@ -309,7 +319,7 @@ pub fn start_p2p(
         p2p.listen,
         p2p.dialable,
         bootstrappers,
-        NZUsize!(256),
+        NonZeroUsize::new(participants.len() + EXTRA_PEERS).expect("non-zero"),
         max_message_size(),
         MAILBOX,
     );
@@ -317,7 +327,7 @@ pub fn start_p2p(
     oracle.track(0, participants.clone());
     let pairs = CHANNELS
         .iter()
-        .map(|channel| network.register(*channel, channel_quota()))
+        .map(|channel| network.register(*channel, channel_quota(*channel)))
         .collect();
     network.start();
     let channels = Channels::from_ordered(pairs).expect("one pair per channel");

@@ -214,7 +214,7 @@ impl EngineDefinition for PlexusEngine {
     fn channels(&self) -> Vec<(u64, Quota)> {
         engine::CHANNELS
             .iter()
-            .map(|channel| (*channel, engine::channel_quota()))
+            .map(|channel| (*channel, engine::channel_quota(*channel)))
             .collect()
     }
 

@@ -1,0 +1,356 @@
+//! End-to-end: a four-validator network of real `plexus node run` processes on loopback, set up
+//! the way operators on separate machines would (`keys new`, `genesis`, `node init`, `node run`
+//! with bootstrappers). Under a transfer load: kill -9 one validator and the chain keeps
+//! finalizing; restart it and it catches up; kill two and finality stops; restart one and it
+//! resumes. Every transaction reported finalized stays finalized, at the same height, on every
+//! validator, and all validators agree on the blocks.
+
+use commonware_cryptography::Signer;
+use plexus_client::{Client, TxBuilder};
+use plexus_types::{Address, Payload, PrivateKey};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+const VALIDATORS: usize = 4;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn plexus(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(PLEXUS)
+        .args(args)
+        .env("PLEXUS_HOME", home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "plexus {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn address_of(home: &Path, name: &str) -> String {
+    let out = plexus(home, &["keys", "show", name, "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    value["address"].as_str().unwrap().to_string()
+}
+
+fn read_key(home: &Path, name: &str) -> PrivateKey {
+    use commonware_codec::DecodeExt;
+    let hex = std::fs::read_to_string(home.join("keys").join(format!("{name}.key"))).unwrap();
+    let bytes = plexus_client::hex_decode(hex.trim()).unwrap();
+    PrivateKey::decode(commonware_codec::Copying(&bytes[..])).unwrap()
+}
+
+/// One validator: its directory, ports and (while running) its process.
+struct Validator {
+    dir: PathBuf,
+    api: u16,
+    p2p: u16,
+    bootstrappers: Vec<String>,
+    child: Option<Child>,
+    client: Client,
+}
+
+impl Validator {
+    fn start(&mut self) {
+        assert!(self.child.is_none());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("node.log"))
+            .unwrap();
+        let mut command = Command::new(PLEXUS);
+        command
+            .args(["node", "run", "--dir"])
+            .arg(&self.dir)
+            .args(["--api", &format!("127.0.0.1:{}", self.api)])
+            .args(["--p2p", &format!("127.0.0.1:{}", self.p2p)])
+            .env("PLEXUS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for bootstrapper in &self.bootstrappers {
+            command.args(["--bootstrapper", bootstrapper]);
+        }
+        self.child = Some(command.spawn().unwrap());
+        let started = Instant::now();
+        while self.client.status().is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "validator in {} did not start",
+                self.dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn height(&self) -> Option<u64> {
+        self.client.status().ok().map(|s| s.height)
+    }
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends transfers from `key` through `api` until `stop`, recording each accepted hash.
+fn load(
+    client: Client,
+    key: PrivateKey,
+    to: Address,
+    chain_id: u64,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let sender = Address(key.public_key());
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(account) = client.account(&sender) else {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            };
+            let mut nonce = account.next_nonce;
+            for _ in 0..20 {
+                let tx = TxBuilder {
+                    key: &key,
+                    chain_id,
+                    fee: 1_000,
+                }
+                .build(
+                    nonce,
+                    Payload::Transfer {
+                        to: to.clone(),
+                        amount: 1,
+                    },
+                );
+                match client.submit(&tx) {
+                    Ok(hash) => {
+                        accepted.lock().unwrap().push(hash);
+                        nonce += 1;
+                    }
+                    Err(_) => break,
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+}
+
+#[test]
+fn four_validators_survive_crashes_and_stop_without_a_quorum() {
+    let work =
+        std::env::temp_dir().join(format!("plexus-net-{}-{}", std::process::id(), free_port()));
+    let home = work.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for name in ["v0", "v1", "v2", "v3", "alice", "bob", "carol"] {
+        plexus(&home, &["keys", "new", name]);
+    }
+    let genesis = work.join("genesis.json");
+    let mut args: Vec<String> = vec!["genesis".into(), "--chain-id".into(), "77".into()];
+    for i in 0..VALIDATORS {
+        args.extend(["--alloc".into(), format!("v{i}=100000plx")]);
+        args.extend(["--validator".into(), format!("v{i}=10000plx")]);
+    }
+    for name in ["alice", "bob", "carol"] {
+        args.extend(["--alloc".into(), format!("{name}=1000000plx")]);
+    }
+    args.extend(["--out".into(), genesis.display().to_string()]);
+    plexus(&home, &args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let ports: Vec<(u16, u16)> = (0..VALIDATORS)
+        .map(|_| (free_port(), free_port()))
+        .collect();
+    let peers: Vec<String> = (0..VALIDATORS)
+        .map(|i| {
+            format!(
+                "{}@127.0.0.1:{}",
+                address_of(&home, &format!("v{i}")),
+                ports[i].1
+            )
+        })
+        .collect();
+    let mut validators: Vec<Validator> = (0..VALIDATORS)
+        .map(|i| {
+            let dir = work.join(format!("v{i}"));
+            plexus(
+                &home,
+                &[
+                    "node",
+                    "init",
+                    "--dir",
+                    dir.to_str().unwrap(),
+                    "--genesis",
+                    genesis.to_str().unwrap(),
+                    "--key",
+                    &format!("v{i}"),
+                ],
+            );
+            Validator {
+                dir,
+                api: ports[i].0,
+                p2p: ports[i].1,
+                bootstrappers: (0..VALIDATORS)
+                    .filter(|j| *j != i)
+                    .map(|j| peers[j].clone())
+                    .collect(),
+                child: None,
+                client: Client::new(&format!("http://127.0.0.1:{}", ports[i].0)),
+            }
+        })
+        .collect();
+    for validator in &mut validators {
+        validator.start();
+    }
+    wait_for("the network to finalize", Duration::from_secs(60), || {
+        validators.iter().all(|v| v.height().unwrap_or(0) >= 3)
+    });
+
+    // Load through validators 0 and 1 (they stay up throughout).
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let bob = Address(read_key(&home, "bob").public_key());
+    let loaders = vec![
+        load(
+            validators[0].client.clone(),
+            read_key(&home, "alice"),
+            bob.clone(),
+            77,
+            stop.clone(),
+            accepted.clone(),
+        ),
+        load(
+            validators[1].client.clone(),
+            read_key(&home, "carol"),
+            bob,
+            77,
+            stop.clone(),
+            accepted.clone(),
+        ),
+    ];
+    let progress = |validators: &[Validator], by: u64, what: &str| {
+        let from = validators[0].height().unwrap();
+        wait_for(what, Duration::from_secs(60), || {
+            validators[0].height().unwrap_or(0) >= from + by
+        });
+    };
+    progress(&validators, 5, "finality under load");
+
+    // One of four down: a quorum of three remains.
+    validators[3].kill();
+    progress(&validators, 10, "finality with validator 3 killed");
+
+    // Back: it catches up from its peers.
+    validators[3].start();
+    let target = validators[0].height().unwrap();
+    wait_for("validator 3 to catch up", Duration::from_secs(60), || {
+        validators[3].height().unwrap_or(0) >= target
+    });
+    progress(&validators, 5, "finality with all four back");
+
+    // Two of four down: no quorum, finality stops.
+    validators[2].kill();
+    validators[3].kill();
+    std::thread::sleep(Duration::from_secs(2));
+    let stalled = validators[0].height().unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let after = validators[0].height().unwrap();
+    assert!(
+        after <= stalled + 1,
+        "finality went on without a quorum: {stalled} -> {after}"
+    );
+
+    // One returns: three of four, finality resumes.
+    validators[2].start();
+    progress(&validators, 5, "finality after validator 2 returned");
+    stop.store(true, Ordering::Relaxed);
+    for loader in loaders {
+        loader.join().unwrap();
+    }
+    validators[3].start();
+    let target = validators[0].height().unwrap();
+    wait_for(
+        "every validator to reach the tip",
+        Duration::from_secs(60),
+        || validators.iter().all(|v| v.height().unwrap_or(0) >= target),
+    );
+
+    // Every validator has the same blocks.
+    for height in (1..=target).step_by(7).chain([target]) {
+        let reference = validators[0].client.block(Some(height)).unwrap();
+        for (i, validator) in validators.iter().enumerate().skip(1) {
+            let block = validator.client.block(Some(height)).unwrap();
+            assert_eq!(
+                (&block.hash, &block.state_root),
+                (&reference.hash, &reference.state_root),
+                "validator {i} differs at height {height}"
+            );
+        }
+    }
+    // No finalized transaction was lost: each one is finalized at the same height everywhere.
+    let accepted = accepted.lock().unwrap().clone();
+    let mut finalized: BTreeMap<String, u64> = BTreeMap::new();
+    for hash in &accepted {
+        if let Ok(status) = validators[0].client.tx(hash)
+            && status.status == "finalized"
+        {
+            finalized.insert(hash.clone(), status.height.unwrap());
+        }
+    }
+    assert!(
+        finalized.len() * 2 >= accepted.len(),
+        "only {} of {} accepted transactions finalized",
+        finalized.len(),
+        accepted.len()
+    );
+    for (hash, height) in finalized.iter().step_by(5) {
+        for (i, validator) in validators.iter().enumerate() {
+            let status = validator.client.tx(hash).unwrap();
+            assert_eq!(
+                (status.status.as_str(), status.height),
+                ("finalized", Some(*height)),
+                "validator {i}: {hash}"
+            );
+        }
+    }
+    eprintln!(
+        "{} accepted, {} finalized, tip {target}",
+        accepted.len(),
+        finalized.len()
+    );
+    drop(validators);
+    std::fs::remove_dir_all(&work).ok();
+}
