@@ -24,14 +24,16 @@ use std::{
 pub enum BenchCommand {
     /// Finalized transfers per second and submission-to-finality latency through a devnet.
     Tx {
-        /// Validator processes (only 1 until the validator network lands).
-        #[arg(long, default_value_t = 1)]
+        /// Validator processes (a `plexus devnet --validators N`); load is spread over their
+        /// APIs, one sender key per thread, and finality is read from validator 0.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
         validators: u32,
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
         duration: u64,
-        /// Transactions pre-signed per second of load: the generator sends them as fast as the
-        /// node admits them, so this caps the offered rate.
+        /// Offered load in transactions per second: the generator paces its requests to it (and
+        /// sends as fast as the node admits when the node is slower). Set it low to measure
+        /// latency, high to measure saturation.
         #[arg(long, default_value_t = 80_000)]
         rate: u64,
         /// Transactions per request: 1 uses `POST /v1/txs`, more uses `POST /v1/txs/batch`.
@@ -99,19 +101,32 @@ impl Drop for TempDir {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// The first of `count` consecutive free loopback ports (the devnet gives validator i port +i).
+fn free_ports(count: u16) -> Result<u16> {
+    for _ in 0..100 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let Some(last) = base.checked_add(count) else {
+            continue;
+        };
+        if (base..last).all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no {count} consecutive free ports on 127.0.0.1")
 }
 
-fn start_devnet() -> Result<(Devnet, Client)> {
+fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
     let dir = TempDir::new("bench")?;
-    let (api, p2p) = (free_port()?, free_port()?);
+    let count = validators as u16;
+    let (api, p2p) = (free_ports(count)?, free_ports(count)?);
     let child = Command::new(std::env::current_exe()?)
         .args(["devnet", "--dir"])
         .arg(dir.0.join("data"))
         .args([
+            "--validators",
+            &validators.to_string(),
             "--api",
             &format!("127.0.0.1:{api}"),
             "--p2p",
@@ -123,15 +138,21 @@ fn start_devnet() -> Result<(Devnet, Client)> {
         .spawn()
         .context("cannot start the devnet process")?;
     let devnet = Devnet { child, _dir: dir };
-    let client = Client::new(&format!("http://127.0.0.1:{api}"));
+    let clients: Vec<Client> = (0..count)
+        .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
+        .collect();
     let start = Instant::now();
-    while client.status().is_err() {
-        if start.elapsed() > Duration::from_secs(30) {
-            bail!("the devnet did not answer within 30 s");
+    // Up, and finalizing (with several validators, once they have found each other).
+    while !clients
+        .iter()
+        .all(|c| c.status().is_ok_and(|s| s.height >= 1))
+    {
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("the devnet did not finalize a block within 60 s");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok((devnet, client))
+    Ok((devnet, clients))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -149,10 +170,8 @@ fn bench_tx(
     batch: usize,
     json_mode: bool,
 ) -> Result<()> {
-    if validators != 1 {
-        bail!("--validators {validators}: only single-validator devnets run today");
-    }
-    let (devnet, client) = start_devnet()?;
+    let (devnet, clients) = start_devnet(validators)?;
+    let client = clients[0].clone();
     let status = client.status()?;
     let senders = 10u64;
     let per_sender = (rate.saturating_mul(duration_s) / senders).clamp(1, 10_000_000) as usize;
@@ -197,10 +216,16 @@ fn bench_tx(
     let deadline = started + Duration::from_secs(duration_s);
     let workers: Vec<_> = batches
         .into_iter()
-        .map(|txs| {
-            let (client, submitted, stop) = (client.clone(), submitted.clone(), stop.clone());
+        .enumerate()
+        .map(|(i, txs)| {
+            let client = clients[i % clients.len()].clone();
+            let (submitted, stop) = (submitted.clone(), stop.clone());
             std::thread::spawn(move || {
-                submit_all(&client, &txs, batch, deadline, &stop, &submitted)
+                let pace = Pace {
+                    started,
+                    per_tx: Duration::from_secs_f64(senders as f64 / rate.max(1) as f64),
+                };
+                submit_all(&client, &txs, batch, pace, deadline, &stop, &submitted)
             })
         })
         .collect();
@@ -274,10 +299,17 @@ fn is_backpressure(code: &str) -> bool {
 
 /// Submits `txs` in order, `batch` per request, until done or the deadline; returns how many the
 /// node accepted. Back-pressure is retried; any other refusal ends the run with an error.
+/// When a worker's `n`-th transaction is due: `started + n * per_tx`.
+struct Pace {
+    started: Instant,
+    per_tx: Duration,
+}
+
 fn submit_all(
     client: &Client,
     txs: &[SignedTransaction],
     batch: usize,
+    pace: Pace,
     deadline: Instant,
     stop: &AtomicBool,
     submitted: &Mutex<HashMap<String, Instant>>,
@@ -286,6 +318,11 @@ fn submit_all(
     while next < txs.len() {
         if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
             break;
+        }
+        let due = pace.started + pace.per_tx.mul_f64(next as f64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
         }
         let chunk = &txs[next..(next + batch).min(txs.len())];
         let at = Instant::now();
