@@ -269,6 +269,26 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
     };
     progress(&validators, 5, "finality under load");
 
+    // Strangers at the p2p port: garbage instead of a handshake, a frame claiming 4 GiB, a
+    // connection that says nothing. The validator drops them and keeps finalizing.
+    let p2p = format!("127.0.0.1:{}", validators[0].p2p);
+    let mut junk: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    junk[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let strangers: Vec<_> = (0..3)
+        .map(|i| {
+            let mut stream = std::net::TcpStream::connect(&p2p).unwrap();
+            if i < 2 {
+                use std::io::Write;
+                let _ = stream.write_all(if i == 0 { &junk[4..] } else { &junk });
+            }
+            stream
+        })
+        .collect();
+    progress(&validators, 5, "finality with strangers sending garbage");
+    drop(strangers);
+
     // One of four down: a quorum of three remains.
     validators[3].kill();
     progress(&validators, 10, "finality with validator 3 killed");

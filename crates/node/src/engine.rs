@@ -5,7 +5,7 @@
 
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    Reporter,
+    Application, Reporter,
     marshal::{
         self, Start, Update,
         core::Actor as MarshalActor,
@@ -35,7 +35,7 @@ use commonware_stream::{
 };
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
 use plexus_chain::{App, ChainBlock};
-use plexus_types::{BLOCK_TXS_MAX, PrivateKey, PublicKey, TX_SIZE_MAX};
+use plexus_types::{BLOCK_TXS_MAX, Digest, PrivateKey, PublicKey, TX_SIZE_MAX};
 use rand::CryptoRng;
 use std::{net::SocketAddr, num::NonZeroUsize, time::Duration};
 
@@ -132,13 +132,16 @@ pub fn max_message_size() -> u32 {
 
 /// Starts consensus (marshal, its resolver, the block broadcast and simplex) for this
 /// validator over already-registered channels, on any Commonware runtime: the tokio one in a
-/// node, the deterministic one in simulation. Finalized blocks reach `reporter` (the app, or a
-/// wrapper that observes and forwards to it) as marshal updates.
+/// node, the deterministic one in simulation. Consensus proposes and verifies through
+/// `automaton` (the app itself in a node; simulation may wrap it), gossip feeds `app`'s mempool,
+/// and finalized blocks reach `reporter` (the app, or a wrapper that observes and forwards to it)
+/// as marshal updates.
 #[allow(clippy::too_many_arguments)]
-pub async fn start<E, S, R, P, B, F>(
+pub async fn start<E, S, R, P, B, A, F>(
     context: E,
     cfg: EngineConfig,
     app: App,
+    automaton: A,
     reporter: F,
     genesis: ChainBlock,
     channels: Channels<S, R>,
@@ -151,6 +154,13 @@ where
     R: Receiver<PublicKey = PublicKey>,
     P: Provider<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey>,
+    A: Application<
+            E,
+            SigningScheme = Scheme,
+            Context = simplex::types::Context<Digest, PublicKey>,
+            Block = ChainBlock,
+            Input = (),
+        >,
     F: Reporter<Activity = Update<ChainBlock>>,
 {
     let me = cfg.key.public_key();
@@ -241,7 +251,7 @@ where
         .await;
     marshal_actor.start(reporter, buffer, resolver);
 
-    let inline = Inline::new(context.child("inline"), app, marshal_mailbox, epocher);
+    let inline = Inline::new(context.child("inline"), automaton, marshal_mailbox, epocher);
     let engine = simplex::Engine::new(
         context.child("simplex"),
         simplex::Config {

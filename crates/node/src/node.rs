@@ -232,6 +232,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         engine_cfg,
         app.clone(),
         app.clone(),
+        app.clone(),
         ChainBlock::new(genesis_block),
         channels,
         oracle.clone(),

@@ -15,7 +15,10 @@
 //! A run reproduces from its seed: the same seed gives the same finalized chain, the same final
 //! state root and the same runtime event hash.
 
+mod byzantine;
 mod scenario;
+
+pub use byzantine::Behavior;
 
 pub use scenario::{Outcome, SCENARIOS, Scenario, run};
 
@@ -92,10 +95,11 @@ pub struct Durable {
 }
 
 /// One finalized height as a validator saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinalizedEntry {
     pub block_hash: Digest,
     pub state_root: Digest,
+    pub proposer: PublicKey,
     pub finalized_at_ms: u64,
 }
 
@@ -133,6 +137,9 @@ pub struct PlexusEngine {
     genesis_block: Block,
     timing: Timing,
     durable: DurableMap,
+    byzantine: BTreeMap<usize, Behavior>,
+    /// `(blocker, blocked)` pairs the simulated network reported, sampled by faulty validators.
+    blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
 }
 
 impl PlexusEngine {
@@ -148,7 +155,20 @@ impl PlexusEngine {
             },
             timing,
             durable: Arc::default(),
+            byzantine: BTreeMap::new(),
+            blocked: Arc::default(),
         }
+    }
+
+    /// Makes validator `index` faulty in the given way.
+    pub fn with_byzantine(mut self, index: usize, behavior: Behavior) -> Self {
+        self.byzantine.insert(index, behavior);
+        self
+    }
+
+    /// The latest `(blocker, blocked)` pairs of the simulated network.
+    pub fn blocked(&self) -> Vec<(PublicKey, PublicKey)> {
+        lock(&self.blocked).clone()
     }
 
     /// Every validator's durable record, by index.
@@ -175,6 +195,8 @@ impl PlexusEngine {
 /// A validator as the harness sees it: its application, for progress and inspection.
 pub struct Node {
     pub app: App,
+    /// Faulty validators do not count towards the exit condition.
+    pub honest: bool,
 }
 
 impl ProcessedHeight for Node {
@@ -198,6 +220,8 @@ pub struct Prepared {
     oracle: simulated::Oracle<PublicKey, deterministic::Context>,
     genesis: ChainBlock,
     durable: DurableMap,
+    behavior: Option<Behavior>,
+    blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
 }
 
 impl EngineDefinition for PlexusEngine {
@@ -259,8 +283,11 @@ impl EngineDefinition for PlexusEngine {
             oracle: ctx.oracle.clone(),
             genesis: ChainBlock::new(self.genesis_block.clone()),
             durable: self.durable.clone(),
+            behavior: self.byzantine.get(&ctx.index).copied(),
+            blocked: self.blocked.clone(),
         };
-        async move { (prepared, Node { app }) }
+        let honest = !self.byzantine.contains_key(&ctx.index);
+        async move { (prepared, Node { app, honest }) }
     }
 
     fn start(engine: Prepared) -> Handle<()> {
@@ -275,22 +302,51 @@ impl EngineDefinition for PlexusEngine {
             oracle,
             genesis,
             durable,
+            behavior,
+            blocked,
         } = engine;
         context.spawn(move |context| async move {
             let me = cfg.key.public_key();
             let validators = cfg.participants.len();
-            let _consensus = engine::start(
-                context.child("engine"),
-                cfg,
-                app.clone(),
-                reporter,
-                genesis,
-                channels,
-                oracle.manager(),
-                oracle.control(me),
-            )
-            .await
-            .expect("consensus storage opens");
+            match behavior {
+                Some(Behavior::Garbage) => {
+                    return byzantine::send_garbage(context, channels, oracle, blocked).await;
+                }
+                Some(Behavior::CorruptProposals) => {
+                    // Votes like everyone else, but every block it proposes is invalid.
+                    let corrupt = byzantine::Corrupt::new(app.clone());
+                    let _consensus = engine::start(
+                        context.child("engine"),
+                        cfg,
+                        app.clone(),
+                        corrupt,
+                        reporter,
+                        genesis,
+                        channels,
+                        oracle.manager(),
+                        oracle.control(me),
+                    )
+                    .await
+                    .expect("consensus storage opens");
+                }
+                None => {
+                    let _consensus = engine::start(
+                        context.child("engine"),
+                        cfg,
+                        app.clone(),
+                        app.clone(),
+                        reporter,
+                        genesis,
+                        channels,
+                        oracle.manager(),
+                        oracle.control(me),
+                    )
+                    .await
+                    .expect("consensus storage opens");
+                }
+            }
+            // Only honest validators' records are checked for safety.
+            let durable = behavior.is_none().then_some(durable);
             let workload_app = app.clone();
             context
                 .child("workload")
@@ -302,11 +358,15 @@ impl EngineDefinition for PlexusEngine {
                     .map(|d| d.as_millis() as u64)
                     .unwrap_or(0);
                 let result = app.finalize(delivered, |executed| {
-                    let mut map = lock(&durable);
+                    let Some(durable) = &durable else {
+                        return Ok(());
+                    };
+                    let mut map = lock(durable);
                     let record = map.entry(index).or_default();
                     record.history.push(FinalizedEntry {
                         block_hash: executed.state.block_hash,
                         state_root: executed.block.header.state_root,
+                        proposer: executed.block.header.proposer.clone(),
                         finalized_at_ms: now_ms,
                     });
                     record.txs += executed.block.txs.len() as u64;
@@ -365,8 +425,8 @@ async fn workload(context: deterministic::Context, index: usize, validators: usi
     }
 }
 
-/// Ends a run once at least `min_active` validators are running and every running one has
-/// finalized `height`.
+/// Ends a run once at least `min_active` honest validators are running and every running honest
+/// one has finalized `height`.
 #[derive(Clone)]
 pub struct AllActiveReach {
     pub height: u64,
@@ -389,13 +449,14 @@ impl ExitCondition<PublicKey, Node> for AllActiveReach {
         _target_count: usize,
     ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
         Box::pin(async move {
+            let honest: Vec<_> = states.iter().filter(|s| s.honest).collect();
             let mut reached = 0;
-            for state in states {
+            for state in &honest {
                 if state.processed_height().await >= self.height {
                     reached += 1;
                 }
             }
-            Ok(states.len() >= self.min_active && reached == states.len())
+            Ok(honest.len() >= self.min_active && reached == honest.len())
         })
     }
 }

@@ -26,16 +26,24 @@ pub enum Scenario {
     Partition,
     /// Four validators over links that lose 15% of messages with 150 ms ± 75 ms latency.
     LossySlow,
+    /// Four validators, one of which proposes only invalid blocks (a wrong state root, a badly
+    /// signed transaction): none of them is finalized and the honest three keep finalizing.
+    ByzantineProposer,
+    /// Four validators, one of which floods every channel with garbage: the honest three block
+    /// it and keep finalizing.
+    GarbagePeer,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 6] = [
+pub const SCENARIOS: [Scenario; 8] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
     Scenario::RandomCrashes,
     Scenario::Partition,
     Scenario::LossySlow,
+    Scenario::ByzantineProposer,
+    Scenario::GarbagePeer,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -51,6 +59,8 @@ impl Scenario {
             Scenario::RandomCrashes => "random_crashes",
             Scenario::Partition => "partition",
             Scenario::LossySlow => "lossy_slow",
+            Scenario::ByzantineProposer => "byzantine_proposer",
+            Scenario::GarbagePeer => "garbage_peer",
         }
     }
 
@@ -104,13 +114,22 @@ pub struct Outcome {
 /// and state roots; supply is conserved) and liveness (every running validator reaches the
 /// target height, after the faults heal, within the simulated time limit).
 pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
-    let engine = PlexusEngine::new(scenario.validators(), Timing::default());
+    let mut engine = PlexusEngine::new(scenario.validators(), Timing::default());
+    let faulty = scenario.validators() - 1;
+    match scenario {
+        Scenario::ByzantineProposer => {
+            engine = engine.with_byzantine(faulty, crate::Behavior::CorruptProposals)
+        }
+        Scenario::GarbagePeer => engine = engine.with_byzantine(faulty, crate::Behavior::Garbage),
+        _ => {}
+    }
+    let probe = engine.clone();
     let durable = engine.durable();
     let keys = engine.participants();
     let n = keys.len();
     let (height, min_active) = match scenario {
         Scenario::AllOnline | Scenario::LossySlow => (30, n),
-        Scenario::OneOffline => (30, n - 1),
+        Scenario::OneOffline | Scenario::ByzantineProposer | Scenario::GarbagePeer => (30, n - 1),
         Scenario::CrashRestart | Scenario::RandomCrashes => (80, n),
         Scenario::Partition => (80, n),
     };
@@ -119,7 +138,9 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         .timeout(Duration::from_secs(300))
         .exit_condition(AllActiveReach { height, min_active });
     plan = match scenario {
-        Scenario::AllOnline => plan.link(good_link()),
+        Scenario::AllOnline | Scenario::ByzantineProposer | Scenario::GarbagePeer => {
+            plan.link(good_link())
+        }
         Scenario::LossySlow => plan.link(Link {
             latency: Duration::from_millis(150),
             jitter: Duration::from_millis(75),
@@ -187,9 +208,36 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             scenario.name()
         ));
     }
-    if scenario == Scenario::Partition {
-        check_partition_stalled(&map)
-            .map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+    let fail = |err: String| format!("{} seed {seed}: {err}", scenario.name());
+    match scenario {
+        Scenario::Partition => check_partition_stalled(&map).map_err(fail)?,
+        Scenario::ByzantineProposer => {
+            let faulty_key = &keys[faulty];
+            for (validator, record) in map.iter() {
+                if let Some(height) = record
+                    .history
+                    .iter()
+                    .position(|e| &e.proposer == faulty_key)
+                {
+                    return Err(fail(format!(
+                        "validator {validator} finalized the faulty validator's block at height {}",
+                        height + 1
+                    )));
+                }
+            }
+        }
+        Scenario::GarbagePeer => {
+            let blocked = probe.blocked();
+            for honest in keys.iter().take(faulty) {
+                if !blocked.contains(&(honest.clone(), keys[faulty].clone())) {
+                    return Err(fail(format!(
+                        "an honest validator never blocked the garbage sender; blocks: {}",
+                        blocked.len()
+                    )));
+                }
+            }
+        }
+        _ => {}
     }
     Ok(Outcome {
         scenario: scenario.name(),
@@ -213,7 +261,7 @@ fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64
         for (i, entry) in durable.history.iter().enumerate() {
             match by_height.get(&i) {
                 None => {
-                    by_height.insert(i, (*validator, *entry));
+                    by_height.insert(i, (*validator, entry.clone()));
                 }
                 Some((first, seen))
                     if seen.block_hash != entry.block_hash
@@ -300,9 +348,11 @@ mod tests {
     use super::*;
 
     fn entry(hash: u8, root: u8, at: u64) -> FinalizedEntry {
+        use commonware_cryptography::Signer;
         FinalizedEntry {
             block_hash: Digest::from([hash; 32]),
             state_root: Digest::from([root; 32]),
+            proposer: crate::validator_key(0).public_key(),
             finalized_at_ms: at,
         }
     }

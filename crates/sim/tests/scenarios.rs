@@ -45,6 +45,16 @@ fn lossy_and_slow_links() {
 }
 
 #[test]
+fn a_validator_proposing_invalid_blocks_gets_none_finalized() {
+    pass(Scenario::ByzantineProposer, 7);
+}
+
+#[test]
+fn a_peer_sending_garbage_is_blocked() {
+    pass(Scenario::GarbagePeer, 8);
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run() {
     for scenario in [Scenario::AllOnline, Scenario::RandomCrashes] {
         let first = run(scenario, 42).unwrap();

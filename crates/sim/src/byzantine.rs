@@ -1,0 +1,128 @@
+//! Faulty validators: one that proposes invalid blocks, one that floods garbage.
+
+use crate::SimChannels;
+use commonware_consensus::{
+    Application, marshal::ancestry::Ancestry, simplex::scheme::ed25519::Scheme,
+    simplex::types::Context,
+};
+use commonware_cryptography::{Digested, Digestible};
+use commonware_p2p::{Recipients, Sender as _, simulated};
+use commonware_runtime::{Clock, deterministic};
+use plexus_chain::{App, ChainBlock};
+use plexus_types::{
+    Digest, PublicKey, SignedTransaction,
+    codec::{DecodeExt, Encode},
+};
+use rand::{Rng as _, RngExt as _};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// How a faulty validator misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behavior {
+    /// Follows the protocol, except that every block it proposes is invalid: alternately a wrong
+    /// state root and a transaction whose signature does not verify.
+    CorruptProposals,
+    /// Runs no consensus at all; sends random bytes of random sizes (up to the largest message
+    /// the network carries) on every channel to every peer.
+    Garbage,
+}
+
+/// The honest application with its proposals corrupted after they are built.
+#[derive(Clone)]
+pub struct Corrupt {
+    inner: App,
+}
+
+impl Corrupt {
+    pub fn new(inner: App) -> Self {
+        Corrupt { inner }
+    }
+}
+
+/// Flips a bit of the first transaction's signature; `None` for an empty block.
+fn corrupt_signature(txs: &mut [SignedTransaction]) -> Option<()> {
+    let first = txs.first_mut()?;
+    let mut bytes = first.encode().to_vec();
+    // The signature is the last 64 bytes; its first half is a curve point, any bit of which
+    // breaks verification.
+    let r = bytes.len() - 64;
+    bytes[r] ^= 1;
+    *first = SignedTransaction::decode(plexus_types::codec::Copying(bytes.as_slice())).ok()?;
+    Some(())
+}
+
+impl<E: Clock + Send + 'static> Application<E> for Corrupt {
+    type SigningScheme = Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = ChainBlock;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        context: (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+        input: (),
+    ) -> Option<Digested<Self::Block>> {
+        let honest = Application::<E>::propose(&mut self.inner, context, ancestry, input).await?;
+        let mut block = honest.inner().block().clone();
+        let signature_corrupted =
+            block.header.height.is_multiple_of(2) && corrupt_signature(&mut block.txs).is_some();
+        if signature_corrupted {
+            block.header.tx_root = plexus_types::block::tx_root(&block.txs);
+        } else {
+            block.header.state_root = Digest::from([0xAB; 32]);
+        }
+        let block = ChainBlock::new(block);
+        let digest = block.digest();
+        Some(Digested::precomputed(block, digest))
+    }
+
+    async fn verify(
+        &mut self,
+        context: (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        Application::<E>::verify(&mut self.inner, context, ancestry).await
+    }
+}
+
+/// Floods every channel with garbage and records, once a second, which peers have blocked whom.
+pub async fn send_garbage(
+    mut context: deterministic::Context,
+    channels: SimChannels,
+    oracle: simulated::Oracle<PublicKey, deterministic::Context>,
+    blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
+) {
+    let mut senders = vec![
+        channels.votes.0,
+        channels.certificates.0,
+        channels.simplex_resolver.0,
+        channels.backfill.0,
+        channels.broadcast.0,
+        channels.txs.0,
+    ];
+    let max = plexus_node::engine::max_message_size() as usize;
+    let mut tick: u64 = 0;
+    loop {
+        context.sleep(Duration::from_millis(50)).await;
+        tick += 1;
+        for sender in &mut senders {
+            let size = if context.random_range(0..40) == 0 {
+                max
+            } else {
+                context.random_range(1..4_096)
+            };
+            let mut message = vec![0u8; size];
+            context.fill_bytes(&mut message);
+            sender.send(Recipients::All, message, false);
+        }
+        if tick.is_multiple_of(20)
+            && let Ok(pairs) = oracle.blocked().await
+        {
+            *blocked.lock().unwrap_or_else(|p| p.into_inner()) = pairs;
+        }
+    }
+}
