@@ -94,7 +94,7 @@ fn payload_value(payload: &Payload) -> Amount {
         Payload::Transfer { amount, .. }
         | Payload::Bond { amount }
         | Payload::Delegate { amount, .. } => *amount,
-        Payload::Unbond { .. } | Payload::Undelegate { .. } => 0,
+        Payload::Unbond { .. } | Payload::Undelegate { .. } | Payload::Evidence { .. } => 0,
     }
 }
 

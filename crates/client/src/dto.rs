@@ -106,6 +106,12 @@ pub struct ValidatorDto {
     pub delegated: String,
     pub stake: String,
     pub in_committee: bool,
+    /// Slashed for equivocation and never elected again.
+    #[serde(default)]
+    pub jailed: bool,
+    /// Total burned from this validator's stake by slashing, in base units.
+    #[serde(default)]
+    pub slashed: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -109,6 +109,7 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         Payload::Delegate { validator, amount } | Payload::Undelegate { validator, amount } => {
             (Some(validator.to_string()), *amount)
         }
+        Payload::Evidence { .. } => (None, 0),
     };
     TxDto {
         hash: digest_hex(&tx.hash()),
@@ -479,6 +480,14 @@ async fn get_validators(State(state): State<ApiState>) -> ApiResult<Vec<Validato
                 delegated: v.delegated.to_string(),
                 stake: v.stake().to_string(),
                 in_committee: s.committee.contains(address),
+                jailed: v.jailed,
+                slashed: s
+                    .slashes
+                    .iter()
+                    .filter(|((who, _, _), _)| who == address)
+                    .map(|(_, amount)| *amount)
+                    .sum::<u128>()
+                    .to_string(),
             })
             .collect::<Vec<_>>()
     });

@@ -21,6 +21,13 @@ pub struct ParamsFile {
     pub unbonding_period_blocks: u64,
     pub epoch_length_blocks: u64,
     pub committee_size_max: u32,
+    /// Share of an equivocator's stake burned, in basis points (absent in older files: 500).
+    #[serde(default = "default_slash_bps")]
+    pub slash_bps: u32,
+}
+
+fn default_slash_bps() -> u32 {
+    Params::default().slash_bps
 }
 
 impl Default for ParamsFile {
@@ -32,6 +39,7 @@ impl Default for ParamsFile {
             unbonding_period_blocks: p.unbonding_period_blocks,
             epoch_length_blocks: p.epoch_length_blocks,
             committee_size_max: p.committee_size_max,
+            slash_bps: p.slash_bps,
         }
     }
 }
@@ -108,6 +116,7 @@ impl GenesisFile {
             unbonding_period_blocks: self.params.unbonding_period_blocks,
             epoch_length_blocks: self.params.epoch_length_blocks.max(1),
             committee_size_max: self.params.committee_size_max,
+            slash_bps: self.params.slash_bps.min(10_000),
         };
         let allocations = self
             .allocations

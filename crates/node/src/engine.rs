@@ -40,7 +40,7 @@ use rand::CryptoRng;
 use std::{net::SocketAddr, num::NonZeroUsize, time::Duration};
 
 /// The namespace every consensus and p2p signature is made under.
-pub const NAMESPACE: &[u8] = b"_PLEXUS";
+pub const NAMESPACE: &[u8] = plexus_types::CONSENSUS_NAMESPACE;
 
 /// One validator's consensus settings. `leader_timeout` must exceed the application's idle
 /// block interval.
@@ -252,6 +252,13 @@ where
     marshal_actor.start(reporter, buffer, resolver);
 
     let inline = Inline::new(context.child("inline"), automaton, marshal_mailbox, epocher);
+    let (faults, fault_inbox) = futures::channel::mpsc::unbounded();
+    crate::evidence::start_submitter(
+        context.child("evidence"),
+        app.clone(),
+        cfg.key.clone(),
+        fault_inbox,
+    );
     let engine = simplex::Engine::new(
         context.child("simplex"),
         simplex::Config {
@@ -260,7 +267,7 @@ where
             blocker,
             automaton: inline.clone(),
             relay: inline.clone(),
-            reporter: inline,
+            reporter: crate::evidence::FaultReporter::new(inline, faults),
             strategy: Sequential,
             partition: format!("{prefix}simplex-e0"),
             mailbox_size: MAILBOX,

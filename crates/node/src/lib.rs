@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod evidence;
 pub mod gossip;
 pub mod metrics;
 pub mod node;

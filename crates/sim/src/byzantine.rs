@@ -28,6 +28,9 @@ pub enum Behavior {
     /// Runs no consensus at all; sends random bytes of random sizes (up to the largest message
     /// the network carries) on every channel to every peer.
     Garbage,
+    /// Runs no consensus; answers every notarize vote it hears with two of its own for that
+    /// round, one for the proposal and one for a random payload: provable equivocation.
+    Equivocate,
 }
 
 /// The honest application with its proposals corrupted after they are built.
@@ -86,6 +89,37 @@ impl<E: Clock + Send + 'static> Application<E> for Corrupt {
         ancestry: impl Ancestry<Self::Block>,
     ) -> bool {
         Application::<E>::verify(&mut self.inner, context, ancestry).await
+    }
+}
+
+/// Signs conflicting notarize votes for every round it hears of.
+pub async fn equivocate(
+    mut context: deterministic::Context,
+    key: plexus_types::PrivateKey,
+    participants: commonware_utils::ordered::Set<PublicKey>,
+    channels: SimChannels,
+) {
+    use commonware_consensus::simplex::types::{Notarize, Proposal, Vote};
+    let scheme = Scheme::signer(plexus_types::CONSENSUS_NAMESPACE, participants, key)
+        .expect("the equivocator is in the committee");
+    let (mut sender, mut receiver) = channels.votes;
+    let mut seen = std::collections::BTreeSet::new();
+    while let Ok((_, message)) = commonware_p2p::Receiver::recv(&mut receiver).await {
+        let Ok(Vote::Notarize(notarize)) = Vote::<Scheme, Digest>::decode(message) else {
+            continue;
+        };
+        let proposal = notarize.proposal;
+        if !seen.insert(proposal.round) {
+            continue;
+        }
+        let mut random = [0u8; 32];
+        context.fill_bytes(&mut random);
+        let fake = Proposal::new(proposal.round, proposal.parent, Digest::from(random));
+        for proposal in [fake, proposal] {
+            if let Some(vote) = Notarize::sign(&scheme, proposal) {
+                sender.send(Recipients::All, Vote::Notarize(vote).encode(), true);
+            }
+        }
     }
 }
 

@@ -312,6 +312,10 @@ impl EngineDefinition for PlexusEngine {
                 Some(Behavior::Garbage) => {
                     return byzantine::send_garbage(context, channels, oracle, blocked).await;
                 }
+                Some(Behavior::Equivocate) => {
+                    return byzantine::equivocate(context, cfg.key, cfg.participants, channels)
+                        .await;
+                }
                 Some(Behavior::CorruptProposals) => {
                     // Votes like everyone else, but every block it proposes is invalid.
                     let corrupt = byzantine::Corrupt::new(app.clone());

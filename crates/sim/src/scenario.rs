@@ -32,10 +32,13 @@ pub enum Scenario {
     /// Four validators, one of which floods every channel with garbage: the honest three block
     /// it and keep finalizing.
     GarbagePeer,
+    /// Four validators, one of which signs conflicting votes: the honest ones turn the proof into
+    /// an evidence transaction and the chain slashes and jails it.
+    Equivocator,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 8] = [
+pub const SCENARIOS: [Scenario; 9] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -44,6 +47,7 @@ pub const SCENARIOS: [Scenario; 8] = [
     Scenario::LossySlow,
     Scenario::ByzantineProposer,
     Scenario::GarbagePeer,
+    Scenario::Equivocator,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -61,6 +65,7 @@ impl Scenario {
             Scenario::LossySlow => "lossy_slow",
             Scenario::ByzantineProposer => "byzantine_proposer",
             Scenario::GarbagePeer => "garbage_peer",
+            Scenario::Equivocator => "equivocator",
         }
     }
 
@@ -121,6 +126,9 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             engine = engine.with_byzantine(faulty, crate::Behavior::CorruptProposals)
         }
         Scenario::GarbagePeer => engine = engine.with_byzantine(faulty, crate::Behavior::Garbage),
+        Scenario::Equivocator => {
+            engine = engine.with_byzantine(faulty, crate::Behavior::Equivocate)
+        }
         _ => {}
     }
     let probe = engine.clone();
@@ -129,7 +137,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     let n = keys.len();
     let (height, min_active) = match scenario {
         Scenario::AllOnline | Scenario::LossySlow => (30, n),
-        Scenario::OneOffline | Scenario::ByzantineProposer | Scenario::GarbagePeer => (30, n - 1),
+        Scenario::OneOffline
+        | Scenario::ByzantineProposer
+        | Scenario::GarbagePeer
+        | Scenario::Equivocator => (30, n - 1),
         Scenario::CrashRestart | Scenario::RandomCrashes => (80, n),
         Scenario::Partition => (80, n),
     };
@@ -138,9 +149,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         .timeout(Duration::from_secs(300))
         .exit_condition(AllActiveReach { height, min_active });
     plan = match scenario {
-        Scenario::AllOnline | Scenario::ByzantineProposer | Scenario::GarbagePeer => {
-            plan.link(good_link())
-        }
+        Scenario::AllOnline
+        | Scenario::ByzantineProposer
+        | Scenario::GarbagePeer
+        | Scenario::Equivocator => plan.link(good_link()),
         Scenario::LossySlow => plan.link(Link {
             latency: Duration::from_millis(150),
             jitter: Duration::from_millis(75),
@@ -222,6 +234,29 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                     return Err(fail(format!(
                         "validator {validator} finalized the faulty validator's block at height {}",
                         height + 1
+                    )));
+                }
+            }
+        }
+        Scenario::Equivocator => {
+            let offender = plexus_types::Address(keys[faulty].clone());
+            for (validator, record) in map.iter() {
+                let state = &record
+                    .tip
+                    .as_ref()
+                    .ok_or_else(|| fail("no tip".into()))?
+                    .state;
+                let slashed: u128 = state
+                    .slashes
+                    .iter()
+                    .filter(|((who, _, _), _)| *who == offender)
+                    .map(|(_, amount)| *amount)
+                    .sum();
+                let jailed = state.validators.get(&offender).is_some_and(|v| v.jailed);
+                if slashed == 0 || !jailed {
+                    return Err(fail(format!(
+                        "validator {validator}: the equivocator was not slashed and jailed \
+                         (slashed {slashed}, jailed {jailed})"
                     )));
                 }
             }

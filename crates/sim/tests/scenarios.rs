@@ -55,6 +55,11 @@ fn a_peer_sending_garbage_is_blocked() {
 }
 
 #[test]
+fn an_equivocator_is_slashed_through_evidence() {
+    pass(Scenario::Equivocator, 9);
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run() {
     for scenario in [Scenario::AllOnline, Scenario::RandomCrashes] {
         let first = run(scenario, 42).unwrap();

@@ -183,6 +183,10 @@ fn execute_payload(
         Payload::Undelegate { validator, amount } => {
             staking::undelegate(state, sender, validator.clone(), *amount, height)
         }
+        Payload::Evidence { evidence } => {
+            let (offender, epoch, view) = crate::evidence::verify(state, evidence)?;
+            staking::slash(state, offender, epoch, view).map(|_| ())
+        }
     }
 }
 

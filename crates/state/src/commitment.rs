@@ -23,6 +23,7 @@ const TAG_VALIDATOR: u8 = 1;
 const TAG_DELEGATION: u8 = 2;
 const TAG_UNBONDING: u8 = 3;
 const TAG_GLOBAL: u8 = 4;
+const TAG_SLASH: u8 = 5;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -43,6 +44,7 @@ impl State {
                 + self.validators.len()
                 + self.delegations.len()
                 + self.unbondings.len()
+                + self.slashes.len()
                 + 1,
         );
         leaves.extend(self.accounts.iter().map(|(a, acc)| account_leaf(a, acc)));
@@ -51,6 +53,15 @@ impl State {
             address.0.write(&mut buf);
             validator.self_bond.write(&mut buf);
             validator.delegated.write(&mut buf);
+            validator.jailed.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for ((offender, epoch, view), amount) in &self.slashes {
+            let mut buf = vec![TAG_SLASH];
+            offender.0.write(&mut buf);
+            epoch.write(&mut buf);
+            view.write(&mut buf);
+            amount.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
         for ((delegator, validator), amount) in &self.delegations {
@@ -82,6 +93,7 @@ impl State {
         self.params.unbonding_period_blocks.write(&mut buf);
         self.params.epoch_length_blocks.write(&mut buf);
         self.params.committee_size_max.write(&mut buf);
+        self.params.slash_bps.write(&mut buf);
         self.height.write(&mut buf);
         self.timestamp_ms.write(&mut buf);
         self.beacon.write(&mut buf);

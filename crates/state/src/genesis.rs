@@ -59,6 +59,7 @@ impl Genesis {
             unbonding_counts: BTreeMap::new(),
             committee: Vec::new(),
             supply: Supply::default(),
+            slashes: BTreeMap::new(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {

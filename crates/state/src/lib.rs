@@ -16,6 +16,7 @@
 
 mod apply;
 mod commitment;
+pub mod evidence;
 mod genesis;
 mod snapshot;
 mod staking;

@@ -13,7 +13,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 1;
+const SNAPSHOT_VERSION: u8 = 2;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -47,7 +47,8 @@ fixed_record!(Account {
 });
 fixed_record!(Validator {
     self_bond: u128,
-    delegated: u128
+    delegated: u128,
+    jailed: bool
 });
 fixed_record!(Unbonding {
     owner: Address,
@@ -64,6 +65,7 @@ fixed_record!(Params {
     unbonding_period_blocks: u64,
     epoch_length_blocks: u64,
     committee_size_max: u32,
+    slash_bps: u32,
 });
 
 impl Write for State {
@@ -82,6 +84,7 @@ impl Write for State {
         self.unbonding_seq.write(buf);
         self.committee.write(buf);
         self.supply.write(buf);
+        self.slashes.write(buf);
     }
 }
 
@@ -101,6 +104,7 @@ impl EncodeSize for State {
             + self.unbonding_seq.encode_size()
             + self.committee.encode_size()
             + self.supply.encode_size()
+            + self.slashes.encode_size()
     }
 }
 
@@ -127,6 +131,7 @@ impl Read for State {
             unbonding_seq: u64::read(buf)?,
             committee: Read::read_cfg(buf, &(entries(), ()))?,
             supply: Supply::read(buf)?,
+            slashes: Read::read_cfg(buf, &(entries(), (((), (), ()), ())))?,
             unbonding_counts: Default::default(),
         };
         // Derived data is rebuilt, not stored.

@@ -188,7 +188,7 @@ pub(crate) fn elect_committee(state: &mut State) {
     let mut candidates: Vec<(&Address, u128)> = state
         .validators
         .iter()
-        .filter(|(_, v)| v.self_bond >= state.params.self_bond_min)
+        .filter(|(_, v)| v.self_bond >= state.params.self_bond_min && !v.jailed)
         .map(|(address, v)| (address, v.stake()))
         .collect();
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
@@ -197,4 +197,63 @@ pub(crate) fn elect_committee(state: &mut State) {
         return;
     }
     state.committee = candidates.into_iter().map(|(a, _)| a.clone()).collect();
+}
+
+/// Slashes `offender` for a fault at `(epoch, view)`: burns `slash_bps` of its self-bond and of
+/// every delegation to it, jails it (it is not elected again; the committee changes at the next
+/// epoch boundary) and records the slash. Returns the amount burned. Unbonding stake is not
+/// touched: it left the validator before the fault was proven.
+pub(crate) fn slash(
+    state: &mut State,
+    offender: Address,
+    epoch: u64,
+    view: u64,
+) -> Result<Amount, Reason> {
+    let key = (offender.clone(), epoch, view);
+    if state.slashes.contains_key(&key) {
+        return Err(Reason::DuplicateEvidence);
+    }
+    let Some(validator) = state.validators.get(&offender).cloned() else {
+        return Err(Reason::UnknownValidator);
+    };
+    let bps = u128::from(state.params.slash_bps.min(10_000));
+    // a * bps / 10_000 without overflow: both parts of the supply, so below 2^128 / 10_000 is
+    // not guaranteed; split the product.
+    let cut = |amount: Amount| (amount / 10_000) * bps + (amount % 10_000) * bps / 10_000;
+    let self_cut = cut(validator.self_bond);
+    let mut burned = self_cut;
+    if self_cut > 0 {
+        state.accounts.entry(offender.clone()).or_default().bonded -= self_cut;
+    }
+    let delegations: Vec<(Address, Amount)> = state
+        .delegations
+        .iter()
+        .filter(|((_, v), _)| *v == offender)
+        .map(|((d, _), amount)| (d.clone(), *amount))
+        .collect();
+    let mut delegated_cut = 0;
+    for (delegator, amount) in delegations {
+        let part = cut(amount);
+        if part == 0 {
+            continue;
+        }
+        delegated_cut += part;
+        state.accounts.entry(delegator.clone()).or_default().bonded -= part;
+        let key = (delegator, offender.clone());
+        if amount == part {
+            state.delegations.remove(&key);
+        } else {
+            state.delegations.insert(key, amount - part);
+        }
+    }
+    burned += delegated_cut;
+    if let Some(record) = state.validators.get_mut(&offender) {
+        record.self_bond -= self_cut;
+        record.delegated -= delegated_cut;
+        record.jailed = true;
+    }
+    state.supply.total -= burned;
+    state.supply.burned = state.supply.burned.saturating_add(burned);
+    state.slashes.insert(key, burned);
+    Ok(burned)
 }

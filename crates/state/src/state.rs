@@ -16,6 +16,9 @@ pub struct Params {
     pub epoch_length_blocks: u64,
     /// The most validators in a committee.
     pub committee_size_max: u32,
+    /// The share of an equivocating validator's stake (self-bond and delegations) that is
+    /// burned, in basis points.
+    pub slash_bps: u32,
 }
 
 impl Default for Params {
@@ -26,6 +29,7 @@ impl Default for Params {
             unbonding_period_blocks: 100,
             epoch_length_blocks: 100,
             committee_size_max: 100,
+            slash_bps: 500,
         }
     }
 }
@@ -49,6 +53,8 @@ pub struct Validator {
     pub self_bond: Amount,
     /// Sum of delegations from other accounts.
     pub delegated: Amount,
+    /// Slashed for equivocation: never elected to a committee again.
+    pub jailed: bool,
 }
 
 impl Validator {
@@ -103,6 +109,9 @@ pub struct State {
     /// The committee of the current epoch: top validators by stake, ties by address.
     pub committee: Vec<Address>,
     pub supply: Supply,
+    /// Every slash: (offender, epoch, view) of the evidence -> amount burned. Also what makes a
+    /// second proof of the same fault a no-op.
+    pub slashes: BTreeMap<(Address, u64, u64), Amount>,
 }
 
 impl State {

@@ -26,6 +26,7 @@ fn genesis() -> State {
             epoch_length_blocks: 3,
             committee_size_max: 3,
             fee_min: 1,
+            ..Params::default()
         },
         allocations: (0..KEYS - 1).map(|i| (address(i), 1_000 * PLX)).collect(),
         validators: vec![GenesisValidator {
@@ -48,7 +49,7 @@ fn arb_tx() -> impl Strategy<Value = TxSpec> {
         0..KEYS,
         0u64..4,
         prop_oneof![Just(0u128), 1u128..2_000, Just(u128::MAX)],
-        0u8..5,
+        0u8..6,
         0..KEYS,
         prop_oneof![
             Just(0u128),
@@ -76,9 +77,13 @@ fn build_tx(state_nonces: &mut [u64], spec: TxSpec) -> SignedTransaction {
             validator: address(target),
             amount,
         },
-        _ => Payload::Undelegate {
+        4 => Payload::Undelegate {
             validator: address(target),
             amount,
+        },
+        // Bytes that are not evidence (real evidence is covered in tests/evidence.rs).
+        _ => Payload::Evidence {
+            evidence: amount.to_be_bytes()[..1 + (target as usize % 16)].to_vec(),
         },
     };
     Transaction {

@@ -22,8 +22,8 @@ pub use block::{BLOCK_TXS_MAX, Block, Header};
 pub use hash::{Digest, hash};
 pub use receipt::{Reason, Receipt, Status};
 pub use tx::{
-    ChainId, Payload, PrivateKey, PublicKey, Signature, SignedTransaction, TX_NAMESPACE,
-    TX_SIZE_MAX, Transaction,
+    CONSENSUS_NAMESPACE, ChainId, EVIDENCE_SIZE_MAX, Payload, PrivateKey, PublicKey, Signature,
+    SignedTransaction, TX_NAMESPACE, TX_SIZE_MAX, Transaction,
 };
 
 /// Re-export of the codec so downstream crates use the same traits and version.

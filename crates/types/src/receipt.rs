@@ -25,11 +25,14 @@ pub enum Reason {
     InsufficientStake = 10,
     UnbondingQueueFull = 11,
     FeeTooLow = 12,
+    MalformedEvidence = 13,
+    InvalidEvidence = 14,
+    DuplicateEvidence = 15,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 15] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -42,6 +45,9 @@ impl Reason {
         Reason::InsufficientStake,
         Reason::UnbondingQueueFull,
         Reason::FeeTooLow,
+        Reason::MalformedEvidence,
+        Reason::InvalidEvidence,
+        Reason::DuplicateEvidence,
     ];
 
     /// The stable snake_case code.
@@ -59,6 +65,9 @@ impl Reason {
             Reason::InsufficientStake => "insufficient_stake",
             Reason::UnbondingQueueFull => "unbonding_queue_full",
             Reason::FeeTooLow => "fee_too_low",
+            Reason::MalformedEvidence => "malformed_evidence",
+            Reason::InvalidEvidence => "invalid_evidence",
+            Reason::DuplicateEvidence => "duplicate_evidence",
         }
     }
 
@@ -77,6 +86,11 @@ impl Reason {
             Reason::InsufficientStake => "the bonded or delegated stake is smaller than the amount",
             Reason::UnbondingQueueFull => "the account has too many unbonding entries in flight",
             Reason::FeeTooLow => "the fee is below the chain's minimum fee",
+            Reason::MalformedEvidence => "the evidence does not decode as two conflicting votes",
+            Reason::InvalidEvidence => {
+                "the evidence's signatures do not verify against the committee it names"
+            }
+            Reason::DuplicateEvidence => "the offender was already slashed for that view",
         }
     }
 

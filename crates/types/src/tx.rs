@@ -23,6 +23,9 @@ pub type ChainId = u64;
 /// Domain separation for transaction signatures.
 pub const TX_NAMESPACE: &[u8] = b"_PLEXUS_TX";
 
+/// The namespace every consensus vote and p2p handshake is signed under.
+pub const CONSENSUS_NAMESPACE: &[u8] = b"_PLEXUS";
+
 /// The largest encoded signed transaction any node accepts, in bytes.
 pub const TX_SIZE_MAX: usize = 4096;
 
@@ -40,7 +43,14 @@ pub enum Payload {
     Delegate { validator: Address, amount: Amount },
     /// Start unbonding `amount` of the sender's delegation to `validator`.
     Undelegate { validator: Address, amount: Amount },
+    /// Proof that a committee member signed two conflicting consensus votes (the encoding of
+    /// `plexus_state::evidence::Evidence`, at most `EVIDENCE_SIZE_MAX` bytes): the offender is
+    /// slashed and jailed. Anyone may submit it.
+    Evidence { evidence: Vec<u8> },
 }
+
+/// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
+pub const EVIDENCE_SIZE_MAX: usize = 1_024;
 
 impl Payload {
     const TAG_TRANSFER: u8 = 0;
@@ -48,6 +58,7 @@ impl Payload {
     const TAG_UNBOND: u8 = 2;
     const TAG_DELEGATE: u8 = 3;
     const TAG_UNDELEGATE: u8 = 4;
+    const TAG_EVIDENCE: u8 = 5;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -57,6 +68,7 @@ impl Payload {
             Payload::Unbond { .. } => "unbond",
             Payload::Delegate { .. } => "delegate",
             Payload::Undelegate { .. } => "undelegate",
+            Payload::Evidence { .. } => "evidence",
         }
     }
 }
@@ -87,6 +99,10 @@ impl Write for Payload {
                 validator.0.write(buf);
                 amount.write(buf);
             }
+            Payload::Evidence { evidence } => {
+                Self::TAG_EVIDENCE.write(buf);
+                evidence.write(buf);
+            }
         }
     }
 }
@@ -98,6 +114,7 @@ impl EncodeSize for Payload {
                 PublicKey::SIZE + Amount::SIZE
             }
             Payload::Bond { .. } | Payload::Unbond { .. } => Amount::SIZE,
+            Payload::Evidence { evidence } => evidence.encode_size(),
         }
     }
 }
@@ -125,6 +142,9 @@ impl Read for Payload {
             Self::TAG_UNDELEGATE => Payload::Undelegate {
                 validator: Address(PublicKey::read(buf)?),
                 amount: Amount::read(buf)?,
+            },
+            Self::TAG_EVIDENCE => Payload::Evidence {
+                evidence: Vec::<u8>::read_cfg(buf, &((1..=EVIDENCE_SIZE_MAX).into(), ()))?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })
