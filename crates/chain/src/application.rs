@@ -532,6 +532,40 @@ mod tests {
     }
 
     #[test]
+    fn client_admissions_are_gossiped_and_gossiped_ones_are_not_sent_again() {
+        use plexus_types::{Payload, Transaction};
+        let app = new_app();
+        let (outbox, mut inbox) = mpsc::unbounded();
+        app.gossip_to(outbox);
+        let key = PrivateKey::from_seed(0);
+        let transfer = |nonce| {
+            let tx = Transaction {
+                chain_id: 1,
+                sender: Address(key.public_key()),
+                nonce,
+                fee: 1_000,
+                payload: Payload::Transfer {
+                    to: Address(PrivateKey::from_seed(9).public_key()),
+                    amount: 1,
+                },
+            }
+            .sign(&key);
+            let hash = tx.hash();
+            (tx, hash)
+        };
+        // Nonce 0 is admitted, nonce 5 is refused (a gap): only nonce 0 goes out.
+        let results = app.submit_batch(vec![transfer(0), transfer(5)]);
+        assert!(results[0].is_ok() && results[1].is_err());
+        let sent = inbox.try_recv().expect("one batch");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].tx.nonce, 0);
+        // What a peer gossiped enters the mempool but is not passed on again.
+        assert_eq!(app.admit_gossiped(vec![transfer(1)]), 1);
+        assert!(inbox.try_recv().is_err());
+        assert_eq!(app.next_nonce(&Address(key.public_key())), 2);
+    }
+
+    #[test]
     fn a_rejected_duplicate_does_not_evict_the_senders_later_nonces() {
         use plexus_types::{Payload, Transaction};
         let app = new_app();

@@ -396,10 +396,15 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .iter()
                 .map(|v| {
                     format!(
-                        "{} stake {}{}",
+                        "{} stake {}{}{}",
                         v.address,
                         plx(&v.stake),
-                        if v.in_committee { " (committee)" } else { "" }
+                        if v.in_committee { " (committee)" } else { "" },
+                        if v.jailed {
+                            format!(" (jailed, slashed {})", plx(&v.slashed))
+                        } else {
+                            String::new()
+                        }
                     )
                 })
                 .collect::<Vec<_>>()

@@ -35,10 +35,13 @@ pub enum Scenario {
     /// Four validators, one of which signs conflicting votes: the honest ones turn the proof into
     /// an evidence transaction and the chain slashes and jails it.
     Equivocator,
+    /// Four validators, one of which starts only after the others passed view 40 (with an empty
+    /// store): it backfills the finalized chain from its peers and joins consensus.
+    LateJoiner,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 9] = [
+pub const SCENARIOS: [Scenario; 10] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -48,6 +51,7 @@ pub const SCENARIOS: [Scenario; 9] = [
     Scenario::ByzantineProposer,
     Scenario::GarbagePeer,
     Scenario::Equivocator,
+    Scenario::LateJoiner,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -66,6 +70,7 @@ impl Scenario {
             Scenario::ByzantineProposer => "byzantine_proposer",
             Scenario::GarbagePeer => "garbage_peer",
             Scenario::Equivocator => "equivocator",
+            Scenario::LateJoiner => "late_joiner",
         }
     }
 
@@ -141,7 +146,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
         | Scenario::Equivocator => (30, n - 1),
-        Scenario::CrashRestart | Scenario::RandomCrashes => (80, n),
+        Scenario::CrashRestart | Scenario::RandomCrashes | Scenario::LateJoiner => (80, n),
         Scenario::Partition => (80, n),
     };
     let mut plan = PlanBuilder::new(engine)
@@ -168,6 +173,13 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                 .at(Duration::from_secs(9), Action::Restart(keys[5].clone()))
                 .at(Duration::from_secs(9), Action::Restart(keys[6].clone())),
         )),
+        Scenario::LateJoiner => plan.link(good_link()).crash(Crash::DelayRound {
+            participants: vec![keys[n - 1].clone()],
+            round: commonware_consensus::types::Round::new(
+                commonware_consensus::types::Epoch::zero(),
+                commonware_consensus::types::View::new(40),
+            ),
+        }),
         Scenario::RandomCrashes => plan.link(good_link()).crash(Crash::Random {
             frequency: Duration::from_secs(4),
             downtime: Duration::from_secs(2),

@@ -60,6 +60,11 @@ fn an_equivocator_is_slashed_through_evidence() {
 }
 
 #[test]
+fn a_late_validator_backfills_the_chain_and_joins() {
+    pass(Scenario::LateJoiner, 10);
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run() {
     for scenario in [Scenario::AllOnline, Scenario::RandomCrashes] {
         let first = run(scenario, 42).unwrap();
