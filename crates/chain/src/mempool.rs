@@ -94,7 +94,10 @@ fn payload_value(payload: &Payload) -> Amount {
         Payload::Transfer { amount, .. }
         | Payload::Bond { amount }
         | Payload::Delegate { amount, .. } => *amount,
-        Payload::Unbond { .. } | Payload::Undelegate { .. } | Payload::Evidence { .. } => 0,
+        Payload::Unbond { .. }
+        | Payload::Undelegate { .. }
+        | Payload::Evidence { .. }
+        | Payload::Participation { .. } => 0,
     }
 }
 

@@ -112,6 +112,10 @@ pub struct ValidatorDto {
     /// Total burned from this validator's stake by slashing, in base units.
     #[serde(default)]
     pub slashed: String,
+    /// Signatures of this validator in the finalization certificates recorded so far in the
+    /// current epoch.
+    #[serde(default)]
+    pub epoch_signatures: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -109,7 +109,7 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         Payload::Delegate { validator, amount } | Payload::Undelegate { validator, amount } => {
             (Some(validator.to_string()), *amount)
         }
-        Payload::Evidence { .. } => (None, 0),
+        Payload::Evidence { .. } | Payload::Participation { .. } => (None, 0),
     };
     TxDto {
         hash: digest_hex(&tx.hash()),
@@ -488,6 +488,11 @@ async fn get_validators(State(state): State<ApiState>) -> ApiResult<Vec<Validato
                     .map(|(_, amount)| *amount)
                     .sum::<u128>()
                     .to_string(),
+                epoch_signatures: s
+                    .participation
+                    .get(&(s.epoch_of(s.height), address.clone()))
+                    .copied()
+                    .unwrap_or(0),
             })
             .collect::<Vec<_>>()
     });

@@ -1,12 +1,17 @@
-//! From a fault simplex observed to a slashing transaction.
+//! From what simplex observes to transactions: faults become slashing evidence, finalization
+//! certificates of our own blocks become participation records.
 //!
 //! Simplex reports a participant that signed conflicting votes (two notarizes or finalizes for
-//! one view, or a nullify and a finalize). The reporter here passes the proof on; the submitter
-//! wraps it in a `Payload::Evidence` transaction signed by this validator and admits it to the
-//! mempool, from where gossip spreads it and the next leader includes it. Execution verifies the
-//! signatures and slashes the offender.
+//! one view, or a nullify and a finalize), and every finalization it sees. The reporter here
+//! passes both on; the submitter wraps a fault in a `Payload::Evidence` transaction, and the
+//! finalization of a block this validator proposed in a `Payload::Participation` transaction,
+//! signed by this validator and admitted to the mempool, from where gossip spreads it and the
+//! next leader includes it. Execution verifies the signatures, then slashes the offender or
+//! counts the signers.
 
 use commonware_actor::Feedback;
+use commonware_codec::Encode;
+use commonware_consensus::simplex::types::Finalization;
 use commonware_consensus::{
     Reporter,
     simplex::{scheme::ed25519::Scheme, types::Activity},
@@ -20,16 +25,23 @@ use plexus_types::{Address, Digest, Payload, PrivateKey, Transaction};
 use std::collections::BTreeSet;
 use tracing::{info, warn};
 
-/// Forwards every consensus activity to `inner` and copies each proven fault to `faults`.
+/// What the reporter passes on to the submitter.
+pub enum Observed {
+    Fault(Evidence),
+    Finalization(Finalization<Scheme, Digest>),
+}
+
+/// Forwards every consensus activity to `inner` and copies each proven fault and each
+/// finalization to `observed`.
 #[derive(Clone)]
 pub struct FaultReporter<R> {
     inner: R,
-    faults: mpsc::UnboundedSender<Evidence>,
+    observed: mpsc::UnboundedSender<Observed>,
 }
 
 impl<R> FaultReporter<R> {
-    pub fn new(inner: R, faults: mpsc::UnboundedSender<Evidence>) -> Self {
-        FaultReporter { inner, faults }
+    pub fn new(inner: R, observed: mpsc::UnboundedSender<Observed>) -> Self {
+        FaultReporter { inner, observed }
     }
 }
 
@@ -44,27 +56,61 @@ impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for FaultReporte
             _ => None,
         };
         if let Some(evidence) = evidence {
-            let _ = self.faults.unbounded_send(evidence);
+            let _ = self.observed.unbounded_send(Observed::Fault(evidence));
+        }
+        if let Activity::Finalization(finalization) = &activity {
+            let _ = self
+                .observed
+                .unbounded_send(Observed::Finalization(finalization.clone()));
         }
         self.inner.report(activity)
     }
 }
 
-/// Submits each fault once, as an evidence transaction from `key`'s account.
+/// Submits each fault once, as an evidence transaction from `key`'s account, and the
+/// finalization certificate of each block `key` proposed, as a participation transaction.
 pub fn start_submitter<E: Spawner>(
     context: E,
     app: App,
     key: PrivateKey,
-    mut faults: mpsc::UnboundedReceiver<Evidence>,
+    mut observed: mpsc::UnboundedReceiver<Observed>,
 ) {
     context.spawn(move |_| async move {
-        let sender = Address(key.public_key());
+        let me = key.public_key();
+        let sender = Address(me.clone());
         let mut submitted = BTreeSet::new();
-        while let Some(evidence) = faults.next().await {
-            let bytes = evidence.to_bytes();
-            if !submitted.insert(bytes.clone()) {
-                continue;
-            }
+        let mut recorded_up_to = 0u64;
+        while let Some(item) = observed.next().await {
+            let payload = match item {
+                Observed::Fault(evidence) => {
+                    let bytes = evidence.to_bytes();
+                    if !submitted.insert(bytes.clone()) {
+                        continue;
+                    }
+                    info!(?evidence, "submitting equivocation evidence");
+                    Payload::Evidence { evidence: bytes }
+                }
+                Observed::Finalization(finalization) => {
+                    // Only our own blocks, each once; the block is in the ledger because we
+                    // built it (unless we restarted since, then the record is skipped).
+                    let digest = finalization.proposal.payload;
+                    let Some(height) = app.with_ledger(|l| {
+                        l.executed(&digest)
+                            .filter(|e| e.block.header.proposer == me)
+                            .map(|e| e.state.height)
+                    }) else {
+                        continue;
+                    };
+                    if height <= recorded_up_to {
+                        continue;
+                    }
+                    recorded_up_to = height;
+                    Payload::Participation {
+                        height,
+                        finalization: finalization.encode().to_vec(),
+                    }
+                }
+            };
             let (chain_id, fee) = {
                 let finalized = app.finalized();
                 (finalized.state.chain_id, finalized.state.params.fee_min)
@@ -74,13 +120,12 @@ pub fn start_submitter<E: Spawner>(
                 sender: sender.clone(),
                 nonce: app.next_nonce(&sender),
                 fee,
-                payload: Payload::Evidence { evidence: bytes },
+                payload,
             }
             .sign(&key);
             let hash = tx.hash();
-            match app.submit(tx, hash) {
-                Ok(_) => info!(?evidence, "submitted equivocation evidence"),
-                Err(err) => warn!(%err, "could not submit equivocation evidence"),
+            if let Err(err) = app.submit(tx, hash) {
+                warn!(%err, "could not submit an evidence or participation transaction");
             }
         }
     });

@@ -234,6 +234,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     }
     let fail = |err: String| format!("{} seed {seed}: {err}", scenario.name());
     match scenario {
+        Scenario::AllOnline => check_participation(&map, &keys).map_err(fail)?,
         Scenario::Partition => check_partition_stalled(&map).map_err(fail)?,
         Scenario::ByzantineProposer => {
             let faulty_key = &keys[faulty];
@@ -359,6 +360,38 @@ fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64
         .max()
         .unwrap_or(last_ms);
     Ok((height, root, txs, last_ms))
+}
+
+/// With everyone online, every validator's signatures are recorded in the chain's participation
+/// counts, and nearly every finalized height was recorded (the last few may be pending).
+fn check_participation(
+    map: &BTreeMap<usize, Durable>,
+    keys: &[plexus_types::PublicKey],
+) -> Result<(), String> {
+    for (validator, record) in map {
+        let state = &record.tip.as_ref().ok_or("no tip")?.state;
+        for key in keys {
+            let count: u64 = state
+                .participation
+                .iter()
+                .filter(|((_, who), _)| who.0 == *key)
+                .map(|(_, count)| *count)
+                .sum();
+            if count == 0 {
+                return Err(format!(
+                    "validator {validator}: no participation recorded for a committee member"
+                ));
+            }
+        }
+        let recorded = state.recent_blocks.values().filter(|(_, r)| *r).count() as u64;
+        if recorded + 5 < state.height.min(plexus_state::PARTICIPATION_WINDOW) {
+            return Err(format!(
+                "validator {validator}: only {recorded} of {} heights have participation recorded",
+                state.height
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// In a 2|2 split of four validators neither side has a quorum: once messages in flight at the

@@ -71,6 +71,7 @@ pub fn build_block(
 pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, ApplyError> {
     check_header(state, block)?;
     let height = block.header.height;
+    crate::participation::remember_parent(state);
     let receipts = block
         .txs
         .iter()
@@ -187,6 +188,10 @@ fn execute_payload(
             let (offender, epoch, view) = crate::evidence::verify(state, evidence)?;
             staking::slash(state, offender, epoch, view).map(|_| ())
         }
+        Payload::Participation {
+            height,
+            finalization,
+        } => crate::participation::record(state, *height, finalization),
     }
 }
 

@@ -24,6 +24,8 @@ const TAG_DELEGATION: u8 = 2;
 const TAG_UNBONDING: u8 = 3;
 const TAG_GLOBAL: u8 = 4;
 const TAG_SLASH: u8 = 5;
+const TAG_RECENT_BLOCK: u8 = 6;
+const TAG_PARTICIPATION: u8 = 7;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -45,6 +47,8 @@ impl State {
                 + self.delegations.len()
                 + self.unbondings.len()
                 + self.slashes.len()
+                + self.recent_blocks.len()
+                + self.participation.len()
                 + 1,
         );
         leaves.extend(self.accounts.iter().map(|(a, acc)| account_leaf(a, acc)));
@@ -69,6 +73,20 @@ impl State {
             delegator.0.write(&mut buf);
             validator.0.write(&mut buf);
             amount.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (height, (hash, recorded)) in &self.recent_blocks {
+            let mut buf = vec![TAG_RECENT_BLOCK];
+            height.write(&mut buf);
+            hash.write(&mut buf);
+            recorded.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for ((epoch, validator), count) in &self.participation {
+            let mut buf = vec![TAG_PARTICIPATION];
+            epoch.write(&mut buf);
+            validator.0.write(&mut buf);
+            count.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
         for ((release, seq), entry) in &self.unbondings {

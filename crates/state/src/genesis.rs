@@ -60,6 +60,8 @@ impl Genesis {
             committee: Vec::new(),
             supply: Supply::default(),
             slashes: BTreeMap::new(),
+            recent_blocks: BTreeMap::new(),
+            participation: BTreeMap::new(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {

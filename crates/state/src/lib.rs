@@ -18,6 +18,7 @@ mod apply;
 mod commitment;
 pub mod evidence;
 mod genesis;
+mod participation;
 mod snapshot;
 mod staking;
 mod state;
@@ -27,4 +28,7 @@ pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
 pub use snapshot::SNAPSHOT_ENTRIES_MAX;
 pub use staking::UNBONDING_ENTRIES_MAX;
-pub use state::{Account, Params, State, Supply, SupplyError, Unbonding, Validator};
+pub use state::{
+    Account, PARTICIPATION_EPOCHS_KEPT, PARTICIPATION_WINDOW, Params, State, Supply, SupplyError,
+    Unbonding, Validator,
+};

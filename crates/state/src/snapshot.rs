@@ -13,7 +13,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 2;
+const SNAPSHOT_VERSION: u8 = 3;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -85,6 +85,8 @@ impl Write for State {
         self.committee.write(buf);
         self.supply.write(buf);
         self.slashes.write(buf);
+        self.recent_blocks.write(buf);
+        self.participation.write(buf);
     }
 }
 
@@ -105,6 +107,8 @@ impl EncodeSize for State {
             + self.committee.encode_size()
             + self.supply.encode_size()
             + self.slashes.encode_size()
+            + self.recent_blocks.encode_size()
+            + self.participation.encode_size()
     }
 }
 
@@ -132,6 +136,8 @@ impl Read for State {
             committee: Read::read_cfg(buf, &(entries(), ()))?,
             supply: Supply::read(buf)?,
             slashes: Read::read_cfg(buf, &(entries(), (((), (), ()), ())))?,
+            recent_blocks: Read::read_cfg(buf, &(entries(), ((), ((), ()))))?,
+            participation: Read::read_cfg(buf, &(entries(), (((), ()), ())))?,
             unbonding_counts: Default::default(),
         };
         // Derived data is rebuilt, not stored.

@@ -112,7 +112,18 @@ pub struct State {
     /// Every slash: (offender, epoch, view) of the evidence -> amount burned. Also what makes a
     /// second proof of the same fault a no-op.
     pub slashes: BTreeMap<(Address, u64, u64), Amount>,
+    /// The last `PARTICIPATION_WINDOW` blocks before this one: height -> (block hash, whether its
+    /// finalization certificate has been recorded).
+    pub recent_blocks: BTreeMap<u64, (Digest, bool)>,
+    /// Signatures in recorded finalization certificates: (epoch, validator) -> count. Kept for
+    /// the current and the `PARTICIPATION_EPOCHS_KEPT` previous epochs.
+    pub participation: BTreeMap<(u64, Address), u64>,
 }
+
+/// How many recent blocks a finalization certificate may be recorded for.
+pub const PARTICIPATION_WINDOW: u64 = 256;
+/// How many past epochs of participation counts the state keeps.
+pub const PARTICIPATION_EPOCHS_KEPT: u64 = 4;
 
 impl State {
     /// The account at `address`, or the empty account.

@@ -28,11 +28,13 @@ pub enum Reason {
     MalformedEvidence = 13,
     InvalidEvidence = 14,
     DuplicateEvidence = 15,
+    InvalidCertificate = 16,
+    AlreadyRecorded = 17,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 17] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -48,6 +50,8 @@ impl Reason {
         Reason::MalformedEvidence,
         Reason::InvalidEvidence,
         Reason::DuplicateEvidence,
+        Reason::InvalidCertificate,
+        Reason::AlreadyRecorded,
     ];
 
     /// The stable snake_case code.
@@ -68,6 +72,8 @@ impl Reason {
             Reason::MalformedEvidence => "malformed_evidence",
             Reason::InvalidEvidence => "invalid_evidence",
             Reason::DuplicateEvidence => "duplicate_evidence",
+            Reason::InvalidCertificate => "invalid_certificate",
+            Reason::AlreadyRecorded => "already_recorded",
         }
     }
 
@@ -91,6 +97,10 @@ impl Reason {
                 "the evidence's signatures do not verify against the committee it names"
             }
             Reason::DuplicateEvidence => "the offender was already slashed for that view",
+            Reason::InvalidCertificate => {
+                "the certificate is not a quorum's valid finalization of that recent block"
+            }
+            Reason::AlreadyRecorded => "that height's participation is already recorded",
         }
     }
 

@@ -47,6 +47,10 @@ pub enum Payload {
     /// `plexus_state::evidence::Evidence`, at most `EVIDENCE_SIZE_MAX` bytes): the offender is
     /// slashed and jailed. Anyone may submit it.
     Evidence { evidence: Vec<u8> },
+    /// The finalization certificate of the block at `height` (a simplex `Finalization`): the
+    /// chain records, per epoch, which committee members signed it. Submitted by the block's
+    /// proposer; each height is recorded once, within `PARTICIPATION_WINDOW` blocks.
+    Participation { height: u64, finalization: Vec<u8> },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -59,6 +63,7 @@ impl Payload {
     const TAG_DELEGATE: u8 = 3;
     const TAG_UNDELEGATE: u8 = 4;
     const TAG_EVIDENCE: u8 = 5;
+    const TAG_PARTICIPATION: u8 = 6;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -69,6 +74,7 @@ impl Payload {
             Payload::Delegate { .. } => "delegate",
             Payload::Undelegate { .. } => "undelegate",
             Payload::Evidence { .. } => "evidence",
+            Payload::Participation { .. } => "participation",
         }
     }
 }
@@ -103,6 +109,14 @@ impl Write for Payload {
                 Self::TAG_EVIDENCE.write(buf);
                 evidence.write(buf);
             }
+            Payload::Participation {
+                height,
+                finalization,
+            } => {
+                Self::TAG_PARTICIPATION.write(buf);
+                height.write(buf);
+                finalization.write(buf);
+            }
         }
     }
 }
@@ -115,6 +129,10 @@ impl EncodeSize for Payload {
             }
             Payload::Bond { .. } | Payload::Unbond { .. } => Amount::SIZE,
             Payload::Evidence { evidence } => evidence.encode_size(),
+            Payload::Participation {
+                height,
+                finalization,
+            } => height.encode_size() + finalization.encode_size(),
         }
     }
 }
@@ -145,6 +163,10 @@ impl Read for Payload {
             },
             Self::TAG_EVIDENCE => Payload::Evidence {
                 evidence: Vec::<u8>::read_cfg(buf, &((1..=EVIDENCE_SIZE_MAX).into(), ()))?,
+            },
+            Self::TAG_PARTICIPATION => Payload::Participation {
+                height: u64::read(buf)?,
+                finalization: Vec::<u8>::read_cfg(buf, &((1..=TX_SIZE_MAX).into(), ()))?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })
