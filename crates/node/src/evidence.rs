@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 /// What the reporter passes on to the submitter.
 pub enum Observed {
-    Fault(Evidence),
+    Fault(Box<Evidence>),
     Finalization(Finalization<Scheme, Digest>),
 }
 
@@ -56,7 +56,9 @@ impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for FaultReporte
             _ => None,
         };
         if let Some(evidence) = evidence {
-            let _ = self.observed.unbounded_send(Observed::Fault(evidence));
+            let _ = self
+                .observed
+                .unbounded_send(Observed::Fault(Box::new(evidence)));
         }
         if let Activity::Finalization(finalization) = &activity {
             let _ = self
