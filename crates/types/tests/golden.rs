@@ -139,3 +139,32 @@ fn receipts_bytes_with(tag: u8, reason: u8) -> Vec<u8> {
     bytes.extend([0u8; 16]);
     bytes
 }
+
+#[test]
+fn evidence_and_participation_transactions_are_frozen() {
+    let evidence = Payload::Evidence {
+        evidence: (0u8..=200).collect(),
+    };
+    let participation = Payload::Participation {
+        height: 41,
+        finalization: vec![9; 300],
+    };
+    for (nonce, payload) in [evidence, participation].into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+    // Empty or oversized evidence does not decode.
+    for size in [0, plexus_types::EVIDENCE_SIZE_MAX + 1] {
+        let tx = signed(
+            0,
+            Payload::Evidence {
+                evidence: vec![1; size],
+            },
+        );
+        assert!(SignedTransaction::decode_untrusted(&tx.encode()).is_err());
+    }
+}
