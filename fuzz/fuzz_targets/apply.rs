@@ -26,6 +26,7 @@ fn genesis() -> State {
             epoch_length_blocks: 3,
             committee_size_max: 3,
             fee_min: 1,
+            ..Params::default()
         },
         allocations: (0..KEYS as usize - 1).map(|i| (address(i), 1_000 * PLX)).collect(),
         validators: vec![GenesisValidator { address: address(0), self_bond: 100 * PLX }],
@@ -43,12 +44,15 @@ fn tx(chunk: &[u8]) -> SignedTransaction {
         1 => u128::MAX,
         _ => u64::from_le_bytes(chunk[8..16].try_into().unwrap()) as u128,
     };
-    let payload = match chunk[3] % 5 {
+    let payload = match chunk[3] % 7 {
         0 => Payload::Transfer { to: target, amount },
         1 => Payload::Bond { amount },
         2 => Payload::Unbond { amount },
         3 => Payload::Delegate { validator: target, amount },
-        _ => Payload::Undelegate { validator: target, amount },
+        4 => Payload::Undelegate { validator: target, amount },
+        // Fuzzed bytes as evidence and as a finalization certificate.
+        5 => Payload::Evidence { evidence: chunk[6..16].to_vec() },
+        _ => Payload::Participation { height: chunk[6] as u64, finalization: chunk[7..16].to_vec() },
     };
     let fee = [0, 1, 1_000, u128::MAX][chunk[4] as usize % 4];
     let nonce = chunk[5] as u64 % 8;

@@ -155,6 +155,8 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         p2p: args.p2p,
         dialable: None,
         bootstrappers: Vec::new(),
+        full_node: false,
+        full_nodes: Vec::new(),
         faucet: Some(faucet_key()),
         block_time_min_ms: args.block_time_ms,
         idle_block_ms: 1_000,
@@ -350,15 +352,18 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
 
 #[derive(clap::Subcommand)]
 pub enum NodeCommand {
-    /// Prepare a data directory from a genesis file and a validator key from the keystore.
+    /// Prepare a data directory from a genesis file and a key from the keystore.
     Init {
         #[arg(long)]
         dir: PathBuf,
         #[arg(long)]
         genesis: PathBuf,
-        /// Validator key name.
+        /// Key name: a genesis validator's, or any key with --full-node.
         #[arg(long)]
         key: String,
+        /// A full node: follows the chain and serves the API without validating.
+        #[arg(long)]
+        full_node: bool,
     },
     /// Run the node in an initialized directory until Ctrl-C or SIGTERM.
     Run {
@@ -383,21 +388,33 @@ pub enum NodeCommand {
         /// Devnets only: serve POST /v1/faucet, paying from the key in this file.
         #[arg(long)]
         faucet_key: Option<PathBuf>,
+        /// Follow the chain without validating (the key is not in the committee). Validators
+        /// must list this node's address with --full-node-peer.
+        #[arg(long)]
+        full_node: bool,
+        /// The address of a full node this validator lets connect and serves; repeatable.
+        #[arg(long = "full-node-peer")]
+        full_node_peers: Vec<String>,
     },
 }
 
 pub fn run_node(command: NodeCommand) -> Result<()> {
     match command {
-        NodeCommand::Init { dir, genesis, key } => {
+        NodeCommand::Init {
+            dir,
+            genesis,
+            key,
+            full_node,
+        } => {
             let file = GenesisFile::load(&genesis)?;
             let parsed = file.to_genesis()?;
             parsed
                 .build()
                 .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
             let validator = Address(keys::load(&key)?.public_key());
-            if !parsed.validators.iter().any(|v| v.address == validator) {
+            if !full_node && !parsed.validators.iter().any(|v| v.address == validator) {
                 bail!(
-                    "key {key:?} ({validator}) is not a validator in {}",
+                    "key {key:?} ({validator}) is not a validator in {} (use --full-node for a node that follows without validating)",
                     genesis.display()
                 );
             }
@@ -416,7 +433,17 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             bootstrappers,
             block_time_ms,
             faucet_key,
+            full_node,
+            full_node_peers,
         } => {
+            let full_nodes = full_node_peers
+                .iter()
+                .map(|a| {
+                    a.parse::<Address>()
+                        .map(|a| a.0)
+                        .map_err(|e| anyhow::anyhow!("--full-node-peer {a:?}: {e}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
             let genesis = load_initialized(&dir)?;
             let key = keys::read_file(&dir.join("validator.key"))?;
             let bootstrappers = bootstrappers
@@ -432,6 +459,8 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                 p2p,
                 dialable,
                 bootstrappers,
+                full_node,
+                full_nodes,
                 faucet,
                 block_time_min_ms: block_time_ms,
                 idle_block_ms: 1_000,

@@ -63,6 +63,7 @@ struct Validator {
     api: u16,
     p2p: u16,
     bootstrappers: Vec<String>,
+    extra: Vec<String>,
     child: Option<Child>,
     client: Client,
 }
@@ -87,6 +88,7 @@ impl Validator {
         for bootstrapper in &self.bootstrappers {
             command.args(["--bootstrapper", bootstrapper]);
         }
+        command.args(&self.extra);
         self.child = Some(command.spawn().unwrap());
         let started = Instant::now();
         while self.client.status().is_err() {
@@ -116,6 +118,10 @@ impl Drop for Validator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+fn bob_address(home: &Path) -> Address {
+    Address(read_key(home, "bob").public_key())
 }
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -176,7 +182,7 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         std::env::temp_dir().join(format!("plexus-net-{}-{}", std::process::id(), free_port()));
     let home = work.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    for name in ["v0", "v1", "v2", "v3", "alice", "bob", "carol"] {
+    for name in ["v0", "v1", "v2", "v3", "full", "alice", "bob", "carol"] {
         plexus(&home, &["keys", "new", name]);
     }
     let genesis = work.join("genesis.json");
@@ -227,6 +233,7 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
                     .filter(|j| *j != i)
                     .map(|j| peers[j].clone())
                     .collect(),
+                extra: vec!["--full-node-peer".into(), address_of(&home, "full")],
                 child: None,
                 client: Client::new(&format!("http://127.0.0.1:{}", ports[i].0)),
             }
@@ -289,6 +296,63 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
     progress(&validators, 5, "finality with strangers sending garbage");
     drop(strangers);
 
+    // A full node joins late: it backfills the chain from the validators, follows it, and its
+    // API takes transactions that the validators then finalize.
+    let full_dir = work.join("full");
+    plexus(
+        &home,
+        &[
+            "node",
+            "init",
+            "--dir",
+            full_dir.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--key",
+            "full",
+            "--full-node",
+        ],
+    );
+    let full_api = free_port();
+    let mut full = Validator {
+        dir: full_dir,
+        api: full_api,
+        p2p: free_port(),
+        bootstrappers: peers.clone(),
+        extra: vec!["--full-node".into()],
+        child: None,
+        client: Client::new(&format!("http://127.0.0.1:{full_api}")),
+    };
+    full.start();
+    let target = validators[0].height().unwrap();
+    wait_for("the full node to catch up", Duration::from_secs(60), || {
+        full.height().unwrap_or(0) >= target
+    });
+    let dave = Address(read_key(&home, "v0").public_key());
+    let from_full = TxBuilder {
+        key: &read_key(&home, "bob"),
+        chain_id: 77,
+        fee: 1_000,
+    }
+    .build(
+        full.client.account(&bob_address(&home)).unwrap().next_nonce,
+        Payload::Transfer {
+            to: dave,
+            amount: 5,
+        },
+    );
+    let through_full = full.client.submit(&from_full).unwrap();
+    wait_for(
+        "a transaction sent to the full node to finalize",
+        Duration::from_secs(30),
+        || {
+            validators[0]
+                .client
+                .tx(&through_full)
+                .is_ok_and(|s| s.status == "finalized")
+        },
+    );
+
     // One of four down: a quorum of three remains.
     validators[3].kill();
     progress(&validators, 10, "finality with validator 3 killed");
@@ -328,7 +392,15 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         || validators.iter().all(|v| v.height().unwrap_or(0) >= target),
     );
 
-    // Every validator has the same blocks.
+    // The full node followed all of it.
+    wait_for(
+        "the full node to reach the tip",
+        Duration::from_secs(60),
+        || full.height().unwrap_or(0) >= target,
+    );
+    validators.push(full);
+
+    // Every node has the same blocks.
     for height in (1..=target).step_by(7).chain([target]) {
         let reference = validators[0].client.block(Some(height)).unwrap();
         for (i, validator) in validators.iter().enumerate().skip(1) {

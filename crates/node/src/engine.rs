@@ -164,9 +164,13 @@ where
     F: Reporter<Activity = Update<ChainBlock>>,
 {
     let me = cfg.key.public_key();
-    let scheme = Scheme::signer(NAMESPACE, cfg.participants.clone(), cfg.key.clone())
-        .expect("the validator is in the committee");
-    let provider = ConstantProvider::new(scheme.clone());
+    // Outside the committee this node is a full node: it verifies and follows, never votes.
+    let signer = Scheme::signer(NAMESPACE, cfg.participants.clone(), cfg.key.clone());
+    let provider = ConstantProvider::new(
+        signer
+            .clone()
+            .unwrap_or_else(|| Scheme::verifier(NAMESPACE, cfg.participants.clone())),
+    );
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
     let prefix = &cfg.partition_prefix;
@@ -250,6 +254,9 @@ where
         )
         .await;
     marshal_actor.start(reporter, buffer, resolver);
+    let Some(scheme) = signer else {
+        return Ok(follow(context, app, marshal_mailbox, &cfg.participants));
+    };
 
     let inline = Inline::new(context.child("inline"), automaton, marshal_mailbox, epocher);
     let (faults, fault_inbox) = futures::channel::mpsc::unbounded();
@@ -294,6 +301,35 @@ where
     ))
 }
 
+/// A full node's progress: it asks the committee for the finalizations just above its tip, and
+/// marshal fetches them and their blocks (backfilling any gap) and delivers them in order.
+fn follow<E: Clock + Spawner + Supervisor>(
+    context: E,
+    app: App,
+    marshal: marshal::core::Mailbox<Scheme, Standard<ChainBlock>>,
+    committee: &Set<PublicKey>,
+) -> Handle<()> {
+    let targets =
+        commonware_utils::vec::NonEmptyVec::try_from(committee.iter().cloned().collect::<Vec<_>>())
+            .expect("a committee is never empty");
+    context.child("follow").spawn(move |context| async move {
+        loop {
+            let tip = app.finalized().state.height;
+            for height in tip + 1..=tip + FOLLOW_AHEAD {
+                marshal.hint_finalized(
+                    commonware_consensus::types::Height::new(height),
+                    targets.clone(),
+                );
+            }
+            context.sleep(FOLLOW_INTERVAL).await;
+        }
+    })
+}
+
+/// How many heights above its tip a full node asks for at a time, and how often.
+const FOLLOW_AHEAD: u64 = 16;
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
+
 /// The authenticated p2p network of a node: discovery through bootstrappers, with the
 /// committee as the tracked peer set.
 pub struct P2p {
@@ -301,6 +337,9 @@ pub struct P2p {
     /// The address peers dial (the listen address unless behind NAT).
     pub dialable: SocketAddr,
     pub bootstrappers: Vec<(PublicKey, SocketAddr)>,
+    /// Full nodes allowed to connect (secondary peers: they receive data but do not vote). A full
+    /// node lists itself here.
+    pub full_nodes: Vec<PublicKey>,
 }
 
 /// The consensus channels of a node's authenticated network.
@@ -341,7 +380,15 @@ pub fn start_p2p(
         MAILBOX,
     );
     let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p_cfg);
-    oracle.track(0, participants.clone());
+    let secondary = Set::from_iter_dedup(
+        p2p.full_nodes
+            .into_iter()
+            .filter(|k| participants.position(k).is_none()),
+    );
+    oracle.track(
+        0,
+        commonware_p2p::TrackedPeers::new(participants.clone(), secondary),
+    );
     let pairs = CHANNELS
         .iter()
         .map(|channel| network.register(*channel, channel_quota(*channel)))

@@ -36,6 +36,10 @@ pub struct NodeConfig {
     pub dialable: Option<SocketAddr>,
     /// Peers to discover the network through: `(public key, address)`.
     pub bootstrappers: Vec<(PublicKey, SocketAddr)>,
+    /// Follow the chain without voting (the key is not in the committee).
+    pub full_node: bool,
+    /// Full nodes this node lets connect (validators list the full nodes they serve).
+    pub full_nodes: Vec<PublicKey>,
     /// Devnet only: the key the faucet endpoint pays from.
     pub faucet: Option<PrivateKey>,
     pub block_time_min_ms: u64,
@@ -67,7 +71,9 @@ pub enum NodeError {
     },
     #[error("consensus storage: {0}")]
     Archive(#[from] commonware_storage::archive::Error),
-    #[error("the validator key {0} is not in this genesis's committee")]
+    #[error(
+        "the key {0} is not in this genesis's committee (run with --full-node to follow the chain without validating)"
+    )]
     NotAValidator(String),
     #[error("runtime: {0}")]
     Runtime(String),
@@ -158,7 +164,9 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
     let (ledger, genesis_block) = recover(&store, &cfg.genesis)?;
     let participants = committee(&cfg.genesis)?;
-    if participants.position(&cfg.key.public_key()).is_none() {
+    let me_key = cfg.key.public_key();
+    let in_committee = participants.position(&me_key).is_some();
+    if !in_committee && !cfg.full_node {
         let me = plexus_types::Address(cfg.key.public_key());
         return Err(NodeError::NotAValidator(me.to_string()));
     }
@@ -218,6 +226,12 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             listen: cfg.p2p,
             dialable: cfg.dialable.unwrap_or(cfg.p2p),
             bootstrappers: cfg.bootstrappers,
+            full_nodes: cfg
+                .full_nodes
+                .iter()
+                .cloned()
+                .chain((!in_committee).then_some(me_key))
+                .collect(),
         },
     );
     let engine_cfg = EngineConfig {

@@ -133,6 +133,8 @@ impl Default for Timing {
 #[derive(Clone)]
 pub struct PlexusEngine {
     validators: usize,
+    /// Nodes beyond the committee (indices after the validators): full nodes that follow.
+    full_nodes: usize,
     genesis: Genesis,
     genesis_block: Block,
     timing: Timing,
@@ -148,6 +150,7 @@ impl PlexusEngine {
         let (_, header) = genesis.build().expect("the simulated genesis is valid");
         PlexusEngine {
             validators,
+            full_nodes: 0,
             genesis,
             genesis_block: Block {
                 header,
@@ -158,6 +161,12 @@ impl PlexusEngine {
             byzantine: BTreeMap::new(),
             blocked: Arc::default(),
         }
+    }
+
+    /// Adds `count` full nodes: not in the committee, they follow the chain through marshal.
+    pub fn with_full_nodes(mut self, count: usize) -> Self {
+        self.full_nodes = count;
+        self
     }
 
     /// Makes validator `index` faulty in the given way.
@@ -230,7 +239,7 @@ impl EngineDefinition for PlexusEngine {
     type State = Node;
 
     fn participants(&self) -> Vec<PublicKey> {
-        (0..self.validators)
+        (0..self.validators + self.full_nodes)
             .map(|i| validator_key(i).public_key())
             .collect()
     }
@@ -351,10 +360,12 @@ impl EngineDefinition for PlexusEngine {
             }
             // Only honest validators' records are checked for safety.
             let durable = behavior.is_none().then_some(durable);
-            let workload_app = app.clone();
-            context
-                .child("workload")
-                .spawn(move |context| workload(context, index, validators, workload_app));
+            if index < validators {
+                let workload_app = app.clone();
+                context
+                    .child("workload")
+                    .spawn(move |context| workload(context, index, validators, workload_app));
+            }
             while let Some(delivered) = finalized.next().await {
                 let now_ms = context
                     .current()

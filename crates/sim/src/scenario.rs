@@ -38,10 +38,13 @@ pub enum Scenario {
     /// Four validators, one of which starts only after the others passed view 40 (with an empty
     /// store): it backfills the finalized chain from its peers and joins consensus.
     LateJoiner,
+    /// Four validators and a full node that starts after view 20: it backfills the chain from
+    /// the committee and keeps following it without voting.
+    FullNode,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 10] = [
+pub const SCENARIOS: [Scenario; 11] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -52,6 +55,7 @@ pub const SCENARIOS: [Scenario; 10] = [
     Scenario::GarbagePeer,
     Scenario::Equivocator,
     Scenario::LateJoiner,
+    Scenario::FullNode,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -71,6 +75,7 @@ impl Scenario {
             Scenario::GarbagePeer => "garbage_peer",
             Scenario::Equivocator => "equivocator",
             Scenario::LateJoiner => "late_joiner",
+            Scenario::FullNode => "full_node",
         }
     }
 
@@ -134,6 +139,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         Scenario::Equivocator => {
             engine = engine.with_byzantine(faulty, crate::Behavior::Equivocate)
         }
+        Scenario::FullNode => engine = engine.with_full_nodes(1),
         _ => {}
     }
     let probe = engine.clone();
@@ -141,7 +147,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     let keys = engine.participants();
     let n = keys.len();
     let (height, min_active) = match scenario {
-        Scenario::AllOnline | Scenario::LossySlow => (30, n),
+        Scenario::AllOnline | Scenario::LossySlow | Scenario::FullNode => (30, n),
         Scenario::OneOffline
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
@@ -173,13 +179,20 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                 .at(Duration::from_secs(9), Action::Restart(keys[5].clone()))
                 .at(Duration::from_secs(9), Action::Restart(keys[6].clone())),
         )),
-        Scenario::LateJoiner => plan.link(good_link()).crash(Crash::DelayRound {
-            participants: vec![keys[n - 1].clone()],
-            round: commonware_consensus::types::Round::new(
-                commonware_consensus::types::Epoch::zero(),
-                commonware_consensus::types::View::new(40),
-            ),
-        }),
+        Scenario::LateJoiner | Scenario::FullNode => {
+            let view = if scenario == Scenario::FullNode {
+                20
+            } else {
+                40
+            };
+            plan.link(good_link()).crash(Crash::DelayRound {
+                participants: vec![keys[n - 1].clone()],
+                round: commonware_consensus::types::Round::new(
+                    commonware_consensus::types::Epoch::zero(),
+                    commonware_consensus::types::View::new(view),
+                ),
+            })
+        }
         Scenario::RandomCrashes => plan.link(good_link()).crash(Crash::Random {
             frequency: Duration::from_secs(4),
             downtime: Duration::from_secs(2),

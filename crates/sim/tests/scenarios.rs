@@ -65,6 +65,11 @@ fn a_late_validator_backfills_the_chain_and_joins() {
 }
 
 #[test]
+fn a_full_node_follows_the_chain() {
+    pass(Scenario::FullNode, 11);
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run() {
     for scenario in [Scenario::AllOnline, Scenario::RandomCrashes] {
         let first = run(scenario, 42).unwrap();
