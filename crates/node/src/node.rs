@@ -27,7 +27,7 @@ use tracing::{error, info};
 pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub genesis: Genesis,
-    /// The validator key (consensus identity and block proposer).
+    /// The node's key: its p2p identity, and for a committee member its consensus key.
     pub key: PrivateKey,
     pub api: SocketAddr,
     /// Where this node listens for peers.
