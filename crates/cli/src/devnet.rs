@@ -157,6 +157,7 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         bootstrappers: Vec::new(),
         full_node: false,
         full_nodes: Vec::new(),
+        state_sync: None,
         faucet: Some(faucet_key()),
         block_time_min_ms: args.block_time_ms,
         idle_block_ms: 1_000,
@@ -395,6 +396,11 @@ pub enum NodeCommand {
         /// The address of a full node this validator lets connect and serves; repeatable.
         #[arg(long = "full-node-peer")]
         full_node_peers: Vec<String>,
+        /// On a fresh directory: start from the latest state of the node whose API is at this
+        /// URL (checked against a finalization certificate from the committee) instead of
+        /// executing every block since genesis.
+        #[arg(long)]
+        state_sync: Option<String>,
     },
 }
 
@@ -435,6 +441,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             faucet_key,
             full_node,
             full_node_peers,
+            state_sync,
         } => {
             let full_nodes = full_node_peers
                 .iter()
@@ -461,6 +468,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                 bootstrappers,
                 full_node,
                 full_nodes,
+                state_sync,
                 faucet,
                 block_time_min_ms: block_time_ms,
                 idle_block_ms: 1_000,

@@ -182,7 +182,9 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         std::env::temp_dir().join(format!("plexus-net-{}-{}", std::process::id(), free_port()));
     let home = work.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    for name in ["v0", "v1", "v2", "v3", "full", "alice", "bob", "carol"] {
+    for name in [
+        "v0", "v1", "v2", "v3", "full", "synced", "alice", "bob", "carol",
+    ] {
         plexus(&home, &["keys", "new", name]);
     }
     let genesis = work.join("genesis.json");
@@ -233,7 +235,12 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
                     .filter(|j| *j != i)
                     .map(|j| peers[j].clone())
                     .collect(),
-                extra: vec!["--full-node-peer".into(), address_of(&home, "full")],
+                extra: vec![
+                    "--full-node-peer".into(),
+                    address_of(&home, "full"),
+                    "--full-node-peer".into(),
+                    address_of(&home, "synced"),
+                ],
                 child: None,
                 client: Client::new(&format!("http://127.0.0.1:{}", ports[i].0)),
             }
@@ -397,6 +404,70 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         "the full node to reach the tip",
         Duration::from_secs(60),
         || full.height().unwrap_or(0) >= target,
+    );
+
+    // Another full node state-syncs from validator 0's latest state instead of executing the
+    // chain: it has no block below its starting height, agrees with everyone above it, and
+    // follows on.
+    let synced_dir = work.join("synced");
+    plexus(
+        &home,
+        &[
+            "node",
+            "init",
+            "--dir",
+            synced_dir.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--key",
+            "synced",
+            "--full-node",
+        ],
+    );
+    let synced_api = free_port();
+    let mut synced = Validator {
+        dir: synced_dir,
+        api: synced_api,
+        p2p: free_port(),
+        bootstrappers: peers.clone(),
+        extra: vec![
+            "--full-node".into(),
+            "--state-sync".into(),
+            format!("http://127.0.0.1:{}", validators[0].api),
+        ],
+        child: None,
+        client: Client::new(&format!("http://127.0.0.1:{synced_api}")),
+    };
+    synced.start();
+    let start = synced.height().unwrap();
+    assert!(
+        start >= target,
+        "state sync started at {start}, below {target}"
+    );
+    let early = reqwest::blocking::get(format!("http://127.0.0.1:{synced_api}/v1/blocks/1"))
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(early, 404, "a state-synced node has no early blocks");
+    let goal = validators[0].height().unwrap() + 3;
+    wait_for(
+        "the state-synced node to follow",
+        Duration::from_secs(60),
+        || synced.height().unwrap_or(0) >= goal,
+    );
+    for height in [start, goal] {
+        let ours = synced.client.block(Some(height)).unwrap();
+        let theirs = validators[0].client.block(Some(height)).unwrap();
+        assert_eq!(
+            (&ours.hash, &ours.state_root),
+            (&theirs.hash, &theirs.state_root),
+            "state-synced node differs at {height}"
+        );
+    }
+    let bob = bob_address(&home);
+    assert_eq!(
+        synced.client.account(&bob).unwrap().balance,
+        validators[0].client.account(&bob).unwrap().balance
     );
     validators.push(full);
 

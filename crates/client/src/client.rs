@@ -124,6 +124,28 @@ impl Client {
         self.read(response)
     }
 
+    /// The node's latest finalized block and the state after it, in their canonical encodings
+    /// (`(Block, State)`), for state sync. Untrusted until checked against a finalization.
+    pub fn snapshot(&self) -> Result<Vec<u8>, ClientError> {
+        let url = self.url("/v1/snapshot");
+        let response = self
+            .http
+            .get(&url)
+            .timeout(std::time::Duration::from_secs(300))
+            .send()
+            .map_err(|source| ClientError::Connect { url, source })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        if !status.is_success() {
+            return Err(ClientError::Invalid(format!(
+                "HTTP {status} for the snapshot"
+            )));
+        }
+        Ok(bytes.to_vec())
+    }
+
     pub fn status(&self) -> Result<StatusDto, ClientError> {
         self.get("/v1/status")
     }

@@ -500,6 +500,28 @@ async fn get_validators(State(state): State<ApiState>) -> ApiResult<Vec<Validato
     Ok(Json(validators))
 }
 
+/// The latest finalized block and the state after it, as the codec encoding of `(Block, State)`:
+/// what a new node state-syncs from. It checks the block against a finalization certificate it
+/// fetches from the committee, and the state against the block's state root.
+#[utoipa::path(get, path = "/v1/snapshot", responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream")))]
+async fn get_snapshot(State(state): State<ApiState>) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let finalized = state.app.finalized();
+    let bytes = tokio::task::spawn_blocking(move || {
+        use commonware_codec::Encode as _;
+        let mut bytes = finalized.block.encode().to_vec();
+        bytes.extend_from_slice(&finalized.state.encode());
+        bytes
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Chain status.
 #[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusDto)))]
 async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
@@ -631,6 +653,7 @@ async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
         get_latest_block,
         get_validators,
         get_status,
+        get_snapshot,
         post_faucet,
         stream_blocks
     )
@@ -678,6 +701,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/validators", get(get_validators))
         .route("/v1/status", get(get_status))
+        .route("/v1/snapshot", get(get_snapshot))
         .route("/v1/faucet", post(post_faucet))
         .route("/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))

@@ -147,7 +147,7 @@ pub async fn start<E, S, R, P, B, A, F>(
     channels: Channels<S, R>,
     peers: P,
     blocker: B,
-) -> Result<Handle<()>, commonware_storage::archive::Error>
+) -> Result<Started, commonware_storage::archive::Error>
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
     S: Sender<PublicKey = PublicKey>,
@@ -255,10 +255,19 @@ where
         .await;
     marshal_actor.start(reporter, buffer, resolver);
     let Some(scheme) = signer else {
-        return Ok(follow(context, app, marshal_mailbox, &cfg.participants));
+        let handle = follow(context, app, marshal_mailbox.clone(), &cfg.participants);
+        return Ok(Started {
+            handle,
+            marshal: marshal_mailbox,
+        });
     };
 
-    let inline = Inline::new(context.child("inline"), automaton, marshal_mailbox, epocher);
+    let inline = Inline::new(
+        context.child("inline"),
+        automaton,
+        marshal_mailbox.clone(),
+        epocher,
+    );
     let (faults, fault_inbox) = futures::channel::mpsc::unbounded();
     crate::evidence::start_submitter(
         context.child("evidence"),
@@ -294,12 +303,26 @@ where
             track_historical_votes: false,
         },
     );
-    Ok(engine.start(
+    let handle = engine.start(
         channels.votes,
         channels.certificates,
         channels.simplex_resolver,
-    ))
+    );
+    Ok(Started {
+        handle,
+        marshal: marshal_mailbox,
+    })
 }
+
+/// A running engine: the handle of its main task (simplex, or a full node's follow loop) and
+/// marshal's mailbox.
+pub struct Started {
+    pub handle: Handle<()>,
+    pub marshal: MarshalMailbox,
+}
+
+/// Marshal's mailbox for Plexus blocks.
+pub type MarshalMailbox = marshal::core::Mailbox<Scheme, Standard<ChainBlock>>;
 
 /// A full node's progress: it asks the committee for the finalizations just above its tip, and
 /// marshal fetches them and their blocks (backfilling any gap) and delivers them in order.

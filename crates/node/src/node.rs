@@ -40,6 +40,9 @@ pub struct NodeConfig {
     pub full_node: bool,
     /// Full nodes this node lets connect (validators list the full nodes they serve).
     pub full_nodes: Vec<PublicKey>,
+    /// On an empty store: start from the latest state of the node at this API URL instead of
+    /// executing every block, once a finalization from the committee confirms it.
+    pub state_sync: Option<String>,
     /// Devnet only: the key the faucet endpoint pays from.
     pub faucet: Option<PrivateKey>,
     pub block_time_min_ms: u64,
@@ -75,6 +78,8 @@ pub enum NodeError {
         "the key {0} is not in this genesis's committee (run with --full-node to follow the chain without validating)"
     )]
     NotAValidator(String),
+    #[error("state sync: {0}")]
+    StateSync(String),
     #[error("runtime: {0}")]
     Runtime(String),
 }
@@ -150,6 +155,91 @@ pub fn committee(genesis: &Genesis) -> Result<Set<PublicKey>, NodeError> {
         .map_err(|_| NodeError::Runtime("the genesis committee repeats a key".into()))
 }
 
+/// Fetches a peer's latest finalized block and state and checks that they belong together (the
+/// state hashes to the block's state root). The block itself is not trusted yet.
+async fn fetch_snapshot(
+    url: &str,
+    genesis: &Genesis,
+) -> Result<(Block, plexus_state::State), NodeError> {
+    use commonware_codec::Decode;
+    let started = std::time::Instant::now();
+    // The blocking client owns a runtime of its own: create and drop it off the async workers.
+    let peer = url.to_string();
+    let bytes = tokio::task::spawn_blocking(move || plexus_client::Client::new(&peer).snapshot())
+        .await
+        .map_err(|e| NodeError::StateSync(e.to_string()))?
+        .map_err(|e| NodeError::StateSync(format!("fetching from {url}: {e}")))?;
+    let size = bytes.len();
+    let (block, state) = tokio::task::spawn_blocking(move || {
+        let decoded = <(Block, plexus_state::State)>::decode_cfg(
+            commonware_codec::Copying(bytes.as_slice()),
+            &(BLOCK_TXS_MAX, ()),
+        )
+        .map_err(|e| NodeError::StateSync(format!("the snapshot does not decode: {e}")))?;
+        let (block, state) = &decoded;
+        if state.height != block.header.height
+            || state.block_hash != block.digest()
+            || state.root() != block.header.state_root
+        {
+            return Err(NodeError::StateSync(
+                "the snapshot's state does not match its block's state root".into(),
+            ));
+        }
+        Ok(decoded)
+    })
+    .await
+    .map_err(|e| NodeError::StateSync(e.to_string()))??;
+    if state.chain_id != genesis.chain_id {
+        return Err(NodeError::StateSync(format!(
+            "the snapshot is of chain {}, not {}",
+            state.chain_id, genesis.chain_id
+        )));
+    }
+    info!(
+        height = state.height,
+        accounts = state.accounts.len(),
+        bytes = size,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "fetched and checked a state snapshot"
+    );
+    Ok((block, state))
+}
+
+/// Confirms a state-synced block: fetches its height's finalization from the committee (marshal
+/// verifies the certificate), requires it to finalize exactly this block, and sets marshal's floor
+/// there so it delivers only what follows.
+async fn confirm_snapshot(
+    marshal: &engine::MarshalMailbox,
+    committee: &Set<PublicKey>,
+    block: &Block,
+) -> Result<(), NodeError> {
+    let height = commonware_consensus::types::Height::new(block.header.height);
+    let targets =
+        commonware_utils::vec::NonEmptyVec::try_from(committee.iter().cloned().collect::<Vec<_>>())
+            .map_err(|_| NodeError::StateSync("empty committee".into()))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        marshal.hint_finalized(height, targets.clone());
+        if let Some(finalization) = marshal.get_finalization(height).await {
+            if finalization.proposal.payload != block.digest() {
+                return Err(NodeError::StateSync(format!(
+                    "the committee finalized another block at height {}: the peer's snapshot is not on the chain",
+                    block.header.height
+                )));
+            }
+            marshal.set_floor(finalization);
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(NodeError::StateSync(format!(
+                "no finalization of height {} from the committee within 60 s",
+                block.header.height
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::Runtime(e.to_string()))?;
@@ -183,6 +273,16 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             per_account_max: 1_024,
         },
     };
+    let mut ledger = ledger;
+    let mut synced = None;
+    if let Some(url) = &cfg.state_sync
+        && ledger.finalized().state.height == 0
+    {
+        let (block, state) = fetch_snapshot(url, &cfg.genesis).await?;
+        ledger = Ledger::new(block.clone(), state, Vec::new());
+        synced = Some(block);
+    }
+    let committee_keys = participants.clone();
     let (app, finalized) = App::new(app_cfg, ledger);
     let metrics = Arc::new(Metrics::default());
     metrics.height.set(app.finalized().state.height as i64);
@@ -210,13 +310,6 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         streams: Arc::new(tokio::sync::Semaphore::new(api::STREAMS_MAX)),
         faucet: cfg.faucet.map(|key| Arc::new(Faucet::new(key))),
     };
-    let router = api::router(api_state);
-    context.child("api").spawn(move |_| async move {
-        if let Err(err) = axum::serve(listener, router).await {
-            error!(%err, "the API server stopped");
-        }
-    });
-    info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
 
     let (channels, oracle) = engine::start_p2p(
         &context,
@@ -241,7 +334,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
         certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
     };
-    let _engine = engine::start(
+    let started = engine::start(
         context.child("engine"),
         engine_cfg,
         app.clone(),
@@ -253,6 +346,22 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         oracle,
     )
     .await?;
+    if let Some(block) = synced {
+        confirm_snapshot(&started.marshal, &committee_keys, &block).await?;
+        store.put_synced(&block, &app.finalized().state)?;
+        info!(
+            height = block.header.height,
+            "state sync confirmed by a finalization"
+        );
+    }
+    // The API serves only confirmed state: it starts once any state sync is confirmed.
+    let router = api::router(api_state);
+    context.child("api").spawn(move |_| async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            error!(%err, "the API server stopped");
+        }
+    });
+    info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
 
     let finalizer = finalize_loop(app, store, metrics, blocks, finalized);
     tokio::select! {
