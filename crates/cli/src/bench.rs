@@ -8,7 +8,7 @@ use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
 use plexus_client::{Client, ClientError, TxBuilder};
-use plexus_types::{Address, Payload, SignedTransaction};
+use plexus_types::{Address, Payload, PrivateKey, SignedTransaction};
 use serde_json::json;
 use std::{
     collections::HashMap,
@@ -40,6 +40,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         batch: usize,
     },
+    /// How long a fresh full node takes to state-sync a chain holding many accounts: starts a
+    /// validator process on a genesis with `--accounts` funded accounts, then a full node with
+    /// `--state-sync` from it, and times the full node from launch to serving the validator's height.
+    Sync {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: u64,
+    },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
         #[arg(long, default_value_t = 100_000)]
@@ -60,6 +67,7 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             rate,
             batch,
         } => bench_tx(validators, duration, rate, batch.clamp(1, 1_000), json_mode),
+        BenchCommand::Sync { accounts } => bench_sync(accounts, json_mode),
         BenchCommand::Apply {
             txs,
             block_txs,
@@ -360,6 +368,147 @@ fn submit_all(
         }
     }
     Ok(next as u64)
+}
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > timeout {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
+    use plexus_node::config::{AllocationFile, GenesisFile, ParamsFile, ValidatorFile};
+    let dir = TempDir::new("bench-sync")?;
+    let exe = std::env::current_exe()?;
+    let validator = PrivateKey::from_seed(7_000_000);
+    let follower = PrivateKey::from_seed(7_000_001);
+    eprintln!("making a genesis with {accounts} accounts...");
+    let mut allocations: Vec<AllocationFile> = (0..accounts)
+        .map(|i| AllocationFile {
+            address: Address(PrivateKey::from_seed(8_000_000 + i).public_key()).to_string(),
+            amount: "1000000000".into(),
+        })
+        .collect();
+    allocations.push(AllocationFile {
+        address: Address(validator.public_key()).to_string(),
+        amount: (100_000 * plexus_types::PLX).to_string(),
+    });
+    let genesis = GenesisFile {
+        chain_id: 99,
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+        params: ParamsFile::default(),
+        allocations,
+        validators: vec![ValidatorFile {
+            address: Address(validator.public_key()).to_string(),
+            self_bond: (10_000 * plexus_types::PLX).to_string(),
+        }],
+    };
+    let (vdir, fdir) = (dir.0.join("validator"), dir.0.join("full"));
+    for (path, key) in [(&vdir, &validator), (&fdir, &follower)] {
+        std::fs::create_dir_all(path)?;
+        genesis.save(&path.join("genesis.json"))?;
+        crate::keys::write_file(&path.join("validator.key"), key)?;
+    }
+    let (api, p2p) = (free_ports(1)?, free_ports(1)?);
+    let spawn = |args: Vec<String>, log: &std::path::Path| -> Result<Process> {
+        let log = std::fs::File::create(log)?;
+        Ok(Process(
+            Command::new(&exe)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .env("PLEXUS_LOG", "info")
+                .spawn()?,
+        ))
+    };
+    let _validator = spawn(
+        vec![
+            "node".into(),
+            "run".into(),
+            "--dir".into(),
+            vdir.display().to_string(),
+            "--api".into(),
+            format!("127.0.0.1:{api}"),
+            "--p2p".into(),
+            format!("127.0.0.1:{p2p}"),
+            "--full-node-peer".into(),
+            Address(follower.public_key()).to_string(),
+        ],
+        &dir.0.join("validator.log"),
+    )?;
+    let source = Client::new(&format!("http://127.0.0.1:{api}"));
+    wait_until(
+        "the validator to finalize",
+        Duration::from_secs(300),
+        || source.status().is_ok_and(|s| s.height >= 3),
+    )?;
+    let (fapi, fp2p) = (free_ports(1)?, free_ports(1)?);
+    let target = source.status()?.height;
+    let started = Instant::now();
+    let _full = spawn(
+        vec![
+            "node".into(),
+            "run".into(),
+            "--dir".into(),
+            fdir.display().to_string(),
+            "--full-node".into(),
+            "--state-sync".into(),
+            format!("http://127.0.0.1:{api}"),
+            "--api".into(),
+            format!("127.0.0.1:{fapi}"),
+            "--p2p".into(),
+            format!("127.0.0.1:{fp2p}"),
+            "--bootstrapper".into(),
+            format!("{}@127.0.0.1:{p2p}", Address(validator.public_key())),
+        ],
+        &dir.0.join("full.log"),
+    )?;
+    let synced = Client::new(&format!("http://127.0.0.1:{fapi}"));
+    wait_until(
+        "the full node to state-sync",
+        Duration::from_secs(600),
+        || synced.status().is_ok_and(|s| s.height >= target),
+    )?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = synced.status()?;
+    let theirs = source.block(Some(status.height))?;
+    if theirs.state_root != status.state_root {
+        bail!("the synced node's state root differs from the validator's");
+    }
+    let snapshot_bytes = source.snapshot()?.len();
+    let result = json!({
+        "accounts": accounts,
+        "snapshot_bytes": snapshot_bytes,
+        "sync_s": elapsed,
+        "height": status.height,
+    });
+    if json_mode {
+        println!("{result}");
+    } else {
+        println!(
+            "state sync of {accounts} accounts ({:.1} MB snapshot): {elapsed:.2} s from launch to serving height {}",
+            snapshot_bytes as f64 / 1e6,
+            status.height
+        );
+    }
+    Ok(())
 }
 
 fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: bool) -> Result<()> {
