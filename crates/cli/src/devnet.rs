@@ -355,8 +355,10 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
 pub enum NodeCommand {
     /// Prepare a data directory from a genesis file and a key from the keystore.
     Init {
+        /// The directory to create for the node.
         #[arg(long)]
         dir: PathBuf,
+        /// The genesis file every node of the network shares.
         #[arg(long)]
         genesis: PathBuf,
         /// Key name: a genesis validator's, or any key with --full-node.
@@ -368,6 +370,7 @@ pub enum NodeCommand {
     },
     /// Run the node in an initialized directory until Ctrl-C or SIGTERM.
     Run {
+        /// The node's directory (made by `plexus node init`).
         #[arg(long)]
         dir: PathBuf,
         /// API listen address.
