@@ -149,17 +149,16 @@ fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
     let clients: Vec<Client> = (0..count)
         .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
         .collect();
-    let start = Instant::now();
     // Up, and finalizing (with several validators, once they have found each other).
-    while !clients
-        .iter()
-        .all(|c| c.status().is_ok_and(|s| s.height >= 1))
-    {
-        if start.elapsed() > Duration::from_secs(60) {
-            bail!("the devnet did not finalize a block within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "the devnet to finalize a block",
+        Duration::from_secs(60),
+        || {
+            clients
+                .iter()
+                .all(|c| c.status().is_ok_and(|s| s.height >= 1))
+        },
+    )?;
     Ok((devnet, clients))
 }
 

@@ -283,7 +283,7 @@ where
             blocker,
             automaton: inline.clone(),
             relay: inline.clone(),
-            reporter: crate::evidence::FaultReporter::new(inline, faults),
+            reporter: crate::evidence::ActivityReporter::new(inline, faults),
             strategy: Sequential,
             partition: format!("{prefix}simplex-e0"),
             mailbox_size: MAILBOX,
@@ -332,9 +332,7 @@ fn follow<E: Clock + Spawner + Supervisor>(
     marshal: marshal::core::Mailbox<Scheme, Standard<ChainBlock>>,
     committee: &Set<PublicKey>,
 ) -> Handle<()> {
-    let targets =
-        commonware_utils::vec::NonEmptyVec::try_from(committee.iter().cloned().collect::<Vec<_>>())
-            .expect("a committee is never empty");
+    let targets = fetch_targets(committee);
     context.child("follow").spawn(move |context| async move {
         loop {
             let tip = app.finalized().state.height;
@@ -347,6 +345,12 @@ fn follow<E: Clock + Spawner + Supervisor>(
             context.sleep(FOLLOW_INTERVAL).await;
         }
     })
+}
+
+/// The peers marshal may fetch finalizations from: the committee (never empty).
+pub fn fetch_targets(committee: &Set<PublicKey>) -> commonware_utils::vec::NonEmptyVec<PublicKey> {
+    commonware_utils::vec::NonEmptyVec::try_from(committee.iter().cloned().collect::<Vec<_>>())
+        .expect("a committee is never empty")
 }
 
 /// How many heights above its tip a full node asks for at a time, and how often.

@@ -34,18 +34,18 @@ pub enum Observed {
 /// Forwards every consensus activity to `inner` and copies each proven fault and each
 /// finalization to `observed`.
 #[derive(Clone)]
-pub struct FaultReporter<R> {
+pub struct ActivityReporter<R> {
     inner: R,
     observed: mpsc::UnboundedSender<Observed>,
 }
 
-impl<R> FaultReporter<R> {
+impl<R> ActivityReporter<R> {
     pub fn new(inner: R, observed: mpsc::UnboundedSender<Observed>) -> Self {
-        FaultReporter { inner, observed }
+        ActivityReporter { inner, observed }
     }
 }
 
-impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for FaultReporter<R> {
+impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for ActivityReporter<R> {
     type Activity = Activity<Scheme, Digest>;
 
     fn report(&mut self, activity: Self::Activity) -> Feedback {

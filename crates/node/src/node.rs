@@ -214,9 +214,7 @@ async fn confirm_snapshot(
     block: &Block,
 ) -> Result<(), NodeError> {
     let height = commonware_consensus::types::Height::new(block.header.height);
-    let targets =
-        commonware_utils::vec::NonEmptyVec::try_from(committee.iter().cloned().collect::<Vec<_>>())
-            .map_err(|_| NodeError::StateSync("empty committee".into()))?;
+    let targets = engine::fetch_targets(committee);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         marshal.hint_finalized(height, targets.clone());

@@ -10,19 +10,17 @@ use commonware_consensus::{
 };
 use commonware_cryptography::Signer;
 use commonware_utils::ordered::Set;
-use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block, evidence};
-use plexus_types::{
-    Address, CONSENSUS_NAMESPACE, Digest, PLX, Payload, PrivateKey, Reason, Status, Transaction,
-};
+use plexus_state::{Genesis, GenesisValidator, Params, State, evidence};
+use plexus_types::{CONSENSUS_NAMESPACE, Digest, PLX, Payload, Reason, Status};
+
+mod common;
+
+use common::{address, key, run};
 
 const CHAIN: u64 = 5;
 
-fn key(i: u64) -> PrivateKey {
-    PrivateKey::from_seed(i)
-}
-
-fn address(i: u64) -> Address {
-    Address(key(i).public_key())
+fn tx(from: u64, nonce: u64, payload: Payload) -> plexus_types::SignedTransaction {
+    common::tx(CHAIN, from, nonce, payload)
 }
 
 /// Validators 0..4 (validator 3 also has a delegator, account 7); account 9 reports.
@@ -55,28 +53,6 @@ fn genesis() -> State {
     );
     assert_eq!(run(&mut state, vec![delegate]), vec![Status::Success]);
     state
-}
-
-fn tx(from: u64, nonce: u64, payload: Payload) -> plexus_types::SignedTransaction {
-    Transaction {
-        chain_id: CHAIN,
-        sender: address(from),
-        nonce,
-        fee: 1_000,
-        payload,
-    }
-    .sign(&key(from))
-}
-
-fn run(state: &mut State, txs: Vec<plexus_types::SignedTransaction>) -> Vec<Status> {
-    let block = build_block(state, txs, state.timestamp_ms + 1, key(0).public_key())
-        .unwrap()
-        .block;
-    apply_block(state, &block)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.status)
-        .collect()
 }
 
 fn scheme(signer: u64, state: &State) -> Scheme {

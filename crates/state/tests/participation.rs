@@ -9,23 +9,16 @@ use commonware_consensus::{
     },
     types::{Epoch, Round, View},
 };
-use commonware_cryptography::Signer;
 use commonware_parallel::Sequential;
 use commonware_utils::iter::NonEmpty;
-use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block, evidence};
-use plexus_types::{
-    Address, CONSENSUS_NAMESPACE, Digest, PLX, Payload, PrivateKey, Reason, Status, Transaction,
-};
+use plexus_state::{Genesis, GenesisValidator, Params, State, evidence};
+use plexus_types::{CONSENSUS_NAMESPACE, Digest, PLX, Payload, Reason, Status};
+
+mod common;
+
+use common::{address, key, run};
 
 const CHAIN: u64 = 6;
-
-fn key(i: u64) -> PrivateKey {
-    PrivateKey::from_seed(i)
-}
-
-fn address(i: u64) -> Address {
-    Address(key(i).public_key())
-}
 
 fn genesis() -> State {
     Genesis {
@@ -43,17 +36,6 @@ fn genesis() -> State {
     .build()
     .unwrap()
     .0
-}
-
-fn run(state: &mut State, txs: Vec<plexus_types::SignedTransaction>) -> Vec<Status> {
-    let block = build_block(state, txs, state.timestamp_ms + 1, key(0).public_key())
-        .unwrap()
-        .block;
-    apply_block(state, &block)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.status)
-        .collect()
 }
 
 /// The finalization of `payload` signed by `signers`.
@@ -83,17 +65,15 @@ fn certificate(state: &State, payload: Digest, signers: &[u64]) -> Vec<u8> {
 }
 
 fn record(state: &mut State, nonce: u64, height: u64, finalization: Vec<u8>) -> Status {
-    let tx = Transaction {
-        chain_id: CHAIN,
-        sender: address(9),
+    let tx = common::tx(
+        CHAIN,
+        9,
         nonce,
-        fee: 1_000,
-        payload: Payload::Participation {
+        Payload::Participation {
             height,
             finalization,
         },
-    }
-    .sign(&key(9));
+    );
     run(state, vec![tx])[0]
 }
 
