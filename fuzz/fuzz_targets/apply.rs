@@ -4,7 +4,9 @@
 
 use commonware_cryptography::Signer;
 use libfuzzer_sys::fuzz_target;
-use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block};
+use plexus_state::{
+    Genesis, GenesisValidator, Params, State, apply_block, beacon::DevBeacon, build_block,
+};
 use plexus_types::{Address, PLX, Payload, PrivateKey, SignedTransaction, Transaction};
 use std::sync::OnceLock;
 
@@ -13,6 +15,11 @@ const KEYS: u64 = 6;
 fn keys() -> &'static [PrivateKey] {
     static KEYS_CELL: OnceLock<Vec<PrivateKey>> = OnceLock::new();
     KEYS_CELL.get_or_init(|| (0..KEYS).map(PrivateKey::from_seed).collect())
+}
+
+fn beacon() -> &'static DevBeacon {
+    static BEACON: std::sync::OnceLock<DevBeacon> = std::sync::OnceLock::new();
+    BEACON.get_or_init(|| DevBeacon::deal(0, [keys()[0].public_key()]))
 }
 
 fn genesis() -> State {
@@ -30,6 +37,7 @@ fn genesis() -> State {
         },
         allocations: (0..KEYS as usize - 1).map(|i| (address(i), 1_000 * PLX)).collect(),
         validators: vec![GenesisValidator { address: address(0), self_bond: 100 * PLX }],
+        beacon: beacon().sharing.clone(),
     }
     .build()
     .expect("the fuzz genesis is valid")
@@ -65,7 +73,9 @@ fuzz_target!(|data: &[u8]| {
     for block_bytes in data.chunks(16 * 8) {
         let txs = block_bytes.chunks_exact(16).map(tx).collect();
         let proposer = keys()[0].public_key();
-        let built = build_block(&state, txs, state.timestamp_ms + 1, proposer).expect("valid header");
+        let beacon = beacon().block_signature(state.height + 1);
+        let built = build_block(&state, txs, state.timestamp_ms + 1, proposer, beacon)
+            .expect("valid header");
         apply_block(&mut state, &built.block).expect("the built block applies");
         assert_eq!(state.root(), built.state.root(), "apply and build disagree");
         assert_eq!(state.recount(), Ok(state.supply.total));

@@ -1,23 +1,27 @@
 //! The application simplex drives through marshal: propose from the mempool, verify by
 //! re-execution, and hand finalized blocks (with marshal's acknowledgement) to the node.
 
-use crate::{ChainBlock, Executed, Ledger, LedgerError, Mempool, MempoolConfig};
+use crate::{Beacons, ChainBlock, Executed, Ledger, LedgerError, Mempool, MempoolConfig};
 use commonware_actor::Feedback;
 use commonware_consensus::{
     Application, Reporter,
     marshal::{Update, ancestry::Ancestry},
     simplex::{scheme::ed25519::Scheme, types::Context},
 };
+use commonware_cryptography::bls12381::primitives::group::Share;
 use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::Clock;
 use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
 use futures::{StreamExt, channel::mpsc};
-use plexus_types::{Digest, PublicKey, SignedTransaction};
+use plexus_types::{BeaconPartial, BeaconSignature, Digest, PublicKey, SignedTransaction};
 use std::{
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use tracing::{debug, warn};
+
+/// How often a proposer looks for the beacon signature it waits for.
+const BEACON_POLL: Duration = Duration::from_millis(5);
 
 /// How many unseen ancestors a proposal may bring before it is refused.
 pub const ANCESTRY_DEPTH_MAX: usize = 64;
@@ -37,6 +41,11 @@ pub struct AppConfig {
     /// A proposal whose timestamp is further than this ahead of our clock is refused.
     pub clock_skew_max_ms: u64,
     pub mempool: MempoolConfig,
+    /// This validator's share of the committee's beacon key (none on a full node).
+    pub beacon_share: Option<Share>,
+    /// How long a proposer waits for the beacon signature its block must carry before it gives
+    /// up the view. Must stay below simplex's leader timeout.
+    pub beacon_wait_ms: u64,
 }
 
 /// A finalized block on its way to the node, which must persist it and then acknowledge.
@@ -62,9 +71,12 @@ struct Shared {
     finalized: mpsc::UnboundedSender<Finalized>,
     /// Where transactions admitted from this node's clients go to be gossiped to peers.
     gossip: Mutex<Option<mpsc::UnboundedSender<Vec<SignedTransaction>>>>,
+    beacons: Mutex<Beacons>,
+    /// Where this validator's beacon partials go to be sent to the committee.
+    beacon_outbox: Mutex<Option<mpsc::UnboundedSender<(u64, BeaconPartial)>>>,
 }
 
-/// The Plexus application. Cloning shares it. Lock order: ledger, then mempool.
+/// The Plexus application. Cloning shares it. Lock order: ledger, then mempool, then beacons.
 #[derive(Clone)]
 pub struct App {
     shared: Arc<Shared>,
@@ -88,6 +100,14 @@ impl App {
     /// type but bounded in practice: marshal holds back deliveries beyond `max_pending_acks`.
     pub fn new(cfg: AppConfig, ledger: Ledger) -> (Self, mpsc::UnboundedReceiver<Finalized>) {
         let (sender, receiver) = mpsc::unbounded();
+        let tip = &ledger.finalized().state;
+        let mut beacons =
+            Beacons::new(tip.beacon_key.clone(), cfg.beacon_share.clone(), tip.height);
+        // After a restart the next proposals need the signatures over the tip and the height
+        // below it; peers get these partials when the beacon channel starts.
+        for height in tip.height.saturating_sub(1).max(1)..=tip.height {
+            beacons.release(height);
+        }
         let app = App {
             shared: Arc::new(Shared {
                 cfg,
@@ -95,9 +115,58 @@ impl App {
                 mempool: Mutex::new(Mempool::default()),
                 finalized: sender,
                 gossip: Mutex::new(None),
+                beacons: Mutex::new(beacons),
+                beacon_outbox: Mutex::new(None),
             }),
         };
         (app, receiver)
+    }
+
+    /// Sends this validator's beacon partials to `outbox` from now on, for the committee.
+    pub fn beacon_to(&self, outbox: mpsc::UnboundedSender<(u64, BeaconPartial)>) {
+        *lock(&self.shared.beacon_outbox) = Some(outbox);
+    }
+
+    /// Runs `f` with the beacon exchange locked.
+    pub fn with_beacons<T>(&self, f: impl FnOnce(&mut Beacons) -> T) -> T {
+        f(&mut lock(&self.shared.beacons))
+    }
+
+    /// Releases this validator's beacon shares for heights `from..=to` (it holds a valid chain
+    /// up to `to`) and sends the new partials to the committee.
+    pub fn release_beacon(&self, from: u64, to: u64) {
+        let partials: Vec<_> = self.with_beacons(|beacons| {
+            (from.max(1)..=to)
+                .filter_map(|height| beacons.release(height).map(|p| (height, p)))
+                .collect()
+        });
+        if let Some(outbox) = lock(&self.shared.beacon_outbox).as_ref() {
+            for partial in partials {
+                let _ = outbox.unbounded_send(partial);
+            }
+        }
+    }
+
+    /// Waits for the beacon signature the block at `height` must carry (none for the first
+    /// blocks). `Err` if it did not arrive within the configured wait.
+    async fn beacon_for<E: Clock>(
+        &self,
+        clock: &E,
+        height: u64,
+    ) -> Result<Option<BeaconSignature>, u64> {
+        let Some(signed) = plexus_types::beacon::signed_height(height) else {
+            return Ok(None);
+        };
+        let deadline = clock.current() + Duration::from_millis(self.shared.cfg.beacon_wait_ms);
+        loop {
+            if let Some(signature) = self.with_beacons(|b| b.signature(signed)) {
+                return Ok(Some(signature));
+            }
+            if clock.current() >= deadline {
+                return Err(signed);
+            }
+            clock.sleep(BEACON_POLL).await;
+        }
     }
 
     /// The last finalized block with its post-state and receipts. The lock is held only to clone
@@ -224,6 +293,8 @@ impl App {
             .map_err(|source| FinalizeError::Execute { height, source })?;
         persist(&executed).map_err(FinalizeError::Persist)?;
         self.commit_finalized(&executed);
+        self.with_beacons(|beacons| beacons.set_tip(height));
+        self.release_beacon(height, height);
         ack.acknowledge();
         Ok(Some(executed))
     }
@@ -307,6 +378,19 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             warn!(%err, "cannot execute the parent to build on");
             return None;
         }
+        let parent_height = parent.inner().block().header.height;
+        let height = parent_height + 1;
+        // The parent and its ancestors executed: we hold valid blocks up to the parent.
+        if let Some(signed) = plexus_types::beacon::signed_height(height) {
+            self.release_beacon(signed, parent_height);
+        }
+        let beacon = match self.beacon_for(&clock, height).await {
+            Ok(beacon) => beacon,
+            Err(signed) => {
+                warn!(height, signed, "no beacon signature in time; not proposing");
+                return None;
+            }
+        };
         let mut ledger = lock(&self.shared.ledger);
         let parent_state = &ledger.executed(&parent.digest())?.state;
         let txs: Vec<SignedTransaction> = lock(&self.shared.mempool)
@@ -317,8 +401,11 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             .map(|tx| (*tx).clone())
             .collect();
         let proposer = self.shared.cfg.proposer.clone();
-        match ledger.build(&parent.digest(), txs, now_ms, proposer) {
+        match ledger.build(&parent.digest(), txs, now_ms, proposer, beacon) {
             Ok(executed) => {
+                let finalized_height = ledger.finalized().state.height;
+                drop(ledger);
+                self.release_beacon(finalized_height + 1, height);
                 let digest = executed.state.block_hash;
                 let block = ChainBlock::with_digest(executed.block.clone(), digest);
                 debug!(
@@ -361,7 +448,11 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         }
         let result = self.execute_ancestry(block.clone(), &mut ancestry).await;
         match result {
-            Ok(_) => true,
+            Ok(_) => {
+                let finalized_height = self.finalized().state.height;
+                self.release_beacon(finalized_height + 1, header.height);
+                true
+            }
             Err(err) => {
                 warn!(%err, height = header.height, "refused a proposal");
                 false
@@ -435,8 +526,13 @@ mod tests {
                 address: Address(key.public_key()),
                 self_bond: 10_000 * PLX,
             }],
+            beacon: dev_beacon().sharing,
         })
         .unwrap()
+    }
+
+    fn dev_beacon() -> plexus_state::beacon::DevBeacon {
+        plexus_state::beacon::DevBeacon::deal(0, [PrivateKey::from_seed(0).public_key()])
     }
 
     fn new_app() -> App {
@@ -452,6 +548,8 @@ mod tests {
                 txs_max: 10,
                 per_account_max: 10,
             },
+            beacon_share: Some(dev_beacon().shares[0].1.clone()),
+            beacon_wait_ms: 0,
         };
         App::new(cfg, ledger()).0
     }
@@ -475,6 +573,7 @@ mod tests {
                     Vec::new(),
                     t,
                     PrivateKey::from_seed(0).public_key(),
+                    dev_beacon().block_signature(t),
                 )
                 .unwrap();
             parent = executed.state.block_hash;
@@ -506,7 +605,7 @@ mod tests {
         let genesis = theirs.finalized().state.block_hash;
         // Timestamp 0: the deterministic clock starts at the epoch and the app allows no skew.
         let block = theirs
-            .build(&genesis, Vec::new(), 0, leader.clone())
+            .build(&genesis, Vec::new(), 0, leader.clone(), None)
             .unwrap()
             .block
             .clone();
@@ -598,6 +697,7 @@ mod tests {
                     vec![transfer(0), transfer(0)],
                     0,
                     key.public_key(),
+                    None,
                 )
                 .unwrap()
         };

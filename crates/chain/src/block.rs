@@ -122,7 +122,7 @@ mod tests {
                 proposer: key.public_key(),
                 tx_root: tx_root(&txs),
                 state_root: hash(&[b"s"]),
-                beacon: hash(&[b"b"]),
+                beacon: None,
             },
             txs,
         };

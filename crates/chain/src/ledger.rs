@@ -8,6 +8,7 @@
 use commonware_cryptography::{BatchEntry, BatchVerifier};
 use commonware_parallel::Sequential;
 use plexus_state::{ApplyError, Built, State, apply_block, build_block};
+use plexus_types::BeaconSignature;
 use plexus_types::{
     Block, Digest, PublicKey, Receipt, SignedTransaction, TX_NAMESPACE, codec::Encode,
 };
@@ -84,6 +85,7 @@ impl Ledger {
         txs: Vec<SignedTransaction>,
         timestamp_ms: u64,
         proposer: PublicKey,
+        beacon: Option<BeaconSignature>,
     ) -> Result<Arc<Executed>, LedgerError> {
         let base = self
             .executed(parent)
@@ -92,7 +94,7 @@ impl Ledger {
             block,
             state,
             receipts,
-        } = build_block(&base.state, txs, timestamp_ms, proposer)?;
+        } = build_block(&base.state, txs, timestamp_ms, proposer, beacon)?;
         let executed = Arc::new(Executed {
             block: Arc::new(block),
             state,
@@ -219,6 +221,7 @@ mod tests {
                 address: Address(key(0).public_key()),
                 self_bond: 10_000 * PLX,
             }],
+            beacon: plexus_state::beacon::DevBeacon::deal(0, [key(0).public_key()]).sharing,
         })
         .unwrap()
     }
@@ -243,15 +246,21 @@ mod tests {
         let mut follower = ledger();
         let genesis = proposer.finalized().state.block_hash;
         let a = proposer
-            .build(&genesis, vec![transfer(1, 0)], 20, key(0).public_key())
+            .build(
+                &genesis,
+                vec![transfer(1, 0)],
+                20,
+                key(0).public_key(),
+                None,
+            )
             .unwrap();
         // A sibling fork at the same height, then a child of `a`.
         let b = proposer
-            .build(&genesis, vec![], 21, key(0).public_key())
+            .build(&genesis, vec![], 21, key(0).public_key(), None)
             .unwrap();
         let a_hash = a.state.block_hash;
         let child = proposer
-            .build(&a_hash, vec![transfer(1, 1)], 30, key(0).public_key())
+            .build(&a_hash, vec![transfer(1, 1)], 30, key(0).public_key(), None)
             .unwrap();
         // The follower re-executes and agrees on every root.
         for executed in [&a, &b, &child] {
@@ -281,7 +290,13 @@ mod tests {
         let mut follower = ledger();
         let genesis = proposer.finalized().state.block_hash;
         let good = proposer
-            .build(&genesis, vec![transfer(1, 0)], 20, key(0).public_key())
+            .build(
+                &genesis,
+                vec![transfer(1, 0)],
+                20,
+                key(0).public_key(),
+                None,
+            )
             .unwrap();
 
         let mut wrong_root = (*good.block).clone();
@@ -318,7 +333,13 @@ mod tests {
         let mut proposer = ledger();
         let genesis = proposer.finalized().state.block_hash;
         let first = proposer
-            .build(&genesis, vec![transfer(1, 0)], 20, key(0).public_key())
+            .build(
+                &genesis,
+                vec![transfer(1, 0)],
+                20,
+                key(0).public_key(),
+                None,
+            )
             .unwrap();
         let second = proposer
             .build(
@@ -326,6 +347,7 @@ mod tests {
                 vec![transfer(1, 1)],
                 30,
                 key(0).public_key(),
+                None,
             )
             .unwrap();
         let mut restarted = ledger();

@@ -397,6 +397,7 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
     let validator = PrivateKey::from_seed(7_000_000);
     let follower = PrivateKey::from_seed(7_000_001);
     eprintln!("making a genesis with {accounts} accounts...");
+    let beacon = plexus_state::beacon::DevBeacon::deal(7, [validator.public_key()]);
     let mut allocations: Vec<AllocationFile> = (0..accounts)
         .map(|i| AllocationFile {
             address: Address(PrivateKey::from_seed(8_000_000 + i).public_key()).to_string(),
@@ -418,6 +419,7 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
             address: Address(validator.public_key()).to_string(),
             self_bond: (10_000 * plexus_types::PLX).to_string(),
         }],
+        beacon_key: plexus_node::config::beacon_key_hex(&beacon.sharing),
     };
     let (vdir, fdir) = (dir.0.join("validator"), dir.0.join("full"));
     for (path, key) in [(&vdir, &validator), (&fdir, &follower)] {
@@ -425,6 +427,10 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
         genesis.save(&path.join("genesis.json"))?;
         crate::keys::write_file(&path.join("validator.key"), key)?;
     }
+    crate::keys::write_secret(
+        &vdir.join(crate::devnet::BEACON_SHARE_FILE),
+        &plexus_node::config::share_hex(&beacon.shares[0].1),
+    )?;
     let (api, p2p) = (free_ports(1)?, free_ports(1)?);
     let spawn = |args: Vec<String>, log: &std::path::Path| -> Result<Process> {
         let log = std::fs::File::create(log)?;
@@ -512,10 +518,8 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
 
 fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: bool) -> Result<()> {
     use plexus_state::{Genesis, GenesisValidator, Params, apply_block};
-    use plexus_types::{
-        Block, Header, PLX,
-        block::{standin_beacon, tx_root},
-    };
+    use plexus_types::{Block, Header, PLX, block::tx_root};
+    let beacon = plexus_state::beacon::DevBeacon::deal(1, [dev_key(0).public_key()]);
     let senders = 100u64;
     let genesis = Genesis {
         chain_id: 1,
@@ -528,6 +532,7 @@ fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: boo
             address: Address(dev_key(0).public_key()),
             self_bond: 10_000 * PLX,
         }],
+        beacon: beacon.sharing.clone(),
     };
     let (mut state, _) = genesis.build().map_err(|e| anyhow::anyhow!("{e}"))?;
     let keys: Vec<_> = (0..senders).map(dev_key).collect();
@@ -560,7 +565,7 @@ fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: boo
                 proposer: dev_key(0).public_key(),
                 tx_root: tx_root(chunk),
                 state_root: state.root(),
-                beacon: standin_beacon(&state.beacon, height),
+                beacon: beacon.block_signature(height),
             },
             txs: chunk.to_vec(),
         };

@@ -3,10 +3,15 @@
 use crate::keys;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
+use commonware_cryptography::bls12381::primitives::group::Share;
 use plexus_node::{
     NodeConfig,
-    config::{AllocationFile, GenesisFile, ParamsFile, ValidatorFile},
+    config::{
+        AllocationFile, GenesisFile, ParamsFile, ValidatorFile, beacon_key_hex, share_from_hex,
+        share_hex,
+    },
 };
+use plexus_state::beacon::DevBeacon;
 use plexus_types::{Address, PLX, PrivateKey, amount::DisplayPlx};
 use serde_json::json;
 use std::{
@@ -95,7 +100,40 @@ fn devnet_genesis(validators: u32) -> GenesisFile {
         params: ParamsFile::default(),
         allocations,
         validators: validator_files,
+        beacon_key: beacon_key_hex(&dev_beacon(validators).sharing),
     }
+}
+
+/// The devnet's beacon key, dealt from the public dev seed to its validators (devnet only,
+/// like the dev keys: anyone can recompute the shares).
+fn dev_beacon(validators: u32) -> DevBeacon {
+    DevBeacon::deal(
+        DEV_KEY_SEED,
+        (0..validators).map(|i| validator_key(i).public_key()),
+    )
+}
+
+/// The file in a node directory that holds the validator's beacon share.
+pub const BEACON_SHARE_FILE: &str = "beacon.share";
+
+/// Writes `share` to `path` unless it already holds that share; refuses a different one.
+fn ensure_share_file(path: &Path, share: &Share) -> Result<()> {
+    if path.exists() {
+        if read_share(path)? != *share {
+            bail!(
+                "{} holds a beacon share that is not this devnet's",
+                path.display()
+            );
+        }
+        return Ok(());
+    }
+    keys::write_secret(path, &share_hex(share))
+}
+
+fn read_share(path: &Path) -> Result<Share> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read beacon share {}", path.display()))?;
+    share_from_hex(&text).with_context(|| format!("{} is not a beacon share file", path.display()))
 }
 
 pub fn run_devnet(args: DevnetArgs) -> Result<()> {
@@ -151,6 +189,9 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         data_dir: dir,
         genesis: genesis.to_genesis()?,
         key: validator_key(0),
+        beacon_share: dev_beacon(1)
+            .share_of(&validator_key(0).public_key())
+            .cloned(),
         api: args.api,
         p2p: args.p2p,
         dialable: None,
@@ -197,6 +238,7 @@ fn supervise(
 ) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let count = nodes.len() as u32;
+    let beacon = dev_beacon(count);
     let peers: Vec<String> = (0..count)
         .zip(nodes)
         .map(|(i, (_, p2p))| format!("{}@{p2p}", Address(validator_key(i).public_key())))
@@ -208,6 +250,10 @@ fn supervise(
             .with_context(|| format!("cannot create {}", node_dir.display()))?;
         genesis.save(&node_dir.join("genesis.json"))?;
         ensure_key_file(&node_dir.join("validator.key"), &validator_key(i))?;
+        let share = beacon
+            .share_of(&validator_key(i).public_key())
+            .context("every devnet validator holds a beacon share")?;
+        ensure_share_file(&node_dir.join(BEACON_SHARE_FILE), share)?;
         let log_path = node_dir.join("node.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -302,6 +348,11 @@ pub struct GenesisArgs {
     /// Output file.
     #[arg(long, default_value = "genesis.json")]
     out: PathBuf,
+    /// Where to write each genesis committee member's beacon share, one file per validator
+    /// (`ADDRESS.beacon-share`); default: `beacon-shares` beside the output file. Hand each
+    /// operator its own file privately, then delete them.
+    #[arg(long)]
+    shares_dir: Option<PathBuf>,
 }
 
 fn split_pair(text: &str, flag: &str) -> Result<(String, String)> {
@@ -330,23 +381,60 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
                 .map(|(address, self_bond)| ValidatorFile { address, self_bond })
         })
         .collect::<Result<Vec<_>>>()?;
-    let genesis = GenesisFile {
+    if validators.is_empty() {
+        bail!("a genesis needs at least one --validator");
+    }
+    // The committee follows from the allocations and bonds; a placeholder key stands in until
+    // the committee is known and the real key is dealt to it.
+    let placeholder = DevBeacon::deal(0, [validator_key(0).public_key()]);
+    let mut genesis = GenesisFile {
         chain_id: args.chain_id,
         timestamp_ms: now_ms(),
         params: ParamsFile::default(),
         allocations,
         validators,
+        beacon_key: beacon_key_hex(&placeholder.sharing),
     };
+    let committee = genesis
+        .to_genesis()?
+        .committee()
+        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    let (sharing, shares) =
+        plexus_state::beacon::deal(rand::rng(), committee.into_iter().map(|a| a.0))
+            .context("dealing the beacon key")?;
+    genesis.beacon_key = beacon_key_hex(&sharing);
     // Refuse a genesis that cannot start a chain before writing it.
     genesis
         .to_genesis()?
         .build()
         .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    let shares_dir = args.shares_dir.unwrap_or_else(|| {
+        args.out
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("beacon-shares")
+    });
+    std::fs::create_dir_all(&shares_dir)
+        .with_context(|| format!("cannot create {}", shares_dir.display()))?;
+    let mut share_files = Vec::new();
+    for (key, share) in &shares {
+        let path = shares_dir.join(format!("{}.beacon-share", Address(key.clone())));
+        keys::write_secret(&path, &share_hex(share))?;
+        share_files.push(path.display().to_string());
+    }
     genesis.save(&args.out)?;
     if json_mode {
-        println!("{}", json!({"path": args.out.display().to_string()}));
+        println!(
+            "{}",
+            json!({"path": args.out.display().to_string(), "beacon_shares": share_files})
+        );
     } else {
         println!("wrote {}", args.out.display());
+        println!(
+            "wrote {} beacon share(s) in {}: give each validator operator its own file (for `plexus node init --beacon-share`) over a private channel, then delete them",
+            share_files.len(),
+            shares_dir.display()
+        );
     }
     Ok(())
 }
@@ -367,6 +455,10 @@ pub enum NodeCommand {
         /// A full node: follows the chain and serves the API without validating.
         #[arg(long)]
         full_node: bool,
+        /// This validator's beacon share file, from `plexus genesis` (required for a
+        /// validator; copied into the directory, readable by its owner only).
+        #[arg(long)]
+        beacon_share: Option<PathBuf>,
     },
     /// Run the node in an initialized directory until Ctrl-C or SIGTERM.
     Run {
@@ -414,6 +506,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             genesis,
             key,
             full_node,
+            beacon_share,
         } => {
             let file = GenesisFile::load(&genesis)?;
             let parsed = file.to_genesis()?;
@@ -427,10 +520,37 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                     genesis.display()
                 );
             }
+            let share = if full_node {
+                None
+            } else {
+                let path = beacon_share.with_context(|| {
+                    format!("a validator needs --beacon-share (the file `plexus genesis` wrote for {validator})")
+                })?;
+                let share = read_share(&path)?;
+                let committee = parsed
+                    .committee()
+                    .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+                let mut keys_sorted: Vec<_> = committee.into_iter().map(|a| a.0).collect();
+                keys_sorted.sort();
+                let position = keys_sorted
+                    .iter()
+                    .position(|k| *k == validator.0)
+                    .with_context(|| format!("{validator} is not in the genesis committee"))?;
+                if !plexus_state::beacon::share_matches(&parsed.beacon, &share, position as u32) {
+                    bail!(
+                        "{} is not {validator}'s share of this genesis's beacon key",
+                        path.display()
+                    );
+                }
+                Some(share)
+            };
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             file.save(&dir.join("genesis.json"))?;
             keys::write_file(&dir.join("validator.key"), &keys::load(&key)?)?;
+            if let Some(share) = share {
+                keys::write_secret(&dir.join(BEACON_SHARE_FILE), &share_hex(&share))?;
+            }
             println!("initialized {}", dir.display());
             Ok(())
         }
@@ -456,6 +576,11 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             let genesis = load_initialized(&dir)?;
             let key = keys::read_file(&dir.join("validator.key"))?;
+            let share_path = dir.join(BEACON_SHARE_FILE);
+            let beacon_share = share_path
+                .exists()
+                .then(|| read_share(&share_path))
+                .transpose()?;
             let bootstrappers = bootstrappers
                 .iter()
                 .map(|b| parse_bootstrapper(b))
@@ -465,6 +590,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                 data_dir: dir,
                 genesis,
                 key,
+                beacon_share,
                 api,
                 p2p,
                 dialable,

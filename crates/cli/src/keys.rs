@@ -46,7 +46,11 @@ pub fn generate() -> PrivateKey {
 }
 
 pub fn write_file(path: &Path, key: &PrivateKey) -> Result<()> {
-    let hex = plexus_client::hex_encode(&key.encode());
+    write_secret(path, &plexus_client::hex_encode(&key.encode()))
+}
+
+/// Writes `hex` and a newline to `path`, readable by its owner only.
+pub fn write_secret(path: &Path, hex: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;

@@ -4,6 +4,9 @@
 //! kills the node with SIGKILL under load, restarts it on the same directory, and checks that
 //! every transaction finalized before the kill is still there with the same balances.
 
+mod common;
+
+use common::check_beacon;
 use commonware_cryptography::Signer;
 use plexus_client::{Client, ClientError, TxBuilder};
 use plexus_types::{Address, PLX, Payload, PrivateKey};
@@ -664,6 +667,9 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
         bad.to_str().unwrap(),
     ]);
     assert!(!out.status.success() && !bad.exists());
+    let alice = key_address(&home, api, "alice");
+    let share = workdir.join(format!("beacon-shares/{alice}.beacon-share"));
+    assert!(share.exists(), "genesis deals alice her beacon share");
 
     let dir = workdir.join("node");
     let dir_arg = dir.to_str().unwrap();
@@ -694,6 +700,37 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
         "--key",
         "alice",
     ]);
+    assert!(!out.status.success(), "a validator needs its beacon share");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--beacon-share"));
+    let not_a_share = workdir.join("genesis.json");
+    let out = run(&[
+        "node",
+        "init",
+        "--dir",
+        dir_arg,
+        "--genesis",
+        genesis_arg,
+        "--key",
+        "alice",
+        "--beacon-share",
+        not_a_share.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "a file that is not a share is refused"
+    );
+    let out = run(&[
+        "node",
+        "init",
+        "--dir",
+        dir_arg,
+        "--genesis",
+        genesis_arg,
+        "--key",
+        "alice",
+        "--beacon-share",
+        share.to_str().unwrap(),
+    ]);
     assert_succeeded(&out);
 
     let child = Command::new(PLEXUS)
@@ -715,7 +752,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let _node = Node { child };
     let client = Client::new(&format!("http://127.0.0.1:{api}"));
     let started = Instant::now();
-    while client.status().map(|s| s.height).unwrap_or(0) < 2 {
+    while client.status().map(|s| s.height).unwrap_or(0) < 4 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the node did not produce blocks"
@@ -725,6 +762,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let status = client.status().unwrap();
     assert_eq!(status.chain_id, 7);
     assert!(!status.faucet, "only devnets have a faucet");
+    check_beacon(&client, &status.beacon_key, 4);
     let out = run(&[
         "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1plx", "--json",
     ]);

@@ -5,6 +5,9 @@
 //! resumes. Every transaction reported finalized stays finalized, at the same height, on every
 //! validator, and all validators agree on the blocks.
 
+mod common;
+
+use common::check_beacon;
 use commonware_cryptography::Signer;
 use plexus_client::{Client, TxBuilder};
 use plexus_types::{Address, Payload, PrivateKey};
@@ -225,6 +228,13 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
                     genesis.to_str().unwrap(),
                     "--key",
                     &format!("v{i}"),
+                    "--beacon-share",
+                    work.join(format!(
+                        "beacon-shares/{}.beacon-share",
+                        address_of(&home, &format!("v{i}"))
+                    ))
+                    .to_str()
+                    .unwrap(),
                 ],
             );
             Validator {
@@ -470,6 +480,11 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         validators[0].client.account(&bob).unwrap().balance
     );
     validators.push(full);
+
+    // Three of the four validators' beacon shares made every signature, including across the
+    // kills and restarts, and outsiders can check them against the group key.
+    let status = validators[0].client.status().unwrap();
+    check_beacon(&validators[0].client, &status.beacon_key, target);
 
     // Every node has the same blocks.
     for height in (1..=target).step_by(7).chain([target]) {

@@ -86,7 +86,13 @@ pub struct BlockDto {
     pub proposer: String,
     pub tx_root: String,
     pub state_root: String,
-    pub beacon: String,
+    /// The block's random seed: SHA-256 of its beacon signature (hex).
+    pub seed: String,
+    /// The committee's threshold BLS signature (BLS12-381 G1, hex) over `beacon_height`,
+    /// verifiable with the status's `beacon_key`; absent in the first blocks.
+    pub beacon_signature: Option<String>,
+    /// The height the beacon signature signs (`height - 2`).
+    pub beacon_height: Option<u64>,
     pub txs: Vec<TxDto>,
 }
 
@@ -138,6 +144,11 @@ pub struct StatusDto {
     pub fee_min: String,
     pub supply: SupplyDto,
     pub faucet: bool,
+    /// The latest block's random seed (hex).
+    pub seed: String,
+    /// The committee's beacon group key (BLS12-381 G2, hex): every beacon signature verifies
+    /// against it under the namespace `_PLEXUS_BEACON` over the signed height as 8 big-endian bytes.
+    pub beacon_key: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -134,7 +134,15 @@ pub fn block_dto(block: &Block, receipts: &[Receipt]) -> BlockDto {
         proposer: Address(h.proposer.clone()).to_string(),
         tx_root: digest_hex(&h.tx_root),
         state_root: digest_hex(&h.state_root),
-        beacon: digest_hex(&h.beacon),
+        seed: digest_hex(&h.seed()),
+        beacon_signature: h
+            .beacon
+            .as_ref()
+            .map(|s| plexus_client::hex_encode(&commonware_codec::Encode::encode(s))),
+        beacon_height: h
+            .beacon
+            .as_ref()
+            .and_then(|_| plexus_types::beacon::signed_height(h.height)),
         txs: block
             .txs
             .iter()
@@ -545,6 +553,10 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
             burned: s.supply.burned.to_string(),
         },
         faucet,
+        seed: digest_hex(&s.beacon),
+        beacon_key: plexus_client::hex_encode(&commonware_codec::Encode::encode(
+            s.beacon_key.public(),
+        )),
     }))
 }
 

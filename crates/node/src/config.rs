@@ -1,7 +1,9 @@
 //! The genesis file: JSON at the boundary, turned into `plexus_state::Genesis`.
 
+use commonware_codec::{Decode, Encode};
+use commonware_cryptography::bls12381::primitives::group::Share;
 use plexus_state::{Genesis, GenesisValidator, Params};
-use plexus_types::{Address, amount::parse_amount};
+use plexus_types::{Address, BeaconSharing, amount::parse_amount, beacon};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -12,6 +14,9 @@ pub struct GenesisFile {
     pub params: ParamsFile,
     pub allocations: Vec<AllocationFile>,
     pub validators: Vec<ValidatorFile>,
+    /// The genesis committee's beacon key: the public side of the shares `plexus genesis`
+    /// dealt (hex of its canonical encoding).
+    pub beacon_key: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -71,6 +76,32 @@ pub enum GenesisFileError {
     },
     #[error("{field}: {message}")]
     Field { field: String, message: String },
+}
+
+fn decode_hex<T: Decode>(field: &str, text: &str, cfg: &T::Cfg) -> Result<T, GenesisFileError> {
+    let bytes = plexus_client::hex_decode(text.trim()).ok_or_else(|| GenesisFileError::Field {
+        field: field.into(),
+        message: "not hex".into(),
+    })?;
+    T::decode_cfg(commonware_codec::Copying(&bytes[..]), cfg).map_err(|e| GenesisFileError::Field {
+        field: field.into(),
+        message: e.to_string(),
+    })
+}
+
+/// The hex form of a beacon key, as genesis files hold it.
+pub fn beacon_key_hex(sharing: &BeaconSharing) -> String {
+    plexus_client::hex_encode(&sharing.encode())
+}
+
+/// The hex form of a beacon share, as share files hold it (secret: one per validator).
+pub fn share_hex(share: &Share) -> String {
+    plexus_client::hex_encode(&share.encode())
+}
+
+/// Parses a share file's contents.
+pub fn share_from_hex(text: &str) -> Result<Share, GenesisFileError> {
+    decode_hex("beacon share", text, &())
 }
 
 fn amount(field: &str, text: &str) -> Result<u128, GenesisFileError> {
@@ -144,6 +175,7 @@ impl GenesisFile {
             params,
             allocations,
             validators,
+            beacon: decode_hex("beacon_key", &self.beacon_key, &beacon::sharing_cfg())?,
         })
     }
 }

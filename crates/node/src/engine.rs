@@ -81,8 +81,8 @@ fn archive_config<C>(
 }
 
 /// The p2p channels a validator uses, in registration order: votes, certificates, simplex's
-/// resolver, marshal's backfill, the block broadcast and transaction gossip.
-pub const CHANNELS: [u64; 6] = [0, 1, 2, 3, 4, 5];
+/// resolver, marshal's backfill, the block broadcast, transaction gossip and beacon partials.
+pub const CHANNELS: [u64; 7] = [0, 1, 2, 3, 4, 5, 6];
 
 /// The registered channel pairs, in the order of [`CHANNELS`].
 pub struct Channels<S, R> {
@@ -92,6 +92,7 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
     pub broadcast: (S, R),
     pub txs: (S, R),
+    pub beacon: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
@@ -105,6 +106,7 @@ impl<S, R> Channels<S, R> {
             backfill: pairs.next()?,
             broadcast: pairs.next()?,
             txs: pairs.next()?,
+            beacon: pairs.next()?,
         };
         pairs.next().is_none().then_some(channels)
     }
@@ -112,7 +114,8 @@ impl<S, R> Channels<S, R> {
 
 /// The rate each peer may send at on `channel`. The p2p layer sizes its queues by these bursts
 /// times the peers it tracks, so they are what a peer needs, not more: a few votes and
-/// certificates per view, occasional backfill, one block per view, a gossip batch every 10 ms.
+/// certificates per view, occasional backfill, one block per view, a gossip batch every 10 ms,
+/// a beacon partial or two per block.
 pub fn channel_quota(channel: u64) -> Quota {
     match channel {
         0 | 1 => Quota::per_second(NZU32!(256)),
@@ -207,6 +210,13 @@ where
         app.clone(),
         channels.txs,
         blocker.clone(),
+    );
+    crate::beacon::start(
+        context.child("beacon"),
+        app.clone(),
+        channels.beacon,
+        blocker.clone(),
+        cfg.participants.clone(),
     );
 
     let finalizations = prunable::Archive::init(

@@ -2,6 +2,7 @@
 //! (`api`), metrics, and `node::run`, which recovers from disk and runs until a signal.
 
 pub mod api;
+pub mod beacon;
 pub mod config;
 pub mod engine;
 pub mod evidence;

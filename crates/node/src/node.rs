@@ -7,6 +7,7 @@ use crate::{
     store::{Store, StoreError},
 };
 use commonware_cryptography::Signer;
+use commonware_cryptography::bls12381::primitives::group::Share;
 use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio};
 use commonware_utils::ordered::Set;
 use futures::{StreamExt, channel::mpsc};
@@ -29,6 +30,9 @@ pub struct NodeConfig {
     pub genesis: Genesis,
     /// The node's key: its p2p identity, and for a committee member its consensus key.
     pub key: PrivateKey,
+    /// A committee member's share of the beacon key (dealt by `plexus genesis`); none on a
+    /// full node.
+    pub beacon_share: Option<Share>,
     pub api: SocketAddr,
     /// Where this node listens for peers.
     pub p2p: SocketAddr,
@@ -80,9 +84,14 @@ pub enum NodeError {
     NotAValidator(String),
     #[error("state sync: {0}")]
     StateSync(String),
+    #[error("beacon share: {0}")]
+    BeaconShare(String),
     #[error("runtime: {0}")]
     Runtime(String),
 }
+
+/// How long a proposer waits for its block's beacon signature (below the leader timeout).
+const BEACON_WAIT_MS: u64 = 1_500;
 
 /// A snapshot of the state is stored every this many finalized blocks, bounding restart replay.
 pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 1_000;
@@ -258,6 +267,24 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         let me = plexus_types::Address(cfg.key.public_key());
         return Err(NodeError::NotAValidator(me.to_string()));
     }
+    let beacon_share = match (participants.position(&me_key), &cfg.beacon_share) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(NodeError::BeaconShare(
+                "a validator needs its share of the beacon key (`plexus node init --beacon-share FILE`)"
+                    .into(),
+            ));
+        }
+        (Some(position), Some(share)) => {
+            let key = &ledger.finalized().state.beacon_key;
+            if !plexus_state::beacon::share_matches(key, share, position as u32) {
+                return Err(NodeError::BeaconShare(format!(
+                    "the share is not committee member {position}'s share of this genesis's beacon key"
+                )));
+            }
+            Some(share.clone())
+        }
+    };
     let app_cfg = AppConfig {
         proposer: cfg.key.public_key(),
         block_time_min_ms: cfg.block_time_min_ms,
@@ -270,6 +297,8 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             txs_max: 200_000,
             per_account_max: 1_024,
         },
+        beacon_share,
+        beacon_wait_ms: BEACON_WAIT_MS,
     };
     let mut ledger = ledger;
     let mut synced = None;
@@ -466,7 +495,12 @@ mod tests {
                 address: Address(PrivateKey::from_seed(0).public_key()),
                 self_bond: 10_000 * PLX,
             }],
+            beacon: dev_beacon().sharing,
         }
+    }
+
+    fn dev_beacon() -> plexus_state::beacon::DevBeacon {
+        plexus_state::beacon::DevBeacon::deal(0, [PrivateKey::from_seed(0).public_key()])
     }
 
     /// Finalizes `blocks` transfers into a fresh store; returns the store and the final state root.
@@ -493,7 +527,13 @@ mod tests {
             .sign(&key);
             let parent = ledger.finalized().state.block_hash;
             let built = ledger
-                .build(&parent, vec![tx], nonce + 1, key.public_key())
+                .build(
+                    &parent,
+                    vec![tx],
+                    nonce + 1,
+                    key.public_key(),
+                    dev_beacon().block_signature(nonce + 1),
+                )
                 .unwrap();
             let executed = ledger.finalize(built.block.clone()).unwrap();
             store.put(&executed.block, &executed.receipts).unwrap();

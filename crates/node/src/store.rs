@@ -203,7 +203,7 @@ mod tests {
                 proposer: key.public_key(),
                 tx_root: tx_root(&[]),
                 state_root: hash(&[b"s"]),
-                beacon: hash(&[b"b"]),
+                beacon: None,
             },
             txs: Vec::new(),
         }
@@ -225,6 +225,11 @@ mod tests {
                 address: Address(PrivateKey::from_seed(1).public_key()),
                 self_bond: 10_000 * PLX,
             }],
+            beacon: plexus_state::beacon::DevBeacon::deal(
+                0,
+                [PrivateKey::from_seed(1).public_key()],
+            )
+            .sharing,
         };
         let (_, header) = genesis.build().unwrap();
         let zero = Block {

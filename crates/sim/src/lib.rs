@@ -35,7 +35,7 @@ use commonware_runtime::{Clock, Handle, Quota, Spawner, Supervisor, deterministi
 use futures::{StreamExt, channel::mpsc};
 use plexus_chain::{App, AppConfig, ChainBlock, Executed, Finalized, Ledger, MempoolConfig};
 use plexus_node::engine::{self, Channels, EngineConfig};
-use plexus_state::{Genesis, GenesisValidator, Params};
+use plexus_state::{Genesis, GenesisValidator, Params, beacon::DevBeacon};
 use plexus_types::{Address, Block, Digest, PLX, Payload, PrivateKey, PublicKey, Transaction};
 use rand::RngExt as _;
 use std::{
@@ -82,8 +82,16 @@ pub fn genesis(n: usize) -> Genesis {
         params: Params::default(),
         allocations,
         validators,
+        beacon: dev_beacon(n).sharing,
     }
 }
+
+/// The beacon key of an `n`-validator simulated chain, with every validator's share.
+pub fn dev_beacon(n: usize) -> DevBeacon {
+    DevBeacon::deal(BEACON_SEED, (0..n).map(|i| validator_key(i).public_key()))
+}
+
+const BEACON_SEED: u64 = 0xbeac0;
 
 /// What one validator has durably finalized: the latest execution (what a restart recovers
 /// from) and, per height, the block hash, state root and the simulated time it was finalized.
@@ -116,6 +124,9 @@ pub struct Timing {
     pub idle_block_ms: u64,
     pub leader_timeout: Duration,
     pub certification_timeout: Duration,
+    /// How long a proposer waits for its block's beacon signature (idle time plus this stays
+    /// below the leader timeout).
+    pub beacon_wait_ms: u64,
 }
 
 impl Default for Timing {
@@ -125,6 +136,7 @@ impl Default for Timing {
             idle_block_ms: 500,
             leader_timeout: Duration::from_millis(1_500),
             certification_timeout: Duration::from_millis(2_500),
+            beacon_wait_ms: 800,
         }
     }
 }
@@ -137,6 +149,8 @@ pub struct PlexusEngine {
     full_nodes: usize,
     genesis: Genesis,
     genesis_block: Block,
+    /// Every validator's beacon share (full nodes hold none).
+    beacon: DevBeacon,
     timing: Timing,
     durable: DurableMap,
     byzantine: BTreeMap<usize, Behavior>,
@@ -152,6 +166,7 @@ impl PlexusEngine {
             validators,
             full_nodes: 0,
             genesis,
+            beacon: dev_beacon(validators),
             genesis_block: Block {
                 header,
                 txs: Vec::new(),
@@ -272,6 +287,8 @@ impl EngineDefinition for PlexusEngine {
                 txs_max: 10_000,
                 per_account_max: 64,
             },
+            beacon_share: self.beacon.share_of(&key.public_key()).cloned(),
+            beacon_wait_ms: self.timing.beacon_wait_ms,
         };
         let (app, finalized) = App::new(app_cfg, self.recover(ctx.index));
         let participants = plexus_node::node::committee(&self.genesis).expect("valid committee");

@@ -20,6 +20,9 @@ pub enum Scenario {
     OneOffline,
     /// Seven validators; f = 2 crash together and restart later from their storage.
     CrashRestart,
+    /// Four validators that all crash at once and restart from storage: consensus, and the
+    /// beacon signatures the next blocks need, resume from what each one persisted.
+    FullRestart,
     /// Four validators; every few seconds a random one crashes and comes back.
     RandomCrashes,
     /// Four validators split 2|2: no side has a quorum, so nothing finalizes until it heals.
@@ -44,10 +47,11 @@ pub enum Scenario {
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 11] = [
+pub const SCENARIOS: [Scenario; 12] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
+    Scenario::FullRestart,
     Scenario::RandomCrashes,
     Scenario::Partition,
     Scenario::LossySlow,
@@ -68,6 +72,7 @@ impl Scenario {
             Scenario::AllOnline => "all_online",
             Scenario::OneOffline => "one_offline",
             Scenario::CrashRestart => "crash_restart",
+            Scenario::FullRestart => "full_restart",
             Scenario::RandomCrashes => "random_crashes",
             Scenario::Partition => "partition",
             Scenario::LossySlow => "lossy_slow",
@@ -152,7 +157,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
         | Scenario::Equivocator => (30, n - 1),
-        Scenario::CrashRestart | Scenario::RandomCrashes | Scenario::LateJoiner => (80, n),
+        Scenario::CrashRestart
+        | Scenario::FullRestart
+        | Scenario::RandomCrashes
+        | Scenario::LateJoiner => (80, n),
         Scenario::Partition => (80, n),
     };
     let mut plan = PlanBuilder::new(engine)
@@ -179,6 +187,16 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                 .at(Duration::from_secs(9), Action::Restart(keys[5].clone()))
                 .at(Duration::from_secs(9), Action::Restart(keys[6].clone())),
         )),
+        Scenario::FullRestart => {
+            let mut schedule = Schedule::new();
+            for key in &keys {
+                schedule = schedule.at(Duration::from_secs(5), Action::Crash(key.clone()));
+            }
+            for key in &keys {
+                schedule = schedule.at(Duration::from_secs(7), Action::Restart(key.clone()));
+            }
+            plan.link(good_link()).crash(Crash::Schedule(schedule))
+        }
         Scenario::LateJoiner | Scenario::FullNode => {
             let view = if scenario == Scenario::FullNode {
                 20

@@ -30,6 +30,11 @@ fn f_validators_crash_and_restart_from_storage() {
 }
 
 #[test]
+fn all_validators_crash_together_and_resume() {
+    pass(Scenario::FullRestart, 1);
+}
+
+#[test]
 fn random_crashes() {
     pass(Scenario::RandomCrashes, 4);
 }

@@ -2,8 +2,8 @@
 
 use crate::{State, staking};
 use plexus_types::{
-    Amount, Block, Digest, Header, Payload, PublicKey, Reason, Receipt, SignedTransaction, Status,
-    block::{standin_beacon, tx_root},
+    Amount, BeaconSignature, Block, Digest, Header, Payload, PublicKey, Reason, Receipt,
+    SignedTransaction, Status, beacon, block::tx_root,
 };
 
 /// A block that no honest validator accepts. The state is left unchanged when this is returned.
@@ -15,8 +15,10 @@ pub enum ApplyError {
     Parent { expected: Digest, found: Digest },
     #[error("block timestamp {found_ms} ms is before its parent's {parent_ms} ms")]
     Timestamp { parent_ms: u64, found_ms: u64 },
-    #[error("block beacon is not the stand-in beacon for height {height}")]
-    Beacon { height: u64 },
+    #[error(
+        "block {height} does not carry the committee's beacon signature over height {signed:?}"
+    )]
+    Beacon { height: u64, signed: Option<u64> },
     #[error("block tx root does not match its transactions")]
     TxRoot,
     #[error("block has {count} transactions, over the limit of {max}")]
@@ -30,14 +32,16 @@ pub struct Built {
     pub receipts: Vec<Receipt>,
 }
 
-/// Executes `txs` as the next block on top of `parent` and seals it: parent hash, height and
-/// beacon come from the parent, the state root from the execution. The timestamp never goes
-/// below the parent's.
+/// Executes `txs` as the next block on top of `parent` and seals it: parent hash and height come
+/// from the parent, the state root from the execution. `beacon` is the committee's signature
+/// over height `height - BEACON_LAG` (none in the first blocks). The timestamp never goes below
+/// the parent's.
 pub fn build_block(
     parent: &State,
     txs: Vec<SignedTransaction>,
     timestamp_ms: u64,
     proposer: PublicKey,
+    beacon: Option<BeaconSignature>,
 ) -> Result<Built, ApplyError> {
     let height = parent.height + 1;
     let mut block = Block {
@@ -49,7 +53,7 @@ pub fn build_block(
             tx_root: tx_root(&txs),
             // Unknown until executed; the header is sealed below.
             state_root: commonware_cryptography::sha256::Digest([0u8; 32]),
-            beacon: standin_beacon(&parent.beacon, height),
+            beacon,
         },
         txs,
     };
@@ -84,7 +88,7 @@ pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, App
     state.height = height;
     state.block_hash = block.digest();
     state.timestamp_ms = block.header.timestamp_ms;
-    state.beacon = block.header.beacon;
+    state.beacon = block.header.seed();
     Ok(receipts)
 }
 
@@ -109,9 +113,18 @@ fn check_header(state: &State, block: &Block) -> Result<(), ApplyError> {
             found_ms: header.timestamp_ms,
         });
     }
-    if header.beacon != standin_beacon(&state.beacon, header.height) {
+    let signed = beacon::signed_height(header.height);
+    let beacon_valid = match (signed, &header.beacon) {
+        (None, None) => true,
+        (Some(signed), Some(signature)) => {
+            crate::beacon::verify(&state.beacon_key, signed, signature)
+        }
+        _ => false,
+    };
+    if !beacon_valid {
         return Err(ApplyError::Beacon {
             height: header.height,
+            signed,
         });
     }
     if block.txs.len() > plexus_types::BLOCK_TXS_MAX {

@@ -115,6 +115,7 @@ impl State {
         self.height.write(&mut buf);
         self.timestamp_ms.write(&mut buf);
         self.beacon.write(&mut buf);
+        self.beacon_key.write(&mut buf);
         (self.committee.len() as u32).write(&mut buf);
         for member in &self.committee {
             member.0.write(&mut buf);

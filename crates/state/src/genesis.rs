@@ -1,7 +1,7 @@
 //! Genesis: the allocation, the first validators and the parameters, turned into height-0 state.
 
 use crate::{Params, State, Supply, staking};
-use plexus_types::{Address, Amount, ChainId, Header, block::tx_root, hash};
+use plexus_types::{Address, Amount, BeaconSharing, ChainId, Header, block::tx_root, hash};
 use std::collections::BTreeMap;
 
 /// A validator present from the first block, bonding `self_bond` out of its allocation.
@@ -20,6 +20,9 @@ pub struct Genesis {
     /// Minted at genesis (the only mint until emissions land).
     pub allocations: Vec<(Address, Amount)>,
     pub validators: Vec<GenesisValidator>,
+    /// The first committee's beacon key (see [`crate::beacon::deal`]): one share per member of
+    /// the genesis committee, in canonical key order.
+    pub beacon: BeaconSharing,
 }
 
 /// A genesis that cannot start a chain.
@@ -39,11 +42,42 @@ pub enum GenesisError {
     },
     #[error("genesis has no validator that meets the minimum self-bond")]
     NoCommittee,
+    #[error("the beacon key has {found} shares but the genesis committee has {expected} members")]
+    BeaconSize { expected: usize, found: u32 },
 }
 
 impl Genesis {
+    /// The genesis committee: who must hold the beacon key's shares (dealt in canonical key
+    /// order, which `beacon::deal` sorts into).
+    pub fn committee(&self) -> Result<Vec<Address>, GenesisError> {
+        Ok(self.ledger()?.committee)
+    }
+
     /// Builds the height-0 state and the genesis header (whose hash is the first block's parent).
     pub fn build(&self) -> Result<(State, Header), GenesisError> {
+        let mut state = self.ledger()?;
+        let shares = self.beacon.total().get();
+        if shares as usize != state.committee.len() {
+            return Err(GenesisError::BeaconSize {
+                expected: state.committee.len(),
+                found: shares,
+            });
+        }
+        let header = Header {
+            parent: hash(&[]),
+            height: 0,
+            timestamp_ms: self.timestamp_ms,
+            proposer: state.committee[0].0.clone(),
+            tx_root: tx_root(&[]),
+            state_root: state.root(),
+            beacon: None,
+        };
+        state.block_hash = header.digest();
+        Ok((state, header))
+    }
+
+    /// The allocations, bonds and first committee, before the beacon key is checked.
+    fn ledger(&self) -> Result<State, GenesisError> {
         let mut state = State {
             chain_id: self.chain_id,
             params: self.params.clone(),
@@ -62,6 +96,7 @@ impl Genesis {
             slashes: BTreeMap::new(),
             recent_blocks: BTreeMap::new(),
             participation: BTreeMap::new(),
+            beacon_key: self.beacon.clone(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {
@@ -90,16 +125,6 @@ impl Genesis {
         if state.committee.is_empty() {
             return Err(GenesisError::NoCommittee);
         }
-        let header = Header {
-            parent: hash(&[]),
-            height: 0,
-            timestamp_ms: self.timestamp_ms,
-            proposer: state.committee[0].0.clone(),
-            tx_root: tx_root(&[]),
-            state_root: state.root(),
-            beacon: state.beacon,
-        };
-        state.block_hash = header.digest();
-        Ok((state, header))
+        Ok(state)
     }
 }

@@ -15,6 +15,7 @@
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
 
 mod apply;
+pub mod beacon;
 mod commitment;
 pub mod evidence;
 mod genesis;

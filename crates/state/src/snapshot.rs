@@ -13,7 +13,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 3;
+const SNAPSHOT_VERSION: u8 = 4;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -77,6 +77,7 @@ impl Write for State {
         self.block_hash.write(buf);
         self.timestamp_ms.write(buf);
         self.beacon.write(buf);
+        self.beacon_key.write(buf);
         self.accounts.write(buf);
         self.validators.write(buf);
         self.delegations.write(buf);
@@ -99,6 +100,7 @@ impl EncodeSize for State {
             + self.block_hash.encode_size()
             + self.timestamp_ms.encode_size()
             + self.beacon.encode_size()
+            + self.beacon_key.encode_size()
             + self.accounts.encode_size()
             + self.validators.encode_size()
             + self.delegations.encode_size()
@@ -128,6 +130,7 @@ impl Read for State {
             block_hash: Digest::read(buf)?,
             timestamp_ms: u64::read(buf)?,
             beacon: Digest::read(buf)?,
+            beacon_key: Read::read_cfg(buf, &plexus_types::beacon::sharing_cfg())?,
             accounts: Read::read_cfg(buf, &(entries(), ((), ())))?,
             validators: Read::read_cfg(buf, &(entries(), ((), ())))?,
             delegations: Read::read_cfg(buf, &(entries(), (((), ()), ())))?,
@@ -171,6 +174,7 @@ mod tests {
                 address: address(0),
                 self_bond: 10_000 * PLX,
             }],
+            beacon: crate::beacon::DevBeacon::deal(0, [key(0).public_key()]).sharing,
         }
         .build()
         .unwrap();
@@ -210,7 +214,7 @@ mod tests {
                 },
             ),
         ];
-        let built = build_block(&state, txs, 2, key(0).public_key()).unwrap();
+        let built = build_block(&state, txs, 2, key(0).public_key(), None).unwrap();
         let state = built.state;
         assert!(!state.delegations.is_empty() && !state.unbondings.is_empty());
         let bytes = state.encode();

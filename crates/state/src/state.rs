@@ -1,6 +1,6 @@
 //! The ledger: accounts, validators, delegations, unbonding entries, supply and parameters.
 
-use plexus_types::{Address, Amount, ChainId, Digest};
+use plexus_types::{Address, Amount, BeaconSharing, ChainId, Digest};
 use std::collections::BTreeMap;
 
 /// Chain parameters, fixed at genesis (governance will make them mutable).
@@ -93,8 +93,11 @@ pub struct State {
     pub block_hash: Digest,
     /// Timestamp of the last applied block.
     pub timestamp_ms: u64,
-    /// Beacon of the last applied block.
+    /// Seed of the last applied block (the hash of its beacon signature).
     pub beacon: Digest,
+    /// The committee's beacon key: the group key that verifies every beacon signature and each
+    /// member's public share (in committee order).
+    pub beacon_key: BeaconSharing,
     pub accounts: BTreeMap<Address, Account>,
     pub validators: BTreeMap<Address, Validator>,
     /// (delegator, validator) -> delegated amount.

@@ -2,7 +2,8 @@
 
 use commonware_cryptography::Signer;
 use plexus_state::{
-    Genesis, GenesisValidator, Params, State, apply_block, build_block, verify_account_proof,
+    Genesis, GenesisValidator, Params, State, apply_block, beacon::DevBeacon, build_block,
+    verify_account_proof,
 };
 use plexus_types::{
     Address, Block, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status, Transaction,
@@ -12,6 +13,11 @@ const CHAIN: u64 = 42;
 
 fn key(i: u64) -> PrivateKey {
     PrivateKey::from_seed(i)
+}
+
+/// The genesis committee (key 0) holds every share of this beacon key.
+fn dev_beacon() -> DevBeacon {
+    DevBeacon::deal(0, [key(0).public_key()])
 }
 
 fn address(i: u64) -> Address {
@@ -32,6 +38,7 @@ fn genesis() -> (State, plexus_types::Header) {
             address: address(0),
             self_bond: 10_000 * PLX,
         }],
+        beacon: dev_beacon().sharing,
     }
     .build()
     .unwrap()
@@ -49,9 +56,15 @@ fn tx(from: u64, nonce: u64, payload: Payload) -> SignedTransaction {
 }
 
 fn block(state: &State, txs: Vec<SignedTransaction>) -> Block {
-    build_block(state, txs, state.timestamp_ms + 300, key(0).public_key())
-        .unwrap()
-        .block
+    build_block(
+        state,
+        txs,
+        state.timestamp_ms + 300,
+        key(0).public_key(),
+        dev_beacon().block_signature(state.height + 1),
+    )
+    .unwrap()
+    .block
 }
 
 fn statuses(state: &mut State, txs: Vec<SignedTransaction>) -> Vec<Status> {
@@ -265,7 +278,7 @@ fn structural_errors_leave_state_unchanged() {
     let mut back_in_time = good.clone();
     back_in_time.header.timestamp_ms = 0;
     let mut beacon = good;
-    beacon.header.beacon = plexus_types::hash(&[b"chosen"]);
+    beacon.header.beacon = dev_beacon().block_signature(3);
     for (block, expected) in [
         (wrong_height, "Height"),
         (wrong_parent, "Parent"),
@@ -281,6 +294,44 @@ fn structural_errors_leave_state_unchanged() {
         apply_block(&mut state, &block(&snapshot, vec![])),
         Ok(ref r) if r.is_empty()
     ));
+}
+
+#[test]
+fn only_the_committee_signature_over_the_lagged_height_is_a_valid_beacon() {
+    let (mut state, _) = genesis();
+    for _ in 0..plexus_types::beacon::BEACON_LAG {
+        let early = block(&state, vec![]);
+        assert_eq!(early.header.beacon, None);
+        apply_block(&mut state, &early).unwrap();
+    }
+    let good = block(&state, vec![]);
+    let signed = state.height + 1 - plexus_types::beacon::BEACON_LAG;
+    let dev = dev_beacon();
+    let share = dev.share_of(&key(0).public_key()).unwrap();
+    let other_key = DevBeacon::deal(1, [key(0).public_key()]);
+    let mut missing = good.clone();
+    missing.header.beacon = None;
+    let mut wrong_height = good.clone();
+    wrong_height.header.beacon = dev.block_signature(state.height + 2);
+    let mut wrong_key = good.clone();
+    wrong_key.header.beacon = other_key.block_signature(state.height + 1);
+    let mut partial_only = good.clone();
+    partial_only.header.beacon = Some(plexus_state::beacon::sign(share, signed + 1).value);
+    let snapshot = state.clone();
+    for bad in [missing, wrong_height, wrong_key, partial_only] {
+        let err = apply_block(&mut state, &bad).unwrap_err();
+        assert_eq!(
+            err,
+            plexus_state::ApplyError::Beacon {
+                height: state.height + 1,
+                signed: Some(signed)
+            }
+        );
+        assert_eq!(state, snapshot);
+    }
+    apply_block(&mut state, &good).unwrap();
+    assert_eq!(state.beacon, good.header.seed());
+    assert_ne!(state.beacon, snapshot.beacon);
 }
 
 #[test]

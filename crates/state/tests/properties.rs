@@ -1,7 +1,9 @@
 //! Property tests of the ledger invariants over arbitrary transaction sequences.
 
 use commonware_cryptography::Signer;
-use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block};
+use plexus_state::{
+    Genesis, GenesisValidator, Params, State, apply_block, beacon::DevBeacon, build_block,
+};
 use plexus_types::{Address, Block, PLX, Payload, PrivateKey, SignedTransaction, Transaction};
 use proptest::prelude::*;
 
@@ -10,6 +12,11 @@ const KEYS: u64 = 6;
 
 fn key(i: u64) -> PrivateKey {
     PrivateKey::from_seed(i)
+}
+
+/// The genesis committee (key 0) holds every share of this beacon key.
+fn dev_beacon() -> DevBeacon {
+    DevBeacon::deal(0, [key(0).public_key()])
 }
 
 fn address(i: u64) -> Address {
@@ -33,6 +40,7 @@ fn genesis() -> State {
             address: address(0),
             self_bond: 100 * PLX,
         }],
+        beacon: dev_beacon().sharing,
     }
     .build()
     .unwrap()
@@ -97,9 +105,15 @@ fn build_tx(state_nonces: &mut [u64], spec: TxSpec) -> SignedTransaction {
 }
 
 fn next_block(state: &State, txs: Vec<SignedTransaction>) -> Block {
-    build_block(state, txs, state.timestamp_ms + 250, key(0).public_key())
-        .unwrap()
-        .block
+    build_block(
+        state,
+        txs,
+        state.timestamp_ms + 250,
+        key(0).public_key(),
+        dev_beacon().block_signature(state.height + 1),
+    )
+    .unwrap()
+    .block
 }
 
 fn blocks_strategy() -> impl Strategy<Value = Vec<Vec<TxSpec>>> {

@@ -1,7 +1,7 @@
 //! Blocks: a header that commits to the transactions and to the post-execution state, and the
 //! ordered transactions.
 
-use crate::{Digest, PublicKey, SignedTransaction, hash};
+use crate::{Digest, PublicKey, SignedTransaction, beacon::BeaconSignature, hash};
 use bytes::BufMut;
 use commonware_codec::Buf;
 use commonware_codec::{Encode, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write};
@@ -26,15 +26,20 @@ pub struct Header {
     pub tx_root: Digest,
     /// Root of the authenticated state after executing this block.
     pub state_root: Digest,
-    /// Randomness for later protocols. STAND-IN until the threshold-BLS beacon lands:
-    /// `H("plexus/beacon-standin" || parent beacon || height)`, which is predictable.
-    pub beacon: Digest,
+    /// The committee's threshold signature over height `height - BEACON_LAG` (see
+    /// [`crate::beacon`]); absent in the first `BEACON_LAG` blocks and at genesis.
+    pub beacon: Option<BeaconSignature>,
 }
 
 impl Header {
     /// The block hash.
     pub fn digest(&self) -> Digest {
         hash(&[&self.encode()])
+    }
+
+    /// The block's random seed: the hash of its beacon signature.
+    pub fn seed(&self) -> Digest {
+        crate::beacon::seed(self.height, self.beacon.as_ref())
     }
 }
 
@@ -73,7 +78,7 @@ impl Read for Header {
             proposer: PublicKey::read(buf)?,
             tx_root: Digest::read(buf)?,
             state_root: Digest::read(buf)?,
-            beacon: Digest::read(buf)?,
+            beacon: Option::<BeaconSignature>::read(buf)?,
         })
     }
 }
@@ -104,15 +109,6 @@ pub fn tx_root(txs: &[SignedTransaction]) -> Digest {
         builder.add(&tx.hash());
     }
     builder.build().root()
-}
-
-/// The stand-in beacon: deterministic and predictable, named so nobody mistakes it for the real one.
-pub fn standin_beacon(parent_beacon: &Digest, height: u64) -> Digest {
-    hash(&[
-        b"plexus/beacon-standin",
-        parent_beacon.as_ref(),
-        &height.to_be_bytes(),
-    ])
 }
 
 impl Write for Block {

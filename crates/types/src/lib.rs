@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod amount;
+pub mod beacon;
 pub mod block;
 pub mod hash;
 pub mod receipt;
@@ -18,6 +19,7 @@ pub mod tx;
 
 pub use address::{Address, AddressError};
 pub use amount::{Amount, AmountError, PLX};
+pub use beacon::{BeaconPartial, BeaconSharing, BeaconSignature};
 pub use block::{BLOCK_TXS_MAX, Block, Header};
 pub use hash::{Digest, hash};
 pub use receipt::{Reason, Receipt, Status};

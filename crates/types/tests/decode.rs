@@ -34,7 +34,7 @@ fn valid_block() -> Block {
             proposer: PrivateKey::from_seed(5).public_key(),
             tx_root: tx_root(&txs),
             state_root: hash(&[b"s"]),
-            beacon: hash(&[b"b"]),
+            beacon: Some(beacon_signature(1)),
         },
         txs,
     }
@@ -89,4 +89,18 @@ proptest! {
         bytes.truncate(i);
         check_block(&bytes);
     }
+}
+
+/// A fixed BLS signature over `height` in the beacon's domain (from a fixed key).
+fn beacon_signature(height: u64) -> plexus_types::BeaconSignature {
+    use commonware_cryptography::bls12381::primitives::ops;
+    use rand::SeedableRng;
+    let (private, _) = ops::keypair::<_, plexus_types::beacon::BeaconVariant>(
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(42),
+    );
+    ops::sign_message::<plexus_types::beacon::BeaconVariant>(
+        &private,
+        plexus_types::beacon::BEACON_NAMESPACE,
+        &plexus_types::beacon::message(height),
+    )
 }

@@ -88,7 +88,7 @@ fn block_is_frozen() {
             proposer: PrivateKey::from_seed(3).public_key(),
             tx_root: tx_root(&txs),
             state_root: hash(&[b"state"]),
-            beacon: hash(&[b"beacon"]),
+            beacon: Some(beacon_signature(10)),
         },
         txs,
     };
@@ -167,4 +167,18 @@ fn evidence_and_participation_transactions_are_frozen() {
         );
         assert!(SignedTransaction::decode_untrusted(&tx.encode()).is_err());
     }
+}
+
+/// A fixed BLS signature over `height` in the beacon's domain (from a fixed key).
+fn beacon_signature(height: u64) -> plexus_types::BeaconSignature {
+    use commonware_cryptography::bls12381::primitives::ops;
+    use rand::SeedableRng;
+    let (private, _) = ops::keypair::<_, plexus_types::beacon::BeaconVariant>(
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(42),
+    );
+    ops::sign_message::<plexus_types::beacon::BeaconVariant>(
+        &private,
+        plexus_types::beacon::BEACON_NAMESPACE,
+        &plexus_types::beacon::message(height),
+    )
 }

@@ -2,7 +2,7 @@
 //! participation) through whole blocks.
 
 use commonware_cryptography::Signer;
-use plexus_state::{State, apply_block, build_block};
+use plexus_state::{State, apply_block, beacon::DevBeacon, build_block};
 use plexus_types::{Address, Payload, PrivateKey, SignedTransaction, Status, Transaction};
 
 pub fn key(i: u64) -> PrivateKey {
@@ -25,11 +25,25 @@ pub fn tx(chain: u64, from: u64, nonce: u64, payload: Payload) -> SignedTransact
     .sign(&key(from))
 }
 
-/// Builds and applies the next block of `txs`; returns each transaction's status.
+/// The beacon key of a test chain whose genesis committee is keys `0..n`.
+pub fn dev_beacon(n: u64) -> DevBeacon {
+    DevBeacon::deal(0, (0..n).map(|i| key(i).public_key()))
+}
+
+/// Builds and applies the next block of `txs`; returns each transaction's status. The chain's
+/// genesis committee must be keys `0..n` with the key of [`dev_beacon`]`(n)`.
 pub fn run(state: &mut State, txs: Vec<SignedTransaction>) -> Vec<Status> {
-    let block = build_block(state, txs, state.timestamp_ms + 1, key(0).public_key())
-        .unwrap()
-        .block;
+    let beacon = dev_beacon(state.beacon_key.total().get() as u64);
+    let height = state.height + 1;
+    let block = build_block(
+        state,
+        txs,
+        state.timestamp_ms + 1,
+        key(0).public_key(),
+        beacon.block_signature(height),
+    )
+    .unwrap()
+    .block;
     apply_block(state, &block)
         .unwrap()
         .into_iter()

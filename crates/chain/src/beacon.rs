@@ -1,0 +1,215 @@
+//! The beacon's share exchange: each validator releases its share of the signature over a
+//! height once it holds a valid block at that height, and recovers the committee's signature
+//! from a threshold of shares. Proposers put the signature over `height - BEACON_LAG` into the
+//! block at `height` (see `plexus_types::beacon`).
+//!
+//! Partials are accepted unverified (each signer index once) and checked as a whole: the
+//! recovered signature must verify against the group key, so one verification per height
+//! suffices when everyone is honest. When it fails, each partial is verified alone and the bad
+//! ones are dropped and reported, so the caller can block whoever sent them.
+
+use commonware_cryptography::bls12381::primitives::group::Share;
+use plexus_state::beacon;
+use plexus_types::{BeaconPartial, BeaconSharing, BeaconSignature};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How far around the finalized tip partials are kept: heights above the tip wait for their
+/// blocks, heights below it may still be needed by a proposal in flight.
+pub const BEACON_WINDOW: u64 = 16;
+
+/// A partial that was not taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BeaconError {
+    #[error("beacon partial for height {height} is outside the window around the tip {tip}")]
+    OutOfWindow { height: u64, tip: u64 },
+    #[error("beacon partial names signer {0}, which is not in the committee")]
+    UnknownSigner(u32),
+    #[error("beacon partials from signers {0:?} for height {1} are invalid")]
+    Invalid(Vec<u32>, u64),
+}
+
+/// Partials and recovered signatures around the tip.
+pub struct Beacons {
+    sharing: BeaconSharing,
+    share: Option<Share>,
+    tip: u64,
+    partials: BTreeMap<u64, BTreeMap<u32, BeaconPartial>>,
+    signatures: BTreeMap<u64, BeaconSignature>,
+    /// Heights this validator has released its share for.
+    released: BTreeSet<u64>,
+}
+
+impl Beacons {
+    /// `share` is this validator's share of `sharing` (none on a full node).
+    pub fn new(sharing: BeaconSharing, share: Option<Share>, tip: u64) -> Self {
+        Beacons {
+            sharing,
+            share,
+            tip,
+            partials: BTreeMap::new(),
+            signatures: BTreeMap::new(),
+            released: BTreeSet::new(),
+        }
+    }
+
+    /// This validator's signer index, if it holds a share.
+    pub fn index(&self) -> Option<u32> {
+        self.share.as_ref().map(|share| share.index.get())
+    }
+
+    /// The committee's signature over `height`, once recovered.
+    pub fn signature(&self, height: u64) -> Option<BeaconSignature> {
+        self.signatures.get(&height).copied()
+    }
+
+    /// Releases this validator's share for `height` (it holds a valid block there). Returns the
+    /// partial to send to the committee, or `None` without a share or if already released.
+    pub fn release(&mut self, height: u64) -> Option<BeaconPartial> {
+        let share = self.share.as_ref()?;
+        if height + BEACON_WINDOW <= self.tip || !self.released.insert(height) {
+            return None;
+        }
+        let partial = beacon::sign(share, height);
+        // Our own partial is valid by construction; a failure here can only name others.
+        let _ = self.add(height, partial.clone());
+        Some(partial)
+    }
+
+    /// This validator's partials for every released height above the tip minus `BEACON_LAG`:
+    /// what peers that restarted (or missed a message) may still need.
+    pub fn unsealed_released(&self) -> Vec<(u64, BeaconPartial)> {
+        let Some(share) = &self.share else {
+            return Vec::new();
+        };
+        let from = self
+            .tip
+            .saturating_sub(plexus_types::beacon::BEACON_LAG - 1);
+        self.released
+            .range(from..)
+            .map(|height| (*height, beacon::sign(share, *height)))
+            .collect()
+    }
+
+    /// Takes a partial for `height`. Recovers the signature once a threshold is present.
+    pub fn add(&mut self, height: u64, partial: BeaconPartial) -> Result<(), BeaconError> {
+        if height + BEACON_WINDOW <= self.tip || height > self.tip + BEACON_WINDOW {
+            return Err(BeaconError::OutOfWindow {
+                height,
+                tip: self.tip,
+            });
+        }
+        let index = partial.index.get();
+        if index >= self.sharing.total().get() {
+            return Err(BeaconError::UnknownSigner(index));
+        }
+        if self.signatures.contains_key(&height) {
+            return Ok(());
+        }
+        let partials = self.partials.entry(height).or_default();
+        partials.entry(index).or_insert(partial);
+        if partials.len() < self.sharing.required() as usize {
+            return Ok(());
+        }
+        if let Some(signature) = beacon::recover(&self.sharing, height, partials.values()) {
+            self.signatures.insert(height, signature);
+            self.partials.remove(&height);
+            return Ok(());
+        }
+        let invalid: Vec<u32> = partials
+            .iter()
+            .filter(|(_, p)| !beacon::verify_partial(&self.sharing, height, p))
+            .map(|(i, _)| *i)
+            .collect();
+        partials.retain(|i, _| !invalid.contains(i));
+        Err(BeaconError::Invalid(invalid, height))
+    }
+
+    /// Moves the window up to the finalized `tip`, forgetting what fell out of it.
+    pub fn set_tip(&mut self, tip: u64) {
+        self.tip = self.tip.max(tip);
+        let keep = self.tip.saturating_sub(BEACON_WINDOW - 1);
+        self.partials = self.partials.split_off(&keep);
+        self.signatures = self.signatures.split_off(&keep);
+        self.released = self.released.split_off(&keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Signer;
+    use plexus_state::beacon::DevBeacon;
+    use plexus_types::PrivateKey;
+
+    fn dev(n: u64) -> DevBeacon {
+        DevBeacon::deal(3, (0..n).map(|i| PrivateKey::from_seed(i).public_key()))
+    }
+
+    fn beacons(dev: &DevBeacon, member: usize) -> Beacons {
+        Beacons::new(dev.sharing.clone(), Some(dev.shares[member].1.clone()), 0)
+    }
+
+    #[test]
+    fn a_threshold_of_released_shares_recovers_the_signature() {
+        let dev = dev(4);
+        let mut mine = beacons(&dev, 0);
+        let own = mine.release(5).unwrap();
+        assert_eq!(mine.release(5), None, "released once");
+        assert_eq!(mine.signature(5), None);
+        let theirs: Vec<_> = (1..4)
+            .map(|m| beacons(&dev, m).release(5).unwrap())
+            .collect();
+        mine.add(5, theirs[0].clone()).unwrap();
+        mine.add(5, theirs[0].clone()).unwrap();
+        assert_eq!(
+            mine.signature(5),
+            None,
+            "a duplicate is not a second signer"
+        );
+        mine.add(5, theirs[1].clone()).unwrap();
+        let signature = mine.signature(5).unwrap();
+        assert!(beacon::verify(&dev.sharing, 5, &signature));
+        assert_eq!(
+            plexus_state::beacon::recover(&dev.sharing, 5, [&own, &theirs[1], &theirs[2]]),
+            Some(signature)
+        );
+    }
+
+    #[test]
+    fn bad_partials_are_named_and_dropped_and_honest_ones_still_recover() {
+        let dev = dev(4);
+        let mut mine = beacons(&dev, 0);
+        mine.release(7).unwrap();
+        let mut forged = beacons(&dev, 1).release(8).unwrap();
+        forged.index = dev.shares[1].1.index;
+        mine.add(7, forged).unwrap();
+        let honest = beacons(&dev, 2).release(7).unwrap();
+        assert_eq!(mine.add(7, honest), Err(BeaconError::Invalid(vec![1], 7)));
+        assert_eq!(mine.signature(7), None);
+        mine.add(7, beacons(&dev, 3).release(7).unwrap()).unwrap();
+        assert!(mine.signature(7).is_some());
+    }
+
+    #[test]
+    fn the_window_bounds_what_is_kept() {
+        let dev = dev(1);
+        let mut mine = beacons(&dev, 0);
+        mine.set_tip(100);
+        let far = beacon::sign(&dev.shares[0].1, 200);
+        assert!(matches!(
+            mine.add(200, far),
+            Err(BeaconError::OutOfWindow { .. })
+        ));
+        assert_eq!(mine.release(50), None);
+        mine.release(101).unwrap();
+        assert!(
+            mine.signature(101).is_some(),
+            "one validator is its own threshold"
+        );
+        mine.set_tip(101 + BEACON_WINDOW);
+        assert_eq!(mine.signature(101), None, "forgotten below the window");
+        let mut unknown = beacon::sign(&dev.shares[0].1, 110);
+        unknown.index = commonware_utils::Participant::new(5);
+        assert_eq!(mine.add(110, unknown), Err(BeaconError::UnknownSigner(5)));
+    }
+}

@@ -1,0 +1,44 @@
+//! Checks shared by the end-to-end test binaries.
+
+use plexus_client::Client;
+
+/// Checks, as any outsider could, that blocks `1..=upto` carry the committee's beacon: none in
+/// the first two, then a threshold BLS signature over `height - 2` that verifies against the
+/// status's `beacon_key`, and a seed that is its hash.
+pub fn check_beacon(client: &Client, beacon_key: &str, upto: u64) {
+    use commonware_codec::DecodeExt;
+    use commonware_cryptography::bls12381::primitives::{
+        ops,
+        variant::{MinSig, Variant},
+    };
+    let decode_hex = |text: &str| plexus_client::hex_decode(text).expect("hex");
+    let key =
+        <MinSig as Variant>::Public::decode(commonware_codec::Copying(&decode_hex(beacon_key)[..]))
+            .unwrap();
+    let mut seeds = std::collections::BTreeSet::new();
+    for height in 1..=upto {
+        let block = client.block(Some(height)).unwrap();
+        assert!(seeds.insert(block.seed.clone()), "seeds differ");
+        if height <= 2 {
+            assert_eq!(block.beacon_signature, None);
+            continue;
+        }
+        assert_eq!(block.beacon_height, Some(height - 2));
+        let bytes = decode_hex(block.beacon_signature.as_deref().unwrap());
+        let signature =
+            <MinSig as Variant>::Signature::decode(commonware_codec::Copying(&bytes[..])).unwrap();
+        let message = (height - 2).to_be_bytes();
+        ops::verify_message::<MinSig>(&key, b"_PLEXUS_BEACON", &message, &signature).unwrap();
+        assert!(
+            ops::verify_message::<MinSig>(
+                &key,
+                b"_PLEXUS_BEACON",
+                &height.to_be_bytes(),
+                &signature
+            )
+            .is_err()
+        );
+        let seed = plexus_types::hash(&[b"plexus/seed", &bytes]);
+        assert_eq!(block.seed, plexus_types::hash::digest_hex(&seed));
+    }
+}
