@@ -37,7 +37,7 @@ fn genesis() -> State {
         },
         allocations: (0..KEYS as usize - 1).map(|i| (address(i), 1_000 * PLX)).collect(),
         validators: vec![GenesisValidator { address: address(0), self_bond: 100 * PLX }],
-        beacon: beacon().sharing.clone(),
+        beacon: beacon().output.clone(),
     }
     .build()
     .expect("the fuzz genesis is valid")

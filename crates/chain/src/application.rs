@@ -101,8 +101,11 @@ impl App {
     pub fn new(cfg: AppConfig, ledger: Ledger) -> (Self, mpsc::UnboundedReceiver<Finalized>) {
         let (sender, receiver) = mpsc::unbounded();
         let tip = &ledger.finalized().state;
-        let mut beacons =
-            Beacons::new(tip.beacon_key.clone(), cfg.beacon_share.clone(), tip.height);
+        let mut beacons = Beacons::new(
+            tip.beacon_sharing().clone(),
+            cfg.beacon_share.clone(),
+            tip.height,
+        );
         // After a restart the next proposals need the signatures over the tip and the height
         // below it; peers get these partials when the beacon channel starts.
         for height in tip.height.saturating_sub(1).max(1)..=tip.height {
@@ -526,7 +529,7 @@ mod tests {
                 address: Address(key.public_key()),
                 self_bond: 10_000 * PLX,
             }],
-            beacon: dev_beacon().sharing,
+            beacon: dev_beacon().output,
         })
         .unwrap()
     }

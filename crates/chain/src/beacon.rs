@@ -146,7 +146,11 @@ mod tests {
     }
 
     fn beacons(dev: &DevBeacon, member: usize) -> Beacons {
-        Beacons::new(dev.sharing.clone(), Some(dev.shares[member].1.clone()), 0)
+        Beacons::new(
+            dev.output.public().clone(),
+            Some(dev.shares[member].1.clone()),
+            0,
+        )
     }
 
     #[test]
@@ -168,9 +172,9 @@ mod tests {
         );
         mine.add(5, theirs[1].clone()).unwrap();
         let signature = mine.signature(5).unwrap();
-        assert!(beacon::verify(&dev.sharing, 5, &signature));
+        assert!(beacon::verify(dev.output.public(), 5, &signature));
         assert_eq!(
-            plexus_state::beacon::recover(&dev.sharing, 5, [&own, &theirs[1], &theirs[2]]),
+            plexus_state::beacon::recover(dev.output.public(), 5, [&own, &theirs[1], &theirs[2]]),
             Some(signature)
         );
     }

@@ -221,7 +221,7 @@ mod tests {
                 address: Address(key(0).public_key()),
                 self_bond: 10_000 * PLX,
             }],
-            beacon: plexus_state::beacon::DevBeacon::deal(0, [key(0).public_key()]).sharing,
+            beacon: plexus_state::beacon::DevBeacon::deal(0, [key(0).public_key()]).output,
         })
         .unwrap()
     }

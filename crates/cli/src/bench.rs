@@ -419,7 +419,7 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
             address: Address(validator.public_key()).to_string(),
             self_bond: (10_000 * plexus_types::PLX).to_string(),
         }],
-        beacon_key: plexus_node::config::beacon_key_hex(&beacon.sharing),
+        beacon_key: plexus_node::config::beacon_key_hex(&beacon.output),
     };
     let (vdir, fdir) = (dir.0.join("validator"), dir.0.join("full"));
     for (path, key) in [(&vdir, &validator), (&fdir, &follower)] {
@@ -532,7 +532,7 @@ fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: boo
             address: Address(dev_key(0).public_key()),
             self_bond: 10_000 * PLX,
         }],
-        beacon: beacon.sharing.clone(),
+        beacon: beacon.output.clone(),
     };
     let (mut state, _) = genesis.build().map_err(|e| anyhow::anyhow!("{e}"))?;
     let keys: Vec<_> = (0..senders).map(dev_key).collect();

@@ -100,7 +100,7 @@ fn devnet_genesis(validators: u32) -> GenesisFile {
         params: ParamsFile::default(),
         allocations,
         validators: validator_files,
-        beacon_key: beacon_key_hex(&dev_beacon(validators).sharing),
+        beacon_key: beacon_key_hex(&dev_beacon(validators).output),
     }
 }
 
@@ -393,16 +393,16 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
         params: ParamsFile::default(),
         allocations,
         validators,
-        beacon_key: beacon_key_hex(&placeholder.sharing),
+        beacon_key: beacon_key_hex(&placeholder.output),
     };
     let committee = genesis
         .to_genesis()?
         .committee()
         .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
-    let (sharing, shares) =
+    let (output, shares) =
         plexus_state::beacon::deal(rand::rng(), committee.into_iter().map(|a| a.0))
             .context("dealing the beacon key")?;
-    genesis.beacon_key = beacon_key_hex(&sharing);
+    genesis.beacon_key = beacon_key_hex(&output);
     // Refuse a genesis that cannot start a chain before writing it.
     genesis
         .to_genesis()?
@@ -536,7 +536,11 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                     .iter()
                     .position(|k| *k == validator.0)
                     .with_context(|| format!("{validator} is not in the genesis committee"))?;
-                if !plexus_state::beacon::share_matches(&parsed.beacon, &share, position as u32) {
+                if !plexus_state::beacon::share_matches(
+                    parsed.beacon.public(),
+                    &share,
+                    position as u32,
+                ) {
                     bail!(
                         "{} is not {validator}'s share of this genesis's beacon key",
                         path.display()

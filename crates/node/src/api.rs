@@ -555,7 +555,7 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
         faucet,
         seed: digest_hex(&s.beacon),
         beacon_key: plexus_client::hex_encode(&commonware_codec::Encode::encode(
-            s.beacon_key.public(),
+            s.beacon_sharing().public(),
         )),
     }))
 }

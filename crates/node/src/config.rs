@@ -3,7 +3,7 @@
 use commonware_codec::{Decode, Encode};
 use commonware_cryptography::bls12381::primitives::group::Share;
 use plexus_state::{Genesis, GenesisValidator, Params};
-use plexus_types::{Address, BeaconSharing, amount::parse_amount, beacon};
+use plexus_types::{Address, BeaconOutput, amount::parse_amount, beacon};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -89,9 +89,9 @@ fn decode_hex<T: Decode>(field: &str, text: &str, cfg: &T::Cfg) -> Result<T, Gen
     })
 }
 
-/// The hex form of a beacon key, as genesis files hold it.
-pub fn beacon_key_hex(sharing: &BeaconSharing) -> String {
-    plexus_client::hex_encode(&sharing.encode())
+/// The hex form of a beacon key (the dealing's public output), as genesis files hold it.
+pub fn beacon_key_hex(output: &BeaconOutput) -> String {
+    plexus_client::hex_encode(&output.encode())
 }
 
 /// The hex form of a beacon share, as share files hold it (secret: one per validator).

@@ -276,7 +276,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             ));
         }
         (Some(position), Some(share)) => {
-            let key = &ledger.finalized().state.beacon_key;
+            let key = ledger.finalized().state.beacon_sharing();
             if !plexus_state::beacon::share_matches(key, share, position as u32) {
                 return Err(NodeError::BeaconShare(format!(
                     "the share is not committee member {position}'s share of this genesis's beacon key"
@@ -495,7 +495,7 @@ mod tests {
                 address: Address(PrivateKey::from_seed(0).public_key()),
                 self_bond: 10_000 * PLX,
             }],
-            beacon: dev_beacon().sharing,
+            beacon: dev_beacon().output,
         }
     }
 

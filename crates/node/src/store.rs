@@ -229,7 +229,7 @@ mod tests {
                 0,
                 [PrivateKey::from_seed(1).public_key()],
             )
-            .sharing,
+            .output,
         };
         let (_, header) = genesis.build().unwrap();
         let zero = Block {

@@ -82,7 +82,7 @@ pub fn genesis(n: usize) -> Genesis {
         params: Params::default(),
         allocations,
         validators,
-        beacon: dev_beacon(n).sharing,
+        beacon: dev_beacon(n).output,
     }
 }
 

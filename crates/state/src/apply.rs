@@ -117,7 +117,7 @@ fn check_header(state: &State, block: &Block) -> Result<(), ApplyError> {
     let beacon_valid = match (signed, &header.beacon) {
         (None, None) => true,
         (Some(signed), Some(signature)) => {
-            crate::beacon::verify(&state.beacon_key, signed, signature)
+            crate::beacon::verify(state.beacon_sharing(), signed, signature)
         }
         _ => false,
     };

@@ -9,7 +9,7 @@ use commonware_cryptography::bls12381::{
 use commonware_parallel::Sequential;
 use commonware_utils::{N3f1, ordered::Set};
 use plexus_types::{
-    BeaconPartial, BeaconSharing, BeaconSignature, PublicKey,
+    BeaconOutput, BeaconPartial, BeaconSharing, BeaconSignature, PublicKey,
     beacon::{BEACON_NAMESPACE, BeaconVariant, message},
 };
 
@@ -20,7 +20,7 @@ use plexus_types::{
 pub fn deal(
     rng: impl rand::CryptoRng,
     committee: impl IntoIterator<Item = PublicKey>,
-) -> Option<(BeaconSharing, Vec<(PublicKey, Share)>)> {
+) -> Option<(BeaconOutput, Vec<(PublicKey, Share)>)> {
     let players = Set::from_iter_dedup(committee);
     let (output, shares) =
         feldman_desmedt::deal::<BeaconVariant, PublicKey, N3f1>(rng, Mode::NonZeroCounter, players)
@@ -29,7 +29,7 @@ pub fn deal(
         .iter_pairs()
         .map(|(key, share)| (key.clone(), share.clone()))
         .collect();
-    Some((output.public().clone(), shares))
+    Some((output, shares))
 }
 
 /// A beacon key whose every share one party holds: for devnets, simulations, benchmarks and
@@ -37,7 +37,7 @@ pub fn deal(
 /// real chain may use one.
 #[derive(Clone, Debug)]
 pub struct DevBeacon {
-    pub sharing: BeaconSharing,
+    pub output: BeaconOutput,
     /// Each committee member's share, in canonical key order.
     pub shares: Vec<(PublicKey, Share)>,
 }
@@ -46,9 +46,9 @@ impl DevBeacon {
     /// Deals deterministically from `seed` to `committee`.
     pub fn deal(seed: u64, committee: impl IntoIterator<Item = PublicKey>) -> Self {
         use rand::SeedableRng;
-        let (sharing, shares) = deal(rand_chacha::ChaCha8Rng::seed_from_u64(seed), committee)
+        let (output, shares) = deal(rand_chacha::ChaCha8Rng::seed_from_u64(seed), committee)
             .expect("a committee has at least one member");
-        DevBeacon { sharing, shares }
+        DevBeacon { output, shares }
     }
 
     /// The share `key` holds, if it is a member.
@@ -59,12 +59,13 @@ impl DevBeacon {
     /// The beacon signature block `height` carries (none in the first `BEACON_LAG` blocks).
     pub fn block_signature(&self, height: u64) -> Option<BeaconSignature> {
         let signed = plexus_types::beacon::signed_height(height)?;
-        let required = self.sharing.required() as usize;
+        let sharing = self.output.public();
+        let required = sharing.required() as usize;
         let partials: Vec<_> = self.shares[..required]
             .iter()
             .map(|(_, share)| sign(share, signed))
             .collect();
-        recover(&self.sharing, signed, &partials)
+        recover(sharing, signed, &partials)
     }
 }
 
@@ -123,7 +124,8 @@ mod tests {
     #[test]
     fn a_quorum_of_shares_signs_and_fewer_cannot() {
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let (sharing, shares) = deal(rng, committee(4)).unwrap();
+        let (output, shares) = deal(rng, committee(4)).unwrap();
+        let sharing = output.public().clone();
         assert_eq!(sharing.required(), 3);
         let shares: Vec<Share> = shares.into_iter().map(|(_, s)| s).collect();
         let partials: Vec<_> = shares.iter().map(|s| sign(s, 10)).collect();
@@ -140,7 +142,8 @@ mod tests {
     #[test]
     fn a_bad_partial_spoils_recovery_instead_of_passing() {
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let (sharing, shares) = deal(rng, committee(4)).unwrap();
+        let (output, shares) = deal(rng, committee(4)).unwrap();
+        let sharing = output.public().clone();
         let mut partials: Vec<_> = shares.iter().map(|(_, s)| sign(s, 5)).collect();
         partials[0] = sign(&shares[0].1, 6);
         partials[0].index = shares[0].1.index;
@@ -150,9 +153,9 @@ mod tests {
     #[test]
     fn one_validator_signs_alone() {
         let dev = DevBeacon::deal(9, committee(1));
-        assert_eq!(dev.sharing.required(), 1);
+        assert_eq!(dev.output.public().required(), 1);
         assert_eq!(dev.block_signature(2), None);
         let signature = dev.block_signature(3).unwrap();
-        assert!(verify(&dev.sharing, 1, &signature));
+        assert!(verify(dev.output.public(), 1, &signature));
     }
 }

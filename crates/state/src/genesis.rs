@@ -1,7 +1,7 @@
 //! Genesis: the allocation, the first validators and the parameters, turned into height-0 state.
 
 use crate::{Params, State, Supply, staking};
-use plexus_types::{Address, Amount, BeaconSharing, ChainId, Header, block::tx_root, hash};
+use plexus_types::{Address, Amount, BeaconOutput, ChainId, Header, block::tx_root, hash};
 use std::collections::BTreeMap;
 
 /// A validator present from the first block, bonding `self_bond` out of its allocation.
@@ -22,7 +22,7 @@ pub struct Genesis {
     pub validators: Vec<GenesisValidator>,
     /// The first committee's beacon key (see [`crate::beacon::deal`]): one share per member of
     /// the genesis committee, in canonical key order.
-    pub beacon: BeaconSharing,
+    pub beacon: BeaconOutput,
 }
 
 /// A genesis that cannot start a chain.
@@ -42,8 +42,8 @@ pub enum GenesisError {
     },
     #[error("genesis has no validator that meets the minimum self-bond")]
     NoCommittee,
-    #[error("the beacon key has {found} shares but the genesis committee has {expected} members")]
-    BeaconSize { expected: usize, found: u32 },
+    #[error("the beacon key's shares were not dealt to exactly the genesis committee")]
+    BeaconHolders,
 }
 
 impl Genesis {
@@ -56,12 +56,16 @@ impl Genesis {
     /// Builds the height-0 state and the genesis header (whose hash is the first block's parent).
     pub fn build(&self) -> Result<(State, Header), GenesisError> {
         let mut state = self.ledger()?;
-        let shares = self.beacon.total().get();
-        if shares as usize != state.committee.len() {
-            return Err(GenesisError::BeaconSize {
-                expected: state.committee.len(),
-                found: shares,
-            });
+        let holders: Vec<_> = self
+            .beacon
+            .players()
+            .iter()
+            .map(|k| Address(k.clone()))
+            .collect();
+        let mut committee = state.committee.clone();
+        committee.sort();
+        if holders != committee {
+            return Err(GenesisError::BeaconHolders);
         }
         let header = Header {
             parent: hash(&[]),

@@ -174,7 +174,7 @@ mod tests {
                 address: address(0),
                 self_bond: 10_000 * PLX,
             }],
-            beacon: crate::beacon::DevBeacon::deal(0, [key(0).public_key()]).sharing,
+            beacon: crate::beacon::DevBeacon::deal(0, [key(0).public_key()]).output,
         }
         .build()
         .unwrap();

@@ -1,6 +1,6 @@
 //! The ledger: accounts, validators, delegations, unbonding entries, supply and parameters.
 
-use plexus_types::{Address, Amount, BeaconSharing, ChainId, Digest};
+use plexus_types::{Address, Amount, BeaconOutput, BeaconSharing, ChainId, Digest};
 use std::collections::BTreeMap;
 
 /// Chain parameters, fixed at genesis (governance will make them mutable).
@@ -95,9 +95,9 @@ pub struct State {
     pub timestamp_ms: u64,
     /// Seed of the last applied block (the hash of its beacon signature).
     pub beacon: Digest,
-    /// The committee's beacon key: the group key that verifies every beacon signature and each
-    /// member's public share (in committee order).
-    pub beacon_key: BeaconSharing,
+    /// The committee's beacon key: the group key that verifies every beacon signature, each
+    /// member's public share (in committee order), and who holds the shares.
+    pub beacon_key: BeaconOutput,
     pub accounts: BTreeMap<Address, Account>,
     pub validators: BTreeMap<Address, Validator>,
     /// (delegator, validator) -> delegated amount.
@@ -132,6 +132,11 @@ impl State {
     /// The account at `address`, or the empty account.
     pub fn account(&self, address: &Address) -> Account {
         self.accounts.get(address).cloned().unwrap_or_default()
+    }
+
+    /// The public side of the committee's beacon key.
+    pub fn beacon_sharing(&self) -> &BeaconSharing {
+        self.beacon_key.public()
     }
 
     /// The epoch that the block at `height` belongs to.

@@ -39,7 +39,7 @@ fn genesis() -> State {
                 self_bond: 10_000 * PLX,
             })
             .collect(),
-        beacon: common::dev_beacon(4).sharing,
+        beacon: common::dev_beacon(4).output,
     }
     .build()
     .unwrap()

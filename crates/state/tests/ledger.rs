@@ -38,7 +38,7 @@ fn genesis() -> (State, plexus_types::Header) {
             address: address(0),
             self_bond: 10_000 * PLX,
         }],
-        beacon: dev_beacon().sharing,
+        beacon: dev_beacon().output,
     }
     .build()
     .unwrap()

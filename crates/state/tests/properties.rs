@@ -40,7 +40,7 @@ fn genesis() -> State {
             address: address(0),
             self_bond: 100 * PLX,
         }],
-        beacon: dev_beacon().sharing,
+        beacon: dev_beacon().output,
     }
     .build()
     .unwrap()

@@ -9,9 +9,12 @@
 //! first `BEACON_LAG` blocks have no signature to carry; their seeds are fixed by their height.
 
 use crate::{Digest, hash};
-use commonware_cryptography::bls12381::primitives::{
-    sharing::{ModeVersion, Sharing},
-    variant::{MinSig, PartialSignature, Variant},
+use commonware_cryptography::bls12381::{
+    dkg::feldman_desmedt::Output,
+    primitives::{
+        sharing::{ModeVersion, Sharing},
+        variant::{MinSig, PartialSignature, Variant},
+    },
 };
 
 /// The signature variant of the beacon (signatures in G1).
@@ -22,6 +25,9 @@ pub type BeaconSignature = <MinSig as Variant>::Signature;
 pub type BeaconPartial = PartialSignature<MinSig>;
 /// The committee's public sharing: the group key and each member's public share.
 pub type BeaconSharing = Sharing<MinSig>;
+/// The public result of the dealing (or reshare) that gave the committee its shares: the sharing
+/// plus who dealt and who holds shares, which the next reshare builds on.
+pub type BeaconOutput = Output<MinSig, crate::PublicKey>;
 
 /// The namespace beacon signatures are made under.
 pub const BEACON_NAMESPACE: &[u8] = b"_PLEXUS_BEACON";
@@ -32,7 +38,7 @@ pub const BEACON_LAG: u64 = 2;
 /// The largest committee a beacon sharing may describe (bounds decoding).
 pub const BEACON_PARTICIPANTS_MAX: u32 = 1_024;
 
-/// The codec configuration of a [`BeaconSharing`].
+/// The codec configuration of a [`BeaconSharing`] or a [`BeaconOutput`].
 pub fn sharing_cfg() -> (std::num::NonZeroU32, ModeVersion) {
     (
         std::num::NonZeroU32::new(BEACON_PARTICIPANTS_MAX).expect("non-zero"),

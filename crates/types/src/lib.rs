@@ -19,7 +19,7 @@ pub mod tx;
 
 pub use address::{Address, AddressError};
 pub use amount::{Amount, AmountError, PLX};
-pub use beacon::{BeaconPartial, BeaconSharing, BeaconSignature};
+pub use beacon::{BeaconOutput, BeaconPartial, BeaconSharing, BeaconSignature};
 pub use block::{BLOCK_TXS_MAX, Block, Header};
 pub use hash::{Digest, hash};
 pub use receipt::{Reason, Receipt, Status};

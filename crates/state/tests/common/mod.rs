@@ -33,7 +33,7 @@ pub fn dev_beacon(n: u64) -> DevBeacon {
 /// Builds and applies the next block of `txs`; returns each transaction's status. The chain's
 /// genesis committee must be keys `0..n` with the key of [`dev_beacon`]`(n)`.
 pub fn run(state: &mut State, txs: Vec<SignedTransaction>) -> Vec<Status> {
-    let beacon = dev_beacon(state.beacon_key.total().get() as u64);
+    let beacon = dev_beacon(state.beacon_key.players().len() as u64);
     let height = state.height + 1;
     let block = build_block(
         state,
