@@ -97,7 +97,8 @@ fn payload_value(payload: &Payload) -> Amount {
         Payload::Unbond { .. }
         | Payload::Undelegate { .. }
         | Payload::Evidence { .. }
-        | Payload::Participation { .. } => 0,
+        | Payload::Participation { .. }
+        | Payload::DealerLog { .. } => 0,
     }
 }
 

@@ -109,7 +109,9 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         Payload::Delegate { validator, amount } | Payload::Undelegate { validator, amount } => {
             (Some(validator.to_string()), *amount)
         }
-        Payload::Evidence { .. } | Payload::Participation { .. } => (None, 0),
+        Payload::Evidence { .. } | Payload::Participation { .. } | Payload::DealerLog { .. } => {
+            (None, 0)
+        }
     };
     TxDto {
         hash: digest_hex(&tx.hash()),

@@ -76,14 +76,23 @@ pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, App
     check_header(state, block)?;
     let height = block.header.height;
     crate::participation::remember_parent(state);
+    if height.is_multiple_of(state.params.epoch_length_blocks.max(1)) {
+        // The committee that takes over after this epoch, if this epoch's reshare succeeds.
+        let elected = staking::elect_committee(state);
+        if !elected.is_empty() {
+            state.next_committee = elected;
+        }
+        state.dealer_logs.clear();
+    }
     let receipts = block
         .txs
         .iter()
         .map(|tx| execute_tx(state, tx, height))
         .collect();
     staking::release_unbondings(state, height);
-    if height.is_multiple_of(state.params.epoch_length_blocks.max(1)) {
-        staking::elect_committee(state);
+    let epoch_length = state.params.epoch_length_blocks.max(1);
+    if (height + 1).is_multiple_of(epoch_length) {
+        crate::reshare::conclude(state);
     }
     state.height = height;
     state.block_hash = block.digest();
@@ -196,6 +205,9 @@ fn execute_payload(
         }
         Payload::Undelegate { validator, amount } => {
             staking::undelegate(state, sender, validator.clone(), *amount, height)
+        }
+        Payload::DealerLog { epoch, log } => {
+            crate::reshare::record(state, &sender, *epoch, log, height)
         }
         Payload::Evidence { evidence } => {
             let (offender, epoch, view) = crate::evidence::verify(state, evidence)?;

@@ -26,6 +26,8 @@ const TAG_GLOBAL: u8 = 4;
 const TAG_SLASH: u8 = 5;
 const TAG_RECENT_BLOCK: u8 = 6;
 const TAG_PARTICIPATION: u8 = 7;
+const TAG_DEALER_LOG: u8 = 8;
+const TAG_EPOCH_COMMITTEE: u8 = 9;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -89,6 +91,20 @@ impl State {
             count.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+        for (dealer, log) in &self.dealer_logs {
+            let mut buf = vec![TAG_DEALER_LOG];
+            dealer.0.write(&mut buf);
+            log.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (epoch, committee) in &self.epoch_committees {
+            let mut buf = vec![TAG_EPOCH_COMMITTEE];
+            epoch.write(&mut buf);
+            for member in committee {
+                member.0.write(&mut buf);
+            }
+            leaves.push(Sha256::hash(&[&buf]));
+        }
         for ((release, seq), entry) in &self.unbondings {
             let mut buf = vec![TAG_UNBONDING];
             release.write(&mut buf);
@@ -118,6 +134,10 @@ impl State {
         self.beacon_key.write(&mut buf);
         (self.committee.len() as u32).write(&mut buf);
         for member in &self.committee {
+            member.0.write(&mut buf);
+        }
+        (self.next_committee.len() as u32).write(&mut buf);
+        for member in &self.next_committee {
             member.0.write(&mut buf);
         }
         self.supply.total.write(&mut buf);

@@ -88,34 +88,28 @@ impl Read for Evidence {
     }
 }
 
-/// The consensus committee as simplex orders it: the state's committee as a sorted set.
+/// The current epoch's consensus committee as simplex orders it: a sorted set.
 pub fn consensus_committee(state: &State) -> Option<Set<PublicKey>> {
-    Set::try_from(
-        state
-            .committee
-            .iter()
-            .map(|a| a.0.clone())
-            .collect::<Vec<_>>(),
-    )
-    .ok()
+    to_set(&state.committee)
 }
 
-/// Decodes and verifies evidence against the current committee. Returns the offender and the
-/// fault's epoch and view.
-///
-/// Consensus runs a single epoch (0) over the genesis committee until committee rotation lands,
-/// so evidence must name epoch 0 and is checked against the state's committee; if staking has
-/// changed the committee since genesis, the signer index no longer matches and the evidence
-/// fails verification (no one is slashed wrongly, the fault just goes unpunished).
+/// The consensus committee of a recent `epoch` (see `State::epoch_committees`).
+pub fn epoch_committee(state: &State, epoch: u64) -> Option<Set<PublicKey>> {
+    to_set(state.epoch_committees.get(&epoch)?)
+}
+
+fn to_set(committee: &[Address]) -> Option<Set<PublicKey>> {
+    Set::try_from(committee.iter().map(|a| a.0.clone()).collect::<Vec<_>>()).ok()
+}
+
+/// Decodes and verifies evidence against the committee of the epoch it names (one of the recent
+/// epochs the state remembers). Returns the offender and the fault's epoch and view.
 pub fn verify(state: &State, bytes: &[u8]) -> Result<(Address, u64, u64), Reason> {
     use commonware_codec::DecodeExt;
     let evidence = Evidence::decode(commonware_codec::Copying(bytes))
         .map_err(|_| Reason::MalformedEvidence)?;
     let (signer, epoch, view) = evidence.parts();
-    if epoch != 0 {
-        return Err(Reason::InvalidEvidence);
-    }
-    let committee = consensus_committee(state).ok_or(Reason::InvalidEvidence)?;
+    let committee = epoch_committee(state, epoch).ok_or(Reason::InvalidEvidence)?;
     let offender = committee
         .key(commonware_utils::Participant::new(signer))
         .cloned()

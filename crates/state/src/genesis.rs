@@ -101,6 +101,9 @@ impl Genesis {
             recent_blocks: BTreeMap::new(),
             participation: BTreeMap::new(),
             beacon_key: self.beacon.clone(),
+            next_committee: Vec::new(),
+            dealer_logs: BTreeMap::new(),
+            epoch_committees: BTreeMap::new(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {
@@ -125,10 +128,12 @@ impl Genesis {
             staking::bond(&mut state, validator.address.clone(), validator.self_bond)
                 .map_err(|_| GenesisError::Unfunded(Box::new(validator.address.clone())))?;
         }
-        staking::elect_committee(&mut state);
+        state.committee = staking::elect_committee(&state);
         if state.committee.is_empty() {
             return Err(GenesisError::NoCommittee);
         }
+        state.next_committee = state.committee.clone();
+        state.epoch_committees.insert(0, state.committee.clone());
         Ok(state)
     }
 }

@@ -20,6 +20,7 @@ mod commitment;
 pub mod evidence;
 mod genesis;
 mod participation;
+pub mod reshare;
 mod snapshot;
 mod staking;
 mod state;

@@ -47,15 +47,16 @@ pub(crate) fn record(state: &mut State, height: u64, bytes: &[u8]) -> Result<(),
     if recorded {
         return Err(Reason::AlreadyRecorded);
     }
+    let epoch = state.epoch_of(height);
     let committee =
-        crate::evidence::consensus_committee(state).ok_or(Reason::InvalidCertificate)?;
+        crate::evidence::epoch_committee(state, epoch).ok_or(Reason::InvalidCertificate)?;
     let verifier = Scheme::verifier(CONSENSUS_NAMESPACE, committee.clone());
     let finalization = Finalization::<Scheme, Digest>::decode_cfg(
         commonware_codec::Copying(bytes),
         &verifier.certificate_codec_config(),
     )
     .map_err(|_| Reason::InvalidCertificate)?;
-    if finalization.proposal.payload != hash || finalization.proposal.round.epoch().get() != 0 {
+    if finalization.proposal.payload != hash || finalization.proposal.round.epoch().get() != epoch {
         return Err(Reason::InvalidCertificate);
     }
     let certificate = &finalization.certificate;
@@ -83,7 +84,6 @@ pub(crate) fn record(state: &mut State, height: u64, bytes: &[u8]) -> Result<(),
         let key = committee.key(*signer).ok_or(Reason::InvalidCertificate)?;
         members.push(Address(key.clone()));
     }
-    let epoch = state.epoch_of(height);
     for member in members {
         *state.participation.entry((epoch, member)).or_default() += 1;
     }

@@ -13,7 +13,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 4;
+const SNAPSHOT_VERSION: u8 = 5;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -84,6 +84,9 @@ impl Write for State {
         self.unbondings.write(buf);
         self.unbonding_seq.write(buf);
         self.committee.write(buf);
+        self.next_committee.write(buf);
+        self.dealer_logs.write(buf);
+        self.epoch_committees.write(buf);
         self.supply.write(buf);
         self.slashes.write(buf);
         self.recent_blocks.write(buf);
@@ -107,6 +110,9 @@ impl EncodeSize for State {
             + self.unbondings.encode_size()
             + self.unbonding_seq.encode_size()
             + self.committee.encode_size()
+            + self.next_committee.encode_size()
+            + self.dealer_logs.encode_size()
+            + self.epoch_committees.encode_size()
             + self.supply.encode_size()
             + self.slashes.encode_size()
             + self.recent_blocks.encode_size()
@@ -137,6 +143,9 @@ impl Read for State {
             unbondings: Read::read_cfg(buf, &(entries(), (((), ()), ())))?,
             unbonding_seq: u64::read(buf)?,
             committee: Read::read_cfg(buf, &(entries(), ()))?,
+            next_committee: Read::read_cfg(buf, &(entries(), ()))?,
+            dealer_logs: Read::read_cfg(buf, &(entries(), ((), (entries(), ()))))?,
+            epoch_committees: Read::read_cfg(buf, &(entries(), ((), (entries(), ()))))?,
             supply: Supply::read(buf)?,
             slashes: Read::read_cfg(buf, &(entries(), (((), (), ()), ())))?,
             recent_blocks: Read::read_cfg(buf, &(entries(), ((), ((), ()))))?,

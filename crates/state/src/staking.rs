@@ -184,7 +184,8 @@ pub(crate) fn release_unbondings(state: &mut State, height: u64) {
 /// Elects the committee: validators with at least the minimum self-bond, by total stake
 /// descending, ties broken by address ascending, at most `committee_size_max`. If nobody
 /// qualifies, the current committee stays: a chain never elects an empty committee.
-pub(crate) fn elect_committee(state: &mut State) {
+/// The top `committee_size_max` eligible validators by stake (ties by address); empty if none.
+pub(crate) fn elect_committee(state: &State) -> Vec<Address> {
     let mut candidates: Vec<(&Address, u128)> = state
         .validators
         .iter()
@@ -193,10 +194,7 @@ pub(crate) fn elect_committee(state: &mut State) {
         .collect();
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     candidates.truncate(state.params.committee_size_max as usize);
-    if candidates.is_empty() {
-        return;
-    }
-    state.committee = candidates.into_iter().map(|(a, _)| a.clone()).collect();
+    candidates.into_iter().map(|(a, _)| a.clone()).collect()
 }
 
 /// Slashes `offender` for a fault at `(epoch, view)`: burns `slash_bps` of its self-bond and of

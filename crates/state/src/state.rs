@@ -109,8 +109,16 @@ pub struct State {
     /// Unbonding entries in flight per owner (derived from `unbondings`, so not committed
     /// separately; bounded by `UNBONDING_ENTRIES_MAX`).
     pub unbonding_counts: BTreeMap<Address, u32>,
-    /// The committee of the current epoch: top validators by stake, ties by address.
+    /// The committee of the current epoch: the holders of the beacon key, who run consensus.
     pub committee: Vec<Address>,
+    /// The committee elected at this epoch's first block (top validators by stake, ties by
+    /// address): it takes over at the next epoch if this epoch's reshare succeeds.
+    pub next_committee: Vec<Address>,
+    /// This epoch's reshare: each dealer's signed log (`Payload::DealerLog`).
+    pub dealer_logs: BTreeMap<Address, Vec<u8>>,
+    /// The committee of each recent epoch (the current and `PARTICIPATION_EPOCHS_KEPT` before it):
+    /// what evidence and finalization certificates of those epochs are checked against.
+    pub epoch_committees: BTreeMap<u64, Vec<Address>>,
     pub supply: Supply,
     /// Every slash: (offender, epoch, view) of the evidence -> amount burned. Also what makes a
     /// second proof of the same fault a no-op.

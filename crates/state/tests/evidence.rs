@@ -116,12 +116,12 @@ fn equivocation_slashes_self_bond_and_delegations_burns_and_jails() {
         submit(&mut state, 1, again),
         Status::Failed(Reason::DuplicateEvidence)
     );
-    // Jailed: out of the committee at the next epoch boundary.
+    // Jailed: not elected at the next epoch boundary.
     while !state.height.is_multiple_of(3) {
         run(&mut state, Vec::new());
     }
-    assert!(!state.committee.contains(&offender));
-    assert_eq!(state.committee.len(), 3);
+    assert!(!state.next_committee.contains(&offender));
+    assert_eq!(state.next_committee.len(), 3);
 }
 
 #[test]

@@ -30,11 +30,13 @@ pub enum Reason {
     DuplicateEvidence = 15,
     InvalidCertificate = 16,
     AlreadyRecorded = 17,
+    InvalidDealerLog = 18,
+    DuplicateDealerLog = 19,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 19] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -52,6 +54,8 @@ impl Reason {
         Reason::DuplicateEvidence,
         Reason::InvalidCertificate,
         Reason::AlreadyRecorded,
+        Reason::InvalidDealerLog,
+        Reason::DuplicateDealerLog,
     ];
 
     /// The stable snake_case code.
@@ -74,6 +78,8 @@ impl Reason {
             Reason::DuplicateEvidence => "duplicate_evidence",
             Reason::InvalidCertificate => "invalid_certificate",
             Reason::AlreadyRecorded => "already_recorded",
+            Reason::InvalidDealerLog => "invalid_dealer_log",
+            Reason::DuplicateDealerLog => "duplicate_dealer_log",
         }
     }
 
@@ -101,6 +107,10 @@ impl Reason {
                 "the certificate is not a quorum's valid finalization of that recent block"
             }
             Reason::AlreadyRecorded => "that height's participation is already recorded",
+            Reason::InvalidDealerLog => {
+                "not a signed dealer log of this epoch's beacon reshare from a committee member"
+            }
+            Reason::DuplicateDealerLog => "that dealer's log for this epoch is already recorded",
         }
     }
 

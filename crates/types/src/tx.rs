@@ -51,6 +51,11 @@ pub enum Payload {
     /// chain records, per epoch, which committee members signed it. Submitted by the block's
     /// proposer; each height is recorded once, within `PARTICIPATION_WINDOW` blocks.
     Participation { height: u64, finalization: Vec<u8> },
+    /// A committee member's signed log of its part in this epoch's beacon reshare (a
+    /// `feldman_desmedt::SignedDealerLog`: its public dealing and each next-committee member's
+    /// acknowledgement or revealed share). At the epoch's last block the chain combines the
+    /// logs into the next committee's beacon key. Submitted by the dealer itself.
+    DealerLog { epoch: u64, log: Vec<u8> },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -64,6 +69,7 @@ impl Payload {
     const TAG_UNDELEGATE: u8 = 4;
     const TAG_EVIDENCE: u8 = 5;
     const TAG_PARTICIPATION: u8 = 6;
+    const TAG_DEALER_LOG: u8 = 7;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -75,6 +81,7 @@ impl Payload {
             Payload::Undelegate { .. } => "undelegate",
             Payload::Evidence { .. } => "evidence",
             Payload::Participation { .. } => "participation",
+            Payload::DealerLog { .. } => "dealer_log",
         }
     }
 }
@@ -117,6 +124,11 @@ impl Write for Payload {
                 height.write(buf);
                 finalization.write(buf);
             }
+            Payload::DealerLog { epoch, log } => {
+                Self::TAG_DEALER_LOG.write(buf);
+                epoch.write(buf);
+                log.write(buf);
+            }
         }
     }
 }
@@ -133,6 +145,7 @@ impl EncodeSize for Payload {
                 height,
                 finalization,
             } => height.encode_size() + finalization.encode_size(),
+            Payload::DealerLog { epoch, log } => epoch.encode_size() + log.encode_size(),
         }
     }
 }
@@ -167,6 +180,10 @@ impl Read for Payload {
             Self::TAG_PARTICIPATION => Payload::Participation {
                 height: u64::read(buf)?,
                 finalization: Vec::<u8>::read_cfg(buf, &((1..=TX_SIZE_MAX).into(), ()))?,
+            },
+            Self::TAG_DEALER_LOG => Payload::DealerLog {
+                epoch: u64::read(buf)?,
+                log: Vec::<u8>::read_cfg(buf, &((1..=TX_SIZE_MAX).into(), ()))?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

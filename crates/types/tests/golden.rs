@@ -141,7 +141,7 @@ fn receipts_bytes_with(tag: u8, reason: u8) -> Vec<u8> {
 }
 
 #[test]
-fn evidence_and_participation_transactions_are_frozen() {
+fn evidence_participation_and_dealer_log_transactions_are_frozen() {
     let evidence = Payload::Evidence {
         evidence: (0u8..=200).collect(),
     };
@@ -149,7 +149,14 @@ fn evidence_and_participation_transactions_are_frozen() {
         height: 41,
         finalization: vec![9; 300],
     };
-    for (nonce, payload) in [evidence, participation].into_iter().enumerate() {
+    let dealer_log = Payload::DealerLog {
+        epoch: 3,
+        log: vec![5; 700],
+    };
+    for (nonce, payload) in [evidence, participation, dealer_log]
+        .into_iter()
+        .enumerate()
+    {
         let tx = signed(nonce as u64, payload);
         check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
         assert_eq!(
