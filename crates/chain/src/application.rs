@@ -72,6 +72,8 @@ struct Shared {
     /// Where transactions admitted from this node's clients go to be gossiped to peers.
     gossip: Mutex<Option<mpsc::UnboundedSender<Vec<SignedTransaction>>>>,
     beacons: Mutex<Beacons>,
+    /// Where every newly finalized block's execution goes (the beacon reshare follows them).
+    finalized_watchers: Mutex<Vec<mpsc::UnboundedSender<Arc<Executed>>>>,
     /// Where this validator's beacon partials go to be sent to the committee.
     beacon_outbox: Mutex<Option<mpsc::UnboundedSender<(u64, BeaconPartial)>>>,
 }
@@ -119,6 +121,7 @@ impl App {
                 finalized: sender,
                 gossip: Mutex::new(None),
                 beacons: Mutex::new(beacons),
+                finalized_watchers: Mutex::new(Vec::new()),
                 beacon_outbox: Mutex::new(None),
             }),
         };
@@ -128,6 +131,23 @@ impl App {
     /// Sends this validator's beacon partials to `outbox` from now on, for the committee.
     pub fn beacon_to(&self, outbox: mpsc::UnboundedSender<(u64, BeaconPartial)>) {
         *lock(&self.shared.beacon_outbox) = Some(outbox);
+    }
+
+    /// The consensus committee (sorted, as signer indices count) of the epoch of `height`, if
+    /// the finalized state still remembers that epoch: the current epoch's, the next one's once
+    /// the current epoch's last block is final, and a few past ones.
+    pub fn committee_at(&self, height: u64) -> Option<commonware_utils::ordered::Set<PublicKey>> {
+        let executed = self.finalized();
+        let state = &executed.state;
+        let committee = state.epoch_committees.get(&state.epoch_of(height))?;
+        Some(commonware_utils::ordered::Set::from_iter_dedup(
+            committee.iter().map(|a| a.0.clone()),
+        ))
+    }
+
+    /// Sends the execution of every block finalized from now on, in order, to `watcher`.
+    pub fn watch_finalized(&self, watcher: mpsc::UnboundedSender<Arc<Executed>>) {
+        lock(&self.shared.finalized_watchers).push(watcher);
     }
 
     /// Runs `f` with the beacon exchange locked.
@@ -256,6 +276,8 @@ impl App {
     pub fn commit_finalized(&self, executed: &Arc<Executed>) {
         let mut ledger = lock(&self.shared.ledger);
         ledger.advance(executed.clone());
+        lock(&self.shared.finalized_watchers)
+            .retain(|watcher| watcher.unbounded_send(executed.clone()).is_ok());
         let mut mempool = lock(&self.shared.mempool);
         let mut senders: Vec<_> = executed.block.txs.iter().map(|t| &t.tx.sender).collect();
         senders.sort();

@@ -30,8 +30,9 @@ pub enum BeaconError {
 
 /// Partials and recovered signatures around the tip.
 pub struct Beacons {
-    sharing: BeaconSharing,
-    share: Option<Share>,
+    /// The committee's key from each height on (a reshare hands a new one over at an epoch
+    /// boundary): the public sharing and this validator's share of it, if any.
+    keys: BTreeMap<u64, (BeaconSharing, Option<Share>)>,
     tip: u64,
     partials: BTreeMap<u64, BTreeMap<u32, BeaconPartial>>,
     signatures: BTreeMap<u64, BeaconSignature>,
@@ -43,8 +44,7 @@ impl Beacons {
     /// `share` is this validator's share of `sharing` (none on a full node).
     pub fn new(sharing: BeaconSharing, share: Option<Share>, tip: u64) -> Self {
         Beacons {
-            sharing,
-            share,
+            keys: BTreeMap::from([(0, (sharing, share))]),
             tip,
             partials: BTreeMap::new(),
             signatures: BTreeMap::new(),
@@ -52,9 +52,29 @@ impl Beacons {
         }
     }
 
-    /// This validator's signer index, if it holds a share.
-    pub fn index(&self) -> Option<u32> {
-        self.share.as_ref().map(|share| share.index.get())
+    /// From `height` on, the committee signs with `sharing` (this validator holding `share`).
+    pub fn set_key(&mut self, height: u64, sharing: BeaconSharing, share: Option<Share>) {
+        self.keys.split_off(&height);
+        self.keys.insert(height, (sharing, share));
+    }
+
+    /// The public key that signs `height`.
+    pub fn sharing_at(&self, height: u64) -> Option<BeaconSharing> {
+        Some(self.key(height).0.clone())
+    }
+
+    /// This validator's share of the key that signs `height`, if it holds one.
+    pub fn share_at(&self, height: u64) -> Option<Share> {
+        self.key(height).1.clone()
+    }
+
+    /// The key that signs `height`.
+    fn key(&self, height: u64) -> &(BeaconSharing, Option<Share>) {
+        self.keys
+            .range(..=height)
+            .next_back()
+            .map(|(_, key)| key)
+            .expect("a key from height 0 on")
     }
 
     /// The committee's signature over `height`, once recovered.
@@ -65,11 +85,12 @@ impl Beacons {
     /// Releases this validator's share for `height` (it holds a valid block there). Returns the
     /// partial to send to the committee, or `None` without a share or if already released.
     pub fn release(&mut self, height: u64) -> Option<BeaconPartial> {
-        let share = self.share.as_ref()?;
-        if height + BEACON_WINDOW <= self.tip || !self.released.insert(height) {
+        let share = self.key(height).1.as_ref()?;
+        if height + BEACON_WINDOW <= self.tip || self.released.contains(&height) {
             return None;
         }
         let partial = beacon::sign(share, height);
+        self.released.insert(height);
         // Our own partial is valid by construction; a failure here can only name others.
         let _ = self.add(height, partial.clone());
         Some(partial)
@@ -78,15 +99,15 @@ impl Beacons {
     /// This validator's partials for every released height above the tip minus `BEACON_LAG`:
     /// what peers that restarted (or missed a message) may still need.
     pub fn unsealed_released(&self) -> Vec<(u64, BeaconPartial)> {
-        let Some(share) = &self.share else {
-            return Vec::new();
-        };
         let from = self
             .tip
             .saturating_sub(plexus_types::beacon::BEACON_LAG - 1);
         self.released
             .range(from..)
-            .map(|height| (*height, beacon::sign(share, *height)))
+            .filter_map(|height| {
+                let share = self.key(*height).1.as_ref()?;
+                Some((*height, beacon::sign(share, *height)))
+            })
             .collect()
     }
 
@@ -99,7 +120,8 @@ impl Beacons {
             });
         }
         let index = partial.index.get();
-        if index >= self.sharing.total().get() {
+        let sharing = self.key(height).0.clone();
+        if index >= sharing.total().get() {
             return Err(BeaconError::UnknownSigner(index));
         }
         if self.signatures.contains_key(&height) {
@@ -107,17 +129,17 @@ impl Beacons {
         }
         let partials = self.partials.entry(height).or_default();
         partials.entry(index).or_insert(partial);
-        if partials.len() < self.sharing.required() as usize {
+        if partials.len() < sharing.required() as usize {
             return Ok(());
         }
-        if let Some(signature) = beacon::recover(&self.sharing, height, partials.values()) {
+        if let Some(signature) = beacon::recover(&sharing, height, partials.values()) {
             self.signatures.insert(height, signature);
             self.partials.remove(&height);
             return Ok(());
         }
         let invalid: Vec<u32> = partials
             .iter()
-            .filter(|(_, p)| !beacon::verify_partial(&self.sharing, height, p))
+            .filter(|(_, p)| !beacon::verify_partial(&sharing, height, p))
             .map(|(i, _)| *i)
             .collect();
         partials.retain(|i, _| !invalid.contains(i));
@@ -131,6 +153,10 @@ impl Beacons {
         self.partials = self.partials.split_off(&keep);
         self.signatures = self.signatures.split_off(&keep);
         self.released = self.released.split_off(&keep);
+        // Keep the key in force at `keep` and every later one.
+        if let Some(in_force) = self.keys.range(..=keep).next_back().map(|(h, _)| *h) {
+            self.keys = self.keys.split_off(&in_force);
+        }
     }
 }
 
@@ -192,6 +218,37 @@ mod tests {
         assert_eq!(mine.signature(7), None);
         mine.add(7, beacons(&dev, 3).release(7).unwrap()).unwrap();
         assert!(mine.signature(7).is_some());
+    }
+
+    #[test]
+    fn a_new_key_signs_from_its_first_height_on() {
+        let old = dev(1);
+        let new = DevBeacon::deal(4, [PrivateKey::from_seed(9).public_key()]);
+        let mut mine = beacons(&old, 0);
+        mine.set_key(
+            10,
+            new.output.public().clone(),
+            Some(new.shares[0].1.clone()),
+        );
+        let signed_old = mine.release(9).unwrap();
+        assert!(beacon::verify_partial(old.output.public(), 9, &signed_old));
+        let signed_new = mine.release(10).unwrap();
+        assert!(beacon::verify_partial(new.output.public(), 10, &signed_new));
+        assert!(beacon::verify(
+            old.output.public(),
+            9,
+            &mine.signature(9).unwrap()
+        ));
+        assert!(beacon::verify(
+            new.output.public(),
+            10,
+            &mine.signature(10).unwrap()
+        ));
+        // A partial of the old key for a height the new key signs is refused.
+        let mut other = beacons(&dev(1), 0);
+        let stale = beacon::sign(&old.shares[0].1, 11);
+        other.set_key(10, new.output.public().clone(), None);
+        assert_eq!(other.add(11, stale), Err(BeaconError::Invalid(vec![0], 11)));
     }
 
     #[test]

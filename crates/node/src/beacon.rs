@@ -9,7 +9,6 @@
 use commonware_codec::{DecodeExt, Encode};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Spawner, Supervisor};
-use commonware_utils::ordered::Set;
 use futures::{StreamExt, channel::mpsc};
 use plexus_chain::{App, BeaconError};
 use plexus_types::{BeaconPartial, PublicKey};
@@ -20,13 +19,8 @@ use tracing::{debug, warn};
 const RESEND_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts the beacon exchange for `app` over the `(sender, receiver)` channel.
-pub fn start<E, S, R, B>(
-    context: E,
-    app: App,
-    channel: (S, R),
-    blocker: B,
-    committee: Set<PublicKey>,
-) where
+pub fn start<E, S, R, B>(context: E, app: App, channel: (S, R), blocker: B)
+where
     E: Clock + Spawner + Supervisor,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
@@ -41,7 +35,7 @@ pub fn start<E, S, R, B>(
         .spawn(move |context| outbound(context, out_app, inbox, sender));
     context
         .child("beacon_in")
-        .spawn(move |_| inbound(app, receiver, blocker, committee));
+        .spawn(move |_| inbound(app, receiver, blocker));
 }
 
 async fn outbound<E: Clock, S: Sender<PublicKey = PublicKey>>(
@@ -79,7 +73,7 @@ async fn outbound<E: Clock, S: Sender<PublicKey = PublicKey>>(
     }
 }
 
-async fn inbound<R, B>(app: App, mut receiver: R, mut blocker: B, committee: Set<PublicKey>)
+async fn inbound<R, B>(app: App, mut receiver: R, mut blocker: B)
 where
     R: Receiver<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey>,
@@ -91,6 +85,14 @@ where
                 "blocking a peer that sent an undecodable beacon partial"
             );
             blocker.block(peer);
+            continue;
+        };
+        // Signer indices follow the committee of the height's epoch, in key order.
+        let Some(committee) = app.committee_at(height) else {
+            debug!(
+                ?peer,
+                height, "beacon partial for a height of an unknown epoch"
+            );
             continue;
         };
         if committee.position(&peer).map(|p| p as u32) != Some(partial.index.get()) {

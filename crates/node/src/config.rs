@@ -145,7 +145,7 @@ impl GenesisFile {
             fee_min: amount("params.fee_min", &self.params.fee_min)?,
             self_bond_min: amount("params.self_bond_min", &self.params.self_bond_min)?,
             unbonding_period_blocks: self.params.unbonding_period_blocks,
-            epoch_length_blocks: self.params.epoch_length_blocks.max(1),
+            epoch_length_blocks: self.params.epoch_length_blocks,
             committee_size_max: self.params.committee_size_max,
             slash_bps: self.params.slash_bps.min(10_000),
         };

@@ -18,12 +18,15 @@ use commonware_consensus::{
         elector::RoundRobin,
         scheme::ed25519::Scheme,
     },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    types::{Epoch, Epocher as _, FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::{
-    Digested, Sha256, Signer, certificate::ConstantProvider, certificate::Verifier as _,
+use commonware_cryptography::bls12381::primitives::group::Share;
+use commonware_cryptography::{Digested, Sha256, Signer, certificate, certificate::Verifier as _};
+use commonware_p2p::{
+    Blocker, Manager as _, Provider, Receiver, Sender,
+    authenticated::discovery,
+    utils::mux::{Builder as _, Muxer},
 };
-use commonware_p2p::{Blocker, Manager as _, Provider, Receiver, Sender, authenticated::discovery};
 use commonware_parallel::Sequential;
 use commonware_runtime::{
     Clock, Handle, Metrics, Quota, Spawner, Storage, Supervisor, buffer::paged::CacheRef,
@@ -35,9 +38,16 @@ use commonware_stream::{
 };
 use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
 use plexus_chain::{App, ChainBlock};
-use plexus_types::{BLOCK_TXS_MAX, Digest, PrivateKey, PublicKey, TX_SIZE_MAX};
+use plexus_types::{Address, BLOCK_TXS_MAX, Digest, PrivateKey, PublicKey, TX_SIZE_MAX};
 use rand::CryptoRng;
-use std::{net::SocketAddr, num::NonZeroUsize, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    num::{NonZeroU64, NonZeroUsize},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tracing::{info, warn};
 
 /// The namespace every consensus and p2p signature is made under.
 pub const NAMESPACE: &[u8] = plexus_types::CONSENSUS_NAMESPACE;
@@ -47,8 +57,6 @@ pub const NAMESPACE: &[u8] = plexus_types::CONSENSUS_NAMESPACE;
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub key: PrivateKey,
-    /// The committee that signs (the genesis committee, in canonical order).
-    pub participants: Set<PublicKey>,
     /// Prepended to every storage partition name: several validators can share one runtime's
     /// storage in simulation. Empty in a node.
     pub partition_prefix: String,
@@ -81,8 +89,9 @@ fn archive_config<C>(
 }
 
 /// The p2p channels a validator uses, in registration order: votes, certificates, simplex's
-/// resolver, marshal's backfill, the block broadcast, transaction gossip and beacon partials.
-pub const CHANNELS: [u64; 7] = [0, 1, 2, 3, 4, 5, 6];
+/// resolver, marshal's backfill, the block broadcast, transaction gossip, beacon partials and
+/// the beacon reshare's dealings.
+pub const CHANNELS: [u64; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /// The registered channel pairs, in the order of [`CHANNELS`].
 pub struct Channels<S, R> {
@@ -93,6 +102,7 @@ pub struct Channels<S, R> {
     pub broadcast: (S, R),
     pub txs: (S, R),
     pub beacon: (S, R),
+    pub reshare: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
@@ -107,6 +117,7 @@ impl<S, R> Channels<S, R> {
             broadcast: pairs.next()?,
             txs: pairs.next()?,
             beacon: pairs.next()?,
+            reshare: pairs.next()?,
         };
         pairs.next().is_none().then_some(channels)
     }
@@ -125,8 +136,45 @@ pub fn channel_quota(channel: u64) -> Quota {
     }
 }
 
-/// Peers beyond the committee a node keeps room for (full nodes, the next committee).
+/// Peers beyond two committees a node keeps room for (full nodes).
 const EXTRA_PEERS: usize = 16;
+
+/// The largest peer set a node tracks: the committee, the next one's new members and full
+/// nodes. The p2p layer sizes its queues by this bound, so it is no larger than needed.
+pub fn peer_set_max(committee: usize) -> usize {
+    2 * committee + EXTRA_PEERS
+}
+
+/// What the epoch loop calls to track each epoch's peers on a node's discovery network: the
+/// committee as primary peers; the next committee's new members and the full nodes this node
+/// serves as secondary ones (trimmed to the set bound, never the committee).
+pub fn peer_tracker(
+    mut oracle: discovery::Oracle<PublicKey>,
+    full_nodes: Vec<PublicKey>,
+    bound: usize,
+) -> impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static {
+    move |epoch, primary, secondary| {
+        let room = bound.saturating_sub(primary.len());
+        let secondary = Set::from_iter_dedup(
+            secondary
+                .iter()
+                .chain(full_nodes.iter())
+                .filter(|k| primary.position(k).is_none())
+                .take(room)
+                .cloned(),
+        );
+        if primary.len() > bound {
+            warn!(
+                epoch,
+                committee = primary.len(),
+                bound,
+                "the committee outgrew the peer set bound; restart the node to resize"
+            );
+            return;
+        }
+        oracle.track(epoch, commonware_p2p::TrackedPeers::new(primary, secondary));
+    }
+}
 
 /// The largest p2p message: a full block.
 pub fn max_message_size() -> u32 {
@@ -150,6 +198,8 @@ pub async fn start<E, S, R, P, B, A, F>(
     channels: Channels<S, R>,
     peers: P,
     blocker: B,
+    track: impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static,
+    on_share: impl Fn(u64, &Share) + Send + 'static,
 ) -> Result<Started, commonware_storage::archive::Error>
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
@@ -167,16 +217,21 @@ where
     F: Reporter<Activity = Update<ChainBlock>>,
 {
     let me = cfg.key.public_key();
-    // Outside the committee this node is a full node: it verifies and follows, never votes.
-    let signer = Scheme::signer(NAMESPACE, cfg.participants.clone(), cfg.key.clone());
-    let provider = ConstantProvider::new(
-        signer
-            .clone()
-            .unwrap_or_else(|| Scheme::verifier(NAMESPACE, cfg.participants.clone())),
+    let consensus_channels = ConsensusChannels {
+        votes: channels.votes,
+        certificates: channels.certificates,
+        resolver: channels.simplex_resolver,
+    };
+    let epoch_length = app.finalized().state.params.epoch_length_blocks;
+    let epocher = FixedEpocher::new(
+        NonZeroU64::new(epoch_length.max(2)).expect("an epoch is at least 2 blocks"),
     );
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let provider = EpochProvider::new(cfg.key.clone());
+    for (epoch, committee) in &app.finalized().state.epoch_committees {
+        provider.register(*epoch, committee);
+    }
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
-    let prefix = &cfg.partition_prefix;
+    let prefix = cfg.partition_prefix.clone();
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -216,7 +271,13 @@ where
         app.clone(),
         channels.beacon,
         blocker.clone(),
-        cfg.participants.clone(),
+    );
+    crate::reshare::start(
+        context.child("reshare"),
+        app.clone(),
+        cfg.key.clone(),
+        channels.reshare,
+        on_share,
     );
 
     let finalizations = prunable::Archive::init(
@@ -245,7 +306,7 @@ where
             finalizations,
             blocks,
             marshal::Config {
-                provider,
+                provider: provider.clone(),
                 epocher: epocher.clone(),
                 start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
                 partition_prefix: format!("{prefix}marshal"),
@@ -264,19 +325,12 @@ where
         )
         .await;
     marshal_actor.start(reporter, buffer, resolver);
-    let Some(scheme) = signer else {
-        let handle = follow(context, app, marshal_mailbox.clone(), &cfg.participants);
-        return Ok(Started {
-            handle,
-            marshal: marshal_mailbox,
-        });
-    };
 
     let inline = Inline::new(
         context.child("inline"),
         automaton,
         marshal_mailbox.clone(),
-        epocher,
+        epocher.clone(),
     );
     let (faults, fault_inbox) = futures::channel::mpsc::unbounded();
     crate::evidence::start_submitter(
@@ -285,44 +339,312 @@ where
         cfg.key.clone(),
         fault_inbox,
     );
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: crate::evidence::ActivityReporter::new(inline, faults),
-            strategy: Sequential,
-            partition: format!("{prefix}simplex-e0"),
-            mailbox_size: MAILBOX,
-            epoch: Epoch::zero(),
-            floor: Floor::Genesis(genesis_digest),
-            replay_buffer: IO_BUFFER,
-            write_buffer: IO_BUFFER,
-            page_cache,
-            leader_timeout: cfg.leader_timeout,
-            certification_timeout: cfg.certification_timeout,
-            timeout_retry: Duration::from_secs(1),
-            view_retention: ViewDelta::new(256),
-            skip: SkipPolicy::Disabled,
-            fetch_timeout: NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_millis(250),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
-    );
-    let handle = engine.start(
-        channels.votes,
-        channels.certificates,
-        channels.simplex_resolver,
-    );
+    let consensus = Consensus {
+        cfg,
+        app,
+        marshal: marshal_mailbox.clone(),
+        provider,
+        epocher,
+        inline,
+        faults,
+        blocker,
+        page_cache,
+    };
+    let handle = context
+        .child("epochs")
+        .spawn(move |context| consensus.run(context, consensus_channels, track));
     Ok(Started {
         handle,
         marshal: marshal_mailbox,
     })
 }
+
+/// The certificate schemes of the epochs this node knows: each epoch's committee, signing for
+/// the epochs this node is a member of. Marshal verifies every finalization it fetches with the
+/// scheme of the finalization's epoch.
+#[derive(Clone)]
+pub struct EpochProvider {
+    key: PrivateKey,
+    schemes: Arc<Mutex<BTreeMap<Epoch, Arc<Scheme>>>>,
+}
+
+impl EpochProvider {
+    fn new(key: PrivateKey) -> Self {
+        EpochProvider {
+            key,
+            schemes: Arc::default(),
+        }
+    }
+
+    /// Registers `epoch`'s committee (a no-op if known); forgets epochs far behind it.
+    fn register(&self, epoch: u64, committee: &[Address]) {
+        let Ok(participants) =
+            Set::try_from(committee.iter().map(|a| a.0.clone()).collect::<Vec<_>>())
+        else {
+            return;
+        };
+        let scheme = Scheme::signer(NAMESPACE, participants.clone(), self.key.clone())
+            .unwrap_or_else(|| Scheme::verifier(NAMESPACE, participants));
+        let mut schemes = self.schemes.lock().unwrap_or_else(|p| p.into_inner());
+        schemes
+            .entry(Epoch::new(epoch))
+            .or_insert_with(|| Arc::new(scheme));
+        let keep = Epoch::new(epoch.saturating_sub(EPOCHS_KEPT));
+        schemes.retain(|e, _| *e >= keep);
+    }
+
+    fn get(&self, epoch: u64) -> Option<Arc<Scheme>> {
+        self.schemes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&Epoch::new(epoch))
+            .cloned()
+    }
+}
+
+impl certificate::Provider for EpochProvider {
+    type Scope = Epoch;
+    type Scheme = Scheme;
+
+    fn scoped(&self, scope: Epoch) -> Option<certificate::Scoped<Scheme>> {
+        // Always the full scope: marshal's notarization fetches ask for it, and a verifier-only
+        // scheme simply cannot sign.
+        self.get(scope.get()).map(certificate::Scoped::scheme)
+    }
+}
+
+/// Epochs whose schemes marshal keeps (to verify what it backfills).
+const EPOCHS_KEPT: u64 = 4;
+
+/// The per-epoch consensus channels, each multiplexed by epoch.
+pub struct ConsensusChannels<S, R> {
+    pub votes: (S, R),
+    pub certificates: (S, R),
+    pub resolver: (S, R),
+}
+
+/// Runs one simplex engine per epoch: the committee the finalized state names for the epoch
+/// after the tip; a node outside it follows the chain through marshal instead.
+struct Consensus<E, A, B>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    A: Application<
+            E,
+            SigningScheme = Scheme,
+            Context = simplex::types::Context<Digest, PublicKey>,
+            Block = ChainBlock,
+            Input = (),
+        >,
+{
+    cfg: EngineConfig,
+    app: App,
+    marshal: MarshalMailbox,
+    provider: EpochProvider,
+    epocher: FixedEpocher,
+    inline: Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
+    faults: futures::channel::mpsc::UnboundedSender<crate::evidence::Observed>,
+    blocker: B,
+    page_cache: CacheRef,
+}
+
+impl<E, A, B> Consensus<E, A, B>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    A: Application<
+            E,
+            SigningScheme = Scheme,
+            Context = simplex::types::Context<Digest, PublicKey>,
+            Block = ChainBlock,
+            Input = (),
+        >,
+    B: Blocker<PublicKey = PublicKey>,
+{
+    async fn run<S, R>(
+        self,
+        context: E,
+        channels: ConsensusChannels<S, R>,
+        mut track: impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static,
+    ) where
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let (votes_mux, mut votes, mut votes_backup) = Muxer::builder(
+            context.child("votes_mux"),
+            channels.votes.0,
+            channels.votes.1,
+        )
+        .with_backup()
+        .build();
+        votes_mux.start();
+        let (certificates_mux, mut certificates, mut certificates_backup) = Muxer::builder(
+            context.child("certificates_mux"),
+            channels.certificates.0,
+            channels.certificates.1,
+        )
+        .with_backup()
+        .build();
+        certificates_mux.start();
+        let (resolver_mux, mut resolver) = Muxer::new(
+            context.child("resolver_mux"),
+            channels.resolver.0,
+            channels.resolver.1,
+        );
+        resolver_mux.start();
+        let me = self.cfg.key.public_key();
+        loop {
+            let state = self.app.finalized().state.clone();
+            let epoch = state.epoch_of(state.height + 1);
+            let last = self
+                .epocher
+                .last(Epoch::new(epoch))
+                .expect("epochs cover every height")
+                .get();
+            for (e, committee) in &state.epoch_committees {
+                self.provider.register(*e, committee);
+            }
+            let committee = Set::from_iter_dedup(state.committee.iter().map(|a| a.0.clone()));
+            let next = Set::from_iter_dedup(
+                state
+                    .next_committee
+                    .iter()
+                    .map(|a| a.0.clone())
+                    .filter(|k| committee.position(k).is_none()),
+            );
+            track(epoch, committee.clone(), next);
+            let engine = if committee.position(&me).is_some() {
+                // The epoch starts from the previous epoch's last block (or genesis).
+                let boundary = if epoch > 0
+                    && state.height
+                        == self
+                            .epocher
+                            .last(Epoch::new(epoch - 1))
+                            .expect("epochs cover every height")
+                            .get()
+                {
+                    state.block_hash
+                } else {
+                    state.epoch_boundary
+                };
+                let (Ok(v), Ok(c), Ok(r)) = (
+                    votes.register(epoch).await,
+                    certificates.register(epoch).await,
+                    resolver.register(epoch).await,
+                ) else {
+                    warn!(epoch, "consensus channels closed");
+                    return;
+                };
+                info!(
+                    epoch,
+                    members = committee.len(),
+                    "entering epoch as a committee member"
+                );
+                Some(self.start_engine(&context, epoch, boundary).start(v, c, r))
+            } else {
+                info!(epoch, "following epoch (not in its committee)");
+                None
+            };
+            let follower = engine.is_none().then(|| {
+                follow(
+                    context.child("follow"),
+                    self.app.clone(),
+                    self.marshal.clone(),
+                    &committee,
+                )
+            });
+            // Run until the epoch's last block is finalized; a peer heard from a later epoch
+            // means this node is behind: fetch the boundary finalization from it.
+            loop {
+                if self.app.finalized().state.height >= last {
+                    break;
+                }
+                let sleep = context.sleep(EPOCH_POLL);
+                futures::pin_mut!(sleep);
+                let backup = futures::future::select(
+                    Box::pin(votes_backup.recv()),
+                    Box::pin(certificates_backup.recv()),
+                );
+                match futures::future::select(sleep, backup).await {
+                    futures::future::Either::Left(_) => {}
+                    futures::future::Either::Right((either, _)) => {
+                        let message = match either {
+                            futures::future::Either::Left((m, _))
+                            | futures::future::Either::Right((m, _)) => m,
+                        };
+                        if let Some((their_epoch, (from, _))) = message
+                            && their_epoch > epoch
+                        {
+                            self.marshal.hint_finalized(
+                                commonware_consensus::types::Height::new(last),
+                                commonware_utils::vec::NonEmptyVec::new(from),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(engine) = engine {
+                engine.abort();
+            }
+            if let Some(follower) = follower {
+                follower.abort();
+            }
+        }
+    }
+
+    fn start_engine(&self, context: &E, epoch: u64, boundary: Digest) -> EpochEngine<E, A, B> {
+        let scheme = self
+            .provider
+            .get(epoch)
+            .expect("the epoch's scheme is registered before its engine starts");
+        let prefix = &self.cfg.partition_prefix;
+        simplex::Engine::new(
+            context.child("simplex").with_attribute("epoch", epoch),
+            simplex::Config {
+                scheme: scheme.as_ref().clone(),
+                elector: RoundRobin::<Sha256>::default(),
+                blocker: self.blocker.clone(),
+                automaton: self.inline.clone(),
+                relay: self.inline.clone(),
+                reporter: crate::evidence::ActivityReporter::new(
+                    self.inline.clone(),
+                    self.faults.clone(),
+                ),
+                strategy: Sequential,
+                partition: format!("{prefix}simplex-e{epoch}"),
+                mailbox_size: MAILBOX,
+                epoch: Epoch::new(epoch),
+                floor: Floor::Genesis(boundary),
+                replay_buffer: IO_BUFFER,
+                write_buffer: IO_BUFFER,
+                page_cache: self.page_cache.clone(),
+                leader_timeout: self.cfg.leader_timeout,
+                certification_timeout: self.cfg.certification_timeout,
+                timeout_retry: Duration::from_secs(1),
+                view_retention: ViewDelta::new(256),
+                skip: SkipPolicy::Disabled,
+                fetch_timeout: NZDuration!(Duration::from_secs(2)),
+                fetch_retry_delay: Duration::from_millis(250),
+                forward: ForwardPolicy::Disabled,
+                track_historical_votes: false,
+            },
+        )
+    }
+}
+
+/// One epoch's simplex engine, over the shared inline wrapper.
+type EpochEngine<E, A, B> = simplex::Engine<
+    E,
+    Scheme,
+    RoundRobin<Sha256>,
+    B,
+    Digest,
+    Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
+    Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
+    crate::evidence::ActivityReporter<Inline<E, Scheme, A, ChainBlock, FixedEpocher>>,
+    Sequential,
+>;
+
+/// How often the epoch loop looks whether its epoch's last block is finalized.
+const EPOCH_POLL: Duration = Duration::from_millis(20);
 
 /// A running engine: the handle of its main task (simplex, or a full node's follow loop) and
 /// marshal's mailbox.
@@ -374,9 +696,6 @@ pub struct P2p {
     /// The address peers dial (the listen address unless behind NAT).
     pub dialable: SocketAddr,
     pub bootstrappers: Vec<(PublicKey, SocketAddr)>,
-    /// Full nodes allowed to connect (secondary peers: they receive data but do not vote). A full
-    /// node lists itself here.
-    pub full_nodes: Vec<PublicKey>,
 }
 
 /// The consensus channels of a node's authenticated network.
@@ -389,7 +708,7 @@ pub type NodeChannels = Channels<
 pub fn start_p2p(
     context: &commonware_runtime::tokio::Context,
     key: &PrivateKey,
-    participants: &Set<PublicKey>,
+    peer_set_bound: usize,
     p2p: P2p,
 ) -> (NodeChannels, discovery::Oracle<PublicKey>) {
     let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
@@ -412,20 +731,11 @@ pub fn start_p2p(
         p2p.listen,
         p2p.dialable,
         bootstrappers,
-        NonZeroUsize::new(participants.len() + EXTRA_PEERS).expect("non-zero"),
+        NonZeroUsize::new(peer_set_bound).expect("non-zero"),
         max_message_size(),
         MAILBOX,
     );
-    let (mut network, mut oracle) = discovery::Network::new(context.child("network"), p2p_cfg);
-    let secondary = Set::from_iter_dedup(
-        p2p.full_nodes
-            .into_iter()
-            .filter(|k| participants.position(k).is_none()),
-    );
-    oracle.track(
-        0,
-        commonware_p2p::TrackedPeers::new(participants.clone(), secondary),
-    );
+    let (mut network, oracle) = discovery::Network::new(context.child("network"), p2p_cfg);
     let pairs = CHANNELS
         .iter()
         .map(|channel| network.register(*channel, channel_quota(*channel)))

@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod gossip;
 pub mod metrics;
 pub mod node;
+pub mod reshare;
 pub mod store;
 
 pub use node::{NodeConfig, NodeError, run};

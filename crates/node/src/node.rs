@@ -90,6 +90,43 @@ pub enum NodeError {
     Runtime(String),
 }
 
+/// The beacon share this node signs with: among the configured one (from `plexus genesis`) and
+/// those later reshares gave it (`DIR/beacon/EPOCH.share`), the one that is this member's share
+/// of the state's current key. A genesis validator without a valid share is a configuration
+/// error; a later member that missed a reshare runs without one (it still votes; the others
+/// sign the beacon) and says so.
+fn select_share(
+    cfg: &NodeConfig,
+    state: &plexus_state::State,
+    position: Option<usize>,
+) -> Result<Option<Share>, NodeError> {
+    let Some(position) = position else {
+        return Ok(None);
+    };
+    let mut candidates: Vec<Share> = cfg.beacon_share.iter().cloned().collect();
+    candidates.extend(crate::reshare::stored_shares(&cfg.data_dir));
+    let key = state.beacon_sharing();
+    if let Some(share) = candidates
+        .into_iter()
+        .find(|share| plexus_state::beacon::share_matches(key, share, position as u32))
+    {
+        return Ok(Some(share));
+    }
+    if state.epoch_of(state.height + 1) == 0 {
+        return Err(NodeError::BeaconShare(match cfg.beacon_share {
+            None => "a validator needs its share of the beacon key (`plexus node init --beacon-share FILE`)".into(),
+            Some(_) => format!(
+                "the share is not committee member {position}'s share of this genesis's beacon key"
+            ),
+        }));
+    }
+    tracing::warn!(
+        position,
+        "no share of the current beacon key: this validator votes but does not sign the beacon"
+    );
+    Ok(None)
+}
+
 /// How long a proposer waits for its block's beacon signature (below the leader timeout).
 const BEACON_WAIT_MS: u64 = 1_500;
 
@@ -262,29 +299,15 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     let (ledger, genesis_block) = recover(&store, &cfg.genesis)?;
     let participants = committee(&cfg.genesis)?;
     let me_key = cfg.key.public_key();
-    let in_committee = participants.position(&me_key).is_some();
-    if !in_committee && !cfg.full_node {
-        let me = plexus_types::Address(cfg.key.public_key());
+    let me = plexus_types::Address(me_key.clone());
+    let tip_state = ledger.finalized().state.clone();
+    // The committee of the epoch the node starts in (the genesis one until a reshare hands over).
+    let current = Set::from_iter_dedup(tip_state.committee.iter().map(|a| a.0.clone()));
+    let in_committee = current.position(&me_key).is_some();
+    if !in_committee && !cfg.full_node && !tip_state.validators.contains_key(&me) {
         return Err(NodeError::NotAValidator(me.to_string()));
     }
-    let beacon_share = match (participants.position(&me_key), &cfg.beacon_share) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(NodeError::BeaconShare(
-                "a validator needs its share of the beacon key (`plexus node init --beacon-share FILE`)"
-                    .into(),
-            ));
-        }
-        (Some(position), Some(share)) => {
-            let key = ledger.finalized().state.beacon_sharing();
-            if !plexus_state::beacon::share_matches(key, share, position as u32) {
-                return Err(NodeError::BeaconShare(format!(
-                    "the share is not committee member {position}'s share of this genesis's beacon key"
-                )));
-            }
-            Some(share.clone())
-        }
-    };
+    let beacon_share = select_share(&cfg, &tip_state, current.position(&me_key))?;
     let app_cfg = AppConfig {
         proposer: cfg.key.public_key(),
         block_time_min_ms: cfg.block_time_min_ms,
@@ -309,7 +332,15 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         ledger = Ledger::new(block.clone(), state, Vec::new());
         synced = Some(block);
     }
-    let committee_keys = participants.clone();
+    // Whom to ask for the synced block's finalization: its epoch's committee.
+    let committee_keys = {
+        let state = &ledger.finalized().state;
+        state
+            .epoch_committees
+            .get(&state.epoch_of(state.height))
+            .map(|c| Set::from_iter_dedup(c.iter().map(|a| a.0.clone())))
+            .unwrap_or_else(|| participants.clone())
+    };
     let (app, finalized) = App::new(app_cfg, ledger);
     let metrics = Arc::new(Metrics::default());
     metrics.height.set(app.finalized().state.height as i64);
@@ -338,25 +369,27 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         faucet: cfg.faucet.map(|key| Arc::new(Faucet::new(key))),
     };
 
+    let full_nodes: Vec<PublicKey> = cfg
+        .full_nodes
+        .iter()
+        .cloned()
+        .chain((!in_committee).then_some(me_key))
+        .collect();
+    let set_bound = engine::peer_set_max(participants.len().max(current.len()));
     let (channels, oracle) = engine::start_p2p(
         &context,
         &cfg.key,
-        &participants,
+        set_bound,
         engine::P2p {
             listen: cfg.p2p,
             dialable: cfg.dialable.unwrap_or(cfg.p2p),
             bootstrappers: cfg.bootstrappers,
-            full_nodes: cfg
-                .full_nodes
-                .iter()
-                .cloned()
-                .chain((!in_committee).then_some(me_key))
-                .collect(),
         },
     );
+    let tracker = engine::peer_tracker(oracle.clone(), full_nodes, set_bound);
+    let share_dir = cfg.data_dir.clone();
     let engine_cfg = EngineConfig {
         key: cfg.key.clone(),
-        participants,
         partition_prefix: String::new(),
         leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
         certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
@@ -371,6 +404,12 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         channels,
         oracle.clone(),
         oracle,
+        tracker,
+        move |epoch, share: &Share| {
+            if let Err(err) = crate::reshare::store_share(&share_dir, epoch, share) {
+                error!(%err, epoch, "cannot store the new beacon share");
+            }
+        },
     )
     .await?;
     if let Some(block) = synced {

@@ -102,7 +102,17 @@ pub async fn equivocate(
     use commonware_consensus::simplex::types::{Notarize, Proposal, Vote};
     let scheme = Scheme::signer(plexus_types::CONSENSUS_NAMESPACE, participants, key)
         .expect("the equivocator is in the committee");
-    let (mut sender, mut receiver) = channels.votes;
+    // Votes travel on the epoch's sub-channel of the vote channel (epoch 0 here).
+    use commonware_runtime::Supervisor as _;
+    let (mux, mut handle) = commonware_p2p::utils::mux::Muxer::new(
+        context.child("votes_mux"),
+        channels.votes.0,
+        channels.votes.1,
+    );
+    mux.start();
+    let Ok((mut sender, mut receiver)) = handle.register(0).await else {
+        return;
+    };
     let mut seen = std::collections::BTreeSet::new();
     while let Ok((_, message)) = commonware_p2p::Receiver::recv(&mut receiver).await {
         let Ok(Vote::Notarize(notarize)) = Vote::<Scheme, Digest>::decode(message) else {
@@ -112,10 +122,20 @@ pub async fn equivocate(
         if !seen.insert(proposal.round) {
             continue;
         }
-        let mut random = [0u8; 32];
-        context.fill_bytes(&mut random);
-        let fake = Proposal::new(proposal.round, proposal.parent, Digest::from(random));
-        for proposal in [fake, proposal] {
+        // Two made-up proposals: no certificate can ever carry either vote, so an honest node
+        // meets both as network votes and reports the conflict (a conflict with a vote it
+        // learned from a certificate is only blocked, not reported).
+        let mut fakes = Vec::new();
+        for _ in 0..2 {
+            let mut random = [0u8; 32];
+            context.fill_bytes(&mut random);
+            fakes.push(Proposal::new(
+                proposal.round,
+                proposal.parent,
+                Digest::from(random),
+            ));
+        }
+        for proposal in fakes {
             if let Some(vote) = Notarize::sign(&scheme, proposal) {
                 sender.send(Recipients::All, Vote::Notarize(vote).encode(), true);
             }
@@ -137,6 +157,8 @@ pub async fn send_garbage(
         channels.backfill.0,
         channels.broadcast.0,
         channels.txs.0,
+        channels.beacon.0,
+        channels.reshare.0,
     ];
     let max = plexus_node::engine::max_message_size() as usize;
     let mut tick: u64 = 0;

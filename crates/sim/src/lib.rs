@@ -23,6 +23,7 @@ pub use byzantine::Behavior;
 pub use scenario::{Outcome, SCENARIOS, Scenario, run};
 
 use commonware_cryptography::Signer;
+use commonware_cryptography::bls12381::primitives::group::Share;
 use commonware_glue::simulate::{
     engine::{EngineDefinition, InitContext},
     exit::ExitCondition,
@@ -100,6 +101,8 @@ pub struct Durable {
     pub tip: Option<Arc<Executed>>,
     pub history: Vec<FinalizedEntry>,
     pub txs: u64,
+    /// Beacon shares reshares gave this validator (what a node keeps on disk).
+    pub shares: Vec<Share>,
 }
 
 /// One finalized height as a validator saw it.
@@ -141,6 +144,17 @@ impl Default for Timing {
     }
 }
 
+/// Keeps the shares reshares give validator `index` in its durable record.
+fn store_share(durable: DurableMap, index: usize) -> impl Fn(u64, &Share) + Send + 'static {
+    move |_, share| {
+        lock(&durable)
+            .entry(index)
+            .or_default()
+            .shares
+            .push(share.clone());
+    }
+}
+
 /// The engine definition the glue harness instantiates per validator.
 #[derive(Clone)]
 pub struct PlexusEngine {
@@ -154,6 +168,8 @@ pub struct PlexusEngine {
     timing: Timing,
     durable: DurableMap,
     byzantine: BTreeMap<usize, Behavior>,
+    /// Whether the joiner bonds and the last validator unbonds at start (see `with_rotation`).
+    rotation: bool,
     /// `(blocker, blocked)` pairs the simulated network reported, sampled by faulty validators.
     blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
 }
@@ -174,6 +190,7 @@ impl PlexusEngine {
             timing,
             durable: Arc::default(),
             byzantine: BTreeMap::new(),
+            rotation: false,
             blocked: Arc::default(),
         }
     }
@@ -181,6 +198,30 @@ impl PlexusEngine {
     /// Adds `count` full nodes: not in the committee, they follow the chain through marshal.
     pub fn with_full_nodes(mut self, count: usize) -> Self {
         self.full_nodes = count;
+        self
+    }
+
+    /// Epochs of `epoch_length` blocks with a committee of at most the validators: the first full
+    /// node is funded and bonds more than anyone at start, the last validator unbonds down to
+    /// the minimum, so the committee elected at epoch 1's first block swaps them, and the
+    /// reshare during epoch 1 hands the beacon key over at its last block.
+    pub fn with_rotation(mut self, epoch_length: u64) -> Self {
+        self.full_nodes = self.full_nodes.max(1);
+        self.rotation = true;
+        self.genesis.params.epoch_length_blocks = epoch_length;
+        self.genesis.params.committee_size_max = self.validators as u32;
+        self.genesis.allocations.push((
+            Address(validator_key(self.validators).public_key()),
+            100_000 * PLX,
+        ));
+        let (_, header) = self
+            .genesis
+            .build()
+            .expect("the simulated genesis is valid");
+        self.genesis_block = Block {
+            header,
+            txs: Vec::new(),
+        };
         self
     }
 
@@ -198,6 +239,20 @@ impl PlexusEngine {
     /// Every validator's durable record, by index.
     pub fn durable(&self) -> DurableMap {
         self.durable.clone()
+    }
+
+    /// Validator `index`'s share of the recovered state's beacon key: the dealt one, or one a
+    /// reshare gave it; none if it holds no valid share (as a node does).
+    fn share(&self, index: usize, me: &PublicKey, ledger: &Ledger) -> Option<Share> {
+        let state = &ledger.finalized().state;
+        let position = state.beacon_key.players().position(me)? as u32;
+        let mut candidates: Vec<Share> = self.beacon.share_of(me).cloned().into_iter().collect();
+        if let Some(durable) = lock(&self.durable).get(&index) {
+            candidates.extend(durable.shares.iter().cloned());
+        }
+        candidates.into_iter().find(|share| {
+            plexus_state::beacon::share_matches(state.beacon_sharing(), share, position)
+        })
     }
 
     fn recover(&self, index: usize) -> Ledger {
@@ -237,6 +292,8 @@ pub struct Prepared {
     context: deterministic::Context,
     index: usize,
     cfg: EngineConfig,
+    /// The genesis committee (the equivocator signs with it).
+    participants: commonware_utils::ordered::Set<PublicKey>,
     app: App,
     reporter: MonitorReporter<PublicKey, App>,
     finalized: mpsc::UnboundedReceiver<Finalized>,
@@ -246,6 +303,8 @@ pub struct Prepared {
     durable: DurableMap,
     behavior: Option<Behavior>,
     blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
+    /// Staking transactions this node submits at its first start.
+    staking: Vec<(PrivateKey, Payload)>,
 }
 
 impl EngineDefinition for PlexusEngine {
@@ -275,7 +334,7 @@ impl EngineDefinition for PlexusEngine {
         ctx: InitContext<'_, PublicKey>,
     ) -> impl Future<Output = (Prepared, Node)> + Send {
         let key = validator_key(ctx.index);
-        let app_cfg = AppConfig {
+        let mut app_cfg = AppConfig {
             proposer: key.public_key(),
             block_time_min_ms: self.timing.block_time_min_ms,
             idle_block_ms: self.timing.idle_block_ms,
@@ -287,17 +346,19 @@ impl EngineDefinition for PlexusEngine {
                 txs_max: 10_000,
                 per_account_max: 64,
             },
-            beacon_share: self.beacon.share_of(&key.public_key()).cloned(),
+            beacon_share: None,
             beacon_wait_ms: self.timing.beacon_wait_ms,
         };
-        let (app, finalized) = App::new(app_cfg, self.recover(ctx.index));
+        let ledger = self.recover(ctx.index);
+        app_cfg.beacon_share = self.share(ctx.index, &key.public_key(), &ledger);
+        let (app, finalized) = App::new(app_cfg, ledger);
         let participants = plexus_node::node::committee(&self.genesis).expect("valid committee");
         let prepared = Prepared {
             context: ctx.context,
             index: ctx.index,
+            participants,
             cfg: EngineConfig {
                 key: key.clone(),
-                participants,
                 partition_prefix: format!("v{}-", ctx.index),
                 leader_timeout: self.timing.leader_timeout,
                 certification_timeout: self.timing.certification_timeout,
@@ -311,6 +372,23 @@ impl EngineDefinition for PlexusEngine {
             durable: self.durable.clone(),
             behavior: self.byzantine.get(&ctx.index).copied(),
             blocked: self.blocked.clone(),
+            // Validator 0 (like an API the joiner uses) takes the joiner's bond; the last
+            // validator unbonds its own stake. Both once, on a fresh start.
+            staking: match ctx.index {
+                0 if self.rotation => vec![(
+                    validator_key(self.validators),
+                    Payload::Bond {
+                        amount: 50_000 * PLX,
+                    },
+                )],
+                i if self.rotation && i + 1 == self.validators => vec![(
+                    key.clone(),
+                    Payload::Unbond {
+                        amount: 9_000 * PLX,
+                    },
+                )],
+                _ => Vec::new(),
+            },
         };
         let honest = !self.byzantine.contains_key(&ctx.index);
         async move { (prepared, Node { app, honest }) }
@@ -321,6 +399,7 @@ impl EngineDefinition for PlexusEngine {
             context,
             index,
             cfg,
+            participants,
             app,
             reporter,
             mut finalized,
@@ -330,17 +409,17 @@ impl EngineDefinition for PlexusEngine {
             durable,
             behavior,
             blocked,
+            staking,
         } = engine;
         context.spawn(move |context| async move {
             let me = cfg.key.public_key();
-            let validators = cfg.participants.len();
+            let validators = participants.len();
             match behavior {
                 Some(Behavior::Garbage) => {
                     return byzantine::send_garbage(context, channels, oracle, blocked).await;
                 }
                 Some(Behavior::Equivocate) => {
-                    return byzantine::equivocate(context, cfg.key, cfg.participants, channels)
-                        .await;
+                    return byzantine::equivocate(context, cfg.key, participants, channels).await;
                 }
                 Some(Behavior::CorruptProposals) => {
                     // Votes like everyone else, but every block it proposes is invalid.
@@ -355,6 +434,9 @@ impl EngineDefinition for PlexusEngine {
                         channels,
                         oracle.manager(),
                         oracle.control(me),
+                        // The harness tracks every participant as one peer set.
+                        |_, _, _| {},
+                        store_share(durable.clone(), index),
                     )
                     .await
                     .expect("consensus storage opens");
@@ -370,6 +452,9 @@ impl EngineDefinition for PlexusEngine {
                         channels,
                         oracle.manager(),
                         oracle.control(me),
+                        // The harness tracks every participant as one peer set.
+                        |_, _, _| {},
+                        store_share(durable.clone(), index),
                     )
                     .await
                     .expect("consensus storage opens");
@@ -377,6 +462,22 @@ impl EngineDefinition for PlexusEngine {
             }
             // Only honest validators' records are checked for safety.
             let durable = behavior.is_none().then_some(durable);
+            for (key, payload) in staking {
+                if app.finalized().state.height > 0 {
+                    break;
+                }
+                let sender = Address(key.public_key());
+                let tx = Transaction {
+                    chain_id: CHAIN_ID,
+                    sender: sender.clone(),
+                    nonce: app.next_nonce(&sender),
+                    fee: 10_000,
+                    payload,
+                }
+                .sign(&key);
+                let hash = tx.hash();
+                let _ = app.submit(tx, hash);
+            }
             if index < validators {
                 let workload_app = app.clone();
                 context

@@ -44,10 +44,15 @@ pub enum Scenario {
     /// Four validators and a full node that starts after view 20: it backfills the chain from
     /// the committee and keeps following it without voting.
     FullNode,
+    /// Epochs of 20 blocks: a funded full node bonds more than anyone and the last validator
+    /// unbonds to the minimum in epoch 0, so epoch 1's first block elects a committee that swaps
+    /// them; the reshare in epoch 1 hands the beacon key over at its last block, and from epoch 2
+    /// the joiner validates (with its own share) and the leaver only follows.
+    JoinLeave,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 12] = [
+pub const SCENARIOS: [Scenario; 13] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -60,6 +65,7 @@ pub const SCENARIOS: [Scenario; 12] = [
     Scenario::Equivocator,
     Scenario::LateJoiner,
     Scenario::FullNode,
+    Scenario::JoinLeave,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -81,6 +87,7 @@ impl Scenario {
             Scenario::Equivocator => "equivocator",
             Scenario::LateJoiner => "late_joiner",
             Scenario::FullNode => "full_node",
+            Scenario::JoinLeave => "join_leave",
         }
     }
 
@@ -145,6 +152,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             engine = engine.with_byzantine(faulty, crate::Behavior::Equivocate)
         }
         Scenario::FullNode => engine = engine.with_full_nodes(1),
+        Scenario::JoinLeave => engine = engine.with_rotation(JOIN_LEAVE_EPOCH),
         _ => {}
     }
     let probe = engine.clone();
@@ -153,6 +161,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     let n = keys.len();
     let (height, min_active) = match scenario {
         Scenario::AllOnline | Scenario::LossySlow | Scenario::FullNode => (30, n),
+        Scenario::JoinLeave => (3 * JOIN_LEAVE_EPOCH, n),
         Scenario::OneOffline
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
@@ -169,6 +178,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         .exit_condition(AllActiveReach { height, min_active });
     plan = match scenario {
         Scenario::AllOnline
+        | Scenario::JoinLeave
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
         | Scenario::Equivocator => plan.link(good_link()),
@@ -267,6 +277,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     match scenario {
         Scenario::AllOnline => check_participation(&map, &keys).map_err(fail)?,
         Scenario::Partition => check_partition_stalled(&map).map_err(fail)?,
+        Scenario::JoinLeave => check_join_leave(&map, &keys).map_err(fail)?,
         Scenario::ByzantineProposer => {
             let faulty_key = &keys[faulty];
             for (validator, record) in map.iter() {
@@ -393,6 +404,59 @@ fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64
     Ok((height, root, txs, last_ms))
 }
 
+/// Blocks per epoch in the join/leave scenario.
+const JOIN_LEAVE_EPOCH: u64 = 20;
+
+/// The joiner (the full node, last key) proposes blocks from epoch 2 on and holds a share of the
+/// beacon key; the leaver (the last validator) proposes none there; every node's state names the
+/// new committee for epoch 2 and the same group key as at genesis.
+fn check_join_leave(
+    map: &BTreeMap<usize, Durable>,
+    keys: &[plexus_types::PublicKey],
+) -> Result<(), String> {
+    let joiner = keys.last().ok_or("no joiner")?;
+    let leaver = &keys[keys.len() - 2];
+    let from = 2 * JOIN_LEAVE_EPOCH;
+    let genesis_key = *crate::dev_beacon(keys.len() - 1).output.public().public();
+    for (node, record) in map {
+        let state = &record.tip.as_ref().ok_or("no tip")?.state;
+        let committee = state
+            .epoch_committees
+            .get(&2)
+            .ok_or_else(|| format!("node {node} knows no committee for epoch 2"))?;
+        let members: Vec<_> = committee.iter().map(|a| &a.0).collect();
+        if !members.contains(&joiner) || members.contains(&leaver) {
+            return Err(format!(
+                "node {node}: epoch 2's committee does not swap the leaver for the joiner"
+            ));
+        }
+        if *state.beacon_sharing().public() != genesis_key {
+            return Err(format!("node {node}: the group key changed"));
+        }
+        let after: Vec<_> = record
+            .history
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i as u64 + 1 >= from)
+            .map(|(_, e)| &e.proposer)
+            .collect();
+        if after.contains(&leaver) {
+            return Err(format!("node {node}: the leaver proposed after it left"));
+        }
+        if !after.contains(&joiner) {
+            return Err(format!("node {node}: the joiner never proposed"));
+        }
+    }
+    let joiner_index = keys.len() - 1;
+    if map
+        .get(&joiner_index)
+        .is_none_or(|record| record.shares.is_empty())
+    {
+        return Err("the joiner got no share of the beacon key".into());
+    }
+    Ok(())
+}
+
 /// With everyone online, every validator's signatures are recorded in the chain's participation
 /// counts, and nearly every finalized height was recorded (the last few may be pending).
 fn check_participation(
@@ -473,6 +537,7 @@ mod tests {
             tip: None,
             history: entries,
             txs: 1,
+            shares: Vec::new(),
         }
     }
 

@@ -35,6 +35,11 @@ fn all_validators_crash_together_and_resume() {
 }
 
 #[test]
+fn a_validator_joins_and_one_leaves_across_an_epoch_with_reshare() {
+    pass(Scenario::JoinLeave, 1);
+}
+
+#[test]
 fn random_crashes() {
     pass(Scenario::RandomCrashes, 4);
 }

@@ -83,6 +83,7 @@ pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, App
             state.next_committee = elected;
         }
         state.dealer_logs.clear();
+        state.epoch_boundary = block.header.parent;
     }
     let receipts = block
         .txs

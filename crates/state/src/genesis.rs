@@ -42,6 +42,8 @@ pub enum GenesisError {
     },
     #[error("genesis has no validator that meets the minimum self-bond")]
     NoCommittee,
+    #[error("epochs must be at least 2 blocks long, not {0}")]
+    EpochTooShort(u64),
     #[error("the beacon key's shares were not dealt to exactly the genesis committee")]
     BeaconHolders,
 }
@@ -77,11 +79,15 @@ impl Genesis {
             beacon: None,
         };
         state.block_hash = header.digest();
+        state.epoch_boundary = state.block_hash;
         Ok((state, header))
     }
 
     /// The allocations, bonds and first committee, before the beacon key is checked.
     fn ledger(&self) -> Result<State, GenesisError> {
+        if self.params.epoch_length_blocks < 2 {
+            return Err(GenesisError::EpochTooShort(self.params.epoch_length_blocks));
+        }
         let mut state = State {
             chain_id: self.chain_id,
             params: self.params.clone(),
@@ -104,6 +110,7 @@ impl Genesis {
             next_committee: Vec::new(),
             dealer_logs: BTreeMap::new(),
             epoch_committees: BTreeMap::new(),
+            epoch_boundary: hash(&[]),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {

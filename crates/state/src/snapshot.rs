@@ -87,6 +87,7 @@ impl Write for State {
         self.next_committee.write(buf);
         self.dealer_logs.write(buf);
         self.epoch_committees.write(buf);
+        self.epoch_boundary.write(buf);
         self.supply.write(buf);
         self.slashes.write(buf);
         self.recent_blocks.write(buf);
@@ -113,6 +114,7 @@ impl EncodeSize for State {
             + self.next_committee.encode_size()
             + self.dealer_logs.encode_size()
             + self.epoch_committees.encode_size()
+            + self.epoch_boundary.encode_size()
             + self.supply.encode_size()
             + self.slashes.encode_size()
             + self.recent_blocks.encode_size()
@@ -146,6 +148,7 @@ impl Read for State {
             next_committee: Read::read_cfg(buf, &(entries(), ()))?,
             dealer_logs: Read::read_cfg(buf, &(entries(), ((), (entries(), ()))))?,
             epoch_committees: Read::read_cfg(buf, &(entries(), ((), (entries(), ()))))?,
+            epoch_boundary: Digest::read(buf)?,
             supply: Supply::read(buf)?,
             slashes: Read::read_cfg(buf, &(entries(), (((), (), ()), ())))?,
             recent_blocks: Read::read_cfg(buf, &(entries(), ((), ((), ()))))?,

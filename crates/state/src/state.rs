@@ -116,6 +116,9 @@ pub struct State {
     pub next_committee: Vec<Address>,
     /// This epoch's reshare: each dealer's signed log (`Payload::DealerLog`).
     pub dealer_logs: BTreeMap<Address, Vec<u8>>,
+    /// The block the current epoch's consensus starts from: the last block of the previous
+    /// epoch (the genesis block in epoch 0).
+    pub epoch_boundary: Digest,
     /// The committee of each recent epoch (the current and `PARTICIPATION_EPOCHS_KEPT` before it):
     /// what evidence and finalization certificates of those epochs are checked against.
     pub epoch_committees: BTreeMap<u64, Vec<Address>>,
