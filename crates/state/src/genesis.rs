@@ -44,6 +44,8 @@ pub enum GenesisError {
     NoCommittee,
     #[error("epochs must be at least 2 blocks long, not {0}")]
     EpochTooShort(u64),
+    #[error("committees may have at most {cap} members (dealer logs must fit a transaction), not {0}", cap = crate::reshare::COMMITTEE_SIZE_CAP)]
+    CommitteeTooLarge(u32),
     #[error("the beacon key's shares were not dealt to exactly the genesis committee")]
     BeaconHolders,
 }
@@ -87,6 +89,11 @@ impl Genesis {
     fn ledger(&self) -> Result<State, GenesisError> {
         if self.params.epoch_length_blocks < 2 {
             return Err(GenesisError::EpochTooShort(self.params.epoch_length_blocks));
+        }
+        if self.params.committee_size_max > crate::reshare::COMMITTEE_SIZE_CAP {
+            return Err(GenesisError::CommitteeTooLarge(
+                self.params.committee_size_max,
+            ));
         }
         let mut state = State {
             chain_id: self.chain_id,

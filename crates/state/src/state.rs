@@ -14,7 +14,7 @@ pub struct Params {
     pub unbonding_period_blocks: u64,
     /// Blocks per epoch; the committee is recomputed at each boundary.
     pub epoch_length_blocks: u64,
-    /// The most validators in a committee.
+    /// The most validators in a committee (at most `reshare::COMMITTEE_SIZE_CAP`).
     pub committee_size_max: u32,
     /// The share of an equivocating validator's stake (self-bond and delegations) that is
     /// burned, in basis points.
@@ -28,7 +28,7 @@ impl Default for Params {
             self_bond_min: 1_000 * plexus_types::PLX,
             unbonding_period_blocks: 100,
             epoch_length_blocks: 100,
-            committee_size_max: 100,
+            committee_size_max: crate::reshare::COMMITTEE_SIZE_CAP,
             slash_bps: 500,
         }
     }

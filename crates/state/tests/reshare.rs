@@ -279,6 +279,42 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
 }
 
 #[test]
+fn a_full_committee_s_dealer_log_fits_a_transaction() {
+    let n = u64::from(reshare::COMMITTEE_SIZE_CAP);
+    let keys: Vec<_> = (0..n).map(key).collect();
+    let dev = beacon::DevBeacon::deal(3, keys.iter().map(|k| k.public_key()));
+    let info = plexus_state::reshare::ReshareInfo::new::<N3f1>(
+        reshare::RESHARE_NAMESPACE,
+        1,
+        Some(dev.output.clone()),
+        commonware_cryptography::bls12381::primitives::sharing::Mode::NonZeroCounter,
+        commonware_cryptography::bls12381::dkg::feldman_desmedt::Reveal::V1,
+        dev.output.players().clone(),
+        dev.output.players().clone(),
+    )
+    .unwrap();
+    let dealer = (
+        keys[0].clone(),
+        dev.share_of(&keys[0].public_key()).unwrap().clone(),
+    );
+    let (logs, _) = exchange(&info, &[dealer], &keys);
+    let tx = tx(
+        0,
+        0,
+        Payload::DealerLog {
+            epoch: 1,
+            log: logs[0].1.clone(),
+        },
+    );
+    let size = tx.encode().len();
+    println!(
+        "a {n}-member committee's dealer log: {} bytes, transaction {size} bytes",
+        logs[0].1.len()
+    );
+    assert!(size <= plexus_types::TX_SIZE_MAX, "{size} bytes");
+}
+
+#[test]
 fn without_a_quorum_of_logs_the_committee_stays() {
     let mut state = genesis();
     let old = common::dev_beacon(4);
