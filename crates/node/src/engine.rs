@@ -679,6 +679,43 @@ fn follow<E: Clock + Spawner + Supervisor>(
     })
 }
 
+/// Confirms a state-synced `block`: asks `committee` (the committee of the block's epoch) for its
+/// height's finalization (marshal verifies the certificate), requires it to finalize exactly this
+/// block, and sets marshal's floor there so it delivers only what follows. Gives up after
+/// `timeout` of runtime time.
+pub async fn confirm_synced<E: Clock>(
+    clock: &E,
+    marshal: &MarshalMailbox,
+    committee: &Set<PublicKey>,
+    block: &plexus_types::Block,
+    timeout: Duration,
+) -> Result<(), String> {
+    let height = commonware_consensus::types::Height::new(block.header.height);
+    let targets = fetch_targets(committee);
+    let deadline = clock.current() + timeout;
+    loop {
+        marshal.hint_finalized(height, targets.clone());
+        if let Some(finalization) = marshal.get_finalization(height).await {
+            if finalization.proposal.payload != block.digest() {
+                return Err(format!(
+                    "the committee finalized another block at height {}: the peer's snapshot is not on the chain",
+                    block.header.height
+                ));
+            }
+            marshal.set_floor(finalization);
+            return Ok(());
+        }
+        if clock.current() > deadline {
+            return Err(format!(
+                "no finalization of height {} from the committee within {} s",
+                block.header.height,
+                timeout.as_secs()
+            ));
+        }
+        clock.sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// The peers marshal may fetch finalizations from: the committee (never empty).
 pub fn fetch_targets(committee: &Set<PublicKey>) -> commonware_utils::vec::NonEmptyVec<PublicKey> {
     commonware_utils::vec::NonEmptyVec::try_from(committee.iter().cloned().collect::<Vec<_>>())

@@ -251,39 +251,6 @@ async fn fetch_snapshot(
     Ok((block, state))
 }
 
-/// Confirms a state-synced block: fetches its height's finalization from the committee (marshal
-/// verifies the certificate), requires it to finalize exactly this block, and sets marshal's floor
-/// there so it delivers only what follows.
-async fn confirm_snapshot(
-    marshal: &engine::MarshalMailbox,
-    committee: &Set<PublicKey>,
-    block: &Block,
-) -> Result<(), NodeError> {
-    let height = commonware_consensus::types::Height::new(block.header.height);
-    let targets = engine::fetch_targets(committee);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        marshal.hint_finalized(height, targets.clone());
-        if let Some(finalization) = marshal.get_finalization(height).await {
-            if finalization.proposal.payload != block.digest() {
-                return Err(NodeError::StateSync(format!(
-                    "the committee finalized another block at height {}: the peer's snapshot is not on the chain",
-                    block.header.height
-                )));
-            }
-            marshal.set_floor(finalization);
-            return Ok(());
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(NodeError::StateSync(format!(
-                "no finalization of height {} from the committee within 60 s",
-                block.header.height
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::Runtime(e.to_string()))?;
@@ -413,7 +380,15 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     )
     .await?;
     if let Some(block) = synced {
-        confirm_snapshot(&started.marshal, &committee_keys, &block).await?;
+        engine::confirm_synced(
+            &context,
+            &started.marshal,
+            &committee_keys,
+            &block,
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(NodeError::StateSync)?;
         store.put_synced(&block, &app.finalized().state)?;
         info!(
             height = block.header.height,

@@ -103,6 +103,8 @@ pub struct Durable {
     pub txs: u64,
     /// Beacon shares reshares gave this validator (what a node keeps on disk).
     pub shares: Vec<Share>,
+    /// The height a state-synced node started from: `history` holds the heights after it.
+    pub synced_from: u64,
 }
 
 /// One finalized height as a validator saw it.
@@ -170,6 +172,8 @@ pub struct PlexusEngine {
     byzantine: BTreeMap<usize, Behavior>,
     /// Whether the joiner bonds and the last validator unbonds at start (see `with_rotation`).
     rotation: bool,
+    /// A node that starts from a peer's latest state instead of genesis (see `with_state_sync`).
+    state_sync: Option<usize>,
     /// `(blocker, blocked)` pairs the simulated network reported, sampled by faulty validators.
     blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
 }
@@ -191,6 +195,7 @@ impl PlexusEngine {
             durable: Arc::default(),
             byzantine: BTreeMap::new(),
             rotation: false,
+            state_sync: None,
             blocked: Arc::default(),
         }
     }
@@ -225,6 +230,16 @@ impl PlexusEngine {
         self
     }
 
+    /// Makes the last full node state-sync: on its first start (an empty store) it takes
+    /// validator 0's latest finalized block and state, as `GET /v1/snapshot` serves them, checks
+    /// the state against the block's state root, and confirms the block with the committee's
+    /// finalization through marshal before it follows the chain from there.
+    pub fn with_state_sync(mut self) -> Self {
+        self.full_nodes = self.full_nodes.max(1);
+        self.state_sync = Some(self.validators + self.full_nodes - 1);
+        self
+    }
+
     /// Makes validator `index` faulty in the given way.
     pub fn with_byzantine(mut self, index: usize, behavior: Behavior) -> Self {
         self.byzantine.insert(index, behavior);
@@ -253,6 +268,26 @@ impl PlexusEngine {
         candidates.into_iter().find(|share| {
             plexus_state::beacon::share_matches(state.beacon_sharing(), share, position)
         })
+    }
+
+    /// A state-syncing node's first start: validator 0's latest finalized block and state, checked
+    /// as a node checks a fetched snapshot.
+    fn snapshot(&self, index: usize) -> Option<(Ledger, Block)> {
+        if self.state_sync != Some(index) {
+            return None;
+        }
+        let mut map = lock(&self.durable);
+        if map.get(&index).is_some_and(|d| d.tip.is_some()) {
+            return None;
+        }
+        let donor = map.get(&0)?.tip.clone()?;
+        let (block, state) = ((*donor.block).clone(), donor.state.clone());
+        assert!(
+            state.root() == block.header.state_root && state.block_hash == block.digest(),
+            "the donor's snapshot does not match its block"
+        );
+        map.entry(index).or_default().synced_from = state.height;
+        Some((Ledger::new(block.clone(), state, Vec::new()), block))
     }
 
     fn recover(&self, index: usize) -> Ledger {
@@ -305,6 +340,8 @@ pub struct Prepared {
     blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
     /// Staking transactions this node submits at its first start.
     staking: Vec<(PrivateKey, Payload)>,
+    /// The block a state-synced node starts from, to confirm with the committee.
+    synced: Option<Block>,
 }
 
 impl EngineDefinition for PlexusEngine {
@@ -349,7 +386,10 @@ impl EngineDefinition for PlexusEngine {
             beacon_share: None,
             beacon_wait_ms: self.timing.beacon_wait_ms,
         };
-        let ledger = self.recover(ctx.index);
+        let (ledger, synced) = match self.snapshot(ctx.index) {
+            Some((ledger, block)) => (ledger, Some(block)),
+            None => (self.recover(ctx.index), None),
+        };
         app_cfg.beacon_share = self.share(ctx.index, &key.public_key(), &ledger);
         let (app, finalized) = App::new(app_cfg, ledger);
         let participants = plexus_node::node::committee(&self.genesis).expect("valid committee");
@@ -372,6 +412,7 @@ impl EngineDefinition for PlexusEngine {
             durable: self.durable.clone(),
             behavior: self.byzantine.get(&ctx.index).copied(),
             blocked: self.blocked.clone(),
+            synced,
             // Validator 0 (like an API the joiner uses) takes the joiner's bond; the last
             // validator unbonds its own stake. Both once, on a fresh start.
             staking: match ctx.index {
@@ -410,6 +451,7 @@ impl EngineDefinition for PlexusEngine {
             behavior,
             blocked,
             staking,
+            synced,
         } = engine;
         context.spawn(move |context| async move {
             let me = cfg.key.public_key();
@@ -442,7 +484,7 @@ impl EngineDefinition for PlexusEngine {
                     .expect("consensus storage opens");
                 }
                 None => {
-                    let _consensus = engine::start(
+                    let consensus = engine::start(
                         context.child("engine"),
                         cfg,
                         app.clone(),
@@ -458,6 +500,20 @@ impl EngineDefinition for PlexusEngine {
                     )
                     .await
                     .expect("consensus storage opens");
+                    if let Some(block) = &synced {
+                        let committee = app
+                            .committee_at(block.header.height)
+                            .expect("the synced state knows its epoch's committee");
+                        engine::confirm_synced(
+                            &context,
+                            &consensus.marshal,
+                            &committee,
+                            block,
+                            Duration::from_secs(60),
+                        )
+                        .await
+                        .expect("the committee confirms the synced block");
+                    }
                 }
             }
             // Only honest validators' records are checked for safety.

@@ -44,6 +44,11 @@ pub enum Scenario {
     /// Four validators and a full node that starts after view 20: it backfills the chain from
     /// the committee and keeps following it without voting.
     FullNode,
+    /// Four validators and a full node that starts after view 30 with an empty store and
+    /// state-syncs: it starts from validator 0's latest state (checked against its block's state
+    /// root, the block confirmed by the committee's finalization), never executes the blocks
+    /// before it, and follows the chain from there.
+    StateSync,
     /// Epochs of 20 blocks: a funded full node bonds more than anyone and the last validator
     /// unbonds to the minimum in epoch 0, so epoch 1's first block elects a committee that swaps
     /// them; the reshare in epoch 1 hands the beacon key over at its last block, and from epoch 2
@@ -52,7 +57,7 @@ pub enum Scenario {
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 13] = [
+pub const SCENARIOS: [Scenario; 14] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -65,6 +70,7 @@ pub const SCENARIOS: [Scenario; 13] = [
     Scenario::Equivocator,
     Scenario::LateJoiner,
     Scenario::FullNode,
+    Scenario::StateSync,
     Scenario::JoinLeave,
 ];
 
@@ -88,6 +94,7 @@ impl Scenario {
             Scenario::LateJoiner => "late_joiner",
             Scenario::FullNode => "full_node",
             Scenario::JoinLeave => "join_leave",
+            Scenario::StateSync => "state_sync",
         }
     }
 
@@ -153,6 +160,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         }
         Scenario::FullNode => engine = engine.with_full_nodes(1),
         Scenario::JoinLeave => engine = engine.with_rotation(JOIN_LEAVE_EPOCH),
+        Scenario::StateSync => engine = engine.with_state_sync(),
         _ => {}
     }
     let probe = engine.clone();
@@ -162,6 +170,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     let (height, min_active) = match scenario {
         Scenario::AllOnline | Scenario::LossySlow | Scenario::FullNode => (30, n),
         Scenario::JoinLeave => (3 * JOIN_LEAVE_EPOCH, n),
+        Scenario::StateSync => (60, n),
         Scenario::OneOffline
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
@@ -207,11 +216,11 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             }
             plan.link(good_link()).crash(Crash::Schedule(schedule))
         }
-        Scenario::LateJoiner | Scenario::FullNode => {
-            let view = if scenario == Scenario::FullNode {
-                20
-            } else {
-                40
+        Scenario::LateJoiner | Scenario::FullNode | Scenario::StateSync => {
+            let view = match scenario {
+                Scenario::FullNode => 20,
+                Scenario::StateSync => 30,
+                _ => 40,
             };
             plan.link(good_link()).crash(Crash::DelayRound {
                 participants: vec![keys[n - 1].clone()],
@@ -278,6 +287,20 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         Scenario::AllOnline => check_participation(&map, &keys).map_err(fail)?,
         Scenario::Partition => check_partition_stalled(&map).map_err(fail)?,
         Scenario::JoinLeave => check_join_leave(&map, &keys).map_err(fail)?,
+        Scenario::StateSync => {
+            let synced = map
+                .get(&(n - 1))
+                .ok_or_else(|| fail("no synced node".into()))?;
+            if synced.synced_from < 10 {
+                return Err(fail(format!(
+                    "the full node synced from height {}, not from a running chain",
+                    synced.synced_from
+                )));
+            }
+            if synced.synced_from + (synced.history.len() as u64) < height {
+                return Err(fail("the synced node did not follow to the target".into()));
+            }
+        }
         Scenario::ByzantineProposer => {
             let faulty_key = &keys[faulty];
             for (validator, record) in map.iter() {
@@ -348,7 +371,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
 fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64), String> {
     let mut by_height: BTreeMap<usize, (usize, FinalizedEntry)> = BTreeMap::new();
     for (validator, durable) in map {
+        // A state-synced node's history starts after the height it synced from.
+        let offset = durable.synced_from as usize;
         for (i, entry) in durable.history.iter().enumerate() {
+            let i = i + offset;
             match by_height.get(&i) {
                 None => {
                     by_height.insert(i, (*validator, entry.clone()));
@@ -381,7 +407,7 @@ fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64
                     tip.state.height
                 ));
             }
-            if tip.state.height != durable.history.len() as u64 {
+            if tip.state.height != durable.synced_from + durable.history.len() as u64 {
                 return Err(format!(
                     "validator {validator}: tip {} but {} heights recorded",
                     tip.state.height,
@@ -538,6 +564,7 @@ mod tests {
             history: entries,
             txs: 1,
             shares: Vec::new(),
+            synced_from: 0,
         }
     }
 

@@ -40,6 +40,11 @@ fn a_validator_joins_and_one_leaves_across_an_epoch_with_reshare() {
 }
 
 #[test]
+fn a_fresh_node_state_syncs_while_the_chain_runs() {
+    pass(Scenario::StateSync, 1);
+}
+
+#[test]
 fn random_crashes() {
     pass(Scenario::RandomCrashes, 4);
 }
