@@ -71,6 +71,8 @@ struct Shared {
     finalized: mpsc::UnboundedSender<Finalized>,
     /// Where transactions admitted from this node's clients go to be gossiped to peers.
     gossip: Mutex<Option<mpsc::UnboundedSender<Vec<SignedTransaction>>>>,
+    /// The finalized tip (see `finalized`).
+    tip: Mutex<Arc<Executed>>,
     beacons: Mutex<Beacons>,
     /// Where every newly finalized block's execution goes (the beacon reshare follows them).
     finalized_watchers: Mutex<Vec<mpsc::UnboundedSender<Arc<Executed>>>>,
@@ -102,7 +104,8 @@ impl App {
     /// type but bounded in practice: marshal holds back deliveries beyond `max_pending_acks`.
     pub fn new(cfg: AppConfig, ledger: Ledger) -> (Self, mpsc::UnboundedReceiver<Finalized>) {
         let (sender, receiver) = mpsc::unbounded();
-        let tip = &ledger.finalized().state;
+        let tip_executed = ledger.finalized().clone();
+        let tip = &tip_executed.state;
         let mut beacons = Beacons::new(
             tip.beacon_sharing().clone(),
             cfg.beacon_share.clone(),
@@ -120,6 +123,7 @@ impl App {
                 mempool: Mutex::new(Mempool::default()),
                 finalized: sender,
                 gossip: Mutex::new(None),
+                tip: Mutex::new(tip_executed.clone()),
                 beacons: Mutex::new(beacons),
                 finalized_watchers: Mutex::new(Vec::new()),
                 beacon_outbox: Mutex::new(None),
@@ -192,11 +196,12 @@ impl App {
         }
     }
 
-    /// The last finalized block with its post-state and receipts. The lock is held only to clone
-    /// the `Arc`: readers then work on the snapshot without holding up block production (they
-    /// may wait for a block being built to finish).
+    /// The last finalized block with its post-state and receipts. Read from a copy of the tip
+    /// kept under its own lock, never the ledger's: the ledger is locked while a block executes,
+    /// and a reader that blocked on it would stall one of the runtime's worker threads for that
+    /// long (on two cores, half the node).
     pub fn finalized(&self) -> Arc<Executed> {
-        lock(&self.shared.ledger).finalized().clone()
+        lock(&self.shared.tip).clone()
     }
 
     /// Runs `f` with the ledger locked.
@@ -276,6 +281,7 @@ impl App {
     pub fn commit_finalized(&self, executed: &Arc<Executed>) {
         let mut ledger = lock(&self.shared.ledger);
         ledger.advance(executed.clone());
+        *lock(&self.shared.tip) = executed.clone();
         lock(&self.shared.finalized_watchers)
             .retain(|watcher| watcher.unbounded_send(executed.clone()).is_ok());
         let mut mempool = lock(&self.shared.mempool);

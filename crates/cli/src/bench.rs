@@ -373,7 +373,19 @@ fn submit_all(
 struct Process(Child);
 
 impl Drop for Process {
+    /// SIGTERM first, so a `plexus devnet` stops the validator processes it supervises (a
+    /// SIGKILL would orphan them, still running); SIGKILL if it has not exited in 10 s.
     fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
