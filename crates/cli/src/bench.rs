@@ -83,9 +83,26 @@ struct Devnet {
 
 impl Drop for Devnet {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Stops a child process: SIGTERM first, so a `plexus devnet` stops the validator processes it
+/// supervises (a SIGKILL would orphan them, still running) and a node shuts down cleanly; SIGKILL
+/// if it has not exited in 10 s.
+fn stop(child: &mut Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A temporary directory removed on drop.
@@ -373,21 +390,8 @@ fn submit_all(
 struct Process(Child);
 
 impl Drop for Process {
-    /// SIGTERM first, so a `plexus devnet` stops the validator processes it supervises (a
-    /// SIGKILL would orphan them, still running); SIGKILL if it has not exited in 10 s.
     fn drop(&mut self) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.0.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop(&mut self.0);
     }
 }
 
