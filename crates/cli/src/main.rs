@@ -399,7 +399,12 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                         "{} stake {}{}{}",
                         v.address,
                         plx(&v.stake),
-                        if v.in_committee { " (committee)" } else { "" },
+                        match (v.in_committee, v.in_next_committee) {
+                            (true, true) => " (committee)",
+                            (true, false) => " (committee, leaving after this epoch)",
+                            (false, true) => " (joining the committee next epoch)",
+                            (false, false) => "",
+                        },
                         if v.jailed {
                             format!(" (jailed, slashed {})", plx(&v.slashed))
                         } else {
@@ -414,13 +419,19 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
         QueryCommand::Status => {
             let status = client.status()?;
             let text = format!(
-                "chain_id    {}\nheight      {}\nblock       {}\nmempool     {}\nvalidators  {}\nsupply      {}",
+                "chain_id    {}\nheight      {}\nblock       {}\nepoch       {} (of {} blocks; committee {}, next {}, reshare logs {})\nmempool     {}\nvalidators  {}\nsupply      {}\nseed        {}",
                 status.chain_id,
                 status.height,
                 status.block_hash,
+                status.epoch,
+                status.epoch_length,
+                status.committee,
+                status.next_committee,
+                status.reshare_logs,
                 status.mempool_size,
                 status.validators,
-                plx(&status.supply.total)
+                plx(&status.supply.total),
+                status.seed
             );
             print(json_mode, serde_json::to_value(&status)?, text);
         }

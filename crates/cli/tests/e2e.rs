@@ -763,6 +763,27 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     assert_eq!(status.chain_id, 7);
     assert!(!status.faucet, "only devnets have a faucet");
     check_beacon(&client, &status.beacon_key, 4);
+    // Epoch 0 of 100 blocks; genesis elected alice for the next committee too, and her own
+    // reshare log is recorded once she has dealt (to herself).
+    assert_eq!(
+        (
+            status.epoch,
+            status.epoch_length,
+            status.committee,
+            status.next_committee
+        ),
+        (0, 100, 1, 1)
+    );
+    let validators = client.validators().unwrap();
+    assert!(validators[0].in_committee && validators[0].in_next_committee);
+    let started = Instant::now();
+    while client.status().unwrap().reshare_logs < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the validator's dealer log did not reach the chain"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let out = run(&[
         "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1plx", "--json",
     ]);

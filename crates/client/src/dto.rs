@@ -112,6 +112,10 @@ pub struct ValidatorDto {
     pub delegated: String,
     pub stake: String,
     pub in_committee: bool,
+    /// Elected at this epoch's first block: in the committee from the next epoch if this
+    /// epoch's beacon reshare succeeds.
+    #[serde(default)]
+    pub in_next_committee: bool,
     /// Slashed for equivocation and never elected again.
     #[serde(default)]
     pub jailed: bool,
@@ -141,6 +145,17 @@ pub struct StatusDto {
     pub mempool_size: usize,
     pub validators: usize,
     pub committee: usize,
+    /// The epoch of the next block (`height + 1`), and the epoch length in blocks.
+    #[serde(default)]
+    pub epoch: u64,
+    #[serde(default)]
+    pub epoch_length: u64,
+    /// Members of the committee elected for the next epoch.
+    #[serde(default)]
+    pub next_committee: usize,
+    /// Dealer logs recorded so far in this epoch's beacon reshare.
+    #[serde(default)]
+    pub reshare_logs: usize,
     pub fee_min: String,
     pub supply: SupplyDto,
     pub faucet: bool,

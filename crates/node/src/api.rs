@@ -490,6 +490,7 @@ async fn get_validators(State(state): State<ApiState>) -> ApiResult<Vec<Validato
                 delegated: v.delegated.to_string(),
                 stake: v.stake().to_string(),
                 in_committee: s.committee.contains(address),
+                in_next_committee: s.next_committee.contains(address),
                 jailed: v.jailed,
                 slashed: s
                     .slashes
@@ -548,6 +549,10 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
         mempool_size,
         validators: s.validators.len(),
         committee: s.committee.len(),
+        epoch: s.epoch_of(s.height + 1),
+        epoch_length: s.params.epoch_length_blocks,
+        next_committee: s.next_committee.len(),
+        reshare_logs: s.dealer_logs.len(),
         fee_min: s.params.fee_min.to_string(),
         supply: SupplyDto {
             total: s.supply.total.to_string(),
