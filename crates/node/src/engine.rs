@@ -492,7 +492,8 @@ where
         resolver_mux.start();
         let me = self.cfg.key.public_key();
         loop {
-            let state = self.app.finalized().state.clone();
+            let executed = self.app.finalized();
+            let state = &executed.state;
             let epoch = state.epoch_of(state.height + 1);
             let last = self
                 .epocher
