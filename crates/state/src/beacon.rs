@@ -151,6 +151,26 @@ mod tests {
     }
 
     #[test]
+    fn a_share_matches_only_its_own_member_of_its_own_key() {
+        let dev = DevBeacon::deal(10, committee(4));
+        let other = DevBeacon::deal(11, committee(4));
+        let sharing = dev.output.public();
+        for (position, (_, share)) in dev.shares.iter().enumerate() {
+            assert!(share_matches(sharing, share, position as u32));
+            assert!(!share_matches(sharing, share, (position as u32 + 1) % 4));
+            assert!(!share_matches(
+                other.output.public(),
+                share,
+                position as u32
+            ));
+        }
+        // Another member's share, claimed at this member's position, is refused too.
+        let mut borrowed = dev.shares[1].1.clone();
+        borrowed.index = dev.shares[0].1.index;
+        assert!(!share_matches(sharing, &borrowed, 0));
+    }
+
+    #[test]
     fn one_validator_signs_alone() {
         let dev = DevBeacon::deal(9, committee(1));
         assert_eq!(dev.output.public().required(), 1);
