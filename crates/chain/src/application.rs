@@ -220,6 +220,32 @@ impl App {
         results.pop().expect("one result per transaction")
     }
 
+    /// Signs `payload` as the next transaction of `key`'s account (the chain's minimum fee) and
+    /// admits it like a client's: what a node submits on its own behalf (evidence, participation
+    /// records, reshare logs).
+    pub fn submit_from(
+        &self,
+        key: &plexus_types::PrivateKey,
+        payload: plexus_types::Payload,
+    ) -> Result<Digest, crate::AdmitError> {
+        use commonware_cryptography::Signer as _;
+        let sender = plexus_types::Address(key.public_key());
+        let (chain_id, fee) = {
+            let tip = self.finalized();
+            (tip.state.chain_id, tip.state.params.fee_min)
+        };
+        let tx = plexus_types::Transaction {
+            chain_id,
+            nonce: self.next_nonce(&sender),
+            sender,
+            fee,
+            payload,
+        }
+        .sign(key);
+        let hash = tx.hash();
+        self.submit(tx, hash)
+    }
+
     /// Sends every transaction this node's clients get admitted from now on to `outbox`, for
     /// gossip to the other validators (whichever leads next can then include it).
     pub fn gossip_to(&self, outbox: mpsc::UnboundedSender<Vec<SignedTransaction>>) {

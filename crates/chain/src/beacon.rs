@@ -59,8 +59,8 @@ impl Beacons {
     }
 
     /// The public key that signs `height`.
-    pub fn sharing_at(&self, height: u64) -> Option<BeaconSharing> {
-        Some(self.key(height).0.clone())
+    pub fn sharing_at(&self, height: u64) -> BeaconSharing {
+        self.key(height).0.clone()
     }
 
     /// This validator's share of the key that signs `height`, if it holds one.

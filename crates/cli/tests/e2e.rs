@@ -673,16 +673,23 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
 
     let dir = workdir.join("node");
     let dir_arg = dir.to_str().unwrap();
-    let out = run(&[
-        "node",
-        "init",
-        "--dir",
-        dir_arg,
-        "--genesis",
-        genesis_arg,
-        "--key",
-        "bob",
-    ]);
+    let init = |key: &str, share: Option<&Path>| {
+        let mut args = vec![
+            "node",
+            "init",
+            "--dir",
+            dir_arg,
+            "--genesis",
+            genesis_arg,
+            "--key",
+            key,
+        ];
+        if let Some(share) = share {
+            args.extend(["--beacon-share", share.to_str().unwrap()]);
+        }
+        run(&args)
+    };
+    let out = init("bob", None);
     assert!(!out.status.success(), "bob is not a validator");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a validator"));
     let out = run(&["node", "run", "--dir", dir_arg]);
@@ -690,47 +697,15 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
         !out.status.success(),
         "an uninitialized directory is refused"
     );
-    let out = run(&[
-        "node",
-        "init",
-        "--dir",
-        dir_arg,
-        "--genesis",
-        genesis_arg,
-        "--key",
-        "alice",
-    ]);
+    let out = init("alice", None);
     assert!(!out.status.success(), "a validator needs its beacon share");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--beacon-share"));
-    let not_a_share = workdir.join("genesis.json");
-    let out = run(&[
-        "node",
-        "init",
-        "--dir",
-        dir_arg,
-        "--genesis",
-        genesis_arg,
-        "--key",
-        "alice",
-        "--beacon-share",
-        not_a_share.to_str().unwrap(),
-    ]);
+    let out = init("alice", Some(&workdir.join("genesis.json")));
     assert!(
         !out.status.success(),
         "a file that is not a share is refused"
     );
-    let out = run(&[
-        "node",
-        "init",
-        "--dir",
-        dir_arg,
-        "--genesis",
-        genesis_arg,
-        "--key",
-        "alice",
-        "--beacon-share",
-        share.to_str().unwrap(),
-    ]);
+    let out = init("alice", Some(&share));
     assert_succeeded(&out);
 
     let child = Command::new(PLEXUS)

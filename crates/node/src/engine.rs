@@ -514,18 +514,7 @@ where
             track(epoch, committee.clone(), next);
             let engine = if committee.position(&me).is_some() {
                 // The epoch starts from the previous epoch's last block (or genesis).
-                let boundary = if epoch > 0
-                    && state.height
-                        == self
-                            .epocher
-                            .last(Epoch::new(epoch - 1))
-                            .expect("epochs cover every height")
-                            .get()
-                {
-                    state.block_hash
-                } else {
-                    state.epoch_boundary
-                };
+                let boundary = state.epoch_start_block();
                 let (Ok(v), Ok(c), Ok(r)) = (
                     votes.register(epoch).await,
                     certificates.register(epoch).await,

@@ -21,7 +21,7 @@ use commonware_runtime::Spawner;
 use futures::{StreamExt, channel::mpsc};
 use plexus_chain::App;
 use plexus_state::evidence::Evidence;
-use plexus_types::{Address, Digest, Payload, PrivateKey, Transaction};
+use plexus_types::{Digest, Payload, PrivateKey};
 use std::collections::BTreeSet;
 use tracing::{info, warn};
 
@@ -79,7 +79,6 @@ pub fn start_submitter<E: Spawner>(
 ) {
     context.spawn(move |_| async move {
         let me = key.public_key();
-        let sender = Address(me.clone());
         let mut submitted = BTreeSet::new();
         let mut recorded_up_to = 0u64;
         while let Some(item) = observed.next().await {
@@ -113,20 +112,7 @@ pub fn start_submitter<E: Spawner>(
                     }
                 }
             };
-            let (chain_id, fee) = {
-                let finalized = app.finalized();
-                (finalized.state.chain_id, finalized.state.params.fee_min)
-            };
-            let tx = Transaction {
-                chain_id,
-                sender: sender.clone(),
-                nonce: app.next_nonce(&sender),
-                fee,
-                payload,
-            }
-            .sign(&key);
-            let hash = tx.hash();
-            if let Err(err) = app.submit(tx, hash) {
+            if let Err(err) = app.submit_from(&key, payload) {
                 warn!(%err, "could not submit an evidence or participation transaction");
             }
         }

@@ -98,18 +98,17 @@ pub enum NodeError {
 fn select_share(
     cfg: &NodeConfig,
     state: &plexus_state::State,
-    position: Option<usize>,
+    me: &PublicKey,
 ) -> Result<Option<Share>, NodeError> {
-    let Some(position) = position else {
+    let Some(position) = state.beacon_key.players().position(me) else {
         return Ok(None);
     };
-    let mut candidates: Vec<Share> = cfg.beacon_share.iter().cloned().collect();
-    candidates.extend(crate::reshare::stored_shares(&cfg.data_dir));
-    let key = state.beacon_sharing();
-    if let Some(share) = candidates
-        .into_iter()
-        .find(|share| plexus_state::beacon::share_matches(key, share, position as u32))
-    {
+    let candidates = cfg
+        .beacon_share
+        .iter()
+        .cloned()
+        .chain(crate::reshare::stored_shares(&cfg.data_dir));
+    if let Some(share) = plexus_state::beacon::current_share(state, me, candidates) {
         return Ok(Some(share));
     }
     if state.epoch_of(state.height + 1) == 0 {
@@ -274,7 +273,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     if !in_committee && !cfg.full_node && !tip_state.validators.contains_key(&me) {
         return Err(NodeError::NotAValidator(me.to_string()));
     }
-    let beacon_share = select_share(&cfg, &tip_state, current.position(&me_key))?;
+    let beacon_share = select_share(&cfg, &tip_state, &me_key)?;
     let app_cfg = AppConfig {
         proposer: cfg.key.public_key(),
         block_time_min_ms: cfg.block_time_min_ms,

@@ -30,7 +30,7 @@ use commonware_utils::N3f1;
 use futures::{StreamExt, channel::mpsc};
 use plexus_chain::{App, Executed};
 use plexus_state::reshare::{self, ReshareInfo};
-use plexus_types::{Address, Payload, PrivateKey, PublicKey, Transaction, beacon::BeaconVariant};
+use plexus_types::{Address, Payload, PrivateKey, PublicKey, beacon::BeaconVariant};
 use rand::CryptoRng;
 use std::{
     collections::BTreeMap,
@@ -397,19 +397,11 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
             return;
         }
         *submitted_at = state.height.max(1);
-        let tx = Transaction {
-            chain_id: state.chain_id,
-            sender: me.clone(),
-            nonce: self.app.next_nonce(&me),
-            fee: state.params.fee_min,
-            payload: Payload::DealerLog {
-                epoch: round.epoch,
-                log: log.clone(),
-            },
-        }
-        .sign(&self.key);
-        let hash = tx.hash();
-        if let Err(err) = self.app.submit(tx, hash) {
+        let payload = Payload::DealerLog {
+            epoch: round.epoch,
+            log: log.clone(),
+        };
+        if let Err(err) = self.app.submit_from(&self.key, payload) {
             warn!(%err, "could not submit the reshare log");
         }
     }
@@ -422,7 +414,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
         };
         let state = &executed.state;
         let previous = self.app.with_beacons(|b| b.sharing_at(state.height));
-        if previous.as_ref() == Some(state.beacon_sharing()) {
+        if previous == *state.beacon_sharing() {
             info!(
                 epoch = round.epoch,
                 "the reshare did not conclude; the committee stays"

@@ -259,15 +259,11 @@ impl PlexusEngine {
     /// Validator `index`'s share of the recovered state's beacon key: the dealt one, or one a
     /// reshare gave it; none if it holds no valid share (as a node does).
     fn share(&self, index: usize, me: &PublicKey, ledger: &Ledger) -> Option<Share> {
-        let state = &ledger.finalized().state;
-        let position = state.beacon_key.players().position(me)? as u32;
         let mut candidates: Vec<Share> = self.beacon.share_of(me).cloned().into_iter().collect();
         if let Some(durable) = lock(&self.durable).get(&index) {
             candidates.extend(durable.shares.iter().cloned());
         }
-        candidates.into_iter().find(|share| {
-            plexus_state::beacon::share_matches(state.beacon_sharing(), share, position)
-        })
+        plexus_state::beacon::current_share(&ledger.finalized().state, me, candidates)
     }
 
     /// A state-syncing node's first start: validator 0's latest finalized block and state, checked

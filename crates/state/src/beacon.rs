@@ -80,6 +80,19 @@ pub fn share_matches(sharing: &BeaconSharing, share: &Share, index: u32) -> bool
     share.index.get() == index && verify_partial(sharing, u64::MAX, &sign(share, u64::MAX))
 }
 
+/// Among `candidates` (the dealt share, shares later reshares gave), the one that is `me`'s share
+/// of `state`'s current beacon key; `None` if `me` holds no share of it.
+pub fn current_share(
+    state: &crate::State,
+    me: &PublicKey,
+    candidates: impl IntoIterator<Item = Share>,
+) -> Option<Share> {
+    let position = state.beacon_key.players().position(me)? as u32;
+    candidates
+        .into_iter()
+        .find(|share| share_matches(state.beacon_sharing(), share, position))
+}
+
 /// Whether `partial` is a valid share of the signature over `height`.
 pub fn verify_partial(sharing: &BeaconSharing, height: u64, partial: &BeaconPartial) -> bool {
     threshold::verify_message::<BeaconVariant>(sharing, BEACON_NAMESPACE, &message(height), partial)

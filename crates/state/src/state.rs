@@ -150,6 +150,16 @@ impl State {
         self.beacon_key.public()
     }
 
+    /// The block the consensus of the next block's epoch starts from: this block if it is the
+    /// last of its epoch, else the current epoch's boundary.
+    pub fn epoch_start_block(&self) -> Digest {
+        if (self.height + 1).is_multiple_of(self.params.epoch_length_blocks.max(1)) {
+            self.block_hash
+        } else {
+            self.epoch_boundary
+        }
+    }
+
     /// The epoch that the block at `height` belongs to.
     pub fn epoch_of(&self, height: u64) -> u64 {
         height / self.params.epoch_length_blocks.max(1)

@@ -10,7 +10,7 @@ use commonware_consensus::{
 };
 use commonware_cryptography::Signer;
 use commonware_utils::ordered::Set;
-use plexus_state::{Genesis, GenesisValidator, Params, State, evidence};
+use plexus_state::{Params, State, evidence};
 use plexus_types::{CONSENSUS_NAMESPACE, Digest, PLX, Payload, Reason, Status};
 
 mod common;
@@ -25,25 +25,14 @@ fn tx(from: u64, nonce: u64, payload: Payload) -> plexus_types::SignedTransactio
 
 /// Validators 0..4 (validator 3 also has a delegator, account 7); account 9 reports.
 fn genesis() -> State {
-    let mut state = Genesis {
-        chain_id: CHAIN,
-        timestamp_ms: 0,
-        params: Params {
+    let mut state = common::genesis(
+        CHAIN,
+        Params {
             epoch_length_blocks: 3,
             ..Params::default()
         },
-        allocations: (0..10).map(|i| (address(i), 100_000 * PLX)).collect(),
-        validators: (0..4)
-            .map(|i| GenesisValidator {
-                address: address(i),
-                self_bond: 10_000 * PLX,
-            })
-            .collect(),
-        beacon: common::dev_beacon(4).output,
-    }
-    .build()
-    .unwrap()
-    .0;
+        4,
+    );
     let delegate = tx(
         7,
         0,

@@ -300,6 +300,22 @@ fn structural_errors_leave_state_unchanged() {
 }
 
 #[test]
+fn each_epoch_starts_from_the_last_block_of_the_one_before() {
+    // Epochs of 2 blocks: heights 0-1, 2-3, ...
+    let (mut state, _) = genesis();
+    let genesis_hash = state.block_hash;
+    assert_eq!(state.epoch_start_block(), genesis_hash);
+    statuses(&mut state, vec![]);
+    let last_of_epoch_0 = state.block_hash;
+    assert_eq!(state.epoch_start_block(), last_of_epoch_0);
+    statuses(&mut state, vec![]);
+    assert_eq!(state.epoch_boundary, last_of_epoch_0);
+    assert_eq!(state.epoch_start_block(), last_of_epoch_0);
+    statuses(&mut state, vec![]);
+    assert_eq!(state.epoch_start_block(), state.block_hash);
+}
+
+#[test]
 fn only_the_committee_signature_over_the_lagged_height_is_a_valid_beacon() {
     let (mut state, _) = genesis();
     for _ in 0..plexus_types::beacon::BEACON_LAG {

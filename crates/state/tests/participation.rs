@@ -11,8 +11,8 @@ use commonware_consensus::{
 };
 use commonware_parallel::Sequential;
 use commonware_utils::iter::NonEmpty;
-use plexus_state::{Genesis, GenesisValidator, Params, State, evidence};
-use plexus_types::{CONSENSUS_NAMESPACE, Digest, PLX, Payload, Reason, Status};
+use plexus_state::{Params, State, evidence};
+use plexus_types::{CONSENSUS_NAMESPACE, Digest, Payload, Reason, Status};
 
 mod common;
 
@@ -21,22 +21,7 @@ use common::{address, key, run};
 const CHAIN: u64 = 6;
 
 fn genesis() -> State {
-    Genesis {
-        chain_id: CHAIN,
-        timestamp_ms: 0,
-        params: Params::default(),
-        allocations: (0..10).map(|i| (address(i), 100_000 * PLX)).collect(),
-        validators: (0..4)
-            .map(|i| GenesisValidator {
-                address: address(i),
-                self_bond: 10_000 * PLX,
-            })
-            .collect(),
-        beacon: common::dev_beacon(4).output,
-    }
-    .build()
-    .unwrap()
-    .0
+    common::genesis(CHAIN, Params::default(), 4)
 }
 
 /// The finalization of `payload` signed by `signers`.

@@ -15,7 +15,7 @@ use commonware_cryptography::{
 };
 use commonware_parallel::Sequential;
 use commonware_utils::N3f1;
-use plexus_state::{Genesis, GenesisValidator, Params, State, beacon, reshare};
+use plexus_state::{Params, State, beacon, reshare};
 use plexus_types::{PLX, Payload, PrivateKey, PublicKey, Reason, Status, beacon::BeaconVariant};
 use rand::SeedableRng;
 
@@ -29,26 +29,27 @@ fn tx(from: u64, nonce: u64, payload: Payload) -> plexus_types::SignedTransactio
 }
 
 fn genesis() -> State {
-    Genesis {
-        chain_id: CHAIN,
-        timestamp_ms: 0,
-        params: Params {
+    common::genesis(
+        CHAIN,
+        Params {
             epoch_length_blocks: EPOCH,
             committee_size_max: 4,
             ..Params::default()
         },
-        allocations: (0..6).map(|i| (address(i), 100_000 * PLX)).collect(),
-        validators: (0..4)
-            .map(|i| GenesisValidator {
-                address: address(i),
-                self_bond: 10_000 * PLX,
-            })
-            .collect(),
-        beacon: common::dev_beacon(4).output,
-    }
-    .build()
-    .unwrap()
-    .0
+        4,
+    )
+}
+
+/// `from`'s dealer log for `epoch`, as its `nonce`-th transaction.
+fn log_tx(from: u64, nonce: u64, epoch: u64, log: &[u8]) -> plexus_types::SignedTransaction {
+    tx(
+        from,
+        nonce,
+        Payload::DealerLog {
+            epoch,
+            log: log.to_vec(),
+        },
+    )
 }
 
 type Players = Vec<(PublicKey, Player<BeaconVariant, PrivateKey>)>;
@@ -141,35 +142,14 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
     let player_keys: Vec<_> = [0, 1, 2, 4].iter().map(|i| key(*i)).collect();
     let (logs, players) = exchange(&info, &dealers, &player_keys);
 
-    // Bad logs: from a non-dealer, for another epoch, garbage, someone else's log.
+    // Bad logs: dealer 0's log sent by a non-dealer, a log for another epoch, garbage.
     let (_, log0) = &logs[0];
     let bad = run(
         &mut state,
         vec![
-            tx(
-                5,
-                0,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: log0.clone(),
-                },
-            ),
-            tx(
-                1,
-                0,
-                Payload::DealerLog {
-                    epoch: 0,
-                    log: logs[1].1.clone(),
-                },
-            ),
-            tx(
-                2,
-                0,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: vec![7; 40],
-                },
-            ),
+            log_tx(5, 0, 1, log0),
+            log_tx(1, 0, 0, &logs[1].1),
+            log_tx(2, 0, 1, &[7; 40]),
         ],
     );
     assert_eq!(bad, vec![Status::Failed(Reason::InvalidDealerLog); 3]);
@@ -178,38 +158,10 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
     let got = run(
         &mut state,
         vec![
-            tx(
-                0,
-                0,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: log0.clone(),
-                },
-            ),
-            tx(
-                1,
-                1,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: logs[1].1.clone(),
-                },
-            ),
-            tx(
-                3,
-                1,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: logs[3].1.clone(),
-                },
-            ),
-            tx(
-                0,
-                1,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: log0.clone(),
-                },
-            ),
+            log_tx(0, 0, 1, log0),
+            log_tx(1, 1, 1, &logs[1].1),
+            log_tx(3, 1, 1, &logs[3].1),
+            log_tx(0, 1, 1, log0),
         ],
     );
     assert_eq!(
@@ -298,14 +250,7 @@ fn a_full_committee_s_dealer_log_fits_a_transaction() {
         dev.share_of(&keys[0].public_key()).unwrap().clone(),
     );
     let (logs, _) = exchange(&info, &[dealer], &keys);
-    let tx = tx(
-        0,
-        0,
-        Payload::DealerLog {
-            epoch: 1,
-            log: logs[0].1.clone(),
-        },
-    );
+    let tx = log_tx(0, 0, 1, &logs[0].1);
     let size = tx.encode().len();
     println!(
         "a {n}-member committee's dealer log: {} bytes, transaction {size} bytes",
@@ -344,24 +289,7 @@ fn without_a_quorum_of_logs_the_committee_stays() {
     // Two logs of four: below the quorum of three.
     run(
         &mut state,
-        vec![
-            tx(
-                0,
-                0,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: logs[0].1.clone(),
-                },
-            ),
-            tx(
-                1,
-                0,
-                Payload::DealerLog {
-                    epoch: 1,
-                    log: logs[1].1.clone(),
-                },
-            ),
-        ],
+        vec![log_tx(0, 0, 1, &logs[0].1), log_tx(1, 0, 1, &logs[1].1)],
     );
     let (committee, key_before) = (state.committee.clone(), state.beacon_key.clone());
     while state.height < 2 * EPOCH - 1 {

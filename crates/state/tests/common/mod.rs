@@ -2,8 +2,10 @@
 //! participation) through whole blocks.
 
 use commonware_cryptography::Signer;
-use plexus_state::{State, apply_block, beacon::DevBeacon, build_block};
-use plexus_types::{Address, Payload, PrivateKey, SignedTransaction, Status, Transaction};
+use plexus_state::{
+    Genesis, GenesisValidator, Params, State, apply_block, beacon::DevBeacon, build_block,
+};
+use plexus_types::{Address, PLX, Payload, PrivateKey, SignedTransaction, Status, Transaction};
 
 pub fn key(i: u64) -> PrivateKey {
     PrivateKey::from_seed(i)
@@ -23,6 +25,27 @@ pub fn tx(chain: u64, from: u64, nonce: u64, payload: Payload) -> SignedTransact
         payload,
     }
     .sign(&key(from))
+}
+
+/// A chain whose keys `0..10` hold 100 000 PLX each and whose keys `0..validators` bond 10 000
+/// PLX each as the genesis committee (with the beacon key of [`dev_beacon`]).
+pub fn genesis(chain: u64, params: Params, validators: u64) -> State {
+    Genesis {
+        chain_id: chain,
+        timestamp_ms: 0,
+        params,
+        allocations: (0..10).map(|i| (address(i), 100_000 * PLX)).collect(),
+        validators: (0..validators)
+            .map(|i| GenesisValidator {
+                address: address(i),
+                self_bond: 10_000 * PLX,
+            })
+            .collect(),
+        beacon: dev_beacon(validators).output,
+    }
+    .build()
+    .unwrap()
+    .0
 }
 
 /// The beacon key of a test chain whose genesis committee is keys `0..n`.
