@@ -4,9 +4,26 @@
 //! - `cargo xtask bench`: the release build's transaction and apply benchmarks, as JSON.
 //! - `cargo xtask sim --seeds N [--from S] [--scenario NAME] [--json]`: the deterministic
 //!   simulation sweep (every scenario for seeds S..S+N); fails naming any failing seed.
+//! - `cargo xtask train-digits`: trains the digits job's int8 model (see `train.rs`), writes
+//!   `jobs/build/digits.weights` and `jobs/build/digits-heldout.csv`, prints the accuracies.
+//! - `cargo xtask jobs [--check]`: builds the job modules for wasm32 and installs them as
+//!   `jobs/build/{digits,cnn}.wasm`, or with `--check` fails naming a file a fresh build would
+//!   change (see `jobs.rs`).
+
+mod jobs;
+mod train;
 
 use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
@@ -52,6 +69,17 @@ fn main() -> Result<()> {
             args.extend(rest.iter().map(String::as_str));
             run("cargo", &args)
         }
-        other => bail!("unknown task {other:?}; tasks: check, bench, sim"),
+        "train-digits" => train::train_digits(&root()),
+        "jobs" => {
+            let check = match std::env::args().nth(2).as_deref() {
+                None => false,
+                Some("--check") => true,
+                Some(other) => {
+                    bail!("unknown argument {other:?}; usage: cargo xtask jobs [--check]")
+                }
+            };
+            jobs::jobs(&root(), check)
+        }
+        other => bail!("unknown task {other:?}; tasks: check, bench, sim, train-digits, jobs"),
     }
 }

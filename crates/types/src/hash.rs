@@ -10,6 +10,11 @@ pub fn hash(parts: &[&[u8]]) -> Digest {
     Sha256::hash(parts)
 }
 
+/// The digest type around 32 raw bytes (BLAKE3 content hashes share it: both are 32 bytes).
+pub fn digest_from_bytes(bytes: [u8; 32]) -> Digest {
+    commonware_cryptography::sha256::Digest(bytes)
+}
+
 /// Parses a digest from 64 hex characters (an optional `0x` prefix is accepted).
 pub fn parse_digest(text: &str) -> Option<Digest> {
     let text = text.strip_prefix("0x").unwrap_or(text);

@@ -14,7 +14,9 @@ pub mod amount;
 pub mod beacon;
 pub mod block;
 pub mod hash;
+pub mod job;
 pub mod receipt;
+pub mod trace;
 pub mod tx;
 
 pub use address::{Address, AddressError};

@@ -1,0 +1,67 @@
+//! The deterministic metered WASM executor of Plexus jobs: admission, fuel, checkpoints, trace
+//! root, single-segment re-execution.
+//!
+//! The guest ABI is `jobs/README.md`; the protocol is FuelTrace (`plexus_types::trace` defines
+//! the commitments). The flow:
+//!
+//! 1. [`admit`] checks submitted bytes (wasmparser, explicit feature set, host imports, memory
+//!    maximum, exports) and rewrites the module so every mutable global is exported.
+//! 2. [`Engine::compile`] compiles an [`Admitted`] module on an [`Engine`] (wasmtime 48.0.8, fuel,
+//!    NaN canonicalization, no relaxed SIMD or threads; optionally baseline-ISA codegen).
+//! 3. [`run`] instantiates a [`Job`], calls `init` then `step` until it returns 0, takes a
+//!    [`Checkpoint`] whenever `seg_fuel` fuel has been used since the last one, and returns an
+//!    [`Execution`]: outcome, output hash, total fuel, leaves, trace root.
+//! 4. [`replay_segment`] re-runs one segment from a checkpoint and its pages, for audits and
+//!    disputes; it returns the same post leaf the run committed.
+//!
+//! Invariants: a guest can only cause an [`Outcome`] (a stable [`TrapCode`] when it misbehaves),
+//! never a panic, a hang (fuel, plus the wall-clock backstop) or an [`ExecError`]; results, fuel
+//! and trace roots do not depend on the machine or the codegen settings; every limit is a named
+//! constant below.
+
+pub mod admission;
+pub mod builtin;
+pub mod checkpoint;
+pub mod engine;
+pub mod gemm;
+mod host;
+pub mod native;
+pub mod run;
+
+pub use admission::{AdmissionError, Admitted, admit};
+pub use checkpoint::{
+    Checkpoint, CheckpointSink, DiscardCheckpoints, MemoryCheckpoints, NewPage, PageSource,
+};
+pub use engine::{Compiled, Engine, EngineError, EngineOptions};
+pub use gemm::{GemmShapeError, gemm_i8};
+pub use host::{job_seed, random_bytes};
+pub use plexus_types::trace::{Digest32, GlobalValue, TrapCode};
+pub use run::{
+    ExecError, Execution, Job, Leaf, Outcome, SegmentEnd, SegmentOutcome, replay_segment, run,
+};
+
+/// Largest module accepted by admission, in bytes.
+pub const MODULE_BYTES_MAX: usize = 8 << 20;
+/// Largest memory a module may declare, in 64 KiB pages (64 MiB).
+pub const MEMORY_PAGES_MAX: u64 = 1024;
+/// Largest initial table size a module may declare, in elements (tables cannot grow).
+pub const TABLE_ELEMENTS_MAX: u64 = 65_536;
+/// Largest blob, in bytes.
+pub const BLOB_BYTES_MAX: usize = 64 << 20;
+/// Most blobs a job may name.
+pub const BLOBS_MAX: usize = 16;
+/// Largest input, in bytes.
+pub const INPUT_BYTES_MAX: usize = 16 << 20;
+/// Largest output, in bytes.
+pub const OUTPUT_BYTES_MAX: usize = 1 << 20;
+/// Most fuel a job may be given.
+pub const JOB_FUEL_MAX: u64 = 1_000_000_000_000;
+/// Most segments a trace may have (`max_fuel / seg_fuel` must stay below it; the trace then has
+/// at most `SEGMENTS_MAX + 1` leaves).
+pub const SEGMENTS_MAX: u64 = 1 << 16;
+/// Default fuel per segment.
+pub const SEG_FUEL_DEFAULT: u64 = 1 << 24;
+/// Default wall-clock backstop per run, in milliseconds.
+pub const WALL_TIME_MS_DEFAULT: u64 = 600_000;
+/// Flat fuel cost of every host call.
+pub const HOST_CALL_FUEL: u64 = 64;
