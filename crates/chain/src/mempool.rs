@@ -93,12 +93,27 @@ fn payload_value(payload: &Payload) -> Amount {
     match payload {
         Payload::Transfer { amount, .. }
         | Payload::Bond { amount }
-        | Payload::Delegate { amount, .. } => *amount,
+        | Payload::Delegate { amount, .. }
+        | Payload::ProviderRegister { bond: amount, .. }
+        | Payload::ProviderUpdate {
+            bond_add: amount, ..
+        } => *amount,
+        // An escrow that overflows fails in execution; here it only has to be unaffordable.
+        Payload::JobPost {
+            max_fuel,
+            price_cap_per_mfuel,
+            ..
+        } => plexus_types::job::fuel_cost_ceil(*max_fuel, *price_cap_per_mfuel)
+            .unwrap_or(Amount::MAX),
         Payload::Unbond { .. }
         | Payload::Undelegate { .. }
         | Payload::Evidence { .. }
         | Payload::Participation { .. }
-        | Payload::DealerLog { .. } => 0,
+        | Payload::DealerLog { .. }
+        | Payload::ProviderHeartbeat
+        | Payload::ProviderDeregister
+        | Payload::JobCommit { .. }
+        | Payload::JobCancel { .. } => 0,
     }
 }
 

@@ -1,5 +1,7 @@
 //! A typed, blocking client of the node's HTTP API.
 
+mod blob;
+
 use crate::dto::*;
 use commonware_codec::Encode;
 use plexus_types::{Address, SignedTransaction};
@@ -171,6 +173,40 @@ impl Client {
 
     pub fn validators(&self) -> Result<Vec<ValidatorDto>, ClientError> {
         self.get("/v1/validators")
+    }
+
+    /// Every registered provider (deregistering ones until their bond is released).
+    pub fn providers(&self) -> Result<Vec<ProviderDto>, ClientError> {
+        self.get("/v1/providers")
+    }
+
+    /// One provider (`unknown_provider` if it is not registered).
+    pub fn provider(&self, address: &Address) -> Result<ProviderDto, ClientError> {
+        self.get(&format!("/v1/providers/{address}"))
+    }
+
+    /// One job by id, hex (`unknown_job` if it was never posted or has been pruned).
+    pub fn job(&self, id: &str) -> Result<JobDto, ClientError> {
+        self.get(&format!("/v1/jobs/{id}"))
+    }
+
+    /// A consumer's jobs, newest first, at most `limit` (the node caps it at `JOBS_LIST_MAX`).
+    pub fn jobs_of_consumer(
+        &self,
+        consumer: &Address,
+        limit: usize,
+    ) -> Result<Vec<JobDto>, ClientError> {
+        self.get(&format!("/v1/jobs?consumer={consumer}&limit={limit}"))
+    }
+
+    /// The jobs assigned to a provider, newest first, at most `limit`: how a provider agent
+    /// finds its work.
+    pub fn jobs_of_provider(
+        &self,
+        provider: &Address,
+        limit: usize,
+    ) -> Result<Vec<JobDto>, ClientError> {
+        self.get(&format!("/v1/jobs?provider={provider}&limit={limit}"))
     }
 
     pub fn faucet(&self, address: &Address, amount: Option<String>) -> Result<String, ClientError> {

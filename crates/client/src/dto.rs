@@ -68,9 +68,12 @@ pub struct TxDto {
     pub sender: String,
     pub nonce: u64,
     pub fee: String,
-    /// `transfer`, `bond`, `unbond`, `delegate` or `undelegate`.
+    /// `transfer`, `bond`, `unbond`, `delegate`, `undelegate`, `evidence`, `participation`,
+    /// `dealer_log`, `provider_register`, `provider_update`, `provider_heartbeat`,
+    /// `provider_deregister`, `job_post`, `job_commit` or `job_cancel`.
     pub kind: String,
-    /// Recipient (transfer) or validator (delegate, undelegate).
+    /// Recipient (transfer), validator (delegate, undelegate) or job id (job_commit,
+    /// job_cancel).
     pub target: Option<String>,
     pub amount: String,
     pub receipt: Option<ReceiptDto>,
@@ -179,4 +182,97 @@ pub struct FaucetRequest {
 pub struct BatchItemDto {
     pub hash: Option<String>,
     pub error: Option<ErrorBody>,
+}
+
+/// A stored blob: its BLAKE3 hash (hex) and size in bytes.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BlobDto {
+    pub hash: String,
+    pub size: u64,
+}
+
+/// A provider's declared machine.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ResourceProfileDto {
+    pub cores: u32,
+    pub memory_mb: u64,
+    pub gpus: u32,
+    pub gpu_model: String,
+    pub storage_gb: u64,
+}
+
+/// A registered compute provider at the last finalized height.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ProviderDto {
+    pub address: String,
+    /// The agent's URL (serves outputs and checkpoint pages).
+    pub endpoint: String,
+    pub profile: ResourceProfileDto,
+    /// The benchmark the agent measured and registered.
+    pub fuel_per_second: u64,
+    /// Price per million fuel, in base units.
+    pub ask_per_mfuel: String,
+    pub bond: String,
+    /// The part of the bond locked by jobs in flight.
+    pub bond_locked: String,
+    /// Total burned from the bond by missed deadlines.
+    pub slashed: String,
+    /// 0..=10000.
+    pub reputation: u32,
+    pub jobs_done: u64,
+    pub jobs_missed: u64,
+    /// Jobs assigned and not yet settled or expired.
+    pub jobs_in_flight: u32,
+    /// Concurrent jobs it takes.
+    pub capacity: u32,
+    /// Heartbeating recently and not deregistering: eligible for matching.
+    pub active: bool,
+    pub registered_height: u64,
+    pub last_heartbeat_height: u64,
+    /// Set while deregistering: the height its bond returns to its balance.
+    pub unbonding_release: Option<u64>,
+}
+
+/// A job at the last finalized height. Hashes are hex; the module, blob, input and output
+/// hashes and the trace root are BLAKE3 content hashes.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct JobDto {
+    /// The hash of the transaction that posted it.
+    pub id: String,
+    pub consumer: String,
+    /// `posted`, `assigned`, `committed`, `settled`, `expired` or `cancelled`.
+    pub status: String,
+    pub module: String,
+    pub blobs: Vec<String>,
+    pub input: String,
+    pub max_fuel: u64,
+    pub price_cap_per_mfuel: String,
+    /// `standard` or `full`.
+    pub audit: String,
+    pub escrow: String,
+    pub posted_height: u64,
+    /// The last height a commitment is accepted at.
+    pub deadline_height: u64,
+    /// The matched provider, its ask (the job's price), its bond lock and the match height.
+    pub provider: Option<String>,
+    pub ask_per_mfuel: Option<String>,
+    pub bond_locked: Option<String>,
+    pub assigned_height: Option<u64>,
+    /// The commitment, once made.
+    pub output_hash: Option<String>,
+    pub total_fuel: Option<u64>,
+    pub segments: Option<u32>,
+    pub trace_root: Option<String>,
+    pub failed: Option<bool>,
+    pub committed_height: Option<u64>,
+    /// When a committed job settles.
+    pub settle_height: Option<u64>,
+    /// Paid to the provider (settled jobs).
+    pub paid: Option<String>,
+    /// Returned to the consumer (settled, expired or cancelled jobs).
+    pub refunded: Option<String>,
+    /// Burned from the provider's bond (expired assigned jobs).
+    pub slashed: Option<String>,
+    /// The height the job settled, expired or was cancelled at.
+    pub finished_height: Option<u64>,
 }

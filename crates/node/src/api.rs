@@ -109,9 +109,25 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         Payload::Delegate { validator, amount } | Payload::Undelegate { validator, amount } => {
             (Some(validator.to_string()), *amount)
         }
-        Payload::Evidence { .. } | Payload::Participation { .. } | Payload::DealerLog { .. } => {
-            (None, 0)
-        }
+        Payload::ProviderRegister { bond: amount, .. }
+        | Payload::ProviderUpdate {
+            bond_add: amount, ..
+        } => (None, *amount),
+        // The escrow it takes (zero if it would overflow: such a post fails).
+        Payload::JobPost {
+            max_fuel,
+            price_cap_per_mfuel,
+            ..
+        } => (
+            None,
+            plexus_types::job::fuel_cost_ceil(*max_fuel, *price_cap_per_mfuel).unwrap_or(0),
+        ),
+        Payload::JobCommit { job, .. } | Payload::JobCancel { job } => (Some(digest_hex(job)), 0),
+        Payload::Evidence { .. }
+        | Payload::Participation { .. }
+        | Payload::DealerLog { .. }
+        | Payload::ProviderHeartbeat
+        | Payload::ProviderDeregister => (None, 0),
     };
     TxDto {
         hash: digest_hex(&tx.hash()),
@@ -511,6 +527,230 @@ async fn get_validators(State(state): State<ApiState>) -> ApiResult<Vec<Validato
     Ok(Json(validators))
 }
 
+/// The JSON form of a provider at `height`.
+pub fn provider_dto(
+    state: &LedgerState,
+    address: &Address,
+    provider: &plexus_state::Provider,
+) -> ProviderDto {
+    let profile = &provider.profile;
+    ProviderDto {
+        address: address.to_string(),
+        endpoint: provider.endpoint.clone(),
+        profile: ResourceProfileDto {
+            cores: profile.cores,
+            memory_mb: profile.memory_mb,
+            gpus: profile.gpus,
+            gpu_model: profile.gpu_model.clone(),
+            storage_gb: profile.storage_gb,
+        },
+        fuel_per_second: provider.fuel_per_second,
+        ask_per_mfuel: provider.ask_per_mfuel.to_string(),
+        bond: provider.bond.to_string(),
+        bond_locked: provider.bond_locked.to_string(),
+        slashed: provider.slashed.to_string(),
+        reputation: provider.reputation,
+        jobs_done: provider.jobs_done,
+        jobs_missed: provider.jobs_missed,
+        jobs_in_flight: provider.jobs_in_flight,
+        capacity: provider.capacity(),
+        // Whether a job posted in the next block could be matched to it.
+        active: provider.is_active(&state.params, state.height + 1),
+        registered_height: provider.registered_height,
+        last_heartbeat_height: provider.last_heartbeat_height,
+        unbonding_release: provider.unbonding_release,
+    }
+}
+
+/// The JSON form of a job.
+pub fn job_dto(id: &plexus_types::Digest, job: &plexus_state::Job) -> JobDto {
+    use plexus_state::JobStatus;
+    let assignment = job.status.assignment();
+    let commitment = job.status.commitment();
+    let (committed_height, settle_height) = match &job.status {
+        JobStatus::Committed {
+            committed_height,
+            settle_height,
+            ..
+        } => (Some(*committed_height), Some(*settle_height)),
+        JobStatus::Settled {
+            committed_height,
+            height,
+            ..
+        } => (Some(*committed_height), Some(*height)),
+        _ => (None, None),
+    };
+    let (paid, refunded, slashed) = match &job.status {
+        JobStatus::Settled { paid, refunded, .. } => (Some(*paid), Some(*refunded), None),
+        JobStatus::Expired {
+            refunded, slashed, ..
+        } => (None, Some(*refunded), Some(*slashed)),
+        JobStatus::Cancelled { refunded, .. } => (None, Some(*refunded), None),
+        _ => (None, None, None),
+    };
+    JobDto {
+        id: digest_hex(id),
+        consumer: job.consumer.to_string(),
+        status: job.status.name().to_string(),
+        module: digest_hex(&job.module),
+        blobs: job.blobs.iter().map(digest_hex).collect(),
+        input: digest_hex(&job.input),
+        max_fuel: job.max_fuel,
+        price_cap_per_mfuel: job.price_cap_per_mfuel.to_string(),
+        audit: job.audit.name().to_string(),
+        escrow: job.escrow.to_string(),
+        posted_height: job.posted_height,
+        deadline_height: job.deadline_height,
+        provider: assignment.map(|a| a.provider.to_string()),
+        ask_per_mfuel: assignment.map(|a| a.ask_per_mfuel.to_string()),
+        bond_locked: assignment.map(|a| a.bond_locked.to_string()),
+        assigned_height: assignment.map(|a| a.height),
+        output_hash: commitment.map(|c| digest_hex(&c.output_hash)),
+        total_fuel: commitment.map(|c| c.total_fuel),
+        segments: commitment.map(|c| c.segments),
+        trace_root: commitment.map(|c| digest_hex(&c.trace_root)),
+        failed: commitment.map(|c| c.failed),
+        committed_height,
+        settle_height,
+        paid: paid.map(|a| a.to_string()),
+        refunded: refunded.map(|a| a.to_string()),
+        slashed: slashed.map(|a| a.to_string()),
+        finished_height: job.status.finished_height(),
+    }
+}
+
+/// Registered compute providers, by address.
+#[utoipa::path(get, path = "/v1/providers", responses((status = 200, body = Vec<ProviderDto>)))]
+async fn get_providers(State(state): State<ApiState>) -> ApiResult<Vec<ProviderDto>> {
+    Ok(Json(finalized_state(&state, |s| {
+        s.providers
+            .iter()
+            .map(|(address, provider)| provider_dto(s, address, provider))
+            .collect()
+    })))
+}
+
+/// One provider.
+#[utoipa::path(get, path = "/v1/providers/{address}", params(("address" = String, Path)),
+    responses((status = 200, body = ProviderDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_provider(
+    State(state): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<ProviderDto> {
+    let address = parse_address(&address)?;
+    finalized_state(&state, |s| {
+        s.providers
+            .get(&address)
+            .map(|provider| provider_dto(s, &address, provider))
+    })
+    .map(Json)
+    .ok_or_else(|| {
+        let reason = plexus_types::Reason::UnknownProvider;
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            reason.code(),
+            format!("{address} is not a registered provider"),
+        )
+    })
+}
+
+/// One job by id (the hash of the transaction that posted it).
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = JobDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<JobDto> {
+    let digest = parse_digest(&id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{id:?} is not 64 hex digits"),
+        )
+    })?;
+    finalized_state(&state, |s| {
+        s.jobs.get(&digest).map(|job| job_dto(&digest, job))
+    })
+    .map(Json)
+    .ok_or_else(|| {
+        let reason = plexus_types::Reason::UnknownJob;
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            reason.code(),
+            format!(
+                "no job {} on chain (never posted, or pruned)",
+                digest_hex(&digest)
+            ),
+        )
+    })
+}
+
+/// The most jobs one list request returns.
+pub const JOBS_LIST_MAX: usize = 100;
+
+/// The filter of `GET /v1/jobs`: exactly one of `consumer` and `provider`.
+#[derive(Debug, serde::Deserialize)]
+pub struct JobsQuery {
+    pub consumer: Option<String>,
+    pub provider: Option<String>,
+    /// At most `JOBS_LIST_MAX` (larger values are capped); defaults to it.
+    pub limit: Option<usize>,
+}
+
+/// The jobs `query` selects in `state`, newest first.
+pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, ApiError> {
+    let limit = query.limit.unwrap_or(JOBS_LIST_MAX).min(JOBS_LIST_MAX);
+    let found = match (&query.consumer, &query.provider) {
+        (Some(consumer), None) => {
+            let consumer = parse_address(consumer)?;
+            plexus_state::market::jobs_where(&state.jobs, |job| job.consumer == consumer, limit)
+        }
+        (None, Some(provider)) => {
+            let provider = parse_address(provider)?;
+            plexus_state::market::jobs_where(
+                &state.jobs,
+                |job| {
+                    job.status
+                        .assignment()
+                        .is_some_and(|a| a.provider == provider)
+                },
+                limit,
+            )
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "give exactly one of consumer=ADDRESS and provider=ADDRESS",
+            ));
+        }
+    };
+    Ok(found
+        .into_iter()
+        .map(|(id, job)| job_dto(id, job))
+        .collect())
+}
+
+/// A consumer's jobs or the jobs assigned to a provider, newest first (retained jobs only).
+#[utoipa::path(get, path = "/v1/jobs",
+    params(("consumer" = Option<String>, Query), ("provider" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, body = Vec<JobDto>), (status = 400, body = ErrorBody)))]
+async fn get_jobs(
+    State(state): State<ApiState>,
+    query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Vec<JobDto>> {
+    let axum::extract::Query(query) = query.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    })?;
+    // A scan of every retained job: off the async workers.
+    let executed = state.app.finalized();
+    let jobs = tokio::task::spawn_blocking(move || list_jobs(&executed.state, &query))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(jobs))
+}
+
 /// The latest finalized block and the state after it, as the codec encoding of `(Block, State)`:
 /// what a new node state-syncs from. It checks the block against a finalization certificate it
 /// fetches from the committee, and the state against the block's state root.
@@ -671,6 +911,10 @@ async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
         get_block,
         get_latest_block,
         get_validators,
+        get_providers,
+        get_provider,
+        get_job,
+        get_jobs,
         get_status,
         get_snapshot,
         post_faucet,
@@ -719,6 +963,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks/latest", get(get_latest_block))
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/validators", get(get_validators))
+        .route("/v1/providers", get(get_providers))
+        .route("/v1/providers/{address}", get(get_provider))
+        .route("/v1/jobs", get(get_jobs))
+        .route("/v1/jobs/{id}", get(get_job))
         .route("/v1/status", get(get_status))
         .route("/v1/snapshot", get(get_snapshot))
         .route("/v1/faucet", post(post_faucet))
@@ -733,4 +981,175 @@ pub fn router(state: ApiState) -> Router {
         // Bodies past this are cut off by axum; ours are checked against TX_SIZE_MAX with a JSON error.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plexus_state::{Genesis, GenesisValidator, Params, beacon::DevBeacon, build_block};
+    use plexus_types::job::{AuditClass, ResourceProfile};
+    use plexus_types::{PLX, hash};
+
+    fn key(i: u64) -> PrivateKey {
+        PrivateKey::from_seed(i)
+    }
+
+    fn address(i: u64) -> Address {
+        Address(key(i).public_key())
+    }
+
+    fn tx(from: u64, nonce: u64, payload: Payload) -> SignedTransaction {
+        Transaction {
+            chain_id: 3,
+            sender: address(from),
+            nonce,
+            fee: 1_000,
+            payload,
+        }
+        .sign(&key(from))
+    }
+
+    fn post(nonce: u64, cap: Amount) -> SignedTransaction {
+        tx(
+            2,
+            nonce,
+            Payload::JobPost {
+                module: hash(&[b"m"]),
+                blobs: vec![hash(&[b"b"])],
+                input: hash(&[b"i"]),
+                max_fuel: 2_000_000,
+                price_cap_per_mfuel: cap,
+                audit: AuditClass::Full,
+                deadline_blocks: 10,
+            },
+        )
+    }
+
+    /// Provider 1 registered (ask 1 PLX); consumer 2 posted a matched job, committed, and an
+    /// unmatched one; returns the state and the two job ids.
+    fn market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
+        let beacon = DevBeacon::deal(0, [key(0).public_key()]);
+        let (mut state, _) = Genesis {
+            chain_id: 3,
+            timestamp_ms: 0,
+            params: Params::default(),
+            allocations: (0..3).map(|i| (address(i), 100_000 * PLX)).collect(),
+            validators: vec![GenesisValidator {
+                address: address(0),
+                self_bond: 10_000 * PLX,
+            }],
+            beacon: beacon.output.clone(),
+        }
+        .build()
+        .unwrap();
+        let register = tx(
+            1,
+            0,
+            Payload::ProviderRegister {
+                endpoint: "http://provider:7000".into(),
+                profile: ResourceProfile {
+                    cores: 2,
+                    ..ResourceProfile::default()
+                },
+                fuel_per_second: 10,
+                ask_per_mfuel: PLX,
+                bond: 500 * PLX,
+            },
+        );
+        let (matched, unmatched) = (post(0, 2 * PLX), post(1, PLX / 2));
+        let ids = (matched.hash(), unmatched.hash());
+        let commit = tx(
+            1,
+            1,
+            Payload::JobCommit {
+                job: ids.0,
+                output_hash: hash(&[b"o"]),
+                total_fuel: 1_500_000,
+                segments: 4,
+                trace_root: hash(&[b"t"]),
+                failed: false,
+            },
+        );
+        for txs in [vec![register], vec![matched, unmatched], vec![commit]] {
+            let height = state.height + 1;
+            let built = build_block(
+                &state,
+                txs,
+                height,
+                key(0).public_key(),
+                beacon.block_signature(height),
+            )
+            .unwrap();
+            assert!(built.receipts.iter().all(|r| r.status == Status::Success));
+            state = built.state;
+        }
+        (state, ids.0, ids.1)
+    }
+
+    #[test]
+    fn jobs_and_providers_as_json() {
+        let (state, matched, unmatched) = market();
+        let job = job_dto(&matched, &state.jobs[&matched]);
+        assert_eq!(job.status, "committed");
+        assert_eq!(job.provider, Some(address(1).to_string()));
+        assert_eq!(job.escrow, (4 * PLX).to_string());
+        assert_eq!(job.ask_per_mfuel, Some(PLX.to_string()));
+        assert_eq!(job.bond_locked, Some((4 * PLX).to_string()));
+        assert_eq!(job.total_fuel, Some(1_500_000));
+        assert_eq!(job.output_hash, Some(digest_hex(&hash(&[b"o"]))));
+        assert_eq!(job.audit, "full");
+        assert_eq!(job.blobs, vec![digest_hex(&hash(&[b"b"]))]);
+        assert_eq!((job.posted_height, job.deadline_height), (2, 12));
+        assert_eq!(
+            (job.committed_height, job.settle_height),
+            (Some(3), Some(8))
+        );
+        assert_eq!((job.paid, job.finished_height), (None, None));
+        let open = job_dto(&unmatched, &state.jobs[&unmatched]);
+        assert_eq!((open.status.as_str(), open.provider), ("posted", None));
+
+        let provider = provider_dto(&state, &address(1), &state.providers[&address(1)]);
+        assert_eq!(provider.endpoint, "http://provider:7000");
+        assert_eq!(provider.bond_locked, (4 * PLX).to_string());
+        assert_eq!((provider.jobs_in_flight, provider.capacity), (1, 2));
+        assert_eq!((provider.reputation, provider.active), (5_000, true));
+    }
+
+    #[test]
+    fn job_lists_filter_newest_first_and_are_bounded() {
+        let (state, matched, unmatched) = market();
+        let query = |consumer: Option<u64>, provider: Option<u64>, limit| JobsQuery {
+            consumer: consumer.map(|i| address(i).to_string()),
+            provider: provider.map(|i| address(i).to_string()),
+            limit,
+        };
+        let ids = |jobs: Vec<JobDto>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+        let mine = ids(list_jobs(&state, &query(Some(2), None, None)).unwrap_or_default());
+        assert_eq!(mine.len(), 2);
+        assert!(mine.contains(&digest_hex(&matched)) && mine.contains(&digest_hex(&unmatched)));
+        let assigned = ids(list_jobs(&state, &query(None, Some(1), None)).unwrap_or_default());
+        assert_eq!(assigned, vec![digest_hex(&matched)]);
+        assert_eq!(
+            list_jobs(&state, &query(Some(2), None, Some(1)))
+                .map(|j| j.len())
+                .ok(),
+            Some(1)
+        );
+        assert!(list_jobs(&state, &query(Some(1), None, None)).is_ok_and(|j| j.is_empty()));
+        for bad in [query(None, None, None), query(Some(1), Some(2), None)] {
+            let Err(ApiError(status, body)) = list_jobs(&state, &bad) else {
+                panic!("accepted {bad:?}");
+            };
+            assert_eq!(
+                (status, body.code.as_str()),
+                (StatusCode::BAD_REQUEST, "invalid_query")
+            );
+        }
+        let not_an_address = JobsQuery {
+            consumer: Some("nope".into()),
+            provider: None,
+            limit: None,
+        };
+        assert!(list_jobs(&state, &not_an_address).is_err());
+    }
 }

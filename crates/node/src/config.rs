@@ -29,10 +29,78 @@ pub struct ParamsFile {
     /// Share of an equivocator's stake burned, in basis points (absent in older files: 500).
     #[serde(default = "default_slash_bps")]
     pub slash_bps: u32,
+    /// The compute market's parameters (absent in older files: the defaults).
+    #[serde(default = "default_provider_bond_min")]
+    pub provider_bond_min: String,
+    #[serde(default = "default_provider_unbonding_blocks")]
+    pub provider_unbonding_blocks: u64,
+    #[serde(default = "default_heartbeat_interval_blocks")]
+    pub heartbeat_interval_blocks: u64,
+    #[serde(default = "default_heartbeat_missed_max")]
+    pub heartbeat_missed_max: u64,
+    #[serde(default = "default_settlement_window_blocks")]
+    pub settlement_window_blocks: u64,
+    #[serde(default = "default_job_deadline_max_blocks")]
+    pub job_deadline_max_blocks: u64,
+    #[serde(default = "default_job_retention_blocks")]
+    pub job_retention_blocks: u64,
+    #[serde(default = "default_bond_lock_multiple")]
+    pub bond_lock_multiple: u32,
+    /// Share of a job's bond lock burned when its provider misses the deadline, in basis points.
+    #[serde(default = "default_deadline_slash_bps")]
+    pub deadline_slash_bps: u32,
+    #[serde(default = "default_reputation_done_gain")]
+    pub reputation_done_gain: u32,
+    #[serde(default = "default_reputation_miss_penalty")]
+    pub reputation_miss_penalty: u32,
 }
 
 fn default_slash_bps() -> u32 {
     Params::default().slash_bps
+}
+
+fn default_provider_bond_min() -> String {
+    Params::default().provider_bond_min.to_string()
+}
+
+fn default_provider_unbonding_blocks() -> u64 {
+    Params::default().provider_unbonding_blocks
+}
+
+fn default_heartbeat_interval_blocks() -> u64 {
+    Params::default().heartbeat_interval_blocks
+}
+
+fn default_heartbeat_missed_max() -> u64 {
+    Params::default().heartbeat_missed_max
+}
+
+fn default_settlement_window_blocks() -> u64 {
+    Params::default().settlement_window_blocks
+}
+
+fn default_job_deadline_max_blocks() -> u64 {
+    Params::default().job_deadline_max_blocks
+}
+
+fn default_job_retention_blocks() -> u64 {
+    Params::default().job_retention_blocks
+}
+
+fn default_bond_lock_multiple() -> u32 {
+    Params::default().bond_lock_multiple
+}
+
+fn default_deadline_slash_bps() -> u32 {
+    Params::default().deadline_slash_bps
+}
+
+fn default_reputation_done_gain() -> u32 {
+    Params::default().reputation_done_gain
+}
+
+fn default_reputation_miss_penalty() -> u32 {
+    Params::default().reputation_miss_penalty
 }
 
 impl Default for ParamsFile {
@@ -45,6 +113,17 @@ impl Default for ParamsFile {
             epoch_length_blocks: p.epoch_length_blocks,
             committee_size_max: p.committee_size_max,
             slash_bps: p.slash_bps,
+            provider_bond_min: p.provider_bond_min.to_string(),
+            provider_unbonding_blocks: p.provider_unbonding_blocks,
+            heartbeat_interval_blocks: p.heartbeat_interval_blocks,
+            heartbeat_missed_max: p.heartbeat_missed_max,
+            settlement_window_blocks: p.settlement_window_blocks,
+            job_deadline_max_blocks: p.job_deadline_max_blocks,
+            job_retention_blocks: p.job_retention_blocks,
+            bond_lock_multiple: p.bond_lock_multiple,
+            deadline_slash_bps: p.deadline_slash_bps,
+            reputation_done_gain: p.reputation_done_gain,
+            reputation_miss_penalty: p.reputation_miss_penalty,
         }
     }
 }
@@ -148,6 +227,17 @@ impl GenesisFile {
             epoch_length_blocks: self.params.epoch_length_blocks,
             committee_size_max: self.params.committee_size_max,
             slash_bps: self.params.slash_bps.min(10_000),
+            provider_bond_min: amount("params.provider_bond_min", &self.params.provider_bond_min)?,
+            provider_unbonding_blocks: self.params.provider_unbonding_blocks,
+            heartbeat_interval_blocks: self.params.heartbeat_interval_blocks,
+            heartbeat_missed_max: self.params.heartbeat_missed_max,
+            settlement_window_blocks: self.params.settlement_window_blocks,
+            job_deadline_max_blocks: self.params.job_deadline_max_blocks,
+            job_retention_blocks: self.params.job_retention_blocks,
+            bond_lock_multiple: self.params.bond_lock_multiple,
+            deadline_slash_bps: self.params.deadline_slash_bps.min(10_000),
+            reputation_done_gain: self.params.reputation_done_gain,
+            reputation_miss_penalty: self.params.reputation_miss_penalty,
         };
         let allocations = self
             .allocations
@@ -177,5 +267,52 @@ impl GenesisFile {
             validators,
             beacon: decode_hex("beacon_key", &self.beacon_key, &beacon::sharing_cfg())?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Signer;
+
+    #[test]
+    fn params_without_market_fields_load_with_the_defaults() {
+        let old = r#"{"fee_min": "1000", "self_bond_min": "5", "unbonding_period_blocks": 7,
+            "epoch_length_blocks": 10, "committee_size_max": 4}"#;
+        let params: ParamsFile = serde_json::from_str(old).unwrap();
+        let defaults = ParamsFile::default();
+        assert_eq!(params.slash_bps, defaults.slash_bps);
+        assert_eq!(params.provider_bond_min, defaults.provider_bond_min);
+        assert_eq!(params.heartbeat_missed_max, defaults.heartbeat_missed_max);
+        assert_eq!(
+            params.reputation_miss_penalty,
+            defaults.reputation_miss_penalty
+        );
+        let file = GenesisFile {
+            chain_id: 1,
+            timestamp_ms: 0,
+            params: ParamsFile {
+                provider_bond_min: "2.5plx".into(),
+                deadline_slash_bps: 20_000,
+                ..params
+            },
+            allocations: Vec::new(),
+            validators: Vec::new(),
+            beacon_key: beacon_key_hex(
+                &plexus_state::beacon::DevBeacon::deal(
+                    0,
+                    [plexus_types::PrivateKey::from_seed(0).public_key()],
+                )
+                .output,
+            ),
+        };
+        let genesis = file.to_genesis().unwrap();
+        assert_eq!(genesis.params.provider_bond_min, 2_500_000_000);
+        assert_eq!(genesis.params.deadline_slash_bps, 10_000);
+        assert_eq!(genesis.params.self_bond_min, 5);
+        assert_eq!(
+            genesis.params.settlement_window_blocks,
+            Params::default().settlement_window_blocks
+        );
     }
 }

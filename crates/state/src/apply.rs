@@ -1,6 +1,9 @@
 //! Block and transaction execution.
 
+use crate::market::{self, Posting};
+use crate::registry::{self, Offer};
 use crate::{State, staking};
+use plexus_types::job::Commitment;
 use plexus_types::{
     Amount, BeaconSignature, Block, Digest, Header, Payload, PublicKey, Reason, Receipt,
     SignedTransaction, Status, beacon, block::tx_root,
@@ -85,12 +88,14 @@ pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, App
         state.dealer_logs.clear();
         state.epoch_boundary = block.header.parent;
     }
+    let seed = block.header.seed();
     let receipts = block
         .txs
         .iter()
-        .map(|tx| execute_tx(state, tx, height))
+        .map(|tx| execute_tx(state, tx, height, &seed))
         .collect();
     staking::release_unbondings(state, height);
+    crate::market::end_block(state, height);
     let epoch_length = state.params.epoch_length_blocks.max(1);
     if (height + 1).is_multiple_of(epoch_length) {
         crate::reshare::conclude(state);
@@ -149,10 +154,16 @@ fn check_header(state: &State, block: &Block) -> Result<(), ApplyError> {
     Ok(())
 }
 
-/// Executes one transaction (signature already verified) at block `height`.
+/// Executes one transaction (signature already verified) at block `height`, whose beacon seed
+/// is `seed`.
 ///
 /// `Rejected` leaves the state untouched; `Failed` burns the fee and consumes the nonce.
-fn execute_tx(state: &mut State, signed: &SignedTransaction, height: u64) -> Receipt {
+fn execute_tx(
+    state: &mut State,
+    signed: &SignedTransaction,
+    height: u64,
+    seed: &Digest,
+) -> Receipt {
     let tx = &signed.tx;
     let tx_hash = signed.hash();
     let rejected = |reason| Receipt {
@@ -179,7 +190,12 @@ fn execute_tx(state: &mut State, signed: &SignedTransaction, height: u64) -> Rec
     account.nonce += 1;
     state.supply.total -= tx.fee;
     state.supply.burned = state.supply.burned.saturating_add(tx.fee);
-    let status = match execute_payload(state, tx.sender.clone(), &tx.payload, height) {
+    let context = TxContext {
+        height,
+        seed,
+        tx_hash,
+    };
+    let status = match execute_payload(state, tx.sender.clone(), &tx.payload, &context) {
         Ok(()) => Status::Success,
         Err(reason) => Status::Failed(reason),
     };
@@ -190,13 +206,22 @@ fn execute_tx(state: &mut State, signed: &SignedTransaction, height: u64) -> Rec
     }
 }
 
+/// Where a transaction executes: its block's height and beacon seed, and its own hash (a
+/// posted job's id).
+struct TxContext<'a> {
+    height: u64,
+    seed: &'a Digest,
+    tx_hash: Digest,
+}
+
 /// Runs a payload; on `Err` nothing it touched has changed (every check precedes every write).
 fn execute_payload(
     state: &mut State,
     sender: plexus_types::Address,
     payload: &Payload,
-    height: u64,
+    context: &TxContext<'_>,
 ) -> Result<(), Reason> {
+    let height = context.height;
     match payload {
         Payload::Transfer { to, amount } => transfer(state, sender, to.clone(), *amount),
         Payload::Bond { amount } => staking::bond(state, sender, *amount),
@@ -218,6 +243,83 @@ fn execute_payload(
             height,
             finalization,
         } => crate::participation::record(state, *height, finalization),
+        Payload::ProviderRegister {
+            endpoint,
+            profile,
+            fuel_per_second,
+            ask_per_mfuel,
+            bond,
+        } => {
+            let offer = Offer {
+                endpoint,
+                profile,
+                fuel_per_second: *fuel_per_second,
+                ask_per_mfuel: *ask_per_mfuel,
+            };
+            registry::register(state, sender, offer, *bond, height)
+        }
+        Payload::ProviderUpdate {
+            endpoint,
+            profile,
+            fuel_per_second,
+            ask_per_mfuel,
+            bond_add,
+        } => {
+            let offer = Offer {
+                endpoint,
+                profile,
+                fuel_per_second: *fuel_per_second,
+                ask_per_mfuel: *ask_per_mfuel,
+            };
+            registry::update(state, sender, offer, *bond_add, height)
+        }
+        Payload::ProviderHeartbeat => registry::heartbeat(state, sender, height),
+        Payload::ProviderDeregister => registry::deregister(state, sender, height),
+        Payload::JobPost {
+            module,
+            blobs,
+            input,
+            max_fuel,
+            price_cap_per_mfuel,
+            audit,
+            deadline_blocks,
+        } => {
+            let posting = Posting {
+                module: *module,
+                blobs,
+                input: *input,
+                max_fuel: *max_fuel,
+                price_cap_per_mfuel: *price_cap_per_mfuel,
+                audit: *audit,
+                deadline_blocks: *deadline_blocks,
+            };
+            market::post(
+                state,
+                sender,
+                context.tx_hash,
+                posting,
+                height,
+                context.seed,
+            )
+        }
+        Payload::JobCommit {
+            job,
+            output_hash,
+            total_fuel,
+            segments,
+            trace_root,
+            failed,
+        } => {
+            let commitment = Commitment {
+                output_hash: *output_hash,
+                total_fuel: *total_fuel,
+                segments: *segments,
+                trace_root: *trace_root,
+                failed: *failed,
+            };
+            market::commit(state, &sender, *job, commitment, height)
+        }
+        Payload::JobCancel { job } => market::cancel(state, &sender, *job, height),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The state is committed as a binary Merkle tree (Commonware's BMT over SHA-256) whose leaves are
 //! the hashes of every ledger entry in a fixed order: accounts by address, then validators,
-//! delegations, unbonding entries, and one leaf for the chain-wide values. An account's position
+//! delegations, unbonding entries, providers, jobs (each as its snapshot encoding), and one leaf
+//! for the chain-wide values. An account's position
 //! is its rank among accounts, so a light client holding a finalized state root can check a proof
 //! that an address has a given balance, nonce and stake.
 //!
@@ -28,6 +29,8 @@ const TAG_RECENT_BLOCK: u8 = 6;
 const TAG_PARTICIPATION: u8 = 7;
 const TAG_DEALER_LOG: u8 = 8;
 const TAG_EPOCH_COMMITTEE: u8 = 9;
+const TAG_PROVIDER: u8 = 10;
+const TAG_JOB: u8 = 11;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -51,6 +54,8 @@ impl State {
                 + self.slashes.len()
                 + self.recent_blocks.len()
                 + self.participation.len()
+                + self.providers.len()
+                + self.jobs.len()
                 + 1,
         );
         leaves.extend(self.accounts.iter().map(|(a, acc)| account_leaf(a, acc)));
@@ -113,6 +118,18 @@ impl State {
             entry.amount.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+        for (address, provider) in &self.providers {
+            let mut buf = vec![TAG_PROVIDER];
+            address.0.write(&mut buf);
+            provider.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (id, job) in &self.jobs {
+            let mut buf = vec![TAG_JOB];
+            id.write(&mut buf);
+            job.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
         leaves.push(self.global_leaf());
         leaves
     }
@@ -128,6 +145,17 @@ impl State {
         self.params.epoch_length_blocks.write(&mut buf);
         self.params.committee_size_max.write(&mut buf);
         self.params.slash_bps.write(&mut buf);
+        self.params.provider_bond_min.write(&mut buf);
+        self.params.provider_unbonding_blocks.write(&mut buf);
+        self.params.heartbeat_interval_blocks.write(&mut buf);
+        self.params.heartbeat_missed_max.write(&mut buf);
+        self.params.settlement_window_blocks.write(&mut buf);
+        self.params.job_deadline_max_blocks.write(&mut buf);
+        self.params.job_retention_blocks.write(&mut buf);
+        self.params.bond_lock_multiple.write(&mut buf);
+        self.params.deadline_slash_bps.write(&mut buf);
+        self.params.reputation_done_gain.write(&mut buf);
+        self.params.reputation_miss_penalty.write(&mut buf);
         self.height.write(&mut buf);
         self.timestamp_ms.write(&mut buf);
         self.beacon.write(&mut buf);

@@ -118,6 +118,9 @@ impl Genesis {
             dealer_logs: BTreeMap::new(),
             epoch_committees: BTreeMap::new(),
             epoch_boundary: hash(&[]),
+            providers: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            market_index: Default::default(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {

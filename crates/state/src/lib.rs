@@ -8,8 +8,9 @@
 //! reserved for a block that is structurally invalid (wrong parent, height or timestamp), which a
 //! validator refuses to vote for.
 //!
-//! Supply rule: `Supply::total` equals the sum of every balance, bonded amount and unbonding amount.
-//! It changes only through named events: genesis allocation (mint) and fees (burn).
+//! Supply rule: `Supply::total` equals the sum of every balance, bonded amount, unbonding amount,
+//! provider bond and unfinished job's escrow. It changes only through named events: genesis
+//! allocation (mint), fees, equivocation slashes and deadline slashes (burn).
 //!
 //! Preconditions: transaction signatures are verified by the caller (mempool admission or the
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
@@ -19,7 +20,9 @@ pub mod beacon;
 mod commitment;
 pub mod evidence;
 mod genesis;
+pub mod market;
 mod participation;
+pub mod registry;
 pub mod reshare;
 mod snapshot;
 mod staking;
@@ -28,6 +31,8 @@ mod state;
 pub use apply::{ApplyError, Built, apply_block, build_block};
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
+pub use market::{Assignment, Job, JobStatus, MarketIndex};
+pub use registry::{Provider, REPUTATION_MAX, REPUTATION_START};
 pub use snapshot::SNAPSHOT_ENTRIES_MAX;
 pub use staking::UNBONDING_ENTRIES_MAX;
 pub use state::{

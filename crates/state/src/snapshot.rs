@@ -4,16 +4,22 @@
 //! Snapshots are read back from the node's own storage. Collection lengths are bounded only by
 //! `SNAPSHOT_ENTRIES_MAX`; bytes from a peer must be checked against a state root before use.
 
+use crate::market::{Assignment, Job, JobStatus, MarketIndex};
+use crate::registry::Provider;
 use crate::{Account, Params, State, Supply, Unbonding, Validator};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
+use plexus_types::job::{
+    AuditClass, Commitment, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile, read_str,
+    str_encode_size, write_str,
+};
 use plexus_types::{Address, Digest};
 
 /// The most entries of one kind a snapshot may hold.
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 5;
+const SNAPSHOT_VERSION: u8 = 6;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -66,7 +72,258 @@ fixed_record!(Params {
     epoch_length_blocks: u64,
     committee_size_max: u32,
     slash_bps: u32,
+    provider_bond_min: u128,
+    provider_unbonding_blocks: u64,
+    heartbeat_interval_blocks: u64,
+    heartbeat_missed_max: u64,
+    settlement_window_blocks: u64,
+    job_deadline_max_blocks: u64,
+    job_retention_blocks: u64,
+    bond_lock_multiple: u32,
+    deadline_slash_bps: u32,
+    reputation_done_gain: u32,
+    reputation_miss_penalty: u32,
 });
+fixed_record!(Assignment {
+    provider: Address,
+    ask_per_mfuel: u128,
+    bond_locked: u128,
+    height: u64,
+});
+
+impl Write for Provider {
+    fn write(&self, buf: &mut impl BufMut) {
+        write_str(&self.endpoint, buf);
+        self.profile.write(buf);
+        self.fuel_per_second.write(buf);
+        self.ask_per_mfuel.write(buf);
+        self.bond.write(buf);
+        self.bond_locked.write(buf);
+        self.jobs_in_flight.write(buf);
+        self.registered_height.write(buf);
+        self.last_heartbeat_height.write(buf);
+        self.reputation.write(buf);
+        self.jobs_done.write(buf);
+        self.jobs_missed.write(buf);
+        self.slashed.write(buf);
+        self.unbonding_release.write(buf);
+    }
+}
+
+impl EncodeSize for Provider {
+    fn encode_size(&self) -> usize {
+        str_encode_size(&self.endpoint)
+            + self.profile.encode_size()
+            + self.fuel_per_second.encode_size()
+            + self.ask_per_mfuel.encode_size()
+            + self.bond.encode_size()
+            + self.bond_locked.encode_size()
+            + self.jobs_in_flight.encode_size()
+            + self.registered_height.encode_size()
+            + self.last_heartbeat_height.encode_size()
+            + self.reputation.encode_size()
+            + self.jobs_done.encode_size()
+            + self.jobs_missed.encode_size()
+            + self.slashed.encode_size()
+            + self.unbonding_release.encode_size()
+    }
+}
+
+impl Read for Provider {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Provider {
+            endpoint: read_str(buf, ENDPOINT_SIZE_MAX, "Provider")?,
+            profile: ResourceProfile::read(buf)?,
+            fuel_per_second: u64::read(buf)?,
+            ask_per_mfuel: u128::read(buf)?,
+            bond: u128::read(buf)?,
+            bond_locked: u128::read(buf)?,
+            jobs_in_flight: u32::read(buf)?,
+            registered_height: u64::read(buf)?,
+            last_heartbeat_height: u64::read(buf)?,
+            reputation: u32::read(buf)?,
+            jobs_done: u64::read(buf)?,
+            jobs_missed: u64::read(buf)?,
+            slashed: u128::read(buf)?,
+            unbonding_release: Option::<u64>::read(buf)?,
+        })
+    }
+}
+
+const STATUS_POSTED: u8 = 0;
+const STATUS_ASSIGNED: u8 = 1;
+const STATUS_COMMITTED: u8 = 2;
+const STATUS_SETTLED: u8 = 3;
+const STATUS_EXPIRED: u8 = 4;
+const STATUS_CANCELLED: u8 = 5;
+
+impl Write for JobStatus {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            JobStatus::Posted => STATUS_POSTED.write(buf),
+            JobStatus::Assigned(assignment) => {
+                STATUS_ASSIGNED.write(buf);
+                assignment.write(buf);
+            }
+            JobStatus::Committed {
+                assignment,
+                commitment,
+                committed_height,
+                settle_height,
+            } => {
+                STATUS_COMMITTED.write(buf);
+                assignment.write(buf);
+                commitment.write(buf);
+                committed_height.write(buf);
+                settle_height.write(buf);
+            }
+            JobStatus::Settled {
+                assignment,
+                commitment,
+                committed_height,
+                paid,
+                refunded,
+                height,
+            } => {
+                STATUS_SETTLED.write(buf);
+                assignment.write(buf);
+                commitment.write(buf);
+                committed_height.write(buf);
+                paid.write(buf);
+                refunded.write(buf);
+                height.write(buf);
+            }
+            JobStatus::Expired {
+                assignment,
+                refunded,
+                slashed,
+                height,
+            } => {
+                STATUS_EXPIRED.write(buf);
+                assignment.write(buf);
+                refunded.write(buf);
+                slashed.write(buf);
+                height.write(buf);
+            }
+            JobStatus::Cancelled { refunded, height } => {
+                STATUS_CANCELLED.write(buf);
+                refunded.write(buf);
+                height.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for JobStatus {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            JobStatus::Posted => 0,
+            JobStatus::Assigned(assignment) => assignment.encode_size(),
+            JobStatus::Committed {
+                assignment,
+                commitment,
+                ..
+            } => assignment.encode_size() + commitment.encode_size() + 16,
+            JobStatus::Settled {
+                assignment,
+                commitment,
+                ..
+            } => assignment.encode_size() + commitment.encode_size() + 8 + 16 + 16 + 8,
+            JobStatus::Expired { assignment, .. } => assignment.encode_size() + 16 + 16 + 8,
+            JobStatus::Cancelled { .. } => 16 + 8,
+        }
+    }
+}
+
+impl Read for JobStatus {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(match u8::read(buf)? {
+            STATUS_POSTED => JobStatus::Posted,
+            STATUS_ASSIGNED => JobStatus::Assigned(Assignment::read(buf)?),
+            STATUS_COMMITTED => JobStatus::Committed {
+                assignment: Assignment::read(buf)?,
+                commitment: Commitment::read(buf)?,
+                committed_height: u64::read(buf)?,
+                settle_height: u64::read(buf)?,
+            },
+            STATUS_SETTLED => JobStatus::Settled {
+                assignment: Assignment::read(buf)?,
+                commitment: Commitment::read(buf)?,
+                committed_height: u64::read(buf)?,
+                paid: u128::read(buf)?,
+                refunded: u128::read(buf)?,
+                height: u64::read(buf)?,
+            },
+            STATUS_EXPIRED => JobStatus::Expired {
+                assignment: Option::<Assignment>::read(buf)?,
+                refunded: u128::read(buf)?,
+                slashed: u128::read(buf)?,
+                height: u64::read(buf)?,
+            },
+            STATUS_CANCELLED => JobStatus::Cancelled {
+                refunded: u128::read(buf)?,
+                height: u64::read(buf)?,
+            },
+            other => return Err(Error::InvalidEnum(other)),
+        })
+    }
+}
+
+impl Write for Job {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.consumer.write(buf);
+        self.module.write(buf);
+        self.blobs.write(buf);
+        self.input.write(buf);
+        self.max_fuel.write(buf);
+        self.price_cap_per_mfuel.write(buf);
+        self.audit.write(buf);
+        self.posted_height.write(buf);
+        self.deadline_height.write(buf);
+        self.escrow.write(buf);
+        self.status.write(buf);
+    }
+}
+
+impl EncodeSize for Job {
+    fn encode_size(&self) -> usize {
+        self.consumer.encode_size()
+            + self.module.encode_size()
+            + self.blobs.encode_size()
+            + self.input.encode_size()
+            + self.max_fuel.encode_size()
+            + self.price_cap_per_mfuel.encode_size()
+            + self.audit.encode_size()
+            + self.posted_height.encode_size()
+            + self.deadline_height.encode_size()
+            + self.escrow.encode_size()
+            + self.status.encode_size()
+    }
+}
+
+impl Read for Job {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Job {
+            consumer: Address::read(buf)?,
+            module: Digest::read(buf)?,
+            blobs: Read::read_cfg(buf, &((..=JOB_BLOBS_MAX).into(), ()))?,
+            input: Digest::read(buf)?,
+            max_fuel: u64::read(buf)?,
+            price_cap_per_mfuel: u128::read(buf)?,
+            audit: AuditClass::read(buf)?,
+            posted_height: u64::read(buf)?,
+            deadline_height: u64::read(buf)?,
+            escrow: u128::read(buf)?,
+            status: JobStatus::read(buf)?,
+        })
+    }
+}
 
 impl Write for State {
     fn write(&self, buf: &mut impl BufMut) {
@@ -92,6 +349,8 @@ impl Write for State {
         self.slashes.write(buf);
         self.recent_blocks.write(buf);
         self.participation.write(buf);
+        self.providers.write(buf);
+        self.jobs.write(buf);
     }
 }
 
@@ -119,6 +378,8 @@ impl EncodeSize for State {
             + self.slashes.encode_size()
             + self.recent_blocks.encode_size()
             + self.participation.encode_size()
+            + self.providers.encode_size()
+            + self.jobs.encode_size()
     }
 }
 
@@ -153,7 +414,10 @@ impl Read for State {
             slashes: Read::read_cfg(buf, &(entries(), (((), (), ()), ())))?,
             recent_blocks: Read::read_cfg(buf, &(entries(), ((), ((), ()))))?,
             participation: Read::read_cfg(buf, &(entries(), (((), ()), ())))?,
+            providers: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            jobs: Read::read_cfg(buf, &(entries(), ((), ())))?,
             unbonding_counts: Default::default(),
+            market_index: MarketIndex::default(),
         };
         // Derived data is rebuilt, not stored.
         for entry in state.unbondings.values() {
@@ -162,6 +426,7 @@ impl Read for State {
                 .entry(entry.owner.clone())
                 .or_default() += 1;
         }
+        state.market_index = MarketIndex::derive(&state);
         Ok(state)
     }
 }

@@ -1,5 +1,8 @@
-//! The ledger: accounts, validators, delegations, unbonding entries, supply and parameters.
+//! The ledger: accounts, validators, delegations, unbonding entries, providers, jobs, supply and
+//! parameters.
 
+use crate::market::{Job, JobStatus, MarketIndex};
+use crate::registry::Provider;
 use plexus_types::{Address, Amount, BeaconOutput, BeaconSharing, ChainId, Digest};
 use std::collections::BTreeMap;
 
@@ -19,6 +22,29 @@ pub struct Params {
     /// The share of an equivocating validator's stake (self-bond and delegations) that is
     /// burned, in basis points.
     pub slash_bps: u32,
+    /// The smallest bond that registers a compute provider.
+    pub provider_bond_min: Amount,
+    /// Blocks between a provider's deregistration and the release of its bond.
+    pub provider_unbonding_blocks: u64,
+    /// Blocks between the heartbeats a provider is expected to send.
+    pub heartbeat_interval_blocks: u64,
+    /// Missed heartbeat intervals after which a provider is inactive (not matched).
+    pub heartbeat_missed_max: u64,
+    /// Blocks between a job's commitment and its settlement (room for audits).
+    pub settlement_window_blocks: u64,
+    /// The longest deadline a job may ask for, in blocks.
+    pub job_deadline_max_blocks: u64,
+    /// Blocks a finished job stays in the state before it is pruned.
+    pub job_retention_blocks: u64,
+    /// A provider locks this many times a job's value (at its ask) from its bond per job.
+    pub bond_lock_multiple: u32,
+    /// The share of a job's lock burned from the bond of a provider that misses the deadline,
+    /// in basis points.
+    pub deadline_slash_bps: u32,
+    /// Reputation gained per settled job (reputation is capped at `REPUTATION_MAX`).
+    pub reputation_done_gain: u32,
+    /// Reputation lost per missed deadline (saturating at zero).
+    pub reputation_miss_penalty: u32,
 }
 
 impl Default for Params {
@@ -30,6 +56,17 @@ impl Default for Params {
             epoch_length_blocks: 100,
             committee_size_max: crate::reshare::COMMITTEE_SIZE_CAP,
             slash_bps: 500,
+            provider_bond_min: 100 * plexus_types::PLX,
+            provider_unbonding_blocks: 100,
+            heartbeat_interval_blocks: 20,
+            heartbeat_missed_max: 3,
+            settlement_window_blocks: 5,
+            job_deadline_max_blocks: 10_000,
+            job_retention_blocks: 10_000,
+            bond_lock_multiple: 2,
+            deadline_slash_bps: 10_000,
+            reputation_done_gain: 10,
+            reputation_miss_penalty: 1_000,
         }
     }
 }
@@ -74,11 +111,12 @@ pub struct Unbonding {
 /// Supply accounting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Supply {
-    /// Tokens in existence: balances + bonded + unbonding.
+    /// Tokens in existence: balances + bonded + unbonding + provider bonds + escrows of
+    /// unfinished jobs.
     pub total: Amount,
     /// Everything ever minted (genesis allocation included).
     pub minted: Amount,
-    /// Everything ever burned (fees).
+    /// Everything ever burned (fees, equivocation slashes, deadline slashes).
     pub burned: Amount,
 }
 
@@ -132,6 +170,13 @@ pub struct State {
     /// Signatures in recorded finalization certificates: (epoch, validator) -> count. Kept for
     /// the current and the `PARTICIPATION_EPOCHS_KEPT` previous epochs.
     pub participation: BTreeMap<(u64, Address), u64>,
+    /// Registered compute providers (deregistering ones until their bond is released).
+    pub providers: BTreeMap<Address, Provider>,
+    /// Jobs by id (the hash of the posting transaction), finished ones until pruned.
+    pub jobs: BTreeMap<Digest, Job>,
+    /// Deadlines, settlements, prunes and provider releases ordered by height (derived from
+    /// `jobs` and `providers`, so not committed separately).
+    pub market_index: MarketIndex,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.
@@ -165,8 +210,9 @@ impl State {
         height / self.params.epoch_length_blocks.max(1)
     }
 
-    /// Recomputes the supply from the ledger (balances + bonded + unbonding) and checks that
-    /// the stake records agree with each other. Used by the property tests and audits.
+    /// Recomputes the supply from the ledger (balances + bonded + unbonding + provider bonds +
+    /// escrows of unfinished jobs) and checks that the stake and market records agree with each
+    /// other. Used by the property tests and audits.
     pub fn recount(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
         let mut bonded: Amount = 0;
@@ -209,6 +255,49 @@ impl State {
         if counts != self.unbonding_counts {
             return Err(SupplyError::UnbondingCounts);
         }
+        total = total
+            .checked_add(self.recount_market()?)
+            .ok_or(SupplyError::Overflow)?;
+        Ok(total)
+    }
+
+    /// Provider bonds plus held escrows, after checking each provider's locks and in-flight
+    /// count against its jobs and the market index against the records.
+    fn recount_market(&self) -> Result<Amount, SupplyError> {
+        let mut total: Amount = 0;
+        let mut locks = BTreeMap::<&Address, (Amount, u32)>::new();
+        for job in self.jobs.values() {
+            total = total
+                .checked_add(job.escrow_held())
+                .ok_or(SupplyError::Overflow)?;
+            if let JobStatus::Assigned(a) | JobStatus::Committed { assignment: a, .. } = &job.status
+            {
+                let entry = locks.entry(&a.provider).or_default();
+                entry.0 = entry
+                    .0
+                    .checked_add(a.bond_locked)
+                    .ok_or(SupplyError::Overflow)?;
+                entry.1 += 1;
+            }
+        }
+        for (address, provider) in &self.providers {
+            total = total
+                .checked_add(provider.bond)
+                .ok_or(SupplyError::Overflow)?;
+            let (locked, in_flight) = locks.remove(address).unwrap_or_default();
+            if locked != provider.bond_locked
+                || in_flight != provider.jobs_in_flight
+                || provider.bond_locked > provider.bond
+            {
+                return Err(SupplyError::ProviderLocks(Box::new(address.clone())));
+            }
+        }
+        if let Some((address, _)) = locks.pop_first() {
+            return Err(SupplyError::ProviderLocks(Box::new(address.clone())));
+        }
+        if MarketIndex::derive(self) != self.market_index {
+            return Err(SupplyError::MarketIndex);
+        }
         Ok(total)
     }
 }
@@ -232,4 +321,8 @@ pub enum SupplyError {
     UnbondingCounts,
     #[error("the unbonding queue holds {queue} but accounts record {accounts}")]
     Unbonding { queue: Amount, accounts: Amount },
+    #[error("provider {0}'s locked bond or jobs in flight disagree with its jobs")]
+    ProviderLocks(Box<Address>),
+    #[error("the market's height index disagrees with the jobs and providers")]
+    MarketIndex,
 }

@@ -32,11 +32,25 @@ pub enum Reason {
     AlreadyRecorded = 17,
     InvalidDealerLog = 18,
     DuplicateDealerLog = 19,
+    ProviderExists = 20,
+    UnknownProvider = 21,
+    ProviderBusy = 22,
+    ProviderDeregistering = 23,
+    InvalidEndpoint = 24,
+    InvalidProfile = 25,
+    InvalidJob = 26,
+    UnknownJob = 27,
+    NotAssigned = 28,
+    NotConsumer = 29,
+    JobNotCancellable = 30,
+    InvalidCommitment = 31,
+    AlreadyCommitted = 32,
+    DeadlinePassed = 33,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 33] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -56,6 +70,20 @@ impl Reason {
         Reason::AlreadyRecorded,
         Reason::InvalidDealerLog,
         Reason::DuplicateDealerLog,
+        Reason::ProviderExists,
+        Reason::UnknownProvider,
+        Reason::ProviderBusy,
+        Reason::ProviderDeregistering,
+        Reason::InvalidEndpoint,
+        Reason::InvalidProfile,
+        Reason::InvalidJob,
+        Reason::UnknownJob,
+        Reason::NotAssigned,
+        Reason::NotConsumer,
+        Reason::JobNotCancellable,
+        Reason::InvalidCommitment,
+        Reason::AlreadyCommitted,
+        Reason::DeadlinePassed,
     ];
 
     /// The stable snake_case code.
@@ -80,6 +108,20 @@ impl Reason {
             Reason::AlreadyRecorded => "already_recorded",
             Reason::InvalidDealerLog => "invalid_dealer_log",
             Reason::DuplicateDealerLog => "duplicate_dealer_log",
+            Reason::ProviderExists => "provider_exists",
+            Reason::UnknownProvider => "unknown_provider",
+            Reason::ProviderBusy => "provider_busy",
+            Reason::ProviderDeregistering => "provider_deregistering",
+            Reason::InvalidEndpoint => "invalid_endpoint",
+            Reason::InvalidProfile => "invalid_profile",
+            Reason::InvalidJob => "invalid_job",
+            Reason::UnknownJob => "unknown_job",
+            Reason::NotAssigned => "not_assigned",
+            Reason::NotConsumer => "not_consumer",
+            Reason::JobNotCancellable => "job_not_cancellable",
+            Reason::InvalidCommitment => "invalid_commitment",
+            Reason::AlreadyCommitted => "already_committed",
+            Reason::DeadlinePassed => "deadline_passed",
         }
     }
 
@@ -93,7 +135,7 @@ impl Reason {
             Reason::InsufficientBalance => "the sender's balance cannot cover the amount",
             Reason::ZeroAmount => "the amount must be greater than zero",
             Reason::Overflow => "the amount would overflow a balance or a stake",
-            Reason::BondTooSmall => "a new validator's self-bond is below the minimum",
+            Reason::BondTooSmall => "the self-bond or provider bond is below the minimum",
             Reason::UnknownValidator => "no validator is registered at that address",
             Reason::InsufficientStake => "the bonded or delegated stake is smaller than the amount",
             Reason::UnbondingQueueFull => "the account has too many unbonding entries in flight",
@@ -111,6 +153,24 @@ impl Reason {
                 "not a signed dealer log of this epoch's beacon reshare from a committee member"
             }
             Reason::DuplicateDealerLog => "that dealer's log for this epoch is already recorded",
+            Reason::ProviderExists => "the sender is already a registered provider",
+            Reason::UnknownProvider => "the sender is not a registered provider",
+            Reason::ProviderBusy => "the provider still has jobs in flight",
+            Reason::ProviderDeregistering => "the provider is deregistering; its bond is unbonding",
+            Reason::InvalidEndpoint => {
+                "the endpoint is not an http:// or https:// URL of at most 256 bytes"
+            }
+            Reason::InvalidProfile => {
+                "the resource profile or the measured fuel per second is out of range"
+            }
+            Reason::InvalidJob => "the job's fuel, blob count or deadline is out of range",
+            Reason::UnknownJob => "no job with that id is on chain",
+            Reason::NotAssigned => "the job is not assigned to the sender",
+            Reason::NotConsumer => "only the job's consumer may do that",
+            Reason::JobNotCancellable => "only a job no provider was matched to can be cancelled",
+            Reason::InvalidCommitment => "the commitment bills more fuel than the job's maximum",
+            Reason::AlreadyCommitted => "the job's commitment is already recorded",
+            Reason::DeadlinePassed => "the job's deadline has passed",
         }
     }
 

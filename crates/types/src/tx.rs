@@ -4,6 +4,7 @@
 //! Payload tags are spaced so that later kinds slot in without renumbering: 0-15 bank and staking,
 //! 16-31 compute market, 32-47 audits, 48-63 storage deals, 64-79 governance. A tag is never reused.
 
+use crate::job::{AuditClass, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile};
 use crate::{Address, Amount, Digest, hash};
 use bytes::BufMut;
 use commonware_codec::Buf;
@@ -56,6 +57,55 @@ pub enum Payload {
     /// acknowledgement or revealed share). At the epoch's last block the chain combines the
     /// logs into the next committee's beacon key. Submitted by the dealer itself.
     DealerLog { epoch: u64, log: Vec<u8> },
+    /// Register the sender as a compute provider: `bond` moves from its balance into the
+    /// provider record (at least `provider_bond_min`). `endpoint` is the agent's `http(s)://`
+    /// URL (at most `ENDPOINT_SIZE_MAX` bytes), `fuel_per_second` its measured benchmark and
+    /// `ask_per_mfuel` its price per million fuel.
+    ProviderRegister {
+        endpoint: String,
+        profile: ResourceProfile,
+        fuel_per_second: u64,
+        ask_per_mfuel: Amount,
+        bond: Amount,
+    },
+    /// Replace a provider's advertised details and add `bond_add` (zero allowed) to its bond.
+    ProviderUpdate {
+        endpoint: String,
+        profile: ResourceProfile,
+        fuel_per_second: u64,
+        ask_per_mfuel: Amount,
+        bond_add: Amount,
+    },
+    /// The provider is alive: records the height (and so reactivates an inactive provider).
+    ProviderHeartbeat,
+    /// Stop being matched; the bond returns to the balance after `provider_unbonding_blocks`.
+    /// Refused while jobs are in flight.
+    ProviderDeregister,
+    /// Post a job (its id is this transaction's hash). `module`, `blobs` (at most
+    /// `JOB_BLOBS_MAX`) and `input` are BLAKE3 content hashes; escrow =
+    /// `ceil(max_fuel * price_cap_per_mfuel / 10^6)` leaves the sender's balance. Matched to a
+    /// provider in the same block, or left posted until `deadline_blocks` pass.
+    JobPost {
+        module: Digest,
+        blobs: Vec<Digest>,
+        input: Digest,
+        max_fuel: u64,
+        price_cap_per_mfuel: Amount,
+        audit: AuditClass,
+        deadline_blocks: u64,
+    },
+    /// The assigned provider's commitment to a job's output and bill (hashes are BLAKE3);
+    /// settles after `settlement_window_blocks`.
+    JobCommit {
+        job: Digest,
+        output_hash: Digest,
+        total_fuel: u64,
+        segments: u32,
+        trace_root: Digest,
+        failed: bool,
+    },
+    /// Cancel a job that no provider was matched to: the whole escrow returns to the consumer.
+    JobCancel { job: Digest },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -70,6 +120,13 @@ impl Payload {
     const TAG_EVIDENCE: u8 = 5;
     const TAG_PARTICIPATION: u8 = 6;
     const TAG_DEALER_LOG: u8 = 7;
+    const TAG_PROVIDER_REGISTER: u8 = 16;
+    const TAG_PROVIDER_UPDATE: u8 = 17;
+    const TAG_PROVIDER_HEARTBEAT: u8 = 18;
+    const TAG_PROVIDER_DEREGISTER: u8 = 19;
+    const TAG_JOB_POST: u8 = 20;
+    const TAG_JOB_COMMIT: u8 = 21;
+    const TAG_JOB_CANCEL: u8 = 22;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -82,6 +139,13 @@ impl Payload {
             Payload::Evidence { .. } => "evidence",
             Payload::Participation { .. } => "participation",
             Payload::DealerLog { .. } => "dealer_log",
+            Payload::ProviderRegister { .. } => "provider_register",
+            Payload::ProviderUpdate { .. } => "provider_update",
+            Payload::ProviderHeartbeat => "provider_heartbeat",
+            Payload::ProviderDeregister => "provider_deregister",
+            Payload::JobPost { .. } => "job_post",
+            Payload::JobCommit { .. } => "job_commit",
+            Payload::JobCancel { .. } => "job_cancel",
         }
     }
 }
@@ -129,6 +193,72 @@ impl Write for Payload {
                 epoch.write(buf);
                 log.write(buf);
             }
+            Payload::ProviderRegister {
+                endpoint,
+                profile,
+                fuel_per_second,
+                ask_per_mfuel,
+                bond: amount,
+            }
+            | Payload::ProviderUpdate {
+                endpoint,
+                profile,
+                fuel_per_second,
+                ask_per_mfuel,
+                bond_add: amount,
+            } => {
+                let tag = if matches!(self, Payload::ProviderRegister { .. }) {
+                    Self::TAG_PROVIDER_REGISTER
+                } else {
+                    Self::TAG_PROVIDER_UPDATE
+                };
+                tag.write(buf);
+                crate::job::write_str(endpoint, buf);
+                profile.write(buf);
+                fuel_per_second.write(buf);
+                ask_per_mfuel.write(buf);
+                amount.write(buf);
+            }
+            Payload::ProviderHeartbeat => Self::TAG_PROVIDER_HEARTBEAT.write(buf),
+            Payload::ProviderDeregister => Self::TAG_PROVIDER_DEREGISTER.write(buf),
+            Payload::JobPost {
+                module,
+                blobs,
+                input,
+                max_fuel,
+                price_cap_per_mfuel,
+                audit,
+                deadline_blocks,
+            } => {
+                Self::TAG_JOB_POST.write(buf);
+                module.write(buf);
+                blobs.write(buf);
+                input.write(buf);
+                max_fuel.write(buf);
+                price_cap_per_mfuel.write(buf);
+                audit.write(buf);
+                deadline_blocks.write(buf);
+            }
+            Payload::JobCommit {
+                job,
+                output_hash,
+                total_fuel,
+                segments,
+                trace_root,
+                failed,
+            } => {
+                Self::TAG_JOB_COMMIT.write(buf);
+                job.write(buf);
+                output_hash.write(buf);
+                total_fuel.write(buf);
+                segments.write(buf);
+                trace_root.write(buf);
+                failed.write(buf);
+            }
+            Payload::JobCancel { job } => {
+                Self::TAG_JOB_CANCEL.write(buf);
+                job.write(buf);
+            }
         }
     }
 }
@@ -146,6 +276,32 @@ impl EncodeSize for Payload {
                 finalization,
             } => height.encode_size() + finalization.encode_size(),
             Payload::DealerLog { epoch, log } => epoch.encode_size() + log.encode_size(),
+            Payload::ProviderRegister {
+                endpoint, profile, ..
+            }
+            | Payload::ProviderUpdate {
+                endpoint, profile, ..
+            } => {
+                crate::job::str_encode_size(endpoint)
+                    + profile.encode_size()
+                    + u64::SIZE
+                    + Amount::SIZE
+                    + Amount::SIZE
+            }
+            Payload::ProviderHeartbeat | Payload::ProviderDeregister => 0,
+            Payload::JobPost { blobs, .. } => {
+                Digest::SIZE
+                    + blobs.encode_size()
+                    + Digest::SIZE
+                    + u64::SIZE
+                    + Amount::SIZE
+                    + 1
+                    + u64::SIZE
+            }
+            Payload::JobCommit { .. } => {
+                Digest::SIZE + Digest::SIZE + u64::SIZE + u32::SIZE + Digest::SIZE + bool::SIZE
+            }
+            Payload::JobCancel { .. } => Digest::SIZE,
         }
     }
 }
@@ -184,6 +340,42 @@ impl Read for Payload {
             Self::TAG_DEALER_LOG => Payload::DealerLog {
                 epoch: u64::read(buf)?,
                 log: Vec::<u8>::read_cfg(buf, &((1..=TX_SIZE_MAX).into(), ()))?,
+            },
+            Self::TAG_PROVIDER_REGISTER => Payload::ProviderRegister {
+                endpoint: crate::job::read_str(buf, ENDPOINT_SIZE_MAX, "ProviderRegister")?,
+                profile: ResourceProfile::read(buf)?,
+                fuel_per_second: u64::read(buf)?,
+                ask_per_mfuel: Amount::read(buf)?,
+                bond: Amount::read(buf)?,
+            },
+            Self::TAG_PROVIDER_UPDATE => Payload::ProviderUpdate {
+                endpoint: crate::job::read_str(buf, ENDPOINT_SIZE_MAX, "ProviderUpdate")?,
+                profile: ResourceProfile::read(buf)?,
+                fuel_per_second: u64::read(buf)?,
+                ask_per_mfuel: Amount::read(buf)?,
+                bond_add: Amount::read(buf)?,
+            },
+            Self::TAG_PROVIDER_HEARTBEAT => Payload::ProviderHeartbeat,
+            Self::TAG_PROVIDER_DEREGISTER => Payload::ProviderDeregister,
+            Self::TAG_JOB_POST => Payload::JobPost {
+                module: Digest::read(buf)?,
+                blobs: Vec::<Digest>::read_cfg(buf, &((..=JOB_BLOBS_MAX).into(), ()))?,
+                input: Digest::read(buf)?,
+                max_fuel: u64::read(buf)?,
+                price_cap_per_mfuel: Amount::read(buf)?,
+                audit: AuditClass::read(buf)?,
+                deadline_blocks: u64::read(buf)?,
+            },
+            Self::TAG_JOB_COMMIT => Payload::JobCommit {
+                job: Digest::read(buf)?,
+                output_hash: Digest::read(buf)?,
+                total_fuel: u64::read(buf)?,
+                segments: u32::read(buf)?,
+                trace_root: Digest::read(buf)?,
+                failed: bool::read(buf)?,
+            },
+            Self::TAG_JOB_CANCEL => Payload::JobCancel {
+                job: Digest::read(buf)?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

@@ -189,3 +189,103 @@ fn beacon_signature(height: u64) -> plexus_types::BeaconSignature {
         &plexus_types::beacon::message(height),
     )
 }
+
+#[test]
+fn market_transactions_are_frozen() {
+    use plexus_types::job::{AuditClass, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile};
+    let profile = ResourceProfile {
+        cores: 8,
+        memory_mb: 32_768,
+        gpus: 1,
+        gpu_model: "RTX 4090".into(),
+        storage_gb: 512,
+    };
+    let payloads = [
+        Payload::ProviderRegister {
+            endpoint: "https://provider.example:7070".into(),
+            profile: profile.clone(),
+            fuel_per_second: 1_250_000_000,
+            ask_per_mfuel: 3 * PLX / 1_000,
+            bond: 500 * PLX,
+        },
+        Payload::ProviderUpdate {
+            endpoint: "http://10.0.0.7:7070".into(),
+            profile,
+            fuel_per_second: 9,
+            ask_per_mfuel: 1,
+            bond_add: 0,
+        },
+        Payload::ProviderHeartbeat,
+        Payload::ProviderDeregister,
+        Payload::JobPost {
+            module: hash(&[b"module"]),
+            blobs: vec![hash(&[b"weights"]), hash(&[b"vocab"])],
+            input: hash(&[b"input"]),
+            max_fuel: 1_000_000_000_000,
+            price_cap_per_mfuel: 5 * PLX,
+            audit: AuditClass::Full,
+            deadline_blocks: 600,
+        },
+        Payload::JobCommit {
+            job: hash(&[b"job"]),
+            output_hash: hash(&[b"output"]),
+            total_fuel: 123_456_789,
+            segments: 42,
+            trace_root: hash(&[b"trace"]),
+            failed: false,
+        },
+        Payload::JobCancel {
+            job: hash(&[b"job"]),
+        },
+    ];
+    for (nonce, payload) in payloads.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+    // Over-long endpoints, too many blobs and unknown audit classes do not decode.
+    let refused = [
+        Payload::ProviderRegister {
+            endpoint: "h".repeat(ENDPOINT_SIZE_MAX + 1),
+            profile: ResourceProfile::default(),
+            fuel_per_second: 1,
+            ask_per_mfuel: 1,
+            bond: 1,
+        },
+        Payload::JobPost {
+            module: hash(&[b"m"]),
+            blobs: vec![hash(&[b"b"]); JOB_BLOBS_MAX + 1],
+            input: hash(&[b"i"]),
+            max_fuel: 1,
+            price_cap_per_mfuel: 1,
+            audit: AuditClass::Standard,
+            deadline_blocks: 1,
+        },
+    ];
+    for payload in refused {
+        let tx = signed(0, payload);
+        assert!(SignedTransaction::decode_untrusted(&tx.encode()).is_err());
+    }
+    let mut bad_audit = signed(
+        0,
+        Payload::JobPost {
+            module: hash(&[b"m"]),
+            blobs: Vec::new(),
+            input: hash(&[b"i"]),
+            max_fuel: 1,
+            price_cap_per_mfuel: 1,
+            audit: AuditClass::Standard,
+            deadline_blocks: 1,
+        },
+    )
+    .encode()
+    .to_vec();
+    // chain id, sender, nonce, fee, tag, module, blob count, input, fuel, cap: the audit byte.
+    let audit_at = 8 + 32 + 8 + 16 + 1 + 32 + 1 + 32 + 8 + 16;
+    assert_eq!(bad_audit[audit_at], 0);
+    bad_audit[audit_at] = 2;
+    assert!(SignedTransaction::decode_untrusted(&bad_audit).is_err());
+}

@@ -1,0 +1,56 @@
+//! Blob upload and download (`/v1/blobs`), on a node or a provider.
+
+use super::{Client, ClientError};
+use crate::dto::BlobDto;
+use plexus_types::{Digest, hash::digest_hex};
+use std::time::Duration;
+
+/// Uploads and downloads may carry tens of megabytes: a longer timeout than other calls.
+const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Client {
+    /// Stores `bytes` under `hash` (their BLAKE3 hash; the server checks it).
+    pub fn put_blob(&self, hash: &Digest, bytes: Vec<u8>) -> Result<BlobDto, ClientError> {
+        let url = self.url(&format!("/v1/blobs/{}", digest_hex(hash)));
+        let response = self
+            .http
+            .put(&url)
+            .timeout(BLOB_TIMEOUT)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .map_err(|source| ClientError::Connect { url, source })?;
+        self.read(response)
+    }
+
+    /// The bytes of blob `hash`, or `None` if the server does not hold it. The bytes are NOT
+    /// checked here: callers check them against the hash they trust.
+    pub fn get_blob(&self, hash: &Digest) -> Result<Option<Vec<u8>>, ClientError> {
+        self.get_bytes(&format!("/v1/blobs/{}", digest_hex(hash)))
+    }
+
+    /// Raw bytes at `path` (`None` on 404), with the blob timeout.
+    pub fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let url = self.url(path);
+        let response = self
+            .http
+            .get(&url)
+            .timeout(BLOB_TIMEOUT)
+            .send()
+            .map_err(|source| ClientError::Connect { url, source })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(self
+                .read::<BlobDto>(response)
+                .err()
+                .unwrap_or_else(|| ClientError::Invalid(format!("HTTP {status} for {path}"))));
+        }
+        let bytes = response
+            .bytes()
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        Ok(Some(bytes.to_vec()))
+    }
+}

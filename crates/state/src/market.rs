@@ -1,0 +1,534 @@
+//! The compute market: jobs, escrow, matching, commitments, settlement and deadline slashes.
+//!
+//! Life of a job (its id is the hash of the transaction that posted it):
+//! `Posted` -> (matched in the posting block) `Assigned` -> (the provider's commitment)
+//! `Committed` -> (after `settlement_window_blocks`) `Settled`; or `Posted` -> `Cancelled` (by
+//! the consumer) or `Expired` (deadline, no provider); or `Assigned` -> `Expired` (deadline, no
+//! commitment: the provider is slashed). Finished jobs are kept `job_retention_blocks`, then pruned.
+//!
+//! Conservation: a job's `escrow` leaves the consumer's balance when it is posted and, while the
+//! job is unfinished, is part of the supply (`State::recount`). It leaves the job exactly once:
+//! at settlement as `paid` to the provider's balance plus `refunded` to the consumer's
+//! (`paid = floor(total_fuel * ask / 10^6) <= escrow`, rounding dust to the consumer), or as a
+//! full refund on cancellation or expiry. A deadline slash burns part of the provider's bond
+//! (`supply.total` and `supply.burned` move together).
+//!
+//! Matching is a lottery over eligible providers, weighted by bond and reputation and drawn from
+//! the block's beacon seed, so neither the consumer nor the block's proposer picks the provider.
+//!
+//! Each block only touches due entries: `MarketIndex` orders deadlines, settlements, prunes and
+//! provider releases by height. It is derived from the jobs and providers (not committed, rebuilt
+//! when a snapshot is decoded).
+
+use crate::State;
+use crate::registry::REPUTATION_MAX;
+use plexus_types::job::{
+    AuditClass, Commitment, JOB_BLOBS_MAX, JOB_FUEL_MAX, fuel_cost_ceil, fuel_cost_floor,
+};
+use plexus_types::{Address, Amount, Digest, Reason, hash};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Who runs a job, at what price and with how much of its bond at stake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub provider: Address,
+    /// The provider's ask when it was matched: the price the job is billed at.
+    pub ask_per_mfuel: Amount,
+    /// `ceil(max_fuel * ask / 10^6) * bond_lock_multiple`, locked in the provider's bond.
+    pub bond_locked: Amount,
+    /// The height it was matched at.
+    pub height: u64,
+}
+
+/// Where a job is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobStatus {
+    /// No provider matched; cancellable until the deadline.
+    Posted,
+    Assigned(Assignment),
+    /// The provider committed; it settles at `settle_height`.
+    Committed {
+        assignment: Assignment,
+        commitment: Commitment,
+        committed_height: u64,
+        settle_height: u64,
+    },
+    Settled {
+        assignment: Assignment,
+        commitment: Commitment,
+        committed_height: u64,
+        /// To the provider's balance.
+        paid: Amount,
+        /// To the consumer's balance (`escrow - paid`).
+        refunded: Amount,
+        height: u64,
+    },
+    /// The deadline passed before a commitment: the whole escrow went back; an assigned
+    /// provider lost `slashed` of its bond.
+    Expired {
+        assignment: Option<Assignment>,
+        refunded: Amount,
+        slashed: Amount,
+        height: u64,
+    },
+    Cancelled {
+        refunded: Amount,
+        height: u64,
+    },
+}
+
+impl JobStatus {
+    /// The lower-case name the API shows.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobStatus::Posted => "posted",
+            JobStatus::Assigned(_) => "assigned",
+            JobStatus::Committed { .. } => "committed",
+            JobStatus::Settled { .. } => "settled",
+            JobStatus::Expired { .. } => "expired",
+            JobStatus::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    /// The provider assigned to the job, if one ever was.
+    pub fn assignment(&self) -> Option<&Assignment> {
+        match self {
+            JobStatus::Posted | JobStatus::Cancelled { .. } => None,
+            JobStatus::Assigned(assignment)
+            | JobStatus::Committed { assignment, .. }
+            | JobStatus::Settled { assignment, .. } => Some(assignment),
+            JobStatus::Expired { assignment, .. } => assignment.as_ref(),
+        }
+    }
+
+    /// The provider's commitment, once made.
+    pub fn commitment(&self) -> Option<&Commitment> {
+        match self {
+            JobStatus::Committed { commitment, .. } | JobStatus::Settled { commitment, .. } => {
+                Some(commitment)
+            }
+            _ => None,
+        }
+    }
+
+    /// The height the job finished at (settled, expired or cancelled), or `None` while its
+    /// escrow is still held.
+    pub fn finished_height(&self) -> Option<u64> {
+        match self {
+            JobStatus::Posted | JobStatus::Assigned(_) | JobStatus::Committed { .. } => None,
+            JobStatus::Settled { height, .. }
+            | JobStatus::Expired { height, .. }
+            | JobStatus::Cancelled { height, .. } => Some(*height),
+        }
+    }
+}
+
+/// A posted job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub consumer: Address,
+    /// BLAKE3 hashes of the module, the blobs and the input.
+    pub module: Digest,
+    pub blobs: Vec<Digest>,
+    pub input: Digest,
+    pub max_fuel: u64,
+    pub price_cap_per_mfuel: Amount,
+    pub audit: AuditClass,
+    pub posted_height: u64,
+    /// The last height at which a commitment is accepted; the job expires at its end.
+    pub deadline_height: u64,
+    /// `ceil(max_fuel * price_cap / 10^6)`, held while the job is unfinished.
+    pub escrow: Amount,
+    pub status: JobStatus,
+}
+
+impl Job {
+    /// The escrow the job still holds (zero once finished).
+    pub fn escrow_held(&self) -> Amount {
+        if self.status.finished_height().is_some() {
+            0
+        } else {
+            self.escrow
+        }
+    }
+}
+
+/// The height-ordered work lists of the market, derived from jobs and providers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MarketIndex {
+    /// (deadline height, job) for posted and assigned jobs.
+    pub deadlines: BTreeSet<(u64, Digest)>,
+    /// (settle height, job) for committed jobs.
+    pub settlements: BTreeSet<(u64, Digest)>,
+    /// (finished height + retention, job) for finished jobs.
+    pub prunes: BTreeSet<(u64, Digest)>,
+    /// (release height, provider) for deregistering providers.
+    pub releases: BTreeSet<(u64, Address)>,
+}
+
+impl MarketIndex {
+    /// Rebuilds the index from the records it orders.
+    pub fn derive(state: &State) -> MarketIndex {
+        let mut index = MarketIndex::default();
+        for (id, job) in &state.jobs {
+            match &job.status {
+                JobStatus::Posted | JobStatus::Assigned(_) => {
+                    index.deadlines.insert((job.deadline_height, *id));
+                }
+                JobStatus::Committed { settle_height, .. } => {
+                    index.settlements.insert((*settle_height, *id));
+                }
+                status => {
+                    if let Some(height) = status.finished_height() {
+                        let due = height.saturating_add(state.params.job_retention_blocks);
+                        index.prunes.insert((due, *id));
+                    }
+                }
+            }
+        }
+        for (address, provider) in &state.providers {
+            if let Some(release) = provider.unbonding_release {
+                index.releases.insert((release, address.clone()));
+            }
+        }
+        index
+    }
+}
+
+/// A job as `Payload::JobPost` describes it.
+pub(crate) struct Posting<'a> {
+    pub module: Digest,
+    pub blobs: &'a [Digest],
+    pub input: Digest,
+    pub max_fuel: u64,
+    pub price_cap_per_mfuel: Amount,
+    pub audit: AuditClass,
+    pub deadline_blocks: u64,
+}
+
+/// Posts job `id` (the posting transaction's hash), takes its escrow and matches it with the
+/// block's `seed`.
+pub(crate) fn post(
+    state: &mut State,
+    consumer: Address,
+    id: Digest,
+    posting: Posting<'_>,
+    height: u64,
+    seed: &Digest,
+) -> Result<(), Reason> {
+    if !(1..=JOB_FUEL_MAX).contains(&posting.max_fuel)
+        || posting.blobs.len() > JOB_BLOBS_MAX
+        || !(1..=state.params.job_deadline_max_blocks).contains(&posting.deadline_blocks)
+    {
+        return Err(Reason::InvalidJob);
+    }
+    let escrow =
+        fuel_cost_ceil(posting.max_fuel, posting.price_cap_per_mfuel).ok_or(Reason::Overflow)?;
+    if state.account(&consumer).balance < escrow {
+        return Err(Reason::InsufficientBalance);
+    }
+    // Transaction hashes are unique (sender and nonce are signed), so `id` is new.
+    let deadline_height = height.saturating_add(posting.deadline_blocks);
+    state.accounts.entry(consumer.clone()).or_default().balance -= escrow;
+    let mut job = Job {
+        consumer,
+        module: posting.module,
+        blobs: posting.blobs.to_vec(),
+        input: posting.input,
+        max_fuel: posting.max_fuel,
+        price_cap_per_mfuel: posting.price_cap_per_mfuel,
+        audit: posting.audit,
+        posted_height: height,
+        deadline_height,
+        escrow,
+        status: JobStatus::Posted,
+    };
+    if let Some(assignment) = draw_provider(state, &id, &job, height, seed) {
+        if let Some(provider) = state.providers.get_mut(&assignment.provider) {
+            provider.bond_locked += assignment.bond_locked;
+            provider.jobs_in_flight += 1;
+        }
+        job.status = JobStatus::Assigned(assignment);
+    }
+    state.jobs.insert(id, job);
+    state.market_index.deadlines.insert((deadline_height, id));
+    Ok(())
+}
+
+/// The lock a provider at `ask` puts up for `job`, if it fits in 128 bits.
+fn lock_for(state: &State, job: &Job, ask: Amount) -> Option<Amount> {
+    fuel_cost_ceil(job.max_fuel, ask)?.checked_mul(u128::from(state.params.bond_lock_multiple))
+}
+
+/// The providers that may take `job` at `height`, in address order, with their lock and weight
+/// `bond * (reputation + 1)` (saturating: a weight that large only happens with a bond above
+/// 10^34 base units, and saturating keeps the draw deterministic).
+fn candidates(state: &State, job: &Job, height: u64) -> Vec<(Address, Amount, Amount, u128)> {
+    state
+        .providers
+        .iter()
+        // Never its own job: that would farm reputation for the price of a fee.
+        .filter(|(address, provider)| {
+            **address != job.consumer
+                && provider.is_active(&state.params, height)
+                && provider.ask_per_mfuel <= job.price_cap_per_mfuel
+                && provider.jobs_in_flight < provider.capacity()
+        })
+        .filter_map(|(address, provider)| {
+            let lock = lock_for(state, job, provider.ask_per_mfuel)?;
+            if provider.bond_free() < lock {
+                return None;
+            }
+            let weight = provider
+                .bond
+                .saturating_mul(u128::from(provider.reputation) + 1);
+            Some((address.clone(), provider.ask_per_mfuel, lock, weight))
+        })
+        .collect()
+}
+
+/// The lottery: `draw = u128(first 16 bytes of SHA-256("plexus/match" | seed | job id)) mod
+/// total weight`, then the first candidate whose cumulative weight exceeds the draw. `None` when
+/// nobody is eligible (or every eligible weight is zero).
+fn draw_provider(
+    state: &State,
+    id: &Digest,
+    job: &Job,
+    height: u64,
+    seed: &Digest,
+) -> Option<Assignment> {
+    let candidates = candidates(state, job, height);
+    let total = candidates
+        .iter()
+        .fold(0u128, |sum, (_, _, _, weight)| sum.saturating_add(*weight));
+    if total == 0 {
+        return None;
+    }
+    let digest = hash(&[b"plexus/match", seed.as_ref(), id.as_ref()]);
+    let mut head = [0u8; 16];
+    head.copy_from_slice(&digest.as_ref()[..16]);
+    let draw = u128::from_be_bytes(head) % total;
+    let mut cumulative = 0u128;
+    for (provider, ask_per_mfuel, bond_locked, weight) in candidates {
+        cumulative = cumulative.saturating_add(weight);
+        if cumulative > draw {
+            return Some(Assignment {
+                provider,
+                ask_per_mfuel,
+                bond_locked,
+                height,
+            });
+        }
+    }
+    None
+}
+
+/// Records the assigned provider's commitment; the job settles after the settlement window.
+pub(crate) fn commit(
+    state: &mut State,
+    sender: &Address,
+    id: Digest,
+    commitment: Commitment,
+    height: u64,
+) -> Result<(), Reason> {
+    let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
+    let assigned_to_sender = job
+        .status
+        .assignment()
+        .is_some_and(|a| a.provider == *sender);
+    let assignment = match &job.status {
+        _ if !assigned_to_sender => return Err(Reason::NotAssigned),
+        JobStatus::Assigned(assignment) => assignment.clone(),
+        JobStatus::Committed { .. } | JobStatus::Settled { .. } => {
+            return Err(Reason::AlreadyCommitted);
+        }
+        _ => return Err(Reason::DeadlinePassed),
+    };
+    if height > job.deadline_height {
+        return Err(Reason::DeadlinePassed);
+    }
+    if commitment.total_fuel > job.max_fuel {
+        return Err(Reason::InvalidCommitment);
+    }
+    let deadline_height = job.deadline_height;
+    let settle_height = height.saturating_add(state.params.settlement_window_blocks);
+    if let Some(job) = state.jobs.get_mut(&id) {
+        job.status = JobStatus::Committed {
+            assignment,
+            commitment,
+            committed_height: height,
+            settle_height,
+        };
+    }
+    state.market_index.deadlines.remove(&(deadline_height, id));
+    state.market_index.settlements.insert((settle_height, id));
+    Ok(())
+}
+
+/// Cancels an unmatched job and refunds its whole escrow.
+pub(crate) fn cancel(
+    state: &mut State,
+    sender: &Address,
+    id: Digest,
+    height: u64,
+) -> Result<(), Reason> {
+    let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
+    if job.consumer != *sender {
+        return Err(Reason::NotConsumer);
+    }
+    if job.status != JobStatus::Posted {
+        return Err(Reason::JobNotCancellable);
+    }
+    let (escrow, deadline_height) = (job.escrow, job.deadline_height);
+    state.accounts.entry(sender.clone()).or_default().balance += escrow;
+    state.market_index.deadlines.remove(&(deadline_height, id));
+    finish(
+        state,
+        id,
+        JobStatus::Cancelled {
+            refunded: escrow,
+            height,
+        },
+        height,
+    );
+    Ok(())
+}
+
+/// Sets a finished status and schedules the job's pruning.
+fn finish(state: &mut State, id: Digest, status: JobStatus, height: u64) {
+    if let Some(job) = state.jobs.get_mut(&id) {
+        job.status = status;
+    }
+    let due = height.saturating_add(state.params.job_retention_blocks);
+    state.market_index.prunes.insert((due, id));
+}
+
+/// Takes every entry of `set` due at or below `height`, in order.
+fn take_due<K: Ord + Clone>(set: &mut BTreeSet<(u64, K)>, height: u64) -> Vec<K> {
+    let mut due = Vec::new();
+    while set.first().is_some_and(|(at, _)| *at <= height) {
+        if let Some((_, key)) = set.pop_first() {
+            due.push(key);
+        }
+    }
+    due
+}
+
+/// End-of-block processing, after the transactions and in this order: settlements due,
+/// deadlines due, provider releases due, prunes due.
+pub(crate) fn end_block(state: &mut State, height: u64) {
+    for id in take_due(&mut state.market_index.settlements, height) {
+        settle(state, id, height);
+    }
+    for id in take_due(&mut state.market_index.deadlines, height) {
+        expire(state, id, height);
+    }
+    crate::registry::release_due(state, height);
+    for id in take_due(&mut state.market_index.prunes, height) {
+        state.jobs.remove(&id);
+    }
+}
+
+/// Pays the provider for the committed fuel at its ask, refunds the rest, releases the lock.
+fn settle(state: &mut State, id: Digest, height: u64) {
+    let Some(job) = state.jobs.get(&id) else {
+        return;
+    };
+    let JobStatus::Committed {
+        assignment,
+        commitment,
+        committed_height,
+        ..
+    } = job.status.clone()
+    else {
+        return;
+    };
+    // ask <= cap and total_fuel <= max_fuel, so the floor is at most the escrow's ceiling; the
+    // `min` only guards that reasoning.
+    let paid = fuel_cost_floor(commitment.total_fuel, assignment.ask_per_mfuel)
+        .unwrap_or(job.escrow)
+        .min(job.escrow);
+    let refunded = job.escrow - paid;
+    let consumer = job.consumer.clone();
+    state
+        .accounts
+        .entry(assignment.provider.clone())
+        .or_default()
+        .balance += paid;
+    state.accounts.entry(consumer).or_default().balance += refunded;
+    let gain = state.params.reputation_done_gain;
+    if let Some(provider) = state.providers.get_mut(&assignment.provider) {
+        provider.bond_locked -= assignment.bond_locked;
+        provider.jobs_in_flight -= 1;
+        provider.jobs_done += 1;
+        provider.reputation = provider.reputation.saturating_add(gain).min(REPUTATION_MAX);
+    }
+    let status = JobStatus::Settled {
+        assignment,
+        commitment,
+        committed_height,
+        paid,
+        refunded,
+        height,
+    };
+    finish(state, id, status, height);
+}
+
+/// A job whose deadline passed without a commitment: full refund; an assigned provider loses
+/// `lock * deadline_slash_bps / 10_000` of its bond (burned), a miss and reputation.
+fn expire(state: &mut State, id: Digest, height: u64) {
+    let Some(job) = state.jobs.get(&id) else {
+        return;
+    };
+    let assignment = match &job.status {
+        JobStatus::Posted => None,
+        JobStatus::Assigned(assignment) => Some(assignment.clone()),
+        _ => return,
+    };
+    let (consumer, escrow) = (job.consumer.clone(), job.escrow);
+    state.accounts.entry(consumer).or_default().balance += escrow;
+    let mut slashed = 0;
+    if let Some(assignment) = &assignment {
+        let bps = u128::from(state.params.deadline_slash_bps.min(10_000));
+        let lock = assignment.bond_locked;
+        // lock * bps / 10_000 without overflowing: split the product.
+        let cut = (lock / 10_000) * bps + (lock % 10_000) * bps / 10_000;
+        let penalty = state.params.reputation_miss_penalty;
+        if let Some(provider) = state.providers.get_mut(&assignment.provider) {
+            // cut <= lock <= bond_locked <= bond.
+            slashed = cut.min(provider.bond);
+            provider.bond -= slashed;
+            provider.bond_locked -= lock;
+            provider.jobs_in_flight -= 1;
+            provider.slashed += slashed;
+            provider.jobs_missed += 1;
+            provider.reputation = provider.reputation.saturating_sub(penalty);
+        }
+        state.supply.total -= slashed;
+        state.supply.burned = state.supply.burned.saturating_add(slashed);
+    }
+    let status = JobStatus::Expired {
+        assignment,
+        refunded: escrow,
+        slashed,
+        height,
+    };
+    finish(state, id, status, height);
+}
+
+/// Jobs of one consumer or provider, newest first (by posted height, then id), at most `limit`.
+/// A scan of every retained job: the API's reads, not consensus.
+pub fn jobs_where(
+    jobs: &BTreeMap<Digest, Job>,
+    matches: impl Fn(&Job) -> bool,
+    limit: usize,
+) -> Vec<(&Digest, &Job)> {
+    let mut found: Vec<_> = jobs.iter().filter(|(_, job)| matches(job)).collect();
+    found.sort_by(|a, b| {
+        b.1.posted_height
+            .cmp(&a.1.posted_height)
+            .then_with(|| b.0.cmp(a.0))
+    });
+    found.truncate(limit);
+    found
+}
