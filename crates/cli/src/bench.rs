@@ -47,6 +47,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         accounts: u64,
     },
+    /// What fuel metering and checkpoints cost (the built-in cnn job natively, in wasmtime
+    /// without metering, and with metering and checkpoints), and whether runs are bit-identical
+    /// across host-tuned and baseline x86-64 codegen over random digits inputs.
+    Exec {
+        /// Images in the cnn job (each is 5 steps).
+        #[arg(long, default_value_t = 8)]
+        images: usize,
+        /// Runs of each variant; the best is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        /// Random digits inputs to run on both codegens.
+        #[arg(long, default_value_t = 1000)]
+        determinism: u32,
+    },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
         #[arg(long, default_value_t = 100_000)]
@@ -68,6 +82,11 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             batch,
         } => bench_tx(validators, duration, rate, batch.clamp(1, 1_000), json_mode),
         BenchCommand::Sync { accounts } => bench_sync(accounts, json_mode),
+        BenchCommand::Exec {
+            images,
+            runs,
+            determinism,
+        } => crate::bench_exec::bench_exec(images, runs, determinism, json_mode),
         BenchCommand::Apply {
             txs,
             block_txs,

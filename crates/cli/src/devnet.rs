@@ -46,6 +46,23 @@ pub struct DevnetArgs {
     /// Minimum milliseconds between blocks.
     #[arg(long, default_value_t = 250)]
     block_time_ms: u64,
+    /// Provider processes (`plexus provider run`) beside the validators: provider i uses the
+    /// funded dev key `provideri`, listens on the provider API address plus i and keeps its data
+    /// and `provider.log` in DIR/provider-i.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=PROVIDER_KEYS as i64))]
+    providers: u32,
+    /// Provider 0's API address (provider i listens on its port plus i).
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    provider_api: SocketAddr,
+}
+
+/// Devnet provider keys funded at genesis (`provider0`..): public seeds, devnet only.
+pub const PROVIDER_KEYS: u64 = 8;
+const PROVIDER_BALANCE: u128 = 100_000 * PLX;
+
+/// Devnet provider `i`'s key.
+pub fn provider_key(i: u64) -> PrivateKey {
+    PrivateKey::from_seed(DEV_KEY_SEED + 300 + i)
 }
 
 pub fn dev_key(i: u64) -> PrivateKey {
@@ -82,6 +99,12 @@ fn devnet_genesis(validators: u32) -> GenesisFile {
         address: Address(faucet_key().public_key()).to_string(),
         amount: (1_000_000_000 * PLX).to_string(),
     });
+    for i in 0..PROVIDER_KEYS {
+        allocations.push(AllocationFile {
+            address: Address(provider_key(i).public_key()).to_string(),
+            amount: PROVIDER_BALANCE.to_string(),
+        });
+    }
     let mut validator_files = Vec::new();
     for i in 0..validators {
         let validator = Address(validator_key(i).public_key()).to_string();
@@ -158,6 +181,9 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     for i in 0..DEV_KEYS {
         keys::store_dev(&format!("dev{i}"), &dev_key(i))?;
     }
+    for i in 0..PROVIDER_KEYS {
+        keys::store_dev(&format!("provider{i}"), &provider_key(i))?;
+    }
     println!(
         "Plexus devnet (chain id {}), data in {}",
         genesis.chain_id,
@@ -181,9 +207,30 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
             DisplayPlx(DEV_BALANCE)
         );
     }
+    let provider_apis: Vec<SocketAddr> = (0..args.providers)
+        .map(|i| offset(args.provider_api, i))
+        .collect::<Result<_>>()?;
+    for (i, api) in provider_apis.iter().enumerate() {
+        println!(
+            "  provider {i}  API http://{api}  key provider{i}  {}",
+            Address(provider_key(i as u64).public_key())
+        );
+    }
     println!("Ctrl-C stops; running again with the same --dir continues the chain.");
+    let node_url = format!("http://{}", args.api);
     if args.validators > 1 {
-        return supervise(&dir, &genesis, &nodes, args.block_time_ms);
+        return supervise(
+            &dir,
+            &genesis,
+            &nodes,
+            args.block_time_ms,
+            &provider_apis,
+            &node_url,
+        );
+    }
+    let mut providers = Vec::new();
+    for (i, api) in provider_apis.iter().enumerate() {
+        providers.push(spawn_provider(&dir, i as u32, *api, &node_url)?);
     }
     let cfg = NodeConfig {
         data_dir: dir,
@@ -203,7 +250,61 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         block_time_min_ms: args.block_time_ms,
         idle_block_ms: 1_000,
     };
-    plexus_node::run(cfg)?;
+    let result = plexus_node::run(cfg);
+    stop_children(&mut providers)?;
+    result?;
+    Ok(())
+}
+
+/// Starts provider `i` as a `plexus provider run` child process of the devnet.
+fn spawn_provider(
+    dir: &Path,
+    i: u32,
+    api: SocketAddr,
+    node_url: &str,
+) -> Result<std::process::Child> {
+    let exe = std::env::current_exe().context("cannot find the plexus executable")?;
+    let provider_dir = dir.join(format!("provider-{i}"));
+    std::fs::create_dir_all(&provider_dir)
+        .with_context(|| format!("cannot create {}", provider_dir.display()))?;
+    let log_path = provider_dir.join("provider.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let child = std::process::Command::new(&exe)
+        .args(["provider", "run", "--key", &format!("provider{i}")])
+        .arg("--dir")
+        .arg(&provider_dir)
+        .args(["--listen", &api.to_string(), "--node", node_url])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start provider {i}"))?;
+    println!(
+        "  provider {i}  pid {}  log {}",
+        child.id(),
+        log_path.display()
+    );
+    Ok(child)
+}
+
+/// Asks every child to stop (SIGTERM), gives them time to finish, then makes sure.
+fn stop_children(children: &mut [std::process::Child]) -> Result<()> {
+    for child in children.iter() {
+        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for child in children.iter_mut() {
+        while child.try_wait()?.is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     Ok(())
 }
 
@@ -235,6 +336,8 @@ fn supervise(
     genesis: &GenesisFile,
     nodes: &[(SocketAddr, SocketAddr)],
     block_time_ms: u64,
+    provider_apis: &[SocketAddr],
+    node_url: &str,
 ) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let count = nodes.len() as u32;
@@ -293,6 +396,9 @@ fn supervise(
         );
         children.push(child);
     }
+    for (i, api) in provider_apis.iter().enumerate() {
+        children.push(spawn_provider(dir, i as u32, *api, node_url)?);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -311,24 +417,17 @@ fn supervise(
             }
         }
     })?;
-    // Ask every validator to stop, give them time to finish, then make sure.
-    for child in &children {
-        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    for child in &mut children {
-        while child.try_wait()?.is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    stop_children(&mut children)?;
     if let Some((i, status)) = exited {
+        let validators = nodes.len();
+        let log = if i < validators {
+            format!("validator-{i}/node.log")
+        } else {
+            format!("provider-{}/provider.log", i - validators)
+        };
         bail!(
-            "validator {i} exited ({status}); see {}",
-            dir.join(format!("validator-{i}/node.log")).display()
+            "child {i} exited ({status}); see {}",
+            dir.join(log).display()
         );
     }
     Ok(())

@@ -1,8 +1,11 @@
 //! `plexus`: the one binary of Plexus. Thin: parse, wire, print.
 
 mod bench;
+mod bench_exec;
 mod devnet;
+mod job;
 mod keys;
+mod provider;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
@@ -66,6 +69,21 @@ enum Command {
     Query {
         #[command(subcommand)]
         command: QueryCommand,
+    },
+    /// Run a provider: sell this machine's compute.
+    Provider {
+        #[command(subcommand)]
+        command: provider::ProviderCommand,
+    },
+    /// Post compute jobs and read their results.
+    Job {
+        #[command(subcommand)]
+        command: job::JobCommand,
+    },
+    /// Upload and download blobs (modules, weights, inputs) by hash.
+    Blob {
+        #[command(subcommand)]
+        command: job::BlobCommand,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -182,7 +200,7 @@ fn main() {
     }
 }
 
-fn print(json_mode: bool, value: serde_json::Value, text: String) {
+pub fn print(json_mode: bool, value: serde_json::Value, text: String) {
     if json_mode {
         println!(
             "{}",
@@ -249,6 +267,9 @@ fn run(cli: Cli) -> Result<()> {
             send_tx(&client, cli.json, send, payload)
         }
         Command::Query { command } => run_query(&client, cli.json, command),
+        Command::Provider { command } => provider::run(&cli.node, command),
+        Command::Job { command } => job::run_job(&client, cli.json, command),
+        Command::Blob { command } => job::run_blob(&client, cli.json, command),
         Command::Bench { command } => bench::run(command, cli.json),
     }
 }
@@ -298,9 +319,26 @@ fn run_keys(json_mode: bool, command: KeysCommand) -> Result<()> {
 }
 
 fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -> Result<()> {
-    let key = keys::load(&send.from)?;
+    if send.no_wait {
+        let hash = submit(client, &send.from, send.fee.as_deref(), payload)?;
+        print(
+            json_mode,
+            json!({"hash": hash, "status": "pending"}),
+            format!("submitted {hash}"),
+        );
+        return Ok(());
+    }
+    let done = self::send(client, &send.from, send.fee.as_deref(), payload)?;
+    print_tx_status(json_mode, &done);
+    Ok(())
+}
+
+/// Signs `payload` with key `from` (fee: `fee`, else the chain minimum) at the account's next
+/// nonce and submits it; returns the transaction hash.
+fn submit(client: &Client, from: &str, fee: Option<&str>, payload: Payload) -> Result<String> {
+    let key = keys::load(from)?;
     let status = client.status()?;
-    let fee = match &send.fee {
+    let fee = match fee {
         Some(text) => parse_amount(text).map_err(|e| anyhow::anyhow!("--fee: {e}"))?,
         None => status.fee_min.parse().unwrap_or(FEE_DEFAULT),
     };
@@ -311,17 +349,18 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
     };
     let account = client.account(&builder.sender())?;
     let tx = builder.build(account.next_nonce, payload);
-    let hash = client.submit(&tx)?;
-    if send.no_wait {
-        print(
-            json_mode,
-            json!({"hash": hash, "status": "pending"}),
-            format!("submitted {hash}"),
-        );
-        return Ok(());
-    }
+    Ok(client.submit(&tx)?)
+}
+
+/// [`submit`], then waits for finality; a receipt other than success is an error.
+pub fn send(
+    client: &Client,
+    from: &str,
+    fee: Option<&str>,
+    payload: Payload,
+) -> Result<TxStatusDto> {
+    let hash = submit(client, from, fee, payload)?;
     let done = client.wait_finalized(&hash, Duration::from_secs(60))?;
-    print_tx_status(json_mode, &done);
     if let Some(receipt) = &done.receipt
         && receipt.status != "success"
     {
@@ -332,10 +371,10 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
             receipt.reason.clone().unwrap_or_default()
         );
     }
-    Ok(())
+    Ok(done)
 }
 
-fn print_tx_status(json_mode: bool, status: &TxStatusDto) {
+pub fn print_tx_status(json_mode: bool, status: &TxStatusDto) {
     let text = match (&status.height, &status.receipt) {
         (Some(height), Some(receipt)) => format!(
             "hash     {}\nheight   {height}\nstatus   {}{}\nfee      {}",
@@ -357,7 +396,7 @@ fn print_tx_status(json_mode: bool, status: &TxStatusDto) {
     );
 }
 
-fn plx(text: &str) -> String {
+pub fn plx(text: &str) -> String {
     text.parse::<u128>()
         .map(|v| DisplayPlx(v).to_string())
         .unwrap_or_else(|_| text.to_string())

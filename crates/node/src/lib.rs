@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod beacon;
+pub mod blob_api;
 pub mod config;
 pub mod engine;
 pub mod evidence;

@@ -76,6 +76,8 @@ pub enum NodeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("blob store: {0}")]
+    Blobs(#[from] plexus_blobs::BlobError),
     #[error("consensus storage: {0}")]
     Archive(#[from] commonware_storage::archive::Error),
     #[error(
@@ -395,7 +397,11 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         );
     }
     // The API serves only confirmed state: it starts once any state sync is confirmed.
-    let router = api::router(api_state);
+    let blobs = plexus_blobs::BlobStore::open(
+        &cfg.data_dir.join("blobs"),
+        plexus_blobs::Limits::default(),
+    )?;
+    let router = api::router(api_state).merge(crate::blob_api::router(Arc::new(blobs)));
     context.child("api").spawn(move |_| async move {
         if let Err(err) = axum::serve(listener, router).await {
             error!(%err, "the API server stopped");

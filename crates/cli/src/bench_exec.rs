@@ -1,0 +1,181 @@
+//! `plexus bench exec`: what metering and checkpoints cost, and whether execution is exact.
+//!
+//! One int8 model (the built-in `cnn` job) runs three ways in the same process: natively (the
+//! job's own Rust code over the executor's native kernels), in wasmtime without fuel or
+//! checkpoints, and in wasmtime with both (the provider's mode). Each figure is the best of
+//! `--runs`; the ratios compare runs of the same build in the same process. The checkpoint share
+//! is the metered run's time minus the same run with a single segment, over the metered run's
+//! time. Then `--determinism` random digits inputs run on the host-tuned and the baseline x86-64
+//! codegen (no AVX) and the output hash, fuel and trace root must agree, and agree with the
+//! native output.
+
+use anyhow::{Context, Result, bail};
+use plexus_exec::{
+    DiscardCheckpoints, Engine, EngineOptions, Execution, Job, MemoryCheckpoints, Outcome,
+    builtin, native::NativeHost,
+};
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
+use serde_json::json;
+use std::{sync::Arc, time::Instant};
+
+fn engine(metering: bool, baseline_isa: bool) -> Result<Engine> {
+    Ok(Engine::new(EngineOptions {
+        metering,
+        baseline_isa,
+        ..EngineOptions::default()
+    })?)
+}
+
+fn job(engine: &Engine, name: &str, id: [u8; 32], input: &[u8], seg_fuel: u64) -> Result<Job> {
+    let builtin = builtin::lookup(name).with_context(|| format!("no built-in {name}"))?;
+    let admitted = plexus_exec::admit(builtin.wasm)?;
+    Ok(Job {
+        id,
+        module: engine.compile(&admitted)?,
+        input: Arc::from(input),
+        blobs: builtin.blobs.iter().map(|b| Arc::from(*b)).collect(),
+        max_fuel: plexus_exec::JOB_FUEL_MAX,
+        seg_fuel,
+    })
+}
+
+fn output(execution: &Execution) -> Result<&[u8]> {
+    match &execution.outcome {
+        Outcome::Completed { output } => Ok(output),
+        Outcome::Trapped(code) => bail!("the benchmark job trapped: {}", code.name()),
+    }
+}
+
+/// Best wall time of `runs` calls of `f`, in milliseconds, and the last result.
+fn best<T>(runs: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let value = f()?;
+        best = best.min(started.elapsed().as_secs_f64() * 1e3);
+        last = Some(value);
+    }
+    Ok((best, last.expect("at least one run")))
+}
+
+pub fn bench_exec(images: usize, runs: u32, determinism: u32, json_mode: bool) -> Result<()> {
+    let id = [1u8; 32];
+    let input = plexus_job_cnn::random_input(1, images).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host = NativeHost::new(&id, Arc::from(&input[..]), Vec::new());
+    let (native_ms, (native_output, steps)) = best(runs, || {
+        Ok(plexus_guest::run_native::<plexus_job_cnn::CnnJob, _>(&host))
+    })?;
+
+    let plain = engine(false, false)?;
+    let plain_job = job(&plain, "cnn", id, &input, plexus_exec::SEG_FUEL_DEFAULT)?;
+    let (wasm_plain_ms, plain_run) = best(runs, || {
+        Ok(plexus_exec::run(&plain, &plain_job, &mut DiscardCheckpoints)?)
+    })?;
+
+    let metered = engine(true, false)?;
+    let metered_job = job(&metered, "cnn", id, &input, plexus_exec::SEG_FUEL_DEFAULT)?;
+    let (wasm_metered_ms, (metered_run, pages)) = best(runs, || {
+        let mut sink = MemoryCheckpoints::default();
+        let execution = plexus_exec::run(&metered, &metered_job, &mut sink)?;
+        Ok((execution, sink.page_bytes()))
+    })?;
+    let one_segment = job(&metered, "cnn", id, &input, plexus_exec::JOB_FUEL_MAX)?;
+    let (wasm_one_segment_ms, _) = best(runs, || {
+        Ok(plexus_exec::run(&metered, &one_segment, &mut MemoryCheckpoints::default())?)
+    })?;
+    if output(&plain_run)? != native_output || output(&metered_run)? != native_output {
+        bail!("the cnn output differs between native and wasm runs");
+    }
+    let checkpoint_share = ((wasm_metered_ms - wasm_one_segment_ms) / wasm_metered_ms).max(0.0);
+
+    let (checked, mismatches) = check_determinism(determinism)?;
+    let value = json!({
+        "model": "cnn",
+        "images": images,
+        "steps": steps,
+        "runs": runs,
+        "native_ms": round(native_ms),
+        "wasm_plain_ms": round(wasm_plain_ms),
+        "wasm_metered_ms": round(wasm_metered_ms),
+        "wasm_metered_one_segment_ms": round(wasm_one_segment_ms),
+        "metered_over_plain": round(wasm_metered_ms / wasm_plain_ms),
+        "metered_over_native": round(wasm_metered_ms / native_ms),
+        "checkpoint_share": round(checkpoint_share),
+        "fuel": metered_run.total_fuel,
+        "segments": metered_run.segments,
+        "checkpoint_page_bytes": pages,
+        "determinism_inputs": checked,
+        "determinism_mismatches": mismatches,
+    });
+    let text = format!(
+        "cnn, {images} images, {steps} steps, best of {runs}\n  native          {native_ms:.2} ms\n  wasm plain      {wasm_plain_ms:.2} ms\n  wasm metered    {wasm_metered_ms:.2} ms ({} segments, {} fuel)\n  metered/plain   {:.3}\n  metered/native  {:.3}\n  checkpoints     {:.1}% of the metered run\ndeterminism: {checked} random digits inputs on host and baseline codegen, {mismatches} mismatches",
+        metered_run.segments,
+        metered_run.total_fuel,
+        wasm_metered_ms / wasm_plain_ms,
+        wasm_metered_ms / native_ms,
+        checkpoint_share * 100.0,
+    );
+    crate::print(json_mode, value, text);
+    if mismatches > 0 {
+        bail!("{mismatches} of {checked} inputs were not bit-identical");
+    }
+    Ok(())
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// Runs `inputs` random digits jobs (seeded; 1 to 256 random images each, a random job id) on
+/// the host-tuned and the baseline engine; returns how many inputs ran and how many disagreed
+/// (in output hash, fuel or trace root, or with the native output).
+fn check_determinism(inputs: u32) -> Result<(u32, u32)> {
+    let seed = 0x5eed_u64;
+    let host_engine = engine(true, false)?;
+    let baseline_engine = engine(true, true)?;
+    let builtin = builtin::lookup("digits").context("no built-in digits")?;
+    let admitted = plexus_exec::admit(builtin.wasm)?;
+    let host_module = host_engine.compile(&admitted)?;
+    let baseline_module = baseline_engine.compile(&admitted)?;
+    let blobs: Vec<Arc<[u8]>> = builtin.blobs.iter().map(|b| Arc::from(*b)).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut mismatches = 0;
+    for i in 0..inputs {
+        let count = rng.random_range(1..=256usize);
+        let images: Vec<[u8; 64]> = (0..count)
+            .map(|_| std::array::from_fn(|_| rng.random_range(0..=16u8)))
+            .collect();
+        let input: Arc<[u8]> = plexus_job_digits::encode_input(&images)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into();
+        let mut id = [0u8; 32];
+        rng.fill_bytes(&mut id);
+        let make = |module: &plexus_exec::Compiled| Job {
+            id,
+            module: module.clone(),
+            input: input.clone(),
+            blobs: blobs.clone(),
+            max_fuel: plexus_exec::JOB_FUEL_MAX,
+            // Small segments so every input has several leaves to compare.
+            seg_fuel: 20_000,
+        };
+        let a = plexus_exec::run(&host_engine, &make(&host_module), &mut DiscardCheckpoints)?;
+        let b = plexus_exec::run(&baseline_engine, &make(&baseline_module), &mut DiscardCheckpoints)?;
+        let native = plexus_guest::run_native::<plexus_job_digits::DigitsJob, _>(&NativeHost::new(
+            &id,
+            input.clone(),
+            blobs.clone(),
+        ))
+        .0;
+        let agree = a.output_hash == b.output_hash
+            && a.total_fuel == b.total_fuel
+            && a.trace_root == b.trace_root
+            && output(&a).ok() == Some(&native[..]);
+        if !agree {
+            mismatches += 1;
+            eprintln!("determinism: input {i} (seed {seed:#x}) differs");
+        }
+    }
+    Ok((inputs, mismatches))
+}

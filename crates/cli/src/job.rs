@@ -1,0 +1,509 @@
+//! `plexus blob` and `plexus job`: the consumer's side of the compute market.
+//!
+//! `job run` does the whole round trip: it resolves the module (a built-in name such as `digits`
+//! or a `.wasm` path), checks it with the executor's own admission rules before any money moves,
+//! uploads module, blobs and input to the node's blob store, posts the job with its escrow, follows
+//! it through posted, matched, running, committed and settled, fetches the output from the
+//! provider, checks it against the provider's commitment and prints the result and the bill.
+
+use anyhow::{Context, Result, bail};
+use plexus_client::{
+    Client,
+    dto::JobDto,
+};
+use plexus_exec::builtin::{self, Builtin};
+
+use plexus_types::{
+    Digest, Payload,
+    amount::{DisplayPlx, parse_amount},
+    hash::{digest_hex, parse_digest},
+    job::AuditClass,
+};
+use serde_json::{Value, json};
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+/// Fuel bought when `--max-fuel` is not given: ten billion, ample for the built-in modules.
+pub const MAX_FUEL_DEFAULT: u64 = 10_000_000_000;
+
+#[derive(clap::Subcommand)]
+pub enum BlobCommand {
+    /// Upload a file to the node's blob store; prints its BLAKE3 hash.
+    Put { file: PathBuf },
+    /// Download a blob by hash (checked against the hash) to a file or standard output.
+    Get {
+        hash: String,
+        /// Where to write it (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct JobRunArgs {
+    /// The paying key's name.
+    #[arg(long)]
+    from: String,
+    /// A built-in module (`digits`, `cnn`) or the path of a `.wasm` file.
+    #[arg(long)]
+    module: String,
+    /// The input file. For `digits`: CSV rows of exactly 64 integers 0..16 (an 8x8 image,
+    /// row-major: the data set's rows without the label). For `cnn`: the number of random 64x64
+    /// images to classify. For a `.wasm` path: the raw input bytes.
+    #[arg(long)]
+    input: PathBuf,
+    /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
+    #[arg(long = "blob")]
+    blobs: Vec<PathBuf>,
+    /// The most fuel to pay for (default: 10^10).
+    #[arg(long)]
+    max_fuel: Option<u64>,
+    /// The highest price per million fuel to accept, in base units or PLX (`0.01plx`).
+    #[arg(long, default_value = "0.01plx")]
+    price_cap: String,
+    /// `standard` (the protocol's random audits) or `full` (always re-executed).
+    #[arg(long, default_value = "standard")]
+    audit: String,
+    /// Blocks the provider has to commit before the job is refunded and the provider slashed.
+    #[arg(long, default_value_t = 200)]
+    deadline_blocks: u64,
+    /// Write the raw output bytes to this file too.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Give up waiting after this many seconds (the job itself goes on).
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+}
+
+#[derive(clap::Subcommand)]
+pub enum JobCommand {
+    /// Post a job, follow it to settlement, check and print its output and bill.
+    Run(JobRunArgs),
+    /// A job's status on chain.
+    Status { id: String },
+    /// Fetch a committed job's output from its provider, check it and print it.
+    Result {
+        id: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Cancel a job no provider matched, for a full refund of its escrow.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        from: String,
+    },
+}
+
+pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Result<()> {
+    match command {
+        BlobCommand::Put { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let hash = plexus_blobs::blob_hash(&bytes);
+            let stored = client.put_blob(&hash, bytes)?;
+            crate::print(
+                json_mode,
+                json!({"hash": stored.hash, "size": stored.size}),
+                stored.hash.clone(),
+            );
+        }
+        BlobCommand::Get { hash, out } => {
+            let digest = parse_hash(&hash)?;
+            let bytes = client
+                .get_blob(&digest)?
+                .with_context(|| format!("the node has no blob {hash}"))?;
+            if plexus_blobs::blob_hash(&bytes) != digest {
+                bail!("the node served bytes that do not match {hash}");
+            }
+            write_out(out.as_ref(), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_out(out: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(bytes)?;
+            Ok(())
+        }
+    }
+}
+
+fn parse_hash(text: &str) -> Result<Digest> {
+    parse_digest(text).with_context(|| format!("{text:?} is not a 64-hex-digit hash"))
+}
+
+/// How a built-in module's input file is read and its output shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// CSV rows of 64 pixels 0..16 in; labels and logits out.
+    Digits,
+    /// A number N of random 64x64 images in; labels and logits out.
+    Cnn,
+}
+
+impl Kind {
+    fn of(builtin: &Builtin) -> Option<Kind> {
+        match builtin.name {
+            "digits" => Some(Kind::Digits),
+            "cnn" => Some(Kind::Cnn),
+            _ => None,
+        }
+    }
+}
+
+/// A module to run: its bytes, the blobs it needs, and how to read its input and output.
+struct Module {
+    wasm: Vec<u8>,
+    blobs: Vec<Vec<u8>>,
+    kind: Option<Kind>,
+}
+
+fn resolve_module(name: &str) -> Result<Module> {
+    if let Some(found) = builtin::lookup(name) {
+        return Ok(Module {
+            wasm: found.wasm.to_vec(),
+            blobs: found.blobs.iter().map(|b| b.to_vec()).collect(),
+            kind: Kind::of(found),
+        });
+    }
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        bail!(
+            "--module {name:?} is neither a built-in module ({}) nor a file",
+            builtin::names().join(", ")
+        );
+    }
+    let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A path to a built-in module's bytes still decodes its output.
+    let kind = builtin::by_hash(&plexus_types::trace::content_hash(&wasm)).and_then(Kind::of);
+    Ok(Module {
+        wasm,
+        blobs: Vec::new(),
+        kind,
+    })
+}
+
+fn read_input(module: &Module, path: &PathBuf) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = || {
+        String::from_utf8(raw.clone())
+            .with_context(|| format!("--input {} is not UTF-8 text", path.display()))
+    };
+    match module.kind {
+        Some(Kind::Digits) => {
+            let rows = plexus_job_digits::parse_csv_rows(&text()?)
+                .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))?;
+            plexus_job_digits::encode_input(&rows)
+                .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))
+        }
+        Some(Kind::Cnn) => {
+            let images: usize = text()?.trim().parse().with_context(|| {
+                format!("--input {}: the cnn module takes a number of images", path.display())
+            })?;
+            plexus_job_cnn::random_input(images as u64, images)
+                .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))
+        }
+        None => Ok(raw),
+    }
+}
+
+/// The chain's view of the job, once per poll.
+fn job(client: &Client, id: &str) -> Result<JobDto> {
+    Ok(client.job(id)?)
+}
+
+/// Follows a job until it is settled, expired or cancelled, drawing the stages as a bar.
+fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<(JobDto, Stages)> {
+    let stages = ["posted", "matched", "running", "committed", "settled"];
+    let bar = indicatif::ProgressBar::new(stages.len() as u64);
+    if show {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:25}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let started = Instant::now();
+    let mut seen = Stages::default();
+    loop {
+        let current = job(client, id)?;
+        let height = client.status()?.height;
+        let stage = match current.status.as_str() {
+            "posted" => 1,
+            "assigned" => {
+                seen.matched.get_or_insert(height);
+                if running(client, &current) { 3 } else { 2 }
+            }
+            "committed" => {
+                seen.matched.get_or_insert(height);
+                seen.committed.get_or_insert(height);
+                4
+            }
+            "settled" => {
+                seen.matched.get_or_insert(height);
+                seen.committed.get_or_insert(height);
+                seen.settled.get_or_insert(height);
+                5
+            }
+            _ => {
+                bar.abandon_with_message(format!("job {}", current.status));
+                return Ok((current, seen));
+            }
+        };
+        bar.set_position(stage);
+        bar.set_message(match stage {
+            1 => "posted, waiting for a match".to_string(),
+            2 => format!("matched to {}", current.provider.clone().unwrap_or_default()),
+            3 => "running".to_string(),
+            4 => format!("committed, settling at block {}", current.settle_height.unwrap_or(0)),
+            _ => "settled".to_string(),
+        });
+        if stage == 5 {
+            bar.finish_with_message("settled");
+            return Ok((current, seen));
+        }
+        if stage == 1 && height > current.posted_height {
+            // Matching happens only in the block that includes the job.
+            bar.abandon_with_message("no provider matched");
+            return Ok((current, seen));
+        }
+        if started.elapsed() > timeout {
+            bar.abandon_with_message("still waiting");
+            bail!(
+                "job {id} is {} after {}s; follow it with `plexus job status {id}`",
+                current.status,
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The API URL of the provider a job was assigned to.
+fn provider_endpoint(client: &Client, job: &JobDto) -> Result<String> {
+    let provider = job.provider.as_deref().context("the job has no provider")?;
+    let address = provider
+        .parse()
+        .map_err(|e| anyhow::anyhow!("provider {provider:?}: {e}"))?;
+    Ok(client.provider(&address)?.endpoint)
+}
+
+/// Whether the provider has picked the job up (best effort: the chain does not know).
+fn running(client: &Client, job: &JobDto) -> bool {
+    provider_endpoint(client, job).is_ok_and(|endpoint| {
+        Client::new(&endpoint)
+            .get_bytes(&format!("/v1/jobs/{}", job.id))
+            .ok()
+            .flatten()
+            .is_some()
+    })
+}
+
+/// The heights at which the follower first saw each stage.
+#[derive(Default)]
+struct Stages {
+    matched: Option<u64>,
+    committed: Option<u64>,
+    settled: Option<u64>,
+}
+
+/// Fetches a committed job's output from its provider and checks it against the commitment.
+fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
+    let endpoint = provider_endpoint(client, job)?;
+    let endpoint = endpoint.as_str();
+    let expected = parse_hash(job.output_hash.as_deref().context("the job has no commitment yet")?)?;
+    let bytes = Client::new(endpoint)
+        .get_bytes(&format!("/v1/jobs/{}/output", job.id))?
+        .with_context(|| format!("provider {endpoint} does not serve the output of {}", job.id))?;
+    let actual = plexus_blobs::blob_hash(&bytes);
+    if actual != expected {
+        bail!(
+            "provider {endpoint} served an output hashing to {}, not the committed {}",
+            digest_hex(&actual),
+            digest_hex(&expected)
+        );
+    }
+    Ok(bytes)
+}
+
+fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
+    let kind = parse_digest(&job.module)
+        .and_then(|m| builtin::by_hash(&commonware_cryptography::blake3::Digest(m.0)))
+        .and_then(Kind::of);
+    if kind.is_some() && !job.failed.unwrap_or(false) {
+        return match plexus_guest::classify::decode_output(bytes) {
+            Ok(output) => json!({"labels": output.labels, "logits": output.logits}),
+            Err(err) => json!({"undecodable": err.to_string(), "hex": plexus_client::hex_encode(bytes)}),
+        };
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => json!({"text": text}),
+        Err(_) => json!({"hex": plexus_client::hex_encode(bytes)}),
+    }
+}
+
+pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<()> {
+    match command {
+        JobCommand::Run(args) => run(client, json_mode, args),
+        JobCommand::Status { id } => {
+            let current = job(client, &id)?;
+            let text = job_text(&current);
+            crate::print(json_mode, serde_json::to_value(&current)?, text);
+            Ok(())
+        }
+        JobCommand::Result { id, out } => {
+            let current = job(client, &id)?;
+            let bytes = fetch_output(client, &current)?;
+            if let Some(path) = out.as_ref() {
+                write_out(Some(path), &bytes)?;
+            }
+            let output = decode_output(&current, &bytes);
+            crate::print(
+                json_mode,
+                json!({"job_id": current.id, "output_hash": current.output_hash, "fuel": current.total_fuel, "paid": current.paid, "output": output}),
+                format!("{}\noutput  {}", job_text(&current), output),
+            );
+            Ok(())
+        }
+        JobCommand::Cancel { id, from } => {
+            let digest = parse_hash(&id)?;
+            let status = crate::send(client, &from, None, Payload::JobCancel { job: digest })?;
+            crate::print_tx_status(json_mode, &status);
+            Ok(())
+        }
+    }
+}
+
+fn job_text(job: &JobDto) -> String {
+    let mut lines = vec![
+        format!("job       {}", job.id),
+        format!("status    {}", job.status),
+        format!("consumer  {}", job.consumer),
+        format!("escrow    {}", crate::plx(&job.escrow)),
+    ];
+    if let Some(provider) = &job.provider {
+        lines.push(format!("provider  {provider}"));
+    }
+    if let Some(fuel) = job.total_fuel {
+        lines.push(format!("fuel      {fuel} of {}", job.max_fuel));
+    }
+    if let Some(paid) = &job.paid {
+        lines.push(format!("paid      {}", crate::plx(paid)));
+    }
+    if let Some(refunded) = &job.refunded {
+        lines.push(format!("refunded  {}", crate::plx(refunded)));
+    }
+    lines.join("\n")
+}
+
+fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut module = resolve_module(&args.module)?;
+    let admitted = plexus_exec::admit(&module.wasm)
+        .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
+    let input = read_input(&module, &args.input)?;
+    for path in &args.blobs {
+        module
+            .blobs
+            .push(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
+    }
+    let price_cap =
+        parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
+    let audit = match args.audit.as_str() {
+        "standard" => AuditClass::Standard,
+        "full" => AuditClass::Full,
+        other => bail!("--audit {other:?}: expected standard or full"),
+    };
+    let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
+    // Upload everything the provider will fetch by hash (idempotent on the node).
+    let module_hash = plexus_types::hash::digest_from_bytes(admitted.hash.0);
+    client.put_blob(&module_hash, module.wasm.clone())?;
+    let mut blob_hashes = Vec::with_capacity(module.blobs.len());
+    for blob in &module.blobs {
+        let hash = plexus_blobs::blob_hash(blob);
+        client.put_blob(&hash, blob.clone())?;
+        blob_hashes.push(hash);
+    }
+    let input_hash = plexus_blobs::blob_hash(&input);
+    client.put_blob(&input_hash, input.clone())?;
+    let payload = Payload::JobPost {
+        module: module_hash,
+        blobs: blob_hashes,
+        input: input_hash,
+        max_fuel,
+        price_cap_per_mfuel: price_cap,
+        audit,
+        deadline_blocks: args.deadline_blocks,
+    };
+    let posted = crate::send(client, &args.from, None, payload)?;
+    let id = posted.hash.clone();
+    let posted_height = posted.height.unwrap_or(0);
+    let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (done, stages) = follow(
+        client,
+        &id,
+        Duration::from_secs(args.timeout_secs),
+        show,
+    )?;
+    match done.status.as_str() {
+        "settled" => {}
+        "posted" => bail!(
+            "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {}`",
+            DisplayPlx(price_cap),
+            args.from
+        ),
+        other => bail!(
+            "job {id} ended {other}: refunded {}",
+            crate::plx(done.refunded.as_deref().unwrap_or("0"))
+        ),
+    }
+    let bytes = fetch_output(client, &done)?;
+    if let Some(path) = args.out.as_ref() {
+        write_out(Some(path), &bytes)?;
+    }
+    let output = decode_output(&done, &bytes);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let value = json!({
+        "job_id": id,
+        "provider": done.provider,
+        "output_hash": done.output_hash,
+        "failed": done.failed,
+        "fuel": done.total_fuel,
+        "max_fuel": max_fuel,
+        "escrow": done.escrow,
+        "paid": done.paid,
+        "refunded": done.refunded,
+        "segments": done.segments,
+        "trace_root": done.trace_root,
+        "blocks": {
+            "posted": posted_height,
+            "matched": stages.matched,
+            "committed": stages.committed,
+            "settled": stages.settled,
+        },
+        "elapsed_ms": elapsed_ms,
+        "output": output,
+    });
+    let text = format!(
+        "{}\nblocks    posted {posted_height}, matched {}, committed {}, settled {}\ntime      {:.1}s\noutput    {}",
+        job_text(&done),
+        stages.matched.map(|h| h.to_string()).unwrap_or("?".into()),
+        stages.committed.map(|h| h.to_string()).unwrap_or("?".into()),
+        stages.settled.map(|h| h.to_string()).unwrap_or("?".into()),
+        elapsed_ms as f64 / 1000.0,
+        output
+    );
+    crate::print(json_mode, value, text);
+    Ok(())
+}

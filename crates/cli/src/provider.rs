@@ -1,0 +1,94 @@
+//! `plexus provider run`: sell this machine's compute.
+
+use crate::keys;
+use anyhow::{Context, Result};
+use plexus_types::{amount::parse_amount, job::ResourceProfile};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(clap::Subcommand)]
+pub enum ProviderCommand {
+    /// Register (or update) this machine as a provider and run jobs until Ctrl-C or SIGTERM.
+    ///
+    /// At start it measures its fuel per second on the standard job and registers that figure
+    /// with its endpoint, resources, ask and bond. It then heartbeats, runs the jobs the chain
+    /// assigns to it, posts each commitment, serves outputs and checkpoints on its API and is
+    /// paid at settlement. A restart on the same --dir resumes the jobs in flight.
+    Run(ProviderRunArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ProviderRunArgs {
+    /// The operator key's name (pays the bond and fees, receives payments).
+    #[arg(long)]
+    key: String,
+    /// Data directory (default $PLEXUS_HOME/provider-KEY).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Where the provider API listens.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// The URL consumers reach the provider API at (default http://LISTEN).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Price per million fuel, in base units or PLX.
+    #[arg(long, default_value = "0.001plx")]
+    ask: String,
+    /// Bond to hold (at least the chain's provider_bond_min); on an update, the amount the bond
+    /// is topped up to.
+    #[arg(long, default_value = "1000plx")]
+    bond: String,
+    /// Cores offered: also how many jobs run at once (default: this machine's).
+    #[arg(long)]
+    cores: Option<u32>,
+    /// Memory offered, in MiB.
+    #[arg(long, default_value_t = 4096)]
+    memory_mb: u64,
+    /// Storage offered, in GB.
+    #[arg(long, default_value_t = 10)]
+    storage_gb: u64,
+    /// Fuel per checkpoint segment (default: the executor's).
+    #[arg(long)]
+    seg_fuel: Option<u64>,
+    /// Register this fuel-per-second figure instead of measuring it.
+    #[arg(long)]
+    fuel_per_second: Option<u64>,
+    /// Another place to fetch job blobs from (a node or provider API URL); repeatable.
+    #[arg(long = "blob-source")]
+    blob_sources: Vec<String>,
+    /// Milliseconds between polls of the node.
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
+}
+
+pub fn run(node: &str, command: ProviderCommand) -> Result<()> {
+    let ProviderCommand::Run(args) = command;
+    let key = keys::load(&args.key)?;
+    let cores = args.cores.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
+    });
+    plexus_provider::run(plexus_provider::ProviderConfig {
+        dir: args
+            .dir
+            .unwrap_or_else(|| keys::home().join(format!("provider-{}", args.key))),
+        key,
+        node: node.to_string(),
+        blob_sources: args.blob_sources,
+        listen: args.listen,
+        endpoint: args.endpoint,
+        ask_per_mfuel: parse_amount(&args.ask).map_err(|e| anyhow::anyhow!("--ask: {e}"))?,
+        bond: parse_amount(&args.bond).map_err(|e| anyhow::anyhow!("--bond: {e}"))?,
+        profile: ResourceProfile {
+            cores,
+            memory_mb: args.memory_mb,
+            gpus: 0,
+            gpu_model: String::new(),
+            storage_gb: args.storage_gb,
+        },
+        seg_fuel: args.seg_fuel.unwrap_or(plexus_exec::SEG_FUEL_DEFAULT),
+        fuel_per_second: args.fuel_per_second,
+        poll: Duration::from_millis(args.poll_ms),
+    })
+    .context("the provider stopped")
+}

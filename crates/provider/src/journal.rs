@@ -1,0 +1,201 @@
+//! The provider's journal: one record per job it was assigned, so a restarted agent knows which
+//! jobs it has run, committed and been paid for.
+//!
+//! Records are small JSON files (`DIR/jobs/JOB.json`), written to a temporary file, synced and
+//! renamed, so a crash leaves the old record or the new one. The journal is the agent's private
+//! bookkeeping: the chain stays the authority on every job's status, and the agent reconciles
+//! the two on every poll.
+
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+/// What the provider committed to for a job (hex hashes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentRecord {
+    pub output_hash: String,
+    pub total_fuel: u64,
+    pub segments: u32,
+    pub trace_root: String,
+    pub failed: bool,
+    /// Why the job failed, when it did (a trap code or a fetch problem).
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
+/// Where a job stands for this provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Assigned on chain; not executed yet (or interrupted: it runs again from the start).
+    Assigned,
+    /// Executed; the commitment is ready to post.
+    Executed { commitment: CommitmentRecord },
+    /// The commitment transaction was submitted.
+    CommitSent {
+        commitment: CommitmentRecord,
+        tx: String,
+        sent_height: u64,
+    },
+    /// The chain recorded the commitment; waiting for settlement.
+    Committed { commitment: CommitmentRecord },
+    /// The chain settled the job and paid this provider.
+    Settled {
+        commitment: CommitmentRecord,
+        paid: String,
+    },
+    /// The job ended without payment (deadline passed).
+    Expired,
+}
+
+impl Phase {
+    /// The commitment, once the job has been executed.
+    pub fn commitment(&self) -> Option<&CommitmentRecord> {
+        match self {
+            Phase::Executed { commitment }
+            | Phase::CommitSent { commitment, .. }
+            | Phase::Committed { commitment }
+            | Phase::Settled { commitment, .. } => Some(commitment),
+            Phase::Assigned | Phase::Expired => None,
+        }
+    }
+
+    /// Whether nothing more will happen to the job.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Phase::Settled { .. } | Phase::Expired)
+    }
+
+    /// The phase's name, as the provider API shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Assigned => "assigned",
+            Phase::Executed { .. } => "executed",
+            Phase::CommitSent { .. } => "commit_sent",
+            Phase::Committed { .. } => "committed",
+            Phase::Settled { .. } => "settled",
+            Phase::Expired => "expired",
+        }
+    }
+}
+
+/// One job as the provider tracks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job id (hex).
+    pub id: String,
+    pub deadline_height: u64,
+    pub phase: Phase,
+}
+
+/// The directory of job records, mirrored in memory.
+pub struct Journal {
+    dir: PathBuf,
+    records: BTreeMap<String, JobRecord>,
+}
+
+impl Journal {
+    /// Opens (creating) the journal under `dir` and loads every record. A record that does not
+    /// parse is corrupt storage: an error, not skipped.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let dir = dir.join("jobs");
+        fs::create_dir_all(&dir)?;
+        let mut records = BTreeMap::new();
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let text = fs::read_to_string(&path)?;
+            let record: JobRecord = serde_json::from_str(&text).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("corrupt job record {}: {e}", path.display()),
+                )
+            })?;
+            records.insert(record.id.clone(), record);
+        }
+        Ok(Journal { dir, records })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&JobRecord> {
+        self.records.get(id)
+    }
+
+    /// Every record, by job id.
+    pub fn records(&self) -> impl Iterator<Item = &JobRecord> {
+        self.records.values()
+    }
+
+    /// Writes `record` durably, then keeps it in memory.
+    pub fn put(&mut self, record: JobRecord) -> io::Result<()> {
+        let path = self.dir.join(format!("{}.json", record.id));
+        let tmp = path.with_extension("tmp");
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(
+            serde_json::to_string_pretty(&record)
+                .expect("records serialize")
+                .as_bytes(),
+        )?;
+        file.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        self.records.insert(record.id.clone(), record);
+        Ok(())
+    }
+
+    /// Moves job `id` to `phase` (durably).
+    pub fn set_phase(&mut self, id: &str, phase: Phase) -> io::Result<()> {
+        let Some(mut record) = self.records.get(id).cloned() else {
+            return Ok(());
+        };
+        record.phase = phase;
+        self.put(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopen() {
+        let dir = std::env::temp_dir().join(format!("plexus-journal-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let mut journal = Journal::open(&dir).unwrap();
+        journal
+            .put(JobRecord {
+                id: "ab".into(),
+                deadline_height: 9,
+                phase: Phase::Assigned,
+            })
+            .unwrap();
+        let commitment = CommitmentRecord {
+            output_hash: "00".into(),
+            total_fuel: 5,
+            segments: 1,
+            trace_root: "11".into(),
+            failed: false,
+            failure: None,
+        };
+        journal
+            .set_phase(
+                "ab",
+                Phase::CommitSent {
+                    commitment: commitment.clone(),
+                    tx: "cd".into(),
+                    sent_height: 3,
+                },
+            )
+            .unwrap();
+        let reopened = Journal::open(&dir).unwrap();
+        let record = reopened.get("ab").unwrap();
+        assert_eq!(record.phase.commitment(), Some(&commitment));
+        assert_eq!(record.phase.name(), "commit_sent");
+        fs::write(dir.join("jobs").join("zz.json"), "not json").unwrap();
+        assert!(Journal::open(&dir).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

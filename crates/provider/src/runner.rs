@@ -1,0 +1,190 @@
+//! Running one assigned job: fetch its module, blobs and input by hash (each checked against its
+//! hash), admit and compile the module, execute it with checkpoints on disk, keep the output,
+//! and produce the commitment the agent posts.
+//!
+//! A job the consumer got wrong (a module that fails admission, a guest trap) still ends in a
+//! commitment, marked failed: the chain then settles it like any other (a module refused at
+//! admission used no fuel and costs the consumer nothing). Only host-side trouble (a blob no
+//! source serves yet, a disk error) is an `Err`, which the agent retries.
+
+use crate::{checkpoints::DiskCheckpoints, journal::CommitmentRecord};
+use plexus_blobs::{BlobStore, blob_hash};
+use plexus_client::Client;
+use plexus_exec::{Compiled, Engine, Execution, Job, Outcome};
+use plexus_types::{Digest, hash::digest_hex};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+/// Compiled modules kept in memory, by module hash.
+const COMPILED_CACHE_MAX: usize = 16;
+
+/// What the chain assigned: the job's content by hash and its fuel.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub id: Digest,
+    pub module: Digest,
+    pub blobs: Vec<Digest>,
+    pub input: Digest,
+    pub max_fuel: u64,
+}
+
+/// Host-side reasons a job cannot run yet.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no source serves blob {hash} with matching bytes ({detail})")]
+    Unavailable { hash: String, detail: String },
+    #[error("blob store: {0}")]
+    Blobs(#[from] plexus_blobs::BlobError),
+    #[error("checkpoint storage: {0}")]
+    Checkpoints(#[from] std::io::Error),
+    #[error("executor: {0}")]
+    Exec(#[from] plexus_exec::ExecError),
+    #[error("compiling an admitted module: {0}")]
+    Compile(#[from] plexus_exec::EngineError),
+}
+
+/// Runs jobs for one provider.
+pub struct Runner {
+    pub engine: Engine,
+    pub blobs: Arc<BlobStore>,
+    /// Where blobs are fetched from, in order (the node first).
+    pub sources: Vec<Client>,
+    pub dir: PathBuf,
+    pub seg_fuel: u64,
+    compiled: Mutex<BTreeMap<Digest, Compiled>>,
+}
+
+/// The 32 bytes of a BLAKE3 digest as the chain's digest type.
+pub fn chain_digest(digest: &plexus_exec::Digest32) -> Digest {
+    plexus_types::hash::digest_from_bytes(digest.0)
+}
+
+impl Runner {
+    pub fn new(
+        engine: Engine,
+        blobs: Arc<BlobStore>,
+        sources: Vec<Client>,
+        dir: PathBuf,
+        seg_fuel: u64,
+    ) -> Self {
+        Runner {
+            engine,
+            blobs,
+            sources,
+            dir,
+            seg_fuel,
+            compiled: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The bytes of `hash`: from the local store, else from the first source whose bytes match
+    /// (then stored locally). Bytes that do not match the hash are refused, whoever sent them.
+    pub fn fetch(&self, hash: &Digest) -> Result<Arc<[u8]>, RunError> {
+        if let Some(bytes) = self.blobs.get(hash)? {
+            return Ok(bytes.into());
+        }
+        let mut detail = Vec::new();
+        for source in &self.sources {
+            match source.get_blob(hash) {
+                Ok(Some(bytes)) if blob_hash(&bytes) == *hash => {
+                    self.blobs.put_expecting(hash, &bytes)?;
+                    return Ok(bytes.into());
+                }
+                Ok(Some(bytes)) => detail.push(format!(
+                    "{} served {} bytes hashing to {}",
+                    source.base(),
+                    bytes.len(),
+                    digest_hex(&blob_hash(&bytes))
+                )),
+                Ok(None) => detail.push(format!("{} does not have it", source.base())),
+                Err(err) => detail.push(format!("{}: {err}", source.base())),
+            }
+        }
+        Err(RunError::Unavailable {
+            hash: digest_hex(hash),
+            detail: detail.join("; "),
+        })
+    }
+
+    fn compile(&self, hash: &Digest, bytes: &[u8]) -> Result<Result<Compiled, String>, RunError> {
+        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(compiled) = cache.get(hash) {
+            return Ok(Ok(compiled.clone()));
+        }
+        let admitted = match plexus_exec::admit(bytes) {
+            Ok(admitted) => admitted,
+            Err(err) => return Ok(Err(err.to_string())),
+        };
+        let compiled = self.engine.compile(&admitted)?;
+        if cache.len() >= COMPILED_CACHE_MAX {
+            cache.pop_first();
+        }
+        cache.insert(*hash, compiled.clone());
+        Ok(Ok(compiled))
+    }
+
+    /// Fetches and runs `job`; the commitment to post, and the execution when the module ran.
+    pub fn execute(
+        &self,
+        job: &Assignment,
+    ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
+        let module = self.fetch(&job.module)?;
+        let input = self.fetch(&job.input)?;
+        let blobs = job
+            .blobs
+            .iter()
+            .map(|hash| self.fetch(hash))
+            .collect::<Result<Vec<_>, _>>()?;
+        let compiled = match self.compile(&job.module, &module)? {
+            Ok(compiled) => compiled,
+            Err(reason) => return Ok((self.refusal(&reason)?, None)),
+        };
+        let run = Job {
+            id: job.id.0,
+            module: compiled,
+            input,
+            blobs,
+            max_fuel: job.max_fuel,
+            seg_fuel: self.seg_fuel,
+        };
+        if let Err(err) = run.check() {
+            return Ok((self.refusal(&err.to_string())?, None));
+        }
+        let mut sink = DiskCheckpoints::create(&self.dir, &job.id)?;
+        let execution = plexus_exec::run(&self.engine, &run, &mut sink)?;
+        let failure = match &execution.outcome {
+            Outcome::Completed { output } => {
+                self.blobs.put(output)?;
+                None
+            }
+            Outcome::Trapped(code) => Some(code.name().to_string()),
+        };
+        let commitment = CommitmentRecord {
+            output_hash: digest_hex(&chain_digest(&execution.output_hash)),
+            total_fuel: execution.total_fuel,
+            segments: u32::try_from(execution.segments).unwrap_or(u32::MAX),
+            trace_root: digest_hex(&chain_digest(&execution.trace_root)),
+            failed: failure.is_some(),
+            failure,
+        };
+        Ok((commitment, Some(execution)))
+    }
+
+    /// The commitment for a job that never ran (refused module, limits): no fuel, and an output
+    /// that is the refusal's text, stored so the consumer can read why.
+    pub fn refusal(&self, reason: &str) -> Result<CommitmentRecord, RunError> {
+        let text = format!("refused: {reason}");
+        let hash = self.blobs.put(text.as_bytes())?;
+        Ok(CommitmentRecord {
+            output_hash: digest_hex(&hash),
+            total_fuel: 0,
+            segments: 0,
+            trace_root: digest_hex(&plexus_types::hash::digest_from_bytes([0; 32])),
+            failed: true,
+            failure: Some(text),
+        })
+    }
+}
