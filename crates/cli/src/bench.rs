@@ -51,8 +51,8 @@ pub enum BenchCommand {
     /// without metering, and with metering and checkpoints), and whether runs are bit-identical
     /// across host-tuned and baseline x86-64 codegen over random digits inputs.
     Exec {
-        /// Images in the cnn job (each is 5 steps).
-        #[arg(long, default_value_t = 8)]
+        /// Images in the cnn job (each is 5 steps of about 3.3 million fuel).
+        #[arg(long, default_value_t = 32)]
         images: usize,
         /// Runs of each variant; the best is reported.
         #[arg(long, default_value_t = 5)]
@@ -60,6 +60,9 @@ pub enum BenchCommand {
         /// Random digits inputs to run on both codegens.
         #[arg(long, default_value_t = 1000)]
         determinism: u32,
+        /// Fuel per segment of the metered run (default: the executor's).
+        #[arg(long)]
+        seg_fuel: Option<u64>,
     },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
@@ -86,7 +89,14 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             images,
             runs,
             determinism,
-        } => crate::bench_exec::bench_exec(images, runs, determinism, json_mode),
+            seg_fuel,
+        } => crate::bench_exec::bench_exec(
+            images,
+            runs,
+            determinism,
+            seg_fuel.unwrap_or(plexus_exec::SEG_FUEL_DEFAULT),
+            json_mode,
+        ),
         BenchCommand::Apply {
             txs,
             block_txs,

@@ -4,15 +4,15 @@
 //! job's own Rust code over the executor's native kernels), in wasmtime without fuel or
 //! checkpoints, and in wasmtime with both (the provider's mode). Each figure is the best of
 //! `--runs`; the ratios compare runs of the same build in the same process. The checkpoint share
-//! is the metered run's time minus the same run with a single segment, over the metered run's
-//! time. Then `--determinism` random digits inputs run on the host-tuned and the baseline x86-64
+//! is the time the executor spent taking checkpoints (globals, changed-page hashing, state roots,
+//! the in-memory page store) over the metered run's time. Then `--determinism` random digits inputs run on the host-tuned and the baseline x86-64
 //! codegen (no AVX) and the output hash, fuel and trace root must agree, and agree with the
 //! native output.
 
 use anyhow::{Context, Result, bail};
 use plexus_exec::{
-    DiscardCheckpoints, Engine, EngineOptions, Execution, Job, MemoryCheckpoints, Outcome,
-    builtin, native::NativeHost,
+    DiscardCheckpoints, Engine, EngineOptions, Execution, Job, MemoryCheckpoints, Outcome, builtin,
+    native::NativeHost,
 };
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::json;
@@ -34,7 +34,8 @@ fn job(engine: &Engine, name: &str, id: [u8; 32], input: &[u8], seg_fuel: u64) -
         module: engine.compile(&admitted)?,
         input: Arc::from(input),
         blobs: builtin.blobs.iter().map(|b| Arc::from(*b)).collect(),
-        max_fuel: plexus_exec::JOB_FUEL_MAX,
+        // Ample for the benchmark's batches, and small enough for fine segments.
+        max_fuel: 10_000_000_000,
         seg_fuel,
     })
 }
@@ -59,7 +60,13 @@ fn best<T>(runs: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     Ok((best, last.expect("at least one run")))
 }
 
-pub fn bench_exec(images: usize, runs: u32, determinism: u32, json_mode: bool) -> Result<()> {
+pub fn bench_exec(
+    images: usize,
+    runs: u32,
+    determinism: u32,
+    seg_fuel: u64,
+    json_mode: bool,
+) -> Result<()> {
     let id = [1u8; 32];
     let input = plexus_job_cnn::random_input(1, images).map_err(|e| anyhow::anyhow!("{e}"))?;
     let host = NativeHost::new(&id, Arc::from(&input[..]), Vec::new());
@@ -70,24 +77,26 @@ pub fn bench_exec(images: usize, runs: u32, determinism: u32, json_mode: bool) -
     let plain = engine(false, false)?;
     let plain_job = job(&plain, "cnn", id, &input, plexus_exec::SEG_FUEL_DEFAULT)?;
     let (wasm_plain_ms, plain_run) = best(runs, || {
-        Ok(plexus_exec::run(&plain, &plain_job, &mut DiscardCheckpoints)?)
+        Ok(plexus_exec::run(
+            &plain,
+            &plain_job,
+            &mut DiscardCheckpoints,
+        )?)
     })?;
 
     let metered = engine(true, false)?;
-    let metered_job = job(&metered, "cnn", id, &input, plexus_exec::SEG_FUEL_DEFAULT)?;
-    let (wasm_metered_ms, (metered_run, pages)) = best(runs, || {
+    let metered_job = job(&metered, "cnn", id, &input, seg_fuel)?;
+    let (wasm_metered_ms, (metered_run, pages, stats)) = best(runs, || {
         let mut sink = MemoryCheckpoints::default();
-        let execution = plexus_exec::run(&metered, &metered_job, &mut sink)?;
-        Ok((execution, sink.page_bytes()))
-    })?;
-    let one_segment = job(&metered, "cnn", id, &input, plexus_exec::JOB_FUEL_MAX)?;
-    let (wasm_one_segment_ms, _) = best(runs, || {
-        Ok(plexus_exec::run(&metered, &one_segment, &mut MemoryCheckpoints::default())?)
+        let (execution, stats) = plexus_exec::run_measured(&metered, &metered_job, &mut sink)?;
+        Ok((execution, sink.page_bytes(), stats))
     })?;
     if output(&plain_run)? != native_output || output(&metered_run)? != native_output {
         bail!("the cnn output differs between native and wasm runs");
     }
-    let checkpoint_share = ((wasm_metered_ms - wasm_one_segment_ms) / wasm_metered_ms).max(0.0);
+    // The checkpoints' share of the run they were taken in (the last of the best-of runs).
+    let checkpoint_ms = stats.checkpoint_time.as_secs_f64() * 1e3;
+    let checkpoint_share = checkpoint_ms / wasm_metered_ms.max(1e-9);
 
     let (checked, mismatches) = check_determinism(determinism)?;
     let value = json!({
@@ -98,10 +107,12 @@ pub fn bench_exec(images: usize, runs: u32, determinism: u32, json_mode: bool) -
         "native_ms": round(native_ms),
         "wasm_plain_ms": round(wasm_plain_ms),
         "wasm_metered_ms": round(wasm_metered_ms),
-        "wasm_metered_one_segment_ms": round(wasm_one_segment_ms),
+        "checkpoint_ms": round(checkpoint_ms),
+        "checkpoints": stats.checkpoints,
         "metered_over_plain": round(wasm_metered_ms / wasm_plain_ms),
         "metered_over_native": round(wasm_metered_ms / native_ms),
         "checkpoint_share": round(checkpoint_share),
+        "seg_fuel": seg_fuel,
         "fuel": metered_run.total_fuel,
         "segments": metered_run.segments,
         "checkpoint_page_bytes": pages,
@@ -156,12 +167,16 @@ fn check_determinism(inputs: u32) -> Result<(u32, u32)> {
             module: module.clone(),
             input: input.clone(),
             blobs: blobs.clone(),
-            max_fuel: plexus_exec::JOB_FUEL_MAX,
+            max_fuel: 1_000_000_000,
             // Small segments so every input has several leaves to compare.
             seg_fuel: 20_000,
         };
         let a = plexus_exec::run(&host_engine, &make(&host_module), &mut DiscardCheckpoints)?;
-        let b = plexus_exec::run(&baseline_engine, &make(&baseline_module), &mut DiscardCheckpoints)?;
+        let b = plexus_exec::run(
+            &baseline_engine,
+            &make(&baseline_module),
+            &mut DiscardCheckpoints,
+        )?;
         let native = plexus_guest::run_native::<plexus_job_digits::DigitsJob, _>(&NativeHost::new(
             &id,
             input.clone(),

@@ -238,11 +238,8 @@ fn check_features(bytes: &[u8]) -> Result<(), AdmissionError> {
     let Err(error) = Validator::new_with_features(ALLOWED_FEATURES).validate_all(bytes) else {
         return Ok(());
     };
-    if let Err(malformed) = Validator::new_with_features(WasmFeatures::all()).validate_all(bytes) {
-        return Err(AdmissionError::Malformed {
-            offset: malformed.offset(),
-            reason: malformed.message().to_string(),
-        });
+    if let Err(invalid) = Validator::new_with_features(WasmFeatures::all()).validate_all(bytes) {
+        return Err(malformed(invalid));
     }
     let feature = REFUSED_FEATURES
         .iter()
@@ -273,9 +270,15 @@ struct Scan {
 }
 
 fn malformed(error: wasmparser::BinaryReaderError) -> AdmissionError {
+    // wasmparser's messages may span lines (a pretty-printed byte array): keep one line.
+    let reason = error
+        .message()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     AdmissionError::Malformed {
         offset: error.offset(),
-        reason: error.message().to_string(),
+        reason,
     }
 }
 

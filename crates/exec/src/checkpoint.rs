@@ -186,10 +186,7 @@ mod tests {
         assert!(changed.is_empty());
 
         // A snapshotter started from a known state agrees with one that saw everything.
-        let all: Vec<Digest32> = memory
-            .chunks_exact(PAGE_BYTES)
-            .map(page_hash)
-            .collect();
+        let all: Vec<Digest32> = memory.chunks_exact(PAGE_BYTES).map(page_hash).collect();
         let mut resumed = Snapshotter::with_state(&memory, all.clone());
         memory[7] = 1;
         let (hashes, changed) = resumed.update(&memory);

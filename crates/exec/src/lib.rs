@@ -37,7 +37,8 @@ pub use gemm::{GemmShapeError, gemm_i8};
 pub use host::{job_seed, random_bytes};
 pub use plexus_types::trace::{Digest32, GlobalValue, TrapCode};
 pub use run::{
-    ExecError, Execution, Job, Leaf, Outcome, SegmentEnd, SegmentOutcome, replay_segment, run,
+    ExecError, Execution, Job, Leaf, Outcome, RunStats, SegmentEnd, SegmentOutcome, replay_segment,
+    run, run_measured,
 };
 
 /// Largest module accepted by admission, in bytes.
@@ -59,8 +60,12 @@ pub const JOB_FUEL_MAX: u64 = 1_000_000_000_000;
 /// Most segments a trace may have (`max_fuel / seg_fuel` must stay below it; the trace then has
 /// at most `SEGMENTS_MAX + 1` leaves).
 pub const SEGMENTS_MAX: u64 = 1 << 16;
-/// Default fuel per segment.
-pub const SEG_FUEL_DEFAULT: u64 = 1 << 24;
+/// Default fuel per segment: about 30 ms of the cnn job on the 2-core CI machine type. A
+/// checkpoint compares the whole memory with the previous one (about 1.2 ms for the cnn job's
+/// 6.4 MB, bound by memory bandwidth) and hashes the changed pages, so checkpoints cost about 5%
+/// of a long run at this size and more on short ones, where the first full hash dominates
+/// (`plexus bench exec`). Audits re-run one segment: this is also the unit of verification work.
+pub const SEG_FUEL_DEFAULT: u64 = 1 << 26;
 /// Default wall-clock backstop per run, in milliseconds.
 pub const WALL_TIME_MS_DEFAULT: u64 = 600_000;
 /// Flat fuel cost of every host call.

@@ -456,6 +456,37 @@ pub fn run(
     job: &Job,
     sink: &mut impl CheckpointSink,
 ) -> Result<Execution, ExecError> {
+    run_measured(engine, job, sink).map(|(execution, _)| execution)
+}
+
+/// What a run spent on checkpoints (wall time: for benchmarks and the provider's logs, never part
+/// of a commitment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Checkpoints taken.
+    pub checkpoints: u64,
+    /// Time spent taking them: reading globals, finding and hashing changed pages, the state
+    /// root, and the sink.
+    pub checkpoint_time: std::time::Duration,
+}
+
+/// [`run`], also returning what the checkpoints cost.
+pub fn run_measured(
+    engine: &Engine,
+    job: &Job,
+    sink: &mut impl CheckpointSink,
+) -> Result<(Execution, RunStats), ExecError> {
+    let mut stats = RunStats::default();
+    let execution = run_inner(engine, job, sink, &mut stats)?;
+    Ok((execution, stats))
+}
+
+fn run_inner(
+    engine: &Engine,
+    job: &Job,
+    sink: &mut impl CheckpointSink,
+    stats: &mut RunStats,
+) -> Result<Execution, ExecError> {
     let mut leaves = Vec::new();
     let mut machine = match Machine::new(engine, job)? {
         Ok(machine) => machine,
@@ -472,17 +503,21 @@ pub fn run(
     let metering = machine.metering;
     let mut snapshotter = Snapshotter::default();
     let mut take = |machine: &mut Machine, index: u64, fuel: u64, leaves: &mut Vec<Leaf>| {
+        let started = std::time::Instant::now();
         let (checkpoint, changed) = machine.checkpoint(index, fuel, &mut snapshotter);
         leaves.push(Leaf {
             fuel,
             state_root: checkpoint.state_root(),
         });
-        emit(
+        let emitted = emit(
             sink,
             &checkpoint,
             &changed,
             machine.memory.data(&machine.store),
-        )
+        );
+        stats.checkpoints += 1;
+        stats.checkpoint_time += started.elapsed();
+        emitted
     };
     if metering {
         take(&mut machine, 0, 0, &mut leaves)?;
