@@ -273,11 +273,22 @@ fn spawn_provider(
         .append(true)
         .open(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
-    let child = std::process::Command::new(&exe)
+    let mut command = std::process::Command::new(&exe);
+    if std::env::var_os("PLEXUS_LOG").is_none() {
+        // A provider's log is where its operator sees jobs run and get paid.
+        command.env("PLEXUS_LOG", "info");
+    }
+    let child = command
         .args(["provider", "run", "--key", &format!("provider{i}")])
         .arg("--dir")
         .arg(&provider_dir)
-        .args(["--listen", &api.to_string(), "--node", node_url])
+        .args([
+            "--listen",
+            &api.to_string(),
+            "--node",
+            node_url,
+            "--exit-with-parent",
+        ])
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()

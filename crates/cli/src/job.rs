@@ -7,10 +7,7 @@
 //! provider, checks it against the provider's commitment and prints the result and the bill.
 
 use anyhow::{Context, Result, bail};
-use plexus_client::{
-    Client,
-    dto::JobDto,
-};
+use plexus_client::{Client, dto::JobDto};
 use plexus_exec::builtin::{self, Builtin};
 
 use plexus_types::{
@@ -207,7 +204,10 @@ fn read_input(module: &Module, path: &PathBuf) -> Result<Vec<u8>> {
         }
         Some(Kind::Cnn) => {
             let images: usize = text()?.trim().parse().with_context(|| {
-                format!("--input {}: the cnn module takes a number of images", path.display())
+                format!(
+                    "--input {}: the cnn module takes a number of images",
+                    path.display()
+                )
             })?;
             plexus_job_cnn::random_input(images as u64, images)
                 .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))
@@ -222,7 +222,7 @@ fn job(client: &Client, id: &str) -> Result<JobDto> {
 }
 
 /// Follows a job until it is settled, expired or cancelled, drawing the stages as a bar.
-fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<(JobDto, Stages)> {
+fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<JobDto> {
     let stages = ["posted", "matched", "running", "committed", "settled"];
     let bar = indicatif::ProgressBar::new(stages.len() as u64);
     if show {
@@ -235,48 +235,42 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<(J
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let started = Instant::now();
-    let mut seen = Stages::default();
     loop {
         let current = job(client, id)?;
         let height = client.status()?.height;
         let stage = match current.status.as_str() {
             "posted" => 1,
-            "assigned" => {
-                seen.matched.get_or_insert(height);
-                if running(client, &current) { 3 } else { 2 }
-            }
-            "committed" => {
-                seen.matched.get_or_insert(height);
-                seen.committed.get_or_insert(height);
-                4
-            }
-            "settled" => {
-                seen.matched.get_or_insert(height);
-                seen.committed.get_or_insert(height);
-                seen.settled.get_or_insert(height);
-                5
-            }
+            "assigned" if running(client, &current) => 3,
+            "assigned" => 2,
+            "committed" => 4,
+            "settled" => 5,
             _ => {
                 bar.abandon_with_message(format!("job {}", current.status));
-                return Ok((current, seen));
+                return Ok(current);
             }
         };
         bar.set_position(stage);
         bar.set_message(match stage {
             1 => "posted, waiting for a match".to_string(),
-            2 => format!("matched to {}", current.provider.clone().unwrap_or_default()),
+            2 => format!(
+                "matched to {}",
+                current.provider.clone().unwrap_or_default()
+            ),
             3 => "running".to_string(),
-            4 => format!("committed, settling at block {}", current.settle_height.unwrap_or(0)),
+            4 => format!(
+                "committed, settling at block {}",
+                current.settle_height.unwrap_or(0)
+            ),
             _ => "settled".to_string(),
         });
         if stage == 5 {
             bar.finish_with_message("settled");
-            return Ok((current, seen));
+            return Ok(current);
         }
         if stage == 1 && height > current.posted_height {
             // Matching happens only in the block that includes the job.
             bar.abandon_with_message("no provider matched");
-            return Ok((current, seen));
+            return Ok(current);
         }
         if started.elapsed() > timeout {
             bar.abandon_with_message("still waiting");
@@ -310,22 +304,23 @@ fn running(client: &Client, job: &JobDto) -> bool {
     })
 }
 
-/// The heights at which the follower first saw each stage.
-#[derive(Default)]
-struct Stages {
-    matched: Option<u64>,
-    committed: Option<u64>,
-    settled: Option<u64>,
-}
-
 /// Fetches a committed job's output from its provider and checks it against the commitment.
 fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
     let endpoint = provider_endpoint(client, job)?;
     let endpoint = endpoint.as_str();
-    let expected = parse_hash(job.output_hash.as_deref().context("the job has no commitment yet")?)?;
+    let expected = parse_hash(
+        job.output_hash
+            .as_deref()
+            .context("the job has no commitment yet")?,
+    )?;
     let bytes = Client::new(endpoint)
         .get_bytes(&format!("/v1/jobs/{}/output", job.id))?
-        .with_context(|| format!("provider {endpoint} does not serve the output of {}", job.id))?;
+        .with_context(|| {
+            format!(
+                "provider {endpoint} does not serve the output of {}",
+                job.id
+            )
+        })?;
     let actual = plexus_blobs::blob_hash(&bytes);
     if actual != expected {
         bail!(
@@ -337,6 +332,23 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Why a failed job failed, checked against its commitment: a refusal (module not admitted,
+/// content unavailable) has its text as the committed output; a trap commits `trap_root(code)`.
+fn failure(client: &Client, job: &JobDto) -> Result<String> {
+    let expected = parse_hash(
+        job.output_hash
+            .as_deref()
+            .context("the job has no commitment")?,
+    )?;
+    for code in plexus_types::trace::TrapCode::ALL {
+        if plexus_types::trace::trap_root(code.code()).0 == expected.0 {
+            return Ok(format!("trapped: {}", code.name()));
+        }
+    }
+    let bytes = fetch_output(client, job)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
     let kind = parse_digest(&job.module)
         .and_then(|m| builtin::by_hash(&commonware_cryptography::blake3::Digest(m.0)))
@@ -344,7 +356,9 @@ fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
     if kind.is_some() && !job.failed.unwrap_or(false) {
         return match plexus_guest::classify::decode_output(bytes) {
             Ok(output) => json!({"labels": output.labels, "logits": output.logits}),
-            Err(err) => json!({"undecodable": err.to_string(), "hex": plexus_client::hex_encode(bytes)}),
+            Err(err) => {
+                json!({"undecodable": err.to_string(), "hex": plexus_client::hex_encode(bytes)})
+            }
         };
     }
     match std::str::from_utf8(bytes) {
@@ -364,6 +378,9 @@ pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<
         }
         JobCommand::Result { id, out } => {
             let current = job(client, &id)?;
+            if current.failed == Some(true) {
+                bail!("job {id} failed: {}", failure(client, &current)?);
+            }
             let bytes = fetch_output(client, &current)?;
             if let Some(path) = out.as_ref() {
                 write_out(Some(path), &bytes)?;
@@ -383,6 +400,10 @@ pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<
             Ok(())
         }
     }
+}
+
+fn height_text(height: Option<u64>) -> String {
+    height.map_or_else(|| "-".to_string(), |h| h.to_string())
 }
 
 fn job_text(job: &JobDto) -> String {
@@ -413,10 +434,32 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     let admitted = plexus_exec::admit(&module.wasm)
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
     let input = read_input(&module, &args.input)?;
+    if input.len() > plexus_exec::INPUT_BYTES_MAX {
+        bail!(
+            "the input is {} bytes, over the executor's limit of {} bytes",
+            input.len(),
+            plexus_exec::INPUT_BYTES_MAX
+        );
+    }
     for path in &args.blobs {
-        module
-            .blobs
-            .push(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
+        let blob =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if blob.len() > plexus_exec::BLOB_BYTES_MAX {
+            bail!(
+                "--blob {} is {} bytes, over the executor's limit of {} bytes",
+                path.display(),
+                blob.len(),
+                plexus_exec::BLOB_BYTES_MAX
+            );
+        }
+        module.blobs.push(blob);
+    }
+    if module.blobs.len() > plexus_exec::BLOBS_MAX {
+        bail!(
+            "the job names {} blobs, over the limit of {}",
+            module.blobs.len(),
+            plexus_exec::BLOBS_MAX
+        );
     }
     let price_cap =
         parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
@@ -446,16 +489,9 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         audit,
         deadline_blocks: args.deadline_blocks,
     };
-    let posted = crate::send(client, &args.from, None, payload)?;
-    let id = posted.hash.clone();
-    let posted_height = posted.height.unwrap_or(0);
+    let id = crate::send(client, &args.from, None, payload)?.hash;
     let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (done, stages) = follow(
-        client,
-        &id,
-        Duration::from_secs(args.timeout_secs),
-        show,
-    )?;
+    let done = follow(client, &id, Duration::from_secs(args.timeout_secs), show)?;
     match done.status.as_str() {
         "settled" => {}
         "posted" => bail!(
@@ -467,6 +503,15 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
             "job {id} ended {other}: refunded {}",
             crate::plx(done.refunded.as_deref().unwrap_or("0"))
         ),
+    }
+    if done.failed == Some(true) {
+        bail!(
+            "job {id} failed: {} (fuel {} of {}, paid {})",
+            failure(client, &done)?,
+            done.total_fuel.unwrap_or(0),
+            max_fuel,
+            crate::plx(done.paid.as_deref().unwrap_or("0"))
+        );
     }
     let bytes = fetch_output(client, &done)?;
     if let Some(path) = args.out.as_ref() {
@@ -487,20 +532,21 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         "segments": done.segments,
         "trace_root": done.trace_root,
         "blocks": {
-            "posted": posted_height,
-            "matched": stages.matched,
-            "committed": stages.committed,
-            "settled": stages.settled,
+            "posted": done.posted_height,
+            "matched": done.assigned_height,
+            "committed": done.committed_height,
+            "settled": done.finished_height,
         },
         "elapsed_ms": elapsed_ms,
         "output": output,
     });
     let text = format!(
-        "{}\nblocks    posted {posted_height}, matched {}, committed {}, settled {}\ntime      {:.1}s\noutput    {}",
+        "{}\nblocks    posted {}, matched {}, committed {}, settled {}\ntime      {:.1}s\noutput    {}",
         job_text(&done),
-        stages.matched.map(|h| h.to_string()).unwrap_or("?".into()),
-        stages.committed.map(|h| h.to_string()).unwrap_or("?".into()),
-        stages.settled.map(|h| h.to_string()).unwrap_or("?".into()),
+        done.posted_height,
+        height_text(done.assigned_height),
+        height_text(done.committed_height),
+        height_text(done.finished_height),
         elapsed_ms as f64 / 1000.0,
         output
     );

@@ -182,6 +182,8 @@ enum QueryCommand {
     Tx { hash: String },
     /// Registered validators.
     Validators,
+    /// Registered compute providers.
+    Providers,
     /// Chain status.
     Status,
 }
@@ -267,7 +269,7 @@ fn run(cli: Cli) -> Result<()> {
             send_tx(&client, cli.json, send, payload)
         }
         Command::Query { command } => run_query(&client, cli.json, command),
-        Command::Provider { command } => provider::run(&cli.node, command),
+        Command::Provider { command } => provider::run(&client, cli.json, command),
         Command::Job { command } => job::run_job(&client, cli.json, command),
         Command::Blob { command } => job::run_blob(&client, cli.json, command),
         Command::Bench { command } => bench::run(command, cli.json),
@@ -454,6 +456,27 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .collect::<Vec<_>>()
                 .join("\n");
             print(json_mode, serde_json::to_value(&validators)?, text);
+        }
+        QueryCommand::Providers => {
+            let providers = client.providers()?;
+            let text = providers
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} ask {}/Mfuel bond {} reputation {} done {} missed {}{}",
+                        p.address,
+                        p.endpoint,
+                        plx(&p.ask_per_mfuel),
+                        plx(&p.bond),
+                        p.reputation,
+                        p.jobs_done,
+                        p.jobs_missed,
+                        if p.active { "" } else { " (inactive)" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(json_mode, serde_json::to_value(&providers)?, text);
         }
         QueryCommand::Status => {
             let status = client.status()?;

@@ -13,7 +13,14 @@ pub enum ProviderCommand {
     /// with its endpoint, resources, ask and bond. It then heartbeats, runs the jobs the chain
     /// assigns to it, posts each commitment, serves outputs and checkpoints on its API and is
     /// paid at settlement. A restart on the same --dir resumes the jobs in flight.
-    Run(ProviderRunArgs),
+    Run(Box<ProviderRunArgs>),
+    /// Stop being matched to new jobs; the bond returns to the balance after the chain's
+    /// provider unbonding period (refused while jobs are in flight).
+    Deregister {
+        /// The provider's operator key.
+        #[arg(long)]
+        from: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -46,9 +53,6 @@ pub struct ProviderRunArgs {
     /// Storage offered, in GB.
     #[arg(long, default_value_t = 10)]
     storage_gb: u64,
-    /// Fuel per checkpoint segment (default: the executor's).
-    #[arg(long)]
-    seg_fuel: Option<u64>,
     /// Register this fuel-per-second figure instead of measuring it.
     #[arg(long)]
     fuel_per_second: Option<u64>,
@@ -58,10 +62,30 @@ pub struct ProviderRunArgs {
     /// Milliseconds between polls of the node.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
+    /// Stop when the parent process exits (how `plexus devnet` runs its providers).
+    #[arg(long, hide = true)]
+    exit_with_parent: bool,
 }
 
-pub fn run(node: &str, command: ProviderCommand) -> Result<()> {
-    let ProviderCommand::Run(args) = command;
+pub fn run(
+    client: &plexus_client::Client,
+    json_mode: bool,
+    command: ProviderCommand,
+) -> Result<()> {
+    let args = match command {
+        ProviderCommand::Run(args) => *args,
+        ProviderCommand::Deregister { from } => {
+            let done = crate::send(
+                client,
+                &from,
+                None,
+                plexus_types::Payload::ProviderDeregister,
+            )?;
+            crate::print_tx_status(json_mode, &done);
+            return Ok(());
+        }
+    };
+    let node = client.base();
     let key = keys::load(&args.key)?;
     let cores = args.cores.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -86,9 +110,10 @@ pub fn run(node: &str, command: ProviderCommand) -> Result<()> {
             gpu_model: String::new(),
             storage_gb: args.storage_gb,
         },
-        seg_fuel: args.seg_fuel.unwrap_or(plexus_exec::SEG_FUEL_DEFAULT),
+        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
         fuel_per_second: args.fuel_per_second,
         poll: Duration::from_millis(args.poll_ms),
+        exit_with_parent: args.exit_with_parent,
     })
     .context("the provider stopped")
 }

@@ -128,7 +128,9 @@ impl Agent {
                 receipt.status,
                 receipt.reason.unwrap_or_default()
             ))),
-            None => Err(AgentError::Register(format!("transaction {hash} has no receipt"))),
+            None => Err(AgentError::Register(format!(
+                "transaction {hash} has no receipt"
+            ))),
         }
     }
 
@@ -260,7 +262,10 @@ impl Agent {
         commitment: CommitmentRecord,
         height: u64,
     ) -> Result<(), AgentError> {
-        let digest = |text: &str| parse_digest(text).unwrap_or_else(|| parse_digest(&"0".repeat(64)).expect("zero digest"));
+        let digest = |text: &str| {
+            parse_digest(text)
+                .unwrap_or_else(|| parse_digest(&"0".repeat(64)).expect("zero digest"))
+        };
         let payload = Payload::JobCommit {
             job: digest(id),
             output_hash: digest(&commitment.output_hash),
@@ -295,7 +300,9 @@ impl Agent {
         let runner = self.runner.clone();
         let done = self.done_tx.clone();
         std::thread::spawn(move || {
-            let result = runner.execute(&assignment).map(|(commitment, _)| commitment);
+            let result = runner
+                .execute(&assignment)
+                .map(|(commitment, _)| commitment);
             let _ = done.send((assignment, result));
         });
     }
@@ -316,11 +323,14 @@ impl Agent {
             ("assigned", Some(Phase::Executed { commitment })) => {
                 self.commit(&job.id, commitment, height)?
             }
-            ("assigned", Some(Phase::CommitSent {
-                commitment,
-                sent_height,
-                ..
-            })) if height > sent_height + RESEND_AFTER_BLOCKS => {
+            (
+                "assigned",
+                Some(Phase::CommitSent {
+                    commitment,
+                    sent_height,
+                    ..
+                }),
+            ) if height > sent_height + RESEND_AFTER_BLOCKS => {
                 self.commit(&job.id, commitment, height)?
             }
             ("committed", Some(phase)) if !matches!(phase, Phase::Committed { .. }) => {

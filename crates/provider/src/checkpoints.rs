@@ -131,7 +131,8 @@ impl PageSource for CheckpointReader {
 
 /// `index u64 | fuel u64 | globals u32 | (tag u8 | value u128)* | pages u32 | hash[32]*`, all LE.
 pub fn encode(checkpoint: &Checkpoint) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + checkpoint.globals.len() * 17 + checkpoint.pages.len() * 32);
+    let mut out =
+        Vec::with_capacity(24 + checkpoint.globals.len() * 17 + checkpoint.pages.len() * 32);
     out.extend_from_slice(&checkpoint.index.to_le_bytes());
     out.extend_from_slice(&checkpoint.fuel.to_le_bytes());
     out.extend_from_slice(&(checkpoint.globals.len() as u32).to_le_bytes());

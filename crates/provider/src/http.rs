@@ -56,7 +56,11 @@ fn bytes(body: Vec<u8>) -> Response {
 }
 
 fn internal(err: impl std::fmt::Display) -> Response {
-    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string())
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        err.to_string(),
+    )
 }
 
 async fn status(State(state): State<HttpState>) -> Response {
@@ -65,7 +69,11 @@ async fn status(State(state): State<HttpState>) -> Response {
     for record in journal.records() {
         *phases.entry(record.phase.name()).or_default() += 1;
     }
-    let running = state.running.lock().unwrap_or_else(|p| p.into_inner()).len();
+    let running = state
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .len();
     Json(json!({"address": state.address, "jobs": phases, "running": running})).into_response()
 }
 
@@ -73,7 +81,11 @@ async fn job(State(state): State<HttpState>, Path(id): Path<String>) -> Response
     let id = id.to_ascii_lowercase();
     let journal = state.journal.lock().unwrap_or_else(|p| p.into_inner());
     let Some(record) = journal.get(&id) else {
-        return error(StatusCode::NOT_FOUND, "unknown_job", format!("no job {id} here"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_job",
+            format!("no job {id} here"),
+        );
     };
     let running = state
         .running
@@ -127,7 +139,11 @@ async fn checkpoint(
     Path((id, index)): Path<(String, u64)>,
 ) -> Response {
     let Some(job) = parse_digest(&id) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_hash", format!("{id:?} is not a job id"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{id:?} is not a job id"),
+        );
     };
     match state.checkpoints.checkpoint(&job, index) {
         Ok(Some(checkpoint)) => bytes(crate::checkpoints::encode(&checkpoint)),
@@ -142,24 +158,40 @@ async fn checkpoint(
 
 async fn page(State(state): State<HttpState>, Path(hash): Path<String>) -> Response {
     let Some(digest) = parse_digest(&hash) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_hash", format!("{hash:?} is not a page hash"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{hash:?} is not a page hash"),
+        );
     };
     let page_hash = commonware_cryptography::blake3::Digest(digest.0);
     match state.checkpoints.page(&page_hash) {
         Ok(Some(body)) => bytes(body.into_owned()),
-        Ok(None) => error(StatusCode::NOT_FOUND, "unknown_page", format!("no page {hash}")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_page",
+            format!("no page {hash}"),
+        ),
         Err(err) => internal(err),
     }
 }
 
 async fn blob(State(state): State<HttpState>, Path(hash): Path<String>) -> Response {
     let Some(digest) = parse_digest(&hash) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_hash", format!("{hash:?} is not 64 hex digits"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{hash:?} is not 64 hex digits"),
+        );
     };
     let blobs = state.blobs.clone();
     match tokio::task::spawn_blocking(move || blobs.get(&digest)).await {
         Ok(Ok(Some(body))) => bytes(body),
-        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "unknown_blob", format!("no blob {hash}")),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_blob",
+            format!("no blob {hash}"),
+        ),
         Ok(Err(err)) => internal(err),
         Err(err) => internal(err),
     }

@@ -53,6 +53,8 @@ pub struct ProviderConfig {
     /// The benchmark figure to register; measured at start when absent.
     pub fuel_per_second: Option<u64>,
     pub poll: Duration,
+    /// Stop when the process that started this one exits (a devnet's providers).
+    pub exit_with_parent: bool,
 }
 
 /// Why the provider stopped abnormally.
@@ -80,8 +82,8 @@ pub enum ProviderError {
 pub fn measure_fuel_per_second(engine: &Engine) -> Result<u64, ProviderError> {
     let builtin = plexus_exec::builtin::lookup("digits")
         .ok_or_else(|| ProviderError::Benchmark("no built-in digits module".into()))?;
-    let admitted = plexus_exec::admit(builtin.wasm)
-        .map_err(|e| ProviderError::Benchmark(e.to_string()))?;
+    let admitted =
+        plexus_exec::admit(builtin.wasm).map_err(|e| ProviderError::Benchmark(e.to_string()))?;
     let job = plexus_exec::Job {
         id: [7; 32],
         module: engine.compile(&admitted)?,
@@ -186,6 +188,17 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         }
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+    if cfg.exit_with_parent {
+        // Reparenting (the parent died, even by SIGKILL) changes the parent id.
+        let parent = std::os::unix::process::parent_id();
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while std::os::unix::process::parent_id() == parent {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
     info!(address = %agent.address, listen = %cfg.listen, "provider started");
     agent.run(&stop, cfg.poll)?;
     info!("provider stopped");

@@ -188,3 +188,94 @@ impl Runner {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// An HTTP server on loopback that answers every request with `body` (a lying blob source).
+    fn lying_source(body: &'static [u8]) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(8) {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body);
+            }
+        });
+        format!("http://{address}")
+    }
+
+    fn runner(dir: &std::path::Path, sources: Vec<Client>) -> Runner {
+        let blobs = Arc::new(BlobStore::open(&dir.join("blobs"), Default::default()).unwrap());
+        Runner::new(
+            Engine::new(Default::default()).unwrap(),
+            blobs,
+            sources,
+            dir.to_path_buf(),
+            plexus_exec::SEG_FUEL_DEFAULT,
+        )
+    }
+
+    #[test]
+    fn bytes_that_do_not_match_their_hash_are_refused_from_every_source() {
+        let dir = std::env::temp_dir().join(format!("plexus-runner-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let liar = Client::new(&lying_source(b"not the module"));
+        let runner = runner(&dir, vec![liar]);
+        let wanted = blob_hash(b"the real module");
+        match runner.fetch(&wanted) {
+            Err(RunError::Unavailable { hash, detail }) => {
+                assert_eq!(hash, digest_hex(&wanted));
+                assert!(detail.contains("hashing to"), "{detail}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(!runner.blobs.contains(&wanted), "nothing stored");
+        // A source that tells the truth is used, and its bytes are kept locally.
+        let honest = Client::new(&lying_source(b"the real module"));
+        let runner = super::Runner {
+            sources: vec![Client::new(&lying_source(b"wrong")), honest],
+            ..runner
+        };
+        assert_eq!(&*runner.fetch(&wanted).unwrap(), b"the real module");
+        assert!(runner.blobs.contains(&wanted));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_module_that_fails_admission_commits_a_free_failure() {
+        let dir = std::env::temp_dir().join(format!("plexus-refusal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let runner = runner(&dir, Vec::new());
+        let module = runner.blobs.put(b"\0asm garbage").unwrap();
+        let input = runner.blobs.put(b"").unwrap();
+        let (commitment, execution) = runner
+            .execute(&Assignment {
+                id: blob_hash(b"job"),
+                module,
+                blobs: Vec::new(),
+                input,
+                max_fuel: 1_000,
+            })
+            .unwrap();
+        assert!(execution.is_none());
+        assert!(commitment.failed);
+        assert_eq!(commitment.total_fuel, 0);
+        let text = runner
+            .blobs
+            .get(&plexus_types::hash::parse_digest(&commitment.output_hash).unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8(text).unwrap().starts_with("refused: "));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,673 @@
+//! End-to-end compute: real `plexus` processes on loopback sockets.
+//!
+//! A devnet of one validator and two providers; a consumer runs the digits classifier on the
+//! held-out images with `plexus job run`, gets the model's reported accuracy, and every balance
+//! moves exactly as the escrow rules say. Then bad input at every step: malformed and
+//! forbidden modules, an infinite loop, a memory bomb, oversized inputs and blobs, bytes that do
+//! not match their hash, a price cap below every ask (unmatched, cancelled for a refund) and a
+//! provider that never commits (refund at the deadline, provider slashed). A second test kills a
+//! provider mid-job and restarts it: the job still settles.
+
+use plexus_client::{Client, TxBuilder, dto::JobDto};
+use plexus_types::{Address, Payload, PrivateKey, job::ResourceProfile};
+use serde_json::Value;
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+/// Held-out images the committed digits weights classify correctly (`cargo xtask train-digits`
+/// reports 293/299 = 97.99%; `jobs/digits/tests/heldout.rs` pins the same count natively).
+const HELDOUT_CORRECT: usize = 293;
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SIGTERM first so a devnet stops the providers it started.
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "plexus-compute-{name}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Net {
+    home: PathBuf,
+    api: u16,
+    client: Client,
+    _devnet: Process,
+}
+
+impl Net {
+    fn plexus(&self, args: &[&str]) -> Output {
+        Command::new(PLEXUS)
+            .args(args)
+            .env("PLEXUS_HOME", &self.home)
+            .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", self.api))
+            .output()
+            .unwrap()
+    }
+
+    fn address(&self, key: &str) -> Address {
+        let out = self.plexus(&["keys", "show", key]);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn balance(&self, key: &str) -> u128 {
+        self.client
+            .account(&self.address(key))
+            .unwrap()
+            .balance
+            .parse()
+            .unwrap()
+    }
+
+    /// A balance and the height it was read at, in one response.
+    fn balance_at(&self, key: &str) -> (u128, u64) {
+        let proof = self.client.proof(&self.address(key)).unwrap();
+        (proof.balance.parse().unwrap(), proof.height)
+    }
+}
+
+/// Starts `plexus devnet` with `providers` providers and waits until they are registered.
+fn devnet(dir: &Path, providers: u32) -> Net {
+    let home = dir.join("home");
+    let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
+    // Provider i listens on provider_api + i: make sure the second port is free too.
+    let log = std::fs::File::create(dir.join("devnet.log")).unwrap();
+    let child = Command::new(PLEXUS)
+        .args(["devnet", "--dir"])
+        .arg(dir.join("data"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{api}"),
+            "--p2p",
+            &format!("127.0.0.1:{p2p}"),
+            "--providers",
+            &providers.to_string(),
+            "--provider-api",
+            &format!("127.0.0.1:{provider_api}"),
+        ])
+        .env("PLEXUS_HOME", &home)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let net = Net {
+        home,
+        api,
+        client: Client::new(&format!("http://127.0.0.1:{api}")),
+        _devnet: Process(child),
+    };
+    wait_for(
+        "the providers to register",
+        Duration::from_secs(120),
+        || {
+            net.client
+                .providers()
+                .is_ok_and(|p| p.iter().filter(|p| p.active).count() == providers as usize)
+        },
+    );
+    net
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Fees burned by `sender`'s transactions in blocks `(from, to]`.
+fn fees_of(client: &Client, sender: &Address, from: u64, to: u64) -> u128 {
+    (from + 1..=to)
+        .flat_map(|h| client.block(Some(h)).unwrap().txs)
+        .filter(|tx| tx.sender == sender.to_string())
+        .map(|tx| tx.receipt.unwrap().fee_burned.parse::<u128>().unwrap())
+        .sum()
+}
+
+fn wat_file(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, wat::parse_str(wat).unwrap()).unwrap();
+    path
+}
+
+/// A module with the ABI's exports whose `step` body is `step` (returning an i32).
+fn abi_module(memory: &str, step: &str) -> String {
+    format!(
+        r#"(module
+            (memory (export "memory") {memory})
+            (global (export "plexus_output") i32 (i32.const 0))
+            (func (export "init"))
+            (func (export "step") (result i32) {step}))"#
+    )
+}
+
+fn job(client: &Client, id: &str) -> JobDto {
+    client.job(id).unwrap()
+}
+
+#[test]
+fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
+    let dir = tempdir("digits");
+    let net = devnet(&dir, 2);
+    let client = &net.client;
+
+    // The held-out images, without their labels, as `job run` takes them.
+    let heldout = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
+    )
+    .unwrap();
+    let (mut images, mut labels) = (String::new(), Vec::new());
+    for line in heldout.lines() {
+        let (pixels, label) = line.rsplit_once(',').unwrap();
+        images.push_str(pixels);
+        images.push('\n');
+        labels.push(label.parse::<u64>().unwrap());
+    }
+    let input = dir.join("heldout.csv");
+    std::fs::write(&input, images).unwrap();
+
+    let consumer = net.address("dev0");
+    let providers: Vec<Address> = (0..2)
+        .map(|i| net.address(&format!("provider{i}")))
+        .collect();
+    let (consumer_before, _) = net.balance_at("dev0");
+    let before: Vec<(u128, u64)> = (0..2)
+        .map(|i| net.balance_at(&format!("provider{i}")))
+        .collect();
+
+    let run = json(&net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--json",
+    ]));
+    let id = run["job_id"].as_str().unwrap().to_string();
+    let got: Vec<u64> = run["output"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_u64().unwrap())
+        .collect();
+    assert_eq!(got.len(), labels.len());
+    let correct = got.iter().zip(&labels).filter(|(a, b)| a == b).count();
+    assert_eq!(correct, HELDOUT_CORRECT, "held-out accuracy");
+    assert_eq!(
+        run["output"]["logits"].as_array().unwrap().len(),
+        labels.len()
+    );
+
+    // Matched in the block that included it; settled after the window.
+    let done = job(client, &id);
+    assert_eq!(done.status, "settled");
+    assert_eq!(done.assigned_height, Some(done.posted_height));
+    assert_eq!(run["blocks"]["matched"], done.posted_height);
+    let fuel = done.total_fuel.unwrap();
+    assert_eq!(run["fuel"], fuel);
+    assert!(fuel > 0 && fuel <= done.max_fuel);
+
+    // The bill: escrow = ceil(max_fuel * cap / 1e6), paid = floor(fuel * ask / 1e6).
+    let escrow: u128 = done.escrow.parse().unwrap();
+    let cap: u128 = done.price_cap_per_mfuel.parse().unwrap();
+    assert_eq!(
+        escrow,
+        (u128::from(done.max_fuel) * cap).div_ceil(1_000_000)
+    );
+    let ask: u128 = done.ask_per_mfuel.as_deref().unwrap().parse().unwrap();
+    let paid: u128 = done.paid.as_deref().unwrap().parse().unwrap();
+    let refunded: u128 = done.refunded.as_deref().unwrap().parse().unwrap();
+    assert_eq!(paid, u128::from(fuel) * ask / 1_000_000);
+    assert_eq!(paid + refunded, escrow);
+
+    // Balances: the consumer paid the bill and one fee; the assigned provider earned the bill
+    // less its own fees; the other provider only paid fees.
+    let status = client.status().unwrap();
+    let fee_min: u128 = status.fee_min.parse().unwrap();
+    let (consumer_after, _) = net.balance_at("dev0");
+    assert_eq!(consumer_after, consumer_before - paid - fee_min);
+    let assigned = done.provider.clone().unwrap();
+    for (i, provider) in providers.iter().enumerate() {
+        let (after, height) = net.balance_at(&format!("provider{i}"));
+        let fees = fees_of(client, provider, before[i].1, height);
+        let earned = if provider.to_string() == assigned {
+            paid
+        } else {
+            0
+        };
+        assert_eq!(after + fees, before[i].0 + earned, "provider {i}");
+    }
+    let record = client.provider(&assigned.parse().unwrap()).unwrap();
+    assert_eq!(record.jobs_done, 1);
+    assert_eq!(record.bond_locked, "0");
+    assert_eq!(record.jobs_in_flight, 0);
+    let supply = client.status().unwrap().supply;
+    let total: u128 = supply.total.parse().unwrap();
+    let burned: u128 = supply.burned.parse().unwrap();
+    assert_eq!(total + burned, supply.minted.parse::<u128>().unwrap());
+
+    // status and result read the same job back; result re-checks the output against the
+    // commitment.
+    let status = json(&net.plexus(&["job", "status", &id, "--json"]));
+    assert_eq!(status["status"], "settled");
+    let result = json(&net.plexus(&["job", "result", &id, "--json"]));
+    assert_eq!(result["output"]["labels"], run["output"]["labels"]);
+    assert_eq!(result["output_hash"], run["output_hash"]);
+
+    bad_modules(&net, &dir);
+    bad_blobs(&net, &dir);
+    unmatched_job_is_cancelled(&net, &input, &consumer);
+    silent_provider_is_slashed(&net, &input);
+}
+
+/// Modules refused before any money moves, and modules that run and fail.
+fn bad_modules(net: &Net, dir: &Path) {
+    let client = &net.client;
+    let input = dir.join("empty.bin");
+    std::fs::write(&input, b"").unwrap();
+    let balance = net.balance("dev1");
+    let refused = [
+        (dir.join("garbage.wasm"), "malformed module"),
+        (
+            wat_file(
+                dir,
+                "import.wasm",
+                r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                    (memory (export "memory") 1 1)
+                    (global (export "plexus_output") i32 (i32.const 0))
+                    (func (export "init")) (func (export "step") (result i32) (i32.const 0)))"#,
+            ),
+            "wasi_snapshot_preview1.fd_write",
+        ),
+        (
+            wat_file(dir, "unbounded.wasm", &abi_module("1", "(i32.const 0)")),
+            "maximum",
+        ),
+    ];
+    std::fs::write(&refused[0].0, b"not wasm at all").unwrap();
+    for (module, expected) in &refused {
+        let out = net.plexus(&[
+            "job",
+            "run",
+            "--from",
+            "dev1",
+            "--module",
+            module.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out).lines().count(),
+            1,
+            "one clear line: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        net.balance("dev1"),
+        balance,
+        "a refused module costs nothing"
+    );
+
+    // An infinite loop and a memory bomb run, fail deterministically and are billed; the
+    // provider carries on.
+    let looping = wat_file(
+        dir,
+        "loop.wasm",
+        &abi_module("1 1", "(loop $l (br $l)) (i32.const 0)"),
+    );
+    let bomb = wat_file(
+        dir,
+        "bomb.wasm",
+        &abi_module(
+            "1 1024",
+            "(block $full (loop $l (br_if $full (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $l))) unreachable",
+        ),
+    );
+    for (module, max_fuel, trap) in [
+        (&looping, "5000000", "out_of_fuel"),
+        (&bomb, "5000000", "unreachable"),
+    ] {
+        let out = net.plexus(&[
+            "job",
+            "run",
+            "--from",
+            "dev1",
+            "--module",
+            module.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--max-fuel",
+            max_fuel,
+            "--json",
+        ]);
+        assert!(!out.status.success(), "a failed job is an error exit");
+        let message = stderr(&out);
+        assert!(message.contains(trap), "{message}");
+        let id = message
+            .split_whitespace()
+            .find(|w| w.len() == 64)
+            .expect("the error names the job");
+        let failed = job(client, id);
+        assert_eq!(failed.failed, Some(true));
+        assert_eq!(failed.status, "settled");
+        if trap == "out_of_fuel" {
+            assert_eq!(
+                failed.total_fuel,
+                Some(5_000_000),
+                "out of fuel bills max_fuel"
+            );
+        }
+    }
+    assert!(client.providers().unwrap().iter().all(|p| p.active));
+}
+
+/// Oversized and mismatched blobs are refused with clear codes.
+fn bad_blobs(net: &Net, dir: &Path) {
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://127.0.0.1:{}", net.api);
+    let hash = plexus_types::hash::digest_hex(&plexus_blobs::blob_hash(b"expected"));
+    let response = http
+        .put(format!("{base}/v1/blobs/{hash}"))
+        .body(b"other bytes".to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["code"], "hash_mismatch");
+    let response = http
+        .put(format!("{base}/v1/blobs/{}", "0".repeat(64)))
+        .body(vec![0u8; (64 << 20) + 1])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["code"], "blob_too_large");
+    let response = http
+        .get(format!("{base}/v1/blobs/not-a-hash"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+
+    // blob put/get round trip through the CLI.
+    let file = dir.join("blob.bin");
+    std::fs::write(&file, b"some weights").unwrap();
+    let out = net.plexus(&["blob", "put", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let back = dir.join("back.bin");
+    let out = net.plexus(&["blob", "get", &hash, "--out", back.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&back).unwrap(), b"some weights");
+
+    // An input over the executor's limit is refused before anything is uploaded or posted.
+    let big = dir.join("big.bin");
+    std::fs::write(&big, vec![1u8; (16 << 20) + 1]).unwrap();
+    let looping = dir.join("loop.wasm");
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev1",
+        "--module",
+        looping.to_str().unwrap(),
+        "--input",
+        big.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("limit"), "{}", stderr(&out));
+}
+
+/// A cap below every ask: the job stays posted, `job run` says so, and cancel refunds it.
+fn unmatched_job_is_cancelled(net: &Net, input: &Path, consumer: &Address) {
+    let client = &net.client;
+    let before = net.balance("dev2");
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev2",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--price-cap",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no provider matched"),
+        "{}",
+        stderr(&out)
+    );
+    let dev2 = net.address("dev2");
+    let posted = client.jobs_of_consumer(&dev2, 1).unwrap().remove(0);
+    assert_eq!(posted.status, "posted");
+    assert_ne!(dev2, *consumer);
+    let escrow: u128 = posted.escrow.parse().unwrap();
+    let fee: u128 = client.status().unwrap().fee_min.parse().unwrap();
+    assert_eq!(net.balance("dev2"), before - escrow - fee);
+    let out = net.plexus(&["job", "cancel", &posted.id, "--from", "dev2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cancelled = job(client, &posted.id);
+    assert_eq!(cancelled.status, "cancelled");
+    assert_eq!(net.balance("dev2"), before - 2 * fee);
+    let again = net.plexus(&["job", "cancel", &posted.id, "--from", "dev2"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("job_not_cancellable"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// A provider that registers (cheapest ask) but never runs anything: its job is refunded at the
+/// deadline and its bond slashed.
+fn silent_provider_is_slashed(net: &Net, input: &Path) {
+    let client = &net.client;
+    let key = read_key(&net.home, "dev5");
+    let status = client.status().unwrap();
+    let builder = TxBuilder {
+        key: &key,
+        chain_id: status.chain_id,
+        fee: status.fee_min.parse().unwrap(),
+    };
+    let silent = builder.sender();
+    let nonce = client.account(&silent).unwrap().next_nonce;
+    let register = builder.build(
+        nonce,
+        Payload::ProviderRegister {
+            endpoint: "http://127.0.0.1:9".into(),
+            profile: ResourceProfile {
+                cores: 1,
+                memory_mb: 1024,
+                gpus: 0,
+                gpu_model: String::new(),
+                storage_gb: 1,
+            },
+            fuel_per_second: 1_000_000,
+            ask_per_mfuel: 1,
+            bond: 1_000 * plexus_types::PLX,
+        },
+    );
+    let hash = client.submit(&register).unwrap();
+    let done = client
+        .wait_finalized(&hash, Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(done.receipt.unwrap().status, "success");
+
+    let before = net.balance("dev3");
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev3",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--price-cap",
+        "1",
+        "--deadline-blocks",
+        "5",
+        "--timeout-secs",
+        "120",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+    let dev3 = net.address("dev3");
+    let expired = client.jobs_of_consumer(&dev3, 1).unwrap().remove(0);
+    assert_eq!(expired.status, "expired");
+    assert_eq!(expired.provider, Some(silent.to_string()));
+    let fee: u128 = status.fee_min.parse().unwrap();
+    assert_eq!(
+        net.balance("dev3"),
+        before - fee,
+        "the whole escrow came back"
+    );
+    let record = client.provider(&silent).unwrap();
+    let lock: u128 = expired.bond_locked.as_deref().unwrap().parse().unwrap();
+    assert!(lock > 0);
+    assert_eq!(record.slashed, lock.to_string(), "the job's lock is burned");
+    assert_eq!(record.bond, (1_000 * plexus_types::PLX - lock).to_string());
+    assert_eq!(record.jobs_missed, 1);
+    assert!(record.reputation < 5_000);
+}
+
+fn read_key(home: &Path, name: &str) -> PrivateKey {
+    use commonware_codec::DecodeExt;
+    let hex = std::fs::read_to_string(home.join("keys").join(format!("{name}.key"))).unwrap();
+    let bytes = plexus_client::hex_decode(hex.trim()).unwrap();
+    PrivateKey::decode(commonware_codec::Copying(&bytes[..])).unwrap()
+}
+
+#[test]
+fn a_provider_restarted_mid_job_still_settles_it() {
+    let dir = tempdir("restart");
+    let net = devnet(&dir, 0);
+    let port = free_port();
+    let provider_dir = dir.join("provider");
+    let start = || {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("provider.log"))
+            .unwrap();
+        Process(
+            Command::new(PLEXUS)
+                .args(["provider", "run", "--key", "provider0", "--dir"])
+                .arg(&provider_dir)
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .env("PLEXUS_HOME", &net.home)
+                .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
+                .env("PLEXUS_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let provider = start();
+    wait_for("the provider to register", Duration::from_secs(120), || {
+        net.client.providers().is_ok_and(|p| p.len() == 1)
+    });
+    let count = dir.join("images.txt");
+    std::fs::write(&count, "32").unwrap();
+    let consumer = std::thread::spawn({
+        let (home, api, count) = (net.home.clone(), net.api, count.clone());
+        move || {
+            Command::new(PLEXUS)
+                .args(["job", "run", "--from", "dev4", "--module", "cnn", "--input"])
+                .arg(&count)
+                .args(["--json", "--timeout-secs", "240"])
+                .env("PLEXUS_HOME", home)
+                .env("PLEXUS_NODE", format!("http://127.0.0.1:{api}"))
+                .output()
+                .unwrap()
+        }
+    });
+    // Kill the provider while it is running the job (SIGKILL: no chance to save anything).
+    let provider_api = Client::new(&format!("http://127.0.0.1:{port}"));
+    let dev4 = net.address("dev4");
+    wait_for(
+        "the provider to start the job",
+        Duration::from_secs(120),
+        || {
+            net.client
+                .jobs_of_consumer(&dev4, 1)
+                .ok()
+                .and_then(|jobs| jobs.into_iter().next())
+                .and_then(|job| {
+                    provider_api
+                        .get_bytes(&format!("/v1/jobs/{}", job.id))
+                        .ok()
+                        .flatten()
+                })
+                .is_some_and(|body| {
+                    serde_json::from_slice::<Value>(&body).is_ok_and(|v| v["running"] == true)
+                })
+        },
+    );
+    let mut provider = provider;
+    provider.0.kill().unwrap();
+    provider.0.wait().unwrap();
+    let id = net.client.jobs_of_consumer(&dev4, 1).unwrap().remove(0).id;
+    assert_eq!(job(&net.client, &id).status, "assigned");
+    let _restarted = start();
+    let out = consumer.join().unwrap();
+    let run = json(&out);
+    assert_eq!(run["job_id"], id);
+    assert_eq!(run["output"]["labels"].as_array().unwrap().len(), 32);
+    let settled = job(&net.client, &id);
+    assert_eq!(settled.status, "settled");
+    assert_eq!(settled.failed, Some(false));
+}
