@@ -13,6 +13,7 @@ pub mod address;
 pub mod amount;
 pub mod beacon;
 pub mod block;
+pub mod dissection;
 pub mod hash;
 pub mod job;
 pub mod receipt;
