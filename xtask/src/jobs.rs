@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
-use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 const TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "job";
@@ -87,50 +86,11 @@ fn build(root: &Path) -> Result<PathBuf> {
     Ok(target_dir.join(TARGET).join(PROFILE))
 }
 
-/// Checks the module's imports, memory and exports against the ABI's outline.
+/// Checks a built module with the executor's own admission (what every provider runs).
 pub fn check_shape(name: &str, bytes: &[u8]) -> Result<()> {
-    let mut exports = Vec::new();
-    let mut memory_max = None;
-    for payload in Parser::new(0).parse_all(bytes) {
-        match payload.with_context(|| format!("{name}: not a wasm module"))? {
-            Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    let import = import?;
-                    ensure!(
-                        import.module == "plexus" && matches!(import.ty, TypeRef::Func(_)),
-                        "{name}: imports {}.{}",
-                        import.module,
-                        import.name
-                    );
-                }
-            }
-            Payload::MemorySection(reader) => {
-                for memory in reader {
-                    memory_max = memory?.maximum;
-                }
-            }
-            Payload::ExportSection(reader) => {
-                for export in reader {
-                    let export = export?;
-                    exports.push((export.name.to_string(), export.kind));
-                }
-            }
-            _ => {}
-        }
-    }
-    ensure!(memory_max.is_some(), "{name}: memory has no maximum");
-    for (export, kind) in [
-        ("memory", ExternalKind::Memory),
-        ("init", ExternalKind::Func),
-        ("step", ExternalKind::Func),
-        ("plexus_output", ExternalKind::Global),
-    ] {
-        ensure!(
-            exports.iter().any(|(n, k)| n == export && *k == kind),
-            "{name}: no {kind:?} export {export:?}"
-        );
-    }
-    Ok(())
+    plexus_exec::admit(bytes)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{name}: fails admission: {e}"))
 }
 
 /// Builds the modules, then installs them into `jobs/build/` or, with `check`, fails naming the

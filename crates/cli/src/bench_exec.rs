@@ -47,17 +47,18 @@ fn output(execution: &Execution) -> Result<&[u8]> {
     }
 }
 
-/// Best wall time of `runs` calls of `f`, in milliseconds, and the last result.
+/// Best wall time of `runs` calls of `f`, in milliseconds, and that run's result.
 fn best<T>(runs: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
-    let mut best = f64::INFINITY;
-    let mut last = None;
+    let mut best: Option<(f64, T)> = None;
     for _ in 0..runs.max(1) {
         let started = Instant::now();
         let value = f()?;
-        best = best.min(started.elapsed().as_secs_f64() * 1e3);
-        last = Some(value);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if best.as_ref().is_none_or(|(fastest, _)| ms < *fastest) {
+            best = Some((ms, value));
+        }
     }
-    Ok((best, last.expect("at least one run")))
+    Ok(best.expect("at least one run"))
 }
 
 pub fn bench_exec(
@@ -94,7 +95,7 @@ pub fn bench_exec(
     if output(&plain_run)? != native_output || output(&metered_run)? != native_output {
         bail!("the cnn output differs between native and wasm runs");
     }
-    // The checkpoints' share of the run they were taken in (the last of the best-of runs).
+    // The checkpoints' share of the run they were taken in (the fastest run).
     let checkpoint_ms = stats.checkpoint_time.as_secs_f64() * 1e3;
     let checkpoint_share = checkpoint_ms / wasm_metered_ms.max(1e-9);
 

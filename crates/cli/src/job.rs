@@ -22,8 +22,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Fuel bought when `--max-fuel` is not given: ten billion, ample for the built-in modules.
-pub const MAX_FUEL_DEFAULT: u64 = 10_000_000_000;
+/// The most bytes read of a provider's job record (a small JSON object).
+const JOB_RECORD_BYTES_MAX: u64 = 64 * 1024;
+
+/// Fuel bought when `--max-fuel` is not given: a billion, ample for the built-in modules (the
+/// cnn job's largest batch uses about half) and short enough that providers accept it under the
+/// default deadline (they refuse jobs whose `max_fuel` they cannot run before it).
+pub const MAX_FUEL_DEFAULT: u64 = 1_000_000_000;
 
 #[derive(clap::Subcommand)]
 pub enum BlobCommand {
@@ -54,7 +59,7 @@ pub struct JobRunArgs {
     /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
     #[arg(long = "blob")]
     blobs: Vec<PathBuf>,
-    /// The most fuel to pay for (default: 10^10).
+    /// The most fuel to pay for (default: 10^9).
     #[arg(long)]
     max_fuel: Option<u64>,
     /// The highest price per million fuel to accept, in base units or PLX (`0.01plx`).
@@ -110,7 +115,7 @@ pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Resul
         BlobCommand::Get { hash, out } => {
             let digest = parse_hash(&hash)?;
             let bytes = client
-                .get_blob(&digest)?
+                .get_blob(&digest, plexus_blobs::BLOB_BYTES_MAX)?
                 .with_context(|| format!("the node has no blob {hash}"))?;
             if plexus_blobs::blob_hash(&bytes) != digest {
                 bail!("the node served bytes that do not match {hash}");
@@ -180,12 +185,14 @@ fn resolve_module(name: &str) -> Result<Module> {
         );
     }
     let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A path to a built-in module's bytes still decodes its output.
-    let kind = builtin::by_hash(&plexus_types::trace::content_hash(&wasm)).and_then(Kind::of);
+    // A path to a built-in module's bytes is that module: its blobs and its input and output.
+    if let Some(found) = builtin::by_hash(&plexus_types::trace::content_hash(&wasm)) {
+        return resolve_module(found.name);
+    }
     Ok(Module {
         wasm,
         blobs: Vec::new(),
-        kind,
+        kind: None,
     })
 }
 
@@ -297,7 +304,7 @@ fn provider_endpoint(client: &Client, job: &JobDto) -> Result<String> {
 fn running(client: &Client, job: &JobDto) -> bool {
     provider_endpoint(client, job).is_ok_and(|endpoint| {
         Client::new(&endpoint)
-            .get_bytes(&format!("/v1/jobs/{}", job.id))
+            .get_bytes(&format!("/v1/jobs/{}", job.id), JOB_RECORD_BYTES_MAX)
             .ok()
             .flatten()
             .is_some()
@@ -314,7 +321,10 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
             .context("the job has no commitment yet")?,
     )?;
     let bytes = Client::new(endpoint)
-        .get_bytes(&format!("/v1/jobs/{}/output", job.id))?
+        .get_bytes(
+            &format!("/v1/jobs/{}/output", job.id),
+            plexus_exec::OUTPUT_BYTES_MAX as u64,
+        )?
         .with_context(|| {
             format!(
                 "provider {endpoint} does not serve the output of {}",
@@ -395,7 +405,13 @@ pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<
         }
         JobCommand::Cancel { id, from } => {
             let digest = parse_hash(&id)?;
-            let status = crate::send(client, &from, None, Payload::JobCancel { job: digest })?;
+            let status = crate::send(
+                client,
+                json_mode,
+                &from,
+                None,
+                Payload::JobCancel { job: digest },
+            )?;
             crate::print_tx_status(json_mode, &status);
             Ok(())
         }
@@ -489,7 +505,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         audit,
         deadline_blocks: args.deadline_blocks,
     };
-    let id = crate::send(client, &args.from, None, payload)?.hash;
+    let id = crate::send(client, json_mode, &args.from, None, payload)?.hash;
     let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let done = follow(client, &id, Duration::from_secs(args.timeout_secs), show)?;
     match done.status.as_str() {

@@ -330,7 +330,7 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
         );
         return Ok(());
     }
-    let done = self::send(client, &send.from, send.fee.as_deref(), payload)?;
+    let done = self::send(client, json_mode, &send.from, send.fee.as_deref(), payload)?;
     print_tx_status(json_mode, &done);
     Ok(())
 }
@@ -357,6 +357,7 @@ fn submit(client: &Client, from: &str, fee: Option<&str>, payload: Payload) -> R
 /// [`submit`], then waits for finality; a receipt other than success is an error.
 pub fn send(
     client: &Client,
+    json_mode: bool,
     from: &str,
     fee: Option<&str>,
     payload: Payload,
@@ -366,6 +367,8 @@ pub fn send(
     if let Some(receipt) = &done.receipt
         && receipt.status != "success"
     {
+        // The receipt is still the answer a script wants on stdout.
+        print_tx_status(json_mode, &done);
         bail!(
             "transaction {} {}: {}",
             hash,

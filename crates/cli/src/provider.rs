@@ -77,6 +77,7 @@ pub fn run(
         ProviderCommand::Deregister { from } => {
             let done = crate::send(
                 client,
+                json_mode,
                 &from,
                 None,
                 plexus_types::Payload::ProviderDeregister,

@@ -284,6 +284,20 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         };
         assert_eq!(after + fees, before[i].0 + earned, "provider {i}");
     }
+    // Once settled, the provider frees the job's checkpoints and input (regression: pages used
+    // to stay on disk for good).
+    let index = providers
+        .iter()
+        .position(|p| p.to_string() == assigned)
+        .unwrap();
+    let provider_dir = dir.join(format!("data/provider-{index}"));
+    assert!(
+        provider_dir.join("checkpoints").is_dir(),
+        "the job ran here"
+    );
+    wait_for("the provider to clean up", Duration::from_secs(30), || {
+        !provider_dir.join("checkpoints").join(&id).exists()
+    });
     let record = client.provider(&assigned.parse().unwrap()).unwrap();
     assert_eq!(record.jobs_done, 1);
     assert_eq!(record.bond_locked, "0");
@@ -301,10 +315,47 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
     assert_eq!(result["output"]["labels"], run["output"]["labels"]);
     assert_eq!(result["output_hash"], run["output_hash"]);
 
+    too_big_for_the_deadline(&net, &input);
     bad_modules(&net, &dir);
     bad_blobs(&net, &dir);
     unmatched_job_is_cancelled(&net, &input, &consumer);
     silent_provider_is_slashed(&net, &input);
+}
+
+/// A job whose `max_fuel` its provider cannot run before the deadline is refused at once (no
+/// fuel, no slash) instead of being run and missed: a consumer cannot get an honest provider
+/// slashed with a short deadline.
+fn too_big_for_the_deadline(net: &Net, input: &Path) {
+    let client = &net.client;
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev6",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--max-fuel",
+        "400000000000",
+        "--deadline-blocks",
+        "10",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("fuel does not run"),
+        "{}",
+        stderr(&out)
+    );
+    let refused = client
+        .jobs_of_consumer(&net.address("dev6"), 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!(refused.status, "settled");
+    assert_eq!(refused.failed, Some(true));
+    assert_eq!(refused.total_fuel, Some(0));
+    assert_eq!(refused.paid.as_deref(), Some("0"));
+    assert!(client.providers().unwrap().iter().all(|p| p.slashed == "0"));
 }
 
 /// Modules refused before any money moves, and modules that run and fail.
@@ -558,7 +609,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
         "--price-cap",
         "1",
         "--deadline-blocks",
-        "5",
+        "10",
         "--timeout-secs",
         "120",
     ]);
@@ -648,7 +699,7 @@ fn a_provider_restarted_mid_job_still_settles_it() {
                 .and_then(|jobs| jobs.into_iter().next())
                 .and_then(|job| {
                     provider_api
-                        .get_bytes(&format!("/v1/jobs/{}", job.id))
+                        .get_bytes(&format!("/v1/jobs/{}", job.id), 1 << 16)
                         .ok()
                         .flatten()
                 })

@@ -211,6 +211,13 @@ pub enum AdmissionError {
         /// The instruction's name.
         instruction: &'static str,
     },
+    /// An export named like the ones admission adds for mutable globals: the rewritten module
+    /// would export one name twice.
+    #[error("export {name} uses the reserved prefix {GLOBAL_EXPORT_PREFIX}")]
+    ReservedExport {
+        /// The export's name.
+        name: String,
+    },
 }
 
 /// Checks `bytes` against the guest ABI and returns the rewritten module.
@@ -344,6 +351,16 @@ fn scan(bytes: &[u8]) -> Result<Scan, AdmissionError> {
                 scan.export_section = Some(reader.range());
                 for export in reader {
                     let export = export.map_err(malformed)?;
+                    // Only the name admission itself gives a global may use the prefix (so a
+                    // rewritten module is admitted again unchanged).
+                    if export.name.starts_with(GLOBAL_EXPORT_PREFIX)
+                        && (export.kind != ExternalKind::Global
+                            || export.name != format!("{GLOBAL_EXPORT_PREFIX}{}", export.index))
+                    {
+                        return Err(AdmissionError::ReservedExport {
+                            name: export.name.to_string(),
+                        });
+                    }
                     scan.exports
                         .push((export.name.to_string(), export.kind, export.index));
                 }

@@ -313,3 +313,20 @@ fn refuses_state_a_checkpoint_cannot_capture() {
         })
     ));
 }
+
+/// Regression: a module exporting `__plexus_global_0` itself used to pass admission and then fail
+/// to compile after the rewrite (a duplicate export), which left its provider retrying until the
+/// deadline slashed it.
+#[test]
+fn refuses_exports_with_the_reserved_prefix() {
+    let bytes = valid(
+        r#"(global $g (mut i32) (i32.const 0))
+           (func (export "__plexus_global_0"))"#,
+    );
+    assert_eq!(
+        admit(&bytes),
+        Err(AdmissionError::ReservedExport {
+            name: "__plexus_global_0".into()
+        })
+    );
+}

@@ -42,6 +42,8 @@ pub struct ParamsFile {
     pub settlement_window_blocks: u64,
     #[serde(default = "default_job_deadline_max_blocks")]
     pub job_deadline_max_blocks: u64,
+    #[serde(default = "default_job_deadline_min_blocks")]
+    pub job_deadline_min_blocks: u64,
     #[serde(default = "default_job_retention_blocks")]
     pub job_retention_blocks: u64,
     #[serde(default = "default_bond_lock_multiple")]
@@ -83,6 +85,10 @@ fn default_job_deadline_max_blocks() -> u64 {
     Params::default().job_deadline_max_blocks
 }
 
+fn default_job_deadline_min_blocks() -> u64 {
+    Params::default().job_deadline_min_blocks
+}
+
 fn default_job_retention_blocks() -> u64 {
     Params::default().job_retention_blocks
 }
@@ -119,6 +125,7 @@ impl Default for ParamsFile {
             heartbeat_missed_max: p.heartbeat_missed_max,
             settlement_window_blocks: p.settlement_window_blocks,
             job_deadline_max_blocks: p.job_deadline_max_blocks,
+            job_deadline_min_blocks: p.job_deadline_min_blocks,
             job_retention_blocks: p.job_retention_blocks,
             bond_lock_multiple: p.bond_lock_multiple,
             deadline_slash_bps: p.deadline_slash_bps,
@@ -233,6 +240,7 @@ impl GenesisFile {
             heartbeat_missed_max: self.params.heartbeat_missed_max,
             settlement_window_blocks: self.params.settlement_window_blocks,
             job_deadline_max_blocks: self.params.job_deadline_max_blocks,
+            job_deadline_min_blocks: self.params.job_deadline_min_blocks,
             job_retention_blocks: self.params.job_retention_blocks,
             bond_lock_multiple: self.params.bond_lock_multiple,
             deadline_slash_bps: self.params.deadline_slash_bps.min(10_000),

@@ -11,6 +11,7 @@ use crate::{
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
     runner::{Assignment, RunError, Runner},
 };
+use plexus_blobs::BlobError;
 use plexus_client::{Client, ClientError, TxBuilder, dto::JobDto};
 use plexus_types::{
     Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
@@ -29,6 +30,8 @@ use tracing::{info, warn};
 
 /// Jobs read from the node per poll (newest first): more than a provider ever has in flight.
 pub const JOBS_POLLED_MAX: usize = 100;
+/// The block time assumed until the agent has observed the chain's (a devnet's minimum).
+pub const BLOCK_MS_ASSUMED: u64 = 250;
 /// Blocks between heartbeats (the chain's default tolerance is 3 missed intervals of 20).
 pub const HEARTBEAT_EVERY_BLOCKS: u64 = 10;
 /// Blocks after which a commitment that is still not on chain is sent again.
@@ -70,6 +73,9 @@ pub struct Agent {
     pub running: Arc<Mutex<BTreeSet<String>>>,
     pub capacity: usize,
     pub last_heartbeat: u64,
+    /// The chain's block time as observed, in milliseconds (for deadline feasibility).
+    pub block_ms: u64,
+    first_seen: Option<(u64, u64)>,
     done_tx: mpsc::Sender<(Assignment, Result<CommitmentRecord, RunError>)>,
     done_rx: mpsc::Receiver<(Assignment, Result<CommitmentRecord, RunError>)>,
 }
@@ -96,6 +102,8 @@ impl Agent {
             running,
             capacity,
             last_heartbeat: 0,
+            block_ms: BLOCK_MS_ASSUMED,
+            first_seen: None,
             done_tx,
             done_rx,
         }
@@ -200,16 +208,37 @@ impl Agent {
 
     /// One poll: heartbeat, finished executions, and the chain's view of every job.
     pub fn tick(&mut self) -> Result<(), AgentError> {
-        let height = self.node.status()?.height;
+        let status = self.node.status()?;
+        let height = status.height;
+        self.observe_block_time(height, status.timestamp);
         if height >= self.last_heartbeat + HEARTBEAT_EVERY_BLOCKS {
-            self.submit(Payload::ProviderHeartbeat)?;
-            self.last_heartbeat = height;
+            // A failed heartbeat must not hold up results and commitments: try again next poll.
+            match self.submit(Payload::ProviderHeartbeat) {
+                Ok(_) => self.last_heartbeat = height,
+                Err(err) => warn!(%err, "heartbeat not sent"),
+            }
         }
         while let Ok((job, result)) = self.done_rx.try_recv() {
             self.finished(job, result, height)?;
         }
-        for job in self.node.jobs_of_provider(&self.address, JOBS_POLLED_MAX)? {
-            self.reconcile(&job, height)?;
+        let listed = self.node.jobs_of_provider(&self.address, JOBS_POLLED_MAX)?;
+        let seen: BTreeSet<String> = listed.iter().map(|job| job.id.clone()).collect();
+        for job in &listed {
+            self.reconcile(job, height)?;
+        }
+        // Unfinished jobs older than the newest `JOBS_POLLED_MAX` are read one by one, so a busy
+        // provider never loses one.
+        let older: Vec<String> = self
+            .journal()
+            .records()
+            .filter(|r| !r.phase.is_final() && !seen.contains(&r.id))
+            .map(|r| r.id.clone())
+            .collect();
+        for id in older {
+            match self.node.job(&id) {
+                Ok(job) => self.reconcile(&job, height)?,
+                Err(err) => warn!(job = %id, %err, "cannot read the job"),
+            }
         }
         Ok(())
     }
@@ -228,11 +257,11 @@ impl Agent {
         let deadline = self.journal().get(&id).map(|r| r.deadline_height);
         let commitment = match result {
             Ok(commitment) => commitment,
-            Err(RunError::Unavailable { hash, detail })
+            Err(err @ (RunError::Unavailable { .. } | RunError::Blobs(BlobError::Full { .. })))
                 if deadline.is_some_and(|d| height + GIVE_UP_BEFORE_DEADLINE_BLOCKS >= d) =>
             {
-                warn!(job = %id, %hash, %detail, "giving up a job whose content cannot be fetched");
-                match self.runner.refusal(&format!("blob {hash} unavailable")) {
+                warn!(job = %id, %err, "giving up a job that cannot run here");
+                match self.runner.refusal(&err.to_string()) {
                     Ok(commitment) => commitment,
                     Err(err) => {
                         warn!(job = %id, %err, "cannot record the refusal");
@@ -287,14 +316,36 @@ impl Agent {
         Ok(())
     }
 
-    fn start(&mut self, job: &JobDto) {
+    fn start(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
         let Some(assignment) = assignment(job) else {
             warn!(job = %job.id, "the node's job record does not parse");
-            return;
+            return Ok(());
         };
+        if !self.can_finish(job, height) {
+            // Refusing costs a fee; running a job that cannot make its deadline costs the lock.
+            warn!(job = %job.id, max_fuel = job.max_fuel, deadline = job.deadline_height, "refusing a job that cannot finish before its deadline");
+            let reason = format!(
+                "{} fuel does not run at {} fuel/s before block {}",
+                job.max_fuel, self.offer.fuel_per_second, job.deadline_height
+            );
+            let commitment = match self.runner.refusal(&reason) {
+                Ok(commitment) => commitment,
+                Err(err) => {
+                    warn!(job = %job.id, %err, "cannot record the refusal");
+                    return Ok(());
+                }
+            };
+            self.journal().set_phase(
+                &job.id,
+                Phase::Executed {
+                    commitment: commitment.clone(),
+                },
+            )?;
+            return self.commit(&job.id, commitment, height);
+        }
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains(&job.id) || running.len() >= self.capacity {
-            return;
+            return Ok(());
         }
         running.insert(job.id.clone());
         let runner = self.runner.clone();
@@ -305,6 +356,31 @@ impl Agent {
                 .map(|(commitment, _)| commitment);
             let _ = done.send((assignment, result));
         });
+        Ok(())
+    }
+
+    /// Whether `job` can use all of its `max_fuel` before its deadline at this provider's
+    /// measured speed, with a safety factor of 2, the observed block time, and blocks left for
+    /// the commitment to land.
+    fn can_finish(&self, job: &JobDto, height: u64) -> bool {
+        let blocks_left = job.deadline_height.saturating_sub(height);
+        let blocks_for_work = blocks_left.saturating_sub(GIVE_UP_BEFORE_DEADLINE_BLOCKS);
+        let work_ms =
+            u128::from(job.max_fuel) * 2_000 / u128::from(self.offer.fuel_per_second.max(1));
+        work_ms <= u128::from(blocks_for_work) * u128::from(self.block_ms)
+    }
+
+    /// Updates the block time estimate from the chain's timestamps (never below the devnet
+    /// minimum, so a burst of fast blocks does not make deadlines look longer than they are).
+    fn observe_block_time(&mut self, height: u64, timestamp_ms: u64) {
+        match self.first_seen {
+            None => self.first_seen = Some((height, timestamp_ms)),
+            Some((h0, t0)) if height > h0 + 10 => {
+                let per_block = timestamp_ms.saturating_sub(t0) / (height - h0);
+                self.block_ms = per_block.max(BLOCK_MS_ASSUMED);
+            }
+            Some(_) => {}
+        }
     }
 
     /// Brings the journal in line with the chain's view of `job`.
@@ -317,9 +393,9 @@ impl Agent {
                     deadline_height: job.deadline_height,
                     phase: Phase::Assigned,
                 })?;
-                self.start(job);
+                self.start(job, height)?;
             }
-            ("assigned", Some(Phase::Assigned)) => self.start(job),
+            ("assigned", Some(Phase::Assigned)) => self.start(job, height)?,
             ("assigned", Some(Phase::Executed { commitment })) => {
                 self.commit(&job.id, commitment, height)?
             }
@@ -346,16 +422,34 @@ impl Agent {
                     self.journal()
                         .set_phase(&job.id, Phase::Settled { commitment, paid })?;
                 }
-                if let Some(id) = parse_digest(&job.id) {
-                    // Past the audit window nobody asks for its checkpoints any more.
-                    crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&id)?;
-                }
+                self.clean_up(job)?;
             }
             ("expired", Some(phase)) if !phase.is_final() => {
                 warn!(job = %job.id, "the job expired before its commitment landed");
                 self.journal().set_phase(&job.id, Phase::Expired)?;
+                self.clean_up(job)?;
             }
             _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Agent {
+    /// Frees what a finished job used: its checkpoints and pages (past the audit window nobody
+    /// asks for them) and its input and blobs (modules stay: jobs reuse them). The output stays
+    /// for consumers who fetch it later.
+    fn clean_up(&self, job: &JobDto) -> Result<(), AgentError> {
+        let Some(id) = parse_digest(&job.id) else {
+            return Ok(());
+        };
+        crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&id)?;
+        for hash in job.blobs.iter().chain(std::iter::once(&job.input)) {
+            if let Some(hash) = parse_digest(hash)
+                && let Err(err) = self.runner.blobs.remove(&hash)
+            {
+                warn!(job = %job.id, %err, "cannot remove a finished job's blob");
+            }
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
-//! Where a provider keeps the checkpoints of its jobs until they settle: one manifest file per
-//! checkpoint under `DIR/checkpoints/JOB/INDEX` and the page bytes, shared by every checkpoint and
-//! every job, under `DIR/pages/xx/PAGEHASH`.
+//! Where a provider keeps the checkpoints of its jobs until they settle: per job, one manifest
+//! file per checkpoint under `DIR/checkpoints/JOB/INDEX` and the page bytes under
+//! `DIR/checkpoints/JOB/pages/xx/PAGEHASH`, shared by that job's checkpoints (a page that did not
+//! change, and identical pages such as zero pages, are stored once). Deleting a settled or
+//! expired job's directory frees everything it used.
 //!
 //! Pages are not synced to disk one by one: a job's checkpoints are a deterministic function of
 //! the job, so anything a crash loses is recomputed by running the job again. The manifests use
@@ -15,37 +17,36 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// Checkpoints of one job and the shared page directory.
+/// The directory of job `job`'s checkpoints under the provider directory `dir`.
+fn job_dir(dir: &Path, job: &plexus_types::Digest) -> PathBuf {
+    dir.join("checkpoints").join(digest_hex(job))
+}
+
+/// The file of page `hash` in a job's directory.
+fn page_path(job_dir: &Path, hash: &Digest32) -> PathBuf {
+    let hex: String = hash.0.iter().map(|b| format!("{b:02x}")).collect();
+    job_dir.join("pages").join(&hex[..2]).join(hex)
+}
+
+/// The checkpoints of one job, as a run writes them.
 pub struct DiskCheckpoints {
-    manifests: PathBuf,
-    pages: PathBuf,
+    dir: PathBuf,
     /// Checkpoints written by this sink.
     pub written: u64,
     /// Distinct new page bytes written by this sink.
     pub page_bytes: u64,
 }
 
-fn blake3_hex(digest: &Digest32) -> String {
-    digest.0.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The file of page `hash` under `pages`.
-fn page_path(pages: &Path, hash: &Digest32) -> PathBuf {
-    let hex = blake3_hex(hash);
-    pages.join(&hex[..2]).join(hex)
-}
-
 impl DiskCheckpoints {
-    /// The checkpoints of job `job` under `dir` (any earlier run's manifests are replaced).
+    /// The checkpoints of job `job` under `dir` (an earlier run's are replaced).
     pub fn create(dir: &Path, job: &plexus_types::Digest) -> io::Result<Self> {
-        let manifests = dir.join("checkpoints").join(digest_hex(job));
-        if manifests.exists() {
-            fs::remove_dir_all(&manifests)?;
+        let dir = job_dir(dir, job);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
         }
-        fs::create_dir_all(&manifests)?;
+        fs::create_dir_all(&dir)?;
         Ok(DiskCheckpoints {
-            manifests,
-            pages: dir.join("pages"),
+            dir,
             written: 0,
             page_bytes: 0,
         })
@@ -55,20 +56,23 @@ impl DiskCheckpoints {
 impl CheckpointSink for DiskCheckpoints {
     fn checkpoint(&mut self, checkpoint: &Checkpoint, new_pages: &[NewPage<'_>]) -> io::Result<()> {
         for page in new_pages {
-            let path = page_path(&self.pages, &page.hash);
+            let path = page_path(&self.dir, &page.hash);
             if path.exists() {
                 continue;
             }
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent)?;
             }
+            // One run writes a job's directory at a time, so this name is never shared.
             let tmp = path.with_extension("tmp");
             fs::write(&tmp, page.bytes)?;
             fs::rename(&tmp, &path)?;
             self.page_bytes += page.bytes.len() as u64;
         }
-        let path = self.manifests.join(checkpoint.index.to_string());
-        fs::write(&path, encode(checkpoint))?;
+        fs::write(
+            self.dir.join(checkpoint.index.to_string()),
+            encode(checkpoint),
+        )?;
         self.written += 1;
         Ok(())
     }
@@ -92,11 +96,7 @@ impl CheckpointReader {
         job: &plexus_types::Digest,
         index: u64,
     ) -> io::Result<Option<Checkpoint>> {
-        let path = self
-            .dir
-            .join("checkpoints")
-            .join(digest_hex(job))
-            .join(index.to_string());
+        let path = job_dir(&self.dir, job).join(index.to_string());
         match fs::read(&path) {
             Ok(bytes) => decode(&bytes).map(Some).ok_or_else(|| {
                 io::Error::new(
@@ -109,19 +109,30 @@ impl CheckpointReader {
         }
     }
 
-    /// Deletes a job's checkpoint manifests (its pages may be shared and stay until `prune_pages`).
+    /// The pages of job `job`, as a [`PageSource`].
+    pub fn pages(&self, job: &plexus_types::Digest) -> JobPages {
+        JobPages {
+            dir: job_dir(&self.dir, job),
+        }
+    }
+
+    /// Deletes a job's checkpoints and pages.
     pub fn remove_job(&self, job: &plexus_types::Digest) -> io::Result<()> {
-        let path = self.dir.join("checkpoints").join(digest_hex(job));
-        match fs::remove_dir_all(path) {
+        match fs::remove_dir_all(job_dir(&self.dir, job)) {
             Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
             _ => Ok(()),
         }
     }
 }
 
-impl PageSource for CheckpointReader {
+/// The stored pages of one job.
+pub struct JobPages {
+    dir: PathBuf,
+}
+
+impl PageSource for JobPages {
     fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
-        match fs::read(page_path(&self.dir.join("pages"), hash)) {
+        match fs::read(page_path(&self.dir, hash)) {
             Ok(bytes) => Ok(Some(Cow::Owned(bytes))),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),

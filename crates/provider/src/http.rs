@@ -5,7 +5,7 @@
 //! - `GET /v1/jobs/{id}/output` — the output bytes of a committed job.
 //! - `GET /v1/jobs/{id}/checkpoints/{index}` — a checkpoint manifest (binary, see
 //!   `checkpoints::encode`).
-//! - `GET /v1/pages/{hash}` — a checkpoint page's bytes.
+//! - `GET /v1/jobs/{id}/pages/{hash}` — a checkpoint page's bytes.
 //! - `GET /v1/blobs/{hash}` — any blob the provider holds (modules, inputs, outputs).
 //!
 //! Errors are `{"code", "message"}` like the node's.
@@ -156,7 +156,17 @@ async fn checkpoint(
     }
 }
 
-async fn page(State(state): State<HttpState>, Path(hash): Path<String>) -> Response {
+async fn page(
+    State(state): State<HttpState>,
+    Path((id, hash)): Path<(String, String)>,
+) -> Response {
+    let Some(job) = parse_digest(&id) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{id:?} is not a job id"),
+        );
+    };
     let Some(digest) = parse_digest(&hash) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -165,7 +175,7 @@ async fn page(State(state): State<HttpState>, Path(hash): Path<String>) -> Respo
         );
     };
     let page_hash = commonware_cryptography::blake3::Digest(digest.0);
-    match state.checkpoints.page(&page_hash) {
+    match state.checkpoints.pages(&job).page(&page_hash) {
         Ok(Some(body)) => bytes(body.into_owned()),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
@@ -201,14 +211,23 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
+/// Requests that read whole blobs (up to 64 MiB each) served at once.
+pub const BLOB_REQUESTS_MAX: usize = 8;
+
 pub fn router(state: HttpState) -> Router {
+    // Bulk reads get their own, smaller limit so they cannot hold gigabytes in memory at once.
+    let bulk = Router::new()
+        .route("/v1/jobs/{id}/output", get(output))
+        .route("/v1/blobs/{hash}", get(blob))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            BLOB_REQUESTS_MAX,
+        ));
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/jobs/{id}", get(job))
-        .route("/v1/jobs/{id}/output", get(output))
         .route("/v1/jobs/{id}/checkpoints/{index}", get(checkpoint))
-        .route("/v1/pages/{hash}", get(page))
-        .route("/v1/blobs/{hash}", get(blob))
+        .route("/v1/jobs/{id}/pages/{hash}", get(page))
+        .merge(bulk)
         .fallback(not_found)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             REQUESTS_CONCURRENT_MAX,

@@ -42,8 +42,6 @@ pub enum RunError {
     Checkpoints(#[from] std::io::Error),
     #[error("executor: {0}")]
     Exec(#[from] plexus_exec::ExecError),
-    #[error("compiling an admitted module: {0}")]
-    Compile(#[from] plexus_exec::EngineError),
 }
 
 /// Runs jobs for one provider.
@@ -88,7 +86,7 @@ impl Runner {
         }
         let mut detail = Vec::new();
         for source in &self.sources {
-            match source.get_blob(hash) {
+            match source.get_blob(hash, plexus_exec::BLOB_BYTES_MAX as u64) {
                 Ok(Some(bytes)) if blob_hash(&bytes) == *hash => {
                     self.blobs.put_expecting(hash, &bytes)?;
                     return Ok(bytes.into());
@@ -118,7 +116,12 @@ impl Runner {
             Ok(admitted) => admitted,
             Err(err) => return Ok(Err(err.to_string())),
         };
-        let compiled = self.engine.compile(&admitted)?;
+        // A module wasmtime cannot compile is refused like one admission refused: retrying
+        // cannot help, and the deadline would slash the provider for the consumer's module.
+        let compiled = match self.engine.compile(&admitted) {
+            Ok(compiled) => compiled,
+            Err(err) => return Ok(Err(format!("the module does not compile: {err}"))),
+        };
         if cache.len() >= COMPILED_CACHE_MAX {
             cache.pop_first();
         }

@@ -151,6 +151,7 @@ impl State {
         self.params.heartbeat_missed_max.write(&mut buf);
         self.params.settlement_window_blocks.write(&mut buf);
         self.params.job_deadline_max_blocks.write(&mut buf);
+        self.params.job_deadline_min_blocks.write(&mut buf);
         self.params.job_retention_blocks.write(&mut buf);
         self.params.bond_lock_multiple.write(&mut buf);
         self.params.deadline_slash_bps.write(&mut buf);

@@ -14,7 +14,9 @@
 //! (`supply.total` and `supply.burned` move together).
 //!
 //! Matching is a lottery over eligible providers, weighted by bond and reputation and drawn from
-//! the block's beacon seed, so neither the consumer nor the block's proposer picks the provider.
+//! the block's beacon seed. That seed (the signature over `h - 2`) is public before the block is
+//! built, so a consumer that grinds its job id can aim at a provider; ARCHITECTURE.md records the
+//! limit and why aiming cannot make an honest provider miss a deadline.
 //!
 //! Each block only touches due entries: `MarketIndex` orders deadlines, settlements, prunes and
 //! provider releases by height. It is derived from the jobs and providers (not committed, rebuilt
@@ -218,7 +220,8 @@ pub(crate) fn post(
 ) -> Result<(), Reason> {
     if !(1..=JOB_FUEL_MAX).contains(&posting.max_fuel)
         || posting.blobs.len() > JOB_BLOBS_MAX
-        || !(1..=state.params.job_deadline_max_blocks).contains(&posting.deadline_blocks)
+        || !(state.params.job_deadline_min_blocks.max(1)..=state.params.job_deadline_max_blocks)
+            .contains(&posting.deadline_blocks)
     {
         return Err(Reason::InvalidJob);
     }
@@ -272,6 +275,8 @@ fn candidates(state: &State, job: &Job, height: u64) -> Vec<(Address, Amount, Am
             **address != job.consumer
                 && provider.is_active(&state.params, height)
                 && provider.ask_per_mfuel <= job.price_cap_per_mfuel
+                // A provider slashed below the minimum bond takes no new work until topped up.
+                && provider.bond >= state.params.provider_bond_min
                 && provider.jobs_in_flight < provider.capacity()
         })
         .filter_map(|(address, provider)| {
@@ -461,7 +466,11 @@ fn settle(state: &mut State, id: Digest, height: u64) {
         provider.bond_locked -= assignment.bond_locked;
         provider.jobs_in_flight -= 1;
         provider.jobs_done += 1;
-        provider.reputation = provider.reputation.saturating_add(gain).min(REPUTATION_MAX);
+        // Reputation is for work done: a zero-fuel refusal (a module that failed admission,
+        // content nobody served) settles without it, so refusing everything earns nothing.
+        if commitment.total_fuel > 0 {
+            provider.reputation = provider.reputation.saturating_add(gain).min(REPUTATION_MAX);
+        }
     }
     let status = JobStatus::Settled {
         assignment,

@@ -78,6 +78,7 @@ fixed_record!(Params {
     heartbeat_missed_max: u64,
     settlement_window_blocks: u64,
     job_deadline_max_blocks: u64,
+    job_deadline_min_blocks: u64,
     job_retention_blocks: u64,
     bond_lock_multiple: u32,
     deadline_slash_bps: u32,

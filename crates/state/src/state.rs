@@ -34,6 +34,9 @@ pub struct Params {
     pub settlement_window_blocks: u64,
     /// The longest deadline a job may ask for, in blocks.
     pub job_deadline_max_blocks: u64,
+    /// The shortest deadline a job may ask for, in blocks: room for a provider to see the job,
+    /// and at least to refuse it, before it can be slashed for missing it.
+    pub job_deadline_min_blocks: u64,
     /// Blocks a finished job stays in the state before it is pruned.
     pub job_retention_blocks: u64,
     /// A provider locks this many times a job's value (at its ask) from its bond per job.
@@ -62,6 +65,7 @@ impl Default for Params {
             heartbeat_missed_max: 3,
             settlement_window_blocks: 5,
             job_deadline_max_blocks: 10_000,
+            job_deadline_min_blocks: 10,
             job_retention_blocks: 10_000,
             bond_lock_multiple: 2,
             deadline_slash_bps: 10_000,

@@ -22,6 +22,7 @@ fn params() -> Params {
         heartbeat_missed_max: 2,
         settlement_window_blocks: 2,
         job_deadline_max_blocks: 50,
+        job_deadline_min_blocks: 2,
         job_retention_blocks: 3,
         bond_lock_multiple: 2,
         deadline_slash_bps: 5_000,
@@ -557,6 +558,11 @@ fn every_rejection_has_its_reason() {
             Reason::InvalidJob,
         ),
         (
+            "deadline too near",
+            |c, _| c.one(2, job(1, PLX, 1)),
+            Reason::InvalidJob,
+        ),
+        (
             "too many blobs",
             |c, _| {
                 let Payload::JobPost { module, input, .. } = job(1, 1, 1) else {
@@ -571,7 +577,7 @@ fn every_rejection_has_its_reason() {
                         max_fuel: 1,
                         price_cap_per_mfuel: 1,
                         audit: AuditClass::Full,
-                        deadline_blocks: 1,
+                        deadline_blocks: 2,
                     },
                 )
             },
@@ -724,4 +730,68 @@ fn the_lottery_is_deterministic_and_weighted() {
     // this is deterministic, and the band is about four standard deviations wide.
     eprintln!("lottery: {to_first} of 300 to the larger bond");
     assert!((250..=292).contains(&to_first), "{to_first} of 300");
+}
+
+/// Regression (review): a zero-fuel refusal used to earn `reputation_done_gain`, so a provider
+/// refusing every job climbed the lottery without running anything.
+#[test]
+fn a_zero_fuel_refusal_settles_without_reputation() {
+    let mut chain = Chain::new();
+    chain.one(1, register(PLX, BOND));
+    let (id, _) = chain.post(2, job(1_000_000, PLX, 10));
+    let refusal = Payload::JobCommit {
+        job: id,
+        output_hash: hash(&[b"refused: module fails admission"]),
+        total_fuel: 0,
+        segments: 0,
+        trace_root: hash(&[b"none"]),
+        failed: true,
+    };
+    assert_eq!(chain.one(1, refusal), Status::Success);
+    chain.empty_blocks(2);
+    assert_eq!(chain.status(&id).name(), "settled");
+    let p = &chain.state.providers[&address(1)];
+    assert_eq!((p.jobs_done, p.reputation), (1, REPUTATION_START));
+    // The consumer got everything back but the fee.
+    assert_eq!(chain.balance(2), START - FEE);
+    // Work done still earns it.
+    chain.one(1, Payload::ProviderHeartbeat);
+    let (id, _) = chain.post(2, job(1_000_000, PLX, 10));
+    assert_eq!(chain.one(1, commit(id, 500_000)), Status::Success);
+    chain.empty_blocks(2);
+    assert_eq!(
+        chain.state.providers[&address(1)].reputation,
+        REPUTATION_START + params().reputation_done_gain
+    );
+}
+
+/// Regression (review): a provider slashed below `provider_bond_min` was still matched.
+#[test]
+fn a_provider_below_the_minimum_bond_is_not_matched() {
+    let mut chain = Chain::new();
+    // Bond 100 PLX (the minimum); a job whose lock is 80 PLX, missed: half of it is burned.
+    chain.one(1, register(PLX, 100 * PLX));
+    let (missed, _) = chain.post(2, job(40_000_000, PLX, 2));
+    chain.one(1, Payload::ProviderHeartbeat);
+    chain.empty_blocks(1);
+    assert_eq!(chain.status(&missed).name(), "expired");
+    let p = &chain.state.providers[&address(1)];
+    assert!(p.bond < params().provider_bond_min, "bond {}", p.bond);
+    chain.one(1, Payload::ProviderHeartbeat);
+    // Active and cheap enough, with free bond for a tiny job, yet below the minimum: unmatched.
+    let (id, _) = chain.post(2, job(1, PLX, 10));
+    assert_eq!(chain.status(&id).name(), "posted");
+    // Topped up, it is matched again.
+    chain.one(
+        1,
+        Payload::ProviderUpdate {
+            endpoint: "http://127.0.0.1:7000".into(),
+            profile: profile(4),
+            fuel_per_second: 50_000_000,
+            ask_per_mfuel: PLX,
+            bond_add: 100 * PLX,
+        },
+    );
+    let (id, _) = chain.post(2, job(1, PLX, 10));
+    assert_eq!(chain.status(&id).name(), "assigned");
 }

@@ -42,6 +42,7 @@ fn genesis() -> State {
             heartbeat_missed_max: 3,
             settlement_window_blocks: 1,
             job_deadline_max_blocks: 5,
+            job_deadline_min_blocks: 1,
             job_retention_blocks: 2,
             bond_lock_multiple: 3,
             deadline_slash_bps: 5_000,

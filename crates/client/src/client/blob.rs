@@ -23,14 +23,15 @@ impl Client {
         self.read(response)
     }
 
-    /// The bytes of blob `hash`, or `None` if the server does not hold it. The bytes are NOT
-    /// checked here: callers check them against the hash they trust.
-    pub fn get_blob(&self, hash: &Digest) -> Result<Option<Vec<u8>>, ClientError> {
-        self.get_bytes(&format!("/v1/blobs/{}", digest_hex(hash)))
+    /// The bytes of blob `hash` (at most `max_bytes`), or `None` if the server does not hold it.
+    /// The bytes are NOT checked here: callers check them against the hash they trust.
+    pub fn get_blob(&self, hash: &Digest, max_bytes: u64) -> Result<Option<Vec<u8>>, ClientError> {
+        self.get_bytes(&format!("/v1/blobs/{}", digest_hex(hash)), max_bytes)
     }
 
-    /// Raw bytes at `path` (`None` on 404), with the blob timeout.
-    pub fn get_bytes(&self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
+    /// Raw bytes at `path` (`None` on 404), with the blob timeout; a body over `max_bytes` is
+    /// an error, found without reading more than `max_bytes + 1` bytes of it.
+    pub fn get_bytes(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, ClientError> {
         let url = self.url(path);
         let response = self
             .http
@@ -48,9 +49,22 @@ impl Client {
                 .err()
                 .unwrap_or_else(|| ClientError::Invalid(format!("HTTP {status} for {path}"))));
         }
-        let bytes = response
-            .bytes()
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        Ok(Some(bytes.to_vec()))
+        if response.content_length().is_some_and(|len| len > max_bytes) {
+            return Err(ClientError::Invalid(format!(
+                "{path} is over the {max_bytes}-byte limit"
+            )));
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(response, max_bytes + 1),
+            &mut bytes,
+        )
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(ClientError::Invalid(format!(
+                "{path} is over the {max_bytes}-byte limit"
+            )));
+        }
+        Ok(Some(bytes))
     }
 }
