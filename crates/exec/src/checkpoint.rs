@@ -111,6 +111,8 @@ pub(crate) struct Snapshotter {
     shadow: Vec<u8>,
     hashes: Vec<Digest32>,
     changed: Vec<u32>,
+    /// Time spent hashing pages so far (benchmarks report it; never part of a commitment).
+    pub hash_time: std::time::Duration,
 }
 
 impl Snapshotter {
@@ -120,6 +122,7 @@ impl Snapshotter {
             shadow: memory.to_vec(),
             hashes,
             changed: Vec::new(),
+            hash_time: std::time::Duration::ZERO,
         }
     }
 
@@ -136,7 +139,9 @@ impl Snapshotter {
             }
             // Memory never exceeds MEMORY_PAGES_MAX pages, so the index fits u32.
             let index32 = index as u32;
+            let started = std::time::Instant::now();
             let hash = page_hash(page);
+            self.hash_time += started.elapsed();
             if index < self.hashes.len() {
                 self.hashes[index] = hash;
             } else {

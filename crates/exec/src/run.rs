@@ -468,6 +468,8 @@ pub struct RunStats {
     /// Time spent taking them: reading globals, finding and hashing changed pages, the state
     /// root, and the sink.
     pub checkpoint_time: std::time::Duration,
+    /// The part of `checkpoint_time` spent hashing pages.
+    pub hash_time: std::time::Duration,
 }
 
 /// [`run`], also returning what the checkpoints cost.
@@ -517,6 +519,7 @@ fn run_inner(
         );
         stats.checkpoints += 1;
         stats.checkpoint_time += started.elapsed();
+        stats.hash_time = snapshotter.hash_time;
         emitted
     };
     if metering {
