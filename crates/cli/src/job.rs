@@ -97,6 +97,10 @@ pub enum JobCommand {
         #[arg(long)]
         from: String,
     },
+    /// Re-run a committed job here, from its module, blobs and input on the node, and compare
+    /// the result with the provider's commitment (output hash, fuel, segments, trace root).
+    /// Exits non-zero when they differ. (Opening a dispute comes with FuelTrace audits.)
+    Verify { id: String },
 }
 
 pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Result<()> {
@@ -403,6 +407,7 @@ pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<
             );
             Ok(())
         }
+        JobCommand::Verify { id } => verify(client, json_mode, &id),
         JobCommand::Cancel { id, from } => {
             let digest = parse_hash(&id)?;
             let status = crate::send(
@@ -567,5 +572,126 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         output
     );
     crate::print(json_mode, value, text);
+    Ok(())
+}
+
+/// Fetches blob `hash` from the node and checks it against the hash.
+fn fetch_blob(client: &Client, hash_text: &str) -> Result<std::sync::Arc<[u8]>> {
+    let hash = parse_hash(hash_text)?;
+    let bytes = client
+        .get_blob(&hash, plexus_blobs::BLOB_BYTES_MAX)?
+        .with_context(|| format!("the node has no blob {hash_text}"))?;
+    if plexus_blobs::blob_hash(&bytes) != hash {
+        bail!("the node served bytes that do not match {hash_text}");
+    }
+    Ok(bytes.into())
+}
+
+/// What this machine computes for a job, in the commitment's terms.
+struct Recomputed {
+    output_hash: String,
+    total_fuel: u64,
+    segments: u64,
+    trace_root: String,
+    failed: bool,
+}
+
+fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
+    let module = fetch_blob(client, &job.module)?;
+    let input = fetch_blob(client, &job.input)?;
+    let blobs = job
+        .blobs
+        .iter()
+        .map(|hash| fetch_blob(client, hash))
+        .collect::<Result<Vec<_>>>()?;
+    let admitted = match plexus_exec::admit(&module) {
+        Ok(admitted) => admitted,
+        // A refused module: the honest commitment is a zero-fuel failure whose output is the
+        // refusal's text (what `plexus_provider::runner::Runner::refusal` stores).
+        Err(err) => {
+            let text = format!("refused: {err}");
+            return Ok(Recomputed {
+                output_hash: digest_hex(&plexus_blobs::blob_hash(text.as_bytes())),
+                total_fuel: 0,
+                segments: 0,
+                trace_root: digest_hex(&plexus_types::hash::digest_from_bytes([0; 32])),
+                failed: true,
+            });
+        }
+    };
+    let engine = plexus_exec::Engine::new(plexus_exec::EngineOptions::default())?;
+    let id = parse_hash(&job.id)?;
+    let run = plexus_exec::Job {
+        id: id.0,
+        module: engine.compile(&admitted)?,
+        input,
+        blobs,
+        max_fuel: job.max_fuel,
+        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
+    };
+    let execution = plexus_exec::run(&engine, &run, &mut plexus_exec::DiscardCheckpoints)?;
+    let hex = |d: &plexus_exec::Digest32| digest_hex(&plexus_types::hash::digest_from_bytes(d.0));
+    Ok(Recomputed {
+        output_hash: hex(&execution.output_hash),
+        total_fuel: execution.total_fuel,
+        segments: execution.segments,
+        trace_root: hex(&execution.trace_root),
+        failed: !matches!(execution.outcome, plexus_exec::Outcome::Completed { .. }),
+    })
+}
+
+fn verify(client: &Client, json_mode: bool, id: &str) -> Result<()> {
+    let job = job(client, id)?;
+    let (Some(output_hash), Some(total_fuel), Some(segments), Some(trace_root), Some(failed)) = (
+        job.output_hash.clone(),
+        job.total_fuel,
+        job.segments,
+        job.trace_root.clone(),
+        job.failed,
+    ) else {
+        bail!(
+            "job {id} is {}: there is no commitment to verify",
+            job.status
+        );
+    };
+    let here = recompute(client, &job)?;
+    let checks = [
+        ("output_hash", output_hash.clone(), here.output_hash.clone()),
+        ("fuel", total_fuel.to_string(), here.total_fuel.to_string()),
+        ("segments", segments.to_string(), here.segments.to_string()),
+        ("trace_root", trace_root.clone(), here.trace_root.clone()),
+        ("failed", failed.to_string(), here.failed.to_string()),
+    ];
+    let differing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, committed, computed)| committed != computed)
+        .map(|(name, _, _)| *name)
+        .collect();
+    let value = json!({
+        "job_id": job.id,
+        "agrees": differing.is_empty(),
+        "differs": differing,
+        "committed": {"output_hash": output_hash, "fuel": total_fuel, "segments": segments, "trace_root": trace_root, "failed": failed},
+        "computed": {"output_hash": here.output_hash, "fuel": here.total_fuel, "segments": here.segments, "trace_root": here.trace_root, "failed": here.failed},
+    });
+    let text = checks
+        .iter()
+        .map(|(name, committed, computed)| {
+            let mark = if committed == computed {
+                "ok  "
+            } else {
+                "DIFF"
+            };
+            format!("{mark} {name:<12} committed {committed}  computed {computed}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    crate::print(json_mode, value, text);
+    if !differing.is_empty() {
+        bail!(
+            "job {id}: the provider's commitment differs from this machine's run in {}",
+            differing.join(", ")
+        );
+    }
     Ok(())
 }

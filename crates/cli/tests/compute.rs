@@ -314,12 +314,103 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
     let result = json(&net.plexus(&["job", "result", &id, "--json"]));
     assert_eq!(result["output"]["labels"], run["output"]["labels"]);
     assert_eq!(result["output_hash"], run["output_hash"]);
+    // The consumer re-runs the job itself and agrees with the provider's commitment.
+    let verified = json(&net.plexus(&["job", "verify", &id, "--json"]));
+    assert_eq!(verified["agrees"], true, "{verified}");
+    assert_eq!(verified["computed"]["fuel"], fuel);
 
     too_big_for_the_deadline(&net, &input);
     bad_modules(&net, &dir);
     bad_blobs(&net, &dir);
     unmatched_job_is_cancelled(&net, &input, &consumer);
     silent_provider_is_slashed(&net, &input);
+    a_lying_commitment_fails_verification(&net, &images_of(&input));
+}
+
+fn images_of(csv: &Path) -> Vec<u8> {
+    let rows = plexus_job_digits::parse_csv_rows(&std::fs::read_to_string(csv).unwrap()).unwrap();
+    plexus_job_digits::encode_input(&rows).unwrap()
+}
+
+/// Signs and finalizes `payload` from dev key `name`; returns the transaction hash.
+fn send(net: &Net, name: &str, payload: Payload) -> String {
+    let key = read_key(&net.home, name);
+    let status = net.client.status().unwrap();
+    let builder = TxBuilder {
+        key: &key,
+        chain_id: status.chain_id,
+        fee: status.fee_min.parse().unwrap(),
+    };
+    let nonce = net.client.account(&builder.sender()).unwrap().next_nonce;
+    let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
+    let done = net
+        .client
+        .wait_finalized(&hash, Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(done.receipt.unwrap().status, "success");
+    hash
+}
+
+/// A provider that commits to an output and a bill it never computed: the consumer's own re-run
+/// (`plexus job verify`) says which fields differ and fails.
+fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
+    // The silent provider leaves; a liar registers at the lowest ask.
+    send(net, "dev5", Payload::ProviderDeregister);
+    send(net, "dev7", silent_registration());
+    let digits = plexus_exec::builtin::lookup("digits").unwrap();
+    let digest = |bytes: &[u8]| plexus_blobs::blob_hash(bytes);
+    let post = Payload::JobPost {
+        module: digest(digits.wasm),
+        blobs: vec![digest(digits.blobs[0])],
+        input: digest(input),
+        max_fuel: 1_000_000_000,
+        price_cap_per_mfuel: 1,
+        audit: plexus_types::job::AuditClass::Standard,
+        deadline_blocks: 50,
+    };
+    let id = send(net, "dev8", post);
+    assert_eq!(
+        job(&net.client, &id).provider,
+        Some(net.address("dev7").to_string())
+    );
+    let fake = plexus_types::hash(&[b"not computed"]);
+    let lie = Payload::JobCommit {
+        job: plexus_types::hash::parse_digest(&id).unwrap(),
+        output_hash: fake,
+        total_fuel: 999_999,
+        segments: 7,
+        trace_root: fake,
+        failed: false,
+    };
+    send(net, "dev7", lie);
+    let out = net.plexus(&["job", "verify", &id, "--json"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("differs"), "{}", stderr(&out));
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["agrees"], false);
+    let differs: Vec<&str> = verdict["differs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(differs, ["output_hash", "fuel", "segments", "trace_root"]);
+}
+
+fn silent_registration() -> Payload {
+    Payload::ProviderRegister {
+        endpoint: "http://127.0.0.1:9".into(),
+        profile: ResourceProfile {
+            cores: 1,
+            memory_mb: 1024,
+            gpus: 0,
+            gpu_model: String::new(),
+            storage_gb: 1,
+        },
+        fuel_per_second: 1_000_000,
+        ask_per_mfuel: 1,
+        bond: 1_000 * plexus_types::PLX,
+    }
 }
 
 /// A job whose `max_fuel` its provider cannot run before the deadline is refused at once (no
@@ -451,6 +542,9 @@ fn bad_modules(net: &Net, dir: &Path) {
         let failed = job(client, id);
         assert_eq!(failed.failed, Some(true));
         assert_eq!(failed.status, "settled");
+        // A trap is reproducible: the consumer's own run commits to the same trap leaf.
+        let verified = json(&net.plexus(&["job", "verify", id, "--json"]));
+        assert_eq!(verified["agrees"], true, "{verified}");
         if trap == "out_of_fuel" {
             assert_eq!(
                 failed.total_fuel,
@@ -574,22 +668,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     };
     let silent = builder.sender();
     let nonce = client.account(&silent).unwrap().next_nonce;
-    let register = builder.build(
-        nonce,
-        Payload::ProviderRegister {
-            endpoint: "http://127.0.0.1:9".into(),
-            profile: ResourceProfile {
-                cores: 1,
-                memory_mb: 1024,
-                gpus: 0,
-                gpu_model: String::new(),
-                storage_gb: 1,
-            },
-            fuel_per_second: 1_000_000,
-            ask_per_mfuel: 1,
-            bond: 1_000 * plexus_types::PLX,
-        },
-    );
+    let register = builder.build(nonce, silent_registration());
     let hash = client.submit(&register).unwrap();
     let done = client
         .wait_finalized(&hash, Duration::from_secs(60))
