@@ -79,40 +79,22 @@ fn body(
     })
 }
 
-async fn put_blob(
-    State(store): State<Arc<BlobStore>>,
-    Path(hash): Path<String>,
-    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
+/// Stores `bytes` (checked against `expected` when given) off the async workers: hashing and the
+/// synced write are blocking work.
+async fn store_blob(
+    store: Arc<BlobStore>,
+    bytes: Bytes,
+    expected: Option<plexus_types::Digest>,
 ) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
-    let expected = parse_hash(&hash)?;
-    let bytes = body(bytes)?;
     let size = bytes.len() as u64;
-    // Hashing and the synced write are blocking work: off the async workers.
-    tokio::task::spawn_blocking(move || store.put_expecting(&expected, &bytes))
-        .await
-        .map_err(|e| {
-            BlobApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
-    Ok((
-        StatusCode::CREATED,
-        Json(BlobDto {
-            hash: digest_hex(&expected),
-            size,
-        }),
-    ))
-}
-
-async fn post_blob(
-    State(store): State<Arc<BlobStore>>,
-    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
-    let bytes = body(bytes)?;
-    let size = bytes.len() as u64;
-    let hash = tokio::task::spawn_blocking(move || store.put(&bytes))
-        .await
-        .map_err(|e| {
-            BlobApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let hash = tokio::task::spawn_blocking(move || match expected {
+        Some(expected) => store.put_expecting(&expected, &bytes).map(|()| expected),
+        None => store.put(&bytes),
+    })
+    .await
+    .map_err(|e| {
+        BlobApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    })??;
     Ok((
         StatusCode::CREATED,
         Json(BlobDto {
@@ -120,6 +102,22 @@ async fn post_blob(
             size,
         }),
     ))
+}
+
+async fn put_blob(
+    State(store): State<Arc<BlobStore>>,
+    Path(hash): Path<String>,
+    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
+    let expected = parse_hash(&hash)?;
+    store_blob(store, body(bytes)?, Some(expected)).await
+}
+
+async fn post_blob(
+    State(store): State<Arc<BlobStore>>,
+    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
+    store_blob(store, body(bytes)?, None).await
 }
 
 async fn get_blob(
