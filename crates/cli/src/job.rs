@@ -97,9 +97,12 @@ pub enum JobCommand {
         #[arg(long)]
         from: String,
     },
-    /// Re-run a committed job here, from its module, blobs and input on the node, and compare
-    /// the result with the provider's commitment (output hash, fuel, segments, trace root).
-    /// Exits non-zero when they differ. (Opening a dispute comes with FuelTrace audits.)
+    /// Re-run a committed job here and compare it with the provider's commitment.
+    ///
+    /// Fetches the job's module, blobs and input from the node (hash-checked), runs it with the
+    /// provider's segment size and compares output hash, fuel, segments, trace root and the
+    /// failed flag. Exits non-zero naming the fields that differ. (Opening a dispute comes with
+    /// FuelTrace audits.)
     Verify { id: String },
 }
 

@@ -46,7 +46,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Run a local network (one or more validator processes) with funded dev keys until Ctrl-C.
+    /// Run a local network (validator processes and, with --providers, compute providers) with
+    /// funded dev keys until Ctrl-C.
     Devnet(devnet::DevnetArgs),
     /// Set up or run a node that is not a devnet.
     Node {
