@@ -249,12 +249,13 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let started = Instant::now();
+    let mut provider: Option<Client> = None;
     loop {
         let current = job(client, id)?;
         let height = client.status()?.height;
         let stage = match current.status.as_str() {
             "posted" => 1,
-            "assigned" if running(client, &current) => 3,
+            "assigned" if running(client, &mut provider, &current) => 3,
             "assigned" => 2,
             "committed" => 4,
             "settled" => 5,
@@ -307,10 +308,16 @@ fn provider_endpoint(client: &Client, job: &JobDto) -> Result<String> {
     Ok(client.provider(&address)?.endpoint)
 }
 
-/// Whether the provider has picked the job up (best effort: the chain does not know).
-fn running(client: &Client, job: &JobDto) -> bool {
-    provider_endpoint(client, job).is_ok_and(|endpoint| {
-        Client::new(&endpoint)
+/// Whether the provider has picked the job up (best effort: the chain does not know). The
+/// provider's API client is resolved once and kept in `provider` for the following polls.
+fn running(client: &Client, provider: &mut Option<Client>, job: &JobDto) -> bool {
+    if provider.is_none() {
+        *provider = provider_endpoint(client, job)
+            .ok()
+            .map(|endpoint| Client::new(&endpoint));
+    }
+    provider.as_ref().is_some_and(|provider| {
+        provider
             .get_bytes(&format!("/v1/jobs/{}", job.id), JOB_RECORD_BYTES_MAX)
             .ok()
             .flatten()
