@@ -7,7 +7,8 @@
 
 use commonware_cryptography::{BatchEntry, BatchVerifier};
 use commonware_parallel::Sequential;
-use plexus_state::{ApplyError, Built, State, apply_block, build_block};
+use plexus_state::dispute::{NoContent, Replayer};
+use plexus_state::{ApplyError, Built, State, apply_block_with, build_block_with};
 use plexus_types::BeaconSignature;
 use plexus_types::{
     Block, Digest, PublicKey, Receipt, SignedTransaction, TX_NAMESPACE, codec::Encode,
@@ -39,6 +40,8 @@ pub enum LedgerError {
 pub struct Ledger {
     finalized: Arc<Executed>,
     pending: HashMap<Digest, Arc<Executed>>,
+    /// Re-runs disputed segments for block execution (the node's content store and executor).
+    replayer: Arc<dyn Replayer>,
 }
 
 impl Ledger {
@@ -51,7 +54,14 @@ impl Ledger {
                 receipts,
             }),
             pending: HashMap::new(),
+            replayer: Arc::new(NoContent),
         }
+    }
+
+    /// Sets what re-runs disputed segments (without one, a block that settles a dispute cannot
+    /// be applied).
+    pub fn set_replayer(&mut self, replayer: Arc<dyn Replayer>) {
+        self.replayer = replayer;
     }
 
     /// Starts a chain at its genesis: the height-0 block (no transactions) and state.
@@ -94,7 +104,14 @@ impl Ledger {
             block,
             state,
             receipts,
-        } = build_block(&base.state, txs, timestamp_ms, proposer, beacon)?;
+        } = build_block_with(
+            &base.state,
+            txs,
+            timestamp_ms,
+            proposer,
+            beacon,
+            self.replayer.as_ref(),
+        )?;
         let executed = Arc::new(Executed {
             block: Arc::new(block),
             state,
@@ -119,7 +136,7 @@ impl Ledger {
             return Err(LedgerError::Signature);
         }
         let mut state = parent.state.clone();
-        let receipts = apply_block(&mut state, &block)?;
+        let receipts = apply_block_with(&mut state, &block, self.replayer.as_ref())?;
         let computed = state.root();
         if computed != block.header.state_root {
             return Err(LedgerError::StateRoot {
@@ -149,9 +166,10 @@ impl Ledger {
     /// the last stored block, which transitively checks the whole replay.
     pub fn replay(&mut self, block: Block, check_root: bool) -> Result<Arc<Executed>, LedgerError> {
         // In place: during recovery nobody else holds the finalized state, so no clone is made.
-        // `apply_block` only fails before it mutates anything; a root mismatch is fatal anyway.
+        // `apply_block` fails before it mutates anything, except for content it cannot find
+        // (which the node stored when it first executed the block); a root mismatch is fatal.
         let current = Arc::make_mut(&mut self.finalized);
-        current.receipts = apply_block(&mut current.state, &block)?;
+        current.receipts = apply_block_with(&mut current.state, &block, self.replayer.as_ref())?;
         current.block = Arc::new(block);
         if check_root {
             let computed = current.state.root();

@@ -97,7 +97,8 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::ProviderRegister { bond: amount, .. }
         | Payload::ProviderUpdate {
             bond_add: amount, ..
-        } => *amount,
+        }
+        | Payload::VerifierRegister { bond: amount } => *amount,
         // An escrow that overflows fails in execution; here it only has to be unaffordable.
         Payload::JobPost {
             max_fuel,
@@ -113,7 +114,14 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::ProviderHeartbeat
         | Payload::ProviderDeregister
         | Payload::JobCommit { .. }
-        | Payload::JobCancel { .. } => 0,
+        | Payload::JobCancel { .. }
+        | Payload::VerifierDeregister
+        | Payload::AuditCommit { .. }
+        | Payload::AuditReveal { .. }
+        // A consumer's dispute deposit depends on the job; execution checks it.
+        | Payload::DisputeOpen { .. }
+        | Payload::DisputeMove { .. }
+        | Payload::DisputeSettle { .. } => 0,
     }
 }
 

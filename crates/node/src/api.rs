@@ -112,7 +112,8 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         Payload::ProviderRegister { bond: amount, .. }
         | Payload::ProviderUpdate {
             bond_add: amount, ..
-        } => (None, *amount),
+        }
+        | Payload::VerifierRegister { bond: amount } => (None, *amount),
         // The escrow it takes (zero if it would overflow: such a post fails).
         Payload::JobPost {
             max_fuel,
@@ -122,12 +123,19 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
             None,
             plexus_types::job::fuel_cost_ceil(*max_fuel, *price_cap_per_mfuel).unwrap_or(0),
         ),
-        Payload::JobCommit { job, .. } | Payload::JobCancel { job } => (Some(digest_hex(job)), 0),
+        Payload::JobCommit { job, .. }
+        | Payload::JobCancel { job }
+        | Payload::AuditCommit { job, .. }
+        | Payload::AuditReveal { job, .. }
+        | Payload::DisputeOpen { job, .. }
+        | Payload::DisputeMove { job, .. }
+        | Payload::DisputeSettle { job, .. } => (Some(digest_hex(job)), 0),
         Payload::Evidence { .. }
         | Payload::Participation { .. }
         | Payload::DealerLog { .. }
         | Payload::ProviderHeartbeat
-        | Payload::ProviderDeregister => (None, 0),
+        | Payload::ProviderDeregister
+        | Payload::VerifierDeregister => (None, 0),
     };
     TxDto {
         hash: digest_hex(&tx.hash()),

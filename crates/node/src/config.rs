@@ -246,6 +246,8 @@ impl GenesisFile {
             deadline_slash_bps: self.params.deadline_slash_bps.min(10_000),
             reputation_done_gain: self.params.reputation_done_gain,
             reputation_miss_penalty: self.params.reputation_miss_penalty,
+            // Not in the genesis file yet: the defaults follow FUELTRACE.md's math.
+            audit: plexus_state::audit::AuditParams::default(),
         };
         let allocations = self
             .allocations

@@ -1,5 +1,6 @@
 //! Block and transaction execution.
 
+use crate::dispute::{self, NoContent, Replayer, SettleError};
 use crate::market::{self, Posting};
 use crate::registry::{self, Offer};
 use crate::{State, staking};
@@ -9,7 +10,8 @@ use plexus_types::{
     SignedTransaction, Status, beacon, block::tx_root,
 };
 
-/// A block that no honest validator accepts. The state is left unchanged when this is returned.
+/// A block that no honest validator accepts (or, for `ContentUnavailable`, that this node cannot
+/// apply yet). The state is left unchanged, except after `ContentUnavailable`: apply to a copy.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApplyError {
     #[error("block height {found} does not follow {expected}")]
@@ -26,6 +28,10 @@ pub enum ApplyError {
     TxRoot,
     #[error("block has {count} transactions, over the limit of {max}")]
     TooManyTxs { count: usize, max: usize },
+    /// A dispute settlement in the block needs content this node does not have (yet). Not a
+    /// verdict on the block: the node may fetch the content and apply the block again.
+    #[error("transaction {tx} settles a dispute whose content is unavailable here: {what}")]
+    ContentUnavailable { tx: Digest, what: String },
 }
 
 /// A proposal: the sealed block, the state after it and its receipts.
@@ -46,6 +52,18 @@ pub fn build_block(
     proposer: PublicKey,
     beacon: Option<BeaconSignature>,
 ) -> Result<Built, ApplyError> {
+    build_block_with(parent, txs, timestamp_ms, proposer, beacon, &NoContent)
+}
+
+/// [`build_block`] with the content a dispute settlement re-runs from `replayer`.
+pub fn build_block_with(
+    parent: &State,
+    txs: Vec<SignedTransaction>,
+    timestamp_ms: u64,
+    proposer: PublicKey,
+    beacon: Option<BeaconSignature>,
+    replayer: &dyn Replayer,
+) -> Result<Built, ApplyError> {
     let height = parent.height + 1;
     let mut block = Block {
         header: Header {
@@ -61,7 +79,7 @@ pub fn build_block(
         txs,
     };
     let mut state = parent.clone();
-    let receipts = apply_block(&mut state, &block)?;
+    let receipts = apply_block_with(&mut state, &block, replayer)?;
     block.header.state_root = state.root();
     state.block_hash = block.digest();
     Ok(Built {
@@ -76,6 +94,16 @@ pub fn build_block(
 /// The header's `state_root` is not checked here (computing it is the caller's choice of when):
 /// the chain layer compares `state.root()` with it after this returns.
 pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, ApplyError> {
+    apply_block_with(state, block, &NoContent)
+}
+
+/// [`apply_block`] with the content a dispute settlement re-runs from `replayer`. On
+/// `ContentUnavailable` the state is left partly applied: callers apply to a copy.
+pub fn apply_block_with(
+    state: &mut State,
+    block: &Block,
+    replayer: &dyn Replayer,
+) -> Result<Vec<Receipt>, ApplyError> {
     check_header(state, block)?;
     let height = block.header.height;
     crate::participation::remember_parent(state);
@@ -92,10 +120,10 @@ pub fn apply_block(state: &mut State, block: &Block) -> Result<Vec<Receipt>, App
     let receipts = block
         .txs
         .iter()
-        .map(|tx| execute_tx(state, tx, height, &seed))
-        .collect();
+        .map(|tx| execute_tx(state, tx, height, &seed, replayer))
+        .collect::<Result<Vec<_>, _>>()?;
     staking::release_unbondings(state, height);
-    crate::market::end_block(state, height);
+    crate::market::end_block(state, height, &seed);
     let epoch_length = state.params.epoch_length_blocks.max(1);
     if (height + 1).is_multiple_of(epoch_length) {
         crate::reshare::conclude(state);
@@ -163,13 +191,16 @@ fn execute_tx(
     signed: &SignedTransaction,
     height: u64,
     seed: &Digest,
-) -> Receipt {
+    replayer: &dyn Replayer,
+) -> Result<Receipt, ApplyError> {
     let tx = &signed.tx;
     let tx_hash = signed.hash();
-    let rejected = |reason| Receipt {
-        tx_hash,
-        status: Status::Rejected(reason),
-        fee_burned: 0,
+    let rejected = |reason| {
+        Ok(Receipt {
+            tx_hash,
+            status: Status::Rejected(reason),
+            fee_burned: 0,
+        })
     };
     if tx.chain_id != state.chain_id {
         return rejected(Reason::WrongChain);
@@ -195,15 +226,18 @@ fn execute_tx(
         seed,
         tx_hash,
     };
-    let status = match execute_payload(state, tx.sender.clone(), &tx.payload, &context) {
+    let status = match execute_payload(state, tx.sender.clone(), &tx.payload, &context, replayer) {
         Ok(()) => Status::Success,
-        Err(reason) => Status::Failed(reason),
+        Err(SettleError::Reason(reason)) => Status::Failed(reason),
+        Err(SettleError::Unavailable(what)) => {
+            return Err(ApplyError::ContentUnavailable { tx: tx_hash, what });
+        }
     };
-    Receipt {
+    Ok(Receipt {
         tx_hash,
         status,
         fee_burned: tx.fee,
-    }
+    })
 }
 
 /// Where a transaction executes: its block's height and beacon seed, and its own hash (a
@@ -216,6 +250,21 @@ struct TxContext<'a> {
 
 /// Runs a payload; on `Err` nothing it touched has changed (every check precedes every write).
 fn execute_payload(
+    state: &mut State,
+    sender: plexus_types::Address,
+    payload: &Payload,
+    context: &TxContext<'_>,
+    replayer: &dyn Replayer,
+) -> Result<(), SettleError> {
+    let height = context.height;
+    if let Payload::DisputeSettle { job, manifest } = payload {
+        return dispute::settle(state, *job, *manifest, height, replayer);
+    }
+    execute_domain(state, sender, payload, context).map_err(SettleError::Reason)
+}
+
+/// Every payload but a dispute settlement: the outcome is a receipt's reason.
+fn execute_domain(
     state: &mut State,
     sender: plexus_types::Address,
     payload: &Payload,
@@ -320,6 +369,18 @@ fn execute_payload(
             market::commit(state, &sender, *job, commitment, height)
         }
         Payload::JobCancel { job } => market::cancel(state, &sender, *job, height),
+        Payload::VerifierRegister { bond } => dispute::register(state, sender, *bond, height),
+        Payload::VerifierDeregister => dispute::deregister(state, &sender, height),
+        Payload::AuditCommit { job, seal } => dispute::commit(state, &sender, *job, *seal, height),
+        Payload::AuditReveal { job, verdict, salt } => {
+            dispute::reveal(state, &sender, *job, verdict, salt, height)
+        }
+        Payload::DisputeOpen { job, claim } => {
+            dispute::consumer_open(state, &sender, *job, claim, height)
+        }
+        Payload::DisputeMove { job, step } => dispute::play(state, &sender, *job, step, height),
+        // Handled by `execute_payload` (it needs the replayer).
+        Payload::DisputeSettle { .. } => Err(Reason::NoDispute),
     }
 }
 

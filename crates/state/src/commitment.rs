@@ -31,6 +31,9 @@ const TAG_DEALER_LOG: u8 = 8;
 const TAG_EPOCH_COMMITTEE: u8 = 9;
 const TAG_PROVIDER: u8 = 10;
 const TAG_JOB: u8 = 11;
+const TAG_VERIFIER: u8 = 12;
+const TAG_AUDIT: u8 = 13;
+const TAG_DISPUTE: u8 = 14;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -130,6 +133,24 @@ impl State {
             job.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+        for (address, verifier) in &self.verifiers {
+            let mut buf = vec![TAG_VERIFIER];
+            address.0.write(&mut buf);
+            verifier.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (id, audit) in &self.audits {
+            let mut buf = vec![TAG_AUDIT];
+            id.write(&mut buf);
+            audit.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (id, dispute) in &self.disputes {
+            let mut buf = vec![TAG_DISPUTE];
+            id.write(&mut buf);
+            dispute.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
         leaves.push(self.global_leaf());
         leaves
     }
@@ -157,6 +178,7 @@ impl State {
         self.params.deadline_slash_bps.write(&mut buf);
         self.params.reputation_done_gain.write(&mut buf);
         self.params.reputation_miss_penalty.write(&mut buf);
+        self.params.audit.write(&mut buf);
         self.height.write(&mut buf);
         self.timestamp_ms.write(&mut buf);
         self.beacon.write(&mut buf);

@@ -121,6 +121,9 @@ impl Genesis {
             providers: BTreeMap::new(),
             jobs: BTreeMap::new(),
             market_index: Default::default(),
+            verifiers: BTreeMap::new(),
+            audits: BTreeMap::new(),
+            disputes: BTreeMap::new(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {

@@ -16,8 +16,10 @@
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
 
 mod apply;
+pub mod audit;
 pub mod beacon;
 mod commitment;
+pub mod dispute;
 pub mod evidence;
 mod genesis;
 pub mod market;
@@ -28,7 +30,7 @@ mod snapshot;
 mod staking;
 mod state;
 
-pub use apply::{ApplyError, Built, apply_block, build_block};
+pub use apply::{ApplyError, Built, apply_block, apply_block_with, build_block, build_block_with};
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
 pub use market::{Assignment, Job, JobStatus, MarketIndex};

@@ -77,6 +77,16 @@ pub enum JobStatus {
         refunded: Amount,
         height: u64,
     },
+    /// The provider lost a dispute over its commitment: the whole escrow went back to the
+    /// consumer and `slashed` left the provider's bond (`dispute.rs` says where it went).
+    Refuted {
+        assignment: Assignment,
+        commitment: Commitment,
+        committed_height: u64,
+        refunded: Amount,
+        slashed: Amount,
+        height: u64,
+    },
 }
 
 impl JobStatus {
@@ -89,6 +99,7 @@ impl JobStatus {
             JobStatus::Settled { .. } => "settled",
             JobStatus::Expired { .. } => "expired",
             JobStatus::Cancelled { .. } => "cancelled",
+            JobStatus::Refuted { .. } => "refuted",
         }
     }
 
@@ -98,7 +109,8 @@ impl JobStatus {
             JobStatus::Posted | JobStatus::Cancelled { .. } => None,
             JobStatus::Assigned(assignment)
             | JobStatus::Committed { assignment, .. }
-            | JobStatus::Settled { assignment, .. } => Some(assignment),
+            | JobStatus::Settled { assignment, .. }
+            | JobStatus::Refuted { assignment, .. } => Some(assignment),
             JobStatus::Expired { assignment, .. } => assignment.as_ref(),
         }
     }
@@ -106,9 +118,9 @@ impl JobStatus {
     /// The provider's commitment, once made.
     pub fn commitment(&self) -> Option<&Commitment> {
         match self {
-            JobStatus::Committed { commitment, .. } | JobStatus::Settled { commitment, .. } => {
-                Some(commitment)
-            }
+            JobStatus::Committed { commitment, .. }
+            | JobStatus::Settled { commitment, .. }
+            | JobStatus::Refuted { commitment, .. } => Some(commitment),
             _ => None,
         }
     }
@@ -120,7 +132,8 @@ impl JobStatus {
             JobStatus::Posted | JobStatus::Assigned(_) | JobStatus::Committed { .. } => None,
             JobStatus::Settled { height, .. }
             | JobStatus::Expired { height, .. }
-            | JobStatus::Cancelled { height, .. } => Some(*height),
+            | JobStatus::Cancelled { height, .. }
+            | JobStatus::Refuted { height, .. } => Some(*height),
         }
     }
 }
@@ -166,6 +179,14 @@ pub struct MarketIndex {
     pub prunes: BTreeSet<(u64, Digest)>,
     /// (release height, provider) for deregistering providers.
     pub releases: BTreeSet<(u64, Address)>,
+    /// (draw height, job) for committed jobs whose audit has not been drawn yet.
+    pub draws: BTreeSet<(u64, Digest)>,
+    /// (due height, job) for open audits.
+    pub audit_dues: BTreeSet<(u64, Digest)>,
+    /// (due height, job) for open disputes.
+    pub dispute_dues: BTreeSet<(u64, Digest)>,
+    /// (release height, verifier) for deregistering verifiers.
+    pub verifier_releases: BTreeSet<(u64, Address)>,
 }
 
 impl MarketIndex {
@@ -177,8 +198,17 @@ impl MarketIndex {
                 JobStatus::Posted | JobStatus::Assigned(_) => {
                     index.deadlines.insert((job.deadline_height, *id));
                 }
-                JobStatus::Committed { settle_height, .. } => {
+                JobStatus::Committed {
+                    settle_height,
+                    committed_height,
+                    ..
+                } => {
                     index.settlements.insert((*settle_height, *id));
+                    let draw =
+                        committed_height.saturating_add(crate::dispute::AUDIT_DRAW_DELAY_BLOCKS);
+                    if draw > state.height {
+                        index.draws.insert((draw, *id));
+                    }
                 }
                 status => {
                     if let Some(height) = status.finished_height() {
@@ -191,6 +221,21 @@ impl MarketIndex {
         for (address, provider) in &state.providers {
             if let Some(release) = provider.unbonding_release {
                 index.releases.insert((release, address.clone()));
+            }
+        }
+        for (id, audit) in &state.audits {
+            if audit.is_open() {
+                index.audit_dues.insert((audit.due_height, *id));
+            }
+        }
+        for (id, dispute) in &state.disputes {
+            if dispute.ruling.is_none() {
+                index.dispute_dues.insert((dispute.due_height, *id));
+            }
+        }
+        for (address, verifier) in &state.verifiers {
+            if let Some(release) = verifier.unbonding_release {
+                index.verifier_releases.insert((release, address.clone()));
             }
         }
         index
@@ -356,7 +401,13 @@ pub(crate) fn commit(
         return Err(Reason::InvalidCommitment);
     }
     let deadline_height = job.deadline_height;
-    let settle_height = height.saturating_add(state.params.settlement_window_blocks);
+    // Never before the audit draw.
+    let settle_height = height.saturating_add(
+        state
+            .params
+            .settlement_window_blocks
+            .max(crate::dispute::AUDIT_DRAW_DELAY_BLOCKS),
+    );
     if let Some(job) = state.jobs.get_mut(&id) {
         job.status = JobStatus::Committed {
             assignment,
@@ -367,6 +418,7 @@ pub(crate) fn commit(
     }
     state.market_index.deadlines.remove(&(deadline_height, id));
     state.market_index.settlements.insert((settle_height, id));
+    crate::dispute::schedule_draw(state, id, height);
     Ok(())
 }
 
@@ -409,7 +461,7 @@ fn finish(state: &mut State, id: Digest, status: JobStatus, height: u64) {
 }
 
 /// Takes every entry of `set` due at or below `height`, in order.
-fn take_due<K: Ord + Clone>(set: &mut BTreeSet<(u64, K)>, height: u64) -> Vec<K> {
+pub(crate) fn take_due<K: Ord + Clone>(set: &mut BTreeSet<(u64, K)>, height: u64) -> Vec<K> {
     let mut due = Vec::new();
     while set.first().is_some_and(|(at, _)| *at <= height) {
         if let Some((_, key)) = set.pop_first() {
@@ -419,9 +471,11 @@ fn take_due<K: Ord + Clone>(set: &mut BTreeSet<(u64, K)>, height: u64) -> Vec<K>
     due
 }
 
-/// End-of-block processing, after the transactions and in this order: settlements due,
+/// End-of-block processing, after the transactions and in this order: audit draws, lapsed
+/// audits and disputes and verifier releases (`dispute::end_block`), then settlements due,
 /// deadlines due, provider releases due, prunes due.
-pub(crate) fn end_block(state: &mut State, height: u64) {
+pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
+    crate::dispute::end_block(state, height, seed);
     for id in take_due(&mut state.market_index.settlements, height) {
         settle(state, id, height);
     }
@@ -431,7 +485,63 @@ pub(crate) fn end_block(state: &mut State, height: u64) {
     crate::registry::release_due(state, height);
     for id in take_due(&mut state.market_index.prunes, height) {
         state.jobs.remove(&id);
+        state.audits.remove(&id);
+        state.disputes.remove(&id);
     }
+}
+
+/// Settles a committed job whose settlement height has passed, once no audit or dispute holds
+/// it (called when one closes; a job still before its settlement height stays queued).
+pub(crate) fn settle_if_due(state: &mut State, id: Digest, height: u64) {
+    let due = match state.jobs.get(&id).map(|job| &job.status) {
+        Some(JobStatus::Committed { settle_height, .. }) => *settle_height <= height,
+        _ => false,
+    };
+    if due {
+        settle(state, id, height);
+    }
+}
+
+/// The provider lost a dispute: the consumer gets the whole escrow back, the job's lock is
+/// released, and up to `slash` leaves the provider's bond (at most what other jobs do not
+/// lock). Returns the amount taken; the caller pays or burns it.
+pub(crate) fn refute(state: &mut State, id: Digest, slash: Amount, height: u64) -> Amount {
+    let Some(job) = state.jobs.get(&id) else {
+        return 0;
+    };
+    let JobStatus::Committed {
+        assignment,
+        commitment,
+        committed_height,
+        settle_height,
+    } = job.status.clone()
+    else {
+        return 0;
+    };
+    let (consumer, escrow) = (job.consumer.clone(), job.escrow);
+    state.market_index.settlements.remove(&(settle_height, id));
+    state.accounts.entry(consumer).or_default().balance += escrow;
+    let mut slashed = 0;
+    if let Some(provider) = state.providers.get_mut(&assignment.provider) {
+        let others = provider.bond_locked - assignment.bond_locked;
+        slashed = slash.min(provider.bond - others);
+        provider.bond -= slashed;
+        provider.bond_locked -= assignment.bond_locked;
+        provider.jobs_in_flight -= 1;
+        provider.slashed += slashed;
+        provider.disputes_lost += 1;
+        provider.reputation = 0;
+    }
+    let status = JobStatus::Refuted {
+        assignment,
+        commitment,
+        committed_height,
+        refunded: escrow,
+        slashed,
+        height,
+    };
+    finish(state, id, status, height);
+    slashed
 }
 
 /// Pays the provider for the committed fuel at its ask, refunds the rest, releases the lock.
@@ -448,6 +558,10 @@ fn settle(state: &mut State, id: Digest, height: u64) {
     else {
         return;
     };
+    // An open audit or dispute holds the job; whichever closes it settles it then.
+    if crate::dispute::holds(state, &id) {
+        return;
+    }
     // ask <= cap and total_fuel <= max_fuel, so the floor is at most the escrow's ceiling; the
     // `min` only guards that reasoning.
     let paid = fuel_cost_floor(commitment.total_fuel, assignment.ask_per_mfuel)

@@ -41,7 +41,12 @@ pub struct Provider {
     /// 0..=`REPUTATION_MAX`; part of the matching weight.
     pub reputation: u32,
     pub jobs_done: u64,
+    /// Deadlines missed.
     pub jobs_missed: u64,
+    /// Audits the provider's jobs passed.
+    pub audits_passed: u64,
+    /// Disputes over its commitments it lost.
+    pub disputes_lost: u64,
     /// Total burned from the bond by deadline slashes.
     pub slashed: Amount,
     /// Set by a deregistration: the height at which the bond returns to the balance.
@@ -130,6 +135,8 @@ pub(crate) fn register(
             reputation: REPUTATION_START,
             jobs_done: 0,
             jobs_missed: 0,
+            audits_passed: 0,
+            disputes_lost: 0,
             slashed: 0,
             unbonding_release: None,
         },

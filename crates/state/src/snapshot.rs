@@ -4,11 +4,13 @@
 //! Snapshots are read back from the node's own storage. Collection lengths are bounded only by
 //! `SNAPSHOT_ENTRIES_MAX`; bytes from a peer must be checked against a state root before use.
 
+use crate::dispute::{Audit, AuditKind, AuditStage, Dispute, DisputeEnd, Ruling, Verifier};
 use crate::market::{Assignment, Job, JobStatus, MarketIndex};
 use crate::registry::Provider;
 use crate::{Account, Params, State, Supply, Unbonding, Validator};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
+use plexus_types::dissection::Dissection;
 use plexus_types::job::{
     AuditClass, Commitment, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile, read_str,
     str_encode_size, write_str,
@@ -19,7 +21,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 6;
+const SNAPSHOT_VERSION: u8 = 7;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -84,6 +86,7 @@ fixed_record!(Params {
     deadline_slash_bps: u32,
     reputation_done_gain: u32,
     reputation_miss_penalty: u32,
+    audit: crate::audit::AuditParams,
 });
 fixed_record!(Assignment {
     provider: Address,
@@ -106,6 +109,8 @@ impl Write for Provider {
         self.reputation.write(buf);
         self.jobs_done.write(buf);
         self.jobs_missed.write(buf);
+        self.audits_passed.write(buf);
+        self.disputes_lost.write(buf);
         self.slashed.write(buf);
         self.unbonding_release.write(buf);
     }
@@ -125,6 +130,8 @@ impl EncodeSize for Provider {
             + self.reputation.encode_size()
             + self.jobs_done.encode_size()
             + self.jobs_missed.encode_size()
+            + self.audits_passed.encode_size()
+            + self.disputes_lost.encode_size()
             + self.slashed.encode_size()
             + self.unbonding_release.encode_size()
     }
@@ -147,11 +154,152 @@ impl Read for Provider {
             reputation: u32::read(buf)?,
             jobs_done: u64::read(buf)?,
             jobs_missed: u64::read(buf)?,
+            audits_passed: u64::read(buf)?,
+            disputes_lost: u64::read(buf)?,
             slashed: u128::read(buf)?,
             unbonding_release: Option::<u64>::read(buf)?,
         })
     }
 }
+
+fixed_record!(Verifier {
+    bond: u128,
+    locked: u128,
+    open: u32,
+    registered_height: u64,
+    audits_done: u64,
+    audits_missed: u64,
+    disputes_won: u64,
+    disputes_lost: u64,
+    slashed: u128,
+    unbonding_release: Option<u64>,
+});
+
+impl Write for AuditKind {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            AuditKind::Full => 0u8.write(buf),
+            AuditKind::Light { segments } => {
+                1u8.write(buf);
+                segments.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for AuditKind {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            AuditKind::Full => 0,
+            AuditKind::Light { segments } => segments.encode_size(),
+        }
+    }
+}
+
+impl Read for AuditKind {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(AuditKind::Full),
+            // k + 1 segments, k bounded by the parameter; 2^16 covers every trace.
+            1 => Ok(AuditKind::Light {
+                segments: Read::read_cfg(buf, &((..=1usize << 16).into(), ()))?,
+            }),
+            other => Err(Error::InvalidEnum(other)),
+        }
+    }
+}
+
+impl Write for AuditStage {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            AuditStage::Drawn => 0u8.write(buf),
+            AuditStage::Sealed { seal } => {
+                1u8.write(buf);
+                seal.write(buf);
+            }
+            AuditStage::Passed => 2u8.write(buf),
+            AuditStage::Disputed => 3u8.write(buf),
+            AuditStage::Missed => 4u8.write(buf),
+        }
+    }
+}
+
+impl EncodeSize for AuditStage {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            AuditStage::Sealed { seal } => seal.encode_size(),
+            _ => 0,
+        }
+    }
+}
+
+impl Read for AuditStage {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(match u8::read(buf)? {
+            0 => AuditStage::Drawn,
+            1 => AuditStage::Sealed {
+                seal: Digest::read(buf)?,
+            },
+            2 => AuditStage::Passed,
+            3 => AuditStage::Disputed,
+            4 => AuditStage::Missed,
+            other => return Err(Error::InvalidEnum(other)),
+        })
+    }
+}
+
+fixed_record!(Audit {
+    kind: AuditKind,
+    verifier: Address,
+    drawn_height: u64,
+    due_height: u64,
+    stage: AuditStage,
+});
+
+impl Write for DisputeEnd {
+    fn write(&self, buf: &mut impl BufMut) {
+        (*self as u8).write(buf);
+    }
+}
+
+impl EncodeSize for DisputeEnd {
+    fn encode_size(&self) -> usize {
+        1
+    }
+}
+
+impl Read for DisputeEnd {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(DisputeEnd::Replay),
+            1 => Ok(DisputeEnd::Timeout),
+            other => Err(Error::InvalidEnum(other)),
+        }
+    }
+}
+
+fixed_record!(Ruling {
+    provider_lost: bool,
+    end: DisputeEnd,
+    slashed: u128,
+    to_winner: u128,
+    height: u64,
+});
+fixed_record!(Dispute {
+    challenger: Address,
+    by_verifier: bool,
+    deposit: u128,
+    game: Dissection,
+    opened_height: u64,
+    due_height: u64,
+    ruling: Option<Ruling>,
+});
 
 const STATUS_POSTED: u8 = 0;
 const STATUS_ASSIGNED: u8 = 1;
@@ -159,6 +307,7 @@ const STATUS_COMMITTED: u8 = 2;
 const STATUS_SETTLED: u8 = 3;
 const STATUS_EXPIRED: u8 = 4;
 const STATUS_CANCELLED: u8 = 5;
+const STATUS_REFUTED: u8 = 6;
 
 impl Write for JobStatus {
     fn write(&self, buf: &mut impl BufMut) {
@@ -213,6 +362,22 @@ impl Write for JobStatus {
                 refunded.write(buf);
                 height.write(buf);
             }
+            JobStatus::Refuted {
+                assignment,
+                commitment,
+                committed_height,
+                refunded,
+                slashed,
+                height,
+            } => {
+                STATUS_REFUTED.write(buf);
+                assignment.write(buf);
+                commitment.write(buf);
+                committed_height.write(buf);
+                refunded.write(buf);
+                slashed.write(buf);
+                height.write(buf);
+            }
         }
     }
 }
@@ -234,6 +399,11 @@ impl EncodeSize for JobStatus {
             } => assignment.encode_size() + commitment.encode_size() + 8 + 16 + 16 + 8,
             JobStatus::Expired { assignment, .. } => assignment.encode_size() + 16 + 16 + 8,
             JobStatus::Cancelled { .. } => 16 + 8,
+            JobStatus::Refuted {
+                assignment,
+                commitment,
+                ..
+            } => assignment.encode_size() + commitment.encode_size() + 8 + 16 + 16 + 8,
         }
     }
 }
@@ -267,6 +437,14 @@ impl Read for JobStatus {
             },
             STATUS_CANCELLED => JobStatus::Cancelled {
                 refunded: u128::read(buf)?,
+                height: u64::read(buf)?,
+            },
+            STATUS_REFUTED => JobStatus::Refuted {
+                assignment: Assignment::read(buf)?,
+                commitment: Commitment::read(buf)?,
+                committed_height: u64::read(buf)?,
+                refunded: u128::read(buf)?,
+                slashed: u128::read(buf)?,
                 height: u64::read(buf)?,
             },
             other => return Err(Error::InvalidEnum(other)),
@@ -352,6 +530,9 @@ impl Write for State {
         self.participation.write(buf);
         self.providers.write(buf);
         self.jobs.write(buf);
+        self.verifiers.write(buf);
+        self.audits.write(buf);
+        self.disputes.write(buf);
     }
 }
 
@@ -381,6 +562,9 @@ impl EncodeSize for State {
             + self.participation.encode_size()
             + self.providers.encode_size()
             + self.jobs.encode_size()
+            + self.verifiers.encode_size()
+            + self.audits.encode_size()
+            + self.disputes.encode_size()
     }
 }
 
@@ -417,6 +601,9 @@ impl Read for State {
             participation: Read::read_cfg(buf, &(entries(), (((), ()), ())))?,
             providers: Read::read_cfg(buf, &(entries(), ((), ())))?,
             jobs: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            verifiers: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            audits: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            disputes: Read::read_cfg(buf, &(entries(), ((), ())))?,
             unbonding_counts: Default::default(),
             market_index: MarketIndex::default(),
         };

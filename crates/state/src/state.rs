@@ -48,6 +48,8 @@ pub struct Params {
     pub reputation_done_gain: u32,
     /// Reputation lost per missed deadline (saturating at zero).
     pub reputation_miss_penalty: u32,
+    /// FuelTrace: audits, disputes, slashes and rewards.
+    pub audit: crate::audit::AuditParams,
 }
 
 impl Default for Params {
@@ -71,6 +73,7 @@ impl Default for Params {
             deadline_slash_bps: 10_000,
             reputation_done_gain: 10,
             reputation_miss_penalty: 1_000,
+            audit: crate::audit::AuditParams::default(),
         }
     }
 }
@@ -181,6 +184,12 @@ pub struct State {
     /// Deadlines, settlements, prunes and provider releases ordered by height (derived from
     /// `jobs` and `providers`, so not committed separately).
     pub market_index: MarketIndex,
+    /// Registered verifiers (deregistering ones until their bond is released).
+    pub verifiers: BTreeMap<Address, crate::dispute::Verifier>,
+    /// Audits of committed jobs, kept with the job until it is pruned.
+    pub audits: BTreeMap<Digest, crate::dispute::Audit>,
+    /// Disputes over commitments, kept with the job until it is pruned.
+    pub disputes: BTreeMap<Digest, crate::dispute::Dispute>,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.
@@ -283,6 +292,16 @@ impl State {
                     .ok_or(SupplyError::Overflow)?;
                 entry.1 += 1;
             }
+        }
+        for verifier in self.verifiers.values() {
+            total = total
+                .checked_add(verifier.bond)
+                .ok_or(SupplyError::Overflow)?;
+        }
+        for dispute in self.disputes.values() {
+            total = total
+                .checked_add(dispute.deposit_held())
+                .ok_or(SupplyError::Overflow)?;
         }
         for (address, provider) in &self.providers {
             total = total

@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod amount;
+pub mod audit;
 pub mod beacon;
 pub mod block;
 pub mod dissection;

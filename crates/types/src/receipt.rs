@@ -46,11 +46,22 @@ pub enum Reason {
     InvalidCommitment = 31,
     AlreadyCommitted = 32,
     DeadlinePassed = 33,
+    UnknownVerifier = 34,
+    VerifierBusy = 35,
+    NotAuditor = 36,
+    AuditClosed = 37,
+    SealMismatch = 38,
+    InvalidVerdict = 39,
+    NotDisputable = 40,
+    NoDispute = 41,
+    NotYourMove = 42,
+    InvalidMove = 43,
+    ContentInvalid = 44,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 33] = [
+    pub const ALL: [Reason; 44] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -84,6 +95,17 @@ impl Reason {
         Reason::InvalidCommitment,
         Reason::AlreadyCommitted,
         Reason::DeadlinePassed,
+        Reason::UnknownVerifier,
+        Reason::VerifierBusy,
+        Reason::NotAuditor,
+        Reason::AuditClosed,
+        Reason::SealMismatch,
+        Reason::InvalidVerdict,
+        Reason::NotDisputable,
+        Reason::NoDispute,
+        Reason::NotYourMove,
+        Reason::InvalidMove,
+        Reason::ContentInvalid,
     ];
 
     /// The stable snake_case code.
@@ -122,6 +144,17 @@ impl Reason {
             Reason::InvalidCommitment => "invalid_commitment",
             Reason::AlreadyCommitted => "already_committed",
             Reason::DeadlinePassed => "deadline_passed",
+            Reason::UnknownVerifier => "unknown_verifier",
+            Reason::VerifierBusy => "verifier_busy",
+            Reason::NotAuditor => "not_auditor",
+            Reason::AuditClosed => "audit_closed",
+            Reason::SealMismatch => "seal_mismatch",
+            Reason::InvalidVerdict => "invalid_verdict",
+            Reason::NotDisputable => "not_disputable",
+            Reason::NoDispute => "no_dispute",
+            Reason::NotYourMove => "not_your_move",
+            Reason::InvalidMove => "invalid_move",
+            Reason::ContentInvalid => "content_invalid",
         }
     }
 
@@ -171,6 +204,27 @@ impl Reason {
             Reason::InvalidCommitment => "the commitment bills more fuel than the job's maximum",
             Reason::AlreadyCommitted => "the job's commitment is already recorded",
             Reason::DeadlinePassed => "the job's deadline has passed",
+            Reason::UnknownVerifier => "the sender is not a registered verifier",
+            Reason::VerifierBusy => "the verifier has an audit or dispute open",
+            Reason::NotAuditor => "the job has no open audit assigned to the sender",
+            Reason::AuditClosed => {
+                "the audit is not waiting for that step (already committed, revealed or closed)"
+            }
+            Reason::SealMismatch => "the revealed verdict and salt do not open the committed seal",
+            Reason::InvalidVerdict => {
+                "the verdict does not fit the audit (wrong kind, or a segment the audit did not draw)"
+            }
+            Reason::NotDisputable => {
+                "the job is not committed and unsettled, or a dispute over it was already opened"
+            }
+            Reason::NoDispute => "no open dispute over that job",
+            Reason::NotYourMove => "the sender is not the side the dispute is waiting for",
+            Reason::InvalidMove => {
+                "the dissection move is out of range, out of phase or its proof does not verify"
+            }
+            Reason::ContentInvalid => {
+                "the pre-state manifest or content does not match the agreed leaf's hashes"
+            }
         }
     }
 

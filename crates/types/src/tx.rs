@@ -106,6 +106,38 @@ pub enum Payload {
     },
     /// Cancel a job that no provider was matched to: the whole escrow returns to the consumer.
     JobCancel { job: Digest },
+    /// Register the sender as a verifier, or add to its verifier bond: `bond` moves from its
+    /// balance into the verifier record (the total must reach `verifier_bond_min`).
+    VerifierRegister { bond: Amount },
+    /// Stop being drawn for audits; the bond returns after `provider_unbonding_blocks`.
+    /// Refused while an audit or dispute of the verifier is open.
+    VerifierDeregister,
+    /// The drawn verifier's sealed verdict on an audit: `seal = audit_seal(job, verifier,
+    /// verdict, salt)`, due within `response_blocks` of the draw.
+    AuditCommit { job: Digest, seal: Digest },
+    /// Opens the seal: the verdict and the salt. A verdict that disagrees with the provider opens
+    /// a dispute with the verifier as challenger.
+    AuditReveal {
+        job: Digest,
+        verdict: crate::audit::Verdict,
+        salt: Digest,
+    },
+    /// The job's consumer disputes a committed, unsettled job: `claim` is its own result (from
+    /// re-running the job). Opens a dissection over the provider's whole trace.
+    DisputeOpen {
+        job: Digest,
+        claim: crate::job::Commitment,
+    },
+    /// The next move of the dispute over `job`, by whichever side is to move.
+    DisputeMove {
+        job: Digest,
+        step: crate::dissection::Move,
+    },
+    /// Ends a resolved dispute: the validators re-run the disputed segment from the agreed
+    /// pre-state. `manifest` names the pre-state's checkpoint manifest in the node's content
+    /// store (`crate::audit::Manifest`; ignored when the pre-state is leaf 0, which anyone
+    /// recomputes). Either side may send it.
+    DisputeSettle { job: Digest, manifest: Digest },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -127,6 +159,13 @@ impl Payload {
     const TAG_JOB_POST: u8 = 20;
     const TAG_JOB_COMMIT: u8 = 21;
     const TAG_JOB_CANCEL: u8 = 22;
+    const TAG_VERIFIER_REGISTER: u8 = 32;
+    const TAG_VERIFIER_DEREGISTER: u8 = 33;
+    const TAG_AUDIT_COMMIT: u8 = 34;
+    const TAG_AUDIT_REVEAL: u8 = 35;
+    const TAG_DISPUTE_OPEN: u8 = 36;
+    const TAG_DISPUTE_MOVE: u8 = 37;
+    const TAG_DISPUTE_SETTLE: u8 = 38;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -146,6 +185,13 @@ impl Payload {
             Payload::JobPost { .. } => "job_post",
             Payload::JobCommit { .. } => "job_commit",
             Payload::JobCancel { .. } => "job_cancel",
+            Payload::VerifierRegister { .. } => "verifier_register",
+            Payload::VerifierDeregister => "verifier_deregister",
+            Payload::AuditCommit { .. } => "audit_commit",
+            Payload::AuditReveal { .. } => "audit_reveal",
+            Payload::DisputeOpen { .. } => "dispute_open",
+            Payload::DisputeMove { .. } => "dispute_move",
+            Payload::DisputeSettle { .. } => "dispute_settle",
         }
     }
 }
@@ -259,6 +305,37 @@ impl Write for Payload {
                 Self::TAG_JOB_CANCEL.write(buf);
                 job.write(buf);
             }
+            Payload::VerifierRegister { bond } => {
+                Self::TAG_VERIFIER_REGISTER.write(buf);
+                bond.write(buf);
+            }
+            Payload::VerifierDeregister => Self::TAG_VERIFIER_DEREGISTER.write(buf),
+            Payload::AuditCommit { job, seal } => {
+                Self::TAG_AUDIT_COMMIT.write(buf);
+                job.write(buf);
+                seal.write(buf);
+            }
+            Payload::AuditReveal { job, verdict, salt } => {
+                Self::TAG_AUDIT_REVEAL.write(buf);
+                job.write(buf);
+                verdict.write(buf);
+                salt.write(buf);
+            }
+            Payload::DisputeOpen { job, claim } => {
+                Self::TAG_DISPUTE_OPEN.write(buf);
+                job.write(buf);
+                claim.write(buf);
+            }
+            Payload::DisputeMove { job, step } => {
+                Self::TAG_DISPUTE_MOVE.write(buf);
+                job.write(buf);
+                step.write(buf);
+            }
+            Payload::DisputeSettle { job, manifest } => {
+                Self::TAG_DISPUTE_SETTLE.write(buf);
+                job.write(buf);
+                manifest.write(buf);
+            }
         }
     }
 }
@@ -302,6 +379,13 @@ impl EncodeSize for Payload {
                 Digest::SIZE + Digest::SIZE + u64::SIZE + u32::SIZE + Digest::SIZE + bool::SIZE
             }
             Payload::JobCancel { .. } => Digest::SIZE,
+            Payload::VerifierRegister { .. } => Amount::SIZE,
+            Payload::VerifierDeregister => 0,
+            Payload::AuditCommit { .. } => 2 * Digest::SIZE,
+            Payload::AuditReveal { verdict, .. } => 2 * Digest::SIZE + verdict.encode_size(),
+            Payload::DisputeOpen { claim, .. } => Digest::SIZE + claim.encode_size(),
+            Payload::DisputeMove { step, .. } => Digest::SIZE + step.encode_size(),
+            Payload::DisputeSettle { .. } => 2 * Digest::SIZE,
         }
     }
 }
@@ -376,6 +460,31 @@ impl Read for Payload {
             },
             Self::TAG_JOB_CANCEL => Payload::JobCancel {
                 job: Digest::read(buf)?,
+            },
+            Self::TAG_VERIFIER_REGISTER => Payload::VerifierRegister {
+                bond: Amount::read(buf)?,
+            },
+            Self::TAG_VERIFIER_DEREGISTER => Payload::VerifierDeregister,
+            Self::TAG_AUDIT_COMMIT => Payload::AuditCommit {
+                job: Digest::read(buf)?,
+                seal: Digest::read(buf)?,
+            },
+            Self::TAG_AUDIT_REVEAL => Payload::AuditReveal {
+                job: Digest::read(buf)?,
+                verdict: crate::audit::Verdict::read(buf)?,
+                salt: Digest::read(buf)?,
+            },
+            Self::TAG_DISPUTE_OPEN => Payload::DisputeOpen {
+                job: Digest::read(buf)?,
+                claim: crate::job::Commitment::read(buf)?,
+            },
+            Self::TAG_DISPUTE_MOVE => Payload::DisputeMove {
+                job: Digest::read(buf)?,
+                step: crate::dissection::Move::read(buf)?,
+            },
+            Self::TAG_DISPUTE_SETTLE => Payload::DisputeSettle {
+                job: Digest::read(buf)?,
+                manifest: Digest::read(buf)?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

@@ -1,0 +1,930 @@
+//! FuelTrace on chain: verifiers, audits drawn by the beacon, and dissection disputes ended by a
+//! re-execution of one segment inside block execution.
+//!
+//! Life of an audit (one per committed job at most):
+//! - At `committed_height + AUDIT_DRAW_DELAY_BLOCKS` the block's beacon seed (a threshold
+//!   signature over a height after the commitment's, so unknown when the provider committed)
+//!   decides: a full audit with probability `p_F` (always, when the consumer bought one), a light
+//!   audit of `k` random segments plus the last with probability `p_L`, or none. A verifier is
+//!   drawn by free bond among registered verifiers, never the job's provider or consumer.
+//! - The verifier commits a seal (`AuditCommit`) within `response_blocks`, then reveals the verdict
+//!   and salt (`AuditReveal`) within `response_blocks` more. Agreement passes the audit; a
+//!   disagreement opens a dispute with the verifier as challenger. A verifier that misses a step
+//!   is recorded (`audits_missed`) and the job settles as if unaudited.
+//! - While an audit or a dispute is open the job does not settle.
+//!
+//! Life of a dispute (one per job, ever): opened by an audit's disagreement or by the consumer
+//! (`DisputeOpen`, with a deposit of the job's value). The sides play
+//! `plexus_types::dissection` (`DisputeMove`), each move due within `response_blocks`; the side
+//! that lets a move lapse loses. A resolved game waits for `DisputeSettle`: the validators re-run
+//! the one segment between the two adjacent proven leaves from the agreed pre-state, whose
+//! manifest and pages are content (hash-named, fetched by the node's [`Replayer`]), and compare the
+//! fuel, state root, and at the final leaf the output hash and the failure flag. If nobody settles
+//! in time the provider loses: it must keep serving its checkpoints until the job settles.
+//!
+//! The loser pays: a provider is slashed `min(slash_multiple * R, its bond not locked by other
+//! jobs)` (`R` = the job's value at its ask), the consumer gets the whole escrow back, the winner
+//! `winner_share_bps` of the slash and the rest is burned; a challenger loses its deposit, split
+//! the same way with the provider. Supply: verifier bonds and consumer deposits are part of the
+//! supply (`State::recount`); slashes move value to the winner or burn it, nothing is minted.
+
+use crate::State;
+use crate::audit::{BPS, PPM};
+use crate::market::{self, JobStatus};
+use plexus_types::audit::{Manifest, Verdict, audit_seal};
+use plexus_types::dissection::{Dissection, Move, Phase, RevealedLeaf, Role};
+use plexus_types::job::{AuditClass, Commitment, fuel_cost_ceil};
+use plexus_types::trace::{Digest32, trap_root};
+use plexus_types::{Address, Amount, Digest, Reason, hash};
+use std::collections::BTreeSet;
+
+/// Blocks between a commitment and its audit draw: the seed of block `c + 2` is the beacon
+/// signature over `c`, which did not exist when the commitment was sent.
+pub const AUDIT_DRAW_DELAY_BLOCKS: u64 = 2;
+
+/// A registered verifier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verifier {
+    /// Value held against misbehaviour (moved out of the operator's balance).
+    pub bond: Amount,
+    /// The part of `bond` held as deposits of disputes the verifier opened.
+    pub locked: Amount,
+    /// Audits assigned and not closed, plus disputes opened and not ended.
+    pub open: u32,
+    pub registered_height: u64,
+    pub audits_done: u64,
+    pub audits_missed: u64,
+    pub disputes_won: u64,
+    pub disputes_lost: u64,
+    /// Total taken from the bond by lost disputes.
+    pub slashed: Amount,
+    /// Set by a deregistration: the height at which the bond returns to the balance.
+    pub unbonding_release: Option<u64>,
+}
+
+impl Verifier {
+    /// The bond not held by open disputes: the draw weight.
+    pub fn bond_free(&self) -> Amount {
+        self.bond.saturating_sub(self.locked)
+    }
+}
+
+/// What an audit re-runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditKind {
+    /// The whole job.
+    Full,
+    /// These segments (ascending; the last segment always among them).
+    Light { segments: Vec<u64> },
+}
+
+/// Where an audit is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditStage {
+    /// Waiting for the verifier's seal.
+    Drawn,
+    /// Waiting for the verifier's reveal.
+    Sealed { seal: Digest },
+    /// The verifier agreed with the provider.
+    Passed,
+    /// The verifier disagreed: a dispute is (or already was) open.
+    Disputed,
+    /// The verifier let a step lapse; the job settles unaudited.
+    Missed,
+}
+
+/// One job's audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    pub kind: AuditKind,
+    pub verifier: Address,
+    pub drawn_height: u64,
+    /// The height by which the current stage's step is due.
+    pub due_height: u64,
+    pub stage: AuditStage,
+}
+
+impl Audit {
+    /// Whether the audit still holds the job's settlement.
+    pub fn is_open(&self) -> bool {
+        matches!(self.stage, AuditStage::Drawn | AuditStage::Sealed { .. })
+    }
+}
+
+/// Why a dispute ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DisputeEnd {
+    /// The validators re-ran the segment.
+    Replay = 0,
+    /// A side let its move lapse.
+    Timeout = 1,
+}
+
+/// How a dispute ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ruling {
+    /// Whether the provider (the defender) lost.
+    pub provider_lost: bool,
+    pub end: DisputeEnd,
+    /// Taken from the loser.
+    pub slashed: Amount,
+    /// Of which paid to the winner (the rest was burned).
+    pub to_winner: Amount,
+    pub height: u64,
+}
+
+/// One job's dispute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dispute {
+    /// The verifier or the consumer that disputes the provider's commitment.
+    pub challenger: Address,
+    /// Whether the challenger is the job's verifier (its deposit is locked in its verifier bond)
+    /// rather than the consumer (its deposit is held here).
+    pub by_verifier: bool,
+    /// What the challenger stands to lose.
+    pub deposit: Amount,
+    pub game: Dissection,
+    pub opened_height: u64,
+    /// The height by which the next move (or the settlement of a resolved game) is due.
+    pub due_height: u64,
+    pub ruling: Option<Ruling>,
+}
+
+impl Dispute {
+    /// The deposit held in this record (a consumer's, while the dispute is open).
+    pub fn deposit_held(&self) -> Amount {
+        if self.ruling.is_none() && !self.by_verifier {
+            self.deposit
+        } else {
+            0
+        }
+    }
+}
+
+/// The result of re-running one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replayed {
+    /// Cumulative fuel at the end of the segment.
+    pub fuel: u64,
+    /// The post state root (`trap_root(code)` after a trap).
+    pub state_root: Digest32,
+    pub end: ReplayEnd,
+}
+
+/// How a re-run segment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayEnd {
+    /// At a checkpoint, with more steps to come.
+    Checkpoint,
+    /// The job finished: this was its last segment.
+    Finished { output_hash: Digest32 },
+    /// The job trapped with this code.
+    Trapped { code: u8 },
+}
+
+/// What the validators re-run.
+#[derive(Clone, Debug)]
+pub struct ReplayRequest {
+    pub job_id: Digest,
+    pub module: Digest,
+    pub blobs: Vec<Digest>,
+    pub input: Digest,
+    pub max_fuel: u64,
+    pub seg_fuel: u64,
+    /// The agreed pre-state leaf.
+    pub pre: RevealedLeaf,
+    /// The pre-state's manifest (unused when `pre.index == 0`).
+    pub manifest: Digest,
+    /// Where the content may be fetched from besides the node's own store: the provider's and
+    /// the challenger's registered endpoints.
+    pub endpoints: Vec<String>,
+}
+
+/// Why a segment could not be re-run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// Some content is not available to this node (not a verdict: the block cannot be applied
+    /// here until it is).
+    #[error("content unavailable: {0}")]
+    Unavailable(String),
+    /// The content is there and does not fit: a manifest that does not match the agreed leaf,
+    /// a module that fails admission. The same on every node, so the transaction fails.
+    #[error("content invalid: {0}")]
+    Invalid(String),
+}
+
+/// Re-runs disputed segments for block execution. Implementations must be deterministic in
+/// everything but availability: the same content gives the same [`Replayed`] on every node.
+pub trait Replayer: Send + Sync {
+    fn replay(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError>;
+}
+
+/// A replayer with no content at all: blocks that settle a dispute cannot be applied with it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoContent;
+
+impl Replayer for NoContent {
+    fn replay(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
+        Err(ReplayError::Unavailable(format!(
+            "no content store for job {}",
+            request.job_id
+        )))
+    }
+}
+
+/// The failure of a dispute settlement: a receipt's reason, or content this node lacks.
+#[derive(Debug)]
+pub(crate) enum SettleError {
+    Reason(Reason),
+    Unavailable(String),
+}
+
+impl From<Reason> for SettleError {
+    fn from(reason: Reason) -> Self {
+        SettleError::Reason(reason)
+    }
+}
+
+/// Whether an open audit or dispute holds the job's settlement.
+pub fn holds(state: &State, id: &Digest) -> bool {
+    state.audits.get(id).is_some_and(Audit::is_open)
+        || state
+            .disputes
+            .get(id)
+            .is_some_and(|dispute| dispute.ruling.is_none())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verifier registry.
+
+/// Registers the sender as a verifier or adds `bond` to its verifier bond.
+pub(crate) fn register(
+    state: &mut State,
+    sender: Address,
+    bond: Amount,
+    height: u64,
+) -> Result<(), Reason> {
+    if bond == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    if state.account(&sender).balance < bond {
+        return Err(Reason::InsufficientBalance);
+    }
+    let existing = state.verifiers.get(&sender);
+    if existing.is_some_and(|v| v.unbonding_release.is_some()) {
+        return Err(Reason::ProviderDeregistering);
+    }
+    let total = existing
+        .map_or(0, |v| v.bond)
+        .checked_add(bond)
+        .ok_or(Reason::Overflow)?;
+    if total < state.params.audit.verifier_bond_min {
+        return Err(Reason::BondTooSmall);
+    }
+    state.accounts.entry(sender.clone()).or_default().balance -= bond;
+    let verifier = state.verifiers.entry(sender).or_insert_with(|| Verifier {
+        registered_height: height,
+        ..Verifier::default()
+    });
+    verifier.bond = total;
+    Ok(())
+}
+
+/// Stops drawing the sender; its bond returns after `provider_unbonding_blocks`.
+pub(crate) fn deregister(state: &mut State, sender: &Address, height: u64) -> Result<(), Reason> {
+    let verifier = state.verifiers.get(sender).ok_or(Reason::UnknownVerifier)?;
+    if verifier.unbonding_release.is_some() {
+        return Err(Reason::ProviderDeregistering);
+    }
+    if verifier.open > 0 {
+        return Err(Reason::VerifierBusy);
+    }
+    let release = height.saturating_add(state.params.provider_unbonding_blocks.max(1));
+    if let Some(verifier) = state.verifiers.get_mut(sender) {
+        verifier.unbonding_release = Some(release);
+    }
+    state
+        .market_index
+        .verifier_releases
+        .insert((release, sender.clone()));
+    Ok(())
+}
+
+fn release_due(state: &mut State, height: u64) {
+    while let Some((at, address)) = state.market_index.verifier_releases.first().cloned() {
+        if at > height {
+            break;
+        }
+        state.market_index.verifier_releases.pop_first();
+        if let Some(verifier) = state.verifiers.remove(&address) {
+            state.accounts.entry(address).or_default().balance += verifier.bond;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audits.
+
+/// Called when a commitment is recorded: the audit draw is due `AUDIT_DRAW_DELAY_BLOCKS` later.
+pub(crate) fn schedule_draw(state: &mut State, id: Digest, committed_height: u64) {
+    let due = committed_height.saturating_add(AUDIT_DRAW_DELAY_BLOCKS);
+    state.market_index.draws.insert((due, id));
+}
+
+/// A uniform draw in `0..bound` from `SHA-256(domain | seed | job | counter)` (bound > 0).
+fn draw(domain: &[u8], seed: &Digest, job: &Digest, counter: u64, bound: u128) -> u128 {
+    let digest = hash(&[domain, seed.as_ref(), job.as_ref(), &counter.to_be_bytes()]);
+    let mut wide = [0u8; 16];
+    wide.copy_from_slice(&digest.as_ref()[..16]);
+    // The modulo bias is below 2^-64 for every bound the chain uses (at most 2^64).
+    u128::from_be_bytes(wide) % bound
+}
+
+/// The light audit's segments: `k` distinct among `0..segments - 1` plus the last, ascending.
+pub fn light_segments(seed: &Digest, job: &Digest, segments: u64, k: u32) -> Vec<u64> {
+    let last = segments - 1;
+    let mut chosen = BTreeSet::from([last]);
+    if last <= u64::from(k) {
+        chosen.extend(0..last);
+    } else {
+        let mut counter = 0u64;
+        while chosen.len() <= k as usize {
+            let index = draw(
+                b"plexus/audit-segment",
+                seed,
+                job,
+                counter,
+                u128::from(last),
+            );
+            chosen.insert(index as u64);
+            counter += 1;
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+/// The audit class a job gets from the block seed: `Some(kind)` or no audit.
+fn draw_kind(
+    state: &State,
+    seed: &Digest,
+    id: &Digest,
+    bought: AuditClass,
+    segments: u64,
+) -> Option<AuditKind> {
+    let params = &state.params.audit;
+    if bought == AuditClass::Full {
+        return Some(AuditKind::Full);
+    }
+    let roll = draw(b"plexus/audit", seed, id, 0, u128::from(PPM)) as u32;
+    if roll < params.full_audit_ppm {
+        Some(AuditKind::Full)
+    } else if roll < params.audit_ppm() {
+        Some(AuditKind::Light {
+            segments: light_segments(seed, id, segments, params.light_audit_segments),
+        })
+    } else {
+        None
+    }
+}
+
+/// A verifier drawn by free bond among those eligible for a job of `provider` and `consumer`.
+fn draw_verifier(
+    state: &State,
+    seed: &Digest,
+    id: &Digest,
+    provider: &Address,
+    consumer: &Address,
+) -> Option<Address> {
+    let min = state.params.audit.verifier_bond_min;
+    let eligible: Vec<(&Address, Amount)> = state
+        .verifiers
+        .iter()
+        .filter(|(address, verifier)| {
+            *address != provider
+                && *address != consumer
+                && verifier.unbonding_release.is_none()
+                && verifier.bond >= min
+                && verifier.bond_free() > 0
+        })
+        .map(|(address, verifier)| (address, verifier.bond_free()))
+        .collect();
+    let total = eligible
+        .iter()
+        .try_fold(0u128, |sum, (_, weight)| sum.checked_add(*weight))?;
+    if total == 0 {
+        return None;
+    }
+    let mut target = draw(b"plexus/verifier", seed, id, 0, total);
+    for (address, weight) in eligible {
+        if target < weight {
+            return Some(address.clone());
+        }
+        target -= weight;
+    }
+    None
+}
+
+fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
+    let Some(job) = state.jobs.get(&id) else {
+        return;
+    };
+    let JobStatus::Committed {
+        assignment,
+        commitment,
+        ..
+    } = &job.status
+    else {
+        return;
+    };
+    let segments = u64::from(commitment.segments);
+    // A zero-fuel refusal has no trace to check.
+    if segments == 0 || state.audits.contains_key(&id) {
+        return;
+    }
+    let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) else {
+        return;
+    };
+    let Some(verifier) = draw_verifier(state, seed, &id, &assignment.provider, &job.consumer)
+    else {
+        return;
+    };
+    let due_height = height.saturating_add(state.params.audit.response_blocks);
+    if let Some(record) = state.verifiers.get_mut(&verifier) {
+        record.open += 1;
+    }
+    state.audits.insert(
+        id,
+        Audit {
+            kind,
+            verifier,
+            drawn_height: height,
+            due_height,
+            stage: AuditStage::Drawn,
+        },
+    );
+    state.market_index.audit_dues.insert((due_height, id));
+}
+
+fn open_audit<'a>(state: &'a State, sender: &Address, job: &Digest) -> Result<&'a Audit, Reason> {
+    let audit = state.audits.get(job).ok_or(Reason::NotAuditor)?;
+    if audit.verifier != *sender {
+        return Err(Reason::NotAuditor);
+    }
+    if !audit.is_open() {
+        return Err(Reason::AuditClosed);
+    }
+    Ok(audit)
+}
+
+/// The drawn verifier seals its verdict.
+pub(crate) fn commit(
+    state: &mut State,
+    sender: &Address,
+    job: Digest,
+    seal: Digest,
+    height: u64,
+) -> Result<(), Reason> {
+    let audit = open_audit(state, sender, &job)?;
+    if audit.stage != AuditStage::Drawn {
+        return Err(Reason::AuditClosed);
+    }
+    let old_due = audit.due_height;
+    let due_height = height.saturating_add(state.params.audit.response_blocks);
+    if let Some(audit) = state.audits.get_mut(&job) {
+        audit.stage = AuditStage::Sealed { seal };
+        audit.due_height = due_height;
+    }
+    state.market_index.audit_dues.remove(&(old_due, job));
+    state.market_index.audit_dues.insert((due_height, job));
+    Ok(())
+}
+
+/// The verifier opens its seal; a disagreement opens a dispute.
+pub(crate) fn reveal(
+    state: &mut State,
+    sender: &Address,
+    id: Digest,
+    verdict: &Verdict,
+    salt: &Digest,
+    height: u64,
+) -> Result<(), Reason> {
+    let audit = open_audit(state, sender, &id)?;
+    let AuditStage::Sealed { seal } = audit.stage else {
+        return Err(Reason::AuditClosed);
+    };
+    if audit_seal(&id, sender, verdict, salt) != seal {
+        return Err(Reason::SealMismatch);
+    }
+    let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
+    let commitment = job.status.commitment().ok_or(Reason::NotDisputable)?;
+    // What the dispute (if any) opens on: the whole trace, or one drawn segment.
+    let disputed: Option<(u64, u64)> = match (&audit.kind, verdict) {
+        (AuditKind::Full, Verdict::Full(claim)) => {
+            (claim != commitment).then_some((0, u64::from(commitment.segments)))
+        }
+        (AuditKind::Light { segments }, Verdict::Light { disputed }) => match disputed {
+            None => None,
+            Some(segment) if segments.contains(segment) => Some((*segment, segment + 1)),
+            Some(_) => return Err(Reason::InvalidVerdict),
+        },
+        _ => return Err(Reason::InvalidVerdict),
+    };
+    let audit_due = audit.due_height;
+    state.market_index.audit_dues.remove(&(audit_due, id));
+    match disputed {
+        None => {
+            pass_audit(state, &id, sender);
+            market::settle_if_due(state, id, height);
+        }
+        Some((lo, hi)) => {
+            if let Some(audit) = state.audits.get_mut(&id) {
+                audit.stage = AuditStage::Disputed;
+            }
+            // The audit's `open` count passes to the dispute (or ends if one is already open).
+            if state.disputes.contains_key(&id) {
+                close_verifier_audit(state, sender);
+            } else {
+                open_dispute(state, id, sender.clone(), true, lo, hi, height)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pass_audit(state: &mut State, id: &Digest, verifier: &Address) {
+    let provider = state
+        .jobs
+        .get(id)
+        .and_then(|job| job.status.assignment())
+        .map(|a| a.provider.clone());
+    if let Some(audit) = state.audits.get_mut(id) {
+        audit.stage = AuditStage::Passed;
+    }
+    if let Some(record) = state.verifiers.get_mut(verifier) {
+        record.audits_done += 1;
+    }
+    close_verifier_audit(state, verifier);
+    if let Some(provider) = provider.and_then(|p| state.providers.get_mut(&p)) {
+        provider.audits_passed += 1;
+    }
+}
+
+fn close_verifier_audit(state: &mut State, verifier: &Address) {
+    if let Some(record) = state.verifiers.get_mut(verifier) {
+        record.open = record.open.saturating_sub(1);
+    }
+}
+
+/// An audit whose step lapsed: recorded against the verifier; the job settles unaudited.
+fn lapse_audit(state: &mut State, id: Digest, height: u64) {
+    let Some(audit) = state.audits.get(&id) else {
+        return;
+    };
+    if !audit.is_open() || audit.due_height > height {
+        return;
+    }
+    let verifier = audit.verifier.clone();
+    if let Some(audit) = state.audits.get_mut(&id) {
+        audit.stage = AuditStage::Missed;
+    }
+    if let Some(record) = state.verifiers.get_mut(&verifier) {
+        record.audits_missed += 1;
+    }
+    close_verifier_audit(state, &verifier);
+    market::settle_if_due(state, id, height);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disputes.
+
+/// The job's value at the provider's ask: what a dispute's slash and deposit are counted in.
+fn job_value(state: &State, id: &Digest) -> Option<Amount> {
+    let job = state.jobs.get(id)?;
+    let assignment = job.status.assignment()?;
+    fuel_cost_ceil(job.max_fuel, assignment.ask_per_mfuel)
+}
+
+/// The consumer disputes a committed job with its own result.
+pub(crate) fn consumer_open(
+    state: &mut State,
+    sender: &Address,
+    id: Digest,
+    claim: &Commitment,
+    height: u64,
+) -> Result<(), Reason> {
+    let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
+    if job.consumer != *sender {
+        return Err(Reason::NotConsumer);
+    }
+    let commitment = match &job.status {
+        JobStatus::Committed { commitment, .. } => commitment,
+        _ => return Err(Reason::NotDisputable),
+    };
+    if state.disputes.contains_key(&id) || commitment.segments == 0 {
+        return Err(Reason::NotDisputable);
+    }
+    if claim == commitment {
+        return Err(Reason::InvalidVerdict);
+    }
+    let segments = u64::from(commitment.segments);
+    open_dispute(state, id, sender.clone(), false, 0, segments, height)
+}
+
+/// Opens a dispute over leaves `[lo, hi]` of the provider's trace, taking the deposit.
+fn open_dispute(
+    state: &mut State,
+    id: Digest,
+    challenger: Address,
+    by_verifier: bool,
+    lo: u64,
+    hi: u64,
+    height: u64,
+) -> Result<(), Reason> {
+    let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
+    let commitment = job.status.commitment().ok_or(Reason::NotDisputable)?;
+    let leaves = u64::from(commitment.segments) + 1;
+    let root = commonware_cryptography::blake3::Digest(commitment.trace_root.0);
+    let game = Dissection::open(state.params.audit.dissection_arity, leaves, lo, hi, root)
+        .map_err(|_| Reason::InvalidVerdict)?;
+    let value = job_value(state, &id).ok_or(Reason::NotDisputable)?;
+    if by_verifier {
+        // At most its free bond: a verifier is never asked for more than it has.
+        let verifier = state
+            .verifiers
+            .get_mut(&challenger)
+            .ok_or(Reason::UnknownVerifier)?;
+        let deposit = value.min(verifier.bond_free());
+        verifier.locked += deposit;
+        // The audit's open count carries over to the dispute.
+        insert_dispute(state, id, challenger, true, deposit, game, height);
+    } else {
+        let account = state.account(&challenger);
+        if account.balance < value {
+            return Err(Reason::InsufficientBalance);
+        }
+        state
+            .accounts
+            .entry(challenger.clone())
+            .or_default()
+            .balance -= value;
+        insert_dispute(state, id, challenger, false, value, game, height);
+    }
+    Ok(())
+}
+
+fn insert_dispute(
+    state: &mut State,
+    id: Digest,
+    challenger: Address,
+    by_verifier: bool,
+    deposit: Amount,
+    game: Dissection,
+    height: u64,
+) {
+    let due_height = height.saturating_add(state.params.audit.response_blocks);
+    state.disputes.insert(
+        id,
+        Dispute {
+            challenger,
+            by_verifier,
+            deposit,
+            game,
+            opened_height: height,
+            due_height,
+            ruling: None,
+        },
+    );
+    state.market_index.dispute_dues.insert((due_height, id));
+}
+
+fn open_game<'a>(state: &'a State, id: &Digest) -> Result<&'a Dispute, Reason> {
+    let dispute = state.disputes.get(id).ok_or(Reason::NoDispute)?;
+    if dispute.ruling.is_some() {
+        return Err(Reason::NoDispute);
+    }
+    Ok(dispute)
+}
+
+fn provider_of(state: &State, id: &Digest) -> Option<Address> {
+    state
+        .jobs
+        .get(id)
+        .and_then(|job| job.status.assignment())
+        .map(|a| a.provider.clone())
+}
+
+/// A move of the side whose turn it is.
+pub(crate) fn play(
+    state: &mut State,
+    sender: &Address,
+    id: Digest,
+    step: &Move,
+    height: u64,
+) -> Result<(), Reason> {
+    let dispute = open_game(state, &id)?;
+    let mover = match dispute.game.to_move() {
+        Some(Role::Defender) => provider_of(state, &id),
+        Some(Role::Challenger) => Some(dispute.challenger.clone()),
+        None => None,
+    };
+    if mover.as_ref() != Some(sender) {
+        return Err(Reason::NotYourMove);
+    }
+    let mut game = dispute.game.clone();
+    game.apply(step.clone()).map_err(|_| Reason::InvalidMove)?;
+    let old_due = dispute.due_height;
+    let due_height = height.saturating_add(state.params.audit.response_blocks);
+    if let Some(dispute) = state.disputes.get_mut(&id) {
+        dispute.game = game;
+        dispute.due_height = due_height;
+    }
+    state.market_index.dispute_dues.remove(&(old_due, id));
+    state.market_index.dispute_dues.insert((due_height, id));
+    Ok(())
+}
+
+/// Re-runs the resolved segment and rules.
+pub(crate) fn settle(
+    state: &mut State,
+    id: Digest,
+    manifest: Digest,
+    height: u64,
+    replayer: &dyn Replayer,
+) -> Result<(), SettleError> {
+    let dispute = open_game(state, &id)?;
+    let Phase::Resolved { lo, hi } = dispute.game.phase() else {
+        return Err(Reason::InvalidMove.into());
+    };
+    let (lo, hi) = (*lo, *hi);
+    let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
+    let commitment = job.status.commitment().ok_or(Reason::NoDispute)?.clone();
+    let provider = provider_of(state, &id).ok_or(Reason::NoDispute)?;
+    let mut endpoints = Vec::new();
+    if let Some(p) = state.providers.get(&provider) {
+        endpoints.push(p.endpoint.clone());
+    }
+    if let Some(p) = state.providers.get(&dispute.challenger) {
+        endpoints.push(p.endpoint.clone());
+    }
+    let request = ReplayRequest {
+        job_id: id,
+        module: job.module,
+        blobs: job.blobs.clone(),
+        input: job.input,
+        max_fuel: job.max_fuel,
+        seg_fuel: state.params.audit.seg_fuel,
+        pre: lo,
+        manifest,
+        endpoints,
+    };
+    let replayed = match replayer.replay(&request) {
+        Ok(replayed) => replayed,
+        Err(ReplayError::Unavailable(what)) => return Err(SettleError::Unavailable(what)),
+        Err(ReplayError::Invalid(_)) => return Err(Reason::ContentInvalid.into()),
+    };
+    let provider_right = transition_holds(&commitment, &hi, &replayed);
+    rule(state, id, !provider_right, DisputeEnd::Replay, height);
+    Ok(())
+}
+
+/// Whether re-running gave the defender's post leaf, and at the final leaf its output and
+/// failure flag.
+pub fn transition_holds(commitment: &Commitment, hi: &RevealedLeaf, replayed: &Replayed) -> bool {
+    if replayed.fuel != hi.fuel || replayed.state_root != hi.state_root {
+        return false;
+    }
+    let last = hi.index == u64::from(commitment.segments);
+    match (last, replayed.end) {
+        (false, ReplayEnd::Checkpoint) => true,
+        (true, ReplayEnd::Finished { output_hash }) => {
+            !commitment.failed
+                && output_hash.as_ref() == commitment.output_hash.as_ref()
+                && replayed.fuel == commitment.total_fuel
+        }
+        (true, ReplayEnd::Trapped { code }) => {
+            commitment.failed
+                && trap_root(code).as_ref() == commitment.output_hash.as_ref()
+                && replayed.fuel == commitment.total_fuel
+        }
+        _ => false,
+    }
+}
+
+/// Ends a dispute: slashes the loser, pays the winner its share, burns the rest; the job is
+/// refuted (full refund) or goes on to settle.
+fn rule(state: &mut State, id: Digest, provider_lost: bool, end: DisputeEnd, height: u64) {
+    let Some(dispute) = state.disputes.get(&id).cloned() else {
+        return;
+    };
+    state
+        .market_index
+        .dispute_dues
+        .remove(&(dispute.due_height, id));
+    let share_bps = u128::from(state.params.audit.winner_share_bps.min(BPS));
+    let split = |amount: Amount| {
+        (amount / u128::from(BPS)) * share_bps
+            + (amount % u128::from(BPS)) * share_bps / u128::from(BPS)
+    };
+    let provider = provider_of(state, &id);
+    let (slashed, to_winner);
+    if provider_lost {
+        let value = job_value(state, &id).unwrap_or(0);
+        let multiple = u128::from(state.params.audit.slash_multiple);
+        slashed = market::refute(state, id, value.saturating_mul(multiple), height);
+        to_winner = split(slashed);
+        // The challenger's deposit comes back whole.
+        if dispute.by_verifier {
+            if let Some(v) = state.verifiers.get_mut(&dispute.challenger) {
+                v.locked -= dispute.deposit;
+                v.disputes_won += 1;
+            }
+        } else {
+            state
+                .accounts
+                .entry(dispute.challenger.clone())
+                .or_default()
+                .balance += dispute.deposit;
+        }
+        state
+            .accounts
+            .entry(dispute.challenger.clone())
+            .or_default()
+            .balance += to_winner;
+    } else {
+        slashed = dispute.deposit;
+        if dispute.by_verifier
+            && let Some(v) = state.verifiers.get_mut(&dispute.challenger)
+        {
+            // deposit <= locked <= bond.
+            v.locked -= dispute.deposit;
+            v.bond -= dispute.deposit;
+            v.slashed += dispute.deposit;
+            v.disputes_lost += 1;
+        }
+        // A consumer's deposit is already out of its balance (held by the dispute). Without a
+        // provider to pay (it cannot happen: the job was assigned), the whole deposit is burned.
+        to_winner = match &provider {
+            Some(provider) => {
+                let share = split(slashed);
+                state.accounts.entry(provider.clone()).or_default().balance += share;
+                share
+            }
+            None => 0,
+        };
+    }
+    let burned = slashed - to_winner;
+    state.supply.total -= burned;
+    state.supply.burned = state.supply.burned.saturating_add(burned);
+    if dispute.by_verifier {
+        close_verifier_audit(state, &dispute.challenger);
+    }
+    if let Some(record) = state.disputes.get_mut(&id) {
+        record.ruling = Some(Ruling {
+            provider_lost,
+            end,
+            slashed,
+            to_winner,
+            height,
+        });
+    }
+    if !provider_lost {
+        market::settle_if_due(state, id, height);
+    }
+}
+
+/// A dispute whose move (or settlement) lapsed: the side that owed it loses.
+fn lapse_dispute(state: &mut State, id: Digest, height: u64) {
+    let Some(dispute) = state.disputes.get(&id) else {
+        return;
+    };
+    if dispute.ruling.is_some() || dispute.due_height > height {
+        return;
+    }
+    // The defender owes every reveal and proof, and the settlement of a resolved game (it must
+    // serve its checkpoints); the challenger owes its choices.
+    let provider_lost = dispute.game.to_move() != Some(Role::Challenger);
+    rule(state, id, provider_lost, DisputeEnd::Timeout, height);
+}
+
+/// End-of-block work, before the market's settlements: audit draws, lapsed audits and disputes,
+/// verifier releases.
+pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
+    for id in market::take_due(&mut state.market_index.draws, height) {
+        draw_audit(state, id, height, seed);
+    }
+    for id in market::take_due(&mut state.market_index.audit_dues, height) {
+        lapse_audit(state, id, height);
+    }
+    for id in market::take_due(&mut state.market_index.dispute_dues, height) {
+        lapse_dispute(state, id, height);
+    }
+    release_due(state, height);
+}
+
+/// Checks a manifest against the agreed pre-state leaf (for replayers).
+pub fn manifest_matches(manifest: &Manifest, pre: &RevealedLeaf) -> bool {
+    manifest.index == pre.index
+        && manifest.fuel == pre.fuel
+        && manifest.state_root() == pre.state_root
+}
