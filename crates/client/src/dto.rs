@@ -220,7 +220,14 @@ pub struct ProviderDto {
     /// 0..=10000.
     pub reputation: u32,
     pub jobs_done: u64,
+    /// Deadlines missed.
     pub jobs_missed: u64,
+    /// Audits its jobs passed.
+    #[serde(default)]
+    pub audits_passed: u64,
+    /// Disputes over its commitments it lost.
+    #[serde(default)]
+    pub disputes_lost: u64,
     /// Jobs assigned and not yet settled or expired.
     pub jobs_in_flight: u32,
     /// Concurrent jobs it takes.
@@ -271,8 +278,91 @@ pub struct JobDto {
     pub paid: Option<String>,
     /// Returned to the consumer (settled, expired or cancelled jobs).
     pub refunded: Option<String>,
-    /// Burned from the provider's bond (expired assigned jobs).
+    /// Taken from the provider's bond (expired assigned jobs, refuted jobs).
     pub slashed: Option<String>,
-    /// The height the job settled, expired or was cancelled at.
+    /// The height the job settled, expired, was cancelled or refuted at.
     pub finished_height: Option<u64>,
+    /// The job's audit, once drawn.
+    #[serde(default)]
+    pub audit_record: Option<AuditDto>,
+    /// The dispute over its commitment, once opened.
+    #[serde(default)]
+    pub dispute: Option<DisputeDto>,
+}
+
+/// A job's audit.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AuditDto {
+    /// `full` or `light`.
+    pub kind: String,
+    /// The segments a light audit re-runs (empty for a full audit).
+    pub segments: Vec<u64>,
+    pub verifier: String,
+    pub drawn_height: u64,
+    /// When the verifier's current step (seal, then reveal) is due.
+    pub due_height: u64,
+    /// `drawn`, `sealed`, `passed`, `disputed` or `missed`.
+    pub stage: String,
+}
+
+/// A leaf of a trace, as a dispute shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LeafDto {
+    pub index: u64,
+    pub fuel: u64,
+    pub state_root: String,
+}
+
+/// A dispute over a job's commitment.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DisputeDto {
+    pub challenger: String,
+    /// The challenger is the job's verifier (else its consumer).
+    pub by_verifier: bool,
+    pub deposit: String,
+    pub opened_height: u64,
+    /// When the next move (or the settlement) is due; the side that owes it loses after.
+    pub due_height: u64,
+    /// `awaiting_reveal`, `awaiting_choice`, `awaiting_proof`, `resolved` or `ruled`.
+    pub phase: String,
+    /// `defender` (the provider), `challenger`, `settle` (anyone) or none once ruled.
+    pub to_move: Option<String>,
+    pub round: u32,
+    /// The disputed interval of leaves.
+    pub lo: u64,
+    pub hi: u64,
+    /// The game's canonical encoding (`plexus_types::dissection::Dissection`), hex: what the
+    /// agents decode to compute their moves.
+    pub game: String,
+    /// The two proven adjacent leaves of a resolved game.
+    pub resolved: Option<(LeafDto, LeafDto)>,
+    pub ruling: Option<RulingDto>,
+}
+
+/// How a dispute ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RulingDto {
+    pub provider_lost: bool,
+    /// `replay` or `timeout`.
+    pub end: String,
+    pub slashed: String,
+    pub to_winner: String,
+    pub height: u64,
+}
+
+/// A registered verifier.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct VerifierDto {
+    pub address: String,
+    pub bond: String,
+    /// Held as deposits of disputes it opened.
+    pub locked: String,
+    pub open: u32,
+    pub registered_height: u64,
+    pub audits_done: u64,
+    pub audits_missed: u64,
+    pub disputes_won: u64,
+    pub disputes_lost: u64,
+    pub slashed: String,
+    pub unbonding_release: Option<u64>,
 }

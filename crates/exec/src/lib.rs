@@ -37,8 +37,8 @@ pub use gemm::{GemmShapeError, gemm_i8};
 pub use host::{job_seed, random_bytes};
 pub use plexus_types::trace::{Digest32, GlobalValue, TrapCode};
 pub use run::{
-    ExecError, Execution, Job, Leaf, Outcome, RunStats, SegmentEnd, SegmentOutcome, replay_segment,
-    run, run_measured,
+    ExecError, Execution, Job, Leaf, Outcome, RunStats, SegmentEnd, SegmentOutcome,
+    replay_first_segment, replay_segment, run, run_measured,
 };
 
 /// Largest module accepted by admission, in bytes.

@@ -132,8 +132,15 @@ pub struct Execution {
 pub enum SegmentEnd {
     /// At a checkpoint, with more steps to run.
     Checkpoint,
-    /// `step` returned 0: this was the last segment.
-    Finished,
+    /// `step` returned 0: this was the last segment. `output_hash` is what the run commits to
+    /// (`content_hash(output)`, or `trap_root(code)` with `failed` when the output record is
+    /// invalid).
+    Finished {
+        /// The job's output hash.
+        output_hash: Digest32,
+        /// Whether the output record was invalid (the job failed at its end).
+        failed: bool,
+    },
     /// A trap; the leaf is the trap leaf.
     Trapped(TrapCode),
 }
@@ -588,7 +595,6 @@ pub fn replay_segment(
     if !engine.options.metering {
         return Err(ExecError::NotMetered);
     }
-    let index = pre.index + 1;
     let mut machine = match Machine::new(engine, job)? {
         Ok(machine) => machine,
         // The module traps before checkpoint 0 exists, so no checkpoint can be valid for it.
@@ -600,22 +606,77 @@ pub fn replay_segment(
         }
     };
     let mut snapshotter = restore(&mut machine, pre, pages)?;
+    Ok(finish_segment(
+        &mut machine,
+        pre.index,
+        pre.fuel,
+        job.seg_fuel,
+        &mut snapshotter,
+    ))
+}
+
+/// Re-runs segment 0 of `job` from the freshly instantiated module: checkpoint 0 is whatever
+/// instantiation gives, so no pages are needed. `Ok(None)` if instantiation itself traps (such a
+/// job has no segment 0).
+pub fn replay_first_segment(
+    engine: &Engine,
+    job: &Job,
+) -> Result<Option<SegmentOutcome>, ExecError> {
+    if !engine.options.metering {
+        return Err(ExecError::NotMetered);
+    }
+    let mut machine = match Machine::new(engine, job)? {
+        Ok(machine) => machine,
+        Err(_) => return Ok(None),
+    };
+    let mut snapshotter = Snapshotter::default();
+    // Primes the snapshotter with checkpoint 0's pages, as a run does.
+    machine.checkpoint(0, 0, &mut snapshotter);
+    Ok(Some(finish_segment(
+        &mut machine,
+        0,
+        0,
+        job.seg_fuel,
+        &mut snapshotter,
+    )))
+}
+
+/// Runs the segment after checkpoint `pre_index` (at cumulative fuel `pre_fuel`) and returns its
+/// post leaf and how it ended.
+fn finish_segment(
+    machine: &mut Machine,
+    pre_index: u64,
+    pre_fuel: u64,
+    seg_fuel: u64,
+    snapshotter: &mut Snapshotter,
+) -> SegmentOutcome {
+    let index = pre_index + 1;
     let leaf = |fuel, state_root| Leaf { fuel, state_root };
-    let (leaf, end) = match machine.segment(pre.index == 0, pre.fuel, job.seg_fuel) {
+    let (leaf, end) = match machine.segment(pre_index == 0, pre_fuel, seg_fuel) {
         Stop::Trapped(trap, fuel) => (
             leaf(fuel, trap_root(trap.code())),
             SegmentEnd::Trapped(trap),
         ),
         Stop::Checkpoint(fuel) => {
-            let (checkpoint, _) = machine.checkpoint(index, fuel, &mut snapshotter);
+            let (checkpoint, _) = machine.checkpoint(index, fuel, snapshotter);
             (leaf(fuel, checkpoint.state_root()), SegmentEnd::Checkpoint)
         }
         Stop::Finished(fuel) => {
-            let (checkpoint, _) = machine.checkpoint(index, fuel, &mut snapshotter);
-            (leaf(fuel, checkpoint.state_root()), SegmentEnd::Finished)
+            let (checkpoint, _) = machine.checkpoint(index, fuel, snapshotter);
+            let (output_hash, failed) = match machine.output() {
+                Ok(output) => (content_hash(&output), false),
+                Err(trap) => (trap_root(trap.code()), true),
+            };
+            (
+                leaf(fuel, checkpoint.state_root()),
+                SegmentEnd::Finished {
+                    output_hash,
+                    failed,
+                },
+            )
         }
     };
-    Ok(SegmentOutcome { index, leaf, end })
+    SegmentOutcome { index, leaf, end }
 }
 
 /// Restores memory, globals and fuel from `pre`; returns a snapshotter primed with its pages.

@@ -2,7 +2,8 @@
 
 use plexus_exec::{
     Checkpoint, Engine, EngineOptions, ExecError, Execution, Job, MemoryCheckpoints, Outcome,
-    PageSource, SegmentEnd, TrapCode, admit, gemm_i8, job_seed, random_bytes, replay_segment, run,
+    PageSource, SegmentEnd, TrapCode, admit, gemm_i8, job_seed, random_bytes, replay_first_segment,
+    replay_segment, run,
 };
 use plexus_types::trace::{Digest32, content_hash, trap_root};
 use rand::{RngExt as _, SeedableRng as _};
@@ -59,9 +60,17 @@ fn assert_replays(engine: &Engine, job: &Job, execution: &Execution, store: &Mem
             (Outcome::Trapped(trap), true) if store.checkpoints.len() < execution.leaves.len() => {
                 SegmentEnd::Trapped(*trap)
             }
-            (_, true) => SegmentEnd::Finished,
+            (_, true) => SegmentEnd::Finished {
+                output_hash: execution.output_hash,
+                failed: matches!(execution.outcome, Outcome::Trapped(_)),
+            },
         };
         assert_eq!(outcome.end, expected_end, "segment {i}");
+        if i == 0 {
+            // Segment 0 also replays from the bare module, without any page.
+            let first = replay_first_segment(engine, job).unwrap().unwrap();
+            assert_eq!(first, outcome, "segment 0 from instantiation");
+        }
     }
 }
 

@@ -560,6 +560,8 @@ pub fn provider_dto(
         reputation: provider.reputation,
         jobs_done: provider.jobs_done,
         jobs_missed: provider.jobs_missed,
+        audits_passed: provider.audits_passed,
+        disputes_lost: provider.disputes_lost,
         jobs_in_flight: provider.jobs_in_flight,
         capacity: provider.capacity(),
         // Whether a job posted in the next block could be matched to it.
@@ -570,8 +572,101 @@ pub fn provider_dto(
     }
 }
 
-/// The JSON form of a job.
-pub fn job_dto(id: &plexus_types::Digest, job: &plexus_state::Job) -> JobDto {
+fn leaf_dto(leaf: &plexus_types::dissection::RevealedLeaf) -> LeafDto {
+    LeafDto {
+        index: leaf.index,
+        fuel: leaf.fuel,
+        state_root: plexus_types::trace::digest32_hex(&leaf.state_root),
+    }
+}
+
+fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
+    use plexus_state::dispute::{AuditKind, AuditStage};
+    let (kind, segments) = match &audit.kind {
+        AuditKind::Full => ("full", Vec::new()),
+        AuditKind::Light { segments } => ("light", segments.clone()),
+    };
+    let stage = match audit.stage {
+        AuditStage::Drawn => "drawn",
+        AuditStage::Sealed { .. } => "sealed",
+        AuditStage::Passed => "passed",
+        AuditStage::Disputed => "disputed",
+        AuditStage::Missed => "missed",
+    };
+    AuditDto {
+        kind: kind.to_string(),
+        segments,
+        verifier: audit.verifier.to_string(),
+        drawn_height: audit.drawn_height,
+        due_height: audit.due_height,
+        stage: stage.to_string(),
+    }
+}
+
+fn dispute_dto(dispute: &plexus_state::dispute::Dispute) -> DisputeDto {
+    use plexus_types::dissection::{Phase, Role};
+    let game = &dispute.game;
+    let phase = match game.phase() {
+        _ if dispute.ruling.is_some() => "ruled",
+        Phase::AwaitingReveal => "awaiting_reveal",
+        Phase::AwaitingChoice { .. } => "awaiting_choice",
+        Phase::AwaitingProof => "awaiting_proof",
+        Phase::Resolved { .. } => "resolved",
+    };
+    let to_move = match (&dispute.ruling, game.to_move()) {
+        (Some(_), _) => None,
+        (None, Some(Role::Defender)) => Some("defender"),
+        (None, Some(Role::Challenger)) => Some("challenger"),
+        (None, None) => Some("settle"),
+    };
+    DisputeDto {
+        challenger: dispute.challenger.to_string(),
+        by_verifier: dispute.by_verifier,
+        deposit: dispute.deposit.to_string(),
+        opened_height: dispute.opened_height,
+        due_height: dispute.due_height,
+        phase: phase.to_string(),
+        to_move: to_move.map(str::to_string),
+        round: game.round(),
+        lo: game.lo(),
+        hi: game.hi(),
+        game: plexus_types::hash::to_hex(&commonware_codec::Encode::encode(game)),
+        resolved: game
+            .resolved()
+            .map(|(lo, hi)| (leaf_dto(&lo), leaf_dto(&hi))),
+        ruling: dispute.ruling.as_ref().map(|ruling| RulingDto {
+            provider_lost: ruling.provider_lost,
+            end: match ruling.end {
+                plexus_state::dispute::DisputeEnd::Replay => "replay",
+                plexus_state::dispute::DisputeEnd::Timeout => "timeout",
+            }
+            .to_string(),
+            slashed: ruling.slashed.to_string(),
+            to_winner: ruling.to_winner.to_string(),
+            height: ruling.height,
+        }),
+    }
+}
+
+/// The JSON form of a verifier.
+pub fn verifier_dto(address: &Address, verifier: &plexus_state::dispute::Verifier) -> VerifierDto {
+    VerifierDto {
+        address: address.to_string(),
+        bond: verifier.bond.to_string(),
+        locked: verifier.locked.to_string(),
+        open: verifier.open,
+        registered_height: verifier.registered_height,
+        audits_done: verifier.audits_done,
+        audits_missed: verifier.audits_missed,
+        disputes_won: verifier.disputes_won,
+        disputes_lost: verifier.disputes_lost,
+        slashed: verifier.slashed.to_string(),
+        unbonding_release: verifier.unbonding_release,
+    }
+}
+
+/// The JSON form of a job, with its audit and dispute from `state`.
+pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_state::Job) -> JobDto {
     use plexus_state::JobStatus;
     let assignment = job.status.assignment();
     let commitment = job.status.commitment();
@@ -586,6 +681,9 @@ pub fn job_dto(id: &plexus_types::Digest, job: &plexus_state::Job) -> JobDto {
             height,
             ..
         } => (Some(*committed_height), Some(*height)),
+        JobStatus::Refuted {
+            committed_height, ..
+        } => (Some(*committed_height), None),
         _ => (None, None),
     };
     let (paid, refunded, slashed) = match &job.status {
@@ -594,6 +692,9 @@ pub fn job_dto(id: &plexus_types::Digest, job: &plexus_state::Job) -> JobDto {
             refunded, slashed, ..
         } => (None, Some(*refunded), Some(*slashed)),
         JobStatus::Cancelled { refunded, .. } => (None, Some(*refunded), None),
+        JobStatus::Refuted {
+            refunded, slashed, ..
+        } => (None, Some(*refunded), Some(*slashed)),
         _ => (None, None, None),
     };
     JobDto {
@@ -624,7 +725,20 @@ pub fn job_dto(id: &plexus_types::Digest, job: &plexus_state::Job) -> JobDto {
         refunded: refunded.map(|a| a.to_string()),
         slashed: slashed.map(|a| a.to_string()),
         finished_height: job.status.finished_height(),
+        audit_record: state.audits.get(id).map(audit_dto),
+        dispute: state.disputes.get(id).map(dispute_dto),
     }
+}
+
+/// Registered verifiers, by address.
+#[utoipa::path(get, path = "/v1/verifiers", responses((status = 200, body = Vec<VerifierDto>)))]
+async fn get_verifiers(State(state): State<ApiState>) -> ApiResult<Vec<VerifierDto>> {
+    Ok(Json(finalized_state(&state, |s| {
+        s.verifiers
+            .iter()
+            .map(|(address, verifier)| verifier_dto(address, verifier))
+            .collect()
+    })))
 }
 
 /// Registered compute providers, by address.
@@ -674,7 +788,7 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiRe
         )
     })?;
     finalized_state(&state, |s| {
-        s.jobs.get(&digest).map(|job| job_dto(&digest, job))
+        s.jobs.get(&digest).map(|job| job_dto(s, &digest, job))
     })
     .map(Json)
     .ok_or_else(|| {
@@ -732,7 +846,7 @@ pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, 
     };
     Ok(found
         .into_iter()
-        .map(|(id, job)| job_dto(id, job))
+        .map(|(id, job)| job_dto(state, id, job))
         .collect())
 }
 
@@ -921,6 +1035,7 @@ async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
         get_validators,
         get_providers,
         get_provider,
+        get_verifiers,
         get_job,
         get_jobs,
         get_status,
@@ -972,6 +1087,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/validators", get(get_validators))
         .route("/v1/providers", get(get_providers))
+        .route("/v1/verifiers", get(get_verifiers))
         .route("/v1/providers/{address}", get(get_provider))
         .route("/v1/jobs", get(get_jobs))
         .route("/v1/jobs/{id}", get(get_job))
@@ -1097,7 +1213,7 @@ mod tests {
     #[test]
     fn jobs_and_providers_as_json() {
         let (state, matched, unmatched) = market();
-        let job = job_dto(&matched, &state.jobs[&matched]);
+        let job = job_dto(&state, &matched, &state.jobs[&matched]);
         assert_eq!(job.status, "committed");
         assert_eq!(job.provider, Some(address(1).to_string()));
         assert_eq!(job.escrow, (4 * PLX).to_string());
@@ -1113,7 +1229,7 @@ mod tests {
             (Some(3), Some(8))
         );
         assert_eq!((job.paid, job.finished_height), (None, None));
-        let open = job_dto(&unmatched, &state.jobs[&unmatched]);
+        let open = job_dto(&state, &unmatched, &state.jobs[&unmatched]);
         assert_eq!((open.status.as_str(), open.provider), ("posted", None));
 
         let provider = provider_dto(&state, &address(1), &state.providers[&address(1)]);

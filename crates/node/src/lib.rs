@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod gossip;
 pub mod metrics;
 pub mod node;
+pub mod replay;
 pub mod reshare;
 pub mod store;
 

@@ -136,7 +136,11 @@ pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 1_000;
 
 /// Rebuilds the ledger from the store: the latest snapshot (or genesis), then every stored block
 /// after it. Creates the genesis block on first start.
-fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeError> {
+fn recover(
+    store: &Store,
+    genesis: &Genesis,
+    replayer: Arc<dyn plexus_state::dispute::Replayer>,
+) -> Result<(Ledger, Block), NodeError> {
     let (state, header) = genesis.build()?;
     let genesis_block = Block {
         header,
@@ -168,6 +172,7 @@ fn recover(store: &Store, genesis: &Genesis) -> Result<(Ledger, Block), NodeErro
         }
         _ => Ledger::new(genesis_block.clone(), state, Vec::new()),
     };
+    ledger.set_replayer(replayer);
     let from = ledger.finalized().state.height;
     for height in from + 1..=tip {
         let Some(block) = store.block(height)? else {
@@ -264,7 +269,14 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
 
 async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeError> {
     let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
-    let (ledger, genesis_block) = recover(&store, &cfg.genesis)?;
+    // Content (modules, inputs, checkpoint pages) for the API and for re-running disputed
+    // segments inside block execution.
+    let blobs = Arc::new(plexus_blobs::BlobStore::open(
+        &cfg.data_dir.join("blobs"),
+        plexus_blobs::Limits::default(),
+    )?);
+    let replayer = Arc::new(crate::replay::StoreReplayer::new(blobs.clone()));
+    let (ledger, genesis_block) = recover(&store, &cfg.genesis, replayer)?;
     let participants = committee(&cfg.genesis)?;
     let me_key = cfg.key.public_key();
     let me = plexus_types::Address(me_key.clone());
@@ -397,11 +409,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         );
     }
     // The API serves only confirmed state: it starts once any state sync is confirmed.
-    let blobs = plexus_blobs::BlobStore::open(
-        &cfg.data_dir.join("blobs"),
-        plexus_blobs::Limits::default(),
-    )?;
-    let router = api::router(api_state).merge(crate::blob_api::router(Arc::new(blobs)));
+    let router = api::router(api_state).merge(crate::blob_api::router(blobs));
     context.child("api").spawn(move |_| async move {
         if let Err(err) = axum::serve(listener, router).await {
             error!(%err, "the API server stopped");
@@ -530,7 +538,12 @@ mod tests {
     ) -> (Store, plexus_types::Digest) {
         let _ = std::fs::remove_file(path);
         let store = Store::open(path).unwrap();
-        let (mut ledger, _) = recover(&store, &genesis()).unwrap();
+        let (mut ledger, _) = recover(
+            &store,
+            &genesis(),
+            Arc::new(plexus_state::dispute::NoContent),
+        )
+        .unwrap();
         let key = PrivateKey::from_seed(1);
         for nonce in 0..blocks {
             let tx = Transaction {
@@ -573,7 +586,12 @@ mod tests {
                 std::process::id()
             ));
             let (store, root) = chain(&path, 6, snapshot_at);
-            let (ledger, _) = recover(&store, &genesis()).unwrap();
+            let (ledger, _) = recover(
+                &store,
+                &genesis(),
+                Arc::new(plexus_state::dispute::NoContent),
+            )
+            .unwrap();
             assert_eq!(ledger.finalized().state.height, 6);
             assert_eq!(
                 ledger.finalized().state.root(),
@@ -592,7 +610,12 @@ mod tests {
         let blocks = SNAPSHOT_INTERVAL_BLOCKS + 2;
         let (store, _) = chain(&path, blocks, None);
         assert!(store.snapshot().unwrap().is_none());
-        recover(&store, &genesis()).unwrap();
+        recover(
+            &store,
+            &genesis(),
+            Arc::new(plexus_state::dispute::NoContent),
+        )
+        .unwrap();
         assert_eq!(store.snapshot().unwrap().map(|s| s.height), Some(blocks));
         drop(store);
         let _ = std::fs::remove_file(&path);
@@ -607,13 +630,17 @@ mod tests {
         snapshot.accounts.values_mut().next().unwrap().balance += 1;
         store.put_snapshot(&snapshot).unwrap();
         assert!(matches!(
-            recover(&store, &genesis()),
+            recover(
+                &store,
+                &genesis(),
+                Arc::new(plexus_state::dispute::NoContent)
+            ),
             Err(NodeError::SnapshotMismatch { height: 2 })
         ));
         let mut other = genesis();
         other.chain_id = 10;
         assert!(matches!(
-            recover(&store, &other),
+            recover(&store, &other, Arc::new(plexus_state::dispute::NoContent)),
             Err(NodeError::GenesisMismatch { .. })
         ));
         drop(store);

@@ -181,6 +181,9 @@ pub enum ReplayEnd {
     Finished { output_hash: Digest32 },
     /// The job trapped with this code.
     Trapped { code: u8 },
+    /// The job finished but its output record was invalid: it failed (the leaf is the final
+    /// state's; `output_hash` is the failure's `trap_root(code)`).
+    OutputInvalid { output_hash: Digest32 },
 }
 
 /// What the validators re-run.
@@ -799,6 +802,11 @@ pub fn transition_holds(commitment: &Commitment, hi: &RevealedLeaf, replayed: &R
         (false, ReplayEnd::Checkpoint) => true,
         (true, ReplayEnd::Finished { output_hash }) => {
             !commitment.failed
+                && output_hash.as_ref() == commitment.output_hash.as_ref()
+                && replayed.fuel == commitment.total_fuel
+        }
+        (true, ReplayEnd::OutputInvalid { output_hash }) => {
+            commitment.failed
                 && output_hash.as_ref() == commitment.output_hash.as_ref()
                 && replayed.fuel == commitment.total_fuel
         }

@@ -30,12 +30,38 @@ pub fn parse_digest(text: &str) -> Option<Digest> {
 
 /// Lower-case hex of a digest, without prefix.
 pub fn digest_hex(digest: &Digest) -> String {
-    digest.0.iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&digest.0)
+}
+
+/// Lower-case hex of any bytes, without prefix.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes from hex (an even number of hex digits, either case); `None` otherwise.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_hex_round_trips_and_refuses_odd_or_bad_digits() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(to_hex(&bytes), "0001abff");
+        assert_eq!(from_hex("0001ABff").unwrap(), bytes);
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex("").unwrap(), Vec::<u8>::new());
+    }
 
     #[test]
     fn hex_round_trip_and_rejections() {
