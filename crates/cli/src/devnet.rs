@@ -54,7 +54,16 @@ pub struct DevnetArgs {
     /// Provider 0's API address (provider i listens on its port plus i).
     #[arg(long, default_value = "127.0.0.1:7070")]
     provider_api: SocketAddr,
+    /// TESTING AID: the last C of the providers forge the output of every job they run
+    /// (`provider run --forge`) and do not verify; the others verify with a
+    /// `DEVNET_VERIFIER_BOND` bond. Post jobs with `job run --audit full` to watch a cheater's
+    /// job get disputed, the cheater slashed and the consumer refunded.
+    #[arg(long, default_value_t = 0)]
+    cheating_providers: u32,
 }
+
+/// The verifier bond of a devnet's honest providers.
+pub const DEVNET_VERIFIER_BOND: &str = "500plx";
 
 /// Devnet provider keys funded at genesis (`provider0`..): public seeds, devnet only.
 pub const PROVIDER_KEYS: u64 = 8;
@@ -218,6 +227,14 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     }
     println!("Ctrl-C stops; running again with the same --dir continues the chain.");
     let node_url = format!("http://{}", args.api);
+    if args.cheating_providers > args.providers {
+        anyhow::bail!(
+            "--cheating-providers {} is more than --providers {}",
+            args.cheating_providers,
+            args.providers
+        );
+    }
+    let honest = args.providers - args.cheating_providers;
     if args.validators > 1 {
         return supervise(
             &dir,
@@ -226,11 +243,18 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
             args.block_time_ms,
             &provider_apis,
             &node_url,
+            honest,
         );
     }
     let mut providers = Vec::new();
     for (i, api) in provider_apis.iter().enumerate() {
-        providers.push(spawn_provider(&dir, i as u32, *api, &node_url)?);
+        providers.push(spawn_provider(
+            &dir,
+            i as u32,
+            *api,
+            &node_url,
+            i as u32 >= honest,
+        )?);
     }
     let cfg = NodeConfig {
         data_dir: dir,
@@ -262,6 +286,7 @@ fn spawn_provider(
     i: u32,
     api: SocketAddr,
     node_url: &str,
+    forge: bool,
 ) -> Result<std::process::Child> {
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let provider_dir = dir.join(format!("provider-{i}"));
@@ -289,14 +314,24 @@ fn spawn_provider(
             node_url,
             "--exit-with-parent",
         ])
+        .args(if forge {
+            vec!["--forge"]
+        } else {
+            vec!["--verifier-bond", DEVNET_VERIFIER_BOND]
+        })
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start provider {i}"))?;
     println!(
-        "  provider {i}  pid {}  log {}",
+        "  provider {i}  pid {}  log {}{}",
         child.id(),
-        log_path.display()
+        log_path.display(),
+        if forge {
+            "  (TESTING AID: forges every output)"
+        } else {
+            "  (also verifies)"
+        }
     );
     Ok(child)
 }
@@ -349,6 +384,7 @@ fn supervise(
     block_time_ms: u64,
     provider_apis: &[SocketAddr],
     node_url: &str,
+    honest: u32,
 ) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let count = nodes.len() as u32;
@@ -408,7 +444,13 @@ fn supervise(
         children.push(child);
     }
     for (i, api) in provider_apis.iter().enumerate() {
-        children.push(spawn_provider(dir, i as u32, *api, node_url)?);
+        children.push(spawn_provider(
+            dir,
+            i as u32,
+            *api,
+            node_url,
+            i as u32 >= honest,
+        )?);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

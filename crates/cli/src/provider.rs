@@ -65,6 +65,14 @@ pub struct ProviderRunArgs {
     /// Stop when the parent process exits (how `plexus devnet` runs its providers).
     #[arg(long, hide = true)]
     exit_with_parent: bool,
+    /// Also verify other providers' jobs (audits and disputes), holding this verifier bond
+    /// (at least the chain's verifier_bond_min); 0 does not verify.
+    #[arg(long, default_value = "0")]
+    verifier_bond: String,
+    /// TESTING AID: commit a forged output and final state for every job, so anyone can watch a
+    /// cheater lose its disputes and its bond. Never use it with real value.
+    #[arg(long)]
+    forge: bool,
 }
 
 pub fn run(
@@ -115,6 +123,9 @@ pub fn run(
         fuel_per_second: args.fuel_per_second,
         poll: Duration::from_millis(args.poll_ms),
         exit_with_parent: args.exit_with_parent,
+        verifier_bond: parse_amount(&args.verifier_bond)
+            .map_err(|e| anyhow::anyhow!("--verifier-bond: {e}"))?,
+        forge: args.forge,
     })
     .context("the provider stopped")
 }

@@ -209,6 +209,20 @@ impl Client {
         self.get(&format!("/v1/jobs?provider={provider}&limit={limit}"))
     }
 
+    /// Jobs `verifier` audits or disputes, newest first.
+    pub fn jobs_of_verifier(
+        &self,
+        verifier: &Address,
+        limit: usize,
+    ) -> Result<Vec<JobDto>, ClientError> {
+        self.get(&format!("/v1/jobs?verifier={verifier}&limit={limit}"))
+    }
+
+    /// Registered verifiers.
+    pub fn verifiers(&self) -> Result<Vec<crate::dto::VerifierDto>, ClientError> {
+        self.get("/v1/verifiers")
+    }
+
     pub fn faucet(&self, address: &Address, amount: Option<String>) -> Result<String, ClientError> {
         let url = self.url("/v1/faucet");
         let response = self

@@ -807,11 +807,13 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiRe
 /// The most jobs one list request returns.
 pub const JOBS_LIST_MAX: usize = 100;
 
-/// The filter of `GET /v1/jobs`: exactly one of `consumer` and `provider`.
-#[derive(Debug, serde::Deserialize)]
+/// The filter of `GET /v1/jobs`: exactly one of `consumer`, `provider` and `verifier` (the jobs
+/// it audits or disputes as challenger).
+#[derive(Debug, Default, serde::Deserialize)]
 pub struct JobsQuery {
     pub consumer: Option<String>,
     pub provider: Option<String>,
+    pub verifier: Option<String>,
     /// At most `JOBS_LIST_MAX` (larger values are capped); defaults to it.
     pub limit: Option<usize>,
 }
@@ -819,12 +821,39 @@ pub struct JobsQuery {
 /// The jobs `query` selects in `state`, newest first.
 pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, ApiError> {
     let limit = query.limit.unwrap_or(JOBS_LIST_MAX).min(JOBS_LIST_MAX);
-    let found = match (&query.consumer, &query.provider) {
-        (Some(consumer), None) => {
+    let found = match (&query.consumer, &query.provider, &query.verifier) {
+        (None, None, Some(verifier)) => {
+            let verifier = parse_address(verifier)?;
+            let mut ids: std::collections::BTreeSet<&plexus_types::Digest> = state
+                .audits
+                .iter()
+                .filter(|(_, audit)| audit.verifier == verifier)
+                .map(|(id, _)| id)
+                .collect();
+            ids.extend(
+                state
+                    .disputes
+                    .iter()
+                    .filter(|(_, dispute)| dispute.challenger == verifier)
+                    .map(|(id, _)| id),
+            );
+            let mut found: Vec<_> = ids
+                .into_iter()
+                .filter_map(|id| state.jobs.get_key_value(id))
+                .collect();
+            found.sort_by(|a, b| {
+                b.1.posted_height
+                    .cmp(&a.1.posted_height)
+                    .then_with(|| b.0.cmp(a.0))
+            });
+            found.truncate(limit);
+            found
+        }
+        (Some(consumer), None, None) => {
             let consumer = parse_address(consumer)?;
             plexus_state::market::jobs_where(&state.jobs, |job| job.consumer == consumer, limit)
         }
-        (None, Some(provider)) => {
+        (None, Some(provider), None) => {
             let provider = parse_address(provider)?;
             plexus_state::market::jobs_where(
                 &state.jobs,
@@ -840,7 +869,7 @@ pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, 
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_query",
-                "give exactly one of consumer=ADDRESS and provider=ADDRESS",
+                "give exactly one of consumer=ADDRESS, provider=ADDRESS and verifier=ADDRESS",
             ));
         }
     };
@@ -852,7 +881,7 @@ pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, 
 
 /// A consumer's jobs or the jobs assigned to a provider, newest first (retained jobs only).
 #[utoipa::path(get, path = "/v1/jobs",
-    params(("consumer" = Option<String>, Query), ("provider" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+    params(("consumer" = Option<String>, Query), ("provider" = Option<String>, Query), ("verifier" = Option<String>, Query), ("limit" = Option<usize>, Query)),
     responses((status = 200, body = Vec<JobDto>), (status = 400, body = ErrorBody)))]
 async fn get_jobs(
     State(state): State<ApiState>,
@@ -1245,6 +1274,7 @@ mod tests {
         let query = |consumer: Option<u64>, provider: Option<u64>, limit| JobsQuery {
             consumer: consumer.map(|i| address(i).to_string()),
             provider: provider.map(|i| address(i).to_string()),
+            verifier: None,
             limit,
         };
         let ids = |jobs: Vec<JobDto>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
@@ -1271,8 +1301,7 @@ mod tests {
         }
         let not_an_address = JobsQuery {
             consumer: Some("nope".into()),
-            provider: None,
-            limit: None,
+            ..JobsQuery::default()
         };
         assert!(list_jobs(&state, &not_an_address).is_err());
     }

@@ -21,6 +21,7 @@ use plexus_types::Digest;
 use plexus_types::audit::Manifest;
 use plexus_types::trace::Digest32;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -67,13 +68,20 @@ impl StoreReplayer {
     }
 }
 
-/// Pages straight from the blob store (a page's hash is the BLAKE3 hash of its bytes).
-struct StorePages<'a>(&'a BlobStore);
+/// Pages from the blob store, found through the manifest's locators (the executor checks each
+/// page's bytes against its `page_hash` when it restores them).
+struct StorePages<'a> {
+    store: &'a BlobStore,
+    locators: BTreeMap<Digest32, Digest32>,
+}
 
 impl PageSource for StorePages<'_> {
     fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
-        let name = plexus_types::hash::digest_from_bytes(hash.0);
-        self.0
+        let Some(locator) = self.locators.get(hash) else {
+            return Ok(None);
+        };
+        let name = plexus_types::hash::digest_from_bytes(locator.0);
+        self.store
             .get(&name)
             .map(|bytes| bytes.map(Cow::Owned))
             .map_err(io::Error::other)
@@ -133,20 +141,27 @@ impl Replayer for StoreReplayer {
                     "the manifest is not the agreed pre-state".into(),
                 ));
             }
+            let pages = StorePages {
+                store: &self.blobs,
+                locators: manifest
+                    .pages
+                    .iter()
+                    .copied()
+                    .zip(manifest.locators.iter().copied())
+                    .collect(),
+            };
             let pre = Checkpoint {
                 index: manifest.index,
                 fuel: manifest.fuel,
                 globals: manifest.globals,
                 pages: manifest.pages,
             };
-            plexus_exec::replay_segment(&engine, &job, &pre, &StorePages(&self.blobs)).map_err(
-                |err| match err {
-                    ExecError::MissingPage { .. } | ExecError::PageSource(_) => {
-                        ReplayError::Unavailable(err.to_string())
-                    }
-                    other => invalid(other),
-                },
-            )?
+            plexus_exec::replay_segment(&engine, &job, &pre, &pages).map_err(|err| match err {
+                ExecError::MissingPage { .. } | ExecError::PageSource(_) => {
+                    ReplayError::Unavailable(err.to_string())
+                }
+                other => invalid(other),
+            })?
         };
         Ok(Replayed {
             fuel: outcome.leaf.fuel,

@@ -8,17 +8,21 @@
 //! submits every transaction, so nonces never race.
 
 use crate::{
+    fueltrace::{self, PlayError},
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
     runner::{Assignment, RunError, Runner},
 };
 use plexus_blobs::BlobError;
-use plexus_client::{Client, ClientError, TxBuilder, dto::JobDto};
+use plexus_client::{
+    Client, ClientError, TxBuilder,
+    dto::{DisputeDto, JobDto},
+};
 use plexus_types::{
     Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
     job::ResourceProfile,
 };
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -76,6 +80,11 @@ pub struct Agent {
     /// The chain's block time as observed, in milliseconds (for deadline feasibility).
     pub block_ms: u64,
     first_seen: Option<(u64, u64)>,
+    /// The verifier bond to keep registered (zero: the agent does not verify).
+    pub verifier_bond: u128,
+    /// The last dispute or audit step sent per job: (what it answered, height sent), so a step
+    /// is sent once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
+    steps_sent: BTreeMap<String, (String, u64)>,
     done_tx: mpsc::Sender<(Assignment, Result<CommitmentRecord, RunError>)>,
     done_rx: mpsc::Receiver<(Assignment, Result<CommitmentRecord, RunError>)>,
 }
@@ -104,6 +113,8 @@ impl Agent {
             last_heartbeat: 0,
             block_ms: BLOCK_MS_ASSUMED,
             first_seen: None,
+            verifier_bond: 0,
+            steps_sent: BTreeMap::new(),
             done_tx,
             done_rx,
         }
@@ -177,6 +188,23 @@ impl Agent {
             }
             Err(err) => return Err(err.into()),
         }
+        if self.verifier_bond > 0 {
+            let registered = self
+                .node
+                .verifiers()?
+                .into_iter()
+                .find(|v| v.address == self.address.to_string());
+            let bond: u128 = registered
+                .as_ref()
+                .and_then(|v| v.bond.parse().ok())
+                .unwrap_or(0);
+            if bond < self.verifier_bond {
+                info!(bond = %self.verifier_bond, "registering as a verifier");
+                self.send(Payload::VerifierRegister {
+                    bond: self.verifier_bond - bond,
+                })?;
+            }
+        }
         self.last_heartbeat = self.node.status()?.height;
         Ok(())
     }
@@ -238,6 +266,13 @@ impl Agent {
             match self.node.job(&id) {
                 Ok(job) => self.reconcile(&job, height)?,
                 Err(err) => warn!(job = %id, %err, "cannot read the job"),
+            }
+        }
+        if self.verifier_bond > 0 {
+            for job in self.node.jobs_of_verifier(&self.address, JOBS_POLLED_MAX)? {
+                if let Err(err) = self.verify(&job, height) {
+                    warn!(job = %job.id, %err, "verifier step failed");
+                }
             }
         }
         Ok(())
@@ -409,11 +444,23 @@ impl Agent {
             ) if height > sent_height + RESEND_AFTER_BLOCKS => {
                 self.commit(&job.id, commitment, height)?
             }
-            ("committed", Some(phase)) if !matches!(phase, Phase::Committed { .. }) => {
-                if let Some(commitment) = phase.commitment().cloned() {
+            ("committed", Some(phase)) => {
+                if !matches!(phase, Phase::Committed { .. })
+                    && let Some(commitment) = phase.commitment().cloned()
+                {
                     self.journal()
                         .set_phase(&job.id, Phase::Committed { commitment })?;
                 }
+                if let Err(err) = self.defend(job, height) {
+                    warn!(job = %job.id, %err, "dispute step failed");
+                }
+            }
+            ("refuted", Some(phase)) if !phase.is_final() => {
+                let slashed = job.slashed.clone().unwrap_or_default();
+                warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
+                self.journal()
+                    .set_phase(&job.id, Phase::Refuted { slashed })?;
+                self.clean_up(job)?;
             }
             ("settled", Some(phase)) if !phase.is_final() => {
                 let paid = job.paid.clone().unwrap_or_default();
@@ -433,6 +480,242 @@ impl Agent {
         }
         Ok(())
     }
+}
+
+/// A verifier's sealed verdict, kept on disk until revealed so a restart can still reveal it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    /// The verdict's canonical encoding, hex.
+    verdict: String,
+    /// The seal's salt, hex.
+    salt: String,
+}
+
+fn sealed_path(dir: &std::path::Path, job: &str) -> std::path::PathBuf {
+    dir.join("verifier").join(format!("{job}.json"))
+}
+
+impl Agent {
+    /// Whether step `key` of `job` should be sent now: not sent yet, or sent more than
+    /// `RESEND_AFTER_BLOCKS` ago without the chain moving on.
+    fn due(&self, job: &str, key: &str, height: u64) -> bool {
+        match self.steps_sent.get(job) {
+            Some((sent, at)) => sent != key || height > at + RESEND_AFTER_BLOCKS,
+            None => true,
+        }
+    }
+
+    fn sent(&mut self, job: &str, key: String, height: u64) {
+        self.steps_sent.insert(job.to_string(), (key, height));
+    }
+
+    /// The provider's side of a dispute over one of its jobs: reveal, prove, or settle.
+    fn defend(&mut self, job: &JobDto, height: u64) -> Result<(), FuelTraceError> {
+        let Some(dispute) = job.dispute.as_ref().filter(|d| d.ruling.is_none()) else {
+            return Ok(());
+        };
+        let key = format!(
+            "{}:{}:{}:{}",
+            dispute.phase, dispute.round, dispute.lo, dispute.hi
+        );
+        if !self.due(&job.id, &key, height) {
+            return Ok(());
+        }
+        let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
+        let payload = match dispute.to_move.as_deref() {
+            Some("defender") => {
+                let game = fueltrace::game(dispute)?;
+                let leaves = fueltrace::read_leaves(&self.runner.dir, &id)?
+                    .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
+                match fueltrace::defend(&game, &leaves)? {
+                    Some(step) => Payload::DisputeMove { job: id, step },
+                    None => return Ok(()),
+                }
+            }
+            Some("settle") => self.settlement(dispute, &id)?,
+            _ => return Ok(()),
+        };
+        let tx = self.submit(payload)?;
+        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, %tx, "dispute step sent (defender)");
+        self.sent(&job.id, key, height);
+        Ok(())
+    }
+
+    /// The settlement of a resolved dispute: upload the agreed pre-state, then ask for the re-run.
+    fn settlement(&self, dispute: &DisputeDto, id: &Digest) -> Result<Payload, FuelTraceError> {
+        let (lo, _) = dispute
+            .resolved
+            .as_ref()
+            .ok_or(FuelTraceError::Record("resolved leaves"))?;
+        let manifest = fueltrace::upload_pre_state(&self.node, &self.runner.dir, id, lo.index)?;
+        Ok(Payload::DisputeSettle { job: *id, manifest })
+    }
+
+    /// The verifier's duties for a job it audits or disputes: seal, reveal, choose, settle.
+    fn verify(&mut self, job: &JobDto, height: u64) -> Result<(), FuelTraceError> {
+        let me = self.address.to_string();
+        let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
+        if let Some(dispute) = job
+            .dispute
+            .as_ref()
+            .filter(|d| d.challenger == me && d.ruling.is_none())
+        {
+            let key = format!(
+                "{}:{}:{}:{}",
+                dispute.phase, dispute.round, dispute.lo, dispute.hi
+            );
+            if !self.due(&job.id, &key, height) {
+                return Ok(());
+            }
+            let payload = match dispute.to_move.as_deref() {
+                Some("challenger") => {
+                    let game = fueltrace::game(dispute)?;
+                    let leaves = fueltrace::read_leaves(&self.runner.dir, &id)?
+                        .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
+                    match fueltrace::challenge(&game, &leaves) {
+                        Some(step) => Payload::DisputeMove { job: id, step },
+                        None => return Ok(()),
+                    }
+                }
+                Some("settle") => self.settlement(dispute, &id)?,
+                _ => return Ok(()),
+            };
+            let tx = self.submit(payload)?;
+            info!(job = %job.id, phase = %dispute.phase, round = dispute.round, %tx, "dispute step sent (challenger)");
+            self.sent(&job.id, key, height);
+            return Ok(());
+        }
+        let Some(audit) = job.audit_record.as_ref().filter(|a| a.verifier == me) else {
+            return Ok(());
+        };
+        let path = sealed_path(&self.runner.dir, &job.id);
+        match audit.stage.as_str() {
+            "drawn" | "sealed" => {}
+            _ => {
+                // The audit is over: once the job is, its re-run's files go too.
+                if job.finished_height.is_some() {
+                    let _ = std::fs::remove_file(&path);
+                    crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&id)?;
+                }
+                return Ok(());
+            }
+        }
+        let key = format!("audit:{}", audit.stage);
+        if !self.due(&job.id, &key, height) {
+            return Ok(());
+        }
+        let sealed = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Sealed>(&bytes)
+                .map_err(|_| FuelTraceError::Record("sealed verdict file"))?,
+            Err(_) => {
+                let verdict = self.audit(job, audit)?;
+                let mut salt = [0u8; 32];
+                rand::Rng::fill_bytes(&mut rand::rng(), &mut salt);
+                let sealed = Sealed {
+                    verdict: plexus_types::hash::to_hex(&plexus_types::codec::Encode::encode(
+                        &verdict,
+                    )),
+                    salt: plexus_types::hash::to_hex(&salt),
+                };
+                std::fs::create_dir_all(path.parent().unwrap_or(&self.runner.dir))?;
+                let json = serde_json::to_vec(&sealed)
+                    .map_err(|_| FuelTraceError::Record("sealed verdict"))?;
+                std::fs::write(&path, json)?;
+                sealed
+            }
+        };
+        let verdict = {
+            use plexus_types::codec::DecodeExt as _;
+            let bytes = plexus_types::hash::from_hex(&sealed.verdict)
+                .ok_or(FuelTraceError::Record("sealed verdict"))?;
+            plexus_types::audit::Verdict::decode(bytes::Bytes::from(bytes))
+                .map_err(|_| FuelTraceError::Record("sealed verdict"))?
+        };
+        let salt = plexus_types::hash::from_hex(&sealed.salt)
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .map(plexus_types::hash::digest_from_bytes)
+            .ok_or(FuelTraceError::Record("sealed salt"))?;
+        let payload = if audit.stage == "drawn" {
+            let seal = plexus_types::audit::audit_seal(&id, &self.address, &verdict, &salt);
+            Payload::AuditCommit { job: id, seal }
+        } else {
+            Payload::AuditReveal {
+                job: id,
+                verdict,
+                salt,
+            }
+        };
+        let tx = self.submit(payload)?;
+        info!(job = %job.id, stage = %audit.stage, %tx, "audit step sent");
+        self.sent(&job.id, key, height);
+        Ok(())
+    }
+
+    /// Re-runs what the audit asks for and returns the verdict.
+    fn audit(
+        &self,
+        job: &JobDto,
+        audit: &plexus_client::dto::AuditDto,
+    ) -> Result<plexus_types::audit::Verdict, FuelTraceError> {
+        use plexus_types::audit::Verdict;
+        let assignment = assignment(job).ok_or(FuelTraceError::Record("job"))?;
+        let commitment = chain_commitment(job).ok_or(FuelTraceError::Record("commitment"))?;
+        if audit.kind == "light" {
+            let provider = job
+                .provider
+                .as_deref()
+                .and_then(|p| p.parse::<Address>().ok())
+                .ok_or(FuelTraceError::Record("provider"))?;
+            let endpoint = self.node.provider(&provider)?.endpoint;
+            let disputed = fueltrace::light_audit(
+                &self.runner,
+                &assignment,
+                &Client::new(&endpoint),
+                &commitment,
+                &audit.segments,
+            )?;
+            info!(job = %job.id, ?disputed, segments = ?audit.segments, "light audit done");
+            return Ok(Verdict::Light { disputed });
+        }
+        // A full audit: run the whole job, keeping the trace for the dispute it may open.
+        let (mine, _) = self.runner.reexecute(&assignment)?;
+        let digest = |text: &str| parse_digest(text).ok_or(FuelTraceError::Record("hash"));
+        let claim = plexus_types::job::Commitment {
+            output_hash: digest(&mine.output_hash)?,
+            total_fuel: mine.total_fuel,
+            segments: mine.segments,
+            trace_root: digest(&mine.trace_root)?,
+            failed: mine.failed,
+        };
+        info!(job = %job.id, agrees = claim == commitment, "full audit done");
+        Ok(Verdict::Full(claim))
+    }
+}
+
+/// Why a FuelTrace step could not be taken this poll (it is tried again at the next).
+#[derive(Debug, thiserror::Error)]
+pub enum FuelTraceError {
+    #[error("the node's {0} record does not parse")]
+    Record(&'static str),
+    #[error("{0}")]
+    Play(#[from] PlayError),
+    #[error("node: {0}")]
+    Node(#[from] ClientError),
+    #[error("running the job: {0}")]
+    Run(#[from] RunError),
+    #[error("disk: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The provider's commitment as the chain holds it, from the node's job record.
+fn chain_commitment(job: &JobDto) -> Option<plexus_types::job::Commitment> {
+    Some(plexus_types::job::Commitment {
+        output_hash: parse_digest(job.output_hash.as_deref()?)?,
+        total_fuel: job.total_fuel?,
+        segments: job.segments?,
+        trace_root: parse_digest(job.trace_root.as_deref()?)?,
+        failed: job.failed?,
+    })
 }
 
 impl Agent {

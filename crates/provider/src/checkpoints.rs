@@ -90,6 +90,11 @@ impl CheckpointReader {
         }
     }
 
+    /// The provider directory it reads under.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Checkpoint `index` of job `job`, if stored.
     pub fn checkpoint(
         &self,

@@ -156,6 +156,27 @@ async fn checkpoint(
     }
 }
 
+/// The job's whole trace: `(fuel u64 LE | state_root [32])` per leaf, in index order. A
+/// verifier checks it against the committed trace root before it relies on any leaf.
+async fn leaves(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
+    let Some(job) = parse_digest(&id) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            format!("{id:?} is not a job id"),
+        );
+    };
+    match crate::fueltrace::read_leaves(state.checkpoints.dir(), &job) {
+        Ok(Some(leaves)) => bytes(crate::fueltrace::encode_leaves(&leaves)),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "unknown_trace",
+            format!("no trace of job {id}"),
+        ),
+        Err(err) => internal(err),
+    }
+}
+
 async fn page(
     State(state): State<HttpState>,
     Path((id, hash)): Path<(String, String)>,
@@ -227,6 +248,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/jobs/{id}", get(job))
         .route("/v1/jobs/{id}/checkpoints/{index}", get(checkpoint))
         .route("/v1/jobs/{id}/pages/{hash}", get(page))
+        .route("/v1/jobs/{id}/leaves", get(leaves))
         .merge(bulk)
         .fallback(not_found)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(

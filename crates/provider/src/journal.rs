@@ -50,6 +50,8 @@ pub enum Phase {
     },
     /// The job ended without payment (deadline passed).
     Expired,
+    /// The provider lost a dispute over the job: no payment, `slashed` taken from its bond.
+    Refuted { slashed: String },
 }
 
 impl Phase {
@@ -60,13 +62,16 @@ impl Phase {
             | Phase::CommitSent { commitment, .. }
             | Phase::Committed { commitment }
             | Phase::Settled { commitment, .. } => Some(commitment),
-            Phase::Assigned | Phase::Expired => None,
+            Phase::Assigned | Phase::Expired | Phase::Refuted { .. } => None,
         }
     }
 
     /// Whether nothing more will happen to the job.
     pub fn is_final(&self) -> bool {
-        matches!(self, Phase::Settled { .. } | Phase::Expired)
+        matches!(
+            self,
+            Phase::Settled { .. } | Phase::Expired | Phase::Refuted { .. }
+        )
     }
 
     /// The phase's name, as the provider API shows it.
@@ -78,6 +83,7 @@ impl Phase {
             Phase::Committed { .. } => "committed",
             Phase::Settled { .. } => "settled",
             Phase::Expired => "expired",
+            Phase::Refuted { .. } => "refuted",
         }
     }
 }

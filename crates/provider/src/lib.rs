@@ -14,6 +14,7 @@
 
 pub mod agent;
 pub mod checkpoints;
+pub mod fueltrace;
 pub mod http;
 pub mod journal;
 pub mod runner;
@@ -55,6 +56,11 @@ pub struct ProviderConfig {
     pub poll: Duration,
     /// Stop when the process that started this one exits (a devnet's providers).
     pub exit_with_parent: bool,
+    /// Also verify other providers' jobs, with this bond (zero: not a verifier).
+    pub verifier_bond: u128,
+    /// TESTING AID: commit a forged output and final state for every job (see
+    /// `runner::Runner::forge`), so anyone can watch a cheater get caught.
+    pub forge: bool,
 }
 
 /// Why the provider stopped abnormally.
@@ -125,13 +131,18 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         .chain(cfg.blob_sources.iter().cloned())
         .map(|url| Client::new(&url))
         .collect();
-    let runner = Arc::new(runner::Runner::new(
+    let mut runner = runner::Runner::new(
         engine,
         blobs.clone(),
         sources,
         cfg.dir.clone(),
         cfg.seg_fuel,
-    ));
+    );
+    if cfg.forge {
+        tracing::warn!("TESTING AID: this provider forges the output of every job it runs");
+        runner.forge = true;
+    }
+    let runner = Arc::new(runner);
     let running = Arc::new(Mutex::new(BTreeSet::new()));
     let offer = agent::Offer {
         endpoint: cfg
@@ -151,6 +162,7 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         runner,
         running.clone(),
     );
+    agent.verifier_bond = cfg.verifier_bond;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

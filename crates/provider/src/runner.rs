@@ -52,6 +52,10 @@ pub struct Runner {
     pub sources: Vec<Client>,
     pub dir: PathBuf,
     pub seg_fuel: u64,
+    /// TESTING AID (`plexus provider run --forge`): commit a forged output hash and final
+    /// state instead of the real ones, keeping the real trace before it. Such a provider loses
+    /// every dispute over its jobs; it exists so devnets and tests can show that.
+    pub forge: bool,
     compiled: Mutex<BTreeMap<Digest, Compiled>>,
 }
 
@@ -74,6 +78,7 @@ impl Runner {
             sources,
             dir,
             seg_fuel,
+            forge: false,
             compiled: Mutex::new(BTreeMap::new()),
         }
     }
@@ -107,7 +112,11 @@ impl Runner {
         })
     }
 
-    fn compile(&self, hash: &Digest, bytes: &[u8]) -> Result<Result<Compiled, String>, RunError> {
+    pub fn compile(
+        &self,
+        hash: &Digest,
+        bytes: &[u8],
+    ) -> Result<Result<Compiled, String>, RunError> {
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(compiled) = cache.get(hash) {
             return Ok(Ok(compiled.clone()));
@@ -129,10 +138,51 @@ impl Runner {
         Ok(Ok(compiled))
     }
 
+    /// The executor's job for `job`, its content fetched; `None` when the module is refused
+    /// (admission, compilation or limits).
+    pub fn job(&self, job: &Assignment) -> Result<Option<Job>, RunError> {
+        let module = self.fetch(&job.module)?;
+        let input = self.fetch(&job.input)?;
+        let blobs = job
+            .blobs
+            .iter()
+            .map(|hash| self.fetch(hash))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Ok(compiled) = self.compile(&job.module, &module)? else {
+            return Ok(None);
+        };
+        let run = Job {
+            id: job.id.0,
+            module: compiled,
+            input,
+            blobs,
+            max_fuel: job.max_fuel,
+            seg_fuel: self.seg_fuel,
+        };
+        Ok(run.check().is_ok().then_some(run))
+    }
+
     /// Fetches and runs `job`; the commitment to post, and the execution when the module ran.
     pub fn execute(
         &self,
         job: &Assignment,
+    ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
+        self.execute_as(job, self.forge)
+    }
+
+    /// Fetches and runs another provider's job as its verifier: always honestly, whatever
+    /// `forge` says.
+    pub fn reexecute(
+        &self,
+        job: &Assignment,
+    ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
+        self.execute_as(job, false)
+    }
+
+    fn execute_as(
+        &self,
+        job: &Assignment,
+        forge: bool,
     ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
         let module = self.fetch(&job.module)?;
         let input = self.fetch(&job.input)?;
@@ -165,11 +215,26 @@ impl Runner {
             }
             Outcome::Trapped(code) => Some(code.name().to_string()),
         };
+        // The whole trace, trap leaf included, for the disputes this job may see.
+        let mut leaves: Vec<(u64, plexus_exec::Digest32)> = execution
+            .leaves
+            .iter()
+            .map(|leaf| (leaf.fuel, leaf.state_root))
+            .collect();
+        let (mut output_hash, mut trace_root) = (execution.output_hash, execution.trace_root);
+        if forge && let Some(last) = leaves.last_mut() {
+            output_hash = plexus_types::trace::content_hash(b"forged output");
+            last.1 = plexus_types::trace::content_hash(
+                &[b"forged state".as_slice(), &job.id.0].concat(),
+            );
+            trace_root = crate::fueltrace::leaves_root(&leaves);
+        }
+        crate::fueltrace::write_leaves(&self.dir, &job.id, &leaves)?;
         let commitment = CommitmentRecord {
-            output_hash: digest_hex(&chain_digest(&execution.output_hash)),
+            output_hash: digest_hex(&chain_digest(&output_hash)),
             total_fuel: execution.total_fuel,
             segments: u32::try_from(execution.segments).unwrap_or(u32::MAX),
-            trace_root: digest_hex(&chain_digest(&execution.trace_root)),
+            trace_root: digest_hex(&chain_digest(&trace_root)),
             failed: failure.is_some(),
             failure,
         };

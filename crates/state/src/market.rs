@@ -203,7 +203,12 @@ impl MarketIndex {
                     committed_height,
                     ..
                 } => {
-                    index.settlements.insert((*settle_height, *id));
+                    // A job still committed after its settlement height is held by an audit or
+                    // a dispute: its entry was taken then, and whichever closes the hold
+                    // settles it (`settle_if_due`).
+                    if *settle_height > state.height {
+                        index.settlements.insert((*settle_height, *id));
+                    }
                     let draw =
                         committed_height.saturating_add(crate::dispute::AUDIT_DRAW_DELAY_BLOCKS);
                     if draw > state.height {

@@ -86,14 +86,16 @@ pub fn audit_seal(job: &Digest, verifier: &Address, verdict: &Verdict, salt: &Di
 }
 
 /// One checkpoint as content: leaf index, cumulative fuel, mutable globals and page hashes.
-/// Stored by its BLAKE3 hash like any other content; the pages it names are stored the same way
-/// (a page's hash is `trace::page_hash`, the BLAKE3 hash of its bytes).
+/// Stored by its BLAKE3 hash like any other content. Each page is stored as content too, named
+/// by the plain BLAKE3 hash of its bytes (`locators`, one per page), which differs from the
+/// domain-separated `trace::page_hash` the state root commits to (`pages`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
     pub index: u64,
     pub fuel: u64,
     pub globals: Vec<GlobalValue>,
     pub pages: Vec<Digest32>,
+    pub locators: Vec<Digest32>,
 }
 
 impl Manifest {
@@ -145,6 +147,7 @@ impl Write for Manifest {
             write_global(global, buf);
         }
         self.pages.write(buf);
+        self.locators.write(buf);
     }
 }
 
@@ -155,6 +158,7 @@ impl EncodeSize for Manifest {
             + 4
             + self.globals.iter().map(global_size).sum::<usize>()
             + self.pages.encode_size()
+            + self.locators.encode_size()
     }
 }
 
@@ -173,11 +177,16 @@ impl Read for Manifest {
             globals.push(read_global(buf)?);
         }
         let pages = Vec::<Digest32>::read_range(buf, ..=MANIFEST_PAGES_MAX)?;
+        let locators = Vec::<Digest32>::read_range(buf, ..=MANIFEST_PAGES_MAX)?;
+        if locators.len() != pages.len() {
+            return Err(CodecError::Invalid("Manifest", "one locator per page"));
+        }
         Ok(Manifest {
             index,
             fuel,
             globals,
             pages,
+            locators,
         })
     }
 }
@@ -213,10 +222,14 @@ mod tests {
             fuel: 1 << 30,
             globals: vec![GlobalValue::I32(-3), GlobalValue::V128(5)],
             pages: vec![trace::page_hash(&[0; 8]), trace::page_hash(&[1; 8])],
+            locators: vec![trace::content_hash(&[0; 8]), trace::content_hash(&[1; 8])],
         };
         let bytes = manifest.encode();
         assert_eq!(bytes.len(), manifest.encode_size());
         assert_eq!(Manifest::decode(bytes).unwrap(), manifest);
+        let mut lopsided = manifest.clone();
+        lopsided.locators.pop();
+        assert!(Manifest::decode(lopsided.encode()).is_err());
     }
 
     #[test]

@@ -1,0 +1,350 @@
+//! The agent's part in FuelTrace: the trace it keeps per job, its moves in disputes (as the
+//! defender of its own commitments, or as a verifier that challenges another's), and the
+//! pre-state it uploads for the validators' re-run.
+//!
+//! Every move is computed from the game the node shows (`DisputeDto::game`, the canonical
+//! encoding of `plexus_types::dissection::Dissection`) and the agent's own leaves, so a restarted
+//! agent plays on from wherever the chain is.
+
+use crate::checkpoints::CheckpointReader;
+use crate::runner::{Assignment, RunError, Runner};
+use plexus_client::{Client, ClientError, dto::DisputeDto};
+use plexus_exec::SegmentEnd;
+use plexus_exec::{Digest32, PageSource};
+use plexus_state::dispute::{ReplayEnd, Replayed, transition_holds};
+use plexus_types::audit::Manifest;
+use plexus_types::dissection::{Choose, DefenderTrace, Dissection, Move, Role};
+use plexus_types::job::Commitment;
+use plexus_types::trace;
+use plexus_types::{Digest, hash::digest_from_bytes};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::{fs, io};
+
+/// The leaves file of a job: its whole trace, trap leaf included (which no checkpoint holds).
+fn leaves_path(dir: &Path, job: &Digest) -> std::path::PathBuf {
+    dir.join("checkpoints")
+        .join(plexus_types::hash::digest_hex(job))
+        .join("leaves")
+}
+
+/// `(fuel u64 LE | state_root [32])` per leaf.
+pub fn encode_leaves(leaves: &[(u64, Digest32)]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(leaves.len() * 40);
+    for (fuel, root) in leaves {
+        bytes.extend_from_slice(&fuel.to_le_bytes());
+        bytes.extend_from_slice(&root.0);
+    }
+    bytes
+}
+
+/// The inverse of [`encode_leaves`]; `None` for a torn encoding.
+pub fn decode_leaves(bytes: &[u8]) -> Option<Vec<(u64, Digest32)>> {
+    if !bytes.len().is_multiple_of(40) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(40)
+            .map(|chunk| {
+                let mut fuel = [0u8; 8];
+                fuel.copy_from_slice(&chunk[..8]);
+                let mut root = [0u8; 32];
+                root.copy_from_slice(&chunk[8..]);
+                (
+                    u64::from_le_bytes(fuel),
+                    commonware_cryptography::blake3::Digest(root),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The trace root of leaves `(fuel, state_root)`.
+pub fn leaves_root(leaves: &[(u64, Digest32)]) -> Digest32 {
+    let hashes: Vec<Digest32> = (0u64..)
+        .zip(leaves)
+        .map(|(index, (fuel, root))| trace::leaf(index, *fuel, root))
+        .collect();
+    trace::trace_root(&hashes)
+}
+
+/// Stores a job's leaves `(fuel, state_root)` in index order.
+pub fn write_leaves(dir: &Path, job: &Digest, leaves: &[(u64, Digest32)]) -> io::Result<()> {
+    let path = leaves_path(dir, job);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, encode_leaves(leaves))?;
+    fs::rename(tmp, path)
+}
+
+/// A job's stored leaves, if any.
+pub fn read_leaves(dir: &Path, job: &Digest) -> io::Result<Option<Vec<(u64, Digest32)>>> {
+    let bytes = match fs::read(leaves_path(dir, job)) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    decode_leaves(&bytes)
+        .map(Some)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "corrupt leaves file"))
+}
+
+/// Why a dispute move could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    #[error("the node's dispute record does not decode: {0}")]
+    Game(String),
+    #[error("dissection: {0}")]
+    Dissection(#[from] plexus_types::dissection::DissectionError),
+    #[error("no trace is stored for job {0}")]
+    NoTrace(String),
+    #[error("checkpoint storage: {0}")]
+    Io(#[from] io::Error),
+    #[error("node: {0}")]
+    Node(#[from] ClientError),
+}
+
+/// The game of a dispute as the node shows it.
+pub fn game(dispute: &DisputeDto) -> Result<Dissection, PlayError> {
+    use plexus_types::codec::DecodeExt as _;
+    let bytes = plexus_types::hash::from_hex(&dispute.game)
+        .ok_or_else(|| PlayError::Game("not hex".into()))?;
+    Dissection::decode(bytes::Bytes::from(bytes)).map_err(|err| PlayError::Game(err.to_string()))
+}
+
+/// The defender's next move from its own leaves (`None` when it is not the defender's turn).
+pub fn defend(game: &Dissection, leaves: &[(u64, Digest32)]) -> Result<Option<Move>, PlayError> {
+    if game.to_move() != Some(Role::Defender) {
+        return Ok(None);
+    }
+    Ok(DefenderTrace::new(leaves)?.respond(game)?)
+}
+
+/// The challenger's next move from its own leaves: the first revealed point it disagrees with
+/// (`None` when it is not the challenger's turn).
+pub fn challenge(game: &Dissection, leaves: &[(u64, Digest32)]) -> Option<Move> {
+    if game.to_move() != Some(Role::Challenger) {
+        return None;
+    }
+    let points = game.revealed_points();
+    let choice = Choose::first_disagreement(&points, |index, hash| {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| leaves.get(i))
+            .is_some_and(|(fuel, root)| trace::leaf(index, *fuel, root) == *hash)
+    });
+    Some(Move::Choose(choice))
+}
+
+/// Uploads checkpoint `index` of `job` (its manifest and every page) to the node's content
+/// store, for the validators' re-run; returns the manifest's content hash. Index 0 needs no
+/// upload (validators instantiate the module themselves): the zero digest is returned.
+pub fn upload_pre_state(
+    node: &Client,
+    dir: &Path,
+    job: &Digest,
+    index: u64,
+) -> Result<Digest, PlayError> {
+    if index == 0 {
+        return Ok(digest_from_bytes([0; 32]));
+    }
+    let reader = CheckpointReader::new(dir);
+    let checkpoint = reader.checkpoint(job, index)?.ok_or_else(|| {
+        PlayError::NoTrace(format!(
+            "{} checkpoint {index}",
+            plexus_types::hash::digest_hex(job)
+        ))
+    })?;
+    let pages = reader.pages(job);
+    let mut locators = Vec::with_capacity(checkpoint.pages.len());
+    let mut sent = BTreeSet::new();
+    for hash in &checkpoint.pages {
+        let bytes = pages
+            .page(hash)?
+            .ok_or_else(|| PlayError::NoTrace(format!("page {}", trace::digest32_hex(hash))))?;
+        let locator = trace::content_hash(&bytes);
+        // Identical pages (zero pages above all) are uploaded once.
+        if sent.insert(locator) {
+            node.put_blob(&digest_from_bytes(locator.0), bytes.into_owned())?;
+        }
+        locators.push(locator);
+    }
+    let manifest = Manifest {
+        index,
+        fuel: checkpoint.fuel,
+        globals: checkpoint.globals,
+        pages: checkpoint.pages,
+        locators,
+    };
+    let encoded = plexus_types::codec::Encode::encode(&manifest).to_vec();
+    let name = digest_from_bytes(trace::content_hash(&encoded).0);
+    node.put_blob(&name, encoded)?;
+    Ok(name)
+}
+
+/// Pages of another provider's checkpoint, fetched from its API (the executor checks each
+/// against its hash when it restores them).
+struct ProviderPages<'a> {
+    provider: &'a Client,
+    job: String,
+}
+
+impl PageSource for ProviderPages<'_> {
+    fn page(&self, hash: &Digest32) -> io::Result<Option<std::borrow::Cow<'_, [u8]>>> {
+        let path = format!("/v1/jobs/{}/pages/{}", self.job, trace::digest32_hex(hash));
+        self.provider
+            .get_bytes(&path, trace::PAGE_BYTES as u64)
+            .map(|bytes| bytes.map(std::borrow::Cow::Owned))
+            .map_err(io::Error::other)
+    }
+}
+
+/// The post leaf and ending of a re-run segment as the chain compares them.
+pub fn replayed(outcome: &plexus_exec::SegmentOutcome) -> Replayed {
+    let end = match outcome.end {
+        SegmentEnd::Checkpoint => ReplayEnd::Checkpoint,
+        SegmentEnd::Finished {
+            output_hash,
+            failed: false,
+        } => ReplayEnd::Finished { output_hash },
+        SegmentEnd::Finished {
+            output_hash,
+            failed: true,
+        } => ReplayEnd::OutputInvalid { output_hash },
+        SegmentEnd::Trapped(trap) => ReplayEnd::Trapped { code: trap.code() },
+    };
+    Replayed {
+        fuel: outcome.leaf.fuel,
+        state_root: outcome.leaf.state_root,
+        end,
+    }
+}
+
+/// A light audit of another provider's job: each drawn segment is re-run from the provider's
+/// own checkpoint (its leaves checked against the committed trace root, its pages against their
+/// hashes) and compared with its next leaf exactly as the chain would. Returns the first
+/// segment that fails, or whose pre-state the provider does not serve; `None` if all hold.
+pub fn light_audit(
+    runner: &Runner,
+    job: &Assignment,
+    provider: &Client,
+    commitment: &Commitment,
+    segments: &[u64],
+) -> Result<Option<u64>, RunError> {
+    let Some(&first) = segments.first() else {
+        return Ok(None);
+    };
+    let id = plexus_types::hash::digest_hex(&job.id);
+    let count = u64::from(commitment.segments) + 1;
+    let served = provider
+        .get_bytes(&format!("/v1/jobs/{id}/leaves"), count.saturating_mul(40))
+        .ok()
+        .flatten()
+        .and_then(|bytes| decode_leaves(&bytes));
+    let leaves = match served {
+        Some(leaves)
+            if leaves.len() as u64 == count
+                && leaves_root(&leaves).0 == commitment.trace_root.0 =>
+        {
+            leaves
+        }
+        // Not served, or not the committed trace: withheld.
+        _ => return Ok(Some(first)),
+    };
+    let Some(run) = runner.job(job)? else {
+        // A module that cannot run here cannot be audited here either; say nothing against it.
+        return Ok(None);
+    };
+    let engine = &runner.engine;
+    for &segment in segments {
+        let Some(&(post_fuel, post_root)) = leaves.get(segment as usize + 1) else {
+            return Ok(Some(segment));
+        };
+        let outcome = if segment == 0 {
+            plexus_exec::replay_first_segment(engine, &run)?
+        } else {
+            let path = format!("/v1/jobs/{id}/checkpoints/{segment}");
+            let pre = provider
+                .get_bytes(&path, 1 << 20)
+                .ok()
+                .flatten()
+                .and_then(|bytes| crate::checkpoints::decode(&bytes));
+            let (pre_fuel, pre_root) = leaves[segment as usize];
+            match pre {
+                Some(pre) if pre.fuel == pre_fuel && pre.state_root() == pre_root => {
+                    let pages = ProviderPages {
+                        provider,
+                        job: id.clone(),
+                    };
+                    plexus_exec::replay_segment(engine, &run, &pre, &pages).ok()
+                }
+                _ => None,
+            }
+        };
+        let Some(outcome) = outcome else {
+            return Ok(Some(segment));
+        };
+        let hi = plexus_types::dissection::RevealedLeaf {
+            index: segment + 1,
+            fuel: post_fuel,
+            state_root: post_root,
+        };
+        if !transition_holds(commitment, &hi, &replayed(&outcome)) {
+            return Ok(Some(segment));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(i: u8) -> Digest32 {
+        trace::content_hash(&[i])
+    }
+
+    #[test]
+    fn leaves_round_trip_and_a_torn_file_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("plexus-leaves-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let job = plexus_types::hash(&[b"job".as_slice()]);
+        assert!(read_leaves(&dir, &job).unwrap().is_none());
+        let leaves = vec![(0, root(0)), (100, root(1)), (250, root(2))];
+        write_leaves(&dir, &job, &leaves).unwrap();
+        assert_eq!(read_leaves(&dir, &job).unwrap().unwrap(), leaves);
+        fs::write(leaves_path(&dir, &job), [1u8; 41]).unwrap();
+        assert!(read_leaves(&dir, &job).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_honest_challenger_against_a_forged_last_leaf_ends_on_the_last_segment() {
+        // 40 segments; the defender forged only the final leaf.
+        let honest: Vec<(u64, Digest32)> =
+            (0..41u8).map(|i| (u64::from(i) * 10, root(i))).collect();
+        let mut forged = honest.clone();
+        forged[40].1 = root(200);
+        let defender = DefenderTrace::new(&forged).unwrap();
+        let mut game = Dissection::open_whole(16, 41, defender.root()).unwrap();
+        let mut moves = 0;
+        while game.resolved().is_none() {
+            let step = match game.to_move() {
+                Some(Role::Defender) => defend(&game, &forged).unwrap().unwrap(),
+                Some(Role::Challenger) => challenge(&game, &honest).unwrap(),
+                None => break,
+            };
+            game.apply(step).unwrap();
+            moves += 1;
+            assert!(moves < 20, "the game does not end");
+        }
+        let (lo, hi) = game.resolved().unwrap();
+        assert_eq!((lo.index, hi.index), (39, 40));
+        assert_eq!(hi.state_root, root(200));
+        assert_eq!(defend(&game, &forged).unwrap(), None);
+        assert_eq!(challenge(&game, &honest), None);
+    }
+}
