@@ -272,10 +272,20 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
                 current.provider.clone().unwrap_or_default()
             ),
             3 => "running".to_string(),
-            4 => format!(
-                "committed, settling at block {}",
-                current.settle_height.unwrap_or(0)
-            ),
+            4 => match (&current.dispute, &current.audit_record) {
+                (Some(dispute), _) => format!(
+                    "committed, disputed: round {}, {} to move",
+                    dispute.round,
+                    dispute.to_move.as_deref().unwrap_or("-")
+                ),
+                (None, Some(audit)) if matches!(audit.stage.as_str(), "drawn" | "sealed") => {
+                    format!("committed, under a {} audit", audit.kind)
+                }
+                _ => format!(
+                    "committed, settling at block {}",
+                    current.settle_height.unwrap_or(0)
+                ),
+            },
             _ => "settled".to_string(),
         });
         if stage == 5 {
@@ -456,6 +466,55 @@ fn job_text(job: &JobDto) -> String {
     if let Some(refunded) = &job.refunded {
         lines.push(format!("refunded  {}", crate::plx(refunded)));
     }
+    if let Some(slashed) = &job.slashed {
+        lines.push(format!(
+            "slashed   {} (from the provider's bond)",
+            crate::plx(slashed)
+        ));
+    }
+    if let Some(audit) = &job.audit_record {
+        let segments = if audit.kind == "light" {
+            format!(" of segments {:?}", audit.segments)
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "audit     {}{segments} by {}: {}",
+            audit.kind, audit.verifier, audit.stage
+        ));
+    }
+    if let Some(dispute) = &job.dispute {
+        let who = if dispute.by_verifier {
+            "verifier"
+        } else {
+            "consumer"
+        };
+        let state = match &dispute.ruling {
+            Some(ruling) => format!(
+                "{} lost ({}), slashed {}, {} to the winner",
+                if ruling.provider_lost {
+                    "the provider"
+                } else {
+                    "the challenger"
+                },
+                ruling.end,
+                crate::plx(&ruling.slashed),
+                crate::plx(&ruling.to_winner)
+            ),
+            None => format!(
+                "round {}, leaves {}..{}, {} to move by block {}",
+                dispute.round,
+                dispute.lo,
+                dispute.hi,
+                dispute.to_move.as_deref().unwrap_or("-"),
+                dispute.due_height
+            ),
+        };
+        lines.push(format!(
+            "dispute   by the {who} {}: {state}",
+            dispute.challenger
+        ));
+    }
     lines.join("\n")
 }
 
@@ -529,6 +588,11 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
             "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {}`",
             DisplayPlx(price_cap),
             args.from
+        ),
+        "refuted" => bail!(
+            "job {id} was refuted: the provider lost the dispute over its commitment, was slashed {} and you were refunded {}; see `plexus job status {id}`",
+            crate::plx(done.slashed.as_deref().unwrap_or("0")),
+            crate::plx(done.refunded.as_deref().unwrap_or("0"))
         ),
         other => bail!(
             "job {id} ended {other}: refunded {}",

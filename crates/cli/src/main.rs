@@ -185,6 +185,8 @@ enum QueryCommand {
     Validators,
     /// Registered compute providers.
     Providers,
+    /// Registered verifiers (FuelTrace audits and disputes).
+    Verifiers,
     /// Chain status.
     Status,
 }
@@ -467,13 +469,16 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .iter()
                 .map(|p| {
                     format!(
-                        "{} {} ask {}/Mfuel bond {} reputation {} done {} missed {}{}",
+                        "{} {} ask {}/Mfuel bond {} slashed {} reputation {} done {} audited {} disputes lost {} missed {}{}",
                         p.address,
                         p.endpoint,
                         plx(&p.ask_per_mfuel),
                         plx(&p.bond),
+                        plx(&p.slashed),
                         p.reputation,
                         p.jobs_done,
+                        p.audits_passed,
+                        p.disputes_lost,
                         p.jobs_missed,
                         if p.active { "" } else { " (inactive)" }
                     )
@@ -481,6 +486,32 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .collect::<Vec<_>>()
                 .join("\n");
             print(json_mode, serde_json::to_value(&providers)?, text);
+        }
+        QueryCommand::Verifiers => {
+            let verifiers = client.verifiers()?;
+            let text = verifiers
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{} bond {} locked {} audits {} missed {} disputes won {} lost {} slashed {}{}",
+                        v.address,
+                        plx(&v.bond),
+                        plx(&v.locked),
+                        v.audits_done,
+                        v.audits_missed,
+                        v.disputes_won,
+                        v.disputes_lost,
+                        plx(&v.slashed),
+                        if v.unbonding_release.is_some() {
+                            " (deregistering)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(json_mode, serde_json::to_value(&verifiers)?, text);
         }
         QueryCommand::Status => {
             let status = client.status()?;

@@ -6,7 +6,10 @@
 //! forbidden modules, an infinite loop, a memory bomb, oversized inputs and blobs, bytes that do
 //! not match their hash, a price cap below every ask (unmatched, cancelled for a refund) and a
 //! provider that never commits (refund at the deadline, provider slashed). A second test kills a
-//! provider mid-job and restarts it: the job still settles.
+//! provider mid-job and restarts it: the job still settles. A third runs a provider that forges
+//! its outputs (the devnet's testing aid): its fully audited job is disputed by the honest
+//! provider acting as verifier, the forger loses the dissection and the re-run, is slashed, and
+//! the consumer gets its escrow back.
 
 use plexus_client::{Client, TxBuilder, dto::JobDto};
 use plexus_types::{Address, Payload, PrivateKey, job::ResourceProfile};
@@ -100,8 +103,15 @@ impl Net {
     }
 }
 
-/// Starts `plexus devnet` with `providers` providers and waits until they are registered.
+/// Starts `plexus devnet` with `providers` honest providers (each also a verifier) and waits
+/// until they are registered.
 fn devnet(dir: &Path, providers: u32) -> Net {
+    devnet_with(dir, providers, 0)
+}
+
+/// Starts `plexus devnet` with `providers` providers, the last `cheating` of which forge their
+/// outputs (a testing aid) and do not verify, and waits until all are registered.
+fn devnet_with(dir: &Path, providers: u32, cheating: u32) -> Net {
     let home = dir.join("home");
     let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
     // Provider i listens on provider_api + i: make sure the second port is free too.
@@ -118,6 +128,8 @@ fn devnet(dir: &Path, providers: u32) -> Net {
             &providers.to_string(),
             "--provider-api",
             &format!("127.0.0.1:{provider_api}"),
+            "--cheating-providers",
+            &cheating.to_string(),
         ])
         .env("PLEXUS_HOME", &home)
         .stdout(log.try_clone().unwrap())
@@ -137,6 +149,10 @@ fn devnet(dir: &Path, providers: u32) -> Net {
             net.client
                 .providers()
                 .is_ok_and(|p| p.iter().filter(|p| p.active).count() == providers as usize)
+                && net
+                    .client
+                    .verifiers()
+                    .is_ok_and(|v| v.len() == (providers - cheating) as usize)
         },
     );
     net
@@ -228,6 +244,10 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         "digits",
         "--input",
         input.to_str().unwrap(),
+        // The job needs about 2.4 M fuel. Debug-build providers on a loaded CI machine measure
+        // a low fuel/s, and would rightly refuse the default 10^9 for the default deadline.
+        "--max-fuel",
+        "100000000",
         "--json",
     ]));
     let id = run["job_id"].as_str().unwrap().to_string();
@@ -800,4 +820,102 @@ fn a_provider_restarted_mid_job_still_settles_it() {
     let settled = job(&net.client, &id);
     assert_eq!(settled.status, "settled");
     assert_eq!(settled.failed, Some(false));
+}
+
+#[test]
+fn a_forged_output_is_disputed_and_the_forger_slashed() {
+    let dir = tempdir("forged");
+    // provider0 is honest and verifies; provider1 forges every output.
+    let net = devnet_with(&dir, 2, 1);
+    let client = &net.client;
+    let forger = net.address("provider1");
+    let verifier = net.address("provider0");
+    // provider0 stops taking jobs but keeps verifying, so the job goes to the forger.
+    let out = net.plexus(&["provider", "deregister", "--from", "provider0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let images: String = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
+    )
+    .unwrap()
+    .lines()
+    .take(20)
+    .map(|line| format!("{}\n", line.rsplit_once(',').unwrap().0))
+    .collect();
+    let input = dir.join("images.csv");
+    std::fs::write(&input, images).unwrap();
+    let bond_before: u128 = client.provider(&forger).unwrap().bond.parse().unwrap();
+    let (consumer_before, from) = net.balance_at("dev0");
+
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--audit",
+        "full",
+        "--max-fuel",
+        "50000000",
+    ]);
+    assert!(!out.status.success(), "a forged job must not be accepted");
+    let message = stderr(&out);
+    assert!(message.contains("was refuted"), "{message}");
+    let id = message
+        .split_whitespace()
+        .skip_while(|word| *word != "job")
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    // The chain's record: audited in full by provider0, disputed, ruled on a re-run.
+    let done = job(client, &id);
+    assert_eq!(done.status, "refuted");
+    assert_eq!(done.provider.as_deref(), Some(forger.to_string().as_str()));
+    let audit = done.audit_record.clone().unwrap();
+    assert_eq!(
+        (audit.kind.as_str(), audit.stage.as_str()),
+        ("full", "disputed")
+    );
+    assert_eq!(audit.verifier, verifier.to_string());
+    let dispute = done.dispute.clone().unwrap();
+    assert!(dispute.by_verifier);
+    let ruling = dispute.ruling.unwrap();
+    assert!(ruling.provider_lost);
+    assert_eq!(ruling.end, "replay");
+    // The slash: 13 times the job's value at the forger's ask (0.001 PLX per Mfuel).
+    let value: u128 = 50_000_000 * 1_000_000 / 1_000_000;
+    let slashed: u128 = ruling.slashed.parse().unwrap();
+    assert_eq!(slashed, 13 * value);
+    assert_eq!(done.slashed.as_deref(), Some(ruling.slashed.as_str()));
+    assert_eq!(done.refunded.as_deref(), Some(done.escrow.as_str()));
+
+    // The forger's record and bond, through the API and the CLI.
+    let record = client.provider(&forger).unwrap();
+    assert_eq!(record.disputes_lost, 1);
+    assert_eq!(record.reputation, 0);
+    assert_eq!(record.bond.parse::<u128>().unwrap(), bond_before - slashed);
+    assert_eq!(record.slashed.parse::<u128>().unwrap(), slashed);
+    let listed = json(&net.plexus(&["query", "providers", "--json"]));
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["address"] == forger.to_string())
+        .unwrap();
+    assert_eq!(row["disputes_lost"], 1);
+    assert_eq!(row["slashed"], ruling.slashed.as_str());
+    let status = json(&net.plexus(&["job", "status", &id, "--json"]));
+    assert_eq!(status["status"], "refuted");
+    let text = net.plexus(&["job", "status", &id]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("the provider lost (replay)"));
+    let verifiers = json(&net.plexus(&["query", "verifiers", "--json"]));
+    assert_eq!(verifiers[0]["disputes_won"], 1);
+
+    // The consumer paid only fees: the escrow came back whole.
+    let (consumer_after, to) = net.balance_at("dev0");
+    let fees = fees_of(client, &net.address("dev0"), from, to);
+    assert_eq!(consumer_after, consumer_before - fees);
 }
