@@ -15,6 +15,7 @@
 //! A run reproduces from its seed: the same seed gives the same finalized chain, the same final
 //! state root and the same runtime event hash.
 
+pub mod adversarial;
 mod byzantine;
 mod scenario;
 

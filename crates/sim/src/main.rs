@@ -1,6 +1,9 @@
 //! `plexus-sim`: runs the deterministic simulation scenarios over a range of seeds and exits
 //! non-zero, naming the scenario and seed, if any run breaks safety or liveness.
 //! `cargo xtask sim --seeds N` builds and runs it.
+//!
+//! `plexus-sim adversarial [--seed S] [--jobs N] [--json]` runs the FuelTrace economics
+//! simulation instead (`plexus_sim::adversarial`) and prints its report, as JSON or a table.
 
 use anyhow::{Result, bail};
 use plexus_sim::{SCENARIOS, Scenario};
@@ -58,6 +61,9 @@ fn parse() -> Result<Args> {
 }
 
 fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("adversarial") {
+        return adversarial(std::env::args().skip(2));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLEXUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     tracing_subscriber::fmt()
@@ -123,4 +129,114 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `plexus-sim adversarial [--seed S] [--jobs N] [--json]`.
+fn adversarial(mut it: impl Iterator<Item = String>) -> Result<()> {
+    use plexus_sim::adversarial::{self as adv, AdversarialConfig};
+    let (mut seed, mut jobs, mut json) = (adv::SEED_DEFAULT, adv::JOBS_PER_KIND_DEFAULT, false);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--seed" => seed = value("--seed")?.parse()?,
+            "--jobs" => jobs = value("--jobs")?.parse()?,
+            "--json" => json = true,
+            "-h" | "--help" => {
+                println!(
+                    "plexus-sim adversarial [--seed S] [--jobs N] [--json]\n\
+                     Monte-Carlo of FuelTrace's audits, disputes and payments at the chain's \
+                     default parameters: N jobs per provider kind (default {}), seed S \
+                     (default {}).",
+                    adv::JOBS_PER_KIND_DEFAULT,
+                    adv::SEED_DEFAULT
+                );
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?} (see adversarial --help)"),
+        }
+    }
+    let started = Instant::now();
+    let report = adv::run(&AdversarialConfig::new(seed, jobs))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    eprintln!(
+        "adversarial: seed {seed}, {jobs} jobs per kind, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The report as a readable table.
+fn print_table(report: &plexus_sim::adversarial::Report) {
+    println!(
+        "FuelTrace adversarial simulation: seed {}, {} jobs per kind (profits in base units per job)",
+        report.seed, report.jobs_per_kind
+    );
+    println!(
+        "{:<19} {:>9} {:>9} {:>8} {:>13} {:>13} {:>9} {:>9}",
+        "provider",
+        "analytic",
+        "measured",
+        "rel.err",
+        "mean profit",
+        "honest same",
+        "profit/R",
+        "disputes"
+    );
+    for row in std::iter::once(&report.honest).chain(&report.cheaters) {
+        let error = row
+            .relative_error
+            .map_or_else(|| "-".to_string(), |e| format!("{:.1}%", e * 100.0));
+        println!(
+            "{:<19} {:>9.5} {:>9.5} {:>8} {:>13.0} {:>13.0} {:>9.3} {:>4}+{:<4}",
+            row.kind.name(),
+            row.analytic_detection,
+            row.measured_detection,
+            error,
+            row.mean_profit,
+            row.mean_profit_honest,
+            row.profit_per_price,
+            row.disputes_played[0],
+            row.disputes_played[1],
+        );
+    }
+    println!(
+        "{:<19} {:>13} {:>11} {:>9} {:>9}",
+        "verifier", "mean profit", "assignments", "canaries", "passed"
+    );
+    for row in &report.verifiers {
+        println!(
+            "{:<19} {:>13.0} {:>11} {:>9} {:>9}",
+            format!("{:?}", row.kind).to_lowercase(),
+            row.mean_profit,
+            row.assignments,
+            row.canaries,
+            row.canaries_passed
+        );
+    }
+    println!(
+        "honest slashes {}; disputes played {} (misresolved {}): rounds max {}, bytes max {} \
+         (moves + opening), signed transactions max {} bytes in all, largest {} bytes",
+        report.honest_slashes,
+        report.disputes_played,
+        report.disputes_misresolved,
+        report.dispute_rounds_max,
+        report.dispute_bytes_max,
+        report.dispute_chain_bytes_max,
+        report.dispute_tx_bytes_max,
+    );
+    println!(
+        "verification overhead {:.3}% of honest job fuel (canaries {:.3}% more); audit pool \
+         collected {} paid {}",
+        report.verification_overhead * 100.0,
+        report.canary_overhead * 100.0,
+        report.audit_pool.collected,
+        report.audit_pool.paid,
+    );
 }
