@@ -101,9 +101,21 @@ pub enum JobCommand {
     ///
     /// Fetches the job's module, blobs and input from the node (hash-checked), runs it with the
     /// provider's segment size and compares output hash, fuel, segments, trace root and the
-    /// failed flag. Exits non-zero naming the fields that differ. (Opening a dispute comes with
-    /// FuelTrace audits.)
-    Verify { id: String },
+    /// failed flag. Exits non-zero naming the fields that differ. With --dispute, the job's
+    /// consumer (--from) then disputes the commitment on chain (a deposit of the job's value)
+    /// and plays the dissection from its own trace until the chain rules.
+    Verify {
+        id: String,
+        /// Open a dispute when the commitment differs, and play it to the ruling.
+        #[arg(long, requires = "from")]
+        dispute: bool,
+        /// The consumer's key (with --dispute).
+        #[arg(long)]
+        from: Option<String>,
+        /// Give up following the dispute after this many seconds (it goes on on chain).
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
 }
 
 pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Result<()> {
@@ -427,7 +439,29 @@ pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<
             );
             Ok(())
         }
-        JobCommand::Verify { id } => verify(client, json_mode, &id),
+        JobCommand::Verify {
+            id,
+            dispute,
+            from,
+            timeout_secs,
+        } => {
+            let found = verify(client, json_mode, &id)?;
+            match (found, dispute, from) {
+                (Some((claim, leaves)), true, Some(from)) => dispute_job(
+                    client,
+                    json_mode,
+                    &id,
+                    &from,
+                    claim,
+                    &leaves,
+                    Duration::from_secs(timeout_secs),
+                ),
+                (Some(_), _, _) => bail!(
+                    "job {id}: the provider's commitment differs from this machine's run; dispute it with `plexus job verify {id} --dispute --from KEY`"
+                ),
+                (None, _, _) => Ok(()),
+            }
+        }
         JobCommand::Cancel { id, from } => {
             let digest = parse_hash(&id)?;
             let status = crate::send(
@@ -668,6 +702,8 @@ struct Recomputed {
     segments: u64,
     trace_root: String,
     failed: bool,
+    /// The trace `(fuel, state_root)` per leaf (empty for a refused module).
+    leaves: Vec<(u64, plexus_exec::Digest32)>,
 }
 
 fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
@@ -690,6 +726,7 @@ fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
                 segments: 0,
                 trace_root: digest_hex(&plexus_types::hash::digest_from_bytes([0; 32])),
                 failed: true,
+                leaves: Vec::new(),
             });
         }
     };
@@ -711,10 +748,96 @@ fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
         segments: execution.segments,
         trace_root: hex(&execution.trace_root),
         failed: !matches!(execution.outcome, plexus_exec::Outcome::Completed { .. }),
+        leaves: execution
+            .leaves
+            .iter()
+            .map(|leaf| (leaf.fuel, leaf.state_root))
+            .collect(),
     })
 }
 
-fn verify(client: &Client, json_mode: bool, id: &str) -> Result<()> {
+/// The consumer disputes job `id` with its own result and plays the challenger from its own
+/// trace until the chain rules (the settlement of a resolved game is the provider's to send;
+/// if it does not, it loses at the deadline).
+fn dispute_job(
+    client: &Client,
+    json_mode: bool,
+    id: &str,
+    from: &str,
+    claim: plexus_types::job::Commitment,
+    leaves: &[(u64, plexus_exec::Digest32)],
+    timeout: Duration,
+) -> Result<()> {
+    let job_id = parse_hash(id)?;
+    crate::send(
+        client,
+        json_mode,
+        from,
+        None,
+        Payload::DisputeOpen { job: job_id, claim },
+    )?;
+    if !json_mode {
+        eprintln!("dispute opened over job {id}; playing the challenger");
+    }
+    let started = Instant::now();
+    let mut answered = None;
+    loop {
+        let current = job(client, id)?;
+        let Some(dispute) = current.dispute.clone() else {
+            bail!("job {id} shows no dispute after opening one");
+        };
+        if let Some(ruling) = &dispute.ruling {
+            let value = json!({
+                "job_id": id,
+                "provider_lost": ruling.provider_lost,
+                "end": ruling.end,
+                "slashed": ruling.slashed,
+                "to_winner": ruling.to_winner,
+                "refunded": current.refunded,
+                "status": current.status,
+            });
+            crate::print(json_mode, value, job_text(&current));
+            if !ruling.provider_lost {
+                bail!("job {id}: the dispute was ruled against you; your deposit is lost");
+            }
+            return Ok(());
+        }
+        let state = (dispute.phase.clone(), dispute.round, dispute.lo, dispute.hi);
+        if dispute.to_move.as_deref() == Some("challenger") && answered.as_ref() != Some(&state) {
+            let game = plexus_provider::fueltrace::game(&dispute)?;
+            if let Some(step) = plexus_provider::fueltrace::challenge(&game, leaves) {
+                crate::send(
+                    client,
+                    json_mode,
+                    from,
+                    None,
+                    Payload::DisputeMove { job: job_id, step },
+                )?;
+                answered = Some(state);
+            }
+        }
+        if started.elapsed() > timeout {
+            bail!(
+                "job {id}'s dispute is still open after {}s; follow it with `plexus job status {id}`",
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Re-runs job `id` and prints the comparison; `Some((own commitment, own leaves))` when the
+/// provider's commitment differs.
+fn verify(
+    client: &Client,
+    json_mode: bool,
+    id: &str,
+) -> Result<
+    Option<(
+        plexus_types::job::Commitment,
+        Vec<(u64, plexus_exec::Digest32)>,
+    )>,
+> {
     let job = job(client, id)?;
     let (Some(output_hash), Some(total_fuel), Some(segments), Some(trace_root), Some(failed)) = (
         job.output_hash.clone(),
@@ -761,11 +884,19 @@ fn verify(client: &Client, json_mode: bool, id: &str) -> Result<()> {
         .collect::<Vec<_>>()
         .join("\n");
     crate::print(json_mode, value, text);
-    if !differing.is_empty() {
-        bail!(
-            "job {id}: the provider's commitment differs from this machine's run in {}",
-            differing.join(", ")
-        );
+    if differing.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    eprintln!(
+        "job {id}: the provider's commitment differs from this machine's run in {}",
+        differing.join(", ")
+    );
+    let claim = plexus_types::job::Commitment {
+        output_hash: parse_hash(&here.output_hash)?,
+        total_fuel: here.total_fuel,
+        segments: u32::try_from(here.segments)?,
+        trace_root: parse_hash(&here.trace_root)?,
+        failed: here.failed,
+    };
+    Ok(Some((claim, here.leaves)))
 }

@@ -415,6 +415,50 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(differs, ["output_hash", "fuel", "segments", "trace_root"]);
+
+    // The consumer disputes it. The liar never answers, so it loses at the move's deadline: the
+    // job is refuted, the liar slashed and the escrow refunded. (A verifier drawn for a random
+    // audit may have opened the dispute first; then the consumer's is refused as a second one.)
+    let out = net.plexus(&[
+        "job",
+        "verify",
+        &id,
+        "--dispute",
+        "--from",
+        "dev8",
+        "--json",
+    ]);
+    wait_for(
+        "the liar's job to be refuted",
+        Duration::from_secs(120),
+        || job(&net.client, &id).status == "refuted",
+    );
+    let done = job(&net.client, &id);
+    let dispute = done.dispute.unwrap();
+    let ruling = dispute.ruling.unwrap();
+    assert!(ruling.provider_lost);
+    assert_eq!(ruling.end, "timeout");
+    assert_eq!(done.refunded.as_deref(), Some(done.escrow.as_str()));
+    if out.status.success() {
+        assert_eq!(dispute.challenger, net.address("dev8").to_string());
+        assert!(!dispute.by_verifier);
+        let ruled: Value = serde_json::from_slice(&out.stdout)
+            .ok()
+            .or_else(|| {
+                // --json prints the dispute-open receipt first, then the ruling.
+                String::from_utf8_lossy(&out.stdout)
+                    .rsplit_once("\n{")
+                    .and_then(|(_, last)| serde_json::from_str(&format!("{{{last}")).ok())
+            })
+            .unwrap();
+        assert_eq!(ruled["provider_lost"], true);
+    } else {
+        assert!(stderr(&out).contains("not_disputable"), "{}", stderr(&out));
+        assert!(dispute.by_verifier);
+    }
+    let liar = net.client.provider(&net.address("dev7")).unwrap();
+    assert_eq!(liar.disputes_lost, 1);
+    assert_eq!(liar.slashed, ruling.slashed);
 }
 
 fn silent_registration() -> Payload {
