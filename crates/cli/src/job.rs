@@ -826,18 +826,15 @@ fn dispute_job(
     }
 }
 
-/// Re-runs job `id` and prints the comparison; `Some((own commitment, own leaves))` when the
-/// provider's commitment differs.
-fn verify(
-    client: &Client,
-    json_mode: bool,
-    id: &str,
-) -> Result<
-    Option<(
-        plexus_types::job::Commitment,
-        Vec<(u64, plexus_exec::Digest32)>,
-    )>,
-> {
+/// A consumer's own result of a job: its commitment and its trace `(fuel, state_root)`.
+type OwnResult = (
+    plexus_types::job::Commitment,
+    Vec<(u64, plexus_exec::Digest32)>,
+);
+
+/// Re-runs job `id` and prints the comparison; `Some(own result)` when the provider's
+/// commitment differs.
+fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult>> {
     let job = job(client, id)?;
     let (Some(output_hash), Some(total_fuel), Some(segments), Some(trace_root), Some(failed)) = (
         job.output_hash.clone(),
