@@ -11,7 +11,10 @@
 //! provider acting as verifier, the forger loses the dissection and the re-run, is slashed, and
 //! the consumer gets its escrow back.
 
-use plexus_client::{Client, TxBuilder, dto::JobDto};
+use plexus_client::{
+    Client, TxBuilder,
+    dto::{EmissionDto, JobDto},
+};
 use plexus_types::{Address, Payload, PrivateKey, job::ResourceProfile};
 use serde_json::Value;
 use std::{
@@ -287,21 +290,52 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
     assert_eq!(paid, u128::from(fuel) * ask / 1_000_000);
     assert_eq!(paid + refunded, escrow);
 
+    // Of the bill, 10% is burned and 2% goes to the audit pool (both rounded down); the
+    // provider gets the rest.
+    let burned: u128 = done.burned.as_deref().unwrap().parse().unwrap();
+    let audit_fee: u128 = done.audit_fee.as_deref().unwrap().parse().unwrap();
+    assert_eq!((burned, audit_fee), (paid / 10, paid / 50));
+
     // Balances: the consumer paid the bill and one fee; the assigned provider earned the bill
-    // less its own fees; the other provider only paid fees.
+    // less the burn and the fee, and its own fees; the other provider only paid fees, unless
+    // the job drew a random audit, which it (the only other verifier) was paid for from the pool.
     let status = client.status().unwrap();
     let fee_min: u128 = status.fee_min.parse().unwrap();
     let (consumer_after, _) = net.balance_at("dev0");
     assert_eq!(consumer_after, consumer_before - paid - fee_min);
     let assigned = done.provider.clone().unwrap();
+    let verifier = done
+        .audit_record
+        .as_ref()
+        .map(|audit| audit.verifier.clone());
+    let audit_pay: u128 = done
+        .audit_record
+        .as_ref()
+        .map_or(0, |audit| audit.paid.parse().unwrap());
+    let afters: Vec<(u128, u64)> = (0..2)
+        .map(|i| net.balance_at(&format!("provider{i}")))
+        .collect();
+    // The emission of an epoch that ended inside a provider's window pays it too. This job is
+    // the devnet's first, so its audit (if it passed) is the epoch's only audited work: the
+    // whole providers' share goes to its provider, the verifiers' share to its verifier.
+    let emissions = client.status().unwrap().emissions;
+    let emitted = |from: u64, to: u64, share: fn(&EmissionDto) -> &String| -> u128 {
+        emissions
+            .iter()
+            .filter(|e| (from + 1..=to).contains(&((e.epoch + 1) * status.epoch_length - 1)))
+            .map(|e| share(e).parse::<u128>().unwrap())
+            .sum()
+    };
     for (i, provider) in providers.iter().enumerate() {
-        let (after, height) = net.balance_at(&format!("provider{i}"));
-        let fees = fees_of(client, provider, before[i].1, height);
-        let earned = if provider.to_string() == assigned {
-            paid
-        } else {
-            0
-        };
+        let ((after, height), from) = (afters[i], before[i].1);
+        let fees = fees_of(client, provider, from, height);
+        let mut earned = 0;
+        if provider.to_string() == assigned {
+            earned += paid - burned - audit_fee + emitted(from, height, |e| &e.providers);
+        }
+        if Some(provider.to_string()) == verifier {
+            earned += audit_pay + emitted(from, height, |e| &e.verifiers);
+        }
         assert_eq!(after + fees, before[i].0 + earned, "provider {i}");
     }
     // Once settled, the provider frees the job's checkpoints and input (regression: pages used

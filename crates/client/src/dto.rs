@@ -138,6 +138,19 @@ pub struct SupplyDto {
     pub burned: String,
 }
 
+/// What one epoch's emission minted, per share (base units). Only what was paid is minted: a
+/// share without recipients, and the rounding dust of the pro-rata split, are not.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EmissionDto {
+    pub epoch: u64,
+    /// To validators, by signatures in the epoch's recorded finalization certificates.
+    pub validators: String,
+    /// To providers, by the fuel of their jobs whose audit passed in the epoch.
+    pub providers: String,
+    /// To verifiers, by audits passed and disputes won in the epoch.
+    pub verifiers: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct StatusDto {
     pub chain_id: u64,
@@ -161,6 +174,15 @@ pub struct StatusDto {
     pub reshare_logs: usize,
     pub fee_min: String,
     pub supply: SupplyDto,
+    /// What the last concluded epoch's emission minted (base units), if any epoch has ended.
+    #[serde(default)]
+    pub emission_last_epoch: Option<String>,
+    /// What the recent epochs' emissions minted, per share, oldest first.
+    #[serde(default)]
+    pub emissions: Vec<EmissionDto>,
+    /// The audit fee pool that pays verifiers (base units).
+    #[serde(default)]
+    pub audit_pool: String,
     pub faucet: bool,
     /// The latest block's random seed (hex).
     pub seed: String,
@@ -274,8 +296,15 @@ pub struct JobDto {
     pub committed_height: Option<u64>,
     /// When a committed job settles.
     pub settle_height: Option<u64>,
-    /// Paid to the provider (settled jobs).
+    /// Taken from the escrow for the work (settled jobs): fuel x ask, rounded down. The
+    /// provider's balance got `paid - burned - audit_fee`.
     pub paid: Option<String>,
+    /// Of `paid`, burned (the governed `payment_burn_bps` share; settled jobs).
+    #[serde(default)]
+    pub burned: Option<String>,
+    /// Of `paid`, into the audit fee pool that pays verifiers (settled jobs).
+    #[serde(default)]
+    pub audit_fee: Option<String>,
     /// Returned to the consumer (settled, expired or cancelled jobs).
     pub refunded: Option<String>,
     /// Taken from the provider's bond (expired assigned jobs, refuted jobs).
@@ -303,6 +332,10 @@ pub struct AuditDto {
     pub due_height: u64,
     /// `drawn`, `sealed`, `passed`, `disputed` or `missed`.
     pub stage: String,
+    /// Paid to the verifier from the audit pool (when the audit passed or the verifier won the
+    /// dispute it opened).
+    #[serde(default)]
+    pub paid: String,
 }
 
 /// A leaf of a trace, as a dispute shows it.
@@ -364,5 +397,8 @@ pub struct VerifierDto {
     pub disputes_won: u64,
     pub disputes_lost: u64,
     pub slashed: String,
+    /// Paid from the audit pool for passed audits and won disputes (not counting emission).
+    #[serde(default)]
+    pub earned: String,
     pub unbonding_release: Option<u64>,
 }

@@ -600,6 +600,7 @@ fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
         drawn_height: audit.drawn_height,
         due_height: audit.due_height,
         stage: stage.to_string(),
+        paid: audit.paid.to_string(),
     }
 }
 
@@ -661,6 +662,7 @@ pub fn verifier_dto(address: &Address, verifier: &plexus_state::dispute::Verifie
         disputes_won: verifier.disputes_won,
         disputes_lost: verifier.disputes_lost,
         slashed: verifier.slashed.to_string(),
+        earned: verifier.earned.to_string(),
         unbonding_release: verifier.unbonding_release,
     }
 }
@@ -684,6 +686,12 @@ pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_stat
         JobStatus::Refuted {
             committed_height, ..
         } => (Some(*committed_height), None),
+        _ => (None, None),
+    };
+    let (burned, audit_fee) = match &job.status {
+        JobStatus::Settled {
+            burned, audit_fee, ..
+        } => (Some(*burned), Some(*audit_fee)),
         _ => (None, None),
     };
     let (paid, refunded, slashed) = match &job.status {
@@ -722,6 +730,8 @@ pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_stat
         committed_height,
         settle_height,
         paid: paid.map(|a| a.to_string()),
+        burned: burned.map(|a| a.to_string()),
+        audit_fee: audit_fee.map(|a| a.to_string()),
         refunded: refunded.map(|a| a.to_string()),
         slashed: slashed.map(|a| a.to_string()),
         finished_height: job.status.finished_height(),
@@ -950,6 +960,22 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
             minted: s.supply.minted.to_string(),
             burned: s.supply.burned.to_string(),
         },
+        emission_last_epoch: s
+            .emissions
+            .values()
+            .next_back()
+            .map(|e| e.total().to_string()),
+        emissions: s
+            .emissions
+            .iter()
+            .map(|(epoch, e)| EmissionDto {
+                epoch: *epoch,
+                validators: e.validators.to_string(),
+                providers: e.providers.to_string(),
+                verifiers: e.verifiers.to_string(),
+            })
+            .collect(),
+        audit_pool: s.audit_pool.to_string(),
         faucet,
         seed: digest_hex(&s.beacon),
         beacon_key: plexus_client::hex_encode(&commonware_codec::Encode::encode(

@@ -25,11 +25,16 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+/// Compiled modules kept, by module hash: a dispute's failed settlements do not each pay for a
+/// compilation.
+const COMPILED_CACHE_MAX: usize = 8;
+
 /// Re-runs segments from the node's blob store.
 pub struct StoreReplayer {
     blobs: Arc<BlobStore>,
     /// Built on first use: most nodes never settle a dispute.
     engine: Mutex<Option<Arc<Engine>>>,
+    compiled: Mutex<BTreeMap<Digest, plexus_exec::Compiled>>,
 }
 
 impl StoreReplayer {
@@ -37,6 +42,7 @@ impl StoreReplayer {
         StoreReplayer {
             blobs,
             engine: Mutex::new(None),
+            compiled: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -103,35 +109,41 @@ fn end_of(end: SegmentEnd) -> ReplayEnd {
     }
 }
 
-impl Replayer for StoreReplayer {
-    fn replay(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
-        let module = self.content("module", &request.module)?;
-        let input = self.content("input", &request.input)?;
-        let blobs = request
-            .blobs
-            .iter()
-            .map(|hash| self.content("blob", hash).map(Arc::<[u8]>::from))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Admission and compilation are deterministic: a module that fails them fails the same
-        // way on every node (a provider could only have refused such a job).
-        let admitted = plexus_exec::admit(&module)
+impl StoreReplayer {
+    /// The module compiled, from the cache or the store. Admission and compilation are
+    /// deterministic: a module that fails them fails the same way on every node (a provider could
+    /// only have refused such a job).
+    fn compiled(
+        &self,
+        engine: &Engine,
+        module: &Digest,
+    ) -> Result<plexus_exec::Compiled, ReplayError> {
+        let mut cache = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(compiled) = cache.get(module) {
+            return Ok(compiled.clone());
+        }
+        let bytes = self.content("module", module)?;
+        let admitted = plexus_exec::admit(&bytes)
             .map_err(|err| ReplayError::Invalid(format!("module refused: {err}")))?;
-        let engine = self.engine()?;
         let compiled = engine
             .compile(&admitted)
             .map_err(|err| ReplayError::Invalid(format!("module does not compile: {err}")))?;
-        let job = plexus_exec::Job {
-            id: request.job_id.0,
-            module: compiled,
-            input: Arc::from(input),
-            blobs,
-            max_fuel: request.max_fuel,
-            seg_fuel: request.seg_fuel,
-        };
-        let outcome = if request.pre.index == 0 {
-            plexus_exec::replay_first_segment(&engine, &job)
-                .map_err(invalid)?
-                .ok_or_else(|| ReplayError::Invalid("the module traps at instantiation".into()))?
+        if cache.len() >= COMPILED_CACHE_MAX {
+            cache.pop_first();
+        }
+        cache.insert(*module, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+impl Replayer for StoreReplayer {
+    fn replay(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
+        // The cheap checks first: a wrong manifest fails before any compilation.
+        let manifest = if request.pre.index == 0 {
+            None
         } else {
             let bytes = self.content("manifest", &request.manifest)?;
             let manifest = Manifest::decode(bytes::Bytes::from(bytes))
@@ -141,27 +153,53 @@ impl Replayer for StoreReplayer {
                     "the manifest is not the agreed pre-state".into(),
                 ));
             }
-            let pages = StorePages {
-                store: &self.blobs,
-                locators: manifest
-                    .pages
-                    .iter()
-                    .copied()
-                    .zip(manifest.locators.iter().copied())
-                    .collect(),
-            };
-            let pre = Checkpoint {
-                index: manifest.index,
-                fuel: manifest.fuel,
-                globals: manifest.globals,
-                pages: manifest.pages,
-            };
-            plexus_exec::replay_segment(&engine, &job, &pre, &pages).map_err(|err| match err {
-                ExecError::MissingPage { .. } | ExecError::PageSource(_) => {
-                    ReplayError::Unavailable(err.to_string())
-                }
-                other => invalid(other),
-            })?
+            Some(manifest)
+        };
+        let input = self.content("input", &request.input)?;
+        let blobs = request
+            .blobs
+            .iter()
+            .map(|hash| self.content("blob", hash).map(Arc::<[u8]>::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        let engine = self.engine()?;
+        let compiled = self.compiled(&engine, &request.module)?;
+        let job = plexus_exec::Job {
+            id: request.job_id.0,
+            module: compiled,
+            input: Arc::from(input),
+            blobs,
+            max_fuel: request.max_fuel,
+            seg_fuel: request.seg_fuel,
+        };
+        let outcome = match manifest {
+            None => plexus_exec::replay_first_segment(&engine, &job)
+                .map_err(invalid)?
+                .ok_or_else(|| ReplayError::Invalid("the module traps at instantiation".into()))?,
+            Some(manifest) => {
+                let pages = StorePages {
+                    store: &self.blobs,
+                    locators: manifest
+                        .pages
+                        .iter()
+                        .copied()
+                        .zip(manifest.locators.iter().copied())
+                        .collect(),
+                };
+                let pre = Checkpoint {
+                    index: manifest.index,
+                    fuel: manifest.fuel,
+                    globals: manifest.globals,
+                    pages: manifest.pages,
+                };
+                plexus_exec::replay_segment(&engine, &job, &pre, &pages).map_err(
+                    |err| match err {
+                        ExecError::MissingPage { .. } | ExecError::PageSource(_) => {
+                            ReplayError::Unavailable(err.to_string())
+                        }
+                        other => invalid(other),
+                    },
+                )?
+            }
         };
         Ok(Replayed {
             fuel: outcome.leaf.fuel,

@@ -126,6 +126,7 @@ pub fn apply_block_with(
     crate::market::end_block(state, height, &seed);
     let epoch_length = state.params.epoch_length_blocks.max(1);
     if (height + 1).is_multiple_of(epoch_length) {
+        crate::rewards::emit(state, state.epoch_of(height));
         crate::reshare::conclude(state);
     }
     state.height = height;

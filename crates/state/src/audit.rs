@@ -58,9 +58,13 @@ pub struct AuditParams {
     /// The audit fee: a share of every job's payment that goes to the audit pool, from which
     /// verifiers are paid for the re-execution they do.
     pub audit_fee_bps: u32,
+    /// The governed share of consumer payments burned (burn-and-mint): of every settled job's
+    /// payment this share leaves the supply; the provider is paid what the burn and the audit
+    /// fee leave (`payment_burn_bps + audit_fee_bps <= 10^4`).
+    pub payment_burn_bps: u32,
     /// The emission of the first halving era, per epoch, in base units.
     pub emission_per_epoch: Amount,
-    /// Epochs between halvings of the emission.
+    /// Epochs between halvings of the emission (0: the emission never halves).
     pub emission_halving_epochs: u64,
     /// The validators' share of each epoch's emission (by signatures in finalization
     /// certificates).
@@ -84,6 +88,7 @@ impl Default for AuditParams {
             verifier_slash_multiple: 75,
             verifier_bond_min: 100 * plexus_types::PLX,
             audit_fee_bps: 200,
+            payment_burn_bps: 1_000,
             emission_per_epoch: 1_000 * plexus_types::PLX,
             emission_halving_epochs: 2_000,
             emission_validators_bps: 4_000,
@@ -114,7 +119,7 @@ impl AuditParams {
             return Err("response_blocks must be positive");
         }
         if self.winner_share_bps > BPS
-            || self.audit_fee_bps > BPS
+            || self.audit_fee_bps.saturating_add(self.payment_burn_bps) > BPS
             || self
                 .emission_validators_bps
                 .saturating_add(self.emission_providers_bps)
@@ -140,6 +145,7 @@ impl Write for AuditParams {
         self.verifier_slash_multiple.write(buf);
         self.verifier_bond_min.write(buf);
         self.audit_fee_bps.write(buf);
+        self.payment_burn_bps.write(buf);
         self.emission_per_epoch.write(buf);
         self.emission_halving_epochs.write(buf);
         self.emission_validators_bps.write(buf);
@@ -161,6 +167,7 @@ impl EncodeSize for AuditParams {
             + self.verifier_slash_multiple.encode_size()
             + self.verifier_bond_min.encode_size()
             + self.audit_fee_bps.encode_size()
+            + self.payment_burn_bps.encode_size()
             + self.emission_per_epoch.encode_size()
             + self.emission_halving_epochs.encode_size()
             + self.emission_validators_bps.encode_size()
@@ -185,6 +192,7 @@ impl Read for AuditParams {
             verifier_slash_multiple: u32::read(buf)?,
             verifier_bond_min: u128::read(buf)?,
             audit_fee_bps: u32::read(buf)?,
+            payment_burn_bps: u32::read(buf)?,
             emission_per_epoch: u128::read(buf)?,
             emission_halving_epochs: u64::read(buf)?,
             emission_validators_bps: u32::read(buf)?,
@@ -230,6 +238,11 @@ mod tests {
         assert!(params.check().is_err());
         params = AuditParams {
             emission_providers_bps: 7_000,
+            ..AuditParams::default()
+        };
+        assert!(params.check().is_err());
+        params = AuditParams {
+            payment_burn_bps: 9_900,
             ..AuditParams::default()
         };
         assert!(params.check().is_err());

@@ -2,8 +2,9 @@
 //!
 //! The state is committed as a binary Merkle tree (Commonware's BMT over SHA-256) whose leaves are
 //! the hashes of every ledger entry in a fixed order: accounts by address, then validators,
-//! delegations, unbonding entries, providers, jobs (each as its snapshot encoding), and one leaf
-//! for the chain-wide values. An account's position
+//! delegations, unbonding entries, providers, jobs (each as its snapshot encoding), verifiers,
+//! audits, disputes, the epoch's reward weights and recent emissions, and one leaf for the
+//! chain-wide values (the audit pool among them). An account's position
 //! is its rank among accounts, so a light client holding a finalized state root can check a proof
 //! that an address has a given balance, nonce and stake.
 //!
@@ -34,6 +35,9 @@ const TAG_JOB: u8 = 11;
 const TAG_VERIFIER: u8 = 12;
 const TAG_AUDIT: u8 = 13;
 const TAG_DISPUTE: u8 = 14;
+const TAG_AUDITED_FUEL: u8 = 15;
+const TAG_VERIFIER_AUDITS: u8 = 16;
+const TAG_EMISSION: u8 = 17;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -151,6 +155,24 @@ impl State {
             dispute.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+        for (provider, fuel) in &self.epoch_audited_fuel {
+            let mut buf = vec![TAG_AUDITED_FUEL];
+            provider.0.write(&mut buf);
+            fuel.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (verifier, count) in &self.epoch_verifier_audits {
+            let mut buf = vec![TAG_VERIFIER_AUDITS];
+            verifier.0.write(&mut buf);
+            count.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (epoch, emission) in &self.emissions {
+            let mut buf = vec![TAG_EMISSION];
+            epoch.write(&mut buf);
+            emission.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
         leaves.push(self.global_leaf());
         leaves
     }
@@ -195,6 +217,7 @@ impl State {
         self.supply.total.write(&mut buf);
         self.supply.minted.write(&mut buf);
         self.supply.burned.write(&mut buf);
+        self.audit_pool.write(&mut buf);
         self.unbonding_seq.write(&mut buf);
         Sha256::hash(&[&buf])
     }

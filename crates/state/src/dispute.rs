@@ -27,6 +27,8 @@
 //! `winner_share_bps` of the slash and the rest is burned; a challenger loses its deposit, split
 //! the same way with the provider. Supply: verifier bonds and consumer deposits are part of the
 //! supply (`State::recount`); slashes move value to the winner or burn it, nothing is minted.
+//! A verifier whose audit passes, or that wins the dispute its audit opened, is paid for its
+//! re-execution from the audit pool and counted for the epoch emission (`rewards.rs`).
 
 use crate::State;
 use crate::audit::{BPS, PPM};
@@ -58,6 +60,9 @@ pub struct Verifier {
     pub disputes_lost: u64,
     /// Total taken from the bond by lost disputes.
     pub slashed: Amount,
+    /// Total paid from the audit pool for passed audits and disputes won as challenger (the
+    /// epoch emission is not counted here).
+    pub earned: Amount,
     /// Set by a deregistration: the height at which the bond returns to the balance.
     pub unbonding_release: Option<u64>,
 }
@@ -102,6 +107,9 @@ pub struct Audit {
     /// The height by which the current stage's step is due.
     pub due_height: u64,
     pub stage: AuditStage,
+    /// Paid to the verifier from the audit pool when the audit passed or it won the dispute
+    /// it opened (`rewards::pay_verifier`); zero otherwise.
+    pub paid: Amount,
 }
 
 impl Audit {
@@ -464,6 +472,7 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
             drawn_height: height,
             due_height,
             stage: AuditStage::Drawn,
+            paid: 0,
         },
     );
     state.market_index.audit_dues.insert((due_height, id));
@@ -568,6 +577,8 @@ fn pass_audit(state: &mut State, id: &Digest, verifier: &Address) {
         record.audits_done += 1;
     }
     close_verifier_audit(state, verifier);
+    crate::rewards::pay_verifier(state, id, verifier);
+    crate::rewards::credit_audited_fuel(state, id);
     if let Some(provider) = provider.and_then(|p| state.providers.get_mut(&p)) {
         provider.audits_passed += 1;
     }
@@ -847,6 +858,8 @@ fn rule(state: &mut State, id: Digest, provider_lost: bool, end: DisputeEnd, hei
                 v.locked -= dispute.deposit;
                 v.disputes_won += 1;
             }
+            // The verifier's re-execution found the fault: paid like a passed audit.
+            crate::rewards::pay_verifier(state, &id, &dispute.challenger);
         } else {
             state
                 .accounts

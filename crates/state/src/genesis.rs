@@ -124,6 +124,10 @@ impl Genesis {
             verifiers: BTreeMap::new(),
             audits: BTreeMap::new(),
             disputes: BTreeMap::new(),
+            audit_pool: 0,
+            epoch_audited_fuel: BTreeMap::new(),
+            epoch_verifier_audits: BTreeMap::new(),
+            emissions: BTreeMap::new(),
         };
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {

@@ -9,8 +9,9 @@
 //! validator refuses to vote for.
 //!
 //! Supply rule: `Supply::total` equals the sum of every balance, bonded amount, unbonding amount,
-//! provider bond and unfinished job's escrow. It changes only through named events: genesis
-//! allocation (mint), fees, equivocation slashes and deadline slashes (burn).
+//! provider and verifier bond, unfinished job's escrow, held dispute deposit and the audit pool.
+//! It changes only through named events: genesis allocation and epoch emissions (mint), fees,
+//! slashes and the burned share of consumer payments (burn); `total == minted - burned`.
 //!
 //! Preconditions: transaction signatures are verified by the caller (mempool admission or the
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
@@ -26,6 +27,7 @@ pub mod market;
 mod participation;
 pub mod registry;
 pub mod reshare;
+pub mod rewards;
 mod snapshot;
 mod staking;
 mod state;

@@ -8,9 +8,11 @@
 //!
 //! Conservation: a job's `escrow` leaves the consumer's balance when it is posted and, while the
 //! job is unfinished, is part of the supply (`State::recount`). It leaves the job exactly once:
-//! at settlement as `paid` to the provider's balance plus `refunded` to the consumer's
+//! at settlement as the payment `paid` plus `refunded` to the consumer's balance
 //! (`paid = floor(total_fuel * ask / 10^6) <= escrow`, rounding dust to the consumer), or as a
-//! full refund on cancellation or expiry. A deadline slash burns part of the provider's bond
+//! full refund on cancellation or expiry. Of `paid`, `burned` leaves the supply and `audit_fee`
+//! goes to the audit pool (`rewards::take_from_payment`); the provider's balance gets
+//! `paid - burned - audit_fee`. A deadline slash burns part of the provider's bond
 //! (`supply.total` and `supply.burned` move together).
 //!
 //! Matching is a lottery over eligible providers, weighted by bond and reputation and drawn from
@@ -59,8 +61,13 @@ pub enum JobStatus {
         assignment: Assignment,
         commitment: Commitment,
         committed_height: u64,
-        /// To the provider's balance.
+        /// Taken from the escrow for the work: `floor(total_fuel * ask / 10^6)`. The provider's
+        /// balance got `paid - burned - audit_fee`.
         paid: Amount,
+        /// Of `paid`, burned (`payment_burn_bps`, rounded down).
+        burned: Amount,
+        /// Of `paid`, into the audit pool (`audit_fee_bps`, rounded down).
+        audit_fee: Amount,
         /// To the consumer's balance (`escrow - paid`).
         refunded: Amount,
         height: u64,
@@ -549,7 +556,8 @@ pub(crate) fn refute(state: &mut State, id: Digest, slash: Amount, height: u64) 
     slashed
 }
 
-/// Pays the provider for the committed fuel at its ask, refunds the rest, releases the lock.
+/// Takes the payment for the committed fuel at the provider's ask (less the burn and the audit
+/// fee to the provider), refunds the rest, releases the lock.
 fn settle(state: &mut State, id: Digest, height: u64) {
     let Some(job) = state.jobs.get(&id) else {
         return;
@@ -574,11 +582,12 @@ fn settle(state: &mut State, id: Digest, height: u64) {
         .min(job.escrow);
     let refunded = job.escrow - paid;
     let consumer = job.consumer.clone();
+    let (burned, audit_fee) = crate::rewards::take_from_payment(state, paid);
     state
         .accounts
         .entry(assignment.provider.clone())
         .or_default()
-        .balance += paid;
+        .balance += paid - burned - audit_fee;
     state.accounts.entry(consumer).or_default().balance += refunded;
     let gain = state.params.reputation_done_gain;
     if let Some(provider) = state.providers.get_mut(&assignment.provider) {
@@ -596,6 +605,8 @@ fn settle(state: &mut State, id: Digest, height: u64) {
         commitment,
         committed_height,
         paid,
+        burned,
+        audit_fee,
         refunded,
         height,
     };

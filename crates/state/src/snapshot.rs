@@ -7,6 +7,7 @@
 use crate::dispute::{Audit, AuditKind, AuditStage, Dispute, DisputeEnd, Ruling, Verifier};
 use crate::market::{Assignment, Job, JobStatus, MarketIndex};
 use crate::registry::Provider;
+use crate::rewards::Emission;
 use crate::{Account, Params, State, Supply, Unbonding, Validator};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
@@ -21,7 +22,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 7;
+const SNAPSHOT_VERSION: u8 = 8;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -172,7 +173,13 @@ fixed_record!(Verifier {
     disputes_won: u64,
     disputes_lost: u64,
     slashed: u128,
+    earned: u128,
     unbonding_release: Option<u64>,
+});
+fixed_record!(Emission {
+    validators: u128,
+    providers: u128,
+    verifiers: u128,
 });
 
 impl Write for AuditKind {
@@ -258,6 +265,7 @@ fixed_record!(Audit {
     drawn_height: u64,
     due_height: u64,
     stage: AuditStage,
+    paid: u128,
 });
 
 impl Write for DisputeEnd {
@@ -334,6 +342,8 @@ impl Write for JobStatus {
                 commitment,
                 committed_height,
                 paid,
+                burned,
+                audit_fee,
                 refunded,
                 height,
             } => {
@@ -342,6 +352,8 @@ impl Write for JobStatus {
                 commitment.write(buf);
                 committed_height.write(buf);
                 paid.write(buf);
+                burned.write(buf);
+                audit_fee.write(buf);
                 refunded.write(buf);
                 height.write(buf);
             }
@@ -396,7 +408,7 @@ impl EncodeSize for JobStatus {
                 assignment,
                 commitment,
                 ..
-            } => assignment.encode_size() + commitment.encode_size() + 8 + 16 + 16 + 8,
+            } => assignment.encode_size() + commitment.encode_size() + 8 + 16 * 4 + 8,
             JobStatus::Expired { assignment, .. } => assignment.encode_size() + 16 + 16 + 8,
             JobStatus::Cancelled { .. } => 16 + 8,
             JobStatus::Refuted {
@@ -426,6 +438,8 @@ impl Read for JobStatus {
                 commitment: Commitment::read(buf)?,
                 committed_height: u64::read(buf)?,
                 paid: u128::read(buf)?,
+                burned: u128::read(buf)?,
+                audit_fee: u128::read(buf)?,
                 refunded: u128::read(buf)?,
                 height: u64::read(buf)?,
             },
@@ -533,6 +547,10 @@ impl Write for State {
         self.verifiers.write(buf);
         self.audits.write(buf);
         self.disputes.write(buf);
+        self.audit_pool.write(buf);
+        self.epoch_audited_fuel.write(buf);
+        self.epoch_verifier_audits.write(buf);
+        self.emissions.write(buf);
     }
 }
 
@@ -565,6 +583,10 @@ impl EncodeSize for State {
             + self.verifiers.encode_size()
             + self.audits.encode_size()
             + self.disputes.encode_size()
+            + self.audit_pool.encode_size()
+            + self.epoch_audited_fuel.encode_size()
+            + self.epoch_verifier_audits.encode_size()
+            + self.emissions.encode_size()
     }
 }
 
@@ -604,6 +626,10 @@ impl Read for State {
             verifiers: Read::read_cfg(buf, &(entries(), ((), ())))?,
             audits: Read::read_cfg(buf, &(entries(), ((), ())))?,
             disputes: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            audit_pool: u128::read(buf)?,
+            epoch_audited_fuel: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            epoch_verifier_audits: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            emissions: Read::read_cfg(buf, &(entries(), ((), ())))?,
             unbonding_counts: Default::default(),
             market_index: MarketIndex::default(),
         };

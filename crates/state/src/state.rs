@@ -119,11 +119,11 @@ pub struct Unbonding {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Supply {
     /// Tokens in existence: balances + bonded + unbonding + provider bonds + escrows of
-    /// unfinished jobs.
+    /// unfinished jobs + verifier bonds + consumers' dispute deposits + the audit pool.
     pub total: Amount,
-    /// Everything ever minted (genesis allocation included).
+    /// Everything ever minted (the genesis allocation and the epoch emissions).
     pub minted: Amount,
-    /// Everything ever burned (fees, equivocation slashes, deadline slashes).
+    /// Everything ever burned (fees, slashes, the burned share of consumer payments).
     pub burned: Amount,
 }
 
@@ -190,6 +190,17 @@ pub struct State {
     pub audits: BTreeMap<Digest, crate::dispute::Audit>,
     /// Disputes over commitments, kept with the job until it is pruned.
     pub disputes: BTreeMap<Digest, crate::dispute::Dispute>,
+    /// The audit fee pool: `audit_fee_bps` of every settled job's payment, from which verifiers
+    /// are paid for their re-execution (`rewards.rs`). Part of the supply.
+    pub audit_pool: Amount,
+    /// Fuel of the jobs whose audit passed in the current epoch, per provider: the providers'
+    /// emission weights, cleared when the epoch's emission is paid.
+    pub epoch_audited_fuel: BTreeMap<Address, u128>,
+    /// Audits passed plus disputes won as challenger in the current epoch, per verifier: the
+    /// verifiers' emission weights, cleared when the epoch's emission is paid.
+    pub epoch_verifier_audits: BTreeMap<Address, u64>,
+    /// What each recent epoch's emission minted (the last `PARTICIPATION_EPOCHS_KEPT` epochs).
+    pub emissions: BTreeMap<u64, crate::rewards::Emission>,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.
@@ -224,7 +235,8 @@ impl State {
     }
 
     /// Recomputes the supply from the ledger (balances + bonded + unbonding + provider bonds +
-    /// escrows of unfinished jobs) and checks that the stake and market records agree with each
+    /// escrows of unfinished jobs + verifier bonds + consumers' dispute deposits + the audit
+    /// pool) and checks that the stake and market records agree with each
     /// other. Used by the property tests and audits.
     pub fn recount(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
@@ -270,6 +282,7 @@ impl State {
         }
         total = total
             .checked_add(self.recount_market()?)
+            .and_then(|t| t.checked_add(self.audit_pool))
             .ok_or(SupplyError::Overflow)?;
         Ok(total)
     }

@@ -119,6 +119,21 @@ fn paid() -> Amount {
     fuel_cost_floor(SEG_FUEL * SEGMENTS, ASK).expect("fits")
 }
 
+/// Of a payment, the burned share (`payment_burn_bps`, rounded down).
+fn burned(paid: Amount) -> Amount {
+    paid * Amount::from(AuditParams::default().payment_burn_bps) / Amount::from(BPS)
+}
+
+/// Of a payment, the audit fee into the pool (`audit_fee_bps`, rounded down).
+fn audit_fee(paid: Amount) -> Amount {
+    paid * Amount::from(AuditParams::default().audit_fee_bps) / Amount::from(BPS)
+}
+
+/// Of a payment, what reaches the provider's balance.
+fn earned(paid: Amount) -> Amount {
+    paid - burned(paid) - audit_fee(paid)
+}
+
 /// The winner's share of a slash (rounded down; the rest is burned).
 fn share(slashed: Amount) -> Amount {
     slashed * Amount::from(WINNER_SHARE_BPS) / Amount::from(BPS)
@@ -294,6 +309,8 @@ struct Chain {
     nonces: [u64; KEYS],
     /// Fees charged per key (every receipt that is not `Rejected`).
     fees: [Amount; KEYS],
+    /// The burned shares of the payments of every job settled so far.
+    payment_burns: Amount,
     replayer: TestReplayer,
 }
 
@@ -325,6 +342,7 @@ impl Chain {
             blocks: Vec::new(),
             nonces: [0; KEYS],
             fees: [0; KEYS],
+            payment_burns: 0,
             replayer: TestReplayer::default(),
         }
     }
@@ -378,6 +396,13 @@ impl Chain {
         }
         self.state = built.state;
         self.blocks.push(built.block);
+        for job in self.state.jobs.values() {
+            if let JobStatus::Settled { burned, height, .. } = job.status
+                && height == self.state.height
+            {
+                self.payment_burns += burned;
+            }
+        }
         assert_eq!(self.state.recount(), Ok(self.state.supply.total));
         assert_eq!(
             self.state.supply.minted - self.state.supply.burned,
@@ -472,9 +497,13 @@ impl Chain {
         self.state.account(&address(i)).balance
     }
 
-    /// Slashes burned so far: everything burned since genesis but the fees.
+    /// Slashes burned so far: everything burned since genesis but the fees and the burned
+    /// shares of payments.
     fn slash_burned(&self) -> Amount {
-        self.state.supply.burned - self.genesis.supply.burned - self.fees.iter().sum::<Amount>()
+        self.state.supply.burned
+            - self.genesis.supply.burned
+            - self.fees.iter().sum::<Amount>()
+            - self.payment_burns
     }
 
     fn status(&self, id: &Digest) -> &JobStatus {
@@ -723,6 +752,7 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
             drawn_height: drawn,
             due_height: drawn + RESPONSE_BLOCKS,
             stage: AuditStage::Drawn,
+            paid: 0,
         }
     );
     assert_eq!(chain.verifier(VERIFIER).open, 1);
@@ -758,6 +788,8 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
     // Settled in the reveal's block, paid as usual.
     let JobStatus::Settled {
         paid: p_paid,
+        burned: p_burned,
+        audit_fee: p_fee,
         refunded,
         height,
         ..
@@ -770,6 +802,22 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
         (paid(), escrow() - paid(), sealed + RESPONSE_BLOCKS)
     );
     assert_eq!(paid(), 20_000_000); // floor(20_000 * (10^9 + 7) / 10^6)
+    // 10% burned, 2% to the audit pool, the provider gets the rest.
+    assert_eq!((p_burned, p_fee), (2_000_000, 400_000));
+    assert_eq!((burned(paid()), audit_fee(paid())), (p_burned, p_fee));
+    assert_eq!(chain.payment_burns, p_burned);
+    // The audit passed before its job settled, while the pool was still empty: nothing to pay.
+    // Its fuel and the audit count toward the epoch's emission.
+    assert_eq!(chain.state.audits[&id].paid, 0);
+    assert_eq!(chain.state.audit_pool, p_fee);
+    assert_eq!(
+        chain.state.epoch_audited_fuel.get(&address(PROVIDER)),
+        Some(&u128::from(SEG_FUEL * SEGMENTS))
+    );
+    assert_eq!(
+        chain.state.epoch_verifier_audits.get(&address(VERIFIER)),
+        Some(&1)
+    );
     assert_eq!(escrow(), 2_000_006_000); // ceil(1_000_003 * 2 * 10^9 / 10^6)
     let p = &chain.state.providers[&address(PROVIDER)];
     assert_eq!((p.audits_passed, p.jobs_done, p.bond_locked), (1, 1, 0));
@@ -779,10 +827,10 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
     );
     let v = chain.verifier(VERIFIER);
     assert_eq!((v.audits_done, v.audits_missed, v.open), (1, 0, 0));
-    assert_eq!((v.bond, v.locked), (VERIFIER_BOND, 0));
+    assert_eq!((v.bond, v.locked, v.earned), (VERIFIER_BOND, 0, 0));
     assert_eq!(
         chain.balance(PROVIDER),
-        START - PROVIDER_BOND - VERIFIER_BOND - chain.fees[1] + paid()
+        START - PROVIDER_BOND - VERIFIER_BOND - chain.fees[1] + earned(paid())
     );
     assert_eq!(
         chain.balance(CONSUMER),
@@ -998,7 +1046,7 @@ fn a_lying_verifier_loses_its_deposit_and_the_provider_is_paid() {
     assert_eq!((p.disputes_lost, p.jobs_done), (0, 1));
     assert_eq!(
         chain.balance(PROVIDER),
-        START - PROVIDER_BOND - chain.fees[1] + paid() + share(deposit)
+        START - PROVIDER_BOND - chain.fees[1] + earned(paid()) + share(deposit)
     );
     assert_eq!(chain.balance(CONSUMER), START - chain.fees[2] - paid());
     assert_eq!(
@@ -1146,7 +1194,7 @@ fn a_lapsed_move_loses_the_dispute() {
     );
     assert_eq!(
         chain.balance(PROVIDER),
-        START - PROVIDER_BOND - chain.fees[1] + paid() + share(deposit)
+        START - PROVIDER_BOND - chain.fees[1] + earned(paid()) + share(deposit)
     );
     assert_eq!(chain.slash_burned(), deposit - share(deposit));
 
@@ -1517,11 +1565,17 @@ fn light_audits_draw_segments_and_dispute_one() {
     assert_eq!((p.audits_passed, p.disputes_lost, p.jobs_done), (1, 1, 3));
     assert_eq!(
         chain.balance(PROVIDER),
-        START - PROVIDER_BOND - chain.fees[1] + 3 * paid()
+        START - PROVIDER_BOND - chain.fees[1] + 3 * earned(paid())
     );
+    // The winning verifier is paid for its light re-execution (5 segments of 1 000 fuel at the
+    // ask: 5 PLX) from the pool, which holds the fees of the three settled jobs: all of it.
+    let pool = 3 * audit_fee(paid());
+    assert_eq!(chain.state.audits[&cheated].paid, pool);
+    assert_eq!(chain.state.audit_pool, 0);
+    assert_eq!(chain.verifier(VERIFIER).earned, pool);
     assert_eq!(
         chain.balance(VERIFIER),
-        START - VERIFIER_BOND - chain.fees[3] + share(slash)
+        START - VERIFIER_BOND - chain.fees[3] + share(slash) + pool
     );
     assert_eq!(chain.balance(CONSUMER), START - chain.fees[2] - 3 * paid());
     assert_eq!(chain.slash_burned(), slash - share(slash));

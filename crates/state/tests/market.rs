@@ -185,10 +185,16 @@ fn post_match_commit_and_settle_move_exact_amounts() {
     assert_eq!(chain.status(&id).name(), "committed");
     chain.empty_blocks(1);
 
-    // Paid floor(1_234_567 * 2_000_000_001 / 10^6) = 2_469_134_001; the rest comes back.
+    // Paid floor(1_234_567 * 2_000_000_001 / 10^6) = 2_469_134_001; the rest comes back. Of
+    // the payment 10% is burned (floor(246_913_400.1)) and 2% goes to the audit pool
+    // (floor(49_382_680.02)); the provider gets the rest.
     let paid: Amount = 2_469_134_001;
+    let (burned, audit_fee): (Amount, Amount) = (246_913_400, 49_382_680);
+    let earned: Amount = 2_172_837_921;
     let JobStatus::Settled {
         paid: p_paid,
+        burned: p_burned,
+        audit_fee: p_fee,
         refunded,
         height,
         ..
@@ -197,11 +203,13 @@ fn post_match_commit_and_settle_move_exact_amounts() {
         panic!("not settled: {:?}", chain.status(&id));
     };
     assert_eq!(
-        (p_paid, refunded, height),
-        (paid, escrow - paid, committed_at + 2)
+        (p_paid, p_burned, p_fee, refunded, height),
+        (paid, burned, audit_fee, escrow - paid, committed_at + 2)
     );
+    assert_eq!(paid - burned - audit_fee, earned);
+    assert_eq!(chain.state.audit_pool, audit_fee);
     assert_eq!(chain.balance(2), START - FEE - paid);
-    assert_eq!(chain.balance(1), START - 2 * FEE - BOND + paid);
+    assert_eq!(chain.balance(1), START - 2 * FEE - BOND + earned);
     let p = &chain.state.providers[&address(1)];
     assert_eq!((p.bond, p.bond_locked, p.jobs_in_flight), (BOND, 0, 0));
     assert_eq!((p.jobs_done, p.jobs_missed), (1, 0));
@@ -390,7 +398,8 @@ fn deregistration_waits_for_jobs_then_releases_the_bond() {
     );
     chain.empty_blocks(1);
     assert_eq!(chain.status(&id).name(), "settled");
-    let paid = PLX / 2;
+    // Paid PLX / 2: 10% burned, 2% to the audit pool, 88% to the provider.
+    let earned = PLX / 2 * 88 / 100;
     assert_eq!(chain.one(1, Payload::ProviderDeregister), Status::Success);
     let release = chain.state.height + 3;
     assert_eq!(
@@ -410,7 +419,7 @@ fn deregistration_waits_for_jobs_then_releases_the_bond() {
     assert!(!chain.state.providers.contains_key(&address(1)));
     assert_eq!(chain.balance(1), before + BOND);
     // Fees: register, two refused deregisters, commit, deregister, refused register.
-    assert_eq!(chain.balance(1), START - 6 * FEE + paid);
+    assert_eq!(chain.balance(1), START - 6 * FEE + earned);
     assert_eq!(chain.one(1, register(PLX, BOND)), Status::Success);
 }
 

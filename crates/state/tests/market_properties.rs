@@ -225,8 +225,12 @@ proptest! {
                 prop_assert!(provider.reputation <= plexus_state::REPUTATION_MAX);
             }
             for job in state.jobs.values() {
-                if let plexus_state::JobStatus::Settled { paid, refunded, .. } = job.status {
+                if let plexus_state::JobStatus::Settled {
+                    paid, refunded, burned, audit_fee, ..
+                } = job.status
+                {
                     prop_assert_eq!(paid + refunded, job.escrow);
+                    prop_assert!(burned + audit_fee <= paid);
                 }
             }
             apply_block(&mut replica, &block).unwrap();

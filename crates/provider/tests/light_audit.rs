@@ -1,0 +1,180 @@
+//! Light audits over a real provider API: a verifier re-runs drawn segments of another
+//! provider's job from that provider's own checkpoints, fetched over HTTP and checked against the
+//! committed trace, and names the first segment that does not hold.
+
+use plexus_blobs::BlobStore;
+use plexus_client::Client;
+use plexus_exec::{Engine, EngineOptions};
+use plexus_provider::{
+    checkpoints::CheckpointReader,
+    fueltrace,
+    http::{HttpState, router},
+    journal::Journal,
+    runner::{Assignment, Runner},
+};
+use plexus_types::hash::parse_digest;
+use plexus_types::job::Commitment;
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+/// Small segments, so the digits job has many.
+const SEG_FUEL: u64 = 1 << 15;
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("plexus-light-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn runner(dir: &Path, sources: Vec<Client>) -> Runner {
+    let blobs = Arc::new(BlobStore::open(&dir.join("blobs"), Default::default()).unwrap());
+    Runner::new(
+        Engine::new(EngineOptions::default()).unwrap(),
+        blobs,
+        sources,
+        dir.to_path_buf(),
+        SEG_FUEL,
+    )
+}
+
+/// Serves `runner`'s directory as a provider API on loopback; returns its URL.
+fn serve(runner: &Runner) -> String {
+    let state = HttpState {
+        address: "plx1test".into(),
+        journal: Arc::new(Mutex::new(Journal::open(&runner.dir).unwrap())),
+        running: Arc::new(Mutex::new(BTreeSet::new())),
+        blobs: runner.blobs.clone(),
+        checkpoints: Arc::new(CheckpointReader::new(&runner.dir)),
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, router(state)).await.unwrap();
+        });
+    });
+    format!("http://{address}")
+}
+
+/// The cnn job over two images (one step per layer per image, so many segments), its content
+/// stored in `runner`.
+fn cnn_job(runner: &Runner, id: &[u8]) -> Assignment {
+    let cnn = plexus_exec::builtin::lookup("cnn").unwrap();
+    let images = 2u32;
+    let mut input = images.to_le_bytes().to_vec();
+    input.extend((0..images as usize * 4096).map(|i| (i * 7 % 251) as u8));
+    Assignment {
+        id: plexus_types::hash(&[id]),
+        module: runner.blobs.put(cnn.wasm).unwrap(),
+        blobs: cnn
+            .blobs
+            .iter()
+            .map(|blob| runner.blobs.put(blob).unwrap())
+            .collect(),
+        input: runner.blobs.put(&input).unwrap(),
+        max_fuel: 200_000_000,
+    }
+}
+
+fn commitment(record: &plexus_provider::journal::CommitmentRecord) -> Commitment {
+    Commitment {
+        output_hash: parse_digest(&record.output_hash).unwrap(),
+        total_fuel: record.total_fuel,
+        segments: record.segments,
+        trace_root: parse_digest(&record.trace_root).unwrap(),
+        failed: record.failed,
+    }
+}
+
+#[test]
+fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
+    let provider_dir = tempdir("provider");
+    let provider = runner(&provider_dir, Vec::new());
+    let job = cnn_job(&provider, b"honest");
+    let (record, _) = provider.execute(&job).unwrap();
+    let committed = commitment(&record);
+    let n = u64::from(committed.segments);
+    assert!(n >= 8, "want a job of many segments, got {n}");
+    let url = serve(&provider);
+    let api = Client::new(&url);
+    let verifier_dir = tempdir("verifier");
+    let verifier = runner(&verifier_dir, vec![Client::new(&url)]);
+
+    // Honest work passes, whatever is drawn (segment 0 re-runs from the bare module).
+    let drawn = [0, 3, n / 2, n - 1];
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &committed, &drawn).unwrap(),
+        None
+    );
+
+    // A provider that lies about one transition: leaf 5's state is replaced, and the commitment
+    // is made over the lie. Drawing segment 4 (ending at leaf 5) catches it; so does drawing 5
+    // (starting from it: the served checkpoint no longer matches the leaf).
+    let mut leaves = fueltrace::read_leaves(&provider_dir, &job.id)
+        .unwrap()
+        .unwrap();
+    leaves[5].1 = plexus_types::trace::content_hash(b"a state never computed");
+    fueltrace::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
+    let lied = Commitment {
+        trace_root: plexus_types::hash::digest_from_bytes(fueltrace::leaves_root(&leaves).0),
+        ..committed.clone()
+    };
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &lied, &[1, 4, n - 1]).unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &lied, &[5, n - 1]).unwrap(),
+        Some(5)
+    );
+    // Segments away from the lie still hold.
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &lied, &[1, 2, n - 1]).unwrap(),
+        None
+    );
+    // Leaves that are not the committed trace count as withheld: the first drawn segment.
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &committed, &[2, n - 1]).unwrap(),
+        Some(2)
+    );
+
+    // A forger (the testing aid) fails the always-drawn last segment.
+    let forger_dir = tempdir("forger");
+    let mut forger = runner(&forger_dir, Vec::new());
+    forger.forge = true;
+    let forged_job = cnn_job(&forger, b"forged");
+    let (forged, _) = forger.execute(&forged_job).unwrap();
+    let forged_api = Client::new(&serve(&forger));
+    let n = u64::from(forged.segments);
+    assert_eq!(
+        fueltrace::light_audit(
+            &verifier,
+            &forged_job,
+            &forged_api,
+            &commitment(&forged),
+            &[0, 2, n - 1]
+        )
+        .unwrap(),
+        Some(n - 1)
+    );
+
+    // A provider that serves nothing is disputed at the first drawn segment.
+    let silent = Client::new("http://127.0.0.1:9");
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &silent, &committed, &[3, n - 1]).unwrap(),
+        Some(3)
+    );
+    for dir in [provider_dir, verifier_dir, forger_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
