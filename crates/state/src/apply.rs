@@ -259,7 +259,7 @@ fn execute_payload(
 ) -> Result<(), SettleError> {
     let height = context.height;
     if let Payload::DisputeSettle { job, manifest } = payload {
-        return dispute::settle(state, *job, *manifest, height, replayer);
+        return dispute::settle(state, &sender, *job, *manifest, height, replayer);
     }
     execute_domain(state, sender, payload, context).map_err(SettleError::Reason)
 }

@@ -759,14 +759,20 @@ pub(crate) fn play(
 }
 
 /// Re-runs the resolved segment and rules.
+/// Only the two sides may settle: each settlement costs the validators a re-run, so nobody else
+/// gets to make them try.
 pub(crate) fn settle(
     state: &mut State,
+    sender: &Address,
     id: Digest,
     manifest: Digest,
     height: u64,
     replayer: &dyn Replayer,
 ) -> Result<(), SettleError> {
     let dispute = open_game(state, &id)?;
+    if *sender != dispute.challenger && provider_of(state, &id).as_ref() != Some(sender) {
+        return Err(Reason::NotYourMove.into());
+    }
     let Phase::Resolved { lo, hi } = dispute.game.phase() else {
         return Err(Reason::InvalidMove.into());
     };

@@ -304,9 +304,11 @@ pub(crate) fn post(
         status: JobStatus::Posted,
     };
     if let Some(assignment) = draw_provider(state, &id, &job, height, seed) {
+        let value = fuel_cost_ceil(job.max_fuel, assignment.ask_per_mfuel).unwrap_or(0);
         if let Some(provider) = state.providers.get_mut(&assignment.provider) {
             provider.bond_locked += assignment.bond_locked;
             provider.jobs_in_flight += 1;
+            provider.largest_in_flight = provider.largest_in_flight.max(value);
         }
         job.status = JobStatus::Assigned(assignment);
     }
@@ -318,6 +320,31 @@ pub(crate) fn post(
 /// The lock a provider at `ask` puts up for `job`, if it fits in 128 bits.
 fn lock_for(state: &State, job: &Job, ask: Amount) -> Option<Amount> {
     fuel_cost_ceil(job.max_fuel, ask)?.checked_mul(u128::from(state.params.bond_lock_multiple))
+}
+
+/// FUELTRACE.md's bond rule, `B >= (m + 1/p) * G_max`, for `provider` taking `job`: `m` its jobs
+/// in flight with this one, `G_max` the largest value among them (at its ask, for the job's
+/// whole `max_fuel`), `p` the audit probability `p_L + p_F`. It caps the value a provider holds
+/// in flight so that, at any moment, its bond covers a slash for each job plus the deterrent
+/// `G_max / p`. With audits off (`p = 0`) there is nothing to size the bond for.
+fn bond_rule_holds(state: &State, job: &Job, provider: &crate::Provider) -> bool {
+    let p = u128::from(state.params.audit.audit_ppm());
+    if p == 0 {
+        return true;
+    }
+    let Some(value) = fuel_cost_ceil(job.max_fuel, provider.ask_per_mfuel) else {
+        return false;
+    };
+    let largest = provider.largest_in_flight.max(value);
+    let m = u128::from(provider.jobs_in_flight) + 1;
+    // (m + PPM / p) * G <= B, as m * G + G * PPM / p (rounded up) <= B, overflow refused.
+    let deterrent = largest
+        .checked_mul(u128::from(crate::audit::PPM))
+        .map(|x| x.div_ceil(p));
+    m.checked_mul(largest)
+        .zip(deterrent)
+        .and_then(|(a, b)| a.checked_add(b))
+        .is_some_and(|needed| needed <= provider.bond)
 }
 
 /// The providers that may take `job` at `height`, in address order, with their lock and weight
@@ -338,7 +365,7 @@ fn candidates(state: &State, job: &Job, height: u64) -> Vec<(Address, Amount, Am
         })
         .filter_map(|(address, provider)| {
             let lock = lock_for(state, job, provider.ask_per_mfuel)?;
-            if provider.bond_free() < lock {
+            if provider.bond_free() < lock || !bond_rule_holds(state, job, provider) {
                 return None;
             }
             let weight = provider
@@ -540,6 +567,7 @@ pub(crate) fn refute(state: &mut State, id: Digest, slash: Amount, height: u64) 
         provider.bond -= slashed;
         provider.bond_locked -= assignment.bond_locked;
         provider.jobs_in_flight -= 1;
+        provider.clear_largest();
         provider.slashed += slashed;
         provider.disputes_lost += 1;
         provider.reputation = 0;
@@ -593,6 +621,7 @@ fn settle(state: &mut State, id: Digest, height: u64) {
     if let Some(provider) = state.providers.get_mut(&assignment.provider) {
         provider.bond_locked -= assignment.bond_locked;
         provider.jobs_in_flight -= 1;
+        provider.clear_largest();
         provider.jobs_done += 1;
         // Reputation is for work done: a zero-fuel refusal (a module that failed admission,
         // content nobody served) settles without it, so refusing everything earns nothing.
@@ -639,6 +668,7 @@ fn expire(state: &mut State, id: Digest, height: u64) {
             provider.bond -= slashed;
             provider.bond_locked -= lock;
             provider.jobs_in_flight -= 1;
+            provider.clear_largest();
             provider.slashed += slashed;
             provider.jobs_missed += 1;
             provider.reputation = provider.reputation.saturating_sub(penalty);

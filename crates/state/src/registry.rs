@@ -36,6 +36,9 @@ pub struct Provider {
     /// Jobs assigned and not yet settled or expired: a committed job still counts, because the
     /// provider must keep serving its checkpoints until it settles.
     pub jobs_in_flight: u32,
+    /// The largest value (`fuel_cost_ceil(max_fuel, ask)`) among the jobs in flight, or above it:
+    /// raised at each match, reset when nothing is in flight. `G_max` of the bond rule.
+    pub largest_in_flight: Amount,
     pub registered_height: u64,
     pub last_heartbeat_height: u64,
     /// 0..=`REPUTATION_MAX`; part of the matching weight.
@@ -57,6 +60,14 @@ impl Provider {
     /// Concurrent jobs the provider takes: one per declared core, at least one.
     pub fn capacity(&self) -> u32 {
         self.profile.cores.max(1)
+    }
+
+    /// Forgets the largest job in flight once nothing is in flight (it only ever overestimates
+    /// while jobs are).
+    pub(crate) fn clear_largest(&mut self) {
+        if self.jobs_in_flight == 0 {
+            self.largest_in_flight = 0;
+        }
     }
 
     /// The bond not locked by jobs in flight.
@@ -130,6 +141,7 @@ pub(crate) fn register(
             bond,
             bond_locked: 0,
             jobs_in_flight: 0,
+            largest_in_flight: 0,
             registered_height: height,
             last_heartbeat_height: height,
             reputation: REPUTATION_START,

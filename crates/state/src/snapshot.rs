@@ -22,7 +22,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 8;
+const SNAPSHOT_VERSION: u8 = 9;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -105,6 +105,7 @@ impl Write for Provider {
         self.bond.write(buf);
         self.bond_locked.write(buf);
         self.jobs_in_flight.write(buf);
+        self.largest_in_flight.write(buf);
         self.registered_height.write(buf);
         self.last_heartbeat_height.write(buf);
         self.reputation.write(buf);
@@ -126,6 +127,7 @@ impl EncodeSize for Provider {
             + self.bond.encode_size()
             + self.bond_locked.encode_size()
             + self.jobs_in_flight.encode_size()
+            + self.largest_in_flight.encode_size()
             + self.registered_height.encode_size()
             + self.last_heartbeat_height.encode_size()
             + self.reputation.encode_size()
@@ -150,6 +152,7 @@ impl Read for Provider {
             bond: u128::read(buf)?,
             bond_locked: u128::read(buf)?,
             jobs_in_flight: u32::read(buf)?,
+            largest_in_flight: u128::read(buf)?,
             registered_height: u64::read(buf)?,
             last_heartbeat_height: u64::read(buf)?,
             reputation: u32::read(buf)?,

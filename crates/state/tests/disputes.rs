@@ -1349,6 +1349,15 @@ fn bad_dispute_inputs_fail_without_effect() {
         Reason::ContentInvalid,
     );
     chain.fails(PROVIDER, mv(Move::Prove(good.clone())), Reason::NotYourMove);
+    // Only the two sides may make the validators re-run (the consumer is not one here).
+    chain.fails(
+        CONSUMER,
+        Payload::DisputeSettle {
+            job: id,
+            manifest: good_manifest(),
+        },
+        Reason::NotYourMove,
+    );
     // Content this node lacks: not a receipt, the block cannot be built or applied here.
     let settle = chain.tx(
         VERIFIER,
@@ -1592,8 +1601,12 @@ fn the_same_blocks_give_the_same_states() {
     chain.play(cheated, &job.trace(Fault::From(4)), VERIFIER, &|i, leaf| {
         job.agrees(i, leaf)
     });
-    // Anyone may settle.
-    assert_eq!(chain.settle(OUTSIDER, cheated), Status::Success);
+    // Only the two sides may settle.
+    assert_eq!(
+        chain.settle(OUTSIDER, cheated),
+        Status::Failed(Reason::NotYourMove)
+    );
+    assert_eq!(chain.settle(VERIFIER, cheated), Status::Success);
     // A second dispute, lost by a challenger that stops choosing.
     let (lied, lied_job, _) = chain.audited(31, Fault::Honest, Fault::Output);
     let game = chain.state.disputes[&lied].game.clone();

@@ -28,6 +28,13 @@ fn params() -> Params {
         deadline_slash_bps: 5_000,
         reputation_done_gain: 10,
         reputation_miss_penalty: 1_000,
+        // No audits here (and so no bond rule, which sizes bonds by the audit rate): the rule
+        // has its own test below, the audits `tests/disputes.rs`.
+        audit: plexus_state::audit::AuditParams {
+            light_audit_ppm: 0,
+            full_audit_ppm: 0,
+            ..Default::default()
+        },
         ..Params::default()
     }
 }
@@ -40,8 +47,12 @@ struct Chain {
 
 impl Chain {
     fn new() -> Self {
+        Self::with_params(params())
+    }
+
+    fn with_params(params: Params) -> Self {
         Chain {
-            state: common::genesis(CHAIN, params(), 1),
+            state: common::genesis(CHAIN, params, 1),
             nonces: [0; 10],
         }
     }
@@ -803,4 +814,44 @@ fn a_provider_below_the_minimum_bond_is_not_matched() {
     );
     let (id, _) = chain.post(2, job(1, PLX, 10));
     assert_eq!(chain.status(&id).name(), "assigned");
+}
+
+#[test]
+fn the_bond_rule_caps_the_value_in_flight() {
+    // Audits at the default p = p_L + p_F = 11%: a bond B takes a job of value G at its ask only
+    // while (m + 1/p) * G_max <= B, m counting the new job.
+    let mut chain = Chain::with_params(Params {
+        audit: plexus_state::audit::AuditParams::default(),
+        ..params()
+    });
+    let p = u128::from(chain.state.params.audit.audit_ppm());
+    let needed = |m: u128, g: Amount| m * g + (g * 1_000_000).div_ceil(p);
+    // Ask 1 PLX per Mfuel: a job of 10 Mfuel is worth 10 PLX, and needs 101 PLX of bond alone.
+    let bond = needed(1, 10 * PLX);
+    chain.one(1, register(PLX, bond));
+    let (first, _) = chain.post(2, job(10_000_000, PLX, 20));
+    assert_eq!(chain.status(&first).name(), "assigned");
+    assert_eq!(
+        chain.state.providers[&address(1)].largest_in_flight,
+        10 * PLX
+    );
+    // A second job of the same value would need (2 + 1/p) * 10 PLX: more than the bond.
+    let (second, _) = chain.post(2, job(10_000_000, PLX, 20));
+    assert_eq!(chain.status(&second).name(), "posted");
+    // A provider one base unit short of the rule for a job is not matched either.
+    let mut short = Chain::with_params(Params {
+        audit: plexus_state::audit::AuditParams::default(),
+        ..params()
+    });
+    short.one(1, register(PLX, needed(1, 10 * PLX) - 1));
+    let (id, _) = short.post(2, job(10_000_000, PLX, 20));
+    assert_eq!(short.status(&id).name(), "posted");
+    // Once the first job settles, nothing is in flight and the next job matches again.
+    chain.one(1, commit(first, 1_000));
+    chain.empty_blocks(3);
+    assert_eq!(chain.status(&first).name(), "settled");
+    assert_eq!(chain.state.providers[&address(1)].largest_in_flight, 0);
+    chain.one(1, Payload::ProviderHeartbeat);
+    let (third, _) = chain.post(2, job(10_000_000, PLX, 20));
+    assert_eq!(chain.status(&third).name(), "assigned");
 }

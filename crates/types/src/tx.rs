@@ -136,7 +136,7 @@ pub enum Payload {
     /// Ends a resolved dispute: the validators re-run the disputed segment from the agreed
     /// pre-state. `manifest` names the pre-state's checkpoint manifest in the node's content
     /// store (`crate::audit::Manifest`; ignored when the pre-state is leaf 0, which anyone
-    /// recomputes). Either side may send it.
+    /// recomputes). Only the two sides may send it.
     DisputeSettle { job: Digest, manifest: Digest },
 }
 
