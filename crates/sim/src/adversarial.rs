@@ -627,7 +627,9 @@ impl Run {
         t.fuel += u128::from(job.fuel);
         // The fee is at most the payment (audit_fee_bps <= 10^4) and the saving at most the
         // cost, so neither subtraction can underflow.
-        t.honest_profit += signed(job.price - audit_fee(cfg, job.price)) - signed(job.cost);
+        t.honest_profit +=
+            signed(job.price - audit_fee(cfg, job.price) - payment_burn(cfg, job.price))
+                - signed(job.cost);
         t.external_gain += signed(conduct.external_gain);
         t.analytic += analytic_detection(cfg, kind, &job);
         let spent = signed(job.cost - conduct.saved);
@@ -646,7 +648,7 @@ impl Run {
             let payment = fuel_cost_floor(conduct.claimed_fuel, cfg.ask_per_mfuel).unwrap_or(0);
             let fee = audit_fee(cfg, payment);
             self.pool.collected += fee;
-            t.profit += signed(payment - fee);
+            t.profit += signed(payment - fee - payment_burn(cfg, payment));
             return;
         };
         t.caught += 1;
@@ -1054,6 +1056,12 @@ fn share_ppm(amount: Amount, ppm: u32) -> Amount {
 /// dust).
 fn audit_fee(cfg: &AdversarialConfig, payment: Amount) -> Amount {
     payment * u128::from(cfg.params.audit.audit_fee_bps) / u128::from(BPS)
+}
+
+/// The burned share of a payment: `floor(payment * payment_burn_bps / 10^4)` (burn-and-mint;
+/// the emission that pays providers back by audited fuel is not modelled here).
+fn payment_burn(cfg: &AdversarialConfig, payment: Amount) -> Amount {
+    payment * u128::from(cfg.params.audit.payment_burn_bps) / u128::from(BPS)
 }
 
 /// A lost dispute's slash: `slash_multiple * V`.
