@@ -60,6 +60,15 @@ pub struct DevnetArgs {
     /// job get disputed, the cheater slashed and the consumer refunded.
     #[arg(long, default_value_t = 0)]
     cheating_providers: u32,
+    /// FuelTrace rates for a new devnet's genesis, in parts per million (default: the chain's,
+    /// 100000 light, 10000 full, 20000 canaries). Raise them to watch audits and canaries
+    /// happen; an existing --dir keeps its genesis.
+    #[arg(long)]
+    light_audit_ppm: Option<u32>,
+    #[arg(long)]
+    full_audit_ppm: Option<u32>,
+    #[arg(long)]
+    canary_ppm: Option<u32>,
 }
 
 /// The verifier bond of a devnet's honest providers.
@@ -175,7 +184,12 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     let genesis = if genesis_path.exists() {
         GenesisFile::load(&genesis_path)?
     } else {
-        let genesis = devnet_genesis(args.validators);
+        let mut genesis = devnet_genesis(args.validators);
+        let audit = &mut genesis.params.audit;
+        audit.light_audit_ppm = args.light_audit_ppm.unwrap_or(audit.light_audit_ppm);
+        audit.full_audit_ppm = args.full_audit_ppm.unwrap_or(audit.full_audit_ppm);
+        audit.canary_ppm = args.canary_ppm.unwrap_or(audit.canary_ppm);
+        genesis.to_genesis()?;
         genesis.save(&genesis_path)?;
         genesis
     };

@@ -493,7 +493,7 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .iter()
                 .map(|v| {
                     format!(
-                        "{} bond {} locked {} audits {} missed {} disputes won {} lost {} slashed {}{}",
+                        "{} bond {} locked {} audits {} missed {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
                         v.address,
                         plx(&v.bond),
                         plx(&v.locked),
@@ -501,6 +501,9 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                         v.audits_missed,
                         v.disputes_won,
                         v.disputes_lost,
+                        v.canaries_flagged,
+                        v.canaries_passed,
+                        plx(&v.earned),
                         plx(&v.slashed),
                         if v.unbonding_release.is_some() {
                             " (deregistering)"

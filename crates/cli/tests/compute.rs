@@ -109,12 +109,12 @@ impl Net {
 /// Starts `plexus devnet` with `providers` honest providers (each also a verifier) and waits
 /// until they are registered.
 fn devnet(dir: &Path, providers: u32) -> Net {
-    devnet_with(dir, providers, 0)
+    devnet_with(dir, providers, 0, &[])
 }
 
 /// Starts `plexus devnet` with `providers` providers, the last `cheating` of which forge their
 /// outputs (a testing aid) and do not verify, and waits until all are registered.
-fn devnet_with(dir: &Path, providers: u32, cheating: u32) -> Net {
+fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net {
     let home = dir.join("home");
     let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
     // Provider i listens on provider_api + i: make sure the second port is free too.
@@ -134,6 +134,7 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32) -> Net {
             "--cheating-providers",
             &cheating.to_string(),
         ])
+        .args(extra)
         .env("PLEXUS_HOME", &home)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -525,8 +526,10 @@ fn too_big_for_the_deadline(net: &Net, input: &Path) {
         "digits",
         "--input",
         input.to_str().unwrap(),
+        // Worth 50 PLX at the providers' ask: within the bond rule for their 1000 PLX bonds
+        // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work.
         "--max-fuel",
-        "400000000000",
+        "50000000000",
         "--deadline-blocks",
         "10",
     ]);
@@ -904,7 +907,7 @@ fn a_provider_restarted_mid_job_still_settles_it() {
 fn a_forged_output_is_disputed_and_the_forger_slashed() {
     let dir = tempdir("forged");
     // provider0 is honest and verifies; provider1 forges every output.
-    let net = devnet_with(&dir, 2, 1);
+    let net = devnet_with(&dir, 2, 1, &[]);
     let client = &net.client;
     let forger = net.address("provider1");
     let verifier = net.address("provider0");
@@ -996,4 +999,82 @@ fn a_forged_output_is_disputed_and_the_forger_slashed() {
     let (consumer_after, to) = net.balance_at("dev0");
     let fees = fees_of(client, &net.address("dev0"), from, to);
     assert_eq!(consumer_after, consumer_before - fees);
+}
+
+#[test]
+fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
+    let dir = tempdir("canaries");
+    // Every job is light-audited and copied into a canary: both providers verify.
+    let net = devnet_with(
+        &dir,
+        2,
+        0,
+        &[
+            "--light-audit-ppm",
+            "1000000",
+            "--full-audit-ppm",
+            "0",
+            "--canary-ppm",
+            "1000000",
+        ],
+    );
+    let client = &net.client;
+    let images: String = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
+    )
+    .unwrap()
+    .lines()
+    .take(20)
+    .map(|line| format!("{}\n", line.rsplit_once(',').unwrap().0))
+    .collect();
+    let input = dir.join("images.csv");
+    std::fs::write(&input, images).unwrap();
+    let run = json(&net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--max-fuel",
+        "50000000",
+        "--json",
+    ]));
+    let id = run["job_id"].as_str().unwrap();
+    let done = job(client, id);
+    assert_eq!(done.status, "settled");
+    let audit = done.audit_record.clone().unwrap();
+    assert_eq!(
+        (audit.kind.as_str(), audit.stage.as_str()),
+        ("light", "passed")
+    );
+    // The last segment is always drawn.
+    assert_eq!(
+        audit.segments.last().copied(),
+        done.segments.map(u64::from).map(|n| n - 1)
+    );
+    assert_ne!(Some(audit.verifier.clone()), done.provider);
+    let provider: Address = done.provider.as_deref().unwrap().parse().unwrap();
+    assert_eq!(client.provider(&provider).unwrap().audits_passed, 1);
+    // The canary copying the job went to the same verifier (the only eligible one), which
+    // re-ran it and flagged its forged claim.
+    wait_for("the canary to be flagged", Duration::from_secs(60), || {
+        client
+            .verifiers()
+            .unwrap()
+            .iter()
+            .any(|v| v.canaries_flagged == 1)
+    });
+    for verifier in client.verifiers().unwrap() {
+        assert_eq!(verifier.canaries_passed, 0);
+        assert_eq!(verifier.slashed, "0");
+    }
+    for provider in client.providers().unwrap() {
+        assert_eq!(
+            (provider.slashed.as_str(), provider.disputes_lost),
+            ("0", 0)
+        );
+    }
 }

@@ -336,6 +336,11 @@ pub struct AuditDto {
     /// dispute it opened).
     #[serde(default)]
     pub paid: String,
+    /// Shown once a canary (the protocol's audit of a known-wrong commitment) is closed:
+    /// `true` if the verifier flagged it, `false` if it agreed and was slashed. Open canaries
+    /// look like any full audit.
+    #[serde(default)]
+    pub canary_flagged: Option<bool>,
 }
 
 /// A leaf of a trace, as a dispute shows it.
@@ -396,6 +401,11 @@ pub struct VerifierDto {
     pub audits_missed: u64,
     pub disputes_won: u64,
     pub disputes_lost: u64,
+    /// Canaries it flagged, and canaries it passed (slashed for each).
+    #[serde(default)]
+    pub canaries_flagged: u64,
+    #[serde(default)]
+    pub canaries_passed: u64,
     pub slashed: String,
     /// Paid from the audit pool for passed audits and won disputes (not counting emission).
     #[serde(default)]

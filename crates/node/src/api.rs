@@ -601,7 +601,42 @@ fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
         due_height: audit.due_height,
         stage: stage.to_string(),
         paid: audit.paid.to_string(),
+        canary_flagged: audit.canary.as_ref().and_then(|canary| canary.flagged),
     }
+}
+
+/// A canary's job as its verifier sees it: the job it copies, under the canary's id, showing
+/// the known-wrong claim as the commitment (settled once the canary is closed).
+fn canary_job_dto(
+    state: &LedgerState,
+    id: &plexus_types::Digest,
+    audit: &plexus_state::dispute::Audit,
+) -> Option<JobDto> {
+    let canary = audit.canary.as_ref()?;
+    let original = state.jobs.get(&canary.of)?;
+    let mut dto = job_dto(state, &canary.of, original);
+    let claim = &canary.claim;
+    dto.id = digest_hex(id);
+    dto.status = if audit.is_open() {
+        "committed"
+    } else {
+        "settled"
+    }
+    .to_string();
+    dto.output_hash = Some(digest_hex(&claim.output_hash));
+    dto.total_fuel = Some(claim.total_fuel);
+    dto.segments = Some(claim.segments);
+    dto.trace_root = Some(digest_hex(&claim.trace_root));
+    dto.failed = Some(claim.failed);
+    dto.paid = None;
+    dto.refunded = None;
+    dto.slashed = None;
+    dto.burned = None;
+    dto.audit_fee = None;
+    dto.finished_height = (!audit.is_open()).then_some(audit.due_height);
+    dto.audit_record = Some(audit_dto(audit));
+    dto.dispute = None;
+    Some(dto)
 }
 
 fn dispute_dto(dispute: &plexus_state::dispute::Dispute) -> DisputeDto {
@@ -661,6 +696,8 @@ pub fn verifier_dto(address: &Address, verifier: &plexus_state::dispute::Verifie
         audits_missed: verifier.audits_missed,
         disputes_won: verifier.disputes_won,
         disputes_lost: verifier.disputes_lost,
+        canaries_flagged: verifier.canaries_flagged,
+        canaries_passed: verifier.canaries_passed,
         slashed: verifier.slashed.to_string(),
         earned: verifier.earned.to_string(),
         unbonding_release: verifier.unbonding_release,
@@ -798,7 +835,14 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiRe
         )
     })?;
     finalized_state(&state, |s| {
-        s.jobs.get(&digest).map(|job| job_dto(s, &digest, job))
+        s.jobs
+            .get(&digest)
+            .map(|job| job_dto(s, &digest, job))
+            .or_else(|| {
+                s.audits
+                    .get(&digest)
+                    .and_then(|audit| canary_job_dto(s, &digest, audit))
+            })
     })
     .map(Json)
     .ok_or_else(|| {
@@ -847,17 +891,21 @@ pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, 
                     .filter(|(_, dispute)| dispute.challenger == verifier)
                     .map(|(id, _)| id),
             );
-            let mut found: Vec<_> = ids
+            // Real jobs and the canaries drawn for this verifier, newest first.
+            let mut found: Vec<(u64, plexus_types::Digest, JobDto)> = ids
                 .into_iter()
-                .filter_map(|id| state.jobs.get_key_value(id))
+                .filter_map(|id| match state.jobs.get(id) {
+                    Some(job) => Some((job.posted_height, *id, job_dto(state, id, job))),
+                    None => state
+                        .audits
+                        .get(id)
+                        .and_then(|audit| canary_job_dto(state, id, audit))
+                        .map(|dto| (dto.posted_height, *id, dto)),
+                })
                 .collect();
-            found.sort_by(|a, b| {
-                b.1.posted_height
-                    .cmp(&a.1.posted_height)
-                    .then_with(|| b.0.cmp(a.0))
-            });
+            found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
             found.truncate(limit);
-            found
+            return Ok(found.into_iter().map(|(_, _, dto)| dto).collect());
         }
         (Some(consumer), None, None) => {
             let consumer = parse_address(consumer)?;

@@ -55,6 +55,90 @@ pub struct ParamsFile {
     pub reputation_done_gain: u32,
     #[serde(default = "default_reputation_miss_penalty")]
     pub reputation_miss_penalty: u32,
+    /// FuelTrace's audit, dispute and reward parameters (absent in older files, or any field of
+    /// it: the defaults).
+    #[serde(default)]
+    pub audit: AuditFile,
+}
+
+/// `plexus_state::audit::AuditParams` in the genesis file (amounts as decimal base units).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct AuditFile {
+    pub seg_fuel: u64,
+    pub light_audit_ppm: u32,
+    pub full_audit_ppm: u32,
+    pub light_audit_segments: u32,
+    pub dissection_arity: u32,
+    pub response_blocks: u64,
+    pub slash_multiple: u32,
+    pub winner_share_bps: u32,
+    pub canary_ppm: u32,
+    pub verifier_slash_multiple: u32,
+    pub verifier_bond_min: String,
+    pub audit_fee_bps: u32,
+    pub payment_burn_bps: u32,
+    pub emission_per_epoch: String,
+    pub emission_halving_epochs: u64,
+    pub emission_validators_bps: u32,
+    pub emission_providers_bps: u32,
+}
+
+impl Default for AuditFile {
+    fn default() -> Self {
+        let p = plexus_state::audit::AuditParams::default();
+        AuditFile {
+            seg_fuel: p.seg_fuel,
+            light_audit_ppm: p.light_audit_ppm,
+            full_audit_ppm: p.full_audit_ppm,
+            light_audit_segments: p.light_audit_segments,
+            dissection_arity: p.dissection_arity,
+            response_blocks: p.response_blocks,
+            slash_multiple: p.slash_multiple,
+            winner_share_bps: p.winner_share_bps,
+            canary_ppm: p.canary_ppm,
+            verifier_slash_multiple: p.verifier_slash_multiple,
+            verifier_bond_min: p.verifier_bond_min.to_string(),
+            audit_fee_bps: p.audit_fee_bps,
+            payment_burn_bps: p.payment_burn_bps,
+            emission_per_epoch: p.emission_per_epoch.to_string(),
+            emission_halving_epochs: p.emission_halving_epochs,
+            emission_validators_bps: p.emission_validators_bps,
+            emission_providers_bps: p.emission_providers_bps,
+        }
+    }
+}
+
+impl AuditFile {
+    fn to_params(&self) -> Result<plexus_state::audit::AuditParams, GenesisFileError> {
+        let params = plexus_state::audit::AuditParams {
+            seg_fuel: self.seg_fuel,
+            light_audit_ppm: self.light_audit_ppm,
+            full_audit_ppm: self.full_audit_ppm,
+            light_audit_segments: self.light_audit_segments,
+            dissection_arity: self.dissection_arity,
+            response_blocks: self.response_blocks,
+            slash_multiple: self.slash_multiple,
+            winner_share_bps: self.winner_share_bps,
+            canary_ppm: self.canary_ppm,
+            verifier_slash_multiple: self.verifier_slash_multiple,
+            verifier_bond_min: amount("params.audit.verifier_bond_min", &self.verifier_bond_min)?,
+            audit_fee_bps: self.audit_fee_bps,
+            payment_burn_bps: self.payment_burn_bps,
+            emission_per_epoch: amount(
+                "params.audit.emission_per_epoch",
+                &self.emission_per_epoch,
+            )?,
+            emission_halving_epochs: self.emission_halving_epochs,
+            emission_validators_bps: self.emission_validators_bps,
+            emission_providers_bps: self.emission_providers_bps,
+        };
+        params.check().map_err(|message| GenesisFileError::Field {
+            field: "params.audit".into(),
+            message: message.into(),
+        })?;
+        Ok(params)
+    }
 }
 
 fn default_slash_bps() -> u32 {
@@ -131,6 +215,7 @@ impl Default for ParamsFile {
             deadline_slash_bps: p.deadline_slash_bps,
             reputation_done_gain: p.reputation_done_gain,
             reputation_miss_penalty: p.reputation_miss_penalty,
+            audit: AuditFile::default(),
         }
     }
 }
@@ -246,8 +331,7 @@ impl GenesisFile {
             deadline_slash_bps: self.params.deadline_slash_bps.min(10_000),
             reputation_done_gain: self.params.reputation_done_gain,
             reputation_miss_penalty: self.params.reputation_miss_penalty,
-            // Not in the genesis file yet: the defaults follow FUELTRACE.md's math.
-            audit: plexus_state::audit::AuditParams::default(),
+            audit: self.params.audit.to_params()?,
         };
         let allocations = self
             .allocations
@@ -324,5 +408,44 @@ mod tests {
             genesis.params.settlement_window_blocks,
             Params::default().settlement_window_blocks
         );
+        assert_eq!(
+            genesis.params.audit,
+            plexus_state::audit::AuditParams::default()
+        );
+
+        // Audit parameters: any field may be given, the rest default; bad ones are refused.
+        let audit: AuditFile =
+            serde_json::from_str(r#"{"canary_ppm": 1000000, "verifier_bond_min": "5plx"}"#)
+                .unwrap();
+        let file = GenesisFile {
+            params: ParamsFile {
+                audit,
+                ..file.params.clone()
+            },
+            ..file.clone()
+        };
+        let params = file.to_genesis().unwrap().params.audit;
+        assert_eq!(params.canary_ppm, 1_000_000);
+        assert_eq!(params.verifier_bond_min, 5_000_000_000);
+        assert_eq!(
+            params.seg_fuel,
+            plexus_state::audit::AuditParams::default().seg_fuel
+        );
+        for bad in [
+            r#"{"light_audit_ppm": 2000000}"#,
+            r#"{"dissection_arity": 1}"#,
+            r#"{"seg_fuel": 0}"#,
+            r#"{"verifier_bond_min": "lots"}"#,
+        ] {
+            let audit: AuditFile = serde_json::from_str(bad).unwrap();
+            let file = GenesisFile {
+                params: ParamsFile {
+                    audit,
+                    ..file.params.clone()
+                },
+                ..file.clone()
+            };
+            assert!(file.to_genesis().is_err(), "accepted {bad}");
+        }
     }
 }

@@ -58,7 +58,10 @@ pub struct Verifier {
     pub audits_missed: u64,
     pub disputes_won: u64,
     pub disputes_lost: u64,
-    /// Total taken from the bond by lost disputes.
+    /// Canaries it flagged, and canaries it passed (and was slashed for).
+    pub canaries_flagged: u64,
+    pub canaries_passed: u64,
+    /// Total taken from the bond by lost disputes and passed canaries.
     pub slashed: Amount,
     /// Total paid from the audit pool for passed audits and disputes won as challenger (the
     /// epoch emission is not counted here).
@@ -110,6 +113,22 @@ pub struct Audit {
     /// Paid to the verifier from the audit pool when the audit passed or it won the dispute
     /// it opened (`rewards::pay_verifier`); zero otherwise.
     pub paid: Amount,
+    /// Set for a canary: the protocol's audit of a commitment it knows to be wrong.
+    pub canary: Option<Canary>,
+}
+
+/// A canary (FUELTRACE.md, lazy verifiers): a full audit of a copy of a committed job, under its
+/// own id, whose claimed commitment carries an output hash nobody computed. An honest verifier's
+/// re-run disagrees with it and is paid like any audit; a verifier that agrees has not checked,
+/// and is slashed `verifier_slash_multiple` times the job's value, all of it burned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canary {
+    /// The job it copies (module, blobs, input, fuel and provider).
+    pub of: Digest,
+    /// The known-wrong commitment the verifier is shown.
+    pub claim: Commitment,
+    /// How it ended: `None` while open, `Some(true)` when the verifier flagged it.
+    pub flagged: Option<bool>,
 }
 
 impl Audit {
@@ -440,12 +459,7 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     let Some(job) = state.jobs.get(&id) else {
         return;
     };
-    let JobStatus::Committed {
-        assignment,
-        commitment,
-        ..
-    } = &job.status
-    else {
+    let JobStatus::Committed { commitment, .. } = &job.status else {
         return;
     };
     let segments = u64::from(commitment.segments);
@@ -453,6 +467,13 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     if segments == 0 || state.audits.contains_key(&id) {
         return;
     }
+    draw_canary(state, id, height, seed);
+    let Some(job) = state.jobs.get(&id) else {
+        return;
+    };
+    let JobStatus::Committed { assignment, .. } = &job.status else {
+        return;
+    };
     let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) else {
         return;
     };
@@ -472,10 +493,117 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
             drawn_height: height,
             due_height,
             stage: AuditStage::Drawn,
+            canary: None,
             paid: 0,
         },
     );
     state.market_index.audit_dues.insert((due_height, id));
+}
+
+/// The id of the canary copying job `of`: distinct from every transaction hash (its domain).
+pub fn canary_id(of: &Digest) -> Digest {
+    hash(&[b"plexus/canary".as_slice(), of.as_ref()])
+}
+
+/// With probability `canary_ppm` (its own draw from the block seed), the protocol posts a canary
+/// copying the just-committed job `of` for a verifier drawn as for any audit.
+fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
+    let params = &state.params.audit;
+    if draw(b"plexus/canary", seed, &of, 0, u128::from(PPM)) >= u128::from(params.canary_ppm) {
+        return;
+    }
+    let Some(job) = state.jobs.get(&of) else {
+        return;
+    };
+    let (Some(assignment), Some(commitment)) = (job.status.assignment(), job.status.commitment())
+    else {
+        return;
+    };
+    let id = canary_id(&of);
+    if state.audits.contains_key(&id) {
+        return;
+    }
+    let mut claim = commitment.clone();
+    // An output hash no run produces (a preimage of a domain-separated hash): known wrong.
+    claim.output_hash = hash(&[b"plexus/canary-output".as_slice(), of.as_ref()]);
+    let Some(verifier) = draw_verifier(state, seed, &id, &assignment.provider, &job.consumer)
+    else {
+        return;
+    };
+    let due_height = height.saturating_add(state.params.audit.response_blocks);
+    if let Some(record) = state.verifiers.get_mut(&verifier) {
+        record.open += 1;
+    }
+    state.audits.insert(
+        id,
+        Audit {
+            kind: AuditKind::Full,
+            verifier,
+            drawn_height: height,
+            due_height,
+            stage: AuditStage::Drawn,
+            paid: 0,
+            canary: Some(Canary {
+                of,
+                claim,
+                flagged: None,
+            }),
+        },
+    );
+    state.market_index.audit_dues.insert((due_height, id));
+}
+
+/// A canary's reveal: an honest disagreement is paid, an agreement slashed (and burned).
+fn close_canary(
+    state: &mut State,
+    id: Digest,
+    verifier: &Address,
+    verdict: &Verdict,
+    height: u64,
+) -> Result<(), Reason> {
+    let Some(canary) = state.audits.get(&id).and_then(|a| a.canary.clone()) else {
+        return Err(Reason::AuditClosed);
+    };
+    let Verdict::Full(result) = verdict else {
+        return Err(Reason::InvalidVerdict);
+    };
+    let flagged = *result != canary.claim;
+    if flagged {
+        if let Some(record) = state.verifiers.get_mut(verifier) {
+            record.canaries_flagged += 1;
+            record.audits_done += 1;
+        }
+        crate::rewards::pay_verifier(state, &id, verifier);
+    } else {
+        let value = job_value(state, &canary.of).unwrap_or(0);
+        let multiple = u128::from(state.params.audit.verifier_slash_multiple);
+        let mut slashed = 0;
+        if let Some(record) = state.verifiers.get_mut(verifier) {
+            // Never the deposits its open disputes hold.
+            slashed = value.saturating_mul(multiple).min(record.bond_free());
+            record.bond -= slashed;
+            record.slashed += slashed;
+            record.canaries_passed += 1;
+        }
+        state.supply.total -= slashed;
+        state.supply.burned = state.supply.burned.saturating_add(slashed);
+    }
+    close_verifier_audit(state, verifier);
+    if let Some(audit) = state.audits.get_mut(&id) {
+        audit.stage = if flagged {
+            AuditStage::Disputed
+        } else {
+            AuditStage::Passed
+        };
+        // Closed canaries are pruned with the retention of a finished job.
+        audit.due_height = height;
+        if let Some(canary) = audit.canary.as_mut() {
+            canary.flagged = Some(flagged);
+        }
+    }
+    let due = height.saturating_add(state.params.job_retention_blocks);
+    state.market_index.prunes.insert((due, id));
+    Ok(())
 }
 
 fn open_audit<'a>(state: &'a State, sender: &Address, job: &Digest) -> Result<&'a Audit, Reason> {
@@ -527,6 +655,12 @@ pub(crate) fn reveal(
     };
     if audit_seal(&id, sender, verdict, salt) != seal {
         return Err(Reason::SealMismatch);
+    }
+    if audit.canary.is_some() {
+        let due = audit.due_height;
+        close_canary(state, id, sender, verdict, height)?;
+        state.market_index.audit_dues.remove(&(due, id));
+        return Ok(());
     }
     let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
     let commitment = job.status.commitment().ok_or(Reason::NotDisputable)?;
@@ -599,13 +733,22 @@ fn lapse_audit(state: &mut State, id: Digest, height: u64) {
         return;
     }
     let verifier = audit.verifier.clone();
+    let canary = audit.canary.is_some();
     if let Some(audit) = state.audits.get_mut(&id) {
         audit.stage = AuditStage::Missed;
+        if canary {
+            // Closed canaries are pruned with the retention of a finished job.
+            audit.due_height = height;
+        }
     }
     if let Some(record) = state.verifiers.get_mut(&verifier) {
         record.audits_missed += 1;
     }
     close_verifier_audit(state, &verifier);
+    if canary {
+        let due = height.saturating_add(state.params.job_retention_blocks);
+        state.market_index.prunes.insert((due, id));
+    }
     market::settle_if_due(state, id, height);
 }
 

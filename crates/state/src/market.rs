@@ -238,6 +238,12 @@ impl MarketIndex {
         for (id, audit) in &state.audits {
             if audit.is_open() {
                 index.audit_dues.insert((audit.due_height, *id));
+            } else if audit.canary.is_some() {
+                // A closed canary's `due_height` is when it closed.
+                let due = audit
+                    .due_height
+                    .saturating_add(state.params.job_retention_blocks);
+                index.prunes.insert((due, *id));
             }
         }
         for (id, dispute) in &state.disputes {

@@ -156,7 +156,13 @@ pub(crate) fn take_from_payment(state: &mut State, paid: Amount) -> (Amount, Amo
 /// verifiers' emission. Called once per audit: when it passes or when its verifier wins the
 /// dispute it opened. Returns the amount paid.
 pub(crate) fn pay_verifier(state: &mut State, id: &Digest, verifier: &Address) -> Amount {
-    let Some(job) = state.jobs.get(id) else {
+    // A canary's audit is keyed by the canary's id; the work is the job it copies.
+    let job_id = state
+        .audits
+        .get(id)
+        .and_then(|audit| audit.canary.as_ref())
+        .map_or(*id, |canary| canary.of);
+    let Some(job) = state.jobs.get(&job_id) else {
         return 0;
     };
     let (Some(assignment), Some(commitment)) = (job.status.assignment(), job.status.commitment())

@@ -4,7 +4,7 @@
 //! Snapshots are read back from the node's own storage. Collection lengths are bounded only by
 //! `SNAPSHOT_ENTRIES_MAX`; bytes from a peer must be checked against a state root before use.
 
-use crate::dispute::{Audit, AuditKind, AuditStage, Dispute, DisputeEnd, Ruling, Verifier};
+use crate::dispute::{Audit, AuditKind, AuditStage, Canary, Dispute, DisputeEnd, Ruling, Verifier};
 use crate::market::{Assignment, Job, JobStatus, MarketIndex};
 use crate::registry::Provider;
 use crate::rewards::Emission;
@@ -22,7 +22,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 9;
+const SNAPSHOT_VERSION: u8 = 10;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -175,6 +175,8 @@ fixed_record!(Verifier {
     audits_missed: u64,
     disputes_won: u64,
     disputes_lost: u64,
+    canaries_flagged: u64,
+    canaries_passed: u64,
     slashed: u128,
     earned: u128,
     unbonding_release: Option<u64>,
@@ -262,6 +264,11 @@ impl Read for AuditStage {
     }
 }
 
+fixed_record!(Canary {
+    of: Digest,
+    claim: Commitment,
+    flagged: Option<bool>,
+});
 fixed_record!(Audit {
     kind: AuditKind,
     verifier: Address,
@@ -269,6 +276,7 @@ fixed_record!(Audit {
     due_height: u64,
     stage: AuditStage,
     paid: u128,
+    canary: Option<Canary>,
 });
 
 impl Write for DisputeEnd {

@@ -16,7 +16,7 @@ use plexus_state::audit::{AuditParams, BPS, PPM};
 use plexus_state::beacon::DevBeacon;
 use plexus_state::dispute::{
     AUDIT_DRAW_DELAY_BLOCKS, Audit, AuditKind, AuditStage, DisputeEnd, ReplayEnd, ReplayError,
-    ReplayRequest, Replayed, Replayer, Ruling, Verifier, light_segments,
+    ReplayRequest, Replayed, Replayer, Ruling, Verifier, canary_id, light_segments,
 };
 use plexus_state::{
     ApplyError, Built, Genesis, GenesisValidator, JobStatus, Params, REPUTATION_START, State,
@@ -99,6 +99,8 @@ fn params(light_audit_ppm: u32) -> Params {
             slash_multiple: SLASH_MULTIPLE,
             winner_share_bps: WINNER_SHARE_BPS,
             verifier_bond_min: VERIFIER_BOND_MIN,
+            // Canaries have their own scenario; elsewhere they would only add noise.
+            canary_ppm: 0,
             ..AuditParams::default()
         },
         ..Params::default()
@@ -753,6 +755,7 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
             due_height: drawn + RESPONSE_BLOCKS,
             stage: AuditStage::Drawn,
             paid: 0,
+            canary: None,
         }
     );
     assert_eq!(chain.verifier(VERIFIER).open, 1);
@@ -1670,4 +1673,74 @@ fn a_settlement_held_by_an_audit_keeps_the_index_derivable() {
         assert_eq!(c.status(&id).name(), "settled");
     }
     assert_eq!(chain.state, restored.state);
+}
+
+/// Scenario 10: canaries. Every committed job gets one (rho = 100%): a full audit of a copy of
+/// the job under its own id, whose claimed output nobody computed. The verifier that re-runs
+/// and disagrees is paid like any auditor; the one that echoes the claim is slashed
+/// `verifier_slash_multiple` times the job's value, all of it burned. The canary never holds
+/// the real job, and is pruned like a finished job.
+#[test]
+fn canaries_pay_the_verifier_that_flags_them_and_slash_the_one_that_agrees() {
+    let base = params(0);
+    let mut chain = Chain::with_params(Params {
+        audit: AuditParams {
+            canary_ppm: 1_000_000,
+            ..base.audit.clone()
+        },
+        ..base
+    });
+    chain.register_provider();
+    chain.register_verifier(VERIFIER, VERIFIER_BOND);
+
+    // An honest verifier flags its canary.
+    let (id, job) = chain.post(40, AuditClass::Standard);
+    chain.commit(id, &job, Fault::Honest);
+    chain.empty(AUDIT_DRAW_DELAY_BLOCKS);
+    let canary = canary_id(&id);
+    let audit = chain.state.audits[&canary].clone();
+    assert_eq!(audit.verifier, address(VERIFIER));
+    assert_eq!(audit.kind, AuditKind::Full);
+    let claim = audit.canary.clone().expect("a canary").claim;
+    assert_ne!(claim, job.commitment(Fault::Honest), "known wrong");
+    assert!(
+        !chain.state.audits.contains_key(&id),
+        "no audit of the job itself"
+    );
+    let verdict = Verdict::Full(job.commitment(Fault::Honest));
+    assert_eq!(
+        chain.seal_and_reveal(VERIFIER, canary, verdict),
+        Status::Success
+    );
+    let audit = &chain.state.audits[&canary];
+    assert_eq!(audit.canary.as_ref().unwrap().flagged, Some(true));
+    let v = chain.verifier(VERIFIER);
+    assert_eq!((v.canaries_flagged, v.canaries_passed, v.open), (1, 0, 0));
+    assert_eq!((v.slashed, v.earned), (0, audit.paid));
+    // The real job settled as if unaudited.
+    assert_eq!(chain.status(&id).name(), "settled");
+
+    // A lazy verifier echoes the claim it is shown, and pays for it.
+    let (id2, job2) = chain.post(41, AuditClass::Standard);
+    chain.commit(id2, &job2, Fault::Honest);
+    chain.empty(AUDIT_DRAW_DELAY_BLOCKS);
+    let canary2 = canary_id(&id2);
+    let claim = chain.state.audits[&canary2].canary.clone().unwrap().claim;
+    let bond_before = chain.verifier(VERIFIER).bond;
+    assert_eq!(
+        chain.seal_and_reveal(VERIFIER, canary2, Verdict::Full(claim)),
+        Status::Success
+    );
+    let slash = value() * Amount::from(AuditParams::default().verifier_slash_multiple);
+    let v = chain.verifier(VERIFIER);
+    assert_eq!((v.canaries_flagged, v.canaries_passed), (1, 1));
+    assert_eq!((v.bond, v.slashed), (bond_before - slash, slash));
+    let audit = &chain.state.audits[&canary2];
+    assert_eq!(audit.canary.as_ref().unwrap().flagged, Some(false));
+    assert_eq!(audit.paid, 0);
+
+    // Both canaries go with the retention of a finished job.
+    chain.empty(RETENTION_BLOCKS + 1);
+    assert!(!chain.state.audits.contains_key(&canary));
+    assert!(!chain.state.audits.contains_key(&canary2));
 }
