@@ -69,6 +69,10 @@ pub struct DevnetArgs {
     full_audit_ppm: Option<u32>,
     #[arg(long)]
     canary_ppm: Option<u32>,
+    /// Fuel per trace segment for a new devnet's genesis (default: the chain's, 2^26). Smaller
+    /// segments give small jobs more of them to audit and dispute.
+    #[arg(long)]
+    seg_fuel: Option<u64>,
 }
 
 /// The verifier bond of a devnet's honest providers.
@@ -189,6 +193,7 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         audit.light_audit_ppm = args.light_audit_ppm.unwrap_or(audit.light_audit_ppm);
         audit.full_audit_ppm = args.full_audit_ppm.unwrap_or(audit.full_audit_ppm);
         audit.canary_ppm = args.canary_ppm.unwrap_or(audit.canary_ppm);
+        audit.seg_fuel = args.seg_fuel.unwrap_or(audit.seg_fuel);
         genesis.to_genesis()?;
         genesis.save(&genesis_path)?;
         genesis

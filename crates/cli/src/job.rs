@@ -738,7 +738,11 @@ fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
         input,
         blobs,
         max_fuel: job.max_fuel,
-        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
+        // The chain's segment size (nodes that predate it report 0: the default).
+        seg_fuel: match client.status()?.seg_fuel {
+            0 => plexus_exec::SEG_FUEL_DEFAULT,
+            seg_fuel => seg_fuel,
+        },
     };
     let execution = plexus_exec::run(&engine, &run, &mut plexus_exec::DiscardCheckpoints)?;
     let hex = |d: &plexus_exec::Digest32| digest_hex(&plexus_types::hash::digest_from_bytes(d.0));

@@ -183,6 +183,10 @@ pub struct StatusDto {
     /// The audit fee pool that pays verifiers (base units).
     #[serde(default)]
     pub audit_pool: String,
+    /// Fuel per trace segment (the chain's `seg_fuel`): providers checkpoint, and verifiers and
+    /// consumers re-run, with it. Zero from nodes that predate it.
+    #[serde(default)]
+    pub seg_fuel: u64,
     pub faucet: bool,
     /// The latest block's random seed (hex).
     pub seed: String,

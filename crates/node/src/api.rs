@@ -1024,6 +1024,7 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
             })
             .collect(),
         audit_pool: s.audit_pool.to_string(),
+        seg_fuel: s.params.audit.seg_fuel,
         faucet,
         seed: digest_hex(&s.beacon),
         beacon_key: plexus_client::hex_encode(&commonware_codec::Encode::encode(

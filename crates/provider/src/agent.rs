@@ -205,7 +205,13 @@ impl Agent {
                 })?;
             }
         }
-        self.last_heartbeat = self.node.status()?.height;
+        let status = self.node.status()?;
+        // Checkpoints must fall where verifiers and validators re-run them: the chain's seg_fuel.
+        if status.seg_fuel > 0 && status.seg_fuel != self.runner.seg_fuel() {
+            info!(seg_fuel = status.seg_fuel, "using the chain's segment size");
+            self.runner.set_seg_fuel(status.seg_fuel);
+        }
+        self.last_heartbeat = status.height;
         Ok(())
     }
 

@@ -49,7 +49,8 @@ pub struct ProviderConfig {
     pub ask_per_mfuel: u128,
     pub bond: u128,
     pub profile: ResourceProfile,
-    /// Fuel per checkpoint segment.
+    /// Fuel per checkpoint segment until the chain's is read from the node (the agent then uses
+    /// the chain's).
     pub seg_fuel: u64,
     /// The benchmark figure to register; measured at start when absent.
     pub fuel_per_second: Option<u64>,

@@ -15,7 +15,10 @@ use plexus_types::{Digest, hash::digest_hex};
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 /// Compiled modules kept in memory, by module hash.
@@ -51,7 +54,8 @@ pub struct Runner {
     /// Where blobs are fetched from, in order (the node first).
     pub sources: Vec<Client>,
     pub dir: PathBuf,
-    pub seg_fuel: u64,
+    /// Fuel per segment: the chain's `seg_fuel` once the agent has read it from the node.
+    seg_fuel: AtomicU64,
     /// TESTING AID (`plexus provider run --forge`): commit a forged output hash and final
     /// state instead of the real ones, keeping the real trace before it. Such a provider loses
     /// every dispute over its jobs; it exists so devnets and tests can show that.
@@ -77,10 +81,20 @@ impl Runner {
             blobs,
             sources,
             dir,
-            seg_fuel,
+            seg_fuel: AtomicU64::new(seg_fuel),
             forge: false,
             compiled: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Fuel per segment of the runs it makes.
+    pub fn seg_fuel(&self) -> u64 {
+        self.seg_fuel.load(Ordering::Relaxed)
+    }
+
+    /// Adopts the chain's `seg_fuel` (every party must checkpoint at the same points).
+    pub fn set_seg_fuel(&self, seg_fuel: u64) {
+        self.seg_fuel.store(seg_fuel, Ordering::Relaxed);
     }
 
     /// The bytes of `hash`: from the local store, else from the first source whose bytes match
@@ -157,7 +171,7 @@ impl Runner {
             input,
             blobs,
             max_fuel: job.max_fuel,
-            seg_fuel: self.seg_fuel,
+            seg_fuel: self.seg_fuel(),
         };
         Ok(run.check().is_ok().then_some(run))
     }
@@ -201,7 +215,7 @@ impl Runner {
             input,
             blobs,
             max_fuel: job.max_fuel,
-            seg_fuel: self.seg_fuel,
+            seg_fuel: self.seg_fuel(),
         };
         if let Err(err) = run.check() {
             return Ok((self.refusal(&err.to_string())?, None));
