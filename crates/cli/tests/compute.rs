@@ -205,6 +205,21 @@ fn abi_module(memory: &str, step: &str) -> String {
     )
 }
 
+/// The first 20 held-out digits images, without labels, written to `dir/images.csv`.
+fn twenty_images(dir: &Path) -> PathBuf {
+    let images: String = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
+    )
+    .unwrap()
+    .lines()
+    .take(20)
+    .map(|line| format!("{}\n", line.rsplit_once(',').unwrap().0))
+    .collect();
+    let input = dir.join("images.csv");
+    std::fs::write(&input, images).unwrap();
+    input
+}
+
 fn job(client: &Client, id: &str) -> JobDto {
     client.job(id).unwrap()
 }
@@ -914,16 +929,7 @@ fn a_forged_output_is_disputed_and_the_forger_slashed() {
     // provider0 stops taking jobs but keeps verifying, so the job goes to the forger.
     let out = net.plexus(&["provider", "deregister", "--from", "provider0"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let images: String = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
-    )
-    .unwrap()
-    .lines()
-    .take(20)
-    .map(|line| format!("{}\n", line.rsplit_once(',').unwrap().0))
-    .collect();
-    let input = dir.join("images.csv");
-    std::fs::write(&input, images).unwrap();
+    let input = twenty_images(&dir);
     let bond_before: u128 = client.provider(&forger).unwrap().bond.parse().unwrap();
     let (consumer_before, from) = net.balance_at("dev0");
 
@@ -1023,16 +1029,7 @@ fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
         ],
     );
     let client = &net.client;
-    let images: String = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
-    )
-    .unwrap()
-    .lines()
-    .take(20)
-    .map(|line| format!("{}\n", line.rsplit_once(',').unwrap().0))
-    .collect();
-    let input = dir.join("images.csv");
-    std::fs::write(&input, images).unwrap();
+    let input = twenty_images(&dir);
     let run = json(&net.plexus(&[
         "job",
         "run",

@@ -72,18 +72,5 @@ fn parse_u128(text: &str) -> Result<u128, ClientError> {
         .map_err(|_| ClientError::Invalid(format!("amount {text:?}")))
 }
 
-/// Lower-case hex.
-pub fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Decodes lower- or upper-case hex.
-pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
+/// Lower-case hex, and its inverse (either case): defined once, in `plexus_types::hash`.
+pub use plexus_types::hash::{from_hex as hex_decode, to_hex as hex_encode};

@@ -155,6 +155,12 @@ impl Runner {
     /// The executor's job for `job`, its content fetched; `None` when the module is refused
     /// (admission, compilation or limits).
     pub fn job(&self, job: &Assignment) -> Result<Option<Job>, RunError> {
+        Ok(self.prepare(job)?.ok())
+    }
+
+    /// Fetches `job`'s content and compiles its module: the executor's job, or why the module
+    /// is refused (its text goes into the refusal's output).
+    fn prepare(&self, job: &Assignment) -> Result<Result<Job, String>, RunError> {
         let module = self.fetch(&job.module)?;
         let input = self.fetch(&job.input)?;
         let blobs = job
@@ -162,8 +168,9 @@ impl Runner {
             .iter()
             .map(|hash| self.fetch(hash))
             .collect::<Result<Vec<_>, _>>()?;
-        let Ok(compiled) = self.compile(&job.module, &module)? else {
-            return Ok(None);
+        let compiled = match self.compile(&job.module, &module)? {
+            Ok(compiled) => compiled,
+            Err(reason) => return Ok(Err(reason)),
         };
         let run = Job {
             id: job.id.0,
@@ -173,7 +180,10 @@ impl Runner {
             max_fuel: job.max_fuel,
             seg_fuel: self.seg_fuel(),
         };
-        Ok(run.check().is_ok().then_some(run))
+        Ok(match run.check() {
+            Ok(()) => Ok(run),
+            Err(err) => Err(err.to_string()),
+        })
     }
 
     /// Fetches and runs `job`; the commitment to post, and the execution when the module ran.
@@ -198,28 +208,10 @@ impl Runner {
         job: &Assignment,
         forge: bool,
     ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
-        let module = self.fetch(&job.module)?;
-        let input = self.fetch(&job.input)?;
-        let blobs = job
-            .blobs
-            .iter()
-            .map(|hash| self.fetch(hash))
-            .collect::<Result<Vec<_>, _>>()?;
-        let compiled = match self.compile(&job.module, &module)? {
-            Ok(compiled) => compiled,
+        let run = match self.prepare(job)? {
+            Ok(run) => run,
             Err(reason) => return Ok((self.refusal(&reason)?, None)),
         };
-        let run = Job {
-            id: job.id.0,
-            module: compiled,
-            input,
-            blobs,
-            max_fuel: job.max_fuel,
-            seg_fuel: self.seg_fuel(),
-        };
-        if let Err(err) = run.check() {
-            return Ok((self.refusal(&err.to_string())?, None));
-        }
         let mut sink = DiskCheckpoints::create(&self.dir, &job.id)?;
         let execution = plexus_exec::run(&self.engine, &run, &mut sink)?;
         let failure = match &execution.outcome {

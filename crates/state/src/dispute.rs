@@ -481,6 +481,18 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     else {
         return;
     };
+    assign(state, id, kind, verifier, None, height);
+}
+
+/// Records audit `id` of `kind` for `verifier`, its seal due `response_blocks` from now.
+fn assign(
+    state: &mut State,
+    id: Digest,
+    kind: AuditKind,
+    verifier: Address,
+    canary: Option<Canary>,
+    height: u64,
+) {
     let due_height = height.saturating_add(state.params.audit.response_blocks);
     if let Some(record) = state.verifiers.get_mut(&verifier) {
         record.open += 1;
@@ -493,8 +505,8 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
             drawn_height: height,
             due_height,
             stage: AuditStage::Drawn,
-            canary: None,
             paid: 0,
+            canary,
         },
     );
     state.market_index.audit_dues.insert((due_height, id));
@@ -530,27 +542,12 @@ fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
     else {
         return;
     };
-    let due_height = height.saturating_add(state.params.audit.response_blocks);
-    if let Some(record) = state.verifiers.get_mut(&verifier) {
-        record.open += 1;
-    }
-    state.audits.insert(
-        id,
-        Audit {
-            kind: AuditKind::Full,
-            verifier,
-            drawn_height: height,
-            due_height,
-            stage: AuditStage::Drawn,
-            paid: 0,
-            canary: Some(Canary {
-                of,
-                claim,
-                flagged: None,
-            }),
-        },
-    );
-    state.market_index.audit_dues.insert((due_height, id));
+    let canary = Canary {
+        of,
+        claim,
+        flagged: None,
+    };
+    assign(state, id, AuditKind::Full, verifier, Some(canary), height);
 }
 
 /// A canary's reveal: an honest disagreement is paid, an agreement slashed (and burned).
