@@ -212,3 +212,198 @@ impl Replayer for StoreReplayer {
 fn invalid(err: ExecError) -> ReplayError {
     ReplayError::Invalid(err.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plexus_exec::{MemoryCheckpoints, PageSource as _};
+    use plexus_types::dissection::RevealedLeaf;
+    use plexus_types::hash::digest_from_bytes;
+    use plexus_types::trace::content_hash;
+
+    /// The cnn job over two images: many segments at a small `seg_fuel`.
+    struct Fixture {
+        dir: std::path::PathBuf,
+        blobs: Arc<BlobStore>,
+        request: ReplayRequest,
+        run: MemoryCheckpoints,
+        leaves: Vec<plexus_exec::Leaf>,
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        let dir = std::env::temp_dir().join(format!("plexus-replay-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let blobs = Arc::new(BlobStore::open(&dir, Default::default()).unwrap());
+        let cnn = plexus_exec::builtin::lookup("cnn").unwrap();
+        let mut input = 2u32.to_le_bytes().to_vec();
+        input.extend((0..2 * 4096).map(|i| (i * 13 % 251) as u8));
+        let module = blobs.put(cnn.wasm).unwrap();
+        let blob_hashes: Vec<Digest> = cnn.blobs.iter().map(|b| blobs.put(b).unwrap()).collect();
+        let input_hash = blobs.put(&input).unwrap();
+        let seg_fuel = 1 << 20;
+        let engine = Engine::new(EngineOptions::default()).unwrap();
+        let job_id = plexus_types::hash(&[b"replay".as_slice()]);
+        let job = plexus_exec::Job {
+            id: job_id.0,
+            module: engine
+                .compile(&plexus_exec::admit(cnn.wasm).unwrap())
+                .unwrap(),
+            input: Arc::from(input),
+            blobs: cnn.blobs.iter().map(|b| Arc::<[u8]>::from(*b)).collect(),
+            max_fuel: 500_000_000,
+            seg_fuel,
+        };
+        let mut run = MemoryCheckpoints::default();
+        let execution = plexus_exec::run(&engine, &job, &mut run).unwrap();
+        assert!(execution.segments >= 4, "{} segments", execution.segments);
+        let request = ReplayRequest {
+            job_id,
+            module,
+            blobs: blob_hashes,
+            input: input_hash,
+            max_fuel: job.max_fuel,
+            seg_fuel,
+            pre: RevealedLeaf {
+                index: 0,
+                fuel: 0,
+                state_root: execution.leaves[0].state_root,
+            },
+            manifest: digest_from_bytes([0; 32]),
+            endpoints: Vec::new(),
+        };
+        Fixture {
+            dir,
+            blobs,
+            request,
+            run,
+            leaves: execution.leaves,
+        }
+    }
+
+    /// Uploads checkpoint `index`'s pages and manifest as a settling party does; returns the
+    /// request for that segment.
+    fn upload(f: &Fixture, index: usize) -> ReplayRequest {
+        let checkpoint = &f.run.checkpoints[index];
+        let mut locators = Vec::new();
+        for hash in &checkpoint.pages {
+            let bytes = f.run.page(hash).unwrap().unwrap();
+            locators.push(content_hash(&bytes));
+            f.blobs.put(&bytes).unwrap();
+        }
+        let manifest = Manifest {
+            index: checkpoint.index,
+            fuel: checkpoint.fuel,
+            globals: checkpoint.globals.clone(),
+            pages: checkpoint.pages.clone(),
+            locators,
+        };
+        let name = f
+            .blobs
+            .put(&commonware_codec::Encode::encode(&manifest))
+            .unwrap();
+        ReplayRequest {
+            pre: RevealedLeaf {
+                index: checkpoint.index,
+                fuel: checkpoint.fuel,
+                state_root: checkpoint.state_root(),
+            },
+            manifest: name,
+            ..f.request.clone()
+        }
+    }
+
+    #[test]
+    fn re_runs_segments_from_the_store_and_refuses_content_that_does_not_fit() {
+        let f = fixture("store");
+        let replayer = StoreReplayer::new(f.blobs.clone());
+        // Segment 0 from the bare module; segment 2 from an uploaded checkpoint.
+        let first = replayer.replay(&f.request).unwrap();
+        assert_eq!(
+            (first.fuel, first.state_root),
+            (f.leaves[1].fuel, f.leaves[1].state_root)
+        );
+        assert_eq!(first.end, ReplayEnd::Checkpoint);
+        let request = upload(&f, 2);
+        let third = replayer.replay(&request).unwrap();
+        assert_eq!(
+            (third.fuel, third.state_root),
+            (f.leaves[3].fuel, f.leaves[3].state_root)
+        );
+
+        // A manifest that is not the agreed pre-state is invalid (the same on every node).
+        let wrong_leaf = ReplayRequest {
+            pre: RevealedLeaf {
+                fuel: request.pre.fuel + 1,
+                ..request.pre
+            },
+            ..request.clone()
+        };
+        assert!(matches!(
+            replayer.replay(&wrong_leaf),
+            Err(ReplayError::Invalid(_))
+        ));
+        // Bytes that are not a manifest are invalid.
+        let junk = f.blobs.put(b"not a manifest").unwrap();
+        let junk = ReplayRequest {
+            manifest: junk,
+            ..request.clone()
+        };
+        assert!(matches!(
+            replayer.replay(&junk),
+            Err(ReplayError::Invalid(_))
+        ));
+        // A locator that names other bytes than the page hash commits to: the page does not
+        // match its hash, invalid.
+        let checkpoint = &f.run.checkpoints[2];
+        let mut locators: Vec<_> = checkpoint
+            .pages
+            .iter()
+            .map(|hash| content_hash(&f.run.page(hash).unwrap().unwrap()))
+            .collect();
+        let other = vec![7u8; plexus_types::trace::PAGE_BYTES];
+        f.blobs.put(&other).unwrap();
+        // Every locator of one page hash (identical pages, zero pages above all, share one).
+        let lied = checkpoint.pages[0];
+        for (locator, hash) in locators.iter_mut().zip(&checkpoint.pages) {
+            if *hash == lied {
+                *locator = content_hash(&other);
+            }
+        }
+        let lying = Manifest {
+            index: checkpoint.index,
+            fuel: checkpoint.fuel,
+            globals: checkpoint.globals.clone(),
+            pages: checkpoint.pages.clone(),
+            locators,
+        };
+        let lying = f
+            .blobs
+            .put(&commonware_codec::Encode::encode(&lying))
+            .unwrap();
+        let lying = ReplayRequest {
+            manifest: lying,
+            ..request.clone()
+        };
+        assert!(matches!(
+            replayer.replay(&lying),
+            Err(ReplayError::Invalid(_))
+        ));
+        // A manifest or a page the node does not hold: unavailable, never a verdict.
+        let absent = ReplayRequest {
+            manifest: plexus_types::hash(&[b"absent".as_slice()]),
+            ..request.clone()
+        };
+        assert!(matches!(
+            replayer.replay(&absent),
+            Err(ReplayError::Unavailable(_))
+        ));
+        let page =
+            digest_from_bytes(content_hash(&f.run.page(&checkpoint.pages[0]).unwrap().unwrap()).0);
+        f.blobs.remove(&page).unwrap();
+        assert!(matches!(
+            replayer.replay(&request),
+            Err(ReplayError::Unavailable(_))
+        ));
+        let _ = std::fs::remove_dir_all(&f.dir);
+    }
+}
