@@ -216,7 +216,7 @@ fn invalid(err: ExecError) -> ReplayError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plexus_exec::{MemoryCheckpoints, PageSource as _};
+    use plexus_exec::MemoryCheckpoints;
     use plexus_types::dissection::RevealedLeaf;
     use plexus_types::hash::digest_from_bytes;
     use plexus_types::trace::content_hash;
