@@ -255,8 +255,10 @@ pub fn light_audit(
         _ => return Ok(Some(first)),
     };
     let Some(run) = runner.job(job)? else {
-        // A module that cannot run here cannot be audited here either; say nothing against it.
-        return Ok(None);
+        // The module fails admission, compilation or the limits, so no honest trace of it has
+        // segments: the chain's re-run of the first drawn one fails too, and the provider, who
+        // cannot settle it, loses at the deadline.
+        return Ok(Some(first));
     };
     let engine = &runner.engine;
     for &segment in segments {

@@ -55,7 +55,8 @@ pub fn build_block(
     build_block_with(parent, txs, timestamp_ms, proposer, beacon, &NoContent)
 }
 
-/// [`build_block`] with the content a dispute settlement re-runs from `replayer`.
+/// [`build_block`] with the content a dispute settlement re-runs from `replayer`. Settlements
+/// whose content the replayer lacks are dropped from the block (each drop re-executes the rest).
 pub fn build_block_with(
     parent: &State,
     txs: Vec<SignedTransaction>,
@@ -78,8 +79,19 @@ pub fn build_block_with(
         },
         txs,
     };
-    let mut state = parent.clone();
-    let receipts = apply_block_with(&mut state, &block, replayer)?;
+    // A dispute settlement whose content this node lacks is left out (it stays in the mempool
+    // for a proposer that has it): one such transaction must not stop block production.
+    let (mut state, receipts) = loop {
+        let mut state = parent.clone();
+        match apply_block_with(&mut state, &block, replayer) {
+            Ok(receipts) => break (state, receipts),
+            Err(ApplyError::ContentUnavailable { tx, .. }) => {
+                block.txs.retain(|signed| signed.hash() != tx);
+                block.header.tx_root = tx_root(&block.txs);
+            }
+            Err(other) => return Err(other),
+        }
+    };
     block.header.state_root = state.root();
     state.block_hash = block.digest();
     Ok(Built {

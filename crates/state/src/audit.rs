@@ -24,6 +24,8 @@ use plexus_types::Amount;
 pub const PPM: u32 = 1_000_000;
 /// Ten thousand: the denominator of every `_bps` parameter.
 pub const BPS: u32 = 10_000;
+/// The most random segments a light audit may draw (a snapshot holds at most 2^16 per audit).
+pub const LIGHT_AUDIT_SEGMENTS_MAX: u32 = 1_024;
 
 /// The audit, dispute and reward parameters (`Params::audit`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +116,9 @@ impl AuditParams {
         }
         if !(2..=plexus_types::dissection::ARITY_MAX).contains(&self.dissection_arity) {
             return Err("dissection_arity out of range");
+        }
+        if self.light_audit_segments > LIGHT_AUDIT_SEGMENTS_MAX {
+            return Err("light_audit_segments over its limit");
         }
         if self.response_blocks == 0 {
             return Err("response_blocks must be positive");

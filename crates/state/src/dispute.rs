@@ -425,6 +425,7 @@ fn draw_verifier(
     id: &Digest,
     provider: &Address,
     consumer: &Address,
+    deposit: Amount,
 ) -> Option<Address> {
     let min = state.params.audit.verifier_bond_min;
     let eligible: Vec<(&Address, Amount)> = state
@@ -435,7 +436,8 @@ fn draw_verifier(
                 && *address != consumer
                 && verifier.unbonding_release.is_none()
                 && verifier.bond >= min
-                && verifier.bond_free() > 0
+                // It can put up the deposit a dispute it opens would hold.
+                && verifier.bond_free() >= deposit.max(1)
         })
         .map(|(address, verifier)| (address, verifier.bond_free()))
         .collect();
@@ -477,8 +479,14 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) else {
         return;
     };
-    let Some(verifier) = draw_verifier(state, seed, &id, &assignment.provider, &job.consumer)
-    else {
+    let Some(verifier) = draw_verifier(
+        state,
+        seed,
+        &id,
+        &assignment.provider,
+        &job.consumer,
+        job_value(state, &id).unwrap_or(Amount::MAX),
+    ) else {
         return;
     };
     assign(state, id, kind, verifier, None, height);
@@ -538,8 +546,14 @@ fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
     let mut claim = commitment.clone();
     // An output hash no run produces (a preimage of a domain-separated hash): known wrong.
     claim.output_hash = hash(&[b"plexus/canary-output".as_slice(), of.as_ref()]);
-    let Some(verifier) = draw_verifier(state, seed, &id, &assignment.provider, &job.consumer)
-    else {
+    let Some(verifier) = draw_verifier(
+        state,
+        seed,
+        &id,
+        &assignment.provider,
+        &job.consumer,
+        job_value(state, &of).unwrap_or(Amount::MAX),
+    ) else {
         return;
     };
     let canary = Canary {
@@ -674,6 +688,17 @@ pub(crate) fn reveal(
         _ => return Err(Reason::InvalidVerdict),
     };
     let audit_due = audit.due_height;
+    // Everything that can refuse the reveal is checked before anything is written.
+    let opens = disputed.is_some() && !state.disputes.contains_key(&id);
+    if let (true, Some((lo, hi))) = (opens, disputed) {
+        let leaves = u64::from(commitment.segments) + 1;
+        let root = commonware_cryptography::blake3::Digest(commitment.trace_root.0);
+        Dissection::open(state.params.audit.dissection_arity, leaves, lo, hi, root)
+            .map_err(|_| Reason::InvalidVerdict)?;
+        if !state.verifiers.contains_key(sender) || job_value(state, &id).is_none() {
+            return Err(Reason::InvalidVerdict);
+        }
+    }
     state.market_index.audit_dues.remove(&(audit_due, id));
     match disputed {
         None => {
@@ -708,6 +733,15 @@ fn pass_audit(state: &mut State, id: &Digest, verifier: &Address) {
         record.audits_done += 1;
     }
     close_verifier_audit(state, verifier);
+    // Agreeing with a commitment a dispute may still refute (or has refuted) earns nothing.
+    let contested = state.disputes.get(id).is_some_and(|d| d.ruling.is_none())
+        || !matches!(
+            state.jobs.get(id).map(|job| &job.status),
+            Some(JobStatus::Committed { .. })
+        );
+    if contested {
+        return;
+    }
     crate::rewards::pay_verifier(state, id, verifier);
     crate::rewards::credit_audited_fuel(state, id);
     if let Some(provider) = provider.and_then(|p| state.providers.get_mut(&p)) {
@@ -992,6 +1026,18 @@ fn rule(state: &mut State, id: Digest, provider_lost: bool, end: DisputeEnd, hei
             + (amount % u128::from(BPS)) * share_bps / u128::from(BPS)
     };
     let provider = provider_of(state, &id);
+    if provider_lost {
+        // An audit still open on the refuted job ends without pay: there is nothing left to
+        // check, and agreeing with the refuted commitment must not earn anything.
+        if let Some(audit) = state.audits.get(&id).filter(|a| a.is_open()) {
+            let (due, verifier) = (audit.due_height, audit.verifier.clone());
+            state.market_index.audit_dues.remove(&(due, id));
+            if let Some(audit) = state.audits.get_mut(&id) {
+                audit.stage = AuditStage::Disputed;
+            }
+            close_verifier_audit(state, &verifier);
+        }
+    }
     let (slashed, to_winner);
     if provider_lost {
         let value = job_value(state, &id).unwrap_or(0);

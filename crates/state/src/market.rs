@@ -445,6 +445,14 @@ pub(crate) fn commit(
     if commitment.total_fuel > job.max_fuel {
         return Err(Reason::InvalidCommitment);
     }
+    // A trace that could not be disputed is no commitment: fuel without segments (only a
+    // refusal, which bills nothing, has none) or more leaves than a dissection handles.
+    let leaves = u64::from(commitment.segments) + 1;
+    if (commitment.segments == 0 && commitment.total_fuel > 0)
+        || leaves > plexus_types::dissection::LEAVES_MAX
+    {
+        return Err(Reason::InvalidCommitment);
+    }
     let deadline_height = job.deadline_height;
     // Never before the audit draw.
     let settle_height = height.saturating_add(

@@ -141,7 +141,34 @@ fn job(max_fuel: u64, cap: Amount, deadline_blocks: u64) -> Payload {
 }
 
 fn commit(job: Digest, total_fuel: u64) -> Payload {
-    Payload::JobCommit {
+    commit_fields(job, total_fuel).into()
+}
+
+/// A commitment's fields, to vary one of them.
+struct CommitFields {
+    job: Digest,
+    output_hash: Digest,
+    total_fuel: u64,
+    segments: u32,
+    trace_root: Digest,
+    failed: bool,
+}
+
+impl From<CommitFields> for Payload {
+    fn from(f: CommitFields) -> Payload {
+        Payload::JobCommit {
+            job: f.job,
+            output_hash: f.output_hash,
+            total_fuel: f.total_fuel,
+            segments: f.segments,
+            trace_root: f.trace_root,
+            failed: f.failed,
+        }
+    }
+}
+
+fn commit_fields(job: Digest, total_fuel: u64) -> CommitFields {
+    CommitFields {
         job,
         output_hash: hash(&[b"output"]),
         total_fuel,
@@ -648,6 +675,30 @@ fn every_rejection_has_its_reason() {
         (
             "bill over max",
             |c, j| c.one(1, commit(j, 1_000_001)),
+            Reason::InvalidCommitment,
+        ),
+        (
+            // Regression: a bill with no trace could be neither audited nor disputed.
+            "fuel without segments",
+            |c, j| {
+                let fields = CommitFields {
+                    segments: 0,
+                    ..commit_fields(j, 10)
+                };
+                c.one(1, fields.into())
+            },
+            Reason::InvalidCommitment,
+        ),
+        (
+            // Regression: more leaves than a dissection handles could not be disputed.
+            "too many segments",
+            |c, j| {
+                let fields = CommitFields {
+                    segments: u32::MAX,
+                    ..commit_fields(j, 10)
+                };
+                c.one(1, fields.into())
+            },
             Reason::InvalidCommitment,
         ),
         (
