@@ -10,7 +10,8 @@
 //! - The verifier commits a seal (`AuditCommit`) within `response_blocks`, then reveals the verdict
 //!   and salt (`AuditReveal`) within `response_blocks` more. Agreement passes the audit; a
 //!   disagreement opens a dispute with the verifier as challenger. A verifier that misses a step
-//!   is recorded (`audits_missed`) and the job settles as if unaudited.
+//!   forfeits the job's value from its bond (burned), is recorded (`audits_missed`), and the job
+//!   settles as if unaudited.
 //! - While an audit or a dispute is open the job does not settle.
 //!
 //! Life of a dispute (one per job, ever): opened by an audit's disagreement or by the consumer
@@ -765,6 +766,18 @@ fn lapse_audit(state: &mut State, id: Digest, height: u64) {
     }
     let verifier = audit.verifier.clone();
     let canary = audit.canary.is_some();
+    // The verifier forfeits the deposit a dispute would have held (the job's value), burned:
+    // a verifier that does not answer must not be a free way to make an audit go away.
+    let job = audit.canary.as_ref().map_or(id, |canary| canary.of);
+    let value = job_value(state, &job).unwrap_or(0);
+    let mut forfeited = 0;
+    if let Some(record) = state.verifiers.get_mut(&verifier) {
+        forfeited = value.min(record.bond_free());
+        record.bond -= forfeited;
+        record.slashed += forfeited;
+    }
+    state.supply.total -= forfeited;
+    state.supply.burned = state.supply.burned.saturating_add(forfeited);
     if let Some(audit) = state.audits.get_mut(&id) {
         audit.stage = AuditStage::Missed;
         if canary {

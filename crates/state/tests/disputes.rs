@@ -1552,6 +1552,11 @@ fn light_audits_draw_segments_and_dispute_one() {
     }
     let v = chain.verifier(VERIFIER);
     assert_eq!((v.audits_done, v.audits_missed, v.open), (1, 2, 1));
+    // Each lapsed audit cost the verifier the job's value, burned.
+    assert_eq!(
+        (v.slashed, v.bond),
+        (2 * value(), VERIFIER_BOND - 2 * value())
+    );
 
     // The dispute opens on the drawn segment, the proof due at once.
     let game = chain.state.disputes[&cheated].game.clone();
@@ -1592,7 +1597,7 @@ fn light_audits_draw_segments_and_dispute_one() {
         START - VERIFIER_BOND - chain.fees[3] + share(slash) + pool
     );
     assert_eq!(chain.balance(CONSUMER), START - chain.fees[2] - 3 * paid());
-    assert_eq!(chain.slash_burned(), slash - share(slash));
+    assert_eq!(chain.slash_burned(), slash - share(slash) + 2 * value());
 }
 
 /// Scenario 9: the same blocks give the same states (and roots) on a second chain, whatever

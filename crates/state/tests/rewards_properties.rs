@@ -498,6 +498,8 @@ impl Scenario {
             audit: AuditParams {
                 light_audit_ppm: 0,
                 full_audit_ppm: 0,
+                // No canaries: one that lapses would cost the verifier bond this scenario counts.
+                canary_ppm: 0,
                 response_blocks: 3,
                 emission_per_epoch: EMISSION,
                 ..AuditParams::default()
