@@ -82,6 +82,7 @@ pub struct AuditFile {
     pub emission_halving_epochs: u64,
     pub emission_validators_bps: u32,
     pub emission_providers_bps: u32,
+    pub audit_fuel_per_block: u64,
 }
 
 impl Default for AuditFile {
@@ -105,6 +106,7 @@ impl Default for AuditFile {
             emission_halving_epochs: p.emission_halving_epochs,
             emission_validators_bps: p.emission_validators_bps,
             emission_providers_bps: p.emission_providers_bps,
+            audit_fuel_per_block: p.audit_fuel_per_block,
         }
     }
 }
@@ -132,6 +134,7 @@ impl AuditFile {
             emission_halving_epochs: self.emission_halving_epochs,
             emission_validators_bps: self.emission_validators_bps,
             emission_providers_bps: self.emission_providers_bps,
+            audit_fuel_per_block: self.audit_fuel_per_block,
         };
         params.check().map_err(|message| GenesisFileError::Field {
             field: "params.audit".into(),

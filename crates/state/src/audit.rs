@@ -73,6 +73,10 @@ pub struct AuditParams {
     pub emission_validators_bps: u32,
     /// The providers' share (by audited fuel); the verifiers get the rest (by audits done).
     pub emission_providers_bps: u32,
+    /// The re-execution speed a verifier is granted, in fuel per block: an audit's seal is due
+    /// `response_blocks` plus the blocks its re-run takes at this speed after the draw, so a
+    /// big job's audit is not lost to the clock.
+    pub audit_fuel_per_block: u64,
 }
 
 impl Default for AuditParams {
@@ -95,6 +99,7 @@ impl Default for AuditParams {
             emission_halving_epochs: 2_000,
             emission_validators_bps: 4_000,
             emission_providers_bps: 4_000,
+            audit_fuel_per_block: 100_000_000,
         }
     }
 }
@@ -119,6 +124,9 @@ impl AuditParams {
         }
         if self.light_audit_segments > LIGHT_AUDIT_SEGMENTS_MAX {
             return Err("light_audit_segments over its limit");
+        }
+        if self.audit_fuel_per_block == 0 {
+            return Err("audit_fuel_per_block must be positive");
         }
         if self.response_blocks == 0 {
             return Err("response_blocks must be positive");
@@ -155,6 +163,7 @@ impl Write for AuditParams {
         self.emission_halving_epochs.write(buf);
         self.emission_validators_bps.write(buf);
         self.emission_providers_bps.write(buf);
+        self.audit_fuel_per_block.write(buf);
     }
 }
 
@@ -177,6 +186,7 @@ impl EncodeSize for AuditParams {
             + self.emission_halving_epochs.encode_size()
             + self.emission_validators_bps.encode_size()
             + self.emission_providers_bps.encode_size()
+            + self.audit_fuel_per_block.encode_size()
     }
 }
 
@@ -202,6 +212,7 @@ impl Read for AuditParams {
             emission_halving_epochs: u64::read(buf)?,
             emission_validators_bps: u32::read(buf)?,
             emission_providers_bps: u32::read(buf)?,
+            audit_fuel_per_block: u64::read(buf)?,
         })
     }
 }
@@ -230,6 +241,16 @@ mod tests {
     }
 
     #[test]
+    fn the_default_re_run_allowance_fits_the_largest_job() {
+        // A job of JOB_FUEL_MAX fuel gets 10^4 blocks for its full audit at 10^8 fuel per
+        // block: the speed a release build's verifier sustains (about 1.5-1.9 x 10^9 fuel/s
+        // measured) with room for 250 ms blocks.
+        let params = AuditParams::default();
+        let blocks = plexus_types::job::JOB_FUEL_MAX.div_ceil(params.audit_fuel_per_block);
+        assert_eq!(blocks, 10_000);
+    }
+
+    #[test]
     fn out_of_range_parameters_are_refused() {
         let mut params = AuditParams {
             light_audit_ppm: PPM,
@@ -243,6 +264,11 @@ mod tests {
         assert!(params.check().is_err());
         params = AuditParams {
             emission_providers_bps: 7_000,
+            ..AuditParams::default()
+        };
+        assert!(params.check().is_err());
+        params = AuditParams {
+            audit_fuel_per_block: 0,
             ..AuditParams::default()
         };
         assert!(params.check().is_err());

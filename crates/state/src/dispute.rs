@@ -474,9 +474,15 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     let Some(job) = state.jobs.get(&id) else {
         return;
     };
-    let JobStatus::Committed { assignment, .. } = &job.status else {
+    let JobStatus::Committed {
+        assignment,
+        commitment,
+        ..
+    } = &job.status
+    else {
         return;
     };
+    let total_fuel = commitment.total_fuel;
     let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) else {
         return;
     };
@@ -490,19 +496,32 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     ) else {
         return;
     };
-    assign(state, id, kind, verifier, None, height);
+    assign(state, id, kind, verifier, None, total_fuel, height);
 }
 
-/// Records audit `id` of `kind` for `verifier`, its seal due `response_blocks` from now.
+/// Records audit `id` of `kind` for `verifier` over a job of `total_fuel`, its seal due
+/// `response_blocks` plus the re-run's blocks (at `audit_fuel_per_block`) from now.
 fn assign(
     state: &mut State,
     id: Digest,
     kind: AuditKind,
     verifier: Address,
     canary: Option<Canary>,
+    total_fuel: u64,
     height: u64,
 ) {
-    let due_height = height.saturating_add(state.params.audit.response_blocks);
+    let params = &state.params.audit;
+    let rerun_fuel = match &kind {
+        AuditKind::Full => total_fuel,
+        AuditKind::Light { segments } => params
+            .seg_fuel
+            .saturating_mul(segments.len() as u64)
+            .min(total_fuel),
+    };
+    let rerun_blocks = rerun_fuel.div_ceil(params.audit_fuel_per_block.max(1));
+    let due_height = height
+        .saturating_add(params.response_blocks)
+        .saturating_add(rerun_blocks);
     if let Some(record) = state.verifiers.get_mut(&verifier) {
         record.open += 1;
     }
@@ -557,12 +576,21 @@ fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
     ) else {
         return;
     };
+    let total_fuel = claim.total_fuel;
     let canary = Canary {
         of,
         claim,
         flagged: None,
     };
-    assign(state, id, AuditKind::Full, verifier, Some(canary), height);
+    assign(
+        state,
+        id,
+        AuditKind::Full,
+        verifier,
+        Some(canary),
+        total_fuel,
+        height,
+    );
 }
 
 /// A canary's reveal: an honest disagreement is paid, an agreement slashed (and burned).

@@ -22,7 +22,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 10;
+const SNAPSHOT_VERSION: u8 = 11;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {

@@ -752,7 +752,8 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
             kind: AuditKind::Full,
             verifier: address(VERIFIER),
             drawn_height: drawn,
-            due_height: drawn + RESPONSE_BLOCKS,
+            // The response time, plus one block for re-running its 20 000 fuel.
+            due_height: drawn + RESPONSE_BLOCKS + 1,
             stage: AuditStage::Drawn,
             paid: 0,
             canary: None,
@@ -894,8 +895,9 @@ fn the_verifier_is_never_the_provider_or_the_consumer() {
     eprintln!("verifier draws with two eligible: {drawn_of_two:?}");
     assert_eq!(drawn.values().sum::<usize>(), 24);
     assert_eq!(drawn_of_two.len(), 2, "both eligible verifiers are drawn");
-    // Nobody revealed: every audit lapses and the jobs settle unaudited.
-    chain.empty(RESPONSE_BLOCKS);
+    // Nobody revealed: every audit lapses (after the response time and a block for the
+    // re-run) and the jobs settle unaudited.
+    chain.empty(RESPONSE_BLOCKS + 1);
     let missed: u64 = [VERIFIER, OTHER]
         .iter()
         .map(|i| chain.verifier(*i).audits_missed)
