@@ -17,6 +17,7 @@ use plexus_client::{
     Client, ClientError, TxBuilder,
     dto::{DisputeDto, JobDto},
 };
+use plexus_types::dissection::Role;
 use plexus_types::{
     Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
     job::ResourceProfile,
@@ -517,9 +518,21 @@ impl Agent {
 
     /// The provider's side of a dispute over one of its jobs: reveal, prove, or settle.
     fn defend(&mut self, job: &JobDto, height: u64) -> Result<(), FuelTraceError> {
-        let Some(dispute) = job.dispute.as_ref().filter(|d| d.ruling.is_none()) else {
-            return Ok(());
-        };
+        match job.dispute.as_ref().filter(|d| d.ruling.is_none()) {
+            Some(dispute) => self.play(job, dispute, Role::Defender, height),
+            None => Ok(()),
+        }
+    }
+
+    /// This agent's next step as `role` in the open dispute over `job`: a dissection move from
+    /// its own leaves, or the settlement of a resolved game; sent once per chain state.
+    fn play(
+        &mut self,
+        job: &JobDto,
+        dispute: &DisputeDto,
+        role: Role,
+        height: u64,
+    ) -> Result<(), FuelTraceError> {
         let key = format!(
             "{}:{}:{}:{}",
             dispute.phase, dispute.round, dispute.lo, dispute.hi
@@ -528,21 +541,29 @@ impl Agent {
             return Ok(());
         }
         let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
+        let mine = match role {
+            Role::Defender => "defender",
+            Role::Challenger => "challenger",
+        };
         let payload = match dispute.to_move.as_deref() {
-            Some("defender") => {
+            Some("settle") => self.settlement(dispute, &id)?,
+            Some(to_move) if to_move == mine => {
                 let game = fueltrace::game(dispute)?;
                 let leaves = fueltrace::read_leaves(&self.runner.dir, &id)?
                     .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
-                match fueltrace::defend(&game, &leaves)? {
+                let step = match role {
+                    Role::Defender => fueltrace::defend(&game, &leaves)?,
+                    Role::Challenger => fueltrace::challenge(&game, &leaves),
+                };
+                match step {
                     Some(step) => Payload::DisputeMove { job: id, step },
                     None => return Ok(()),
                 }
             }
-            Some("settle") => self.settlement(dispute, &id)?,
             _ => return Ok(()),
         };
         let tx = self.submit(payload)?;
-        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, %tx, "dispute step sent (defender)");
+        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, side = mine, %tx, "dispute step sent");
         self.sent(&job.id, key, height);
         Ok(())
     }
@@ -566,30 +587,7 @@ impl Agent {
             .as_ref()
             .filter(|d| d.challenger == me && d.ruling.is_none())
         {
-            let key = format!(
-                "{}:{}:{}:{}",
-                dispute.phase, dispute.round, dispute.lo, dispute.hi
-            );
-            if !self.due(&job.id, &key, height) {
-                return Ok(());
-            }
-            let payload = match dispute.to_move.as_deref() {
-                Some("challenger") => {
-                    let game = fueltrace::game(dispute)?;
-                    let leaves = fueltrace::read_leaves(&self.runner.dir, &id)?
-                        .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
-                    match fueltrace::challenge(&game, &leaves) {
-                        Some(step) => Payload::DisputeMove { job: id, step },
-                        None => return Ok(()),
-                    }
-                }
-                Some("settle") => self.settlement(dispute, &id)?,
-                _ => return Ok(()),
-            };
-            let tx = self.submit(payload)?;
-            info!(job = %job.id, phase = %dispute.phase, round = dispute.round, %tx, "dispute step sent (challenger)");
-            self.sent(&job.id, key, height);
-            return Ok(());
+            return self.play(job, dispute, Role::Challenger, height);
         }
         let Some(audit) = job.audit_record.as_ref().filter(|a| a.verifier == me) else {
             return Ok(());

@@ -134,16 +134,21 @@ async fn output(State(state): State<HttpState>, Path(id): Path<String>) -> Respo
     }
 }
 
+/// The 400 for a path's job id that is not 64 hex digits.
+fn not_a_job(id: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_hash",
+        format!("{id:?} is not a job id"),
+    )
+}
+
 async fn checkpoint(
     State(state): State<HttpState>,
     Path((id, index)): Path<(String, u64)>,
 ) -> Response {
     let Some(job) = parse_digest(&id) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_hash",
-            format!("{id:?} is not a job id"),
-        );
+        return not_a_job(&id);
     };
     match state.checkpoints.checkpoint(&job, index) {
         Ok(Some(checkpoint)) => bytes(crate::checkpoints::encode(&checkpoint)),
@@ -160,11 +165,7 @@ async fn checkpoint(
 /// verifier checks it against the committed trace root before it relies on any leaf.
 async fn leaves(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
     let Some(job) = parse_digest(&id) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_hash",
-            format!("{id:?} is not a job id"),
-        );
+        return not_a_job(&id);
     };
     match crate::fueltrace::read_leaves(state.checkpoints.dir(), &job) {
         Ok(Some(leaves)) => bytes(crate::fueltrace::encode_leaves(&leaves)),
@@ -182,11 +183,7 @@ async fn page(
     Path((id, hash)): Path<(String, String)>,
 ) -> Response {
     let Some(job) = parse_digest(&id) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_hash",
-            format!("{id:?} is not a job id"),
-        );
+        return not_a_job(&id);
     };
     let Some(digest) = parse_digest(&hash) else {
         return error(
