@@ -151,6 +151,9 @@ impl Mempool {
         if tx.tx.chain_id != cfg.chain_id {
             return Err(AdmitError::Invalid(Reason::WrongChain));
         }
+        if tx.tx.names_weak_key() {
+            return Err(AdmitError::Invalid(Reason::WeakKey));
+        }
         if tx.tx.fee < cfg.fee_min {
             return Err(AdmitError::Invalid(Reason::FeeTooLow));
         }
@@ -326,6 +329,29 @@ mod tests {
         };
         let hash = tx.hash();
         pool.admit(&CFG, tx, hash, &account)
+    }
+
+    /// A small-order sender or recipient never enters the pool (issue 12, finding 1).
+    #[test]
+    fn weak_keys_are_refused() {
+        let mut pool = Mempool::default();
+        let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+        let mut to_weak = tx(1, 0, 10, 1);
+        to_weak.tx.payload = Payload::Transfer {
+            to: weak.clone(),
+            amount: 1,
+        };
+        assert_eq!(
+            admit(&mut pool, to_weak, 100, 0),
+            Err(AdmitError::Invalid(Reason::WeakKey))
+        );
+        let mut from_weak = tx(1, 0, 10, 1);
+        from_weak.tx.sender = weak;
+        assert_eq!(
+            admit(&mut pool, from_weak, 100, 0),
+            Err(AdmitError::Invalid(Reason::WeakKey))
+        );
+        assert!(pool.is_empty());
     }
 
     #[test]

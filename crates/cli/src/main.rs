@@ -227,7 +227,7 @@ fn run(cli: Cli) -> Result<()> {
             command: TxCommand::Transfer { send, to, amount },
         } => {
             let payload = Payload::Transfer {
-                to: keys::resolve_address(&to)?,
+                to: keys::resolve_recipient(&to)?,
                 amount: amount_arg(&amount)?,
             };
             send_tx(&client, cli.json, send, payload)
@@ -253,7 +253,7 @@ fn run(cli: Cli) -> Result<()> {
                 } => (
                     send,
                     Payload::Delegate {
-                        validator: keys::resolve_address(&validator)?,
+                        validator: keys::resolve_recipient(&validator)?,
                         amount: amount_arg(&amount)?,
                     },
                 ),

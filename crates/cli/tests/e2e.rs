@@ -843,3 +843,94 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     drop(node);
     std::fs::remove_dir_all(&workdir).ok();
 }
+
+/// Issue 12, finding 1: a small-order key (the all-zero key is one) "signs" anything under
+/// ZIP-215. The node refuses it as a sender (a forged all-zero signature) and as a recipient, at
+/// the API (single and batch) and the faucet, with `weak_key`; the CLI refuses it as `--to`.
+#[test]
+fn small_order_keys_are_refused_at_the_api_and_the_cli() {
+    use commonware_codec::DecodeExt;
+    let workdir = tempdir();
+    let (home, data) = (workdir.join("home"), workdir.join("data"));
+    let (api, p2p) = (free_port(), free_port());
+    let (_node, client) = start(&data, &home, api, p2p);
+    let chain_id = client.status().unwrap().chain_id;
+    let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+    let weak_text = weak.to_string();
+    assert!(weak_text.starts_with("plx1qqqq"), "{weak_text}");
+
+    // A transfer out of the weak key, "signed" with zeros: the signature verifies, the key is refused.
+    let forged = plexus_types::SignedTransaction {
+        tx: plexus_types::Transaction {
+            chain_id,
+            sender: weak.clone(),
+            nonce: 0,
+            fee: 1_000,
+            payload: Payload::Transfer {
+                to: key_address(&home, api, "dev1"),
+                amount: 1,
+            },
+        },
+        signature: plexus_types::Signature::decode(commonware_codec::Copying(&[0u8; 64][..]))
+            .unwrap(),
+    };
+    assert!(forged.verify_signature());
+    assert_eq!(api_code(client.submit(&forged)), "weak_key");
+    let items = client.submit_batch(std::slice::from_ref(&forged)).unwrap();
+    assert_eq!(
+        items[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("weak_key")
+    );
+
+    // Sending to it: refused by the node (a client that skips the CLI's check) and the faucet.
+    let key = read_key(&home, "dev2");
+    let builder = TxBuilder {
+        key: &key,
+        chain_id,
+        fee: 1_000,
+    };
+    let to_weak = builder.build(
+        0,
+        Payload::Transfer {
+            to: weak.clone(),
+            amount: PLX,
+        },
+    );
+    assert_eq!(api_code(client.submit(&to_weak)), "weak_key");
+    match client.faucet(&weak, Some("1plx".into())) {
+        Err(ClientError::Api { status, body }) => {
+            assert_eq!((status, body.code.as_str()), (400, "weak_key"))
+        }
+        other => panic!("the faucet paid a weak key: {other:?}"),
+    }
+
+    // The CLI says why before anything is sent.
+    let out = plexus(
+        &home,
+        api,
+        &[
+            "tx", "transfer", "--from", "dev2", "--to", &weak_text, "--amount", "1plx",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("small-order") && stderr.contains("weak_key"),
+        "{stderr}"
+    );
+    let weak_balance = client.account(&weak).map(|a| a.balance);
+    assert!(
+        matches!(
+            weak_balance.as_deref(),
+            Ok("0") | Err(ClientError::Api { status: 404, .. })
+        ),
+        "{weak_balance:?}"
+    );
+    assert_eq!(
+        client
+            .account(&key_address(&home, api, "dev2"))
+            .unwrap()
+            .nonce,
+        0
+    );
+}

@@ -57,11 +57,12 @@ pub enum Reason {
     NotYourMove = 42,
     InvalidMove = 43,
     ContentInvalid = 44,
+    WeakKey = 45,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 44] = [
+    pub const ALL: [Reason; 45] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -106,6 +107,7 @@ impl Reason {
         Reason::NotYourMove,
         Reason::InvalidMove,
         Reason::ContentInvalid,
+        Reason::WeakKey,
     ];
 
     /// The stable snake_case code.
@@ -155,6 +157,7 @@ impl Reason {
             Reason::NotYourMove => "not_your_move",
             Reason::InvalidMove => "invalid_move",
             Reason::ContentInvalid => "content_invalid",
+            Reason::WeakKey => "weak_key",
         }
     }
 
@@ -224,6 +227,9 @@ impl Reason {
             }
             Reason::ContentInvalid => {
                 "the pre-state manifest or content does not match the agreed leaf's hashes"
+            }
+            Reason::WeakKey => {
+                "a small-order key (anyone can sign for it) cannot send, receive or be delegated to"
             }
         }
     }
