@@ -64,6 +64,29 @@ pub enum BenchCommand {
         #[arg(long)]
         seg_fuel: Option<u64>,
     },
+    /// What a flood that costs its sender nothing does to a node: block production, status
+    /// latency and honest transfers' latency, idle and then while several clients re-post a
+    /// batch of 1 000 transactions the node refuses, as fast as it answers.
+    Flood {
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 15)]
+        duration: u64,
+        /// The batch re-posted: an already finalized one, or all zeros.
+        #[arg(long, value_enum, default_value = "replay")]
+        kind: crate::bench_flood::FloodKind,
+        /// Flooding clients, each posting as fast as the node answers.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
+    /// Sustained load: valid transfers in floods until `--txs` have finalized; prints the
+    /// node's resident memory and store size after each million.
+    Soak {
+        #[arg(long, default_value_t = 4_000_000)]
+        txs: u64,
+        /// Transfers per flood (signed ahead, then sent as fast as the node admits them).
+        #[arg(long, default_value_t = 500_000)]
+        flood: u64,
+    },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
         #[arg(long, default_value_t = 100_000)]
@@ -85,6 +108,12 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             batch,
         } => bench_tx(validators, duration, rate, batch.clamp(1, 1_000), json_mode),
         BenchCommand::Sync { accounts } => bench_sync(accounts, json_mode),
+        BenchCommand::Flood {
+            duration,
+            kind,
+            clients,
+        } => crate::bench_flood::bench_flood(duration, kind, clients, json_mode),
+        BenchCommand::Soak { txs, flood } => crate::bench_flood::bench_soak(txs, flood, json_mode),
         BenchCommand::Exec {
             images,
             runs,
@@ -105,9 +134,21 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
     }
 }
 
-struct Devnet {
+pub(crate) struct Devnet {
     child: Child,
-    _dir: TempDir,
+    dir: TempDir,
+}
+
+impl Devnet {
+    /// The `plexus devnet` process (with one validator, the node runs in it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where the devnet keeps its chain.
+    pub(crate) fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.0.join("data")
+    }
 }
 
 impl Drop for Devnet {
@@ -171,7 +212,7 @@ fn free_ports(count: u16) -> Result<u16> {
     bail!("no {count} consecutive free ports on 127.0.0.1")
 }
 
-fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
+pub(crate) fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
     let dir = TempDir::new("bench")?;
     let count = validators as u16;
     let (api, p2p) = (free_ports(count)?, free_ports(count)?);
@@ -191,7 +232,7 @@ fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start the devnet process")?;
-    let devnet = Devnet { child, _dir: dir };
+    let devnet = Devnet { child, dir };
     let clients: Vec<Client> = (0..count)
         .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
         .collect();
@@ -208,7 +249,7 @@ fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
     Ok((devnet, clients))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -353,12 +394,12 @@ fn is_backpressure(code: &str) -> bool {
 /// Submits `txs` in order, `batch` per request, until done or the deadline; returns how many the
 /// node accepted. Back-pressure is retried; any other refusal ends the run with an error.
 /// When a worker's `n`-th transaction is due: `started + n * per_tx`.
-struct Pace {
-    started: Instant,
-    per_tx: Duration,
+pub(crate) struct Pace {
+    pub(crate) started: Instant,
+    pub(crate) per_tx: Duration,
 }
 
-fn submit_all(
+pub(crate) fn submit_all(
     client: &Client,
     txs: &[SignedTransaction],
     batch: usize,

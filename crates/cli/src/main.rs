@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_exec;
+mod bench_flood;
 mod devnet;
 mod job;
 mod keys;
