@@ -22,7 +22,8 @@ use std::{
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Finalized transfers per second and submission-to-finality latency through a devnet.
+    /// Finalized transfers per second and submission-to-finality latency through a devnet
+    /// (started with `--no-client-limits`: the load comes from one client).
     Tx {
         /// Validator processes (a `plexus devnet --validators N`); load is spread over their
         /// APIs, one sender key per thread, and finality is read from validator 0.
@@ -75,8 +76,13 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value = "replay")]
         kind: crate::bench_flood::FloodKind,
         /// Flooding clients, each posting as fast as the node answers.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 8)]
         clients: usize,
+        /// Distinct loopback source addresses (127.0.0.2 and up) the clients post from: the
+        /// node sees that many clients, each with its own per-client budget (1: one client
+        /// floods; as many as `--clients`: a distributed flood).
+        #[arg(long, default_value_t = 8)]
+        sources: usize,
     },
     /// Sustained load: valid transfers in floods until `--txs` have finalized; prints the
     /// node's resident memory and store size after each million.
@@ -112,7 +118,8 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             duration,
             kind,
             clients,
-        } => crate::bench_flood::bench_flood(duration, kind, clients, json_mode),
+            sources,
+        } => crate::bench_flood::bench_flood(duration, kind, clients, sources, json_mode),
         BenchCommand::Soak { txs, flood } => crate::bench_flood::bench_soak(txs, flood, json_mode),
         BenchCommand::Exec {
             images,
@@ -212,7 +219,10 @@ fn free_ports(count: u16) -> Result<u16> {
     bail!("no {count} consecutive free ports on 127.0.0.1")
 }
 
-pub(crate) fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
+/// Starts a devnet of `validators` for a benchmark; `client_limits: false` lifts the API's
+/// per-client limits (`bench tx` drives the node from one client at rates no public node would
+/// give one client).
+pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devnet, Vec<Client>)> {
     let dir = TempDir::new("bench")?;
     let count = validators as u16;
     let (api, p2p) = (free_ports(count)?, free_ports(count)?);
@@ -227,6 +237,7 @@ pub(crate) fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
             "--p2p",
             &format!("127.0.0.1:{p2p}"),
         ])
+        .args((!client_limits).then_some("--no-client-limits"))
         .env("PLEXUS_HOME", dir.0.join("home"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -264,7 +275,7 @@ fn bench_tx(
     batch: usize,
     json_mode: bool,
 ) -> Result<()> {
-    let (devnet, clients) = start_devnet(validators)?;
+    let (devnet, clients) = start_devnet(validators, false)?;
     let client = clients[0].clone();
     let status = client.status()?;
     let senders = 10u64;

@@ -78,9 +78,11 @@ pub fn bench_flood(
     duration_s: u64,
     kind: FloodKind,
     clients: usize,
+    sources: usize,
     json_mode: bool,
 ) -> Result<()> {
-    let (devnet, nodes) = start_devnet(1)?;
+    // With the API's per-client limits on, as a public node runs.
+    let (devnet, nodes) = start_devnet(1, true)?;
     let client = nodes[0].clone();
     let chain_id = client.status()?.chain_id;
     let body = match kind {
@@ -93,6 +95,7 @@ pub fn bench_flood(
         base: client.base().to_string(),
         body: Arc::new(body),
         clients: clients.max(1),
+        sources: sources.clamp(1, 200),
     };
     let mut flooded = measure(
         &client,
@@ -108,6 +111,7 @@ pub fn bench_flood(
     let result = json!({
         "kind": format!("{kind:?}").to_lowercase(),
         "clients": clients,
+        "sources": sources,
         "idle": idle,
         "flood": flooded,
         "blocks_ratio": ratio,
@@ -259,6 +263,8 @@ struct Flood {
     base: String,
     body: Arc<Vec<u8>>,
     clients: usize,
+    /// Distinct source addresses the clients are spread over.
+    sources: usize,
 }
 
 /// Runs one phase of `duration`: probes status, follows blocks, times the honest transfers
@@ -275,10 +281,15 @@ fn measure(
     let flooders: Vec<_> = flood
         .map(|flood| {
             (0..flood.clients)
-                .map(|_| {
+                .map(|i| {
                     let (stop, requests, codes) = (stop.clone(), requests.clone(), codes.clone());
                     let (url, body) = (format!("{}/v1/txs/batch", flood.base), flood.body.clone());
-                    std::thread::spawn(move || flood_loop(&url, &body, &stop, &requests, &codes))
+                    // Client i posts from 127.0.0.(2 + i mod sources): one node-side client per
+                    // source address, none of them the honest load's (127.0.0.1).
+                    let source = std::net::IpAddr::from([127, 0, 0, 2 + (i % flood.sources) as u8]);
+                    std::thread::spawn(move || {
+                        flood_loop(&url, source, &body, &stop, &requests, &codes)
+                    })
                 })
                 .collect()
         })
@@ -331,12 +342,14 @@ fn measure(
 /// status, and the first item's code of a batch answer).
 fn flood_loop(
     url: &str,
+    source: std::net::IpAddr,
     body: &Arc<Vec<u8>>,
     stop: &AtomicBool,
     requests: &AtomicU64,
     codes: &Mutex<BTreeMap<String, u64>>,
 ) {
     let http = reqwest::blocking::Client::builder()
+        .local_address(source)
         .timeout(Duration::from_secs(10))
         .build()
         .expect("a plain HTTP client builds");
@@ -378,7 +391,8 @@ fn flood_loop(
 }
 
 pub fn bench_soak(txs: u64, flood: u64, json_mode: bool) -> Result<()> {
-    let (devnet, nodes) = start_devnet(1)?;
+    // The load comes from one client, far over one client's budget.
+    let (devnet, nodes) = start_devnet(1, false)?;
     let client = nodes[0].clone();
     let chain_id = client.status()?.chain_id;
     let pid = devnet.pid();

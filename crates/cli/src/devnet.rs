@@ -73,6 +73,11 @@ pub struct DevnetArgs {
     /// segments give small jobs more of them to audit and dispute.
     #[arg(long)]
     seg_fuel: Option<u64>,
+    /// Lift the API's per-client limits (each client IP: 1 000 requests/s, 2 MiB/s of
+    /// transactions, 32 requests in flight; over them a 429 with Retry-After). For benchmarks
+    /// that drive a node from one client; never on a public node.
+    #[arg(long)]
+    no_client_limits: bool,
 }
 
 /// The verifier bond of a devnet's honest providers.
@@ -101,6 +106,11 @@ pub fn validator_key(i: u32) -> PrivateKey {
 
 fn faucet_key() -> PrivateKey {
     PrivateKey::from_seed(DEV_KEY_SEED + 101)
+}
+
+/// The API's per-client budgets: the defaults, or none with `--no-client-limits`.
+fn client_limits(off: bool) -> Option<plexus_node::limits::LimitsConfig> {
+    (!off).then(plexus_node::limits::LimitsConfig::default)
 }
 
 fn now_ms() -> u64 {
@@ -263,6 +273,7 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
             &provider_apis,
             &node_url,
             honest,
+            args.no_client_limits,
         );
     }
     let mut providers = Vec::new();
@@ -292,6 +303,7 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         faucet: Some(faucet_key()),
         block_time_min_ms: args.block_time_ms,
         idle_block_ms: 1_000,
+        client_limits: client_limits(args.no_client_limits),
     };
     let result = plexus_node::run(cfg);
     stop_children(&mut providers)?;
@@ -404,6 +416,7 @@ fn supervise(
     provider_apis: &[SocketAddr],
     node_url: &str,
     honest: u32,
+    no_client_limits: bool,
 ) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let count = nodes.len() as u32;
@@ -441,6 +454,9 @@ fn supervise(
             .arg(p2p.to_string())
             .arg("--block-time-ms")
             .arg(block_time_ms.to_string());
+        if no_client_limits {
+            command.arg("--no-client-limits");
+        }
         for (j, peer) in peers.iter().enumerate() {
             if j != i as usize {
                 command.arg("--bootstrapper").arg(peer);
@@ -667,6 +683,11 @@ pub enum NodeCommand {
         /// executing every block since genesis.
         #[arg(long)]
         state_sync: Option<String>,
+        /// Lift the API's per-client limits (each client IP: 1 000 requests/s, 2 MiB/s of
+        /// transactions, 32 requests in flight; over them a 429 with Retry-After). For benchmarks
+        /// that drive a node from one client; never on a public node.
+        #[arg(long)]
+        no_client_limits: bool,
     },
 }
 
@@ -740,6 +761,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             full_node,
             full_node_peers,
             state_sync,
+            no_client_limits,
         } => {
             let full_nodes = full_node_peers
                 .iter()
@@ -776,6 +798,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                 faucet,
                 block_time_min_ms: block_time_ms,
                 idle_block_ms: 1_000,
+                client_limits: client_limits(no_client_limits),
             })?;
             Ok(())
         }

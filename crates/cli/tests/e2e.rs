@@ -934,3 +934,100 @@ fn small_order_keys_are_refused_at_the_api_and_the_cli() {
         0
     );
 }
+
+/// Issue 12, finding 4: a flood that costs its sender nothing must cost the node little, and
+/// one client cannot take the node. A finalized batch posted again is refused on its nonces
+/// before any signature is checked (so even forged signatures answer `replayed_nonce`); a client
+/// over its budget of transaction bytes gets 429 `rate_limited` with `Retry-After`, while
+/// another client is served.
+#[test]
+fn replays_are_refused_before_signatures_and_floods_are_limited_per_client() {
+    let workdir = tempdir();
+    let (home, data) = (workdir.join("home"), workdir.join("data"));
+    let (api, p2p) = (free_port(), free_port());
+    let (_node, client) = start(&data, &home, api, p2p);
+    let chain_id = client.status().unwrap().chain_id;
+    let key = read_key(&home, "dev3");
+    let builder = TxBuilder {
+        key: &key,
+        chain_id,
+        fee: 1_000,
+    };
+    let to = key_address(&home, api, "dev4");
+    let txs: Vec<_> = (0..5)
+        .map(|n| {
+            builder.build(
+                n,
+                Payload::Transfer {
+                    to: to.clone(),
+                    amount: 1,
+                },
+            )
+        })
+        .collect();
+    let items = client.submit_batch(&txs).unwrap();
+    for item in &items {
+        client
+            .wait_finalized(item.hash.as_ref().unwrap(), Duration::from_secs(30))
+            .unwrap();
+    }
+    // The same batch with every signature broken: refused for its nonces, not its signatures.
+    let mut replayed = txs.clone();
+    for tx in &mut replayed {
+        tx.tx.fee += 1;
+    }
+    let items = client.submit_batch(&replayed).unwrap();
+    for item in &items {
+        assert_eq!(
+            item.error.as_ref().map(|e| e.code.as_str()),
+            Some("replayed_nonce"),
+            "{item:?}"
+        );
+    }
+    assert_eq!(api_code(client.submit(&replayed[0])), "replayed_nonce");
+
+    // A flooding client (another loopback address) sends 4 MB bodies: its 6 MiB burst at
+    // 2 MiB/s runs out within three of them, whatever the machine's speed (each request is
+    // over in much less than the second it would take to earn one back).
+    let flooder = reqwest::blocking::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut body = vec![0xe8, 0x07]; // varint 1000
+    body.resize(4_000_000, 0);
+    let mut limited = None;
+    for _ in 0..3 {
+        let response = flooder
+            .post(format!("{}/v1/txs/batch", client.base()))
+            .body(body.clone())
+            .send()
+            .unwrap();
+        if response.status().as_u16() == 429 {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let code = response.json::<serde_json::Value>().unwrap()["code"].clone();
+            limited = Some((retry, code));
+            break;
+        }
+    }
+    let (retry, code) = limited.expect("the flooding client was never limited");
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
+    assert_eq!(code, "rate_limited");
+    // Another client is served meanwhile, and a one-transaction client too.
+    assert!(client.status().is_ok());
+    let next = builder.build(
+        5,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 1,
+        },
+    );
+    let hash = client.submit(&next).unwrap();
+    client
+        .wait_finalized(&hash, Duration::from_secs(30))
+        .unwrap();
+}

@@ -2,9 +2,11 @@
 //! metrics and the OpenAPI document. Every error is `{"code", "message"}` with a 4xx/5xx status;
 //! nothing a caller sends reaches a panic.
 
+use crate::limits::{ClientIp, ClientLimits};
+use crate::submit::Refusal;
 use crate::{metrics::Metrics, store::Store};
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Path, State},
     http::{StatusCode, header},
@@ -55,20 +57,51 @@ pub struct ApiState {
     /// Permits for block-stream subscribers (`STREAMS_MAX`).
     pub streams: Arc<tokio::sync::Semaphore>,
     pub faucet: Option<Arc<Faucet>>,
+    /// Per-client budgets (`limits`).
+    pub limits: Arc<ClientLimits>,
+    /// Permits for the CPU-heavy checking of submitted batches (decode, hashes, signatures):
+    /// half the cores, at least one, so a flood queues instead of taking every core.
+    pub checks: Arc<tokio::sync::Semaphore>,
 }
 
-/// An API error: status plus the JSON body.
-pub struct ApiError(StatusCode, ErrorBody);
+/// Permits for [`ApiState::checks`] on this machine.
+pub fn check_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// An API error: status plus the JSON body, and for a "come back later" (429, 503) the seconds
+/// to wait (`Retry-After`).
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+    retry_after_s: Option<u64>,
+}
 
 impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError(
+        let retry_after_s = matches!(
             status,
-            ErrorBody {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        )
+        .then_some(1);
+        ApiError {
+            status,
+            body: ErrorBody {
                 code: code.to_string(),
                 message: message.into(),
             },
-        )
+            retry_after_s,
+        }
+    }
+
+    /// A per-client limit's refusal (429, or 503 when the client table is full).
+    fn limited(limited: crate::limits::Limited) -> Self {
+        let (status, body, retry_after_s) = limited.parts();
+        ApiError {
+            status,
+            body,
+            retry_after_s: Some(retry_after_s),
+        }
     }
 
     fn internal(err: impl std::fmt::Display) -> Self {
@@ -82,7 +115,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -195,7 +234,7 @@ fn count<T>(state: &ApiState, result: &Result<T, ApiError>) {
         Ok(_) => {
             state.metrics.txs_accepted.inc();
         }
-        Err(err) => state.metrics.reject(&err.1.code),
+        Err(err) => state.metrics.reject(&err.body.code),
     }
 }
 
@@ -217,17 +256,34 @@ fn finalized_state<T>(state: &ApiState, f: impl FnOnce(&LedgerState) -> T) -> T 
 /// Submit a transaction: the body is its canonical binary encoding.
 #[utoipa::path(post, path = "/v1/txs", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
 async fn submit_tx(
     State(state): State<ApiState>,
+    client: Option<Extension<ClientIp>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     let result = match body {
-        Ok(body) => submit(&state, &body),
+        Ok(body) => charge(&state, client, body.len()).and_then(|()| submit(&state, &body)),
         Err(rejection) => Err(body_error(rejection, "tx_too_large")),
     };
     count(&state, &result);
     result.map(|hash| (StatusCode::ACCEPTED, Json(SubmitResponse { hash })))
+}
+
+/// Charges `bytes` of transactions to the request's client (see `limits`), before any decoding.
+fn charge(
+    state: &ApiState,
+    client: Option<Extension<ClientIp>>,
+    bytes: usize,
+) -> Result<(), ApiError> {
+    let Some(Extension(ClientIp(ip))) = client else {
+        return Ok(());
+    };
+    state
+        .limits
+        .charge_tx_bytes(ip, bytes, std::time::Instant::now())
+        .map_err(ApiError::limited)
 }
 
 fn submit(state: &ApiState, body: &[u8]) -> Result<String, ApiError> {
@@ -268,86 +324,74 @@ fn admit_error(err: AdmitError) -> ApiError {
     ApiError::new(status, err.code(), err.to_string())
 }
 
-fn admit(state: &ApiState, tx: SignedTransaction) -> Result<String, ApiError> {
-    if !tx.verify_signature() {
-        return Err(bad_signature());
+fn refusal(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::BadSignature => bad_signature(),
+        Refusal::Admit(err) => admit_error(err),
     }
-    let hash = tx.hash();
-    state.app.submit(tx, hash).map_err(admit_error)?;
-    Ok(digest_hex(&hash))
 }
 
-/// Verifies a batch's signatures (together, then one by one only if the batch fails): returns
-/// each transaction's early verdict and the transactions that may enter the mempool.
-#[allow(clippy::type_complexity)]
-fn check_batch(
-    txs: Vec<SignedTransaction>,
-) -> (
-    Vec<Option<ApiError>>,
-    Vec<(SignedTransaction, plexus_types::Digest)>,
-) {
-    let all_valid = plexus_chain::ledger::verify_signatures(&txs);
-    let mut outcomes = Vec::with_capacity(txs.len());
-    let mut admissible = Vec::with_capacity(txs.len());
-    for tx in txs {
-        if all_valid || tx.verify_signature() {
-            let hash = tx.hash();
-            admissible.push((tx, hash));
-            outcomes.push(None);
-        } else {
-            outcomes.push(Some(bad_signature()));
-        }
-    }
-    (outcomes, admissible)
+/// One transaction through `submit::check_and_admit` (cheap refusals, signature, mempool).
+fn admit(state: &ApiState, tx: SignedTransaction) -> Result<String, ApiError> {
+    let mut results = crate::submit::check_and_admit(&state.app, vec![tx]);
+    let result = results.pop().expect("one result per transaction");
+    result.map(|hash| digest_hex(&hash)).map_err(refusal)
 }
 
 /// The most transactions in one batch submission.
 pub const TX_BATCH_MAX: usize = 1_000;
 
 /// Submit up to 1000 transactions at once: the body is the codec encoding of the list (a varint
-/// count, then each signed transaction). Signatures are verified as a batch. Each transaction gets
-/// the outcome a single submission would have had.
+/// count, then each signed transaction). What needs no signature to refuse (wrong chain, a used
+/// nonce, a pending duplicate, ...) is refused first; the rest's signatures are verified as a
+/// batch. Each transaction gets the outcome a single submission would have had.
 #[utoipa::path(post, path = "/v1/txs/batch", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = Vec<BatchItemDto>), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = Vec<BatchItemDto>), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn submit_batch(
     State(state): State<ApiState>,
+    client: Option<Extension<ClientIp>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Vec<BatchItemDto>> {
     let body = body.map_err(|r| body_error(r, "batch_too_large"))?;
-    let range: commonware_codec::RangeCfg<usize> = (1..=TX_BATCH_MAX).into();
-    let txs = <Vec<SignedTransaction> as commonware_codec::Decode>::decode_cfg(body, &(range, ()))
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                format!("not a batch of 1 to {TX_BATCH_MAX} transactions: {e}"),
-            )
-        })?;
-    // Signature checks are the CPU-heavy part: off the async workers.
-    let (outcomes, admissible) = tokio::task::spawn_blocking(move || check_batch(txs))
+    charge(&state, client, body.len())?;
+    // Decoding (key decompression), hashing and signatures are the CPU-heavy part: off the
+    // async workers, and at most `checks` batches at once, so floods queue instead of taking
+    // every core.
+    let permit = state
+        .checks
+        .clone()
+        .acquire_owned()
         .await
         .map_err(ApiError::internal)?;
-    let hashes: Vec<_> = admissible.iter().map(|(_, h)| *h).collect();
-    let mut results = state.app.submit_batch(admissible).into_iter().zip(hashes);
-    let items = outcomes
+    let app = state.app.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let range: commonware_codec::RangeCfg<usize> = (1..=TX_BATCH_MAX).into();
+        let txs =
+            <Vec<SignedTransaction> as commonware_codec::Decode>::decode_cfg(body, &(range, ()))
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "malformed",
+                        format!("not a batch of 1 to {TX_BATCH_MAX} transactions: {e}"),
+                    )
+                })?;
+        Ok::<_, ApiError>(crate::submit::check_and_admit(&app, txs))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let items = results
         .into_iter()
-        .map(|outcome| {
-            let result = match outcome {
-                Some(err) => Err(err),
-                None => {
-                    let (result, hash) = results
-                        .next()
-                        .expect("one result per admissible transaction");
-                    result.map(|_| digest_hex(&hash)).map_err(admit_error)
-                }
-            };
+        .map(|result| {
+            let result = result.map(|hash| digest_hex(&hash)).map_err(refusal);
             count(&state, &result);
             match result {
                 Ok(hash) => BatchItemDto {
                     hash: Some(hash),
                     error: None,
                 },
-                Err(ApiError(_, body)) => BatchItemDto {
+                Err(ApiError { body, .. }) => BatchItemDto {
                     hash: None,
                     error: Some(body),
                 },
@@ -1177,6 +1221,7 @@ pub const REQUESTS_CONCURRENT_MAX: usize = 256;
 pub const STREAMS_MAX: usize = 64;
 
 pub fn router(state: ApiState) -> Router {
+    let limits = state.limits.clone();
     let streams = Router::new().route("/v1/stream/blocks", get(stream_blocks));
     Router::new()
         .route("/v1/txs", post(submit_tx))
@@ -1208,6 +1253,11 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies past this are cut off by axum; ours are checked against TX_SIZE_MAX with a JSON error.
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // Outermost: a client over its budget is refused before anything else runs.
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::limits::middleware,
+        ))
         .with_state(state)
 }
 
@@ -1366,7 +1416,7 @@ mod tests {
         );
         assert!(list_jobs(&state, &query(Some(1), None, None)).is_ok_and(|j| j.is_empty()));
         for bad in [query(None, None, None), query(Some(1), Some(2), None)] {
-            let Err(ApiError(status, body)) = list_jobs(&state, &bad) else {
+            let Err(ApiError { status, body, .. }) = list_jobs(&state, &bad) else {
                 panic!("accepted {bad:?}");
             };
             assert_eq!(

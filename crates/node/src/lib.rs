@@ -8,10 +8,12 @@ pub mod config;
 pub mod engine;
 pub mod evidence;
 pub mod gossip;
+pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod replay;
 pub mod reshare;
 pub mod store;
+pub mod submit;
 
 pub use node::{NodeConfig, NodeError, run};
