@@ -5,6 +5,7 @@
 //!   reconciled with it on every poll).
 //! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), admits and runs
 //!   it in `plexus-exec` with checkpoints on disk, and produces the commitment.
+//! - `acceptance`: whether to take on an assigned job, decided once and kept in the journal.
 //! - `journal`: the per-job records that let a restarted agent resume.
 //! - `checkpoints`: checkpoint manifests and pages on disk, served for audits.
 //! - `http`: the provider's HTTP API (outputs, checkpoints, pages, blobs).
@@ -12,6 +13,7 @@
 //! Data layout under the provider's directory: `blobs/` (content-addressed store), `jobs/`
 //! (journal), `checkpoints/JOB/INDEX` and `pages/`.
 
+pub mod acceptance;
 pub mod agent;
 pub mod checkpoints;
 pub mod fueltrace;
