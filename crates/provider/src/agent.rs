@@ -29,7 +29,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc,
     },
     time::Duration,
@@ -86,6 +86,9 @@ pub struct Agent {
     first_seen: Option<(u64, u64)>,
     /// The verifier bond to keep registered (zero: the agent does not verify).
     pub verifier_bond: u128,
+    /// The speed figure the background re-measurement publishes (`speed::Remeasure`); when it
+    /// differs from the offer's, the offer is updated on chain. `None`: the figure is fixed.
+    pub speed_figure: Option<Arc<AtomicU64>>,
     /// The last dispute or audit step sent per job: (what it answered, height sent), so a step
     /// is sent once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
     steps_sent: BTreeMap<String, (String, u64)>,
@@ -118,6 +121,7 @@ impl Agent {
             block_ms: BLOCK_MS_ASSUMED,
             first_seen: None,
             verifier_bond: 0,
+            speed_figure: None,
             steps_sent: BTreeMap::new(),
             done_tx,
             done_rx,
@@ -249,6 +253,7 @@ impl Agent {
         let status = self.node.status()?;
         let height = status.height;
         self.observe_block_time(height, status.timestamp);
+        self.follow_speed();
         if height >= self.last_heartbeat + HEARTBEAT_EVERY_BLOCKS {
             // A failed heartbeat must not hold up results and commitments: try again next poll.
             match self.submit(Payload::ProviderHeartbeat) {
@@ -423,6 +428,34 @@ impl Agent {
             }
         }
         decision
+    }
+
+    /// Updates the offer on chain when the background re-measurement has changed the speed
+    /// figure for good; tried again next poll if the update does not land.
+    fn follow_speed(&mut self) {
+        let Some(figure) = self
+            .speed_figure
+            .as_ref()
+            .map(|f| f.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        let registered = self.offer.fuel_per_second;
+        if figure == registered {
+            return;
+        }
+        self.offer.fuel_per_second = figure;
+        match self.register() {
+            Ok(()) => info!(
+                from = registered,
+                to = figure,
+                "offer updated to the new speed"
+            ),
+            Err(err) => {
+                self.offer.fuel_per_second = registered;
+                warn!(%err, "the offer's new speed did not land; trying again");
+            }
+        }
     }
 
     /// Updates the block time estimate from the chain's timestamps (never below the devnet
