@@ -119,7 +119,8 @@ fn devnet(dir: &Path, providers: u32) -> Net {
 }
 
 /// Starts `plexus devnet` with `providers` providers, the last `cheating` of which forge their
-/// outputs (a testing aid) and do not verify, and waits until all are registered.
+/// outputs (a testing aid) and do not verify, and waits until all are registered. They all
+/// register `FUEL_PER_SECOND` instead of measuring.
 fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net {
     let home = dir.join("home");
     let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
@@ -139,6 +140,8 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
             &format!("127.0.0.1:{provider_api}"),
             "--cheating-providers",
             &cheating.to_string(),
+            "--provider-fuel-per-second",
+            FUEL_PER_SECOND,
         ])
         .args(extra)
         .env("PLEXUS_HOME", &home)
@@ -154,7 +157,7 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
     };
     wait_for(
         "the providers to register",
-        Duration::from_secs(120),
+        Duration::from_secs(180),
         || {
             net.client
                 .providers()
@@ -269,8 +272,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         "digits",
         "--input",
         input.to_str().unwrap(),
-        // The job needs about 2.4 M fuel. Debug-build providers on a loaded CI machine measure
-        // a low fuel/s, and would rightly refuse the default 10^9 for the default deadline.
+        // The job needs about 2.4 M fuel: 10^8 keeps the escrow small.
         "--max-fuel",
         "100000000",
         "--json",
@@ -346,7 +348,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
             .as_ref()
             .is_some_and(|a| !matches!(a.stage.as_str(), "drawn" | "sealed"))
     };
-    wait_for("any canary to close", Duration::from_secs(60), || {
+    wait_for("any canary to close", Duration::from_secs(180), || {
         client.job(&canary).map_or(true, |c| closed(&c))
     });
     let canary_pay: u128 = client
@@ -392,7 +394,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         provider_dir.join("checkpoints").is_dir(),
         "the job ran here"
     );
-    wait_for("the provider to clean up", Duration::from_secs(30), || {
+    wait_for("the provider to clean up", Duration::from_secs(120), || {
         !provider_dir.join("checkpoints").join(&id).exists()
     });
     let record = client.provider(&assigned.parse().unwrap()).unwrap();
@@ -442,7 +444,7 @@ fn send(net: &Net, name: &str, payload: Payload) -> String {
     let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
     let done = net
         .client
-        .wait_finalized(&hash, Duration::from_secs(60))
+        .wait_finalized(&hash, Duration::from_secs(120))
         .unwrap();
     assert_eq!(done.receipt.unwrap().status, "success");
     hash
@@ -507,7 +509,7 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
     ]);
     wait_for(
         "the liar's job to be refuted",
-        Duration::from_secs(120),
+        Duration::from_secs(300),
         || job(&net.client, &id).status == "refuted",
     );
     let done = job(&net.client, &id);
@@ -569,7 +571,8 @@ fn too_big_for_the_deadline(net: &Net, input: &Path) {
         "--input",
         input.to_str().unwrap(),
         // Worth 50 PLX at the providers' ask: within the bond rule for their 1000 PLX bonds
-        // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work.
+        // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work at the
+        // providers' FUEL_PER_SECOND (1 000 s with the margin).
         "--max-fuel",
         "50000000000",
         "--deadline-blocks",
@@ -814,7 +817,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     let register = builder.build(nonce, silent_registration());
     let hash = client.submit(&register).unwrap();
     let done = client
-        .wait_finalized(&hash, Duration::from_secs(60))
+        .wait_finalized(&hash, Duration::from_secs(120))
         .unwrap();
     assert_eq!(done.receipt.unwrap().status, "success");
 
@@ -833,7 +836,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
         "--deadline-blocks",
         "10",
         "--timeout-secs",
-        "120",
+        "300",
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
@@ -902,11 +905,19 @@ fn a_provider_restarted_mid_job_still_settles_it() {
     });
     let count = dir.join("images.txt");
     std::fs::write(&count, "32").unwrap();
+    // About 5 * 10^8 fuel: tens of seconds on a loaded machine's debug build, so a deadline
+    // far beyond it (2 000 blocks, 500 s or more) that only a hang can miss.
     let run_cnn = |from: &str| {
         Command::new(PLEXUS)
             .args(["job", "run", "--from", from, "--module", "cnn", "--input"])
             .arg(&count)
-            .args(["--json", "--timeout-secs", "400"])
+            .args([
+                "--deadline-blocks",
+                "2000",
+                "--json",
+                "--timeout-secs",
+                "500",
+            ])
             .env("PLEXUS_HOME", &net.home)
             .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
             .output()
@@ -961,10 +972,7 @@ fn a_provider_restarted_mid_job_still_settles_it() {
     // The restart registered its new figure, and a job it has not seen is judged at it: the
     // same job is refused now, for no fuel, with the reason in its output.
     let registered = net.client.provider(&provider0).unwrap();
-    assert_eq!(
-        registered.fuel_per_second.to_string(),
-        SLOW_FUEL_PER_SECOND
-    );
+    assert_eq!(registered.fuel_per_second.to_string(), SLOW_FUEL_PER_SECOND);
     let out = run_cnn("dev5");
     assert!(!out.status.success());
     let reason = format!("fuel does not run at {SLOW_FUEL_PER_SECOND} fuel/s");
@@ -1131,7 +1139,7 @@ fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
     assert_eq!(client.provider(&provider).unwrap().audits_passed, 1);
     // The canary copying the job went to the same verifier (the only eligible one), which
     // re-ran it and flagged its forged claim.
-    wait_for("the canary to be flagged", Duration::from_secs(60), || {
+    wait_for("the canary to be flagged", Duration::from_secs(180), || {
         client
             .verifiers()
             .unwrap()
