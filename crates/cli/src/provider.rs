@@ -22,9 +22,10 @@ pub enum ProviderCommand {
     ///
     /// Jobs: each assigned job is judged once, when first seen. It is accepted if its max fuel
     /// runs before its deadline at the speed figure with a safety margin of 2x; otherwise it is
-    /// refused at no cost to anyone (a commitment with no fuel whose output, and this log, give
-    /// the reason). The decision is kept in the journal: a restart on the same --dir resumes
-    /// every job it accepted, whatever its speed at that moment.
+    /// refused at no cost to anyone: a commitment with no fuel whose output gives the reason,
+    /// which is also logged. The decision is kept in the journal (GET /v1/jobs/ID on the
+    /// provider API shows it): a restart on the same --dir resumes every job it accepted,
+    /// whatever its speed at that moment.
     Run(Box<ProviderRunArgs>),
     /// Stop being matched to new jobs; the bond returns to the balance after the chain's
     /// provider unbonding period (refused while jobs are in flight).
