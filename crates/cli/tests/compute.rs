@@ -122,6 +122,8 @@ fn devnet(dir: &Path, providers: u32) -> Net {
 /// outputs (a testing aid) and do not verify, and waits until all are registered. They all
 /// register `FUEL_PER_SECOND` instead of measuring.
 fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net {
+    let with_speed = [&["--provider-fuel-per-second", FUEL_PER_SECOND][..], extra].concat();
+    let extra = with_speed.as_slice();
     let home = dir.join("home");
     let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
     // Provider i listens on provider_api + i: make sure the second port is free too.
@@ -140,8 +142,6 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
             &format!("127.0.0.1:{provider_api}"),
             "--cheating-providers",
             &cheating.to_string(),
-            "--provider-fuel-per-second",
-            FUEL_PER_SECOND,
         ])
         .args(extra)
         .env("PLEXUS_HOME", &home)
