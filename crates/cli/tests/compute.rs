@@ -27,6 +27,12 @@ const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 /// Held-out images the committed digits weights classify correctly (`cargo xtask train-digits`
 /// reports 293/299 = 97.99%; `jobs/digits/tests/heldout.rs` pins the same count natively).
 const HELDOUT_CORRECT: usize = 293;
+/// The speed every provider here registers (`--fuel-per-second`), so which jobs they accept
+/// never depends on how busy the machine is: 10^9 fuel (the default max) needs 20 s with the
+/// margin of 2, well inside the default 200-block deadline.
+const FUEL_PER_SECOND: &str = "100000000";
+/// A speed at which no job of the default 10^9 fuel ever fits a deadline.
+const SLOW_FUEL_PER_SECOND: &str = "1000";
 
 struct Process(Child);
 
@@ -113,8 +119,11 @@ fn devnet(dir: &Path, providers: u32) -> Net {
 }
 
 /// Starts `plexus devnet` with `providers` providers, the last `cheating` of which forge their
-/// outputs (a testing aid) and do not verify, and waits until all are registered.
+/// outputs (a testing aid) and do not verify, and waits until all are registered. They all
+/// register `FUEL_PER_SECOND` instead of measuring.
 fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net {
+    let with_speed = [&["--provider-fuel-per-second", FUEL_PER_SECOND][..], extra].concat();
+    let extra = with_speed.as_slice();
     let home = dir.join("home");
     let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
     // Provider i listens on provider_api + i: make sure the second port is free too.
@@ -148,7 +157,7 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
     };
     wait_for(
         "the providers to register",
-        Duration::from_secs(120),
+        Duration::from_secs(180),
         || {
             net.client
                 .providers()
@@ -263,8 +272,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         "digits",
         "--input",
         input.to_str().unwrap(),
-        // The job needs about 2.4 M fuel. Debug-build providers on a loaded CI machine measure
-        // a low fuel/s, and would rightly refuse the default 10^9 for the default deadline.
+        // The job needs about 2.4 M fuel: 10^8 keeps the escrow small.
         "--max-fuel",
         "100000000",
         "--json",
@@ -340,7 +348,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
             .as_ref()
             .is_some_and(|a| !matches!(a.stage.as_str(), "drawn" | "sealed"))
     };
-    wait_for("any canary to close", Duration::from_secs(60), || {
+    wait_for("any canary to close", Duration::from_secs(180), || {
         client.job(&canary).map_or(true, |c| closed(&c))
     });
     let canary_pay: u128 = client
@@ -386,7 +394,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         provider_dir.join("checkpoints").is_dir(),
         "the job ran here"
     );
-    wait_for("the provider to clean up", Duration::from_secs(30), || {
+    wait_for("the provider to clean up", Duration::from_secs(120), || {
         !provider_dir.join("checkpoints").join(&id).exists()
     });
     let record = client.provider(&assigned.parse().unwrap()).unwrap();
@@ -436,7 +444,7 @@ fn send(net: &Net, name: &str, payload: Payload) -> String {
     let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
     let done = net
         .client
-        .wait_finalized(&hash, Duration::from_secs(60))
+        .wait_finalized(&hash, Duration::from_secs(120))
         .unwrap();
     assert_eq!(done.receipt.unwrap().status, "success");
     hash
@@ -501,7 +509,7 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
     ]);
     wait_for(
         "the liar's job to be refuted",
-        Duration::from_secs(120),
+        Duration::from_secs(300),
         || job(&net.client, &id).status == "refuted",
     );
     let done = job(&net.client, &id);
@@ -563,7 +571,8 @@ fn too_big_for_the_deadline(net: &Net, input: &Path) {
         "--input",
         input.to_str().unwrap(),
         // Worth 50 PLX at the providers' ask: within the bond rule for their 1000 PLX bonds
-        // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work.
+        // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work at the
+        // providers' FUEL_PER_SECOND (1 000 s with the margin).
         "--max-fuel",
         "50000000000",
         "--deadline-blocks",
@@ -808,7 +817,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     let register = builder.build(nonce, silent_registration());
     let hash = client.submit(&register).unwrap();
     let done = client
-        .wait_finalized(&hash, Duration::from_secs(60))
+        .wait_finalized(&hash, Duration::from_secs(120))
         .unwrap();
     assert_eq!(done.receipt.unwrap().status, "success");
 
@@ -827,7 +836,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
         "--deadline-blocks",
         "10",
         "--timeout-secs",
-        "120",
+        "300",
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
@@ -857,13 +866,19 @@ fn read_key(home: &Path, name: &str) -> PrivateKey {
     PrivateKey::decode(commonware_codec::Copying(&bytes[..])).unwrap()
 }
 
+/// Regression (issue 18): a provider killed mid-job and restarted while its machine looks much
+/// slower (under load its benchmark once measured 56.5 M fuel/s, and it refused the job it had
+/// accepted and begun) resumes the job: it settles and the provider is paid. The speeds are set
+/// with `provider run --fuel-per-second`, so the test does not depend on the machine's load; at
+/// the restart's figure the job could never make its deadline, so a provider that judged it again
+/// would refuse it. New jobs are judged at the new figure.
 #[test]
 fn a_provider_restarted_mid_job_still_settles_it() {
     let dir = tempdir("restart");
     let net = devnet(&dir, 0);
     let port = free_port();
     let provider_dir = dir.join("provider");
-    let start = || {
+    let start = |fuel_per_second: &str| {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -874,6 +889,7 @@ fn a_provider_restarted_mid_job_still_settles_it() {
                 .args(["provider", "run", "--key", "provider0", "--dir"])
                 .arg(&provider_dir)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--fuel-per-second", fuel_per_second])
                 .env("PLEXUS_HOME", &net.home)
                 .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
                 .env("PLEXUS_LOG", "info")
@@ -883,60 +899,101 @@ fn a_provider_restarted_mid_job_still_settles_it() {
                 .unwrap(),
         )
     };
-    let provider = start();
-    wait_for("the provider to register", Duration::from_secs(120), || {
+    let provider = start(FUEL_PER_SECOND);
+    wait_for("the provider to register", Duration::from_secs(180), || {
         net.client.providers().is_ok_and(|p| p.len() == 1)
     });
     let count = dir.join("images.txt");
     std::fs::write(&count, "32").unwrap();
-    let consumer = std::thread::spawn({
-        let (home, api, count) = (net.home.clone(), net.api, count.clone());
-        move || {
-            Command::new(PLEXUS)
-                .args(["job", "run", "--from", "dev4", "--module", "cnn", "--input"])
-                .arg(&count)
-                .args(["--json", "--timeout-secs", "240"])
-                .env("PLEXUS_HOME", home)
-                .env("PLEXUS_NODE", format!("http://127.0.0.1:{api}"))
-                .output()
-                .unwrap()
-        }
+    // About 5 * 10^8 fuel: tens of seconds on a loaded machine's debug build, so a deadline
+    // far beyond it (2 000 blocks, 500 s or more) that only a hang can miss.
+    let run_cnn = |from: &str| {
+        Command::new(PLEXUS)
+            .args(["job", "run", "--from", from, "--module", "cnn", "--input"])
+            .arg(&count)
+            .args([
+                "--deadline-blocks",
+                "2000",
+                "--json",
+                "--timeout-secs",
+                "500",
+            ])
+            .env("PLEXUS_HOME", &net.home)
+            .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
+            .output()
+            .unwrap()
+    };
+    let (out, id, _restarted) = std::thread::scope(|scope| {
+        let consumer = scope.spawn(|| run_cnn("dev4"));
+        // Kill the provider while it is running the job (SIGKILL: no chance to save anything).
+        let provider_api = Client::new(&format!("http://127.0.0.1:{port}"));
+        let dev4 = net.address("dev4");
+        wait_for(
+            "the provider to start the job",
+            Duration::from_secs(180),
+            || {
+                net.client
+                    .jobs_of_consumer(&dev4, 1)
+                    .ok()
+                    .and_then(|jobs| jobs.into_iter().next())
+                    .and_then(|job| provider_record(&provider_api, &job.id))
+                    .is_some_and(|record| record["running"] == true)
+            },
+        );
+        let mut provider = provider;
+        provider.0.kill().unwrap();
+        provider.0.wait().unwrap();
+        let id = net.client.jobs_of_consumer(&dev4, 1).unwrap().remove(0).id;
+        assert_eq!(job(&net.client, &id).status, "assigned");
+        // Restarted a thousand times slower than it was: 10^9 fuel at 1 000 fuel/s never fits.
+        let restarted = start(SLOW_FUEL_PER_SECOND);
+        (consumer.join().unwrap(), id, restarted)
     });
-    // Kill the provider while it is running the job (SIGKILL: no chance to save anything).
-    let provider_api = Client::new(&format!("http://127.0.0.1:{port}"));
-    let dev4 = net.address("dev4");
-    wait_for(
-        "the provider to start the job",
-        Duration::from_secs(120),
-        || {
-            net.client
-                .jobs_of_consumer(&dev4, 1)
-                .ok()
-                .and_then(|jobs| jobs.into_iter().next())
-                .and_then(|job| {
-                    provider_api
-                        .get_bytes(&format!("/v1/jobs/{}", job.id), 1 << 16)
-                        .ok()
-                        .flatten()
-                })
-                .is_some_and(|body| {
-                    serde_json::from_slice::<Value>(&body).is_ok_and(|v| v["running"] == true)
-                })
-        },
-    );
-    let mut provider = provider;
-    provider.0.kill().unwrap();
-    provider.0.wait().unwrap();
-    let id = net.client.jobs_of_consumer(&dev4, 1).unwrap().remove(0).id;
-    assert_eq!(job(&net.client, &id).status, "assigned");
-    let _restarted = start();
-    let out = consumer.join().unwrap();
     let run = json(&out);
     assert_eq!(run["job_id"], id);
     assert_eq!(run["output"]["labels"].as_array().unwrap().len(), 32);
     let settled = job(&net.client, &id);
     assert_eq!(settled.status, "settled");
     assert_eq!(settled.failed, Some(false));
+    let provider0 = net.address("provider0");
+    assert_eq!(settled.provider, Some(provider0.to_string()));
+    let paid: u128 = settled.paid.as_deref().unwrap().parse().unwrap();
+    assert!(paid > 0, "the resumed job is paid");
+
+    // The provider's journal kept the one decision it made, at the first start's figure.
+    let provider_api = Client::new(&format!("http://127.0.0.1:{port}"));
+    let record = provider_record(&provider_api, &id).unwrap();
+    assert_eq!(record["decision"]["decision"], "accepted", "{record}");
+    assert_eq!(
+        record["decision"]["fuel_per_second"].to_string(),
+        FUEL_PER_SECOND,
+        "{record}"
+    );
+    // The restart registered its new figure, and a job it has not seen is judged at it: the
+    // same job is refused now, for no fuel, with the reason in its output.
+    let registered = net.client.provider(&provider0).unwrap();
+    assert_eq!(registered.fuel_per_second.to_string(), SLOW_FUEL_PER_SECOND);
+    let out = run_cnn("dev5");
+    assert!(!out.status.success());
+    let reason = format!("fuel does not run at {SLOW_FUEL_PER_SECOND} fuel/s");
+    assert!(stderr(&out).contains(&reason), "{}", stderr(&out));
+    let refused = net
+        .client
+        .jobs_of_consumer(&net.address("dev5"), 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!((refused.failed, refused.total_fuel), (Some(true), Some(0)));
+    let record = provider_record(&provider_api, &refused.id).unwrap();
+    assert_eq!(record["decision"]["decision"], "refused", "{record}");
+}
+
+/// The provider API's record of job `id` (phase, decision, commitment, running), if it has one.
+fn provider_record(provider_api: &Client, id: &str) -> Option<Value> {
+    let body = provider_api
+        .get_bytes(&format!("/v1/jobs/{id}"), 1 << 16)
+        .ok()
+        .flatten()?;
+    serde_json::from_slice(&body).ok()
 }
 
 #[test]
@@ -1082,7 +1139,7 @@ fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
     assert_eq!(client.provider(&provider).unwrap().audits_passed, 1);
     // The canary copying the job went to the same verifier (the only eligible one), which
     // re-ran it and flagged its forged claim.
-    wait_for("the canary to be flagged", Duration::from_secs(60), || {
+    wait_for("the canary to be flagged", Duration::from_secs(180), || {
         client
             .verifiers()
             .unwrap()

@@ -18,6 +18,11 @@ use std::{
 };
 
 const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+/// How long a node may take to start answering (or a devnet to produce its first blocks). Tests
+/// share two cores with everything else a developer runs: deadlines only catch hangs.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a transaction (or any chain event) may take to finalize before the test gives up.
+const FINALITY_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Node {
     child: Child,
@@ -61,7 +66,7 @@ fn start(dir: &Path, home: &Path, api: u16, p2p: u16) -> (Node, Client) {
     let started = Instant::now();
     while client.status().is_err() {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < STARTUP_TIMEOUT,
             "the devnet did not start"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -346,9 +351,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     assert_eq!(api_code(client.submit(&stranger)), "insufficient_balance");
     let hash = client.submit(&good).unwrap();
     assert_eq!(api_code(client.submit(&good)), "duplicate");
-    client
-        .wait_finalized(&hash, Duration::from_secs(30))
-        .unwrap();
+    client.wait_finalized(&hash, FINALITY_TIMEOUT).unwrap();
     assert_eq!(api_code(client.submit(&good)), "replayed_nonce");
     for (path, status, code) in [
         ("/v1/accounts/garbage", 400, "invalid_address"),
@@ -404,7 +407,21 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
             u64::MAX
         })
     };
-    std::thread::sleep(Duration::from_millis(1_000));
+    // Let the load run until the node has finalized some of it, however slow the machine is
+    // today; the load goes on meanwhile, so the kill below still lands in the middle of it.
+    let started = Instant::now();
+    while !submitted
+        .lock()
+        .unwrap()
+        .first()
+        .is_some_and(|hash| client.tx(hash).is_ok_and(|s| s.status == "finalized"))
+    {
+        assert!(
+            started.elapsed() < FINALITY_TIMEOUT,
+            "none of the load finalized"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // What the node reports finalized before the kill must all be there after it.
     let hashes = submitted.lock().unwrap().clone();
     let mut finalized = BTreeMap::new();
@@ -461,9 +478,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         },
     );
     let hash = client.submit(&tx).unwrap();
-    client
-        .wait_finalized(&hash, Duration::from_secs(30))
-        .unwrap();
+    client.wait_finalized(&hash, FINALITY_TIMEOUT).unwrap();
     // Replay the finalized chain from block 1 and recompute the balance of dev1 from receipts.
     let tip = client.status().unwrap().height;
     let mut seen = 0;
@@ -541,15 +556,13 @@ fn batch_faucet_stream_metrics_and_openapi() {
         );
     }
     client
-        .wait_finalized(items[1].hash.as_ref().unwrap(), Duration::from_secs(30))
+        .wait_finalized(items[1].hash.as_ref().unwrap(), FINALITY_TIMEOUT)
         .unwrap();
 
     // Faucet: funds a fresh address; refuses garbage and excess.
     let fresh = Address(PrivateKey::from_seed(777).public_key());
     let hash = client.faucet(&fresh, Some("2.5plx".into())).unwrap();
-    client
-        .wait_finalized(&hash, Duration::from_secs(30))
-        .unwrap();
+    client.wait_finalized(&hash, FINALITY_TIMEOUT).unwrap();
     assert_eq!(
         client.account(&fresh).unwrap().balance,
         (2 * PLX + PLX / 2).to_string()
@@ -582,7 +595,7 @@ fn batch_faucet_stream_metrics_and_openapi() {
     let mut buf = [0u8; 4096];
     while !text.contains("event: block") {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < FINALITY_TIMEOUT,
             "no block event: {text}"
         );
         use std::io::Read;
@@ -729,7 +742,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let started = Instant::now();
     while client.status().map(|s| s.height).unwrap_or(0) < 4 {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < STARTUP_TIMEOUT,
             "the node did not produce blocks"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -754,7 +767,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let started = Instant::now();
     while client.status().unwrap().reshare_logs < 1 {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < FINALITY_TIMEOUT,
             "the validator's dealer log did not reach the chain"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -771,6 +784,43 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
 
 /// SIGKILL at seeded random moments under load, five times: after each restart every transaction
 /// the node reported finalized is still finalized at the same height. Set PLEXUS_E2E_SEED to replay.
+/// Each cycle first waits for one transaction to finalize (so every cycle has something to lose,
+/// however slow the machine), then loads the node for the random time and kills it.
+/// Submits `transfer(next nonce)` from `sender` until one of them finalizes, and returns its hash
+/// and height. Right after a restart a block from before the kill may still take the nonce a
+/// transfer used; then the next nonce is tried. Fails after `FINALITY_TIMEOUT`.
+fn finalize_one(
+    client: &Client,
+    sender: &Address,
+    transfer: impl Fn(u64) -> plexus_types::SignedTransaction,
+) -> (String, u64) {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < FINALITY_TIMEOUT,
+            "no transfer finalized"
+        );
+        let nonce = client.account(sender).unwrap().next_nonce;
+        let Ok(hash) = client.submit(&transfer(nonce)) else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        // Wait until the nonce is final, whoever's transaction took it.
+        while client.account(sender).unwrap().nonce <= nonce {
+            assert!(
+                started.elapsed() < FINALITY_TIMEOUT,
+                "nonce {nonce} never finalized"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(status) = client.tx(&hash)
+            && status.status == "finalized"
+        {
+            return (hash, status.height.unwrap());
+        }
+    }
+}
+
 #[test]
 fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     let seed: u64 = std::env::var("PLEXUS_E2E_SEED")
@@ -796,14 +846,9 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     for cycle in 0..5 {
         let (_, client) = &node;
         let chain_id = client.status().unwrap().chain_id;
-        let mut nonce = client
-            .account(&Address(key.public_key()))
-            .unwrap()
-            .next_nonce;
-        let deadline = Instant::now() + Duration::from_millis(next_delay_ms());
-        let mut hashes = Vec::new();
-        while Instant::now() < deadline {
-            let tx = TxBuilder {
+        let sender = Address(key.public_key());
+        let transfer = |nonce| {
+            TxBuilder {
                 key: &key,
                 chain_id,
                 fee: 1_000,
@@ -814,8 +859,15 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
                     to: to.clone(),
                     amount: 1,
                 },
-            );
-            if let Ok(hash) = client.submit(&tx) {
+            )
+        };
+        let (first, height) = finalize_one(client, &sender, transfer);
+        seen.insert(first, height);
+        let mut nonce = client.account(&sender).unwrap().next_nonce;
+        let deadline = Instant::now() + Duration::from_millis(next_delay_ms());
+        let mut hashes = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(hash) = client.submit(&transfer(nonce)) {
                 hashes.push(hash);
                 nonce += 1;
             }

@@ -8,7 +8,7 @@ use plexus_exec::{
 use plexus_types::trace::{Digest32, content_hash, trap_root};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
-use std::{borrow::Cow, io, sync::Arc, time::Instant};
+use std::{borrow::Cow, io, sync::Arc};
 
 const JOB_ID: [u8; 32] = [7; 32];
 
@@ -270,10 +270,10 @@ fn wall_time_backstop_stops_a_long_job() {
     .unwrap();
     let fuel = plexus_exec::JOB_FUEL_MAX;
     let job = job(&engine, INFINITE, b"", fuel, fuel / 1000);
-    let started = Instant::now();
     let (execution, _) = run_job(&engine, &job);
+    // The outcome is the proof: without the backstop the loop would end out of fuel (10^12 of
+    // it, many minutes). How long the stop took is the machine's business, not the test's.
     assert_eq!(execution.outcome, Outcome::Trapped(TrapCode::WallTime));
-    assert!(started.elapsed().as_secs() < 10);
 
     // Between calls (the default): a job of many short steps stops at a step boundary.
     let engine = Engine::new(EngineOptions {
