@@ -156,6 +156,13 @@ impl Devnet {
     pub(crate) fn data_dir(&self) -> std::path::PathBuf {
         self.dir.0.join("data")
     }
+
+    /// The last lines the devnet logged (its stderr), for a benchmark that failed.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.0.join("devnet.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
 }
 
 impl Drop for Devnet {
@@ -240,7 +247,7 @@ pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devn
         .args((!client_limits).then_some("--no-client-limits"))
         .env("PLEXUS_HOME", dir.0.join("home"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.0.join("devnet.log"))?)
         .spawn()
         .context("cannot start the devnet process")?;
     let devnet = Devnet { child, dir };
