@@ -59,7 +59,7 @@ pub struct JobRunArgs {
     /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
     #[arg(long = "blob")]
     blobs: Vec<PathBuf>,
-    /// The most fuel to pay for (default: 10^9).
+    /// The most fuel to pay for (default: 10^9); a job that traps is billed all of it.
     #[arg(long)]
     max_fuel: Option<u64>,
     /// The highest price per million fuel to accept, in base units or PLX (`0.01plx`).
@@ -101,7 +101,8 @@ pub enum JobCommand {
     ///
     /// Fetches the job's module, blobs and input from the node (hash-checked), runs it with the
     /// provider's segment size and compares output hash, fuel, segments, trace root and the
-    /// failed flag. Exits non-zero naming the fields that differ. With --dispute, the job's
+    /// failed flag. Exits non-zero naming the fields that differ, or when this machine's run
+    /// passes its wall-clock backstop (such a run proves nothing). With --dispute, the job's
     /// consumer (--from) then disputes the commitment on chain (a deposit of the job's value)
     /// and plays the dissection from its own trace until the chain rules.
     Verify {
