@@ -3,7 +3,8 @@
 //! A devnet of one validator and two providers; a consumer runs the digits classifier on the
 //! held-out images with `plexus job run`, gets the model's reported accuracy, and every balance
 //! moves exactly as the escrow rules say. Then bad input at every step: malformed and
-//! forbidden modules, an infinite loop, a memory bomb, oversized inputs and blobs, bytes that do
+//! forbidden modules, an infinite loop, a memory bomb, a loop that ends out of bounds (each
+//! billed max_fuel), oversized inputs and blobs, bytes that do
 //! not match their hash, a price cap below every ask (unmatched, cancelled for a refund) and a
 //! provider that never commits (refund at the deadline, provider slashed). A second test kills a
 //! provider mid-job and restarts it: the job still settles. A third runs a provider that forges
@@ -646,8 +647,8 @@ fn bad_modules(net: &Net, dir: &Path) {
         "a refused module costs nothing"
     );
 
-    // An infinite loop and a memory bomb run, fail deterministically and are billed; the
-    // provider carries on.
+    // An infinite loop, a memory bomb and a long loop that ends out of bounds (issue 12's
+    // attack) run, fail deterministically and are billed max_fuel; the provider carries on.
     let looping = wat_file(
         dir,
         "loop.wasm",
@@ -661,9 +662,18 @@ fn bad_modules(net: &Net, dir: &Path) {
             "(block $full (loop $l (br_if $full (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $l))) unreachable",
         ),
     );
+    let out_of_bounds = wat_file(
+        dir,
+        "out-of-bounds.wasm",
+        &abi_module(
+            "1 1",
+            "(local $i i32) (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 400000)))) (i32.load (i32.const 0x7ffffff0))",
+        ),
+    );
     for (module, max_fuel, trap) in [
         (&looping, "5000000", "out_of_fuel"),
         (&bomb, "5000000", "unreachable"),
+        (&out_of_bounds, "5000000", "memory_out_of_bounds"),
     ] {
         let out = net.plexus(&[
             "job",
@@ -691,13 +701,7 @@ fn bad_modules(net: &Net, dir: &Path) {
         // A trap is reproducible: the consumer's own run commits to the same trap leaf.
         let verified = json(&net.plexus(&["job", "verify", id, "--json"]));
         assert_eq!(verified["agrees"], true, "{verified}");
-        if trap == "out_of_fuel" {
-            assert_eq!(
-                failed.total_fuel,
-                Some(5_000_000),
-                "out of fuel bills max_fuel"
-            );
-        }
+        assert_eq!(failed.total_fuel, Some(5_000_000), "{trap} bills max_fuel");
     }
     assert!(client.providers().unwrap().iter().all(|p| p.active));
 }
