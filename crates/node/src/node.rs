@@ -409,7 +409,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         );
     }
     // The API serves only confirmed state: it starts once any state sync is confirmed.
-    let router = api::router(api_state).merge(crate::blob_api::router(blobs));
+    let router = api::router(api_state, blobs);
     context.child("api").spawn(move |_| async move {
         if let Err(err) = axum::serve(listener, router).await {
             error!(%err, "the API server stopped");
