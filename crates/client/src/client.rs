@@ -458,3 +458,112 @@ fn error_answer(url: &str, status: reqwest::StatusCode, bytes: &[u8]) -> ClientE
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::{
+        io::{Read, Write},
+        sync::{Arc, Mutex},
+    };
+
+    /// A server on loopback answering its connections with `answers` in turn (status, body),
+    /// recording each request's first line; past the script it answers 500.
+    fn scripted(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            for stream in listener.incoming().take(16) {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 8192];
+                let n = stream.read(&mut request).unwrap_or(0);
+                let text = String::from_utf8_lossy(&request[..n]).into_owned();
+                log.lock()
+                    .unwrap()
+                    .push(text.lines().next().unwrap_or("").to_string());
+                let (status, body) = answers.next().unwrap_or((500, "{}"));
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body.as_bytes());
+            }
+        });
+        (format!("http://{address}"), seen)
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            attempts_max: 4,
+            backoff_initial_ms: 1,
+            backoff_max_ms: 2,
+        }
+    }
+
+    const BUSY: &str = r#"{"code":"mempool_full","message":"busy"}"#;
+
+    #[test]
+    fn transient_answers_are_retried_and_a_4xx_never() {
+        let (url, seen) = scripted(vec![(503, BUSY), (502, "bad gateway"), (200, "[]")]);
+        let client = Client::new(&url).with_retry(fast());
+        assert!(client.validators().unwrap().is_empty());
+        assert_eq!(seen.lock().unwrap().len(), 3);
+
+        let (url, seen) = scripted(vec![(404, r#"{"code":"unknown_tx","message":"no"}"#)]);
+        let client = Client::new(&url).with_retry(fast());
+        assert_eq!(
+            client.tx(&"ab".repeat(32)).unwrap_err().code(),
+            Some("unknown_tx")
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1);
+
+        // The attempts are bounded: the last transient answer is the error.
+        let (url, seen) = scripted(vec![(503, BUSY); 6]);
+        let client = Client::new(&url).with_retry(fast());
+        assert!(client.status().unwrap_err().is_transient());
+        assert_eq!(seen.lock().unwrap().len(), 4);
+
+        // A refused connection is retried until the attempts run out.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = Client::new(&format!("http://127.0.0.1:{port}")).with_retry(fast());
+        assert!(client.status().unwrap_err().is_transient());
+    }
+
+    #[test]
+    fn a_retried_submission_answered_duplicate_is_the_first_one_landing() {
+        use commonware_cryptography::Signer;
+        let key = plexus_types::PrivateKey::from_seed(1);
+        let tx = plexus_types::Transaction {
+            chain_id: 1,
+            sender: Address(key.public_key()),
+            nonce: 0,
+            fee: 1,
+            payload: plexus_types::Payload::Bond { amount: 1 },
+        }
+        .sign(&key);
+        let hash = plexus_types::hash::digest_hex(&tx.hash());
+        let duplicate = r#"{"code":"duplicate","message":"already pending"}"#;
+        // First attempt: the node answers 503 (say, a proxy while it restarts) after it took
+        // the transaction; the retry finds it pending.
+        let (url, seen) = scripted(vec![(503, BUSY), (409, duplicate)]);
+        let client = Client::new(&url).with_retry(fast());
+        assert_eq!(client.submit(&tx).unwrap(), hash);
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter().all(|line| line.starts_with("POST /v1/txs ")),
+            "{seen:?}"
+        );
+        // Answered on the first attempt, `duplicate` is the caller's own repeat: an error.
+        let (url, _) = scripted(vec![(409, duplicate)]);
+        let client = Client::new(&url).with_retry(fast());
+        assert_eq!(client.submit(&tx).unwrap_err().code(), Some("duplicate"));
+    }
+}
