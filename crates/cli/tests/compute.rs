@@ -1151,7 +1151,8 @@ fn job_run_waits_out_its_node_killed_and_restarted() {
             "job", "run", "--from", "dev5", "--module", "digits", "--input",
         ])
         .arg(&input)
-        .args(["--json", "--timeout-secs", "280"])
+        // Little fuel: a provider measuring itself on a loaded machine still takes the job.
+        .args(["--max-fuel", "10000000", "--json", "--timeout-secs", "280"])
         .env("PLEXUS_HOME", dir.join("home"))
         .env("PLEXUS_NODE", client.base())
         .stdout(std::fs::File::create(&out_path).unwrap())

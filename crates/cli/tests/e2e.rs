@@ -680,9 +680,24 @@ fn batch_faucet_stream_metrics_and_openapi() {
         "/v1/status",
         "/v1/faucet",
         "/v1/stream/blocks",
+        "/v1/blobs",
+        "/v1/blobs/{hash}",
+        "/metrics",
+        "/v1/openapi.json",
     ] {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
+    // Parameters carry the syntax the node accepts.
+    let schemas = &openapi["components"]["schemas"];
+    assert_eq!(
+        schemas["Address"]["pattern"],
+        plexus_client::dto::params::ADDRESS_PATTERN
+    );
+    assert_eq!(
+        schemas["Hash"]["pattern"],
+        plexus_client::dto::params::HASH_PATTERN
+    );
+    assert_eq!(schemas["Height"]["maximum"], u64::MAX);
     std::fs::remove_dir_all(&workdir).ok();
 }
 

@@ -8,8 +8,8 @@
 //! received them: reads, content-addressed blob uploads, and a transaction's own signed bytes
 //! (a retry answered `duplicate` or `replayed_nonce` is the first attempt having landed; see
 //! `submit`). The faucet, which signs a new transfer per request, is retried only when the
-//! connection was refused. Waiting calls (`wait_finalized`, `submit_and_wait`) also wait out
-//! a node that stays down longer than one request's retries, until their own timeout.
+//! connection was refused. `submit_and_wait` and `until` also wait out a node that stays down
+//! longer than one request's retries, until the caller's timeout.
 
 mod blob;
 
@@ -420,8 +420,10 @@ impl Client {
         .map(|r| r.hash)
     }
 
-    /// Polls until `hash` is finalized (a 404 means not seen yet, e.g. a node restart; a node
-    /// that is unreachable is waited for too), at most `timeout`.
+    /// Polls until `hash` is finalized (a 404 means not seen yet, e.g. a node restart), at most
+    /// `timeout`. A node still unreachable after one request's retries is an error here, so a
+    /// caller with its own loop (the provider agent, which must also stop when asked) decides;
+    /// `submit_and_wait` waits out longer outages.
     pub fn wait_finalized(
         &self,
         hash: &str,
@@ -433,7 +435,6 @@ impl Client {
                 Ok(status) if status.status == "finalized" => return Ok(status),
                 Ok(_) => {}
                 Err(ClientError::Api { status: 404, .. }) => {}
-                Err(err) if err.is_transient() => {}
                 Err(err) => return Err(err),
             }
             if start.elapsed() > timeout {
