@@ -7,7 +7,7 @@
 use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
-use plexus_client::{Client, ClientError, TxBuilder};
+use plexus_client::{Client, ClientError, RetryPolicy, TxBuilder};
 use plexus_types::{Address, Payload, PrivateKey, SignedTransaction};
 use serde_json::json;
 use std::{
@@ -252,7 +252,10 @@ pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devn
         .context("cannot start the devnet process")?;
     let devnet = Devnet { child, dir };
     let clients: Vec<Client> = (0..count)
-        .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
+        // Measurements: one attempt per request, nothing retried behind the figures.
+        .map(|i| {
+            Client::new(&format!("http://127.0.0.1:{}", api + i)).with_retry(RetryPolicy::NONE)
+        })
         .collect();
     // Up, and finalizing (with several validators, once they have found each other).
     wait_until(

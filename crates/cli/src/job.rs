@@ -7,7 +7,7 @@
 //! provider, checks it against the provider's commitment and prints the result and the bill.
 
 use anyhow::{Context, Result, bail};
-use plexus_client::{Client, dto::JobDto};
+use plexus_client::{Client, RetryPolicy, dto::JobDto};
 use plexus_exec::builtin::{self, Builtin};
 
 use plexus_types::{
@@ -74,7 +74,8 @@ pub struct JobRunArgs {
     /// Write the raw output bytes to this file too.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Give up waiting after this many seconds (the job itself goes on).
+    /// Give up waiting after this many seconds (the job itself goes on). A node that is down or
+    /// restarting meanwhile is waited for, within this time.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
 }
@@ -248,6 +249,14 @@ fn job(client: &Client, id: &str) -> Result<JobDto> {
     Ok(client.job(id)?)
 }
 
+/// The chain's view of the job and the chain's height, waiting out a node that is down or
+/// restarting until `deadline` (the job goes on meanwhile).
+fn poll_job(client: &Client, id: &str, deadline: Instant) -> Result<(JobDto, u64)> {
+    let job = client.until(deadline, || client.job(id))?;
+    let height = client.until(deadline, || client.status())?.height;
+    Ok((job, height))
+}
+
 /// Follows a job until it is settled, expired or cancelled, drawing the stages as a bar.
 fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<JobDto> {
     let stages = ["posted", "matched", "running", "committed", "settled"];
@@ -264,8 +273,7 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
     let started = Instant::now();
     let mut provider: Option<Client> = None;
     loop {
-        let current = job(client, id)?;
-        let height = client.status()?.height;
+        let (current, height) = poll_job(client, id, started + timeout)?;
         let stage = match current.status.as_str() {
             "posted" => 1,
             "assigned" if running(client, &mut provider, &current) => 3,
@@ -332,12 +340,13 @@ fn provider_endpoint(client: &Client, job: &JobDto) -> Result<String> {
 }
 
 /// Whether the provider has picked the job up (best effort: the chain does not know). The
-/// provider's API client is resolved once and kept in `provider` for the following polls.
+/// provider's API client is resolved once and kept in `provider` for the following polls;
+/// it asks once per poll, so a provider that is down does not hold up the next one.
 fn running(client: &Client, provider: &mut Option<Client>, job: &JobDto) -> bool {
     if provider.is_none() {
         *provider = provider_endpoint(client, job)
             .ok()
-            .map(|endpoint| Client::new(&endpoint));
+            .map(|endpoint| Client::new(&endpoint).with_retry(RetryPolicy::NONE));
     }
     provider.as_ref().is_some_and(|provider| {
         provider
@@ -798,7 +807,7 @@ fn dispute_job(
     let started = Instant::now();
     let mut answered = None;
     loop {
-        let current = job(client, id)?;
+        let (current, _) = poll_job(client, id, started + timeout)?;
         let Some(dispute) = current.dispute.clone() else {
             bail!("job {id} shows no dispute after opening one");
         };
