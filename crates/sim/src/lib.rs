@@ -114,6 +114,8 @@ pub struct Durable {
     /// beacon had no valid share to sign the next height with (an epoch's last height, where
     /// the share changes hands, is not counted).
     pub unsigned: Vec<u64>,
+    /// This validator's progress in the current reshare round, as a node keeps it on disk.
+    pub reshare_round: Option<Vec<u8>>,
     /// The height a state-synced node started from: `history` holds the heights after it.
     pub synced_from: u64,
 }
@@ -157,14 +159,31 @@ impl Default for Timing {
     }
 }
 
-/// Keeps the shares reshares give validator `index` in its durable record.
-fn store_share(durable: DurableMap, index: usize) -> impl Fn(u64, &Share) + Send + 'static {
-    move |epoch, share| {
-        lock(&durable)
-            .entry(index)
-            .or_default()
-            .shares
-            .push((epoch, share.clone()));
+/// Keeps what validator `index`'s reshare must not lose (its shares, its round record, encoded
+/// as a node writes it to disk) in its durable record, and gives back the round record kept
+/// before a restart.
+fn reshare_durability(durable: &DurableMap, index: usize) -> plexus_node::reshare::Durability {
+    let saved = lock(durable)
+        .get(&index)
+        .and_then(|record| record.reshare_round.as_deref())
+        .map(|bytes| {
+            plexus_node::reshare::RoundRecord::decode(bytes)
+                .unwrap_or_else(|err| panic!("validator {index}'s round record: {err}"))
+        });
+    let (rounds, shares) = (durable.clone(), durable.clone());
+    plexus_node::reshare::Durability {
+        saved,
+        save_round: Box::new(move |record| {
+            lock(&rounds).entry(index).or_default().reshare_round =
+                Some(commonware_codec::Encode::encode(record).to_vec());
+        }),
+        save_share: Box::new(move |epoch, share| {
+            lock(&shares)
+                .entry(index)
+                .or_default()
+                .shares
+                .push((epoch, share.clone()));
+        }),
     }
 }
 
@@ -485,7 +504,7 @@ impl EngineDefinition for PlexusEngine {
                         oracle.control(me.clone()),
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
-                        store_share(durable.clone(), index),
+                        reshare_durability(&durable, index),
                     )
                     .await
                     .expect("consensus storage opens");
@@ -503,7 +522,7 @@ impl EngineDefinition for PlexusEngine {
                         oracle.control(me.clone()),
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
-                        store_share(durable.clone(), index),
+                        reshare_durability(&durable, index),
                     )
                     .await
                     .expect("consensus storage opens");
