@@ -872,7 +872,11 @@ mod tests {
         .expect("deals");
         let mut record = RoundRecord::new(1);
         record.dealer_seed = Some(seed);
-        for (key, (to, message)) in keys.iter().zip(private) {
+        for (to, message) in private {
+            let key = keys
+                .iter()
+                .find(|k| k.public_key() == to)
+                .expect("a player's key");
             let mut player = Player::new(info(), key.clone()).expect("a player");
             let ack = player
                 .dealer_message::<N3f1>(keys[0].public_key(), public.clone(), message.clone())
@@ -973,9 +977,14 @@ mod tests {
     #[test]
     fn a_player_resumes_from_the_kept_dealings() {
         let kept = record([5; 32]);
+        // The record holds the first player's dealing.
+        let first = keys()
+            .into_iter()
+            .find(|k| k.public_key() == kept.acks[0].0)
+            .expect("a player's key");
         let (_, acks) = Player::<BeaconVariant, PrivateKey>::resume::<N3f1>(
             info(),
-            keys()[0].clone(),
+            first,
             &BTreeMap::new(),
             kept.dealings.iter().cloned(),
         )
