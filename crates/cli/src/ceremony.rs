@@ -72,7 +72,7 @@ pub enum CeremonyCommand {
 
 #[derive(clap::Args)]
 pub struct StepArgs {
-    /// The draft genesis (`plexus genesis --ceremony`): the same file for every validator.
+    /// The draft genesis (`plexus genesis --ceremony-draft`): the same file for every validator.
     #[arg(long)]
     genesis: PathBuf,
     /// This validator's key name (a genesis validator's).

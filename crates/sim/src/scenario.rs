@@ -210,8 +210,11 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             // Epoch 1 (heights 20 to 39) reshares to the committee its first block elected: the
             // leaver deals but is not in it, the joiner is only a player. The joiner's
             // acknowledgements never reach the leaver, so the leaver waits for the epoch's
-            // midpoint (height 30) to log; both crash after the round opened (the leaver's
-            // dealings out, the joiner's acknowledgements sent) and are back before it ends.
+            // midpoint (height 30) to log. The leaver crashes early in the round, with its
+            // dealings out; the joiner just before the midpoint, when the other dealers have
+            // resent their dealings twice and hold its acknowledgements, so their logs carry
+            // them and it must still hold those dealings at the handover. Both are back before
+            // the round ends.
             let (leaver, joiner) = (keys[n - 2].clone(), keys[n - 1].clone());
             plan.link(good_link())
                 .crash(Crash::Schedule(Schedule::new().at(
@@ -229,7 +232,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                 })
                 .crash(Crash::ProcessedHeight {
                     participant: joiner,
-                    heights: JOIN_LEAVE_EPOCH + 3..=JOIN_LEAVE_EPOCH + 6,
+                    heights: JOIN_LEAVE_EPOCH + 7..=JOIN_LEAVE_EPOCH + 9,
                     downtime: Duration::from_secs(2),
                 })
         }
