@@ -280,8 +280,8 @@ impl Ceremony {
             match player.dealer_message::<N3f1>(dealer.clone(), public, private) {
                 Ok(Some(ack)) => acks.push((dealer, ack)),
                 Ok(None) => {}
-                // A bad dealing is not acknowledged: its dealer must reveal the share, and the
-                // chain of logs shows it.
+                // A bad dealing is not acknowledged: its dealer's log must then reveal this
+                // share in public, or carry too many reveals and be left out.
                 Err(e) => eprintln!("refusing {}'s dealing: {e:?}", Address(dealer)),
             }
         }
