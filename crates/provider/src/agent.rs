@@ -203,6 +203,9 @@ impl Agent {
                 info!(bond = %self.verifier_bond, "registering as a verifier");
                 self.send(Payload::VerifierRegister {
                     bond: self.verifier_bond - bond,
+                    fuel_per_second: self.offer.fuel_per_second,
+                    // Audits are re-run one at a time, in the poll loop.
+                    capacity: 1,
                 })?;
             }
         }

@@ -57,11 +57,13 @@ pub enum Reason {
     NotYourMove = 42,
     InvalidMove = 43,
     ContentInvalid = 44,
+    InvalidVerifierOffer = 46,
+    DeclineTooLate = 47,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 44] = [
+    pub const ALL: [Reason; 46] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -106,6 +108,8 @@ impl Reason {
         Reason::NotYourMove,
         Reason::InvalidMove,
         Reason::ContentInvalid,
+        Reason::InvalidVerifierOffer,
+        Reason::DeclineTooLate,
     ];
 
     /// The stable snake_case code.
@@ -155,6 +159,8 @@ impl Reason {
             Reason::NotYourMove => "not_your_move",
             Reason::InvalidMove => "invalid_move",
             Reason::ContentInvalid => "content_invalid",
+            Reason::InvalidVerifierOffer => "invalid_verifier_offer",
+            Reason::DeclineTooLate => "decline_too_late",
         }
     }
 
@@ -224,6 +230,12 @@ impl Reason {
             }
             Reason::ContentInvalid => {
                 "the pre-state manifest or content does not match the agreed leaf's hashes"
+            }
+            Reason::InvalidVerifierOffer => {
+                "the verifier's fuel per second is zero or its capacity is outside 1..=64"
+            }
+            Reason::DeclineTooLate => {
+                "the audit's seal is due at this height: it can be sealed, no longer declined"
             }
         }
     }
@@ -305,5 +317,11 @@ mod tests {
             assert_eq!(Reason::from_u8(reason as u8), Some(reason));
         }
         assert_eq!(Reason::from_u8(0), None);
+    }
+
+    #[test]
+    fn the_verifier_offer_message_names_the_capacity_limit() {
+        let limit = format!("1..={}", crate::audit::VERIFIER_CAPACITY_MAX);
+        assert!(Reason::InvalidVerifierOffer.message().contains(&limit));
     }
 }
