@@ -12,7 +12,9 @@ pub enum ProviderCommand {
     /// At start it measures its fuel per second on the standard job and registers that figure
     /// with its endpoint, resources, ask and bond. It then heartbeats, runs the jobs the chain
     /// assigns to it, posts each commitment, serves outputs and checkpoints on its API and is
-    /// paid at settlement. A restart on the same --dir resumes the jobs in flight.
+    /// paid at settlement. A restart on the same --dir resumes the jobs in flight. With
+    /// --verifier-bond it also audits other providers' jobs, up to --verifier-capacity at once,
+    /// and declines (without a slash) an audit it cannot finish before its deadline.
     Run(Box<ProviderRunArgs>),
     /// Stop being matched to new jobs; the bond returns to the balance after the chain's
     /// provider unbonding period (refused while jobs are in flight).
@@ -69,6 +71,16 @@ pub struct ProviderRunArgs {
     /// (at least the chain's verifier_bond_min); 0 does not verify.
     #[arg(long, default_value = "0")]
     verifier_bond: String,
+    /// Audits a verifier re-runs at once, each on its own thread beside the jobs (default: the
+    /// cores offered). Declared to the chain, which draws the verifier only while fewer of its
+    /// audits are open; an audit it cannot finish before its deadline at the measured speed is
+    /// declined, without a slash.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=plexus_types::audit::VERIFIER_CAPACITY_MAX as i64))]
+    verifier_capacity: Option<u32>,
+    /// TESTING AID: re-run audits no faster than this many fuel per second (and declare that
+    /// speed), to watch a slow verifier on any machine.
+    #[arg(long, hide = true)]
+    throttle_audits: Option<u64>,
     /// TESTING AID: commit a forged output and final state for every job, so anyone can watch a
     /// cheater lose its disputes and its bond. Never use it with real value.
     #[arg(long)]
@@ -123,8 +135,15 @@ pub fn run(
         fuel_per_second: args.fuel_per_second,
         poll: Duration::from_millis(args.poll_ms),
         exit_with_parent: args.exit_with_parent,
-        verifier_bond: parse_amount(&args.verifier_bond)
-            .map_err(|e| anyhow::anyhow!("--verifier-bond: {e}"))?,
+        verifier: plexus_provider::agent::VerifierConfig {
+            bond: parse_amount(&args.verifier_bond)
+                .map_err(|e| anyhow::anyhow!("--verifier-bond: {e}"))?,
+            capacity: args
+                .verifier_capacity
+                .unwrap_or(cores)
+                .clamp(1, plexus_types::audit::VERIFIER_CAPACITY_MAX),
+            throttle_fuel_per_second: args.throttle_audits,
+        },
         forge: args.forge,
     })
     .context("the provider stopped")
