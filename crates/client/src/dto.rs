@@ -338,7 +338,8 @@ pub struct AuditDto {
     pub drawn_height: u64,
     /// When the verifier's current step (seal, then reveal) is due.
     pub due_height: u64,
-    /// `drawn`, `sealed`, `passed`, `disputed`, `missed` or `declined`.
+    /// `drawn`, `sealed`, `passed`, `disputed`, `missed`, `declined` or `withdrawn` (a canary
+    /// whose job was pruned first).
     pub stage: String,
     /// Paid to the verifier from the audit pool (when the audit passed or the verifier won the
     /// dispute it opened).

@@ -594,6 +594,7 @@ fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
         AuditStage::Disputed => "disputed",
         AuditStage::Missed => "missed",
         AuditStage::Declined => "declined",
+        AuditStage::Withdrawn => "withdrawn",
     };
     AuditDto {
         kind: kind.to_string(),

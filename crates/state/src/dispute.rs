@@ -129,6 +129,10 @@ pub enum AuditStage {
     /// Declined by every verifier it was drawn for (or by the last one nobody else could
     /// replace); the job settles unaudited.
     Declined,
+    /// A canary whose job was pruned before its verdict (a slow verifier's window can outlast
+    /// the job's retention): the verifier can no longer read what to re-run, so nothing is owed
+    /// either way.
+    Withdrawn,
 }
 
 /// One job's audit.
@@ -744,6 +748,20 @@ pub(crate) fn decline(
         }
     }
     Ok(())
+}
+
+/// Withdraws the open canary copying job `of`, which is being pruned (see
+/// [`AuditStage::Withdrawn`]): no pay, no charge.
+pub(crate) fn withdraw_canary(state: &mut State, of: &Digest, height: u64) {
+    let id = canary_id(of);
+    let Some(audit) = state.audits.get_mut(&id).filter(|audit| audit.is_open()) else {
+        return;
+    };
+    audit.stage = AuditStage::Withdrawn;
+    let (due, verifier) = (audit.due_height, audit.verifier.clone());
+    state.market_index.audit_dues.remove(&(due, id));
+    close_verifier_audit(state, &verifier);
+    close_unaudited(state, id, height);
 }
 
 /// After an audit closed without a verdict (lapsed or declined): a canary is pruned with the

@@ -238,6 +238,7 @@ impl Write for AuditStage {
             AuditStage::Disputed => 3u8.write(buf),
             AuditStage::Missed => 4u8.write(buf),
             AuditStage::Declined => 5u8.write(buf),
+            AuditStage::Withdrawn => 6u8.write(buf),
         }
     }
 }
@@ -264,6 +265,7 @@ impl Read for AuditStage {
             3 => AuditStage::Disputed,
             4 => AuditStage::Missed,
             5 => AuditStage::Declined,
+            6 => AuditStage::Withdrawn,
             other => return Err(Error::InvalidEnum(other)),
         })
     }

@@ -2275,3 +2275,43 @@ fn bad_declines_and_verifier_offers_are_refused() {
     let v = chain.verifier(VERIFIER);
     assert_eq!((v.audits_declined, v.audits_missed), (0, 1));
 }
+
+/// A slow verifier's canary can outlast the retention of the job it copies; when that job is
+/// pruned the canary is withdrawn (the verifier could no longer read what to re-run): no pay, no
+/// charge, and the verifier's capacity is free again.
+#[test]
+fn a_canary_outlasting_its_jobs_retention_is_withdrawn_without_a_charge() {
+    let base = params(0);
+    let mut chain = Chain::with_params(Params {
+        audit: AuditParams {
+            canary_ppm: 1_000_000,
+            ..base.audit.clone()
+        },
+        ..base
+    });
+    chain.register_provider();
+    // 10^5 fuel/s: the canary's window is 3 + 121 blocks, longer than the retention (20).
+    chain.ok(VERIFIER, verifier_register(VERIFIER_BOND, 100_000, 1));
+    let (id, job) = chain.post(98, AuditClass::Standard);
+    chain.commit(id, &job, Fault::Honest);
+    chain.empty(AUDIT_DRAW_DELAY_BLOCKS);
+    let canary = canary_id(&id);
+    let due = chain.state.audits[&canary].due_height;
+    let JobStatus::Settled {
+        height: settled, ..
+    } = chain.status(&id).clone()
+    else {
+        panic!("the job settles unaudited: {:?}", chain.status(&id));
+    };
+    assert!(due > settled + RETENTION_BLOCKS);
+    chain.until(settled + RETENTION_BLOCKS);
+    assert!(!chain.state.jobs.contains_key(&id), "pruned");
+    let audit = &chain.state.audits[&canary];
+    assert_eq!(audit.stage, AuditStage::Withdrawn);
+    let v = chain.verifier(VERIFIER);
+    assert_eq!((v.open, v.audits_missed, v.slashed), (0, 0, 0));
+    // The withdrawn canary goes with the retention of a finished job too.
+    chain.empty(RETENTION_BLOCKS + 1);
+    assert!(!chain.state.audits.contains_key(&canary));
+    assert_eq!(chain.slash_burned(), 0);
+}

@@ -28,8 +28,9 @@ use std::{
 use tracing::{info, warn};
 
 /// Blocks before an audit's seal is due by which the agent has sealed it or declined it: room
-/// for the transaction to land (the chain refuses a decline at the due height).
-pub const AUDIT_SAFETY_BLOCKS: u64 = 5;
+/// for the transaction to land (the chain refuses a decline at the due height) and for a
+/// restart of the agent (2 s at 250 ms blocks).
+pub const AUDIT_SAFETY_BLOCKS: u64 = 8;
 /// The agent counts on re-running at this share of its measured speed (numerator and
 /// denominator: two thirds), on top of sharing the cores with its jobs and other audits.
 pub const AUDIT_SPEED_SHARE: (u64, u64) = (2, 3);
@@ -548,97 +549,82 @@ mod tests {
     use super::*;
     use plexus_types::hash::digest_hex;
 
-    fn load(threads_busy: usize, free_slot: bool) -> Load {
-        Load {
-            fuel_per_second: 1_000_000,
-            cores: 2,
-            threads_busy,
-            free_slot,
-            block_ms: 250,
-        }
-    }
-
-    fn drawn(fuel: u64, height: u64, due_height: u64, running: bool) -> Drawn {
-        Drawn {
-            fuel,
-            height,
-            due_height,
-            running,
+    /// `(fuel, height, due height, running, threads busy, free slot)` and the step expected.
+    fn check(cases: &[((u64, u64, u64, bool, usize, bool), Step)]) {
+        for &((fuel, height, due_height, running, busy, free), expected) in cases {
+            let drawn = Drawn {
+                fuel,
+                height,
+                due_height,
+                running,
+            };
+            let load = Load {
+                fuel_per_second: 1_000_000,
+                cores: 2,
+                threads_busy: busy,
+                free_slot: free,
+                block_ms: 250,
+            };
+            assert_eq!(step(&drawn, &load), expected, "{drawn:?} {load:?}");
         }
     }
 
     #[test]
     fn an_audit_that_fits_starts_when_a_thread_is_free() {
-        // 10^6 fuel at 2/3 of 10^6 fuel/s: 1.5 s, 6 blocks; 20 - 5 = 15 blocks are left.
-        assert_eq!(
-            step(&drawn(1_000_000, 100, 120, false), &load(0, true)),
-            Step::Start
-        );
-        assert_eq!(
-            step(&drawn(1_000_000, 100, 120, false), &load(0, false)),
-            Step::Wait
-        );
-        // Exactly enough: 6 blocks left after the safety blocks.
-        assert_eq!(
-            step(&drawn(1_000_000, 100, 111, false), &load(1, true)),
-            Step::Start
-        );
-        assert_eq!(
-            step(&drawn(1_000_000, 100, 110, false), &load(1, true)),
-            Step::Decline
-        );
+        // 10^6 fuel at 2/3 of 10^6 fuel/s: 1.5 s, 6 blocks of 250 ms, after the safety blocks.
+        let safe = AUDIT_SAFETY_BLOCKS;
+        check(&[
+            ((1_000_000, 100, 120, false, 0, true), Step::Start),
+            ((1_000_000, 100, 120, false, 0, false), Step::Wait),
+            (
+                (1_000_000, 100, 100 + safe + 6, false, 1, true),
+                Step::Start,
+            ),
+            (
+                (1_000_000, 100, 100 + safe + 5, false, 1, true),
+                Step::Decline,
+            ),
+        ]);
     }
 
     #[test]
     fn load_beyond_the_cores_slows_the_estimate() {
         // Three threads busy on two cores: the new one runs at half of two thirds of the
         // speed, 3 s = 12 blocks.
-        assert_eq!(
-            step(&drawn(1_000_000, 100, 117, false), &load(3, true)),
-            Step::Start
-        );
-        assert_eq!(
-            step(&drawn(1_000_000, 100, 116, false), &load(3, true)),
-            Step::Decline
-        );
+        let safe = AUDIT_SAFETY_BLOCKS;
+        check(&[
+            (
+                (1_000_000, 100, 100 + safe + 12, false, 3, true),
+                Step::Start,
+            ),
+            (
+                (1_000_000, 100, 100 + safe + 11, false, 3, true),
+                Step::Decline,
+            ),
+        ]);
     }
 
     #[test]
     fn near_its_deadline_an_audit_is_declined_even_while_it_runs() {
-        assert_eq!(step(&drawn(1, 100, 200, true), &load(1, false)), Step::Wait);
-        assert_eq!(
-            step(
-                &drawn(1, 100, 100 + AUDIT_SAFETY_BLOCKS + 1, true),
-                &load(1, false)
-            ),
-            Step::Wait
-        );
-        assert_eq!(
-            step(
-                &drawn(1, 100, 100 + AUDIT_SAFETY_BLOCKS, true),
-                &load(1, false)
-            ),
-            Step::Decline
-        );
-        // At or past its deadline nothing else is possible (the chain then refuses it).
-        assert_eq!(
-            step(&drawn(1, 300, 200, false), &load(0, true)),
-            Step::Decline
-        );
+        let safe = AUDIT_SAFETY_BLOCKS;
+        check(&[
+            ((1, 100, 200, true, 1, false), Step::Wait),
+            ((1, 100, 100 + safe + 1, true, 1, false), Step::Wait),
+            ((1, 100, 100 + safe, true, 1, false), Step::Decline),
+            // At or past its deadline nothing else is possible (the chain then refuses it).
+            ((1, 300, 200, false, 0, true), Step::Decline),
+        ]);
     }
 
     #[test]
     fn after_a_restart_the_time_left_decides() {
-        // The chain granted 20 + 12 blocks (10^6 fuel at 10^6 fuel/s, 3x, 250 ms). Restarted
-        // 10 blocks in, 22 are left: it starts again. Restarted 22 blocks in, it declines.
-        assert_eq!(
-            step(&drawn(1_000_000, 110, 132, false), &load(0, true)),
-            Step::Start
-        );
-        assert_eq!(
-            step(&drawn(1_000_000, 122, 132, false), &load(0, true)),
-            Step::Decline
-        );
+        // The chain granted 20 + 12 blocks (10^6 fuel at 10^6 fuel/s, 3x, 250 ms) from block
+        // 100. Restarted at 110, 22 blocks are left: it starts again (6 needed). Restarted at
+        // 122, 10 are left, too few after the safety blocks: it declines.
+        check(&[
+            ((1_000_000, 110, 132, false, 0, true), Step::Start),
+            ((1_000_000, 122, 132, false, 0, true), Step::Decline),
+        ]);
     }
 
     #[test]
