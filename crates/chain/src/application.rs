@@ -275,14 +275,33 @@ impl App {
         self.admit(txs, None).iter().filter(|r| r.is_ok()).count()
     }
 
+    /// The checks that need no signature (`Mempool::precheck`) for each transaction, against
+    /// the finalized tip: callers verify signatures only of what passes.
+    pub fn precheck(
+        &self,
+        txs: &[(SignedTransaction, Digest)],
+    ) -> Vec<Result<(), crate::AdmitError>> {
+        let mempool = lock(&self.shared.mempool);
+        let tip = self.finalized();
+        txs.iter()
+            .map(|(tx, hash)| {
+                let account = tip.state.account(&tx.tx.sender);
+                mempool.precheck(&self.shared.cfg.mempool, tx, hash, &account)
+            })
+            .collect()
+    }
+
+    /// Admits against the finalized tip, never under the ledger's lock (held while a block is
+    /// built or executed). The mempool's lock is taken first: `commit_finalized` moves the tip
+    /// and evicts under it, so admission always sees a tip and a mempool that agree.
     fn admit(
         &self,
         txs: Vec<(SignedTransaction, Digest)>,
         mut admitted: Option<&mut Vec<SignedTransaction>>,
     ) -> Vec<Result<Digest, crate::AdmitError>> {
-        let ledger = lock(&self.shared.ledger);
-        let state = &ledger.finalized().state;
         let mut mempool = lock(&self.shared.mempool);
+        let tip = self.finalized();
+        let state = &tip.state;
         txs.into_iter()
             .map(|(tx, hash)| {
                 let account = state.account(&tx.tx.sender);
@@ -306,11 +325,12 @@ impl App {
     /// consumed, and every transaction it rejected for a reason that would repeat forever.
     pub fn commit_finalized(&self, executed: &Arc<Executed>) {
         let mut ledger = lock(&self.shared.ledger);
+        // Tip and eviction move together under the mempool's lock (see `admit`).
+        let mut mempool = lock(&self.shared.mempool);
         ledger.advance(executed.clone());
         *lock(&self.shared.tip) = executed.clone();
         lock(&self.shared.finalized_watchers)
             .retain(|watcher| watcher.unbounded_send(executed.clone()).is_ok());
-        let mut mempool = lock(&self.shared.mempool);
         let mut senders: Vec<_> = executed.block.txs.iter().map(|t| &t.tx.sender).collect();
         senders.sort();
         senders.dedup();
@@ -359,9 +379,9 @@ impl App {
     /// The nonce the sender's next transaction must carry: its account nonce after the last
     /// finalized block plus what it has pending here.
     pub fn next_nonce(&self, sender: &plexus_types::Address) -> u64 {
-        let ledger = lock(&self.shared.ledger);
-        let nonce = ledger.finalized().state.account(sender).nonce;
-        nonce + lock(&self.shared.mempool).pending_count(sender) as u64
+        let mempool = lock(&self.shared.mempool);
+        let nonce = self.finalized().state.account(sender).nonce;
+        nonce + mempool.pending_count(sender) as u64
     }
 
     /// Executes `block`, first executing (and verifying) every ancestor the ledger has not seen,

@@ -194,13 +194,14 @@ impl Ledger {
 }
 
 /// Batch-verifies every signature; `true` for an empty list.
-pub fn verify_signatures(txs: &[SignedTransaction]) -> bool {
+pub fn verify_signatures<T: std::borrow::Borrow<SignedTransaction>>(txs: &[T]) -> bool {
     if txs.is_empty() {
         return true;
     }
-    let messages: Vec<_> = txs.iter().map(|t| t.tx.encode()).collect();
+    let messages: Vec<_> = txs.iter().map(|t| t.borrow().tx.encode()).collect();
     let items: Vec<(&SignedTransaction, &[u8])> = txs
         .iter()
+        .map(|t| t.borrow())
         .zip(messages.iter().map(|m| m.as_ref()))
         .collect();
     PublicKey::verify_batch(

@@ -139,6 +139,38 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// The checks that cost no signature verification and refuse for good: chain id, weak
+    /// keys, the fee floor, a transaction already pending, a nonce the account has used. The API
+    /// runs them before it verifies a signature, so a replayed or junk batch costs its sender
+    /// nothing and the node little; `admit` runs them again.
+    pub fn precheck(
+        &self,
+        cfg: &MempoolConfig,
+        tx: &SignedTransaction,
+        hash: &Digest,
+        account: &Account,
+    ) -> Result<(), AdmitError> {
+        if tx.tx.chain_id != cfg.chain_id {
+            return Err(AdmitError::Invalid(Reason::WrongChain));
+        }
+        if tx.tx.names_weak_key() {
+            return Err(AdmitError::Invalid(Reason::WeakKey));
+        }
+        if tx.tx.fee < cfg.fee_min {
+            return Err(AdmitError::Invalid(Reason::FeeTooLow));
+        }
+        if self.by_hash.contains_key(hash) {
+            return Err(AdmitError::Duplicate);
+        }
+        if tx.tx.nonce < account.nonce {
+            return Err(AdmitError::Replay {
+                nonce: tx.tx.nonce,
+                next: account.nonce,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks every stateless and stateful rule except the signature, which the caller verifies
     /// (so that it can batch or move it off the lock), and admits `tx` against `account`, the
     /// sender's latest finalized account.
@@ -149,23 +181,12 @@ impl Mempool {
         hash: Digest,
         account: &Account,
     ) -> Result<Digest, AdmitError> {
-        if tx.tx.chain_id != cfg.chain_id {
-            return Err(AdmitError::Invalid(Reason::WrongChain));
-        }
-        if tx.tx.fee < cfg.fee_min {
-            return Err(AdmitError::Invalid(Reason::FeeTooLow));
-        }
-        if self.by_hash.contains_key(&hash) {
-            return Err(AdmitError::Duplicate);
-        }
+        self.precheck(cfg, &tx, &hash, account)?;
         // Gapless: a sender's pending nonces always run from its account nonce without holes, so
         // every pending transaction is executable in order and nobody can park unexecutable
         // (never charged) entries in the pool.
         let nonce = tx.tx.nonce;
         let next = account.nonce;
-        if nonce < next {
-            return Err(AdmitError::Replay { nonce, next });
-        }
         let pending = self.by_sender.get(&tx.tx.sender);
         let count = pending.map_or(0, |q| q.entries.len());
         let expected = next + count as u64;
@@ -327,6 +348,29 @@ mod tests {
         };
         let hash = tx.hash();
         pool.admit(&CFG, tx, hash, &account)
+    }
+
+    /// A small-order sender or recipient never enters the pool (issue 12, finding 1).
+    #[test]
+    fn weak_keys_are_refused() {
+        let mut pool = Mempool::default();
+        let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+        let mut to_weak = tx(1, 0, 10, 1);
+        to_weak.tx.payload = Payload::Transfer {
+            to: weak.clone(),
+            amount: 1,
+        };
+        assert_eq!(
+            admit(&mut pool, to_weak, 100, 0),
+            Err(AdmitError::Invalid(Reason::WeakKey))
+        );
+        let mut from_weak = tx(1, 0, 10, 1);
+        from_weak.tx.sender = weak;
+        assert_eq!(
+            admit(&mut pool, from_weak, 100, 0),
+            Err(AdmitError::Invalid(Reason::WeakKey))
+        );
+        assert!(pool.is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
-use plexus_client::{Client, ClientError, TxBuilder};
+use plexus_client::{Client, ClientError, RetryPolicy, TxBuilder};
 use plexus_types::{Address, Payload, PrivateKey, SignedTransaction};
 use serde_json::json;
 use std::{
@@ -22,7 +22,8 @@ use std::{
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Finalized transfers per second and submission-to-finality latency through a devnet.
+    /// Finalized transfers per second and submission-to-finality latency through a devnet
+    /// (started with `--no-client-limits`: the load comes from one client).
     Tx {
         /// Validator processes (a `plexus devnet --validators N`); load is spread over their
         /// APIs, one sender key per thread, and finality is read from validator 0.
@@ -64,6 +65,34 @@ pub enum BenchCommand {
         #[arg(long)]
         seg_fuel: Option<u64>,
     },
+    /// What a flood that costs its sender nothing does to a node: block production, status
+    /// latency and honest transfers' latency, idle and then while several clients re-post a
+    /// batch of 1 000 transactions the node refuses, as fast as it answers.
+    Flood {
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 15)]
+        duration: u64,
+        /// The batch re-posted: an already finalized one, or all zeros.
+        #[arg(long, value_enum, default_value = "replay")]
+        kind: crate::bench_flood::FloodKind,
+        /// Flooding clients, each posting as fast as the node answers.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Distinct loopback source addresses (127.0.0.2 and up) the clients post from: the
+        /// node sees that many clients, each with its own per-client budget (1: one client
+        /// floods; as many as `--clients`: a distributed flood).
+        #[arg(long, default_value_t = 8)]
+        sources: usize,
+    },
+    /// Sustained load: valid transfers in floods until `--txs` have finalized; prints the
+    /// node's resident memory and store size after each million.
+    Soak {
+        #[arg(long, default_value_t = 4_000_000)]
+        txs: u64,
+        /// Transfers per flood (signed ahead, then sent as fast as the node admits them).
+        #[arg(long, default_value_t = 500_000)]
+        flood: u64,
+    },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
         #[arg(long, default_value_t = 100_000)]
@@ -85,6 +114,13 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             batch,
         } => bench_tx(validators, duration, rate, batch.clamp(1, 1_000), json_mode),
         BenchCommand::Sync { accounts } => bench_sync(accounts, json_mode),
+        BenchCommand::Flood {
+            duration,
+            kind,
+            clients,
+            sources,
+        } => crate::bench_flood::bench_flood(duration, kind, clients, sources, json_mode),
+        BenchCommand::Soak { txs, flood } => crate::bench_flood::bench_soak(txs, flood, json_mode),
         BenchCommand::Exec {
             images,
             runs,
@@ -105,9 +141,28 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
     }
 }
 
-struct Devnet {
+pub(crate) struct Devnet {
     child: Child,
-    _dir: TempDir,
+    dir: TempDir,
+}
+
+impl Devnet {
+    /// The `plexus devnet` process (with one validator, the node runs in it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where the devnet keeps its chain.
+    pub(crate) fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.0.join("data")
+    }
+
+    /// The last lines the devnet logged (its stderr), for a benchmark that failed.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.0.join("devnet.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
 }
 
 impl Drop for Devnet {
@@ -171,7 +226,10 @@ fn free_ports(count: u16) -> Result<u16> {
     bail!("no {count} consecutive free ports on 127.0.0.1")
 }
 
-fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
+/// Starts a devnet of `validators` for a benchmark; `client_limits: false` lifts the API's
+/// per-client limits (`bench tx` drives the node from one client at rates no public node would
+/// give one client).
+pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devnet, Vec<Client>)> {
     let dir = TempDir::new("bench")?;
     let count = validators as u16;
     let (api, p2p) = (free_ports(count)?, free_ports(count)?);
@@ -186,14 +244,18 @@ fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
             "--p2p",
             &format!("127.0.0.1:{p2p}"),
         ])
+        .args((!client_limits).then_some("--no-client-limits"))
         .env("PLEXUS_HOME", dir.0.join("home"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.0.join("devnet.log"))?)
         .spawn()
         .context("cannot start the devnet process")?;
-    let devnet = Devnet { child, _dir: dir };
+    let devnet = Devnet { child, dir };
     let clients: Vec<Client> = (0..count)
-        .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
+        // Measurements: one attempt per request, nothing retried behind the figures.
+        .map(|i| {
+            Client::new(&format!("http://127.0.0.1:{}", api + i)).with_retry(RetryPolicy::NONE)
+        })
         .collect();
     // Up, and finalizing (with several validators, once they have found each other).
     wait_until(
@@ -208,7 +270,7 @@ fn start_devnet(validators: u32) -> Result<(Devnet, Vec<Client>)> {
     Ok((devnet, clients))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -223,7 +285,7 @@ fn bench_tx(
     batch: usize,
     json_mode: bool,
 ) -> Result<()> {
-    let (devnet, clients) = start_devnet(validators)?;
+    let (devnet, clients) = start_devnet(validators, false)?;
     let client = clients[0].clone();
     let status = client.status()?;
     let senders = 10u64;
@@ -353,12 +415,12 @@ fn is_backpressure(code: &str) -> bool {
 /// Submits `txs` in order, `batch` per request, until done or the deadline; returns how many the
 /// node accepted. Back-pressure is retried; any other refusal ends the run with an error.
 /// When a worker's `n`-th transaction is due: `started + n * per_tx`.
-struct Pace {
-    started: Instant,
-    per_tx: Duration,
+pub(crate) struct Pace {
+    pub(crate) started: Instant,
+    pub(crate) per_tx: Duration,
 }
 
-fn submit_all(
+pub(crate) fn submit_all(
     client: &Client,
     txs: &[SignedTransaction],
     batch: usize,

@@ -73,6 +73,16 @@ pub struct DevnetArgs {
     /// segments give small jobs more of them to audit and dispute.
     #[arg(long)]
     seg_fuel: Option<u64>,
+    /// Lift the API's per-client limits (each client IP: 1 000 requests/s, 2 MiB/s of
+    /// transactions, 32 requests in flight; over them a 429 with Retry-After). For benchmarks
+    /// that drive a node from one client; never on a public node.
+    #[arg(long)]
+    no_client_limits: bool,
+    /// Every provider registers this speed (`provider run --fuel-per-second`) instead of
+    /// measuring its own, so which jobs they accept does not depend on how busy this machine is
+    /// (tests and reproducible demos). Default: each measures.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    provider_fuel_per_second: Option<u64>,
 }
 
 /// The verifier bond of a devnet's honest providers.
@@ -101,6 +111,11 @@ pub fn validator_key(i: u32) -> PrivateKey {
 
 fn faucet_key() -> PrivateKey {
     PrivateKey::from_seed(DEV_KEY_SEED + 101)
+}
+
+/// The API's per-client budgets: the defaults, or none with `--no-client-limits`.
+fn client_limits(off: bool) -> Option<plexus_node::limits::LimitsConfig> {
+    (!off).then(plexus_node::limits::LimitsConfig::default)
 }
 
 fn now_ms() -> u64 {
@@ -253,28 +268,23 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
             args.providers
         );
     }
-    let honest = args.providers - args.cheating_providers;
+    let devnet_providers = DevnetProviders {
+        apis: provider_apis,
+        node_url,
+        honest: args.providers - args.cheating_providers,
+        fuel_per_second: args.provider_fuel_per_second,
+    };
     if args.validators > 1 {
         return supervise(
             &dir,
             &genesis,
             &nodes,
             args.block_time_ms,
-            &provider_apis,
-            &node_url,
-            honest,
+            &devnet_providers,
+            args.no_client_limits,
         );
     }
-    let mut providers = Vec::new();
-    for (i, api) in provider_apis.iter().enumerate() {
-        providers.push(spawn_provider(
-            &dir,
-            i as u32,
-            *api,
-            &node_url,
-            i as u32 >= honest,
-        )?);
-    }
+    let mut providers = devnet_providers.spawn(&dir)?;
     let cfg = NodeConfig {
         data_dir: dir,
         genesis: genesis.to_genesis()?,
@@ -292,6 +302,7 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
         faucet: Some(faucet_key()),
         block_time_min_ms: args.block_time_ms,
         idle_block_ms: 1_000,
+        client_limits: client_limits(args.no_client_limits),
     };
     let result = plexus_node::run(cfg);
     stop_children(&mut providers)?;
@@ -299,14 +310,30 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     Ok(())
 }
 
+/// The devnet's providers: where they listen, which forge, what speed they register.
+struct DevnetProviders {
+    /// Provider i's API address.
+    apis: Vec<SocketAddr>,
+    /// The node API they follow.
+    node_url: String,
+    /// Providers below this index are honest (and verify); the rest forge.
+    honest: u32,
+    /// A fixed speed figure for all of them (`--provider-fuel-per-second`).
+    fuel_per_second: Option<u64>,
+}
+
+impl DevnetProviders {
+    /// Starts every provider as a child process of the devnet.
+    fn spawn(&self, dir: &Path) -> Result<Vec<std::process::Child>> {
+        (0..self.apis.len() as u32)
+            .map(|i| spawn_provider(dir, i, self))
+            .collect()
+    }
+}
+
 /// Starts provider `i` as a `plexus provider run` child process of the devnet.
-fn spawn_provider(
-    dir: &Path,
-    i: u32,
-    api: SocketAddr,
-    node_url: &str,
-    forge: bool,
-) -> Result<std::process::Child> {
+fn spawn_provider(dir: &Path, i: u32, providers: &DevnetProviders) -> Result<std::process::Child> {
+    let (api, forge) = (providers.apis[i as usize], i >= providers.honest);
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let provider_dir = dir.join(format!("provider-{i}"));
     std::fs::create_dir_all(&provider_dir)
@@ -330,9 +357,16 @@ fn spawn_provider(
             "--listen",
             &api.to_string(),
             "--node",
-            node_url,
+            &providers.node_url,
             "--exit-with-parent",
         ])
+        .args(
+            providers
+                .fuel_per_second
+                .map(|figure| ["--fuel-per-second".to_string(), figure.to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .args(if forge {
             vec!["--forge"]
         } else {
@@ -401,9 +435,8 @@ fn supervise(
     genesis: &GenesisFile,
     nodes: &[(SocketAddr, SocketAddr)],
     block_time_ms: u64,
-    provider_apis: &[SocketAddr],
-    node_url: &str,
-    honest: u32,
+    providers: &DevnetProviders,
+    no_client_limits: bool,
 ) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the plexus executable")?;
     let count = nodes.len() as u32;
@@ -441,6 +474,9 @@ fn supervise(
             .arg(p2p.to_string())
             .arg("--block-time-ms")
             .arg(block_time_ms.to_string());
+        if no_client_limits {
+            command.arg("--no-client-limits");
+        }
         for (j, peer) in peers.iter().enumerate() {
             if j != i as usize {
                 command.arg("--bootstrapper").arg(peer);
@@ -462,15 +498,7 @@ fn supervise(
         );
         children.push(child);
     }
-    for (i, api) in provider_apis.iter().enumerate() {
-        children.push(spawn_provider(
-            dir,
-            i as u32,
-            *api,
-            node_url,
-            i as u32 >= honest,
-        )?);
-    }
+    children.extend(providers.spawn(dir)?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -667,6 +695,11 @@ pub enum NodeCommand {
         /// executing every block since genesis.
         #[arg(long)]
         state_sync: Option<String>,
+        /// Lift the API's per-client limits (each client IP: 1 000 requests/s, 2 MiB/s of
+        /// transactions, 32 requests in flight; over them a 429 with Retry-After). For benchmarks
+        /// that drive a node from one client; never on a public node.
+        #[arg(long)]
+        no_client_limits: bool,
     },
 }
 
@@ -740,6 +773,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             full_node,
             full_node_peers,
             state_sync,
+            no_client_limits,
         } => {
             let full_nodes = full_node_peers
                 .iter()
@@ -776,6 +810,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
                 faucet,
                 block_time_min_ms: block_time_ms,
                 idle_block_ms: 1_000,
+                client_limits: client_limits(no_client_limits),
             })?;
             Ok(())
         }

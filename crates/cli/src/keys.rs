@@ -147,6 +147,19 @@ pub fn list() -> Result<Vec<(String, Address)>> {
     Ok(keys)
 }
 
+/// [`resolve_address`] for an account that is to receive value (a transfer's recipient, a
+/// delegation's validator): a small-order key, which anyone can spend from, is refused here
+/// rather than by the node.
+pub fn resolve_recipient(text: &str) -> Result<Address> {
+    let address = resolve_address(text)?;
+    if address.is_weak() {
+        bail!(
+            "{address} is a small-order key that anyone can sign for: the chain refuses it (weak_key)"
+        );
+    }
+    Ok(address)
+}
+
 /// Resolves `text` as an address, or as the name of a key in the keystore.
 pub fn resolve_address(text: &str) -> Result<Address> {
     if let Ok(address) = text.parse::<Address>() {

@@ -9,12 +9,29 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 pub enum ProviderCommand {
     /// Register (or update) this machine as a provider and run jobs until Ctrl-C or SIGTERM.
     ///
-    /// At start it measures its fuel per second on the standard job and registers that figure
-    /// with its endpoint, resources, ask and bond. It then heartbeats, runs the jobs the chain
-    /// assigns to it, posts each commitment, serves outputs and checkpoints on its API and is
-    /// paid at settlement. A restart on the same --dir resumes the jobs in flight. With
-    /// --verifier-bond it also audits other providers' jobs, up to --verifier-capacity at once,
-    /// and declines (without a slash) an audit it cannot finish before its deadline.
+    /// It registers its speed (fuel per second) with its endpoint, resources, ask and bond, then
+    /// heartbeats, runs the jobs the chain assigns to it, posts each commitment, serves outputs
+    /// and checkpoints on its API and is paid at settlement.
+    ///
+    /// Speed: the first start times the standard job several times and takes the median; the
+    /// figure is kept in --dir (speed.json), so later starts reuse it instead of measuring
+    /// whatever else the machine is doing at that moment. While no job runs it re-measures
+    /// every 10 minutes, and updates the on-chain offer only when the median of its recent
+    /// samples stays more than 25% off the figure for 3 checks in a row. Delete speed.json to
+    /// measure afresh (after a hardware change), or fix the figure with --fuel-per-second.
+    ///
+    /// Jobs: each assigned job is judged once, when first seen. It is accepted if its max fuel
+    /// runs before its deadline at the speed figure with a safety margin of 2x; otherwise it is
+    /// refused at no cost to anyone: a commitment with no fuel whose output gives the reason,
+    /// which is also logged. The decision is kept in the journal (GET /v1/jobs/ID on the
+    /// provider API shows it): a restart on the same --dir resumes every job it accepted,
+    /// whatever its speed at that moment.
+    ///
+    /// Audits: with --verifier-bond it also audits other providers' jobs. It declares its speed
+    /// figure and --verifier-capacity to the chain, which grants each audit a deadline that
+    /// follows the work (the drawn fuel at that speed, with margin) and draws it only while it
+    /// has room; it re-runs up to --verifier-capacity audits at once, and declines (without a
+    /// slash) an audit it cannot finish before its deadline.
     Run(Box<ProviderRunArgs>),
     /// Stop being matched to new jobs; the bond returns to the balance after the chain's
     /// provider unbonding period (refused while jobs are in flight).
@@ -55,8 +72,12 @@ pub struct ProviderRunArgs {
     /// Storage offered, in GB.
     #[arg(long, default_value_t = 10)]
     storage_gb: u64,
-    /// Register this fuel-per-second figure instead of measuring it.
-    #[arg(long)]
+    /// Register this speed (fuel per second) instead of measuring it: no benchmark at start and
+    /// none in the background, and --dir's speed.json is neither read nor written. For a figure
+    /// measured elsewhere, or devnets and tests that must not depend on the machine's load. Too
+    /// high a figure makes the provider accept jobs it may not finish before their deadlines (a
+    /// missed deadline burns part of the bond).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     fuel_per_second: Option<u64>,
     /// Another place to fetch job blobs from (a node or provider API URL); repeatable.
     #[arg(long = "blob-source")]

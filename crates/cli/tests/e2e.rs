@@ -18,6 +18,11 @@ use std::{
 };
 
 const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+/// How long a node may take to start answering (or a devnet to produce its first blocks). Tests
+/// share two cores with everything else a developer runs: deadlines only catch hangs.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a transaction (or any chain event) may take to finalize before the test gives up.
+const FINALITY_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Node {
     child: Child,
@@ -61,7 +66,7 @@ fn start(dir: &Path, home: &Path, api: u16, p2p: u16) -> (Node, Client) {
     let started = Instant::now();
     while client.status().is_err() {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < STARTUP_TIMEOUT,
             "the devnet did not start"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -109,11 +114,28 @@ fn api_code(result: Result<String, ClientError>) -> String {
     }
 }
 
-fn get_code(client: &Client, path: &str) -> (u16, String) {
-    let response = reqwest::blocking::get(format!("{}{path}", client.base())).unwrap();
+/// The status and code of `method path` (with `body`), which must be the JSON error.
+fn request_code(client: &Client, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let response = reqwest::blocking::Client::new()
+        .request(method, format!("{}{path}", client.base()))
+        .body(body)
+        .send()
+        .unwrap();
     let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().unwrap();
+    let content_type = response.headers().get("content-type").cloned();
+    let text = response.text().unwrap();
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "{path}: {status} {text}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     (status, body["code"].as_str().unwrap_or("").to_string())
+}
+
+fn get_code(client: &Client, path: &str) -> (u16, String) {
+    request_code(client, "GET", path, Vec::new())
 }
 
 fn tempdir() -> PathBuf {
@@ -346,9 +368,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     assert_eq!(api_code(client.submit(&stranger)), "insufficient_balance");
     let hash = client.submit(&good).unwrap();
     assert_eq!(api_code(client.submit(&good)), "duplicate");
-    client
-        .wait_finalized(&hash, Duration::from_secs(30))
-        .unwrap();
+    client.wait_finalized(&hash, FINALITY_TIMEOUT).unwrap();
     assert_eq!(api_code(client.submit(&good)), "replayed_nonce");
     for (path, status, code) in [
         ("/v1/accounts/garbage", 400, "invalid_address"),
@@ -358,11 +378,52 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         ("/v1/txs/xyz", 400, "invalid_hash"),
         (&format!("/v1/txs/{}", "ab".repeat(32)), 404, "unknown_tx"),
         ("/v1/nothing", 404, "not_found"),
+        // Refusals by the router and extractors are the same JSON, with the route's own code.
+        ("/v1/jobs/%ff", 400, "invalid_hash"),
+        ("/v1/txs/%c3%28", 400, "invalid_hash"),
+        ("/v1/blobs/%ff", 400, "invalid_hash"),
+        ("/v1/accounts/%ff", 400, "invalid_address"),
+        ("/v1/providers/%ff/", 404, "not_found"),
+        ("/v1/blocks/%ff", 400, "invalid_height"),
+        ("/v1/blocks/+5", 400, "invalid_height"),
+        (&format!("/v1/txs/{}", "AB".repeat(32)), 400, "invalid_hash"),
+        (
+            &format!("/v1/accounts/{}", dev1.to_string().to_uppercase()),
+            400,
+            "invalid_address",
+        ),
+        ("/v1/jobs?limit=abc", 400, "invalid_query"),
+        ("/v1/jobs?limit=0", 400, "invalid_query"),
+        ("/v1/jobs?consumer=nope", 400, "invalid_address"),
     ] {
         assert_eq!(
             get_code(&client, path),
             (status, code.to_string()),
             "{path}"
+        );
+    }
+    for (method, path, body, status, code) in [
+        ("DELETE", "/v1/blobs", Vec::new(), 405, "method_not_allowed"),
+        (
+            "PATCH",
+            "/v1/blobs/00",
+            Vec::new(),
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/v1/faucet", Vec::new(), 405, "method_not_allowed"),
+        (
+            "POST",
+            "/v1/faucet",
+            vec![b' '; 100_000],
+            413,
+            "body_too_large",
+        ),
+    ] {
+        assert_eq!(
+            request_code(&client, method, path, body),
+            (status, code.to_string()),
+            "{method} {path}"
         );
     }
 
@@ -404,7 +465,21 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
             u64::MAX
         })
     };
-    std::thread::sleep(Duration::from_millis(1_000));
+    // Let the load run until the node has finalized some of it, however slow the machine is
+    // today; the load goes on meanwhile, so the kill below still lands in the middle of it.
+    let started = Instant::now();
+    while !submitted
+        .lock()
+        .unwrap()
+        .first()
+        .is_some_and(|hash| client.tx(hash).is_ok_and(|s| s.status == "finalized"))
+    {
+        assert!(
+            started.elapsed() < FINALITY_TIMEOUT,
+            "none of the load finalized"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // What the node reports finalized before the kill must all be there after it.
     let hashes = submitted.lock().unwrap().clone();
     let mut finalized = BTreeMap::new();
@@ -461,9 +536,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         },
     );
     let hash = client.submit(&tx).unwrap();
-    client
-        .wait_finalized(&hash, Duration::from_secs(30))
-        .unwrap();
+    client.wait_finalized(&hash, FINALITY_TIMEOUT).unwrap();
     // Replay the finalized chain from block 1 and recompute the balance of dev1 from receipts.
     let tip = client.status().unwrap().height;
     let mut seen = 0;
@@ -541,15 +614,13 @@ fn batch_faucet_stream_metrics_and_openapi() {
         );
     }
     client
-        .wait_finalized(items[1].hash.as_ref().unwrap(), Duration::from_secs(30))
+        .wait_finalized(items[1].hash.as_ref().unwrap(), FINALITY_TIMEOUT)
         .unwrap();
 
     // Faucet: funds a fresh address; refuses garbage and excess.
     let fresh = Address(PrivateKey::from_seed(777).public_key());
     let hash = client.faucet(&fresh, Some("2.5plx".into())).unwrap();
-    client
-        .wait_finalized(&hash, Duration::from_secs(30))
-        .unwrap();
+    client.wait_finalized(&hash, FINALITY_TIMEOUT).unwrap();
     assert_eq!(
         client.account(&fresh).unwrap().balance,
         (2 * PLX + PLX / 2).to_string()
@@ -582,7 +653,7 @@ fn batch_faucet_stream_metrics_and_openapi() {
     let mut buf = [0u8; 4096];
     while !text.contains("event: block") {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < FINALITY_TIMEOUT,
             "no block event: {text}"
         );
         use std::io::Read;
@@ -622,9 +693,24 @@ fn batch_faucet_stream_metrics_and_openapi() {
         "/v1/status",
         "/v1/faucet",
         "/v1/stream/blocks",
+        "/v1/blobs",
+        "/v1/blobs/{hash}",
+        "/metrics",
+        "/v1/openapi.json",
     ] {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
+    // Parameters carry the syntax the node accepts.
+    let schemas = &openapi["components"]["schemas"];
+    assert_eq!(
+        schemas["Address"]["pattern"],
+        plexus_client::dto::params::ADDRESS_PATTERN
+    );
+    assert_eq!(
+        schemas["Hash"]["pattern"],
+        plexus_client::dto::params::HASH_PATTERN
+    );
+    assert_eq!(schemas["Height"]["maximum"], u64::MAX);
     std::fs::remove_dir_all(&workdir).ok();
 }
 
@@ -729,7 +815,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let started = Instant::now();
     while client.status().map(|s| s.height).unwrap_or(0) < 4 {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < STARTUP_TIMEOUT,
             "the node did not produce blocks"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -754,7 +840,7 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let started = Instant::now();
     while client.status().unwrap().reshare_logs < 1 {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < FINALITY_TIMEOUT,
             "the validator's dealer log did not reach the chain"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -771,6 +857,43 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
 
 /// SIGKILL at seeded random moments under load, five times: after each restart every transaction
 /// the node reported finalized is still finalized at the same height. Set PLEXUS_E2E_SEED to replay.
+/// Each cycle first waits for one transaction to finalize (so every cycle has something to lose,
+/// however slow the machine), then loads the node for the random time and kills it.
+/// Submits `transfer(next nonce)` from `sender` until one of them finalizes, and returns its hash
+/// and height. Right after a restart a block from before the kill may still take the nonce a
+/// transfer used; then the next nonce is tried. Fails after `FINALITY_TIMEOUT`.
+fn finalize_one(
+    client: &Client,
+    sender: &Address,
+    transfer: impl Fn(u64) -> plexus_types::SignedTransaction,
+) -> (String, u64) {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < FINALITY_TIMEOUT,
+            "no transfer finalized"
+        );
+        let nonce = client.account(sender).unwrap().next_nonce;
+        let Ok(hash) = client.submit(&transfer(nonce)) else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        // Wait until the nonce is final, whoever's transaction took it.
+        while client.account(sender).unwrap().nonce <= nonce {
+            assert!(
+                started.elapsed() < FINALITY_TIMEOUT,
+                "nonce {nonce} never finalized"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(status) = client.tx(&hash)
+            && status.status == "finalized"
+        {
+            return (hash, status.height.unwrap());
+        }
+    }
+}
+
 #[test]
 fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     let seed: u64 = std::env::var("PLEXUS_E2E_SEED")
@@ -796,14 +919,9 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     for cycle in 0..5 {
         let (_, client) = &node;
         let chain_id = client.status().unwrap().chain_id;
-        let mut nonce = client
-            .account(&Address(key.public_key()))
-            .unwrap()
-            .next_nonce;
-        let deadline = Instant::now() + Duration::from_millis(next_delay_ms());
-        let mut hashes = Vec::new();
-        while Instant::now() < deadline {
-            let tx = TxBuilder {
+        let sender = Address(key.public_key());
+        let transfer = |nonce| {
+            TxBuilder {
                 key: &key,
                 chain_id,
                 fee: 1_000,
@@ -814,8 +932,15 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
                     to: to.clone(),
                     amount: 1,
                 },
-            );
-            if let Ok(hash) = client.submit(&tx) {
+            )
+        };
+        let (first, height) = finalize_one(client, &sender, transfer);
+        seen.insert(first, height);
+        let mut nonce = client.account(&sender).unwrap().next_nonce;
+        let deadline = Instant::now() + Duration::from_millis(next_delay_ms());
+        let mut hashes = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(hash) = client.submit(&transfer(nonce)) {
                 hashes.push(hash);
                 nonce += 1;
             }
@@ -842,4 +967,192 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     assert!(!seen.is_empty(), "seed {seed}: nothing was finalized");
     drop(node);
     std::fs::remove_dir_all(&workdir).ok();
+}
+
+/// Issue 12, finding 1: a small-order key (the all-zero key is one) "signs" anything under
+/// ZIP-215. The node refuses it as a sender (a forged all-zero signature) and as a recipient, at
+/// the API (single and batch) and the faucet, with `weak_key`; the CLI refuses it as `--to`.
+#[test]
+fn small_order_keys_are_refused_at_the_api_and_the_cli() {
+    use commonware_codec::DecodeExt;
+    let workdir = tempdir();
+    let (home, data) = (workdir.join("home"), workdir.join("data"));
+    let (api, p2p) = (free_port(), free_port());
+    let (_node, client) = start(&data, &home, api, p2p);
+    let chain_id = client.status().unwrap().chain_id;
+    let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+    let weak_text = weak.to_string();
+    assert!(weak_text.starts_with("plx1qqqq"), "{weak_text}");
+
+    // A transfer out of the weak key, "signed" with zeros: the signature verifies, the key is refused.
+    let forged = plexus_types::SignedTransaction {
+        tx: plexus_types::Transaction {
+            chain_id,
+            sender: weak.clone(),
+            nonce: 0,
+            fee: 1_000,
+            payload: Payload::Transfer {
+                to: key_address(&home, api, "dev1"),
+                amount: 1,
+            },
+        },
+        signature: plexus_types::Signature::decode(commonware_codec::Copying(&[0u8; 64][..]))
+            .unwrap(),
+    };
+    assert!(forged.verify_signature());
+    assert_eq!(api_code(client.submit(&forged)), "weak_key");
+    let items = client.submit_batch(std::slice::from_ref(&forged)).unwrap();
+    assert_eq!(
+        items[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("weak_key")
+    );
+
+    // Sending to it: refused by the node (a client that skips the CLI's check) and the faucet.
+    let key = read_key(&home, "dev2");
+    let builder = TxBuilder {
+        key: &key,
+        chain_id,
+        fee: 1_000,
+    };
+    let to_weak = builder.build(
+        0,
+        Payload::Transfer {
+            to: weak.clone(),
+            amount: PLX,
+        },
+    );
+    assert_eq!(api_code(client.submit(&to_weak)), "weak_key");
+    match client.faucet(&weak, Some("1plx".into())) {
+        Err(ClientError::Api { status, body }) => {
+            assert_eq!((status, body.code.as_str()), (400, "weak_key"))
+        }
+        other => panic!("the faucet paid a weak key: {other:?}"),
+    }
+
+    // The CLI says why before anything is sent.
+    let out = plexus(
+        &home,
+        api,
+        &[
+            "tx", "transfer", "--from", "dev2", "--to", &weak_text, "--amount", "1plx",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("small-order") && stderr.contains("weak_key"),
+        "{stderr}"
+    );
+    let weak_balance = client.account(&weak).map(|a| a.balance);
+    assert!(
+        matches!(
+            weak_balance.as_deref(),
+            Ok("0") | Err(ClientError::Api { status: 404, .. })
+        ),
+        "{weak_balance:?}"
+    );
+    assert_eq!(
+        client
+            .account(&key_address(&home, api, "dev2"))
+            .unwrap()
+            .nonce,
+        0
+    );
+}
+
+/// Issue 12, finding 4: a flood that costs its sender nothing must cost the node little, and
+/// one client cannot take the node. A finalized batch posted again is refused on its nonces
+/// before any signature is checked (so even forged signatures answer `replayed_nonce`); a client
+/// over its budget of transaction bytes gets 429 `rate_limited` with `Retry-After`, while
+/// another client is served.
+#[test]
+fn replays_are_refused_before_signatures_and_floods_are_limited_per_client() {
+    let workdir = tempdir();
+    let (home, data) = (workdir.join("home"), workdir.join("data"));
+    let (api, p2p) = (free_port(), free_port());
+    let (_node, client) = start(&data, &home, api, p2p);
+    let chain_id = client.status().unwrap().chain_id;
+    let key = read_key(&home, "dev3");
+    let builder = TxBuilder {
+        key: &key,
+        chain_id,
+        fee: 1_000,
+    };
+    let to = key_address(&home, api, "dev4");
+    let txs: Vec<_> = (0..5)
+        .map(|n| {
+            builder.build(
+                n,
+                Payload::Transfer {
+                    to: to.clone(),
+                    amount: 1,
+                },
+            )
+        })
+        .collect();
+    let items = client.submit_batch(&txs).unwrap();
+    for item in &items {
+        client
+            .wait_finalized(item.hash.as_ref().unwrap(), Duration::from_secs(30))
+            .unwrap();
+    }
+    // The same batch with every signature broken: refused for its nonces, not its signatures.
+    let mut replayed = txs.clone();
+    for tx in &mut replayed {
+        tx.tx.fee += 1;
+    }
+    let items = client.submit_batch(&replayed).unwrap();
+    for item in &items {
+        assert_eq!(
+            item.error.as_ref().map(|e| e.code.as_str()),
+            Some("replayed_nonce"),
+            "{item:?}"
+        );
+    }
+    assert_eq!(api_code(client.submit(&replayed[0])), "replayed_nonce");
+
+    // A flooding client (another loopback address) sends 4 MB bodies: its 6 MiB burst at
+    // 2 MiB/s runs out within three of them, whatever the machine's speed (each request is
+    // over in much less than the second it would take to earn one back).
+    let flooder = reqwest::blocking::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut body = vec![0xe8, 0x07]; // varint 1000
+    body.resize(4_000_000, 0);
+    let mut limited = None;
+    for _ in 0..3 {
+        let response = flooder
+            .post(format!("{}/v1/txs/batch", client.base()))
+            .body(body.clone())
+            .send()
+            .unwrap();
+        if response.status().as_u16() == 429 {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let code = response.json::<serde_json::Value>().unwrap()["code"].clone();
+            limited = Some((retry, code));
+            break;
+        }
+    }
+    let (retry, code) = limited.expect("the flooding client was never limited");
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
+    assert_eq!(code, "rate_limited");
+    // Another client is served meanwhile, and a one-transaction client too.
+    assert!(client.status().is_ok());
+    let next = builder.build(
+        5,
+        Payload::Transfer {
+            to: to.clone(),
+            amount: 1,
+        },
+    );
+    let hash = client.submit(&next).unwrap();
+    client
+        .wait_finalized(&hash, Duration::from_secs(30))
+        .unwrap();
 }

@@ -1,5 +1,6 @@
 //! Running a node: recover from disk, start consensus, the finalizer and the API, stop on signal.
 
+use crate::limits::ClientLimits;
 use crate::{
     api::{self, ApiState, Faucet},
     engine::{self, EngineConfig},
@@ -51,6 +52,8 @@ pub struct NodeConfig {
     pub faucet: Option<PrivateKey>,
     pub block_time_min_ms: u64,
     pub idle_block_ms: u64,
+    /// Per-client API budgets; `None` for none (benchmarks driving the node from one client).
+    pub client_limits: Option<crate::limits::LimitsConfig>,
 }
 
 /// Why a node stopped abnormally.
@@ -333,8 +336,8 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         addr: cfg.p2p,
         source,
     })?;
-    let listener = tokio::net::TcpListener::bind(cfg.api)
-        .await
+    let listener = std::net::TcpListener::bind(cfg.api)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|source| NodeError::Listen {
             what: "API",
             addr: cfg.api,
@@ -347,6 +350,11 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         blocks: blocks.clone(),
         streams: Arc::new(tokio::sync::Semaphore::new(api::STREAMS_MAX)),
         faucet: cfg.faucet.map(|key| Arc::new(Faucet::new(key))),
+        limits: Arc::new(match cfg.client_limits {
+            Some(limits) => ClientLimits::new(limits),
+            None => ClientLimits::unlimited(),
+        }),
+        checks: Arc::new(tokio::sync::Semaphore::new(api::check_permits())),
     };
 
     let full_nodes: Vec<PublicKey> = cfg
@@ -409,12 +417,8 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         );
     }
     // The API serves only confirmed state: it starts once any state sync is confirmed.
-    let router = api::router(api_state).merge(crate::blob_api::router(blobs));
-    context.child("api").spawn(move |_| async move {
-        if let Err(err) = axum::serve(listener, router).await {
-            error!(%err, "the API server stopped");
-        }
-    });
+    let router = api::router(api_state, blobs);
+    let _api = ApiServer::start(listener, router)?;
     info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
 
     let finalizer = finalize_loop(app, store, metrics, blocks, finalized);
@@ -424,6 +428,71 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             info!("shutting down");
             let _ = context.stop(0, Some(Duration::from_secs(5))).await;
             Ok(())
+        }
+    }
+}
+
+/// Threads of the API's own runtime.
+const API_WORKER_THREADS: usize = 2;
+
+/// The HTTP API on a tokio runtime of its own: a flood of requests keeps these threads (and
+/// the blocking pool they hand checks to) busy, never the consensus runtime's workers, so blocks
+/// keep coming and the OS shares the cores between the two. Stops when dropped.
+struct ApiServer {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ApiServer {
+    fn start(listener: std::net::TcpListener, router: axum::Router) -> Result<Self, NodeError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(API_WORKER_THREADS)
+            .thread_name("plexus-api")
+            .enable_all()
+            .build()
+            .map_err(|e| NodeError::Runtime(format!("the API runtime: {e}")))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("plexus-api".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(err) => {
+                            error!(%err, "the API listener");
+                            return;
+                        }
+                    };
+                    // The peer address feeds the per-client limits (`limits`).
+                    let service =
+                        router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                    // On stop, open connections (block streams never end) are dropped.
+                    tokio::select! {
+                        result = axum::serve(listener, service).into_future() => {
+                            if let Err(err) = result {
+                                error!(%err, "the API server stopped");
+                            }
+                        }
+                        _ = stopped => {}
+                    }
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })
+            .map_err(|e| NodeError::Runtime(format!("the API thread: {e}")))?;
+        Ok(ApiServer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

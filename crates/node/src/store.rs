@@ -52,9 +52,16 @@ pub struct Store {
     db: Database,
 }
 
+/// redb's page cache. Its default (1 GiB) is what a node's resident memory grew to under
+/// sustained load; the API reads recent blocks and single transactions, which a small cache
+/// serves, and the OS page cache holds the rest of the file.
+pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path)?;
+        let db = Database::builder()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(BLOCKS)?;
         txn.open_table(RECEIPTS)?;

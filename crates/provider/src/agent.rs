@@ -4,10 +4,13 @@
 //!
 //! The chain is the authority: every poll reads the jobs assigned to this provider from the node
 //! and reconciles the journal with them, so a restarted agent resumes where it was (a job that
-//! was executing runs again; a commitment that was never finalized is sent again). One thread
-//! submits every transaction, so nonces never race.
+//! was executing runs again; a commitment that was never finalized is sent again). Whether to
+//! take a job on is decided once, when the agent first sees it (`acceptance`), and kept in the
+//! journal, so a restart resumes every job it accepted whatever its speed looks like then. One
+//! thread submits every transaction, so nonces never race.
 
 use crate::{
+    acceptance::{self, Decision, Terms},
     fueltrace::{self, PlayError},
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
     runner::{Assignment, RunError, Runner},
@@ -26,7 +29,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc,
     },
     time::Duration,
@@ -88,6 +91,9 @@ pub struct Agent {
     pub verifier: VerifierConfig,
     /// The audits it re-runs now.
     audits: verifier::Audits,
+    /// The speed figure the background re-measurement publishes (`speed::Remeasure`); when it
+    /// differs from the offer's, the offer is updated on chain. `None`: the figure is fixed.
+    pub speed_figure: Option<Arc<AtomicU64>>,
     /// The last dispute or audit step sent per job: (what it answered, height sent), so a step
     /// is sent once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
     steps_sent: BTreeMap<String, (String, u64)>,
@@ -121,6 +127,7 @@ impl Agent {
             first_seen: None,
             verifier: VerifierConfig::default(),
             audits: verifier::Audits::default(),
+            speed_figure: None,
             steps_sent: BTreeMap::new(),
             done_tx,
             done_rx,
@@ -236,6 +243,7 @@ impl Agent {
         let status = self.node.status()?;
         let height = status.height;
         self.observe_block_time(height, status.timestamp);
+        self.follow_speed();
         if height >= self.last_heartbeat + HEARTBEAT_EVERY_BLOCKS {
             // A failed heartbeat must not hold up results and commitments: try again next poll.
             match self.submit(Payload::ProviderHeartbeat) {
@@ -344,18 +352,16 @@ impl Agent {
         Ok(())
     }
 
+    /// Carries out the journal's decision on `job`: runs an accepted job (when a slot is free)
+    /// or commits the refusal of a refused one. Never decides again.
     fn start(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
         let Some(assignment) = assignment(job) else {
             warn!(job = %job.id, "the node's job record does not parse");
             return Ok(());
         };
-        if !self.can_finish(job, height) {
+        let decision = self.journal().get(&job.id).and_then(|r| r.decision.clone());
+        if let Some(Decision::Refused { reason, .. }) = decision {
             // Refusing costs a fee; running a job that cannot make its deadline costs the lock.
-            warn!(job = %job.id, max_fuel = job.max_fuel, deadline = job.deadline_height, "refusing a job that cannot finish before its deadline");
-            let reason = format!(
-                "{} fuel does not run at {} fuel/s before block {}",
-                job.max_fuel, self.offer.fuel_per_second, job.deadline_height
-            );
             let commitment = match self.runner.refusal(&reason) {
                 Ok(commitment) => commitment,
                 Err(err) => {
@@ -371,10 +377,12 @@ impl Agent {
             )?;
             return self.commit(&job.id, commitment, height);
         }
+        // Accepted (or recorded before decisions were kept, which only accepted jobs were).
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains(&job.id) || running.len() >= self.capacity {
             return Ok(());
         }
+        info!(job = %job.id, "running the job");
         running.insert(job.id.clone());
         let runner = self.runner.clone();
         let done = self.done_tx.clone();
@@ -387,15 +395,53 @@ impl Agent {
         Ok(())
     }
 
-    /// Whether `job` can use all of its `max_fuel` before its deadline at this provider's
-    /// measured speed, with a safety factor of 2, the observed block time, and blocks left for
-    /// the commitment to land.
-    fn can_finish(&self, job: &JobDto, height: u64) -> bool {
-        let blocks_left = job.deadline_height.saturating_sub(height);
-        let blocks_for_work = blocks_left.saturating_sub(GIVE_UP_BEFORE_DEADLINE_BLOCKS);
-        let work_ms =
-            u128::from(job.max_fuel) * 2_000 / u128::from(self.offer.fuel_per_second.max(1));
-        work_ms <= u128::from(blocks_for_work) * u128::from(self.block_ms)
+    /// Decides once whether to take on `job`, first seen at `height`, at the offer's speed
+    /// figure and the observed block time; says so in the log.
+    fn decide(&self, job: &JobDto, height: u64) -> Decision {
+        let terms = Terms {
+            max_fuel: job.max_fuel,
+            deadline_height: job.deadline_height,
+        };
+        let decision = acceptance::decide(terms, height, self.offer.fuel_per_second, self.block_ms);
+        match &decision {
+            Decision::Accepted {
+                fuel_per_second, ..
+            } => {
+                info!(job = %job.id, max_fuel = job.max_fuel, deadline = job.deadline_height, fuel_per_second, "accepted the job");
+            }
+            Decision::Refused { reason, .. } => {
+                warn!(job = %job.id, %reason, "refusing the job: it cannot finish before its deadline");
+            }
+        }
+        decision
+    }
+
+    /// Updates the offer on chain when the background re-measurement has changed the speed
+    /// figure for good; tried again next poll if the update does not land.
+    fn follow_speed(&mut self) {
+        let Some(figure) = self
+            .speed_figure
+            .as_ref()
+            .map(|f| f.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        let registered = self.offer.fuel_per_second;
+        if figure == registered {
+            return;
+        }
+        self.offer.fuel_per_second = figure;
+        match self.register() {
+            Ok(()) => info!(
+                from = registered,
+                to = figure,
+                "offer updated to the new speed"
+            ),
+            Err(err) => {
+                self.offer.fuel_per_second = registered;
+                warn!(%err, "the offer's new speed did not land; trying again");
+            }
+        }
     }
 
     /// Updates the block time estimate from the chain's timestamps (never below the devnet
@@ -416,10 +462,12 @@ impl Agent {
         let record = self.journal().get(&job.id).cloned();
         match (job.status.as_str(), record.map(|r| r.phase)) {
             ("assigned", None) => {
+                let decision = self.decide(job, height);
                 self.journal().put(JobRecord {
                     id: job.id.clone(),
                     deadline_height: job.deadline_height,
                     phase: Phase::Assigned,
+                    decision: Some(decision),
                 })?;
                 self.start(job, height)?;
             }

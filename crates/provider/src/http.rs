@@ -1,7 +1,7 @@
 //! The provider's HTTP API: what consumers and (later) verifiers fetch from a provider.
 //!
 //! - `GET /v1/status` — the provider's address and its jobs by phase.
-//! - `GET /v1/jobs/{id}` — the provider's record of a job (phase, commitment, running).
+//! - `GET /v1/jobs/{id}` — the provider's record of a job (phase, decision, commitment, running).
 //! - `GET /v1/jobs/{id}/output` — the output bytes of a committed job.
 //! - `GET /v1/jobs/{id}/checkpoints/{index}` — a checkpoint manifest (binary, see
 //!   `checkpoints::encode`).
@@ -97,6 +97,7 @@ async fn job(State(state): State<HttpState>, Path(id): Path<String>) -> Response
         "phase": record.phase.name(),
         "running": running,
         "deadline_height": record.deadline_height,
+        "decision": record.decision,
         "commitment": record.phase.commitment(),
     }))
     .into_response()

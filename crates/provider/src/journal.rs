@@ -1,11 +1,13 @@
 //! The provider's journal: one record per job it was assigned, so a restarted agent knows which
-//! jobs it has run, committed and been paid for.
+//! jobs it accepted or refused (decided once, never again: `acceptance`), and which it has run,
+//! committed and been paid for.
 //!
 //! Records are small JSON files (`DIR/jobs/JOB.json`), written to a temporary file, synced and
 //! renamed, so a crash leaves the old record or the new one. The journal is the agent's private
 //! bookkeeping: the chain stays the authority on every job's status, and the agent reconciles
 //! the two on every poll.
 
+use crate::acceptance::Decision;
 use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
@@ -95,6 +97,11 @@ pub struct JobRecord {
     pub id: String,
     pub deadline_height: u64,
     pub phase: Phase,
+    /// Whether the provider took the job on, decided once when it first saw the job and never
+    /// again. `None` only in records written before decisions were kept: those jobs were
+    /// accepted (a refused one had already moved on to its refusal commitment).
+    #[serde(default)]
+    pub decision: Option<Decision>,
 }
 
 /// The directory of job records, mirrored in memory.
@@ -139,15 +146,8 @@ impl Journal {
     /// Writes `record` durably, then keeps it in memory.
     pub fn put(&mut self, record: JobRecord) -> io::Result<()> {
         let path = self.dir.join(format!("{}.json", record.id));
-        let tmp = path.with_extension("tmp");
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(
-            serde_json::to_string_pretty(&record)
-                .expect("records serialize")
-                .as_bytes(),
-        )?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)?;
+        let json = serde_json::to_string_pretty(&record).expect("records serialize");
+        write_synced(&path, json.as_bytes())?;
         self.records.insert(record.id.clone(), record);
         Ok(())
     }
@@ -160,6 +160,16 @@ impl Journal {
         record.phase = phase;
         self.put(record)
     }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old file or the new one, never a part:
+/// a temporary file beside it, synced, then renamed over it.
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -176,6 +186,11 @@ mod tests {
                 id: "ab".into(),
                 deadline_height: 9,
                 phase: Phase::Assigned,
+                decision: Some(Decision::Accepted {
+                    height: 2,
+                    fuel_per_second: 70_000_000,
+                    block_ms: 250,
+                }),
             })
             .unwrap();
         let commitment = CommitmentRecord {
@@ -200,6 +215,23 @@ mod tests {
         let record = reopened.get("ab").unwrap();
         assert_eq!(record.phase.commitment(), Some(&commitment));
         assert_eq!(record.phase.name(), "commit_sent");
+        // The decision outlives the phase it was made in.
+        assert!(matches!(
+            record.decision,
+            Some(Decision::Accepted {
+                fuel_per_second: 70_000_000,
+                ..
+            })
+        ));
+        // A record an older agent wrote, before decisions were kept, still opens.
+        fs::write(
+            dir.join("jobs").join("cd.json"),
+            r#"{"id":"cd","deadline_height":7,"phase":{"phase":"assigned"}}"#,
+        )
+        .unwrap();
+        let reopened = Journal::open(&dir).unwrap();
+        let legacy = reopened.get("cd").unwrap();
+        assert_eq!((&legacy.phase, &legacy.decision), (&Phase::Assigned, &None));
         fs::write(dir.join("jobs").join("zz.json"), "not json").unwrap();
         assert!(Journal::open(&dir).is_err());
         fs::remove_dir_all(&dir).unwrap();

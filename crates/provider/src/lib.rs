@@ -6,31 +6,39 @@
 //!   threads of their own, seals and reveals them, and declines those it cannot finish in time.
 //! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), admits and runs
 //!   it in `plexus-exec` with checkpoints on disk, and produces the commitment.
+//! - `acceptance`: whether to take on an assigned job, decided once and kept in the journal.
 //! - `journal`: the per-job records that let a restarted agent resume.
+//! - `speed`: the fuel-per-second figure (median of several timings, kept across restarts,
+//!   re-measured while idle).
 //! - `checkpoints`: checkpoint manifests and pages on disk, served for audits.
 //! - `http`: the provider's HTTP API (outputs, checkpoints, pages, blobs).
 //!
 //! Data layout under the provider's directory: `blobs/` (content-addressed store), `jobs/`
-//! (journal), `checkpoints/JOB/INDEX` and `pages/`, `verifier/` (sealed verdicts and sent
-//! declines of audits).
+//! (journal), `checkpoints/JOB/INDEX`, `pages/`, `speed.json` (the speed estimate) and
+//! `verifier/` (sealed verdicts and sent declines of audits).
 
+pub mod acceptance;
 pub mod agent;
 pub mod checkpoints;
 pub mod fueltrace;
 pub mod http;
 pub mod journal;
 pub mod runner;
+pub mod speed;
 
 use plexus_blobs::{BlobStore, Limits};
 use plexus_client::Client;
-use plexus_exec::{Engine, EngineOptions, MemoryCheckpoints};
+use plexus_exec::{Engine, EngineOptions};
 use plexus_types::{PrivateKey, job::ResourceProfile};
 use std::{
     collections::BTreeSet,
     net::SocketAddr,
     path::PathBuf,
-    sync::{Arc, Mutex, atomic::AtomicBool},
-    time::{Duration, Instant},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64},
+    },
+    time::Duration,
 };
 use tracing::info;
 
@@ -54,7 +62,9 @@ pub struct ProviderConfig {
     /// Fuel per checkpoint segment until the chain's is read from the node (the agent then uses
     /// the chain's).
     pub seg_fuel: u64,
-    /// The benchmark figure to register; measured at start when absent.
+    /// A fixed speed figure to register (no benchmark at start, none in the background); when
+    /// absent, the estimate kept in `dir` is used, or measured at the first start
+    /// (`speed::estimate_at_start`), and re-measured while idle.
     pub fuel_per_second: Option<u64>,
     pub poll: Duration,
     /// Stop when the process that started this one exits (a devnet's providers).
@@ -76,8 +86,8 @@ pub enum ProviderError {
     Io(#[from] std::io::Error),
     #[error("executor: {0}")]
     Engine(#[from] plexus_exec::EngineError),
-    #[error("benchmark: {0}")]
-    Benchmark(String),
+    #[error("speed: {0}")]
+    Speed(#[from] speed::SpeedError),
     #[error(transparent)]
     Agent(#[from] agent::AgentError),
     #[error("cannot listen on {addr}: {source}")]
@@ -87,47 +97,23 @@ pub enum ProviderError {
     },
 }
 
-/// Runs the standard job (the built-in digits classifier over 256 blank images) and returns
-/// the fuel per second this machine executes with metering and checkpoints on.
-pub fn measure_fuel_per_second(engine: &Engine) -> Result<u64, ProviderError> {
-    let builtin = plexus_exec::builtin::lookup("digits")
-        .ok_or_else(|| ProviderError::Benchmark("no built-in digits module".into()))?;
-    let admitted =
-        plexus_exec::admit(builtin.wasm).map_err(|e| ProviderError::Benchmark(e.to_string()))?;
-    let job = plexus_exec::Job {
-        id: [7; 32],
-        module: engine.compile(&admitted)?,
-        input: plexus_job_digits::encode_input(&vec![[0u8; 64]; 256])
-            .map_err(|e| ProviderError::Benchmark(e.to_string()))?
-            .into(),
-        blobs: builtin.blobs.iter().map(|b| Arc::from(*b)).collect(),
-        max_fuel: plexus_exec::JOB_FUEL_MAX,
-        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
-    };
-    let mut best = 0u64;
-    // Best of three: the first run also warms caches.
-    for _ in 0..3 {
-        let started = Instant::now();
-        let execution = plexus_exec::run(engine, &job, &mut MemoryCheckpoints::default())
-            .map_err(|e| ProviderError::Benchmark(e.to_string()))?;
-        let seconds = started.elapsed().as_secs_f64().max(1e-6);
-        best = best.max((execution.total_fuel as f64 / seconds) as u64);
-    }
-    Ok(best)
-}
-
 /// Runs the provider until SIGINT or SIGTERM.
 pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
     std::fs::create_dir_all(&cfg.dir)?;
     let blobs = Arc::new(BlobStore::open(&cfg.dir.join("blobs"), Limits::default())?);
     let journal = Arc::new(Mutex::new(journal::Journal::open(&cfg.dir)?));
     let engine = Engine::new(EngineOptions::default())?;
-    let fuel_per_second = match cfg.fuel_per_second {
-        Some(figure) => figure,
+    let (fuel_per_second, estimate) = match cfg.fuel_per_second {
+        Some(figure) => {
+            info!(
+                fuel_per_second = figure,
+                "using the given speed figure (no benchmark)"
+            );
+            (figure, None)
+        }
         None => {
-            let figure = measure_fuel_per_second(&engine)?;
-            info!(fuel_per_second = figure, "measured the standard job");
-            figure
+            let estimate = speed::estimate_at_start(&engine, &cfg.dir)?;
+            (estimate.fuel_per_second, Some(estimate))
         }
     };
     let node = Client::new(&cfg.node);
@@ -173,6 +159,20 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         );
     }
     agent.verifier = cfg.verifier;
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Some(estimate) = estimate {
+        let figure = Arc::new(AtomicU64::new(estimate.fuel_per_second));
+        agent.speed_figure = Some(figure.clone());
+        let remeasure = speed::Remeasure {
+            estimate,
+            dir: cfg.dir.clone(),
+            running: running.clone(),
+            figure,
+            every: speed::REMEASURE_EVERY,
+        };
+        let (runner, stop) = (agent.runner.clone(), stop.clone());
+        std::thread::spawn(move || remeasure.run(&runner.engine, &stop));
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -196,7 +196,6 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
             tracing::error!(%err, "the provider API stopped");
         }
     });
-    let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     runtime.spawn(async move {
         let mut term =

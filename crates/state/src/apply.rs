@@ -218,6 +218,9 @@ fn execute_tx(
     if tx.chain_id != state.chain_id {
         return rejected(Reason::WrongChain);
     }
+    if tx.names_weak_key() {
+        return rejected(Reason::WeakKey);
+    }
     if tx.fee < state.params.fee_min {
         return rejected(Reason::FeeTooLow);
     }

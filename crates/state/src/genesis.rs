@@ -30,6 +30,8 @@ pub struct Genesis {
 pub enum GenesisError {
     #[error("address {0} is allocated twice")]
     DuplicateAllocation(Box<Address>),
+    #[error("address {0} is a small-order key that anyone can sign for")]
+    WeakKey(Box<Address>),
     #[error("the allocations overflow 128 bits")]
     Overflow,
     #[error("validator {0} cannot bond its self-bond from its allocation")]
@@ -129,6 +131,13 @@ impl Genesis {
             epoch_verifier_audits: BTreeMap::new(),
             emissions: BTreeMap::new(),
         };
+        let named = self.allocations.iter().map(|(address, _)| address);
+        if let Some(weak) = named
+            .chain(self.validators.iter().map(|v| &v.address))
+            .find(|address| address.is_weak())
+        {
+            return Err(GenesisError::WeakKey(Box::new(weak.clone())));
+        }
         for (address, amount) in &self.allocations {
             if state.accounts.contains_key(address) {
                 return Err(GenesisError::DuplicateAllocation(Box::new(address.clone())));

@@ -437,3 +437,82 @@ fn unbonding_entries_per_account_are_capped_and_freed_on_release() {
     assert_eq!(got, vec![Status::Success]);
     assert_eq!(state.recount(), Ok(state.supply.total));
 }
+
+/// The all-zero key and every other small-order key: its forged "signature" verifies under
+/// ZIP-215, so a block that spends from it must not move anything, and nothing may be sent or
+/// delegated to one (issue 12, finding 1).
+#[test]
+fn small_order_keys_can_neither_spend_nor_receive() {
+    use commonware_codec::DecodeExt;
+    let (mut state, _) = genesis();
+    let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+    assert!(weak.is_weak());
+    // Funds that reached the weak key before this rule (the issue's attack sent it 1 PLX).
+    state.accounts.entry(weak.clone()).or_default().balance = PLX;
+    state.supply.total += PLX;
+    state.supply.minted += PLX;
+    let forged =
+        plexus_types::Signature::decode(commonware_codec::Copying(&[0u8; 64][..])).unwrap();
+    let theft = SignedTransaction {
+        tx: Transaction {
+            chain_id: CHAIN,
+            sender: weak.clone(),
+            nonce: 0,
+            fee: 1_000,
+            payload: Payload::Transfer {
+                to: address(3),
+                amount: PLX / 2,
+            },
+        },
+        signature: forged,
+    };
+    // The forgery passes the signature check: only the weak-key rule stops it.
+    assert!(theft.verify_signature());
+    let before = state.account(&address(3)).balance;
+    let to_weak = tx(
+        1,
+        0,
+        Payload::Transfer {
+            to: weak.clone(),
+            amount: PLX,
+        },
+    );
+    let delegate_weak = tx(
+        2,
+        0,
+        Payload::Delegate {
+            validator: weak.clone(),
+            amount: PLX,
+        },
+    );
+    assert_eq!(
+        statuses(&mut state, vec![theft, to_weak, delegate_weak]),
+        vec![Status::Rejected(Reason::WeakKey); 3]
+    );
+    assert_eq!(state.account(&weak).balance, PLX);
+    assert_eq!(state.account(&weak).nonce, 0);
+    assert_eq!(state.account(&address(3)).balance, before);
+    assert_eq!(state.account(&address(1)).nonce, 0, "rejected, not charged");
+}
+
+#[test]
+fn genesis_refuses_small_order_keys() {
+    let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+    let mut genesis = Genesis {
+        chain_id: CHAIN,
+        timestamp_ms: 1_000,
+        params: Params::default(),
+        allocations: vec![(address(0), 1_000_000 * PLX), (weak.clone(), PLX)],
+        validators: vec![GenesisValidator {
+            address: address(0),
+            self_bond: 10_000 * PLX,
+        }],
+        beacon: dev_beacon().output,
+    };
+    assert_eq!(
+        genesis.build().unwrap_err(),
+        plexus_state::GenesisError::WeakKey(Box::new(weak))
+    );
+    genesis.allocations.pop();
+    assert!(genesis.build().is_ok());
+}

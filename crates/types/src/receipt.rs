@@ -57,13 +57,14 @@ pub enum Reason {
     NotYourMove = 42,
     InvalidMove = 43,
     ContentInvalid = 44,
+    WeakKey = 45,
     InvalidVerifierOffer = 46,
     DeclineTooLate = 47,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 46] = [
+    pub const ALL: [Reason; 47] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -108,6 +109,7 @@ impl Reason {
         Reason::NotYourMove,
         Reason::InvalidMove,
         Reason::ContentInvalid,
+        Reason::WeakKey,
         Reason::InvalidVerifierOffer,
         Reason::DeclineTooLate,
     ];
@@ -159,6 +161,7 @@ impl Reason {
             Reason::NotYourMove => "not_your_move",
             Reason::InvalidMove => "invalid_move",
             Reason::ContentInvalid => "content_invalid",
+            Reason::WeakKey => "weak_key",
             Reason::InvalidVerifierOffer => "invalid_verifier_offer",
             Reason::DeclineTooLate => "decline_too_late",
         }
@@ -230,6 +233,9 @@ impl Reason {
             }
             Reason::ContentInvalid => {
                 "the pre-state manifest or content does not match the agreed leaf's hashes"
+            }
+            Reason::WeakKey => {
+                "a small-order key (anyone can sign for it) cannot send, receive or be delegated to"
             }
             Reason::InvalidVerifierOffer => {
                 "the verifier's fuel per second is zero or its capacity is outside 1..=64"

@@ -543,6 +543,21 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Whether the transaction names a small-order key ([`Address::is_weak`]) as its sender or
+    /// as an account it pays or delegates to. The mempool and block execution both refuse it
+    /// (`Reason::WeakKey`): a weak sender's "signature" can be forged by anyone, and value sent
+    /// to a weak key is open to anyone.
+    pub fn names_weak_key(&self) -> bool {
+        self.sender.is_weak()
+            || match &self.payload {
+                Payload::Transfer { to, .. } => to.is_weak(),
+                Payload::Delegate { validator, .. } => validator.is_weak(),
+                _ => false,
+            }
+    }
+}
+
 impl Write for Transaction {
     fn write(&self, buf: &mut impl BufMut) {
         self.chain_id.write(buf);

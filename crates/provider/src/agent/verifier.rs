@@ -549,8 +549,11 @@ mod tests {
     use super::*;
     use plexus_types::hash::digest_hex;
 
-    /// `(fuel, height, due height, running, threads busy, free slot)` and the step expected.
-    fn check(cases: &[((u64, u64, u64, bool, usize, bool), Step)]) {
+    /// `(fuel, height, due height, running, threads busy, free slot)`.
+    type Case = (u64, u64, u64, bool, usize, bool);
+
+    /// Each case and the step expected.
+    fn check(cases: &[(Case, Step)]) {
         for &((fuel, height, due_height, running, busy, free), expected) in cases {
             let drawn = Drawn {
                 fuel,
