@@ -2315,3 +2315,102 @@ fn a_canary_outlasting_its_jobs_retention_is_withdrawn_without_a_charge() {
     assert!(!chain.state.audits.contains_key(&canary));
     assert_eq!(chain.slash_burned(), 0);
 }
+
+/// Regression (issue 12, finding 3), the incident itself: an honest verifier with room for two
+/// audits is drawn for two full audits in one block. Its machine re-runs both at once, sharing
+/// one core (30_000 fuel/s: each re-run of 20_000 fuel takes 1.33 s, 6 blocks of 250 ms), and
+/// restarts mid-audit (down 2 blocks, then both re-runs start over). Its seals land 12 blocks
+/// after the draw. The seal deadline follows the drawn fuel at its declared speed (the job's
+/// max fuel, 401 blocks), so both pass and nothing is taken from it. Under the former rule
+/// (response time plus the committed fuel at a fixed 10^8 fuel per block: 4 blocks here) both
+/// seals came too late and both lapses took the job's value from the bond.
+#[test]
+fn two_full_audits_drawn_at_once_to_a_slow_restarting_verifier_both_pass() {
+    const SPEED: u64 = 30_000;
+    const CORES: u64 = 1;
+    const DOWN_BLOCKS: u64 = 2;
+    // Two re-runs of 20_000 fuel sharing one core at SPEED, in 250 ms blocks.
+    let rerun_blocks = (2 * SEG_FUEL * SEGMENTS * 1_000).div_ceil(SPEED * CORES * 250);
+    assert_eq!(rerun_blocks, 6);
+    let mut chain = Chain::new(0);
+    chain.register_provider();
+    chain.ok(VERIFIER, verifier_register(VERIFIER_BOND, SPEED, 2));
+    let jobs: Vec<Synthetic> = (80..82).map(Synthetic::new).collect();
+    let posts: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            chain.replayer.jobs.insert(job.module(), *job);
+            chain.tx(CONSUMER, job.post(AuditClass::Full))
+        })
+        .collect();
+    let ids: Vec<Digest> = posts.iter().map(SignedTransaction::hash).collect();
+    assert_eq!(chain.block(posts), vec![Status::Success; 2]);
+    let commits: Vec<_> = ids
+        .iter()
+        .zip(&jobs)
+        .map(|(id, job)| chain.tx(PROVIDER, job.commit(*id, Fault::Honest)))
+        .collect();
+    assert_eq!(chain.block(commits), vec![Status::Success; 2]);
+    chain.empty(AUDIT_DRAW_DELAY_BLOCKS);
+    let drawn = chain.state.height;
+    for id in &ids {
+        let audit = &chain.state.audits[id];
+        assert_eq!(
+            (&audit.verifier, audit.drawn_height),
+            (&address(VERIFIER), drawn),
+            "both audits drawn to the one verifier in one block"
+        );
+    }
+    // Half-way through, the machine restarts: the re-runs in flight are lost and start over.
+    chain.empty(rerun_blocks / 2 + DOWN_BLOCKS + rerun_blocks);
+    let salt = hash(&[b"salt", b"two at once"]);
+    let verdicts: Vec<Verdict> = jobs
+        .iter()
+        .map(|job| Verdict::Full(job.commitment(Fault::Honest)))
+        .collect();
+    let seals: Vec<_> = ids
+        .iter()
+        .zip(&verdicts)
+        .map(|(id, verdict)| {
+            let seal = audit_seal(id, &address(VERIFIER), verdict, &salt);
+            chain.tx(VERIFIER, Payload::AuditCommit { job: *id, seal })
+        })
+        .collect();
+    assert_eq!(
+        chain.block(seals),
+        vec![Status::Success; 2],
+        "both seals land before their deadlines: {:?}",
+        ids.iter()
+            .map(|id| chain.state.audits[id].due_height)
+            .collect::<Vec<_>>()
+    );
+    let reveals: Vec<_> = ids
+        .iter()
+        .zip(verdicts)
+        .map(|(id, verdict)| {
+            chain.tx(
+                VERIFIER,
+                Payload::AuditReveal {
+                    job: *id,
+                    verdict,
+                    salt,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(chain.block(reveals), vec![Status::Success; 2]);
+    for id in &ids {
+        assert_eq!(chain.state.audits[id].stage, AuditStage::Passed);
+    }
+    chain.empty(SETTLEMENT_WINDOW_BLOCKS + 1);
+    for id in &ids {
+        assert_eq!(chain.status(id).name(), "settled");
+    }
+    let v = chain.verifier(VERIFIER);
+    assert_eq!(
+        (v.audits_done, v.audits_missed, v.slashed, v.bond),
+        (2, 0, 0, VERIFIER_BOND),
+        "an honest verifier lost its bond to load"
+    );
+    assert_eq!(chain.slash_burned(), 0);
+}
