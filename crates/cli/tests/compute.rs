@@ -11,9 +11,10 @@
 //! its outputs (the devnet's testing aid): its fully audited job is disputed by the honest
 //! provider acting as verifier, the forger loses the dissection and the re-run, is slashed, and
 //! the consumer gets its escrow back. Another has every job fully audited and light-audited with
-//! canaries. The last draws a slow verifier (a throttled testing aid) for several full audits at
-//! once and restarts it mid-audit, then restarts it too slow to finish: it re-runs in parallel,
-//! declines what it cannot finish in time, and is never slashed.
+//! canaries. One draws a slow verifier (a low --fuel-per-second, and a throttled re-run so it is
+//! that slow on any machine) for several full audits at once and restarts it mid-audit, then
+//! restarts it too slow to finish: it re-runs in parallel, declines what it cannot finish in
+//! time, and is never slashed. The last kills the node under a waiting `job run`.
 
 use plexus_client::{
     Client, TxBuilder,
@@ -1262,8 +1263,8 @@ fn audits_drawn_to(net: &Net, consumers: &[&str], verifier: &Address) -> Vec<Str
 
 /// Regression (issue 12, finding 3): a verifier drawn for several full audits at once re-ran
 /// them one after the other in its poll loop; the second finished after its window and the
-/// lapse took the job's value from its bond. Here a slow verifier (a throttled re-run, so it is
-/// slow on any machine) with room for two audits is drawn for two at once, killed mid-audit and
+/// lapse took the job's value from its bond. Here a slow verifier (it declares 2 * 10^6 fuel/s
+/// and its re-runs are throttled to that, so it is as slow on any machine) with room for two audits is drawn for two at once, killed mid-audit and
 /// restarted: it re-runs both in parallel and passes them. Then it is drawn for two more, killed,
 /// and restarted far slower: it declines both in time, and those jobs settle unaudited. Nobody
 /// honest is slashed and every job settles.
@@ -1301,8 +1302,11 @@ fn a_slow_verifier_drawn_for_several_audits_and_restarted_is_never_slashed() {
         ]
         .map(String::from),
     );
-    // 2 * 10^6 fuel/s: a re-run of the 3-image cnn job (about 5 * 10^7 fuel) takes 20-30 s.
-    let verifier_args = |throttle: &str| {
+    // A slow machine that knows it: it declares 2 * 10^6 fuel/s and re-runs no faster (the
+    // throttle; any machine re-runs faster than that), so a re-run of the 3-image cnn job
+    // (about 5 * 10^7 fuel) takes 20-30 s whatever the machine, and the chain grants each of
+    // its full audits the job's max fuel (10^8) at that speed, times 3: 600 blocks.
+    let verifier_args = |fuel_per_second: &str| {
         [
             "--key",
             "provider1",
@@ -1312,13 +1316,13 @@ fn a_slow_verifier_drawn_for_several_audits_and_restarted_is_never_slashed() {
             "--ask",
             "1000plx",
             "--fuel-per-second",
-            "1000000000",
+            fuel_per_second,
             "--verifier-bond",
             "500plx",
             "--verifier-capacity",
             "2",
             "--throttle-audits",
-            throttle,
+            fuel_per_second,
         ]
         .map(String::from)
     };
