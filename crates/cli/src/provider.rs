@@ -72,8 +72,9 @@ pub struct ProviderRunArgs {
     /// Storage offered, in GB.
     #[arg(long, default_value_t = 10)]
     storage_gb: u64,
-    /// Register this speed (fuel per second) instead of measuring it: no benchmark at start and
-    /// none in the background, and --dir's speed.json is neither read nor written. For a figure
+    /// Register this speed (fuel per second) instead of measuring it, as a provider and, with
+    /// --verifier-bond, as a verifier (its audits' deadlines follow it): no benchmark at start
+    /// and none in the background, and --dir's speed.json is neither read nor written. For a figure
     /// measured elsewhere, or devnets and tests that must not depend on the machine's load. Too
     /// high a figure makes the provider accept jobs it may not finish before their deadlines (a
     /// missed deadline burns part of the bond).
