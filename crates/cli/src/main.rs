@@ -510,12 +510,16 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .iter()
                 .map(|v| {
                     format!(
-                        "{} bond {} locked {} audits {} missed {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
+                        "{} bond {} locked {} speed {} fuel/s capacity {} open {} audits {} missed {} declined {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
                         v.address,
                         plx(&v.bond),
                         plx(&v.locked),
+                        v.fuel_per_second,
+                        v.capacity,
+                        v.open,
                         v.audits_done,
                         v.audits_missed,
+                        v.audits_declined,
                         v.disputes_won,
                         v.disputes_lost,
                         v.canaries_flagged,
