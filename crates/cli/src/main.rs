@@ -3,6 +3,7 @@
 mod bench;
 mod bench_exec;
 mod bench_flood;
+mod ceremony;
 mod devnet;
 mod job;
 mod keys;
@@ -55,7 +56,9 @@ enum Command {
         #[command(subcommand)]
         command: devnet::NodeCommand,
     },
-    /// Write a genesis file.
+    /// Write a genesis file: a devnet's, whose beacon key is dealt here, or (with
+    /// --ceremony-draft, then `plexus genesis ceremony`) a real network's, whose key the genesis
+    /// validators make together without a dealer.
     Genesis(devnet::GenesisArgs),
     /// Send transactions.
     Tx {
