@@ -565,6 +565,7 @@ mod tests {
             txs: 1,
             shares: Vec::new(),
             synced_from: 0,
+            content: None,
         }
     }
 
