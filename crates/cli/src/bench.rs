@@ -7,7 +7,7 @@
 use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer;
-use plexus_client::{Client, ClientError, TxBuilder};
+use plexus_client::{Client, ClientError, RetryPolicy, TxBuilder};
 use plexus_types::{Address, Payload, PrivateKey, SignedTransaction};
 use serde_json::json;
 use std::{
@@ -156,6 +156,13 @@ impl Devnet {
     pub(crate) fn data_dir(&self) -> std::path::PathBuf {
         self.dir.0.join("data")
     }
+
+    /// The last lines the devnet logged (its stderr), for a benchmark that failed.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.0.join("devnet.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
 }
 
 impl Drop for Devnet {
@@ -240,12 +247,15 @@ pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devn
         .args((!client_limits).then_some("--no-client-limits"))
         .env("PLEXUS_HOME", dir.0.join("home"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.0.join("devnet.log"))?)
         .spawn()
         .context("cannot start the devnet process")?;
     let devnet = Devnet { child, dir };
     let clients: Vec<Client> = (0..count)
-        .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
+        // Measurements: one attempt per request, nothing retried behind the figures.
+        .map(|i| {
+            Client::new(&format!("http://127.0.0.1:{}", api + i)).with_retry(RetryPolicy::NONE)
+        })
         .collect();
     // Up, and finalizing (with several validators, once they have found each other).
     wait_until(

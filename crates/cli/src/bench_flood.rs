@@ -393,7 +393,20 @@ fn flood_loop(
 pub fn bench_soak(txs: u64, flood: u64, json_mode: bool) -> Result<()> {
     // The load comes from one client, far over one client's budget.
     let (devnet, nodes) = start_devnet(1, false)?;
-    let client = nodes[0].clone();
+    let result = soak(&devnet, &nodes[0], txs, flood, json_mode);
+    if result.is_err() {
+        eprintln!("the devnet's last log lines:\n{}", devnet.log_tail(30));
+    }
+    result
+}
+
+fn soak(
+    devnet: &crate::bench::Devnet,
+    client: &Client,
+    txs: u64,
+    flood: u64,
+    json_mode: bool,
+) -> Result<()> {
     let chain_id = client.status()?.chain_id;
     let pid = devnet.pid();
     let senders = 10u64;
@@ -443,7 +456,7 @@ pub fn bench_soak(txs: u64, flood: u64, json_mode: bool) -> Result<()> {
             let workers: Vec<_> = batches
                 .iter()
                 .map(|batch| {
-                    let (client, stop, submitted) = (&client, &stop, &submitted);
+                    let (stop, submitted) = (&stop, &submitted);
                     scope.spawn(move || {
                         let pace = Pace {
                             started: Instant::now(),
@@ -488,7 +501,6 @@ pub fn bench_soak(txs: u64, flood: u64, json_mode: bool) -> Result<()> {
             next_report += 1_000_000;
         }
     }
-    drop(devnet);
     if json_mode {
         println!("{}", json!({ "rows": rows }));
     }

@@ -7,7 +7,7 @@
 //! provider, checks it against the provider's commitment and prints the result and the bill.
 
 use anyhow::{Context, Result, bail};
-use plexus_client::{Client, dto::JobDto};
+use plexus_client::{Client, RetryPolicy, dto::JobDto};
 use plexus_exec::builtin::{self, Builtin};
 
 use plexus_types::{
@@ -59,7 +59,7 @@ pub struct JobRunArgs {
     /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
     #[arg(long = "blob")]
     blobs: Vec<PathBuf>,
-    /// The most fuel to pay for (default: 10^9).
+    /// The most fuel to pay for (default: 10^9); a job that traps is billed all of it.
     #[arg(long)]
     max_fuel: Option<u64>,
     /// The highest price per million fuel to accept, in base units or PLX (`0.01plx`).
@@ -74,7 +74,8 @@ pub struct JobRunArgs {
     /// Write the raw output bytes to this file too.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Give up waiting after this many seconds (the job itself goes on).
+    /// Give up waiting after this many seconds (the job itself goes on). A node that is down or
+    /// restarting meanwhile is waited for, within this time.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
 }
@@ -101,7 +102,8 @@ pub enum JobCommand {
     ///
     /// Fetches the job's module, blobs and input from the node (hash-checked), runs it with the
     /// provider's segment size and compares output hash, fuel, segments, trace root and the
-    /// failed flag. Exits non-zero naming the fields that differ. With --dispute, the job's
+    /// failed flag. Exits non-zero naming the fields that differ, or when this machine's run
+    /// passes its wall-clock backstop (such a run proves nothing). With --dispute, the job's
     /// consumer (--from) then disputes the commitment on chain (a deposit of the job's value)
     /// and plays the dissection from its own trace until the chain rules.
     Verify {
@@ -247,6 +249,14 @@ fn job(client: &Client, id: &str) -> Result<JobDto> {
     Ok(client.job(id)?)
 }
 
+/// The chain's view of the job and the chain's height, waiting out a node that is down or
+/// restarting until `deadline` (the job goes on meanwhile).
+fn poll_job(client: &Client, id: &str, deadline: Instant) -> Result<(JobDto, u64)> {
+    let job = client.until(deadline, || client.job(id))?;
+    let height = client.until(deadline, || client.status())?.height;
+    Ok((job, height))
+}
+
 /// Follows a job until it is settled, expired or cancelled, drawing the stages as a bar.
 fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<JobDto> {
     let stages = ["posted", "matched", "running", "committed", "settled"];
@@ -263,8 +273,7 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
     let started = Instant::now();
     let mut provider: Option<Client> = None;
     loop {
-        let current = job(client, id)?;
-        let height = client.status()?.height;
+        let (current, height) = poll_job(client, id, started + timeout)?;
         let stage = match current.status.as_str() {
             "posted" => 1,
             "assigned" if running(client, &mut provider, &current) => 3,
@@ -331,12 +340,13 @@ fn provider_endpoint(client: &Client, job: &JobDto) -> Result<String> {
 }
 
 /// Whether the provider has picked the job up (best effort: the chain does not know). The
-/// provider's API client is resolved once and kept in `provider` for the following polls.
+/// provider's API client is resolved once and kept in `provider` for the following polls;
+/// it asks once per poll, so a provider that is down does not hold up the next one.
 fn running(client: &Client, provider: &mut Option<Client>, job: &JobDto) -> bool {
     if provider.is_none() {
         *provider = provider_endpoint(client, job)
             .ok()
-            .map(|endpoint| Client::new(&endpoint));
+            .map(|endpoint| Client::new(&endpoint).with_retry(RetryPolicy::NONE));
     }
     provider.as_ref().is_some_and(|provider| {
         provider
@@ -745,6 +755,17 @@ fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
         },
     };
     let execution = plexus_exec::run(&engine, &run, &mut plexus_exec::DiscardCheckpoints)?;
+    recomputed(&execution)
+}
+
+/// `execution` in the commitment's terms; an error when the run stopped at this machine's
+/// wall-clock backstop, which no other machine reproduces: a claim from it would lose its dispute.
+fn recomputed(execution: &plexus_exec::Execution) -> Result<Recomputed> {
+    if execution.outcome == plexus_exec::Outcome::Trapped(plexus_exec::TrapCode::WallTime) {
+        bail!(
+            "this machine's re-run passed its wall-clock backstop, so it cannot judge the commitment"
+        );
+    }
     let hex = |d: &plexus_exec::Digest32| digest_hex(&plexus_types::hash::digest_from_bytes(d.0));
     Ok(Recomputed {
         output_hash: hex(&execution.output_hash),
@@ -786,7 +807,7 @@ fn dispute_job(
     let started = Instant::now();
     let mut answered = None;
     loop {
-        let current = job(client, id)?;
+        let (current, _) = poll_job(client, id, started + timeout)?;
         let Some(dispute) = current.dispute.clone() else {
             bail!("job {id} shows no dispute after opening one");
         };
@@ -900,4 +921,41 @@ fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult
         failed: here.failed,
     };
     Ok(Some((claim, here.leaves)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_re_run_stopped_by_the_wall_clock_backstop_is_no_claim() {
+        let wat = r#"(module
+          (memory (export "memory") 1 1)
+          (global (export "plexus_output") i32 (i32.const 0))
+          (func (export "init"))
+          (func (export "step") (result i32) (i32.const 0)))"#;
+        let admitted = plexus_exec::admit(&wat::parse_str(wat).unwrap()).unwrap();
+        let execution = |options| {
+            let engine = plexus_exec::Engine::new(options).unwrap();
+            let job = plexus_exec::Job {
+                id: [1; 32],
+                module: engine.compile(&admitted).unwrap(),
+                input: std::sync::Arc::from(&b""[..]),
+                blobs: Vec::new(),
+                max_fuel: 1_000,
+                seg_fuel: 100,
+            };
+            plexus_exec::run(&engine, &job, &mut plexus_exec::DiscardCheckpoints).unwrap()
+        };
+        // A backstop of 0 ms fires after `init`.
+        let stopped = execution(plexus_exec::EngineOptions {
+            wall_time_ms: 0,
+            ..Default::default()
+        });
+        let err = recomputed(&stopped).err().unwrap();
+        assert!(err.to_string().contains("wall-clock backstop"), "{err}");
+        let finished = recomputed(&execution(Default::default())).unwrap();
+        assert!(!finished.failed);
+        assert_eq!(finished.segments, 1);
+    }
 }

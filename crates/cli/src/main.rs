@@ -340,8 +340,13 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
 }
 
 /// Signs `payload` with key `from` (fee: `fee`, else the chain minimum) at the account's next
-/// nonce and submits it; returns the transaction hash.
-fn submit(client: &Client, from: &str, fee: Option<&str>, payload: Payload) -> Result<String> {
+/// nonce.
+fn sign(
+    client: &Client,
+    from: &str,
+    fee: Option<&str>,
+    payload: Payload,
+) -> Result<plexus_types::SignedTransaction> {
     let key = keys::load(from)?;
     let status = client.status()?;
     let fee = match fee {
@@ -354,11 +359,19 @@ fn submit(client: &Client, from: &str, fee: Option<&str>, payload: Payload) -> R
         fee,
     };
     let account = client.account(&builder.sender())?;
-    let tx = builder.build(account.next_nonce, payload);
-    Ok(client.submit(&tx)?)
+    Ok(builder.build(account.next_nonce, payload))
 }
 
-/// [`submit`], then waits for finality; a receipt other than success is an error.
+/// [`sign`] and submit; returns the transaction hash.
+fn submit(client: &Client, from: &str, fee: Option<&str>, payload: Payload) -> Result<String> {
+    Ok(client.submit(&sign(client, from, fee, payload)?)?)
+}
+
+/// How long a sent transaction is waited for, through node restarts.
+const FINALITY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// [`sign`], submit and wait for finality (the same signed bytes are sent again if a node
+/// restart lost them); a receipt other than success is an error.
 pub fn send(
     client: &Client,
     json_mode: bool,
@@ -366,8 +379,8 @@ pub fn send(
     fee: Option<&str>,
     payload: Payload,
 ) -> Result<TxStatusDto> {
-    let hash = submit(client, from, fee, payload)?;
-    let done = client.wait_finalized(&hash, Duration::from_secs(60))?;
+    let tx = sign(client, from, fee, payload)?;
+    let done = client.submit_and_wait(&tx, FINALITY_TIMEOUT)?;
     if let Some(receipt) = &done.receipt
         && receipt.status != "success"
     {
@@ -375,7 +388,7 @@ pub fn send(
         print_tx_status(json_mode, &done);
         bail!(
             "transaction {} {}: {}",
-            hash,
+            done.hash,
             receipt.status,
             receipt.reason.clone().unwrap_or_default()
         );

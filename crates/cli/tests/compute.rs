@@ -3,7 +3,8 @@
 //! A devnet of one validator and two providers; a consumer runs the digits classifier on the
 //! held-out images with `plexus job run`, gets the model's reported accuracy, and every balance
 //! moves exactly as the escrow rules say. Then bad input at every step: malformed and
-//! forbidden modules, an infinite loop, a memory bomb, oversized inputs and blobs, bytes that do
+//! forbidden modules, an infinite loop, a memory bomb, a loop that ends out of bounds (each
+//! billed max_fuel), oversized inputs and blobs, bytes that do
 //! not match their hash, a price cap below every ask (unmatched, cancelled for a refund) and a
 //! provider that never commits (refund at the deadline, provider slashed). A second test kills a
 //! provider mid-job and restarts it: the job still settles. A third runs a provider that forges
@@ -125,35 +126,17 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
     let with_speed = [&["--provider-fuel-per-second", FUEL_PER_SECOND][..], extra].concat();
     let extra = with_speed.as_slice();
     let home = dir.join("home");
-    let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
-    // Provider i listens on provider_api + i: make sure the second port is free too.
-    let log = std::fs::File::create(dir.join("devnet.log")).unwrap();
-    let child = Command::new(PLEXUS)
-        .args(["devnet", "--dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--api",
-            &format!("127.0.0.1:{api}"),
-            "--p2p",
-            &format!("127.0.0.1:{p2p}"),
-            "--providers",
-            &providers.to_string(),
-            "--provider-api",
-            &format!("127.0.0.1:{provider_api}"),
-            "--cheating-providers",
-            &cheating.to_string(),
-        ])
-        .args(extra)
-        .env("PLEXUS_HOME", &home)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let ports = DevnetPorts {
+        api: free_port(),
+        p2p: free_port(),
+        provider_api: free_port(),
+    };
+    let child = devnet_process(dir, &ports, providers, cheating, extra, "devnet.log");
     let net = Net {
         home,
-        api,
-        client: Client::new(&format!("http://127.0.0.1:{api}")),
-        _devnet: Process(child),
+        api: ports.api,
+        client: Client::new(&format!("http://127.0.0.1:{}", ports.api)),
+        _devnet: child,
     };
     wait_for(
         "the providers to register",
@@ -169,6 +152,47 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
         },
     );
     net
+}
+
+/// Where a devnet listens: its node's API and p2p, and provider i's API at `provider_api + i`.
+struct DevnetPorts {
+    api: u16,
+    p2p: u16,
+    provider_api: u16,
+}
+
+/// `plexus devnet` on `dir` (logging to `dir/log`): a new chain, or the one `dir` holds.
+fn devnet_process(
+    dir: &Path,
+    ports: &DevnetPorts,
+    providers: u32,
+    cheating: u32,
+    extra: &[&str],
+    log: &str,
+) -> Process {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    let child = Command::new(PLEXUS)
+        .args(["devnet", "--dir"])
+        .arg(dir.join("data"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{}", ports.api),
+            "--p2p",
+            &format!("127.0.0.1:{}", ports.p2p),
+            "--providers",
+            &providers.to_string(),
+            "--provider-api",
+            &format!("127.0.0.1:{}", ports.provider_api),
+            "--cheating-providers",
+            &cheating.to_string(),
+        ])
+        .args(extra)
+        .env("PLEXUS_HOME", dir.join("home"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Process(child)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -646,8 +670,8 @@ fn bad_modules(net: &Net, dir: &Path) {
         "a refused module costs nothing"
     );
 
-    // An infinite loop and a memory bomb run, fail deterministically and are billed; the
-    // provider carries on.
+    // An infinite loop, a memory bomb and a long loop that ends out of bounds (issue 12's
+    // attack) run, fail deterministically and are billed max_fuel; the provider carries on.
     let looping = wat_file(
         dir,
         "loop.wasm",
@@ -661,9 +685,18 @@ fn bad_modules(net: &Net, dir: &Path) {
             "(block $full (loop $l (br_if $full (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br $l))) unreachable",
         ),
     );
+    let out_of_bounds = wat_file(
+        dir,
+        "out-of-bounds.wasm",
+        &abi_module(
+            "1 1",
+            "(local $i i32) (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 400000)))) (i32.load (i32.const 0x7ffffff0))",
+        ),
+    );
     for (module, max_fuel, trap) in [
         (&looping, "5000000", "out_of_fuel"),
         (&bomb, "5000000", "unreachable"),
+        (&out_of_bounds, "5000000", "memory_out_of_bounds"),
     ] {
         let out = net.plexus(&[
             "job",
@@ -691,13 +724,7 @@ fn bad_modules(net: &Net, dir: &Path) {
         // A trap is reproducible: the consumer's own run commits to the same trap leaf.
         let verified = json(&net.plexus(&["job", "verify", id, "--json"]));
         assert_eq!(verified["agrees"], true, "{verified}");
-        if trap == "out_of_fuel" {
-            assert_eq!(
-                failed.total_fuel,
-                Some(5_000_000),
-                "out of fuel bills max_fuel"
-            );
-        }
+        assert_eq!(failed.total_fuel, Some(5_000_000), "{trap} bills max_fuel");
     }
     assert!(client.providers().unwrap().iter().all(|p| p.active));
 }
@@ -1239,4 +1266,94 @@ fn a_dispute_whose_content_one_validator_holds_settles_on_all_four() {
             "validator {i} fetched the module from a peer"
         );
     }
+}
+
+/// `plexus job run` waits out its node being killed (SIGKILL) and restarted while it follows
+/// the job: the command still succeeds and prints the settled job's real result.
+#[test]
+fn job_run_waits_out_its_node_killed_and_restarted() {
+    let dir = tempdir("node-restart");
+    let ports = DevnetPorts {
+        api: free_port(),
+        p2p: free_port(),
+        provider_api: free_port(),
+    };
+    // One-second blocks: a commitment settles five of them later, so the job seen on chain
+    // is still unsettled when the node dies right after.
+    let extra = ["--block-time-ms", "1000"];
+    let mut devnet = devnet_process(&dir, &ports, 1, 0, &extra, "devnet.log");
+    let client = Client::new(&format!("http://127.0.0.1:{}", ports.api));
+    wait_for("the provider to register", Duration::from_secs(120), || {
+        client
+            .providers()
+            .is_ok_and(|p| p.iter().any(|provider| provider.active))
+    });
+    let input = twenty_images(&dir);
+    let (out_path, err_path) = (dir.join("job-run.json"), dir.join("job-run.err"));
+    let mut run = Command::new(PLEXUS)
+        .args([
+            "job", "run", "--from", "dev5", "--module", "digits", "--input",
+        ])
+        .arg(&input)
+        // Little fuel: a provider measuring itself on a loaded machine still takes the job.
+        .args(["--max-fuel", "10000000", "--json", "--timeout-secs", "280"])
+        .env("PLEXUS_HOME", dir.join("home"))
+        .env("PLEXUS_NODE", client.base())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let shown = Command::new(PLEXUS)
+        .args(["keys", "show", "dev5"])
+        .env("PLEXUS_HOME", dir.join("home"))
+        .output()
+        .unwrap();
+    let consumer: Address = String::from_utf8(shown.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut posted = None;
+    wait_for("the job to be posted", Duration::from_secs(120), || {
+        posted = client
+            .jobs_of_consumer(&consumer, 1)
+            .ok()
+            .and_then(|jobs| jobs.into_iter().next());
+        posted.is_some()
+    });
+    let posted = posted.unwrap();
+    assert_ne!(posted.status, "settled", "the job settled before the kill");
+
+    devnet.0.kill().unwrap();
+    devnet.0.wait().unwrap();
+    // The provider follows its parent out; its port must be free before the restart.
+    wait_for("the provider to exit", Duration::from_secs(60), || {
+        std::net::TcpListener::bind(("127.0.0.1", ports.provider_api)).is_ok()
+    });
+    // Long enough for the command to meet refused connections and, before the fix, give up.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "job run gave up while the node was down: {}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    let _devnet = devnet_process(&dir, &ports, 1, 0, &extra, "devnet-restarted.log");
+    wait_for("job run to finish", Duration::from_secs(300), || {
+        run.try_wait().unwrap().is_some()
+    });
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(run.wait().unwrap().success(), "job run failed: {stderr}");
+    let printed: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(printed["job_id"], posted.id.as_str());
+    assert_eq!(printed["output"]["labels"].as_array().unwrap().len(), 20);
+    let settled = job(&client, &posted.id);
+    assert_eq!(settled.status, "settled");
+    assert_eq!(
+        printed["output_hash"],
+        settled.output_hash.unwrap().as_str()
+    );
+    assert_eq!(
+        printed["blocks"]["settled"],
+        settled.finished_height.unwrap()
+    );
 }

@@ -114,11 +114,28 @@ fn api_code(result: Result<String, ClientError>) -> String {
     }
 }
 
-fn get_code(client: &Client, path: &str) -> (u16, String) {
-    let response = reqwest::blocking::get(format!("{}{path}", client.base())).unwrap();
+/// The status and code of `method path` (with `body`), which must be the JSON error.
+fn request_code(client: &Client, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let response = reqwest::blocking::Client::new()
+        .request(method, format!("{}{path}", client.base()))
+        .body(body)
+        .send()
+        .unwrap();
     let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().unwrap();
+    let content_type = response.headers().get("content-type").cloned();
+    let text = response.text().unwrap();
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "{path}: {status} {text}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     (status, body["code"].as_str().unwrap_or("").to_string())
+}
+
+fn get_code(client: &Client, path: &str) -> (u16, String) {
+    request_code(client, "GET", path, Vec::new())
 }
 
 fn tempdir() -> PathBuf {
@@ -361,11 +378,52 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         ("/v1/txs/xyz", 400, "invalid_hash"),
         (&format!("/v1/txs/{}", "ab".repeat(32)), 404, "unknown_tx"),
         ("/v1/nothing", 404, "not_found"),
+        // Refusals by the router and extractors are the same JSON, with the route's own code.
+        ("/v1/jobs/%ff", 400, "invalid_hash"),
+        ("/v1/txs/%c3%28", 400, "invalid_hash"),
+        ("/v1/blobs/%ff", 400, "invalid_hash"),
+        ("/v1/accounts/%ff", 400, "invalid_address"),
+        ("/v1/providers/%ff/", 404, "not_found"),
+        ("/v1/blocks/%ff", 400, "invalid_height"),
+        ("/v1/blocks/+5", 400, "invalid_height"),
+        (&format!("/v1/txs/{}", "AB".repeat(32)), 400, "invalid_hash"),
+        (
+            &format!("/v1/accounts/{}", dev1.to_string().to_uppercase()),
+            400,
+            "invalid_address",
+        ),
+        ("/v1/jobs?limit=abc", 400, "invalid_query"),
+        ("/v1/jobs?limit=0", 400, "invalid_query"),
+        ("/v1/jobs?consumer=nope", 400, "invalid_address"),
     ] {
         assert_eq!(
             get_code(&client, path),
             (status, code.to_string()),
             "{path}"
+        );
+    }
+    for (method, path, body, status, code) in [
+        ("DELETE", "/v1/blobs", Vec::new(), 405, "method_not_allowed"),
+        (
+            "PATCH",
+            "/v1/blobs/00",
+            Vec::new(),
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/v1/faucet", Vec::new(), 405, "method_not_allowed"),
+        (
+            "POST",
+            "/v1/faucet",
+            vec![b' '; 100_000],
+            413,
+            "body_too_large",
+        ),
+    ] {
+        assert_eq!(
+            request_code(&client, method, path, body),
+            (status, code.to_string()),
+            "{method} {path}"
         );
     }
 
@@ -635,9 +693,24 @@ fn batch_faucet_stream_metrics_and_openapi() {
         "/v1/status",
         "/v1/faucet",
         "/v1/stream/blocks",
+        "/v1/blobs",
+        "/v1/blobs/{hash}",
+        "/metrics",
+        "/v1/openapi.json",
     ] {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
+    // Parameters carry the syntax the node accepts.
+    let schemas = &openapi["components"]["schemas"];
+    assert_eq!(
+        schemas["Address"]["pattern"],
+        plexus_client::dto::params::ADDRESS_PATTERN
+    );
+    assert_eq!(
+        schemas["Hash"]["pattern"],
+        plexus_client::dto::params::HASH_PATTERN
+    );
+    assert_eq!(schemas["Height"]["maximum"], u64::MAX);
     std::fs::remove_dir_all(&workdir).ok();
 }
 

@@ -1,5 +1,7 @@
 //! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
 
+pub mod params;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -197,6 +199,7 @@ pub struct StatusDto {
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct FaucetRequest {
+    #[schema(value_type = params::AddressParam)]
     pub address: String,
     /// Base units or `1.5plx`; defaults to 100 PLX.
     pub amount: Option<String>,

@@ -8,7 +8,7 @@
 pub mod client;
 pub mod dto;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, RetryPolicy};
 
 use plexus_types::{Address, Amount, ChainId, Payload, PrivateKey, SignedTransaction, Transaction};
 

@@ -4,17 +4,32 @@
 //! what the run committed: segment `i` starts at checkpoint `i` (segment 0 with `init`, every
 //! other with `step`) and ends after the first call that brings the fuel since checkpoint `i` to
 //! `seg_fuel` or more, or after `step` returned 0, or at a trap. A trap ends the trace with the
-//! trap leaf `(fuel at the trap, trap_root(code))`; running out of fuel is charged as exactly
-//! `max_fuel`. The output is read from the final state; an invalid output record is a trap
-//! outcome judged on that state (the trace then ends with the final checkpoint, no extra leaf).
+//! trap leaf `(its bill, trap_root(code))`. The output is read from the final state; an invalid
+//! output record is a trap outcome judged on that state (the trace then ends with the final
+//! checkpoint, no extra leaf).
+//!
+//! The bill of a trap is decided in one place, `Machine::trap_fuel`, called by the segment loop
+//! that the run, a light audit's re-run and the validators' dispute re-run all share:
+//! - a trap while `init` or `step` runs (a guest trap, or a host call's) bills `max_fuel`, as
+//!   the EVM charges all gas on an exceptional halt. wasmtime writes its fuel counter back to
+//!   the store only at calls, returns and `unreachable`, not before a signal-based trap (an
+//!   out-of-bounds access, a division by zero, a stack overflow), so the store's count at a trap
+//!   misses the work since the last write-back: a loop of 10^7 iterations ending in an
+//!   out-of-bounds load read as 1 fuel. `max_fuel` is never less than the work done, is the
+//!   same on every machine and codegen, and is what the consumer escrowed;
+//! - the wall-clock backstop (`wall_time`, the provider's own limit, not reproducible) bills
+//!   the fuel of the calls that completed, exact because it is read at a call boundary: never
+//!   more than the work done, so claiming it cannot earn more than finishing would;
+//! - a trap while instantiating bills nothing (no guest code ran), and an invalid output
+//!   record bills the fuel of the completed run, exact at its clean return (see `run_inner`).
 //!
 //! A guest can only ever produce an [`Outcome`]; [`ExecError`] is for host-side problems.
 //!
-//! Known limit: where a `stack_overflow` trap fires depends on the size of wasm stack frames
+//! Known limit: where a `stack_overflow` trap fires depends on the size of native stack frames
 //! (wasmtime's default 512 KiB wasm stack), which is a property of the code generator rather
-//! than of the module. The tests find host-tuned and baseline codegen agreeing on it, but the
-//! guarantee is only as strong as wasmtime's pinned version; every other trap point is fixed by
-//! the module and the fuel.
+//! than of the module: the bill of the trap is fixed (`max_fuel`), but a recursion near the
+//! limit can complete on one codegen and overflow on another (ARCHITECTURE.md, "Stack
+//! overflow"). Every other trap point is fixed by the module and the fuel.
 
 use crate::{
     BLOB_BYTES_MAX, BLOBS_MAX, INPUT_BYTES_MAX, JOB_FUEL_MAX, MEMORY_PAGES_MAX, OUTPUT_BYTES_MAX,
@@ -345,6 +360,8 @@ impl Machine {
     /// Runs one segment that starts at cumulative fuel `start` (with `init` if `first`).
     fn segment(&mut self, first: bool, start: u64, seg_fuel: u64) -> Stop {
         let mut call_init = first;
+        // Fuel at the last call boundary: what the calls that completed used.
+        let mut completed = start;
         loop {
             let result = if call_init {
                 self.init.call(&mut self.store, ()).map(|()| 1)
@@ -356,26 +373,35 @@ impl Machine {
                 Ok(code) => code,
                 Err(error) => {
                     let trap = classify(&error);
-                    let fuel = match trap {
-                        TrapCode::OutOfFuel => self.max_fuel,
-                        _ => self.fuel(),
-                    };
-                    return Stop::Trapped(trap, fuel);
+                    return Stop::Trapped(trap, self.trap_fuel(trap, completed));
                 }
             };
-            let fuel = self.fuel();
+            completed = self.fuel();
             if code == 0 {
-                return Stop::Finished(fuel);
+                return Stop::Finished(completed);
             }
             if self
                 .deadline
                 .is_some_and(|deadline| Instant::now() >= deadline)
             {
-                return Stop::Trapped(TrapCode::WallTime, fuel);
+                let trap = TrapCode::WallTime;
+                return Stop::Trapped(trap, self.trap_fuel(trap, completed));
             }
-            if self.metering && fuel - start >= seg_fuel {
-                return Stop::Checkpoint(fuel);
+            if self.metering && completed - start >= seg_fuel {
+                return Stop::Checkpoint(completed);
             }
+        }
+    }
+
+    /// The cumulative fuel billed when `trap` ends the job during `init` or `step` (the rule of
+    /// the module docs; 0 without metering): `max_fuel` for every trap but the wall-clock
+    /// backstop, which bills `completed`, the fuel at the last call boundary. The store's own
+    /// count is never read here: after a signal-based trap it is stale.
+    fn trap_fuel(&self, trap: TrapCode, completed: u64) -> u64 {
+        match trap {
+            _ if !self.metering => 0,
+            TrapCode::WallTime => completed,
+            _ => self.max_fuel,
         }
     }
 
@@ -499,6 +525,7 @@ fn run_inner(
     let mut leaves = Vec::new();
     let mut machine = match Machine::new(engine, job)? {
         Ok(machine) => machine,
+        // No guest code ran: a trap while instantiating bills nothing.
         Err(trap) => {
             if engine.options.metering {
                 leaves.push(Leaf {

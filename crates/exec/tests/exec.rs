@@ -1,9 +1,9 @@
 //! Execution: determinism, traps, limits, host calls, checkpoints and single-segment replay.
 
 use plexus_exec::{
-    Checkpoint, Engine, EngineOptions, ExecError, Execution, Job, MemoryCheckpoints, Outcome,
-    PageSource, SegmentEnd, TrapCode, admit, gemm_i8, job_seed, random_bytes, replay_first_segment,
-    replay_segment, run,
+    Checkpoint, Engine, EngineOptions, ExecError, Execution, Job, Leaf, MemoryCheckpoints, Outcome,
+    PageSource, SegmentEnd, SegmentOutcome, TrapCode, admit, gemm_i8, job_seed, random_bytes,
+    replay_first_segment, replay_segment, run,
 };
 use plexus_types::trace::{Digest32, content_hash, trap_root};
 use rand::{RngExt as _, SeedableRng as _};
@@ -182,21 +182,6 @@ fn baseline_and_host_codegen_agree() {
     );
     assert!(matches!(a.outcome, Outcome::Completed { .. }));
     assert_eq!(a, b);
-    // Traps, and the fuel charged up to them, agree too. Stack overflow is the delicate one: the
-    // depth reached depends on frame sizes; see the report in the crate docs.
-    for body in [
-        "(drop (call $recurse (i32.const 0)))",
-        "(drop (i32.load (i32.const 0x7ffffff0)))",
-    ] {
-        let wat = trap_module(body, "");
-        let (a, _) = run_job(&host, &job(&host, &wat, b"", 50_000_000, 10_000_000));
-        let (b, _) = run_job(
-            &baseline,
-            &job(&baseline, &wat, b"", 50_000_000, 10_000_000),
-        );
-        assert!(matches!(a.outcome, Outcome::Trapped(_)));
-        assert_eq!(a, b, "{body}");
-    }
 }
 
 /// SIMD and float arithmetic including NaN-producing operations (canonicalized).
@@ -260,32 +245,78 @@ fn infinite_loop_runs_out_of_fuel_at_exactly_max_fuel() {
 }
 
 #[test]
-fn wall_time_backstop_stops_a_long_job() {
-    // Inside a call: epoch interruption.
+fn wall_time_backstop_stops_a_long_job_and_bills_the_calls_that_completed() {
+    let wall_time_leaf = |fuel| Leaf {
+        fuel,
+        state_root: trap_root(TrapCode::WallTime.code()),
+    };
+    // Between calls (the default): a job of many short steps stops at a step boundary, billed
+    // exactly the fuel of `init`, the one call that completed (what checkpoint 1 of a run
+    // whose first segment ends after `init` holds).
+    let (max_fuel, seg_fuel) = (10_000_000, 200);
+    let reference = engine();
+    let (run, _) = run_job(
+        &reference,
+        &job(&reference, COUNTER, b"", max_fuel, seg_fuel),
+    );
+    let init_fuel = run.leaves[1].fuel;
+    assert!(init_fuel >= seg_fuel, "{init_fuel}");
+    let engine = Engine::new(EngineOptions {
+        wall_time_ms: 0,
+        ..EngineOptions::default()
+    })
+    .unwrap();
+    let (execution, _) = run_job(&engine, &job(&engine, COUNTER, b"", max_fuel, seg_fuel));
+    assert_eq!(execution.outcome, Outcome::Trapped(TrapCode::WallTime));
+    assert_eq!(execution.total_fuel, init_fuel);
+    assert_eq!(
+        execution.leaves,
+        vec![run.leaves[0], wall_time_leaf(init_fuel)]
+    );
+
+    // Inside a call: epoch interruption, in the spin or the endless loop after it. wasmtime
+    // writes the spin's fuel back when it returns, but the interrupted call did not complete:
+    // the bill is at most what `init` used (measured as above, with the between-calls
+    // backstop), and nothing if the backstop fired before `init` completed.
+    let fuel = plexus_exec::JOB_FUEL_MAX;
+    let (init_run, _) = run_job(&engine, &job(&engine, SPIN_FOREVER, b"", fuel, fuel / 1000));
+    let init_fuel = init_run.total_fuel;
     let engine = Engine::new(EngineOptions {
         wall_time_ms: 50,
         epoch_backstop: true,
         ..EngineOptions::default()
     })
     .unwrap();
-    let fuel = plexus_exec::JOB_FUEL_MAX;
-    let job = job(&engine, INFINITE, b"", fuel, fuel / 1000);
+    let job = job(&engine, SPIN_FOREVER, b"", fuel, fuel / 1000);
     let (execution, _) = run_job(&engine, &job);
     // The outcome is the proof: without the backstop the loop would end out of fuel (10^12 of
     // it, many minutes). How long the stop took is the machine's business, not the test's.
     assert_eq!(execution.outcome, Outcome::Trapped(TrapCode::WallTime));
-
-    // Between calls (the default): a job of many short steps stops at a step boundary.
-    let engine = Engine::new(EngineOptions {
-        wall_time_ms: 0,
-        ..EngineOptions::default()
-    })
-    .unwrap();
-    let job = self::job(&engine, COUNTER, b"", 100_000_000, 1_000_000);
-    let (execution, _) = run_job(&engine, &job);
-    assert_eq!(execution.outcome, Outcome::Trapped(TrapCode::WallTime));
-    assert_eq!(execution.leaves.len(), 2);
+    assert!(
+        execution.total_fuel <= init_fuel,
+        "{}",
+        execution.total_fuel
+    );
+    assert_eq!(
+        execution.leaves.last(),
+        Some(&wall_time_leaf(execution.total_fuel))
+    );
 }
+
+/// Spins, then loops forever (in `step`).
+const SPIN_FOREVER: &str = r#"(module
+  (memory (export "memory") 1 1)
+  (global (export "plexus_output") i32 (i32.const 0))
+  (func $spin (param $n i32)
+    (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+  (func (export "init"))
+  (func (export "step") (result i32)
+    (call $spin (i32.const 100000))
+    (loop $forever (br $forever))
+    (i32.const 0)))"#;
 
 /// Grows memory one page per step until the declared maximum refuses, then reports the size.
 const MEMORY_BOMB: &str = r#"(module
@@ -316,121 +347,357 @@ fn memory_bomb_stops_at_the_declared_maximum() {
     assert_replays(&engine, &job, &execution, &store);
 }
 
-fn trap_module(body: &str, extra: &str) -> String {
+/// Fuel per segment of the trap jobs: every step of [`trap_module`] ends a segment.
+const TRAP_SEG_FUEL: u64 = 100_000;
+/// `max_fuel` of the trap jobs: far above the work any of them does before trapping.
+const TRAP_MAX_FUEL: u64 = 100_000_000;
+
+/// A job whose `init` runs `init` and whose four `step`s each spin 100 000 loop iterations
+/// (real, metered work that a stale fuel count would forget); the fourth also runs `body`.
+/// `extra` adds module fields. At `TRAP_SEG_FUEL` every step ends a segment, so a trap in
+/// `body` ends segment 3 (from checkpoint 3 to the trap leaf, leaf 4) and a trap in `init`
+/// ends segment 0.
+fn trap_module_with_init(init: &str, body: &str, extra: &str) -> String {
     format!(
         r#"(module
           (import "plexus" "input_read" (func $input_read (param i32 i32 i32) (result i32)))
+          (import "plexus" "blob_read" (func $blob_read (param i32 i64 i32 i32) (result i32)))
           (import "plexus" "gemm_i8" (func $gemm (param i32 i32 i32 i32 i32 i32 i32)))
           (import "plexus" "random_fill" (func $random_fill (param i64 i32 i32)))
+          (type $to_i32 (func (param i32) (result i32)))
+          (type $nullary (func))
           (memory (export "memory") 1 2)
+          (table 4 funcref)
+          (elem (i32.const 0) $recurse)
+          (global $steps (mut i32) (i32.const 0))
           (global (export "plexus_output") i32 (i32.const 0))
           {extra}
-          (func (export "init"))
-          (func $recurse (param i32) (result i32)
+          (func $spin (param $n i32)
+            (local $i i32)
+            (loop $l
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+          (func $recurse (type $to_i32)
             (i32.add (call $recurse (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
-          (func (export "step") (result i32) {body} (i32.const 0)))"#
+          (func (export "init") {init})
+          (func (export "step") (result i32)
+            (call $spin (i32.const 100000))
+            (if (i32.eq (global.get $steps) (i32.const 3)) (then {body}))
+            (global.set $steps (i32.add (global.get $steps) (i32.const 1)))
+            (i32.sub (i32.const 4) (global.get $steps))))"#
     )
 }
 
-#[test]
-fn guest_faults_are_stable_traps() {
-    let engine = engine();
-    let cases = [
+fn trap_module(body: &str, extra: &str) -> String {
+    trap_module_with_init("", body, extra)
+}
+
+/// The two code generators providers and validators may use: host-tuned and baseline ISA.
+fn codegens() -> [Engine; 2] {
+    let baseline = Engine::new(EngineOptions {
+        baseline_isa: true,
+        ..EngineOptions::default()
+    })
+    .unwrap();
+    [engine(), baseline]
+}
+
+/// The trap job `wat` compiled on `engine` (with one blob, for `blob_read`).
+fn trap_job(engine: &Engine, wat: &str) -> Job {
+    Job {
+        blobs: vec![Arc::from(&b"a blob"[..])],
+        ..job(engine, wat, b"input", TRAP_MAX_FUEL, TRAP_SEG_FUEL)
+    }
+}
+
+/// Runs `wat` on both codegens and checks the trap and its bill: the job ends with `trap` and is
+/// billed exactly `fuel` (its last leaf too), baseline codegen commits the same output hash,
+/// fuel, segments and trace root as host-tuned, and every segment (the one that trapped
+/// included) replays on either codegen to the committed leaf. Returns the execution.
+fn check_trap(wat: &str, trap: TrapCode, fuel: u64) -> Execution {
+    let [host, baseline] = codegens();
+    let host_job = trap_job(&host, wat);
+    let (execution, store) = run_job(&host, &host_job);
+    assert_eq!(execution.outcome, Outcome::Trapped(trap), "{wat}");
+    assert_eq!(execution.output_hash, trap_root(trap.code()));
+    assert_eq!(execution.total_fuel, fuel, "the bill of {}", trap.name());
+    assert_eq!(execution.leaves.last().unwrap().fuel, fuel);
+    let baseline_job = trap_job(&baseline, wat);
+    let (other, _) = run_job(&baseline, &baseline_job);
+    assert_eq!(
         (
-            "(drop (i32.load (i32.const 0x7ffffff0)))",
-            "",
-            TrapCode::MemoryOutOfBounds,
-        ),
-        ("(unreachable)", "", TrapCode::Unreachable),
-        (
-            "(drop (i32.div_s (i32.const 1) (i32.const 0)))",
-            "",
-            TrapCode::IntegerDivision,
-        ),
-        (
-            "(drop (call $recurse (i32.const 0)))",
-            "",
-            TrapCode::StackOverflow,
-        ),
-        // Host calls with bad pointers or dimensions.
-        (
-            "(drop (call $input_read (i32.const 0) (i32.const 0xfffffff0) (i32.const 64)))",
-            "",
-            TrapCode::BadHostCall,
-        ),
-        (
-            "(drop (call $input_read (i32.const 0) (i32.const 65000) (i32.const 100000)))",
-            "",
-            TrapCode::BadHostCall,
-        ),
-        (
-            "(call $random_fill (i64.const 0) (i32.const -1) (i32.const 2))",
-            "",
-            TrapCode::BadHostCall,
-        ),
-        (
-            "(call $gemm (i32.const -1) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))",
-            "",
-            TrapCode::BadHostCall,
-        ),
-        (
-            "(call $gemm (i32.const 100) (i32.const 100) (i32.const 100) (i32.const 0) (i32.const 0) (i32.const 65000) (i32.const 0))",
-            "",
-            TrapCode::BadHostCall,
-        ),
-        // A host call the remaining fuel cannot pay.
-        (
-            "(call $random_fill (i64.const 0) (i32.const 0) (i32.const 65536))",
-            "",
-            TrapCode::OutOfFuel,
-        ),
-        // Output records: too large, out of bounds.
-        (
-            "",
-            r#"(data (i32.const 0) "\10\00\00\00\00\00\20\00")"#,
-            TrapCode::OutputTooLarge,
+            other.output_hash,
+            other.total_fuel,
+            other.segments,
+            other.trace_root
         ),
         (
-            "",
-            r#"(data (i32.const 0) "\00\00\01\00\08\00\00\00")"#,
-            TrapCode::OutputOutOfBounds,
+            execution.output_hash,
+            execution.total_fuel,
+            execution.segments,
+            execution.trace_root
         ),
-    ];
-    for (body, extra, trap) in cases {
-        let wat = trap_module(body, extra);
-        // Enough fuel to overflow the stack, except where running out of it is the point.
-        let max_fuel = if trap == TrapCode::OutOfFuel {
-            50_000
-        } else {
-            50_000_000
-        };
-        let job = job(&engine, &wat, b"", max_fuel, max_fuel / 5);
-        let (execution, store) = run_job(&engine, &job);
-        assert_eq!(execution.outcome, Outcome::Trapped(trap), "{body} {extra}");
-        assert_eq!(execution.output_hash, trap_root(trap.code()));
-        if trap == TrapCode::OutOfFuel {
-            assert_eq!(execution.total_fuel, max_fuel);
+        "baseline codegen, {}",
+        trap.name()
+    );
+    assert_eq!(other, execution);
+    assert_replays(&host, &host_job, &execution, &store);
+    assert_replays(&baseline, &baseline_job, &execution, &store);
+    execution
+}
+
+/// A trap inside a call bills `max_fuel`; the trace is checkpoints 0-3 (one per step) and the
+/// trap leaf.
+fn check_call_trap(body: &str, trap: TrapCode) {
+    let execution = check_trap(&trap_module(body, ""), trap, TRAP_MAX_FUEL);
+    assert_eq!(execution.leaves.len(), 5, "{body}");
+    assert_eq!(
+        *execution.leaves.last().unwrap(),
+        Leaf {
+            fuel: TRAP_MAX_FUEL,
+            state_root: trap_root(trap.code())
         }
-        assert_replays(&engine, &job, &execution, &store);
-        // Traps are deterministic too.
-        let (again, _) = run_job(&engine, &job);
-        assert_eq!(again, execution);
+    );
+}
+
+#[test]
+fn out_of_fuel_in_guest_code_bills_max_fuel() {
+    check_call_trap("(loop $forever (br $forever))", TrapCode::OutOfFuel);
+}
+
+#[test]
+fn out_of_fuel_paying_a_host_call_bills_max_fuel() {
+    // `len` reads as 2^32 - 1 bytes: more fuel than the job has, refused before any work.
+    check_call_trap(
+        "(call $random_fill (i64.const 0) (i32.const 0) (i32.const -1))",
+        TrapCode::OutOfFuel,
+    );
+}
+
+#[test]
+fn memory_out_of_bounds_load_bills_max_fuel() {
+    check_call_trap(
+        "(drop (i32.load (i32.const 0x7ffffff0)))",
+        TrapCode::MemoryOutOfBounds,
+    );
+}
+
+#[test]
+fn memory_out_of_bounds_store_bills_max_fuel() {
+    check_call_trap(
+        "(i64.store offset=8 (i32.const 131068) (i64.const 1))",
+        TrapCode::MemoryOutOfBounds,
+    );
+}
+
+#[test]
+fn bulk_memory_out_of_bounds_bills_max_fuel() {
+    check_call_trap(
+        "(memory.fill (i32.const 65000) (i32.const 1) (i32.const 1000))",
+        TrapCode::MemoryOutOfBounds,
+    );
+    check_call_trap(
+        "(memory.copy (i32.const 0) (i32.const 65000) (i32.const 1000))",
+        TrapCode::MemoryOutOfBounds,
+    );
+}
+
+#[test]
+fn unreachable_bills_max_fuel() {
+    check_call_trap("(unreachable)", TrapCode::Unreachable);
+}
+
+#[test]
+fn integer_division_by_zero_bills_max_fuel() {
+    check_call_trap(
+        "(drop (i32.div_u (global.get $steps) (i32.const 0)))",
+        TrapCode::IntegerDivision,
+    );
+    check_call_trap(
+        "(drop (i64.rem_s (i64.const 5) (i64.extend_i32_u (i32.sub (global.get $steps) (i32.const 3)))))",
+        TrapCode::IntegerDivision,
+    );
+}
+
+#[test]
+fn integer_overflow_bills_max_fuel() {
+    check_call_trap(
+        "(drop (i32.div_s (i32.const 0x80000000) (i32.sub (global.get $steps) (i32.const 4))))",
+        TrapCode::IntegerDivision,
+    );
+    // wasmtime reports a float-to-int conversion out of range as an integer overflow too.
+    check_call_trap(
+        "(drop (i32.trunc_f64_u (f64.const 1e20)))",
+        TrapCode::IntegerDivision,
+    );
+}
+
+#[test]
+fn stack_overflow_bills_max_fuel() {
+    check_call_trap(
+        "(drop (call $recurse (i32.const 0)))",
+        TrapCode::StackOverflow,
+    );
+}
+
+#[test]
+fn indirect_call_and_conversion_traps_bill_max_fuel() {
+    for body in [
+        // An empty table slot.
+        "(drop (call_indirect (type $to_i32) (i32.const 0) (i32.const 1)))",
+        // A slot past the table's end.
+        "(drop (call_indirect (type $to_i32) (i32.const 0) (i32.const 9)))",
+        // A function of another type.
+        "(call_indirect (type $nullary) (i32.const 0))",
+        // NaN has no integer value.
+        "(drop (i32.trunc_f32_s (f32.const nan)))",
+    ] {
+        check_call_trap(body, TrapCode::Other);
     }
 }
 
 #[test]
-fn instantiation_trap_is_a_failed_job() {
-    let engine = engine();
-    // An active data segment past the end of memory traps at instantiation.
-    let wat = trap_module("", r#"(data (i32.const 131070) "abcd")"#);
-    let job = job(&engine, &wat, b"", 50_000, 10_000);
-    let (execution, store) = run_job(&engine, &job);
-    assert_eq!(
-        execution.outcome,
-        Outcome::Trapped(TrapCode::MemoryOutOfBounds)
+fn every_bad_host_call_bills_max_fuel() {
+    for body in [
+        "(drop (call $input_read (i32.const 0) (i32.const 0xfffffff0) (i32.const 64)))",
+        "(drop (call $input_read (i32.const 0) (i32.const 65000) (i32.const 100000)))",
+        "(drop (call $blob_read (i32.const 0) (i64.const 0) (i32.const 65530) (i32.const 64)))",
+        "(drop (call $blob_read (i32.const 0) (i64.const -1) (i32.const 0) (i32.const 4)))",
+        "(call $random_fill (i64.const 0) (i32.const -1) (i32.const 2))",
+        "(call $gemm (i32.const -1) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))",
+        "(call $gemm (i32.const 100) (i32.const 100) (i32.const 100) (i32.const 0) (i32.const 0) (i32.const 65000) (i32.const 0))",
+    ] {
+        check_call_trap(body, TrapCode::BadHostCall);
+    }
+}
+
+#[test]
+fn a_trap_in_init_bills_max_fuel() {
+    let wat = trap_module_with_init(
+        "(call $spin (i32.const 100000)) (drop (i32.load (i32.const 0x7ffffff0)))",
+        "",
+        "",
     );
-    assert_eq!(execution.leaves.len(), 1);
+    let execution = check_trap(&wat, TrapCode::MemoryOutOfBounds, TRAP_MAX_FUEL);
+    // Checkpoint 0 (the instantiated module) and the trap leaf.
+    assert_eq!(execution.leaves.len(), 2);
+}
+
+#[test]
+fn an_invalid_output_record_bills_the_work_done() {
+    // The same work with a valid record (memory is zero: `{ptr 0, len 0}`, an empty output).
+    let [host, _] = codegens();
+    let (valid, _) = run_job(&host, &trap_job(&host, &trap_module("", "")));
+    assert_eq!(valid.outcome, Outcome::Completed { output: vec![] });
+    let work = valid.total_fuel;
+    assert!(work > 400_000, "four steps of 100 000 iterations: {work}");
+    for (record, trap) in [
+        // 2 MiB named: more than OUTPUT_BYTES_MAX.
+        (r#"\10\00\00\00\00\00\20\00"#, TrapCode::OutputTooLarge),
+        // Bytes past the end of memory.
+        (r#"\00\00\01\00\08\00\00\00"#, TrapCode::OutputOutOfBounds),
+    ] {
+        let extra = format!(r#"(data (i32.const 0) "{record}")"#);
+        let execution = check_trap(&trap_module("", &extra), trap, work);
+        // Judged on the final state: the trace ends with the final checkpoint, no trap leaf.
+        assert_eq!(execution.leaves.len(), valid.leaves.len());
+        assert_eq!(execution.leaves.last().unwrap().fuel, work);
+    }
+    // A record address past the end of memory.
+    let out_of_memory = trap_module("", "").replace(
+        r#"(global (export "plexus_output") i32 (i32.const 0))"#,
+        r#"(global (export "plexus_output") i32 (i32.const 131070))"#,
+    );
+    check_trap(&out_of_memory, TrapCode::OutputOutOfBounds, work);
+}
+
+#[test]
+fn instantiation_trap_is_a_failed_job_that_bills_nothing() {
+    // An active data segment past the end of memory traps at instantiation: no guest code ran.
+    let wat = trap_module("", r#"(data (i32.const 131070) "abcd")"#);
+    let execution = check_trap(&wat, TrapCode::MemoryOutOfBounds, 0);
+    assert_eq!(
+        execution.leaves,
+        vec![Leaf {
+            fuel: 0,
+            state_root: trap_root(TrapCode::MemoryOutOfBounds.code())
+        }]
+    );
+    let [host, _] = codegens();
+    let (_, store) = run_job(&host, &trap_job(&host, &wat));
     assert!(store.checkpoints.is_empty());
+    // Such a job has no segment 0 to replay.
+    assert_eq!(
+        replay_first_segment(&host, &trap_job(&host, &wat)).unwrap(),
+        None
+    );
+}
+
+/// The attack of issue 12 (finding 2): a long loop that ends in an out-of-bounds load. wasmtime
+/// does not write its fuel counter back before a signal-based trap, so the store's count missed
+/// the whole loop and the job was billed about 1 fuel.
+const LOOP_THEN_OUT_OF_BOUNDS: &str = r#"(module
+  (memory (export "memory") 1 1)
+  (global (export "plexus_output") i32 (i32.const 0))
+  (func (export "init"))
+  (func (export "step") (result i32)
+    (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 10000000))))
+    (i32.load (i32.const 0x7ffffff0))))"#;
+
+#[test]
+fn a_long_loop_ending_out_of_bounds_bills_max_fuel() {
+    let max_fuel = 1_000_000_000;
+    for engine in codegens() {
+        let job = job(
+            &engine,
+            LOOP_THEN_OUT_OF_BOUNDS,
+            b"",
+            max_fuel,
+            max_fuel / 10,
+        );
+        let (execution, store) = run_job(&engine, &job);
+        println!(
+            "loop of 10^7 iterations, then an out-of-bounds load: billed {} fuel",
+            execution.total_fuel
+        );
+        assert_eq!(
+            execution.outcome,
+            Outcome::Trapped(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(execution.total_fuel, max_fuel);
+        assert_replays(&engine, &job, &execution, &store);
+    }
+}
+
+#[test]
+fn replaying_the_trapping_segment_gives_the_committed_trap_leaf() {
+    let engine = engine();
+    let job = trap_job(
+        &engine,
+        &trap_module("(drop (i32.load (i32.const 0x7ffffff0)))", ""),
+    );
+    let (execution, store) = run_job(&engine, &job);
+    let trap = Leaf {
+        fuel: TRAP_MAX_FUEL,
+        state_root: trap_root(TrapCode::MemoryOutOfBounds.code()),
+    };
+    assert_eq!(execution.leaves.last(), Some(&trap));
+    // The last checkpoint starts the segment that traps: what a validator re-runs in a dispute.
+    let pre = store.checkpoints.last().unwrap();
+    assert_eq!(pre.index, 3);
+    assert!(pre.fuel < TRAP_MAX_FUEL);
+    let outcome = replay_segment(&engine, &job, pre, &store).unwrap();
+    assert_eq!(
+        outcome,
+        SegmentOutcome {
+            index: 4,
+            leaf: trap,
+            end: SegmentEnd::Trapped(TrapCode::MemoryOutOfBounds),
+        }
+    );
 }
 
 const RANDOM: &str = r#"(module
@@ -697,4 +964,93 @@ fn trace_definitions_match_raw_blake3() {
     assert_eq!(leaf(9, 77, &m).0, *raw.as_bytes());
     let raw = blake3::hash(&[b"plexus/trap".as_slice(), &[1u8]].concat());
     assert_eq!(trap_root(1).0, *raw.as_bytes());
+}
+
+/// A job that recurses as deep as its input says (`u32` LE) through `recurse`, then completes.
+fn recursion_module(recurse: &str) -> String {
+    format!(
+        r#"(module
+          (import "plexus" "input_read" (func $input_read (param i32 i32 i32) (result i32)))
+          (memory (export "memory") 1 1)
+          (global (export "plexus_output") i32 (i32.const 0))
+          (func (export "init") (drop (call $input_read (i32.const 0) (i32.const 64) (i32.const 4))))
+          {recurse}
+          (func (export "step") (result i32)
+            (drop (call $recurse (i32.load (i32.const 64))))
+            (i32.const 0)))"#
+    )
+}
+
+/// The deepest recursion of `wat` (a [`recursion_module`]) that completes on `engine`.
+fn depth_max(engine: &Engine, wat: &str) -> u32 {
+    let base = job(engine, wat, b"", 10_000_000_000, 1_000_000_000);
+    let completes = |depth: u32| {
+        let job = Job {
+            input: Arc::from(depth.to_le_bytes().to_vec()),
+            ..base.clone()
+        };
+        match run_job(engine, &job).0.outcome {
+            Outcome::Completed { .. } => true,
+            Outcome::Trapped(trap) => {
+                assert_eq!(trap, TrapCode::StackOverflow, "depth {depth}");
+                false
+            }
+        }
+    };
+    let (mut lo, mut hi) = (1, 1_000_000);
+    assert!(completes(lo) && !completes(hi));
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if completes(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The known limit of ARCHITECTURE.md ("Stack overflow"), measured: where a recursion overflows
+/// wasmtime's 512 KiB wasm stack depends on native frame sizes, so on the code generator. An
+/// integer recursion reaches the same depth on host-tuned and baseline x86-64; one that keeps
+/// f64 values across its recursive call does not: baseline x86-64 (no SSE4.1) computes
+/// `f64.nearest` and `f64.floor` by calling out, which keeps ten values live across the
+/// recursive call in a 4x larger frame, while host-tuned code computes them after it.
+#[test]
+fn stack_overflow_depth_depends_on_codegen() {
+    let integer = recursion_module(
+        r#"(func $recurse (param i32) (result i32)
+          (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+            (else (i32.add (call $recurse (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))"#,
+    );
+    let floats = recursion_module(
+        r#"(func $recurse (param i32) (result i32)
+          (local f64 f64 f64 f64 f64 f64 f64 f64 f64 f64)
+          (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+            (else
+              (local.set 1 (f64.convert_i32_u (local.get 0)))
+              (local.set 2 (f64.mul (local.get 1) (local.get 1)))
+              (local.set 3 (f64.sqrt (local.get 2)))
+              (local.set 4 (f64.div (local.get 3) (f64.const 3)))
+              (local.set 5 (f64.nearest (local.get 4)))
+              (local.set 6 (f64.min (local.get 5) (local.get 2)))
+              (local.set 7 (f64.max (local.get 6) (local.get 3)))
+              (local.set 8 (f64.floor (local.get 7)))
+              (local.set 9 (f64.copysign (local.get 8) (local.get 4)))
+              (local.set 10 (f64.abs (local.get 9)))
+              (i32.add (call $recurse (i32.sub (local.get 0) (i32.const 1)))
+                (i32.trunc_sat_f64_s
+                  (f64.add (f64.add (f64.add (local.get 1) (local.get 2)) (f64.add (local.get 3) (local.get 4)))
+                    (f64.add (f64.add (f64.add (local.get 5) (local.get 6)) (f64.add (local.get 7) (local.get 8)))
+                      (f64.add (local.get 9) (local.get 10)))))))))"#,
+    );
+    let [host, baseline] = codegens();
+    let depths = |wat: &str| (depth_max(&host, wat), depth_max(&baseline, wat));
+    let (integer, floats) = (depths(&integer), depths(&floats));
+    println!("deepest recursion (host-tuned, baseline): integer {integer:?}, f64 {floats:?}");
+    assert_eq!(integer.0, integer.1);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("sse4.1") {
+        assert!(floats.0 > floats.1, "{floats:?}");
+    }
 }

@@ -4,23 +4,33 @@
 
 use crate::limits::{ClientIp, ClientLimits};
 use crate::submit::Refusal;
-use crate::{metrics::Metrics, store::Store};
+use crate::{
+    http::{
+        ApiError, ApiQuery, ApiResult, PathAddress, PathHash, PathHeight, body_error,
+        method_not_allowed, not_found, parse_address,
+    },
+    metrics::Metrics,
+    store::Store,
+};
 use axum::{
     Extension, Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
-    response::{IntoResponse, Response, Sse, sse::Event},
+    response::{IntoResponse, Sse, sse::Event},
     routing::{get, post},
 };
 use commonware_cryptography::Signer;
 use futures::{Stream, StreamExt};
 use plexus_chain::{AdmitError, App};
-use plexus_client::dto::*;
+use plexus_client::dto::{
+    params::{AddressParam, HashParam, HeightParam},
+    *,
+};
 use plexus_state::State as LedgerState;
 use plexus_types::{
     Address, Amount, Block, Payload, PrivateKey, Receipt, SignedTransaction, Status, TX_SIZE_MAX,
-    Transaction, amount::parse_amount, hash::digest_hex, hash::parse_digest,
+    Transaction, amount::parse_amount, hash::digest_hex,
 };
 use std::{
     convert::Infallible,
@@ -68,64 +78,6 @@ pub struct ApiState {
 pub fn check_permits() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
-
-/// An API error: status plus the JSON body, and for a "come back later" (429, 503) the seconds
-/// to wait (`Retry-After`).
-pub struct ApiError {
-    status: StatusCode,
-    body: ErrorBody,
-    retry_after_s: Option<u64>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        let retry_after_s = matches!(
-            status,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        )
-        .then_some(1);
-        ApiError {
-            status,
-            body: ErrorBody {
-                code: code.to_string(),
-                message: message.into(),
-            },
-            retry_after_s,
-        }
-    }
-
-    /// A per-client limit's refusal (429, or 503 when the client table is full).
-    fn limited(limited: crate::limits::Limited) -> Self {
-        let (status, body, retry_after_s) = limited.parts();
-        ApiError {
-            status,
-            body,
-            retry_after_s: Some(retry_after_s),
-        }
-    }
-
-    fn internal(err: impl std::fmt::Display) -> Self {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            err.to_string(),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
-        if let Some(seconds) = self.retry_after_s {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
-        }
-        response
-    }
-}
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
 
 fn receipt_dto(receipt: &Receipt) -> ReceiptDto {
     let (status, reason) = match receipt.status {
@@ -217,17 +169,6 @@ pub fn block_dto(block: &Block, receipts: &[Receipt]) -> BlockDto {
     }
 }
 
-/// A body axum could not read (over the route's limit, or a broken stream) as a JSON error;
-/// `too_large` is the code for the over-limit case.
-fn body_error(rejection: axum::extract::rejection::BytesRejection, too_large: &str) -> ApiError {
-    let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large
-    } else {
-        "malformed"
-    };
-    ApiError::new(rejection.status(), code, rejection.body_text())
-}
-
 /// Counts a submission's outcome in the metrics (accepted, or rejected by code).
 fn count<T>(state: &ApiState, result: &Result<T, ApiError>) {
     match result {
@@ -238,16 +179,6 @@ fn count<T>(state: &ApiState, result: &Result<T, ApiError>) {
     }
 }
 
-fn parse_address(text: &str) -> Result<Address, ApiError> {
-    text.parse::<Address>().map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_address",
-            format!("{text:?} is not an address: {e}"),
-        )
-    })
-}
-
 /// Runs `f` on the last finalized state, outside the ledger lock.
 fn finalized_state<T>(state: &ApiState, f: impl FnOnce(&LedgerState) -> T) -> T {
     f(&state.app.finalized().state)
@@ -255,9 +186,13 @@ fn finalized_state<T>(state: &ApiState, f: impl FnOnce(&LedgerState) -> T) -> T 
 
 /// Submit a transaction: the body is its canonical binary encoding.
 #[utoipa::path(post, path = "/v1/txs", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 202, body = SubmitResponse),
+              (status = 400, description = "`malformed`, `bad_signature`, `weak_key`, `wrong_chain`, `fee_too_low`, `nonce_too_high`, `overflow`, ...", body = ErrorBody),
+              (status = 409, description = "`duplicate`, `replayed_nonce`, `nonce_in_use`", body = ErrorBody),
+              (status = 413, description = "`tx_too_large`", body = ErrorBody),
+              (status = 422, description = "`insufficient_balance`", body = ErrorBody),
+              (status = 429, description = "`account_mempool_full`, `rate_limited` (with `Retry-After`)", body = ErrorBody),
+              (status = 503, description = "`mempool_full`", body = ErrorBody)))]
 async fn submit_tx(
     State(state): State<ApiState>,
     client: Option<Extension<ClientIp>>,
@@ -346,8 +281,11 @@ pub const TX_BATCH_MAX: usize = 1_000;
 /// nonce, a pending duplicate, ...) is refused first; the rest's signatures are verified as a
 /// batch. Each transaction gets the outcome a single submission would have had.
 #[utoipa::path(post, path = "/v1/txs/batch", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = Vec<BatchItemDto>), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+    responses((status = 200, description = "One outcome per transaction, in order", body = Vec<BatchItemDto>),
+              (status = 400, description = "`malformed`", body = ErrorBody),
+              (status = 413, description = "`batch_too_large`", body = ErrorBody),
+              (status = 429, description = "`rate_limited` (with `Retry-After`)", body = ErrorBody),
+              (status = 500, body = ErrorBody)))]
 async fn submit_batch(
     State(state): State<ApiState>,
     client: Option<Extension<ClientIp>>,
@@ -402,16 +340,13 @@ async fn submit_batch(
 }
 
 /// A transaction's status: pending, or finalized with its height and receipt.
-#[utoipa::path(get, path = "/v1/txs/{hash}", params(("hash" = String, Path)),
-    responses((status = 200, body = TxStatusDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_tx(State(state): State<ApiState>, Path(hash): Path<String>) -> ApiResult<TxStatusDto> {
-    let digest = parse_digest(&hash).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_hash",
-            format!("{hash:?} is not 64 hex digits"),
-        )
-    })?;
+#[utoipa::path(get, path = "/v1/txs/{hash}", params(("hash" = HashParam, Path)),
+    responses((status = 200, body = TxStatusDto), (status = 400, description = "`invalid_hash`", body = ErrorBody),
+              (status = 404, description = "`unknown_tx`", body = ErrorBody), (status = 500, body = ErrorBody)))]
+async fn get_tx(
+    State(state): State<ApiState>,
+    PathHash(digest): PathHash,
+) -> ApiResult<TxStatusDto> {
     let hex = digest_hex(&digest);
     if let Some(location) = state
         .store
@@ -447,13 +382,12 @@ async fn get_tx(State(state): State<ApiState>, Path(hash): Path<String>) -> ApiR
 }
 
 /// An account at the last finalized height (an address never seen has zeros).
-#[utoipa::path(get, path = "/v1/accounts/{address}", params(("address" = String, Path)),
-    responses((status = 200, body = AccountDto), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/accounts/{address}", params(("address" = AddressParam, Path)),
+    responses((status = 200, body = AccountDto), (status = 400, description = "`invalid_address`", body = ErrorBody)))]
 async fn get_account(
     State(state): State<ApiState>,
-    Path(address): Path<String>,
+    PathAddress(address): PathAddress,
 ) -> ApiResult<AccountDto> {
-    let address = parse_address(&address)?;
     let account = finalized_state(&state, |s| s.account(&address));
     let next_nonce = state.app.next_nonce(&address);
     Ok(Json(AccountDto {
@@ -467,13 +401,13 @@ async fn get_account(
 }
 
 /// An account with a Merkle proof against the last finalized state root.
-#[utoipa::path(get, path = "/v1/accounts/{address}/proof", params(("address" = String, Path)),
-    responses((status = 200, body = ProofDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/accounts/{address}/proof", params(("address" = AddressParam, Path)),
+    responses((status = 200, body = ProofDto), (status = 400, description = "`invalid_address`", body = ErrorBody),
+              (status = 404, description = "`unknown_account`", body = ErrorBody), (status = 500, body = ErrorBody)))]
 async fn get_proof(
     State(state): State<ApiState>,
-    Path(address): Path<String>,
+    PathAddress(address): PathAddress,
 ) -> ApiResult<ProofDto> {
-    let address = parse_address(&address)?;
     let executed = state.app.finalized();
     let (height, root) = (executed.state.height, executed.block.header.state_root);
     // Building the proof is O(state): it runs on the shared snapshot, outside every lock and off
@@ -520,30 +454,22 @@ fn stored_block(state: &ApiState, height: u64) -> ApiResult<BlockDto> {
 }
 
 /// A finalized block by height.
-#[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = String, Path)),
-    responses((status = 200, body = BlockDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = HeightParam, Path)),
+    responses((status = 200, body = BlockDto), (status = 400, description = "`invalid_height`", body = ErrorBody),
+              (status = 404, description = "`unknown_block`", body = ErrorBody), (status = 500, body = ErrorBody)))]
 async fn get_block(
     State(state): State<ApiState>,
-    Path(height): Path<String>,
+    PathHeight(height): PathHeight,
 ) -> ApiResult<BlockDto> {
-    if height == "latest" {
-        let tip = finalized_state(&state, |s| s.height);
-        return stored_block(&state, tip);
-    }
-    let height: u64 = height.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_height",
-            format!("{height:?} is not a height or \"latest\""),
-        )
-    })?;
     stored_block(&state, height)
 }
 
 /// The last finalized block.
-#[utoipa::path(get, path = "/v1/blocks/latest", responses((status = 200, body = BlockDto)))]
-async fn get_latest_block(state: State<ApiState>) -> ApiResult<BlockDto> {
-    get_block(state, Path("latest".to_string())).await
+#[utoipa::path(get, path = "/v1/blocks/latest",
+    responses((status = 200, body = BlockDto), (status = 500, body = ErrorBody)))]
+async fn get_latest_block(State(state): State<ApiState>) -> ApiResult<BlockDto> {
+    let tip = finalized_state(&state, |s| s.height);
+    stored_block(&state, tip)
 }
 
 /// Registered validators, by stake, with committee membership.
@@ -844,13 +770,13 @@ async fn get_providers(State(state): State<ApiState>) -> ApiResult<Vec<ProviderD
 }
 
 /// One provider.
-#[utoipa::path(get, path = "/v1/providers/{address}", params(("address" = String, Path)),
-    responses((status = 200, body = ProviderDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/providers/{address}", params(("address" = AddressParam, Path)),
+    responses((status = 200, body = ProviderDto), (status = 400, description = "`invalid_address`", body = ErrorBody),
+              (status = 404, description = "`unknown_provider`", body = ErrorBody)))]
 async fn get_provider(
     State(state): State<ApiState>,
-    Path(address): Path<String>,
+    PathAddress(address): PathAddress,
 ) -> ApiResult<ProviderDto> {
-    let address = parse_address(&address)?;
     finalized_state(&state, |s| {
         s.providers
             .get(&address)
@@ -868,16 +794,10 @@ async fn get_provider(
 }
 
 /// One job by id (the hash of the transaction that posted it).
-#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = JobDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<JobDto> {
-    let digest = parse_digest(&id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_hash",
-            format!("{id:?} is not 64 hex digits"),
-        )
-    })?;
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = HashParam, Path)),
+    responses((status = 200, body = JobDto), (status = 400, description = "`invalid_hash`", body = ErrorBody),
+              (status = 404, description = "`unknown_job`", body = ErrorBody)))]
+async fn get_job(State(state): State<ApiState>, PathHash(digest): PathHash) -> ApiResult<JobDto> {
     finalized_state(&state, |s| {
         s.jobs
             .get(&digest)
@@ -905,97 +825,113 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiRe
 /// The most jobs one list request returns.
 pub const JOBS_LIST_MAX: usize = 100;
 
-/// The filter of `GET /v1/jobs`: exactly one of `consumer`, `provider` and `verifier` (the jobs
-/// it audits or disputes as challenger).
+/// The filters of `GET /v1/jobs`, all optional and combined: the jobs of `consumer`, assigned to
+/// `provider`, audited or disputed (as challenger) by `verifier`.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct JobsQuery {
     pub consumer: Option<String>,
     pub provider: Option<String>,
     pub verifier: Option<String>,
-    /// At most `JOBS_LIST_MAX` (larger values are capped); defaults to it.
+    /// 1 to `JOBS_LIST_MAX`; defaults to it.
     pub limit: Option<usize>,
+}
+
+/// The OpenAPI schema of `limit`: its bounds are `JOBS_LIST_MAX`'s.
+struct JobsLimitParam;
+
+impl utoipa::PartialSchema for JobsLimitParam {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::Integer)
+            .minimum(Some(1u64))
+            .maximum(Some(JOBS_LIST_MAX as u64))
+            .default(Some(JOBS_LIST_MAX.into()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for JobsLimitParam {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("JobsLimit")
+    }
+}
+
+fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
 }
 
 /// The jobs `query` selects in `state`, newest first.
 pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, ApiError> {
-    let limit = query.limit.unwrap_or(JOBS_LIST_MAX).min(JOBS_LIST_MAX);
-    let found = match (&query.consumer, &query.provider, &query.verifier) {
-        (None, None, Some(verifier)) => {
-            let verifier = parse_address(verifier)?;
-            let mut ids: std::collections::BTreeSet<&plexus_types::Digest> = state
-                .audits
-                .iter()
-                .filter(|(_, audit)| audit.verifier == verifier)
-                .map(|(id, _)| id)
-                .collect();
-            ids.extend(
-                state
-                    .disputes
-                    .iter()
-                    .filter(|(_, dispute)| dispute.challenger == verifier)
-                    .map(|(id, _)| id),
-            );
-            // Real jobs and the canaries drawn for this verifier, newest first.
-            let mut found: Vec<(u64, plexus_types::Digest, JobDto)> = ids
-                .into_iter()
-                .filter_map(|id| match state.jobs.get(id) {
-                    Some(job) => Some((job.posted_height, *id, job_dto(state, id, job))),
-                    None => state
-                        .audits
-                        .get(id)
-                        .and_then(|audit| canary_job_dto(state, id, audit))
-                        .map(|dto| (dto.posted_height, *id, dto)),
-                })
-                .collect();
-            found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
-            found.truncate(limit);
-            return Ok(found.into_iter().map(|(_, _, dto)| dto).collect());
-        }
-        (Some(consumer), None, None) => {
-            let consumer = parse_address(consumer)?;
-            plexus_state::market::jobs_where(&state.jobs, |job| job.consumer == consumer, limit)
-        }
-        (None, Some(provider), None) => {
-            let provider = parse_address(provider)?;
-            plexus_state::market::jobs_where(
-                &state.jobs,
-                |job| {
-                    job.status
-                        .assignment()
-                        .is_some_and(|a| a.provider == provider)
-                },
-                limit,
-            )
-        }
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "give exactly one of consumer=ADDRESS, provider=ADDRESS and verifier=ADDRESS",
-            ));
+    let limit = match query.limit {
+        None => JOBS_LIST_MAX,
+        Some(limit) if (1..=JOBS_LIST_MAX).contains(&limit) => limit,
+        Some(limit) => {
+            return Err(invalid_query(format!(
+                "limit {limit} is not between 1 and {JOBS_LIST_MAX}"
+            )));
         }
     };
-    Ok(found
+    let address = |text: &Option<String>| text.as_deref().map(parse_address).transpose();
+    let (consumer, provider) = (address(&query.consumer)?, address(&query.provider)?);
+    let selected = |job: &plexus_state::Job| {
+        consumer.as_ref().is_none_or(|c| job.consumer == *c)
+            && provider
+                .as_ref()
+                .is_none_or(|p| job.status.assignment().is_some_and(|a| a.provider == *p))
+    };
+    let Some(verifier) = address(&query.verifier)? else {
+        return Ok(
+            plexus_state::market::jobs_where(&state.jobs, selected, limit)
+                .into_iter()
+                .map(|(id, job)| job_dto(state, id, job))
+                .collect(),
+        );
+    };
+    let mut ids: std::collections::BTreeSet<&plexus_types::Digest> = state
+        .audits
+        .iter()
+        .filter(|(_, audit)| audit.verifier == verifier)
+        .map(|(id, _)| id)
+        .collect();
+    ids.extend(
+        state
+            .disputes
+            .iter()
+            .filter(|(_, dispute)| dispute.challenger == verifier)
+            .map(|(id, _)| id),
+    );
+    // Real jobs and the canaries drawn for this verifier (filtered by the job each copies),
+    // newest first.
+    let mut found: Vec<(u64, plexus_types::Digest, JobDto)> = ids
         .into_iter()
-        .map(|(id, job)| job_dto(state, id, job))
-        .collect())
+        .filter_map(|id| match state.jobs.get(id) {
+            Some(job) => selected(job).then(|| (job.posted_height, *id, job_dto(state, id, job))),
+            None => {
+                let audit = state.audits.get(id)?;
+                let original = state.jobs.get(&audit.canary.as_ref()?.of)?;
+                if !selected(original) {
+                    return None;
+                }
+                canary_job_dto(state, id, audit).map(|dto| (dto.posted_height, *id, dto))
+            }
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    found.truncate(limit);
+    Ok(found.into_iter().map(|(_, _, dto)| dto).collect())
 }
 
-/// A consumer's jobs or the jobs assigned to a provider, newest first (retained jobs only).
+/// Retained jobs, newest first: all of them, or those of a consumer, assigned to a provider, or
+/// audited or disputed by a verifier (filters combine).
 #[utoipa::path(get, path = "/v1/jobs",
-    params(("consumer" = Option<String>, Query), ("provider" = Option<String>, Query), ("verifier" = Option<String>, Query), ("limit" = Option<usize>, Query)),
-    responses((status = 200, body = Vec<JobDto>), (status = 400, body = ErrorBody)))]
+    params(("consumer" = Option<AddressParam>, Query), ("provider" = Option<AddressParam>, Query),
+           ("verifier" = Option<AddressParam>, Query), ("limit" = Option<JobsLimitParam>, Query)),
+    responses((status = 200, body = Vec<JobDto>), (status = 400, description = "`invalid_query`, `invalid_address`", body = ErrorBody),
+              (status = 500, body = ErrorBody)))]
 async fn get_jobs(
     State(state): State<ApiState>,
-    query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<JobsQuery>,
 ) -> ApiResult<Vec<JobDto>> {
-    let axum::extract::Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
-    })?;
     // A scan of every retained job: off the async workers.
     let executed = state.app.finalized();
     let jobs = tokio::task::spawn_blocking(move || list_jobs(&executed.state, &query))
@@ -1007,7 +943,8 @@ async fn get_jobs(
 /// The latest finalized block and the state after it, as the codec encoding of `(Block, State)`:
 /// what a new node state-syncs from. It checks the block against a finalization certificate it
 /// fetches from the committee, and the state against the block's state root.
-#[utoipa::path(get, path = "/v1/snapshot", responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream")))]
+#[utoipa::path(get, path = "/v1/snapshot",
+    responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"), (status = 500, body = ErrorBody)))]
 async fn get_snapshot(State(state): State<ApiState>) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let finalized = state.app.finalized();
@@ -1079,12 +1016,17 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
 
 /// Devnet only: transfer PLX from the faucet key to an address.
 #[utoipa::path(post, path = "/v1/faucet", request_body = FaucetRequest,
-    responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 202, body = SubmitResponse),
+              (status = 400, description = "`malformed`, `invalid_address`, `invalid_amount`", body = ErrorBody),
+              (status = 404, description = "`no_faucet`: not a devnet", body = ErrorBody),
+              (status = 409, description = "`nonce_in_use` and the other admission codes of `POST /v1/txs`", body = ErrorBody),
+              (status = 413, description = "`body_too_large`", body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn post_faucet(
     State(state): State<ApiState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
-    let body = body.map_err(|r| body_error(r, "malformed"))?;
+    let body = body.map_err(|r| body_error(r, "body_too_large"))?;
     let Some(faucet) = state.faucet.clone() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -1129,8 +1071,22 @@ async fn post_faucet(
     Ok((StatusCode::ACCEPTED, Json(SubmitResponse { hash: result? })))
 }
 
+/// One server-sent event of `/v1/stream/blocks`, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the stream writes these fields as SSE lines
+struct BlockStreamEvent {
+    /// Always `block`.
+    #[schema(pattern = "^block$")]
+    event: String,
+    /// A `BlockEventDto` as JSON.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 /// Server-sent events: one `block` event per finalized block.
-#[utoipa::path(get, path = "/v1/stream/blocks", responses((status = 200, description = "text/event-stream of BlockEventDto")))]
+#[utoipa::path(get, path = "/v1/stream/blocks",
+    responses((status = 200, description = "One `block` event per finalized block, its data a BlockEventDto", content_type = "text/event-stream", body = BlockStreamEvent),
+              (status = 503, description = "`too_many_streams`", body = ErrorBody)))]
 async fn stream_blocks(
     State(state): State<ApiState>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -1155,14 +1111,24 @@ async fn stream_blocks(
     Ok(Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }
 
-async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
+/// The node's metrics: the Prometheus text format (0.0.4), or OpenMetrics 1.0 when the
+/// scraper's `Accept` asks for `application/openmetrics-text`.
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, content((String = "text/plain; version=0.0.4; charset=utf-8"),
+                                     (String = "application/openmetrics-text; version=1.0.0; charset=utf-8")))))]
+async fn get_metrics(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     state
         .metrics
         .mempool_size
         .set(state.app.with_mempool(|m| m.len()) as i64);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::metrics::Exposition::negotiate(accept);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        state.metrics.render(format),
     )
 }
 
@@ -1189,30 +1155,67 @@ async fn get_metrics(State(state): State<ApiState>) -> impl IntoResponse {
         get_status,
         get_snapshot,
         post_faucet,
-        stream_blocks
-    )
+        stream_blocks,
+        crate::blob_api::post_blob,
+        crate::blob_api::put_blob,
+        crate::blob_api::get_blob,
+        get_metrics,
+        get_openapi
+    ),
+    // Hand-written schemas that paths refer to by name.
+    components(schemas(AddressParam, HashParam, HeightParam, JobsLimitParam, BlockEventDto)),
+    modifiers(&EveryRouteIsLimited)
 )]
 struct ApiDoc;
+
+/// The per-client limits (`limits::middleware`) sit in front of every route, so every
+/// operation may answer 429 `rate_limited`: the document says so for each one.
+struct EveryRouteIsLimited;
+
+impl utoipa::Modify for EveryRouteIsLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Ref, ResponseBuilder, content::ContentBuilder};
+        let limited = ResponseBuilder::new()
+            .description("`rate_limited`: this client is over its request or transaction budget; retry after `Retry-After` seconds")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.head,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".to_string())
+                    .or_insert_with(|| limited.clone().into());
+            }
+        }
+    }
+}
 
 /// The OpenAPI document, generated from the handlers and DTOs above.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)))]
 async fn get_openapi() -> impl IntoResponse {
     Json(openapi())
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this endpoint does not take that method",
-    )
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
 /// Requests served at once across all routes (block streams excepted); more wait for a permit.
@@ -1220,7 +1223,9 @@ pub const REQUESTS_CONCURRENT_MAX: usize = 256;
 /// Block-stream subscribers at once.
 pub const STREAMS_MAX: usize = 64;
 
-pub fn router(state: ApiState) -> Router {
+/// Every route of the node's API, the blob store's (`blob_api`) included, with the JSON
+/// refusals for unknown paths and methods, behind the per-client limits (`limits`).
+pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
     let limits = state.limits.clone();
     let streams = Router::new().route("/v1/stream/blocks", get(stream_blocks));
     Router::new()
@@ -1249,6 +1254,8 @@ pub fn router(state: ApiState) -> Router {
             REQUESTS_CONCURRENT_MAX,
         ))
         .merge(streams)
+        .merge(crate::blob_api::router(blobs))
+        // After every route is in: the method fallback applies to the routes present.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies past this are cut off by axum; ours are checked against TX_SIZE_MAX with a JSON error.
@@ -1365,6 +1372,22 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_documents_the_limiters_429() {
+        let document = openapi();
+        let mut operations = 0;
+        for (path, item) in &document.paths.paths {
+            for operation in [&item.get, &item.put, &item.post].into_iter().flatten() {
+                operations += 1;
+                assert!(
+                    operation.responses.responses.contains_key("429"),
+                    "{path} does not document 429"
+                );
+            }
+        }
+        assert!(operations >= 20, "{operations} operations");
+    }
+
+    #[test]
     fn jobs_and_providers_as_json() {
         let (state, matched, unmatched) = market();
         let job = job_dto(&state, &matched, &state.jobs[&matched]);
@@ -1402,22 +1425,28 @@ mod tests {
             verifier: None,
             limit,
         };
-        let ids = |jobs: Vec<JobDto>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
-        let mine = ids(list_jobs(&state, &query(Some(2), None, None)).unwrap_or_default());
+        let ids = |jobs: Result<Vec<JobDto>, ApiError>| {
+            jobs.unwrap().into_iter().map(|j| j.id).collect::<Vec<_>>()
+        };
+        let mine = ids(list_jobs(&state, &query(Some(2), None, None)));
         assert_eq!(mine.len(), 2);
         assert!(mine.contains(&digest_hex(&matched)) && mine.contains(&digest_hex(&unmatched)));
-        let assigned = ids(list_jobs(&state, &query(None, Some(1), None)).unwrap_or_default());
+        let assigned = ids(list_jobs(&state, &query(None, Some(1), None)));
         assert_eq!(assigned, vec![digest_hex(&matched)]);
+        // Filters combine; no filter lists every retained job.
+        let both = ids(list_jobs(&state, &query(Some(2), Some(1), None)));
+        assert_eq!(both, vec![digest_hex(&matched)]);
+        assert_eq!(ids(list_jobs(&state, &query(None, None, None))).len(), 2);
         assert_eq!(
-            list_jobs(&state, &query(Some(2), None, Some(1)))
-                .map(|j| j.len())
-                .ok(),
-            Some(1)
+            ids(list_jobs(&state, &query(Some(2), None, Some(1)))).len(),
+            1
         );
-        assert!(list_jobs(&state, &query(Some(1), None, None)).is_ok_and(|j| j.is_empty()));
-        for bad in [query(None, None, None), query(Some(1), Some(2), None)] {
-            let Err(ApiError { status, body, .. }) = list_jobs(&state, &bad) else {
-                panic!("accepted {bad:?}");
+        assert!(ids(list_jobs(&state, &query(Some(1), None, None))).is_empty());
+        for limit in [0, JOBS_LIST_MAX + 1] {
+            let Err(ApiError { status, body, .. }) =
+                list_jobs(&state, &query(None, None, Some(limit)))
+            else {
+                panic!("accepted limit {limit}");
             };
             assert_eq!(
                 (status, body.code.as_str()),
@@ -1428,6 +1457,11 @@ mod tests {
             consumer: Some("nope".into()),
             ..JobsQuery::default()
         };
-        assert!(list_jobs(&state, &not_an_address).is_err());
+        assert_eq!(
+            list_jobs(&state, &not_an_address)
+                .map_err(|e| e.code().to_string())
+                .err(),
+            Some("invalid_address".to_string())
+        );
     }
 }

@@ -6,77 +6,37 @@
 //! against the hash on the way out: corrupt storage is a 500, never wrong bytes). The body limit
 //! is the store's blob limit; at most `BLOB_REQUESTS_MAX` blob requests run at once.
 
+use crate::http::{ApiError, PathHash, body_error};
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use plexus_blobs::{BlobError, BlobStore};
-use plexus_client::dto::{BlobDto, ErrorBody};
-use plexus_types::hash::{digest_hex, parse_digest};
+use plexus_client::dto::{BlobDto, ErrorBody, params::HashParam};
+use plexus_types::hash::digest_hex;
 use std::sync::Arc;
 
 /// Blob requests served at once (each may carry up to the blob limit in memory).
 pub const BLOB_REQUESTS_MAX: usize = 8;
 
-struct BlobApiError(StatusCode, ErrorBody);
-
-impl BlobApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        BlobApiError(
-            status,
-            ErrorBody {
-                code: code.into(),
-                message: message.into(),
-            },
-        )
-    }
+fn blob_error(err: BlobError) -> ApiError {
+    let (status, code) = match &err {
+        BlobError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "blob_too_large"),
+        BlobError::Full { .. } => (StatusCode::INSUFFICIENT_STORAGE, "store_full"),
+        BlobError::HashMismatch { .. } => (StatusCode::BAD_REQUEST, "hash_mismatch"),
+        BlobError::Corrupt(_) | BlobError::Io { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    };
+    ApiError::new(status, code, err.to_string())
 }
 
-impl IntoResponse for BlobApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
-    }
-}
-
-impl From<BlobError> for BlobApiError {
-    fn from(err: BlobError) -> Self {
-        let (status, code) = match &err {
-            BlobError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "blob_too_large"),
-            BlobError::Full { .. } => (StatusCode::INSUFFICIENT_STORAGE, "store_full"),
-            BlobError::HashMismatch { .. } => (StatusCode::BAD_REQUEST, "hash_mismatch"),
-            BlobError::Corrupt(_) | BlobError::Io { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        };
-        BlobApiError::new(status, code, err.to_string())
-    }
-}
-
-fn parse_hash(text: &str) -> Result<plexus_types::Digest, BlobApiError> {
-    parse_digest(text).ok_or_else(|| {
-        BlobApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_hash",
-            format!("{text:?} is not 64 hex digits"),
-        )
-    })
-}
-
-fn body(
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Bytes, BlobApiError> {
-    body.map_err(|rejection| {
-        let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "blob_too_large"
-        } else {
-            "malformed"
-        };
-        BlobApiError::new(rejection.status(), code, rejection.body_text())
-    })
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| body_error(rejection, "blob_too_large"))
 }
 
 /// Stores `bytes` (checked against `expected` when given) off the async workers: hashing and the
@@ -85,16 +45,15 @@ async fn store_blob(
     store: Arc<BlobStore>,
     bytes: Bytes,
     expected: Option<plexus_types::Digest>,
-) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
+) -> Result<(StatusCode, Json<BlobDto>), ApiError> {
     let size = bytes.len() as u64;
     let hash = tokio::task::spawn_blocking(move || match expected {
         Some(expected) => store.put_expecting(&expected, &bytes).map(|()| expected),
         None => store.put(&bytes),
     })
     .await
-    .map_err(|e| {
-        BlobApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-    })??;
+    .map_err(ApiError::internal)?
+    .map_err(blob_error)?;
     Ok((
         StatusCode::CREATED,
         Json(BlobDto {
@@ -104,34 +63,51 @@ async fn store_blob(
     ))
 }
 
-async fn put_blob(
+/// Store a blob under its BLAKE3 hash, which the body must hash to.
+#[utoipa::path(put, path = "/v1/blobs/{hash}", params(("hash" = HashParam, Path)),
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream",
+        description = "The blob's bytes (none: the empty blob)"),
+    responses((status = 201, body = BlobDto),
+              (status = 400, description = "`invalid_hash`, `hash_mismatch`, `malformed`", body = ErrorBody),
+              (status = 413, description = "`blob_too_large`", body = ErrorBody),
+              (status = 500, body = ErrorBody), (status = 507, description = "`store_full`", body = ErrorBody)))]
+pub(crate) async fn put_blob(
     State(store): State<Arc<BlobStore>>,
-    Path(hash): Path<String>,
-    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
-    let expected = parse_hash(&hash)?;
+    PathHash(expected): PathHash,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<BlobDto>), ApiError> {
     store_blob(store, body(bytes)?, Some(expected)).await
 }
 
-async fn post_blob(
+/// Store a blob; the answer names its BLAKE3 hash.
+#[utoipa::path(post, path = "/v1/blobs",
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream",
+        description = "The blob's bytes (none: the empty blob)"),
+    responses((status = 201, body = BlobDto), (status = 400, description = "`malformed`", body = ErrorBody),
+              (status = 413, description = "`blob_too_large`", body = ErrorBody),
+              (status = 500, body = ErrorBody), (status = 507, description = "`store_full`", body = ErrorBody)))]
+pub(crate) async fn post_blob(
     State(store): State<Arc<BlobStore>>,
-    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<BlobDto>), BlobApiError> {
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<BlobDto>), ApiError> {
     store_blob(store, body(bytes)?, None).await
 }
 
-async fn get_blob(
+/// A blob's bytes, checked against its hash on the way out.
+#[utoipa::path(get, path = "/v1/blobs/{hash}", params(("hash" = HashParam, Path)),
+    responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
+              (status = 400, description = "`invalid_hash`", body = ErrorBody),
+              (status = 404, description = "`unknown_blob`", body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub(crate) async fn get_blob(
     State(store): State<Arc<BlobStore>>,
-    Path(hash): Path<String>,
-) -> Result<Response, BlobApiError> {
-    let wanted = parse_hash(&hash)?;
+    PathHash(wanted): PathHash,
+) -> Result<Response, ApiError> {
     let found = tokio::task::spawn_blocking(move || store.get(&wanted))
         .await
-        .map_err(|e| {
-            BlobApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+        .map_err(ApiError::internal)?
+        .map_err(blob_error)?;
     let Some(bytes) = found else {
-        return Err(BlobApiError::new(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_blob",
             format!("no blob {}", digest_hex(&wanted)),
@@ -140,7 +116,7 @@ async fn get_blob(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-/// The blob routes over `store`, to merge into a node's or a provider's router.
+/// The blob routes over `store`, merged into the node's router by `api::router`.
 pub fn router<S>(store: Arc<BlobStore>) -> Router<S> {
     let limit = usize::try_from(store.limits().blob_bytes_max).unwrap_or(usize::MAX);
     Router::new()

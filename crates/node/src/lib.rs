@@ -1,5 +1,6 @@
 //! The Plexus node: consensus wiring (`engine`), the finalized store (`store`), the HTTP API
-//! (`api`), metrics, and `node::run`, which recovers from disk and runs until a signal.
+//! (`api`, `blob_api`, and `http`: the errors and extractors they share), metrics, and
+//! `node::run`, which recovers from disk and runs until a signal.
 
 pub mod api;
 pub mod beacon;
@@ -9,6 +10,7 @@ pub mod content;
 pub mod engine;
 pub mod evidence;
 pub mod gossip;
+pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod node;

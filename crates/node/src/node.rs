@@ -428,7 +428,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         );
     }
     // The API serves only confirmed state: it starts once any state sync is confirmed.
-    let router = api::router(api_state).merge(crate::blob_api::router(blobs));
+    let router = api::router(api_state, blobs);
     let _api = ApiServer::start(listener, router)?;
     info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
 

@@ -241,47 +241,60 @@ mod tests {
     use plexus_types::hash::digest_from_bytes;
     use plexus_types::trace::content_hash;
 
-    /// The cnn job over two images: many segments at a small `seg_fuel`.
+    /// A job run once, its content in the node's store: by default the cnn job over two images
+    /// (many segments at a small `seg_fuel`).
     struct Fixture {
         dir: std::path::PathBuf,
         blobs: Arc<BlobStore>,
         request: ReplayRequest,
         run: MemoryCheckpoints,
         leaves: Vec<plexus_exec::Leaf>,
+        execution_outcome: plexus_exec::Outcome,
     }
 
     fn fixture(name: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("plexus-replay-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let blobs = Arc::new(BlobStore::open(&dir, Default::default()).unwrap());
         let cnn = plexus_exec::builtin::lookup("cnn").unwrap();
         let mut input = 2u32.to_le_bytes().to_vec();
         input.extend((0..2 * 4096).map(|i| (i * 13 % 251) as u8));
-        let module = blobs.put(cnn.wasm).unwrap();
-        let blob_hashes: Vec<Digest> = cnn.blobs.iter().map(|b| blobs.put(b).unwrap()).collect();
+        let f = fixture_of(name, cnn.wasm, cnn.blobs, input, 500_000_000, 1 << 20);
+        assert!(f.leaves.len() >= 5, "{} leaves", f.leaves.len());
+        f
+    }
+
+    /// A job of `wasm` stored in a fresh blob store, run once with checkpoints in memory; the
+    /// request re-runs its segment 0.
+    fn fixture_of(
+        name: &str,
+        wasm: &[u8],
+        job_blobs: &[&[u8]],
+        input: Vec<u8>,
+        max_fuel: u64,
+        seg_fuel: u64,
+    ) -> Fixture {
+        let dir = std::env::temp_dir().join(format!("plexus-replay-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let blobs = Arc::new(BlobStore::open(&dir, Default::default()).unwrap());
+        let module = blobs.put(wasm).unwrap();
+        let blob_hashes: Vec<Digest> = job_blobs.iter().map(|b| blobs.put(b).unwrap()).collect();
         let input_hash = blobs.put(&input).unwrap();
-        let seg_fuel = 1 << 20;
         let engine = Engine::new(EngineOptions::default()).unwrap();
         let job_id = plexus_types::hash(&[b"replay".as_slice()]);
         let job = plexus_exec::Job {
             id: job_id.0,
-            module: engine
-                .compile(&plexus_exec::admit(cnn.wasm).unwrap())
-                .unwrap(),
+            module: engine.compile(&plexus_exec::admit(wasm).unwrap()).unwrap(),
             input: Arc::from(input),
-            blobs: cnn.blobs.iter().map(|b| Arc::<[u8]>::from(*b)).collect(),
-            max_fuel: 500_000_000,
+            blobs: job_blobs.iter().map(|b| Arc::<[u8]>::from(*b)).collect(),
+            max_fuel,
             seg_fuel,
         };
         let mut run = MemoryCheckpoints::default();
         let execution = plexus_exec::run(&engine, &job, &mut run).unwrap();
-        assert!(execution.segments >= 4, "{} segments", execution.segments);
         let request = ReplayRequest {
             job_id,
             module,
             blobs: blob_hashes,
             input: input_hash,
-            max_fuel: job.max_fuel,
+            max_fuel,
             seg_fuel,
             pre: RevealedLeaf {
                 index: 0,
@@ -297,6 +310,7 @@ mod tests {
             request,
             run,
             leaves: execution.leaves,
+            execution_outcome: execution.outcome,
         }
     }
 
@@ -423,6 +437,85 @@ mod tests {
         assert!(matches!(
             replayer.replay(&request),
             Err(ReplayError::Unavailable(_))
+        ));
+        let _ = std::fs::remove_dir_all(&f.dir);
+    }
+
+    /// Four steps of real work (100 000 loop iterations each); the fourth ends in an
+    /// out-of-bounds load, which wasmtime raises without writing its fuel count back.
+    const WORK_THEN_TRAP: &str = r#"(module
+      (memory (export "memory") 1 1)
+      (global $steps (mut i32) (i32.const 0))
+      (global (export "plexus_output") i32 (i32.const 0))
+      (func (export "init"))
+      (func (export "step") (result i32)
+        (local $i i32)
+        (loop $l
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))
+        (global.set $steps (i32.add (global.get $steps) (i32.const 1)))
+        (if (i32.eq (global.get $steps) (i32.const 4))
+          (then (drop (i32.load (i32.const 0x7ffffff0)))))
+        (i32.sub (i32.const 4) (global.get $steps))))"#;
+
+    #[test]
+    fn the_re_run_of_a_trapping_segment_rules_for_the_providers_bill() {
+        let max_fuel = 100_000_000;
+        let wasm = wat::parse_str(WORK_THEN_TRAP).unwrap();
+        let f = fixture_of("trap", &wasm, &[], Vec::new(), max_fuel, 1 << 15);
+        let trap = plexus_exec::TrapCode::MemoryOutOfBounds;
+        assert_eq!(f.execution_outcome, plexus_exec::Outcome::Trapped(trap));
+        // Checkpoints 0-3 and the trap leaf, which bills max_fuel.
+        assert_eq!(f.leaves.len(), 5);
+        let trap_leaf = f.leaves[4];
+        assert_eq!(trap_leaf.fuel, max_fuel);
+        let hashes: Vec<Digest32> = (0u64..)
+            .zip(&f.leaves)
+            .map(|(index, leaf)| leaf.hash(index))
+            .collect();
+        let trap_root = plexus_types::trace::trap_root(trap.code());
+        let commitment = plexus_types::job::Commitment {
+            output_hash: digest_from_bytes(trap_root.0),
+            total_fuel: max_fuel,
+            segments: 4,
+            trace_root: digest_from_bytes(plexus_types::trace::trace_root(&hashes).0),
+            failed: true,
+        };
+        // The validators re-run segment 3 from the uploaded checkpoint 3: the provider's trap
+        // leaf, so its commitment holds.
+        let replayer = StoreReplayer::new(f.blobs.clone());
+        let replayed = replayer.replay(&upload(&f, 3)).unwrap();
+        assert_eq!(
+            replayed,
+            Replayed {
+                fuel: max_fuel,
+                state_root: trap_root,
+                end: ReplayEnd::Trapped { code: trap.code() },
+            }
+        );
+        let hi = RevealedLeaf {
+            index: 4,
+            fuel: trap_leaf.fuel,
+            state_root: trap_leaf.state_root,
+        };
+        assert!(plexus_state::dispute::transition_holds(
+            &commitment,
+            &hi,
+            &replayed
+        ));
+        // A bill below max_fuel (the store's stale count) does not.
+        let understated = plexus_types::job::Commitment {
+            total_fuel: f.leaves[3].fuel + 1,
+            ..commitment
+        };
+        let low = RevealedLeaf {
+            fuel: f.leaves[3].fuel + 1,
+            ..hi
+        };
+        assert!(!plexus_state::dispute::transition_holds(
+            &understated,
+            &low,
+            &replayed
         ));
         let _ = std::fs::remove_dir_all(&f.dir);
     }

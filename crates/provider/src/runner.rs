@@ -4,13 +4,15 @@
 //!
 //! A job the consumer got wrong (a module that fails admission, a guest trap) still ends in a
 //! commitment, marked failed: the chain then settles it like any other (a module refused at
-//! admission used no fuel and costs the consumer nothing). Only host-side trouble (a blob no
-//! source serves yet, a disk error) is an `Err`, which the agent retries.
+//! admission used no fuel and costs the consumer nothing; a trap bills what `plexus_exec` bills).
+//! A run stopped by this machine's wall-clock backstop is committed as a refusal too: nobody
+//! else can reproduce that trap, so a trace ending in it would lose any dispute. Only host-side
+//! trouble (a blob no source serves yet, a disk error) is an `Err`, which the agent retries.
 
 use crate::{checkpoints::DiskCheckpoints, journal::CommitmentRecord};
 use plexus_blobs::{BlobStore, blob_hash};
 use plexus_client::Client;
-use plexus_exec::{Compiled, Engine, Execution, Job, Outcome};
+use plexus_exec::{Compiled, Engine, Execution, Job, Outcome, TrapCode};
 use plexus_types::{Digest, hash::digest_hex};
 use std::{
     collections::BTreeMap,
@@ -186,7 +188,8 @@ impl Runner {
         })
     }
 
-    /// Fetches and runs `job`; the commitment to post, and the execution when the module ran.
+    /// Fetches and runs `job`; the commitment to post, and the execution it commits to (none for
+    /// a refusal).
     pub fn execute(
         &self,
         job: &Assignment,
@@ -214,6 +217,14 @@ impl Runner {
         };
         let mut sink = DiskCheckpoints::create(&self.dir, &job.id)?;
         let execution = plexus_exec::run(&self.engine, &run, &mut sink)?;
+        if execution.outcome == Outcome::Trapped(TrapCode::WallTime) {
+            // The provider's limit, not the job's: it bills nothing and proves nothing.
+            let reason = format!(
+                "the run passed this provider's wall-clock backstop of {} ms",
+                self.engine.options().wall_time_ms
+            );
+            return Ok((self.refusal(&reason)?, None));
+        }
         let failure = match &execution.outcome {
             Outcome::Completed { output } => {
                 self.blobs.put(output)?;
@@ -247,8 +258,9 @@ impl Runner {
         Ok((commitment, Some(execution)))
     }
 
-    /// The commitment for a job that never ran (refused module, limits): no fuel, and an output
-    /// that is the refusal's text, stored so the consumer can read why.
+    /// The commitment for a job that never ran (refused module, limits) or whose run proves
+    /// nothing (this machine's wall-clock backstop): no fuel, no trace, and an output that is
+    /// the refusal's text, stored so the consumer can read why.
     pub fn refusal(&self, reason: &str) -> Result<CommitmentRecord, RunError> {
         let text = format!("refused: {reason}");
         let hash = self.blobs.put(text.as_bytes())?;
@@ -350,6 +362,58 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(String::from_utf8(text).unwrap().starts_with("refused: "));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The digits job over one image, its content stored in `runner`.
+    fn digits_job(runner: &Runner) -> Assignment {
+        let digits = plexus_exec::builtin::lookup("digits").unwrap();
+        let input = plexus_job_digits::encode_input(&[[3u8; 64]]).unwrap();
+        Assignment {
+            id: blob_hash(b"digits job"),
+            module: runner.blobs.put(digits.wasm).unwrap(),
+            blobs: digits
+                .blobs
+                .iter()
+                .map(|blob| runner.blobs.put(blob).unwrap())
+                .collect(),
+            input: runner.blobs.put(&input).unwrap(),
+            max_fuel: 100_000_000,
+        }
+    }
+
+    #[test]
+    fn a_run_stopped_by_the_wall_clock_backstop_commits_a_free_failure() {
+        let dir = std::env::temp_dir().join(format!("plexus-wall-time-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // A backstop of 0 ms fires after the first call (`init`).
+        let stopping = Runner {
+            engine: Engine::new(plexus_exec::EngineOptions {
+                wall_time_ms: 0,
+                ..Default::default()
+            })
+            .unwrap(),
+            ..runner(&dir, Vec::new())
+        };
+        let job = digits_job(&stopping);
+        let (commitment, execution) = stopping.execute(&job).unwrap();
+        assert!(execution.is_none());
+        assert!(commitment.failed);
+        assert_eq!((commitment.total_fuel, commitment.segments), (0, 0));
+        let text = stopping
+            .blobs
+            .get(&plexus_types::hash::parse_digest(&commitment.output_hash).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "refused: the run passed this provider's wall-clock backstop of 0 ms"
+        );
+        // Without the backstop the same job completes and bills its fuel.
+        let (commitment, execution) = runner(&dir, Vec::new()).execute(&job).unwrap();
+        assert!(!commitment.failed);
+        assert!(commitment.total_fuel > 0 && commitment.segments > 0);
+        assert!(execution.is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -178,3 +178,73 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// Four steps of real work (100 000 loop iterations each); the fourth ends in an out-of-bounds
+/// load. At `SEG_FUEL` every step ends a segment: checkpoints 0-3, then the trap leaf.
+const WORK_THEN_TRAP: &str = r#"(module
+  (memory (export "memory") 1 1)
+  (global $steps (mut i32) (i32.const 0))
+  (global (export "plexus_output") i32 (i32.const 0))
+  (func (export "init"))
+  (func (export "step") (result i32)
+    (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))
+    (global.set $steps (i32.add (global.get $steps) (i32.const 1)))
+    (if (i32.eq (global.get $steps) (i32.const 4))
+      (then (drop (i32.load (i32.const 0x7ffffff0)))))
+    (i32.sub (i32.const 4) (global.get $steps))))"#;
+
+#[test]
+fn light_audits_agree_with_the_bill_of_a_trap() {
+    let provider_dir = tempdir("trap-provider");
+    let provider = runner(&provider_dir, Vec::new());
+    let job = Assignment {
+        id: plexus_types::hash(&[b"trap".as_slice()]),
+        module: provider
+            .blobs
+            .put(&wat::parse_str(WORK_THEN_TRAP).unwrap())
+            .unwrap(),
+        blobs: Vec::new(),
+        input: provider.blobs.put(b"").unwrap(),
+        max_fuel: 100_000_000,
+    };
+    let (record, _) = provider.execute(&job).unwrap();
+    // A trap bills max_fuel, whatever wasmtime's store showed when it fired.
+    assert!(record.failed);
+    assert_eq!(record.failure.as_deref(), Some("memory_out_of_bounds"));
+    assert_eq!(record.total_fuel, job.max_fuel);
+    let committed = commitment(&record);
+    assert_eq!(committed.segments, 4);
+    let url = serve(&provider);
+    let api = Client::new(&url);
+    let verifier_dir = tempdir("trap-verifier");
+    let verifier = runner(&verifier_dir, vec![Client::new(&url)]);
+
+    // Every segment holds, the trapping one (re-run from the provider's checkpoint 3) included.
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &committed, &[0, 1, 2, 3]).unwrap(),
+        None
+    );
+
+    // A provider that commits the store's stale count at the trap (the fuel of the last
+    // checkpoint, plus one) is caught on the trapping segment.
+    let mut leaves = fueltrace::read_leaves(&provider_dir, &job.id)
+        .unwrap()
+        .unwrap();
+    leaves[4].0 = leaves[3].0 + 1;
+    fueltrace::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
+    let understated = Commitment {
+        total_fuel: leaves[4].0,
+        trace_root: plexus_types::hash::digest_from_bytes(fueltrace::leaves_root(&leaves).0),
+        ..committed
+    };
+    assert_eq!(
+        fueltrace::light_audit(&verifier, &job, &api, &understated, &[1, 3]).unwrap(),
+        Some(3)
+    );
+    for dir in [provider_dir, verifier_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

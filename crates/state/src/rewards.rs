@@ -16,7 +16,8 @@
 //!   emission_halving_epochs)` (zero from the `HALVINGS_MAX`th halving on) splits into the
 //!   validators' share (`emission_validators_bps`, by their signatures in the epoch's recorded
 //!   finalization certificates, `State::participation`), the providers' share
-//!   (`emission_providers_bps`, by the fuel of their jobs whose audit passed in the epoch) and the
+//!   (`emission_providers_bps`, by the fuel of their completed jobs whose audit passed in the
+//!   epoch: a failed job's bill measures no work) and the
 //!   verifiers' share (the rest, by audits passed plus disputes won in the epoch). Each share is
 //!   split pro rata with floor division ([`pro_rata`]).
 //!
@@ -202,6 +203,9 @@ pub(crate) fn pay_verifier(state: &mut State, id: &Digest, verifier: &Address) -
 }
 
 /// Counts job `id`'s fuel for its provider's share of the epoch emission (its audit passed).
+/// Only a completed job's fuel is work the audit verified: a failed job's bill is not a measure
+/// of work (a trap bills `max_fuel` however early it fired, `plexus_exec::run`), and counting it
+/// would let a consumer and a provider mint emission weight with a job that traps at once.
 pub(crate) fn credit_audited_fuel(state: &mut State, id: &Digest) {
     let Some(job) = state.jobs.get(id) else {
         return;
@@ -210,7 +214,7 @@ pub(crate) fn credit_audited_fuel(state: &mut State, id: &Digest) {
     else {
         return;
     };
-    if commitment.total_fuel == 0 {
+    if commitment.total_fuel == 0 || commitment.failed {
         return;
     }
     let (provider, fuel) = (assignment.provider.clone(), commitment.total_fuel);
@@ -432,5 +436,51 @@ mod tests {
         emit(&mut state, 10);
         assert_eq!(state.supply.minted, minted + 400 * PLX);
         assert_eq!(state.account(&address(4)).balance, 400 * PLX);
+    }
+
+    #[test]
+    fn only_completed_jobs_earn_emission_weight() {
+        use crate::market::{Assignment, Job, JobStatus};
+        let mut state = state(1_000);
+        let job = |failed| Job {
+            consumer: address(1),
+            module: plexus_types::hash(&[b"module".as_slice()]),
+            blobs: Vec::new(),
+            input: plexus_types::hash(&[b"input".as_slice()]),
+            max_fuel: 5_000_000,
+            price_cap_per_mfuel: 1,
+            audit: plexus_types::job::AuditClass::Standard,
+            posted_height: 1,
+            deadline_height: 100,
+            escrow: 5,
+            status: JobStatus::Committed {
+                assignment: Assignment {
+                    provider: address(4),
+                    ask_per_mfuel: 1,
+                    bond_locked: 0,
+                    height: 1,
+                },
+                commitment: plexus_types::job::Commitment {
+                    output_hash: plexus_types::hash(&[b"output".as_slice()]),
+                    total_fuel: 5_000_000,
+                    segments: 1,
+                    trace_root: plexus_types::hash(&[b"trace".as_slice()]),
+                    failed,
+                },
+                committed_height: 2,
+                settle_height: 10,
+            },
+        };
+        let (completed, trapped) = (
+            plexus_types::hash(&[b"completed".as_slice()]),
+            plexus_types::hash(&[b"trapped".as_slice()]),
+        );
+        state.jobs.insert(completed, job(false));
+        state.jobs.insert(trapped, job(true));
+        // A trap bills max_fuel however early it fired: no measure of work, no emission weight.
+        credit_audited_fuel(&mut state, &trapped);
+        assert!(state.epoch_audited_fuel.is_empty());
+        credit_audited_fuel(&mut state, &completed);
+        assert_eq!(state.epoch_audited_fuel.get(&address(4)), Some(&5_000_000));
     }
 }

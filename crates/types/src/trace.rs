@@ -199,7 +199,8 @@ fn bmt_root(items: &[Digest32]) -> Digest32 {
 }
 
 /// Why a job stopped early. The code (`as u8`) is committed in the trap leaf and the output hash,
-/// so the numbering is frozen.
+/// so the numbering is frozen. A trap while `init` or `step` runs bills `max_fuel`; the output
+/// record codes bill the fuel used, `WallTime` the calls that completed (`plexus_exec::run`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum TrapCode {
@@ -211,7 +212,8 @@ pub enum TrapCode {
     Unreachable = 3,
     /// The wasm call stack was exhausted.
     StackOverflow = 4,
-    /// Integer division by zero or overflow (`i32::MIN / -1`).
+    /// Integer division by zero or overflow (`i32::MIN / -1`), or a float-to-int conversion out
+    /// of range (wasmtime reports it as an integer overflow).
     IntegerDivision = 5,
     /// A host call with bad arguments (out-of-bounds range, negative dimension).
     BadHostCall = 6,
@@ -219,9 +221,11 @@ pub enum TrapCode {
     OutputTooLarge = 7,
     /// The output record, or the bytes it names, lie outside memory.
     OutputOutOfBounds = 8,
-    /// The provider's wall-clock backstop fired (not reproducible: never grounds for a slash).
+    /// The provider's wall-clock backstop fired (not reproducible: the provider commits it as a
+    /// refusal, never grounds for a slash).
     WallTime = 9,
-    /// Any other trap (indirect call mismatch, bad float-to-int conversion, ...).
+    /// Any other trap (an indirect call to an empty slot, past the table or of another type, a
+    /// NaN converted to an integer, ...).
     Other = 10,
 }
 

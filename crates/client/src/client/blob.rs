@@ -9,18 +9,19 @@ use std::time::Duration;
 const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Client {
-    /// Stores `bytes` under `hash` (their BLAKE3 hash; the server checks it).
+    /// Stores `bytes` under `hash` (their BLAKE3 hash; the server checks it). Repeatable: the
+    /// store is content-addressed.
     pub fn put_blob(&self, hash: &Digest, bytes: Vec<u8>) -> Result<BlobDto, ClientError> {
         let url = self.url(&format!("/v1/blobs/{}", digest_hex(hash)));
-        let response = self
-            .http
-            .put(&url)
-            .timeout(BLOB_TIMEOUT)
-            .header("content-type", "application/octet-stream")
-            .body(bytes)
-            .send()
-            .map_err(|source| ClientError::Connect { url, source })?;
-        self.read(response)
+        self.retrying(true, || {
+            let request = self
+                .http
+                .put(&url)
+                .timeout(BLOB_TIMEOUT)
+                .header("content-type", "application/octet-stream")
+                .body(bytes.clone());
+            self.exchange(&url, request)
+        })
     }
 
     /// The bytes of blob `hash` (at most `max_bytes`), or `None` if the server does not hold it.
@@ -33,21 +34,32 @@ impl Client {
     /// an error, found without reading more than `max_bytes + 1` bytes of it.
     pub fn get_bytes(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, ClientError> {
         let url = self.url(path);
+        self.retrying(true, || self.get_bytes_once(&url, path, max_bytes))
+    }
+
+    fn get_bytes_once(
+        &self,
+        url: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let connect = |source| ClientError::Connect {
+            url: url.to_string(),
+            source,
+        };
         let response = self
             .http
-            .get(&url)
+            .get(url)
             .timeout(BLOB_TIMEOUT)
             .send()
-            .map_err(|source| ClientError::Connect { url, source })?;
+            .map_err(connect)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(self
-                .read::<BlobDto>(response)
-                .err()
-                .unwrap_or_else(|| ClientError::Invalid(format!("HTTP {status} for {path}"))));
+            let bytes = response.bytes().map_err(connect)?;
+            return Err(super::error_answer(url, status, &bytes));
         }
         if response.content_length().is_some_and(|len| len > max_bytes) {
             return Err(ClientError::Invalid(format!(
