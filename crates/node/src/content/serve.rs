@@ -118,3 +118,169 @@ impl Server {
         Some(outline)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::state::{Delivery, Fetches};
+    use commonware_cryptography::Signer as _;
+    use plexus_state::dispute::Dispute;
+    use plexus_state::{Genesis, GenesisValidator, Job, JobStatus, Params};
+    use plexus_types::dissection::Dissection;
+    use plexus_types::{Address, PrivateKey};
+    use std::time::SystemTime;
+
+    /// A genesis state with `job` (of `module` and `input`) under dispute.
+    fn disputed(job: Digest, module: Digest, input: Digest) -> State {
+        let key = PrivateKey::from_seed(0);
+        let address = Address(key.public_key());
+        let (mut state, _) = Genesis {
+            chain_id: 1,
+            timestamp_ms: 0,
+            params: Params::default(),
+            allocations: vec![(address.clone(), 20_000 * plexus_types::PLX)],
+            validators: vec![GenesisValidator {
+                address: address.clone(),
+                self_bond: 10_000 * plexus_types::PLX,
+            }],
+            beacon: plexus_state::beacon::DevBeacon::deal(0, [key.public_key()]).output,
+        }
+        .build()
+        .unwrap();
+        state.jobs.insert(
+            job,
+            Job {
+                consumer: address.clone(),
+                module,
+                blobs: Vec::new(),
+                input,
+                max_fuel: 1,
+                price_cap_per_mfuel: 0,
+                audit: Default::default(),
+                posted_height: 0,
+                deadline_height: 1,
+                escrow: 0,
+                status: JobStatus::Posted,
+            },
+        );
+        let root = plexus_types::trace::Digest32::from([0u8; 32]);
+        state.disputes.insert(
+            job,
+            Dispute {
+                challenger: address,
+                by_verifier: false,
+                deposit: 0,
+                game: Dissection::open(16, 16, 0, 15, root).unwrap(),
+                opened_height: 0,
+                due_height: 1,
+                ruling: None,
+            },
+        );
+        state
+    }
+
+    /// Serves every key `fetches` asks for from `store` until nothing is asked; returns the
+    /// completed items' bytes.
+    fn fetch_all(
+        server: &mut Server,
+        state: &State,
+        store: &BlobStore,
+        fetches: &mut Fetches,
+    ) -> Vec<Vec<u8>> {
+        let mut done = Vec::new();
+        loop {
+            let keys = fetches.next_requests();
+            if keys.is_empty() {
+                return done;
+            }
+            for key in keys {
+                let answer = server.serve(state, store, &key).expect("served");
+                match fetches.deliver(&key, answer) {
+                    Delivery::Complete { bytes, .. } => done.push(bytes),
+                    Delivery::Accepted => {}
+                    other => panic!("{key}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_disputed_jobs_content_is_served_in_pieces_a_fetcher_accepts_and_nothing_else() {
+        let store = BlobStore::in_memory(plexus_blobs::Limits::default());
+        // A module of three pieces (the last short) and an input that travels whole.
+        let module: Vec<u8> = (0..2 * PIECE_BYTES as usize + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let module_hash = store.put(&module).unwrap();
+        let input_hash = store.put(b"twenty images").unwrap();
+        let job = plexus_types::hash::digest_from_bytes([9; 32]);
+        let state = disputed(job, module_hash, input_hash);
+        let mut server = Server::default();
+
+        let mut fetches = Fetches::default();
+        let now = SystemTime::UNIX_EPOCH;
+        for hash in [module_hash, input_hash] {
+            assert!(fetches.want(Item::Job { job, hash }, now));
+        }
+        let mut done = fetch_all(&mut server, &state, &store, &mut fetches);
+        done.sort_by_key(Vec::len);
+        assert_eq!(done, vec![b"twenty images".to_vec(), module.clone()]);
+        assert!(fetches.is_empty());
+
+        // No reason, no content: another job, a job without a dispute, content the job does not
+        // name, a manifest of a dispute that is not resolved, a piece past the end.
+        let other = plexus_types::hash::digest_from_bytes([8; 32]);
+        let mut undisputed = state.clone();
+        undisputed.disputes.clear();
+        let unrelated = store.put(b"someone's file").unwrap();
+        for (state, item) in [
+            (
+                &state,
+                Item::Job {
+                    job: other,
+                    hash: module_hash,
+                },
+            ),
+            (
+                &undisputed,
+                Item::Job {
+                    job,
+                    hash: module_hash,
+                },
+            ),
+            (
+                &state,
+                Item::Job {
+                    job,
+                    hash: unrelated,
+                },
+            ),
+            (
+                &state,
+                Item::Manifest {
+                    job,
+                    hash: unrelated,
+                },
+            ),
+        ] {
+            assert_eq!(
+                server.serve(state, &store, &Key::head(item)),
+                None,
+                "{item:?}"
+            );
+        }
+        let module_item = Item::Job {
+            job,
+            hash: module_hash,
+        };
+        assert!(
+            server
+                .serve(&state, &store, &Key::piece(module_item, 2))
+                .is_some()
+        );
+        assert_eq!(
+            server.serve(&state, &store, &Key::piece(module_item, 3)),
+            None
+        );
+    }
+}
