@@ -191,7 +191,8 @@ pub fn max_message_size() -> u32 {
 /// `automaton` (the app itself in a node; simulation may wrap it), gossip feeds `app`'s mempool,
 /// and finalized blocks reach `reporter` (the app, or a wrapper that observes and forwards to it)
 /// as marshal updates. `content` is the store dispute re-runs read and the wants of the
-/// replayer that reads it; content it lacks is fetched from peers.
+/// replayer that reads it; content it lacks is fetched from peers. Without it (the simulation,
+/// which settles no disputes) channel 8 is registered but unused.
 #[allow(clippy::too_many_arguments)]
 pub async fn start<E, S, R, P, B, A, F>(
     context: E,
@@ -205,7 +206,7 @@ pub async fn start<E, S, R, P, B, A, F>(
     blocker: B,
     track: impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static,
     on_share: impl Fn(u64, &Share) + Send + 'static,
-    content: crate::content::Content,
+    content: Option<crate::content::Content>,
 ) -> Result<Started, commonware_storage::archive::Error>
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
@@ -285,15 +286,17 @@ where
         channels.reshare,
         on_share,
     );
-    crate::content::start(
-        context.child("content"),
-        me.clone(),
-        app.clone(),
-        content,
-        channels.content,
-        peers,
-        blocker.clone(),
-    );
+    if let Some(content) = content {
+        crate::content::start(
+            context.child("content"),
+            me.clone(),
+            app.clone(),
+            content,
+            channels.content,
+            peers,
+            blocker.clone(),
+        );
+    }
 
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),

@@ -405,10 +405,10 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
                 error!(%err, epoch, "cannot store the new beacon share");
             }
         },
-        crate::content::Content {
+        Some(crate::content::Content {
             store: blobs.clone(),
             wanted,
-        },
+        }),
     )
     .await?;
     if let Some(block) = synced {

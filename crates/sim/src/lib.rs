@@ -35,7 +35,6 @@ use commonware_glue::simulate::{
 use commonware_p2p::simulated;
 use commonware_runtime::{Clock, Handle, Quota, Spawner, Supervisor, deterministic};
 use futures::{StreamExt, channel::mpsc};
-use plexus_blobs::BlobStore;
 use plexus_chain::{App, AppConfig, ChainBlock, Executed, Finalized, Ledger, MempoolConfig};
 use plexus_node::engine::{self, Channels, EngineConfig};
 use plexus_state::{Genesis, GenesisValidator, Params, beacon::DevBeacon};
@@ -107,8 +106,6 @@ pub struct Durable {
     pub shares: Vec<Share>,
     /// The height a state-synced node started from: `history` holds the heights after it.
     pub synced_from: u64,
-    /// The content dispute re-runs read (what a node keeps in its blob store).
-    pub content: Option<Arc<BlobStore>>,
 }
 
 /// One finalized height as a validator saw it.
@@ -294,16 +291,6 @@ impl PlexusEngine {
         Some((Ledger::new(block.clone(), state, Vec::new()), block))
     }
 
-    /// Validator `index`'s content store, kept across its restarts like a node's blob store.
-    fn content_store(&self, index: usize) -> Arc<BlobStore> {
-        lock(&self.durable)
-            .entry(index)
-            .or_default()
-            .content
-            .get_or_insert_with(|| Arc::new(BlobStore::in_memory(plexus_blobs::Limits::default())))
-            .clone()
-    }
-
     fn recover(&self, index: usize) -> Ledger {
         match lock(&self.durable).get(&index).and_then(|d| d.tip.clone()) {
             Some(tip) => Ledger::new(
@@ -356,7 +343,6 @@ pub struct Prepared {
     staking: Vec<(PrivateKey, Payload)>,
     /// The block a state-synced node starts from, to confirm with the committee.
     synced: Option<Block>,
-    content: plexus_node::content::Content,
 }
 
 impl EngineDefinition for PlexusEngine {
@@ -402,16 +388,10 @@ impl EngineDefinition for PlexusEngine {
             beacon_wait_ms: self.timing.beacon_wait_ms,
             content_wait_ms: self.timing.content_wait_ms,
         };
-        let (mut ledger, synced) = match self.snapshot(ctx.index) {
+        let (ledger, synced) = match self.snapshot(ctx.index) {
             Some((ledger, block)) => (ledger, Some(block)),
             None => (self.recover(ctx.index), None),
         };
-        // Dispute re-runs read the validator's own content store, as in a node.
-        let store = self.content_store(ctx.index);
-        let (wants, wanted) = plexus_node::content::wants();
-        ledger.set_replayer(Arc::new(
-            plexus_node::replay::StoreReplayer::new(store.clone()).with_wants(wants),
-        ));
         app_cfg.beacon_share = self.share(ctx.index, &key.public_key(), &ledger);
         let (app, finalized) = App::new(app_cfg, ledger);
         let participants = plexus_node::node::committee(&self.genesis).expect("valid committee");
@@ -435,7 +415,6 @@ impl EngineDefinition for PlexusEngine {
             behavior: self.byzantine.get(&ctx.index).copied(),
             blocked: self.blocked.clone(),
             synced,
-            content: plexus_node::content::Content { store, wanted },
             // Validator 0 (like an API the joiner uses) takes the joiner's bond; the last
             // validator unbonds its own stake. Both once, on a fresh start.
             staking: match ctx.index {
@@ -475,7 +454,6 @@ impl EngineDefinition for PlexusEngine {
             blocked,
             staking,
             synced,
-            content,
         } = engine;
         context.spawn(move |context| async move {
             let me = cfg.key.public_key();
@@ -503,7 +481,8 @@ impl EngineDefinition for PlexusEngine {
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
                         store_share(durable.clone(), index),
-                        content,
+                        // The simulation settles no disputes: no content to fetch.
+                        None,
                     )
                     .await
                     .expect("consensus storage opens");
@@ -522,7 +501,8 @@ impl EngineDefinition for PlexusEngine {
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
                         store_share(durable.clone(), index),
-                        content,
+                        // The simulation settles no disputes: no content to fetch.
+                        None,
                     )
                     .await
                     .expect("consensus storage opens");

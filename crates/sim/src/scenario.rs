@@ -565,7 +565,6 @@ mod tests {
             txs: 1,
             shares: Vec::new(),
             synced_from: 0,
-            content: None,
         }
     }
 
