@@ -98,7 +98,7 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::ProviderUpdate {
             bond_add: amount, ..
         }
-        | Payload::VerifierRegister { bond: amount } => *amount,
+        | Payload::VerifierRegister { bond: amount, .. } => *amount,
         // An escrow that overflows fails in execution; here it only has to be unaffordable.
         Payload::JobPost {
             max_fuel,
@@ -121,7 +121,8 @@ fn payload_value(payload: &Payload) -> Amount {
         // A consumer's dispute deposit depends on the job; execution checks it.
         | Payload::DisputeOpen { .. }
         | Payload::DisputeMove { .. }
-        | Payload::DisputeSettle { .. } => 0,
+        | Payload::DisputeSettle { .. }
+        | Payload::AuditDecline { .. } => 0,
     }
 }
 

@@ -294,36 +294,7 @@ fn bench_tx(
         "pre-signing {} transfers from {senders} senders...",
         per_sender * senders as usize
     );
-    let batches: Vec<Vec<SignedTransaction>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..senders)
-            .map(|i| {
-                scope.spawn(move || {
-                    let key = dev_key(i);
-                    let builder = TxBuilder {
-                        key: &key,
-                        chain_id: status.chain_id,
-                        fee: 1_000,
-                    };
-                    let to = Address(dev_key((i + 1) % senders).public_key());
-                    (0..per_sender as u64)
-                        .map(|nonce| {
-                            builder.build(
-                                nonce,
-                                Payload::Transfer {
-                                    to: to.clone(),
-                                    amount: 1,
-                                },
-                            )
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("signing threads do not panic"))
-            .collect()
-    });
+    let batches = ring_transfers(senders, 0..per_sender as u64, status.chain_id);
     let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let start_height = client.status()?.height;
@@ -701,4 +672,45 @@ fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: boo
         );
     }
     Ok(())
+}
+
+/// The benches' transfers, signed on one thread per sender: dev key `s` (of `senders`) sends one
+/// base unit to dev key `s + 1` (the last to the first) at each nonce of `nonces`; one list per
+/// sender, in nonce order.
+pub(crate) fn ring_transfers(
+    senders: u64,
+    nonces: std::ops::Range<u64>,
+    chain_id: u64,
+) -> Vec<Vec<SignedTransaction>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..senders)
+            .map(|s| {
+                let nonces = nonces.clone();
+                scope.spawn(move || {
+                    let key = dev_key(s);
+                    let builder = TxBuilder {
+                        key: &key,
+                        chain_id,
+                        fee: 1_000,
+                    };
+                    let to = Address(dev_key((s + 1) % senders).public_key());
+                    nonces
+                        .map(|nonce| {
+                            builder.build(
+                                nonce,
+                                Payload::Transfer {
+                                    to: to.clone(),
+                                    amount: 1,
+                                },
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("signing threads do not panic"))
+            .collect()
+    })
 }

@@ -9,7 +9,7 @@
 //! `soak` sends valid transfers in floods until `--txs` have finalized and prints the node's
 //! resident memory and store size after each million, so growth without a plateau shows.
 
-use crate::bench::{Pace, percentile, start_devnet, submit_all};
+use crate::bench::{Pace, percentile, ring_transfers, start_devnet, submit_all};
 use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_codec::Encode;
@@ -141,28 +141,11 @@ pub fn bench_flood(
 /// are finalized and returns their batch encoding.
 fn finalized_batch(client: &Client, chain_id: u64) -> Result<Vec<u8>> {
     let senders = 8u64;
-    let txs: Vec<SignedTransaction> = (0..senders)
-        .flat_map(|s| {
-            let key = dev_key(s);
-            let to = Address(dev_key((s + 1) % senders).public_key());
-            (0..(FLOOD_BATCH as u64 / senders))
-                .map(|nonce| {
-                    TxBuilder {
-                        key: &key,
-                        chain_id,
-                        fee: 1_000,
-                    }
-                    .build(
-                        nonce,
-                        Payload::Transfer {
-                            to: to.clone(),
-                            amount: 1,
-                        },
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let txs: Vec<SignedTransaction> =
+        ring_transfers(senders, 0..FLOOD_BATCH as u64 / senders, chain_id)
+            .into_iter()
+            .flatten()
+            .collect();
     let items = client.submit_batch(&txs)?;
     if let Some(error) = items.iter().find_map(|item| item.error.as_ref()) {
         bail!("the node refused the batch to be replayed: {}", error.code);
@@ -419,36 +402,7 @@ fn soak(
         let count = flood.min(txs - sent);
         let per_sender = count.div_ceil(senders);
         let first_nonce = sent / senders;
-        let batches: Vec<Vec<SignedTransaction>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..senders)
-                .map(|s| {
-                    scope.spawn(move || {
-                        let key = dev_key(s);
-                        let to = Address(dev_key((s + 1) % senders).public_key());
-                        (first_nonce..first_nonce + per_sender)
-                            .map(|nonce| {
-                                TxBuilder {
-                                    key: &key,
-                                    chain_id,
-                                    fee: 1_000,
-                                }
-                                .build(
-                                    nonce,
-                                    Payload::Transfer {
-                                        to: to.clone(),
-                                        amount: 1,
-                                    },
-                                )
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("signing threads do not panic"))
-                .collect()
-        });
+        let batches = ring_transfers(senders, first_nonce..first_nonce + per_sender, chain_id);
         let stop = AtomicBool::new(false);
         let submitted = Mutex::new(HashMap::new());
         let far = Instant::now() + Duration::from_secs(3_600);

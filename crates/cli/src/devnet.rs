@@ -534,10 +534,14 @@ fn supervise(
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct GenesisArgs {
-    /// Chain id.
+    /// A real network's genesis: run the dealerless key ceremony among the genesis validators.
+    #[command(subcommand)]
+    pub ceremony: Option<GenesisCommand>,
+    /// Chain id (required unless running the ceremony).
     #[arg(long)]
-    chain_id: u64,
+    chain_id: Option<u64>,
     /// `ADDRESS_OR_KEY=AMOUNT`, repeatable.
     #[arg(long = "alloc")]
     allocations: Vec<String>,
@@ -552,6 +556,35 @@ pub struct GenesisArgs {
     /// operator its own file privately, then delete them.
     #[arg(long)]
     shares_dir: Option<PathBuf>,
+    /// Write a draft for `plexus genesis ceremony` instead of dealing the beacon key here (a
+    /// dealt key's dealer sees the group secret once: fine for a devnet, not for a real
+    /// network). The draft has no beacon key and cannot start a chain.
+    #[arg(long, conflicts_with = "shares_dir")]
+    ceremony_draft: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum GenesisCommand {
+    /// The genesis beacon key without a trusted dealer: the validators of a draft genesis
+    /// (`plexus genesis --ceremony-draft`) run Commonware's DKG through files they exchange in
+    /// one shared directory. Every validator runs each step, in order, once all validators'
+    /// files of the step before are in the directory: deal, ack, log, finish.
+    Ceremony {
+        #[command(subcommand)]
+        step: crate::ceremony::CeremonyCommand,
+    },
+}
+
+/// The committee a genesis file elects (whatever its beacon key: a draft has none yet).
+pub fn committee_of(genesis: &GenesisFile) -> Result<Vec<Address>> {
+    // A placeholder key stands in until the committee is known and the real key is made for it.
+    let placeholder = DevBeacon::deal(0, [validator_key(0).public_key()]);
+    let mut keyed = genesis.clone();
+    keyed.beacon_key = beacon_key_hex(&placeholder.output);
+    keyed
+        .to_genesis()?
+        .committee()
+        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))
 }
 
 fn split_pair(text: &str, flag: &str) -> Result<(String, String)> {
@@ -565,6 +598,9 @@ fn split_pair(text: &str, flag: &str) -> Result<(String, String)> {
 }
 
 pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
+    if let Some(GenesisCommand::Ceremony { step }) = args.ceremony {
+        return crate::ceremony::run(step, json_mode);
+    }
     let allocations = args
         .allocations
         .iter()
@@ -583,21 +619,34 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
     if validators.is_empty() {
         bail!("a genesis needs at least one --validator");
     }
-    // The committee follows from the allocations and bonds; a placeholder key stands in until
-    // the committee is known and the real key is dealt to it.
-    let placeholder = DevBeacon::deal(0, [validator_key(0).public_key()]);
+    let chain_id = args
+        .chain_id
+        .context("a genesis needs --chain-id (or run `plexus genesis ceremony`)")?;
     let mut genesis = GenesisFile {
-        chain_id: args.chain_id,
+        chain_id,
         timestamp_ms: now_ms(),
         params: ParamsFile::default(),
         allocations,
         validators,
-        beacon_key: beacon_key_hex(&placeholder.output),
+        beacon_key: crate::ceremony::PENDING_KEY.into(),
     };
-    let committee = genesis
-        .to_genesis()?
-        .committee()
-        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    let committee = committee_of(&genesis)?;
+    if args.ceremony_draft {
+        genesis.save(&args.out)?;
+        if json_mode {
+            println!(
+                "{}",
+                json!({"path": args.out.display().to_string(), "committee": committee.iter().map(|a| a.to_string()).collect::<Vec<_>>()})
+            );
+        } else {
+            println!("wrote the draft {}", args.out.display());
+            println!(
+                "give it to the {} genesis validator(s); each runs `plexus genesis ceremony deal`, `ack`, `log` and `finish` with it",
+                committee.len()
+            );
+        }
+        return Ok(());
+    }
     let (output, shares) =
         plexus_state::beacon::deal(rand::rng(), committee.into_iter().map(|a| a.0))
             .context("dealing the beacon key")?;

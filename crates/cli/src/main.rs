@@ -3,6 +3,7 @@
 mod bench;
 mod bench_exec;
 mod bench_flood;
+mod ceremony;
 mod devnet;
 mod job;
 mod keys;
@@ -55,7 +56,9 @@ enum Command {
         #[command(subcommand)]
         command: devnet::NodeCommand,
     },
-    /// Write a genesis file.
+    /// Write a genesis file: a devnet's, whose beacon key is dealt here, or (with
+    /// --ceremony-draft, then `plexus genesis ceremony`) a real network's, whose key the genesis
+    /// validators make together without a dealer.
     Genesis(devnet::GenesisArgs),
     /// Send transactions.
     Tx {
@@ -507,12 +510,16 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
                 .iter()
                 .map(|v| {
                     format!(
-                        "{} bond {} locked {} audits {} missed {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
+                        "{} bond {} locked {} speed {} fuel/s capacity {} open {} audits {} missed {} declined {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
                         v.address,
                         plx(&v.bond),
                         plx(&v.locked),
+                        v.fuel_per_second,
+                        v.capacity,
+                        v.open,
                         v.audits_done,
                         v.audits_missed,
+                        v.audits_declined,
                         v.disputes_won,
                         v.disputes_lost,
                         v.canaries_flagged,

@@ -26,6 +26,12 @@ pub enum ProviderCommand {
     /// which is also logged. The decision is kept in the journal (GET /v1/jobs/ID on the
     /// provider API shows it): a restart on the same --dir resumes every job it accepted,
     /// whatever its speed at that moment.
+    ///
+    /// Audits: with --verifier-bond it also audits other providers' jobs. It declares its speed
+    /// figure and --verifier-capacity to the chain, which grants each audit a deadline that
+    /// follows the work (the drawn fuel at that speed, with margin) and draws it only while it
+    /// has room; it re-runs up to --verifier-capacity audits at once, and declines (without a
+    /// slash) an audit it cannot finish before its deadline.
     Run(Box<ProviderRunArgs>),
     /// Stop being matched to new jobs; the bond returns to the balance after the chain's
     /// provider unbonding period (refused while jobs are in flight).
@@ -66,8 +72,9 @@ pub struct ProviderRunArgs {
     /// Storage offered, in GB.
     #[arg(long, default_value_t = 10)]
     storage_gb: u64,
-    /// Register this speed (fuel per second) instead of measuring it: no benchmark at start and
-    /// none in the background, and --dir's speed.json is neither read nor written. For a figure
+    /// Register this speed (fuel per second) instead of measuring it, as a provider and, with
+    /// --verifier-bond, as a verifier (its audits' deadlines follow it): no benchmark at start
+    /// and none in the background, and --dir's speed.json is neither read nor written. For a figure
     /// measured elsewhere, or devnets and tests that must not depend on the machine's load. Too
     /// high a figure makes the provider accept jobs it may not finish before their deadlines (a
     /// missed deadline burns part of the bond).
@@ -86,6 +93,16 @@ pub struct ProviderRunArgs {
     /// (at least the chain's verifier_bond_min); 0 does not verify.
     #[arg(long, default_value = "0")]
     verifier_bond: String,
+    /// Audits a verifier re-runs at once, each on its own thread beside the jobs (default: the
+    /// cores offered). Declared to the chain, which draws the verifier only while fewer of its
+    /// audits are open; an audit it cannot finish before its deadline at the measured speed is
+    /// declined, without a slash.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=plexus_types::audit::VERIFIER_CAPACITY_MAX as i64))]
+    verifier_capacity: Option<u32>,
+    /// TESTING AID: re-run audits no faster than this many fuel per second (and declare that
+    /// speed), to watch a slow verifier on any machine.
+    #[arg(long, hide = true)]
+    throttle_audits: Option<u64>,
     /// TESTING AID: commit a forged output and final state for every job, so anyone can watch a
     /// cheater lose its disputes and its bond. Never use it with real value.
     #[arg(long)]
@@ -140,8 +157,15 @@ pub fn run(
         fuel_per_second: args.fuel_per_second,
         poll: Duration::from_millis(args.poll_ms),
         exit_with_parent: args.exit_with_parent,
-        verifier_bond: parse_amount(&args.verifier_bond)
-            .map_err(|e| anyhow::anyhow!("--verifier-bond: {e}"))?,
+        verifier: plexus_provider::agent::VerifierConfig {
+            bond: parse_amount(&args.verifier_bond)
+                .map_err(|e| anyhow::anyhow!("--verifier-bond: {e}"))?,
+            capacity: args
+                .verifier_capacity
+                .unwrap_or(cores)
+                .clamp(1, plexus_types::audit::VERIFIER_CAPACITY_MAX),
+            throttle_fuel_per_second: args.throttle_audits,
+        },
         forge: args.forge,
     })
     .context("the provider stopped")

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::check_beacon;
+use common::{check_beacon, genesis_ceremony};
 use commonware_cryptography::Signer;
 use plexus_client::{Client, ClientError, TxBuilder};
 use plexus_types::{Address, PLX, Payload, PrivateKey};
@@ -852,6 +852,132 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let bob: serde_json::Value =
         serde_json::from_slice(&run(&["query", "account", "bob", "--json"]).stdout).unwrap();
     assert_eq!(bob["balance"], (6 * PLX).to_string());
+    std::fs::remove_dir_all(&workdir).ok();
+}
+
+/// Four operators, each with only its own keystore, make a real network's genesis beacon key
+/// with the ceremony: every one ends with the same genesis file and its own share, the shares
+/// are shares of the genesis's key (a threshold of their signatures recovers one that verifies,
+/// fewer do not), no exchanged file holds a share, a tampered dealing is refused, the draft
+/// cannot start a node and the ceremony's genesis can.
+#[test]
+fn four_validators_make_the_genesis_beacon_key_without_a_dealer() {
+    use plexus_state::beacon;
+    let workdir = tempdir();
+    let names = ["v0", "v1", "v2", "v3"];
+    let homes: Vec<PathBuf> = names
+        .iter()
+        .map(|n| workdir.join(format!("home-{n}")))
+        .collect();
+    let mut addresses = Vec::new();
+    for (home, name) in homes.iter().zip(names) {
+        assert_succeeded(&plexus(home, 0, &["keys", "new", name]));
+        addresses.push(key_address(home, 0, name).to_string());
+    }
+    let draft = workdir.join("draft.json");
+    let mut args = vec!["genesis".to_string(), "--chain-id".into(), "9".into()];
+    for address in &addresses {
+        args.extend(["--alloc".into(), format!("{address}=100000plx")]);
+        args.extend(["--validator".into(), format!("{address}=10000plx")]);
+    }
+    args.extend([
+        "--ceremony-draft".into(),
+        "--out".into(),
+        draft.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_succeeded(&plexus(&homes[0], 0, &args));
+    assert!(
+        !workdir.join("beacon-shares").exists(),
+        "a draft deals nothing"
+    );
+    let shared = workdir.join("shared");
+    let refs: Vec<&Path> = homes.iter().map(PathBuf::as_path).collect();
+    let results = genesis_ceremony(PLEXUS, &refs, &names, &draft, &shared, &workdir);
+
+    let genesis = std::fs::read_to_string(&results[0].0).unwrap();
+    for (path, _) in &results {
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap(),
+            genesis,
+            "one genesis for all"
+        );
+    }
+    let file = plexus_node::config::GenesisFile::load(&results[0].0).unwrap();
+    let output = file.to_genesis().unwrap().beacon;
+    let shares: Vec<_> = results
+        .iter()
+        .map(|(_, share)| {
+            plexus_node::config::share_from_hex(&std::fs::read_to_string(share).unwrap()).unwrap()
+        })
+        .collect();
+    for (address, share) in addresses.iter().zip(&shares) {
+        let key = address.parse::<Address>().unwrap().0;
+        let position = output.players().position(&key).unwrap() as u32;
+        assert!(beacon::share_matches(output.public(), share, position));
+    }
+    let partials: Vec<_> = shares.iter().map(|share| beacon::sign(share, 5)).collect();
+    let quorum = output.quorum::<commonware_utils::N3f1>() as usize;
+    assert_eq!(quorum, 3);
+    assert!(beacon::recover(output.public(), 5, &partials[1..]).is_some());
+    assert!(beacon::recover(output.public(), 5, &partials[2..]).is_none());
+    // Nothing in the exchanged directory is a share.
+    for entry in std::fs::read_dir(&shared).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for share in &shares {
+            let secret = plexus_client::hex_encode(&commonware_codec::Encode::encode(share))[8..]
+                .to_string();
+            assert!(
+                !text.contains(&secret),
+                "a share leaked into the shared directory"
+            );
+        }
+    }
+    // A dealing altered in transit is refused, naming the file.
+    let dealing = shared.join(format!("{}.dealing", addresses[1]));
+    let mut bytes =
+        plexus_client::hex_decode(std::fs::read_to_string(&dealing).unwrap().trim()).unwrap();
+    let last = bytes.len() - 70;
+    bytes[last] ^= 1;
+    std::fs::write(&dealing, plexus_client::hex_encode(&bytes)).unwrap();
+    let out = plexus(
+        &homes[0],
+        0,
+        &[
+            "genesis",
+            "ceremony",
+            "ack",
+            "--genesis",
+            draft.to_str().unwrap(),
+            "--key",
+            "v0",
+            "--dir",
+            shared.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&dealing.display().to_string()));
+    // The draft starts nothing; the ceremony's genesis and share set up a validator.
+    let init = |genesis: &Path, dir: &str| {
+        plexus(
+            &homes[0],
+            0,
+            &[
+                "node",
+                "init",
+                "--dir",
+                workdir.join(dir).to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--key",
+                "v0",
+                "--beacon-share",
+                results[0].1.to_str().unwrap(),
+            ],
+        )
+    };
+    assert!(!init(&draft, "from-draft").status.success());
+    assert_succeeded(&init(&results[0].0, "node"));
     std::fs::remove_dir_all(&workdir).ok();
 }
 

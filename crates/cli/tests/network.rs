@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::check_beacon;
+use common::{check_beacon, genesis_ceremony};
 use commonware_cryptography::Signer;
 use plexus_client::{Client, TxBuilder};
 use plexus_types::{Address, Payload, PrivateKey};
@@ -553,6 +553,96 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         accepted.len(),
         finalized.len()
     );
+    drop(validators);
+    std::fs::remove_dir_all(&work).ok();
+}
+
+/// A real network's genesis: the four validators make the beacon key with the dealerless
+/// ceremony (no dealer, each ends with its own share), and the network it starts finalizes
+/// blocks whose beacon signatures verify against the ceremony's key.
+#[test]
+fn four_validators_run_a_chain_from_a_ceremony_genesis() {
+    let work =
+        std::env::temp_dir().join(format!("plexus-dkg-{}-{}", std::process::id(), free_port()));
+    let home = work.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let names: Vec<String> = (0..VALIDATORS).map(|i| format!("v{i}")).collect();
+    let mut args: Vec<String> = vec!["genesis".into(), "--chain-id".into(), "78".into()];
+    for name in &names {
+        plexus(&home, &["keys", "new", name]);
+        args.extend(["--alloc".into(), format!("{name}=100000plx")]);
+        args.extend(["--validator".into(), format!("{name}=10000plx")]);
+    }
+    let draft = work.join("draft.json");
+    args.extend([
+        "--ceremony-draft".into(),
+        "--out".into(),
+        draft.display().to_string(),
+    ]);
+    plexus(&home, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let results = genesis_ceremony(
+        PLEXUS,
+        &[home.as_path(); VALIDATORS],
+        &names,
+        &draft,
+        &work.join("shared"),
+        &work,
+    );
+    let ports: Vec<(u16, u16)> = (0..VALIDATORS)
+        .map(|_| (free_port(), free_port()))
+        .collect();
+    let peers: Vec<String> = (0..VALIDATORS)
+        .map(|i| format!("{}@127.0.0.1:{}", address_of(&home, names[i]), ports[i].1))
+        .collect();
+    let mut validators: Vec<Validator> = (0..VALIDATORS)
+        .map(|i| {
+            let dir = work.join(names[i]);
+            plexus(
+                &home,
+                &[
+                    "node",
+                    "init",
+                    "--dir",
+                    dir.to_str().unwrap(),
+                    "--genesis",
+                    results[i].0.to_str().unwrap(),
+                    "--key",
+                    names[i],
+                    "--beacon-share",
+                    results[i].1.to_str().unwrap(),
+                ],
+            );
+            Validator {
+                dir,
+                api: ports[i].0,
+                p2p: ports[i].1,
+                bootstrappers: (0..VALIDATORS)
+                    .filter(|j| *j != i)
+                    .map(|j| peers[j].clone())
+                    .collect(),
+                extra: Vec::new(),
+                child: None,
+                client: Client::new(&format!("http://127.0.0.1:{}", ports[i].0)),
+            }
+        })
+        .collect();
+    for validator in &mut validators {
+        validator.start();
+    }
+    wait_for(
+        "the ceremony's network to finalize",
+        PROGRESS_TIMEOUT,
+        || validators.iter().all(|v| v.height().unwrap_or(0) >= 5),
+    );
+    let status = validators[0].client.status().unwrap();
+    let genesis = plexus_node::config::GenesisFile::load(&results[0].0).unwrap();
+    let output = genesis.to_genesis().unwrap().beacon;
+    assert_eq!(
+        status.beacon_key,
+        plexus_client::hex_encode(&commonware_codec::Encode::encode(output.public().public()))
+    );
+    check_beacon(&validators[0].client, &status.beacon_key, 5);
     drop(validators);
     std::fs::remove_dir_all(&work).ok();
 }

@@ -189,6 +189,10 @@ pub struct StatusDto {
     /// consumers re-run, with it. Zero from nodes that predate it.
     #[serde(default)]
     pub seg_fuel: u64,
+    /// The block time audit deadlines assume (the chain's `audit_block_ms`): a verifier counts
+    /// the time its seal deadline leaves in blocks of this length. Zero from older nodes.
+    #[serde(default)]
+    pub audit_block_ms: u64,
     pub faucet: bool,
     /// The latest block's random seed (hex).
     pub seed: String,
@@ -337,7 +341,8 @@ pub struct AuditDto {
     pub drawn_height: u64,
     /// When the verifier's current step (seal, then reveal) is due.
     pub due_height: u64,
-    /// `drawn`, `sealed`, `passed`, `disputed` or `missed`.
+    /// `drawn`, `sealed`, `passed`, `disputed`, `missed`, `declined` or `withdrawn` (a canary
+    /// whose job was pruned first).
     pub stage: String,
     /// Paid to the verifier from the audit pool (when the audit passed or the verifier won the
     /// dispute it opened).
@@ -348,6 +353,10 @@ pub struct AuditDto {
     /// look like any full audit.
     #[serde(default)]
     pub canary_flagged: Option<bool>,
+    /// The verifiers that declined it before its seal was due, in order (none is drawn for it
+    /// again).
+    #[serde(default)]
+    pub declined: Vec<String>,
 }
 
 /// A leaf of a trace, as a dispute shows it.
@@ -400,12 +409,21 @@ pub struct RulingDto {
 pub struct VerifierDto {
     pub address: String,
     pub bond: String,
+    /// The re-execution speed it declared: its audits' seal deadlines follow it.
+    #[serde(default)]
+    pub fuel_per_second: u64,
+    /// Audits it re-runs at once: it is drawn only while fewer are open.
+    #[serde(default)]
+    pub capacity: u32,
     /// Held as deposits of disputes it opened.
     pub locked: String,
     pub open: u32,
     pub registered_height: u64,
     pub audits_done: u64,
     pub audits_missed: u64,
+    /// Audits it declined before their seal was due (no slash).
+    #[serde(default)]
+    pub audits_declined: u64,
     pub disputes_won: u64,
     pub disputes_lost: u64,
     /// Canaries it flagged, and canaries it passed (slashed for each).

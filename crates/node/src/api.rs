@@ -104,7 +104,7 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         | Payload::ProviderUpdate {
             bond_add: amount, ..
         }
-        | Payload::VerifierRegister { bond: amount } => (None, *amount),
+        | Payload::VerifierRegister { bond: amount, .. } => (None, *amount),
         // The escrow it takes (zero if it would overflow: such a post fails).
         Payload::JobPost {
             max_fuel,
@@ -120,7 +120,8 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         | Payload::AuditReveal { job, .. }
         | Payload::DisputeOpen { job, .. }
         | Payload::DisputeMove { job, .. }
-        | Payload::DisputeSettle { job, .. } => (Some(digest_hex(job)), 0),
+        | Payload::DisputeSettle { job, .. }
+        | Payload::AuditDecline { job } => (Some(digest_hex(job)), 0),
         Payload::Evidence { .. }
         | Payload::Participation { .. }
         | Payload::DealerLog { .. }
@@ -562,6 +563,8 @@ fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
         AuditStage::Passed => "passed",
         AuditStage::Disputed => "disputed",
         AuditStage::Missed => "missed",
+        AuditStage::Declined => "declined",
+        AuditStage::Withdrawn => "withdrawn",
     };
     AuditDto {
         kind: kind.to_string(),
@@ -572,6 +575,7 @@ fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
         stage: stage.to_string(),
         paid: audit.paid.to_string(),
         canary_flagged: audit.canary.as_ref().and_then(|canary| canary.flagged),
+        declined: audit.declined.iter().map(ToString::to_string).collect(),
     }
 }
 
@@ -659,11 +663,14 @@ pub fn verifier_dto(address: &Address, verifier: &plexus_state::dispute::Verifie
     VerifierDto {
         address: address.to_string(),
         bond: verifier.bond.to_string(),
+        fuel_per_second: verifier.fuel_per_second,
+        capacity: verifier.capacity,
         locked: verifier.locked.to_string(),
         open: verifier.open,
         registered_height: verifier.registered_height,
         audits_done: verifier.audits_done,
         audits_missed: verifier.audits_missed,
+        audits_declined: verifier.audits_declined,
         disputes_won: verifier.disputes_won,
         disputes_lost: verifier.disputes_lost,
         canaries_flagged: verifier.canaries_flagged,
@@ -1006,6 +1013,7 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
             .collect(),
         audit_pool: s.audit_pool.to_string(),
         seg_fuel: s.params.audit.seg_fuel,
+        audit_block_ms: s.params.audit.audit_block_ms,
         faucet,
         seed: digest_hex(&s.beacon),
         beacon_key: plexus_client::hex_encode(&commonware_codec::Encode::encode(

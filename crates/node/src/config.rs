@@ -82,7 +82,9 @@ pub struct AuditFile {
     pub emission_halving_epochs: u64,
     pub emission_validators_bps: u32,
     pub emission_providers_bps: u32,
-    pub audit_fuel_per_block: u64,
+    pub audit_block_ms: u64,
+    pub audit_time_margin_bps: u32,
+    pub audit_rerun_blocks_max: u64,
 }
 
 impl Default for AuditFile {
@@ -106,7 +108,9 @@ impl Default for AuditFile {
             emission_halving_epochs: p.emission_halving_epochs,
             emission_validators_bps: p.emission_validators_bps,
             emission_providers_bps: p.emission_providers_bps,
-            audit_fuel_per_block: p.audit_fuel_per_block,
+            audit_block_ms: p.audit_block_ms,
+            audit_time_margin_bps: p.audit_time_margin_bps,
+            audit_rerun_blocks_max: p.audit_rerun_blocks_max,
         }
     }
 }
@@ -134,7 +138,9 @@ impl AuditFile {
             emission_halving_epochs: self.emission_halving_epochs,
             emission_validators_bps: self.emission_validators_bps,
             emission_providers_bps: self.emission_providers_bps,
-            audit_fuel_per_block: self.audit_fuel_per_block,
+            audit_block_ms: self.audit_block_ms,
+            audit_time_margin_bps: self.audit_time_margin_bps,
+            audit_rerun_blocks_max: self.audit_rerun_blocks_max,
         };
         params.check().map_err(|message| GenesisFileError::Field {
             field: "params.audit".into(),

@@ -21,7 +21,6 @@ use commonware_consensus::{
     },
     types::{Epoch, Epocher as _, FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::bls12381::primitives::group::Share;
 use commonware_cryptography::{Digested, Sha256, Signer, certificate, certificate::Verifier as _};
 use commonware_p2p::{
     Blocker, Manager as _, Provider, Receiver, Sender,
@@ -205,7 +204,7 @@ pub async fn start<E, S, R, P, B, A, F>(
     peers: P,
     blocker: B,
     track: impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static,
-    on_share: impl Fn(u64, &Share) + Send + 'static,
+    durability: crate::reshare::Durability,
     content: Option<crate::content::Content>,
 ) -> Result<Started, commonware_storage::archive::Error>
 where
@@ -284,7 +283,7 @@ where
         app.clone(),
         cfg.key.clone(),
         channels.reshare,
-        on_share,
+        durability,
     );
     if let Some(content) = content {
         crate::content::start(

@@ -89,6 +89,8 @@ pub enum NodeError {
     NotAValidator(String),
     #[error("state sync: {0}")]
     StateSync(String),
+    #[error("{0}")]
+    ReshareRound(#[from] crate::reshare::RoundFileError),
     #[error("beacon share: {0}")]
     BeaconShare(String),
     #[error("runtime: {0}")]
@@ -297,6 +299,8 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         return Err(NodeError::NotAValidator(me.to_string()));
     }
     let beacon_share = select_share(&cfg, &tip_state, &me_key)?;
+    // A round record that cannot be read stops the node here, before it joins the network.
+    let durability = crate::reshare::Durability::in_dir(&cfg.data_dir)?;
     let app_cfg = AppConfig {
         proposer: cfg.key.public_key(),
         block_time_min_ms: cfg.block_time_min_ms,
@@ -382,7 +386,6 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         },
     );
     let tracker = engine::peer_tracker(oracle.clone(), full_nodes, set_bound);
-    let share_dir = cfg.data_dir.clone();
     let engine_cfg = EngineConfig {
         key: cfg.key.clone(),
         partition_prefix: String::new(),
@@ -400,11 +403,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         oracle.clone(),
         oracle,
         tracker,
-        move |epoch, share: &Share| {
-            if let Err(err) = crate::reshare::store_share(&share_dir, epoch, share) {
-                error!(%err, epoch, "cannot store the new beacon share");
-            }
-        },
+        durability,
         Some(crate::content::Content {
             store: blobs.clone(),
             wanted,

@@ -11,15 +11,19 @@
 //! key, hands it to the beacon and to `on_share` (a node stores it on disk); every node switches
 //! the beacon to the new public key from the next epoch's first height.
 //!
-//! Not kept across a restart: a dealer that restarts mid-epoch does not deal again that epoch,
-//! and a player that restarts before the handover has lost the dealings it acknowledged, so it
-//! goes without a share for the next epoch (it still votes; the others sign the beacon).
+//! A restart resumes the round: the node keeps a [`RoundRecord`] (a node in
+//! `DIR/beacon/round.reshare`, written before anything it records is sent) with the seed it dealt
+//! from and the acknowledgements it collected as a dealer, and the dealings it acknowledged as a
+//! player. A restarted dealer deals again from the same seed, so its dealing is the same and the
+//! players' acknowledgements still match it; a restarted player replays the dealings it
+//! acknowledged (`Player::resume`, which also notices a dealing the chain's logs say it
+//! acknowledged but it lost), so at the handover it derives its share from the logs on chain.
 
 use commonware_codec::{Encode, EncodeSize, Read, ReadExt, Write};
 use commonware_cryptography::{
     Signer,
     bls12381::{
-        dkg::feldman_desmedt::{Dealer, DealerPrivMsg, DealerPubMsg, Player, PlayerAck},
+        dkg::feldman_desmedt::{self, Dealer, DealerPrivMsg, DealerPubMsg, Player, PlayerAck},
         primitives::group::Share,
     },
 };
@@ -32,6 +36,8 @@ use plexus_chain::{App, Executed};
 use plexus_state::reshare::{self, ReshareInfo};
 use plexus_types::{Address, Payload, PrivateKey, PublicKey, beacon::BeaconVariant};
 use rand::CryptoRng;
+use rand::SeedableRng as _;
+use rand_chacha::ChaCha20Rng;
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -111,12 +117,185 @@ impl Read for Message {
     }
 }
 
-/// Where new shares go (a node writes them to disk).
-type ShareSink = Box<dyn Fn(u64, &Share) + Send>;
+/// Where new shares go, by the epoch they sign from.
+pub type ShareSink = Box<dyn Fn(u64, &Share) + Send>;
+/// Where the current round's record goes.
+pub type RoundSink = Box<dyn Fn(&RoundRecord) + Send>;
+
+/// Where the reshare keeps what must survive a restart: a node's files under its data dir
+/// ([`Durability::in_dir`]), or a simulated validator's durable record.
+pub struct Durability {
+    /// The round record kept before the restart, if any.
+    pub saved: Option<RoundRecord>,
+    /// Keeps the current round's record, replacing the one before (returns once it is durable).
+    pub save_round: RoundSink,
+    /// Keeps a new share, by the epoch it signs from.
+    pub save_share: ShareSink,
+}
+
+impl Durability {
+    /// A node's: the files `DIR/beacon/round.reshare` and `DIR/beacon/EPOCH.share`. A round
+    /// record that cannot be read is an error (never a panic, never silently dropped).
+    pub fn in_dir(data_dir: &Path) -> Result<Self, RoundFileError> {
+        let saved = load_round(data_dir)?;
+        let (round_dir, share_dir) = (data_dir.to_path_buf(), data_dir.to_path_buf());
+        Ok(Durability {
+            saved,
+            save_round: Box::new(move |record| {
+                if let Err(err) = store_round(&round_dir, record) {
+                    tracing::error!(%err, epoch = record.epoch, "cannot store the reshare round");
+                }
+            }),
+            save_share: Box::new(move |epoch, share| {
+                if let Err(err) = store_share(&share_dir, epoch, share) {
+                    tracing::error!(%err, epoch, "cannot store the new beacon share");
+                }
+            }),
+        })
+    }
+}
+
+/// What this node did in one epoch's round that a restart must not lose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoundRecord {
+    /// The round's epoch (a record of another epoch is stale and ignored).
+    pub epoch: u64,
+    /// As a dealer, the seed of its dealing: dealing again from it gives the same dealing.
+    dealer_seed: Option<[u8; 32]>,
+    /// As a dealer, the players' acknowledgements collected.
+    acks: Vec<(PublicKey, PlayerAck<PublicKey>)>,
+    /// As a player, the dealings acknowledged (private: the record is its owner's only).
+    dealings: Vec<(PublicKey, DealerPubMsg<BeaconVariant>, DealerPrivMsg)>,
+}
+
+/// The tag a round record starts with (and its format's version).
+const ROUND_MAGIC: [u8; 4] = *b"PXR1";
+
+impl RoundRecord {
+    fn new(epoch: u64) -> Self {
+        RoundRecord {
+            epoch,
+            dealer_seed: None,
+            acks: Vec::new(),
+            dealings: Vec::new(),
+        }
+    }
+
+    /// The largest record: every participant's acknowledgement and dealing in a committee of
+    /// the largest size.
+    pub fn size_max_bytes() -> usize {
+        let cap = plexus_state::reshare::COMMITTEE_SIZE_CAP;
+        let per_ack = 32 + 64 + 4;
+        let per_dealing =
+            32 + DealerPubMsg::<BeaconVariant>::max_encode_size(
+                std::num::NonZeroU32::new(cap).expect("non-zero"),
+            ) + 32
+                + 4;
+        ROUND_MAGIC.len() + 8 + 33 + 2 * 5 + cap as usize * (per_ack + per_dealing)
+    }
+
+    /// Decodes a record, refusing anything larger than [`RoundRecord::size_max_bytes`] or not
+    /// exactly one record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, commonware_codec::Error> {
+        if bytes.len() > Self::size_max_bytes() {
+            return Err(commonware_codec::Error::Invalid(
+                "RoundRecord",
+                "larger than the largest round",
+            ));
+        }
+        <Self as commonware_codec::DecodeExt<()>>::decode(commonware_codec::Copying(bytes))
+    }
+}
+
+impl Write for RoundRecord {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        buf.put_slice(&ROUND_MAGIC);
+        self.epoch.write(buf);
+        self.dealer_seed.write(buf);
+        (self.acks.len() as u32).write(buf);
+        for (player, ack) in &self.acks {
+            player.write(buf);
+            ack.write(buf);
+        }
+        (self.dealings.len() as u32).write(buf);
+        for (dealer, public, private) in &self.dealings {
+            dealer.write(buf);
+            public.write(buf);
+            private.write(buf);
+        }
+    }
+}
+
+impl EncodeSize for RoundRecord {
+    fn encode_size(&self) -> usize {
+        ROUND_MAGIC.len()
+            + self.epoch.encode_size()
+            + self.dealer_seed.encode_size()
+            + 4
+            + self
+                .acks
+                .iter()
+                .map(|(p, a)| p.encode_size() + a.encode_size())
+                .sum::<usize>()
+            + 4
+            + self
+                .dealings
+                .iter()
+                .map(|(d, p, q)| d.encode_size() + p.encode_size() + q.encode_size())
+                .sum::<usize>()
+    }
+}
+
+impl Read for RoundRecord {
+    type Cfg = ();
+
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        _: &(),
+    ) -> Result<Self, commonware_codec::Error> {
+        let cap = plexus_state::reshare::COMMITTEE_SIZE_CAP;
+        let max = std::num::NonZeroU32::new(cap).expect("non-zero");
+        if <[u8; 4]>::read(buf)? != ROUND_MAGIC {
+            return Err(commonware_codec::Error::Invalid(
+                "RoundRecord",
+                "not a reshare round record",
+            ));
+        }
+        let epoch = u64::read(buf)?;
+        let dealer_seed = Option::<[u8; 32]>::read(buf)?;
+        let count = |buf: &mut _| -> Result<u32, commonware_codec::Error> {
+            let n = u32::read(buf)?;
+            if n > cap {
+                return Err(commonware_codec::Error::InvalidLength(n as usize));
+            }
+            Ok(n)
+        };
+        let mut acks = Vec::new();
+        for _ in 0..count(buf)? {
+            acks.push((PublicKey::read(buf)?, PlayerAck::read(buf)?));
+        }
+        let mut dealings = Vec::new();
+        for _ in 0..count(buf)? {
+            dealings.push((
+                PublicKey::read(buf)?,
+                DealerPubMsg::read_cfg(buf, &max)?,
+                DealerPrivMsg::read(buf)?,
+            ));
+        }
+        Ok(RoundRecord {
+            epoch,
+            dealer_seed,
+            acks,
+            dealings,
+        })
+    }
+}
 
 /// One epoch's round as this node plays it.
 struct Round {
     epoch: u64,
+    /// What must survive a restart, saved before what it records is sent.
+    record: RoundRecord,
     info: ReshareInfo,
     dealer: Option<Dealer<BeaconVariant, PrivateKey>>,
     /// Dealings not yet acknowledged, to send again.
@@ -138,7 +317,7 @@ pub fn start<E, S, R>(
     app: App,
     key: PrivateKey,
     channel: (S, R),
-    on_share: impl Fn(u64, &Share) + Send + 'static,
+    durability: Durability,
 ) where
     E: Clock + Spawner + Supervisor + CryptoRng,
     S: Sender<PublicKey = PublicKey>,
@@ -167,7 +346,9 @@ pub fn start<E, S, R>(
                 app,
                 key,
                 sender,
-                on_share: Box::new(on_share),
+                saved: durability.saved,
+                save_round: durability.save_round,
+                save_share: durability.save_share,
                 round: None,
             };
             let tip = actor.app.finalized();
@@ -193,7 +374,10 @@ struct Actor<S> {
     app: App,
     key: PrivateKey,
     sender: S,
-    on_share: ShareSink,
+    /// The record kept before a restart, until the round it belongs to opens.
+    saved: Option<RoundRecord>,
+    save_round: RoundSink,
+    save_share: ShareSink,
     round: Option<Round>,
 }
 
@@ -220,42 +404,104 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
         let height = state.height;
         let share = self.app.with_beacons(|b| b.share_at(height + 1));
         let is_dealer = state.beacon_key.players().position(&me).is_some();
-        // A dealer that restarted mid-round does not deal twice (see the module docs).
+        let record = self
+            .saved
+            .take()
+            .filter(|record| record.epoch == epoch)
+            .unwrap_or_else(|| RoundRecord::new(epoch));
+        let resumed = !record.acks.is_empty() || !record.dealings.is_empty();
+        // A player replays the dealings it acknowledged before a restart (none when fresh).
+        let logs: BTreeMap<_, _> = state
+            .dealer_logs
+            .values()
+            .filter_map(|bytes| reshare::decode_log(bytes)?.check(&info))
+            .collect();
+        let (player, acks) = match Player::resume::<N3f1>(
+            info.clone(),
+            self.key.clone(),
+            &logs,
+            record.dealings.iter().cloned(),
+        ) {
+            Ok((player, acks)) => (Some(player), acks),
+            Err(feldman_desmedt::Error::PlayerNotInRound) => (None, BTreeMap::new()),
+            Err(err) => {
+                warn!(
+                    epoch,
+                    ?err,
+                    "cannot resume the dealings acknowledged before the restart"
+                );
+                (
+                    Player::new(info.clone(), self.key.clone()).ok(),
+                    BTreeMap::new(),
+                )
+            }
+        };
+        // A dealer deals when the round opens, or again from the same seed after a restart
+        // (never from a new one: players acknowledged the first dealing).
         let fresh = epoch == 0 && state.height == 0 || state.height == epoch * length;
+        let seed = record.dealer_seed.or_else(|| {
+            fresh.then(|| {
+                let mut seed = [0u8; 32];
+                rng.fill_bytes(&mut seed);
+                seed
+            })
+        });
         let mut round = Round {
             epoch,
+            record,
             info: info.clone(),
             dealer: None,
             unacked: BTreeMap::new(),
             log: None,
-            player: Player::new(info.clone(), self.key.clone()).ok(),
-            acks: BTreeMap::new(),
+            player,
+            acks,
         };
         let already_logged = state.dealer_logs.contains_key(&Address(me.clone()));
         if is_dealer
-            && fresh
             && !already_logged
+            && let Some(seed) = seed
             && let Some(share) = share
         {
             match Dealer::<BeaconVariant, PrivateKey>::start::<N3f1>(
-                &mut *rng,
+                ChaCha20Rng::from_seed(seed),
                 info,
                 self.key.clone(),
                 Some(share),
             ) {
-                Ok((dealer, public, private)) => {
-                    round.dealer = Some(dealer);
+                Ok((mut dealer, public, private)) => {
                     for (player, message) in private {
                         round.unacked.insert(player, (public.clone(), message));
                     }
+                    for (player, ack) in &round.record.acks {
+                        if dealer
+                            .receive_player_ack(player.clone(), ack.clone())
+                            .is_ok()
+                        {
+                            round.unacked.remove(player);
+                        }
+                    }
+                    round.dealer = Some(dealer);
+                    round.record.dealer_seed = Some(seed);
                     info!(
                         epoch,
                         players = round.unacked.len(),
+                        resumed,
                         "dealing the beacon key"
                     );
                 }
                 Err(err) => warn!(epoch, ?err, "cannot deal in this epoch's reshare"),
             }
+        }
+        if resumed {
+            info!(
+                epoch,
+                acknowledged = round.acks.len(),
+                "resumed the reshare round after a restart"
+            );
+        }
+        // Durable before the dealing leaves: a restart deals the same one again.
+        if round.dealer.is_some() {
+            (self.save_round)(&round.record);
         }
         self.round = Some(round);
         self.deliver_dealings();
@@ -310,9 +556,14 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
                 let Some(player) = round.player.as_mut() else {
                     return;
                 };
+                let dealing = (peer.clone(), public.clone(), private.clone());
                 let ack = match player.dealer_message::<N3f1>(peer.clone(), public, private) {
                     Ok(Some(ack)) => {
                         round.acks.insert(peer.clone(), ack.clone());
+                        // Durable before the acknowledgement leaves: a restarted player must
+                        // still hold every dealing it acknowledged.
+                        round.record.dealings.push(dealing);
+                        (self.save_round)(&round.record);
                         ack
                     }
                     Ok(None) => match round.acks.get(&peer) {
@@ -336,9 +587,11 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
                     return;
                 };
                 if round.unacked.contains_key(&peer)
-                    && dealer.receive_player_ack(peer.clone(), ack).is_ok()
+                    && dealer.receive_player_ack(peer.clone(), ack.clone()).is_ok()
                 {
                     round.unacked.remove(&peer);
+                    round.record.acks.push((peer, ack));
+                    (self.save_round)(&round.record);
                 }
             }
             _ => {}
@@ -445,7 +698,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
         self.app
             .with_beacons(|b| b.set_key(first, sharing, share.clone()));
         if let Some(share) = &share {
-            (self.on_share)(next, share);
+            (self.save_share)(next, share);
         }
         info!(
             epoch = next,
@@ -462,23 +715,96 @@ pub fn share_dir(data_dir: &Path) -> PathBuf {
 
 /// Writes a share a reshare gave this node (readable by its owner only).
 pub fn store_share(data_dir: &Path, epoch: u64, share: &Share) -> std::io::Result<()> {
-    let dir = share_dir(data_dir);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{epoch}.share"));
     let text = format!("{}\n", crate::config::share_hex(share));
-    #[cfg(unix)]
-    {
-        use std::{io::Write as _, os::unix::fs::OpenOptionsExt};
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        file.write_all(text.as_bytes())
+    write_private(
+        &share_dir(data_dir),
+        &format!("{epoch}.share"),
+        text.as_bytes(),
+    )
+}
+
+/// The file that keeps this node's progress in the current round.
+pub fn round_path(data_dir: &Path) -> PathBuf {
+    share_dir(data_dir).join(ROUND_FILE)
+}
+
+const ROUND_FILE: &str = "round.reshare";
+
+/// Writes this node's round record over the last one.
+pub fn store_round(data_dir: &Path, record: &RoundRecord) -> std::io::Result<()> {
+    write_private(&share_dir(data_dir), ROUND_FILE, &record.encode())
+}
+
+/// A round record that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundFileError {
+    #[error("cannot read the reshare round record {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is {size_bytes} bytes, more than a reshare round record's {max_bytes}: delete it to run without this epoch's reshare progress"
+    )]
+    TooLarge {
+        path: PathBuf,
+        size_bytes: u64,
+        max_bytes: usize,
+    },
+    #[error(
+        "{path} is not a reshare round record ({source}): delete it to run without this epoch's reshare progress"
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: commonware_codec::Error,
+    },
+}
+
+/// Reads the round record [`store_round`] kept, if any.
+pub fn load_round(data_dir: &Path) -> Result<Option<RoundRecord>, RoundFileError> {
+    let path = round_path(data_dir);
+    let io = |source| RoundFileError::Io {
+        path: path.clone(),
+        source,
+    };
+    let size_bytes = match std::fs::metadata(&path) {
+        Ok(meta) => meta.len(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(io(err)),
+    };
+    let max_bytes = RoundRecord::size_max_bytes();
+    if size_bytes > max_bytes as u64 {
+        return Err(RoundFileError::TooLarge {
+            path,
+            size_bytes,
+            max_bytes,
+        });
     }
-    #[cfg(not(unix))]
-    std::fs::write(path, text)
+    let bytes = std::fs::read(&path).map_err(io)?;
+    RoundRecord::decode(&bytes)
+        .map(Some)
+        .map_err(|source| RoundFileError::Corrupt { path, source })
+}
+
+/// Writes `name` in `dir` so that a crash leaves the old file or the new one, never a torn
+/// one: a temporary file beside it (readable by its owner only), synced, renamed over it, and
+/// the directory synced so the rename itself survives a crash.
+fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, dir.join(name))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// The shares stored by [`store_share`], newest epoch first.
@@ -496,4 +822,173 @@ pub fn stored_shares(data_dir: &Path) -> Vec<Share> {
         .collect();
     found.sort_by_key(|(epoch, _)| std::cmp::Reverse(*epoch));
     found.into_iter().map(|(_, share)| share).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::bls12381::{
+        dkg::feldman_desmedt::Reveal, primitives::sharing::Mode,
+    };
+    use commonware_utils::ordered::Set;
+
+    fn keys() -> Vec<PrivateKey> {
+        (0..4).map(PrivateKey::from_seed).collect()
+    }
+
+    /// A DKG round among four validators (the record's contents do not depend on the mode).
+    fn info() -> ReshareInfo {
+        let set = Set::from_iter_dedup(keys().iter().map(|k| k.public_key()));
+        ReshareInfo::new::<N3f1>(
+            b"test",
+            1,
+            None,
+            Mode::NonZeroCounter,
+            Reveal::V1,
+            set.clone(),
+            set,
+        )
+        .expect("a valid round")
+    }
+
+    /// A fresh directory for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("plexus-reshare-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Dealer 0's round record after dealing from `seed` to everyone, with every player's
+    /// acknowledgement, and player 0's after acknowledging dealer 0's dealing.
+    fn record(seed: [u8; 32]) -> RoundRecord {
+        let keys = keys();
+        let (mut dealer, public, private) = Dealer::<BeaconVariant, PrivateKey>::start::<N3f1>(
+            ChaCha20Rng::from_seed(seed),
+            info(),
+            keys[0].clone(),
+            None,
+        )
+        .expect("deals");
+        let mut record = RoundRecord::new(1);
+        record.dealer_seed = Some(seed);
+        for (to, message) in private {
+            let key = keys
+                .iter()
+                .find(|k| k.public_key() == to)
+                .expect("a player's key");
+            let mut player = Player::new(info(), key.clone()).expect("a player");
+            let ack = player
+                .dealer_message::<N3f1>(keys[0].public_key(), public.clone(), message.clone())
+                .expect("a valid dealing")
+                .expect("a new dealing");
+            dealer
+                .receive_player_ack(to.clone(), ack.clone())
+                .expect("a valid ack");
+            if record.dealings.is_empty() {
+                record
+                    .dealings
+                    .push((keys[0].public_key(), public.clone(), message));
+            }
+            record.acks.push((to, ack));
+        }
+        record
+    }
+
+    #[test]
+    fn a_round_record_survives_its_file() {
+        let dir = scratch("roundtrip");
+        assert!(load_round(&dir).expect("no file is no record").is_none());
+        let first = record([7; 32]);
+        store_round(&dir, &first).expect("writes");
+        let second = record([8; 32]);
+        store_round(&dir, &second).expect("writes over");
+        assert_eq!(load_round(&dir).expect("reads"), Some(second.clone()));
+        assert!(second.encode_size() <= RoundRecord::size_max_bytes());
+        // Only the record and no temporary file is left.
+        let names: Vec<_> = std::fs::read_dir(share_dir(&dir))
+            .expect("a dir")
+            .map(|e| e.expect("an entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(ROUND_FILE)]);
+        // Stored shares ignore the record.
+        assert!(stored_shares(&dir).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_corrupt_or_oversized_round_file_is_refused_with_its_path() {
+        let dir = scratch("corrupt");
+        let good = record([9; 32]).encode().to_vec();
+        let path = round_path(&dir);
+        std::fs::create_dir_all(share_dir(&dir)).expect("a dir");
+        for bad in [
+            b"garbage".to_vec(),
+            good[..good.len() - 1].to_vec(),
+            [good.as_slice(), &[0]].concat(),
+        ] {
+            std::fs::write(&path, &bad).expect("writes");
+            let err = load_round(&dir).expect_err("refused");
+            assert!(matches!(err, RoundFileError::Corrupt { .. }), "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&path.display().to_string()) && text.contains("delete it"),
+                "{text}"
+            );
+        }
+        std::fs::write(&path, vec![0u8; RoundRecord::size_max_bytes() + 1]).expect("writes");
+        let err = load_round(&dir).expect_err("refused");
+        assert!(matches!(err, RoundFileError::TooLarge { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The property a restarted dealer relies on: dealing again from the kept seed gives the
+    /// same dealing, so the acknowledgements players gave the first one are accepted.
+    #[test]
+    fn dealing_again_from_the_kept_seed_accepts_the_first_dealings_acks() {
+        let kept = record([3; 32]);
+        let (mut dealer, public, _) = Dealer::<BeaconVariant, PrivateKey>::start::<N3f1>(
+            ChaCha20Rng::from_seed(kept.dealer_seed.expect("a seed")),
+            info(),
+            keys()[0].clone(),
+            None,
+        )
+        .expect("deals");
+        assert!(kept.dealings[0].1 == public, "the same public commitment");
+        for (player, ack) in &kept.acks {
+            dealer
+                .receive_player_ack(player.clone(), ack.clone())
+                .expect("the first dealing's ack matches");
+        }
+        // A different seed is a different dealing: the kept acks do not match it.
+        let (mut other, _, _) = Dealer::<BeaconVariant, PrivateKey>::start::<N3f1>(
+            ChaCha20Rng::from_seed([4; 32]),
+            info(),
+            keys()[0].clone(),
+            None,
+        )
+        .expect("deals");
+        let (player, ack) = kept.acks[1].clone();
+        assert!(other.receive_player_ack(player, ack).is_err());
+    }
+
+    /// The property a restarted player relies on: replaying the kept dealings restores its
+    /// acknowledgements.
+    #[test]
+    fn a_player_resumes_from_the_kept_dealings() {
+        let kept = record([5; 32]);
+        // The record holds the first player's dealing.
+        let first = keys()
+            .into_iter()
+            .find(|k| k.public_key() == kept.acks[0].0)
+            .expect("a player's key");
+        let (_, acks) = Player::<BeaconVariant, PrivateKey>::resume::<N3f1>(
+            info(),
+            first,
+            &BTreeMap::new(),
+            kept.dealings.iter().cloned(),
+        )
+        .expect("resumes");
+        assert_eq!(acks.get(&keys()[0].public_key()), Some(&kept.acks[0].1));
+    }
 }

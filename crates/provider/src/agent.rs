@@ -36,6 +36,9 @@ use std::{
 };
 use tracing::{info, warn};
 
+mod verifier;
+pub use verifier::{AUDIT_SAFETY_BLOCKS, Drawn, Load, Step, VerifierConfig, step};
+
 /// Jobs read from the node per poll (newest first): more than a provider ever has in flight.
 pub const JOBS_POLLED_MAX: usize = 100;
 /// The block time assumed until the agent has observed the chain's (a devnet's minimum).
@@ -84,8 +87,10 @@ pub struct Agent {
     /// The chain's block time as observed, in milliseconds (for deadline feasibility).
     pub block_ms: u64,
     first_seen: Option<(u64, u64)>,
-    /// The verifier bond to keep registered (zero: the agent does not verify).
-    pub verifier_bond: u128,
+    /// Whether and how the agent verifies (a zero bond: it does not).
+    pub verifier: VerifierConfig,
+    /// The audits it re-runs now.
+    audits: verifier::Audits,
     /// The speed figure the background re-measurement publishes (`speed::Remeasure`); when it
     /// differs from the offer's, the offer is updated on chain. `None`: the figure is fixed.
     pub speed_figure: Option<Arc<AtomicU64>>,
@@ -120,7 +125,8 @@ impl Agent {
             last_heartbeat: 0,
             block_ms: BLOCK_MS_ASSUMED,
             first_seen: None,
-            verifier_bond: 0,
+            verifier: VerifierConfig::default(),
+            audits: verifier::Audits::default(),
             speed_figure: None,
             steps_sent: BTreeMap::new(),
             done_tx,
@@ -196,23 +202,7 @@ impl Agent {
             }
             Err(err) => return Err(err.into()),
         }
-        if self.verifier_bond > 0 {
-            let registered = self
-                .node
-                .verifiers()?
-                .into_iter()
-                .find(|v| v.address == self.address.to_string());
-            let bond: u128 = registered
-                .as_ref()
-                .and_then(|v| v.bond.parse().ok())
-                .unwrap_or(0);
-            if bond < self.verifier_bond {
-                info!(bond = %self.verifier_bond, "registering as a verifier");
-                self.send(Payload::VerifierRegister {
-                    bond: self.verifier_bond - bond,
-                })?;
-            }
-        }
+        self.register_verifier()?;
         let status = self.node.status()?;
         // Checkpoints must fall where verifiers and validators re-run them: the chain's seg_fuel.
         if status.seg_fuel > 0 && status.seg_fuel != self.runner.seg_fuel() {
@@ -283,12 +273,8 @@ impl Agent {
                 Err(err) => warn!(job = %id, %err, "cannot read the job"),
             }
         }
-        if self.verifier_bond > 0 {
-            for job in self.node.jobs_of_verifier(&self.address, JOBS_POLLED_MAX)? {
-                if let Err(err) = self.verify(&job, height) {
-                    warn!(job = %job.id, %err, "verifier step failed");
-                }
-            }
+        if self.verifier.bond > 0 {
+            self.verify_all(&status)?;
         }
         Ok(())
     }
@@ -537,19 +523,6 @@ impl Agent {
     }
 }
 
-/// A verifier's sealed verdict, kept on disk until revealed so a restart can still reveal it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct Sealed {
-    /// The verdict's canonical encoding, hex.
-    verdict: String,
-    /// The seal's salt, hex.
-    salt: String,
-}
-
-fn sealed_path(dir: &std::path::Path, job: &str) -> std::path::PathBuf {
-    dir.join("verifier").join(format!("{job}.json"))
-}
-
 impl Agent {
     /// Whether step `key` of `job` should be sent now: not sent yet, or sent more than
     /// `RESEND_AFTER_BLOCKS` ago without the chain moving on.
@@ -624,123 +597,6 @@ impl Agent {
             .ok_or(FuelTraceError::Record("resolved leaves"))?;
         let manifest = fueltrace::upload_pre_state(&self.node, &self.runner.dir, id, lo.index)?;
         Ok(Payload::DisputeSettle { job: *id, manifest })
-    }
-
-    /// The verifier's duties for a job it audits or disputes: seal, reveal, choose, settle.
-    fn verify(&mut self, job: &JobDto, height: u64) -> Result<(), FuelTraceError> {
-        let me = self.address.to_string();
-        let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
-        if let Some(dispute) = job
-            .dispute
-            .as_ref()
-            .filter(|d| d.challenger == me && d.ruling.is_none())
-        {
-            return self.play(job, dispute, Role::Challenger, height);
-        }
-        let Some(audit) = job.audit_record.as_ref().filter(|a| a.verifier == me) else {
-            return Ok(());
-        };
-        let path = sealed_path(&self.runner.dir, &job.id);
-        match audit.stage.as_str() {
-            "drawn" | "sealed" => {}
-            _ => {
-                // The audit is over: once the job is, its re-run's files go too.
-                if job.finished_height.is_some() {
-                    let _ = std::fs::remove_file(&path);
-                    crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&id)?;
-                }
-                return Ok(());
-            }
-        }
-        let key = format!("audit:{}", audit.stage);
-        if !self.due(&job.id, &key, height) {
-            return Ok(());
-        }
-        let sealed = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<Sealed>(&bytes)
-                .map_err(|_| FuelTraceError::Record("sealed verdict file"))?,
-            Err(_) => {
-                let verdict = self.audit(job, audit)?;
-                let mut salt = [0u8; 32];
-                rand::Rng::fill_bytes(&mut rand::rng(), &mut salt);
-                let sealed = Sealed {
-                    verdict: plexus_types::hash::to_hex(&plexus_types::codec::Encode::encode(
-                        &verdict,
-                    )),
-                    salt: plexus_types::hash::to_hex(&salt),
-                };
-                std::fs::create_dir_all(path.parent().unwrap_or(&self.runner.dir))?;
-                let json = serde_json::to_vec(&sealed)
-                    .map_err(|_| FuelTraceError::Record("sealed verdict"))?;
-                std::fs::write(&path, json)?;
-                sealed
-            }
-        };
-        let verdict = {
-            use plexus_types::codec::DecodeExt as _;
-            let bytes = plexus_types::hash::from_hex(&sealed.verdict)
-                .ok_or(FuelTraceError::Record("sealed verdict"))?;
-            plexus_types::audit::Verdict::decode(bytes::Bytes::from(bytes))
-                .map_err(|_| FuelTraceError::Record("sealed verdict"))?
-        };
-        let salt = plexus_types::hash::from_hex(&sealed.salt)
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .map(plexus_types::hash::digest_from_bytes)
-            .ok_or(FuelTraceError::Record("sealed salt"))?;
-        let payload = if audit.stage == "drawn" {
-            let seal = plexus_types::audit::audit_seal(&id, &self.address, &verdict, &salt);
-            Payload::AuditCommit { job: id, seal }
-        } else {
-            Payload::AuditReveal {
-                job: id,
-                verdict,
-                salt,
-            }
-        };
-        let tx = self.submit(payload)?;
-        info!(job = %job.id, stage = %audit.stage, %tx, "audit step sent");
-        self.sent(&job.id, key, height);
-        Ok(())
-    }
-
-    /// Re-runs what the audit asks for and returns the verdict.
-    fn audit(
-        &self,
-        job: &JobDto,
-        audit: &plexus_client::dto::AuditDto,
-    ) -> Result<plexus_types::audit::Verdict, FuelTraceError> {
-        use plexus_types::audit::Verdict;
-        let assignment = assignment(job).ok_or(FuelTraceError::Record("job"))?;
-        let commitment = chain_commitment(job).ok_or(FuelTraceError::Record("commitment"))?;
-        if audit.kind == "light" {
-            let provider = job
-                .provider
-                .as_deref()
-                .and_then(|p| p.parse::<Address>().ok())
-                .ok_or(FuelTraceError::Record("provider"))?;
-            let endpoint = self.node.provider(&provider)?.endpoint;
-            let disputed = fueltrace::light_audit(
-                &self.runner,
-                &assignment,
-                &Client::new(&endpoint),
-                &commitment,
-                &audit.segments,
-            )?;
-            info!(job = %job.id, ?disputed, segments = ?audit.segments, "light audit done");
-            return Ok(Verdict::Light { disputed });
-        }
-        // A full audit: run the whole job, keeping the trace for the dispute it may open.
-        let (mine, _) = self.runner.reexecute(&assignment)?;
-        let digest = |text: &str| parse_digest(text).ok_or(FuelTraceError::Record("hash"));
-        let claim = plexus_types::job::Commitment {
-            output_hash: digest(&mine.output_hash)?,
-            total_fuel: mine.total_fuel,
-            segments: mine.segments,
-            trace_root: digest(&mine.trace_root)?,
-            failed: mine.failed,
-        };
-        info!(job = %job.id, agrees = claim == commitment, "full audit done");
-        Ok(Verdict::Full(claim))
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - `agent`: the loop that registers the provider, heartbeats, picks up assigned jobs, posts
 //!   commitments and follows jobs to settlement (the chain is the authority; the journal is
-//!   reconciled with it on every poll).
+//!   reconciled with it on every poll); `agent::verifier` re-runs the audits drawn to it on
+//!   threads of their own, seals and reveals them, and declines those it cannot finish in time.
 //! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), admits and runs
 //!   it in `plexus-exec` with checkpoints on disk, and produces the commitment.
 //! - `acceptance`: whether to take on an assigned job, decided once and kept in the journal.
@@ -13,7 +14,8 @@
 //! - `http`: the provider's HTTP API (outputs, checkpoints, pages, blobs).
 //!
 //! Data layout under the provider's directory: `blobs/` (content-addressed store), `jobs/`
-//! (journal), `checkpoints/JOB/INDEX`, `pages/` and `speed.json` (the speed estimate).
+//! (journal), `checkpoints/JOB/INDEX`, `pages/`, `speed.json` (the speed estimate) and
+//! `verifier/` (sealed verdicts and sent declines of audits).
 
 pub mod acceptance;
 pub mod agent;
@@ -67,8 +69,9 @@ pub struct ProviderConfig {
     pub poll: Duration,
     /// Stop when the process that started this one exits (a devnet's providers).
     pub exit_with_parent: bool,
-    /// Also verify other providers' jobs, with this bond (zero: not a verifier).
-    pub verifier_bond: u128,
+    /// Also verify other providers' jobs: the bond, the audits re-run at once and the testing
+    /// aid's throttle (a zero bond: not a verifier).
+    pub verifier: agent::VerifierConfig,
     /// TESTING AID: commit a forged output and final state for every job (see
     /// `runner::Runner::forge`), so anyone can watch a cheater get caught.
     pub forge: bool,
@@ -149,7 +152,13 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         runner,
         running.clone(),
     );
-    agent.verifier_bond = cfg.verifier_bond;
+    if let Some(rate) = cfg.verifier.throttle_fuel_per_second {
+        tracing::warn!(
+            fuel_per_second = rate,
+            "TESTING AID: this verifier re-runs audits no faster than this"
+        );
+    }
+    agent.verifier = cfg.verifier;
     let stop = Arc::new(AtomicBool::new(false));
     if let Some(estimate) = estimate {
         let figure = Arc::new(AtomicU64::new(estimate.fuel_per_second));

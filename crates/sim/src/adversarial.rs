@@ -50,9 +50,21 @@
 //! side: every played dispute must end at a segment the provider really got wrong
 //! (`disputes_misresolved`), or an honest challenger would lose.
 //!
+//! The verifier-load case (issue 12, `load.rs`) is a different kind of run: the real chain,
+//! block by block, with verifiers that are fast, slow, restarting, lying about their speed, or
+//! running the former agent under the former rules, each drawn for several audits at once. It
+//! counts honest-verifier slashes (0) and reports what the others lose.
+//!
 //! Invariants: no floats in money (profits are `i128` sums of `u128` amounts, bounded by
 //! [`AdversarialConfig::check`] so no sum can overflow); floats only in the analytic formulas and
 //! the report's means. No hash-map iteration. The same config gives the same report.
+
+mod load;
+
+pub use load::{
+    LOAD_BLOCKS_MAX, LOAD_VERIFIERS_MAX, LoadConfig, LoadKind, LoadReport, LoadVerifier,
+    LoadVerifierReport, run_load,
+};
 
 use commonware_cryptography::Signer as _;
 use plexus_state::Params;
@@ -220,6 +232,9 @@ pub struct AdversarialConfig {
     /// Disputes played through the dissection game per kind and audit class (light, full); the
     /// rest are counted as lost without playing them.
     pub disputes_played_max: u64,
+    /// The verifier-load case (issue 12): several audits at once, slow and restarting
+    /// verifiers, through the real chain (`load.rs`).
+    pub load: LoadConfig,
 }
 
 impl AdversarialConfig {
@@ -241,6 +256,7 @@ impl AdversarialConfig {
             inflation_ppm: 250_000,
             bribe_ppm: 1_000_000,
             disputes_played_max: 200,
+            load: LoadConfig::new(seed),
         }
     }
 
@@ -301,7 +317,9 @@ impl AdversarialConfig {
                 colluded: self.colluded_providers,
             });
         }
-        Ok(())
+        self.load
+            .check()
+            .map_err(|reason| ConfigError::Load { reason })
     }
 }
 
@@ -353,6 +371,12 @@ pub enum ConfigError {
     AskOutOfRange {
         /// The ask asked for.
         ask: Amount,
+    },
+    /// The verifier-load case's configuration cannot run.
+    #[error("verifier load: {reason}")]
+    Load {
+        /// What `LoadConfig::check` (or the run) said.
+        reason: &'static str,
     },
     /// No providers, or more partners than providers.
     #[error("{colluded} colluded providers of {providers}")]
@@ -481,6 +505,8 @@ pub struct Report {
     /// Re-executed fuel assigned to canaries over the honest jobs' fuel (on top of the above).
     pub canary_overhead: f64,
     pub audit_pool: PoolReport,
+    /// The verifier-load case: honest verifiers under load are never slashed.
+    pub verifier_load: LoadReport,
 }
 
 /// Runs the simulation: every kind's jobs, then the report.
@@ -503,7 +529,8 @@ pub fn run(cfg: &AdversarialConfig) -> Result<Report, ConfigError> {
         }
         run.kinds.push((kind, tally));
     }
-    Ok(run.report(cfg))
+    let verifier_load = run_load(&cfg.load).map_err(|reason| ConfigError::Load { reason })?;
+    Ok(run.report(cfg, verifier_load))
 }
 
 /// Per-kind sums.
@@ -730,7 +757,7 @@ impl Run {
         named
     }
 
-    fn report(self, cfg: &AdversarialConfig) -> Report {
+    fn report(self, cfg: &AdversarialConfig, verifier_load: LoadReport) -> Report {
         let mut cheaters = Vec::new();
         let mut honest = None;
         let mut honest_fuel = 0u128;
@@ -786,6 +813,7 @@ impl Run {
             verification_overhead: ratio(audit_fuel as f64, honest_fuel as f64),
             canary_overhead: ratio(canary_fuel as f64, honest_fuel as f64),
             audit_pool: self.pool,
+            verifier_load,
         }
     }
 }
@@ -1275,10 +1303,17 @@ fn signed_size(sender: &Address, payload: Payload) -> usize {
 mod tests {
     use super::*;
 
+    /// A run of the Monte-Carlo with a short verifier-load case (`load.rs` tests the full one).
+    fn monte_carlo(seed: u64, jobs: u64) -> AdversarialConfig {
+        let mut cfg = AdversarialConfig::new(seed, jobs);
+        cfg.load.blocks = 40;
+        cfg
+    }
+
     /// The targets of issue 5 at the chain's default parameters, on a fixed seed.
     #[test]
     fn targets_hold_at_the_default_parameters() {
-        let cfg = AdversarialConfig::new(SEED_DEFAULT, JOBS_PER_KIND_DEFAULT);
+        let cfg = monte_carlo(SEED_DEFAULT, JOBS_PER_KIND_DEFAULT);
         let report = run(&cfg).unwrap();
         let context = format!("seed {}", cfg.seed);
         assert_eq!(report.honest_slashes, 0, "{context}");
@@ -1340,7 +1375,7 @@ mod tests {
 
     #[test]
     fn runs_are_deterministic_in_the_seed() {
-        let report = |seed| run(&AdversarialConfig::new(seed, 500)).unwrap();
+        let report = |seed| run(&monte_carlo(seed, 500)).unwrap();
         let first = serde_json::to_string(&report(7)).unwrap();
         assert_eq!(first, serde_json::to_string(&report(7)).unwrap());
         assert_ne!(first, serde_json::to_string(&report(8)).unwrap());
@@ -1350,7 +1385,7 @@ mod tests {
     /// dispute ends at a faulty segment, and nothing else is caught.
     #[test]
     fn full_audits_by_honest_verifiers_catch_every_fault() {
-        let mut cfg = AdversarialConfig::new(3, 300);
+        let mut cfg = monte_carlo(3, 300);
         cfg.params.audit.full_audit_ppm = PPM;
         cfg.params.audit.light_audit_ppm = 0;
         cfg.verifier_honest_ppm = PPM;
@@ -1384,7 +1419,7 @@ mod tests {
     /// Lazy verifiers everywhere: nothing is caught but the offline provider.
     #[test]
     fn lazy_verifiers_catch_nothing_and_pay_for_canaries() {
-        let mut cfg = AdversarialConfig::new(4, 2_000);
+        let mut cfg = monte_carlo(4, 2_000);
         cfg.verifier_honest_ppm = 0;
         cfg.verifier_lazy_ppm = PPM;
         let report = run(&cfg).unwrap();
@@ -1600,6 +1635,12 @@ mod tests {
             ConfigError::Providers {
                 providers: 20,
                 colluded: 21,
+            },
+        );
+        check(
+            |c| c.load.verifiers.clear(),
+            ConfigError::Load {
+                reason: "1..=16 verifiers",
             },
         );
     }

@@ -41,7 +41,7 @@ use plexus_state::{Genesis, GenesisValidator, Params, beacon::DevBeacon};
 use plexus_types::{Address, Block, Digest, PLX, Payload, PrivateKey, PublicKey, Transaction};
 use rand::RngExt as _;
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex},
@@ -102,8 +102,20 @@ pub struct Durable {
     pub tip: Option<Arc<Executed>>,
     pub history: Vec<FinalizedEntry>,
     pub txs: u64,
-    /// Beacon shares reshares gave this validator (what a node keeps on disk).
-    pub shares: Vec<Share>,
+    /// Beacon shares reshares gave this validator, by the epoch they sign from (what a node
+    /// keeps on disk).
+    pub shares: Vec<(u64, Share)>,
+    /// `(epoch, dealer)` of every dealer log a finalized block recorded.
+    pub dealer_logs: BTreeSet<(u64, Address)>,
+    /// Epochs in which, after finalizing one of their heights, this node held a position in the
+    /// beacon key and its beacon had a valid share to sign the next height with.
+    pub signing_epochs: BTreeSet<u64>,
+    /// Heights after whose finalization this node held a position in the beacon key but its
+    /// beacon had no valid share to sign the next height with (an epoch's last height, where
+    /// the share changes hands, is not counted).
+    pub unsigned: Vec<u64>,
+    /// This validator's progress in the current reshare round, as a node keeps it on disk.
+    pub reshare_round: Option<Vec<u8>>,
     /// The height a state-synced node started from: `history` holds the heights after it.
     pub synced_from: u64,
 }
@@ -151,14 +163,31 @@ impl Default for Timing {
     }
 }
 
-/// Keeps the shares reshares give validator `index` in its durable record.
-fn store_share(durable: DurableMap, index: usize) -> impl Fn(u64, &Share) + Send + 'static {
-    move |_, share| {
-        lock(&durable)
-            .entry(index)
-            .or_default()
-            .shares
-            .push(share.clone());
+/// Keeps what validator `index`'s reshare must not lose (its shares, its round record, encoded
+/// as a node writes it to disk) in its durable record, and gives back the round record kept
+/// before a restart.
+fn reshare_durability(durable: &DurableMap, index: usize) -> plexus_node::reshare::Durability {
+    let saved = lock(durable)
+        .get(&index)
+        .and_then(|record| record.reshare_round.as_deref())
+        .map(|bytes| {
+            plexus_node::reshare::RoundRecord::decode(bytes)
+                .unwrap_or_else(|err| panic!("validator {index}'s round record: {err}"))
+        });
+    let (rounds, shares) = (durable.clone(), durable.clone());
+    plexus_node::reshare::Durability {
+        saved,
+        save_round: Box::new(move |record| {
+            lock(&rounds).entry(index).or_default().reshare_round =
+                Some(commonware_codec::Encode::encode(record).to_vec());
+        }),
+        save_share: Box::new(move |epoch, share| {
+            lock(&shares)
+                .entry(index)
+                .or_default()
+                .shares
+                .push((epoch, share.clone()));
+        }),
     }
 }
 
@@ -266,7 +295,7 @@ impl PlexusEngine {
     fn share(&self, index: usize, me: &PublicKey, ledger: &Ledger) -> Option<Share> {
         let mut candidates: Vec<Share> = self.beacon.share_of(me).cloned().into_iter().collect();
         if let Some(durable) = lock(&self.durable).get(&index) {
-            candidates.extend(durable.shares.iter().cloned());
+            candidates.extend(durable.shares.iter().map(|(_, share)| share.clone()));
         }
         plexus_state::beacon::current_share(&ledger.finalized().state, me, candidates)
     }
@@ -477,10 +506,10 @@ impl EngineDefinition for PlexusEngine {
                         genesis,
                         channels,
                         oracle.manager(),
-                        oracle.control(me),
+                        oracle.control(me.clone()),
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
-                        store_share(durable.clone(), index),
+                        reshare_durability(&durable, index),
                         // The simulation settles no disputes: no content to fetch.
                         None,
                     )
@@ -497,10 +526,10 @@ impl EngineDefinition for PlexusEngine {
                         genesis,
                         channels,
                         oracle.manager(),
-                        oracle.control(me),
+                        oracle.control(me.clone()),
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
-                        store_share(durable.clone(), index),
+                        reshare_durability(&durable, index),
                         // The simulation settles no disputes: no content to fetch.
                         None,
                     )
@@ -566,15 +595,70 @@ impl EngineDefinition for PlexusEngine {
                             finalized_at_ms: now_ms,
                         });
                         record.txs += executed.block.txs.len() as u64;
+                        record.dealer_logs.extend(recorded_logs(executed));
                         record.tip = Some(executed.clone());
                         Ok::<_, std::convert::Infallible>(())
                     })
                     .await;
-                if let Err(err) = result {
-                    panic!("validator {index} cannot finalize: {err}");
+                match result {
+                    Ok(Some(executed)) => {
+                        if let Some(durable) = &durable {
+                            record_signing(durable, index, &app, &me, &executed);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(err) => panic!("validator {index} cannot finalize: {err}"),
                 }
             }
         })
+    }
+}
+
+/// `(epoch, dealer)` of each dealer log `executed`'s block recorded.
+fn recorded_logs(executed: &Executed) -> Vec<(u64, Address)> {
+    executed
+        .block
+        .txs
+        .iter()
+        .zip(&executed.receipts)
+        .filter(|(_, receipt)| receipt.status == plexus_types::Status::Success)
+        .filter_map(|(tx, _)| match &tx.tx.payload {
+            Payload::DealerLog { epoch, .. } => Some((*epoch, tx.tx.sender.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Records whether this node, after finalizing `executed`, can sign the next height's beacon:
+/// a position in the state's key and, in its beacon, a share that is that position's share.
+fn record_signing(
+    durable: &DurableMap,
+    index: usize,
+    app: &App,
+    me: &PublicKey,
+    executed: &Executed,
+) {
+    let state = &executed.state;
+    let height = state.height;
+    let Some(position) = state.beacon_key.players().position(me) else {
+        return;
+    };
+    // At an epoch's last height the key changes hands; the reshare actor installs the new
+    // share right after, so only heights inside an epoch are judged.
+    if state.epoch_of(height) != state.epoch_of(height + 1) {
+        return;
+    }
+    let signs = app
+        .with_beacons(|beacons| beacons.share_at(height + 1))
+        .is_some_and(|share| {
+            plexus_state::beacon::share_matches(state.beacon_sharing(), &share, position as u32)
+        });
+    let mut map = lock(durable);
+    let record = map.entry(index).or_default();
+    if signs {
+        record.signing_epochs.insert(state.epoch_of(height));
+    } else {
+        record.unsigned.push(height);
     }
 }
 

@@ -149,7 +149,8 @@ fn adversarial(mut it: impl Iterator<Item = String>) -> Result<()> {
                     "plexus-sim adversarial [--seed S] [--jobs N] [--json]\n\
                      Monte-Carlo of FuelTrace's audits, disputes and payments at the chain's \
                      default parameters: N jobs per provider kind (default {}), seed S \
-                     (default {}).",
+                     (default {}); then the verifier-load case: several audits drawn at once, \
+                     slow, restarting and lying verifiers, through the real chain.",
                     adv::JOBS_PER_KIND_DEFAULT,
                     adv::SEED_DEFAULT
                 );
@@ -239,4 +240,60 @@ fn print_table(report: &plexus_sim::adversarial::Report) {
         report.audit_pool.collected,
         report.audit_pool.paid,
     );
+    print_load(&report.verifier_load);
+}
+
+/// The verifier-load case (issue 12) as a table.
+fn print_load(load: &plexus_sim::adversarial::LoadReport) {
+    println!(
+        "verifier load: {} blocks, {} jobs ({} settled), {} audits drawn ({} passed), {} \
+         declines ({} closed declined), {} bought full audits found no verifier with room",
+        load.blocks,
+        load.jobs,
+        load.jobs_settled,
+        load.audits_drawn,
+        load.audits_passed,
+        load.declines,
+        load.audits_closed_declined,
+        load.audits_without_verifier,
+    );
+    println!(
+        "honest verifier slashes {} (must be 0); lying verifier {}; former agent and rules {}; \
+         provider slashed {}",
+        load.honest_verifier_slashes,
+        load.lying_verifier_slashes,
+        load.sequential_slashes,
+        load.provider_slashed,
+    );
+    println!(
+        "{:<11} {:>4} {:>11} {:>11} {:>5} {:>8} {:>6} {:>8} {:>5} {:>7} {:>9}",
+        "verifier",
+        "cap",
+        "fuel/s",
+        "declared",
+        "done",
+        "declined",
+        "missed",
+        "slashed",
+        "open",
+        "at once",
+        "restarts"
+    );
+    for v in &load.verifiers {
+        println!(
+            "{:<11} {:>4} {:>11} {:>11} {:>5} {:>8} {:>6} {:>8} {:>5} {:>7} {:>4} ({})",
+            format!("{:?}", v.kind).to_lowercase(),
+            v.capacity,
+            v.fuel_per_second,
+            v.declared_fuel_per_second,
+            v.audits_done,
+            v.audits_declined,
+            v.audits_missed,
+            v.slashed,
+            v.open_max,
+            v.drawn_at_once_max,
+            v.restarts,
+            v.restarts_mid_audit,
+        );
+    }
 }

@@ -54,10 +54,16 @@ pub enum Scenario {
     /// them; the reshare in epoch 1 hands the beacon key over at its last block, and from epoch 2
     /// the joiner validates (with its own share) and the leaver only follows.
     JoinLeave,
+    /// `JoinLeave`, with a dealer (the leaver) and a player (the joiner) crashing in the middle
+    /// of epoch 1's reshare and restarting before it ends: the dealer deals the same dealing
+    /// again and its log lands, the player resumes from the dealings it acknowledged, and after
+    /// the handover every member of the new committee holds a share of the group key and signs
+    /// the beacon with it.
+    ReshareRestart,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 14] = [
+pub const SCENARIOS: [Scenario; 15] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -72,6 +78,7 @@ pub const SCENARIOS: [Scenario; 14] = [
     Scenario::FullNode,
     Scenario::StateSync,
     Scenario::JoinLeave,
+    Scenario::ReshareRestart,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -95,6 +102,7 @@ impl Scenario {
             Scenario::FullNode => "full_node",
             Scenario::JoinLeave => "join_leave",
             Scenario::StateSync => "state_sync",
+            Scenario::ReshareRestart => "reshare_restart",
         }
     }
 
@@ -159,7 +167,9 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             engine = engine.with_byzantine(faulty, crate::Behavior::Equivocate)
         }
         Scenario::FullNode => engine = engine.with_full_nodes(1),
-        Scenario::JoinLeave => engine = engine.with_rotation(JOIN_LEAVE_EPOCH),
+        Scenario::JoinLeave | Scenario::ReshareRestart => {
+            engine = engine.with_rotation(JOIN_LEAVE_EPOCH)
+        }
         Scenario::StateSync => engine = engine.with_state_sync(),
         _ => {}
     }
@@ -169,7 +179,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     let n = keys.len();
     let (height, min_active) = match scenario {
         Scenario::AllOnline | Scenario::LossySlow | Scenario::FullNode => (30, n),
-        Scenario::JoinLeave => (3 * JOIN_LEAVE_EPOCH, n),
+        Scenario::JoinLeave | Scenario::ReshareRestart => (3 * JOIN_LEAVE_EPOCH, n),
         Scenario::StateSync => (60, n),
         Scenario::OneOffline
         | Scenario::ByzantineProposer
@@ -196,6 +206,36 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             jitter: Duration::from_millis(75),
             success_rate: probability!(0.85),
         }),
+        Scenario::ReshareRestart => {
+            // Epoch 1 (heights 20 to 39) reshares to the committee its first block elected: the
+            // leaver deals but is not in it, the joiner is only a player. The joiner's
+            // acknowledgements never reach the leaver, so the leaver waits for the epoch's
+            // midpoint (height 30) to log. The leaver crashes early in the round, with its
+            // dealings out; the joiner just before the midpoint, when the other dealers have
+            // resent their dealings twice and hold its acknowledgements, so their logs carry
+            // them and it must still hold those dealings at the handover. Both are back before
+            // the round ends.
+            let (leaver, joiner) = (keys[n - 2].clone(), keys[n - 1].clone());
+            plan.link(good_link())
+                .crash(Crash::Schedule(Schedule::new().at(
+                    Duration::ZERO,
+                    Action::UpdateLink {
+                        from: joiner.clone(),
+                        to: leaver.clone(),
+                        link: cut_link(),
+                    },
+                )))
+                .crash(Crash::ProcessedHeight {
+                    participant: leaver,
+                    heights: JOIN_LEAVE_EPOCH + 2..=JOIN_LEAVE_EPOCH + 5,
+                    downtime: Duration::from_secs(2),
+                })
+                .crash(Crash::ProcessedHeight {
+                    participant: joiner,
+                    heights: JOIN_LEAVE_EPOCH + 7..=JOIN_LEAVE_EPOCH + 9,
+                    downtime: Duration::from_secs(2),
+                })
+        }
         Scenario::OneOffline => plan.link(good_link()).crash(Crash::Schedule(
             Schedule::new().at(Duration::ZERO, Action::Crash(keys[n - 1].clone())),
         )),
@@ -287,6 +327,13 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         Scenario::AllOnline => check_participation(&map, &keys).map_err(fail)?,
         Scenario::Partition => check_partition_stalled(&map).map_err(fail)?,
         Scenario::JoinLeave => check_join_leave(&map, &keys).map_err(fail)?,
+        Scenario::ReshareRestart => {
+            check_join_leave(&map, &keys).map_err(fail)?;
+            if result.crashes < 2 {
+                return Err(fail(format!("only {} crashes happened", result.crashes)));
+            }
+            check_reshare_survived(&map, &keys).map_err(fail)?;
+        }
         Scenario::StateSync => {
             let synced = map
                 .get(&(n - 1))
@@ -483,6 +530,56 @@ fn check_join_leave(
     Ok(())
 }
 
+/// After a dealer and a player crashed during epoch 1's reshare: every epoch-1 dealer's log was
+/// recorded, and every member of epoch 2's committee got its share at the handover and held a
+/// valid share to sign the beacon with at every height of epoch 2 it finalized.
+fn check_reshare_survived(
+    map: &BTreeMap<usize, Durable>,
+    keys: &[plexus_types::PublicKey],
+) -> Result<(), String> {
+    let observer = map.get(&0).ok_or("no validator 0")?;
+    let mut problems = Vec::new();
+    let dealers = &keys[..keys.len() - 1];
+    for (i, dealer) in dealers.iter().enumerate() {
+        let address = plexus_types::Address(dealer.clone());
+        if !observer.dealer_logs.contains(&(1, address)) {
+            problems.push(format!("dealer {i}'s log for epoch 1 was never recorded"));
+        }
+    }
+    let tip = &observer.tip.as_ref().ok_or("no tip")?.state;
+    let committee = tip
+        .epoch_committees
+        .get(&2)
+        .ok_or("no committee for epoch 2")?;
+    for member in committee {
+        let index = keys
+            .iter()
+            .position(|k| *k == member.0)
+            .ok_or("an unknown committee member")?;
+        let record = map
+            .get(&index)
+            .ok_or_else(|| format!("node {index} kept no record"))?;
+        if !record.shares.iter().any(|(epoch, _)| *epoch == 2) {
+            problems.push(format!("node {index} got no share at epoch 2's handover"));
+        }
+        if !record.signing_epochs.contains(&2) {
+            problems.push(format!(
+                "node {index} never held a share to sign epoch 2 with"
+            ));
+        }
+        if let Some(height) = record.unsigned.iter().find(|h| **h >= 2 * JOIN_LEAVE_EPOCH) {
+            problems.push(format!(
+                "node {index} held no valid beacon share after height {height}"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
 /// With everyone online, every validator's signatures are recorded in the chain's participation
 /// counts, and nearly every finalized height was recorded (the last few may be pending).
 fn check_participation(
@@ -560,11 +657,9 @@ mod tests {
 
     fn durable(entries: Vec<FinalizedEntry>) -> Durable {
         Durable {
-            tip: None,
             history: entries,
             txs: 1,
-            shares: Vec::new(),
-            synced_from: 0,
+            ..Durable::default()
         }
     }
 

@@ -40,6 +40,11 @@ fn a_validator_joins_and_one_leaves_across_an_epoch_with_reshare() {
 }
 
 #[test]
+fn a_dealer_and_a_player_restart_mid_reshare_and_the_new_committee_signs() {
+    pass(Scenario::ReshareRestart, 1);
+}
+
+#[test]
 fn a_fresh_node_state_syncs_while_the_chain_runs() {
     pass(Scenario::StateSync, 1);
 }

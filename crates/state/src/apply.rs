@@ -385,7 +385,18 @@ fn execute_domain(
             market::commit(state, &sender, *job, commitment, height)
         }
         Payload::JobCancel { job } => market::cancel(state, &sender, *job, height),
-        Payload::VerifierRegister { bond } => dispute::register(state, sender, *bond, height),
+        Payload::VerifierRegister {
+            bond,
+            fuel_per_second,
+            capacity,
+        } => {
+            let offer = dispute::VerifierOffer {
+                bond: *bond,
+                fuel_per_second: *fuel_per_second,
+                capacity: *capacity,
+            };
+            dispute::register(state, sender, offer, height)
+        }
         Payload::VerifierDeregister => dispute::deregister(state, &sender, height),
         Payload::AuditCommit { job, seal } => dispute::commit(state, &sender, *job, *seal, height),
         Payload::AuditReveal { job, verdict, salt } => {
@@ -395,6 +406,9 @@ fn execute_domain(
             dispute::consumer_open(state, &sender, *job, claim, height)
         }
         Payload::DisputeMove { job, step } => dispute::play(state, &sender, *job, step, height),
+        Payload::AuditDecline { job } => {
+            dispute::decline(state, &sender, *job, height, context.seed)
+        }
         // Handled by `execute_payload` (it needs the replayer).
         Payload::DisputeSettle { .. } => Err(Reason::NoDispute),
     }

@@ -14,6 +14,12 @@
 //! - Lazy verifiers: canaries at rate `rho` and a verifier slash `S_v` with `rho S_v >= c_v`
 //!   (the re-execution a lazy verifier saves); with the factor 1.5, `S_v = 75 c_v` at 2%.
 //!
+//! - Audit deadlines follow the work: the drawn fuel at the drawn verifier's declared speed,
+//!   times `audit_time_margin_bps` (3x), over `audit_block_ms` (250 ms, the shortest block
+//!   time), capped at `audit_rerun_blocks_max` (`dispute::seal_blocks`). A release build
+//!   re-runs about 1.5-1.9 x 10^9 fuel/s; the cap lets a verifier at 6 x 10^8 fuel/s take the
+//!   full audit of the largest job (10^12 fuel).
+//!
 //! Integer only: probabilities are parts per million, shares basis points.
 
 use bytes::BufMut;
@@ -26,6 +32,9 @@ pub const PPM: u32 = 1_000_000;
 pub const BPS: u32 = 10_000;
 /// The most random segments a light audit may draw (a snapshot holds at most 2^16 per audit).
 pub const LIGHT_AUDIT_SEGMENTS_MAX: u32 = 1_024;
+/// The longest block time the audit deadlines may assume (an hour), so their arithmetic stays
+/// far inside 128 bits.
+pub const AUDIT_BLOCK_MS_MAX: u64 = 3_600_000;
 
 /// The audit, dispute and reward parameters (`Params::audit`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,10 +82,18 @@ pub struct AuditParams {
     pub emission_validators_bps: u32,
     /// The providers' share (by audited fuel); the verifiers get the rest (by audits done).
     pub emission_providers_bps: u32,
-    /// The re-execution speed a verifier is granted, in fuel per block: an audit's seal is due
-    /// `response_blocks` plus the blocks its re-run takes at this speed after the draw, so a
-    /// big job's audit is not lost to the clock.
-    pub audit_fuel_per_block: u64,
+    /// The block time the audit deadlines assume, in milliseconds: the shortest the chain runs
+    /// at (the nodes' minimum block time), so a deadline in blocks is never shorter in wall time
+    /// than the re-run it allows for.
+    pub audit_block_ms: u64,
+    /// The time an audit's seal deadline grants its re-run, over the time the re-run takes at
+    /// the drawn verifier's declared speed, in basis points (at least 10^4): room for the
+    /// verifier's other work and a restart.
+    pub audit_time_margin_bps: u32,
+    /// The most blocks an audit's re-run is granted. A verifier whose declared speed needs
+    /// more for an audit is not drawn for it, so a slow (or lying-slow) verifier cannot hold a
+    /// settlement longer than this plus the response time.
+    pub audit_rerun_blocks_max: u64,
 }
 
 impl Default for AuditParams {
@@ -99,7 +116,9 @@ impl Default for AuditParams {
             emission_halving_epochs: 2_000,
             emission_validators_bps: 4_000,
             emission_providers_bps: 4_000,
-            audit_fuel_per_block: 100_000_000,
+            audit_block_ms: 250,
+            audit_time_margin_bps: 30_000,
+            audit_rerun_blocks_max: 20_000,
         }
     }
 }
@@ -125,8 +144,14 @@ impl AuditParams {
         if self.light_audit_segments > LIGHT_AUDIT_SEGMENTS_MAX {
             return Err("light_audit_segments over its limit");
         }
-        if self.audit_fuel_per_block == 0 {
-            return Err("audit_fuel_per_block must be positive");
+        if self.audit_block_ms == 0 || self.audit_block_ms > AUDIT_BLOCK_MS_MAX {
+            return Err("audit_block_ms must be in 1..=3_600_000");
+        }
+        if self.audit_time_margin_bps < BPS {
+            return Err("audit_time_margin_bps must be at least 10^4 (the re-run's own time)");
+        }
+        if self.audit_rerun_blocks_max == 0 {
+            return Err("audit_rerun_blocks_max must be positive");
         }
         if self.response_blocks == 0 {
             return Err("response_blocks must be positive");
@@ -163,7 +188,9 @@ impl Write for AuditParams {
         self.emission_halving_epochs.write(buf);
         self.emission_validators_bps.write(buf);
         self.emission_providers_bps.write(buf);
-        self.audit_fuel_per_block.write(buf);
+        self.audit_block_ms.write(buf);
+        self.audit_time_margin_bps.write(buf);
+        self.audit_rerun_blocks_max.write(buf);
     }
 }
 
@@ -186,7 +213,9 @@ impl EncodeSize for AuditParams {
             + self.emission_halving_epochs.encode_size()
             + self.emission_validators_bps.encode_size()
             + self.emission_providers_bps.encode_size()
-            + self.audit_fuel_per_block.encode_size()
+            + self.audit_block_ms.encode_size()
+            + self.audit_time_margin_bps.encode_size()
+            + self.audit_rerun_blocks_max.encode_size()
     }
 }
 
@@ -212,7 +241,9 @@ impl Read for AuditParams {
             emission_halving_epochs: u64::read(buf)?,
             emission_validators_bps: u32::read(buf)?,
             emission_providers_bps: u32::read(buf)?,
-            audit_fuel_per_block: u64::read(buf)?,
+            audit_block_ms: u64::read(buf)?,
+            audit_time_margin_bps: u32::read(buf)?,
+            audit_rerun_blocks_max: u64::read(buf)?,
         })
     }
 }
@@ -241,13 +272,23 @@ mod tests {
     }
 
     #[test]
-    fn the_default_re_run_allowance_fits_the_largest_job() {
-        // A job of JOB_FUEL_MAX fuel gets 10^4 blocks for its full audit at 10^8 fuel per
-        // block: the speed a release build's verifier sustains (about 1.5-1.9 x 10^9 fuel/s
-        // measured) with room for 250 ms blocks.
+    fn the_default_deadline_cap_fits_the_largest_job_at_a_modest_speed() {
         let params = AuditParams::default();
-        let blocks = plexus_types::job::JOB_FUEL_MAX.div_ceil(params.audit_fuel_per_block);
-        assert_eq!(blocks, 10_000);
+        let fuel = plexus_types::job::JOB_FUEL_MAX;
+        // 10^12 fuel at 6 x 10^8 fuel/s: 1_667 s, times 3, in 250 ms blocks.
+        assert_eq!(
+            crate::dispute::rerun_blocks(&params, fuel, 600_000_000),
+            Some(20_000)
+        );
+        assert_eq!(
+            crate::dispute::rerun_blocks(&params, fuel, 599_000_000),
+            None
+        );
+        // Nothing to re-run still gets no blocks; one fuel gets one block.
+        assert_eq!(crate::dispute::rerun_blocks(&params, 0, 1), Some(0));
+        assert_eq!(crate::dispute::rerun_blocks(&params, 1, u64::MAX), Some(1));
+        // The extremes of every input stay inside the arithmetic.
+        assert_eq!(crate::dispute::rerun_blocks(&params, u64::MAX, 1), None);
     }
 
     #[test]
@@ -267,11 +308,26 @@ mod tests {
             ..AuditParams::default()
         };
         assert!(params.check().is_err());
-        params = AuditParams {
-            audit_fuel_per_block: 0,
-            ..AuditParams::default()
-        };
-        assert!(params.check().is_err());
+        for params in [
+            AuditParams {
+                audit_block_ms: 0,
+                ..AuditParams::default()
+            },
+            AuditParams {
+                audit_block_ms: AUDIT_BLOCK_MS_MAX + 1,
+                ..AuditParams::default()
+            },
+            AuditParams {
+                audit_time_margin_bps: BPS - 1,
+                ..AuditParams::default()
+            },
+            AuditParams {
+                audit_rerun_blocks_max: 0,
+                ..AuditParams::default()
+            },
+        ] {
+            assert!(params.check().is_err(), "{params:?}");
+        }
         params = AuditParams {
             payment_burn_bps: 9_900,
             ..AuditParams::default()

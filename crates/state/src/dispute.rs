@@ -6,12 +6,21 @@
 //!   signature over a height after the commitment's, so unknown when the provider committed)
 //!   decides: a full audit with probability `p_F` (always, when the consumer bought one), a light
 //!   audit of `k` random segments plus the last with probability `p_L`, or none. A verifier is
-//!   drawn by free bond among registered verifiers, never the job's provider or consumer.
-//! - The verifier commits a seal (`AuditCommit`) within `response_blocks`, then reveals the verdict
-//!   and salt (`AuditReveal`) within `response_blocks` more. Agreement passes the audit; a
+//!   drawn by free bond among registered verifiers, never the job's provider or consumer, and
+//!   only one with room: fewer open audits than its declared `capacity`, and a declared speed
+//!   that re-runs the audit within `audit_rerun_blocks_max` ([`rerun_blocks`]).
+//! - The verifier commits a seal (`AuditCommit`) within `response_blocks` plus the blocks its
+//!   re-run is granted: the audit's fuel at its own declared `fuel_per_second`, times
+//!   `audit_time_margin_bps`, over `audit_block_ms` ([`seal_blocks`]). It then reveals the
+//!   verdict and salt (`AuditReveal`) within `response_blocks`. Agreement passes the audit; a
 //!   disagreement opens a dispute with the verifier as challenger. A verifier that misses a step
 //!   forfeits the job's value from its bond (burned), is recorded (`audits_missed`), and the job
-//!   settles as if unaudited.
+//!   settles as if unaudited. A verifier that declared itself faster than it is gets deadlines
+//!   it cannot meet: its own bond is all it risks.
+//! - Until its seal is due the verifier may decline (`AuditDecline`): no slash, the decline is
+//!   recorded (`audits_declined`) and the audit is drawn again, with a fresh deadline, among the
+//!   verifiers that have not declined it. After `AUDIT_DECLINES_MAX` declines, or when nobody
+//!   else can be drawn, it closes as declined and the job settles unaudited.
 //! - While an audit or a dispute is open the job does not settle.
 //!
 //! Life of a dispute (one per job, ever): opened by an audit's disagreement or by the consumer
@@ -32,9 +41,9 @@
 //! re-execution from the audit pool and counted for the epoch emission (`rewards.rs`).
 
 use crate::State;
-use crate::audit::{BPS, PPM};
+use crate::audit::{AuditParams, BPS, PPM};
 use crate::market::{self, JobStatus};
-use plexus_types::audit::{Manifest, Verdict, audit_seal};
+use plexus_types::audit::{Manifest, VERIFIER_CAPACITY_MAX, Verdict, audit_seal};
 use plexus_types::dissection::{Dissection, Move, Phase, RevealedLeaf, Role};
 use plexus_types::job::{AuditClass, Commitment, fuel_cost_ceil};
 use plexus_types::trace::{Digest32, trap_root};
@@ -45,11 +54,21 @@ use std::collections::BTreeSet;
 /// signature over `c`, which did not exist when the commitment was sent.
 pub const AUDIT_DRAW_DELAY_BLOCKS: u64 = 2;
 
+/// The most times one audit may be declined: the decline after the last redraw closes it (the
+/// job settles unaudited), so declining verifiers cannot hold a settlement for longer than
+/// this many seal windows.
+pub const AUDIT_DECLINES_MAX: usize = 4;
+
 /// A registered verifier.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verifier {
     /// Value held against misbehaviour (moved out of the operator's balance).
     pub bond: Amount,
+    /// The re-execution speed it declared (its measured fuel per second): its audits' seal
+    /// deadlines follow it.
+    pub fuel_per_second: u64,
+    /// Audits it re-runs at once: it is drawn only while `open` is below it.
+    pub capacity: u32,
     /// The part of `bond` held as deposits of disputes the verifier opened.
     pub locked: Amount,
     /// Audits assigned and not closed, plus disputes opened and not ended.
@@ -57,6 +76,8 @@ pub struct Verifier {
     pub registered_height: u64,
     pub audits_done: u64,
     pub audits_missed: u64,
+    /// Audits it declined before their seal was due (no slash; the audit was drawn again).
+    pub audits_declined: u64,
     pub disputes_won: u64,
     pub disputes_lost: u64,
     /// Canaries it flagged, and canaries it passed (and was slashed for).
@@ -75,6 +96,11 @@ impl Verifier {
     /// The bond not held by open disputes: the draw weight.
     pub fn bond_free(&self) -> Amount {
         self.bond.saturating_sub(self.locked)
+    }
+
+    /// Whether it may be drawn for one more audit: fewer open than its capacity.
+    pub fn has_room(&self) -> bool {
+        self.open < self.capacity
     }
 }
 
@@ -100,6 +126,13 @@ pub enum AuditStage {
     Disputed,
     /// The verifier let a step lapse; the job settles unaudited.
     Missed,
+    /// Declined by every verifier it was drawn for (or by the last one nobody else could
+    /// replace); the job settles unaudited.
+    Declined,
+    /// A canary whose job was pruned before its verdict (a slow verifier's window can outlast
+    /// the job's retention): the verifier can no longer read what to re-run, so nothing is owed
+    /// either way.
+    Withdrawn,
 }
 
 /// One job's audit.
@@ -116,6 +149,9 @@ pub struct Audit {
     pub paid: Amount,
     /// Set for a canary: the protocol's audit of a commitment it knows to be wrong.
     pub canary: Option<Canary>,
+    /// The verifiers that declined it, in order (at most `AUDIT_DECLINES_MAX`): never drawn for
+    /// it again.
+    pub declined: Vec<Address>,
 }
 
 /// A canary (FUELTRACE.md, lazy verifiers): a full audit of a copy of a committed job, under its
@@ -289,20 +325,37 @@ pub fn holds(state: &State, id: &Digest) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Verifier registry.
 
-/// Registers the sender as a verifier or adds `bond` to its verifier bond.
+/// What a verifier declares when it registers or updates.
+pub(crate) struct VerifierOffer {
+    pub bond: Amount,
+    pub fuel_per_second: u64,
+    pub capacity: u32,
+}
+
+/// Registers the sender as a verifier, or adds `bond` (zero allowed) to a registered verifier's
+/// bond; either way its declared speed and capacity replace the record's (open audits keep the
+/// deadlines they were drawn with).
 pub(crate) fn register(
     state: &mut State,
     sender: Address,
-    bond: Amount,
+    offer: VerifierOffer,
     height: u64,
 ) -> Result<(), Reason> {
-    if bond == 0 {
+    let VerifierOffer {
+        bond,
+        fuel_per_second,
+        capacity,
+    } = offer;
+    if fuel_per_second == 0 || !(1..=VERIFIER_CAPACITY_MAX).contains(&capacity) {
+        return Err(Reason::InvalidVerifierOffer);
+    }
+    let existing = state.verifiers.get(&sender);
+    if bond == 0 && existing.is_none() {
         return Err(Reason::ZeroAmount);
     }
     if state.account(&sender).balance < bond {
         return Err(Reason::InsufficientBalance);
     }
-    let existing = state.verifiers.get(&sender);
     if existing.is_some_and(|v| v.unbonding_release.is_some()) {
         return Err(Reason::ProviderDeregistering);
     }
@@ -319,6 +372,8 @@ pub(crate) fn register(
         ..Verifier::default()
     });
     verifier.bond = total;
+    verifier.fuel_per_second = fuel_per_second;
+    verifier.capacity = capacity;
     Ok(())
 }
 
@@ -419,39 +474,90 @@ fn draw_kind(
     }
 }
 
-/// A verifier drawn by free bond among those eligible for a job of `provider` and `consumer`.
+/// The fuel an audit of `kind` re-runs at most, for a job of `max_fuel`: the whole job for a
+/// full audit (`max_fuel`, which the provider cannot shrink by claiming less fuel), the drawn
+/// segments for a light one.
+pub fn rerun_fuel(params: &AuditParams, kind: &AuditKind, max_fuel: u64) -> u64 {
+    match kind {
+        AuditKind::Full => max_fuel,
+        AuditKind::Light { segments } => params
+            .seg_fuel
+            .saturating_mul(segments.len() as u64)
+            .min(max_fuel),
+    }
+}
+
+/// The blocks an audit's seal deadline grants for re-running `fuel` at `fuel_per_second`: the
+/// re-run's time times `audit_time_margin_bps`, over `audit_block_ms`, each step rounded up.
+/// `None` when that is over `audit_rerun_blocks_max`: a verifier that slow is not drawn for it.
+pub fn rerun_blocks(params: &AuditParams, fuel: u64, fuel_per_second: u64) -> Option<u64> {
+    // At most 2^64 * 10^3 * 2^32 < 2^107: no overflow.
+    let granted = u128::from(fuel) * 1_000 * u128::from(params.audit_time_margin_bps);
+    let ms = granted.div_ceil(u128::from(fuel_per_second.max(1)) * u128::from(BPS));
+    let blocks = ms.div_ceil(u128::from(params.audit_block_ms.max(1)));
+    u64::try_from(blocks)
+        .ok()
+        .filter(|blocks| *blocks <= params.audit_rerun_blocks_max)
+}
+
+/// The blocks from its draw to an audit's seal deadline: `response_blocks` plus
+/// [`rerun_blocks`]; `None` when the verifier is too slow to be drawn for it.
+pub fn seal_blocks(params: &AuditParams, fuel: u64, fuel_per_second: u64) -> Option<u64> {
+    rerun_blocks(params, fuel, fuel_per_second)
+        .map(|blocks| blocks.saturating_add(params.response_blocks))
+}
+
+/// Who may be drawn for one audit.
+struct Candidates<'a> {
+    /// The audited job's provider and consumer: never its verifier.
+    provider: &'a Address,
+    consumer: &'a Address,
+    /// The deposit a dispute the verifier opens would hold: its free bond must cover it.
+    deposit: Amount,
+    /// What the audit re-runs: the verifier's speed must do it within the deadline's cap.
+    rerun_fuel: u64,
+    /// Verifiers that declined this audit.
+    declined: &'a [Address],
+}
+
+/// A verifier drawn by free bond among the candidates (draw `counter` of the audit), with the
+/// blocks to its seal deadline.
 fn draw_verifier(
     state: &State,
     seed: &Digest,
     id: &Digest,
-    provider: &Address,
-    consumer: &Address,
-    deposit: Amount,
-) -> Option<Address> {
-    let min = state.params.audit.verifier_bond_min;
-    let eligible: Vec<(&Address, Amount)> = state
+    counter: u64,
+    who: &Candidates<'_>,
+) -> Option<(Address, u64)> {
+    let params = &state.params.audit;
+    let eligible: Vec<(&Address, Amount, u64)> = state
         .verifiers
         .iter()
         .filter(|(address, verifier)| {
-            *address != provider
-                && *address != consumer
+            *address != who.provider
+                && *address != who.consumer
+                && !who.declined.contains(address)
                 && verifier.unbonding_release.is_none()
-                && verifier.bond >= min
+                && verifier.bond >= params.verifier_bond_min
+                && verifier.has_room()
                 // It can put up the deposit a dispute it opens would hold.
-                && verifier.bond_free() >= deposit.max(1)
+                && verifier.bond_free() >= who.deposit.max(1)
         })
-        .map(|(address, verifier)| (address, verifier.bond_free()))
+        .filter_map(|(address, verifier)| {
+            let blocks = seal_blocks(params, who.rerun_fuel, verifier.fuel_per_second)?;
+            Some((address, verifier.bond_free(), blocks))
+        })
         .collect();
     let total = eligible
         .iter()
-        .try_fold(0u128, |sum, (_, weight)| sum.checked_add(*weight))?;
+        .try_fold(0u128, |sum, (_, weight, _)| sum.checked_add(*weight))?;
     if total == 0 {
         return None;
     }
-    let mut target = draw(b"plexus/verifier", seed, id, 0, total);
-    for (address, weight) in eligible {
+    let mut target = draw(b"plexus/verifier", seed, id, counter, total);
+    for (address, weight, blocks) in eligible {
         if target < weight {
-            return Some(address.clone());
+            return Some((address.clone(), blocks));
         }
         target -= weight;
     }
@@ -459,18 +565,6 @@ fn draw_verifier(
 }
 
 fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
-    let Some(job) = state.jobs.get(&id) else {
-        return;
-    };
-    let JobStatus::Committed { commitment, .. } = &job.status else {
-        return;
-    };
-    let segments = u64::from(commitment.segments);
-    // A zero-fuel refusal has no trace to check.
-    if segments == 0 || state.audits.contains_key(&id) {
-        return;
-    }
-    draw_canary(state, id, height, seed);
     let Some(job) = state.jobs.get(&id) else {
         return;
     };
@@ -482,59 +576,64 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     else {
         return;
     };
-    let total_fuel = commitment.total_fuel;
-    let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) else {
+    let segments = u64::from(commitment.segments);
+    // A zero-fuel refusal has no trace to check.
+    if segments == 0 || state.audits.contains_key(&id) {
         return;
-    };
-    let Some(verifier) = draw_verifier(
-        state,
-        seed,
-        &id,
-        &assignment.provider,
-        &job.consumer,
-        job_value(state, &id).unwrap_or(Amount::MAX),
-    ) else {
-        return;
-    };
-    assign(state, id, kind, verifier, None, total_fuel, height);
+    }
+    // The job's own audit is drawn before its canary, so a verifier with room for one audit
+    // takes the consumer's.
+    if let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) {
+        let who = Candidates {
+            provider: &assignment.provider,
+            consumer: &job.consumer,
+            deposit: job_value(state, &id).unwrap_or(Amount::MAX),
+            rerun_fuel: rerun_fuel(&state.params.audit, &kind, job.max_fuel),
+            declined: &[],
+        };
+        if let Some((verifier, blocks)) = draw_verifier(state, seed, &id, 0, &who) {
+            let draft = Draft {
+                kind,
+                canary: None,
+                declined: Vec::new(),
+            };
+            assign(state, id, draft, verifier, blocks, height);
+        }
+    }
+    draw_canary(state, id, height, seed);
 }
 
-/// Records audit `id` of `kind` for `verifier` over a job of `total_fuel`, its seal due
-/// `response_blocks` plus the re-run's blocks (at `audit_fuel_per_block`) from now.
+/// An audit about to be assigned: what it re-runs, and its history.
+struct Draft {
+    kind: AuditKind,
+    canary: Option<Canary>,
+    declined: Vec<Address>,
+}
+
+/// Records audit `id` for `verifier`, its seal due `seal_blocks` from `height`.
 fn assign(
     state: &mut State,
     id: Digest,
-    kind: AuditKind,
+    draft: Draft,
     verifier: Address,
-    canary: Option<Canary>,
-    total_fuel: u64,
+    seal_blocks: u64,
     height: u64,
 ) {
-    let params = &state.params.audit;
-    let rerun_fuel = match &kind {
-        AuditKind::Full => total_fuel,
-        AuditKind::Light { segments } => params
-            .seg_fuel
-            .saturating_mul(segments.len() as u64)
-            .min(total_fuel),
-    };
-    let rerun_blocks = rerun_fuel.div_ceil(params.audit_fuel_per_block.max(1));
-    let due_height = height
-        .saturating_add(params.response_blocks)
-        .saturating_add(rerun_blocks);
+    let due_height = height.saturating_add(seal_blocks);
     if let Some(record) = state.verifiers.get_mut(&verifier) {
         record.open += 1;
     }
     state.audits.insert(
         id,
         Audit {
-            kind,
+            kind: draft.kind,
             verifier,
             drawn_height: height,
             due_height,
             stage: AuditStage::Drawn,
             paid: 0,
-            canary,
+            canary: draft.canary,
+            declined: draft.declined,
         },
     );
     state.market_index.audit_dues.insert((due_height, id));
@@ -566,31 +665,118 @@ fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
     let mut claim = commitment.clone();
     // An output hash no run produces (a preimage of a domain-separated hash): known wrong.
     claim.output_hash = hash(&[b"plexus/canary-output".as_slice(), of.as_ref()]);
-    let Some(verifier) = draw_verifier(
-        state,
-        seed,
-        &id,
-        &assignment.provider,
-        &job.consumer,
-        job_value(state, &of).unwrap_or(Amount::MAX),
-    ) else {
+    let who = Candidates {
+        provider: &assignment.provider,
+        consumer: &job.consumer,
+        deposit: job_value(state, &of).unwrap_or(Amount::MAX),
+        rerun_fuel: rerun_fuel(params, &AuditKind::Full, job.max_fuel),
+        declined: &[],
+    };
+    let Some((verifier, blocks)) = draw_verifier(state, seed, &id, 0, &who) else {
         return;
     };
-    let total_fuel = claim.total_fuel;
-    let canary = Canary {
-        of,
-        claim,
-        flagged: None,
+    let draft = Draft {
+        kind: AuditKind::Full,
+        canary: Some(Canary {
+            of,
+            claim,
+            flagged: None,
+        }),
+        declined: Vec::new(),
     };
-    assign(
-        state,
-        id,
-        AuditKind::Full,
-        verifier,
-        Some(canary),
-        total_fuel,
-        height,
-    );
+    assign(state, id, draft, verifier, blocks, height);
+}
+
+/// The drawn verifier declines audit `id` before its seal is due: no slash. The audit is drawn
+/// again (draw number = its declines so far, from this block's seed) among the verifiers that
+/// have not declined it, with a deadline from now at the new verifier's speed; if nobody can
+/// take it, or it has been declined `AUDIT_DECLINES_MAX` times, it closes as declined and the
+/// job settles unaudited (as when no verifier exists).
+pub(crate) fn decline(
+    state: &mut State,
+    sender: &Address,
+    id: Digest,
+    height: u64,
+    seed: &Digest,
+) -> Result<(), Reason> {
+    let audit = open_audit(state, sender, &id)?;
+    if audit.stage != AuditStage::Drawn {
+        return Err(Reason::AuditClosed);
+    }
+    // At the due height the audit is sealed or lapses: a decline is an answer given in time.
+    if height >= audit.due_height {
+        return Err(Reason::DeclineTooLate);
+    }
+    let (old_due, kind, canary) = (audit.due_height, audit.kind.clone(), audit.canary.clone());
+    let mut declined = audit.declined.clone();
+    declined.push(sender.clone());
+    state.market_index.audit_dues.remove(&(old_due, id));
+    close_verifier_audit(state, sender);
+    if let Some(record) = state.verifiers.get_mut(sender) {
+        record.audits_declined += 1;
+    }
+    let job_id = canary.as_ref().map_or(id, |canary| canary.of);
+    let redrawn = state.jobs.get(&job_id).and_then(|job| {
+        let provider = &job.status.assignment()?.provider;
+        let who = Candidates {
+            provider,
+            consumer: &job.consumer,
+            deposit: job_value(state, &job_id).unwrap_or(Amount::MAX),
+            rerun_fuel: rerun_fuel(&state.params.audit, &kind, job.max_fuel),
+            declined: &declined,
+        };
+        let counter = declined.len() as u64;
+        (declined.len() < AUDIT_DECLINES_MAX)
+            .then(|| draw_verifier(state, seed, &id, counter, &who))
+            .flatten()
+    });
+    match redrawn {
+        Some((verifier, blocks)) => {
+            let draft = Draft {
+                kind,
+                canary,
+                declined,
+            };
+            assign(state, id, draft, verifier, blocks, height);
+        }
+        None => {
+            if let Some(audit) = state.audits.get_mut(&id) {
+                audit.stage = AuditStage::Declined;
+                audit.declined = declined;
+            }
+            close_unaudited(state, id, height);
+        }
+    }
+    Ok(())
+}
+
+/// Withdraws the open canary copying job `of`, which is being pruned (see
+/// [`AuditStage::Withdrawn`]): no pay, no charge.
+pub(crate) fn withdraw_canary(state: &mut State, of: &Digest, height: u64) {
+    let id = canary_id(of);
+    let Some(audit) = state.audits.get_mut(&id).filter(|audit| audit.is_open()) else {
+        return;
+    };
+    audit.stage = AuditStage::Withdrawn;
+    let (due, verifier) = (audit.due_height, audit.verifier.clone());
+    state.market_index.audit_dues.remove(&(due, id));
+    close_verifier_audit(state, &verifier);
+    close_unaudited(state, id, height);
+}
+
+/// After an audit closed without a verdict (lapsed or declined): a canary is pruned with the
+/// retention of a finished job; a job settles if its settlement is due.
+fn close_unaudited(state: &mut State, id: Digest, height: u64) {
+    let canary = state.audits.get(&id).is_some_and(|a| a.canary.is_some());
+    if canary {
+        if let Some(audit) = state.audits.get_mut(&id) {
+            // A closed canary's `due_height` is when it closed (`MarketIndex::derive`).
+            audit.due_height = height;
+        }
+        let due = height.saturating_add(state.params.job_retention_blocks);
+        state.market_index.prunes.insert((due, id));
+    }
+    market::settle_if_due(state, id, height);
 }
 
 /// A canary's reveal: an honest disagreement is paid, an agreement slashed (and burned).
@@ -793,7 +979,6 @@ fn lapse_audit(state: &mut State, id: Digest, height: u64) {
         return;
     }
     let verifier = audit.verifier.clone();
-    let canary = audit.canary.is_some();
     // The verifier forfeits the deposit a dispute would have held (the job's value), burned:
     // a verifier that does not answer must not be a free way to make an audit go away.
     let job = audit.canary.as_ref().map_or(id, |canary| canary.of);
@@ -808,20 +993,12 @@ fn lapse_audit(state: &mut State, id: Digest, height: u64) {
     state.supply.burned = state.supply.burned.saturating_add(forfeited);
     if let Some(audit) = state.audits.get_mut(&id) {
         audit.stage = AuditStage::Missed;
-        if canary {
-            // Closed canaries are pruned with the retention of a finished job.
-            audit.due_height = height;
-        }
     }
     if let Some(record) = state.verifiers.get_mut(&verifier) {
         record.audits_missed += 1;
     }
     close_verifier_audit(state, &verifier);
-    if canary {
-        let due = height.saturating_add(state.params.job_retention_blocks);
-        state.market_index.prunes.insert((due, id));
-    }
-    market::settle_if_due(state, id, height);
+    close_unaudited(state, id, height);
 }
 
 // ---------------------------------------------------------------------------------------------

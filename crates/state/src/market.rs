@@ -540,6 +540,7 @@ pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
         state.jobs.remove(&id);
         state.audits.remove(&id);
         state.disputes.remove(&id);
+        crate::dispute::withdraw_canary(state, &id, height);
     }
 }
 

@@ -22,7 +22,7 @@ use plexus_types::{Address, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 11;
+const SNAPSHOT_VERSION: u8 = 12;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -168,11 +168,14 @@ impl Read for Provider {
 
 fixed_record!(Verifier {
     bond: u128,
+    fuel_per_second: u64,
+    capacity: u32,
     locked: u128,
     open: u32,
     registered_height: u64,
     audits_done: u64,
     audits_missed: u64,
+    audits_declined: u64,
     disputes_won: u64,
     disputes_lost: u64,
     canaries_flagged: u64,
@@ -234,6 +237,8 @@ impl Write for AuditStage {
             AuditStage::Passed => 2u8.write(buf),
             AuditStage::Disputed => 3u8.write(buf),
             AuditStage::Missed => 4u8.write(buf),
+            AuditStage::Declined => 5u8.write(buf),
+            AuditStage::Withdrawn => 6u8.write(buf),
         }
     }
 }
@@ -259,6 +264,8 @@ impl Read for AuditStage {
             2 => AuditStage::Passed,
             3 => AuditStage::Disputed,
             4 => AuditStage::Missed,
+            5 => AuditStage::Declined,
+            6 => AuditStage::Withdrawn,
             other => return Err(Error::InvalidEnum(other)),
         })
     }
@@ -269,15 +276,51 @@ fixed_record!(Canary {
     claim: Commitment,
     flagged: Option<bool>,
 });
-fixed_record!(Audit {
-    kind: AuditKind,
-    verifier: Address,
-    drawn_height: u64,
-    due_height: u64,
-    stage: AuditStage,
-    paid: u128,
-    canary: Option<Canary>,
-});
+impl Write for Audit {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.kind.write(buf);
+        self.verifier.write(buf);
+        self.drawn_height.write(buf);
+        self.due_height.write(buf);
+        self.stage.write(buf);
+        self.paid.write(buf);
+        self.canary.write(buf);
+        self.declined.write(buf);
+    }
+}
+
+impl EncodeSize for Audit {
+    fn encode_size(&self) -> usize {
+        self.kind.encode_size()
+            + self.verifier.encode_size()
+            + self.drawn_height.encode_size()
+            + self.due_height.encode_size()
+            + self.stage.encode_size()
+            + self.paid.encode_size()
+            + self.canary.encode_size()
+            + self.declined.encode_size()
+    }
+}
+
+impl Read for Audit {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Audit {
+            kind: AuditKind::read(buf)?,
+            verifier: Address::read(buf)?,
+            drawn_height: u64::read(buf)?,
+            due_height: u64::read(buf)?,
+            stage: AuditStage::read(buf)?,
+            paid: u128::read(buf)?,
+            canary: Option::<Canary>::read(buf)?,
+            declined: Vec::<Address>::read_cfg(
+                buf,
+                &(RangeCfg::from(..=crate::dispute::AUDIT_DECLINES_MAX), ()),
+            )?,
+        })
+    }
+}
 
 impl Write for DisputeEnd {
     fn write(&self, buf: &mut impl BufMut) {

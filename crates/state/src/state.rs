@@ -311,6 +311,7 @@ impl State {
                 .checked_add(verifier.bond)
                 .ok_or(SupplyError::Overflow)?;
         }
+        self.check_verifier_open()?;
         for dispute in self.disputes.values() {
             total = total
                 .checked_add(dispute.deposit_held())
@@ -338,6 +339,31 @@ impl State {
     }
 }
 
+impl State {
+    /// Each verifier's `open` is its open audits plus the open disputes it opened as a verifier
+    /// (what its capacity is counted against), and nobody else has any.
+    fn check_verifier_open(&self) -> Result<(), SupplyError> {
+        let mut open = BTreeMap::<&Address, u32>::new();
+        for audit in self.audits.values().filter(|audit| audit.is_open()) {
+            *open.entry(&audit.verifier).or_default() += 1;
+        }
+        for dispute in self.disputes.values() {
+            if dispute.by_verifier && dispute.ruling.is_none() {
+                *open.entry(&dispute.challenger).or_default() += 1;
+            }
+        }
+        for (address, verifier) in &self.verifiers {
+            if open.remove(address).unwrap_or(0) != verifier.open {
+                return Err(SupplyError::VerifierOpen(Box::new(address.clone())));
+            }
+        }
+        match open.pop_first() {
+            Some((address, _)) => Err(SupplyError::VerifierOpen(Box::new(address.clone()))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A ledger whose stake or supply records disagree: a bug, never a user error.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SupplyError {
@@ -361,4 +387,6 @@ pub enum SupplyError {
     ProviderLocks(Box<Address>),
     #[error("the market's height index disagrees with the jobs and providers")]
     MarketIndex,
+    #[error("verifier {0}'s open count disagrees with its open audits and disputes")]
+    VerifierOpen(Box<Address>),
 }

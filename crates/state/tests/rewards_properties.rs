@@ -139,7 +139,7 @@ fn arb_amount() -> impl Strategy<Value = Amount> {
 fn arb_tx() -> impl Strategy<Value = TxSpec> {
     (
         0..KEYS,
-        0u8..18,
+        0u8..19,
         arb_amount(),
         prop_oneof![8 => 1u64..3_000_000, 1 => Just(0u64)],
         0u64..8,
@@ -189,7 +189,13 @@ fn block_txs(
                 ask_per_mfuel: amount % (2 * PLX),
                 bond: amount,
             },
-            3 => Payload::VerifierRegister { bond: amount },
+            3 => Payload::VerifierRegister {
+                bond: amount,
+                // Sometimes too slow for the larger jobs (not drawn for them), sometimes
+                // refused (zero speed or capacity).
+                fuel_per_second: [0, 1_000, 1_000_000_000][small as usize % 3],
+                capacity: (pick % 3) as u32,
+            },
             4..=6 => Payload::JobPost {
                 module: hash(&[b"m"]),
                 blobs: Vec::new(),
@@ -292,6 +298,22 @@ fn block_txs(
                     },
                 }
             }
+            18 => {
+                // The drawn verifier declines (mostly), or another account tries to.
+                let drawn: Vec<_> = state
+                    .audits
+                    .iter()
+                    .filter(|(_, audit)| audit.stage == AuditStage::Drawn)
+                    .collect();
+                let Some((id, audit)) = (!drawn.is_empty()).then(|| drawn[pick % drawn.len()])
+                else {
+                    continue;
+                };
+                if !pick.is_multiple_of(5) {
+                    from = index_of(&audit.verifier).unwrap_or(from);
+                }
+                Payload::AuditDecline { job: *id }
+            }
             16 => Payload::Delegate {
                 validator: address(0),
                 amount: amount % (50 * PLX),
@@ -324,6 +346,8 @@ struct Seen {
     /// Audits passed and verifier pay.
     audits_passed: u64,
     verifier_pay: Amount,
+    /// Declines the chain accepted.
+    declines: u64,
 }
 
 /// Runs `blocks` from genesis, checking the economics after every block (see the module doc).
@@ -349,7 +373,16 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
         .expect("builds")
         .block;
         let minted_before = state.supply.minted;
-        apply_block(&mut state, &block).expect("applies");
+        let receipts = apply_block(&mut state, &block).expect("applies");
+        seen.declines += block
+            .txs
+            .iter()
+            .zip(&receipts)
+            .filter(|(tx, receipt)| {
+                matches!(tx.tx.payload, Payload::AuditDecline { .. })
+                    && receipt.status == Status::Success
+            })
+            .count() as u64;
         let height = state.height;
         prop_assert_eq!(state.recount(), Ok(state.supply.total));
         prop_assert_eq!(
@@ -467,9 +500,11 @@ fn the_random_chains_pass_audits_pay_verifiers_and_mint() {
         total.minted += seen.minted;
         total.audits_passed += seen.audits_passed;
         total.verifier_pay += seen.verifier_pay;
+        total.declines += seen.declines;
     }
     eprintln!("over 16 seeded runs: {total:?}");
     assert!(total.minted > 0 && total.audits_passed > 0 && total.verifier_pay > 0);
+    assert!(total.declines > 0, "no decline was accepted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,7 +628,14 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
             bond: 1_000 * PLX,
         },
     );
-    chain.ok(VERIFIER, Payload::VerifierRegister { bond: 100 * PLX });
+    chain.ok(
+        VERIFIER,
+        Payload::VerifierRegister {
+            bond: 100 * PLX,
+            fuel_per_second: 1_000_000_000,
+            capacity: 1,
+        },
+    );
     // Validator 0 signed the finalizations of blocks 1 and 2.
     for height in [1, 2] {
         let hash = chain.state.recent_blocks[&height].0;

@@ -17,6 +17,8 @@ use commonware_codec::{
 pub const MANIFEST_PAGES_MAX: usize = (64 << 20) / PAGE_BYTES;
 /// The most mutable globals a manifest may carry.
 pub const MANIFEST_GLOBALS_MAX: usize = 4_096;
+/// The most audits a verifier may declare it re-runs at once (`VerifierRegister::capacity`).
+pub const VERIFIER_CAPACITY_MAX: u32 = 64;
 
 /// What a verifier found.
 #[derive(Clone, Debug, PartialEq, Eq)]

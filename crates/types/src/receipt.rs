@@ -58,11 +58,13 @@ pub enum Reason {
     InvalidMove = 43,
     ContentInvalid = 44,
     WeakKey = 45,
+    InvalidVerifierOffer = 46,
+    DeclineTooLate = 47,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 45] = [
+    pub const ALL: [Reason; 47] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -108,6 +110,8 @@ impl Reason {
         Reason::InvalidMove,
         Reason::ContentInvalid,
         Reason::WeakKey,
+        Reason::InvalidVerifierOffer,
+        Reason::DeclineTooLate,
     ];
 
     /// The stable snake_case code.
@@ -158,6 +162,8 @@ impl Reason {
             Reason::InvalidMove => "invalid_move",
             Reason::ContentInvalid => "content_invalid",
             Reason::WeakKey => "weak_key",
+            Reason::InvalidVerifierOffer => "invalid_verifier_offer",
+            Reason::DeclineTooLate => "decline_too_late",
         }
     }
 
@@ -230,6 +236,12 @@ impl Reason {
             }
             Reason::WeakKey => {
                 "a small-order key (anyone can sign for it) cannot send, receive or be delegated to"
+            }
+            Reason::InvalidVerifierOffer => {
+                "the verifier's fuel per second is zero or its capacity is outside 1..=64"
+            }
+            Reason::DeclineTooLate => {
+                "the audit's seal is due at this height: it can be sealed, no longer declined"
             }
         }
     }
@@ -311,5 +323,11 @@ mod tests {
             assert_eq!(Reason::from_u8(reason as u8), Some(reason));
         }
         assert_eq!(Reason::from_u8(0), None);
+    }
+
+    #[test]
+    fn the_verifier_offer_message_names_the_capacity_limit() {
+        let limit = format!("1..={}", crate::audit::VERIFIER_CAPACITY_MAX);
+        assert!(Reason::InvalidVerifierOffer.message().contains(&limit));
     }
 }

@@ -106,9 +106,16 @@ pub enum Payload {
     },
     /// Cancel a job that no provider was matched to: the whole escrow returns to the consumer.
     JobCancel { job: Digest },
-    /// Register the sender as a verifier, or add to its verifier bond: `bond` moves from its
-    /// balance into the verifier record (the total must reach `verifier_bond_min`).
-    VerifierRegister { bond: Amount },
+    /// Register the sender as a verifier, or update a registered one: `bond` moves from its
+    /// balance into the verifier record (the total must reach `verifier_bond_min`; zero is
+    /// allowed for an update). `fuel_per_second` is the verifier's measured re-execution speed
+    /// (its audits' seal deadlines follow it) and `capacity` the audits it re-runs at once (it
+    /// is drawn only while fewer are open); both replace the record's.
+    VerifierRegister {
+        bond: Amount,
+        fuel_per_second: u64,
+        capacity: u32,
+    },
     /// Stop being drawn for audits; the bond returns after `provider_unbonding_blocks`.
     /// Refused while an audit or dispute of the verifier is open.
     VerifierDeregister,
@@ -138,6 +145,10 @@ pub enum Payload {
     /// store (`crate::audit::Manifest`; ignored when the pre-state is leaf 0, which anyone
     /// recomputes). Only the two sides may send it.
     DisputeSettle { job: Digest, manifest: Digest },
+    /// The drawn verifier declines its audit of `job` before the seal is due (it cannot re-run
+    /// it in time): no slash; the audit is drawn again for another verifier, or, if nobody else
+    /// can take it, the job settles unaudited.
+    AuditDecline { job: Digest },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -166,6 +177,7 @@ impl Payload {
     const TAG_DISPUTE_OPEN: u8 = 36;
     const TAG_DISPUTE_MOVE: u8 = 37;
     const TAG_DISPUTE_SETTLE: u8 = 38;
+    const TAG_AUDIT_DECLINE: u8 = 39;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -192,6 +204,7 @@ impl Payload {
             Payload::DisputeOpen { .. } => "dispute_open",
             Payload::DisputeMove { .. } => "dispute_move",
             Payload::DisputeSettle { .. } => "dispute_settle",
+            Payload::AuditDecline { .. } => "audit_decline",
         }
     }
 }
@@ -305,9 +318,15 @@ impl Write for Payload {
                 Self::TAG_JOB_CANCEL.write(buf);
                 job.write(buf);
             }
-            Payload::VerifierRegister { bond } => {
+            Payload::VerifierRegister {
+                bond,
+                fuel_per_second,
+                capacity,
+            } => {
                 Self::TAG_VERIFIER_REGISTER.write(buf);
                 bond.write(buf);
+                fuel_per_second.write(buf);
+                capacity.write(buf);
             }
             Payload::VerifierDeregister => Self::TAG_VERIFIER_DEREGISTER.write(buf),
             Payload::AuditCommit { job, seal } => {
@@ -335,6 +354,10 @@ impl Write for Payload {
                 Self::TAG_DISPUTE_SETTLE.write(buf);
                 job.write(buf);
                 manifest.write(buf);
+            }
+            Payload::AuditDecline { job } => {
+                Self::TAG_AUDIT_DECLINE.write(buf);
+                job.write(buf);
             }
         }
     }
@@ -379,13 +402,14 @@ impl EncodeSize for Payload {
                 Digest::SIZE + Digest::SIZE + u64::SIZE + u32::SIZE + Digest::SIZE + bool::SIZE
             }
             Payload::JobCancel { .. } => Digest::SIZE,
-            Payload::VerifierRegister { .. } => Amount::SIZE,
+            Payload::VerifierRegister { .. } => Amount::SIZE + u64::SIZE + u32::SIZE,
             Payload::VerifierDeregister => 0,
             Payload::AuditCommit { .. } => 2 * Digest::SIZE,
             Payload::AuditReveal { verdict, .. } => 2 * Digest::SIZE + verdict.encode_size(),
             Payload::DisputeOpen { claim, .. } => Digest::SIZE + claim.encode_size(),
             Payload::DisputeMove { step, .. } => Digest::SIZE + step.encode_size(),
             Payload::DisputeSettle { .. } => 2 * Digest::SIZE,
+            Payload::AuditDecline { .. } => Digest::SIZE,
         }
     }
 }
@@ -463,6 +487,8 @@ impl Read for Payload {
             },
             Self::TAG_VERIFIER_REGISTER => Payload::VerifierRegister {
                 bond: Amount::read(buf)?,
+                fuel_per_second: u64::read(buf)?,
+                capacity: u32::read(buf)?,
             },
             Self::TAG_VERIFIER_DEREGISTER => Payload::VerifierDeregister,
             Self::TAG_AUDIT_COMMIT => Payload::AuditCommit {
@@ -485,6 +511,9 @@ impl Read for Payload {
             Self::TAG_DISPUTE_SETTLE => Payload::DisputeSettle {
                 job: Digest::read(buf)?,
                 manifest: Digest::read(buf)?,
+            },
+            Self::TAG_AUDIT_DECLINE => Payload::AuditDecline {
+                job: Digest::read(buf)?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

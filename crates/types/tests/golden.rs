@@ -289,3 +289,25 @@ fn market_transactions_are_frozen() {
     bad_audit[audit_at] = 2;
     assert!(SignedTransaction::decode_untrusted(&bad_audit).is_err());
 }
+
+#[test]
+fn verifier_transactions_are_frozen() {
+    let payloads = [
+        Payload::VerifierRegister {
+            bond: 500 * PLX,
+            fuel_per_second: 1_500_000_000,
+            capacity: 2,
+        },
+        Payload::AuditDecline {
+            job: hash(&[b"job"]),
+        },
+    ];
+    for (nonce, payload) in payloads.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}

@@ -42,3 +42,55 @@ pub fn check_beacon(client: &Client, beacon_key: &str, upto: u64) {
         assert_eq!(block.seed, plexus_types::hash::digest_hex(&seed));
     }
 }
+
+/// Runs the dealerless genesis key ceremony as separate operators would: validator `i` (key
+/// `names[i]` in keystore `homes[i]`) runs each step with the draft genesis and the shared
+/// directory once every validator has run the step before. Returns each validator's genesis
+/// file and beacon share file (`out/genesis-I.json`, `out/share-I`).
+pub fn genesis_ceremony(
+    plexus: &str,
+    homes: &[&std::path::Path],
+    names: &[&str],
+    draft: &std::path::Path,
+    shared: &std::path::Path,
+    out: &std::path::Path,
+) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let run = |i: usize, args: &[&str]| {
+        let output = std::process::Command::new(plexus)
+            .args(["genesis", "ceremony"])
+            .args(args)
+            .args(["--genesis", draft.to_str().unwrap()])
+            .args(["--key", names[i]])
+            .args(["--dir", shared.to_str().unwrap()])
+            .env("PLEXUS_HOME", homes[i])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "validator {i}: ceremony {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    for step in ["deal", "ack", "log"] {
+        for i in 0..names.len() {
+            run(i, &[step]);
+        }
+    }
+    (0..names.len())
+        .map(|i| {
+            let genesis = out.join(format!("genesis-{i}.json"));
+            let share = out.join(format!("share-{i}"));
+            run(
+                i,
+                &[
+                    "finish",
+                    "--out",
+                    genesis.to_str().unwrap(),
+                    "--share",
+                    share.to_str().unwrap(),
+                ],
+            );
+            (genesis, share)
+        })
+        .collect()
+}
