@@ -9,11 +9,19 @@
 //! Limits: one blob is at most `blob_bytes_max`; the store holds at most `store_bytes_max` in all
 //! (checked against the bytes on disk at open and kept as a running sum). Erasure coding,
 //! storage deals and retrievability proofs come with the storage market.
+//!
+//! [`pieces`] splits content that exceeds one network message into pieces each checked on its
+//! own against the content's name; [`BlobStore::read_range`] reads one such piece. A store can
+//! also live in memory ([`BlobStore::in_memory`]): the deterministic simulation's validators keep
+//! their content there.
+
+pub mod pieces;
 
 use plexus_types::Digest;
 use std::{
+    collections::BTreeMap,
     fs,
-    io::{self, Write},
+    io::{self, Read, Seek, Write},
     path::{Path, PathBuf},
     sync::Mutex,
 };
@@ -72,10 +80,17 @@ impl Default for Limits {
 
 /// A directory of blobs named by their hashes.
 pub struct BlobStore {
-    dir: PathBuf,
+    backend: Backend,
     limits: Limits,
     /// Bytes stored; also serializes writers so the limit holds.
     used: Mutex<u64>,
+}
+
+/// Where the blobs are.
+enum Backend {
+    Dir(PathBuf),
+    /// Lost with the process: for the simulation and tests.
+    Memory(Mutex<BTreeMap<Digest, Vec<u8>>>),
 }
 
 impl BlobStore {
@@ -100,10 +115,19 @@ impl BlobStore {
             }
         }
         Ok(BlobStore {
-            dir: dir.to_path_buf(),
+            backend: Backend::Dir(dir.to_path_buf()),
             limits,
             used: Mutex::new(used),
         })
+    }
+
+    /// An empty store in memory.
+    pub fn in_memory(limits: Limits) -> Self {
+        BlobStore {
+            backend: Backend::Memory(Mutex::new(BTreeMap::new())),
+            limits,
+            used: Mutex::new(0),
+        }
     }
 
     /// The store's limits.
@@ -111,9 +135,10 @@ impl BlobStore {
         self.limits
     }
 
-    fn path(&self, hash: &Digest) -> PathBuf {
+    /// The file of `hash` in a directory store.
+    fn path(dir: &Path, hash: &Digest) -> PathBuf {
         let hex = plexus_types::hash::digest_hex(hash);
-        self.dir.join(&hex[..2]).join(hex)
+        dir.join(&hex[..2]).join(hex)
     }
 
     /// Stores `bytes` and returns their hash (storing the same bytes twice is a no-op).
@@ -143,9 +168,8 @@ impl BlobStore {
                 max: self.limits.blob_bytes_max,
             });
         }
-        let path = self.path(hash);
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        if path.exists() {
+        if self.contains(hash) {
             return Ok(());
         }
         if used.saturating_add(size) > self.limits.store_bytes_max {
@@ -155,6 +179,15 @@ impl BlobStore {
                 size,
             });
         }
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::Memory(blobs) => {
+                lock(blobs).insert(*hash, bytes.to_vec());
+                *used += size;
+                return Ok(());
+            }
+        };
+        let path = Self::path(dir, hash);
         let parent = path.parent().expect("a blob path has a fan-out directory");
         fs::create_dir_all(parent).map_err(io_error(parent))?;
         let tmp = path.with_extension("tmp");
@@ -168,7 +201,11 @@ impl BlobStore {
 
     /// The blob named `hash`, checked against its name; `None` if the store lacks it.
     pub fn get(&self, hash: &Digest) -> Result<Option<Vec<u8>>, BlobError> {
-        let path = self.path(hash);
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::Memory(blobs) => return Ok(lock(blobs).get(hash).cloned()),
+        };
+        let path = Self::path(dir, hash);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -182,12 +219,72 @@ impl BlobStore {
 
     /// Whether the store holds `hash`.
     pub fn contains(&self, hash: &Digest) -> bool {
-        self.path(hash).exists()
+        match &self.backend {
+            Backend::Dir(dir) => Self::path(dir, hash).exists(),
+            Backend::Memory(blobs) => lock(blobs).contains_key(hash),
+        }
+    }
+
+    /// The size of blob `hash`; `None` if the store lacks it.
+    pub fn size(&self, hash: &Digest) -> Result<Option<u64>, BlobError> {
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::Memory(blobs) => return Ok(lock(blobs).get(hash).map(|b| b.len() as u64)),
+        };
+        let path = Self::path(dir, hash);
+        match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(BlobError::Io { path, source }),
+        }
+    }
+
+    /// Bytes `range` of blob `hash` (cut at its end); `None` if the store lacks it. Unlike
+    /// [`get`](Self::get) this does not re-hash the blob: the caller checks what it reads (a
+    /// piece against its [`pieces::Outline`]).
+    pub fn read_range(
+        &self,
+        hash: &Digest,
+        range: std::ops::Range<u64>,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::Memory(blobs) => {
+                return Ok(lock(blobs).get(hash).map(|bytes| {
+                    let end = (range.end as usize).min(bytes.len());
+                    bytes[(range.start as usize).min(end)..end].to_vec()
+                }));
+            }
+        };
+        let path = Self::path(dir, hash);
+        let mut file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(BlobError::Io { path, source }),
+        };
+        let mut bytes = Vec::new();
+        file.seek(io::SeekFrom::Start(range.start))
+            .and_then(|_| {
+                file.take(range.end.saturating_sub(range.start))
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(io_error(&path))?;
+        Ok(Some(bytes))
     }
 
     /// Removes a blob (no-op when absent).
     pub fn remove(&self, hash: &Digest) -> Result<(), BlobError> {
-        let path = self.path(hash);
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::Memory(blobs) => {
+                let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(bytes) = lock(blobs).remove(hash) {
+                    *used = used.saturating_sub(bytes.len() as u64);
+                }
+                return Ok(());
+            }
+        };
+        let path = Self::path(dir, hash);
         let size = match fs::metadata(&path) {
             Ok(meta) => meta.len(),
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -203,6 +300,10 @@ impl BlobStore {
     pub fn used_bytes(&self) -> u64 {
         *self.used.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -266,8 +367,47 @@ mod tests {
             Err(BlobError::Full { used: 8, .. })
         ));
         let hash = blob_hash(b"12345678");
-        fs::write(store.path(&hash), b"tampered").unwrap();
+        fs::write(BlobStore::path(&dir, &hash), b"tampered").unwrap();
         assert!(matches!(store.get(&hash), Err(BlobError::Corrupt(_))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ranges_and_sizes_read_alike_from_disk_and_memory() {
+        let dir = tempdir("ranges");
+        let stores = [
+            BlobStore::open(&dir, Limits::default()).unwrap(),
+            BlobStore::in_memory(Limits {
+                blob_bytes_max: 16,
+                store_bytes_max: 20,
+            }),
+        ];
+        for store in &stores {
+            let hash = store.put(b"0123456789").unwrap();
+            assert_eq!(store.size(&hash).unwrap(), Some(10));
+            assert_eq!(store.read_range(&hash, 2..5).unwrap().unwrap(), b"234");
+            assert_eq!(store.read_range(&hash, 8..64).unwrap().unwrap(), b"89");
+            assert_eq!(store.read_range(&hash, 12..14).unwrap().unwrap(), b"");
+            assert_eq!(store.get(&hash).unwrap().unwrap(), b"0123456789");
+            let absent = blob_hash(b"absent");
+            assert_eq!(store.size(&absent).unwrap(), None);
+            assert_eq!(store.read_range(&absent, 0..1).unwrap(), None);
+            assert!(matches!(
+                store.put_expecting(&absent, b"other"),
+                Err(BlobError::HashMismatch { .. })
+            ));
+            store.remove(&hash).unwrap();
+            assert!(!store.contains(&hash));
+            assert_eq!(store.used_bytes(), 0);
+        }
+        // The memory store keeps its limits too.
+        let memory = &stores[1];
+        assert!(matches!(
+            memory.put(&[0; 17]),
+            Err(BlobError::TooLarge { size: 17, max: 16 })
+        ));
+        memory.put(&[1; 16]).unwrap();
+        assert!(matches!(memory.put(&[2; 5]), Err(BlobError::Full { .. })));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

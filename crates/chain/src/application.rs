@@ -13,6 +13,7 @@ use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::Clock;
 use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
 use futures::{StreamExt, channel::mpsc};
+use plexus_state::ApplyError;
 use plexus_types::{BeaconPartial, BeaconSignature, Digest, PublicKey, SignedTransaction};
 use std::{
     sync::{Arc, Mutex, MutexGuard},
@@ -46,6 +47,26 @@ pub struct AppConfig {
     /// How long a proposer waits for the beacon signature its block must carry before it gives
     /// up the view. Must stay below simplex's leader timeout.
     pub beacon_wait_ms: u64,
+    /// How long verifying a proposal (or building on an unseen parent) waits for dispute
+    /// content this node lacks, re-executing as it arrives, before it refuses the block. The
+    /// node fetches the content from peers meanwhile. Must stay below simplex's timeouts.
+    pub content_wait_ms: u64,
+}
+
+/// How long a finalized block whose dispute content this node lacks waits for it before the
+/// node gives up (`FinalizeError::Execute`): a quorum executed the block, so peers hold the
+/// content; only a network that lost it makes this node stop.
+pub const FINALIZED_CONTENT_WAIT: Duration = Duration::from_secs(600);
+
+/// How often a block whose dispute content is missing is executed again while it is fetched.
+const CONTENT_POLL: Duration = Duration::from_millis(100);
+
+/// A dispute settlement a client or a peer got into this node's mempool: the job and the
+/// manifest of the pre-state its re-run starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlementSeen {
+    pub job: Digest,
+    pub manifest: Digest,
 }
 
 /// A finalized block on its way to the node, which must persist it and then acknowledge.
@@ -78,6 +99,8 @@ struct Shared {
     finalized_watchers: Mutex<Vec<mpsc::UnboundedSender<Arc<Executed>>>>,
     /// Where this validator's beacon partials go to be sent to the committee.
     beacon_outbox: Mutex<Option<mpsc::UnboundedSender<(u64, BeaconPartial)>>>,
+    /// Where admitted dispute settlements go (the node prefetches their content).
+    settlements: Mutex<Option<mpsc::Sender<SettlementSeen>>>,
 }
 
 /// The Plexus application. Cloning shares it. Lock order: ledger, then mempool, then beacons.
@@ -127,6 +150,7 @@ impl App {
                 beacons: Mutex::new(beacons),
                 finalized_watchers: Mutex::new(Vec::new()),
                 beacon_outbox: Mutex::new(None),
+                settlements: Mutex::new(None),
             }),
         };
         (app, receiver)
@@ -152,6 +176,13 @@ impl App {
     /// Sends the execution of every block finalized from now on, in order, to `watcher`.
     pub fn watch_finalized(&self, watcher: mpsc::UnboundedSender<Arc<Executed>>) {
         lock(&self.shared.finalized_watchers).push(watcher);
+    }
+
+    /// Sends every dispute settlement admitted to the mempool from now on to `watcher`, so the
+    /// content its re-run needs can be fetched before a block carries it. Settlements that find
+    /// the watcher's queue full are not sent (the block paths fetch what is missing anyway).
+    pub fn watch_settlements(&self, watcher: mpsc::Sender<SettlementSeen>) {
+        *lock(&self.shared.settlements) = Some(watcher);
     }
 
     /// Runs `f` with the beacon exchange locked.
@@ -306,9 +337,20 @@ impl App {
             .map(|(tx, hash)| {
                 let account = state.account(&tx.tx.sender);
                 let copy = admitted.is_some().then(|| tx.clone());
+                let settlement = match tx.tx.payload {
+                    plexus_types::Payload::DisputeSettle { job, manifest } => {
+                        Some(SettlementSeen { job, manifest })
+                    }
+                    _ => None,
+                };
                 let result = mempool.admit(&self.shared.cfg.mempool, tx, hash, &account);
                 if let (Ok(_), Some(out), Some(copy)) = (&result, admitted.as_deref_mut(), copy) {
                     out.push(copy);
+                }
+                if let (Ok(_), Some(settlement)) = (&result, settlement)
+                    && let Some(watcher) = lock(&self.shared.settlements).as_mut()
+                {
+                    let _ = watcher.try_send(settlement);
                 }
                 result
             })
@@ -352,9 +394,12 @@ impl App {
     /// Finalizes one block marshal delivered: a redelivery (at or below our tip, after a
     /// restart) is acknowledged at once; otherwise the block is executed, handed to `persist`,
     /// made the tip, and only then acknowledged, so marshal never forgets a block that was not
-    /// persisted. Returns the execution of a newly finalized block.
-    pub fn finalize<E>(
+    /// persisted. A block that settles a dispute whose content this node lacks waits for it (the
+    /// node fetches it from peers) up to [`FINALIZED_CONTENT_WAIT`]. Returns the execution of a
+    /// newly finalized block.
+    pub async fn finalize<C: Clock, E>(
         &self,
+        clock: &C,
         finalized: Finalized,
         persist: impl FnOnce(&Arc<Executed>) -> Result<(), E>,
     ) -> Result<Option<Arc<Executed>>, FinalizeError<E>> {
@@ -365,9 +410,11 @@ impl App {
             ack.acknowledge();
             return Ok(None);
         }
-        let executed = self
-            .execute_finalized(chain_block)
-            .map_err(|source| FinalizeError::Execute { height, source })?;
+        let executed = with_content(clock, FINALIZED_CONTENT_WAIT, height, || {
+            self.execute_finalized(chain_block)
+        })
+        .await
+        .map_err(|source| FinalizeError::Execute { height, source })?;
         persist(&executed).map_err(FinalizeError::Persist)?;
         self.commit_finalized(&executed);
         self.with_beacons(|beacons| beacons.set_tip(height));
@@ -386,12 +433,34 @@ impl App {
 
     /// Executes `block`, first executing (and verifying) every ancestor the ledger has not seen,
     /// pulled from marshal's `ancestry` stream (newest first). A block whose branch leaves the
-    /// finalized chain, or lies deeper than `ANCESTRY_DEPTH_MAX`, is refused.
-    async fn execute_ancestry(
+    /// finalized chain, or lies deeper than `ANCESTRY_DEPTH_MAX`, is refused. Dispute content
+    /// this node lacks is waited for up to `content_wait_ms`.
+    async fn execute_ancestry<E: Clock>(
         &self,
+        clock: &E,
         block: Digested<ChainBlock>,
         ancestry: &mut impl Ancestry<ChainBlock>,
     ) -> Result<(), LedgerError> {
+        let height = block.inner().block().header.height;
+        let missing = self.unseen_ancestry(block, ancestry).await?;
+        let wait = Duration::from_millis(self.shared.cfg.content_wait_ms);
+        with_content(clock, wait, height, || {
+            let mut ledger = lock(&self.shared.ledger);
+            for block in missing.iter().rev() {
+                ledger.verify(block.inner().shared())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// `block` and the ancestors the ledger has not executed, newest first, pulled from
+    /// marshal's `ancestry` stream.
+    async fn unseen_ancestry(
+        &self,
+        block: Digested<ChainBlock>,
+        ancestry: &mut impl Ancestry<ChainBlock>,
+    ) -> Result<Vec<Digested<ChainBlock>>, LedgerError> {
         let mut missing = vec![block];
         loop {
             let newest_missing = missing.last().expect("never empty");
@@ -403,7 +472,7 @@ impl App {
                 )
             });
             if known {
-                break;
+                return Ok(missing);
             }
             let height = newest_missing.inner().block().header.height;
             if missing.len() >= ANCESTRY_DEPTH_MAX || height <= finalized_height + 1 {
@@ -414,11 +483,6 @@ impl App {
                 _ => return Err(LedgerError::UnknownParent(parent)),
             }
         }
-        let mut ledger = lock(&self.shared.ledger);
-        for block in missing.iter().rev() {
-            ledger.verify(block.inner().shared())?;
-        }
-        Ok(())
     }
 
     /// Waits until the block after `parent_ms` is due: at least the minimum block time, and
@@ -431,6 +495,32 @@ impl App {
         let idle_deadline = parent_ms.saturating_add(cfg.idle_block_ms);
         while unix_ms(clock.current()) < idle_deadline && self.with_mempool(Mempool::is_empty) {
             clock.sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Runs `execute` until it stops failing for want of dispute content, or `wait` has passed:
+/// the node fetches content a failed execution names, so a later attempt may find it.
+async fn with_content<C: Clock, T>(
+    clock: &C,
+    wait: Duration,
+    height: u64,
+    mut execute: impl FnMut() -> Result<T, LedgerError>,
+) -> Result<T, LedgerError> {
+    let deadline = clock.current() + wait;
+    let mut waited = false;
+    loop {
+        match execute() {
+            Err(LedgerError::Apply(ApplyError::ContentUnavailable { what, .. }))
+                if clock.current() < deadline =>
+            {
+                if !waited {
+                    debug!(height, %what, "waiting for dispute content from peers");
+                    waited = true;
+                }
+                clock.sleep(CONTENT_POLL).await;
+            }
+            result => return result,
         }
     }
 }
@@ -451,7 +541,10 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         self.pace(&clock, parent.inner().block().header.timestamp_ms)
             .await;
         let now_ms = unix_ms(clock.current());
-        if let Err(err) = self.execute_ancestry(parent.clone(), &mut ancestry).await {
+        if let Err(err) = self
+            .execute_ancestry(&clock, parent.clone(), &mut ancestry)
+            .await
+        {
             warn!(%err, "cannot execute the parent to build on");
             return None;
         }
@@ -523,7 +616,9 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             );
             return false;
         }
-        let result = self.execute_ancestry(block.clone(), &mut ancestry).await;
+        let result = self
+            .execute_ancestry(&clock, block.clone(), &mut ancestry)
+            .await;
         match result {
             Ok(_) => {
                 let finalized_height = self.finalized().state.height;
@@ -627,6 +722,7 @@ mod tests {
             },
             beacon_share: Some(dev_beacon().shares[0].1.clone()),
             beacon_wait_ms: 0,
+            content_wait_ms: 0,
         };
         App::new(cfg, ledger()).0
     }
@@ -656,21 +752,71 @@ mod tests {
             parent = executed.state.block_hash;
             blocks.push(executed.block.clone());
         }
-        let app = new_app();
-        let newest = digested(&blocks[2]);
-        let mut ancestry = Replay(VecDeque::from(vec![
-            digested(&blocks[1]),
-            digested(&blocks[0]),
-        ]));
-        futures::executor::block_on(app.execute_ancestry(newest, &mut ancestry)).unwrap();
-        assert!(app.with_ledger(|l| l.executed(&blocks[2].digest()).is_some()));
+        use commonware_runtime::{Runner as _, deterministic};
+        deterministic::Runner::default().start(|clock| async move {
+            let app = new_app();
+            let newest = digested(&blocks[2]);
+            let mut ancestry = Replay(VecDeque::from(vec![
+                digested(&blocks[1]),
+                digested(&blocks[0]),
+            ]));
+            app.execute_ancestry(&clock, newest, &mut ancestry)
+                .await
+                .unwrap();
+            assert!(app.with_ledger(|l| l.executed(&blocks[2].digest()).is_some()));
 
-        // A branch whose ancestry runs out before reaching a known block is refused.
-        let app = new_app();
-        let mut short = Replay(VecDeque::from(vec![digested(&blocks[1])]));
-        let result =
-            futures::executor::block_on(app.execute_ancestry(digested(&blocks[2]), &mut short));
-        assert!(matches!(result, Err(LedgerError::UnknownParent(_))));
+            // A branch whose ancestry runs out before reaching a known block is refused.
+            let app = new_app();
+            let mut short = Replay(VecDeque::from(vec![digested(&blocks[1])]));
+            let result = app
+                .execute_ancestry(&clock, digested(&blocks[2]), &mut short)
+                .await;
+            assert!(matches!(result, Err(LedgerError::UnknownParent(_))));
+        });
+    }
+
+    #[test]
+    fn missing_content_is_waited_for_a_bounded_time() {
+        use commonware_runtime::{Runner as _, deterministic};
+        fn unavailable<T>() -> Result<T, LedgerError> {
+            Err(LedgerError::Apply(ApplyError::ContentUnavailable {
+                tx: plexus_types::hash(&[b"settle"]),
+                what: "manifest".into(),
+            }))
+        }
+        deterministic::Runner::default().start(|clock| async move {
+            // Content that arrives after three attempts: the fourth execution succeeds.
+            let mut attempts = 0;
+            let result = with_content(&clock, Duration::from_secs(2), 5, || {
+                attempts += 1;
+                if attempts < 4 {
+                    unavailable()
+                } else {
+                    Ok(attempts)
+                }
+            })
+            .await;
+            assert_eq!(result, Ok(4));
+            // Content that never arrives: refused once the wait is over, not before.
+            let started = clock.current();
+            let result: Result<(), _> =
+                with_content(&clock, Duration::from_secs(2), 5, unavailable::<()>).await;
+            assert!(matches!(
+                result,
+                Err(LedgerError::Apply(ApplyError::ContentUnavailable { .. }))
+            ));
+            let waited = clock.current().duration_since(started).unwrap();
+            assert!(
+                waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+                "{waited:?}"
+            );
+            // Any other failure ends at once.
+            let result: Result<(), _> = with_content(&clock, Duration::from_secs(2), 5, || {
+                Err(LedgerError::Signature)
+            })
+            .await;
+            assert_eq!(result, Err(LedgerError::Signature));
+        });
     }
 
     #[test]

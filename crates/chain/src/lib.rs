@@ -16,7 +16,7 @@ pub mod block;
 pub mod ledger;
 pub mod mempool;
 
-pub use application::{App, AppConfig, FinalizeError, Finalized};
+pub use application::{App, AppConfig, FinalizeError, Finalized, SettlementSeen};
 pub use beacon::{BeaconError, Beacons};
 pub use block::ChainBlock;
 pub use ledger::{Executed, Ledger, LedgerError};

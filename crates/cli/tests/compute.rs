@@ -1189,6 +1189,89 @@ fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
     }
 }
 
+#[test]
+fn a_dispute_whose_content_one_validator_holds_settles_on_all_four() {
+    let dir = tempdir("spread");
+    // Four validators; the consumer and both providers talk to validator 0 only, so the job's
+    // module and input and the settled pre-state reach validator 0's blob store and no other.
+    // Small segments: the game ends past leaf 0, so the re-run needs a manifest and its pages.
+    let net = devnet_with(&dir, 2, 1, &["--validators", "4", "--seg-fuel", "20000"]);
+    let client = &net.client;
+    let forger = net.address("provider1");
+    let out = net.plexus(&["provider", "deregister", "--from", "provider0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let input = twenty_images(&dir);
+    let bond_before: u128 = client.provider(&forger).unwrap().bond.parse().unwrap();
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "digits",
+        "--input",
+        input.to_str().unwrap(),
+        "--audit",
+        "full",
+        "--max-fuel",
+        "50000000",
+    ]);
+    let message = stderr(&out);
+    assert!(!out.status.success(), "a forged job must not be accepted");
+    assert!(message.contains("was refuted"), "{message}");
+    let id = message
+        .split_whitespace()
+        .skip_while(|word| *word != "job")
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    let done = job(client, &id);
+    let dispute = done.dispute.clone().unwrap();
+    let (lo, _) = dispute.resolved.clone().unwrap();
+    assert!(
+        lo.index > 0,
+        "the re-run starts from an uploaded checkpoint"
+    );
+    let ruling = dispute.ruling.unwrap();
+    assert!(ruling.provider_lost);
+    assert_eq!(ruling.end, "replay", "the validators re-ran the segment");
+    let slashed: u128 = ruling.slashed.parse().unwrap();
+    // 13 times the job's value at the forger's ask (0.001 PLX per Mfuel).
+    assert_eq!(slashed, 13 * 50_000_000);
+    assert_eq!(
+        client
+            .provider(&forger)
+            .unwrap()
+            .bond
+            .parse::<u128>()
+            .unwrap(),
+        bond_before - slashed
+    );
+
+    // Every validator executed the settlement itself and reached the same state.
+    let settled = client.block(Some(ruling.height)).unwrap();
+    let module: plexus_types::Digest = plexus_types::hash::parse_digest(&done.module).unwrap();
+    for i in 1..4u16 {
+        let other = Client::new(&format!("http://127.0.0.1:{}", net.api + i));
+        wait_for(
+            &format!("validator {i} to reach the settlement's height"),
+            Duration::from_secs(180),
+            || other.status().is_ok_and(|s| s.height >= ruling.height),
+        );
+        let theirs = other.block(Some(ruling.height)).unwrap();
+        assert_eq!(
+            (&theirs.hash, &theirs.state_root),
+            (&settled.hash, &settled.state_root),
+            "validator {i}"
+        );
+        assert!(
+            other.get_blob(&module, 16 << 20).unwrap().is_some(),
+            "validator {i} fetched the module from a peer"
+        );
+    }
+}
+
 /// A `plexus provider run` process of its own on this devnet, logging to `DIR/NAME.log`.
 fn start_provider(net: &Net, dir: &Path, name: &str, args: &[String]) -> Process {
     let log = std::fs::OpenOptions::new()

@@ -1,5 +1,6 @@
 //! Wires the Commonware stack for a validator: authenticated p2p, marshal (archives, backfill
-//! resolver, block broadcast), the inline verification wrapper and the simplex engine. The
+//! resolver, block broadcast), the inline verification wrapper and the simplex engine, and
+//! beside them gossip, the beacon, the reshare and dispute content (`crate::content`). The
 //! consensus part is generic over the runtime and the network, so the simulation runs the very
 //! same wiring on Commonware's deterministic runtime and simulated p2p.
 
@@ -88,9 +89,9 @@ fn archive_config<C>(
 }
 
 /// The p2p channels a validator uses, in registration order: votes, certificates, simplex's
-/// resolver, marshal's backfill, the block broadcast, transaction gossip, beacon partials and
-/// the beacon reshare's dealings.
-pub const CHANNELS: [u64; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+/// resolver, marshal's backfill, the block broadcast, transaction gossip, beacon partials, the
+/// beacon reshare's dealings and dispute content.
+pub const CHANNELS: [u64; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 
 /// The registered channel pairs, in the order of [`CHANNELS`].
 pub struct Channels<S, R> {
@@ -102,6 +103,7 @@ pub struct Channels<S, R> {
     pub txs: (S, R),
     pub beacon: (S, R),
     pub reshare: (S, R),
+    pub content: (S, R),
 }
 
 impl<S, R> Channels<S, R> {
@@ -117,6 +119,7 @@ impl<S, R> Channels<S, R> {
             txs: pairs.next()?,
             beacon: pairs.next()?,
             reshare: pairs.next()?,
+            content: pairs.next()?,
         };
         pairs.next().is_none().then_some(channels)
     }
@@ -125,12 +128,13 @@ impl<S, R> Channels<S, R> {
 /// The rate each peer may send at on `channel`. The p2p layer sizes its queues by these bursts
 /// times the peers it tracks, so they are what a peer needs, not more: a few votes and
 /// certificates per view, occasional backfill, one block per view, a gossip batch every 10 ms,
-/// a beacon partial or two per block.
+/// a beacon partial or two per block, and dispute content in pieces of up to 1 MiB (a 64 MiB
+/// blob from three peers in about a second).
 pub fn channel_quota(channel: u64) -> Quota {
     match channel {
         0 | 1 => Quota::per_second(NZU32!(256)),
         2 | 3 => Quota::per_second(NZU32!(128)),
-        4 => Quota::per_second(NZU32!(32)),
+        4 | 8 => Quota::per_second(NZU32!(32)),
         _ => Quota::per_second(NZU32!(128)),
     }
 }
@@ -185,7 +189,9 @@ pub fn max_message_size() -> u32 {
 /// node, the deterministic one in simulation. Consensus proposes and verifies through
 /// `automaton` (the app itself in a node; simulation may wrap it), gossip feeds `app`'s mempool,
 /// and finalized blocks reach `reporter` (the app, or a wrapper that observes and forwards to it)
-/// as marshal updates.
+/// as marshal updates. `content` is the store dispute re-runs read and the wants of the
+/// replayer that reads it; content it lacks is fetched from peers. Without it (the simulation,
+/// which settles no disputes) channel 8 is registered but unused.
 #[allow(clippy::too_many_arguments)]
 pub async fn start<E, S, R, P, B, A, F>(
     context: E,
@@ -199,6 +205,7 @@ pub async fn start<E, S, R, P, B, A, F>(
     blocker: B,
     track: impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static,
     durability: crate::reshare::Durability,
+    content: Option<crate::content::Content>,
 ) -> Result<Started, commonware_storage::archive::Error>
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
@@ -254,7 +261,7 @@ where
             deque_size: 10,
             priority: false,
             codec_config: BLOCK_TXS_MAX,
-            peer_provider: peers,
+            peer_provider: peers.clone(),
             strategy: Sequential,
         },
     );
@@ -278,6 +285,17 @@ where
         channels.reshare,
         durability,
     );
+    if let Some(content) = content {
+        crate::content::start(
+            context.child("content"),
+            me.clone(),
+            app.clone(),
+            content,
+            channels.content,
+            peers,
+            blocker.clone(),
+        );
+    }
 
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),

@@ -6,6 +6,7 @@ pub mod api;
 pub mod beacon;
 pub mod blob_api;
 pub mod config;
+pub mod content;
 pub mod engine;
 pub mod evidence;
 pub mod gossip;

@@ -136,6 +136,10 @@ fn select_share(
 /// How long a proposer waits for its block's beacon signature (below the leader timeout).
 const BEACON_WAIT_MS: u64 = 1_500;
 
+/// How long verifying a proposal waits for dispute content fetched from peers (below the
+/// certification timeout, which is the idle block interval plus 3 s).
+const CONTENT_WAIT_MS: u64 = 2_000;
+
 /// A snapshot of the state is stored every this many finalized blocks, bounding restart replay.
 pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 1_000;
 
@@ -280,7 +284,9 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         &cfg.data_dir.join("blobs"),
         plexus_blobs::Limits::default(),
     )?);
-    let replayer = Arc::new(crate::replay::StoreReplayer::new(blobs.clone()));
+    // What block execution's re-runs lack is fetched from peers by the content actor.
+    let (wants, wanted) = crate::content::wants();
+    let replayer = Arc::new(crate::replay::StoreReplayer::new(blobs.clone()).with_wants(wants));
     let (ledger, genesis_block) = recover(&store, &cfg.genesis, replayer)?;
     let participants = committee(&cfg.genesis)?;
     let me_key = cfg.key.public_key();
@@ -309,6 +315,7 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         },
         beacon_share,
         beacon_wait_ms: BEACON_WAIT_MS,
+        content_wait_ms: CONTENT_WAIT_MS,
     };
     let mut ledger = ledger;
     let mut synced = None;
@@ -397,6 +404,10 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
         oracle,
         tracker,
         durability,
+        Some(crate::content::Content {
+            store: blobs.clone(),
+            wanted,
+        }),
     )
     .await?;
     if let Some(block) = synced {
@@ -420,7 +431,14 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
     let _api = ApiServer::start(listener, router)?;
     info!(api = %cfg.api, p2p = %cfg.p2p, "node started");
 
-    let finalizer = finalize_loop(app, store, metrics, blocks, finalized);
+    let finalizer = finalize_loop(
+        context.child("finalize"),
+        app,
+        store,
+        metrics,
+        blocks,
+        finalized,
+    );
     tokio::select! {
         result = finalizer => result,
         _ = shutdown_signal() => {
@@ -498,6 +516,7 @@ impl Drop for ApiServer {
 
 /// Applies finalized blocks in order, persists them, and only then acknowledges marshal.
 async fn finalize_loop(
+    clock: cw_tokio::Context,
     app: App,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
@@ -507,9 +526,11 @@ async fn finalize_loop(
     while let Some(delivered) = finalized.next().await {
         // Store, then advance what the API serves, then acknowledge: a reader never sees a height
         // whose block is not stored, and marshal never forgets a block we have not stored.
-        let Some(executed) = app.finalize(delivered, |executed| {
-            store.put(&executed.block, &executed.receipts)
-        })?
+        let Some(executed) = app
+            .finalize(&clock, delivered, |executed| {
+                store.put(&executed.block, &executed.receipts)
+            })
+            .await?
         else {
             continue;
         };

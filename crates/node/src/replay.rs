@@ -9,9 +9,10 @@
 //! that has the content reaches the same [`Replayed`]; one that lacks it reports `Unavailable`
 //! and refuses the block rather than guess.
 //!
-//! Content is not replicated between validators yet: the party that settles uploads it to the
-//! node it talks to, and a block is built by that node's validator. ARCHITECTURE.md records the
-//! limit.
+//! The party that settles uploads the content to the node it talks to; every other validator
+//! fetches it from peers (`crate::content`). When a re-run finds content missing, the replayer
+//! reports the request to the content actor ([`StoreReplayer::with_wants`]), and block execution
+//! tries again as it arrives.
 
 use commonware_codec::DecodeExt as _;
 use plexus_blobs::BlobStore;
@@ -35,6 +36,8 @@ pub struct StoreReplayer {
     /// Built on first use: most nodes never settle a dispute.
     engine: Mutex<Option<Arc<Engine>>>,
     compiled: Mutex<BTreeMap<Digest, plexus_exec::Compiled>>,
+    /// Where content a re-run lacked is reported, to be fetched from peers.
+    wants: Option<crate::content::Wants>,
 }
 
 impl StoreReplayer {
@@ -43,7 +46,14 @@ impl StoreReplayer {
             blobs,
             engine: Mutex::new(None),
             compiled: Mutex::new(BTreeMap::new()),
+            wants: None,
         }
+    }
+
+    /// Reports every request whose content is unavailable to `wants`.
+    pub fn with_wants(mut self, wants: crate::content::Wants) -> Self {
+        self.wants = Some(wants);
+        self
     }
 
     fn content(&self, what: &str, hash: &Digest) -> Result<Vec<u8>, ReplayError> {
@@ -141,6 +151,16 @@ impl StoreReplayer {
 
 impl Replayer for StoreReplayer {
     fn replay(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
+        let result = self.replay_from_store(request);
+        if let (Err(ReplayError::Unavailable(_)), Some(wants)) = (&result, &self.wants) {
+            wants.note(crate::content::Wanted::of_request(request));
+        }
+        result
+    }
+}
+
+impl StoreReplayer {
+    fn replay_from_store(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
         // The cheap checks first: a wrong manifest fails before any compilation.
         let manifest = if request.pre.index == 0 {
             None

@@ -159,6 +159,7 @@ pub async fn send_garbage(
         channels.txs.0,
         channels.beacon.0,
         channels.reshare.0,
+        channels.content.0,
     ];
     let max = plexus_node::engine::max_message_size() as usize;
     let mut tick: u64 = 0;

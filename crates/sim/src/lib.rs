@@ -145,6 +145,9 @@ pub struct Timing {
     /// How long a proposer waits for its block's beacon signature (idle time plus this stays
     /// below the leader timeout).
     pub beacon_wait_ms: u64,
+    /// How long verification waits for dispute content fetched from peers (below the
+    /// certification timeout).
+    pub content_wait_ms: u64,
 }
 
 impl Default for Timing {
@@ -155,6 +158,7 @@ impl Default for Timing {
             leader_timeout: Duration::from_millis(1_500),
             certification_timeout: Duration::from_millis(2_500),
             beacon_wait_ms: 800,
+            content_wait_ms: 1_000,
         }
     }
 }
@@ -411,6 +415,7 @@ impl EngineDefinition for PlexusEngine {
             },
             beacon_share: None,
             beacon_wait_ms: self.timing.beacon_wait_ms,
+            content_wait_ms: self.timing.content_wait_ms,
         };
         let (ledger, synced) = match self.snapshot(ctx.index) {
             Some((ledger, block)) => (ledger, Some(block)),
@@ -505,6 +510,8 @@ impl EngineDefinition for PlexusEngine {
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
                         reshare_durability(&durable, index),
+                        // The simulation settles no disputes: no content to fetch.
+                        None,
                     )
                     .await
                     .expect("consensus storage opens");
@@ -523,6 +530,8 @@ impl EngineDefinition for PlexusEngine {
                         // The harness tracks every participant as one peer set.
                         |_, _, _| {},
                         reshare_durability(&durable, index),
+                        // The simulation settles no disputes: no content to fetch.
+                        None,
                     )
                     .await
                     .expect("consensus storage opens");
@@ -572,23 +581,25 @@ impl EngineDefinition for PlexusEngine {
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_millis() as u64)
                     .unwrap_or(0);
-                let result = app.finalize(delivered, |executed| {
-                    let Some(durable) = &durable else {
-                        return Ok(());
-                    };
-                    let mut map = lock(durable);
-                    let record = map.entry(index).or_default();
-                    record.history.push(FinalizedEntry {
-                        block_hash: executed.state.block_hash,
-                        state_root: executed.block.header.state_root,
-                        proposer: executed.block.header.proposer.clone(),
-                        finalized_at_ms: now_ms,
-                    });
-                    record.txs += executed.block.txs.len() as u64;
-                    record.dealer_logs.extend(recorded_logs(executed));
-                    record.tip = Some(executed.clone());
-                    Ok::<_, std::convert::Infallible>(())
-                });
+                let result = app
+                    .finalize(&context, delivered, |executed| {
+                        let Some(durable) = &durable else {
+                            return Ok(());
+                        };
+                        let mut map = lock(durable);
+                        let record = map.entry(index).or_default();
+                        record.history.push(FinalizedEntry {
+                            block_hash: executed.state.block_hash,
+                            state_root: executed.block.header.state_root,
+                            proposer: executed.block.header.proposer.clone(),
+                            finalized_at_ms: now_ms,
+                        });
+                        record.txs += executed.block.txs.len() as u64;
+                        record.dealer_logs.extend(recorded_logs(executed));
+                        record.tip = Some(executed.clone());
+                        Ok::<_, std::convert::Infallible>(())
+                    })
+                    .await;
                 match result {
                     Ok(Some(executed)) => {
                         if let Some(durable) = &durable {
