@@ -7,7 +7,13 @@
 //! and its position only. An [`Outline`] (each piece's chaining value) is checked against the
 //! name by merging the values up the tree ([`Outline::root`]), and each piece is then checked
 //! against its value ([`Outline::check_piece`]). So a fetcher keeps no byte it has not checked,
-//! and knows which peer sent a bad piece, whichever peers the pieces came from.
+//! whichever peers the pieces came from.
+//!
+//! An outline that names the content still does not prove its piece count: BLAKE3's parent nodes
+//! do not commit to their depth, so the root's two children, say, pass as a two-piece outline of
+//! four-piece content, and then every true piece fails against it. A fetcher whose piece fails
+//! cannot tell whether the piece or the outline is false, and must not blame the piece's sender
+//! (the node's content fetch drops the outline and asks for it again).
 //!
 //! An outline carries no length: every length with the same piece count has the same tree shape,
 //! so the root could not check a claimed length, and a peer could otherwise claim a last piece
@@ -164,6 +170,19 @@ mod tests {
             None,
             "one piece travels whole"
         );
+    }
+
+    #[test]
+    fn an_outline_of_subtrees_names_the_content_yet_refuses_its_true_pieces() {
+        let bytes = content(4 * PIECE_BYTES as usize);
+        let outline = Outline::of(&bytes).unwrap();
+        let half = 2 * PIECE_BYTES;
+        let children = Outline {
+            pieces: vec![outline.subtree(0, half), outline.subtree(half, half)],
+        };
+        assert_eq!(children.root(), outline.root());
+        assert!(!children.check_piece(0, &bytes[..PIECE_BYTES as usize]));
+        assert!(outline.check_piece(0, &bytes[..PIECE_BYTES as usize]));
     }
 
     #[test]

@@ -63,10 +63,12 @@ const CONTENT_POLL: Duration = Duration::from_millis(100);
 
 /// A dispute settlement a client or a peer got into this node's mempool: the job and the
 /// manifest of the pre-state its re-run starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettlementSeen {
     pub job: Digest,
     pub manifest: Digest,
+    /// Who sent it (only the dispute's parties may settle it; the watcher checks).
+    pub sender: plexus_types::Address,
 }
 
 /// A finalized block on its way to the node, which must persist it and then acknowledge.
@@ -339,7 +341,11 @@ impl App {
                 let copy = admitted.is_some().then(|| tx.clone());
                 let settlement = match tx.tx.payload {
                     plexus_types::Payload::DisputeSettle { job, manifest } => {
-                        Some(SettlementSeen { job, manifest })
+                        Some(SettlementSeen {
+                            job,
+                            manifest,
+                            sender: tx.tx.sender.clone(),
+                        })
                     }
                     _ => None,
                 };

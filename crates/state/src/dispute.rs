@@ -1112,6 +1112,12 @@ fn open_game<'a>(state: &'a State, id: &Digest) -> Result<&'a Dispute, Reason> {
     Ok(dispute)
 }
 
+/// Whether `sender` is one of `dispute`'s two parties (its challenger or job `id`'s provider):
+/// the only ones who may settle it.
+pub fn is_party(state: &State, id: &Digest, dispute: &Dispute, sender: &Address) -> bool {
+    *sender == dispute.challenger || provider_of(state, id).as_ref() == Some(sender)
+}
+
 fn provider_of(state: &State, id: &Digest) -> Option<Address> {
     state
         .jobs
@@ -1162,7 +1168,7 @@ pub(crate) fn settle(
     replayer: &dyn Replayer,
 ) -> Result<(), SettleError> {
     let dispute = open_game(state, &id)?;
-    if *sender != dispute.challenger && provider_of(state, &id).as_ref() != Some(sender) {
+    if !is_party(state, &id, dispute, sender) {
         return Err(Reason::NotYourMove.into());
     }
     let Phase::Resolved { lo, hi } = dispute.game.phase() else {

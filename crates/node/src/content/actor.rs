@@ -14,8 +14,8 @@ use plexus_blobs::BlobStore;
 use plexus_chain::{App, Executed, SettlementSeen};
 use plexus_state::State;
 use plexus_types::audit::Manifest;
-use plexus_types::{Digest, PublicKey};
-use std::collections::BTreeSet;
+use plexus_types::{Address, Digest, PublicKey};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::{debug, info, warn};
@@ -26,6 +26,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// Every this many ticks the keys still unanswered are handed to the resolver again (it merges
 /// them with its own), so no answer lost on the way leaves a fetch hanging until its deadline.
 const RESYNC_TICKS: u64 = 10;
+
+/// Manifests each party of a dispute may have prefetched from its settlements in the mempool.
+const SETTLEMENT_MANIFESTS_MAX: usize = 2;
 
 /// The resolver's mailbox for content keys.
 pub type ResolverMailbox = commonware_resolver::p2p::Mailbox<Key, PublicKey, ()>;
@@ -48,6 +51,9 @@ pub struct Actor<E> {
     pub server: Server,
     /// Jobs whose open, resolved dispute's content was already asked for.
     pub prefetched: BTreeSet<Digest>,
+    /// The manifests each `(job, party)` named in settlements seen in the mempool (pruned with
+    /// `prefetched`, as disputes close).
+    pub settlement_manifests: BTreeMap<(Digest, Address), BTreeSet<Digest>>,
 }
 
 impl<E: Clock> Actor<E> {
@@ -78,7 +84,9 @@ impl<E: Clock> Actor<E> {
                 seen = inputs.settlements.next() => {
                     let Some(seen) = seen else { return };
                     let tip = self.app.finalized();
-                    if let Some(wanted) = wanted_by(&tip.state, seen.job, Some(seen.manifest)) {
+                    if self.settlement_counts(&tip.state, &seen)
+                        && let Some(wanted) = wanted_by(&tip.state, seen.job, Some(seen.manifest))
+                    {
                         self.want(wanted);
                     }
                 }
@@ -101,6 +109,28 @@ impl<E: Clock> Actor<E> {
 
     fn now(&self) -> SystemTime {
         self.context.current()
+    }
+
+    /// Whether a settlement seen in the mempool is worth a prefetch: its sender is one of the
+    /// dispute's two parties (the only ones who may settle it) and has named fewer than
+    /// [`SETTLEMENT_MANIFESTS_MAX`] manifests for it, so nobody else can fill the fetch slots
+    /// with manifests no peer serves, and a party only a few.
+    fn settlement_counts(&mut self, state: &State, seen: &SettlementSeen) -> bool {
+        let Some(dispute) = state.disputes.get(&seen.job) else {
+            return false;
+        };
+        if !plexus_state::dispute::is_party(state, &seen.job, dispute, &seen.sender) {
+            return false;
+        }
+        let named = self
+            .settlement_manifests
+            .entry((seen.job, seen.sender.clone()))
+            .or_default();
+        if named.len() >= SETTLEMENT_MANIFESTS_MAX && !named.contains(&seen.manifest) {
+            return false;
+        }
+        named.insert(seen.manifest);
+        true
     }
 
     /// Asks for what of `wanted` the store lacks; for a manifest it holds, the pages it lacks.
@@ -171,6 +201,14 @@ impl<E: Clock> Actor<E> {
                 warn!(%key, "a peer sent content that does not match its name");
                 Outcome::Invalid
             }
+            // Not the sender's fault for certain (the outline may be the lie): nobody is
+            // blocked, the item's piece keys are retired and its head is asked again.
+            Delivery::Doubtful => {
+                warn!(%key, "a piece does not match its outline: asking for the outline again");
+                let keep = self.fetches.requested().clone();
+                self.resolver.retain(move |key, _| keep.contains(key));
+                Outcome::Ignored
+            }
             Delivery::Accepted => Outcome::Resolved(Resolution::Complete),
             Delivery::Complete { item, bytes } => {
                 let hash = item.hash();
@@ -203,6 +241,8 @@ impl<E: Clock> Actor<E> {
             .map(|(job, _)| *job)
             .collect();
         self.prefetched.retain(|job| open.contains(job));
+        self.settlement_manifests
+            .retain(|(job, _), _| state.disputes.get(job).is_some_and(|d| d.ruling.is_none()));
         for job in open {
             if self.prefetched.insert(job)
                 && let Some(wanted) = wanted_by(state, job, None)

@@ -116,6 +116,7 @@ pub fn start<E, S, R, P, B>(
             fetches: state::Fetches::default(),
             server: serve::Server::default(),
             prefetched: Default::default(),
+            settlement_manifests: Default::default(),
         }
         .run(inputs)
     });

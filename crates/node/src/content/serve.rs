@@ -24,6 +24,10 @@ const OUTLINES_CACHED: usize = 64;
 /// Checked manifests kept, with the pages they list.
 const MANIFESTS_CACHED: usize = 16;
 
+/// More than any manifest's encoding (at most 2 x 1 024 page hashes and 4 096 globals, a few
+/// hundred KiB): content larger than this is not read to see whether it is one.
+const MANIFEST_BYTES_MAX: u64 = 1 << 20;
+
 /// What the server remembers between requests.
 #[derive(Default)]
 pub struct Server {
@@ -87,6 +91,11 @@ impl Server {
         let (lo, _) = state.disputes.get(job)?.game.resolved()?;
         let key = (*job, *manifest);
         if !self.manifests.contains_key(&key) {
+            // A peer may name any large blob as a manifest: do not read (and hash) more than
+            // a manifest can be.
+            if store.size(manifest).ok()?? > MANIFEST_BYTES_MAX {
+                return None;
+            }
             let bytes = store.get(manifest).ok()??;
             let decoded = Manifest::decode(Bytes::from(bytes)).ok()?;
             if !plexus_state::dispute::manifest_matches(&decoded, &lo) {

@@ -7,6 +7,16 @@
 //! [`ASSEMBLY_BYTES_MAX`] (one item at a time may exceed it alone). Nothing is kept that was not
 //! checked: a head against the item's name, a piece against the outline's chaining value. An
 //! item not done by its deadline is dropped; wanting it again starts over.
+//!
+//! A head that does not name its item is a lie of the peer that sent it. A piece that does not
+//! match its outline is not: BLAKE3's parent nodes do not commit to their depth, so a peer can
+//! send an outline that names the content but lists, say, the root's two children as two
+//! "pieces", and then every honest piece fails against it. Such a piece is `Doubtful`: its
+//! sender is not blamed, the outline is dropped and the head asked for again.
+//!
+//! Items are tracked by what they are (content and reason), not by content alone: a want with
+//! a reason no peer accepts (a settlement naming another job's page as its manifest, say) must
+//! not stand in for the same content wanted with a real one.
 
 use super::wire::{Head, Item, Key};
 use bytes::Bytes;
@@ -36,6 +46,9 @@ pub enum Delivery {
     Ignored,
     /// Not what the key names: the peer that sent it lied.
     Invalid,
+    /// A piece that does not match its outline: the outline or the piece is false, and which one
+    /// cannot be told, so nobody is blamed; the outline is dropped and the head asked again.
+    Doubtful,
     /// Checked and kept; the item needs more parts.
     Accepted,
     /// Checked and complete: the item's content, to store.
@@ -62,12 +75,12 @@ struct Fetch {
     stage: Stage,
 }
 
-/// The items this node fetches, by content name.
+/// The items this node fetches.
 #[derive(Default)]
 pub struct Fetches {
-    items: BTreeMap<Digest, Fetch>,
+    items: BTreeMap<Item, Fetch>,
     /// Queued items in the order they were wanted.
-    queue: VecDeque<Digest>,
+    queue: VecDeque<Item>,
     /// Keys handed to the resolver that have not been answered with good bytes.
     requested: BTreeSet<Key>,
     /// Items past their head (outlined or assembling).
@@ -81,8 +94,7 @@ impl Fetches {
     /// deadline). `false` when too many items are tracked.
     pub fn want(&mut self, item: Item, now: SystemTime) -> bool {
         let deadline = now + FETCH_TTL;
-        let hash = item.hash();
-        if let Some(fetch) = self.items.get_mut(&hash) {
+        if let Some(fetch) = self.items.get_mut(&item) {
             fetch.deadline = fetch.deadline.max(deadline);
             return true;
         }
@@ -90,20 +102,20 @@ impl Fetches {
             return false;
         }
         self.items.insert(
-            hash,
+            item,
             Fetch {
                 item,
                 deadline,
                 stage: Stage::Queued,
             },
         );
-        self.queue.push_back(hash);
+        self.queue.push_back(item);
         true
     }
 
-    /// Whether `hash` is being fetched.
+    /// Whether `hash` is being fetched (for any reason).
     pub fn is_wanted(&self, hash: &Digest) -> bool {
-        self.items.contains_key(hash)
+        self.items.keys().any(|item| item.hash() == *hash)
     }
 
     /// Items tracked.
@@ -126,14 +138,14 @@ impl Fetches {
     pub fn next_requests(&mut self) -> Vec<Key> {
         let mut keys = Vec::new();
         // Outlined items first: their heads are done, their pieces wait only for memory.
-        let outlined: Vec<Digest> = self
+        let outlined: Vec<Item> = self
             .items
             .iter()
             .filter(|(_, f)| matches!(f.stage, Stage::Outlined(_)))
-            .map(|(hash, _)| *hash)
+            .map(|(item, _)| *item)
             .collect();
-        for hash in outlined {
-            let fetch = self.items.get_mut(&hash).expect("listed above");
+        for item in outlined {
+            let fetch = self.items.get_mut(&item).expect("listed above");
             let Stage::Outlined(outline) = &fetch.stage else {
                 continue;
             };
@@ -152,10 +164,10 @@ impl Fetches {
             };
         }
         while self.active < ACTIVE_MAX {
-            let Some(hash) = self.queue.pop_front() else {
+            let Some(item) = self.queue.pop_front() else {
                 break;
             };
-            let Some(fetch) = self.items.get_mut(&hash) else {
+            let Some(fetch) = self.items.get_mut(&item) else {
                 continue;
             };
             fetch.stage = Stage::Head;
@@ -169,7 +181,7 @@ impl Fetches {
     /// Judges `value`, an answer to `key`.
     pub fn deliver(&mut self, key: &Key, value: Bytes) -> Delivery {
         let hash = key.item.hash();
-        let Some(fetch) = self.items.get_mut(&hash) else {
+        let Some(fetch) = self.items.get_mut(&key.item) else {
             return Delivery::Ignored;
         };
         if !self.requested.contains(key) {
@@ -216,7 +228,7 @@ impl Fetches {
                             Delivery::Accepted
                         }
                     }
-                    Some(None) => Delivery::Invalid,
+                    Some(None) => Delivery::Doubtful,
                     _ => Delivery::Ignored,
                 }
             }
@@ -226,40 +238,67 @@ impl Fetches {
             Delivery::Accepted => {
                 self.requested.remove(key);
             }
-            Delivery::Complete { .. } => self.forget(&hash),
+            // The content is here: whatever else wanted it for another reason is done too.
+            Delivery::Complete { .. } => {
+                let same: Vec<Item> = self
+                    .items
+                    .keys()
+                    .filter(|item| item.hash() == hash)
+                    .copied()
+                    .collect();
+                for item in &same {
+                    self.forget(item);
+                }
+            }
+            Delivery::Doubtful => self.doubt(&key.item),
             Delivery::Ignored | Delivery::Invalid => {}
         }
         delivery
     }
 
+    /// Drops `item`'s outline and the pieces checked against it, and queues its head to be
+    /// asked for again (first: it was already under way), keeping its deadline.
+    fn doubt(&mut self, item: &Item) {
+        let Some(fetch) = self.items.get_mut(item) else {
+            return;
+        };
+        if let Stage::Pieces { outline, .. } = &fetch.stage {
+            self.assembling_bytes -= outline.len_max();
+        }
+        fetch.stage = Stage::Queued;
+        self.active -= 1;
+        self.queue.push_front(*item);
+        self.requested.retain(|key| key.item != *item);
+    }
+
     /// Drops the items whose deadline is before `now`; returns how many.
     pub fn expire(&mut self, now: SystemTime) -> usize {
-        let expired: Vec<Digest> = self
+        let expired: Vec<Item> = self
             .items
             .iter()
             .filter(|(_, fetch)| fetch.deadline < now)
-            .map(|(hash, _)| *hash)
+            .map(|(item, _)| *item)
             .collect();
-        for hash in &expired {
-            self.forget(hash);
+        for item in &expired {
+            self.forget(item);
         }
         expired.len()
     }
 
-    /// Stops tracking `hash`: its keys, its slot and the memory its pieces reserved.
-    fn forget(&mut self, hash: &Digest) {
-        let Some(fetch) = self.items.remove(hash) else {
+    /// Stops tracking `item`: its keys, its slot and the memory its pieces reserved.
+    fn forget(&mut self, item: &Item) {
+        let Some(fetch) = self.items.remove(item) else {
             return;
         };
         match fetch.stage {
-            Stage::Queued => self.queue.retain(|queued| queued != hash),
+            Stage::Queued => self.queue.retain(|queued| queued != item),
             Stage::Head | Stage::Outlined(_) => self.active -= 1,
             Stage::Pieces { outline, .. } => {
                 self.active -= 1;
                 self.assembling_bytes -= outline.len_max();
             }
         }
-        self.requested.retain(|key| key.item.hash() != *hash);
+        self.requested.retain(|key| key.item != *item);
     }
 }
 
@@ -335,7 +374,7 @@ mod tests {
             Delivery::Invalid
         );
         assert_eq!(
-            fetches.deliver(&head, Head::Outline(outline).encode()),
+            fetches.deliver(&head, Head::Outline(outline.clone()).encode()),
             Delivery::Accepted
         );
         let keys = fetches.next_requests();
@@ -347,8 +386,15 @@ mod tests {
         // A piece in another's place is refused; each right one is kept.
         assert_eq!(
             fetches.deliver(&keys[0], pieces[1].clone()),
-            Delivery::Invalid
+            Delivery::Doubtful
         );
+        // Doubted, the outline is dropped: the head is asked again, and the pieces after it.
+        assert_eq!(fetches.next_requests(), vec![head]);
+        assert_eq!(
+            fetches.deliver(&head, Head::Outline(outline.clone()).encode()),
+            Delivery::Accepted
+        );
+        assert_eq!(fetches.next_requests(), keys);
         for i in [2, 0, 3] {
             assert_eq!(
                 fetches.deliver(&keys[i], pieces[i].clone()),
@@ -364,6 +410,40 @@ mod tests {
             Delivery::Complete {
                 item: wanted,
                 bytes: module
+            }
+        );
+        assert!(fetches.is_empty() && fetches.requested().is_empty());
+    }
+
+    /// A want whose reason no peer accepts (a settlement naming another job's page as its
+    /// manifest) once stood in for the same content wanted with a real reason.
+    #[test]
+    fn the_same_content_wanted_for_two_reasons_is_asked_for_both() {
+        let now = SystemTime::UNIX_EPOCH;
+        let mut fetches = Fetches::default();
+        let page = vec![5u8; 1_000];
+        let hash = plexus_blobs::blob_hash(&page);
+        let false_reason = Item::Manifest {
+            job: digest(9),
+            hash,
+        };
+        let real = Item::Page {
+            job: digest(9),
+            manifest: digest(1),
+            hash,
+        };
+        assert!(fetches.want(false_reason, now));
+        assert!(fetches.want(real, now));
+        assert_eq!(
+            fetches.next_requests(),
+            vec![Key::head(false_reason), Key::head(real)]
+        );
+        // Peers refuse the first; the second arrives, and both are done.
+        assert_eq!(
+            fetches.deliver(&Key::head(real), whole(&page)),
+            Delivery::Complete {
+                item: real,
+                bytes: page.clone()
             }
         );
         assert!(fetches.is_empty() && fetches.requested().is_empty());
@@ -411,13 +491,13 @@ mod tests {
         fetches.next_requests();
         for wanted in &items {
             // The outline is taken as checked here: the stage is what is tested.
-            let fetch = fetches.items.get_mut(&wanted.hash()).unwrap();
+            let fetch = fetches.items.get_mut(wanted).unwrap();
             fetch.stage = Stage::Outlined(big.clone());
         }
         let started = fetches.next_requests();
         assert_eq!(started.len(), 128, "two items fit 128 MiB");
         assert!(fetches.next_requests().is_empty());
-        fetches.forget(&items[0].hash());
+        fetches.forget(&items[0]);
         assert_eq!(
             fetches.next_requests().len(),
             64,
