@@ -119,8 +119,9 @@ impl Read for Message {
 
 /// Where new shares go, by the epoch they sign from.
 pub type ShareSink = Box<dyn Fn(u64, &Share) + Send>;
-/// Where the current round's record goes.
-pub type RoundSink = Box<dyn Fn(&RoundRecord) + Send>;
+/// Where the current round's record goes; `false` when it could not be made durable (then
+/// nothing it records may leave the node).
+pub type RoundSink = Box<dyn Fn(&RoundRecord) -> bool + Send>;
 
 /// Where the reshare keeps what must survive a restart: a node's files under its data dir
 /// ([`Durability::in_dir`]), or a simulated validator's durable record.
@@ -141,9 +142,11 @@ impl Durability {
         let (round_dir, share_dir) = (data_dir.to_path_buf(), data_dir.to_path_buf());
         Ok(Durability {
             saved,
-            save_round: Box::new(move |record| {
-                if let Err(err) = store_round(&round_dir, record) {
+            save_round: Box::new(move |record| match store_round(&round_dir, record) {
+                Ok(()) => true,
+                Err(err) => {
                     tracing::error!(%err, epoch = record.epoch, "cannot store the reshare round");
+                    false
                 }
             }),
             save_share: Box::new(move |epoch, share| {
@@ -499,9 +502,16 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
                 "resumed the reshare round after a restart"
             );
         }
-        // Durable before the dealing leaves: a restart deals the same one again.
-        if round.dealer.is_some() {
-            (self.save_round)(&round.record);
+        // Durable before the dealing leaves: a restart deals the same one again. A node that
+        // cannot keep its seed does not deal this epoch (a dealing it could not repeat after a
+        // restart would leave its players' acknowledgements unmatched).
+        if round.dealer.is_some() && !(self.save_round)(&round.record) {
+            warn!(
+                epoch,
+                "not dealing this epoch: the round record cannot be stored"
+            );
+            round.dealer = None;
+            round.unacked.clear();
         }
         self.round = Some(round);
         self.deliver_dealings();
@@ -559,11 +569,15 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
                 let dealing = (peer.clone(), public.clone(), private.clone());
                 let ack = match player.dealer_message::<N3f1>(peer.clone(), public, private) {
                     Ok(Some(ack)) => {
-                        round.acks.insert(peer.clone(), ack.clone());
                         // Durable before the acknowledgement leaves: a restarted player must
-                        // still hold every dealing it acknowledged.
+                        // still hold every dealing it acknowledged. If it cannot be kept, the
+                        // dealing is not acknowledged (its dealer's log then reveals the share).
                         round.record.dealings.push(dealing);
-                        (self.save_round)(&round.record);
+                        if !(self.save_round)(&round.record) {
+                            round.record.dealings.pop();
+                            return;
+                        }
+                        round.acks.insert(peer.clone(), ack.clone());
                         ack
                     }
                     Ok(None) => match round.acks.get(&peer) {
@@ -591,7 +605,9 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
                 {
                     round.unacked.remove(&peer);
                     round.record.acks.push((peer, ack));
-                    (self.save_round)(&round.record);
+                    // An ack kept only in memory is lost on a restart at worst (the dealer's
+                    // log then reveals that player's share): nothing leaves the node here.
+                    let _ = (self.save_round)(&round.record);
                 }
             }
             _ => {}

@@ -180,6 +180,7 @@ fn reshare_durability(durable: &DurableMap, index: usize) -> plexus_node::reshar
         save_round: Box::new(move |record| {
             lock(&rounds).entry(index).or_default().reshare_round =
                 Some(commonware_codec::Encode::encode(record).to_vec());
+            true
         }),
         save_share: Box::new(move |epoch, share| {
             lock(&shares)
