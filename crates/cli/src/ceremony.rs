@@ -231,7 +231,9 @@ impl Ceremony {
     }
 
     /// Every dealing in the directory whose share sealed to this validator opens and checks
-    /// against its dealer's commitment.
+    /// against its dealer's commitment. A dealing that does not is skipped with its reason (one
+    /// dealer's bad file must not stop the others' ceremony): it is not acknowledged, so its
+    /// dealer's log must reveal this validator's share in public or be left out.
     fn dealings(&self) -> Result<Vec<(PublicKey, DealerPubMsg<BeaconVariant>, DealerPrivMsg)>> {
         let mut found = Vec::new();
         for dealer in self.members() {
@@ -244,32 +246,45 @@ impl Ceremony {
                 );
                 continue;
             }
-            let cap = NonZeroU32::new(self.members().len() as u32).expect("a committee");
-            let bytes = read_hex(&path)?;
-            let split = bytes
-                .len()
-                .checked_sub(Signature::SIZE)
-                .with_context(|| format!("{} is not a dealing", path.display()))?;
-            let body = DealingBody::decode_cfg(commonware_codec::Copying(&bytes[..split]), &cap)
-                .with_context(|| format!("{} is not a dealing", path.display()))?;
-            let signature = Signature::decode(commonware_codec::Copying(&bytes[split..]))
-                .with_context(|| format!("{} is not a dealing", path.display()))?;
-            ensure!(
-                dealer.verify(&self.namespace, &body.encode(), &signature),
-                "{} is not signed by its dealer {}",
-                path.display(),
-                Address(dealer.clone())
-            );
-            let sealed = body
-                .sealed
-                .iter()
-                .find(|(player, _)| *player == self.me)
-                .with_context(|| format!("{} deals nothing to this validator", path.display()))?;
-            let private = open(&self.key, &dealer, &self.namespace, &sealed.1)
-                .with_context(|| format!("the share in {} does not open", path.display()))?;
-            found.push((dealer, body.public, private));
+            match self.dealing(&dealer, &path) {
+                Ok((public, private)) => found.push((dealer, public, private)),
+                Err(err) => eprintln!("skipping a dealing: {err:#}"),
+            }
         }
         Ok(found)
+    }
+
+    /// The dealing in `path`, checked: signed by `dealer`, with a share sealed to this
+    /// validator that opens.
+    fn dealing(
+        &self,
+        dealer: &PublicKey,
+        path: &Path,
+    ) -> Result<(DealerPubMsg<BeaconVariant>, DealerPrivMsg)> {
+        let cap = NonZeroU32::new(self.members().len() as u32).expect("a committee");
+        let bytes = read_hex(path)?;
+        let split = bytes
+            .len()
+            .checked_sub(Signature::SIZE)
+            .with_context(|| format!("{} is not a dealing", path.display()))?;
+        let body = DealingBody::decode_cfg(commonware_codec::Copying(&bytes[..split]), &cap)
+            .with_context(|| format!("{} is not a dealing", path.display()))?;
+        let signature = Signature::decode(commonware_codec::Copying(&bytes[split..]))
+            .with_context(|| format!("{} is not a dealing", path.display()))?;
+        ensure!(
+            dealer.verify(&self.namespace, &body.encode(), &signature),
+            "{} is not signed by its dealer {}",
+            path.display(),
+            Address(dealer.clone())
+        );
+        let sealed = body
+            .sealed
+            .iter()
+            .find(|(player, _)| *player == self.me)
+            .with_context(|| format!("{} deals nothing to this validator", path.display()))?;
+        let private = open(&self.key, dealer, &self.namespace, &sealed.1)
+            .with_context(|| format!("the share in {} does not open", path.display()))?;
+        Ok((body.public, private))
     }
 
     fn ack(&self) -> Result<PathBuf> {
@@ -299,11 +314,21 @@ impl Ceremony {
                 eprintln!("no acknowledgements from {} yet", Address(player.clone()));
                 continue;
             }
-            let acks = Acks::decode_cfg(
-                commonware_codec::Copying(read_hex(&path)?.as_slice()),
-                &(self.members().len() as u32),
-            )
-            .with_context(|| format!("{} is not an acknowledgement file", path.display()))?;
+            // A file that does not read counts as no acknowledgement (with its reason).
+            let acks = read_hex(&path).and_then(|bytes| {
+                Acks::decode_cfg(
+                    commonware_codec::Copying(bytes.as_slice()),
+                    &(self.members().len() as u32),
+                )
+                .with_context(|| format!("{} is not an acknowledgement file", path.display()))
+            });
+            let acks = match acks {
+                Ok(acks) => acks,
+                Err(err) => {
+                    eprintln!("skipping: {err:#}");
+                    continue;
+                }
+            };
             if let Some((_, ack)) = acks.0.into_iter().find(|(d, _)| *d == self.me)
                 && dealer.receive_player_ack(player.clone(), ack).is_ok()
             {
@@ -333,18 +358,27 @@ impl Ceremony {
                 eprintln!("no log from {} (left out)", Address(dealer.clone()));
                 continue;
             }
-            let log =
-                DealerLog::decode_cfg(commonware_codec::Copying(read_hex(&path)?.as_slice()), &cap)
+            // A log that does not check is left out, as a missing one is: every validator
+            // judges the same file the same way, so all still finish with the same logs.
+            let checked = read_hex(&path).and_then(|bytes| {
+                let log = DealerLog::decode_cfg(commonware_codec::Copying(bytes.as_slice()), &cap)
                     .with_context(|| format!("{} is not a dealer log", path.display()))?;
-            let (signer, log) = log.check(&self.info).with_context(|| {
-                format!("{} is not a valid log of this ceremony", path.display())
-            })?;
-            ensure!(
-                signer == dealer,
-                "{} is signed by another dealer",
-                path.display()
-            );
-            logs.record(dealer, log);
+                let (signer, log) = log.check(&self.info).with_context(|| {
+                    format!("{} is not a valid log of this ceremony", path.display())
+                })?;
+                ensure!(
+                    signer == dealer,
+                    "{} is signed by another dealer",
+                    path.display()
+                );
+                Ok(log)
+            });
+            match checked {
+                Ok(log) => {
+                    logs.record(dealer, log);
+                }
+                Err(err) => eprintln!("left out: {err:#}"),
+            }
         }
         let mut player = Player::new(self.info.clone(), self.key.clone())
             .map_err(|e| anyhow::anyhow!("not a player: {e:?}"))?;

@@ -55,6 +55,22 @@ pub fn genesis_ceremony(
     shared: &std::path::Path,
     out: &std::path::Path,
 ) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    genesis_ceremony_with(plexus, homes, names, draft, shared, out, &|| {}, None)
+}
+
+/// [`genesis_ceremony`], calling `after_deal` once every dealing is in the directory; the
+/// `log` step of validator `failing_log`, if any, must fail (and the ceremony go on without it).
+#[allow(clippy::too_many_arguments)]
+pub fn genesis_ceremony_with(
+    plexus: &str,
+    homes: &[&std::path::Path],
+    names: &[&str],
+    draft: &std::path::Path,
+    shared: &std::path::Path,
+    out: &std::path::Path,
+    after_deal: &dyn Fn(),
+    failing_log: Option<usize>,
+) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
     let run = |i: usize, args: &[&str]| {
         let output = std::process::Command::new(plexus)
             .args(["genesis", "ceremony"])
@@ -65,8 +81,10 @@ pub fn genesis_ceremony(
             .env("PLEXUS_HOME", homes[i])
             .output()
             .unwrap();
-        assert!(
+        let expected = !(args == ["log"] && failing_log == Some(i));
+        assert_eq!(
             output.status.success(),
+            expected,
             "validator {i}: ceremony {args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
@@ -74,6 +92,9 @@ pub fn genesis_ceremony(
     for step in ["deal", "ack", "log"] {
         for i in 0..names.len() {
             run(i, &[step]);
+        }
+        if step == "deal" {
+            after_deal();
         }
     }
     (0..names.len())
