@@ -9,7 +9,7 @@
 //! `soak` sends valid transfers in floods until `--txs` have finalized and prints the node's
 //! resident memory and store size after each million, so growth without a plateau shows.
 
-use crate::bench::{Pace, percentile, ring_transfers, start_devnet, submit_all};
+use crate::bench_kit::{Pace, percentile, ring_transfers, start_devnet, submit_all};
 use crate::devnet::dev_key;
 use anyhow::{Context, Result, bail};
 use commonware_codec::Encode;
@@ -384,7 +384,7 @@ pub fn bench_soak(txs: u64, flood: u64, json_mode: bool) -> Result<()> {
 }
 
 fn soak(
-    devnet: &crate::bench::Devnet,
+    devnet: &crate::bench_kit::Devnet,
     client: &Client,
     txs: u64,
     flood: u64,

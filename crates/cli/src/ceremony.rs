@@ -150,7 +150,7 @@ struct Ceremony {
 impl Ceremony {
     fn open(args: &StepArgs) -> Result<Self> {
         let draft = GenesisFile::load(&args.genesis)?;
-        let committee = crate::devnet::committee_of(&draft)?;
+        let committee = committee_of(&draft)?;
         let mut unkeyed = draft.clone();
         unkeyed.beacon_key = PENDING_KEY.into();
         let text = serde_json::to_vec(&unkeyed).expect("a genesis file serializes");
@@ -407,6 +407,19 @@ impl Ceremony {
         genesis.save(out)?;
         Ok(plexus_types::hash::hash(&[&output.encode()]).to_string())
     }
+}
+
+/// The committee a genesis file elects (whatever its beacon key: a draft has none yet).
+pub fn committee_of(genesis: &GenesisFile) -> Result<Vec<Address>> {
+    // A placeholder key stands in until the committee is known and the real key is made for it.
+    let placeholder =
+        plexus_state::beacon::DevBeacon::deal(0, [PrivateKey::from_seed(0).public_key()]);
+    let mut keyed = genesis.clone();
+    keyed.beacon_key = beacon_key_hex(&placeholder.output);
+    keyed
+        .to_genesis()?
+        .committee()
+        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))
 }
 
 /// A dealer, its public commitment and each player's private share.

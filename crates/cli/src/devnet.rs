@@ -575,18 +575,6 @@ pub enum GenesisCommand {
     },
 }
 
-/// The committee a genesis file elects (whatever its beacon key: a draft has none yet).
-pub fn committee_of(genesis: &GenesisFile) -> Result<Vec<Address>> {
-    // A placeholder key stands in until the committee is known and the real key is made for it.
-    let placeholder = DevBeacon::deal(0, [validator_key(0).public_key()]);
-    let mut keyed = genesis.clone();
-    keyed.beacon_key = beacon_key_hex(&placeholder.output);
-    keyed
-        .to_genesis()?
-        .committee()
-        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))
-}
-
 fn split_pair(text: &str, flag: &str) -> Result<(String, String)> {
     let (who, amount) = text
         .split_once('=')
@@ -630,7 +618,7 @@ pub fn run_genesis(args: GenesisArgs, json_mode: bool) -> Result<()> {
         validators,
         beacon_key: crate::ceremony::PENDING_KEY.into(),
     };
-    let committee = committee_of(&genesis)?;
+    let committee = crate::ceremony::committee_of(&genesis)?;
     if args.ceremony_draft {
         genesis.save(&args.out)?;
         if json_mode {
