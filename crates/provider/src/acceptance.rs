@@ -11,8 +11,11 @@
 //! its speed looks like at that moment: a job's feasibility was judged when the provider took
 //! it on, and one measurement under load must never turn into a refusal of work in progress.
 
-use crate::agent::GIVE_UP_BEFORE_DEADLINE_BLOCKS;
 use serde::{Deserialize, Serialize};
+
+/// Blocks before its deadline at which a job whose content cannot be fetched is given up (a
+/// failed commitment with no fuel: the consumer is refunded and the provider not slashed).
+pub const GIVE_UP_BEFORE_DEADLINE_BLOCKS: u64 = 3;
 
 /// How much slower than its figure the provider may run a job and still make the deadline.
 pub const SAFETY_FACTOR: u64 = 2;

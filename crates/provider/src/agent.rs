@@ -10,7 +10,7 @@
 //! thread submits every transaction, so nonces never race.
 
 use crate::{
-    acceptance::{self, Decision, Terms},
+    acceptance::{self, Decision, GIVE_UP_BEFORE_DEADLINE_BLOCKS, Terms},
     fueltrace::{self, PlayError},
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
     runner::{Assignment, RunError, Runner},
@@ -47,9 +47,6 @@ pub const BLOCK_MS_ASSUMED: u64 = 250;
 pub const HEARTBEAT_EVERY_BLOCKS: u64 = 10;
 /// Blocks after which a commitment that is still not on chain is sent again.
 pub const RESEND_AFTER_BLOCKS: u64 = 10;
-/// Blocks before its deadline at which a job whose content cannot be fetched is given up (a
-/// failed commitment with no fuel: the consumer is refunded and the provider not slashed).
-pub const GIVE_UP_BEFORE_DEADLINE_BLOCKS: u64 = 3;
 
 /// What the agent advertises and how it pays for it.
 #[derive(Clone, Debug)]
@@ -570,7 +567,7 @@ impl Agent {
             Some("settle") => self.settlement(dispute, &id)?,
             Some(to_move) if to_move == mine => {
                 let game = fueltrace::game(dispute)?;
-                let leaves = fueltrace::read_leaves(&self.runner.dir, &id)?
+                let leaves = crate::leaves::read_leaves(&self.runner.dir, &id)?
                     .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
                 let step = match role {
                     Role::Defender => fueltrace::defend(&game, &leaves)?,

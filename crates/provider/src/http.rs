@@ -168,8 +168,8 @@ async fn leaves(State(state): State<HttpState>, Path(id): Path<String>) -> Respo
     let Some(job) = parse_digest(&id) else {
         return not_a_job(&id);
     };
-    match crate::fueltrace::read_leaves(state.checkpoints.dir(), &job) {
-        Ok(Some(leaves)) => bytes(crate::fueltrace::encode_leaves(&leaves)),
+    match crate::leaves::read_leaves(state.checkpoints.dir(), &job) {
+        Ok(Some(leaves)) => bytes(crate::leaves::encode_leaves(&leaves)),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             "unknown_trace",

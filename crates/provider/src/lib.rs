@@ -10,7 +10,8 @@
 //! - `journal`: the per-job records that let a restarted agent resume.
 //! - `speed`: the fuel-per-second figure (median of several timings, kept across restarts,
 //!   re-measured while idle).
-//! - `checkpoints`: checkpoint manifests and pages on disk, served for audits.
+//! - `checkpoints`: checkpoint manifests and pages on disk, served for audits; `leaves`: a
+//!   job's trace leaves on disk.
 //! - `http`: the provider's HTTP API (outputs, checkpoints, pages, blobs).
 //!
 //! Data layout under the provider's directory: `blobs/` (content-addressed store), `jobs/`
@@ -23,6 +24,7 @@ pub mod checkpoints;
 pub mod fueltrace;
 pub mod http;
 pub mod journal;
+pub mod leaves;
 pub mod runner;
 pub mod speed;
 

@@ -244,9 +244,9 @@ impl Runner {
             last.1 = plexus_types::trace::content_hash(
                 &[b"forged state".as_slice(), &job.id.0].concat(),
             );
-            trace_root = crate::fueltrace::leaves_root(&leaves);
+            trace_root = crate::leaves::leaves_root(&leaves);
         }
-        crate::fueltrace::write_leaves(&self.dir, &job.id, &leaves)?;
+        crate::leaves::write_leaves(&self.dir, &job.id, &leaves)?;
         let commitment = CommitmentRecord {
             output_hash: digest_hex(&chain_digest(&output_hash)),
             total_fuel: execution.total_fuel,

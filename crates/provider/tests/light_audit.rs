@@ -10,6 +10,7 @@ use plexus_provider::{
     fueltrace,
     http::{HttpState, router},
     journal::Journal,
+    leaves,
     runner::{Assignment, Runner},
 };
 use plexus_types::hash::parse_digest;
@@ -120,13 +121,13 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
     // A provider that lies about one transition: leaf 5's state is replaced, and the commitment
     // is made over the lie. Drawing segment 4 (ending at leaf 5) catches it; so does drawing 5
     // (starting from it: the served checkpoint no longer matches the leaf).
-    let mut leaves = fueltrace::read_leaves(&provider_dir, &job.id)
+    let mut leaves = leaves::read_leaves(&provider_dir, &job.id)
         .unwrap()
         .unwrap();
     leaves[5].1 = plexus_types::trace::content_hash(b"a state never computed");
-    fueltrace::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
+    leaves::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
     let lied = Commitment {
-        trace_root: plexus_types::hash::digest_from_bytes(fueltrace::leaves_root(&leaves).0),
+        trace_root: plexus_types::hash::digest_from_bytes(leaves::leaves_root(&leaves).0),
         ..committed.clone()
     };
     assert_eq!(
@@ -230,14 +231,14 @@ fn light_audits_agree_with_the_bill_of_a_trap() {
 
     // A provider that commits the store's stale count at the trap (the fuel of the last
     // checkpoint, plus one) is caught on the trapping segment.
-    let mut leaves = fueltrace::read_leaves(&provider_dir, &job.id)
+    let mut leaves = leaves::read_leaves(&provider_dir, &job.id)
         .unwrap()
         .unwrap();
     leaves[4].0 = leaves[3].0 + 1;
-    fueltrace::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
+    leaves::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
     let understated = Commitment {
         total_fuel: leaves[4].0,
-        trace_root: plexus_types::hash::digest_from_bytes(fueltrace::leaves_root(&leaves).0),
+        trace_root: plexus_types::hash::digest_from_bytes(leaves::leaves_root(&leaves).0),
         ..committed
     };
     assert_eq!(
