@@ -10,9 +10,9 @@
 //! prime-order part has a discrete log only its owner knows, and a torsion component or a
 //! non-canonical encoding only gives that same owner another address.
 
-use crate::tx::PublicKey;
 use bech32::{Bech32m, Hrp, primitives::decode::CheckedHrpstring};
 use commonware_codec::{DecodeExt, Encode};
+use commonware_cryptography::ed25519::PublicKey;
 use std::{fmt, str::FromStr, sync::LazyLock};
 
 /// The human-readable prefix of every Plexus address.
