@@ -12,6 +12,9 @@
 
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
+use plexus_fueltrace::challenger::first_disagreement;
+use plexus_fueltrace::defender::DefenderTrace;
+use plexus_fueltrace::dissection::{Choose, Move, Phase, Reveal, Role, rounds_max};
 use plexus_state::audit::{AuditParams, BPS, PPM};
 use plexus_state::beacon::DevBeacon;
 use plexus_state::dispute::{
@@ -23,7 +26,6 @@ use plexus_state::{
     apply_block_with, build_block_with,
 };
 use plexus_types::audit::{Verdict, audit_seal};
-use plexus_types::dissection::{Choose, DefenderTrace, Move, Phase, Reveal, Role, rounds_max};
 use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_ceil, fuel_cost_floor};
 use plexus_types::trace::{Digest32, content_hash};
@@ -621,7 +623,7 @@ impl Chain {
                 }
                 Some(Role::Challenger) => {
                     let points = game.revealed_points();
-                    let choice = Choose::first_disagreement(&points, |i, leaf| agrees(i, leaf));
+                    let choice = first_disagreement(&points, |i, leaf| agrees(i, leaf));
                     (challenger, Move::Choose(choice))
                 }
             };
@@ -1332,7 +1334,7 @@ fn bad_dispute_inputs_fail_without_effect() {
             Some(Role::Defender) => (PROVIDER, defender.respond(&game).unwrap().unwrap()),
             _ => {
                 let points = game.revealed_points();
-                let choice = Choose::first_disagreement(&points, |i, l| job.agrees(i, l));
+                let choice = first_disagreement(&points, |i, l| job.agrees(i, l));
                 (VERIFIER, Move::Choose(choice))
             }
         };
