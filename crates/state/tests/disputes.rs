@@ -2416,3 +2416,57 @@ fn two_full_audits_drawn_at_once_to_a_slow_restarting_verifier_both_pass() {
     );
     assert_eq!(chain.slash_burned(), 0);
 }
+
+/// A snapshot mid-dispute (a provider, a job, a verifier, its audit and a dissection game
+/// awaiting a choice) meets mutated and truncated bytes: the decoder returns an error or a state
+/// that round-trips, never a panic. State sync will feed it bytes from a peer; the fuzz target
+/// `decode_snapshot` searches further.
+#[test]
+fn a_snapshot_mid_dispute_survives_mutated_bytes() {
+    use commonware_codec::Copying;
+    use rand::{RngExt as _, SeedableRng as _};
+    use rand_chacha::ChaCha8Rng;
+
+    let mut chain = Chain::new(0);
+    chain.register_provider();
+    chain.register_verifier(VERIFIER, VERIFIER_BOND);
+    let fault = Fault::From(SEGMENTS / 2);
+    let (id, job, _) = chain.audited(7, fault, Fault::Honest);
+    let reveal = job
+        .trace(fault)
+        .respond(&chain.state.disputes[&id].game)
+        .unwrap()
+        .unwrap();
+    chain.ok(
+        PROVIDER,
+        Payload::DisputeMove {
+            job: id,
+            step: reveal,
+        },
+    );
+    assert!(matches!(
+        chain.state.disputes[&id].game.phase(),
+        Phase::AwaitingChoice { .. }
+    ));
+    let bytes = chain.state.encode().to_vec();
+    assert_eq!(State::decode(Copying(&bytes[..])).unwrap(), chain.state);
+
+    let seed = 13;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // The market and FuelTrace records are encoded last: half the mutations land among them.
+    let tail = bytes.len().saturating_sub(4_096);
+    for case in 0..1_000 {
+        let start = if case % 2 == 0 { 0 } else { tail };
+        let at = rng.random_range(start..bytes.len());
+        let mut mutated = bytes.clone();
+        mutated[at] = rng.random();
+        for candidate in [&mutated[..], &mutated[..at]] {
+            if let Ok(state) = State::decode(Copying(candidate)) {
+                let again = State::decode(state.encode()).unwrap_or_else(|err| {
+                    panic!("seed {seed} case {case} byte {at}: accepted, then refused: {err}")
+                });
+                assert_eq!(again, state, "seed {seed} case {case} byte {at}");
+            }
+        }
+    }
+}
