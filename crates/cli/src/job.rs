@@ -830,7 +830,7 @@ fn dispute_job(
         let state = (dispute.phase.clone(), dispute.round, dispute.lo, dispute.hi);
         if dispute.to_move.as_deref() == Some("challenger") && answered.as_ref() != Some(&state) {
             let game = plexus_provider::fueltrace::game(&dispute)?;
-            if let Some(step) = plexus_provider::fueltrace::challenge(&game, leaves) {
+            if let Some(step) = plexus_fueltrace::challenger::challenge(&game, leaves) {
                 crate::send(
                     client,
                     json_mode,

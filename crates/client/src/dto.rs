@@ -385,7 +385,7 @@ pub struct DisputeDto {
     /// The disputed interval of leaves.
     pub lo: u64,
     pub hi: u64,
-    /// The game's canonical encoding (`plexus_types::dissection::Dissection`), hex: what the
+    /// The game's canonical encoding (`plexus_fueltrace::dissection::Dissection`), hex: what the
     /// agents decode to compute their moves.
     pub game: String,
     /// The two proven adjacent leaves of a resolved game.

@@ -614,7 +614,7 @@ fn canary_job_dto(
 }
 
 fn dispute_dto(dispute: &plexus_state::dispute::Dispute) -> DisputeDto {
-    use plexus_types::dissection::{Phase, Role};
+    use plexus_fueltrace::dissection::{Phase, Role};
     let game = &dispute.game;
     let phase = match game.phase() {
         _ if dispute.ruling.is_some() => "ruled",

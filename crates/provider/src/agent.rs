@@ -20,7 +20,7 @@ use plexus_client::{
     Client, ClientError, TxBuilder,
     dto::{DisputeDto, JobDto},
 };
-use plexus_types::dissection::Role;
+use plexus_fueltrace::dissection::Role;
 use plexus_types::{
     Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
     job::ResourceProfile,
@@ -570,7 +570,7 @@ impl Agent {
                 let leaves = crate::leaves::read_leaves(&self.runner.dir, &id)?
                     .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
                 let step = match role {
-                    Role::Defender => fueltrace::defend(&game, &leaves)?,
+                    Role::Defender => fueltrace::defend(&game, &leaves).map_err(PlayError::from)?,
                     Role::Challenger => fueltrace::challenge(&game, &leaves),
                 };
                 match step {

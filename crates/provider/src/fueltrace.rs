@@ -3,8 +3,9 @@
 //! pre-state it uploads for the validators' re-run.
 //!
 //! Every move is computed from the game the node shows (`DisputeDto::game`, the canonical
-//! encoding of `plexus_types::dissection::Dissection`) and the agent's own leaves, so a restarted
-//! agent plays on from wherever the chain is.
+//! encoding of `plexus_fueltrace::dissection::Dissection`) and the agent's own leaves, so a
+//! restarted agent plays on from wherever the chain is. The moves themselves are the roles'
+//! strategies in `plexus_fueltrace` (`defender::defend`, `challenger::challenge`), re-exported here.
 
 use crate::checkpoints::CheckpointReader;
 use crate::leaves::{decode_leaves, leaves_root};
@@ -12,9 +13,9 @@ use crate::runner::{Assignment, RunError, Runner};
 use plexus_client::{Client, ClientError, dto::DisputeDto};
 use plexus_exec::SegmentEnd;
 use plexus_exec::{Digest32, PageSource};
+use plexus_fueltrace::dissection::{Dissection, DissectionError, RevealedLeaf};
 use plexus_state::dispute::{ReplayEnd, Replayed, transition_holds};
 use plexus_types::audit::Manifest;
-use plexus_types::dissection::{Choose, DefenderTrace, Dissection, Move, Role};
 use plexus_types::job::Commitment;
 use plexus_types::trace;
 use plexus_types::{Digest, hash::digest_from_bytes};
@@ -28,7 +29,7 @@ pub enum PlayError {
     #[error("the node's dispute record does not decode: {0}")]
     Game(String),
     #[error("dissection: {0}")]
-    Dissection(#[from] plexus_types::dissection::DissectionError),
+    Dissection(#[from] DissectionError),
     #[error("no trace is stored for job {0}")]
     NoTrace(String),
     #[error("checkpoint storage: {0}")]
@@ -45,29 +46,7 @@ pub fn game(dispute: &DisputeDto) -> Result<Dissection, PlayError> {
     Dissection::decode(bytes::Bytes::from(bytes)).map_err(|err| PlayError::Game(err.to_string()))
 }
 
-/// The defender's next move from its own leaves (`None` when it is not the defender's turn).
-pub fn defend(game: &Dissection, leaves: &[(u64, Digest32)]) -> Result<Option<Move>, PlayError> {
-    if game.to_move() != Some(Role::Defender) {
-        return Ok(None);
-    }
-    Ok(DefenderTrace::new(leaves)?.respond(game)?)
-}
-
-/// The challenger's next move from its own leaves: the first revealed point it disagrees with
-/// (`None` when it is not the challenger's turn).
-pub fn challenge(game: &Dissection, leaves: &[(u64, Digest32)]) -> Option<Move> {
-    if game.to_move() != Some(Role::Challenger) {
-        return None;
-    }
-    let points = game.revealed_points();
-    let choice = Choose::first_disagreement(&points, |index, hash| {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| leaves.get(i))
-            .is_some_and(|(fuel, root)| trace::leaf(index, *fuel, root) == *hash)
-    });
-    Some(Move::Choose(choice))
-}
+pub use plexus_fueltrace::{challenger::challenge, defender::defend};
 
 /// Uploads checkpoint `index` of `job` (its manifest and every page) to the node's content
 /// store, for the validators' re-run; returns the manifest's content hash. Index 0 needs no
@@ -219,7 +198,7 @@ pub fn light_audit(
         let Some(outcome) = outcome else {
             return Ok(Some(segment));
         };
-        let hi = plexus_types::dissection::RevealedLeaf {
+        let hi = RevealedLeaf {
             index: segment + 1,
             fuel: post_fuel,
             state_root: post_root,
@@ -229,40 +208,4 @@ pub fn light_audit(
         }
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn root(i: u8) -> Digest32 {
-        trace::content_hash(&[i])
-    }
-
-    #[test]
-    fn an_honest_challenger_against_a_forged_last_leaf_ends_on_the_last_segment() {
-        // 40 segments; the defender forged only the final leaf.
-        let honest: Vec<(u64, Digest32)> =
-            (0..41u8).map(|i| (u64::from(i) * 10, root(i))).collect();
-        let mut forged = honest.clone();
-        forged[40].1 = root(200);
-        let defender = DefenderTrace::new(&forged).unwrap();
-        let mut game = Dissection::open_whole(16, 41, defender.root()).unwrap();
-        let mut moves = 0;
-        while game.resolved().is_none() {
-            let step = match game.to_move() {
-                Some(Role::Defender) => defend(&game, &forged).unwrap().unwrap(),
-                Some(Role::Challenger) => challenge(&game, &honest).unwrap(),
-                None => break,
-            };
-            game.apply(step).unwrap();
-            moves += 1;
-            assert!(moves < 20, "the game does not end");
-        }
-        let (lo, hi) = game.resolved().unwrap();
-        assert_eq!((lo.index, hi.index), (39, 40));
-        assert_eq!(hi.state_root, root(200));
-        assert_eq!(defend(&game, &forged).unwrap(), None);
-        assert_eq!(challenge(&game, &honest), None);
-    }
 }

@@ -67,11 +67,13 @@ pub use load::{
 };
 
 use commonware_cryptography::Signer as _;
+use plexus_fueltrace::challenger::first_disagreement;
+use plexus_fueltrace::defender::DefenderTrace;
+use plexus_fueltrace::dissection::{self, Move, Role};
 use plexus_state::Params;
 use plexus_state::audit::{BPS, PPM};
 use plexus_types::audit::Verdict;
 use plexus_types::codec::{EncodeSize as _, FixedSize as _};
-use plexus_types::dissection::{self, Choose, DefenderTrace, Move, Role};
 use plexus_types::job::{Commitment, JOB_FUEL_MAX, fuel_cost_ceil, fuel_cost_floor};
 use plexus_types::trace::{self, Digest32};
 use plexus_types::{Address, Amount, PLX, Payload, PrivateKey, Signature, Transaction};
@@ -1258,13 +1260,12 @@ impl Game {
                     Some(next) => next,
                     None => break,
                 },
-                Some(Role::Challenger) => Move::Choose(Choose::first_disagreement(
-                    &game.revealed_points(),
-                    |i, leaf| {
+                Some(Role::Challenger) => {
+                    Move::Choose(first_disagreement(&game.revealed_points(), |i, leaf| {
                         let (fuel, root) = self.honest(i);
                         trace::leaf(i, fuel, &root) == *leaf
-                    },
-                )),
+                    }))
+                }
             };
             game.apply(next.clone())?;
             moves.push(next);

@@ -103,7 +103,7 @@ impl Default for AuditParams {
             light_audit_ppm: 100_000,
             full_audit_ppm: 10_000,
             light_audit_segments: 4,
-            dissection_arity: plexus_types::dissection::ARITY_DEFAULT,
+            dissection_arity: plexus_fueltrace::dissection::ARITY_DEFAULT,
             response_blocks: 20,
             slash_multiple: 13,
             winner_share_bps: 5_000,

@@ -43,8 +43,8 @@
 use crate::State;
 use crate::audit::{AuditParams, BPS, PPM};
 use crate::market::{self, JobStatus};
+use plexus_fueltrace::dissection::{Dissection, Move, Phase, RevealedLeaf, Role};
 use plexus_types::audit::{Manifest, VERIFIER_CAPACITY_MAX, Verdict, audit_seal};
-use plexus_types::dissection::{Dissection, Move, Phase, RevealedLeaf, Role};
 use plexus_types::job::{AuditClass, Commitment, fuel_cost_ceil};
 use plexus_types::trace::{Digest32, trap_root};
 use plexus_types::{Address, Amount, Digest, Reason, hash};

@@ -449,7 +449,7 @@ pub(crate) fn commit(
     // refusal, which bills nothing, has none) or more leaves than a dissection handles.
     let leaves = u64::from(commitment.segments) + 1;
     if (commitment.segments == 0 && commitment.total_fuel > 0)
-        || leaves > plexus_types::dissection::LEAVES_MAX
+        || leaves > plexus_fueltrace::dissection::LEAVES_MAX
     {
         return Err(Reason::InvalidCommitment);
     }

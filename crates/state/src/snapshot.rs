@@ -11,7 +11,7 @@ use crate::rewards::Emission;
 use crate::{Account, Params, State, Supply, Unbonding, Validator};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
-use plexus_types::dissection::Dissection;
+use plexus_fueltrace::dissection::Dissection;
 use plexus_types::job::{
     AuditClass, Commitment, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile, read_str,
     str_encode_size, write_str,

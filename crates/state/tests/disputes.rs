@@ -12,6 +12,9 @@
 
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
+use plexus_fueltrace::challenger::first_disagreement;
+use plexus_fueltrace::defender::DefenderTrace;
+use plexus_fueltrace::dissection::{Choose, Move, Phase, Reveal, Role, rounds_max};
 use plexus_state::audit::{AuditParams, BPS, PPM};
 use plexus_state::beacon::DevBeacon;
 use plexus_state::dispute::{
@@ -23,7 +26,6 @@ use plexus_state::{
     apply_block_with, build_block_with,
 };
 use plexus_types::audit::{Verdict, audit_seal};
-use plexus_types::dissection::{Choose, DefenderTrace, Move, Phase, Reveal, Role, rounds_max};
 use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_ceil, fuel_cost_floor};
 use plexus_types::trace::{Digest32, content_hash};
@@ -621,7 +623,7 @@ impl Chain {
                 }
                 Some(Role::Challenger) => {
                     let points = game.revealed_points();
-                    let choice = Choose::first_disagreement(&points, |i, leaf| agrees(i, leaf));
+                    let choice = first_disagreement(&points, |i, leaf| agrees(i, leaf));
                     (challenger, Move::Choose(choice))
                 }
             };
@@ -1332,7 +1334,7 @@ fn bad_dispute_inputs_fail_without_effect() {
             Some(Role::Defender) => (PROVIDER, defender.respond(&game).unwrap().unwrap()),
             _ => {
                 let points = game.revealed_points();
-                let choice = Choose::first_disagreement(&points, |i, l| job.agrees(i, l));
+                let choice = first_disagreement(&points, |i, l| job.agrees(i, l));
                 (VERIFIER, Move::Choose(choice))
             }
         };
@@ -2413,4 +2415,58 @@ fn two_full_audits_drawn_at_once_to_a_slow_restarting_verifier_both_pass() {
         "an honest verifier lost its bond to load"
     );
     assert_eq!(chain.slash_burned(), 0);
+}
+
+/// A snapshot mid-dispute (a provider, a job, a verifier, its audit and a dissection game
+/// awaiting a choice) meets mutated and truncated bytes: the decoder returns an error or a state
+/// that round-trips, never a panic. State sync will feed it bytes from a peer; the fuzz target
+/// `decode_snapshot` searches further.
+#[test]
+fn a_snapshot_mid_dispute_survives_mutated_bytes() {
+    use commonware_codec::Copying;
+    use rand::{RngExt as _, SeedableRng as _};
+    use rand_chacha::ChaCha8Rng;
+
+    let mut chain = Chain::new(0);
+    chain.register_provider();
+    chain.register_verifier(VERIFIER, VERIFIER_BOND);
+    let fault = Fault::From(SEGMENTS / 2);
+    let (id, job, _) = chain.audited(7, fault, Fault::Honest);
+    let reveal = job
+        .trace(fault)
+        .respond(&chain.state.disputes[&id].game)
+        .unwrap()
+        .unwrap();
+    chain.ok(
+        PROVIDER,
+        Payload::DisputeMove {
+            job: id,
+            step: reveal,
+        },
+    );
+    assert!(matches!(
+        chain.state.disputes[&id].game.phase(),
+        Phase::AwaitingChoice { .. }
+    ));
+    let bytes = chain.state.encode().to_vec();
+    assert_eq!(State::decode(Copying(&bytes[..])).unwrap(), chain.state);
+
+    let seed = 13;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // The market and FuelTrace records are encoded last: half the mutations land among them.
+    let tail = bytes.len().saturating_sub(4_096);
+    for case in 0..1_000 {
+        let start = if case % 2 == 0 { 0 } else { tail };
+        let at = rng.random_range(start..bytes.len());
+        let mut mutated = bytes.clone();
+        mutated[at] = rng.random();
+        for candidate in [&mutated[..], &mutated[..at]] {
+            if let Ok(state) = State::decode(Copying(candidate)) {
+                let again = State::decode(state.encode()).unwrap_or_else(|err| {
+                    panic!("seed {seed} case {case} byte {at}: accepted, then refused: {err}")
+                });
+                assert_eq!(again, state, "seed {seed} case {case} byte {at}");
+            }
+        }
+    }
 }

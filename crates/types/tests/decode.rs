@@ -1,11 +1,17 @@
 //! Decoders meet arbitrary bytes: they never panic, and whatever they accept is canonical
-//! (re-encoding gives back exactly the input), so one transaction has one hash.
+//! (re-encoding gives back exactly the input), so one transaction has one hash. Every payload
+//! kind, dissection move, verdict, receipt and checkpoint manifest is mutated byte by byte; the
+//! fuzz targets in `fuzz/` search further.
 
 use commonware_codec::{Decode, DecodeExt, Encode};
 use commonware_cryptography::Signer;
+use plexus_types::audit::{Manifest, Verdict};
+use plexus_types::dissection::{Choose, Move, Prove, Reveal, RevealedLeaf};
+use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
+use plexus_types::trace::{self, Digest32, GlobalValue, content_hash};
 use plexus_types::{
-    Address, BLOCK_TXS_MAX, Block, Header, Payload, PrivateKey, Receipt, SignedTransaction,
-    Transaction, block::tx_root, hash,
+    Address, BLOCK_TXS_MAX, Block, Header, PLX, Payload, PrivateKey, Reason, Receipt,
+    SignedTransaction, Status, Transaction, block::tx_root, hash,
 };
 use proptest::prelude::*;
 
@@ -60,6 +66,262 @@ fn check_block(bytes: &[u8]) {
     }
 }
 
+/// The position of `payload`'s kind in [`samples`]. Exhaustive on purpose: a new kind does not
+/// compile here until it is given a sample (and so is mutated by the tests below).
+fn kind_index(payload: &Payload) -> usize {
+    match payload {
+        Payload::Transfer { .. } => 0,
+        Payload::Bond { .. } => 1,
+        Payload::Unbond { .. } => 2,
+        Payload::Delegate { .. } => 3,
+        Payload::Undelegate { .. } => 4,
+        Payload::Evidence { .. } => 5,
+        Payload::Participation { .. } => 6,
+        Payload::DealerLog { .. } => 7,
+        Payload::ProviderRegister { .. } => 8,
+        Payload::ProviderUpdate { .. } => 9,
+        Payload::ProviderHeartbeat => 10,
+        Payload::ProviderDeregister => 11,
+        Payload::JobPost { .. } => 12,
+        Payload::JobCommit { .. } => 13,
+        Payload::JobCancel { .. } => 14,
+        Payload::VerifierRegister { .. } => 15,
+        Payload::VerifierDeregister => 16,
+        Payload::AuditCommit { .. } => 17,
+        Payload::AuditReveal { .. } => 18,
+        Payload::DisputeOpen { .. } => 19,
+        Payload::DisputeMove { .. } => 20,
+        Payload::DisputeSettle { .. } => 21,
+        Payload::AuditDecline { .. } => 22,
+    }
+}
+
+/// How many payload kinds there are (one more than the largest [`kind_index`]).
+const PAYLOAD_KINDS: usize = 23;
+
+fn commitment() -> Commitment {
+    Commitment {
+        output_hash: hash(&[b"output"]),
+        total_fuel: 77_000,
+        segments: 9,
+        trace_root: hash(&[b"trace"]),
+        failed: false,
+    }
+}
+
+fn revealed_leaf(index: u64) -> RevealedLeaf {
+    RevealedLeaf {
+        index,
+        fuel: index * 100,
+        state_root: content_hash(&index.to_le_bytes()),
+    }
+}
+
+/// One move of each kind, the proof a real one.
+fn moves() -> Vec<Move> {
+    let leaves: Vec<Digest32> = (0..10).map(|index| revealed_leaf(index).leaf()).collect();
+    vec![
+        Move::Reveal(Reveal {
+            points: leaves[1..4].to_vec(),
+        }),
+        Move::Choose(Choose { sub_interval: 1 }),
+        Move::Prove(Prove {
+            lo: revealed_leaf(4),
+            hi: revealed_leaf(5),
+            proof: trace::prove_leaf(&leaves, 4).unwrap(),
+        }),
+    ]
+}
+
+/// At least one payload of every kind, each move and verdict kind among them.
+fn samples() -> Vec<Payload> {
+    let other = Address(PrivateKey::from_seed(2).public_key());
+    let job = hash(&[b"job"]);
+    let profile = ResourceProfile {
+        cores: 4,
+        memory_mb: 8_192,
+        gpus: 0,
+        gpu_model: "none".into(),
+        storage_gb: 64,
+    };
+    let mut samples = vec![
+        Payload::Transfer {
+            to: other.clone(),
+            amount: 5,
+        },
+        Payload::Bond { amount: PLX },
+        Payload::Unbond { amount: 1 },
+        Payload::Delegate {
+            validator: other.clone(),
+            amount: 9,
+        },
+        Payload::Undelegate {
+            validator: other,
+            amount: 3,
+        },
+        Payload::Evidence {
+            evidence: vec![4; 40],
+        },
+        Payload::Participation {
+            height: 8,
+            finalization: vec![6; 40],
+        },
+        Payload::DealerLog {
+            epoch: 2,
+            log: vec![8; 40],
+        },
+        Payload::ProviderRegister {
+            endpoint: "http://provider:7070".into(),
+            profile: profile.clone(),
+            fuel_per_second: 1_000,
+            ask_per_mfuel: 2,
+            bond: 100 * PLX,
+        },
+        Payload::ProviderUpdate {
+            endpoint: "http://provider:7071".into(),
+            profile,
+            fuel_per_second: 2_000,
+            ask_per_mfuel: 3,
+            bond_add: 0,
+        },
+        Payload::ProviderHeartbeat,
+        Payload::ProviderDeregister,
+        Payload::JobPost {
+            module: hash(&[b"module"]),
+            blobs: vec![hash(&[b"blob"])],
+            input: hash(&[b"input"]),
+            max_fuel: 1 << 30,
+            price_cap_per_mfuel: 4,
+            audit: AuditClass::Full,
+            deadline_blocks: 60,
+        },
+        Payload::JobCommit {
+            job,
+            output_hash: hash(&[b"output"]),
+            total_fuel: 77_000,
+            segments: 9,
+            trace_root: hash(&[b"trace"]),
+            failed: true,
+        },
+        Payload::JobCancel { job },
+        Payload::VerifierRegister {
+            bond: 50 * PLX,
+            fuel_per_second: 3_000,
+            capacity: 2,
+        },
+        Payload::VerifierDeregister,
+        Payload::AuditCommit {
+            job,
+            seal: hash(&[b"seal"]),
+        },
+        Payload::AuditReveal {
+            job,
+            verdict: Verdict::Full(commitment()),
+            salt: hash(&[b"salt"]),
+        },
+        Payload::AuditReveal {
+            job,
+            verdict: Verdict::Light { disputed: Some(3) },
+            salt: hash(&[b"salt"]),
+        },
+        Payload::DisputeOpen {
+            job,
+            claim: commitment(),
+        },
+        Payload::DisputeSettle {
+            job,
+            manifest: hash(&[b"manifest"]),
+        },
+        Payload::AuditDecline { job },
+    ];
+    samples.extend(
+        moves()
+            .into_iter()
+            .map(|step| Payload::DisputeMove { job, step }),
+    );
+    samples
+}
+
+fn sample_tx(index: usize) -> SignedTransaction {
+    let samples = samples();
+    let key = PrivateKey::from_seed(index as u64);
+    Transaction {
+        chain_id: 1,
+        sender: Address(key.public_key()),
+        nonce: index as u64,
+        fee: 1_000,
+        payload: samples[index % samples.len()].clone(),
+    }
+    .sign(&key)
+}
+
+fn manifest() -> Manifest {
+    Manifest {
+        index: 3,
+        fuel: 300,
+        globals: vec![GlobalValue::I32(1), GlobalValue::V128(2)],
+        pages: vec![content_hash(b"page")],
+        locators: vec![content_hash(b"locator")],
+    }
+}
+
+/// A decoder run on bytes: it must not panic.
+type Decoder = fn(&[u8]);
+
+/// The encodings of the FuelTrace and receipt types a node decodes from peers, the content
+/// store or its own storage, each with the decoder that must never panic on a mutation of it.
+fn wire_samples() -> Vec<(Vec<u8>, Decoder)> {
+    fn canonical<T: Decode<Cfg = ()> + Encode>(bytes: &[u8]) {
+        if let Ok(value) = T::decode(commonware_codec::Copying(bytes)) {
+            assert_eq!(
+                value.encode().as_ref(),
+                bytes,
+                "non-canonical value accepted"
+            );
+        }
+    }
+    let receipt = Receipt {
+        tx_hash: hash(&[b"tx"]),
+        status: Status::Failed(Reason::InsufficientBalance),
+        fee_burned: 1_000,
+    };
+    let mut samples: Vec<(Vec<u8>, Decoder)> = vec![
+        (receipt.encode().to_vec(), canonical::<Receipt>),
+        (manifest().encode().to_vec(), canonical::<Manifest>),
+        (commitment().encode().to_vec(), canonical::<Commitment>),
+        (
+            Verdict::Full(commitment()).encode().to_vec(),
+            canonical::<Verdict>,
+        ),
+        (
+            Verdict::Light { disputed: None }.encode().to_vec(),
+            canonical::<Verdict>,
+        ),
+    ];
+    for step in moves() {
+        samples.push((step.encode().to_vec(), canonical::<Move>));
+    }
+    samples
+}
+
+#[test]
+fn the_samples_cover_every_payload_kind() {
+    let mut covered = [false; PAYLOAD_KINDS];
+    for payload in samples() {
+        covered[kind_index(&payload)] = true;
+    }
+    let missing: Vec<usize> = (0..PAYLOAD_KINDS).filter(|i| !covered[*i]).collect();
+    assert!(missing.is_empty(), "no sample of payload kinds {missing:?}");
+    for (index, payload) in samples().into_iter().enumerate() {
+        let tx = sample_tx(index);
+        assert_eq!(tx.tx.payload, payload);
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -88,6 +350,44 @@ proptest! {
         check_block(&bytes);
         bytes.truncate(i);
         check_block(&bytes);
+    }
+
+    #[test]
+    fn mutated_payloads_of_every_kind_never_panic(
+        sample in any::<prop::sample::Index>(),
+        position in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = sample_tx(sample.index(samples().len())).encode().to_vec();
+        let i = position.index(bytes.len());
+        bytes[i] = byte;
+        check_tx(&bytes);
+        bytes.truncate(i);
+        check_tx(&bytes);
+    }
+
+    #[test]
+    fn mutated_moves_receipts_and_manifests_never_panic(
+        sample in any::<prop::sample::Index>(),
+        position in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let samples = wire_samples();
+        let (mut bytes, check) = samples[sample.index(samples.len())].clone();
+        let i = position.index(bytes.len());
+        bytes[i] = byte;
+        check(&bytes);
+        bytes.truncate(i);
+        check(&bytes);
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_fueltrace_decoders(
+        bytes in prop::collection::vec(any::<u8>(), 0..600),
+    ) {
+        for (_, check) in wire_samples() {
+            check(&bytes);
+        }
     }
 }
 

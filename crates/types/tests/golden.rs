@@ -311,3 +311,123 @@ fn verifier_transactions_are_frozen() {
         );
     }
 }
+
+/// The FuelTrace transactions: a verifier leaving, an audit's seal and both kinds of verdict, a
+/// consumer's dispute, each kind of dissection move and a settlement.
+#[test]
+fn fueltrace_transactions_are_frozen() {
+    use plexus_types::audit::Verdict;
+    use plexus_types::dissection::{Choose, Move, Prove, Reveal, RevealedLeaf};
+    use plexus_types::job::Commitment;
+    use plexus_types::trace::{self, Digest32, content_hash};
+
+    let commitment = Commitment {
+        output_hash: hash(&[b"output"]),
+        total_fuel: 123_456_789,
+        segments: 42,
+        trace_root: hash(&[b"trace"]),
+        failed: false,
+    };
+    let leaf = |index: u64| RevealedLeaf {
+        index,
+        fuel: index * 1_000,
+        state_root: content_hash(&index.to_le_bytes()),
+    };
+    let leaves: Vec<Digest32> = (0..43).map(|index| leaf(index).leaf()).collect();
+    let job = hash(&[b"job"]);
+    let step = |name: &'static str, step: Move| (name, Payload::DisputeMove { job, step });
+    let mut named = vec![
+        ("verifier_deregister", Payload::VerifierDeregister),
+        (
+            "audit_commit",
+            Payload::AuditCommit {
+                job,
+                seal: hash(&[b"seal"]),
+            },
+        ),
+        (
+            "audit_reveal_light",
+            Payload::AuditReveal {
+                job,
+                verdict: Verdict::Light { disputed: Some(17) },
+                salt: hash(&[b"salt"]),
+            },
+        ),
+        (
+            "audit_reveal_full",
+            Payload::AuditReveal {
+                job,
+                verdict: Verdict::Full(commitment.clone()),
+                salt: hash(&[b"salt"]),
+            },
+        ),
+        (
+            "dispute_open",
+            Payload::DisputeOpen {
+                job,
+                claim: Commitment {
+                    failed: true,
+                    ..commitment
+                },
+            },
+        ),
+        (
+            "dispute_settle",
+            Payload::DisputeSettle {
+                job,
+                manifest: hash(&[b"manifest"]),
+            },
+        ),
+    ];
+    named.extend([
+        step(
+            "dispute_move_reveal",
+            Move::Reveal(Reveal {
+                points: leaves[1..16].to_vec(),
+            }),
+        ),
+        step(
+            "dispute_move_choose",
+            Move::Choose(Choose { sub_interval: 7 }),
+        ),
+        step(
+            "dispute_move_prove",
+            Move::Prove(Prove {
+                lo: leaf(20),
+                hi: leaf(21),
+                proof: trace::prove_leaf(&leaves, 20).unwrap(),
+            }),
+        ),
+    ]);
+    for (nonce, (name, payload)) in named.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        assert!(name.starts_with(tx.tx.payload.kind()), "{name}");
+        check(&format!("tx_{name}"), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}
+
+/// A checkpoint manifest: stored as content, its hash is what a dispute's settlement names.
+#[test]
+fn audit_manifest_is_frozen() {
+    use plexus_types::audit::Manifest;
+    use plexus_types::trace::{GlobalValue, content_hash};
+    let manifest = Manifest {
+        index: 9,
+        fuel: 90_000,
+        globals: vec![
+            GlobalValue::I32(-7),
+            GlobalValue::I64(1 << 40),
+            GlobalValue::F32(0x3fc0_0000),
+            GlobalValue::F64(0x3ff8_0000_0000_0000),
+            GlobalValue::V128(u128::MAX - 1),
+        ],
+        pages: vec![content_hash(b"page 0"), content_hash(b"page 1")],
+        locators: vec![content_hash(b"locator 0"), content_hash(b"locator 1")],
+    };
+    check("audit_manifest", &manifest.encode());
+    assert_eq!(Manifest::decode(manifest.encode()).unwrap(), manifest);
+}

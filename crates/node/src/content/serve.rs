@@ -133,9 +133,9 @@ mod tests {
     use super::*;
     use crate::content::state::{Delivery, Fetches};
     use commonware_cryptography::Signer as _;
+    use plexus_fueltrace::dissection::Dissection;
     use plexus_state::dispute::Dispute;
     use plexus_state::{Genesis, GenesisValidator, Job, JobStatus, Params};
-    use plexus_types::dissection::Dissection;
     use plexus_types::{Address, PrivateKey};
     use std::time::SystemTime;
 

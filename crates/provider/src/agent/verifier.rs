@@ -383,7 +383,7 @@ impl Agent {
             return self.play(
                 job,
                 dispute,
-                plexus_types::dissection::Role::Challenger,
+                plexus_fueltrace::dissection::Role::Challenger,
                 height,
             );
         }
