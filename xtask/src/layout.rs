@@ -34,7 +34,6 @@ pub const KNOWN: &[&str] = &[
     "long file: crates/sim/src/adversarial.rs",
     "long file: crates/state/src/dispute.rs",
     "long file: crates/state/tests/disputes.rs",
-    "long file: crates/types/src/dissection.rs",
     "long function: crates/cli/src/bench.rs::bench_sync",
     "long function: crates/cli/src/devnet.rs::run_devnet",
     "long function: crates/cli/src/devnet.rs::run_node",
