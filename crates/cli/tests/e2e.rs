@@ -962,7 +962,11 @@ fn four_validators_make_the_genesis_beacon_key_without_a_dealer() {
         Some(1),
     );
     let genesis_2 = std::fs::read_to_string(&without_1[0].0).unwrap();
-    assert_ne!(genesis_2, genesis, "another ceremony, another key");
+    // The key may equal the first ceremony's: the same draft is the same round, so each dealer
+    // re-sends the dealing it saved, and a key needs only a quorum of logs (the first 3 of 4 by
+    // dealer order): when dealer 1 was not among them the first time, the same 3 make the same
+    // key. What must hold is that dealer 1's log failed (checked above, by its `log` step) and
+    // that every player's share still matches the key made without it.
     let output_2 = plexus_node::config::GenesisFile::load(&without_1[0].0)
         .unwrap()
         .to_genesis()
