@@ -314,20 +314,30 @@ fn awaiting_proof(defender: &DefenderTrace, k: u32, segment: u64) -> Dissection 
     game
 }
 
-#[test]
-fn refuses_bad_proofs() {
-    let leaves = 300;
-    let defender = DefenderTrace::new(&checkpoints(21, leaves)).unwrap();
-    // Both ends of segment 150 were revealed (neither is an opening endpoint).
+/// The leaves of the refused-proof tests: 300 of them; the proof is due at segment 150.
+const PROOF_LEAVES: u64 = 300;
+
+/// A defender over `PROOF_LEAVES` leaves, a game awaiting its proof of segment 150 with both
+/// ends revealed (neither is an opening endpoint), and that honest proof.
+fn proof_due() -> (DefenderTrace, Dissection, Prove) {
+    let defender = DefenderTrace::new(&checkpoints(21, PROOF_LEAVES)).unwrap();
     let game = awaiting_proof(&defender, 16, 150);
     assert!(game.lo_hash().is_some() && game.hi_hash().is_some());
     let good = defender.prove(150).unwrap();
-    let check = |game: &Dissection, prove: Prove, expected: DissectionError| {
-        let mut attempt = game.clone();
-        assert_eq!(attempt.prove(prove), Err(expected));
-        assert_eq!(&attempt, game, "a refused move changes nothing");
-    };
+    (defender, game, good)
+}
 
+/// `prove` is refused with `expected` and leaves the game unchanged.
+fn check_refused(game: &Dissection, prove: Prove, expected: DissectionError) {
+    let mut attempt = game.clone();
+    assert_eq!(attempt.prove(prove), Err(expected));
+    assert_eq!(&attempt, game, "a refused move changes nothing");
+}
+
+#[test]
+fn refuses_proofs_of_other_leaves() {
+    let (defender, game, good) = proof_due();
+    let check = check_refused;
     // Wrong indices: a neighbouring segment, a non-adjacent pair.
     let wrong = |got_lo, got_hi| DissectionError::ProveIndex {
         lo: 150,
@@ -367,6 +377,13 @@ fn refuses_bad_proofs() {
         other_hi,
         DissectionError::LeafMismatch { index: 151 },
     );
+}
+
+#[test]
+fn refuses_forged_proofs() {
+    let leaves = PROOF_LEAVES;
+    let (defender, game, good) = proof_due();
+    let check = check_refused;
     // Forged proofs: a tampered, missing or extra sibling; another trace's proof.
     let mut tampered = good.clone();
     tampered.proof.siblings[0] = content_hash(b"sibling");

@@ -135,16 +135,16 @@ fn moves() -> Vec<Move> {
 
 /// At least one payload of every kind, each move and verdict kind among them.
 fn samples() -> Vec<Payload> {
+    let mut samples = bank_samples();
+    samples.extend(market_samples());
+    samples.extend(fueltrace_samples());
+    samples
+}
+
+/// Bank, staking and consensus payloads.
+fn bank_samples() -> Vec<Payload> {
     let other = Address(PrivateKey::from_seed(2).public_key());
-    let job = hash(&[b"job"]);
-    let profile = ResourceProfile {
-        cores: 4,
-        memory_mb: 8_192,
-        gpus: 0,
-        gpu_model: "none".into(),
-        storage_gb: 64,
-    };
-    let mut samples = vec![
+    vec![
         Payload::Transfer {
             to: other.clone(),
             amount: 5,
@@ -170,6 +170,20 @@ fn samples() -> Vec<Payload> {
             epoch: 2,
             log: vec![8; 40],
         },
+    ]
+}
+
+/// Compute-market payloads.
+fn market_samples() -> Vec<Payload> {
+    let job = hash(&[b"job"]);
+    let profile = ResourceProfile {
+        cores: 4,
+        memory_mb: 8_192,
+        gpus: 0,
+        gpu_model: "none".into(),
+        storage_gb: 64,
+    };
+    vec![
         Payload::ProviderRegister {
             endpoint: "http://provider:7070".into(),
             profile: profile.clone(),
@@ -204,6 +218,13 @@ fn samples() -> Vec<Payload> {
             failed: true,
         },
         Payload::JobCancel { job },
+    ]
+}
+
+/// FuelTrace payloads: verifiers, audits and disputes, with every verdict and move kind.
+fn fueltrace_samples() -> Vec<Payload> {
+    let job = hash(&[b"job"]);
+    let mut samples = vec![
         Payload::VerifierRegister {
             bond: 50 * PLX,
             fuel_per_second: 3_000,
