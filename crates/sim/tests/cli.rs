@@ -1,0 +1,77 @@
+//! `plexus-sim`'s command line, run as a user runs it: `--help` prints help and runs nothing,
+//! and arguments it cannot use are refused with a clear error before any run starts.
+
+use std::process::{Command, Output};
+
+fn plexus_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plexus-sim"))
+        .args(args)
+        .output()
+        .expect("plexus-sim starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The regression: `--help` printed a usage line and then ran every scenario for five seeds.
+#[test]
+fn help_prints_usage_and_every_scenario_and_runs_nothing() {
+    let output = plexus_sim(&["--help"]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("Usage: plexus-sim"), "{stdout}");
+    for scenario in plexus_sim::SCENARIOS {
+        assert!(
+            stdout.contains(scenario.name()),
+            "{} in {stdout}",
+            scenario.name()
+        );
+    }
+    for flag in [
+        "--scenario",
+        "--seeds",
+        "--seed",
+        "--from",
+        "--json",
+        "adversarial",
+    ] {
+        assert!(stdout.contains(flag), "{flag} in {stdout}");
+    }
+    // A run prints `ok    NAME ...` per scenario and a summary on stderr.
+    assert!(
+        !stdout.contains("ok    "),
+        "--help ran a scenario: {stdout}"
+    );
+    assert!(!stderr.contains(" runs, "), "--help ran a sweep: {stderr}");
+}
+
+#[test]
+fn arguments_it_cannot_use_are_refused_before_any_run() {
+    for (args, expected) in [
+        (&["--scenario", "no_such_scenario"][..], "possible values"),
+        (&["--seed", "1", "--seeds", "2"][..], "cannot be used with"),
+        (&["--seeds", "many"][..], "invalid value"),
+        (&["--frobnicate"][..], "unexpected argument"),
+        (&["adversarial", "--seeds", "2"][..], "unexpected argument"),
+    ] {
+        let output = plexus_sim(args);
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert!(!output.status.success(), "{args:?} was accepted: {stdout}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains("ok    "),
+            "{args:?} ran a scenario: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn adversarial_help_describes_its_own_flags() {
+    let output = plexus_sim(&["adversarial", "--help"]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success());
+    for flag in ["--seed", "--jobs", "--json"] {
+        assert!(stdout.contains(flag), "{flag} in {stdout}");
+    }
+}
