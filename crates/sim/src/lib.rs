@@ -17,6 +17,7 @@
 
 pub mod adversarial;
 mod byzantine;
+pub mod fueltrace;
 mod scenario;
 
 pub use byzantine::Behavior;

@@ -7,7 +7,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, builder::PossibleValuesParser};
-use plexus_sim::{SCENARIOS, Scenario};
+use plexus_sim::{SCENARIOS, Scenario, fueltrace};
 use std::time::Instant;
 
 /// Seeds a sweep runs unless told otherwise.
@@ -69,9 +69,11 @@ struct AdversarialArgs {
     json: bool,
 }
 
-/// Every scenario's name, in sweep order.
+/// Every scenario's name, in sweep order: the network scenarios, then `fueltrace`.
 fn scenario_names() -> Vec<&'static str> {
-    SCENARIOS.iter().map(|s| s.name()).collect()
+    let mut names: Vec<_> = SCENARIOS.iter().map(|s| s.name()).collect();
+    names.push(fueltrace::NAME);
+    names
 }
 
 fn main() -> Result<()> {
@@ -88,16 +90,19 @@ fn main() -> Result<()> {
     sweep(&cli.sweep)
 }
 
-/// The scenarios a sweep runs: the ones named, in the order named, or all.
-fn chosen(args: &SweepArgs) -> Vec<Scenario> {
+/// The network scenarios a sweep runs (the ones named, in the order named, or all), and
+/// whether it runs `fueltrace`.
+fn chosen(args: &SweepArgs) -> (Vec<Scenario>, bool) {
     if args.scenarios.is_empty() {
-        return SCENARIOS.to_vec();
+        return (SCENARIOS.to_vec(), true);
     }
     // The parser admitted only known names.
-    args.scenarios
+    let network = args
+        .scenarios
         .iter()
         .filter_map(|name| Scenario::from_name(name))
-        .collect()
+        .collect();
+    (network, args.scenarios.iter().any(|n| n == fueltrace::NAME))
 }
 
 /// Runs every chosen scenario for every seed of the sweep; fails naming each failed run.
@@ -106,11 +111,15 @@ fn sweep(args: &SweepArgs) -> Result<()> {
         Some(seed) => seed..seed.saturating_add(1),
         None => args.from..args.from.saturating_add(args.seeds),
     };
-    let scenarios = chosen(args);
+    let (scenarios, with_fueltrace) = chosen(args);
     let mut failures = Vec::new();
     let mut runs = 0;
+    if with_fueltrace {
+        runs += seeds.end - seeds.start;
+        failures.extend(fueltrace_sweep(seeds.clone(), args.json));
+    }
     let started = Instant::now();
-    for seed in seeds {
+    for seed in seeds.clone() {
         for scenario in &scenarios {
             runs += 1;
             let run_started = Instant::now();
@@ -123,11 +132,13 @@ fn sweep(args: &SweepArgs) -> Result<()> {
             }
         }
     }
-    eprintln!(
-        "{runs} runs, {} failed, {:.1} s",
-        failures.len(),
-        started.elapsed().as_secs_f64()
-    );
+    if !scenarios.is_empty() {
+        eprintln!(
+            "{runs} runs, {} failed, {:.1} s",
+            failures.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     if !failures.is_empty() {
         bail!(
             "{} of {runs} runs failed:\n{}",
@@ -136,6 +147,110 @@ fn sweep(args: &SweepArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The `fueltrace` scenario for every seed, its first seed twice (the same final state root),
+/// then its closing line; returns the failures, each naming its seed.
+fn fueltrace_sweep(seeds: std::ops::Range<u64>, json: bool) -> Vec<String> {
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut passed: Vec<fueltrace::FuelTraceOutcome> = Vec::new();
+    for seed in seeds.clone() {
+        let run_started = Instant::now();
+        match fueltrace::run(seed) {
+            Ok(outcome) => {
+                print_fueltrace(&outcome, run_started, json);
+                passed.push(outcome);
+            }
+            Err(err) => {
+                println!("FAIL  {err}");
+                failures.push(err);
+            }
+        }
+    }
+    if let Some(first) = passed.iter().find(|o| o.seed == seeds.start) {
+        match fueltrace::run(first.seed) {
+            Ok(again) if again == *first => {}
+            Ok(again) => failures.push(format!(
+                "fueltrace seed {}: a second run ended at state root {}, the first at {}",
+                first.seed, again.state_root, first.state_root
+            )),
+            Err(err) => failures.push(format!("fueltrace seed {} (second run): {err}", first.seed)),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let seeds = seeds.end - seeds.start;
+    if !failures.is_empty() {
+        // Nothing is claimed for a sweep with a failed seed: each failure is named above.
+        println!(
+            "fueltrace: {seeds} seeds, {} failed (each named above with its seed), {elapsed:.1} s",
+            failures.len()
+        );
+        return failures;
+    }
+    let sum = |f: fn(&fueltrace::FuelTraceOutcome) -> u64| passed.iter().map(f).sum::<u64>();
+    println!(
+        "fueltrace: {seeds} seeds, {} cheaters audited, {} refuted and slashed, {} unaudited, {} \
+         honest parties slashed, supply conserved; the lazy verifier slashed on all {} canaries \
+         drawn to it; {elapsed:.1} s",
+        sum(|o| o.cheaters_audited),
+        sum(|o| o.cheaters_refuted),
+        sum(|o| o.cheaters_unaudited),
+        sum(|o| o.honest_slashed),
+        sum(|o| o.lazy_canaries),
+    );
+    failures
+}
+
+/// One passing `fueltrace` seed, as a JSON object or a line of text.
+fn print_fueltrace(outcome: &fueltrace::FuelTraceOutcome, started: Instant, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": fueltrace::NAME,
+                "seed": outcome.seed,
+                "ok": true,
+                "blocks": outcome.blocks,
+                "jobs": outcome.jobs,
+                "cheating_jobs": outcome.cheating_jobs,
+                "cheaters_audited": outcome.cheaters_audited,
+                "cheaters_refuted": outcome.cheaters_refuted,
+                "cheaters_unaudited": outcome.cheaters_unaudited,
+                "disputes": outcome.disputes,
+                "disputes_replayed": outcome.disputes_replayed,
+                "disputes_lapsed": outcome.disputes_lapsed,
+                "refuted_by_kind": {
+                    "lazy": outcome.refuted_by_kind[0],
+                    "bill_inflator": outcome.refuted_by_kind[1],
+                    "targeted_corrupter": outcome.refuted_by_kind[2],
+                },
+                "canaries": outcome.canaries,
+                "lazy_canaries": outcome.lazy_canaries,
+                "lazy_canaries_passed": outcome.lazy_canaries_passed,
+                "honest_slashed": outcome.honest_slashed,
+                "state_root": outcome.state_root,
+                "wall_ms": started.elapsed().as_millis() as u64,
+            })
+        );
+    } else {
+        println!(
+            "ok    {:<15} seed {:<6} blocks {:<4} jobs {:<3} cheating {:<3} audited {:<3} refuted {:<3} disputes {:<3} (re-run {:<3} lapsed {:<3}) canaries {:<3} wall {:>6} ms  root {}",
+            fueltrace::NAME,
+            outcome.seed,
+            outcome.blocks,
+            outcome.jobs,
+            outcome.cheating_jobs,
+            outcome.cheaters_audited,
+            outcome.cheaters_refuted,
+            outcome.disputes,
+            outcome.disputes_replayed,
+            outcome.disputes_lapsed,
+            outcome.canaries,
+            started.elapsed().as_millis(),
+            &outcome.state_root[..16],
+        );
+    }
 }
 
 /// One passing run, as a JSON object or a line of text.

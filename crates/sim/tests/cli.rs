@@ -75,3 +75,27 @@ fn adversarial_help_describes_its_own_flags() {
         assert!(stdout.contains(flag), "{flag} in {stdout}");
     }
 }
+
+/// `--scenario fueltrace` runs only that scenario (its seed, then the same seed again for the
+/// state root) and closes with the line the issue asks for.
+#[test]
+fn fueltrace_runs_alone_and_closes_with_its_tally() {
+    let output = plexus_sim(&["--scenario", "fueltrace", "--seed", "2"]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout.matches("ok    fueltrace").count(), 1, "{stdout}");
+    let closing = stdout.lines().last().unwrap_or_default();
+    assert!(closing.starts_with("fueltrace: 1 seeds, "), "{closing}");
+    for part in [
+        "refuted and slashed",
+        "unaudited",
+        "0 honest parties slashed",
+        "supply conserved",
+    ] {
+        assert!(closing.contains(part), "{part} in {closing}");
+    }
+    assert!(
+        !stderr.contains(" runs, "),
+        "a network scenario ran: {stderr}"
+    );
+}
