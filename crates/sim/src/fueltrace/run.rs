@@ -8,9 +8,11 @@ use super::roles::{
     Claim, ProviderKind, VerifierKind, challenger_move, defender_move, light_audit, no_manifest,
 };
 use plexus_state::audit::AuditParams;
-use plexus_state::dispute::{Audit, AuditKind, AuditStage, DisputeEnd};
+use plexus_state::dispute::{Audit, AuditKind, AuditStage, Dispute, DisputeEnd};
 use plexus_state::{JobStatus, Params};
 use plexus_types::audit::{Verdict, audit_seal};
+// Moves to `plexus_fueltrace::dissection` (issue 13).
+use plexus_types::dissection::Role;
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
 use plexus_types::trace::Digest32;
 use plexus_types::{Address, Amount, Digest, PLX, Payload, Status, hash};
@@ -438,7 +440,7 @@ impl Run<'_> {
     /// neither holds the agreed pre-state, so the provider loses at the deadline), else the
     /// move of the side whose turn it is, by its strategy.
     fn dispute_moves(&mut self) -> Result<Vec<(u64, Payload)>, String> {
-        let open: Vec<(Digest, plexus_state::dispute::Dispute)> = self
+        let open: Vec<(Digest, Dispute)> = self
             .chain
             .state
             .disputes
@@ -486,10 +488,10 @@ impl Run<'_> {
                 continue;
             }
             let step = match dispute.game.to_move() {
-                Some(plexus_types::dissection::Role::Defender) => {
+                Some(Role::Defender) => {
                     defender_move(&dispute.game, claim).map(|step| (*defender, step))
                 }
-                Some(plexus_types::dissection::Role::Challenger) => {
+                Some(Role::Challenger) => {
                     challenger_move(&dispute.game, own).map(|step| (challenger, step))
                 }
                 None => None,
