@@ -188,7 +188,7 @@ pub(super) fn full_verdict(segments: u64, seg_fuel: u64, root: &[u8]) -> Verdict
 /// none is computed).
 pub(super) fn signed_size(sender: &Address, payload: Payload) -> usize {
     let tx = Transaction {
-        chain_id: crate::CHAIN_ID,
+        chain_id: crate::network::CHAIN_ID,
         sender: sender.clone(),
         nonce: 1_000,
         fee: 10_000,
