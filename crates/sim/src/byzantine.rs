@@ -1,6 +1,5 @@
 //! Faulty validators: one that proposes invalid blocks, one that floods garbage.
 
-use crate::SimChannels;
 use commonware_consensus::{
     Application, marshal::ancestry::Ancestry, simplex::scheme::ed25519::Scheme,
     simplex::types::Context,
@@ -9,6 +8,7 @@ use commonware_cryptography::{Digested, Digestible};
 use commonware_p2p::{Recipients, Sender as _, simulated};
 use commonware_runtime::{Clock, deterministic};
 use plexus_chain::{App, ChainBlock};
+use plexus_node::engine::Channels;
 use plexus_types::{
     Digest, PublicKey, SignedTransaction,
     codec::{DecodeExt, Encode},
@@ -18,6 +18,10 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
+
+/// A validator's consensus channels on the simulated network.
+pub(crate) type SimChannels =
+    Channels<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>;
 
 /// How a faulty validator misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The fault scenarios and the checks every run must pass.
 
-use crate::{AllActiveReach, Durable, FinalizedEntry, PlexusEngine, Timing};
+use crate::byzantine::Behavior;
+use crate::network::{AllActiveReach, Durable, FinalizedEntry, PlexusEngine, Timing, dev_beacon};
 use commonware_glue::simulate::{
     action::{Action, Crash, Schedule},
     engine::EngineDefinition as _,
@@ -160,12 +161,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
     let faulty = scenario.validators() - 1;
     match scenario {
         Scenario::ByzantineProposer => {
-            engine = engine.with_byzantine(faulty, crate::Behavior::CorruptProposals)
+            engine = engine.with_byzantine(faulty, Behavior::CorruptProposals)
         }
-        Scenario::GarbagePeer => engine = engine.with_byzantine(faulty, crate::Behavior::Garbage),
-        Scenario::Equivocator => {
-            engine = engine.with_byzantine(faulty, crate::Behavior::Equivocate)
-        }
+        Scenario::GarbagePeer => engine = engine.with_byzantine(faulty, Behavior::Garbage),
+        Scenario::Equivocator => engine = engine.with_byzantine(faulty, Behavior::Equivocate),
         Scenario::FullNode => engine = engine.with_full_nodes(1),
         Scenario::JoinLeave | Scenario::ReshareRestart => {
             engine = engine.with_rotation(JOIN_LEAVE_EPOCH)
@@ -490,7 +489,7 @@ fn check_join_leave(
     let joiner = keys.last().ok_or("no joiner")?;
     let leaver = &keys[keys.len() - 2];
     let from = 2 * JOIN_LEAVE_EPOCH;
-    let genesis_key = *crate::dev_beacon(keys.len() - 1).output.public().public();
+    let genesis_key = *dev_beacon(keys.len() - 1).output.public().public();
     for (node, record) in map {
         let state = &record.tip.as_ref().ok_or("no tip")?.state;
         let committee = state
@@ -650,7 +649,7 @@ mod tests {
         FinalizedEntry {
             block_hash: Digest::from([hash; 32]),
             state_root: Digest::from([root; 32]),
-            proposer: crate::validator_key(0).public_key(),
+            proposer: crate::network::validator_key(0).public_key(),
             finalized_at_ms: at,
         }
     }
