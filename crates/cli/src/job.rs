@@ -136,7 +136,7 @@ pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Resul
         BlobCommand::Get { hash, out } => {
             let digest = parse_hash(&hash)?;
             let bytes = client
-                .get_blob(&digest, plexus_blobs::BLOB_BYTES_MAX)?
+                .get_blob(&digest, plexus_types::limits::BLOB_BYTES_MAX)?
                 .with_context(|| format!("the node has no blob {hash}"))?;
             if plexus_blobs::blob_hash(&bytes) != digest {
                 bail!("the node served bytes that do not match {hash}");
@@ -578,21 +578,21 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     for path in &args.blobs {
         let blob =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if blob.len() > plexus_exec::BLOB_BYTES_MAX {
+        if blob.len() as u64 > plexus_types::limits::BLOB_BYTES_MAX {
             bail!(
                 "--blob {} is {} bytes, over the executor's limit of {} bytes",
                 path.display(),
                 blob.len(),
-                plexus_exec::BLOB_BYTES_MAX
+                plexus_types::limits::BLOB_BYTES_MAX
             );
         }
         module.blobs.push(blob);
     }
-    if module.blobs.len() > plexus_exec::BLOBS_MAX {
+    if module.blobs.len() > plexus_types::limits::JOB_BLOBS_MAX {
         bail!(
             "the job names {} blobs, over the limit of {}",
             module.blobs.len(),
-            plexus_exec::BLOBS_MAX
+            plexus_types::limits::JOB_BLOBS_MAX
         );
     }
     let price_cap =
@@ -697,7 +697,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
 fn fetch_blob(client: &Client, hash_text: &str) -> Result<std::sync::Arc<[u8]>> {
     let hash = parse_hash(hash_text)?;
     let bytes = client
-        .get_blob(&hash, plexus_blobs::BLOB_BYTES_MAX)?
+        .get_blob(&hash, plexus_types::limits::BLOB_BYTES_MAX)?
         .with_context(|| format!("the node has no blob {hash_text}"))?;
     if plexus_blobs::blob_hash(&bytes) != hash {
         bail!("the node served bytes that do not match {hash_text}");

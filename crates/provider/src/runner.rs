@@ -107,7 +107,7 @@ impl Runner {
         }
         let mut detail = Vec::new();
         for source in &self.sources {
-            match source.get_blob(hash, plexus_exec::BLOB_BYTES_MAX as u64) {
+            match source.get_blob(hash, plexus_types::limits::BLOB_BYTES_MAX) {
                 Ok(Some(bytes)) if blob_hash(&bytes) == *hash => {
                     self.blobs.put_expecting(hash, &bytes)?;
                     return Ok(bytes.into());

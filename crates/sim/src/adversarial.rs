@@ -72,7 +72,8 @@ use plexus_state::audit::{BPS, PPM};
 use plexus_types::audit::Verdict;
 use plexus_types::codec::{EncodeSize as _, FixedSize as _};
 use plexus_types::dissection::{self, Choose, DefenderTrace, Move, Role};
-use plexus_types::job::{Commitment, JOB_FUEL_MAX, fuel_cost_ceil, fuel_cost_floor};
+use plexus_types::job::{Commitment, fuel_cost_ceil, fuel_cost_floor};
+use plexus_types::limits::{JOB_FUEL_MAX, TRACE_SEGMENTS_MAX};
 use plexus_types::trace::{self, Digest32};
 use plexus_types::{Address, Amount, PLX, Payload, PrivateKey, Signature, Transaction};
 use rand::{RngExt as _, SeedableRng as _};
@@ -87,8 +88,6 @@ pub const SEED_DEFAULT: u64 = 1;
 pub const JOBS_PER_KIND_DEFAULT: u64 = 100_000;
 /// The most jobs per kind a run may ask for (a run is linear in it).
 pub const JOBS_PER_KIND_MAX: u64 = 10_000_000;
-/// The most segments a job may have: the chain's `max_fuel / seg_fuel < 2^16`.
-pub const SEGMENTS_MAX: u64 = (1 << 16) - 1;
 /// The highest ask a run may use, in base units per million fuel: with `JOB_FUEL_MAX` it bounds
 /// a job's value below 2^50, a slash (a `u32` multiple) below 2^82, so no `i128` sum over
 /// `JOBS_PER_KIND_MAX` jobs (below 2^24) can overflow.
@@ -273,7 +272,7 @@ impl AdversarialConfig {
                 jobs: self.jobs_per_kind,
             });
         }
-        if !(1..=SEGMENTS_MAX).contains(&self.segments_max) {
+        if !(1..=TRACE_SEGMENTS_MAX).contains(&self.segments_max) {
             return Err(ConfigError::SegmentsOutOfRange {
                 segments_max: self.segments_max,
             });
@@ -338,8 +337,8 @@ pub enum ConfigError {
         /// The count asked for.
         jobs: u64,
     },
-    /// `segments_max` outside `1..=SEGMENTS_MAX`.
-    #[error("segments_max {segments_max} is outside 1..={SEGMENTS_MAX}")]
+    /// `segments_max` outside `1..=TRACE_SEGMENTS_MAX`.
+    #[error("segments_max {segments_max} is outside 1..={TRACE_SEGMENTS_MAX}")]
     SegmentsOutOfRange {
         /// The bound asked for.
         segments_max: u64,
@@ -1059,7 +1058,7 @@ pub fn analytic_detection_for(
     );
     let m = n.min(u64::from(audit.light_audit_segments) + 1);
     let clean = 1.0 - f64::from(cfg.lazy_fraction_ppm) / ppm;
-    // n <= SEGMENTS_MAX < 2^31, so the exponents fit.
+    // n <= TRACE_SEGMENTS_MAX < 2^31, so the exponents fit.
     let any_faked = |segments: u64| 1.0 - clean.powi(segments as i32);
     match kind {
         ProviderKind::Honest => 0.0,
