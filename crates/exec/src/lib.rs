@@ -25,6 +25,7 @@ pub mod builtin;
 pub mod checkpoint;
 pub mod engine;
 pub mod gemm;
+pub mod honest;
 mod host;
 pub mod native;
 pub mod run;
