@@ -565,9 +565,44 @@ fn job_text(job: &JobDto) -> String {
 
 fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     let started = Instant::now();
+    let (module, module_hash, input) = job_content(&args)?;
+    let price_cap =
+        parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
+    let audit = match args.audit.as_str() {
+        "standard" => AuditClass::Standard,
+        "full" => AuditClass::Full,
+        other => bail!("--audit {other:?}: expected standard or full"),
+    };
+    let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
+    let (blob_hashes, input_hash) = upload(client, &module, module_hash, &input)?;
+    let payload = Payload::JobPost {
+        module: module_hash,
+        blobs: blob_hashes,
+        input: input_hash,
+        max_fuel,
+        price_cap_per_mfuel: price_cap,
+        audit,
+        deadline_blocks: args.deadline_blocks,
+    };
+    let id = crate::send(client, json_mode, &args.from, None, payload)?.hash;
+    let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let done = follow(client, &id, Duration::from_secs(args.timeout_secs), show)?;
+    settled(client, &id, &done, price_cap, &args.from, max_fuel)?;
+    let bytes = fetch_output(client, &done)?;
+    if let Some(path) = args.out.as_ref() {
+        write_out(Some(path), &bytes)?;
+    }
+    print_result(json_mode, &id, &done, &bytes, max_fuel, started);
+    Ok(())
+}
+
+/// The job's module (with its blobs), its hash and the input, checked with the executor's own
+/// admission rules and limits before any money moves.
+fn job_content(args: &JobRunArgs) -> Result<(Module, Digest, Vec<u8>)> {
     let mut module = resolve_module(&args.module)?;
     let admitted = plexus_exec::admit(&module.wasm)
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
+    let module_hash = plexus_types::hash::digest_from_bytes(admitted.hash.0);
     let input = read_input(&module, &args.input)?;
     if input.len() > plexus_exec::INPUT_BYTES_MAX {
         bail!(
@@ -596,16 +631,17 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
             plexus_types::limits::JOB_BLOBS_MAX
         );
     }
-    let price_cap =
-        parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
-    let audit = match args.audit.as_str() {
-        "standard" => AuditClass::Standard,
-        "full" => AuditClass::Full,
-        other => bail!("--audit {other:?}: expected standard or full"),
-    };
-    let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
-    // Upload everything the provider will fetch by hash (idempotent on the node).
-    let module_hash = plexus_types::hash::digest_from_bytes(admitted.hash.0);
+    Ok((module, module_hash, input))
+}
+
+/// Uploads everything the provider will fetch by hash (idempotent on the node); the hashes of
+/// the blobs and the input.
+fn upload(
+    client: &Client,
+    module: &Module,
+    module_hash: Digest,
+    input: &[u8],
+) -> Result<(Vec<Digest>, Digest)> {
     client.put_blob(&module_hash, module.wasm.clone())?;
     let mut blob_hashes = Vec::with_capacity(module.blobs.len());
     for blob in &module.blobs {
@@ -613,26 +649,25 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         client.put_blob(&hash, blob.clone())?;
         blob_hashes.push(hash);
     }
-    let input_hash = plexus_blobs::blob_hash(&input);
-    client.put_blob(&input_hash, input.clone())?;
-    let payload = Payload::JobPost {
-        module: module_hash,
-        blobs: blob_hashes,
-        input: input_hash,
-        max_fuel,
-        price_cap_per_mfuel: price_cap,
-        audit,
-        deadline_blocks: args.deadline_blocks,
-    };
-    let id = crate::send(client, json_mode, &args.from, None, payload)?.hash;
-    let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let done = follow(client, &id, Duration::from_secs(args.timeout_secs), show)?;
+    let input_hash = plexus_blobs::blob_hash(input);
+    client.put_blob(&input_hash, input.to_vec())?;
+    Ok((blob_hashes, input_hash))
+}
+
+/// An error unless job `done` settled without failing, saying what happened instead.
+fn settled(
+    client: &Client,
+    id: &str,
+    done: &JobDto,
+    price_cap: plexus_types::Amount,
+    from: &str,
+    max_fuel: u64,
+) -> Result<()> {
     match done.status.as_str() {
         "settled" => {}
         "posted" => bail!(
-            "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {}`",
+            "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {from}`",
             DisplayPlx(price_cap),
-            args.from
         ),
         "refuted" => bail!(
             "job {id} was refuted: the provider lost the dispute over its commitment, was slashed {} and you were refunded {}; see `plexus job status {id}`",
@@ -647,17 +682,25 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     if done.failed == Some(true) {
         bail!(
             "job {id} failed: {} (fuel {} of {}, paid {})",
-            failure(client, &done)?,
+            failure(client, done)?,
             done.total_fuel.unwrap_or(0),
             max_fuel,
             crate::plx(done.paid.as_deref().unwrap_or("0"))
         );
     }
-    let bytes = fetch_output(client, &done)?;
-    if let Some(path) = args.out.as_ref() {
-        write_out(Some(path), &bytes)?;
-    }
-    let output = decode_output(&done, &bytes);
+    Ok(())
+}
+
+/// Prints a settled job's result, its bill and its output `bytes`.
+fn print_result(
+    json_mode: bool,
+    id: &str,
+    done: &JobDto,
+    bytes: &[u8],
+    max_fuel: u64,
+    started: Instant,
+) {
+    let output = decode_output(done, bytes);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let value = json!({
         "job_id": id,
@@ -682,7 +725,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     });
     let text = format!(
         "{}\nblocks    posted {}, matched {}, committed {}, settled {}\ntime      {:.1}s\noutput    {}",
-        job_text(&done),
+        job_text(done),
         done.posted_height,
         height_text(done.assigned_height),
         height_text(done.committed_height),
@@ -691,7 +734,6 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         output
     );
     crate::print(json_mode, value, text);
-    Ok(())
 }
 
 /// Fetches blob `hash` from the node and checks it against the hash.
