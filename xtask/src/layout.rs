@@ -36,7 +36,6 @@ pub const KNOWN: &[&str] = &[
     "long function: crates/cli/src/bench.rs::bench_sync",
     "long function: crates/cli/src/devnet.rs::run_devnet",
     "long function: crates/cli/src/devnet.rs::run_node",
-    "long function: crates/cli/src/job.rs::run",
     "long function: crates/cli/src/main.rs::run_query",
     "long function: crates/node/src/engine.rs::run",
     "long function: crates/node/src/engine.rs::start",

@@ -6,7 +6,7 @@
 //! the whole blob or nothing. Every read re-hashes the bytes: a file that no longer matches its
 //! name is corruption and is reported as such, never served.
 //!
-//! Limits: one blob is at most `blob_bytes_max`; the store holds at most `store_bytes_max` in all
+//! Limits: one blob is at most `blob_bytes_max` (by default the executor's `BLOB_BYTES_MAX`); the store holds at most `store_bytes_max` in all
 //! (checked against the bytes on disk at open and kept as a running sum). Erasure coding,
 //! storage deals and retrievability proofs come with the storage market.
 //!
@@ -18,6 +18,7 @@
 pub mod pieces;
 
 use plexus_types::Digest;
+use plexus_types::limits::BLOB_BYTES_MAX;
 use std::{
     collections::BTreeMap,
     fs,
@@ -26,8 +27,6 @@ use std::{
     sync::Mutex,
 };
 
-/// The largest blob the store accepts by default (64 MiB): the executor's own limit on a blob.
-pub const BLOB_BYTES_MAX: u64 = 64 << 20;
 /// The most bytes a store holds by default (4 GiB).
 pub const STORE_BYTES_MAX: u64 = 4 << 30;
 

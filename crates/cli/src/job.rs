@@ -136,7 +136,7 @@ pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Resul
         BlobCommand::Get { hash, out } => {
             let digest = parse_hash(&hash)?;
             let bytes = client
-                .get_blob(&digest, plexus_blobs::BLOB_BYTES_MAX)?
+                .get_blob(&digest, plexus_types::limits::BLOB_BYTES_MAX)?
                 .with_context(|| format!("the node has no blob {hash}"))?;
             if plexus_blobs::blob_hash(&bytes) != digest {
                 bail!("the node served bytes that do not match {hash}");
@@ -564,37 +564,7 @@ fn job_text(job: &JobDto) -> String {
 
 fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     let started = Instant::now();
-    let mut module = resolve_module(&args.module)?;
-    let admitted = plexus_exec::admit(&module.wasm)
-        .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
-    let input = read_input(&module, &args.input)?;
-    if input.len() > plexus_exec::INPUT_BYTES_MAX {
-        bail!(
-            "the input is {} bytes, over the executor's limit of {} bytes",
-            input.len(),
-            plexus_exec::INPUT_BYTES_MAX
-        );
-    }
-    for path in &args.blobs {
-        let blob =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if blob.len() > plexus_exec::BLOB_BYTES_MAX {
-            bail!(
-                "--blob {} is {} bytes, over the executor's limit of {} bytes",
-                path.display(),
-                blob.len(),
-                plexus_exec::BLOB_BYTES_MAX
-            );
-        }
-        module.blobs.push(blob);
-    }
-    if module.blobs.len() > plexus_exec::BLOBS_MAX {
-        bail!(
-            "the job names {} blobs, over the limit of {}",
-            module.blobs.len(),
-            plexus_exec::BLOBS_MAX
-        );
-    }
+    let (module, module_hash, input) = job_content(&args)?;
     let price_cap =
         parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
     let audit = match args.audit.as_str() {
@@ -603,17 +573,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         other => bail!("--audit {other:?}: expected standard or full"),
     };
     let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
-    // Upload everything the provider will fetch by hash (idempotent on the node).
-    let module_hash = plexus_types::hash::digest_from_bytes(admitted.hash.0);
-    client.put_blob(&module_hash, module.wasm.clone())?;
-    let mut blob_hashes = Vec::with_capacity(module.blobs.len());
-    for blob in &module.blobs {
-        let hash = plexus_blobs::blob_hash(blob);
-        client.put_blob(&hash, blob.clone())?;
-        blob_hashes.push(hash);
-    }
-    let input_hash = plexus_blobs::blob_hash(&input);
-    client.put_blob(&input_hash, input.clone())?;
+    let (blob_hashes, input_hash) = upload(client, &module, module_hash, &input)?;
     let payload = Payload::JobPost {
         module: module_hash,
         blobs: blob_hashes,
@@ -626,12 +586,87 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     let id = crate::send(client, json_mode, &args.from, None, payload)?.hash;
     let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let done = follow(client, &id, Duration::from_secs(args.timeout_secs), show)?;
+    settled(client, &id, &done, price_cap, &args.from, max_fuel)?;
+    let bytes = fetch_output(client, &done)?;
+    if let Some(path) = args.out.as_ref() {
+        write_out(Some(path), &bytes)?;
+    }
+    print_result(json_mode, &id, &done, &bytes, max_fuel, started);
+    Ok(())
+}
+
+/// The job's module (with its blobs), its hash and the input, checked with the executor's own
+/// admission rules and limits before any money moves.
+fn job_content(args: &JobRunArgs) -> Result<(Module, Digest, Vec<u8>)> {
+    let mut module = resolve_module(&args.module)?;
+    let admitted = plexus_exec::admit(&module.wasm)
+        .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
+    let module_hash = plexus_types::hash::digest_from_bytes(admitted.hash.0);
+    let input = read_input(&module, &args.input)?;
+    if input.len() > plexus_exec::INPUT_BYTES_MAX {
+        bail!(
+            "the input is {} bytes, over the executor's limit of {} bytes",
+            input.len(),
+            plexus_exec::INPUT_BYTES_MAX
+        );
+    }
+    for path in &args.blobs {
+        let blob =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if blob.len() as u64 > plexus_types::limits::BLOB_BYTES_MAX {
+            bail!(
+                "--blob {} is {} bytes, over the executor's limit of {} bytes",
+                path.display(),
+                blob.len(),
+                plexus_types::limits::BLOB_BYTES_MAX
+            );
+        }
+        module.blobs.push(blob);
+    }
+    if module.blobs.len() > plexus_types::limits::JOB_BLOBS_MAX {
+        bail!(
+            "the job names {} blobs, over the limit of {}",
+            module.blobs.len(),
+            plexus_types::limits::JOB_BLOBS_MAX
+        );
+    }
+    Ok((module, module_hash, input))
+}
+
+/// Uploads everything the provider will fetch by hash (idempotent on the node); the hashes of
+/// the blobs and the input.
+fn upload(
+    client: &Client,
+    module: &Module,
+    module_hash: Digest,
+    input: &[u8],
+) -> Result<(Vec<Digest>, Digest)> {
+    client.put_blob(&module_hash, module.wasm.clone())?;
+    let mut blob_hashes = Vec::with_capacity(module.blobs.len());
+    for blob in &module.blobs {
+        let hash = plexus_blobs::blob_hash(blob);
+        client.put_blob(&hash, blob.clone())?;
+        blob_hashes.push(hash);
+    }
+    let input_hash = plexus_blobs::blob_hash(input);
+    client.put_blob(&input_hash, input.to_vec())?;
+    Ok((blob_hashes, input_hash))
+}
+
+/// An error unless job `done` settled without failing, saying what happened instead.
+fn settled(
+    client: &Client,
+    id: &str,
+    done: &JobDto,
+    price_cap: plexus_types::Amount,
+    from: &str,
+    max_fuel: u64,
+) -> Result<()> {
     match done.status.as_str() {
         "settled" => {}
         "posted" => bail!(
-            "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {}`",
+            "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {from}`",
             DisplayPlx(price_cap),
-            args.from
         ),
         "refuted" => bail!(
             "job {id} was refuted: the provider lost the dispute over its commitment, was slashed {} and you were refunded {}; see `plexus job status {id}`",
@@ -646,17 +681,25 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     if done.failed == Some(true) {
         bail!(
             "job {id} failed: {} (fuel {} of {}, paid {})",
-            failure(client, &done)?,
+            failure(client, done)?,
             done.total_fuel.unwrap_or(0),
             max_fuel,
             crate::plx(done.paid.as_deref().unwrap_or("0"))
         );
     }
-    let bytes = fetch_output(client, &done)?;
-    if let Some(path) = args.out.as_ref() {
-        write_out(Some(path), &bytes)?;
-    }
-    let output = decode_output(&done, &bytes);
+    Ok(())
+}
+
+/// Prints a settled job's result, its bill and its output `bytes`.
+fn print_result(
+    json_mode: bool,
+    id: &str,
+    done: &JobDto,
+    bytes: &[u8],
+    max_fuel: u64,
+    started: Instant,
+) {
+    let output = decode_output(done, bytes);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let value = json!({
         "job_id": id,
@@ -681,7 +724,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     });
     let text = format!(
         "{}\nblocks    posted {}, matched {}, committed {}, settled {}\ntime      {:.1}s\noutput    {}",
-        job_text(&done),
+        job_text(done),
         done.posted_height,
         height_text(done.assigned_height),
         height_text(done.committed_height),
@@ -690,95 +733,6 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         output
     );
     crate::print(json_mode, value, text);
-    Ok(())
-}
-
-/// Fetches blob `hash` from the node and checks it against the hash.
-fn fetch_blob(client: &Client, hash_text: &str) -> Result<std::sync::Arc<[u8]>> {
-    let hash = parse_hash(hash_text)?;
-    let bytes = client
-        .get_blob(&hash, plexus_blobs::BLOB_BYTES_MAX)?
-        .with_context(|| format!("the node has no blob {hash_text}"))?;
-    if plexus_blobs::blob_hash(&bytes) != hash {
-        bail!("the node served bytes that do not match {hash_text}");
-    }
-    Ok(bytes.into())
-}
-
-/// What this machine computes for a job, in the commitment's terms.
-struct Recomputed {
-    output_hash: String,
-    total_fuel: u64,
-    segments: u64,
-    trace_root: String,
-    failed: bool,
-    /// The trace `(fuel, state_root)` per leaf (empty for a refused module).
-    leaves: Vec<(u64, plexus_exec::Digest32)>,
-}
-
-fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
-    let module = fetch_blob(client, &job.module)?;
-    let input = fetch_blob(client, &job.input)?;
-    let blobs = job
-        .blobs
-        .iter()
-        .map(|hash| fetch_blob(client, hash))
-        .collect::<Result<Vec<_>>>()?;
-    let admitted = match plexus_exec::admit(&module) {
-        Ok(admitted) => admitted,
-        // A refused module: the honest commitment is a zero-fuel failure whose output is the
-        // refusal's text (what `plexus_provider::runner::Runner::refusal` stores).
-        Err(err) => {
-            let text = format!("refused: {err}");
-            return Ok(Recomputed {
-                output_hash: digest_hex(&plexus_blobs::blob_hash(text.as_bytes())),
-                total_fuel: 0,
-                segments: 0,
-                trace_root: digest_hex(&plexus_types::hash::digest_from_bytes([0; 32])),
-                failed: true,
-                leaves: Vec::new(),
-            });
-        }
-    };
-    let engine = plexus_exec::Engine::new(plexus_exec::EngineOptions::default())?;
-    let id = parse_hash(&job.id)?;
-    let run = plexus_exec::Job {
-        id: id.0,
-        module: engine.compile(&admitted)?,
-        input,
-        blobs,
-        max_fuel: job.max_fuel,
-        // The chain's segment size (nodes that predate it report 0: the default).
-        seg_fuel: match client.status()?.seg_fuel {
-            0 => plexus_exec::SEG_FUEL_DEFAULT,
-            seg_fuel => seg_fuel,
-        },
-    };
-    let execution = plexus_exec::run(&engine, &run, &mut plexus_exec::DiscardCheckpoints)?;
-    recomputed(&execution)
-}
-
-/// `execution` in the commitment's terms; an error when the run stopped at this machine's
-/// wall-clock backstop, which no other machine reproduces: a claim from it would lose its dispute.
-fn recomputed(execution: &plexus_exec::Execution) -> Result<Recomputed> {
-    if execution.outcome == plexus_exec::Outcome::Trapped(plexus_exec::TrapCode::WallTime) {
-        bail!(
-            "this machine's re-run passed its wall-clock backstop, so it cannot judge the commitment"
-        );
-    }
-    let hex = |d: &plexus_exec::Digest32| digest_hex(&plexus_types::hash::digest_from_bytes(d.0));
-    Ok(Recomputed {
-        output_hash: hex(&execution.output_hash),
-        total_fuel: execution.total_fuel,
-        segments: execution.segments,
-        trace_root: hex(&execution.trace_root),
-        failed: !matches!(execution.outcome, plexus_exec::Outcome::Completed { .. }),
-        leaves: execution
-            .leaves
-            .iter()
-            .map(|leaf| (leaf.fuel, leaf.state_root))
-            .collect(),
-    })
 }
 
 /// The consumer disputes job `id` with its own result and plays the challenger from its own
@@ -873,7 +827,7 @@ fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult
             job.status
         );
     };
-    let here = recompute(client, &job)?;
+    let here = crate::recompute::recompute(client, &job)?;
     let checks = [
         ("output_hash", output_hash.clone(), here.output_hash.clone()),
         ("fuel", total_fuel.to_string(), here.total_fuel.to_string()),
@@ -921,41 +875,4 @@ fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult
         failed: here.failed,
     };
     Ok(Some((claim, here.leaves)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_re_run_stopped_by_the_wall_clock_backstop_is_no_claim() {
-        let wat = r#"(module
-          (memory (export "memory") 1 1)
-          (global (export "plexus_output") i32 (i32.const 0))
-          (func (export "init"))
-          (func (export "step") (result i32) (i32.const 0)))"#;
-        let admitted = plexus_exec::admit(&wat::parse_str(wat).unwrap()).unwrap();
-        let execution = |options| {
-            let engine = plexus_exec::Engine::new(options).unwrap();
-            let job = plexus_exec::Job {
-                id: [1; 32],
-                module: engine.compile(&admitted).unwrap(),
-                input: std::sync::Arc::from(&b""[..]),
-                blobs: Vec::new(),
-                max_fuel: 1_000,
-                seg_fuel: 100,
-            };
-            plexus_exec::run(&engine, &job, &mut plexus_exec::DiscardCheckpoints).unwrap()
-        };
-        // A backstop of 0 ms fires after `init`.
-        let stopped = execution(plexus_exec::EngineOptions {
-            wall_time_ms: 0,
-            ..Default::default()
-        });
-        let err = recomputed(&stopped).err().unwrap();
-        assert!(err.to_string().contains("wall-clock backstop"), "{err}");
-        let finished = recomputed(&execution(Default::default())).unwrap();
-        assert!(!finished.failed);
-        assert_eq!(finished.segments, 1);
-    }
 }

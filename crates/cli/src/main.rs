@@ -9,6 +9,7 @@ mod devnet;
 mod job;
 mod keys;
 mod provider;
+mod recompute;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};

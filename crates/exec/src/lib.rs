@@ -17,13 +17,15 @@
 //! Invariants: a guest can only cause an [`Outcome`] (a stable [`TrapCode`] when it misbehaves),
 //! never a panic, a hang (fuel, plus the wall-clock backstop) or an [`ExecError`]; results, fuel
 //! and trace roots do not depend on the machine or the codegen settings; every limit is a named
-//! constant below.
+//! constant below, or, for the limits the chain and the blob stores enforce too (fuel, blobs,
+//! segments), in `plexus_types::limits`.
 
 pub mod admission;
 pub mod builtin;
 pub mod checkpoint;
 pub mod engine;
 pub mod gemm;
+pub mod honest;
 mod host;
 pub mod native;
 pub mod run;
@@ -47,19 +49,10 @@ pub const MODULE_BYTES_MAX: usize = 8 << 20;
 pub const MEMORY_PAGES_MAX: u64 = 1024;
 /// Largest initial table size a module may declare, in elements (tables cannot grow).
 pub const TABLE_ELEMENTS_MAX: u64 = 65_536;
-/// Largest blob, in bytes.
-pub const BLOB_BYTES_MAX: usize = 64 << 20;
-/// Most blobs a job may name.
-pub const BLOBS_MAX: usize = 16;
 /// Largest input, in bytes.
 pub const INPUT_BYTES_MAX: usize = 16 << 20;
 /// Largest output, in bytes.
 pub const OUTPUT_BYTES_MAX: usize = 1 << 20;
-/// Most fuel a job may be given.
-pub const JOB_FUEL_MAX: u64 = 1_000_000_000_000;
-/// Most segments a trace may have (`max_fuel / seg_fuel` must stay below it; the trace then has
-/// at most `SEGMENTS_MAX + 1` leaves).
-pub const SEGMENTS_MAX: u64 = 1 << 16;
 /// Default fuel per segment: about 30 ms of the cnn job on the 2-core CI machine type. A
 /// checkpoint compares the whole memory with the previous one (about 1.2 ms for the cnn job's
 /// 6.4 MB, bound by memory bandwidth) and hashes the changed pages, so checkpoints cost about 5%

@@ -32,13 +32,13 @@
 //! overflow"). Every other trap point is fixed by the module and the fuel.
 
 use crate::{
-    BLOB_BYTES_MAX, BLOBS_MAX, INPUT_BYTES_MAX, JOB_FUEL_MAX, MEMORY_PAGES_MAX, OUTPUT_BYTES_MAX,
-    SEGMENTS_MAX, TABLE_ELEMENTS_MAX,
+    INPUT_BYTES_MAX, MEMORY_PAGES_MAX, OUTPUT_BYTES_MAX, TABLE_ELEMENTS_MAX,
     admission::OUTPUT_EXPORT,
     checkpoint::{Checkpoint, CheckpointSink, NewPage, PageSource, Snapshotter},
     engine::{Compiled, EPOCH_TICK_MS, Engine},
     host::{HostState, HostTrap, job_seed},
 };
+use plexus_types::limits::{BLOB_BYTES_MAX, JOB_BLOBS_MAX, JOB_FUEL_MAX, TRACE_SEGMENTS_MAX};
 use plexus_types::trace::{
     self, Digest32, GlobalValue, PAGE_BYTES, TrapCode, content_hash, page_hash, trap_root,
 };
@@ -58,11 +58,12 @@ pub struct Job {
     pub module: Compiled,
     /// The input bytes (at most `INPUT_BYTES_MAX`).
     pub input: Arc<[u8]>,
-    /// The blobs, in the job's order (at most `BLOBS_MAX`, each at most `BLOB_BYTES_MAX`).
+    /// The blobs, in the job's order (at most `JOB_BLOBS_MAX`, each at most `BLOB_BYTES_MAX`).
     pub blobs: Vec<Arc<[u8]>>,
     /// Fuel the job may consume (at most `JOB_FUEL_MAX`).
     pub max_fuel: u64,
-    /// Fuel per segment (at least `max_fuel / SEGMENTS_MAX + 1`, so the trace stays bounded).
+    /// Fuel per segment (at least `max_fuel / TRACE_SEGMENTS_MAX + 1`, so the trace stays
+    /// bounded).
     pub seg_fuel: u64,
 }
 
@@ -81,19 +82,23 @@ impl Job {
             self.input.len() as u64,
             INPUT_BYTES_MAX as u64,
         )?;
-        limit("blobs", self.blobs.len() as u64, BLOBS_MAX as u64)?;
+        limit("blobs", self.blobs.len() as u64, JOB_BLOBS_MAX as u64)?;
         for blob in &self.blobs {
-            limit("blob bytes", blob.len() as u64, BLOB_BYTES_MAX as u64)?;
+            limit("blob bytes", blob.len() as u64, BLOB_BYTES_MAX)?;
         }
         limit("max fuel", self.max_fuel, JOB_FUEL_MAX)?;
         if self.seg_fuel == 0 {
             return Err(ExecError::Limit {
                 what: "segments",
                 value: u64::MAX,
-                max: SEGMENTS_MAX,
+                max: TRACE_SEGMENTS_MAX,
             });
         }
-        limit("segments", self.max_fuel / self.seg_fuel, SEGMENTS_MAX - 1)
+        limit(
+            "segments",
+            self.max_fuel / self.seg_fuel,
+            TRACE_SEGMENTS_MAX - 1,
+        )
     }
 }
 

@@ -278,7 +278,7 @@ fn wall_time_backstop_stops_a_long_job_and_bills_the_calls_that_completed() {
     // writes the spin's fuel back when it returns, but the interrupted call did not complete:
     // the bill is at most what `init` used (measured as above, with the between-calls
     // backstop), and nothing if the backstop fired before `init` completed.
-    let fuel = plexus_exec::JOB_FUEL_MAX;
+    let fuel = plexus_types::limits::JOB_FUEL_MAX;
     let (init_run, _) = run_job(&engine, &job(&engine, SPIN_FOREVER, b"", fuel, fuel / 1000));
     let init_fuel = init_run.total_fuel;
     let engine = Engine::new(EngineOptions {

@@ -3,11 +3,12 @@
 //!
 //! Everything a re-run needs is content, named by BLAKE3: the module, blobs and input (uploaded
 //! by the consumer when it posted the job), and for a pre-state after leaf 0 the checkpoint
-//! [`Manifest`] and its pages (uploaded by the side that settles the dispute, `plexus dispute
-//! settle` or the provider agent). Every byte is checked against its name on the way in and
-//! again when read. The re-run is bounded by `seg_fuel` and is deterministic, so every validator
-//! that has the content reaches the same [`Replayed`]; one that lacks it reports `Unavailable`
-//! and refuses the block rather than guess.
+//! [`Manifest`] and its pages (uploaded by the side that settles the dispute: a provider agent,
+//! as the defender or as the verifier that challenged). Every byte is checked against its name
+//! on the way in and again when read. The re-run is `plexus_exec::honest`'s, the one every
+//! provider, verifier and `plexus job verify` use; it is bounded by `seg_fuel` and is
+//! deterministic, so every validator that has the content reaches the same [`Replayed`]; one
+//! that lacks it reports `Unavailable` and refuses the block rather than guess.
 //!
 //! The party that settles uploads the content to the node it talks to; every other validator
 //! fetches it from peers (`crate::content`). When a re-run finds content missing, the replayer
@@ -16,8 +17,9 @@
 
 use commonware_codec::DecodeExt as _;
 use plexus_blobs::BlobStore;
-use plexus_exec::{Checkpoint, Engine, EngineOptions, ExecError, PageSource, SegmentEnd};
-use plexus_state::dispute::{ReplayEnd, ReplayError, ReplayRequest, Replayed, Replayer};
+use plexus_exec::honest::{Content, Executor, ReplayFailure};
+use plexus_exec::{Checkpoint, Engine, EngineOptions, PageSource};
+use plexus_state::dispute::{ReplayError, ReplayRequest, Replayed, Replayer};
 use plexus_types::Digest;
 use plexus_types::audit::Manifest;
 use plexus_types::trace::Digest32;
@@ -26,16 +28,12 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-/// Compiled modules kept, by module hash: a dispute's failed settlements do not each pay for a
-/// compilation.
-const COMPILED_CACHE_MAX: usize = 8;
-
 /// Re-runs segments from the node's blob store.
 pub struct StoreReplayer {
     blobs: Arc<BlobStore>,
-    /// Built on first use: most nodes never settle a dispute.
-    engine: Mutex<Option<Arc<Engine>>>,
-    compiled: Mutex<BTreeMap<Digest, plexus_exec::Compiled>>,
+    /// The honest path's engine and compile cache, built on first use: most nodes never settle
+    /// a dispute.
+    executor: Mutex<Option<Arc<Executor>>>,
     /// Where content a re-run lacked is reported, to be fetched from peers.
     wants: Option<crate::content::Wants>,
 }
@@ -44,8 +42,7 @@ impl StoreReplayer {
     pub fn new(blobs: Arc<BlobStore>) -> Self {
         StoreReplayer {
             blobs,
-            engine: Mutex::new(None),
-            compiled: Mutex::new(BTreeMap::new()),
+            executor: Mutex::new(None),
             wants: None,
         }
     }
@@ -67,20 +64,36 @@ impl StoreReplayer {
         }
     }
 
-    fn engine(&self) -> Result<Arc<Engine>, ReplayError> {
+    fn executor(&self) -> Result<Arc<Executor>, ReplayError> {
         let mut slot = self
-            .engine
+            .executor
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(engine) = slot.as_ref() {
-            return Ok(engine.clone());
+        if let Some(executor) = slot.as_ref() {
+            return Ok(executor.clone());
         }
-        let engine = Arc::new(
-            Engine::new(EngineOptions::default())
-                .map_err(|err| ReplayError::Unavailable(format!("no executor: {err}")))?,
-        );
-        *slot = Some(engine.clone());
-        Ok(engine)
+        let engine = Engine::new(EngineOptions::default())
+            .map_err(|err| ReplayError::Unavailable(format!("no executor: {err}")))?;
+        let executor = Arc::new(Executor::new(engine));
+        *slot = Some(executor.clone());
+        Ok(executor)
+    }
+
+    /// The agreed pre-state's manifest (`None` for leaf 0, which needs none): the cheap checks,
+    /// made before any other content is read or any compilation.
+    fn manifest(&self, request: &ReplayRequest) -> Result<Option<Manifest>, ReplayError> {
+        if request.pre.index == 0 {
+            return Ok(None);
+        }
+        let bytes = self.content("manifest", &request.manifest)?;
+        let manifest = Manifest::decode(bytes::Bytes::from(bytes))
+            .map_err(|err| ReplayError::Invalid(format!("manifest does not decode: {err}")))?;
+        if !plexus_state::dispute::manifest_matches(&manifest, &request.pre) {
+            return Err(ReplayError::Invalid(
+                "the manifest is not the agreed pre-state".into(),
+            ));
+        }
+        Ok(Some(manifest))
     }
 }
 
@@ -104,51 +117,6 @@ impl PageSource for StorePages<'_> {
     }
 }
 
-fn end_of(end: SegmentEnd) -> ReplayEnd {
-    match end {
-        SegmentEnd::Checkpoint => ReplayEnd::Checkpoint,
-        SegmentEnd::Finished {
-            output_hash,
-            failed: false,
-        } => ReplayEnd::Finished { output_hash },
-        SegmentEnd::Finished {
-            output_hash,
-            failed: true,
-        } => ReplayEnd::OutputInvalid { output_hash },
-        SegmentEnd::Trapped(trap) => ReplayEnd::Trapped { code: trap.code() },
-    }
-}
-
-impl StoreReplayer {
-    /// The module compiled, from the cache or the store. Admission and compilation are
-    /// deterministic: a module that fails them fails the same way on every node (a provider could
-    /// only have refused such a job).
-    fn compiled(
-        &self,
-        engine: &Engine,
-        module: &Digest,
-    ) -> Result<plexus_exec::Compiled, ReplayError> {
-        let mut cache = self
-            .compiled
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(compiled) = cache.get(module) {
-            return Ok(compiled.clone());
-        }
-        let bytes = self.content("module", module)?;
-        let admitted = plexus_exec::admit(&bytes)
-            .map_err(|err| ReplayError::Invalid(format!("module refused: {err}")))?;
-        let compiled = engine
-            .compile(&admitted)
-            .map_err(|err| ReplayError::Invalid(format!("module does not compile: {err}")))?;
-        if cache.len() >= COMPILED_CACHE_MAX {
-            cache.pop_first();
-        }
-        cache.insert(*module, compiled.clone());
-        Ok(compiled)
-    }
-}
-
 impl Replayer for StoreReplayer {
     fn replay(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
         let result = self.replay_from_store(request);
@@ -160,41 +128,31 @@ impl Replayer for StoreReplayer {
 }
 
 impl StoreReplayer {
+    /// Re-runs the request's segment through the honest path. Admission and compilation are
+    /// deterministic: a module that fails them fails the same way on every node (content
+    /// invalid; a provider could only have refused such a job).
     fn replay_from_store(&self, request: &ReplayRequest) -> Result<Replayed, ReplayError> {
-        // The cheap checks first: a wrong manifest fails before any compilation.
-        let manifest = if request.pre.index == 0 {
-            None
-        } else {
-            let bytes = self.content("manifest", &request.manifest)?;
-            let manifest = Manifest::decode(bytes::Bytes::from(bytes))
-                .map_err(|err| ReplayError::Invalid(format!("manifest does not decode: {err}")))?;
-            if !plexus_state::dispute::manifest_matches(&manifest, &request.pre) {
-                return Err(ReplayError::Invalid(
-                    "the manifest is not the agreed pre-state".into(),
-                ));
-            }
-            Some(manifest)
-        };
+        let manifest = self.manifest(request)?;
         let input = self.content("input", &request.input)?;
         let blobs = request
             .blobs
             .iter()
             .map(|hash| self.content("blob", hash).map(Arc::<[u8]>::from))
             .collect::<Result<Vec<_>, _>>()?;
-        let engine = self.engine()?;
-        let compiled = self.compiled(&engine, &request.module)?;
-        let job = plexus_exec::Job {
-            id: request.job_id.0,
-            module: compiled,
+        let executor = self.executor()?;
+        let content = Content {
+            id: request.job_id,
+            module: request.module,
             input: Arc::from(input),
             blobs,
             max_fuel: request.max_fuel,
             seg_fuel: request.seg_fuel,
         };
+        let job = executor
+            .prepare(content, || self.content("module", &request.module))?
+            .map_err(ReplayFailure::Refused)?;
         let outcome = match manifest {
-            None => plexus_exec::replay_first_segment(&engine, &job)
-                .map_err(invalid)?
-                .ok_or_else(|| ReplayError::Invalid("the module traps at instantiation".into()))?,
+            None => executor.replay_first(&job)?,
             Some(manifest) => {
                 let pages = StorePages {
                     store: &self.blobs,
@@ -211,32 +169,18 @@ impl StoreReplayer {
                     globals: manifest.globals,
                     pages: manifest.pages,
                 };
-                plexus_exec::replay_segment(&engine, &job, &pre, &pages).map_err(
-                    |err| match err {
-                        ExecError::MissingPage { .. } | ExecError::PageSource(_) => {
-                            ReplayError::Unavailable(err.to_string())
-                        }
-                        other => invalid(other),
-                    },
-                )?
+                executor.replay_from(&job, &request.pre, &pre, &pages)?
             }
         };
-        Ok(Replayed {
-            fuel: outcome.leaf.fuel,
-            state_root: outcome.leaf.state_root,
-            end: end_of(outcome.end),
-        })
+        Ok(plexus_exec::honest::replayed(&outcome))
     }
-}
-
-fn invalid(err: ExecError) -> ReplayError {
-    ReplayError::Invalid(err.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use plexus_exec::MemoryCheckpoints;
+    use plexus_state::dispute::ReplayEnd;
     use plexus_types::dissection::RevealedLeaf;
     use plexus_types::hash::digest_from_bytes;
     use plexus_types::trace::content_hash;

@@ -592,7 +592,7 @@ impl Agent {
             .resolved
             .as_ref()
             .ok_or(FuelTraceError::Record("resolved leaves"))?;
-        let manifest = fueltrace::upload_pre_state(&self.node, &self.runner.dir, id, lo.index)?;
+        let manifest = crate::rerun::upload_pre_state(&self.node, &self.runner.dir, id, lo.index)?;
         Ok(Payload::DisputeSettle { job: *id, manifest })
     }
 }

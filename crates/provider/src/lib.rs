@@ -4,8 +4,11 @@
 //!   commitments and follows jobs to settlement (the chain is the authority; the journal is
 //!   reconciled with it on every poll); `agent::verifier` re-runs the audits drawn to it on
 //!   threads of their own, seals and reveals them, and declines those it cannot finish in time.
-//! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), admits and runs
-//!   it in `plexus-exec` with checkpoints on disk, and produces the commitment.
+//! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), runs it through
+//!   `plexus_exec::honest` (admission, the compile cache, the limits) with checkpoints on disk,
+//!   and produces the commitment.
+//! - `fueltrace`: the defender's and the challenger's dissection moves; `rerun`: light audits
+//!   of another provider's segments and the pre-state upload for the validators' re-run.
 //! - `acceptance`: whether to take on an assigned job, decided once and kept in the journal.
 //! - `journal`: the per-job records that let a restarted agent resume.
 //! - `speed`: the fuel-per-second figure (median of several timings, kept across restarts,
@@ -25,6 +28,7 @@ pub mod fueltrace;
 pub mod http;
 pub mod journal;
 pub mod leaves;
+pub mod rerun;
 pub mod runner;
 pub mod speed;
 
@@ -173,7 +177,7 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
             every: speed::REMEASURE_EVERY,
         };
         let (runner, stop) = (agent.runner.clone(), stop.clone());
-        std::thread::spawn(move || remeasure.run(&runner.engine, &stop));
+        std::thread::spawn(move || remeasure.run(runner.engine(), &stop));
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

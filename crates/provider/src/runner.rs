@@ -1,30 +1,30 @@
 //! Running one assigned job: fetch its module, blobs and input by hash (each checked against its
-//! hash), admit and compile the module, execute it with checkpoints on disk, keep the output,
-//! and produce the commitment the agent posts.
+//! hash), execute it through the one honest path (`plexus_exec::honest`: admission, the compile
+//! cache, the limits) with checkpoints on disk, keep the output, and produce the commitment the
+//! agent posts.
 //!
-//! A job the consumer got wrong (a module that fails admission, a guest trap) still ends in a
-//! commitment, marked failed: the chain then settles it like any other (a module refused at
-//! admission used no fuel and costs the consumer nothing; a trap bills what `plexus_exec` bills).
-//! A run stopped by this machine's wall-clock backstop is committed as a refusal too: nobody
-//! else can reproduce that trap, so a trace ending in it would lose any dispute. Only host-side
-//! trouble (a blob no source serves yet, a disk error) is an `Err`, which the agent retries.
+//! A job the consumer got wrong (a module refused by admission or compilation, content over the
+//! limits, a guest trap) still ends in a commitment, marked failed: the chain then settles it
+//! like any other (a refusal used no fuel and costs the consumer nothing; a trap bills what
+//! `plexus_exec` bills). A run of its own job stopped by this machine's wall-clock backstop is
+//! committed as a refusal too: nobody else can reproduce that trap, so a trace ending in it
+//! would lose any dispute. A verifier's re-run of another's job that the backstop stops makes
+//! no claim ([`RunError::Stopped`]). Only host-side trouble (a blob no source serves yet, a disk
+//! error, the backstop of a re-run) is an `Err`, which the agent retries.
 
 use crate::{checkpoints::DiskCheckpoints, journal::CommitmentRecord};
 use plexus_blobs::{BlobStore, blob_hash};
 use plexus_client::Client;
-use plexus_exec::{Compiled, Engine, Execution, Job, Outcome, TrapCode};
-use plexus_types::{Digest, hash::digest_hex};
+use plexus_exec::honest::{self, Content, Executor, Refusal, Stopped};
+use plexus_exec::{Engine, Execution, Job, Outcome};
+use plexus_types::{Digest, hash::digest_hex, job::Commitment};
 use std::{
-    collections::BTreeMap,
     path::PathBuf,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
 };
-
-/// Compiled modules kept in memory, by module hash.
-const COMPILED_CACHE_MAX: usize = 16;
 
 /// What the chain assigned: the job's content by hash and its fuel.
 #[derive(Clone, Debug)]
@@ -47,11 +47,15 @@ pub enum RunError {
     Checkpoints(#[from] std::io::Error),
     #[error("executor: {0}")]
     Exec(#[from] plexus_exec::ExecError),
+    /// A re-run of another's job passed this machine's backstop: no verdict either way.
+    #[error("re-running the job: {0}")]
+    Stopped(#[from] Stopped),
 }
 
 /// Runs jobs for one provider.
 pub struct Runner {
-    pub engine: Engine,
+    /// The engine and the compile cache every run and re-run goes through.
+    pub executor: Executor,
     pub blobs: Arc<BlobStore>,
     /// Where blobs are fetched from, in order (the node first).
     pub sources: Vec<Client>,
@@ -62,7 +66,6 @@ pub struct Runner {
     /// state instead of the real ones, keeping the real trace before it. Such a provider loses
     /// every dispute over its jobs; it exists so devnets and tests can show that.
     pub forge: bool,
-    compiled: Mutex<BTreeMap<Digest, Compiled>>,
 }
 
 /// The 32 bytes of a BLAKE3 digest as the chain's digest type.
@@ -79,14 +82,18 @@ impl Runner {
         seg_fuel: u64,
     ) -> Self {
         Runner {
-            engine,
+            executor: Executor::new(engine),
             blobs,
             sources,
             dir,
             seg_fuel: AtomicU64::new(seg_fuel),
             forge: false,
-            compiled: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The engine jobs run on.
+    pub fn engine(&self) -> &Engine {
+        self.executor.engine()
     }
 
     /// Fuel per segment of the runs it makes.
@@ -107,7 +114,7 @@ impl Runner {
         }
         let mut detail = Vec::new();
         for source in &self.sources {
-            match source.get_blob(hash, plexus_exec::BLOB_BYTES_MAX as u64) {
+            match source.get_blob(hash, plexus_types::limits::BLOB_BYTES_MAX) {
                 Ok(Some(bytes)) if blob_hash(&bytes) == *hash => {
                     self.blobs.put_expecting(hash, &bytes)?;
                     return Ok(bytes.into());
@@ -128,41 +135,9 @@ impl Runner {
         })
     }
 
-    pub fn compile(
-        &self,
-        hash: &Digest,
-        bytes: &[u8],
-    ) -> Result<Result<Compiled, String>, RunError> {
-        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(compiled) = cache.get(hash) {
-            return Ok(Ok(compiled.clone()));
-        }
-        let admitted = match plexus_exec::admit(bytes) {
-            Ok(admitted) => admitted,
-            Err(err) => return Ok(Err(err.to_string())),
-        };
-        // A module wasmtime cannot compile is refused like one admission refused: retrying
-        // cannot help, and the deadline would slash the provider for the consumer's module.
-        let compiled = match self.engine.compile(&admitted) {
-            Ok(compiled) => compiled,
-            Err(err) => return Ok(Err(format!("the module does not compile: {err}"))),
-        };
-        if cache.len() >= COMPILED_CACHE_MAX {
-            cache.pop_first();
-        }
-        cache.insert(*hash, compiled.clone());
-        Ok(Ok(compiled))
-    }
-
-    /// The executor's job for `job`, its content fetched; `None` when the module is refused
-    /// (admission, compilation or limits).
-    pub fn job(&self, job: &Assignment) -> Result<Option<Job>, RunError> {
-        Ok(self.prepare(job)?.ok())
-    }
-
-    /// Fetches `job`'s content and compiles its module: the executor's job, or why the module
-    /// is refused (its text goes into the refusal's output).
-    fn prepare(&self, job: &Assignment) -> Result<Result<Job, String>, RunError> {
+    /// Fetches `job`'s content and prepares it through the honest path: the executor's job, or
+    /// why it is refused (its text goes into the refusal's output).
+    pub fn prepare(&self, job: &Assignment) -> Result<Result<Job, Refusal>, RunError> {
         let module = self.fetch(&job.module)?;
         let input = self.fetch(&job.input)?;
         let blobs = job
@@ -170,22 +145,15 @@ impl Runner {
             .iter()
             .map(|hash| self.fetch(hash))
             .collect::<Result<Vec<_>, _>>()?;
-        let compiled = match self.compile(&job.module, &module)? {
-            Ok(compiled) => compiled,
-            Err(reason) => return Ok(Err(reason)),
-        };
-        let run = Job {
-            id: job.id.0,
-            module: compiled,
+        let content = Content {
+            id: job.id,
+            module: job.module,
             input,
             blobs,
             max_fuel: job.max_fuel,
             seg_fuel: self.seg_fuel(),
         };
-        Ok(match run.check() {
-            Ok(()) => Ok(run),
-            Err(err) => Err(err.to_string()),
-        })
+        self.executor.prepare(content, || Ok::<_, RunError>(module))
     }
 
     /// Fetches and runs `job`; the commitment to post, and the execution it commits to (none for
@@ -194,37 +162,61 @@ impl Runner {
         &self,
         job: &Assignment,
     ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
-        self.execute_as(job, self.forge)
+        match self.run(job)? {
+            Ran::Refused(reason) => Ok((self.refusal(&reason.to_string())?, None)),
+            Ran::Stopped(stopped) => {
+                // The provider's limit, not the job's: it bills nothing and proves nothing.
+                let reason = format!(
+                    "the run passed this provider's wall-clock backstop of {} ms",
+                    stopped.wall_time_ms
+                );
+                Ok((self.refusal(&reason)?, None))
+            }
+            Ran::Executed(execution) => {
+                let commitment = self.keep(job, &execution, self.forge)?;
+                Ok((commitment, Some(execution)))
+            }
+        }
     }
 
     /// Fetches and runs another provider's job as its verifier: always honestly, whatever
-    /// `forge` says.
+    /// `forge` says. A run this machine's backstop stopped is [`RunError::Stopped`], not a claim:
+    /// a refusal claimed from it would dispute an honest provider's trace and lose.
     pub fn reexecute(
         &self,
         job: &Assignment,
     ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
-        self.execute_as(job, false)
+        match self.run(job)? {
+            Ran::Refused(reason) => Ok((self.refusal(&reason.to_string())?, None)),
+            Ran::Stopped(stopped) => Err(RunError::Stopped(stopped)),
+            Ran::Executed(execution) => {
+                let commitment = self.keep(job, &execution, false)?;
+                Ok((commitment, Some(execution)))
+            }
+        }
     }
 
-    fn execute_as(
-        &self,
-        job: &Assignment,
-        forge: bool,
-    ) -> Result<(CommitmentRecord, Option<Execution>), RunError> {
+    /// Fetches and runs `job` with its checkpoints on disk (none for a refusal).
+    fn run(&self, job: &Assignment) -> Result<Ran, RunError> {
         let run = match self.prepare(job)? {
             Ok(run) => run,
-            Err(reason) => return Ok((self.refusal(&reason)?, None)),
+            Err(reason) => return Ok(Ran::Refused(reason)),
         };
         let mut sink = DiskCheckpoints::create(&self.dir, &job.id)?;
-        let execution = plexus_exec::run(&self.engine, &run, &mut sink)?;
-        if execution.outcome == Outcome::Trapped(TrapCode::WallTime) {
-            // The provider's limit, not the job's: it bills nothing and proves nothing.
-            let reason = format!(
-                "the run passed this provider's wall-clock backstop of {} ms",
-                self.engine.options().wall_time_ms
-            );
-            return Ok((self.refusal(&reason)?, None));
-        }
+        Ok(match self.executor.run(&run, &mut sink)? {
+            Ok(execution) => Ran::Executed(execution),
+            Err(stopped) => Ran::Stopped(stopped),
+        })
+    }
+
+    /// Keeps what disputes over `execution` need (its output, its whole trace, trap leaf
+    /// included) and returns the commitment to it; with `forge`, a forged one.
+    fn keep(
+        &self,
+        job: &Assignment,
+        execution: &Execution,
+        forge: bool,
+    ) -> Result<CommitmentRecord, RunError> {
         let failure = match &execution.outcome {
             Outcome::Completed { output } => {
                 self.blobs.put(output)?;
@@ -232,46 +224,50 @@ impl Runner {
             }
             Outcome::Trapped(code) => Some(code.name().to_string()),
         };
-        // The whole trace, trap leaf included, for the disputes this job may see.
         let mut leaves: Vec<(u64, plexus_exec::Digest32)> = execution
             .leaves
             .iter()
             .map(|leaf| (leaf.fuel, leaf.state_root))
             .collect();
-        let (mut output_hash, mut trace_root) = (execution.output_hash, execution.trace_root);
+        let mut commitment = honest::commitment(execution);
         if forge && let Some(last) = leaves.last_mut() {
-            output_hash = plexus_types::trace::content_hash(b"forged output");
+            commitment.output_hash =
+                chain_digest(&plexus_types::trace::content_hash(b"forged output"));
             last.1 = plexus_types::trace::content_hash(
                 &[b"forged state".as_slice(), &job.id.0].concat(),
             );
-            trace_root = crate::leaves::leaves_root(&leaves);
+            commitment.trace_root = chain_digest(&crate::leaves::leaves_root(&leaves));
         }
         crate::leaves::write_leaves(&self.dir, &job.id, &leaves)?;
-        let commitment = CommitmentRecord {
-            output_hash: digest_hex(&chain_digest(&output_hash)),
-            total_fuel: execution.total_fuel,
-            segments: u32::try_from(execution.segments).unwrap_or(u32::MAX),
-            trace_root: digest_hex(&chain_digest(&trace_root)),
-            failed: failure.is_some(),
-            failure,
-        };
-        Ok((commitment, Some(execution)))
+        Ok(record(&commitment, failure))
     }
 
     /// The commitment for a job that never ran (refused module, limits) or whose run proves
     /// nothing (this machine's wall-clock backstop): no fuel, no trace, and an output that is
     /// the refusal's text, stored so the consumer can read why.
     pub fn refusal(&self, reason: &str) -> Result<CommitmentRecord, RunError> {
-        let text = format!("refused: {reason}");
-        let hash = self.blobs.put(text.as_bytes())?;
-        Ok(CommitmentRecord {
-            output_hash: digest_hex(&hash),
-            total_fuel: 0,
-            segments: 0,
-            trace_root: digest_hex(&plexus_types::hash::digest_from_bytes([0; 32])),
-            failed: true,
-            failure: Some(text),
-        })
+        let (text, commitment) = honest::refusal(reason);
+        self.blobs.put(text.as_bytes())?;
+        Ok(record(&commitment, Some(text)))
+    }
+}
+
+/// How a run of a job ended, before anything is kept.
+enum Ran {
+    Refused(Refusal),
+    Stopped(Stopped),
+    Executed(Execution),
+}
+
+/// `commitment` as the journal keeps it.
+fn record(commitment: &Commitment, failure: Option<String>) -> CommitmentRecord {
+    CommitmentRecord {
+        output_hash: digest_hex(&commitment.output_hash),
+        total_fuel: commitment.total_fuel,
+        segments: commitment.segments,
+        trace_root: digest_hex(&commitment.trace_root),
+        failed: commitment.failed,
+        failure,
     }
 }
 
@@ -382,19 +378,47 @@ mod tests {
         }
     }
 
+    /// A runner whose backstop of 0 ms fires after the first call (`init`).
+    fn stopping_runner(dir: &std::path::Path) -> Runner {
+        Runner {
+            executor: Executor::new(
+                Engine::new(plexus_exec::EngineOptions {
+                    wall_time_ms: 0,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+            ..runner(dir, Vec::new())
+        }
+    }
+
+    /// A verifier's full audit runs the whole job: when its own backstop stops the re-run it
+    /// has no verdict. It used to claim the refusal the provider would commit for its own job,
+    /// a disagreement that disputed an honest provider's trace (and lost the verifier's
+    /// deposit), where `plexus job verify` already made no claim.
+    #[test]
+    fn a_verifiers_re_run_stopped_by_the_backstop_makes_no_claim() {
+        let dir = std::env::temp_dir().join(format!("plexus-rerun-stop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let stopping = stopping_runner(&dir);
+        let job = digits_job(&stopping);
+        match stopping.reexecute(&job) {
+            Err(RunError::Stopped(stopped)) => assert_eq!(stopped.wall_time_ms, 0),
+            other => panic!("expected no claim, got {other:?}"),
+        }
+        // Without the backstop the same re-run is a claim: the job's honest commitment.
+        let (claim, execution) = runner(&dir, Vec::new()).reexecute(&job).unwrap();
+        assert!(!claim.failed && claim.segments > 0);
+        assert!(execution.is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_run_stopped_by_the_wall_clock_backstop_commits_a_free_failure() {
         let dir = std::env::temp_dir().join(format!("plexus-wall-time-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         // A backstop of 0 ms fires after the first call (`init`).
-        let stopping = Runner {
-            engine: Engine::new(plexus_exec::EngineOptions {
-                wall_time_ms: 0,
-                ..Default::default()
-            })
-            .unwrap(),
-            ..runner(&dir, Vec::new())
-        };
+        let stopping = stopping_runner(&dir);
         let job = digits_job(&stopping);
         let (commitment, execution) = stopping.execute(&job).unwrap();
         assert!(execution.is_none());

@@ -181,7 +181,7 @@ impl StandardJob {
                 module: engine.compile(&admitted)?,
                 input: input.into(),
                 blobs: builtin.blobs.iter().map(|b| Arc::from(*b)).collect(),
-                max_fuel: plexus_exec::JOB_FUEL_MAX,
+                max_fuel: plexus_types::limits::JOB_FUEL_MAX,
                 seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
             },
         })

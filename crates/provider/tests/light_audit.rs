@@ -7,10 +7,9 @@ use plexus_client::Client;
 use plexus_exec::{Engine, EngineOptions};
 use plexus_provider::{
     checkpoints::CheckpointReader,
-    fueltrace,
     http::{HttpState, router},
     journal::Journal,
-    leaves,
+    leaves, rerun,
     runner::{Assignment, Runner},
 };
 use plexus_types::hash::parse_digest;
@@ -114,7 +113,7 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
     // Honest work passes, whatever is drawn (segment 0 re-runs from the bare module).
     let drawn = [0, 3, n / 2, n - 1];
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &committed, &drawn).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &committed, &drawn).unwrap(),
         None
     );
 
@@ -131,21 +130,21 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
         ..committed.clone()
     };
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &lied, &[1, 4, n - 1]).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &lied, &[1, 4, n - 1]).unwrap(),
         Some(4)
     );
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &lied, &[5, n - 1]).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &lied, &[5, n - 1]).unwrap(),
         Some(5)
     );
     // Segments away from the lie still hold.
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &lied, &[1, 2, n - 1]).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &lied, &[1, 2, n - 1]).unwrap(),
         None
     );
     // Leaves that are not the committed trace count as withheld: the first drawn segment.
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &committed, &[2, n - 1]).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &committed, &[2, n - 1]).unwrap(),
         Some(2)
     );
 
@@ -158,7 +157,7 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
     let forged_api = Client::new(&serve(&forger));
     let n = u64::from(forged.segments);
     assert_eq!(
-        fueltrace::light_audit(
+        rerun::light_audit(
             &verifier,
             &forged_job,
             &forged_api,
@@ -172,7 +171,7 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
     // A provider that serves nothing is disputed at the first drawn segment.
     let silent = Client::new("http://127.0.0.1:9");
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &silent, &committed, &[3, n - 1]).unwrap(),
+        rerun::light_audit(&verifier, &job, &silent, &committed, &[3, n - 1]).unwrap(),
         Some(3)
     );
     for dir in [provider_dir, verifier_dir, forger_dir] {
@@ -225,7 +224,7 @@ fn light_audits_agree_with_the_bill_of_a_trap() {
 
     // Every segment holds, the trapping one (re-run from the provider's checkpoint 3) included.
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &committed, &[0, 1, 2, 3]).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &committed, &[0, 1, 2, 3]).unwrap(),
         None
     );
 
@@ -242,8 +241,43 @@ fn light_audits_agree_with_the_bill_of_a_trap() {
         ..committed
     };
     assert_eq!(
-        fueltrace::light_audit(&verifier, &job, &api, &understated, &[1, 3]).unwrap(),
+        rerun::light_audit(&verifier, &job, &api, &understated, &[1, 3]).unwrap(),
         Some(3)
+    );
+    for dir in [provider_dir, verifier_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The chain re-runs a disputed segment from the manifest the settling provider uploads for the
+/// agreed leaf, whose index is that leaf's (`rerun::upload_pre_state`): the index field of the
+/// provider's stored checkpoint record decides nothing. A light audit used to re-run from the
+/// record's own index, so a record that said 0 re-ran `init` and disputed an honest trace the
+/// chain would have upheld (the verifier then loses its deposit).
+#[test]
+fn a_light_audit_re_runs_a_segment_as_the_chain_would() {
+    let provider_dir = tempdir("index-provider");
+    let provider = runner(&provider_dir, Vec::new());
+    let job = cnn_job(&provider, b"index");
+    let (record, _) = provider.execute(&job).unwrap();
+    let committed = commitment(&record);
+    let n = u64::from(committed.segments);
+    assert!(n >= 8, "want a job of many segments, got {n}");
+    // Checkpoint 5's record with the wrong index, its state (fuel, globals, pages) intact.
+    let reader = CheckpointReader::new(&provider_dir);
+    let mut five = reader.checkpoint(&job.id, 5).unwrap().unwrap();
+    five.index = 0;
+    let path = provider_dir
+        .join("checkpoints")
+        .join(plexus_types::hash::digest_hex(&job.id))
+        .join("5");
+    std::fs::write(&path, plexus_provider::checkpoints::encode(&five)).unwrap();
+    let url = serve(&provider);
+    let verifier_dir = tempdir("index-verifier");
+    let verifier = runner(&verifier_dir, vec![Client::new(&url)]);
+    assert_eq!(
+        rerun::light_audit(&verifier, &job, &Client::new(&url), &committed, &[5, n - 1]).unwrap(),
+        None
     );
     for dir in [provider_dir, verifier_dir] {
         let _ = std::fs::remove_dir_all(dir);

@@ -77,7 +77,7 @@ mod report;
 pub use analytic::analytic_detection_for;
 pub use config::{
     ASK_MAX, AdversarialConfig, ConfigError, JOBS_PER_KIND_DEFAULT, JOBS_PER_KIND_MAX,
-    ProviderKind, SEED_DEFAULT, SEGMENTS_MAX, VerifierKind,
+    ProviderKind, SEED_DEFAULT, VerifierKind,
 };
 pub use load::{
     LOAD_BLOCKS_MAX, LOAD_VERIFIERS_MAX, LoadConfig, LoadKind, LoadReport, LoadVerifier,

@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn the_default_deadline_cap_fits_the_largest_job_at_a_modest_speed() {
         let params = AuditParams::default();
-        let fuel = plexus_types::job::JOB_FUEL_MAX;
+        let fuel = plexus_types::limits::JOB_FUEL_MAX;
         // 10^12 fuel at 6 x 10^8 fuel/s: 1_667 s, times 3, in 250 ms blocks.
         assert_eq!(
             crate::dispute::rerun_blocks(&params, fuel, 600_000_000),

@@ -26,9 +26,8 @@
 
 use crate::State;
 use crate::registry::REPUTATION_MAX;
-use plexus_types::job::{
-    AuditClass, Commitment, JOB_BLOBS_MAX, JOB_FUEL_MAX, fuel_cost_ceil, fuel_cost_floor,
-};
+use plexus_types::job::{AuditClass, Commitment, fuel_cost_ceil, fuel_cost_floor};
+use plexus_types::limits::{JOB_BLOBS_MAX, JOB_FUEL_MAX};
 use plexus_types::{Address, Amount, Digest, Reason, hash};
 use std::collections::{BTreeMap, BTreeSet};
 

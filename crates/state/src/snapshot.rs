@@ -13,9 +13,10 @@ use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
 use plexus_fueltrace::dissection::Dissection;
 use plexus_types::job::{
-    AuditClass, Commitment, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile, read_str,
-    str_encode_size, write_str,
+    AuditClass, Commitment, ENDPOINT_SIZE_MAX, ResourceProfile, read_str, str_encode_size,
+    write_str,
 };
+use plexus_types::limits::JOB_BLOBS_MAX;
 use plexus_types::{Address, Digest};
 
 /// The most entries of one kind a snapshot may hold.

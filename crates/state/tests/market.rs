@@ -6,7 +6,8 @@ mod common;
 
 use common::{address, run, tx};
 use plexus_state::{JobStatus, Params, REPUTATION_START, State};
-use plexus_types::job::{AuditClass, JOB_BLOBS_MAX, JOB_FUEL_MAX, ResourceProfile};
+use plexus_types::job::{AuditClass, ResourceProfile};
+use plexus_types::limits::{JOB_BLOBS_MAX, JOB_FUEL_MAX};
 use plexus_types::{Amount, Digest, PLX, Payload, Reason, SignedTransaction, Status, hash};
 
 const CHAIN: u64 = 77;

@@ -7,7 +7,8 @@
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block};
-use plexus_types::job::{AuditClass, JOB_FUEL_MAX, ResourceProfile};
+use plexus_types::job::{AuditClass, ResourceProfile};
+use plexus_types::limits::JOB_FUEL_MAX;
 use plexus_types::{
     Address, Amount, Digest, PLX, Payload, PrivateKey, SignedTransaction, Transaction, hash,
 };

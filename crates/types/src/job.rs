@@ -18,10 +18,6 @@ use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, Rea
 pub const ENDPOINT_SIZE_MAX: usize = 256;
 /// The largest GPU model name in a resource profile, in bytes.
 pub const GPU_MODEL_SIZE_MAX: usize = 64;
-/// The most blobs (model weights, data) one job may name.
-pub const JOB_BLOBS_MAX: usize = 16;
-/// The most fuel one job may buy.
-pub const JOB_FUEL_MAX: u64 = 1_000_000_000_000;
 /// The fuel unit prices are quoted per (one million fuel).
 pub const FUEL_PER_PRICE_UNIT: u128 = 1_000_000;
 

@@ -17,6 +17,7 @@ pub mod block;
 pub mod dissection;
 pub mod hash;
 pub mod job;
+pub mod limits;
 pub mod receipt;
 pub mod trace;
 pub mod tx;

@@ -4,7 +4,8 @@
 //! Payload tags are spaced so that later kinds slot in without renumbering: 0-15 bank and staking,
 //! 16-31 compute market, 32-47 audits, 48-63 storage deals, 64-79 governance. A tag is never reused.
 
-use crate::job::{AuditClass, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile};
+use crate::job::{AuditClass, ENDPOINT_SIZE_MAX, ResourceProfile};
+use crate::limits::JOB_BLOBS_MAX;
 use crate::{Address, Amount, Digest, hash};
 use bytes::BufMut;
 use commonware_codec::Buf;

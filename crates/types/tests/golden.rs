@@ -192,7 +192,8 @@ fn beacon_signature(height: u64) -> plexus_types::BeaconSignature {
 
 #[test]
 fn market_transactions_are_frozen() {
-    use plexus_types::job::{AuditClass, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile};
+    use plexus_types::job::{AuditClass, ENDPOINT_SIZE_MAX, ResourceProfile};
+    use plexus_types::limits::JOB_BLOBS_MAX;
     let profile = ResourceProfile {
         cores: 8,
         memory_mb: 32_768,

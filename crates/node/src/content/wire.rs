@@ -16,7 +16,7 @@ use plexus_types::Digest;
 use std::fmt;
 
 /// The most pieces an outline may list: content up to the blob store's limit (64 MiB).
-pub const OUTLINE_PIECES_MAX: usize = (plexus_blobs::BLOB_BYTES_MAX / PIECE_BYTES) as usize;
+pub const OUTLINE_PIECES_MAX: usize = (plexus_types::limits::BLOB_BYTES_MAX / PIECE_BYTES) as usize;
 
 /// One piece of content a dispute's re-run reads, with the reason to serve it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -13,7 +13,7 @@
 //! (deadline, fuel, stage) is read from the chain.
 
 use super::{Agent, AgentError, FuelTraceError, JOBS_POLLED_MAX, assignment, chain_commitment};
-use crate::{fueltrace, runner::Runner};
+use crate::{rerun, runner::Runner};
 use plexus_client::{
     Client,
     dto::{AuditDto, JobDto, StatusDto},
@@ -260,7 +260,7 @@ fn rerun(
             .and_then(|p| p.parse::<Address>().ok())
             .ok_or(FuelTraceError::Record("provider"))?;
         let endpoint = node.provider(&provider)?.endpoint;
-        let disputed = fueltrace::light_audit(
+        let disputed = rerun::light_audit(
             runner,
             &assignment,
             &Client::new(&endpoint),

@@ -32,7 +32,7 @@ pub fn analytic_detection_for(
     );
     let m = n.min(u64::from(audit.light_audit_segments) + 1);
     let clean = 1.0 - f64::from(cfg.lazy_fraction_ppm) / ppm;
-    // n <= SEGMENTS_MAX < 2^31, so the exponents fit.
+    // n <= TRACE_SEGMENTS_MAX < 2^31, so the exponents fit.
     let any_faked = |segments: u64| 1.0 - clean.powi(segments as i32);
     match kind {
         ProviderKind::Honest => 0.0,

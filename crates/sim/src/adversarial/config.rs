@@ -5,7 +5,7 @@
 use super::load::LoadConfig;
 use plexus_state::Params;
 use plexus_state::audit::PPM;
-use plexus_types::job::JOB_FUEL_MAX;
+use plexus_types::limits::{JOB_FUEL_MAX, TRACE_SEGMENTS_MAX};
 use plexus_types::{Amount, PLX};
 use serde::Serialize;
 
@@ -17,8 +17,6 @@ pub const SEED_DEFAULT: u64 = 1;
 pub const JOBS_PER_KIND_DEFAULT: u64 = 100_000;
 /// The most jobs per kind a run may ask for (a run is linear in it).
 pub const JOBS_PER_KIND_MAX: u64 = 10_000_000;
-/// The most segments a job may have: the chain's `max_fuel / seg_fuel < 2^16`.
-pub const SEGMENTS_MAX: u64 = (1 << 16) - 1;
 /// The highest ask a run may use, in base units per million fuel: with `JOB_FUEL_MAX` it bounds
 /// a job's value below 2^50, a slash (a `u32` multiple) below 2^82, so no `i128` sum over
 /// `JOBS_PER_KIND_MAX` jobs (below 2^24) can overflow.
@@ -198,7 +196,7 @@ impl AdversarialConfig {
                 jobs: self.jobs_per_kind,
             });
         }
-        if !(1..=SEGMENTS_MAX).contains(&self.segments_max) {
+        if !(1..=TRACE_SEGMENTS_MAX).contains(&self.segments_max) {
             return Err(ConfigError::SegmentsOutOfRange {
                 segments_max: self.segments_max,
             });
@@ -263,8 +261,8 @@ pub enum ConfigError {
         /// The count asked for.
         jobs: u64,
     },
-    /// `segments_max` outside `1..=SEGMENTS_MAX`.
-    #[error("segments_max {segments_max} is outside 1..={SEGMENTS_MAX}")]
+    /// `segments_max` outside `1..=TRACE_SEGMENTS_MAX`.
+    #[error("segments_max {segments_max} is outside 1..={TRACE_SEGMENTS_MAX}")]
     SegmentsOutOfRange {
         /// The bound asked for.
         segments_max: u64,

@@ -15,7 +15,7 @@ use plexus_types::{Digest, hash};
 use plexus_fueltrace::challenger::challenge;
 use plexus_fueltrace::defender::defend;
 // The chain's view of a re-run segment, made from an execution outcome.
-use plexus_provider::fueltrace::replayed;
+use plexus_exec::honest::replayed;
 
 /// How a provider treats the jobs it is matched with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

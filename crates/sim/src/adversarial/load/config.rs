@@ -126,7 +126,7 @@ impl LoadConfig {
         }
         if self.fuel_min == 0
             || self.fuel_min > self.fuel_max
-            || self.fuel_max > plexus_types::job::JOB_FUEL_MAX / 2
+            || self.fuel_max > plexus_types::limits::JOB_FUEL_MAX / 2
         {
             return Err("fuel range out of bounds");
         }
