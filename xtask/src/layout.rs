@@ -45,7 +45,6 @@ pub const KNOWN: &[&str] = &[
     "long function: crates/sim/src/scenario.rs::run",
     "long function: crates/state/src/apply.rs::execute_domain",
     "long function: crates/state/src/commitment.rs::leaves",
-    "long function: crates/types/src/tx.rs::write",
 ];
 
 /// A module: the crate it belongs to (its root file) and its path inside that crate.
