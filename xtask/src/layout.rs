@@ -28,7 +28,6 @@ pub const FN_LINES_MAX: usize = 110;
 pub const KNOWN: &[&str] = &[
     "cycle in crates/state/src/lib.rs: dispute -> market -> dispute",
     "long file: crates/cli/tests/compute.rs",
-    "long file: crates/cli/tests/e2e.rs",
     "long file: crates/exec/tests/exec.rs",
     "long file: crates/node/src/api.rs",
     "long file: crates/sim/src/adversarial.rs",
