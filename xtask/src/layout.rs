@@ -28,25 +28,15 @@ pub const FN_LINES_MAX: usize = 110;
 pub const KNOWN: &[&str] = &[
     "cycle in crates/state/src/lib.rs: dispute -> market -> dispute",
     "long file: crates/cli/tests/compute.rs",
-    "long file: crates/cli/tests/e2e.rs",
     "long file: crates/exec/tests/exec.rs",
     "long file: crates/node/src/api.rs",
     "long file: crates/state/src/dispute.rs",
     "long file: crates/state/tests/disputes.rs",
-    "long function: crates/cli/src/bench.rs::bench_sync",
-    "long function: crates/cli/src/devnet.rs::run_devnet",
-    "long function: crates/cli/src/devnet.rs::run_node",
-    "long function: crates/cli/src/main.rs::run_query",
-    "long function: crates/node/src/engine.rs::run",
-    "long function: crates/node/src/engine.rs::start",
-    "long function: crates/node/src/node.rs::run_in",
-    "long function: crates/node/src/reshare.rs::open_round",
     "long function: crates/provider/src/lib.rs::run",
     "long function: crates/sim/src/network.rs::start",
     "long function: crates/sim/src/scenario.rs::run",
     "long function: crates/state/src/apply.rs::execute_domain",
     "long function: crates/state/src/commitment.rs::leaves",
-    "long function: crates/types/src/tx.rs::write",
 ];
 
 /// A module: the crate it belongs to (its root file) and its path inside that crate.

@@ -244,11 +244,76 @@ fn bench_tx(
 }
 
 fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
-    use plexus_node::config::{AllocationFile, GenesisFile, ParamsFile, ValidatorFile};
     let dir = TempDir::new("bench-sync")?;
     let exe = std::env::current_exe()?;
     let validator = PrivateKey::from_seed(7_000_000);
     let follower = PrivateKey::from_seed(7_000_001);
+    let (vdir, fdir) = (dir.0.join("validator"), dir.0.join("full"));
+    init_sync_dirs(accounts, (&vdir, &validator), (&fdir, &follower))?;
+    let (api, p2p) = (free_ports(1)?, free_ports(1)?);
+    let _validator = spawn_node(
+        &exe,
+        vec![
+            "node".into(),
+            "run".into(),
+            "--dir".into(),
+            vdir.display().to_string(),
+            "--api".into(),
+            format!("127.0.0.1:{api}"),
+            "--p2p".into(),
+            format!("127.0.0.1:{p2p}"),
+            "--full-node-peer".into(),
+            Address(follower.public_key()).to_string(),
+        ],
+        &dir.0.join("validator.log"),
+    )?;
+    let source = Client::new(&format!("http://127.0.0.1:{api}"));
+    wait_until(
+        "the validator to finalize",
+        Duration::from_secs(300),
+        || source.status().is_ok_and(|s| s.height >= 3),
+    )?;
+    let (fapi, fp2p) = (free_ports(1)?, free_ports(1)?);
+    let target = source.status()?.height;
+    let started = Instant::now();
+    let _full = spawn_node(
+        &exe,
+        vec![
+            "node".into(),
+            "run".into(),
+            "--dir".into(),
+            fdir.display().to_string(),
+            "--full-node".into(),
+            "--state-sync".into(),
+            format!("http://127.0.0.1:{api}"),
+            "--api".into(),
+            format!("127.0.0.1:{fapi}"),
+            "--p2p".into(),
+            format!("127.0.0.1:{fp2p}"),
+            "--bootstrapper".into(),
+            format!("{}@127.0.0.1:{p2p}", Address(validator.public_key())),
+        ],
+        &dir.0.join("full.log"),
+    )?;
+    let synced = Client::new(&format!("http://127.0.0.1:{fapi}"));
+    wait_until(
+        "the full node to state-sync",
+        Duration::from_secs(600),
+        || synced.status().is_ok_and(|s| s.height >= target),
+    )?;
+    let elapsed = started.elapsed().as_secs_f64();
+    report_sync(accounts, &source, &synced, elapsed, json_mode)
+}
+
+/// Writes the state-sync benchmark's genesis (`accounts` funded accounts and the one validator,
+/// whose beacon share it deals) into the validator's and the full node's directories, with
+/// each one's key.
+fn init_sync_dirs(
+    accounts: u64,
+    (vdir, validator): (&std::path::Path, &PrivateKey),
+    (fdir, follower): (&std::path::Path, &PrivateKey),
+) -> Result<()> {
+    use plexus_node::config::{AllocationFile, GenesisFile, ParamsFile, ValidatorFile};
     eprintln!("making a genesis with {accounts} accounts...");
     let beacon = plexus_state::beacon::DevBeacon::deal(7, [validator.public_key()]);
     let mut allocations: Vec<AllocationFile> = (0..accounts)
@@ -274,8 +339,7 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
         }],
         beacon_key: plexus_node::config::beacon_key_hex(&beacon.output),
     };
-    let (vdir, fdir) = (dir.0.join("validator"), dir.0.join("full"));
-    for (path, key) in [(&vdir, &validator), (&fdir, &follower)] {
+    for (path, key) in [(vdir, validator), (fdir, follower)] {
         std::fs::create_dir_all(path)?;
         genesis.save(&path.join("genesis.json"))?;
         crate::keys::write_file(&path.join("validator.key"), key)?;
@@ -283,68 +347,31 @@ fn bench_sync(accounts: u64, json_mode: bool) -> Result<()> {
     crate::keys::write_secret(
         &vdir.join(crate::devnet::BEACON_SHARE_FILE),
         &plexus_node::config::share_hex(&beacon.shares[0].1),
-    )?;
-    let (api, p2p) = (free_ports(1)?, free_ports(1)?);
-    let spawn = |args: Vec<String>, log: &std::path::Path| -> Result<Process> {
-        let log = std::fs::File::create(log)?;
-        Ok(Process(
-            Command::new(&exe)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .env("PLEXUS_LOG", "info")
-                .spawn()?,
-        ))
-    };
-    let _validator = spawn(
-        vec![
-            "node".into(),
-            "run".into(),
-            "--dir".into(),
-            vdir.display().to_string(),
-            "--api".into(),
-            format!("127.0.0.1:{api}"),
-            "--p2p".into(),
-            format!("127.0.0.1:{p2p}"),
-            "--full-node-peer".into(),
-            Address(follower.public_key()).to_string(),
-        ],
-        &dir.0.join("validator.log"),
-    )?;
-    let source = Client::new(&format!("http://127.0.0.1:{api}"));
-    wait_until(
-        "the validator to finalize",
-        Duration::from_secs(300),
-        || source.status().is_ok_and(|s| s.height >= 3),
-    )?;
-    let (fapi, fp2p) = (free_ports(1)?, free_ports(1)?);
-    let target = source.status()?.height;
-    let started = Instant::now();
-    let _full = spawn(
-        vec![
-            "node".into(),
-            "run".into(),
-            "--dir".into(),
-            fdir.display().to_string(),
-            "--full-node".into(),
-            "--state-sync".into(),
-            format!("http://127.0.0.1:{api}"),
-            "--api".into(),
-            format!("127.0.0.1:{fapi}"),
-            "--p2p".into(),
-            format!("127.0.0.1:{fp2p}"),
-            "--bootstrapper".into(),
-            format!("{}@127.0.0.1:{p2p}", Address(validator.public_key())),
-        ],
-        &dir.0.join("full.log"),
-    )?;
-    let synced = Client::new(&format!("http://127.0.0.1:{fapi}"));
-    wait_until(
-        "the full node to state-sync",
-        Duration::from_secs(600),
-        || synced.status().is_ok_and(|s| s.height >= target),
-    )?;
-    let elapsed = started.elapsed().as_secs_f64();
+    )
+}
+
+/// Starts `exe args` (a `plexus node run`) with its log on stderr into `log`.
+fn spawn_node(exe: &std::path::Path, args: Vec<String>, log: &std::path::Path) -> Result<Process> {
+    let log = std::fs::File::create(log)?;
+    Ok(Process(
+        Command::new(exe)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .env("PLEXUS_LOG", "info")
+            .spawn()?,
+    ))
+}
+
+/// Checks that the synced node serves the validator's state root at its height, and prints
+/// the figures.
+fn report_sync(
+    accounts: u64,
+    source: &Client,
+    synced: &Client,
+    elapsed: f64,
+    json_mode: bool,
+) -> Result<()> {
     let status = synced.status()?;
     let theirs = source.block(Some(status.height))?;
     if theirs.state_root != status.state_root {

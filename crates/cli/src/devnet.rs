@@ -197,69 +197,16 @@ fn read_share(path: &Path) -> Result<Share> {
 }
 
 pub fn run_devnet(args: DevnetArgs) -> Result<()> {
-    let dir = args.dir.unwrap_or_else(crate::default_devnet_dir);
+    let dir = args.dir.clone().unwrap_or_else(crate::default_devnet_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let genesis_path = dir.join("genesis.json");
-    let genesis = if genesis_path.exists() {
-        GenesisFile::load(&genesis_path)?
-    } else {
-        let mut genesis = devnet_genesis(args.validators);
-        let audit = &mut genesis.params.audit;
-        audit.light_audit_ppm = args.light_audit_ppm.unwrap_or(audit.light_audit_ppm);
-        audit.full_audit_ppm = args.full_audit_ppm.unwrap_or(audit.full_audit_ppm);
-        audit.canary_ppm = args.canary_ppm.unwrap_or(audit.canary_ppm);
-        audit.seg_fuel = args.seg_fuel.unwrap_or(audit.seg_fuel);
-        genesis.to_genesis()?;
-        genesis.save(&genesis_path)?;
-        genesis
-    };
-    if genesis.validators.len() != args.validators as usize {
-        bail!(
-            "{} holds a devnet of {} validator(s); run it with --validators {} or use another --dir",
-            dir.display(),
-            genesis.validators.len(),
-            genesis.validators.len()
-        );
-    }
+    let genesis = load_or_make_genesis(&dir, &args)?;
     for i in 0..DEV_KEYS {
         keys::store_dev(&format!("dev{i}"), &dev_key(i))?;
     }
     for i in 0..PROVIDER_KEYS {
         keys::store_dev(&format!("provider{i}"), &provider_key(i))?;
     }
-    println!(
-        "Plexus devnet (chain id {}), data in {}",
-        genesis.chain_id,
-        dir.display()
-    );
-    let nodes: Vec<(SocketAddr, SocketAddr)> = (0..args.validators)
-        .map(|i| Ok((offset(args.api, i)?, offset(args.p2p, i)?)))
-        .collect::<Result<_>>()?;
-    for (i, (api, p2p)) in nodes.iter().enumerate() {
-        println!("  validator {i}  API http://{api}  p2p {p2p}");
-    }
-    println!("  faucet    POST http://{}/v1/faucet", args.api);
-    println!(
-        "Dev keys (in {}; public seeds, devnet only):",
-        keys::home().join("keys").display()
-    );
-    for i in 0..DEV_KEYS {
-        println!(
-            "  dev{i}  {}  {}",
-            Address(dev_key(i).public_key()),
-            DisplayPlx(DEV_BALANCE)
-        );
-    }
-    let provider_apis: Vec<SocketAddr> = (0..args.providers)
-        .map(|i| offset(args.provider_api, i))
-        .collect::<Result<_>>()?;
-    for (i, api) in provider_apis.iter().enumerate() {
-        println!(
-            "  provider {i}  API http://{api}  key provider{i}  {}",
-            Address(provider_key(i as u64).public_key())
-        );
-    }
-    println!("Ctrl-C stops; running again with the same --dir continues the chain.");
+    let (nodes, provider_apis) = announce(&dir, &genesis, &args)?;
     let node_url = format!("http://{}", args.api);
     if args.cheating_providers > args.providers {
         anyhow::bail!(
@@ -308,6 +255,82 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
     stop_children(&mut providers)?;
     result?;
     Ok(())
+}
+
+/// The genesis of the devnet in `dir`: the one it holds, or a new one for `--validators` with
+/// the FuelTrace rates given on the command line. Refuses a directory made for another number
+/// of validators.
+fn load_or_make_genesis(dir: &Path, args: &DevnetArgs) -> Result<GenesisFile> {
+    let genesis_path = dir.join("genesis.json");
+    let genesis = if genesis_path.exists() {
+        GenesisFile::load(&genesis_path)?
+    } else {
+        let mut genesis = devnet_genesis(args.validators);
+        let audit = &mut genesis.params.audit;
+        audit.light_audit_ppm = args.light_audit_ppm.unwrap_or(audit.light_audit_ppm);
+        audit.full_audit_ppm = args.full_audit_ppm.unwrap_or(audit.full_audit_ppm);
+        audit.canary_ppm = args.canary_ppm.unwrap_or(audit.canary_ppm);
+        audit.seg_fuel = args.seg_fuel.unwrap_or(audit.seg_fuel);
+        genesis.to_genesis()?;
+        genesis.save(&genesis_path)?;
+        genesis
+    };
+    if genesis.validators.len() != args.validators as usize {
+        bail!(
+            "{} holds a devnet of {} validator(s); run it with --validators {} or use another --dir",
+            dir.display(),
+            genesis.validators.len(),
+            genesis.validators.len()
+        );
+    }
+    Ok(genesis)
+}
+
+/// A validator's API and p2p addresses.
+type NodeAddrs = (SocketAddr, SocketAddr);
+
+/// Prints what the devnet runs: each validator's API and p2p address, the faucet, the dev
+/// keys and each provider's API. Returns the validators' (API, p2p) addresses and the
+/// providers' API addresses.
+fn announce(
+    dir: &Path,
+    genesis: &GenesisFile,
+    args: &DevnetArgs,
+) -> Result<(Vec<NodeAddrs>, Vec<SocketAddr>)> {
+    println!(
+        "Plexus devnet (chain id {}), data in {}",
+        genesis.chain_id,
+        dir.display()
+    );
+    let nodes: Vec<NodeAddrs> = (0..args.validators)
+        .map(|i| Ok((offset(args.api, i)?, offset(args.p2p, i)?)))
+        .collect::<Result<_>>()?;
+    for (i, (api, p2p)) in nodes.iter().enumerate() {
+        println!("  validator {i}  API http://{api}  p2p {p2p}");
+    }
+    println!("  faucet    POST http://{}/v1/faucet", args.api);
+    println!(
+        "Dev keys (in {}; public seeds, devnet only):",
+        keys::home().join("keys").display()
+    );
+    for i in 0..DEV_KEYS {
+        println!(
+            "  dev{i}  {}  {}",
+            Address(dev_key(i).public_key()),
+            DisplayPlx(DEV_BALANCE)
+        );
+    }
+    let provider_apis: Vec<SocketAddr> = (0..args.providers)
+        .map(|i| offset(args.provider_api, i))
+        .collect::<Result<_>>()?;
+    for (i, api) in provider_apis.iter().enumerate() {
+        println!(
+            "  provider {i}  API http://{api}  key provider{i}  {}",
+            Address(provider_key(i as u64).public_key())
+        );
+    }
+    println!("Ctrl-C stops; running again with the same --dir continues the chain.");
+    Ok((nodes, provider_apis))
 }
 
 /// The devnet's providers: where they listen, which forge, what speed they register.
@@ -748,57 +771,7 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             key,
             full_node,
             beacon_share,
-        } => {
-            let file = GenesisFile::load(&genesis)?;
-            let parsed = file.to_genesis()?;
-            parsed
-                .build()
-                .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
-            let validator = Address(keys::load(&key)?.public_key());
-            if !full_node && !parsed.validators.iter().any(|v| v.address == validator) {
-                bail!(
-                    "key {key:?} ({validator}) is not a validator in {} (use --full-node for a node that follows without validating)",
-                    genesis.display()
-                );
-            }
-            let share = if full_node {
-                None
-            } else {
-                let path = beacon_share.with_context(|| {
-                    format!("a validator needs --beacon-share (the file `plexus genesis` wrote for {validator})")
-                })?;
-                let share = read_share(&path)?;
-                let committee = parsed
-                    .committee()
-                    .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
-                let mut keys_sorted: Vec<_> = committee.into_iter().map(|a| a.0).collect();
-                keys_sorted.sort();
-                let position = keys_sorted
-                    .iter()
-                    .position(|k| *k == validator.0)
-                    .with_context(|| format!("{validator} is not in the genesis committee"))?;
-                if !plexus_state::beacon::share_matches(
-                    parsed.beacon.public(),
-                    &share,
-                    position as u32,
-                ) {
-                    bail!(
-                        "{} is not {validator}'s share of this genesis's beacon key",
-                        path.display()
-                    );
-                }
-                Some(share)
-            };
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            file.save(&dir.join("genesis.json"))?;
-            keys::write_file(&dir.join("validator.key"), &keys::load(&key)?)?;
-            if let Some(share) = share {
-                keys::write_secret(&dir.join(BEACON_SHARE_FILE), &share_hex(&share))?;
-            }
-            println!("initialized {}", dir.display());
-            Ok(())
-        }
+        } => init_node(&dir, &genesis, &key, full_node, beacon_share),
         NodeCommand::Run {
             dir,
             api,
@@ -852,6 +825,73 @@ pub fn run_node(command: NodeCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `plexus node init`: checks the genesis file, that the key is one of its validators (unless
+/// a full node) and that the beacon share is that validator's, then writes the directory.
+fn init_node(
+    dir: &Path,
+    genesis: &Path,
+    key: &str,
+    full_node: bool,
+    beacon_share: Option<PathBuf>,
+) -> Result<()> {
+    let file = GenesisFile::load(genesis)?;
+    let parsed = file.to_genesis()?;
+    parsed
+        .build()
+        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    let validator = Address(keys::load(key)?.public_key());
+    if !full_node && !parsed.validators.iter().any(|v| v.address == validator) {
+        bail!(
+            "key {key:?} ({validator}) is not a validator in {} (use --full-node for a node that follows without validating)",
+            genesis.display()
+        );
+    }
+    let share = if full_node {
+        None
+    } else {
+        let path = beacon_share.with_context(|| {
+            format!(
+                "a validator needs --beacon-share (the file `plexus genesis` wrote for {validator})"
+            )
+        })?;
+        Some(validator_share(&parsed, &validator, &path)?)
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    file.save(&dir.join("genesis.json"))?;
+    keys::write_file(&dir.join("validator.key"), &keys::load(key)?)?;
+    if let Some(share) = share {
+        keys::write_secret(&dir.join(BEACON_SHARE_FILE), &share_hex(&share))?;
+    }
+    println!("initialized {}", dir.display());
+    Ok(())
+}
+
+/// Reads the beacon share at `path` and checks that it is `validator`'s share of the genesis's
+/// beacon key (its position is its place among the committee's keys, sorted).
+fn validator_share(
+    parsed: &plexus_state::Genesis,
+    validator: &Address,
+    path: &Path,
+) -> Result<Share> {
+    let share = read_share(path)?;
+    let committee = parsed
+        .committee()
+        .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    let mut keys_sorted: Vec<_> = committee.into_iter().map(|a| a.0).collect();
+    keys_sorted.sort();
+    let position = keys_sorted
+        .iter()
+        .position(|k| *k == validator.0)
+        .with_context(|| format!("{validator} is not in the genesis committee"))?;
+    if !plexus_state::beacon::share_matches(parsed.beacon.public(), &share, position as u32) {
+        bail!(
+            "{} is not {validator}'s share of this genesis's beacon key",
+            path.display()
+        );
+    }
+    Ok(share)
 }
 
 /// Parses `ADDRESS@HOST:PORT`.

@@ -458,108 +458,118 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
         QueryCommand::Tx { hash } => print_tx_status(json_mode, &client.tx(&hash)?),
         QueryCommand::Validators => {
             let validators = client.validators()?;
-            let text = validators
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{} stake {}{}{}",
-                        v.address,
-                        plx(&v.stake),
-                        match (v.in_committee, v.in_next_committee) {
-                            (true, true) => " (committee)",
-                            (true, false) => " (committee, leaving after this epoch)",
-                            (false, true) => " (joining the committee next epoch)",
-                            (false, false) => "",
-                        },
-                        if v.jailed {
-                            format!(" (jailed, slashed {})", plx(&v.slashed))
-                        } else {
-                            String::new()
-                        }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            let text = lines(&validators, validator_line);
             print(json_mode, serde_json::to_value(&validators)?, text);
         }
         QueryCommand::Providers => {
             let providers = client.providers()?;
-            let text = providers
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{} {} ask {}/Mfuel bond {} slashed {} reputation {} done {} audited {} disputes lost {} missed {}{}",
-                        p.address,
-                        p.endpoint,
-                        plx(&p.ask_per_mfuel),
-                        plx(&p.bond),
-                        plx(&p.slashed),
-                        p.reputation,
-                        p.jobs_done,
-                        p.audits_passed,
-                        p.disputes_lost,
-                        p.jobs_missed,
-                        if p.active { "" } else { " (inactive)" }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            let text = lines(&providers, provider_line);
             print(json_mode, serde_json::to_value(&providers)?, text);
         }
         QueryCommand::Verifiers => {
             let verifiers = client.verifiers()?;
-            let text = verifiers
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{} bond {} locked {} speed {} fuel/s capacity {} open {} audits {} missed {} declined {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
-                        v.address,
-                        plx(&v.bond),
-                        plx(&v.locked),
-                        v.fuel_per_second,
-                        v.capacity,
-                        v.open,
-                        v.audits_done,
-                        v.audits_missed,
-                        v.audits_declined,
-                        v.disputes_won,
-                        v.disputes_lost,
-                        v.canaries_flagged,
-                        v.canaries_passed,
-                        plx(&v.earned),
-                        plx(&v.slashed),
-                        if v.unbonding_release.is_some() {
-                            " (deregistering)"
-                        } else {
-                            ""
-                        }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            let text = lines(&verifiers, verifier_line);
             print(json_mode, serde_json::to_value(&verifiers)?, text);
         }
         QueryCommand::Status => {
             let status = client.status()?;
-            let text = format!(
-                "chain_id    {}\nheight      {}\nblock       {}\nepoch       {} (of {} blocks; committee {}, next {}, reshare logs {})\nmempool     {}\nvalidators  {}\nsupply      {}\nseed        {}",
-                status.chain_id,
-                status.height,
-                status.block_hash,
-                status.epoch,
-                status.epoch_length,
-                status.committee,
-                status.next_committee,
-                status.reshare_logs,
-                status.mempool_size,
-                status.validators,
-                plx(&status.supply.total),
-                status.seed
+            print(
+                json_mode,
+                serde_json::to_value(&status)?,
+                status_text(&status),
             );
-            print(json_mode, serde_json::to_value(&status)?, text);
         }
     }
     Ok(())
+}
+
+/// One line per item, as `line` writes it.
+fn lines<T>(items: &[T], line: fn(&T) -> String) -> String {
+    items.iter().map(line).collect::<Vec<_>>().join("\n")
+}
+
+/// `query validators`: a validator's stake, committee membership and jail.
+fn validator_line(v: &plexus_client::dto::ValidatorDto) -> String {
+    format!(
+        "{} stake {}{}{}",
+        v.address,
+        plx(&v.stake),
+        match (v.in_committee, v.in_next_committee) {
+            (true, true) => " (committee)",
+            (true, false) => " (committee, leaving after this epoch)",
+            (false, true) => " (joining the committee next epoch)",
+            (false, false) => "",
+        },
+        if v.jailed {
+            format!(" (jailed, slashed {})", plx(&v.slashed))
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// `query providers`: a provider's offer, bond and record.
+fn provider_line(p: &plexus_client::dto::ProviderDto) -> String {
+    format!(
+        "{} {} ask {}/Mfuel bond {} slashed {} reputation {} done {} audited {} disputes lost {} missed {}{}",
+        p.address,
+        p.endpoint,
+        plx(&p.ask_per_mfuel),
+        plx(&p.bond),
+        plx(&p.slashed),
+        p.reputation,
+        p.jobs_done,
+        p.audits_passed,
+        p.disputes_lost,
+        p.jobs_missed,
+        if p.active { "" } else { " (inactive)" }
+    )
+}
+
+/// `query verifiers`: a verifier's bond, speed, load and record.
+fn verifier_line(v: &plexus_client::dto::VerifierDto) -> String {
+    format!(
+        "{} bond {} locked {} speed {} fuel/s capacity {} open {} audits {} missed {} declined {} disputes won {} lost {} canaries flagged {} passed {} earned {} slashed {}{}",
+        v.address,
+        plx(&v.bond),
+        plx(&v.locked),
+        v.fuel_per_second,
+        v.capacity,
+        v.open,
+        v.audits_done,
+        v.audits_missed,
+        v.audits_declined,
+        v.disputes_won,
+        v.disputes_lost,
+        v.canaries_flagged,
+        v.canaries_passed,
+        plx(&v.earned),
+        plx(&v.slashed),
+        if v.unbonding_release.is_some() {
+            " (deregistering)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// `query status`: the chain, its epoch and committees, the mempool and the supply.
+fn status_text(status: &plexus_client::dto::StatusDto) -> String {
+    format!(
+        "chain_id    {}\nheight      {}\nblock       {}\nepoch       {} (of {} blocks; committee {}, next {}, reshare logs {})\nmempool     {}\nvalidators  {}\nsupply      {}\nseed        {}",
+        status.chain_id,
+        status.height,
+        status.block_hash,
+        status.epoch,
+        status.epoch_length,
+        status.committee,
+        status.next_committee,
+        status.reshare_logs,
+        status.mempool_size,
+        status.validators,
+        plx(&status.supply.total),
+        status.seed
+    )
 }
 
 /// Default data directory of a devnet.

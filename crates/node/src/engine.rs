@@ -25,7 +25,7 @@ use commonware_cryptography::{Digested, Sha256, Signer, certificate, certificate
 use commonware_p2p::{
     Blocker, Manager as _, Provider, Receiver, Sender,
     authenticated::discovery,
-    utils::mux::{Builder as _, Muxer},
+    utils::mux::{Builder as _, MuxHandle, Muxer},
 };
 use commonware_parallel::Sequential;
 use commonware_runtime::{
@@ -222,23 +222,147 @@ where
         >,
     F: Reporter<Activity = Update<ChainBlock>>,
 {
-    let me = cfg.key.public_key();
     let consensus_channels = ConsensusChannels {
         votes: channels.votes,
         certificates: channels.certificates,
         resolver: channels.simplex_resolver,
     };
+    let (epocher, provider) = epoch_schemes(&app, &cfg.key);
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
+
+    let transport = start_block_transport(
+        &context,
+        &cfg.key.public_key(),
+        &peers,
+        &blocker,
+        channels.backfill,
+        channels.broadcast,
+    );
+    start_services(
+        &context,
+        &cfg.key,
+        &app,
+        Services {
+            txs: channels.txs,
+            beacon: channels.beacon,
+            reshare: channels.reshare,
+            durability,
+            content: content.map(|content| (content, channels.content)),
+        },
+        peers,
+        &blocker,
+    );
+    let marshal = start_marshal(
+        &context,
+        &cfg.partition_prefix,
+        &page_cache,
+        &provider,
+        &epocher,
+        genesis,
+        reporter,
+        transport,
+    )
+    .await?;
+
+    let (inline, faults) =
+        start_verification(&context, &cfg.key, &app, automaton, &marshal, &epocher);
+    let consensus = Consensus {
+        cfg,
+        app,
+        marshal: marshal.clone(),
+        provider,
+        epocher,
+        inline,
+        faults,
+        blocker,
+        page_cache,
+    };
+    let handle = context
+        .child("epochs")
+        .spawn(move |context| consensus.run(context, consensus_channels, track));
+    Ok(Started { handle, marshal })
+}
+
+/// The epoch boundaries (epochs of the genesis's length, at least 2 blocks) and the
+/// certificate schemes of the epochs the finalized state knows.
+fn epoch_schemes(app: &App, key: &PrivateKey) -> (FixedEpocher, EpochProvider) {
     let epoch_length = app.finalized().state.params.epoch_length_blocks;
     let epocher = FixedEpocher::new(
         NonZeroU64::new(epoch_length.max(2)).expect("an epoch is at least 2 blocks"),
     );
-    let provider = EpochProvider::new(cfg.key.clone());
+    let provider = EpochProvider::new(key.clone());
     for (epoch, committee) in &app.finalized().state.epoch_committees {
         provider.register(*epoch, committee);
     }
-    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
-    let prefix = cfg.partition_prefix.clone();
+    (epocher, provider)
+}
 
+/// Starts the inline verification wrapper every epoch's engine proposes and verifies through
+/// (over `automaton`, asking marshal for blocks), and the submitter of the evidence of faults
+/// the engines observe; returns the wrapper and where to report faults.
+fn start_verification<E, A>(
+    context: &E,
+    key: &PrivateKey,
+    app: &App,
+    automaton: A,
+    marshal: &MarshalMailbox,
+    epocher: &FixedEpocher,
+) -> (
+    Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
+    futures::channel::mpsc::UnboundedSender<crate::evidence::Observed>,
+)
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    A: Application<
+            E,
+            SigningScheme = Scheme,
+            Context = simplex::types::Context<Digest, PublicKey>,
+            Block = ChainBlock,
+            Input = (),
+        >,
+{
+    let inline = Inline::new(
+        context.child("inline"),
+        automaton,
+        marshal.clone(),
+        epocher.clone(),
+    );
+    let (faults, fault_inbox) = futures::channel::mpsc::unbounded();
+    crate::evidence::start_submitter(
+        context.child("evidence"),
+        app.clone(),
+        key.clone(),
+        fault_inbox,
+    );
+    (inline, faults)
+}
+
+/// How blocks reach marshal from peers: the backfill resolver (fetches by digest or height) and
+/// the broadcast buffer (blocks proposers send).
+struct BlockTransport {
+    resolver: (
+        marshal::resolver::handler::Receiver<Digest>,
+        marshal_resolver::Mailbox<Digest, PublicKey>,
+    ),
+    buffer: buffered::Mailbox<PublicKey, ChainBlock>,
+}
+
+/// Starts marshal's backfill resolver on `backfill` and the block broadcast on `broadcast`.
+fn start_block_transport<E, S, R, P, B>(
+    context: &E,
+    me: &PublicKey,
+    peers: &P,
+    blocker: &B,
+    backfill: (S, R),
+    broadcast: (S, R),
+) -> BlockTransport
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+{
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),
         marshal_resolver::Config {
@@ -251,7 +375,7 @@ where
             priority_requests: false,
             priority_responses: false,
         },
-        channels.backfill,
+        backfill,
     );
     let (broadcast_engine, buffer) = buffered::Engine::new(
         context.child("broadcast"),
@@ -265,38 +389,86 @@ where
             strategy: Sequential,
         },
     );
-    broadcast_engine.start(channels.broadcast);
+    broadcast_engine.start(broadcast);
+    BlockTransport { resolver, buffer }
+}
+
+/// The actors beside consensus and the channel each one owns.
+struct Services<S, R> {
+    txs: (S, R),
+    beacon: (S, R),
+    reshare: (S, R),
+    durability: crate::reshare::Durability,
+    /// The dispute content store and its channel; without a store the channel goes unused.
+    content: Option<(crate::content::Content, (S, R))>,
+}
+
+/// Starts transaction gossip, the beacon, the beacon reshare and (given a store) the dispute
+/// content actor.
+fn start_services<E, S, R, P, B>(
+    context: &E,
+    key: &PrivateKey,
+    app: &App,
+    services: Services<S, R>,
+    peers: P,
+    blocker: &B,
+) where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+{
     crate::gossip::start(
         context.child("gossip"),
         app.clone(),
-        channels.txs,
+        services.txs,
         blocker.clone(),
     );
     crate::beacon::start(
         context.child("beacon"),
         app.clone(),
-        channels.beacon,
+        services.beacon,
         blocker.clone(),
     );
     crate::reshare::start(
         context.child("reshare"),
         app.clone(),
-        cfg.key.clone(),
-        channels.reshare,
-        durability,
+        key.clone(),
+        services.reshare,
+        services.durability,
     );
-    if let Some(content) = content {
+    if let Some((content, channel)) = services.content {
         crate::content::start(
             context.child("content"),
-            me.clone(),
+            key.public_key(),
             app.clone(),
             content,
-            channels.content,
+            channel,
             peers,
             blocker.clone(),
         );
     }
+}
 
+/// Opens marshal's archives (finalizations by height, finalized blocks) under `prefix` and
+/// starts marshal from `genesis`: it takes blocks from `transport`, verifies finalizations with
+/// `provider`'s schemes and delivers finalized blocks in order to `reporter`.
+#[allow(clippy::too_many_arguments)]
+async fn start_marshal<E, F>(
+    context: &E,
+    prefix: &str,
+    page_cache: &CacheRef,
+    provider: &EpochProvider,
+    epocher: &FixedEpocher,
+    genesis: ChainBlock,
+    reporter: F,
+    transport: BlockTransport,
+) -> Result<MarshalMailbox, commonware_storage::archive::Error>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
+    F: Reporter<Activity = Update<ChainBlock>>,
+{
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),
         archive_config(
@@ -341,39 +513,8 @@ where
             },
         )
         .await;
-    marshal_actor.start(reporter, buffer, resolver);
-
-    let inline = Inline::new(
-        context.child("inline"),
-        automaton,
-        marshal_mailbox.clone(),
-        epocher.clone(),
-    );
-    let (faults, fault_inbox) = futures::channel::mpsc::unbounded();
-    crate::evidence::start_submitter(
-        context.child("evidence"),
-        app.clone(),
-        cfg.key.clone(),
-        fault_inbox,
-    );
-    let consensus = Consensus {
-        cfg,
-        app,
-        marshal: marshal_mailbox.clone(),
-        provider,
-        epocher,
-        inline,
-        faults,
-        blocker,
-        page_cache,
-    };
-    let handle = context
-        .child("epochs")
-        .spawn(move |context| consensus.run(context, consensus_channels, track));
-    Ok(Started {
-        handle,
-        marshal: marshal_mailbox,
-    })
+    marshal_actor.start(reporter, transport.buffer, transport.resolver);
+    Ok(marshal_mailbox)
 }
 
 /// The certificate schemes of the epochs this node knows: each epoch's committee, signing for
@@ -477,7 +618,7 @@ where
     B: Blocker<PublicKey = PublicKey>,
 {
     async fn run<S, R>(
-        self,
+        mut self,
         context: E,
         channels: ConsensusChannels<S, R>,
         mut track: impl FnMut(u64, Set<PublicKey>, Set<PublicKey>) + Send + 'static,
@@ -485,114 +626,110 @@ where
         S: Sender<PublicKey = PublicKey>,
         R: Receiver<PublicKey = PublicKey>,
     {
-        let (votes_mux, mut votes, mut votes_backup) = Muxer::builder(
-            context.child("votes_mux"),
-            channels.votes.0,
-            channels.votes.1,
-        )
-        .with_backup()
-        .build();
-        votes_mux.start();
-        let (certificates_mux, mut certificates, mut certificates_backup) = Muxer::builder(
-            context.child("certificates_mux"),
-            channels.certificates.0,
-            channels.certificates.1,
-        )
-        .with_backup()
-        .build();
-        certificates_mux.start();
-        let (resolver_mux, mut resolver) = Muxer::new(
-            context.child("resolver_mux"),
-            channels.resolver.0,
-            channels.resolver.1,
-        );
-        resolver_mux.start();
-        let me = self.cfg.key.public_key();
+        let mut muxes = EpochMuxes::start(&context, channels);
         loop {
-            let executed = self.app.finalized();
-            let state = &executed.state;
-            let epoch = state.epoch_of(state.height + 1);
-            let last = self
-                .epocher
-                .last(Epoch::new(epoch))
-                .expect("epochs cover every height")
-                .get();
-            for (e, committee) in &state.epoch_committees {
-                self.provider.register(*e, committee);
-            }
-            let committee = Set::from_iter_dedup(state.committee.iter().map(|a| a.0.clone()));
-            let next = Set::from_iter_dedup(
-                state
-                    .next_committee
-                    .iter()
-                    .map(|a| a.0.clone())
-                    .filter(|k| committee.position(k).is_none()),
-            );
-            track(epoch, committee.clone(), next);
-            let engine = if committee.position(&me).is_some() {
-                // The epoch starts from the previous epoch's last block (or genesis).
-                let boundary = state.epoch_start_block();
-                let (Ok(v), Ok(c), Ok(r)) = (
-                    votes.register(epoch).await,
-                    certificates.register(epoch).await,
-                    resolver.register(epoch).await,
-                ) else {
-                    warn!(epoch, "consensus channels closed");
-                    return;
-                };
-                info!(
-                    epoch,
-                    members = committee.len(),
-                    "entering epoch as a committee member"
-                );
-                Some(self.start_engine(&context, epoch, boundary).start(v, c, r))
-            } else {
-                info!(epoch, "following epoch (not in its committee)");
-                None
+            let Some(epoch) = self.enter_epoch(&context, &mut muxes, &mut track).await else {
+                return;
             };
-            let follower = engine.is_none().then(|| {
-                follow(
-                    context.child("follow"),
-                    self.app.clone(),
-                    self.marshal.clone(),
-                    &committee,
-                )
-            });
-            // Run until the epoch's last block is finalized; a peer heard from a later epoch
-            // means this node is behind: fetch the boundary finalization from it.
-            loop {
-                if self.app.finalized().state.height >= last {
-                    break;
-                }
-                let sleep = context.sleep(EPOCH_POLL);
-                futures::pin_mut!(sleep);
-                let backup = futures::future::select(
-                    Box::pin(votes_backup.recv()),
-                    Box::pin(certificates_backup.recv()),
-                );
-                match futures::future::select(sleep, backup).await {
-                    futures::future::Either::Left(_) => {}
-                    futures::future::Either::Right((either, _)) => {
-                        let message = match either {
-                            futures::future::Either::Left((m, _))
-                            | futures::future::Either::Right((m, _)) => m,
-                        };
-                        if let Some((their_epoch, (from, _))) = message
-                            && their_epoch > epoch
-                        {
-                            self.marshal.hint_finalized(
-                                commonware_consensus::types::Height::new(last),
-                                commonware_utils::vec::NonEmptyVec::new(from),
-                            );
-                        }
+            self.wait_for_epoch_end(&context, &mut muxes, &epoch).await;
+            epoch.task.abort();
+        }
+    }
+
+    /// Enters the epoch after the finalized tip: registers its committee's scheme, tracks its
+    /// peers and starts a simplex engine if this node is a member, or else the follow loop.
+    /// `None` once the consensus channels are closed. (`&mut self` across the awaits: the
+    /// task needs `Consensus` to be `Send`, not `Sync`.)
+    async fn enter_epoch<S: Sender<PublicKey = PublicKey>>(
+        &mut self,
+        context: &E,
+        muxes: &mut EpochMuxes<S>,
+        track: &mut impl FnMut(u64, Set<PublicKey>, Set<PublicKey>),
+    ) -> Option<EpochRun> {
+        let me = self.cfg.key.public_key();
+        let executed = self.app.finalized();
+        let state = &executed.state;
+        let epoch = state.epoch_of(state.height + 1);
+        let last = self
+            .epocher
+            .last(Epoch::new(epoch))
+            .expect("epochs cover every height")
+            .get();
+        for (e, committee) in &state.epoch_committees {
+            self.provider.register(*e, committee);
+        }
+        let committee = Set::from_iter_dedup(state.committee.iter().map(|a| a.0.clone()));
+        let next = Set::from_iter_dedup(
+            state
+                .next_committee
+                .iter()
+                .map(|a| a.0.clone())
+                .filter(|k| committee.position(k).is_none()),
+        );
+        track(epoch, committee.clone(), next);
+        let task = if committee.position(&me).is_some() {
+            // The epoch starts from the previous epoch's last block (or genesis).
+            let boundary = state.epoch_start_block();
+            let (Ok(v), Ok(c), Ok(r)) = (
+                muxes.votes.register(epoch).await,
+                muxes.certificates.register(epoch).await,
+                muxes.resolver.register(epoch).await,
+            ) else {
+                warn!(epoch, "consensus channels closed");
+                return None;
+            };
+            info!(
+                epoch,
+                members = committee.len(),
+                "entering epoch as a committee member"
+            );
+            self.start_engine(context, epoch, boundary).start(v, c, r)
+        } else {
+            info!(epoch, "following epoch (not in its committee)");
+            follow(
+                context.child("follow"),
+                self.app.clone(),
+                self.marshal.clone(),
+                &committee,
+            )
+        };
+        Some(EpochRun { epoch, last, task })
+    }
+
+    /// Runs until the epoch's last block is finalized; a peer heard from a later epoch means
+    /// this node is behind: fetch the boundary finalization from it.
+    async fn wait_for_epoch_end<S: Sender<PublicKey = PublicKey>>(
+        &mut self,
+        context: &E,
+        muxes: &mut EpochMuxes<S>,
+        run: &EpochRun,
+    ) {
+        loop {
+            if self.app.finalized().state.height >= run.last {
+                break;
+            }
+            let sleep = context.sleep(EPOCH_POLL);
+            futures::pin_mut!(sleep);
+            let backup = futures::future::select(
+                Box::pin(muxes.votes_backup.recv()),
+                Box::pin(muxes.certificates_backup.recv()),
+            );
+            match futures::future::select(sleep, backup).await {
+                futures::future::Either::Left(_) => {}
+                futures::future::Either::Right((either, _)) => {
+                    let message = match either {
+                        futures::future::Either::Left((m, _))
+                        | futures::future::Either::Right((m, _)) => m,
+                    };
+                    if let Some((their_epoch, (from, _))) = message
+                        && their_epoch > run.epoch
+                    {
+                        self.marshal.hint_finalized(
+                            commonware_consensus::types::Height::new(run.last),
+                            commonware_utils::vec::NonEmptyVec::new(from),
+                        );
                     }
                 }
-            }
-            if let Some(engine) = engine {
-                engine.abort();
-            }
-            if let Some(follower) = follower {
-                follower.abort();
             }
         }
     }
@@ -635,6 +772,67 @@ where
             },
         )
     }
+}
+
+/// Messages a muxer received on a subchannel (an epoch) nobody registered: (epoch, message).
+type Backup = commonware_utils::channel::mpsc::Receiver<(u64, commonware_p2p::Message<PublicKey>)>;
+
+/// The consensus channels multiplexed by epoch; votes and certificates also hand over what
+/// arrives for epochs without an engine here (how a node notices it is behind).
+struct EpochMuxes<S: Sender> {
+    votes: MuxHandle<S>,
+    votes_backup: Backup,
+    certificates: MuxHandle<S>,
+    certificates_backup: Backup,
+    resolver: MuxHandle<S>,
+}
+
+impl<S: Sender<PublicKey = PublicKey>> EpochMuxes<S> {
+    /// Starts one muxer per consensus channel.
+    fn start<E, R>(context: &E, channels: ConsensusChannels<S, R>) -> Self
+    where
+        E: Spawner + Metrics + Supervisor,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let (votes_mux, votes, votes_backup) = Muxer::builder(
+            context.child("votes_mux"),
+            channels.votes.0,
+            channels.votes.1,
+        )
+        .with_backup()
+        .build();
+        votes_mux.start();
+        let (certificates_mux, certificates, certificates_backup) = Muxer::builder(
+            context.child("certificates_mux"),
+            channels.certificates.0,
+            channels.certificates.1,
+        )
+        .with_backup()
+        .build();
+        certificates_mux.start();
+        let (resolver_mux, resolver) = Muxer::new(
+            context.child("resolver_mux"),
+            channels.resolver.0,
+            channels.resolver.1,
+        );
+        resolver_mux.start();
+        EpochMuxes {
+            votes,
+            votes_backup,
+            certificates,
+            certificates_backup,
+            resolver,
+        }
+    }
+}
+
+/// This node's part in one epoch until its last block: a member's simplex engine, or the
+/// follow loop of a node outside the committee.
+struct EpochRun {
+    epoch: u64,
+    /// The epoch's last height.
+    last: u64,
+    task: Handle<()>,
 }
 
 /// One epoch's simplex engine, over the shared inline wrapper.

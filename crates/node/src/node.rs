@@ -277,55 +277,18 @@ pub fn run(cfg: NodeConfig) -> Result<(), NodeError> {
 }
 
 async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeError> {
-    let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
-    // Content (modules, inputs, checkpoint pages) for the API and for re-running disputed
-    // segments inside block execution.
-    let blobs = Arc::new(plexus_blobs::BlobStore::open(
-        &cfg.data_dir.join("blobs"),
-        plexus_blobs::Limits::default(),
-    )?);
-    // What block execution's re-runs lack is fetched from peers by the content actor.
-    let (wants, wanted) = crate::content::wants();
-    let replayer = Arc::new(crate::replay::StoreReplayer::new(blobs.clone()).with_wants(wants));
-    let (ledger, genesis_block) = recover(&store, &cfg.genesis, replayer)?;
-    let participants = committee(&cfg.genesis)?;
-    let me_key = cfg.key.public_key();
-    let me = plexus_types::Address(me_key.clone());
-    let tip_state = ledger.finalized().state.clone();
-    // The committee of the epoch the node starts in (the genesis one until a reshare hands over).
-    let current = Set::from_iter_dedup(tip_state.committee.iter().map(|a| a.0.clone()));
-    let in_committee = current.position(&me_key).is_some();
-    if !in_committee && !cfg.full_node && !tip_state.validators.contains_key(&me) {
-        return Err(NodeError::NotAValidator(me.to_string()));
-    }
-    let beacon_share = select_share(&cfg, &tip_state, &me_key)?;
+    let OnDisk {
+        store,
+        blobs,
+        wanted,
+        ledger,
+        genesis_block,
+    } = open_disk(&cfg)?;
+    let member = Membership::check(&cfg, &ledger.finalized().state)?;
     // A round record that cannot be read stops the node here, before it joins the network.
     let durability = crate::reshare::Durability::in_dir(&cfg.data_dir)?;
-    let app_cfg = AppConfig {
-        proposer: cfg.key.public_key(),
-        block_time_min_ms: cfg.block_time_min_ms,
-        idle_block_ms: cfg.idle_block_ms,
-        block_txs_max: BLOCK_TXS_MAX,
-        clock_skew_max_ms: 5_000,
-        mempool: MempoolConfig {
-            chain_id: cfg.genesis.chain_id,
-            fee_min: cfg.genesis.params.fee_min,
-            txs_max: 200_000,
-            per_account_max: 1_024,
-        },
-        beacon_share,
-        beacon_wait_ms: BEACON_WAIT_MS,
-        content_wait_ms: CONTENT_WAIT_MS,
-    };
-    let mut ledger = ledger;
-    let mut synced = None;
-    if let Some(url) = &cfg.state_sync
-        && ledger.finalized().state.height == 0
-    {
-        let (block, state) = fetch_snapshot(url, &cfg.genesis).await?;
-        ledger = Ledger::new(block.clone(), state, Vec::new());
-        synced = Some(block);
-    }
+    let app_cfg = app_config(&cfg, member.beacon_share.clone());
+    let (ledger, synced) = sync_state(&cfg, ledger).await?;
     // Whom to ask for the synced block's finalization: its epoch's committee.
     let committee_keys = {
         let state = &ledger.finalized().state;
@@ -333,81 +296,39 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             .epoch_committees
             .get(&state.epoch_of(state.height))
             .map(|c| Set::from_iter_dedup(c.iter().map(|a| a.0.clone())))
-            .unwrap_or_else(|| participants.clone())
+            .unwrap_or_else(|| member.participants.clone())
     };
     let (app, finalized) = App::new(app_cfg, ledger);
     let metrics = Arc::new(Metrics::default());
     metrics.height.set(app.finalized().state.height as i64);
     let (blocks, _) = broadcast::channel(256);
 
-    // The p2p listener binds inside Commonware, which panics on failure: probe the port first so
-    // a busy port is a clear error.
-    std::net::TcpListener::bind(cfg.p2p).map_err(|source| NodeError::Listen {
-        what: "peer-to-peer",
-        addr: cfg.p2p,
-        source,
-    })?;
-    let listener = std::net::TcpListener::bind(cfg.api)
-        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-        .map_err(|source| NodeError::Listen {
-            what: "API",
-            addr: cfg.api,
-            source,
-        })?;
+    let listener = bind_listeners(&cfg)?;
     let api_state = ApiState {
         app: app.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
         blocks: blocks.clone(),
         streams: Arc::new(tokio::sync::Semaphore::new(api::STREAMS_MAX)),
-        faucet: cfg.faucet.map(|key| Arc::new(Faucet::new(key))),
+        faucet: cfg.faucet.clone().map(|key| Arc::new(Faucet::new(key))),
         limits: Arc::new(match cfg.client_limits {
             Some(limits) => ClientLimits::new(limits),
             None => ClientLimits::unlimited(),
         }),
         checks: Arc::new(tokio::sync::Semaphore::new(api::check_permits())),
     };
-
-    let full_nodes: Vec<PublicKey> = cfg
-        .full_nodes
-        .iter()
-        .cloned()
-        .chain((!in_committee).then_some(me_key))
-        .collect();
-    let set_bound = engine::peer_set_max(participants.len().max(current.len()));
-    let (channels, oracle) = engine::start_p2p(
-        &context,
-        &cfg.key,
-        set_bound,
-        engine::P2p {
-            listen: cfg.p2p,
-            dialable: cfg.dialable.unwrap_or(cfg.p2p),
-            bootstrappers: cfg.bootstrappers,
-        },
-    );
-    let tracker = engine::peer_tracker(oracle.clone(), full_nodes, set_bound);
-    let engine_cfg = EngineConfig {
-        key: cfg.key.clone(),
-        partition_prefix: String::new(),
-        leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
-        certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
+    let content = crate::content::Content {
+        store: blobs.clone(),
+        wanted,
     };
-    let started = engine::start(
-        context.child("engine"),
-        engine_cfg,
-        app.clone(),
-        app.clone(),
-        app.clone(),
-        ChainBlock::new(genesis_block),
-        channels,
-        oracle.clone(),
-        oracle,
-        tracker,
+    let started = start_consensus(
+        &context,
+        &cfg,
+        &member,
+        &app,
+        genesis_block,
         durability,
-        Some(crate::content::Content {
-            store: blobs.clone(),
-            wanted,
-        }),
+        content,
     )
     .await?;
     if let Some(block) = synced {
@@ -447,6 +368,181 @@ async fn run_in(context: cw_tokio::Context, cfg: NodeConfig) -> Result<(), NodeE
             Ok(())
         }
     }
+}
+
+/// What a node keeps on disk, opened, with the ledger recovered from it.
+struct OnDisk {
+    store: Arc<Store>,
+    /// Content (modules, inputs, checkpoint pages) for the API and for re-running disputed
+    /// segments inside block execution.
+    blobs: Arc<plexus_blobs::BlobStore>,
+    /// What block execution's re-runs lack, for the content actor to fetch from peers.
+    wanted: crate::content::WantsReceiver,
+    ledger: Ledger,
+    genesis_block: Block,
+}
+
+/// Opens the block store and the blob store under the data directory and recovers the
+/// finalized chain from them.
+fn open_disk(cfg: &NodeConfig) -> Result<OnDisk, NodeError> {
+    let store = Arc::new(Store::open(&cfg.data_dir.join("index.redb"))?);
+    let blobs = Arc::new(plexus_blobs::BlobStore::open(
+        &cfg.data_dir.join("blobs"),
+        plexus_blobs::Limits::default(),
+    )?);
+    let (wants, wanted) = crate::content::wants();
+    let replayer = Arc::new(crate::replay::StoreReplayer::new(blobs.clone()).with_wants(wants));
+    let (ledger, genesis_block) = recover(&store, &cfg.genesis, replayer)?;
+    Ok(OnDisk {
+        store,
+        blobs,
+        wanted,
+        ledger,
+        genesis_block,
+    })
+}
+
+/// Who this node is on the chain it recovered: the genesis committee, its key, whether it is
+/// in the committee of the epoch it starts in, and the beacon share it signs with.
+struct Membership {
+    /// The genesis committee.
+    participants: Set<PublicKey>,
+    me: PublicKey,
+    /// The committee of the epoch the node starts in (the genesis one until a reshare hands
+    /// over).
+    current: Set<PublicKey>,
+    in_committee: bool,
+    beacon_share: Option<Share>,
+}
+
+impl Membership {
+    /// Refuses a key that is neither in the committee nor a validator, unless the node is a
+    /// full node; picks the beacon share (see [`select_share`]).
+    fn check(cfg: &NodeConfig, tip_state: &plexus_state::State) -> Result<Self, NodeError> {
+        let participants = committee(&cfg.genesis)?;
+        let me = cfg.key.public_key();
+        let address = plexus_types::Address(me.clone());
+        let current = Set::from_iter_dedup(tip_state.committee.iter().map(|a| a.0.clone()));
+        let in_committee = current.position(&me).is_some();
+        if !in_committee && !cfg.full_node && !tip_state.validators.contains_key(&address) {
+            return Err(NodeError::NotAValidator(address.to_string()));
+        }
+        let beacon_share = select_share(cfg, tip_state, &me)?;
+        Ok(Membership {
+            participants,
+            me,
+            current,
+            in_committee,
+            beacon_share,
+        })
+    }
+}
+
+/// The application's settings: the node's block timing, the genesis's mempool rules and the
+/// beacon share it signs with.
+fn app_config(cfg: &NodeConfig, beacon_share: Option<Share>) -> AppConfig {
+    AppConfig {
+        proposer: cfg.key.public_key(),
+        block_time_min_ms: cfg.block_time_min_ms,
+        idle_block_ms: cfg.idle_block_ms,
+        block_txs_max: BLOCK_TXS_MAX,
+        clock_skew_max_ms: 5_000,
+        mempool: MempoolConfig {
+            chain_id: cfg.genesis.chain_id,
+            fee_min: cfg.genesis.params.fee_min,
+            txs_max: 200_000,
+            per_account_max: 1_024,
+        },
+        beacon_share,
+        beacon_wait_ms: BEACON_WAIT_MS,
+        content_wait_ms: CONTENT_WAIT_MS,
+    }
+}
+
+/// With `--state-sync` on an empty store: the peer's latest block and state replace the
+/// recovered genesis ledger; the block is returned to be confirmed by a finalization once
+/// consensus runs.
+async fn sync_state(
+    cfg: &NodeConfig,
+    ledger: Ledger,
+) -> Result<(Ledger, Option<Block>), NodeError> {
+    if let Some(url) = &cfg.state_sync
+        && ledger.finalized().state.height == 0
+    {
+        let (block, state) = fetch_snapshot(url, &cfg.genesis).await?;
+        return Ok((Ledger::new(block.clone(), state, Vec::new()), Some(block)));
+    }
+    Ok((ledger, None))
+}
+
+/// Checks that the p2p port is free and binds the API listener.
+fn bind_listeners(cfg: &NodeConfig) -> Result<std::net::TcpListener, NodeError> {
+    // The p2p listener binds inside Commonware, which panics on failure: probe the port first so
+    // a busy port is a clear error.
+    std::net::TcpListener::bind(cfg.p2p).map_err(|source| NodeError::Listen {
+        what: "peer-to-peer",
+        addr: cfg.p2p,
+        source,
+    })?;
+    std::net::TcpListener::bind(cfg.api)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|source| NodeError::Listen {
+            what: "API",
+            addr: cfg.api,
+            source,
+        })
+}
+
+/// Starts the p2p network (tracking the committee, the next one's new members and the full
+/// nodes this node serves, itself included when it is one) and the engine over it.
+async fn start_consensus(
+    context: &cw_tokio::Context,
+    cfg: &NodeConfig,
+    member: &Membership,
+    app: &App,
+    genesis_block: Block,
+    durability: crate::reshare::Durability,
+    content: crate::content::Content,
+) -> Result<engine::Started, NodeError> {
+    let full_nodes: Vec<PublicKey> = cfg
+        .full_nodes
+        .iter()
+        .cloned()
+        .chain((!member.in_committee).then_some(member.me.clone()))
+        .collect();
+    let set_bound = engine::peer_set_max(member.participants.len().max(member.current.len()));
+    let (channels, oracle) = engine::start_p2p(
+        context,
+        &cfg.key,
+        set_bound,
+        engine::P2p {
+            listen: cfg.p2p,
+            dialable: cfg.dialable.unwrap_or(cfg.p2p),
+            bootstrappers: cfg.bootstrappers.clone(),
+        },
+    );
+    let tracker = engine::peer_tracker(oracle.clone(), full_nodes, set_bound);
+    let engine_cfg = EngineConfig {
+        key: cfg.key.clone(),
+        partition_prefix: String::new(),
+        leader_timeout: Duration::from_millis(cfg.idle_block_ms + 2_000),
+        certification_timeout: Duration::from_millis(cfg.idle_block_ms + 3_000),
+    };
+    Ok(engine::start(
+        context.child("engine"),
+        engine_cfg,
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        ChainBlock::new(genesis_block),
+        channels,
+        oracle.clone(),
+        oracle,
+        tracker,
+        durability,
+        Some(content),
+    )
+    .await?)
 }
 
 /// Threads of the API's own runtime.

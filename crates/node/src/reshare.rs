@@ -373,6 +373,89 @@ pub fn start<E, S, R>(
         });
 }
 
+/// A player of a beacon reshare round.
+type BeaconPlayer = Player<BeaconVariant, PrivateKey>;
+
+/// This node as a player of the round `info` describes: it replays the dealings it
+/// acknowledged before a restart (none when fresh) against the dealer logs already on chain,
+/// and returns the player with the acknowledgements it gave. No player outside the next
+/// committee; a fresh one if the replay fails.
+fn resume_player(
+    key: &PrivateKey,
+    state: &plexus_state::State,
+    info: &ReshareInfo,
+    record: &RoundRecord,
+) -> (
+    Option<BeaconPlayer>,
+    BTreeMap<PublicKey, PlayerAck<PublicKey>>,
+) {
+    let logs: BTreeMap<_, _> = state
+        .dealer_logs
+        .values()
+        .filter_map(|bytes| reshare::decode_log(bytes)?.check(info))
+        .collect();
+    match Player::resume::<N3f1>(
+        info.clone(),
+        key.clone(),
+        &logs,
+        record.dealings.iter().cloned(),
+    ) {
+        Ok((player, acks)) => (Some(player), acks),
+        Err(feldman_desmedt::Error::PlayerNotInRound) => (None, BTreeMap::new()),
+        Err(err) => {
+            warn!(
+                epoch = record.epoch,
+                ?err,
+                "cannot resume the dealings acknowledged before the restart"
+            );
+            (Player::new(info.clone(), key.clone()).ok(), BTreeMap::new())
+        }
+    }
+}
+
+/// Deals `share` afresh from `seed` into `round`: a dealing per player, pending until acked,
+/// less those the round's record says were acknowledged before a restart. A dealer that
+/// cannot start leaves the round without a dealing.
+fn start_dealer(
+    key: &PrivateKey,
+    round: &mut Round,
+    info: ReshareInfo,
+    seed: [u8; 32],
+    share: Share,
+    resumed: bool,
+) {
+    let epoch = round.epoch;
+    match Dealer::<BeaconVariant, PrivateKey>::start::<N3f1>(
+        ChaCha20Rng::from_seed(seed),
+        info,
+        key.clone(),
+        Some(share),
+    ) {
+        Ok((mut dealer, public, private)) => {
+            for (player, message) in private {
+                round.unacked.insert(player, (public.clone(), message));
+            }
+            for (player, ack) in &round.record.acks {
+                if dealer
+                    .receive_player_ack(player.clone(), ack.clone())
+                    .is_ok()
+                {
+                    round.unacked.remove(player);
+                }
+            }
+            round.dealer = Some(dealer);
+            round.record.dealer_seed = Some(seed);
+            info!(
+                epoch,
+                players = round.unacked.len(),
+                resumed,
+                "dealing the beacon key"
+            );
+        }
+        Err(err) => warn!(epoch, ?err, "cannot deal in this epoch's reshare"),
+    }
+}
+
 struct Actor<S> {
     app: App,
     key: PrivateKey,
@@ -413,32 +496,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
             .filter(|record| record.epoch == epoch)
             .unwrap_or_else(|| RoundRecord::new(epoch));
         let resumed = !record.acks.is_empty() || !record.dealings.is_empty();
-        // A player replays the dealings it acknowledged before a restart (none when fresh).
-        let logs: BTreeMap<_, _> = state
-            .dealer_logs
-            .values()
-            .filter_map(|bytes| reshare::decode_log(bytes)?.check(&info))
-            .collect();
-        let (player, acks) = match Player::resume::<N3f1>(
-            info.clone(),
-            self.key.clone(),
-            &logs,
-            record.dealings.iter().cloned(),
-        ) {
-            Ok((player, acks)) => (Some(player), acks),
-            Err(feldman_desmedt::Error::PlayerNotInRound) => (None, BTreeMap::new()),
-            Err(err) => {
-                warn!(
-                    epoch,
-                    ?err,
-                    "cannot resume the dealings acknowledged before the restart"
-                );
-                (
-                    Player::new(info.clone(), self.key.clone()).ok(),
-                    BTreeMap::new(),
-                )
-            }
-        };
+        let (player, acks) = resume_player(&self.key, state, &info, &record);
         // A dealer deals when the round opens, or again from the same seed after a restart
         // (never from a new one: players acknowledged the first dealing).
         let fresh = epoch == 0 && state.height == 0 || state.height == epoch * length;
@@ -465,35 +523,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
             && let Some(seed) = seed
             && let Some(share) = share
         {
-            match Dealer::<BeaconVariant, PrivateKey>::start::<N3f1>(
-                ChaCha20Rng::from_seed(seed),
-                info,
-                self.key.clone(),
-                Some(share),
-            ) {
-                Ok((mut dealer, public, private)) => {
-                    for (player, message) in private {
-                        round.unacked.insert(player, (public.clone(), message));
-                    }
-                    for (player, ack) in &round.record.acks {
-                        if dealer
-                            .receive_player_ack(player.clone(), ack.clone())
-                            .is_ok()
-                        {
-                            round.unacked.remove(player);
-                        }
-                    }
-                    round.dealer = Some(dealer);
-                    round.record.dealer_seed = Some(seed);
-                    info!(
-                        epoch,
-                        players = round.unacked.len(),
-                        resumed,
-                        "dealing the beacon key"
-                    );
-                }
-                Err(err) => warn!(epoch, ?err, "cannot deal in this epoch's reshare"),
-            }
+            start_dealer(&self.key, &mut round, info, seed, share, resumed);
         }
         if resumed {
             info!(

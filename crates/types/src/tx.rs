@@ -210,49 +210,70 @@ impl Payload {
     }
 }
 
-impl Write for Payload {
-    fn write(&self, buf: &mut impl BufMut) {
+impl Payload {
+    /// The payload's tag, the first byte of its encoding.
+    fn tag(&self) -> u8 {
+        match self {
+            Payload::Transfer { .. } => Self::TAG_TRANSFER,
+            Payload::Bond { .. } => Self::TAG_BOND,
+            Payload::Unbond { .. } => Self::TAG_UNBOND,
+            Payload::Delegate { .. } => Self::TAG_DELEGATE,
+            Payload::Undelegate { .. } => Self::TAG_UNDELEGATE,
+            Payload::Evidence { .. } => Self::TAG_EVIDENCE,
+            Payload::Participation { .. } => Self::TAG_PARTICIPATION,
+            Payload::DealerLog { .. } => Self::TAG_DEALER_LOG,
+            Payload::ProviderRegister { .. } => Self::TAG_PROVIDER_REGISTER,
+            Payload::ProviderUpdate { .. } => Self::TAG_PROVIDER_UPDATE,
+            Payload::ProviderHeartbeat => Self::TAG_PROVIDER_HEARTBEAT,
+            Payload::ProviderDeregister => Self::TAG_PROVIDER_DEREGISTER,
+            Payload::JobPost { .. } => Self::TAG_JOB_POST,
+            Payload::JobCommit { .. } => Self::TAG_JOB_COMMIT,
+            Payload::JobCancel { .. } => Self::TAG_JOB_CANCEL,
+            Payload::VerifierRegister { .. } => Self::TAG_VERIFIER_REGISTER,
+            Payload::VerifierDeregister => Self::TAG_VERIFIER_DEREGISTER,
+            Payload::AuditCommit { .. } => Self::TAG_AUDIT_COMMIT,
+            Payload::AuditReveal { .. } => Self::TAG_AUDIT_REVEAL,
+            Payload::DisputeOpen { .. } => Self::TAG_DISPUTE_OPEN,
+            Payload::DisputeMove { .. } => Self::TAG_DISPUTE_MOVE,
+            Payload::DisputeSettle { .. } => Self::TAG_DISPUTE_SETTLE,
+            Payload::AuditDecline { .. } => Self::TAG_AUDIT_DECLINE,
+        }
+    }
+
+    /// The fields of a bank, staking or consensus payload (tags 0-15), in declaration order.
+    fn write_chain_fields(&self, buf: &mut impl BufMut) {
         match self {
             Payload::Transfer { to, amount } => {
-                Self::TAG_TRANSFER.write(buf);
                 to.0.write(buf);
                 amount.write(buf);
             }
-            Payload::Bond { amount } => {
-                Self::TAG_BOND.write(buf);
-                amount.write(buf);
-            }
-            Payload::Unbond { amount } => {
-                Self::TAG_UNBOND.write(buf);
-                amount.write(buf);
-            }
-            Payload::Delegate { validator, amount } => {
-                Self::TAG_DELEGATE.write(buf);
+            Payload::Bond { amount } | Payload::Unbond { amount } => amount.write(buf),
+            Payload::Delegate { validator, amount } | Payload::Undelegate { validator, amount } => {
                 validator.0.write(buf);
                 amount.write(buf);
             }
-            Payload::Undelegate { validator, amount } => {
-                Self::TAG_UNDELEGATE.write(buf);
-                validator.0.write(buf);
-                amount.write(buf);
-            }
-            Payload::Evidence { evidence } => {
-                Self::TAG_EVIDENCE.write(buf);
-                evidence.write(buf);
-            }
+            Payload::Evidence { evidence } => evidence.write(buf),
             Payload::Participation {
                 height,
                 finalization,
             } => {
-                Self::TAG_PARTICIPATION.write(buf);
                 height.write(buf);
                 finalization.write(buf);
             }
             Payload::DealerLog { epoch, log } => {
-                Self::TAG_DEALER_LOG.write(buf);
                 epoch.write(buf);
                 log.write(buf);
             }
+            _ => unreachable!(
+                "{} is not a bank, staking or consensus payload",
+                self.kind()
+            ),
+        }
+    }
+
+    /// The fields of a compute-market payload (tags 16-31), in declaration order.
+    fn write_market_fields(&self, buf: &mut impl BufMut) {
+        match self {
             Payload::ProviderRegister {
                 endpoint,
                 profile,
@@ -267,20 +288,12 @@ impl Write for Payload {
                 ask_per_mfuel,
                 bond_add: amount,
             } => {
-                let tag = if matches!(self, Payload::ProviderRegister { .. }) {
-                    Self::TAG_PROVIDER_REGISTER
-                } else {
-                    Self::TAG_PROVIDER_UPDATE
-                };
-                tag.write(buf);
                 crate::job::write_str(endpoint, buf);
                 profile.write(buf);
                 fuel_per_second.write(buf);
                 ask_per_mfuel.write(buf);
                 amount.write(buf);
             }
-            Payload::ProviderHeartbeat => Self::TAG_PROVIDER_HEARTBEAT.write(buf),
-            Payload::ProviderDeregister => Self::TAG_PROVIDER_DEREGISTER.write(buf),
             Payload::JobPost {
                 module,
                 blobs,
@@ -290,7 +303,6 @@ impl Write for Payload {
                 audit,
                 deadline_blocks,
             } => {
-                Self::TAG_JOB_POST.write(buf);
                 module.write(buf);
                 blobs.write(buf);
                 input.write(buf);
@@ -307,7 +319,6 @@ impl Write for Payload {
                 trace_root,
                 failed,
             } => {
-                Self::TAG_JOB_COMMIT.write(buf);
                 job.write(buf);
                 output_hash.write(buf);
                 total_fuel.write(buf);
@@ -315,51 +326,81 @@ impl Write for Payload {
                 trace_root.write(buf);
                 failed.write(buf);
             }
-            Payload::JobCancel { job } => {
-                Self::TAG_JOB_CANCEL.write(buf);
-                job.write(buf);
-            }
+            Payload::JobCancel { job } => job.write(buf),
+            _ => unreachable!("{} is not a compute-market payload", self.kind()),
+        }
+    }
+
+    /// The fields of an audit or dispute payload (tags 32-47), in declaration order.
+    fn write_audit_fields(&self, buf: &mut impl BufMut) {
+        match self {
             Payload::VerifierRegister {
                 bond,
                 fuel_per_second,
                 capacity,
             } => {
-                Self::TAG_VERIFIER_REGISTER.write(buf);
                 bond.write(buf);
                 fuel_per_second.write(buf);
                 capacity.write(buf);
             }
-            Payload::VerifierDeregister => Self::TAG_VERIFIER_DEREGISTER.write(buf),
             Payload::AuditCommit { job, seal } => {
-                Self::TAG_AUDIT_COMMIT.write(buf);
                 job.write(buf);
                 seal.write(buf);
             }
             Payload::AuditReveal { job, verdict, salt } => {
-                Self::TAG_AUDIT_REVEAL.write(buf);
                 job.write(buf);
                 verdict.write(buf);
                 salt.write(buf);
             }
             Payload::DisputeOpen { job, claim } => {
-                Self::TAG_DISPUTE_OPEN.write(buf);
                 job.write(buf);
                 claim.write(buf);
             }
             Payload::DisputeMove { job, step } => {
-                Self::TAG_DISPUTE_MOVE.write(buf);
                 job.write(buf);
                 step.write(buf);
             }
             Payload::DisputeSettle { job, manifest } => {
-                Self::TAG_DISPUTE_SETTLE.write(buf);
                 job.write(buf);
                 manifest.write(buf);
             }
-            Payload::AuditDecline { job } => {
-                Self::TAG_AUDIT_DECLINE.write(buf);
-                job.write(buf);
-            }
+            Payload::AuditDecline { job } => job.write(buf),
+            _ => unreachable!("{} is not an audit or dispute payload", self.kind()),
+        }
+    }
+}
+
+/// The tag, then the variant's fields in declaration order; each family of tags (see the
+/// module doc) writes its fields in a function of its own. This match is exhaustive, so a new
+/// variant must be placed in a family here.
+impl Write for Payload {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tag().write(buf);
+        match self {
+            Payload::Transfer { .. }
+            | Payload::Bond { .. }
+            | Payload::Unbond { .. }
+            | Payload::Delegate { .. }
+            | Payload::Undelegate { .. }
+            | Payload::Evidence { .. }
+            | Payload::Participation { .. }
+            | Payload::DealerLog { .. } => self.write_chain_fields(buf),
+            Payload::ProviderRegister { .. }
+            | Payload::ProviderUpdate { .. }
+            | Payload::JobPost { .. }
+            | Payload::JobCommit { .. }
+            | Payload::JobCancel { .. } => self.write_market_fields(buf),
+            Payload::VerifierRegister { .. }
+            | Payload::AuditCommit { .. }
+            | Payload::AuditReveal { .. }
+            | Payload::DisputeOpen { .. }
+            | Payload::DisputeMove { .. }
+            | Payload::DisputeSettle { .. }
+            | Payload::AuditDecline { .. } => self.write_audit_fields(buf),
+            // The tag is the whole payload.
+            Payload::ProviderHeartbeat
+            | Payload::ProviderDeregister
+            | Payload::VerifierDeregister => {}
         }
     }
 }
