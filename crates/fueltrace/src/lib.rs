@@ -7,3 +7,7 @@
 //! the simulation play them. No I/O, no clock, no async runtime, no floats, no hash maps: the
 //! same inputs give the same outputs on every machine. `plexus-types` keeps the wire types
 //! (moves, payloads) and their codec; the protocol is in docs/FUELTRACE.md.
+
+pub mod draws;
+pub mod money;
+pub mod params;

@@ -41,14 +41,17 @@
 //! re-execution from the audit pool and counted for the epoch emission (`rewards.rs`).
 
 use crate::State;
-use crate::audit::{AuditParams, BPS, PPM};
 use crate::market::{self, JobStatus};
+pub use plexus_fueltrace::draws::{
+    AuditKind, canary_id, light_segments, rerun_blocks, rerun_fuel, seal_blocks,
+};
+use plexus_fueltrace::draws::{audit_kind, canary_claim, canary_drawn, verifier_target};
+use plexus_fueltrace::money::bps_floor;
 use plexus_types::audit::{Manifest, VERIFIER_CAPACITY_MAX, Verdict, audit_seal};
 use plexus_types::dissection::{Dissection, Move, Phase, RevealedLeaf, Role};
-use plexus_types::job::{AuditClass, Commitment, fuel_cost_ceil};
+use plexus_types::job::{Commitment, fuel_cost_ceil};
 use plexus_types::trace::{Digest32, trap_root};
-use plexus_types::{Address, Amount, Digest, Reason, hash};
-use std::collections::BTreeSet;
+use plexus_types::{Address, Amount, Digest, Reason};
 
 /// Blocks between a commitment and its audit draw: the seed of block `c + 2` is the beacon
 /// signature over `c`, which did not exist when the commitment was sent.
@@ -102,15 +105,6 @@ impl Verifier {
     pub fn has_room(&self) -> bool {
         self.open < self.capacity
     }
-}
-
-/// What an audit re-runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuditKind {
-    /// The whole job.
-    Full,
-    /// These segments (ascending; the last segment always among them).
-    Light { segments: Vec<u64> },
 }
 
 /// Where an audit is.
@@ -418,95 +412,6 @@ pub(crate) fn schedule_draw(state: &mut State, id: Digest, committed_height: u64
     state.market_index.draws.insert((due, id));
 }
 
-/// A uniform draw in `0..bound` from `SHA-256(domain | seed | job | counter)` (bound > 0).
-fn draw(domain: &[u8], seed: &Digest, job: &Digest, counter: u64, bound: u128) -> u128 {
-    let digest = hash(&[domain, seed.as_ref(), job.as_ref(), &counter.to_be_bytes()]);
-    let mut wide = [0u8; 16];
-    wide.copy_from_slice(&digest.as_ref()[..16]);
-    // The modulo bias is below 2^-64 for every bound the chain uses (at most 2^64).
-    u128::from_be_bytes(wide) % bound
-}
-
-/// The light audit's segments: `k` distinct among `0..segments - 1` plus the last, ascending.
-pub fn light_segments(seed: &Digest, job: &Digest, segments: u64, k: u32) -> Vec<u64> {
-    let last = segments - 1;
-    let mut chosen = BTreeSet::from([last]);
-    if last <= u64::from(k) {
-        chosen.extend(0..last);
-    } else {
-        let mut counter = 0u64;
-        while chosen.len() <= k as usize {
-            let index = draw(
-                b"plexus/audit-segment",
-                seed,
-                job,
-                counter,
-                u128::from(last),
-            );
-            chosen.insert(index as u64);
-            counter += 1;
-        }
-    }
-    chosen.into_iter().collect()
-}
-
-/// The audit class a job gets from the block seed: `Some(kind)` or no audit.
-fn draw_kind(
-    state: &State,
-    seed: &Digest,
-    id: &Digest,
-    bought: AuditClass,
-    segments: u64,
-) -> Option<AuditKind> {
-    let params = &state.params.audit;
-    if bought == AuditClass::Full {
-        return Some(AuditKind::Full);
-    }
-    let roll = draw(b"plexus/audit", seed, id, 0, u128::from(PPM)) as u32;
-    if roll < params.full_audit_ppm {
-        Some(AuditKind::Full)
-    } else if roll < params.audit_ppm() {
-        Some(AuditKind::Light {
-            segments: light_segments(seed, id, segments, params.light_audit_segments),
-        })
-    } else {
-        None
-    }
-}
-
-/// The fuel an audit of `kind` re-runs at most, for a job of `max_fuel`: the whole job for a
-/// full audit (`max_fuel`, which the provider cannot shrink by claiming less fuel), the drawn
-/// segments for a light one.
-pub fn rerun_fuel(params: &AuditParams, kind: &AuditKind, max_fuel: u64) -> u64 {
-    match kind {
-        AuditKind::Full => max_fuel,
-        AuditKind::Light { segments } => params
-            .seg_fuel
-            .saturating_mul(segments.len() as u64)
-            .min(max_fuel),
-    }
-}
-
-/// The blocks an audit's seal deadline grants for re-running `fuel` at `fuel_per_second`: the
-/// re-run's time times `audit_time_margin_bps`, over `audit_block_ms`, each step rounded up.
-/// `None` when that is over `audit_rerun_blocks_max`: a verifier that slow is not drawn for it.
-pub fn rerun_blocks(params: &AuditParams, fuel: u64, fuel_per_second: u64) -> Option<u64> {
-    // At most 2^64 * 10^3 * 2^32 < 2^107: no overflow.
-    let granted = u128::from(fuel) * 1_000 * u128::from(params.audit_time_margin_bps);
-    let ms = granted.div_ceil(u128::from(fuel_per_second.max(1)) * u128::from(BPS));
-    let blocks = ms.div_ceil(u128::from(params.audit_block_ms.max(1)));
-    u64::try_from(blocks)
-        .ok()
-        .filter(|blocks| *blocks <= params.audit_rerun_blocks_max)
-}
-
-/// The blocks from its draw to an audit's seal deadline: `response_blocks` plus
-/// [`rerun_blocks`]; `None` when the verifier is too slow to be drawn for it.
-pub fn seal_blocks(params: &AuditParams, fuel: u64, fuel_per_second: u64) -> Option<u64> {
-    rerun_blocks(params, fuel, fuel_per_second)
-        .map(|blocks| blocks.saturating_add(params.response_blocks))
-}
-
 /// Who may be drawn for one audit.
 struct Candidates<'a> {
     /// The audited job's provider and consumer: never its verifier.
@@ -554,7 +459,7 @@ fn draw_verifier(
     if total == 0 {
         return None;
     }
-    let mut target = draw(b"plexus/verifier", seed, id, counter, total);
+    let mut target = verifier_target(seed, id, counter, total);
     for (address, weight, blocks) in eligible {
         if target < weight {
             return Some((address.clone(), blocks));
@@ -583,7 +488,7 @@ fn draw_audit(state: &mut State, id: Digest, height: u64, seed: &Digest) {
     }
     // The job's own audit is drawn before its canary, so a verifier with room for one audit
     // takes the consumer's.
-    if let Some(kind) = draw_kind(state, seed, &id, job.audit, segments) {
+    if let Some(kind) = audit_kind(&state.params.audit, seed, &id, job.audit, segments) {
         let who = Candidates {
             provider: &assignment.provider,
             consumer: &job.consumer,
@@ -639,16 +544,11 @@ fn assign(
     state.market_index.audit_dues.insert((due_height, id));
 }
 
-/// The id of the canary copying job `of`: distinct from every transaction hash (its domain).
-pub fn canary_id(of: &Digest) -> Digest {
-    hash(&[b"plexus/canary".as_slice(), of.as_ref()])
-}
-
 /// With probability `canary_ppm` (its own draw from the block seed), the protocol posts a canary
 /// copying the just-committed job `of` for a verifier drawn as for any audit.
 fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
     let params = &state.params.audit;
-    if draw(b"plexus/canary", seed, &of, 0, u128::from(PPM)) >= u128::from(params.canary_ppm) {
+    if !canary_drawn(params, seed, &of) {
         return;
     }
     let Some(job) = state.jobs.get(&of) else {
@@ -662,9 +562,7 @@ fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Digest) {
     if state.audits.contains_key(&id) {
         return;
     }
-    let mut claim = commitment.clone();
-    // An output hash no run produces (a preimage of a domain-separated hash): known wrong.
-    claim.output_hash = hash(&[b"plexus/canary-output".as_slice(), of.as_ref()]);
+    let claim = canary_claim(&of, commitment);
     let who = Candidates {
         provider: &assignment.provider,
         consumer: &job.consumer,
@@ -1244,11 +1142,8 @@ fn rule(state: &mut State, id: Digest, provider_lost: bool, end: DisputeEnd, hei
         .market_index
         .dispute_dues
         .remove(&(dispute.due_height, id));
-    let share_bps = u128::from(state.params.audit.winner_share_bps.min(BPS));
-    let split = |amount: Amount| {
-        (amount / u128::from(BPS)) * share_bps
-            + (amount % u128::from(BPS)) * share_bps / u128::from(BPS)
-    };
+    let share_bps = state.params.audit.winner_share_bps;
+    let split = |amount: Amount| bps_floor(amount, share_bps);
     let provider = provider_of(state, &id);
     if provider_lost {
         // An audit still open on the refuted job ends without pay: there is nothing left to

@@ -17,7 +17,10 @@
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
 
 mod apply;
-pub mod audit;
+/// FuelTrace's parameters where the other crates name them (`plexus_fueltrace::params`).
+pub mod audit {
+    pub use plexus_fueltrace::params::{AUDIT_BLOCK_MS_MAX, AuditParams, BPS, PPM};
+}
 pub mod beacon;
 mod commitment;
 pub mod dispute;

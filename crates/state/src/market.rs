@@ -26,6 +26,7 @@
 
 use crate::State;
 use crate::registry::REPUTATION_MAX;
+use plexus_fueltrace::money::bps_floor;
 use plexus_types::job::{
     AuditClass, Commitment, JOB_BLOBS_MAX, JOB_FUEL_MAX, fuel_cost_ceil, fuel_cost_floor,
 };
@@ -345,7 +346,7 @@ fn bond_rule_holds(state: &State, job: &Job, provider: &crate::Provider) -> bool
     let m = u128::from(provider.jobs_in_flight) + 1;
     // (m + PPM / p) * G <= B, as m * G + G * PPM / p (rounded up) <= B, overflow refused.
     let deterrent = largest
-        .checked_mul(u128::from(crate::audit::PPM))
+        .checked_mul(u128::from(plexus_fueltrace::params::PPM))
         .map(|x| x.div_ceil(p));
     m.checked_mul(largest)
         .zip(deterrent)
@@ -625,12 +626,13 @@ fn settle(state: &mut State, id: Digest, height: u64) {
         .min(job.escrow);
     let refunded = job.escrow - paid;
     let consumer = job.consumer.clone();
-    let (burned, audit_fee) = crate::rewards::take_from_payment(state, paid);
+    let split = crate::rewards::take_from_payment(state, paid);
+    let (burned, audit_fee) = (split.burned, split.audit_fee);
     state
         .accounts
         .entry(assignment.provider.clone())
         .or_default()
-        .balance += paid - burned - audit_fee;
+        .balance += split.provider;
     state.accounts.entry(consumer).or_default().balance += refunded;
     let gain = state.params.reputation_done_gain;
     if let Some(provider) = state.providers.get_mut(&assignment.provider) {
@@ -672,10 +674,8 @@ fn expire(state: &mut State, id: Digest, height: u64) {
     state.accounts.entry(consumer).or_default().balance += escrow;
     let mut slashed = 0;
     if let Some(assignment) = &assignment {
-        let bps = u128::from(state.params.deadline_slash_bps.min(10_000));
         let lock = assignment.bond_locked;
-        // lock * bps / 10_000 without overflowing: split the product.
-        let cut = (lock / 10_000) * bps + (lock % 10_000) * bps / 10_000;
+        let cut = bps_floor(lock, state.params.deadline_slash_bps);
         let penalty = state.params.reputation_miss_penalty;
         if let Some(provider) = state.providers.get_mut(&assignment.provider) {
             // cut <= lock <= bond_locked <= bond.

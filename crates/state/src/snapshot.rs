@@ -87,7 +87,7 @@ fixed_record!(Params {
     deadline_slash_bps: u32,
     reputation_done_gain: u32,
     reputation_miss_penalty: u32,
-    audit: crate::audit::AuditParams,
+    audit: plexus_fueltrace::params::AuditParams,
 });
 fixed_record!(Assignment {
     provider: Address,
@@ -189,42 +189,6 @@ fixed_record!(Emission {
     providers: u128,
     verifiers: u128,
 });
-
-impl Write for AuditKind {
-    fn write(&self, buf: &mut impl BufMut) {
-        match self {
-            AuditKind::Full => 0u8.write(buf),
-            AuditKind::Light { segments } => {
-                1u8.write(buf);
-                segments.write(buf);
-            }
-        }
-    }
-}
-
-impl EncodeSize for AuditKind {
-    fn encode_size(&self) -> usize {
-        1 + match self {
-            AuditKind::Full => 0,
-            AuditKind::Light { segments } => segments.encode_size(),
-        }
-    }
-}
-
-impl Read for AuditKind {
-    type Cfg = ();
-
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-        match u8::read(buf)? {
-            0 => Ok(AuditKind::Full),
-            // k + 1 segments, k bounded by the parameter; 2^16 covers every trace.
-            1 => Ok(AuditKind::Light {
-                segments: Read::read_cfg(buf, &((..=1usize << 16).into(), ()))?,
-            }),
-            other => Err(Error::InvalidEnum(other)),
-        }
-    }
-}
 
 impl Write for AuditStage {
     fn write(&self, buf: &mut impl BufMut) {

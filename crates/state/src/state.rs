@@ -49,7 +49,7 @@ pub struct Params {
     /// Reputation lost per missed deadline (saturating at zero).
     pub reputation_miss_penalty: u32,
     /// FuelTrace: audits, disputes, slashes and rewards.
-    pub audit: crate::audit::AuditParams,
+    pub audit: plexus_fueltrace::params::AuditParams,
 }
 
 impl Default for Params {
@@ -73,7 +73,7 @@ impl Default for Params {
             deadline_slash_bps: 10_000,
             reputation_done_gain: 10,
             reputation_miss_penalty: 1_000,
-            audit: crate::audit::AuditParams::default(),
+            audit: plexus_fueltrace::params::AuditParams::default(),
         }
     }
 }

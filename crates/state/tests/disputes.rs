@@ -12,7 +12,7 @@
 
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
-use plexus_state::audit::{AuditParams, BPS, PPM};
+use plexus_fueltrace::params::{AuditParams, BPS, PPM};
 use plexus_state::beacon::DevBeacon;
 use plexus_state::dispute::{
     AUDIT_DRAW_DELAY_BLOCKS, Audit, AuditKind, AuditStage, DisputeEnd, ReplayEnd, ReplayError,

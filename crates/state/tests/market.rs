@@ -30,7 +30,7 @@ fn params() -> Params {
         reputation_miss_penalty: 1_000,
         // No audits here (and so no bond rule, which sizes bonds by the audit rate): the rule
         // has its own test below, the audits `tests/disputes.rs`.
-        audit: plexus_state::audit::AuditParams {
+        audit: plexus_fueltrace::params::AuditParams {
             light_audit_ppm: 0,
             full_audit_ppm: 0,
             ..Default::default()
@@ -872,7 +872,7 @@ fn the_bond_rule_caps_the_value_in_flight() {
     // Audits at the default p = p_L + p_F = 11%: a bond B takes a job of value G at its ask only
     // while (m + 1/p) * G_max <= B, m counting the new job.
     let mut chain = Chain::with_params(Params {
-        audit: plexus_state::audit::AuditParams::default(),
+        audit: plexus_fueltrace::params::AuditParams::default(),
         ..params()
     });
     let p = u128::from(chain.state.params.audit.audit_ppm());
@@ -891,7 +891,7 @@ fn the_bond_rule_caps_the_value_in_flight() {
     assert_eq!(chain.status(&second).name(), "posted");
     // A provider one base unit short of the rule for a job is not matched either.
     let mut short = Chain::with_params(Params {
-        audit: plexus_state::audit::AuditParams::default(),
+        audit: plexus_fueltrace::params::AuditParams::default(),
         ..params()
     });
     short.one(1, register(PLX, needed(1, 10 * PLX) - 1));

@@ -27,9 +27,10 @@ use commonware_consensus::{
 use commonware_cryptography::Signer;
 use commonware_parallel::Sequential;
 use commonware_utils::iter::NonEmpty;
-use plexus_state::audit::AuditParams;
+use plexus_fueltrace::money::{bps_floor, emission};
+use plexus_fueltrace::params::AuditParams;
 use plexus_state::dispute::{AuditKind, AuditStage};
-use plexus_state::rewards::{Emission, bps_floor, emission};
+use plexus_state::rewards::Emission;
 use plexus_state::{JobStatus, Params, State, apply_block, build_block, evidence};
 use plexus_types::audit::{Verdict, audit_seal};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_floor};
