@@ -30,7 +30,7 @@ use commonware_utils::iter::NonEmpty;
 use plexus_fueltrace::money::{bps_floor, emission};
 use plexus_fueltrace::params::AuditParams;
 use plexus_state::dispute::{AuditKind, AuditStage};
-use plexus_state::rewards::Emission;
+use plexus_state::fueltrace::Emission;
 use plexus_state::{JobStatus, Params, State, apply_block, build_block, evidence};
 use plexus_types::audit::{Verdict, audit_seal};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_floor};

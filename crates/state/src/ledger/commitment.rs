@@ -13,7 +13,7 @@
 //! rebuilt from cached leaf hashes when a root is asked for; ARCHITECTURE.md records the measured
 //! cost and the path to an incremental store.
 
-use crate::{Account, State};
+use crate::ledger::state::{Account, State};
 use bytes::BufMut;
 use commonware_codec::{Encode, Write};
 use commonware_cryptography::{Hasher, Sha256};

@@ -3,11 +3,11 @@
 //! FUELTRACE.md "The economics").
 //!
 //! Three flows, all in integer base units, every division rounding down:
-//! - Settlement (`market::settle` calls [`take_from_payment`]): of a job's payment `paid`,
+//! - Settlement (`market::settlement::settle` calls [`take_from_payment`]): of a job's payment `paid`,
 //!   `burned = floor(paid * payment_burn_bps / 10^4)` leaves the supply and
 //!   `audit_fee = floor(paid * audit_fee_bps / 10^4)` goes to `State::audit_pool`; the provider
 //!   gets the rest.
-//! - Verifier pay (`dispute::pass_audit`, and `dispute::rule` for a verifier that wins the
+//! - Verifier pay (`audits::pass_audit`, `canaries::close_canary`, and `disputes::rule` for a verifier that wins the
 //!   dispute its audit opened, call [`pay_verifier`]): `min(pool, floor(reexecuted_fuel * ask /
 //!   10^6))` moves from the pool to the verifier's balance, where `reexecuted_fuel` is the job's
 //!   `total_fuel` for a full audit and `min(total_fuel, seg_fuel * segments drawn)` for a light
@@ -32,26 +32,12 @@
 //! the next epoch, after that epoch's emission was paid: they count in `State::participation`
 //! but in no payout.
 
-use crate::{PARTICIPATION_EPOCHS_KEPT, State};
+use crate::fueltrace::records::Emission;
+use crate::ledger::state::{PARTICIPATION_EPOCHS_KEPT, State};
 use plexus_fueltrace::draws::rerun_fuel;
 use plexus_fueltrace::money::{PaymentSplit, bps_floor, emission, pro_rata, split_payment};
 use plexus_types::job::fuel_cost_floor;
 use plexus_types::{Address, Amount, Digest};
-
-/// What one epoch's emission minted, per share (each at most its share of `E(e)`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Emission {
-    pub validators: Amount,
-    pub providers: Amount,
-    pub verifiers: Amount,
-}
-
-impl Emission {
-    /// Everything the epoch minted (at most `E(e)`: the three shares partition it).
-    pub fn total(&self) -> Amount {
-        self.validators + self.providers + self.verifiers
-    }
-}
 
 /// Takes the burn and the audit fee out of a settled job's payment `paid` (already out of the
 /// escrow, split by [`split_payment`]): the burn leaves the supply, the fee enters the pool. The

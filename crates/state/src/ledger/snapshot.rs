@@ -4,13 +4,17 @@
 //! Snapshots are read back from the node's own storage. Collection lengths are bounded only by
 //! `SNAPSHOT_ENTRIES_MAX`; bytes from a peer must be checked against a state root before use.
 
-use crate::dispute::{Audit, AuditKind, AuditStage, Canary, Dispute, DisputeEnd, Ruling, Verifier};
-use crate::market::{Assignment, Job, JobStatus, MarketIndex};
-use crate::registry::Provider;
-use crate::rewards::Emission;
-use crate::{Account, Params, State, Supply, Unbonding, Validator};
+use crate::fueltrace::records::{
+    AUDIT_DECLINES_MAX, Audit, AuditStage, Canary, Dispute, DisputeEnd, Emission, Ruling, Verifier,
+};
+use crate::ledger::params::Params;
+use crate::ledger::state::{Account, State, Supply, Unbonding, Validator};
+use crate::market::index::MarketIndex;
+use crate::market::jobs::{Assignment, Job, JobStatus};
+use crate::market::providers::Provider;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
+use plexus_fueltrace::draws::AuditKind;
 use plexus_types::dissection::Dissection;
 use plexus_types::job::{
     AuditClass, Commitment, ENDPOINT_SIZE_MAX, JOB_BLOBS_MAX, ResourceProfile, read_str,
@@ -278,10 +282,7 @@ impl Read for Audit {
             stage: AuditStage::read(buf)?,
             paid: u128::read(buf)?,
             canary: Option::<Canary>::read(buf)?,
-            declined: Vec::<Address>::read_cfg(
-                buf,
-                &(RangeCfg::from(..=crate::dispute::AUDIT_DECLINES_MAX), ()),
-            )?,
+            declined: Vec::<Address>::read_cfg(buf, &(RangeCfg::from(..=AUDIT_DECLINES_MAX), ()))?,
         })
     }
 }
