@@ -41,17 +41,20 @@ fn draw_audits(state: &mut State, height: u64, seed: &Digest) {
 }
 
 /// 3. Audits whose verifier let its seal or its reveal lapse: the verifier forfeits the job's
-///    value, and the job settles unaudited if it is due.
+///    value, and the job settles unaudited if it is due (the audit's `Outcome`, applied here).
 fn lapse_audits(state: &mut State, height: u64) {
     for id in take_due(&mut state.market_index.audit_dues, height) {
-        audits::lapse_audit(state, id, height);
+        let outcome = audits::lapse_audit(state, id, height);
+        settlement::release(state, outcome, height);
     }
 }
 
-/// 4. Disputes whose next move (or settlement) lapsed: the side that owed it loses.
+/// 4. Disputes whose next move (or settlement) lapsed: the side that owed it loses; a job whose
+///    provider won settles if it is due.
 fn lapse_disputes(state: &mut State, height: u64) {
     for id in take_due(&mut state.market_index.dispute_dues, height) {
-        disputes::lapse_dispute(state, id, height);
+        let outcome = disputes::lapse_dispute(state, id, height);
+        settlement::release(state, outcome, height);
     }
 }
 
@@ -87,7 +90,8 @@ fn prune_jobs(state: &mut State, height: u64) {
         state.jobs.remove(&id);
         state.audits.remove(&id);
         state.disputes.remove(&id);
-        canaries::withdraw_canary(state, &id, height);
+        let outcome = canaries::withdraw_canary(state, &id, height);
+        settlement::release(state, outcome, height);
     }
 }
 

@@ -95,7 +95,8 @@ fn execute_payload(
 ) -> Result<(), SettleError> {
     let height = context.height;
     if let Payload::DisputeSettle { job, manifest } = payload {
-        return disputes::settle(state, &sender, *job, *manifest, height, replayer);
+        return disputes::settle(state, &sender, *job, *manifest, height, replayer)
+            .map(|outcome| settlement::release(state, outcome, height));
     }
     execute_domain(state, sender, payload, context).map_err(SettleError::Reason)
 }
@@ -263,6 +264,7 @@ fn execute_fueltrace(
         Payload::AuditCommit { job, seal } => audits::commit(state, &sender, *job, *seal, height),
         Payload::AuditReveal { job, verdict, salt } => {
             audits::reveal(state, &sender, *job, verdict, salt, height)
+                .map(|outcome| settlement::release(state, outcome, height))
         }
         Payload::DisputeOpen { job, claim } => {
             disputes::consumer_open(state, &sender, *job, claim, height)
@@ -270,6 +272,7 @@ fn execute_fueltrace(
         Payload::DisputeMove { job, step } => disputes::play(state, &sender, *job, step, height),
         Payload::AuditDecline { job } => {
             audits::decline(state, &sender, *job, height, context.seed)
+                .map(|outcome| settlement::release(state, outcome, height))
         }
         // Handled by `execute_payload` (it needs the replayer); every other payload by the
         // concerns before this one.

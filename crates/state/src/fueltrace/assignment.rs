@@ -2,9 +2,8 @@
 //! speed to meet the deadline cap, never the job's provider or consumer), the audit record it
 //! creates, and what closing an audit without a verdict leaves behind.
 
-use crate::fueltrace::records::{Audit, AuditStage, Canary};
+use crate::fueltrace::records::{Audit, AuditStage, Canary, Outcome};
 use crate::ledger::state::State;
-use crate::market::settlement;
 use plexus_fueltrace::draws::{AuditKind, seal_blocks, verifier_target};
 use plexus_types::job::fuel_cost_ceil;
 use plexus_types::{Address, Amount, Digest};
@@ -110,8 +109,8 @@ pub(crate) fn assign(
 }
 
 /// After an audit closed without a verdict (lapsed or declined): a canary is pruned with the
-/// retention of a finished job; a job settles if its settlement is due.
-pub(crate) fn close_unaudited(state: &mut State, id: Digest, height: u64) {
+/// retention of a finished job; a job is released to settle if its settlement is due.
+pub(crate) fn close_unaudited(state: &mut State, id: Digest, height: u64) -> Outcome {
     let canary = state.audits.get(&id).is_some_and(|a| a.canary.is_some());
     if canary {
         if let Some(audit) = state.audits.get_mut(&id) {
@@ -121,5 +120,5 @@ pub(crate) fn close_unaudited(state: &mut State, id: Digest, height: u64) {
         let due = height.saturating_add(state.params.job_retention_blocks);
         state.market_index.prunes.insert((due, id));
     }
-    settlement::settle_if_due(state, id, height);
+    Outcome::Released(id)
 }

@@ -31,12 +31,11 @@ use crate::fueltrace::assignment::{
 };
 use crate::fueltrace::canaries::{close_canary, draw_canary};
 use crate::fueltrace::disputes::open_dispute;
-use crate::fueltrace::records::{AUDIT_DECLINES_MAX, Audit, AuditStage};
+use crate::fueltrace::records::{AUDIT_DECLINES_MAX, Audit, AuditStage, Outcome};
 use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
 use crate::market::JobStatus;
-use crate::market::settlement;
 use plexus_fueltrace::draws::{AuditKind, audit_kind, rerun_fuel};
 use plexus_types::audit::{Verdict, audit_seal};
 use plexus_types::dissection::Dissection;
@@ -94,7 +93,7 @@ pub(crate) fn decline(
     id: Digest,
     height: u64,
     seed: &Digest,
-) -> Result<(), Reason> {
+) -> Result<Outcome, Reason> {
     let audit = open_audit(state, sender, &id)?;
     if audit.stage != AuditStage::Drawn {
         return Err(Reason::AuditClosed);
@@ -134,16 +133,16 @@ pub(crate) fn decline(
                 declined,
             };
             assign(state, id, draft, verifier, blocks, height);
+            Ok(Outcome::Held)
         }
         None => {
             if let Some(audit) = state.audits.get_mut(&id) {
                 audit.stage = AuditStage::Declined;
                 audit.declined = declined;
             }
-            close_unaudited(state, id, height);
+            Ok(close_unaudited(state, id, height))
         }
     }
-    Ok(())
 }
 
 fn open_audit<'a>(state: &'a State, sender: &Address, job: &Digest) -> Result<&'a Audit, Reason> {
@@ -188,7 +187,7 @@ pub(crate) fn reveal(
     verdict: &Verdict,
     salt: &Digest,
     height: u64,
-) -> Result<(), Reason> {
+) -> Result<Outcome, Reason> {
     let audit = open_audit(state, sender, &id)?;
     let AuditStage::Sealed { seal } = audit.stage else {
         return Err(Reason::AuditClosed);
@@ -200,7 +199,7 @@ pub(crate) fn reveal(
         let due = audit.due_height;
         close_canary(state, id, sender, verdict, height)?;
         state.market_index.audit_dues.remove(&(due, id));
-        return Ok(());
+        return Ok(Outcome::Held);
     }
     let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
     let commitment = job.status.commitment().ok_or(Reason::NotDisputable)?;
@@ -232,7 +231,7 @@ pub(crate) fn reveal(
     match disputed {
         None => {
             pass_audit(state, &id, sender);
-            settlement::settle_if_due(state, id, height);
+            return Ok(Outcome::Released(id));
         }
         Some((lo, hi)) => {
             if let Some(audit) = state.audits.get_mut(&id) {
@@ -246,7 +245,7 @@ pub(crate) fn reveal(
             }
         }
     }
-    Ok(())
+    Ok(Outcome::Held)
 }
 
 fn pass_audit(state: &mut State, id: &Digest, verifier: &Address) {
@@ -278,13 +277,14 @@ fn pass_audit(state: &mut State, id: &Digest, verifier: &Address) {
     }
 }
 
-/// An audit whose step lapsed: recorded against the verifier; the job settles unaudited.
-pub(crate) fn lapse_audit(state: &mut State, id: Digest, height: u64) {
+/// An audit whose step lapsed: recorded against the verifier; the job is released to settle
+/// unaudited.
+pub(crate) fn lapse_audit(state: &mut State, id: Digest, height: u64) -> Outcome {
     let Some(audit) = state.audits.get(&id) else {
-        return;
+        return Outcome::Held;
     };
     if !audit.is_open() || audit.due_height > height {
-        return;
+        return Outcome::Held;
     }
     let verifier = audit.verifier.clone();
     // The verifier forfeits the deposit a dispute would have held (the job's value), burned:
@@ -306,5 +306,5 @@ pub(crate) fn lapse_audit(state: &mut State, id: Digest, height: u64) {
         record.audits_missed += 1;
     }
     close_verifier_audit(state, &verifier);
-    close_unaudited(state, id, height);
+    close_unaudited(state, id, height)
 }

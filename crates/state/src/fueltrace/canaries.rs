@@ -8,7 +8,7 @@
 use crate::fueltrace::assignment::{
     Candidates, Draft, assign, close_unaudited, draw_verifier, job_value,
 };
-use crate::fueltrace::records::{AuditStage, Canary};
+use crate::fueltrace::records::{AuditStage, Canary, Outcome};
 use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
@@ -59,16 +59,16 @@ pub(crate) fn draw_canary(state: &mut State, of: Digest, height: u64, seed: &Dig
 
 /// Withdraws the open canary copying job `of`, which is being pruned (see
 /// [`AuditStage::Withdrawn`]): no pay, no charge.
-pub(crate) fn withdraw_canary(state: &mut State, of: &Digest, height: u64) {
+pub(crate) fn withdraw_canary(state: &mut State, of: &Digest, height: u64) -> Outcome {
     let id = canary_id(of);
     let Some(audit) = state.audits.get_mut(&id).filter(|audit| audit.is_open()) else {
-        return;
+        return Outcome::Held;
     };
     audit.stage = AuditStage::Withdrawn;
     let (due, verifier) = (audit.due_height, audit.verifier.clone());
     state.market_index.audit_dues.remove(&(due, id));
     close_verifier_audit(state, &verifier);
-    close_unaudited(state, id, height);
+    close_unaudited(state, id, height)
 }
 
 /// A canary's reveal: an honest disagreement is paid, an agreement slashed (and burned).

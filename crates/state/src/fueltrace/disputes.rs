@@ -17,7 +17,7 @@
 //! pool and counted for the epoch emission (`rewards.rs`).
 
 use crate::fueltrace::assignment::job_value;
-use crate::fueltrace::records::{AuditStage, Dispute, DisputeEnd, Ruling};
+use crate::fueltrace::records::{AuditStage, Dispute, DisputeEnd, Outcome, Ruling};
 use crate::fueltrace::replay::{ReplayError, ReplayRequest, Replayer, transition_holds};
 use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
@@ -197,7 +197,7 @@ pub(crate) fn settle(
     manifest: Digest,
     height: u64,
     replayer: &dyn Replayer,
-) -> Result<(), SettleError> {
+) -> Result<Outcome, SettleError> {
     let dispute = open_game(state, &id)?;
     if !is_party(state, &id, dispute, sender) {
         return Err(Reason::NotYourMove.into());
@@ -233,15 +233,20 @@ pub(crate) fn settle(
         Err(ReplayError::Invalid(_)) => return Err(Reason::ContentInvalid.into()),
     };
     let provider_right = transition_holds(&commitment, &hi, &replayed);
-    rule(state, id, !provider_right, DisputeEnd::Replay, height);
-    Ok(())
+    Ok(rule(state, id, !provider_right, DisputeEnd::Replay, height))
 }
 
 /// Ends a dispute: slashes the loser, pays the winner its share, burns the rest; the job is
-/// refuted (full refund) or goes on to settle.
-fn rule(state: &mut State, id: Digest, provider_lost: bool, end: DisputeEnd, height: u64) {
+/// refuted (full refund) or released to settle.
+fn rule(
+    state: &mut State,
+    id: Digest,
+    provider_lost: bool,
+    end: DisputeEnd,
+    height: u64,
+) -> Outcome {
     let Some(dispute) = state.disputes.get(&id).cloned() else {
-        return;
+        return Outcome::Held;
     };
     state
         .market_index
@@ -325,21 +330,23 @@ fn rule(state: &mut State, id: Digest, provider_lost: bool, end: DisputeEnd, hei
             height,
         });
     }
-    if !provider_lost {
-        settlement::settle_if_due(state, id, height);
+    if provider_lost {
+        Outcome::Held
+    } else {
+        Outcome::Released(id)
     }
 }
 
 /// A dispute whose move (or settlement) lapsed: the side that owed it loses.
-pub(crate) fn lapse_dispute(state: &mut State, id: Digest, height: u64) {
+pub(crate) fn lapse_dispute(state: &mut State, id: Digest, height: u64) -> Outcome {
     let Some(dispute) = state.disputes.get(&id) else {
-        return;
+        return Outcome::Held;
     };
     if dispute.ruling.is_some() || dispute.due_height > height {
-        return;
+        return Outcome::Held;
     }
     // The defender owes every reveal and proof, and the settlement of a resolved game (it must
     // serve its checkpoints); the challenger owes its choices.
     let provider_lost = dispute.game.to_move() != Some(Role::Challenger);
-    rule(state, id, provider_lost, DisputeEnd::Timeout, height);
+    rule(state, id, provider_lost, DisputeEnd::Timeout, height)
 }

@@ -188,3 +188,15 @@ impl Emission {
         self.validators + self.providers + self.verifiers
     }
 }
+
+/// What the end of an audit or a dispute leaves for the job it held. The operation returns it
+/// and its caller (the end-of-block pipeline, or the dispatch of the transaction) applies it with
+/// `market::settlement::release`: FuelTrace never calls back into the settlement that waits on it.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The job is still held (or was refuted): nothing to settle.
+    Held,
+    /// The hold on this job (or canary) ended: it settles now if its settlement height passed.
+    Released(Digest),
+}

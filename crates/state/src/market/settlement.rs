@@ -24,7 +24,7 @@
 //! provider releases by height. It is derived from the jobs and providers (not committed, rebuilt
 //! when a snapshot is decoded).
 
-use crate::fueltrace::records::{AUDIT_DRAW_DELAY_BLOCKS, Audit};
+use crate::fueltrace::records::{AUDIT_DRAW_DELAY_BLOCKS, Audit, Outcome};
 use crate::fueltrace::rewards;
 use crate::ledger::state::State;
 use crate::market::jobs::JobStatus;
@@ -130,9 +130,17 @@ fn finish(state: &mut State, id: Digest, status: JobStatus, height: u64) {
     state.market_index.prunes.insert((due, id));
 }
 
+/// Applies what the end of an audit or a dispute left for its job: a released job settles if its
+/// settlement height has passed (see `fueltrace::records::Outcome`).
+pub(crate) fn release(state: &mut State, outcome: Outcome, height: u64) {
+    if let Outcome::Released(id) = outcome {
+        settle_if_due(state, id, height);
+    }
+}
+
 /// Settles a committed job whose settlement height has passed, once no audit or dispute holds
 /// it (called when one closes; a job still before its settlement height stays queued).
-pub(crate) fn settle_if_due(state: &mut State, id: Digest, height: u64) {
+fn settle_if_due(state: &mut State, id: Digest, height: u64) {
     let due = match state.jobs.get(&id).map(|job| &job.status) {
         Some(JobStatus::Committed { settle_height, .. }) => *settle_height <= height,
         _ => false,
