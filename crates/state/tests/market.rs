@@ -66,10 +66,10 @@ impl Chain {
     /// Runs one block and checks the supply invariants after it.
     fn block(&mut self, txs: Vec<SignedTransaction>) -> Vec<Status> {
         let statuses = run(&mut self.state, txs);
-        assert_eq!(self.state.recount(), Ok(self.state.supply.total));
+        assert_eq!(self.state.recount(), Ok(self.state.supply.total()));
         assert_eq!(
-            self.state.supply.minted - self.state.supply.burned,
-            self.state.supply.total
+            self.state.supply.minted() - self.state.supply.burned(),
+            self.state.supply.total()
         );
         statuses
     }
@@ -340,7 +340,7 @@ fn an_unmatched_job_expires_at_its_deadline_with_a_full_refund() {
 fn a_provider_that_never_commits_is_slashed_and_the_consumer_refunded() {
     let mut chain = Chain::new();
     chain.one(1, register(PLX, BOND));
-    let burned_before = chain.state.supply.burned;
+    let burned_before = chain.state.supply.burned();
     let (id, _) = chain.post(2, job(4_000_000, 2 * PLX, 3));
     let posted = chain.state.height;
     // Escrow 8 PLX; lock = 4 PLX * 2; slash = lock * 50%.
@@ -373,7 +373,10 @@ fn a_provider_that_never_commits_is_slashed_and_the_consumer_refunded() {
     assert_eq!((p.slashed, p.jobs_missed, p.jobs_done), (slashed, 1, 0));
     assert_eq!(p.reputation, REPUTATION_START - 1_000);
     // Two heartbeat fees and the post's fee, plus the slash.
-    assert_eq!(chain.state.supply.burned - burned_before, 3 * FEE + slashed);
+    assert_eq!(
+        chain.state.supply.burned() - burned_before,
+        3 * FEE + slashed
+    );
     // Too late now.
     assert_eq!(
         chain.one(1, commit(id, 1)),

@@ -114,6 +114,19 @@ pub fn apply_block_with(
     state.block_hash = block.digest();
     state.timestamp_ms = block.header.timestamp_ms;
     state.beacon = block.header.seed();
+    // The supply rule, checked after every block in debug builds (every test, simulation and
+    // end-to-end run): the ledger sums to the supply, and the supply is what was minted less
+    // what was burned. A release build leaves the recount to the tests and audits.
+    debug_assert_eq!(
+        state.recount(),
+        Ok(state.supply.total()),
+        "block {height}: the ledger does not sum to the supply"
+    );
+    debug_assert_eq!(
+        state.supply.minted().checked_sub(state.supply.burned()),
+        Some(state.supply.total()),
+        "block {height}: the supply is not minted less burned"
+    );
     Ok(receipts)
 }
 

@@ -56,8 +56,7 @@ pub(crate) fn execute_tx(
     let account = state.accounts.entry(tx.sender.clone()).or_default();
     account.balance -= tx.fee;
     account.nonce += 1;
-    state.supply.total -= tx.fee;
-    state.supply.burned = state.supply.burned.saturating_add(tx.fee);
+    state.supply.burn(tx.fee);
     let context = TxContext {
         height,
         seed,

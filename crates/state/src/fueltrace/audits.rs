@@ -297,8 +297,7 @@ pub(crate) fn lapse_audit(state: &mut State, id: Digest, height: u64) -> Outcome
         record.bond -= forfeited;
         record.slashed += forfeited;
     }
-    state.supply.total -= forfeited;
-    state.supply.burned = state.supply.burned.saturating_add(forfeited);
+    state.supply.burn(forfeited);
     if let Some(audit) = state.audits.get_mut(&id) {
         audit.stage = AuditStage::Missed;
     }

@@ -103,8 +103,7 @@ pub(crate) fn close_canary(
             record.slashed += slashed;
             record.canaries_passed += 1;
         }
-        state.supply.total -= slashed;
-        state.supply.burned = state.supply.burned.saturating_add(slashed);
+        state.supply.burn(slashed);
     }
     close_verifier_audit(state, verifier);
     if let Some(audit) = state.audits.get_mut(&id) {

@@ -316,8 +316,7 @@ fn rule(
         };
     }
     let burned = slashed - to_winner;
-    state.supply.total -= burned;
-    state.supply.burned = state.supply.burned.saturating_add(burned);
+    state.supply.burn(burned);
     if dispute.by_verifier {
         close_verifier_audit(state, &dispute.challenger);
     }

@@ -45,8 +45,7 @@ use plexus_types::{Address, Amount, Digest};
 pub(crate) fn take_from_payment(state: &mut State, paid: Amount) -> PaymentSplit {
     let split = split_payment(paid, &state.params.audit);
     // `paid` was part of the supply (an escrow), so the burn cannot underflow it.
-    state.supply.total -= split.burned;
-    state.supply.burned = state.supply.burned.saturating_add(split.burned);
+    state.supply.burn(split.burned);
     state.audit_pool += split.audit_fee;
     split
 }
@@ -151,8 +150,7 @@ pub(crate) fn emit(state: &mut State, epoch: u64) {
         providers: credit(state, pro_rata(providers_share, &fuel)),
         verifiers: credit(state, pro_rata(verifiers_share, &audits)),
     };
-    state.supply.minted += minted.total();
-    state.supply.total += minted.total();
+    state.supply.mint(minted.total());
     state.emissions.insert(epoch, minted);
     state
         .emissions
@@ -200,7 +198,7 @@ mod tests {
         state.epoch_audited_fuel.insert(address(4), 1_000);
         state.epoch_verifier_audits.insert(address(5), 1);
         state.epoch_verifier_audits.insert(address(6), 2);
-        let (minted, total) = (state.supply.minted, state.supply.total);
+        let (minted, total) = (state.supply.minted(), state.supply.total());
         emit(&mut state, 3);
         let balance = |i| state.account(&address(i)).balance;
         // 401 * 2/3 = 267, 401 / 3 = 133: one unit of dust.
@@ -213,9 +211,9 @@ mod tests {
             verifiers: 201,
         };
         assert_eq!(state.emissions[&3], expected);
-        assert_eq!(state.supply.minted, minted + 1_002);
-        assert_eq!(state.supply.total, total + 1_002);
-        assert_eq!(state.recount(), Ok(state.supply.total));
+        assert_eq!(state.supply.minted(), minted + 1_002);
+        assert_eq!(state.supply.total(), total + 1_002);
+        assert_eq!(state.recount(), Ok(state.supply.total()));
         assert!(state.epoch_audited_fuel.is_empty() && state.epoch_verifier_audits.is_empty());
         // The participation record stays: it is the API's and the certificates' window.
         assert_eq!(state.participation.len(), 3);
@@ -224,11 +222,11 @@ mod tests {
     #[test]
     fn an_epoch_without_work_mints_nothing_and_the_record_is_bounded() {
         let mut state = state(1_000 * PLX);
-        let minted = state.supply.minted;
+        let minted = state.supply.minted();
         for epoch in 0..10 {
             emit(&mut state, epoch);
         }
-        assert_eq!(state.supply.minted, minted);
+        assert_eq!(state.supply.minted(), minted);
         assert_eq!(
             state.emissions.keys().copied().collect::<Vec<_>>(),
             (10 - PARTICIPATION_EPOCHS_KEPT..10).collect::<Vec<_>>()
@@ -237,7 +235,7 @@ mod tests {
         // Only the providers worked: only their share is minted.
         state.epoch_audited_fuel.insert(address(4), 7);
         emit(&mut state, 10);
-        assert_eq!(state.supply.minted, minted + 400 * PLX);
+        assert_eq!(state.supply.minted(), minted + 400 * PLX);
         assert_eq!(state.account(&address(4)).balance, 400 * PLX);
     }
 

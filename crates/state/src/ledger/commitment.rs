@@ -214,9 +214,9 @@ impl State {
         for member in &self.next_committee {
             member.0.write(&mut buf);
         }
-        self.supply.total.write(&mut buf);
-        self.supply.minted.write(&mut buf);
-        self.supply.burned.write(&mut buf);
+        self.supply.total().write(&mut buf);
+        self.supply.minted().write(&mut buf);
+        self.supply.burned().write(&mut buf);
         self.audit_pool.write(&mut buf);
         self.unbonding_seq.write(&mut buf);
         Sha256::hash(&[&buf])

@@ -1,7 +1,8 @@
 //! Genesis: the allocation, the first validators and the parameters, turned into height-0 state.
 
 use crate::ledger::params::{COMMITTEE_SIZE_CAP, Params};
-use crate::ledger::state::{State, Supply};
+use crate::ledger::state::State;
+use crate::ledger::value::Supply;
 use crate::staking::bonds;
 use plexus_types::{Address, Amount, BeaconOutput, ChainId, Header, block::tx_root, hash};
 use std::collections::BTreeMap;
@@ -144,14 +145,12 @@ impl Genesis {
             if state.accounts.contains_key(address) {
                 return Err(GenesisError::DuplicateAllocation(Box::new(address.clone())));
             }
-            state.supply.total = state
+            state
                 .supply
-                .total
-                .checked_add(*amount)
+                .mint_checked(*amount)
                 .ok_or(GenesisError::Overflow)?;
             state.accounts.entry(address.clone()).or_default().balance = *amount;
         }
-        state.supply.minted = state.supply.total;
         for validator in &self.validators {
             if validator.self_bond < self.params.self_bond_min {
                 return Err(GenesisError::BondTooSmall {

@@ -7,6 +7,7 @@ pub mod params;
 pub mod recount;
 pub mod snapshot;
 pub mod state;
+pub mod value;
 
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
@@ -14,5 +15,6 @@ pub use params::Params;
 pub use recount::SupplyError;
 pub use snapshot::SNAPSHOT_ENTRIES_MAX;
 pub use state::{
-    Account, PARTICIPATION_EPOCHS_KEPT, PARTICIPATION_WINDOW, State, Supply, Unbonding, Validator,
+    Account, PARTICIPATION_EPOCHS_KEPT, PARTICIPATION_WINDOW, State, Unbonding, Validator,
 };
+pub use value::Supply;

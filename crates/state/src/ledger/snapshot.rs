@@ -8,7 +8,8 @@ use crate::fueltrace::records::{
     AUDIT_DECLINES_MAX, Audit, AuditStage, Canary, Dispute, DisputeEnd, Emission, Ruling, Verifier,
 };
 use crate::ledger::params::Params;
-use crate::ledger::state::{Account, State, Supply, Unbonding, Validator};
+use crate::ledger::state::{Account, State, Unbonding, Validator};
+use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
 use crate::market::jobs::{Assignment, Job, JobStatus};
 use crate::market::providers::Provider;
@@ -66,11 +67,6 @@ fixed_record!(Validator {
 fixed_record!(Unbonding {
     owner: Address,
     amount: u128
-});
-fixed_record!(Supply {
-    total: u128,
-    minted: u128,
-    burned: u128
 });
 fixed_record!(Params {
     fee_min: u128,

@@ -3,6 +3,7 @@
 
 use crate::fueltrace::records::{Audit, Dispute, Emission, Verifier};
 use crate::ledger::params::Params;
+use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
 use crate::market::jobs::Job;
 use crate::market::providers::Provider;
@@ -46,18 +47,6 @@ pub struct Unbonding {
     pub amount: Amount,
 }
 
-/// Supply accounting.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Supply {
-    /// Tokens in existence: balances + bonded + unbonding + provider bonds + escrows of
-    /// unfinished jobs + verifier bonds + consumers' dispute deposits + the audit pool.
-    pub total: Amount,
-    /// Everything ever minted (the genesis allocation and the epoch emissions).
-    pub minted: Amount,
-    /// Everything ever burned (fees, slashes, the burned share of consumer payments).
-    pub burned: Amount,
-}
-
 /// The whole chain state after some block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
@@ -77,14 +66,14 @@ pub struct State {
     pub accounts: BTreeMap<Address, Account>,
     pub validators: BTreeMap<Address, Validator>,
     /// (delegator, validator) -> delegated amount.
-    pub delegations: BTreeMap<(Address, Address), Amount>,
+    pub(crate) delegations: BTreeMap<(Address, Address), Amount>,
     /// (release height, sequence) -> entry. The sequence keeps entries of one height in order.
-    pub unbondings: BTreeMap<(u64, u64), Unbonding>,
+    pub(crate) unbondings: BTreeMap<(u64, u64), Unbonding>,
     /// Next unbonding sequence number.
-    pub unbonding_seq: u64,
+    pub(crate) unbonding_seq: u64,
     /// Unbonding entries in flight per owner (derived from `unbondings`, so not committed
     /// separately; bounded by `UNBONDING_ENTRIES_MAX`).
-    pub unbonding_counts: BTreeMap<Address, u32>,
+    pub(crate) unbonding_counts: BTreeMap<Address, u32>,
     /// The committee of the current epoch: the holders of the beacon key, who run consensus.
     pub committee: Vec<Address>,
     /// The committee elected at this epoch's first block (top validators by stake, ties by
@@ -94,7 +83,7 @@ pub struct State {
     pub dealer_logs: BTreeMap<Address, Vec<u8>>,
     /// The block the current epoch's consensus starts from: the last block of the previous
     /// epoch (the genesis block in epoch 0).
-    pub epoch_boundary: Digest,
+    pub(crate) epoch_boundary: Digest,
     /// The committee of each recent epoch (the current and `PARTICIPATION_EPOCHS_KEPT` before it):
     /// what evidence and finalization certificates of those epochs are checked against.
     pub epoch_committees: BTreeMap<u64, Vec<Address>>,
@@ -114,7 +103,7 @@ pub struct State {
     pub jobs: BTreeMap<Digest, Job>,
     /// Deadlines, settlements, prunes and provider releases ordered by height (derived from
     /// `jobs` and `providers`, so not committed separately).
-    pub market_index: MarketIndex,
+    pub(crate) market_index: MarketIndex,
     /// Registered verifiers (deregistering ones until their bond is released).
     pub verifiers: BTreeMap<Address, Verifier>,
     /// Audits of committed jobs, kept with the job until it is pruned.
@@ -126,10 +115,10 @@ pub struct State {
     pub audit_pool: Amount,
     /// Fuel of the jobs whose audit passed in the current epoch, per provider: the providers'
     /// emission weights, cleared when the epoch's emission is paid.
-    pub epoch_audited_fuel: BTreeMap<Address, u128>,
+    pub(crate) epoch_audited_fuel: BTreeMap<Address, u128>,
     /// Audits passed plus disputes won as challenger in the current epoch, per verifier: the
     /// verifiers' emission weights, cleared when the epoch's emission is paid.
-    pub epoch_verifier_audits: BTreeMap<Address, u64>,
+    pub(crate) epoch_verifier_audits: BTreeMap<Address, u64>,
     /// What each recent epoch's emission minted (the last `PARTICIPATION_EPOCHS_KEPT` epochs).
     pub emissions: BTreeMap<u64, Emission>,
 }
@@ -164,5 +153,40 @@ impl State {
     /// The epoch that the block at `height` belongs to.
     pub fn epoch_of(&self, height: u64) -> u64 {
         height / self.params.epoch_length_blocks.max(1)
+    }
+
+    /// (delegator, validator) -> delegated amount.
+    pub fn delegations(&self) -> &BTreeMap<(Address, Address), Amount> {
+        &self.delegations
+    }
+
+    /// Unbonding entries by (release height, sequence).
+    pub fn unbondings(&self) -> &BTreeMap<(u64, u64), Unbonding> {
+        &self.unbondings
+    }
+
+    /// Unbonding entries in flight per owner.
+    pub fn unbonding_counts(&self) -> &BTreeMap<Address, u32> {
+        &self.unbonding_counts
+    }
+
+    /// The block the current epoch's consensus starts from.
+    pub fn epoch_boundary(&self) -> Digest {
+        self.epoch_boundary
+    }
+
+    /// The market's height-ordered work lists.
+    pub fn market_index(&self) -> &MarketIndex {
+        &self.market_index
+    }
+
+    /// Fuel of the jobs whose audit passed in the current epoch, per provider.
+    pub fn epoch_audited_fuel(&self) -> &BTreeMap<Address, u128> {
+        &self.epoch_audited_fuel
+    }
+
+    /// Audits passed plus disputes won in the current epoch, per verifier.
+    pub fn epoch_verifier_audits(&self) -> &BTreeMap<Address, u64> {
+        &self.epoch_verifier_audits
     }
 }

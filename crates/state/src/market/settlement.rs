@@ -281,8 +281,7 @@ pub(crate) fn expire(state: &mut State, id: Digest, height: u64) {
             provider.jobs_missed += 1;
             provider.reputation = provider.reputation.saturating_sub(penalty);
         }
-        state.supply.total -= slashed;
-        state.supply.burned = state.supply.burned.saturating_add(slashed);
+        state.supply.burn(slashed);
     }
     let status = JobStatus::Expired {
         assignment,

@@ -249,8 +249,7 @@ pub(crate) fn slash(
         record.delegated -= delegated_cut;
         record.jailed = true;
     }
-    state.supply.total -= burned;
-    state.supply.burned = state.supply.burned.saturating_add(burned);
+    state.supply.burn(burned);
     state.slashes.insert(key, burned);
     Ok(burned)
 }
