@@ -66,6 +66,16 @@ impl State {
                 + 1,
         );
         leaves.extend(self.accounts.iter().map(|(a, acc)| account_leaf(a, acc)));
+        self.stake_leaves(&mut leaves);
+        self.market_leaves(&mut leaves);
+        self.fueltrace_leaves(&mut leaves);
+        leaves.push(self.global_leaf());
+        leaves
+    }
+
+    /// Validators, slashes, delegations, recent blocks, participation, dealer logs, epoch
+    /// committees and unbonding entries, in that order.
+    fn stake_leaves(&self, leaves: &mut Vec<Digest>) {
         for (address, validator) in &self.validators {
             let mut buf = vec![TAG_VALIDATOR];
             address.0.write(&mut buf);
@@ -125,6 +135,10 @@ impl State {
             entry.amount.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+    }
+
+    /// Providers, then jobs.
+    fn market_leaves(&self, leaves: &mut Vec<Digest>) {
         for (address, provider) in &self.providers {
             let mut buf = vec![TAG_PROVIDER];
             address.0.write(&mut buf);
@@ -137,6 +151,10 @@ impl State {
             job.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+    }
+
+    /// Verifiers, audits, disputes, the epoch's emission weights and the recent emissions.
+    fn fueltrace_leaves(&self, leaves: &mut Vec<Digest>) {
         for (address, verifier) in &self.verifiers {
             let mut buf = vec![TAG_VERIFIER];
             address.0.write(&mut buf);
@@ -173,8 +191,6 @@ impl State {
             emission.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
-        leaves.push(self.global_leaf());
-        leaves
     }
 
     /// Everything chain-wide, except the block hash (the header that carries this root is hashed
