@@ -11,6 +11,9 @@
 pub mod challenger;
 pub mod defender;
 pub mod dissection;
+pub mod draws;
+pub mod money;
+pub mod params;
 
 #[cfg(test)]
 mod tests;

@@ -992,9 +992,9 @@ async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
         reshare_logs: s.dealer_logs.len(),
         fee_min: s.params.fee_min.to_string(),
         supply: SupplyDto {
-            total: s.supply.total.to_string(),
-            minted: s.supply.minted.to_string(),
-            burned: s.supply.burned.to_string(),
+            total: s.supply.total().to_string(),
+            minted: s.supply.minted().to_string(),
+            burned: s.supply.burned().to_string(),
         },
         emission_last_epoch: s
             .emissions

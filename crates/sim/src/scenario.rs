@@ -447,7 +447,7 @@ fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64
                 .state
                 .recount()
                 .map_err(|e| format!("validator {validator}: supply recount failed: {e}"))?;
-            if recount != supply.total || supply.minted - supply.burned != supply.total {
+            if recount != supply.total() || supply.minted() - supply.burned() != supply.total() {
                 return Err(format!(
                     "validator {validator}: supply not conserved at height {}: recount {recount}, {supply:?}",
                     tip.state.height

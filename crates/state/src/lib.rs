@@ -15,31 +15,45 @@
 //!
 //! Preconditions: transaction signatures are verified by the caller (mempool admission or the
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.
+//!
+//! The source is in folders by concern: `ledger/` (the state, its genesis, root, snapshot and
+//! recount), `staking/` (stake, evidence, participation, the beacon and its reshare), `market/`
+//! (providers, jobs, matching, settlement), `fueltrace/` (verifiers, audits, canaries, disputes,
+//! rewards) and `block/` (applying a block, its transactions, and the end-of-block pipeline that
+//! lists every step after the transactions in order).
 
-mod apply;
-pub mod audit;
-pub mod beacon;
-mod commitment;
-pub mod dispute;
-pub mod evidence;
-mod genesis;
+mod block;
+pub mod fueltrace;
+pub mod ledger;
 pub mod market;
-mod participation;
-pub mod registry;
-pub mod reshare;
-pub mod rewards;
-mod snapshot;
-mod staking;
-mod state;
+pub mod staking;
 
-pub use apply::{ApplyError, Built, apply_block, apply_block_with, build_block, build_block_with};
-pub use commitment::{AccountProof, ProofError, verify_account_proof};
-pub use genesis::{Genesis, GenesisError, GenesisValidator};
-pub use market::{Assignment, Job, JobStatus, MarketIndex};
-pub use registry::{Provider, REPUTATION_MAX, REPUTATION_START};
-pub use snapshot::SNAPSHOT_ENTRIES_MAX;
-pub use staking::UNBONDING_ENTRIES_MAX;
-pub use state::{
-    Account, PARTICIPATION_EPOCHS_KEPT, PARTICIPATION_WINDOW, Params, State, Supply, SupplyError,
-    Unbonding, Validator,
+pub use block::{ApplyError, Built, apply_block, apply_block_with, build_block, build_block_with};
+pub use ledger::{
+    Account, AccountProof, Genesis, GenesisError, GenesisValidator, PARTICIPATION_EPOCHS_KEPT,
+    PARTICIPATION_WINDOW, Params, ProofError, SNAPSHOT_ENTRIES_MAX, State, Supply, SupplyError,
+    Unbonding, Validator, verify_account_proof,
 };
+pub use market::{
+    Assignment, Job, JobStatus, MarketIndex, Provider, REPUTATION_MAX, REPUTATION_START,
+};
+pub use staking::{UNBONDING_ENTRIES_MAX, beacon, evidence, reshare};
+
+/// FuelTrace's parameters where the other crates name them (`plexus_fueltrace::params`).
+pub mod audit {
+    pub use plexus_fueltrace::params::{AUDIT_BLOCK_MS_MAX, AuditParams, BPS, PPM};
+}
+
+/// FuelTrace's records, draws and re-execution where the other crates name them (they live in
+/// `fueltrace/` and `plexus_fueltrace::draws`).
+pub mod dispute {
+    pub use crate::fueltrace::disputes::is_party;
+    pub use crate::fueltrace::{
+        AUDIT_DECLINES_MAX, AUDIT_DRAW_DELAY_BLOCKS, Audit, AuditStage, Canary, Dispute,
+        DisputeEnd, NoContent, ReplayEnd, ReplayError, ReplayRequest, Replayed, Replayer, Ruling,
+        Verifier, manifest_matches, transition_holds,
+    };
+    pub use plexus_fueltrace::draws::{
+        AuditKind, canary_id, light_segments, rerun_blocks, rerun_fuel, seal_blocks,
+    };
+}

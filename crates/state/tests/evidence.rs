@@ -75,7 +75,7 @@ fn equivocation_slashes_self_bond_and_delegations_burns_and_jails() {
     let before = state.supply.clone();
     let offender = address(3);
     let stake = state.validators[&offender].clone();
-    let delegation = state.delegations[&(address(7), offender.clone())];
+    let delegation = state.delegations()[&(address(7), offender.clone())];
 
     let proof = double_notarize(3, 10, &state);
     let status = submit(&mut state, 0, proof);
@@ -89,15 +89,15 @@ fn equivocation_slashes_self_bond_and_delegations_burns_and_jails() {
     assert_eq!(after.self_bond, stake.self_bond - self_cut);
     assert_eq!(after.delegated, stake.delegated - delegation_cut);
     assert_eq!(
-        state.delegations[&(address(7), offender.clone())],
+        state.delegations()[&(address(7), offender.clone())],
         delegation - delegation_cut
     );
     let burned = self_cut + delegation_cut;
     assert_eq!(state.slashes[&(offender.clone(), 0, 10)], burned);
     // Supply: the slash and the fee are burned, and everything still recounts.
-    assert_eq!(state.supply.total, before.total - burned - 1_000);
-    assert_eq!(state.supply.burned, before.burned + burned + 1_000);
-    assert_eq!(state.recount().unwrap(), state.supply.total);
+    assert_eq!(state.supply.total(), before.total() - burned - 1_000);
+    assert_eq!(state.supply.burned(), before.burned() + burned + 1_000);
+    assert_eq!(state.recount().unwrap(), state.supply.total());
 
     // The same fault again, even re-signed differently, is a duplicate; another view is not.
     let again = double_notarize(3, 10, &state);

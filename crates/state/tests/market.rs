@@ -31,7 +31,7 @@ fn params() -> Params {
         reputation_miss_penalty: 1_000,
         // No audits here (and so no bond rule, which sizes bonds by the audit rate): the rule
         // has its own test below, the audits `tests/disputes.rs`.
-        audit: plexus_state::audit::AuditParams {
+        audit: plexus_fueltrace::params::AuditParams {
             light_audit_ppm: 0,
             full_audit_ppm: 0,
             ..Default::default()
@@ -67,10 +67,10 @@ impl Chain {
     /// Runs one block and checks the supply invariants after it.
     fn block(&mut self, txs: Vec<SignedTransaction>) -> Vec<Status> {
         let statuses = run(&mut self.state, txs);
-        assert_eq!(self.state.recount(), Ok(self.state.supply.total));
+        assert_eq!(self.state.recount(), Ok(self.state.supply.total()));
         assert_eq!(
-            self.state.supply.minted - self.state.supply.burned,
-            self.state.supply.total
+            self.state.supply.minted() - self.state.supply.burned(),
+            self.state.supply.total()
         );
         statuses
     }
@@ -341,7 +341,7 @@ fn an_unmatched_job_expires_at_its_deadline_with_a_full_refund() {
 fn a_provider_that_never_commits_is_slashed_and_the_consumer_refunded() {
     let mut chain = Chain::new();
     chain.one(1, register(PLX, BOND));
-    let burned_before = chain.state.supply.burned;
+    let burned_before = chain.state.supply.burned();
     let (id, _) = chain.post(2, job(4_000_000, 2 * PLX, 3));
     let posted = chain.state.height;
     // Escrow 8 PLX; lock = 4 PLX * 2; slash = lock * 50%.
@@ -374,7 +374,10 @@ fn a_provider_that_never_commits_is_slashed_and_the_consumer_refunded() {
     assert_eq!((p.slashed, p.jobs_missed, p.jobs_done), (slashed, 1, 0));
     assert_eq!(p.reputation, REPUTATION_START - 1_000);
     // Two heartbeat fees and the post's fee, plus the slash.
-    assert_eq!(chain.state.supply.burned - burned_before, 3 * FEE + slashed);
+    assert_eq!(
+        chain.state.supply.burned() - burned_before,
+        3 * FEE + slashed
+    );
     // Too late now.
     assert_eq!(
         chain.one(1, commit(id, 1)),
@@ -873,7 +876,7 @@ fn the_bond_rule_caps_the_value_in_flight() {
     // Audits at the default p = p_L + p_F = 11%: a bond B takes a job of value G at its ask only
     // while (m + 1/p) * G_max <= B, m counting the new job.
     let mut chain = Chain::with_params(Params {
-        audit: plexus_state::audit::AuditParams::default(),
+        audit: plexus_fueltrace::params::AuditParams::default(),
         ..params()
     });
     let p = u128::from(chain.state.params.audit.audit_ppm());
@@ -892,7 +895,7 @@ fn the_bond_rule_caps_the_value_in_flight() {
     assert_eq!(chain.status(&second).name(), "posted");
     // A provider one base unit short of the rule for a job is not matched either.
     let mut short = Chain::with_params(Params {
-        audit: plexus_state::audit::AuditParams::default(),
+        audit: plexus_fueltrace::params::AuditParams::default(),
         ..params()
     });
     short.one(1, register(PLX, needed(1, 10 * PLX) - 1));

@@ -219,8 +219,8 @@ proptest! {
             .unwrap()
             .block;
             apply_block(&mut state, &block).unwrap();
-            prop_assert_eq!(state.recount(), Ok(state.supply.total));
-            prop_assert_eq!(state.supply.total + state.supply.burned, state.supply.minted);
+            prop_assert_eq!(state.recount(), Ok(state.supply.total()));
+            prop_assert_eq!(state.supply.total() + state.supply.burned(), state.supply.minted());
             for provider in state.providers.values() {
                 prop_assert!(provider.bond_locked <= provider.bond);
                 prop_assert!(provider.reputation <= plexus_state::REPUTATION_MAX);

@@ -96,7 +96,7 @@ fn a_quorum_certificate_counts_its_signers_once() {
         Status::Failed(Reason::AlreadyRecorded)
     );
     assert_eq!(count(&state, 2), 0);
-    assert_eq!(state.recount().unwrap(), state.supply.total);
+    assert_eq!(state.recount().unwrap(), state.supply.total());
 }
 
 #[test]

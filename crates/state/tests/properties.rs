@@ -135,10 +135,10 @@ proptest! {
             let receipts = apply_block(&mut state, &block).unwrap();
             prop_assert_eq!(receipts.len(), block.txs.len());
             // Supply: the ledger sums to the recorded total, and the total moves only by named events.
-            prop_assert_eq!(state.recount(), Ok(state.supply.total));
-            prop_assert_eq!(state.supply.minted - state.supply.burned, state.supply.total);
+            prop_assert_eq!(state.recount(), Ok(state.supply.total()));
+            prop_assert_eq!(state.supply.minted() - state.supply.burned(), state.supply.total());
             let burned: u128 = receipts.iter().map(|r| r.fee_burned).sum();
-            prop_assert!(burned <= state.supply.burned);
+            prop_assert!(burned <= state.supply.burned());
             // Nonces only increase, and by exactly the number of charged transactions.
             for i in 0..KEYS {
                 let nonce = state.account(&address(i)).nonce;

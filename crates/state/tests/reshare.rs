@@ -227,7 +227,7 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
         state.dealer_logs.is_empty(),
         "a new epoch's round starts empty"
     );
-    assert_eq!(state.recount(), Ok(state.supply.total));
+    assert_eq!(state.recount(), Ok(state.supply.total()));
 }
 
 #[test]

@@ -27,9 +27,10 @@ use commonware_consensus::{
 use commonware_cryptography::Signer;
 use commonware_parallel::Sequential;
 use commonware_utils::iter::NonEmpty;
-use plexus_state::audit::AuditParams;
+use plexus_fueltrace::money::{bps_floor, emission};
+use plexus_fueltrace::params::AuditParams;
 use plexus_state::dispute::{AuditKind, AuditStage};
-use plexus_state::rewards::{Emission, bps_floor, emission};
+use plexus_state::fueltrace::Emission;
 use plexus_state::{JobStatus, Params, State, apply_block, build_block, evidence};
 use plexus_types::audit::{Verdict, audit_seal};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_floor};
@@ -372,7 +373,7 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
         )
         .expect("builds")
         .block;
-        let minted_before = state.supply.minted;
+        let minted_before = state.supply.minted();
         let receipts = apply_block(&mut state, &block).expect("applies");
         seen.declines += block
             .txs
@@ -384,14 +385,14 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
             })
             .count() as u64;
         let height = state.height;
-        prop_assert_eq!(state.recount(), Ok(state.supply.total));
+        prop_assert_eq!(state.recount(), Ok(state.supply.total()));
         prop_assert_eq!(
-            state.supply.total + state.supply.burned,
-            state.supply.minted
+            state.supply.total() + state.supply.burned(),
+            state.supply.minted()
         );
 
         // Minted only at an epoch's last block, by exactly what its emission paid.
-        let minted = state.supply.minted - minted_before;
+        let minted = state.supply.minted() - minted_before;
         if (height + 1).is_multiple_of(EPOCH_BLOCKS) {
             let epoch = height / EPOCH_BLOCKS;
             let record = state.emissions.get(&epoch).cloned().unwrap_or_default();
@@ -400,8 +401,8 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
             prop_assert!(record.validators <= bps_floor(budget, 4_000));
             prop_assert!(record.providers <= bps_floor(budget, 4_000));
             prop_assert!(record.total() <= budget);
-            prop_assert!(state.epoch_audited_fuel.is_empty());
-            prop_assert!(state.epoch_verifier_audits.is_empty());
+            prop_assert!(state.epoch_audited_fuel().is_empty());
+            prop_assert!(state.epoch_verifier_audits().is_empty());
         } else {
             prop_assert_eq!(minted, 0);
         }
@@ -454,7 +455,7 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
     prop_assert_eq!(&replica, &state);
     let decoded = State::decode(state.encode()).expect("a snapshot decodes");
     prop_assert_eq!(&decoded, &state);
-    seen.minted = state.supply.minted - genesis().supply.minted;
+    seen.minted = state.supply.minted() - genesis().supply.minted();
     Ok(seen)
 }
 
@@ -568,10 +569,10 @@ impl Scenario {
     }
 
     fn check(&self) {
-        assert_eq!(self.state.recount(), Ok(self.state.supply.total));
+        assert_eq!(self.state.recount(), Ok(self.state.supply.total()));
         assert_eq!(
-            self.state.supply.total + self.state.supply.burned,
-            self.state.supply.minted
+            self.state.supply.total() + self.state.supply.burned(),
+            self.state.supply.minted()
         );
     }
 
@@ -653,7 +654,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
     // floor(3_000_000 * (10^9 + 7) / 10^6) = 3_000_000_021, 10% is burned and 2% pooled.
     let (first, _) = chain.job(3_000_000, AuditClass::Standard);
     let provider_before = chain.balance(PROVIDER);
-    let burned_before = chain.state.supply.burned;
+    let burned_before = chain.state.supply.burned();
     chain.until(chain.state.height + 2);
     let JobStatus::Settled {
         paid,
@@ -669,7 +670,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
         (3_000_000_021, 300_000_002, 60_000_000)
     );
     assert_eq!(chain.balance(PROVIDER), provider_before + 2_640_000_019);
-    assert_eq!(chain.state.supply.burned, burned_before + burned);
+    assert_eq!(chain.state.supply.burned(), burned_before + burned);
     assert_eq!(chain.state.audit_pool, 60_000_000);
 
     // A bought full audit of 1 000 000 fuel: its value at the ask (1_000_000_007) is more than
@@ -709,11 +710,11 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
     assert_eq!(chain.state.jobs[&second].status.name(), "settled");
     assert_eq!(chain.state.audit_pool, 20_000_000);
     assert_eq!(
-        chain.state.epoch_audited_fuel,
+        *chain.state.epoch_audited_fuel(),
         BTreeMap::from([(address(PROVIDER), 1_000_000)])
     );
     assert_eq!(
-        chain.state.epoch_verifier_audits,
+        *chain.state.epoch_verifier_audits(),
         BTreeMap::from([(address(VERIFIER), 1)])
     );
 
@@ -727,7 +728,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
         chain.balance(PROVIDER),
         chain.balance(VERIFIER),
     );
-    let minted = chain.state.supply.minted;
+    let minted = chain.state.supply.minted();
     chain.until(last);
     let expected = Emission {
         validators: 400 * PLX,
@@ -736,15 +737,15 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
     };
     assert_eq!(expected.total(), EMISSION);
     assert_eq!(chain.state.emissions[&0], expected);
-    assert_eq!(chain.state.supply.minted, minted + EMISSION);
+    assert_eq!(chain.state.supply.minted(), minted + EMISSION);
     assert_eq!(chain.balance(0), validator + expected.validators);
     assert_eq!(chain.balance(PROVIDER), provider + expected.providers);
     assert_eq!(chain.balance(VERIFIER), verifier + expected.verifiers);
-    assert!(chain.state.epoch_audited_fuel.is_empty());
-    assert!(chain.state.epoch_verifier_audits.is_empty());
+    assert!(chain.state.epoch_audited_fuel().is_empty());
+    assert!(chain.state.epoch_verifier_audits().is_empty());
 
     // The next epoch has no work: its last block mints nothing.
     chain.until(2 * SCENARIO_EPOCH_BLOCKS - 1);
     assert_eq!(chain.state.emissions[&1], Emission::default());
-    assert_eq!(chain.state.supply.minted, minted + EMISSION);
+    assert_eq!(chain.state.supply.minted(), minted + EMISSION);
 }

@@ -3,30 +3,15 @@
 //! deadline's burn; all integer, every division rounding down as the chain's does.
 
 use super::config::AdversarialConfig;
-use plexus_state::audit::{AuditParams, PPM};
-// The chain's basis-point cut: it moves to `plexus_fueltrace::money` (issue 13); this line is
-// where the model names it.
-use plexus_state::rewards::bps_floor;
+use plexus_fueltrace::money::{bps_floor, split_payment};
+use plexus_fueltrace::params::PPM;
 use plexus_types::Amount;
 
-/// A settled payment `paid` split as the chain splits it: `(burned, audit_fee)`, with
-/// `burned + audit_fee <= paid`; the provider keeps the rest.
-///
-/// This is `plexus_state::rewards::take_from_payment` without the writes to the `State` it
-/// takes (that function is crate-private). The state slice of issue 13 moves the formula into
-/// `plexus_fueltrace::money::split_payment(paid, &AuditParams)`; once it lands, this body is
-/// that one call.
-pub(super) fn split_payment(paid: Amount, params: &AuditParams) -> (Amount, Amount) {
-    let burned = bps_floor(paid, params.payment_burn_bps);
-    let audit_fee = bps_floor(paid, params.audit_fee_bps).min(paid - burned);
-    (burned, audit_fee)
-}
-
 /// What a provider paid `paid` keeps, and the audit fee that goes to the pool:
-/// `(kept, audit_fee)`.
+/// `(kept, audit_fee)`, by the chain's own split (`plexus_fueltrace::money::split_payment`).
 pub(super) fn provider_keeps(cfg: &AdversarialConfig, paid: Amount) -> (Amount, Amount) {
-    let (burned, audit_fee) = split_payment(paid, &cfg.params.audit);
-    (paid - burned - audit_fee, audit_fee)
+    let split = split_payment(paid, &cfg.params.audit);
+    (split.provider, split.audit_fee)
 }
 
 /// `floor(amount * ppm / 10^6)`: the model's own shares (costs, bribes), not the chain's.
@@ -68,28 +53,31 @@ pub(super) fn ratio(numerator: f64, denominator: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plexus_state::audit::BPS;
+    use plexus_fueltrace::params::{AuditParams, BPS};
 
-    /// The split is the chain's at its default parameters (10% burned, 2% to the pool) and stays
-    /// within the payment whatever the parameters.
+    fn parts(paid: Amount, params: &AuditParams) -> (Amount, Amount, Amount) {
+        let split = split_payment(paid, params);
+        (split.provider, split.burned, split.audit_fee)
+    }
+
+    /// The model's split is the chain's at its default parameters (10% burned, 2% to the
+    /// pool) and stays within the payment whatever the parameters.
     #[test]
     fn the_split_is_the_chains() {
         let params = AuditParams::default();
-        assert_eq!(split_payment(1_000_000, &params), (100_000, 20_000));
+        assert_eq!(parts(1_000_000, &params), (880_000, 100_000, 20_000));
         // Rounding down on both, the dust to the provider.
-        assert_eq!(split_payment(99, &params), (9, 1));
+        assert_eq!(parts(99, &params), (89, 9, 1));
         let over = AuditParams {
             payment_burn_bps: 9_000,
             audit_fee_bps: 5_000,
             ..params
         };
-        let (burned, fee) = split_payment(1_000, &over);
-        assert_eq!((burned, fee), (900, 100));
-        assert!(burned + fee <= 1_000);
+        assert_eq!(parts(1_000, &over), (0, 900, 100));
         let whole = AuditParams {
             payment_burn_bps: BPS,
             ..AuditParams::default()
         };
-        assert_eq!(split_payment(Amount::MAX, &whole), (Amount::MAX, 0));
+        assert_eq!(parts(Amount::MAX, &whole), (0, Amount::MAX, 0));
     }
 }

@@ -159,11 +159,11 @@ impl Chain {
         .map_err(|err| format!("block {height} does not build: {err}"))?;
         self.state = built.state;
         match self.state.recount() {
-            Ok(total) if total == self.state.supply.total => {}
+            Ok(total) if total == self.state.supply.total() => {}
             other => {
                 return Err(format!(
                     "after block {height} the ledger sums to {other:?}, the supply is {}",
-                    self.state.supply.total
+                    self.state.supply.total()
                 ));
             }
         }

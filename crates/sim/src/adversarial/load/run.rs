@@ -168,7 +168,7 @@ impl<'a> Sim<'a> {
         for id in posted {
             self.jobs.insert(id, Track::default());
         }
-        if self.state.recount() != Ok(self.state.supply.total) {
+        if self.state.recount() != Ok(self.state.supply.total()) {
             return Err("the ledger does not sum to the supply");
         }
         self.observe(height)?;

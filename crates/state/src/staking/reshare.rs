@@ -24,10 +24,7 @@ use commonware_utils::{N3f1, ordered::Set};
 use plexus_types::{Address, PublicKey, Reason, beacon::BeaconVariant};
 use rand::SeedableRng;
 
-/// The largest committee whose dealer logs fit in one transaction (`TX_SIZE_MAX`): a log carries a
-/// 96-byte commitment per threshold member and a 64-byte acknowledgement (or a revealed share)
-/// per player, about 3.5 KB at 20 (measured in tests/reshare.rs).
-pub const COMMITTEE_SIZE_CAP: u32 = 20;
+pub use crate::ledger::params::COMMITTEE_SIZE_CAP;
 
 /// The namespace every reshare transcript is bound to.
 pub const RESHARE_NAMESPACE: &[u8] = b"_PLEXUS_RESHARE";

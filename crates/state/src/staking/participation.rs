@@ -48,8 +48,8 @@ pub(crate) fn record(state: &mut State, height: u64, bytes: &[u8]) -> Result<(),
         return Err(Reason::AlreadyRecorded);
     }
     let epoch = state.epoch_of(height);
-    let committee =
-        crate::evidence::epoch_committee(state, epoch).ok_or(Reason::InvalidCertificate)?;
+    let committee = crate::staking::evidence::epoch_committee(state, epoch)
+        .ok_or(Reason::InvalidCertificate)?;
     let verifier = Scheme::verifier(CONSENSUS_NAMESPACE, committee.clone());
     let finalization = Finalization::<Scheme, Digest>::decode_cfg(
         commonware_codec::Copying(bytes),

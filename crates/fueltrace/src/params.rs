@@ -1,4 +1,5 @@
-//! FuelTrace's audit, dispute and reward parameters (FUELTRACE.md, "Audits" to "The economics").
+//! FuelTrace's audit, dispute and reward parameters (FUELTRACE.md, "Audits" to "The economics"),
+//! with their validation and their encoding (a state snapshot and the state root carry them).
 //!
 //! Every figure here is a governance parameter; the defaults follow FUELTRACE.md's math:
 //!
@@ -23,8 +24,8 @@
 //! Integer only: probabilities are parts per million, shares basis points.
 
 use bytes::BufMut;
-use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write};
 use plexus_types::Amount;
+use plexus_types::codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write};
 
 /// One million: the denominator of every `_ppm` parameter.
 pub const PPM: u32 = 1_000_000;
@@ -36,7 +37,7 @@ pub const LIGHT_AUDIT_SEGMENTS_MAX: u32 = 1_024;
 /// far inside 128 bits.
 pub const AUDIT_BLOCK_MS_MAX: u64 = 3_600_000;
 
-/// The audit, dispute and reward parameters (`Params::audit`).
+/// The audit, dispute and reward parameters (`plexus_state::Params::audit`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditParams {
     /// Fuel per trace segment: a checkpoint at the first step boundary after this much fuel.
@@ -103,7 +104,7 @@ impl Default for AuditParams {
             light_audit_ppm: 100_000,
             full_audit_ppm: 10_000,
             light_audit_segments: 4,
-            dissection_arity: plexus_fueltrace::dissection::ARITY_DEFAULT,
+            dissection_arity: crate::dissection::ARITY_DEFAULT,
             response_blocks: 20,
             slash_multiple: 13,
             winner_share_bps: 5_000,
@@ -251,7 +252,7 @@ impl Read for AuditParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commonware_codec::{DecodeExt, Encode};
+    use plexus_types::codec::{DecodeExt, Encode};
 
     #[test]
     fn defaults_are_usable_and_round_trip() {
@@ -277,18 +278,15 @@ mod tests {
         let fuel = plexus_types::limits::JOB_FUEL_MAX;
         // 10^12 fuel at 6 x 10^8 fuel/s: 1_667 s, times 3, in 250 ms blocks.
         assert_eq!(
-            crate::dispute::rerun_blocks(&params, fuel, 600_000_000),
+            crate::draws::rerun_blocks(&params, fuel, 600_000_000),
             Some(20_000)
         );
-        assert_eq!(
-            crate::dispute::rerun_blocks(&params, fuel, 599_000_000),
-            None
-        );
+        assert_eq!(crate::draws::rerun_blocks(&params, fuel, 599_000_000), None);
         // Nothing to re-run still gets no blocks; one fuel gets one block.
-        assert_eq!(crate::dispute::rerun_blocks(&params, 0, 1), Some(0));
-        assert_eq!(crate::dispute::rerun_blocks(&params, 1, u64::MAX), Some(1));
+        assert_eq!(crate::draws::rerun_blocks(&params, 0, 1), Some(0));
+        assert_eq!(crate::draws::rerun_blocks(&params, 1, u64::MAX), Some(1));
         // The extremes of every input stay inside the arithmetic.
-        assert_eq!(crate::dispute::rerun_blocks(&params, u64::MAX, 1), None);
+        assert_eq!(crate::draws::rerun_blocks(&params, u64::MAX, 1), None);
     }
 
     #[test]

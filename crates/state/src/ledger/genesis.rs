@@ -1,6 +1,9 @@
 //! Genesis: the allocation, the first validators and the parameters, turned into height-0 state.
 
-use crate::{Params, State, Supply, staking};
+use crate::ledger::params::{COMMITTEE_SIZE_CAP, Params};
+use crate::ledger::state::State;
+use crate::ledger::value::Supply;
+use crate::staking::bonds;
 use plexus_types::{Address, Amount, BeaconOutput, ChainId, Header, block::tx_root, hash};
 use std::collections::BTreeMap;
 
@@ -20,7 +23,7 @@ pub struct Genesis {
     /// Minted at genesis (the only mint until emissions land).
     pub allocations: Vec<(Address, Amount)>,
     pub validators: Vec<GenesisValidator>,
-    /// The first committee's beacon key (see [`crate::beacon::deal`]): one share per member of
+    /// The first committee's beacon key (see [`crate::staking::beacon::deal`]): one share per member of
     /// the genesis committee, in canonical key order.
     pub beacon: BeaconOutput,
 }
@@ -46,7 +49,7 @@ pub enum GenesisError {
     NoCommittee,
     #[error("epochs must be at least 2 blocks long, not {0}")]
     EpochTooShort(u64),
-    #[error("committees may have at most {cap} members (dealer logs must fit a transaction), not {0}", cap = crate::reshare::COMMITTEE_SIZE_CAP)]
+    #[error("committees may have at most {cap} members (dealer logs must fit a transaction), not {0}", cap = COMMITTEE_SIZE_CAP)]
     CommitteeTooLarge(u32),
     #[error("the beacon key's shares were not dealt to exactly the genesis committee")]
     BeaconHolders,
@@ -92,7 +95,7 @@ impl Genesis {
         if self.params.epoch_length_blocks < 2 {
             return Err(GenesisError::EpochTooShort(self.params.epoch_length_blocks));
         }
-        if self.params.committee_size_max > crate::reshare::COMMITTEE_SIZE_CAP {
+        if self.params.committee_size_max > COMMITTEE_SIZE_CAP {
             return Err(GenesisError::CommitteeTooLarge(
                 self.params.committee_size_max,
             ));
@@ -142,14 +145,12 @@ impl Genesis {
             if state.accounts.contains_key(address) {
                 return Err(GenesisError::DuplicateAllocation(Box::new(address.clone())));
             }
-            state.supply.total = state
+            state
                 .supply
-                .total
-                .checked_add(*amount)
+                .mint_checked(*amount)
                 .ok_or(GenesisError::Overflow)?;
             state.accounts.entry(address.clone()).or_default().balance = *amount;
         }
-        state.supply.minted = state.supply.total;
         for validator in &self.validators {
             if validator.self_bond < self.params.self_bond_min {
                 return Err(GenesisError::BondTooSmall {
@@ -158,10 +159,10 @@ impl Genesis {
                     min: self.params.self_bond_min,
                 });
             }
-            staking::bond(&mut state, validator.address.clone(), validator.self_bond)
+            bonds::bond(&mut state, validator.address.clone(), validator.self_bond)
                 .map_err(|_| GenesisError::Unfunded(Box::new(validator.address.clone())))?;
         }
-        state.committee = staking::elect_committee(&state);
+        state.committee = bonds::elect_committee(&state);
         if state.committee.is_empty() {
             return Err(GenesisError::NoCommittee);
         }

@@ -4,14 +4,19 @@
 //! Snapshots are read back from the node's own storage. Collection lengths are bounded only by
 //! `SNAPSHOT_ENTRIES_MAX`; bytes from a peer must be checked against a state root before use.
 
-use crate::dispute::{Audit, AuditKind, AuditStage, Canary, Dispute, DisputeEnd, Ruling, Verifier};
-use crate::market::{Assignment, Job, JobStatus, MarketIndex};
-use crate::registry::Provider;
-use crate::rewards::Emission;
-use crate::{Account, Params, State, Supply, Unbonding, Validator};
+use crate::fueltrace::records::{
+    AUDIT_DECLINES_MAX, Audit, AuditStage, Canary, Dispute, DisputeEnd, Emission, Ruling, Verifier,
+};
+use crate::ledger::params::Params;
+use crate::ledger::state::{Account, State, Unbonding, Validator};
+use crate::ledger::value::Supply;
+use crate::market::index::MarketIndex;
+use crate::market::jobs::{Assignment, Job, JobStatus};
+use crate::market::providers::Provider;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
 use plexus_fueltrace::dissection::Dissection;
+use plexus_fueltrace::draws::AuditKind;
 use plexus_types::job::{
     AuditClass, Commitment, ENDPOINT_SIZE_MAX, ResourceProfile, read_str, str_encode_size,
     write_str,
@@ -64,11 +69,6 @@ fixed_record!(Unbonding {
     owner: Address,
     amount: u128
 });
-fixed_record!(Supply {
-    total: u128,
-    minted: u128,
-    burned: u128
-});
 fixed_record!(Params {
     fee_min: u128,
     self_bond_min: u128,
@@ -88,7 +88,7 @@ fixed_record!(Params {
     deadline_slash_bps: u32,
     reputation_done_gain: u32,
     reputation_miss_penalty: u32,
-    audit: crate::audit::AuditParams,
+    audit: plexus_fueltrace::params::AuditParams,
 });
 fixed_record!(Assignment {
     provider: Address,
@@ -191,42 +191,6 @@ fixed_record!(Emission {
     verifiers: u128,
 });
 
-impl Write for AuditKind {
-    fn write(&self, buf: &mut impl BufMut) {
-        match self {
-            AuditKind::Full => 0u8.write(buf),
-            AuditKind::Light { segments } => {
-                1u8.write(buf);
-                segments.write(buf);
-            }
-        }
-    }
-}
-
-impl EncodeSize for AuditKind {
-    fn encode_size(&self) -> usize {
-        1 + match self {
-            AuditKind::Full => 0,
-            AuditKind::Light { segments } => segments.encode_size(),
-        }
-    }
-}
-
-impl Read for AuditKind {
-    type Cfg = ();
-
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-        match u8::read(buf)? {
-            0 => Ok(AuditKind::Full),
-            // k + 1 segments, k bounded by the parameter; 2^16 covers every trace.
-            1 => Ok(AuditKind::Light {
-                segments: Read::read_cfg(buf, &((..=1usize << 16).into(), ()))?,
-            }),
-            other => Err(Error::InvalidEnum(other)),
-        }
-    }
-}
-
 impl Write for AuditStage {
     fn write(&self, buf: &mut impl BufMut) {
         match self {
@@ -315,10 +279,7 @@ impl Read for Audit {
             stage: AuditStage::read(buf)?,
             paid: u128::read(buf)?,
             canary: Option::<Canary>::read(buf)?,
-            declined: Vec::<Address>::read_cfg(
-                buf,
-                &(RangeCfg::from(..=crate::dispute::AUDIT_DECLINES_MAX), ()),
-            )?,
+            declined: Vec::<Address>::read_cfg(buf, &(RangeCfg::from(..=AUDIT_DECLINES_MAX), ()))?,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! delegation entry, so `State::recount` holds after every call. Checks precede writes.
 
 use crate::{State, Unbonding};
+use plexus_fueltrace::money::bps_floor;
 use plexus_types::{Address, Amount, Reason};
 
 /// The most unbonding entries one account may have in flight: each is a ledger entry that every
@@ -214,10 +215,8 @@ pub(crate) fn slash(
     let Some(validator) = state.validators.get(&offender).cloned() else {
         return Err(Reason::UnknownValidator);
     };
-    let bps = u128::from(state.params.slash_bps.min(10_000));
-    // a * bps / 10_000 without overflow: both parts of the supply, so below 2^128 / 10_000 is
-    // not guaranteed; split the product.
-    let cut = |amount: Amount| (amount / 10_000) * bps + (amount % 10_000) * bps / 10_000;
+    let bps = state.params.slash_bps;
+    let cut = |amount: Amount| bps_floor(amount, bps);
     let self_cut = cut(validator.self_bond);
     let mut burned = self_cut;
     if self_cut > 0 {
@@ -250,8 +249,7 @@ pub(crate) fn slash(
         record.delegated -= delegated_cut;
         record.jailed = true;
     }
-    state.supply.total -= burned;
-    state.supply.burned = state.supply.burned.saturating_add(burned);
+    state.supply.burn(burned);
     state.slashes.insert(key, burned);
     Ok(burned)
 }

@@ -2,7 +2,7 @@
 //!
 //! A provider's `bond` is value moved out of its account's balance; it returns to the balance only
 //! through a deregistration's unbonding release, or leaves the supply through a deadline slash
-//! (`market.rs`). Invariants, checked by `State::recount`:
+//! (`settlement.rs`). Invariants, checked by `State::recount`:
 //! - `bond_locked` is the sum of the locks of the jobs assigned to the provider and not yet settled
 //!   or expired, `jobs_in_flight` their number, and `bond_locked <= bond`;
 //! - a deregistering provider (`unbonding_release` set) has no job in flight and is never matched,
@@ -10,81 +10,10 @@
 //!
 //! Every operation checks before it writes: on `Err` nothing changed.
 
-use crate::State;
+use crate::ledger::state::State;
+use crate::market::providers::{Provider, REPUTATION_START};
 use plexus_types::job::{GPU_MODEL_SIZE_MAX, ResourceProfile, endpoint_is_valid};
 use plexus_types::{Address, Amount, Reason};
-
-/// The highest reputation (basis points of trust).
-pub const REPUTATION_MAX: u32 = 10_000;
-/// A new provider's reputation: half way, so a first miss hurts and a first success helps.
-pub const REPUTATION_START: u32 = 5_000;
-
-/// A registered compute provider.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Provider {
-    /// The agent's `http(s)://` URL (serves outputs and checkpoint pages).
-    pub endpoint: String,
-    pub profile: ResourceProfile,
-    /// The measured benchmark the agent registered.
-    pub fuel_per_second: u64,
-    /// Price per million fuel.
-    pub ask_per_mfuel: Amount,
-    /// Value held against misbehaviour (moved out of the operator's balance).
-    pub bond: Amount,
-    /// The part of `bond` locked by jobs in flight.
-    pub bond_locked: Amount,
-    /// Jobs assigned and not yet settled or expired: a committed job still counts, because the
-    /// provider must keep serving its checkpoints until it settles.
-    pub jobs_in_flight: u32,
-    /// The largest value (`fuel_cost_ceil(max_fuel, ask)`) among the jobs in flight, or above it:
-    /// raised at each match, reset when nothing is in flight. `G_max` of the bond rule.
-    pub largest_in_flight: Amount,
-    pub registered_height: u64,
-    pub last_heartbeat_height: u64,
-    /// 0..=`REPUTATION_MAX`; part of the matching weight.
-    pub reputation: u32,
-    pub jobs_done: u64,
-    /// Deadlines missed.
-    pub jobs_missed: u64,
-    /// Audits the provider's jobs passed.
-    pub audits_passed: u64,
-    /// Disputes over its commitments it lost.
-    pub disputes_lost: u64,
-    /// Total burned from the bond by deadline slashes.
-    pub slashed: Amount,
-    /// Set by a deregistration: the height at which the bond returns to the balance.
-    pub unbonding_release: Option<u64>,
-}
-
-impl Provider {
-    /// Concurrent jobs the provider takes: one per declared core, at least one.
-    pub fn capacity(&self) -> u32 {
-        self.profile.cores.max(1)
-    }
-
-    /// Forgets the largest job in flight once nothing is in flight (it only ever overestimates
-    /// while jobs are).
-    pub(crate) fn clear_largest(&mut self) {
-        if self.jobs_in_flight == 0 {
-            self.largest_in_flight = 0;
-        }
-    }
-
-    /// The bond not locked by jobs in flight.
-    pub fn bond_free(&self) -> Amount {
-        self.bond.saturating_sub(self.bond_locked)
-    }
-
-    /// Whether the provider may be matched at `height`: not deregistering and heard from within
-    /// `heartbeat_interval_blocks * heartbeat_missed_max` blocks.
-    pub fn is_active(&self, params: &crate::Params, height: u64) -> bool {
-        let silence_max = params
-            .heartbeat_interval_blocks
-            .saturating_mul(params.heartbeat_missed_max);
-        self.unbonding_release.is_none()
-            && height.saturating_sub(self.last_heartbeat_height) <= silence_max
-    }
-}
 
 /// What a registration or an update advertises.
 pub(crate) struct Offer<'a> {

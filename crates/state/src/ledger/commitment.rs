@@ -13,7 +13,7 @@
 //! rebuilt from cached leaf hashes when a root is asked for; ARCHITECTURE.md records the measured
 //! cost and the path to an incremental store.
 
-use crate::{Account, State};
+use crate::ledger::state::{Account, State};
 use bytes::BufMut;
 use commonware_codec::{Encode, Write};
 use commonware_cryptography::{Hasher, Sha256};
@@ -66,6 +66,16 @@ impl State {
                 + 1,
         );
         leaves.extend(self.accounts.iter().map(|(a, acc)| account_leaf(a, acc)));
+        self.stake_leaves(&mut leaves);
+        self.market_leaves(&mut leaves);
+        self.fueltrace_leaves(&mut leaves);
+        leaves.push(self.global_leaf());
+        leaves
+    }
+
+    /// Validators, slashes, delegations, recent blocks, participation, dealer logs, epoch
+    /// committees and unbonding entries, in that order.
+    fn stake_leaves(&self, leaves: &mut Vec<Digest>) {
         for (address, validator) in &self.validators {
             let mut buf = vec![TAG_VALIDATOR];
             address.0.write(&mut buf);
@@ -125,6 +135,10 @@ impl State {
             entry.amount.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+    }
+
+    /// Providers, then jobs.
+    fn market_leaves(&self, leaves: &mut Vec<Digest>) {
         for (address, provider) in &self.providers {
             let mut buf = vec![TAG_PROVIDER];
             address.0.write(&mut buf);
@@ -137,6 +151,10 @@ impl State {
             job.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
+    }
+
+    /// Verifiers, audits, disputes, the epoch's emission weights and the recent emissions.
+    fn fueltrace_leaves(&self, leaves: &mut Vec<Digest>) {
         for (address, verifier) in &self.verifiers {
             let mut buf = vec![TAG_VERIFIER];
             address.0.write(&mut buf);
@@ -173,8 +191,6 @@ impl State {
             emission.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
-        leaves.push(self.global_leaf());
-        leaves
     }
 
     /// Everything chain-wide, except the block hash (the header that carries this root is hashed
@@ -214,9 +230,9 @@ impl State {
         for member in &self.next_committee {
             member.0.write(&mut buf);
         }
-        self.supply.total.write(&mut buf);
-        self.supply.minted.write(&mut buf);
-        self.supply.burned.write(&mut buf);
+        self.supply.total().write(&mut buf);
+        self.supply.minted().write(&mut buf);
+        self.supply.burned().write(&mut buf);
         self.audit_pool.write(&mut buf);
         self.unbonding_seq.write(&mut buf);
         Sha256::hash(&[&buf])

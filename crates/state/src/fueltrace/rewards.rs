@@ -3,11 +3,11 @@
 //! FUELTRACE.md "The economics").
 //!
 //! Three flows, all in integer base units, every division rounding down:
-//! - Settlement (`market::settle` calls [`take_from_payment`]): of a job's payment `paid`,
+//! - Settlement (`market::settlement::settle` calls [`take_from_payment`]): of a job's payment `paid`,
 //!   `burned = floor(paid * payment_burn_bps / 10^4)` leaves the supply and
 //!   `audit_fee = floor(paid * audit_fee_bps / 10^4)` goes to `State::audit_pool`; the provider
 //!   gets the rest.
-//! - Verifier pay (`dispute::pass_audit`, and `dispute::rule` for a verifier that wins the
+//! - Verifier pay (`audits::pass_audit`, `canaries::close_canary`, and `disputes::rule` for a verifier that wins the
 //!   dispute its audit opened, call [`pay_verifier`]): `min(pool, floor(reexecuted_fuel * ask /
 //!   10^6))` moves from the pool to the verifier's balance, where `reexecuted_fuel` is the job's
 //!   `total_fuel` for a full audit and `min(total_fuel, seg_fuel * segments drawn)` for a light
@@ -32,124 +32,22 @@
 //! the next epoch, after that epoch's emission was paid: they count in `State::participation`
 //! but in no payout.
 
-use crate::audit::{AuditParams, BPS};
-use crate::dispute::AuditKind;
-use crate::{PARTICIPATION_EPOCHS_KEPT, State};
+use crate::fueltrace::records::Emission;
+use crate::ledger::state::{PARTICIPATION_EPOCHS_KEPT, State};
+use plexus_fueltrace::draws::rerun_fuel;
+use plexus_fueltrace::money::{PaymentSplit, bps_floor, emission, pro_rata, split_payment};
 use plexus_types::job::fuel_cost_floor;
 use plexus_types::{Address, Amount, Digest};
 
-/// Halvings after which the emission is zero: a `u128` shifted this far has no bits left.
-pub const HALVINGS_MAX: u64 = 128;
-
-/// What one epoch's emission minted, per share (each at most its share of `E(e)`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Emission {
-    pub validators: Amount,
-    pub providers: Amount,
-    pub verifiers: Amount,
-}
-
-impl Emission {
-    /// Everything the epoch minted (at most `E(e)`: the three shares partition it).
-    pub fn total(&self) -> Amount {
-        self.validators + self.providers + self.verifiers
-    }
-}
-
-/// `E(e)`: the emission of `epoch`, `emission_per_epoch` halved once per
-/// `emission_halving_epochs` epochs (never, when that is zero), zero after `HALVINGS_MAX`.
-pub fn emission(params: &AuditParams, epoch: u64) -> Amount {
-    let halvings = epoch
-        .checked_div(params.emission_halving_epochs)
-        .unwrap_or(0);
-    if halvings >= HALVINGS_MAX {
-        0
-    } else {
-        params.emission_per_epoch >> halvings
-    }
-}
-
-/// `floor(amount * bps / 10^4)` without overflow (`bps` capped at 10^4, so the result is at most
-/// `amount`).
-pub fn bps_floor(amount: Amount, bps: u32) -> Amount {
-    let bps = u128::from(bps.min(BPS));
-    let denominator = u128::from(BPS);
-    // amount = q d + r, so amount * bps / d = q bps + r bps / d with q bps exact.
-    (amount / denominator) * bps + (amount % denominator) * bps / denominator
-}
-
-/// `floor(a * b / d)` over the full 256-bit product; `None` when `d` is zero or the quotient
-/// does not fit 128 bits (never when `b <= d`).
-pub fn mul_div_floor(a: u128, b: u128, d: u128) -> Option<u128> {
-    if d == 0 {
-        return None;
-    }
-    let (high, low) = widening_mul(a, b);
-    if high >= d {
-        return None;
-    }
-    // Schoolbook long division, one bit of `low` at a time; `high < d` keeps the quotient in
-    // 128 bits and the running remainder below `2 d`, which `carry` tracks past bit 127.
-    let (mut remainder, mut quotient) = (high, 0u128);
-    for bit in (0..128).rev() {
-        let carry = remainder >> 127;
-        remainder = (remainder << 1) | ((low >> bit) & 1);
-        quotient <<= 1;
-        if carry == 1 || remainder >= d {
-            remainder = remainder.wrapping_sub(d);
-            quotient |= 1;
-        }
-    }
-    Some(quotient)
-}
-
-/// The 256-bit product of `a` and `b` as (high, low) 128-bit halves.
-fn widening_mul(a: u128, b: u128) -> (u128, u128) {
-    const LOW: u128 = u64::MAX as u128;
-    let (a1, a0) = (a >> 64, a & LOW);
-    let (b1, b0) = (b >> 64, b & LOW);
-    let (ll, lh, hl, hh) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
-    // Each term is below 2^64, so the sum is below 3 * 2^64.
-    let middle = (ll >> 64) + (lh & LOW) + (hl & LOW);
-    let low = (ll & LOW) | ((middle & LOW) << 64);
-    let high = hh + (lh >> 64) + (hl >> 64) + (middle >> 64);
-    (high, low)
-}
-
-/// Splits `share` among `weights` pro rata, each part `floor(share * w / W)` with `W` the sum
-/// of the weights, in the order given; zero parts are left out. The parts sum to at most
-/// `share` (the dust, less than one unit per recipient, is not paid). Nothing is paid when `W`
-/// is zero or does not fit 128 bits.
-pub fn pro_rata<K: Clone>(share: Amount, weights: &[(K, u128)]) -> Vec<(K, Amount)> {
-    let Some(sum) = weights
-        .iter()
-        .try_fold(0u128, |sum, (_, weight)| sum.checked_add(*weight))
-    else {
-        return Vec::new();
-    };
-    weights
-        .iter()
-        .filter_map(|(key, weight)| {
-            // weight <= sum, so the quotient fits and is at most `share`.
-            let part = mul_div_floor(share, *weight, sum)?;
-            (part > 0).then(|| (key.clone(), part))
-        })
-        .collect()
-}
-
 /// Takes the burn and the audit fee out of a settled job's payment `paid` (already out of the
-/// escrow): the burn leaves the supply, the fee enters the pool. Returns `(burned, audit_fee)`,
-/// with `burned + audit_fee <= paid`; the caller pays the provider the rest.
-pub(crate) fn take_from_payment(state: &mut State, paid: Amount) -> (Amount, Amount) {
-    let params = &state.params.audit;
-    let burned = bps_floor(paid, params.payment_burn_bps);
-    // The `min` keeps the split within `paid` even under parameters `check` would refuse.
-    let audit_fee = bps_floor(paid, params.audit_fee_bps).min(paid - burned);
+/// escrow, split by [`split_payment`]): the burn leaves the supply, the fee enters the pool. The
+/// caller pays the provider its part.
+pub(crate) fn take_from_payment(state: &mut State, paid: Amount) -> PaymentSplit {
+    let split = split_payment(paid, &state.params.audit);
     // `paid` was part of the supply (an escrow), so the burn cannot underflow it.
-    state.supply.total -= burned;
-    state.supply.burned = state.supply.burned.saturating_add(burned);
-    state.audit_pool += audit_fee;
-    (burned, audit_fee)
+    state.supply.burn(split.burned);
+    state.audit_pool += split.audit_fee;
+    split
 }
 
 /// Pays the verifier of job `id`'s audit for its re-execution from the audit pool (at most what
@@ -173,15 +71,7 @@ pub(crate) fn pay_verifier(state: &mut State, id: &Digest, verifier: &Address) -
     let Some(audit) = state.audits.get(id).filter(|a| a.verifier == *verifier) else {
         return 0;
     };
-    let reexecuted_fuel = match &audit.kind {
-        AuditKind::Full => commitment.total_fuel,
-        AuditKind::Light { segments } => state
-            .params
-            .audit
-            .seg_fuel
-            .saturating_mul(segments.len() as u64)
-            .min(commitment.total_fuel),
-    };
+    let reexecuted_fuel = rerun_fuel(&state.params.audit, &audit.kind, commitment.total_fuel);
     // An overflowing value is more than any pool holds: the pool pays what it has.
     let pay = fuel_cost_floor(reexecuted_fuel, assignment.ask_per_mfuel)
         .unwrap_or(Amount::MAX)
@@ -260,8 +150,7 @@ pub(crate) fn emit(state: &mut State, epoch: u64) {
         providers: credit(state, pro_rata(providers_share, &fuel)),
         verifiers: credit(state, pro_rata(verifiers_share, &audits)),
     };
-    state.supply.minted += minted.total();
-    state.supply.total += minted.total();
+    state.supply.mint(minted.total());
     state.emissions.insert(epoch, minted);
     state
         .emissions
@@ -277,94 +166,6 @@ mod tests {
 
     fn address(i: u64) -> Address {
         Address(PrivateKey::from_seed(i).public_key())
-    }
-
-    #[test]
-    fn the_emission_halves_on_schedule_and_ends() {
-        let params = AuditParams {
-            emission_per_epoch: 1_000,
-            emission_halving_epochs: 10,
-            ..AuditParams::default()
-        };
-        let at = |epoch| emission(&params, epoch);
-        assert_eq!(
-            (at(0), at(9), at(10), at(19), at(20)),
-            (1_000, 1_000, 500, 500, 250)
-        );
-        // 1000 >> 9 = 1, >> 10 = 0: the schedule ends in integers.
-        assert_eq!((at(90), at(100)), (1, 0));
-        let huge = AuditParams {
-            emission_per_epoch: u128::MAX,
-            emission_halving_epochs: 1,
-            ..AuditParams::default()
-        };
-        assert_eq!(emission(&huge, 127), 1);
-        assert_eq!(emission(&huge, HALVINGS_MAX), 0);
-        assert_eq!(emission(&huge, u64::MAX), 0);
-        let flat = AuditParams {
-            emission_halving_epochs: 0,
-            ..params
-        };
-        assert_eq!(emission(&flat, u64::MAX), 1_000);
-    }
-
-    #[test]
-    fn basis_points_round_down_without_overflow() {
-        assert_eq!(bps_floor(999, 1_000), 99);
-        assert_eq!(bps_floor(10_000, 200), 200);
-        assert_eq!(bps_floor(u128::MAX, BPS), u128::MAX);
-        assert_eq!(bps_floor(u128::MAX, 20_000), u128::MAX);
-        assert_eq!(bps_floor(u128::MAX, 5_000), u128::MAX / 2);
-        for amount in [0u128, 1, 9_999, 10_001, 123_456_789] {
-            for bps in [0u32, 1, 200, 1_000, 9_999] {
-                assert_eq!(
-                    bps_floor(amount, bps),
-                    amount * u128::from(bps) / 10_000,
-                    "{amount} {bps}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn mul_div_is_exact_over_the_wide_product() {
-        assert_eq!(
-            mul_div_floor(u128::MAX, u128::MAX, u128::MAX),
-            Some(u128::MAX)
-        );
-        assert_eq!(mul_div_floor(u128::MAX, 3, 4), Some(u128::MAX / 4 * 3 + 2));
-        assert_eq!(mul_div_floor(1 << 100, 1 << 100, 1 << 120), Some(1 << 80));
-        assert_eq!(mul_div_floor(7, 5, 0), None);
-        assert_eq!(mul_div_floor(u128::MAX, 2, 1), None);
-        for (a, b, d) in [
-            (0u128, 5u128, 3u128),
-            (10, 10, 3),
-            (99, 7, 100),
-            (1 << 60, 1 << 60, 7),
-        ] {
-            assert_eq!(mul_div_floor(a, b, d), Some(a * b / d));
-        }
-    }
-
-    #[test]
-    fn shares_split_pro_rata_and_keep_the_dust() {
-        let parts = pro_rata(10, &[(1u8, 1), (2, 1), (3, 1)]);
-        assert_eq!(parts, vec![(1, 3), (2, 3), (3, 3)]);
-        let parts = pro_rata(100, &[(1u8, 1), (2, 2), (3, 0), (4, 7)]);
-        assert_eq!(parts, vec![(1, 10), (2, 20), (4, 70)]);
-        // A part that rounds to zero is left out; the dust is not paid.
-        assert_eq!(pro_rata(1, &[(1u8, 1), (2, 1)]), Vec::<(u8, u128)>::new());
-        let huge = pro_rata(u128::MAX, &[(1u8, u128::MAX / 2), (2, u128::MAX / 2)]);
-        assert_eq!(huge, vec![(1, u128::MAX / 2), (2, u128::MAX / 2)]);
-    }
-
-    #[test]
-    fn empty_shares_pay_nothing() {
-        assert!(pro_rata::<u8>(1_000, &[]).is_empty());
-        assert!(pro_rata(1_000, &[(1u8, 0), (2, 0)]).is_empty());
-        assert!(pro_rata(0, &[(1u8, 5)]).is_empty());
-        // A weight sum past 128 bits pays nothing rather than more than the share.
-        assert!(pro_rata(1_000, &[(1u8, u128::MAX), (2, 1)]).is_empty());
     }
 
     fn state(emission_per_epoch: Amount) -> State {
@@ -397,7 +198,7 @@ mod tests {
         state.epoch_audited_fuel.insert(address(4), 1_000);
         state.epoch_verifier_audits.insert(address(5), 1);
         state.epoch_verifier_audits.insert(address(6), 2);
-        let (minted, total) = (state.supply.minted, state.supply.total);
+        let (minted, total) = (state.supply.minted(), state.supply.total());
         emit(&mut state, 3);
         let balance = |i| state.account(&address(i)).balance;
         // 401 * 2/3 = 267, 401 / 3 = 133: one unit of dust.
@@ -410,9 +211,9 @@ mod tests {
             verifiers: 201,
         };
         assert_eq!(state.emissions[&3], expected);
-        assert_eq!(state.supply.minted, minted + 1_002);
-        assert_eq!(state.supply.total, total + 1_002);
-        assert_eq!(state.recount(), Ok(state.supply.total));
+        assert_eq!(state.supply.minted(), minted + 1_002);
+        assert_eq!(state.supply.total(), total + 1_002);
+        assert_eq!(state.recount(), Ok(state.supply.total()));
         assert!(state.epoch_audited_fuel.is_empty() && state.epoch_verifier_audits.is_empty());
         // The participation record stays: it is the API's and the certificates' window.
         assert_eq!(state.participation.len(), 3);
@@ -421,11 +222,11 @@ mod tests {
     #[test]
     fn an_epoch_without_work_mints_nothing_and_the_record_is_bounded() {
         let mut state = state(1_000 * PLX);
-        let minted = state.supply.minted;
+        let minted = state.supply.minted();
         for epoch in 0..10 {
             emit(&mut state, epoch);
         }
-        assert_eq!(state.supply.minted, minted);
+        assert_eq!(state.supply.minted(), minted);
         assert_eq!(
             state.emissions.keys().copied().collect::<Vec<_>>(),
             (10 - PARTICIPATION_EPOCHS_KEPT..10).collect::<Vec<_>>()
@@ -434,7 +235,7 @@ mod tests {
         // Only the providers worked: only their share is minted.
         state.epoch_audited_fuel.insert(address(4), 7);
         emit(&mut state, 10);
-        assert_eq!(state.supply.minted, minted + 400 * PLX);
+        assert_eq!(state.supply.minted(), minted + 400 * PLX);
         assert_eq!(state.account(&address(4)).balance, 400 * PLX);
     }
 

@@ -1,0 +1,103 @@
+//! The end of a block: everything that happens after its transactions, in one place and in this
+//! order. Each step touches only the entries due at this height (the market's height index, the
+//! unbonding queue), so a block's cost follows its work, not the size of the state.
+//!
+//! The order is part of consensus: changing it changes state roots.
+
+use crate::fueltrace::{audits, canaries, disputes, rewards, verifiers};
+use crate::ledger::state::State;
+use crate::market::index::take_due;
+use crate::market::{registry, settlement};
+use crate::staking::{bonds, reshare};
+use plexus_types::Digest;
+
+/// Runs the end of block `height` (whose beacon seed is `seed`), step by step.
+pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
+    release_unbondings(state, height);
+    draw_audits(state, height, seed);
+    lapse_audits(state, height);
+    lapse_disputes(state, height);
+    release_verifiers(state, height);
+    settle_jobs(state, height);
+    expire_jobs(state, height);
+    release_providers(state, height);
+    prune_jobs(state, height);
+    if (height + 1).is_multiple_of(state.params.epoch_length_blocks.max(1)) {
+        end_epoch(state, height);
+    }
+}
+
+/// 1. Unbonded stake whose unbonding period ended returns to its owners' balances.
+fn release_unbondings(state: &mut State, height: u64) {
+    bonds::release_unbondings(state, height);
+}
+
+/// 2. Jobs committed `AUDIT_DRAW_DELAY_BLOCKS` ago get their audit draw from this block's seed
+///    (and, with its own draw, a canary).
+fn draw_audits(state: &mut State, height: u64, seed: &Digest) {
+    for id in take_due(&mut state.market_index.draws, height) {
+        audits::draw_audit(state, id, height, seed);
+    }
+}
+
+/// 3. Audits whose verifier let its seal or its reveal lapse: the verifier forfeits the job's
+///    value, and the job settles unaudited if it is due (the audit's `Outcome`, applied here).
+fn lapse_audits(state: &mut State, height: u64) {
+    for id in take_due(&mut state.market_index.audit_dues, height) {
+        let outcome = audits::lapse_audit(state, id, height);
+        settlement::release(state, outcome, height);
+    }
+}
+
+/// 4. Disputes whose next move (or settlement) lapsed: the side that owed it loses; a job whose
+///    provider won settles if it is due.
+fn lapse_disputes(state: &mut State, height: u64) {
+    for id in take_due(&mut state.market_index.dispute_dues, height) {
+        let outcome = disputes::lapse_dispute(state, id, height);
+        settlement::release(state, outcome, height);
+    }
+}
+
+/// 5. Deregistered verifiers whose release height came get their bond back.
+fn release_verifiers(state: &mut State, height: u64) {
+    verifiers::release_due(state, height);
+}
+
+/// 6. Committed jobs whose settlement window ended are paid, unless an audit or a dispute holds
+///    them (whichever closes the hold settles the job then).
+fn settle_jobs(state: &mut State, height: u64) {
+    for id in take_due(&mut state.market_index.settlements, height) {
+        settlement::settle(state, id, height);
+    }
+}
+
+/// 7. Jobs whose deadline passed without a commitment: full refund, an assigned provider slashed.
+fn expire_jobs(state: &mut State, height: u64) {
+    for id in take_due(&mut state.market_index.deadlines, height) {
+        settlement::expire(state, id, height);
+    }
+}
+
+/// 8. Deregistered providers whose release height came get their bond back.
+fn release_providers(state: &mut State, height: u64) {
+    registry::release_due(state, height);
+}
+
+/// 9. Finished jobs (and closed canaries) past their retention are forgotten with their audit
+///    and dispute; an open canary copying a pruned job is withdrawn.
+fn prune_jobs(state: &mut State, height: u64) {
+    for id in take_due(&mut state.market_index.prunes, height) {
+        state.jobs.remove(&id);
+        state.audits.remove(&id);
+        state.disputes.remove(&id);
+        let outcome = canaries::withdraw_canary(state, &id, height);
+        settlement::release(state, outcome, height);
+    }
+}
+
+/// 10. At an epoch's last block: the epoch's emission is paid, then the reshare concludes (the
+///     next committee takes over if a quorum dealt).
+fn end_epoch(state: &mut State, height: u64) {
+    rewards::emit(state, state.epoch_of(height));
+    reshare::conclude(state);
+}

@@ -1,0 +1,302 @@
+//! Executing one transaction: the checks every transaction passes (chain, key, fee, nonce), the
+//! fee's burn, then its payload, dispatched by concern (ledger and staking, market, FuelTrace).
+//!
+//! `Rejected` leaves the state untouched; `Failed` burns the fee and consumes the nonce. Each
+//! payload's operation checks before it writes, so a failed payload changes nothing but the fee.
+
+use crate::block::error::ApplyError;
+use crate::fueltrace::disputes::{self, SettleError};
+use crate::fueltrace::replay::Replayer;
+use crate::fueltrace::{audits, verifiers};
+use crate::ledger::state::State;
+use crate::market::matching::{self, Posting};
+use crate::market::registry::{self, Offer};
+use crate::market::settlement;
+use crate::staking::{bonds, evidence, participation, reshare};
+use plexus_types::job::Commitment;
+use plexus_types::{Address, Amount, Digest, Payload, Reason, Receipt, SignedTransaction, Status};
+
+/// Executes one transaction (signature already verified) at block `height`, whose beacon seed
+/// is `seed`.
+///
+/// `Rejected` leaves the state untouched; `Failed` burns the fee and consumes the nonce.
+pub(crate) fn execute_tx(
+    state: &mut State,
+    signed: &SignedTransaction,
+    height: u64,
+    seed: &Digest,
+    replayer: &dyn Replayer,
+) -> Result<Receipt, ApplyError> {
+    let tx = &signed.tx;
+    let tx_hash = signed.hash();
+    let rejected = |reason| {
+        Ok(Receipt {
+            tx_hash,
+            status: Status::Rejected(reason),
+            fee_burned: 0,
+        })
+    };
+    if tx.chain_id != state.chain_id {
+        return rejected(Reason::WrongChain);
+    }
+    if tx.names_weak_key() {
+        return rejected(Reason::WeakKey);
+    }
+    if tx.fee < state.params.fee_min {
+        return rejected(Reason::FeeTooLow);
+    }
+    let sender = state.account(&tx.sender);
+    if tx.nonce != sender.nonce {
+        return rejected(Reason::BadNonce);
+    }
+    if sender.balance < tx.fee {
+        return rejected(Reason::InsufficientFee);
+    }
+    // Charge: fee burned, nonce consumed. From here on the transaction is in the ledger.
+    let account = state.accounts.entry(tx.sender.clone()).or_default();
+    account.balance -= tx.fee;
+    account.nonce += 1;
+    state.supply.burn(tx.fee);
+    let context = TxContext {
+        height,
+        seed,
+        tx_hash,
+    };
+    let status = match execute_payload(state, tx.sender.clone(), &tx.payload, &context, replayer) {
+        Ok(()) => Status::Success,
+        Err(SettleError::Reason(reason)) => Status::Failed(reason),
+        Err(SettleError::Unavailable(what)) => {
+            return Err(ApplyError::ContentUnavailable { tx: tx_hash, what });
+        }
+    };
+    Ok(Receipt {
+        tx_hash,
+        status,
+        fee_burned: tx.fee,
+    })
+}
+
+/// Where a transaction executes: its block's height and beacon seed, and its own hash (a
+/// posted job's id).
+struct TxContext<'a> {
+    height: u64,
+    seed: &'a Digest,
+    tx_hash: Digest,
+}
+
+/// Runs a payload; on `Err` nothing it touched has changed (every check precedes every write).
+fn execute_payload(
+    state: &mut State,
+    sender: Address,
+    payload: &Payload,
+    context: &TxContext<'_>,
+    replayer: &dyn Replayer,
+) -> Result<(), SettleError> {
+    let height = context.height;
+    if let Payload::DisputeSettle { job, manifest } = payload {
+        return disputes::settle(state, &sender, *job, *manifest, height, replayer)
+            .map(|outcome| settlement::release(state, outcome, height));
+    }
+    execute_domain(state, sender, payload, context).map_err(SettleError::Reason)
+}
+
+/// Every payload but a dispute settlement: the outcome is a receipt's reason.
+fn execute_domain(
+    state: &mut State,
+    sender: Address,
+    payload: &Payload,
+    context: &TxContext<'_>,
+) -> Result<(), Reason> {
+    if let Some(outcome) = execute_ledger(state, sender.clone(), payload, context.height) {
+        return outcome;
+    }
+    if let Some(outcome) = execute_market(state, sender.clone(), payload, context) {
+        return outcome;
+    }
+    execute_fueltrace(state, sender, payload, context)
+}
+
+/// Transfers, staking, the reshare's dealer logs, evidence and participation; `None` for any
+/// other payload.
+fn execute_ledger(
+    state: &mut State,
+    sender: Address,
+    payload: &Payload,
+    height: u64,
+) -> Option<Result<(), Reason>> {
+    Some(match payload {
+        Payload::Transfer { to, amount } => transfer(state, sender, to.clone(), *amount),
+        Payload::Bond { amount } => bonds::bond(state, sender, *amount),
+        Payload::Unbond { amount } => bonds::unbond(state, sender, *amount, height),
+        Payload::Delegate { validator, amount } => {
+            bonds::delegate(state, sender, validator.clone(), *amount)
+        }
+        Payload::Undelegate { validator, amount } => {
+            bonds::undelegate(state, sender, validator.clone(), *amount, height)
+        }
+        Payload::DealerLog { epoch, log } => reshare::record(state, &sender, *epoch, log, height),
+        Payload::Evidence { evidence } => {
+            evidence::verify(state, evidence).and_then(|(offender, epoch, view)| {
+                bonds::slash(state, offender, epoch, view).map(|_| ())
+            })
+        }
+        Payload::Participation {
+            height,
+            finalization,
+        } => participation::record(state, *height, finalization),
+        _ => return None,
+    })
+}
+
+/// The provider registry and jobs; `None` for any other payload.
+fn execute_market(
+    state: &mut State,
+    sender: Address,
+    payload: &Payload,
+    context: &TxContext<'_>,
+) -> Option<Result<(), Reason>> {
+    let height = context.height;
+    Some(match payload {
+        Payload::ProviderRegister {
+            endpoint,
+            profile,
+            fuel_per_second,
+            ask_per_mfuel,
+            bond,
+        } => {
+            let offer = Offer {
+                endpoint,
+                profile,
+                fuel_per_second: *fuel_per_second,
+                ask_per_mfuel: *ask_per_mfuel,
+            };
+            registry::register(state, sender, offer, *bond, height)
+        }
+        Payload::ProviderUpdate {
+            endpoint,
+            profile,
+            fuel_per_second,
+            ask_per_mfuel,
+            bond_add,
+        } => {
+            let offer = Offer {
+                endpoint,
+                profile,
+                fuel_per_second: *fuel_per_second,
+                ask_per_mfuel: *ask_per_mfuel,
+            };
+            registry::update(state, sender, offer, *bond_add, height)
+        }
+        Payload::ProviderHeartbeat => registry::heartbeat(state, sender, height),
+        Payload::ProviderDeregister => registry::deregister(state, sender, height),
+        Payload::JobPost {
+            module,
+            blobs,
+            input,
+            max_fuel,
+            price_cap_per_mfuel,
+            audit,
+            deadline_blocks,
+        } => {
+            let posting = Posting {
+                module: *module,
+                blobs,
+                input: *input,
+                max_fuel: *max_fuel,
+                price_cap_per_mfuel: *price_cap_per_mfuel,
+                audit: *audit,
+                deadline_blocks: *deadline_blocks,
+            };
+            matching::post(
+                state,
+                sender,
+                context.tx_hash,
+                posting,
+                height,
+                context.seed,
+            )
+        }
+        Payload::JobCommit {
+            job,
+            output_hash,
+            total_fuel,
+            segments,
+            trace_root,
+            failed,
+        } => {
+            let commitment = Commitment {
+                output_hash: *output_hash,
+                total_fuel: *total_fuel,
+                segments: *segments,
+                trace_root: *trace_root,
+                failed: *failed,
+            };
+            settlement::commit(state, &sender, *job, commitment, height)
+        }
+        Payload::JobCancel { job } => settlement::cancel(state, &sender, *job, height),
+        _ => return None,
+    })
+}
+
+/// Verifiers, audits and disputes (but a dispute's settlement, which needs the replayer).
+fn execute_fueltrace(
+    state: &mut State,
+    sender: Address,
+    payload: &Payload,
+    context: &TxContext<'_>,
+) -> Result<(), Reason> {
+    let height = context.height;
+    match payload {
+        Payload::VerifierRegister {
+            bond,
+            fuel_per_second,
+            capacity,
+        } => {
+            let offer = verifiers::VerifierOffer {
+                bond: *bond,
+                fuel_per_second: *fuel_per_second,
+                capacity: *capacity,
+            };
+            verifiers::register(state, sender, offer, height)
+        }
+        Payload::VerifierDeregister => verifiers::deregister(state, &sender, height),
+        Payload::AuditCommit { job, seal } => audits::commit(state, &sender, *job, *seal, height),
+        Payload::AuditReveal { job, verdict, salt } => {
+            audits::reveal(state, &sender, *job, verdict, salt, height)
+                .map(|outcome| settlement::release(state, outcome, height))
+        }
+        Payload::DisputeOpen { job, claim } => {
+            disputes::consumer_open(state, &sender, *job, claim, height)
+        }
+        Payload::DisputeMove { job, step } => disputes::play(state, &sender, *job, step, height),
+        Payload::AuditDecline { job } => {
+            audits::decline(state, &sender, *job, height, context.seed)
+                .map(|outcome| settlement::release(state, outcome, height))
+        }
+        // Handled by `execute_payload` (it needs the replayer); every other payload by the
+        // concerns before this one.
+        _ => Err(Reason::NoDispute),
+    }
+}
+
+fn transfer(state: &mut State, from: Address, to: Address, amount: Amount) -> Result<(), Reason> {
+    if amount == 0 {
+        return Err(Reason::ZeroAmount);
+    }
+    let sender = state.account(&from);
+    if sender.balance < amount {
+        return Err(Reason::InsufficientBalance);
+    }
+    if from == to {
+        return Ok(());
+    }
+    let receiver = state.account(&to);
+    // Cannot overflow while the supply invariant holds, but a broken invariant must not wrap.
+    let credited = receiver
+        .balance
+        .checked_add(amount)
+        .ok_or(Reason::Overflow)?;
+    state.accounts.entry(from).or_default().balance -= amount;
+    state.accounts.entry(to).or_default().balance = credited;
+    Ok(())
+}

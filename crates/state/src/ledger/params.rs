@@ -1,0 +1,81 @@
+//! Chain parameters, fixed at genesis (governance will make them mutable).
+
+use plexus_fueltrace::params::AuditParams;
+use plexus_types::Amount;
+
+/// The largest committee whose dealer logs fit in one transaction (`TX_SIZE_MAX`): a log carries a
+/// 96-byte commitment per threshold member and a 64-byte acknowledgement (or a revealed share)
+/// per player, about 3.5 KB at 20 (measured in tests/reshare.rs).
+pub const COMMITTEE_SIZE_CAP: u32 = 20;
+
+/// Chain parameters, fixed at genesis (governance will make them mutable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// The smallest fee a transaction may carry, in base units.
+    pub fee_min: Amount,
+    /// The smallest self-bond that registers a validator.
+    pub self_bond_min: Amount,
+    /// Blocks between an unbond and the release of its funds.
+    pub unbonding_period_blocks: u64,
+    /// Blocks per epoch; the committee is recomputed at each boundary.
+    pub epoch_length_blocks: u64,
+    /// The most validators in a committee (at most `COMMITTEE_SIZE_CAP`).
+    pub committee_size_max: u32,
+    /// The share of an equivocating validator's stake (self-bond and delegations) that is
+    /// burned, in basis points.
+    pub slash_bps: u32,
+    /// The smallest bond that registers a compute provider.
+    pub provider_bond_min: Amount,
+    /// Blocks between a provider's deregistration and the release of its bond.
+    pub provider_unbonding_blocks: u64,
+    /// Blocks between the heartbeats a provider is expected to send.
+    pub heartbeat_interval_blocks: u64,
+    /// Missed heartbeat intervals after which a provider is inactive (not matched).
+    pub heartbeat_missed_max: u64,
+    /// Blocks between a job's commitment and its settlement (room for audits).
+    pub settlement_window_blocks: u64,
+    /// The longest deadline a job may ask for, in blocks.
+    pub job_deadline_max_blocks: u64,
+    /// The shortest deadline a job may ask for, in blocks: room for a provider to see the job,
+    /// and at least to refuse it, before it can be slashed for missing it.
+    pub job_deadline_min_blocks: u64,
+    /// Blocks a finished job stays in the state before it is pruned.
+    pub job_retention_blocks: u64,
+    /// A provider locks this many times a job's value (at its ask) from its bond per job.
+    pub bond_lock_multiple: u32,
+    /// The share of a job's lock burned from the bond of a provider that misses the deadline,
+    /// in basis points.
+    pub deadline_slash_bps: u32,
+    /// Reputation gained per settled job (reputation is capped at `REPUTATION_MAX`).
+    pub reputation_done_gain: u32,
+    /// Reputation lost per missed deadline (saturating at zero).
+    pub reputation_miss_penalty: u32,
+    /// FuelTrace: audits, disputes, slashes and rewards.
+    pub audit: AuditParams,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            fee_min: 1_000,
+            self_bond_min: 1_000 * plexus_types::PLX,
+            unbonding_period_blocks: 100,
+            epoch_length_blocks: 100,
+            committee_size_max: COMMITTEE_SIZE_CAP,
+            slash_bps: 500,
+            provider_bond_min: 100 * plexus_types::PLX,
+            provider_unbonding_blocks: 100,
+            heartbeat_interval_blocks: 20,
+            heartbeat_missed_max: 3,
+            settlement_window_blocks: 5,
+            job_deadline_max_blocks: 10_000,
+            job_deadline_min_blocks: 10,
+            job_retention_blocks: 10_000,
+            bond_lock_multiple: 2,
+            deadline_slash_bps: 10_000,
+            reputation_done_gain: 10,
+            reputation_miss_penalty: 1_000,
+            audit: AuditParams::default(),
+        }
+    }
+}
