@@ -7,7 +7,10 @@
 //! provider, checks it against the provider's commitment and prints the result and the bill.
 
 use anyhow::{Context, Result, bail};
-use plexus_client::{Client, RetryPolicy, dto::JobDto};
+use plexus_client::{
+    Client, RetryPolicy,
+    dto::{AuditKind, HexDigest, JobDto, JobStatus, Turn},
+};
 use plexus_exec::builtin::{self, Builtin};
 
 use plexus_types::{
@@ -274,12 +277,12 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
     let mut provider: Option<Client> = None;
     loop {
         let (current, height) = poll_job(client, id, started + timeout)?;
-        let stage = match current.status.as_str() {
-            "posted" => 1,
-            "assigned" if running(client, &mut provider, &current) => 3,
-            "assigned" => 2,
-            "committed" => 4,
-            "settled" => 5,
+        let stage = match current.status {
+            JobStatus::Posted => 1,
+            JobStatus::Assigned if running(client, &mut provider, &current) => 3,
+            JobStatus::Assigned => 2,
+            JobStatus::Committed => 4,
+            JobStatus::Settled => 5,
             _ => {
                 bar.abandon_with_message(format!("job {}", current.status));
                 return Ok(current);
@@ -297,9 +300,9 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
                 (Some(dispute), _) => format!(
                     "committed, disputed: round {}, {} to move",
                     dispute.round,
-                    dispute.to_move.as_deref().unwrap_or("-")
+                    dispute.to_move.map_or("-", Turn::as_str)
                 ),
-                (None, Some(audit)) if matches!(audit.stage.as_str(), "drawn" | "sealed") => {
+                (None, Some(audit)) if audit.stage.is_open() => {
                     format!("committed, under a {} audit", audit.kind)
                 }
                 _ => format!(
@@ -307,10 +310,10 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
                     current.settle_height.unwrap_or(0)
                 ),
             },
-            _ => "settled".to_string(),
+            _ => JobStatus::Settled.to_string(),
         });
         if stage == 5 {
-            bar.finish_with_message("settled");
+            bar.finish_with_message(JobStatus::Settled.as_str());
             return Ok(current);
         }
         if stage == 1 && height > current.posted_height {
@@ -361,11 +364,10 @@ fn running(client: &Client, provider: &mut Option<Client>, job: &JobDto) -> bool
 fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
     let endpoint = provider_endpoint(client, job)?;
     let endpoint = endpoint.as_str();
-    let expected = parse_hash(
-        job.output_hash
-            .as_deref()
-            .context("the job has no commitment yet")?,
-    )?;
+    let expected = job
+        .output_hash
+        .context("the job has no commitment yet")?
+        .digest();
     let bytes = Client::new(endpoint)
         .get_bytes(
             &format!("/v1/jobs/{}/output", job.id),
@@ -391,11 +393,10 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
 /// Why a failed job failed, checked against its commitment: a refusal (module not admitted,
 /// content unavailable) has its text as the committed output; a trap commits `trap_root(code)`.
 fn failure(client: &Client, job: &JobDto) -> Result<String> {
-    let expected = parse_hash(
-        job.output_hash
-            .as_deref()
-            .context("the job has no commitment")?,
-    )?;
+    let expected = job
+        .output_hash
+        .context("the job has no commitment")?
+        .digest();
     for code in plexus_types::trace::TrapCode::ALL {
         if plexus_types::trace::trap_root(code.code()).0 == expected.0 {
             return Ok(format!("trapped: {}", code.name()));
@@ -406,8 +407,7 @@ fn failure(client: &Client, job: &JobDto) -> Result<String> {
 }
 
 fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
-    let kind = parse_digest(&job.module)
-        .and_then(|m| builtin::by_hash(&commonware_cryptography::blake3::Digest(m.0)))
+    let kind = builtin::by_hash(&commonware_cryptography::blake3::Digest(job.module.0.0))
         .and_then(Kind::of);
     if kind.is_some() && !job.failed.unwrap_or(false) {
         return match plexus_guest::classify::decode_output(bytes) {
@@ -496,7 +496,7 @@ fn job_text(job: &JobDto) -> String {
         format!("job       {}", job.id),
         format!("status    {}", job.status),
         format!("consumer  {}", job.consumer),
-        format!("escrow    {}", crate::plx(&job.escrow)),
+        format!("escrow    {}", crate::plx(job.escrow)),
     ];
     if let Some(provider) = &job.provider {
         lines.push(format!("provider  {provider}"));
@@ -504,20 +504,20 @@ fn job_text(job: &JobDto) -> String {
     if let Some(fuel) = job.total_fuel {
         lines.push(format!("fuel      {fuel} of {}", job.max_fuel));
     }
-    if let Some(paid) = &job.paid {
+    if let Some(paid) = job.paid {
         lines.push(format!("paid      {}", crate::plx(paid)));
     }
-    if let Some(refunded) = &job.refunded {
+    if let Some(refunded) = job.refunded {
         lines.push(format!("refunded  {}", crate::plx(refunded)));
     }
-    if let Some(slashed) = &job.slashed {
+    if let Some(slashed) = job.slashed {
         lines.push(format!(
             "slashed   {} (from the provider's bond)",
             crate::plx(slashed)
         ));
     }
     if let Some(audit) = &job.audit_record {
-        let segments = if audit.kind == "light" {
+        let segments = if audit.kind == AuditKind::Light {
             format!(" of segments {:?}", audit.segments)
         } else {
             String::new()
@@ -542,15 +542,15 @@ fn job_text(job: &JobDto) -> String {
                     "the challenger"
                 },
                 ruling.end,
-                crate::plx(&ruling.slashed),
-                crate::plx(&ruling.to_winner)
+                crate::plx(ruling.slashed),
+                crate::plx(ruling.to_winner)
             ),
             None => format!(
                 "round {}, leaves {}..{}, {} to move by block {}",
                 dispute.round,
                 dispute.lo,
                 dispute.hi,
-                dispute.to_move.as_deref().unwrap_or("-"),
+                dispute.to_move.map_or("-", Turn::as_str),
                 dispute.due_height
             ),
         };
@@ -597,10 +597,13 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     }
     let price_cap =
         parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
-    let audit = match args.audit.as_str() {
-        "standard" => AuditClass::Standard,
-        "full" => AuditClass::Full,
-        other => bail!("--audit {other:?}: expected standard or full"),
+    let audit = match args
+        .audit
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--audit: {e}"))?
+    {
+        plexus_client::dto::AuditClass::Standard => AuditClass::Standard,
+        plexus_client::dto::AuditClass::Full => AuditClass::Full,
     };
     let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
     // Upload everything the provider will fetch by hash (idempotent on the node).
@@ -626,21 +629,21 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     let id = crate::send(client, json_mode, &args.from, None, payload)?.hash;
     let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let done = follow(client, &id, Duration::from_secs(args.timeout_secs), show)?;
-    match done.status.as_str() {
-        "settled" => {}
-        "posted" => bail!(
+    match done.status {
+        JobStatus::Settled => {}
+        JobStatus::Posted => bail!(
             "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {}`",
             DisplayPlx(price_cap),
             args.from
         ),
-        "refuted" => bail!(
+        JobStatus::Refuted => bail!(
             "job {id} was refuted: the provider lost the dispute over its commitment, was slashed {} and you were refunded {}; see `plexus job status {id}`",
-            crate::plx(done.slashed.as_deref().unwrap_or("0")),
-            crate::plx(done.refunded.as_deref().unwrap_or("0"))
+            crate::plx(done.slashed.unwrap_or_default()),
+            crate::plx(done.refunded.unwrap_or_default())
         ),
         other => bail!(
             "job {id} ended {other}: refunded {}",
-            crate::plx(done.refunded.as_deref().unwrap_or("0"))
+            crate::plx(done.refunded.unwrap_or_default())
         ),
     }
     if done.failed == Some(true) {
@@ -649,7 +652,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
             failure(client, &done)?,
             done.total_fuel.unwrap_or(0),
             max_fuel,
-            crate::plx(done.paid.as_deref().unwrap_or("0"))
+            crate::plx(done.paid.unwrap_or_default())
         );
     }
     let bytes = fetch_output(client, &done)?;
@@ -694,13 +697,12 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
 }
 
 /// Fetches blob `hash` from the node and checks it against the hash.
-fn fetch_blob(client: &Client, hash_text: &str) -> Result<std::sync::Arc<[u8]>> {
-    let hash = parse_hash(hash_text)?;
+fn fetch_blob(client: &Client, hash: &HexDigest) -> Result<std::sync::Arc<[u8]>> {
     let bytes = client
-        .get_blob(&hash, plexus_blobs::BLOB_BYTES_MAX)?
-        .with_context(|| format!("the node has no blob {hash_text}"))?;
-    if plexus_blobs::blob_hash(&bytes) != hash {
-        bail!("the node served bytes that do not match {hash_text}");
+        .get_blob(&hash.0, plexus_blobs::BLOB_BYTES_MAX)?
+        .with_context(|| format!("the node has no blob {hash}"))?;
+    if plexus_blobs::blob_hash(&bytes) != hash.0 {
+        bail!("the node served bytes that do not match {hash}");
     }
     Ok(bytes.into())
 }
@@ -741,7 +743,7 @@ fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
         }
     };
     let engine = plexus_exec::Engine::new(plexus_exec::EngineOptions::default())?;
-    let id = parse_hash(&job.id)?;
+    let id = job.id.0;
     let run = plexus_exec::Job {
         id: id.0,
         module: engine.compile(&admitted)?,
@@ -827,8 +829,8 @@ fn dispute_job(
             }
             return Ok(());
         }
-        let state = (dispute.phase.clone(), dispute.round, dispute.lo, dispute.hi);
-        if dispute.to_move.as_deref() == Some("challenger") && answered.as_ref() != Some(&state) {
+        let state = (dispute.phase, dispute.round, dispute.lo, dispute.hi);
+        if dispute.to_move == Some(Turn::Challenger) && answered.as_ref() != Some(&state) {
             let game = plexus_provider::fueltrace::game(&dispute)?;
             if let Some(step) = plexus_provider::fueltrace::challenge(&game, leaves) {
                 crate::send(
@@ -862,10 +864,10 @@ type OwnResult = (
 fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult>> {
     let job = job(client, id)?;
     let (Some(output_hash), Some(total_fuel), Some(segments), Some(trace_root), Some(failed)) = (
-        job.output_hash.clone(),
+        job.output_hash.map(|h| h.to_string()),
         job.total_fuel,
         job.segments,
-        job.trace_root.clone(),
+        job.trace_root.map(|h| h.to_string()),
         job.failed,
     ) else {
         bail!(

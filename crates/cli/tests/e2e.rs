@@ -468,12 +468,11 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     // Let the load run until the node has finalized some of it, however slow the machine is
     // today; the load goes on meanwhile, so the kill below still lands in the middle of it.
     let started = Instant::now();
-    while !submitted
-        .lock()
-        .unwrap()
-        .first()
-        .is_some_and(|hash| client.tx(hash).is_ok_and(|s| s.status == "finalized"))
-    {
+    while !submitted.lock().unwrap().first().is_some_and(|hash| {
+        client
+            .tx(hash)
+            .is_ok_and(|s| s.status == plexus_client::dto::TxState::Finalized)
+    }) {
         assert!(
             started.elapsed() < FINALITY_TIMEOUT,
             "none of the load finalized"
@@ -485,7 +484,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     let mut finalized = BTreeMap::new();
     for hash in &hashes {
         if let Ok(status) = client.tx(hash)
-            && status.status == "finalized"
+            && status.status == plexus_client::dto::TxState::Finalized
         {
             finalized.insert(hash.clone(), status.height.unwrap());
         }
@@ -513,8 +512,8 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     for (hash, height) in &finalized {
         let status = client.tx(hash).unwrap();
         assert_eq!(
-            (status.status.as_str(), status.height),
-            ("finalized", Some(*height)),
+            (status.status, status.height),
+            (plexus_client::dto::TxState::Finalized, Some(*height)),
             "{hash}"
         );
     }
@@ -545,7 +544,10 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         for tx in block.txs {
             if let Some(h) = finalized.get(&tx.hash) {
                 assert_eq!(*h, height, "{} moved", tx.hash);
-                assert_eq!(tx.receipt.as_ref().unwrap().status, "success");
+                assert_eq!(
+                    tx.receipt.as_ref().unwrap().status,
+                    plexus_client::dto::ReceiptStatus::Success
+                );
                 seen += 1;
             }
         }
@@ -1054,7 +1056,7 @@ fn finalize_one(
             std::thread::sleep(Duration::from_millis(50));
         }
         if let Ok(status) = client.tx(&hash)
-            && status.status == "finalized"
+            && status.status == plexus_client::dto::TxState::Finalized
         {
             return (hash, status.height.unwrap());
         }
@@ -1115,7 +1117,7 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
         }
         for hash in hashes {
             if let Ok(status) = client.tx(&hash)
-                && status.status == "finalized"
+                && status.status == plexus_client::dto::TxState::Finalized
             {
                 seen.insert(hash, status.height.unwrap());
             }
@@ -1125,8 +1127,8 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
         for (hash, height) in &seen {
             let status = node.1.tx(hash).unwrap();
             assert_eq!(
-                (status.status.as_str(), status.height),
-                ("finalized", Some(*height)),
+                (status.status, status.height),
+                (plexus_client::dto::TxState::Finalized, Some(*height)),
                 "cycle {cycle}, seed {seed}: {hash}"
             );
         }

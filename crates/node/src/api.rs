@@ -81,13 +81,13 @@ pub fn check_permits() -> usize {
 
 fn receipt_dto(receipt: &Receipt) -> ReceiptDto {
     let (status, reason) = match receipt.status {
-        Status::Success => ("success", None),
-        Status::Failed(r) => ("failed", Some(r.code().to_string())),
-        Status::Rejected(r) => ("rejected", Some(r.code().to_string())),
+        Status::Success => (ReceiptStatus::Success, None),
+        Status::Failed(r) => (ReceiptStatus::Failed, Some(r.code().to_string())),
+        Status::Rejected(r) => (ReceiptStatus::Rejected, Some(r.code().to_string())),
     };
     ReceiptDto {
         tx_hash: digest_hex(&receipt.tx_hash),
-        status: status.to_string(),
+        status,
         reason,
         fee_burned: receipt.fee_burned.to_string(),
     }
@@ -360,7 +360,7 @@ async fn get_tx(
             .map_err(ApiError::internal)?;
         return Ok(Json(TxStatusDto {
             hash: hex,
-            status: "finalized".into(),
+            status: TxState::Finalized,
             height: Some(location.height),
             index: Some(location.index),
             receipt: receipts.get(location.index as usize).map(receipt_dto),
@@ -369,7 +369,7 @@ async fn get_tx(
     if state.app.with_mempool(|m| m.contains(&digest)) {
         return Ok(Json(TxStatusDto {
             hash: hex,
-            status: "pending".into(),
+            status: TxState::Pending,
             height: None,
             index: None,
             receipt: None,
@@ -552,28 +552,28 @@ fn leaf_dto(leaf: &plexus_types::dissection::RevealedLeaf) -> LeafDto {
 }
 
 fn audit_dto(audit: &plexus_state::dispute::Audit) -> AuditDto {
-    use plexus_state::dispute::{AuditKind, AuditStage};
+    use plexus_state::dispute::{AuditKind as Kind, AuditStage as Stage};
     let (kind, segments) = match &audit.kind {
-        AuditKind::Full => ("full", Vec::new()),
-        AuditKind::Light { segments } => ("light", segments.clone()),
+        Kind::Full => (AuditKind::Full, Vec::new()),
+        Kind::Light { segments } => (AuditKind::Light, segments.clone()),
     };
     let stage = match audit.stage {
-        AuditStage::Drawn => "drawn",
-        AuditStage::Sealed { .. } => "sealed",
-        AuditStage::Passed => "passed",
-        AuditStage::Disputed => "disputed",
-        AuditStage::Missed => "missed",
-        AuditStage::Declined => "declined",
-        AuditStage::Withdrawn => "withdrawn",
+        Stage::Drawn => AuditStage::Drawn,
+        Stage::Sealed { .. } => AuditStage::Sealed,
+        Stage::Passed => AuditStage::Passed,
+        Stage::Disputed => AuditStage::Disputed,
+        Stage::Missed => AuditStage::Missed,
+        Stage::Declined => AuditStage::Declined,
+        Stage::Withdrawn => AuditStage::Withdrawn,
     };
     AuditDto {
-        kind: kind.to_string(),
+        kind,
         segments,
         verifier: audit.verifier.to_string(),
         drawn_height: audit.drawn_height,
         due_height: audit.due_height,
-        stage: stage.to_string(),
-        paid: audit.paid.to_string(),
+        stage,
+        paid: audit.paid.into(),
         canary_flagged: audit.canary.as_ref().and_then(|canary| canary.flagged),
         declined: audit.declined.iter().map(ToString::to_string).collect(),
     }
@@ -590,17 +590,16 @@ fn canary_job_dto(
     let original = state.jobs.get(&canary.of)?;
     let mut dto = job_dto(state, &canary.of, original);
     let claim = &canary.claim;
-    dto.id = digest_hex(id);
+    dto.id = id.into();
     dto.status = if audit.is_open() {
-        "committed"
+        JobStatus::Committed
     } else {
-        "settled"
-    }
-    .to_string();
-    dto.output_hash = Some(digest_hex(&claim.output_hash));
+        JobStatus::Settled
+    };
+    dto.output_hash = Some(claim.output_hash.into());
     dto.total_fuel = Some(claim.total_fuel);
     dto.segments = Some(claim.segments);
-    dto.trace_root = Some(digest_hex(&claim.trace_root));
+    dto.trace_root = Some(claim.trace_root.into());
     dto.failed = Some(claim.failed);
     dto.paid = None;
     dto.refunded = None;
@@ -617,26 +616,26 @@ fn dispute_dto(dispute: &plexus_state::dispute::Dispute) -> DisputeDto {
     use plexus_types::dissection::{Phase, Role};
     let game = &dispute.game;
     let phase = match game.phase() {
-        _ if dispute.ruling.is_some() => "ruled",
-        Phase::AwaitingReveal => "awaiting_reveal",
-        Phase::AwaitingChoice { .. } => "awaiting_choice",
-        Phase::AwaitingProof => "awaiting_proof",
-        Phase::Resolved { .. } => "resolved",
+        _ if dispute.ruling.is_some() => DisputePhase::Ruled,
+        Phase::AwaitingReveal => DisputePhase::AwaitingReveal,
+        Phase::AwaitingChoice { .. } => DisputePhase::AwaitingChoice,
+        Phase::AwaitingProof => DisputePhase::AwaitingProof,
+        Phase::Resolved { .. } => DisputePhase::Resolved,
     };
     let to_move = match (&dispute.ruling, game.to_move()) {
         (Some(_), _) => None,
-        (None, Some(Role::Defender)) => Some("defender"),
-        (None, Some(Role::Challenger)) => Some("challenger"),
-        (None, None) => Some("settle"),
+        (None, Some(Role::Defender)) => Some(Turn::Defender),
+        (None, Some(Role::Challenger)) => Some(Turn::Challenger),
+        (None, None) => Some(Turn::Settle),
     };
     DisputeDto {
         challenger: dispute.challenger.to_string(),
         by_verifier: dispute.by_verifier,
-        deposit: dispute.deposit.to_string(),
+        deposit: dispute.deposit.into(),
         opened_height: dispute.opened_height,
         due_height: dispute.due_height,
-        phase: phase.to_string(),
-        to_move: to_move.map(str::to_string),
+        phase,
+        to_move,
         round: game.round(),
         lo: game.lo(),
         hi: game.hi(),
@@ -647,12 +646,11 @@ fn dispute_dto(dispute: &plexus_state::dispute::Dispute) -> DisputeDto {
         ruling: dispute.ruling.as_ref().map(|ruling| RulingDto {
             provider_lost: ruling.provider_lost,
             end: match ruling.end {
-                plexus_state::dispute::DisputeEnd::Replay => "replay",
-                plexus_state::dispute::DisputeEnd::Timeout => "timeout",
-            }
-            .to_string(),
-            slashed: ruling.slashed.to_string(),
-            to_winner: ruling.to_winner.to_string(),
+                plexus_state::dispute::DisputeEnd::Replay => DisputeEnd::Replay,
+                plexus_state::dispute::DisputeEnd::Timeout => DisputeEnd::Timeout,
+            },
+            slashed: ruling.slashed.into(),
+            to_winner: ruling.to_winner.into(),
             height: ruling.height,
         }),
     }
@@ -678,6 +676,20 @@ pub fn verifier_dto(address: &Address, verifier: &plexus_state::dispute::Verifie
         slashed: verifier.slashed.to_string(),
         earned: verifier.earned.to_string(),
         unbonding_release: verifier.unbonding_release,
+    }
+}
+
+/// A job's status as the API names it.
+fn job_status(status: &plexus_state::JobStatus) -> JobStatus {
+    use plexus_state::JobStatus as Status;
+    match status {
+        Status::Posted => JobStatus::Posted,
+        Status::Assigned(_) => JobStatus::Assigned,
+        Status::Committed { .. } => JobStatus::Committed,
+        Status::Settled { .. } => JobStatus::Settled,
+        Status::Expired { .. } => JobStatus::Expired,
+        Status::Cancelled { .. } => JobStatus::Cancelled,
+        Status::Refuted { .. } => JobStatus::Refuted,
     }
 }
 
@@ -720,34 +732,37 @@ pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_stat
         _ => (None, None, None),
     };
     JobDto {
-        id: digest_hex(id),
+        id: id.into(),
         consumer: job.consumer.to_string(),
-        status: job.status.name().to_string(),
-        module: digest_hex(&job.module),
-        blobs: job.blobs.iter().map(digest_hex).collect(),
-        input: digest_hex(&job.input),
+        status: job_status(&job.status),
+        module: job.module.into(),
+        blobs: job.blobs.iter().map(HexDigest::from).collect(),
+        input: job.input.into(),
         max_fuel: job.max_fuel,
-        price_cap_per_mfuel: job.price_cap_per_mfuel.to_string(),
-        audit: job.audit.name().to_string(),
-        escrow: job.escrow.to_string(),
+        price_cap_per_mfuel: job.price_cap_per_mfuel.into(),
+        audit: match job.audit {
+            plexus_types::job::AuditClass::Standard => AuditClass::Standard,
+            plexus_types::job::AuditClass::Full => AuditClass::Full,
+        },
+        escrow: job.escrow.into(),
         posted_height: job.posted_height,
         deadline_height: job.deadline_height,
         provider: assignment.map(|a| a.provider.to_string()),
-        ask_per_mfuel: assignment.map(|a| a.ask_per_mfuel.to_string()),
-        bond_locked: assignment.map(|a| a.bond_locked.to_string()),
+        ask_per_mfuel: assignment.map(|a| a.ask_per_mfuel.into()),
+        bond_locked: assignment.map(|a| a.bond_locked.into()),
         assigned_height: assignment.map(|a| a.height),
-        output_hash: commitment.map(|c| digest_hex(&c.output_hash)),
+        output_hash: commitment.map(|c| c.output_hash.into()),
         total_fuel: commitment.map(|c| c.total_fuel),
         segments: commitment.map(|c| c.segments),
-        trace_root: commitment.map(|c| digest_hex(&c.trace_root)),
+        trace_root: commitment.map(|c| c.trace_root.into()),
         failed: commitment.map(|c| c.failed),
         committed_height,
         settle_height,
-        paid: paid.map(|a| a.to_string()),
-        burned: burned.map(|a| a.to_string()),
-        audit_fee: audit_fee.map(|a| a.to_string()),
-        refunded: refunded.map(|a| a.to_string()),
-        slashed: slashed.map(|a| a.to_string()),
+        paid: paid.map(BaseUnits),
+        burned: burned.map(BaseUnits),
+        audit_fee: audit_fee.map(BaseUnits),
+        refunded: refunded.map(BaseUnits),
+        slashed: slashed.map(BaseUnits),
         finished_height: job.status.finished_height(),
         audit_record: state.audits.get(id).map(audit_dto),
         dispute: state.disputes.get(id).map(dispute_dto),
@@ -1171,7 +1186,7 @@ async fn get_metrics(
         get_openapi
     ),
     // Hand-written schemas that paths refer to by name.
-    components(schemas(AddressParam, HashParam, HeightParam, JobsLimitParam, BlockEventDto)),
+    components(schemas(AddressParam, HashParam, HeightParam, JobsLimitParam, BlockEventDto, HexDigest, BaseUnits)),
     modifiers(&EveryRouteIsLimited)
 )]
 struct ApiDoc;
@@ -1395,19 +1410,87 @@ mod tests {
         assert!(operations >= 20, "{operations} operations");
     }
 
+    /// The protocol states are enums in the document, with their values, and every reference
+    /// (states, hashes, amounts) names a schema the document holds.
+    #[test]
+    fn the_document_lists_every_state_and_resolves_every_reference() {
+        let document = serde_json::to_value(openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let listed = |name: &str| -> Vec<String> {
+            schemas[name]["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: {}", schemas[name]))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        let strings = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |all: Vec<&'static str>| strings(&all);
+        assert_eq!(
+            listed("JobStatus"),
+            names(JobStatus::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed("AuditStage"),
+            names(AuditStage::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed("DisputePhase"),
+            names(DisputePhase::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed("Turn"),
+            strings(&["defender", "challenger", "settle"])
+        );
+        for name in [
+            "AuditClass",
+            "AuditKind",
+            "DisputeEnd",
+            "ReceiptStatus",
+            "TxState",
+        ] {
+            assert!(!listed(name).is_empty(), "{name}");
+        }
+        let text = document.to_string();
+        let mut rest = text.as_str();
+        let mut references = 0;
+        while let Some(at) = rest.find("#/components/schemas/") {
+            rest = &rest[at + "#/components/schemas/".len()..];
+            let name = &rest[..rest.find('"').unwrap()];
+            assert!(
+                schemas.get(name).is_some(),
+                "a reference to {name}, which is not defined"
+            );
+            references += 1;
+        }
+        assert!(references > 20, "{references} references");
+        for field in ["id", "module", "escrow", "status"] {
+            assert!(
+                schemas["JobDto"]["properties"][field].is_object(),
+                "JobDto.{field}"
+            );
+        }
+    }
+
     #[test]
     fn jobs_and_providers_as_json() {
         let (state, matched, unmatched) = market();
         let job = job_dto(&state, &matched, &state.jobs[&matched]);
-        assert_eq!(job.status, "committed");
+        assert_eq!(job.status, JobStatus::Committed);
         assert_eq!(job.provider, Some(address(1).to_string()));
-        assert_eq!(job.escrow, (4 * PLX).to_string());
-        assert_eq!(job.ask_per_mfuel, Some(PLX.to_string()));
-        assert_eq!(job.bond_locked, Some((4 * PLX).to_string()));
+        assert_eq!(job.escrow, BaseUnits(4 * PLX));
+        assert_eq!(job.ask_per_mfuel, Some(BaseUnits(PLX)));
+        assert_eq!(job.bond_locked, Some(BaseUnits(4 * PLX)));
         assert_eq!(job.total_fuel, Some(1_500_000));
-        assert_eq!(job.output_hash, Some(digest_hex(&hash(&[b"o"]))));
-        assert_eq!(job.audit, "full");
-        assert_eq!(job.blobs, vec![digest_hex(&hash(&[b"b"]))]);
+        assert_eq!(job.output_hash, Some(HexDigest(hash(&[b"o"]))));
+        assert_eq!(job.audit, plexus_client::dto::AuditClass::Full);
+        assert_eq!(job.blobs, vec![HexDigest(hash(&[b"b"]))]);
+        // On the wire, the same strings as ever.
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["status"], "committed");
+        assert_eq!(json["audit"], "full");
+        assert_eq!(json["escrow"], (4 * PLX).to_string());
+        assert_eq!(json["output_hash"], digest_hex(&hash(&[b"o"])));
         assert_eq!((job.posted_height, job.deadline_height), (2, 12));
         assert_eq!(
             (job.committed_height, job.settle_height),
@@ -1415,7 +1498,7 @@ mod tests {
         );
         assert_eq!((job.paid, job.finished_height), (None, None));
         let open = job_dto(&state, &unmatched, &state.jobs[&unmatched]);
-        assert_eq!((open.status.as_str(), open.provider), ("posted", None));
+        assert_eq!((open.status, open.provider), (JobStatus::Posted, None));
 
         let provider = provider_dto(&state, &address(1), &state.providers[&address(1)]);
         assert_eq!(provider.endpoint, "http://provider:7000");
@@ -1434,7 +1517,10 @@ mod tests {
             limit,
         };
         let ids = |jobs: Result<Vec<JobDto>, ApiError>| {
-            jobs.unwrap().into_iter().map(|j| j.id).collect::<Vec<_>>()
+            jobs.unwrap()
+                .into_iter()
+                .map(|j| j.id.to_string())
+                .collect::<Vec<_>>()
         };
         let mine = ids(list_jobs(&state, &query(Some(2), None, None)));
         assert_eq!(mine.len(), 2);

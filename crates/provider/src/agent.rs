@@ -18,7 +18,7 @@ use crate::{
 use plexus_blobs::BlobError;
 use plexus_client::{
     Client, ClientError, TxBuilder,
-    dto::{DisputeDto, JobDto},
+    dto::{DisputeDto, JobDto, JobStatus, ReceiptStatus, Turn},
 };
 use plexus_types::dissection::Role;
 use plexus_types::{
@@ -152,7 +152,7 @@ impl Agent {
         let hash = self.submit(payload)?;
         let done = self.node.wait_finalized(&hash, Duration::from_secs(60))?;
         match done.receipt {
-            Some(receipt) if receipt.status == "success" => Ok(()),
+            Some(receipt) if receipt.status == ReceiptStatus::Success => Ok(()),
             Some(receipt) => Err(AgentError::Register(format!(
                 "transaction {hash} {}: {}",
                 receipt.status,
@@ -252,7 +252,7 @@ impl Agent {
             self.finished(job, result, height)?;
         }
         let listed = self.node.jobs_of_provider(&self.address, JOBS_POLLED_MAX)?;
-        let seen: BTreeSet<String> = listed.iter().map(|job| job.id.clone()).collect();
+        let seen: BTreeSet<String> = listed.iter().map(|job| job.id.to_string()).collect();
         for job in &listed {
             self.reconcile(job, height)?;
         }
@@ -352,11 +352,9 @@ impl Agent {
     /// Carries out the journal's decision on `job`: runs an accepted job (when a slot is free)
     /// or commits the refusal of a refused one. Never decides again.
     fn start(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
-        let Some(assignment) = assignment(job) else {
-            warn!(job = %job.id, "the node's job record does not parse");
-            return Ok(());
-        };
-        let decision = self.journal().get(&job.id).and_then(|r| r.decision.clone());
+        let assignment = assignment(job);
+        let id = job.id.to_string();
+        let decision = self.journal().get(&id).and_then(|r| r.decision.clone());
         if let Some(Decision::Refused { reason, .. }) = decision {
             // Refusing costs a fee; running a job that cannot make its deadline costs the lock.
             let commitment = match self.runner.refusal(&reason) {
@@ -367,20 +365,20 @@ impl Agent {
                 }
             };
             self.journal().set_phase(
-                &job.id,
+                &id,
                 Phase::Executed {
                     commitment: commitment.clone(),
                 },
             )?;
-            return self.commit(&job.id, commitment, height);
+            return self.commit(&id, commitment, height);
         }
         // Accepted (or recorded before decisions were kept, which only accepted jobs were).
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if running.contains(&job.id) || running.len() >= self.capacity {
+        if running.contains(&id) || running.len() >= self.capacity {
             return Ok(());
         }
-        info!(job = %job.id, "running the job");
-        running.insert(job.id.clone());
+        info!(job = %id, "running the job");
+        running.insert(id);
         let runner = self.runner.clone();
         let done = self.done_tx.clone();
         std::thread::spawn(move || {
@@ -456,62 +454,62 @@ impl Agent {
 
     /// Brings the journal in line with the chain's view of `job`.
     fn reconcile(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
-        let record = self.journal().get(&job.id).cloned();
-        match (job.status.as_str(), record.map(|r| r.phase)) {
-            ("assigned", None) => {
+        let id = job.id.to_string();
+        let record = self.journal().get(&id).cloned();
+        match (job.status, record.map(|r| r.phase)) {
+            (JobStatus::Assigned, None) => {
                 let decision = self.decide(job, height);
                 self.journal().put(JobRecord {
-                    id: job.id.clone(),
+                    id: id.clone(),
                     deadline_height: job.deadline_height,
                     phase: Phase::Assigned,
                     decision: Some(decision),
                 })?;
                 self.start(job, height)?;
             }
-            ("assigned", Some(Phase::Assigned)) => self.start(job, height)?,
-            ("assigned", Some(Phase::Executed { commitment })) => {
-                self.commit(&job.id, commitment, height)?
+            (JobStatus::Assigned, Some(Phase::Assigned)) => self.start(job, height)?,
+            (JobStatus::Assigned, Some(Phase::Executed { commitment })) => {
+                self.commit(&id, commitment, height)?
             }
             (
-                "assigned",
+                JobStatus::Assigned,
                 Some(Phase::CommitSent {
                     commitment,
                     sent_height,
                     ..
                 }),
             ) if height > sent_height + RESEND_AFTER_BLOCKS => {
-                self.commit(&job.id, commitment, height)?
+                self.commit(&id, commitment, height)?
             }
-            ("committed", Some(phase)) => {
+            (JobStatus::Committed, Some(phase)) => {
                 if !matches!(phase, Phase::Committed { .. })
                     && let Some(commitment) = phase.commitment().cloned()
                 {
                     self.journal()
-                        .set_phase(&job.id, Phase::Committed { commitment })?;
+                        .set_phase(&id, Phase::Committed { commitment })?;
                 }
                 if let Err(err) = self.defend(job, height) {
                     warn!(job = %job.id, %err, "dispute step failed");
                 }
             }
-            ("refuted", Some(phase)) if !phase.is_final() => {
-                let slashed = job.slashed.clone().unwrap_or_default();
+            (JobStatus::Refuted, Some(phase)) if !phase.is_final() => {
+                let slashed = job.slashed.unwrap_or_default().to_string();
                 warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
-                self.journal()
-                    .set_phase(&job.id, Phase::Refuted { slashed })?;
+                self.journal().set_phase(&id, Phase::Refuted { slashed })?;
                 self.clean_up(job)?;
             }
-            ("settled", Some(phase)) if !phase.is_final() => {
-                let paid = job.paid.clone().unwrap_or_default();
+            (JobStatus::Settled, Some(phase)) if !phase.is_final() => {
+                let paid = job.paid.unwrap_or_default().to_string();
                 info!(job = %job.id, %paid, "settled: paid");
                 if let Some(commitment) = phase.commitment().cloned() {
                     self.journal()
-                        .set_phase(&job.id, Phase::Settled { commitment, paid })?;
+                        .set_phase(&id, Phase::Settled { commitment, paid })?;
                 }
                 self.clean_up(job)?;
             }
-            ("expired", Some(phase)) if !phase.is_final() => {
+            (JobStatus::Expired, Some(phase)) if !phase.is_final() => {
                 warn!(job = %job.id, "the job expired before its commitment landed");
-                self.journal().set_phase(&job.id, Phase::Expired)?;
+                self.journal().set_phase(&id, Phase::Expired)?;
                 self.clean_up(job)?;
             }
             _ => {}
@@ -555,20 +553,21 @@ impl Agent {
             "{}:{}:{}:{}",
             dispute.phase, dispute.round, dispute.lo, dispute.hi
         );
-        if !self.due(&job.id, &key, height) {
+        let job_id = job.id.to_string();
+        if !self.due(&job_id, &key, height) {
             return Ok(());
         }
-        let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
+        let id = job.id.digest();
         let mine = match role {
-            Role::Defender => "defender",
-            Role::Challenger => "challenger",
+            Role::Defender => Turn::Defender,
+            Role::Challenger => Turn::Challenger,
         };
-        let payload = match dispute.to_move.as_deref() {
-            Some("settle") => self.settlement(dispute, &id)?,
+        let payload = match dispute.to_move {
+            Some(Turn::Settle) => self.settlement(dispute, &id)?,
             Some(to_move) if to_move == mine => {
                 let game = fueltrace::game(dispute)?;
                 let leaves = crate::leaves::read_leaves(&self.runner.dir, &id)?
-                    .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
+                    .ok_or_else(|| PlayError::NoTrace(job_id.clone()))?;
                 let step = match role {
                     Role::Defender => fueltrace::defend(&game, &leaves)?,
                     Role::Challenger => fueltrace::challenge(&game, &leaves),
@@ -581,8 +580,8 @@ impl Agent {
             _ => return Ok(()),
         };
         let tx = self.submit(payload)?;
-        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, side = mine, %tx, "dispute step sent");
-        self.sent(&job.id, key, height);
+        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, side = %mine, %tx, "dispute step sent");
+        self.sent(&job_id, key, height);
         Ok(())
     }
 
@@ -615,10 +614,10 @@ pub enum FuelTraceError {
 /// The provider's commitment as the chain holds it, from the node's job record.
 fn chain_commitment(job: &JobDto) -> Option<plexus_types::job::Commitment> {
     Some(plexus_types::job::Commitment {
-        output_hash: parse_digest(job.output_hash.as_deref()?)?,
+        output_hash: job.output_hash?.digest(),
         total_fuel: job.total_fuel?,
         segments: job.segments?,
-        trace_root: parse_digest(job.trace_root.as_deref()?)?,
+        trace_root: job.trace_root?.digest(),
         failed: job.failed?,
     })
 }
@@ -628,14 +627,9 @@ impl Agent {
     /// asks for them) and its input and blobs (modules stay: jobs reuse them). The output stays
     /// for consumers who fetch it later.
     fn clean_up(&self, job: &JobDto) -> Result<(), AgentError> {
-        let Some(id) = parse_digest(&job.id) else {
-            return Ok(());
-        };
-        crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&id)?;
+        crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&job.id.0)?;
         for hash in job.blobs.iter().chain(std::iter::once(&job.input)) {
-            if let Some(hash) = parse_digest(hash)
-                && let Err(err) = self.runner.blobs.remove(&hash)
-            {
+            if let Err(err) = self.runner.blobs.remove(&hash.0) {
                 warn!(job = %job.id, %err, "cannot remove a finished job's blob");
             }
         }
@@ -644,17 +638,12 @@ impl Agent {
 }
 
 /// The executor's view of a chain job record.
-fn assignment(job: &JobDto) -> Option<Assignment> {
-    let digest = |text: &str| parse_digest(text);
-    Some(Assignment {
-        id: digest(&job.id)?,
-        module: digest(&job.module)?,
-        blobs: job
-            .blobs
-            .iter()
-            .map(|b| digest(b))
-            .collect::<Option<Vec<Digest>>>()?,
-        input: digest(&job.input)?,
+fn assignment(job: &JobDto) -> Assignment {
+    Assignment {
+        id: job.id.0,
+        module: job.module.0,
+        blobs: job.blobs.iter().map(|b| b.0).collect(),
+        input: job.input.0,
         max_fuel: job.max_fuel,
-    })
+    }
 }
