@@ -3,25 +3,28 @@
 //! Each variant's JSON string is written once, here ([`wire_enum!`]), so the node, the agent and
 //! the CLI match variants and never string literals; the OpenAPI document lists every value.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use utoipa::ToSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use std::{borrow::Cow, fmt};
+use utoipa::{
+    ToSchema,
+    openapi::{
+        RefOr, Type,
+        schema::{ObjectBuilder, Schema},
+    },
+};
 
-/// An enum whose variants travel as fixed strings: `Variant = "text"` gives `as_str`, `Display`
-/// and `FromStr`; serde and the OpenAPI schema write the variant in snake case, which is that
-/// text (`every_state_travels_as_its_one_string` holds the three together).
+/// An enum whose variants travel as fixed strings: `Variant = "text"` gives serde's form, the
+/// OpenAPI enum value, `as_str`, `Display` and `FromStr`, all from that one literal (serde and
+/// the schema are written out from `as_str` rather than derived, so nothing else names a state).
 macro_rules! wire_enum {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         pub enum $name:ident {
             $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
         }
     ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-        // utoipa does not read a `rename` whose literal comes through a macro: every text is its
-        // variant in snake case, which the tests below check against serde and the schema.
-        #[serde(rename_all = "snake_case")]
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
             $($(#[$variant_meta])* $variant,)+
         }
@@ -58,6 +61,37 @@ macro_rules! wire_enum {
                         text: text.into(),
                         expected: $name::ALL.iter().map(|v| v.as_str()).collect(),
                     })
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let lines: &[&str] = &[$($doc),*];
+                let description: Vec<&str> = lines.iter().map(|line| line.trim()).collect();
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(description.join("\n")))
+                    .enum_values(Some($name::ALL.iter().map(|value| value.as_str())))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
             }
         }
     };
