@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result, bail};
 use plexus_client::{
-    Client, RetryPolicy,
+    Client, RetryPolicy, dispute,
     dto::{AuditKind, HexDigest, JobDto, JobStatus, Turn},
 };
 use plexus_exec::builtin::{self, Builtin};
@@ -784,8 +784,9 @@ fn recomputed(execution: &plexus_exec::Execution) -> Result<Recomputed> {
 }
 
 /// The consumer disputes job `id` with its own result and plays the challenger from its own
-/// trace until the chain rules (the settlement of a resolved game is the provider's to send;
-/// if it does not, it loses at the deadline).
+/// trace until the chain rules, through the one dispute loop (`plexus_client::dispute`). The
+/// settlement of a resolved game is the provider's to send; if it does not, it loses at the
+/// deadline.
 fn dispute_job(
     client: &Client,
     json_mode: bool,
@@ -795,61 +796,94 @@ fn dispute_job(
     leaves: &[(u64, plexus_exec::Digest32)],
     timeout: Duration,
 ) -> Result<()> {
-    let job_id = parse_hash(id)?;
+    let job_id = HexDigest(parse_hash(id)?);
     crate::send(
         client,
         json_mode,
         from,
         None,
-        Payload::DisputeOpen { job: job_id, claim },
+        Payload::DisputeOpen {
+            job: job_id.0,
+            claim,
+        },
     )?;
     if !json_mode {
         eprintln!("dispute opened over job {id}; playing the challenger");
     }
-    let started = Instant::now();
-    let mut answered = None;
-    loop {
-        let (current, _) = poll_job(client, id, started + timeout)?;
-        let Some(dispute) = current.dispute.clone() else {
-            bail!("job {id} shows no dispute after opening one");
-        };
-        if let Some(ruling) = &dispute.ruling {
-            let value = json!({
-                "job_id": id,
-                "provider_lost": ruling.provider_lost,
-                "end": ruling.end,
-                "slashed": ruling.slashed,
-                "to_winner": ruling.to_winner,
-                "refunded": current.refunded,
-                "status": current.status,
-            });
-            crate::print(json_mode, value, job_text(&current));
-            if !ruling.provider_lost {
-                bail!("job {id}: the dispute was ruled against you; your deposit is lost");
-            }
-            return Ok(());
-        }
-        let state = (dispute.phase, dispute.round, dispute.lo, dispute.hi);
-        if dispute.to_move == Some(Turn::Challenger) && answered.as_ref() != Some(&state) {
-            let game = plexus_provider::fueltrace::game(&dispute)?;
-            if let Some(step) = plexus_provider::fueltrace::challenge(&game, leaves) {
-                crate::send(
-                    client,
-                    json_mode,
-                    from,
-                    None,
-                    Payload::DisputeMove { job: job_id, step },
-                )?;
-                answered = Some(state);
-            }
-        }
-        if started.elapsed() > timeout {
-            bail!(
-                "job {id}'s dispute is still open after {}s; follow it with `plexus job status {id}`",
-                timeout.as_secs()
+    let mut player = dispute::Player::new(
+        plexus_types::dissection::Role::Challenger,
+        plexus_provider::fueltrace::next_move,
+        false,
+        dispute::RESEND_AFTER_BLOCKS,
+    );
+    let mut host = Consumer {
+        client,
+        from,
+        leaves,
+        json_mode,
+    };
+    let poll = Duration::from_millis(200);
+    let Some(current) = player.play_to_ruling(client, &job_id, &mut host, timeout, poll)? else {
+        bail!(
+            "job {id}'s dispute is still open after {}s; follow it with `plexus job status {id}`",
+            timeout.as_secs()
+        );
+    };
+    let ruling = current
+        .dispute
+        .as_ref()
+        .and_then(|dispute| dispute.ruling.as_ref())
+        .context("a ruled dispute shows its ruling")?;
+    let value = json!({
+        "job_id": id,
+        "provider_lost": ruling.provider_lost,
+        "end": ruling.end,
+        "slashed": ruling.slashed,
+        "to_winner": ruling.to_winner,
+        "refunded": current.refunded,
+        "status": current.status,
+    });
+    crate::print(json_mode, value, job_text(&current));
+    if !ruling.provider_lost {
+        bail!("job {id}: the dispute was ruled against you; your deposit is lost");
+    }
+    Ok(())
+}
+
+/// The consumer's side of its dispute: its own trace and key. It keeps no checkpoints, so it
+/// never settles.
+struct Consumer<'a> {
+    client: &'a Client,
+    from: &'a str,
+    leaves: &'a [(u64, plexus_exec::Digest32)],
+    json_mode: bool,
+}
+
+impl dispute::Host for Consumer<'_> {
+    fn leaves(&self, _job: &Digest) -> Result<Option<dispute::Leaves>, dispute::HostError> {
+        Ok(Some(self.leaves.to_vec()))
+    }
+
+    fn upload_pre_state(&self, _job: &Digest, index: u64) -> Result<Digest, dispute::HostError> {
+        Err(format!("a consumer keeps no checkpoint {index} to settle from").into())
+    }
+
+    fn submit(&mut self, payload: Payload) -> Result<String, dispute::HostError> {
+        let tx = crate::sign(self.client, self.from, None, payload)?;
+        Ok(self.client.submit(&tx)?)
+    }
+
+    fn sent(&mut self, sent: &dispute::Sent) {
+        if !self.json_mode {
+            eprintln!(
+                "dispute round {}: answered {} over leaves {}..{} ({})",
+                sent.state.round, sent.state.phase, sent.state.lo, sent.state.hi, sent.tx
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn failed(&mut self, err: &dispute::PlayError) {
+        eprintln!("dispute step not taken, trying again: {err}");
     }
 }
 

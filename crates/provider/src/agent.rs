@@ -18,13 +18,15 @@ use crate::{
 use plexus_blobs::BlobError;
 use plexus_client::{
     Client, ClientError, TxBuilder,
-    dto::{DisputeDto, JobDto, JobStatus, ReceiptStatus, Turn},
+    dispute::{HostError, Leaves, Player},
+    dto::{JobDto, JobStatus, ReceiptStatus},
 };
 use plexus_types::dissection::Role;
 use plexus_types::{
     Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
     job::ResourceProfile,
 };
+use std::path::Path;
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
@@ -45,8 +47,9 @@ pub const JOBS_POLLED_MAX: usize = 100;
 pub const BLOCK_MS_ASSUMED: u64 = 250;
 /// Blocks between heartbeats (the chain's default tolerance is 3 missed intervals of 20).
 pub const HEARTBEAT_EVERY_BLOCKS: u64 = 10;
-/// Blocks after which a commitment that is still not on chain is sent again.
-pub const RESEND_AFTER_BLOCKS: u64 = 10;
+/// Blocks after which a commitment, an audit step or a dispute step that is still not on chain
+/// is sent again (the dispute loop's).
+pub const RESEND_AFTER_BLOCKS: u64 = plexus_client::dispute::RESEND_AFTER_BLOCKS;
 
 /// What the agent advertises and how it pays for it.
 #[derive(Clone, Debug)]
@@ -91,9 +94,12 @@ pub struct Agent {
     /// The speed figure the background re-measurement publishes (`speed::Remeasure`); when it
     /// differs from the offer's, the offer is updated on chain. `None`: the figure is fixed.
     pub speed_figure: Option<Arc<AtomicU64>>,
-    /// The last dispute or audit step sent per job: (what it answered, height sent), so a step
-    /// is sent once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
+    /// The last audit step sent per job: (what it answered, height sent), so a step is sent
+    /// once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
     steps_sent: BTreeMap<String, (String, u64)>,
+    /// Its side of disputes over its own commitments, and (as a verifier) over others'.
+    defender: Player,
+    challenger: Player,
     done_tx: mpsc::Sender<(Assignment, Result<CommitmentRecord, RunError>)>,
     done_rx: mpsc::Receiver<(Assignment, Result<CommitmentRecord, RunError>)>,
 }
@@ -126,6 +132,18 @@ impl Agent {
             audits: verifier::Audits::default(),
             speed_figure: None,
             steps_sent: BTreeMap::new(),
+            defender: Player::new(
+                Role::Defender,
+                fueltrace::next_move,
+                true,
+                RESEND_AFTER_BLOCKS,
+            ),
+            challenger: Player::new(
+                Role::Challenger,
+                fueltrace::next_move,
+                true,
+                RESEND_AFTER_BLOCKS,
+            ),
             done_tx,
             done_rx,
         }
@@ -137,14 +155,7 @@ impl Agent {
 
     /// Signs and submits `payload`; returns the transaction hash.
     fn submit(&self, payload: Payload) -> Result<String, ClientError> {
-        let status = self.node.status()?;
-        let builder = TxBuilder {
-            key: &self.key,
-            chain_id: status.chain_id,
-            fee: status.fee_min.parse().unwrap_or(plexus_client::FEE_DEFAULT),
-        };
-        let nonce = self.node.account(&self.address)?.next_nonce;
-        self.node.submit(&builder.build(nonce, payload))
+        submit_signed(&self.node, &self.key, &self.address, payload)
     }
 
     /// Submits and waits for finality; a non-success receipt is an error.
@@ -488,7 +499,7 @@ impl Agent {
                     self.journal()
                         .set_phase(&id, Phase::Committed { commitment })?;
                 }
-                if let Err(err) = self.defend(job, height) {
+                if let Err(err) = self.play_dispute(job, height, Role::Defender) {
                     warn!(job = %job.id, %err, "dispute step failed");
                 }
             }
@@ -532,67 +543,70 @@ impl Agent {
         self.steps_sent.insert(job.to_string(), (key, height));
     }
 
-    /// The provider's side of a dispute over one of its jobs: reveal, prove, or settle.
-    fn defend(&mut self, job: &JobDto, height: u64) -> Result<(), FuelTraceError> {
-        match job.dispute.as_ref().filter(|d| d.ruling.is_none()) {
-            Some(dispute) => self.play(job, dispute, Role::Defender, height),
-            None => Ok(()),
-        }
-    }
-
-    /// This agent's next step as `role` in the open dispute over `job`: a dissection move from
-    /// its own leaves, or the settlement of a resolved game; sent once per chain state.
-    fn play(
+    /// This agent's step as `role` in the open dispute over `job`, if one is due: the one
+    /// dispute loop, with the agent's leaves, checkpoints and key.
+    fn play_dispute(
         &mut self,
         job: &JobDto,
-        dispute: &DisputeDto,
-        role: Role,
         height: u64,
+        role: Role,
     ) -> Result<(), FuelTraceError> {
-        let key = format!(
-            "{}:{}:{}:{}",
-            dispute.phase, dispute.round, dispute.lo, dispute.hi
-        );
-        let job_id = job.id.to_string();
-        if !self.due(&job_id, &key, height) {
-            return Ok(());
+        let mut host = AgentHost {
+            node: &self.node,
+            key: &self.key,
+            address: &self.address,
+            dir: &self.runner.dir,
+        };
+        let player = match role {
+            Role::Defender => &mut self.defender,
+            Role::Challenger => &mut self.challenger,
+        };
+        if let Some(sent) = player.play(job, height, &mut host)? {
+            info!(job = %job.id, phase = %sent.state.phase, round = sent.state.round, side = ?role, tx = %sent.tx, "dispute step sent");
         }
-        let id = job.id.digest();
-        let mine = match role {
-            Role::Defender => Turn::Defender,
-            Role::Challenger => Turn::Challenger,
-        };
-        let payload = match dispute.to_move {
-            Some(Turn::Settle) => self.settlement(dispute, &id)?,
-            Some(to_move) if to_move == mine => {
-                let game = fueltrace::game(dispute)?;
-                let leaves = crate::leaves::read_leaves(&self.runner.dir, &id)?
-                    .ok_or_else(|| PlayError::NoTrace(job_id.clone()))?;
-                let step = match role {
-                    Role::Defender => fueltrace::defend(&game, &leaves)?,
-                    Role::Challenger => fueltrace::challenge(&game, &leaves),
-                };
-                match step {
-                    Some(step) => Payload::DisputeMove { job: id, step },
-                    None => return Ok(()),
-                }
-            }
-            _ => return Ok(()),
-        };
-        let tx = self.submit(payload)?;
-        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, side = %mine, %tx, "dispute step sent");
-        self.sent(&job_id, key, height);
         Ok(())
     }
+}
 
-    /// The settlement of a resolved dispute: upload the agreed pre-state, then ask for the re-run.
-    fn settlement(&self, dispute: &DisputeDto, id: &Digest) -> Result<Payload, FuelTraceError> {
-        let (lo, _) = dispute
-            .resolved
-            .as_ref()
-            .ok_or(FuelTraceError::Record("resolved leaves"))?;
-        let manifest = fueltrace::upload_pre_state(&self.node, &self.runner.dir, id, lo.index)?;
-        Ok(Payload::DisputeSettle { job: *id, manifest })
+/// Signs `payload` with `key` at the account's next nonce and the chain's minimum fee, and
+/// submits it; the transaction hash.
+fn submit_signed(
+    node: &Client,
+    key: &PrivateKey,
+    address: &Address,
+    payload: Payload,
+) -> Result<String, ClientError> {
+    let status = node.status()?;
+    let builder = TxBuilder {
+        key,
+        chain_id: status.chain_id,
+        fee: status.fee_min.parse().unwrap_or(plexus_client::FEE_DEFAULT),
+    };
+    let nonce = node.account(address)?.next_nonce;
+    node.submit(&builder.build(nonce, payload))
+}
+
+/// The agent's side of a dispute step: its trace leaves and checkpoints on disk, its key.
+struct AgentHost<'a> {
+    node: &'a Client,
+    key: &'a PrivateKey,
+    address: &'a Address,
+    dir: &'a Path,
+}
+
+impl plexus_client::dispute::Host for AgentHost<'_> {
+    fn leaves(&self, job: &Digest) -> Result<Option<Leaves>, HostError> {
+        Ok(crate::leaves::read_leaves(self.dir, job)?)
+    }
+
+    fn upload_pre_state(&self, job: &Digest, index: u64) -> Result<Digest, HostError> {
+        Ok(fueltrace::upload_pre_state(
+            self.node, self.dir, job, index,
+        )?)
+    }
+
+    fn submit(&mut self, payload: Payload) -> Result<String, HostError> {
+        Ok(submit_signed(self.node, self.key, self.address, payload)?)
     }
 }
 
@@ -603,6 +617,8 @@ pub enum FuelTraceError {
     Record(&'static str),
     #[error("{0}")]
     Play(#[from] PlayError),
+    #[error("dispute: {0}")]
+    Dispute(#[from] plexus_client::dispute::PlayError),
     #[error("node: {0}")]
     Node(#[from] ClientError),
     #[error("running the job: {0}")]

@@ -2,14 +2,13 @@
 //! defender of its own commitments, or as a verifier that challenges another's), and the
 //! pre-state it uploads for the validators' re-run.
 //!
-//! Every move is computed from the game the node shows (`DisputeDto::game`, the canonical
-//! encoding of `plexus_types::dissection::Dissection`) and the agent's own leaves, so a restarted
-//! agent plays on from wherever the chain is.
+//! Every move is computed from the game the node shows and the agent's own leaves; when to play
+//! is `plexus_client::dispute`'s one loop, which calls the strategies through [`next_move`].
 
 use crate::checkpoints::CheckpointReader;
 use crate::leaves::{decode_leaves, leaves_root};
 use crate::runner::{Assignment, RunError, Runner};
-use plexus_client::{Client, ClientError, dto::DisputeDto};
+use plexus_client::{Client, ClientError};
 use plexus_exec::SegmentEnd;
 use plexus_exec::{Digest32, PageSource};
 use plexus_state::dispute::{ReplayEnd, Replayed, transition_holds};
@@ -25,8 +24,6 @@ use std::path::Path;
 /// Why a dispute move could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
-    #[error("the node's dispute record does not decode: {0}")]
-    Game(String),
     #[error("dissection: {0}")]
     Dissection(#[from] plexus_types::dissection::DissectionError),
     #[error("no trace is stored for job {0}")]
@@ -37,12 +34,18 @@ pub enum PlayError {
     Node(#[from] ClientError),
 }
 
-/// The game of a dispute as the node shows it.
-pub fn game(dispute: &DisputeDto) -> Result<Dissection, PlayError> {
-    use plexus_types::codec::DecodeExt as _;
-    let bytes = plexus_types::hash::from_hex(&dispute.game)
-        .ok_or_else(|| PlayError::Game("not hex".into()))?;
-    Dissection::decode(bytes::Bytes::from(bytes)).map_err(|err| PlayError::Game(err.to_string()))
+/// The role strategies behind the one signature the dispute loop calls
+/// (`plexus_client::dispute::NextMove`): the defender's [`defend`], the challenger's
+/// [`challenge`]. The one place that names them, so that moving them is one import.
+pub fn next_move(
+    role: Role,
+    game: &Dissection,
+    leaves: &[(u64, Digest32)],
+) -> Result<Option<Move>, plexus_client::dispute::HostError> {
+    match role {
+        Role::Defender => Ok(defend(game, leaves)?),
+        Role::Challenger => Ok(challenge(game, leaves)),
+    }
 }
 
 /// The defender's next move from its own leaves (`None` when it is not the defender's turn).

@@ -375,17 +375,12 @@ impl Agent {
         let height = status.height;
         let me = self.address.to_string();
         let id = job.id.digest();
-        if let Some(dispute) = job
+        if job
             .dispute
             .as_ref()
-            .filter(|d| d.challenger == me && d.ruling.is_none())
+            .is_some_and(|d| d.challenger == me && d.ruling.is_none())
         {
-            return self.play(
-                job,
-                dispute,
-                plexus_types::dissection::Role::Challenger,
-                height,
-            );
+            return self.play_dispute(job, height, plexus_types::dissection::Role::Challenger);
         }
         let Some(audit) = job.audit_record.as_ref().filter(|a| a.verifier == me) else {
             return Ok(());
