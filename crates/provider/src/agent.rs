@@ -10,7 +10,7 @@
 //! thread submits every transaction, so nonces never race.
 
 use crate::{
-    acceptance::{self, Decision, GIVE_UP_BEFORE_DEADLINE_BLOCKS, Terms},
+    acceptance::{self, Decision, Terms},
     fueltrace::{self, PlayError},
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
     runner::{Assignment, RunError, Runner},
@@ -19,7 +19,7 @@ use plexus_blobs::BlobError;
 use plexus_client::{
     Client, ClientError, TxBuilder,
     dispute::{HostError, Leaves, Player},
-    dto::{JobDto, JobStatus, ReceiptStatus},
+    dto::{JobDto, ReceiptStatus},
 };
 use plexus_types::dissection::Role;
 use plexus_types::{
@@ -38,7 +38,9 @@ use std::{
 };
 use tracing::{info, warn};
 
+pub mod policy;
 mod verifier;
+use policy::JobAction;
 pub use verifier::{AUDIT_SAFETY_BLOCKS, Drawn, Load, Step, VerifierConfig, step};
 
 /// Jobs read from the node per poll (newest first): more than a provider ever has in flight.
@@ -302,7 +304,7 @@ impl Agent {
         let commitment = match result {
             Ok(commitment) => commitment,
             Err(err @ (RunError::Unavailable { .. } | RunError::Blobs(BlobError::Full { .. })))
-                if deadline.is_some_and(|d| height + GIVE_UP_BEFORE_DEADLINE_BLOCKS >= d) =>
+                if policy::give_up(deadline, height) =>
             {
                 warn!(job = %id, %err, "giving up a job that cannot run here");
                 match self.runner.refusal(&err.to_string()) {
@@ -463,67 +465,54 @@ impl Agent {
         }
     }
 
-    /// Brings the journal in line with the chain's view of `job`.
+    /// Brings the journal in line with the chain's view of `job`: carries out what
+    /// [`policy::job_actions`] decides.
     fn reconcile(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
         let id = job.id.to_string();
-        let record = self.journal().get(&id).cloned();
-        match (job.status, record.map(|r| r.phase)) {
-            (JobStatus::Assigned, None) => {
-                let decision = self.decide(job, height);
-                self.journal().put(JobRecord {
-                    id: id.clone(),
-                    deadline_height: job.deadline_height,
-                    phase: Phase::Assigned,
-                    decision: Some(decision),
-                })?;
-                self.start(job, height)?;
-            }
-            (JobStatus::Assigned, Some(Phase::Assigned)) => self.start(job, height)?,
-            (JobStatus::Assigned, Some(Phase::Executed { commitment })) => {
-                self.commit(&id, commitment, height)?
-            }
-            (
-                JobStatus::Assigned,
-                Some(Phase::CommitSent {
-                    commitment,
-                    sent_height,
-                    ..
-                }),
-            ) if height > sent_height + RESEND_AFTER_BLOCKS => {
-                self.commit(&id, commitment, height)?
-            }
-            (JobStatus::Committed, Some(phase)) => {
-                if !matches!(phase, Phase::Committed { .. })
-                    && let Some(commitment) = phase.commitment().cloned()
-                {
+        let phase = self.journal().get(&id).map(|r| r.phase.clone());
+        for action in policy::job_actions(job.status, phase.as_ref(), height) {
+            match action {
+                JobAction::Decide => {
+                    let decision = self.decide(job, height);
+                    self.journal().put(JobRecord {
+                        id: id.clone(),
+                        deadline_height: job.deadline_height,
+                        phase: Phase::Assigned,
+                        decision: Some(decision),
+                    })?;
+                }
+                JobAction::Start => self.start(job, height)?,
+                JobAction::Commit(commitment) => self.commit(&id, commitment, height)?,
+                JobAction::RecordCommitted(commitment) => {
                     self.journal()
                         .set_phase(&id, Phase::Committed { commitment })?;
                 }
-                if let Err(err) = self.play_dispute(job, height, Role::Defender) {
-                    warn!(job = %job.id, %err, "dispute step failed");
+                JobAction::Defend => {
+                    if let Err(err) = self.play_dispute(job, height, Role::Defender) {
+                        warn!(job = %job.id, %err, "dispute step failed");
+                    }
+                }
+                JobAction::Refuted => {
+                    let slashed = job.slashed.unwrap_or_default().to_string();
+                    warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
+                    self.journal().set_phase(&id, Phase::Refuted { slashed })?;
+                    self.clean_up(job)?;
+                }
+                JobAction::Settled(commitment) => {
+                    let paid = job.paid.unwrap_or_default().to_string();
+                    info!(job = %job.id, %paid, "settled: paid");
+                    if let Some(commitment) = commitment {
+                        self.journal()
+                            .set_phase(&id, Phase::Settled { commitment, paid })?;
+                    }
+                    self.clean_up(job)?;
+                }
+                JobAction::Expired => {
+                    warn!(job = %job.id, "the job expired before its commitment landed");
+                    self.journal().set_phase(&id, Phase::Expired)?;
+                    self.clean_up(job)?;
                 }
             }
-            (JobStatus::Refuted, Some(phase)) if !phase.is_final() => {
-                let slashed = job.slashed.unwrap_or_default().to_string();
-                warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
-                self.journal().set_phase(&id, Phase::Refuted { slashed })?;
-                self.clean_up(job)?;
-            }
-            (JobStatus::Settled, Some(phase)) if !phase.is_final() => {
-                let paid = job.paid.unwrap_or_default().to_string();
-                info!(job = %job.id, %paid, "settled: paid");
-                if let Some(commitment) = phase.commitment().cloned() {
-                    self.journal()
-                        .set_phase(&id, Phase::Settled { commitment, paid })?;
-                }
-                self.clean_up(job)?;
-            }
-            (JobStatus::Expired, Some(phase)) if !phase.is_final() => {
-                warn!(job = %job.id, "the job expired before its commitment landed");
-                self.journal().set_phase(&id, Phase::Expired)?;
-                self.clean_up(job)?;
-            }
-            _ => {}
         }
         Ok(())
     }
