@@ -7,7 +7,10 @@
 //! provider, checks it against the provider's commitment and prints the result and the bill.
 
 use anyhow::{Context, Result, bail};
-use plexus_client::{Client, RetryPolicy, dto::JobDto};
+use plexus_client::{
+    Client, RetryPolicy, dispute,
+    dto::{AuditKind, HexDigest, JobDto, JobStatus, Turn},
+};
 use plexus_exec::builtin::{self, Builtin};
 
 use plexus_types::{
@@ -274,12 +277,12 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
     let mut provider: Option<Client> = None;
     loop {
         let (current, height) = poll_job(client, id, started + timeout)?;
-        let stage = match current.status.as_str() {
-            "posted" => 1,
-            "assigned" if running(client, &mut provider, &current) => 3,
-            "assigned" => 2,
-            "committed" => 4,
-            "settled" => 5,
+        let stage = match current.status {
+            JobStatus::Posted => 1,
+            JobStatus::Assigned if running(client, &mut provider, &current) => 3,
+            JobStatus::Assigned => 2,
+            JobStatus::Committed => 4,
+            JobStatus::Settled => 5,
             _ => {
                 bar.abandon_with_message(format!("job {}", current.status));
                 return Ok(current);
@@ -297,9 +300,9 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
                 (Some(dispute), _) => format!(
                     "committed, disputed: round {}, {} to move",
                     dispute.round,
-                    dispute.to_move.as_deref().unwrap_or("-")
+                    dispute.to_move.map_or("-", Turn::as_str)
                 ),
-                (None, Some(audit)) if matches!(audit.stage.as_str(), "drawn" | "sealed") => {
+                (None, Some(audit)) if audit.stage.is_open() => {
                     format!("committed, under a {} audit", audit.kind)
                 }
                 _ => format!(
@@ -307,10 +310,10 @@ fn follow(client: &Client, id: &str, timeout: Duration, show: bool) -> Result<Jo
                     current.settle_height.unwrap_or(0)
                 ),
             },
-            _ => "settled".to_string(),
+            _ => JobStatus::Settled.to_string(),
         });
         if stage == 5 {
-            bar.finish_with_message("settled");
+            bar.finish_with_message(JobStatus::Settled.as_str());
             return Ok(current);
         }
         if stage == 1 && height > current.posted_height {
@@ -361,11 +364,10 @@ fn running(client: &Client, provider: &mut Option<Client>, job: &JobDto) -> bool
 fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
     let endpoint = provider_endpoint(client, job)?;
     let endpoint = endpoint.as_str();
-    let expected = parse_hash(
-        job.output_hash
-            .as_deref()
-            .context("the job has no commitment yet")?,
-    )?;
+    let expected = job
+        .output_hash
+        .context("the job has no commitment yet")?
+        .digest();
     let bytes = Client::new(endpoint)
         .get_bytes(
             &format!("/v1/jobs/{}/output", job.id),
@@ -391,11 +393,10 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
 /// Why a failed job failed, checked against its commitment: a refusal (module not admitted,
 /// content unavailable) has its text as the committed output; a trap commits `trap_root(code)`.
 fn failure(client: &Client, job: &JobDto) -> Result<String> {
-    let expected = parse_hash(
-        job.output_hash
-            .as_deref()
-            .context("the job has no commitment")?,
-    )?;
+    let expected = job
+        .output_hash
+        .context("the job has no commitment")?
+        .digest();
     for code in plexus_types::trace::TrapCode::ALL {
         if plexus_types::trace::trap_root(code.code()).0 == expected.0 {
             return Ok(format!("trapped: {}", code.name()));
@@ -406,8 +407,7 @@ fn failure(client: &Client, job: &JobDto) -> Result<String> {
 }
 
 fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
-    let kind = parse_digest(&job.module)
-        .and_then(|m| builtin::by_hash(&commonware_cryptography::blake3::Digest(m.0)))
+    let kind = builtin::by_hash(&commonware_cryptography::blake3::Digest(job.module.0.0))
         .and_then(Kind::of);
     if kind.is_some() && !job.failed.unwrap_or(false) {
         return match plexus_guest::classify::decode_output(bytes) {
@@ -496,7 +496,7 @@ fn job_text(job: &JobDto) -> String {
         format!("job       {}", job.id),
         format!("status    {}", job.status),
         format!("consumer  {}", job.consumer),
-        format!("escrow    {}", crate::plx(&job.escrow)),
+        format!("escrow    {}", crate::plx(job.escrow)),
     ];
     if let Some(provider) = &job.provider {
         lines.push(format!("provider  {provider}"));
@@ -504,20 +504,20 @@ fn job_text(job: &JobDto) -> String {
     if let Some(fuel) = job.total_fuel {
         lines.push(format!("fuel      {fuel} of {}", job.max_fuel));
     }
-    if let Some(paid) = &job.paid {
+    if let Some(paid) = job.paid {
         lines.push(format!("paid      {}", crate::plx(paid)));
     }
-    if let Some(refunded) = &job.refunded {
+    if let Some(refunded) = job.refunded {
         lines.push(format!("refunded  {}", crate::plx(refunded)));
     }
-    if let Some(slashed) = &job.slashed {
+    if let Some(slashed) = job.slashed {
         lines.push(format!(
             "slashed   {} (from the provider's bond)",
             crate::plx(slashed)
         ));
     }
     if let Some(audit) = &job.audit_record {
-        let segments = if audit.kind == "light" {
+        let segments = if audit.kind == AuditKind::Light {
             format!(" of segments {:?}", audit.segments)
         } else {
             String::new()
@@ -542,15 +542,15 @@ fn job_text(job: &JobDto) -> String {
                     "the challenger"
                 },
                 ruling.end,
-                crate::plx(&ruling.slashed),
-                crate::plx(&ruling.to_winner)
+                crate::plx(ruling.slashed),
+                crate::plx(ruling.to_winner)
             ),
             None => format!(
                 "round {}, leaves {}..{}, {} to move by block {}",
                 dispute.round,
                 dispute.lo,
                 dispute.hi,
-                dispute.to_move.as_deref().unwrap_or("-"),
+                dispute.to_move.map_or("-", Turn::as_str),
                 dispute.due_height
             ),
         };
@@ -567,10 +567,13 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     let (module, module_hash, input) = job_content(&args)?;
     let price_cap =
         parse_amount(&args.price_cap).map_err(|e| anyhow::anyhow!("--price-cap: {e}"))?;
-    let audit = match args.audit.as_str() {
-        "standard" => AuditClass::Standard,
-        "full" => AuditClass::Full,
-        other => bail!("--audit {other:?}: expected standard or full"),
+    let audit = match args
+        .audit
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--audit: {e}"))?
+    {
+        plexus_client::dto::AuditClass::Standard => AuditClass::Standard,
+        plexus_client::dto::AuditClass::Full => AuditClass::Full,
     };
     let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
     let (blob_hashes, input_hash) = upload(client, &module, module_hash, &input)?;
@@ -662,20 +665,20 @@ fn settled(
     from: &str,
     max_fuel: u64,
 ) -> Result<()> {
-    match done.status.as_str() {
-        "settled" => {}
-        "posted" => bail!(
+    match done.status {
+        JobStatus::Settled => {}
+        JobStatus::Posted => bail!(
             "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {from}`",
             DisplayPlx(price_cap),
         ),
-        "refuted" => bail!(
+        JobStatus::Refuted => bail!(
             "job {id} was refuted: the provider lost the dispute over its commitment, was slashed {} and you were refunded {}; see `plexus job status {id}`",
-            crate::plx(done.slashed.as_deref().unwrap_or("0")),
-            crate::plx(done.refunded.as_deref().unwrap_or("0"))
+            crate::plx(done.slashed.unwrap_or_default()),
+            crate::plx(done.refunded.unwrap_or_default())
         ),
         other => bail!(
             "job {id} ended {other}: refunded {}",
-            crate::plx(done.refunded.as_deref().unwrap_or("0"))
+            crate::plx(done.refunded.unwrap_or_default())
         ),
     }
     if done.failed == Some(true) {
@@ -684,7 +687,7 @@ fn settled(
             failure(client, done)?,
             done.total_fuel.unwrap_or(0),
             max_fuel,
-            crate::plx(done.paid.as_deref().unwrap_or("0"))
+            crate::plx(done.paid.unwrap_or_default())
         );
     }
     Ok(())
@@ -736,8 +739,9 @@ fn print_result(
 }
 
 /// The consumer disputes job `id` with its own result and plays the challenger from its own
-/// trace until the chain rules (the settlement of a resolved game is the provider's to send;
-/// if it does not, it loses at the deadline).
+/// trace until the chain rules, through the one dispute loop (`plexus_client::dispute`). The
+/// settlement of a resolved game is the provider's to send; if it does not, it loses at the
+/// deadline.
 fn dispute_job(
     client: &Client,
     json_mode: bool,
@@ -747,61 +751,94 @@ fn dispute_job(
     leaves: &[(u64, plexus_exec::Digest32)],
     timeout: Duration,
 ) -> Result<()> {
-    let job_id = parse_hash(id)?;
+    let job_id = HexDigest(parse_hash(id)?);
     crate::send(
         client,
         json_mode,
         from,
         None,
-        Payload::DisputeOpen { job: job_id, claim },
+        Payload::DisputeOpen {
+            job: job_id.0,
+            claim,
+        },
     )?;
     if !json_mode {
         eprintln!("dispute opened over job {id}; playing the challenger");
     }
-    let started = Instant::now();
-    let mut answered = None;
-    loop {
-        let (current, _) = poll_job(client, id, started + timeout)?;
-        let Some(dispute) = current.dispute.clone() else {
-            bail!("job {id} shows no dispute after opening one");
-        };
-        if let Some(ruling) = &dispute.ruling {
-            let value = json!({
-                "job_id": id,
-                "provider_lost": ruling.provider_lost,
-                "end": ruling.end,
-                "slashed": ruling.slashed,
-                "to_winner": ruling.to_winner,
-                "refunded": current.refunded,
-                "status": current.status,
-            });
-            crate::print(json_mode, value, job_text(&current));
-            if !ruling.provider_lost {
-                bail!("job {id}: the dispute was ruled against you; your deposit is lost");
-            }
-            return Ok(());
-        }
-        let state = (dispute.phase.clone(), dispute.round, dispute.lo, dispute.hi);
-        if dispute.to_move.as_deref() == Some("challenger") && answered.as_ref() != Some(&state) {
-            let game = plexus_provider::fueltrace::game(&dispute)?;
-            if let Some(step) = plexus_fueltrace::challenger::challenge(&game, leaves) {
-                crate::send(
-                    client,
-                    json_mode,
-                    from,
-                    None,
-                    Payload::DisputeMove { job: job_id, step },
-                )?;
-                answered = Some(state);
-            }
-        }
-        if started.elapsed() > timeout {
-            bail!(
-                "job {id}'s dispute is still open after {}s; follow it with `plexus job status {id}`",
-                timeout.as_secs()
+    let mut player = dispute::Player::new(
+        plexus_fueltrace::dissection::Role::Challenger,
+        plexus_client::dispute::next_move,
+        false,
+        dispute::RESEND_AFTER_BLOCKS,
+    );
+    let mut host = Consumer {
+        client,
+        from,
+        leaves,
+        json_mode,
+    };
+    let poll = Duration::from_millis(200);
+    let Some(current) = player.play_to_ruling(client, &job_id, &mut host, timeout, poll)? else {
+        bail!(
+            "job {id}'s dispute is still open after {}s; follow it with `plexus job status {id}`",
+            timeout.as_secs()
+        );
+    };
+    let ruling = current
+        .dispute
+        .as_ref()
+        .and_then(|dispute| dispute.ruling.as_ref())
+        .context("a ruled dispute shows its ruling")?;
+    let value = json!({
+        "job_id": id,
+        "provider_lost": ruling.provider_lost,
+        "end": ruling.end,
+        "slashed": ruling.slashed,
+        "to_winner": ruling.to_winner,
+        "refunded": current.refunded,
+        "status": current.status,
+    });
+    crate::print(json_mode, value, job_text(&current));
+    if !ruling.provider_lost {
+        bail!("job {id}: the dispute was ruled against you; your deposit is lost");
+    }
+    Ok(())
+}
+
+/// The consumer's side of its dispute: its own trace and key. It keeps no checkpoints, so it
+/// never settles.
+struct Consumer<'a> {
+    client: &'a Client,
+    from: &'a str,
+    leaves: &'a [(u64, plexus_exec::Digest32)],
+    json_mode: bool,
+}
+
+impl dispute::Host for Consumer<'_> {
+    fn leaves(&self, _job: &Digest) -> Result<Option<dispute::Leaves>, dispute::HostError> {
+        Ok(Some(self.leaves.to_vec()))
+    }
+
+    fn upload_pre_state(&self, _job: &Digest, index: u64) -> Result<Digest, dispute::HostError> {
+        Err(format!("a consumer keeps no checkpoint {index} to settle from").into())
+    }
+
+    fn submit(&mut self, payload: Payload) -> Result<String, dispute::HostError> {
+        let tx = crate::sign(self.client, self.from, None, payload)?;
+        Ok(self.client.submit(&tx)?)
+    }
+
+    fn sent(&mut self, sent: &dispute::Sent) {
+        if !self.json_mode {
+            eprintln!(
+                "dispute round {}: answered {} over leaves {}..{} ({})",
+                sent.state.round, sent.state.phase, sent.state.lo, sent.state.hi, sent.tx
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn failed(&mut self, err: &dispute::PlayError) {
+        eprintln!("dispute step not taken, trying again: {err}");
     }
 }
 
@@ -816,10 +853,10 @@ type OwnResult = (
 fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult>> {
     let job = job(client, id)?;
     let (Some(output_hash), Some(total_fuel), Some(segments), Some(trace_root), Some(failed)) = (
-        job.output_hash.clone(),
+        job.output_hash.map(|h| h.to_string()),
         job.total_fuel,
         job.segments,
-        job.trace_root.clone(),
+        job.trace_root.map(|h| h.to_string()),
         job.failed,
     ) else {
         bail!(

@@ -334,7 +334,7 @@ fn send_tx(client: &Client, json_mode: bool, send: SendArgs, payload: Payload) -
         let hash = submit(client, &send.from, send.fee.as_deref(), payload)?;
         print(
             json_mode,
-            json!({"hash": hash, "status": "pending"}),
+            json!({"hash": hash, "status": plexus_client::dto::TxState::Pending}),
             format!("submitted {hash}"),
         );
         return Ok(());
@@ -387,7 +387,7 @@ pub fn send(
     let tx = sign(client, from, fee, payload)?;
     let done = client.submit_and_wait(&tx, FINALITY_TIMEOUT)?;
     if let Some(receipt) = &done.receipt
-        && receipt.status != "success"
+        && receipt.status != plexus_client::dto::ReceiptStatus::Success
     {
         // The receipt is still the answer a script wants on stdout.
         print_tx_status(json_mode, &done);
@@ -423,7 +423,10 @@ pub fn print_tx_status(json_mode: bool, status: &TxStatusDto) {
     );
 }
 
-pub fn plx(text: &str) -> String {
+/// An amount of base units (a DTO's amount or its decimal text) in PLX, or the text as it is
+/// if it is not one.
+pub fn plx(amount: impl std::fmt::Display) -> String {
+    let text = amount.to_string();
     text.parse::<u128>()
         .map(|v| DisplayPlx(v).to_string())
         .unwrap_or_else(|_| text.to_string())

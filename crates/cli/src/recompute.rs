@@ -4,24 +4,20 @@
 //! job that cannot run) and a claim from it stands in a dispute.
 
 use anyhow::{Context, Result, bail};
-use plexus_client::{Client, dto::JobDto};
+use plexus_client::{
+    Client,
+    dto::{HexDigest, JobDto},
+};
 use plexus_exec::honest::{self, Content, Executor};
-use plexus_types::Digest;
-use plexus_types::hash::{digest_hex, parse_digest};
-
-/// `text` as a hash, or an error that says what it is not.
-fn digest(text: &str) -> Result<Digest> {
-    parse_digest(text).with_context(|| format!("{text:?} is not a 64-hex-digit hash"))
-}
+use plexus_types::hash::digest_hex;
 
 /// Fetches blob `hash` from the node and checks it against the hash.
-fn fetch_blob(client: &Client, hash_text: &str) -> Result<std::sync::Arc<[u8]>> {
-    let hash = digest(hash_text)?;
+fn fetch_blob(client: &Client, hash: &HexDigest) -> Result<std::sync::Arc<[u8]>> {
     let bytes = client
-        .get_blob(&hash, plexus_types::limits::BLOB_BYTES_MAX)?
-        .with_context(|| format!("the node has no blob {hash_text}"))?;
-    if plexus_blobs::blob_hash(&bytes) != hash {
-        bail!("the node served bytes that do not match {hash_text}");
+        .get_blob(&hash.0, plexus_types::limits::BLOB_BYTES_MAX)?
+        .with_context(|| format!("the node has no blob {hash}"))?;
+    if plexus_blobs::blob_hash(&bytes) != hash.0 {
+        bail!("the node served bytes that do not match {hash}");
     }
     Ok(bytes.into())
 }
@@ -64,8 +60,8 @@ pub(crate) fn recompute(client: &Client, job: &JobDto) -> Result<Recomputed> {
         .map(|hash| fetch_blob(client, hash))
         .collect::<Result<Vec<_>>>()?;
     let content = Content {
-        id: digest(&job.id)?,
-        module: digest(&job.module)?,
+        id: job.id.0,
+        module: job.module.0,
         input,
         blobs,
         max_fuel: job.max_fuel,

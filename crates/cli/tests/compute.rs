@@ -18,7 +18,9 @@
 
 use plexus_client::{
     Client, TxBuilder,
-    dto::{EmissionDto, JobDto},
+    dto::{
+        AuditKind, AuditStage, BaseUnits, DisputeEnd, EmissionDto, JobDto, JobStatus, ReceiptStatus,
+    },
 };
 use plexus_types::{Address, Payload, PrivateKey, job::ResourceProfile};
 use serde_json::Value;
@@ -322,7 +324,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
 
     // Matched in the block that included it; settled after the window.
     let done = job(client, &id);
-    assert_eq!(done.status, "settled");
+    assert_eq!(done.status, JobStatus::Settled);
     assert_eq!(done.assigned_height, Some(done.posted_height));
     assert_eq!(run["blocks"]["matched"], done.posted_height);
     let fuel = done.total_fuel.unwrap();
@@ -330,22 +332,22 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
     assert!(fuel > 0 && fuel <= done.max_fuel);
 
     // The bill: escrow = ceil(max_fuel * cap / 1e6), paid = floor(fuel * ask / 1e6).
-    let escrow: u128 = done.escrow.parse().unwrap();
-    let cap: u128 = done.price_cap_per_mfuel.parse().unwrap();
+    let escrow: u128 = done.escrow.0;
+    let cap: u128 = done.price_cap_per_mfuel.0;
     assert_eq!(
         escrow,
         (u128::from(done.max_fuel) * cap).div_ceil(1_000_000)
     );
-    let ask: u128 = done.ask_per_mfuel.as_deref().unwrap().parse().unwrap();
-    let paid: u128 = done.paid.as_deref().unwrap().parse().unwrap();
-    let refunded: u128 = done.refunded.as_deref().unwrap().parse().unwrap();
+    let ask: u128 = done.ask_per_mfuel.unwrap().0;
+    let paid: u128 = done.paid.unwrap().0;
+    let refunded: u128 = done.refunded.unwrap().0;
     assert_eq!(paid, u128::from(fuel) * ask / 1_000_000);
     assert_eq!(paid + refunded, escrow);
 
     // Of the bill, 10% is burned and 2% goes to the audit pool (both rounded down); the
     // provider gets the rest.
-    let burned: u128 = done.burned.as_deref().unwrap().parse().unwrap();
-    let audit_fee: u128 = done.audit_fee.as_deref().unwrap().parse().unwrap();
+    let burned: u128 = done.burned.unwrap().0;
+    let audit_fee: u128 = done.audit_fee.unwrap().0;
     assert_eq!((burned, audit_fee), (paid / 10, paid / 50));
 
     // Balances: the consumer paid the bill and one fee; the assigned provider earned the bill
@@ -362,20 +364,13 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
             "a provider never verifies its own job"
         );
     }
-    let audit_pay: u128 = done
-        .audit_record
-        .as_ref()
-        .map_or(0, |audit| audit.paid.parse().unwrap());
+    let audit_pay: u128 = done.audit_record.as_ref().map_or(0, |audit| audit.paid.0);
     // The protocol may also have drawn a canary copying the job (rho = 2%); once it is closed,
     // its verifier (the other provider) may have been paid from the pool.
     let canary = plexus_types::hash::digest_hex(&plexus_state::dispute::canary_id(
         &plexus_types::hash::parse_digest(&id).unwrap(),
     ));
-    let closed = |c: &JobDto| {
-        c.audit_record
-            .as_ref()
-            .is_some_and(|a| !matches!(a.stage.as_str(), "drawn" | "sealed"))
-    };
+    let closed = |c: &JobDto| c.audit_record.as_ref().is_some_and(|a| !a.stage.is_open());
     wait_for("any canary to close", Duration::from_secs(180), || {
         client.job(&canary).map_or(true, |c| closed(&c))
     });
@@ -383,7 +378,7 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         .job(&canary)
         .ok()
         .and_then(|c| c.audit_record)
-        .map_or(0, |audit| audit.paid.parse().unwrap());
+        .map_or(0, |audit| audit.paid.0);
     let afters: Vec<(u128, u64)> = (0..2)
         .map(|i| net.balance_at(&format!("provider{i}")))
         .collect();
@@ -474,7 +469,7 @@ fn send(net: &Net, name: &str, payload: Payload) -> String {
         .client
         .wait_finalized(&hash, Duration::from_secs(120))
         .unwrap();
-    assert_eq!(done.receipt.unwrap().status, "success");
+    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
     hash
 }
 
@@ -538,14 +533,14 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
     wait_for(
         "the liar's job to be refuted",
         Duration::from_secs(300),
-        || job(&net.client, &id).status == "refuted",
+        || job(&net.client, &id).status == JobStatus::Refuted,
     );
     let done = job(&net.client, &id);
     let dispute = done.dispute.unwrap();
     let ruling = dispute.ruling.unwrap();
     assert!(ruling.provider_lost);
-    assert_eq!(ruling.end, "timeout");
-    assert_eq!(done.refunded.as_deref(), Some(done.escrow.as_str()));
+    assert_eq!(ruling.end, DisputeEnd::Timeout);
+    assert_eq!(done.refunded, Some(done.escrow));
     if out.status.success() {
         assert_eq!(dispute.challenger, net.address("dev8").to_string());
         assert!(!dispute.by_verifier);
@@ -565,7 +560,7 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
     }
     let liar = net.client.provider(&net.address("dev7")).unwrap();
     assert_eq!(liar.disputes_lost, 1);
-    assert_eq!(liar.slashed, ruling.slashed);
+    assert_eq!(liar.slashed, ruling.slashed.to_string());
 }
 
 fn silent_registration() -> Payload {
@@ -616,10 +611,10 @@ fn too_big_for_the_deadline(net: &Net, input: &Path) {
         .jobs_of_consumer(&net.address("dev6"), 1)
         .unwrap()
         .remove(0);
-    assert_eq!(refused.status, "settled");
+    assert_eq!(refused.status, JobStatus::Settled);
     assert_eq!(refused.failed, Some(true));
     assert_eq!(refused.total_fuel, Some(0));
-    assert_eq!(refused.paid.as_deref(), Some("0"));
+    assert_eq!(refused.paid, Some(BaseUnits(0)));
     assert!(client.providers().unwrap().iter().all(|p| p.slashed == "0"));
 }
 
@@ -724,7 +719,7 @@ fn bad_modules(net: &Net, dir: &Path) {
             .expect("the error names the job");
         let failed = job(client, id);
         assert_eq!(failed.failed, Some(true));
-        assert_eq!(failed.status, "settled");
+        assert_eq!(failed.status, JobStatus::Settled);
         // A trap is reproducible: the consumer's own run commits to the same trap leaf.
         let verified = json(&net.plexus(&["job", "verify", id, "--json"]));
         assert_eq!(verified["agrees"], true, "{verified}");
@@ -813,17 +808,17 @@ fn unmatched_job_is_cancelled(net: &Net, input: &Path, consumer: &Address) {
     );
     let dev2 = net.address("dev2");
     let posted = client.jobs_of_consumer(&dev2, 1).unwrap().remove(0);
-    assert_eq!(posted.status, "posted");
+    assert_eq!(posted.status, JobStatus::Posted);
     assert_ne!(dev2, *consumer);
-    let escrow: u128 = posted.escrow.parse().unwrap();
+    let escrow: u128 = posted.escrow.0;
     let fee: u128 = client.status().unwrap().fee_min.parse().unwrap();
     assert_eq!(net.balance("dev2"), before - escrow - fee);
-    let out = net.plexus(&["job", "cancel", &posted.id, "--from", "dev2"]);
+    let out = net.plexus(&["job", "cancel", &posted.id.to_string(), "--from", "dev2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let cancelled = job(client, &posted.id);
-    assert_eq!(cancelled.status, "cancelled");
+    let cancelled = job(client, &posted.id.to_string());
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
     assert_eq!(net.balance("dev2"), before - 2 * fee);
-    let again = net.plexus(&["job", "cancel", &posted.id, "--from", "dev2"]);
+    let again = net.plexus(&["job", "cancel", &posted.id.to_string(), "--from", "dev2"]);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("job_not_cancellable"),
@@ -850,7 +845,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     let done = client
         .wait_finalized(&hash, Duration::from_secs(120))
         .unwrap();
-    assert_eq!(done.receipt.unwrap().status, "success");
+    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
 
     let before = net.balance("dev3");
     let out = net.plexus(&[
@@ -873,7 +868,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
     let dev3 = net.address("dev3");
     let expired = client.jobs_of_consumer(&dev3, 1).unwrap().remove(0);
-    assert_eq!(expired.status, "expired");
+    assert_eq!(expired.status, JobStatus::Expired);
     assert_eq!(expired.provider, Some(silent.to_string()));
     let fee: u128 = status.fee_min.parse().unwrap();
     assert_eq!(
@@ -882,7 +877,7 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
         "the whole escrow came back"
     );
     let record = client.provider(&silent).unwrap();
-    let lock: u128 = expired.bond_locked.as_deref().unwrap().parse().unwrap();
+    let lock: u128 = expired.bond_locked.unwrap().0;
     assert!(lock > 0);
     assert_eq!(record.slashed, lock.to_string(), "the job's lock is burned");
     assert_eq!(record.bond, (1_000 * plexus_types::PLX - lock).to_string());
@@ -967,15 +962,21 @@ fn a_provider_restarted_mid_job_still_settles_it() {
                     .jobs_of_consumer(&dev4, 1)
                     .ok()
                     .and_then(|jobs| jobs.into_iter().next())
-                    .and_then(|job| provider_record(&provider_api, &job.id))
+                    .and_then(|job| provider_record(&provider_api, &job.id.to_string()))
                     .is_some_and(|record| record["running"] == true)
             },
         );
         let mut provider = provider;
         provider.0.kill().unwrap();
         provider.0.wait().unwrap();
-        let id = net.client.jobs_of_consumer(&dev4, 1).unwrap().remove(0).id;
-        assert_eq!(job(&net.client, &id).status, "assigned");
+        let id = net
+            .client
+            .jobs_of_consumer(&dev4, 1)
+            .unwrap()
+            .remove(0)
+            .id
+            .to_string();
+        assert_eq!(job(&net.client, &id).status, JobStatus::Assigned);
         // Restarted a thousand times slower than it was: 10^9 fuel at 1 000 fuel/s never fits.
         let restarted = start(SLOW_FUEL_PER_SECOND);
         (consumer.join().unwrap(), id, restarted)
@@ -984,11 +985,11 @@ fn a_provider_restarted_mid_job_still_settles_it() {
     assert_eq!(run["job_id"], id);
     assert_eq!(run["output"]["labels"].as_array().unwrap().len(), 32);
     let settled = job(&net.client, &id);
-    assert_eq!(settled.status, "settled");
+    assert_eq!(settled.status, JobStatus::Settled);
     assert_eq!(settled.failed, Some(false));
     let provider0 = net.address("provider0");
     assert_eq!(settled.provider, Some(provider0.to_string()));
-    let paid: u128 = settled.paid.as_deref().unwrap().parse().unwrap();
+    let paid: u128 = settled.paid.unwrap().0;
     assert!(paid > 0, "the resumed job is paid");
 
     // The provider's journal kept the one decision it made, at the first start's figure.
@@ -1014,7 +1015,7 @@ fn a_provider_restarted_mid_job_still_settles_it() {
         .unwrap()
         .remove(0);
     assert_eq!((refused.failed, refused.total_fuel), (Some(true), Some(0)));
-    let record = provider_record(&provider_api, &refused.id).unwrap();
+    let record = provider_record(&provider_api, &refused.id.to_string()).unwrap();
     assert_eq!(record["decision"]["decision"], "refused", "{record}");
 }
 
@@ -1068,25 +1069,25 @@ fn a_forged_output_is_disputed_and_the_forger_slashed() {
 
     // The chain's record: audited in full by provider0, disputed, ruled on a re-run.
     let done = job(client, &id);
-    assert_eq!(done.status, "refuted");
+    assert_eq!(done.status, JobStatus::Refuted);
     assert_eq!(done.provider.as_deref(), Some(forger.to_string().as_str()));
     let audit = done.audit_record.clone().unwrap();
     assert_eq!(
-        (audit.kind.as_str(), audit.stage.as_str()),
-        ("full", "disputed")
+        (audit.kind, audit.stage),
+        (AuditKind::Full, AuditStage::Disputed)
     );
     assert_eq!(audit.verifier, verifier.to_string());
     let dispute = done.dispute.clone().unwrap();
     assert!(dispute.by_verifier);
     let ruling = dispute.ruling.unwrap();
     assert!(ruling.provider_lost);
-    assert_eq!(ruling.end, "replay");
+    assert_eq!(ruling.end, DisputeEnd::Replay);
     // The slash: 13 times the job's value at the forger's ask (0.001 PLX per Mfuel).
     let value: u128 = 50_000_000 * 1_000_000 / 1_000_000;
-    let slashed: u128 = ruling.slashed.parse().unwrap();
+    let slashed: u128 = ruling.slashed.0;
     assert_eq!(slashed, 13 * value);
-    assert_eq!(done.slashed.as_deref(), Some(ruling.slashed.as_str()));
-    assert_eq!(done.refunded.as_deref(), Some(done.escrow.as_str()));
+    assert_eq!(done.slashed, Some(ruling.slashed));
+    assert_eq!(done.refunded, Some(done.escrow));
 
     // The forger's record and bond, through the API and the CLI.
     let record = client.provider(&forger).unwrap();
@@ -1102,7 +1103,7 @@ fn a_forged_output_is_disputed_and_the_forger_slashed() {
         .find(|p| p["address"] == forger.to_string())
         .unwrap();
     assert_eq!(row["disputes_lost"], 1);
-    assert_eq!(row["slashed"], ruling.slashed.as_str());
+    assert_eq!(row["slashed"], ruling.slashed.to_string());
     let status = json(&net.plexus(&["job", "status", &id, "--json"]));
     assert_eq!(status["status"], "refuted");
     let text = net.plexus(&["job", "status", &id]);
@@ -1154,11 +1155,11 @@ fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
     ]));
     let id = run["job_id"].as_str().unwrap();
     let done = job(client, id);
-    assert_eq!(done.status, "settled");
+    assert_eq!(done.status, JobStatus::Settled);
     let audit = done.audit_record.clone().unwrap();
     assert_eq!(
-        (audit.kind.as_str(), audit.stage.as_str()),
-        ("light", "passed")
+        (audit.kind, audit.stage),
+        (AuditKind::Light, AuditStage::Passed)
     );
     // More than the one segment the default 2^26 gives this job: the provider checkpointed at
     // the chain's seg_fuel. The last segment is always drawn.
@@ -1235,8 +1236,12 @@ fn a_dispute_whose_content_one_validator_holds_settles_on_all_four() {
     );
     let ruling = dispute.ruling.unwrap();
     assert!(ruling.provider_lost);
-    assert_eq!(ruling.end, "replay", "the validators re-ran the segment");
-    let slashed: u128 = ruling.slashed.parse().unwrap();
+    assert_eq!(
+        ruling.end,
+        DisputeEnd::Replay,
+        "the validators re-ran the segment"
+    );
+    let slashed: u128 = ruling.slashed.0;
     // 13 times the job's value at the forger's ask (0.001 PLX per Mfuel).
     assert_eq!(slashed, 13 * 50_000_000);
     assert_eq!(
@@ -1251,7 +1256,7 @@ fn a_dispute_whose_content_one_validator_holds_settles_on_all_four() {
 
     // Every validator executed the settlement itself and reached the same state.
     let settled = client.block(Some(ruling.height)).unwrap();
-    let module: plexus_types::Digest = plexus_types::hash::parse_digest(&done.module).unwrap();
+    let module: plexus_types::Digest = done.module.digest();
     for i in 1..4u16 {
         let other = Client::new(&format!("http://127.0.0.1:{}", net.api + i));
         wait_for(
@@ -1336,7 +1341,8 @@ fn audits_drawn_to(net: &Net, consumers: &[&str], verifier: &Address) -> Vec<Str
                     .into_iter()
                     .next()?;
                 let audit = job.audit_record?;
-                (audit.verifier == verifier.to_string() && audit.stage == "drawn").then_some(job.id)
+                (audit.verifier == verifier.to_string() && audit.stage == AuditStage::Drawn)
+                    .then(|| job.id.to_string())
             })
             .collect();
         ids.len() == consumers.len()
@@ -1450,11 +1456,11 @@ fn a_slow_verifier_drawn_for_several_audits_and_restarted_is_never_slashed() {
     );
     for id in &first {
         let done = job(client, id);
-        assert_eq!(done.status, "settled", "{id}");
+        assert_eq!(done.status, JobStatus::Settled, "{id}");
         let audit = done.audit_record.unwrap();
         assert_eq!(
-            (audit.verifier.as_str(), audit.stage.as_str()),
-            (verifier.to_string().as_str(), "passed")
+            (audit.verifier.as_str(), audit.stage),
+            (verifier.to_string().as_str(), AuditStage::Passed)
         );
     }
 
@@ -1470,9 +1476,9 @@ fn a_slow_verifier_drawn_for_several_audits_and_restarted_is_never_slashed() {
     }
     for id in &second {
         let done = job(client, id);
-        assert_eq!(done.status, "settled", "{id}");
+        assert_eq!(done.status, JobStatus::Settled, "{id}");
         let audit = done.audit_record.unwrap();
-        assert_eq!(audit.stage, "declined", "{id}");
+        assert_eq!(audit.stage, AuditStage::Declined, "{id}");
         assert_eq!(audit.declined, vec![verifier.to_string()]);
     }
 
@@ -1545,7 +1551,11 @@ fn job_run_waits_out_its_node_killed_and_restarted() {
         posted.is_some()
     });
     let posted = posted.unwrap();
-    assert_ne!(posted.status, "settled", "the job settled before the kill");
+    assert_ne!(
+        posted.status,
+        JobStatus::Settled,
+        "the job settled before the kill"
+    );
 
     devnet.0.kill().unwrap();
     devnet.0.wait().unwrap();
@@ -1567,13 +1577,13 @@ fn job_run_waits_out_its_node_killed_and_restarted() {
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     assert!(run.wait().unwrap().success(), "job run failed: {stderr}");
     let printed: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
-    assert_eq!(printed["job_id"], posted.id.as_str());
+    assert_eq!(printed["job_id"], posted.id.to_string());
     assert_eq!(printed["output"]["labels"].as_array().unwrap().len(), 20);
-    let settled = job(&client, &posted.id);
-    assert_eq!(settled.status, "settled");
+    let settled = job(&client, &posted.id.to_string());
+    assert_eq!(settled.status, JobStatus::Settled);
     assert_eq!(
         printed["output_hash"],
-        settled.output_hash.unwrap().as_str()
+        settled.output_hash.unwrap().to_string()
     );
     assert_eq!(
         printed["blocks"]["settled"],

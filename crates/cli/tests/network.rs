@@ -393,7 +393,7 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
             validators[0]
                 .client
                 .tx(&through_full)
-                .is_ok_and(|s| s.status == "finalized")
+                .is_ok_and(|s| s.status == plexus_client::dto::TxState::Finalized)
         },
     );
 
@@ -527,7 +527,7 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
     let mut finalized: BTreeMap<String, u64> = BTreeMap::new();
     for hash in &accepted {
         if let Ok(status) = validators[0].client.tx(hash)
-            && status.status == "finalized"
+            && status.status == plexus_client::dto::TxState::Finalized
         {
             finalized.insert(hash.clone(), status.height.unwrap());
         }
@@ -542,8 +542,8 @@ fn four_validators_survive_crashes_and_stop_without_a_quorum() {
         for (i, validator) in validators.iter().enumerate() {
             let status = validator.client.tx(hash).unwrap();
             assert_eq!(
-                (status.status.as_str(), status.height),
-                ("finalized", Some(*height)),
+                (status.status, status.height),
+                (plexus_client::dto::TxState::Finalized, Some(*height)),
                 "validator {i}: {hash}"
             );
         }

@@ -261,7 +261,7 @@ impl Client {
         let mut resubmitted = Instant::now();
         loop {
             match self.tx(&hash) {
-                Ok(status) if status.status == "finalized" => return Ok(status),
+                Ok(status) if status.status == TxState::Finalized => return Ok(status),
                 Ok(_) => {}
                 Err(ClientError::Api { status: 404, .. })
                     if resubmitted.elapsed() >= RESUBMIT_INTERVAL =>
@@ -380,8 +380,9 @@ impl Client {
         self.get(&format!("/v1/providers/{address}"))
     }
 
-    /// One job by id, hex (`unknown_job` if it was never posted or has been pruned).
-    pub fn job(&self, id: &str) -> Result<JobDto, ClientError> {
+    /// One job by id, hex (`unknown_job` if it was never posted or has been pruned): a
+    /// [`HexDigest`] or the text a user typed.
+    pub fn job(&self, id: impl std::fmt::Display) -> Result<JobDto, ClientError> {
         self.get(&format!("/v1/jobs/{id}"))
     }
 
@@ -445,7 +446,7 @@ impl Client {
         let start = Instant::now();
         loop {
             match self.tx(hash) {
-                Ok(status) if status.status == "finalized" => return Ok(status),
+                Ok(status) if status.status == TxState::Finalized => return Ok(status),
                 Ok(_) => {}
                 Err(ClientError::Api { status: 404, .. }) => {}
                 Err(err) => return Err(err),

@@ -1,6 +1,16 @@
 //! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
+//! Protocol states are enums (`states`) and a job's hashes and amounts typed values (`values`)
+//! that serialize to those same strings.
 
 pub mod params;
+pub mod states;
+pub mod values;
+
+pub use states::{
+    AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus, Turn,
+    TxState, UnknownState,
+};
+pub use values::{BaseUnits, HexDigest, ValueError};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,7 +32,7 @@ pub struct SubmitResponse {
 pub struct ReceiptDto {
     pub tx_hash: String,
     /// `success`, `failed` (fee charged, no effect) or `rejected` (nothing charged).
-    pub status: String,
+    pub status: ReceiptStatus,
     pub reason: Option<String>,
     pub fee_burned: String,
 }
@@ -31,7 +41,7 @@ pub struct ReceiptDto {
 pub struct TxStatusDto {
     pub hash: String,
     /// `pending` or `finalized` (unknown transactions are a 404).
-    pub status: String,
+    pub status: TxState,
     pub height: Option<u64>,
     pub index: Option<u32>,
     pub receipt: Option<ReceiptDto>,
@@ -278,48 +288,48 @@ pub struct ProviderDto {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct JobDto {
     /// The hash of the transaction that posted it.
-    pub id: String,
+    pub id: HexDigest,
     pub consumer: String,
     /// `posted`, `assigned`, `committed`, `settled`, `expired` or `cancelled`.
-    pub status: String,
-    pub module: String,
-    pub blobs: Vec<String>,
-    pub input: String,
+    pub status: JobStatus,
+    pub module: HexDigest,
+    pub blobs: Vec<HexDigest>,
+    pub input: HexDigest,
     pub max_fuel: u64,
-    pub price_cap_per_mfuel: String,
+    pub price_cap_per_mfuel: BaseUnits,
     /// `standard` or `full`.
-    pub audit: String,
-    pub escrow: String,
+    pub audit: AuditClass,
+    pub escrow: BaseUnits,
     pub posted_height: u64,
     /// The last height a commitment is accepted at.
     pub deadline_height: u64,
     /// The matched provider, its ask (the job's price), its bond lock and the match height.
     pub provider: Option<String>,
-    pub ask_per_mfuel: Option<String>,
-    pub bond_locked: Option<String>,
+    pub ask_per_mfuel: Option<BaseUnits>,
+    pub bond_locked: Option<BaseUnits>,
     pub assigned_height: Option<u64>,
     /// The commitment, once made.
-    pub output_hash: Option<String>,
+    pub output_hash: Option<HexDigest>,
     pub total_fuel: Option<u64>,
     pub segments: Option<u32>,
-    pub trace_root: Option<String>,
+    pub trace_root: Option<HexDigest>,
     pub failed: Option<bool>,
     pub committed_height: Option<u64>,
     /// When a committed job settles.
     pub settle_height: Option<u64>,
     /// Taken from the escrow for the work (settled jobs): fuel x ask, rounded down. The
     /// provider's balance got `paid - burned - audit_fee`.
-    pub paid: Option<String>,
+    pub paid: Option<BaseUnits>,
     /// Of `paid`, burned (the governed `payment_burn_bps` share; settled jobs).
     #[serde(default)]
-    pub burned: Option<String>,
+    pub burned: Option<BaseUnits>,
     /// Of `paid`, into the audit fee pool that pays verifiers (settled jobs).
     #[serde(default)]
-    pub audit_fee: Option<String>,
+    pub audit_fee: Option<BaseUnits>,
     /// Returned to the consumer (settled, expired or cancelled jobs).
-    pub refunded: Option<String>,
+    pub refunded: Option<BaseUnits>,
     /// Taken from the provider's bond (expired assigned jobs, refuted jobs).
-    pub slashed: Option<String>,
+    pub slashed: Option<BaseUnits>,
     /// The height the job settled, expired, was cancelled or refuted at.
     pub finished_height: Option<u64>,
     /// The job's audit, once drawn.
@@ -334,7 +344,7 @@ pub struct JobDto {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AuditDto {
     /// `full` or `light`.
-    pub kind: String,
+    pub kind: AuditKind,
     /// The segments a light audit re-runs (empty for a full audit).
     pub segments: Vec<u64>,
     pub verifier: String,
@@ -343,11 +353,11 @@ pub struct AuditDto {
     pub due_height: u64,
     /// `drawn`, `sealed`, `passed`, `disputed`, `missed`, `declined` or `withdrawn` (a canary
     /// whose job was pruned first).
-    pub stage: String,
+    pub stage: AuditStage,
     /// Paid to the verifier from the audit pool (when the audit passed or the verifier won the
     /// dispute it opened).
     #[serde(default)]
-    pub paid: String,
+    pub paid: BaseUnits,
     /// Shown once a canary (the protocol's audit of a known-wrong commitment) is closed:
     /// `true` if the verifier flagged it, `false` if it agreed and was slashed. Open canaries
     /// look like any full audit.
@@ -373,14 +383,14 @@ pub struct DisputeDto {
     pub challenger: String,
     /// The challenger is the job's verifier (else its consumer).
     pub by_verifier: bool,
-    pub deposit: String,
+    pub deposit: BaseUnits,
     pub opened_height: u64,
     /// When the next move (or the settlement) is due; the side that owes it loses after.
     pub due_height: u64,
     /// `awaiting_reveal`, `awaiting_choice`, `awaiting_proof`, `resolved` or `ruled`.
-    pub phase: String,
+    pub phase: DisputePhase,
     /// `defender` (the provider), `challenger`, `settle` (anyone) or none once ruled.
-    pub to_move: Option<String>,
+    pub to_move: Option<Turn>,
     pub round: u32,
     /// The disputed interval of leaves.
     pub lo: u64,
@@ -398,9 +408,9 @@ pub struct DisputeDto {
 pub struct RulingDto {
     pub provider_lost: bool,
     /// `replay` or `timeout`.
-    pub end: String,
-    pub slashed: String,
-    pub to_winner: String,
+    pub end: DisputeEnd,
+    pub slashed: BaseUnits,
+    pub to_winner: BaseUnits,
     pub height: u64,
 }
 

@@ -1,11 +1,13 @@
 //! The Plexus Rust SDK.
 //!
 //! - `dto`: the JSON shapes of the node's HTTP API (the node serves them, this crate reads them).
+//! - `dispute`: the one dispute-play loop of the agent and `plexus job verify --dispute`.
 //! - `Client`: a typed, blocking client of that API.
 //! - `TxBuilder`: builds and signs transactions.
 //! - `verify_proof`: checks an account proof from the API against a state root.
 
 pub mod client;
+pub mod dispute;
 pub mod dto;
 
 pub use client::{Client, ClientError, RetryPolicy};

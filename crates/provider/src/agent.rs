@@ -10,21 +10,23 @@
 //! thread submits every transaction, so nonces never race.
 
 use crate::{
-    acceptance::{self, Decision, GIVE_UP_BEFORE_DEADLINE_BLOCKS, Terms},
-    fueltrace::{self, PlayError},
+    acceptance::{self, Decision, Terms},
+    fueltrace::PlayError,
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
     runner::{Assignment, RunError, Runner},
 };
 use plexus_blobs::BlobError;
 use plexus_client::{
     Client, ClientError, TxBuilder,
-    dto::{DisputeDto, JobDto},
+    dispute::{HostError, Leaves, Player},
+    dto::{JobDto, ReceiptStatus},
 };
 use plexus_fueltrace::dissection::Role;
 use plexus_types::{
     Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
     job::ResourceProfile,
 };
+use std::path::Path;
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
@@ -36,7 +38,9 @@ use std::{
 };
 use tracing::{info, warn};
 
+pub mod policy;
 mod verifier;
+use policy::JobAction;
 pub use verifier::{AUDIT_SAFETY_BLOCKS, Drawn, Load, Step, VerifierConfig, step};
 
 /// Jobs read from the node per poll (newest first): more than a provider ever has in flight.
@@ -45,8 +49,9 @@ pub const JOBS_POLLED_MAX: usize = 100;
 pub const BLOCK_MS_ASSUMED: u64 = 250;
 /// Blocks between heartbeats (the chain's default tolerance is 3 missed intervals of 20).
 pub const HEARTBEAT_EVERY_BLOCKS: u64 = 10;
-/// Blocks after which a commitment that is still not on chain is sent again.
-pub const RESEND_AFTER_BLOCKS: u64 = 10;
+/// Blocks after which a commitment, an audit step or a dispute step that is still not on chain
+/// is sent again (the dispute loop's).
+pub const RESEND_AFTER_BLOCKS: u64 = plexus_client::dispute::RESEND_AFTER_BLOCKS;
 
 /// What the agent advertises and how it pays for it.
 #[derive(Clone, Debug)]
@@ -91,9 +96,12 @@ pub struct Agent {
     /// The speed figure the background re-measurement publishes (`speed::Remeasure`); when it
     /// differs from the offer's, the offer is updated on chain. `None`: the figure is fixed.
     pub speed_figure: Option<Arc<AtomicU64>>,
-    /// The last dispute or audit step sent per job: (what it answered, height sent), so a step
-    /// is sent once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
+    /// The last audit step sent per job: (what it answered, height sent), so a step is sent
+    /// once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
     steps_sent: BTreeMap<String, (String, u64)>,
+    /// Its side of disputes over its own commitments, and (as a verifier) over others'.
+    defender: Player,
+    challenger: Player,
     done_tx: mpsc::Sender<(Assignment, Result<CommitmentRecord, RunError>)>,
     done_rx: mpsc::Receiver<(Assignment, Result<CommitmentRecord, RunError>)>,
 }
@@ -126,6 +134,18 @@ impl Agent {
             audits: verifier::Audits::default(),
             speed_figure: None,
             steps_sent: BTreeMap::new(),
+            defender: Player::new(
+                Role::Defender,
+                plexus_client::dispute::next_move,
+                true,
+                RESEND_AFTER_BLOCKS,
+            ),
+            challenger: Player::new(
+                Role::Challenger,
+                plexus_client::dispute::next_move,
+                true,
+                RESEND_AFTER_BLOCKS,
+            ),
             done_tx,
             done_rx,
         }
@@ -137,14 +157,7 @@ impl Agent {
 
     /// Signs and submits `payload`; returns the transaction hash.
     fn submit(&self, payload: Payload) -> Result<String, ClientError> {
-        let status = self.node.status()?;
-        let builder = TxBuilder {
-            key: &self.key,
-            chain_id: status.chain_id,
-            fee: status.fee_min.parse().unwrap_or(plexus_client::FEE_DEFAULT),
-        };
-        let nonce = self.node.account(&self.address)?.next_nonce;
-        self.node.submit(&builder.build(nonce, payload))
+        submit_signed(&self.node, &self.key, &self.address, payload)
     }
 
     /// Submits and waits for finality; a non-success receipt is an error.
@@ -152,7 +165,7 @@ impl Agent {
         let hash = self.submit(payload)?;
         let done = self.node.wait_finalized(&hash, Duration::from_secs(60))?;
         match done.receipt {
-            Some(receipt) if receipt.status == "success" => Ok(()),
+            Some(receipt) if receipt.status == ReceiptStatus::Success => Ok(()),
             Some(receipt) => Err(AgentError::Register(format!(
                 "transaction {hash} {}: {}",
                 receipt.status,
@@ -252,7 +265,7 @@ impl Agent {
             self.finished(job, result, height)?;
         }
         let listed = self.node.jobs_of_provider(&self.address, JOBS_POLLED_MAX)?;
-        let seen: BTreeSet<String> = listed.iter().map(|job| job.id.clone()).collect();
+        let seen: BTreeSet<String> = listed.iter().map(|job| job.id.to_string()).collect();
         for job in &listed {
             self.reconcile(job, height)?;
         }
@@ -291,7 +304,7 @@ impl Agent {
         let commitment = match result {
             Ok(commitment) => commitment,
             Err(err @ (RunError::Unavailable { .. } | RunError::Blobs(BlobError::Full { .. })))
-                if deadline.is_some_and(|d| height + GIVE_UP_BEFORE_DEADLINE_BLOCKS >= d) =>
+                if policy::give_up(deadline, height) =>
             {
                 warn!(job = %id, %err, "giving up a job that cannot run here");
                 match self.runner.refusal(&err.to_string()) {
@@ -352,11 +365,9 @@ impl Agent {
     /// Carries out the journal's decision on `job`: runs an accepted job (when a slot is free)
     /// or commits the refusal of a refused one. Never decides again.
     fn start(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
-        let Some(assignment) = assignment(job) else {
-            warn!(job = %job.id, "the node's job record does not parse");
-            return Ok(());
-        };
-        let decision = self.journal().get(&job.id).and_then(|r| r.decision.clone());
+        let assignment = assignment(job);
+        let id = job.id.to_string();
+        let decision = self.journal().get(&id).and_then(|r| r.decision.clone());
         if let Some(Decision::Refused { reason, .. }) = decision {
             // Refusing costs a fee; running a job that cannot make its deadline costs the lock.
             let commitment = match self.runner.refusal(&reason) {
@@ -367,20 +378,20 @@ impl Agent {
                 }
             };
             self.journal().set_phase(
-                &job.id,
+                &id,
                 Phase::Executed {
                     commitment: commitment.clone(),
                 },
             )?;
-            return self.commit(&job.id, commitment, height);
+            return self.commit(&id, commitment, height);
         }
         // Accepted (or recorded before decisions were kept, which only accepted jobs were).
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if running.contains(&job.id) || running.len() >= self.capacity {
+        if running.contains(&id) || running.len() >= self.capacity {
             return Ok(());
         }
-        info!(job = %job.id, "running the job");
-        running.insert(job.id.clone());
+        info!(job = %id, "running the job");
+        running.insert(id);
         let runner = self.runner.clone();
         let done = self.done_tx.clone();
         std::thread::spawn(move || {
@@ -454,67 +465,54 @@ impl Agent {
         }
     }
 
-    /// Brings the journal in line with the chain's view of `job`.
+    /// Brings the journal in line with the chain's view of `job`: carries out what
+    /// [`policy::job_actions`] decides.
     fn reconcile(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
-        let record = self.journal().get(&job.id).cloned();
-        match (job.status.as_str(), record.map(|r| r.phase)) {
-            ("assigned", None) => {
-                let decision = self.decide(job, height);
-                self.journal().put(JobRecord {
-                    id: job.id.clone(),
-                    deadline_height: job.deadline_height,
-                    phase: Phase::Assigned,
-                    decision: Some(decision),
-                })?;
-                self.start(job, height)?;
-            }
-            ("assigned", Some(Phase::Assigned)) => self.start(job, height)?,
-            ("assigned", Some(Phase::Executed { commitment })) => {
-                self.commit(&job.id, commitment, height)?
-            }
-            (
-                "assigned",
-                Some(Phase::CommitSent {
-                    commitment,
-                    sent_height,
-                    ..
-                }),
-            ) if height > sent_height + RESEND_AFTER_BLOCKS => {
-                self.commit(&job.id, commitment, height)?
-            }
-            ("committed", Some(phase)) => {
-                if !matches!(phase, Phase::Committed { .. })
-                    && let Some(commitment) = phase.commitment().cloned()
-                {
+        let id = job.id.to_string();
+        let phase = self.journal().get(&id).map(|r| r.phase.clone());
+        for action in policy::job_actions(job.status, phase.as_ref(), height) {
+            match action {
+                JobAction::Decide => {
+                    let decision = self.decide(job, height);
+                    self.journal().put(JobRecord {
+                        id: id.clone(),
+                        deadline_height: job.deadline_height,
+                        phase: Phase::Assigned,
+                        decision: Some(decision),
+                    })?;
+                }
+                JobAction::Start => self.start(job, height)?,
+                JobAction::Commit(commitment) => self.commit(&id, commitment, height)?,
+                JobAction::RecordCommitted(commitment) => {
                     self.journal()
-                        .set_phase(&job.id, Phase::Committed { commitment })?;
+                        .set_phase(&id, Phase::Committed { commitment })?;
                 }
-                if let Err(err) = self.defend(job, height) {
-                    warn!(job = %job.id, %err, "dispute step failed");
+                JobAction::Defend => {
+                    if let Err(err) = self.play_dispute(job, height, Role::Defender) {
+                        warn!(job = %job.id, %err, "dispute step failed");
+                    }
+                }
+                JobAction::Refuted => {
+                    let slashed = job.slashed.unwrap_or_default().to_string();
+                    warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
+                    self.journal().set_phase(&id, Phase::Refuted { slashed })?;
+                    self.clean_up(job)?;
+                }
+                JobAction::Settled(commitment) => {
+                    let paid = job.paid.unwrap_or_default().to_string();
+                    info!(job = %job.id, %paid, "settled: paid");
+                    if let Some(commitment) = commitment {
+                        self.journal()
+                            .set_phase(&id, Phase::Settled { commitment, paid })?;
+                    }
+                    self.clean_up(job)?;
+                }
+                JobAction::Expired => {
+                    warn!(job = %job.id, "the job expired before its commitment landed");
+                    self.journal().set_phase(&id, Phase::Expired)?;
+                    self.clean_up(job)?;
                 }
             }
-            ("refuted", Some(phase)) if !phase.is_final() => {
-                let slashed = job.slashed.clone().unwrap_or_default();
-                warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
-                self.journal()
-                    .set_phase(&job.id, Phase::Refuted { slashed })?;
-                self.clean_up(job)?;
-            }
-            ("settled", Some(phase)) if !phase.is_final() => {
-                let paid = job.paid.clone().unwrap_or_default();
-                info!(job = %job.id, %paid, "settled: paid");
-                if let Some(commitment) = phase.commitment().cloned() {
-                    self.journal()
-                        .set_phase(&job.id, Phase::Settled { commitment, paid })?;
-                }
-                self.clean_up(job)?;
-            }
-            ("expired", Some(phase)) if !phase.is_final() => {
-                warn!(job = %job.id, "the job expired before its commitment landed");
-                self.journal().set_phase(&job.id, Phase::Expired)?;
-                self.clean_up(job)?;
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -534,66 +532,70 @@ impl Agent {
         self.steps_sent.insert(job.to_string(), (key, height));
     }
 
-    /// The provider's side of a dispute over one of its jobs: reveal, prove, or settle.
-    fn defend(&mut self, job: &JobDto, height: u64) -> Result<(), FuelTraceError> {
-        match job.dispute.as_ref().filter(|d| d.ruling.is_none()) {
-            Some(dispute) => self.play(job, dispute, Role::Defender, height),
-            None => Ok(()),
-        }
-    }
-
-    /// This agent's next step as `role` in the open dispute over `job`: a dissection move from
-    /// its own leaves, or the settlement of a resolved game; sent once per chain state.
-    fn play(
+    /// This agent's step as `role` in the open dispute over `job`, if one is due: the one
+    /// dispute loop, with the agent's leaves, checkpoints and key.
+    fn play_dispute(
         &mut self,
         job: &JobDto,
-        dispute: &DisputeDto,
-        role: Role,
         height: u64,
+        role: Role,
     ) -> Result<(), FuelTraceError> {
-        let key = format!(
-            "{}:{}:{}:{}",
-            dispute.phase, dispute.round, dispute.lo, dispute.hi
-        );
-        if !self.due(&job.id, &key, height) {
-            return Ok(());
+        let mut host = AgentHost {
+            node: &self.node,
+            key: &self.key,
+            address: &self.address,
+            dir: &self.runner.dir,
+        };
+        let player = match role {
+            Role::Defender => &mut self.defender,
+            Role::Challenger => &mut self.challenger,
+        };
+        if let Some(sent) = player.play(job, height, &mut host)? {
+            info!(job = %job.id, phase = %sent.state.phase, round = sent.state.round, side = ?role, tx = %sent.tx, "dispute step sent");
         }
-        let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
-        let mine = match role {
-            Role::Defender => "defender",
-            Role::Challenger => "challenger",
-        };
-        let payload = match dispute.to_move.as_deref() {
-            Some("settle") => self.settlement(dispute, &id)?,
-            Some(to_move) if to_move == mine => {
-                let game = fueltrace::game(dispute)?;
-                let leaves = crate::leaves::read_leaves(&self.runner.dir, &id)?
-                    .ok_or_else(|| PlayError::NoTrace(job.id.clone()))?;
-                let step = match role {
-                    Role::Defender => fueltrace::defend(&game, &leaves).map_err(PlayError::from)?,
-                    Role::Challenger => fueltrace::challenge(&game, &leaves),
-                };
-                match step {
-                    Some(step) => Payload::DisputeMove { job: id, step },
-                    None => return Ok(()),
-                }
-            }
-            _ => return Ok(()),
-        };
-        let tx = self.submit(payload)?;
-        info!(job = %job.id, phase = %dispute.phase, round = dispute.round, side = mine, %tx, "dispute step sent");
-        self.sent(&job.id, key, height);
         Ok(())
     }
+}
 
-    /// The settlement of a resolved dispute: upload the agreed pre-state, then ask for the re-run.
-    fn settlement(&self, dispute: &DisputeDto, id: &Digest) -> Result<Payload, FuelTraceError> {
-        let (lo, _) = dispute
-            .resolved
-            .as_ref()
-            .ok_or(FuelTraceError::Record("resolved leaves"))?;
-        let manifest = crate::rerun::upload_pre_state(&self.node, &self.runner.dir, id, lo.index)?;
-        Ok(Payload::DisputeSettle { job: *id, manifest })
+/// Signs `payload` with `key` at the account's next nonce and the chain's minimum fee, and
+/// submits it; the transaction hash.
+fn submit_signed(
+    node: &Client,
+    key: &PrivateKey,
+    address: &Address,
+    payload: Payload,
+) -> Result<String, ClientError> {
+    let status = node.status()?;
+    let builder = TxBuilder {
+        key,
+        chain_id: status.chain_id,
+        fee: status.fee_min.parse().unwrap_or(plexus_client::FEE_DEFAULT),
+    };
+    let nonce = node.account(address)?.next_nonce;
+    node.submit(&builder.build(nonce, payload))
+}
+
+/// The agent's side of a dispute step: its trace leaves and checkpoints on disk, its key.
+struct AgentHost<'a> {
+    node: &'a Client,
+    key: &'a PrivateKey,
+    address: &'a Address,
+    dir: &'a Path,
+}
+
+impl plexus_client::dispute::Host for AgentHost<'_> {
+    fn leaves(&self, job: &Digest) -> Result<Option<Leaves>, HostError> {
+        Ok(crate::leaves::read_leaves(self.dir, job)?)
+    }
+
+    fn upload_pre_state(&self, job: &Digest, index: u64) -> Result<Digest, HostError> {
+        Ok(crate::rerun::upload_pre_state(
+            self.node, self.dir, job, index,
+        )?)
+    }
+
+    fn submit(&mut self, payload: Payload) -> Result<String, HostError> {
+        Ok(submit_signed(self.node, self.key, self.address, payload)?)
     }
 }
 
@@ -604,6 +606,8 @@ pub enum FuelTraceError {
     Record(&'static str),
     #[error("{0}")]
     Play(#[from] PlayError),
+    #[error("dispute: {0}")]
+    Dispute(#[from] plexus_client::dispute::PlayError),
     #[error("node: {0}")]
     Node(#[from] ClientError),
     #[error("running the job: {0}")]
@@ -615,10 +619,10 @@ pub enum FuelTraceError {
 /// The provider's commitment as the chain holds it, from the node's job record.
 fn chain_commitment(job: &JobDto) -> Option<plexus_types::job::Commitment> {
     Some(plexus_types::job::Commitment {
-        output_hash: parse_digest(job.output_hash.as_deref()?)?,
+        output_hash: job.output_hash?.digest(),
         total_fuel: job.total_fuel?,
         segments: job.segments?,
-        trace_root: parse_digest(job.trace_root.as_deref()?)?,
+        trace_root: job.trace_root?.digest(),
         failed: job.failed?,
     })
 }
@@ -628,14 +632,9 @@ impl Agent {
     /// asks for them) and its input and blobs (modules stay: jobs reuse them). The output stays
     /// for consumers who fetch it later.
     fn clean_up(&self, job: &JobDto) -> Result<(), AgentError> {
-        let Some(id) = parse_digest(&job.id) else {
-            return Ok(());
-        };
-        crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&id)?;
+        crate::checkpoints::CheckpointReader::new(&self.runner.dir).remove_job(&job.id.0)?;
         for hash in job.blobs.iter().chain(std::iter::once(&job.input)) {
-            if let Some(hash) = parse_digest(hash)
-                && let Err(err) = self.runner.blobs.remove(&hash)
-            {
+            if let Err(err) = self.runner.blobs.remove(&hash.0) {
                 warn!(job = %job.id, %err, "cannot remove a finished job's blob");
             }
         }
@@ -644,17 +643,12 @@ impl Agent {
 }
 
 /// The executor's view of a chain job record.
-fn assignment(job: &JobDto) -> Option<Assignment> {
-    let digest = |text: &str| parse_digest(text);
-    Some(Assignment {
-        id: digest(&job.id)?,
-        module: digest(&job.module)?,
-        blobs: job
-            .blobs
-            .iter()
-            .map(|b| digest(b))
-            .collect::<Option<Vec<Digest>>>()?,
-        input: digest(&job.input)?,
+fn assignment(job: &JobDto) -> Assignment {
+    Assignment {
+        id: job.id.0,
+        module: job.module.0,
+        blobs: job.blobs.iter().map(|b| b.0).collect(),
+        input: job.input.0,
         max_fuel: job.max_fuel,
-    })
+    }
 }

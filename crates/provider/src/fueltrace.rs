@@ -1,21 +1,20 @@
-//! The agent's moves in FuelTrace disputes: as the defender of its own commitments, or as a
+//! The agent's part in FuelTrace disputes: as the defender of its own commitments, or as a
 //! verifier that challenges another's (re-running segments, for light audits and settlements,
 //! is `crate::rerun`'s).
 //!
-//! Every move is computed from the game the node shows (`DisputeDto::game`, the canonical
-//! encoding of `plexus_fueltrace::dissection::Dissection`) and the agent's own leaves, so a
-//! restarted agent plays on from wherever the chain is. The moves themselves are the roles'
-//! strategies in `plexus_fueltrace` (`defender::defend`, `challenger::challenge`), re-exported here.
+//! Every move is computed from the game the node shows and the agent's own leaves; when to play
+//! is `plexus_client::dispute`'s one loop, and what to play is the roles' strategies in
+//! `plexus_fueltrace` (`defender::defend`, `challenger::challenge`), re-exported here.
 
-use plexus_client::{ClientError, dto::DisputeDto};
-use plexus_fueltrace::dissection::{Dissection, DissectionError};
+use plexus_client::ClientError;
+use plexus_fueltrace::dissection::DissectionError;
 use std::io;
+
+pub use plexus_fueltrace::{challenger::challenge, defender::defend};
 
 /// Why a dispute move could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
-    #[error("the node's dispute record does not decode: {0}")]
-    Game(String),
     #[error("dissection: {0}")]
     Dissection(#[from] DissectionError),
     #[error("no trace is stored for job {0}")]
@@ -25,14 +24,3 @@ pub enum PlayError {
     #[error("node: {0}")]
     Node(#[from] ClientError),
 }
-
-/// The game of a dispute as the node shows it.
-pub fn game(dispute: &DisputeDto) -> Result<Dissection, PlayError> {
-    use plexus_types::codec::DecodeExt as _;
-    let bytes = plexus_types::hash::from_hex(&dispute.game)
-        .ok_or_else(|| PlayError::Game("not hex".into()))?;
-    Dissection::decode(bytes::Bytes::from(bytes)).map_err(|err| PlayError::Game(err.to_string()))
-}
-
-pub use plexus_fueltrace::{challenger::challenge, defender::defend};
-

@@ -2,7 +2,8 @@
 //!
 //! - `agent`: the loop that registers the provider, heartbeats, picks up assigned jobs, posts
 //!   commitments and follows jobs to settlement (the chain is the authority; the journal is
-//!   reconciled with it on every poll); `agent::verifier` re-runs the audits drawn to it on
+//!   reconciled with it on every poll; `agent::policy` decides, purely, what to do about each
+//!   job, and the loop carries it out); `agent::verifier` re-runs the audits drawn to it on
 //!   threads of their own, seals and reveals them, and declines those it cannot finish in time.
 //! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), runs it through
 //!   `plexus_exec::honest` (admission, the compile cache, the limits) with checkpoints on disk,

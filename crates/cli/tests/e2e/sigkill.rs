@@ -337,12 +337,11 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     // Let the load run until the node has finalized some of it, however slow the machine is
     // today; the load goes on meanwhile, so the kill below still lands in the middle of it.
     let started = Instant::now();
-    while !submitted
-        .lock()
-        .unwrap()
-        .first()
-        .is_some_and(|hash| client.tx(hash).is_ok_and(|s| s.status == "finalized"))
-    {
+    while !submitted.lock().unwrap().first().is_some_and(|hash| {
+        client
+            .tx(hash)
+            .is_ok_and(|s| s.status == plexus_client::dto::TxState::Finalized)
+    }) {
         assert!(
             started.elapsed() < FINALITY_TIMEOUT,
             "none of the load finalized"
@@ -354,7 +353,7 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
     let mut finalized = BTreeMap::new();
     for hash in &hashes {
         if let Ok(status) = client.tx(hash)
-            && status.status == "finalized"
+            && status.status == plexus_client::dto::TxState::Finalized
         {
             finalized.insert(hash.clone(), status.height.unwrap());
         }
@@ -414,7 +413,10 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         for tx in block.txs {
             if let Some(h) = finalized.get(&tx.hash) {
                 assert_eq!(*h, height, "{} moved", tx.hash);
-                assert_eq!(tx.receipt.as_ref().unwrap().status, "success");
+                assert_eq!(
+                    tx.receipt.as_ref().unwrap().status,
+                    plexus_client::dto::ReceiptStatus::Success
+                );
                 seen += 1;
             }
         }
@@ -451,7 +453,7 @@ fn finalize_one(
             std::thread::sleep(Duration::from_millis(50));
         }
         if let Ok(status) = client.tx(&hash)
-            && status.status == "finalized"
+            && status.status == plexus_client::dto::TxState::Finalized
         {
             return (hash, status.height.unwrap());
         }
@@ -516,7 +518,7 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
         }
         for hash in hashes {
             if let Ok(status) = client.tx(&hash)
-                && status.status == "finalized"
+                && status.status == plexus_client::dto::TxState::Finalized
             {
                 seen.insert(hash, status.height.unwrap());
             }

@@ -16,7 +16,7 @@ use super::{Agent, AgentError, FuelTraceError, JOBS_POLLED_MAX, assignment, chai
 use crate::{rerun, runner::Runner};
 use plexus_client::{
     Client,
-    dto::{AuditDto, JobDto, StatusDto},
+    dto::{AuditDto, AuditKind, AuditStage, JobDto, StatusDto},
 };
 use plexus_types::{Address, Digest, Payload, audit::Verdict, hash::parse_digest};
 use std::{
@@ -235,7 +235,7 @@ fn forget(dir: &Path, job: &str, checkpoints: bool) -> Result<(), FuelTraceError
 /// The fuel a drawn audit re-runs, as the agent estimates it (see [`Drawn::fuel`]).
 fn audit_fuel(job: &JobDto, audit: &AuditDto, seg_fuel: u64) -> u64 {
     let claimed = job.total_fuel.unwrap_or(job.max_fuel);
-    if audit.kind == "light" {
+    if audit.kind == AuditKind::Light {
         seg_fuel
             .saturating_mul(audit.segments.len() as u64)
             .min(claimed)
@@ -251,9 +251,9 @@ fn rerun(
     job: &JobDto,
     audit: &AuditDto,
 ) -> Result<(Verdict, u64), FuelTraceError> {
-    let assignment = assignment(job).ok_or(FuelTraceError::Record("job"))?;
+    let assignment = assignment(job);
     let commitment = chain_commitment(job).ok_or(FuelTraceError::Record("commitment"))?;
-    if audit.kind == "light" {
+    if audit.kind == AuditKind::Light {
         let provider = job
             .provider
             .as_deref()
@@ -357,7 +357,7 @@ impl Agent {
         }
         if height >= self.audits.last_sweep + SWEEP_EVERY_BLOCKS {
             self.audits.last_sweep = height;
-            let mine: Vec<&str> = listed.iter().map(|job| job.id.as_str()).collect();
+            let mine: Vec<String> = listed.iter().map(|job| job.id.to_string()).collect();
             self.sweep(&mine);
         }
         Ok(())
@@ -374,29 +374,25 @@ impl Agent {
     fn verify(&mut self, job: &JobDto, status: &StatusDto) -> Result<(), FuelTraceError> {
         let height = status.height;
         let me = self.address.to_string();
-        let id = parse_digest(&job.id).ok_or(FuelTraceError::Record("job id"))?;
-        if let Some(dispute) = job
+        let id = job.id.digest();
+        if job
             .dispute
             .as_ref()
-            .filter(|d| d.challenger == me && d.ruling.is_none())
+            .is_some_and(|d| d.challenger == me && d.ruling.is_none())
         {
-            return self.play(
-                job,
-                dispute,
-                plexus_fueltrace::dissection::Role::Challenger,
-                height,
-            );
+            return self.play_dispute(job, height, plexus_fueltrace::dissection::Role::Challenger);
         }
         let Some(audit) = job.audit_record.as_ref().filter(|a| a.verifier == me) else {
             return Ok(());
         };
-        match audit.stage.as_str() {
-            "drawn" => self.drawn(job, audit, &id, status),
-            "sealed" => self.reveal(job, &id, height),
+        match audit.stage {
+            AuditStage::Drawn => self.drawn(job, audit, &id, status),
+            AuditStage::Sealed => self.reveal(job, &id, height),
             _ => {
                 // The audit is over: once the job is, its re-run's files go too.
-                if job.finished_height.is_some() && !self.audits.running.contains_key(&job.id) {
-                    forget(&self.runner.dir, &job.id, true)?;
+                let job_id = job.id.to_string();
+                if job.finished_height.is_some() && !self.audits.running.contains_key(&job_id) {
+                    forget(&self.runner.dir, &job_id, true)?;
                 }
                 Ok(())
             }
@@ -413,20 +409,21 @@ impl Agent {
     ) -> Result<(), FuelTraceError> {
         let height = status.height;
         let dir = self.runner.dir.clone();
+        let job_id = job.id.to_string();
         // A decline is final: the verdict of a re-run that finished after it is not sealed.
-        if let Some(sent) = read_declined(&dir, &job.id) {
+        if let Some(sent) = read_declined(&dir, &job_id) {
             if height > sent + DECLINE_RESEND_BLOCKS {
                 self.decline(job, id, height)?;
             }
             return Ok(());
         }
-        if let Some((verdict, salt)) = read_sealed(&dir, &job.id) {
+        if let Some((verdict, salt)) = read_sealed(&dir, &job_id) {
             let key = "audit:drawn".to_string();
-            if self.due(&job.id, &key, height) {
+            if self.due(&job_id, &key, height) {
                 let seal = plexus_types::audit::audit_seal(id, &self.address, &verdict, &salt);
                 let tx = self.submit(Payload::AuditCommit { job: *id, seal })?;
                 info!(job = %job.id, %tx, "audit sealed");
-                self.sent(&job.id, key, height);
+                self.sent(&job_id, key, height);
             }
             return Ok(());
         }
@@ -446,7 +443,7 @@ impl Agent {
             fuel: audit_fuel(job, audit, self.runner.seg_fuel()),
             height,
             due_height: audit.due_height,
-            running: self.audits.running.contains_key(&job.id),
+            running: self.audits.running.contains_key(&job_id),
         };
         match step(&drawn, &load) {
             Step::Wait => Ok(()),
@@ -467,17 +464,17 @@ impl Agent {
         let (job, audit) = (job.clone(), audit.clone());
         let done = self.audits.done_tx.clone();
         let rate = self.verifier.throttle_fuel_per_second;
-        let name = format!("audit-{}", job.id.get(..8).unwrap_or(&job.id));
+        let id = job.id.to_string();
+        let name = format!("audit-{}", id.get(..8).unwrap_or(&id));
         info!(job = %job.id, kind = %audit.kind, due = audit.due_height, "re-running an audit");
-        let id = job.id.clone();
         self.audits.running.insert(id.clone(), height);
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
             let started = Instant::now();
             let result = rerun(&runner, &node, &job, &audit).and_then(|(verdict, fuel)| {
                 throttle(started, fuel, rate);
-                write_sealed(&runner.dir, &job.id, &verdict)
+                write_sealed(&runner.dir, &job.id.to_string(), &verdict)
             });
-            let _ = done.send((job.id, result));
+            let _ = done.send((job.id.to_string(), result));
         });
         if let Err(err) = spawned {
             warn!(job = %id, %err, "cannot start an audit thread");
@@ -491,7 +488,7 @@ impl Agent {
         let tx = self.submit(Payload::AuditDecline { job: *id })?;
         info!(job = %job.id, %tx, "audit declined");
         write_atomic(
-            &declined_path(&self.runner.dir, &job.id),
+            &declined_path(&self.runner.dir, &job.id.to_string()),
             height.to_string().as_bytes(),
         )?;
         Ok(())
@@ -500,10 +497,11 @@ impl Agent {
     /// Opens the seal of an audit whose seal landed.
     fn reveal(&mut self, job: &JobDto, id: &Digest, height: u64) -> Result<(), FuelTraceError> {
         let key = "audit:sealed".to_string();
-        if !self.due(&job.id, &key, height) {
+        let job_id = job.id.to_string();
+        if !self.due(&job_id, &key, height) {
             return Ok(());
         }
-        let (verdict, salt) = read_sealed(&self.runner.dir, &job.id)
+        let (verdict, salt) = read_sealed(&self.runner.dir, &job_id)
             .ok_or(FuelTraceError::Record("sealed verdict file"))?;
         let tx = self.submit(Payload::AuditReveal {
             job: *id,
@@ -511,13 +509,13 @@ impl Agent {
             salt,
         })?;
         info!(job = %job.id, %tx, "audit revealed");
-        self.sent(&job.id, key, height);
+        self.sent(&job_id, key, height);
         Ok(())
     }
 
     /// Drops the files of audits that are no longer this agent's (declined and drawn again,
     /// or pruned): `mine` are the jobs the chain lists for it now.
-    fn sweep(&mut self, mine: &[&str]) {
+    fn sweep(&mut self, mine: &[String]) {
         let Ok(entries) = std::fs::read_dir(self.runner.dir.join("verifier")) else {
             return;
         };
@@ -527,7 +525,7 @@ impl Agent {
             let Some(job) = name.split('.').next().filter(|j| parse_digest(j).is_some()) else {
                 continue;
             };
-            if mine.contains(&job) || self.audits.running.contains_key(job) {
+            if mine.iter().any(|m| m == job) || self.audits.running.contains_key(job) {
                 continue;
             }
             let gone = match self.node.job(job) {

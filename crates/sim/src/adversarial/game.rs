@@ -4,11 +4,11 @@
 
 use super::config::ProviderKind;
 use super::draws::Faults;
-use plexus_types::audit::Verdict;
-use plexus_types::codec::{EncodeSize as _, FixedSize as _};
 use plexus_fueltrace::challenger::first_disagreement;
 use plexus_fueltrace::defender::DefenderTrace;
 use plexus_fueltrace::dissection::{self, Move, Role};
+use plexus_types::audit::Verdict;
+use plexus_types::codec::{EncodeSize as _, FixedSize as _};
 use plexus_types::job::Commitment;
 use plexus_types::trace::{self, Digest32};
 use plexus_types::{Address, Payload, Signature, Transaction};
@@ -156,13 +156,12 @@ impl Game {
                     Some(next) => next,
                     None => break,
                 },
-                Some(Role::Challenger) => Move::Choose(first_disagreement(
-                    &game.revealed_points(),
-                    |i, leaf| {
+                Some(Role::Challenger) => {
+                    Move::Choose(first_disagreement(&game.revealed_points(), |i, leaf| {
                         let (fuel, root) = self.honest(i);
                         trace::leaf(i, fuel, &root) == *leaf
-                    },
-                )),
+                    }))
+                }
             };
             game.apply(next.clone())?;
             moves.push(next);

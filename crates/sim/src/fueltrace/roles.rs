@@ -4,9 +4,9 @@
 
 use super::job::{MAX_FUEL, SEG_FUEL, Trace, Work, trace_root};
 use plexus_exec::{MemoryCheckpoints, PageSource as _};
+use plexus_fueltrace::dissection::{Dissection, Move, RevealedLeaf};
 use plexus_state::dispute::{AuditKind, transition_holds};
 use plexus_types::audit::Verdict;
-use plexus_fueltrace::dissection::{Dissection, Move, RevealedLeaf};
 use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::Commitment;
 use plexus_types::trace::{self, Digest32};

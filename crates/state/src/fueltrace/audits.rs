@@ -36,9 +36,9 @@ use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
 use crate::market::JobStatus;
+use plexus_fueltrace::dissection::Dissection;
 use plexus_fueltrace::draws::{AuditKind, audit_kind, rerun_fuel};
 use plexus_types::audit::{Verdict, audit_seal};
-use plexus_fueltrace::dissection::Dissection;
 use plexus_types::{Address, Amount, Digest, Reason};
 
 /// The audit draw of committed job `id` (due this block): its audit, if the seed draws one and a

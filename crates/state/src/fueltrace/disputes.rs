@@ -24,8 +24,8 @@ use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
 use crate::market::JobStatus;
 use crate::market::settlement;
-use plexus_fueltrace::money::bps_floor;
 use plexus_fueltrace::dissection::{Dissection, Move, Phase, Role};
+use plexus_fueltrace::money::bps_floor;
 use plexus_types::job::Commitment;
 use plexus_types::{Address, Amount, Digest, Reason};
 

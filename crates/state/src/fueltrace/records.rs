@@ -2,8 +2,8 @@
 //! their rulings, and each epoch's emission. Plain records, encoded by `ledger::snapshot` and
 //! committed by the state root; the operations on them live beside this module.
 
-use plexus_fueltrace::draws::AuditKind;
 use plexus_fueltrace::dissection::Dissection;
+use plexus_fueltrace::draws::AuditKind;
 use plexus_types::job::Commitment;
 use plexus_types::{Address, Amount, Digest};
 
