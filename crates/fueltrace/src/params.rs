@@ -273,23 +273,6 @@ mod tests {
     }
 
     #[test]
-    fn the_default_deadline_cap_fits_the_largest_job_at_a_modest_speed() {
-        let params = AuditParams::default();
-        let fuel = plexus_types::limits::JOB_FUEL_MAX;
-        // 10^12 fuel at 6 x 10^8 fuel/s: 1_667 s, times 3, in 250 ms blocks.
-        assert_eq!(
-            crate::draws::rerun_blocks(&params, fuel, 600_000_000),
-            Some(20_000)
-        );
-        assert_eq!(crate::draws::rerun_blocks(&params, fuel, 599_000_000), None);
-        // Nothing to re-run still gets no blocks; one fuel gets one block.
-        assert_eq!(crate::draws::rerun_blocks(&params, 0, 1), Some(0));
-        assert_eq!(crate::draws::rerun_blocks(&params, 1, u64::MAX), Some(1));
-        // The extremes of every input stay inside the arithmetic.
-        assert_eq!(crate::draws::rerun_blocks(&params, u64::MAX, 1), None);
-    }
-
-    #[test]
     fn out_of_range_parameters_are_refused() {
         let mut params = AuditParams {
             light_audit_ppm: PPM,

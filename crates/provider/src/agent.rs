@@ -11,8 +11,8 @@
 
 use crate::{
     acceptance::{self, Decision, Terms},
-    fueltrace::PlayError,
     journal::{CommitmentRecord, JobRecord, Journal, Phase},
+    rerun::PreStateError,
     runner::{Assignment, RunError, Runner},
 };
 use plexus_blobs::BlobError;
@@ -605,7 +605,7 @@ pub enum FuelTraceError {
     #[error("the node's {0} record does not parse")]
     Record(&'static str),
     #[error("{0}")]
-    Play(#[from] PlayError),
+    PreState(#[from] PreStateError),
     #[error("dispute: {0}")]
     Dispute(#[from] plexus_client::dispute::PlayError),
     #[error("node: {0}")]

@@ -8,8 +8,9 @@
 //! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), runs it through
 //!   `plexus_exec::honest` (admission, the compile cache, the limits) with checkpoints on disk,
 //!   and produces the commitment.
-//! - `fueltrace`: the defender's and the challenger's dissection moves; `rerun`: light audits
-//!   of another provider's segments and the pre-state upload for the validators' re-run.
+//! - `rerun`: light audits of another provider's segments and the pre-state upload for the
+//!   validators' re-run (the dissection moves are `plexus_fueltrace`'s, played through
+//!   `plexus_client::dispute`).
 //! - `acceptance`: whether to take on an assigned job, decided once and kept in the journal.
 //! - `journal`: the per-job records that let a restarted agent resume.
 //! - `speed`: the fuel-per-second figure (median of several timings, kept across restarts,
@@ -25,7 +26,6 @@
 pub mod acceptance;
 pub mod agent;
 pub mod checkpoints;
-pub mod fueltrace;
 pub mod http;
 pub mod journal;
 pub mod leaves;

@@ -5,7 +5,6 @@
 //! as the chain's replayer will.
 
 use crate::checkpoints::CheckpointReader;
-use crate::fueltrace::PlayError;
 use crate::leaves::{decode_leaves, leaves_root};
 use crate::runner::{Assignment, RunError, Runner};
 use plexus_client::Client;
@@ -21,6 +20,17 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 
+/// Why the agreed pre-state could not be uploaded for the validators' re-run.
+#[derive(Debug, thiserror::Error)]
+pub enum PreStateError {
+    #[error("no trace is stored for job {0}")]
+    NoTrace(String),
+    #[error("checkpoint storage: {0}")]
+    Io(#[from] io::Error),
+    #[error("node: {0}")]
+    Node(#[from] plexus_client::ClientError),
+}
+
 /// The largest checkpoint record a light audit reads from a provider, in bytes.
 const CHECKPOINT_BYTES_MAX: u64 = 1 << 20;
 /// Bytes of one leaf as the provider serves them (`fuel u64 LE | state_root [32]`).
@@ -34,13 +44,13 @@ pub fn upload_pre_state(
     dir: &Path,
     job: &Digest,
     index: u64,
-) -> Result<Digest, PlayError> {
+) -> Result<Digest, PreStateError> {
     if index == 0 {
         return Ok(digest_from_bytes([0; 32]));
     }
     let reader = CheckpointReader::new(dir);
     let checkpoint = reader.checkpoint(job, index)?.ok_or_else(|| {
-        PlayError::NoTrace(format!(
+        PreStateError::NoTrace(format!(
             "{} checkpoint {index}",
             plexus_types::hash::digest_hex(job)
         ))
@@ -51,7 +61,7 @@ pub fn upload_pre_state(
     for hash in &checkpoint.pages {
         let bytes = pages
             .page(hash)?
-            .ok_or_else(|| PlayError::NoTrace(format!("page {}", trace::digest32_hex(hash))))?;
+            .ok_or_else(|| PreStateError::NoTrace(format!("page {}", trace::digest32_hex(hash))))?;
         let locator = trace::content_hash(&bytes);
         // Identical pages (zero pages above all) are uploaded once.
         if sent.insert(locator) {
