@@ -25,6 +25,7 @@ mod byzantine;
 pub mod fueltrace;
 mod network;
 mod scenario;
+mod signing;
 
 pub use byzantine::Behavior;
 pub use network::{

@@ -12,8 +12,7 @@ use plexus_state::beacon::DevBeacon;
 use plexus_state::{Genesis, GenesisValidator, Params, State, build_block_with};
 use plexus_types::audit::Manifest;
 use plexus_types::trace::content_hash;
-use plexus_types::{Address, Amount, Digest, PLX, Payload, PrivateKey, Status, Transaction};
-use std::collections::BTreeMap;
+use plexus_types::{Amount, Digest, PLX, Payload, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +26,7 @@ const FEE: Amount = 1_000;
 /// Blob stores made by this process so far: each run has its own directory.
 static STORES: AtomicU64 = AtomicU64::new(0);
 
-pub(super) fn key(i: u64) -> PrivateKey {
-    PrivateKey::from_seed(i)
-}
-
-pub(super) fn address(i: u64) -> Address {
-    Address(key(i).public_key())
-}
+pub(super) use crate::signing::{address, key};
 
 /// The chain and the content store its validators re-run disputed segments from.
 pub(super) struct Chain {
@@ -127,25 +120,7 @@ impl Chain {
         &mut self,
         payloads: Vec<(u64, Payload)>,
     ) -> Result<Vec<(Digest, Status)>, String> {
-        let mut nonces = BTreeMap::<u64, u64>::new();
-        let txs: Vec<_> = payloads
-            .into_iter()
-            .map(|(from, payload)| {
-                let nonce = nonces
-                    .entry(from)
-                    .or_insert_with(|| self.state.account(&address(from)).nonce);
-                let tx = Transaction {
-                    chain_id: CHAIN,
-                    sender: address(from),
-                    nonce: *nonce,
-                    fee: FEE,
-                    payload,
-                }
-                .sign(&key(from));
-                *nonce += 1;
-                tx
-            })
-            .collect();
+        let txs = crate::signing::sign_all(&self.state, CHAIN, FEE, payloads);
         let hashes: Vec<Digest> = txs.iter().map(|tx| tx.hash()).collect();
         let height = self.state.height + 1;
         let built = build_block_with(

@@ -1,9 +1,8 @@
 //! The verifier-load case's configuration (the verifier population, the job stream, the block
 //! times), its bounds, the keys every party signs with, and what it reports.
 
-use commonware_cryptography::Signer as _;
 use plexus_state::Params;
-use plexus_types::{Address, Amount, PrivateKey};
+use plexus_types::Amount;
 use serde::Serialize;
 
 pub(super) const CHAIN: u64 = 12;
@@ -192,10 +191,4 @@ pub struct LoadReport {
     pub verifiers: Vec<LoadVerifierReport>,
 }
 
-pub(super) fn key(i: u64) -> PrivateKey {
-    PrivateKey::from_seed(i)
-}
-
-pub(super) fn address(i: u64) -> Address {
-    Address(key(i).public_key())
-}
+pub(super) use crate::signing::{address, key};

@@ -13,7 +13,7 @@ use plexus_state::beacon::DevBeacon;
 use plexus_state::dispute::AuditStage;
 use plexus_state::{Genesis, GenesisValidator, JobStatus, State, build_block};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
-use plexus_types::{Address, Digest, PLX, Payload, Transaction, hash};
+use plexus_types::{Address, Digest, PLX, Payload, hash};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -126,25 +126,7 @@ impl<'a> Sim<'a> {
                     .map(|p| (self.agents[i].key, p)),
             );
         }
-        let mut nonces = BTreeMap::<u64, u64>::new();
-        let txs: Vec<_> = payloads
-            .into_iter()
-            .map(|(from, payload)| {
-                let nonce = nonces
-                    .entry(from)
-                    .or_insert_with(|| self.state.account(&address(from)).nonce);
-                let tx = Transaction {
-                    chain_id: CHAIN,
-                    sender: address(from),
-                    nonce: *nonce,
-                    fee: FEE,
-                    payload,
-                }
-                .sign(&key(from));
-                *nonce += 1;
-                tx
-            })
-            .collect();
+        let txs = crate::signing::sign_all(&self.state, CHAIN, FEE, payloads);
         let posted: Vec<Digest> = txs
             .iter()
             .filter(|tx| matches!(tx.tx.payload, Payload::JobPost { .. }))
