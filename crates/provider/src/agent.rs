@@ -1,11 +1,14 @@
-//! The agent loop: keep the provider registered and alive on chain, pick up the jobs the chain
-//! assigns to it, run them (one thread per job, at most `capacity` at once), post each
-//! commitment, and follow each job to settlement.
+//! The agent's host loop: keep the provider registered and alive on chain, pick up the jobs the
+//! chain assigns to it, run them (one thread per job, at most `capacity` at once), post each
+//! commitment, follow each job to settlement, and (with a verifier bond) verify.
 //!
-//! The chain is the authority: every poll reads the jobs assigned to this provider from the node
-//! and reconciles the journal with them, so a restarted agent resumes where it was (a job that
-//! was executing runs again; a commitment that was never finalized is sent again). Whether to
-//! take a job on is decided once, when the agent first sees it (`acceptance`), and kept in the
+//! Every poll the host reads what the agent sees (the chain's records of its jobs and audits,
+//! the runs and re-runs that ended, the files its audits keep), asks the pure decision core
+//! ([`decide`]) what to do with it and the [`Journal`], and carries the actions out: HTTP,
+//! submission, threads, files, each recorded in the journal. The chain is the authority: the
+//! journal is reconciled with it on every poll, so a restarted agent resumes where it was (a job
+//! that was executing runs again; a commitment that was never finalized is sent again). Whether
+//! to take a job on is decided once, when the agent first sees it (`acceptance`), and kept in the
 //! journal, so a restart resumes every job it accepted whatever its speed looks like then. One
 //! thread submits every transaction, so nonces never race.
 

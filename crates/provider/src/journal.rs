@@ -184,7 +184,7 @@ impl Journal {
         self.records.values()
     }
 
-    /// Writes `record` durably, then keeps it in memory.
+    /// Writes `record` durably (an in-memory journal: not at all), then keeps it in memory.
     pub fn put(&mut self, record: JobRecord) -> io::Result<()> {
         if let Some(dir) = &self.dir {
             let path = dir.join(format!("{}.json", record.id));
