@@ -217,6 +217,12 @@ impl Player {
         }
     }
 
+    /// Forgets the steps sent in `job`'s dispute (it is ruled): what [`Player::play`] does when
+    /// it finds none open.
+    pub fn forget(&mut self, job: &HexDigest) {
+        self.plays.forget(job);
+    }
+
     /// One poll of `job`'s open dispute at `height`: the step this player owes, if one is due,
     /// computed and submitted through `host`.
     pub fn play(

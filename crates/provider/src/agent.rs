@@ -1,17 +1,20 @@
-//! The agent loop: keep the provider registered and alive on chain, pick up the jobs the chain
-//! assigns to it, run them (one thread per job, at most `capacity` at once), post each
-//! commitment, and follow each job to settlement.
+//! The agent's host loop: keep the provider registered and alive on chain, pick up the jobs the
+//! chain assigns to it, run them (one thread per job, at most `capacity` at once), post each
+//! commitment, follow each job to settlement, and (with a verifier bond) verify.
 //!
-//! The chain is the authority: every poll reads the jobs assigned to this provider from the node
-//! and reconciles the journal with them, so a restarted agent resumes where it was (a job that
-//! was executing runs again; a commitment that was never finalized is sent again). Whether to
-//! take a job on is decided once, when the agent first sees it (`acceptance`), and kept in the
+//! Every poll the host reads what the agent sees (the chain's records of its jobs and audits,
+//! the runs and re-runs that ended, the files its audits keep), asks the pure decision core
+//! ([`decide`]) what to do with it and the [`Journal`], and carries the actions out: HTTP,
+//! submission, threads, files, each recorded in the journal. The chain is the authority: the
+//! journal is reconciled with it on every poll, so a restarted agent resumes where it was (a job
+//! that was executing runs again; a commitment that was never finalized is sent again). Whether
+//! to take a job on is decided once, when the agent first sees it (`acceptance`), and kept in the
 //! journal, so a restart resumes every job it accepted whatever its speed looks like then. One
 //! thread submits every transaction, so nonces never race.
 
 use crate::{
-    acceptance::{self, Decision, Terms},
-    journal::{CommitmentRecord, JobRecord, Journal, Phase},
+    acceptance::Decision,
+    journal::{AuditStep, CommitmentRecord, JobRecord, Journal, Phase},
     rerun::PreStateError,
     runner::{Assignment, RunError, Runner},
 };
@@ -19,7 +22,7 @@ use plexus_blobs::BlobError;
 use plexus_client::{
     Client, ClientError, TxBuilder,
     dispute::{HostError, Leaves, Player},
-    dto::{JobDto, ReceiptStatus},
+    dto::{HexDigest, JobDto, ReceiptStatus},
 };
 use plexus_fueltrace::dissection::Role;
 use plexus_types::{
@@ -38,9 +41,10 @@ use std::{
 };
 use tracing::{info, warn};
 
+pub mod decide;
 pub mod policy;
 mod verifier;
-use policy::JobAction;
+use decide::{Action, AuditFiles, RunOutcome, VerifierView, View, decide};
 pub use verifier::{AUDIT_SAFETY_BLOCKS, Drawn, Load, Step, VerifierConfig, step};
 
 /// Jobs read from the node per poll (newest first): more than a provider ever has in flight.
@@ -85,7 +89,6 @@ pub struct Agent {
     /// Jobs executing now (shared with the HTTP API).
     pub running: Arc<Mutex<BTreeSet<String>>>,
     pub capacity: usize,
-    pub last_heartbeat: u64,
     /// The chain's block time as observed, in milliseconds (for deadline feasibility).
     pub block_ms: u64,
     first_seen: Option<(u64, u64)>,
@@ -96,9 +99,6 @@ pub struct Agent {
     /// The speed figure the background re-measurement publishes (`speed::Remeasure`); when it
     /// differs from the offer's, the offer is updated on chain. `None`: the figure is fixed.
     pub speed_figure: Option<Arc<AtomicU64>>,
-    /// The last audit step sent per job: (what it answered, height sent), so a step is sent
-    /// once and again only if it has not landed after `RESEND_AFTER_BLOCKS`.
-    steps_sent: BTreeMap<String, (String, u64)>,
     /// Its side of disputes over its own commitments, and (as a verifier) over others'.
     defender: Player,
     challenger: Player,
@@ -127,13 +127,11 @@ impl Agent {
             runner,
             running,
             capacity,
-            last_heartbeat: 0,
             block_ms: BLOCK_MS_ASSUMED,
             first_seen: None,
             verifier: VerifierConfig::default(),
             audits: verifier::Audits::default(),
             speed_figure: None,
-            steps_sent: BTreeMap::new(),
             defender: Player::new(
                 Role::Defender,
                 plexus_client::dispute::next_move,
@@ -219,7 +217,7 @@ impl Agent {
             info!(seg_fuel = status.seg_fuel, "using the chain's segment size");
             self.runner.set_seg_fuel(status.seg_fuel);
         }
-        self.last_heartbeat = status.height;
+        self.journal().sends.heartbeat_height = status.height;
         Ok(())
     }
 
@@ -248,29 +246,108 @@ impl Agent {
         Ok(())
     }
 
-    /// One poll: heartbeat, finished executions, and the chain's view of every job.
+    /// One poll: fetch what the agent sees, [`decide`], carry the actions out. A view that
+    /// could be read only in part (the node failed to list the jobs) is still acted on
+    /// (heartbeat, finished runs), and the failure reported after.
     pub fn tick(&mut self) -> Result<(), AgentError> {
         let status = self.node.status()?;
         let height = status.height;
         self.observe_block_time(height, status.timestamp);
         self.follow_speed();
-        if height >= self.last_heartbeat + HEARTBEAT_EVERY_BLOCKS {
-            // A failed heartbeat must not hold up results and commitments: try again next poll.
-            match self.submit(Payload::ProviderHeartbeat) {
-                Ok(_) => self.last_heartbeat = height,
-                Err(err) => warn!(%err, "heartbeat not sent"),
+        let (seen, failed) = self.look();
+        let actions = {
+            let running = self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let audits_running = self.audits.running();
+            let view = View {
+                height,
+                me: &seen.me,
+                jobs: &seen.jobs,
+                finished: &seen.finished,
+                running: &running,
+                capacity: self.capacity,
+                fuel_per_second: self.offer.fuel_per_second,
+                block_ms: self.block_ms,
+                verifier: seen.audited.as_ref().map(|audited| VerifierView {
+                    jobs: &audited.jobs,
+                    files: &audited.files,
+                    running: &audits_running,
+                    capacity: self.verifier.capacity,
+                    fuel_per_second: self.audit_speed(),
+                    cores: self.offer.profile.cores,
+                    audit_block_ms: status.audit_block_ms,
+                    seg_fuel: self.runner.seg_fuel(),
+                }),
+            };
+            decide(&view, &self.journal())
+        };
+        for action in actions {
+            self.carry_out(action, &seen, height)?;
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// What the agent sees this poll, read from the node, its runs and its disk; and the
+    /// failure that cut it short, if one did.
+    fn look(&mut self) -> (Seen, Option<AgentError>) {
+        let mut seen = Seen {
+            me: self.address.to_string(),
+            jobs: Vec::new(),
+            finished: self.ended_runs(),
+            audited: None,
+        };
+        if let Err(err) = self.look_at_jobs(&mut seen.jobs) {
+            return (seen, Some(err));
+        }
+        if self.verifier.bond > 0 {
+            match self.look_at_audits() {
+                Ok(audited) => seen.audited = Some(audited),
+                Err(err) => return (seen, Some(err)),
             }
         }
+        (seen, None)
+    }
+
+    /// The runs that ended since the last poll, no longer running.
+    fn ended_runs(&mut self) -> Vec<(String, RunOutcome)> {
+        let mut ended = Vec::new();
         while let Ok((job, result)) = self.done_rx.try_recv() {
-            self.finished(job, result, height)?;
+            let id = digest_hex(&job.id);
+            self.running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            let outcome = match result {
+                Ok(commitment) => {
+                    info!(job = %id, fuel = commitment.total_fuel, segments = commitment.segments, failed = commitment.failed, "executed");
+                    RunOutcome::Ran(commitment)
+                }
+                Err(
+                    err @ (RunError::Unavailable { .. } | RunError::Blobs(BlobError::Full { .. })),
+                ) => {
+                    warn!(job = %id, %err, "job cannot run here yet");
+                    RunOutcome::CannotRunHere(err.to_string())
+                }
+                Err(err) => {
+                    // Retried at the next poll that sees the job still assigned.
+                    warn!(job = %id, %err, "job not run yet");
+                    RunOutcome::Failed
+                }
+            };
+            ended.push((id, outcome));
         }
-        let listed = self.node.jobs_of_provider(&self.address, JOBS_POLLED_MAX)?;
-        let seen: BTreeSet<String> = listed.iter().map(|job| job.id.to_string()).collect();
-        for job in &listed {
-            self.reconcile(job, height)?;
-        }
-        // Unfinished jobs older than the newest `JOBS_POLLED_MAX` are read one by one, so a busy
-        // provider never loses one.
+        ended
+    }
+
+    /// The chain's records of the jobs assigned to this provider: the newest
+    /// `JOBS_POLLED_MAX`, then the unfinished ones older than those, read one by one so a busy
+    /// provider never loses one.
+    fn look_at_jobs(&self, jobs: &mut Vec<JobDto>) -> Result<(), AgentError> {
+        *jobs = self.node.jobs_of_provider(&self.address, JOBS_POLLED_MAX)?;
+        let seen: BTreeSet<String> = jobs.iter().map(|job| job.id.to_string()).collect();
         let older: Vec<String> = self
             .journal()
             .records()
@@ -279,56 +356,140 @@ impl Agent {
             .collect();
         for id in older {
             match self.node.job(&id) {
-                Ok(job) => self.reconcile(&job, height)?,
+                Ok(job) => jobs.push(job),
                 Err(err) => warn!(job = %id, %err, "cannot read the job"),
             }
-        }
-        if self.verifier.bond > 0 {
-            self.verify_all(&status)?;
         }
         Ok(())
     }
 
-    fn finished(
-        &mut self,
-        job: Assignment,
-        result: Result<CommitmentRecord, RunError>,
-        height: u64,
-    ) -> Result<(), AgentError> {
-        let id = digest_hex(&job.id);
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        let deadline = self.journal().get(&id).map(|r| r.deadline_height);
-        let commitment = match result {
-            Ok(commitment) => commitment,
-            Err(err @ (RunError::Unavailable { .. } | RunError::Blobs(BlobError::Full { .. })))
-                if policy::give_up(deadline, height) =>
-            {
-                warn!(job = %id, %err, "giving up a job that cannot run here");
-                match self.runner.refusal(&err.to_string()) {
-                    Ok(commitment) => commitment,
-                    Err(err) => {
-                        warn!(job = %id, %err, "cannot record the refusal");
-                        return Ok(());
-                    }
+    /// The chain's records of the jobs this verifier audits or disputes (those whose re-run
+    /// just ended first, so their seal goes at once, not at the next poll) and its files.
+    fn look_at_audits(&mut self) -> Result<Audited, AgentError> {
+        let mut jobs = Vec::new();
+        for (job, result) in self.audits.ended() {
+            match result {
+                Ok(()) => match self.node.job(&job) {
+                    Ok(dto) => jobs.push(dto),
+                    Err(err) => warn!(%job, %err, "cannot read the audited job"),
+                },
+                // Tried again at the next poll if there is still time.
+                Err(err) => warn!(%job, %err, "audit re-run failed"),
+            }
+        }
+        let listed = self.node.jobs_of_verifier(&self.address, JOBS_POLLED_MAX)?;
+        let listed_ids: Vec<String> = listed.iter().map(|job| job.id.to_string()).collect();
+        jobs.retain(|job| !listed.iter().any(|l| l.id == job.id));
+        jobs.extend(listed);
+        let me = self.address.to_string();
+        let dir = &self.runner.dir;
+        let files = jobs
+            .iter()
+            .filter(|job| job.audit_record.as_ref().is_some_and(|a| a.verifier == me))
+            .map(|job| {
+                let id = job.id.to_string();
+                let files = AuditFiles {
+                    sealed: verifier::read_sealed(dir, &id).is_some(),
+                    declined_height: verifier::read_declined(dir, &id),
+                };
+                (id, files)
+            })
+            .collect();
+        Ok(Audited {
+            jobs,
+            listed: listed_ids,
+            files,
+        })
+    }
+
+    /// Carries out one action of [`decide`]'s, recording in the journal what it did.
+    fn carry_out(&mut self, action: Action, seen: &Seen, height: u64) -> Result<(), AgentError> {
+        match action {
+            Action::Heartbeat => match self.submit(Payload::ProviderHeartbeat) {
+                Ok(_) => self.journal().sends.heartbeat_height = height,
+                // A failed heartbeat must not hold up results and commitments: next poll.
+                Err(err) => warn!(%err, "heartbeat not sent"),
+            },
+            Action::NewJob(record) => {
+                log_decision(&record);
+                self.journal().put(record)?;
+            }
+            Action::Run(job) => self.run_job(&job),
+            Action::Refuse { job, reason } => self.refuse(&job, &reason, height)?,
+            Action::SetPhase { job, phase } => {
+                log_phase(&job, &phase);
+                self.journal().set_phase(&job, phase)?;
+            }
+            Action::Commit { job, commitment } => self.commit(&job, commitment, height)?,
+            Action::CleanUp(job) => self.clean_up(&job)?,
+            Action::PlayDispute { job, role } => {
+                if let Err(err) = self.play_dispute(&job, height, role) {
+                    warn!(job = %job.id, %err, "dispute step failed");
                 }
             }
+            Action::ForgetDispute { job, role } => self.player(role).forget(&job),
+            Action::StartAudit(job) => {
+                if let Some(audit) = &job.audit_record {
+                    self.start_audit(&job, audit, height);
+                }
+            }
+            Action::Seal(job) => match self.seal(&job) {
+                Ok(()) => self.audit_step_sent(&job, AuditStep::Seal, height),
+                Err(err) => warn!(%job, %err, "verifier step failed"),
+            },
+            Action::Reveal(job) => match self.reveal(&job) {
+                Ok(()) => self.audit_step_sent(&job, AuditStep::Reveal, height),
+                Err(err) => warn!(%job, %err, "verifier step failed"),
+            },
+            Action::SealLost(job) => {
+                warn!(%job, "the audit is sealed but its verdict is not kept here: it cannot be revealed");
+            }
+            Action::Decline { job, again } => {
+                if !again {
+                    warn!(%job, "declining an audit that cannot be sealed in time here");
+                }
+                if let Err(err) = self.decline(&job, height) {
+                    warn!(%job, %err, "verifier step failed");
+                }
+            }
+            Action::ForgetAudit(job) => {
+                if let Err(err) = verifier::forget(&self.runner.dir, &job.to_string(), true) {
+                    warn!(%job, %err, "verifier step failed");
+                }
+            }
+            Action::Sweep => {
+                self.journal().sends.sweep_height = height;
+                let mine = seen.audited.as_ref().map_or(&[][..], |a| &a.listed[..]);
+                self.sweep(mine);
+            }
+        }
+        Ok(())
+    }
+
+    fn audit_step_sent(&self, job: &HexDigest, step: AuditStep, height: u64) {
+        self.journal()
+            .sends
+            .audit_steps
+            .insert(job.to_string(), (step, height));
+    }
+
+    /// Records a refusal of `id` whose output is `reason` and commits it.
+    fn refuse(&mut self, id: &str, reason: &str, height: u64) -> Result<(), AgentError> {
+        warn!(job = %id, %reason, "committing a refusal of the job");
+        let commitment = match self.runner.refusal(reason) {
+            Ok(commitment) => commitment,
             Err(err) => {
-                // Retried at the next poll that sees the job still assigned.
-                warn!(job = %id, %err, "job not run yet");
+                warn!(job = %id, %err, "cannot record the refusal");
                 return Ok(());
             }
         };
-        info!(job = %id, fuel = commitment.total_fuel, segments = commitment.segments, failed = commitment.failed, "executed");
         self.journal().set_phase(
-            &id,
+            id,
             Phase::Executed {
                 commitment: commitment.clone(),
             },
         )?;
-        self.commit(&id, commitment, height)
+        self.commit(id, commitment, height)
     }
 
     fn commit(
@@ -362,36 +523,15 @@ impl Agent {
         Ok(())
     }
 
-    /// Carries out the journal's decision on `job`: runs an accepted job (when a slot is free)
-    /// or commits the refusal of a refused one. Never decides again.
-    fn start(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
+    /// Runs an accepted job on a thread of its own; the thread reports on `done_tx`.
+    fn run_job(&mut self, job: &JobDto) {
         let assignment = assignment(job);
         let id = job.id.to_string();
-        let decision = self.journal().get(&id).and_then(|r| r.decision.clone());
-        if let Some(Decision::Refused { reason, .. }) = decision {
-            // Refusing costs a fee; running a job that cannot make its deadline costs the lock.
-            let commitment = match self.runner.refusal(&reason) {
-                Ok(commitment) => commitment,
-                Err(err) => {
-                    warn!(job = %job.id, %err, "cannot record the refusal");
-                    return Ok(());
-                }
-            };
-            self.journal().set_phase(
-                &id,
-                Phase::Executed {
-                    commitment: commitment.clone(),
-                },
-            )?;
-            return self.commit(&id, commitment, height);
-        }
-        // Accepted (or recorded before decisions were kept, which only accepted jobs were).
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if running.contains(&id) || running.len() >= self.capacity {
-            return Ok(());
-        }
         info!(job = %id, "running the job");
-        running.insert(id);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
         let runner = self.runner.clone();
         let done = self.done_tx.clone();
         std::thread::spawn(move || {
@@ -400,28 +540,6 @@ impl Agent {
                 .map(|(commitment, _)| commitment);
             let _ = done.send((assignment, result));
         });
-        Ok(())
-    }
-
-    /// Decides once whether to take on `job`, first seen at `height`, at the offer's speed
-    /// figure and the observed block time; says so in the log.
-    fn decide(&self, job: &JobDto, height: u64) -> Decision {
-        let terms = Terms {
-            max_fuel: job.max_fuel,
-            deadline_height: job.deadline_height,
-        };
-        let decision = acceptance::decide(terms, height, self.offer.fuel_per_second, self.block_ms);
-        match &decision {
-            Decision::Accepted {
-                fuel_per_second, ..
-            } => {
-                info!(job = %job.id, max_fuel = job.max_fuel, deadline = job.deadline_height, fuel_per_second, "accepted the job");
-            }
-            Decision::Refused { reason, .. } => {
-                warn!(job = %job.id, %reason, "refusing the job: it cannot finish before its deadline");
-            }
-        }
-        decision
     }
 
     /// Updates the offer on chain when the background re-measurement has changed the speed
@@ -464,72 +582,14 @@ impl Agent {
             Some(_) => {}
         }
     }
-
-    /// Brings the journal in line with the chain's view of `job`: carries out what
-    /// [`policy::job_actions`] decides.
-    fn reconcile(&mut self, job: &JobDto, height: u64) -> Result<(), AgentError> {
-        let id = job.id.to_string();
-        let phase = self.journal().get(&id).map(|r| r.phase.clone());
-        for action in policy::job_actions(job.status, phase.as_ref(), height) {
-            match action {
-                JobAction::Decide => {
-                    let decision = self.decide(job, height);
-                    self.journal().put(JobRecord {
-                        id: id.clone(),
-                        deadline_height: job.deadline_height,
-                        phase: Phase::Assigned,
-                        decision: Some(decision),
-                    })?;
-                }
-                JobAction::Start => self.start(job, height)?,
-                JobAction::Commit(commitment) => self.commit(&id, commitment, height)?,
-                JobAction::RecordCommitted(commitment) => {
-                    self.journal()
-                        .set_phase(&id, Phase::Committed { commitment })?;
-                }
-                JobAction::Defend => {
-                    if let Err(err) = self.play_dispute(job, height, Role::Defender) {
-                        warn!(job = %job.id, %err, "dispute step failed");
-                    }
-                }
-                JobAction::Refuted => {
-                    let slashed = job.slashed.unwrap_or_default().to_string();
-                    warn!(job = %job.id, %slashed, "lost the dispute over this job: refuted and slashed");
-                    self.journal().set_phase(&id, Phase::Refuted { slashed })?;
-                    self.clean_up(job)?;
-                }
-                JobAction::Settled(commitment) => {
-                    let paid = job.paid.unwrap_or_default().to_string();
-                    info!(job = %job.id, %paid, "settled: paid");
-                    if let Some(commitment) = commitment {
-                        self.journal()
-                            .set_phase(&id, Phase::Settled { commitment, paid })?;
-                    }
-                    self.clean_up(job)?;
-                }
-                JobAction::Expired => {
-                    warn!(job = %job.id, "the job expired before its commitment landed");
-                    self.journal().set_phase(&id, Phase::Expired)?;
-                    self.clean_up(job)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Agent {
-    /// Whether step `key` of `job` should be sent now: not sent yet, or sent more than
-    /// `RESEND_AFTER_BLOCKS` ago without the chain moving on.
-    fn due(&self, job: &str, key: &str, height: u64) -> bool {
-        match self.steps_sent.get(job) {
-            Some((sent, at)) => sent != key || height > at + RESEND_AFTER_BLOCKS,
-            None => true,
+    fn player(&mut self, role: Role) -> &mut Player {
+        match role {
+            Role::Defender => &mut self.defender,
+            Role::Challenger => &mut self.challenger,
         }
-    }
-
-    fn sent(&mut self, job: &str, key: String, height: u64) {
-        self.steps_sent.insert(job.to_string(), (key, height));
     }
 
     /// This agent's step as `role` in the open dispute over `job`, if one is due: the one
@@ -554,6 +614,51 @@ impl Agent {
             info!(job = %job.id, phase = %sent.state.phase, round = sent.state.round, side = ?role, tx = %sent.tx, "dispute step sent");
         }
         Ok(())
+    }
+}
+
+/// What the host read for one poll, beside the [`View`] it lends to [`decide`].
+struct Seen {
+    me: String,
+    jobs: Vec<JobDto>,
+    finished: Vec<(String, RunOutcome)>,
+    /// `None`: the agent does not verify (or the node did not list its audits).
+    audited: Option<Audited>,
+}
+
+/// The verifier's part of [`Seen`].
+struct Audited {
+    jobs: Vec<JobDto>,
+    /// The jobs the chain lists for this verifier now (hex ids): their files are not swept.
+    listed: Vec<String>,
+    files: BTreeMap<String, AuditFiles>,
+}
+
+/// Says in the log what was decided on a job first seen.
+fn log_decision(record: &JobRecord) {
+    let job = &record.id;
+    match &record.decision {
+        Some(Decision::Accepted {
+            fuel_per_second, ..
+        }) => {
+            info!(%job, deadline = record.deadline_height, fuel_per_second, "accepted the job");
+        }
+        Some(Decision::Refused { reason, .. }) => {
+            warn!(%job, %reason, "refusing the job: it cannot finish before its deadline");
+        }
+        None => {}
+    }
+}
+
+/// Says in the log how a job ended, when `phase` is an end.
+fn log_phase(job: &str, phase: &Phase) {
+    match phase {
+        Phase::Refuted { slashed } => {
+            warn!(%job, %slashed, "lost the dispute over this job: refuted and slashed");
+        }
+        Phase::Settled { paid, .. } => info!(%job, %paid, "settled: paid"),
+        Phase::Expired => warn!(%job, "the job expired before its commitment landed"),
+        _ => {}
     }
 }
 

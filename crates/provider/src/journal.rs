@@ -6,6 +6,10 @@
 //! renamed, so a crash leaves the old record or the new one. The journal is the agent's private
 //! bookkeeping: the chain stays the authority on every job's status, and the agent reconciles
 //! the two on every poll.
+//!
+//! Beside the records, [`Sends`] remembers in memory only what the agent sent that the chain may
+//! not have taken yet (heartbeats, audit steps) and when it last swept: a restarted agent sends
+//! those again, which the chain either takes or refuses.
 
 use crate::acceptance::Decision;
 use serde::{Deserialize, Serialize};
@@ -104,10 +108,34 @@ pub struct JobRecord {
     pub decision: Option<Decision>,
 }
 
+/// An audit step a verifier sends (the chain's answer is the audit's next stage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditStep {
+    /// The sealed verdict (`AuditCommit`), owed while the audit is drawn.
+    Seal,
+    /// The opened seal (`AuditReveal`), owed while the audit is sealed.
+    Reveal,
+}
+
+/// What the agent sent and when, in memory only (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sends {
+    /// The height of the last heartbeat submitted (or of the registration).
+    pub heartbeat_height: u64,
+    /// The last audit step sent per job (hex id) and the height it was sent at, so a step is
+    /// sent once and again only if the chain has not moved on `RESEND_AFTER_BLOCKS` later.
+    pub audit_steps: BTreeMap<String, (AuditStep, u64)>,
+    /// The height of the last sweep of old audits' files.
+    pub sweep_height: u64,
+}
+
 /// The directory of job records, mirrored in memory.
 pub struct Journal {
-    dir: PathBuf,
+    /// Where records are written; `None`: an in-memory journal that keeps nothing on disk.
+    dir: Option<PathBuf>,
     records: BTreeMap<String, JobRecord>,
+    /// What was sent, in memory only.
+    pub sends: Sends,
 }
 
 impl Journal {
@@ -131,7 +159,20 @@ impl Journal {
             })?;
             records.insert(record.id.clone(), record);
         }
-        Ok(Journal { dir, records })
+        Ok(Journal {
+            dir: Some(dir),
+            records,
+            sends: Sends::default(),
+        })
+    }
+
+    /// A journal that keeps its records in memory only: a pure core's tests and simulations.
+    pub fn in_memory() -> Self {
+        Journal {
+            dir: None,
+            records: BTreeMap::new(),
+            sends: Sends::default(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&JobRecord> {
@@ -143,11 +184,13 @@ impl Journal {
         self.records.values()
     }
 
-    /// Writes `record` durably, then keeps it in memory.
+    /// Writes `record` durably (an in-memory journal: not at all), then keeps it in memory.
     pub fn put(&mut self, record: JobRecord) -> io::Result<()> {
-        let path = self.dir.join(format!("{}.json", record.id));
-        let json = serde_json::to_string_pretty(&record).expect("records serialize");
-        write_synced(&path, json.as_bytes())?;
+        if let Some(dir) = &self.dir {
+            let path = dir.join(format!("{}.json", record.id));
+            let json = serde_json::to_string_pretty(&record).expect("records serialize");
+            write_synced(&path, json.as_bytes())?;
+        }
         self.records.insert(record.id.clone(), record);
         Ok(())
     }

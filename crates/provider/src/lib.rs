@@ -1,10 +1,11 @@
 //! The Plexus provider agent (`plexus provider run`): a machine that sells compute.
 //!
-//! - `agent`: the loop that registers the provider, heartbeats, picks up assigned jobs, posts
-//!   commitments and follows jobs to settlement (the chain is the authority; the journal is
-//!   reconciled with it on every poll; `agent::policy` decides, purely, what to do about each
-//!   job, and the loop carries it out); `agent::verifier` re-runs the audits drawn to it on
-//!   threads of their own, seals and reveals them, and declines those it cannot finish in time.
+//! - `agent`: the host loop that registers the provider and, every poll, fetches what it sees,
+//!   asks the pure core `agent::decide` what to do (heartbeat, run, commit, give up, play a
+//!   dispute turn, re-run, seal, reveal or decline an audit, clean up) and carries it out (the
+//!   chain is the authority; the journal is reconciled with it on every poll); the core uses
+//!   `agent::policy` for each job and `agent::verifier`'s rule for each drawn audit, whose
+//!   re-runs the host runs on threads of their own.
 //! - `runner`: fetches a job's module, blobs and input by hash (hash-checked), runs it through
 //!   `plexus_exec::honest` (admission, the compile cache, the limits) with checkpoints on disk,
 //!   and produces the commitment.
@@ -104,43 +105,16 @@ pub enum ProviderError {
     },
 }
 
-/// Runs the provider until SIGINT or SIGTERM.
+/// Runs the provider until SIGINT or SIGTERM: its stores, its speed figure, the agent, the
+/// background re-measurement, the provider API and the stop signals.
 pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
     std::fs::create_dir_all(&cfg.dir)?;
     let blobs = Arc::new(BlobStore::open(&cfg.dir.join("blobs"), Limits::default())?);
     let journal = Arc::new(Mutex::new(journal::Journal::open(&cfg.dir)?));
     let engine = Engine::new(EngineOptions::default())?;
-    let (fuel_per_second, estimate) = match cfg.fuel_per_second {
-        Some(figure) => {
-            info!(
-                fuel_per_second = figure,
-                "using the given speed figure (no benchmark)"
-            );
-            (figure, None)
-        }
-        None => {
-            let estimate = speed::estimate_at_start(&engine, &cfg.dir)?;
-            (estimate.fuel_per_second, Some(estimate))
-        }
-    };
-    let node = Client::new(&cfg.node);
-    let sources = std::iter::once(cfg.node.clone())
-        .chain(cfg.blob_sources.iter().cloned())
-        .map(|url| Client::new(&url))
-        .collect();
-    let mut runner = runner::Runner::new(
-        engine,
-        blobs.clone(),
-        sources,
-        cfg.dir.clone(),
-        cfg.seg_fuel,
-    );
-    if cfg.forge {
-        tracing::warn!("TESTING AID: this provider forges the output of every job it runs");
-        runner.forge = true;
-    }
-    let runner = Arc::new(runner);
+    let (fuel_per_second, estimate) = speed_figure(&cfg, &engine)?;
     let running = Arc::new(Mutex::new(BTreeSet::new()));
+    let runner = Arc::new(runner(&cfg, engine, blobs.clone()));
     let offer = agent::Offer {
         endpoint: cfg
             .endpoint
@@ -151,6 +125,7 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         ask_per_mfuel: cfg.ask_per_mfuel,
         bond: cfg.bond,
     };
+    let node = Client::new(&cfg.node);
     let mut agent = agent::Agent::new(
         cfg.key,
         node,
@@ -168,41 +143,110 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
     agent.verifier = cfg.verifier;
     let stop = Arc::new(AtomicBool::new(false));
     if let Some(estimate) = estimate {
-        let figure = Arc::new(AtomicU64::new(estimate.fuel_per_second));
-        agent.speed_figure = Some(figure.clone());
-        let remeasure = speed::Remeasure {
-            estimate,
-            dir: cfg.dir.clone(),
-            running: running.clone(),
-            figure,
-            every: speed::REMEASURE_EVERY,
-        };
-        let (runner, stop) = (agent.runner.clone(), stop.clone());
-        std::thread::spawn(move || remeasure.run(runner.engine(), &stop));
+        remeasure_in_background(&mut agent, estimate, &cfg.dir, &running, &stop);
     }
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(cfg.listen))
-        .map_err(|source| ProviderError::Listen {
-            addr: cfg.listen,
-            source,
-        })?;
-    let router = http::router(http::HttpState {
+    let api = http::HttpState {
         address: agent.address.to_string(),
         journal,
         running,
         blobs,
         checkpoints: Arc::new(checkpoints::CheckpointReader::new(&cfg.dir)),
-    });
+    };
+    serve(&runtime, cfg.listen, api)?;
+    stop_on_signal(&runtime, &stop);
+    if cfg.exit_with_parent {
+        stop_with_parent(&stop);
+    }
+    info!(address = %agent.address, listen = %cfg.listen, "provider started");
+    agent.run(&stop, cfg.poll)?;
+    info!("provider stopped");
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+/// The speed figure to register: the given one (no benchmark), or the estimate kept in the
+/// directory or measured now, which is then re-measured in the background.
+fn speed_figure(
+    cfg: &ProviderConfig,
+    engine: &Engine,
+) -> Result<(u64, Option<speed::SpeedEstimate>), ProviderError> {
+    match cfg.fuel_per_second {
+        Some(figure) => {
+            info!(
+                fuel_per_second = figure,
+                "using the given speed figure (no benchmark)"
+            );
+            Ok((figure, None))
+        }
+        None => {
+            let estimate = speed::estimate_at_start(engine, &cfg.dir)?;
+            Ok((estimate.fuel_per_second, Some(estimate)))
+        }
+    }
+}
+
+/// The runner: content from the node, then each `--blob-source`.
+fn runner(cfg: &ProviderConfig, engine: Engine, blobs: Arc<BlobStore>) -> runner::Runner {
+    let sources = std::iter::once(cfg.node.clone())
+        .chain(cfg.blob_sources.iter().cloned())
+        .map(|url| Client::new(&url))
+        .collect();
+    let mut runner = runner::Runner::new(engine, blobs, sources, cfg.dir.clone(), cfg.seg_fuel);
+    if cfg.forge {
+        tracing::warn!("TESTING AID: this provider forges the output of every job it runs");
+        runner.forge = true;
+    }
+    runner
+}
+
+/// Re-measures the speed while idle on a thread of its own; the agent follows the figure.
+fn remeasure_in_background(
+    agent: &mut agent::Agent,
+    estimate: speed::SpeedEstimate,
+    dir: &std::path::Path,
+    running: &Arc<Mutex<BTreeSet<String>>>,
+    stop: &Arc<AtomicBool>,
+) {
+    let figure = Arc::new(AtomicU64::new(estimate.fuel_per_second));
+    agent.speed_figure = Some(figure.clone());
+    let remeasure = speed::Remeasure {
+        estimate,
+        dir: dir.to_path_buf(),
+        running: running.clone(),
+        figure,
+        every: speed::REMEASURE_EVERY,
+    };
+    let (runner, stop) = (agent.runner.clone(), stop.clone());
+    std::thread::spawn(move || remeasure.run(runner.engine(), &stop));
+}
+
+/// Serves the provider API on `listen`.
+fn serve(
+    runtime: &tokio::runtime::Runtime,
+    listen: SocketAddr,
+    state: http::HttpState,
+) -> Result<(), ProviderError> {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .map_err(|source| ProviderError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let router = http::router(state);
     runtime.spawn(async move {
         if let Err(err) = axum::serve(listener, router).await {
             tracing::error!(%err, "the provider API stopped");
         }
     });
+    Ok(())
+}
+
+/// Sets `stop` on SIGINT or SIGTERM.
+fn stop_on_signal(runtime: &tokio::runtime::Runtime, stop: &Arc<AtomicBool>) {
     let flag = stop.clone();
     runtime.spawn(async move {
         let mut term =
@@ -216,20 +260,17 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         }
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
-    if cfg.exit_with_parent {
-        // Reparenting (the parent died, even by SIGKILL) changes the parent id.
-        let parent = std::os::unix::process::parent_id();
-        let flag = stop.clone();
-        std::thread::spawn(move || {
-            while std::os::unix::process::parent_id() == parent {
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
-        });
-    }
-    info!(address = %agent.address, listen = %cfg.listen, "provider started");
-    agent.run(&stop, cfg.poll)?;
-    info!("provider stopped");
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    Ok(())
+}
+
+/// Sets `stop` when the process that started this one exits (a devnet's providers).
+fn stop_with_parent(stop: &Arc<AtomicBool>) {
+    // Reparenting (the parent died, even by SIGKILL) changes the parent id.
+    let parent = std::os::unix::process::parent_id();
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        while std::os::unix::process::parent_id() == parent {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }

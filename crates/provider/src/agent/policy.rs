@@ -1,6 +1,6 @@
 //! The provider's decisions about one of its jobs, pure: what the chain shows (the job's
-//! status), what the journal holds (the job's phase) and the height give the actions the agent
-//! host carries out, in order (`Agent::reconcile`). No I/O, no clock: the table-driven tests
+//! status), what the journal holds (the job's phase) and the height give the actions the agent's
+//! decision core makes concrete for the host, in order. No I/O, no clock: the table-driven tests
 //! below pin every status and phase, and the deadlines (a commitment sent again, a job given up).
 
 use super::RESEND_AFTER_BLOCKS;

@@ -2,8 +2,10 @@
 //! on threads of their own (at most the declared capacity at once, never in the poll loop),
 //! sealed as soon as each finishes and revealed once the seal lands; an audit that cannot be
 //! sealed before its deadline at this machine's speed is declined (`AuditDecline`: no slash).
+//! When each of those is due is the agent's decision core's; this module holds the rule for a
+//! drawn audit and carries out the verifier's actions (threads, files, submissions).
 //!
-//! The decision is [`step`], a pure function of the chain's deadline, the audit's fuel and this
+//! The rule for a drawn audit is [`step`], a pure function of the chain's deadline, the audit's fuel and this
 //! machine's speed and load, taken again on every poll: at the draw, while the re-run runs (an
 //! audit still running `AUDIT_SAFETY_BLOCKS` before its deadline is declined), and after a
 //! restart, when a re-run in flight was lost and the time left decides between starting again
@@ -12,15 +14,15 @@
 //! decline (`JOB.declined`, so it is sent again rather than the audit restarted). Everything else
 //! (deadline, fuel, stage) is read from the chain.
 
-use super::{Agent, AgentError, FuelTraceError, JOBS_POLLED_MAX, assignment, chain_commitment};
+use super::{Agent, AgentError, FuelTraceError, assignment, chain_commitment};
 use crate::{rerun, runner::Runner};
 use plexus_client::{
     Client,
-    dto::{AuditDto, AuditKind, AuditStage, JobDto, StatusDto},
+    dto::{AuditDto, AuditKind, HexDigest, JobDto},
 };
 use plexus_types::{Address, Digest, Payload, audit::Verdict, hash::parse_digest};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     sync::mpsc,
     time::{Duration, Instant},
@@ -58,7 +60,22 @@ pub(super) struct Audits {
     running: BTreeMap<String, u64>,
     done_tx: mpsc::Sender<(String, Result<(), FuelTraceError>)>,
     done_rx: mpsc::Receiver<(String, Result<(), FuelTraceError>)>,
-    last_sweep: u64,
+}
+
+impl Audits {
+    /// The re-runs that ended since the last call, no longer running: (hex id, result).
+    pub(super) fn ended(&mut self) -> Vec<(String, Result<(), FuelTraceError>)> {
+        let ended: Vec<_> = self.done_rx.try_iter().collect();
+        for (job, _) in &ended {
+            self.running.remove(job);
+        }
+        ended
+    }
+
+    /// The audits re-running now (hex ids).
+    pub(super) fn running(&self) -> BTreeSet<String> {
+        self.running.keys().cloned().collect()
+    }
 }
 
 impl Default for Audits {
@@ -68,7 +85,6 @@ impl Default for Audits {
             running: BTreeMap::new(),
             done_tx,
             done_rx,
-            last_sweep: 0,
         }
     }
 }
@@ -180,7 +196,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The sealed verdict and salt of `job`, if its re-run finished here. A file that does not
 /// parse (it cannot be torn: it is renamed into place) is dropped so the audit is re-run.
-fn read_sealed(dir: &Path, job: &str) -> Option<(Verdict, Digest)> {
+pub(super) fn read_sealed(dir: &Path, job: &str) -> Option<(Verdict, Digest)> {
     use plexus_types::codec::DecodeExt as _;
     let path = sealed_path(dir, job);
     let bytes = std::fs::read(&path).ok()?;
@@ -215,7 +231,7 @@ fn write_sealed(dir: &Path, job: &str, verdict: &Verdict) -> Result<(), FuelTrac
 }
 
 /// The height a decline of `job` was last sent at, if one was.
-fn read_declined(dir: &Path, job: &str) -> Option<u64> {
+pub(super) fn read_declined(dir: &Path, job: &str) -> Option<u64> {
     std::fs::read_to_string(declined_path(dir, job))
         .ok()
         .and_then(|text| text.trim().parse().ok())
@@ -223,7 +239,7 @@ fn read_declined(dir: &Path, job: &str) -> Option<u64> {
 
 /// Removes what this agent kept for its audit of `job`: the sealed verdict, a decline's record
 /// and, with `checkpoints`, the re-run's checkpoints and leaves.
-fn forget(dir: &Path, job: &str, checkpoints: bool) -> Result<(), FuelTraceError> {
+pub(super) fn forget(dir: &Path, job: &str, checkpoints: bool) -> Result<(), FuelTraceError> {
     let _ = std::fs::remove_file(sealed_path(dir, job));
     let _ = std::fs::remove_file(declined_path(dir, job));
     if checkpoints && let Some(id) = parse_digest(job) {
@@ -233,7 +249,7 @@ fn forget(dir: &Path, job: &str, checkpoints: bool) -> Result<(), FuelTraceError
 }
 
 /// The fuel a drawn audit re-runs, as the agent estimates it (see [`Drawn::fuel`]).
-fn audit_fuel(job: &JobDto, audit: &AuditDto, seg_fuel: u64) -> u64 {
+pub(super) fn audit_fuel(job: &JobDto, audit: &AuditDto, seg_fuel: u64) -> u64 {
     let claimed = job.total_fuel.unwrap_or(job.max_fuel);
     if audit.kind == AuditKind::Light {
         seg_fuel
@@ -297,7 +313,7 @@ fn throttle(started: Instant, fuel: u64, fuel_per_second: Option<u64>) {
 
 impl Agent {
     /// The speed audits re-run at: the measured figure, or the testing aid's throttle if lower.
-    fn audit_speed(&self) -> u64 {
+    pub(super) fn audit_speed(&self) -> u64 {
         let measured = self.offer.fuel_per_second.max(1);
         self.verifier
             .throttle_fuel_per_second
@@ -335,131 +351,8 @@ impl Agent {
         Ok(())
     }
 
-    /// One poll of the verifier's duties: seal what finished, then every audit and dispute the
-    /// chain lists for this verifier.
-    pub(super) fn verify_all(&mut self, status: &StatusDto) -> Result<(), AgentError> {
-        let height = status.height;
-        while let Ok((job, result)) = self.audits.done_rx.try_recv() {
-            self.audits.running.remove(&job);
-            match result {
-                // Sealed at once, not at the next poll.
-                Ok(()) => match self.node.job(&job) {
-                    Ok(dto) => self.verify_logged(&dto, status),
-                    Err(err) => warn!(%job, %err, "cannot read the audited job"),
-                },
-                // Tried again at the next poll if there is still time.
-                Err(err) => warn!(%job, %err, "audit re-run failed"),
-            }
-        }
-        let listed = self.node.jobs_of_verifier(&self.address, JOBS_POLLED_MAX)?;
-        for job in &listed {
-            self.verify_logged(job, status);
-        }
-        if height >= self.audits.last_sweep + SWEEP_EVERY_BLOCKS {
-            self.audits.last_sweep = height;
-            let mine: Vec<String> = listed.iter().map(|job| job.id.to_string()).collect();
-            self.sweep(&mine);
-        }
-        Ok(())
-    }
-
-    fn verify_logged(&mut self, job: &JobDto, status: &StatusDto) {
-        if let Err(err) = self.verify(job, status) {
-            warn!(job = %job.id, %err, "verifier step failed");
-        }
-    }
-
-    /// The verifier's duties for a job it audits or disputes: re-run, seal, reveal or decline;
-    /// choose and settle.
-    fn verify(&mut self, job: &JobDto, status: &StatusDto) -> Result<(), FuelTraceError> {
-        let height = status.height;
-        let me = self.address.to_string();
-        let id = job.id.digest();
-        if job
-            .dispute
-            .as_ref()
-            .is_some_and(|d| d.challenger == me && d.ruling.is_none())
-        {
-            return self.play_dispute(job, height, plexus_fueltrace::dissection::Role::Challenger);
-        }
-        let Some(audit) = job.audit_record.as_ref().filter(|a| a.verifier == me) else {
-            return Ok(());
-        };
-        match audit.stage {
-            AuditStage::Drawn => self.drawn(job, audit, &id, status),
-            AuditStage::Sealed => self.reveal(job, &id, height),
-            _ => {
-                // The audit is over: once the job is, its re-run's files go too.
-                let job_id = job.id.to_string();
-                if job.finished_height.is_some() && !self.audits.running.contains_key(&job_id) {
-                    forget(&self.runner.dir, &job_id, true)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// An audit waiting for this verifier's seal: seal a finished re-run, or take [`step`].
-    fn drawn(
-        &mut self,
-        job: &JobDto,
-        audit: &AuditDto,
-        id: &Digest,
-        status: &StatusDto,
-    ) -> Result<(), FuelTraceError> {
-        let height = status.height;
-        let dir = self.runner.dir.clone();
-        let job_id = job.id.to_string();
-        // A decline is final: the verdict of a re-run that finished after it is not sealed.
-        if let Some(sent) = read_declined(&dir, &job_id) {
-            if height > sent + DECLINE_RESEND_BLOCKS {
-                self.decline(job, id, height)?;
-            }
-            return Ok(());
-        }
-        if let Some((verdict, salt)) = read_sealed(&dir, &job_id) {
-            let key = "audit:drawn".to_string();
-            if self.due(&job_id, &key, height) {
-                let seal = plexus_types::audit::audit_seal(id, &self.address, &verdict, &salt);
-                let tx = self.submit(Payload::AuditCommit { job: *id, seal })?;
-                info!(job = %job.id, %tx, "audit sealed");
-                self.sent(&job_id, key, height);
-            }
-            return Ok(());
-        }
-        let jobs_running = self.running.lock().map_or(0, |running| running.len());
-        let capacity = self.verifier.capacity.max(1) as usize;
-        let load = Load {
-            fuel_per_second: self.audit_speed(),
-            cores: self.offer.profile.cores,
-            threads_busy: jobs_running + self.audits.running.len(),
-            free_slot: self.audits.running.len() < capacity,
-            block_ms: match status.audit_block_ms {
-                0 => super::BLOCK_MS_ASSUMED,
-                ms => ms,
-            },
-        };
-        let drawn = Drawn {
-            fuel: audit_fuel(job, audit, self.runner.seg_fuel()),
-            height,
-            due_height: audit.due_height,
-            running: self.audits.running.contains_key(&job_id),
-        };
-        match step(&drawn, &load) {
-            Step::Wait => Ok(()),
-            Step::Start => {
-                self.start_audit(job, audit, height);
-                Ok(())
-            }
-            Step::Decline => {
-                warn!(job = %job.id, fuel = drawn.fuel, due = audit.due_height, running = drawn.running, "declining an audit that cannot be sealed in time here");
-                self.decline(job, id, height)
-            }
-        }
-    }
-
     /// Re-runs `audit` on a thread of its own; the thread seals the verdict to disk and reports.
-    fn start_audit(&mut self, job: &JobDto, audit: &AuditDto, height: u64) {
+    pub(super) fn start_audit(&mut self, job: &JobDto, audit: &AuditDto, height: u64) {
         let (runner, node) = (self.runner.clone(), self.node.clone());
         let (job, audit) = (job.clone(), audit.clone());
         let done = self.audits.done_tx.clone();
@@ -484,38 +377,43 @@ impl Agent {
 
     /// Sends the decline and records it on disk, so a restart sends it again instead of
     /// re-running the audit.
-    fn decline(&mut self, job: &JobDto, id: &Digest, height: u64) -> Result<(), FuelTraceError> {
-        let tx = self.submit(Payload::AuditDecline { job: *id })?;
-        info!(job = %job.id, %tx, "audit declined");
+    pub(super) fn decline(&mut self, job: &HexDigest, height: u64) -> Result<(), FuelTraceError> {
+        let tx = self.submit(Payload::AuditDecline { job: job.digest() })?;
+        info!(%job, %tx, "audit declined");
         write_atomic(
-            &declined_path(&self.runner.dir, &job.id.to_string()),
+            &declined_path(&self.runner.dir, &job.to_string()),
             height.to_string().as_bytes(),
         )?;
         Ok(())
     }
 
+    /// Sends the seal of the verdict kept for `job` (its re-run finished here).
+    pub(super) fn seal(&mut self, job: &HexDigest) -> Result<(), FuelTraceError> {
+        let (verdict, salt) = read_sealed(&self.runner.dir, &job.to_string())
+            .ok_or(FuelTraceError::Record("sealed verdict file"))?;
+        let id = job.digest();
+        let seal = plexus_types::audit::audit_seal(&id, &self.address, &verdict, &salt);
+        let tx = self.submit(Payload::AuditCommit { job: id, seal })?;
+        info!(%job, %tx, "audit sealed");
+        Ok(())
+    }
+
     /// Opens the seal of an audit whose seal landed.
-    fn reveal(&mut self, job: &JobDto, id: &Digest, height: u64) -> Result<(), FuelTraceError> {
-        let key = "audit:sealed".to_string();
-        let job_id = job.id.to_string();
-        if !self.due(&job_id, &key, height) {
-            return Ok(());
-        }
-        let (verdict, salt) = read_sealed(&self.runner.dir, &job_id)
+    pub(super) fn reveal(&mut self, job: &HexDigest) -> Result<(), FuelTraceError> {
+        let (verdict, salt) = read_sealed(&self.runner.dir, &job.to_string())
             .ok_or(FuelTraceError::Record("sealed verdict file"))?;
         let tx = self.submit(Payload::AuditReveal {
-            job: *id,
+            job: job.digest(),
             verdict,
             salt,
         })?;
-        info!(job = %job.id, %tx, "audit revealed");
-        self.sent(&job_id, key, height);
+        info!(%job, %tx, "audit revealed");
         Ok(())
     }
 
     /// Drops the files of audits that are no longer this agent's (declined and drawn again,
     /// or pruned): `mine` are the jobs the chain lists for it now.
-    fn sweep(&mut self, mine: &[String]) {
+    pub(super) fn sweep(&mut self, mine: &[String]) {
         let Ok(entries) = std::fs::read_dir(self.runner.dir.join("verifier")) else {
             return;
         };
