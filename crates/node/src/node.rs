@@ -258,7 +258,7 @@ async fn fetch_snapshot(
     }
     info!(
         height = state.height,
-        accounts = state.accounts.len(),
+        accounts = state.accounts().len(),
         bytes = size,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "fetched and checked a state snapshot"
@@ -812,7 +812,7 @@ mod tests {
             std::env::temp_dir().join(format!("plexus-recover-bad-{}.redb", std::process::id()));
         let (store, _) = chain(&path, 4, Some(2));
         let mut snapshot = store.snapshot().unwrap().unwrap();
-        snapshot.accounts.values_mut().next().unwrap().balance += 1;
+        snapshot.validators.values_mut().next().unwrap().self_bond += 1;
         store.put_snapshot(&snapshot).unwrap();
         assert!(matches!(
             recover(

@@ -447,7 +447,7 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
                 seen.verifier_pay += audit.paid;
             }
         }
-        prop_assert_eq!(state.audit_pool, pool);
+        prop_assert_eq!(state.audit_pool(), pool);
 
         apply_block(&mut replica, &block).expect("the replica applies");
         prop_assert_eq!(replica.root(), state.root());
@@ -671,7 +671,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
     );
     assert_eq!(chain.balance(PROVIDER), provider_before + 2_640_000_019);
     assert_eq!(chain.state.supply.burned(), burned_before + burned);
-    assert_eq!(chain.state.audit_pool, 60_000_000);
+    assert_eq!(chain.state.audit_pool(), 60_000_000);
 
     // A bought full audit of 1 000 000 fuel: its value at the ask (1_000_000_007) is more than
     // the pool, so the verifier is paid the whole pool when the audit passes.
@@ -708,7 +708,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
         verifier_before - 1_000 + 60_000_000
     );
     assert_eq!(chain.state.jobs[&second].status.name(), "settled");
-    assert_eq!(chain.state.audit_pool, 20_000_000);
+    assert_eq!(chain.state.audit_pool(), 20_000_000);
     assert_eq!(
         *chain.state.epoch_audited_fuel(),
         BTreeMap::from([(address(PROVIDER), 1_000_000)])

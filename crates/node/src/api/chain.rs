@@ -210,7 +210,7 @@ pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<Statu
                 verifiers: e.verifiers.to_string(),
             })
             .collect(),
-        audit_pool: s.audit_pool.to_string(),
+        audit_pool: s.audit_pool().to_string(),
         seg_fuel: s.params.audit.seg_fuel,
         audit_block_ms: s.params.audit.audit_block_ms,
         faucet,

@@ -63,7 +63,8 @@ pub struct State {
     /// The committee's beacon key: the group key that verifies every beacon signature, each
     /// member's public share (in committee order), and who holds the shares.
     pub beacon_key: BeaconOutput,
-    pub accounts: BTreeMap<Address, Account>,
+    /// Written only by the value moves (`value/`) and the nonce's consumption.
+    pub(in crate::ledger) accounts: BTreeMap<Address, Account>,
     pub validators: BTreeMap<Address, Validator>,
     /// (delegator, validator) -> delegated amount.
     pub(crate) delegations: BTreeMap<(Address, Address), Amount>,
@@ -111,8 +112,9 @@ pub struct State {
     /// Disputes over commitments, kept with the job until it is pruned.
     pub disputes: BTreeMap<Digest, Dispute>,
     /// The audit fee pool: `audit_fee_bps` of every settled job's payment, from which verifiers
-    /// are paid for their re-execution (`rewards.rs`). Part of the supply.
-    pub audit_pool: Amount,
+    /// are paid for their re-execution (`rewards.rs`). Part of the supply; written only by the
+    /// value moves (`value/`).
+    pub(in crate::ledger) audit_pool: Amount,
     /// Fuel of the jobs whose audit passed in the current epoch, per provider: the providers'
     /// emission weights, cleared when the epoch's emission is paid.
     pub(crate) epoch_audited_fuel: BTreeMap<Address, u128>,
@@ -133,6 +135,21 @@ impl State {
     /// The account at `address`, or the empty account.
     pub fn account(&self, address: &Address) -> Account {
         self.accounts.get(address).cloned().unwrap_or_default()
+    }
+
+    /// Every account, by address.
+    pub fn accounts(&self) -> &BTreeMap<Address, Account> {
+        &self.accounts
+    }
+
+    /// The audit fee pool: what verifiers are paid from.
+    pub fn audit_pool(&self) -> Amount {
+        self.audit_pool
+    }
+
+    /// Consumes `address`'s nonce: its transaction is in the ledger.
+    pub(crate) fn consume_nonce(&mut self, address: &Address) {
+        self.accounts.entry(address.clone()).or_default().nonce += 1;
     }
 
     /// The public side of the committee's beacon key.

@@ -88,7 +88,7 @@ fn an_agreeing_full_audit_passes_and_the_job_settles() {
     // The audit passed before its job settled, while the pool was still empty: nothing to pay.
     // Its fuel and the audit count toward the epoch's emission.
     assert_eq!(chain.state.audits[&id].paid, 0);
-    assert_eq!(chain.state.audit_pool, p_fee);
+    assert_eq!(chain.state.audit_pool(), p_fee);
     assert_eq!(
         chain.state.epoch_audited_fuel().get(&address(PROVIDER)),
         Some(&u128::from(SEG_FUEL * SEGMENTS))
@@ -266,7 +266,7 @@ fn light_audits_draw_segments_and_dispute_one() {
     // ask: 5 PLX) from the pool, which holds the fees of the three settled jobs: all of it.
     let pool = 3 * audit_fee(paid());
     assert_eq!(chain.state.audits[&cheated].paid, pool);
-    assert_eq!(chain.state.audit_pool, 0);
+    assert_eq!(chain.state.audit_pool(), 0);
     assert_eq!(chain.verifier(VERIFIER).earned, pool);
     assert_eq!(
         chain.balance(VERIFIER),
