@@ -211,7 +211,7 @@ fn recover(
 /// order every validator derives alike.
 pub fn committee(genesis: &Genesis) -> Result<Set<PublicKey>, NodeError> {
     let (state, _) = genesis.build()?;
-    let keys: Vec<PublicKey> = state.committee.iter().map(|a| a.0.clone()).collect();
+    let keys: Vec<PublicKey> = state.committee().iter().map(|a| a.0.clone()).collect();
     Set::try_from(keys)
         .map_err(|_| NodeError::Runtime("the genesis committee repeats a key".into()))
 }
@@ -422,7 +422,7 @@ impl Membership {
         let participants = committee(&cfg.genesis)?;
         let me = cfg.key.public_key();
         let address = plexus_types::Address(me.clone());
-        let current = Set::from_iter_dedup(tip_state.committee.iter().map(|a| a.0.clone()));
+        let current = Set::from_iter_dedup(tip_state.committee().iter().map(|a| a.0.clone()));
         let in_committee = current.position(&me).is_some();
         if !in_committee && !cfg.full_node && !tip_state.validators.contains_key(&address) {
             return Err(NodeError::NotAValidator(address.to_string()));

@@ -164,7 +164,7 @@ fn wrong_chain_and_low_fee_are_rejected_untouched() {
 #[test]
 fn staking_lifecycle_and_committee() {
     let (mut state, _) = genesis();
-    assert_eq!(state.committee, vec![address(0)]);
+    assert_eq!(state.committee(), vec![address(0)]);
     let got = statuses(
         &mut state,
         vec![
@@ -206,10 +206,10 @@ fn staking_lifecycle_and_committee() {
     // Height 1 is not an epoch boundary (length 2); height 2 starts epoch 1 and elects the next
     // committee (by stake). It takes over only through a reshare of the beacon key, which
     // needs dealer logs (tests/reshare.rs): without them the committee stays.
-    assert_eq!(state.next_committee, vec![address(0)]);
+    assert_eq!(state.next_committee(), vec![address(0)]);
     statuses(&mut state, vec![]);
-    assert_eq!(state.next_committee, vec![address(0), address(1)]);
-    assert_eq!(state.committee, vec![address(0)]);
+    assert_eq!(state.next_committee(), vec![address(0), address(1)]);
+    assert_eq!(state.committee(), vec![address(0)]);
 
     // Undelegate: bonded -> unbonding now, -> balance after 3 blocks.
     let balance = state.account(&address(3)).balance;
@@ -263,7 +263,7 @@ fn staking_lifecycle_and_committee() {
     if !state.height.is_multiple_of(2) {
         statuses(&mut state, vec![]);
     }
-    assert_eq!(state.next_committee, vec![address(0)]);
+    assert_eq!(state.next_committee(), vec![address(0)]);
     assert_eq!(state.recount(), Ok(state.supply.total()));
 }
 
