@@ -30,7 +30,7 @@ fn params() -> Params {
         reputation_done_gain: 10,
         reputation_miss_penalty: 1_000,
         // No audits here (and so no bond rule, which sizes bonds by the audit rate): the rule
-        // has its own test below, the audits `tests/disputes.rs`.
+        // has its own test below, the audits `tests/disputes/`.
         audit: plexus_fueltrace::params::AuditParams {
             light_audit_ppm: 0,
             full_audit_ppm: 0,
