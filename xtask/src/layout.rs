@@ -28,7 +28,6 @@ pub const FN_LINES_MAX: usize = 110;
 pub const KNOWN: &[&str] = &[
     "long file: crates/cli/tests/compute.rs",
     "long file: crates/exec/tests/exec.rs",
-    "long file: crates/state/tests/disputes.rs",
     "long function: crates/sim/src/network.rs::start",
     "long function: crates/sim/src/scenario.rs::run",
 ];

@@ -462,7 +462,7 @@ fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: boo
         "txs": txs,
         "apply_tps": tps,
         "state_root_ms_per_block": root_time.as_secs_f64() * 1_000.0 / blocks as f64,
-        "accounts": state.accounts.len(),
+        "accounts": state.accounts().len(),
     });
     if json_mode {
         println!("{result}");
@@ -470,7 +470,7 @@ fn bench_apply(txs: usize, block_txs: usize, extra_accounts: u64, json_mode: boo
         println!(
             "apply: {tps:.0} tx/s over {txs} transfers; state root {:.2} ms per block ({} accounts)",
             result["state_root_ms_per_block"].as_f64().unwrap_or(0.0),
-            state.accounts.len()
+            state.accounts().len()
         );
     }
     Ok(())

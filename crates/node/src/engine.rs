@@ -658,10 +658,10 @@ where
         for (e, committee) in &state.epoch_committees {
             self.provider.register(*e, committee);
         }
-        let committee = Set::from_iter_dedup(state.committee.iter().map(|a| a.0.clone()));
+        let committee = Set::from_iter_dedup(state.committee().iter().map(|a| a.0.clone()));
         let next = Set::from_iter_dedup(
             state
-                .next_committee
+                .next_committee()
                 .iter()
                 .map(|a| a.0.clone())
                 .filter(|k| committee.position(k).is_none()),

@@ -211,7 +211,7 @@ fn recover(
 /// order every validator derives alike.
 pub fn committee(genesis: &Genesis) -> Result<Set<PublicKey>, NodeError> {
     let (state, _) = genesis.build()?;
-    let keys: Vec<PublicKey> = state.committee.iter().map(|a| a.0.clone()).collect();
+    let keys: Vec<PublicKey> = state.committee().iter().map(|a| a.0.clone()).collect();
     Set::try_from(keys)
         .map_err(|_| NodeError::Runtime("the genesis committee repeats a key".into()))
 }
@@ -258,7 +258,7 @@ async fn fetch_snapshot(
     }
     info!(
         height = state.height,
-        accounts = state.accounts.len(),
+        accounts = state.accounts().len(),
         bytes = size,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "fetched and checked a state snapshot"
@@ -422,7 +422,7 @@ impl Membership {
         let participants = committee(&cfg.genesis)?;
         let me = cfg.key.public_key();
         let address = plexus_types::Address(me.clone());
-        let current = Set::from_iter_dedup(tip_state.committee.iter().map(|a| a.0.clone()));
+        let current = Set::from_iter_dedup(tip_state.committee().iter().map(|a| a.0.clone()));
         let in_committee = current.position(&me).is_some();
         if !in_committee && !cfg.full_node && !tip_state.validators.contains_key(&address) {
             return Err(NodeError::NotAValidator(address.to_string()));
@@ -812,7 +812,7 @@ mod tests {
             std::env::temp_dir().join(format!("plexus-recover-bad-{}.redb", std::process::id()));
         let (store, _) = chain(&path, 4, Some(2));
         let mut snapshot = store.snapshot().unwrap().unwrap();
-        snapshot.accounts.values_mut().next().unwrap().balance += 1;
+        snapshot.validators.values_mut().next().unwrap().self_bond += 1;
         store.put_snapshot(&snapshot).unwrap();
         assert!(matches!(
             recover(

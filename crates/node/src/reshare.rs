@@ -390,7 +390,7 @@ fn resume_player(
     BTreeMap<PublicKey, PlayerAck<PublicKey>>,
 ) {
     let logs: BTreeMap<_, _> = state
-        .dealer_logs
+        .dealer_logs()
         .values()
         .filter_map(|bytes| reshare::decode_log(bytes)?.check(info))
         .collect();
@@ -517,7 +517,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
             player,
             acks,
         };
-        let already_logged = state.dealer_logs.contains_key(&Address(me.clone()));
+        let already_logged = state.dealer_logs().contains_key(&Address(me.clone()));
         if is_dealer
             && !already_logged
             && let Some(seed) = seed
@@ -690,7 +690,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
         let Some((log, submitted_at)) = round.log.as_mut() else {
             return;
         };
-        if state.dealer_logs.contains_key(&me)
+        if state.dealer_logs().contains_key(&me)
             || (*submitted_at != 0 && state.height < *submitted_at + RESEND_BLOCKS)
         {
             return;

@@ -11,7 +11,9 @@
 //! Supply rule: `Supply::total` equals the sum of every balance, bonded amount, unbonding amount,
 //! provider and verifier bond, unfinished job's escrow, held dispute deposit and the audit pool.
 //! It changes only through named events: genesis allocation and epoch emissions (mint), fees,
-//! slashes and the burned share of consumer payments (burn); `total == minted - burned`.
+//! slashes and the burned share of consumer payments (burn); `total == minted - burned`. One
+//! module moves value (`ledger/value/`): it is the only writer of balances, stakes, bonds, the
+//! audit pool and the supply.
 //!
 //! Preconditions: transaction signatures are verified by the caller (mempool admission or the
 //! chain layer's batch verification) before a block reaches `apply`; `apply` checks everything else.

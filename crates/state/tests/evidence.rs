@@ -109,8 +109,8 @@ fn equivocation_slashes_self_bond_and_delegations_burns_and_jails() {
     while !state.height.is_multiple_of(3) {
         run(&mut state, Vec::new());
     }
-    assert!(!state.next_committee.contains(&offender));
-    assert_eq!(state.next_committee.len(), 3);
+    assert!(!state.next_committee().contains(&offender));
+    assert_eq!(state.next_committee().len(), 3);
 }
 
 #[test]

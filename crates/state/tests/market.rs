@@ -30,7 +30,7 @@ fn params() -> Params {
         reputation_done_gain: 10,
         reputation_miss_penalty: 1_000,
         // No audits here (and so no bond rule, which sizes bonds by the audit rate): the rule
-        // has its own test below, the audits `tests/disputes.rs`.
+        // has its own test below, the audits `tests/disputes/`.
         audit: plexus_fueltrace::params::AuditParams {
             light_audit_ppm: 0,
             full_audit_ppm: 0,
@@ -246,7 +246,7 @@ fn post_match_commit_and_settle_move_exact_amounts() {
         (paid, burned, audit_fee, escrow - paid, committed_at + 2)
     );
     assert_eq!(paid - burned - audit_fee, earned);
-    assert_eq!(chain.state.audit_pool, audit_fee);
+    assert_eq!(chain.state.audit_pool(), audit_fee);
     assert_eq!(chain.balance(2), START - FEE - paid);
     assert_eq!(chain.balance(1), START - 2 * FEE - BOND + earned);
     let p = &chain.state.providers[&address(1)];

@@ -126,13 +126,13 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
         run(&mut state, vec![]);
     }
     // Epoch 1's first block elected the next committee: 3 is cut, 4 is in.
-    let mut next = state.next_committee.clone();
+    let mut next = state.next_committee().to_vec();
     next.sort();
     let mut expected = vec![address(0), address(1), address(2), address(4)];
     expected.sort();
     assert_eq!(next, expected);
-    assert_eq!(state.committee.len(), 4);
-    assert!(state.committee.contains(&address(3)));
+    assert_eq!(state.committee().len(), 4);
+    assert!(state.committee().contains(&address(3)));
 
     // The current committee (0..=3) deals to the next one.
     let info = reshare::info(&state).unwrap();
@@ -153,7 +153,7 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
         ],
     );
     assert_eq!(bad, vec![Status::Failed(Reason::InvalidDealerLog); 3]);
-    assert!(state.dealer_logs.is_empty());
+    assert!(state.dealer_logs().is_empty());
     // Three of the four dealers log (a quorum); one duplicate is refused.
     let got = run(
         &mut state,
@@ -175,15 +175,15 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
     );
     let before = state.beacon_key.clone();
     while state.height < 2 * EPOCH - 1 {
-        assert_eq!(state.committee.len(), 4);
-        assert!(state.committee.contains(&address(3)));
+        assert_eq!(state.committee().len(), 4);
+        assert!(state.committee().contains(&address(3)));
         run(&mut state, vec![]);
     }
     // The last block of epoch 1 handed over: new committee, new key, same group key.
-    let mut committee = state.committee.clone();
+    let mut committee = state.committee().to_vec();
     committee.sort();
     assert_eq!(committee, expected);
-    assert_eq!(state.epoch_committees[&2], state.committee);
+    assert_eq!(state.epoch_committees[&2], state.committee());
     assert_ne!(state.beacon_key, before);
     assert_eq!(*state.beacon_sharing().public(), group_key);
 
@@ -224,7 +224,7 @@ fn the_elected_committee_takes_over_the_beacon_key_at_the_epoch_boundary() {
     // The chain goes on (blocks keep verifying against the same group key).
     run(&mut state, vec![]);
     assert!(
-        state.dealer_logs.is_empty(),
+        state.dealer_logs().is_empty(),
         "a new epoch's round starts empty"
     );
     assert_eq!(state.recount(), Ok(state.supply.total()));
@@ -281,7 +281,7 @@ fn without_a_quorum_of_logs_the_committee_stays() {
         .map(|i| (key(i), old.share_of(&key(i).public_key()).unwrap().clone()))
         .collect();
     let player_keys: Vec<_> = state
-        .next_committee
+        .next_committee()
         .iter()
         .map(|a| (0..6).map(key).find(|k| k.public_key() == a.0).unwrap())
         .collect();
@@ -291,11 +291,11 @@ fn without_a_quorum_of_logs_the_committee_stays() {
         &mut state,
         vec![log_tx(0, 0, 1, &logs[0].1), log_tx(1, 0, 1, &logs[1].1)],
     );
-    let (committee, key_before) = (state.committee.clone(), state.beacon_key.clone());
+    let (committee, key_before) = (state.committee().to_vec(), state.beacon_key.clone());
     while state.height < 2 * EPOCH - 1 {
         run(&mut state, vec![]);
     }
-    assert_eq!(state.committee, committee);
+    assert_eq!(state.committee(), committee);
     assert_eq!(state.beacon_key, key_before);
     assert_eq!(state.epoch_committees[&2], committee);
 }

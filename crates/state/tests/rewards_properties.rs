@@ -395,7 +395,7 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
         let minted = state.supply.minted() - minted_before;
         if (height + 1).is_multiple_of(EPOCH_BLOCKS) {
             let epoch = height / EPOCH_BLOCKS;
-            let record = state.emissions.get(&epoch).cloned().unwrap_or_default();
+            let record = state.emissions().get(&epoch).cloned().unwrap_or_default();
             prop_assert_eq!(minted, record.total());
             let budget = emission(&params.audit, epoch);
             prop_assert!(record.validators <= bps_floor(budget, 4_000));
@@ -406,7 +406,7 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
         } else {
             prop_assert_eq!(minted, 0);
         }
-        prop_assert!(state.emissions.len() <= plexus_state::PARTICIPATION_EPOCHS_KEPT as usize);
+        prop_assert!(state.emissions().len() <= plexus_state::PARTICIPATION_EPOCHS_KEPT as usize);
 
         // Each settlement this block splits its payment as the parameters say; its fee enters
         // the pool.
@@ -447,7 +447,7 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
                 seen.verifier_pay += audit.paid;
             }
         }
-        prop_assert_eq!(state.audit_pool, pool);
+        prop_assert_eq!(state.audit_pool(), pool);
 
         apply_block(&mut replica, &block).expect("the replica applies");
         prop_assert_eq!(replica.root(), state.root());
@@ -671,7 +671,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
     );
     assert_eq!(chain.balance(PROVIDER), provider_before + 2_640_000_019);
     assert_eq!(chain.state.supply.burned(), burned_before + burned);
-    assert_eq!(chain.state.audit_pool, 60_000_000);
+    assert_eq!(chain.state.audit_pool(), 60_000_000);
 
     // A bought full audit of 1 000 000 fuel: its value at the ask (1_000_000_007) is more than
     // the pool, so the verifier is paid the whole pool when the audit passes.
@@ -708,7 +708,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
         verifier_before - 1_000 + 60_000_000
     );
     assert_eq!(chain.state.jobs[&second].status.name(), "settled");
-    assert_eq!(chain.state.audit_pool, 20_000_000);
+    assert_eq!(chain.state.audit_pool(), 20_000_000);
     assert_eq!(
         *chain.state.epoch_audited_fuel(),
         BTreeMap::from([(address(PROVIDER), 1_000_000)])
@@ -736,7 +736,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
         verifiers: 200 * PLX + 1,
     };
     assert_eq!(expected.total(), EMISSION);
-    assert_eq!(chain.state.emissions[&0], expected);
+    assert_eq!(chain.state.emissions()[&0], expected);
     assert_eq!(chain.state.supply.minted(), minted + EMISSION);
     assert_eq!(chain.balance(0), validator + expected.validators);
     assert_eq!(chain.balance(PROVIDER), provider + expected.providers);
@@ -746,6 +746,6 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
 
     // The next epoch has no work: its last block mints nothing.
     chain.until(2 * SCENARIO_EPOCH_BLOCKS - 1);
-    assert_eq!(chain.state.emissions[&1], Emission::default());
+    assert_eq!(chain.state.emissions()[&1], Emission::default());
     assert_eq!(chain.state.supply.minted(), minted + EMISSION);
 }

@@ -122,8 +122,8 @@ pub(super) async fn get_validators(State(state): State<ApiState>) -> ApiResult<V
                 self_bond: v.self_bond.to_string(),
                 delegated: v.delegated.to_string(),
                 stake: v.stake().to_string(),
-                in_committee: s.committee.contains(address),
-                in_next_committee: s.next_committee.contains(address),
+                in_committee: s.committee().contains(address),
+                in_next_committee: s.next_committee().contains(address),
                 jailed: v.jailed,
                 slashed: s
                     .slashes
@@ -184,11 +184,11 @@ pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<Statu
         timestamp: s.timestamp_ms,
         mempool_size,
         validators: s.validators.len(),
-        committee: s.committee.len(),
+        committee: s.committee().len(),
         epoch: s.epoch_of(s.height + 1),
         epoch_length: s.params.epoch_length_blocks,
-        next_committee: s.next_committee.len(),
-        reshare_logs: s.dealer_logs.len(),
+        next_committee: s.next_committee().len(),
+        reshare_logs: s.dealer_logs().len(),
         fee_min: s.params.fee_min.to_string(),
         supply: SupplyDto {
             total: s.supply.total().to_string(),
@@ -196,12 +196,12 @@ pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<Statu
             burned: s.supply.burned().to_string(),
         },
         emission_last_epoch: s
-            .emissions
+            .emissions()
             .values()
             .next_back()
             .map(|e| e.total().to_string()),
         emissions: s
-            .emissions
+            .emissions()
             .iter()
             .map(|(epoch, e)| EmissionDto {
                 epoch: *epoch,
@@ -210,7 +210,7 @@ pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<Statu
                 verifiers: e.verifiers.to_string(),
             })
             .collect(),
-        audit_pool: s.audit_pool.to_string(),
+        audit_pool: s.audit_pool().to_string(),
         seg_fuel: s.params.audit.seg_fuel,
         audit_block_ms: s.params.audit.audit_block_ms,
         faucet,

@@ -49,14 +49,11 @@ pub(crate) fn execute_tx(
     if tx.nonce != sender.nonce {
         return rejected(Reason::BadNonce);
     }
-    if sender.balance < tx.fee {
+    // Charge: fee burned, nonce consumed. From here on the transaction is in the ledger.
+    if state.charge_fee(&tx.sender, tx.fee).is_err() {
         return rejected(Reason::InsufficientFee);
     }
-    // Charge: fee burned, nonce consumed. From here on the transaction is in the ledger.
-    let account = state.accounts.entry(tx.sender.clone()).or_default();
-    account.balance -= tx.fee;
-    account.nonce += 1;
-    state.supply.burn(tx.fee);
+    state.consume_nonce(&tx.sender);
     let context = TxContext {
         height,
         seed,
@@ -283,20 +280,125 @@ fn transfer(state: &mut State, from: Address, to: Address, amount: Amount) -> Re
     if amount == 0 {
         return Err(Reason::ZeroAmount);
     }
-    let sender = state.account(&from);
-    if sender.balance < amount {
-        return Err(Reason::InsufficientBalance);
+    Ok(state.transfer(&from, &to, amount)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::beacon::DevBeacon;
+    use crate::{Genesis, GenesisValidator, Params, State, apply_block, build_block};
+    use commonware_codec::DecodeExt;
+    use commonware_cryptography::Signer;
+    use plexus_types::{
+        Address, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status, Transaction,
+    };
+
+    const CHAIN: u64 = 42;
+
+    fn address(i: u64) -> Address {
+        Address(PrivateKey::from_seed(i).public_key())
     }
-    if from == to {
-        return Ok(());
+
+    fn tx(from: u64, payload: Payload) -> SignedTransaction {
+        Transaction {
+            chain_id: CHAIN,
+            sender: address(from),
+            nonce: 0,
+            fee: 1_000,
+            payload,
+        }
+        .sign(&PrivateKey::from_seed(from))
     }
-    let receiver = state.account(&to);
-    // Cannot overflow while the supply invariant holds, but a broken invariant must not wrap.
-    let credited = receiver
-        .balance
-        .checked_add(amount)
-        .ok_or(Reason::Overflow)?;
-    state.accounts.entry(from).or_default().balance -= amount;
-    state.accounts.entry(to).or_default().balance = credited;
-    Ok(())
+
+    fn statuses(state: &mut State, txs: Vec<SignedTransaction>) -> Vec<Status> {
+        let beacon = DevBeacon::deal(0, [PrivateKey::from_seed(0).public_key()]);
+        let height = state.height + 1;
+        let block = build_block(
+            state,
+            txs,
+            state.timestamp_ms + 300,
+            PrivateKey::from_seed(0).public_key(),
+            beacon.block_signature(height),
+        )
+        .unwrap()
+        .block;
+        let receipts = apply_block(state, &block).unwrap();
+        receipts.into_iter().map(|r| r.status).collect()
+    }
+
+    /// The all-zero key and every other small-order key: its forged "signature" verifies under
+    /// ZIP-215, so a block that spends from it must not move anything, and nothing may be sent
+    /// or delegated to one (issue 12, finding 1). A unit test: funds on a weak key (the issue's
+    /// attack sent it 1 PLX before this rule) are a state no public path reaches now.
+    #[test]
+    fn small_order_keys_can_neither_spend_nor_receive() {
+        let mut state = Genesis {
+            chain_id: CHAIN,
+            timestamp_ms: 1_000,
+            params: Params {
+                unbonding_period_blocks: 3,
+                epoch_length_blocks: 2,
+                ..Params::default()
+            },
+            allocations: (0..4).map(|i| (address(i), 1_000_000 * PLX)).collect(),
+            validators: vec![GenesisValidator {
+                address: address(0),
+                self_bond: 10_000 * PLX,
+            }],
+            beacon: DevBeacon::deal(0, [PrivateKey::from_seed(0).public_key()]).output,
+        }
+        .build()
+        .unwrap()
+        .0;
+        let weak = Address::from_bytes(&[0u8; 32]).unwrap();
+        assert!(weak.is_weak());
+        // Moved from another account so that the ledger still sums to the supply.
+        let funder = state
+            .accounts()
+            .iter()
+            .find(|(_, account)| account.balance >= PLX)
+            .map(|(address, _)| address.clone())
+            .expect("a funded account");
+        state.transfer(&funder, &weak, PLX).unwrap();
+        let forged =
+            plexus_types::Signature::decode(commonware_codec::Copying(&[0u8; 64][..])).unwrap();
+        let theft = SignedTransaction {
+            tx: Transaction {
+                chain_id: CHAIN,
+                sender: weak.clone(),
+                nonce: 0,
+                fee: 1_000,
+                payload: Payload::Transfer {
+                    to: address(3),
+                    amount: PLX / 2,
+                },
+            },
+            signature: forged,
+        };
+        // The forgery passes the signature check: only the weak-key rule stops it.
+        assert!(theft.verify_signature());
+        let before = state.account(&address(3)).balance;
+        let to_weak = tx(
+            1,
+            Payload::Transfer {
+                to: weak.clone(),
+                amount: PLX,
+            },
+        );
+        let delegate_weak = tx(
+            2,
+            Payload::Delegate {
+                validator: weak.clone(),
+                amount: PLX,
+            },
+        );
+        assert_eq!(
+            statuses(&mut state, vec![theft, to_weak, delegate_weak]),
+            vec![Status::Rejected(Reason::WeakKey); 3]
+        );
+        assert_eq!(state.account(&weak).balance, PLX);
+        assert_eq!(state.account(&weak).nonce, 0);
+        assert_eq!(state.account(&address(3)).balance, before);
+        assert_eq!(state.account(&address(1)).nonce, 0, "rejected, not charged");
+    }
 }

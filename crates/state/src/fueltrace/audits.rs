@@ -35,6 +35,7 @@ use crate::fueltrace::records::{AUDIT_DECLINES_MAX, Audit, AuditStage, Outcome};
 use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use crate::market::JobStatus;
 use plexus_fueltrace::dissection::Dissection;
 use plexus_fueltrace::draws::{AuditKind, audit_kind, rerun_fuel};
@@ -294,10 +295,9 @@ pub(crate) fn lapse_audit(state: &mut State, id: Digest, height: u64) -> Outcome
     let mut forfeited = 0;
     if let Some(record) = state.verifiers.get_mut(&verifier) {
         forfeited = value.min(record.bond_free());
-        record.bond -= forfeited;
         record.slashed += forfeited;
     }
-    state.supply.burn(forfeited);
+    state.burn_held(Held::VerifierBond(&verifier), forfeited);
     if let Some(audit) = state.audits.get_mut(&id) {
         audit.stage = AuditStage::Missed;
     }

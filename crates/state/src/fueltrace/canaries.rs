@@ -12,6 +12,7 @@ use crate::fueltrace::records::{AuditStage, Canary, Outcome};
 use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use plexus_fueltrace::draws::{AuditKind, canary_claim, canary_drawn, canary_id, rerun_fuel};
 use plexus_types::audit::Verdict;
 use plexus_types::{Address, Amount, Digest, Reason};
@@ -99,11 +100,10 @@ pub(crate) fn close_canary(
         if let Some(record) = state.verifiers.get_mut(verifier) {
             // Never the deposits its open disputes hold.
             slashed = value.saturating_mul(multiple).min(record.bond_free());
-            record.bond -= slashed;
             record.slashed += slashed;
             record.canaries_passed += 1;
         }
-        state.supply.burn(slashed);
+        state.burn_held(Held::VerifierBond(verifier), slashed);
     }
     close_verifier_audit(state, verifier);
     if let Some(audit) = state.audits.get_mut(&id) {

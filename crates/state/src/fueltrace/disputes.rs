@@ -22,6 +22,7 @@ use crate::fueltrace::replay::{ReplayError, ReplayRequest, Replayer, transition_
 use crate::fueltrace::rewards;
 use crate::fueltrace::verifiers::close_verifier_audit;
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use crate::market::JobStatus;
 use crate::market::settlement;
 use plexus_fueltrace::dissection::{Dissection, Move, Phase, Role};
@@ -92,19 +93,13 @@ pub(crate) fn open_dispute(
             .get_mut(&challenger)
             .ok_or(Reason::UnknownVerifier)?;
         let deposit = value.min(verifier.bond_free());
+        // An earmark within the bond (no value moves): the deposit a lost dispute takes.
         verifier.locked += deposit;
         // The audit's open count carries over to the dispute.
         insert_dispute(state, id, challenger, true, deposit, game, height);
     } else {
-        let account = state.account(&challenger);
-        if account.balance < value {
-            return Err(Reason::InsufficientBalance);
-        }
-        state
-            .accounts
-            .entry(challenger.clone())
-            .or_default()
-            .balance -= value;
+        // Refused (nothing changed) when the consumer is short; the dispute holds the deposit.
+        state.lock(&challenger, Held::DisputeDeposit, value)?;
         insert_dispute(state, id, challenger, false, value, game, height);
     }
     Ok(())
@@ -282,17 +277,14 @@ fn rule(
             // The verifier's re-execution found the fault: paid like a passed audit.
             rewards::pay_verifier(state, &id, &dispute.challenger);
         } else {
-            state
-                .accounts
-                .entry(dispute.challenger.clone())
-                .or_default()
-                .balance += dispute.deposit;
+            state.unlock(Held::DisputeDeposit, &dispute.challenger, dispute.deposit);
         }
-        state
-            .accounts
-            .entry(dispute.challenger.clone())
-            .or_default()
-            .balance += to_winner;
+        // `refute` left the forfeit in the provider's bond: the winner's share, the rest burned.
+        if let Some(provider) = &provider {
+            let bond = Held::ProviderBond(provider);
+            state.unlock(bond, &dispute.challenger, to_winner);
+            state.burn_held(bond, slashed - to_winner);
+        }
     } else {
         slashed = dispute.deposit;
         if dispute.by_verifier
@@ -300,23 +292,22 @@ fn rule(
         {
             // deposit <= locked <= bond.
             v.locked -= dispute.deposit;
-            v.bond -= dispute.deposit;
             v.slashed += dispute.deposit;
             v.disputes_lost += 1;
         }
-        // A consumer's deposit is already out of its balance (held by the dispute). Without a
+        // A verifier's deposit is in its bond; a consumer's is held by the dispute. Without a
         // provider to pay (it cannot happen: the job was assigned), the whole deposit is burned.
-        to_winner = match &provider {
-            Some(provider) => {
-                let share = split(slashed);
-                state.accounts.entry(provider.clone()).or_default().balance += share;
-                share
-            }
-            None => 0,
+        let deposit = if dispute.by_verifier {
+            Held::VerifierBond(&dispute.challenger)
+        } else {
+            Held::DisputeDeposit
         };
+        to_winner = provider.as_ref().map_or(0, |_| split(slashed));
+        if let Some(provider) = &provider {
+            state.unlock(deposit, provider, to_winner);
+        }
+        state.burn_held(deposit, slashed - to_winner);
     }
-    let burned = slashed - to_winner;
-    state.supply.burn(burned);
     if dispute.by_verifier {
         close_verifier_audit(state, &dispute.challenger);
     }

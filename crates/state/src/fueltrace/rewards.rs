@@ -34,6 +34,7 @@
 
 use crate::fueltrace::records::Emission;
 use crate::ledger::state::{PARTICIPATION_EPOCHS_KEPT, State};
+use crate::ledger::value::Held;
 use plexus_fueltrace::draws::rerun_fuel;
 use plexus_fueltrace::money::{PaymentSplit, bps_floor, emission, pro_rata, split_payment};
 use plexus_types::job::fuel_cost_floor;
@@ -45,8 +46,8 @@ use plexus_types::{Address, Amount, Digest};
 pub(crate) fn take_from_payment(state: &mut State, paid: Amount) -> PaymentSplit {
     let split = split_payment(paid, &state.params.audit);
     // `paid` was part of the supply (an escrow), so the burn cannot underflow it.
-    state.supply.burn(split.burned);
-    state.audit_pool += split.audit_fee;
+    state.burn_held(Held::Escrow, split.burned);
+    state.pay_into_audit_pool(split.audit_fee);
     split
 }
 
@@ -75,9 +76,8 @@ pub(crate) fn pay_verifier(state: &mut State, id: &Digest, verifier: &Address) -
     // An overflowing value is more than any pool holds: the pool pays what it has.
     let pay = fuel_cost_floor(reexecuted_fuel, assignment.ask_per_mfuel)
         .unwrap_or(Amount::MAX)
-        .min(state.audit_pool);
-    state.audit_pool -= pay;
-    state.accounts.entry(verifier.clone()).or_default().balance += pay;
+        .min(state.audit_pool());
+    state.unlock(Held::AuditPool, verifier, pay);
     if let Some(audit) = state.audits.get_mut(id) {
         audit.paid = pay;
     }
@@ -112,11 +112,11 @@ pub(crate) fn credit_audited_fuel(state: &mut State, id: &Digest) {
     *entry = entry.saturating_add(u128::from(fuel));
 }
 
-/// Credits each part to its account's balance; returns their sum.
-fn credit(state: &mut State, parts: Vec<(Address, Amount)>) -> Amount {
+/// Mints each part into its account's balance; returns their sum.
+fn mint_parts(state: &mut State, parts: Vec<(Address, Amount)>) -> Amount {
     let mut paid: Amount = 0;
     for (address, part) in parts {
-        state.accounts.entry(address).or_default().balance += part;
+        state.mint_to(&address, part);
         paid += part;
     }
     paid
@@ -146,11 +146,10 @@ pub(crate) fn emit(state: &mut State, epoch: u64) {
         .map(|(verifier, count)| (verifier, u128::from(count)))
         .collect();
     let minted = Emission {
-        validators: credit(state, pro_rata(validators_share, &signatures)),
-        providers: credit(state, pro_rata(providers_share, &fuel)),
-        verifiers: credit(state, pro_rata(verifiers_share, &audits)),
+        validators: mint_parts(state, pro_rata(validators_share, &signatures)),
+        providers: mint_parts(state, pro_rata(providers_share, &fuel)),
+        verifiers: mint_parts(state, pro_rata(verifiers_share, &audits)),
     };
-    state.supply.mint(minted.total());
     state.emissions.insert(epoch, minted);
     state
         .emissions

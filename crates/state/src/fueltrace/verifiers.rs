@@ -4,6 +4,7 @@
 
 use crate::fueltrace::records::Verifier;
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use plexus_types::audit::VERIFIER_CAPACITY_MAX;
 use plexus_types::{Address, Amount, Reason};
 
@@ -48,15 +49,17 @@ pub(crate) fn register(
     if total < state.params.audit.verifier_bond_min {
         return Err(Reason::BondTooSmall);
     }
-    state.accounts.entry(sender.clone()).or_default().balance -= bond;
-    let verifier = state.verifiers.entry(sender).or_insert_with(|| Verifier {
-        registered_height: height,
-        ..Verifier::default()
-    });
-    verifier.bond = total;
+    let verifier = state
+        .verifiers
+        .entry(sender.clone())
+        .or_insert_with(|| Verifier {
+            registered_height: height,
+            ..Verifier::default()
+        });
     verifier.fuel_per_second = fuel_per_second;
     verifier.capacity = capacity;
-    Ok(())
+    // Checked above: the balance covers the bond and the total fits.
+    Ok(state.lock(&sender, Held::VerifierBond(&sender), bond)?)
 }
 
 /// Stops drawing the sender; its bond returns after `provider_unbonding_blocks`.
@@ -85,8 +88,9 @@ pub(crate) fn release_due(state: &mut State, height: u64) {
             break;
         }
         state.market_index.verifier_releases.pop_first();
-        if let Some(verifier) = state.verifiers.remove(&address) {
-            state.accounts.entry(address).or_default().balance += verifier.bond;
+        if let Some(bond) = state.verifiers.get(&address).map(|v| v.bond) {
+            state.unlock(Held::VerifierBond(&address), &address, bond);
+            state.verifiers.remove(&address);
         }
     }
 }

@@ -146,10 +146,8 @@ impl Genesis {
                 return Err(GenesisError::DuplicateAllocation(Box::new(address.clone())));
             }
             state
-                .supply
-                .mint_checked(*amount)
-                .ok_or(GenesisError::Overflow)?;
-            state.accounts.entry(address.clone()).or_default().balance = *amount;
+                .mint_checked_to(address, *amount)
+                .map_err(|_| GenesisError::Overflow)?;
         }
         for validator in &self.validators {
             if validator.self_bond < self.params.self_bond_min {

@@ -1,5 +1,6 @@
-//! The ledger: the `State` and its parameters, its genesis, the commitment (state root and account
-//! proofs), the snapshot encoding, and the recount that checks the supply.
+//! The ledger: the `State` and its parameters, the value moves (`value/`, the only writer of
+//! balances, stakes, bonds, the audit pool and the supply), its genesis, the commitment (state
+//! root and account proofs), the snapshot encoding, and the recount that checks the supply.
 
 pub mod commitment;
 pub mod genesis;

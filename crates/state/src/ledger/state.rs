@@ -63,7 +63,8 @@ pub struct State {
     /// The committee's beacon key: the group key that verifies every beacon signature, each
     /// member's public share (in committee order), and who holds the shares.
     pub beacon_key: BeaconOutput,
-    pub accounts: BTreeMap<Address, Account>,
+    /// Written only by the value moves (`value/`) and the nonce's consumption.
+    pub(in crate::ledger) accounts: BTreeMap<Address, Account>,
     pub validators: BTreeMap<Address, Validator>,
     /// (delegator, validator) -> delegated amount.
     pub(crate) delegations: BTreeMap<(Address, Address), Amount>,
@@ -75,12 +76,12 @@ pub struct State {
     /// separately; bounded by `UNBONDING_ENTRIES_MAX`).
     pub(crate) unbonding_counts: BTreeMap<Address, u32>,
     /// The committee of the current epoch: the holders of the beacon key, who run consensus.
-    pub committee: Vec<Address>,
+    pub(crate) committee: Vec<Address>,
     /// The committee elected at this epoch's first block (top validators by stake, ties by
     /// address): it takes over at the next epoch if this epoch's reshare succeeds.
-    pub next_committee: Vec<Address>,
+    pub(crate) next_committee: Vec<Address>,
     /// This epoch's reshare: each dealer's signed log (`Payload::DealerLog`).
-    pub dealer_logs: BTreeMap<Address, Vec<u8>>,
+    pub(crate) dealer_logs: BTreeMap<Address, Vec<u8>>,
     /// The block the current epoch's consensus starts from: the last block of the previous
     /// epoch (the genesis block in epoch 0).
     pub(crate) epoch_boundary: Digest,
@@ -111,8 +112,9 @@ pub struct State {
     /// Disputes over commitments, kept with the job until it is pruned.
     pub disputes: BTreeMap<Digest, Dispute>,
     /// The audit fee pool: `audit_fee_bps` of every settled job's payment, from which verifiers
-    /// are paid for their re-execution (`rewards.rs`). Part of the supply.
-    pub audit_pool: Amount,
+    /// are paid for their re-execution (`rewards.rs`). Part of the supply; written only by the
+    /// value moves (`value/`).
+    pub(in crate::ledger) audit_pool: Amount,
     /// Fuel of the jobs whose audit passed in the current epoch, per provider: the providers'
     /// emission weights, cleared when the epoch's emission is paid.
     pub(crate) epoch_audited_fuel: BTreeMap<Address, u128>,
@@ -120,7 +122,7 @@ pub struct State {
     /// verifiers' emission weights, cleared when the epoch's emission is paid.
     pub(crate) epoch_verifier_audits: BTreeMap<Address, u64>,
     /// What each recent epoch's emission minted (the last `PARTICIPATION_EPOCHS_KEPT` epochs).
-    pub emissions: BTreeMap<u64, Emission>,
+    pub(crate) emissions: BTreeMap<u64, Emission>,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.
@@ -133,6 +135,41 @@ impl State {
     /// The account at `address`, or the empty account.
     pub fn account(&self, address: &Address) -> Account {
         self.accounts.get(address).cloned().unwrap_or_default()
+    }
+
+    /// The committee of the current epoch: the holders of the beacon key, who run consensus.
+    pub fn committee(&self) -> &[Address] {
+        &self.committee
+    }
+
+    /// The committee that takes over at the next epoch if this epoch's reshare succeeds.
+    pub fn next_committee(&self) -> &[Address] {
+        &self.next_committee
+    }
+
+    /// This epoch's reshare: each dealer's signed log.
+    pub fn dealer_logs(&self) -> &BTreeMap<Address, Vec<u8>> {
+        &self.dealer_logs
+    }
+
+    /// What each recent epoch's emission minted.
+    pub fn emissions(&self) -> &BTreeMap<u64, Emission> {
+        &self.emissions
+    }
+
+    /// Every account, by address.
+    pub fn accounts(&self) -> &BTreeMap<Address, Account> {
+        &self.accounts
+    }
+
+    /// The audit fee pool: what verifiers are paid from.
+    pub fn audit_pool(&self) -> Amount {
+        self.audit_pool
+    }
+
+    /// Consumes `address`'s nonce: its transaction is in the ledger.
+    pub(crate) fn consume_nonce(&mut self, address: &Address) {
+        self.accounts.entry(address.clone()).or_default().nonce += 1;
     }
 
     /// The public side of the committee's beacon key.

@@ -5,6 +5,7 @@
 //! why aiming cannot make an honest provider miss a deadline.
 
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use crate::market::jobs::{Assignment, Job, JobStatus};
 use crate::market::providers::Provider;
 use plexus_fueltrace::params::PPM;
@@ -42,12 +43,10 @@ pub(crate) fn post(
     }
     let escrow =
         fuel_cost_ceil(posting.max_fuel, posting.price_cap_per_mfuel).ok_or(Reason::Overflow)?;
-    if state.account(&consumer).balance < escrow {
-        return Err(Reason::InsufficientBalance);
-    }
+    // Refused (nothing changed) when the consumer is short; the job below holds the escrow.
+    state.lock(&consumer, Held::Escrow, escrow)?;
     // Transaction hashes are unique (sender and nonce are signed), so `id` is new.
     let deadline_height = height.saturating_add(posting.deadline_blocks);
-    state.accounts.entry(consumer.clone()).or_default().balance -= escrow;
     let mut job = Job {
         consumer,
         module: posting.module,

@@ -11,6 +11,7 @@
 //! Every operation checks before it writes: on `Err` nothing changed.
 
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use crate::market::providers::{Provider, REPUTATION_START};
 use plexus_types::job::{GPU_MODEL_SIZE_MAX, ResourceProfile, endpoint_is_valid};
 use plexus_types::{Address, Amount, Reason};
@@ -59,15 +60,14 @@ pub(crate) fn register(
     if state.account(&sender).balance < bond {
         return Err(Reason::InsufficientBalance);
     }
-    state.accounts.entry(sender.clone()).or_default().balance -= bond;
     state.providers.insert(
-        sender,
+        sender.clone(),
         Provider {
             endpoint: offer.endpoint.to_string(),
             profile: offer.profile.clone(),
             fuel_per_second: offer.fuel_per_second,
             ask_per_mfuel: offer.ask_per_mfuel,
-            bond,
+            bond: 0,
             bond_locked: 0,
             jobs_in_flight: 0,
             largest_in_flight: 0,
@@ -82,7 +82,8 @@ pub(crate) fn register(
             unbonding_release: None,
         },
     );
-    Ok(())
+    // Checked above: the balance covers the bond.
+    Ok(state.lock(&sender, Held::ProviderBond(&sender), bond)?)
 }
 
 /// Replaces the advertised details and adds `bond_add` to the bond. An update is also a sign of
@@ -94,22 +95,17 @@ pub(crate) fn update(
     bond_add: Amount,
     height: u64,
 ) -> Result<(), Reason> {
-    let mut provider = serving(state, &sender)?;
+    serving(state, &sender)?;
     check_offer(&offer)?;
-    if state.account(&sender).balance < bond_add {
-        return Err(Reason::InsufficientBalance);
+    // Refused (nothing changed) when the balance is short or the bond would overflow.
+    state.lock(&sender, Held::ProviderBond(&sender), bond_add)?;
+    if let Some(provider) = state.providers.get_mut(&sender) {
+        provider.endpoint = offer.endpoint.to_string();
+        provider.profile = offer.profile.clone();
+        provider.fuel_per_second = offer.fuel_per_second;
+        provider.ask_per_mfuel = offer.ask_per_mfuel;
+        provider.last_heartbeat_height = height;
     }
-    provider.bond = provider
-        .bond
-        .checked_add(bond_add)
-        .ok_or(Reason::Overflow)?;
-    provider.endpoint = offer.endpoint.to_string();
-    provider.profile = offer.profile.clone();
-    provider.fuel_per_second = offer.fuel_per_second;
-    provider.ask_per_mfuel = offer.ask_per_mfuel;
-    provider.last_heartbeat_height = height;
-    state.accounts.entry(sender.clone()).or_default().balance -= bond_add;
-    state.providers.insert(sender, provider);
     Ok(())
 }
 
@@ -145,9 +141,10 @@ pub(crate) fn release_due(state: &mut State, height: u64) {
         let Some((_, address)) = state.market_index.releases.pop_first() else {
             break;
         };
-        if let Some(provider) = state.providers.remove(&address) {
-            // A deregistering provider has no lock (refused while busy, never matched after).
-            state.accounts.entry(address).or_default().balance += provider.bond;
+        // A deregistering provider has no lock (refused while busy, never matched after).
+        if let Some(bond) = state.providers.get(&address).map(|p| p.bond) {
+            state.unlock(Held::ProviderBond(&address), &address, bond);
+            state.providers.remove(&address);
         }
     }
 }

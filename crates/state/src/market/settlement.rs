@@ -27,6 +27,7 @@
 use crate::fueltrace::records::{AUDIT_DRAW_DELAY_BLOCKS, Audit, Outcome};
 use crate::fueltrace::rewards;
 use crate::ledger::state::State;
+use crate::ledger::value::Held;
 use crate::market::jobs::JobStatus;
 use crate::market::providers::REPUTATION_MAX;
 use plexus_fueltrace::money::bps_floor;
@@ -107,7 +108,7 @@ pub(crate) fn cancel(
         return Err(Reason::JobNotCancellable);
     }
     let (escrow, deadline_height) = (job.escrow, job.deadline_height);
-    state.accounts.entry(sender.clone()).or_default().balance += escrow;
+    state.unlock(Held::Escrow, sender, escrow);
     state.market_index.deadlines.remove(&(deadline_height, id));
     finish(
         state,
@@ -151,8 +152,9 @@ fn settle_if_due(state: &mut State, id: Digest, height: u64) {
 }
 
 /// The provider lost a dispute: the consumer gets the whole escrow back, the job's lock is
-/// released, and up to `slash` leaves the provider's bond (at most what other jobs do not
-/// lock). Returns the amount taken; the caller pays or burns it.
+/// released, and up to `slash` of the provider's bond is forfeit (at most what other jobs do not
+/// lock). Returns the amount forfeit, still in the bond: the caller pays it to the winner or
+/// burns it.
 pub(crate) fn refute(state: &mut State, id: Digest, slash: Amount, height: u64) -> Amount {
     let Some(job) = state.jobs.get(&id) else {
         return 0;
@@ -168,12 +170,11 @@ pub(crate) fn refute(state: &mut State, id: Digest, slash: Amount, height: u64) 
     };
     let (consumer, escrow) = (job.consumer.clone(), job.escrow);
     state.market_index.settlements.remove(&(settle_height, id));
-    state.accounts.entry(consumer).or_default().balance += escrow;
+    state.unlock(Held::Escrow, &consumer, escrow);
     let mut slashed = 0;
     if let Some(provider) = state.providers.get_mut(&assignment.provider) {
         let others = provider.bond_locked - assignment.bond_locked;
         slashed = slash.min(provider.bond - others);
-        provider.bond -= slashed;
         provider.bond_locked -= assignment.bond_locked;
         provider.jobs_in_flight -= 1;
         provider.clear_largest();
@@ -221,12 +222,8 @@ pub(crate) fn settle(state: &mut State, id: Digest, height: u64) {
     let consumer = job.consumer.clone();
     let split = rewards::take_from_payment(state, paid);
     let (burned, audit_fee) = (split.burned, split.audit_fee);
-    state
-        .accounts
-        .entry(assignment.provider.clone())
-        .or_default()
-        .balance += split.provider;
-    state.accounts.entry(consumer).or_default().balance += refunded;
+    state.unlock(Held::Escrow, &assignment.provider, split.provider);
+    state.unlock(Held::Escrow, &consumer, refunded);
     let gain = state.params.reputation_done_gain;
     if let Some(provider) = state.providers.get_mut(&assignment.provider) {
         provider.bond_locked -= assignment.bond_locked;
@@ -264,7 +261,7 @@ pub(crate) fn expire(state: &mut State, id: Digest, height: u64) {
         _ => return,
     };
     let (consumer, escrow) = (job.consumer.clone(), job.escrow);
-    state.accounts.entry(consumer).or_default().balance += escrow;
+    state.unlock(Held::Escrow, &consumer, escrow);
     let mut slashed = 0;
     if let Some(assignment) = &assignment {
         let lock = assignment.bond_locked;
@@ -273,7 +270,6 @@ pub(crate) fn expire(state: &mut State, id: Digest, height: u64) {
         if let Some(provider) = state.providers.get_mut(&assignment.provider) {
             // cut <= lock <= bond_locked <= bond.
             slashed = cut.min(provider.bond);
-            provider.bond -= slashed;
             provider.bond_locked -= lock;
             provider.jobs_in_flight -= 1;
             provider.clear_largest();
@@ -281,7 +277,7 @@ pub(crate) fn expire(state: &mut State, id: Digest, height: u64) {
             provider.jobs_missed += 1;
             provider.reputation = provider.reputation.saturating_sub(penalty);
         }
-        state.supply.burn(slashed);
+        state.burn_held(Held::ProviderBond(&assignment.provider), slashed);
     }
     let status = JobStatus::Expired {
         assignment,

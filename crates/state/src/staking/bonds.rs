@@ -1,8 +1,9 @@
 //! Staking: validator self-bonds, delegations, unbonding, and the committee election.
 //!
 //! Every operation moves value between an account's `balance`, its `bonded` amount and its
-//! `unbonding` amount, and mirrors it in the validator's `self_bond`/`delegated` or in the
-//! delegation entry, so `State::recount` holds after every call. Checks precede writes.
+//! `unbonding` amount through the ledger's value moves (`State::bond_stake`, `unbond_stake`,
+//! `release_stake`, `burn_stake`), and mirrors it in the validator's `self_bond`/`delegated` or
+//! in the delegation entry, so `State::recount` holds after every call. Checks precede writes.
 
 use crate::{State, Unbonding};
 use plexus_fueltrace::money::bps_floor;
@@ -36,10 +37,7 @@ pub(crate) fn bond(state: &mut State, sender: Address, amount: Amount) -> Result
     if self_bond < state.params.self_bond_min {
         return Err(Reason::BondTooSmall);
     }
-    let bonded = account.bonded.checked_add(amount).ok_or(Reason::Overflow)?;
-    let entry = state.accounts.entry(sender.clone()).or_default();
-    entry.balance -= amount;
-    entry.bonded = bonded;
+    state.bond_stake(&sender, amount)?;
     state.validators.entry(sender).or_default().self_bond = self_bond;
     Ok(())
 }
@@ -93,13 +91,10 @@ pub(crate) fn delegate(
         .delegated
         .checked_add(amount)
         .ok_or(Reason::Overflow)?;
-    let bonded = account.bonded.checked_add(amount).ok_or(Reason::Overflow)?;
     let key = (sender.clone(), validator.clone());
     let existing = state.delegations.get(&key).copied().unwrap_or(0);
     let delegation = existing.checked_add(amount).ok_or(Reason::Overflow)?;
-    let entry = state.accounts.entry(sender).or_default();
-    entry.balance -= amount;
-    entry.bonded = bonded;
+    state.bond_stake(&sender, amount)?;
     state.delegations.insert(key, delegation);
     if let Some(record) = state.validators.get_mut(&validator) {
         record.delegated = delegated;
@@ -154,9 +149,7 @@ fn queue_unbonding(state: &mut State, owner: Address, amount: Amount, height: u6
     let release = height.saturating_add(state.params.unbonding_period_blocks);
     let seq = state.unbonding_seq;
     state.unbonding_seq += 1;
-    let account = state.accounts.entry(owner.clone()).or_default();
-    account.bonded -= amount;
-    account.unbonding += amount;
+    state.unbond_stake(&owner, amount);
     *state.unbonding_counts.entry(owner.clone()).or_default() += 1;
     state
         .unbondings
@@ -176,9 +169,7 @@ pub(crate) fn release_unbondings(state: &mut State, height: u64) {
                 state.unbonding_counts.remove(&owner);
             }
         }
-        let account = state.accounts.entry(owner).or_default();
-        account.unbonding -= amount;
-        account.balance += amount;
+        state.release_stake(&owner, amount);
     }
 }
 
@@ -220,7 +211,7 @@ pub(crate) fn slash(
     let self_cut = cut(validator.self_bond);
     let mut burned = self_cut;
     if self_cut > 0 {
-        state.accounts.entry(offender.clone()).or_default().bonded -= self_cut;
+        state.burn_stake(&offender, self_cut);
     }
     let delegations: Vec<(Address, Amount)> = state
         .delegations
@@ -235,7 +226,7 @@ pub(crate) fn slash(
             continue;
         }
         delegated_cut += part;
-        state.accounts.entry(delegator.clone()).or_default().bonded -= part;
+        state.burn_stake(&delegator, part);
         let key = (delegator, offender.clone());
         if amount == part {
             state.delegations.remove(&key);
@@ -249,7 +240,6 @@ pub(crate) fn slash(
         record.delegated -= delegated_cut;
         record.jailed = true;
     }
-    state.supply.burn(burned);
     state.slashes.insert(key, burned);
     Ok(burned)
 }

@@ -1,15 +1,6 @@
-//! Value: the one place that changes how much exists.
-//!
-//! Tokens come into existence only through [`Supply::mint`] (the genesis allocation, each epoch's
-//! emission) and leave it only through [`Supply::burn`] (fees, slashes, the burned share of
-//! consumer payments, a lapsed verifier's forfeit). Every other operation moves value between
-//! records that `State::recount` sums (balances, bonds, escrows, deposits, the audit pool), so it
-//! cannot change the supply. The supply's fields are private to this module; the rest of the
-//! crate and the other crates read them through [`Supply::total`], [`Supply::minted`] and
-//! [`Supply::burned`].
-//!
-//! Invariant: `total == minted - burned == State::recount()` after every block, asserted in debug
-//! builds at the end of `apply_block`.
+//! The supply: how much exists, what was ever minted and what was ever burned. Its fields are
+//! private to this file; [`Supply::mint`] and [`Supply::burn`] write them, called only by the
+//! value moves (`moves.rs`) that credit what they mint or take out of a record what they burn.
 
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, Read, ReadExt, Write};
@@ -44,14 +35,14 @@ impl Supply {
     }
 
     /// Creates `amount`, which the caller credits to a record `State::recount` sums.
-    pub(crate) fn mint(&mut self, amount: Amount) {
+    pub(super) fn mint(&mut self, amount: Amount) {
         self.minted += amount;
         self.total += amount;
     }
 
     /// [`Supply::mint`], refused (nothing changed) when the supply would overflow 128 bits: the
     /// genesis allocation, which nothing bounds before it is summed.
-    pub(crate) fn mint_checked(&mut self, amount: Amount) -> Option<()> {
+    pub(super) fn mint_checked(&mut self, amount: Amount) -> Option<()> {
         let total = self.total.checked_add(amount)?;
         let minted = self.minted.checked_add(amount)?;
         (self.total, self.minted) = (total, minted);
@@ -60,7 +51,7 @@ impl Supply {
 
     /// Destroys `amount`, which the caller has taken out of a record `State::recount` sums (so it
     /// is part of the total and cannot underflow it).
-    pub(crate) fn burn(&mut self, amount: Amount) {
+    pub(super) fn burn(&mut self, amount: Amount) {
         self.total -= amount;
         self.burned = self.burned.saturating_add(amount);
     }
