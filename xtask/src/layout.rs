@@ -28,8 +28,6 @@ pub const FN_LINES_MAX: usize = 110;
 pub const KNOWN: &[&str] = &[
     "long file: crates/state/tests/disputes.rs",
     "long function: crates/provider/src/lib.rs::run",
-    "long function: crates/sim/src/network.rs::start",
-    "long function: crates/sim/src/scenario.rs::run",
 ];
 
 /// A module: the crate it belongs to (its root file) and its path inside that crate.
