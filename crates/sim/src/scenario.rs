@@ -266,36 +266,7 @@ fn with_faults(
             jitter: Duration::from_millis(75),
             success_rate: probability!(0.85),
         }),
-        Scenario::ReshareRestart => {
-            // Epoch 1 (heights 20 to 39) reshares to the committee its first block elected: the
-            // leaver deals but is not in it, the joiner is only a player. The joiner's
-            // acknowledgements never reach the leaver, so the leaver waits for the epoch's
-            // midpoint (height 30) to log. The leaver crashes early in the round, with its
-            // dealings out; the joiner just before the midpoint, when the other dealers have
-            // resent their dealings twice and hold its acknowledgements, so their logs carry
-            // them and it must still hold those dealings at the handover. Both are back before
-            // the round ends.
-            let (leaver, joiner) = (keys[n - 2].clone(), keys[n - 1].clone());
-            plan.link(good_link())
-                .crash(Crash::Schedule(Schedule::new().at(
-                    Duration::ZERO,
-                    Action::UpdateLink {
-                        from: joiner.clone(),
-                        to: leaver.clone(),
-                        link: cut_link(),
-                    },
-                )))
-                .crash(Crash::ProcessedHeight {
-                    participant: leaver,
-                    heights: JOIN_LEAVE_EPOCH + 2..=JOIN_LEAVE_EPOCH + 5,
-                    downtime: Duration::from_secs(2),
-                })
-                .crash(Crash::ProcessedHeight {
-                    participant: joiner,
-                    heights: JOIN_LEAVE_EPOCH + 7..=JOIN_LEAVE_EPOCH + 9,
-                    downtime: Duration::from_secs(2),
-                })
-        }
+        Scenario::ReshareRestart => reshare_restart_faults(plan, keys),
         Scenario::OneOffline => plan.link(good_link()).crash(Crash::Schedule(
             Schedule::new().at(Duration::ZERO, Action::Crash(keys[n - 1].clone())),
         )),
@@ -356,6 +327,43 @@ fn with_faults(
             ))
         }
     }
+}
+
+/// The faults of `ReshareRestart`: a dealer (the leaver) and a player (the joiner) crash in the
+/// middle of epoch 1's reshare and restart before it ends.
+fn reshare_restart_faults(
+    plan: PlanBuilder<PlexusEngine>,
+    keys: &[PublicKey],
+) -> PlanBuilder<PlexusEngine> {
+    let n = keys.len();
+    // Epoch 1 (heights 20 to 39) reshares to the committee its first block elected: the
+    // leaver deals but is not in it, the joiner is only a player. The joiner's
+    // acknowledgements never reach the leaver, so the leaver waits for the epoch's
+    // midpoint (height 30) to log. The leaver crashes early in the round, with its
+    // dealings out; the joiner just before the midpoint, when the other dealers have
+    // resent their dealings twice and hold its acknowledgements, so their logs carry
+    // them and it must still hold those dealings at the handover. Both are back before
+    // the round ends.
+    let (leaver, joiner) = (keys[n - 2].clone(), keys[n - 1].clone());
+    plan.link(good_link())
+        .crash(Crash::Schedule(Schedule::new().at(
+            Duration::ZERO,
+            Action::UpdateLink {
+                from: joiner.clone(),
+                to: leaver.clone(),
+                link: cut_link(),
+            },
+        )))
+        .crash(Crash::ProcessedHeight {
+            participant: leaver,
+            heights: JOIN_LEAVE_EPOCH + 2..=JOIN_LEAVE_EPOCH + 5,
+            downtime: Duration::from_secs(2),
+        })
+        .crash(Crash::ProcessedHeight {
+            participant: joiner,
+            heights: JOIN_LEAVE_EPOCH + 7..=JOIN_LEAVE_EPOCH + 9,
+            downtime: Duration::from_secs(2),
+        })
 }
 
 /// What `scenario` checks beyond safety and liveness, on the validators' durable records `map`
