@@ -18,7 +18,7 @@
 //! never a panic, a hang (fuel, plus the wall-clock backstop) or an [`ExecError`]; results, fuel
 //! and trace roots do not depend on the machine or the codegen settings; every limit is a named
 //! constant below, or, for the limits the chain and the blob stores enforce too (fuel, blobs,
-//! segments), in `plexus_types::limits`.
+//! segments, memory), in `plexus_types::limits`.
 
 pub mod admission;
 pub mod builtin;
@@ -45,8 +45,9 @@ pub use run::{
 
 /// Largest module accepted by admission, in bytes.
 pub const MODULE_BYTES_MAX: usize = 8 << 20;
-/// Largest memory a module may declare, in 64 KiB pages (64 MiB).
-pub const MEMORY_PAGES_MAX: u64 = 1024;
+/// Largest memory a module may declare, in 64 KiB pages (64 MiB); the chain bounds checkpoint
+/// manifests by it too.
+pub use plexus_types::limits::MEMORY_PAGES_MAX;
 /// Largest initial table size a module may declare, in elements (tables cannot grow).
 pub const TABLE_ELEMENTS_MAX: u64 = 65_536;
 /// Largest input, in bytes.

@@ -453,7 +453,7 @@ impl EngineDefinition for PlexusEngine {
             participants,
             app,
             reporter,
-            mut finalized,
+            finalized,
             channels,
             oracle,
             genesis,
@@ -532,64 +532,83 @@ impl EngineDefinition for PlexusEngine {
             }
             // Only honest validators' records are checked for safety.
             let durable = behavior.is_none().then_some(durable);
-            for (key, payload) in staking {
-                if app.finalized().state.height > 0 {
-                    break;
-                }
-                let sender = Address(key.public_key());
-                let tx = Transaction {
-                    chain_id: CHAIN_ID,
-                    sender: sender.clone(),
-                    nonce: app.next_nonce(&sender),
-                    fee: 10_000,
-                    payload,
-                }
-                .sign(&key);
-                let hash = tx.hash();
-                let _ = app.submit(tx, hash);
-            }
+            submit_staking(&app, staking);
             if index < validators {
                 let workload_app = app.clone();
                 context
                     .child("workload")
                     .spawn(move |context| workload(context, index, validators, workload_app));
             }
-            while let Some(delivered) = finalized.next().await {
-                let now_ms = context
-                    .current()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0);
-                let result = app
-                    .finalize(&context, delivered, |executed| {
-                        let Some(durable) = &durable else {
-                            return Ok(());
-                        };
-                        let mut map = lock(durable);
-                        let record = map.entry(index).or_default();
-                        record.history.push(FinalizedEntry {
-                            block_hash: executed.state.block_hash,
-                            state_root: executed.block.header.state_root,
-                            proposer: executed.block.header.proposer.clone(),
-                            finalized_at_ms: now_ms,
-                        });
-                        record.txs += executed.block.txs.len() as u64;
-                        record.dealer_logs.extend(recorded_logs(executed));
-                        record.tip = Some(executed.clone());
-                        Ok::<_, std::convert::Infallible>(())
-                    })
-                    .await;
-                match result {
-                    Ok(Some(executed)) => {
-                        if let Some(durable) = &durable {
-                            record_signing(durable, index, &app, &me, &executed);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(err) => panic!("validator {index} cannot finalize: {err}"),
+            follow_finalized(&context, &app, finalized, durable.as_ref(), index, &me).await;
+        })
+    }
+}
+
+/// Submits the staking transactions a node sends at its first start (none once the chain has
+/// finalized a block: a restart does not send them again).
+fn submit_staking(app: &App, staking: Vec<(PrivateKey, Payload)>) {
+    for (key, payload) in staking {
+        if app.finalized().state.height > 0 {
+            break;
+        }
+        let sender = Address(key.public_key());
+        let tx = Transaction {
+            chain_id: CHAIN_ID,
+            sender: sender.clone(),
+            nonce: app.next_nonce(&sender),
+            fee: 10_000,
+            payload,
+        }
+        .sign(&key);
+        let hash = tx.hash();
+        let _ = app.submit(tx, hash);
+    }
+}
+
+/// Executes every block consensus finalizes, recording each in validator `index`'s durable
+/// record when it has one (an honest validator), until the engine stops delivering.
+async fn follow_finalized(
+    context: &deterministic::Context,
+    app: &App,
+    mut finalized: mpsc::UnboundedReceiver<Finalized>,
+    durable: Option<&DurableMap>,
+    index: usize,
+    me: &PublicKey,
+) {
+    while let Some(delivered) = finalized.next().await {
+        let now_ms = context
+            .current()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let result = app
+            .finalize(context, delivered, |executed| {
+                let Some(durable) = durable else {
+                    return Ok(());
+                };
+                let mut map = lock(durable);
+                let record = map.entry(index).or_default();
+                record.history.push(FinalizedEntry {
+                    block_hash: executed.state.block_hash,
+                    state_root: executed.block.header.state_root,
+                    proposer: executed.block.header.proposer.clone(),
+                    finalized_at_ms: now_ms,
+                });
+                record.txs += executed.block.txs.len() as u64;
+                record.dealer_logs.extend(recorded_logs(executed));
+                record.tip = Some(executed.clone());
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .await;
+        match result {
+            Ok(Some(executed)) => {
+                if let Some(durable) = durable {
+                    record_signing(durable, index, app, me, &executed);
                 }
             }
-        })
+            Ok(None) => {}
+            Err(err) => panic!("validator {index} cannot finalize: {err}"),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use commonware_glue::simulate::{
 };
 use commonware_p2p::simulated::Link;
 use commonware_utils::probability;
-use plexus_types::{Digest, hash::digest_hex};
+use plexus_types::{Digest, PublicKey, hash::digest_hex};
 use std::{collections::BTreeMap, time::Duration};
 
 /// A fault scenario: what the network suffers while the workload runs.
@@ -157,6 +157,60 @@ pub struct Outcome {
 /// and state roots; supply is conserved) and liveness (every running validator reaches the
 /// target height, after the faults heal, within the simulated time limit).
 pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
+    let engine = engine_for(scenario);
+    let probe = engine.clone();
+    let durable = engine.durable();
+    let keys = engine.participants();
+    let n = keys.len();
+    let (height, min_active) = target(scenario, n);
+    let plan = PlanBuilder::new(engine)
+        .seed(seed)
+        .timeout(Duration::from_secs(300))
+        .exit_condition(AllActiveReach { height, min_active });
+    let plan = with_faults(scenario, plan, &keys);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.build().run()))
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            format!("{} seed {seed}: panicked: {message}", scenario.name())
+        })?
+        .map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+
+    let map = durable.lock().unwrap_or_else(|p| p.into_inner());
+    let (agreed_height, root, txs, simulated_ms) =
+        check_safety(&map).map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+    if agreed_height < height {
+        return Err(format!(
+            "{} seed {seed}: only height {agreed_height} finalized, {height} required",
+            scenario.name()
+        ));
+    }
+    if txs == 0 {
+        return Err(format!(
+            "{} seed {seed}: the workload got no transaction finalized",
+            scenario.name()
+        ));
+    }
+    let fail = |err: String| format!("{} seed {seed}: {err}", scenario.name());
+    check_scenario(scenario, &map, &keys, &probe, result.crashes, height).map_err(fail)?;
+    Ok(Outcome {
+        scenario: scenario.name(),
+        seed,
+        height: agreed_height,
+        state_root: digest_hex(&root),
+        txs,
+        crashes: result.crashes,
+        simulated_ms,
+        event_hash: result.state,
+    })
+}
+
+/// The network `scenario` runs on: its validators, and the faulty, full, joining or syncing
+/// nodes it adds.
+fn engine_for(scenario: Scenario) -> PlexusEngine {
     let mut engine = PlexusEngine::new(scenario.validators(), Timing::default());
     let faulty = scenario.validators() - 1;
     match scenario {
@@ -172,11 +226,13 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         Scenario::StateSync => engine = engine.with_state_sync(),
         _ => {}
     }
-    let probe = engine.clone();
-    let durable = engine.durable();
-    let keys = engine.participants();
-    let n = keys.len();
-    let (height, min_active) = match scenario {
+    engine
+}
+
+/// The height a run of `scenario` must reach on `n` participants, and how many of them must be
+/// running when it does.
+fn target(scenario: Scenario, n: usize) -> (u64, usize) {
+    match scenario {
         Scenario::AllOnline | Scenario::LossySlow | Scenario::FullNode => (30, n),
         Scenario::JoinLeave | Scenario::ReshareRestart => (3 * JOIN_LEAVE_EPOCH, n),
         Scenario::StateSync => (60, n),
@@ -189,12 +245,17 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         | Scenario::RandomCrashes
         | Scenario::LateJoiner => (80, n),
         Scenario::Partition => (80, n),
-    };
-    let mut plan = PlanBuilder::new(engine)
-        .seed(seed)
-        .timeout(Duration::from_secs(300))
-        .exit_condition(AllActiveReach { height, min_active });
-    plan = match scenario {
+    }
+}
+
+/// `plan` with the links and the crashes, partitions and delays `scenario` subjects `keys` to.
+fn with_faults(
+    scenario: Scenario,
+    plan: PlanBuilder<PlexusEngine>,
+    keys: &[PublicKey],
+) -> PlanBuilder<PlexusEngine> {
+    let n = keys.len();
+    match scenario {
         Scenario::AllOnline
         | Scenario::JoinLeave
         | Scenario::ByzantineProposer
@@ -205,36 +266,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             jitter: Duration::from_millis(75),
             success_rate: probability!(0.85),
         }),
-        Scenario::ReshareRestart => {
-            // Epoch 1 (heights 20 to 39) reshares to the committee its first block elected: the
-            // leaver deals but is not in it, the joiner is only a player. The joiner's
-            // acknowledgements never reach the leaver, so the leaver waits for the epoch's
-            // midpoint (height 30) to log. The leaver crashes early in the round, with its
-            // dealings out; the joiner just before the midpoint, when the other dealers have
-            // resent their dealings twice and hold its acknowledgements, so their logs carry
-            // them and it must still hold those dealings at the handover. Both are back before
-            // the round ends.
-            let (leaver, joiner) = (keys[n - 2].clone(), keys[n - 1].clone());
-            plan.link(good_link())
-                .crash(Crash::Schedule(Schedule::new().at(
-                    Duration::ZERO,
-                    Action::UpdateLink {
-                        from: joiner.clone(),
-                        to: leaver.clone(),
-                        link: cut_link(),
-                    },
-                )))
-                .crash(Crash::ProcessedHeight {
-                    participant: leaver,
-                    heights: JOIN_LEAVE_EPOCH + 2..=JOIN_LEAVE_EPOCH + 5,
-                    downtime: Duration::from_secs(2),
-                })
-                .crash(Crash::ProcessedHeight {
-                    participant: joiner,
-                    heights: JOIN_LEAVE_EPOCH + 7..=JOIN_LEAVE_EPOCH + 9,
-                    downtime: Duration::from_secs(2),
-                })
-        }
+        Scenario::ReshareRestart => reshare_restart_faults(plan, keys),
         Scenario::OneOffline => plan.link(good_link()).crash(Crash::Schedule(
             Schedule::new().at(Duration::ZERO, Action::Crash(keys[n - 1].clone())),
         )),
@@ -247,10 +279,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
         )),
         Scenario::FullRestart => {
             let mut schedule = Schedule::new();
-            for key in &keys {
+            for key in keys {
                 schedule = schedule.at(Duration::from_secs(5), Action::Crash(key.clone()));
             }
-            for key in &keys {
+            for key in keys {
                 schedule = schedule.at(Duration::from_secs(7), Action::Restart(key.clone()));
             }
             plan.link(good_link()).crash(Crash::Schedule(schedule))
@@ -294,57 +326,81 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                 schedule.at(HEAL_AT, Action::Heal(good_link())),
             ))
         }
-    };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.build().run()))
-        .map_err(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
-            format!("{} seed {seed}: panicked: {message}", scenario.name())
-        })?
-        .map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
+    }
+}
 
-    let map = durable.lock().unwrap_or_else(|p| p.into_inner());
-    let (agreed_height, root, txs, simulated_ms) =
-        check_safety(&map).map_err(|err| format!("{} seed {seed}: {err}", scenario.name()))?;
-    if agreed_height < height {
-        return Err(format!(
-            "{} seed {seed}: only height {agreed_height} finalized, {height} required",
-            scenario.name()
-        ));
-    }
-    if txs == 0 {
-        return Err(format!(
-            "{} seed {seed}: the workload got no transaction finalized",
-            scenario.name()
-        ));
-    }
-    let fail = |err: String| format!("{} seed {seed}: {err}", scenario.name());
+/// The faults of `ReshareRestart`: a dealer (the leaver) and a player (the joiner) crash in the
+/// middle of epoch 1's reshare and restart before it ends.
+fn reshare_restart_faults(
+    plan: PlanBuilder<PlexusEngine>,
+    keys: &[PublicKey],
+) -> PlanBuilder<PlexusEngine> {
+    let n = keys.len();
+    // Epoch 1 (heights 20 to 39) reshares to the committee its first block elected: the
+    // leaver deals but is not in it, the joiner is only a player. The joiner's
+    // acknowledgements never reach the leaver, so the leaver waits for the epoch's
+    // midpoint (height 30) to log. The leaver crashes early in the round, with its
+    // dealings out; the joiner just before the midpoint, when the other dealers have
+    // resent their dealings twice and hold its acknowledgements, so their logs carry
+    // them and it must still hold those dealings at the handover. Both are back before
+    // the round ends.
+    let (leaver, joiner) = (keys[n - 2].clone(), keys[n - 1].clone());
+    plan.link(good_link())
+        .crash(Crash::Schedule(Schedule::new().at(
+            Duration::ZERO,
+            Action::UpdateLink {
+                from: joiner.clone(),
+                to: leaver.clone(),
+                link: cut_link(),
+            },
+        )))
+        .crash(Crash::ProcessedHeight {
+            participant: leaver,
+            heights: JOIN_LEAVE_EPOCH + 2..=JOIN_LEAVE_EPOCH + 5,
+            downtime: Duration::from_secs(2),
+        })
+        .crash(Crash::ProcessedHeight {
+            participant: joiner,
+            heights: JOIN_LEAVE_EPOCH + 7..=JOIN_LEAVE_EPOCH + 9,
+            downtime: Duration::from_secs(2),
+        })
+}
+
+/// What `scenario` checks beyond safety and liveness, on the validators' durable records `map`
+/// after a run that went through `crashes` crashes to reach `height`.
+fn check_scenario(
+    scenario: Scenario,
+    map: &BTreeMap<usize, Durable>,
+    keys: &[PublicKey],
+    probe: &PlexusEngine,
+    crashes: u64,
+    height: u64,
+) -> Result<(), String> {
+    let n = keys.len();
+    let faulty = scenario.validators() - 1;
     match scenario {
-        Scenario::AllOnline => check_participation(&map, &keys).map_err(fail)?,
-        Scenario::Partition => check_partition_stalled(&map).map_err(fail)?,
-        Scenario::JoinLeave => check_join_leave(&map, &keys).map_err(fail)?,
+        Scenario::AllOnline => check_participation(map, keys)?,
+        Scenario::Partition => check_partition_stalled(map)?,
+        Scenario::JoinLeave => check_join_leave(map, keys)?,
         Scenario::ReshareRestart => {
-            check_join_leave(&map, &keys).map_err(fail)?;
-            if result.crashes < 2 {
-                return Err(fail(format!("only {} crashes happened", result.crashes)));
+            check_join_leave(map, keys)?;
+            if crashes < 2 {
+                return Err(format!("only {crashes} crashes happened"));
             }
-            check_reshare_survived(&map, &keys).map_err(fail)?;
+            check_reshare_survived(map, keys)?;
         }
         Scenario::StateSync => {
             let synced = map
                 .get(&(n - 1))
-                .ok_or_else(|| fail("no synced node".into()))?;
+                .ok_or_else(|| "no synced node".to_string())?;
             if synced.synced_from < 10 {
-                return Err(fail(format!(
+                return Err(format!(
                     "the full node synced from height {}, not from a running chain",
                     synced.synced_from
-                )));
+                ));
             }
             if synced.synced_from + (synced.history.len() as u64) < height {
-                return Err(fail("the synced node did not follow to the target".into()));
+                return Err("the synced node did not follow to the target".into());
             }
         }
         Scenario::ByzantineProposer => {
@@ -355,10 +411,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                     .iter()
                     .position(|e| &e.proposer == faulty_key)
                 {
-                    return Err(fail(format!(
+                    return Err(format!(
                         "validator {validator} finalized the faulty validator's block at height {}",
                         height + 1
-                    )));
+                    ));
                 }
             }
         }
@@ -368,7 +424,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                 let state = &record
                     .tip
                     .as_ref()
-                    .ok_or_else(|| fail("no tip".into()))?
+                    .ok_or_else(|| "no tip".to_string())?
                     .state;
                 let slashed: u128 = state
                     .slashes
@@ -378,10 +434,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
                     .sum();
                 let jailed = state.validators.get(&offender).is_some_and(|v| v.jailed);
                 if slashed == 0 || !jailed {
-                    return Err(fail(format!(
+                    return Err(format!(
                         "validator {validator}: the equivocator was not slashed and jailed \
                          (slashed {slashed}, jailed {jailed})"
-                    )));
+                    ));
                 }
             }
         }
@@ -389,25 +445,16 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Outcome, String> {
             let blocked = probe.blocked();
             for honest in keys.iter().take(faulty) {
                 if !blocked.contains(&(honest.clone(), keys[faulty].clone())) {
-                    return Err(fail(format!(
+                    return Err(format!(
                         "an honest validator never blocked the garbage sender; blocks: {}",
                         blocked.len()
-                    )));
+                    ));
                 }
             }
         }
         _ => {}
     }
-    Ok(Outcome {
-        scenario: scenario.name(),
-        seed,
-        height: agreed_height,
-        state_root: digest_hex(&root),
-        txs,
-        crashes: result.crashes,
-        simulated_ms,
-        event_hash: result.state,
-    })
+    Ok(())
 }
 
 /// Safety: at every height, every validator that finalized it has the same block hash and state

@@ -6,15 +6,16 @@
 //! chain checks it against the agreed leaf's state root before the validators restore it.
 
 use crate::job::Commitment;
-use crate::trace::{self, Digest32, GlobalValue, PAGE_BYTES};
+use crate::limits::MEMORY_PAGES_MAX;
+use crate::trace::{self, Digest32, GlobalValue};
 use crate::{Address, Digest};
 use bytes::BufMut;
 use commonware_codec::{
     Buf, Encode, EncodeSize, Error as CodecError, Read, ReadExt, ReadRangeExt, Write,
 };
 
-/// The most pages a manifest may name: a job's memory is at most 64 MiB.
-pub const MANIFEST_PAGES_MAX: usize = (64 << 20) / PAGE_BYTES;
+/// The most pages a manifest may name: every page of the largest memory a job may declare.
+pub const MANIFEST_PAGES_MAX: usize = MEMORY_PAGES_MAX as usize;
 /// The most mutable globals a manifest may carry.
 pub const MANIFEST_GLOBALS_MAX: usize = 4_096;
 /// The most audits a verifier may declare it re-runs at once (`VerifierRegister::capacity`).
@@ -206,6 +207,13 @@ mod tests {
             trace_root: crate::hash(&[b"trace".as_slice()]),
             failed: false,
         }
+    }
+
+    #[test]
+    fn a_manifest_names_at_most_64_mib_of_pages() {
+        // The figure manifests were decoded with before it was derived from the memory limit.
+        assert_eq!(MANIFEST_PAGES_MAX, (64 << 20) / crate::trace::PAGE_BYTES);
+        assert_eq!(MANIFEST_PAGES_MAX, 1024);
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub const JOB_BLOBS_MAX: usize = 16;
 /// so this is what one blob costs a provider or a validator.
 pub const BLOB_BYTES_MAX: u64 = 64 << 20;
 
+/// The largest memory a job may declare, in 64 KiB pages (64 MiB): the executor's admission
+/// refuses a module whose memory maximum is above it, so no checkpoint has more pages, and the
+/// chain refuses a checkpoint manifest that names more.
+pub const MEMORY_PAGES_MAX: u64 = 1024;
+
 /// The most segments a job's trace may have: the executor refuses a job with
 /// `max_fuel / seg_fuel >= TRACE_SEGMENTS_MAX` (every segment but the last uses at least
 /// `seg_fuel`, so its trace then has at most `TRACE_SEGMENTS_MAX` segments and

@@ -1,0 +1,249 @@
+//! End-to-end compute: real `plexus` processes on loopback sockets.
+//!
+//! A devnet of one validator and two providers; a consumer runs the digits classifier on the
+//! held-out images with `plexus job run`, gets the model's reported accuracy, and every balance
+//! moves exactly as the escrow rules say. Then bad input at every step: malformed and
+//! forbidden modules, an infinite loop, a memory bomb, a loop that ends out of bounds (each
+//! billed max_fuel), oversized inputs and blobs, bytes that do
+//! not match their hash, a price cap below every ask (unmatched, cancelled for a refund) and a
+//! provider that never commits (refund at the deadline, provider slashed). A second test kills a
+//! provider mid-job and restarts it: the job still settles. A third runs a provider that forges
+//! its outputs (the devnet's testing aid): its fully audited job is disputed by the honest
+//! provider acting as verifier, the forger loses the dissection and the re-run, is slashed, and
+//! the consumer gets its escrow back. Another has every job fully audited and light-audited with
+//! canaries. One draws a slow verifier (a low --fuel-per-second, and a throttled re-run so it is
+//! that slow on any machine) for several full audits at once and restarts it mid-audit, then
+//! restarts it too slow to finish: it re-runs in parallel, declines what it cannot finish in
+//! time, and is never slashed. The last kills the node under a waiting `job run`.
+//!
+//! One test binary (`compute`, which the nextest profiles name) in topic modules: `escrow` (the
+//! digits job, its exact escrow and bad input at every step), `restarts` (a provider killed
+//! mid-job, a node killed under `job run`), `disputes` (forged outputs disputed and slashed, on
+//! one validator or four), `audits` (light audits and canaries, a slow verifier drawn for
+//! several audits). This file holds the devnet and helpers they share.
+
+mod audits;
+mod disputes;
+mod escrow;
+mod restarts;
+
+use plexus_client::{Client, dto::JobDto};
+use plexus_types::Address;
+use serde_json::Value;
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output},
+    time::{Duration, Instant},
+};
+
+const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+
+/// The speed every provider here registers (`--fuel-per-second`), so which jobs they accept
+/// never depends on how busy the machine is: 10^9 fuel (the default max) needs 20 s with the
+/// margin of 2, well inside the default 200-block deadline.
+const FUEL_PER_SECOND: &str = "100000000";
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SIGTERM first so a devnet stops the providers it started.
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "plexus-compute-{name}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Net {
+    home: PathBuf,
+    api: u16,
+    client: Client,
+    _devnet: Process,
+}
+
+impl Net {
+    fn plexus(&self, args: &[&str]) -> Output {
+        Command::new(PLEXUS)
+            .args(args)
+            .env("PLEXUS_HOME", &self.home)
+            .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", self.api))
+            .output()
+            .unwrap()
+    }
+
+    fn address(&self, key: &str) -> Address {
+        let out = self.plexus(&["keys", "show", key]);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn balance(&self, key: &str) -> u128 {
+        self.client
+            .account(&self.address(key))
+            .unwrap()
+            .balance
+            .parse()
+            .unwrap()
+    }
+
+    /// A balance and the height it was read at, in one response.
+    fn balance_at(&self, key: &str) -> (u128, u64) {
+        let proof = self.client.proof(&self.address(key)).unwrap();
+        (proof.balance.parse().unwrap(), proof.height)
+    }
+}
+
+/// Starts `plexus devnet` with `providers` honest providers (each also a verifier) and waits
+/// until they are registered.
+fn devnet(dir: &Path, providers: u32) -> Net {
+    devnet_with(dir, providers, 0, &[])
+}
+
+/// Starts `plexus devnet` with `providers` providers, the last `cheating` of which forge their
+/// outputs (a testing aid) and do not verify, and waits until all are registered. They all
+/// register `FUEL_PER_SECOND` instead of measuring.
+fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net {
+    let with_speed = [&["--provider-fuel-per-second", FUEL_PER_SECOND][..], extra].concat();
+    let extra = with_speed.as_slice();
+    let home = dir.join("home");
+    let ports = DevnetPorts {
+        api: free_port(),
+        p2p: free_port(),
+        provider_api: free_port(),
+    };
+    let child = devnet_process(dir, &ports, providers, cheating, extra, "devnet.log");
+    let net = Net {
+        home,
+        api: ports.api,
+        client: Client::new(&format!("http://127.0.0.1:{}", ports.api)),
+        _devnet: child,
+    };
+    wait_for(
+        "the providers to register",
+        Duration::from_secs(180),
+        || {
+            net.client
+                .providers()
+                .is_ok_and(|p| p.iter().filter(|p| p.active).count() == providers as usize)
+                && net
+                    .client
+                    .verifiers()
+                    .is_ok_and(|v| v.len() == (providers - cheating) as usize)
+        },
+    );
+    net
+}
+
+/// Where a devnet listens: its node's API and p2p, and provider i's API at `provider_api + i`.
+struct DevnetPorts {
+    api: u16,
+    p2p: u16,
+    provider_api: u16,
+}
+
+/// `plexus devnet` on `dir` (logging to `dir/log`): a new chain, or the one `dir` holds.
+fn devnet_process(
+    dir: &Path,
+    ports: &DevnetPorts,
+    providers: u32,
+    cheating: u32,
+    extra: &[&str],
+    log: &str,
+) -> Process {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    let child = Command::new(PLEXUS)
+        .args(["devnet", "--dir"])
+        .arg(dir.join("data"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{}", ports.api),
+            "--p2p",
+            &format!("127.0.0.1:{}", ports.p2p),
+            "--providers",
+            &providers.to_string(),
+            "--provider-api",
+            &format!("127.0.0.1:{}", ports.provider_api),
+            "--cheating-providers",
+            &cheating.to_string(),
+        ])
+        .args(extra)
+        .env("PLEXUS_HOME", dir.join("home"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Process(child)
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Fees burned by `sender`'s transactions in blocks `(from, to]`.
+fn fees_of(client: &Client, sender: &Address, from: u64, to: u64) -> u128 {
+    (from + 1..=to)
+        .flat_map(|h| client.block(Some(h)).unwrap().txs)
+        .filter(|tx| tx.sender == sender.to_string())
+        .map(|tx| tx.receipt.unwrap().fee_burned.parse::<u128>().unwrap())
+        .sum()
+}
+
+/// The first 20 held-out digits images, without labels, written to `dir/images.csv`.
+fn twenty_images(dir: &Path) -> PathBuf {
+    let images: String = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/build/digits-heldout.csv"),
+    )
+    .unwrap()
+    .lines()
+    .take(20)
+    .map(|line| format!("{}\n", line.rsplit_once(',').unwrap().0))
+    .collect();
+    let input = dir.join("images.csv");
+    std::fs::write(&input, images).unwrap();
+    input
+}
+
+fn job(client: &Client, id: &str) -> JobDto {
+    client.job(id).unwrap()
+}
