@@ -5,7 +5,8 @@ use plexus_exec::{
     PageSource, SegmentEnd, SegmentOutcome, TrapCode, admit, gemm_i8, job_seed, random_bytes,
     replay_first_segment, replay_segment, run,
 };
-use plexus_types::trace::{Digest32, content_hash, trap_root};
+use plexus_types::ContentHash;
+use plexus_types::trace::trap_root;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::{borrow::Cow, io, sync::Arc};
@@ -133,7 +134,7 @@ fn counter_job_is_deterministic_and_every_segment_replays() {
         panic!("expected completion, got {:?}", first.outcome);
     };
     assert_eq!(output.len(), 8);
-    assert_eq!(first.output_hash, content_hash(output));
+    assert_eq!(first.output_hash, ContentHash::of(output));
     assert!(first.segments >= 5, "segments {}", first.segments);
     assert_eq!(first.segments + 1, first.leaves.len() as u64);
     assert_eq!(first.total_fuel, first.leaves.last().unwrap().fuel);
@@ -823,9 +824,9 @@ fn replay_rejects_bad_pages_and_foreign_checkpoints() {
     let pre = &store.checkpoints[1];
 
     /// A page source that returns wrong bytes for one page and nothing for another.
-    struct Corrupt<'a>(&'a MemoryCheckpoints, Digest32, Digest32);
+    struct Corrupt<'a>(&'a MemoryCheckpoints, ContentHash, ContentHash);
     impl PageSource for Corrupt<'_> {
-        fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
+        fn page(&self, hash: &ContentHash) -> io::Result<Option<Cow<'_, [u8]>>> {
             if *hash == self.1 {
                 return Ok(Some(Cow::Owned(vec![1; 65_536])));
             }
@@ -839,7 +840,7 @@ fn replay_rejects_bad_pages_and_foreign_checkpoints() {
         &engine,
         &job,
         pre,
-        &Corrupt(&store, pre.pages[0], Digest32::from([0; 32])),
+        &Corrupt(&store, pre.pages[0], ContentHash::from([0; 32])),
     )
     .unwrap_err();
     assert!(
@@ -850,7 +851,7 @@ fn replay_rejects_bad_pages_and_foreign_checkpoints() {
         &engine,
         &job,
         pre,
-        &Corrupt(&store, Digest32::from([0; 32]), pre.pages[1]),
+        &Corrupt(&store, ContentHash::from([0; 32]), pre.pages[1]),
     )
     .unwrap_err();
     assert!(
@@ -949,7 +950,7 @@ fn trace_definitions_match_raw_blake3() {
     let page = vec![3u8; 65_536];
     let raw = blake3::hash(&[b"plexus/page".as_slice(), &page].concat());
     assert_eq!(page_hash(&page).0, *raw.as_bytes());
-    let (m, g) = (content_hash(b"m"), content_hash(b"g"));
+    let (m, g) = (ContentHash::of(b"m"), ContentHash::of(b"g"));
     let raw = blake3::hash(&[b"plexus/state".as_slice(), &m.0, &g.0].concat());
     assert_eq!(state_root(&m, &g).0, *raw.as_bytes());
     let raw = blake3::hash(
