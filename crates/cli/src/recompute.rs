@@ -16,7 +16,7 @@ fn fetch_blob(client: &Client, hash: &HexContentHash) -> Result<std::sync::Arc<[
     let bytes = client
         .get_blob(&hash.0, plexus_types::limits::BLOB_BYTES_MAX)?
         .with_context(|| format!("the node has no blob {hash}"))?;
-    if ContentHash::of(&bytes) != hash.0 {
+    if ContentHash::of(&bytes) != hash.hash() {
         bail!("the node served bytes that do not match {hash}");
     }
     Ok(bytes.into())

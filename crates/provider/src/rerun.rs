@@ -160,7 +160,7 @@ fn served_leaves(
         .ok()
         .flatten()
         .and_then(|bytes| decode_leaves(&bytes))?;
-    (leaves.len() as u64 == count && leaves_root(&leaves).0 == commitment.trace_root.0)
+    (leaves.len() as u64 == count && leaves_root(&leaves) == commitment.trace_root)
         .then_some(leaves)
 }
 

@@ -94,17 +94,17 @@ pub fn transition_holds(commitment: &Commitment, hi: &RevealedLeaf, replayed: &R
         (false, ReplayEnd::Checkpoint) => true,
         (true, ReplayEnd::Finished { output_hash }) => {
             !commitment.failed
-                && output_hash.as_ref() == commitment.output_hash.as_ref()
+                && output_hash == commitment.output_hash
                 && replayed.fuel == commitment.total_fuel
         }
         (true, ReplayEnd::OutputInvalid { output_hash }) => {
             commitment.failed
-                && output_hash.as_ref() == commitment.output_hash.as_ref()
+                && output_hash == commitment.output_hash
                 && replayed.fuel == commitment.total_fuel
         }
         (true, ReplayEnd::Trapped { code }) => {
             commitment.failed
-                && trap_root(code).as_ref() == commitment.output_hash.as_ref()
+                && trap_root(code) == commitment.output_hash
                 && replayed.fuel == commitment.total_fuel
         }
         _ => false,
