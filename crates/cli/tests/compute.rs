@@ -22,8 +22,7 @@ use plexus_client::{
         AuditKind, AuditStage, BaseUnits, DisputeEnd, EmissionDto, JobDto, JobStatus, ReceiptStatus,
     },
 };
-use plexus_types::ContentHash;
-use plexus_types::{Address, Payload, PrivateKey, job::ResourceProfile};
+use plexus_types::{Address, ContentHash, Payload, PrivateKey, job::ResourceProfile};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},

@@ -5,8 +5,7 @@ use plexus_exec::{
     PageSource, SegmentEnd, SegmentOutcome, TrapCode, admit, gemm_i8, job_seed, random_bytes,
     replay_first_segment, replay_segment, run,
 };
-use plexus_types::ContentHash;
-use plexus_types::trace::trap_root;
+use plexus_types::{ContentHash, trace::trap_root};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::{borrow::Cow, io, sync::Arc};
