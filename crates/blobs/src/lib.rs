@@ -17,7 +17,7 @@
 
 pub mod pieces;
 
-use plexus_types::Digest;
+use plexus_types::ContentHash;
 use plexus_types::limits::BLOB_BYTES_MAX;
 use std::{
     collections::BTreeMap,
@@ -29,15 +29,6 @@ use std::{
 
 /// The most bytes a store holds by default (4 GiB).
 pub const STORE_BYTES_MAX: u64 = 4 << 30;
-
-/// The BLAKE3 hash that names `bytes`.
-pub fn blob_hash(bytes: &[u8]) -> Digest {
-    commonware_digest(blake3::hash(bytes).into())
-}
-
-fn commonware_digest(bytes: [u8; 32]) -> Digest {
-    plexus_types::hash::digest_from_bytes(bytes)
-}
 
 /// What can go wrong storing or reading a blob.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +80,7 @@ pub struct BlobStore {
 enum Backend {
     Dir(PathBuf),
     /// Lost with the process: for the simulation and tests.
-    Memory(Mutex<BTreeMap<Digest, Vec<u8>>>),
+    Memory(Mutex<BTreeMap<ContentHash, Vec<u8>>>),
 }
 
 impl BlobStore {
@@ -135,31 +126,31 @@ impl BlobStore {
     }
 
     /// The file of `hash` in a directory store.
-    fn path(dir: &Path, hash: &Digest) -> PathBuf {
-        let hex = plexus_types::hash::digest_hex(hash);
+    fn path(dir: &Path, hash: &ContentHash) -> PathBuf {
+        let hex = hash.to_hex();
         dir.join(&hex[..2]).join(hex)
     }
 
     /// Stores `bytes` and returns their hash (storing the same bytes twice is a no-op).
-    pub fn put(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
-        let hash = blob_hash(bytes);
+    pub fn put(&self, bytes: &[u8]) -> Result<ContentHash, BlobError> {
+        let hash = ContentHash::of(bytes);
         self.write(&hash, bytes)?;
         Ok(hash)
     }
 
     /// Stores `bytes` under `expected`, refusing bytes that do not hash to it.
-    pub fn put_expecting(&self, expected: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
-        let actual = blob_hash(bytes);
+    pub fn put_expecting(&self, expected: &ContentHash, bytes: &[u8]) -> Result<(), BlobError> {
+        let actual = ContentHash::of(bytes);
         if actual != *expected {
             return Err(BlobError::HashMismatch {
-                expected: plexus_types::hash::digest_hex(expected),
-                actual: plexus_types::hash::digest_hex(&actual),
+                expected: expected.to_hex(),
+                actual: actual.to_hex(),
             });
         }
         self.write(expected, bytes)
     }
 
-    fn write(&self, hash: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
+    fn write(&self, hash: &ContentHash, bytes: &[u8]) -> Result<(), BlobError> {
         let size = bytes.len() as u64;
         if size > self.limits.blob_bytes_max {
             return Err(BlobError::TooLarge {
@@ -199,7 +190,7 @@ impl BlobStore {
     }
 
     /// The blob named `hash`, checked against its name; `None` if the store lacks it.
-    pub fn get(&self, hash: &Digest) -> Result<Option<Vec<u8>>, BlobError> {
+    pub fn get(&self, hash: &ContentHash) -> Result<Option<Vec<u8>>, BlobError> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,
             Backend::Memory(blobs) => return Ok(lock(blobs).get(hash).cloned()),
@@ -210,14 +201,14 @@ impl BlobStore {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(BlobError::Io { path, source }),
         };
-        if blob_hash(&bytes) != *hash {
-            return Err(BlobError::Corrupt(plexus_types::hash::digest_hex(hash)));
+        if ContentHash::of(&bytes) != *hash {
+            return Err(BlobError::Corrupt(hash.to_hex()));
         }
         Ok(Some(bytes))
     }
 
     /// Whether the store holds `hash`.
-    pub fn contains(&self, hash: &Digest) -> bool {
+    pub fn contains(&self, hash: &ContentHash) -> bool {
         match &self.backend {
             Backend::Dir(dir) => Self::path(dir, hash).exists(),
             Backend::Memory(blobs) => lock(blobs).contains_key(hash),
@@ -225,7 +216,7 @@ impl BlobStore {
     }
 
     /// The size of blob `hash`; `None` if the store lacks it.
-    pub fn size(&self, hash: &Digest) -> Result<Option<u64>, BlobError> {
+    pub fn size(&self, hash: &ContentHash) -> Result<Option<u64>, BlobError> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,
             Backend::Memory(blobs) => return Ok(lock(blobs).get(hash).map(|b| b.len() as u64)),
@@ -243,7 +234,7 @@ impl BlobStore {
     /// piece against its [`pieces::Outline`]).
     pub fn read_range(
         &self,
-        hash: &Digest,
+        hash: &ContentHash,
         range: std::ops::Range<u64>,
     ) -> Result<Option<Vec<u8>>, BlobError> {
         let dir = match &self.backend {
@@ -272,7 +263,7 @@ impl BlobStore {
     }
 
     /// Removes a blob (no-op when absent).
-    pub fn remove(&self, hash: &Digest) -> Result<(), BlobError> {
+    pub fn remove(&self, hash: &ContentHash) -> Result<(), BlobError> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,
             Backend::Memory(blobs) => {
@@ -327,11 +318,11 @@ mod tests {
         let dir = tempdir("reopen");
         let store = BlobStore::open(&dir, Limits::default()).unwrap();
         let hash = store.put(b"weights").unwrap();
-        assert_eq!(hash, blob_hash(b"weights"));
+        assert_eq!(hash, ContentHash::of(b"weights"));
         assert_eq!(store.get(&hash).unwrap().unwrap(), b"weights");
         store.put(b"weights").unwrap();
         assert_eq!(store.used_bytes(), 7);
-        assert_eq!(store.get(&blob_hash(b"absent")).unwrap(), None);
+        assert_eq!(store.get(&ContentHash::of(b"absent")).unwrap(), None);
         let reopened = BlobStore::open(&dir, Limits::default()).unwrap();
         assert_eq!(reopened.used_bytes(), 7);
         assert!(reopened.contains(&hash));
@@ -353,7 +344,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            store.put_expecting(&blob_hash(b"a"), b"b"),
+            store.put_expecting(&ContentHash::of(b"a"), b"b"),
             Err(BlobError::HashMismatch { .. })
         ));
         assert!(matches!(
@@ -365,7 +356,7 @@ mod tests {
             store.put(b"abcdefgh"),
             Err(BlobError::Full { used: 8, .. })
         ));
-        let hash = blob_hash(b"12345678");
+        let hash = ContentHash::of(b"12345678");
         fs::write(BlobStore::path(&dir, &hash), b"tampered").unwrap();
         assert!(matches!(store.get(&hash), Err(BlobError::Corrupt(_))));
         fs::remove_dir_all(&dir).unwrap();
@@ -388,7 +379,7 @@ mod tests {
             assert_eq!(store.read_range(&hash, 8..64).unwrap().unwrap(), b"89");
             assert_eq!(store.read_range(&hash, 12..14).unwrap().unwrap(), b"");
             assert_eq!(store.get(&hash).unwrap().unwrap(), b"0123456789");
-            let absent = blob_hash(b"absent");
+            let absent = ContentHash::of(b"absent");
             assert_eq!(store.size(&absent).unwrap(), None);
             assert_eq!(store.read_range(&absent, 0..1).unwrap(), None);
             assert!(matches!(

@@ -20,14 +20,16 @@
 //! longer or shorter than the real one and have the honest pieces refused. The last piece's
 //! length is whatever bytes match its chaining value (which commits to them, length included).
 //!
-//! This uses BLAKE3's `hazmat` tree functions; the tests compare every root with
-//! `blake3::hash` of the same bytes, as that module asks.
+//! This uses BLAKE3's `hazmat` tree functions, the one place Plexus calls the `blake3` crate
+//! directly rather than through `ContentHash::of` (Commonware's hasher, over the same crate, does
+//! not expose the tree); the tests compare every root with `ContentHash::of` the same bytes, as
+//! that module asks.
 
 use blake3::hazmat::{
     ChainingValue, HasherExt as _, Mode, left_subtree_len, merge_subtrees_non_root,
     merge_subtrees_root,
 };
-use plexus_types::Digest;
+use plexus_types::ContentHash;
 use std::ops::Range;
 
 /// The size of a piece (the last one may be shorter): 1 MiB, a power of two of BLAKE3's 1 KiB
@@ -82,7 +84,7 @@ impl Outline {
 
     /// The BLAKE3 name of the content this outline describes; `None` for fewer than two pieces
     /// (such content travels whole).
-    pub fn root(&self) -> Option<Digest> {
+    pub fn root(&self) -> Option<ContentHash> {
         if self.pieces.len() < 2 {
             return None;
         }
@@ -96,7 +98,7 @@ impl Outline {
             &self.subtree(left, len - left),
             Mode::Hash,
         );
-        Some(plexus_types::hash::digest_from_bytes(*root.as_bytes()))
+        Some(ContentHash::from_bytes(*root.as_bytes()))
     }
 
     /// The chaining value of the subtree over `len` bytes at `offset` (piece-aligned).
@@ -129,7 +131,6 @@ impl Outline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob_hash;
 
     /// Deterministic bytes that differ from piece to piece.
     fn content(len: usize) -> Vec<u8> {
@@ -155,7 +156,7 @@ mod tests {
             let bytes = content(len);
             let outline = Outline::of(&bytes).unwrap();
             assert_eq!(outline.pieces.len() as u64, piece_count(len as u64));
-            assert_eq!(outline.root(), Some(blob_hash(&bytes)), "{len} bytes");
+            assert_eq!(outline.root(), Some(ContentHash::of(&bytes)), "{len} bytes");
             for index in 0..piece_count(len as u64) {
                 let range = piece_range(len as u64, index).unwrap();
                 let piece = &bytes[range.start as usize..range.end as usize];
@@ -203,7 +204,7 @@ mod tests {
         assert!(!outline.check_piece(4, &bytes[..1]));
         // An outline missing a piece, with one more, or with two pieces swapped does not name
         // the content.
-        let name = blob_hash(&bytes);
+        let name = ContentHash::of(&bytes);
         let mut short = outline.clone();
         short.pieces.pop();
         assert_ne!(short.root(), Some(name));

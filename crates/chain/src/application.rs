@@ -66,7 +66,7 @@ const CONTENT_POLL: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettlementSeen {
     pub job: Digest,
-    pub manifest: Digest,
+    pub manifest: plexus_types::ContentHash,
     /// Who sent it (only the dispute's parties may settle it; the watcher checks).
     pub sender: plexus_types::Address,
 }

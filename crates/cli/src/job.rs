@@ -12,11 +12,12 @@ use plexus_client::{
     dto::{AuditKind, HexDigest, JobDto, JobStatus, Turn},
 };
 use plexus_exec::builtin::{self, Builtin};
+use plexus_types::ContentHash;
 
 use plexus_types::{
     Digest, Payload,
     amount::{DisplayPlx, parse_amount},
-    hash::{digest_hex, parse_digest},
+    hash::parse_digest,
     job::AuditClass,
 };
 use serde_json::{Value, json};
@@ -128,7 +129,7 @@ pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Resul
         BlobCommand::Put { file } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let hash = plexus_blobs::blob_hash(&bytes);
+            let hash = ContentHash::of(&bytes);
             let stored = client.put_blob(&hash, bytes)?;
             crate::print(
                 json_mode,
@@ -137,11 +138,11 @@ pub fn run_blob(client: &Client, json_mode: bool, command: BlobCommand) -> Resul
             );
         }
         BlobCommand::Get { hash, out } => {
-            let digest = parse_hash(&hash)?;
+            let name = parse_content_hash(&hash)?;
             let bytes = client
-                .get_blob(&digest, plexus_types::limits::BLOB_BYTES_MAX)?
+                .get_blob(&name, plexus_types::limits::BLOB_BYTES_MAX)?
                 .with_context(|| format!("the node has no blob {hash}"))?;
-            if plexus_blobs::blob_hash(&bytes) != digest {
+            if ContentHash::of(&bytes) != name {
                 bail!("the node served bytes that do not match {hash}");
             }
             write_out(out.as_ref(), &bytes)?;
@@ -165,6 +166,10 @@ fn write_out(out: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {
 
 fn parse_hash(text: &str) -> Result<Digest> {
     parse_digest(text).with_context(|| format!("{text:?} is not a 64-hex-digit hash"))
+}
+
+fn parse_content_hash(text: &str) -> Result<ContentHash> {
+    ContentHash::parse(text).with_context(|| format!("{text:?} is not a 64-hex-digit hash"))
 }
 
 /// How a built-in module's input file is read and its output shown.
@@ -210,7 +215,7 @@ fn resolve_module(name: &str) -> Result<Module> {
     }
     let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     // A path to a built-in module's bytes is that module: its blobs and its input and output.
-    if let Some(found) = builtin::by_hash(&plexus_types::trace::content_hash(&wasm)) {
+    if let Some(found) = builtin::by_hash(&ContentHash::of(&wasm)) {
         return resolve_module(found.name);
     }
     Ok(Module {
@@ -367,7 +372,7 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
     let expected = job
         .output_hash
         .context("the job has no commitment yet")?
-        .digest();
+        .hash();
     let bytes = Client::new(endpoint)
         .get_bytes(
             &format!("/v1/jobs/{}/output", job.id),
@@ -379,12 +384,10 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
                 job.id
             )
         })?;
-    let actual = plexus_blobs::blob_hash(&bytes);
+    let actual = ContentHash::of(&bytes);
     if actual != expected {
         bail!(
-            "provider {endpoint} served an output hashing to {}, not the committed {}",
-            digest_hex(&actual),
-            digest_hex(&expected)
+            "provider {endpoint} served an output hashing to {actual}, not the committed {expected}"
         );
     }
     Ok(bytes)
@@ -393,12 +396,9 @@ fn fetch_output(client: &Client, job: &JobDto) -> Result<Vec<u8>> {
 /// Why a failed job failed, checked against its commitment: a refusal (module not admitted,
 /// content unavailable) has its text as the committed output; a trap commits `trap_root(code)`.
 fn failure(client: &Client, job: &JobDto) -> Result<String> {
-    let expected = job
-        .output_hash
-        .context("the job has no commitment")?
-        .digest();
+    let expected = job.output_hash.context("the job has no commitment")?.hash();
     for code in plexus_types::trace::TrapCode::ALL {
-        if plexus_types::trace::trap_root(code.code()).0 == expected.0 {
+        if plexus_types::trace::trap_root(code.code()) == expected {
             return Ok(format!("trapped: {}", code.name()));
         }
     }
@@ -407,8 +407,7 @@ fn failure(client: &Client, job: &JobDto) -> Result<String> {
 }
 
 fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
-    let kind = builtin::by_hash(&commonware_cryptography::blake3::Digest(job.module.0.0))
-        .and_then(Kind::of);
+    let kind = builtin::by_hash(&job.module.0).and_then(Kind::of);
     if kind.is_some() && !job.failed.unwrap_or(false) {
         return match plexus_guest::classify::decode_output(bytes) {
             Ok(output) => json!({"labels": output.labels, "logits": output.logits}),
@@ -600,11 +599,11 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
 
 /// The job's module (with its blobs), its hash and the input, checked with the executor's own
 /// admission rules and limits before any money moves.
-fn job_content(args: &JobRunArgs) -> Result<(Module, Digest, Vec<u8>)> {
+fn job_content(args: &JobRunArgs) -> Result<(Module, ContentHash, Vec<u8>)> {
     let mut module = resolve_module(&args.module)?;
     let admitted = plexus_exec::admit(&module.wasm)
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
-    let module_hash = plexus_types::hash::digest_from_bytes(admitted.hash.0);
+    let module_hash = admitted.hash;
     let input = read_input(&module, &args.input)?;
     if input.len() > plexus_exec::INPUT_BYTES_MAX {
         bail!(
@@ -641,17 +640,17 @@ fn job_content(args: &JobRunArgs) -> Result<(Module, Digest, Vec<u8>)> {
 fn upload(
     client: &Client,
     module: &Module,
-    module_hash: Digest,
+    module_hash: ContentHash,
     input: &[u8],
-) -> Result<(Vec<Digest>, Digest)> {
+) -> Result<(Vec<ContentHash>, ContentHash)> {
     client.put_blob(&module_hash, module.wasm.clone())?;
     let mut blob_hashes = Vec::with_capacity(module.blobs.len());
     for blob in &module.blobs {
-        let hash = plexus_blobs::blob_hash(blob);
+        let hash = ContentHash::of(blob);
         client.put_blob(&hash, blob.clone())?;
         blob_hashes.push(hash);
     }
-    let input_hash = plexus_blobs::blob_hash(input);
+    let input_hash = ContentHash::of(input);
     client.put_blob(&input_hash, input.to_vec())?;
     Ok((blob_hashes, input_hash))
 }
@@ -748,7 +747,7 @@ fn dispute_job(
     id: &str,
     from: &str,
     claim: plexus_types::job::Commitment,
-    leaves: &[(u64, plexus_exec::Digest32)],
+    leaves: &[(u64, ContentHash)],
     timeout: Duration,
 ) -> Result<()> {
     let job_id = HexDigest(parse_hash(id)?);
@@ -810,7 +809,7 @@ fn dispute_job(
 struct Consumer<'a> {
     client: &'a Client,
     from: &'a str,
-    leaves: &'a [(u64, plexus_exec::Digest32)],
+    leaves: &'a [(u64, ContentHash)],
     json_mode: bool,
 }
 
@@ -819,7 +818,11 @@ impl dispute::Host for Consumer<'_> {
         Ok(Some(self.leaves.to_vec()))
     }
 
-    fn upload_pre_state(&self, _job: &Digest, index: u64) -> Result<Digest, dispute::HostError> {
+    fn upload_pre_state(
+        &self,
+        _job: &Digest,
+        index: u64,
+    ) -> Result<ContentHash, dispute::HostError> {
         Err(format!("a consumer keeps no checkpoint {index} to settle from").into())
     }
 
@@ -843,10 +846,7 @@ impl dispute::Host for Consumer<'_> {
 }
 
 /// A consumer's own result of a job: its commitment and its trace `(fuel, state_root)`.
-type OwnResult = (
-    plexus_types::job::Commitment,
-    Vec<(u64, plexus_exec::Digest32)>,
-);
+type OwnResult = (plexus_types::job::Commitment, Vec<(u64, ContentHash)>);
 
 /// Re-runs job `id` and prints the comparison; `Some(own result)` when the provider's
 /// commitment differs.
@@ -905,10 +905,10 @@ fn verify(client: &Client, json_mode: bool, id: &str) -> Result<Option<OwnResult
         differing.join(", ")
     );
     let claim = plexus_types::job::Commitment {
-        output_hash: parse_hash(&here.output_hash)?,
+        output_hash: parse_content_hash(&here.output_hash)?,
         total_fuel: here.total_fuel,
         segments: u32::try_from(here.segments)?,
-        trace_root: parse_hash(&here.trace_root)?,
+        trace_root: parse_content_hash(&here.trace_root)?,
         failed: here.failed,
     };
     Ok(Some((claim, here.leaves)))

@@ -6,17 +6,17 @@
 use anyhow::{Context, Result, bail};
 use plexus_client::{
     Client,
-    dto::{HexDigest, JobDto},
+    dto::{HexContentHash, JobDto},
 };
 use plexus_exec::honest::{self, Content, Executor};
-use plexus_types::hash::digest_hex;
+use plexus_types::ContentHash;
 
 /// Fetches blob `hash` from the node and checks it against the hash.
-fn fetch_blob(client: &Client, hash: &HexDigest) -> Result<std::sync::Arc<[u8]>> {
+fn fetch_blob(client: &Client, hash: &HexContentHash) -> Result<std::sync::Arc<[u8]>> {
     let bytes = client
         .get_blob(&hash.0, plexus_types::limits::BLOB_BYTES_MAX)?
         .with_context(|| format!("the node has no blob {hash}"))?;
-    if plexus_blobs::blob_hash(&bytes) != hash.0 {
+    if ContentHash::of(&bytes) != hash.hash() {
         bail!("the node served bytes that do not match {hash}");
     }
     Ok(bytes.into())
@@ -30,19 +30,16 @@ pub(crate) struct Recomputed {
     pub trace_root: String,
     pub failed: bool,
     /// The trace `(fuel, state_root)` per leaf (empty for a refused job).
-    pub leaves: Vec<(u64, plexus_exec::Digest32)>,
+    pub leaves: Vec<(u64, ContentHash)>,
 }
 
 impl Recomputed {
-    fn of(
-        commitment: &plexus_types::job::Commitment,
-        leaves: Vec<(u64, plexus_exec::Digest32)>,
-    ) -> Self {
+    fn of(commitment: &plexus_types::job::Commitment, leaves: Vec<(u64, ContentHash)>) -> Self {
         Recomputed {
-            output_hash: digest_hex(&commitment.output_hash),
+            output_hash: commitment.output_hash.to_hex(),
             total_fuel: commitment.total_fuel,
             segments: u64::from(commitment.segments),
-            trace_root: digest_hex(&commitment.trace_root),
+            trace_root: commitment.trace_root.to_hex(),
             failed: commitment.failed,
             leaves,
         }
@@ -114,7 +111,7 @@ mod tests {
     fn content(wasm: &[u8], max_fuel: u64, seg_fuel: u64) -> Content {
         Content {
             id: plexus_types::hash(&[b"verify".as_slice()]),
-            module: plexus_blobs::blob_hash(wasm),
+            module: ContentHash::of(wasm),
             input: std::sync::Arc::from(&b""[..]),
             blobs: Vec::new(),
             max_fuel,
@@ -171,12 +168,9 @@ mod tests {
             plexus_types::limits::TRACE_SEGMENTS_MAX - 1
         );
         let (text, refusal) = honest::refusal(&reason);
-        assert_eq!(
-            here.output_hash,
-            digest_hex(&plexus_blobs::blob_hash(text.as_bytes()))
-        );
+        assert_eq!(here.output_hash, ContentHash::of(text.as_bytes()).to_hex());
         assert_eq!((here.total_fuel, here.segments), (0, 0));
-        assert_eq!(here.trace_root, digest_hex(&refusal.trace_root));
+        assert_eq!(here.trace_root, refusal.trace_root.to_hex());
         assert!(here.failed && here.leaves.is_empty());
         // A module admission refuses: the refusal's text, as before.
         let garbage = b"\0asm garbage";
@@ -189,7 +183,7 @@ mod tests {
         let reason = plexus_exec::admit(garbage).err().unwrap().to_string();
         assert_eq!(
             here.output_hash,
-            digest_hex(&honest::refusal(&reason).1.output_hash)
+            honest::refusal(&reason).1.output_hash.to_hex()
         );
     }
 }

@@ -16,25 +16,25 @@ use crate::{
     dto::{DisputeDto, DisputePhase, HexDigest, JobDto, Turn},
 };
 use plexus_fueltrace::dissection::{Dissection, Move, Role};
-use plexus_types::{Digest, Payload, trace::Digest32};
+use plexus_types::{ContentHash, Digest, Payload};
 use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
 };
 
 /// A player's trace: `(fuel, state_root)` per leaf, leaf 0 first.
-pub type Leaves = Vec<(u64, Digest32)>;
+pub type Leaves = Vec<(u64, ContentHash)>;
 
 /// A role's strategy: its next move in `game` from its own leaves (`None` when it is not its
 /// turn or it has nothing to play).
-pub type NextMove = fn(Role, &Dissection, &[(u64, Digest32)]) -> Result<Option<Move>, HostError>;
+pub type NextMove = fn(Role, &Dissection, &[(u64, ContentHash)]) -> Result<Option<Move>, HostError>;
 
 /// The roles' strategies from `plexus_fueltrace` as a [`NextMove`]: the defender's `defend`,
 /// the challenger's `challenge`. What the agent and the CLI play; tests may pass another.
 pub fn next_move(
     role: Role,
     game: &Dissection,
-    leaves: &[(u64, Digest32)],
+    leaves: &[(u64, ContentHash)],
 ) -> Result<Option<Move>, HostError> {
     match role {
         Role::Defender => Ok(plexus_fueltrace::defender::defend(game, leaves)?),
@@ -175,7 +175,7 @@ pub trait Host {
     fn leaves(&self, job: &Digest) -> Result<Option<Leaves>, HostError>;
     /// Uploads the pre-state at leaf `index` of `job` for the validators' re-run; its
     /// manifest's content hash. Only players that settle are asked.
-    fn upload_pre_state(&self, job: &Digest, index: u64) -> Result<Digest, HostError>;
+    fn upload_pre_state(&self, job: &Digest, index: u64) -> Result<ContentHash, HostError>;
     /// Signs and submits `payload`; the transaction hash.
     fn submit(&mut self, payload: Payload) -> Result<String, HostError>;
     /// Told of each step sent by [`Player::play_to_ruling`].

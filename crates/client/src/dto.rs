@@ -10,7 +10,7 @@ pub use states::{
     AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus, Turn,
     TxState, UnknownState,
 };
-pub use values::{BaseUnits, HexDigest, ValueError};
+pub use values::{BaseUnits, HexContentHash, HexDigest, ValueError};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -292,9 +292,9 @@ pub struct JobDto {
     pub consumer: String,
     /// `posted`, `assigned`, `committed`, `settled`, `expired` or `cancelled`.
     pub status: JobStatus,
-    pub module: HexDigest,
-    pub blobs: Vec<HexDigest>,
-    pub input: HexDigest,
+    pub module: HexContentHash,
+    pub blobs: Vec<HexContentHash>,
+    pub input: HexContentHash,
     pub max_fuel: u64,
     pub price_cap_per_mfuel: BaseUnits,
     /// `standard` or `full`.
@@ -309,10 +309,10 @@ pub struct JobDto {
     pub bond_locked: Option<BaseUnits>,
     pub assigned_height: Option<u64>,
     /// The commitment, once made.
-    pub output_hash: Option<HexDigest>,
+    pub output_hash: Option<HexContentHash>,
     pub total_fuel: Option<u64>,
     pub segments: Option<u32>,
-    pub trace_root: Option<HexDigest>,
+    pub trace_root: Option<HexContentHash>,
     pub failed: Option<bool>,
     pub committed_height: Option<u64>,
     /// When a committed job settles.

@@ -20,7 +20,7 @@
 //! added entries. The module hash is BLAKE3 of the submitted bytes, not of the rewrite.
 
 use crate::{MEMORY_PAGES_MAX, MODULE_BYTES_MAX, TABLE_ELEMENTS_MAX};
-use plexus_types::trace::{Digest32, content_hash};
+use plexus_types::ContentHash;
 use wasm_encoder::{ExportKind as EncExportKind, ExportSection, Module as EncModule, RawSection};
 use wasmparser::{
     ExternalKind, FuncType, Operator, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
@@ -93,7 +93,7 @@ pub const HOST_MODULE: &str = "plexus";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {
     /// BLAKE3 of the submitted bytes: the module's address on chain.
-    pub hash: Digest32,
+    pub hash: ContentHash,
     /// The rewritten module (every mutable global exported).
     pub bytes: Vec<u8>,
     /// The export name of each mutable global, in global-index order (the order of
@@ -234,7 +234,7 @@ pub fn admit(bytes: &[u8]) -> Result<Admitted, AdmissionError> {
     check_exports(&scan)?;
     let (rewritten, globals) = rewrite(bytes, &scan)?;
     Ok(Admitted {
-        hash: content_hash(bytes),
+        hash: ContentHash::of(bytes),
         bytes: rewritten,
         globals,
         memory_pages_max,

@@ -3,7 +3,7 @@
 //! sources build to). `plexus job run --module digits` and the provider's start-up benchmark
 //! resolve them here.
 
-use plexus_types::trace::{Digest32, content_hash};
+use plexus_types::ContentHash;
 
 /// A built-in module and the blobs it reads (in the job's blob order).
 pub struct Builtin {
@@ -19,8 +19,8 @@ pub struct Builtin {
 
 impl Builtin {
     /// The module's content hash (its address on chain).
-    pub fn hash(&self) -> Digest32 {
-        content_hash(self.wasm)
+    pub fn hash(&self) -> ContentHash {
+        ContentHash::of(self.wasm)
     }
 }
 
@@ -46,7 +46,7 @@ pub fn lookup(name: &str) -> Option<&'static Builtin> {
 }
 
 /// The built-in module whose bytes hash to `hash`.
-pub fn by_hash(hash: &Digest32) -> Option<&'static Builtin> {
+pub fn by_hash(hash: &ContentHash) -> Option<&'static Builtin> {
     ALL.iter().find(|b| b.hash() == *hash)
 }
 

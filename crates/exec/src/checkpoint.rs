@@ -6,8 +6,9 @@
 //! shadow copy of the previous checkpoint's bytes (a memcmp) and hashes only those, so the cost of
 //! a checkpoint is one pass of comparison plus hashing proportional to the pages written.
 
+use plexus_types::ContentHash;
 use plexus_types::trace::{
-    Digest32, GlobalValue, PAGE_BYTES, globals_hash, leaf, memory_root, page_hash, state_root,
+    GlobalValue, PAGE_BYTES, globals_hash, leaf, memory_root, page_hash, state_root,
 };
 use std::{borrow::Cow, collections::BTreeMap, io, sync::Arc};
 
@@ -21,17 +22,17 @@ pub struct Checkpoint {
     /// Mutable globals in global-index order.
     pub globals: Vec<GlobalValue>,
     /// Hash of every memory page, in page order (`page_hash(bytes)`).
-    pub pages: Vec<Digest32>,
+    pub pages: Vec<ContentHash>,
 }
 
 impl Checkpoint {
     /// The state root this checkpoint commits to.
-    pub fn state_root(&self) -> Digest32 {
+    pub fn state_root(&self) -> ContentHash {
         state_root(&memory_root(&self.pages), &globals_hash(&self.globals))
     }
 
     /// The trace leaf of this checkpoint.
-    pub fn leaf(&self) -> Digest32 {
+    pub fn leaf(&self) -> ContentHash {
         leaf(self.index, self.fuel, &self.state_root())
     }
 }
@@ -43,7 +44,7 @@ pub struct NewPage<'a> {
     /// Page index in memory.
     pub index: u32,
     /// `page_hash(bytes)`.
-    pub hash: Digest32,
+    pub hash: ContentHash,
     /// The page's bytes (`PAGE_BYTES` long).
     pub bytes: &'a [u8],
 }
@@ -57,7 +58,7 @@ pub trait CheckpointSink {
 /// Serves page bytes by hash, to restore a checkpoint.
 pub trait PageSource {
     /// The bytes of the page with this hash, if known.
-    fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>>;
+    fn page(&self, hash: &ContentHash) -> io::Result<Option<Cow<'_, [u8]>>>;
 }
 
 /// A sink that keeps nothing (for runs whose checkpoints are not needed, e.g. benchmarks of the
@@ -77,7 +78,7 @@ pub struct MemoryCheckpoints {
     /// Every checkpoint received, in order.
     pub checkpoints: Vec<Checkpoint>,
     /// Page bytes by hash (each distinct page once).
-    pub pages: BTreeMap<Digest32, Arc<[u8]>>,
+    pub pages: BTreeMap<ContentHash, Arc<[u8]>>,
 }
 
 impl MemoryCheckpoints {
@@ -100,7 +101,7 @@ impl CheckpointSink for MemoryCheckpoints {
 }
 
 impl PageSource for MemoryCheckpoints {
-    fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
+    fn page(&self, hash: &ContentHash) -> io::Result<Option<Cow<'_, [u8]>>> {
         Ok(self.pages.get(hash).map(|page| Cow::Borrowed(&page[..])))
     }
 }
@@ -109,7 +110,7 @@ impl PageSource for MemoryCheckpoints {
 #[derive(Default)]
 pub(crate) struct Snapshotter {
     shadow: Vec<u8>,
-    hashes: Vec<Digest32>,
+    hashes: Vec<ContentHash>,
     changed: Vec<u32>,
     /// Time spent hashing pages so far (benchmarks report it; never part of a commitment).
     pub hash_time: std::time::Duration,
@@ -117,7 +118,7 @@ pub(crate) struct Snapshotter {
 
 impl Snapshotter {
     /// Starts from a known state (a restored checkpoint) instead of from nothing.
-    pub fn with_state(memory: &[u8], hashes: Vec<Digest32>) -> Self {
+    pub fn with_state(memory: &[u8], hashes: Vec<ContentHash>) -> Self {
         Self {
             shadow: memory.to_vec(),
             hashes,
@@ -128,7 +129,7 @@ impl Snapshotter {
 
     /// Brings the hashes up to date with `memory`; returns the page hashes and the indices of
     /// the pages that changed (or appeared) since the last call.
-    pub fn update(&mut self, memory: &[u8]) -> (&[Digest32], &[u32]) {
+    pub fn update(&mut self, memory: &[u8]) -> (&[ContentHash], &[u32]) {
         self.changed.clear();
         let pages = memory.len() / PAGE_BYTES;
         let known = self.hashes.len().min(pages);
@@ -191,7 +192,7 @@ mod tests {
         assert!(changed.is_empty());
 
         // A snapshotter started from a known state agrees with one that saw everything.
-        let all: Vec<Digest32> = memory.chunks_exact(PAGE_BYTES).map(page_hash).collect();
+        let all: Vec<ContentHash> = memory.chunks_exact(PAGE_BYTES).map(page_hash).collect();
         let mut resumed = Snapshotter::with_state(&memory, all.clone());
         memory[7] = 1;
         let (hashes, changed) = resumed.update(&memory);

@@ -17,6 +17,7 @@
 //! the epoch at every function entry and loop header, and guest code is call-heavy.
 
 use crate::{WALL_TIME_MS_DEFAULT, admission::Admitted, host};
+use plexus_types::ContentHash;
 use std::{
     sync::{
         Arc,
@@ -90,7 +91,7 @@ pub enum EngineError {
     #[error("compiling module {hash}: {source}")]
     Compile {
         /// The module's hash.
-        hash: plexus_types::trace::Digest32,
+        hash: ContentHash,
         /// wasmtime's error.
         #[source]
         source: wasmtime::Error,
@@ -194,7 +195,7 @@ fn baseline_triple() -> Result<&'static str, EngineError> {
 #[derive(Clone)]
 pub struct Compiled {
     /// BLAKE3 of the submitted module.
-    pub hash: plexus_types::trace::Digest32,
+    pub hash: ContentHash,
     /// Export names of the mutable globals, in global-index order.
     pub globals: Arc<[String]>,
     pub(crate) pre: InstancePre<host::HostState>,

@@ -29,10 +29,10 @@ use crate::{
     Execution, Job, Outcome, PageSource, SegmentEnd, SegmentOutcome, TrapCode, admit,
 };
 use plexus_state::dispute::{ReplayEnd, ReplayError, Replayed};
+use plexus_types::ContentHash;
+use plexus_types::Digest;
 use plexus_types::dissection::RevealedLeaf;
-use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::Commitment;
-use plexus_types::{Digest, trace};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -47,7 +47,7 @@ pub struct Content {
     /// The job's id on chain.
     pub id: Digest,
     /// The module's content hash (the cache key).
-    pub module: Digest,
+    pub module: ContentHash,
     /// The input bytes.
     pub input: Arc<[u8]>,
     /// The blobs, in the job's order.
@@ -131,7 +131,7 @@ impl From<ReplayFailure> for ReplayError {
 /// One engine and one compile cache: the one way every party executes jobs.
 pub struct Executor {
     engine: Engine,
-    compiled: Mutex<BTreeMap<Digest, Compiled>>,
+    compiled: Mutex<BTreeMap<ContentHash, Compiled>>,
 }
 
 impl Executor {
@@ -152,7 +152,7 @@ impl Executor {
     /// `fetch` returns (called only on a miss); `Ok(Err(_))` when the module is refused.
     pub fn compile<B: AsRef<[u8]>, E>(
         &self,
-        hash: &Digest,
+        hash: &ContentHash,
         fetch: impl FnOnce() -> Result<B, E>,
     ) -> Result<Result<Compiled, Refusal>, E> {
         let mut cache = self
@@ -254,11 +254,11 @@ pub fn is_at(checkpoint: &Checkpoint, pre: &RevealedLeaf) -> bool {
 /// What an honest provider commits for `execution`.
 pub fn commitment(execution: &Execution) -> Commitment {
     Commitment {
-        output_hash: digest_from_bytes(execution.output_hash.0),
+        output_hash: execution.output_hash,
         total_fuel: execution.total_fuel,
         // At most `TRACE_SEGMENTS_MAX` (`Job::check`), so it always fits.
         segments: u32::try_from(execution.segments).unwrap_or(u32::MAX),
-        trace_root: digest_from_bytes(execution.trace_root.0),
+        trace_root: execution.trace_root,
         failed: !matches!(execution.outcome, Outcome::Completed { .. }),
     }
 }
@@ -268,10 +268,10 @@ pub fn commitment(execution: &Execution) -> Commitment {
 pub fn refusal(reason: &str) -> (String, Commitment) {
     let text = format!("refused: {reason}");
     let commitment = Commitment {
-        output_hash: digest_from_bytes(trace::content_hash(text.as_bytes()).0),
+        output_hash: ContentHash::of(text.as_bytes()),
         total_fuel: 0,
         segments: 0,
-        trace_root: digest_from_bytes([0; 32]),
+        trace_root: ContentHash::ZERO,
         failed: true,
     };
     (text, commitment)
@@ -327,7 +327,7 @@ mod tests {
     fn content(wasm: &[u8], max_fuel: u64, seg_fuel: u64) -> Content {
         Content {
             id: plexus_types::hash(&[b"honest".as_slice()]),
-            module: digest_from_bytes(trace::content_hash(wasm).0),
+            module: ContentHash::of(wasm),
             input: Arc::from(&b""[..]),
             blobs: Vec::new(),
             max_fuel,
@@ -345,7 +345,7 @@ mod tests {
     fn a_module_is_compiled_once_and_its_bytes_are_read_only_on_a_miss() {
         let wasm = wat::parse_str(THREE_STEPS).unwrap();
         let executor = executor(EngineOptions::default());
-        let hash = digest_from_bytes(trace::content_hash(&wasm).0);
+        let hash = ContentHash::of(&wasm);
         let first = executor
             .compile(&hash, || Ok::<_, Infallible>(&wasm))
             .unwrap()
@@ -358,7 +358,9 @@ mod tests {
         assert!(second.is_for(executor.engine()));
         assert_eq!(first.hash, second.hash);
         assert!(matches!(
-            executor.compile(&digest_from_bytes([9; 32]), || Err::<&[u8], _>("fetched")),
+            executor.compile(&ContentHash::from_bytes([9; 32]), || Err::<&[u8], _>(
+                "fetched"
+            )),
             Err("fetched")
         ));
     }
@@ -382,10 +384,7 @@ mod tests {
         );
         let (text, commitment) = refusal(&refused.to_string());
         assert_eq!(text, format!("refused: {refused}"));
-        assert_eq!(
-            commitment.output_hash.0,
-            trace::content_hash(text.as_bytes()).0
-        );
+        assert_eq!(commitment.output_hash, ContentHash::of(text.as_bytes()));
         assert_eq!((commitment.total_fuel, commitment.segments), (0, 0));
         assert!(commitment.failed);
         // The chain's replayer calls it content that does not fit.

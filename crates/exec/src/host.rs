@@ -34,14 +34,12 @@ pub(crate) struct HostState {
 
 /// The seed of a job's `random_fill` stream.
 pub fn job_seed(job_id: &[u8; 32]) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(JOB_SEED_DOMAIN);
-    hasher.update(job_id);
-    *hasher.finalize().as_bytes()
+    plexus_types::ContentHash::of_parts(&[JOB_SEED_DOMAIN, job_id]).0
 }
 
 /// The bytes `random_fill(counter, ..)` writes: the keyed BLAKE3 XOF (key = job seed) of the
-/// counter as 8 little-endian bytes.
+/// counter as 8 little-endian bytes. The one direct use of the `blake3` crate here: the hasher
+/// behind `ContentHash` has no keyed XOF.
 pub fn random_bytes(seed: &[u8; 32], counter: u64, out: &mut [u8]) {
     let mut hasher = blake3::Hasher::new_keyed(seed);
     hasher.update(&counter.to_le_bytes());

@@ -37,7 +37,7 @@ pub use checkpoint::{
 pub use engine::{Compiled, Engine, EngineError, EngineOptions};
 pub use gemm::{GemmShapeError, gemm_i8};
 pub use host::{job_seed, random_bytes};
-pub use plexus_types::trace::{Digest32, GlobalValue, TrapCode};
+pub use plexus_types::trace::{GlobalValue, TrapCode};
 pub use run::{
     ExecError, Execution, Job, Leaf, Outcome, RunStats, SegmentEnd, SegmentOutcome,
     replay_first_segment, replay_segment, run, run_measured,

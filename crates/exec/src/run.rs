@@ -38,10 +38,9 @@ use crate::{
     engine::{Compiled, EPOCH_TICK_MS, Engine},
     host::{HostState, HostTrap, job_seed},
 };
+use plexus_types::ContentHash;
 use plexus_types::limits::{BLOB_BYTES_MAX, JOB_BLOBS_MAX, JOB_FUEL_MAX, TRACE_SEGMENTS_MAX};
-use plexus_types::trace::{
-    self, Digest32, GlobalValue, PAGE_BYTES, TrapCode, content_hash, page_hash, trap_root,
-};
+use plexus_types::trace::{self, GlobalValue, PAGE_BYTES, TrapCode, page_hash, trap_root};
 use std::{
     io,
     sync::Arc,
@@ -108,12 +107,12 @@ pub struct Leaf {
     /// Cumulative fuel.
     pub fuel: u64,
     /// State root, or `trap_root(code)` for a trap leaf.
-    pub state_root: Digest32,
+    pub state_root: ContentHash,
 }
 
 impl Leaf {
     /// `trace::leaf(index, fuel, state_root)`.
-    pub fn hash(&self, index: u64) -> Digest32 {
+    pub fn hash(&self, index: u64) -> ContentHash {
         trace::leaf(index, self.fuel, &self.state_root)
     }
 }
@@ -135,14 +134,14 @@ pub enum Outcome {
 pub struct Execution {
     /// How the job ended.
     pub outcome: Outcome,
-    /// `content_hash(output)`, or `trap_root(code)` for a trapped job.
-    pub output_hash: Digest32,
+    /// `ContentHash::of(output)`, or `trap_root(code)` for a trapped job.
+    pub output_hash: ContentHash,
     /// Fuel consumed (0 without metering).
     pub total_fuel: u64,
     /// The trace (empty without metering).
     pub leaves: Vec<Leaf>,
     /// `trace_root` of the leaf hashes.
-    pub trace_root: Digest32,
+    pub trace_root: ContentHash,
     /// `leaves.len() - 1` (0 without metering).
     pub segments: u64,
 }
@@ -153,11 +152,11 @@ pub enum SegmentEnd {
     /// At a checkpoint, with more steps to run.
     Checkpoint,
     /// `step` returned 0: this was the last segment. `output_hash` is what the run commits to
-    /// (`content_hash(output)`, or `trap_root(code)` with `failed` when the output record is
+    /// (`ContentHash::of(output)`, or `trap_root(code)` with `failed` when the output record is
     /// invalid).
     Finished {
         /// The job's output hash.
-        output_hash: Digest32,
+        output_hash: ContentHash,
         /// Whether the output record was invalid (the job failed at its end).
         failed: bool,
     },
@@ -193,13 +192,13 @@ pub enum ExecError {
     #[error("module {hash} was compiled on a different engine")]
     EngineMismatch {
         /// The module's hash.
-        hash: Digest32,
+        hash: ContentHash,
     },
     /// Instantiation or wiring failed for a reason other than a guest trap.
     #[error("instantiating module {hash}: {source}")]
     Instantiate {
         /// The module's hash.
-        hash: Digest32,
+        hash: ContentHash,
         /// wasmtime's error.
         #[source]
         source: wasmtime::Error,
@@ -227,7 +226,7 @@ pub enum ExecError {
         /// Page index.
         page: u32,
         /// Its hash.
-        hash: Digest32,
+        hash: ContentHash,
     },
     /// A page's bytes do not match its hash.
     #[error("page {page} does not match its hash {hash}")]
@@ -235,7 +234,7 @@ pub enum ExecError {
         /// Page index.
         page: u32,
         /// The hash the checkpoint names.
-        hash: Digest32,
+        hash: ContentHash,
     },
 }
 
@@ -599,10 +598,10 @@ fn run_inner(
 
 fn finish(outcome: Outcome, total_fuel: u64, leaves: Vec<Leaf>) -> Execution {
     let output_hash = match &outcome {
-        Outcome::Completed { output } => content_hash(output),
+        Outcome::Completed { output } => ContentHash::of(output),
         Outcome::Trapped(trap) => trap_root(trap.code()),
     };
-    let hashes: Vec<Digest32> = (0u64..)
+    let hashes: Vec<ContentHash> = (0u64..)
         .zip(&leaves)
         .map(|(index, leaf)| leaf.hash(index))
         .collect();
@@ -696,7 +695,7 @@ fn finish_segment(
         Stop::Finished(fuel) => {
             let (checkpoint, _) = machine.checkpoint(index, fuel, snapshotter);
             let (output_hash, failed) = match machine.output() {
-                Ok(output) => (content_hash(&output), false),
+                Ok(output) => (ContentHash::of(&output), false),
                 Err(trap) => (trap_root(trap.code()), true),
             };
             (

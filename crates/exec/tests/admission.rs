@@ -1,7 +1,7 @@
 //! Admission: every refusal is its own error, and the rewrite exports mutable globals.
 
 use plexus_exec::{AdmissionError, MEMORY_PAGES_MAX, MODULE_BYTES_MAX, admit};
-use plexus_types::trace::content_hash;
+use plexus_types::ContentHash;
 
 /// A minimal valid job module; `extra` is spliced into the module body.
 fn module(memory: &str, extra: &str) -> Vec<u8> {
@@ -35,7 +35,7 @@ fn accepts_a_valid_module_and_hashes_the_submitted_bytes() {
     let bytes =
         importing(r#"(import "plexus" "gemm_i8" (func (param i32 i32 i32 i32 i32 i32 i32)))"#);
     let admitted = admit(&bytes).unwrap();
-    assert_eq!(admitted.hash, content_hash(&bytes));
+    assert_eq!(admitted.hash, ContentHash::of(&bytes));
     assert_eq!(admitted.memory_pages_max, 4);
     // No mutable globals: nothing to rewrite.
     assert_eq!(admitted.bytes, bytes);

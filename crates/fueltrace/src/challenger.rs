@@ -7,15 +7,16 @@
 //! from the game and the challenger's own leaves to its next move.
 
 use crate::dissection::{Choose, Dissection, Move, Role};
-use plexus_types::trace::{self, Digest32};
+use plexus_types::ContentHash;
+use plexus_types::trace;
 
 /// The honest challenger's choice over `points` (`(index, leaf hash)` pairs, as
 /// [`Dissection::revealed_points`] gives them): the sub-interval ending at the first point it
 /// does not agree with, or the last one (ending at the disputed `hi`) when it agrees with every
 /// point.
 pub fn first_disagreement(
-    points: &[(u64, Digest32)],
-    mut agrees: impl FnMut(u64, &Digest32) -> bool,
+    points: &[(u64, ContentHash)],
+    mut agrees: impl FnMut(u64, &ContentHash) -> bool,
 ) -> Choose {
     let position = points
         .iter()
@@ -29,7 +30,7 @@ pub fn first_disagreement(
 /// The challenger's next move from its own leaves (`(fuel, state_root)` per checkpoint, in index
 /// order): the first revealed point it disagrees with (`None` when it is not the challenger's
 /// turn). A point beyond its own trace is one it disagrees with.
-pub fn challenge(game: &Dissection, leaves: &[(u64, Digest32)]) -> Option<Move> {
+pub fn challenge(game: &Dissection, leaves: &[(u64, ContentHash)]) -> Option<Move> {
     if game.to_move() != Some(Role::Challenger) {
         return None;
     }
@@ -46,12 +47,12 @@ pub fn challenge(game: &Dissection, leaves: &[(u64, Digest32)]) -> Option<Move> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plexus_types::trace::content_hash;
+    use plexus_types::ContentHash;
 
     #[test]
     fn chooses_the_first_disagreement() {
-        let points: Vec<(u64, Digest32)> = (1..4u64)
-            .map(|index| (index * 10, content_hash(&index.to_le_bytes())))
+        let points: Vec<(u64, ContentHash)> = (1..4u64)
+            .map(|index| (index * 10, ContentHash::of(&index.to_le_bytes())))
             .collect();
         let check = |disagree_from: u64, expected: u32| {
             let choice = first_disagreement(&points, |index, _| index < disagree_from);
@@ -71,7 +72,7 @@ mod tests {
 
     #[test]
     fn challenges_only_on_its_turn() {
-        let game = Dissection::open_whole(16, 41, content_hash(b"root")).unwrap();
+        let game = Dissection::open_whole(16, 41, ContentHash::of(b"root")).unwrap();
         assert_eq!(challenge(&game, &[]), None);
     }
 }

@@ -11,21 +11,21 @@ use crate::dissection::{
     Dissection, DissectionError, LEAVES_MAX, Move, Phase, Prove, Reveal, RevealedLeaf, Role,
     split_points, validate,
 };
-use commonware_cryptography::blake3::Blake3;
 use commonware_storage::bmt;
-use plexus_types::trace::Digest32;
+use plexus_types::ContentHash;
+use plexus_types::hash::ContentHasher;
 
 /// A defender's whole trace, ready to answer any move (the provider agent keeps one per disputed
 /// job).
 #[derive(Clone, Debug)]
 pub struct DefenderTrace {
     leaves: Vec<RevealedLeaf>,
-    tree: bmt::Tree<Digest32>,
+    tree: bmt::Tree<ContentHash>,
 }
 
 impl DefenderTrace {
     /// Builds the trace from `(fuel, state_root)` per checkpoint, in index order.
-    pub fn new(checkpoints: &[(u64, Digest32)]) -> Result<Self, DissectionError> {
+    pub fn new(checkpoints: &[(u64, ContentHash)]) -> Result<Self, DissectionError> {
         let count = checkpoints.len() as u64;
         if !(1..=LEAVES_MAX).contains(&count) {
             return Err(DissectionError::LeavesOutOfRange { leaves: count });
@@ -40,7 +40,7 @@ impl DefenderTrace {
             .collect();
         // The same tree `trace::trace_root` builds (one BMT over the leaf hashes), kept whole so
         // the final multi-proof is read from it.
-        let mut builder = bmt::Builder::<Blake3>::new(leaves.len());
+        let mut builder = bmt::Builder::<ContentHasher>::new(leaves.len());
         for leaf in &leaves {
             builder.add(&leaf.leaf());
         }
@@ -51,7 +51,7 @@ impl DefenderTrace {
     }
 
     /// The trace root (equal to `trace::trace_root` over the leaf hashes).
-    pub fn root(&self) -> Digest32 {
+    pub fn root(&self) -> ContentHash {
         self.tree.root()
     }
 
@@ -125,7 +125,7 @@ impl DefenderTrace {
 /// in index order); `None` when it is not the defender's turn.
 pub fn defend(
     game: &Dissection,
-    leaves: &[(u64, Digest32)],
+    leaves: &[(u64, ContentHash)],
 ) -> Result<Option<Move>, DissectionError> {
     if game.to_move() != Some(Role::Defender) {
         return Ok(None);
@@ -136,11 +136,12 @@ pub fn defend(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plexus_types::trace::{self, content_hash};
+    use plexus_types::ContentHash;
+    use plexus_types::trace;
 
-    fn checkpoints(count: u64) -> Vec<(u64, Digest32)> {
+    fn checkpoints(count: u64) -> Vec<(u64, ContentHash)> {
         (0..count)
-            .map(|index| (index * 7, content_hash(&index.to_le_bytes())))
+            .map(|index| (index * 7, ContentHash::of(&index.to_le_bytes())))
             .collect()
     }
 
@@ -148,7 +149,7 @@ mod tests {
     fn the_trace_is_the_committed_one() {
         let leaves = checkpoints(10);
         let defender = DefenderTrace::new(&leaves).unwrap();
-        let hashes: Vec<Digest32> = (0u64..)
+        let hashes: Vec<ContentHash> = (0u64..)
             .zip(&leaves)
             .map(|(index, (fuel, root))| trace::leaf(index, *fuel, root))
             .collect();

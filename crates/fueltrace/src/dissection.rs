@@ -55,8 +55,8 @@ use bytes::BufMut;
 use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, ReadRangeExt, Write,
 };
-use commonware_cryptography::blake3::Blake3;
-use plexus_types::trace::Digest32;
+use plexus_types::ContentHash;
+use plexus_types::hash::ContentHasher;
 
 pub use plexus_types::dissection::{
     ARITY_MAX, CHOOSE_SIZE, Choose, MOVE_SIZE_MAX, Move, PROVE_SIBLINGS_MAX, Prove,
@@ -221,7 +221,7 @@ pub enum Phase {
     /// The challenger must choose among the sub-intervals these revealed hashes cut.
     AwaitingChoice {
         /// The revealed leaf hashes, one per split point of `[lo, hi]`.
-        points: Vec<Digest32>,
+        points: Vec<ContentHash>,
     },
     /// `hi == lo + 1`: the defender must prove leaves `lo` and `hi`.
     AwaitingProof,
@@ -249,9 +249,9 @@ pub struct Dissection {
     lo: u64,
     hi: u64,
     round: u32,
-    trace_root: Digest32,
-    lo_hash: Option<Digest32>,
-    hi_hash: Option<Digest32>,
+    trace_root: ContentHash,
+    lo_hash: Option<ContentHash>,
+    hi_hash: Option<ContentHash>,
     phase: Phase,
 }
 
@@ -264,7 +264,7 @@ impl Dissection {
         leaves: u64,
         lo: u64,
         hi: u64,
-        trace_root: Digest32,
+        trace_root: ContentHash,
     ) -> Result<Self, DissectionError> {
         validate(k, leaves, lo, hi)?;
         Ok(Dissection {
@@ -281,7 +281,11 @@ impl Dissection {
     }
 
     /// Opens a game over the whole trace: leaf 0 agreed, the final leaf disputed.
-    pub fn open_whole(k: u32, leaves: u64, trace_root: Digest32) -> Result<Self, DissectionError> {
+    pub fn open_whole(
+        k: u32,
+        leaves: u64,
+        trace_root: ContentHash,
+    ) -> Result<Self, DissectionError> {
         Self::open(k, leaves, 0, leaves.saturating_sub(1), trace_root)
     }
 
@@ -311,7 +315,7 @@ impl Dissection {
     }
 
     /// The defender's trace root the final proof is checked against.
-    pub fn trace_root(&self) -> &Digest32 {
+    pub fn trace_root(&self) -> &ContentHash {
         &self.trace_root
     }
 
@@ -321,13 +325,13 @@ impl Dissection {
     }
 
     /// The defender's revealed hash at `lo`: `None` while `lo` is still the opening's agreed leaf.
-    pub fn lo_hash(&self) -> Option<&Digest32> {
+    pub fn lo_hash(&self) -> Option<&ContentHash> {
         self.lo_hash.as_ref()
     }
 
     /// The defender's revealed hash at `hi`: `None` while `hi` is still the opening's disputed
     /// leaf.
-    pub fn hi_hash(&self) -> Option<&Digest32> {
+    pub fn hi_hash(&self) -> Option<&ContentHash> {
         self.hi_hash.as_ref()
     }
 
@@ -358,7 +362,7 @@ impl Dissection {
 
     /// The revealed `(index, leaf hash)` pairs the challenger chooses among (empty unless a
     /// choice is due).
-    pub fn revealed_points(&self) -> Vec<(u64, Digest32)> {
+    pub fn revealed_points(&self) -> Vec<(u64, ContentHash)> {
         match &self.phase {
             Phase::AwaitingChoice { points } => split_points(self.lo, self.hi, self.k)
                 .into_iter()
@@ -470,7 +474,7 @@ impl Dissection {
             (hi_leaf, position(hi.index)?),
         ];
         proof
-            .verify_multi_inclusion::<Blake3>(&elements, &self.trace_root)
+            .verify_multi_inclusion::<ContentHasher>(&elements, &self.trace_root)
             .map_err(|_| DissectionError::ProofRejected)?;
         self.phase = Phase::Resolved { lo, hi };
         Ok(())
@@ -569,7 +573,7 @@ impl EncodeSize for Dissection {
         };
         u32::SIZE * 2
             + u64::SIZE * 3
-            + Digest32::SIZE
+            + ContentHash::SIZE
             + self.lo_hash.encode_size()
             + self.hi_hash.encode_size()
             + phase
@@ -586,13 +590,13 @@ impl Read for Dissection {
         let lo = u64::read(buf)?;
         let hi = u64::read(buf)?;
         let round = u32::read(buf)?;
-        let trace_root = Digest32::read(buf)?;
-        let lo_hash = Option::<Digest32>::read(buf)?;
-        let hi_hash = Option::<Digest32>::read(buf)?;
+        let trace_root = ContentHash::read(buf)?;
+        let lo_hash = Option::<ContentHash>::read(buf)?;
+        let hi_hash = Option::<ContentHash>::read(buf)?;
         let phase = match u8::read(buf)? {
             Phase::TAG_AWAITING_REVEAL => Phase::AwaitingReveal,
             Phase::TAG_AWAITING_CHOICE => Phase::AwaitingChoice {
-                points: Vec::<Digest32>::read_range(buf, 1..=REVEAL_POINTS_MAX)?,
+                points: Vec::<ContentHash>::read_range(buf, 1..=REVEAL_POINTS_MAX)?,
             },
             Phase::TAG_AWAITING_PROOF => Phase::AwaitingProof,
             Phase::TAG_RESOLVED => Phase::Resolved {
@@ -647,13 +651,13 @@ pub fn dispute_bytes_max(leaves: u64, k: u32) -> usize {
 
 /// The encoded size of a [`Move::Reveal`] of `points` hashes.
 fn reveal_move_size(points: usize) -> usize {
-    1 + points.encode_size() + points * Digest32::SIZE
+    1 + points.encode_size() + points * ContentHash::SIZE
 }
 
 /// The encoded size of a [`Move::Prove`] of leaves `lo` and `lo + 1` in a tree of `leaves`.
 pub(crate) fn prove_move_size(leaves: u64, lo: u64) -> usize {
     let siblings = pair_siblings(leaves, lo);
-    1 + 2 * RevealedLeaf::SIZE + u32::SIZE + siblings.encode_size() + siblings * Digest32::SIZE
+    1 + 2 * RevealedLeaf::SIZE + u32::SIZE + siblings.encode_size() + siblings * ContentHash::SIZE
 }
 
 /// The sibling count of the BMT multi-proof of positions `lo` and `lo + 1` in a tree of

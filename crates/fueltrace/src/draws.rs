@@ -15,7 +15,7 @@ use crate::params::{AuditParams, BPS, PPM};
 use bytes::BufMut;
 use plexus_types::codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write};
 use plexus_types::job::{AuditClass, Commitment};
-use plexus_types::{Digest, hash};
+use plexus_types::{ContentHash, Digest, hash};
 use std::collections::BTreeSet;
 
 /// What an audit re-runs.
@@ -105,7 +105,10 @@ pub fn canary_id(of: &Digest) -> Digest {
 /// output hash no run produces (a preimage of a domain-separated hash).
 pub fn canary_claim(of: &Digest, commitment: &Commitment) -> Commitment {
     let mut claim = commitment.clone();
-    claim.output_hash = hash(&[b"plexus/canary-output".as_slice(), of.as_ref()]);
+    // Deliberately a SHA-256 value in a BLAKE3 field: finding output bytes whose BLAKE3 is this
+    // SHA-256 digest is a preimage attack, so no run can match it.
+    let wrong = hash(&[b"plexus/canary-output".as_slice(), of.as_ref()]);
+    claim.output_hash = ContentHash::from_bytes(wrong.0);
     claim
 }
 
@@ -243,10 +246,10 @@ mod tests {
         assert_ne!(canary_id(&job), job);
         assert_ne!(canary_id(&job), canary_id(&digest("other")));
         let commitment = Commitment {
-            output_hash: digest("output"),
+            output_hash: ContentHash::of(b"output"),
             total_fuel: 7,
             segments: 1,
-            trace_root: digest("trace"),
+            trace_root: ContentHash::of(b"trace"),
             failed: false,
         };
         let claim = canary_claim(&job, &commitment);

@@ -10,17 +10,18 @@ use crate::dissection::{
     Role, dispute_bytes_max, pair_siblings, prove_move_size, rounds_max, split_points, worst_game,
 };
 use commonware_codec::{DecodeExt as _, Encode as _, EncodeSize as _};
-use plexus_types::trace::{self, Digest32, content_hash};
+use plexus_types::ContentHash;
+use plexus_types::trace;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
 /// A trace of `leaves` checkpoints: cumulative fuel and distinct state roots.
-fn checkpoints(seed: u64, leaves: u64) -> Vec<(u64, Digest32)> {
+fn checkpoints(seed: u64, leaves: u64) -> Vec<(u64, ContentHash)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut fuel = 0u64;
     (0..leaves)
         .map(|index| {
-            let root = content_hash(&[seed.to_le_bytes(), index.to_le_bytes()].concat());
+            let root = ContentHash::of(&[seed.to_le_bytes(), index.to_le_bytes()].concat());
             let checkpoint = (fuel, root);
             fuel += rng.random_range(1..1_000u64);
             checkpoint
@@ -30,19 +31,19 @@ fn checkpoints(seed: u64, leaves: u64) -> Vec<(u64, Digest32)> {
 
 /// The same trace from leaf `from` on, changed the way a cheater would: more fuel (a bill
 /// inflator) or another state (wrong work), chosen by `seed`.
-fn diverge(trace: &[(u64, Digest32)], from: u64, seed: u64) -> Vec<(u64, Digest32)> {
+fn diverge(trace: &[(u64, ContentHash)], from: u64, seed: u64) -> Vec<(u64, ContentHash)> {
     let inflate = seed.is_multiple_of(2);
     (0u64..)
         .zip(trace)
         .map(|(index, &(fuel, root))| match (index >= from, inflate) {
             (false, _) => (fuel, root),
             (true, true) => (fuel + 1, root),
-            (true, false) => (fuel, content_hash(root.as_ref())),
+            (true, false) => (fuel, ContentHash::of(root.as_ref())),
         })
         .collect()
 }
 
-fn leaf_hashes(trace: &[(u64, Digest32)]) -> Vec<Digest32> {
+fn leaf_hashes(trace: &[(u64, ContentHash)]) -> Vec<ContentHash> {
     (0u64..)
         .zip(trace)
         .map(|(index, (fuel, root))| trace::leaf(index, *fuel, root))
@@ -54,7 +55,7 @@ fn leaf_hashes(trace: &[(u64, Digest32)]) -> Vec<Digest32> {
 /// whose move is refused) and the encoded size of every accepted move.
 fn play(
     defender: &DefenderTrace,
-    agrees: impl Fn(u64, &Digest32) -> bool,
+    agrees: impl Fn(u64, &ContentHash) -> bool,
     mut game: Dissection,
 ) -> (Dissection, Vec<usize>) {
     let mut sizes = Vec::new();
@@ -364,7 +365,7 @@ fn refuses_proofs_of_other_leaves() {
     );
     // Preimages that do not hash to the revealed values.
     let mut other_lo = good.clone();
-    other_lo.lo.state_root = content_hash(b"forged");
+    other_lo.lo.state_root = ContentHash::of(b"forged");
     check(
         &game,
         other_lo,
@@ -386,13 +387,13 @@ fn refuses_forged_proofs() {
     let check = check_refused;
     // Forged proofs: a tampered, missing or extra sibling; another trace's proof.
     let mut tampered = good.clone();
-    tampered.proof.siblings[0] = content_hash(b"sibling");
+    tampered.proof.siblings[0] = ContentHash::of(b"sibling");
     check(&game, tampered, DissectionError::ProofRejected);
     let mut short = good.clone();
     short.proof.siblings.pop();
     check(&game, short, DissectionError::ProofRejected);
     let mut long = good.clone();
-    long.proof.siblings.push(content_hash(b"extra"));
+    long.proof.siblings.push(ContentHash::of(b"extra"));
     check(&game, long, DissectionError::ProofRejected);
     let foreign = DefenderTrace::new(&checkpoints(22, leaves)).unwrap();
     let mut borrowed = good.clone();
@@ -419,7 +420,7 @@ fn refuses_forged_proofs() {
     inflated.hi.fuel += 1;
     check(&opened, inflated, DissectionError::ProofRejected);
     let mut rerooted = good.clone();
-    rerooted.lo.state_root = content_hash(b"forged");
+    rerooted.lo.state_root = ContentHash::of(b"forged");
     check(&opened, rerooted, DissectionError::ProofRejected);
 
     // The honest proof is accepted and resolves with the defender's leaves.
@@ -625,9 +626,9 @@ fn dispute_bytes_report() {
 
 #[test]
 fn an_honest_challenger_against_a_forged_last_leaf_ends_on_the_last_segment() {
-    let root = |i: u8| content_hash(&[i]);
+    let root = |i: u8| ContentHash::of(&[i]);
     // 40 segments; the defender forged only the final leaf.
-    let honest: Vec<(u64, Digest32)> = (0..41u8).map(|i| (u64::from(i) * 10, root(i))).collect();
+    let honest: Vec<(u64, ContentHash)> = (0..41u8).map(|i| (u64::from(i) * 10, root(i))).collect();
     let mut forged = honest.clone();
     forged[40].1 = root(200);
     let defender = DefenderTrace::new(&forged).unwrap();

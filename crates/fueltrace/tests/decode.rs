@@ -7,17 +7,17 @@ use commonware_codec::{Copying, DecodeExt, Encode};
 use plexus_fueltrace::challenger::challenge;
 use plexus_fueltrace::defender::defend;
 use plexus_fueltrace::dissection::Dissection;
-use plexus_types::trace::{Digest32, content_hash};
+use plexus_types::ContentHash;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
 /// The encoding of every state of one game over 300 leaves, played to its end.
 fn played_states() -> Vec<Vec<u8>> {
-    let honest: Vec<(u64, Digest32)> = (0..300u64)
-        .map(|index| (index * 3, content_hash(&index.to_le_bytes())))
+    let honest: Vec<(u64, ContentHash)> = (0..300u64)
+        .map(|index| (index * 3, ContentHash::of(&index.to_le_bytes())))
         .collect();
     let mut cheat = honest.clone();
-    cheat[150].1 = content_hash(b"forged");
+    cheat[150].1 = ContentHash::of(b"forged");
     let root = plexus_fueltrace::defender::DefenderTrace::new(&cheat)
         .unwrap()
         .root();

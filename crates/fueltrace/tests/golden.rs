@@ -9,7 +9,7 @@ use commonware_codec::{DecodeExt, Encode};
 use plexus_fueltrace::challenger::challenge;
 use plexus_fueltrace::defender::defend;
 use plexus_fueltrace::dissection::Dissection;
-use plexus_types::trace::{Digest32, content_hash};
+use plexus_types::ContentHash;
 use std::path::PathBuf;
 
 fn check(name: &str, encoded: &[u8]) {
@@ -26,10 +26,10 @@ fn check(name: &str, encoded: &[u8]) {
 }
 
 /// `(fuel, state_root)` per checkpoint of a made-up trace of `count` leaves.
-fn checkpoints(count: u64, salt: &[u8]) -> Vec<(u64, Digest32)> {
+fn checkpoints(count: u64, salt: &[u8]) -> Vec<(u64, ContentHash)> {
     (0..count)
         .map(|index| {
-            let root = content_hash(&[salt, &index.to_le_bytes()].concat());
+            let root = ContentHash::of(&[salt, &index.to_le_bytes()].concat());
             (index * 1_000, root)
         })
         .collect()

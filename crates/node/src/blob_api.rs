@@ -6,7 +6,7 @@
 //! against the hash on the way out: corrupt storage is a 500, never wrong bytes). The body limit
 //! is the store's blob limit; at most `BLOB_REQUESTS_MAX` blob requests run at once.
 
-use crate::http::{ApiError, PathHash, body_error};
+use crate::http::{ApiError, PathContentHash, body_error};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -17,7 +17,6 @@ use axum::{
 };
 use plexus_blobs::{BlobError, BlobStore};
 use plexus_client::dto::{BlobDto, ErrorBody, params::HashParam};
-use plexus_types::hash::digest_hex;
 use std::sync::Arc;
 
 /// Blob requests served at once (each may carry up to the blob limit in memory).
@@ -44,7 +43,7 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 async fn store_blob(
     store: Arc<BlobStore>,
     bytes: Bytes,
-    expected: Option<plexus_types::Digest>,
+    expected: Option<plexus_types::ContentHash>,
 ) -> Result<(StatusCode, Json<BlobDto>), ApiError> {
     let size = bytes.len() as u64;
     let hash = tokio::task::spawn_blocking(move || match expected {
@@ -57,7 +56,7 @@ async fn store_blob(
     Ok((
         StatusCode::CREATED,
         Json(BlobDto {
-            hash: digest_hex(&hash),
+            hash: hash.to_hex(),
             size,
         }),
     ))
@@ -73,7 +72,7 @@ async fn store_blob(
               (status = 500, body = ErrorBody), (status = 507, description = "`store_full`", body = ErrorBody)))]
 pub(crate) async fn put_blob(
     State(store): State<Arc<BlobStore>>,
-    PathHash(expected): PathHash,
+    PathContentHash(expected): PathContentHash,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<BlobDto>), ApiError> {
     store_blob(store, body(bytes)?, Some(expected)).await
@@ -100,7 +99,7 @@ pub(crate) async fn post_blob(
               (status = 404, description = "`unknown_blob`", body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub(crate) async fn get_blob(
     State(store): State<Arc<BlobStore>>,
-    PathHash(wanted): PathHash,
+    PathContentHash(wanted): PathContentHash,
 ) -> Result<Response, ApiError> {
     let found = tokio::task::spawn_blocking(move || store.get(&wanted))
         .await
@@ -110,7 +109,7 @@ pub(crate) async fn get_blob(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_blob",
-            format!("no blob {}", digest_hex(&wanted)),
+            format!("no blob {wanted}"),
         ));
     };
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())

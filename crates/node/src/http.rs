@@ -1,6 +1,6 @@
 //! What every route of the node's HTTP API shares at its edge: the error (`{code, message}`
 //! with a stable code and a 4xx/5xx status) and the extractors that turn what a caller sent
-//! into typed values or into that error. Handlers take `PathHash`, `PathAddress`,
+//! into typed values or into that error. Handlers take `PathHash`, `PathContentHash`, `PathAddress`,
 //! `PathHeight` and `ApiQuery` instead of axum's `Path` and `Query`, whose refusals are plain
 //! text; the router's own refusals (no such route, wrong method) are `not_found` and
 //! `method_not_allowed`. So nothing the node refuses answers anything but that JSON.
@@ -15,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use plexus_client::dto::ErrorBody;
-use plexus_types::{Address, Digest};
+use plexus_types::{Address, ContentHash, Digest};
 use serde::de::DeserializeOwned;
 
 /// An API error: status plus the JSON body, and for a "come back later" (429, 503) the seconds
@@ -115,13 +115,24 @@ fn quoted(text: Option<&str>) -> String {
     }
 }
 
-/// A hash as the API takes it: exactly 64 lower-case hex digits.
-pub fn parse_hash(text: &str) -> Option<Digest> {
+/// Whether `text` is a hash as the API takes it: exactly 64 lower-case hex digits.
+fn is_canonical_hash(text: &str) -> bool {
     let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    if text.len() != 64 || !text.bytes().all(lower_hex) {
-        return None;
-    }
-    plexus_types::hash::parse_digest(text)
+    text.len() == 64 && text.bytes().all(lower_hex)
+}
+
+/// A chain hash as the API takes it: exactly 64 lower-case hex digits.
+pub fn parse_hash(text: &str) -> Option<Digest> {
+    is_canonical_hash(text)
+        .then(|| plexus_types::hash::parse_digest(text))
+        .flatten()
+}
+
+/// A content hash as the API takes it: the same 64 lower-case hex digits.
+pub fn parse_content_hash(text: &str) -> Option<ContentHash> {
+    is_canonical_hash(text)
+        .then(|| ContentHash::parse(text))
+        .flatten()
 }
 
 fn invalid_hash(text: Option<&str>) -> ApiError {
@@ -169,6 +180,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PathHash {
         text.as_deref()
             .and_then(parse_hash)
             .map(PathHash)
+            .ok_or_else(|| invalid_hash(text.as_deref()))
+    }
+}
+
+/// The content hash of a route like `/v1/blobs/{hash}`; `invalid_hash` otherwise.
+pub struct PathContentHash(pub ContentHash);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathContentHash {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let text = path_text(parts, state).await?;
+        text.as_deref()
+            .and_then(parse_content_hash)
+            .map(PathContentHash)
             .ok_or_else(|| invalid_hash(text.as_deref()))
     }
 }

@@ -20,9 +20,8 @@ use plexus_blobs::BlobStore;
 use plexus_exec::honest::{Content, Executor, ReplayFailure};
 use plexus_exec::{Checkpoint, Engine, EngineOptions, PageSource};
 use plexus_state::dispute::{ReplayError, ReplayRequest, Replayed, Replayer};
-use plexus_types::Digest;
+use plexus_types::ContentHash;
 use plexus_types::audit::Manifest;
-use plexus_types::trace::Digest32;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io;
@@ -53,13 +52,10 @@ impl StoreReplayer {
         self
     }
 
-    fn content(&self, what: &str, hash: &Digest) -> Result<Vec<u8>, ReplayError> {
+    fn content(&self, what: &str, hash: &ContentHash) -> Result<Vec<u8>, ReplayError> {
         match self.blobs.get(hash) {
             Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => Err(ReplayError::Unavailable(format!(
-                "{what} {}",
-                plexus_types::hash::digest_hex(hash)
-            ))),
+            Ok(None) => Err(ReplayError::Unavailable(format!("{what} {hash}"))),
             Err(err) => Err(ReplayError::Unavailable(format!("{what}: {err}"))),
         }
     }
@@ -101,17 +97,16 @@ impl StoreReplayer {
 /// page's bytes against its `page_hash` when it restores them).
 struct StorePages<'a> {
     store: &'a BlobStore,
-    locators: BTreeMap<Digest32, Digest32>,
+    locators: BTreeMap<ContentHash, ContentHash>,
 }
 
 impl PageSource for StorePages<'_> {
-    fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
+    fn page(&self, hash: &ContentHash) -> io::Result<Option<Cow<'_, [u8]>>> {
         let Some(locator) = self.locators.get(hash) else {
             return Ok(None);
         };
-        let name = plexus_types::hash::digest_from_bytes(locator.0);
         self.store
-            .get(&name)
+            .get(locator)
             .map(|bytes| bytes.map(Cow::Owned))
             .map_err(io::Error::other)
     }
@@ -181,9 +176,8 @@ mod tests {
     use super::*;
     use plexus_exec::MemoryCheckpoints;
     use plexus_state::dispute::ReplayEnd;
+    use plexus_types::ContentHash;
     use plexus_types::dissection::RevealedLeaf;
-    use plexus_types::hash::digest_from_bytes;
-    use plexus_types::trace::content_hash;
 
     /// A job run once, its content in the node's store: by default the cnn job over two images
     /// (many segments at a small `seg_fuel`).
@@ -219,7 +213,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let blobs = Arc::new(BlobStore::open(&dir, Default::default()).unwrap());
         let module = blobs.put(wasm).unwrap();
-        let blob_hashes: Vec<Digest> = job_blobs.iter().map(|b| blobs.put(b).unwrap()).collect();
+        let blob_hashes: Vec<ContentHash> =
+            job_blobs.iter().map(|b| blobs.put(b).unwrap()).collect();
         let input_hash = blobs.put(&input).unwrap();
         let engine = Engine::new(EngineOptions::default()).unwrap();
         let job_id = plexus_types::hash(&[b"replay".as_slice()]);
@@ -245,7 +240,7 @@ mod tests {
                 fuel: 0,
                 state_root: execution.leaves[0].state_root,
             },
-            manifest: digest_from_bytes([0; 32]),
+            manifest: ContentHash::ZERO,
             endpoints: Vec::new(),
         };
         Fixture {
@@ -265,7 +260,7 @@ mod tests {
         let mut locators = Vec::new();
         for hash in &checkpoint.pages {
             let bytes = f.run.page(hash).unwrap().unwrap();
-            locators.push(content_hash(&bytes));
+            locators.push(ContentHash::of(&bytes));
             f.blobs.put(&bytes).unwrap();
         }
         let manifest = Manifest {
@@ -336,7 +331,7 @@ mod tests {
         let mut locators: Vec<_> = checkpoint
             .pages
             .iter()
-            .map(|hash| content_hash(&f.run.page(hash).unwrap().unwrap()))
+            .map(|hash| ContentHash::of(&f.run.page(hash).unwrap().unwrap()))
             .collect();
         let other = vec![7u8; plexus_types::trace::PAGE_BYTES];
         f.blobs.put(&other).unwrap();
@@ -344,7 +339,7 @@ mod tests {
         let lied = checkpoint.pages[0];
         for (locator, hash) in locators.iter_mut().zip(&checkpoint.pages) {
             if *hash == lied {
-                *locator = content_hash(&other);
+                *locator = ContentHash::of(&other);
             }
         }
         let lying = Manifest {
@@ -368,15 +363,14 @@ mod tests {
         ));
         // A manifest or a page the node does not hold: unavailable, never a verdict.
         let absent = ReplayRequest {
-            manifest: plexus_types::hash(&[b"absent".as_slice()]),
+            manifest: plexus_types::ContentHash::of_parts(&[b"absent".as_slice()]),
             ..request.clone()
         };
         assert!(matches!(
             replayer.replay(&absent),
             Err(ReplayError::Unavailable(_))
         ));
-        let page =
-            digest_from_bytes(content_hash(&f.run.page(&checkpoint.pages[0]).unwrap().unwrap()).0);
+        let page = ContentHash::of(&f.run.page(&checkpoint.pages[0]).unwrap().unwrap());
         f.blobs.remove(&page).unwrap();
         assert!(matches!(
             replayer.replay(&request),
@@ -413,16 +407,16 @@ mod tests {
         assert_eq!(f.leaves.len(), 5);
         let trap_leaf = f.leaves[4];
         assert_eq!(trap_leaf.fuel, max_fuel);
-        let hashes: Vec<Digest32> = (0u64..)
+        let hashes: Vec<ContentHash> = (0u64..)
             .zip(&f.leaves)
             .map(|(index, leaf)| leaf.hash(index))
             .collect();
         let trap_root = plexus_types::trace::trap_root(trap.code());
         let commitment = plexus_types::job::Commitment {
-            output_hash: digest_from_bytes(trap_root.0),
+            output_hash: trap_root,
             total_fuel: max_fuel,
             segments: 4,
-            trace_root: digest_from_bytes(plexus_types::trace::trace_root(&hashes).0),
+            trace_root: plexus_types::trace::trace_root(&hashes),
             failed: true,
         };
         // The validators re-run segment 3 from the uploaded checkpoint 3: the provider's trap

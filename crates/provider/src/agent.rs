@@ -26,7 +26,7 @@ use plexus_client::{
 };
 use plexus_fueltrace::dissection::Role;
 use plexus_types::{
-    Address, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
+    Address, ContentHash, Digest, Payload, PrivateKey, hash::digest_hex, hash::parse_digest,
     job::ResourceProfile,
 };
 use std::path::Path;
@@ -502,12 +502,13 @@ impl Agent {
             parse_digest(text)
                 .unwrap_or_else(|| parse_digest(&"0".repeat(64)).expect("zero digest"))
         };
+        let content = |text: &str| ContentHash::parse(text).unwrap_or(ContentHash::ZERO);
         let payload = Payload::JobCommit {
             job: digest(id),
-            output_hash: digest(&commitment.output_hash),
+            output_hash: content(&commitment.output_hash),
             total_fuel: commitment.total_fuel,
             segments: commitment.segments,
-            trace_root: digest(&commitment.trace_root),
+            trace_root: content(&commitment.trace_root),
             failed: commitment.failed,
         };
         let tx = self.submit(payload)?;
@@ -693,7 +694,7 @@ impl plexus_client::dispute::Host for AgentHost<'_> {
         Ok(crate::leaves::read_leaves(self.dir, job)?)
     }
 
-    fn upload_pre_state(&self, job: &Digest, index: u64) -> Result<Digest, HostError> {
+    fn upload_pre_state(&self, job: &Digest, index: u64) -> Result<ContentHash, HostError> {
         Ok(crate::rerun::upload_pre_state(
             self.node, self.dir, job, index,
         )?)
@@ -724,10 +725,10 @@ pub enum FuelTraceError {
 /// The provider's commitment as the chain holds it, from the node's job record.
 fn chain_commitment(job: &JobDto) -> Option<plexus_types::job::Commitment> {
     Some(plexus_types::job::Commitment {
-        output_hash: job.output_hash?.digest(),
+        output_hash: job.output_hash?.hash(),
         total_fuel: job.total_fuel?,
         segments: job.segments?,
-        trace_root: job.trace_root?.digest(),
+        trace_root: job.trace_root?.hash(),
         failed: job.failed?,
     })
 }

@@ -9,7 +9,8 @@
 //! a small fixed binary layout (below); pages are read back through [`PageSource`], which the
 //! executor checks against each page's hash when it restores a checkpoint.
 
-use plexus_exec::{Checkpoint, CheckpointSink, Digest32, GlobalValue, NewPage, PageSource};
+use plexus_exec::{Checkpoint, CheckpointSink, GlobalValue, NewPage, PageSource};
+use plexus_types::ContentHash;
 use plexus_types::hash::digest_hex;
 use std::{
     borrow::Cow,
@@ -23,7 +24,7 @@ fn job_dir(dir: &Path, job: &plexus_types::Digest) -> PathBuf {
 }
 
 /// The file of page `hash` in a job's directory.
-fn page_path(job_dir: &Path, hash: &Digest32) -> PathBuf {
+fn page_path(job_dir: &Path, hash: &ContentHash) -> PathBuf {
     let hex: String = hash.0.iter().map(|b| format!("{b:02x}")).collect();
     job_dir.join("pages").join(&hex[..2]).join(hex)
 }
@@ -136,7 +137,7 @@ pub struct JobPages {
 }
 
 impl PageSource for JobPages {
-    fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
+    fn page(&self, hash: &ContentHash) -> io::Result<Option<Cow<'_, [u8]>>> {
         match fs::read(page_path(&self.dir, hash)) {
             Ok(bytes) => Ok(Some(Cow::Owned(bytes))),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -198,7 +199,7 @@ pub fn decode(bytes: &[u8]) -> Option<Checkpoint> {
     let mut pages = Vec::with_capacity(count.min(1 << 16));
     for _ in 0..count {
         let hash: [u8; 32] = take(32)?.try_into().ok()?;
-        pages.push(commonware_cryptography::blake3::Digest(hash));
+        pages.push(ContentHash::from_bytes(hash));
     }
     if !rest.is_empty() {
         return None;

@@ -21,6 +21,7 @@ use axum::{
 use plexus_blobs::BlobStore;
 use plexus_client::dto::ErrorBody;
 use plexus_exec::PageSource;
+use plexus_types::ContentHash;
 use plexus_types::hash::parse_digest;
 use serde_json::json;
 use std::{
@@ -116,7 +117,7 @@ async fn output(State(state): State<HttpState>, Path(id): Path<String>) -> Respo
             format!("job {id} has no output here (unknown or not executed yet)"),
         );
     };
-    let Some(hash) = parse_digest(&commitment.output_hash) else {
+    let Some(hash) = ContentHash::parse(&commitment.output_hash) else {
         return internal("a stored commitment has a malformed output hash");
     };
     let blobs = state.blobs.clone();
@@ -186,14 +187,13 @@ async fn page(
     let Some(job) = parse_digest(&id) else {
         return not_a_job(&id);
     };
-    let Some(digest) = parse_digest(&hash) else {
+    let Some(page_hash) = ContentHash::parse(&hash) else {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_hash",
             format!("{hash:?} is not a page hash"),
         );
     };
-    let page_hash = commonware_cryptography::blake3::Digest(digest.0);
     match state.checkpoints.pages(&job).page(&page_hash) {
         Ok(Some(body)) => bytes(body.into_owned()),
         Ok(None) => error(
@@ -206,7 +206,7 @@ async fn page(
 }
 
 async fn blob(State(state): State<HttpState>, Path(hash): Path<String>) -> Response {
-    let Some(digest) = parse_digest(&hash) else {
+    let Some(name) = ContentHash::parse(&hash) else {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_hash",
@@ -214,7 +214,7 @@ async fn blob(State(state): State<HttpState>, Path(hash): Path<String>) -> Respo
         );
     };
     let blobs = state.blobs.clone();
-    match tokio::task::spawn_blocking(move || blobs.get(&digest)).await {
+    match tokio::task::spawn_blocking(move || blobs.get(&name)).await {
         Ok(Ok(Some(body))) => bytes(body),
         Ok(Ok(None)) => error(
             StatusCode::NOT_FOUND,

@@ -2,7 +2,7 @@
 //! included, which no checkpoint holds), written by the runner and read by the agent's dispute
 //! moves and the provider's API.
 
-use plexus_exec::Digest32;
+use plexus_types::ContentHash;
 use plexus_types::{Digest, trace};
 use std::path::Path;
 use std::{fs, io};
@@ -15,7 +15,7 @@ fn leaves_path(dir: &Path, job: &Digest) -> std::path::PathBuf {
 }
 
 /// `(fuel u64 LE | state_root [32])` per leaf.
-pub fn encode_leaves(leaves: &[(u64, Digest32)]) -> Vec<u8> {
+pub fn encode_leaves(leaves: &[(u64, ContentHash)]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(leaves.len() * 40);
     for (fuel, root) in leaves {
         bytes.extend_from_slice(&fuel.to_le_bytes());
@@ -25,7 +25,7 @@ pub fn encode_leaves(leaves: &[(u64, Digest32)]) -> Vec<u8> {
 }
 
 /// The inverse of [`encode_leaves`]; `None` for a torn encoding.
-pub fn decode_leaves(bytes: &[u8]) -> Option<Vec<(u64, Digest32)>> {
+pub fn decode_leaves(bytes: &[u8]) -> Option<Vec<(u64, ContentHash)>> {
     if !bytes.len().is_multiple_of(40) {
         return None;
     }
@@ -37,18 +37,15 @@ pub fn decode_leaves(bytes: &[u8]) -> Option<Vec<(u64, Digest32)>> {
                 fuel.copy_from_slice(&chunk[..8]);
                 let mut root = [0u8; 32];
                 root.copy_from_slice(&chunk[8..]);
-                (
-                    u64::from_le_bytes(fuel),
-                    commonware_cryptography::blake3::Digest(root),
-                )
+                (u64::from_le_bytes(fuel), ContentHash::from_bytes(root))
             })
             .collect(),
     )
 }
 
 /// The trace root of leaves `(fuel, state_root)`.
-pub fn leaves_root(leaves: &[(u64, Digest32)]) -> Digest32 {
-    let hashes: Vec<Digest32> = (0u64..)
+pub fn leaves_root(leaves: &[(u64, ContentHash)]) -> ContentHash {
+    let hashes: Vec<ContentHash> = (0u64..)
         .zip(leaves)
         .map(|(index, (fuel, root))| trace::leaf(index, *fuel, root))
         .collect();
@@ -56,7 +53,7 @@ pub fn leaves_root(leaves: &[(u64, Digest32)]) -> Digest32 {
 }
 
 /// Stores a job's leaves `(fuel, state_root)` in index order.
-pub fn write_leaves(dir: &Path, job: &Digest, leaves: &[(u64, Digest32)]) -> io::Result<()> {
+pub fn write_leaves(dir: &Path, job: &Digest, leaves: &[(u64, ContentHash)]) -> io::Result<()> {
     let path = leaves_path(dir, job);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
@@ -67,7 +64,7 @@ pub fn write_leaves(dir: &Path, job: &Digest, leaves: &[(u64, Digest32)]) -> io:
 }
 
 /// A job's stored leaves, if any.
-pub fn read_leaves(dir: &Path, job: &Digest) -> io::Result<Option<Vec<(u64, Digest32)>>> {
+pub fn read_leaves(dir: &Path, job: &Digest) -> io::Result<Option<Vec<(u64, ContentHash)>>> {
     let bytes = match fs::read(leaves_path(dir, job)) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -82,8 +79,8 @@ pub fn read_leaves(dir: &Path, job: &Digest) -> io::Result<Option<Vec<(u64, Dige
 mod tests {
     use super::*;
 
-    fn root(i: u8) -> Digest32 {
-        trace::content_hash(&[i])
+    fn root(i: u8) -> ContentHash {
+        ContentHash::of(&[i])
     }
 
     #[test]

@@ -9,13 +9,14 @@ use crate::leaves::{decode_leaves, leaves_root};
 use crate::runner::{Assignment, RunError, Runner};
 use plexus_client::Client;
 use plexus_exec::honest;
-use plexus_exec::{Digest32, Job, PageSource, SegmentOutcome};
+use plexus_exec::{Job, PageSource, SegmentOutcome};
 use plexus_state::dispute::transition_holds;
+use plexus_types::ContentHash;
+use plexus_types::Digest;
 use plexus_types::audit::Manifest;
 use plexus_types::dissection::RevealedLeaf;
 use plexus_types::job::Commitment;
 use plexus_types::trace;
-use plexus_types::{Digest, hash::digest_from_bytes};
 use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
@@ -44,9 +45,9 @@ pub fn upload_pre_state(
     dir: &Path,
     job: &Digest,
     index: u64,
-) -> Result<Digest, PreStateError> {
+) -> Result<ContentHash, PreStateError> {
     if index == 0 {
-        return Ok(digest_from_bytes([0; 32]));
+        return Ok(ContentHash::ZERO);
     }
     let reader = CheckpointReader::new(dir);
     let checkpoint = reader.checkpoint(job, index)?.ok_or_else(|| {
@@ -61,11 +62,11 @@ pub fn upload_pre_state(
     for hash in &checkpoint.pages {
         let bytes = pages
             .page(hash)?
-            .ok_or_else(|| PreStateError::NoTrace(format!("page {}", trace::digest32_hex(hash))))?;
-        let locator = trace::content_hash(&bytes);
+            .ok_or_else(|| PreStateError::NoTrace(format!("page {}", hash.to_hex())))?;
+        let locator = ContentHash::of(&bytes);
         // Identical pages (zero pages above all) are uploaded once.
         if sent.insert(locator) {
-            node.put_blob(&digest_from_bytes(locator.0), bytes.into_owned())?;
+            node.put_blob(&locator, bytes.into_owned())?;
         }
         locators.push(locator);
     }
@@ -77,7 +78,7 @@ pub fn upload_pre_state(
         locators,
     };
     let encoded = plexus_types::codec::Encode::encode(&manifest).to_vec();
-    let name = digest_from_bytes(trace::content_hash(&encoded).0);
+    let name = ContentHash::of(&encoded);
     node.put_blob(&name, encoded)?;
     Ok(name)
 }
@@ -90,8 +91,8 @@ struct ProviderPages<'a> {
 }
 
 impl PageSource for ProviderPages<'_> {
-    fn page(&self, hash: &Digest32) -> io::Result<Option<std::borrow::Cow<'_, [u8]>>> {
-        let path = format!("/v1/jobs/{}/pages/{}", self.job, trace::digest32_hex(hash));
+    fn page(&self, hash: &ContentHash) -> io::Result<Option<std::borrow::Cow<'_, [u8]>>> {
+        let path = format!("/v1/jobs/{}/pages/{}", self.job, hash.to_hex());
         self.provider
             .get_bytes(&path, trace::PAGE_BYTES as u64)
             .map(|bytes| bytes.map(std::borrow::Cow::Owned))
@@ -149,7 +150,7 @@ fn served_leaves(
     provider: &Client,
     job: &str,
     commitment: &Commitment,
-) -> Option<Vec<(u64, Digest32)>> {
+) -> Option<Vec<(u64, ContentHash)>> {
     let count = u64::from(commitment.segments) + 1;
     let leaves = provider
         .get_bytes(
@@ -159,7 +160,7 @@ fn served_leaves(
         .ok()
         .flatten()
         .and_then(|bytes| decode_leaves(&bytes))?;
-    (leaves.len() as u64 == count && leaves_root(&leaves).0 == commitment.trace_root.0)
+    (leaves.len() as u64 == count && leaves_root(&leaves) == commitment.trace_root)
         .then_some(leaves)
 }
 
@@ -171,7 +172,7 @@ fn replay(
     run: &Job,
     provider: &Client,
     job: &str,
-    leaves: &[(u64, Digest32)],
+    leaves: &[(u64, ContentHash)],
     segment: u64,
 ) -> Option<SegmentOutcome> {
     if segment == 0 {

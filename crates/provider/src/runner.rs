@@ -13,11 +13,12 @@
 //! error, the backstop of a re-run) is an `Err`, which the agent retries.
 
 use crate::{checkpoints::DiskCheckpoints, journal::CommitmentRecord};
-use plexus_blobs::{BlobStore, blob_hash};
+use plexus_blobs::BlobStore;
 use plexus_client::Client;
 use plexus_exec::honest::{self, Content, Executor, Refusal, Stopped};
 use plexus_exec::{Engine, Execution, Job, Outcome};
-use plexus_types::{Digest, hash::digest_hex, job::Commitment};
+use plexus_types::ContentHash;
+use plexus_types::{Digest, job::Commitment};
 use std::{
     path::PathBuf,
     sync::{
@@ -30,9 +31,9 @@ use std::{
 #[derive(Clone, Debug)]
 pub struct Assignment {
     pub id: Digest,
-    pub module: Digest,
-    pub blobs: Vec<Digest>,
-    pub input: Digest,
+    pub module: ContentHash,
+    pub blobs: Vec<ContentHash>,
+    pub input: ContentHash,
     pub max_fuel: u64,
 }
 
@@ -66,11 +67,6 @@ pub struct Runner {
     /// state instead of the real ones, keeping the real trace before it. Such a provider loses
     /// every dispute over its jobs; it exists so devnets and tests can show that.
     pub forge: bool,
-}
-
-/// The 32 bytes of a BLAKE3 digest as the chain's digest type.
-pub fn chain_digest(digest: &plexus_exec::Digest32) -> Digest {
-    plexus_types::hash::digest_from_bytes(digest.0)
 }
 
 impl Runner {
@@ -108,14 +104,14 @@ impl Runner {
 
     /// The bytes of `hash`: from the local store, else from the first source whose bytes match
     /// (then stored locally). Bytes that do not match the hash are refused, whoever sent them.
-    pub fn fetch(&self, hash: &Digest) -> Result<Arc<[u8]>, RunError> {
+    pub fn fetch(&self, hash: &ContentHash) -> Result<Arc<[u8]>, RunError> {
         if let Some(bytes) = self.blobs.get(hash)? {
             return Ok(bytes.into());
         }
         let mut detail = Vec::new();
         for source in &self.sources {
             match source.get_blob(hash, plexus_types::limits::BLOB_BYTES_MAX) {
-                Ok(Some(bytes)) if blob_hash(&bytes) == *hash => {
+                Ok(Some(bytes)) if ContentHash::of(&bytes) == *hash => {
                     self.blobs.put_expecting(hash, &bytes)?;
                     return Ok(bytes.into());
                 }
@@ -123,14 +119,14 @@ impl Runner {
                     "{} served {} bytes hashing to {}",
                     source.base(),
                     bytes.len(),
-                    digest_hex(&blob_hash(&bytes))
+                    ContentHash::of(&bytes)
                 )),
                 Ok(None) => detail.push(format!("{} does not have it", source.base())),
                 Err(err) => detail.push(format!("{}: {err}", source.base())),
             }
         }
         Err(RunError::Unavailable {
-            hash: digest_hex(hash),
+            hash: hash.to_hex(),
             detail: detail.join("; "),
         })
     }
@@ -224,19 +220,16 @@ impl Runner {
             }
             Outcome::Trapped(code) => Some(code.name().to_string()),
         };
-        let mut leaves: Vec<(u64, plexus_exec::Digest32)> = execution
+        let mut leaves: Vec<(u64, ContentHash)> = execution
             .leaves
             .iter()
             .map(|leaf| (leaf.fuel, leaf.state_root))
             .collect();
         let mut commitment = honest::commitment(execution);
         if forge && let Some(last) = leaves.last_mut() {
-            commitment.output_hash =
-                chain_digest(&plexus_types::trace::content_hash(b"forged output"));
-            last.1 = plexus_types::trace::content_hash(
-                &[b"forged state".as_slice(), &job.id.0].concat(),
-            );
-            commitment.trace_root = chain_digest(&crate::leaves::leaves_root(&leaves));
+            commitment.output_hash = ContentHash::of(b"forged output");
+            last.1 = ContentHash::of(&[b"forged state".as_slice(), &job.id.0].concat());
+            commitment.trace_root = crate::leaves::leaves_root(&leaves);
         }
         crate::leaves::write_leaves(&self.dir, &job.id, &leaves)?;
         Ok(record(&commitment, failure))
@@ -262,10 +255,10 @@ enum Ran {
 /// `commitment` as the journal keeps it.
 fn record(commitment: &Commitment, failure: Option<String>) -> CommitmentRecord {
     CommitmentRecord {
-        output_hash: digest_hex(&commitment.output_hash),
+        output_hash: commitment.output_hash.to_hex(),
         total_fuel: commitment.total_fuel,
         segments: commitment.segments,
-        trace_root: digest_hex(&commitment.trace_root),
+        trace_root: commitment.trace_root.to_hex(),
         failed: commitment.failed,
         failure,
     }
@@ -313,10 +306,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let liar = Client::new(&lying_source(b"not the module"));
         let runner = runner(&dir, vec![liar]);
-        let wanted = blob_hash(b"the real module");
+        let wanted = ContentHash::of(b"the real module");
         match runner.fetch(&wanted) {
             Err(RunError::Unavailable { hash, detail }) => {
-                assert_eq!(hash, digest_hex(&wanted));
+                assert_eq!(hash, wanted.to_hex());
                 assert!(detail.contains("hashing to"), "{detail}");
             }
             other => panic!("expected Unavailable, got {other:?}"),
@@ -342,7 +335,7 @@ mod tests {
         let input = runner.blobs.put(b"").unwrap();
         let (commitment, execution) = runner
             .execute(&Assignment {
-                id: blob_hash(b"job"),
+                id: plexus_types::hash(&[b"job".as_slice()]),
                 module,
                 blobs: Vec::new(),
                 input,
@@ -354,7 +347,7 @@ mod tests {
         assert_eq!(commitment.total_fuel, 0);
         let text = runner
             .blobs
-            .get(&plexus_types::hash::parse_digest(&commitment.output_hash).unwrap())
+            .get(&ContentHash::parse(&commitment.output_hash).unwrap())
             .unwrap()
             .unwrap();
         assert!(String::from_utf8(text).unwrap().starts_with("refused: "));
@@ -366,7 +359,7 @@ mod tests {
         let digits = plexus_exec::builtin::lookup("digits").unwrap();
         let input = plexus_job_digits::encode_input(&[[3u8; 64]]).unwrap();
         Assignment {
-            id: blob_hash(b"digits job"),
+            id: plexus_types::hash(&[b"digits job".as_slice()]),
             module: runner.blobs.put(digits.wasm).unwrap(),
             blobs: digits
                 .blobs
@@ -426,7 +419,7 @@ mod tests {
         assert_eq!((commitment.total_fuel, commitment.segments), (0, 0));
         let text = stopping
             .blobs
-            .get(&plexus_types::hash::parse_digest(&commitment.output_hash).unwrap())
+            .get(&ContentHash::parse(&commitment.output_hash).unwrap())
             .unwrap()
             .unwrap();
         assert_eq!(

@@ -12,7 +12,7 @@ use plexus_provider::{
     leaves, rerun,
     runner::{Assignment, Runner},
 };
-use plexus_types::hash::parse_digest;
+use plexus_types::ContentHash;
 use plexus_types::job::Commitment;
 use std::{
     collections::BTreeSet,
@@ -88,10 +88,10 @@ fn cnn_job(runner: &Runner, id: &[u8]) -> Assignment {
 
 fn commitment(record: &plexus_provider::journal::CommitmentRecord) -> Commitment {
     Commitment {
-        output_hash: parse_digest(&record.output_hash).unwrap(),
+        output_hash: ContentHash::parse(&record.output_hash).unwrap(),
         total_fuel: record.total_fuel,
         segments: record.segments,
-        trace_root: parse_digest(&record.trace_root).unwrap(),
+        trace_root: ContentHash::parse(&record.trace_root).unwrap(),
         failed: record.failed,
     }
 }
@@ -123,10 +123,10 @@ fn light_audits_pass_honest_work_and_name_the_first_bad_segment() {
     let mut leaves = leaves::read_leaves(&provider_dir, &job.id)
         .unwrap()
         .unwrap();
-    leaves[5].1 = plexus_types::trace::content_hash(b"a state never computed");
+    leaves[5].1 = ContentHash::of(b"a state never computed");
     leaves::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
     let lied = Commitment {
-        trace_root: plexus_types::hash::digest_from_bytes(leaves::leaves_root(&leaves).0),
+        trace_root: leaves::leaves_root(&leaves),
         ..committed.clone()
     };
     assert_eq!(
@@ -237,7 +237,7 @@ fn light_audits_agree_with_the_bill_of_a_trap() {
     leaves::write_leaves(&provider_dir, &job.id, &leaves).unwrap();
     let understated = Commitment {
         total_fuel: leaves[4].0,
-        trace_root: plexus_types::hash::digest_from_bytes(leaves::leaves_root(&leaves).0),
+        trace_root: leaves::leaves_root(&leaves),
         ..committed
     };
     assert_eq!(

@@ -6,6 +6,7 @@ mod common;
 
 use common::{address, run, tx};
 use plexus_state::{JobStatus, Params, REPUTATION_START, State};
+use plexus_types::ContentHash;
 use plexus_types::job::{AuditClass, ResourceProfile};
 use plexus_types::limits::{JOB_BLOBS_MAX, JOB_FUEL_MAX};
 use plexus_types::{Amount, Digest, PLX, Payload, Reason, SignedTransaction, Status, hash};
@@ -131,9 +132,9 @@ fn register(ask: Amount, bond: Amount) -> Payload {
 
 fn job(max_fuel: u64, cap: Amount, deadline_blocks: u64) -> Payload {
     Payload::JobPost {
-        module: hash(&[b"module"]),
-        blobs: vec![hash(&[b"weights"])],
-        input: hash(&[b"input"]),
+        module: ContentHash::of_parts(&[b"module"]),
+        blobs: vec![ContentHash::of_parts(&[b"weights"])],
+        input: ContentHash::of_parts(&[b"input"]),
         max_fuel,
         price_cap_per_mfuel: cap,
         audit: AuditClass::Standard,
@@ -148,10 +149,10 @@ fn commit(job: Digest, total_fuel: u64) -> Payload {
 /// A commitment's fields, to vary one of them.
 struct CommitFields {
     job: Digest,
-    output_hash: Digest,
+    output_hash: ContentHash,
     total_fuel: u64,
     segments: u32,
-    trace_root: Digest,
+    trace_root: ContentHash,
     failed: bool,
 }
 
@@ -171,10 +172,10 @@ impl From<CommitFields> for Payload {
 fn commit_fields(job: Digest, total_fuel: u64) -> CommitFields {
     CommitFields {
         job,
-        output_hash: hash(&[b"output"]),
+        output_hash: ContentHash::of_parts(&[b"output"]),
         total_fuel,
         segments: 3,
-        trace_root: hash(&[b"trace"]),
+        trace_root: ContentHash::of_parts(&[b"trace"]),
         failed: false,
     }
 }
@@ -816,10 +817,10 @@ fn a_zero_fuel_refusal_settles_without_reputation() {
     let (id, _) = chain.post(2, job(1_000_000, PLX, 10));
     let refusal = Payload::JobCommit {
         job: id,
-        output_hash: hash(&[b"refused: module fails admission"]),
+        output_hash: ContentHash::of_parts(&[b"refused: module fails admission"]),
         total_fuel: 0,
         segments: 0,
-        trace_root: hash(&[b"none"]),
+        trace_root: ContentHash::of_parts(&[b"none"]),
         failed: true,
     };
     assert_eq!(chain.one(1, refusal), Status::Success);

@@ -7,6 +7,7 @@
 use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use plexus_state::{Genesis, GenesisValidator, Params, State, apply_block, build_block};
+use plexus_types::ContentHash;
 use plexus_types::job::{AuditClass, ResourceProfile};
 use plexus_types::limits::JOB_FUEL_MAX;
 use plexus_types::{
@@ -140,9 +141,9 @@ fn block_txs(state: &State, specs: Vec<TxSpec>, jobs: &mut Vec<Digest>) -> Vec<S
             4 => Payload::ProviderHeartbeat,
             5 => Payload::ProviderDeregister,
             6..=8 => Payload::JobPost {
-                module: hash(&[b"m"]),
-                blobs: vec![hash(&[b"b"]); pick % 3],
-                input: hash(&[b"i"]),
+                module: ContentHash::of_parts(&[b"m"]),
+                blobs: vec![ContentHash::of_parts(&[b"b"]); pick % 3],
+                input: ContentHash::of_parts(&[b"i"]),
                 max_fuel: fuel,
                 price_cap_per_mfuel: amount % (3 * PLX),
                 audit: AuditClass::Standard,
@@ -169,10 +170,10 @@ fn block_txs(state: &State, specs: Vec<TxSpec>, jobs: &mut Vec<Digest>) -> Vec<S
                 }
                 Payload::JobCommit {
                     job: target,
-                    output_hash: hash(&[b"o"]),
+                    output_hash: ContentHash::of_parts(&[b"o"]),
                     total_fuel,
                     segments: 1,
-                    trace_root: hash(&[b"t"]),
+                    trace_root: ContentHash::of_parts(&[b"t"]),
                     failed: pick.is_multiple_of(2),
                 }
             }

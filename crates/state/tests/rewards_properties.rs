@@ -32,6 +32,7 @@ use plexus_fueltrace::params::AuditParams;
 use plexus_state::dispute::{AuditKind, AuditStage};
 use plexus_state::fueltrace::Emission;
 use plexus_state::{JobStatus, Params, State, apply_block, build_block, evidence};
+use plexus_types::ContentHash;
 use plexus_types::audit::{Verdict, audit_seal};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_floor};
 use plexus_types::{
@@ -115,7 +116,7 @@ fn verdict(kind: &AuditKind, commitment: &Commitment, agree: bool) -> Verdict {
     match (kind, agree) {
         (AuditKind::Full, true) => Verdict::Full(commitment.clone()),
         (AuditKind::Full, false) => Verdict::Full(Commitment {
-            output_hash: hash(&[b"another output"]),
+            output_hash: ContentHash::of_parts(&[b"another output"]),
             ..commitment.clone()
         }),
         (AuditKind::Light { .. }, true) => Verdict::Light { disputed: None },
@@ -198,9 +199,9 @@ fn block_txs(
                 capacity: (pick % 3) as u32,
             },
             4..=6 => Payload::JobPost {
-                module: hash(&[b"m"]),
+                module: ContentHash::of_parts(&[b"m"]),
                 blobs: Vec::new(),
-                input: hash(&[b"i", &small.to_le_bytes()]),
+                input: ContentHash::of_parts(&[b"i", &small.to_le_bytes()]),
                 max_fuel: fuel.max(1),
                 price_cap_per_mfuel: amount % (3 * PLX),
                 audit: if pick.is_multiple_of(4) {
@@ -228,10 +229,10 @@ fn block_txs(
                 }
                 Payload::JobCommit {
                     job: target,
-                    output_hash: hash(&[b"o"]),
+                    output_hash: ContentHash::of_parts(&[b"o"]),
                     total_fuel,
                     segments: (small % 4 + 1) as u32,
-                    trace_root: hash(&[b"t", &small.to_le_bytes()]),
+                    trace_root: ContentHash::of_parts(&[b"t", &small.to_le_bytes()]),
                     failed: pick.is_multiple_of(3),
                 }
             }
@@ -294,7 +295,7 @@ fn block_txs(
                 Payload::DisputeOpen {
                     job: known_job,
                     claim: Commitment {
-                        output_hash: hash(&[b"the consumer's output"]),
+                        output_hash: ContentHash::of_parts(&[b"the consumer's output"]),
                         ..commitment.clone()
                     },
                 }
@@ -585,9 +586,9 @@ impl Scenario {
         let id = self.ok(
             CONSUMER,
             Payload::JobPost {
-                module: hash(&[b"m"]),
+                module: ContentHash::of_parts(&[b"m"]),
                 blobs: Vec::new(),
-                input: hash(&[b"i", &fuel.to_le_bytes()]),
+                input: ContentHash::of_parts(&[b"i", &fuel.to_le_bytes()]),
                 max_fuel: fuel,
                 price_cap_per_mfuel: CAP,
                 audit,
@@ -595,10 +596,10 @@ impl Scenario {
             },
         );
         let commitment = Commitment {
-            output_hash: hash(&[b"o"]),
+            output_hash: ContentHash::of_parts(&[b"o"]),
             total_fuel: fuel,
             segments: 1,
-            trace_root: hash(&[b"t"]),
+            trace_root: ContentHash::of_parts(&[b"t"]),
             failed: false,
         };
         self.ok(

@@ -5,9 +5,10 @@
 //! party would show. A [`Manifest`] is the content-addressed description of one checkpoint: the
 //! chain checks it against the agreed leaf's state root before the validators restore it.
 
+use crate::hash::ContentHash;
 use crate::job::Commitment;
 use crate::limits::MEMORY_PAGES_MAX;
-use crate::trace::{self, Digest32, GlobalValue};
+use crate::trace::{self, GlobalValue};
 use crate::{Address, Digest};
 use bytes::BufMut;
 use commonware_codec::{
@@ -97,13 +98,13 @@ pub struct Manifest {
     pub index: u64,
     pub fuel: u64,
     pub globals: Vec<GlobalValue>,
-    pub pages: Vec<Digest32>,
-    pub locators: Vec<Digest32>,
+    pub pages: Vec<ContentHash>,
+    pub locators: Vec<ContentHash>,
 }
 
 impl Manifest {
     /// The state root it describes.
-    pub fn state_root(&self) -> Digest32 {
+    pub fn state_root(&self) -> ContentHash {
         trace::state_root(
             &trace::memory_root(&self.pages),
             &trace::globals_hash(&self.globals),
@@ -179,8 +180,8 @@ impl Read for Manifest {
         for _ in 0..count {
             globals.push(read_global(buf)?);
         }
-        let pages = Vec::<Digest32>::read_range(buf, ..=MANIFEST_PAGES_MAX)?;
-        let locators = Vec::<Digest32>::read_range(buf, ..=MANIFEST_PAGES_MAX)?;
+        let pages = Vec::<ContentHash>::read_range(buf, ..=MANIFEST_PAGES_MAX)?;
+        let locators = Vec::<ContentHash>::read_range(buf, ..=MANIFEST_PAGES_MAX)?;
         if locators.len() != pages.len() {
             return Err(CodecError::Invalid("Manifest", "one locator per page"));
         }
@@ -201,10 +202,10 @@ mod tests {
 
     fn commitment(fuel: u64) -> Commitment {
         Commitment {
-            output_hash: crate::hash(&[b"out".as_slice()]),
+            output_hash: ContentHash::of(b"out"),
             total_fuel: fuel,
             segments: 3,
-            trace_root: crate::hash(&[b"trace".as_slice()]),
+            trace_root: ContentHash::of(b"trace"),
             failed: false,
         }
     }
@@ -232,7 +233,7 @@ mod tests {
             fuel: 1 << 30,
             globals: vec![GlobalValue::I32(-3), GlobalValue::V128(5)],
             pages: vec![trace::page_hash(&[0; 8]), trace::page_hash(&[1; 8])],
-            locators: vec![trace::content_hash(&[0; 8]), trace::content_hash(&[1; 8])],
+            locators: vec![ContentHash::of(&[0; 8]), ContentHash::of(&[1; 8])],
         };
         let bytes = manifest.encode();
         assert_eq!(bytes.len(), manifest.encode_size());

@@ -9,7 +9,8 @@
 //! must decode from untrusted bytes, with explicit limits: at most [`REVEAL_POINTS_MAX`] points a
 //! reveal, [`PROVE_SIBLINGS_MAX`] siblings a proof, so no move is larger than [`MOVE_SIZE_MAX`].
 
-use crate::trace::{self, Digest32, LeafProof};
+use crate::hash::ContentHash;
+use crate::trace::{self, LeafProof};
 use bytes::BufMut;
 use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, ReadRangeExt, Write,
@@ -31,7 +32,7 @@ pub const PROVE_SIBLINGS_MAX: usize = 2 * bmt::MAX_LEVELS;
 /// siblings (tag, two leaves, leaf count, one-byte length, digests), which is larger than a
 /// reveal of `REVEAL_POINTS_MAX` points (2,018 bytes). Every move fits a transaction.
 pub const MOVE_SIZE_MAX: usize =
-    1 + 2 * RevealedLeaf::SIZE + u32::SIZE + 1 + PROVE_SIBLINGS_MAX * Digest32::SIZE;
+    1 + 2 * RevealedLeaf::SIZE + u32::SIZE + 1 + PROVE_SIBLINGS_MAX * ContentHash::SIZE;
 
 /// The preimage of one leaf of the defender's trace: `trace::leaf(index, fuel, state_root)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,12 +42,12 @@ pub struct RevealedLeaf {
     /// Cumulative fuel at that checkpoint.
     pub fuel: u64,
     /// The state root at that checkpoint (or the trap root of a trap leaf).
-    pub state_root: Digest32,
+    pub state_root: ContentHash,
 }
 
 impl RevealedLeaf {
     /// The leaf hash this preimage commits to.
-    pub fn leaf(&self) -> Digest32 {
+    pub fn leaf(&self) -> ContentHash {
         trace::leaf(self.index, self.fuel, &self.state_root)
     }
 }
@@ -60,7 +61,7 @@ impl Write for RevealedLeaf {
 }
 
 impl FixedSize for RevealedLeaf {
-    const SIZE: usize = u64::SIZE + u64::SIZE + Digest32::SIZE;
+    const SIZE: usize = u64::SIZE + u64::SIZE + ContentHash::SIZE;
 }
 
 impl Read for RevealedLeaf {
@@ -70,7 +71,7 @@ impl Read for RevealedLeaf {
         Ok(RevealedLeaf {
             index: u64::read(buf)?,
             fuel: u64::read(buf)?,
-            state_root: Digest32::read(buf)?,
+            state_root: ContentHash::read(buf)?,
         })
     }
 }
@@ -79,7 +80,7 @@ impl Read for RevealedLeaf {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reveal {
     /// The leaf hashes at `split_points(lo, hi, k)`, in order.
-    pub points: Vec<Digest32>,
+    pub points: Vec<ContentHash>,
 }
 
 impl Write for Reveal {
@@ -100,7 +101,7 @@ impl Read for Reveal {
     /// Between 1 and `REVEAL_POINTS_MAX` points.
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(Reveal {
-            points: Vec::<Digest32>::read_range(buf, 1..=REVEAL_POINTS_MAX)?,
+            points: Vec::<ContentHash>::read_range(buf, 1..=REVEAL_POINTS_MAX)?,
         })
     }
 }
@@ -235,7 +236,6 @@ impl Read for Move {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::content_hash;
     use commonware_codec::{Copying, DecodeExt as _, Encode as _};
 
     /// One move of each kind, the proof a real one over a small trace.
@@ -243,9 +243,9 @@ mod tests {
         let leaf = |index: u64| RevealedLeaf {
             index,
             fuel: index * 10,
-            state_root: content_hash(&index.to_le_bytes()),
+            state_root: ContentHash::of(&index.to_le_bytes()),
         };
-        let leaves: Vec<Digest32> = (0..9).map(|index| leaf(index).leaf()).collect();
+        let leaves: Vec<ContentHash> = (0..9).map(|index| leaf(index).leaf()).collect();
         let proof = trace::prove_leaf(&leaves, 4).unwrap();
         vec![
             Move::Reveal(Reveal {
@@ -280,7 +280,7 @@ mod tests {
         ));
 
         // More points than any arity allows, and no points, are refused before reading them.
-        let hash = content_hash(b"point");
+        let hash = ContentHash::of(b"point");
         for count in [0, REVEAL_POINTS_MAX + 1] {
             let oversized = Move::Reveal(Reveal {
                 points: vec![hash; count],

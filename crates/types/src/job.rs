@@ -1,16 +1,15 @@
 //! Compute-market types: providers, jobs and commitments as they appear in transactions.
 //!
-//! Content hashes (a job's module, blobs, input and output, and its trace root) are carried as
-//! 32-byte [`Digest`]s, but their values are BLAKE3 content hashes computed off-chain by the
-//! consumer, the provider and the executor; the chain never hashes job content, it only compares
-//! and records these 32 bytes.
+//! Content hashes (a job's module, blobs, input and output, and its trace root) are
+//! [`ContentHash`]es (BLAKE3) computed off-chain by the consumer, the provider and the executor;
+//! the chain never hashes job content, it only compares and records these 32 bytes.
 //!
 //! Prices are integer base units per million fuel (`*_per_mfuel`); [`fuel_cost_ceil`] and
 //! [`fuel_cost_floor`] are the two rounding directions the market uses: escrows and bond locks
 //! round up (the chain never holds too little), payments round down (a provider is never paid
 //! for a fraction of a base unit it did not earn; the dust stays with the consumer).
 
-use crate::{Amount, Digest};
+use crate::{Amount, ContentHash};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write};
 
@@ -60,13 +59,13 @@ impl AuditClass {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Commitment {
     /// BLAKE3 hash of the job's output bytes.
-    pub output_hash: Digest,
+    pub output_hash: ContentHash,
     /// Fuel consumed: the billing unit (at most the job's `max_fuel`).
     pub total_fuel: u64,
     /// Number of trace segments (leaves under `trace_root`).
     pub segments: u32,
     /// Merkle root of the segment leaves `H(i, fuel_i, state_root_i)`.
-    pub trace_root: Digest,
+    pub trace_root: ContentHash,
     /// The module trapped, ran out of fuel or broke a limit: the output is the failure record.
     pub failed: bool,
 }
@@ -199,10 +198,10 @@ impl Read for Commitment {
 
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         Ok(Commitment {
-            output_hash: Digest::read(buf)?,
+            output_hash: ContentHash::read(buf)?,
             total_fuel: u64::read(buf)?,
             segments: u32::read(buf)?,
-            trace_root: Digest::read(buf)?,
+            trace_root: ContentHash::read(buf)?,
             failed: bool::read(buf)?,
         })
     }
@@ -270,10 +269,10 @@ mod tests {
         not_utf8[17] = 0xff;
         assert!(ResourceProfile::decode(commonware_codec::Copying(&not_utf8[..])).is_err());
         let commitment = Commitment {
-            output_hash: crate::hash(&[b"out"]),
+            output_hash: ContentHash::of(b"out"),
             total_fuel: 77,
             segments: 3,
-            trace_root: crate::hash(&[b"trace"]),
+            trace_root: ContentHash::of(b"trace"),
             failed: true,
         };
         assert_eq!(Commitment::decode(commitment.encode()).unwrap(), commitment);

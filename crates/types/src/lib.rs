@@ -26,7 +26,7 @@ pub use address::{Address, AddressError};
 pub use amount::{Amount, AmountError, PLX};
 pub use beacon::{BeaconOutput, BeaconPartial, BeaconSharing, BeaconSignature};
 pub use block::{BLOCK_TXS_MAX, Block, Header};
-pub use hash::{Digest, hash};
+pub use hash::{ContentHash, Digest, hash};
 pub use receipt::{Reason, Receipt, Status};
 pub use tx::{
     CONSENSUS_NAMESPACE, ChainId, EVIDENCE_SIZE_MAX, Payload, PrivateKey, PublicKey, Signature,

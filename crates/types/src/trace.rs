@@ -15,25 +15,20 @@
 //!   the trace with a leaf whose state root is `trap_root(code) = H("plexus/trap" | code)`.
 //! - `trace_root` is a BMT (BLAKE3) over the leaves; `prove_leaf` / `verify_leaf` open one leaf.
 //!
-//! `H` is plain BLAKE3 and `content_hash` (modules, blobs, inputs, outputs) is BLAKE3 of the bytes
-//! with no prefix, so `b3sum FILE` prints the same hash. The domain prefixes keep the structured
+//! Every value here is a [`ContentHash`]. `H` is plain BLAKE3 ([`ContentHash::of_parts`]) and a
+//! content hash proper (modules, blobs, inputs, outputs) is [`ContentHash::of`] the bytes with no
+//! prefix, so `b3sum FILE` prints the same hash. The domain prefixes keep the structured
 //! hashes apart from content hashes and from each other. Known-answer tests pin every definition:
 //! changing one changes every commitment ever posted, so it is a deliberate, reviewed act.
 //!
 //! Pure: no I/O, no clock, no floats (floating-point globals are hashed as their raw bits).
 
-use commonware_cryptography::{
-    Hasher,
-    blake3::{Blake3, Digest as Blake3Digest},
-};
+use crate::hash::{ContentHash, ContentHasher};
 use commonware_storage::bmt;
-
-/// A 32-byte BLAKE3 digest: content hashes, page hashes, state roots, leaves, trace roots.
-pub type Digest32 = Blake3Digest;
 
 /// An inclusion proof of one leaf in a trace root (encodable with the codec; decode with
 /// `decode_cfg(bytes, &1)`: the configuration is the number of proven leaves).
-pub type LeafProof = bmt::Proof<Digest32>;
+pub type LeafProof = bmt::Proof<ContentHash>;
 
 /// Bytes in one memory page (the WebAssembly page size).
 pub const PAGE_BYTES: usize = 65_536;
@@ -44,29 +39,14 @@ const STATE_DOMAIN: &[u8] = b"plexus/state";
 const LEAF_DOMAIN: &[u8] = b"plexus/leaf";
 const TRAP_DOMAIN: &[u8] = b"plexus/trap";
 
-/// BLAKE3 of `bytes` (no prefix): the address of a module, blob, input or output.
-pub fn content_hash(bytes: &[u8]) -> Digest32 {
-    Blake3::hash(&[bytes])
-}
-
-/// Lower-case hex of a BLAKE3 digest, without prefix.
-pub fn digest32_hex(digest: &Digest32) -> String {
-    digest.0.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses a BLAKE3 digest from 64 hex characters (an optional `0x` prefix is accepted).
-pub fn parse_digest32(text: &str) -> Option<Digest32> {
-    crate::hash::parse_digest(text).map(|digest| Blake3Digest(digest.0))
-}
-
 /// The hash of a memory page holding `bytes` (normally `PAGE_BYTES` long). Position-free:
 /// [`memory_root`] binds each page to its index.
-pub fn page_hash(bytes: &[u8]) -> Digest32 {
-    Blake3::hash(&[PAGE_DOMAIN, bytes])
+pub fn page_hash(bytes: &[u8]) -> ContentHash {
+    ContentHash::of_parts(&[PAGE_DOMAIN, bytes])
 }
 
 /// The root of the memory: a BMT over the page hashes in page order (commits to the page count).
-pub fn memory_root(page_hashes: &[Digest32]) -> Digest32 {
+pub fn memory_root(page_hashes: &[ContentHash]) -> ContentHash {
     bmt_root(page_hashes)
 }
 
@@ -112,7 +92,7 @@ impl GlobalValue {
 
 /// The hash of the mutable globals in global-index order:
 /// `H("plexus/globals" | count LE32 | (tag | value LE)*)`.
-pub fn globals_hash(values: &[GlobalValue]) -> Digest32 {
+pub fn globals_hash(values: &[GlobalValue]) -> ContentHash {
     // Widest value is 1 + 16 bytes; the encoding is unambiguous because each tag fixes the width.
     let mut encoded = Vec::with_capacity(4 + values.len() * 17);
     let count = u32::try_from(values.len()).unwrap_or(u32::MAX);
@@ -120,24 +100,24 @@ pub fn globals_hash(values: &[GlobalValue]) -> Digest32 {
     for value in values {
         value.encode_into(&mut encoded);
     }
-    Blake3::hash(&[GLOBALS_DOMAIN, &encoded])
+    ContentHash::of_parts(&[GLOBALS_DOMAIN, &encoded])
 }
 
 /// The root of a whole job state: `H("plexus/state" | memory_root | globals_hash)`.
-pub fn state_root(memory_root: &Digest32, globals_hash: &Digest32) -> Digest32 {
-    Blake3::hash(&[STATE_DOMAIN, memory_root.as_ref(), globals_hash.as_ref()])
+pub fn state_root(memory_root: &ContentHash, globals_hash: &ContentHash) -> ContentHash {
+    ContentHash::of_parts(&[STATE_DOMAIN, memory_root.as_ref(), globals_hash.as_ref()])
 }
 
 /// The state root of a trap leaf: `H("plexus/trap" | code)`. Also the output hash of a job that
 /// ended in that trap.
-pub fn trap_root(code: u8) -> Digest32 {
-    Blake3::hash(&[TRAP_DOMAIN, &[code]])
+pub fn trap_root(code: u8) -> ContentHash {
+    ContentHash::of_parts(&[TRAP_DOMAIN, &[code]])
 }
 
 /// Leaf `i` of a trace: `H("plexus/leaf" | i LE64 | fuel LE64 | state_root)`, where `fuel` is the
 /// cumulative fuel at checkpoint `i`.
-pub fn leaf(i: u64, fuel: u64, state_root: &Digest32) -> Digest32 {
-    Blake3::hash(&[
+pub fn leaf(i: u64, fuel: u64, state_root: &ContentHash) -> ContentHash {
+    ContentHash::of_parts(&[
         LEAF_DOMAIN,
         &i.to_le_bytes(),
         &fuel.to_le_bytes(),
@@ -146,7 +126,7 @@ pub fn leaf(i: u64, fuel: u64, state_root: &Digest32) -> Digest32 {
 }
 
 /// The trace root: a BMT over the leaves in order (commits to their count).
-pub fn trace_root(leaves: &[Digest32]) -> Digest32 {
+pub fn trace_root(leaves: &[ContentHash]) -> ContentHash {
     bmt_root(leaves)
 }
 
@@ -164,7 +144,7 @@ pub enum ProofError {
 }
 
 /// The inclusion proof of leaf `index` in `trace_root(leaves)`.
-pub fn prove_leaf(leaves: &[Digest32], index: u64) -> Result<LeafProof, ProofError> {
+pub fn prove_leaf(leaves: &[ContentHash], index: u64) -> Result<LeafProof, ProofError> {
     let out_of_range = ProofError::OutOfRange {
         index,
         count: leaves.len(),
@@ -177,24 +157,24 @@ pub fn prove_leaf(leaves: &[Digest32], index: u64) -> Result<LeafProof, ProofErr
 }
 
 /// Whether `proof` shows that `leaf` is leaf `index` of the trace with root `root`.
-pub fn verify_leaf(root: &Digest32, index: u64, leaf: &Digest32, proof: &LeafProof) -> bool {
+pub fn verify_leaf(root: &ContentHash, index: u64, leaf: &ContentHash, proof: &LeafProof) -> bool {
     let Ok(position) = u32::try_from(index) else {
         return false;
     };
     proof
-        .verify_element_inclusion::<Blake3>(leaf, position, root)
+        .verify_element_inclusion::<ContentHasher>(leaf, position, root)
         .is_ok()
 }
 
-fn bmt_tree(items: &[Digest32]) -> bmt::Tree<Digest32> {
-    let mut builder = bmt::Builder::<Blake3>::new(items.len());
+fn bmt_tree(items: &[ContentHash]) -> bmt::Tree<ContentHash> {
+    let mut builder = bmt::Builder::<ContentHasher>::new(items.len());
     for item in items {
         builder.add(item);
     }
     builder.build()
 }
 
-fn bmt_root(items: &[Digest32]) -> Digest32 {
+fn bmt_root(items: &[ContentHash]) -> ContentHash {
     bmt_tree(items).root()
 }
 
@@ -282,7 +262,11 @@ mod tests {
     use super::*;
     use commonware_codec::{Decode as _, Encode as _};
 
-    fn sample_leaves(count: u64) -> Vec<Digest32> {
+    fn hex(hash: &ContentHash) -> String {
+        hash.to_hex()
+    }
+
+    fn sample_leaves(count: u64) -> Vec<ContentHash> {
         (0..count)
             .map(|i| {
                 let page = page_hash(&[i as u8; 16]);
@@ -297,18 +281,18 @@ mod tests {
     fn known_answers() {
         let zero_page = vec![0u8; PAGE_BYTES];
         let cases = [
-            ("content", digest32_hex(&content_hash(b"plexus"))),
-            ("page", digest32_hex(&page_hash(&zero_page))),
+            ("content", hex(&ContentHash::of(b"plexus"))),
+            ("page", hex(&page_hash(&zero_page))),
             (
                 "memory",
-                digest32_hex(&memory_root(&[
+                hex(&memory_root(&[
                     page_hash(&zero_page),
                     page_hash(&zero_page),
                 ])),
             ),
             (
                 "globals",
-                digest32_hex(&globals_hash(&[
+                hex(&globals_hash(&[
                     GlobalValue::I32(-1),
                     GlobalValue::I64(7),
                     GlobalValue::F32(0x7fc0_0000),
@@ -318,11 +302,11 @@ mod tests {
             ),
             (
                 "state",
-                digest32_hex(&state_root(&content_hash(b"m"), &content_hash(b"g"))),
+                hex(&state_root(&ContentHash::of(b"m"), &ContentHash::of(b"g"))),
             ),
-            ("leaf", digest32_hex(&leaf(5, 1 << 40, &content_hash(b"s")))),
-            ("trap", digest32_hex(&trap_root(TrapCode::OutOfFuel.code()))),
-            ("trace", digest32_hex(&trace_root(&sample_leaves(3)))),
+            ("leaf", hex(&leaf(5, 1 << 40, &ContentHash::of(b"s")))),
+            ("trap", hex(&trap_root(TrapCode::OutOfFuel.code()))),
+            ("trace", hex(&trace_root(&sample_leaves(3)))),
         ];
         for (name, hex) in &cases {
             println!("{name}: {hex}");
@@ -344,18 +328,6 @@ mod tests {
     ];
 
     #[test]
-    fn content_hash_is_plain_blake3() {
-        assert_eq!(
-            digest32_hex(&content_hash(b"")),
-            // BLAKE3 of the empty input (the reference test vector).
-            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
-        );
-        let digest = content_hash(b"abc");
-        assert_eq!(parse_digest32(&digest32_hex(&digest)), Some(digest));
-        assert_eq!(parse_digest32("xyz"), None);
-    }
-
-    #[test]
     fn definitions_separate_their_inputs() {
         let page = vec![1u8; PAGE_BYTES];
         // Position lives in the memory root, not in the page hash.
@@ -370,7 +342,7 @@ mod tests {
             globals_hash(&[GlobalValue::F32(1)])
         );
         assert_ne!(globals_hash(&[]), globals_hash(&[GlobalValue::I32(0)]));
-        let root = content_hash(b"root");
+        let root = ContentHash::of(b"root");
         assert_ne!(leaf(1, 2, &root), leaf(2, 1, &root));
         assert_ne!(trap_root(1), trap_root(2));
         // The memory root commits to the page count: a trailing page changes it.
@@ -391,21 +363,21 @@ mod tests {
                 assert_eq!(decoded, proof);
                 assert!(verify_leaf(&root, i, &leaves[i as usize], &decoded));
                 // A different leaf, index, root or sibling fails.
-                let forged_leaf = content_hash(b"forged");
+                let forged_leaf = ContentHash::of(b"forged");
                 assert!(!verify_leaf(&root, i, &forged_leaf, &proof));
                 if count > 1 {
                     let other = (i + 1) % count;
                     assert!(!verify_leaf(&root, other, &leaves[i as usize], &proof));
                 }
                 assert!(!verify_leaf(
-                    &content_hash(b"root"),
+                    &ContentHash::of(b"root"),
                     i,
                     &leaves[i as usize],
                     &proof
                 ));
                 if let Some(first) = proof.siblings.first() {
                     let mut tampered = proof.clone();
-                    tampered.siblings[0] = content_hash(first.as_ref());
+                    tampered.siblings[0] = ContentHash::of(first.as_ref());
                     assert!(!verify_leaf(&root, i, &leaves[i as usize], &tampered));
                 }
                 let mut recounted = proof.clone();

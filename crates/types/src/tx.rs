@@ -6,7 +6,7 @@
 
 use crate::job::{AuditClass, ENDPOINT_SIZE_MAX, ResourceProfile};
 use crate::limits::JOB_BLOBS_MAX;
-use crate::{Address, Amount, Digest, hash};
+use crate::{Address, Amount, ContentHash, Digest, hash};
 use bytes::BufMut;
 use commonware_codec::Buf;
 use commonware_codec::{Encode, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
@@ -87,9 +87,9 @@ pub enum Payload {
     /// `ceil(max_fuel * price_cap_per_mfuel / 10^6)` leaves the sender's balance. Matched to a
     /// provider in the same block, or left posted until `deadline_blocks` pass.
     JobPost {
-        module: Digest,
-        blobs: Vec<Digest>,
-        input: Digest,
+        module: ContentHash,
+        blobs: Vec<ContentHash>,
+        input: ContentHash,
         max_fuel: u64,
         price_cap_per_mfuel: Amount,
         audit: AuditClass,
@@ -99,10 +99,10 @@ pub enum Payload {
     /// settles after `settlement_window_blocks`.
     JobCommit {
         job: Digest,
-        output_hash: Digest,
+        output_hash: ContentHash,
         total_fuel: u64,
         segments: u32,
-        trace_root: Digest,
+        trace_root: ContentHash,
         failed: bool,
     },
     /// Cancel a job that no provider was matched to: the whole escrow returns to the consumer.
@@ -145,7 +145,7 @@ pub enum Payload {
     /// pre-state. `manifest` names the pre-state's checkpoint manifest in the node's content
     /// store (`crate::audit::Manifest`; ignored when the pre-state is leaf 0, which anyone
     /// recomputes). Only the two sides may send it.
-    DisputeSettle { job: Digest, manifest: Digest },
+    DisputeSettle { job: Digest, manifest: ContentHash },
     /// The drawn verifier declines its audit of `job` before the seal is due (it cannot re-run
     /// it in time): no slash; the audit is drawn again for another verifier, or, if nobody else
     /// can take it, the job settles unaudited.
@@ -508,9 +508,9 @@ impl Read for Payload {
             Self::TAG_PROVIDER_HEARTBEAT => Payload::ProviderHeartbeat,
             Self::TAG_PROVIDER_DEREGISTER => Payload::ProviderDeregister,
             Self::TAG_JOB_POST => Payload::JobPost {
-                module: Digest::read(buf)?,
-                blobs: Vec::<Digest>::read_cfg(buf, &((..=JOB_BLOBS_MAX).into(), ()))?,
-                input: Digest::read(buf)?,
+                module: ContentHash::read(buf)?,
+                blobs: Vec::<ContentHash>::read_cfg(buf, &((..=JOB_BLOBS_MAX).into(), ()))?,
+                input: ContentHash::read(buf)?,
                 max_fuel: u64::read(buf)?,
                 price_cap_per_mfuel: Amount::read(buf)?,
                 audit: AuditClass::read(buf)?,
@@ -518,10 +518,10 @@ impl Read for Payload {
             },
             Self::TAG_JOB_COMMIT => Payload::JobCommit {
                 job: Digest::read(buf)?,
-                output_hash: Digest::read(buf)?,
+                output_hash: ContentHash::read(buf)?,
                 total_fuel: u64::read(buf)?,
                 segments: u32::read(buf)?,
-                trace_root: Digest::read(buf)?,
+                trace_root: ContentHash::read(buf)?,
                 failed: bool::read(buf)?,
             },
             Self::TAG_JOB_CANCEL => Payload::JobCancel {
@@ -552,7 +552,7 @@ impl Read for Payload {
             },
             Self::TAG_DISPUTE_SETTLE => Payload::DisputeSettle {
                 job: Digest::read(buf)?,
-                manifest: Digest::read(buf)?,
+                manifest: ContentHash::read(buf)?,
             },
             Self::TAG_AUDIT_DECLINE => Payload::AuditDecline {
                 job: Digest::read(buf)?,

@@ -8,9 +8,9 @@ use commonware_cryptography::Signer;
 use plexus_types::audit::{Manifest, Verdict};
 use plexus_types::dissection::{Choose, Move, Prove, Reveal, RevealedLeaf};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
-use plexus_types::trace::{self, Digest32, GlobalValue, content_hash};
+use plexus_types::trace::{self, GlobalValue};
 use plexus_types::{
-    Address, BLOCK_TXS_MAX, Block, Header, PLX, Payload, PrivateKey, Reason, Receipt,
+    Address, BLOCK_TXS_MAX, Block, ContentHash, Header, PLX, Payload, PrivateKey, Reason, Receipt,
     SignedTransaction, Status, Transaction, block::tx_root, hash,
 };
 use proptest::prelude::*;
@@ -101,10 +101,10 @@ const PAYLOAD_KINDS: usize = 23;
 
 fn commitment() -> Commitment {
     Commitment {
-        output_hash: hash(&[b"output"]),
+        output_hash: ContentHash::of(b"output"),
         total_fuel: 77_000,
         segments: 9,
-        trace_root: hash(&[b"trace"]),
+        trace_root: ContentHash::of(b"trace"),
         failed: false,
     }
 }
@@ -113,13 +113,13 @@ fn revealed_leaf(index: u64) -> RevealedLeaf {
     RevealedLeaf {
         index,
         fuel: index * 100,
-        state_root: content_hash(&index.to_le_bytes()),
+        state_root: ContentHash::of(&index.to_le_bytes()),
     }
 }
 
 /// One move of each kind, the proof a real one.
 fn moves() -> Vec<Move> {
-    let leaves: Vec<Digest32> = (0..10).map(|index| revealed_leaf(index).leaf()).collect();
+    let leaves: Vec<ContentHash> = (0..10).map(|index| revealed_leaf(index).leaf()).collect();
     vec![
         Move::Reveal(Reveal {
             points: leaves[1..4].to_vec(),
@@ -201,9 +201,9 @@ fn market_samples() -> Vec<Payload> {
         Payload::ProviderHeartbeat,
         Payload::ProviderDeregister,
         Payload::JobPost {
-            module: hash(&[b"module"]),
-            blobs: vec![hash(&[b"blob"])],
-            input: hash(&[b"input"]),
+            module: ContentHash::of(b"module"),
+            blobs: vec![ContentHash::of(b"blob")],
+            input: ContentHash::of(b"input"),
             max_fuel: 1 << 30,
             price_cap_per_mfuel: 4,
             audit: AuditClass::Full,
@@ -211,10 +211,10 @@ fn market_samples() -> Vec<Payload> {
         },
         Payload::JobCommit {
             job,
-            output_hash: hash(&[b"output"]),
+            output_hash: ContentHash::of(b"output"),
             total_fuel: 77_000,
             segments: 9,
-            trace_root: hash(&[b"trace"]),
+            trace_root: ContentHash::of(b"trace"),
             failed: true,
         },
         Payload::JobCancel { job },
@@ -251,7 +251,7 @@ fn fueltrace_samples() -> Vec<Payload> {
         },
         Payload::DisputeSettle {
             job,
-            manifest: hash(&[b"manifest"]),
+            manifest: ContentHash::of(b"manifest"),
         },
         Payload::AuditDecline { job },
     ];
@@ -281,8 +281,8 @@ fn manifest() -> Manifest {
         index: 3,
         fuel: 300,
         globals: vec![GlobalValue::I32(1), GlobalValue::V128(2)],
-        pages: vec![content_hash(b"page")],
-        locators: vec![content_hash(b"locator")],
+        pages: vec![ContentHash::of(b"page")],
+        locators: vec![ContentHash::of(b"locator")],
     }
 }
 

@@ -7,7 +7,7 @@
 use commonware_codec::{Decode, DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use plexus_types::{
-    Address, BLOCK_TXS_MAX, Block, Header, PLX, Payload, PrivateKey, Reason, Receipt,
+    Address, BLOCK_TXS_MAX, Block, ContentHash, Header, PLX, Payload, PrivateKey, Reason, Receipt,
     SignedTransaction, Status, Transaction, block::tx_root, hash,
 };
 use std::path::PathBuf;
@@ -23,6 +23,12 @@ fn check(name: &str, encoded: &[u8]) {
     let frozen = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
     assert_eq!(frozen.trim(), hex, "encoding of {name} changed");
+}
+
+/// A content hash for a fixture: the fixtures were frozen with these 32 bytes (the SHA-256 of the
+/// label) in the BLAKE3 fields, and any 32 bytes encode the same way.
+fn frozen(label: &[u8]) -> ContentHash {
+    ContentHash::from_bytes(hash(&[label]).0)
 }
 
 fn signed(nonce: u64, payload: Payload) -> SignedTransaction {
@@ -219,9 +225,9 @@ fn market_transactions_are_frozen() {
         Payload::ProviderHeartbeat,
         Payload::ProviderDeregister,
         Payload::JobPost {
-            module: hash(&[b"module"]),
-            blobs: vec![hash(&[b"weights"]), hash(&[b"vocab"])],
-            input: hash(&[b"input"]),
+            module: frozen(b"module"),
+            blobs: vec![frozen(b"weights"), frozen(b"vocab")],
+            input: frozen(b"input"),
             max_fuel: 1_000_000_000_000,
             price_cap_per_mfuel: 5 * PLX,
             audit: AuditClass::Full,
@@ -229,10 +235,10 @@ fn market_transactions_are_frozen() {
         },
         Payload::JobCommit {
             job: hash(&[b"job"]),
-            output_hash: hash(&[b"output"]),
+            output_hash: frozen(b"output"),
             total_fuel: 123_456_789,
             segments: 42,
-            trace_root: hash(&[b"trace"]),
+            trace_root: frozen(b"trace"),
             failed: false,
         },
         Payload::JobCancel {
@@ -257,9 +263,9 @@ fn market_transactions_are_frozen() {
             bond: 1,
         },
         Payload::JobPost {
-            module: hash(&[b"m"]),
-            blobs: vec![hash(&[b"b"]); JOB_BLOBS_MAX + 1],
-            input: hash(&[b"i"]),
+            module: frozen(b"m"),
+            blobs: vec![frozen(b"b"); JOB_BLOBS_MAX + 1],
+            input: frozen(b"i"),
             max_fuel: 1,
             price_cap_per_mfuel: 1,
             audit: AuditClass::Standard,
@@ -273,9 +279,9 @@ fn market_transactions_are_frozen() {
     let mut bad_audit = signed(
         0,
         Payload::JobPost {
-            module: hash(&[b"m"]),
+            module: frozen(b"m"),
             blobs: Vec::new(),
-            input: hash(&[b"i"]),
+            input: frozen(b"i"),
             max_fuel: 1,
             price_cap_per_mfuel: 1,
             audit: AuditClass::Standard,
@@ -320,21 +326,21 @@ fn fueltrace_transactions_are_frozen() {
     use plexus_types::audit::Verdict;
     use plexus_types::dissection::{Choose, Move, Prove, Reveal, RevealedLeaf};
     use plexus_types::job::Commitment;
-    use plexus_types::trace::{self, Digest32, content_hash};
+    use plexus_types::trace;
 
     let commitment = Commitment {
-        output_hash: hash(&[b"output"]),
+        output_hash: frozen(b"output"),
         total_fuel: 123_456_789,
         segments: 42,
-        trace_root: hash(&[b"trace"]),
+        trace_root: frozen(b"trace"),
         failed: false,
     };
     let leaf = |index: u64| RevealedLeaf {
         index,
         fuel: index * 1_000,
-        state_root: content_hash(&index.to_le_bytes()),
+        state_root: ContentHash::of(&index.to_le_bytes()),
     };
-    let leaves: Vec<Digest32> = (0..43).map(|index| leaf(index).leaf()).collect();
+    let leaves: Vec<ContentHash> = (0..43).map(|index| leaf(index).leaf()).collect();
     let job = hash(&[b"job"]);
     let step = |name: &'static str, step: Move| (name, Payload::DisputeMove { job, step });
     let mut named = vec![
@@ -376,7 +382,7 @@ fn fueltrace_transactions_are_frozen() {
             "dispute_settle",
             Payload::DisputeSettle {
                 job,
-                manifest: hash(&[b"manifest"]),
+                manifest: frozen(b"manifest"),
             },
         ),
     ];
@@ -415,7 +421,7 @@ fn fueltrace_transactions_are_frozen() {
 #[test]
 fn audit_manifest_is_frozen() {
     use plexus_types::audit::Manifest;
-    use plexus_types::trace::{GlobalValue, content_hash};
+    use plexus_types::trace::GlobalValue;
     let manifest = Manifest {
         index: 9,
         fuel: 90_000,
@@ -426,8 +432,8 @@ fn audit_manifest_is_frozen() {
             GlobalValue::F64(0x3ff8_0000_0000_0000),
             GlobalValue::V128(u128::MAX - 1),
         ],
-        pages: vec![content_hash(b"page 0"), content_hash(b"page 1")],
-        locators: vec![content_hash(b"locator 0"), content_hash(b"locator 1")],
+        pages: vec![ContentHash::of(b"page 0"), ContentHash::of(b"page 1")],
+        locators: vec![ContentHash::of(b"locator 0"), ContentHash::of(b"locator 1")],
     };
     check("audit_manifest", &manifest.encode());
     assert_eq!(Manifest::decode(manifest.encode()).unwrap(), manifest);

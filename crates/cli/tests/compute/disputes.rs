@@ -5,6 +5,7 @@ use plexus_client::{
     Client,
     dto::{AuditKind, AuditStage, DisputeEnd, JobStatus},
 };
+use plexus_types::ContentHash;
 use std::time::Duration;
 
 #[test]
@@ -162,7 +163,7 @@ fn a_dispute_whose_content_one_validator_holds_settles_on_all_four() {
 
     // Every validator executed the settlement itself and reached the same state.
     let settled = client.block(Some(ruling.height)).unwrap();
-    let module: plexus_types::Digest = done.module.digest();
+    let module: ContentHash = done.module.hash();
     for i in 1..4u16 {
         let other = Client::new(&format!("http://127.0.0.1:{}", net.api + i));
         wait_for(

@@ -5,7 +5,7 @@ use plexus_client::{
     TxBuilder,
     dto::{BaseUnits, DisputeEnd, EmissionDto, JobDto, JobStatus, ReceiptStatus},
 };
-use plexus_types::{Address, Payload, PrivateKey, job::ResourceProfile};
+use plexus_types::{Address, ContentHash, Payload, PrivateKey, job::ResourceProfile};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
@@ -250,7 +250,7 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
     send(net, "dev5", Payload::ProviderDeregister);
     send(net, "dev7", silent_registration());
     let digits = plexus_exec::builtin::lookup("digits").unwrap();
-    let digest = |bytes: &[u8]| plexus_blobs::blob_hash(bytes);
+    let digest = |bytes: &[u8]| ContentHash::of(bytes);
     let post = Payload::JobPost {
         module: digest(digits.wasm),
         blobs: vec![digest(digits.blobs[0])],
@@ -265,7 +265,7 @@ fn a_lying_commitment_fails_verification(net: &Net, input: &[u8]) {
         job(&net.client, &id).provider,
         Some(net.address("dev7").to_string())
     );
-    let fake = plexus_types::hash(&[b"not computed"]);
+    let fake = ContentHash::of(b"not computed");
     let lie = Payload::JobCommit {
         job: plexus_types::hash::parse_digest(&id).unwrap(),
         output_hash: fake,
@@ -502,7 +502,7 @@ fn bad_modules(net: &Net, dir: &Path) {
 fn bad_blobs(net: &Net, dir: &Path) {
     let http = reqwest::blocking::Client::new();
     let base = format!("http://127.0.0.1:{}", net.api);
-    let hash = plexus_types::hash::digest_hex(&plexus_blobs::blob_hash(b"expected"));
+    let hash = ContentHash::of(b"expected");
     let response = http
         .put(format!("{base}/v1/blobs/{hash}"))
         .body(b"other bytes".to_vec())

@@ -2,7 +2,7 @@
 
 use super::{Client, ClientError};
 use crate::dto::BlobDto;
-use plexus_types::{Digest, hash::digest_hex};
+use plexus_types::ContentHash;
 use std::time::Duration;
 
 /// Uploads and downloads may carry tens of megabytes: a longer timeout than other calls.
@@ -11,8 +11,8 @@ const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
 impl Client {
     /// Stores `bytes` under `hash` (their BLAKE3 hash; the server checks it). Repeatable: the
     /// store is content-addressed.
-    pub fn put_blob(&self, hash: &Digest, bytes: Vec<u8>) -> Result<BlobDto, ClientError> {
-        let url = self.url(&format!("/v1/blobs/{}", digest_hex(hash)));
+    pub fn put_blob(&self, hash: &ContentHash, bytes: Vec<u8>) -> Result<BlobDto, ClientError> {
+        let url = self.url(&format!("/v1/blobs/{hash}"));
         self.retrying(true, || {
             let request = self
                 .http
@@ -26,8 +26,12 @@ impl Client {
 
     /// The bytes of blob `hash` (at most `max_bytes`), or `None` if the server does not hold it.
     /// The bytes are NOT checked here: callers check them against the hash they trust.
-    pub fn get_blob(&self, hash: &Digest, max_bytes: u64) -> Result<Option<Vec<u8>>, ClientError> {
-        self.get_bytes(&format!("/v1/blobs/{}", digest_hex(hash)), max_bytes)
+    pub fn get_blob(
+        &self,
+        hash: &ContentHash,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        self.get_bytes(&format!("/v1/blobs/{hash}"), max_bytes)
     }
 
     /// Raw bytes at `path` (`None` on 404), with the blob timeout; a body over `max_bytes` is

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::dto::{BaseUnits, JobStatus, LeafDto};
+use plexus_types::ContentHash;
 use plexus_types::dissection::Choose;
 
 fn job_id() -> HexDigest {
@@ -65,7 +66,7 @@ fn a_step_is_sent_once_per_state_and_again_only_when_the_chain_did_not_move() {
 /// A game of 41 leaves, opened whole and revealed once: the challenger owes its choice.
 fn game_awaiting_choice() -> Dissection {
     let leaves: Leaves = (0..41u8)
-        .map(|i| (u64::from(i) * 10, plexus_types::trace::content_hash(&[i])))
+        .map(|i| (u64::from(i) * 10, ContentHash::of(&[i])))
         .collect();
     let trace = plexus_fueltrace::defender::DefenderTrace::new(&leaves).unwrap();
     let mut game = Dissection::open_whole(16, 41, trace.root()).unwrap();
@@ -124,8 +125,8 @@ impl Host for Recorder {
         Ok(Some(Vec::new()))
     }
 
-    fn upload_pre_state(&self, _job: &Digest, index: u64) -> Result<Digest, HostError> {
-        Ok(plexus_types::hash(&[&index.to_be_bytes()]))
+    fn upload_pre_state(&self, _job: &Digest, index: u64) -> Result<ContentHash, HostError> {
+        Ok(ContentHash::of(&index.to_be_bytes()))
     }
 
     fn submit(&mut self, payload: Payload) -> Result<String, HostError> {
@@ -135,7 +136,7 @@ impl Host for Recorder {
 }
 
 /// Chooses the first sub-interval, whatever the game.
-fn first(_: Role, _: &Dissection, _: &[(u64, Digest32)]) -> Result<Option<Move>, HostError> {
+fn first(_: Role, _: &Dissection, _: &[(u64, ContentHash)]) -> Result<Option<Move>, HostError> {
     Ok(Some(Move::Choose(Choose { sub_interval: 0 })))
 }
 
@@ -176,7 +177,7 @@ fn only_a_player_that_settles_settles_a_resolved_game() {
     let mut provider = Player::new(Role::Defender, first, true, RESEND_AFTER_BLOCKS);
     let sent = provider.play(&job, 100, &mut host).unwrap().unwrap();
     assert_eq!(sent.step, Step::Settle { pre_state_index: 7 });
-    let manifest = plexus_types::hash(&[&7u64.to_be_bytes()]);
+    let manifest = ContentHash::of(&7u64.to_be_bytes());
     assert!(matches!(
         &host.submitted[..],
         [Payload::DisputeSettle { manifest: m, .. }] if *m == manifest

@@ -1,11 +1,12 @@
-//! Typed values the API writes as strings: a hash as 64 lower-case hex digits ([`HexDigest`]),
-//! an amount as a decimal string of base units ([`BaseUnits`]). Each serializes to exactly the
+//! Typed values the API writes as strings: a hash as 64 lower-case hex digits ([`HexDigest`] for
+//! the chain's SHA-256, [`HexContentHash`] for a BLAKE3 content hash), an amount as a decimal
+//! string of base units ([`BaseUnits`]). Each serializes to exactly the
 //! string the node always wrote and parses back only from that form, so a consumer gets the value
 //! and never parses a DTO field by hand.
 
 use super::params::HashParam;
 use plexus_types::{
-    Amount, Digest,
+    Amount, ContentHash, Digest,
     hash::{digest_hex, parse_digest},
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
@@ -18,11 +19,16 @@ use utoipa::openapi::{
 /// The pattern of an amount: a decimal string of base units, no sign, no fraction.
 pub const AMOUNT_PATTERN: &str = "^[0-9]+$";
 
-/// A 32-byte hash (transaction, job, block, blob, trace root) as 64 lower-case hex digits.
+/// A chain hash (transaction, job, block; SHA-256) as 64 lower-case hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HexDigest(pub Digest);
 
-/// Why a string is not a [`HexDigest`] or a [`BaseUnits`].
+/// A content hash (module, blob, input, output, trace root; BLAKE3) as 64 lower-case hex digits:
+/// the same string form as a [`HexDigest`], a different hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HexContentHash(pub ContentHash);
+
+/// Why a string is not a [`HexDigest`], a [`HexContentHash`] or a [`BaseUnits`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     #[error("{text:?} is not a 64-hex-digit hash")]
@@ -66,30 +72,67 @@ impl FromStr for HexDigest {
     }
 }
 
-impl Serialize for HexDigest {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl HexContentHash {
+    /// The content hash itself.
+    pub fn hash(&self) -> ContentHash {
+        self.0
     }
 }
 
-impl<'de> Deserialize<'de> for HexDigest {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(de::Error::custom)
+impl From<ContentHash> for HexContentHash {
+    fn from(hash: ContentHash) -> Self {
+        HexContentHash(hash)
     }
 }
 
-impl utoipa::PartialSchema for HexDigest {
-    fn schema() -> RefOr<Schema> {
-        <HashParam as utoipa::PartialSchema>::schema()
+impl fmt::Display for HexContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl utoipa::ToSchema for HexDigest {
-    fn name() -> Cow<'static, str> {
-        <HashParam as utoipa::ToSchema>::name()
+impl FromStr for HexContentHash {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ContentHash::parse(text)
+            .map(HexContentHash)
+            .ok_or_else(|| ValueError::Hash { text: text.into() })
     }
 }
+
+/// Serde through the hex string and the API's one `Hash` schema, for both hash types.
+macro_rules! hex_string_hash {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                <HashParam as utoipa::PartialSchema>::schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                <HashParam as utoipa::ToSchema>::name()
+            }
+        }
+    };
+}
+
+hex_string_hash!(HexDigest);
+hex_string_hash!(HexContentHash);
 
 /// An amount of base units (1 PLX = 10^9), written as a decimal string: JSON numbers lose
 /// precision past 2^53.
@@ -177,6 +220,17 @@ mod tests {
                 .unwrap()
                 .is_match(&hex.to_string())
         );
+        // A content hash writes the same string its bytes always made in a digest-typed field.
+        let content = ContentHash::of(b"module");
+        let json = serde_json::to_string(&HexContentHash(content)).unwrap();
+        assert_eq!(
+            json,
+            format!("\"{}\"", digest_hex(&Digest::from(content.0)))
+        );
+        assert_eq!(
+            serde_json::from_str::<HexContentHash>(&json).unwrap(),
+            HexContentHash(content)
+        );
         let amount = BaseUnits(u128::MAX);
         let json = serde_json::to_string(&amount).unwrap();
         assert_eq!(json, format!("\"{}\"", u128::MAX));
@@ -198,6 +252,10 @@ mod tests {
             &format!("\"{}0\"", "0".repeat(64)),
         ] {
             assert!(serde_json::from_str::<HexDigest>(bad).is_err(), "{bad}");
+            assert!(
+                serde_json::from_str::<HexContentHash>(bad).is_err(),
+                "{bad}"
+            );
         }
         for bad in ["\"\"", "\"+1\"", "\"-1\"", "\"1.5\"", "1", "\"1plx\""] {
             assert!(serde_json::from_str::<BaseUnits>(bad).is_err(), "{bad}");

@@ -3,7 +3,7 @@
 
 use crate::{COUNTER, engine, job, run_job};
 use plexus_exec::{Checkpoint, ExecError, MemoryCheckpoints, PageSource, replay_segment};
-use plexus_types::trace::Digest32;
+use plexus_types::ContentHash;
 use std::{borrow::Cow, io};
 
 #[test]
@@ -14,9 +14,9 @@ fn replay_rejects_bad_pages_and_foreign_checkpoints() {
     let pre = &store.checkpoints[1];
 
     /// A page source that returns wrong bytes for one page and nothing for another.
-    struct Corrupt<'a>(&'a MemoryCheckpoints, Digest32, Digest32);
+    struct Corrupt<'a>(&'a MemoryCheckpoints, ContentHash, ContentHash);
     impl PageSource for Corrupt<'_> {
-        fn page(&self, hash: &Digest32) -> io::Result<Option<Cow<'_, [u8]>>> {
+        fn page(&self, hash: &ContentHash) -> io::Result<Option<Cow<'_, [u8]>>> {
             if *hash == self.1 {
                 return Ok(Some(Cow::Owned(vec![1; 65_536])));
             }
@@ -30,7 +30,7 @@ fn replay_rejects_bad_pages_and_foreign_checkpoints() {
         &engine,
         &job,
         pre,
-        &Corrupt(&store, pre.pages[0], Digest32::from([0; 32])),
+        &Corrupt(&store, pre.pages[0], ContentHash::from([0; 32])),
     )
     .unwrap_err();
     assert!(
@@ -41,7 +41,7 @@ fn replay_rejects_bad_pages_and_foreign_checkpoints() {
         &engine,
         &job,
         pre,
-        &Corrupt(&store, Digest32::from([0; 32]), pre.pages[1]),
+        &Corrupt(&store, ContentHash::from([0; 32]), pre.pages[1]),
     )
     .unwrap_err();
     assert!(

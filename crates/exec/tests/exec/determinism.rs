@@ -3,7 +3,7 @@
 
 use crate::{COUNTER, JOB_ID, assert_replays, engine, job, run_job};
 use plexus_exec::{Engine, EngineOptions, Job, Outcome, job_seed, random_bytes};
-use plexus_types::trace::{content_hash, trap_root};
+use plexus_types::{ContentHash, trace::trap_root};
 use std::sync::Arc;
 
 #[test]
@@ -21,7 +21,7 @@ fn counter_job_is_deterministic_and_every_segment_replays() {
         panic!("expected completion, got {:?}", first.outcome);
     };
     assert_eq!(output.len(), 8);
-    assert_eq!(first.output_hash, content_hash(output));
+    assert_eq!(first.output_hash, ContentHash::of(output));
     assert!(first.segments >= 5, "segments {}", first.segments);
     assert_eq!(first.segments + 1, first.leaves.len() as u64);
     assert_eq!(first.total_fuel, first.leaves.last().unwrap().fuel);
@@ -158,7 +158,7 @@ fn trace_definitions_match_raw_blake3() {
     let page = vec![3u8; 65_536];
     let raw = blake3::hash(&[b"plexus/page".as_slice(), &page].concat());
     assert_eq!(page_hash(&page).0, *raw.as_bytes());
-    let (m, g) = (content_hash(b"m"), content_hash(b"g"));
+    let (m, g) = (ContentHash::of(b"m"), ContentHash::of(b"g"));
     let raw = blake3::hash(&[b"plexus/state".as_slice(), &m.0, &g.0].concat());
     assert_eq!(state_root(&m, &g).0, *raw.as_bytes());
     let raw = blake3::hash(

@@ -3,7 +3,7 @@
 
 use super::*;
 use commonware_codec::{DecodeExt as _, Encode as _};
-use plexus_types::trace::content_hash;
+use plexus_types::ContentHash;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
@@ -105,7 +105,7 @@ fn the_longest_path_takes_rounds_max() {
         (10_001, 2),
         (65_536, 16),
     ] {
-        let mut game = Dissection::open_whole(k, leaves, content_hash(b"root")).unwrap();
+        let mut game = Dissection::open_whole(k, leaves, ContentHash::of(b"root")).unwrap();
         let mut rounds = 0;
         while game.to_move() != Some(Role::Defender) || !game.expected_points().is_empty() {
             // Only the lengths matter here, so nothing is revealed: walk the sub-intervals
@@ -128,7 +128,7 @@ fn the_longest_path_takes_rounds_max() {
 
 #[test]
 fn open_validates() {
-    let root = content_hash(b"root");
+    let root = ContentHash::of(b"root");
     let check = |k, leaves, lo, hi, expected| {
         assert_eq!(Dissection::open(k, leaves, lo, hi, root), Err(expected));
     };
@@ -165,7 +165,7 @@ fn leaf(index: u64) -> RevealedLeaf {
     RevealedLeaf {
         index,
         fuel: index * 10,
-        state_root: content_hash(&index.to_le_bytes()),
+        state_root: ContentHash::of(&index.to_le_bytes()),
     }
 }
 
@@ -174,8 +174,8 @@ fn leaf(index: u64) -> RevealedLeaf {
 /// crate's cross-role tests.
 #[test]
 fn codec_round_trips_and_refuses_unreachable_states() {
-    let root = content_hash(b"root");
-    let hash = content_hash(b"point");
+    let root = ContentHash::of(b"root");
+    let hash = ContentHash::of(b"point");
     let opened = Dissection::open_whole(16, 500, root).unwrap();
     let choosing = Dissection {
         round: 1,
@@ -208,7 +208,7 @@ fn codec_round_trips_and_refuses_unreachable_states() {
 
 /// Every state one field away from `opened` or `resolved` that the transitions cannot reach is
 /// refused on decode.
-fn assert_unreachable(opened: &Dissection, resolved: &Dissection, hash: Digest32) {
+fn assert_unreachable(opened: &Dissection, resolved: &Dissection, hash: ContentHash) {
     let (lo, hi) = resolved.resolved().unwrap();
     let unreachable_states = [
         Dissection {
@@ -285,7 +285,7 @@ fn assert_unreachable(opened: &Dissection, resolved: &Dissection, hash: Digest32
 #[test]
 fn the_mover_of_each_move() {
     let reveal = Move::Reveal(Reveal {
-        points: vec![content_hash(b"point")],
+        points: vec![ContentHash::of(b"point")],
     });
     assert_eq!(mover(&reveal), Role::Defender);
     assert_eq!(

@@ -138,7 +138,7 @@ fn leaf_dto(leaf: &plexus_types::dissection::RevealedLeaf) -> LeafDto {
     LeafDto {
         index: leaf.index,
         fuel: leaf.fuel,
-        state_root: plexus_types::trace::digest32_hex(&leaf.state_root),
+        state_root: leaf.state_root.to_hex(),
     }
 }
 
@@ -327,7 +327,7 @@ pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_stat
         consumer: job.consumer.to_string(),
         status: job_status(&job.status),
         module: job.module.into(),
-        blobs: job.blobs.iter().map(HexDigest::from).collect(),
+        blobs: job.blobs.iter().copied().map(HexContentHash).collect(),
         input: job.input.into(),
         max_fuel: job.max_fuel,
         price_cap_per_mfuel: job.price_cap_per_mfuel.into(),

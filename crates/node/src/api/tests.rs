@@ -7,11 +7,12 @@ use commonware_cryptography::Signer;
 use plexus_client::dto::*;
 use plexus_state::State as LedgerState;
 use plexus_state::{Genesis, GenesisValidator, Params, beacon::DevBeacon, build_block};
+use plexus_types::ContentHash;
+use plexus_types::PLX;
 use plexus_types::job::{AuditClass, ResourceProfile};
 use plexus_types::{
     Address, Amount, Payload, PrivateKey, SignedTransaction, Status, Transaction, hash::digest_hex,
 };
-use plexus_types::{PLX, hash};
 
 fn key(i: u64) -> PrivateKey {
     PrivateKey::from_seed(i)
@@ -37,9 +38,9 @@ fn post(nonce: u64, cap: Amount) -> SignedTransaction {
         2,
         nonce,
         Payload::JobPost {
-            module: hash(&[b"m"]),
-            blobs: vec![hash(&[b"b"])],
-            input: hash(&[b"i"]),
+            module: ContentHash::of_parts(&[b"m"]),
+            blobs: vec![ContentHash::of_parts(&[b"b"])],
+            input: ContentHash::of_parts(&[b"i"]),
             max_fuel: 2_000_000,
             price_cap_per_mfuel: cap,
             audit: AuditClass::Full,
@@ -86,10 +87,10 @@ fn market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
         1,
         Payload::JobCommit {
             job: ids.0,
-            output_hash: hash(&[b"o"]),
+            output_hash: ContentHash::of_parts(&[b"o"]),
             total_fuel: 1_500_000,
             segments: 4,
-            trace_root: hash(&[b"t"]),
+            trace_root: ContentHash::of_parts(&[b"t"]),
             failed: false,
         },
     );
@@ -197,15 +198,25 @@ fn jobs_and_providers_as_json() {
     assert_eq!(job.ask_per_mfuel, Some(BaseUnits(PLX)));
     assert_eq!(job.bond_locked, Some(BaseUnits(4 * PLX)));
     assert_eq!(job.total_fuel, Some(1_500_000));
-    assert_eq!(job.output_hash, Some(HexDigest(hash(&[b"o"]))));
+    assert_eq!(
+        job.output_hash,
+        Some(HexContentHash(ContentHash::of_parts(&[b"o"])))
+    );
     assert_eq!(job.audit, plexus_client::dto::AuditClass::Full);
-    assert_eq!(job.blobs, vec![HexDigest(hash(&[b"b"]))]);
+    assert_eq!(
+        job.blobs,
+        vec![HexContentHash(ContentHash::of_parts(&[b"b"]))]
+    );
     // On the wire, the same strings as ever.
     let json = serde_json::to_value(&job).unwrap();
     assert_eq!(json["status"], "committed");
     assert_eq!(json["audit"], "full");
     assert_eq!(json["escrow"], (4 * PLX).to_string());
-    assert_eq!(json["output_hash"], digest_hex(&hash(&[b"o"])));
+    let output = ContentHash::of_parts(&[b"o"]);
+    assert_eq!(
+        json["output_hash"],
+        plexus_types::hash::to_hex(output.as_bytes())
+    );
     assert_eq!((job.posted_height, job.deadline_height), (2, 12));
     assert_eq!(
         (job.committed_height, job.settle_height),

@@ -14,7 +14,7 @@ use plexus_blobs::BlobStore;
 use plexus_chain::{App, Executed, SettlementSeen};
 use plexus_state::State;
 use plexus_types::audit::Manifest;
-use plexus_types::{Address, Digest, PublicKey};
+use plexus_types::{Address, ContentHash, Digest, PublicKey};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -53,7 +53,7 @@ pub struct Actor<E> {
     pub prefetched: BTreeSet<Digest>,
     /// The manifests each `(job, party)` named in settlements seen in the mempool (pruned with
     /// `prefetched`, as disputes close).
-    pub settlement_manifests: BTreeMap<(Digest, Address), BTreeSet<Digest>>,
+    pub settlement_manifests: BTreeMap<(Digest, Address), BTreeSet<ContentHash>>,
 }
 
 impl<E: Clock> Actor<E> {
@@ -159,7 +159,7 @@ impl<E: Clock> Actor<E> {
 
     /// Asks for the pages a stored manifest lists that the store lacks. A manifest that does
     /// not decode is left alone: the settlement fails on it the same way on every node.
-    fn want_pages(&mut self, job: Digest, manifest: Digest) {
+    fn want_pages(&mut self, job: Digest, manifest: ContentHash) {
         let Ok(Some(bytes)) = self.store.get(&manifest) else {
             return;
         };
@@ -167,11 +167,7 @@ impl<E: Clock> Actor<E> {
             return;
         };
         let now = self.now();
-        let pages: BTreeSet<Digest> = decoded
-            .locators
-            .iter()
-            .map(|locator| plexus_types::hash::digest_from_bytes(locator.0))
-            .collect();
+        let pages: BTreeSet<ContentHash> = decoded.locators.iter().copied().collect();
         for hash in pages {
             if !self.store.contains(&hash) {
                 self.fetches.want(
@@ -215,7 +211,7 @@ impl<E: Clock> Actor<E> {
                 match self.store.put_expecting(&hash, &bytes) {
                     Ok(()) => {
                         info!(
-                            content = %plexus_types::hash::digest_hex(&hash),
+                            content = %hash,
                             bytes = bytes.len(),
                             "fetched dispute content from peers"
                         );
@@ -273,7 +269,7 @@ impl<E: Clock> Actor<E> {
 /// blobs and input, and the manifest unless the agreed pre-state is leaf 0 (the chain's own
 /// request is built by `plexus_state::dispute`; this is only a prefetch). `None` unless the job
 /// has an open, resolved dispute.
-pub fn wanted_by(state: &State, job: Digest, manifest: Option<Digest>) -> Option<Wanted> {
+pub fn wanted_by(state: &State, job: Digest, manifest: Option<ContentHash>) -> Option<Wanted> {
     let dispute = state.disputes.get(&job)?;
     let (lo, _) = dispute.game.resolved()?;
     if dispute.ruling.is_some() {

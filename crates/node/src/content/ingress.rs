@@ -7,7 +7,7 @@ use commonware_resolver::{Consumer, Delivery, Outcome, p2p::Producer};
 use commonware_utils::channel::oneshot;
 use futures::channel::mpsc;
 use plexus_state::dispute::ReplayRequest;
-use plexus_types::Digest;
+use plexus_types::{ContentHash, Digest};
 
 /// Reports of missing content queued for the actor; more are dropped (block execution reports
 /// again on its next attempt).
@@ -22,10 +22,10 @@ pub struct Wanted {
     /// The disputed job (peers serve content for the jobs whose disputes need it).
     pub job: Digest,
     /// The job's module, blobs and input.
-    pub content: Vec<Digest>,
+    pub content: Vec<ContentHash>,
     /// The agreed pre-state's manifest (and through it its pages); none when the re-run
     /// starts at leaf 0.
-    pub manifest: Option<Digest>,
+    pub manifest: Option<ContentHash>,
 }
 
 impl Wanted {

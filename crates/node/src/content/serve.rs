@@ -14,6 +14,7 @@ use commonware_codec::{DecodeExt as _, Encode as _};
 use plexus_blobs::BlobStore;
 use plexus_blobs::pieces::{Outline, PIECE_BYTES, piece_range};
 use plexus_state::State;
+use plexus_types::ContentHash;
 use plexus_types::Digest;
 use plexus_types::audit::Manifest;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,9 +32,9 @@ const MANIFEST_BYTES_MAX: u64 = 1 << 20;
 /// What the server remembers between requests.
 #[derive(Default)]
 pub struct Server {
-    outlines: BTreeMap<Digest, Outline>,
+    outlines: BTreeMap<ContentHash, Outline>,
     /// Manifests found to match their job's agreed pre-state: the page names they list.
-    manifests: BTreeMap<(Digest, Digest), BTreeSet<Digest>>,
+    manifests: BTreeMap<(Digest, ContentHash), BTreeSet<ContentHash>>,
 }
 
 impl Server {
@@ -86,8 +87,8 @@ impl Server {
         state: &State,
         store: &BlobStore,
         job: &Digest,
-        manifest: &Digest,
-    ) -> Option<&BTreeSet<Digest>> {
+        manifest: &ContentHash,
+    ) -> Option<&BTreeSet<ContentHash>> {
         let (lo, _) = state.disputes.get(job)?.game.resolved()?;
         let key = (*job, *manifest);
         if !self.manifests.contains_key(&key) {
@@ -104,18 +105,14 @@ impl Server {
             if self.manifests.len() >= MANIFESTS_CACHED {
                 self.manifests.pop_first();
             }
-            let pages = decoded
-                .locators
-                .iter()
-                .map(|locator| plexus_types::hash::digest_from_bytes(locator.0))
-                .collect();
+            let pages = decoded.locators.iter().copied().collect();
             self.manifests.insert(key, pages);
         }
         self.manifests.get(&key)
     }
 
     /// The outline of large content `hash` (read and checked whole once, then kept).
-    fn outline(&mut self, store: &BlobStore, hash: &Digest) -> Option<Outline> {
+    fn outline(&mut self, store: &BlobStore, hash: &ContentHash) -> Option<Outline> {
         if let Some(outline) = self.outlines.get(hash) {
             return Some(outline.clone());
         }
@@ -140,7 +137,7 @@ mod tests {
     use std::time::SystemTime;
 
     /// A genesis state with `job` (of `module` and `input`) under dispute.
-    fn disputed(job: Digest, module: Digest, input: Digest) -> State {
+    fn disputed(job: Digest, module: ContentHash, input: ContentHash) -> State {
         let key = PrivateKey::from_seed(0);
         let address = Address(key.public_key());
         let (mut state, _) = Genesis {
@@ -172,7 +169,7 @@ mod tests {
                 status: JobStatus::Posted,
             },
         );
-        let root = plexus_types::trace::Digest32::from([0u8; 32]);
+        let root = ContentHash::ZERO;
         state.disputes.insert(
             job,
             Dispute {
@@ -222,7 +219,7 @@ mod tests {
             .collect();
         let module_hash = store.put(&module).unwrap();
         let input_hash = store.put(b"twenty images").unwrap();
-        let job = plexus_types::hash::digest_from_bytes([9; 32]);
+        let job = Digest::from([9; 32]);
         let state = disputed(job, module_hash, input_hash);
         let mut server = Server::default();
 
@@ -238,7 +235,7 @@ mod tests {
 
         // No reason, no content: another job, a job without a dispute, content the job does not
         // name, a manifest of a dispute that is not resolved, a piece past the end.
-        let other = plexus_types::hash::digest_from_bytes([8; 32]);
+        let other = Digest::from([8; 32]);
         let mut undisputed = state.clone();
         undisputed.disputes.clear();
         let unrelated = store.put(b"someone's file").unwrap();

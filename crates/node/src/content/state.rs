@@ -22,7 +22,7 @@ use super::wire::{Head, Item, Key};
 use bytes::Bytes;
 use commonware_codec::DecodeExt as _;
 use plexus_blobs::pieces::Outline;
-use plexus_types::Digest;
+use plexus_types::ContentHash;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
@@ -114,7 +114,7 @@ impl Fetches {
     }
 
     /// Whether `hash` is being fetched (for any reason).
-    pub fn is_wanted(&self, hash: &Digest) -> bool {
+    pub fn is_wanted(&self, hash: &ContentHash) -> bool {
         self.items.keys().any(|item| item.hash() == *hash)
     }
 
@@ -189,12 +189,10 @@ impl Fetches {
         }
         let delivery = match (&mut fetch.stage, key.part) {
             (Stage::Head, 0) => match Head::decode(value) {
-                Ok(Head::Whole(bytes)) if plexus_blobs::blob_hash(&bytes) == hash => {
-                    Delivery::Complete {
-                        item: fetch.item,
-                        bytes: bytes.to_vec(),
-                    }
-                }
+                Ok(Head::Whole(bytes)) if ContentHash::of(&bytes) == hash => Delivery::Complete {
+                    item: fetch.item,
+                    bytes: bytes.to_vec(),
+                },
                 Ok(Head::Outline(outline)) if outline.root() == Some(hash) => {
                     fetch.stage = Stage::Outlined(outline);
                     Delivery::Accepted
@@ -308,14 +306,18 @@ mod tests {
     use commonware_codec::Encode as _;
     use plexus_blobs::pieces::PIECE_BYTES;
 
-    fn digest(i: u8) -> Digest {
-        plexus_types::hash::digest_from_bytes([i; 32])
+    fn digest(i: u8) -> plexus_types::Digest {
+        plexus_types::Digest::from([i; 32])
+    }
+
+    fn name(i: u8) -> ContentHash {
+        ContentHash::from_bytes([i; 32])
     }
 
     fn item(bytes: &[u8]) -> Item {
         Item::Job {
             job: digest(9),
-            hash: plexus_blobs::blob_hash(bytes),
+            hash: ContentHash::of(bytes),
         }
     }
 
@@ -422,14 +424,14 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         let mut fetches = Fetches::default();
         let page = vec![5u8; 1_000];
-        let hash = plexus_blobs::blob_hash(&page);
+        let hash = ContentHash::of(&page);
         let false_reason = Item::Manifest {
             job: digest(9),
             hash,
         };
         let real = Item::Page {
             job: digest(9),
-            manifest: digest(1),
+            manifest: name(1),
             hash,
         };
         assert!(fetches.want(false_reason, now));
@@ -483,7 +485,7 @@ mod tests {
         for i in 0..3u8 {
             let wanted = Item::Job {
                 job: digest(9),
-                hash: digest(i),
+                hash: name(i),
             };
             fetches.want(wanted, now);
             items.push(wanted);

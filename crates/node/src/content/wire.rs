@@ -12,7 +12,7 @@ use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write,
 };
 use plexus_blobs::pieces::{Outline, PIECE_BYTES};
-use plexus_types::Digest;
+use plexus_types::{ContentHash, Digest};
 use std::fmt;
 
 /// The most pieces an outline may list: content up to the blob store's limit (64 MiB).
@@ -22,20 +22,20 @@ pub const OUTLINE_PIECES_MAX: usize = (plexus_types::limits::BLOB_BYTES_MAX / PI
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Item {
     /// The module, a blob or the input of `job`, which has a dispute.
-    Job { job: Digest, hash: Digest },
+    Job { job: Digest, hash: ContentHash },
     /// The manifest of the agreed pre-state of `job`'s resolved dispute.
-    Manifest { job: Digest, hash: Digest },
+    Manifest { job: Digest, hash: ContentHash },
     /// A page that `manifest` (of `job`'s resolved dispute) lists.
     Page {
         job: Digest,
-        manifest: Digest,
-        hash: Digest,
+        manifest: ContentHash,
+        hash: ContentHash,
     },
 }
 
 impl Item {
     /// The content's name.
-    pub fn hash(&self) -> Digest {
+    pub fn hash(&self) -> ContentHash {
         match self {
             Item::Job { hash, .. } | Item::Manifest { hash, .. } | Item::Page { hash, .. } => *hash,
         }
@@ -74,12 +74,7 @@ impl Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}",
-            plexus_types::hash::digest_hex(&self.item.hash()),
-            self.part
-        )
+        write!(f, "{}:{}", self.item.hash(), self.part)
     }
 }
 
@@ -123,6 +118,7 @@ impl EncodeSize for Key {
             Item::Job { .. } | Item::Manifest { .. } => 2,
             Item::Page { .. } => 3,
         };
+        // A job id and one or two content hashes: 32 bytes each.
         1 + digests * Digest::SIZE + u32::SIZE
     }
 }
@@ -134,16 +130,16 @@ impl Read for Key {
         let item = match u8::read(buf)? {
             TAG_JOB => Item::Job {
                 job: Digest::read(buf)?,
-                hash: Digest::read(buf)?,
+                hash: ContentHash::read(buf)?,
             },
             TAG_MANIFEST => Item::Manifest {
                 job: Digest::read(buf)?,
-                hash: Digest::read(buf)?,
+                hash: ContentHash::read(buf)?,
             },
             TAG_PAGE => Item::Page {
                 job: Digest::read(buf)?,
-                manifest: Digest::read(buf)?,
-                hash: Digest::read(buf)?,
+                manifest: ContentHash::read(buf)?,
+                hash: ContentHash::read(buf)?,
             },
             tag => return Err(CodecError::InvalidEnum(tag)),
         };
@@ -231,7 +227,11 @@ mod tests {
     use commonware_codec::{DecodeExt as _, Encode as _};
 
     fn digest(i: u8) -> Digest {
-        plexus_types::hash::digest_from_bytes([i; 32])
+        Digest::from([i; 32])
+    }
+
+    fn name(i: u8) -> ContentHash {
+        ContentHash::from_bytes([i; 32])
     }
 
     #[test]
@@ -239,16 +239,16 @@ mod tests {
         for item in [
             Item::Job {
                 job: digest(1),
-                hash: digest(2),
+                hash: name(2),
             },
             Item::Manifest {
                 job: digest(1),
-                hash: digest(3),
+                hash: name(3),
             },
             Item::Page {
                 job: digest(1),
-                manifest: digest(3),
-                hash: digest(4),
+                manifest: name(3),
+                hash: name(4),
             },
         ] {
             for key in [Key::head(item), Key::piece(item, 63)] {
@@ -260,7 +260,7 @@ mod tests {
         let past = Key::piece(
             Item::Job {
                 job: digest(1),
-                hash: digest(2),
+                hash: name(2),
             },
             OUTLINE_PIECES_MAX as u32,
         );

@@ -20,7 +20,7 @@ use plexus_client::{
     Client,
     dto::{AuditDto, AuditKind, HexDigest, JobDto},
 };
-use plexus_types::{Address, Digest, Payload, audit::Verdict, hash::parse_digest};
+use plexus_types::{Address, ContentHash, Digest, Payload, audit::Verdict, hash::parse_digest};
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -207,7 +207,7 @@ pub(super) fn read_sealed(dir: &Path, job: &str) -> Option<(Verdict, Digest)> {
                 .and_then(|bytes| Verdict::decode(bytes::Bytes::from(bytes)).ok())?;
             let salt = plexus_types::hash::from_hex(&sealed.salt)
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .map(plexus_types::hash::digest_from_bytes)?;
+                .map(Digest::from)?;
             Some((verdict, salt))
         });
     if parsed.is_none() {
@@ -289,7 +289,7 @@ fn rerun(
     }
     // A full audit: run the whole job, keeping the trace for the dispute it may open.
     let (mine, _) = runner.reexecute(&assignment)?;
-    let digest = |text: &str| parse_digest(text).ok_or(FuelTraceError::Record("hash"));
+    let digest = |text: &str| ContentHash::parse(text).ok_or(FuelTraceError::Record("hash"));
     let claim = plexus_types::job::Commitment {
         output_hash: digest(&mine.output_hash)?,
         total_fuel: mine.total_fuel,
@@ -536,7 +536,7 @@ mod tests {
         write_sealed(&dir, &job, &verdict).unwrap();
         let (read, salt) = read_sealed(&dir, &job).unwrap();
         assert_eq!(read, verdict);
-        assert_ne!(salt, plexus_types::hash::digest_from_bytes([0; 32]));
+        assert_ne!(salt, Digest::from([0; 32]));
         // An unreadable file is dropped (and the audit re-run), never an error forever.
         std::fs::write(sealed_path(&dir, &job), b"{").unwrap();
         assert!(read_sealed(&dir, &job).is_none());

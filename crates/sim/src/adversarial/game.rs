@@ -7,10 +7,11 @@ use super::draws::Faults;
 use plexus_fueltrace::challenger::first_disagreement;
 use plexus_fueltrace::defender::DefenderTrace;
 use plexus_fueltrace::dissection::{self, Move, Role};
+use plexus_types::ContentHash;
 use plexus_types::audit::Verdict;
 use plexus_types::codec::{EncodeSize as _, FixedSize as _};
 use plexus_types::job::Commitment;
-use plexus_types::trace::{self, Digest32};
+use plexus_types::trace;
 use plexus_types::{Address, Payload, Signature, Transaction};
 
 /// The job id every dispute transaction names, in bytes.
@@ -43,30 +44,30 @@ pub(super) struct Played {
 
 impl Game {
     /// The honest state root at checkpoint `i` (synthetic, seeded).
-    pub(super) fn honest_root(&self, i: u64) -> Digest32 {
+    pub(super) fn honest_root(&self, i: u64) -> ContentHash {
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&self.seed.to_le_bytes());
         bytes[8..16].copy_from_slice(&self.kind.index().to_le_bytes());
         bytes[16..24].copy_from_slice(&self.job.to_le_bytes());
         bytes[24..].copy_from_slice(&i.to_le_bytes());
-        trace::content_hash(&bytes)
+        ContentHash::of(&bytes)
     }
 
     /// The honest checkpoint `i`: cumulative fuel and state root.
-    pub(super) fn honest(&self, i: u64) -> (u64, Digest32) {
+    pub(super) fn honest(&self, i: u64) -> (u64, ContentHash) {
         (i * self.seg_fuel, self.honest_root(i))
     }
 
     /// The provider's checkpoint `i`: honest up to its first faulty segment `first`, wrong from
     /// leaf `first + 1` on (another state, or for the bill inflator the inflated final fuel).
-    pub(super) fn claimed(&self, i: u64, first: u64) -> (u64, Digest32) {
+    pub(super) fn claimed(&self, i: u64, first: u64) -> (u64, ContentHash) {
         let (fuel, root) = self.honest(i);
         if i <= first {
             (fuel, root)
         } else if self.kind == ProviderKind::BillInflator {
             (self.claimed_fuel, root)
         } else {
-            (fuel, trace::content_hash(root.as_ref()))
+            (fuel, ContentHash::of(root.as_ref()))
         }
     }
 
@@ -75,7 +76,7 @@ impl Game {
     /// over the whole trace; a light audit at `named`, `named + 1`.
     pub(super) fn play(&self, sender: &Address, faults: &Faults, named: u64, full: bool) -> Played {
         let first = faults.first().unwrap_or(named);
-        let checkpoints: Vec<(u64, Digest32)> = (0..=self.segments)
+        let checkpoints: Vec<(u64, ContentHash)> = (0..=self.segments)
             .map(|i| self.claimed(i, first))
             .collect();
         let leaves = self.segments + 1;
@@ -123,7 +124,10 @@ impl Game {
                 .into_iter()
                 .map(|step| Payload::DisputeMove { job, step }),
         );
-        payloads.push(Payload::DisputeSettle { job, manifest: job });
+        payloads.push(Payload::DisputeSettle {
+            job,
+            manifest: ContentHash::of(job.as_ref()),
+        });
         let sizes: Vec<usize> = payloads
             .into_iter()
             .map(|payload| signed_size(sender, payload))
@@ -175,10 +179,10 @@ impl Game {
 /// for the honest one; only the size matters).
 pub(super) fn full_verdict(segments: u64, seg_fuel: u64, root: &[u8]) -> Verdict {
     Verdict::Full(Commitment {
-        output_hash: plexus_types::hash(&[b"plexus/sim/output"]),
+        output_hash: plexus_types::ContentHash::of_parts(&[b"plexus/sim/output"]),
         total_fuel: segments * seg_fuel,
         segments: u32::try_from(segments).unwrap_or(u32::MAX),
-        trace_root: plexus_types::hash(&[root]),
+        trace_root: plexus_types::ContentHash::of_parts(&[root]),
         failed: false,
     })
 }

@@ -10,8 +10,8 @@ use plexus_exec::MemoryCheckpoints;
 use plexus_node::replay::StoreReplayer;
 use plexus_state::beacon::DevBeacon;
 use plexus_state::{Genesis, GenesisValidator, Params, State, build_block_with};
+use plexus_types::ContentHash;
 use plexus_types::audit::Manifest;
-use plexus_types::trace::content_hash;
 use plexus_types::{Amount, Digest, PLX, Payload, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,7 +81,7 @@ impl Chain {
     }
 
     /// Stores content (a module, an input, a page, a manifest) where the validators read it.
-    pub(super) fn put(&self, bytes: &[u8]) -> Result<Digest, String> {
+    pub(super) fn put(&self, bytes: &[u8]) -> Result<ContentHash, String> {
         self.blobs
             .put(bytes)
             .map_err(|err| format!("blob store: {err}"))
@@ -93,14 +93,14 @@ impl Chain {
         &self,
         checkpoints: &MemoryCheckpoints,
         index: u64,
-    ) -> Result<Option<Digest>, String> {
+    ) -> Result<Option<ContentHash>, String> {
         let Some((checkpoint, pages)) = super::roles::pre_state(checkpoints, index) else {
             return Ok(None);
         };
         let mut locators = Vec::with_capacity(pages.len());
         for page in &pages {
             self.put(page)?;
-            locators.push(content_hash(page));
+            locators.push(ContentHash::of(page));
         }
         let manifest = Manifest {
             index,

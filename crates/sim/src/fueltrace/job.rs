@@ -7,10 +7,10 @@
 //! honest one in segment 0 alone: what the targeted corrupter exploits.
 
 use plexus_exec::{Engine, EngineOptions, Execution, MemoryCheckpoints};
+use plexus_types::ContentHash;
 use plexus_types::Digest;
-use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::Commitment;
-use plexus_types::trace::{self, Digest32};
+use plexus_types::trace;
 use std::sync::Arc;
 
 /// Fuel per segment: about one step of the module.
@@ -63,7 +63,7 @@ pub(super) struct Trace {
 
 impl Trace {
     /// `(fuel, state_root)` per leaf: what the strategies play from.
-    pub(super) fn leaves(&self) -> Vec<(u64, Digest32)> {
+    pub(super) fn leaves(&self) -> Vec<(u64, ContentHash)> {
         self.execution
             .leaves
             .iter()
@@ -75,22 +75,22 @@ impl Trace {
     pub(super) fn commitment(&self) -> Commitment {
         let execution = &self.execution;
         Commitment {
-            output_hash: digest_from_bytes(execution.output_hash.0),
+            output_hash: execution.output_hash,
             total_fuel: execution.total_fuel,
             segments: u32::try_from(execution.segments).unwrap_or(u32::MAX),
-            trace_root: digest_from_bytes(execution.trace_root.0),
+            trace_root: execution.trace_root,
             failed: matches!(execution.outcome, plexus_exec::Outcome::Trapped(_)),
         }
     }
 }
 
 /// The trace root of leaves `(fuel, state_root)`: what a commitment to them names.
-pub(super) fn trace_root(leaves: &[(u64, Digest32)]) -> Digest {
-    let hashes: Vec<Digest32> = (0u64..)
+pub(super) fn trace_root(leaves: &[(u64, ContentHash)]) -> ContentHash {
+    let hashes: Vec<ContentHash> = (0u64..)
         .zip(leaves)
         .map(|(index, (fuel, root))| trace::leaf(index, *fuel, root))
         .collect();
-    digest_from_bytes(trace::trace_root(&hashes).0)
+    trace::trace_root(&hashes)
 }
 
 impl Work {

@@ -6,11 +6,10 @@ use super::job::{MAX_FUEL, SEG_FUEL, Trace, Work, trace_root};
 use plexus_exec::{MemoryCheckpoints, PageSource as _};
 use plexus_fueltrace::dissection::{Dissection, Move, RevealedLeaf};
 use plexus_state::dispute::{AuditKind, transition_holds};
+use plexus_types::ContentHash;
+use plexus_types::Digest;
 use plexus_types::audit::Verdict;
-use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::Commitment;
-use plexus_types::trace::{self, Digest32};
-use plexus_types::{Digest, hash};
 
 use plexus_fueltrace::challenger::challenge;
 use plexus_fueltrace::defender::defend;
@@ -45,7 +44,7 @@ pub enum VerifierKind {
 pub(super) struct Claim {
     pub(super) commitment: Commitment,
     /// Its leaves `(fuel, state_root)`, served to verifiers and played from in a dispute.
-    pub(super) leaves: Vec<(u64, Digest32)>,
+    pub(super) leaves: Vec<(u64, ContentHash)>,
     /// The checkpoints it really holds (none for a fabricated trace).
     pub(super) checkpoints: MemoryCheckpoints,
     /// The segments whose post leaf is not what re-running the segment from its pre leaf
@@ -61,7 +60,7 @@ impl ProviderKind {
         work: &Work,
         id: &Digest,
         input: &[u8],
-        leaf0: (u64, Digest32),
+        leaf0: (u64, ContentHash),
     ) -> Result<Claim, String> {
         match self {
             ProviderKind::Honest => Ok(honest(work.run(id, input)?)),
@@ -90,14 +89,14 @@ fn honest(trace: Trace) -> Claim {
 
 /// Six segments of invented states at whole segments of fuel, after the real leaf 0: a light
 /// audit may miss segment 0, so its dispute opens on a fabricated pre-state nobody can upload.
-fn fabricated(id: &Digest, leaf0: (u64, Digest32)) -> Claim {
+fn fabricated(id: &Digest, leaf0: (u64, ContentHash)) -> Claim {
     const SEGMENTS: u64 = 6;
     let mut leaves = vec![leaf0];
     leaves.extend((1..=SEGMENTS).map(|i| {
-        let root = trace::content_hash(&[id.as_ref(), &i.to_le_bytes()].concat());
+        let root = ContentHash::of(&[id.as_ref(), &i.to_le_bytes()].concat());
         (i * SEG_FUEL, root)
     }));
-    let output = hash(&[b"plexus/sim/fueltrace/lazy-output", id.as_ref()]);
+    let output = ContentHash::of_parts(&[b"plexus/sim/fueltrace/lazy-output", id.as_ref()]);
     Claim {
         commitment: Commitment {
             output_hash: output,
@@ -229,6 +228,6 @@ pub(super) fn pre_state(
 
 /// The zero manifest: what settling from leaf 0 names (no upload: the validators instantiate
 /// the module themselves).
-pub(super) fn no_manifest() -> Digest {
-    digest_from_bytes([0; 32])
+pub(super) fn no_manifest() -> ContentHash {
+    ContentHash::ZERO
 }

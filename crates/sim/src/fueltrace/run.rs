@@ -13,8 +13,8 @@ use plexus_state::{JobStatus, Params};
 use plexus_types::audit::{Verdict, audit_seal};
 // Moves to `plexus_fueltrace::dissection` (issue 13).
 use plexus_fueltrace::dissection::Role;
+use plexus_types::ContentHash;
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
-use plexus_types::trace::Digest32;
 use plexus_types::{Address, Amount, Digest, PLX, Payload, Status, hash};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
@@ -121,8 +121,8 @@ struct Run<'a> {
     seed: u64,
     work: &'a Work,
     /// Leaf 0: the instantiated module, the same for every input.
-    leaf0: (u64, Digest32),
-    module: Digest,
+    leaf0: (u64, ContentHash),
+    module: ContentHash,
     chain: Chain,
     rng: ChaCha8Rng,
     jobs: BTreeMap<Digest, Posted>,

@@ -221,7 +221,7 @@ pub(crate) fn reveal(
     let opens = disputed.is_some() && !state.disputes.contains_key(&id);
     if let (true, Some((lo, hi))) = (opens, disputed) {
         let leaves = u64::from(commitment.segments) + 1;
-        let root = commonware_cryptography::blake3::Digest(commitment.trace_root.0);
+        let root = commitment.trace_root;
         Dissection::open(state.params.audit.dissection_arity, leaves, lo, hi, root)
             .map_err(|_| Reason::InvalidVerdict)?;
         if !state.verifiers.contains_key(sender) || job_value(state, &id).is_none() {

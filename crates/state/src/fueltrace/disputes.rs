@@ -28,7 +28,7 @@ use crate::market::settlement;
 use plexus_fueltrace::dissection::{Dissection, Move, Phase, Role};
 use plexus_fueltrace::money::bps_floor;
 use plexus_types::job::Commitment;
-use plexus_types::{Address, Amount, Digest, Reason};
+use plexus_types::{Address, Amount, ContentHash, Digest, Reason};
 
 /// The failure of a dispute settlement: a receipt's reason, or content this node lacks.
 #[derive(Debug)]
@@ -82,9 +82,14 @@ pub(crate) fn open_dispute(
     let job = state.jobs.get(&id).ok_or(Reason::UnknownJob)?;
     let commitment = job.status.commitment().ok_or(Reason::NotDisputable)?;
     let leaves = u64::from(commitment.segments) + 1;
-    let root = commonware_cryptography::blake3::Digest(commitment.trace_root.0);
-    let game = Dissection::open(state.params.audit.dissection_arity, leaves, lo, hi, root)
-        .map_err(|_| Reason::InvalidVerdict)?;
+    let game = Dissection::open(
+        state.params.audit.dissection_arity,
+        leaves,
+        lo,
+        hi,
+        commitment.trace_root,
+    )
+    .map_err(|_| Reason::InvalidVerdict)?;
     let value = job_value(state, &id).ok_or(Reason::NotDisputable)?;
     if by_verifier {
         // At most its free bond: a verifier is never asked for more than it has.
@@ -189,7 +194,7 @@ pub(crate) fn settle(
     state: &mut State,
     sender: &Address,
     id: Digest,
-    manifest: Digest,
+    manifest: ContentHash,
     height: u64,
     replayer: &dyn Replayer,
 ) -> Result<Outcome, SettleError> {

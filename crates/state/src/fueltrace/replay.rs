@@ -2,11 +2,12 @@
 //! the checks that compare the result with the provider's claim. Block execution reaches the
 //! content (manifest and pages, hash-named) through a [`Replayer`] the node supplies.
 
+use plexus_types::ContentHash;
 use plexus_types::Digest;
 use plexus_types::audit::Manifest;
 use plexus_types::dissection::RevealedLeaf;
 use plexus_types::job::Commitment;
-use plexus_types::trace::{Digest32, trap_root};
+use plexus_types::trace::trap_root;
 
 /// The result of re-running one segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub struct Replayed {
     /// Cumulative fuel at the end of the segment.
     pub fuel: u64,
     /// The post state root (`trap_root(code)` after a trap).
-    pub state_root: Digest32,
+    pub state_root: ContentHash,
     pub end: ReplayEnd,
 }
 
@@ -24,27 +25,27 @@ pub enum ReplayEnd {
     /// At a checkpoint, with more steps to come.
     Checkpoint,
     /// The job finished: this was its last segment.
-    Finished { output_hash: Digest32 },
+    Finished { output_hash: ContentHash },
     /// The job trapped with this code.
     Trapped { code: u8 },
     /// The job finished but its output record was invalid: it failed (the leaf is the final
     /// state's; `output_hash` is the failure's `trap_root(code)`).
-    OutputInvalid { output_hash: Digest32 },
+    OutputInvalid { output_hash: ContentHash },
 }
 
 /// What the validators re-run.
 #[derive(Clone, Debug)]
 pub struct ReplayRequest {
     pub job_id: Digest,
-    pub module: Digest,
-    pub blobs: Vec<Digest>,
-    pub input: Digest,
+    pub module: ContentHash,
+    pub blobs: Vec<ContentHash>,
+    pub input: ContentHash,
     pub max_fuel: u64,
     pub seg_fuel: u64,
     /// The agreed pre-state leaf.
     pub pre: RevealedLeaf,
     /// The pre-state's manifest (unused when `pre.index == 0`).
-    pub manifest: Digest,
+    pub manifest: ContentHash,
     /// Where the content may be fetched from besides the node's own store: the provider's and
     /// the challenger's registered endpoints.
     pub endpoints: Vec<String>,
@@ -93,17 +94,17 @@ pub fn transition_holds(commitment: &Commitment, hi: &RevealedLeaf, replayed: &R
         (false, ReplayEnd::Checkpoint) => true,
         (true, ReplayEnd::Finished { output_hash }) => {
             !commitment.failed
-                && output_hash.as_ref() == commitment.output_hash.as_ref()
+                && output_hash == commitment.output_hash
                 && replayed.fuel == commitment.total_fuel
         }
         (true, ReplayEnd::OutputInvalid { output_hash }) => {
             commitment.failed
-                && output_hash.as_ref() == commitment.output_hash.as_ref()
+                && output_hash == commitment.output_hash
                 && replayed.fuel == commitment.total_fuel
         }
         (true, ReplayEnd::Trapped { code }) => {
             commitment.failed
-                && trap_root(code).as_ref() == commitment.output_hash.as_ref()
+                && trap_root(code) == commitment.output_hash
                 && replayed.fuel == commitment.total_fuel
         }
         _ => false,

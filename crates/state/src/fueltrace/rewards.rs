@@ -244,9 +244,9 @@ mod tests {
         let mut state = state(1_000);
         let job = |failed| Job {
             consumer: address(1),
-            module: plexus_types::hash(&[b"module".as_slice()]),
+            module: plexus_types::ContentHash::of_parts(&[b"module".as_slice()]),
             blobs: Vec::new(),
-            input: plexus_types::hash(&[b"input".as_slice()]),
+            input: plexus_types::ContentHash::of_parts(&[b"input".as_slice()]),
             max_fuel: 5_000_000,
             price_cap_per_mfuel: 1,
             audit: plexus_types::job::AuditClass::Standard,
@@ -261,10 +261,10 @@ mod tests {
                     height: 1,
                 },
                 commitment: plexus_types::job::Commitment {
-                    output_hash: plexus_types::hash(&[b"output".as_slice()]),
+                    output_hash: plexus_types::ContentHash::of_parts(&[b"output".as_slice()]),
                     total_fuel: 5_000_000,
                     segments: 1,
-                    trace_root: plexus_types::hash(&[b"trace".as_slice()]),
+                    trace_root: plexus_types::ContentHash::of_parts(&[b"trace".as_slice()]),
                     failed,
                 },
                 committed_height: 2,

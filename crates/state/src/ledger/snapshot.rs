@@ -22,7 +22,7 @@ use plexus_types::job::{
     write_str,
 };
 use plexus_types::limits::JOB_BLOBS_MAX;
-use plexus_types::{Address, Digest};
+use plexus_types::{Address, ContentHash, Digest};
 
 /// The most entries of one kind a snapshot may hold.
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
@@ -520,9 +520,9 @@ impl Read for Job {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
         Ok(Job {
             consumer: Address::read(buf)?,
-            module: Digest::read(buf)?,
+            module: ContentHash::read(buf)?,
             blobs: Read::read_cfg(buf, &((..=JOB_BLOBS_MAX).into(), ()))?,
-            input: Digest::read(buf)?,
+            input: ContentHash::read(buf)?,
             max_fuel: u64::read(buf)?,
             price_cap_per_mfuel: u128::read(buf)?,
             audit: AuditClass::read(buf)?,

@@ -2,7 +2,7 @@
 //! `settlement.rs`). Plain records, encoded by `ledger::snapshot`.
 
 use plexus_types::job::{AuditClass, Commitment};
-use plexus_types::{Address, Amount, Digest};
+use plexus_types::{Address, Amount, ContentHash, Digest};
 use std::collections::BTreeMap;
 
 /// Who runs a job, at what price and with how much of its bond at stake.
@@ -123,9 +123,9 @@ impl JobStatus {
 pub struct Job {
     pub consumer: Address,
     /// BLAKE3 hashes of the module, the blobs and the input.
-    pub module: Digest,
-    pub blobs: Vec<Digest>,
-    pub input: Digest,
+    pub module: ContentHash,
+    pub blobs: Vec<ContentHash>,
+    pub input: ContentHash,
     pub max_fuel: u64,
     pub price_cap_per_mfuel: Amount,
     pub audit: AuditClass,

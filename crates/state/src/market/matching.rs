@@ -11,13 +11,13 @@ use crate::market::providers::Provider;
 use plexus_fueltrace::params::PPM;
 use plexus_types::job::{AuditClass, fuel_cost_ceil};
 use plexus_types::limits::{JOB_BLOBS_MAX, JOB_FUEL_MAX};
-use plexus_types::{Address, Amount, Digest, Reason, hash};
+use plexus_types::{Address, Amount, ContentHash, Digest, Reason, hash};
 
 /// A job as `Payload::JobPost` describes it.
 pub(crate) struct Posting<'a> {
-    pub module: Digest,
-    pub blobs: &'a [Digest],
-    pub input: Digest,
+    pub module: ContentHash,
+    pub blobs: &'a [ContentHash],
+    pub input: ContentHash,
     pub max_fuel: u64,
     pub price_cap_per_mfuel: Amount,
     pub audit: AuditClass,

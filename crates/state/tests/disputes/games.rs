@@ -428,7 +428,7 @@ fn bad_dispute_inputs_fail_without_effect() {
     inflated.hi.fuel += 1;
     chain.fails(PROVIDER, mv(Move::Prove(inflated)), Reason::InvalidMove);
     let mut forged = good.clone();
-    forged.proof.siblings[0] = content_hash(b"forged sibling");
+    forged.proof.siblings[0] = ContentHash::of(b"forged sibling");
     chain.fails(PROVIDER, mv(Move::Prove(forged)), Reason::InvalidMove);
     let honest = job.trace(Fault::Honest).prove(lo).unwrap();
     chain.fails(PROVIDER, mv(Move::Prove(honest)), Reason::InvalidMove);

@@ -6,7 +6,7 @@
 //!
 //! The re-execution is a test double at the [`Replayer`] trait boundary: [`Synthetic`] models
 //! the honest execution of a synthetic job (leaf `i` = fuel `SEG_FUEL * i`, state root
-//! `content_hash(seed | i)`, a known output hash at the last leaf) and [`TestReplayer`] answers
+//! `ContentHash::of(seed | i)`, a known output hash at the last leaf) and [`TestReplayer`] answers
 //! a settlement with the honest leaf after the agreed one. The real replayer (wasmtime over
 //! content fetched by hash) lives in the node (`crates/node`); it is not exercised here.
 //!
@@ -30,10 +30,9 @@ use plexus_state::{
     ApplyError, Built, Genesis, GenesisValidator, JobStatus, Params, REPUTATION_START, State,
     apply_block_with, build_block_with,
 };
+use plexus_types::ContentHash;
 use plexus_types::audit::{Verdict, audit_seal};
-use plexus_types::hash::digest_from_bytes;
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile, fuel_cost_ceil, fuel_cost_floor};
-use plexus_types::trace::{Digest32, content_hash};
 use plexus_types::{
     Address, Amount, Block, Digest, PLX, Payload, PrivateKey, Reason, SignedTransaction, Status,
     Transaction, hash,
@@ -185,23 +184,23 @@ impl Synthetic {
     }
 
     /// The module hash: also how the replayer finds the job.
-    fn module(&self) -> Digest {
-        hash(&[b"module", &self.seed.to_le_bytes()])
+    fn module(&self) -> ContentHash {
+        ContentHash::of_parts(&[b"module", &self.seed.to_le_bytes()])
     }
 
-    fn root(&self, index: u64) -> Digest32 {
-        content_hash(&[self.seed.to_le_bytes(), index.to_le_bytes()].concat())
+    fn root(&self, index: u64) -> ContentHash {
+        ContentHash::of(&[self.seed.to_le_bytes(), index.to_le_bytes()].concat())
     }
 
-    fn output(&self) -> Digest32 {
-        content_hash(&[b"output".as_slice(), &self.seed.to_le_bytes()].concat())
+    fn output(&self) -> ContentHash {
+        ContentHash::of(&[b"output".as_slice(), &self.seed.to_le_bytes()].concat())
     }
 
-    fn checkpoints(&self, fault: Fault) -> Vec<(u64, Digest32)> {
+    fn checkpoints(&self, fault: Fault) -> Vec<(u64, ContentHash)> {
         (0..=self.segments)
             .map(|index| {
                 let root = match fault {
-                    Fault::From(first) if index >= first => content_hash(
+                    Fault::From(first) if index >= first => ContentHash::of(
                         &[
                             b"cheat".as_slice(),
                             &self.seed.to_le_bytes(),
@@ -223,19 +222,19 @@ impl Synthetic {
     fn commitment(&self, fault: Fault) -> Commitment {
         let output = match fault {
             Fault::Honest => self.output(),
-            Fault::From(_) | Fault::Output => content_hash(b"made-up output"),
+            Fault::From(_) | Fault::Output => ContentHash::of(b"made-up output"),
         };
         Commitment {
-            output_hash: digest_from_bytes(output.0),
+            output_hash: output,
             total_fuel: SEG_FUEL * self.segments,
             segments: u32::try_from(self.segments).expect("few segments"),
-            trace_root: digest_from_bytes(self.trace(fault).root().0),
+            trace_root: self.trace(fault).root(),
             failed: false,
         }
     }
 
     /// Whether a revealed leaf hash is the honest one: an honest challenger's view.
-    fn agrees(&self, index: u64, leaf: &Digest32) -> bool {
+    fn agrees(&self, index: u64, leaf: &ContentHash) -> bool {
         plexus_types::trace::leaf(index, SEG_FUEL * index, &self.root(index)) == *leaf
     }
 
@@ -243,7 +242,7 @@ impl Synthetic {
         Payload::JobPost {
             module: self.module(),
             blobs: Vec::new(),
-            input: hash(&[b"input", &self.seed.to_le_bytes()]),
+            input: ContentHash::of_parts(&[b"input", &self.seed.to_le_bytes()]),
             max_fuel: MAX_FUEL,
             price_cap_per_mfuel: CAP,
             audit,
@@ -275,21 +274,21 @@ fn verifier_register(bond: Amount, fuel_per_second: u64, capacity: u32) -> Paylo
 
 /// The manifest digest a settlement names; the test double accepts any other than
 /// [`bad_manifest`].
-fn good_manifest() -> Digest {
-    hash(&[b"manifest"])
+fn good_manifest() -> ContentHash {
+    ContentHash::of(b"manifest")
 }
 
 /// A manifest that does not describe the agreed pre-state: `ReplayError::Invalid` when the
 /// pre-state is past leaf 0 (leaf 0 needs no manifest).
-fn bad_manifest() -> Digest {
-    hash(&[b"bad manifest"])
+fn bad_manifest() -> ContentHash {
+    ContentHash::of(b"bad manifest")
 }
 
 /// The honest executor of the synthetic jobs, at the trait boundary (see the module doc).
 #[derive(Clone, Debug, Default)]
 struct TestReplayer {
     /// Synthetic jobs by module hash.
-    jobs: BTreeMap<Digest, Synthetic>,
+    jobs: BTreeMap<ContentHash, Synthetic>,
     /// Withholds all content: every replay is `Unavailable`.
     unavailable: bool,
 }
@@ -637,7 +636,7 @@ impl Chain {
         id: Digest,
         defender: &DefenderTrace,
         challenger: u64,
-        agrees: &dyn Fn(u64, &Digest32) -> bool,
+        agrees: &dyn Fn(u64, &ContentHash) -> bool,
     ) -> u32 {
         for _ in 0..MOVES_MAX {
             let game = self.state.disputes[&id].game.clone();

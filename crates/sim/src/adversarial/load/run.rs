@@ -12,8 +12,9 @@ use commonware_cryptography::Signer as _;
 use plexus_state::beacon::DevBeacon;
 use plexus_state::dispute::AuditStage;
 use plexus_state::{Genesis, GenesisValidator, JobStatus, State, build_block};
+use plexus_types::ContentHash;
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
-use plexus_types::{Address, Digest, PLX, Payload, hash};
+use plexus_types::{Address, Digest, PLX, Payload};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,9 +215,13 @@ impl<'a> Sim<'a> {
                 payloads.push((
                     consumer,
                     Payload::JobPost {
-                        module: hash(&[b"sim/module"]),
+                        module: ContentHash::of_parts(&[b"sim/module"]),
                         blobs: Vec::new(),
-                        input: hash(&[b"sim/input", &height.to_le_bytes(), &n.to_le_bytes()]),
+                        input: ContentHash::of_parts(&[
+                            b"sim/input",
+                            &height.to_le_bytes(),
+                            &n.to_le_bytes(),
+                        ]),
                         max_fuel: fuel + fuel / 4,
                         price_cap_per_mfuel: 10,
                         audit,
@@ -386,10 +391,10 @@ fn commit_payload(id: Digest, fuel: u64) -> Payload {
 fn honest_commitment(id: &Digest, fuel: u64) -> Commitment {
     let seg_fuel = plexus_state::audit::AuditParams::default().seg_fuel;
     Commitment {
-        output_hash: hash(&[b"sim/output", id.as_ref()]),
+        output_hash: ContentHash::of_parts(&[b"sim/output", id.as_ref()]),
         total_fuel: fuel,
         segments: u32::try_from(fuel.div_ceil(seg_fuel)).unwrap_or(u32::MAX),
-        trace_root: hash(&[b"sim/trace", id.as_ref()]),
+        trace_root: ContentHash::of_parts(&[b"sim/trace", id.as_ref()]),
         failed: false,
     }
 }
