@@ -44,7 +44,7 @@ use tracing::{info, warn};
 pub mod decide;
 pub mod policy;
 mod verifier;
-use decide::{Action, AuditFiles, RunOutcome, VerifierView, View, decide};
+use decide::{Action, AuditFiles, RunOutcome, VerifierView, View, carry_out_all, decide};
 pub use verifier::{AUDIT_SAFETY_BLOCKS, Drawn, Load, Step, VerifierConfig, step};
 
 /// Jobs read from the node per poll (newest first): more than a provider ever has in flight.
@@ -284,10 +284,13 @@ impl Agent {
             };
             decide(&view, &self.journal())
         };
-        for action in actions {
-            self.carry_out(action, &seen, height)?;
-        }
-        failed.map_or(Ok(()), Err)
+        let failed_action = carry_out_all(actions, |action| {
+            let job = action.job();
+            self.carry_out(action, &seen, height).inspect_err(|err| {
+                warn!(job = job.as_deref().unwrap_or("-"), %err, "not done this poll; the other jobs go on");
+            })
+        });
+        failed.or(failed_action).map_or(Ok(()), Err)
     }
 
     /// What the agent sees this poll, read from the node, its runs and its disk; and the
@@ -363,8 +366,9 @@ impl Agent {
         Ok(())
     }
 
-    /// The chain's records of the jobs this verifier audits or disputes (those whose re-run
-    /// just ended first, so their seal goes at once, not at the next poll) and its files.
+    /// The chain's records of the jobs this verifier audits or disputes (those the chain lists,
+    /// then those whose re-run just ended that the list lacks, read one by one, so a seal goes at
+    /// once, not at the next poll) and its files.
     fn look_at_audits(&mut self) -> Result<Audited, AgentError> {
         let mut jobs = Vec::new();
         for (job, result) in self.audits.ended() {

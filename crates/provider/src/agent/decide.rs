@@ -51,8 +51,8 @@ pub struct AuditFiles {
 /// What a verifying agent sees of its audits and disputes.
 #[derive(Clone, Copy, Debug)]
 pub struct VerifierView<'a> {
-    /// The chain's records of the jobs it verifies: those whose re-run just ended first, then
-    /// those the chain lists for it (each once).
+    /// The chain's records of the jobs it verifies: those the chain lists for it, then those
+    /// whose re-run just ended that the list does not hold (each once).
     pub jobs: &'a [JobDto],
     /// Per job (hex id): what it keeps on disk for the audit.
     pub files: &'a BTreeMap<String, AuditFiles>,
@@ -133,6 +133,44 @@ pub enum Action {
     ForgetAudit(HexDigest),
     /// Remove the files of audits that are no longer this agent's.
     Sweep,
+}
+
+impl Action {
+    /// The job (hex id) a job action is about; `None` for the heartbeat, the sweep and the
+    /// audit and dispute steps (those log their failures and never stop the others).
+    pub fn job(&self) -> Option<String> {
+        match self {
+            Action::NewJob(record) => Some(record.id.clone()),
+            Action::Run(job) | Action::CleanUp(job) => Some(job.id.to_string()),
+            Action::Refuse { job, .. }
+            | Action::SetPhase { job, .. }
+            | Action::Commit { job, .. } => Some(job.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Carries `actions` out in order with `carry_out`. One that fails skips the rest of its own
+/// job's actions (a commitment whose `Executed` phase could not be recorded is not sent), but
+/// never another job's: the runs that ended this poll are already taken, so a job skipped here
+/// would be run again. Gives the first failure.
+pub fn carry_out_all<E>(
+    actions: Vec<Action>,
+    mut carry_out: impl FnMut(Action) -> Result<(), E>,
+) -> Option<E> {
+    let mut first = None;
+    let mut failed_jobs = BTreeSet::new();
+    for action in actions {
+        let job = action.job();
+        if job.as_ref().is_some_and(|job| failed_jobs.contains(job)) {
+            continue;
+        }
+        if let Err(err) = carry_out(action) {
+            failed_jobs.extend(job);
+            first.get_or_insert(err);
+        }
+    }
+    first
 }
 
 /// Everything the agent does this poll, from what it sees and what it has done.

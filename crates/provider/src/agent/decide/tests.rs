@@ -209,6 +209,54 @@ fn a_finished_run_is_committed_and_not_reconciled_again_that_poll() {
 }
 
 #[test]
+fn a_failed_action_skips_only_the_rest_of_its_own_job() {
+    // Two runs ended in one poll; the host fails to send job 1's commitment, and (separately)
+    // to record job 3's phase. Job 2's result must still be recorded and sent: the runs are
+    // already taken off the channel, so dropping it would run job 2 again from scratch. Job 3's
+    // commitment must not go out when its phase could not be recorded.
+    let mut journal = journal();
+    for n in 1..=3 {
+        record(&mut journal, n, Phase::Assigned);
+    }
+    let mut seen = Seen::new((1..=3).map(|n| job(n, JobStatus::Assigned)).collect());
+    seen.finished = (1..=3)
+        .map(|n| (hex(n), RunOutcome::Ran(commitment())))
+        .collect();
+    let actions = seen.decide(&journal);
+    let mut done = Vec::new();
+    let failed = carry_out_all(actions, |action| {
+        let fails = matches!(&action, Action::Commit { job, .. } if *job == hex(1))
+            || matches!(&action, Action::SetPhase { job, .. } if *job == hex(3));
+        if fails {
+            return Err(action.job());
+        }
+        done.push(action);
+        Ok(())
+    });
+    assert_eq!(failed, Some(Some(hex(1))), "the first failure is reported");
+    let executed = Phase::Executed {
+        commitment: commitment(),
+    };
+    assert_eq!(
+        done,
+        vec![
+            Action::SetPhase {
+                job: hex(1),
+                phase: executed.clone(),
+            },
+            Action::SetPhase {
+                job: hex(2),
+                phase: executed,
+            },
+            Action::Commit {
+                job: hex(2),
+                commitment: commitment(),
+            },
+        ]
+    );
+}
+
+#[test]
 fn a_commitment_not_on_chain_is_sent_again_after_resend_after_blocks() {
     let mut journal = journal();
     let sent = Phase::CommitSent {
