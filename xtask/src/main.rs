@@ -1,7 +1,8 @@
 //! `cargo xtask`: project automation.
 //!
 //! - `cargo xtask check`: formatting, clippy with warnings denied, and the CI test profile.
-//! - `cargo xtask bench`: the release build's transaction and apply benchmarks, as JSON.
+//! - `cargo xtask bench`: the release build's apply, transaction and gemm kernel benchmarks, as
+//!   JSON.
 //! - `cargo xtask sim --seeds N [--from S] [--scenario NAME] [--json]`: the deterministic
 //!   simulation sweep (every scenario for seeds S..S+N); fails naming any failing seed.
 //! - `cargo xtask train-digits`: trains the digits job's int8 model (see `train.rs`), writes
@@ -62,6 +63,7 @@ fn main() -> Result<()> {
         "bench" => {
             run("cargo", &["build", "--release", "--bin", "plexus"])?;
             run("target/release/plexus", &["bench", "apply", "--json"])?;
+            run("target/release/plexus", &["bench", "gemm", "--json"])?;
             run(
                 "target/release/plexus",
                 &["bench", "tx", "--duration", "10", "--json"],

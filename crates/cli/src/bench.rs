@@ -69,6 +69,14 @@ pub enum BenchCommand {
         #[arg(long)]
         seg_fuel: Option<u64>,
     },
+    /// Multiply-adds per second of each exact int8 `gemm_i8` kernel this CPU runs (scalar
+    /// baseline, AVX2, AVX-512, AVX-512 VNNI) on MiniLM-like shapes, the detected kernel's ratio
+    /// to the scalar one, and a check that every kernel gives the same bits.
+    Gemm {
+        /// Timed runs of each shape; the best is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+    },
     /// What a flood that costs its sender nothing does to a node: block production, status
     /// latency and honest transfers' latency, idle and then while several clients re-post a
     /// batch of 1 000 transactions the node refuses, as fast as it answers.
@@ -137,6 +145,7 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             seg_fuel.unwrap_or(plexus_exec::SEG_FUEL_DEFAULT),
             json_mode,
         ),
+        BenchCommand::Gemm { runs } => crate::bench_gemm::bench_gemm(runs, json_mode),
         BenchCommand::Apply {
             txs,
             block_txs,

@@ -49,7 +49,7 @@ fn output(execution: &Execution) -> Result<&[u8]> {
 }
 
 /// Best wall time of `runs` calls of `f`, in milliseconds, and that run's result.
-fn best<T>(runs: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+pub(crate) fn best<T>(runs: u32, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     let mut best: Option<(f64, T)> = None;
     for _ in 0..runs.max(1) {
         let started = Instant::now();
@@ -141,7 +141,8 @@ pub fn bench_exec(
     Ok(())
 }
 
-fn round(value: f64) -> f64 {
+/// `value` to three decimals, for the JSON figures.
+pub(crate) fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_exec;
 mod bench_flood;
+mod bench_gemm;
 mod bench_kit;
 mod ceremony;
 mod devnet;

@@ -5,6 +5,129 @@
 //! summation order (scalar, SIMD lanes, another machine) gives the same bits: the kernel is exact
 //! by construction and free to be vectorized. It is written as contiguous dot products over `k`
 //! (both operands row-major along `t`) so LLVM widens i8 to i16/i32 and uses SIMD multiply-adds.
+//!
+//! The workspace builds for baseline x86-64 (SSE2), so the one safe source is also compiled under
+//! `#[target_feature]` for AVX2 and AVX-512 (with VNNI where present), and a [`Kernel`] chosen
+//! once per process from what the CPU reports runs every call ([`Kernel::detected`]). The choice
+//! changes only the speed: every kernel gives the same bits (the tests compare them on random and
+//! edge shapes), and the host call's fuel is a formula of m, n and k, so no bill, output or trace
+//! depends on it.
+
+use std::sync::OnceLock;
+
+/// The instruction sets a kernel is compiled for, slowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Scalar,
+    Avx2,
+    Avx512,
+    Avx512Vnni,
+}
+
+impl Isa {
+    const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni];
+
+    fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Avx512Vnni => "avx512vnni",
+        }
+    }
+
+    /// Whether this CPU has every feature the kernel is compiled with (`x86` lists them).
+    fn present(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => {
+                Isa::Avx512.present() && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// A `gemm_i8` kernel this CPU can run. A value exists only for a kernel whose instruction set
+/// the CPU reports (every constructor checks), which is what makes running it sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernel(Isa);
+
+/// Why [`Kernel::named`] refused a name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// No kernel has this name.
+    #[error("no gemm kernel is named {name:?} (kernels: scalar, avx2, avx512, avx512vnni)")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// The kernel exists but this CPU lacks an instruction set it needs.
+    #[error("the gemm kernel {name} needs CPU features this machine does not report")]
+    Unavailable {
+        /// The kernel's name.
+        name: &'static str,
+    },
+}
+
+impl Kernel {
+    /// The portable kernel (baseline x86-64 or any other target): the reference for the others.
+    pub const SCALAR: Kernel = Kernel(Isa::Scalar);
+
+    /// Every kernel this CPU can run, slowest first (the scalar one always).
+    pub fn available() -> Vec<Kernel> {
+        Isa::ALL
+            .into_iter()
+            .filter(|isa| isa.present())
+            .map(Kernel)
+            .collect()
+    }
+
+    /// The fastest available kernel, detected once per process: what `gemm_i8` and the host
+    /// call run. The VNNI build is never chosen: the same source compiled with VNNI on measured
+    /// slower than without it (`plexus bench gemm`: 9-11 against 12-13 G multiply-adds/s on
+    /// this project's machine type), so it stays for the benchmark and the tests until a kernel
+    /// written for `vpdpbusd` earns its place.
+    pub fn detected() -> Kernel {
+        static DETECTED: OnceLock<Kernel> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            Kernel::available()
+                .into_iter()
+                .rev()
+                .find(|kernel| kernel.0 != Isa::Avx512Vnni)
+                .unwrap_or(Kernel::SCALAR)
+        })
+    }
+
+    /// The kernel called `name` (`scalar`, `avx2`, `avx512`, `avx512vnni`), if this CPU can run it.
+    pub fn named(name: &str) -> Result<Kernel, KernelError> {
+        let isa = Isa::ALL
+            .into_iter()
+            .find(|isa| isa.name() == name)
+            .ok_or_else(|| KernelError::Unknown {
+                name: name.to_owned(),
+            })?;
+        if !isa.present() {
+            return Err(KernelError::Unavailable { name: isa.name() });
+        }
+        Ok(Kernel(isa))
+    }
+
+    /// The kernel's name, as [`Kernel::named`] takes it.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
 
 /// Bytes that are read as signed 8-bit values: `i8` slices (native callers) and `u8` slices
 /// (guest memory) share one kernel.
@@ -31,8 +154,9 @@ impl Int8 for u8 {
 /// picks for i32 here, so the inner loop has no loop-carried dependency on one register).
 const LANES: usize = 16;
 
-/// The wrapping dot product of two equally long rows.
-#[inline]
+/// The wrapping dot product of two equally long rows. Always inlined, so each kernel's
+/// `#[target_feature]` wrapper compiles it for its own instruction set.
+#[inline(always)]
 pub fn dot<T: Int8>(a: &[T], b: &[T]) -> i32 {
     let mut lanes = [0i32; LANES];
     let mut a_chunks = a.chunks_exact(LANES);
@@ -51,9 +175,30 @@ pub fn dot<T: Int8>(a: &[T], b: &[T]) -> i32 {
 }
 
 /// Calls `emit(row * n + column, dot)` for every cell of the m×n product of `a` (m×k) and `b`
-/// (n×k). The caller has checked the slice lengths.
+/// (n×k) with `kernel`. The caller has checked the slice lengths.
 #[inline]
 pub(crate) fn products<T: Int8>(
+    kernel: Kernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    emit: impl FnMut(usize, i32),
+) {
+    match kernel.0 {
+        Isa::Scalar => portable_products(m, n, k, a, b, emit),
+        #[cfg(target_arch = "x86_64")]
+        isa => x86::products(isa, m, n, k, a, b, emit),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("only the scalar kernel is available off x86_64"),
+    }
+}
+
+/// The one kernel source: plain Rust that LLVM vectorizes for whatever features the function it
+/// is inlined into enables.
+#[inline(always)]
+fn portable_products<T: Int8>(
     m: usize,
     n: usize,
     k: usize,
@@ -68,6 +213,66 @@ pub(crate) fn products<T: Int8>(
     for (row, a_row) in a.chunks_exact(k).take(m).enumerate() {
         for (column, b_row) in b.chunks_exact(k).take(n).enumerate() {
             emit(row * n + column, dot(a_row, b_row));
+        }
+    }
+}
+
+/// [`portable_products`] compiled for each x86-64 instruction set beyond the baseline.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Int8, Isa, portable_products};
+
+    #[target_feature(enable = "avx2")]
+    fn avx2<T: Int8>(m: usize, n: usize, k: usize, a: &[T], b: &[T], emit: impl FnMut(usize, i32)) {
+        portable_products(m, n, k, a, b, emit);
+    }
+
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn avx512<T: Int8>(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[T],
+        b: &[T],
+        emit: impl FnMut(usize, i32),
+    ) {
+        portable_products(m, n, k, a, b, emit);
+    }
+
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn avx512_vnni<T: Int8>(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[T],
+        b: &[T],
+        emit: impl FnMut(usize, i32),
+    ) {
+        portable_products(m, n, k, a, b, emit);
+    }
+
+    /// Runs the kernel for `isa`, which a [`super::Kernel`] holds only if the CPU has it.
+    // The one place the crate needs `unsafe`: calling code compiled for features the baseline
+    // target does not promise.
+    #[allow(unsafe_code)]
+    pub(super) fn products<T: Int8>(
+        isa: Isa,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[T],
+        b: &[T],
+        emit: impl FnMut(usize, i32),
+    ) {
+        match isa {
+            Isa::Scalar => portable_products(m, n, k, a, b, emit),
+            // SAFETY: a `Kernel` holds `isa` only after `Isa::present` found every feature the
+            // function enables on this CPU (`Kernel::available`, `Kernel::named`).
+            Isa::Avx2 => unsafe { avx2(m, n, k, a, b, emit) },
+            // SAFETY: as above.
+            Isa::Avx512 => unsafe { avx512(m, n, k, a, b, emit) },
+            // SAFETY: as above.
+            Isa::Avx512Vnni => unsafe { avx512_vnni(m, n, k, a, b, emit) },
         }
     }
 }
@@ -91,8 +296,23 @@ pub struct GemmShapeError {
 }
 
 /// `C = (accumulate ? C : 0) + A · Bᵀ` with A m×k and B n×k i8 row-major and C m×n i32
-/// row-major, wrapping. The same kernel as the `gemm_i8` host call.
+/// row-major, wrapping. The same kernel as the `gemm_i8` host call ([`Kernel::detected`]).
 pub fn gemm_i8(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[i8],
+    b: &[i8],
+    c: &mut [i32],
+    accumulate: bool,
+) -> Result<(), GemmShapeError> {
+    gemm_i8_with(Kernel::detected(), m, n, k, a, b, c, accumulate)
+}
+
+/// [`gemm_i8`] on a chosen kernel (tests and benchmarks compare them).
+#[allow(clippy::too_many_arguments)] // gemm_i8's arguments plus the kernel
+pub fn gemm_i8_with(
+    kernel: Kernel,
     m: usize,
     n: usize,
     k: usize,
@@ -114,7 +334,7 @@ pub fn gemm_i8(
             c: c.len(),
         });
     }
-    products(m, n, k, a, b, |cell, sum| {
+    products(kernel, m, n, k, a, b, |cell, sum| {
         c[cell] = if accumulate {
             c[cell].wrapping_add(sum)
         } else {
@@ -144,38 +364,143 @@ mod tests {
         }
     }
 
+    /// Values in one of four styles: uniform, all -128, all 127, or -128 and 127 mixed (the
+    /// extremes exercise the widest products and the wrapping).
+    fn values(rng: &mut ChaCha8Rng, len: usize, style: u8) -> Vec<i8> {
+        (0..len)
+            .map(|_| match style {
+                0 => rng.random(),
+                1 => i8::MIN,
+                2 => i8::MAX,
+                _ if rng.random() => i8::MIN,
+                _ => i8::MAX,
+            })
+            .collect()
+    }
+
+    /// Runs one case on every available kernel, as `gemm_i8_with` over i8 and as the host call's
+    /// `products` over u8, and asserts each gives the naive reference's bits.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        seed: u64,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[i8],
+        b: &[i8],
+        start: &[i32],
+        acc: bool,
+    ) {
+        let mut want = start.to_vec();
+        naive(m, n, k, a, b, &mut want, acc);
+        let mut want_plain = start.to_vec();
+        naive(m, n, k, a, b, &mut want_plain, false);
+        let a_bytes: Vec<u8> = a.iter().map(|&x| x as u8).collect();
+        let b_bytes: Vec<u8> = b.iter().map(|&x| x as u8).collect();
+        for kernel in Kernel::available() {
+            let name = kernel.name();
+            let mut got = start.to_vec();
+            gemm_i8_with(kernel, m, n, k, a, b, &mut got, acc).unwrap();
+            assert!(
+                got == want,
+                "seed {seed:#x}: kernel {name} differs from the reference on {m}x{n}x{k} acc={acc}"
+            );
+            let mut cells = start.to_vec();
+            products(kernel, m, n, k, &a_bytes, &b_bytes, |cell, sum| {
+                cells[cell] = sum
+            });
+            assert!(
+                cells == want_plain,
+                "seed {seed:#x}: kernel {name} over u8 differs from the reference on {m}x{n}x{k}"
+            );
+        }
+    }
+
     #[test]
-    fn matches_naive_reference_on_random_shapes() {
+    fn every_kernel_matches_the_reference_on_random_shapes() {
         let seed = 0x9e37_79b9_u64;
-        println!("gemm seed {seed}");
+        let names: Vec<_> = Kernel::available().iter().map(|k| k.name()).collect();
+        println!("gemm seed {seed:#x}, kernels {names:?}");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        for round in 0..60 {
+        for _ in 0..60 {
             let m = rng.random_range(0..9usize);
             let n = rng.random_range(0..9usize);
-            let k = rng.random_range(0..70usize);
-            let accumulate = rng.random_range(0..2u8) == 1;
-            let a: Vec<i8> = (0..m * k).map(|_| rng.random()).collect();
-            let b: Vec<i8> = (0..n * k).map(|_| rng.random()).collect();
+            let k = rng.random_range(0..200usize);
+            let acc = rng.random();
+            let style = rng.random_range(0..4u8);
+            let a = values(&mut rng, m * k, style);
+            let b = values(&mut rng, n * k, style);
             let start: Vec<i32> = (0..m * n).map(|_| rng.random()).collect();
-            let mut want = start.clone();
-            naive(m, n, k, &a, &b, &mut want, accumulate);
-            let mut got = start.clone();
-            gemm_i8(m, n, k, &a, &b, &mut got, accumulate).unwrap();
-            assert_eq!(got, want, "round {round}: {m}x{n}x{k} acc={accumulate}");
+            check(seed, m, n, k, &a, &b, &start, acc);
+        }
+    }
+
+    #[test]
+    fn every_kernel_matches_the_reference_on_edge_sizes() {
+        // Around every vector width (16, 32, 64 bytes) and the MiniLM widths (384, 1536).
+        const K: [usize; 16] = [
+            0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 384, 1536,
+        ];
+        const MN: [(usize, usize); 9] = [
+            (1, 1),
+            (1, 3),
+            (2, 2),
+            (3, 1),
+            (3, 3),
+            (2, 1),
+            (7, 5),
+            (4, 17),
+            (16, 9),
+        ];
+        let seed = 0xed9e_u64;
+        println!("gemm edge seed {seed:#x}");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for k in K {
+            for (m, n) in MN {
+                let style = rng.random_range(0..4u8);
+                let a = values(&mut rng, m * k, style);
+                let b = values(&mut rng, n * k, style);
+                let start: Vec<i32> = (0..m * n).map(|_| rng.random()).collect();
+                check(seed, m, n, k, &a, &b, &start, false);
+                check(seed, m, n, k, &a, &b, &start, true);
+            }
         }
     }
 
     #[test]
     fn extreme_values_wrap_like_the_reference() {
         // k large enough that i8::MIN * i8::MIN sums overflow i32: wrapping is the definition.
-        let (m, n, k) = (1, 1, 140_000);
-        let a = vec![i8::MIN; k];
-        let b = vec![i8::MIN; k];
-        let mut want = vec![i32::MAX];
-        naive(m, n, k, &a, &b, &mut want, true);
-        let mut got = vec![i32::MAX];
-        gemm_i8(m, n, k, &a, &b, &mut got, true).unwrap();
-        assert_eq!(got, want);
+        // Rows of -128 against rows of -128 and of 127, from i32::MAX and i32::MIN.
+        let (m, n, k) = (2, 2, 140_000);
+        let a = vec![i8::MIN; m * k];
+        let b: Vec<i8> = [vec![i8::MIN; k], vec![i8::MAX; k]].concat();
+        let start = [i32::MAX, i32::MIN, i32::MIN, i32::MAX];
+        check(0, m, n, k, &a, &b, &start, true);
+        check(0, m, n, k, &a, &b, &start, false);
+    }
+
+    #[test]
+    fn kernels_are_named_and_detected_from_the_cpu() {
+        let available = Kernel::available();
+        assert_eq!(available[0], Kernel::SCALAR);
+        // The fastest build that is not the VNNI one (measured slower; see `detected`).
+        let fastest = available.iter().rev().find(|k| k.0 != Isa::Avx512Vnni);
+        assert_eq!(Some(&Kernel::detected()), fastest);
+        for isa in Isa::ALL {
+            match Kernel::named(isa.name()) {
+                Ok(kernel) => assert!(available.contains(&kernel), "{}", isa.name()),
+                Err(err) => {
+                    assert_eq!(err, KernelError::Unavailable { name: isa.name() });
+                    assert!(!available.contains(&Kernel(isa)));
+                }
+            }
+        }
+        assert_eq!(
+            Kernel::named("avx9"),
+            Err(KernelError::Unknown {
+                name: "avx9".to_owned()
+            })
+        );
     }
 
     #[test]

@@ -212,9 +212,17 @@ fn gemm_i8(
     let scratch = &mut state.scratch;
     scratch.clear();
     scratch.resize(m * n, 0);
-    gemm::products(m, n, k, &data[a_range], &data[b_range], |cell, sum| {
-        scratch[cell] = sum;
-    });
+    gemm::products(
+        gemm::Kernel::detected(),
+        m,
+        n,
+        k,
+        &data[a_range],
+        &data[b_range],
+        |cell, sum| {
+            scratch[cell] = sum;
+        },
+    );
     let out = &mut data[c_range];
     for (cell, sum) in out.chunks_exact_mut(4).zip(scratch.iter()) {
         let old = if accumulate != 0 {

@@ -35,7 +35,7 @@ pub use checkpoint::{
     Checkpoint, CheckpointSink, DiscardCheckpoints, MemoryCheckpoints, NewPage, PageSource,
 };
 pub use engine::{Compiled, Engine, EngineError, EngineOptions};
-pub use gemm::{GemmShapeError, gemm_i8};
+pub use gemm::{GemmShapeError, Kernel, KernelError, gemm_i8, gemm_i8_with};
 pub use host::{job_seed, random_bytes};
 pub use plexus_types::trace::{GlobalValue, TrapCode};
 pub use run::{
