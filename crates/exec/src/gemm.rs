@@ -222,34 +222,26 @@ fn portable_products<T: Int8>(
 mod x86 {
     use super::{Int8, Isa, portable_products};
 
-    #[target_feature(enable = "avx2")]
-    fn avx2<T: Int8>(m: usize, n: usize, k: usize, a: &[T], b: &[T], emit: impl FnMut(usize, i32)) {
-        portable_products(m, n, k, a, b, emit);
+    /// One wrapper per instruction set: the same body, compiled with `features` enabled.
+    macro_rules! kernel {
+        ($name:ident, $features:literal) => {
+            #[target_feature(enable = $features)]
+            fn $name<T: Int8>(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[T],
+                b: &[T],
+                emit: impl FnMut(usize, i32),
+            ) {
+                portable_products(m, n, k, a, b, emit);
+            }
+        };
     }
 
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn avx512<T: Int8>(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[T],
-        b: &[T],
-        emit: impl FnMut(usize, i32),
-    ) {
-        portable_products(m, n, k, a, b, emit);
-    }
-
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn avx512_vnni<T: Int8>(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[T],
-        b: &[T],
-        emit: impl FnMut(usize, i32),
-    ) {
-        portable_products(m, n, k, a, b, emit);
-    }
+    kernel!(avx2, "avx2");
+    kernel!(avx512, "avx2,avx512f,avx512bw,avx512vl");
+    kernel!(avx512_vnni, "avx2,avx512f,avx512bw,avx512vl,avx512vnni");
 
     /// Runs the kernel for `isa`, which a [`super::Kernel`] holds only if the CPU has it.
     // The one place the crate needs `unsafe`: calling code compiled for features the baseline
