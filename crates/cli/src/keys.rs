@@ -8,13 +8,7 @@ use rand::Rng as _;
 use std::path::{Path, PathBuf};
 
 pub fn home() -> PathBuf {
-    if let Some(home) = std::env::var_os("PLEXUS_HOME") {
-        return PathBuf::from(home);
-    }
-    let user = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    user.join(".plexus")
+    plexus_exec::builtin::plexus_home()
 }
 
 fn dir() -> PathBuf {

@@ -40,6 +40,22 @@ pub const ALL: [Builtin; 2] = [
     },
 ];
 
+/// Plexus's home directory: `$PLEXUS_HOME`, else `~/.plexus` (the keystore, devnet and provider
+/// data and the models live under it).
+pub fn plexus_home() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("PLEXUS_HOME") {
+        return home.into();
+    }
+    let user = std::env::var_os("HOME").map_or_else(|| ".".into(), std::path::PathBuf::from);
+    user.join(".plexus")
+}
+
+/// Where converted model weights live: `$PLEXUS_MODELS`, else `models` under [`plexus_home`].
+/// `cargo xtask models` writes there and `plexus job run` reads from there.
+pub fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("PLEXUS_MODELS").map_or_else(|| plexus_home().join("models"), Into::into)
+}
+
 /// The built-in module called `name`.
 pub fn lookup(name: &str) -> Option<&'static Builtin> {
     ALL.iter().find(|b| b.name == name)

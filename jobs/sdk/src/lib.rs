@@ -16,7 +16,9 @@
 //! deterministically. Guest crates must therefore be `no_std` on wasm32 (they may use `alloc`):
 //! `#![cfg_attr(target_arch = "wasm32", no_std)]`, so that their native `cdylib` still links std.
 //!
-//! [`classify`] holds the output encoding shared by the classifier jobs (labels and logits).
+//! [`classify`] holds the output encoding shared by the classifier jobs (labels and logits);
+//! [`nn`] the transformer building blocks (int8 linear layers over `gemm_i8`, LayerNorm, GELU,
+//! softmax, attention, pooling).
 
 #![no_std]
 
@@ -27,6 +29,7 @@ pub mod classify;
 pub mod heap;
 mod host;
 mod job;
+pub mod nn;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
