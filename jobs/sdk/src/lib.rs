@@ -18,7 +18,8 @@
 //!
 //! [`classify`] holds the output encoding shared by the classifier jobs (labels and logits);
 //! [`nn`] the transformer building blocks (int8 linear layers over `gemm_i8`, LayerNorm, GELU,
-//! softmax, attention, pooling).
+//! softmax, attention, pooling); [`wordpiece`] the BERT WordPiece tokenizer (a `vocab.txt` in, the
+//! token ids HuggingFace `tokenizers` gives out).
 
 #![no_std]
 
@@ -32,6 +33,7 @@ mod job;
 pub mod nn;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+pub mod wordpiece;
 
 pub use host::{Host, VecHost, gemm_i8_reference, i8_as_u8_mut, splitmix_fill};
 pub use job::{Job, OutputRecord, run_native};
