@@ -26,7 +26,7 @@ pub mod input;
 pub mod weights;
 
 pub use input::{InputError, Mode, decode_output, encode_input};
-pub use weights::Weights;
+pub use weights::{Weights, WeightsError};
 
 /// The embedding width.
 pub const DIM: usize = 384;
