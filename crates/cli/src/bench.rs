@@ -77,6 +77,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: u32,
     },
+    /// The MiniLM embedding job over the texts of a file: sentences per second metered (one
+    /// core, with checkpoints, as a provider runs it), natively and in precise mode, the
+    /// metered-over-native ratio, the gemm kernel's figures, and whether the baseline x86-64
+    /// codegen gives the same output hash, fuel and trace root. Needs `cargo xtask models`.
+    Models {
+        /// One text per line (`cargo xtask bench models` passes the dev set's 500 texts).
+        #[arg(long)]
+        texts: std::path::PathBuf,
+        /// Runs of each variant; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
     /// What a flood that costs its sender nothing does to a node: block production, status
     /// latency and honest transfers' latency, idle and then while several clients re-post a
     /// batch of 1 000 transactions the node refuses, as fast as it answers.
@@ -146,6 +158,9 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             json_mode,
         ),
         BenchCommand::Gemm { runs } => crate::bench_gemm::bench_gemm(runs, json_mode),
+        BenchCommand::Models { texts, runs } => {
+            crate::bench_models::bench_models(&texts, runs, json_mode)
+        }
         BenchCommand::Apply {
             txs,
             block_txs,

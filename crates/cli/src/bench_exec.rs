@@ -19,7 +19,7 @@ use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::json;
 use std::{sync::Arc, time::Instant};
 
-fn engine(metering: bool, baseline_isa: bool) -> Result<Engine> {
+pub(crate) fn engine(metering: bool, baseline_isa: bool) -> Result<Engine> {
     Ok(Engine::new(EngineOptions {
         metering,
         baseline_isa,

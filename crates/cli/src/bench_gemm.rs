@@ -68,7 +68,9 @@ fn measure(kernel: Kernel, shapes: &[Shape], runs: u32) -> Result<Measured> {
     })
 }
 
-pub fn bench_gemm(runs: u32, json_mode: bool) -> Result<()> {
+/// The seeded shapes, every available kernel's figures over them (scalar first) and the seed;
+/// fails if any kernel's bits differ from the scalar kernel's.
+fn measure_all(runs: u32) -> Result<(Vec<Shape>, Vec<Measured>, u64)> {
     let seed = 0x6e33_u64;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut shapes = Vec::new();
@@ -92,11 +94,30 @@ pub fn bench_gemm(runs: u32, json_mode: bool) -> Result<()> {
             );
         }
     }
+    Ok((shapes, measured, seed))
+}
+
+/// `gemm_gmacs` (the detected kernel) and `gemm_gmacs_baseline` (scalar), for other benchmarks'
+/// reports.
+pub(crate) fn headline(runs: u32) -> Result<(f64, f64)> {
+    let (_, measured, _) = measure_all(runs)?;
+    Ok((dispatched(&measured).gmacs, measured[0].gmacs))
+}
+
+/// The figures of the kernel `gemm_i8` dispatches to (the scalar one's if none matches).
+fn dispatched(measured: &[Measured]) -> &Measured {
     let detected = Kernel::detected();
-    let dispatched = measured
+    measured
         .iter()
         .find(|figures| figures.kernel == detected)
-        .unwrap_or(scalar);
+        .unwrap_or(&measured[0])
+}
+
+pub fn bench_gemm(runs: u32, json_mode: bool) -> Result<()> {
+    let (shapes, measured, seed) = measure_all(runs)?;
+    let scalar = &measured[0];
+    let detected = Kernel::detected();
+    let dispatched = dispatched(&measured);
     let speedup = dispatched.gmacs / scalar.gmacs;
     let labels: Vec<String> = shapes
         .iter()

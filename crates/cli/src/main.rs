@@ -5,6 +5,7 @@ mod bench_exec;
 mod bench_flood;
 mod bench_gemm;
 mod bench_kit;
+mod bench_models;
 mod ceremony;
 mod devnet;
 mod job;

@@ -2,6 +2,11 @@
 //! under `jobs/build/` (`cargo xtask jobs --check` proves the committed bytes are what the
 //! sources build to). `plexus job run --module digits` and the provider's start-up benchmark
 //! resolve them here.
+//!
+//! A module whose blobs are too large for the repository (real model weights) names them as
+//! [`ModelFile`]s instead: files under [`models_dir`] that `cargo xtask models` fetches and
+//! converts, each pinned by its BLAKE3 hash, so the bytes a job names are the bytes the sources
+//! say.
 
 use plexus_types::ContentHash;
 
@@ -15,6 +20,68 @@ pub struct Builtin {
     pub wasm: &'static [u8],
     /// The blobs the module expects, in order.
     pub blobs: &'static [&'static [u8]],
+    /// Blobs read from the models directory, in order after `blobs`.
+    pub model_files: &'static [ModelFile],
+}
+
+/// A converted model file a built-in module reads as a blob.
+pub struct ModelFile {
+    /// Its path under [`models_dir`].
+    pub path: &'static str,
+    /// Its BLAKE3 hash, lower-case hex: what `cargo xtask models` writes.
+    pub hash: &'static str,
+}
+
+/// Why a built-in module's model files cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file is not there.
+    #[error("{path} is missing: run `cargo xtask models` to fetch and convert the weights")]
+    Missing {
+        /// The file looked for.
+        path: std::path::PathBuf,
+    },
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What reading it said.
+        source: std::io::Error,
+    },
+    /// The file's bytes are not the pinned ones.
+    #[error("{path} hashes to {got}, not the pinned {want}: run `cargo xtask models` again")]
+    Mismatch {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its hash.
+        got: ContentHash,
+        /// The pinned hash.
+        want: &'static str,
+    },
+}
+
+impl ModelFile {
+    /// The file's bytes from [`models_dir`], checked against the pinned hash.
+    pub fn read(&self) -> Result<Vec<u8>, ModelError> {
+        let path = models_dir().join(self.path);
+        let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ModelError::Missing { path: path.clone() },
+            _ => ModelError::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let got = ContentHash::of(&bytes);
+        if got.to_string() != self.hash {
+            return Err(ModelError::Mismatch {
+                path,
+                got,
+                want: self.hash,
+            });
+        }
+        Ok(bytes)
+    }
 }
 
 impl Builtin {
@@ -22,21 +89,48 @@ impl Builtin {
     pub fn hash(&self) -> ContentHash {
         ContentHash::of(self.wasm)
     }
+
+    /// Every blob the module reads, in the job's order: the embedded ones, then the model files.
+    pub fn load_blobs(&self) -> Result<Vec<Vec<u8>>, ModelError> {
+        let mut blobs: Vec<Vec<u8>> = self.blobs.iter().map(|b| b.to_vec()).collect();
+        for file in self.model_files {
+            blobs.push(file.read()?);
+        }
+        Ok(blobs)
+    }
 }
 
 /// Every built-in module.
-pub const ALL: [Builtin; 2] = [
+pub const ALL: [Builtin; 3] = [
     Builtin {
         name: "digits",
         about: "int8 MLP classifying 8x8 digit images (UCI optical digits), weights as blob 0",
         wasm: include_bytes!("../../../jobs/build/digits.wasm"),
         blobs: &[include_bytes!("../../../jobs/build/digits.weights")],
+        model_files: &[],
     },
     Builtin {
         name: "cnn",
         about: "int8 convolutional network over 64x64 images, weights drawn from the job's seed",
         wasm: include_bytes!("../../../jobs/build/cnn.wasm"),
         blobs: &[],
+        model_files: &[],
+    },
+    Builtin {
+        name: "minilm",
+        about: "all-MiniLM-L6-v2 sentence embeddings (384-d), int8, WordPiece in the job; weights from `cargo xtask models`",
+        wasm: include_bytes!("../../../jobs/build/minilm.wasm"),
+        blobs: &[],
+        model_files: &[
+            ModelFile {
+                path: "minilm/minilm.weights",
+                hash: "7ad6b857bea7952cf0d2d715f0b52de535266b8055b96474d5f9e9b9d9bd6b3d",
+            },
+            ModelFile {
+                path: "minilm/vocab.txt",
+                hash: "29a772c92cf4b7bc8f4c52d801f03d36ad8528ef964f856dadc4c4e7cb14e451",
+            },
+        ],
     },
 ];
 

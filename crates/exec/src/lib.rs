@@ -52,8 +52,11 @@ pub use plexus_types::limits::MEMORY_PAGES_MAX;
 pub const TABLE_ELEMENTS_MAX: u64 = 65_536;
 /// Largest input, in bytes.
 pub const INPUT_BYTES_MAX: usize = 16 << 20;
-/// Largest output, in bytes.
-pub const OUTPUT_BYTES_MAX: usize = 1 << 20;
+/// Largest output, in bytes: as large as the input, so one MiniLM job returns 10,000 embeddings
+/// (8 + 10,000 * 384 * 4 = 15.4 MB). The output lives in guest memory and is hashed once at the
+/// end; the provider stores it and serves it to the consumer, who checks it against the
+/// commitment's hash, so a larger output costs storage and transfer, not verification.
+pub const OUTPUT_BYTES_MAX: usize = 16 << 20;
 /// Default fuel per segment: about 30 ms of the cnn job on the 2-core CI machine type. A
 /// checkpoint compares the whole memory with the previous one (about 1.2 ms for the cnn job's
 /// 6.4 MB, bound by memory bandwidth) and hashes the changed pages, so checkpoints cost about 5%

@@ -4,6 +4,7 @@
 use crate::{DIM, TEXT_BYTES_MAX, TEXTS_MAX};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 /// How the linear layers multiply.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,8 +83,9 @@ fn take_u32(bytes: &[u8], at: &mut usize) -> Result<u32, InputError> {
     Ok(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
 }
 
-/// Decodes an input: the mode and the texts.
-pub fn decode_input(bytes: &[u8]) -> Result<(Mode, Vec<String>), InputError> {
+/// Checks an input without copying it: the mode and where each text lies in `bytes` (every
+/// range is valid UTF-8).
+pub fn parse_input(bytes: &[u8]) -> Result<(Mode, Vec<Range<usize>>), InputError> {
     let mode = match bytes.first() {
         Some(0) => Mode::Default,
         Some(1) => Mode::Precise,
@@ -104,13 +106,23 @@ pub fn decode_input(bytes: &[u8]) -> Result<(Mode, Vec<String>), InputError> {
         let raw = bytes
             .get(at..at + len)
             .ok_or(InputError::Malformed("ends inside a text"))?;
+        core::str::from_utf8(raw).map_err(|_| InputError::NotUtf8(index))?;
+        texts.push(at..at + len);
         at += len;
-        let text = core::str::from_utf8(raw).map_err(|_| InputError::NotUtf8(index))?;
-        texts.push(String::from(text));
     }
     if at != bytes.len() {
         return Err(InputError::Malformed("bytes after the last text"));
     }
+    Ok((mode, texts))
+}
+
+/// Decodes an input: the mode and the texts.
+pub fn decode_input(bytes: &[u8]) -> Result<(Mode, Vec<String>), InputError> {
+    let (mode, ranges) = parse_input(bytes)?;
+    let texts = ranges
+        .into_iter()
+        .map(|r| String::from_utf8_lossy(&bytes[r]).into_owned())
+        .collect();
     Ok((mode, texts))
 }
 

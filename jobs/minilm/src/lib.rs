@@ -23,9 +23,11 @@
 extern crate alloc;
 
 pub mod input;
+pub mod model;
 pub mod weights;
 
 pub use input::{InputError, Mode, decode_output, encode_input};
+pub use model::MiniLmJob;
 pub use weights::{Weights, WeightsError};
 
 /// The embedding width.
@@ -41,7 +43,13 @@ pub const TEXTS_MAX: usize = 10_000;
 pub const TEXT_BYTES_MAX: usize = 64 * 1024;
 /// Tokens embedded per `step` call (a step takes whole texts, at least one).
 pub const STEP_TOKENS: usize = 512;
+/// The most input bytes the job reads (the executor's `INPUT_BYTES_MAX`, 16 MiB).
+pub const INPUT_BYTES_MAX: usize = 16 << 20;
+/// The most bytes of the vocabulary blob (BERT's vocab.txt is 231 KB).
+pub const VOCAB_BYTES_MAX: usize = 1 << 20;
 /// The blob index of the weights.
 pub const WEIGHTS_BLOB: usize = 0;
 /// The blob index of the vocabulary.
 pub const VOCAB_BLOB: usize = 1;
+
+plexus_guest::export_job!(crate::MiniLmJob);

@@ -244,8 +244,8 @@ fn an_invalid_output_record_bills_the_work_done() {
     let work = valid.total_fuel;
     assert!(work > 400_000, "four steps of 100 000 iterations: {work}");
     for (record, trap) in [
-        // 2 MiB named: more than OUTPUT_BYTES_MAX.
-        (r#"\10\00\00\00\00\00\20\00"#, TrapCode::OutputTooLarge),
+        // 32 MiB named: more than OUTPUT_BYTES_MAX.
+        (r#"\10\00\00\00\00\00\00\02"#, TrapCode::OutputTooLarge),
         // Bytes past the end of memory.
         (r#"\00\00\01\00\08\00\00\00"#, TrapCode::OutputOutOfBounds),
     ] {

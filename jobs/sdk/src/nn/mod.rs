@@ -114,11 +114,14 @@ impl Linear {
         host.gemm_i8(m, n, k, &q[..m * k], &self.weight, &mut acc[..m * n], false);
         self.dequantize_into(&acc[..m * n], &scale[..m], m, y, false);
         if precise {
-            for i in 0..m {
-                let s = scale[i];
-                for t in 0..k {
-                    let at = i * k + t;
-                    residual[at] = x[at] - f32::from(q[at]) * s;
+            for (i, s) in scale[..m].iter().enumerate() {
+                let rows = i * k..(i + 1) * k;
+                for ((r, v), qv) in residual[rows.clone()]
+                    .iter_mut()
+                    .zip(&x[rows.clone()])
+                    .zip(&q[rows])
+                {
+                    *r = v - f32::from(*qv) * s;
                 }
             }
             quantize_rows(&residual[..m * k], m, k, q, scale);

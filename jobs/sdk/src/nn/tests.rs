@@ -128,7 +128,7 @@ fn gelu_and_softmax_match_their_definitions() {
     let mut x = vec![-3.0f32, -1.0, 0.0, 1.0, 3.0];
     gelu(&mut x);
     // x * Phi(x): Phi(1) = 0.841345, Phi(3) = 0.998650.
-    let want = [-0.0040497, -0.158655, 0.0, 0.841345, 2.995950];
+    let want = [-0.004_05, -0.158_655, 0.0, 0.841_345, 2.995_95];
     for (got, want) in x.iter().zip(want) {
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
     }

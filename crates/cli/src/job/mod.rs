@@ -11,7 +11,6 @@ use plexus_client::{
     Client, RetryPolicy, dispute,
     dto::{AuditKind, HexDigest, JobDto, JobStatus, Turn},
 };
-use plexus_exec::builtin::{self, Builtin};
 use plexus_types::ContentHash;
 
 use plexus_types::{
@@ -20,7 +19,10 @@ use plexus_types::{
     hash::parse_digest,
     job::AuditClass,
 };
-use serde_json::{Value, json};
+use serde_json::json;
+mod module;
+
+use module::{Module, decode_output, output_text, read_input, resolve_module};
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
@@ -52,14 +54,19 @@ pub struct JobRunArgs {
     /// The paying key's name.
     #[arg(long)]
     from: String,
-    /// A built-in module (`digits`, `cnn`) or the path of a `.wasm` file.
+    /// A built-in module (`digits`, `cnn`, `minilm`) or the path of a `.wasm` file.
     #[arg(long)]
     module: String,
     /// The input file. For `digits`: CSV rows of exactly 64 integers 0..16 (an 8x8 image,
     /// row-major: the data set's rows without the label). For `cnn`: the number of random 64x64
-    /// images to classify. For a `.wasm` path: the raw input bytes.
+    /// images to classify. For `minilm`: one UTF-8 text per line (at most 10,000), embedded in
+    /// order. For a `.wasm` path: the raw input bytes.
     #[arg(long)]
     input: PathBuf,
+    /// minilm: a second int8 pass over the activations' rounding residual (twice the fuel;
+    /// cosine to float32 above 0.9995 instead of 0.997).
+    #[arg(long)]
+    precise: bool,
     /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
     #[arg(long = "blob")]
     blobs: Vec<PathBuf>,
@@ -170,86 +177,6 @@ fn parse_hash(text: &str) -> Result<Digest> {
 
 fn parse_content_hash(text: &str) -> Result<ContentHash> {
     ContentHash::parse(text).with_context(|| format!("{text:?} is not a 64-hex-digit hash"))
-}
-
-/// How a built-in module's input file is read and its output shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// CSV rows of 64 pixels 0..16 in; labels and logits out.
-    Digits,
-    /// A number N of random 64x64 images in; labels and logits out.
-    Cnn,
-}
-
-impl Kind {
-    fn of(builtin: &Builtin) -> Option<Kind> {
-        match builtin.name {
-            "digits" => Some(Kind::Digits),
-            "cnn" => Some(Kind::Cnn),
-            _ => None,
-        }
-    }
-}
-
-/// A module to run: its bytes, the blobs it needs, and how to read its input and output.
-struct Module {
-    wasm: Vec<u8>,
-    blobs: Vec<Vec<u8>>,
-    kind: Option<Kind>,
-}
-
-fn resolve_module(name: &str) -> Result<Module> {
-    if let Some(found) = builtin::lookup(name) {
-        return Ok(Module {
-            wasm: found.wasm.to_vec(),
-            blobs: found.blobs.iter().map(|b| b.to_vec()).collect(),
-            kind: Kind::of(found),
-        });
-    }
-    let path = PathBuf::from(name);
-    if !path.exists() {
-        bail!(
-            "--module {name:?} is neither a built-in module ({}) nor a file",
-            builtin::names().join(", ")
-        );
-    }
-    let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A path to a built-in module's bytes is that module: its blobs and its input and output.
-    if let Some(found) = builtin::by_hash(&ContentHash::of(&wasm)) {
-        return resolve_module(found.name);
-    }
-    Ok(Module {
-        wasm,
-        blobs: Vec::new(),
-        kind: None,
-    })
-}
-
-fn read_input(module: &Module, path: &PathBuf) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = || {
-        String::from_utf8(raw.clone())
-            .with_context(|| format!("--input {} is not UTF-8 text", path.display()))
-    };
-    match module.kind {
-        Some(Kind::Digits) => {
-            let rows = plexus_job_digits::parse_csv_rows(&text()?)
-                .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))?;
-            plexus_job_digits::encode_input(&rows)
-                .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))
-        }
-        Some(Kind::Cnn) => {
-            let images: usize = text()?.trim().parse().with_context(|| {
-                format!(
-                    "--input {}: the cnn module takes a number of images",
-                    path.display()
-                )
-            })?;
-            plexus_job_cnn::random_input(images as u64, images)
-                .map_err(|e| anyhow::anyhow!("--input {}: {e}", path.display()))
-        }
-        None => Ok(raw),
-    }
 }
 
 /// The chain's view of the job, once per poll.
@@ -406,22 +333,6 @@ fn failure(client: &Client, job: &JobDto) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
-    let kind = builtin::by_hash(&job.module.0).and_then(Kind::of);
-    if kind.is_some() && !job.failed.unwrap_or(false) {
-        return match plexus_guest::classify::decode_output(bytes) {
-            Ok(output) => json!({"labels": output.labels, "logits": output.logits}),
-            Err(err) => {
-                json!({"undecodable": err.to_string(), "hex": plexus_client::hex_encode(bytes)})
-            }
-        };
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => json!({"text": text}),
-        Err(_) => json!({"hex": plexus_client::hex_encode(bytes)}),
-    }
-}
-
 pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<()> {
     match command {
         JobCommand::Run(args) => run(client, json_mode, args),
@@ -444,7 +355,7 @@ pub fn run_job(client: &Client, json_mode: bool, command: JobCommand) -> Result<
             crate::print(
                 json_mode,
                 json!({"job_id": current.id, "output_hash": current.output_hash, "fuel": current.total_fuel, "paid": current.paid, "output": output}),
-                format!("{}\noutput  {}", job_text(&current), output),
+                format!("{}\noutput  {}", job_text(&current), output_text(&output)),
             );
             Ok(())
         }
@@ -604,7 +515,7 @@ fn job_content(args: &JobRunArgs) -> Result<(Module, ContentHash, Vec<u8>)> {
     let admitted = plexus_exec::admit(&module.wasm)
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
     let module_hash = admitted.hash;
-    let input = read_input(&module, &args.input)?;
+    let input = read_input(&module, &args.input, args.precise)?;
     if input.len() > plexus_exec::INPUT_BYTES_MAX {
         bail!(
             "the input is {} bytes, over the executor's limit of {} bytes",
@@ -732,7 +643,7 @@ fn print_result(
         height_text(done.committed_height),
         height_text(done.finished_height),
         elapsed_ms as f64 / 1000.0,
-        output
+        output_text(&output)
     );
     crate::print(json_mode, value, text);
 }

@@ -1,0 +1,162 @@
+//! What `job run` runs: a built-in module (its blobs, how its input file is read and its output
+//! shown, how much fuel and time its input needs) or a `.wasm` file with raw input.
+
+use anyhow::{Context, Result, bail};
+use plexus_client::dto::JobDto;
+use plexus_exec::builtin::{self, Builtin};
+use plexus_job_minilm::{self as minilm, Mode};
+use plexus_types::ContentHash;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// How a built-in module's input file is read and its output shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// CSV rows of 64 pixels 0..16 in; labels and logits out.
+    Digits,
+    /// A number N of random 64x64 images in; labels and logits out.
+    Cnn,
+    /// One text per line in; one 384-d embedding per text out.
+    MiniLm,
+}
+
+impl Kind {
+    fn of(builtin: &Builtin) -> Option<Kind> {
+        match builtin.name {
+            "digits" => Some(Kind::Digits),
+            "cnn" => Some(Kind::Cnn),
+            "minilm" => Some(Kind::MiniLm),
+            _ => None,
+        }
+    }
+}
+
+/// A module to run: its bytes, the blobs it needs, and how to read its input and output.
+pub(super) struct Module {
+    pub wasm: Vec<u8>,
+    pub blobs: Vec<Vec<u8>>,
+    pub kind: Option<Kind>,
+}
+
+/// The module `--module` names: a built-in name, or a `.wasm` path (a built-in module's bytes
+/// are that module, with its blobs).
+pub(super) fn resolve_module(name: &str) -> Result<Module> {
+    if let Some(found) = builtin::lookup(name) {
+        return Ok(Module {
+            wasm: found.wasm.to_vec(),
+            blobs: found
+                .load_blobs()
+                .with_context(|| format!("the {name} module's blobs"))?,
+            kind: Kind::of(found),
+        });
+    }
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        bail!(
+            "--module {name:?} is neither a built-in module ({}) nor a file",
+            builtin::names().join(", ")
+        );
+    }
+    let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Some(found) = builtin::by_hash(&ContentHash::of(&wasm)) {
+        return resolve_module(found.name);
+    }
+    Ok(Module {
+        wasm,
+        blobs: Vec::new(),
+        kind: None,
+    })
+}
+
+/// The job's input bytes from the `--input` file, encoded as the module reads them.
+pub(super) fn read_input(module: &Module, path: &Path, precise: bool) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if precise && module.kind != Some(Kind::MiniLm) {
+        bail!("--precise is for the minilm module");
+    }
+    let text = || {
+        String::from_utf8(raw.clone())
+            .with_context(|| format!("--input {} is not UTF-8 text", path.display()))
+    };
+    let input_error =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("--input {}: {e}", path.display());
+    match module.kind {
+        Some(Kind::Digits) => {
+            let rows = plexus_job_digits::parse_csv_rows(&text()?).map_err(|e| input_error(&e))?;
+            plexus_job_digits::encode_input(&rows).map_err(|e| input_error(&e))
+        }
+        Some(Kind::Cnn) => {
+            let images: usize = text()?.trim().parse().with_context(|| {
+                format!(
+                    "--input {}: the cnn module takes a number of images",
+                    path.display()
+                )
+            })?;
+            plexus_job_cnn::random_input(images as u64, images).map_err(|e| input_error(&e))
+        }
+        Some(Kind::MiniLm) => {
+            let text = text()?;
+            let lines: Vec<&str> = text.lines().collect();
+            let mode = if precise {
+                Mode::Precise
+            } else {
+                Mode::Default
+            };
+            minilm::encode_input(&lines, mode).map_err(|e| input_error(&e))
+        }
+        None => Ok(raw),
+    }
+}
+
+/// A settled job's output as JSON: decoded for a built-in module, else text or hex.
+pub(super) fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
+    let kind = builtin::by_hash(&job.module.0).and_then(Kind::of);
+    let undecodable = |err: &dyn std::fmt::Display| json!({"undecodable": err.to_string(), "hex": plexus_client::hex_encode(bytes)});
+    match kind {
+        _ if job.failed.unwrap_or(false) => {}
+        Some(Kind::Digits | Kind::Cnn) => {
+            return match plexus_guest::classify::decode_output(bytes) {
+                Ok(output) => json!({"labels": output.labels, "logits": output.logits}),
+                Err(err) => undecodable(&err),
+            };
+        }
+        Some(Kind::MiniLm) => {
+            return match minilm::decode_output(bytes) {
+                Ok(embeddings) => json!({"dim": minilm::DIM, "embeddings": embeddings}),
+                Err(err) => undecodable(&err),
+            };
+        }
+        None => {}
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => json!({"text": text}),
+        Err(_) => json!({"hex": plexus_client::hex_encode(bytes)}),
+    }
+}
+
+/// The output in a line for a person: embeddings are summarized (all of them are in `--json`
+/// and `--out`), the rest shown whole.
+pub(super) fn output_text(output: &Value) -> String {
+    match output.get("embeddings").and_then(Value::as_array) {
+        Some(rows) => {
+            let head: Vec<String> = rows
+                .first()
+                .and_then(Value::as_array)
+                .map(|row| {
+                    row.iter()
+                        .take(4)
+                        .filter_map(Value::as_f64)
+                        .map(|v| format!("{v:.4}"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{} embeddings of {} floats (the first begins [{}, ...]); --json prints them all",
+                rows.len(),
+                minilm::DIM,
+                head.join(", ")
+            )
+        }
+        None => output.to_string(),
+    }
+}
