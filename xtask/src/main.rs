@@ -3,6 +3,9 @@
 //! - `cargo xtask check`: formatting, clippy with warnings denied, and the CI test profile.
 //! - `cargo xtask bench`: the release build's apply, transaction and gemm kernel benchmarks, as
 //!   JSON.
+//! - `cargo xtask bench models [--json] [--dev FILE] [--onnxruntime-only]`: the MiniLM job
+//!   beside onnxruntime int8 on one thread, same texts, same run, one merged object (see
+//!   `bench_models.rs`).
 //! - `cargo xtask sim --seeds N [--from S] [--scenario NAME] [--json]`: the deterministic
 //!   simulation sweep (every scenario for seeds S..S+N); fails naming any failing seed.
 //! - `cargo xtask train-digits`: trains the digits job's int8 model (see `train.rs`), writes
@@ -14,6 +17,7 @@
 //!   `jobs/build/{digits,cnn}.wasm`, or with `--check` fails naming a file a fresh build would
 //!   change (see `jobs.rs`).
 
+mod bench_models;
 mod jobs;
 mod layout;
 mod train;
@@ -59,6 +63,10 @@ fn main() -> Result<()> {
                 "cargo",
                 &["nextest", "run", "--workspace", "--profile", "ci"],
             )
+        }
+        "bench" if std::env::args().nth(2).as_deref() == Some("models") => {
+            let rest: Vec<String> = std::env::args().skip(3).collect();
+            bench_models::bench_models(&root(), &rest)
         }
         "bench" => {
             run("cargo", &["build", "--release", "--bin", "plexus"])?;
