@@ -97,7 +97,7 @@ pub fn bench_models(root: &Path, args: &[String]) -> Result<()> {
 
     // Built before either side is timed, so the build never competes with a measurement.
     if !options.onnxruntime_only {
-        crate::run("cargo", &["build", "--release", "--bin", "plexus"])?;
+        crate::run_to_stderr("cargo", &["build", "--release", "--bin", "plexus"])?;
     }
     let python = python_env(root)?;
     let onnx = onnx_side(root, &python, &texts.0, &options.dev)?;
@@ -195,7 +195,10 @@ fn plexus_side(root: &Path, texts: &Path) -> Result<Map<String, Value>> {
         .context("the texts file's path is not UTF-8")?;
     let args = ["bench", "models", "--json", "--texts", texts];
     eprintln!("$ {} {}", plexus.display(), args.join(" "));
-    let out = Command::new(&plexus).args(args).output()?;
+    let out = Command::new(&plexus)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", plexus.display()))?;
     if !out.status.success() {
         bail!(
             "`plexus bench models` failed ({}); it is the Plexus side of this benchmark (the MiniLM \
@@ -215,7 +218,7 @@ fn python_env(root: &Path) -> Result<PathBuf> {
     let wanted = PYTHON_PACKAGES.join("\n") + "\n";
     if !python.is_file() || fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
         let venv_arg = venv.to_str().context("the venv path is not UTF-8")?;
-        crate::run("python3", &["-m", "venv", venv_arg])
+        crate::run_to_stderr("python3", &["-m", "venv", venv_arg])
             .context("python3 -m venv failed: the onnxruntime side needs Python 3 with venv")?;
         let python_arg = python.to_str().context("the venv path is not UTF-8")?;
         let mut args = vec![
@@ -228,7 +231,7 @@ fn python_env(root: &Path) -> Result<PathBuf> {
             "--only-binary=:all:",
         ];
         args.extend(PYTHON_PACKAGES);
-        crate::run(args[0], &args[1..]).context(REGISTRY_HINT)?;
+        crate::run_to_stderr(args[0], &args[1..]).context(REGISTRY_HINT)?;
         fs::write(&stamp, wanted)?;
     }
     Ok(python)
@@ -245,7 +248,7 @@ fn wheel(root: &Path, python: &Path, wheel: &Wheel) -> Result<PathBuf> {
     if !path.is_file() {
         let python = python.to_str().context("the venv path is not UTF-8")?;
         let dir = dir.to_str().context("the venv path is not UTF-8")?;
-        crate::run(
+        crate::run_to_stderr(
             python,
             &[
                 "-m",
@@ -293,7 +296,9 @@ fn onnx_side(root: &Path, python: &Path, texts: &Path, dev: &Path) -> Result<Map
         .arg("--reference")
         .arg(dev);
     eprintln!("$ {command:?}");
-    let out = command.output()?;
+    let out = command
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {
         bail!(
             "{SCRIPT} failed ({}):\n{}",

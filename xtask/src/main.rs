@@ -24,7 +24,7 @@ mod train;
 
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {
@@ -35,8 +35,18 @@ fn root() -> PathBuf {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
+    run_with(program, args, Stdio::inherit())
+}
+
+/// `run`, with the program's stdout sent to our stderr: for a tool's chatter (pip) in a task
+/// whose stdout is one JSON object.
+fn run_to_stderr(program: &str, args: &[&str]) -> Result<()> {
+    run_with(program, args, std::io::stderr().into())
+}
+
+fn run_with(program: &str, args: &[&str], stdout: Stdio) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program).args(args).status()?;
+    let status = Command::new(program).args(args).stdout(stdout).status()?;
     if !status.success() {
         bail!("{program} {} failed: {status}", args.join(" "));
     }
