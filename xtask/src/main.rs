@@ -3,6 +3,9 @@
 //! - `cargo xtask check`: formatting, clippy with warnings denied, and the CI test profile.
 //! - `cargo xtask bench`: the release build's apply, transaction and gemm kernel benchmarks, as
 //!   JSON.
+//! - `cargo xtask bench models [--json] [--dev FILE] [--onnxruntime-only]`: the MiniLM job
+//!   beside onnxruntime int8 on one thread, same texts, same run, one merged object (see
+//!   `bench_models.rs`).
 //! - `cargo xtask sim --seeds N [--from S] [--scenario NAME] [--json]`: the deterministic
 //!   simulation sweep (every scenario for seeds S..S+N); fails naming any failing seed.
 //! - `cargo xtask train-digits`: trains the digits job's int8 model (see `train.rs`), writes
@@ -17,6 +20,7 @@
 //!   MiniLM job's blobs (`minilm.weights`, `vocab.txt`) under `$PLEXUS_MODELS/minilm` (default
 //!   `~/.plexus/models/minilm`); does nothing when they are already there (see `models.rs`).
 
+mod bench_models;
 mod jobs;
 mod layout;
 mod models;
@@ -24,7 +28,7 @@ mod train;
 
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {
@@ -35,8 +39,18 @@ fn root() -> PathBuf {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
+    run_with(program, args, Stdio::inherit())
+}
+
+/// `run`, with the program's stdout sent to our stderr: for a tool's chatter (pip) in a task
+/// whose stdout is one JSON object.
+fn run_to_stderr(program: &str, args: &[&str]) -> Result<()> {
+    run_with(program, args, std::io::stderr().into())
+}
+
+fn run_with(program: &str, args: &[&str], stdout: Stdio) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program).args(args).status()?;
+    let status = Command::new(program).args(args).stdout(stdout).status()?;
     if !status.success() {
         bail!("{program} {} failed: {status}", args.join(" "));
     }
@@ -63,6 +77,10 @@ fn main() -> Result<()> {
                 "cargo",
                 &["nextest", "run", "--workspace", "--profile", "ci"],
             )
+        }
+        "bench" if std::env::args().nth(2).as_deref() == Some("models") => {
+            let rest: Vec<String> = std::env::args().skip(3).collect();
+            bench_models::bench_models(&root(), &rest)
         }
         "bench" => {
             run("cargo", &["build", "--release", "--bin", "plexus"])?;
