@@ -93,3 +93,8 @@ fn the_vocab_is_minilms() {
         assert_eq!(vocab.token(id), Some(token));
     }
 }
+
+#[test]
+fn random_texts_match_huggingface() {
+    assert_eq!(check("random.txt"), 400);
+}

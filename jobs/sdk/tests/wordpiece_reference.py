@@ -18,6 +18,7 @@ Output format (one case per line): the text as a JSON string, a tab, the ids sep
 import gzip
 import json
 import os
+import random
 import sys
 import zipfile
 
@@ -82,6 +83,39 @@ def hard_cases():
     ]
 
 
+# Code point ranges for the random texts: scripts, marks, punctuation, controls, CJK, full-width
+# forms, emoji. They leave out the code points that HuggingFace's older Unicode tables classify
+# differently from current Unicode (see jobs/sdk/src/wordpiece/mod.rs).
+RANDOM_RANGES = [
+    (0x20, 0x7F), (0x20, 0x7F), (0x20, 0x7F), (0xA0, 0x250), (0x300, 0x370), (0x370, 0x530),
+    (0x591, 0x5C8), (0x5D0, 0x5F5), (0x620, 0x700), (0x900, 0x980), (0x2000, 0x2070),
+    (0x3000, 0x3100), (0x4E00, 0x4F00), (0xAC00, 0xAC80), (0xFF00, 0xFF70), (0x1F300, 0x1F700),
+]
+RANDOM_ODD = [0x0, 0x9, 0xA, 0xD, 0x85, 0xA0, 0x200B, 0xFEFF, 0xFFFD, 0xE000]
+RANDOM_SPECIALS = ["[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]", "[cls"]
+
+
+def random_texts(count, seed=14):
+    """Seeded random texts of 0-40 pieces: characters, spaces and (partial) special tokens."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        pieces = []
+        for _ in range(rng.randint(0, 40)):
+            r = rng.random()
+            if r < 0.03:
+                pieces.append(rng.choice(RANDOM_SPECIALS))
+            elif r < 0.15:
+                pieces.append(" ")
+            elif r < 0.17:
+                pieces.append(chr(rng.choice(RANDOM_ODD)))
+            else:
+                low, high = rng.choice(RANDOM_RANGES)
+                pieces.append(chr(rng.randrange(low, high)))
+        texts.append("".join(pieces))
+    return texts
+
+
 def dev_texts(path):
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(line)["text"] for line in f]
@@ -105,6 +139,7 @@ def main():
     tokenizer.enable_truncation(max_length=TOKENS_MAX)
     write(tokenizer, hard_cases(), "hard_cases.txt")
     write(tokenizer, dev_texts(dev), "minilm_dev.txt")
+    write(tokenizer, random_texts(400), "random.txt")
 
 
 if __name__ == "__main__":

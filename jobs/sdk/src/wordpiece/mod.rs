@@ -22,9 +22,14 @@
 //! every host.
 //!
 //! The Unicode data (general categories, canonical decompositions) comes from the maintained
-//! `unicode-properties` and `unicode-normalization` crates; HuggingFace's are older Unicode
-//! versions, so characters assigned since then may tokenize differently (none of the reference
-//! texts in `jobs/sdk/tests/wordpiece/` do).
+//! `unicode-properties` and `unicode-normalization` crates (Unicode 16+). HuggingFace's tables are
+//! older (Unicode 9), so characters assigned or recategorized since then are classified as
+//! current Unicode says: checked one code point at a time against HuggingFace's normalizer and
+//! pre-tokenizer, 706 of the 1,112,064 code points differ, all of them outside the scripts of the
+//! reference texts: 525 nonspacing marks and 20 format characters that we drop and HuggingFace
+//! keeps, 145 punctuation characters that we split off and it does not, 14 characters with
+//! decompositions new in Unicode 16, U+1734 (now a spacing mark, kept) and U+166D (now a symbol,
+//! not split). Every reference text in `jobs/sdk/tests/wordpiece/` matches exactly.
 
 mod text;
 
