@@ -150,26 +150,19 @@ impl Int8 for u8 {
     }
 }
 
-/// Lanes summed independently before the final reduction (a multiple of every SIMD width LLVM
-/// picks for i32 here, so the inner loop has no loop-carried dependency on one register).
-const LANES: usize = 16;
-
 /// The wrapping dot product of two equally long rows. Always inlined, so each kernel's
 /// `#[target_feature]` wrapper compiles it for its own instruction set.
+///
+/// Plain indexing over slices cut to one length, with wrapping arithmetic only: no checked
+/// operation and no std iterator whose debug-build precondition checks (`ub_checks`, active in
+/// crates built with debug assertions) would keep LLVM from vectorizing the loop in dev builds.
 #[inline(always)]
 pub fn dot<T: Int8>(a: &[T], b: &[T]) -> i32 {
-    let mut lanes = [0i32; LANES];
-    let mut a_chunks = a.chunks_exact(LANES);
-    let mut b_chunks = b.chunks_exact(LANES);
-    for (a_chunk, b_chunk) in (&mut a_chunks).zip(&mut b_chunks) {
-        for lane in 0..LANES {
-            let product = i32::from(a_chunk[lane].value()) * i32::from(b_chunk[lane].value());
-            lanes[lane] = lanes[lane].wrapping_add(product);
-        }
-    }
-    let mut sum = lanes.iter().fold(0i32, |acc, lane| acc.wrapping_add(*lane));
-    for (x, y) in a_chunks.remainder().iter().zip(b_chunks.remainder()) {
-        sum = sum.wrapping_add(i32::from(x.value()) * i32::from(y.value()));
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[..len], &b[..len]);
+    let mut sum = 0i32;
+    for t in 0..len {
+        sum = sum.wrapping_add(i32::from(a[t].value()).wrapping_mul(i32::from(b[t].value())));
     }
     sum
 }
@@ -493,6 +486,60 @@ mod tests {
                 name: "avx9".to_owned()
             })
         );
+    }
+
+    /// Times every kernel on the MiniLM shapes and prints G multiply-adds/s (no figure is
+    /// asserted: the machine is shared); asserts every kernel gives the scalar kernel's bits.
+    /// `cargo test -p plexus-exec --lib gemm_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing: run with --ignored --nocapture"]
+    fn gemm_speed() {
+        const TOKENS: [usize; 4] = [12, 64, 256, 512];
+        const LAYERS: [(usize, usize); 4] = [(1152, 384), (384, 384), (1536, 384), (384, 1536)];
+        const MACS_PER_RUN_MIN: usize = 1 << 25;
+        let seed = 0x5eed_u64;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let kernels = Kernel::available();
+        print!("gemm G MAC/s (best of 3)\n{:<16}", "m x n x k");
+        for kernel in &kernels {
+            print!("{:>12}", kernel.name());
+        }
+        println!();
+        let mut totals = vec![(0.0f64, 0.0f64); kernels.len()];
+        for m in TOKENS {
+            for (n, k) in LAYERS {
+                let a = values(&mut rng, m * k, 0);
+                let b = values(&mut rng, n * k, 0);
+                let reps = MACS_PER_RUN_MIN.div_ceil(m * n * k);
+                let mut first: Option<Vec<i32>> = None;
+                print!("{:<16}", format!("{m}x{n}x{k}"));
+                for (kernel, total) in kernels.iter().zip(&mut totals) {
+                    let mut c = vec![0i32; m * n];
+                    let mut best = f64::INFINITY;
+                    for _ in 0..3 {
+                        let start = std::time::Instant::now();
+                        for _ in 0..reps {
+                            gemm_i8_with(*kernel, m, n, k, &a, &b, &mut c, false).unwrap();
+                        }
+                        best = best.min(start.elapsed().as_secs_f64());
+                    }
+                    let macs = (m * n * k * reps) as f64;
+                    total.0 += macs;
+                    total.1 += best;
+                    print!("{:>12.2}", macs / best / 1e9);
+                    match &first {
+                        None => first = Some(c),
+                        Some(want) => assert!(&c == want, "{} differs", kernel.name()),
+                    }
+                }
+                println!();
+            }
+        }
+        print!("{:<16}", "all");
+        for (macs, seconds) in totals {
+            print!("{:>12.2}", macs / seconds / 1e9);
+        }
+        println!();
     }
 
     #[test]
