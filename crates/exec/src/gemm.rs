@@ -130,10 +130,18 @@ impl Kernel {
 }
 
 /// Bytes that are read as signed 8-bit values: `i8` slices (native callers) and `u8` slices
-/// (guest memory) share one kernel.
-pub trait Int8: Copy {
+/// (guest memory) share one kernel. Sealed: the VNNI kernel loads the slices' bytes as they are,
+/// which is sound only for these two one-byte types.
+pub trait Int8: Copy + sealed::Sealed {
     /// The value as a signed byte.
     fn value(self) -> i8;
+}
+
+mod sealed {
+    /// Only `i8` and `u8` are [`super::Int8`].
+    pub trait Sealed {}
+    impl Sealed for i8 {}
+    impl Sealed for u8 {}
 }
 
 impl Int8 for i8 {
@@ -234,7 +242,6 @@ mod x86 {
 
     kernel!(avx2, "avx2");
     kernel!(avx512, "avx2,avx512f,avx512bw,avx512vl");
-    kernel!(avx512_vnni, "avx2,avx512f,avx512bw,avx512vl,avx512vnni");
 
     /// Runs the kernel for `isa`, which a [`super::Kernel`] holds only if the CPU has it.
     // The one place the crate needs `unsafe`: calling code compiled for features the baseline
@@ -257,7 +264,160 @@ mod x86 {
             // SAFETY: as above.
             Isa::Avx512 => unsafe { avx512(m, n, k, a, b, emit) },
             // SAFETY: as above.
-            Isa::Avx512Vnni => unsafe { avx512_vnni(m, n, k, a, b, emit) },
+            Isa::Avx512Vnni => unsafe { super::vnni::products(m, n, k, a, b, emit) },
+        }
+    }
+}
+
+/// The `vpdpbusd` kernel (AVX-512 VNNI), written with intrinsics: register tiles of 4 A rows by
+/// 4 B rows, 64 bytes of `k` per step.
+///
+/// `vpdpbusd` multiplies unsigned bytes by signed bytes, four per i32 lane, and adds them to the
+/// lane without saturation. A's bytes are flipped to `A + 128` (xor 0x80), which is in 0..=255, so
+/// the instruction sums `(A[i][t] + 128) * B[j][t]` and the kernel subtracts `128 * sum_t
+/// B[j][t]`, computed once per call. Every step is addition or multiplication modulo 2^32, so the
+/// result is the reference's wrapping sum for every k, however large.
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use super::Int8;
+    use std::arch::x86_64::{
+        __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
+        _mm512_reduce_add_epi32, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_xor_si512,
+    };
+
+    /// Bytes of `k` per step (one zmm register).
+    const WIDTH: usize = 64;
+    /// A rows and B rows of a full register tile: 16 accumulators, 4 A vectors and the B vector
+    /// in flight fit the 32 zmm registers.
+    const TILE: usize = 4;
+
+    /// `row[from..from + len]` (`len <= WIDTH`) in a vector, zero above `len`.
+    // The crate's second and last `unsafe`: loads have no safe intrinsic.
+    #[allow(unsafe_code)]
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn load<T: Int8>(row: &[T], from: usize, len: usize) -> __m512i {
+        const { assert!(size_of::<T>() == 1) };
+        let bytes = &row[from..from + len];
+        if len == WIDTH {
+            // SAFETY: `bytes` is 64 in-bounds bytes; T is i8 or u8 (sealed), whose every bit
+            // pattern is a byte; the load is unaligned.
+            unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
+        } else {
+            assert!(len < WIDTH);
+            // SAFETY: a masked load touches only the bytes whose mask bit is set, the first
+            // `len` of `bytes`, which are in bounds (T as above); the rest read as zero.
+            unsafe { _mm512_maskz_loadu_epi8((1u64 << len) - 1, bytes.as_ptr().cast()) }
+        }
+    }
+
+    /// The raw sums `sum_t (a[r][t] + 128) * b[c][t]`, wrapping, of one tile.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn tile<T: Int8, const MR: usize, const NR: usize>(
+        k: usize,
+        a: [&[T]; MR],
+        b: [&[T]; NR],
+    ) -> [[i32; NR]; MR] {
+        let flip = _mm512_set1_epi8(i8::MIN);
+        let mut acc = [[_mm512_setzero_si512(); NR]; MR];
+        let mut from = 0;
+        while from < k {
+            let len = (k - from).min(WIDTH);
+            let mut rows = [_mm512_setzero_si512(); MR];
+            for r in 0..MR {
+                // Masked-off bytes load as 0 and flip to 128, against B's zeros: no term.
+                rows[r] = _mm512_xor_si512(load(a[r], from, len), flip);
+            }
+            for c in 0..NR {
+                let column = load(b[c], from, len);
+                for r in 0..MR {
+                    acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], rows[r], column);
+                }
+            }
+            from += len;
+        }
+        let mut sums = [[0i32; NR]; MR];
+        for r in 0..MR {
+            for c in 0..NR {
+                sums[r][c] = _mm512_reduce_add_epi32(acc[r][c]);
+            }
+        }
+        sums
+    }
+
+    /// One block of `MR` A rows (starting at row `first`) against every B row.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn block<T: Int8, const MR: usize>(
+        k: usize,
+        first: usize,
+        a: [&[T]; MR],
+        b: &[&[T]],
+        corrections: &[i32],
+        emit: &mut impl FnMut(usize, i32),
+    ) {
+        let n = b.len();
+        let mut column = 0;
+        while column + TILE <= n {
+            let columns: [&[T]; TILE] = [b[column], b[column + 1], b[column + 2], b[column + 3]];
+            let sums = tile(k, a, columns);
+            for (r, row) in sums.iter().enumerate() {
+                for (c, sum) in row.iter().enumerate() {
+                    let j = column + c;
+                    emit((first + r) * n + j, sum.wrapping_sub(corrections[j]));
+                }
+            }
+            column += TILE;
+        }
+        for j in column..n {
+            let sums = tile(k, a, [b[j]]);
+            for (r, row) in sums.iter().enumerate() {
+                emit((first + r) * n + j, row[0].wrapping_sub(corrections[j]));
+            }
+        }
+    }
+
+    /// [`super::portable_products`]' contract, on `vpdpbusd`.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) fn products<T: Int8>(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[T],
+        b: &[T],
+        mut emit: impl FnMut(usize, i32),
+    ) {
+        if k == 0 {
+            (0..m * n).for_each(|cell| emit(cell, 0));
+            return;
+        }
+        let a_rows: Vec<&[T]> = a.chunks_exact(k).take(m).collect();
+        let b_rows: Vec<&[T]> = b.chunks_exact(k).take(n).collect();
+        // 128 * sum_t B[j][t]: what flipping A adds to column j.
+        let corrections: Vec<i32> = b_rows
+            .iter()
+            .map(|row| {
+                let mut sum = 0i32;
+                for t in 0..row.len() {
+                    sum = sum.wrapping_add(i32::from(row[t].value()));
+                }
+                sum.wrapping_mul(128)
+            })
+            .collect();
+        let mut row = 0;
+        while row + TILE <= m {
+            let rows = [
+                a_rows[row],
+                a_rows[row + 1],
+                a_rows[row + 2],
+                a_rows[row + 3],
+            ];
+            block(k, row, rows, &b_rows, &corrections, &mut emit);
+            row += TILE;
+        }
+        for i in row..m {
+            block(k, i, [a_rows[i]], &b_rows, &corrections, &mut emit);
         }
     }
 }
