@@ -15,7 +15,8 @@
 
 use std::sync::OnceLock;
 
-/// The instruction sets a kernel is compiled for, slowest first.
+/// The instruction sets of the kernels, slowest first as measured ([`Kernel::detected`] runs the
+/// last one the CPU has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Isa {
     Scalar,
@@ -94,17 +95,16 @@ impl Kernel {
     }
 
     /// The fastest available kernel, detected once per process: what `gemm_i8` and the host
-    /// call run. The VNNI build is never chosen: the same source compiled with VNNI on measured
-    /// slower than without it (`plexus bench gemm`: 9-11 against 12-13 G multiply-adds/s on
-    /// this project's machine type), so it stays for the benchmark and the tests until a kernel
-    /// written for `vpdpbusd` earns its place.
+    /// call run. `Isa::ALL` lists the kernels slowest first as measured (`plexus bench gemm`, and
+    /// the `gemm_speed` test in the dev profile: about 4, 15, 18 and 45-90 G multiply-adds/s for
+    /// scalar, avx2, avx512 and the `vpdpbusd` avx512vnni kernel on the MiniLM shapes), so the
+    /// last one the CPU has wins.
     pub fn detected() -> Kernel {
         static DETECTED: OnceLock<Kernel> = OnceLock::new();
         *DETECTED.get_or_init(|| {
             Kernel::available()
-                .into_iter()
-                .rev()
-                .find(|kernel| kernel.0 != Isa::Avx512Vnni)
+                .last()
+                .copied()
                 .unwrap_or(Kernel::SCALAR)
         })
     }
@@ -656,16 +656,26 @@ mod tests {
         const K: [usize; 16] = [
             0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 384, 1536,
         ];
-        const MN: [(usize, usize); 9] = [
+        // Around the vnni kernel's 4x4 tile too: none, one, a whole number of tiles, tiles and
+        // leftover rows or columns.
+        const MN: [(usize, usize); 17] = [
+            (0, 0),
+            (0, 5),
+            (5, 0),
             (1, 1),
             (1, 3),
             (2, 2),
             (3, 1),
             (3, 3),
             (2, 1),
+            (4, 4),
+            (8, 8),
+            (4, 5),
+            (5, 4),
             (7, 5),
             (4, 17),
             (16, 9),
+            (9, 16),
         ];
         let seed = 0xed9e_u64;
         println!("gemm edge seed {seed:#x}");
@@ -692,15 +702,25 @@ mod tests {
         let start = [i32::MAX, i32::MIN, i32::MIN, i32::MAX];
         check(0, m, n, k, &a, &b, &start, true);
         check(0, m, n, k, &a, &b, &start, false);
+        // A full 4x4 tile and a leftover row and column, k not a multiple of 64: every row of A
+        // and of B -128 or 127, so each cell wraps differently.
+        let (m, n, k) = (5, 5, 140_001);
+        let extreme = |row: usize| if row % 2 == 0 { i8::MIN } else { i8::MAX };
+        let a: Vec<i8> = (0..m * k).map(|cell| extreme(cell / k)).collect();
+        let b: Vec<i8> = (0..n * k).map(|cell| extreme(cell / k / 2)).collect();
+        let start: Vec<i32> = (0..m * n)
+            .map(|cell| [i32::MAX, i32::MIN][cell % 2])
+            .collect();
+        check(0, m, n, k, &a, &b, &start, true);
+        check(0, m, n, k, &a, &b, &start, false);
     }
 
     #[test]
     fn kernels_are_named_and_detected_from_the_cpu() {
         let available = Kernel::available();
         assert_eq!(available[0], Kernel::SCALAR);
-        // The fastest build that is not the VNNI one (measured slower; see `detected`).
-        let fastest = available.iter().rev().find(|k| k.0 != Isa::Avx512Vnni);
-        assert_eq!(Some(&Kernel::detected()), fastest);
+        // The last available kernel: `Isa::ALL` is ordered by measured speed.
+        assert_eq!(Some(&Kernel::detected()), available.last());
         for isa in Isa::ALL {
             match Kernel::named(isa.name()) {
                 Ok(kernel) => assert!(available.contains(&kernel), "{}", isa.name()),
