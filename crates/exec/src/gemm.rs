@@ -486,8 +486,8 @@ mod vnni {
             block(k, row, rows, &b_rows, &corrections, &mut emit);
             row += TILE;
         }
-        for i in row..m {
-            block(k, i, [a_rows[i]], &b_rows, &corrections, &mut emit);
+        for (i, a_row) in a_rows.iter().enumerate().skip(row) {
+            block(k, i, [*a_row], &b_rows, &corrections, &mut emit);
         }
     }
 }
@@ -705,7 +705,7 @@ mod tests {
         // A full 4x4 tile and a leftover row and column, k not a multiple of 64: every row of A
         // and of B -128 or 127, so each cell wraps differently.
         let (m, n, k) = (5, 5, 140_001);
-        let extreme = |row: usize| if row % 2 == 0 { i8::MIN } else { i8::MAX };
+        let extreme = |row: usize| [i8::MIN, i8::MAX][row % 2];
         let a: Vec<i8> = (0..m * k).map(|cell| extreme(cell / k)).collect();
         let b: Vec<i8> = (0..n * k).map(|cell| extreme(cell / k / 2)).collect();
         let start: Vec<i32> = (0..m * n)
