@@ -49,14 +49,30 @@ pub struct Terms {
     pub deadline_height: u64,
 }
 
+/// The time a provider at `fuel_per_second` counts for `max_fuel`, safety factor included, in
+/// milliseconds (rounded up: a job on the boundary by less than a millisecond is the provider's
+/// risk).
+fn work_ms(max_fuel: u64, fuel_per_second: u64) -> u128 {
+    (u128::from(max_fuel) * u128::from(SAFETY_FACTOR) * 1_000)
+        .div_ceil(u128::from(fuel_per_second.max(1)))
+}
+
+/// The fewest deadline blocks, counted from the height a provider at `fuel_per_second` first
+/// sees the job, with which [`decide`] accepts `max_fuel` at a block time of `block_ms`: what a
+/// consumer asks for so that such a provider takes the job.
+pub fn blocks_needed(max_fuel: u64, fuel_per_second: u64, block_ms: u64) -> u64 {
+    let blocks_for_work = work_ms(max_fuel, fuel_per_second).div_ceil(u128::from(block_ms.max(1)));
+    u64::try_from(blocks_for_work)
+        .unwrap_or(u64::MAX)
+        .saturating_add(GIVE_UP_BEFORE_DEADLINE_BLOCKS)
+}
+
 /// Decides on a job with `terms` first seen at `height`, at `fuel_per_second` and a block time
 /// of `block_ms`.
 pub fn decide(terms: Terms, height: u64, fuel_per_second: u64, block_ms: u64) -> Decision {
     let blocks_left = terms.deadline_height.saturating_sub(height);
     let blocks_for_work = blocks_left.saturating_sub(GIVE_UP_BEFORE_DEADLINE_BLOCKS);
-    // Rounded up: a job on the boundary by less than a millisecond is the provider's risk.
-    let work_ms = (u128::from(terms.max_fuel) * u128::from(SAFETY_FACTOR) * 1_000)
-        .div_ceil(u128::from(fuel_per_second.max(1)));
+    let work_ms = work_ms(terms.max_fuel, fuel_per_second);
     let available_ms = u128::from(blocks_for_work) * u128::from(block_ms);
     if work_ms <= available_ms {
         return Decision::Accepted {
@@ -124,6 +140,33 @@ mod tests {
             decide(terms(BILLION, deadline), 11, 100_000_000, 1_000),
             Decision::Accepted { .. }
         ));
+    }
+
+    #[test]
+    fn blocks_needed_is_the_fewest_blocks_decide_accepts() {
+        for (fuel, speed, block_ms) in [
+            (BILLION, 100_000_000, 250),
+            (BILLION + 1, 100_000_000, 250),
+            (7, 3, 1_000),
+            (40 * BILLION, 56_500_656, 333),
+        ] {
+            let blocks = blocks_needed(fuel, speed, block_ms);
+            let at = 50;
+            assert!(
+                matches!(
+                    decide(terms(fuel, at + blocks), at, speed, block_ms),
+                    Decision::Accepted { .. }
+                ),
+                "{fuel} fuel at {speed}/s, {block_ms} ms: {blocks} blocks"
+            );
+            assert!(
+                matches!(
+                    decide(terms(fuel, at + blocks - 1), at, speed, block_ms),
+                    Decision::Refused { .. }
+                ),
+                "{fuel} fuel at {speed}/s, {block_ms} ms: one block fewer than {blocks}"
+            );
+        }
     }
 
     #[test]

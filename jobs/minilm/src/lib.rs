@@ -22,10 +22,12 @@
 
 extern crate alloc;
 
+pub mod fuel;
 pub mod input;
 pub mod model;
 pub mod weights;
 
+pub use fuel::fuel_bound;
 pub use input::{InputError, Mode, decode_output, encode_input};
 pub use model::MiniLmJob;
 pub use weights::{Weights, WeightsError};

@@ -194,3 +194,47 @@ fn a_bad_input_or_blob_fails_the_job_deterministically() {
     let none = run(&engine, &good, &[]);
     assert!(matches!(none.outcome, Outcome::Trapped(_)));
 }
+
+#[test]
+fn the_fuel_bound_holds_and_is_not_far_above_the_real_fuel() {
+    let blobs = blobs();
+    let vocab = plexus_guest::wordpiece::Vocab::parse(&blobs[plexus_job_minilm::VOCAB_BLOB])
+        .expect("the vocabulary parses");
+    let dev: Vec<&str> = reference().iter().map(|(t, _)| t.as_str()).collect();
+    let long = "tokenization of a long text costs attention over every pair ".repeat(40);
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("one short text", vec![dev[0]]),
+        ("40 dev texts", dev[..40].to_vec()),
+        ("3 texts of 256 tokens", vec![long.as_str(); 3]),
+        (
+            "mixed",
+            [&dev[40..50], &[long.as_str(), "", long.as_str()][..]].concat(),
+        ),
+    ];
+    let engine = engine(false);
+    let mut ids = Vec::new();
+    for (name, texts) in &cases {
+        let tokens: Vec<usize> = texts
+            .iter()
+            .map(|t| {
+                vocab.encode(t, plexus_job_minilm::TOKENS_MAX, &mut ids);
+                ids.len()
+            })
+            .collect();
+        for mode in [Mode::Default, Mode::Precise] {
+            let input = encode_input(texts, mode).expect("encodes");
+            let fuel = run(&engine, &input, &blobs).total_fuel;
+            let bound = plexus_job_minilm::fuel_bound(&tokens, mode);
+            let ratio = bound as f64 / fuel as f64;
+            eprintln!("{name}, {mode:?}: fuel {fuel}, bound {bound} ({ratio:.2}x)");
+            assert!(
+                bound >= fuel,
+                "{name}, {mode:?}: bound {bound} below the real {fuel}"
+            );
+            assert!(
+                ratio <= plexus_job_minilm::fuel::SLACK_MAX,
+                "{name}, {mode:?}: bound {bound} is {ratio:.2}x the real {fuel}"
+            );
+        }
+    }
+}

@@ -36,6 +36,13 @@ const JOB_RECORD_BYTES_MAX: u64 = 64 * 1024;
 /// default deadline (they refuse jobs whose `max_fuel` they cannot run before it).
 pub const MAX_FUEL_DEFAULT: u64 = 1_000_000_000;
 
+/// The shortest deadline `job run` asks for by default (the built-in modules' jobs with the
+/// default fuel fit it at the speeds providers measure).
+const DEADLINE_BLOCKS_MIN: u64 = 200;
+
+/// Blocks added to the time a job's work needs: matching, fetching the content, committing.
+const DEADLINE_MARGIN_BLOCKS: u64 = 20;
+
 #[derive(clap::Subcommand)]
 pub enum BlobCommand {
     /// Upload a file to the node's blob store; prints its BLAKE3 hash.
@@ -70,7 +77,8 @@ pub struct JobRunArgs {
     /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
     #[arg(long = "blob")]
     blobs: Vec<PathBuf>,
-    /// The most fuel to pay for (default: 10^9); a job that traps is billed all of it.
+    /// The most fuel to pay for; a job that traps is billed all of it. Default: a bound computed
+    /// from the input for `minilm`, else 10^9.
     #[arg(long)]
     max_fuel: Option<u64>,
     /// The highest price per million fuel to accept, in base units or PLX (`0.01plx`).
@@ -80,8 +88,10 @@ pub struct JobRunArgs {
     #[arg(long, default_value = "standard")]
     audit: String,
     /// Blocks the provider has to commit before the job is refunded and the provider slashed.
-    #[arg(long, default_value_t = 200)]
-    deadline_blocks: u64,
+    /// Default: enough for the slowest provider whose ask is within --price-cap to accept
+    /// --max-fuel (providers refuse jobs they cannot finish in time), and at least 200.
+    #[arg(long)]
+    deadline_blocks: Option<u64>,
     /// Write the raw output bytes to this file too.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -485,7 +495,20 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         plexus_client::dto::AuditClass::Standard => AuditClass::Standard,
         plexus_client::dto::AuditClass::Full => AuditClass::Full,
     };
-    let max_fuel = args.max_fuel.unwrap_or(MAX_FUEL_DEFAULT);
+    let max_fuel = match args.max_fuel {
+        Some(fuel) => fuel,
+        None => module::fuel_for(&module, &input)?.unwrap_or(MAX_FUEL_DEFAULT),
+    };
+    if max_fuel > plexus_types::limits::JOB_FUEL_MAX {
+        bail!(
+            "the job needs up to {max_fuel} fuel, over the limit of {} for one job: split the input into smaller jobs",
+            plexus_types::limits::JOB_FUEL_MAX
+        );
+    }
+    let deadline_blocks = match args.deadline_blocks {
+        Some(blocks) => blocks,
+        None => deadline_for(client, max_fuel, price_cap)?,
+    };
     let (blob_hashes, input_hash) = upload(client, &module, module_hash, &input)?;
     let payload = Payload::JobPost {
         module: module_hash,
@@ -494,7 +517,7 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
         max_fuel,
         price_cap_per_mfuel: price_cap,
         audit,
-        deadline_blocks: args.deadline_blocks,
+        deadline_blocks,
     };
     let id = crate::send(client, json_mode, &args.from, None, payload)?.hash;
     let show = !json_mode && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -506,6 +529,40 @@ fn run(client: &Client, json_mode: bool, args: JobRunArgs) -> Result<()> {
     }
     print_result(json_mode, &id, &done, &bytes, max_fuel, started);
     Ok(())
+}
+
+/// Deadline blocks enough for every provider whose ask is within `price_cap` to accept
+/// `max_fuel` at its registered speed ([`plexus_provider::acceptance::blocks_needed`] at the
+/// shortest block time providers assume, plus a margin for matching and fetching the content),
+/// and at least [`DEADLINE_BLOCKS_MIN`]. Refuses, before any money moves, a job no deadline the
+/// chain allows would fit.
+fn deadline_for(client: &Client, max_fuel: u64, price_cap: plexus_types::Amount) -> Result<u64> {
+    let slowest = client
+        .providers()?
+        .iter()
+        .filter(|p| {
+            p.ask_per_mfuel
+                .parse::<u128>()
+                .is_ok_and(|ask| ask <= price_cap)
+        })
+        .map(|p| p.fuel_per_second)
+        .min();
+    let Some(speed) = slowest else {
+        return Ok(DEADLINE_BLOCKS_MIN);
+    };
+    let needed = plexus_provider::acceptance::blocks_needed(
+        max_fuel,
+        speed,
+        plexus_provider::agent::BLOCK_MS_ASSUMED,
+    );
+    let blocks = (needed + needed / 4 + DEADLINE_MARGIN_BLOCKS).max(DEADLINE_BLOCKS_MIN);
+    let most = plexus_state::Params::default().job_deadline_max_blocks;
+    if blocks > most {
+        bail!(
+            "{max_fuel} fuel needs about {blocks} blocks at the slowest provider's {speed} fuel/s, over the chain's limit of {most}: split the input into smaller jobs, or pass --deadline-blocks and a --price-cap only faster providers meet"
+        );
+    }
+    Ok(blocks)
 }
 
 /// The job's module (with its blobs), its hash and the input, checked with the executor's own

@@ -160,3 +160,28 @@ pub(super) fn output_text(output: &Value) -> String {
         None => output.to_string(),
     }
 }
+
+/// The fuel a built-in module's job needs for `input`, where the module can bound it (minilm:
+/// from its texts' token counts); `None` for the others.
+pub(super) fn fuel_for(module: &Module, input: &[u8]) -> Result<Option<u64>> {
+    if module.kind != Some(Kind::MiniLm) {
+        return Ok(None);
+    }
+    let (mode, texts) = minilm::input::parse_input(input).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let vocab = module
+        .blobs
+        .get(minilm::VOCAB_BLOB)
+        .context("the minilm module has no vocabulary blob")?;
+    let vocab = plexus_guest::wordpiece::Vocab::parse(vocab)
+        .map_err(|e| anyhow::anyhow!("the minilm vocabulary: {e}"))?;
+    let mut ids = Vec::new();
+    let tokens: Vec<usize> = texts
+        .iter()
+        .map(|range| {
+            let text = std::str::from_utf8(&input[range.clone()]).unwrap_or_default();
+            vocab.encode(text, minilm::TOKENS_MAX, &mut ids);
+            ids.len()
+        })
+        .collect();
+    Ok(Some(minilm::fuel_bound(&tokens, mode)))
+}

@@ -20,11 +20,13 @@
 //! digits job, its exact escrow and bad input at every step), `restarts` (a provider killed
 //! mid-job, a node killed under `job run`), `disputes` (forged outputs disputed and slashed, on
 //! one validator or four), `audits` (light audits and canaries, a slow verifier drawn for
-//! several audits). This file holds the devnet and helpers they share.
+//! several audits), `models` (MiniLM embeddings as a fully audited job). This file holds the
+//! devnet and helpers they share.
 
 mod audits;
 mod disputes;
 mod escrow;
+mod models;
 mod restarts;
 
 use plexus_client::{Client, dto::JobDto};
@@ -90,6 +92,8 @@ impl Net {
         Command::new(PLEXUS)
             .args(args)
             .env("PLEXUS_HOME", &self.home)
+            // The converted weights stay where `cargo xtask models` put them for this user.
+            .env("PLEXUS_MODELS", plexus_exec::builtin::models_dir())
             .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", self.api))
             .output()
             .unwrap()

@@ -1,0 +1,161 @@
+//! A real model as a network job: all-MiniLM-L6-v2 embeddings posted with `job run`, matched,
+//! run by one provider, fully audited by the other (two providers computing the same bits),
+//! re-run by the consumer with `job verify`, and equal to the job's own code run here.
+//!
+//! Needs the converted weights (`cargo xtask models`; CI runs it in `.ci/install`).
+
+use super::*;
+use plexus_client::dto::{AuditKind, AuditStage, JobStatus};
+use plexus_job_minilm::{DIM, MiniLmJob, Mode, decode_output, encode_input};
+use std::sync::Arc;
+
+const TEXTS: [&str; 6] = [
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "The new movie is awesome",
+    "Héllo Wörld, 中文!",
+    "",
+    "Plexus proves both the answer and the bill of every job it runs.",
+];
+
+/// The embeddings the job's own code computes here, natively, for `texts` in `mode`.
+fn native_embeddings(texts: &[&str], mode: Mode) -> Vec<Vec<f32>> {
+    let found = plexus_exec::builtin::lookup("minilm").unwrap();
+    let blobs: Vec<Arc<[u8]>> = found
+        .load_blobs()
+        .unwrap_or_else(|err| panic!("{err}"))
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    let input = encode_input(texts, mode).unwrap();
+    let host = plexus_exec::native::NativeHost::new(&[0; 32], Arc::from(&input[..]), blobs);
+    decode_output(&plexus_guest::run_native::<MiniLmJob, _>(&host).0).unwrap()
+}
+
+fn embeddings(run: &Value) -> Vec<Vec<f32>> {
+    run["output"]["embeddings"]
+        .as_array()
+        .expect("output.embeddings")
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn minilm_embeddings_are_a_verified_job_with_fuel_and_deadline_picked_from_the_input() {
+    let dir = tempdir("minilm");
+    // Every job fully audited: the other provider re-runs it whole and must agree bit for bit.
+    let net = devnet_with(
+        &dir,
+        2,
+        0,
+        &["--full-audit-ppm", "1000000", "--light-audit-ppm", "0"],
+    );
+    let client = &net.client;
+    let texts = dir.join("texts.txt");
+    std::fs::write(&texts, TEXTS.join("\n") + "\n").unwrap();
+
+    // Nothing that cannot run is posted: an empty file is refused before any money moves.
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let before = net.balance("dev0");
+    let out = net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "minilm",
+        "--input",
+        empty.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("0 texts"), "{}", stderr(&out));
+    assert_eq!(net.balance("dev0"), before, "a refused input costs nothing");
+
+    // No --max-fuel and no --deadline-blocks: job run picks both from the input.
+    let run = json(&net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "minilm",
+        "--input",
+        texts.to_str().unwrap(),
+        "--json",
+    ]));
+    let id = run["job_id"].as_str().unwrap();
+    let fuel = run["fuel"].as_u64().unwrap();
+    let max_fuel = run["max_fuel"].as_u64().unwrap();
+    assert!(
+        fuel <= max_fuel && max_fuel <= 2 * fuel,
+        "fuel {fuel} of max {max_fuel}"
+    );
+    let got = embeddings(&run);
+    assert_eq!(run["output"]["dim"].as_u64(), Some(DIM as u64));
+    assert_eq!(
+        got.len(),
+        TEXTS.len(),
+        "one embedding per line, the empty line included"
+    );
+    assert_eq!(
+        got,
+        native_embeddings(&TEXTS, Mode::Default),
+        "the network's bits are ours"
+    );
+    // Two sentences about eating are closer to each other than to one about a movie.
+    let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let (eating, movie) = (cosine(&got[0], &got[1]), cosine(&got[0], &got[2]));
+    assert!(
+        eating > movie + 0.3,
+        "eating/eating {eating}, eating/movie {movie}"
+    );
+
+    let done = job(client, id);
+    assert_eq!(done.status, JobStatus::Settled);
+    let audit = done.audit_record.clone().expect("fully audited");
+    assert_eq!(
+        (audit.kind, audit.stage),
+        (AuditKind::Full, AuditStage::Passed)
+    );
+    assert_ne!(
+        Some(audit.verifier.clone()),
+        done.provider,
+        "a second provider re-ran it"
+    );
+
+    // The consumer re-runs it here and gets the provider's commitment.
+    let verify = net.plexus(&["job", "verify", id, "--json"]);
+    assert!(verify.status.success(), "job verify: {}", stderr(&verify));
+
+    // Precise mode is a flag away and gives the precise bits.
+    let precise = json(&net.plexus(&[
+        "job",
+        "run",
+        "--from",
+        "dev0",
+        "--module",
+        "minilm",
+        "--precise",
+        "--input",
+        texts.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(
+        embeddings(&precise),
+        native_embeddings(&TEXTS, Mode::Precise)
+    );
+    for provider in client.providers().unwrap() {
+        assert_eq!(
+            (provider.slashed.as_str(), provider.disputes_lost),
+            ("0", 0)
+        );
+    }
+}
