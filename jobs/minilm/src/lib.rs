@@ -43,8 +43,12 @@ pub const TEXTS_MAX: usize = 10_000;
 /// The most bytes of one text (longer ones are refused: they would be truncated to
 /// `TOKENS_MAX` tokens anyway).
 pub const TEXT_BYTES_MAX: usize = 64 * 1024;
-/// Tokens embedded per `step` call (a step takes whole texts, at least one).
-pub const STEP_TOKENS: usize = 512;
+/// Tokens embedded per `step` call (a step takes whole texts, at least one, so it is at least
+/// `TOKENS_MAX`). 256 rows keep every `gemm_i8` call tall while the step's buffers stay near
+/// 7.5 MB, so input (up to 16 MiB), output (up to 15.4 MB), weights (11.6 MB) and buffers fit
+/// the 64 MiB memory together.
+pub const STEP_TOKENS: usize = 256;
+const _: () = assert!(TOKENS_MAX <= STEP_TOKENS);
 /// The most input bytes the job reads (the executor's `INPUT_BYTES_MAX`, 16 MiB).
 pub const INPUT_BYTES_MAX: usize = 16 << 20;
 /// The most bytes of the vocabulary blob (BERT's vocab.txt is 231 KB).

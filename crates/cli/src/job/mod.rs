@@ -635,7 +635,7 @@ fn settled(
     match done.status {
         JobStatus::Settled => {}
         JobStatus::Posted => bail!(
-            "no provider matched job {id} (is --price-cap {} below every ask?); cancel it for a refund with `plexus job cancel {id} --from {from}`",
+            "no provider matched job {id}: either --price-cap {} is below every ask, or the job's value (max fuel {max_fuel} at a provider's ask) is more than any provider's bond covers under the chain's bond rule (see `plexus query providers`; smaller jobs match); cancel it for a refund with `plexus job cancel {id} --from {from}`",
             DisplayPlx(price_cap),
         ),
         JobStatus::Refuted => bail!(
