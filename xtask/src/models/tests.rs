@@ -1,5 +1,5 @@
 //! The converter on a small synthetic checkpoint (the job's real width, one layer), and the
-//! checks on the config and the wheel. Nothing here downloads.
+//! checks on the config and on the pins of the converted files. Nothing here downloads.
 
 use super::*;
 use plexus_guest::{VecHost, splitmix_fill};
@@ -311,14 +311,82 @@ fn the_pinned_config_parses_and_any_other_model_is_refused_by_field() {
     }
 }
 
+/// A module table of two files whose pins are the BLAKE3 of `weights` and `vocab`.
+fn table(weights: &[u8], vocab: &[u8]) -> [ModelFile; 2] {
+    let pin = |bytes: &[u8]| -> &'static str { ContentHash::of(bytes).to_hex().leak() };
+    [
+        ModelFile {
+            path: "m/minilm.weights",
+            hash: pin(weights),
+        },
+        ModelFile {
+            path: "m/vocab.txt",
+            hash: pin(vocab),
+        },
+    ]
+}
+
 #[test]
-fn a_wheel_with_another_sha256_is_refused_naming_both_hashes() {
-    let err = check_wheel(Path::new("x.whl"), b"not the wheel")
-        .unwrap_err()
-        .to_string();
-    let got = sha256_hex(b"not the wheel");
+fn outputs_are_paired_with_the_pins_by_file_name() {
+    let files = table(b"weights", b"vocab");
+    // Given in the other order: the pairing goes by name, not by position.
+    let paired = pinned(
+        &files,
+        [
+            (VOCAB_FILE, b"vocab".to_vec()),
+            (WEIGHTS_FILE, b"weights".to_vec()),
+        ],
+    )
+    .unwrap();
+    let got: Vec<_> = paired.iter().map(|(f, b)| (f.path, b.as_slice())).collect();
+    assert_eq!(
+        got,
+        [
+            ("m/vocab.txt", b"vocab".as_slice()),
+            ("m/minilm.weights", b"weights".as_slice())
+        ]
+    );
+}
+
+#[test]
+fn a_conversion_off_the_pin_is_refused_pointing_at_the_builtin_table() {
+    let files = table(b"weights", b"vocab");
+    let err = pinned(
+        &files,
+        [
+            (WEIGHTS_FILE, b"other".to_vec()),
+            (VOCAB_FILE, b"vocab".to_vec()),
+        ],
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    let got = ContentHash::of(b"other").to_hex();
     assert!(
-        err.contains(&format!("sha256 {got}, expected {WHEEL_SHA256}")),
+        err.contains(&format!(
+            "m/minilm.weights would have BLAKE3 {got}, but the pin is {}",
+            files[0].hash
+        )),
         "{err}"
     );
+    assert!(
+        err.contains("update the pins in crates/exec/src/builtin.rs"),
+        "{err}"
+    );
+    let err = pinned(&files, [(WEIGHTS_FILE, b"weights".to_vec())])
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("reads 2 model files"), "{err}");
+}
+
+#[test]
+fn the_minilm_module_reads_exactly_the_files_this_task_writes() {
+    let files = builtin::lookup(MODULE).unwrap().model_files;
+    let names: Vec<_> = files
+        .iter()
+        .map(|f| Path::new(f.path).file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(names, [WEIGHTS_FILE, VOCAB_FILE]);
+    // The task writes under `models_dir()/minilm`, where `plexus job run` reads.
+    assert!(files.iter().all(|f| f.path.starts_with("minilm/")));
 }
