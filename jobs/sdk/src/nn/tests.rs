@@ -174,3 +174,70 @@ fn mean_pool_normalized_is_the_unit_mean() {
     mean_pool_normalized(&[0.0; 4], 2, 2, &mut zero);
     assert_eq!(zero, [0.0, 0.0]);
 }
+
+/// `count` points evenly spaced over `[lo, hi]`.
+fn dense(lo: f32, hi: f32, count: usize) -> impl Iterator<Item = f32> {
+    (0..=count).map(move |i| lo + (hi - lo) * (i as f32 / count as f32))
+}
+
+#[test]
+fn round_ties_even_matches_rint_and_rounds_ties_to_even() {
+    for x in dense(-200.0, 200.0, 1 << 20).chain(floats(8, 1 << 16).iter().map(|v| v * 4e6)) {
+        assert_eq!(round_ties_even(x), libm::rintf(x), "{x}");
+    }
+    for (x, want) in [
+        (0.5f32, 0.0f32),
+        (1.5, 2.0),
+        (2.5, 2.0),
+        (-0.5, -0.0),
+        (-2.5, -2.0),
+        (126.5, 126.0),
+    ] {
+        assert_eq!(round_ties_even(x), want, "{x}");
+    }
+}
+
+#[test]
+fn exp_approx_is_within_a_few_ulps_of_libm() {
+    let mut worst = (0f64, 0f32);
+    for x in dense(-87.0, 88.0, 1 << 22).chain(dense(-1.0, 1.0, 1 << 20)) {
+        let (got, want) = (f64::from(exp_approx(x)), f64::from(libm::expf(x)));
+        let rel = ((got - want) / want).abs();
+        if rel > worst.0 {
+            worst = (rel, x);
+        }
+    }
+    // 2^-23 is one ulp at the top of a binade; a few of them is the Horner rounding.
+    assert!(
+        worst.0 < 3.0 * f64::from(f32::EPSILON),
+        "relative error {} at {}",
+        worst.0,
+        worst.1
+    );
+    assert_eq!(exp_approx(0.0), 1.0);
+    // Clamped: tiny and huge arguments stay finite and positive.
+    assert!(exp_approx(-1e4) > 0.0 && exp_approx(1e4).is_finite());
+}
+
+#[test]
+fn erfc_approx_and_gelu_are_within_1e6_of_libm() {
+    let mut worst = (0f32, 0f32);
+    for z in dense(0.0, 12.0, 1 << 22) {
+        let err = (erfc_approx(z) - libm::erfcf(z)).abs();
+        if err > worst.0 {
+            worst = (err, z);
+        }
+    }
+    // 1.5e-7 from the approximation, the rest from the f32 rounding of the polynomial (its terms
+    // cancel near z = 0, where the sum is 1 and the terms up to 1.45).
+    assert!(worst.0 < 1e-6, "erfc error {} at {}", worst.0, worst.1);
+    let xs: Vec<f32> = dense(-20.0, 20.0, 1 << 22).collect();
+    let mut got = xs.clone();
+    gelu(&mut got);
+    for (x, g) in xs.iter().zip(&got) {
+        let want = 0.5 * x * (1.0 + libm::erff(x * core::f32::consts::FRAC_1_SQRT_2));
+        // erfc's error scaled by x / 2, plus the float rounding of the product.
+        let bound = 5e-7 * x.abs() + 2.0 * f32::EPSILON * want.abs();
+        assert!((g - want).abs() <= bound, "gelu({x}) = {g}, libm {want}");
+    }
+}
