@@ -202,7 +202,10 @@ fn the_fuel_bound_holds_and_is_not_far_above_the_real_fuel() {
         .expect("the vocabulary parses");
     let dev: Vec<&str> = reference().iter().map(|(t, _)| t.as_str()).collect();
     let long = "tokenization of a long text costs attention over every pair ".repeat(40);
+    // The tokenizer's worst case found: one word of 64 KiB, read to its end to become [UNK].
+    let word = "a".repeat(plexus_job_minilm::TEXT_BYTES_MAX);
     let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("one 64 KiB word", vec![word.as_str()]),
         ("one short text", vec![dev[0]]),
         ("40 dev texts", dev[..40].to_vec()),
         ("3 texts of 256 tokens", vec![long.as_str(); 3]),
@@ -224,7 +227,8 @@ fn the_fuel_bound_holds_and_is_not_far_above_the_real_fuel() {
         for mode in [Mode::Default, Mode::Precise] {
             let input = encode_input(texts, mode).expect("encodes");
             let fuel = run(&engine, &input, &blobs).total_fuel;
-            let bound = plexus_job_minilm::fuel_bound(&tokens, mode);
+            let bytes = texts.iter().map(|t| t.len()).sum();
+            let bound = plexus_job_minilm::fuel_bound(&tokens, bytes, mode);
             let ratio = bound as f64 / fuel as f64;
             eprintln!("{name}, {mode:?}: fuel {fuel}, bound {bound} ({ratio:.2}x)");
             assert!(

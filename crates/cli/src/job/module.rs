@@ -183,5 +183,6 @@ pub(super) fn fuel_for(module: &Module, input: &[u8]) -> Result<Option<u64>> {
             ids.len()
         })
         .collect();
-    Ok(Some(minilm::fuel_bound(&tokens, mode)))
+    let bytes = texts.iter().map(ExactSizeIterator::len).sum();
+    Ok(Some(minilm::fuel_bound(&tokens, bytes, mode)))
 }
