@@ -176,30 +176,11 @@ pub fn dot<T: Int8>(a: &[T], b: &[T]) -> i32 {
 }
 
 /// Calls `emit(row * n + column, dot)` for every cell of the m×n product of `a` (m×k) and `b`
-/// (n×k) with `kernel`. The caller has checked the slice lengths.
+/// (n×k) with `kernel`. The caller has checked the slice lengths. An empty inner dimension
+/// (`k == 0`) gives zeros here, once, so no kernel has to handle rows of no bytes.
 #[inline]
 pub(crate) fn products<T: Int8>(
     kernel: Kernel,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[T],
-    b: &[T],
-    emit: impl FnMut(usize, i32),
-) {
-    match kernel.0 {
-        Isa::Scalar => portable_products(m, n, k, a, b, emit),
-        #[cfg(target_arch = "x86_64")]
-        isa => x86::products(isa, m, n, k, a, b, emit),
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => unreachable!("only the scalar kernel is available off x86_64"),
-    }
-}
-
-/// The one kernel source: plain Rust that LLVM vectorizes for whatever features the function it
-/// is inlined into enables.
-#[inline(always)]
-fn portable_products<T: Int8>(
     m: usize,
     n: usize,
     k: usize,
@@ -211,6 +192,27 @@ fn portable_products<T: Int8>(
         (0..m * n).for_each(|cell| emit(cell, 0));
         return;
     }
+    match kernel.0 {
+        Isa::Scalar => portable_products(m, n, k, a, b, emit),
+        #[cfg(target_arch = "x86_64")]
+        isa => x86::products(isa, m, n, k, a, b, emit),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("only the scalar kernel is available off x86_64"),
+    }
+}
+
+/// The one kernel source (for `k > 0`: [`products`] answers `k == 0`): plain Rust that LLVM
+/// vectorizes for whatever features the function it
+/// is inlined into enables.
+#[inline(always)]
+fn portable_products<T: Int8>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    mut emit: impl FnMut(usize, i32),
+) {
     for (row, a_row) in a.chunks_exact(k).take(m).enumerate() {
         for (column, b_row) in b.chunks_exact(k).take(n).enumerate() {
             emit(row * n + column, dot(a_row, b_row));
@@ -458,10 +460,6 @@ mod vnni {
         b: &[T],
         mut emit: impl FnMut(usize, i32),
     ) {
-        if k == 0 {
-            (0..m * n).for_each(|cell| emit(cell, 0));
-            return;
-        }
         let a_rows: Vec<&[T]> = a.chunks_exact(k).take(m).collect();
         let b_rows: Vec<&[T]> = b.chunks_exact(k).take(n).collect();
         // 128 * sum_t B[j][t]: what flipping A adds to column j.

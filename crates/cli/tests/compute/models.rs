@@ -32,6 +32,14 @@ fn native_embeddings(texts: &[&str], mode: Mode) -> Vec<Vec<f32>> {
     decode_output(&plexus_guest::run_native::<MiniLmJob, _>(&host).0).unwrap()
 }
 
+/// `plexus job run --from dev0 --module minilm --input INPUT` with `extra` arguments.
+fn run_minilm(net: &Net, input: &Path, extra: &[&str]) -> Output {
+    let head = [
+        "job", "run", "--from", "dev0", "--module", "minilm", "--input",
+    ];
+    net.plexus(&[&head[..], &[input.to_str().unwrap()], extra].concat())
+}
+
 fn embeddings(run: &Value) -> Vec<Vec<f32>> {
     run["output"]["embeddings"]
         .as_array()
@@ -65,32 +73,13 @@ fn minilm_embeddings_are_a_verified_job_with_fuel_and_deadline_picked_from_the_i
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "").unwrap();
     let before = net.balance("dev0");
-    let out = net.plexus(&[
-        "job",
-        "run",
-        "--from",
-        "dev0",
-        "--module",
-        "minilm",
-        "--input",
-        empty.to_str().unwrap(),
-    ]);
+    let out = run_minilm(&net, &empty, &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("0 texts"), "{}", stderr(&out));
     assert_eq!(net.balance("dev0"), before, "a refused input costs nothing");
 
     // No --max-fuel and no --deadline-blocks: job run picks both from the input.
-    let run = json(&net.plexus(&[
-        "job",
-        "run",
-        "--from",
-        "dev0",
-        "--module",
-        "minilm",
-        "--input",
-        texts.to_str().unwrap(),
-        "--json",
-    ]));
+    let run = json(&run_minilm(&net, &texts, &["--json"]));
     let id = run["job_id"].as_str().unwrap();
     let fuel = run["fuel"].as_u64().unwrap();
     let max_fuel = run["max_fuel"].as_u64().unwrap();
@@ -136,18 +125,7 @@ fn minilm_embeddings_are_a_verified_job_with_fuel_and_deadline_picked_from_the_i
     assert!(verify.status.success(), "job verify: {}", stderr(&verify));
 
     // Precise mode is a flag away and gives the precise bits.
-    let precise = json(&net.plexus(&[
-        "job",
-        "run",
-        "--from",
-        "dev0",
-        "--module",
-        "minilm",
-        "--precise",
-        "--input",
-        texts.to_str().unwrap(),
-        "--json",
-    ]));
+    let precise = json(&run_minilm(&net, &texts, &["--precise", "--json"]));
     assert_eq!(
         embeddings(&precise),
         native_embeddings(&TEXTS, Mode::Precise)
