@@ -68,7 +68,7 @@ pub const GLOBAL_EXPORT_PREFIX: &str = "__plexus_global_";
 pub const OUTPUT_EXPORT: &str = "plexus_output";
 
 /// The host functions a module may import from module `plexus`: name, params, results.
-pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 7] = [
+pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 12] = [
     ("input_len", &[], &[ValType::I32]),
     ("input_read", &[ValType::I32; 3], &[ValType::I32]),
     ("blob_count", &[], &[ValType::I32]),
@@ -84,6 +84,22 @@ pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 7] = [
         &[],
     ),
     ("gemm_i8", &[ValType::I32; 7], &[]),
+    ("quantize_rows", &[ValType::I32; 5], &[]),
+    ("dequantize_rows", &[ValType::I32; 8], &[]),
+    (
+        "layer_norm",
+        &[
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+            ValType::F32,
+        ],
+        &[],
+    ),
+    ("gelu", &[ValType::I32; 2], &[]),
+    ("attention", &[ValType::I32; 5], &[]),
 ];
 
 /// The module name of every allowed import.

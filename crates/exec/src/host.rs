@@ -6,10 +6,13 @@
 //! unsigned 32-bit values, every range is checked against the memory, every product is computed
 //! in u128, and a failure is a [`HostTrap`] the executor turns into a stable trap code.
 
+mod float;
+
 use crate::{HOST_CALL_FUEL, gemm};
 use plexus_types::trace::TrapCode;
 use std::{ops::Range, sync::Arc};
 use wasmtime::{Caller, Linker, Memory, StoreLimits};
+use zerocopy::FromBytes as _;
 
 /// The domain of the job seed: `seed = BLAKE3("plexus/job-seed" | job id)`.
 const JOB_SEED_DOMAIN: &[u8] = b"plexus/job-seed";
@@ -27,7 +30,8 @@ pub(crate) struct HostState {
     pub metering: bool,
     /// The instance's memory, set right after instantiation (no guest code runs before).
     pub memory: Option<Memory>,
-    /// Reused buffer for `gemm_i8` results (computed before writing, so C may overlap A or B).
+    /// Reused buffer for `gemm_i8` results when C overlaps A or B or is misaligned (computed
+    /// before writing, so the overlap cannot change them).
     pub scratch: Vec<i32>,
     pub limits: StoreLimits,
 }
@@ -209,6 +213,22 @@ fn gemm_i8(
     };
     // In range of a memory of at most 64 MiB, so these fit usize.
     let (m, n, k) = (m as usize, n as usize, k as usize);
+    // In place when C overlaps neither A nor B and is aligned (the usual case): no scratch copy.
+    let ranges = [a_range.clone(), b_range.clone(), c_range.clone()];
+    if let Some([a_view, b_view, c_view]) = float::views(data, ranges) {
+        let views = (
+            <[i8]>::ref_from_bytes(a_view),
+            <[i8]>::ref_from_bytes(b_view),
+            <[i32]>::mut_from_bytes(c_view),
+        );
+        if let (Ok(a_view), Ok(b_view), Ok(c_view)) = views {
+            // The ranges hold exactly the shape, so this cannot fail.
+            return match gemm::gemm_i8(m, n, k, a_view, b_view, c_view, accumulate != 0) {
+                Ok(()) => Ok(()),
+                Err(_) => trap(TrapCode::BadHostCall),
+            };
+        }
+    }
     let scratch = &mut state.scratch;
     scratch.clear();
     scratch.resize(m * n, 0);
@@ -246,5 +266,10 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     linker.func_wrap(module, "blob_read", blob_read)?;
     linker.func_wrap(module, "random_fill", random_fill)?;
     linker.func_wrap(module, "gemm_i8", gemm_i8)?;
+    linker.func_wrap(module, "quantize_rows", float::quantize_rows)?;
+    linker.func_wrap(module, "dequantize_rows", float::dequantize_rows)?;
+    linker.func_wrap(module, "layer_norm", float::layer_norm)?;
+    linker.func_wrap(module, "gelu", float::gelu)?;
+    linker.func_wrap(module, "attention", float::attention)?;
     Ok(linker)
 }

@@ -1,6 +1,7 @@
 //! The host API natively: a [`plexus_guest::Host`] with the executor's own kernels (the same
-//! `gemm_i8` and the same `random_fill` stream), so a job's Rust code run in-process gives the
-//! output the wasm module gives in [`crate::run`]. The benchmark's "native" column runs the
+//! `gemm_i8`, the same `random_fill` stream, and through `Host`'s default methods the same
+//! `plexus_guest::nn::kernels` the exact float host calls run), so a job's Rust code run
+//! in-process gives the output the wasm module gives in [`crate::run`]. The benchmark's "native" column runs the
 //! reference jobs through it.
 
 use crate::{gemm_i8, job_seed, random_bytes};

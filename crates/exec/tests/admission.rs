@@ -108,6 +108,30 @@ fn refuses_malformed_and_oversized_bytes() {
 }
 
 #[test]
+fn admits_the_float_host_calls_with_their_signatures_only() {
+    let bytes = importing(
+        r#"(import "plexus" "quantize_rows" (func (param i32 i32 i32 i32 i32)))
+           (import "plexus" "dequantize_rows" (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
+           (import "plexus" "layer_norm" (func (param i32 i32 i32 i32 i32 f32)))
+           (import "plexus" "gelu" (func (param i32 i32)))
+           (import "plexus" "attention" (func (param i32 i32 i32 i32 i32)))"#,
+    );
+    admit(&bytes).unwrap();
+    // `eps` is an f32: an i32 in its place is another function.
+    let err = admit(&importing(
+        r#"(import "plexus" "layer_norm" (func (param i32 i32 i32 i32 i32 i32)))"#,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err,
+        AdmissionError::ImportSignature {
+            name: "layer_norm".into(),
+            expected: "(i32, i32, i32, i32, i32, f32) -> ()".into()
+        }
+    );
+}
+
+#[test]
 fn refuses_forbidden_imports_and_wrong_signatures() {
     let err = admit(&importing(r#"(import "env" "clock" (func (result i64)))"#)).unwrap_err();
     assert_eq!(

@@ -12,19 +12,20 @@
 
 use crate::Mode;
 
-/// `init`: reading the input, the weights and the vocabulary (76 M measured).
+/// `init`: reading the input, the weights and the vocabulary (76.0 M measured).
 const INIT: u64 = 85_000_000;
-/// Per text: pooling, writing its vector, the step's bookkeeping.
-const PER_TEXT: u64 = 1_000_000;
+/// Per text: pooling, writing its vector, the step's bookkeeping (under 0.2 M measured).
+const PER_TEXT: u64 = 300_000;
 /// Per token, default mode: six layers of linear layers (the `gemm_i8` charge is 1.35 M of it),
-/// norms and GELU (2.08 M measured).
-const PER_TOKEN: u64 = 2_400_000;
-/// Per token, precise mode: the second int8 pass over every linear layer's input (3.85 M
+/// norms and GELU through the exact float host calls, and the residual sums in guest code
+/// (1.446 M measured).
+const PER_TOKEN: u64 = 1_600_000;
+/// Per token, precise mode: the second int8 pass over every linear layer's input (2.932 M
 /// measured).
-const PER_TOKEN_PRECISE: u64 = 4_400_000;
-/// Per pair of tokens of one text: attention's scores, softmax and weighted sum (43.9 K
-/// measured).
-const PER_PAIR: u64 = 50_000;
+const PER_TOKEN_PRECISE: u64 = 3_250_000;
+/// Per pair of tokens of one text: the `attention` host call's charge, six layers of
+/// `hidden / 2 + 4 * heads` = 240 (1,462 measured with the rest of attention's bookkeeping).
+const PER_PAIR: u64 = 1_700;
 /// Per byte of text: normalizing and splitting it (1.43 K measured on a 64 KiB word, the
 /// worst case found; a text's bytes past its 256th token are not read, so this overcounts
 /// long texts a little).

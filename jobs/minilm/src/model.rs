@@ -4,7 +4,9 @@
 //! most [`TOKENS_MAX`] = [`STEP_TOKENS`], so a step always takes at least one). The linear layers
 //! run over every token of the batch at once, so each `gemm_i8` call multiplies a tall matrix;
 //! attention runs per text, in f32, unmasked over the text's own tokens (exactly what a padded,
-//! masked batch computes for the real tokens).
+//! masked batch computes for the real tokens). The row-wise float work (quantization, LayerNorm,
+//! GELU, attention) goes through the SDK's exact float host calls, so it runs at native speed in
+//! a metered run too.
 //!
 //! Per layer: `x = LN(x + attn_out(attention(qkv(x))))`, then `x = LN(x + down(gelu(up(x))))`.
 //! The embedding of token `t` at position `p` is `LN(word[t] + position[p])` (token type 0 is
@@ -42,8 +44,6 @@ struct Buffers {
     ctx: Vec<f32>,
     /// The feed-forward activation, `rows` x `intermediate`.
     up: Vec<f32>,
-    /// One query's attention scores.
-    scores: Vec<f32>,
     /// One word-table row as stored (scale, then int8).
     word: Vec<u8>,
     /// Quantization scratch for the linear layers.
@@ -87,7 +87,6 @@ impl Job for MiniLmJob {
             qkv: vec![0.0; rows * 3 * c.hidden],
             ctx: vec![0.0; rows * c.hidden],
             up: vec![0.0; rows * c.intermediate],
-            scores: vec![0.0; TOKENS_MAX],
             word: vec![0; 4 + c.hidden],
             scratch: Scratch::new(rows, c.intermediate, c.intermediate.max(3 * c.hidden)),
         };
@@ -155,7 +154,7 @@ impl MiniLmJob {
                 }
             }
         }
-        self.weights.embed_norm.apply(&mut b.x, b.ids.len());
+        self.weights.embed_norm.apply(host, &mut b.x, b.ids.len());
     }
 
     /// One transformer layer over the batch, in place on `x`.
@@ -171,29 +170,29 @@ impl MiniLmJob {
         for span in &b.spans {
             let tokens = span.len();
             nn::attention(
+                host,
                 &b.qkv[span.start * 3 * h..span.end * 3 * h],
                 tokens,
                 h,
                 c.heads,
                 &mut b.ctx[span.start * h..span.end * h],
-                &mut b.scores,
             );
         }
         layer
             .attn_out
             .forward(host, &b.ctx, rows, &mut b.y, &mut b.scratch, precise);
         add_into(&mut b.y[..rows * h], &b.x[..rows * h]);
-        layer.attn_norm.apply(&mut b.y, rows);
+        layer.attn_norm.apply(host, &mut b.y, rows);
         core::mem::swap(&mut b.x, &mut b.y);
         layer
             .up
             .forward(host, &b.x, rows, &mut b.up, &mut b.scratch, precise);
-        nn::gelu(&mut b.up[..rows * c.intermediate]);
+        nn::gelu(host, &mut b.up[..rows * c.intermediate]);
         layer
             .down
             .forward(host, &b.up, rows, &mut b.y, &mut b.scratch, precise);
         add_into(&mut b.y[..rows * h], &b.x[..rows * h]);
-        layer.out_norm.apply(&mut b.y, rows);
+        layer.out_norm.apply(host, &mut b.y, rows);
         core::mem::swap(&mut b.x, &mut b.y);
     }
 

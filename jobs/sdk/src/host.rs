@@ -4,11 +4,17 @@
 //! ABI uses `i32` and `u64` where it uses `i64`. Implementations must be exact: a job's output
 //! may depend only on the bytes these methods return, never on how they compute them.
 
+use crate::nn::kernels;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-/// The guest's view of the host: the job's input, its blobs, the job-seeded random stream and
-/// the exact int8 matrix multiply.
+/// The guest's view of the host: the job's input, its blobs, the job-seeded random stream, the
+/// exact int8 matrix multiply and the exact float kernels.
+///
+/// The float methods (`quantize_rows` .. `attention`) are the exact float host calls: each result
+/// is defined bit for bit by its [`kernels`] function, which the default method runs in-process
+/// (natively); `WasmHost` asks the executor, which runs the same function natively. An
+/// implementation that overrides one must give the same bits.
 pub trait Host {
     /// The length of the job's input in bytes.
     fn input_len(&self) -> usize;
@@ -51,6 +57,65 @@ pub trait Host {
         c: &mut [i32],
         accumulate: bool,
     );
+
+    /// Quantizes each row of `x` (`rows` x `cols` f32) to int8 `q` with one scale per row
+    /// (`scale`, `rows` values): [`kernels::quantize_rows`], bit for bit.
+    ///
+    /// # Panics
+    /// If a slice is shorter than its shape requires (on wasm32: a trap).
+    fn quantize_rows(&self, rows: usize, cols: usize, x: &[f32], q: &mut [i8], scale: &mut [f32]) {
+        kernels::quantize_rows(x, rows, cols, q, scale);
+    }
+
+    /// `y[i][j] = acc[i][j] * (row_scale[i] * col_scale[j]) + bias[j]`, or with `accumulate`,
+    /// `y[i][j] += acc[i][j] * (row_scale[i] * col_scale[j])`: [`kernels::dequantize_rows`].
+    ///
+    /// # Panics
+    /// If a slice is shorter than its shape requires (on wasm32: a trap).
+    #[allow(clippy::too_many_arguments)] // mirrors the `dequantize_rows` import one to one
+    fn dequantize_rows(
+        &self,
+        rows: usize,
+        cols: usize,
+        acc: &[i32],
+        row_scale: &[f32],
+        col_scale: &[f32],
+        bias: &[f32],
+        y: &mut [f32],
+        accumulate: bool,
+    ) {
+        kernels::dequantize_rows(acc, rows, cols, row_scale, col_scale, bias, y, accumulate);
+    }
+
+    /// LayerNorm of each row of `x` (`rows` x `cols`) in place: [`kernels::layer_norm`].
+    ///
+    /// # Panics
+    /// If a slice is shorter than its shape requires (on wasm32: a trap).
+    fn layer_norm(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: &mut [f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32,
+    ) {
+        kernels::layer_norm(x, rows, cols, gamma, beta, eps);
+    }
+
+    /// GELU (exact-erf form) of `x` in place: [`kernels::gelu`].
+    fn gelu(&self, x: &mut [f32]) {
+        kernels::gelu(x);
+    }
+
+    /// Unmasked multi-head self-attention over one sequence: `qkv` is `tokens` x `3 * hidden`,
+    /// the context goes to `out` (`tokens` x `hidden`): [`kernels::attention`].
+    ///
+    /// # Panics
+    /// If a slice is short, or `heads` is 0 or does not divide `hidden` (on wasm32: a trap).
+    fn attention(&self, tokens: usize, hidden: usize, heads: usize, qkv: &[f32], out: &mut [f32]) {
+        kernels::attention(qkv, tokens, hidden, heads, out);
+    }
 
     /// Reads the whole input into a vector, or `None` if it is longer than `len_max` bytes (checked
     /// before anything is allocated).

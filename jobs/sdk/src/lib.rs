@@ -18,7 +18,8 @@
 //!
 //! [`classify`] holds the output encoding shared by the classifier jobs (labels and logits);
 //! [`nn`] the transformer building blocks (int8 linear layers over `gemm_i8`, LayerNorm, GELU,
-//! softmax, attention, pooling); [`wordpiece`] the BERT WordPiece tokenizer (a `vocab.txt` in, the
+//! softmax, attention, pooling; their row-wise float work goes through the exact float host calls,
+//! whose results [`nn::kernels`] defines); [`wordpiece`] the BERT WordPiece tokenizer (a `vocab.txt` in, the
 //! token ids HuggingFace `tokenizers` gives out).
 
 #![no_std]

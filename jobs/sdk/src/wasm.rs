@@ -15,6 +15,32 @@ unsafe extern "C" {
     fn blob_read(index: i32, offset: i64, dst: *mut u8, len: i32) -> i32;
     fn random_fill(counter: i64, dst: *mut u8, len: i32);
     fn gemm_i8(m: i32, n: i32, k: i32, a: *const i8, b: *const i8, c: *mut i32, accumulate: i32);
+    fn quantize_rows(rows: i32, cols: i32, x: *const f32, q: *mut i8, scale: *mut f32);
+    fn dequantize_rows(
+        rows: i32,
+        cols: i32,
+        acc: *const i32,
+        row_scale: *const f32,
+        col_scale: *const f32,
+        bias: *const f32,
+        y: *mut f32,
+        accumulate: i32,
+    );
+    fn layer_norm(rows: i32, cols: i32, x: *mut f32, gamma: *const f32, beta: *const f32, eps: f32);
+    fn gelu(x: *mut f32, len: i32);
+    fn attention(tokens: i32, hidden: i32, heads: i32, qkv: *const f32, out: *mut f32);
+}
+
+/// Whether `len >= rows * cols` (false if the product overflows).
+fn holds(len: usize, rows: usize, cols: usize) -> bool {
+    rows.checked_mul(cols).is_some_and(|need| len >= need)
+}
+
+/// Traps unless `ok`: a slice shorter than its shape is a broken invariant of the caller.
+fn check(ok: bool) {
+    if !ok {
+        core::arch::wasm32::unreachable();
+    }
 }
 
 /// Narrows a length or index to the ABI's `i32`; traps if it does not fit.
@@ -89,6 +115,97 @@ impl Host for WasmHost {
                 b.as_ptr(),
                 c.as_mut_ptr(),
                 i32::from(accumulate),
+            )
+        }
+    }
+
+    fn quantize_rows(&self, rows: usize, cols: usize, x: &[f32], q: &mut [i8], scale: &mut [f32]) {
+        check(holds(x.len(), rows, cols) && holds(q.len(), rows, cols) && scale.len() >= rows);
+        // SAFETY: the ranges are live slices as long as the shape needs (checked above); the
+        // outputs are writable and do not overlap the input (borrow rules).
+        unsafe {
+            quantize_rows(
+                abi_i32(rows),
+                abi_i32(cols),
+                x.as_ptr(),
+                q.as_mut_ptr(),
+                scale.as_mut_ptr(),
+            )
+        }
+    }
+
+    fn dequantize_rows(
+        &self,
+        rows: usize,
+        cols: usize,
+        acc: &[i32],
+        row_scale: &[f32],
+        col_scale: &[f32],
+        bias: &[f32],
+        y: &mut [f32],
+        accumulate: bool,
+    ) {
+        check(
+            holds(acc.len(), rows, cols)
+                && holds(y.len(), rows, cols)
+                && row_scale.len() >= rows
+                && col_scale.len() >= cols
+                && bias.len() >= cols,
+        );
+        // SAFETY: as in `quantize_rows`.
+        unsafe {
+            dequantize_rows(
+                abi_i32(rows),
+                abi_i32(cols),
+                acc.as_ptr(),
+                row_scale.as_ptr(),
+                col_scale.as_ptr(),
+                bias.as_ptr(),
+                y.as_mut_ptr(),
+                i32::from(accumulate),
+            )
+        }
+    }
+
+    fn layer_norm(
+        &self,
+        rows: usize,
+        cols: usize,
+        x: &mut [f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32,
+    ) {
+        check(holds(x.len(), rows, cols) && gamma.len() >= cols && beta.len() >= cols);
+        // SAFETY: as in `quantize_rows`.
+        unsafe {
+            layer_norm(
+                abi_i32(rows),
+                abi_i32(cols),
+                x.as_mut_ptr(),
+                gamma.as_ptr(),
+                beta.as_ptr(),
+                eps,
+            )
+        }
+    }
+
+    fn gelu(&self, x: &mut [f32]) {
+        // SAFETY: `x` is a live, writable range of `x.len()` floats.
+        unsafe { gelu(x.as_mut_ptr(), abi_i32(x.len())) }
+    }
+
+    fn attention(&self, tokens: usize, hidden: usize, heads: usize, qkv: &[f32], out: &mut [f32]) {
+        let width = hidden.checked_mul(3).unwrap_or(usize::MAX);
+        check(holds(qkv.len(), tokens, width) && holds(out.len(), tokens, hidden));
+        // SAFETY: as in `quantize_rows`; the host checks `heads` and traps on a bad one.
+        unsafe {
+            attention(
+                abi_i32(tokens),
+                abi_i32(hidden),
+                abi_i32(heads),
+                qkv.as_ptr(),
+                out.as_mut_ptr(),
             )
         }
     }

@@ -2,11 +2,13 @@
 //!
 //! One test binary (`exec`) in topic modules: `determinism` (runs, code generators and the
 //! trace's definitions), `limits` (fuel, wall time, memory and stack), `traps` (every trap's
-//! bill and replay), `host` (host calls and host-side errors), `checkpoints` (what replay
+//! bill and replay), `host` (host calls and host-side errors), `floats` (the exact float host
+//! calls against their kernels), `checkpoints` (what replay
 //! refuses, what a run stores). This file holds the jobs and checks they share.
 
 mod checkpoints;
 mod determinism;
+mod floats;
 mod host;
 mod limits;
 mod traps;

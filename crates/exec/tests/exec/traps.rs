@@ -26,6 +26,11 @@ fn trap_module_with_init(init: &str, body: &str, extra: &str) -> String {
           (import "plexus" "blob_read" (func $blob_read (param i32 i64 i32 i32) (result i32)))
           (import "plexus" "gemm_i8" (func $gemm (param i32 i32 i32 i32 i32 i32 i32)))
           (import "plexus" "random_fill" (func $random_fill (param i64 i32 i32)))
+          (import "plexus" "quantize_rows" (func $quantize (param i32 i32 i32 i32 i32)))
+          (import "plexus" "dequantize_rows" (func $dequantize (param i32 i32 i32 i32 i32 i32 i32 i32)))
+          (import "plexus" "layer_norm" (func $layer_norm (param i32 i32 i32 i32 i32 f32)))
+          (import "plexus" "gelu" (func $gelu (param i32 i32)))
+          (import "plexus" "attention" (func $attention (param i32 i32 i32 i32 i32)))
           (type $to_i32 (func (param i32) (result i32)))
           (type $nullary (func))
           (memory (export "memory") 1 2)
@@ -127,6 +132,15 @@ fn out_of_fuel_paying_a_host_call_bills_max_fuel() {
 }
 
 #[test]
+fn out_of_fuel_paying_a_float_host_call_bills_max_fuel() {
+    // 2^31 - 1 floats cost far more fuel than the job has: refused before any range check.
+    check_call_trap(
+        "(call $gelu (i32.const 0) (i32.const 0x7fffffff))",
+        TrapCode::OutOfFuel,
+    );
+}
+
+#[test]
 fn memory_out_of_bounds_load_bills_max_fuel() {
     check_call_trap(
         "(drop (i32.load (i32.const 0x7ffffff0)))",
@@ -218,6 +232,21 @@ fn every_bad_host_call_bills_max_fuel() {
         "(call $random_fill (i64.const 0) (i32.const -1) (i32.const 2))",
         "(call $gemm (i32.const -1) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))",
         "(call $gemm (i32.const 100) (i32.const 100) (i32.const 100) (i32.const 0) (i32.const 0) (i32.const 65000) (i32.const 0))",
+        // The float host calls: a negative size, a range past the end of memory, a bad shape.
+        "(call $quantize (i32.const -1) (i32.const 4) (i32.const 0) (i32.const 0) (i32.const 0))",
+        "(call $quantize (i32.const 100) (i32.const 100) (i32.const 30000) (i32.const 0) (i32.const 0))",
+        "(call $quantize (i32.const 2) (i32.const 2) (i32.const 0) (i32.const 0) (i32.const 65534))",
+        "(call $dequantize (i32.const 2) (i32.const -2) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))",
+        "(call $dequantize (i32.const 2) (i32.const 2) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 65532) (i32.const 0) (i32.const 0))",
+        "(call $dequantize (i32.const 100) (i32.const 100) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 30000) (i32.const 1))",
+        "(call $layer_norm (i32.const -5) (i32.const 4) (i32.const 0) (i32.const 0) (i32.const 0) (f32.const 1e-12))",
+        "(call $layer_norm (i32.const 1) (i32.const 4) (i32.const 0) (i32.const 65530) (i32.const 0) (f32.const 1e-12))",
+        "(call $gelu (i32.const 0) (i32.const -1))",
+        "(call $gelu (i32.const 65532) (i32.const 2))",
+        "(call $attention (i32.const 2) (i32.const 8) (i32.const 0) (i32.const 0) (i32.const 0))",
+        "(call $attention (i32.const 2) (i32.const 10) (i32.const 3) (i32.const 0) (i32.const 0))",
+        "(call $attention (i32.const 2) (i32.const -8) (i32.const 2) (i32.const 0) (i32.const 0))",
+        "(call $attention (i32.const 100) (i32.const 64) (i32.const 2) (i32.const 0) (i32.const 0))",
     ] {
         check_call_trap(body, TrapCode::BadHostCall);
     }

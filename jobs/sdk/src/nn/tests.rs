@@ -100,7 +100,8 @@ fn layer_norm_centres_and_scales_each_row() {
         beta: vec![0.0; cols],
         eps: 1e-12,
     };
-    norm.apply(&mut x, 3);
+    let host = VecHost::new(vec![], vec![]);
+    norm.apply(&host, &mut x, 3);
     for row in x.chunks_exact(cols) {
         let mean = row.iter().sum::<f32>() / cols as f32;
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / cols as f32;
@@ -116,8 +117,8 @@ fn layer_norm_centres_and_scales_each_row() {
     };
     let mut y = floats(5, cols);
     let mut z = y.clone();
-    norm.apply(&mut z, 1);
-    shifted.apply(&mut y, 1);
+    norm.apply(&host, &mut z, 1);
+    shifted.apply(&host, &mut y, 1);
     for (a, b) in y.iter().zip(&z) {
         assert!((a - (2.0 * b + 0.5)).abs() < 1e-5);
     }
@@ -126,7 +127,7 @@ fn layer_norm_centres_and_scales_each_row() {
 #[test]
 fn gelu_and_softmax_match_their_definitions() {
     let mut x = vec![-3.0f32, -1.0, 0.0, 1.0, 3.0];
-    gelu(&mut x);
+    gelu(&VecHost::new(vec![], vec![]), &mut x);
     // x * Phi(x): Phi(1) = 0.841345, Phi(3) = 0.998650.
     let want = [-0.004_05, -0.158_655, 0.0, 0.841_345, 2.995_95];
     for (got, want) in x.iter().zip(want) {
@@ -144,17 +145,16 @@ fn gelu_and_softmax_match_their_definitions() {
 fn attention_of_one_token_is_its_value_and_of_equal_keys_the_mean_value() {
     let (hidden, heads) = (8, 2);
     let qkv = floats(6, 3 * hidden);
+    let host = VecHost::new(vec![], vec![]);
     let mut out = vec![0.0; hidden];
-    let mut scores = vec![0.0; 1];
-    attention(&qkv, 1, hidden, heads, &mut out, &mut scores);
+    attention(&host, &qkv, 1, hidden, heads, &mut out);
     assert_eq!(out, qkv[2 * hidden..]);
     // Two tokens with the same key: each attends half to each value.
     let mut two = floats(7, 2 * 3 * hidden);
     let key: Vec<f32> = two[hidden..2 * hidden].to_vec();
     two[3 * hidden + hidden..3 * hidden + 2 * hidden].copy_from_slice(&key);
     let mut out = vec![0.0; 2 * hidden];
-    let mut scores = vec![0.0; 2];
-    attention(&two, 2, hidden, heads, &mut out, &mut scores);
+    attention(&host, &two, 2, hidden, heads, &mut out);
     for c in 0..hidden {
         let mean = (two[2 * hidden + c] + two[3 * hidden + 2 * hidden + c]) / 2.0;
         assert!((out[c] - mean).abs() < 1e-6 && (out[hidden + c] - mean).abs() < 1e-6);
@@ -233,7 +233,7 @@ fn erfc_approx_and_gelu_are_within_1e6_of_libm() {
     assert!(worst.0 < 1e-6, "erfc error {} at {}", worst.0, worst.1);
     let xs: Vec<f32> = dense(-20.0, 20.0, 1 << 22).collect();
     let mut got = xs.clone();
-    gelu(&mut got);
+    kernels::gelu(&mut got);
     for (x, g) in xs.iter().zip(&got) {
         let want = 0.5 * x * (1.0 + libm::erff(x * core::f32::consts::FRAC_1_SQRT_2));
         // erfc's error scaled by x / 2, plus the float rounding of the product.
