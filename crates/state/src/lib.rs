@@ -39,6 +39,7 @@ pub use ledger::{
 pub use market::{
     Assignment, Job, JobStatus, MarketIndex, Provider, REPUTATION_MAX, REPUTATION_START,
 };
+pub use plexus_storage::params::StorageParams;
 pub use staking::{UNBONDING_ENTRIES_MAX, beacon, evidence, reshare};
 
 /// FuelTrace's parameters where the other crates name them (`plexus_fueltrace::params`).

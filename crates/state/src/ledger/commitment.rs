@@ -217,6 +217,7 @@ impl State {
         self.params.reputation_done_gain.write(&mut buf);
         self.params.reputation_miss_penalty.write(&mut buf);
         self.params.audit.write(&mut buf);
+        self.params.storage.write(&mut buf);
         self.height.write(&mut buf);
         self.timestamp_ms.write(&mut buf);
         self.beacon.write(&mut buf);

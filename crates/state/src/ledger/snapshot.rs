@@ -28,7 +28,7 @@ use plexus_types::{Address, ContentHash, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 12;
+const SNAPSHOT_VERSION: u8 = 13;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -89,6 +89,7 @@ fixed_record!(Params {
     reputation_done_gain: u32,
     reputation_miss_penalty: u32,
     audit: plexus_fueltrace::params::AuditParams,
+    storage: plexus_storage::params::StorageParams,
 });
 fixed_record!(Assignment {
     provider: Address,
