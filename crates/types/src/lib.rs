@@ -19,6 +19,7 @@ pub mod hash;
 pub mod job;
 pub mod limits;
 pub mod receipt;
+pub mod storage;
 pub mod trace;
 pub mod tx;
 
