@@ -9,4 +9,5 @@
 //! no floats, no hash maps. The design is `../shared/STORAGE.md`.
 
 pub mod coding;
+pub mod proof;
 pub mod segment;

@@ -14,6 +14,7 @@ pub mod amount;
 pub mod audit;
 pub mod beacon;
 pub mod block;
+pub mod content_tree;
 pub mod dissection;
 pub mod hash;
 pub mod job;

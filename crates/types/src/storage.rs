@@ -9,6 +9,7 @@
 //! length bounded by a named constant, so no proof that decodes is larger than
 //! [`CHUNK_PROOF_SIZE_MAX`].
 
+use crate::content_tree;
 use crate::hash::ContentHash;
 use bytes::BufMut;
 use commonware_codec::{
@@ -18,7 +19,7 @@ use commonware_storage::bmt;
 
 /// The challenged unit of a shard, in bytes: one BLAKE3 chunk (the last chunk of a shard may be
 /// shorter).
-pub const CHUNK_BYTES: usize = 1_024;
+pub const CHUNK_BYTES: usize = content_tree::CHUNK_BYTES as usize;
 
 /// The most chaining values a BLAKE3 path carries. A Commonware shard is at most `u32::MAX`
 /// bytes, so at most 2^22 chunks, and BLAKE3's tree over them is at most 22 levels deep.
@@ -28,9 +29,8 @@ pub const BLAKE3_PATH_MAX: usize = 22;
 /// `u16`, so a commitment has at most 65,535 leaves and a path at most 16 siblings.
 pub const COMMITMENT_PATH_MAX: usize = 16;
 
-/// A BLAKE3 chaining value: a subtree's 32-byte value before the root (`blake3::hazmat`'s
-/// `ChainingValue`).
-pub type ChainingValue = [u8; 32];
+/// A BLAKE3 chaining value: a subtree's 32-byte value before the root (`[u8; 32]`).
+pub use crate::content_tree::ChainingValue;
 
 /// The proof that a shard digest is leaf `shard_index` of a segment commitment (decoded with at
 /// most [`COMMITMENT_PATH_MAX`] siblings).
