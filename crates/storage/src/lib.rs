@@ -10,4 +10,5 @@
 
 pub mod coding;
 pub mod proof;
+pub mod seal;
 pub mod segment;
