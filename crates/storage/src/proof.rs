@@ -14,7 +14,9 @@
 //!
 //! So the chain checks a proof with a BLAKE3 chunk hash and about `log2(chunks) + log2(n) + 2`
 //! 64-byte hashes, and knows nothing of the shard but its length. A 4 MiB shard at n = 40 has a
-//! proof of 1,608 bytes (1,024 of chunk, 12 chaining values, 6 BMT siblings and the lengths).
+//! proof of 1,608 bytes (1,024 of chunk, 12 chaining values, 6 BMT siblings and the lengths). A
+//! real shard of a 64 MiB segment at k = 16 is 2 bytes longer (the code's length prefix), 4,097
+//! chunks, so its first 4,096 chunks sit one level deeper: 1,640 bytes.
 //! Shards are never empty (the code's shard length is at least 2), and an empty shard length is
 //! refused ([`ProofError::EmptyShard`]).
 
