@@ -24,7 +24,7 @@ use crate::coding::{Commitment, Shard};
 use plexus_types::ContentHash;
 use plexus_types::content_tree::{self, left_subtree_len, parent_cv, subtree_cv};
 use plexus_types::hash::ContentHasher;
-use plexus_types::storage::{CHUNK_BYTES, ChainingValue, ChunkProof};
+use plexus_types::storage::{CHUNK_BYTES, ChainingValue, ChunkProof, SHARD_BYTES_MAX};
 use std::ops::Range;
 
 /// Why a chunk proof could not be made or does not hold.
@@ -33,6 +33,12 @@ pub enum ProofError {
     /// A shard of no bytes has no chunk to prove.
     #[error("an empty shard has no chunks")]
     EmptyShard,
+    /// No shard is that long (a deal's length beyond what the code makes).
+    #[error("a shard of {len} bytes is longer than {SHARD_BYTES_MAX}")]
+    ShardTooLong {
+        /// The length named.
+        len: u64,
+    },
     /// The shard index is not one of the code's `n`.
     #[error("shard {index} is not one of the {n} shards")]
     ShardOutOfRange {
@@ -90,6 +96,11 @@ pub fn chunk_count(shard_len: u64) -> u64 {
 fn chunk_range(shard_len: u64, index: u64) -> Result<Range<u64>, ProofError> {
     if shard_len == 0 {
         return Err(ProofError::EmptyShard);
+    }
+    // BLAKE3's tree arithmetic (`left_subtree_len`) overflows near `u64::MAX`: refuse lengths
+    // no shard has before descending.
+    if shard_len > SHARD_BYTES_MAX {
+        return Err(ProofError::ShardTooLong { len: shard_len });
     }
     let chunks = chunk_count(shard_len);
     if index >= chunks {

@@ -21,8 +21,11 @@ use commonware_storage::bmt;
 /// shorter).
 pub const CHUNK_BYTES: usize = content_tree::CHUNK_BYTES as usize;
 
-/// The most chaining values a BLAKE3 path carries. A Commonware shard is at most `u32::MAX`
-/// bytes, so at most 2^22 chunks, and BLAKE3's tree over them is at most 22 levels deep.
+/// The longest shard, in bytes: `commonware-coding` keeps a shard's width in a `u32`.
+pub const SHARD_BYTES_MAX: u64 = u32::MAX as u64;
+
+/// The most chaining values a BLAKE3 path carries: a shard of at most [`SHARD_BYTES_MAX`] bytes
+/// has at most 2^22 chunks, and BLAKE3's tree over them is at most 22 levels deep.
 pub const BLAKE3_PATH_MAX: usize = 22;
 
 /// The most sibling digests a commitment path carries. `commonware-coding` counts shards in a

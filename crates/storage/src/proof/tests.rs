@@ -5,7 +5,7 @@ use crate::coding::{Shape, encode};
 use commonware_codec::{Copying, DecodeExt as _, Encode as _};
 use commonware_parallel::Sequential;
 use commonware_storage::bmt;
-use plexus_types::storage::CommitmentProof;
+use plexus_types::storage::{CommitmentProof, SHARD_BYTES_MAX};
 
 /// Deterministic bytes that differ from position to position.
 fn pattern(len: usize) -> Vec<u8> {
@@ -218,4 +218,33 @@ fn single_chunk_and_empty_shards() {
         verify(&commitment, 2, 0, 0, 0, &proof),
         Err(ProofError::EmptyShard)
     );
+}
+
+/// The chain verifies with the length a deal names: any length, however absurd, is an answer,
+/// never a panic (BLAKE3's `left_subtree_len` once overflowed on lengths near `u64::MAX`).
+#[test]
+fn absurd_shard_lengths_are_refused_without_panicking() {
+    let (commitment, shard) = committed(pattern(3_000), 1, 4);
+    let proof = prove(&shard, 0).unwrap();
+    for len in [
+        u64::MAX,
+        u64::MAX - 1,
+        u64::MAX - 1_023,
+        1 << 63,
+        SHARD_BYTES_MAX + 1,
+    ] {
+        let last = chunk_count(len) - 1;
+        for chunk in [0, last] {
+            assert_eq!(
+                verify(&commitment, 4, 1, len, chunk, &proof),
+                Err(ProofError::ShardTooLong { len }),
+                "{len} bytes, chunk {chunk}"
+            );
+        }
+    }
+    // The longest shard is still an answer: the proof of a short one has too few levels.
+    assert!(matches!(
+        verify(&commitment, 4, 1, SHARD_BYTES_MAX, 0, &proof),
+        Err(ProofError::PathLength { .. })
+    ));
 }
