@@ -49,7 +49,7 @@ pub struct DevnetArgs {
     /// Provider processes (`plexus provider run`) beside the validators: provider i uses the
     /// funded dev key `provideri`, listens on the provider API address plus i and keeps its data
     /// and `provider.log` in DIR/provider-i. A new devnet's storage coding fits them: k = 2 of
-    /// n = 4 from four providers on, n = M and k = M / 2 (at least 1) below.
+    /// n = 4 from four providers on, n = M and k = M / 2 below (n at least 2).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=PROVIDER_KEYS as i64))]
     providers: u32,
     /// Provider 0's API address (provider i listens on its port plus i).

@@ -147,10 +147,13 @@ fn offer(capacity_bytes: u64, price_per_gib_epoch: Amount) -> Payload {
     }
 }
 
+/// A segment whose shards at k = 2 are `shard_bytes` long (even: the code's shards are): the
+/// code stores the length in 4 bytes before the data.
 fn segment(label: &[u8], shard_bytes: u64) -> DealSegment {
+    assert!(shard_bytes.is_multiple_of(2) && shard_bytes >= 4);
     DealSegment {
         commitment: ContentHash::of(label),
-        size_bytes: shard_bytes * 2,
+        size_bytes: shard_bytes * 2 - 4,
         shard_bytes,
     }
 }
@@ -232,7 +235,7 @@ fn offers_need_a_registered_provider_and_never_drop_below_what_is_held() {
 fn a_post_escrows_exactly_and_draws_distinct_holders_that_accept() {
     let mut chain = Chain::new();
     chain.providers(1..=6, 3 * PLX + 1);
-    let (big, small) = (32u64 << 20, 12_345u64);
+    let (big, small) = (32u64 << 20, 12_346u64);
     let cap = 4 * PLX + 3;
     let id = chain.ok(
         OWNER,
@@ -388,7 +391,7 @@ fn holders_are_paid_each_epoch_and_the_rest_returns_at_the_end() {
     let mut chain = Chain::new();
     let price = 3 * PLX + 1;
     chain.providers(1..=4, price);
-    let shard_bytes = (32u64 << 20) - 7;
+    let shard_bytes = (32u64 << 20) - 6;
     let cap = 5 * PLX;
     let id = chain.ok(OWNER, post(vec![segment(b"s", shard_bytes)], cap, 2));
     let escrow = chain.state.deals[&id].escrow;

@@ -17,6 +17,7 @@
 //!
 //! Integer only: amounts in base units, prices per byte-epoch.
 
+use crate::coding::Shape;
 use bytes::BufMut;
 use plexus_types::Amount;
 use plexus_types::codec::{Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
@@ -87,23 +88,33 @@ impl Default for StorageParams {
 
 impl StorageParams {
     /// The parameters of a devnet with `providers` providers: `k = 2` of `n = 4` from four
-    /// providers on (the example), else every provider holds a shard (`n = providers`,
-    /// `k = n / 2`, at least 1). A repair needs a provider that holds no shard of the segment,
-    /// so a devnet that exercises repairs runs more providers than `n`.
+    /// providers on (the example), `n = providers` and `k = n / 2` below. The code
+    /// needs `n > k >= 1`, so `n` is at least 2 and a devnet of fewer than two providers can
+    /// hold no deal. A repair needs a provider that holds no shard of the segment, so a devnet
+    /// that exercises repairs runs more providers than `n`.
     pub fn devnet(providers: u32) -> StorageParams {
-        let n = providers.clamp(1, 4);
+        let n = providers.clamp(2, 4);
         StorageParams {
-            k: (n / 2).max(1),
+            k: n / 2,
             n,
             ..StorageParams::default()
         }
     }
 
-    /// Whether the parameters are usable: `1 <= k <= n <= SHARDS_MAX`, a non-empty range of deal
-    /// lengths, non-zero windows, and collateral that covers the burns before a shard is lost.
+    /// The erasure code's shape, if `k` of `n` is one the code supports and `n <= SHARDS_MAX`.
+    pub fn shape(&self) -> Option<Shape> {
+        if self.n > SHARDS_MAX {
+            return None;
+        }
+        Shape::new(u16::try_from(self.k).ok()?, u16::try_from(self.n).ok()?).ok()
+    }
+
+    /// Whether the parameters are usable: a shape the code supports (`1 <= k < n <= SHARDS_MAX`),
+    /// a non-empty range of deal lengths, non-zero windows, and collateral that covers the burns
+    /// before a shard is lost.
     pub fn check(&self) -> Result<(), &'static str> {
-        if self.k == 0 || self.k > self.n || self.n > SHARDS_MAX {
-            return Err("storage k and n must satisfy 1 <= k <= n <= 256");
+        if self.shape().is_none() {
+            return Err("storage k and n must satisfy 1 <= k < n <= 256");
         }
         if self.deal_epochs_min == 0 || self.deal_epochs_min > self.deal_epochs_max {
             return Err("storage deal epochs must satisfy 1 <= min <= max");
@@ -194,7 +205,7 @@ mod tests {
         for providers in 0..10 {
             let params = StorageParams::devnet(providers);
             params.check().unwrap();
-            assert!(params.n <= providers.max(1), "{providers}: {params:?}");
+            assert!(params.n <= providers.max(2), "{providers}: {params:?}");
         }
         let four = StorageParams::devnet(4);
         assert_eq!((four.k, four.n), (2, 4));
@@ -210,6 +221,11 @@ mod tests {
             },
             StorageParams {
                 k: 41,
+                ..base.clone()
+            },
+            // The code needs a parity shard.
+            StorageParams {
+                k: 40,
                 ..base.clone()
             },
             StorageParams {

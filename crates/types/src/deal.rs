@@ -1,7 +1,8 @@
 //! The storage market's deal values on the wire: the segments a `Payload::DealPost` names, and
 //! the bounds that keep a deal inside one transaction.
 //!
-//! A file becomes at most [`DEAL_SEGMENTS_MAX`] segments of at most [`SEGMENT_BYTES_MAX`] bytes;
+//! A file becomes at most [`DEAL_SEGMENTS_MAX`] segments of at most 64 MiB
+//! (`plexus_storage::segment::SEGMENT_BYTES_MAX`);
 //! each segment is erasure-coded into `n` shards of `shard_bytes` bytes, any `k` of which rebuild
 //! it, and named by its commitment (the BMT root over the shards' BLAKE3 digests, see
 //! `crate::storage`). Prices are per GiB-epoch (2^30 bytes held for one chain epoch), in base
@@ -16,9 +17,6 @@ use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write
 /// several deals).
 pub const DEAL_SEGMENTS_MAX: usize = 64;
 
-/// The largest segment, in bytes (`../shared/STORAGE.md`: 64 MiB).
-pub const SEGMENT_BYTES_MAX: u64 = 64 << 20;
-
 /// The bytes a price is quoted for: a price per GiB-epoch pays for 2^30 bytes for one epoch.
 pub const PRICE_UNIT_BYTES: u128 = 1 << 30;
 
@@ -27,9 +25,10 @@ pub const PRICE_UNIT_BYTES: u128 = 1 << 30;
 pub struct DealSegment {
     /// The BMT root over the `n` shards' BLAKE3 digests, in shard order.
     pub commitment: ContentHash,
-    /// The segment's length (1..=`SEGMENT_BYTES_MAX`).
+    /// The segment's length (1..=`plexus_storage::segment::SEGMENT_BYTES_MAX`).
     pub size_bytes: u64,
-    /// The length of each of its shards: what a holder stores and is paid for.
+    /// The length of each of its shards: what a holder stores and is paid for (the chain
+    /// requires the code's own, `plexus_storage::coding::Shape::shard_len`).
     pub shard_bytes: u64,
 }
 

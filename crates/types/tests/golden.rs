@@ -490,7 +490,8 @@ fn storage_transactions_are_frozen() {
 #[test]
 fn a_deal_of_the_most_segments_fits_a_transaction() {
     use plexus_types::TX_SIZE_MAX;
-    use plexus_types::deal::{DEAL_SEGMENTS_MAX, DealSegment, SEGMENT_BYTES_MAX};
+    use plexus_types::deal::{DEAL_SEGMENTS_MAX, DealSegment};
+    const SEGMENT_BYTES_MAX: u64 = 64 << 20;
 
     let post = |count: usize| {
         signed(

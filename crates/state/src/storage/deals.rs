@@ -7,7 +7,7 @@ use crate::ledger::value::Held;
 use crate::storage::holders;
 use crate::storage::records::{Deal, Segment, ShardState};
 use plexus_storage::money::{cost_ceil, deal_escrow_ceil, epoch_pay_floor};
-use plexus_types::deal::{DEAL_SEGMENTS_MAX, DealSegment, SEGMENT_BYTES_MAX};
+use plexus_types::deal::{DEAL_SEGMENTS_MAX, DealSegment};
 use plexus_types::{Address, Amount, Digest, Reason};
 
 /// A deal as `Payload::DealPost` describes it.
@@ -21,14 +21,13 @@ pub(crate) struct Posting<'a> {
 }
 
 /// The posting's escrow, or why it is not a deal the chain takes: segments in range (a length
-/// of 1..=`SEGMENT_BYTES_MAX`, `k` shards of `shard_bytes` covering it), the chain's `k` and
+/// of 1..=`SEGMENT_BYTES_MAX`, and exactly the code's shard length for it), the chain's `k` and
 /// `n`, a length in `deal_epochs_min..=deal_epochs_max`, an escrow that fits 128 bits.
 fn escrow_of(state: &State, posting: &Posting<'_>) -> Result<Amount, Reason> {
     let params = &state.params.storage;
+    let shape = params.shape().ok_or(Reason::InvalidDeal)?;
     let segments_fit = posting.segments.iter().all(|segment| {
-        (1..=SEGMENT_BYTES_MAX).contains(&segment.size_bytes)
-            && (1..=SEGMENT_BYTES_MAX).contains(&segment.shard_bytes)
-            && segment.shard_bytes.saturating_mul(u64::from(posting.k)) >= segment.size_bytes
+        segment.size_bytes >= 1 && shape.shard_len(segment.size_bytes) == Some(segment.shard_bytes)
     });
     if posting.segments.is_empty()
         || posting.segments.len() > DEAL_SEGMENTS_MAX
@@ -117,7 +116,11 @@ pub(crate) fn post(
         .enumerate()
         .flat_map(|(index, segment)| {
             segment.shards.iter().enumerate().map(move |(slot, shard)| {
-                (shard.clone(), segment.shard_bytes, (id, index as u32, slot as u16))
+                (
+                    shard.clone(),
+                    segment.shard_bytes,
+                    (id, index as u32, slot as u16),
+                )
             })
         })
         .collect();
