@@ -1,4 +1,5 @@
-//! The beacon draws of the storage market: who holds each shard of a segment.
+//! The beacon draws of the storage market: who holds each shard of a segment, and which chunk of
+//! a shard a challenge asks for.
 //!
 //! A slot's holder is drawn like a job's provider: from the block's beacon seed, by the chain's
 //! one lottery walk (`plexus_fueltrace::draws::weighted_pick`) over the candidates' weights in
@@ -11,6 +12,7 @@
 //! cannot take the slot); a segment's holders are distinct because the caller zeroes the weight
 //! of every provider already holding a shard of it before each slot's draw.
 
+use crate::proof::chunk_count;
 use plexus_fueltrace::draws::{draw, weighted_pick};
 use plexus_types::Digest;
 
@@ -32,6 +34,24 @@ pub fn draw_slot(
     let counter = (u64::from(segment) << 32) | u64::from(slot);
     let target = draw(b"plexus/holder", seed, deal, counter, total);
     weighted_pick(weights.iter().copied(), target)
+}
+
+/// The chunk the challenge of shard `slot` of segment `segment` of `deal` asks for in `epoch`:
+/// uniform over the shard's `proof::chunk_count(shard_bytes)` chunks, from
+/// `SHA-256("plexus/challenge" | seed | deal | segment << 32 | slot)` with the epoch's opening
+/// block's `seed` (public only once that block's beacon is, so a holder cannot know which chunk
+/// it must keep before the challenge opens). Chunk 0 for a length of 0 (no deal has an empty
+/// shard: the code's shards are at least 2 bytes).
+pub fn challenge_chunk(
+    seed: &Digest,
+    deal: &Digest,
+    segment: u32,
+    slot: u16,
+    shard_bytes: u64,
+) -> u64 {
+    let chunks = chunk_count(shard_bytes).max(1);
+    let counter = (u64::from(segment) << 32) | u64::from(slot);
+    draw(b"plexus/challenge", seed, deal, counter, u128::from(chunks)) as u64
 }
 
 /// `n` distinct holders for segment `segment`: slot after slot, each drawn among the
@@ -95,6 +115,28 @@ mod tests {
             })
             .count();
         assert!((2_100..2_400).contains(&heavy), "{heavy} of 3000");
+    }
+
+    #[test]
+    fn a_challenge_asks_for_a_chunk_of_the_shard_and_reaches_every_chunk() {
+        let deal = hash(&[b"deal"]);
+        // A shard of 5 chunks and a bit: 6 chunks, each drawn over 600 seeds, none outside.
+        let shard_bytes = 5 * 1_024 + 1;
+        let mut seen = [0u32; 6];
+        for i in 0..600u32 {
+            let seed = hash(&[b"seed", &i.to_be_bytes()]);
+            let chunk = challenge_chunk(&seed, &deal, 1, 2, shard_bytes);
+            seen[usize::try_from(chunk).unwrap()] += 1;
+        }
+        assert!(seen.iter().all(|count| *count > 50), "{seen:?}");
+        let seed = hash(&[b"seed"]);
+        assert_eq!(challenge_chunk(&seed, &deal, 0, 0, 1_024), 0);
+        assert_eq!(challenge_chunk(&seed, &deal, 0, 0, 0), 0);
+        // Another slot or segment, another draw.
+        let draws: BTreeSet<u64> = (0..16u16)
+            .map(|slot| challenge_chunk(&seed, &deal, 0, slot, 1 << 22))
+            .collect();
+        assert!(draws.len() > 8, "{draws:?}");
     }
 
     #[test]
