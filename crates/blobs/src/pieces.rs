@@ -20,16 +20,12 @@
 //! longer or shorter than the real one and have the honest pieces refused. The last piece's
 //! length is whatever bytes match its chaining value (which commits to them, length included).
 //!
-//! This uses BLAKE3's `hazmat` tree functions, the one place Plexus calls the `blake3` crate
-//! directly rather than through `ContentHash::of` (Commonware's hasher, over the same crate, does
-//! not expose the tree); the tests compare every root with `ContentHash::of` the same bytes, as
-//! that module asks.
+//! The tree arithmetic is `plexus_types::content_tree`'s (BLAKE3's `hazmat` functions, shared
+//! with the storage market's chunk proofs); the tests compare every root with `ContentHash::of`
+//! the same bytes, as that module asks.
 
-use blake3::hazmat::{
-    ChainingValue, HasherExt as _, Mode, left_subtree_len, merge_subtrees_non_root,
-    merge_subtrees_root,
-};
 use plexus_types::ContentHash;
+use plexus_types::content_tree::{ChainingValue, left_subtree_len, parent_cv, root, subtree_cv};
 use std::ops::Range;
 
 /// The size of a piece (the last one may be shorter): 1 MiB, a power of two of BLAKE3's 1 KiB
@@ -49,10 +45,7 @@ pub fn piece_range(len: u64, index: u64) -> Option<Range<u64>> {
 
 /// The chaining value of piece `index`: the BLAKE3 subtree over `bytes` at its offset.
 pub fn piece_cv(index: u64, bytes: &[u8]) -> ChainingValue {
-    let mut hasher = blake3::Hasher::new();
-    hasher.set_input_offset(index * PIECE_BYTES);
-    hasher.update(bytes);
-    hasher.finalize_non_root()
+    subtree_cv(index * PIECE_BYTES, bytes)
 }
 
 /// The piece chaining values of content larger than one piece.
@@ -93,12 +86,10 @@ impl Outline {
         // piece, so every split falls on a piece boundary.
         let len = self.len_max();
         let left = left_subtree_len(len);
-        let root = merge_subtrees_root(
+        Some(root(
             &self.subtree(0, left),
             &self.subtree(left, len - left),
-            Mode::Hash,
-        );
-        Some(ContentHash::from_bytes(*root.as_bytes()))
+        ))
     }
 
     /// The chaining value of the subtree over `len` bytes at `offset` (piece-aligned).
@@ -107,10 +98,9 @@ impl Outline {
             return self.pieces[(offset / PIECE_BYTES) as usize];
         }
         let left = left_subtree_len(len);
-        merge_subtrees_non_root(
+        parent_cv(
             &self.subtree(offset, left),
             &self.subtree(offset + left, len - left),
-            Mode::Hash,
         )
     }
 

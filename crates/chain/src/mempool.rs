@@ -106,6 +106,14 @@ fn payload_value(payload: &Payload) -> Amount {
             ..
         } => plexus_types::job::fuel_cost_ceil(*max_fuel, *price_cap_per_mfuel)
             .unwrap_or(Amount::MAX),
+        Payload::DealPost {
+            segments,
+            n,
+            price_cap_per_gib_epoch,
+            epochs,
+            ..
+        } => plexus_storage::money::deal_escrow_ceil(*price_cap_per_gib_epoch, segments, *n, *epochs)
+            .unwrap_or(Amount::MAX),
         Payload::Unbond { .. }
         | Payload::Undelegate { .. }
         | Payload::Evidence { .. }
@@ -122,7 +130,12 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::DisputeOpen { .. }
         | Payload::DisputeMove { .. }
         | Payload::DisputeSettle { .. }
-        | Payload::AuditDecline { .. } => 0,
+        | Payload::AuditDecline { .. }
+        // An extension's escrow depends on the deal; execution checks it.
+        | Payload::StorageOffer { .. }
+        | Payload::ShardAccept { .. }
+        | Payload::DealExtend { .. }
+        | Payload::DealEnd { .. } => 0,
     }
 }
 

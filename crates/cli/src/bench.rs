@@ -117,6 +117,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500_000)]
         flood: u64,
     },
+    /// The storage market's pure core beside its targets: erasure encode of a 64 MiB segment at
+    /// k = 16 of n = 40 (with hashing and the commitment), strict decode with no systematic
+    /// shard, the systematic read, chunk proof verification (one, and 32 as in a block), and
+    /// client-side seal/open. `put_mbps`, `get_mbps` and `repair_ms` (through real providers)
+    /// come later, with the store commands.
+    Storage {
+        /// Timed runs of each measurement; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Threads of the encode and decode pool (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
         #[arg(long, default_value_t = 100_000)]
@@ -160,6 +173,9 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
         BenchCommand::Gemm { runs } => crate::bench_gemm::bench_gemm(runs, json_mode),
         BenchCommand::Models { texts, runs } => {
             crate::bench_models::bench_models(&texts, runs, json_mode)
+        }
+        BenchCommand::Storage { runs, threads } => {
+            crate::bench_storage::bench_storage(runs, threads, json_mode)
         }
         BenchCommand::Apply {
             txs,

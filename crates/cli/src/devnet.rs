@@ -7,8 +7,8 @@ use commonware_cryptography::bls12381::primitives::group::Share;
 use plexus_node::{
     NodeConfig,
     config::{
-        AllocationFile, GenesisFile, ParamsFile, ValidatorFile, beacon_key_hex, share_from_hex,
-        share_hex,
+        AllocationFile, GenesisFile, ParamsFile, StorageFile, ValidatorFile, beacon_key_hex,
+        share_from_hex, share_hex,
     },
 };
 use plexus_state::beacon::DevBeacon;
@@ -48,7 +48,8 @@ pub struct DevnetArgs {
     block_time_ms: u64,
     /// Provider processes (`plexus provider run`) beside the validators: provider i uses the
     /// funded dev key `provideri`, listens on the provider API address plus i and keeps its data
-    /// and `provider.log` in DIR/provider-i.
+    /// and `provider.log` in DIR/provider-i. A new devnet's storage coding fits them: k = 2 of
+    /// n = 4 from four providers on, n = M and k = M / 2 below (n at least 2).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=PROVIDER_KEYS as i64))]
     providers: u32,
     /// Provider 0's API address (provider i listens on its port plus i).
@@ -125,7 +126,10 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn devnet_genesis(validators: u32) -> GenesisFile {
+/// The genesis of a new devnet of `validators` validators and `providers` providers: the
+/// chain's parameters, but storage coded to fit the providers (`StorageParams::devnet`: k = 2 of
+/// n = 4 from four providers on, fewer shards with fewer providers).
+fn devnet_genesis(validators: u32, providers: u32) -> GenesisFile {
     let mut allocations: Vec<AllocationFile> = (0..DEV_KEYS)
         .map(|i| AllocationFile {
             address: Address(dev_key(i).public_key()).to_string(),
@@ -157,7 +161,10 @@ fn devnet_genesis(validators: u32) -> GenesisFile {
     GenesisFile {
         chain_id: DEVNET_CHAIN_ID,
         timestamp_ms: now_ms(),
-        params: ParamsFile::default(),
+        params: ParamsFile {
+            storage: StorageFile::from_params(&plexus_state::StorageParams::devnet(providers)),
+            ..ParamsFile::default()
+        },
         allocations,
         validators: validator_files,
         beacon_key: beacon_key_hex(&dev_beacon(validators).output),
@@ -265,7 +272,7 @@ fn load_or_make_genesis(dir: &Path, args: &DevnetArgs) -> Result<GenesisFile> {
     let genesis = if genesis_path.exists() {
         GenesisFile::load(&genesis_path)?
     } else {
-        let mut genesis = devnet_genesis(args.validators);
+        let mut genesis = devnet_genesis(args.validators, args.providers);
         let audit = &mut genesis.params.audit;
         audit.light_audit_ppm = args.light_audit_ppm.unwrap_or(audit.light_audit_ppm);
         audit.full_audit_ppm = args.full_audit_ppm.unwrap_or(audit.full_audit_ppm);

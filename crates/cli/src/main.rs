@@ -6,6 +6,7 @@ mod bench_flood;
 mod bench_gemm;
 mod bench_kit;
 mod bench_models;
+mod bench_storage;
 mod ceremony;
 mod devnet;
 mod job;

@@ -36,6 +36,21 @@ pub fn draw(domain: &[u8], seed: &Digest, job: &Digest, counter: u64, bound: u12
     u128::from_be_bytes(wide) % bound
 }
 
+/// The chain's lottery walk: the index of the first weight whose running (saturating) sum
+/// exceeds `target`, for a `target` drawn below the weights' total; `None` past the end. Every
+/// weighted draw of the chain (a job's provider, an audit's verifier, a shard's holder) walks
+/// its candidates, in their fixed order, through this one function.
+pub fn weighted_pick(weights: impl IntoIterator<Item = u128>, target: u128) -> Option<usize> {
+    let mut cumulative = 0u128;
+    for (index, weight) in weights.into_iter().enumerate() {
+        cumulative = cumulative.saturating_add(weight);
+        if cumulative > target {
+            return Some(index);
+        }
+    }
+    None
+}
+
 /// The light audit's segments: `k` distinct among `0..segments - 1` plus the last, ascending.
 pub fn light_segments(seed: &Digest, job: &Digest, segments: u64, k: u32) -> Vec<u64> {
     let last = segments - 1;

@@ -2,7 +2,7 @@
 
 use commonware_codec::{Decode, Encode};
 use commonware_cryptography::bls12381::primitives::group::Share;
-use plexus_state::{Genesis, GenesisValidator, Params};
+use plexus_state::{Genesis, GenesisValidator, Params, StorageParams};
 use plexus_types::{Address, BeaconOutput, amount::parse_amount, beacon};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -59,6 +59,83 @@ pub struct ParamsFile {
     /// it: the defaults).
     #[serde(default)]
     pub audit: AuditFile,
+    /// The storage market's parameters (absent in older files, or any field of it: the
+    /// defaults).
+    #[serde(default)]
+    pub storage: StorageFile,
+}
+
+/// `plexus_state::StorageParams` in the genesis file (amounts as decimal base units); what each
+/// field means, and its unit, is documented on `plexus_storage::params::StorageParams`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct StorageFile {
+    pub k: u32,
+    pub n: u32,
+    pub deal_epochs_min: u64,
+    pub deal_epochs_max: u64,
+    pub accept_window_blocks: u64,
+    pub proof_window_blocks: u64,
+    pub miss_burn_multiple: u32,
+    pub misses_before_lost: u32,
+    pub fault_excuse_epochs_max: u64,
+    pub repair_deadline_epochs: u64,
+    pub collateral_epochs: u32,
+    pub collateral_min_per_shard: String,
+    pub challenges_per_block_max: u32,
+}
+
+impl Default for StorageFile {
+    fn default() -> Self {
+        StorageFile::from_params(&StorageParams::default())
+    }
+}
+
+impl StorageFile {
+    /// The file form of `p`.
+    pub fn from_params(p: &StorageParams) -> StorageFile {
+        StorageFile {
+            k: p.k,
+            n: p.n,
+            deal_epochs_min: p.deal_epochs_min,
+            deal_epochs_max: p.deal_epochs_max,
+            accept_window_blocks: p.accept_window_blocks,
+            proof_window_blocks: p.proof_window_blocks,
+            miss_burn_multiple: p.miss_burn_multiple,
+            misses_before_lost: p.misses_before_lost,
+            fault_excuse_epochs_max: p.fault_excuse_epochs_max,
+            repair_deadline_epochs: p.repair_deadline_epochs,
+            collateral_epochs: p.collateral_epochs,
+            collateral_min_per_shard: p.collateral_min_per_shard.to_string(),
+            challenges_per_block_max: p.challenges_per_block_max,
+        }
+    }
+
+    fn to_params(&self) -> Result<StorageParams, GenesisFileError> {
+        let params = StorageParams {
+            k: self.k,
+            n: self.n,
+            deal_epochs_min: self.deal_epochs_min,
+            deal_epochs_max: self.deal_epochs_max,
+            accept_window_blocks: self.accept_window_blocks,
+            proof_window_blocks: self.proof_window_blocks,
+            miss_burn_multiple: self.miss_burn_multiple,
+            misses_before_lost: self.misses_before_lost,
+            fault_excuse_epochs_max: self.fault_excuse_epochs_max,
+            repair_deadline_epochs: self.repair_deadline_epochs,
+            collateral_epochs: self.collateral_epochs,
+            collateral_min_per_shard: amount(
+                "params.storage.collateral_min_per_shard",
+                &self.collateral_min_per_shard,
+            )?,
+            challenges_per_block_max: self.challenges_per_block_max,
+        };
+        params.check().map_err(|message| GenesisFileError::Field {
+            field: "params.storage".into(),
+            message: message.into(),
+        })?;
+        Ok(params)
+    }
 }
 
 /// `plexus_state::audit::AuditParams` in the genesis file (amounts as decimal base units).
@@ -225,6 +302,7 @@ impl Default for ParamsFile {
             reputation_done_gain: p.reputation_done_gain,
             reputation_miss_penalty: p.reputation_miss_penalty,
             audit: AuditFile::default(),
+            storage: StorageFile::default(),
         }
     }
 }
@@ -341,6 +419,7 @@ impl GenesisFile {
             reputation_done_gain: self.params.reputation_done_gain,
             reputation_miss_penalty: self.params.reputation_miss_penalty,
             audit: self.params.audit.to_params()?,
+            storage: self.params.storage.to_params()?,
         };
         let allocations = self
             .allocations
@@ -450,6 +529,41 @@ mod tests {
             let file = GenesisFile {
                 params: ParamsFile {
                     audit,
+                    ..file.params.clone()
+                },
+                ..file.clone()
+            };
+            assert!(file.to_genesis().is_err(), "accepted {bad}");
+        }
+
+        // Storage parameters: the same, any field given and the rest defaulted.
+        let storage: StorageFile =
+            serde_json::from_str(r#"{"k": 2, "n": 4, "collateral_min_per_shard": "1plx"}"#)
+                .unwrap();
+        let with_storage = GenesisFile {
+            params: ParamsFile {
+                storage,
+                ..file.params.clone()
+            },
+            ..file.clone()
+        };
+        let params = with_storage.to_genesis().unwrap().params.storage;
+        assert_eq!((params.k, params.n), (2, 4));
+        assert_eq!(params.collateral_min_per_shard, 1_000_000_000);
+        assert_eq!(
+            params.proof_window_blocks,
+            StorageParams::default().proof_window_blocks
+        );
+        for bad in [
+            r#"{"k": 5, "n": 4}"#,
+            r#"{"proof_window_blocks": 0}"#,
+            r#"{"collateral_epochs": 1}"#,
+            r#"{"collateral_min_per_shard": "lots"}"#,
+        ] {
+            let storage: StorageFile = serde_json::from_str(bad).unwrap();
+            let file = GenesisFile {
+                params: ParamsFile {
+                    storage,
                     ..file.params.clone()
                 },
                 ..file.clone()

@@ -9,7 +9,8 @@
 //! validator refuses to vote for.
 //!
 //! Supply rule: `Supply::total` equals the sum of every balance, bonded amount, unbonding amount,
-//! provider and verifier bond, unfinished job's escrow, held dispute deposit and the audit pool.
+//! provider and verifier bond, unfinished job's escrow, held dispute deposit, the audit pool and
+//! the escrow of every open storage deal.
 //! It changes only through named events: genesis allocation and epoch emissions (mint), fees,
 //! slashes and the burned share of consumer payments (burn); `total == minted - burned`. One
 //! module moves value (`ledger/value/`): it is the only writer of balances, stakes, bonds, the
@@ -21,7 +22,7 @@
 //! The source is in folders by concern: `ledger/` (the state, its genesis, root, snapshot and
 //! recount), `staking/` (stake, evidence, participation, the beacon and its reshare), `market/`
 //! (providers, jobs, matching, settlement), `fueltrace/` (verifiers, audits, canaries, disputes,
-//! rewards) and `block/` (applying a block, its transactions, and the end-of-block pipeline that
+//! rewards), `storage/` (storage offers, deals, their holders and pay) and `block/` (applying a block, its transactions, and the end-of-block pipeline that
 //! lists every step after the transactions in order).
 
 mod block;
@@ -29,6 +30,7 @@ pub mod fueltrace;
 pub mod ledger;
 pub mod market;
 pub mod staking;
+pub mod storage;
 
 pub use block::{ApplyError, Built, apply_block, apply_block_with, build_block, build_block_with};
 pub use ledger::{
@@ -39,6 +41,7 @@ pub use ledger::{
 pub use market::{
     Assignment, Job, JobStatus, MarketIndex, Provider, REPUTATION_MAX, REPUTATION_START,
 };
+pub use plexus_storage::params::StorageParams;
 pub use staking::{UNBONDING_ENTRIES_MAX, beacon, evidence, reshare};
 
 /// FuelTrace's parameters where the other crates name them (`plexus_fueltrace::params`).

@@ -7,3 +7,11 @@
 //! money math of escrow and pay. The chain's state machine (`plexus-state`) applies these rules;
 //! the CLI, the provider agent and the simulation play them. No I/O, no clock, no async runtime,
 //! no floats, no hash maps. The design is `../shared/STORAGE.md`.
+
+pub mod coding;
+pub mod draws;
+pub mod money;
+pub mod params;
+pub mod proof;
+pub mod seal;
+pub mod segment;

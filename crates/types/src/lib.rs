@@ -14,11 +14,14 @@ pub mod amount;
 pub mod audit;
 pub mod beacon;
 pub mod block;
+pub mod content_tree;
+pub mod deal;
 pub mod dissection;
 pub mod hash;
 pub mod job;
 pub mod limits;
 pub mod receipt;
+pub mod storage;
 pub mod trace;
 pub mod tx;
 

@@ -60,11 +60,18 @@ pub enum Reason {
     WeakKey = 45,
     InvalidVerifierOffer = 46,
     DeclineTooLate = 47,
+    InvalidStorageOffer = 48,
+    InvalidDeal = 49,
+    NoStorageHolders = 50,
+    UnknownDeal = 51,
+    NotDealOwner = 52,
+    NotShardHolder = 53,
+    ShardAlreadyAccepted = 54,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 47] = [
+    pub const ALL: [Reason; 54] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -112,6 +119,13 @@ impl Reason {
         Reason::WeakKey,
         Reason::InvalidVerifierOffer,
         Reason::DeclineTooLate,
+        Reason::InvalidStorageOffer,
+        Reason::InvalidDeal,
+        Reason::NoStorageHolders,
+        Reason::UnknownDeal,
+        Reason::NotDealOwner,
+        Reason::NotShardHolder,
+        Reason::ShardAlreadyAccepted,
     ];
 
     /// The stable snake_case code.
@@ -164,6 +178,13 @@ impl Reason {
             Reason::WeakKey => "weak_key",
             Reason::InvalidVerifierOffer => "invalid_verifier_offer",
             Reason::DeclineTooLate => "decline_too_late",
+            Reason::InvalidStorageOffer => "invalid_storage_offer",
+            Reason::InvalidDeal => "invalid_deal",
+            Reason::NoStorageHolders => "no_storage_holders",
+            Reason::UnknownDeal => "unknown_deal",
+            Reason::NotDealOwner => "not_deal_owner",
+            Reason::NotShardHolder => "not_shard_holder",
+            Reason::ShardAlreadyAccepted => "shard_already_accepted",
         }
     }
 
@@ -197,7 +218,7 @@ impl Reason {
             Reason::DuplicateDealerLog => "that dealer's log for this epoch is already recorded",
             Reason::ProviderExists => "the sender is already a registered provider",
             Reason::UnknownProvider => "the sender is not a registered provider",
-            Reason::ProviderBusy => "the provider still has jobs in flight",
+            Reason::ProviderBusy => "the provider still has jobs in flight or storage shards",
             Reason::ProviderDeregistering => "the provider is deregistering; its bond is unbonding",
             Reason::InvalidEndpoint => {
                 "the endpoint is not an http:// or https:// URL of at most 256 bytes"
@@ -243,6 +264,19 @@ impl Reason {
             Reason::DeclineTooLate => {
                 "the audit's seal is due at this height: it can be sealed, no longer declined"
             }
+            Reason::InvalidStorageOffer => {
+                "the storage offer's capacity is below the bytes the provider already holds"
+            }
+            Reason::InvalidDeal => {
+                "the deal's segments, coding (k, n), length in epochs or escrow are out of range"
+            }
+            Reason::NoStorageHolders => {
+                "no n distinct providers can hold a segment of the deal (capacity, bond, price cap)"
+            }
+            Reason::UnknownDeal => "no open storage deal with that id is on chain",
+            Reason::NotDealOwner => "only the deal's owner may do that",
+            Reason::NotShardHolder => "that shard of the deal is not drawn to the sender",
+            Reason::ShardAlreadyAccepted => "that shard of the deal is already accepted",
         }
     }
 

@@ -4,6 +4,7 @@
 //! Payload tags are spaced so that later kinds slot in without renumbering: 0-15 bank and staking,
 //! 16-31 compute market, 32-47 audits, 48-63 storage deals, 64-79 governance. A tag is never reused.
 
+use crate::deal::{DEAL_SEGMENTS_MAX, DealSegment};
 use crate::job::{AuditClass, ENDPOINT_SIZE_MAX, ResourceProfile};
 use crate::limits::JOB_BLOBS_MAX;
 use crate::{Address, Amount, ContentHash, Digest, hash};
@@ -150,6 +151,36 @@ pub enum Payload {
     /// it in time): no slash; the audit is drawn again for another verifier, or, if nobody else
     /// can take it, the job settles unaudited.
     AuditDecline { job: Digest },
+    /// A registered provider sells disk: `capacity_bytes` it offers to hold in all (zero stops
+    /// new shards; never below what it holds) at `price_per_gib_epoch`. Replaces its offer.
+    StorageOffer {
+        capacity_bytes: u64,
+        price_per_gib_epoch: Amount,
+    },
+    /// Store one file (the deal's id is this transaction's hash): its segments (at most
+    /// `DEAL_SEGMENTS_MAX`), coded `k` of `n` (the chain's parameters), for `epochs` epochs at
+    /// most `price_cap_per_gib_epoch`; escrow = `ceil(cap * n * shard bytes * epochs / 2^30)`
+    /// leaves the sender's balance. The including block draws `n` distinct holders per segment;
+    /// a deal nobody can hold is rejected, nothing charged. `public`: plaintext anyone may read.
+    DealPost {
+        segments: Vec<DealSegment>,
+        k: u16,
+        n: u16,
+        price_cap_per_gib_epoch: Amount,
+        epochs: u64,
+        public: bool,
+    },
+    /// The drawn holder of shard `shard` of segment `segment` of `deal` has it, checked against
+    /// the commitment, and holds it from now on.
+    ShardAccept {
+        deal: Digest,
+        segment: u32,
+        shard: u16,
+    },
+    /// The deal's owner lengthens it by `epochs`, escrowing their price.
+    DealExtend { deal: Digest, epochs: u64 },
+    /// The deal's owner ends it now: the escrow of the epochs not yet paid returns.
+    DealEnd { deal: Digest },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -179,6 +210,11 @@ impl Payload {
     const TAG_DISPUTE_MOVE: u8 = 37;
     const TAG_DISPUTE_SETTLE: u8 = 38;
     const TAG_AUDIT_DECLINE: u8 = 39;
+    const TAG_STORAGE_OFFER: u8 = 48;
+    const TAG_DEAL_POST: u8 = 49;
+    const TAG_SHARD_ACCEPT: u8 = 50;
+    const TAG_DEAL_EXTEND: u8 = 51;
+    const TAG_DEAL_END: u8 = 52;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -206,6 +242,11 @@ impl Payload {
             Payload::DisputeMove { .. } => "dispute_move",
             Payload::DisputeSettle { .. } => "dispute_settle",
             Payload::AuditDecline { .. } => "audit_decline",
+            Payload::StorageOffer { .. } => "storage_offer",
+            Payload::DealPost { .. } => "deal_post",
+            Payload::ShardAccept { .. } => "shard_accept",
+            Payload::DealExtend { .. } => "deal_extend",
+            Payload::DealEnd { .. } => "deal_end",
         }
     }
 }
@@ -237,6 +278,11 @@ impl Payload {
             Payload::DisputeMove { .. } => Self::TAG_DISPUTE_MOVE,
             Payload::DisputeSettle { .. } => Self::TAG_DISPUTE_SETTLE,
             Payload::AuditDecline { .. } => Self::TAG_AUDIT_DECLINE,
+            Payload::StorageOffer { .. } => Self::TAG_STORAGE_OFFER,
+            Payload::DealPost { .. } => Self::TAG_DEAL_POST,
+            Payload::ShardAccept { .. } => Self::TAG_SHARD_ACCEPT,
+            Payload::DealExtend { .. } => Self::TAG_DEAL_EXTEND,
+            Payload::DealEnd { .. } => Self::TAG_DEAL_END,
         }
     }
 
@@ -368,6 +414,49 @@ impl Payload {
             _ => unreachable!("{} is not an audit or dispute payload", self.kind()),
         }
     }
+
+    /// The fields of a storage payload (tags 48-63), in declaration order.
+    fn write_storage_fields(&self, buf: &mut impl BufMut) {
+        match self {
+            Payload::StorageOffer {
+                capacity_bytes,
+                price_per_gib_epoch,
+            } => {
+                capacity_bytes.write(buf);
+                price_per_gib_epoch.write(buf);
+            }
+            Payload::DealPost {
+                segments,
+                k,
+                n,
+                price_cap_per_gib_epoch,
+                epochs,
+                public,
+            } => {
+                segments.write(buf);
+                k.write(buf);
+                n.write(buf);
+                price_cap_per_gib_epoch.write(buf);
+                epochs.write(buf);
+                public.write(buf);
+            }
+            Payload::ShardAccept {
+                deal,
+                segment,
+                shard,
+            } => {
+                deal.write(buf);
+                segment.write(buf);
+                shard.write(buf);
+            }
+            Payload::DealExtend { deal, epochs } => {
+                deal.write(buf);
+                epochs.write(buf);
+            }
+            Payload::DealEnd { deal } => deal.write(buf),
+            _ => unreachable!("{} is not a storage payload", self.kind()),
+        }
+    }
 }
 
 /// The tag, then the variant's fields in declaration order; each family of tags (see the
@@ -397,6 +486,11 @@ impl Write for Payload {
             | Payload::DisputeMove { .. }
             | Payload::DisputeSettle { .. }
             | Payload::AuditDecline { .. } => self.write_audit_fields(buf),
+            Payload::StorageOffer { .. }
+            | Payload::DealPost { .. }
+            | Payload::ShardAccept { .. }
+            | Payload::DealExtend { .. }
+            | Payload::DealEnd { .. } => self.write_storage_fields(buf),
             // The tag is the whole payload.
             Payload::ProviderHeartbeat
             | Payload::ProviderDeregister
@@ -452,6 +546,13 @@ impl EncodeSize for Payload {
             Payload::DisputeMove { step, .. } => Digest::SIZE + step.encode_size(),
             Payload::DisputeSettle { .. } => 2 * Digest::SIZE,
             Payload::AuditDecline { .. } => Digest::SIZE,
+            Payload::StorageOffer { .. } => u64::SIZE + Amount::SIZE,
+            Payload::DealPost { segments, .. } => {
+                segments.encode_size() + 2 * u16::SIZE + Amount::SIZE + u64::SIZE + bool::SIZE
+            }
+            Payload::ShardAccept { .. } => Digest::SIZE + u32::SIZE + u16::SIZE,
+            Payload::DealExtend { .. } => Digest::SIZE + u64::SIZE,
+            Payload::DealEnd { .. } => Digest::SIZE,
         }
     }
 }
@@ -556,6 +657,40 @@ impl Read for Payload {
             },
             Self::TAG_AUDIT_DECLINE => Payload::AuditDecline {
                 job: Digest::read(buf)?,
+            },
+            Self::TAG_STORAGE_OFFER..=Self::TAG_DEAL_END => Self::read_storage(tag, buf)?,
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+impl Payload {
+    /// A storage payload (tags 48-63) after its tag.
+    fn read_storage(tag: u8, buf: &mut impl Buf) -> Result<Payload, CodecError> {
+        Ok(match tag {
+            Self::TAG_STORAGE_OFFER => Payload::StorageOffer {
+                capacity_bytes: u64::read(buf)?,
+                price_per_gib_epoch: Amount::read(buf)?,
+            },
+            Self::TAG_DEAL_POST => Payload::DealPost {
+                segments: Vec::<DealSegment>::read_cfg(buf, &((1..=DEAL_SEGMENTS_MAX).into(), ()))?,
+                k: u16::read(buf)?,
+                n: u16::read(buf)?,
+                price_cap_per_gib_epoch: Amount::read(buf)?,
+                epochs: u64::read(buf)?,
+                public: bool::read(buf)?,
+            },
+            Self::TAG_SHARD_ACCEPT => Payload::ShardAccept {
+                deal: Digest::read(buf)?,
+                segment: u32::read(buf)?,
+                shard: u16::read(buf)?,
+            },
+            Self::TAG_DEAL_EXTEND => Payload::DealExtend {
+                deal: Digest::read(buf)?,
+                epochs: u64::read(buf)?,
+            },
+            Self::TAG_DEAL_END => Payload::DealEnd {
+                deal: Digest::read(buf)?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

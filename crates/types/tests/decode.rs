@@ -6,6 +6,7 @@
 use commonware_codec::{Decode, DecodeExt, Encode};
 use commonware_cryptography::Signer;
 use plexus_types::audit::{Manifest, Verdict};
+use plexus_types::deal::DealSegment;
 use plexus_types::dissection::{Choose, Move, Prove, Reveal, RevealedLeaf};
 use plexus_types::job::{AuditClass, Commitment, ResourceProfile};
 use plexus_types::trace::{self, GlobalValue};
@@ -93,11 +94,16 @@ fn kind_index(payload: &Payload) -> usize {
         Payload::DisputeMove { .. } => 20,
         Payload::DisputeSettle { .. } => 21,
         Payload::AuditDecline { .. } => 22,
+        Payload::StorageOffer { .. } => 23,
+        Payload::DealPost { .. } => 24,
+        Payload::ShardAccept { .. } => 25,
+        Payload::DealExtend { .. } => 26,
+        Payload::DealEnd { .. } => 27,
     }
 }
 
 /// How many payload kinds there are (one more than the largest [`kind_index`]).
-const PAYLOAD_KINDS: usize = 23;
+const PAYLOAD_KINDS: usize = 28;
 
 fn commitment() -> Commitment {
     Commitment {
@@ -138,7 +144,39 @@ fn samples() -> Vec<Payload> {
     let mut samples = bank_samples();
     samples.extend(market_samples());
     samples.extend(fueltrace_samples());
+    samples.extend(storage_samples());
     samples
+}
+
+/// Storage-market payloads: an offer, a deal of two segments, an accept, an extension, an end.
+fn storage_samples() -> Vec<Payload> {
+    let deal = hash(&[b"deal"]);
+    let segment = |label: &[u8]| DealSegment {
+        commitment: ContentHash::of(label),
+        size_bytes: 1 << 20,
+        shard_bytes: 1 << 19,
+    };
+    vec![
+        Payload::StorageOffer {
+            capacity_bytes: 1 << 40,
+            price_per_gib_epoch: 7,
+        },
+        Payload::DealPost {
+            segments: vec![segment(b"one"), segment(b"two")],
+            k: 2,
+            n: 4,
+            price_cap_per_gib_epoch: 9,
+            epochs: 30,
+            public: true,
+        },
+        Payload::ShardAccept {
+            deal,
+            segment: 1,
+            shard: 3,
+        },
+        Payload::DealExtend { deal, epochs: 5 },
+        Payload::DealEnd { deal },
+    ]
 }
 
 /// Bank, staking and consensus payloads.

@@ -438,3 +438,85 @@ fn audit_manifest_is_frozen() {
     check("audit_manifest", &manifest.encode());
     assert_eq!(Manifest::decode(manifest.encode()).unwrap(), manifest);
 }
+
+/// The storage market's transactions: an offer, a deal (two segments), an accept, an extension
+/// and an end.
+#[test]
+fn storage_transactions_are_frozen() {
+    use plexus_types::deal::DealSegment;
+
+    let deal = hash(&[b"deal"]);
+    let segment = |label: &[u8], size_bytes: u64| DealSegment {
+        commitment: frozen(label),
+        size_bytes,
+        shard_bytes: size_bytes.div_ceil(2),
+    };
+    let payloads = [
+        Payload::StorageOffer {
+            capacity_bytes: 1 << 40,
+            price_per_gib_epoch: 3 * PLX,
+        },
+        Payload::DealPost {
+            segments: vec![
+                segment(b"segment-0", 64 << 20),
+                segment(b"segment-1", 12_345),
+            ],
+            k: 2,
+            n: 4,
+            price_cap_per_gib_epoch: 5 * PLX,
+            epochs: 720,
+            public: false,
+        },
+        Payload::ShardAccept {
+            deal,
+            segment: 1,
+            shard: 3,
+        },
+        Payload::DealExtend { deal, epochs: 100 },
+        Payload::DealEnd { deal },
+    ];
+    for (nonce, payload) in payloads.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}
+
+/// A deal of `DEAL_SEGMENTS_MAX` segments fits `TX_SIZE_MAX`; one more segment, or none, does
+/// not decode.
+#[test]
+fn a_deal_of_the_most_segments_fits_a_transaction() {
+    use plexus_types::TX_SIZE_MAX;
+    use plexus_types::deal::{DEAL_SEGMENTS_MAX, DealSegment};
+    const SEGMENT_BYTES_MAX: u64 = 64 << 20;
+
+    let post = |count: usize| {
+        signed(
+            0,
+            Payload::DealPost {
+                segments: (0..count)
+                    .map(|i| DealSegment {
+                        commitment: frozen(&i.to_be_bytes()),
+                        size_bytes: SEGMENT_BYTES_MAX,
+                        shard_bytes: SEGMENT_BYTES_MAX,
+                    })
+                    .collect(),
+                k: u16::MAX,
+                n: u16::MAX,
+                price_cap_per_gib_epoch: u128::MAX,
+                epochs: u64::MAX,
+                public: true,
+            },
+        )
+        .encode()
+    };
+    let most = post(DEAL_SEGMENTS_MAX);
+    assert!(most.len() <= TX_SIZE_MAX, "{} bytes", most.len());
+    assert!(SignedTransaction::decode_untrusted(&most).is_ok());
+    for refused in [post(0), post(DEAL_SEGMENTS_MAX + 1)] {
+        assert!(SignedTransaction::decode_untrusted(&refused).is_err());
+    }
+}

@@ -49,6 +49,27 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         | Payload::DisputeMove { job, .. }
         | Payload::DisputeSettle { job, .. }
         | Payload::AuditDecline { job } => (Some(digest_hex(job)), 0),
+        // The escrow it takes (zero if it would overflow: such a post fails).
+        Payload::DealPost {
+            segments,
+            n,
+            price_cap_per_gib_epoch,
+            epochs,
+            ..
+        } => (
+            None,
+            plexus_storage::money::deal_escrow_ceil(
+                *price_cap_per_gib_epoch,
+                segments,
+                *n,
+                *epochs,
+            )
+            .unwrap_or(0),
+        ),
+        Payload::ShardAccept { deal, .. }
+        | Payload::DealExtend { deal, .. }
+        | Payload::DealEnd { deal } => (Some(digest_hex(deal)), 0),
+        Payload::StorageOffer { .. } => (None, 0),
         Payload::Evidence { .. }
         | Payload::Participation { .. }
         | Payload::DealerLog { .. }

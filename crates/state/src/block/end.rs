@@ -9,6 +9,7 @@ use crate::ledger::state::State;
 use crate::market::index::take_due;
 use crate::market::{registry, settlement};
 use crate::staking::{bonds, reshare};
+use crate::storage::{deals, holders};
 use plexus_types::Digest;
 
 /// Runs the end of block `height` (whose beacon seed is `seed`), step by step.
@@ -22,6 +23,7 @@ pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
     expire_jobs(state, height);
     release_providers(state, height);
     prune_jobs(state, height);
+    redraw_shards(state, height, seed);
     if (height + 1).is_multiple_of(state.params.epoch_length_blocks.max(1)) {
         end_epoch(state, height);
     }
@@ -95,9 +97,18 @@ fn prune_jobs(state: &mut State, height: u64) {
     }
 }
 
-/// 10. At an epoch's last block: the epoch's emission is paid, then the reshare concludes (the
-///     next committee takes over if a quorum dealt).
+/// 10. Storage shards whose holder did not accept them in time are drawn again from this
+///     block's seed.
+fn redraw_shards(state: &mut State, height: u64, seed: &Digest) {
+    holders::redraw_due(state, height, seed);
+}
+
+/// 11. At an epoch's last block: storage deals pay their holders for the epoch (and the deals
+///     whose last epoch it was end), the epoch's emission is paid, then the reshare concludes
+///     (the next committee takes over if a quorum dealt).
 fn end_epoch(state: &mut State, height: u64) {
-    rewards::emit(state, state.epoch_of(height));
+    let epoch = state.epoch_of(height);
+    deals::pay_epoch(state, epoch);
+    rewards::emit(state, epoch);
     reshare::conclude(state);
 }

@@ -13,6 +13,8 @@ use crate::market::matching::{self, Posting};
 use crate::market::registry::{self, Offer};
 use crate::market::settlement;
 use crate::staking::{bonds, evidence, participation, reshare};
+use crate::storage::deals::{self, Posting as DealPosting};
+use crate::storage::{holders, offers};
 use plexus_types::job::Commitment;
 use plexus_types::{Address, Amount, Digest, Payload, Reason, Receipt, SignedTransaction, Status};
 
@@ -48,6 +50,11 @@ pub(crate) fn execute_tx(
     let sender = state.account(&tx.sender);
     if tx.nonce != sender.nonce {
         return rejected(Reason::BadNonce);
+    }
+    if let Some(posting) = deal_posting(&tx.payload)
+        && let Err(reason) = deals::precheck(state, &tx.sender, &tx_hash, &posting, height, seed)
+    {
+        return rejected(reason);
     }
     // Charge: fee burned, nonce consumed. From here on the transaction is in the ledger.
     if state.charge_fee(&tx.sender, tx.fee).is_err() {
@@ -108,6 +115,9 @@ fn execute_domain(
         return outcome;
     }
     if let Some(outcome) = execute_market(state, sender.clone(), payload, context) {
+        return outcome;
+    }
+    if let Some(outcome) = execute_storage(state, sender.clone(), payload, context) {
         return outcome;
     }
     execute_fueltrace(state, sender, payload, context)
@@ -231,6 +241,65 @@ fn execute_market(
             settlement::commit(state, &sender, *job, commitment, height)
         }
         Payload::JobCancel { job } => settlement::cancel(state, &sender, *job, height),
+        _ => return None,
+    })
+}
+
+/// A `DealPost`'s fields as the storage module takes them; `None` for any other payload.
+fn deal_posting(payload: &Payload) -> Option<DealPosting<'_>> {
+    match payload {
+        Payload::DealPost {
+            segments,
+            k,
+            n,
+            price_cap_per_gib_epoch,
+            epochs,
+            public,
+        } => Some(DealPosting {
+            segments,
+            k: *k,
+            n: *n,
+            price_cap_per_gib_epoch: *price_cap_per_gib_epoch,
+            epochs: *epochs,
+            public: *public,
+        }),
+        _ => None,
+    }
+}
+
+/// Storage offers and deals; `None` for any other payload.
+fn execute_storage(
+    state: &mut State,
+    sender: Address,
+    payload: &Payload,
+    context: &TxContext<'_>,
+) -> Option<Result<(), Reason>> {
+    let height = context.height;
+    if let Some(posting) = deal_posting(payload) {
+        let id = context.tx_hash;
+        return Some(deals::post(
+            state,
+            sender,
+            id,
+            posting,
+            height,
+            context.seed,
+        ));
+    }
+    Some(match payload {
+        Payload::StorageOffer {
+            capacity_bytes,
+            price_per_gib_epoch,
+        } => offers::offer(state, sender, *capacity_bytes, *price_per_gib_epoch),
+        Payload::ShardAccept {
+            deal,
+            segment,
+            shard,
+        } => holders::accept(state, &sender, (*deal, *segment, *shard), height),
+        Payload::DealExtend { deal, epochs } => {
+            deals::extend(state, &sender, *deal, *epochs, height)
+        }
+        Payload::DealEnd { deal } => deals::end(state, &sender, *deal),
         _ => return None,
     })
 }

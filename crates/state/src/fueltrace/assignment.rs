@@ -4,7 +4,7 @@
 
 use crate::fueltrace::records::{Audit, AuditStage, Canary, Outcome};
 use crate::ledger::state::State;
-use plexus_fueltrace::draws::{AuditKind, seal_blocks, verifier_target};
+use plexus_fueltrace::draws::{AuditKind, seal_blocks, verifier_target, weighted_pick};
 use plexus_types::job::fuel_cost_ceil;
 use plexus_types::{Address, Amount, Digest};
 
@@ -62,14 +62,10 @@ pub(crate) fn draw_verifier(
     if total == 0 {
         return None;
     }
-    let mut target = verifier_target(seed, id, counter, total);
-    for (address, weight, blocks) in eligible {
-        if target < weight {
-            return Some((address.clone(), blocks));
-        }
-        target -= weight;
-    }
-    None
+    let target = verifier_target(seed, id, counter, total);
+    let index = weighted_pick(eligible.iter().map(|(_, weight, _)| *weight), target)?;
+    let (address, _, blocks) = eligible.into_iter().nth(index)?;
+    Some((address.clone(), blocks))
 }
 
 /// An audit about to be assigned: what it re-runs, and its history.

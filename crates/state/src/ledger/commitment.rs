@@ -3,8 +3,8 @@
 //! The state is committed as a binary Merkle tree (Commonware's BMT over SHA-256) whose leaves are
 //! the hashes of every ledger entry in a fixed order: accounts by address, then validators,
 //! delegations, unbonding entries, providers, jobs (each as its snapshot encoding), verifiers,
-//! audits, disputes, the epoch's reward weights and recent emissions, and one leaf for the
-//! chain-wide values (the audit pool among them). An account's position
+//! audits, disputes, the epoch's reward weights and recent emissions, storage offers and open
+//! deals, and one leaf for the chain-wide values (the audit pool among them). An account's position
 //! is its rank among accounts, so a light client holding a finalized state root can check a proof
 //! that an address has a given balance, nonce and stake.
 //!
@@ -38,6 +38,8 @@ const TAG_DISPUTE: u8 = 14;
 const TAG_AUDITED_FUEL: u8 = 15;
 const TAG_VERIFIER_AUDITS: u8 = 16;
 const TAG_EMISSION: u8 = 17;
+const TAG_STORAGE_OFFER: u8 = 18;
+const TAG_DEAL: u8 = 19;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -69,6 +71,7 @@ impl State {
         self.stake_leaves(&mut leaves);
         self.market_leaves(&mut leaves);
         self.fueltrace_leaves(&mut leaves);
+        self.storage_leaves(&mut leaves);
         leaves.push(self.global_leaf());
         leaves
     }
@@ -193,6 +196,22 @@ impl State {
         }
     }
 
+    /// Storage offers, then open deals (each as its snapshot encoding).
+    fn storage_leaves(&self, leaves: &mut Vec<Digest>) {
+        for (address, offer) in &self.storage_offers {
+            let mut buf = vec![TAG_STORAGE_OFFER];
+            address.0.write(&mut buf);
+            offer.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (id, deal) in &self.deals {
+            let mut buf = vec![TAG_DEAL];
+            id.write(&mut buf);
+            deal.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+    }
+
     /// Everything chain-wide, except the block hash (the header that carries this root is hashed
     /// into it, so including it would be circular).
     fn global_leaf(&self) -> Digest {
@@ -217,6 +236,7 @@ impl State {
         self.params.reputation_done_gain.write(&mut buf);
         self.params.reputation_miss_penalty.write(&mut buf);
         self.params.audit.write(&mut buf);
+        self.params.storage.write(&mut buf);
         self.height.write(&mut buf);
         self.timestamp_ms.write(&mut buf);
         self.beacon.write(&mut buf);

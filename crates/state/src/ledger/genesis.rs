@@ -133,6 +133,9 @@ impl Genesis {
             epoch_audited_fuel: BTreeMap::new(),
             epoch_verifier_audits: BTreeMap::new(),
             emissions: BTreeMap::new(),
+            storage_offers: BTreeMap::new(),
+            deals: BTreeMap::new(),
+            storage_index: Default::default(),
         };
         let named = self.allocations.iter().map(|(address, _)| address);
         if let Some(weak) = named

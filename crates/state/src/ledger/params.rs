@@ -1,6 +1,7 @@
 //! Chain parameters, fixed at genesis (governance will make them mutable).
 
 use plexus_fueltrace::params::AuditParams;
+use plexus_storage::params::StorageParams;
 use plexus_types::Amount;
 
 /// The largest committee whose dealer logs fit in one transaction (`TX_SIZE_MAX`): a log carries a
@@ -52,6 +53,8 @@ pub struct Params {
     pub reputation_miss_penalty: u32,
     /// FuelTrace: audits, disputes, slashes and rewards.
     pub audit: AuditParams,
+    /// The storage market: coding, deal lengths, windows, burns, collateral and repairs.
+    pub storage: StorageParams,
 }
 
 impl Default for Params {
@@ -76,6 +79,7 @@ impl Default for Params {
             reputation_done_gain: 10,
             reputation_miss_penalty: 1_000,
             audit: AuditParams::default(),
+            storage: StorageParams::default(),
         }
     }
 }

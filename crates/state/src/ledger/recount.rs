@@ -5,13 +5,14 @@ use crate::fueltrace::records::AUDIT_DRAW_DELAY_BLOCKS;
 use crate::ledger::state::{State, Validator};
 use crate::market::index::MarketIndex;
 use crate::market::jobs::JobStatus;
+use crate::storage::records::StorageIndex;
 use plexus_types::{Address, Amount};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl State {
     /// Recomputes the supply from the ledger (balances + bonded + unbonding + provider bonds +
     /// escrows of unfinished jobs + verifier bonds + consumers' dispute deposits + the audit
-    /// pool) and checks that the stake and market records agree with each
+    /// pool + the escrows of open storage deals) and checks that the stake and market records agree with each
     /// other. Used by the property tests and audits.
     pub fn recount(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
@@ -67,6 +68,9 @@ impl State {
     fn recount_market(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
         let mut locks = BTreeMap::<&Address, (Amount, u32)>::new();
+        total = total
+            .checked_add(self.recount_storage(&mut locks)?)
+            .ok_or(SupplyError::Overflow)?;
         for job in self.jobs.values() {
             total = total
                 .checked_add(job.escrow_held())
@@ -115,6 +119,49 @@ impl State {
 }
 
 impl State {
+    /// The escrows of the open deals, after adding each shard's collateral to its holder's
+    /// locks and checking each offer's used bytes, the distinct holders of each segment and the
+    /// storage index against the deals.
+    fn recount_storage<'a>(
+        &'a self,
+        locks: &mut BTreeMap<&'a Address, (Amount, u32)>,
+    ) -> Result<Amount, SupplyError> {
+        let mut total: Amount = 0;
+        let mut used = BTreeMap::<&Address, u64>::new();
+        for deal in self.deals.values() {
+            total = total
+                .checked_add(deal.escrow)
+                .ok_or(SupplyError::Overflow)?;
+            for segment in &deal.segments {
+                let holders: BTreeSet<&Address> =
+                    segment.shards.iter().map(|shard| &shard.holder).collect();
+                if holders.len() != segment.shards.len() {
+                    return Err(SupplyError::Storage);
+                }
+                for shard in &segment.shards {
+                    let lock = locks.entry(&shard.holder).or_default();
+                    lock.0 = lock
+                        .0
+                        .checked_add(shard.collateral)
+                        .ok_or(SupplyError::Overflow)?;
+                    let bytes = used.entry(&shard.holder).or_default();
+                    *bytes = bytes
+                        .checked_add(segment.shard_bytes)
+                        .ok_or(SupplyError::Overflow)?;
+                }
+            }
+        }
+        for (address, offer) in &self.storage_offers {
+            if used.remove(address).unwrap_or(0) != offer.used_bytes {
+                return Err(SupplyError::Storage);
+            }
+        }
+        if !used.is_empty() || StorageIndex::derive(&self.deals) != self.storage_index {
+            return Err(SupplyError::Storage);
+        }
+        Ok(total)
+    }
+
     /// Each verifier's `open` is its open audits plus the open disputes it opened as a verifier
     /// (what its capacity is counted against), and nobody else has any.
     fn check_verifier_open(&self) -> Result<(), SupplyError> {
@@ -164,6 +211,8 @@ pub enum SupplyError {
     MarketIndex,
     #[error("verifier {0}'s open count disagrees with its open audits and disputes")]
     VerifierOpen(Box<Address>),
+    #[error("the storage offers, holders or index disagree with the deals")]
+    Storage,
 }
 
 impl MarketIndex {

@@ -13,6 +13,7 @@ use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
 use crate::market::jobs::{Assignment, Job, JobStatus};
 use crate::market::providers::Provider;
+use crate::storage::records::StorageIndex;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
 use plexus_fueltrace::dissection::Dissection;
@@ -28,7 +29,7 @@ use plexus_types::{Address, ContentHash, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 12;
+const SNAPSHOT_VERSION: u8 = 14;
 
 macro_rules! fixed_record {
     ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
@@ -89,6 +90,7 @@ fixed_record!(Params {
     reputation_done_gain: u32,
     reputation_miss_penalty: u32,
     audit: plexus_fueltrace::params::AuditParams,
+    storage: plexus_storage::params::StorageParams,
 });
 fixed_record!(Assignment {
     provider: Address,
@@ -567,6 +569,8 @@ impl Write for State {
         self.epoch_audited_fuel.write(buf);
         self.epoch_verifier_audits.write(buf);
         self.emissions.write(buf);
+        self.storage_offers.write(buf);
+        self.deals.write(buf);
     }
 }
 
@@ -603,6 +607,8 @@ impl EncodeSize for State {
             + self.epoch_audited_fuel.encode_size()
             + self.epoch_verifier_audits.encode_size()
             + self.emissions.encode_size()
+            + self.storage_offers.encode_size()
+            + self.deals.encode_size()
     }
 }
 
@@ -646,8 +652,11 @@ impl Read for State {
             epoch_audited_fuel: Read::read_cfg(buf, &(entries(), ((), ())))?,
             epoch_verifier_audits: Read::read_cfg(buf, &(entries(), ((), ())))?,
             emissions: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            storage_offers: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            deals: Read::read_cfg(buf, &(entries(), ((), ())))?,
             unbonding_counts: Default::default(),
             market_index: MarketIndex::default(),
+            storage_index: StorageIndex::default(),
         };
         // Derived data is rebuilt, not stored.
         for entry in state.unbondings.values() {
@@ -657,6 +666,7 @@ impl Read for State {
                 .or_default() += 1;
         }
         state.market_index = MarketIndex::derive(&state);
+        state.storage_index = StorageIndex::derive(&state.deals);
         Ok(state)
     }
 }

@@ -7,6 +7,7 @@ use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
 use crate::market::jobs::Job;
 use crate::market::providers::Provider;
+use crate::storage::records::{Deal, StorageIndex, StorageOffer};
 use plexus_types::{Address, Amount, BeaconOutput, BeaconSharing, ChainId, Digest};
 use std::collections::BTreeMap;
 
@@ -123,6 +124,14 @@ pub struct State {
     pub(crate) epoch_verifier_audits: BTreeMap<Address, u64>,
     /// What each recent epoch's emission minted (the last `PARTICIPATION_EPOCHS_KEPT` epochs).
     pub(crate) emissions: BTreeMap<u64, Emission>,
+    /// Providers' storage offers (capacity, price, the bytes drawn to them).
+    pub storage_offers: BTreeMap<Address, StorageOffer>,
+    /// Open storage deals by id (the hash of the posting transaction); removed when they end.
+    /// A deal's escrow is written only by the value moves (`value/`).
+    pub deals: BTreeMap<Digest, Deal>,
+    /// Shards waiting for their holder's accept, by due height (derived from `deals`, so not
+    /// committed separately).
+    pub(crate) storage_index: StorageIndex,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.
@@ -210,6 +219,11 @@ impl State {
     /// The block the current epoch's consensus starts from.
     pub fn epoch_boundary(&self) -> Digest {
         self.epoch_boundary
+    }
+
+    /// Shards waiting for their holder's accept, by due height.
+    pub fn storage_index(&self) -> &StorageIndex {
+        &self.storage_index
     }
 
     /// The market's height-ordered work lists.

@@ -8,6 +8,7 @@ use crate::ledger::state::State;
 use crate::ledger::value::Held;
 use crate::market::jobs::{Assignment, Job, JobStatus};
 use crate::market::providers::Provider;
+use plexus_fueltrace::draws::weighted_pick;
 use plexus_fueltrace::params::PPM;
 use plexus_types::job::{AuditClass, fuel_cost_ceil};
 use plexus_types::limits::{JOB_BLOBS_MAX, JOB_FUEL_MAX};
@@ -123,9 +124,7 @@ fn candidates(state: &State, job: &Job, height: u64) -> Vec<(Address, Amount, Am
             if provider.bond_free() < lock || !bond_rule_holds(state, job, provider) {
                 return None;
             }
-            let weight = provider
-                .bond
-                .saturating_mul(u128::from(provider.reputation) + 1);
+            let weight = provider.draw_weight();
             Some((address.clone(), provider.ask_per_mfuel, lock, weight))
         })
         .collect()
@@ -152,17 +151,12 @@ fn draw_provider(
     let mut head = [0u8; 16];
     head.copy_from_slice(&digest.as_ref()[..16]);
     let draw = u128::from_be_bytes(head) % total;
-    let mut cumulative = 0u128;
-    for (provider, ask_per_mfuel, bond_locked, weight) in candidates {
-        cumulative = cumulative.saturating_add(weight);
-        if cumulative > draw {
-            return Some(Assignment {
-                provider,
-                ask_per_mfuel,
-                bond_locked,
-                height,
-            });
-        }
-    }
-    None
+    let index = weighted_pick(candidates.iter().map(|candidate| candidate.3), draw)?;
+    let (provider, ask_per_mfuel, bond_locked, _) = candidates.into_iter().nth(index)?;
+    Some(Assignment {
+        provider,
+        ask_per_mfuel,
+        bond_locked,
+        height,
+    })
 }

@@ -1,7 +1,8 @@
 //! Compute providers as the registry records them: bond, locks, liveness, reputation and record.
 //! Invariants, checked by `State::recount`:
 //! - `bond_locked` is the sum of the locks of the jobs assigned to the provider and not yet settled
-//!   or expired, `jobs_in_flight` their number, and `bond_locked <= bond`;
+//!   or expired and of the collateral of the storage shards drawn to it, `jobs_in_flight` the
+//!   number of those jobs, and `bond_locked <= bond`;
 //! - a deregistering provider (`unbonding_release` set) has no job in flight and is never matched,
 //!   so its whole bond is free when it is released.
 
@@ -27,7 +28,8 @@ pub struct Provider {
     pub ask_per_mfuel: Amount,
     /// Value held against misbehaviour (moved out of the operator's balance).
     pub bond: Amount,
-    /// The part of `bond` locked by jobs in flight.
+    /// The part of `bond` locked by jobs in flight and by the collateral of the shards it holds
+    /// or was drawn to hold.
     pub bond_locked: Amount,
     /// Jobs assigned and not yet settled or expired: a committed job still counts, because the
     /// provider must keep serving its checkpoints until it settles.
@@ -66,7 +68,14 @@ impl Provider {
         }
     }
 
-    /// The bond not locked by jobs in flight.
+    /// The provider's weight in the chain's draws of work (a job, a shard): its bond times one
+    /// more than its reputation, saturating (a weight that large only happens with a bond above
+    /// 10^34 base units, and saturating keeps the draw deterministic).
+    pub fn draw_weight(&self) -> u128 {
+        self.bond.saturating_mul(u128::from(self.reputation) + 1)
+    }
+
+    /// The bond not locked by jobs in flight or shards held.
     pub fn bond_free(&self) -> Amount {
         self.bond.saturating_sub(self.bond_locked)
     }

@@ -120,7 +120,11 @@ pub(crate) fn heartbeat(state: &mut State, sender: Address, height: u64) -> Resu
 /// Stops matching the provider and schedules its bond's release.
 pub(crate) fn deregister(state: &mut State, sender: Address, height: u64) -> Result<(), Reason> {
     let provider = serving(state, &sender)?;
-    if provider.jobs_in_flight > 0 || provider.bond_locked > 0 {
+    let holds_shards = state
+        .storage_offers
+        .get(&sender)
+        .is_some_and(|offer| offer.used_bytes > 0);
+    if provider.jobs_in_flight > 0 || provider.bond_locked > 0 || holds_shards {
         return Err(Reason::ProviderBusy);
     }
     let release = height.saturating_add(state.params.provider_unbonding_blocks);
@@ -145,6 +149,8 @@ pub(crate) fn release_due(state: &mut State, height: u64) {
         if let Some(bond) = state.providers.get(&address).map(|p| p.bond) {
             state.unlock(Held::ProviderBond(&address), &address, bond);
             state.providers.remove(&address);
+            // It holds no shard (refused while it did), so its offer only goes.
+            state.storage_offers.remove(&address);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! builds keep overflow checks: a broken invariant stops the node instead of wrapping).
 
 use crate::ledger::state::State;
-use plexus_types::{Address, Amount, Reason};
+use plexus_types::{Address, Amount, Digest, Reason};
 
 /// Why a move was refused; nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +18,8 @@ pub(crate) enum ValueError {
     NoProvider,
     #[error("no registered verifier holds the bond")]
     NoVerifier,
+    #[error("no open storage deal holds the escrow")]
+    NoDeal,
 }
 
 impl From<ValueError> for Reason {
@@ -27,6 +29,7 @@ impl From<ValueError> for Reason {
             ValueError::Overflow => Reason::Overflow,
             ValueError::NoProvider => Reason::UnknownProvider,
             ValueError::NoVerifier => Reason::UnknownVerifier,
+            ValueError::NoDeal => Reason::UnknownDeal,
         }
     }
 }
@@ -47,6 +50,9 @@ pub(crate) enum Held<'a> {
     DisputeDeposit,
     /// The audit fee pool (`State::audit_pool`), which pays verifiers for their re-execution.
     AuditPool,
+    /// The escrow of the open storage deal with this id (`Deal::escrow`): its holders are paid
+    /// out of it, and what is left returns to its owner when the deal ends.
+    DealEscrow(&'a Digest),
 }
 
 impl State {
@@ -85,6 +91,9 @@ impl State {
                     .bond,
             ),
             Held::AuditPool => Some(&mut self.audit_pool),
+            Held::DealEscrow(id) => {
+                Some(&mut self.deals.get_mut(id).ok_or(ValueError::NoDeal)?.escrow)
+            }
             Held::Escrow | Held::DisputeDeposit => None,
         })
     }

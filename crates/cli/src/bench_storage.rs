@@ -1,0 +1,233 @@
+//! `plexus bench storage`: the storage market's pure core, timed, beside `../shared/STORAGE.md`'s
+//! targets.
+//!
+//! One seeded random 64 MiB segment (`SEGMENT_BYTES_MAX`) at k = 16 of n = 40, the chain's
+//! defaults, on a Commonware `Rayon` pool of `--threads` threads (default: every core; a client
+//! encodes with all of them):
+//!
+//! - `encode_gbps`: `coding::encode` (Reed-Solomon, every shard's BLAKE3 digest, the commitment
+//!   and the shards' proofs), GB (10^9 bytes) of segment per second;
+//! - `decode_gbps`: the strict `coding::decode` from shards 16..32 (no systematic shard: a full
+//!   reconstruction, re-encoding and root check);
+//! - `systematic_gbps`: `coding::read_systematic` of shards 0..16 (hash, check, concatenate);
+//! - `proof_verify_us`: one `proof::verify` of a chunk of a 4 MiB shard at n = 40, and
+//!   `proof_verify_32_us` for 32 (a block's worth, on one core as the chain runs them);
+//! - `seal_gbps` / `open_gbps`: `seal::seal` and `seal::open` of the segment, on one core.
+//!
+//! Each figure is the best of `--runs`. The put, get and repair figures (`put_mbps`,
+//! `get_mbps`, `repair_ms`) need the store commands and providers, which come with a later slice.
+
+use crate::bench_exec::{best, round};
+use anyhow::{Context, Result};
+use commonware_parallel::Rayon;
+use plexus_storage::coding::{self, Shape};
+use plexus_storage::proof;
+use plexus_storage::seal::{self, PublicKey, StaticSecret};
+use plexus_storage::segment::SEGMENT_BYTES_MAX;
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
+use serde_json::json;
+use std::num::NonZeroUsize;
+
+/// The chain's default code (`../shared/STORAGE.md`).
+const K: u16 = 16;
+/// Shards in all at the default code.
+const N: u16 = 40;
+/// Proofs a block verifies in the target.
+const BLOCK_PROOFS: usize = 32;
+/// Rounds of the 32 proofs timed together, so a microsecond figure is not timer noise.
+const PROOF_ROUNDS: usize = 200;
+
+/// A measured figure, its target and whether it is met (higher is better unless `lower`).
+struct Figure {
+    key: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    value: f64,
+    target: f64,
+    lower: bool,
+}
+
+impl Figure {
+    fn met(&self) -> bool {
+        if self.lower {
+            self.value <= self.target
+        } else {
+            self.value >= self.target
+        }
+    }
+}
+
+fn gbps(bytes: usize, ms: f64) -> f64 {
+    bytes as f64 / (ms * 1e6)
+}
+
+pub fn bench_storage(runs: u32, threads: Option<usize>, json_mode: bool) -> Result<()> {
+    let threads = threads
+        .or_else(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(NonZeroUsize::get)
+        })
+        .unwrap_or(1)
+        .max(1);
+    let pool = Rayon::new(NonZeroUsize::new(threads).expect("at least one"))
+        .context("starting the thread pool")?;
+    let seed = 0x5707_u64;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut segment = vec![0u8; SEGMENT_BYTES_MAX as usize];
+    rng.fill_bytes(&mut segment);
+    let shape = Shape::new(K, N)?;
+    let (k, len) = (usize::from(K), segment.len());
+
+    let (encode_ms, encoded) = best(runs, || Ok(coding::encode(shape, &segment, &pool)?))?;
+    let commitment = encoded.commitment;
+    let (decode_ms, decoded) = best(runs, || {
+        Ok(coding::decode(
+            shape,
+            &commitment,
+            &encoded.shards[k..2 * k],
+            &pool,
+        )?)
+    })?;
+    anyhow::ensure!(decoded == segment, "the strict decode changed the segment");
+    let (systematic_ms, read) = best(runs, || {
+        Ok(coding::read_systematic(
+            shape,
+            &commitment,
+            &encoded.shards[..k],
+            &pool,
+        )?)
+    })?;
+    anyhow::ensure!(read == segment, "the systematic read changed the segment");
+
+    // 32 proofs of seeded chunks of seeded shards, each 4 MiB and a bit.
+    let shard_len = encoded.shards[0].bytes.len() as u64;
+    let chunks = proof::chunk_count(shard_len);
+    let challenges: Vec<(u16, u64)> = (0..BLOCK_PROOFS)
+        .map(|_| (rng.random_range(0..N), rng.random_range(0..chunks)))
+        .collect();
+    let proofs = challenges
+        .iter()
+        .map(|&(shard, chunk)| proof::prove(&encoded.shards[usize::from(shard)], chunk))
+        .collect::<Result<Vec<_>, _>>()?;
+    let proof_bytes = commonware_codec::EncodeSize::encode_size(&proofs[0]);
+    let (proofs_ms, ()) = best(runs, || {
+        for _ in 0..PROOF_ROUNDS {
+            for (&(shard, chunk), proof) in challenges.iter().zip(&proofs) {
+                proof::verify(&commitment, N, shard, shard_len, chunk, proof)?;
+            }
+        }
+        Ok(())
+    })?;
+    let proof_us = proofs_ms * 1e3 / (PROOF_ROUNDS * BLOCK_PROOFS) as f64;
+
+    let secret = StaticSecret::random_from_rng(&mut rng);
+    let recipient = PublicKey::from(&secret);
+    let (seal_ms, sealed) = best(runs, || {
+        Ok(seal::seal_bytes(&recipient, &mut rng, &segment)?)
+    })?;
+    let (open_ms, opened) = best(runs, || Ok(seal::open_bytes(&secret, &sealed)?))?;
+    anyhow::ensure!(opened == segment, "sealing changed the segment");
+
+    let figures = [
+        Figure {
+            key: "encode_gbps",
+            label: "encode 64 MiB at 16/40",
+            unit: "GB/s",
+            value: gbps(len, encode_ms),
+            target: 1.0,
+            lower: false,
+        },
+        Figure {
+            key: "decode_gbps",
+            label: "strict decode, no systematic shard",
+            unit: "GB/s",
+            value: gbps(len, decode_ms),
+            target: 0.4,
+            lower: false,
+        },
+        Figure {
+            key: "systematic_gbps",
+            label: "systematic read (verify + concatenate)",
+            unit: "GB/s",
+            value: gbps(len, systematic_ms),
+            target: 3.0,
+            lower: false,
+        },
+        Figure {
+            key: "proof_verify_us",
+            label: "proof verify, one",
+            unit: "us",
+            value: proof_us,
+            target: 5.0,
+            lower: true,
+        },
+        Figure {
+            key: "proof_verify_32_us",
+            label: "proof verify, 32 (a block)",
+            unit: "us",
+            value: proof_us * BLOCK_PROOFS as f64,
+            target: 300.0,
+            lower: true,
+        },
+        Figure {
+            key: "seal_gbps",
+            label: "seal (encrypt), one core",
+            unit: "GB/s",
+            value: gbps(len, seal_ms),
+            target: 0.3,
+            lower: false,
+        },
+        Figure {
+            key: "open_gbps",
+            label: "open (decrypt), one core",
+            unit: "GB/s",
+            value: gbps(len, open_ms),
+            target: 1.0,
+            lower: false,
+        },
+    ];
+    report(&figures, runs, threads, seed, proof_bytes, json_mode);
+    Ok(())
+}
+
+fn report(
+    figures: &[Figure],
+    runs: u32,
+    threads: usize,
+    seed: u64,
+    proof_bytes: usize,
+    json_mode: bool,
+) {
+    let mut value = json!({
+        "runs": runs,
+        "threads": threads,
+        "seed": seed,
+        "segment_bytes": SEGMENT_BYTES_MAX,
+        "k": K,
+        "n": N,
+        "proof_bytes": proof_bytes,
+    });
+    let mut text = format!(
+        "storage core: 64 MiB segment at k = {K} of n = {N}, {threads} threads, best of {runs}\n  {:<40}{:>12}{:>12}  met",
+        "metric", "measured", "target"
+    );
+    for figure in figures {
+        value[figure.key] = json!(round(figure.value));
+        value[format!("{}_target", figure.key)] = json!(figure.target);
+        let bound = if figure.lower { "<=" } else { ">=" };
+        text.push_str(&format!(
+            "\n  {:<40}{:>7.3} {:<4}{:>5} {:<6}  {}",
+            figure.label,
+            figure.value,
+            figure.unit,
+            bound,
+            figure.target,
+            if figure.met() { "yes" } else { "NO" },
+        ));
+    }
+    text.push_str(&format!(
+        "\n  a chunk proof of a 4 MiB shard at n = {N}: {proof_bytes} bytes\n  put, get and repair over loopback (put_mbps, get_mbps, repair_ms) come with the store commands"
+    ));
+    crate::print(json_mode, value, text);
+}

@@ -1,0 +1,221 @@
+//! Who holds each shard: the candidates for a slot, the draw of a new deal's holders (`n`
+//! distinct per segment, `plexus_storage::draws`), the holder's accept, the redraw of a slot not
+//! accepted in time, and the reservation each drawn shard makes on its holder (bytes of its
+//! offer, collateral of its bond).
+
+use crate::ledger::state::State;
+use crate::market::index::take_due;
+use crate::storage::records::{Shard, ShardKey, ShardState};
+use plexus_storage::draws::{draw_distinct, draw_slot};
+use plexus_storage::money::shard_collateral;
+use plexus_types::deal::DealSegment;
+use plexus_types::{Address, Amount, Digest, Reason};
+use std::collections::BTreeMap;
+
+/// A provider that may hold a slot: at its offer's price, with the collateral the shard would
+/// lock, weighted by `Provider::draw_weight`.
+#[derive(Clone, Debug)]
+struct Candidate {
+    holder: Address,
+    price_per_gib_epoch: Amount,
+    collateral: Amount,
+    weight: u128,
+}
+
+/// What a slot asks of its holder, and who may not hold it.
+struct Slot<'a> {
+    owner: &'a Address,
+    price_cap_per_gib_epoch: Amount,
+    shard_bytes: u64,
+    /// The providers already holding (or drawn for) a shard of the segment.
+    taken: &'a [Address],
+}
+
+/// Reservations not yet written, per provider: (bytes, collateral). The draws of a new deal
+/// count the slots drawn before them through it.
+type Pending = BTreeMap<Address, (u64, Amount)>;
+
+/// The providers that may hold `slot` at `height`, in address order: serving and heard from, a
+/// bond of at least `provider_bond_min` whose free part covers the collateral, an offer at most
+/// the deal's cap with room for the shard, not the deal's owner and no shard of the segment yet.
+fn candidates(state: &State, slot: &Slot<'_>, pending: &Pending, height: u64) -> Vec<Candidate> {
+    let params = &state.params;
+    state
+        .storage_offers
+        .iter()
+        .filter(|(address, offer)| {
+            *address != slot.owner
+                && !slot.taken.contains(address)
+                && offer.price_per_gib_epoch <= slot.price_cap_per_gib_epoch
+        })
+        .filter_map(|(address, offer)| {
+            let provider = state.providers.get(address)?;
+            let (bytes, locked) = pending.get(address).copied().unwrap_or_default();
+            let collateral =
+                shard_collateral(&params.storage, offer.price_per_gib_epoch, slot.shard_bytes)?;
+            let room = offer.free_bytes().saturating_sub(bytes) >= slot.shard_bytes;
+            let bond = provider.bond_free().saturating_sub(locked) >= collateral;
+            (provider.is_active(params, height)
+                && provider.bond >= params.provider_bond_min
+                && room
+                && bond)
+                .then(|| Candidate {
+                    holder: address.clone(),
+                    price_per_gib_epoch: offer.price_per_gib_epoch,
+                    collateral,
+                    weight: provider.draw_weight(),
+                })
+        })
+        .collect()
+}
+
+/// A drawn shard, before it is written.
+fn drawn(candidate: Candidate, height: u64, accept_due: u64) -> Shard {
+    Shard {
+        holder: candidate.holder,
+        price_per_gib_epoch: candidate.price_per_gib_epoch,
+        collateral: candidate.collateral,
+        state: ShardState::Drawn {
+            drawn_height: height,
+            accept_due,
+        },
+    }
+}
+
+/// The holders of a new deal `id`'s segments drawn from the block's `seed` at `height`: `n`
+/// distinct providers per segment, the slots of earlier segments counted against the providers'
+/// room and bond; `None` when some segment cannot be held. Reads the state only.
+pub(crate) fn draw_deal(
+    state: &State,
+    id: &Digest,
+    owner: &Address,
+    price_cap_per_gib_epoch: Amount,
+    segments: &[DealSegment],
+    height: u64,
+    seed: &Digest,
+) -> Option<Vec<Vec<Shard>>> {
+    let n = u16::try_from(state.params.storage.n).ok()?;
+    let accept_due = height.saturating_add(state.params.storage.accept_window_blocks);
+    let mut pending = Pending::new();
+    let mut drawn_segments = Vec::with_capacity(segments.len());
+    for (index, segment) in segments.iter().enumerate() {
+        let slot = Slot {
+            owner,
+            price_cap_per_gib_epoch,
+            shard_bytes: segment.shard_bytes,
+            taken: &[],
+        };
+        let candidates = candidates(state, &slot, &pending, height);
+        let weights: Vec<u128> = candidates.iter().map(|c| c.weight).collect();
+        let picks = draw_distinct(seed, id, u32::try_from(index).ok()?, n, &weights)?;
+        let mut shards = Vec::with_capacity(picks.len());
+        for pick in picks {
+            let candidate = candidates[pick].clone();
+            let entry = pending.entry(candidate.holder.clone()).or_default();
+            entry.0 = entry.0.saturating_add(segment.shard_bytes);
+            entry.1 = entry.1.saturating_add(candidate.collateral);
+            shards.push(drawn(candidate, height, accept_due));
+        }
+        drawn_segments.push(shards);
+    }
+    Some(drawn_segments)
+}
+
+/// Reserves a drawn shard's bytes of its holder's offer and its collateral of its bond.
+pub(crate) fn reserve(state: &mut State, shard: &Shard, shard_bytes: u64) {
+    if let Some(offer) = state.storage_offers.get_mut(&shard.holder) {
+        offer.used_bytes += shard_bytes;
+    }
+    if let Some(provider) = state.providers.get_mut(&shard.holder) {
+        provider.bond_locked += shard.collateral;
+    }
+}
+
+/// Releases what [`reserve`] took: the shard's holder no longer holds it.
+pub(crate) fn release(state: &mut State, shard: &Shard, shard_bytes: u64) {
+    if let Some(offer) = state.storage_offers.get_mut(&shard.holder) {
+        offer.used_bytes -= shard_bytes;
+    }
+    if let Some(provider) = state.providers.get_mut(&shard.holder) {
+        provider.bond_locked -= shard.collateral;
+    }
+}
+
+/// The drawn holder of shard `slot` of segment `segment` of `deal` accepts it: from now on it
+/// holds the shard and is paid for it.
+pub(crate) fn accept(
+    state: &mut State,
+    sender: &Address,
+    (deal, segment, slot): ShardKey,
+    height: u64,
+) -> Result<(), Reason> {
+    let record = state.deals.get_mut(&deal).ok_or(Reason::UnknownDeal)?;
+    let shard = record
+        .segments
+        .get_mut(segment as usize)
+        .and_then(|segment| segment.shards.get_mut(usize::from(slot)))
+        .filter(|shard| shard.holder == *sender)
+        .ok_or(Reason::NotShardHolder)?;
+    let ShardState::Drawn { accept_due, .. } = shard.state else {
+        return Err(Reason::ShardAlreadyAccepted);
+    };
+    shard.state = ShardState::Active {
+        since_height: height,
+    };
+    state
+        .storage_index
+        .accept_dues
+        .remove(&(accept_due, (deal, segment, slot)));
+    Ok(())
+}
+
+/// Draws again every slot whose accept fell due at `height`, from the block's `seed`, among the
+/// providers holding no shard of its segment (so never the holder that let it lapse). With
+/// nobody else to draw the same holder keeps the slot for another window.
+pub(crate) fn redraw_due(state: &mut State, height: u64, seed: &Digest) {
+    let window = state.params.storage.accept_window_blocks;
+    for key in take_due(&mut state.storage_index.accept_dues, height) {
+        let (id, segment, slot) = key;
+        let Some(deal) = state.deals.get(&id) else {
+            continue;
+        };
+        let Some(record) = deal.segments.get(segment as usize) else {
+            continue;
+        };
+        let taken: Vec<Address> = record.shards.iter().map(|s| s.holder.clone()).collect();
+        let shard_bytes = record.shard_bytes;
+        let query = Slot {
+            owner: &deal.owner,
+            price_cap_per_gib_epoch: deal.price_cap_per_gib_epoch,
+            shard_bytes,
+            taken: &taken,
+        };
+        let candidates = candidates(state, &query, &Pending::new(), height);
+        let weights: Vec<u128> = candidates.iter().map(|c| c.weight).collect();
+        let accept_due = height.saturating_add(window);
+        let pick = draw_slot(seed, &id, segment, slot, &weights);
+        let Some(shard) = state
+            .deals
+            .get_mut(&id)
+            .and_then(|deal| deal.segments.get_mut(segment as usize))
+            .and_then(|segment| segment.shards.get_mut(usize::from(slot)))
+        else {
+            continue;
+        };
+        let old = shard.clone();
+        let new = match pick {
+            Some(index) => drawn(candidates[index].clone(), height, accept_due),
+            None => Shard {
+                state: ShardState::Drawn {
+                    drawn_height: height,
+                    accept_due,
+                },
+                ..old.clone()
+            },
+        };
+        *shard = new.clone();
+        release(state, &old, shard_bytes);
+        reserve(state, &new, shard_bytes);
+        state.storage_index.accept_dues.insert((accept_due, key));
+    }
+}

@@ -1,0 +1,20 @@
+//! The storage market's chain side (issue 15, `../shared/STORAGE.md`): providers' offers, deals
+//! with escrow, beacon-drawn distinct holders, accepts and redraws, per-epoch pay, extension and
+//! early end. The pure rules (parameters, draws, money math) are `plexus_storage`'s.
+//!
+//! The life of a deal: `DealPost` escrows `ceil(cap * n * shard bytes * epochs / 2^30)` and the
+//! including block draws `n` distinct holders for every segment (a deal no provider set can hold
+//! is rejected before anything is charged); each drawn holder reserves the shard's bytes of its
+//! offer and locks its collateral, and accepts with `ShardAccept`; a slot not accepted within
+//! `accept_window_blocks` is drawn again at the end of the block it fell due in. At the end of
+//! every epoch from the one after the post's, each accepted shard's holder is paid one epoch at
+//! its price out of the escrow (rounded down); after the last paid epoch, or on the owner's
+//! `DealEnd`, what the escrow still holds returns to the owner, every reservation and collateral
+//! is released and the deal is removed. `DealExtend` adds epochs and their escrow.
+
+pub(crate) mod deals;
+pub(crate) mod holders;
+pub(crate) mod offers;
+pub mod records;
+
+pub use records::{Deal, Segment, Shard, ShardKey, ShardState, StorageIndex, StorageOffer};
