@@ -299,8 +299,10 @@ pub fn decode(
     })
 }
 
-/// The usual read: shards `0..k` in order, each checked against the commitment, their bytes
-/// concatenated without decoding (the length prefix and padding removed and checked).
+/// The usual read: shards `0..k` in order, each checked against the commitment, and the
+/// segment's bytes in them, in order, without decoding: the length prefix and padding removed
+/// (and checked), no byte copied (the parts share the shards' buffers; a reader writes them to
+/// its output in turn, or concatenates them).
 ///
 /// Each shard is exactly the one committed, so this returns what the committed systematic
 /// shards hold; unlike [`decode`] it does not check the recovery shards agree (a dishonest
@@ -310,7 +312,7 @@ pub fn read_systematic(
     commitment: &Commitment,
     shards: &[Shard],
     strategy: &impl Strategy,
-) -> Result<Vec<u8>, CodingError> {
+) -> Result<Vec<Bytes>, CodingError> {
     let in_order = shards.len() == usize::from(shape.k)
         && shards.iter().zip(0u16..).all(|(shard, i)| shard.index == i);
     if !in_order {
@@ -333,8 +335,8 @@ pub fn read_systematic(
 }
 
 /// The segment inside systematic shards: the length prefix read, the shard length checked
-/// against it, the bytes after the prefix copied and the padding checked to be zeros.
-fn unpad(shape: Shape, shards: &[Shard], shard_len: usize) -> Result<Vec<u8>, CodingError> {
+/// against it, the bytes after the prefix sliced out and the padding checked to be zeros.
+fn unpad(shape: Shape, shards: &[Shard], shard_len: usize) -> Result<Vec<Bytes>, CodingError> {
     let mut prefix = [0u8; LENGTH_PREFIX_BYTES as usize];
     let mut filled = 0;
     for shard in shards {
@@ -346,20 +348,22 @@ fn unpad(shape: Shape, shards: &[Shard], shard_len: usize) -> Result<Vec<u8>, Co
     if shape.shard_len(len) != Some(shard_len as u64) {
         return Err(CodingError::Inconsistent);
     }
-    let mut segment = Vec::with_capacity(len as usize);
+    let mut parts = Vec::with_capacity(shards.len());
     let mut skip = prefix.len();
     let mut left = len as usize;
     for shard in shards {
         let start = skip.min(shard.bytes.len());
         skip -= start;
         let take = left.min(shard.bytes.len() - start);
-        segment.extend_from_slice(&shard.bytes[start..start + take]);
+        if take > 0 {
+            parts.push(shard.bytes.slice(start..start + take));
+        }
         left -= take;
         if shard.bytes[start + take..].iter().any(|byte| *byte != 0) {
             return Err(CodingError::Inconsistent);
         }
     }
-    Ok(segment)
+    Ok(parts)
 }
 
 /// A shard out of Commonware's container, through its wire form.

@@ -90,7 +90,7 @@ fn round_trip(shape: Shape, data: &[u8], rng: &mut ChaCha8Rng, context: &str) {
         &encoded.shards[..k],
         &Sequential,
     );
-    assert_eq!(systematic.unwrap(), data, "{context}: systematic");
+    assert_eq!(systematic.unwrap().concat(), data, "{context}: systematic");
     let last = decode(
         shape,
         &encoded.commitment,
@@ -244,7 +244,9 @@ fn an_inconsistent_upload_passes_each_check_but_not_the_strict_decode() {
         check(shape, data.len() as u64, &commitment, shard).unwrap();
     }
     assert_eq!(
-        read_systematic(shape, &commitment, &shards[..2], &Sequential).unwrap(),
+        read_systematic(shape, &commitment, &shards[..2], &Sequential)
+            .unwrap()
+            .concat(),
         data,
         "the committed systematic shards still read"
     );
@@ -273,4 +275,25 @@ fn a_segment_above_the_maximum_is_refused() {
         encode(shape(2, 4), &too_long, &Sequential),
         Err(CodingError::TooLong { .. })
     ));
+}
+
+/// The systematic read copies nothing: its parts are slices of the shards' own buffers.
+#[test]
+fn the_systematic_read_shares_the_shards_bytes() {
+    let shape = shape(4, 6);
+    let data = pattern(10_000);
+    let encoded = encode(shape, &data, &Sequential).unwrap();
+    let parts = read_systematic(
+        shape,
+        &encoded.commitment,
+        &encoded.shards[..4],
+        &Sequential,
+    )
+    .unwrap();
+    assert_eq!(parts.len(), 4);
+    for (part, shard) in parts.iter().zip(&encoded.shards) {
+        let within = shard.bytes.as_ptr_range();
+        assert!(within.contains(&part.as_ptr()), "shard {}", shard.index);
+    }
+    assert_eq!(parts.concat(), data);
 }
