@@ -414,6 +414,27 @@ impl Client {
         self.get(&format!("/v1/jobs?verifier={verifier}&limit={limit}"))
     }
 
+    /// One stored file by id, hex (`unknown_deal` if it was never posted or its deal ended),
+    /// with every segment and shard: a [`HexDigest`] or the text a user typed.
+    pub fn storage_file(&self, id: impl std::fmt::Display) -> Result<StorageFileDto, ClientError> {
+        self.get(&format!("/v1/storage/files/{id}"))
+    }
+
+    /// An owner's open stored files, newest first, at most `limit` (the node caps it at
+    /// `LIST_MAX`), without their segments.
+    pub fn storage_files_of_owner(
+        &self,
+        owner: &Address,
+        limit: usize,
+    ) -> Result<Vec<StorageFileSummaryDto>, ClientError> {
+        self.get(&format!("/v1/storage/files?owner={owner}&limit={limit}"))
+    }
+
+    /// Every provider's storage offer, with what its draws weigh.
+    pub fn storage_providers(&self) -> Result<Vec<StorageOfferDto>, ClientError> {
+        self.get("/v1/storage/providers")
+    }
+
     /// Registered verifiers.
     pub fn verifiers(&self) -> Result<Vec<crate::dto::VerifierDto>, ClientError> {
         self.get("/v1/verifiers")

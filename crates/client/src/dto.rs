@@ -1,15 +1,17 @@
 //! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
 //! Protocol states are enums (`states`) and a job's hashes and amounts typed values (`values`)
-//! that serialize to those same strings.
+//! that serialize to those same strings; the storage market's shapes are `storage`'s.
 
 pub mod params;
 pub mod states;
+pub mod storage;
 pub mod values;
 
 pub use states::{
-    AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus, Turn,
-    TxState, UnknownState,
+    AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus,
+    ShardState, Turn, TxState, UnknownState,
 };
+pub use storage::{SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto, StorageOfferDto};
 pub use values::{BaseUnits, HexContentHash, HexDigest, ValueError};
 
 use serde::{Deserialize, Serialize};
@@ -80,13 +82,17 @@ pub struct TxDto {
     pub sender: String,
     pub nonce: u64,
     pub fee: String,
-    /// `transfer`, `bond`, `unbond`, `delegate`, `undelegate`, `evidence`, `participation`,
-    /// `dealer_log`, `provider_register`, `provider_update`, `provider_heartbeat`,
-    /// `provider_deregister`, `job_post`, `job_commit` or `job_cancel`.
+    /// `Payload::kind`: `transfer`, `bond`, `unbond`, `delegate`, `undelegate`, `evidence`,
+    /// `participation`, `dealer_log`, `provider_register`, `provider_update`,
+    /// `provider_heartbeat`, `provider_deregister`, `job_post`, `job_commit`, `job_cancel`,
+    /// `verifier_register`, `verifier_deregister`, `audit_commit`, `audit_reveal`,
+    /// `audit_decline`, `dispute_open`, `dispute_move`, `dispute_settle`, `storage_offer`,
+    /// `deal_post`, `shard_accept`, `deal_extend` or `deal_end`.
     pub kind: String,
-    /// Recipient (transfer), validator (delegate, undelegate) or job id (job_commit,
-    /// job_cancel).
+    /// Recipient (transfer), validator (delegate, undelegate), job id (the job, audit and
+    /// dispute kinds) or deal id (shard_accept, deal_extend, deal_end).
     pub target: Option<String>,
+    /// What it moves: a transfer's or bond's amount, a job's or deal's escrow.
     pub amount: String,
     pub receipt: Option<ReceiptDto>,
 }

@@ -264,6 +264,14 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         ("/v1/jobs?limit=abc", 400, "invalid_query"),
         ("/v1/jobs?limit=0", 400, "invalid_query"),
         ("/v1/jobs?consumer=nope", 400, "invalid_address"),
+        ("/v1/storage/files/%ff", 400, "invalid_hash"),
+        (
+            &format!("/v1/storage/files/{}", "ab".repeat(32)),
+            404,
+            "unknown_deal",
+        ),
+        ("/v1/storage/files?limit=0", 400, "invalid_query"),
+        ("/v1/storage/files?owner=nope", 400, "invalid_address"),
     ] {
         assert_eq!(
             get_code(&client, path),

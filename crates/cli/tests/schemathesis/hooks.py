@@ -63,7 +63,9 @@ def bech32m_checksum_holds(text):
 def sent_addresses(case):
     """Every value of the request that is in the address position of some operation."""
     values = list((case.path_parameters or {}).get(name) for name in ("address",))
-    values += [(case.query or {}).get(name) for name in ("consumer", "provider", "verifier")]
+    values += [
+        (case.query or {}).get(name) for name in ("consumer", "provider", "verifier", "owner")
+    ]
     if isinstance(case.body, dict):
         values.append(case.body.get("address"))
     return [v for v in values if isinstance(v, str)]

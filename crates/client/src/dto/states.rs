@@ -1,5 +1,6 @@
 //! The protocol states the API names, as enums: a job's status, its audit's kind and stage, a
-//! dispute's phase, whose turn it is and how it ended, a receipt's and a transaction's status.
+//! dispute's phase, whose turn it is and how it ended, a receipt's and a transaction's status, a
+//! storage shard's state.
 //! Each variant's JSON string is written once, here ([`wire_enum!`]), so the node, the agent and
 //! the CLI match variants and never string literals; the OpenAPI document lists every value.
 
@@ -222,6 +223,17 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// Where a storage shard is in its life.
+    pub enum ShardState {
+        /// Drawn to its holder, which must accept it by `accept_due_height` (else the slot is
+        /// drawn again).
+        Drawn = "drawn",
+        /// Accepted: the holder stores it and is paid for it every epoch.
+        Active = "active",
+    }
+}
+
+wire_enum! {
     /// A finalized transaction's outcome.
     pub enum ReceiptStatus {
         /// Executed.
@@ -281,6 +293,7 @@ mod tests {
         check(DisputeEnd::ALL, DisputeEnd::as_str);
         check(ReceiptStatus::ALL, ReceiptStatus::as_str);
         check(TxState::ALL, TxState::as_str);
+        check(ShardState::ALL, ShardState::as_str);
         assert!(serde_json::from_str::<JobStatus>("\"Settled\"").is_err());
         assert!("Settled".parse::<JobStatus>().is_err());
     }

@@ -1,6 +1,7 @@
 //! The JSON form (`plexus_client::dto`) of the chain's records: blocks, transactions and
-//! receipts, providers, verifiers, jobs with their audits and disputes. Pure functions of the
-//! state; every protocol state becomes its DTO enum here and nowhere else.
+//! receipts, providers, verifiers, jobs with their audits and disputes, stored files and storage
+//! offers. Pure functions of the state; every protocol state becomes its DTO enum here and
+//! nowhere else.
 
 use plexus_client::dto::*;
 use plexus_state::State as LedgerState;
@@ -379,4 +380,116 @@ pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_stat
         audit_record: state.audits.get(id).map(audit_dto),
         dispute: state.disputes.get(id).map(dispute_dto),
     }
+}
+
+/// The JSON form of one shard in slot `index`.
+fn shard_dto(index: u16, shard: &plexus_state::storage::Shard) -> ShardDto {
+    use plexus_state::storage::ShardState as State;
+    let (state, drawn_height, accept_due_height, active_since_height) = match shard.state {
+        State::Drawn {
+            drawn_height,
+            accept_due,
+        } => (
+            ShardState::Drawn,
+            Some(drawn_height),
+            Some(accept_due),
+            None,
+        ),
+        State::Active { since_height } => (ShardState::Active, None, None, Some(since_height)),
+    };
+    ShardDto {
+        index,
+        holder: shard.holder.to_string(),
+        state,
+        price_per_gib_epoch: shard.price_per_gib_epoch.into(),
+        collateral: shard.collateral.into(),
+        drawn_height,
+        accept_due_height,
+        active_since_height,
+    }
+}
+
+/// The JSON form of deal `id` without its segments: what a list shows of it.
+pub fn storage_file_summary_dto(
+    id: &plexus_types::Digest,
+    deal: &plexus_state::storage::Deal,
+) -> StorageFileSummaryDto {
+    use plexus_state::storage::ShardState as State;
+    let shards = deal.segments.iter().flat_map(|segment| &segment.shards);
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    StorageFileSummaryDto {
+        id: id.into(),
+        owner: deal.owner.to_string(),
+        public: deal.public,
+        k: deal.k,
+        // Every segment has the chain's `n` shards (at most `SHARDS_MAX`, a u16).
+        n: deal.segments.first().map_or(0, |segment| {
+            u16::try_from(segment.shards.len()).unwrap_or(u16::MAX)
+        }),
+        size_bytes: deal
+            .segments
+            .iter()
+            .fold(0u64, |sum, segment| sum.saturating_add(segment.size_bytes)),
+        segment_count: count(deal.segments.len()),
+        shard_count: count(shards.clone().count()),
+        shards_active: count(
+            shards
+                .filter(|shard| matches!(shard.state, State::Active { .. }))
+                .count(),
+        ),
+        price_cap_per_gib_epoch: deal.price_cap_per_gib_epoch.into(),
+        escrow: deal.escrow.into(),
+        paid: deal.paid.into(),
+        start_epoch: deal.start_epoch,
+        end_epoch: deal.end_epoch,
+        posted_height: deal.posted_height,
+    }
+}
+
+/// The JSON form of deal `id`: the stored file, its segments and every shard.
+pub fn storage_file_dto(
+    id: &plexus_types::Digest,
+    deal: &plexus_state::storage::Deal,
+) -> StorageFileDto {
+    StorageFileDto {
+        file: storage_file_summary_dto(id, deal),
+        segments: deal
+            .segments
+            .iter()
+            .zip(0u32..)
+            .map(|(segment, index)| SegmentDto {
+                index,
+                commitment: segment.commitment.into(),
+                size_bytes: segment.size_bytes,
+                shard_bytes: segment.shard_bytes,
+                shards: segment
+                    .shards
+                    .iter()
+                    .zip(0u16..)
+                    .map(|(shard, slot)| shard_dto(slot, shard))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The JSON form of `address`'s storage offer, with what its draws weigh at the next height;
+/// `None` if it is no longer a provider.
+pub fn storage_offer_dto(
+    state: &LedgerState,
+    address: &Address,
+    offer: &plexus_state::storage::StorageOffer,
+) -> Option<StorageOfferDto> {
+    let provider = state.providers.get(address)?;
+    Some(StorageOfferDto {
+        provider: address.to_string(),
+        capacity_bytes: offer.capacity_bytes,
+        used_bytes: offer.used_bytes,
+        free_bytes: offer.free_bytes(),
+        price_per_gib_epoch: offer.price_per_gib_epoch.into(),
+        bond: provider.bond.into(),
+        bond_free: provider.bond_free().into(),
+        reputation: provider.reputation,
+        active: provider.is_active(&state.params, state.height + 1),
+    })
 }

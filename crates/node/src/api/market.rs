@@ -2,6 +2,7 @@
 
 use super::{
     mapping::{canary_job_dto, job_dto, provider_dto, verifier_dto},
+    paging::{ListLimitParam, list_limit},
     state::{ApiState, finalized_state},
 };
 use crate::http::{ApiError, ApiQuery, ApiResult, PathAddress, PathHash, parse_address};
@@ -91,9 +92,6 @@ pub(super) async fn get_job(
     })
 }
 
-/// The most jobs one list request returns.
-pub const JOBS_LIST_MAX: usize = 100;
-
 /// The filters of `GET /v1/jobs`, all optional and combined: the jobs of `consumer`, assigned to
 /// `provider`, audited or disputed (as challenger) by `verifier`.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -101,45 +99,13 @@ pub struct JobsQuery {
     pub consumer: Option<String>,
     pub provider: Option<String>,
     pub verifier: Option<String>,
-    /// 1 to `JOBS_LIST_MAX`; defaults to it.
+    /// 1 to `LIST_MAX`; defaults to it.
     pub limit: Option<usize>,
-}
-
-/// The OpenAPI schema of `limit`: its bounds are `JOBS_LIST_MAX`'s.
-pub(super) struct JobsLimitParam;
-
-impl utoipa::PartialSchema for JobsLimitParam {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::Integer)
-            .minimum(Some(1u64))
-            .maximum(Some(JOBS_LIST_MAX as u64))
-            .default(Some(JOBS_LIST_MAX.into()))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for JobsLimitParam {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("JobsLimit")
-    }
-}
-
-fn invalid_query(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
 }
 
 /// The jobs `query` selects in `state`, newest first.
 pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, ApiError> {
-    let limit = match query.limit {
-        None => JOBS_LIST_MAX,
-        Some(limit) if (1..=JOBS_LIST_MAX).contains(&limit) => limit,
-        Some(limit) => {
-            return Err(invalid_query(format!(
-                "limit {limit} is not between 1 and {JOBS_LIST_MAX}"
-            )));
-        }
-    };
+    let limit = list_limit(query.limit)?;
     let address = |text: &Option<String>| text.as_deref().map(parse_address).transpose();
     let (consumer, provider) = (address(&query.consumer)?, address(&query.provider)?);
     let selected = |job: &plexus_state::Job| {
@@ -194,7 +160,7 @@ pub fn list_jobs(state: &LedgerState, query: &JobsQuery) -> Result<Vec<JobDto>, 
 /// audited or disputed by a verifier (filters combine).
 #[utoipa::path(get, path = "/v1/jobs",
     params(("consumer" = Option<AddressParam>, Query), ("provider" = Option<AddressParam>, Query),
-           ("verifier" = Option<AddressParam>, Query), ("limit" = Option<JobsLimitParam>, Query)),
+           ("verifier" = Option<AddressParam>, Query), ("limit" = Option<ListLimitParam>, Query)),
     responses((status = 200, body = Vec<JobDto>), (status = 400, description = "`invalid_query`, `invalid_address`", body = ErrorBody),
               (status = 500, body = ErrorBody)))]
 pub(super) async fn get_jobs(

@@ -4,7 +4,8 @@
 //!
 //! - `state`: the shared state of every route and the limits on it;
 //! - `mapping`: the chain's records in their JSON form (`plexus_client::dto`);
-//! - `txs`, `chain`, `market`: the routes, by resource;
+//! - `paging`: the list routes' one `limit` convention;
+//! - `txs`, `chain`, `market`, `storage`: the routes, by resource;
 //! - `openapi`: the document, from the routes' annotations.
 //!
 //! Modules import only downward (`mod.rs` wires the routes; no route module imports another).
@@ -13,17 +14,24 @@ mod chain;
 mod mapping;
 mod market;
 mod openapi;
+mod paging;
 mod state;
+mod storage;
 #[cfg(test)]
 mod tests;
 mod txs;
 
-pub use mapping::{block_dto, job_dto, provider_dto, verifier_dto};
-pub use market::{JOBS_LIST_MAX, JobsQuery, list_jobs};
+pub use mapping::{
+    block_dto, job_dto, provider_dto, storage_file_dto, storage_file_summary_dto,
+    storage_offer_dto, verifier_dto,
+};
+pub use market::{JobsQuery, list_jobs};
 pub use openapi::openapi;
+pub use paging::LIST_MAX;
 pub use state::{
     ApiState, FAUCET_AMOUNT_MAX, Faucet, REQUESTS_CONCURRENT_MAX, STREAMS_MAX, check_permits,
 };
+pub use storage::{StorageFilesQuery, list_storage_files, storage_file};
 pub use txs::TX_BATCH_MAX;
 
 use crate::http::{method_not_allowed, not_found};
@@ -57,6 +65,9 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
         .route("/v1/providers/{address}", get(market::get_provider))
         .route("/v1/jobs", get(market::get_jobs))
         .route("/v1/jobs/{id}", get(market::get_job))
+        .route("/v1/storage/files", get(storage::get_storage_files))
+        .route("/v1/storage/files/{id}", get(storage::get_storage_file))
+        .route("/v1/storage/providers", get(storage::get_storage_providers))
         .route("/v1/status", get(chain::get_status))
         .route("/v1/snapshot", get(chain::get_snapshot))
         .route("/v1/faucet", post(txs::post_faucet))

@@ -2,7 +2,7 @@
 //! that serves it.
 
 // Glob imports, not paths: utoipa tags an operation listed by a module path with that path.
-use super::{chain::*, market::*, txs::*};
+use super::{chain::*, market::*, paging::ListLimitParam, storage::*, txs::*};
 use axum::{Json, response::IntoResponse};
 use plexus_client::dto::{
     params::{AddressParam, HashParam, HeightParam},
@@ -30,6 +30,9 @@ use utoipa::OpenApi;
         get_verifiers,
         get_job,
         get_jobs,
+        get_storage_file,
+        get_storage_files,
+        get_storage_providers,
         get_status,
         get_snapshot,
         post_faucet,
@@ -41,7 +44,7 @@ use utoipa::OpenApi;
         get_openapi
     ),
     // Hand-written schemas that paths refer to by name.
-    components(schemas(AddressParam, HashParam, HeightParam, JobsLimitParam, BlockEventDto, HexDigest, BaseUnits)),
+    components(schemas(AddressParam, HashParam, HeightParam, ListLimitParam, BlockEventDto, HexDigest, BaseUnits)),
     modifiers(&EveryRouteIsLimited)
 )]
 struct ApiDoc;

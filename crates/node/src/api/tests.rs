@@ -158,6 +158,7 @@ fn the_document_lists_every_state_and_resolves_every_reference() {
         listed("Turn"),
         strings(&["defender", "challenger", "settle"])
     );
+    assert_eq!(listed("ShardState"), strings(&["drawn", "active"]));
     for name in [
         "AuditClass",
         "AuditKind",
@@ -180,6 +181,26 @@ fn the_document_lists_every_state_and_resolves_every_reference() {
         references += 1;
     }
     assert!(references > 20, "{references} references");
+    // The storage routes, with their parameters and refusals.
+    let paths = &document["paths"];
+    let file = &paths["/v1/storage/files/{id}"]["get"];
+    assert_eq!(file["parameters"][0]["name"], "id");
+    for status in ["200", "400", "404", "429"] {
+        assert!(
+            file["responses"][status].is_object(),
+            "files/{{id}} {status}"
+        );
+    }
+    let files = &paths["/v1/storage/files"]["get"];
+    let names: Vec<&str> = files["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["owner", "limit"]);
+    assert!(files["responses"]["400"].is_object());
+    assert!(paths["/v1/storage/providers"]["get"]["responses"]["200"].is_object());
     for field in ["id", "module", "escrow", "status"] {
         assert!(
             schemas["JobDto"]["properties"][field].is_object(),
@@ -262,7 +283,7 @@ fn job_lists_filter_newest_first_and_are_bounded() {
         1
     );
     assert!(ids(list_jobs(&state, &query(Some(1), None, None))).is_empty());
-    for limit in [0, JOBS_LIST_MAX + 1] {
+    for limit in [0, LIST_MAX + 1] {
         let Err(ApiError { status, body, .. }) = list_jobs(&state, &query(None, None, Some(limit)))
         else {
             panic!("accepted limit {limit}");
@@ -281,5 +302,409 @@ fn job_lists_filter_newest_first_and_are_bounded() {
             .map_err(|e| e.code().to_string())
             .err(),
         Some("invalid_address".to_string())
+    );
+}
+
+/// Keys of the storage market below: providers 1..=4 offer storage (provider 4 the dearest),
+/// owners 5 and 6 post a deal each.
+const STORAGE_OWNERS: [u64; 2] = [5, 6];
+
+/// The price per GiB-epoch provider `i` offers storage at.
+fn storage_price(i: u64) -> Amount {
+    PLX + Amount::from(i)
+}
+
+/// A storage market through real blocks (k = 2, n = 4): providers 1..=4 register and offer a TiB
+/// each; owner 5 posts a deal of two segments, owner 6 one of one segment, and the holder of
+/// owner 5's first shard accepts it. Returns the state and the two deal ids.
+fn storage_market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
+    use plexus_types::deal::DealSegment;
+    let beacon = DevBeacon::deal(0, [key(0).public_key()]);
+    let params = Params {
+        provider_bond_min: 100 * PLX,
+        storage: plexus_state::StorageParams {
+            k: 2,
+            n: 4,
+            ..plexus_state::StorageParams::default()
+        },
+        ..Params::default()
+    };
+    let (mut state, _) = Genesis {
+        chain_id: 3,
+        timestamp_ms: 0,
+        params,
+        allocations: (0..7).map(|i| (address(i), 100_000 * PLX)).collect(),
+        validators: vec![GenesisValidator {
+            address: address(0),
+            self_bond: 10_000 * PLX,
+        }],
+        beacon: beacon.output.clone(),
+    }
+    .build()
+    .unwrap();
+    let mut offers: Vec<SignedTransaction> = (1..=4)
+        .map(|i| {
+            tx(
+                i,
+                0,
+                Payload::ProviderRegister {
+                    endpoint: format!("http://provider{i}:7000"),
+                    profile: ResourceProfile::default(),
+                    fuel_per_second: 10,
+                    ask_per_mfuel: PLX,
+                    bond: 1_000 * PLX,
+                },
+            )
+        })
+        .collect();
+    offers.extend((1..=4).map(|i| {
+        tx(
+            i,
+            1,
+            Payload::StorageOffer {
+                capacity_bytes: 1 << 40,
+                price_per_gib_epoch: storage_price(i),
+            },
+        )
+    }));
+    // At k = 2 a segment of `2 * shard - 4` bytes has shards of `shard` bytes (the code keeps
+    // the length in 4 bytes before the data).
+    let segment = |label: &[u8], shard_bytes: u64| DealSegment {
+        commitment: ContentHash::of(label),
+        size_bytes: 2 * shard_bytes - 4,
+        shard_bytes,
+    };
+    let deal = |owner: u64, segments: Vec<DealSegment>| {
+        tx(
+            owner,
+            0,
+            Payload::DealPost {
+                segments,
+                k: 2,
+                n: 4,
+                price_cap_per_gib_epoch: 2 * PLX,
+                epochs: 3,
+                public: owner == STORAGE_OWNERS[1],
+            },
+        )
+    };
+    let first = deal(
+        STORAGE_OWNERS[0],
+        vec![segment(b"a", 1 << 20), segment(b"b", 4_096)],
+    );
+    let second = deal(STORAGE_OWNERS[1], vec![segment(b"c", 65_536)]);
+    let ids = (first.hash(), second.hash());
+    let run = |state: &mut LedgerState, txs: Vec<SignedTransaction>| {
+        let height = state.height + 1;
+        let built = build_block(
+            state,
+            txs,
+            height,
+            key(0).public_key(),
+            beacon.block_signature(height),
+        )
+        .unwrap();
+        assert!(
+            built.receipts.iter().all(|r| r.status == Status::Success),
+            "{:?}",
+            built.receipts
+        );
+        *state = built.state;
+    };
+    run(&mut state, offers);
+    run(&mut state, vec![first]);
+    run(&mut state, vec![second]);
+    let holder = state.deals[&ids.0].segments[0].shards[0].holder.clone();
+    let from = (1..=4).find(|i| address(*i) == holder).unwrap();
+    let accept = Payload::ShardAccept {
+        deal: ids.0,
+        segment: 0,
+        shard: 0,
+    };
+    run(&mut state, vec![tx(from, 2, accept)]);
+    (state, ids.0, ids.1)
+}
+
+#[test]
+fn a_stored_file_as_json_with_every_segment_and_shard() {
+    let (state, first, _) = storage_market();
+    let file = storage_file(&state, &first).unwrap();
+    let deal = &state.deals[&first];
+    assert_eq!(file.file.id, HexDigest(first));
+    assert_eq!(file.file.owner, address(STORAGE_OWNERS[0]).to_string());
+    assert!(!file.file.public);
+    assert_eq!((file.file.k, file.file.n), (2, 4));
+    let sizes = (2 * (1u64 << 20) - 4) + (2 * 4_096 - 4);
+    assert_eq!(file.file.size_bytes, sizes);
+    assert_eq!(file.file.segment_count, 2);
+    assert_eq!((file.file.shard_count, file.file.shards_active), (8, 1));
+    assert_eq!(file.file.price_cap_per_gib_epoch, BaseUnits(2 * PLX));
+    assert_eq!(file.file.escrow, BaseUnits(deal.escrow));
+    assert!(deal.escrow > 0);
+    assert_eq!(file.file.paid, BaseUnits(0));
+    assert_eq!(file.file.posted_height, 2);
+    assert_eq!(
+        (file.file.start_epoch, file.file.end_epoch),
+        (deal.start_epoch, deal.start_epoch + 3)
+    );
+    // Every segment keeps its order and its shards their slots; holders are distinct per segment.
+    assert_eq!(file.segments.len(), 2);
+    for (index, segment) in file.segments.iter().enumerate() {
+        let record = &deal.segments[index];
+        assert_eq!(segment.index, index as u32);
+        assert_eq!(segment.commitment, HexContentHash(record.commitment));
+        assert_eq!(
+            (segment.size_bytes, segment.shard_bytes),
+            (record.size_bytes, record.shard_bytes)
+        );
+        let holders: std::collections::BTreeSet<&String> =
+            segment.shards.iter().map(|s| &s.holder).collect();
+        assert_eq!(holders.len(), 4);
+        for (slot, shard) in segment.shards.iter().enumerate() {
+            let holder = &record.shards[slot].holder;
+            assert_eq!(shard.index, slot as u16);
+            assert_eq!(shard.holder, holder.to_string());
+            let i = (1..=4).find(|i| address(*i) == *holder).unwrap();
+            assert_eq!(shard.price_per_gib_epoch, BaseUnits(storage_price(i)));
+            assert_eq!(shard.collateral, BaseUnits(record.shards[slot].collateral));
+        }
+    }
+    // The accepted shard is active since the accept's block; the others wait for theirs.
+    let accepted = &file.segments[0].shards[0];
+    assert_eq!(accepted.state, ShardState::Active);
+    assert_eq!(
+        (accepted.active_since_height, accepted.accept_due_height),
+        (Some(4), None)
+    );
+    let window = state.params.storage.accept_window_blocks;
+    let waiting = &file.segments[1].shards[3];
+    assert_eq!(waiting.state, ShardState::Drawn);
+    assert_eq!(
+        (waiting.drawn_height, waiting.accept_due_height),
+        (Some(2), Some(2 + window))
+    );
+    // On the wire: one flat object, states and amounts as strings, absent fields left out.
+    let json = serde_json::to_value(&file).unwrap();
+    assert_eq!(json["id"], digest_hex(&first));
+    assert_eq!(json["escrow"], deal.escrow.to_string());
+    assert_eq!(json["segment_count"], 2);
+    assert_eq!(json["segments"][0]["shards"][0]["state"], "active");
+    assert_eq!(json["segments"][1]["shards"][3]["state"], "drawn");
+    assert!(
+        json["segments"][0]["shards"][0]
+            .get("accept_due_height")
+            .is_none()
+    );
+    assert_eq!(
+        json["segments"][1]["shards"][3]["accept_due_height"],
+        2 + window
+    );
+    assert_eq!(
+        serde_json::from_value::<StorageFileDto>(json).unwrap(),
+        file,
+        "the client reads back what the node writes"
+    );
+}
+
+#[test]
+fn an_unknown_stored_file_is_a_404_with_its_reason() {
+    let (state, _, _) = storage_market();
+    let unknown = plexus_types::hash(&[b"no such deal".as_slice()]);
+    let Err(error) = storage_file(&state, &unknown) else {
+        panic!("found a deal never posted");
+    };
+    assert_eq!(
+        (error.status, error.code()),
+        (StatusCode::NOT_FOUND, "unknown_deal")
+    );
+    assert!(error.body.message.contains(&digest_hex(&unknown)));
+}
+
+#[test]
+fn stored_file_lists_filter_by_owner_newest_first_and_are_bounded() {
+    let (state, first, second) = storage_market();
+    let query = |owner: Option<String>, limit| StorageFilesQuery { owner, limit };
+    let ids = |files: Result<Vec<StorageFileSummaryDto>, ApiError>| {
+        files
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id.digest())
+            .collect::<Vec<_>>()
+    };
+    let owner = |i: u64| Some(address(i).to_string());
+    assert_eq!(
+        ids(list_storage_files(&state, &query(None, None))),
+        vec![second, first]
+    );
+    assert_eq!(
+        ids(list_storage_files(&state, &query(None, Some(1)))),
+        vec![second]
+    );
+    assert_eq!(
+        ids(list_storage_files(
+            &state,
+            &query(owner(STORAGE_OWNERS[0]), None)
+        )),
+        vec![first]
+    );
+    assert_eq!(
+        ids(list_storage_files(
+            &state,
+            &query(owner(STORAGE_OWNERS[1]), None)
+        )),
+        vec![second]
+    );
+    assert!(ids(list_storage_files(&state, &query(owner(1), None))).is_empty());
+    // A list shows the summary: the same fields as the file's own route, without segments.
+    let listed = list_storage_files(&state, &query(owner(STORAGE_OWNERS[1]), None)).unwrap();
+    assert_eq!(listed[0], storage_file(&state, &second).unwrap().file);
+    assert!(listed[0].public);
+    let json = serde_json::to_value(&listed[0]).unwrap();
+    assert!(json.get("segments").is_none());
+    for limit in [0, LIST_MAX + 1] {
+        let Err(error) = list_storage_files(&state, &query(None, Some(limit))) else {
+            panic!("accepted limit {limit}");
+        };
+        assert_eq!(
+            (error.status, error.code()),
+            (StatusCode::BAD_REQUEST, "invalid_query")
+        );
+    }
+    let Err(error) = list_storage_files(&state, &query(Some("nope".into()), None)) else {
+        panic!("accepted an owner that is no address");
+    };
+    assert_eq!(
+        (error.status, error.code()),
+        (StatusCode::BAD_REQUEST, "invalid_address")
+    );
+}
+
+#[test]
+fn storage_offers_as_json_with_what_their_draws_weigh() {
+    let (state, first, second) = storage_market();
+    let offers: Vec<StorageOfferDto> = state
+        .storage_offers
+        .iter()
+        .filter_map(|(address, offer)| storage_offer_dto(&state, address, offer))
+        .collect();
+    assert_eq!(offers.len(), 4);
+    for offer in &offers {
+        let i = (1..=4)
+            .find(|i| address(*i).to_string() == offer.provider)
+            .unwrap();
+        // Each provider holds one shard of each of the three segments.
+        let mut held = 0;
+        let mut collateral = 0;
+        for id in [first, second] {
+            for segment in &state.deals[&id].segments {
+                for shard in &segment.shards {
+                    if shard.holder == address(i) {
+                        held += segment.shard_bytes;
+                        collateral += shard.collateral;
+                    }
+                }
+            }
+        }
+        assert_eq!(held, (1 << 20) + 4_096 + 65_536);
+        assert_eq!(offer.capacity_bytes, 1 << 40);
+        assert_eq!(offer.used_bytes, held);
+        assert_eq!(offer.free_bytes, (1 << 40) - held);
+        assert_eq!(offer.price_per_gib_epoch, BaseUnits(storage_price(i)));
+        assert_eq!(offer.bond, BaseUnits(1_000 * PLX));
+        assert_eq!(offer.bond_free, BaseUnits(1_000 * PLX - collateral));
+        assert!(collateral > 0);
+        assert!(offer.active);
+        // The draw weighs what `/v1/providers` shows.
+        let provider = provider_dto(&state, &address(i), &state.providers[&address(i)]);
+        assert_eq!(offer.reputation, provider.reputation);
+        assert_eq!(offer.bond.to_string(), provider.bond);
+    }
+    let json = serde_json::to_value(&offers[0]).unwrap();
+    assert_eq!(json["capacity_bytes"], 1u64 << 40);
+    assert!(json["price_per_gib_epoch"].is_string());
+}
+
+/// A block of storage transactions renders every one with its kind, target and escrow.
+#[test]
+fn a_block_renders_every_storage_payload() {
+    let (state, first, _) = storage_market();
+    let deal = &state.deals[&first];
+    let payloads = [
+        Payload::StorageOffer {
+            capacity_bytes: 1 << 30,
+            price_per_gib_epoch: 3,
+        },
+        Payload::DealPost {
+            segments: deal
+                .segments
+                .iter()
+                .map(|s| plexus_types::deal::DealSegment {
+                    commitment: s.commitment,
+                    size_bytes: s.size_bytes,
+                    shard_bytes: s.shard_bytes,
+                })
+                .collect(),
+            k: 2,
+            n: 4,
+            price_cap_per_gib_epoch: deal.price_cap_per_gib_epoch,
+            epochs: 3,
+            public: false,
+        },
+        Payload::ShardAccept {
+            deal: first,
+            segment: 1,
+            shard: 2,
+        },
+        Payload::DealExtend {
+            deal: first,
+            epochs: 2,
+        },
+        Payload::DealEnd { deal: first },
+    ];
+    let txs: Vec<SignedTransaction> = payloads
+        .into_iter()
+        .enumerate()
+        .map(|(nonce, payload)| tx(STORAGE_OWNERS[0], 10 + nonce as u64, payload))
+        .collect();
+    let block = plexus_types::Block {
+        header: plexus_types::Header {
+            parent: first,
+            height: 9,
+            timestamp_ms: 0,
+            proposer: key(0).public_key(),
+            tx_root: first,
+            state_root: first,
+            beacon: None,
+        },
+        txs,
+    };
+    let json = serde_json::to_value(block_dto(&block, &[])).unwrap();
+    let rendered: Vec<(String, serde_json::Value, String)> = json["txs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tx| {
+            (
+                tx["kind"].as_str().unwrap().to_string(),
+                tx["target"].clone(),
+                tx["amount"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let deal_id = serde_json::Value::String(digest_hex(&first));
+    assert_eq!(
+        rendered,
+        vec![
+            ("storage_offer".into(), serde_json::Value::Null, "0".into()),
+            // The same segments at the same cap for as many epochs escrow the same.
+            (
+                "deal_post".into(),
+                serde_json::Value::Null,
+                deal.escrow.to_string()
+            ),
+            ("shard_accept".into(), deal_id.clone(), "0".into()),
+            ("deal_extend".into(), deal_id.clone(), "0".into()),
+            ("deal_end".into(), deal_id, "0".into()),
+        ]
     );
 }

@@ -1,0 +1,114 @@
+//! The storage market's JSON shapes: a stored file (a deal) with its segments and their shards,
+//! and a provider's storage offer. Prices are per GiB-epoch (2^30 bytes held for one chain
+//! epoch), in base units; sizes are bytes.
+
+use super::{BaseUnits, HexContentHash, HexDigest, ShardState};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A stored file (one storage deal) at the last finalized height, without its segments: what
+/// `GET /v1/storage/files` lists. A file is listed from its post until its deal ends (its last
+/// paid epoch, or its owner's `deal_end`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct StorageFileSummaryDto {
+    /// The deal's id: the hash of the `deal_post` transaction.
+    pub id: HexDigest,
+    #[schema(value_type = super::params::AddressParam)]
+    pub owner: String,
+    /// Plaintext anyone may read (else encrypted on the client, read by grant).
+    pub public: bool,
+    /// Data shards per segment: any `k` of the `n` rebuild it.
+    pub k: u16,
+    /// Shards per segment.
+    pub n: u16,
+    /// The file's length: the sum of its segments'.
+    pub size_bytes: u64,
+    pub segment_count: u32,
+    /// Its shards in all (`segment_count * n`), and those accepted by their holders.
+    pub shard_count: u32,
+    pub shards_active: u32,
+    /// The most the owner pays a holder per GiB-epoch.
+    pub price_cap_per_gib_epoch: BaseUnits,
+    /// What the escrow still holds.
+    pub escrow: BaseUnits,
+    /// What the holders have been paid from the escrow so far.
+    pub paid: BaseUnits,
+    /// The first epoch paid (the one after the post's).
+    pub start_epoch: u64,
+    /// The epoch after the last one paid: the deal ends at the end of `end_epoch - 1`.
+    pub end_epoch: u64,
+    pub posted_height: u64,
+}
+
+/// A stored file with every segment and shard: what `GET /v1/storage/files/{id}` answers (a
+/// list carries only the summary: a hundred files of 64 segments of 40 shards would be 256 000
+/// shards).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct StorageFileDto {
+    #[serde(flatten)]
+    pub file: StorageFileSummaryDto,
+    pub segments: Vec<SegmentDto>,
+}
+
+/// One segment of a stored file and its `n` shards.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SegmentDto {
+    /// Its place in the file, from 0.
+    pub index: u32,
+    /// The BMT root over its shards' BLAKE3 digests, in shard order.
+    pub commitment: HexContentHash,
+    pub size_bytes: u64,
+    /// The length of each of its shards: what a holder stores and is paid for.
+    pub shard_bytes: u64,
+    pub shards: Vec<ShardDto>,
+}
+
+/// One shard of a segment and its holder. Fields that only some states have are absent in the
+/// others (and default when read), so later fields (the last proof's height) add without
+/// breaking readers.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ShardDto {
+    /// Its slot in the segment, from 0 (slots below `k` hold the data itself).
+    pub index: u16,
+    #[schema(value_type = super::params::AddressParam)]
+    pub holder: String,
+    /// `drawn` or `active`.
+    pub state: ShardState,
+    /// The holder's price when it was drawn: what it is paid per GiB-epoch.
+    pub price_per_gib_epoch: BaseUnits,
+    /// The part of the holder's bond this shard locks.
+    pub collateral: BaseUnits,
+    /// When it was drawn to its holder (drawn shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawn_height: Option<u64>,
+    /// The last height its holder may accept it at (drawn shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_due_height: Option<u64>,
+    /// When its holder accepted it (active shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_since_height: Option<u64>,
+}
+
+/// A provider's storage offer at the last finalized height, with what its draws weigh.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct StorageOfferDto {
+    #[schema(value_type = super::params::AddressParam)]
+    pub provider: String,
+    /// The bytes it offers to hold in all.
+    pub capacity_bytes: u64,
+    /// The bytes of the shards drawn to it (held or waiting for its accept).
+    pub used_bytes: u64,
+    /// The bytes it can still be drawn for.
+    pub free_bytes: u64,
+    /// What a shard drawn to it is paid per GiB-epoch.
+    pub price_per_gib_epoch: BaseUnits,
+    /// Its provider bond: its weight in the draws is `bond * (reputation + 1)`.
+    pub bond: BaseUnits,
+    /// The part of the bond not locked by jobs or shards: a shard is drawn to it only if this
+    /// covers the shard's collateral.
+    pub bond_free: BaseUnits,
+    /// 0..=10000, as `/v1/providers` shows it.
+    pub reputation: u32,
+    /// Heard from recently and not deregistering: it may be drawn.
+    pub active: bool,
+}

@@ -1,0 +1,107 @@
+//! Storage-market routes: stored files (one by id, or an owner's list) and providers' storage
+//! offers, all read from the last finalized state.
+
+use super::{
+    mapping::{storage_file_dto, storage_file_summary_dto, storage_offer_dto},
+    paging::{ListLimitParam, list_limit},
+    state::{ApiState, finalized_state},
+};
+use crate::http::{ApiError, ApiQuery, ApiResult, PathHash, parse_address};
+use axum::{Json, extract::State, http::StatusCode};
+use plexus_client::dto::{
+    params::{AddressParam, HashParam},
+    *,
+};
+use plexus_state::State as LedgerState;
+use plexus_types::hash::digest_hex;
+
+/// Stored file `id` in `state`, or 404 `unknown_deal`.
+pub fn storage_file(
+    state: &LedgerState,
+    id: &plexus_types::Digest,
+) -> Result<StorageFileDto, ApiError> {
+    let deal = state.deals.get(id).ok_or_else(|| {
+        let reason = plexus_types::Reason::UnknownDeal;
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            reason.code(),
+            format!(
+                "no stored file {} on chain (never posted, or its deal ended)",
+                digest_hex(id)
+            ),
+        )
+    })?;
+    Ok(storage_file_dto(id, deal))
+}
+
+/// One stored file by id (the hash of the transaction that posted its deal), with every
+/// segment and shard.
+#[utoipa::path(get, path = "/v1/storage/files/{id}", params(("id" = HashParam, Path)),
+    responses((status = 200, body = StorageFileDto), (status = 400, description = "`invalid_hash`", body = ErrorBody),
+              (status = 404, description = "`unknown_deal`", body = ErrorBody)))]
+pub(super) async fn get_storage_file(
+    State(state): State<ApiState>,
+    PathHash(digest): PathHash,
+) -> ApiResult<StorageFileDto> {
+    finalized_state(&state, |s| storage_file(s, &digest)).map(Json)
+}
+
+/// The filter of `GET /v1/storage/files`: optional, like the jobs list's.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StorageFilesQuery {
+    /// Only this owner's files.
+    pub owner: Option<String>,
+    /// 1 to `LIST_MAX`; defaults to it.
+    pub limit: Option<usize>,
+}
+
+/// The stored files `query` selects in `state`, newest first (by posted height, then id).
+pub fn list_storage_files(
+    state: &LedgerState,
+    query: &StorageFilesQuery,
+) -> Result<Vec<StorageFileSummaryDto>, ApiError> {
+    let limit = list_limit(query.limit)?;
+    let owner = query.owner.as_deref().map(parse_address).transpose()?;
+    let mut found: Vec<(u64, &plexus_types::Digest, &plexus_state::storage::Deal)> = state
+        .deals
+        .iter()
+        .filter(|(_, deal)| owner.as_ref().is_none_or(|owner| deal.owner == *owner))
+        .map(|(id, deal)| (deal.posted_height, id, deal))
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1)));
+    found.truncate(limit);
+    Ok(found
+        .into_iter()
+        .map(|(_, id, deal)| storage_file_summary_dto(id, deal))
+        .collect())
+}
+
+/// Open stored files, newest first, without their segments: all of them, or one owner's.
+#[utoipa::path(get, path = "/v1/storage/files",
+    params(("owner" = Option<AddressParam>, Query), ("limit" = Option<ListLimitParam>, Query)),
+    responses((status = 200, body = Vec<StorageFileSummaryDto>), (status = 400, description = "`invalid_query`, `invalid_address`", body = ErrorBody),
+              (status = 500, body = ErrorBody)))]
+pub(super) async fn get_storage_files(
+    State(state): State<ApiState>,
+    ApiQuery(query): ApiQuery<StorageFilesQuery>,
+) -> ApiResult<Vec<StorageFileSummaryDto>> {
+    // A scan of every open deal: off the async workers.
+    let executed = state.app.finalized();
+    let files = tokio::task::spawn_blocking(move || list_storage_files(&executed.state, &query))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(files))
+}
+
+/// Every provider's storage offer, by address, with what its draws weigh.
+#[utoipa::path(get, path = "/v1/storage/providers", responses((status = 200, body = Vec<StorageOfferDto>)))]
+pub(super) async fn get_storage_providers(
+    State(state): State<ApiState>,
+) -> ApiResult<Vec<StorageOfferDto>> {
+    Ok(Json(finalized_state(&state, |s| {
+        s.storage_offers
+            .iter()
+            .filter_map(|(address, offer)| storage_offer_dto(s, address, offer))
+            .collect()
+    })))
+}
