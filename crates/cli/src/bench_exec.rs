@@ -70,7 +70,8 @@ pub(crate) fn best_of_both<A, B>(
     mut f: impl FnMut() -> Result<A>,
     mut g: impl FnMut() -> Result<B>,
 ) -> Result<((f64, A), (f64, B))> {
-    let (mut best_f, mut best_g): (Option<(f64, A)>, Option<(f64, B)>) = (None, None);
+    let mut best_f: Option<(f64, A)> = None;
+    let mut best_g: Option<(f64, B)> = None;
     for _ in 0..runs.max(1) {
         let (ms, value) = best(1, &mut f)?;
         if best_f.as_ref().is_none_or(|(fastest, _)| ms < *fastest) {
