@@ -5,6 +5,7 @@
 pub mod commitment;
 pub mod genesis;
 pub mod params;
+pub(crate) mod record_codec;
 pub mod recount;
 pub mod snapshot;
 pub mod state;

@@ -8,6 +8,7 @@ use crate::fueltrace::records::{
     AUDIT_DECLINES_MAX, Audit, AuditStage, Canary, Dispute, DisputeEnd, Emission, Ruling, Verifier,
 };
 use crate::ledger::params::Params;
+use crate::ledger::record_codec::fixed_record;
 use crate::ledger::state::{Account, State, Unbonding, Validator};
 use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
@@ -30,30 +31,6 @@ pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
 const SNAPSHOT_VERSION: u8 = 14;
-
-macro_rules! fixed_record {
-    ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
-        impl Write for $ty {
-            fn write(&self, buf: &mut impl BufMut) {
-                $(self.$field.write(buf);)*
-            }
-        }
-
-        impl EncodeSize for $ty {
-            fn encode_size(&self) -> usize {
-                0 $(+ self.$field.encode_size())*
-            }
-        }
-
-        impl Read for $ty {
-            type Cfg = ();
-
-            fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-                Ok(Self { $($field: <$kind>::read(buf)?),* })
-            }
-        }
-    };
-}
 
 fixed_record!(Account {
     balance: u128,

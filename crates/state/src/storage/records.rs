@@ -7,6 +7,7 @@
 //! - the holders of one segment's shards are distinct providers;
 //! - `StorageIndex::accept_dues` lists exactly the shards drawn and not accepted yet.
 
+use crate::ledger::record_codec::fixed_record;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
 use plexus_storage::params::SHARDS_MAX;
@@ -124,30 +125,6 @@ impl StorageIndex {
         }
         index
     }
-}
-
-macro_rules! fixed_record {
-    ($ty:ty { $($field:ident : $kind:ty),* $(,)? }) => {
-        impl Write for $ty {
-            fn write(&self, buf: &mut impl BufMut) {
-                $(self.$field.write(buf);)*
-            }
-        }
-
-        impl EncodeSize for $ty {
-            fn encode_size(&self) -> usize {
-                0 $(+ self.$field.encode_size())*
-            }
-        }
-
-        impl Read for $ty {
-            type Cfg = ();
-
-            fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-                Ok(Self { $($field: <$kind>::read(buf)?),* })
-            }
-        }
-    };
 }
 
 fixed_record!(StorageOffer {
