@@ -14,7 +14,7 @@
 //!   (in shard 0's prefix) and the shard length. It does not name `k`: the deal does, and a strict
 //!   [`decode`] under another `k` re-encodes to another root and is refused.
 //! - A shard's proof ([`Shard::proof`]) is the BMT path of its digest. The challenge proof of
-//!   `crate::proof` extends it downwards with BLAKE3's own tree inside the shard, so a chunk
+//!   the `proof` module extends it downwards with BLAKE3's own tree inside the shard, so a chunk
 //!   reaches the commitment as `../shared/STORAGE.md` describes, with no layout of our own.
 //!
 //! Commonware's shard container (`Chunk`) keeps its fields private and is built only by

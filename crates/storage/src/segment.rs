@@ -1,5 +1,5 @@
 //! How a file's bytes split into segments: consecutive ranges of at most [`SEGMENT_BYTES_MAX`]
-//! bytes, each erasure-coded on its own (`crate::coding`).
+//! bytes, each erasure-coded on its own (the `coding` module).
 //!
 //! A file of `len` bytes has `ceil(len / SEGMENT_BYTES_MAX)` segments, every one full but the
 //! last; an empty file has one empty segment, so every stored file has at least one segment

@@ -15,7 +15,7 @@
 //! wrapper over the `blake3` crate, the same crate and version everywhere in the build): the
 //! trace commitments need its BMT, and every content hash goes through [`ContentHash::of`] or
 //! [`ContentHash::of_parts`] here. The `blake3` crate is called directly only for what the hasher
-//! does not expose: BLAKE3's own chunk tree (`crate::content_tree`, with `hazmat`, for the blob
+//! does not expose: BLAKE3's own chunk tree (the `content_tree` module, with `hazmat`, for the blob
 //! store's pieces and the storage market's chunk proofs; its tests pin it to
 //! [`ContentHash::of`]) and the guest's keyed random stream (an XOF, not a hash).
 
