@@ -12,6 +12,7 @@
 //! longer than one request's retries, until the caller's timeout.
 
 mod blob;
+mod shards;
 
 use crate::dto::*;
 use commonware_codec::Encode;

@@ -1,12 +1,15 @@
 //! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
 //! Protocol states are enums (`states`) and a job's hashes and amounts typed values (`values`)
-//! that serialize to those same strings; the storage market's shapes are `storage`'s.
+//! that serialize to those same strings; the storage market's shapes are `storage`'s, and a provider's
+//! answer to a shard upload `shards`'s.
 
 pub mod params;
+pub mod shards;
 pub mod states;
 pub mod storage;
 pub mod values;
 
+pub use shards::ShardStoredDto;
 pub use states::{
     AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus,
     ShardState, Turn, TxState, UnknownState,

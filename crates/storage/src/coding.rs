@@ -30,13 +30,16 @@
 
 use crate::segment::SEGMENT_BYTES_MAX;
 use bytes::{Bytes, BytesMut};
-use commonware_codec::{Encode as _, RangeCfg, Read, ReadExt as _, Write as _};
+use commonware_codec::{
+    Encode as _, Error as CodecError, FixedSize as _, RangeCfg, Read, ReadExt as _,
+    ReadRangeExt as _, Write as _,
+};
 use commonware_coding::{Config, ReedSolomon, ReedSolomonError, Scheme};
 use commonware_cryptography::{Hasher as _, reed_solomon::Encoder};
 use commonware_parallel::Strategy;
 use plexus_types::ContentHash;
 use plexus_types::hash::ContentHasher;
-use plexus_types::storage::CommitmentProof;
+use plexus_types::storage::{COMMITMENT_PATH_MAX, CommitmentProof};
 use std::num::NonZeroU16;
 
 /// The erasure code: Commonware's Reed-Solomon with BLAKE3 digests typed as [`ContentHash`]
@@ -184,6 +187,51 @@ impl Shard {
     /// The shard's BLAKE3 digest, its leaf in the commitment and its name in the blob store.
     pub fn digest(&self) -> ContentHash {
         ContentHash::of(&self.bytes)
+    }
+}
+
+/// A shard's wire form, as the provider's shard routes carry it (`access`): its index (`u16`),
+/// its commitment path (leaf count `u32`, then at most `COMMITMENT_PATH_MAX` siblings), then
+/// its bytes (varint length). Read with the byte lengths the reader accepts (a holder: exactly
+/// the deal's shard length), so no length a sender names is allocated before it is checked.
+/// The most bytes a shard's wire form adds to its bytes: the index, the commitment path (leaf
+/// count, sibling count, at most `COMMITMENT_PATH_MAX` siblings) and the bytes' varint length.
+pub const SHARD_WIRE_OVERHEAD_MAX: u64 =
+    2 + 4 + 1 + (COMMITMENT_PATH_MAX * ContentHash::SIZE) as u64 + 5;
+
+impl commonware_codec::Write for Shard {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.index.write(buf);
+        self.proof.write(buf);
+        self.bytes.write(buf);
+    }
+}
+
+impl commonware_codec::EncodeSize for Shard {
+    fn encode_size(&self) -> usize {
+        self.index.encode_size() + self.proof.encode_size() + self.bytes.encode_size()
+    }
+}
+
+impl Read for Shard {
+    type Cfg = RangeCfg<usize>;
+
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        lengths: &RangeCfg<usize>,
+    ) -> Result<Self, CodecError> {
+        let index = u16::read(buf)?;
+        let leaf_count = u32::read(buf)?;
+        let siblings = Vec::<ContentHash>::read_range(buf, ..=COMMITMENT_PATH_MAX)?;
+        let bytes = Bytes::read_cfg(buf, lengths)?;
+        Ok(Shard {
+            index,
+            bytes,
+            proof: CommitmentProof {
+                leaf_count,
+                siblings,
+            },
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 //! the CLI, the provider agent and the simulation play them. No I/O, no clock, no async runtime,
 //! no floats, no hash maps. The design is `../shared/STORAGE.md`.
 
+pub mod access;
 pub mod coding;
 pub mod draws;
 pub mod money;

@@ -6,7 +6,7 @@ use plexus_types::ContentHash;
 use std::time::Duration;
 
 /// Uploads and downloads may carry tens of megabytes: a longer timeout than other calls.
-const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
+pub(super) const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Client {
     /// Stores `bytes` under `hash` (their BLAKE3 hash; the server checks it). Repeatable: the
@@ -37,26 +37,38 @@ impl Client {
     /// Raw bytes at `path` (`None` on 404), with the blob timeout; a body over `max_bytes` is
     /// an error, found without reading more than `max_bytes + 1` bytes of it.
     pub fn get_bytes(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, ClientError> {
+        self.get_bytes_with(path, &[], max_bytes)
+    }
+
+    /// [`Client::get_bytes`] with extra request headers (a shard read's authorization).
+    pub(super) fn get_bytes_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
         let url = self.url(path);
-        self.retrying(true, || self.get_bytes_once(&url, path, max_bytes))
+        self.retrying(true, || {
+            let mut request = self.http.get(&url).timeout(BLOB_TIMEOUT);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            self.get_bytes_once(&url, path, request, max_bytes)
+        })
     }
 
     fn get_bytes_once(
         &self,
         url: &str,
         path: &str,
+        request: reqwest::blocking::RequestBuilder,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, ClientError> {
         let connect = |source| ClientError::Connect {
             url: url.to_string(),
             source,
         };
-        let response = self
-            .http
-            .get(url)
-            .timeout(BLOB_TIMEOUT)
-            .send()
-            .map_err(connect)?;
+        let response = request.send().map_err(connect)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);

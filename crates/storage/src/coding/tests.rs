@@ -297,3 +297,32 @@ fn the_systematic_read_shares_the_shards_bytes() {
     }
     assert_eq!(parts.concat(), data);
 }
+
+#[test]
+fn the_shard_wire_form_round_trips_and_bounds_what_it_reads() {
+    use commonware_codec::{Decode as _, Encode as _, EncodeSize as _};
+    let shape = shape(2, 4);
+    let encoded = encode(shape, &pattern(10_000), &Sequential).unwrap();
+    let len = shape.shard_len(10_000).unwrap() as usize;
+    for shard in &encoded.shards {
+        let wire = shard.encode();
+        assert_eq!(wire.len(), shard.encode_size());
+        let exact = RangeCfg::from(len..=len);
+        let back = Shard::decode_cfg(wire.clone(), &exact).unwrap();
+        assert_eq!(&back, shard);
+        check(shape, 10_000, &encoded.commitment, &back).unwrap();
+        // A reader that expects another length refuses before it allocates.
+        let shorter = RangeCfg::from(0..=len - 1);
+        assert!(Shard::decode_cfg(wire.clone(), &shorter).is_err());
+        // Truncated or padded wire forms are refused.
+        for cut in [0, 1, 6, wire.len() - 1] {
+            assert!(
+                Shard::decode_cfg(wire.slice(..cut), &exact).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut extra = wire.to_vec();
+        extra.push(0);
+        assert!(Shard::decode_cfg(bytes::Bytes::from(extra), &exact).is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! A provider's shard routes (`PUT`/`GET /v1/shards/{deal}/{segment}/{slot}`), as
+//! `plexus_storage::access` defines them: a [`Client`] made on the provider's endpoint sends a
+//! drawn shard to its holder and reads one back.
+
+use super::blob::BLOB_TIMEOUT;
+use super::{Client, ClientError};
+use crate::dto::ShardStoredDto;
+use commonware_codec::{Decode as _, Encode as _, RangeCfg};
+use plexus_storage::access::{SHARD_READ_HEADER, ShardRead};
+use plexus_storage::coding::{SHARD_WIRE_OVERHEAD_MAX, Shard};
+use plexus_types::{Digest, hash::digest_hex};
+
+fn path(deal: &Digest, segment: u32, slot: u16) -> String {
+    format!("/v1/shards/{}/{segment}/{slot}", digest_hex(deal))
+}
+
+impl Client {
+    /// Sends shard `slot` of segment `segment` of `deal` to the provider drawn to hold it. The
+    /// provider checks it against the deal's commitment before it stores it; repeatable (the
+    /// same shard stored twice is stored once).
+    pub fn put_shard(
+        &self,
+        deal: &Digest,
+        segment: u32,
+        shard: &Shard,
+    ) -> Result<ShardStoredDto, ClientError> {
+        let url = self.url(&path(deal, segment, shard.index));
+        let body = shard.encode().to_vec();
+        self.retrying(true, || {
+            let request = self
+                .http
+                .put(&url)
+                .timeout(BLOB_TIMEOUT)
+                .header("content-type", "application/octet-stream")
+                .body(body.clone());
+            self.exchange(&url, request)
+        })
+    }
+
+    /// Shard `slot` of segment `segment` of `deal`, `shard_bytes` long, from its holder (`None`
+    /// if it does not hold it); `read` authorizes a private deal's read. The shard is NOT
+    /// checked against the commitment here: callers check it (`plexus_storage::coding`).
+    pub fn get_shard(
+        &self,
+        deal: &Digest,
+        segment: u32,
+        slot: u16,
+        shard_bytes: u64,
+        read: Option<&ShardRead>,
+    ) -> Result<Option<Shard>, ClientError> {
+        let header = read.map(ShardRead::to_header);
+        let headers: Vec<(&str, &str)> = header
+            .iter()
+            .map(|value| (SHARD_READ_HEADER, value.as_str()))
+            .collect();
+        let max_bytes = shard_bytes + SHARD_WIRE_OVERHEAD_MAX;
+        let Some(wire) = self.get_bytes_with(&path(deal, segment, slot), &headers, max_bytes)?
+        else {
+            return Ok(None);
+        };
+        let len = usize::try_from(shard_bytes)
+            .map_err(|_| ClientError::Invalid(format!("a shard of {shard_bytes} bytes")))?;
+        let shard = Shard::decode_cfg(bytes::Bytes::from(wire), &RangeCfg::from(len..=len))
+            .map_err(|e| ClientError::Invalid(format!("not a shard of {len} bytes: {e}")))?;
+        if shard.index != slot {
+            return Err(ClientError::Invalid(format!(
+                "asked for shard {slot}, got shard {}",
+                shard.index
+            )));
+        }
+        Ok(Some(shard))
+    }
+}
