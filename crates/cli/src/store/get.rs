@@ -22,14 +22,14 @@ use plexus_client::{
 use plexus_storage::{
     access::ShardRead,
     coding::{self, Shape, Shard},
-    seal::{self, SealError},
+    seal::{self, SealError, StaticSecret},
 };
 use plexus_types::{Digest, PrivateKey};
 use serde_json::json;
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
     io::{self, Read},
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, mpsc},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -86,24 +86,14 @@ pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
         parts: VecDeque::new(),
         error: None,
     };
-    let mut out = OutFile::create(&args.out)?;
-    let written = match &key {
-        Some(key) if !file.file.public => {
-            let identity = seal::x25519_secret(key);
-            let opened = seal::open(&identity, bar.wrap_read(&mut stream), &mut out);
-            opened.map_err(|error| open_error(&args, &mut stream, error))?
-        }
-        _ => io::copy(&mut bar.wrap_read(&mut stream), &mut out)
-            .map_err(|error| stream.error.take().unwrap_or_else(|| error.into()))?,
-    };
-    if file.file.public {
-        ensure!(
-            written == file.file.size_bytes,
-            "read {written} bytes of the {} the chain names",
-            file.file.size_bytes
-        );
-    }
-    out.commit()?;
+    let identity = key
+        .as_ref()
+        .filter(|_| !file.file.public)
+        .map(seal::x25519_secret);
+    let expected_len = file.file.public.then_some(file.file.size_bytes);
+    let input = bar.wrap_read(&mut stream);
+    let written = write_whole(identity.as_ref(), input, &args.out, expected_len)
+        .map_err(|unwritten| unwritten_error(&args, &mut stream, unwritten))?;
     bar.finish();
     bars.clear();
     let value = json!({
@@ -121,23 +111,65 @@ pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
     Ok(())
 }
 
-/// The error of a sealed stream that did not open: the fetch's own error if reading failed,
-/// else what the seal said, in a user's words.
-fn open_error(args: &GetArgs, stream: &mut SegmentStream, error: SealError) -> anyhow::Error {
+/// Why [`write_whole`] wrote nothing.
+#[derive(Debug)]
+enum Unwritten {
+    /// The sealed stream did not open: another key's, truncated, or tampered.
+    Seal(SealError),
+    /// Reading the input (a fetch that failed) or writing the output failed.
+    Io(io::Error),
+    /// The output could not be made, or the plain file was not the length the chain names.
+    Out(anyhow::Error),
+}
+
+/// Writes `input` to `destination` whole or not at all (`OutFile`): opened with `identity`
+/// when it is sealed, its length checked against `expected_len` when it is not. Returns the
+/// bytes written.
+fn write_whole(
+    identity: Option<&StaticSecret>,
+    mut input: impl Read,
+    destination: &Path,
+    expected_len: Option<u64>,
+) -> Result<u64, Unwritten> {
+    let mut out = OutFile::create(destination).map_err(Unwritten::Out)?;
+    let written = match identity {
+        Some(identity) => seal::open(identity, input, &mut out).map_err(Unwritten::Seal)?,
+        None => io::copy(&mut input, &mut out).map_err(Unwritten::Io)?,
+    };
+    if let Some(expected) = expected_len
+        && written != expected
+    {
+        return Err(Unwritten::Out(anyhow!(
+            "read {written} bytes of the {expected} the chain names"
+        )));
+    }
+    out.commit().map_err(Unwritten::Out)?;
+    Ok(written)
+}
+
+/// The error of a read that wrote nothing: the fetch's own error if fetching failed, else what
+/// went wrong, in a user's words.
+fn unwritten_error(
+    args: &GetArgs,
+    stream: &mut SegmentStream,
+    unwritten: Unwritten,
+) -> anyhow::Error {
     if let Some(fetch) = stream.error.take() {
-        return fetch;
+        return fetch.context("nothing was written");
     }
     let from = args.from.as_deref().unwrap_or("");
-    match error {
-        SealError::WrongKey => anyhow!(
+    match unwritten {
+        Unwritten::Seal(SealError::WrongKey) => anyhow!(
             "{from} cannot open stored file {}: it was sealed to another key; nothing was written",
             args.id
         ),
-        SealError::Header | SealError::Corrupt { .. } => anyhow!(
+        Unwritten::Seal(error @ (SealError::Header | SealError::Corrupt { .. })) => anyhow!(
             "stored file {} did not decrypt ({error}); nothing was written",
             args.id
         ),
-        other => anyhow!("{other}; nothing was written"),
+        Unwritten::Seal(error) => anyhow!("{error}; nothing was written"),
+        Unwritten::Io(error) => anyhow!("{error}; nothing was written"),
+        Unwritten::Out(error) => error.context("nothing was written"),
     }
 }
 
@@ -337,5 +369,85 @@ impl Reader<'_> {
             segment.size_bytes
         );
         Ok(parts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Signer as _;
+    use rand::SeedableRng as _;
+
+    const SEED: u64 = 0x6e7;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("plexus-get-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A sealed file of `len` bytes for key `seed`, with its plaintext and the key's identity.
+    fn sealed(len: usize) -> (Vec<u8>, Vec<u8>, StaticSecret) {
+        let key = PrivateKey::from_seed(SEED);
+        let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let recipient = seal::x25519_public(&key.public_key()).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
+        let sealed = seal::seal_bytes(&recipient, &mut rng, &plain).unwrap();
+        (plain, sealed, seal::x25519_secret(&key))
+    }
+
+    /// Whether `dir` holds nothing (no output, no temporary file left).
+    fn empty(dir: &Path) -> bool {
+        std::fs::read_dir(dir).unwrap().next().is_none()
+    }
+
+    #[test]
+    fn a_whole_sealed_file_is_written_and_a_damaged_one_leaves_nothing() {
+        let dir = dir("sealed");
+        let out = dir.join("out.bin");
+        let (plain, sealed, identity) = sealed(3 * seal::CHUNK_PLAIN_BYTES + 5);
+        let written = write_whole(Some(&identity), &sealed[..], &out, None).unwrap();
+        assert_eq!(written, plain.len() as u64);
+        assert_eq!(std::fs::read(&out).unwrap(), plain);
+        std::fs::remove_file(&out).unwrap();
+
+        // Cut at a chunk boundary, cut mid-chunk, one byte changed: refused, nothing written.
+        let boundary = seal::HEADER_BYTES + 2 * seal::CHUNK_SEALED_BYTES;
+        let mut tampered = sealed.clone();
+        tampered[boundary + 10] ^= 1;
+        for damaged in [
+            &sealed[..boundary],
+            &sealed[..sealed.len() - 3],
+            &tampered[..],
+        ] {
+            let result = write_whole(Some(&identity), damaged, &out, None);
+            assert!(
+                matches!(result, Err(Unwritten::Seal(SealError::Corrupt { .. }))),
+                "{result:?}"
+            );
+            assert!(empty(&dir), "a damaged file left something behind");
+        }
+        // Another key cannot open it.
+        let other = seal::x25519_secret(&PrivateKey::from_seed(SEED + 1));
+        let result = write_whole(Some(&other), &sealed[..], &out, None);
+        assert!(matches!(result, Err(Unwritten::Seal(SealError::WrongKey))));
+        assert!(empty(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_plain_file_of_another_length_than_the_chains_is_not_written() {
+        let dir = dir("plain");
+        let out = dir.join("out.bin");
+        let result = write_whole(None, &b"twelve bytes"[..], &out, Some(13));
+        assert!(matches!(result, Err(Unwritten::Out(_))));
+        assert!(empty(&dir));
+        assert_eq!(
+            write_whole(None, &b"twelve bytes"[..], &out, Some(12)).unwrap(),
+            12
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), b"twelve bytes");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,6 +17,9 @@ pub struct Sending {
     pub stored: bool,
     /// Times the chain drew the slot to another holder after the first draw.
     pub redraws: u32,
+    /// The accept due first seen for this holder: the chain re-dates a slot it finds no other
+    /// holder for, so the first due is the one that bounds the wait.
+    pub due_height: Option<u64>,
     /// The last refusal or failure, for the error that names a slot never accepted.
     pub last_error: Option<String>,
 }
@@ -46,6 +49,10 @@ pub fn uploads(file: &StorageFileDto, sending: &mut BTreeMap<SlotKey, Sending>) 
                 entry.holder = shard.holder.clone();
                 entry.stored = false;
                 entry.redraws += 1;
+                entry.due_height = None;
+            }
+            if entry.due_height.is_none() {
+                entry.due_height = shard.accept_due_height;
             }
             if shard.state == ShardState::Drawn && !entry.stored {
                 out.push(Upload {
@@ -87,9 +94,10 @@ pub fn unaccepted(file: &StorageFileDto) -> Vec<Unaccepted> {
         .collect()
 }
 
-/// The slots `put` gives up on at `height`: past their accept due by more than `grace_blocks`
-/// (the chain should have redrawn them by then, and did not), or redrawn more than
-/// `redraws_max` times (every holder drawn for it failed to take it).
+/// The slots `put` gives up on at `height`: past the first accept due seen for their holder by
+/// more than `grace_blocks` (the chain found no other holder and re-dated the slot, or did not
+/// redraw it yet), or redrawn more than `redraws_max` times (every holder drawn for it failed
+/// to take it).
 pub fn given_up(
     file: &StorageFileDto,
     sending: &BTreeMap<SlotKey, Sending>,
@@ -100,12 +108,12 @@ pub fn given_up(
     unaccepted(file)
         .into_iter()
         .filter(|slot| {
-            let overdue = slot
-                .accept_due_height
+            let sent = sending.get(&(slot.segment, slot.slot));
+            let overdue = sent
+                .and_then(|s| s.due_height)
+                .or(slot.accept_due_height)
                 .is_some_and(|due| height > due.saturating_add(grace_blocks));
-            let redrawn = sending
-                .get(&(slot.segment, slot.slot))
-                .is_some_and(|s| s.redraws > redraws_max);
+            let redrawn = sent.is_some_and(|s| s.redraws > redraws_max);
             overdue || redrawn
         })
         .collect()
@@ -354,5 +362,19 @@ mod tests {
         assert_eq!((late[0].segment, late[0].slot), (0, 1));
         assert_eq!(given_up(&redrawn, &sending, 0, 5, 0).len(), 1);
         assert_eq!(unaccepted(&redrawn).len(), 1);
+    }
+
+    #[test]
+    fn a_slot_the_chain_re_dates_for_the_same_holder_is_given_up_at_its_first_due() {
+        let mut sending = BTreeMap::new();
+        let drawn = file(&[(0, "a", ShardState::Drawn)]);
+        uploads(&drawn, &mut sending);
+        // No other holder could be drawn: the chain keeps "a" with a later due each window.
+        let mut re_dated = drawn.clone();
+        re_dated.segments[0].shards[0].accept_due_height = Some(41);
+        assert_eq!(uploads(&re_dated, &mut sending).len(), 1);
+        assert_eq!(sending[&(0, 0)].due_height, Some(21));
+        assert!(given_up(&re_dated, &sending, 26, 5, 3).is_empty());
+        assert_eq!(given_up(&re_dated, &sending, 27, 5, 3).len(), 1);
     }
 }

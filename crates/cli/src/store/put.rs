@@ -7,7 +7,7 @@
 //! are encoded again from the spool when their shards are sent (and checked to give the same
 //! commitment, so a file changed meanwhile is an error, not a broken deal).
 
-use super::plan::{self, SlotKey, Upload};
+use super::plan::{self, SlotKey};
 use super::{Bars, EPOCHS_DEFAULT, hex_id, provider_client};
 use anyhow::{Context, Result, bail, ensure};
 use commonware_cryptography::Signer as _;
@@ -29,11 +29,12 @@ use plexus_types::{
 };
 use serde_json::json;
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs::File,
     io::{BufReader, BufWriter, Read, Seek, SeekFrom},
     num::NonZeroUsize,
     path::{Path, PathBuf},
+    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -41,7 +42,7 @@ use std::{
 /// again when sent): a file up to about 100 MiB at 2.5x is encoded once.
 const KEPT_SHARD_BYTES_MAX: u64 = 256 << 20;
 
-/// Shards sent at once.
+/// Shards being sent at once.
 const SENDS_IN_FLIGHT_MAX: usize = 8;
 
 /// Times `put` follows a slot the chain redrew before it gives up on it.
@@ -379,9 +380,14 @@ struct Uploader<'a> {
     pool: &'a Rayon,
 }
 
+/// A send's answer: the slot, the holder it went to, and whether it stored the shard.
+type Sent = (SlotKey, String, Result<(), String>);
+
 impl Uploader<'_> {
     /// Sends every drawn shard (again, after a redraw) until all are accepted; returns the
-    /// file as the chain has it then.
+    /// file as the chain has it then. Sends run on threads of their own, at most
+    /// [`SENDS_IN_FLIGHT_MAX`] at once, so a holder that stalls holds up only its own slot and
+    /// the accept windows are watched meanwhile.
     fn run(
         &self,
         kept: &mut [Option<Encoded>],
@@ -390,14 +396,37 @@ impl Uploader<'_> {
     ) -> Result<StorageFileDto> {
         let deadline = Instant::now() + timeout;
         let mut sending: BTreeMap<SlotKey, plan::Sending> = BTreeMap::new();
+        // Keyed by holder too: a slot redrawn away from a stalled holder is sent to the new one.
+        let mut in_flight: BTreeSet<(SlotKey, String)> = BTreeSet::new();
         let mut endpoints: BTreeMap<String, Client> = BTreeMap::new();
+        let mut current: Option<(u32, Encoded)> = None;
+        let (tx, rx) = mpsc::channel::<Sent>();
         let total = self.commitments.len() as u64 * u64::from(self.shape.n());
         let sent_bar = bars.count("shards sent", total);
         let accepted_bar = bars.count("accepted", total);
         loop {
-            let file = self
+            for (key, holder, result) in rx.try_iter() {
+                in_flight.remove(&(key, holder.clone()));
+                let entry = sending.entry(key).or_default();
+                match result {
+                    // Stored by the holder the slot is still drawn to (not one since replaced).
+                    Ok(()) if entry.holder == holder => entry.stored = true,
+                    Ok(()) => {}
+                    Err(error) => entry.last_error = Some(error),
+                }
+            }
+            sent_bar.set_position(sending.values().filter(|s| s.stored).count() as u64);
+            let file = match self
                 .client
-                .until(deadline, || self.client.storage_file(self.id))?;
+                .until(deadline, || self.client.storage_file(self.id))
+            {
+                Err(err) if err.code() == Some("unknown_deal") => bail!(
+                    "deal {} ended before every shard was accepted (its epochs ran out, or it was \
+                     deleted)",
+                    self.id
+                ),
+                other => other?,
+            };
             let height = self.client.until(deadline, || self.client.status())?.height;
             let pending = plan::unaccepted(&file);
             accepted_bar.set_position(total - pending.len() as u64);
@@ -416,53 +445,65 @@ impl Uploader<'_> {
             );
             if !late.is_empty() || Instant::now() > deadline {
                 let slots = if late.is_empty() { pending } else { late };
-                bail!("{}", never_accepted(self.id, &slots, &sending, height));
+                bail!(
+                    "{}",
+                    never_accepted(self.id, &slots, &sending, &in_flight, height)
+                );
             }
-            self.send_round(&uploads, kept, &mut sending, &mut endpoints)?;
-            sent_bar.set_position(sending.values().filter(|s| s.stored).count() as u64);
+            for upload in uploads {
+                let key = (upload.segment, upload.slot);
+                if in_flight.len() >= SENDS_IN_FLIGHT_MAX {
+                    break;
+                }
+                if in_flight.contains(&(key, upload.holder.clone())) {
+                    continue;
+                }
+                let provider = match self.endpoint(&upload.holder, &mut endpoints) {
+                    Ok(provider) => provider,
+                    Err(error) => {
+                        sending.entry(key).or_default().last_error = Some(error);
+                        continue;
+                    }
+                };
+                if current
+                    .as_ref()
+                    .is_none_or(|(index, _)| *index != upload.segment)
+                {
+                    current = Some((upload.segment, self.encoded(upload.segment, kept)?));
+                }
+                let (_, encoded) = current.as_ref().expect("just set");
+                let shard = encoded.shards[usize::from(upload.slot)].clone();
+                let (deal, tx) = (self.deal, tx.clone());
+                in_flight.insert((key, upload.holder.clone()));
+                std::thread::spawn(move || {
+                    let result = provider
+                        .put_shard(&deal, upload.segment, &shard)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send((key, upload.holder, result));
+                });
+            }
             std::thread::sleep(POLL_INTERVAL);
         }
     }
 
-    /// Sends this round's shards, segment by segment, [`SENDS_IN_FLIGHT_MAX`] at a time.
-    fn send_round(
+    /// The API client of `holder`'s provider, looked up once.
+    fn endpoint(
         &self,
-        uploads: &[Upload],
-        kept: &mut [Option<Encoded>],
-        sending: &mut BTreeMap<SlotKey, plan::Sending>,
+        holder: &str,
         endpoints: &mut BTreeMap<String, Client>,
-    ) -> Result<()> {
-        for upload in uploads {
-            if !endpoints.contains_key(&upload.holder) {
-                let address: Address = upload.holder.parse().map_err(anyhow::Error::msg)?;
-                match self.client.provider(&address) {
-                    Ok(provider) => {
-                        endpoints
-                            .insert(upload.holder.clone(), provider_client(&provider.endpoint));
-                    }
-                    Err(err) => {
-                        let entry = sending.entry((upload.segment, upload.slot)).or_default();
-                        entry.last_error = Some(format!("no endpoint: {err}"));
-                    }
-                }
-            }
+    ) -> Result<Client, String> {
+        if let Some(client) = endpoints.get(holder) {
+            return Ok(client.clone());
         }
-        let mut by_segment: BTreeMap<u32, Vec<&Upload>> = BTreeMap::new();
-        for upload in uploads.iter().filter(|u| endpoints.contains_key(&u.holder)) {
-            by_segment.entry(upload.segment).or_default().push(upload);
-        }
-        for (segment, uploads) in by_segment {
-            let encoded = self.encoded(segment, kept)?;
-            let results = send_parallel(self.deal, segment, &encoded, &uploads, endpoints);
-            for (upload, result) in uploads.iter().zip(results) {
-                let entry = sending.entry((upload.segment, upload.slot)).or_default();
-                match result {
-                    Ok(()) => entry.stored = true,
-                    Err(err) => entry.last_error = Some(err),
-                }
-            }
-        }
-        Ok(())
+        let address: Address = holder.parse().map_err(|e| format!("{e}"))?;
+        let provider = self
+            .client
+            .provider(&address)
+            .map_err(|e| format!("no endpoint: {e}"))?;
+        let client = provider_client(&provider.endpoint);
+        endpoints.insert(holder.to_string(), client.clone());
+        Ok(client)
     }
 
     /// Segment `index`'s shards: kept from the first encoding, or encoded again and checked to
@@ -481,60 +522,31 @@ impl Uploader<'_> {
     }
 }
 
-/// Sends `uploads` of one segment in parallel, at most [`SENDS_IN_FLIGHT_MAX`] at once; one
-/// result per upload, in order.
-fn send_parallel(
-    deal: plexus_types::Digest,
-    segment: u32,
-    encoded: &Encoded,
-    uploads: &[&Upload],
-    endpoints: &BTreeMap<String, Client>,
-) -> Vec<Result<(), String>> {
-    let mut results = Vec::with_capacity(uploads.len());
-    for batch in uploads.chunks(SENDS_IN_FLIGHT_MAX) {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|upload| {
-                    let provider = &endpoints[&upload.holder];
-                    let shard = &encoded.shards[usize::from(upload.slot)];
-                    scope.spawn(move || {
-                        provider
-                            .put_shard(&deal, segment, shard)
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    })
-                })
-                .collect();
-            for handle in handles {
-                results.push(
-                    handle
-                        .join()
-                        .unwrap_or_else(|_| Err("the sending thread panicked".into())),
-                );
-            }
-        });
-    }
-    results
-}
-
 /// The error naming the slots never accepted.
 fn never_accepted(
     id: &str,
     slots: &[plan::Unaccepted],
     sending: &BTreeMap<SlotKey, plan::Sending>,
+    in_flight: &BTreeSet<(SlotKey, String)>,
     height: u64,
 ) -> String {
     let lines: Vec<String> = slots
         .iter()
         .map(|slot| {
             let sent = sending.get(&(slot.segment, slot.slot));
+            let key = (slot.segment, slot.slot);
+            let still = if in_flight.contains(&(key, slot.holder.clone())) {
+                ", its send still unanswered"
+            } else {
+                ""
+            };
             format!(
-                "  segment {} slot {}: holder {}{}{}{}",
+                "  segment {} slot {}: holder {}{}{}{}{still}",
                 slot.segment,
                 slot.slot,
                 slot.holder,
-                slot.accept_due_height
+                sent.and_then(|s| s.due_height)
+                    .or(slot.accept_due_height)
                     .map(|due| format!(", accept due at height {due}"))
                     .unwrap_or_default(),
                 sent.filter(|s| s.redraws > 0)
@@ -547,7 +559,7 @@ fn never_accepted(
         })
         .collect();
     format!(
-        "deal {id} was posted, but {} shards were never accepted by height {height} (the deal \
+        "deal {id} was posted, but {} of its shards were never accepted by height {height} (the deal \
          stays on chain: `plexus store status {id}`, or `plexus store delete {id}` for the rest \
          of the escrow):\n{}",
         slots.len(),
