@@ -216,8 +216,22 @@ fn stored_bytes(file: &StorageFileDto) -> u128 {
         .sum()
 }
 
-fn extend(client: &Client, json_mode: bool, id: &str, epochs: u64, from: &str) -> Result<()> {
+/// The stored file `id`, if `from` is its owner's key: checked before a transaction that only
+/// the owner may send, so another key is refused here rather than charged a fee on chain.
+fn owned_file(client: &Client, id: &str, from: &str) -> Result<StorageFileDto> {
     let file = file_or_unknown(client, id)?;
+    let sender = Address(crate::keys::load(from)?.public_key());
+    if sender.to_string() != file.file.owner {
+        bail!(
+            "{from} ({sender}) does not own stored file {id}: its owner {} does",
+            file.file.owner
+        );
+    }
+    Ok(file)
+}
+
+fn extend(client: &Client, json_mode: bool, id: &str, epochs: u64, from: &str) -> Result<()> {
+    let file = owned_file(client, id, from)?;
     let deal = parse_digest(id).expect("checked by file_or_unknown");
     let added = cost_ceil(
         file.file.price_cap_per_gib_epoch.amount(),
@@ -244,7 +258,7 @@ fn extend(client: &Client, json_mode: bool, id: &str, epochs: u64, from: &str) -
 }
 
 fn delete(client: &Client, json_mode: bool, id: &str, from: &str) -> Result<()> {
-    let file = file_or_unknown(client, id)?;
+    let file = owned_file(client, id, from)?;
     let deal = parse_digest(id).expect("checked by file_or_unknown");
     let done = crate::send(client, json_mode, from, None, Payload::DealEnd { deal })?;
     // The escrow the deal held at the last finalized height before the end, all of which

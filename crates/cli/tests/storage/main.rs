@@ -222,6 +222,14 @@ fn refusals_need_no_provider() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A key's balance and the height it was read at.
+fn balance_of(net: &Net, key: &str) -> (u128, u64) {
+    let shown = net.json(&["keys", "show", key]);
+    let address: plexus_types::Address = shown["address"].as_str().unwrap().parse().unwrap();
+    let proof = net.client.proof(&address).unwrap();
+    (proof.balance.parse().unwrap(), proof.height)
+}
+
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -323,6 +331,17 @@ fn end_to_end_private_round_trip() {
     assert!(!stolen.exists());
     let error = net.refused(&["store", "get", &id, "--out", stolen.to_str().unwrap()]);
     assert!(error.contains("is private"), "{error}");
+
+    // Only the owner extends or deletes, refused before anything is sent (no fee).
+    let (before, _) = balance_of(&net, "dev1");
+    for args in [
+        &["store", "delete", &id, "--from", "dev1"][..],
+        &["store", "extend", &id, "--epochs", "1", "--from", "dev1"][..],
+    ] {
+        let error = net.refused(args);
+        assert!(error.contains("does not own stored file"), "{error}");
+    }
+    assert_eq!(balance_of(&net, "dev1").0, before, "no fee was charged");
 
     // Listed, extended, deleted; then unknown.
     let listed = net.json(&["store", "ls", "--from", "dev0"]);
