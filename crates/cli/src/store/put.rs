@@ -307,7 +307,20 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
         public: args.public,
     };
     let fee = terms.fee.to_string();
-    let done = crate::send(client, json_mode, &args.from, Some(&fee), payload)?;
+    let done = crate::send(client, json_mode, &args.from, Some(&fee), payload).map_err(|err| {
+        let code = plexus_types::Reason::NoStorageHolders.code();
+        if format!("{err:#}").contains(code) {
+            err.context(format!(
+                "no {} distinct providers at or below the price cap of {} per GiB-epoch have \
+                 room and bond for a shard (nothing was charged): raise --price-cap, or wait \
+                 for more storage offers",
+                params.n,
+                DisplayPlx(terms.cap)
+            ))
+        } else {
+            err
+        }
+    })?;
     let id = done.hash.clone();
 
     let upload = Uploader {

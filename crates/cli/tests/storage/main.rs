@@ -2,7 +2,8 @@
 //!
 //! - `refusals_need_no_provider`: a devnet without providers; every refusal `store` makes
 //!   before anything is posted or fetched: an id that is no hash, an unknown id, flags that do
-//!   not go together, a file larger than the escrow covers (with nothing posted).
+//!   not go together, a file larger than the escrow covers (with nothing posted), a deal no
+//!   provider can hold (rejected, nothing charged).
 //! - `end_to_end_private_round_trip` (CI profile): a devnet of four providers selling storage
 //!   (k = 2 of n = 4); a few MiB stored sealed come back identical, the providers' shard files
 //!   do not hold the plaintext, a read by another key is refused and writes nothing, and the
@@ -216,6 +217,20 @@ fn refusals_need_no_provider() {
         let files = net.json(&["store", "ls", "--from", owner]);
         assert_eq!(files, Value::Array(vec![]), "{owner} posted nothing");
     }
+    // A cap nobody can hold at: the chain rejects the post, charging nothing, and says why.
+    let error = net.refused(&[
+        "store",
+        "put",
+        file,
+        "--from",
+        "dev0",
+        "--price-cap",
+        "1plx",
+    ]);
+    assert!(
+        error.contains("distinct providers at or below the price cap"),
+        "{error}"
+    );
     // With no storage offer, the default cap finds no n providers: said before posting.
     let error = net.refused(&["store", "put", file, "--from", "dev0"]);
     assert!(error.contains("active providers offer storage"), "{error}");
