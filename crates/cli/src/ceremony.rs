@@ -22,7 +22,7 @@
 use anyhow::{Context, Result, bail, ensure};
 use commonware_codec::{Decode, DecodeExt, Encode, FixedSize, Read, ReadExt, Write};
 use commonware_cryptography::{
-    ChaCha20Poly1305, Cipher, Hasher, Sha256, Sha512, Signer, Verifier,
+    ChaCha20Poly1305, Cipher, Hasher, Sha256, Signer, Verifier,
     bls12381::{
         dkg::feldman_desmedt::{
             Dealer, DealerPrivMsg, DealerPubMsg, Info, Player, PlayerAck, Reveal,
@@ -35,6 +35,7 @@ use commonware_parallel::Sequential;
 use commonware_utils::{N3f1, ordered::Set};
 use plexus_node::config::{GenesisFile, beacon_key_hex, share_hex};
 use plexus_state::reshare::{DealerLog, ReshareInfo, ReshareLogs};
+use plexus_storage::seal::{x25519_public, x25519_secret};
 use plexus_types::{Address, PrivateKey, PublicKey, Signature, beacon::BeaconVariant};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
@@ -511,25 +512,6 @@ impl Read for Acks {
     }
 }
 
-/// The X25519 secret of a validator key (RFC 8032's expansion of the ed25519 seed, the
-/// conversion libsodium and age use), so a dealer can seal to a player's validator key.
-fn x25519_secret(key: &PrivateKey) -> x25519_dalek::StaticSecret {
-    let expanded = Sha512::hash(&[&key.encode()]);
-    let mut scalar = [0u8; 32];
-    scalar.copy_from_slice(&expanded.as_ref()[..32]);
-    x25519_dalek::StaticSecret::from(scalar)
-}
-
-/// The X25519 public key of a validator's ed25519 key (its Montgomery form).
-fn x25519_public(key: &PublicKey) -> Option<x25519_dalek::PublicKey> {
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(key.as_ref());
-    let point = curve25519_dalek::edwards::CompressedEdwardsY(bytes).decompress()?;
-    Some(x25519_dalek::PublicKey::from(
-        point.to_montgomery().to_bytes(),
-    ))
-}
-
 /// The cipher between `me` and `other` for a share dealt by `dealer` to `player`: a key derived
 /// from their X25519 agreement, bound to the draft and to both keys (each key seals one message).
 fn cipher(
@@ -661,7 +643,7 @@ mod tests {
         // The conversion agrees: the X25519 public key of the secret is that of the public key.
         let secret = x25519_secret(&player);
         assert_eq!(
-            x25519_dalek::PublicKey::from(&secret).as_bytes(),
+            plexus_storage::seal::PublicKey::from(&secret).as_bytes(),
             x25519_public(&player.public_key())
                 .expect("a point")
                 .as_bytes()

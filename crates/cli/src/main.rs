@@ -13,6 +13,7 @@ mod job;
 mod keys;
 mod provider;
 mod recompute;
+mod store;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
@@ -89,6 +90,12 @@ enum Command {
     Job {
         #[command(subcommand)]
         command: job::JobCommand,
+    },
+    /// Store files on the network's providers (sealed to your key, erasure-coded, paid from an
+    /// escrow) and read them back.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
     },
     /// Upload and download blobs (modules, weights, inputs) by hash.
     Blob {
@@ -283,6 +290,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Query { command } => run_query(&client, cli.json, command),
         Command::Provider { command } => provider::run(&client, cli.json, command),
         Command::Job { command } => job::run_job(&client, cli.json, command),
+        Command::Store { command } => store::run(&client, cli.json, command),
         Command::Blob { command } => job::run_blob(&client, cli.json, command),
         Command::Bench { command } => bench::run(command, cli.json),
     }

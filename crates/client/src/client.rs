@@ -431,6 +431,11 @@ impl Client {
         self.get(&format!("/v1/storage/files?owner={owner}&limit={limit}"))
     }
 
+    /// The storage market's chain parameters: what a deal must name and how long to wait.
+    pub fn storage_params(&self) -> Result<StorageParamsDto, ClientError> {
+        self.get("/v1/storage/params")
+    }
+
     /// Every provider's storage offer, with what its draws weigh.
     pub fn storage_providers(&self) -> Result<Vec<StorageOfferDto>, ClientError> {
         self.get("/v1/storage/providers")

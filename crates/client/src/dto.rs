@@ -1,12 +1,13 @@
 //! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
 //! Protocol states are enums (`states`) and a job's hashes and amounts typed values (`values`)
-//! that serialize to those same strings; the storage market's shapes are `storage`'s, and a provider's
-//! answer to a shard upload `shards`'s.
+//! that serialize to those same strings; the storage market's shapes are `storage`'s (its chain
+//! parameters `storage_params`'s), and a provider's answer to a shard upload `shards`'s.
 
 pub mod params;
 pub mod shards;
 pub mod states;
 pub mod storage;
+pub mod storage_params;
 pub mod values;
 
 pub use shards::ShardStoredDto;
@@ -15,6 +16,7 @@ pub use states::{
     ShardState, Turn, TxState, UnknownState,
 };
 pub use storage::{SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto, StorageOfferDto};
+pub use storage_params::StorageParamsDto;
 pub use values::{BaseUnits, HexContentHash, HexDigest, ValueError};
 
 use serde::{Deserialize, Serialize};

@@ -37,6 +37,8 @@
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Hasher as _, Sha512};
 use rand_core::CryptoRng;
 use std::io::{self, Read, Write};
 pub use x25519_dalek::{PublicKey, StaticSecret};
@@ -79,6 +81,27 @@ pub enum SealError {
         /// The chunk's index.
         chunk: u64,
     },
+}
+
+/// The X25519 secret of an ed25519 account key: the first half of RFC 8032's SHA-512
+/// expansion of its seed (clamped by X25519 itself), the conversion libsodium and age use. With
+/// [`x25519_public`] it lets an account key open what was sealed to its address, and lets the
+/// genesis ceremony seal a share to a validator key.
+pub fn x25519_secret(key: &plexus_types::PrivateKey) -> StaticSecret {
+    let expanded = Sha512::hash(&[&key.encode()]);
+    let mut scalar = [0u8; 32];
+    scalar.copy_from_slice(&expanded.as_ref()[..32]);
+    StaticSecret::from(scalar)
+}
+
+/// The X25519 public key of an ed25519 public key (its point's Montgomery form), or `None` if
+/// the bytes are not a point. `x25519_public(&key.public_key())` is the public key of
+/// `x25519_secret(&key)`.
+pub fn x25519_public(key: &plexus_types::PublicKey) -> Option<PublicKey> {
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(key.as_ref());
+    let point = curve25519_dalek::edwards::CompressedEdwardsY(bytes).decompress()?;
+    Some(PublicKey::from(point.to_montgomery().to_bytes()))
 }
 
 /// The sealed length of a plaintext of `plain_len` bytes (what a deal stores).

@@ -31,7 +31,7 @@ pub use paging::LIST_MAX;
 pub use state::{
     ApiState, FAUCET_AMOUNT_MAX, Faucet, REQUESTS_CONCURRENT_MAX, STREAMS_MAX, check_permits,
 };
-pub use storage::{StorageFilesQuery, list_storage_files, storage_file};
+pub use storage::{StorageFilesQuery, list_storage_files, storage_file, storage_params};
 pub use txs::TX_BATCH_MAX;
 
 use crate::http::{method_not_allowed, not_found};
@@ -68,6 +68,7 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
         .route("/v1/storage/files", get(storage::get_storage_files))
         .route("/v1/storage/files/{id}", get(storage::get_storage_file))
         .route("/v1/storage/providers", get(storage::get_storage_providers))
+        .route("/v1/storage/params", get(storage::get_storage_params))
         .route("/v1/status", get(chain::get_status))
         .route("/v1/snapshot", get(chain::get_snapshot))
         .route("/v1/faucet", post(txs::post_faucet))

@@ -105,3 +105,37 @@ pub(super) async fn get_storage_providers(
             .collect()
     })))
 }
+
+/// The storage parameters of `state` in their JSON form.
+pub fn storage_params(state: &LedgerState) -> StorageParamsDto {
+    let storage = &state.params.storage;
+    StorageParamsDto {
+        // `StorageParams::check` keeps n <= SHARDS_MAX (256) and k < n.
+        k: u16::try_from(storage.k).unwrap_or(u16::MAX),
+        n: u16::try_from(storage.n).unwrap_or(u16::MAX),
+        deal_epochs_min: storage.deal_epochs_min,
+        deal_epochs_max: storage.deal_epochs_max,
+        accept_window_blocks: storage.accept_window_blocks,
+        proof_window_blocks: storage.proof_window_blocks,
+        epoch_length_blocks: state.params.epoch_length_blocks,
+        miss_burn_multiple: storage.miss_burn_multiple,
+        misses_before_lost: storage.misses_before_lost,
+        fault_excuse_epochs_max: storage.fault_excuse_epochs_max,
+        repair_deadline_epochs: storage.repair_deadline_epochs,
+        collateral_epochs: storage.collateral_epochs,
+        collateral_min_per_shard: BaseUnits(storage.collateral_min_per_shard),
+        challenges_per_block_max: storage.challenges_per_block_max,
+        segment_bytes_max: plexus_storage::segment::SEGMENT_BYTES_MAX,
+        deal_segments_max: plexus_types::deal::DEAL_SEGMENTS_MAX as u32,
+        price_unit_bytes: plexus_types::deal::PRICE_UNIT_BYTES as u64,
+    }
+}
+
+/// The storage market's chain parameters: what a deal must name (k, n, its length in epochs)
+/// and how long a client waits (the accept window, the epoch's length in blocks).
+#[utoipa::path(get, path = "/v1/storage/params", responses((status = 200, body = StorageParamsDto)))]
+pub(super) async fn get_storage_params(
+    State(state): State<ApiState>,
+) -> ApiResult<StorageParamsDto> {
+    Ok(Json(finalized_state(&state, storage_params)))
+}

@@ -708,3 +708,37 @@ fn a_block_renders_every_storage_payload() {
         ]
     );
 }
+
+#[test]
+fn the_storage_parameters_are_served_with_the_epoch_length() {
+    let (state, _, _) = storage_market();
+    let params = storage_params(&state);
+    let storage = &state.params.storage;
+    assert_eq!((params.k, params.n), (2, 4));
+    assert_eq!(
+        (params.deal_epochs_min, params.deal_epochs_max),
+        (storage.deal_epochs_min, storage.deal_epochs_max)
+    );
+    assert_eq!(params.accept_window_blocks, storage.accept_window_blocks);
+    assert_eq!(params.epoch_length_blocks, state.params.epoch_length_blocks);
+    assert_eq!(
+        params.collateral_min_per_shard,
+        BaseUnits(storage.collateral_min_per_shard)
+    );
+    assert_eq!(params.segment_bytes_max, 64 << 20);
+    assert_eq!(params.price_unit_bytes, 1 << 30);
+    let json = serde_json::to_value(&params).unwrap();
+    assert_eq!(
+        json["collateral_min_per_shard"],
+        storage.collateral_min_per_shard.to_string()
+    );
+    assert_eq!(
+        serde_json::from_value::<StorageParamsDto>(json).unwrap(),
+        params,
+        "the client reads back what the node writes"
+    );
+    let document = serde_json::to_value(openapi()).unwrap();
+    let route = &document["paths"]["/v1/storage/params"]["get"];
+    assert!(route["responses"]["200"].is_object());
+    assert!(document["components"]["schemas"]["StorageParamsDto"]["properties"]["k"].is_object());
+}

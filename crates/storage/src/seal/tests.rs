@@ -142,3 +142,23 @@ fn another_key_cannot_open_and_a_low_order_recipient_is_refused() {
         Err(SealError::Recipient)
     ));
 }
+
+/// An account key opens what was sealed to its address: the X25519 secret of an ed25519 key
+/// has the X25519 public key of its public key, and another account's key does not open it.
+#[test]
+fn an_account_key_opens_what_is_sealed_to_its_address() {
+    use commonware_cryptography::Signer as _;
+    let owner = plexus_types::PrivateKey::from_seed(SEED);
+    let secret = x25519_secret(&owner);
+    let public = x25519_public(&owner.public_key()).expect("a point");
+    assert_eq!(PublicKey::from(&secret).as_bytes(), public.as_bytes());
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED + 2);
+    let plain = pattern(CHUNK + 3);
+    let sealed = seal_bytes(&public, &mut rng, &plain).unwrap();
+    assert_eq!(open_bytes(&secret, &sealed).unwrap(), plain);
+    let stranger = x25519_secret(&plexus_types::PrivateKey::from_seed(SEED + 1));
+    assert!(matches!(
+        open_bytes(&stranger, &sealed),
+        Err(SealError::WrongKey)
+    ));
+}
