@@ -345,3 +345,207 @@ async fn get(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::Signer as _;
+    use plexus_client::dto::{
+        BaseUnits, HexDigest, SegmentDto, ShardDto, ShardState, StorageFileSummaryDto,
+    };
+    use plexus_storage::coding::encode;
+    use plexus_types::{Digest, PrivateKey};
+
+    const NOW_MS: u64 = 1_800_000_000_000;
+    const SEGMENT_BYTES: usize = 10_000;
+
+    fn address(key: &PrivateKey) -> String {
+        Address(key.public_key()).to_string()
+    }
+
+    /// A private deal of one segment coded 2 of 4, owned by key 1, slot i held by key 10 + i
+    /// in `states[i]`; and its shards.
+    fn deal(states: [ShardState; 4]) -> (StorageFileDto, Vec<Shard>) {
+        let segment: Vec<u8> = (0..SEGMENT_BYTES).map(|i| (i * 13 % 251) as u8).collect();
+        let shape = Shape::new(2, 4).unwrap();
+        let encoded = encode(shape, &segment, &commonware_parallel::Sequential).unwrap();
+        let shards = (0..4u16)
+            .map(|i| ShardDto {
+                index: i,
+                holder: address(&PrivateKey::from_seed(10 + u64::from(i))),
+                state: states[usize::from(i)],
+                price_per_gib_epoch: BaseUnits(1),
+                collateral: BaseUnits(1),
+                drawn_height: None,
+                accept_due_height: None,
+                active_since_height: None,
+            })
+            .collect();
+        let file = StorageFileDto {
+            file: StorageFileSummaryDto {
+                id: HexDigest(Digest::from([5u8; 32])),
+                owner: address(&PrivateKey::from_seed(1)),
+                public: false,
+                k: 2,
+                n: 4,
+                size_bytes: SEGMENT_BYTES as u64,
+                segment_count: 1,
+                shard_count: 4,
+                shards_active: 0,
+                price_cap_per_gib_epoch: BaseUnits(1),
+                escrow: BaseUnits(1),
+                paid: BaseUnits(0),
+                start_epoch: 1,
+                end_epoch: 2,
+                posted_height: 1,
+            },
+            segments: vec![SegmentDto {
+                index: 0,
+                commitment: HexContentHash(encoded.commitment),
+                size_bytes: SEGMENT_BYTES as u64,
+                shard_bytes: shape.shard_len(SEGMENT_BYTES as u64).unwrap(),
+                shards,
+            }],
+        };
+        (file, encoded.shards)
+    }
+
+    fn key(slot: u16) -> ShardKey {
+        (Digest::from([5u8; 32]), 0, slot)
+    }
+
+    fn code<T>(result: Result<T, Refusal>) -> (u16, &'static str) {
+        match result {
+            Ok(_) => (200, "ok"),
+            Err((status, code, _)) => (status.as_u16(), code),
+        }
+    }
+
+    #[test]
+    fn an_upload_is_taken_only_for_a_slot_drawn_here_and_not_accepted() {
+        use ShardState::{Active, Drawn};
+        let (file, _) = deal([Drawn, Active, Drawn, Drawn]);
+        let holder = |i: u64| address(&PrivateKey::from_seed(10 + i));
+        assert_eq!(code(upload_slot(&file, &key(0), &holder(0))), (200, "ok"));
+        assert_eq!(
+            code(upload_slot(&file, &key(0), &holder(2))),
+            (409, "not_drawn_here")
+        );
+        assert_eq!(
+            code(upload_slot(&file, &key(1), &holder(1))),
+            (409, "not_drawn_here")
+        );
+        assert_eq!(
+            code(upload_slot(&file, &key(4), &holder(0))),
+            (404, "unknown_deal")
+        );
+        let other_segment = (key(0).0, 1, 0);
+        assert_eq!(
+            code(upload_slot(&file, &other_segment, &holder(0))),
+            (404, "unknown_deal")
+        );
+    }
+
+    #[test]
+    fn only_the_slots_committed_shard_is_taken() {
+        use commonware_codec::Encode as _;
+        let (file, shards) = deal([ShardState::Drawn; 4]);
+        let wire = |shard: &Shard| shard.encode();
+        assert_eq!(
+            code(checked_shard(&file, &key(2), wire(&shards[2]))),
+            (200, "ok")
+        );
+        // Another slot's shard, though committed.
+        assert_eq!(
+            code(checked_shard(&file, &key(2), wire(&shards[3]))),
+            (422, "shard_mismatch")
+        );
+        let mut tampered = shards[2].clone();
+        let mut bytes = tampered.bytes.to_vec();
+        bytes[7] ^= 0x40;
+        tampered.bytes = bytes.into();
+        assert_eq!(
+            code(checked_shard(&file, &key(2), wire(&tampered))),
+            (422, "shard_mismatch")
+        );
+        let mut short = shards[2].clone();
+        short.bytes = short.bytes.slice(1..);
+        assert_eq!(
+            code(checked_shard(&file, &key(2), wire(&short))),
+            (400, "bad_shard")
+        );
+        let mut trailing = wire(&shards[2]).to_vec();
+        trailing.push(0);
+        assert_eq!(
+            code(checked_shard(&file, &key(2), trailing.into())),
+            (400, "bad_shard")
+        );
+        assert_eq!(
+            code(checked_shard(
+                &file,
+                &key(2),
+                bytes::Bytes::from_static(b"junk")
+            )),
+            (400, "bad_shard")
+        );
+    }
+
+    #[test]
+    fn a_private_shard_is_read_by_the_owner_a_grantee_or_a_repairer() {
+        use ShardState::{Active, Drawn};
+        let (mut file, _) = deal([Active, Active, Drawn, Active]);
+        let read = |seed: u64, slot: u16, expires_ms: u64, grant| {
+            ShardRead::sign(
+                &PrivateKey::from_seed(seed),
+                key(slot).0,
+                0,
+                slot,
+                expires_ms,
+                grant,
+            )
+            .to_header()
+        };
+        let access = |file: &StorageFileDto, header: Option<&str>| {
+            code(read_access(file, &key(1), header, NOW_MS))
+        };
+        let later = NOW_MS + 1_000;
+        assert_eq!(access(&file, Some(&read(1, 1, later, None))), (200, "ok"));
+        assert_eq!(access(&file, None), (401, "read_unauthorized"));
+        assert_eq!(access(&file, Some("zz")), (401, "read_unauthorized"));
+        // A stranger, a read for another slot, an expired read.
+        assert_eq!(
+            access(&file, Some(&read(2, 1, later, None))),
+            (403, "read_refused")
+        );
+        assert_eq!(
+            access(&file, Some(&read(1, 0, later, None))),
+            (403, "read_refused")
+        );
+        assert_eq!(
+            access(&file, Some(&read(1, 1, NOW_MS - 1, None))),
+            (403, "read_refused")
+        );
+        // The holder of a slot not active (drawn; `repairing` when the chain has it) repairs;
+        // an active holder does not.
+        assert_eq!(access(&file, Some(&read(12, 1, later, None))), (200, "ok"));
+        assert_eq!(
+            access(&file, Some(&read(13, 1, later, None))),
+            (403, "read_refused")
+        );
+        // A grantee of the owner's.
+        let grantee = PrivateKey::from_seed(2);
+        let grant = plexus_storage::access::ReadGrant::sign(
+            &PrivateKey::from_seed(1),
+            key(1).0,
+            Address(grantee.public_key()),
+            later,
+        );
+        assert_eq!(
+            access(&file, Some(&read(2, 1, later, Some(grant)))),
+            (200, "ok")
+        );
+        // A public deal's shards are anyone's.
+        file.file.public = true;
+        assert_eq!(access(&file, None), (200, "ok"));
+    }
+}

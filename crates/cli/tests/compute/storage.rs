@@ -1,0 +1,178 @@
+//! Storage on a devnet whose four providers sell it (`plexus devnet --providers 4`: k = 2 of
+//! n = 4): a private deal posted from `plexus_storage::coding::encode` of seeded bytes, every
+//! shard sent with `Client::put_shard` to the holder the chain drew for its slot, accepted by
+//! the providers' agents until the deal is active on chain, and read back through the shard
+//! routes as `plexus_storage::access` defines them; refusals at each step (a provider not drawn
+//! for the slot, a tampered shard, a stranger's read, a read without a `ShardRead`); and, once
+//! the owner ends the deal, every provider's collection deletes its shard.
+
+use crate::{Net, devnet, read_key, send, tempdir, wait_for};
+use plexus_client::{Client, ClientError, dto::StorageFileDto};
+use plexus_storage::access::ShardRead;
+use plexus_storage::coding::{self, Shape, Shard};
+use plexus_types::{Digest, Payload, deal::DealSegment, hash::digest_hex};
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Prints the seed if the test fails, so the failing bytes can be made again
+/// (`PLEXUS_TEST_SEED=N`).
+struct SeedOnFailure(u64);
+
+impl Drop for SeedOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("storage test failed with PLEXUS_TEST_SEED={}", self.0);
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The API code of a refused request.
+fn refusal(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
+    match result {
+        Err(ClientError::Api { status, body }) => (status, body.code),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The shard routes of the provider the chain drew for each slot of segment 0.
+fn holders(net: &Net, file: &StorageFileDto) -> Vec<(String, Client)> {
+    file.segments[0]
+        .shards
+        .iter()
+        .map(|shard| {
+            let provider = net.client.provider(&shard.holder.parse().unwrap()).unwrap();
+            (shard.holder.clone(), Client::new(&provider.endpoint))
+        })
+        .collect()
+}
+
+#[test]
+fn shards_are_checked_accepted_served_by_grant_and_collected() {
+    let seed = std::env::var("PLEXUS_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(now_ms);
+    let _print = SeedOnFailure(seed);
+    let dir = tempdir("storage");
+    let net = devnet(&dir, 4);
+    wait_for("four storage offers", Duration::from_secs(120), || {
+        net.client
+            .storage_providers()
+            .is_ok_and(|offers| offers.iter().filter(|o| o.capacity_bytes > 0).count() == 4)
+    });
+
+    // A few hundred KiB of seeded bytes, coded as the devnet's chain codes them.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut data = vec![0u8; 300 * 1024 + rng.random_range(0..4096)];
+    rng.fill_bytes(&mut data);
+    let shape = Shape::new(2, 4).unwrap();
+    let encoded = coding::encode(shape, &data, &commonware_parallel::Sequential).unwrap();
+    let shard_bytes = shape.shard_len(data.len() as u64).unwrap();
+    let post = Payload::DealPost {
+        segments: vec![DealSegment {
+            commitment: encoded.commitment,
+            size_bytes: data.len() as u64,
+            shard_bytes,
+        }],
+        k: 2,
+        n: 4,
+        price_cap_per_gib_epoch: plexus_types::PLX / 100,
+        epochs: 5,
+        public: false,
+    };
+    let deal_hex = send(&net, "dev0", post);
+    let deal: Digest = plexus_types::hash::parse_digest(&deal_hex).unwrap();
+    let file = net.client.storage_file(&deal_hex).unwrap();
+    let routes = holders(&net, &file);
+    assert_eq!(routes.len(), 4);
+
+    // A provider not drawn for the slot refuses it; the drawn one refuses a tampered shard.
+    let (_, other) = &routes[1];
+    assert_eq!(
+        refusal(other.put_shard(&deal, 0, &encoded.shards[0])),
+        (409, "not_drawn_here".into())
+    );
+    let mut tampered: Shard = encoded.shards[0].clone();
+    let mut bytes = tampered.bytes.to_vec();
+    let flipped = rng.random_range(0..bytes.len());
+    bytes[flipped] ^= 1;
+    tampered.bytes = bytes.into();
+    let (_, holder0) = &routes[0];
+    assert_eq!(
+        refusal(holder0.put_shard(&deal, 0, &tampered)),
+        (422, "shard_mismatch".into())
+    );
+
+    // Every shard to its holder: stored, then accepted by the holder's agent.
+    for (shard, (_, route)) in encoded.shards.iter().zip(&routes) {
+        let stored = route.put_shard(&deal, 0, shard).unwrap();
+        assert_eq!(stored.digest.0, shard.digest(), "slot {}", shard.index);
+    }
+    wait_for("the deal to be active", Duration::from_secs(120), || {
+        net.client
+            .storage_file(&deal_hex)
+            .is_ok_and(|f| f.file.shards_active == 4)
+    });
+    // An accepted slot takes no upload again.
+    assert_eq!(
+        refusal(holder0.put_shard(&deal, 0, &encoded.shards[0])),
+        (409, "not_drawn_here".into())
+    );
+
+    // The owner reads shards back and the file out of them; nobody else does.
+    let owner = read_key(&net.home, "dev0");
+    let read_by = |key: &plexus_types::PrivateKey, slot: u16| {
+        let read = ShardRead::sign(key, deal, 0, slot, now_ms() + 60_000, None);
+        routes[usize::from(slot)]
+            .1
+            .get_shard(&deal, 0, slot, shard_bytes, Some(&read))
+    };
+    let systematic: Vec<Shard> = (0..2)
+        .map(|slot| read_by(&owner, slot).unwrap().unwrap())
+        .collect();
+    for shard in &systematic {
+        coding::check(shape, data.len() as u64, &encoded.commitment, shard).unwrap();
+        assert_eq!(shard, &encoded.shards[usize::from(shard.index)]);
+    }
+    let parts = coding::read_systematic(
+        shape,
+        &encoded.commitment,
+        &systematic,
+        &commonware_parallel::Sequential,
+    )
+    .unwrap();
+    assert_eq!(parts.concat(), data);
+    let stranger = read_key(&net.home, "dev1");
+    assert_eq!(refusal(read_by(&stranger, 3)), (403, "read_refused".into()));
+    assert_eq!(
+        refusal(routes[3].1.get_shard(&deal, 0, 3, shard_bytes, None)),
+        (401, "read_unauthorized".into())
+    );
+
+    // The owner ends the deal: every holder's collection deletes its shard.
+    send(&net, "dev0", Payload::DealEnd { deal });
+    let shard_dirs: Vec<_> = (0..4)
+        .map(|i| {
+            dir.join("data")
+                .join(format!("provider-{i}"))
+                .join("shards")
+                .join(digest_hex(&deal))
+        })
+        .collect();
+    assert!(
+        shard_dirs.iter().filter(|d| d.exists()).count() == 4,
+        "every provider kept its shard until the deal ended"
+    );
+    wait_for(
+        "the shards to be collected",
+        Duration::from_secs(60),
+        || shard_dirs.iter().all(|d| !d.exists()),
+    );
+}
