@@ -3,7 +3,8 @@
 //! shard sent with `Client::put_shard` to the holder the chain drew for its slot, accepted by
 //! the providers' agents until the deal is active on chain, and read back through the shard
 //! routes as `plexus_storage::access` defines them; refusals at each step (a provider not drawn
-//! for the slot, a tampered shard, a stranger's read, a read without a `ShardRead`); and, once
+//! for the slot, a tampered shard, an oversized body, a stranger's read, a read without a
+//! `ShardRead`); and, once
 //! the owner ends the deal, every provider's collection deletes its shard.
 
 use crate::{Net, devnet, read_key, send, tempdir, wait_for};
@@ -108,6 +109,14 @@ fn shards_are_checked_accepted_served_by_grant_and_collected() {
     assert_eq!(
         refusal(holder0.put_shard(&deal, 0, &tampered)),
         (422, "shard_mismatch".into())
+    );
+
+    // A body longer than any shard of the deal in its wire form is refused unread.
+    let mut long = encoded.shards[0].clone();
+    long.bytes = vec![0u8; (shard_bytes + coding::SHARD_WIRE_OVERHEAD_MAX) as usize].into();
+    assert_eq!(
+        refusal(holder0.put_shard(&deal, 0, &long)),
+        (413, "too_large".into())
     );
 
     // Every shard to its holder: stored, then accepted by the holder's agent.
