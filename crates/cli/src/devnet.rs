@@ -48,8 +48,8 @@ pub struct DevnetArgs {
     block_time_ms: u64,
     /// Provider processes (`plexus provider run`) beside the validators: provider i uses the
     /// funded dev key `provideri`, listens on the provider API address plus i and keeps its data
-    /// and `provider.log` in DIR/provider-i. Each also sells `DEVNET_STORAGE_BYTES` (1 GiB) of
-    /// storage at `DEVNET_STORAGE_PRICE` (0.001 PLX per GiB-epoch), and a new devnet's storage
+    /// and `provider.log` in DIR/provider-i. Each also sells 1 GiB of storage at 0.001 PLX per
+    /// GiB-epoch (`provider run --storage-bytes --storage-price`), and a new devnet's storage
     /// coding fits them: k = 2 of n = 4 from four providers on, n = M and k = M / 2 below (n at
     /// least 2), so a deal needs at least two providers.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=PROVIDER_KEYS as i64))]
