@@ -5,15 +5,22 @@
 //! routes as `plexus_storage::access` defines them; refusals at each step (a provider not drawn
 //! for the slot, a tampered shard, an oversized body, a stranger's read, a read without a
 //! `ShardRead`); and, once
-//! the owner ends the deal, every provider's collection deletes its shard.
+//! the owner ends the deal, every provider's collection deletes its shard. A second test stops
+//! a provider between storing a shard and accepting it: it accepts it when it starts again.
 
-use crate::{Net, devnet, read_key, send, tempdir, wait_for};
+use crate::{
+    FUEL_PER_SECOND, Net, PLEXUS, Process, devnet, free_port, read_key, send, tempdir, wait_for,
+};
 use plexus_client::{Client, ClientError, dto::StorageFileDto};
 use plexus_storage::access::ShardRead;
-use plexus_storage::coding::{self, Shape, Shard};
+use plexus_storage::coding::{self, Encoded, Shape, Shard};
 use plexus_types::{Digest, Payload, deal::DealSegment, hash::digest_hex};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 /// Prints the seed if the test fails, so the failing bytes can be made again
 /// (`PLEXUS_TEST_SEED=N`).
@@ -54,42 +61,61 @@ fn holders(net: &Net, file: &StorageFileDto) -> Vec<(String, Client)> {
         .collect()
 }
 
-#[test]
-fn shards_are_checked_accepted_served_by_grant_and_collected() {
+/// The seed of this run's bytes: `PLEXUS_TEST_SEED`, or the clock's; printed if the test fails.
+fn seed() -> (u64, SeedOnFailure) {
     let seed = std::env::var("PLEXUS_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(now_ms);
-    let _print = SeedOnFailure(seed);
-    let dir = tempdir("storage");
-    let net = devnet(&dir, 4);
-    wait_for("four storage offers", Duration::from_secs(120), || {
+    (seed, SeedOnFailure(seed))
+}
+
+/// Waits until `count` providers offer storage.
+fn wait_for_offers(net: &Net, count: usize) {
+    wait_for("the storage offers", Duration::from_secs(120), || {
         net.client
             .storage_providers()
-            .is_ok_and(|offers| offers.iter().filter(|o| o.capacity_bytes > 0).count() == 4)
+            .is_ok_and(|offers| offers.iter().filter(|o| o.capacity_bytes > 0).count() == count)
     });
+}
 
-    // A few hundred KiB of seeded bytes, coded as the devnet's chain codes them.
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+/// A few hundred KiB of bytes from `rng`, coded `shape` as the chain codes them, posted as a
+/// private deal from dev0: the deal and its shards.
+fn post_deal(
+    net: &Net,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    shape: Shape,
+) -> (Digest, Vec<u8>, Encoded) {
     let mut data = vec![0u8; 300 * 1024 + rng.random_range(0..4096)];
     rng.fill_bytes(&mut data);
-    let shape = Shape::new(2, 4).unwrap();
     let encoded = coding::encode(shape, &data, &commonware_parallel::Sequential).unwrap();
-    let shard_bytes = shape.shard_len(data.len() as u64).unwrap();
     let post = Payload::DealPost {
         segments: vec![DealSegment {
             commitment: encoded.commitment,
             size_bytes: data.len() as u64,
-            shard_bytes,
+            shard_bytes: shape.shard_len(data.len() as u64).unwrap(),
         }],
-        k: 2,
-        n: 4,
+        k: shape.k(),
+        n: shape.n(),
         price_cap_per_gib_epoch: plexus_types::PLX / 100,
         epochs: 5,
         public: false,
     };
-    let deal_hex = send(&net, "dev0", post);
-    let deal: Digest = plexus_types::hash::parse_digest(&deal_hex).unwrap();
+    let deal = plexus_types::hash::parse_digest(&send(net, "dev0", post)).unwrap();
+    (deal, data, encoded)
+}
+
+#[test]
+fn shards_are_checked_accepted_served_by_grant_and_collected() {
+    let (seed, _print) = seed();
+    let dir = tempdir("storage");
+    let net = devnet(&dir, 4);
+    wait_for_offers(&net, 4);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let shape = Shape::new(2, 4).unwrap();
+    let (deal, data, encoded) = post_deal(&net, &mut rng, shape);
+    let shard_bytes = shape.shard_len(data.len() as u64).unwrap();
+    let deal_hex = digest_hex(&deal);
     let file = net.client.storage_file(&deal_hex).unwrap();
     let routes = holders(&net, &file);
     assert_eq!(routes.len(), 4);
@@ -184,4 +210,73 @@ fn shards_are_checked_accepted_served_by_grant_and_collected() {
         Duration::from_secs(60),
         || shard_dirs.iter().all(|d| !d.exists()),
     );
+}
+
+/// A provider that stored a shard and stopped before its accept went out (the window between
+/// the store and the accept, made exactly: the shard is written with the provider's own store
+/// while it is down) accepts it when it starts again, from its store and the chain alone.
+#[test]
+fn a_shard_stored_before_a_stop_is_accepted_after_the_restart() {
+    let (seed, _print) = seed();
+    let dir = tempdir("storage-restart");
+    // No devnet providers: two started here, so one can be stopped. A devnet of fewer than
+    // four providers codes k = 1 of n = 2.
+    let net = devnet(&dir, 0);
+    let ports = [free_port(), free_port()];
+    let provider_dir = |i: usize| dir.join(format!("provider-{i}"));
+    let start = |i: usize| {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("provider-{i}.log")))
+            .unwrap();
+        Process(
+            Command::new(PLEXUS)
+                .args(["provider", "run", "--key", &format!("provider{i}"), "--dir"])
+                .arg(provider_dir(i))
+                .args(["--listen", &format!("127.0.0.1:{}", ports[i])])
+                .args(["--fuel-per-second", FUEL_PER_SECOND])
+                .args(["--storage-bytes", "100000000"])
+                .env("PLEXUS_HOME", &net.home)
+                .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
+                .env("PLEXUS_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let stopped = start(0);
+    let running = start(1);
+    wait_for_offers(&net, 2);
+    // Stopped (SIGTERM, waited for); its record stays active for a few heartbeats, so the deal
+    // posted now still draws it.
+    drop(stopped);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (deal, _, encoded) = post_deal(&net, &mut rng, Shape::new(1, 2).unwrap());
+    let file = net.client.storage_file(digest_hex(&deal)).unwrap();
+    let address = |i: usize| net.address(&format!("provider{i}")).to_string();
+    for (slot, shard) in file.segments[0].shards.iter().zip(&encoded.shards) {
+        if slot.holder == address(0) {
+            store_while_down(&provider_dir(0), &deal, shard);
+        } else {
+            assert_eq!(slot.holder, address(1));
+            let route = Client::new(&format!("http://127.0.0.1:{}", ports[1]));
+            route.put_shard(&deal, 0, shard).unwrap();
+        }
+    }
+    let _restarted = start(0);
+    wait_for("the deal to be active", Duration::from_secs(120), || {
+        net.client
+            .storage_file(digest_hex(&deal))
+            .is_ok_and(|f| f.file.shards_active == 2)
+    });
+    drop(running);
+}
+
+/// What the provider's PUT route had stored when the provider stopped: `shard`, in the store
+/// under `dir`.
+fn store_while_down(dir: &Path, deal: &Digest, shard: &Shard) {
+    let store = plexus_provider::shards::ShardStore::open(dir).unwrap();
+    store.put(&(*deal, 0, shard.index), shard).unwrap();
 }
