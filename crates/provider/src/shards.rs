@@ -3,8 +3,9 @@
 //! `DIR/shards/DEAL/SEGMENT/SLOT` (the deal's id in hex).
 //!
 //! A shard is written to a temporary file beside its place, synced, renamed over it and the
-//! directory synced, so a crash leaves either no shard or the whole one, never a part: what the
-//! agent accepts on chain is on disk. Temporary files a crash left behind are removed when the
+//! directory synced (and a new deal's or segment's directory with its parents), so a crash
+//! leaves either no shard or the whole one, never a part: what the agent accepts on chain is on
+//! disk. Temporary files a crash left behind are removed when the
 //! store opens. Writing the same shard twice is harmless (the second replaces the first with
 //! the same bytes), so a client that retries an upload never corrupts one.
 //!
@@ -76,7 +77,13 @@ impl ShardStore {
     pub fn put(&self, key: &ShardKey, shard: &Shard) -> io::Result<()> {
         let path = self.path(key);
         let dir = path.parent().expect("a shard's path has a parent");
-        fs::create_dir_all(dir)?;
+        if !dir.is_dir() {
+            // A new deal's or segment's directory: its entry is durable once its parents are.
+            fs::create_dir_all(dir)?;
+            let deal_dir = dir.parent().expect("a segment's directory has a parent");
+            fs::File::open(deal_dir)?.sync_all()?;
+            fs::File::open(&self.root)?.sync_all()?;
+        }
         let write = self.writes.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(
             "{}.{}.{write}.{TMP_SUFFIX}",
