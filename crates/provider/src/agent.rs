@@ -214,8 +214,16 @@ impl Agent {
             }
             Err(err) => return Err(err.into()),
         }
+        // Before the verifier's registration, so that once a provider verifies (what a devnet
+        // waits for) its storage offer is on chain too, and nothing else this key sends races it.
+        match self.post_storage_offer() {
+            // Refused (a provider deregistering): it still sells compute.
+            Err(AgentError::Register(reason)) => {
+                warn!(%reason, "the storage offer was refused: no storage sold until a restart");
+            }
+            other => other?,
+        }
         self.register_verifier()?;
-        self.post_storage_offer()?;
         let status = self.node.status()?;
         // Checkpoints must fall where verifiers and validators re-run them: the chain's seg_fuel.
         if status.seg_fuel > 0 && status.seg_fuel != self.runner.seg_fuel() {

@@ -13,7 +13,7 @@
 //! Errors are `{"code", "message"}` like the node's.
 
 mod shards;
-pub use shards::{NODE_RETRY, ShardService, UPLOADS_QUEUED_MAX, read_access, upload_bytes_max};
+pub use shards::{NODE_RETRY, ShardService, UPLOADS_QUEUED_MAX};
 
 use crate::{checkpoints::CheckpointReader, journal::Journal};
 use axum::{

@@ -224,28 +224,7 @@ fn a_shard_stored_before_a_stop_is_accepted_after_the_restart() {
     let net = devnet(&dir, 0);
     let ports = [free_port(), free_port()];
     let provider_dir = |i: usize| dir.join(format!("provider-{i}"));
-    let start = |i: usize| {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("provider-{i}.log")))
-            .unwrap();
-        Process(
-            Command::new(PLEXUS)
-                .args(["provider", "run", "--key", &format!("provider{i}"), "--dir"])
-                .arg(provider_dir(i))
-                .args(["--listen", &format!("127.0.0.1:{}", ports[i])])
-                .args(["--fuel-per-second", FUEL_PER_SECOND])
-                .args(["--storage-bytes", "100000000"])
-                .env("PLEXUS_HOME", &net.home)
-                .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
-                .env("PLEXUS_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let start = |i: usize| start_provider(&net, &dir, i, ports[i], 100_000_000);
     let stopped = start(0);
     let running = start(1);
     wait_for_offers(&net, 2);
@@ -279,4 +258,58 @@ fn a_shard_stored_before_a_stop_is_accepted_after_the_restart() {
 fn store_while_down(dir: &Path, deal: &Digest, shard: &Shard) {
     let store = plexus_provider::shards::ShardStore::open(dir).unwrap();
     store.put(&(*deal, 0, shard.index), shard).unwrap();
+}
+
+/// `plexus provider run` as devnet key `provideri`, in `dir/provider-i` (logging to
+/// `dir/provider-i.log`), listening on `port`, selling `storage_bytes`.
+fn start_provider(net: &Net, dir: &Path, i: usize, port: u16, storage_bytes: u64) -> Process {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("provider-{i}.log")))
+        .unwrap();
+    Process(
+        Command::new(PLEXUS)
+            .args(["provider", "run", "--key", &format!("provider{i}"), "--dir"])
+            .arg(dir.join(format!("provider-{i}")))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--fuel-per-second", FUEL_PER_SECOND])
+            .args(["--storage-bytes", &storage_bytes.to_string()])
+            .env("PLEXUS_HOME", &net.home)
+            .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", net.api))
+            .env("PLEXUS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Regression: a storage offer the chain refuses (here: the provider is deregistering) must not
+/// stop the provider, which still serves its compute record. It once did: the refusal was an
+/// error of the registration, so the agent exited, and a devnet verifier whose operator
+/// deregistered it while its offer was in flight stopped verifying.
+#[test]
+fn a_refused_storage_offer_does_not_stop_the_provider() {
+    let dir = tempdir("storage-refused");
+    let net = devnet(&dir, 0);
+    let port = free_port();
+    let first = start_provider(&net, &dir, 0, port, 100_000_000);
+    wait_for_offers(&net, 1);
+    drop(first);
+    let out = net.plexus(&["provider", "deregister", "--from", "provider0"]);
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    // Another figure: the restarted provider offers again, and the chain refuses it.
+    let mut restarted = start_provider(&net, &dir, 0, port, 200_000_000);
+    let log = dir.join("provider-0.log");
+    wait_for("the refusal in the log", Duration::from_secs(120), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("storage offer was refused") || text.contains("the provider stopped")
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("storage offer was refused") && !text.contains("the provider stopped"),
+        "{text}"
+    );
+    assert!(restarted.0.try_wait().unwrap().is_none(), "{text}");
 }

@@ -193,7 +193,7 @@ fn checked_shard(
 
 /// The largest body any upload may be: the widest shard a segment can have (`k` = 1) in its
 /// wire form. A deal's own shard length bounds its uploads further.
-pub fn upload_bytes_max() -> u64 {
+fn upload_bytes_max() -> u64 {
     let widest = Shape::new(1, 2)
         .ok()
         .and_then(|shape| shape.shard_len(SEGMENT_BYTES_MAX))
@@ -222,6 +222,8 @@ async fn put(
     let file = deal_of(service, &key).await?;
     let shard_bytes = upload_slot(&file, &key, &service.me)?;
     let limit = wire_bytes_max(shard_bytes).min(upload_bytes_max());
+    // The body stops being read at the limit. (A body that breaks off for another reason is
+    // refused the same way: its sender has gone and reads no answer.)
     let body = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .await
         .map_err(|err| {
@@ -259,7 +261,7 @@ async fn put(
 
 /// Whether the read `header` (the `x-plexus-read` value) may read shard `key` of `file` at
 /// `now_ms`: any read of a public deal; a private deal's by the owner, a grantee or a repairer.
-pub fn read_access(
+fn read_access(
     file: &StorageFileDto,
     key: &ShardKey,
     header: Option<&str>,
