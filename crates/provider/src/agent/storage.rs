@@ -4,6 +4,7 @@
 //!
 //! - The offer (`provider run --storage-bytes --storage-price`) is read back from the chain when
 //!   the agent registers, and a `StorageOffer` sent when it differs ([`rules::offer_to_send`]).
+//!   One the chain refuses (a provider deregistering) is logged, and compute goes on.
 //! - Accepts: the provider API's `PUT /v1/shards/...` (`crate::http`) checks and stores a shard,
 //!   then queues its key here; the step sends its `ShardAccept` and sends it again if the chain
 //!   still shows the slot waiting `RESEND_AFTER_BLOCKS` later. A restarted agent finds the
