@@ -5,8 +5,10 @@
 //! routes as `plexus_storage::access` defines them; refusals at each step (a provider not drawn
 //! for the slot, a tampered shard, an oversized body, a stranger's read, a read without a
 //! `ShardRead`); and, once
-//! the owner ends the deal, every provider's collection deletes its shard. A second test stops
-//! a provider between storing a shard and accepting it: it accepts it when it starts again.
+//! the owner ends the deal, every provider's collection deletes its shard. Others stop a
+//! provider between storing a shard and accepting it (it accepts it when it starts again, or,
+//! once the slot was drawn to another provider, deletes it), and have the chain refuse an offer
+//! (the provider goes on).
 
 use crate::{
     FUEL_PER_SECOND, Net, PLEXUS, Process, devnet, free_port, read_key, send, tempdir, wait_for,
@@ -312,4 +314,73 @@ fn a_refused_storage_offer_does_not_stop_the_provider() {
         "{text}"
     );
     assert!(restarted.0.try_wait().unwrap().is_none(), "{text}");
+}
+
+/// A shard whose slot the chain drew again to another provider (its holder was down past the
+/// accept window) is deleted by that holder when it starts again, and the new holder takes it.
+#[test]
+fn a_shard_whose_slot_was_drawn_again_elsewhere_is_collected() {
+    let (seed, _print) = seed();
+    let dir = tempdir("storage-redrawn");
+    // Three providers for k = 1 of n = 2, so a lapsed slot has somewhere else to go.
+    let net = devnet(&dir, 0);
+    let ports = [free_port(), free_port(), free_port()];
+    let mut providers: Vec<Option<Process>> = (0..3)
+        .map(|i| Some(start_provider(&net, &dir, i, ports[i], 100_000_000)))
+        .collect();
+    wait_for_offers(&net, 3);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (deal, _, encoded) = post_deal(&net, &mut rng, Shape::new(1, 2).unwrap());
+    let deal_hex = digest_hex(&deal);
+    let addresses: Vec<String> = (0..3)
+        .map(|i| net.address(&format!("provider{i}")).to_string())
+        .collect();
+    let index_of = |holder: &str| addresses.iter().position(|a| a == holder).unwrap();
+    let file = net.client.storage_file(&deal_hex).unwrap();
+    let holders: Vec<usize> = file.segments[0]
+        .shards
+        .iter()
+        .map(|s| index_of(&s.holder))
+        .collect();
+    // Slot 0's holder stops, holding its shard but never accepting it.
+    let lapsed = holders[0];
+    drop(providers[lapsed].take());
+    store_while_down(
+        &dir.join(format!("provider-{lapsed}")),
+        &deal,
+        &encoded.shards[0],
+    );
+    let put = |i: usize, shard: &Shard| {
+        let route = Client::new(&format!("http://127.0.0.1:{}", ports[i]));
+        route.put_shard(&deal, 0, shard).unwrap();
+    };
+    put(holders[1], &encoded.shards[1]);
+    let third = (0..3).find(|i| !holders.contains(i)).unwrap();
+    wait_for("slot 0 drawn again", Duration::from_secs(120), || {
+        net.client
+            .storage_file(&deal_hex)
+            .is_ok_and(|f| f.segments[0].shards[0].holder == addresses[third])
+    });
+    providers[lapsed] = Some(start_provider(
+        &net,
+        &dir,
+        lapsed,
+        ports[lapsed],
+        100_000_000,
+    ));
+    let lapsed_copy = dir
+        .join(format!("provider-{lapsed}"))
+        .join("shards")
+        .join(&deal_hex);
+    wait_for(
+        "the lapsed holder to delete its copy",
+        Duration::from_secs(60),
+        || !lapsed_copy.exists(),
+    );
+    put(third, &encoded.shards[0]);
+    wait_for("the deal to be active", Duration::from_secs(120), || {
+        net.client
+            .storage_file(&deal_hex)
+            .is_ok_and(|f| f.file.shards_active == 2)
+    });
 }
