@@ -4,8 +4,8 @@
 //! the providers' agents until the deal is active on chain, and read back through the shard
 //! routes as `plexus_storage::access` defines them; refusals at each step (a provider not drawn
 //! for the slot, a tampered shard, an oversized body, a stranger's read, a read without a
-//! `ShardRead`); and, once
-//! the owner ends the deal, every provider's collection deletes its shard. Others stop a
+//! `ShardRead`); and, once the owner ends the deal, every provider's collection deletes its
+//! shard. Others stop a
 //! provider between storing a shard and accepting it (it accepts it when it starts again, or,
 //! once the slot was drawn to another provider, deletes it), and have the chain refuse an offer
 //! (the provider goes on).
