@@ -331,7 +331,7 @@ impl Agent {
         let Some(step) = self.storage.as_mut() else {
             return;
         };
-        let seen = step.look(&self.node, &self.address.to_string());
+        let seen = step.look(&self.node, &self.address.to_string(), height);
         for action in step.decide(height, &seen) {
             let (node, key, address) = (&self.node, &self.key, &self.address);
             step.carry_out(action, height, |payload| {

@@ -16,7 +16,10 @@
 use commonware_codec::{Decode as _, Encode as _, RangeCfg};
 use plexus_state::storage::ShardKey;
 use plexus_storage::coding::{SHARD_WIRE_OVERHEAD_MAX, Shard};
-use plexus_types::hash::{digest_hex, parse_digest};
+use plexus_types::{
+    Digest,
+    hash::{digest_hex, parse_digest},
+};
 use std::{
     fs,
     io::{self, Write as _},
@@ -26,6 +29,10 @@ use std::{
 
 /// The suffix of a shard being written (a file with it is never a shard).
 const TMP_SUFFIX: &str = "tmp";
+
+/// The file beside a deal's segment directories that keeps the highest height at which this
+/// provider's node showed it a slot of the deal ([`ShardStore::note_height`]).
+const HEIGHT_FILE: &str = "height";
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +65,9 @@ impl ShardStore {
             root,
             writes: AtomicU64::new(0),
         };
-        for (segment_dir, name) in store.files()? {
+        for (dir, name) in store.files()? {
             if name.ends_with(TMP_SUFFIX) {
-                fs::remove_file(segment_dir.join(name))?;
+                fs::remove_file(dir.join(name))?;
             }
         }
         Ok(store)
@@ -159,12 +166,66 @@ impl ShardStore {
         // Removing a directory fails while it holds anything (another shard, a write under way).
         let segment_dir = path.parent().expect("a shard's path has a parent");
         if fs::remove_dir(segment_dir).is_ok() {
-            let _ = fs::remove_dir(segment_dir.parent().expect("a segment's has a parent"));
+            let deal_dir = segment_dir.parent().expect("a segment's has a parent");
+            let segments_left = fs::read_dir(deal_dir)?
+                .filter_map(Result::ok)
+                .any(|entry| entry.path().is_dir());
+            if !segments_left {
+                let _ = fs::remove_file(deal_dir.join(HEIGHT_FILE));
+                let _ = fs::remove_dir(deal_dir);
+            }
         }
         Ok(())
     }
 
-    /// Every file two levels under the deal directories: (its segment directory, its name).
+    /// Notes that this provider's node showed a slot of `deal` drawn to it at `height` (kept as
+    /// the highest noted), before the shard is stored: a node below that height answers from
+    /// before the draw, and the collection does not delete on its word.
+    pub fn note_height(&self, deal: &Digest, height: u64) -> io::Result<()> {
+        let deal_dir = self.root.join(digest_hex(deal));
+        fs::create_dir_all(&deal_dir)?;
+        if self
+            .noted_height(deal)?
+            .is_some_and(|noted| noted >= height)
+        {
+            return Ok(());
+        }
+        let write = self.writes.fetch_add(1, Ordering::Relaxed);
+        let tmp = deal_dir.join(format!(
+            "{HEIGHT_FILE}.{}.{write}.{TMP_SUFFIX}",
+            std::process::id()
+        ));
+        let result = (|| {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(height.to_string().as_bytes())?;
+            file.sync_all()?;
+            fs::rename(&tmp, deal_dir.join(HEIGHT_FILE))?;
+            fs::File::open(&deal_dir)?.sync_all()?;
+            fs::File::open(&self.root)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// The highest height noted for `deal` (`None`: none noted).
+    pub fn noted_height(&self, deal: &Digest) -> io::Result<Option<u64>> {
+        let path = self.root.join(digest_hex(deal)).join(HEIGHT_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map(Some).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("corrupt height file {}", path.display()),
+                )
+            }),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Every file in the deal and segment directories: (its directory, its name). A deal
+    /// directory's own files (its height, a temporary one) come with the deal's path.
     fn files(&self) -> io::Result<Vec<(PathBuf, String)>> {
         let mut files = Vec::new();
         for deal in fs::read_dir(&self.root)? {
@@ -175,6 +236,8 @@ impl ShardStore {
             for segment in fs::read_dir(&deal)? {
                 let segment = segment?.path();
                 if !segment.is_dir() {
+                    let name = segment.file_name().unwrap_or_default();
+                    files.push((deal.clone(), name.to_string_lossy().into_owned()));
                     continue;
                 }
                 for file in fs::read_dir(&segment)? {
@@ -228,6 +291,9 @@ mod tests {
         let other = Digest::from([3u8; 32]);
         let store = ShardStore::open(&dir).unwrap();
         assert_eq!(store.list().unwrap(), vec![]);
+        assert_eq!(store.noted_height(&deal).unwrap(), None);
+        store.note_height(&deal, 7).unwrap();
+        store.note_height(&deal, 5).unwrap();
         store.put(&(deal, 0, 1), &shards[1]).unwrap();
         store.put(&(deal, 2, 3), &shards[3]).unwrap();
         store.put(&(other, 0, 0), &shards[0]).unwrap();
@@ -240,6 +306,8 @@ mod tests {
             store.list().unwrap(),
             vec![(other, 0, 0), (deal, 0, 1), (deal, 2, 3)]
         );
+        // The highest height noted, kept across the reopen.
+        assert_eq!(store.noted_height(&deal).unwrap(), Some(7));
         assert_eq!(store.get(&(deal, 0, 1)).unwrap(), Some(shards[1].clone()));
         assert_eq!(
             store.get_wire(&(deal, 2, 3)).unwrap(),
@@ -259,6 +327,10 @@ mod tests {
         );
         store.delete(&(other, 0, 0)).unwrap();
         assert!(!dir.join("shards").join(digest_hex(&other)).exists());
+        // The deal's last shard takes its height and its directory with it.
+        store.delete(&(deal, 2, 3)).unwrap();
+        assert!(!dir.join("shards").join(digest_hex(&deal)).exists());
+        assert_eq!(store.noted_height(&deal).unwrap(), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -11,7 +11,9 @@
 //!   shards it stored but never saw accepted by reconciling its store (below) and accepts them.
 //! - Collection: every [`RECONCILE_EVERY_POLLS`] polls (and at the first) every stored shard is
 //!   looked up on chain; one whose deal ended, or whose slot is drawn to another provider, is
-//!   deleted. One the node could not be asked about is kept ([`rules`]).
+//!   deleted. One the node could not be asked about is kept, and so is one the node answers
+//!   about from below the height at which the upload saw the slot drawn here (a node catching
+//!   up would otherwise show every deal unknown) ([`rules`]).
 //!
 //! The chain is read deal by deal (`GET /v1/storage/files/{id}`), for the deals of the shards
 //! on disk or queued. The pure rules are [`rules`]'s; this module reads and acts.
@@ -105,10 +107,10 @@ impl StorageStep {
         }))
     }
 
-    /// What the step sees this poll: the shards queued, watched or sent, and at a
-    /// reconciliation every shard on disk, each with its slot on chain. A deal the node could
-    /// not be asked about is left out (nothing is decided on it this poll).
-    pub fn look(&mut self, node: &Client, me: &str) -> Vec<ShardSeen> {
+    /// What the step sees this poll, from a node at `height`: the shards queued, watched or
+    /// sent, and at a reconciliation every shard on disk, each with its slot on chain. A deal
+    /// the node could not be asked about is left out (nothing is decided on it this poll).
+    pub fn look(&mut self, node: &Client, me: &str, height: u64) -> Vec<ShardSeen> {
         while let Ok(key) = self.uploads.try_recv() {
             self.watched.insert(key);
         }
@@ -138,6 +140,13 @@ impl StorageStep {
                     continue;
                 }
             };
+            let noted = match self.store.noted_height(&deal) {
+                Ok(noted) => noted.unwrap_or(0),
+                Err(err) => {
+                    warn!(deal = %digest_hex(&deal), %err, "cannot read the deal's noted height; its shards wait");
+                    continue;
+                }
+            };
             for key in keys.iter().filter(|key| key.0 == deal) {
                 let view = slot.as_ref().map_or(SlotView::Gone, |file| {
                     rules::slot_view(file, key.1, key.2, me)
@@ -147,6 +156,7 @@ impl StorageStep {
                     on_disk: on_disk.contains(key) || self.store.contains(key),
                     slot: view,
                     accept_sent_height: self.accepts_sent.get(key).copied(),
+                    node_behind: height < noted,
                 });
             }
         }

@@ -130,8 +130,9 @@ fn node_unavailable(err: &ClientError) -> Refusal {
     )
 }
 
-/// Whether this provider may take shard `key` of `file` now, and the shard length it takes.
-fn upload_slot(file: &StorageFileDto, key: &ShardKey, me: &str) -> Result<u64, Refusal> {
+/// Whether this provider may take shard `key` of `file` now: the shard length it takes, and
+/// the height its node shows the slot drawn to it at (its draw, else the deal's post).
+fn upload_slot(file: &StorageFileDto, key: &ShardKey, me: &str) -> Result<(u64, u64), Refusal> {
     let (_, segment, slot) = *key;
     match slot_view(file, segment, slot, me) {
         SlotView::Gone => Err((
@@ -139,7 +140,14 @@ fn upload_slot(file: &StorageFileDto, key: &ShardKey, me: &str) -> Result<u64, R
             "unknown_deal",
             format!("the deal has no slot {slot} of segment {segment}"),
         )),
-        view if view.awaits_accept() => Ok(file.segments[segment as usize].shard_bytes),
+        view if view.awaits_accept() => {
+            let record = &file.segments[segment as usize];
+            let drawn_height = record.shards[usize::from(slot)].drawn_height;
+            Ok((
+                record.shard_bytes,
+                drawn_height.unwrap_or(file.file.posted_height),
+            ))
+        }
         SlotView::Other => Err((
             StatusCode::CONFLICT,
             "not_drawn_here",
@@ -220,7 +228,7 @@ async fn put(
 ) -> Result<ShardStoredDto, Refusal> {
     let key = parse_key(path)?;
     let file = deal_of(service, &key).await?;
-    let shard_bytes = upload_slot(&file, &key, &service.me)?;
+    let (shard_bytes, drawn_height) = upload_slot(&file, &key, &service.me)?;
     let limit = wire_bytes_max(shard_bytes).min(upload_bytes_max());
     // The body stops being read at the limit. (A body that breaks off for another reason is
     // refused the same way: its sender has gone and reads no answer.)
@@ -236,22 +244,26 @@ async fn put(
     let shard = checked_shard(&file, &key, body)?;
     let digest = shard.digest();
     let store = service.store.clone();
-    tokio::task::spawn_blocking(move || store.put(&key, &shard))
-        .await
-        .map_err(|err| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                err.to_string(),
-            )
-        })?
-        .map_err(|err| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                err.to_string(),
-            )
-        })?;
+    // The height first, so no shard is ever on disk without it (the collection's guard).
+    tokio::task::spawn_blocking(move || {
+        store.note_height(&key.0, drawn_height)?;
+        store.put(&key, &shard)
+    })
+    .await
+    .map_err(|err| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            err.to_string(),
+        )
+    })?
+    .map_err(|err| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            err.to_string(),
+        )
+    })?;
     // Full: the agent's next reconciliation of the store finds the shard on disk.
     let _ = service.uploads.try_send(key);
     Ok(ShardStoredDto {
@@ -428,7 +440,10 @@ mod tests {
         use ShardState::{Active, Drawn};
         let (file, _) = deal([Drawn, Active, Drawn, Drawn]);
         let holder = |i: u64| address(&PrivateKey::from_seed(10 + i));
-        assert_eq!(code(upload_slot(&file, &key(0), &holder(0))), (200, "ok"));
+        assert_eq!(
+            upload_slot(&file, &key(0), &holder(0)).map_err(|r| r.1),
+            Ok((file.segments[0].shard_bytes, 1))
+        );
         assert_eq!(
             code(upload_slot(&file, &key(0), &holder(2))),
             (409, "not_drawn_here")

@@ -7,7 +7,8 @@
 //! later chain adds, such as `repairing`): a slot drawn to this provider and not `active` is
 //! one it must accept once the shard is on its disk; a slot that is no longer this provider's
 //! (its deal ended, or it was drawn to another) is deleted. Nothing is deleted on an answer the
-//! chain did not give (the node unreachable): the host then gives no [`SlotView`] at all.
+//! chain did not give (the node unreachable: the host then gives no [`SlotView`] at all), nor on
+//! the word of a node below the height at which this provider saw the slot drawn to it.
 
 use plexus_client::dto::StorageFileDto;
 use plexus_state::storage::ShardKey;
@@ -97,6 +98,10 @@ pub struct ShardSeen {
     pub slot: SlotView,
     /// The height its accept was last sent at, if one was since the agent started.
     pub accept_sent_height: Option<u64>,
+    /// The node is below the height at which it showed this provider the slot drawn to it
+    /// (`ShardStore::note_height`): its answer may predate the draw (a node catching up, or
+    /// another node than the one the upload was checked on), so it deletes nothing.
+    pub node_behind: bool,
 }
 
 /// What the host does about one shard.
@@ -120,6 +125,7 @@ pub fn shard_actions(
     let mut actions = Vec::new();
     for shard in seen {
         match &shard.slot {
+            SlotView::Gone | SlotView::Other if shard.node_behind => {}
             SlotView::Gone | SlotView::Other => {
                 if shard.on_disk {
                     actions.push(ShardAction::Delete(shard.key));
@@ -188,6 +194,7 @@ mod tests {
             on_disk,
             slot,
             accept_sent_height: sent,
+            node_behind: false,
         }
     }
 
@@ -236,6 +243,14 @@ mod tests {
                 shard_actions(1, 8, &[seen(slot, false, None)]),
                 vec![ShardAction::Forget(key)]
             );
+        }
+        // A node behind the draw this provider saw is not believed.
+        for slot in [SlotView::Gone, SlotView::Other] {
+            let behind = ShardSeen {
+                node_behind: true,
+                ..seen(slot, true, Some(1))
+            };
+            assert_eq!(shard_actions(1, 8, &[behind]), vec![]);
         }
         for state in ["drawn", "active", "repairing"] {
             let actions = shard_actions(1, 8, &[seen(SlotView::Mine(state.into()), true, None)]);
