@@ -48,8 +48,10 @@ pub struct DevnetArgs {
     block_time_ms: u64,
     /// Provider processes (`plexus provider run`) beside the validators: provider i uses the
     /// funded dev key `provideri`, listens on the provider API address plus i and keeps its data
-    /// and `provider.log` in DIR/provider-i. A new devnet's storage coding fits them: k = 2 of
-    /// n = 4 from four providers on, n = M and k = M / 2 below (n at least 2).
+    /// and `provider.log` in DIR/provider-i. Each also sells 1 GiB of storage at 0.001 PLX per
+    /// GiB-epoch (`provider run --storage-bytes --storage-price`), and a new devnet's storage
+    /// coding fits them: k = 2 of n = 4 from four providers on, n = M and k = M / 2 below (n at
+    /// least 2), so a deal needs at least two providers.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=PROVIDER_KEYS as i64))]
     providers: u32,
     /// Provider 0's API address (provider i listens on its port plus i).
@@ -88,6 +90,13 @@ pub struct DevnetArgs {
 
 /// The verifier bond of a devnet's honest providers.
 pub const DEVNET_VERIFIER_BOND: &str = "500plx";
+
+/// The storage each devnet provider sells (`provider run --storage-bytes`): 1 GiB, room for
+/// many test files on a developer's disk (shards are written only when deals are stored).
+pub const DEVNET_STORAGE_BYTES: u64 = 1 << 30;
+
+/// The price of a devnet provider's storage per GiB-epoch (`provider run --storage-price`).
+pub const DEVNET_STORAGE_PRICE: &str = "0.001plx";
 
 /// Devnet provider keys funded at genesis (`provider0`..): public seeds, devnet only.
 pub const PROVIDER_KEYS: u64 = 8;
@@ -389,6 +398,10 @@ fn spawn_provider(dir: &Path, i: u32, providers: &DevnetProviders) -> Result<std
             "--node",
             &providers.node_url,
             "--exit-with-parent",
+            "--storage-bytes",
+            &DEVNET_STORAGE_BYTES.to_string(),
+            "--storage-price",
+            DEVNET_STORAGE_PRICE,
         ])
         .args(
             providers

@@ -32,6 +32,15 @@ pub enum ProviderCommand {
     /// follows the work (the drawn fuel at that speed, with margin) and draws it only while it
     /// has room; it re-runs up to --verifier-capacity audits at once, and declines (without a
     /// slash) an audit it cannot finish before its deadline.
+    ///
+    /// Storage: with --storage-bytes N (above 0) it also sells N bytes of disk for storage
+    /// deals at --storage-price per GiB-epoch: it posts that offer at start (and again at a
+    /// start with other figures, read back from the chain), takes the shards the chain draws to
+    /// it on PUT /v1/shards/DEAL/SEGMENT/SLOT (checked against the deal's commitment before it
+    /// keeps them under --dir/shards), accepts each on chain, serves them to whoever the deal
+    /// lets read them, and deletes those whose deal ended or that were drawn to another
+    /// provider. Selling less than the shards drawn to it hold (or 0) offers exactly what it
+    /// holds: the chain refuses less.
     Run(Box<ProviderRunArgs>),
     /// Stop being matched to new jobs; the bond returns to the balance after the chain's
     /// provider unbonding period (refused while jobs are in flight).
@@ -69,9 +78,20 @@ pub struct ProviderRunArgs {
     /// Memory offered, in MiB.
     #[arg(long, default_value_t = 4096)]
     memory_mb: u64,
-    /// Storage offered, in GB.
+    /// Scratch disk offered to jobs, in GB (part of the compute resource profile: what a job's
+    /// blobs, checkpoints and outputs may use). Not the storage sold for storage deals, which
+    /// is --storage-bytes, kept on a budget of its own beside it.
     #[arg(long, default_value_t = 10)]
     storage_gb: u64,
+    /// Bytes of disk sold for storage deals' shards (0: sells none). The chain draws shards to
+    /// this provider only while they fit; the disk under --dir must hold them beside
+    /// --storage-gb.
+    #[arg(long, default_value_t = 0)]
+    storage_bytes: u64,
+    /// Price of storage per GiB-epoch (2^30 bytes held for one chain epoch), in base units or
+    /// PLX: a deal draws this provider only if its price cap is at least this.
+    #[arg(long, default_value = "0.001plx")]
+    storage_price: String,
     /// Register this speed (fuel per second) instead of measuring it, as a provider and, with
     /// --verifier-bond, as a verifier (its audits' deadlines follow it): no benchmark at start
     /// and none in the background, and --dir's speed.json is neither read nor written. For a figure
@@ -167,6 +187,11 @@ pub fn run(
             throttle_fuel_per_second: args.throttle_audits,
         },
         forge: args.forge,
+        storage: plexus_provider::agent::storage::rules::OfferWanted {
+            capacity_bytes: args.storage_bytes,
+            price_per_gib_epoch: parse_amount(&args.storage_price)
+                .map_err(|e| anyhow::anyhow!("--storage-price: {e}"))?,
+        },
     })
     .context("the provider stopped")
 }

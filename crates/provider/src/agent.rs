@@ -43,6 +43,7 @@ use tracing::{info, warn};
 
 pub mod decide;
 pub mod policy;
+pub mod storage;
 mod verifier;
 use decide::{Action, AuditFiles, RunOutcome, VerifierView, View, carry_out_all, decide};
 pub use verifier::{AUDIT_SAFETY_BLOCKS, Drawn, Load, Step, VerifierConfig, step};
@@ -104,6 +105,8 @@ pub struct Agent {
     challenger: Player,
     done_tx: mpsc::Sender<(Assignment, Result<CommitmentRecord, RunError>)>,
     done_rx: mpsc::Receiver<(Assignment, Result<CommitmentRecord, RunError>)>,
+    /// Its storage offer and shards (`None`: an agent without a shard store, in tests).
+    pub storage: Option<storage::StorageStep>,
 }
 
 impl Agent {
@@ -146,6 +149,7 @@ impl Agent {
             ),
             done_tx,
             done_rx,
+            storage: None,
         }
     }
 
@@ -209,6 +213,15 @@ impl Agent {
                 })?;
             }
             Err(err) => return Err(err.into()),
+        }
+        // Before the verifier's registration, so that once a provider verifies (what a devnet
+        // waits for) its storage offer is on chain too, and nothing else this key sends races it.
+        match self.post_storage_offer() {
+            // Refused (a provider deregistering): it still sells compute.
+            Err(AgentError::Register(reason)) => {
+                warn!(%reason, "the storage offer was refused: no storage sold until a restart");
+            }
+            other => other?,
         }
         self.register_verifier()?;
         let status = self.node.status()?;
@@ -290,7 +303,41 @@ impl Agent {
                 warn!(job = job.as_deref().unwrap_or("-"), %err, "not done this poll; the other jobs go on");
             })
         });
+        self.storage_step(height);
         failed.or(failed_action).map_or(Ok(()), Err)
+    }
+
+    /// Sends the storage offer when the chain's differs from the operator's.
+    fn post_storage_offer(&mut self) -> Result<(), AgentError> {
+        let Some(step) = &self.storage else {
+            return Ok(());
+        };
+        if let Some(payload) = step.offer_payload(&self.node, &self.address)? {
+            if let Payload::StorageOffer {
+                capacity_bytes,
+                price_per_gib_epoch,
+            } = &payload
+            {
+                info!(capacity_bytes, %price_per_gib_epoch, "posting the storage offer");
+            }
+            self.send(payload)?;
+        }
+        Ok(())
+    }
+
+    /// The storage step of this poll (`storage`): its accepts and collection. A node that fails
+    /// it leaves the shards as they are until the next poll.
+    fn storage_step(&mut self, height: u64) {
+        let Some(step) = self.storage.as_mut() else {
+            return;
+        };
+        let seen = step.look(&self.node, &self.address.to_string(), height);
+        for action in step.decide(height, &seen) {
+            let (node, key, address) = (&self.node, &self.key, &self.address);
+            step.carry_out(action, height, |payload| {
+                submit_signed(node, key, address, payload)
+            });
+        }
     }
 
     /// What the agent sees this poll, read from the node, its runs and its disk; and the

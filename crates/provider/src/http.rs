@@ -7,8 +7,13 @@
 //!   `checkpoints::encode`).
 //! - `GET /v1/jobs/{id}/pages/{hash}` — a checkpoint page's bytes.
 //! - `GET /v1/blobs/{hash}` — any blob the provider holds (modules, inputs, outputs).
+//! - `PUT`/`GET /v1/shards/{deal}/{segment}/{slot}` — the shards of storage deals drawn to
+//!   this provider, as `plexus_storage::access` defines them (`shards`).
 //!
 //! Errors are `{"code", "message"}` like the node's.
+
+mod shards;
+pub use shards::{NODE_RETRY, ShardService, UPLOADS_QUEUED_MAX};
 
 use crate::{checkpoints::CheckpointReader, journal::Journal};
 use axum::{
@@ -39,6 +44,8 @@ pub struct HttpState {
     pub running: Arc<Mutex<BTreeSet<String>>>,
     pub blobs: Arc<BlobStore>,
     pub checkpoints: Arc<CheckpointReader>,
+    /// The shard routes' store, node and accept queue.
+    pub shards: Arc<ShardService>,
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -235,9 +242,17 @@ pub const BLOB_REQUESTS_MAX: usize = 8;
 
 pub fn router(state: HttpState) -> Router {
     // Bulk reads get their own, smaller limit so they cannot hold gigabytes in memory at once.
+    // Shards are as large as blobs, and an upload is held in memory until it is checked.
+    let shards = Router::new()
+        .route(
+            "/v1/shards/{deal}/{segment}/{slot}",
+            get(shards::get_shard).put(shards::put_shard),
+        )
+        .with_state(state.shards.clone());
     let bulk = Router::new()
         .route("/v1/jobs/{id}/output", get(output))
         .route("/v1/blobs/{hash}", get(blob))
+        .merge(shards)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             BLOB_REQUESTS_MAX,
         ));

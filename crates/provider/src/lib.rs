@@ -18,11 +18,16 @@
 //!   re-measured while idle).
 //! - `checkpoints`: checkpoint manifests and pages on disk, served for audits; `leaves`: a
 //!   job's trace leaves on disk.
-//! - `http`: the provider's HTTP API (outputs, checkpoints, pages, blobs).
+//! - `http`: the provider's HTTP API (outputs, checkpoints, pages, blobs, and the shard routes
+//!   of storage deals).
+//! - `shards`: the shards it holds for storage deals, on disk; `agent::storage` is the agent's
+//!   storage step (its offer, the accepts of stored shards, collection of the shards the chain
+//!   no longer draws to it).
 //!
 //! Data layout under the provider's directory: `blobs/` (content-addressed store), `jobs/`
-//! (journal), `checkpoints/JOB/INDEX`, `pages/`, `speed.json` (the speed estimate) and
-//! `verifier/` (sealed verdicts and sent declines of audits).
+//! (journal), `checkpoints/JOB/INDEX`, `pages/`, `speed.json` (the speed estimate),
+//! `verifier/` (sealed verdicts and sent declines of audits) and `shards/DEAL/SEGMENT/SLOT`
+//! (stored shards in their wire form).
 
 pub mod acceptance;
 pub mod agent;
@@ -32,6 +37,7 @@ pub mod journal;
 pub mod leaves;
 pub mod rerun;
 pub mod runner;
+pub mod shards;
 pub mod speed;
 
 use plexus_blobs::{BlobStore, Limits};
@@ -83,6 +89,8 @@ pub struct ProviderConfig {
     /// TESTING AID: commit a forged output and final state for every job (see
     /// `runner::Runner::forge`), so anyone can watch a cheater get caught.
     pub forge: bool,
+    /// The storage it sells: bytes of shards and the price per GiB-epoch (zero bytes: none).
+    pub storage: agent::storage::rules::OfferWanted,
 }
 
 /// Why the provider stopped abnormally.
@@ -126,6 +134,8 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         bond: cfg.bond,
     };
     let node = Client::new(&cfg.node);
+    let store = Arc::new(shards::ShardStore::open(&cfg.dir)?);
+    let (uploads_tx, uploads_rx) = std::sync::mpsc::sync_channel(http::UPLOADS_QUEUED_MAX);
     let mut agent = agent::Agent::new(
         cfg.key,
         node,
@@ -141,6 +151,11 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         );
     }
     agent.verifier = cfg.verifier;
+    agent.storage = Some(agent::storage::StorageStep::new(
+        cfg.storage,
+        store.clone(),
+        uploads_rx,
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     if let Some(estimate) = estimate {
         remeasure_in_background(&mut agent, estimate, &cfg.dir, &running, &stop);
@@ -155,6 +170,12 @@ pub fn run(cfg: ProviderConfig) -> Result<(), ProviderError> {
         running,
         blobs,
         checkpoints: Arc::new(checkpoints::CheckpointReader::new(&cfg.dir)),
+        shards: Arc::new(http::ShardService {
+            store,
+            node: Client::new(&cfg.node).with_retry(http::NODE_RETRY),
+            me: agent.address.to_string(),
+            uploads: uploads_tx,
+        }),
     };
     serve(&runtime, cfg.listen, api)?;
     stop_on_signal(&runtime, &stop);

@@ -7,10 +7,11 @@ use plexus_client::Client;
 use plexus_exec::{Engine, EngineOptions};
 use plexus_provider::{
     checkpoints::CheckpointReader,
-    http::{HttpState, router},
+    http::{HttpState, ShardService, router},
     journal::Journal,
     leaves, rerun,
     runner::{Assignment, Runner},
+    shards::ShardStore,
 };
 use plexus_types::ContentHash;
 use plexus_types::job::Commitment;
@@ -49,6 +50,13 @@ fn serve(runner: &Runner) -> String {
         running: Arc::new(Mutex::new(BTreeSet::new())),
         blobs: runner.blobs.clone(),
         checkpoints: Arc::new(CheckpointReader::new(&runner.dir)),
+        // No node: these tests read no shard.
+        shards: Arc::new(ShardService {
+            store: Arc::new(ShardStore::open(&runner.dir).unwrap()),
+            node: Client::new("http://127.0.0.1:9"),
+            me: "plx1test".into(),
+            uploads: std::sync::mpsc::sync_channel(1).0,
+        }),
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();

@@ -1,11 +1,11 @@
 //! The digits job end to end with exact escrow, then bad input at every step.
 
-use crate::{Net, devnet, fees_of, job, json, stderr, tempdir, wait_for};
+use crate::{Net, devnet, fees_of, job, json, read_key, send, stderr, tempdir, wait_for};
 use plexus_client::{
     TxBuilder,
     dto::{BaseUnits, DisputeEnd, EmissionDto, JobDto, JobStatus, ReceiptStatus},
 };
-use plexus_types::{Address, ContentHash, Payload, PrivateKey, job::ResourceProfile};
+use plexus_types::{Address, ContentHash, Payload, job::ResourceProfile};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
@@ -222,25 +222,6 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
 fn images_of(csv: &Path) -> Vec<u8> {
     let rows = plexus_job_digits::parse_csv_rows(&std::fs::read_to_string(csv).unwrap()).unwrap();
     plexus_job_digits::encode_input(&rows).unwrap()
-}
-
-/// Signs and finalizes `payload` from dev key `name`; returns the transaction hash.
-fn send(net: &Net, name: &str, payload: Payload) -> String {
-    let key = read_key(&net.home, name);
-    let status = net.client.status().unwrap();
-    let builder = TxBuilder {
-        key: &key,
-        chain_id: status.chain_id,
-        fee: status.fee_min.parse().unwrap(),
-    };
-    let nonce = net.client.account(&builder.sender()).unwrap().next_nonce;
-    let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
-    let done = net
-        .client
-        .wait_finalized(&hash, Duration::from_secs(120))
-        .unwrap();
-    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
-    hash
 }
 
 /// A provider that commits to an output and a bill it never computed: the consumer's own re-run
@@ -653,11 +634,4 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     assert_eq!(record.bond, (1_000 * plexus_types::PLX - lock).to_string());
     assert_eq!(record.jobs_missed, 1);
     assert!(record.reputation < 5_000);
-}
-
-fn read_key(home: &Path, name: &str) -> PrivateKey {
-    use commonware_codec::DecodeExt;
-    let hex = std::fs::read_to_string(home.join("keys").join(format!("{name}.key"))).unwrap();
-    let bytes = plexus_client::hex_decode(hex.trim()).unwrap();
-    PrivateKey::decode(commonware_codec::Copying(&bytes[..])).unwrap()
 }

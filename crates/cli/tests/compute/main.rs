@@ -28,9 +28,13 @@ mod disputes;
 mod escrow;
 mod models;
 mod restarts;
+mod storage;
 
-use plexus_client::{Client, dto::JobDto};
-use plexus_types::Address;
+use plexus_client::{
+    Client, TxBuilder,
+    dto::{JobDto, ReceiptStatus},
+};
+use plexus_types::{Address, Payload, PrivateKey};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
@@ -250,4 +254,31 @@ fn twenty_images(dir: &Path) -> PathBuf {
 
 fn job(client: &Client, id: &str) -> JobDto {
     client.job(id).unwrap()
+}
+
+/// Signs and finalizes `payload` from dev key `name`; returns the transaction hash.
+fn send(net: &Net, name: &str, payload: Payload) -> String {
+    let key = read_key(&net.home, name);
+    let status = net.client.status().unwrap();
+    let builder = TxBuilder {
+        key: &key,
+        chain_id: status.chain_id,
+        fee: status.fee_min.parse().unwrap(),
+    };
+    let nonce = net.client.account(&builder.sender()).unwrap().next_nonce;
+    let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
+    let done = net
+        .client
+        .wait_finalized(&hash, Duration::from_secs(120))
+        .unwrap();
+    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
+    hash
+}
+
+/// Key `name` from the devnet's keystore.
+fn read_key(home: &Path, name: &str) -> PrivateKey {
+    use commonware_codec::DecodeExt;
+    let hex = std::fs::read_to_string(home.join("keys").join(format!("{name}.key"))).unwrap();
+    let bytes = plexus_client::hex_decode(hex.trim()).unwrap();
+    PrivateKey::decode(commonware_codec::Copying(&bytes[..])).unwrap()
 }

@@ -266,7 +266,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-#[ignore = "needs the provider-storage branch"]
 fn end_to_end_private_round_trip() {
     const MARKER: &[u8] = b"PLEXUS-PLAINTEXT-MARKER-5b1e";
     let dir = tempdir("round-trip");

@@ -1,0 +1,263 @@
+//! The storage step's pure rules: what the agent does about its storage offer and about each
+//! shard it holds or is drawn for, from what the chain shows and what its disk holds. No I/O,
+//! no clock: the host (the parent module) reads the chain and the store, asks these rules and
+//! carries the answers out.
+//!
+//! A shard's slot matches on the chain's state as a string (`drawn`, `active`, and any state a
+//! later chain adds, such as `repairing`): a slot drawn to this provider and not `active` is
+//! one it must accept once the shard is on its disk; a slot that is no longer this provider's
+//! (its deal ended, or it was drawn to another) is deleted. Nothing is deleted on an answer the
+//! chain did not give (the node unreachable: the host then gives no [`SlotView`] at all), nor on
+//! the word of a node below the height at which this provider saw the slot drawn to it.
+
+use plexus_client::dto::StorageFileDto;
+use plexus_state::storage::ShardKey;
+
+/// The storage the operator wants to sell (`provider run --storage-bytes --storage-price`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferWanted {
+    pub capacity_bytes: u64,
+    /// Base units per GiB-epoch.
+    pub price_per_gib_epoch: u128,
+}
+
+/// The provider's storage offer as the chain holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferOnChain {
+    pub capacity_bytes: u64,
+    /// The bytes of the shards drawn to it: the chain refuses an offer below them.
+    pub used_bytes: u64,
+    pub price_per_gib_epoch: u128,
+}
+
+/// The `StorageOffer` to send, if the chain's differs from the operator's: none while nothing
+/// is offered and nothing wanted; never less capacity than the shards drawn to it use (a
+/// provider that sells less, or none, winds down to exactly what it holds).
+pub fn offer_to_send(wanted: OfferWanted, on_chain: Option<OfferOnChain>) -> Option<OfferWanted> {
+    let Some(current) = on_chain else {
+        return (wanted.capacity_bytes > 0).then_some(wanted);
+    };
+    let target = OfferWanted {
+        capacity_bytes: wanted.capacity_bytes.max(current.used_bytes),
+        price_per_gib_epoch: wanted.price_per_gib_epoch,
+    };
+    let same = target.capacity_bytes == current.capacity_bytes
+        && target.price_per_gib_epoch == current.price_per_gib_epoch;
+    (!same).then_some(target)
+}
+
+/// A shard's slot as the chain shows it to this provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotView {
+    /// No such slot on chain: the deal ended (or never was), or it has no such segment or slot.
+    Gone,
+    /// Drawn to another provider.
+    Other,
+    /// Drawn to this provider, in this state (`drawn`, `active`, ...).
+    Mine(String),
+}
+
+impl SlotView {
+    /// Whether the chain waits for this provider's accept of the slot.
+    pub fn awaits_accept(&self) -> bool {
+        matches!(self, SlotView::Mine(state) if state != "active")
+    }
+}
+
+/// Slot `slot` of segment `segment` of `file`, as the provider `me` sees it.
+pub fn slot_view(file: &StorageFileDto, segment: u32, slot: u16, me: &str) -> SlotView {
+    let shard = file
+        .segments
+        .get(segment as usize)
+        .and_then(|record| record.shards.get(usize::from(slot)));
+    match shard {
+        None => SlotView::Gone,
+        Some(shard) if shard.holder == me => SlotView::Mine(shard.state.as_str().to_string()),
+        Some(_) => SlotView::Other,
+    }
+}
+
+/// Whether `reader` repairs a shard of segment `segment` of `file`: for now, a holder of one of
+/// its slots whose state is not `active` (the chain's `repairing` state, when it lands). The
+/// state is matched as a string so a state the chain adds later needs no change here.
+pub fn is_repairer(file: &StorageFileDto, segment: u32, reader: &str) -> bool {
+    file.segments.get(segment as usize).is_some_and(|record| {
+        record
+            .shards
+            .iter()
+            .any(|shard| shard.holder == reader && shard.state.as_str() != "active")
+    })
+}
+
+/// One shard the step looks at this poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardSeen {
+    pub key: ShardKey,
+    /// The store holds it.
+    pub on_disk: bool,
+    pub slot: SlotView,
+    /// The height its accept was last sent at, if one was since the agent started.
+    pub accept_sent_height: Option<u64>,
+    /// The node is below the height at which it showed this provider the slot drawn to it
+    /// (`ShardStore::note_height`): its answer may predate the draw (a node catching up, or
+    /// another node than the one the upload was checked on), so it deletes nothing.
+    pub node_behind: bool,
+}
+
+/// What the host does about one shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardAction {
+    /// Send its `ShardAccept` and remember the height.
+    Accept(ShardKey),
+    /// Delete it from the store: the chain no longer draws it to this provider.
+    Delete(ShardKey),
+    /// Stop following it: accepted (or gone without a copy here).
+    Forget(ShardKey),
+}
+
+/// What to do about each shard seen at `height`; an accept still not on chain
+/// `resend_after_blocks` after it was sent is sent again.
+pub fn shard_actions(
+    height: u64,
+    resend_after_blocks: u64,
+    seen: &[ShardSeen],
+) -> Vec<ShardAction> {
+    let mut actions = Vec::new();
+    for shard in seen {
+        match &shard.slot {
+            SlotView::Gone | SlotView::Other if shard.node_behind => {}
+            SlotView::Gone | SlotView::Other => {
+                if shard.on_disk {
+                    actions.push(ShardAction::Delete(shard.key));
+                }
+                actions.push(ShardAction::Forget(shard.key));
+            }
+            slot if slot.awaits_accept() => {
+                let due = shard
+                    .accept_sent_height
+                    .is_none_or(|sent| height >= sent.saturating_add(resend_after_blocks));
+                if shard.on_disk && due {
+                    actions.push(ShardAction::Accept(shard.key));
+                }
+            }
+            SlotView::Mine(_) => actions.push(ShardAction::Forget(shard.key)),
+        }
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plexus_types::Digest;
+
+    const WANTED: OfferWanted = OfferWanted {
+        capacity_bytes: 1_000,
+        price_per_gib_epoch: 5,
+    };
+
+    #[test]
+    fn the_offer_is_sent_when_it_differs_and_never_below_what_is_used() {
+        assert_eq!(offer_to_send(WANTED, None), Some(WANTED));
+        let none = OfferWanted {
+            capacity_bytes: 0,
+            ..WANTED
+        };
+        assert_eq!(offer_to_send(none, None), None);
+        let on_chain = OfferOnChain {
+            capacity_bytes: 1_000,
+            used_bytes: 300,
+            price_per_gib_epoch: 5,
+        };
+        assert_eq!(offer_to_send(WANTED, Some(on_chain)), None);
+        let dearer = OfferWanted {
+            price_per_gib_epoch: 6,
+            ..WANTED
+        };
+        assert_eq!(offer_to_send(dearer, Some(on_chain)), Some(dearer));
+        // Selling none (or less than is held) winds down to what is held.
+        let wind_down = OfferWanted {
+            capacity_bytes: 300,
+            ..WANTED
+        };
+        assert_eq!(offer_to_send(none, Some(on_chain)), Some(wind_down));
+        let wound_down = OfferOnChain {
+            capacity_bytes: 300,
+            ..on_chain
+        };
+        assert_eq!(offer_to_send(none, Some(wound_down)), None);
+    }
+
+    fn seen(slot: SlotView, on_disk: bool, sent: Option<u64>) -> ShardSeen {
+        ShardSeen {
+            key: (Digest::from([1u8; 32]), 0, 2),
+            on_disk,
+            slot,
+            accept_sent_height: sent,
+            node_behind: false,
+        }
+    }
+
+    #[test]
+    fn a_drawn_shard_on_disk_is_accepted_and_sent_again_only_when_due() {
+        let key = seen(SlotView::Gone, false, None).key;
+        let drawn = SlotView::Mine("drawn".into());
+        let check = |shard: ShardSeen, expected: Vec<ShardAction>| {
+            assert_eq!(
+                shard_actions(100, 8, std::slice::from_ref(&shard)),
+                expected,
+                "{shard:?}"
+            );
+        };
+        check(
+            seen(drawn.clone(), true, None),
+            vec![ShardAction::Accept(key)],
+        );
+        check(seen(drawn.clone(), true, Some(95)), vec![]);
+        check(
+            seen(drawn.clone(), true, Some(92)),
+            vec![ShardAction::Accept(key)],
+        );
+        // Not uploaded yet: nothing to accept.
+        check(seen(drawn, false, None), vec![]);
+        // A state a later chain adds that is not `active` waits for the accept too.
+        check(
+            seen(SlotView::Mine("repairing".into()), true, None),
+            vec![ShardAction::Accept(key)],
+        );
+        check(
+            seen(SlotView::Mine("active".into()), true, Some(99)),
+            vec![ShardAction::Forget(key)],
+        );
+    }
+
+    #[test]
+    fn only_a_shard_the_chain_no_longer_draws_here_is_deleted() {
+        let key = seen(SlotView::Gone, false, None).key;
+        for slot in [SlotView::Gone, SlotView::Other] {
+            assert_eq!(
+                shard_actions(1, 8, &[seen(slot.clone(), true, Some(1))]),
+                vec![ShardAction::Delete(key), ShardAction::Forget(key)]
+            );
+            assert_eq!(
+                shard_actions(1, 8, &[seen(slot, false, None)]),
+                vec![ShardAction::Forget(key)]
+            );
+        }
+        // A node behind the draw this provider saw is not believed.
+        for slot in [SlotView::Gone, SlotView::Other] {
+            let behind = ShardSeen {
+                node_behind: true,
+                ..seen(slot, true, Some(1))
+            };
+            assert_eq!(shard_actions(1, 8, &[behind]), vec![]);
+        }
+        for state in ["drawn", "active", "repairing"] {
+            let actions = shard_actions(1, 8, &[seen(SlotView::Mine(state.into()), true, None)]);
+            assert!(
+                !actions.contains(&ShardAction::Delete(key)),
+                "{state}: {actions:?}"
+            );
+        }
+    }
+}
