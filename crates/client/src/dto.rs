@@ -8,10 +8,13 @@ pub mod storage;
 pub mod values;
 
 pub use states::{
-    AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus,
-    ShardState, Turn, TxState, UnknownState,
+    AuditClass, AuditKind, AuditStage, ChallengeOutcome, DisputeEnd, DisputePhase, JobStatus,
+    ReceiptStatus, ShardState, Turn, TxState, UnknownState,
 };
-pub use storage::{SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto, StorageOfferDto};
+pub use storage::{
+    ChallengeDto, HolderShardDto, SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto,
+    StorageOfferDto,
+};
 pub use values::{BaseUnits, HexContentHash, HexDigest, ValueError};
 
 use serde::{Deserialize, Serialize};
@@ -87,10 +90,12 @@ pub struct TxDto {
     /// `provider_heartbeat`, `provider_deregister`, `job_post`, `job_commit`, `job_cancel`,
     /// `verifier_register`, `verifier_deregister`, `audit_commit`, `audit_reveal`,
     /// `audit_decline`, `dispute_open`, `dispute_move`, `dispute_settle`, `storage_offer`,
-    /// `deal_post`, `shard_accept`, `deal_extend` or `deal_end`.
+    /// `deal_post`, `shard_accept`, `deal_extend`, `deal_end`, `storage_proof` or
+    /// `fault_declare`.
     pub kind: String,
     /// Recipient (transfer), validator (delegate, undelegate), job id (the job, audit and
-    /// dispute kinds) or deal id (shard_accept, deal_extend, deal_end).
+    /// dispute kinds) or deal id (shard_accept, deal_extend, deal_end, storage_proof,
+    /// fault_declare).
     pub target: Option<String>,
     /// What it moves: a transfer's or bond's amount, a job's or deal's escrow.
     pub amount: String,
@@ -167,6 +172,10 @@ pub struct EmissionDto {
     pub providers: String,
     /// To verifiers, by audits passed and disputes won in the epoch.
     pub verifiers: String,
+    /// To storage holders, by the byte-epochs they proved in the epoch ("0" from nodes that
+    /// predate it).
+    #[serde(default)]
+    pub storage: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -33,6 +33,7 @@ use utoipa::OpenApi;
         get_storage_file,
         get_storage_files,
         get_storage_providers,
+        get_holder_shards,
         get_status,
         get_snapshot,
         post_faucet,
