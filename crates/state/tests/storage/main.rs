@@ -3,11 +3,13 @@
 //! end, with exact balances; every refusal a receipt with its reason and nothing lost; and a
 //! property test that random storage traffic conserves the supply and replays to one root.
 //! `proofs.rs`: challenges, proofs, misses, faults, losses and repairs, with real segments coded
-//! by `plexus_storage::coding` and proofs made by `plexus_storage::proof::prove`.
+//! by `plexus_storage::coding` and proofs made by `plexus_storage::proof::prove`;
+//! `properties.rs`: the conservation property test over random storage traffic.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod proofs;
+mod properties;
 
 use common::{address, run, tx};
 use commonware_codec::{DecodeExt, Encode};
@@ -20,7 +22,6 @@ use plexus_types::deal::{DealSegment, PRICE_UNIT_BYTES};
 use plexus_types::job::ResourceProfile;
 use plexus_types::{Address, Amount, ContentHash, Digest, PLX, Payload, Reason, SignedTransaction};
 use plexus_types::{Status, hash};
-use proptest::prelude::*;
 use std::collections::BTreeSet;
 
 const CHAIN: u64 = 15;
@@ -614,145 +615,4 @@ fn deals_survive_a_snapshot_and_are_in_the_state_root() {
     let mut other = chain.state.clone();
     other.deals.get_mut(&id).unwrap().public = true;
     assert_ne!(other.root(), chain.state.root());
-}
-
-/// One random storage transaction, as an index into the chain's keys, deals and shards.
-#[derive(Clone, Debug)]
-enum Op {
-    Offer {
-        from: u64,
-        capacity_mib: u64,
-        price: u64,
-    },
-    Post {
-        from: u64,
-        segments: u8,
-        shard_kib: u64,
-        cap: u64,
-        epochs: u64,
-    },
-    Accept {
-        deal: usize,
-        pick: usize,
-    },
-    Extend {
-        deal: usize,
-        epochs: u64,
-    },
-    End {
-        deal: usize,
-    },
-    Idle,
-}
-
-fn arb_op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        (1..=7u64, 0..64u64, 0..8u64).prop_map(|(from, capacity_mib, price)| Op::Offer {
-            from,
-            capacity_mib,
-            price
-        }),
-        (1..=9u64, 1..4u8, 1..4096u64, 0..10u64, 1..4u64).prop_map(
-            |(from, segments, shard_kib, cap, epochs)| Op::Post {
-                from,
-                segments,
-                shard_kib,
-                cap: cap * PLX as u64,
-                epochs
-            }
-        ),
-        (0..8usize, 0..64usize).prop_map(|(deal, pick)| Op::Accept { deal, pick }),
-        (0..8usize, 0..3u64).prop_map(|(deal, epochs)| Op::Extend { deal, epochs }),
-        (0..8usize).prop_map(|deal| Op::End { deal }),
-        Just(Op::Idle),
-    ]
-}
-
-/// The transaction `op` stands for in `chain` (deals named by their order of posting).
-fn op_tx(chain: &mut Chain, deals: &mut Vec<(Digest, u64)>, op: Op) -> Option<SignedTransaction> {
-    let deal = |deals: &Vec<(Digest, u64)>, i: usize| deals.get(i % deals.len().max(1)).copied();
-    Some(match op {
-        Op::Offer {
-            from,
-            capacity_mib,
-            price,
-        } => chain.tx(from, offer(capacity_mib << 20, u128::from(price) * PLX / 4)),
-        Op::Post {
-            from,
-            segments,
-            shard_kib,
-            cap,
-            epochs,
-        } => {
-            let segments = (0..segments)
-                .map(|i| segment(&[i], shard_kib << 10))
-                .collect();
-            let tx = chain.tx(from, post(segments, u128::from(cap), epochs));
-            deals.push((tx.hash(), from));
-            tx
-        }
-        Op::Accept { deal: i, pick } => {
-            let (id, _) = deal(deals, i)?;
-            let waiting = chain
-                .state
-                .deals
-                .get(&id)
-                .map(|_| drawn(&chain.state, id))?;
-            let (segment, slot, holder) = waiting.get(pick % waiting.len().max(1))?.clone();
-            chain.tx(key_of(&holder), accept(id, segment, slot))
-        }
-        Op::Extend { deal: i, epochs } => {
-            let (id, owner) = deal(deals, i)?;
-            chain.tx(owner, Payload::DealExtend { deal: id, epochs })
-        }
-        Op::End { deal: i } => {
-            let (id, owner) = deal(deals, i)?;
-            chain.tx(owner, Payload::DealEnd { deal: id })
-        }
-        Op::Idle => return None,
-    })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
-
-    /// Random offers, deals, accepts, extensions and ends over several epochs: every block
-    /// keeps `recount == total == minted - burned` (checked by `Chain::block`), escrows never
-    /// pay out more than they took, and a replica applying the same blocks reaches the same
-    /// state and root.
-    #[test]
-    fn storage_traffic_conserves_the_supply(
-        blocks in prop::collection::vec(prop::collection::vec(arb_op(), 0..6), 1..40)
-    ) {
-        let mut chain = Chain::new();
-        chain.providers(1..=7, PLX / 2);
-        let mut replica = chain.state.clone();
-        let mut deals = Vec::new();
-        for ops in blocks {
-            let txs: Vec<_> = ops
-                .into_iter()
-                .filter_map(|op| op_tx(&mut chain, &mut deals, op))
-                .collect();
-            let statuses = chain.block(txs.clone());
-            // Rejected transactions left their nonces unused.
-            for (tx, status) in txs.iter().zip(&statuses) {
-                if matches!(status, Status::Rejected(_)) {
-                    chain.nonces[key_of(&tx.tx.sender) as usize] -= 1;
-                }
-            }
-            let block_txs = txs;
-            common::run(&mut replica, block_txs);
-            prop_assert_eq!(replica.root(), chain.state.root());
-            for deal in chain.state.deals.values() {
-                for segment in &deal.segments {
-                    let holders: BTreeSet<_> = segment.shards.iter().map(|s| &s.holder).collect();
-                    prop_assert_eq!(holders.len(), segment.shards.len());
-                }
-            }
-            for provider in chain.state.providers.values() {
-                prop_assert!(provider.bond_locked <= provider.bond);
-            }
-        }
-        prop_assert_eq!(&replica, &chain.state);
-    }
 }
