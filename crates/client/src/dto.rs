@@ -13,7 +13,7 @@ pub use states::{
 };
 pub use storage::{
     ChallengeDto, HolderShardDto, SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto,
-    StorageOfferDto,
+    StorageOfferDto, StorageStatsDto,
 };
 pub use values::{BaseUnits, HexContentHash, HexDigest, ValueError};
 
@@ -129,6 +129,9 @@ pub struct BlockEventDto {
     pub timestamp: u64,
     pub state_root: String,
     pub txs: usize,
+    /// The storage market's totals after this block (zeros from nodes that predate them).
+    #[serde(default)]
+    pub storage: StorageStatsDto,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -314,7 +314,7 @@ mod tests {
             proofs_missed: 2,
             proofs_wrong: 1,
             shards_lost: 1,
-            repairs_done: 0,
+            ..Default::default()
         };
         metrics.storage.follow(&stats);
         stats.proofs_passed = 7;

@@ -656,6 +656,7 @@ async fn finalize_loop(
             timestamp: header.timestamp_ms,
             state_root: digest_hex(&header.state_root),
             txs: executed.block.txs.len(),
+            storage: crate::api::storage_stats_dto(&executed.state.storage_stats),
         });
     }
     Ok(())

@@ -167,3 +167,20 @@ pub struct StorageOfferDto {
     /// Heard from recently and not deregistering: it may be drawn.
     pub active: bool,
 }
+
+/// The storage market's totals since genesis at a finalized block (`State::storage_stats`), as
+/// each block event carries them: a subscriber diffs two events for what one block did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(default)]
+pub struct StorageStatsDto {
+    pub deals_posted: u64,
+    pub challenges_opened: u64,
+    pub proofs_passed: u64,
+    /// Challenges whose window closed unproven (not the excused ones).
+    pub proofs_missed: u64,
+    /// Proofs that did not reach the commitment (each slashed a shard's collateral).
+    pub proofs_wrong: u64,
+    pub shards_lost: u64,
+    /// Repairs accepted by their repairer.
+    pub repairs_done: u64,
+}

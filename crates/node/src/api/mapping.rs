@@ -443,6 +443,19 @@ pub fn shard_dto(index: u16, shard: &plexus_state::storage::Shard) -> ShardDto {
     }
 }
 
+/// The JSON form of the storage market's totals.
+pub fn storage_stats_dto(stats: &plexus_state::storage::StorageStats) -> StorageStatsDto {
+    StorageStatsDto {
+        deals_posted: stats.deals_posted,
+        challenges_opened: stats.challenges_opened,
+        proofs_passed: stats.proofs_passed,
+        proofs_missed: stats.proofs_missed,
+        proofs_wrong: stats.proofs_wrong,
+        shards_lost: stats.shards_lost,
+        repairs_done: stats.repairs_done,
+    }
+}
+
 /// The JSON form of a shard's challenge.
 fn challenge_dto(challenge: &plexus_state::storage::Challenge) -> ChallengeDto {
     use plexus_state::storage::ChallengeOutcome as Outcome;

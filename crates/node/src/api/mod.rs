@@ -23,7 +23,7 @@ mod txs;
 
 pub use mapping::{
     block_dto, job_dto, provider_dto, shard_dto, storage_file_dto, storage_file_summary_dto,
-    storage_offer_dto, verifier_dto,
+    storage_offer_dto, storage_stats_dto, verifier_dto,
 };
 pub use market::{JobsQuery, list_jobs};
 pub use openapi::openapi;

@@ -815,3 +815,27 @@ fn a_holders_shards_as_json_with_their_open_challenge() {
     // An address holding nothing has an empty list.
     assert!(holder_shards(&state, &address(STORAGE_OWNERS[0])).is_empty());
 }
+
+/// A block event carries the storage totals; an event from a node that predates them reads as
+/// zeros.
+#[test]
+fn block_events_carry_the_storage_totals() {
+    let stats = plexus_state::storage::StorageStats {
+        deals_posted: 2,
+        challenges_opened: 9,
+        proofs_passed: 7,
+        proofs_missed: 1,
+        proofs_wrong: 0,
+        shards_lost: 1,
+        repairs_done: 1,
+    };
+    let dto = storage_stats_dto(&stats);
+    let json = serde_json::to_value(&dto).unwrap();
+    assert_eq!(json["challenges_opened"], 9);
+    assert_eq!(json["repairs_done"], 1);
+    let old: BlockEventDto = serde_json::from_str(
+        r#"{"height": 3, "hash": "00", "timestamp": 1, "state_root": "00", "txs": 0}"#,
+    )
+    .unwrap();
+    assert_eq!(old.storage, StorageStatsDto::default());
+}

@@ -134,6 +134,7 @@ pub(crate) fn open_due(state: &mut State, height: u64, seed: &Digest) {
                 .storage_index
                 .proof_dues
                 .insert((challenge.due_height, key));
+            state.storage_stats.challenges_opened += 1;
         }
     }
 }

@@ -141,6 +141,7 @@ pub(crate) fn post(
         return Err(error.into());
     }
     state.storage_index.shards += shards;
+    state.storage_stats.deals_posted += 1;
     for (shard, shard_bytes, key) in reservations {
         holders::reserve(state, &shard, shard_bytes);
         if let ShardState::Drawn { accept_due, .. } = shard.state {

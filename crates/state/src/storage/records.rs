@@ -254,6 +254,10 @@ impl StorageIndex {
 /// chain-wide values; the node's Prometheus counters follow them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StorageStats {
+    /// Deals posted.
+    pub deals_posted: u64,
+    /// Challenges opened.
+    pub challenges_opened: u64,
     /// Challenges proven.
     pub proofs_passed: u64,
     /// Challenges missed (not the excused ones).
@@ -267,6 +271,8 @@ pub struct StorageStats {
 }
 
 fixed_record!(StorageStats {
+    deals_posted: u64,
+    challenges_opened: u64,
     proofs_passed: u64,
     proofs_missed: u64,
     proofs_wrong: u64,

@@ -70,6 +70,8 @@ fn every_active_shard_is_challenged_once_an_epoch_and_proofs_are_checked() {
         assert_eq!(challenge.due_height, challenge.opened_height + PROOF_WINDOW);
         assert!(challenge.chunk < chunks);
     }
+    assert_eq!(chain.state.storage_stats.challenges_opened, 4);
+    assert_eq!(chain.state.storage_stats.deals_posted, 1);
     // Epoch 1: refusals, each with its reason, then the proof.
     until_challenged(&mut chain, id, &coded, 0);
     let record = shard(&chain, id, 0);
