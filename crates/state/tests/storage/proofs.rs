@@ -434,3 +434,65 @@ fn the_storage_share_of_the_emission_goes_to_proven_bytes() {
         0
     );
 }
+
+/// Two holders of one segment stop proving: both shards are lost and each draws its own
+/// repairer among the providers holding nothing of the segment; the state with its challenges,
+/// faults and repairs survives a snapshot with its root.
+#[test]
+fn shards_of_one_segment_lost_together_are_repaired_independently() {
+    let (mut chain, id, coded) = stored(7, 8);
+    let lazy = [shard(&chain, id, 0).holder, shard(&chain, id, 3).holder];
+    let faulty = shard(&chain, id, 1).holder;
+    let fault = key_of(&faulty);
+    let silent = [lazy[0].clone(), lazy[1].clone(), faulty];
+    chain.ok(
+        fault,
+        Payload::FaultDeclare {
+            deal: id,
+            segment: 0,
+            shard: 1,
+        },
+    );
+    while [0, 3]
+        .iter()
+        .any(|slot| lazy.contains(&shard(&chain, id, *slot).holder))
+    {
+        let height = chain.state.height + 1;
+        chain.prove_until(height, id, &coded, &silent);
+        assert!(height < 5 * EPOCH, "never lost");
+    }
+    let holders: Vec<Address> = chain.state.deals[&id].segments[0]
+        .shards
+        .iter()
+        .map(|s| s.holder.clone())
+        .collect();
+    let distinct: BTreeSet<&Address> = holders.iter().collect();
+    assert_eq!(distinct.len(), 4);
+    for slot in [0u16, 3] {
+        let repairing = shard(&chain, id, slot);
+        assert!(
+            matches!(repairing.state, ShardState::Repairing { .. }),
+            "{repairing:?}"
+        );
+        assert!(!lazy.contains(&repairing.holder));
+    }
+    assert_eq!(chain.state.storage_stats.shards_lost, 2);
+    // The faulty holder was excused, not burned, and is still the holder.
+    let excused = shard(&chain, id, 1);
+    assert_eq!(excused.holder, silent[2]);
+    assert!(excused.fault_epoch.is_some());
+    let decoded = State::decode(chain.state.encode()).unwrap();
+    assert_eq!(decoded, chain.state);
+    assert_eq!(decoded.root(), chain.state.root());
+    // Both repairers accept in one block, each paid its own fee.
+    let txs = [0u16, 3]
+        .iter()
+        .map(|slot| {
+            let from = key_of(&shard(&chain, id, *slot).holder);
+            chain.tx(from, accept(id, 0, *slot))
+        })
+        .collect();
+    assert!(chain.block(txs).iter().all(|s| *s == Status::Success));
+    assert_eq!(chain.state.storage_stats.repairs_done, 2);
+    assert!(chain.state.deals[&id].is_active());
+}
