@@ -68,12 +68,16 @@ pub fn opening_heights(
 /// The most shards the schedule challenges in an epoch.
 pub(crate) fn capacity(state: &State) -> u64 {
     let params = &state.params;
-    let blocks = opening_heights(
+    let opening = opening_heights(
         params.epoch_length_blocks,
         params.storage.proof_window_blocks,
         0,
-    )
-    .count() as u64;
+    );
+    let blocks = if opening.is_empty() {
+        0
+    } else {
+        opening.end() - opening.start() + 1
+    };
     blocks.saturating_mul(u64::from(params.storage.challenges_per_block_max))
 }
 

@@ -496,3 +496,35 @@ fn shards_of_one_segment_lost_together_are_repaired_independently() {
     assert_eq!(chain.state.storage_stats.repairs_done, 2);
     assert!(chain.state.deals[&id].is_active());
 }
+
+/// The schedule must fit: at one challenge a block and `EPOCH - PROOF_WINDOW` opening blocks,
+/// the chain holds at most 7 shards, so a second deal of four is refused before its fee, and
+/// the first's four shards open one a block.
+#[test]
+fn a_deal_past_the_challenge_capacity_is_refused_and_openings_spread() {
+    let mut params = params();
+    params.storage.challenges_per_block_max = 1;
+    let mut chain = Chain {
+        state: common::genesis(CHAIN, params, 1),
+        nonces: [0; 10],
+    };
+    chain.providers(1..=5, PRICE);
+    let (segment, shards) = coded(3, 8_000);
+    let id = chain.ok(OWNER, post(vec![segment.clone()], 4 * PLX, 2));
+    chain.accept_all(id);
+    let before = chain.state.account(&address(OWNER));
+    let (_, status) = chain.one(OWNER, post(vec![segment], 4 * PLX, 2));
+    assert_eq!(status, Status::Rejected(Reason::StorageFull));
+    assert_eq!(
+        chain.state.account(&address(OWNER)),
+        before,
+        "not even the fee"
+    );
+    chain.prove_until(EPOCH - 1, id, &[shards], &[]);
+    let mut opened: Vec<u64> = (0..4)
+        .map(|slot| shard(&chain, id, slot).challenge.unwrap().opened_height)
+        .collect();
+    opened.sort();
+    opened.dedup();
+    assert_eq!(opened.len(), 4, "one a block: {opened:?}");
+}
