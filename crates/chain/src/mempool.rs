@@ -135,7 +135,9 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::StorageOffer { .. }
         | Payload::ShardAccept { .. }
         | Payload::DealExtend { .. }
-        | Payload::DealEnd { .. } => 0,
+        | Payload::DealEnd { .. }
+        | Payload::StorageProof { .. }
+        | Payload::FaultDeclare { .. } => 0,
     }
 }
 

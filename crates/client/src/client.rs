@@ -441,6 +441,16 @@ impl Client {
         self.get("/v1/storage/providers")
     }
 
+    /// Every shard drawn to or held by `holder` (drawn, active, faulty or repairing), with its
+    /// commitment and latest challenge: what a provider's agent polls to accept, prove and
+    /// repair.
+    pub fn holder_shards(
+        &self,
+        holder: impl std::fmt::Display,
+    ) -> Result<Vec<HolderShardDto>, ClientError> {
+        self.get(&format!("/v1/storage/holders/{holder}/shards"))
+    }
+
     /// Registered verifiers.
     pub fn verifiers(&self) -> Result<Vec<crate::dto::VerifierDto>, ClientError> {
         self.get("/v1/verifiers")

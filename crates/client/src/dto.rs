@@ -12,10 +12,13 @@ pub mod values;
 
 pub use shards::ShardStoredDto;
 pub use states::{
-    AuditClass, AuditKind, AuditStage, DisputeEnd, DisputePhase, JobStatus, ReceiptStatus,
-    ShardState, Turn, TxState, UnknownState,
+    AuditClass, AuditKind, AuditStage, ChallengeOutcome, DisputeEnd, DisputePhase, JobStatus,
+    ReceiptStatus, ShardState, Turn, TxState, UnknownState,
 };
-pub use storage::{SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto, StorageOfferDto};
+pub use storage::{
+    ChallengeDto, HolderShardDto, SegmentDto, ShardDto, StorageFileDto, StorageFileSummaryDto,
+    StorageOfferDto, StorageStatsDto,
+};
 pub use storage_params::StorageParamsDto;
 pub use values::{BaseUnits, HexContentHash, HexDigest, ValueError};
 
@@ -92,10 +95,12 @@ pub struct TxDto {
     /// `provider_heartbeat`, `provider_deregister`, `job_post`, `job_commit`, `job_cancel`,
     /// `verifier_register`, `verifier_deregister`, `audit_commit`, `audit_reveal`,
     /// `audit_decline`, `dispute_open`, `dispute_move`, `dispute_settle`, `storage_offer`,
-    /// `deal_post`, `shard_accept`, `deal_extend` or `deal_end`.
+    /// `deal_post`, `shard_accept`, `deal_extend`, `deal_end`, `storage_proof` or
+    /// `fault_declare`.
     pub kind: String,
     /// Recipient (transfer), validator (delegate, undelegate), job id (the job, audit and
-    /// dispute kinds) or deal id (shard_accept, deal_extend, deal_end).
+    /// dispute kinds) or deal id (shard_accept, deal_extend, deal_end, storage_proof,
+    /// fault_declare).
     pub target: Option<String>,
     /// What it moves: a transfer's or bond's amount, a job's or deal's escrow.
     pub amount: String,
@@ -129,6 +134,9 @@ pub struct BlockEventDto {
     pub timestamp: u64,
     pub state_root: String,
     pub txs: usize,
+    /// The storage market's totals after this block (zeros from nodes that predate them).
+    #[serde(default)]
+    pub storage: StorageStatsDto,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -172,6 +180,10 @@ pub struct EmissionDto {
     pub providers: String,
     /// To verifiers, by audits passed and disputes won in the epoch.
     pub verifiers: String,
+    /// To storage holders, by the byte-epochs they proved in the epoch ("0" from nodes that
+    /// predate it).
+    #[serde(default)]
+    pub storage: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -83,6 +83,7 @@ pub struct StorageFile {
     pub collateral_epochs: u32,
     pub collateral_min_per_shard: String,
     pub challenges_per_block_max: u32,
+    pub emission_bps: u32,
 }
 
 impl Default for StorageFile {
@@ -108,6 +109,7 @@ impl StorageFile {
             collateral_epochs: p.collateral_epochs,
             collateral_min_per_shard: p.collateral_min_per_shard.to_string(),
             challenges_per_block_max: p.challenges_per_block_max,
+            emission_bps: p.emission_bps,
         }
     }
 
@@ -129,6 +131,7 @@ impl StorageFile {
                 &self.collateral_min_per_shard,
             )?,
             challenges_per_block_max: self.challenges_per_block_max,
+            emission_bps: self.emission_bps,
         };
         params.check().map_err(|message| GenesisFileError::Field {
             field: "params.storage".into(),

@@ -27,6 +27,69 @@ pub struct Metrics {
     pub txs_accepted: Counter,
     pub txs_rejected: Family<ReasonLabel, Counter>,
     pub txs_finalized: Counter,
+    /// The storage challenges' totals on the finalized chain (`State::storage_stats`).
+    pub storage: StorageCounters,
+}
+
+/// Counters that follow `plexus_state::storage::StorageStats`: the chain's totals since genesis
+/// (a restarted node jumps to them at its first finalized block).
+#[derive(Clone, Default)]
+pub struct StorageCounters {
+    pub proofs_passed: Counter,
+    pub proofs_missed: Counter,
+    pub proofs_wrong: Counter,
+    pub shards_lost: Counter,
+    pub repairs_done: Counter,
+}
+
+impl StorageCounters {
+    fn register(&self, registry: &mut Registry) {
+        for (name, help, counter) in [
+            (
+                "storage_proofs_passed",
+                "Storage challenges proven",
+                &self.proofs_passed,
+            ),
+            (
+                "storage_proofs_missed",
+                "Storage challenges missed (not the excused ones)",
+                &self.proofs_missed,
+            ),
+            (
+                "storage_proofs_wrong",
+                "Storage proofs that did not reach the commitment (collateral slashed)",
+                &self.proofs_wrong,
+            ),
+            (
+                "storage_shards_lost",
+                "Storage shards declared lost",
+                &self.shards_lost,
+            ),
+            (
+                "storage_repairs_done",
+                "Storage repairs accepted",
+                &self.repairs_done,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+    }
+
+    /// Moves every counter up to the finalized chain's total.
+    pub fn follow(&self, stats: &plexus_state::storage::StorageStats) {
+        for (counter, total) in [
+            (&self.proofs_passed, stats.proofs_passed),
+            (&self.proofs_missed, stats.proofs_missed),
+            (&self.proofs_wrong, stats.proofs_wrong),
+            (&self.shards_lost, stats.shards_lost),
+            (&self.repairs_done, stats.repairs_done),
+        ] {
+            let now = counter.get();
+            if total > now {
+                counter.inc_by(total - now);
+            }
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -64,6 +127,8 @@ impl Default for Metrics {
             "Transactions in finalized blocks",
             txs_finalized.clone(),
         );
+        let storage = StorageCounters::default();
+        storage.register(&mut registry);
         Metrics {
             registry,
             height,
@@ -72,6 +137,7 @@ impl Default for Metrics {
             txs_accepted,
             txs_rejected,
             txs_finalized,
+            storage,
         }
     }
 }
@@ -237,5 +303,33 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(samples(&open), samples(&text));
+    }
+
+    /// The storage counters follow the chain's totals, never down, and are served.
+    #[test]
+    fn storage_counters_follow_the_chains_totals() {
+        let metrics = Metrics::default();
+        let mut stats = plexus_state::storage::StorageStats {
+            proofs_passed: 5,
+            proofs_missed: 2,
+            proofs_wrong: 1,
+            shards_lost: 1,
+            ..Default::default()
+        };
+        metrics.storage.follow(&stats);
+        stats.proofs_passed = 7;
+        stats.repairs_done = 1;
+        metrics.storage.follow(&stats);
+        metrics.storage.follow(&stats);
+        let text = metrics.render(Exposition::Prometheus);
+        for line in [
+            "plexus_storage_proofs_passed_total 7\n",
+            "plexus_storage_proofs_missed_total 2\n",
+            "plexus_storage_proofs_wrong_total 1\n",
+            "plexus_storage_shards_lost_total 1\n",
+            "plexus_storage_repairs_done_total 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

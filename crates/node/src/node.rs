@@ -646,6 +646,7 @@ async fn finalize_loop(
         metrics
             .txs_finalized
             .inc_by(executed.block.txs.len() as u64);
+        metrics.storage.follow(&executed.state.storage_stats);
         metrics
             .mempool_size
             .set(app.with_mempool(|m| m.len()) as i64);
@@ -655,6 +656,7 @@ async fn finalize_loop(
             timestamp: header.timestamp_ms,
             state_root: digest_hex(&header.state_root),
             txs: executed.block.txs.len(),
+            storage: crate::api::storage_stats_dto(&executed.state.storage_stats),
         });
     }
     Ok(())

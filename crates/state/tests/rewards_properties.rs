@@ -735,6 +735,7 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
         validators: 400 * PLX,
         providers: 400 * PLX,
         verifiers: 200 * PLX + 1,
+        storage: 0,
     };
     assert_eq!(expected.total(), EMISSION);
     assert_eq!(chain.state.emissions()[&0], expected);

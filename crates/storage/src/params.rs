@@ -15,6 +15,11 @@
 //!   `collateral_epochs >= miss_burn_multiple * misses_before_lost` so that the burns of every
 //!   miss before a shard is declared lost are always covered by what it locked.
 //!
+//! - Challenges: each epoch every active shard is challenged once, at most
+//!   `challenges_per_block_max` opening in a block, each answered within `proof_window_blocks`;
+//!   the holders share `emission_bps` (20%) of each epoch's emission by the byte-epochs they
+//!   proved.
+//!
 //! Integer only: amounts in base units, prices per byte-epoch.
 
 use crate::coding::Shape;
@@ -63,7 +68,16 @@ pub struct StorageParams {
     pub collateral_min_per_shard: Amount,
     /// The most challenges the chain opens in one block (and so the most proofs a block must
     /// verify for them, 32 in about 0.3 ms); the rest wait for the next block of the epoch.
+    /// With the proof window it bounds the shards the chain holds: every shard is challenged
+    /// once an epoch, in the epoch's first `epoch_length_blocks - proof_window_blocks` blocks,
+    /// so at most `challenges_per_block_max * (epoch_length_blocks - proof_window_blocks)`
+    /// shards; a deal past that is refused (`storage_full`).
     pub challenges_per_block_max: u32,
+    /// The storage share of each epoch's emission, in basis points (at most 10^4), paid to the
+    /// holders pro rata to the byte-epochs they proved in the epoch and taken before the
+    /// validators', providers' and verifiers' shares, which split the rest as before. Not
+    /// minted in an epoch nobody proved anything (the other shares then split the whole).
+    pub emission_bps: u32,
 }
 
 impl Default for StorageParams {
@@ -82,6 +96,7 @@ impl Default for StorageParams {
             collateral_epochs: 10,
             collateral_min_per_shard: plexus_types::PLX / 1_000,
             challenges_per_block_max: 32,
+            emission_bps: 2_000,
         }
     }
 }
@@ -129,6 +144,9 @@ impl StorageParams {
         if self.misses_before_lost == 0 || self.challenges_per_block_max == 0 {
             return Err("storage misses_before_lost and challenges_per_block_max must be positive");
         }
+        if self.emission_bps > 10_000 {
+            return Err("storage emission_bps must be at most 10^4");
+        }
         let burns = u64::from(self.miss_burn_multiple) * u64::from(self.misses_before_lost);
         if u64::from(self.collateral_epochs) < burns {
             return Err(
@@ -154,13 +172,14 @@ impl Write for StorageParams {
         self.collateral_epochs.write(buf);
         self.collateral_min_per_shard.write(buf);
         self.challenges_per_block_max.write(buf);
+        self.emission_bps.write(buf);
     }
 }
 
 impl EncodeSize for StorageParams {
     fn encode_size(&self) -> usize {
-        // Six u32 fields, six u64 fields and one amount, each of fixed width.
-        6 * u32::SIZE + 6 * u64::SIZE + u128::SIZE
+        // Seven u32 fields, six u64 fields and one amount, each of fixed width.
+        7 * u32::SIZE + 6 * u64::SIZE + u128::SIZE
     }
 }
 
@@ -182,6 +201,7 @@ impl Read for StorageParams {
             collateral_epochs: u32::read(buf)?,
             collateral_min_per_shard: u128::read(buf)?,
             challenges_per_block_max: u32::read(buf)?,
+            emission_bps: u32::read(buf)?,
         })
     }
 }
@@ -267,6 +287,10 @@ mod tests {
             },
             StorageParams {
                 collateral_epochs: 8,
+                ..base.clone()
+            },
+            StorageParams {
+                emission_bps: 10_001,
                 ..base.clone()
             },
         ] {

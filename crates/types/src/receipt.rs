@@ -67,11 +67,19 @@ pub enum Reason {
     NotDealOwner = 52,
     NotShardHolder = 53,
     ShardAlreadyAccepted = 54,
+    NoOpenChallenge = 55,
+    ProofWindowOver = 56,
+    AlreadyProven = 57,
+    MalformedStorageProof = 58,
+    ShardNotActive = 59,
+    ShardFaulty = 60,
+    ChallengeOpen = 61,
+    StorageFull = 62,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 54] = [
+    pub const ALL: [Reason; 62] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -126,6 +134,14 @@ impl Reason {
         Reason::NotDealOwner,
         Reason::NotShardHolder,
         Reason::ShardAlreadyAccepted,
+        Reason::NoOpenChallenge,
+        Reason::ProofWindowOver,
+        Reason::AlreadyProven,
+        Reason::MalformedStorageProof,
+        Reason::ShardNotActive,
+        Reason::ShardFaulty,
+        Reason::ChallengeOpen,
+        Reason::StorageFull,
     ];
 
     /// The stable snake_case code.
@@ -185,6 +201,14 @@ impl Reason {
             Reason::NotDealOwner => "not_deal_owner",
             Reason::NotShardHolder => "not_shard_holder",
             Reason::ShardAlreadyAccepted => "shard_already_accepted",
+            Reason::NoOpenChallenge => "no_open_challenge",
+            Reason::ProofWindowOver => "proof_window_over",
+            Reason::AlreadyProven => "already_proven",
+            Reason::MalformedStorageProof => "malformed_storage_proof",
+            Reason::ShardNotActive => "shard_not_active",
+            Reason::ShardFaulty => "shard_faulty",
+            Reason::ChallengeOpen => "challenge_open",
+            Reason::StorageFull => "storage_full",
         }
     }
 
@@ -277,6 +301,22 @@ impl Reason {
             Reason::NotDealOwner => "only the deal's owner may do that",
             Reason::NotShardHolder => "that shard of the deal is not drawn to the sender",
             Reason::ShardAlreadyAccepted => "that shard of the deal is already accepted",
+            Reason::NoOpenChallenge => {
+                "the shard has no challenge opened in that epoch (not active, or not challenged yet)"
+            }
+            Reason::ProofWindowOver => "the challenge's window is over (missed or excused)",
+            Reason::AlreadyProven => "that challenge of the shard is already proven",
+            Reason::MalformedStorageProof => {
+                "the proof is not shaped for the challenged chunk of that shard (chunk length, path length or leaf count)"
+            }
+            Reason::ShardNotActive => "the shard is drawn, being repaired or lost, not active",
+            Reason::ShardFaulty => "a fault is already declared for that shard; a proof ends it",
+            Reason::ChallengeOpen => {
+                "the shard's challenge is open: a fault must be declared before its challenge opens"
+            }
+            Reason::StorageFull => {
+                "the chain cannot challenge that many more shards each epoch (challenges_per_block_max)"
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 use crate::deal::{DEAL_SEGMENTS_MAX, DealSegment};
 use crate::job::{AuditClass, ENDPOINT_SIZE_MAX, ResourceProfile};
 use crate::limits::JOB_BLOBS_MAX;
+use crate::storage::ChunkProof;
 use crate::{Address, Amount, ContentHash, Digest, hash};
 use bytes::BufMut;
 use commonware_codec::Buf;
@@ -181,6 +182,25 @@ pub enum Payload {
     DealExtend { deal: Digest, epochs: u64 },
     /// The deal's owner ends it now: the escrow of the epochs not yet paid returns.
     DealEnd { deal: Digest },
+    /// The holder's answer to the open challenge of shard `shard` of segment `segment` of `deal`
+    /// in `epoch`: the challenged chunk with its paths to the segment's commitment (the chunk's
+    /// index is the challenge's, on chain). Verified in block execution; a proof that decodes and
+    /// is shaped for the shard but does not reach the commitment slashes the shard's collateral.
+    StorageProof {
+        deal: Digest,
+        segment: u32,
+        shard: u16,
+        epoch: u64,
+        proof: ChunkProof,
+    },
+    /// The holder declares shard `shard` of segment `segment` of `deal` faulty before its next
+    /// challenge opens: pay stops and missed challenges are excused (no burn) for at most
+    /// `fault_excuse_epochs_max` epochs; proving a later challenge ends the fault.
+    FaultDeclare {
+        deal: Digest,
+        segment: u32,
+        shard: u16,
+    },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -215,6 +235,8 @@ impl Payload {
     const TAG_SHARD_ACCEPT: u8 = 50;
     const TAG_DEAL_EXTEND: u8 = 51;
     const TAG_DEAL_END: u8 = 52;
+    const TAG_STORAGE_PROOF: u8 = 53;
+    const TAG_FAULT_DECLARE: u8 = 54;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -247,6 +269,8 @@ impl Payload {
             Payload::ShardAccept { .. } => "shard_accept",
             Payload::DealExtend { .. } => "deal_extend",
             Payload::DealEnd { .. } => "deal_end",
+            Payload::StorageProof { .. } => "storage_proof",
+            Payload::FaultDeclare { .. } => "fault_declare",
         }
     }
 }
@@ -283,6 +307,8 @@ impl Payload {
             Payload::ShardAccept { .. } => Self::TAG_SHARD_ACCEPT,
             Payload::DealExtend { .. } => Self::TAG_DEAL_EXTEND,
             Payload::DealEnd { .. } => Self::TAG_DEAL_END,
+            Payload::StorageProof { .. } => Self::TAG_STORAGE_PROOF,
+            Payload::FaultDeclare { .. } => Self::TAG_FAULT_DECLARE,
         }
     }
 
@@ -454,6 +480,28 @@ impl Payload {
                 epochs.write(buf);
             }
             Payload::DealEnd { deal } => deal.write(buf),
+            Payload::StorageProof {
+                deal,
+                segment,
+                shard,
+                epoch,
+                proof,
+            } => {
+                deal.write(buf);
+                segment.write(buf);
+                shard.write(buf);
+                epoch.write(buf);
+                proof.write(buf);
+            }
+            Payload::FaultDeclare {
+                deal,
+                segment,
+                shard,
+            } => {
+                deal.write(buf);
+                segment.write(buf);
+                shard.write(buf);
+            }
             _ => unreachable!("{} is not a storage payload", self.kind()),
         }
     }
@@ -490,7 +538,9 @@ impl Write for Payload {
             | Payload::DealPost { .. }
             | Payload::ShardAccept { .. }
             | Payload::DealExtend { .. }
-            | Payload::DealEnd { .. } => self.write_storage_fields(buf),
+            | Payload::DealEnd { .. }
+            | Payload::StorageProof { .. }
+            | Payload::FaultDeclare { .. } => self.write_storage_fields(buf),
             // The tag is the whole payload.
             Payload::ProviderHeartbeat
             | Payload::ProviderDeregister
@@ -550,7 +600,12 @@ impl EncodeSize for Payload {
             Payload::DealPost { segments, .. } => {
                 segments.encode_size() + 2 * u16::SIZE + Amount::SIZE + u64::SIZE + bool::SIZE
             }
-            Payload::ShardAccept { .. } => Digest::SIZE + u32::SIZE + u16::SIZE,
+            Payload::ShardAccept { .. } | Payload::FaultDeclare { .. } => {
+                Digest::SIZE + u32::SIZE + u16::SIZE
+            }
+            Payload::StorageProof { proof, .. } => {
+                Digest::SIZE + u32::SIZE + u16::SIZE + u64::SIZE + proof.encode_size()
+            }
             Payload::DealExtend { .. } => Digest::SIZE + u64::SIZE,
             Payload::DealEnd { .. } => Digest::SIZE,
         }
@@ -658,7 +713,7 @@ impl Read for Payload {
             Self::TAG_AUDIT_DECLINE => Payload::AuditDecline {
                 job: Digest::read(buf)?,
             },
-            Self::TAG_STORAGE_OFFER..=Self::TAG_DEAL_END => Self::read_storage(tag, buf)?,
+            Self::TAG_STORAGE_OFFER..=Self::TAG_FAULT_DECLARE => Self::read_storage(tag, buf)?,
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -691,6 +746,18 @@ impl Payload {
             },
             Self::TAG_DEAL_END => Payload::DealEnd {
                 deal: Digest::read(buf)?,
+            },
+            Self::TAG_STORAGE_PROOF => Payload::StorageProof {
+                deal: Digest::read(buf)?,
+                segment: u32::read(buf)?,
+                shard: u16::read(buf)?,
+                epoch: u64::read(buf)?,
+                proof: ChunkProof::read(buf)?,
+            },
+            Self::TAG_FAULT_DECLARE => Payload::FaultDeclare {
+                deal: Digest::read(buf)?,
+                segment: u32::read(buf)?,
+                shard: u16::read(buf)?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

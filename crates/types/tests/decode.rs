@@ -99,11 +99,13 @@ fn kind_index(payload: &Payload) -> usize {
         Payload::ShardAccept { .. } => 25,
         Payload::DealExtend { .. } => 26,
         Payload::DealEnd { .. } => 27,
+        Payload::StorageProof { .. } => 28,
+        Payload::FaultDeclare { .. } => 29,
     }
 }
 
 /// How many payload kinds there are (one more than the largest [`kind_index`]).
-const PAYLOAD_KINDS: usize = 28;
+const PAYLOAD_KINDS: usize = 30;
 
 fn commitment() -> Commitment {
     Commitment {
@@ -148,7 +150,8 @@ fn samples() -> Vec<Payload> {
     samples
 }
 
-/// Storage-market payloads: an offer, a deal of two segments, an accept, an extension, an end.
+/// Storage-market payloads: an offer, a deal of two segments, an accept, an extension, an end,
+/// a proof, a fault.
 fn storage_samples() -> Vec<Payload> {
     let deal = hash(&[b"deal"]);
     let segment = |label: &[u8]| DealSegment {
@@ -176,6 +179,25 @@ fn storage_samples() -> Vec<Payload> {
         },
         Payload::DealExtend { deal, epochs: 5 },
         Payload::DealEnd { deal },
+        Payload::StorageProof {
+            deal,
+            segment: 1,
+            shard: 3,
+            epoch: 12,
+            proof: plexus_types::storage::ChunkProof {
+                chunk: (0..100u8).collect(),
+                path: vec![[7u8; 32]; 3],
+                commitment_path: plexus_types::storage::CommitmentProof {
+                    leaf_count: 4,
+                    siblings: vec![ContentHash::of(b"left"), ContentHash::of(b"up")],
+                },
+            },
+        },
+        Payload::FaultDeclare {
+            deal,
+            segment: 0,
+            shard: 2,
+        },
     ]
 }
 

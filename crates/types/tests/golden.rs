@@ -4,7 +4,7 @@
 //! that is intended, regenerate with `PLEXUS_BLESS=1 cargo test -p plexus-types --test golden` and
 //! say why in the commit message.
 
-use commonware_codec::{Decode, DecodeExt, Encode};
+use commonware_codec::{Decode, DecodeExt, Encode, EncodeSize};
 use commonware_cryptography::Signer;
 use plexus_types::{
     Address, BLOCK_TXS_MAX, Block, ContentHash, Header, PLX, Payload, PrivateKey, Reason, Receipt,
@@ -483,6 +483,77 @@ fn storage_transactions_are_frozen() {
             tx
         );
     }
+}
+
+/// The storage proofs' transactions: a holder's proof of a challenged chunk (a short last
+/// chunk, three chaining values, two commitment siblings) and a declared fault.
+#[test]
+fn storage_proof_transactions_are_frozen() {
+    use plexus_types::storage::{ChunkProof, CommitmentProof};
+
+    let deal = hash(&[b"deal"]);
+    let payloads = [
+        Payload::StorageProof {
+            deal,
+            segment: 1,
+            shard: 3,
+            epoch: 42,
+            proof: ChunkProof {
+                chunk: (0..200u8).collect(),
+                path: vec![[5u8; 32], [6u8; 32], [7u8; 32]],
+                commitment_path: CommitmentProof {
+                    leaf_count: 4,
+                    siblings: vec![frozen(b"sibling-0"), frozen(b"sibling-1")],
+                },
+            },
+        },
+        Payload::FaultDeclare {
+            deal,
+            segment: 1,
+            shard: 3,
+        },
+    ];
+    for (nonce, payload) in payloads.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}
+
+/// The largest proof that decodes (`CHUNK_PROOF_SIZE_MAX`) fits a transaction.
+#[test]
+fn the_largest_storage_proof_fits_a_transaction() {
+    use plexus_types::TX_SIZE_MAX;
+    use plexus_types::storage::{
+        BLAKE3_PATH_MAX, CHUNK_BYTES, CHUNK_PROOF_SIZE_MAX, COMMITMENT_PATH_MAX, ChunkProof,
+        CommitmentProof,
+    };
+
+    let proof = ChunkProof {
+        chunk: vec![9; CHUNK_BYTES],
+        path: vec![[1u8; 32]; BLAKE3_PATH_MAX],
+        commitment_path: CommitmentProof {
+            leaf_count: u32::MAX,
+            siblings: vec![frozen(b"sibling"); COMMITMENT_PATH_MAX],
+        },
+    };
+    assert_eq!(proof.encode_size(), CHUNK_PROOF_SIZE_MAX);
+    let tx = signed(
+        u64::MAX,
+        Payload::StorageProof {
+            deal: hash(&[b"deal"]),
+            segment: u32::MAX,
+            shard: u16::MAX,
+            epoch: u64::MAX,
+            proof,
+        },
+    )
+    .encode();
+    assert!(tx.len() <= TX_SIZE_MAX, "{} bytes", tx.len());
+    assert!(SignedTransaction::decode_untrusted(&tx).is_ok());
 }
 
 /// A deal of `DEAL_SEGMENTS_MAX` segments fits `TX_SIZE_MAX`; one more segment, or none, does

@@ -325,6 +325,11 @@ mod tests {
                         drawn_height: Some(1),
                         accept_due_height: (*state == ShardState::Drawn).then_some(21),
                         active_since_height: None,
+                        last_proof_height: None,
+                        misses: 0,
+                        challenge: None,
+                        fault_epoch: None,
+                        repair_fee: None,
                     })
                     .collect(),
             }],

@@ -228,8 +228,32 @@ wire_enum! {
         /// Drawn to its holder, which must accept it by `accept_due_height` (else the slot is
         /// drawn again).
         Drawn = "drawn",
-        /// Accepted: the holder stores it and is paid for it every epoch.
+        /// Accepted: the holder stores it, answers a challenge every epoch and is paid for
+        /// each epoch it proved.
         Active = "active",
+        /// Active, with a fault declared by its holder: unpaid, its missed challenges excused
+        /// for at most `fault_excuse_epochs_max` epochs; a proof ends the fault.
+        Faulty = "faulty",
+        /// Declared lost; its holder is the repairer drawn to rebuild it, which must accept it
+        /// by `accept_due_height` (else it is drawn again).
+        Repairing = "repairing",
+        /// Declared lost with nobody to rebuild it yet; its holder is the lost holder (which
+        /// holds nothing now) and a repairer is drawn at `accept_due_height`.
+        Lost = "lost",
+    }
+}
+
+wire_enum! {
+    /// How a storage challenge ended, or that it waits for its proof.
+    pub enum ChallengeOutcome {
+        /// Waiting for the holder's proof until `due_height`.
+        Open = "open",
+        /// Proven: the epoch is paid.
+        Proven = "proven",
+        /// No valid proof in the window: unpaid, three times the pay burned.
+        Missed = "missed",
+        /// No proof, excused by a declared fault: unpaid, nothing burned.
+        Excused = "excused",
     }
 }
 

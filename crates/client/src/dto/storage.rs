@@ -2,7 +2,7 @@
 //! and a provider's storage offer. Prices are per GiB-epoch (2^30 bytes held for one chain
 //! epoch), in base units; sizes are bytes.
 
-use super::{BaseUnits, HexContentHash, HexDigest, ShardState};
+use super::{BaseUnits, ChallengeOutcome, HexContentHash, HexDigest, ShardState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -72,21 +72,76 @@ pub struct ShardDto {
     pub index: u16,
     #[schema(value_type = super::params::AddressParam)]
     pub holder: String,
-    /// `drawn` or `active`.
+    /// `drawn`, `active`, `faulty`, `repairing` or `lost`.
     pub state: ShardState,
     /// The holder's price when it was drawn: what it is paid per GiB-epoch.
     pub price_per_gib_epoch: BaseUnits,
-    /// The part of the holder's bond this shard locks.
+    /// The part of the holder's bond this shard locks (missed challenges burn part of it, a
+    /// wrong proof all of it; zero when lost).
     pub collateral: BaseUnits,
-    /// When it was drawn to its holder (drawn shards).
+    /// When it was drawn to its holder (drawn and repairing shards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drawn_height: Option<u64>,
-    /// The last height its holder may accept it at (drawn shards).
+    /// The last height its holder may accept it at (drawn and repairing shards), or when a
+    /// repairer is drawn again (lost shards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_due_height: Option<u64>,
-    /// When its holder accepted it (active shards).
+    /// When its holder accepted it (active and faulty shards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_since_height: Option<u64>,
+    /// The height of its holder's last valid proof (absent before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_proof_height: Option<u64>,
+    /// Challenges missed in a row (`misses_before_lost` of them declare it lost).
+    #[serde(default)]
+    pub misses: u32,
+    /// Its latest challenge (this epoch's, or an earlier one), if it was ever challenged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<ChallengeDto>,
+    /// The first epoch its declared fault excuses (faulty shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_epoch: Option<u64>,
+    /// What its repairer is paid out of the escrow on its accept (repairing and lost shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_fee: Option<BaseUnits>,
+}
+
+/// A shard's challenge of one epoch: the holder answers an open one with a `storage_proof` of
+/// chunk `chunk_index` (1 KiB chunks from 0) in blocks `opened_height + 1 ..= due_height`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ChallengeDto {
+    pub epoch: u64,
+    pub chunk_index: u64,
+    pub opened_height: u64,
+    /// The last height a proof may be included at.
+    pub due_height: u64,
+    pub outcome: ChallengeOutcome,
+    /// When it was proven (proven challenges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_height: Option<u64>,
+}
+
+/// A shard drawn to or held by a provider, with what its agent needs to store, prove or
+/// rebuild it: what `GET /v1/storage/holders/{address}/shards` lists (`index` is the shard's
+/// slot in its segment).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct HolderShardDto {
+    /// The deal's id.
+    pub deal: HexDigest,
+    /// The segment's place in the file, from 0.
+    pub segment: u32,
+    /// Data shards per segment (a repairer fetches any `k` shards to rebuild this one).
+    pub k: u16,
+    /// Shards per segment.
+    pub n: u16,
+    /// The segment's commitment: the BMT root over its shards' BLAKE3 digests.
+    pub commitment: HexContentHash,
+    /// The segment's length.
+    pub size_bytes: u64,
+    /// The shard's length.
+    pub shard_bytes: u64,
+    #[serde(flatten)]
+    pub shard: ShardDto,
 }
 
 /// A provider's storage offer at the last finalized height, with what its draws weigh.
@@ -111,4 +166,21 @@ pub struct StorageOfferDto {
     pub reputation: u32,
     /// Heard from recently and not deregistering: it may be drawn.
     pub active: bool,
+}
+
+/// The storage market's totals since genesis at a finalized block (`State::storage_stats`), as
+/// each block event carries them: a subscriber diffs two events for what one block did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(default)]
+pub struct StorageStatsDto {
+    pub deals_posted: u64,
+    pub challenges_opened: u64,
+    pub proofs_passed: u64,
+    /// Challenges whose window closed unproven (not the excused ones).
+    pub proofs_missed: u64,
+    /// Proofs that did not reach the commitment (each slashed a shard's collateral).
+    pub proofs_wrong: u64,
+    pub shards_lost: u64,
+    /// Repairs accepted by their repairer.
+    pub repairs_done: u64,
 }

@@ -208,6 +208,7 @@ pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<Statu
                 validators: e.validators.to_string(),
                 providers: e.providers.to_string(),
                 verifiers: e.verifiers.to_string(),
+                storage: e.storage.to_string(),
             })
             .collect(),
         audit_pool: s.audit_pool().to_string(),

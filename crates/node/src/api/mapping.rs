@@ -69,7 +69,9 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         ),
         Payload::ShardAccept { deal, .. }
         | Payload::DealExtend { deal, .. }
-        | Payload::DealEnd { deal } => (Some(digest_hex(deal)), 0),
+        | Payload::DealEnd { deal }
+        | Payload::StorageProof { deal, .. }
+        | Payload::FaultDeclare { deal, .. } => (Some(digest_hex(deal)), 0),
         Payload::StorageOffer { .. } => (None, 0),
         Payload::Evidence { .. }
         | Payload::Participation { .. }
@@ -383,20 +385,47 @@ pub fn job_dto(state: &LedgerState, id: &plexus_types::Digest, job: &plexus_stat
 }
 
 /// The JSON form of one shard in slot `index`.
-fn shard_dto(index: u16, shard: &plexus_state::storage::Shard) -> ShardDto {
+pub fn shard_dto(index: u16, shard: &plexus_state::storage::Shard) -> ShardDto {
     use plexus_state::storage::ShardState as State;
-    let (state, drawn_height, accept_due_height, active_since_height) = match shard.state {
-        State::Drawn {
-            drawn_height,
-            accept_due,
-        } => (
-            ShardState::Drawn,
-            Some(drawn_height),
-            Some(accept_due),
-            None,
-        ),
-        State::Active { since_height } => (ShardState::Active, None, None, Some(since_height)),
-    };
+    let (mut state, drawn_height, accept_due_height, active_since_height, repair_fee) =
+        match shard.state {
+            State::Drawn {
+                drawn_height,
+                accept_due,
+            } => (
+                ShardState::Drawn,
+                Some(drawn_height),
+                Some(accept_due),
+                None,
+                None,
+            ),
+            State::Active { since_height } => {
+                (ShardState::Active, None, None, Some(since_height), None)
+            }
+            State::Repairing {
+                drawn_height,
+                accept_due,
+                fee,
+            } => (
+                ShardState::Repairing,
+                Some(drawn_height),
+                Some(accept_due),
+                None,
+                Some(fee.into()),
+            ),
+            State::Lost {
+                retry_height, fee, ..
+            } => (
+                ShardState::Lost,
+                None,
+                Some(retry_height),
+                None,
+                Some(fee.into()),
+            ),
+        };
+    if state == ShardState::Active && shard.fault_epoch.is_some() {
+        state = ShardState::Faulty;
+    }
     ShardDto {
         index,
         holder: shard.holder.to_string(),
@@ -406,6 +435,43 @@ fn shard_dto(index: u16, shard: &plexus_state::storage::Shard) -> ShardDto {
         drawn_height,
         accept_due_height,
         active_since_height,
+        last_proof_height: (shard.last_proof_height > 0).then_some(shard.last_proof_height),
+        misses: shard.misses,
+        challenge: shard.challenge.as_ref().map(challenge_dto),
+        fault_epoch: shard.fault_epoch,
+        repair_fee,
+    }
+}
+
+/// The JSON form of the storage market's totals.
+pub fn storage_stats_dto(stats: &plexus_state::storage::StorageStats) -> StorageStatsDto {
+    StorageStatsDto {
+        deals_posted: stats.deals_posted,
+        challenges_opened: stats.challenges_opened,
+        proofs_passed: stats.proofs_passed,
+        proofs_missed: stats.proofs_missed,
+        proofs_wrong: stats.proofs_wrong,
+        shards_lost: stats.shards_lost,
+        repairs_done: stats.repairs_done,
+    }
+}
+
+/// The JSON form of a shard's challenge.
+fn challenge_dto(challenge: &plexus_state::storage::Challenge) -> ChallengeDto {
+    use plexus_state::storage::ChallengeOutcome as Outcome;
+    let (outcome, proven_height) = match challenge.outcome {
+        Outcome::Open => (ChallengeOutcome::Open, None),
+        Outcome::Proven { height } => (ChallengeOutcome::Proven, Some(height)),
+        Outcome::Missed => (ChallengeOutcome::Missed, None),
+        Outcome::Excused => (ChallengeOutcome::Excused, None),
+    };
+    ChallengeDto {
+        epoch: challenge.epoch,
+        chunk_index: challenge.chunk,
+        opened_height: challenge.opened_height,
+        due_height: challenge.due_height,
+        outcome,
+        proven_height,
     }
 }
 

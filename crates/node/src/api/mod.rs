@@ -22,8 +22,8 @@ mod tests;
 mod txs;
 
 pub use mapping::{
-    block_dto, job_dto, provider_dto, storage_file_dto, storage_file_summary_dto,
-    storage_offer_dto, verifier_dto,
+    block_dto, job_dto, provider_dto, shard_dto, storage_file_dto, storage_file_summary_dto,
+    storage_offer_dto, storage_stats_dto, verifier_dto,
 };
 pub use market::{JobsQuery, list_jobs};
 pub use openapi::openapi;
@@ -31,7 +31,9 @@ pub use paging::LIST_MAX;
 pub use state::{
     ApiState, FAUCET_AMOUNT_MAX, Faucet, REQUESTS_CONCURRENT_MAX, STREAMS_MAX, check_permits,
 };
-pub use storage::{StorageFilesQuery, list_storage_files, storage_file, storage_params};
+pub use storage::{
+    StorageFilesQuery, holder_shards, list_storage_files, storage_file, storage_params,
+};
 pub use txs::TX_BATCH_MAX;
 
 use crate::http::{method_not_allowed, not_found};
@@ -69,6 +71,10 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
         .route("/v1/storage/files/{id}", get(storage::get_storage_file))
         .route("/v1/storage/providers", get(storage::get_storage_providers))
         .route("/v1/storage/params", get(storage::get_storage_params))
+        .route(
+            "/v1/storage/holders/{address}/shards",
+            get(storage::get_holder_shards),
+        )
         .route("/v1/status", get(chain::get_status))
         .route("/v1/snapshot", get(chain::get_snapshot))
         .route("/v1/faucet", post(txs::post_faucet))

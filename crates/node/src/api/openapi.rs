@@ -34,6 +34,7 @@ use utoipa::OpenApi;
         get_storage_files,
         get_storage_providers,
         get_storage_params,
+        get_holder_shards,
         get_status,
         get_snapshot,
         post_faucet,

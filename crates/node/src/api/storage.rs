@@ -1,12 +1,13 @@
-//! Storage-market routes: stored files (one by id, or an owner's list) and providers' storage
-//! offers, all read from the last finalized state.
+//! Storage-market routes: stored files (one by id, or an owner's list), providers' storage
+//! offers, and the shards drawn to or held by one provider (what its agent polls to accept,
+//! prove and repair), all read from the last finalized state.
 
 use super::{
-    mapping::{storage_file_dto, storage_file_summary_dto, storage_offer_dto},
+    mapping::{shard_dto, storage_file_dto, storage_file_summary_dto, storage_offer_dto},
     paging::{ListLimitParam, list_limit},
     state::{ApiState, finalized_state},
 };
-use crate::http::{ApiError, ApiQuery, ApiResult, PathHash, parse_address};
+use crate::http::{ApiError, ApiQuery, ApiResult, PathAddress, PathHash, parse_address};
 use axum::{Json, extract::State, http::StatusCode};
 use plexus_client::dto::{
     params::{AddressParam, HashParam},
@@ -138,4 +139,52 @@ pub(super) async fn get_storage_params(
     State(state): State<ApiState>,
 ) -> ApiResult<StorageParamsDto> {
     Ok(Json(finalized_state(&state, storage_params)))
+}
+
+/// Every shard drawn to or held by `holder` in `state` (drawn, active, faulty or repairing; a
+/// lost shard's record names its lost holder but is no longer its), by deal id, segment and
+/// slot. A scan of every open deal.
+pub fn holder_shards(state: &LedgerState, holder: &plexus_types::Address) -> Vec<HolderShardDto> {
+    let mut found = Vec::new();
+    for (id, deal) in &state.deals {
+        let n = deal.segments.first().map_or(0, |segment| {
+            u16::try_from(segment.shards.len()).unwrap_or(u16::MAX)
+        });
+        for (index, segment) in deal.segments.iter().enumerate() {
+            for (slot, shard) in segment.shards.iter().enumerate() {
+                if shard.holder != *holder || !shard.reserves() {
+                    continue;
+                }
+                found.push(HolderShardDto {
+                    deal: id.into(),
+                    segment: u32::try_from(index).unwrap_or(u32::MAX),
+                    k: deal.k,
+                    n,
+                    commitment: segment.commitment.into(),
+                    size_bytes: segment.size_bytes,
+                    shard_bytes: segment.shard_bytes,
+                    shard: shard_dto(u16::try_from(slot).unwrap_or(u16::MAX), shard),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// The shards drawn to or held by one provider, with their state, the commitment their proofs
+/// reach, their accept due and their latest challenge (the open one is answered with a
+/// `storage_proof` of its chunk by its due height). Empty for an address that holds nothing.
+#[utoipa::path(get, path = "/v1/storage/holders/{address}/shards", params(("address" = AddressParam, Path)),
+    responses((status = 200, body = Vec<HolderShardDto>), (status = 400, description = "`invalid_address`", body = ErrorBody),
+              (status = 500, body = ErrorBody)))]
+pub(super) async fn get_holder_shards(
+    State(state): State<ApiState>,
+    PathAddress(address): PathAddress,
+) -> ApiResult<Vec<HolderShardDto>> {
+    // A scan of every open deal: off the async workers.
+    let executed = state.app.finalized();
+    let shards = tokio::task::spawn_blocking(move || holder_shards(&executed.state, &address))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(shards))
 }

@@ -158,7 +158,14 @@ fn the_document_lists_every_state_and_resolves_every_reference() {
         listed("Turn"),
         strings(&["defender", "challenger", "settle"])
     );
-    assert_eq!(listed("ShardState"), strings(&["drawn", "active"]));
+    assert_eq!(
+        listed("ShardState"),
+        strings(&["drawn", "active", "faulty", "repairing", "lost"])
+    );
+    assert_eq!(
+        listed("ChallengeOutcome"),
+        strings(&["open", "proven", "missed", "excused"])
+    );
     for name in [
         "AuditClass",
         "AuditKind",
@@ -201,6 +208,25 @@ fn the_document_lists_every_state_and_resolves_every_reference() {
     assert_eq!(names, ["owner", "limit"]);
     assert!(files["responses"]["400"].is_object());
     assert!(paths["/v1/storage/providers"]["get"]["responses"]["200"].is_object());
+    let holder = &paths["/v1/storage/holders/{address}/shards"]["get"];
+    assert_eq!(holder["parameters"][0]["name"], "address");
+    for status in ["200", "400", "429"] {
+        assert!(holder["responses"][status].is_object(), "holders {status}");
+    }
+    for field in [
+        "deal",
+        "segment",
+        "commitment",
+        "shard_bytes",
+        "state",
+        "challenge",
+    ] {
+        assert!(
+            schemas["HolderShardDto"]["properties"][field].is_object()
+                || schemas["HolderShardDto"]["allOf"].is_array(),
+            "HolderShardDto.{field}"
+        );
+    }
     for field in ["id", "module", "escrow", "status"] {
         assert!(
             schemas["JobDto"]["properties"][field].is_object(),
@@ -660,6 +686,25 @@ fn a_block_renders_every_storage_payload() {
             epochs: 2,
         },
         Payload::DealEnd { deal: first },
+        Payload::StorageProof {
+            deal: first,
+            segment: 0,
+            shard: 0,
+            epoch: 0,
+            proof: plexus_types::storage::ChunkProof {
+                chunk: vec![1; 8],
+                path: Vec::new(),
+                commitment_path: plexus_types::storage::CommitmentProof {
+                    leaf_count: 4,
+                    siblings: Vec::new(),
+                },
+            },
+        },
+        Payload::FaultDeclare {
+            deal: first,
+            segment: 0,
+            shard: 0,
+        },
     ];
     let txs: Vec<SignedTransaction> = payloads
         .into_iter()
@@ -704,7 +749,9 @@ fn a_block_renders_every_storage_payload() {
             ),
             ("shard_accept".into(), deal_id.clone(), "0".into()),
             ("deal_extend".into(), deal_id.clone(), "0".into()),
-            ("deal_end".into(), deal_id, "0".into()),
+            ("deal_end".into(), deal_id.clone(), "0".into()),
+            ("storage_proof".into(), deal_id.clone(), "0".into()),
+            ("fault_declare".into(), deal_id, "0".into()),
         ]
     );
 }
@@ -741,4 +788,88 @@ fn the_storage_parameters_are_served_with_the_epoch_length() {
     let route = &document["paths"]["/v1/storage/params"]["get"];
     assert!(route["responses"]["200"].is_object());
     assert!(document["components"]["schemas"]["StorageParamsDto"]["properties"]["k"].is_object());
+}
+
+/// A provider's shards: every shard drawn to it or held by it, with its segment's commitment
+/// and lengths, its accept due, and the challenge the chain opened for the accepted one.
+#[test]
+fn a_holders_shards_as_json_with_their_open_challenge() {
+    let (state, first, second) = storage_market();
+    let holder = state.deals[&first].segments[0].shards[0].holder.clone();
+    let shards = holder_shards(&state, &holder);
+    // One shard of each segment of each deal (distinct holders per segment, four providers).
+    assert_eq!(shards.len(), 3);
+    let deals: Vec<HexDigest> = shards.iter().map(|s| s.deal).collect();
+    assert_eq!(deals.iter().filter(|d| **d == HexDigest(first)).count(), 2);
+    assert_eq!(deals.iter().filter(|d| **d == HexDigest(second)).count(), 1);
+    let accepted = shards
+        .iter()
+        .find(|s| s.deal == HexDigest(first) && s.segment == 0)
+        .unwrap();
+    let record = &state.deals[&first].segments[0];
+    assert_eq!(accepted.shard.index, 0);
+    assert_eq!(accepted.shard.state, ShardState::Active);
+    assert_eq!((accepted.k, accepted.n), (2, 4));
+    assert_eq!(accepted.commitment, HexContentHash(record.commitment));
+    assert_eq!(accepted.shard_bytes, record.shard_bytes);
+    // Accepted at height 4: its challenge of epoch 0 opened at the end of that block.
+    let challenge = accepted.shard.challenge.as_ref().expect("challenged");
+    let window = state.params.storage.proof_window_blocks;
+    assert_eq!(
+        (
+            challenge.epoch,
+            challenge.opened_height,
+            challenge.due_height
+        ),
+        (0, 4, 4 + window)
+    );
+    assert_eq!(challenge.outcome, ChallengeOutcome::Open);
+    let chunks = plexus_storage::proof::chunk_count(record.shard_bytes);
+    assert!(challenge.chunk_index < chunks);
+    for waiting in shards.iter().filter(|s| s.shard.state == ShardState::Drawn) {
+        assert!(waiting.shard.accept_due_height.is_some());
+        assert!(waiting.shard.challenge.is_none());
+    }
+    // One flat object per shard; the client reads back what the node writes.
+    let json = serde_json::to_value(&shards).unwrap();
+    let one = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "active")
+        .unwrap();
+    assert_eq!(one["deal"], digest_hex(&first));
+    assert_eq!(one["index"], 0);
+    assert_eq!(one["challenge"]["outcome"], "open");
+    assert_eq!(one["challenge"]["due_height"], 4 + window);
+    assert_eq!(
+        serde_json::from_value::<Vec<HolderShardDto>>(json).unwrap(),
+        shards
+    );
+    // An address holding nothing has an empty list.
+    assert!(holder_shards(&state, &address(STORAGE_OWNERS[0])).is_empty());
+}
+
+/// A block event carries the storage totals; an event from a node that predates them reads as
+/// zeros.
+#[test]
+fn block_events_carry_the_storage_totals() {
+    let stats = plexus_state::storage::StorageStats {
+        deals_posted: 2,
+        challenges_opened: 9,
+        proofs_passed: 7,
+        proofs_missed: 1,
+        proofs_wrong: 0,
+        shards_lost: 1,
+        repairs_done: 1,
+    };
+    let dto = storage_stats_dto(&stats);
+    let json = serde_json::to_value(&dto).unwrap();
+    assert_eq!(json["challenges_opened"], 9);
+    assert_eq!(json["repairs_done"], 1);
+    let old: BlockEventDto = serde_json::from_str(
+        r#"{"height": 3, "hash": "00", "timestamp": 1, "state_root": "00", "txs": 0}"#,
+    )
+    .unwrap();
+    assert_eq!(old.storage, StorageStatsDto::default());
 }

@@ -393,6 +393,11 @@ mod tests {
                 drawn_height: None,
                 accept_due_height: None,
                 active_since_height: None,
+                last_proof_height: None,
+                misses: 0,
+                challenge: None,
+                fault_epoch: None,
+                repair_fee: None,
             })
             .collect();
         let file = StorageFileDto {

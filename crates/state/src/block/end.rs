@@ -9,7 +9,7 @@ use crate::ledger::state::State;
 use crate::market::index::take_due;
 use crate::market::{registry, settlement};
 use crate::staking::{bonds, reshare};
-use crate::storage::{deals, holders};
+use crate::storage::{challenges, deals, holders};
 use plexus_types::Digest;
 
 /// Runs the end of block `height` (whose beacon seed is `seed`), step by step.
@@ -24,6 +24,8 @@ pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
     release_providers(state, height);
     prune_jobs(state, height);
     redraw_shards(state, height, seed);
+    judge_proofs(state, height, seed);
+    open_challenges(state, height, seed);
     if (height + 1).is_multiple_of(state.params.epoch_length_blocks.max(1)) {
         end_epoch(state, height);
     }
@@ -103,12 +105,26 @@ fn redraw_shards(state: &mut State, height: u64, seed: &Digest) {
     holders::redraw_due(state, height, seed);
 }
 
-/// 11. At an epoch's last block: storage deals pay their holders for the epoch (and the deals
-///     whose last epoch it was end), the epoch's emission is paid, then the reshare concludes
-///     (the next committee takes over if a quorum dealt).
+/// 11. Storage challenges whose window closes at this block without a proof are judged: excused
+///     by a declared fault, or missed (burn; a shard lost draws its repairer from this block's
+///     seed).
+fn judge_proofs(state: &mut State, height: u64, seed: &Digest) {
+    challenges::judge_due(state, height, seed);
+}
+
+/// 12. This block's share of the epoch's storage challenges opens, with this block's seed.
+fn open_challenges(state: &mut State, height: u64, seed: &Digest) {
+    challenges::open_due(state, height, seed);
+}
+
+/// 13. At an epoch's last block: storage deals pay their holders for the epoch's proven shards
+///     (and the deals whose last epoch it was end), every active shard is queued for the next
+///     epoch's challenges, the epoch's emission is paid (its storage share by the byte-epochs
+///     proven), then the reshare concludes (the next committee takes over if a quorum dealt).
 fn end_epoch(state: &mut State, height: u64) {
     let epoch = state.epoch_of(height);
-    deals::pay_epoch(state, epoch);
-    rewards::emit(state, epoch);
+    let proven = deals::pay_epoch(state, epoch);
+    challenges::queue_next_epoch(state);
+    rewards::emit(state, epoch, proven);
     reshare::conclude(state);
 }

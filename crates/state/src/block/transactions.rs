@@ -14,7 +14,7 @@ use crate::market::registry::{self, Offer};
 use crate::market::settlement;
 use crate::staking::{bonds, evidence, participation, reshare};
 use crate::storage::deals::{self, Posting as DealPosting};
-use crate::storage::{holders, offers};
+use crate::storage::{challenges, holders, offers};
 use plexus_types::job::Commitment;
 use plexus_types::{Address, Amount, Digest, Payload, Reason, Receipt, SignedTransaction, Status};
 
@@ -295,7 +295,30 @@ fn execute_storage(
             deal,
             segment,
             shard,
-        } => holders::accept(state, &sender, (*deal, *segment, *shard), height),
+        } => holders::accept(state, &sender, (*deal, *segment, *shard), height).map(|repair| {
+            if repair {
+                state.storage_stats.repairs_done += 1;
+            }
+        }),
+        Payload::StorageProof {
+            deal,
+            segment,
+            shard,
+            epoch,
+            proof,
+        } => challenges::prove(
+            state,
+            &sender,
+            (*deal, *segment, *shard),
+            *epoch,
+            proof,
+            (height, context.seed),
+        ),
+        Payload::FaultDeclare {
+            deal,
+            segment,
+            shard,
+        } => challenges::declare_fault(state, &sender, (*deal, *segment, *shard), height),
         Payload::DealExtend { deal, epochs } => {
             deals::extend(state, &sender, *deal, *epochs, height)
         }

@@ -180,12 +180,14 @@ pub struct Emission {
     pub validators: Amount,
     pub providers: Amount,
     pub verifiers: Amount,
+    /// The storage holders' share, by the byte-epochs they proved.
+    pub storage: Amount,
 }
 
 impl Emission {
-    /// Everything the epoch minted (at most `E(e)`: the three shares partition it).
+    /// Everything the epoch minted (at most `E(e)`: the four shares partition it).
     pub fn total(&self) -> Amount {
-        self.validators + self.providers + self.verifiers
+        self.validators + self.providers + self.verifiers + self.storage
     }
 }
 

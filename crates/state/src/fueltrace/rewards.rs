@@ -18,8 +18,11 @@
 //!   finalization certificates, `State::participation`), the providers' share
 //!   (`emission_providers_bps`, by the fuel of their completed jobs whose audit passed in the
 //!   epoch: a failed job's bill measures no work) and the
-//!   verifiers' share (the rest, by audits passed plus disputes won in the epoch). Each share is
-//!   split pro rata with floor division ([`pro_rata`]).
+//!   verifiers' share (the rest, by audits passed plus disputes won in the epoch). Before them,
+//!   when any storage holder proved a challenge in the epoch, the storage share
+//!   (`StorageParams::emission_bps` of `E(e)`, 20% by default and on devnets) goes to the
+//!   holders by the byte-epochs they proved, and the three shares split what is left. Each share
+//!   is split pro rata with floor division ([`pro_rata`]).
 //!
 //! Conservation: a settlement splits `paid` (taken from an escrow) between the provider, the pool
 //! and the burn (`burned + audit_fee <= paid`); verifier pay moves value out of the pool; an
@@ -123,10 +126,19 @@ fn mint_parts(state: &mut State, parts: Vec<(Address, Amount)>) -> Amount {
 }
 
 /// Pays `epoch`'s emission (called at its last block), mints exactly what it paid, records it
-/// and clears the epoch's provider and verifier weights.
-pub(crate) fn emit(state: &mut State, epoch: u64) {
+/// and clears the epoch's provider and verifier weights. `proven` is each storage holder's
+/// byte-epochs proven in the epoch: when anyone proved anything, the storage share
+/// (`StorageParams::emission_bps` of the whole) is theirs pro rata, and the other shares split
+/// what is left; else they split the whole.
+pub(crate) fn emit(state: &mut State, epoch: u64, proven: Vec<(Address, u128)>) {
     let params = &state.params.audit;
-    let total = emission(params, epoch);
+    let whole = emission(params, epoch);
+    let storage_share = if proven.iter().any(|(_, bytes)| *bytes > 0) {
+        bps_floor(whole, state.params.storage.emission_bps).min(whole)
+    } else {
+        0
+    };
+    let total = whole - storage_share;
     let validators_share = bps_floor(total, params.emission_validators_bps);
     // `check` keeps the two bps shares within 10^4 together; the `min` guards the rest.
     let providers_share =
@@ -149,6 +161,7 @@ pub(crate) fn emit(state: &mut State, epoch: u64) {
         validators: mint_parts(state, pro_rata(validators_share, &signatures)),
         providers: mint_parts(state, pro_rata(providers_share, &fuel)),
         verifiers: mint_parts(state, pro_rata(verifiers_share, &audits)),
+        storage: mint_parts(state, pro_rata(storage_share, &proven)),
     };
     state.emissions.insert(epoch, minted);
     state
@@ -198,7 +211,7 @@ mod tests {
         state.epoch_verifier_audits.insert(address(5), 1);
         state.epoch_verifier_audits.insert(address(6), 2);
         let (minted, total) = (state.supply.minted(), state.supply.total());
-        emit(&mut state, 3);
+        emit(&mut state, 3, Vec::new());
         let balance = |i| state.account(&address(i)).balance;
         // 401 * 2/3 = 267, 401 / 3 = 133: one unit of dust.
         assert_eq!((balance(1), balance(2), balance(3)), (267, 133, 0));
@@ -208,6 +221,7 @@ mod tests {
             validators: 400,
             providers: 401,
             verifiers: 201,
+            storage: 0,
         };
         assert_eq!(state.emissions[&3], expected);
         assert_eq!(state.supply.minted(), minted + 1_002);
@@ -223,7 +237,7 @@ mod tests {
         let mut state = state(1_000 * PLX);
         let minted = state.supply.minted();
         for epoch in 0..10 {
-            emit(&mut state, epoch);
+            emit(&mut state, epoch, Vec::new());
         }
         assert_eq!(state.supply.minted(), minted);
         assert_eq!(
@@ -233,7 +247,7 @@ mod tests {
         assert!(state.emissions.values().all(|e| e.total() == 0));
         // Only the providers worked: only their share is minted.
         state.epoch_audited_fuel.insert(address(4), 7);
-        emit(&mut state, 10);
+        emit(&mut state, 10, Vec::new());
         assert_eq!(state.supply.minted(), minted + 400 * PLX);
         assert_eq!(state.account(&address(4)).balance, 400 * PLX);
     }

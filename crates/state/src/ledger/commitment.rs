@@ -255,6 +255,7 @@ impl State {
         self.supply.burned().write(&mut buf);
         self.audit_pool.write(&mut buf);
         self.unbonding_seq.write(&mut buf);
+        self.storage_stats.write(&mut buf);
         Sha256::hash(&[&buf])
     }
 

@@ -136,6 +136,7 @@ impl Genesis {
             storage_offers: BTreeMap::new(),
             deals: BTreeMap::new(),
             storage_index: Default::default(),
+            storage_stats: Default::default(),
         };
         let named = self.allocations.iter().map(|(address, _)| address);
         if let Some(weak) = named

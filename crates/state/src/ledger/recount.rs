@@ -135,10 +135,14 @@ impl State {
             for segment in &deal.segments {
                 let holders: BTreeSet<&Address> =
                     segment.shards.iter().map(|shard| &shard.holder).collect();
-                if holders.len() != segment.shards.len() {
+                let lost_locks = segment
+                    .shards
+                    .iter()
+                    .any(|shard| !shard.reserves() && shard.collateral != 0);
+                if holders.len() != segment.shards.len() || lost_locks {
                     return Err(SupplyError::Storage);
                 }
-                for shard in &segment.shards {
+                for shard in segment.shards.iter().filter(|shard| shard.reserves()) {
                     let lock = locks.entry(&shard.holder).or_default();
                     lock.0 = lock
                         .0
@@ -156,7 +160,8 @@ impl State {
                 return Err(SupplyError::Storage);
             }
         }
-        if !used.is_empty() || StorageIndex::derive(&self.deals) != self.storage_index {
+        let epoch = self.epoch_of(self.height + 1);
+        if !used.is_empty() || StorageIndex::derive(&self.deals, epoch) != self.storage_index {
             return Err(SupplyError::Storage);
         }
         Ok(total)

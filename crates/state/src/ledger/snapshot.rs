@@ -14,7 +14,7 @@ use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
 use crate::market::jobs::{Assignment, Job, JobStatus};
 use crate::market::providers::Provider;
-use crate::storage::records::StorageIndex;
+use crate::storage::records::{StorageIndex, StorageStats};
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, RangeCfg, Read, ReadExt, Write};
 use plexus_fueltrace::dissection::Dissection;
@@ -30,7 +30,7 @@ use plexus_types::{Address, ContentHash, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 14;
+const SNAPSHOT_VERSION: u8 = 15;
 
 fixed_record!(Account {
     balance: u128,
@@ -168,6 +168,7 @@ fixed_record!(Emission {
     validators: u128,
     providers: u128,
     verifiers: u128,
+    storage: u128,
 });
 
 impl Write for AuditStage {
@@ -548,6 +549,7 @@ impl Write for State {
         self.emissions.write(buf);
         self.storage_offers.write(buf);
         self.deals.write(buf);
+        self.storage_stats.write(buf);
     }
 }
 
@@ -586,6 +588,7 @@ impl EncodeSize for State {
             + self.emissions.encode_size()
             + self.storage_offers.encode_size()
             + self.deals.encode_size()
+            + self.storage_stats.encode_size()
     }
 }
 
@@ -631,6 +634,7 @@ impl Read for State {
             emissions: Read::read_cfg(buf, &(entries(), ((), ())))?,
             storage_offers: Read::read_cfg(buf, &(entries(), ((), ())))?,
             deals: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            storage_stats: StorageStats::read(buf)?,
             unbonding_counts: Default::default(),
             market_index: MarketIndex::default(),
             storage_index: StorageIndex::default(),
@@ -643,7 +647,8 @@ impl Read for State {
                 .or_default() += 1;
         }
         state.market_index = MarketIndex::derive(&state);
-        state.storage_index = StorageIndex::derive(&state.deals);
+        let epoch = state.epoch_of(state.height + 1);
+        state.storage_index = StorageIndex::derive(&state.deals, epoch);
         Ok(state)
     }
 }

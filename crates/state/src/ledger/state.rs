@@ -7,7 +7,7 @@ use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
 use crate::market::jobs::Job;
 use crate::market::providers::Provider;
-use crate::storage::records::{Deal, StorageIndex, StorageOffer};
+use crate::storage::records::{Deal, StorageIndex, StorageOffer, StorageStats};
 use plexus_types::{Address, Amount, BeaconOutput, BeaconSharing, ChainId, Digest};
 use std::collections::BTreeMap;
 
@@ -132,6 +132,8 @@ pub struct State {
     /// Shards waiting for their holder's accept, by due height (derived from `deals`, so not
     /// committed separately).
     pub(crate) storage_index: StorageIndex,
+    /// What the storage challenges have done since genesis (the node's metrics read it).
+    pub storage_stats: StorageStats,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.

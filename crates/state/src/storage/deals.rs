@@ -4,8 +4,8 @@
 
 use crate::ledger::state::State;
 use crate::ledger::value::Held;
-use crate::storage::holders;
-use crate::storage::records::{Deal, Segment, ShardState};
+use crate::storage::records::{ChallengeOutcome, Deal, Segment, ShardState};
+use crate::storage::{challenges, holders};
 use plexus_storage::money::{cost_ceil, deal_escrow_ceil, epoch_pay_floor};
 use plexus_types::deal::{DEAL_SEGMENTS_MAX, DealSegment};
 use plexus_types::{Address, Amount, Digest, Reason};
@@ -48,9 +48,10 @@ fn escrow_of(state: &State, posting: &Posting<'_>) -> Result<Amount, Reason> {
 }
 
 /// Checked before the post's fee is charged: a well-formed deal whose segments no set of `n`
-/// distinct providers can hold is refused outright (`Rejected`: nothing charged, not even the
-/// fee). Anything else wrong with it is the post's to fail. The fee cannot change the draw: it
-/// leaves a balance, never a bond or an offer.
+/// distinct providers can hold, or whose shards the challenge schedule cannot fit beside the
+/// open deals' (`challenges::capacity`), is refused outright (`Rejected`: nothing charged, not
+/// even the fee). Anything else wrong with it is the post's to fail. The fee cannot change the
+/// draw: it leaves a balance, never a bond or an offer.
 pub(crate) fn precheck(
     state: &State,
     owner: &Address,
@@ -61,6 +62,10 @@ pub(crate) fn precheck(
 ) -> Result<(), Reason> {
     if escrow_of(state, posting).is_err() {
         return Ok(());
+    }
+    let shards = (posting.segments.len() as u64).saturating_mul(u64::from(posting.n));
+    if state.storage_index.shards.saturating_add(shards) > challenges::capacity(state) {
+        return Err(Reason::StorageFull);
     }
     let cap = posting.price_cap_per_gib_epoch;
     holders::draw_deal(state, id, owner, cap, posting.segments, height, seed)
@@ -86,6 +91,10 @@ pub(crate) fn post(
     let cap = posting.price_cap_per_gib_epoch;
     let drawn = holders::draw_deal(state, &id, &owner, cap, posting.segments, height, seed)
         .ok_or(Reason::NoStorageHolders)?;
+    let shards = drawn.iter().map(|shards| shards.len() as u64).sum::<u64>();
+    if state.storage_index.shards.saturating_add(shards) > challenges::capacity(state) {
+        return Err(Reason::StorageFull);
+    }
     let start_epoch = state.epoch_of(height) + 1;
     let segments: Vec<Segment> = posting
         .segments
@@ -131,6 +140,8 @@ pub(crate) fn post(
         state.deals.remove(&id);
         return Err(error.into());
     }
+    state.storage_index.shards += shards;
+    state.storage_stats.deals_posted += 1;
     for (shard, shard_bytes, key) in reservations {
         holders::reserve(state, &shard, shard_bytes);
         if let ShardState::Drawn { accept_due, .. } = shard.state {
@@ -192,7 +203,8 @@ pub(crate) fn end(state: &mut State, sender: &Address, id: Digest) -> Result<(),
 }
 
 /// Removes deal `id`: the escrow left returns to its owner, every shard's reservation and
-/// collateral is released, and the shards waiting for an accept leave the index.
+/// collateral is released, and its shards leave the index (accepts, open challenges, the
+/// challenge queue).
 fn finish(state: &mut State, id: Digest) {
     let Some(deal) = state.deals.get(&id).cloned() else {
         return;
@@ -201,19 +213,30 @@ fn finish(state: &mut State, id: Digest) {
     for (index, segment) in deal.segments.iter().enumerate() {
         for (slot, shard) in segment.shards.iter().enumerate() {
             holders::release(state, shard, segment.shard_bytes);
-            if let ShardState::Drawn { accept_due, .. } = shard.state {
-                let key = (id, index as u32, slot as u16);
-                state.storage_index.accept_dues.remove(&(accept_due, key));
+            let key = (id, index as u32, slot as u16);
+            let storage_index = &mut state.storage_index;
+            if let Some(due) = shard.state.accept_due() {
+                storage_index.accept_dues.remove(&(due, key));
             }
+            if let Some(challenge) = shard.open_challenge() {
+                storage_index
+                    .proof_dues
+                    .remove(&(challenge.due_height, key));
+            }
+            storage_index.unchallenged.remove(&key);
+            storage_index.shards -= 1;
         }
     }
     state.deals.remove(&id);
 }
 
-/// At the end of `epoch`: every deal running in it pays each accepted shard's holder one epoch
-/// at the holder's price (rounded down, never more than the escrow holds), and every deal whose
-/// last paid epoch this was finishes.
-pub(crate) fn pay_epoch(state: &mut State, epoch: u64) {
+/// At the end of `epoch`: every deal running in it pays each active shard whose challenge of
+/// `epoch` was proven one epoch at the holder's price (rounded down, never more than the escrow
+/// holds; a shard missed, excused, unchallenged or not active is not paid and its pay stays in
+/// the escrow), and every deal whose last paid epoch this was finishes. Returns the byte-epochs
+/// each holder proved in `epoch` (its storage emission weight).
+pub(crate) fn pay_epoch(state: &mut State, epoch: u64) -> Vec<(Address, u128)> {
+    let mut proven = std::collections::BTreeMap::<Address, u128>::new();
     let running: Vec<Digest> = state
         .deals
         .iter()
@@ -227,10 +250,16 @@ pub(crate) fn pay_epoch(state: &mut State, epoch: u64) {
         let mut pays: Vec<(Address, Amount)> = Vec::new();
         for segment in &deal.segments {
             for shard in &segment.shards {
-                if matches!(shard.state, ShardState::Active { .. }) {
+                let paid = matches!(shard.state, ShardState::Active { .. })
+                    && shard.challenge.is_some_and(|c| {
+                        c.epoch == epoch && matches!(c.outcome, ChallengeOutcome::Proven { .. })
+                    });
+                if paid {
                     let pay = epoch_pay_floor(shard.price_per_gib_epoch, segment.shard_bytes)
                         .unwrap_or(0);
                     pays.push((shard.holder.clone(), pay));
+                    let weight = proven.entry(shard.holder.clone()).or_default();
+                    *weight = weight.saturating_add(u128::from(segment.shard_bytes));
                 }
             }
         }
@@ -247,4 +276,5 @@ pub(crate) fn pay_epoch(state: &mut State, epoch: u64) {
             finish(state, id);
         }
     }
+    proven.into_iter().collect()
 }

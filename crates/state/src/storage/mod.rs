@@ -11,10 +11,21 @@
 //! its price out of the escrow (rounded down); after the last paid epoch, or on the owner's
 //! `DealEnd`, what the escrow still holds returns to the owner, every reservation and collateral
 //! is released and the deal is removed. `DealExtend` adds epochs and their escrow.
+//!
+//! Proofs (`challenges`): every epoch each active shard is challenged once and must answer with
+//! `StorageProof` inside `proof_window_blocks`; only proven shards are paid, a miss burns
+//! `miss_burn_multiple` times the pay from the shard's collateral, a wrong proof slashes all of
+//! it, and `misses_before_lost` misses in a row (or no collateral left) declare the shard lost,
+//! which draws a repairer in the same block. `FaultDeclare` excuses a bounded stretch.
 
+pub(crate) mod challenges;
 pub(crate) mod deals;
 pub(crate) mod holders;
 pub(crate) mod offers;
 pub mod records;
 
-pub use records::{Deal, Segment, Shard, ShardKey, ShardState, StorageIndex, StorageOffer};
+pub use challenges::opening_heights;
+pub use records::{
+    Challenge, ChallengeOutcome, Deal, Segment, Shard, ShardKey, ShardState, StorageIndex,
+    StorageOffer, StorageStats,
+};

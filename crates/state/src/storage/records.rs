@@ -1,11 +1,17 @@
 //! The storage market's records, as the state holds them, with their canonical encoding (the
 //! snapshot and the state root carry them). Invariants, checked by `State::recount`:
 //! - a deal's `escrow` is held value (part of the supply) until the deal ends;
-//! - every shard of every open deal reserves `shard_bytes` of its holder's offer
+//! - every shard of every open deal but a lost one ([`ShardState::Lost`], which waits for a
+//!   repairer and reserves nothing) reserves `shard_bytes` of its holder's offer
 //!   (`StorageOffer::used_bytes` is their sum) and locks `collateral` of its provider bond (part
-//!   of `Provider::bond_locked`);
-//! - the holders of one segment's shards are distinct providers;
-//! - `StorageIndex::accept_dues` lists exactly the shards drawn and not accepted yet.
+//!   of `Provider::bond_locked`; a lost shard's collateral is zero);
+//! - the holders of one segment's shards are distinct providers (a lost shard keeps its lost
+//!   holder's address, so its repairer is drawn among the others);
+//! - `StorageIndex` is what [`StorageIndex::derive`] computes from the deals: `accept_dues`
+//!   lists exactly the shards drawn, being repaired or lost, by their accept due (or retry)
+//!   height; `proof_dues` exactly the open challenges, by due height; `unchallenged` exactly the
+//!   active shards not challenged yet in the next block's epoch; `shards` the shards of every
+//!   open deal.
 
 use crate::ledger::record_codec::fixed_record;
 use bytes::BufMut;
@@ -39,19 +45,119 @@ pub enum ShardState {
     /// Drawn at `drawn_height`; the holder must accept by `accept_due`, else the slot is drawn
     /// again.
     Drawn { drawn_height: u64, accept_due: u64 },
-    /// Accepted at `since_height`: the holder stores it and is paid for it each epoch.
+    /// Accepted at `since_height`: the holder stores it, is challenged once an epoch and paid
+    /// for each epoch whose challenge it proved.
     Active { since_height: u64 },
+    /// The shard was declared lost and `holder` drawn at `drawn_height` to rebuild it: it
+    /// accepts (`ShardAccept`) by `accept_due`, else the slot is drawn again. On its accept it
+    /// is paid `fee` out of the deal's escrow (one epoch of the lost holder's pay, which the
+    /// escrow kept when the lost holder was not paid).
+    Repairing {
+        drawn_height: u64,
+        accept_due: u64,
+        fee: Amount,
+    },
+    /// Declared lost at `since_height` with no provider to rebuild it: `holder` is the lost
+    /// holder (kept so that it is not drawn again), nothing is reserved or locked, and a
+    /// repairer is drawn at `retry_height`. `fee` as for [`ShardState::Repairing`].
+    Lost {
+        since_height: u64,
+        retry_height: u64,
+        fee: Amount,
+    },
 }
 
-/// One shard of a segment: who holds it, at what price, with what collateral.
+impl ShardState {
+    /// The height the shard's accept is due at (or its repairer's draw retried at), while it
+    /// waits for one.
+    pub fn accept_due(&self) -> Option<u64> {
+        match *self {
+            ShardState::Drawn { accept_due, .. } | ShardState::Repairing { accept_due, .. } => {
+                Some(accept_due)
+            }
+            ShardState::Lost { retry_height, .. } => Some(retry_height),
+            ShardState::Active { .. } => None,
+        }
+    }
+}
+
+/// How a challenge ended (or that it has not yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeOutcome {
+    /// Waiting for the holder's proof until `Challenge::due_height`.
+    Open,
+    /// Proven at this height: the epoch is paid.
+    Proven { height: u64 },
+    /// No valid proof in the window: not paid, and `miss_burn_multiple` times the pay burned.
+    Missed,
+    /// No proof, but a declared fault excused it: not paid, nothing burned.
+    Excused,
+}
+
+/// A shard's challenge of one epoch: the chunk asked for (`plexus_storage::draws::challenge_chunk`
+/// with the opening block's seed) and its window, `opened_height + 1 ..= due_height`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    pub epoch: u64,
+    pub chunk: u64,
+    pub opened_height: u64,
+    pub due_height: u64,
+    pub outcome: ChallengeOutcome,
+}
+
+/// One shard of a segment: who holds it, at what price, with what collateral, and how its
+/// challenges went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shard {
     pub holder: Address,
     /// The holder's offer price when it was drawn: what it is paid per GiB-epoch.
     pub price_per_gib_epoch: Amount,
-    /// The part of the holder's bond this shard locks.
+    /// The part of the holder's bond this shard locks; burned misses and a slash shrink it.
     pub collateral: Amount,
     pub state: ShardState,
+    /// The latest challenge (of the current epoch, or an earlier one); none before the first.
+    pub challenge: Option<Challenge>,
+    /// The height of the holder's last valid proof (0: none yet).
+    pub last_proof_height: u64,
+    /// Challenges missed in a row (an excused one does not count, a proof resets it).
+    pub misses: u32,
+    /// The first epoch a declared fault excuses (`Payload::FaultDeclare`); it excuses the
+    /// challenges of the `fault_excuse_epochs_max` epochs from it and lasts until a proof.
+    pub fault_epoch: Option<u64>,
+}
+
+impl Shard {
+    /// A shard newly drawn to `holder`, with no challenge history.
+    pub fn new(
+        holder: Address,
+        price_per_gib_epoch: Amount,
+        collateral: Amount,
+        state: ShardState,
+    ) -> Shard {
+        Shard {
+            holder,
+            price_per_gib_epoch,
+            collateral,
+            state,
+            challenge: None,
+            last_proof_height: 0,
+            misses: 0,
+            fault_epoch: None,
+        }
+    }
+
+    /// Whether the shard reserves bytes of its holder's offer and collateral of its bond (every
+    /// state but lost).
+    pub fn reserves(&self) -> bool {
+        !matches!(self.state, ShardState::Lost { .. })
+    }
+
+    /// The open challenge, if one waits for a proof.
+    pub fn open_challenge(&self) -> Option<&Challenge> {
+        self.challenge
+            .as_ref()
+            .filter(|challenge| challenge.outcome == ChallengeOutcome::Open)
+    }
 }
 
 /// One segment of a deal and its `n` shards (shard `i` is slot `i`).
@@ -100,25 +206,42 @@ impl Deal {
 /// A shard's place: (deal, segment, slot).
 pub type ShardKey = (Digest, u32, u16);
 
-/// The storage market's height-ordered work list. Derived from the deals (rebuilt when a
-/// snapshot is decoded), so not committed.
+/// The storage market's work lists. Derived from the deals (rebuilt when a snapshot is
+/// decoded), so not committed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StorageIndex {
-    /// (accept due height, shard) for every shard drawn and not accepted yet.
+    /// (accept due or retry height, shard) for every shard drawn, being repaired or lost.
     pub accept_dues: BTreeSet<(u64, ShardKey)>,
+    /// (due height, shard) for every open challenge.
+    pub proof_dues: BTreeSet<(u64, ShardKey)>,
+    /// The active shards whose challenge of the current epoch has not opened yet, in the order
+    /// they are opened.
+    pub unchallenged: BTreeSet<ShardKey>,
+    /// The shards of every open deal: what the challenge schedule must fit.
+    pub shards: u64,
 }
 
 impl StorageIndex {
-    /// Rebuilds the index from the deals.
-    pub fn derive<'a>(deals: impl IntoIterator<Item = (&'a Digest, &'a Deal)>) -> StorageIndex {
+    /// Rebuilds the index from the deals, the current epoch being `epoch` (the next block's).
+    pub fn derive<'a>(
+        deals: impl IntoIterator<Item = (&'a Digest, &'a Deal)>,
+        epoch: u64,
+    ) -> StorageIndex {
         let mut index = StorageIndex::default();
         for (id, deal) in deals {
             for (segment_index, segment) in deal.segments.iter().enumerate() {
                 for (slot, shard) in segment.shards.iter().enumerate() {
-                    if let ShardState::Drawn { accept_due, .. } = shard.state {
-                        index
-                            .accept_dues
-                            .insert((accept_due, (*id, segment_index as u32, slot as u16)));
+                    let key = (*id, segment_index as u32, slot as u16);
+                    index.shards += 1;
+                    if let Some(due) = shard.state.accept_due() {
+                        index.accept_dues.insert((due, key));
+                    }
+                    if let Some(challenge) = shard.open_challenge() {
+                        index.proof_dues.insert((challenge.due_height, key));
+                    }
+                    let challenged = shard.challenge.is_some_and(|c| c.epoch >= epoch);
+                    if matches!(shard.state, ShardState::Active { .. }) && !challenged {
+                        index.unchallenged.insert(key);
                     }
                 }
             }
@@ -127,6 +250,35 @@ impl StorageIndex {
     }
 }
 
+/// Counts of what the storage challenges did since genesis, chain-wide (committed with the
+/// chain-wide values; the node's Prometheus counters follow them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Deals posted.
+    pub deals_posted: u64,
+    /// Challenges opened.
+    pub challenges_opened: u64,
+    /// Challenges proven.
+    pub proofs_passed: u64,
+    /// Challenges missed (not the excused ones).
+    pub proofs_missed: u64,
+    /// Proofs that did not reach the commitment (each slashed a shard's collateral).
+    pub proofs_wrong: u64,
+    /// Shards declared lost.
+    pub shards_lost: u64,
+    /// Repairs accepted by their repairer.
+    pub repairs_done: u64,
+}
+
+fixed_record!(StorageStats {
+    deals_posted: u64,
+    challenges_opened: u64,
+    proofs_passed: u64,
+    proofs_missed: u64,
+    proofs_wrong: u64,
+    shards_lost: u64,
+    repairs_done: u64,
+});
 fixed_record!(StorageOffer {
     capacity_bytes: u64,
     used_bytes: u64,
@@ -137,7 +289,57 @@ fixed_record!(Shard {
     price_per_gib_epoch: u128,
     collateral: u128,
     state: ShardState,
+    challenge: Option<Challenge>,
+    last_proof_height: u64,
+    misses: u32,
+    fault_epoch: Option<u64>,
 });
+fixed_record!(Challenge {
+    epoch: u64,
+    chunk: u64,
+    opened_height: u64,
+    due_height: u64,
+    outcome: ChallengeOutcome,
+});
+
+impl Write for ChallengeOutcome {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            ChallengeOutcome::Open => 0u8.write(buf),
+            ChallengeOutcome::Proven { height } => {
+                1u8.write(buf);
+                height.write(buf);
+            }
+            ChallengeOutcome::Missed => 2u8.write(buf),
+            ChallengeOutcome::Excused => 3u8.write(buf),
+        }
+    }
+}
+
+impl EncodeSize for ChallengeOutcome {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            ChallengeOutcome::Proven { .. } => 8,
+            _ => 0,
+        }
+    }
+}
+
+impl Read for ChallengeOutcome {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read(buf)? {
+            0 => Ok(ChallengeOutcome::Open),
+            1 => Ok(ChallengeOutcome::Proven {
+                height: u64::read(buf)?,
+            }),
+            2 => Ok(ChallengeOutcome::Missed),
+            3 => Ok(ChallengeOutcome::Excused),
+            other => Err(Error::InvalidEnum(other)),
+        }
+    }
+}
 
 impl Write for ShardState {
     fn write(&self, buf: &mut impl BufMut) {
@@ -154,6 +356,26 @@ impl Write for ShardState {
                 1u8.write(buf);
                 since_height.write(buf);
             }
+            ShardState::Repairing {
+                drawn_height,
+                accept_due,
+                fee,
+            } => {
+                2u8.write(buf);
+                drawn_height.write(buf);
+                accept_due.write(buf);
+                fee.write(buf);
+            }
+            ShardState::Lost {
+                since_height,
+                retry_height,
+                fee,
+            } => {
+                3u8.write(buf);
+                since_height.write(buf);
+                retry_height.write(buf);
+                fee.write(buf);
+            }
         }
     }
 }
@@ -163,6 +385,7 @@ impl EncodeSize for ShardState {
         1 + match self {
             ShardState::Drawn { .. } => 16,
             ShardState::Active { .. } => 8,
+            ShardState::Repairing { .. } | ShardState::Lost { .. } => 32,
         }
     }
 }
@@ -178,6 +401,16 @@ impl Read for ShardState {
             }),
             1 => Ok(ShardState::Active {
                 since_height: u64::read(buf)?,
+            }),
+            2 => Ok(ShardState::Repairing {
+                drawn_height: u64::read(buf)?,
+                accept_due: u64::read(buf)?,
+                fee: u128::read(buf)?,
+            }),
+            3 => Ok(ShardState::Lost {
+                since_height: u64::read(buf)?,
+                retry_height: u64::read(buf)?,
+                fee: u128::read(buf)?,
             }),
             other => Err(Error::InvalidEnum(other)),
         }

@@ -2,18 +2,26 @@
 //! holders, accepts, redraws of slots not accepted in time, per-epoch pay, extension and early
 //! end, with exact balances; every refusal a receipt with its reason and nothing lost; and a
 //! property test that random storage traffic conserves the supply and replays to one root.
+//! `proofs.rs`: challenges, proofs, misses, faults, losses and repairs, with real segments coded
+//! by `plexus_storage::coding` and proofs made by `plexus_storage::proof::prove`;
+//! `properties.rs`: the conservation property test over random storage traffic.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod proofs;
+mod properties;
 
 use common::{address, run, tx};
 use commonware_codec::{DecodeExt, Encode};
-use plexus_state::storage::ShardState;
+use commonware_parallel::Sequential;
+use plexus_state::storage::{ChallengeOutcome, ShardState};
 use plexus_state::{Params, State, StorageParams};
+use plexus_storage::coding::{Encoded, Shape, encode};
+use plexus_storage::proof::prove;
 use plexus_types::deal::{DealSegment, PRICE_UNIT_BYTES};
 use plexus_types::job::ResourceProfile;
 use plexus_types::{Address, Amount, ContentHash, Digest, PLX, Payload, Reason, SignedTransaction};
 use plexus_types::{Status, hash};
-use proptest::prelude::*;
 use std::collections::BTreeSet;
 
 const CHAIN: u64 = 15;
@@ -24,6 +32,9 @@ const BOND: Amount = 1_000 * PLX;
 const EPOCH: u64 = 10;
 /// Blocks a drawn holder has to accept.
 const WINDOW: u64 = 6;
+/// Blocks a holder has to answer a challenge: challenges open in an epoch's first
+/// `EPOCH - PROOF_WINDOW` blocks.
+const PROOF_WINDOW: u64 = 3;
 /// The deal owner's key (providers are keys 1..=OWNER - 1).
 const OWNER: u64 = 9;
 
@@ -35,6 +46,9 @@ fn params() -> Params {
             k: 2,
             n: 4,
             accept_window_blocks: WINDOW,
+            proof_window_blocks: PROOF_WINDOW,
+            // Exact balances: the storage share of the emission has a test of its own.
+            emission_bps: 0,
             ..StorageParams::default()
         },
         ..Params::default()
@@ -111,6 +125,67 @@ impl Chain {
         }
     }
 
+    /// The proofs of every open challenge of deal `id` whose holder is not in `skip`, made
+    /// from `coded` (the deal's segments as encoded).
+    fn proofs(
+        &mut self,
+        id: Digest,
+        coded: &[Encoded],
+        skip: &[Address],
+    ) -> Vec<SignedTransaction> {
+        let Some(deal) = self.state.deals.get(&id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (s, segment) in deal.segments.iter().enumerate() {
+            for (i, shard) in segment.shards.iter().enumerate() {
+                let Some(challenge) = shard.challenge else {
+                    continue;
+                };
+                let open = challenge.outcome == ChallengeOutcome::Open
+                    && matches!(shard.state, ShardState::Active { .. });
+                if !open || skip.contains(&shard.holder) {
+                    continue;
+                }
+                let proof = prove(&coded[s].shards[i], challenge.chunk).unwrap();
+                out.push((
+                    key_of(&shard.holder),
+                    s as u32,
+                    i as u16,
+                    challenge.epoch,
+                    proof,
+                ));
+            }
+        }
+        out.into_iter()
+            .map(|(from, segment, shard, epoch, proof)| {
+                self.tx(
+                    from,
+                    Payload::StorageProof {
+                        deal: id,
+                        segment,
+                        shard,
+                        epoch,
+                        proof,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Blocks until the state's height is `height`, every holder but `skip` proving each
+    /// challenge of deal `id` in the block after it opens.
+    fn prove_until(&mut self, height: u64, id: Digest, coded: &[Encoded], skip: &[Address]) {
+        while self.state.height < height {
+            let txs = self.proofs(id, coded, skip);
+            let statuses = self.block(txs);
+            assert!(
+                statuses.iter().all(|s| *s == Status::Success),
+                "{statuses:?}"
+            );
+        }
+    }
+
     /// Every drawn holder of deal `id` accepts its shard, in one block.
     fn accept_all(&mut self, id: Digest) {
         let txs: Vec<_> = drawn(&self.state, id)
@@ -156,6 +231,21 @@ fn segment(label: &[u8], shard_bytes: u64) -> DealSegment {
         size_bytes: shard_bytes * 2 - 4,
         shard_bytes,
     }
+}
+
+/// A segment of `len` bytes coded 2 of 4 (its bytes a pattern of `label`): what a deal names of
+/// it, and its shards to prove with.
+fn coded(label: u8, len: usize) -> (DealSegment, Encoded) {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(label))
+        .collect();
+    let encoded = encode(Shape::new(2, 4).unwrap(), &data, &Sequential).unwrap();
+    let segment = DealSegment {
+        commitment: encoded.commitment,
+        size_bytes: len as u64,
+        shard_bytes: encoded.shards[0].bytes.len() as u64,
+    };
+    (segment, encoded)
 }
 
 fn post(segments: Vec<DealSegment>, cap: Amount, epochs: u64) -> Payload {
@@ -391,33 +481,42 @@ fn holders_are_paid_each_epoch_and_the_rest_returns_at_the_end() {
     let mut chain = Chain::new();
     let price = 3 * PLX + 1;
     chain.providers(1..=4, price);
-    let shard_bytes = (32u64 << 20) - 6;
+    let (segment, shards) = coded(1, 50_000);
+    let shard_bytes = segment.shard_bytes;
     let cap = 5 * PLX;
-    let id = chain.ok(OWNER, post(vec![segment(b"s", shard_bytes)], cap, 2));
+    let id = chain.ok(OWNER, post(vec![segment], cap, 2));
     let escrow = chain.state.deals[&id].escrow;
     assert_eq!(escrow, cost_ceil(cap, 4 * u128::from(shard_bytes), 2));
     chain.accept_all(id);
+    let coded = [shards];
     let holders: Vec<u64> = (1..=4).collect();
     let before: Vec<Amount> = holders.iter().map(|i| chain.balance(*i)).collect();
     let pay = price * u128::from(shard_bytes) / PRICE_UNIT_BYTES;
-    // End of epoch 0: nothing (the deal is paid from epoch 1). End of epoch 1: one pay each.
-    chain.until(EPOCH - 1);
-    assert_eq!(chain.balance(1), before[0]);
-    chain.until(2 * EPOCH - 1);
+    assert!(pay > 0);
+    // End of epoch 0: nothing (the deal is paid from epoch 1), though its shards were
+    // challenged and proven. End of epoch 1: one pay each, for a proven challenge each.
+    chain.prove_until(EPOCH - 1, id, &coded, &[]);
+    let fees = |chain: &Chain, key: u64| FEE * u128::from(chain.nonces[key as usize] - 3);
+    assert_eq!(chain.balance(1), before[0] - fees(&chain, 1));
+    chain.prove_until(2 * EPOCH - 1, id, &coded, &[]);
     for (i, key) in holders.iter().enumerate() {
-        assert_eq!(chain.balance(*key), before[i] + pay);
+        assert_eq!(chain.balance(*key), before[i] + pay - fees(&chain, *key));
     }
     assert_eq!(chain.state.deals[&id].paid, 4 * pay);
     // End of epoch 2, the last: a second pay, then the deal ends and the dust returns.
     let owner_before = chain.balance(OWNER);
-    chain.until(3 * EPOCH - 1);
+    chain.prove_until(3 * EPOCH - 1, id, &coded, &[]);
     for (i, key) in holders.iter().enumerate() {
-        assert_eq!(chain.balance(*key), before[i] + 2 * pay);
+        assert_eq!(
+            chain.balance(*key),
+            before[i] + 2 * pay - fees(&chain, *key)
+        );
         assert_eq!(chain.state.providers[&address(*key)].bond_locked, 0);
         assert_eq!(chain.state.storage_offers[&address(*key)].used_bytes, 0);
     }
     assert_eq!(chain.balance(OWNER), owner_before + escrow - 8 * pay);
     assert!(chain.state.deals.is_empty());
+    assert_eq!(chain.state.storage_stats.proofs_passed, 4 * 3);
 }
 
 #[test]
@@ -425,10 +524,12 @@ fn the_owner_extends_and_ends_early_and_holders_keep_their_pay() {
     let mut chain = Chain::new();
     let price = 2 * PLX;
     chain.providers(1..=4, price);
-    let shard_bytes = 32u64 << 20;
-    // Each shard earns a 32nd of the price an epoch: a GiB-epoch is 32 shard-epochs.
-    let (pay, per_epoch) = (price / 32, 4 * price / 32);
-    let id = chain.ok(OWNER, post(vec![segment(b"s", shard_bytes)], price, 1));
+    let (segment, shards) = coded(2, 40_000);
+    let shard_bytes = segment.shard_bytes;
+    let coded = [shards];
+    let pay = price * u128::from(shard_bytes) / PRICE_UNIT_BYTES;
+    let per_epoch = cost_ceil(price, 4 * u128::from(shard_bytes), 1);
+    let id = chain.ok(OWNER, post(vec![segment], price, 1));
     chain.accept_all(id);
     // Only the owner, only an open deal, only within the longest length.
     assert_eq!(
@@ -480,16 +581,19 @@ fn the_owner_extends_and_ends_early_and_holders_keep_their_pay() {
             epochs: 3,
         },
     );
-    assert_eq!(chain.balance(OWNER), balance - FEE - per_epoch * 3);
-    assert_eq!(chain.state.deals[&id].escrow, per_epoch * 4);
+    let more = cost_ceil(price, 4 * u128::from(shard_bytes), 3);
+    assert_eq!(chain.balance(OWNER), balance - FEE - more);
+    assert_eq!(chain.state.deals[&id].escrow, per_epoch + more);
     assert_eq!(chain.state.deals[&id].end_epoch, 5);
     // Paid for epochs 1 and 2, then ended in epoch 3.
-    chain.until(3 * EPOCH + 2);
+    chain.prove_until(3 * EPOCH + 2, id, &coded, &[]);
     assert_eq!(chain.state.deals[&id].paid, 4 * pay * 2);
-    let (holder, owner) = (chain.balance(1), chain.balance(OWNER));
+    let escrow = chain.state.deals[&id].escrow;
+    let holder_key = key_of(&chain.state.deals[&id].segments[0].shards[0].holder);
+    let (holder, owner) = (chain.balance(holder_key), chain.balance(OWNER));
     chain.ok(OWNER, Payload::DealEnd { deal: id });
-    assert_eq!(chain.balance(OWNER), owner - FEE + per_epoch * 2);
-    assert_eq!(chain.balance(1), holder, "pay kept, nothing more");
+    assert_eq!(chain.balance(OWNER), owner - FEE + escrow);
+    assert_eq!(chain.balance(holder_key), holder, "pay kept, nothing more");
     assert!(chain.state.deals.is_empty());
     assert_eq!(chain.state.providers[&address(1)].bond_locked, 0);
     assert_eq!(
@@ -511,145 +615,4 @@ fn deals_survive_a_snapshot_and_are_in_the_state_root() {
     let mut other = chain.state.clone();
     other.deals.get_mut(&id).unwrap().public = true;
     assert_ne!(other.root(), chain.state.root());
-}
-
-/// One random storage transaction, as an index into the chain's keys, deals and shards.
-#[derive(Clone, Debug)]
-enum Op {
-    Offer {
-        from: u64,
-        capacity_mib: u64,
-        price: u64,
-    },
-    Post {
-        from: u64,
-        segments: u8,
-        shard_kib: u64,
-        cap: u64,
-        epochs: u64,
-    },
-    Accept {
-        deal: usize,
-        pick: usize,
-    },
-    Extend {
-        deal: usize,
-        epochs: u64,
-    },
-    End {
-        deal: usize,
-    },
-    Idle,
-}
-
-fn arb_op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        (1..=7u64, 0..64u64, 0..8u64).prop_map(|(from, capacity_mib, price)| Op::Offer {
-            from,
-            capacity_mib,
-            price
-        }),
-        (1..=9u64, 1..4u8, 1..4096u64, 0..10u64, 1..4u64).prop_map(
-            |(from, segments, shard_kib, cap, epochs)| Op::Post {
-                from,
-                segments,
-                shard_kib,
-                cap: cap * PLX as u64,
-                epochs
-            }
-        ),
-        (0..8usize, 0..64usize).prop_map(|(deal, pick)| Op::Accept { deal, pick }),
-        (0..8usize, 0..3u64).prop_map(|(deal, epochs)| Op::Extend { deal, epochs }),
-        (0..8usize).prop_map(|deal| Op::End { deal }),
-        Just(Op::Idle),
-    ]
-}
-
-/// The transaction `op` stands for in `chain` (deals named by their order of posting).
-fn op_tx(chain: &mut Chain, deals: &mut Vec<(Digest, u64)>, op: Op) -> Option<SignedTransaction> {
-    let deal = |deals: &Vec<(Digest, u64)>, i: usize| deals.get(i % deals.len().max(1)).copied();
-    Some(match op {
-        Op::Offer {
-            from,
-            capacity_mib,
-            price,
-        } => chain.tx(from, offer(capacity_mib << 20, u128::from(price) * PLX / 4)),
-        Op::Post {
-            from,
-            segments,
-            shard_kib,
-            cap,
-            epochs,
-        } => {
-            let segments = (0..segments)
-                .map(|i| segment(&[i], shard_kib << 10))
-                .collect();
-            let tx = chain.tx(from, post(segments, u128::from(cap), epochs));
-            deals.push((tx.hash(), from));
-            tx
-        }
-        Op::Accept { deal: i, pick } => {
-            let (id, _) = deal(deals, i)?;
-            let waiting = chain
-                .state
-                .deals
-                .get(&id)
-                .map(|_| drawn(&chain.state, id))?;
-            let (segment, slot, holder) = waiting.get(pick % waiting.len().max(1))?.clone();
-            chain.tx(key_of(&holder), accept(id, segment, slot))
-        }
-        Op::Extend { deal: i, epochs } => {
-            let (id, owner) = deal(deals, i)?;
-            chain.tx(owner, Payload::DealExtend { deal: id, epochs })
-        }
-        Op::End { deal: i } => {
-            let (id, owner) = deal(deals, i)?;
-            chain.tx(owner, Payload::DealEnd { deal: id })
-        }
-        Op::Idle => return None,
-    })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
-
-    /// Random offers, deals, accepts, extensions and ends over several epochs: every block
-    /// keeps `recount == total == minted - burned` (checked by `Chain::block`), escrows never
-    /// pay out more than they took, and a replica applying the same blocks reaches the same
-    /// state and root.
-    #[test]
-    fn storage_traffic_conserves_the_supply(
-        blocks in prop::collection::vec(prop::collection::vec(arb_op(), 0..6), 1..40)
-    ) {
-        let mut chain = Chain::new();
-        chain.providers(1..=7, PLX / 2);
-        let mut replica = chain.state.clone();
-        let mut deals = Vec::new();
-        for ops in blocks {
-            let txs: Vec<_> = ops
-                .into_iter()
-                .filter_map(|op| op_tx(&mut chain, &mut deals, op))
-                .collect();
-            let statuses = chain.block(txs.clone());
-            // Rejected transactions left their nonces unused.
-            for (tx, status) in txs.iter().zip(&statuses) {
-                if matches!(status, Status::Rejected(_)) {
-                    chain.nonces[key_of(&tx.tx.sender) as usize] -= 1;
-                }
-            }
-            let block_txs = txs;
-            common::run(&mut replica, block_txs);
-            prop_assert_eq!(replica.root(), chain.state.root());
-            for deal in chain.state.deals.values() {
-                for segment in &deal.segments {
-                    let holders: BTreeSet<_> = segment.shards.iter().map(|s| &s.holder).collect();
-                    prop_assert_eq!(holders.len(), segment.shards.len());
-                }
-            }
-            for provider in chain.state.providers.values() {
-                prop_assert!(provider.bond_locked <= provider.bond);
-            }
-        }
-        prop_assert_eq!(&replica, &chain.state);
-    }
 }
