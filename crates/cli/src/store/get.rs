@@ -57,11 +57,51 @@ pub struct GetArgs {
     from: Option<String>,
 }
 
+impl GetArgs {
+    /// A read of file `id` into `out`, opened with the key named `from` (a private file's).
+    pub(crate) fn new(id: String, out: PathBuf, from: Option<String>) -> GetArgs {
+        GetArgs { id, out, from }
+    }
+}
+
+/// A finished read.
+pub(crate) struct Got {
+    /// Bytes written to --out.
+    pub(crate) written: u64,
+    pub(crate) segments: usize,
+    /// Holders dropped for refusing, failing or serving a bad shard.
+    pub(crate) dropped: BTreeSet<String>,
+}
+
 /// `plexus store get`.
 pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
+    let got = get_with(client, json_mode, &args, crate::keys::load)?;
+    let value = json!({
+        "id": args.id,
+        "out": args.out,
+        "size": got.written,
+        "segments": got.segments,
+        "dropped_holders": got.dropped,
+    });
+    crate::print(
+        json_mode,
+        value,
+        format!("wrote {} ({} bytes)", args.out.display(), got.written),
+    );
+    Ok(())
+}
+
+/// What `store get` does, with `load_key` turning --from into the key (`bench storage` gives
+/// its dev key): everything but printing the result.
+pub(crate) fn get_with(
+    client: &Client,
+    json_mode: bool,
+    args: &GetArgs,
+    load_key: impl FnOnce(&str) -> Result<PrivateKey>,
+) -> Result<Got> {
     let file = file_or_unknown(client, &args.id)?;
     let key = match (&args.from, file.file.public) {
-        (Some(name), _) => Some(crate::keys::load(name)?),
+        (Some(name), _) => Some(load_key(name)?),
         (None, true) => None,
         (None, false) => bail!(
             "stored file {} is private: --from KEY (the key that stored it) reads and opens it",
@@ -93,22 +133,14 @@ pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
     let expected_len = file.file.public.then_some(file.file.size_bytes);
     let input = bar.wrap_read(&mut stream);
     let written = write_whole(identity.as_ref(), input, &args.out, expected_len)
-        .map_err(|unwritten| unwritten_error(&args, &mut stream, unwritten))?;
+        .map_err(|unwritten| unwritten_error(args, &mut stream, unwritten))?;
     bar.finish();
     bars.clear();
-    let value = json!({
-        "id": args.id,
-        "out": args.out,
-        "size": written,
-        "segments": file.segments.len(),
-        "dropped_holders": stream.reader.dropped,
-    });
-    crate::print(
-        json_mode,
-        value,
-        format!("wrote {} ({written} bytes)", args.out.display()),
-    );
-    Ok(())
+    Ok(Got {
+        written,
+        segments: file.segments.len(),
+        dropped: stream.reader.dropped,
+    })
 }
 
 /// Why [`write_whole`] wrote nothing.
@@ -151,7 +183,7 @@ fn write_whole(
 /// went wrong, in a user's words.
 fn unwritten_error(
     args: &GetArgs,
-    stream: &mut SegmentStream,
+    stream: &mut SegmentStream<'_>,
     unwritten: Unwritten,
 ) -> anyhow::Error {
     if let Some(fetch) = stream.error.take() {
