@@ -111,7 +111,7 @@ pub(crate) fn get_with(
     let shape = Shape::new(file.file.k, file.file.n).context("the file's k and n")?;
     let bars = Bars::new(json_mode);
     let bar = bars.bytes("reading", file.file.size_bytes);
-    let reader = Reader {
+    let mut reader = Reader {
         client,
         deal: file.file.id.digest(),
         shape,
@@ -120,26 +120,49 @@ pub(crate) fn get_with(
         dropped: BTreeSet::new(),
         refusals: Vec::new(),
     };
-    let mut stream = SegmentStream {
-        reader,
-        segments: file.segments.iter().collect(),
-        parts: VecDeque::new(),
-        error: None,
-    };
     let identity = key
         .as_ref()
         .filter(|_| !file.file.public)
         .map(seal::x25519_secret);
     let expected_len = file.file.public.then_some(file.file.size_bytes);
-    let input = bar.wrap_read(&mut stream);
-    let written = write_whole(identity.as_ref(), input, &args.out, expected_len)
-        .map_err(|unwritten| unwritten_error(args, &mut stream, unwritten))?;
+    // Segments are fetched on a thread of their own, one ahead of the one being opened and
+    // written (a rendezvous channel: at most two segments in memory), so fetching and checking
+    // overlap opening and writing.
+    let written = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel(0);
+        let (reader, segments) = (&mut reader, &file.segments);
+        let fetcher = scope.spawn(move || {
+            for segment in segments {
+                let fetched = reader.segment(segment);
+                let failed = fetched.is_err();
+                if tx.send(fetched).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut stream = SegmentStream {
+            segments: rx,
+            parts: VecDeque::new(),
+            error: None,
+        };
+        let written = write_whole(
+            identity.as_ref(),
+            bar.wrap_read(&mut stream),
+            &args.out,
+            expected_len,
+        )
+        .map_err(|unwritten| unwritten_error(args, &mut stream, unwritten));
+        // The fetcher stops at its next segment once the stream is gone.
+        drop(stream);
+        let _ = fetcher.join();
+        written
+    })?;
     bar.finish();
     bars.clear();
     Ok(Got {
         written,
         segments: file.segments.len(),
-        dropped: stream.reader.dropped,
+        dropped: reader.dropped,
     })
 }
 
@@ -183,7 +206,7 @@ fn write_whole(
 /// went wrong, in a user's words.
 fn unwritten_error(
     args: &GetArgs,
-    stream: &mut SegmentStream<'_>,
+    stream: &mut SegmentStream,
     unwritten: Unwritten,
 ) -> anyhow::Error {
     if let Some(fetch) = stream.error.take() {
@@ -205,16 +228,15 @@ fn unwritten_error(
     }
 }
 
-/// The file's segments as one byte stream, fetched one segment at a time.
-struct SegmentStream<'a> {
-    reader: Reader<'a>,
-    segments: VecDeque<&'a SegmentDto>,
+/// The file's segments as one byte stream, in order, as the fetcher sends them.
+struct SegmentStream {
+    segments: mpsc::Receiver<Result<Vec<Bytes>>>,
     parts: VecDeque<Bytes>,
     /// Why the stream stopped early (an `io::Error` cannot carry it whole).
     error: Option<anyhow::Error>,
 }
 
-impl Read for SegmentStream<'_> {
+impl Read for SegmentStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(part) = self.parts.front_mut() {
@@ -226,10 +248,11 @@ impl Read for SegmentStream<'_> {
                 }
                 return Ok(take);
             }
-            let Some(segment) = self.segments.pop_front() else {
+            // The fetcher ends its channel after the last segment (or after an error, sent).
+            let Ok(fetched) = self.segments.recv() else {
                 return Ok(0);
             };
-            match self.reader.segment(segment) {
+            match fetched {
                 Ok(parts) => self.parts = parts.into(),
                 Err(error) => {
                     let message = format!("{error:#}");
@@ -270,8 +293,9 @@ impl Reader<'_> {
         Ok(client)
     }
 
-    /// Starts the fetch of `slot` of `segment` on a thread of its own, which answers on `tx`
-    /// (a fetch the read no longer needs finishes unheard).
+    /// Starts the fetch of `slot` of `segment` on a thread of its own, which checks the shard
+    /// against the commitment and answers on `tx` (a fetch the read no longer needs finishes
+    /// unheard).
     fn start(&mut self, segment: &SegmentDto, slot: u16, tx: &mpsc::Sender<Answer>) {
         let holder = &segment.shards[usize::from(slot)].holder;
         let provider = match self.endpoint(holder) {
@@ -288,10 +312,14 @@ impl Reader<'_> {
                 .map_or(0, |d| d.as_millis() as u64);
             ShardRead::sign(key, deal, index, slot, now_ms + READ_TTL_MS, None)
         });
-        let tx = tx.clone();
+        let (tx, shape) = (tx.clone(), self.shape);
+        let (size_bytes, commitment) = (segment.size_bytes, segment.commitment.hash());
+        // Checked here, so the shards of a segment are hashed in parallel as they arrive.
         std::thread::spawn(move || {
             let answer = match provider.get_shard(&deal, index, slot, shard_bytes, read.as_ref()) {
-                Ok(Some(shard)) => Ok(shard),
+                Ok(Some(shard)) => coding::check(shape, size_bytes, &commitment, &shard)
+                    .map(|()| shard)
+                    .map_err(|e| format!("served a bad shard: {e}")),
                 Ok(None) => Err("does not hold it".to_string()),
                 Err(error) => Err(error.to_string()),
             };
@@ -308,7 +336,6 @@ impl Reader<'_> {
             segment.index,
             segment.shards.len()
         );
-        let commitment = segment.commitment.hash();
         let mut plan = FetchPlan::new(k, n, |slot| {
             let shard = &segment.shards[usize::from(slot)];
             shard.state == ShardState::Active && !self.dropped.contains(&shard.holder)
@@ -348,12 +375,7 @@ impl Reader<'_> {
                     segment.index
                 ),
             };
-            let checked = answer.and_then(|shard| {
-                coding::check(self.shape, segment.size_bytes, &commitment, &shard)
-                    .map(|()| shard)
-                    .map_err(|e| format!("served a bad shard: {e}"))
-            });
-            match checked {
+            match answer {
                 Ok(shard) => {
                     shards.insert(slot, shard);
                     plan.answered(slot, true);
