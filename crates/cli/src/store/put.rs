@@ -51,7 +51,8 @@ const REDRAWS_FOLLOWED_MAX: u32 = 3;
 /// Blocks past a slot's accept due after which `put` stops waiting for the chain's redraw.
 const ACCEPT_GRACE_BLOCKS: u64 = 5;
 
-/// The pause between reads of the deal while shards are being accepted.
+/// The longest pause between reads of the deal while shards are being accepted (a send that
+/// finishes ends it early, so the next shard goes out at once).
 const POLL_INTERVAL: Duration = Duration::from_millis(300);
 
 #[derive(clap::Args)]
@@ -275,6 +276,8 @@ impl PutArgs {
 pub(crate) struct Stored {
     pub(crate) id: String,
     pub(crate) file: StorageFileDto,
+    /// The user's file's length (`stored_len` is its sealed length unless public).
+    pub(crate) plain_len: u64,
     pub(crate) stored_len: u64,
     pub(crate) height: Option<u64>,
     pub(crate) terms: Terms,
@@ -300,7 +303,7 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
     let stored = put_with(client, json_mode, &args, &key)?;
     let value = json!({
         "id": stored.id,
-        "size": stored.file.file.size_bytes,
+        "size": stored.plain_len,
         "stored_bytes": stored.stored_len,
         "segments": stored.file.segments.len(),
         "k": stored.file.file.k,
@@ -414,6 +417,7 @@ pub(crate) fn put_with(
     Ok(Stored {
         id,
         file,
+        plain_len,
         stored_len,
         height: done.height,
         terms,
@@ -486,11 +490,13 @@ impl Uploader<'_> {
         let mut endpoints: BTreeMap<String, Client> = BTreeMap::new();
         let mut current: Option<(u32, Encoded)> = None;
         let (tx, rx) = mpsc::channel::<Sent>();
+        // A send's answer that ended the last pause, handled with the others.
+        let mut woken: Option<Sent> = None;
         let total = self.commitments.len() as u64 * u64::from(self.shape.n());
         let sent_bar = bars.count("shards sent", total);
         let accepted_bar = bars.count("accepted", total);
         loop {
-            for (key, holder, result) in rx.try_iter() {
+            for (key, holder, result) in woken.take().into_iter().chain(rx.try_iter()) {
                 in_flight.remove(&(key, holder.clone()));
                 let entry = sending.entry(key).or_default();
                 match result {
@@ -568,7 +574,8 @@ impl Uploader<'_> {
                     let _ = tx.send((key, upload.holder, result));
                 });
             }
-            std::thread::sleep(POLL_INTERVAL);
+            // The loop holds `tx` itself, so this times out rather than disconnects.
+            woken = rx.recv_timeout(POLL_INTERVAL).ok();
         }
     }
 
