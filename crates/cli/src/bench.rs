@@ -120,8 +120,10 @@ pub enum BenchCommand {
     /// The storage market's pure core beside its targets: erasure encode of a 64 MiB segment at
     /// k = 16 of n = 40 (with hashing and the commitment), strict decode with no systematic
     /// shard, the systematic read, chunk proof verification (one, and 32 as in a block), and
-    /// client-side seal/open. `put_mbps`, `get_mbps` and `repair_ms` (through real providers)
-    /// come later, with the store commands.
+    /// client-side seal/open; then `put_mbps` and `get_mbps`: a file stored and read back with
+    /// `store put`'s and `store get`'s code through a `plexus devnet --providers 4` started for
+    /// the run (put timed from the first byte read to every shard accepted on chain, so it
+    /// includes waiting for finality). `repair_ms` is null: repair is not built yet.
     Storage {
         /// Timed runs of each measurement; the best is reported.
         #[arg(long, default_value_t = 3)]
@@ -129,6 +131,10 @@ pub enum BenchCommand {
         /// Threads of the encode and decode pool (default: every core).
         #[arg(long)]
         threads: Option<usize>,
+        /// MiB of the file stored and read back through the devnet (0: skip put and get, and
+        /// start no devnet).
+        #[arg(long, default_value_t = 256)]
+        put_mib: u64,
     },
     /// Raw rate of the pure `apply` on in-memory state.
     Apply {
@@ -174,9 +180,11 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
         BenchCommand::Models { texts, runs } => {
             crate::bench_models::bench_models(&texts, runs, json_mode)
         }
-        BenchCommand::Storage { runs, threads } => {
-            crate::bench_storage::bench_storage(runs, threads, json_mode)
-        }
+        BenchCommand::Storage {
+            runs,
+            threads,
+            put_mib,
+        } => crate::bench_storage::bench_storage(runs, threads, put_mib, json_mode),
         BenchCommand::Apply {
             txs,
             block_txs,
@@ -192,7 +200,7 @@ fn bench_tx(
     batch: usize,
     json_mode: bool,
 ) -> Result<()> {
-    let (devnet, clients) = start_devnet(validators, false)?;
+    let (devnet, clients) = start_devnet(validators, 0, false)?;
     let client = clients[0].clone();
     let status = client.status()?;
     let senders = 10u64;

@@ -82,7 +82,7 @@ pub fn bench_flood(
     json_mode: bool,
 ) -> Result<()> {
     // With the API's per-client limits on, as a public node runs.
-    let (devnet, nodes) = start_devnet(1, true)?;
+    let (devnet, nodes) = start_devnet(1, 0, true)?;
     let client = nodes[0].clone();
     let chain_id = client.status()?.chain_id;
     let body = match kind {
@@ -375,7 +375,7 @@ fn flood_loop(
 
 pub fn bench_soak(txs: u64, flood: u64, json_mode: bool) -> Result<()> {
     // The load comes from one client, far over one client's budget.
-    let (devnet, nodes) = start_devnet(1, false)?;
+    let (devnet, nodes) = start_devnet(1, 0, false)?;
     let result = soak(&devnet, &nodes[0], txs, flood, json_mode);
     if result.is_err() {
         eprintln!("the devnet's last log lines:\n{}", devnet.log_tail(30));

@@ -101,13 +101,29 @@ pub(crate) fn free_ports(count: u16) -> Result<u16> {
     bail!("no {count} consecutive free ports on 127.0.0.1")
 }
 
-/// Starts a devnet of `validators` for a benchmark; `client_limits: false` lifts the API's
-/// per-client limits (`bench tx` drives the node from one client at rates no public node would
-/// give one client).
-pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devnet, Vec<Client>)> {
+/// Starts a devnet of `validators` and `providers` for a benchmark; `client_limits: false` lifts
+/// the API's per-client limits (`bench tx` drives the node from one client at rates no public
+/// node would give one client). Providers register a fixed speed rather than measuring their own
+/// (that would load the machine the benchmark measures on).
+pub(crate) fn start_devnet(
+    validators: u32,
+    providers: u32,
+    client_limits: bool,
+) -> Result<(Devnet, Vec<Client>)> {
     let dir = TempDir::new("bench")?;
     let count = validators as u16;
     let (api, p2p) = (free_ports(count)?, free_ports(count)?);
+    let provider_args = match providers {
+        0 => Vec::new(),
+        _ => vec![
+            "--providers".to_string(),
+            providers.to_string(),
+            "--provider-api".to_string(),
+            format!("127.0.0.1:{}", free_ports(providers as u16)?),
+            "--provider-fuel-per-second".to_string(),
+            "100000000".to_string(),
+        ],
+    };
     let child = Command::new(std::env::current_exe()?)
         .args(["devnet", "--dir"])
         .arg(dir.0.join("data"))
@@ -119,6 +135,7 @@ pub(crate) fn start_devnet(validators: u32, client_limits: bool) -> Result<(Devn
             "--p2p",
             &format!("127.0.0.1:{p2p}"),
         ])
+        .args(provider_args)
         .args((!client_limits).then_some("--no-client-limits"))
         .env("PLEXUS_HOME", dir.0.join("home"))
         .stdout(Stdio::null())

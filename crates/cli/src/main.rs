@@ -7,6 +7,7 @@ mod bench_gemm;
 mod bench_kit;
 mod bench_models;
 mod bench_storage;
+mod bench_store;
 mod ceremony;
 mod devnet;
 mod job;
@@ -363,14 +364,23 @@ fn sign(
     fee: Option<&str>,
     payload: Payload,
 ) -> Result<plexus_types::SignedTransaction> {
-    let key = keys::load(from)?;
+    sign_key(client, &keys::load(from)?, fee, payload)
+}
+
+/// [`sign`] with a key in hand (a bench's dev key) rather than a keystore name.
+fn sign_key(
+    client: &Client,
+    key: &plexus_types::PrivateKey,
+    fee: Option<&str>,
+    payload: Payload,
+) -> Result<plexus_types::SignedTransaction> {
     let status = client.status()?;
     let fee = match fee {
         Some(text) => parse_amount(text).map_err(|e| anyhow::anyhow!("--fee: {e}"))?,
         None => status.fee_min.parse().unwrap_or(FEE_DEFAULT),
     };
     let builder = TxBuilder {
-        key: &key,
+        key,
         chain_id: status.chain_id,
         fee,
     };
@@ -395,7 +405,18 @@ pub fn send(
     fee: Option<&str>,
     payload: Payload,
 ) -> Result<TxStatusDto> {
-    let tx = sign(client, from, fee, payload)?;
+    send_key(client, json_mode, &keys::load(from)?, fee, payload)
+}
+
+/// [`send`] with a key in hand rather than a keystore name.
+pub fn send_key(
+    client: &Client,
+    json_mode: bool,
+    key: &plexus_types::PrivateKey,
+    fee: Option<&str>,
+    payload: Payload,
+) -> Result<TxStatusDto> {
+    let tx = sign_key(client, key, fee, payload)?;
     let done = client.submit_and_wait(&tx, FINALITY_TIMEOUT)?;
     if let Some(receipt) = &done.receipt
         && receipt.status != plexus_client::dto::ReceiptStatus::Success

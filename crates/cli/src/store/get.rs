@@ -57,11 +57,51 @@ pub struct GetArgs {
     from: Option<String>,
 }
 
+impl GetArgs {
+    /// A read of file `id` into `out`, opened with the key named `from` (a private file's).
+    pub(crate) fn new(id: String, out: PathBuf, from: Option<String>) -> GetArgs {
+        GetArgs { id, out, from }
+    }
+}
+
+/// A finished read.
+pub(crate) struct Got {
+    /// Bytes written to --out.
+    pub(crate) written: u64,
+    pub(crate) segments: usize,
+    /// Holders dropped for refusing, failing or serving a bad shard.
+    pub(crate) dropped: BTreeSet<String>,
+}
+
 /// `plexus store get`.
 pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
+    let got = get_with(client, json_mode, &args, crate::keys::load)?;
+    let value = json!({
+        "id": args.id,
+        "out": args.out,
+        "size": got.written,
+        "segments": got.segments,
+        "dropped_holders": got.dropped,
+    });
+    crate::print(
+        json_mode,
+        value,
+        format!("wrote {} ({} bytes)", args.out.display(), got.written),
+    );
+    Ok(())
+}
+
+/// What `store get` does, with `load_key` turning --from into the key (`bench storage` gives
+/// its dev key): everything but printing the result.
+pub(crate) fn get_with(
+    client: &Client,
+    json_mode: bool,
+    args: &GetArgs,
+    load_key: impl FnOnce(&str) -> Result<PrivateKey>,
+) -> Result<Got> {
     let file = file_or_unknown(client, &args.id)?;
     let key = match (&args.from, file.file.public) {
-        (Some(name), _) => Some(crate::keys::load(name)?),
+        (Some(name), _) => Some(load_key(name)?),
         (None, true) => None,
         (None, false) => bail!(
             "stored file {} is private: --from KEY (the key that stored it) reads and opens it",
@@ -71,7 +111,7 @@ pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
     let shape = Shape::new(file.file.k, file.file.n).context("the file's k and n")?;
     let bars = Bars::new(json_mode);
     let bar = bars.bytes("reading", file.file.size_bytes);
-    let reader = Reader {
+    let mut reader = Reader {
         client,
         deal: file.file.id.digest(),
         shape,
@@ -80,35 +120,50 @@ pub fn get(client: &Client, json_mode: bool, args: GetArgs) -> Result<()> {
         dropped: BTreeSet::new(),
         refusals: Vec::new(),
     };
-    let mut stream = SegmentStream {
-        reader,
-        segments: file.segments.iter().collect(),
-        parts: VecDeque::new(),
-        error: None,
-    };
     let identity = key
         .as_ref()
         .filter(|_| !file.file.public)
         .map(seal::x25519_secret);
     let expected_len = file.file.public.then_some(file.file.size_bytes);
-    let input = bar.wrap_read(&mut stream);
-    let written = write_whole(identity.as_ref(), input, &args.out, expected_len)
-        .map_err(|unwritten| unwritten_error(&args, &mut stream, unwritten))?;
+    // Segments are fetched on a thread of their own, one ahead of the one being opened and
+    // written (a rendezvous channel: at most two segments in memory), so fetching and checking
+    // overlap opening and writing.
+    let written = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel(0);
+        let (reader, segments) = (&mut reader, &file.segments);
+        let fetcher = scope.spawn(move || {
+            for segment in segments {
+                let fetched = reader.segment(segment);
+                let failed = fetched.is_err();
+                if tx.send(fetched).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut stream = SegmentStream {
+            segments: rx,
+            parts: VecDeque::new(),
+            error: None,
+        };
+        let written = write_whole(
+            identity.as_ref(),
+            bar.wrap_read(&mut stream),
+            &args.out,
+            expected_len,
+        )
+        .map_err(|unwritten| unwritten_error(args, &mut stream, unwritten));
+        // The fetcher stops at its next segment once the stream is gone.
+        drop(stream);
+        let _ = fetcher.join();
+        written
+    })?;
     bar.finish();
     bars.clear();
-    let value = json!({
-        "id": args.id,
-        "out": args.out,
-        "size": written,
-        "segments": file.segments.len(),
-        "dropped_holders": stream.reader.dropped,
-    });
-    crate::print(
-        json_mode,
-        value,
-        format!("wrote {} ({written} bytes)", args.out.display()),
-    );
-    Ok(())
+    Ok(Got {
+        written,
+        segments: file.segments.len(),
+        dropped: reader.dropped,
+    })
 }
 
 /// Why [`write_whole`] wrote nothing.
@@ -173,16 +228,15 @@ fn unwritten_error(
     }
 }
 
-/// The file's segments as one byte stream, fetched one segment at a time.
-struct SegmentStream<'a> {
-    reader: Reader<'a>,
-    segments: VecDeque<&'a SegmentDto>,
+/// The file's segments as one byte stream, in order, as the fetcher sends them.
+struct SegmentStream {
+    segments: mpsc::Receiver<Result<Vec<Bytes>>>,
     parts: VecDeque<Bytes>,
     /// Why the stream stopped early (an `io::Error` cannot carry it whole).
     error: Option<anyhow::Error>,
 }
 
-impl Read for SegmentStream<'_> {
+impl Read for SegmentStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(part) = self.parts.front_mut() {
@@ -194,10 +248,11 @@ impl Read for SegmentStream<'_> {
                 }
                 return Ok(take);
             }
-            let Some(segment) = self.segments.pop_front() else {
+            // The fetcher ends its channel after the last segment (or after an error, sent).
+            let Ok(fetched) = self.segments.recv() else {
                 return Ok(0);
             };
-            match self.reader.segment(segment) {
+            match fetched {
                 Ok(parts) => self.parts = parts.into(),
                 Err(error) => {
                     let message = format!("{error:#}");
@@ -238,8 +293,9 @@ impl Reader<'_> {
         Ok(client)
     }
 
-    /// Starts the fetch of `slot` of `segment` on a thread of its own, which answers on `tx`
-    /// (a fetch the read no longer needs finishes unheard).
+    /// Starts the fetch of `slot` of `segment` on a thread of its own, which checks the shard
+    /// against the commitment and answers on `tx` (a fetch the read no longer needs finishes
+    /// unheard).
     fn start(&mut self, segment: &SegmentDto, slot: u16, tx: &mpsc::Sender<Answer>) {
         let holder = &segment.shards[usize::from(slot)].holder;
         let provider = match self.endpoint(holder) {
@@ -256,10 +312,14 @@ impl Reader<'_> {
                 .map_or(0, |d| d.as_millis() as u64);
             ShardRead::sign(key, deal, index, slot, now_ms + READ_TTL_MS, None)
         });
-        let tx = tx.clone();
+        let (tx, shape) = (tx.clone(), self.shape);
+        let (size_bytes, commitment) = (segment.size_bytes, segment.commitment.hash());
+        // Checked here, so the shards of a segment are hashed in parallel as they arrive.
         std::thread::spawn(move || {
             let answer = match provider.get_shard(&deal, index, slot, shard_bytes, read.as_ref()) {
-                Ok(Some(shard)) => Ok(shard),
+                Ok(Some(shard)) => coding::check(shape, size_bytes, &commitment, &shard)
+                    .map(|()| shard)
+                    .map_err(|e| format!("served a bad shard: {e}")),
                 Ok(None) => Err("does not hold it".to_string()),
                 Err(error) => Err(error.to_string()),
             };
@@ -276,7 +336,6 @@ impl Reader<'_> {
             segment.index,
             segment.shards.len()
         );
-        let commitment = segment.commitment.hash();
         let mut plan = FetchPlan::new(k, n, |slot| {
             let shard = &segment.shards[usize::from(slot)];
             shard.state == ShardState::Active && !self.dropped.contains(&shard.holder)
@@ -316,12 +375,7 @@ impl Reader<'_> {
                     segment.index
                 ),
             };
-            let checked = answer.and_then(|shard| {
-                coding::check(self.shape, segment.size_bytes, &commitment, &shard)
-                    .map(|()| shard)
-                    .map_err(|e| format!("served a bad shard: {e}"))
-            });
-            match checked {
+            match answer {
                 Ok(shard) => {
                     shards.insert(slot, shard);
                     plan.answered(slot, true);

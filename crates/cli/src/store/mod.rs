@@ -16,6 +16,9 @@ mod out_file;
 mod plan;
 mod put;
 
+pub(crate) use get::{GetArgs, get_with};
+pub(crate) use put::{PutArgs, PutPhases, put_with};
+
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::Signer as _;
 use plexus_client::{

@@ -51,7 +51,8 @@ const REDRAWS_FOLLOWED_MAX: u32 = 3;
 /// Blocks past a slot's accept due after which `put` stops waiting for the chain's redraw.
 const ACCEPT_GRACE_BLOCKS: u64 = 5;
 
-/// The pause between reads of the deal while shards are being accepted.
+/// The longest pause between reads of the deal while shards are being accepted (a send that
+/// finishes ends it early, so the next shard goes out at once).
 const POLL_INTERVAL: Duration = Duration::from_millis(300);
 
 #[derive(clap::Args)]
@@ -196,7 +197,7 @@ fn default_price_cap(
 }
 
 /// What the deal will cost, checked against the owner's balance before anything is encoded.
-struct Terms {
+pub(crate) struct Terms {
     cap: Amount,
     escrow: Amount,
     fee: Amount,
@@ -254,9 +255,78 @@ fn terms(
     Ok(Terms { cap, escrow, fee })
 }
 
+impl PutArgs {
+    /// A put of `file` paid by `from` (a name for messages; the key is given to [`put_with`]),
+    /// with every other flag at its default.
+    pub(crate) fn new(file: PathBuf, from: &str) -> PutArgs {
+        PutArgs {
+            file,
+            from: from.to_string(),
+            epochs: EPOCHS_DEFAULT,
+            public: false,
+            price_cap: None,
+            fee: None,
+            timeout_secs: 600,
+        }
+    }
+}
+
+/// A finished put: the file as the chain has it once every shard is accepted, and where the
+/// time went.
+pub(crate) struct Stored {
+    pub(crate) id: String,
+    pub(crate) file: StorageFileDto,
+    /// The user's file's length (`stored_len` is its sealed length unless public).
+    pub(crate) plain_len: u64,
+    pub(crate) stored_len: u64,
+    pub(crate) height: Option<u64>,
+    pub(crate) terms: Terms,
+    pub(crate) phases: PutPhases,
+}
+
+/// Wall time of each step of a put, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PutPhases {
+    /// Sealing the file into the spool (0 for a public file).
+    pub(crate) seal_ms: f64,
+    /// Reading and erasure-coding every segment for its commitment.
+    pub(crate) encode_ms: f64,
+    /// Posting the deal and waiting for it to be final.
+    pub(crate) post_ms: f64,
+    /// Sending the shards until every one is accepted on chain.
+    pub(crate) upload_ms: f64,
+}
+
 /// `plexus store put`.
 pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
     let key = crate::keys::load(&args.from)?;
+    let stored = put_with(client, json_mode, &args, &key)?;
+    let value = json!({
+        "id": stored.id,
+        "size": stored.plain_len,
+        "stored_bytes": stored.stored_len,
+        "segments": stored.file.segments.len(),
+        "k": stored.file.file.k,
+        "n": stored.file.file.n,
+        "public": args.public,
+        "epochs": args.epochs,
+        "price_cap_per_gib_epoch": stored.terms.cap.to_string(),
+        "escrow": stored.terms.escrow.to_string(),
+        "height": stored.height,
+        "end_epoch": stored.file.file.end_epoch,
+    });
+    crate::print(json_mode, value, stored.id);
+    Ok(())
+}
+
+/// What `store put` does once the paying key is loaded (`bench storage` calls it with a dev
+/// key): everything but printing the result.
+pub(crate) fn put_with(
+    client: &Client,
+    json_mode: bool,
+    args: &PutArgs,
+    key: &plexus_types::PrivateKey,
+) -> Result<Stored> {
     let owner = Address(key.public_key());
     let plain_len = std::fs::metadata(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?
@@ -281,9 +351,11 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
         params.deal_segments_max,
         params.segment_bytes_max
     );
-    let terms = terms(client, &args, &params, &segments, &owner, plain_len)?;
+    let terms = terms(client, args, &params, &segments, &owner, plain_len)?;
 
+    let mut phases = PutPhases::default();
     let bars = Bars::new(json_mode);
+    let started = Instant::now();
     let source = if args.public {
         Source {
             path: args.file.clone(),
@@ -293,10 +365,13 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
     } else {
         seal_to_spool(&args.file, &owner, &bars, plain_len)?
     };
+    phases.seal_ms = ms_since(started);
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let pool = Rayon::new(NonZeroUsize::new(threads).expect("at least one"))
         .context("starting the encoding threads")?;
+    let started = Instant::now();
     let mut kept = encode_all(&source, shape, &mut segments, &pool, &bars)?;
+    phases.encode_ms = ms_since(started);
 
     let payload = Payload::DealPost {
         segments: segments.clone(),
@@ -307,7 +382,8 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
         public: args.public,
     };
     let fee = terms.fee.to_string();
-    let done = crate::send(client, json_mode, &args.from, Some(&fee), payload).map_err(|err| {
+    let started = Instant::now();
+    let done = crate::send_key(client, json_mode, key, Some(&fee), payload).map_err(|err| {
         let code = plexus_types::Reason::NoStorageHolders.code();
         if format!("{err:#}").contains(code) {
             err.context(format!(
@@ -321,6 +397,7 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
             err
         }
     })?;
+    phases.post_ms = ms_since(started);
     let id = done.hash.clone();
 
     let upload = Uploader {
@@ -333,24 +410,23 @@ pub fn put(client: &Client, json_mode: bool, args: PutArgs) -> Result<()> {
         pool: &pool,
     };
     let timeout = Duration::from_secs(args.timeout_secs);
+    let started = Instant::now();
     let file = upload.run(&mut kept, &bars, timeout)?;
+    phases.upload_ms = ms_since(started);
     bars.clear();
-    let value = json!({
-        "id": id,
-        "size": plain_len,
-        "stored_bytes": stored_len,
-        "segments": segments.len(),
-        "k": params.k,
-        "n": params.n,
-        "public": args.public,
-        "epochs": args.epochs,
-        "price_cap_per_gib_epoch": terms.cap.to_string(),
-        "escrow": terms.escrow.to_string(),
-        "height": done.height,
-        "end_epoch": file.file.end_epoch,
-    });
-    crate::print(json_mode, value, id);
-    Ok(())
+    Ok(Stored {
+        id,
+        file,
+        plain_len,
+        stored_len,
+        height: done.height,
+        terms,
+        phases,
+    })
+}
+
+fn ms_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1e3
 }
 
 /// Encodes every segment, fills in its commitment, and keeps the shards of the first ones up
@@ -414,11 +490,13 @@ impl Uploader<'_> {
         let mut endpoints: BTreeMap<String, Client> = BTreeMap::new();
         let mut current: Option<(u32, Encoded)> = None;
         let (tx, rx) = mpsc::channel::<Sent>();
+        // A send's answer that ended the last pause, handled with the others.
+        let mut woken: Option<Sent> = None;
         let total = self.commitments.len() as u64 * u64::from(self.shape.n());
         let sent_bar = bars.count("shards sent", total);
         let accepted_bar = bars.count("accepted", total);
         loop {
-            for (key, holder, result) in rx.try_iter() {
+            for (key, holder, result) in woken.take().into_iter().chain(rx.try_iter()) {
                 in_flight.remove(&(key, holder.clone()));
                 let entry = sending.entry(key).or_default();
                 match result {
@@ -496,7 +574,8 @@ impl Uploader<'_> {
                     let _ = tx.send((key, upload.holder, result));
                 });
             }
-            std::thread::sleep(POLL_INTERVAL);
+            // The loop holds `tx` itself, so this times out rather than disconnects.
+            woken = rx.recv_timeout(POLL_INTERVAL).ok();
         }
     }
 

@@ -8,6 +8,10 @@
 //!   (k = 2 of n = 4); a few MiB stored sealed come back identical, the providers' shard files
 //!   do not hold the plaintext, a read by another key is refused and writes nothing, and the
 //!   deal is extended and deleted.
+//! - `end_to_end_bench_storage_put_and_get` (CI profile): `plexus bench storage --put-mib 2`
+//!   starts its own devnet of four providers, stores and reads back through them, prints
+//!   `put_mbps` and `get_mbps` beside their targets and `repair_ms` as null, and leaves nothing
+//!   behind in its temporary directory (the devnet, the spool, the files).
 
 use plexus_client::Client;
 use serde_json::Value;
@@ -376,5 +380,42 @@ fn end_to_end_private_round_trip() {
     );
     let error = net.refused(&["store", "status", &id]);
     assert!(error.contains("no stored file"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn end_to_end_bench_storage_put_and_get() {
+    let dir = tempdir("bench");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = Command::new(PLEXUS)
+        .args([
+            "bench",
+            "storage",
+            "--json",
+            "--runs",
+            "1",
+            "--put-mib",
+            "2",
+        ])
+        .env("PLEXUS_HOME", dir.join("home"))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (key, target) in [("put_mbps", 300.0), ("get_mbps", 1000.0)] {
+        assert!(figures[key].as_f64().unwrap() > 0.0, "{figures}");
+        assert_eq!(figures[format!("{key}_target")].as_f64(), Some(target));
+    }
+    assert!(figures["repair_ms"].is_null(), "{figures}");
+    assert_eq!(figures["loopback_n"].as_u64(), Some(4));
+    assert_eq!(figures["put_mib"].as_u64(), Some(2));
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "the bench left {left:?} behind");
     let _ = std::fs::remove_dir_all(&dir);
 }

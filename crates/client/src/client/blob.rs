@@ -82,7 +82,10 @@ impl Client {
                 "{path} is over the {max_bytes}-byte limit"
             )));
         }
-        let mut bytes = Vec::new();
+        // Sized up front from the announced length (bounded by the limit), so a large body is
+        // not copied again each time a growing buffer doubles.
+        let announced = response.content_length().unwrap_or(0).min(max_bytes);
+        let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
         std::io::Read::read_to_end(
             &mut std::io::Read::take(response, max_bytes + 1),
             &mut bytes,

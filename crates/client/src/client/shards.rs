@@ -25,7 +25,8 @@ impl Client {
         shard: &Shard,
     ) -> Result<ShardStoredDto, ClientError> {
         let url = self.url(&path(deal, segment, shard.index));
-        let body = shard.encode().to_vec();
+        // Encoded once; each attempt shares the buffer rather than copying the shard again.
+        let body = shard.encode();
         self.retrying(true, || {
             let request = self
                 .http
