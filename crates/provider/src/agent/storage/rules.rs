@@ -155,6 +155,38 @@ pub fn shard_actions(
     actions
 }
 
+/// An open challenge of a shard this provider holds, as the holders route shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChallengeSeen {
+    pub key: ShardKey,
+    pub epoch: u64,
+    pub chunk_index: u64,
+    /// The last height a proof may be included at.
+    pub due_height: u64,
+    /// The height this agent last sent its proof at, if it did since it started.
+    pub proof_sent_height: Option<u64>,
+}
+
+/// The open challenges to answer at `height`: each not answered yet, or whose proof is still
+/// not on chain `resend_after_blocks` after it was sent; none whose window has closed (a
+/// transaction sent at `height` is included at `height + 1` at the earliest). A restarted agent
+/// has sent nothing, so it answers every challenge still open.
+pub fn proofs_to_send(
+    height: u64,
+    resend_after_blocks: u64,
+    open: &[ChallengeSeen],
+) -> Vec<ChallengeSeen> {
+    open.iter()
+        .filter(|challenge| height < challenge.due_height)
+        .filter(|challenge| {
+            challenge
+                .proof_sent_height
+                .is_none_or(|sent| height >= sent.saturating_add(resend_after_blocks))
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +311,28 @@ mod tests {
                 "{state}: {actions:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_open_challenge_is_answered_once_then_again_only_when_due_and_in_its_window() {
+        let open = |sent: Option<u64>, due_height: u64| ChallengeSeen {
+            key: (Digest::from([1u8; 32]), 0, 2),
+            epoch: 4,
+            chunk_index: 7,
+            due_height,
+            proof_sent_height: sent,
+        };
+        let sends = |height: u64, challenge: ChallengeSeen| {
+            !proofs_to_send(height, 3, std::slice::from_ref(&challenge)).is_empty()
+        };
+        // Not answered yet (a restarted agent too): answered.
+        assert!(sends(100, open(None, 110)));
+        // Sent two blocks ago: waits; three: sent again.
+        assert!(!sends(100, open(Some(98), 110)));
+        assert!(sends(100, open(Some(97), 110)));
+        // The window closes at 110: a proof sent at 109 may still land, one at 110 cannot.
+        assert!(sends(109, open(None, 110)));
+        assert!(!sends(110, open(None, 110)));
+        assert!(!sends(120, open(Some(97), 110)));
     }
 }
