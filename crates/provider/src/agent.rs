@@ -325,13 +325,19 @@ impl Agent {
         Ok(())
     }
 
-    /// The storage step of this poll (`storage`): its accepts and collection. A node that fails
+    /// The storage step of this poll (`storage`): its challenge answers first (their windows
+    /// are the shortest), then its accepts and collection. A node that fails
     /// it leaves the shards as they are until the next poll.
     fn storage_step(&mut self, height: u64) {
         let Some(step) = self.storage.as_mut() else {
             return;
         };
-        let seen = step.look(&self.node, &self.address.to_string(), height);
+        let me = self.address.to_string();
+        let (node, key, address) = (&self.node, &self.key, &self.address);
+        step.answer_challenges(node, &me, height, |payload| {
+            submit_signed(node, key, address, payload)
+        });
+        let seen = step.look(&self.node, &me, height);
         for action in step.decide(height, &seen) {
             let (node, key, address) = (&self.node, &self.key, &self.address);
             step.carry_out(action, height, |payload| {

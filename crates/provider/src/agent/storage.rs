@@ -15,15 +15,21 @@
 //!   about from below the height at which the upload saw the slot drawn here (a node catching
 //!   up would otherwise show every deal unknown) ([`rules`]).
 //!
-//! The chain is read deal by deal (`GET /v1/storage/files/{id}`), for the deals of the shards
-//! on disk or queued. The pure rules are [`rules`]'s; this module reads and acts.
+//! - Challenges: each poll (before the accepts), `GET /v1/storage/holders/{address}/shards`
+//!   lists this provider's shards with their latest challenge; each `open` one not answered yet
+//!   (or whose proof is still not on chain [`PROOF_RESEND_AFTER_BLOCKS`] later) whose window is
+//!   still open is answered ([`rules::proofs_to_send`]): `proof::prove` over the stored shard,
+//!   checked with `proof::verify` against the segment's commitment exactly as the chain checks
+//!   it, then a `StorageProof`. A proof that fails locally is NEVER sent (a wrong proof burns the
+//!   whole collateral): the shard is corrupt, so it is logged and deleted, and the chain's misses
+//!   declare it lost and draw its repairer (a fault cannot be declared while its challenge is
+//!   open). A restarted agent has sent nothing, so it answers every challenge still open.
 //!
-//! Where the next duties go (they need the chain side's challenge payloads and its
-//! `GET /v1/storage/holders/{address}/shards` route):
-//! - Challenges: each poll, read the open challenges of this provider's shards, answer each with
-//!   `plexus_storage::proof::prove` over the stored shard (`ShardStore::get`) in a
-//!   `StorageProof` transaction: a `ShardAction::Prove` decided in [`rules`] from the
-//!   challenges seen and the proofs sent, carried out here like an accept.
+//! The accepts and collection read the chain deal by deal (`GET /v1/storage/files/{id}`), for
+//! the deals of the shards on disk or queued. The pure rules are [`rules`]'s; this module reads
+//! and acts.
+//!
+//! Where the next duty goes:
 //! - Repairs: a slot drawn to this provider for repair (state `repairing`) whose shard is not on
 //!   disk: fetch `k` shards of its segment from their holders with repairer reads
 //!   (`ShardRead` signed by this key, which the holders authorize by the chain's draw), check
@@ -37,19 +43,26 @@ pub mod rules;
 
 use super::RESEND_AFTER_BLOCKS;
 use crate::shards::ShardStore;
+use plexus_client::dto::{ChallengeOutcome, HolderShardDto};
 use plexus_client::{Client, ClientError};
 use plexus_state::storage::ShardKey;
+use plexus_storage::proof;
 use plexus_types::{Address, Payload, hash::digest_hex};
-use rules::{OfferOnChain, OfferWanted, ShardAction, ShardSeen, SlotView};
+use rules::{ChallengeSeen, OfferOnChain, OfferWanted, ShardAction, ShardSeen, SlotView};
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{Arc, mpsc::Receiver},
 };
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// Polls between reconciliations of the whole store against the chain (at the default 200 ms
 /// poll, every 5 s): collection and the accepts a restart left are found this often.
 pub const RECONCILE_EVERY_POLLS: u64 = 25;
+
+/// Blocks after which a proof not yet on chain is sent again (within its window: the chain's
+/// proof window is 10 blocks by default, so the dispute's `RESEND_AFTER_BLOCKS` would never
+/// resend one).
+pub const PROOF_RESEND_AFTER_BLOCKS: u64 = 3;
 
 /// The storage step's state between polls.
 pub struct StorageStep {
@@ -62,6 +75,8 @@ pub struct StorageStep {
     watched: BTreeSet<ShardKey>,
     /// The height each accept was last sent at.
     accepts_sent: BTreeMap<ShardKey, u64>,
+    /// The height each challenge's proof (shard, epoch) was last sent at, while it is open.
+    proofs_sent: BTreeMap<(ShardKey, u64), u64>,
     polls: u64,
 }
 
@@ -73,6 +88,7 @@ impl StorageStep {
             uploads,
             watched: BTreeSet::new(),
             accepts_sent: BTreeMap::new(),
+            proofs_sent: BTreeMap::new(),
             polls: 0,
         }
     }
@@ -161,6 +177,122 @@ impl StorageStep {
             }
         }
         seen
+    }
+
+    /// Answers the open challenges of this provider's shards due at `height`; `submit` signs
+    /// and submits on the agent's submitting thread. A node that cannot list them leaves them
+    /// to the next poll.
+    pub fn answer_challenges(
+        &mut self,
+        node: &Client,
+        me: &str,
+        height: u64,
+        mut submit: impl FnMut(Payload) -> Result<String, ClientError>,
+    ) {
+        let held = match node.holder_shards(me) {
+            Ok(held) => held,
+            Err(err) => {
+                warn!(%err, "cannot list this provider's shards; challenges wait a poll");
+                return;
+            }
+        };
+        let open: Vec<(ChallengeSeen, &HolderShardDto)> = held
+            .iter()
+            .filter_map(|held| {
+                let challenge = held.shard.challenge.as_ref()?;
+                if challenge.outcome != ChallengeOutcome::Open {
+                    return None;
+                }
+                let key = (held.deal.0, held.segment, held.shard.index);
+                let seen = ChallengeSeen {
+                    key,
+                    epoch: challenge.epoch,
+                    chunk_index: challenge.chunk_index,
+                    due_height: challenge.due_height,
+                    proof_sent_height: self.proofs_sent.get(&(key, challenge.epoch)).copied(),
+                };
+                Some((seen, held))
+            })
+            .collect();
+        // Forget the proofs of challenges no longer open (proven, or judged).
+        let still_open: BTreeSet<(ShardKey, u64)> = open
+            .iter()
+            .map(|(seen, _)| (seen.key, seen.epoch))
+            .collect();
+        self.proofs_sent.retain(|sent, _| still_open.contains(sent));
+        let seen: Vec<ChallengeSeen> = open.iter().map(|(seen, _)| seen.clone()).collect();
+        for due in rules::proofs_to_send(height, PROOF_RESEND_AFTER_BLOCKS, &seen) {
+            let Some((_, held)) = open.iter().find(|(seen, _)| seen == &due) else {
+                continue;
+            };
+            let Some(payload) = self.proof_payload(held, &due) else {
+                continue;
+            };
+            let (deal, segment, shard) = due.key;
+            match submit(payload) {
+                Ok(tx) => {
+                    info!(deal = %digest_hex(&deal), segment, shard, epoch = due.epoch, chunk = due.chunk_index, %tx, "storage proof sent");
+                    self.proofs_sent.insert((due.key, due.epoch), height);
+                }
+                Err(err) => {
+                    warn!(deal = %digest_hex(&deal), segment, shard, %err, "storage proof not sent; next poll")
+                }
+            }
+        }
+    }
+
+    /// The `StorageProof` answering `challenge` of `held`, checked locally as the chain checks
+    /// it; `None` when the shard cannot be read, or does not prove itself (then it is deleted:
+    /// a wrong proof would burn the whole collateral, a miss only a part of it).
+    fn proof_payload(&self, held: &HolderShardDto, challenge: &ChallengeSeen) -> Option<Payload> {
+        let key = challenge.key;
+        let (deal, segment, slot) = key;
+        let shard = match self.store.get(&key) {
+            Ok(Some(shard)) => shard,
+            Ok(None) => {
+                error!(deal = %digest_hex(&deal), segment, slot, "a challenged shard is not on disk: the challenge will be missed");
+                return None;
+            }
+            Err(err) => {
+                // Kept: a disk error may pass before the window closes; a shard that does not
+                // prove itself is dropped below.
+                error!(deal = %digest_hex(&deal), segment, slot, %err, "cannot read a challenged shard; next poll");
+                return None;
+            }
+        };
+        let proven = proof::prove(&shard, challenge.chunk_index).and_then(|proof| {
+            proof::verify(
+                &held.commitment.0,
+                held.n,
+                slot,
+                held.shard_bytes,
+                challenge.chunk_index,
+                &proof,
+            )
+            .map(|()| proof)
+        });
+        match proven {
+            Ok(proof) => Some(Payload::StorageProof {
+                deal,
+                segment,
+                shard: slot,
+                epoch: challenge.epoch,
+                proof,
+            }),
+            Err(err) => {
+                error!(deal = %digest_hex(&deal), segment, slot, %err, "the stored shard does not prove its challenge: not sending a wrong proof; the shard is treated as lost");
+                self.drop_corrupt(&key);
+                None
+            }
+        }
+    }
+
+    /// Deletes a shard that cannot prove itself: the chain's misses declare it lost and draw
+    /// its repairer; keeping it would only answer the next challenge wrongly again.
+    fn drop_corrupt(&self, key: &ShardKey) {
+        if let Err(err) = self.store.delete(key) {
+            warn!(%err, "cannot delete a corrupt shard");
+        }
     }
 
     /// What to do about what was seen at `height`.

@@ -6,8 +6,8 @@
 //! `node_unavailable` (try again), never a crash and never a guess: nothing is stored or served
 //! on an answer the chain did not give.
 //!
-//! - `PUT`: the slot must exist (else 404 `unknown_deal`) and be drawn to this provider and not
-//!   `active` (else 409 `not_drawn_here`); only then is the body read, and never more than the
+//! - `PUT`: the slot must exist (else 404 `unknown_deal`) and be `drawn` or `repairing` to this
+//!   provider (else 409 `not_drawn_here`); only then is the body read, and never more than the
 //!   deal's shard length plus `SHARD_WIRE_OVERHEAD_MAX` (else 413 `too_large`). It must decode
 //!   as a shard of exactly the deal's shard length (else 400 `bad_shard`) and be the slot's
 //!   committed shard (`coding::check`; else 422 `shard_mismatch`). It is then stored durably
@@ -16,9 +16,9 @@
 //! - `GET`: 404 `unknown_shard` unless the store holds it; a public deal's shard is served to
 //!   anyone; a private deal's needs a `ShardRead` in `x-plexus-read` (none or unreadable: 401
 //!   `read_unauthorized`) that `ShardRead::authorize` lets through at the handler's clock (else
-//!   403 `read_refused`). A repairer, for now, is a provider the chain shows as the holder of a
-//!   slot of the same segment whose state is not `active` (the chain's `repairing` state, when
-//!   it lands, is one).
+//!   403 `read_refused`). A repairer is a provider the chain shows as the holder of a
+//!   `repairing` slot of the same segment (never a `faulty` or `drawn` holder: see
+//!   `rules::is_repairer`).
 //!
 //! The clock is read in one place, [`now_ms`], by the handler, and passed to the pure
 //! [`read_access`].
@@ -442,8 +442,8 @@ mod tests {
 
     #[test]
     fn an_upload_is_taken_only_for_a_slot_drawn_here_and_not_accepted() {
-        use ShardState::{Active, Drawn};
-        let (file, _) = deal([Drawn, Active, Drawn, Drawn]);
+        use ShardState::{Active, Drawn, Faulty, Lost, Repairing};
+        let (file, _) = deal([Drawn, Active, Faulty, Lost]);
         let holder = |i: u64| address(&PrivateKey::from_seed(10 + i));
         assert_eq!(
             upload_slot(&file, &key(0), &holder(0)).map_err(|r| r.1),
@@ -453,9 +453,18 @@ mod tests {
             code(upload_slot(&file, &key(0), &holder(2))),
             (409, "not_drawn_here")
         );
+        // Accepted already (active or faulty), or lost from this holder.
+        for slot in [1, 2, 3] {
+            assert_eq!(
+                code(upload_slot(&file, &key(slot), &holder(u64::from(slot)))),
+                (409, "not_drawn_here"),
+                "slot {slot}"
+            );
+        }
+        let (repairing, _) = deal([Repairing, Active, Active, Active]);
         assert_eq!(
-            code(upload_slot(&file, &key(1), &holder(1))),
-            (409, "not_drawn_here")
+            upload_slot(&repairing, &key(0), &holder(0)).map_err(|r| r.1),
+            Ok((repairing.segments[0].shard_bytes, 1))
         );
         assert_eq!(
             code(upload_slot(&file, &key(4), &holder(0))),
@@ -514,8 +523,8 @@ mod tests {
 
     #[test]
     fn a_private_shard_is_read_by_the_owner_a_grantee_or_a_repairer() {
-        use ShardState::{Active, Drawn};
-        let (mut file, _) = deal([Active, Active, Drawn, Active]);
+        use ShardState::{Active, Drawn, Faulty, Lost, Repairing};
+        let (mut file, _) = deal([Lost, Active, Repairing, Faulty]);
         let read = |seed: u64, slot: u16, expires_ms: u64, grant| {
             ShardRead::sign(
                 &PrivateKey::from_seed(seed),
@@ -547,11 +556,20 @@ mod tests {
             access(&file, Some(&read(1, 1, NOW_MS - 1, None))),
             (403, "read_refused")
         );
-        // The holder of a slot not active (drawn; `repairing` when the chain has it) repairs;
-        // an active holder does not.
+        // The holder of a `repairing` slot repairs; a `faulty` holder (which could rebuild
+        // its challenged chunks from the others' instead of storing them), a `lost` one and
+        // an active one do not, nor does a `drawn` one.
         assert_eq!(access(&file, Some(&read(12, 1, later, None))), (200, "ok"));
+        for seed in [10, 13] {
+            assert_eq!(
+                access(&file, Some(&read(seed, 1, later, None))),
+                (403, "read_refused"),
+                "key {seed}"
+            );
+        }
+        let (drawn, _) = deal([Active, Active, Drawn, Active]);
         assert_eq!(
-            access(&file, Some(&read(13, 1, later, None))),
+            access(&drawn, Some(&read(12, 1, later, None))),
             (403, "read_refused")
         );
         // A grantee of the owner's.

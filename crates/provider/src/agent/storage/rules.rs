@@ -3,14 +3,15 @@
 //! no clock: the host (the parent module) reads the chain and the store, asks these rules and
 //! carries the answers out.
 //!
-//! A shard's slot matches on the chain's state as a string (`drawn`, `active`, and any state a
-//! later chain adds, such as `repairing`): a slot drawn to this provider and not `active` is
-//! one it must accept once the shard is on its disk; a slot that is no longer this provider's
-//! (its deal ended, or it was drawn to another) is deleted. Nothing is deleted on an answer the
+//! A shard's slot matches on the chain's state (`drawn`, `active`, `faulty`, `repairing`,
+//! `lost`): a slot `drawn` or `repairing` to this provider is one it must accept once the shard
+//! is on its disk; an `active` or `faulty` one it holds (and proves); a slot that is no longer
+//! this provider's (its deal ended, it was drawn to another, or it was declared `lost` from
+//! this provider, which the chain no longer pays for it) is deleted. Nothing is deleted on an answer the
 //! chain did not give (the node unreachable: the host then gives no [`SlotView`] at all), nor on
 //! the word of a node below the height at which this provider saw the slot drawn to it.
 
-use plexus_client::dto::StorageFileDto;
+use plexus_client::dto::{ShardState, StorageFileDto};
 use plexus_state::storage::ShardKey;
 
 /// The storage the operator wants to sell (`provider run --storage-bytes --storage-price`).
@@ -51,16 +52,21 @@ pub fn offer_to_send(wanted: OfferWanted, on_chain: Option<OfferOnChain>) -> Opt
 pub enum SlotView {
     /// No such slot on chain: the deal ended (or never was), or it has no such segment or slot.
     Gone,
-    /// Drawn to another provider.
+    /// Drawn to another provider, or lost from this one (the chain keeps the lost holder's
+    /// address on a `lost` slot, but it is no longer this provider's).
     Other,
-    /// Drawn to this provider, in this state (`drawn`, `active`, ...).
-    Mine(String),
+    /// Drawn to this provider, in this state (`drawn`, `active`, `faulty` or `repairing`).
+    Mine(ShardState),
 }
 
 impl SlotView {
-    /// Whether the chain waits for this provider's accept of the slot.
+    /// Whether the chain waits for this provider's upload and accept of the slot: only a slot
+    /// `drawn` or `repairing` to it (an `active` or `faulty` one is accepted already).
     pub fn awaits_accept(&self) -> bool {
-        matches!(self, SlotView::Mine(state) if state != "active")
+        matches!(
+            self,
+            SlotView::Mine(ShardState::Drawn | ShardState::Repairing)
+        )
     }
 }
 
@@ -72,20 +78,23 @@ pub fn slot_view(file: &StorageFileDto, segment: u32, slot: u16, me: &str) -> Sl
         .and_then(|record| record.shards.get(usize::from(slot)));
     match shard {
         None => SlotView::Gone,
-        Some(shard) if shard.holder == me => SlotView::Mine(shard.state.as_str().to_string()),
+        Some(shard) if shard.holder == me && shard.state != ShardState::Lost => {
+            SlotView::Mine(shard.state)
+        }
         Some(_) => SlotView::Other,
     }
 }
 
-/// Whether `reader` repairs a shard of segment `segment` of `file`: for now, a holder of one of
-/// its slots whose state is not `active` (the chain's `repairing` state, when it lands). The
-/// state is matched as a string so a state the chain adds later needs no change here.
+/// Whether `reader` repairs a shard of segment `segment` of `file`: the chain shows it as the
+/// holder of a `repairing` slot of that segment. Only that: a `faulty` holder (or a `drawn`
+/// one) reading the others' shards could rebuild each challenged chunk without storing its own,
+/// the attack read authorization blocks.
 pub fn is_repairer(file: &StorageFileDto, segment: u32, reader: &str) -> bool {
     file.segments.get(segment as usize).is_some_and(|record| {
         record
             .shards
             .iter()
-            .any(|shard| shard.holder == reader && shard.state.as_str() != "active")
+            .any(|shard| shard.holder == reader && shard.state == ShardState::Repairing)
     })
 }
 
@@ -146,6 +155,38 @@ pub fn shard_actions(
     actions
 }
 
+/// An open challenge of a shard this provider holds, as the holders route shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChallengeSeen {
+    pub key: ShardKey,
+    pub epoch: u64,
+    pub chunk_index: u64,
+    /// The last height a proof may be included at.
+    pub due_height: u64,
+    /// The height this agent last sent its proof at, if it did since it started.
+    pub proof_sent_height: Option<u64>,
+}
+
+/// The open challenges to answer at `height`: each not answered yet, or whose proof is still
+/// not on chain `resend_after_blocks` after it was sent; none whose window has closed (a
+/// transaction sent at `height` is included at `height + 1` at the earliest). A restarted agent
+/// has sent nothing, so it answers every challenge still open.
+pub fn proofs_to_send(
+    height: u64,
+    resend_after_blocks: u64,
+    open: &[ChallengeSeen],
+) -> Vec<ChallengeSeen> {
+    open.iter()
+        .filter(|challenge| height < challenge.due_height)
+        .filter(|challenge| {
+            challenge
+                .proof_sent_height
+                .is_none_or(|sent| height >= sent.saturating_add(resend_after_blocks))
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,7 +242,7 @@ mod tests {
     #[test]
     fn a_drawn_shard_on_disk_is_accepted_and_sent_again_only_when_due() {
         let key = seen(SlotView::Gone, false, None).key;
-        let drawn = SlotView::Mine("drawn".into());
+        let drawn = SlotView::Mine(ShardState::Drawn);
         let check = |shard: ShardSeen, expected: Vec<ShardAction>| {
             assert_eq!(
                 shard_actions(100, 8, std::slice::from_ref(&shard)),
@@ -220,13 +261,19 @@ mod tests {
         );
         // Not uploaded yet: nothing to accept.
         check(seen(drawn, false, None), vec![]);
-        // A state a later chain adds that is not `active` waits for the accept too.
+        // A repair drawn here waits for the accept too.
         check(
-            seen(SlotView::Mine("repairing".into()), true, None),
+            seen(SlotView::Mine(ShardState::Repairing), true, None),
             vec![ShardAction::Accept(key)],
         );
         check(
-            seen(SlotView::Mine("active".into()), true, Some(99)),
+            seen(SlotView::Mine(ShardState::Active), true, Some(99)),
+            vec![ShardAction::Forget(key)],
+        );
+        // A faulty slot is accepted already: accepting it again is refused on chain, and the
+        // fault is this provider's to end with a proof.
+        check(
+            seen(SlotView::Mine(ShardState::Faulty), true, None),
             vec![ShardAction::Forget(key)],
         );
     }
@@ -252,12 +299,40 @@ mod tests {
             };
             assert_eq!(shard_actions(1, 8, &[behind]), vec![]);
         }
-        for state in ["drawn", "active", "repairing"] {
-            let actions = shard_actions(1, 8, &[seen(SlotView::Mine(state.into()), true, None)]);
+        for state in [
+            ShardState::Drawn,
+            ShardState::Active,
+            ShardState::Faulty,
+            ShardState::Repairing,
+        ] {
+            let actions = shard_actions(1, 8, &[seen(SlotView::Mine(state), true, None)]);
             assert!(
                 !actions.contains(&ShardAction::Delete(key)),
                 "{state}: {actions:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_open_challenge_is_answered_once_then_again_only_when_due_and_in_its_window() {
+        let open = |sent: Option<u64>, due_height: u64| ChallengeSeen {
+            key: (Digest::from([1u8; 32]), 0, 2),
+            epoch: 4,
+            chunk_index: 7,
+            due_height,
+            proof_sent_height: sent,
+        };
+        let sends = |height: u64, challenge: ChallengeSeen| {
+            !proofs_to_send(height, 3, std::slice::from_ref(&challenge)).is_empty()
+        };
+        // Not answered yet (a restarted agent too): answered.
+        assert!(sends(100, open(None, 110)));
+        // Sent two blocks ago: waits; three: sent again.
+        assert!(!sends(100, open(Some(98), 110)));
+        assert!(sends(100, open(Some(97), 110)));
+        // The window closes at 110: a proof sent at 109 may still land, one at 110 cannot.
+        assert!(sends(109, open(None, 110)));
+        assert!(!sends(110, open(None, 110)));
+        assert!(!sends(120, open(Some(97), 110)));
     }
 }
