@@ -11,7 +11,6 @@ use plexus_storage::access::ShardRead;
 use plexus_storage::coding::{self, Shape, Shard};
 use plexus_storage::proof::{chunk_count, prove, verify};
 use plexus_types::job::ResourceProfile;
-use plexus_types::storage::CHUNK_BYTES;
 use plexus_types::{Address, Payload};
 use rand::RngExt as _;
 use rand_chacha::ChaCha8Rng;
@@ -62,7 +61,7 @@ impl Schedule {
     }
 }
 
-/// A shard as a provider keeps it: a lazy one's dropped chunks are zeros.
+/// A shard as a provider keeps it, with the chunks a lazy one dropped (see `Agent::keep`).
 #[derive(Clone, Debug)]
 struct Held {
     shard: Shard,
@@ -288,7 +287,10 @@ impl Agent {
         Vec::new()
     }
 
-    /// Keeps `shard` (a lazy provider drops some chunks: zeros where they were).
+    /// Keeps `shard`. A lazy provider drops some of its chunks' bytes and keeps only their
+    /// BLAKE3 chaining values (32 bytes a chunk): enough to prove the chunks it kept, which a
+    /// cheater would do, and not to serve or prove the ones it dropped. The sim keeps the
+    /// original bytes and the set dropped; nothing dropped is ever served or proven.
     fn keep(&mut self, world: &mut World, shard_key: ShardKey, shard: Shard) {
         let chunks = chunk_count(shard.bytes.len() as u64);
         let drop = (chunks * self.schedule.drop_pct).div_ceil(100);
@@ -296,13 +298,6 @@ impl Agent {
         while (dropped.len() as u64) < drop {
             dropped.insert(world.rng.random_range(0..chunks));
         }
-        let mut bytes = shard.bytes.to_vec();
-        for chunk in &dropped {
-            let from = (*chunk as usize) * CHUNK_BYTES;
-            let to = (from + CHUNK_BYTES).min(bytes.len());
-            bytes[from..to].fill(0);
-        }
-        let shard = Shard { bytes: bytes.into(), ..shard };
         self.store.insert(shard_key, Held { shard, dropped });
     }
 
@@ -351,8 +346,10 @@ impl Agent {
             read.authorize((&deal, segment, j as u16), &owner, now_ms, is_repairer)
                 .map_err(|err| format!("the chain's repairer was refused a read: {err}"))?;
             world.reads_allowed += 1;
-            // A lazy holder serves its shard with holes: the check refuses it.
-            if coding::check(shape(), record.size_bytes, &record.commitment, &held.shard).is_ok() {
+            // A lazy holder can serve its shard only with holes, which the check refuses.
+            if held.dropped.is_empty()
+                && coding::check(shape(), record.size_bytes, &record.commitment, &held.shard).is_ok()
+            {
                 got.push(held.shard.clone());
             }
         }
