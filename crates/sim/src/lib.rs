@@ -26,6 +26,7 @@ pub mod fueltrace;
 mod network;
 mod scenario;
 mod signing;
+pub mod storage;
 
 pub use byzantine::Behavior;
 pub use network::{
