@@ -6,20 +6,31 @@ use plexus_types::ContentHash;
 use std::time::Duration;
 
 /// Uploads and downloads may carry tens of megabytes: a longer timeout than other calls.
-pub(super) const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
+const BLOB_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Client {
     /// Stores `bytes` under `hash` (their BLAKE3 hash; the server checks it). Repeatable: the
     /// store is content-addressed.
     pub fn put_blob(&self, hash: &ContentHash, bytes: Vec<u8>) -> Result<BlobDto, ClientError> {
-        let url = self.url(&format!("/v1/blobs/{hash}"));
+        self.put_bytes(&format!("/v1/blobs/{hash}"), bytes::Bytes::from(bytes))
+    }
+
+    /// PUTs `body` at `path` with the blob timeout and reads the JSON answer; only for routes
+    /// where a repeat is harmless (content-addressed or checked stores: blobs, shards). Each
+    /// attempt shares `body`'s buffer rather than copying it.
+    pub(super) fn put_bytes<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: bytes::Bytes,
+    ) -> Result<T, ClientError> {
+        let url = self.url(path);
         self.retrying(true, || {
             let request = self
                 .http
                 .put(&url)
                 .timeout(BLOB_TIMEOUT)
                 .header("content-type", "application/octet-stream")
-                .body(bytes.clone());
+                .body(body.clone());
             self.exchange(&url, request)
         })
     }

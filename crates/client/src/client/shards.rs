@@ -2,7 +2,6 @@
 //! `plexus_storage::access` defines them: a [`Client`] made on the provider's endpoint sends a
 //! drawn shard to its holder and reads one back.
 
-use super::blob::BLOB_TIMEOUT;
 use super::{Client, ClientError};
 use crate::dto::ShardStoredDto;
 use commonware_codec::{Decode as _, Encode as _, RangeCfg};
@@ -24,18 +23,7 @@ impl Client {
         segment: u32,
         shard: &Shard,
     ) -> Result<ShardStoredDto, ClientError> {
-        let url = self.url(&path(deal, segment, shard.index));
-        // Encoded once; each attempt shares the buffer rather than copying the shard again.
-        let body = shard.encode();
-        self.retrying(true, || {
-            let request = self
-                .http
-                .put(&url)
-                .timeout(BLOB_TIMEOUT)
-                .header("content-type", "application/octet-stream")
-                .body(body.clone());
-            self.exchange(&url, request)
-        })
+        self.put_bytes(&path(deal, segment, shard.index), shard.encode())
     }
 
     /// Shard `slot` of segment `segment` of `deal`, `shard_bytes` long, from its holder (`None`
