@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{check_beacon, genesis_ceremony};
+use common::{check_beacon, free_port, genesis_ceremony, wait_for};
 use commonware_cryptography::Signer;
 use plexus_client::{Client, TxBuilder};
 use plexus_types::{Address, Payload, PrivateKey};
@@ -31,14 +31,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long the tip must hold still to count as stopped.
 const STALL_STILL: Duration = Duration::from_secs(3);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn plexus(home: &Path, args: &[&str]) -> String {
     let out = Command::new(PLEXUS)
@@ -132,14 +124,6 @@ impl Drop for Validator {
 
 fn bob_address(home: &Path) -> Address {
     Address(read_key(home, "bob").public_key())
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Waits until `height` has not moved for `STALL_STILL` (at most `PROGRESS_TIMEOUT`), and

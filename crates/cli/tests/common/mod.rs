@@ -1,6 +1,89 @@
-//! Checks shared by the end-to-end test binaries.
+//! What the end-to-end test binaries share: child processes stopped on drop, free ports,
+//! temporary directories removed when a test passes, polling with a deadline, and checks.
+//! Each binary uses a part of it.
+#![allow(dead_code)]
 
 use plexus_client::Client;
+use std::{
+    path::{Path, PathBuf},
+    process::Child,
+    time::{Duration, Instant},
+};
+
+/// A child process stopped when dropped: SIGTERM first (so a devnet stops the providers it
+/// started), then SIGKILL if it is still running 10 s later.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A test's directory, `plexus-TAG-PID-PORT` in the system's temporary directory: removed when
+/// the test passes, kept (with its logs) when it fails.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for the failure's logs", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A new [`TempDir`] named for `tag`.
+pub fn tempdir(tag: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!(
+        "plexus-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+/// Polls `done` every 100 ms until it holds; fails the test after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
 
 /// Checks, as any outsider could, that blocks `1..=upto` carry the committee's beacon: none in
 /// the first two, then a threshold BLS signature over `height - 2` that verifies against the

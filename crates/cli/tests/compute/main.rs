@@ -23,6 +23,9 @@
 //! several audits), `models` (MiniLM embeddings as a fully audited job). This file holds the
 //! devnet and helpers they share.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod audits;
 mod disputes;
 mod escrow;
@@ -30,6 +33,7 @@ mod models;
 mod restarts;
 mod storage;
 
+use common::{Process, free_port, tempdir, wait_for};
 use plexus_client::{
     Client, TxBuilder,
     dto::{JobDto, ReceiptStatus},
@@ -38,8 +42,8 @@ use plexus_types::{Address, Payload, PrivateKey};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output},
-    time::{Duration, Instant},
+    process::{Command, Output},
+    time::Duration,
 };
 
 const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
@@ -48,41 +52,6 @@ const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 /// never depends on how busy the machine is: 10^9 fuel (the default max) needs 20 s with the
 /// margin of 2, well inside the default 200-block deadline.
 const FUEL_PER_SECOND: &str = "100000000";
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        // SIGTERM first so a devnet stops the providers it started.
-        if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "plexus-compute-{name}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 struct Net {
     home: PathBuf,
@@ -209,14 +178,6 @@ fn devnet_process(
         .spawn()
         .unwrap();
     Process(child)
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn stderr(out: &Output) -> String {

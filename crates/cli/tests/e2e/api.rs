@@ -164,7 +164,6 @@ fn batch_faucet_stream_metrics_and_openapi() {
         plexus_client::dto::params::HASH_PATTERN
     );
     assert_eq!(schemas["Height"]["maximum"], u64::MAX);
-    std::fs::remove_dir_all(&workdir).ok();
 }
 
 /// Issue 12, finding 1: a small-order key (the all-zero key is one) "signs" anything under

@@ -152,7 +152,6 @@ fn a_node_from_genesis_file_and_init_runs_its_own_chain() {
     let bob: serde_json::Value =
         serde_json::from_slice(&run(&["query", "account", "bob", "--json"]).stdout).unwrap();
     assert_eq!(bob["balance"], (6 * PLX).to_string());
-    std::fs::remove_dir_all(&workdir).ok();
 }
 
 /// Four operators, each with only its own keystore, make a real network's genesis beacon key
@@ -323,5 +322,4 @@ fn four_validators_make_the_genesis_beacon_key_without_a_dealer() {
     };
     assert!(!init(&draft, "from-draft").status.success());
     assert_succeeded(&init(&results[0].0, "node"));
-    std::fs::remove_dir_all(&workdir).ok();
 }

@@ -12,6 +12,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+use common::{TempDir, free_port};
+
 mod api;
 mod genesis;
 mod sigkill;
@@ -19,7 +21,7 @@ mod sigkill;
 use plexus_client::{Client, ClientError};
 use plexus_types::{Address, PrivateKey};
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -40,14 +42,6 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(dir: &Path, home: &Path, api: u16, p2p: u16) -> (Node, Client) {
@@ -145,9 +139,6 @@ fn get_code(client: &Client, path: &str) -> (u16, String) {
     request_code(client, "GET", path, Vec::new())
 }
 
-fn tempdir() -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("plexus-e2e-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tempdir() -> TempDir {
+    common::tempdir("e2e")
 }

@@ -430,7 +430,6 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         }
     }
     assert_eq!(seen, finalized.len());
-    std::fs::remove_dir_all(&workdir).ok();
 }
 
 /// Submits `transfer(next nonce)` from `sender` until one of them finalizes, and returns its hash
@@ -544,5 +543,4 @@ fn repeated_sigkill_at_random_moments_loses_nothing_finalized() {
     }
     assert!(!seen.is_empty(), "seed {seed}: nothing was finalized");
     drop(node);
-    std::fs::remove_dir_all(&workdir).ok();
 }
