@@ -123,7 +123,8 @@ pub enum BenchCommand {
     /// client-side seal/open; then `put_mbps` and `get_mbps`: a file stored and read back with
     /// `store put`'s and `store get`'s code through a `plexus devnet --providers 4` started for
     /// the run (put timed from the first byte read to every shard accepted on chain, so it
-    /// includes waiting for finality). `repair_ms` is null: repair is not built yet.
+    /// includes waiting for finality), and `repair_ms`: one ~4 MiB shard rebuilt from its
+    /// holders by the provider agent's repair.
     Storage {
         /// Timed runs of each measurement; the best is reported.
         #[arg(long, default_value_t = 3)]

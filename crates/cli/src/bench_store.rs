@@ -14,6 +14,13 @@
 //!   `put`'s 300 ms poll), not only moving bytes;
 //! - get: from asking the node for the deal to the file renamed into place.
 //!
+//! Then `repair_ms`: a file whose shards are about 4 MiB (8 MiB less 64 KiB, sealed) is stored,
+//! and shard 0 of its segment rebuilt `runs` times with the provider agent's own repair
+//! (`repair::rebuild`): `k` of the other shards fetched from their holders on loopback and
+//! checked, the strict decode, the re-encoding checked against the commitment, the shard
+//! written durably to a fresh shard store. The deal's owner reads the shards here (holders serve
+//! it as they serve a repairer the chain drew); the best run is the figure.
+//!
 //! The devnet (and its providers) is stopped and its directory removed on every way out: the
 //! guards drop on an error, and a Ctrl-C reaches the devnet too (same process group).
 
@@ -21,9 +28,13 @@ use crate::bench_kit::{TempDir, start_devnet, wait_until};
 use crate::devnet::dev_key;
 use crate::store::{self, GetArgs, PutArgs, PutPhases};
 use anyhow::{Context, Result, ensure};
+use commonware_cryptography::Signer as _;
 use plexus_client::Client;
-use plexus_types::ContentHash;
+use plexus_provider::agent::storage::repair::{self, RepairContext};
+use plexus_provider::shards::ShardStore;
+use plexus_types::{Address, ContentHash, PrivateKey};
 use rand::{Rng as _, SeedableRng as _};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Providers of the devnet (enough for its k = 2 of n = 4 code).
@@ -43,7 +54,13 @@ pub(crate) struct Loopback {
     pub(crate) phases: PutPhases,
     pub(crate) k: u16,
     pub(crate) n: u16,
+    /// The best rebuild of one shard, and that shard's length.
+    pub(crate) repair_ms: f64,
+    pub(crate) repair_shard_bytes: u64,
 }
+
+/// The length of the file whose shard `repair_ms` rebuilds: at k = 2, shards of about 4 MiB.
+const REPAIR_FILE_BYTES: usize = (8 << 20) - (64 << 10);
 
 /// Stores and reads back `bytes` of seeded random data `runs` times through a devnet's
 /// providers; the seed is `seed`.
@@ -98,6 +115,8 @@ fn runs_on(client: &Client, bytes: usize, runs: u32, seed: u64) -> Result<Loopba
             phases: stored.phases,
             k: stored.file.file.k,
             n: stored.file.file.n,
+            repair_ms: f64::INFINITY,
+            repair_shard_bytes: 0,
         };
         best = Some(match best {
             None => this,
@@ -113,5 +132,41 @@ fn runs_on(client: &Client, bytes: usize, runs: u32, seed: u64) -> Result<Loopba
             },
         });
     }
-    Ok(best.expect("at least one run"))
+    let mut best = best.expect("at least one run");
+    (best.repair_ms, best.repair_shard_bytes) = repair(client, &dir, &key, runs, seed)?;
+    Ok(best)
+}
+
+/// The best of `runs` rebuilds of shard 0 of a stored file of [`REPAIR_FILE_BYTES`], and the
+/// shard's length.
+fn repair(
+    client: &Client,
+    dir: &TempDir,
+    key: &PrivateKey,
+    runs: u32,
+    seed: u64,
+) -> Result<(f64, u64)> {
+    let input = dir.0.join("repair-in.bin");
+    let mut data = vec![0u8; REPAIR_FILE_BYTES];
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x4e9a).fill_bytes(&mut data);
+    std::fs::write(&input, &data)?;
+    let stored = store::put_with(client, true, &PutArgs::new(input.clone(), "dev0"), key)?;
+    let _ = std::fs::remove_file(&input);
+    let file = client.storage_file(&stored.id)?;
+    let mut best = f64::INFINITY;
+    for run in 0..runs.max(1) {
+        let shards = dir.0.join(format!("repair-{run}"));
+        let cx = RepairContext {
+            node: client.clone(),
+            key: key.clone(),
+            me: Address(key.public_key()).to_string(),
+            store: Arc::new(ShardStore::open(&shards)?),
+        };
+        let started = Instant::now();
+        let rebuilt = repair::rebuild(&cx, &file, 0, &[0]).map_err(anyhow::Error::msg)?;
+        best = best.min(started.elapsed().as_secs_f64() * 1e3);
+        ensure!(rebuilt.len() == 1, "run {run}: rebuilt {rebuilt:?}");
+        let _ = std::fs::remove_dir_all(&shards);
+    }
+    Ok((best, file.segments[0].shard_bytes))
 }

@@ -72,6 +72,11 @@ pub struct DevnetArgs {
     full_audit_ppm: Option<u32>,
     #[arg(long)]
     canary_ppm: Option<u32>,
+    /// Blocks per epoch for a new devnet's genesis (default: the chain's, 100). Shorter epochs
+    /// bring storage challenges, pay, lost shards and their repairs round sooner (each epoch
+    /// challenges every shard once, over its first blocks but the proof window's 10).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(20..))]
+    epoch_blocks: Option<u64>,
     /// Fuel per trace segment for a new devnet's genesis (default: the chain's, 2^26). Smaller
     /// segments give small jobs more of them to audit and dispute.
     #[arg(long)]
@@ -287,6 +292,9 @@ fn load_or_make_genesis(dir: &Path, args: &DevnetArgs) -> Result<GenesisFile> {
         audit.full_audit_ppm = args.full_audit_ppm.unwrap_or(audit.full_audit_ppm);
         audit.canary_ppm = args.canary_ppm.unwrap_or(audit.canary_ppm);
         audit.seg_fuel = args.seg_fuel.unwrap_or(audit.seg_fuel);
+        if let Some(blocks) = args.epoch_blocks {
+            genesis.params.epoch_length_blocks = blocks;
+        }
         genesis.to_genesis()?;
         genesis.save(&genesis_path)?;
         genesis
@@ -472,7 +480,8 @@ fn ensure_key_file(path: &Path, key: &PrivateKey) -> Result<()> {
 
 /// Runs a multi-validator devnet: one `plexus node run` process per validator, each with its own
 /// directory, API and p2p port, all bootstrapping from each other. Stops them all on Ctrl-C or
-/// SIGTERM, and stops the devnet if any of them exits.
+/// SIGTERM, and stops the devnet if a validator exits; a provider that exits is reported and
+/// the chain goes on without it (as a single-validator devnet's does).
 fn supervise(
     dir: &Path,
     genesis: &GenesisFile,
@@ -542,38 +551,58 @@ fn supervise(
         children.push(child);
     }
     children.extend(providers.spawn(dir)?);
+    let exited = watch_children(dir, &mut children, nodes.len())?;
+    stop_children(&mut children)?;
+    if let Some((i, status)) = exited {
+        bail!(
+            "validator {i} exited ({status}); see {}",
+            dir.join(format!("validator-{i}/node.log")).display()
+        );
+    }
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM (`None`), or for one of the first `validators` children to exit
+/// (`Some`, with its index and status). A provider child that exits is reported and left: the
+/// market handles it (its shards are lost and repaired elsewhere, its jobs time out), and the
+/// chain goes on without it.
+fn watch_children(
+    dir: &Path,
+    children: &mut [std::process::Child],
+    validators: usize,
+) -> Result<Option<(usize, std::process::ExitStatus)>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let exited = runtime.block_on(async {
+    let mut gone = vec![false; children.len()];
+    runtime.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok::<_, anyhow::Error>(None),
+                _ = tokio::signal::ctrl_c() => return Ok(None),
                 _ = term.recv() => return Ok(None),
                 _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
             }
             for (i, child) in children.iter_mut().enumerate() {
-                if let Some(status) = child.try_wait()? {
+                if gone[i] {
+                    continue;
+                }
+                let Some(status) = child.try_wait()? else {
+                    continue;
+                };
+                if i < validators {
                     return Ok(Some((i, status)));
                 }
+                gone[i] = true;
+                let log = dir.join(format!("provider-{}/provider.log", i - validators));
+                eprintln!(
+                    "provider {} exited ({status}); the devnet goes on without it; see {}",
+                    i - validators,
+                    log.display()
+                );
             }
         }
-    })?;
-    stop_children(&mut children)?;
-    if let Some((i, status)) = exited {
-        let validators = nodes.len();
-        let log = if i < validators {
-            format!("validator-{i}/node.log")
-        } else {
-            format!("provider-{}/provider.log", i - validators)
-        };
-        bail!(
-            "child {i} exited ({status}); see {}",
-            dir.join(log).display()
-        );
-    }
-    Ok(())
+    })
 }
 
 #[derive(clap::Args)]

@@ -49,6 +49,26 @@ pub enum ProviderCommand {
         #[arg(long)]
         from: String,
     },
+    /// Declare a shard this provider holds faulty before its next challenge (a disk being
+    /// replaced, a machine going down for maintenance): its challenges are excused, neither paid
+    /// nor burned, for up to the chain's `fault_excuse_epochs_max` epochs from the next one,
+    /// and the provider's next valid proof ends the fault. Past the excuse, misses count again
+    /// (three in a row lose the shard). Refused while a challenge of the shard is open, for a
+    /// shard not active, or already faulty.
+    Fault {
+        /// The provider's operator key (the shard's holder).
+        #[arg(long)]
+        from: String,
+        /// The stored file's id (its deal).
+        #[arg(long)]
+        deal: String,
+        /// The segment's index in the file, from 0.
+        #[arg(long)]
+        segment: u32,
+        /// The shard's slot in the segment, from 0.
+        #[arg(long)]
+        slot: u16,
+    },
 }
 
 #[derive(clap::Args)]
@@ -147,6 +167,12 @@ pub fn run(
             crate::print_tx_status(json_mode, &done);
             return Ok(());
         }
+        ProviderCommand::Fault {
+            from,
+            deal,
+            segment,
+            slot,
+        } => return declare_fault(client, json_mode, &from, &deal, segment, slot),
     };
     let node = client.base();
     let key = keys::load(&args.key)?;
@@ -194,4 +220,68 @@ pub fn run(
         },
     })
     .context("the provider stopped")
+}
+
+/// `provider fault`: checked against the chain first (a shard `from` holds, active, no
+/// challenge open), so a declaration the chain would refuse costs no fee.
+fn declare_fault(
+    client: &plexus_client::Client,
+    json_mode: bool,
+    from: &str,
+    deal: &str,
+    segment: u32,
+    slot: u16,
+) -> Result<()> {
+    use plexus_client::dto::{ChallengeOutcome, ShardState};
+    let file = crate::store::file_or_unknown(client, deal)?;
+    let me = plexus_types::Address(commonware_cryptography::Signer::public_key(&keys::load(
+        from,
+    )?))
+    .to_string();
+    let shard = file
+        .segments
+        .get(segment as usize)
+        .and_then(|record| record.shards.get(usize::from(slot)))
+        .with_context(|| {
+            format!(
+                "stored file {deal} has no shard {slot} of segment {segment} ({} segments of {} \
+                 shards)",
+                file.segments.len(),
+                file.file.n
+            )
+        })?;
+    anyhow::ensure!(
+        shard.holder == me,
+        "shard {slot} of segment {segment} is held by {}, not {from} ({me})",
+        shard.holder
+    );
+    anyhow::ensure!(
+        shard.state == ShardState::Active,
+        "shard {slot} of segment {segment} is {}: only an active shard can be declared faulty",
+        shard.state
+    );
+    if let Some(challenge) = shard
+        .challenge
+        .as_ref()
+        .filter(|c| c.outcome == ChallengeOutcome::Open)
+    {
+        anyhow::bail!(
+            "shard {slot} of segment {segment} has a challenge open until height {}: answer it \
+             (a fault cannot excuse a challenge already drawn), then declare the fault",
+            challenge.due_height
+        );
+    }
+    let done = crate::send(
+        client,
+        json_mode,
+        from,
+        None,
+        plexus_types::Payload::FaultDeclare {
+            deal: plexus_types::hash::parse_digest(deal).context("checked by file_or_unknown")?,
+            segment,
+            shard: slot,
+        },
+    )?;
+    crate::print_tx_status(json_mode, &done);
+    Ok(())
 }

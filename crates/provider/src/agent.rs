@@ -326,7 +326,7 @@ impl Agent {
     }
 
     /// The storage step of this poll (`storage`): its challenge answers first (their windows
-    /// are the shortest), then its accepts and collection. A node that fails
+    /// are the shortest), then its repairs, then its accepts and collection. A node that fails
     /// it leaves the shards as they are until the next poll.
     fn storage_step(&mut self, height: u64) {
         let Some(step) = self.storage.as_mut() else {
@@ -334,9 +334,23 @@ impl Agent {
         };
         let me = self.address.to_string();
         let (node, key, address) = (&self.node, &self.key, &self.address);
-        step.answer_challenges(node, &me, height, |payload| {
-            submit_signed(node, key, address, payload)
-        });
+        match node.holder_shards(&me) {
+            Ok(held) => {
+                step.answer_challenges(&held, height, |payload| {
+                    submit_signed(node, key, address, payload)
+                });
+                let store = step.store.clone();
+                step.repair(&held, height, || storage::repair::RepairContext {
+                    node: node.clone(),
+                    key: key.clone(),
+                    me: me.clone(),
+                    store: store.clone(),
+                });
+            }
+            Err(err) => {
+                warn!(%err, "cannot list this provider's shards; challenges and repairs wait a poll")
+            }
+        }
         let seen = step.look(&self.node, &me, height);
         for action in step.decide(height, &seen) {
             let (node, key, address) = (&self.node, &self.key, &self.address);

@@ -347,6 +347,34 @@ pub fn decode(
     })
 }
 
+/// What a repairer does: shards `wanted` of a segment, rebuilt from any `k` of its other
+/// shards. The segment is [`decode`]d strictly, re-encoded, and the re-encoding's root must be
+/// the commitment, so each shard returned is byte for byte the one the deal committed, with its
+/// proof (what its holder checked, stores and proves).
+///
+/// The strict decode re-encodes once inside Commonware and this once more: two encodings per
+/// repaired segment, for any number of its shards.
+pub fn rebuild(
+    shape: Shape,
+    commitment: &Commitment,
+    shards: &[Shard],
+    wanted: &[u16],
+    strategy: &impl Strategy,
+) -> Result<Vec<Shard>, CodingError> {
+    if let Some(&index) = wanted.iter().find(|&&index| index >= shape.n) {
+        return Err(CodingError::Index { index, n: shape.n });
+    }
+    let segment = decode(shape, commitment, shards, strategy)?;
+    let encoded = encode(shape, &segment, strategy)?;
+    if encoded.commitment != *commitment {
+        return Err(CodingError::Inconsistent);
+    }
+    Ok(wanted
+        .iter()
+        .map(|&index| encoded.shards[usize::from(index)].clone())
+        .collect())
+}
+
 /// The usual read: shards `0..k` in order, each checked against the commitment, and the
 /// segment's bytes in them, in order, without decoding: the length prefix and padding removed
 /// (and checked), no byte copied (the parts share the shards' buffers; a reader writes them to

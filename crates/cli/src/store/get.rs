@@ -188,7 +188,13 @@ fn write_whole(
 ) -> Result<u64, Unwritten> {
     let mut out = OutFile::create(destination).map_err(Unwritten::Out)?;
     let written = match identity {
-        Some(identity) => seal::open(identity, input, &mut out).map_err(Unwritten::Seal)?,
+        Some(identity) => seal::open(
+            identity,
+            input,
+            &mut out,
+            &super::pool().map_err(Unwritten::Out)?,
+        )
+        .map_err(Unwritten::Seal)?,
         None => io::copy(&mut input, &mut out).map_err(Unwritten::Io)?,
     };
     if let Some(expected) = expected_len
@@ -305,24 +311,17 @@ impl Reader<'_> {
                 return;
             }
         };
-        let (deal, index, shard_bytes) = (self.deal, segment.index, segment.shard_bytes);
+        let (deal, index) = (self.deal, segment.index);
         let read = self.key.as_ref().map(|key| {
             let now_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             ShardRead::sign(key, deal, index, slot, now_ms + READ_TTL_MS, None)
         });
-        let (tx, shape) = (tx.clone(), self.shape);
-        let (size_bytes, commitment) = (segment.size_bytes, segment.commitment.hash());
+        let (tx, shape, segment) = (tx.clone(), self.shape, segment.clone());
         // Checked here, so the shards of a segment are hashed in parallel as they arrive.
         std::thread::spawn(move || {
-            let answer = match provider.get_shard(&deal, index, slot, shard_bytes, read.as_ref()) {
-                Ok(Some(shard)) => coding::check(shape, size_bytes, &commitment, &shard)
-                    .map(|()| shard)
-                    .map_err(|e| format!("served a bad shard: {e}")),
-                Ok(None) => Err("does not hold it".to_string()),
-                Err(error) => Err(error.to_string()),
-            };
+            let answer = provider.get_checked_shard(&deal, &segment, slot, shape, read.as_ref());
             let _ = tx.send((slot, answer));
         });
     }
@@ -447,7 +446,7 @@ mod tests {
         let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         let recipient = seal::x25519_public(&key.public_key()).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
-        let sealed = seal::seal_bytes(&recipient, &mut rng, &plain).unwrap();
+        let sealed = seal::seal_bytes(&recipient, &mut rng, &plain, &Sequential).unwrap();
         (plain, sealed, seal::x25519_secret(&key))
     }
 

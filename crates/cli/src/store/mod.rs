@@ -123,6 +123,13 @@ pub fn file_or_unknown(client: &Client, id: &str) -> Result<StorageFileDto> {
     }
 }
 
+/// The thread pool a store command seals, encodes, checks and opens on: one thread a core.
+pub(crate) fn pool() -> Result<commonware_parallel::Rayon> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    commonware_parallel::Rayon::new(std::num::NonZeroUsize::new(threads).expect("at least one"))
+        .context("starting the worker threads")
+}
+
 /// A client of a provider's API: fewer retries than a node's, since another holder can serve.
 pub fn provider_client(endpoint: &str) -> Client {
     Client::new(endpoint).with_retry(RetryPolicy {

@@ -32,7 +32,6 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     fs::File,
     io::{BufReader, BufWriter, Read, Seek, SeekFrom},
-    num::NonZeroUsize,
     path::{Path, PathBuf},
     sync::mpsc,
     time::{Duration, Instant},
@@ -112,7 +111,13 @@ impl Source {
 }
 
 /// Seals `file` to `owner`'s key into a spool file; returns the spool.
-fn seal_to_spool(file: &Path, owner: &Address, bars: &Bars, plain_len: u64) -> Result<Source> {
+fn seal_to_spool(
+    file: &Path,
+    owner: &Address,
+    bars: &Bars,
+    plain_len: u64,
+    pool: &Rayon,
+) -> Result<Source> {
     let recipient = seal::x25519_public(&owner.0).context("the owner key has no X25519 form")?;
     let spool = std::env::temp_dir().join(format!(
         "plexus-store-{}-{}.sealed",
@@ -133,6 +138,7 @@ fn seal_to_spool(file: &Path, owner: &Address, bars: &Bars, plain_len: u64) -> R
         &mut rand::rng(),
         bar.wrap_read(BufReader::new(input)),
         BufWriter::new(output),
+        pool,
     )
     .context("sealing")?;
     bar.finish();
@@ -356,6 +362,7 @@ pub(crate) fn put_with(
     let mut phases = PutPhases::default();
     let bars = Bars::new(json_mode);
     let started = Instant::now();
+    let pool = super::pool()?;
     let source = if args.public {
         Source {
             path: args.file.clone(),
@@ -363,12 +370,9 @@ pub(crate) fn put_with(
             len: plain_len,
         }
     } else {
-        seal_to_spool(&args.file, &owner, &bars, plain_len)?
+        seal_to_spool(&args.file, &owner, &bars, plain_len, &pool)?
     };
     phases.seal_ms = ms_since(started);
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let pool = Rayon::new(NonZeroUsize::new(threads).expect("at least one"))
-        .context("starting the encoding threads")?;
     let started = Instant::now();
     let mut kept = encode_all(&source, shape, &mut segments, &pool, &bars)?;
     phases.encode_ms = ms_since(started);

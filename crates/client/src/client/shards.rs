@@ -3,10 +3,10 @@
 //! drawn shard to its holder and reads one back.
 
 use super::{Client, ClientError};
-use crate::dto::ShardStoredDto;
+use crate::dto::{SegmentDto, ShardStoredDto};
 use commonware_codec::{Decode as _, Encode as _, RangeCfg};
 use plexus_storage::access::{SHARD_READ_HEADER, ShardRead};
-use plexus_storage::coding::{SHARD_WIRE_OVERHEAD_MAX, Shard};
+use plexus_storage::coding::{self, SHARD_WIRE_OVERHEAD_MAX, Shape, Shard};
 use plexus_types::{Digest, hash::digest_hex};
 
 fn path(deal: &Digest, segment: u32, slot: u16) -> String {
@@ -58,5 +58,27 @@ impl Client {
             )));
         }
         Ok(Some(shard))
+    }
+
+    /// Shard `slot` of `segment` of `deal` from its holder, checked against the segment's
+    /// commitment under the deal's `shape`: what a reader and a repairer keep. The error says,
+    /// in a log's words, why the holder gave nothing usable (refused, does not hold it, served
+    /// a bad shard).
+    pub fn get_checked_shard(
+        &self,
+        deal: &Digest,
+        segment: &SegmentDto,
+        slot: u16,
+        shape: Shape,
+        read: Option<&ShardRead>,
+    ) -> Result<Shard, String> {
+        let commitment = segment.commitment.hash();
+        match self.get_shard(deal, segment.index, slot, segment.shard_bytes, read) {
+            Ok(Some(shard)) => coding::check(shape, segment.size_bytes, &commitment, &shard)
+                .map(|()| shard)
+                .map_err(|e| format!("served a bad shard: {e}")),
+            Ok(None) => Err("does not hold it".to_string()),
+            Err(error) => Err(error.to_string()),
+        }
     }
 }

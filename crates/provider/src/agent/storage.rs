@@ -29,29 +29,38 @@
 //! the deals of the shards on disk or queued. The pure rules are [`rules`]'s; this module reads
 //! and acts.
 //!
-//! Where the next duty goes:
-//! - Repairs: a slot drawn to this provider for repair (state `repairing`) whose shard is not on
-//!   disk: fetch `k` shards of its segment from their holders with repairer reads
-//!   (`ShardRead` signed by this key, which the holders authorize by the chain's draw), check
-//!   and `coding::decode` once per segment, keep this slot's shard and accept it: a
-//!   `ShardAction::Repair` for the slots of a segment together, run on a thread of its own like
-//!   a job, which reports back so the accept goes through this thread.
-//! - The holders route then replaces the deal-by-deal reads of [`StorageStep::look`] as the list
-//!   of slots drawn to this provider (including those never uploaded).
+//! - Repairs: each poll the same holders list shows the slots drawn here for repair (state
+//!   `repairing`); for each segment with such a slot not on disk, and not being rebuilt or
+//!   failed within [`REPAIR_RETRY_AFTER_BLOCKS`] ([`rules::repairs_to_start`]), a thread of its
+//!   own fetches `k` shards from the other holders and rebuilds and stores this provider's
+//!   slots ([`repair`]), at most [`REPAIRS_RUNNING_MAX`] segments at once. When it reports
+//!   back, its shards are watched like uploads, so their accepts go through this thread.
+//!
+//! Where the next duty goes: the holders route could replace the deal-by-deal reads of
+//! [`StorageStep::look`] as the list of slots drawn to this provider.
 
+pub mod repair;
 pub mod rules;
 
 use super::RESEND_AFTER_BLOCKS;
 use crate::shards::ShardStore;
+use plexus_client::dto::ShardState;
 use plexus_client::dto::{ChallengeOutcome, HolderShardDto};
 use plexus_client::{Client, ClientError};
 use plexus_state::storage::ShardKey;
 use plexus_storage::proof;
+use plexus_types::Digest;
 use plexus_types::{Address, Payload, hash::digest_hex};
-use rules::{ChallengeSeen, OfferOnChain, OfferWanted, ShardAction, ShardSeen, SlotView};
+use rules::{
+    ChallengeSeen, OfferOnChain, OfferWanted, RepairSeen, RepairStart, ShardAction, ShardSeen,
+    SlotView,
+};
 use std::{
     collections::{BTreeMap, BTreeSet},
-    sync::{Arc, mpsc::Receiver},
+    sync::{
+        Arc,
+        mpsc::{self, Receiver, Sender},
+    },
 };
 use tracing::{error, info, warn};
 
@@ -63,6 +72,16 @@ pub const RECONCILE_EVERY_POLLS: u64 = 25;
 /// proof window is 10 blocks by default, so the dispute's `RESEND_AFTER_BLOCKS` would never
 /// resend one).
 pub const PROOF_RESEND_AFTER_BLOCKS: u64 = 3;
+
+/// Segments rebuilt at once: each holds `k` shards and its decoding in memory (a 64 MiB
+/// segment's repair takes a few hundred MiB), beside the jobs.
+pub const REPAIRS_RUNNING_MAX: usize = 2;
+
+/// Blocks after a failed repair (too few holders answered) before it is tried again.
+pub const REPAIR_RETRY_AFTER_BLOCKS: u64 = 5;
+
+/// A repair's report: its segment and the shards it stored, or why it could not.
+type RepairDone = ((Digest, u32), Result<Vec<ShardKey>, String>);
 
 /// The storage step's state between polls.
 pub struct StorageStep {
@@ -77,6 +96,10 @@ pub struct StorageStep {
     accepts_sent: BTreeMap<ShardKey, u64>,
     /// The height each challenge's proof (shard, epoch) was last sent at, while it is open.
     proofs_sent: BTreeMap<(ShardKey, u64), u64>,
+    /// Segments being rebuilt here, and the height each segment's last repair failed at.
+    repairs_running: BTreeSet<(Digest, u32)>,
+    repairs_failed: BTreeMap<(Digest, u32), u64>,
+    repairs_done: (Sender<RepairDone>, Receiver<RepairDone>),
     polls: u64,
 }
 
@@ -89,6 +112,9 @@ impl StorageStep {
             watched: BTreeSet::new(),
             accepts_sent: BTreeMap::new(),
             proofs_sent: BTreeMap::new(),
+            repairs_running: BTreeSet::new(),
+            repairs_failed: BTreeMap::new(),
+            repairs_done: mpsc::channel(),
             polls: 0,
         }
     }
@@ -179,23 +205,15 @@ impl StorageStep {
         seen
     }
 
-    /// Answers the open challenges of this provider's shards due at `height`; `submit` signs
-    /// and submits on the agent's submitting thread. A node that cannot list them leaves them
-    /// to the next poll.
+    /// Answers the open challenges of this provider's shards (`held`, as the holders route
+    /// lists them) due at `height`; `submit` signs and submits on the agent's submitting
+    /// thread.
     pub fn answer_challenges(
         &mut self,
-        node: &Client,
-        me: &str,
+        held: &[HolderShardDto],
         height: u64,
         mut submit: impl FnMut(Payload) -> Result<String, ClientError>,
     ) {
-        let held = match node.holder_shards(me) {
-            Ok(held) => held,
-            Err(err) => {
-                warn!(%err, "cannot list this provider's shards; challenges wait a poll");
-                return;
-            }
-        };
         let open: Vec<(ChallengeSeen, &HolderShardDto)> = held
             .iter()
             .filter_map(|held| {
@@ -238,6 +256,72 @@ impl StorageStep {
                     warn!(deal = %digest_hex(&deal), segment, shard, %err, "storage proof not sent; next poll")
                 }
             }
+        }
+    }
+
+    /// Takes in the repairs that finished (their shards are then watched for their accepts,
+    /// like uploads) and starts those due at `height` among the slots `held` shows drawn here
+    /// for repair, each on a thread of its own with `cx`.
+    pub fn repair(
+        &mut self,
+        held: &[HolderShardDto],
+        height: u64,
+        cx: impl Fn() -> repair::RepairContext,
+    ) {
+        while let Ok((segment, result)) = self.repairs_done.1.try_recv() {
+            self.repairs_running.remove(&segment);
+            let (deal, index) = segment;
+            match result {
+                Ok(stored) => {
+                    info!(deal = %digest_hex(&deal), segment = index, shards = ?stored.iter().map(|key| key.2).collect::<Vec<_>>(), "repaired: rebuilt shards stored, to accept");
+                    self.repairs_failed.remove(&segment);
+                    self.watched.extend(stored);
+                }
+                Err(err) => {
+                    warn!(deal = %digest_hex(&deal), segment = index, %err, "repair failed; tried again in {REPAIR_RETRY_AFTER_BLOCKS} blocks");
+                    self.repairs_failed.insert(segment, height);
+                }
+            }
+        }
+        let drawn: Vec<RepairSeen> = held
+            .iter()
+            .filter(|held| held.shard.state == ShardState::Repairing)
+            .map(|held| {
+                let key = (held.deal.0, held.segment, held.shard.index);
+                RepairSeen {
+                    key,
+                    on_disk: self.store.contains(&key),
+                }
+            })
+            .collect();
+        let limits = (REPAIR_RETRY_AFTER_BLOCKS, REPAIRS_RUNNING_MAX);
+        let starts = rules::repairs_to_start(
+            height,
+            &drawn,
+            &self.repairs_running,
+            &self.repairs_failed,
+            limits,
+        );
+        for start in starts {
+            self.start_repair(start, cx());
+        }
+    }
+
+    fn start_repair(&mut self, start: RepairStart, cx: repair::RepairContext) {
+        let segment = (start.deal, start.segment);
+        info!(deal = %digest_hex(&start.deal), segment = start.segment, slots = ?start.slots, "repairing: fetching k shards of the segment");
+        let done = self.repairs_done.0.clone();
+        let spawned = std::thread::Builder::new()
+            .name("repair".into())
+            .spawn(move || {
+                let result = repair::run(&cx, &start);
+                let _ = done.send(((start.deal, start.segment), result));
+            });
+        match spawned {
+            Ok(_) => {
+                self.repairs_running.insert(segment);
+            }
+            Err(err) => warn!(%err, "cannot start a repair thread; next poll"),
         }
     }
 

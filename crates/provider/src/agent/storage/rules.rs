@@ -13,6 +13,8 @@
 
 use plexus_client::dto::{ShardState, StorageFileDto};
 use plexus_state::storage::ShardKey;
+use plexus_types::Digest;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The storage the operator wants to sell (`provider run --storage-bytes --storage-price`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,10 +189,63 @@ pub fn proofs_to_send(
         .collect()
 }
 
+/// A slot drawn to this provider to repair (state `repairing`), as the holders route shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepairSeen {
+    pub key: ShardKey,
+    /// The store holds it already (rebuilt, or uploaded by the owner): only its accept is due.
+    pub on_disk: bool,
+}
+
+/// A segment whose slots drawn here for repair are to be rebuilt together (one decode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepairStart {
+    pub deal: Digest,
+    pub segment: u32,
+    /// Its slots drawn here and not on disk, ascending.
+    pub slots: Vec<u16>,
+}
+
+/// The segments whose repairs start at `height`: those with a slot drawn here for repair and
+/// not on disk, not being rebuilt (`running`), and not failed within `retry_after_blocks`
+/// (`failed`: the height each segment's last attempt failed at), at most `running_max` running
+/// at once, in deal and segment order.
+pub fn repairs_to_start(
+    height: u64,
+    drawn: &[RepairSeen],
+    running: &BTreeSet<(Digest, u32)>,
+    failed: &BTreeMap<(Digest, u32), u64>,
+    (retry_after_blocks, running_max): (u64, usize),
+) -> Vec<RepairStart> {
+    let mut wanted: BTreeMap<(Digest, u32), Vec<u16>> = BTreeMap::new();
+    for repair in drawn.iter().filter(|repair| !repair.on_disk) {
+        let (deal, segment, slot) = repair.key;
+        wanted.entry((deal, segment)).or_default().push(slot);
+    }
+    wanted
+        .into_iter()
+        .filter(|(segment, _)| !running.contains(segment))
+        .filter(|(segment, _)| {
+            failed
+                .get(segment)
+                .is_none_or(|at| height >= at.saturating_add(retry_after_blocks))
+        })
+        .take(running_max.saturating_sub(running.len()))
+        .map(|((deal, segment), mut slots)| {
+            slots.sort_unstable();
+            slots.dedup();
+            RepairStart {
+                deal,
+                segment,
+                slots,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plexus_types::Digest;
 
     const WANTED: OfferWanted = OfferWanted {
         capacity_bytes: 1_000,
@@ -334,5 +389,49 @@ mod tests {
         assert!(sends(109, open(None, 110)));
         assert!(!sends(110, open(None, 110)));
         assert!(!sends(120, open(Some(97), 110)));
+    }
+
+    #[test]
+    fn a_segment_drawn_here_for_repair_is_rebuilt_once_and_retried_only_after_a_pause() {
+        let deal = Digest::from([1u8; 32]);
+        let other = Digest::from([2u8; 32]);
+        let drawn = |key: ShardKey, on_disk: bool| RepairSeen { key, on_disk };
+        let seen = [
+            drawn((deal, 0, 3), false),
+            drawn((deal, 0, 1), false),
+            drawn((deal, 1, 0), true),
+            drawn((other, 2, 5), false),
+        ];
+        let none = BTreeSet::new();
+        let no_failures = BTreeMap::new();
+        // Two slots of one segment are rebuilt by one repair; a slot on disk waits only for
+        // its accept.
+        assert_eq!(
+            repairs_to_start(10, &seen, &none, &no_failures, (5, 4)),
+            vec![
+                RepairStart {
+                    deal,
+                    segment: 0,
+                    slots: vec![1, 3]
+                },
+                RepairStart {
+                    deal: other,
+                    segment: 2,
+                    slots: vec![5]
+                },
+            ]
+        );
+        // A running repair is not started again, and no more than the limit run.
+        let running = BTreeSet::from([(deal, 0)]);
+        let started = repairs_to_start(10, &seen, &running, &no_failures, (5, 4));
+        assert_eq!(started.len(), 1);
+        assert_eq!((started[0].deal, started[0].segment), (other, 2));
+        assert!(repairs_to_start(10, &seen, &running, &no_failures, (5, 1)).is_empty());
+        // A failed one waits `retry_after_blocks`.
+        let failed = BTreeMap::from([((other, 2), 8)]);
+        let started = repairs_to_start(12, &seen, &running, &failed, (5, 4));
+        assert!(started.is_empty(), "{started:?}");
+        let started = repairs_to_start(13, &seen, &running, &failed, (5, 4));
+        assert_eq!(started.len(), 1);
     }
 }
