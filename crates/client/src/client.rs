@@ -436,6 +436,11 @@ impl Client {
         self.get("/v1/storage/params")
     }
 
+    /// Every governed chain parameter with its bounds, by section.
+    pub fn params(&self) -> Result<crate::dto::ParamsDto, ClientError> {
+        self.get("/v1/params")
+    }
+
     /// Every provider's storage offer, with what its draws weigh.
     pub fn storage_providers(&self) -> Result<Vec<StorageOfferDto>, ClientError> {
         self.get("/v1/storage/providers")

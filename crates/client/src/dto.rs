@@ -1,8 +1,9 @@
 //! JSON shapes of the node API. Amounts are decimal strings of base units; hashes are hex.
 //! Protocol states are enums (`states`) and a job's hashes and amounts typed values (`values`)
 //! that serialize to those same strings; the storage market's shapes are `storage`'s (its chain
-//! parameters `storage_params`'s), and a provider's answer to a shard upload `shards`'s.
+//! parameters `storage_params`'s; every governed parameter `chain_params`'s), and a provider's answer to a shard upload `shards`'s.
 
+pub mod chain_params;
 pub mod params;
 pub mod shards;
 pub mod states;
@@ -10,6 +11,7 @@ pub mod storage;
 pub mod storage_params;
 pub mod values;
 
+pub use chain_params::{ParamDto, ParamsDto};
 pub use shards::ShardStoredDto;
 pub use states::{
     AuditClass, AuditKind, AuditStage, ChallengeOutcome, DisputeEnd, DisputePhase, JobStatus,

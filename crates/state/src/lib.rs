@@ -27,6 +27,7 @@
 
 mod block;
 pub mod fueltrace;
+pub mod governance;
 pub mod ledger;
 pub mod market;
 pub mod staking;

@@ -282,3 +282,38 @@ pub(super) async fn get_metrics(
         state.metrics.render(format),
     )
 }
+
+/// Every governed chain parameter of `state` (`plexus_state::governance::registry`) with its
+/// bounds.
+pub fn params(state: &plexus_state::State) -> plexus_client::dto::ParamsDto {
+    use plexus_client::dto::{ParamDto, ParamsDto};
+    use plexus_state::governance::registry::GOVERNED;
+    let mut sections: std::collections::BTreeMap<String, std::collections::BTreeMap<_, _>> =
+        Default::default();
+    for governed in GOVERNED {
+        sections
+            .entry(governed.section.to_string())
+            .or_default()
+            .insert(
+                governed.name.to_string(),
+                ParamDto {
+                    value: governed.get(&state.params).to_string(),
+                    min: governed.min.to_string(),
+                    max: governed.max.to_string(),
+                },
+            );
+    }
+    ParamsDto {
+        height: state.height,
+        sections,
+    }
+}
+
+/// Every chain parameter a governance proposal may change, by section (`chain`, `audit`,
+/// `storage`) and name, with its value at the last finalized height and its bounds.
+#[utoipa::path(get, path = "/v1/params", responses((status = 200, body = plexus_client::dto::ParamsDto)))]
+pub(super) async fn get_params(
+    State(state): State<ApiState>,
+) -> ApiResult<plexus_client::dto::ParamsDto> {
+    Ok(Json(finalized_state(&state, params)))
+}

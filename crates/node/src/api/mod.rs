@@ -76,6 +76,7 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
             get(storage::get_holder_shards),
         )
         .route("/v1/status", get(chain::get_status))
+        .route("/v1/params", get(chain::get_params))
         .route("/v1/snapshot", get(chain::get_snapshot))
         .route("/v1/faucet", post(txs::post_faucet))
         .route("/v1/openapi.json", get(openapi::get_openapi))

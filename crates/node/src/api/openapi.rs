@@ -36,6 +36,7 @@ use utoipa::OpenApi;
         get_storage_params,
         get_holder_shards,
         get_status,
+        get_params,
         get_snapshot,
         post_faucet,
         stream_blocks,

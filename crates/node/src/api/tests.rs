@@ -790,6 +790,29 @@ fn the_storage_parameters_are_served_with_the_epoch_length() {
     assert!(document["components"]["schemas"]["StorageParamsDto"]["properties"]["k"].is_object());
 }
 
+/// Every governed parameter, by section, with its value and bounds, as the client reads it.
+#[test]
+fn every_governed_parameter_is_served_by_section_with_its_bounds() {
+    let (state, _, _) = storage_market();
+    let served = chain::params(&state);
+    assert_eq!(served.height, state.height);
+    let light = &served.sections["audit"]["light_audit_ppm"];
+    assert_eq!(light.value, state.params.audit.light_audit_ppm.to_string());
+    assert_eq!((light.min.as_str(), light.max.as_str()), ("0", "1000000"));
+    assert_eq!(served.sections["storage"]["n"].value, "4");
+    assert_eq!(
+        served.sections["chain"]["fee_min"].value,
+        state.params.fee_min.to_string()
+    );
+    let count: usize = served.sections.values().map(|section| section.len()).sum();
+    assert_eq!(count, plexus_state::governance::registry::GOVERNED.len());
+    let json = serde_json::to_value(&served).unwrap();
+    assert_eq!(serde_json::from_value::<ParamsDto>(json).unwrap(), served);
+    let document = serde_json::to_value(openapi()).unwrap();
+    assert!(document["paths"]["/v1/params"]["get"]["responses"]["200"].is_object());
+    assert!(document["components"]["schemas"]["ParamsDto"]["properties"]["sections"].is_object());
+}
+
 /// A provider's shards: every shard drawn to it or held by it, with its segment's commitment
 /// and lengths, its accept due, and the challenge the chain opened for the accepted one.
 #[test]
