@@ -325,9 +325,10 @@ impl Agent {
         Ok(())
     }
 
-    /// The storage step of this poll (`storage`): its challenge answers first (their windows
-    /// are the shortest), then its repairs, then its accepts and collection. A node that fails
-    /// it leaves the shards as they are until the next poll.
+    /// The storage step of this poll (`storage`), from one holders list: its challenge answers
+    /// first (their windows are the shortest), then its repairs, then its accepts and
+    /// collection. A node that cannot list them leaves the shards as they are until the next
+    /// poll.
     fn storage_step(&mut self, height: u64) {
         let Some(step) = self.storage.as_mut() else {
             return;
@@ -346,17 +347,16 @@ impl Agent {
                     me: me.clone(),
                     store: store.clone(),
                 });
+                let seen = step.look(&held, height);
+                for action in step.decide(height, &seen) {
+                    step.carry_out(action, height, |payload| {
+                        submit_signed(node, key, address, payload)
+                    });
+                }
             }
             Err(err) => {
-                warn!(%err, "cannot list this provider's shards; challenges and repairs wait a poll")
+                warn!(%err, "cannot list this provider's shards; its storage duties wait a poll")
             }
-        }
-        let seen = step.look(&self.node, &me, height);
-        for action in step.decide(height, &seen) {
-            let (node, key, address) = (&self.node, &self.key, &self.address);
-            step.carry_out(action, height, |payload| {
-                submit_signed(node, key, address, payload)
-            });
         }
     }
 

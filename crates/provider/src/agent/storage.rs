@@ -25,9 +25,10 @@
 //!   declare it lost and draw its repairer (a fault cannot be declared while its challenge is
 //!   open). A restarted agent has sent nothing, so it answers every challenge still open.
 //!
-//! The accepts and collection read the chain deal by deal (`GET /v1/storage/files/{id}`), for
-//! the deals of the shards on disk or queued. The pure rules are [`rules`]'s; this module reads
-//! and acts.
+//! The challenges, repairs, accepts and collection all read one list a poll, the holders route
+//! (`GET /v1/storage/holders/{address}/shards`: every slot drawn to or held by this provider),
+//! however many deals the provider holds shards of. The pure rules are [`rules`]'s; this module
+//! reads and acts.
 //!
 //! - Repairs: each poll the same holders list shows the slots drawn here for repair (state
 //!   `repairing`); for each segment with such a slot not on disk, and not being rebuilt or
@@ -36,9 +37,6 @@
 //!   slots ([`repair`]), at most [`REPAIRS_RUNNING_MAX`] segments at once. When it reports
 //!   back, its shards are watched like uploads, so their accepts go through this thread.
 //!
-//! Where the next duty goes: the holders route could replace the deal-by-deal reads of
-//! [`StorageStep::look`] as the list of slots drawn to this provider.
-
 pub mod repair;
 pub mod rules;
 
@@ -149,10 +147,13 @@ impl StorageStep {
         }))
     }
 
-    /// What the step sees this poll, from a node at `height`: the shards queued, watched or
-    /// sent, and at a reconciliation every shard on disk, each with its slot on chain. A deal
-    /// the node could not be asked about is left out (nothing is decided on it this poll).
-    pub fn look(&mut self, node: &Client, me: &str, height: u64) -> Vec<ShardSeen> {
+    /// What the step sees this poll, from the holders list `held` of a node at `height` (or
+    /// above): the shards queued, watched or sent, and at a reconciliation every shard on disk,
+    /// each with its slot as the list shows it (a slot the list does not show is no longer this
+    /// provider's: its deal ended, it was drawn to another, or lost from this one). One request
+    /// for all of them, however many deals the provider holds shards of. A deal whose noted
+    /// height cannot be read is left out (nothing is decided on it this poll).
+    pub fn look(&mut self, held: &[HolderShardDto], height: u64) -> Vec<ShardSeen> {
         while let Ok(key) = self.uploads.try_recv() {
             self.watched.insert(key);
         }
@@ -171,36 +172,40 @@ impl StorageStep {
         };
         self.polls += 1;
         keys.extend(on_disk.iter().copied());
-        let deals: BTreeSet<_> = keys.iter().map(|key| key.0).collect();
+        let mine: BTreeMap<ShardKey, ShardState> = held
+            .iter()
+            .map(|held| {
+                (
+                    (held.deal.0, held.segment, held.shard.index),
+                    held.shard.state,
+                )
+            })
+            .collect();
+        let mut noted: BTreeMap<Digest, Option<u64>> = BTreeMap::new();
         let mut seen = Vec::new();
-        for deal in deals {
-            let slot = match node.storage_file(digest_hex(&deal)) {
-                Ok(file) => Some(file),
-                Err(err) if err.code() == Some("unknown_deal") => None,
-                Err(err) => {
-                    warn!(deal = %digest_hex(&deal), %err, "cannot read the deal; its shards wait");
-                    continue;
-                }
+        for key in keys {
+            let deal = key.0;
+            let noted = *noted.entry(deal).or_insert_with(|| {
+                self.store
+                    .noted_height(&deal)
+                    .map(|noted| noted.unwrap_or(0))
+                    .inspect_err(|err| {
+                        warn!(deal = %digest_hex(&deal), %err, "cannot read the deal's noted height; its shards wait");
+                    })
+                    .ok()
+            });
+            let Some(noted) = noted else {
+                continue;
             };
-            let noted = match self.store.noted_height(&deal) {
-                Ok(noted) => noted.unwrap_or(0),
-                Err(err) => {
-                    warn!(deal = %digest_hex(&deal), %err, "cannot read the deal's noted height; its shards wait");
-                    continue;
-                }
-            };
-            for key in keys.iter().filter(|key| key.0 == deal) {
-                let view = slot.as_ref().map_or(SlotView::Gone, |file| {
-                    rules::slot_view(file, key.1, key.2, me)
-                });
-                seen.push(ShardSeen {
-                    key: *key,
-                    on_disk: on_disk.contains(key) || self.store.contains(key),
-                    slot: view,
-                    accept_sent_height: self.accepts_sent.get(key).copied(),
-                    node_behind: height < noted,
-                });
-            }
+            seen.push(ShardSeen {
+                key,
+                on_disk: on_disk.contains(&key) || self.store.contains(&key),
+                slot: mine
+                    .get(&key)
+                    .map_or(SlotView::Other, |state| SlotView::Mine(*state)),
+                accept_sent_height: self.accepts_sent.get(&key).copied(),
+                node_behind: height < noted,
+            });
         }
         seen
     }
