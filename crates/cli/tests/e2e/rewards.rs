@@ -191,4 +191,46 @@ fn a_delegator_accrues_its_share_sees_it_and_withdraws_it() {
     assert_eq!(account.bonded, (1_000 * PLX).to_string());
     let end = client.status().unwrap();
     assert_supply_conserved(&before, &end);
+
+    // A new validator's commission: above the maximum refused, a valid one pending until the
+    // next epoch's payout.
+    let out = plexus(
+        &home,
+        api,
+        &["stake", "bond", "--from", "dev2", "--amount", "2000plx"],
+    );
+    assert_succeeded(&out);
+    let out = plexus(
+        &home,
+        api,
+        &["stake", "commission", "--bps", "5001", "--from", "dev2"],
+    );
+    assert_refused(&out, "commission_too_high");
+    let out = json(&plexus(
+        &home,
+        api,
+        &[
+            "stake",
+            "commission",
+            "--bps",
+            "2000",
+            "--from",
+            "dev2",
+            "--json",
+        ],
+    ));
+    assert_eq!(out["receipt"]["status"], "success");
+    let dev2 = key_address(&home, api, "dev2").to_string();
+    let record = client
+        .validators()
+        .unwrap()
+        .into_iter()
+        .find(|v| v.address == dev2)
+        .unwrap();
+    // Pending, or already in effect if the epoch ended since.
+    assert!(
+        record.commission_pending_bps == Some(2_000)
+            || (record.commission_bps == 2_000 && record.commission_pending_bps.is_none()),
+        "{record:?}"
+    );
 }
