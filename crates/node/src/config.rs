@@ -536,6 +536,34 @@ mod tests {
             genesis.params.audit,
             plexus_state::audit::AuditParams::default()
         );
+        // The commission parameters default in older files (50% max, 10% for a new validator,
+        // one change per epoch); bounds that break each other are refused.
+        let defaults = Params::default();
+        assert_eq!(
+            (
+                genesis.params.commission_max_bps,
+                genesis.params.commission_default_bps,
+                genesis.params.commission_change_epochs_min
+            ),
+            (5_000, 1_000, 1)
+        );
+        assert_eq!(
+            genesis.params.commission_max_bps,
+            defaults.commission_max_bps
+        );
+        for (max, default, interval) in [(10_001, 0, 1), (4_000, 4_001, 1), (5_000, 1_000, 0)] {
+            let bad = GenesisFile {
+                params: ParamsFile {
+                    commission_max_bps: max,
+                    commission_default_bps: default,
+                    commission_change_epochs_min: interval,
+                    ..file.params.clone()
+                },
+                ..file.clone()
+            };
+            let error = bad.to_genesis().unwrap_err().to_string();
+            assert!(error.contains("commission"), "{error}");
+        }
 
         // Audit parameters: any field may be given, the rest default; bad ones are refused.
         let audit: AuditFile =
