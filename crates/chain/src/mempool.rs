@@ -119,6 +119,8 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::Evidence { .. }
         | Payload::Participation { .. }
         | Payload::DealerLog { .. }
+        | Payload::CommissionSet { .. }
+        | Payload::RewardsWithdraw
         | Payload::ProviderHeartbeat
         | Payload::ProviderDeregister
         | Payload::JobCommit { .. }

@@ -14,6 +14,7 @@ mod job;
 mod keys;
 mod provider;
 mod recompute;
+mod stake;
 mod store;
 
 use anyhow::{Result, bail};
@@ -72,7 +73,8 @@ enum Command {
         #[command(subcommand)]
         command: TxCommand,
     },
-    /// Bond, unbond and delegate stake.
+    /// Bond, unbond and delegate stake; set a validator's commission; see and claim staking
+    /// rewards.
     Stake {
         #[command(subcommand)]
         command: StakeCommand,
@@ -188,6 +190,32 @@ enum StakeCommand {
         #[arg(long)]
         amount: String,
     },
+    /// Set your validator's commission: the share of its part of each epoch's validator
+    /// emission it keeps before the rest is shared with its delegators pro rata to stake. It
+    /// takes effect from the next epoch's payout; the chain refuses more than
+    /// `commission_max_bps` (5 000 by default) or a second change within
+    /// `commission_change_epochs_min` epochs (1 by default).
+    Commission {
+        #[command(flatten)]
+        send: SendArgs,
+        /// The commission in basis points (1 000 = 10%).
+        #[arg(long)]
+        bps: u32,
+    },
+    /// Show the staking rewards an account has accrued (commissions and stake shares of the
+    /// validators' emission, paid at each epoch's last block), with its self-bond and
+    /// delegations.
+    Rewards {
+        /// The account: a key name or an address.
+        #[arg(long)]
+        from: String,
+    },
+    /// Claim all accrued staking rewards into the balance (refused before sending if nothing
+    /// has accrued).
+    Withdraw {
+        #[command(flatten)]
+        send: SendArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -285,6 +313,11 @@ fn run(cli: Cli) -> Result<()> {
                         amount: amount_arg(&amount)?,
                     },
                 ),
+                StakeCommand::Commission { send, bps } => (send, Payload::CommissionSet { bps }),
+                StakeCommand::Rewards { from } => return stake::rewards(&client, cli.json, &from),
+                StakeCommand::Withdraw { send } => {
+                    return stake::withdraw(&client, cli.json, send);
+                }
             };
             send_tx(&client, cli.json, send, payload)
         }
@@ -469,12 +502,13 @@ fn run_query(client: &Client, json_mode: bool, command: QueryCommand) -> Result<
         QueryCommand::Account { address } => {
             let account = client.account(&keys::resolve_address(&address)?)?;
             let text = format!(
-                "address    {}\nbalance    {}\nnonce      {}\nbonded     {}\nunbonding  {}",
+                "address    {}\nbalance    {}\nnonce      {}\nbonded     {}\nunbonding  {}\nrewards    {}",
                 account.address,
                 plx(&account.balance),
                 account.nonce,
                 plx(&account.bonded),
-                plx(&account.unbonding)
+                plx(&account.unbonding),
+                plx(&account.rewards)
             );
             print(json_mode, serde_json::to_value(&account)?, text);
         }
@@ -526,9 +560,10 @@ fn lines<T>(items: &[T], line: fn(&T) -> String) -> String {
 /// `query validators`: a validator's stake, committee membership and jail.
 fn validator_line(v: &plexus_client::dto::ValidatorDto) -> String {
     format!(
-        "{} stake {}{}{}",
+        "{} stake {} commission {}{}{}",
         v.address,
         plx(&v.stake),
+        stake::percent(v.commission_bps),
         match (v.in_committee, v.in_next_committee) {
             (true, true) => " (committee)",
             (true, false) => " (committee, leaving after this epoch)",

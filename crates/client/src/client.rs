@@ -352,6 +352,11 @@ impl Client {
         self.get(&format!("/v1/accounts/{address}"))
     }
 
+    /// `address`'s accrued staking rewards and the stake that earns them.
+    pub fn rewards(&self, address: &Address) -> Result<RewardsDto, ClientError> {
+        self.get(&format!("/v1/accounts/{address}/rewards"))
+    }
+
     pub fn proof(&self, address: &Address) -> Result<ProofDto, ClientError> {
         self.get(&format!("/v1/accounts/{address}/proof"))
     }

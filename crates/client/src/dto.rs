@@ -69,6 +69,38 @@ pub struct AccountDto {
     pub next_nonce: u64,
     pub bonded: String,
     pub unbonding: String,
+    /// Staking rewards accrued and not yet withdrawn, in base units ("0" from nodes that
+    /// predate them); `plexus stake withdraw` claims them.
+    #[serde(default)]
+    pub rewards: String,
+}
+
+/// An account's staking rewards: what has accrued (claimable by a `rewards_withdraw`
+/// transaction) and the stake that earns more at each epoch's payout.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RewardsDto {
+    pub address: String,
+    /// Accrued and not yet withdrawn, in base units: commissions and stake shares of the
+    /// validators' emission since the last withdrawal.
+    pub accrued: String,
+    /// The account's own self-bond as a validator ("0" if it is none).
+    pub self_bond: String,
+    /// Its commission in effect, in basis points, if it is a validator.
+    pub commission_bps: Option<u32>,
+    /// Its delegations, by validator.
+    pub delegations: Vec<DelegationDto>,
+}
+
+/// One delegation and the terms of its validator.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DelegationDto {
+    pub validator: String,
+    /// Delegated stake, in base units.
+    pub amount: String,
+    /// The validator's commission in effect, in basis points (0 if it is no longer registered).
+    pub commission_bps: u32,
+    /// A commission the validator set this epoch, in effect from the next epoch's payout.
+    pub commission_pending_bps: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -162,6 +194,13 @@ pub struct ValidatorDto {
     /// current epoch.
     #[serde(default)]
     pub epoch_signatures: u64,
+    /// The commission in effect: the basis points of its part of each epoch's validator
+    /// emission it keeps before the rest is shared with its delegators pro rata to stake.
+    #[serde(default)]
+    pub commission_bps: u32,
+    /// A commission set this epoch, in effect from the next epoch's payout.
+    #[serde(default)]
+    pub commission_pending_bps: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -29,6 +29,17 @@ pub struct ParamsFile {
     /// Share of an equivocator's stake burned, in basis points (absent in older files: 500).
     #[serde(default = "default_slash_bps")]
     pub slash_bps: u32,
+    /// The highest commission a validator may set, in basis points (absent in older files:
+    /// 5 000).
+    #[serde(default = "default_commission_max_bps")]
+    pub commission_max_bps: u32,
+    /// A new validator's commission, in basis points (absent in older files: 1 000).
+    #[serde(default = "default_commission_default_bps")]
+    pub commission_default_bps: u32,
+    /// The fewest epochs between two commission changes of a validator (absent in older
+    /// files: 1).
+    #[serde(default = "default_commission_change_epochs_min")]
+    pub commission_change_epochs_min: u64,
     /// The compute market's parameters (absent in older files: the defaults).
     #[serde(default = "default_provider_bond_min")]
     pub provider_bond_min: String,
@@ -278,6 +289,18 @@ fn default_reputation_done_gain() -> u32 {
     Params::default().reputation_done_gain
 }
 
+fn default_commission_max_bps() -> u32 {
+    Params::default().commission_max_bps
+}
+
+fn default_commission_default_bps() -> u32 {
+    Params::default().commission_default_bps
+}
+
+fn default_commission_change_epochs_min() -> u64 {
+    Params::default().commission_change_epochs_min
+}
+
 fn default_reputation_miss_penalty() -> u32 {
     Params::default().reputation_miss_penalty
 }
@@ -292,6 +315,9 @@ impl Default for ParamsFile {
             epoch_length_blocks: p.epoch_length_blocks,
             committee_size_max: p.committee_size_max,
             slash_bps: p.slash_bps,
+            commission_max_bps: p.commission_max_bps,
+            commission_default_bps: p.commission_default_bps,
+            commission_change_epochs_min: p.commission_change_epochs_min,
             provider_bond_min: p.provider_bond_min.to_string(),
             provider_unbonding_blocks: p.provider_unbonding_blocks,
             heartbeat_interval_blocks: p.heartbeat_interval_blocks,
@@ -409,6 +435,9 @@ impl GenesisFile {
             epoch_length_blocks: self.params.epoch_length_blocks,
             committee_size_max: self.params.committee_size_max,
             slash_bps: self.params.slash_bps.min(10_000),
+            commission_max_bps: self.params.commission_max_bps,
+            commission_default_bps: self.params.commission_default_bps,
+            commission_change_epochs_min: self.params.commission_change_epochs_min,
             provider_bond_min: amount("params.provider_bond_min", &self.params.provider_bond_min)?,
             provider_unbonding_blocks: self.params.provider_unbonding_blocks,
             heartbeat_interval_blocks: self.params.heartbeat_interval_blocks,
@@ -424,6 +453,10 @@ impl GenesisFile {
             audit: self.params.audit.to_params()?,
             storage: self.params.storage.to_params()?,
         };
+        params.check().map_err(|message| GenesisFileError::Field {
+            field: "params".into(),
+            message: message.into(),
+        })?;
         let allocations = self
             .allocations
             .iter()
@@ -503,6 +536,34 @@ mod tests {
             genesis.params.audit,
             plexus_state::audit::AuditParams::default()
         );
+        // The commission parameters default in older files (50% max, 10% for a new validator,
+        // one change per epoch); bounds that break each other are refused.
+        let defaults = Params::default();
+        assert_eq!(
+            (
+                genesis.params.commission_max_bps,
+                genesis.params.commission_default_bps,
+                genesis.params.commission_change_epochs_min
+            ),
+            (5_000, 1_000, 1)
+        );
+        assert_eq!(
+            genesis.params.commission_max_bps,
+            defaults.commission_max_bps
+        );
+        for (max, default, interval) in [(10_001, 0, 1), (4_000, 4_001, 1), (5_000, 1_000, 0)] {
+            let bad = GenesisFile {
+                params: ParamsFile {
+                    commission_max_bps: max,
+                    commission_default_bps: default,
+                    commission_change_epochs_min: interval,
+                    ..file.params.clone()
+                },
+                ..file.clone()
+            };
+            let error = bad.to_genesis().unwrap_err().to_string();
+            assert!(error.contains("commission"), "{error}");
+        }
 
         // Audit parameters: any field may be given, the rest default; bad ones are refused.
         let audit: AuditFile =

@@ -1,11 +1,14 @@
 //! FuelTrace's economics through whole blocks: burn-and-mint of consumer payments, the audit fee
 //! pool and verifier pay, and the per-epoch emission on its halving schedule.
 //!
-//! The property tests run arbitrary blocks of bank, staking, provider, job, verifier, audit
+//! The property tests run arbitrary blocks of bank, staking (delegations, commission changes,
+//! reward withdrawals), provider, job, verifier, audit
 //! (sealed agreeing or disagreeing verdicts), dispute and participation transactions over several
 //! short epochs and check after every block: the ledger sums to the supply
 //! (`recount() == total`), `total == minted - burned`, the supply is minted only at an epoch's
-//! last block and by exactly what that epoch's emission paid (each share within its budget), the
+//! last block and by exactly what that epoch's emission paid (each share within its budget; the
+//! validators' share exactly into the accrued staking rewards, which a withdrawal empties into
+//! the sender's balance), the
 //! audit pool equals the fees that entered it minus the verifier pay that left it, and every
 //! settlement splits its payment as the parameters say. A chain without participation records
 //! or audits mints nothing. The seeds are fixed (`RngSeed::Fixed`), so a run is reproducible.
@@ -141,7 +144,7 @@ fn arb_amount() -> impl Strategy<Value = Amount> {
 fn arb_tx() -> impl Strategy<Value = TxSpec> {
     (
         0..KEYS,
-        0u8..19,
+        0u8..21,
         arb_amount(),
         prop_oneof![8 => 1u64..3_000_000, 1 => Just(0u64)],
         0u64..8,
@@ -320,6 +323,16 @@ fn block_txs(
                 validator: address(0),
                 amount: amount % (50 * PLX),
             },
+            // Mostly from the validator, sometimes above the maximum or from a delegator.
+            19 => {
+                if !pick.is_multiple_of(4) {
+                    from = 0;
+                }
+                Payload::CommissionSet {
+                    bps: (amount % 6_000) as u32,
+                }
+            }
+            20 => Payload::RewardsWithdraw,
             _ => match pick % 3 {
                 0 => Payload::Bond { amount },
                 1 => Payload::Undelegate {
@@ -350,6 +363,9 @@ struct Seen {
     verifier_pay: Amount,
     /// Declines the chain accepted.
     declines: u64,
+    /// Reward withdrawals that moved something, and commission changes accepted.
+    withdrawals: u64,
+    commissions: u64,
 }
 
 /// Runs `blocks` from genesis, checking the economics after every block (see the module doc).
@@ -375,7 +391,45 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
         .expect("builds")
         .block;
         let minted_before = state.supply.minted();
+        let accrued_before = state.rewards().clone();
         let receipts = apply_block(&mut state, &block).expect("applies");
+        // A sender's first executed withdrawal of the block moves all it had accrued (the
+        // block's emission comes after its transactions); a later one has nothing left.
+        let mut withdrawn: Amount = 0;
+        let mut emptied = BTreeSet::<Address>::new();
+        for (tx, receipt) in block.txs.iter().zip(&receipts) {
+            if !matches!(tx.tx.payload, Payload::RewardsWithdraw)
+                || matches!(receipt.status, Status::Rejected(_))
+            {
+                continue;
+            }
+            let sender = &tx.tx.sender;
+            let had = if emptied.insert(sender.clone()) {
+                accrued_before.get(sender).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            let expected = if had > 0 {
+                Status::Success
+            } else {
+                Status::Failed(plexus_types::Reason::NothingToWithdraw)
+            };
+            prop_assert_eq!(receipt.status, expected);
+            if had > 0 {
+                withdrawn += had;
+                seen.withdrawals += 1;
+            }
+        }
+        seen.commissions += block
+            .txs
+            .iter()
+            .zip(&receipts)
+            .filter(|(tx, receipt)| {
+                matches!(tx.tx.payload, Payload::CommissionSet { .. })
+                    && receipt.status == Status::Success
+            })
+            .count() as u64;
+        let accrued_sum = |map: &BTreeMap<Address, Amount>| map.values().sum::<Amount>();
         seen.declines += block
             .txs
             .iter()
@@ -398,6 +452,11 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
             let epoch = height / EPOCH_BLOCKS;
             let record = state.emissions().get(&epoch).cloned().unwrap_or_default();
             prop_assert_eq!(minted, record.total());
+            // The validators' share accrued as staking rewards, none of it in balances.
+            prop_assert_eq!(
+                accrued_sum(state.rewards()) + withdrawn,
+                accrued_sum(&accrued_before) + record.validators
+            );
             let budget = emission(&params.audit, epoch);
             prop_assert!(record.validators <= bps_floor(budget, 4_000));
             prop_assert!(record.providers <= bps_floor(budget, 4_000));
@@ -406,6 +465,10 @@ fn run_checked(blocks: Vec<Vec<TxSpec>>, rewarded: bool) -> Result<Seen, TestCas
             prop_assert!(state.epoch_verifier_audits().is_empty());
         } else {
             prop_assert_eq!(minted, 0);
+            prop_assert_eq!(
+                accrued_sum(state.rewards()) + withdrawn,
+                accrued_sum(&accrued_before)
+            );
         }
         prop_assert!(state.emissions().len() <= plexus_state::PARTICIPATION_EPOCHS_KEPT as usize);
 
@@ -503,10 +566,14 @@ fn the_random_chains_pass_audits_pay_verifiers_and_mint() {
         total.audits_passed += seen.audits_passed;
         total.verifier_pay += seen.verifier_pay;
         total.declines += seen.declines;
+        total.withdrawals += seen.withdrawals;
+        total.commissions += seen.commissions;
     }
     eprintln!("over 16 seeded runs: {total:?}");
     assert!(total.minted > 0 && total.audits_passed > 0 && total.verifier_pay > 0);
     assert!(total.declines > 0, "no decline was accepted");
+    assert!(total.withdrawals > 0, "no reward withdrawal moved anything");
+    assert!(total.commissions > 0, "no commission change was accepted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,7 +807,16 @@ fn one_epoch_burns_pays_the_verifier_from_the_pool_and_mints_each_share() {
     assert_eq!(expected.total(), EMISSION);
     assert_eq!(chain.state.emissions()[&0], expected);
     assert_eq!(chain.state.supply.minted(), minted + EMISSION);
-    assert_eq!(chain.balance(0), validator + expected.validators);
+    // The validators' share accrues to validator 0 (no delegators: commission and stake share
+    // alike are its own) as claimable rewards, not into its balance; a withdrawal claims it.
+    assert_eq!(chain.balance(0), validator);
+    assert_eq!(
+        chain.state.accrued_rewards(&address(0)),
+        expected.validators
+    );
+    chain.ok(0, Payload::RewardsWithdraw);
+    assert_eq!(chain.balance(0), validator - 1_000 + expected.validators);
+    assert_eq!(chain.state.accrued_rewards(&address(0)), 0);
     assert_eq!(chain.balance(PROVIDER), provider + expected.providers);
     assert_eq!(chain.balance(VERIFIER), verifier + expected.verifiers);
     assert!(chain.state.epoch_audited_fuel().is_empty());

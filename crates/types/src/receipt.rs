@@ -75,11 +75,15 @@ pub enum Reason {
     ShardFaulty = 60,
     ChallengeOpen = 61,
     StorageFull = 62,
+    CommissionTooHigh = 63,
+    CommissionChangeTooSoon = 64,
+    NothingToWithdraw = 65,
+    NotValidator = 66,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 62] = [
+    pub const ALL: [Reason; 66] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -142,6 +146,10 @@ impl Reason {
         Reason::ShardFaulty,
         Reason::ChallengeOpen,
         Reason::StorageFull,
+        Reason::CommissionTooHigh,
+        Reason::CommissionChangeTooSoon,
+        Reason::NothingToWithdraw,
+        Reason::NotValidator,
     ];
 
     /// The stable snake_case code.
@@ -209,6 +217,10 @@ impl Reason {
             Reason::ShardFaulty => "shard_faulty",
             Reason::ChallengeOpen => "challenge_open",
             Reason::StorageFull => "storage_full",
+            Reason::CommissionTooHigh => "commission_too_high",
+            Reason::CommissionChangeTooSoon => "commission_change_too_soon",
+            Reason::NothingToWithdraw => "nothing_to_withdraw",
+            Reason::NotValidator => "not_validator",
         }
     }
 
@@ -288,6 +300,32 @@ impl Reason {
             Reason::DeclineTooLate => {
                 "the audit's seal is due at this height: it can be sealed, no longer declined"
             }
+            Reason::InvalidStorageOffer
+            | Reason::InvalidDeal
+            | Reason::NoStorageHolders
+            | Reason::UnknownDeal
+            | Reason::NotDealOwner
+            | Reason::NotShardHolder
+            | Reason::ShardAlreadyAccepted
+            | Reason::NoOpenChallenge
+            | Reason::ProofWindowOver
+            | Reason::AlreadyProven
+            | Reason::MalformedStorageProof
+            | Reason::ShardNotActive
+            | Reason::ShardFaulty
+            | Reason::ChallengeOpen
+            | Reason::StorageFull
+            | Reason::CommissionTooHigh
+            | Reason::CommissionChangeTooSoon
+            | Reason::NothingToWithdraw
+            | Reason::NotValidator => self.later_message(),
+        }
+    }
+
+    /// [`Reason::message`] of the storage and staking-rewards reasons (kept apart so that one
+    /// function does not grow past the layout limit).
+    fn later_message(self) -> &'static str {
+        match self {
             Reason::InvalidStorageOffer => {
                 "the storage offer's capacity is below the bytes the provider already holds"
             }
@@ -317,6 +355,13 @@ impl Reason {
             Reason::StorageFull => {
                 "the chain cannot challenge that many more shards each epoch (challenges_per_block_max)"
             }
+            Reason::CommissionTooHigh => "the commission is above the chain's commission_max_bps",
+            Reason::CommissionChangeTooSoon => {
+                "the validator changed its commission less than commission_change_epochs_min epochs ago"
+            }
+            Reason::NothingToWithdraw => "the sender has no accrued staking rewards to withdraw",
+            Reason::NotValidator => "the sender is not a registered validator",
+            _ => unreachable!("{} has its message in Reason::message", self.code()),
         }
     }
 

@@ -60,6 +60,13 @@ pub enum Payload {
     /// acknowledgement or revealed share). At the epoch's last block the chain combines the
     /// logs into the next committee's beacon key. Submitted by the dealer itself.
     DealerLog { epoch: u64, log: Vec<u8> },
+    /// The sender validator's commission: the share of its part of each epoch's validator
+    /// emission it keeps before the rest is shared with its delegators pro rata to stake, in
+    /// basis points (at most `commission_max_bps`). Takes effect from the next epoch's payout;
+    /// refused within `commission_change_epochs_min` epochs of the last change.
+    CommissionSet { bps: u32 },
+    /// Move all of the sender's accrued staking rewards to its balance.
+    RewardsWithdraw,
     /// Register the sender as a compute provider: `bond` moves from its balance into the
     /// provider record (at least `provider_bond_min`). `endpoint` is the agent's `http(s)://`
     /// URL (at most `ENDPOINT_SIZE_MAX` bytes), `fuel_per_second` its measured benchmark and
@@ -215,6 +222,8 @@ impl Payload {
     const TAG_EVIDENCE: u8 = 5;
     const TAG_PARTICIPATION: u8 = 6;
     const TAG_DEALER_LOG: u8 = 7;
+    const TAG_COMMISSION_SET: u8 = 8;
+    const TAG_REWARDS_WITHDRAW: u8 = 9;
     const TAG_PROVIDER_REGISTER: u8 = 16;
     const TAG_PROVIDER_UPDATE: u8 = 17;
     const TAG_PROVIDER_HEARTBEAT: u8 = 18;
@@ -249,6 +258,8 @@ impl Payload {
             Payload::Evidence { .. } => "evidence",
             Payload::Participation { .. } => "participation",
             Payload::DealerLog { .. } => "dealer_log",
+            Payload::CommissionSet { .. } => "commission_set",
+            Payload::RewardsWithdraw => "rewards_withdraw",
             Payload::ProviderRegister { .. } => "provider_register",
             Payload::ProviderUpdate { .. } => "provider_update",
             Payload::ProviderHeartbeat => "provider_heartbeat",
@@ -287,6 +298,8 @@ impl Payload {
             Payload::Evidence { .. } => Self::TAG_EVIDENCE,
             Payload::Participation { .. } => Self::TAG_PARTICIPATION,
             Payload::DealerLog { .. } => Self::TAG_DEALER_LOG,
+            Payload::CommissionSet { .. } => Self::TAG_COMMISSION_SET,
+            Payload::RewardsWithdraw => Self::TAG_REWARDS_WITHDRAW,
             Payload::ProviderRegister { .. } => Self::TAG_PROVIDER_REGISTER,
             Payload::ProviderUpdate { .. } => Self::TAG_PROVIDER_UPDATE,
             Payload::ProviderHeartbeat => Self::TAG_PROVIDER_HEARTBEAT,
@@ -336,6 +349,8 @@ impl Payload {
                 epoch.write(buf);
                 log.write(buf);
             }
+            Payload::CommissionSet { bps } => bps.write(buf),
+            Payload::RewardsWithdraw => {}
             _ => unreachable!(
                 "{} is not a bank, staking or consensus payload",
                 self.kind()
@@ -521,7 +536,9 @@ impl Write for Payload {
             | Payload::Undelegate { .. }
             | Payload::Evidence { .. }
             | Payload::Participation { .. }
-            | Payload::DealerLog { .. } => self.write_chain_fields(buf),
+            | Payload::DealerLog { .. }
+            | Payload::CommissionSet { .. }
+            | Payload::RewardsWithdraw => self.write_chain_fields(buf),
             Payload::ProviderRegister { .. }
             | Payload::ProviderUpdate { .. }
             | Payload::JobPost { .. }
@@ -562,6 +579,8 @@ impl EncodeSize for Payload {
                 finalization,
             } => height.encode_size() + finalization.encode_size(),
             Payload::DealerLog { epoch, log } => epoch.encode_size() + log.encode_size(),
+            Payload::CommissionSet { .. } => u32::SIZE,
+            Payload::RewardsWithdraw => 0,
             Payload::ProviderRegister {
                 endpoint, profile, ..
             }
@@ -647,6 +666,10 @@ impl Read for Payload {
                 epoch: u64::read(buf)?,
                 log: Vec::<u8>::read_cfg(buf, &((1..=TX_SIZE_MAX).into(), ()))?,
             },
+            Self::TAG_COMMISSION_SET => Payload::CommissionSet {
+                bps: u32::read(buf)?,
+            },
+            Self::TAG_REWARDS_WITHDRAW => Payload::RewardsWithdraw,
             Self::TAG_PROVIDER_REGISTER => Payload::ProviderRegister {
                 endpoint: crate::job::read_str(buf, ENDPOINT_SIZE_MAX, "ProviderRegister")?,
                 profile: ResourceProfile::read(buf)?,

@@ -101,11 +101,13 @@ fn kind_index(payload: &Payload) -> usize {
         Payload::DealEnd { .. } => 27,
         Payload::StorageProof { .. } => 28,
         Payload::FaultDeclare { .. } => 29,
+        Payload::CommissionSet { .. } => 30,
+        Payload::RewardsWithdraw => 31,
     }
 }
 
 /// How many payload kinds there are (one more than the largest [`kind_index`]).
-const PAYLOAD_KINDS: usize = 30;
+const PAYLOAD_KINDS: usize = 32;
 
 fn commitment() -> Commitment {
     Commitment {
@@ -230,6 +232,8 @@ fn bank_samples() -> Vec<Payload> {
             epoch: 2,
             log: vec![8; 40],
         },
+        Payload::CommissionSet { bps: 1_500 },
+        Payload::RewardsWithdraw,
     ]
 }
 

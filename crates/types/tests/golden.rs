@@ -182,6 +182,24 @@ fn evidence_participation_and_dealer_log_transactions_are_frozen() {
     }
 }
 
+/// The delegators' rewards transactions: a validator's commission and a withdrawal of accrued
+/// rewards (tags 8 and 9).
+#[test]
+fn staking_rewards_transactions_are_frozen() {
+    let payloads = [
+        Payload::CommissionSet { bps: 1_250 },
+        Payload::RewardsWithdraw,
+    ];
+    for (nonce, payload) in payloads.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}
+
 /// A fixed BLS signature over `height` in the beacon's domain (from a fixed key).
 fn beacon_signature(height: u64) -> plexus_types::BeaconSignature {
     use commonware_cryptography::bls12381::primitives::ops;

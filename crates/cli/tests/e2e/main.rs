@@ -6,7 +6,8 @@
 //!
 //! One test binary (`e2e`) in topic modules: `sigkill` (a devnet through transactions, bad
 //! input and SIGKILL), `api` (the batch, faucet, stream, metrics and OpenAPI endpoints and the
-//! refusals of issue 12), `genesis` (a network from a genesis file and the ceremony). This file
+//! refusals of issue 12), `genesis` (a network from a genesis file and the ceremony), `rewards`
+//! (a delegator's staking rewards accrue, are shown and withdrawn; supply conserved). This file
 //! holds what they share.
 
 #[path = "../common/mod.rs"]
@@ -16,6 +17,7 @@ use common::{TempDir, free_port};
 
 mod api;
 mod genesis;
+mod rewards;
 mod sigkill;
 
 use plexus_client::{Client, ClientError};
@@ -45,6 +47,11 @@ impl Drop for Node {
 }
 
 fn start(dir: &Path, home: &Path, api: u16, p2p: u16) -> (Node, Client) {
+    start_with(dir, home, api, p2p, &[])
+}
+
+/// [`start`] with more `plexus devnet` arguments (`--epoch-blocks 20`).
+fn start_with(dir: &Path, home: &Path, api: u16, p2p: u16, extra: &[&str]) -> (Node, Client) {
     let log =
         std::fs::File::create(dir.with_extension(format!("log.{}", std::process::id()))).unwrap();
     let child = Command::new(PLEXUS)
@@ -56,6 +63,7 @@ fn start(dir: &Path, home: &Path, api: u16, p2p: u16) -> (Node, Client) {
             "--p2p",
             &format!("127.0.0.1:{p2p}"),
         ])
+        .args(extra)
         .env("PLEXUS_HOME", home)
         .env("PLEXUS_LOG", "info")
         .stdout(Stdio::null())

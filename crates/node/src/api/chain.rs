@@ -27,7 +27,9 @@ pub(super) async fn get_account(
     State(state): State<ApiState>,
     PathAddress(address): PathAddress,
 ) -> ApiResult<AccountDto> {
-    let account = finalized_state(&state, |s| s.account(&address));
+    let (account, rewards) = finalized_state(&state, |s| {
+        (s.account(&address), s.accrued_rewards(&address))
+    });
     let next_nonce = state.app.next_nonce(&address);
     Ok(Json(AccountDto {
         address: address.to_string(),
@@ -36,7 +38,42 @@ pub(super) async fn get_account(
         next_nonce,
         bonded: account.bonded.to_string(),
         unbonding: account.unbonding.to_string(),
+        rewards: rewards.to_string(),
     }))
+}
+
+/// An account's staking rewards at the last finalized height: what accrued (claimable by a
+/// `rewards_withdraw` transaction) and its self-bond and delegations with their commissions.
+#[utoipa::path(get, path = "/v1/accounts/{address}/rewards", params(("address" = AddressParam, Path)),
+    responses((status = 200, body = RewardsDto), (status = 400, description = "`invalid_address`", body = ErrorBody)))]
+pub(super) async fn get_rewards(
+    State(state): State<ApiState>,
+    PathAddress(address): PathAddress,
+) -> ApiResult<RewardsDto> {
+    Ok(Json(finalized_state(&state, |s| {
+        let own = s.validators.get(&address);
+        let delegations = s
+            .delegations()
+            .iter()
+            .filter(|((delegator, _), _)| *delegator == address)
+            .map(|((_, validator), amount)| {
+                let record = s.validators.get(validator);
+                DelegationDto {
+                    validator: validator.to_string(),
+                    amount: amount.to_string(),
+                    commission_bps: record.map_or(0, |v| v.commission_bps),
+                    commission_pending_bps: record.and_then(|v| v.commission_pending),
+                }
+            })
+            .collect();
+        RewardsDto {
+            address: address.to_string(),
+            accrued: s.accrued_rewards(&address).to_string(),
+            self_bond: own.map_or(0, |v| v.self_bond).to_string(),
+            commission_bps: own.map(|v| v.commission_bps),
+            delegations,
+        }
+    })))
 }
 
 /// An account with a Merkle proof against the last finalized state root.
@@ -137,6 +174,8 @@ pub(super) async fn get_validators(State(state): State<ApiState>) -> ApiResult<V
                     .get(&(s.epoch_of(s.height), address.clone()))
                     .copied()
                     .unwrap_or(0),
+                commission_bps: v.commission_bps,
+                commission_pending_bps: v.commission_pending,
             })
             .collect::<Vec<_>>()
     });

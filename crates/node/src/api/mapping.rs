@@ -76,6 +76,8 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         Payload::Evidence { .. }
         | Payload::Participation { .. }
         | Payload::DealerLog { .. }
+        | Payload::CommissionSet { .. }
+        | Payload::RewardsWithdraw
         | Payload::ProviderHeartbeat
         | Payload::ProviderDeregister
         | Payload::VerifierDeregister => (None, 0),

@@ -59,6 +59,7 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
         .route("/v1/txs/{hash}", get(txs::get_tx))
         .route("/v1/accounts/{address}", get(chain::get_account))
         .route("/v1/accounts/{address}/proof", get(chain::get_proof))
+        .route("/v1/accounts/{address}/rewards", get(chain::get_rewards))
         .route("/v1/blocks/latest", get(chain::get_latest_block))
         .route("/v1/blocks/{height}", get(chain::get_block))
         .route("/v1/validators", get(chain::get_validators))

@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         get_tx,
         get_account,
         get_proof,
+        get_rewards,
         get_block,
         get_latest_block,
         get_validators,

@@ -233,6 +233,21 @@ fn the_document_lists_every_state_and_resolves_every_reference() {
             "JobDto.{field}"
         );
     }
+    // Delegators' rewards: the account's accrued rewards, its own route, the commissions.
+    let rewards = &paths["/v1/accounts/{address}/rewards"]["get"];
+    assert_eq!(rewards["parameters"][0]["name"], "address");
+    for status in ["200", "400", "429"] {
+        assert!(rewards["responses"][status].is_object(), "rewards {status}");
+    }
+    for field in ["accrued", "self_bond", "commission_bps", "delegations"] {
+        assert!(
+            schemas["RewardsDto"]["properties"][field].is_object(),
+            "RewardsDto.{field}"
+        );
+    }
+    assert!(schemas["AccountDto"]["properties"]["rewards"].is_object());
+    assert!(schemas["ValidatorDto"]["properties"]["commission_bps"].is_object());
+    assert!(schemas["DelegationDto"]["properties"]["commission_pending_bps"].is_object());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::fueltrace::{audits, canaries, disputes, rewards, verifiers};
 use crate::ledger::state::State;
 use crate::market::index::take_due;
 use crate::market::{registry, settlement};
-use crate::staking::{bonds, reshare};
+use crate::staking::{bonds, reshare, rewards as staking_rewards};
 use crate::storage::{challenges, deals, holders};
 use plexus_types::Digest;
 
@@ -120,11 +120,14 @@ fn open_challenges(state: &mut State, height: u64, seed: &Digest) {
 /// 13. At an epoch's last block: storage deals pay their holders for the epoch's proven shards
 ///     (and the deals whose last epoch it was end), every active shard is queued for the next
 ///     epoch's challenges, the epoch's emission is paid (its storage share by the byte-epochs
-///     proven), then the reshare concludes (the next committee takes over if a quorum dealt).
+///     proven; the validators' share accrues to them and their delegators at the commissions in
+///     effect), the commissions set in the epoch take effect, then the reshare concludes (the
+///     next committee takes over if a quorum dealt).
 fn end_epoch(state: &mut State, height: u64) {
     let epoch = state.epoch_of(height);
     let proven = deals::pay_epoch(state, epoch);
     challenges::queue_next_epoch(state);
     rewards::emit(state, epoch, proven);
+    staking_rewards::apply_pending_commissions(state);
     reshare::conclude(state);
 }

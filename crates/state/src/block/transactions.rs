@@ -12,7 +12,7 @@ use crate::ledger::state::State;
 use crate::market::matching::{self, Posting};
 use crate::market::registry::{self, Offer};
 use crate::market::settlement;
-use crate::staking::{bonds, evidence, participation, reshare};
+use crate::staking::{bonds, evidence, participation, reshare, rewards as staking_rewards};
 use crate::storage::deals::{self, Posting as DealPosting};
 use crate::storage::{challenges, holders, offers};
 use plexus_types::job::Commitment;
@@ -142,6 +142,10 @@ fn execute_ledger(
             bonds::undelegate(state, sender, validator.clone(), *amount, height)
         }
         Payload::DealerLog { epoch, log } => reshare::record(state, &sender, *epoch, log, height),
+        Payload::CommissionSet { bps } => {
+            staking_rewards::set_commission(state, &sender, *bps, height)
+        }
+        Payload::RewardsWithdraw => staking_rewards::withdraw(state, &sender),
         Payload::Evidence { evidence } => {
             evidence::verify(state, evidence).and_then(|(offender, epoch, view)| {
                 bonds::slash(state, offender, epoch, view).map(|_| ())

@@ -15,7 +15,9 @@
 //! - Emission ([`emit`], at each epoch's last block): `E(e) = emission_per_epoch >> (e /
 //!   emission_halving_epochs)` (zero from the `HALVINGS_MAX`th halving on) splits into the
 //!   validators' share (`emission_validators_bps`, by their signatures in the epoch's recorded
-//!   finalization certificates, `State::participation`), the providers' share
+//!   finalization certificates, `State::participation`; each validator's part is then split
+//!   with its delegators after its commission and accrues as claimable staking rewards,
+//!   `staking::rewards`), the providers' share
 //!   (`emission_providers_bps`, by the fuel of their completed jobs whose audit passed in the
 //!   epoch: a failed job's bill measures no work) and the
 //!   verifiers' share (the rest, by audits passed plus disputes won in the epoch). Before them,
@@ -26,9 +28,10 @@
 //!
 //! Conservation: a settlement splits `paid` (taken from an escrow) between the provider, the pool
 //! and the burn (`burned + audit_fee <= paid`); verifier pay moves value out of the pool; an
-//! emission mints exactly what it credits to balances (`supply.minted` and `supply.total` move
+//! emission mints exactly what it credits (`supply.minted` and `supply.total` move
 //! together), so the rounding dust of a share and a share without recipients (no participation
-//! recorded, no audits passed) are never minted. Hence `supply.total == State::recount()` and
+//! recorded, no audits passed) are never minted. The validators' parts are minted into the
+//! accrued staking rewards (`State::rewards`), the other shares into balances. Hence `supply.total == State::recount()` and
 //! `total == minted - burned` after every block (pinned by `tests/rewards_properties.rs`).
 //!
 //! Known limit: the finalization certificates of an epoch's last blocks are usually recorded in
@@ -38,6 +41,7 @@
 use crate::fueltrace::records::Emission;
 use crate::ledger::state::{PARTICIPATION_EPOCHS_KEPT, State};
 use crate::ledger::value::Held;
+use crate::staking::rewards as staking_rewards;
 use plexus_fueltrace::draws::rerun_fuel;
 use plexus_fueltrace::money::{PaymentSplit, bps_floor, emission, pro_rata, split_payment};
 use plexus_types::job::fuel_cost_floor;
@@ -115,7 +119,8 @@ pub(crate) fn credit_audited_fuel(state: &mut State, id: &Digest) {
     *entry = entry.saturating_add(u128::from(fuel));
 }
 
-/// Mints each part into its account's balance; returns their sum.
+/// Mints each part into its account's balance (providers, verifiers, storage holders); returns
+/// their sum.
 fn mint_parts(state: &mut State, parts: Vec<(Address, Amount)>) -> Amount {
     let mut paid: Amount = 0;
     for (address, part) in parts {
@@ -158,7 +163,7 @@ pub(crate) fn emit(state: &mut State, epoch: u64, proven: Vec<(Address, u128)>) 
         .map(|(verifier, count)| (verifier, u128::from(count)))
         .collect();
     let minted = Emission {
-        validators: mint_parts(state, pro_rata(validators_share, &signatures)),
+        validators: staking_rewards::credit_parts(state, pro_rata(validators_share, &signatures)),
         providers: mint_parts(state, pro_rata(providers_share, &fuel)),
         verifiers: mint_parts(state, pro_rata(verifiers_share, &audits)),
         storage: mint_parts(state, pro_rata(storage_share, &proven)),
@@ -213,8 +218,11 @@ mod tests {
         let (minted, total) = (state.supply.minted(), state.supply.total());
         emit(&mut state, 3, Vec::new());
         let balance = |i| state.account(&address(i)).balance;
-        // 401 * 2/3 = 267, 401 / 3 = 133: one unit of dust.
-        assert_eq!((balance(1), balance(2), balance(3)), (267, 133, 0));
+        let accrued = |i| state.accrued_rewards(&address(i));
+        // 401 * 2/3 = 267, 401 / 3 = 133: one unit of dust. The validators' parts accrue as
+        // staking rewards (these signers are not registered: no commission split), not balances.
+        assert_eq!((accrued(1), accrued(2), accrued(3)), (267, 133, 0));
+        assert_eq!((balance(1), balance(2), balance(3)), (0, 0, 0));
         assert_eq!(balance(4), 401);
         assert_eq!((balance(5), balance(6)), (67, 134));
         let expected = Emission {

@@ -4,7 +4,7 @@
 //! the hashes of every ledger entry in a fixed order: accounts by address, then validators,
 //! delegations, unbonding entries, providers, jobs (each as its snapshot encoding), verifiers,
 //! audits, disputes, the epoch's reward weights and recent emissions, storage offers and open
-//! deals, and one leaf for the chain-wide values (the audit pool among them). An account's position
+//! deals, accrued staking rewards, and one leaf for the chain-wide values (the audit pool among them). An account's position
 //! is its rank among accounts, so a light client holding a finalized state root can check a proof
 //! that an address has a given balance, nonce and stake.
 //!
@@ -40,6 +40,7 @@ const TAG_VERIFIER_AUDITS: u8 = 16;
 const TAG_EMISSION: u8 = 17;
 const TAG_STORAGE_OFFER: u8 = 18;
 const TAG_DEAL: u8 = 19;
+const TAG_REWARD: u8 = 20;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -72,6 +73,12 @@ impl State {
         self.market_leaves(&mut leaves);
         self.fueltrace_leaves(&mut leaves);
         self.storage_leaves(&mut leaves);
+        for (owner, accrued) in &self.rewards {
+            let mut buf = vec![TAG_REWARD];
+            owner.0.write(&mut buf);
+            accrued.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
         leaves.push(self.global_leaf());
         leaves
     }
@@ -85,6 +92,9 @@ impl State {
             validator.self_bond.write(&mut buf);
             validator.delegated.write(&mut buf);
             validator.jailed.write(&mut buf);
+            validator.commission_bps.write(&mut buf);
+            validator.commission_pending.write(&mut buf);
+            validator.commission_changed_epoch.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
         for ((offender, epoch, view), amount) in &self.slashes {
@@ -223,6 +233,9 @@ impl State {
         self.params.epoch_length_blocks.write(&mut buf);
         self.params.committee_size_max.write(&mut buf);
         self.params.slash_bps.write(&mut buf);
+        self.params.commission_max_bps.write(&mut buf);
+        self.params.commission_default_bps.write(&mut buf);
+        self.params.commission_change_epochs_min.write(&mut buf);
         self.params.provider_bond_min.write(&mut buf);
         self.params.provider_unbonding_blocks.write(&mut buf);
         self.params.heartbeat_interval_blocks.write(&mut buf);

@@ -53,6 +53,8 @@ pub enum GenesisError {
     CommitteeTooLarge(u32),
     #[error("the beacon key's shares were not dealt to exactly the genesis committee")]
     BeaconHolders,
+    #[error("params: {0}")]
+    Params(&'static str),
 }
 
 impl Genesis {
@@ -92,6 +94,7 @@ impl Genesis {
 
     /// The allocations, bonds and first committee, before the beacon key is checked.
     fn ledger(&self) -> Result<State, GenesisError> {
+        self.params.check().map_err(GenesisError::Params)?;
         if self.params.epoch_length_blocks < 2 {
             return Err(GenesisError::EpochTooShort(self.params.epoch_length_blocks));
         }
@@ -137,6 +140,7 @@ impl Genesis {
             deals: BTreeMap::new(),
             storage_index: Default::default(),
             storage_stats: Default::default(),
+            rewards: BTreeMap::new(),
         };
         let named = self.allocations.iter().map(|(address, _)| address);
         if let Some(weak) = named

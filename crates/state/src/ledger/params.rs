@@ -25,6 +25,16 @@ pub struct Params {
     /// The share of an equivocating validator's stake (self-bond and delegations) that is
     /// burned, in basis points.
     pub slash_bps: u32,
+    /// The highest commission a validator may set, in basis points of its part of an epoch's
+    /// validator emission (at most 10^4).
+    pub commission_max_bps: u32,
+    /// The commission a newly registered validator starts with, in basis points (at most
+    /// `commission_max_bps`).
+    pub commission_default_bps: u32,
+    /// The fewest epochs between two commission changes of one validator (at least 1). A change
+    /// takes effect from the next epoch's payout, so delegators always see a new rate for a
+    /// whole epoch before it is applied.
+    pub commission_change_epochs_min: u64,
     /// The smallest bond that registers a compute provider.
     pub provider_bond_min: Amount,
     /// Blocks between a provider's deregistration and the release of its bond.
@@ -66,6 +76,9 @@ impl Default for Params {
             epoch_length_blocks: 100,
             committee_size_max: COMMITTEE_SIZE_CAP,
             slash_bps: 500,
+            commission_max_bps: 5_000,
+            commission_default_bps: 1_000,
+            commission_change_epochs_min: 1,
             provider_bond_min: 100 * plexus_types::PLX,
             provider_unbonding_blocks: 100,
             heartbeat_interval_blocks: 20,
@@ -81,5 +94,52 @@ impl Default for Params {
             audit: AuditParams::default(),
             storage: StorageParams::default(),
         }
+    }
+}
+
+impl Params {
+    /// Whether the staking parameters are usable: the commission bounds within 10^4 and each
+    /// other, and a positive interval between commission changes. (The audit and storage
+    /// sections have their own `check`.)
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.slash_bps > 10_000 {
+            return Err("slash_bps must be at most 10^4");
+        }
+        if self.commission_max_bps > 10_000 {
+            return Err("commission_max_bps must be at most 10^4");
+        }
+        if self.commission_default_bps > self.commission_max_bps {
+            return Err("commission_default_bps must be at most commission_max_bps");
+        }
+        if self.commission_change_epochs_min == 0 {
+            return Err("commission_change_epochs_min must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_pass_and_each_commission_bound_is_checked() {
+        assert_eq!(Params::default().check(), Ok(()));
+        let with = |f: fn(&mut Params)| {
+            let mut params = Params::default();
+            f(&mut params);
+            params.check()
+        };
+        assert!(with(|p| p.commission_max_bps = 10_001).is_err());
+        assert!(with(|p| p.commission_default_bps = p.commission_max_bps + 1).is_err());
+        assert!(with(|p| p.commission_change_epochs_min = 0).is_err());
+        assert!(with(|p| p.slash_bps = 10_001).is_err());
+        assert_eq!(
+            with(|p| {
+                p.commission_max_bps = 10_000;
+                p.commission_default_bps = 10_000;
+            }),
+            Ok(())
+        );
     }
 }

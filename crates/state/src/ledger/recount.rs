@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 impl State {
     /// Recomputes the supply from the ledger (balances + bonded + unbonding + provider bonds +
     /// escrows of unfinished jobs + verifier bonds + consumers' dispute deposits + the audit
-    /// pool + the escrows of open storage deals) and checks that the stake and market records agree with each
+    /// pool + the escrows of open storage deals + accrued staking rewards) and checks that the stake and market records agree with each
     /// other. Used by the property tests and audits.
     pub fn recount(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
@@ -60,6 +60,9 @@ impl State {
             .checked_add(self.recount_market()?)
             .and_then(|t| t.checked_add(self.audit_pool))
             .ok_or(SupplyError::Overflow)?;
+        for accrued in self.rewards.values() {
+            total = total.checked_add(*accrued).ok_or(SupplyError::Overflow)?;
+        }
         Ok(total)
     }
 

@@ -30,7 +30,7 @@ use plexus_types::{Address, ContentHash, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 15;
+const SNAPSHOT_VERSION: u8 = 16;
 
 fixed_record!(Account {
     balance: u128,
@@ -41,7 +41,10 @@ fixed_record!(Account {
 fixed_record!(Validator {
     self_bond: u128,
     delegated: u128,
-    jailed: bool
+    jailed: bool,
+    commission_bps: u32,
+    commission_pending: Option<u32>,
+    commission_changed_epoch: Option<u64>,
 });
 fixed_record!(Unbonding {
     owner: Address,
@@ -54,6 +57,9 @@ fixed_record!(Params {
     epoch_length_blocks: u64,
     committee_size_max: u32,
     slash_bps: u32,
+    commission_max_bps: u32,
+    commission_default_bps: u32,
+    commission_change_epochs_min: u64,
     provider_bond_min: u128,
     provider_unbonding_blocks: u64,
     heartbeat_interval_blocks: u64,
@@ -550,6 +556,7 @@ impl Write for State {
         self.storage_offers.write(buf);
         self.deals.write(buf);
         self.storage_stats.write(buf);
+        self.rewards.write(buf);
     }
 }
 
@@ -589,6 +596,7 @@ impl EncodeSize for State {
             + self.storage_offers.encode_size()
             + self.deals.encode_size()
             + self.storage_stats.encode_size()
+            + self.rewards.encode_size()
     }
 }
 
@@ -635,6 +643,7 @@ impl Read for State {
             storage_offers: Read::read_cfg(buf, &(entries(), ((), ())))?,
             deals: Read::read_cfg(buf, &(entries(), ((), ())))?,
             storage_stats: StorageStats::read(buf)?,
+            rewards: Read::read_cfg(buf, &(entries(), ((), ())))?,
             unbonding_counts: Default::default(),
             market_index: MarketIndex::default(),
             storage_index: StorageIndex::default(),

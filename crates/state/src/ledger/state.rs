@@ -32,9 +32,25 @@ pub struct Validator {
     pub delegated: Amount,
     /// Slashed for equivocation: never elected to a committee again.
     pub jailed: bool,
+    /// The commission in effect: the basis points of its part of an epoch's validator emission
+    /// the validator keeps before the rest is shared pro rata to stake (`staking::rewards`).
+    pub commission_bps: u32,
+    /// A commission set in this epoch (`Payload::CommissionSet`), in effect from the next epoch's
+    /// payout on.
+    pub commission_pending: Option<u32>,
+    /// The epoch of the last commission change (none since registration: `None`).
+    pub commission_changed_epoch: Option<u64>,
 }
 
 impl Validator {
+    /// A newly registered validator with no stake yet and `commission_bps` in effect.
+    pub fn new(commission_bps: u32) -> Validator {
+        Validator {
+            commission_bps,
+            ..Validator::default()
+        }
+    }
+
     /// Total stake: self-bond plus delegations (never overflows: both are parts of the supply).
     pub fn stake(&self) -> Amount {
         self.self_bond.saturating_add(self.delegated)
@@ -134,6 +150,11 @@ pub struct State {
     pub(crate) storage_index: StorageIndex,
     /// What the storage challenges have done since genesis (the node's metrics read it).
     pub storage_stats: StorageStats,
+    /// Staking rewards accrued and not yet withdrawn, per address (validators' commissions and
+    /// everyone's stake share of the validators' emission). Part of the supply; written only by
+    /// the value moves (`value/`): minted into by the emission, moved to the balance by a
+    /// withdrawal.
+    pub(in crate::ledger) rewards: BTreeMap<Address, Amount>,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.
@@ -171,6 +192,16 @@ impl State {
     /// Every account, by address.
     pub fn accounts(&self) -> &BTreeMap<Address, Account> {
         &self.accounts
+    }
+
+    /// Staking rewards accrued and not yet withdrawn, per address.
+    pub fn rewards(&self) -> &BTreeMap<Address, Amount> {
+        &self.rewards
+    }
+
+    /// The staking rewards `address` has accrued and not yet withdrawn.
+    pub fn accrued_rewards(&self, address: &Address) -> Amount {
+        self.rewards.get(address).copied().unwrap_or(0)
     }
 
     /// The audit fee pool: what verifiers are paid from.

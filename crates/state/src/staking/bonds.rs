@@ -5,7 +5,7 @@
 //! `release_stake`, `burn_stake`), and mirrors it in the validator's `self_bond`/`delegated` or
 //! in the delegation entry, so `State::recount` holds after every call. Checks precede writes.
 
-use crate::{State, Unbonding};
+use crate::{State, Unbonding, Validator};
 use plexus_fueltrace::money::bps_floor;
 use plexus_types::{Address, Amount, Reason};
 
@@ -29,7 +29,12 @@ pub(crate) fn bond(state: &mut State, sender: Address, amount: Amount) -> Result
     if account.balance < amount {
         return Err(Reason::InsufficientBalance);
     }
-    let validator = state.validators.get(&sender).cloned().unwrap_or_default();
+    let commission = state.params.commission_default_bps;
+    let validator = state
+        .validators
+        .get(&sender)
+        .cloned()
+        .unwrap_or_else(|| Validator::new(commission));
     let self_bond = validator
         .self_bond
         .checked_add(amount)
@@ -38,7 +43,11 @@ pub(crate) fn bond(state: &mut State, sender: Address, amount: Amount) -> Result
         return Err(Reason::BondTooSmall);
     }
     state.bond_stake(&sender, amount)?;
-    state.validators.entry(sender).or_default().self_bond = self_bond;
+    state
+        .validators
+        .entry(sender)
+        .or_insert_with(|| Validator::new(commission))
+        .self_bond = self_bond;
     Ok(())
 }
 

@@ -152,6 +152,26 @@ impl State {
         self.add_balance(to, amount);
     }
 
+    /// Mints `amount` into `to`'s accrued staking rewards (`State::rewards`): its part of an
+    /// epoch's validator emission, claimable by a withdrawal.
+    pub(crate) fn mint_reward(&mut self, to: &Address, amount: Amount) {
+        if amount == 0 {
+            return;
+        }
+        self.supply.mint(amount);
+        *self.rewards.entry(to.clone()).or_default() += amount;
+    }
+
+    /// Moves all of `owner`'s accrued staking rewards to its balance; returns the amount (zero,
+    /// nothing changed, when nothing accrued).
+    pub(crate) fn withdraw_rewards(&mut self, owner: &Address) -> Amount {
+        let amount = self.rewards.remove(owner).unwrap_or(0);
+        if amount > 0 {
+            self.add_balance(owner, amount);
+        }
+        amount
+    }
+
     /// [`State::mint_to`], refused (nothing changed) when the supply would overflow 128 bits: the
     /// genesis allocation, which nothing bounds before it is summed.
     pub(crate) fn mint_checked_to(
