@@ -7,7 +7,7 @@
 //! `u128` within its bounds, which are never wider than its field's type.
 //!
 //! A change is accepted only when the whole parameter set it makes passes [`check`]:
-//! - each section's own check (`AuditParams::check`, `StorageParams::check`);
+//! - each section's own check (`Params::check`, `AuditParams::check`, `StorageParams::check`);
 //! - FuelTrace's deterrence (`../shared/FUELTRACE.md`, "The economics"): a provider that fakes
 //!   work is caught with probability at least `p = p_L + p_F` (q = 1 in exact mode), so cheating
 //!   loses money iff `p (R + S) >= C`; with `C <= R` that holds when
@@ -93,6 +93,9 @@ pub static GOVERNED: &[Governed] = &[
     governed!("chain", "deadline_slash_bps", deadline_slash_bps: u32, 0, BPS),
     governed!("chain", "reputation_done_gain", reputation_done_gain: u32, 0, 10_000),
     governed!("chain", "reputation_miss_penalty", reputation_miss_penalty: u32, 0, MILLION),
+    governed!("chain", "commission_max_bps", commission_max_bps: u32, 0, BPS),
+    governed!("chain", "commission_default_bps", commission_default_bps: u32, 0, BPS),
+    governed!("chain", "commission_change_epochs_min", commission_change_epochs_min: u64, 1, 10_000),
     governed!("audit", "seg_fuel", audit.seg_fuel: u64, 1 << 20, 1u64 << 32),
     governed!("audit", "light_audit_ppm", audit.light_audit_ppm: u32, 0, PPM),
     governed!("audit", "full_audit_ppm", audit.full_audit_ppm: u32, 0, PPM),
@@ -181,6 +184,7 @@ pub fn apply(params: &Params, changes: &[(String, u128)]) -> Result<Params, Chan
 
 /// The rules across parameters no vote may break (the module's documentation gives each).
 pub fn check(params: &Params) -> Result<(), String> {
+    params.check().map_err(str::to_string)?;
     params.audit.check().map_err(str::to_string)?;
     params.storage.check().map_err(str::to_string)?;
     let audit = &params.audit;
@@ -298,6 +302,7 @@ mod tests {
         assert!(apply(&params, &[change("storage.proof_window_blocks", 100)]).is_err());
         assert!(apply(&params, &[change("chain.job_deadline_min_blocks", 20_000)]).is_err());
         assert!(apply(&params, &[change("storage.k", 40)]).is_err());
+        assert!(apply(&params, &[change("chain.commission_max_bps", 500)]).is_err());
         // A refused change leaves nothing applied (the caller's params are untouched).
         assert_eq!(params, Params::default());
     }
