@@ -111,14 +111,18 @@ fn devnet(dir: &Path) -> (Net, Client) {
         devnet: Some(Process(child)),
     };
     let client = Client::new(&net.url());
-    wait_for("the providers to register", Duration::from_secs(180), || {
-        client
-            .providers()
-            .is_ok_and(|p| p.iter().filter(|p| p.active).count() == 2)
-            && client
-                .storage_providers()
-                .is_ok_and(|o| o.iter().filter(|o| o.active).count() == 2)
-    });
+    wait_for(
+        "the providers to register",
+        Duration::from_secs(180),
+        || {
+            client
+                .providers()
+                .is_ok_and(|p| p.iter().filter(|p| p.active).count() == 2)
+                && client
+                    .storage_providers()
+                    .is_ok_and(|o| o.iter().filter(|o| o.active).count() == 2)
+        },
+    );
     (net, client)
 }
 
@@ -193,6 +197,12 @@ fn the_explorer_in_a_browser_over_a_devnet_with_jobs_and_files() {
     let dir = tempdir("explorer");
     let (mut net, client) = devnet(&dir);
     let seen = populate(&net, &client, &dir);
+    // `plexus devnet` says where the explorer is.
+    let printed = std::fs::read_to_string(dir.join("devnet.log")).unwrap();
+    assert!(
+        printed.contains(&format!("explorer  {}/\n", net.url())),
+        "{printed}"
+    );
 
     // The page is served beside the API, which keeps its own answers.
     let page = reqwest::blocking::get(format!("{}/", net.url())).unwrap();
@@ -243,6 +253,13 @@ fn the_explorer_in_a_browser_over_a_devnet_with_jobs_and_files() {
         .await
         .unwrap();
         tour.no_errors("the node stopped").await.unwrap();
+        // The check above sees an error the page throws (else it could never fail).
+        tour.js("setTimeout(() => { throw new Error('thrown on purpose'); }, 0)")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // (Chromium reports an error from injected code as "Script error.")
+        tour.no_errors("a page that throws").await.unwrap_err();
     });
     runtime.block_on(browser.close()).unwrap();
 }
@@ -286,7 +303,10 @@ impl Tour<'_> {
     /// for no recorded JavaScript error; returns the main element's text.
     async fn open(&self, route: &str) -> Result<String, String> {
         let url = format!("{}/{route}", self.base);
-        self.browser.goto(&url).await.map_err(|e| format!("{url}: {e}"))?;
+        self.browser
+            .goto(&url)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
         self.rendered(route).await
     }
 
@@ -326,7 +346,9 @@ impl Tour<'_> {
             }
             if started.elapsed() > PAGE_TIMEOUT {
                 let main = self.text("main").await.unwrap_or_default();
-                return Err(format!("timed out waiting for {what}; the page shows:\n{main}"));
+                return Err(format!(
+                    "timed out waiting for {what}; the page shows:\n{main}"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -335,7 +357,9 @@ impl Tour<'_> {
     /// Fails on any error the page recorded (`window.onerror`, unhandled rejections,
     /// `console.error`).
     async fn no_errors(&self, what: &str) -> Check {
-        let errors = self.js("return window.__explorerErrors || ['the script did not run']").await?;
+        let errors = self
+            .js("return window.__explorerErrors || ['the script did not run']")
+            .await?;
         match errors.as_array() {
             Some(list) if list.is_empty() => Ok(()),
             _ => Err(format!("JavaScript errors on {what}: {errors}")),
@@ -354,12 +378,21 @@ impl Tour<'_> {
     async fn pages(&self, seen: &Seen) -> Check {
         // The overview: numbers, plots, and the height moving without a reload.
         let main = self.open("#/").await?;
-        for label in ["Height", "Finality latency", "Supply", "Minted", "Burned", "Audit pool"] {
+        for label in [
+            "Height",
+            "Finality latency",
+            "Supply",
+            "Minted",
+            "Burned",
+            "Audit pool",
+        ] {
             if !main.to_uppercase().contains(&label.to_uppercase()) {
                 return Err(format!("the overview has no {label}: {main}"));
             }
         }
-        let plots = self.js("return document.querySelectorAll('.plot svg').length").await?;
+        let plots = self
+            .js("return document.querySelectorAll('.plot svg').length")
+            .await?;
         if plots.as_u64() < Some(6) {
             return Err(format!("the overview draws {plots} plots"));
         }
@@ -442,7 +475,11 @@ impl Tour<'_> {
             .await
             .map_err(|e| e.to_string())?;
         let main = self.rendered("the file page").await?;
-        if !main.contains("Segment 0") || !main.contains("Holder") {
+        let shards = self
+            .js("return document.querySelectorAll('main table tbody tr').length")
+            .await?;
+        // One segment, k of n = 2 shards with the two providers: each shard a row, active.
+        if !main.contains("Segment 0") || shards.as_u64() != Some(2) || !main.contains(" active ") {
             return Err(format!("the file page shows no shards: {main}"));
         }
         self.shot("file").await?;
@@ -456,8 +493,9 @@ impl Tour<'_> {
             ("#/blocks", "Proposer"),
             (&format!("#/block/{}", seen.height), "Transaction root"),
         ] {
-            let main = self.open(route).await?;
-            if !main.contains(expect) {
+            // Table headings are shown in capitals.
+            let main = self.open(route).await?.to_lowercase();
+            if !main.contains(&expect.to_lowercase()) {
                 return Err(format!("{route} shows no {expect:?}: {main}"));
             }
             if route == "#/providers" {
@@ -477,7 +515,8 @@ impl Tour<'_> {
 
     /// Types `query` into the search box and submits it; waits for `hash` and the view.
     async fn search_for(&self, query: &str, hash: &str) -> Result<String, String> {
-        self.js("document.getElementById('view').dataset.ready = ''").await?;
+        self.js("document.getElementById('view').dataset.ready = ''")
+            .await?;
         let input = self
             .browser
             .find(Locator::Id("search-input"))
@@ -503,7 +542,10 @@ impl Tour<'_> {
     async fn search(&self, seen: &Seen) -> Check {
         self.open("#/").await?;
         let main = self
-            .search_for(&seen.height.to_string(), &format!("#/block/{}", seen.height))
+            .search_for(
+                &seen.height.to_string(),
+                &format!("#/block/{}", seen.height),
+            )
             .await?;
         if self.text("#block-height").await? != seen.height.to_string() {
             return Err(format!("the search for a height shows {main}"));
@@ -521,7 +563,8 @@ impl Tour<'_> {
         self.text("#job-timeline").await?;
         // Nothing has this hash: the page says so and breaks nothing.
         let nothing = "ab".repeat(32);
-        self.js("document.getElementById('view').dataset.ready = ''").await?;
+        self.js("document.getElementById('view').dataset.ready = ''")
+            .await?;
         let input = self
             .browser
             .find(Locator::Id("search-input"))

@@ -200,15 +200,18 @@ function plot(title, series, opts) {
   const W = 320, H = 110, L = 34, B = 14;
   const all = series.flatMap((s) => s.points);
   const last = series[0] && series[0].points.length ? series[0].points[series[0].points.length - 1][1] : null;
-  const heading = `<div class="title"><span>${esc(title)}</span><span>${last === null ? "" : esc(o.format ? o.format(last) : num(last))}</span></div>`;
+  let heading = `<div class="title"><span>${esc(title)}</span><span>${last === null ? "" : esc(o.format ? o.format(last) : num(last))}</span></div>`;
   if (all.length < 2) {
     return `<div class="plot" data-plot="${esc(title)}">${heading}<svg viewBox="0 0 ${W} ${H}"><text x="${L}" y="${H / 2}">waiting for blocks…</text></svg></div>`;
   }
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
-  const y1 = Math.max(...ys, o.yMin || 0) || 1;
+  // From 0, or (`fit`) from the lowest value, for totals that move little against their size.
+  const y0 = o.fit ? Math.min(...ys) : 0;
+  let y1 = Math.max(...ys);
+  if (y1 <= y0) y1 = y0 + (o.fit ? Math.max(1e-9, Math.abs(y0) * 1e-9) : 1);
+  const sy = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - B - 8);
   const sx = (x) => L + (x1 === x0 ? 0 : (x - x0) / (x1 - x0)) * (W - L - 4);
-  const sy = (y) => H - B - (y / y1) * (H - B - 8);
   let shapes = "";
   series.forEach((s, i) => {
     if (o.bars) {
@@ -220,10 +223,17 @@ function plot(title, series, opts) {
       shapes += `<path class="line l${i}" d="${d}"></path>`;
     }
   });
-  const fmt = o.axis || ((v) => num(Math.round(v)));
+  // A fitted plot's labels carry the decimals its range needs (a supply of a billion moves by
+  // fractions of a PLX).
+  const decimals = Math.min(9, Math.max(0, Math.ceil(-Math.log10(y1 - y0)) + 1));
+  const fitted = (v) => v.toLocaleString("en-US", { maximumFractionDigits: decimals, minimumFractionDigits: decimals });
+  const fmt = o.fit ? fitted : o.axis || ((v) => num(Math.round(v)));
   const axes = `<line class="axis" x1="${L}" y1="${H - B}" x2="${W}" y2="${H - B}"></line>` +
-    `<text x="0" y="12">${esc(fmt(y1))}</text><text x="0" y="${H - B}">0</text>` +
+    `<text x="0" y="12">${esc(fmt(y1))}</text><text x="0" y="${H - B}">${esc(fmt(y0))}</text>` +
     `<text x="${L}" y="${H - 2}">#${esc(num(x0))}</text><text x="${W - 60}" y="${H - 2}">#${esc(num(x1))}</text>`;
+  if (o.fit && last !== null) {
+    heading = `<div class="title"><span>${esc(title)}</span><span>${esc(fitted(last))}</span></div>`;
+  }
   const legend = series.length > 1 ? `<div class="legend">${series.map((s, i) => `<span class="k${i}">■ ${esc(s.name)}</span>`).join("")}</div>` : "";
   return `<div class="plot" data-plot="${esc(title)}">${heading}<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">${axes}${shapes}</svg>${legend}</div>`;
 }
@@ -258,8 +268,10 @@ function recordStatus(s) {
   if (s.height > live.tip) live.tip = s.height;
   const last = live.supply[live.supply.length - 1];
   if (!last || last[0] !== s.height) {
-    live.supply.push([s.height, Number(BigInt(s.supply.total) / PLX), Number(BigInt(s.supply.minted) / PLX),
-      Number(BigInt(s.supply.burned) / PLX), Number(BigInt(s.audit_pool) / PLX)]);
+    // As PLX in floating point: for drawing only (the cards show the exact amounts).
+    const asPlx = (units) => Number(BigInt(units)) / Number(PLX);
+    live.supply.push([s.height, asPlx(s.supply.total), asPlx(s.supply.minted), asPlx(s.supply.burned),
+      asPlx(s.audit_pool)]);
     if (live.supply.length > 300) live.supply.shift();
   }
   document.getElementById("status-line").dataset.height = String(s.height);
@@ -281,19 +293,28 @@ function connectStream() {
     try { e = JSON.parse(event.data); } catch (_) { return; }
     recordBlock(e, Date.now() - Number(e.timestamp));
     setStatusLine(`Live: block ${num(e.height)} finalized ${ago(e.timestamp)}.`, "live");
-    onBlock(e);
+    onBlock();
   });
 }
 
 let pendingRefresh = null;
-function onBlock(e) {
-  // Jobs per block need the block's transactions: read it, then redraw the overview once.
-  block(e.height).then((b) => recordBlock(b)).catch(() => {});
+function onBlock() {
+  // Redraw once per burst of blocks, after reading the status and the new blocks.
   if (pendingRefresh) return;
   pendingRefresh = setTimeout(async () => {
     pendingRefresh = null;
     try {
       recordStatus(await api("/status"));
+      // Blocks the stream did not bring (finalized before it connected, or skipped by a slow
+      // subscriber) and those whose transactions are not read yet.
+      const missing = [];
+      for (let h = Math.max(1, live.tip - OVERVIEW_BLOCKS + 1); h <= live.tip; h++) {
+        const seen = live.perBlock.get(h);
+        if (!seen || seen.jobs === undefined) missing.push(h);
+      }
+      if (missing.length) {
+        (await blocks(missing[0], missing[missing.length - 1])).forEach((b) => recordBlock(b));
+      }
     } catch (_) { /* the status line says so */ }
     if (current.view === "overview") drawOverview();
   }, 250);
@@ -325,7 +346,7 @@ function drawOverview() {
   const jobRate = perMinute(rows.filter(([, r]) => r.jobs !== undefined).map(([, r]) => [r.timestamp, r.jobs]));
   const lastLatency = latencies.length ? latencies[latencies.length - 1][1] : null;
   const avgInterval = intervals.length ? intervals.reduce((a, [, v]) => a + v, 0) / intervals.length : null;
-  const card = (label, value, id) => `<div class="card"${id ? ` id="${id}"` : ""}><div class="label">${esc(label)}</div><div class="value">${value}</div></div>`;
+  const card = (label, value, id) => `<div class="card"${id ? ` id="${id}"` : ""}><div class="label">${esc(label)}</div><div class="value${value.length > 16 ? " long" : ""}">${value}</div></div>`;
   const cards = s ? [
     card("Height", num(live.tip || s.height), "card-height"),
     card("Finality latency", lastLatency === null ? "—" : esc(num(lastLatency)) + " ms"),
@@ -346,9 +367,10 @@ function drawOverview() {
     plot("Finality latency seen here (ms)", [{ name: "latency", points: latencies }]),
     plot("Transactions per block", [{ name: "txs", points: rows.map(([h, r]) => [h, r.txs || 0]) }], { bars: true }),
     plot("Jobs posted per block", [{ name: "jobs", points: rows.filter(([, r]) => r.jobs !== undefined).map(([h, r]) => [h, r.jobs]) }], { bars: true }),
-    plot("Supply (PLX)", [{ name: "supply", points: supply(1) }], { format: (v) => num(v) + " PLX" }),
-    plot("Minted and burned (PLX)", [{ name: "minted", points: supply(2) }, { name: "burned", points: supply(3) }]),
-    plot("Audit pool (PLX)", [{ name: "pool", points: supply(4) }]),
+    plot("Supply (PLX)", [{ name: "supply", points: supply(1) }], { fit: true }),
+    plot("Minted (PLX)", [{ name: "minted", points: supply(2) }], { fit: true }),
+    plot("Burned (PLX)", [{ name: "burned", points: supply(3) }], { fit: true }),
+    plot("Audit pool (PLX)", [{ name: "pool", points: supply(4) }], { fit: true }),
   ].join("");
   const recent = rows.slice().reverse().slice(0, 12);
   view.innerHTML = `<h1>Network</h1>
@@ -629,7 +651,7 @@ function timeline(j) {
   step("Matched", !!j.provider, j.provider ? `to ${link.provider(j.provider)}${at(j.assigned_height)} at ${plx(j.ask_per_mfuel)} per Mfuel` : "waiting for a provider");
   step("Committed", j.committed_height !== null && j.committed_height !== undefined,
     j.committed_height !== null && j.committed_height !== undefined
-      ? `at ${link.block(j.committed_height)}: ${num(j.total_fuel)} fuel in ${num(j.segments)} segments${j.failed ? " (the run failed)" : ""}, output <span class="mono">${esc(short(j.output_hash))}</span>`
+      ? `at ${link.block(j.committed_height)}: ${num(j.total_fuel)} fuel in ${num(j.segments)} segment${j.segments === 1 ? "" : "s"}${j.failed ? " (the run failed)" : ""}, output <span class="mono">${esc(short(j.output_hash))}</span>`
       : "the provider owes its result");
   const a = j.audit_record;
   if (a) {
@@ -720,8 +742,9 @@ async function storagePage() {
 }
 
 async function filePage(id) {
+  // The file's summary fields and its segments, in one object.
   const f = await api("/storage/files/" + encodeURIComponent(id));
-  const s = f.file;
+  const s = f;
   view.innerHTML = `<h1>Stored file <span class="mono">${esc(short(s.id, 16))}</span></h1>
     ${kv([
       ["Id", `<span class="mono">${esc(s.id)}</span>`],

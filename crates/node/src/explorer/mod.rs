@@ -53,7 +53,10 @@ async fn serve(content_type: &'static str, body: &'static str) -> impl IntoRespo
             ),
             // The files change only with the binary; a short cache keeps a reload after an
             // upgrade correct.
-            (header::CACHE_CONTROL, HeaderValue::from_static("max-age=60")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=60"),
+            ),
         ],
         body,
     )
@@ -122,7 +125,10 @@ mod tests {
     async fn other_paths_stay_the_apis() {
         let (status, content_type, _, body) = get_path("/explorer/nothing.js").await;
         assert_eq!(status, 404);
-        assert!(content_type.starts_with("application/json"), "{content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
         assert!(body.contains("not_found"));
     }
 }
