@@ -131,6 +131,8 @@ struct Seen {
     job: String,
     file: String,
     dev0: String,
+    /// dev0's balance once its job settled and its file is stored, as `plexus` prints it.
+    balance: String,
     /// A finalized transaction that is neither a job nor a storage deal.
     tx: String,
     /// A height the chain has.
@@ -174,6 +176,12 @@ fn populate(net: &Net, client: &Client, dir: &Path) -> Seen {
         .unwrap()
         .trim()
         .to_string();
+    let balance: u128 = client
+        .account(&dev0.parse().unwrap())
+        .unwrap()
+        .balance
+        .parse()
+        .unwrap();
     let tip = client.status().unwrap().height;
     let tx = (1..=tip)
         .flat_map(|h| client.block(Some(h)).unwrap().txs)
@@ -184,6 +192,7 @@ fn populate(net: &Net, client: &Client, dir: &Path) -> Seen {
         job,
         file,
         dev0,
+        balance: plexus_types::amount::DisplayPlx(balance).to_string(),
         tx,
         height: tip / 2,
     }
@@ -442,8 +451,12 @@ impl Tour<'_> {
         // The consumer's account: a balance in PLX, its job and file, its history.
         let main = self.open(&format!("#/account/{}", seen.dev0)).await?;
         let balance = self.text("#account-balance").await?;
-        if !balance.ends_with(" PLX") || balance.starts_with("0 ") {
-            return Err(format!("the account shows the balance {balance:?}"));
+        // The exact amount, in PLX with its thousands grouped.
+        if balance.replace(',', "") != seen.balance {
+            return Err(format!(
+                "the account shows the balance {balance:?}, the API {}",
+                seen.balance
+            ));
         }
         self.wait_js(
             "the account's history",
