@@ -241,36 +241,36 @@ fn the_explorer_in_a_browser_over_a_devnet_with_jobs_and_files() {
     let shots = std::env::var_os("PLEXUS_EXPLORER_SHOTS").map(PathBuf::from);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let browser = runtime.block_on(connect(port, &chromium, &dir));
+    let tour = Tour {
+        browser: &browser,
+        base: net.url(),
+        shots: shots.as_deref(),
+    };
     let run = runtime.block_on(async {
-        let tour = Tour {
-            browser: &browser,
-            base: net.url(),
-            shots: shots.as_deref(),
-        };
         tour.pages(&seen).await?;
         tour.search(&seen).await?;
-        Ok::<_, String>(tour)
-    });
-    let tour = run.unwrap_or_else(|e| panic!("{e}"));
-    // The node goes away: the page says it cannot reach it.
-    drop(net.devnet.take());
-    runtime.block_on(async {
+        // The node goes away: the page says it cannot reach it.
+        drop(net.devnet.take());
         tour.wait_js(
             "the status line to say the node is unreachable",
             "return document.getElementById('status-line').classList.contains('down')",
         )
-        .await
-        .unwrap();
-        tour.no_errors("the node stopped").await.unwrap();
+        .await?;
+        tour.no_errors("the node stopped").await?;
         // The check above sees an error the page throws (else it could never fail).
         tour.js("setTimeout(() => { throw new Error('thrown on purpose'); }, 0)")
-            .await
-            .unwrap();
+            .await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         // (Chromium reports an error from injected code as "Script error.")
-        tour.no_errors("a page that throws").await.unwrap_err();
+        match tour.no_errors("a page that throws").await {
+            Err(_) => Ok(()),
+            Ok(()) => Err("the error check missed a thrown error".to_string()),
+        }
     });
-    runtime.block_on(browser.close()).unwrap();
+    // Whatever happened, the browser quits (chromedriver stopping leaves it running).
+    let closed = runtime.block_on(browser.close());
+    run.unwrap_or_else(|e| panic!("{e}"));
+    closed.unwrap();
 }
 
 /// A headless Chromium session (its profile in `dir`).
