@@ -129,6 +129,8 @@ fn devnet(dir: &Path) -> (Net, Client) {
 /// What the browser test looks for, made on the devnet first.
 struct Seen {
     job: String,
+    /// The provider that ran it.
+    provider: String,
     file: String,
     dev0: String,
     /// dev0's balance once its job settled and its file is stored, as `plexus` prints it.
@@ -163,9 +165,18 @@ fn populate(net: &Net, client: &Client, dir: &Path) -> Seen {
         input.to_str().unwrap(),
         "--max-fuel",
         "100000000",
+        // Re-run in full by the other provider: the timeline has an audit and its verdict.
+        "--audit",
+        "full",
     ]);
     let job = run["job_id"].as_str().unwrap().to_string();
     assert_eq!(run["output"]["labels"].as_array().unwrap().len(), 8);
+    wait_for("the job to settle", Duration::from_secs(120), || {
+        client
+            .job(&job)
+            .is_ok_and(|j| j.status == plexus_client::dto::JobStatus::Settled)
+    });
+    let provider = client.job(&job).unwrap().provider.unwrap();
 
     let file = dir.join("notes.txt");
     std::fs::write(&file, "what the explorer lists\n".repeat(100)).unwrap();
@@ -190,6 +201,7 @@ fn populate(net: &Net, client: &Client, dir: &Path) -> Seen {
         .hash;
     Seen {
         job,
+        provider,
         file,
         dev0,
         balance: plexus_types::amount::DisplayPlx(balance).to_string(),
@@ -433,7 +445,16 @@ impl Tour<'_> {
         let steps = self
             .js("return [...document.querySelectorAll('#job-timeline li')].map(li => [li.dataset.step, li.className.includes('pending')])")
             .await?;
-        for step in ["Posted", "Matched", "Committed", "Settlement", "Bill"] {
+        let steps_named = [
+            "Posted",
+            "Matched",
+            "Committed",
+            "Audit drawn",
+            "Verdict",
+            "Settlement",
+            "Bill",
+        ];
+        for step in steps_named {
             if !steps
                 .as_array()
                 .unwrap()
@@ -443,8 +464,8 @@ impl Tour<'_> {
                 return Err(format!("the timeline has no finished {step}: {steps}"));
             }
         }
-        if !main.contains(" PLX") {
-            return Err(format!("the job's bill is not in PLX: {main}"));
+        if !main.contains(" PLX") || !main.contains("full audit by") || !main.contains("passed") {
+            return Err(format!("the job's audit or bill is missing: {main}"));
         }
         self.shot("job").await?;
 
@@ -511,15 +532,23 @@ impl Tour<'_> {
             if !main.contains(&expect.to_lowercase()) {
                 return Err(format!("{route} shows no {expect:?}: {main}"));
             }
-            if route == "#/providers" {
-                self.shot("providers").await?;
+            if let Some(name) = route.strip_prefix("#/").filter(|r| !r.contains('/')) {
+                self.shot(name).await?;
             }
         }
+        // From the providers' list to the one that ran the job.
         self.open("#/providers").await?;
-        let provider = self
-            .js("return document.querySelector('a[href^=\"#/provider/\"]').getAttribute('href')")
-            .await?;
-        let main = self.open(provider.as_str().unwrap()).await?;
+        self.browser
+            .find(Locator::Css(&format!(
+                "a[href='#/provider/{}']",
+                seen.provider
+            )))
+            .await
+            .map_err(|e| e.to_string())?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+        let main = self.rendered("the provider page").await?;
         if !main.contains("Measured speed") || !main.contains(&seen.job[..10]) {
             return Err(format!("the provider page shows no speed or job: {main}"));
         }
@@ -571,6 +600,7 @@ impl Tour<'_> {
         if !main.contains("provider_register") || !main.contains("finalized") {
             return Err(format!("the search for a transaction shows {main}"));
         }
+        self.shot("tx").await?;
         self.search_for(&seen.job, &format!("#/job/{}", seen.job))
             .await?;
         self.text("#job-timeline").await?;
