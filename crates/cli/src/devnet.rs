@@ -333,6 +333,7 @@ fn announce(
         println!("  validator {i}  API http://{api}  p2p {p2p}");
     }
     println!("  faucet    POST http://{}/v1/faucet", args.api);
+    println!("  explorer  http://{}/", args.api);
     println!(
         "Dev keys (in {}; public seeds, devnet only):",
         keys::home().join("keys").display()

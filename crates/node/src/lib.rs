@@ -1,5 +1,6 @@
 //! The Plexus node: consensus wiring (`engine`), the finalized store (`store`), the HTTP API
-//! (`api`, `blob_api`, and `http`: the errors and extractors they share), metrics, and
+//! (`api`, `blob_api`, and `http`: the errors and extractors they share), the block explorer
+//! page it serves at `/` (`explorer`), metrics, and
 //! `node::run`, which recovers from disk and runs until a signal.
 
 pub mod api;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod content;
 pub mod engine;
 pub mod evidence;
+pub mod explorer;
 pub mod gossip;
 pub mod http;
 pub mod limits;

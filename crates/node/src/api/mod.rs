@@ -86,6 +86,8 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
             REQUESTS_CONCURRENT_MAX,
         ))
         .merge(streams)
+        // The explorer's page and files (`/`, `/explorer/*`): no path under `/v1` or `/metrics`.
+        .merge(crate::explorer::router())
         .merge(crate::blob_api::router(blobs))
         // After every route is in: the method fallback applies to the routes present.
         .fallback(not_found)
