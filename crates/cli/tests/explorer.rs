@@ -521,6 +521,8 @@ impl Tour<'_> {
         // The lists.
         for (route, expect) in [
             ("#/validators", "Signed this epoch"),
+            // The genesis validator's commission, the chain's default of 1,000 bps.
+            ("#/validators", "10.00%"),
             ("#/providers", "Audits passed"),
             ("#/verifiers", "Audits done"),
             ("#/jobs", "settled"),

@@ -482,6 +482,12 @@ async function txPage(hash) {
     ])}`;
 }
 
+/** Basis points as a percentage with two decimals (1000 -> "10.00%"). */
+function bpsPercent(bps) {
+  const n = Number(bps);
+  return Number.isFinite(n) ? (n / 100).toFixed(2) + "%" : String(bps);
+}
+
 const ACCOUNT_FIELDS = ["address", "balance", "nonce", "next_nonce", "bonded", "unbonding", "rewards", "delegations"];
 
 function delegationsHtml(delegations) {
@@ -540,7 +546,7 @@ async function validatorsPage() {
       ["Stake", (v) => plx(v.stake), "num"],
       ["Self bond", (v) => plx(v.self_bond), "num"],
       ["Delegated", (v) => plx(v.delegated), "num"],
-      ["Commission", (v) => v.commission === undefined ? "—" : esc(v.commission), "num"],
+      ["Commission", (v) => v.commission_bps === undefined ? "—" : esc(bpsPercent(v.commission_bps) + (v.commission_pending_bps == null ? "" : " (next epoch " + bpsPercent(v.commission_pending_bps) + ")")), "num"],
       ["Committee", (v) => (v.in_committee ? badge("now", "good") : "") + " " + (v.in_next_committee ? badge("next") : "")],
       ["Signed this epoch", (v) => num(v.epoch_signatures), "num"],
       ["Slashed", (v) => v.slashed === "0" ? "—" : plx(v.slashed), "num"],
