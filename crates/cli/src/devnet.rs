@@ -177,8 +177,8 @@ fn devnet_genesis(validators: u32, providers: u32) -> GenesisFile {
         timestamp_ms: now_ms(),
         params: ParamsFile {
             storage: StorageFile::from_params(&plexus_state::StorageParams::devnet(providers)),
-            // Short enough to watch a proposal through (about 40 s of voting at the devnet's
-            // block time) and apply two blocks later.
+            // Short enough to watch a proposal through (about 10 s of voting at the default
+            // 250 ms blocks), applied two blocks after the vote ends.
             gov_voting_period_blocks: DEVNET_GOV_VOTING_PERIOD_BLOCKS,
             gov_effect_delay_blocks: 2,
             ..ParamsFile::default()

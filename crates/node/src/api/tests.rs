@@ -970,7 +970,8 @@ fn proposals_are_served_newest_first_with_their_tally_and_status() {
     }
     let all = super::gov::proposals(&state, &super::gov::ProposalsQuery::default()).unwrap();
     assert_eq!(all.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 0]);
-    let newest = super::gov::proposals(&state, &super::gov::ProposalsQuery { limit: Some(1) }).unwrap();
+    let newest =
+        super::gov::proposals(&state, &super::gov::ProposalsQuery { limit: Some(1) }).unwrap();
     assert_eq!(newest, all[..1]);
     let passed = super::gov::proposal(&state, 0).unwrap();
     assert_eq!(

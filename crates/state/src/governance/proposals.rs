@@ -16,7 +16,7 @@
 //!   - else vetoed iff `veto * 10^4 >= cast * gov_veto_bps`;
 //!   - else passed iff `yes * 10^4 > (yes + no) * gov_threshold_bps` (strictly more, and at
 //!     least one yes), else rejected.
-//!   The deposit returns to the proposer when the proposal passed or was rejected, and burns
+//! - The deposit returns to the proposer when the proposal passed or was rejected, and burns
 //!   when it was vetoed or missed quorum.
 //! - A passed proposal takes effect at the end of block `effect_height = end_height +
 //!   gov_effect_delay_blocks` (the parameters change for block `effect_height + 1` on): its
