@@ -785,6 +785,16 @@ impl Read for Payload {
                 job: Digest::read(buf)?,
             },
             Self::TAG_STORAGE_OFFER..=Self::TAG_FAULT_DECLARE => Self::read_storage(tag, buf)?,
+            Self::TAG_GOV_PROPOSE | Self::TAG_GOV_VOTE => Self::read_gov(tag, buf)?,
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+impl Payload {
+    /// A governance payload (tags 64-79) after its tag.
+    fn read_gov(tag: u8, buf: &mut impl Buf) -> Result<Payload, CodecError> {
+        Ok(match tag {
             Self::TAG_GOV_PROPOSE => {
                 let changes = crate::gov::read_changes(buf)?;
                 let (title, description) = crate::gov::read_text(buf)?;
@@ -802,9 +812,7 @@ impl Read for Payload {
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
-}
 
-impl Payload {
     /// A storage payload (tags 48-63) after its tag.
     fn read_storage(tag: u8, buf: &mut impl Buf) -> Result<Payload, CodecError> {
         Ok(match tag {

@@ -3,4 +3,5 @@
 //! stake, tallies and the changes a passed proposal applies.
 
 pub mod proposals;
+pub mod records;
 pub mod registry;
