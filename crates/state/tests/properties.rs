@@ -38,6 +38,11 @@ fn genesis() -> State {
             gov_voting_period_blocks: 2,
             gov_effect_delay_blocks: 1,
             gov_deposit_min: PLX,
+            // A proposal must leave every rule across parameters holding, this one included.
+            storage: plexus_state::StorageParams {
+                proof_window_blocks: 2,
+                ..plexus_state::StorageParams::default()
+            },
             ..Params::default()
         },
         allocations: (0..KEYS - 1).map(|i| (address(i), 1_000 * PLX)).collect(),
