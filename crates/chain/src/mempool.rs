@@ -98,7 +98,10 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::ProviderUpdate {
             bond_add: amount, ..
         }
-        | Payload::VerifierRegister { bond: amount, .. } => *amount,
+        | Payload::VerifierRegister { bond: amount, .. }
+        | Payload::GovPropose {
+            deposit: amount, ..
+        } => *amount,
         // An escrow that overflows fails in execution; here it only has to be unaffordable.
         Payload::JobPost {
             max_fuel,
@@ -139,7 +142,8 @@ fn payload_value(payload: &Payload) -> Amount {
         | Payload::DealExtend { .. }
         | Payload::DealEnd { .. }
         | Payload::StorageProof { .. }
-        | Payload::FaultDeclare { .. } => 0,
+        | Payload::FaultDeclare { .. }
+        | Payload::GovVote { .. } => 0,
     }
 }
 

@@ -177,6 +177,10 @@ fn devnet_genesis(validators: u32, providers: u32) -> GenesisFile {
         timestamp_ms: now_ms(),
         params: ParamsFile {
             storage: StorageFile::from_params(&plexus_state::StorageParams::devnet(providers)),
+            // Short enough to watch a proposal through (about 10 s of voting at the default
+            // 250 ms blocks), applied two blocks after the vote ends.
+            gov_voting_period_blocks: DEVNET_GOV_VOTING_PERIOD_BLOCKS,
+            gov_effect_delay_blocks: 2,
             ..ParamsFile::default()
         },
         allocations,
@@ -184,6 +188,9 @@ fn devnet_genesis(validators: u32, providers: u32) -> GenesisFile {
         beacon_key: beacon_key_hex(&dev_beacon(validators).output),
     }
 }
+
+/// A devnet proposal's voting period, in blocks (the default chain's is 1,000).
+pub const DEVNET_GOV_VOTING_PERIOD_BLOCKS: u64 = 40;
 
 /// The devnet's beacon key, dealt from the public dev seed to its validators (devnet only,
 /// like the dev keys: anyone can recompute the shares).

@@ -10,6 +10,7 @@ mod bench_storage;
 mod bench_store;
 mod ceremony;
 mod devnet;
+mod gov;
 mod job;
 mod keys;
 mod provider;
@@ -78,6 +79,12 @@ enum Command {
     Stake {
         #[command(subcommand)]
         command: StakeCommand,
+    },
+    /// Governance: propose parameter changes, vote with bonded stake, read proposals. A
+    /// devnet's voting period is 40 blocks (the default chain's 1 000).
+    Gov {
+        #[command(subcommand)]
+        command: gov::GovCommand,
     },
     /// Read chain state.
     Query {
@@ -321,6 +328,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             send_tx(&client, cli.json, send, payload)
         }
+        Command::Gov { command } => gov::run(&client, cli.json, command),
         Command::Query { command } => run_query(&client, cli.json, command),
         Command::Provider { command } => provider::run(&client, cli.json, command),
         Command::Job { command } => job::run_job(&client, cli.json, command),

@@ -446,6 +446,22 @@ impl Client {
         self.get("/v1/params")
     }
 
+    /// The newest governance proposals (at most `limit`, newest first).
+    pub fn proposals(
+        &self,
+        limit: Option<usize>,
+    ) -> Result<Vec<crate::dto::ProposalDto>, ClientError> {
+        match limit {
+            Some(limit) => self.get(&format!("/v1/proposals?limit={limit}")),
+            None => self.get("/v1/proposals"),
+        }
+    }
+
+    /// Governance proposal `id`.
+    pub fn proposal(&self, id: u64) -> Result<crate::dto::ProposalDto, ClientError> {
+        self.get(&format!("/v1/proposals/{id}"))
+    }
+
     /// Every provider's storage offer, with what its draws weigh.
     pub fn storage_providers(&self) -> Result<Vec<StorageOfferDto>, ClientError> {
         self.get("/v1/storage/providers")

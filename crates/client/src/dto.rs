@@ -4,6 +4,7 @@
 //! parameters `storage_params`'s; every governed parameter `chain_params`'s), and a provider's answer to a shard upload `shards`'s.
 
 pub mod chain_params;
+pub mod gov;
 pub mod params;
 pub mod shards;
 pub mod states;
@@ -12,6 +13,7 @@ pub mod storage_params;
 pub mod values;
 
 pub use chain_params::{ParamDto, ParamsDto};
+pub use gov::{ParamChangeDto, ProposalDto, TallyDto};
 pub use shards::ShardStoredDto;
 pub use states::{
     AuditClass, AuditKind, AuditStage, ChallengeOutcome, DisputeEnd, DisputePhase, JobStatus,

@@ -40,6 +40,21 @@ pub struct ParamsFile {
     /// files: 1).
     #[serde(default = "default_commission_change_epochs_min")]
     pub commission_change_epochs_min: u64,
+    /// Governance (absent in older files: the defaults): blocks a proposal is open for votes,
+    /// quorum, pass threshold and veto share in basis points, the smallest deposit (base units)
+    /// and the blocks between a pass and its changes.
+    #[serde(default = "default_gov_voting_period_blocks")]
+    pub gov_voting_period_blocks: u64,
+    #[serde(default = "default_gov_quorum_bps")]
+    pub gov_quorum_bps: u32,
+    #[serde(default = "default_gov_threshold_bps")]
+    pub gov_threshold_bps: u32,
+    #[serde(default = "default_gov_veto_bps")]
+    pub gov_veto_bps: u32,
+    #[serde(default = "default_gov_deposit_min")]
+    pub gov_deposit_min: String,
+    #[serde(default = "default_gov_effect_delay_blocks")]
+    pub gov_effect_delay_blocks: u64,
     /// The compute market's parameters (absent in older files: the defaults).
     #[serde(default = "default_provider_bond_min")]
     pub provider_bond_min: String,
@@ -301,6 +316,30 @@ fn default_commission_change_epochs_min() -> u64 {
     Params::default().commission_change_epochs_min
 }
 
+fn default_gov_voting_period_blocks() -> u64 {
+    Params::default().gov_voting_period_blocks
+}
+
+fn default_gov_quorum_bps() -> u32 {
+    Params::default().gov_quorum_bps
+}
+
+fn default_gov_threshold_bps() -> u32 {
+    Params::default().gov_threshold_bps
+}
+
+fn default_gov_veto_bps() -> u32 {
+    Params::default().gov_veto_bps
+}
+
+fn default_gov_deposit_min() -> String {
+    Params::default().gov_deposit_min.to_string()
+}
+
+fn default_gov_effect_delay_blocks() -> u64 {
+    Params::default().gov_effect_delay_blocks
+}
+
 fn default_reputation_miss_penalty() -> u32 {
     Params::default().reputation_miss_penalty
 }
@@ -318,6 +357,12 @@ impl Default for ParamsFile {
             commission_max_bps: p.commission_max_bps,
             commission_default_bps: p.commission_default_bps,
             commission_change_epochs_min: p.commission_change_epochs_min,
+            gov_voting_period_blocks: p.gov_voting_period_blocks,
+            gov_quorum_bps: p.gov_quorum_bps,
+            gov_threshold_bps: p.gov_threshold_bps,
+            gov_veto_bps: p.gov_veto_bps,
+            gov_deposit_min: p.gov_deposit_min.to_string(),
+            gov_effect_delay_blocks: p.gov_effect_delay_blocks,
             provider_bond_min: p.provider_bond_min.to_string(),
             provider_unbonding_blocks: p.provider_unbonding_blocks,
             heartbeat_interval_blocks: p.heartbeat_interval_blocks,
@@ -438,6 +483,12 @@ impl GenesisFile {
             commission_max_bps: self.params.commission_max_bps,
             commission_default_bps: self.params.commission_default_bps,
             commission_change_epochs_min: self.params.commission_change_epochs_min,
+            gov_voting_period_blocks: self.params.gov_voting_period_blocks,
+            gov_quorum_bps: self.params.gov_quorum_bps,
+            gov_threshold_bps: self.params.gov_threshold_bps,
+            gov_veto_bps: self.params.gov_veto_bps,
+            gov_deposit_min: amount("params.gov_deposit_min", &self.params.gov_deposit_min)?,
+            gov_effect_delay_blocks: self.params.gov_effect_delay_blocks,
             provider_bond_min: amount("params.provider_bond_min", &self.params.provider_bond_min)?,
             provider_unbonding_blocks: self.params.provider_unbonding_blocks,
             heartbeat_interval_blocks: self.params.heartbeat_interval_blocks,

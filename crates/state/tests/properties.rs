@@ -1,4 +1,5 @@
-//! Property tests of the ledger invariants over arbitrary transaction sequences.
+//! Property tests of the ledger invariants over arbitrary transaction sequences (transfers,
+//! stake, evidence and governance: a proposal's deposit is held, returned or burned).
 
 use commonware_cryptography::Signer;
 use plexus_state::{
@@ -33,6 +34,15 @@ fn genesis() -> State {
             epoch_length_blocks: 3,
             committee_size_max: 3,
             fee_min: 1,
+            // Proposals end, pay back or burn their deposits and apply within a few blocks.
+            gov_voting_period_blocks: 2,
+            gov_effect_delay_blocks: 1,
+            gov_deposit_min: PLX,
+            // A proposal must leave every rule across parameters holding, this one included.
+            storage: plexus_state::StorageParams {
+                proof_window_blocks: 2,
+                ..plexus_state::StorageParams::default()
+            },
             ..Params::default()
         },
         allocations: (0..KEYS - 1).map(|i| (address(i), 1_000 * PLX)).collect(),
@@ -57,7 +67,7 @@ fn arb_tx() -> impl Strategy<Value = TxSpec> {
         0..KEYS,
         0u64..4,
         prop_oneof![Just(0u128), 1u128..2_000, Just(u128::MAX)],
-        0u8..6,
+        0u8..8,
         0..KEYS,
         prop_oneof![
             Just(0u128),
@@ -88,6 +98,22 @@ fn build_tx(state_nonces: &mut [u64], spec: TxSpec) -> SignedTransaction {
         4 => Payload::Undelegate {
             validator: address(target),
             amount,
+        },
+        // A proposal whose deposit is the amount (a change in or out of bounds), and a vote
+        // (on a proposal that may not exist, with any option).
+        5 => Payload::GovPropose {
+            changes: vec![(
+                ["audit.light_audit_ppm", "chain.fee_min", "audit.nothing"][target as usize % 3]
+                    .into(),
+                amount % 2_000_000,
+            )],
+            title: "p".into(),
+            description: String::new(),
+            deposit: amount,
+        },
+        6 => Payload::GovVote {
+            proposal: target % 3,
+            option: plexus_types::gov::VoteOption::ALL[(amount % 4) as usize],
         },
         // Bytes that are not evidence (real evidence is covered in tests/evidence.rs).
         _ => Payload::Evidence {

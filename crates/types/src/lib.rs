@@ -17,6 +17,7 @@ pub mod block;
 pub mod content_tree;
 pub mod deal;
 pub mod dissection;
+pub mod gov;
 pub mod hash;
 pub mod job;
 pub mod limits;

@@ -79,11 +79,19 @@ pub enum Reason {
     CommissionChangeTooSoon = 64,
     NothingToWithdraw = 65,
     NotValidator = 66,
+    UnknownParameter = 67,
+    ParameterOutOfBounds = 68,
+    ParameterBreaksRule = 69,
+    DepositTooSmall = 70,
+    InvalidProposal = 71,
+    UnknownProposal = 72,
+    VotingClosed = 73,
+    NoVotingPower = 74,
 }
 
 impl Reason {
     /// Every reason, for metrics and documentation.
-    pub const ALL: [Reason; 66] = [
+    pub const ALL: [Reason; 74] = [
         Reason::BadSignature,
         Reason::WrongChain,
         Reason::BadNonce,
@@ -150,6 +158,14 @@ impl Reason {
         Reason::CommissionChangeTooSoon,
         Reason::NothingToWithdraw,
         Reason::NotValidator,
+        Reason::UnknownParameter,
+        Reason::ParameterOutOfBounds,
+        Reason::ParameterBreaksRule,
+        Reason::DepositTooSmall,
+        Reason::InvalidProposal,
+        Reason::UnknownProposal,
+        Reason::VotingClosed,
+        Reason::NoVotingPower,
     ];
 
     /// The stable snake_case code.
@@ -221,6 +237,14 @@ impl Reason {
             Reason::CommissionChangeTooSoon => "commission_change_too_soon",
             Reason::NothingToWithdraw => "nothing_to_withdraw",
             Reason::NotValidator => "not_validator",
+            Reason::UnknownParameter => "unknown_parameter",
+            Reason::ParameterOutOfBounds => "parameter_out_of_bounds",
+            Reason::ParameterBreaksRule => "parameter_breaks_rule",
+            Reason::DepositTooSmall => "deposit_too_small",
+            Reason::InvalidProposal => "invalid_proposal",
+            Reason::UnknownProposal => "unknown_proposal",
+            Reason::VotingClosed => "voting_closed",
+            Reason::NoVotingPower => "no_voting_power",
         }
     }
 
@@ -318,7 +342,15 @@ impl Reason {
             | Reason::CommissionTooHigh
             | Reason::CommissionChangeTooSoon
             | Reason::NothingToWithdraw
-            | Reason::NotValidator => self.later_message(),
+            | Reason::NotValidator
+            | Reason::UnknownParameter
+            | Reason::ParameterOutOfBounds
+            | Reason::ParameterBreaksRule
+            | Reason::DepositTooSmall
+            | Reason::InvalidProposal
+            | Reason::UnknownProposal
+            | Reason::VotingClosed
+            | Reason::NoVotingPower => self.later_message(),
         }
     }
 
@@ -361,6 +393,22 @@ impl Reason {
             }
             Reason::NothingToWithdraw => "the sender has no accrued staking rewards to withdraw",
             Reason::NotValidator => "the sender is not a registered validator",
+            Reason::UnknownParameter => {
+                "the proposal names a parameter governance does not know (GET /v1/params lists them), or names one twice"
+            }
+            Reason::ParameterOutOfBounds => {
+                "a proposed value is outside its parameter's bounds (GET /v1/params lists them)"
+            }
+            Reason::ParameterBreaksRule => {
+                "the proposed values together break a rule across parameters (e.g. FuelTrace's deterrence bound)"
+            }
+            Reason::DepositTooSmall => "the proposal's deposit is below gov_deposit_min",
+            Reason::InvalidProposal => "the proposal changes no parameter or has an empty title",
+            Reason::UnknownProposal => "no proposal with that id is on chain",
+            Reason::VotingClosed => "the proposal's voting period is over",
+            Reason::NoVotingPower => {
+                "only an address with bonded stake (a self-bond or a delegation) may vote"
+            }
             _ => unreachable!("{} has its message in Reason::message", self.code()),
         }
     }

@@ -208,6 +208,23 @@ pub enum Payload {
         segment: u32,
         shard: u16,
     },
+    /// Propose parameter changes (`section.name` = value, at most `GOV_CHANGES_MAX`, each key at
+    /// most `GOV_KEY_SIZE_MAX` bytes), with a title (at most `GOV_TITLE_SIZE_MAX` bytes) and a
+    /// description (at most `GOV_DESCRIPTION_SIZE_MAX`). `deposit` (at least `gov_deposit_min`)
+    /// leaves the sender's balance until the vote ends. Refused unless the changes pass the
+    /// governance registry's bounds and rules against the current parameters.
+    GovPropose {
+        changes: Vec<crate::gov::ParamChange>,
+        title: String,
+        description: String,
+        deposit: Amount,
+    },
+    /// The sender's vote on an open proposal (replaces its earlier vote). Only an address with
+    /// bonded stake (a self-bond or a delegation) may vote.
+    GovVote {
+        proposal: u64,
+        option: crate::gov::VoteOption,
+    },
 }
 
 /// The largest evidence a transaction may carry (two signed votes need about 300 bytes).
@@ -246,6 +263,8 @@ impl Payload {
     const TAG_DEAL_END: u8 = 52;
     const TAG_STORAGE_PROOF: u8 = 53;
     const TAG_FAULT_DECLARE: u8 = 54;
+    const TAG_GOV_PROPOSE: u8 = 64;
+    const TAG_GOV_VOTE: u8 = 65;
 
     /// A short lower-case name of the kind, as the API and metrics show it.
     pub fn kind(&self) -> &'static str {
@@ -282,6 +301,8 @@ impl Payload {
             Payload::DealEnd { .. } => "deal_end",
             Payload::StorageProof { .. } => "storage_proof",
             Payload::FaultDeclare { .. } => "fault_declare",
+            Payload::GovPropose { .. } => "gov_propose",
+            Payload::GovVote { .. } => "gov_vote",
         }
     }
 }
@@ -322,6 +343,8 @@ impl Payload {
             Payload::DealEnd { .. } => Self::TAG_DEAL_END,
             Payload::StorageProof { .. } => Self::TAG_STORAGE_PROOF,
             Payload::FaultDeclare { .. } => Self::TAG_FAULT_DECLARE,
+            Payload::GovPropose { .. } => Self::TAG_GOV_PROPOSE,
+            Payload::GovVote { .. } => Self::TAG_GOV_VOTE,
         }
     }
 
@@ -558,6 +581,20 @@ impl Write for Payload {
             | Payload::DealEnd { .. }
             | Payload::StorageProof { .. }
             | Payload::FaultDeclare { .. } => self.write_storage_fields(buf),
+            Payload::GovPropose {
+                changes,
+                title,
+                description,
+                deposit,
+            } => {
+                crate::gov::write_changes(changes, buf);
+                crate::gov::write_text(title, description, buf);
+                deposit.write(buf);
+            }
+            Payload::GovVote { proposal, option } => {
+                proposal.write(buf);
+                option.write(buf);
+            }
             // The tag is the whole payload.
             Payload::ProviderHeartbeat
             | Payload::ProviderDeregister
@@ -627,6 +664,17 @@ impl EncodeSize for Payload {
             }
             Payload::DealExtend { .. } => Digest::SIZE + u64::SIZE,
             Payload::DealEnd { .. } => Digest::SIZE,
+            Payload::GovPropose {
+                changes,
+                title,
+                description,
+                ..
+            } => {
+                crate::gov::changes_encode_size(changes)
+                    + crate::gov::text_encode_size(title, description)
+                    + Amount::SIZE
+            }
+            Payload::GovVote { .. } => u64::SIZE + 1,
         }
     }
 }
@@ -737,12 +785,34 @@ impl Read for Payload {
                 job: Digest::read(buf)?,
             },
             Self::TAG_STORAGE_OFFER..=Self::TAG_FAULT_DECLARE => Self::read_storage(tag, buf)?,
+            Self::TAG_GOV_PROPOSE | Self::TAG_GOV_VOTE => Self::read_gov(tag, buf)?,
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
 }
 
 impl Payload {
+    /// A governance payload (tags 64-79) after its tag.
+    fn read_gov(tag: u8, buf: &mut impl Buf) -> Result<Payload, CodecError> {
+        Ok(match tag {
+            Self::TAG_GOV_PROPOSE => {
+                let changes = crate::gov::read_changes(buf)?;
+                let (title, description) = crate::gov::read_text(buf)?;
+                Payload::GovPropose {
+                    changes,
+                    title,
+                    description,
+                    deposit: Amount::read(buf)?,
+                }
+            }
+            Self::TAG_GOV_VOTE => Payload::GovVote {
+                proposal: u64::read(buf)?,
+                option: crate::gov::VoteOption::read(buf)?,
+            },
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+
     /// A storage payload (tags 48-63) after its tag.
     fn read_storage(tag: u8, buf: &mut impl Buf) -> Result<Payload, CodecError> {
         Ok(match tag {

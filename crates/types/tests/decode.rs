@@ -103,11 +103,13 @@ fn kind_index(payload: &Payload) -> usize {
         Payload::FaultDeclare { .. } => 29,
         Payload::CommissionSet { .. } => 30,
         Payload::RewardsWithdraw => 31,
+        Payload::GovPropose { .. } => 32,
+        Payload::GovVote { .. } => 33,
     }
 }
 
 /// How many payload kinds there are (one more than the largest [`kind_index`]).
-const PAYLOAD_KINDS: usize = 32;
+const PAYLOAD_KINDS: usize = 34;
 
 fn commitment() -> Commitment {
     Commitment {
@@ -234,6 +236,16 @@ fn bank_samples() -> Vec<Payload> {
         },
         Payload::CommissionSet { bps: 1_500 },
         Payload::RewardsWithdraw,
+        Payload::GovPropose {
+            changes: vec![("audit.light_audit_ppm".into(), 150_000)],
+            title: "t".into(),
+            description: "d".into(),
+            deposit: 100 * PLX,
+        },
+        Payload::GovVote {
+            proposal: 3,
+            option: plexus_types::gov::VoteOption::Abstain,
+        },
     ]
 }
 

@@ -200,6 +200,35 @@ fn staking_rewards_transactions_are_frozen() {
     }
 }
 
+/// Governance (tags 64 and 65): a proposal with two changes, and a vote.
+#[test]
+fn governance_transactions_are_frozen() {
+    let payloads = [
+        Payload::GovPropose {
+            changes: vec![
+                ("audit.light_audit_ppm".into(), 150_000),
+                ("chain.fee_min".into(), 2_000),
+            ],
+            title: "More light audits".into(),
+            description: "Raise the light audit rate to 15%.".into(),
+            deposit: 100 * PLX,
+        },
+        Payload::GovVote {
+            proposal: 7,
+            option: plexus_types::gov::VoteOption::Veto,
+        },
+    ];
+    for (nonce, payload) in payloads.into_iter().enumerate() {
+        let tx = signed(nonce as u64, payload);
+        assert_eq!(tx.encode().len(), tx.encode_size());
+        check(&format!("tx_{}", tx.tx.payload.kind()), &tx.encode());
+        assert_eq!(
+            SignedTransaction::decode_untrusted(&tx.encode()).unwrap(),
+            tx
+        );
+    }
+}
+
 /// A fixed BLS signature over `height` in the beacon's domain (from a fixed key).
 fn beacon_signature(height: u64) -> plexus_types::BeaconSignature {
     use commonware_cryptography::bls12381::primitives::ops;

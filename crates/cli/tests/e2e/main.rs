@@ -17,6 +17,7 @@ use common::{TempDir, free_port};
 
 mod api;
 mod genesis;
+mod gov;
 mod rewards;
 mod sigkill;
 

@@ -72,7 +72,9 @@ fn tx_dto(tx: &SignedTransaction, receipt: Option<&Receipt>) -> TxDto {
         | Payload::DealEnd { deal }
         | Payload::StorageProof { deal, .. }
         | Payload::FaultDeclare { deal, .. } => (Some(digest_hex(deal)), 0),
-        Payload::StorageOffer { .. } => (None, 0),
+        Payload::StorageOffer { .. } | Payload::GovVote { .. } => (None, 0),
+        // The deposit it holds until the vote ends.
+        Payload::GovPropose { deposit, .. } => (None, *deposit),
         Payload::Evidence { .. }
         | Payload::Participation { .. }
         | Payload::DealerLog { .. }

@@ -11,6 +11,7 @@
 //! Modules import only downward (`mod.rs` wires the routes; no route module imports another).
 
 mod chain;
+mod gov;
 mod mapping;
 mod market;
 mod openapi;
@@ -78,6 +79,8 @@ pub fn router(state: ApiState, blobs: Arc<plexus_blobs::BlobStore>) -> Router {
         )
         .route("/v1/status", get(chain::get_status))
         .route("/v1/params", get(chain::get_params))
+        .route("/v1/proposals", get(gov::get_proposals))
+        .route("/v1/proposals/{id}", get(gov::get_proposal))
         .route("/v1/snapshot", get(chain::get_snapshot))
         .route("/v1/faucet", post(txs::post_faucet))
         .route("/v1/openapi.json", get(openapi::get_openapi))

@@ -2,7 +2,7 @@
 //! that serves it.
 
 // Glob imports, not paths: utoipa tags an operation listed by a module path with that path.
-use super::{chain::*, market::*, paging::ListLimitParam, storage::*, txs::*};
+use super::{chain::*, gov::*, market::*, paging::ListLimitParam, storage::*, txs::*};
 use axum::{Json, response::IntoResponse};
 use plexus_client::dto::{
     params::{AddressParam, HashParam, HeightParam},
@@ -38,6 +38,8 @@ use utoipa::OpenApi;
         get_holder_shards,
         get_status,
         get_params,
+        get_proposals,
+        get_proposal,
         get_snapshot,
         post_faucet,
         stream_blocks,

@@ -5,6 +5,7 @@
 //! The order is part of consensus: changing it changes state roots.
 
 use crate::fueltrace::{audits, canaries, disputes, rewards, verifiers};
+use crate::governance::proposals;
 use crate::ledger::state::State;
 use crate::market::index::take_due;
 use crate::market::{registry, settlement};
@@ -26,6 +27,7 @@ pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
     redraw_shards(state, height, seed);
     judge_proofs(state, height, seed);
     open_challenges(state, height, seed);
+    governance(state, height);
     if (height + 1).is_multiple_of(state.params.epoch_length_blocks.max(1)) {
         end_epoch(state, height);
     }
@@ -117,7 +119,14 @@ fn open_challenges(state: &mut State, height: u64, seed: &Digest) {
     challenges::open_due(state, height, seed);
 }
 
-/// 13. At an epoch's last block: storage deals pay their holders for the epoch's proven shards
+/// 13. Governance: proposals whose voting ended with this block are tallied (their deposits
+///     returned or burned), then passed proposals whose effect height it is change the
+///     parameters (in force from the next block).
+fn governance(state: &mut State, height: u64) {
+    proposals::end_block(state, height);
+}
+
+/// 14. At an epoch's last block: storage deals pay their holders for the epoch's proven shards
 ///     (and the deals whose last epoch it was end), every active shard is queued for the next
 ///     epoch's challenges, the epoch's emission is paid (its storage share by the byte-epochs
 ///     proven; the validators' share accrues to them and their delegators at the commissions in

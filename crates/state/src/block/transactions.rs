@@ -8,6 +8,7 @@ use crate::block::error::ApplyError;
 use crate::fueltrace::disputes::{self, SettleError};
 use crate::fueltrace::replay::Replayer;
 use crate::fueltrace::{audits, verifiers};
+use crate::governance::proposals;
 use crate::ledger::state::State;
 use crate::market::matching::{self, Posting};
 use crate::market::registry::{self, Offer};
@@ -146,6 +147,23 @@ fn execute_ledger(
             staking_rewards::set_commission(state, &sender, *bps, height)
         }
         Payload::RewardsWithdraw => staking_rewards::withdraw(state, &sender),
+        Payload::GovPropose {
+            changes,
+            title,
+            description,
+            deposit,
+        } => {
+            let draft = proposals::Draft {
+                changes,
+                title,
+                description,
+                deposit: *deposit,
+            };
+            proposals::propose(state, &sender, draft, height).map(|_| ())
+        }
+        Payload::GovVote { proposal, option } => {
+            proposals::vote(state, &sender, *proposal, *option, height)
+        }
         Payload::Evidence { evidence } => {
             evidence::verify(state, evidence).and_then(|(offender, epoch, view)| {
                 bonds::slash(state, offender, epoch, view).map(|_| ())

@@ -1,5 +1,7 @@
-//! On-chain governance. So far: [`registry`], every parameter a vote may change with its
-//! bounds and the rules across parameters no change may break. Proposals, votes and their
-//! tallies come next (issue 16).
+//! On-chain governance: [`registry`], every parameter a vote may change with its bounds and the
+//! rules across parameters no change may break; [`proposals`], the proposals, votes by bonded
+//! stake, tallies and the changes a passed proposal applies.
 
+pub mod proposals;
+pub mod records;
 pub mod registry;

@@ -77,7 +77,10 @@ pub static GOVERNED: &[Governed] = &[
     governed!("chain", "fee_min", fee_min: u128, 0, PLX),
     governed!("chain", "self_bond_min", self_bond_min: u128, PLX, 10 * MILLION * PLX),
     governed!("chain", "unbonding_period_blocks", unbonding_period_blocks: u64, 1, MILLION),
-    governed!("chain", "epoch_length_blocks", epoch_length_blocks: u64, 20, 100_000),
+    // Not `epoch_length_blocks`: epochs are numbered `height / epoch_length_blocks`
+    // (`State::epoch_of`), so a new length mid-chain would renumber past epochs (their
+    // committees, participation and emissions). It stays a genesis parameter until epochs
+    // carry an anchor height.
     governed!("chain", "committee_size_max", committee_size_max: u32, 1, crate::ledger::params::COMMITTEE_SIZE_CAP),
     governed!("chain", "slash_bps", slash_bps: u32, 1, BPS),
     governed!("chain", "provider_bond_min", provider_bond_min: u128, PLX, 10 * MILLION * PLX),
@@ -96,6 +99,14 @@ pub static GOVERNED: &[Governed] = &[
     governed!("chain", "commission_max_bps", commission_max_bps: u32, 0, BPS),
     governed!("chain", "commission_default_bps", commission_default_bps: u32, 0, BPS),
     governed!("chain", "commission_change_epochs_min", commission_change_epochs_min: u64, 1, 10_000),
+    // Governance governs itself: a vote stays possible at every bound (a period of at least a
+    // block, a quorum and a veto of at least one basis point, a threshold below all).
+    governed!("chain", "gov_voting_period_blocks", gov_voting_period_blocks: u64, 1, MILLION),
+    governed!("chain", "gov_quorum_bps", gov_quorum_bps: u32, 1, BPS),
+    governed!("chain", "gov_threshold_bps", gov_threshold_bps: u32, 0, BPS - 1),
+    governed!("chain", "gov_veto_bps", gov_veto_bps: u32, 1, BPS),
+    governed!("chain", "gov_deposit_min", gov_deposit_min: u128, 0, MILLION * PLX),
+    governed!("chain", "gov_effect_delay_blocks", gov_effect_delay_blocks: u64, 0, MILLION),
     governed!("audit", "seg_fuel", audit.seg_fuel: u64, 1 << 20, 1u64 << 32),
     governed!("audit", "light_audit_ppm", audit.light_audit_ppm: u32, 0, PPM),
     governed!("audit", "full_audit_ppm", audit.full_audit_ppm: u32, 0, PPM),

@@ -4,7 +4,7 @@
 //! the hashes of every ledger entry in a fixed order: accounts by address, then validators,
 //! delegations, unbonding entries, providers, jobs (each as its snapshot encoding), verifiers,
 //! audits, disputes, the epoch's reward weights and recent emissions, storage offers and open
-//! deals, accrued staking rewards, and one leaf for the chain-wide values (the audit pool among them). An account's position
+//! deals, accrued staking rewards, governance proposals, and one leaf for the chain-wide values (the audit pool among them). An account's position
 //! is its rank among accounts, so a light client holding a finalized state root can check a proof
 //! that an address has a given balance, nonce and stake.
 //!
@@ -41,6 +41,7 @@ const TAG_EMISSION: u8 = 17;
 const TAG_STORAGE_OFFER: u8 = 18;
 const TAG_DEAL: u8 = 19;
 const TAG_REWARD: u8 = 20;
+const TAG_PROPOSAL: u8 = 21;
 
 /// The leaf hash that commits to one account.
 pub fn account_leaf(address: &Address, account: &Account) -> Digest {
@@ -77,6 +78,12 @@ impl State {
             let mut buf = vec![TAG_REWARD];
             owner.0.write(&mut buf);
             accrued.write(&mut buf);
+            leaves.push(Sha256::hash(&[&buf]));
+        }
+        for (id, proposal) in &self.proposals {
+            let mut buf = vec![TAG_PROPOSAL];
+            id.write(&mut buf);
+            proposal.write(&mut buf);
             leaves.push(Sha256::hash(&[&buf]));
         }
         leaves.push(self.global_leaf());
@@ -236,6 +243,12 @@ impl State {
         self.params.commission_max_bps.write(&mut buf);
         self.params.commission_default_bps.write(&mut buf);
         self.params.commission_change_epochs_min.write(&mut buf);
+        self.params.gov_voting_period_blocks.write(&mut buf);
+        self.params.gov_quorum_bps.write(&mut buf);
+        self.params.gov_threshold_bps.write(&mut buf);
+        self.params.gov_veto_bps.write(&mut buf);
+        self.params.gov_deposit_min.write(&mut buf);
+        self.params.gov_effect_delay_blocks.write(&mut buf);
         self.params.provider_bond_min.write(&mut buf);
         self.params.provider_unbonding_blocks.write(&mut buf);
         self.params.heartbeat_interval_blocks.write(&mut buf);

@@ -141,6 +141,7 @@ impl Genesis {
             storage_index: Default::default(),
             storage_stats: Default::default(),
             rewards: BTreeMap::new(),
+            proposals: BTreeMap::new(),
         };
         let named = self.allocations.iter().map(|(address, _)| address);
         if let Some(weak) = named

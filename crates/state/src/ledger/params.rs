@@ -1,4 +1,5 @@
-//! Chain parameters, fixed at genesis (governance will make them mutable).
+//! Chain parameters: set at genesis, changed by passed governance proposals
+//! (`governance::proposals`) within the registry's bounds.
 
 use plexus_fueltrace::params::AuditParams;
 use plexus_storage::params::StorageParams;
@@ -9,7 +10,7 @@ use plexus_types::Amount;
 /// per player, about 3.5 KB at 20 (measured in tests/reshare.rs).
 pub const COMMITTEE_SIZE_CAP: u32 = 20;
 
-/// Chain parameters, fixed at genesis (governance will make them mutable).
+/// Chain parameters: set at genesis, changed by passed governance proposals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
     /// The smallest fee a transaction may carry, in base units.
@@ -35,6 +36,19 @@ pub struct Params {
     /// takes effect from the next epoch's payout, so delegators always see a new rate for a
     /// whole epoch before it is applied.
     pub commission_change_epochs_min: u64,
+    /// Blocks a governance proposal is open for votes after the block that made it.
+    pub gov_voting_period_blocks: u64,
+    /// The turnout a proposal needs, in basis points of the total bonded stake.
+    pub gov_quorum_bps: u32,
+    /// The share of yes in yes + no a proposal must exceed to pass, in basis points.
+    pub gov_threshold_bps: u32,
+    /// The share of veto in all votes cast (abstain included) that vetoes a proposal and burns
+    /// its deposit, in basis points.
+    pub gov_veto_bps: u32,
+    /// The smallest deposit a proposal locks.
+    pub gov_deposit_min: Amount,
+    /// Blocks between a passed proposal's tally and the block at whose end its changes apply.
+    pub gov_effect_delay_blocks: u64,
     /// The smallest bond that registers a compute provider.
     pub provider_bond_min: Amount,
     /// Blocks between a provider's deregistration and the release of its bond.
@@ -79,6 +93,12 @@ impl Default for Params {
             commission_max_bps: 5_000,
             commission_default_bps: 1_000,
             commission_change_epochs_min: 1,
+            gov_voting_period_blocks: 1_000,
+            gov_quorum_bps: 3_340,
+            gov_threshold_bps: 5_000,
+            gov_veto_bps: 3_340,
+            gov_deposit_min: 100 * plexus_types::PLX,
+            gov_effect_delay_blocks: 10,
             provider_bond_min: 100 * plexus_types::PLX,
             provider_unbonding_blocks: 100,
             heartbeat_interval_blocks: 20,
@@ -114,6 +134,15 @@ impl Params {
         if self.commission_change_epochs_min == 0 {
             return Err("commission_change_epochs_min must be at least 1");
         }
+        if self.gov_voting_period_blocks == 0 {
+            return Err("gov_voting_period_blocks must be at least 1");
+        }
+        if self.gov_quorum_bps > 10_000 || self.gov_threshold_bps >= 10_000 {
+            return Err("gov_quorum_bps must be at most 10^4 and gov_threshold_bps below it");
+        }
+        if self.gov_veto_bps == 0 || self.gov_veto_bps > 10_000 {
+            return Err("gov_veto_bps must be between 1 and 10^4");
+        }
         Ok(())
     }
 }
@@ -134,6 +163,9 @@ mod tests {
         assert!(with(|p| p.commission_default_bps = p.commission_max_bps + 1).is_err());
         assert!(with(|p| p.commission_change_epochs_min = 0).is_err());
         assert!(with(|p| p.slash_bps = 10_001).is_err());
+        assert!(with(|p| p.gov_voting_period_blocks = 0).is_err());
+        assert!(with(|p| p.gov_threshold_bps = 10_000).is_err());
+        assert!(with(|p| p.gov_veto_bps = 0).is_err());
         assert_eq!(
             with(|p| {
                 p.commission_max_bps = 10_000;

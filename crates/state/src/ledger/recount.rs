@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 impl State {
     /// Recomputes the supply from the ledger (balances + bonded + unbonding + provider bonds +
     /// escrows of unfinished jobs + verifier bonds + consumers' dispute deposits + the audit
-    /// pool + the escrows of open storage deals + accrued staking rewards) and checks that the stake and market records agree with each
+    /// pool + the escrows of open storage deals + accrued staking rewards + the deposits of voting proposals) and checks that the stake and market records agree with each
     /// other. Used by the property tests and audits.
     pub fn recount(&self) -> Result<Amount, SupplyError> {
         let mut total: Amount = 0;
@@ -62,6 +62,11 @@ impl State {
             .ok_or(SupplyError::Overflow)?;
         for accrued in self.rewards.values() {
             total = total.checked_add(*accrued).ok_or(SupplyError::Overflow)?;
+        }
+        for proposal in self.proposals.values() {
+            total = total
+                .checked_add(proposal.deposit_held())
+                .ok_or(SupplyError::Overflow)?;
         }
         Ok(total)
     }

@@ -30,7 +30,7 @@ use plexus_types::{Address, ContentHash, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 16;
+const SNAPSHOT_VERSION: u8 = 17;
 
 fixed_record!(Account {
     balance: u128,
@@ -60,6 +60,12 @@ fixed_record!(Params {
     commission_max_bps: u32,
     commission_default_bps: u32,
     commission_change_epochs_min: u64,
+    gov_voting_period_blocks: u64,
+    gov_quorum_bps: u32,
+    gov_threshold_bps: u32,
+    gov_veto_bps: u32,
+    gov_deposit_min: u128,
+    gov_effect_delay_blocks: u64,
     provider_bond_min: u128,
     provider_unbonding_blocks: u64,
     heartbeat_interval_blocks: u64,
@@ -557,6 +563,7 @@ impl Write for State {
         self.deals.write(buf);
         self.storage_stats.write(buf);
         self.rewards.write(buf);
+        self.proposals.write(buf);
     }
 }
 
@@ -597,6 +604,7 @@ impl EncodeSize for State {
             + self.deals.encode_size()
             + self.storage_stats.encode_size()
             + self.rewards.encode_size()
+            + self.proposals.encode_size()
     }
 }
 
@@ -644,6 +652,7 @@ impl Read for State {
             deals: Read::read_cfg(buf, &(entries(), ((), ())))?,
             storage_stats: StorageStats::read(buf)?,
             rewards: Read::read_cfg(buf, &(entries(), ((), ())))?,
+            proposals: Read::read_cfg(buf, &(entries(), ((), ())))?,
             unbonding_counts: Default::default(),
             market_index: MarketIndex::default(),
             storage_index: StorageIndex::default(),

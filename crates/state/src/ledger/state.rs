@@ -155,6 +155,9 @@ pub struct State {
     /// the value moves (`value/`): minted into by the emission, moved to the balance by a
     /// withdrawal.
     pub(in crate::ledger) rewards: BTreeMap<Address, Amount>,
+    /// Governance proposals by id (sequential from 0), kept after they end. A voting proposal's
+    /// deposit is held value (`Proposal::deposit_held`).
+    pub proposals: BTreeMap<u64, crate::governance::records::Proposal>,
 }
 
 /// How many recent blocks a finalization certificate may be recorded for.

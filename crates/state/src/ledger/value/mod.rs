@@ -14,7 +14,7 @@
 //!   `State::release_stake`, `State::burn_stake` (the validator and delegation records that
 //!   mirror the stake are the staking module's bookkeeping, checked by the recount);
 //! - a held record (`Held`: a provider's or a verifier's bond, a job's escrow, a consumer's
-//!   dispute deposit, the audit pool, a storage deal's escrow): `State::lock` (balance -> record), `State::unlock`
+//!   dispute deposit, the audit pool, a storage deal's escrow, a governance proposal's deposit): `State::lock` (balance -> record), `State::unlock`
 //!   (record -> a balance: back to its owner, or paid to a winner or a verifier),
 //!   `State::burn_held`, and `State::pay_into_audit_pool` (a payment out of an escrow).
 //!
@@ -24,7 +24,8 @@
 //! only `State::consume_nonce` writes an account, its nonce, and the snapshot decoder builds a
 //! whole state), of `Provider::bond`,
 //! `Verifier::bond`, `Deal::escrow` and of the supply (`supply.rs`: its fields are private, its mint and burn
-//! visible only here). A job's escrow and a consumer's dispute deposit are held by their
+//! visible only here). A job's escrow, a consumer's dispute deposit and a voting proposal's deposit
+//! (`Proposal::deposit_held`) are held by their
 //! record's status (`Job::escrow_held`, `Dispute::deposit_held`), which their modules set when
 //! they call `State::unlock` or `State::burn_held`.
 //!

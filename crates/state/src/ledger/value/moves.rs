@@ -50,6 +50,9 @@ pub(crate) enum Held<'a> {
     DisputeDeposit,
     /// The audit fee pool (`State::audit_pool`), which pays verifiers for their re-execution.
     AuditPool,
+    /// A governance proposal's deposit, held while the proposal is voting
+    /// (`Proposal::deposit_held`): the tally ends the hold.
+    ProposalDeposit,
     /// The escrow of the open storage deal with this id (`Deal::escrow`): its holders are paid
     /// out of it, and what is left returns to its owner when the deal ends.
     DealEscrow(&'a Digest),
@@ -94,7 +97,7 @@ impl State {
             Held::DealEscrow(id) => {
                 Some(&mut self.deals.get_mut(id).ok_or(ValueError::NoDeal)?.escrow)
             }
-            Held::Escrow | Held::DisputeDeposit => None,
+            Held::Escrow | Held::DisputeDeposit | Held::ProposalDeposit => None,
         })
     }
 

@@ -10,7 +10,8 @@ use plexus_types::Amount;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Supply {
     /// Tokens in existence: balances + bonded + unbonding + provider bonds + escrows of
-    /// unfinished jobs + verifier bonds + consumers' dispute deposits + the audit pool.
+    /// unfinished jobs + verifier bonds + consumers' dispute deposits + the audit pool + storage
+    /// deals' escrows + accrued staking rewards + voting proposals' deposits.
     total: Amount,
     /// Everything ever minted (the genesis allocation and the epoch emissions).
     minted: Amount,
