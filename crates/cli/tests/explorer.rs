@@ -523,6 +523,9 @@ impl Tour<'_> {
             ("#/validators", "Signed this epoch"),
             // The genesis validator's commission, the chain's default of 1,000 bps.
             ("#/validators", "10.00%"),
+            // The governed parameters with their bounds; no proposal on this devnet.
+            ("#/governance", "audit.light_audit_ppm"),
+            ("#/governance", "No proposals."),
             ("#/providers", "Audits passed"),
             ("#/verifiers", "Audits done"),
             ("#/jobs", "settled"),

@@ -747,6 +747,67 @@ async function storagePage() {
   view.innerHTML = `<h1>Storage</h1><h2>Files</h2>${filesTable(files)}<h2>Providers' offers</h2>${offersTable(offers)}`;
 }
 
+// ---------------------------------------------------------------- governance
+
+function tallyCell(t) {
+  return `yes ${plx(t.yes)} · no ${plx(t.no)} · abstain ${plx(t.abstain)} · veto ${plx(t.veto)}`;
+}
+
+function proposalStatus(p) {
+  const tone = { passed: "good", applied: "good", rejected: "bad", vetoed: "bad", no_quorum: "bad", failed_to_apply: "bad" }[p.status];
+  return badge(p.status, tone);
+}
+
+async function governancePage() {
+  const [proposals, params] = await Promise.all([api("/proposals?limit=100"), api("/params")]);
+  const rows = [];
+  for (const [section, names] of Object.entries(params.sections)) {
+    for (const [name, p] of Object.entries(names)) rows.push({ key: section + "." + name, ...p });
+  }
+  view.innerHTML = `<h1>Governance</h1>
+    <h2>Proposals</h2>
+    ${table([
+      ["Id", (p) => `<a href="#/proposal/${esc(p.id)}">${num(p.id)}</a>`, "num"],
+      ["Title", (p) => esc(p.title)],
+      ["Status", proposalStatus],
+      ["Changes", (p) => p.changes.map((c) => `<code>${esc(c.key)} = ${esc(c.value)}</code>`).join(" ")],
+      ["Proposer", (p) => link.account(p.proposer)],
+      ["Voting ends", (p) => link.block(p.voting_end_height)],
+      ["Takes effect", (p) => link.block(p.effect_height)],
+    ], proposals, "No proposals.")}
+    <h2>Parameters</h2>
+    <p class="muted">Every parameter a proposal may change (<code>plexus gov propose --param SECTION.NAME=VALUE</code>), its value at block ${num(params.height)} and the bounds a proposal must keep.</p>
+    ${table([
+      ["Parameter", (r) => `<code>${esc(r.key)}</code>`],
+      ["Value", (r) => esc(r.value), "num"],
+      ["Min", (r) => esc(r.min), "num"],
+      ["Max", (r) => esc(r.max), "num"],
+    ], rows, "No parameters.")}`;
+}
+
+async function proposalPage(id) {
+  const p = await api("/proposals/" + encodeURIComponent(id));
+  view.innerHTML = `<h1>Proposal ${num(p.id)} ${proposalStatus(p)}</h1>
+    ${kv([
+      ["Title", esc(p.title)],
+      ["Description", p.description ? esc(p.description) : "—"],
+      ["Proposer", link.account(p.proposer)],
+      ["Deposit", plx(p.deposit)],
+      ["Submitted", link.block(p.submit_height)],
+      ["Voting ends", link.block(p.voting_end_height)],
+      ["Takes effect", link.block(p.effect_height)],
+      ["Voters", num(p.voters)],
+      ["Tally", tallyCell(p.tally)],
+      ["Turnout", `${(Number(p.tally.turnout_bps) / 100).toFixed(2)}% of ${plx(p.tally.bonded)} bonded`],
+      p.failure ? ["Failure", esc(p.failure)] : null,
+    ])}
+    <h2>Changes</h2>
+    ${table([
+      ["Parameter", (c) => `<code>${esc(c.key)}</code>`],
+      ["New value", (c) => esc(c.value), "num"],
+    ], p.changes, "No changes.")}`;
+}
+
 async function filePage(id) {
   // The file's summary fields and its segments, in one object.
   const f = await api("/storage/files/" + encodeURIComponent(id));
@@ -822,6 +883,8 @@ const ROUTES = {
   verifiers: ["verifiers", verifiersPage],
   storage: ["storage", storagePage],
   file: ["file", filePage],
+  governance: ["governance", governancePage],
+  proposal: ["proposal", proposalPage],
 };
 
 async function route() {
