@@ -133,13 +133,13 @@ fn runs_on(client: &Client, bytes: usize, runs: u32, seed: u64) -> Result<Loopba
         });
     }
     let mut best = best.expect("at least one run");
-    (best.repair_ms, best.repair_shard_bytes) = repair(client, &dir, &key, runs, seed)?;
+    (best.repair_ms, best.repair_shard_bytes) = best_repair(client, &dir, &key, runs, seed)?;
     Ok(best)
 }
 
 /// The best of `runs` rebuilds of shard 0 of a stored file of [`REPAIR_FILE_BYTES`], and the
 /// shard's length.
-fn repair(
+fn best_repair(
     client: &Client,
     dir: &TempDir,
     key: &PrivateKey,

@@ -1,6 +1,8 @@
 //! The API's JSON forms and job lists, and its document, checked on a small market.
 
 use super::*;
+
+mod governance;
 use crate::http::ApiError;
 use axum::http::StatusCode;
 use commonware_cryptography::Signer;
@@ -805,29 +807,6 @@ fn the_storage_parameters_are_served_with_the_epoch_length() {
     assert!(document["components"]["schemas"]["StorageParamsDto"]["properties"]["k"].is_object());
 }
 
-/// Every governed parameter, by section, with its value and bounds, as the client reads it.
-#[test]
-fn every_governed_parameter_is_served_by_section_with_its_bounds() {
-    let (state, _, _) = storage_market();
-    let served = chain::params(&state);
-    assert_eq!(served.height, state.height);
-    let light = &served.sections["audit"]["light_audit_ppm"];
-    assert_eq!(light.value, state.params.audit.light_audit_ppm.to_string());
-    assert_eq!((light.min.as_str(), light.max.as_str()), ("0", "1000000"));
-    assert_eq!(served.sections["storage"]["n"].value, "4");
-    assert_eq!(
-        served.sections["chain"]["fee_min"].value,
-        state.params.fee_min.to_string()
-    );
-    let count: usize = served.sections.values().map(|section| section.len()).sum();
-    assert_eq!(count, plexus_state::governance::registry::GOVERNED.len());
-    let json = serde_json::to_value(&served).unwrap();
-    assert_eq!(serde_json::from_value::<ParamsDto>(json).unwrap(), served);
-    let document = serde_json::to_value(openapi()).unwrap();
-    assert!(document["paths"]["/v1/params"]["get"]["responses"]["200"].is_object());
-    assert!(document["components"]["schemas"]["ParamsDto"]["properties"]["sections"].is_object());
-}
-
 /// A provider's shards: every shard drawn to it or held by it, with its segment's commitment
 /// and lengths, its accept due, and the challenge the chain opened for the accepted one.
 #[test]
@@ -910,92 +889,4 @@ fn block_events_carry_the_storage_totals() {
     )
     .unwrap();
     assert_eq!(old.storage, StorageStatsDto::default());
-}
-
-/// Proposals as JSON: newest first within `limit`, one by id with its tally and status, an
-/// unknown id 404 `unknown_proposal`; a passed change shows in `GET /v1/params` once applied.
-#[test]
-fn proposals_are_served_newest_first_with_their_tally_and_status() {
-    use plexus_types::gov::VoteOption;
-    let beacon = DevBeacon::deal(0, [key(0).public_key()]);
-    let (mut state, _) = Genesis {
-        chain_id: 3,
-        timestamp_ms: 0,
-        params: Params {
-            gov_voting_period_blocks: 2,
-            gov_effect_delay_blocks: 1,
-            ..Params::default()
-        },
-        allocations: (0..2).map(|i| (address(i), 100_000 * PLX)).collect(),
-        validators: vec![GenesisValidator {
-            address: address(0),
-            self_bond: 10_000 * PLX,
-        }],
-        beacon: beacon.output.clone(),
-    }
-    .build()
-    .unwrap();
-    let propose = |nonce: u64, value: u128| {
-        tx(
-            1,
-            nonce,
-            Payload::GovPropose {
-                changes: vec![("audit.light_audit_ppm".into(), value)],
-                title: format!("light audits at {value} ppm"),
-                description: String::new(),
-                deposit: 100 * PLX,
-            },
-        )
-    };
-    let vote = Payload::GovVote {
-        proposal: 0,
-        option: VoteOption::Yes,
-    };
-    let mut blocks = vec![
-        vec![propose(0, 150_000), propose(1, 120_000)],
-        vec![tx(0, 0, vote)],
-    ];
-    blocks.extend((0..3).map(|_| vec![]));
-    for txs in blocks {
-        let height = state.height + 1;
-        let built = build_block(
-            &state,
-            txs,
-            state.timestamp_ms + 1,
-            key(0).public_key(),
-            beacon.block_signature(height),
-        )
-        .unwrap();
-        plexus_state::apply_block(&mut state, &built.block).unwrap();
-    }
-    let all = super::gov::proposals(&state, &super::gov::ProposalsQuery::default()).unwrap();
-    assert_eq!(all.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 0]);
-    let newest =
-        super::gov::proposals(&state, &super::gov::ProposalsQuery { limit: Some(1) }).unwrap();
-    assert_eq!(newest, all[..1]);
-    let passed = super::gov::proposal(&state, 0).unwrap();
-    assert_eq!(
-        (
-            passed.status.as_str(),
-            passed.voting_end_height,
-            passed.effect_height
-        ),
-        ("applied", 3, 4)
-    );
-    assert_eq!(passed.tally.yes, (10_000 * PLX).to_string());
-    assert_eq!(passed.tally.turnout_bps, 10_000);
-    assert_eq!(passed.changes[0].key, "audit.light_audit_ppm");
-    assert_eq!(all[0].status, "no_quorum");
-    let json = serde_json::to_value(&passed).unwrap();
-    assert_eq!(serde_json::from_value::<ProposalDto>(json).unwrap(), passed);
-    let missing = super::gov::proposal(&state, 9).unwrap_err();
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(missing.code(), "unknown_proposal");
-    assert_eq!(
-        chain::params(&state).sections["audit"]["light_audit_ppm"].value,
-        "150000"
-    );
-    let document = serde_json::to_value(openapi()).unwrap();
-    assert!(document["paths"]["/v1/proposals/{id}"]["get"]["responses"]["404"].is_object());
-    assert!(document["components"]["schemas"]["ProposalDto"]["properties"]["tally"].is_object());
 }
