@@ -8,13 +8,18 @@
 //! - The tokenizer blob (`smollm2.tokenizer`, the GGUF's byte-level BPE vocabulary and merges)
 //!   is read by `plexus_guest::bpe`.
 //!
-//! The forward pass itself (the job's `init`/`step`) is not written yet.
+//! - [`model`]: the forward pass and greedy decoding of a batch of prompts, streaming the
+//!   layers each step, with an int8 key/value cache.
+//!
+//! The job around it (`init`/`step`, tokenization and the chat template) is not written yet.
 
 // no_std in the module; natively the crate links std.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
 
+pub mod model;
 pub mod weights;
 
+pub use model::{DecodeError, Decoder, Options};
 pub use weights::{Config, Header, Layer, WeightsError};

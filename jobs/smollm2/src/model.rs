@@ -1,0 +1,596 @@
+//! The forward pass and greedy decoding, over the weights streamed one layer at a time.
+//!
+//! A [`Decoder`] holds up to `batch` sequences in slots. Each [`Decoder::step`] feeds every
+//! active slot the tokens its key/value cache does not hold yet (a new prompt's tokens, at most
+//! [`ROWS_MAX`] rows in all, or the one token it generated last), runs them through all the
+//! layers at once, so each layer's weights are read once per step for the whole batch, and, for
+//! every slot whose fed rows reach the end of its tokens, picks the next token greedily. A slot
+//! whose sequence ends (the stop token, `max_new` tokens, or a full context) takes the next
+//! prompt at the following step.
+//!
+//! Per layer, on the rows `x` of the step (the module doc of [`crate::weights`] gives the model):
+//! `h = rms_norm(x) * attn_norm`; `q, k, v = qkv(h)`; rope on `q` and `k` at each row's
+//! position; `k` and `v` into the slot's int8 cache; each query row attends, causally, to its
+//! slot's cached positions `0..=position`; `x += out(context)`; `h = rms_norm(x) * ffn_norm`;
+//! `x += down(silu(gate(h)) * up(h))`. The matrices run W8A8 through the SDK's `Linear` (exact
+//! `gemm_i8`, optionally its precise second pass); the row-wise float work (RMSNorm, rope, SiLU,
+//! attention, softmax) is plain f32 in this crate, IEEE-exact under the executor's admission,
+//! with `libm` and the SDK's `exp_approx` for the transcendental functions, so a native run and
+//! a metered one give the same bits.
+//!
+//! The key/value cache is int8: each cached key (and value) head vector of `head_dim` values is
+//! quantized with one symmetric scale (`quantize_rows`), a quarter of the f32 cache's memory.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use plexus_guest::Host;
+use plexus_guest::nn::{Scratch, kernels};
+
+use crate::weights::{Header, Layer, WeightsError};
+
+/// The most rows (tokens over all slots) one step feeds: a longer prompt is fed over several
+/// steps.
+pub const ROWS_MAX: usize = 256;
+/// Embedding rows of the tied output head multiplied per `gemm_i8` call.
+const HEAD_CHUNK: usize = 2048;
+
+/// How a [`Decoder`] generates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Sequences decoded together (slots).
+    pub batch: usize,
+    /// Positions a slot's cache holds: prompt plus completion.
+    pub context: usize,
+    /// The most tokens generated per prompt.
+    pub max_new: usize,
+    /// The token that ends a completion (not included in it).
+    pub stop: u32,
+    /// The precise mode: a second int8 pass over each activation's rounding residual.
+    pub precise: bool,
+}
+
+/// One sequence being decoded.
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    /// The prompt's index, `None` when the slot is free.
+    prompt: Option<usize>,
+    /// The prompt's tokens, then the generated ones.
+    tokens: Vec<u32>,
+    /// The prompt's length.
+    prompt_len: usize,
+    /// Positions already in the cache.
+    cached: usize,
+}
+
+/// The rows a step feeds: `(slot, first position, count)` per slot, in slot order.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    slot: usize,
+    first: usize,
+    count: usize,
+    /// The span's first row in the step.
+    row: usize,
+}
+
+/// The activations of a step, allocated once at [`ROWS_MAX`] rows.
+struct Buffers {
+    ids: Vec<u32>,
+    x: Vec<f32>,
+    h: Vec<f32>,
+    y: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    gate_up: Vec<f32>,
+    act: Vec<f32>,
+    /// Per row and rope pair: `(cos, sin)` of the row's position times the pair's frequency.
+    rope: Vec<(f32, f32)>,
+    scores: Vec<f32>,
+    /// One head vector being quantized into the cache.
+    kv_q: Vec<i8>,
+    scratch: Scratch,
+    /// One embedding row, or a chunk of the output head.
+    head_q: Vec<i8>,
+    head_scale: Vec<f32>,
+    head_zero: Vec<f32>,
+    head_acc: Vec<i32>,
+    logits: Vec<f32>,
+    last_q: Vec<i8>,
+    last_scale: Vec<f32>,
+}
+
+/// The int8 key/value cache: per layer, slot, position and key/value head, `head_dim` values
+/// and one scale.
+struct Cache {
+    k: Vec<i8>,
+    v: Vec<i8>,
+    k_scale: Vec<f32>,
+    v_scale: Vec<f32>,
+}
+
+/// Greedy decoding of a list of prompts (token ids), `batch` at a time.
+pub struct Decoder {
+    header: Header,
+    options: Options,
+    layer: Layer,
+    output_norm: Vec<f32>,
+    /// `rope_theta^(-2i / head_dim)` per pair `i`.
+    inv_freq: Vec<f64>,
+    prompts: Vec<Vec<u32>>,
+    next_prompt: usize,
+    slots: Vec<Slot>,
+    completions: Vec<Vec<u32>>,
+    cache: Cache,
+    b: Buffers,
+}
+
+/// Why a decoder cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The weights blobs are unreadable.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// A prompt that cannot be decoded.
+    #[error("prompt {index}: {why}")]
+    Prompt {
+        /// Its index in the list.
+        index: usize,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// Options the model cannot run with.
+    #[error("{0}")]
+    Options(&'static str),
+}
+
+impl Decoder {
+    /// A decoder over the weights at blob `base` for `prompts` (token ids, each non-empty, each
+    /// id below the vocabulary, each shorter than `context`).
+    pub fn new<H: Host>(
+        host: &H,
+        base: usize,
+        prompts: Vec<Vec<u32>>,
+        options: Options,
+    ) -> Result<Decoder, DecodeError> {
+        let header = Header::load(host, base)?;
+        let c = header.config;
+        if options.batch == 0 || options.batch > ROWS_MAX {
+            return Err(DecodeError::Options("a batch of 1 to 256 sequences"));
+        }
+        if options.context < 2 || options.context > c.context {
+            return Err(DecodeError::Options(
+                "a context of at least 2 positions, at most the model's",
+            ));
+        }
+        for (index, prompt) in prompts.iter().enumerate() {
+            let why = if prompt.is_empty() {
+                "no tokens"
+            } else if prompt.len() >= options.context {
+                "as long as the context or longer"
+            } else if prompt.iter().any(|t| *t as usize >= c.vocab) {
+                "a token outside the vocabulary"
+            } else {
+                continue;
+            };
+            return Err(DecodeError::Prompt { index, why });
+        }
+        let layer = Layer::zeroed(&c);
+        let output_norm = header.read_output_norm(host)?;
+        let pairs = c.head_dim / 2;
+        let inv_freq = (0..pairs)
+            .map(|i| libm::pow(f64::from(c.rope_theta), -2.0 * i as f64 / c.head_dim as f64))
+            .collect();
+        let kv = c.layers * options.batch * options.context * c.kv_rows();
+        let kv_scales = c.layers * options.batch * options.context * c.kv_heads;
+        let (qkv_rows, out_max) = (c.q_rows() + 2 * c.kv_rows(), (2 * c.ffn).max(c.hidden));
+        let rows = ROWS_MAX;
+        let b = Buffers {
+            ids: Vec::with_capacity(rows),
+            x: vec![0.0; rows * c.hidden],
+            h: vec![0.0; rows * c.hidden],
+            y: vec![0.0; rows * c.hidden],
+            qkv: vec![0.0; rows * qkv_rows],
+            ctx: vec![0.0; rows * c.q_rows()],
+            gate_up: vec![0.0; rows * 2 * c.ffn],
+            act: vec![0.0; rows * c.ffn],
+            rope: vec![(0.0, 0.0); rows * pairs],
+            scores: vec![0.0; options.context],
+            kv_q: vec![0; c.head_dim],
+            scratch: Scratch::new(
+                rows,
+                c.ffn.max(c.q_rows()).max(c.hidden),
+                out_max.max(qkv_rows),
+            ),
+            head_q: vec![0; HEAD_CHUNK * c.hidden],
+            head_scale: vec![0.0; HEAD_CHUNK],
+            head_zero: vec![0.0; HEAD_CHUNK],
+            head_acc: vec![0; options.batch * HEAD_CHUNK],
+            logits: vec![0.0; options.batch * HEAD_CHUNK],
+            last_q: vec![0; options.batch * c.hidden],
+            last_scale: vec![0.0; options.batch],
+        };
+        let completions = vec![Vec::new(); prompts.len()];
+        Ok(Decoder {
+            header,
+            options,
+            layer,
+            output_norm,
+            inv_freq,
+            prompts,
+            next_prompt: 0,
+            slots: vec![Slot::default(); options.batch],
+            completions,
+            cache: Cache {
+                k: vec![0; kv],
+                v: vec![0; kv],
+                k_scale: vec![0.0; kv_scales],
+                v_scale: vec![0.0; kv_scales],
+            },
+            b,
+        })
+    }
+
+    /// The completions so far, one per prompt in order (without the stop token).
+    pub fn completions(&self) -> &[Vec<u32>] {
+        &self.completions
+    }
+
+    /// Feeds every active slot, once through the model, and appends each finished row's next
+    /// token. Returns whether anything is left to do.
+    pub fn step<H: Host>(&mut self, host: &H) -> Result<bool, WeightsError> {
+        self.fill_slots();
+        let spans = self.spans();
+        if spans.is_empty() {
+            return Ok(false);
+        }
+        let rows = spans.last().map_or(0, |s| s.row + s.count);
+        self.embed(host, &spans, rows)?;
+        self.rope_tables(&spans);
+        for index in 0..self.header.config.layers {
+            self.header.read_layer(host, index, &mut self.layer)?;
+            self.layer_forward(host, index, &spans, rows);
+        }
+        let done: Vec<Span> = spans
+            .iter()
+            .copied()
+            .filter(|s| s.first + s.count == self.slots[s.slot].tokens.len())
+            .collect();
+        for s in &spans {
+            self.slots[s.slot].cached += s.count;
+        }
+        let next = self.next_tokens(host, &done)?;
+        for (span, token) in done.iter().zip(next) {
+            self.append(span.slot, token);
+        }
+        Ok(self.slots.iter().any(|s| s.prompt.is_some()) || self.next_prompt < self.prompts.len())
+    }
+
+    /// Gives every free slot the next prompt.
+    fn fill_slots(&mut self) {
+        for slot in &mut self.slots {
+            if slot.prompt.is_none() && self.next_prompt < self.prompts.len() {
+                let prompt = &self.prompts[self.next_prompt];
+                *slot = Slot {
+                    prompt: Some(self.next_prompt),
+                    tokens: prompt.clone(),
+                    prompt_len: prompt.len(),
+                    cached: 0,
+                };
+                self.next_prompt += 1;
+            }
+        }
+    }
+
+    /// What each active slot feeds this step, within [`ROWS_MAX`] rows: every slot at least one
+    /// row when it can (so no slot starves behind a long prompt).
+    fn spans(&self) -> Vec<Span> {
+        let active: Vec<usize> = (0..self.slots.len())
+            .filter(|i| self.slots[*i].prompt.is_some())
+            .collect();
+        let mut spans = Vec::with_capacity(active.len());
+        let mut row = 0;
+        let mut left = active.len();
+        for i in active {
+            let slot = &self.slots[i];
+            let pending = slot.tokens.len() - slot.cached;
+            // Keep a row for each slot after this one.
+            left -= 1;
+            let count = pending.min(ROWS_MAX - row - left);
+            if count > 0 {
+                spans.push(Span {
+                    slot: i,
+                    first: slot.cached,
+                    count,
+                    row,
+                });
+                row += count;
+            }
+        }
+        spans
+    }
+
+    /// `x` = the dequantized embedding row of every fed token.
+    fn embed<H: Host>(
+        &mut self,
+        host: &H,
+        spans: &[Span],
+        rows: usize,
+    ) -> Result<(), WeightsError> {
+        let h = self.header.config.hidden;
+        let b = &mut self.b;
+        b.ids.clear();
+        for s in spans {
+            b.ids
+                .extend_from_slice(&self.slots[s.slot].tokens[s.first..s.first + s.count]);
+        }
+        for row in 0..rows {
+            let token = b.ids[row] as usize;
+            let (q, scale) = (&mut b.head_q[..h], &mut b.head_scale[..1]);
+            self.header.embed_rows(host, token, q, scale)?;
+            for (x, v) in b.x[row * h..(row + 1) * h].iter_mut().zip(q.iter()) {
+                *x = f32::from(*v) * scale[0];
+            }
+        }
+        Ok(())
+    }
+
+    /// The rope rotation of every fed row's position.
+    fn rope_tables(&mut self, spans: &[Span]) {
+        let pairs = self.inv_freq.len();
+        for s in spans {
+            for i in 0..s.count {
+                let position = (s.first + i) as f64;
+                let row = &mut self.b.rope[(s.row + i) * pairs..(s.row + i + 1) * pairs];
+                for (cell, freq) in row.iter_mut().zip(&self.inv_freq) {
+                    let angle = position * freq;
+                    *cell = (libm::cos(angle) as f32, libm::sin(angle) as f32);
+                }
+            }
+        }
+    }
+
+    /// One layer over the step's rows, in place on `x`; fills the layer's cache.
+    fn layer_forward<H: Host>(&mut self, host: &H, index: usize, spans: &[Span], rows: usize) {
+        let c = self.header.config;
+        let (hd, precise) = (c.hidden, self.options.precise);
+        let qkv_width = c.q_rows() + 2 * c.kv_rows();
+        let layer = &self.layer;
+        let b = &mut self.b;
+        rms_norm(&b.x[..rows * hd], &layer.attn_norm, c.norm_eps, &mut b.h);
+        layer
+            .qkv
+            .forward(host, &b.h, rows, &mut b.qkv, &mut b.scratch, precise);
+        let pairs = c.head_dim / 2;
+        for row in 0..rows {
+            let line = &mut b.qkv[row * qkv_width..row * qkv_width + c.q_rows() + c.kv_rows()];
+            let table = &b.rope[row * pairs..(row + 1) * pairs];
+            for head in line.chunks_exact_mut(c.head_dim) {
+                rope(head, table);
+            }
+        }
+        for s in spans {
+            self.cache
+                .store(&c, &self.options, index, s, &b.qkv, &mut b.kv_q);
+            for i in 0..s.count {
+                let row = s.row + i;
+                let q = &b.qkv[row * qkv_width..row * qkv_width + c.q_rows()];
+                let ctx = &mut b.ctx[row * c.q_rows()..(row + 1) * c.q_rows()];
+                let view = CacheView {
+                    cache: &self.cache,
+                    config: &c,
+                    options: &self.options,
+                    layer: index,
+                    slot: s.slot,
+                };
+                view.attend(q, s.first + i + 1, &mut b.scores, ctx);
+            }
+        }
+        layer
+            .out
+            .forward(host, &b.ctx, rows, &mut b.y, &mut b.scratch, precise);
+        add_into(&mut b.x[..rows * hd], &b.y[..rows * hd]);
+        rms_norm(&b.x[..rows * hd], &layer.ffn_norm, c.norm_eps, &mut b.h);
+        layer
+            .gate_up
+            .forward(host, &b.h, rows, &mut b.gate_up, &mut b.scratch, precise);
+        for row in 0..rows {
+            let gu = &b.gate_up[row * 2 * c.ffn..(row + 1) * 2 * c.ffn];
+            let (gate, up) = gu.split_at(c.ffn);
+            let act = &mut b.act[row * c.ffn..(row + 1) * c.ffn];
+            for ((a, g), u) in act.iter_mut().zip(gate).zip(up) {
+                *a = silu(*g) * u;
+            }
+        }
+        layer
+            .down
+            .forward(host, &b.act, rows, &mut b.y, &mut b.scratch, precise);
+        add_into(&mut b.x[..rows * hd], &b.y[..rows * hd]);
+    }
+
+    /// The greedy next token of each span's last row: the largest logit of the tied head (the
+    /// lowest id among equal ones).
+    fn next_tokens<H: Host>(&mut self, host: &H, done: &[Span]) -> Result<Vec<u32>, WeightsError> {
+        let c = self.header.config;
+        let (h, m) = (c.hidden, done.len());
+        if m == 0 {
+            return Ok(Vec::new());
+        }
+        let b = &mut self.b;
+        let mut last = vec![0f32; m * h];
+        for (i, s) in done.iter().enumerate() {
+            let row = s.row + s.count - 1;
+            rms_norm(
+                &b.x[row * h..(row + 1) * h],
+                &self.output_norm,
+                c.norm_eps,
+                &mut last[i * h..(i + 1) * h],
+            );
+        }
+        host.quantize_rows(m, h, &last, &mut b.last_q[..m * h], &mut b.last_scale[..m]);
+        let mut best = vec![(f32::NEG_INFINITY, 0u32); m];
+        let mut first = 0;
+        while first < c.vocab {
+            let n = HEAD_CHUNK.min(c.vocab - first);
+            let (q, scale) = (&mut b.head_q[..n * h], &mut b.head_scale[..n]);
+            self.header.embed_rows(host, first, q, scale)?;
+            let acc = &mut b.head_acc[..m * n];
+            host.gemm_i8(m, n, h, &b.last_q[..m * h], q, acc, false);
+            let logits = &mut b.logits[..m * n];
+            let zero = &b.head_zero[..n];
+            host.dequantize_rows(m, n, acc, &b.last_scale[..m], scale, zero, logits, false);
+            for (i, best) in best.iter_mut().enumerate() {
+                for (j, v) in logits[i * n..(i + 1) * n].iter().enumerate() {
+                    if *v > best.0 {
+                        *best = (*v, (first + j) as u32);
+                    }
+                }
+            }
+            first += n;
+        }
+        Ok(best.into_iter().map(|(_, token)| token).collect())
+    }
+
+    /// Appends `token` to slot `index`'s sequence, or ends it.
+    fn append(&mut self, index: usize, token: u32) {
+        let slot = &mut self.slots[index];
+        let Some(prompt) = slot.prompt else {
+            return;
+        };
+        let generated = slot.tokens.len() - slot.prompt_len;
+        let full = slot.tokens.len() + 1 >= self.options.context;
+        if token == self.options.stop {
+            slot.prompt = None;
+            return;
+        }
+        slot.tokens.push(token);
+        self.completions[prompt].push(token);
+        if generated + 1 >= self.options.max_new || full {
+            slot.prompt = None;
+        }
+    }
+}
+
+impl Cache {
+    /// Where `(layer, slot, position)` starts, in head vectors.
+    fn at(
+        config: &crate::Config,
+        options: &Options,
+        layer: usize,
+        slot: usize,
+        position: usize,
+    ) -> usize {
+        ((layer * options.batch + slot) * options.context + position) * config.kv_heads
+    }
+
+    /// Quantizes the span's keys and values (rope applied) into the cache.
+    fn store(
+        &mut self,
+        c: &crate::Config,
+        options: &Options,
+        layer: usize,
+        s: &Span,
+        qkv: &[f32],
+        q: &mut [i8],
+    ) {
+        let width = c.q_rows() + 2 * c.kv_rows();
+        for i in 0..s.count {
+            let line = &qkv[(s.row + i) * width..(s.row + i + 1) * width];
+            let (k, v) = line[c.q_rows()..].split_at(c.kv_rows());
+            let base = Cache::at(c, options, layer, s.slot, s.first + i);
+            for head in 0..c.kv_heads {
+                let cell = base + head;
+                let values = head * c.head_dim..(head + 1) * c.head_dim;
+                for (src, dst, scale) in [
+                    (&k[values.clone()], &mut self.k, &mut self.k_scale),
+                    (&v[values.clone()], &mut self.v, &mut self.v_scale),
+                ] {
+                    kernels::quantize_rows(src, 1, c.head_dim, q, &mut scale[cell..cell + 1]);
+                    dst[cell * c.head_dim..(cell + 1) * c.head_dim].copy_from_slice(q);
+                }
+            }
+        }
+    }
+}
+
+/// One slot's cache in one layer.
+struct CacheView<'a> {
+    cache: &'a Cache,
+    config: &'a crate::Config,
+    options: &'a Options,
+    layer: usize,
+    slot: usize,
+}
+
+impl CacheView<'_> {
+    /// The attention context of query row `q` (all heads) over positions `0..positions`.
+    fn attend(&self, q: &[f32], positions: usize, scores: &mut [f32], ctx: &mut [f32]) {
+        let c = self.config;
+        let d = c.head_dim;
+        let group = c.heads / c.kv_heads;
+        let norm = 1.0 / libm::sqrtf(d as f32);
+        let base = Cache::at(c, self.options, self.layer, self.slot, 0);
+        let scores = &mut scores[..positions];
+        for head in 0..c.heads {
+            let kv = head / group;
+            let query = &q[head * d..(head + 1) * d];
+            for (p, score) in scores.iter_mut().enumerate() {
+                let cell = base + p * c.kv_heads + kv;
+                let key = &self.cache.k[cell * d..(cell + 1) * d];
+                *score = dot_i8(query, key) * self.cache.k_scale[cell] * norm;
+            }
+            kernels::softmax(scores);
+            let out = &mut ctx[head * d..(head + 1) * d];
+            out.fill(0.0);
+            for (p, weight) in scores.iter().enumerate() {
+                let cell = base + p * c.kv_heads + kv;
+                let value = &self.cache.v[cell * d..(cell + 1) * d];
+                let w = weight * self.cache.v_scale[cell];
+                for (o, v) in out.iter_mut().zip(value) {
+                    *o += w * f32::from(*v);
+                }
+            }
+        }
+    }
+}
+
+/// `sum_t x[t] * y[t]` of a float and an int8 vector.
+fn dot_i8(x: &[f32], y: &[i8]) -> f32 {
+    let mut sum = 0f32;
+    for (a, b) in x.iter().zip(y) {
+        sum += a * f32::from(*b);
+    }
+    sum
+}
+
+/// `out = x / sqrt(mean(x^2) + eps) * weight`, row by row (`weight` is one row long).
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let cols = weight.len();
+    for (row, dst) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let mean = kernels::dot(row, row) / cols as f32;
+        let inv = 1.0 / libm::sqrtf(mean + eps);
+        for ((o, v), w) in dst.iter_mut().zip(row).zip(weight) {
+            *o = v * inv * w;
+        }
+    }
+}
+
+/// Rotates adjacent pairs `(2i, 2i+1)` of one head by the row's `(cos, sin)` for pair `i`.
+fn rope(head: &mut [f32], table: &[(f32, f32)]) {
+    for (pair, (cos, sin)) in head.chunks_exact_mut(2).zip(table) {
+        let (a, b) = (pair[0], pair[1]);
+        pair[0] = a * cos - b * sin;
+        pair[1] = a * sin + b * cos;
+    }
+}
+
+/// `x * sigmoid(x)`.
+fn silu(x: f32) -> f32 {
+    x / (1.0 + kernels::exp_approx(-x))
+}
+
+/// `y += x`, element by element.
+fn add_into(y: &mut [f32], x: &[f32]) {
+    for (a, b) in y.iter_mut().zip(x) {
+        *a += b;
+    }
+}
