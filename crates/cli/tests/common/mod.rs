@@ -198,3 +198,66 @@ pub fn genesis_ceremony_with(
         })
         .collect()
 }
+
+/// An amount as the API writes it (base units in decimal).
+pub fn amount(text: &str) -> plexus_types::Amount {
+    text.parse()
+        .unwrap_or_else(|_| panic!("not an amount: {text}"))
+}
+
+/// The supply moved by exactly the emissions paid at the ends of epochs (of `epoch_blocks`
+/// blocks) in `(from.height, to.height]`, whose records `to` still holds; and
+/// `total == minted - burned` at both.
+pub fn assert_supply_conserved(
+    from: &plexus_client::dto::StatusDto,
+    to: &plexus_client::dto::StatusDto,
+    epoch_blocks: u64,
+) {
+    for s in [from, to] {
+        assert_eq!(
+            amount(&s.supply.total),
+            amount(&s.supply.minted) - amount(&s.supply.burned)
+        );
+    }
+    let ended: Vec<u64> = (from.height + 1..=to.height)
+        .filter(|h| (h + 1) % epoch_blocks == 0)
+        .map(|h| h / epoch_blocks)
+        .collect();
+    let mut emitted = 0;
+    for epoch in &ended {
+        let record = to
+            .emissions
+            .iter()
+            .find(|e| e.epoch == *epoch)
+            .unwrap_or_else(|| panic!("epoch {epoch}'s emission is no longer recorded"));
+        emitted += [
+            &record.validators,
+            &record.providers,
+            &record.verifiers,
+            &record.storage,
+        ]
+        .into_iter()
+        .map(|a| if a.is_empty() { 0 } else { amount(a) })
+        .sum::<plexus_types::Amount>();
+    }
+    assert_eq!(
+        amount(&to.supply.minted) - amount(&from.supply.minted),
+        emitted,
+        "minted between heights {} and {} (epochs {ended:?})",
+        from.height,
+        to.height
+    );
+}
+
+/// Puts a devnet's first validator key (the public dev seed `0x504c5800 + 100`, as `plexus
+/// devnet` derives it) in `home`'s keystore as `validator`, so the CLI can sign with it (to
+/// vote, to set a commission); checks it is the chain's first validator and returns its address.
+pub fn keystore_devnet_validator(home: &Path, client: &Client) -> String {
+    use commonware_cryptography::Signer;
+    let key = plexus_types::PrivateKey::from_seed(0x504c_5800 + 100);
+    let address = plexus_types::Address(key.public_key()).to_string();
+    assert_eq!(client.validators().unwrap()[0].address, address);
+    let hex = plexus_client::hex_encode(&commonware_codec::Encode::encode(&key));
+    std::fs::write(home.join("keys/validator.key"), format!("{hex}\n")).unwrap();
+    address
+}

@@ -20,7 +20,8 @@
 //! digits job, its exact escrow and bad input at every step), `restarts` (a provider killed
 //! mid-job, a node killed under `job run`), `disputes` (forged outputs disputed and slashed, on
 //! one validator or four), `audits` (light audits and canaries, a slow verifier drawn for
-//! several audits), `models` (MiniLM embeddings as a fully audited job). This file holds the
+//! several audits), `governance` (a passed proposal changes the audit rate; refusals; a
+//! delegator's rewards), `models` (MiniLM embeddings as a fully audited job). This file holds the
 //! devnet and helpers they share.
 
 #[path = "../common/mod.rs"]
@@ -29,6 +30,7 @@ mod common;
 mod audits;
 mod disputes;
 mod escrow;
+mod governance;
 mod models;
 mod restarts;
 mod storage;
@@ -36,7 +38,7 @@ mod storage;
 use common::{Process, free_port, tempdir, wait_for};
 use plexus_client::{
     Client, TxBuilder,
-    dto::{JobDto, ReceiptStatus},
+    dto::{JobDto, ReceiptStatus, TxStatusDto},
 };
 use plexus_types::{Address, Payload, PrivateKey};
 use serde_json::Value;
@@ -219,6 +221,13 @@ fn job(client: &Client, id: &str) -> JobDto {
 
 /// Signs and finalizes `payload` from dev key `name`; returns the transaction hash.
 fn send(net: &Net, name: &str, payload: Payload) -> String {
+    let done = finalize(net, name, payload);
+    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
+    done.hash
+}
+
+/// Signs `payload` from dev key `name` and waits for it to be finalized, whatever its receipt.
+fn finalize(net: &Net, name: &str, payload: Payload) -> TxStatusDto {
     let key = read_key(&net.home, name);
     let status = net.client.status().unwrap();
     let builder = TxBuilder {
@@ -228,12 +237,9 @@ fn send(net: &Net, name: &str, payload: Payload) -> String {
     };
     let nonce = net.client.account(&builder.sender()).unwrap().next_nonce;
     let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
-    let done = net
-        .client
+    net.client
         .wait_finalized(&hash, Duration::from_secs(120))
-        .unwrap();
-    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
-    hash
+        .unwrap()
 }
 
 /// Key `name` from the devnet's keystore.
