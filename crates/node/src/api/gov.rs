@@ -5,7 +5,7 @@ use super::{
     paging::{ListLimitParam, list_limit},
     state::{ApiState, finalized_state},
 };
-use crate::http::{ApiError, ApiQuery, ApiResult, PathHeight};
+use crate::http::{ApiError, ApiQuery, ApiResult, PathProposalId};
 use axum::{Json, extract::State, http::StatusCode};
 use plexus_client::dto::{ErrorBody, ParamChangeDto, ProposalDto, TallyDto, params::HeightParam};
 use plexus_state::State as LedgerState;
@@ -93,13 +93,13 @@ pub(super) async fn get_proposals(
     finalized_state(&state, |s| proposals(s, &query)).map(Json)
 }
 
-/// One governance proposal by id (a decimal u64, parsed like a height).
+/// One governance proposal by id (a decimal u64).
 #[utoipa::path(get, path = "/v1/proposals/{id}", params(("id" = HeightParam, Path)),
-    responses((status = 200, body = ProposalDto), (status = 400, description = "`invalid_height`", body = ErrorBody),
+    responses((status = 200, body = ProposalDto), (status = 400, description = "`invalid_proposal_id`", body = ErrorBody),
               (status = 404, description = "`unknown_proposal`", body = ErrorBody)))]
 pub(super) async fn get_proposal(
     State(state): State<ApiState>,
-    PathHeight(id): PathHeight,
+    PathProposalId(id): PathProposalId,
 ) -> ApiResult<ProposalDto> {
     finalized_state(&state, |s| proposal(s, id)).map(Json)
 }
