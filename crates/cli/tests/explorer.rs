@@ -2,7 +2,8 @@
 //! (WebDriver), against a devnet with two providers that ran a digits job and stores a file.
 //! Each page is checked for what a person would see (the height moving on the overview without
 //! a reload, the job's timeline and status, an account's balance and history, the stored file
-//! and its shards, the search box finding a height, an address, a transaction and a job), and any
+//! and its shards, a governance proposal with its markup shown as text, its voters and tally, the
+//! search box finding a height, an address, a transaction and a job), and any
 //! JavaScript error the page records fails the test. When the node stops, the page says so.
 //!
 //! CI profile (`.ci/install` installs Debian's `chromium` and `chromium-driver`). A missing
@@ -12,7 +13,7 @@
 
 mod common;
 
-use common::{Process, free_port, tempdir, wait_for};
+use common::{Process, free_port, keystore_devnet_validator, tempdir, wait_for};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use plexus_client::Client;
 use serde_json::{Value, json};
@@ -28,6 +29,8 @@ const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 const FUEL_PER_SECOND: &str = "100000000";
 /// How long a page may take to render (it reads up to a few hundred blocks on a loaded machine).
 const PAGE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The devnet's proposal's title: markup a page must show as text, not render.
+const PROPOSAL_TITLE: &str = "More light audits <b>now</b>";
 
 /// The tool's path, or `None` after saying loudly why the test is skipped; under CI a missing
 /// tool fails the test (the convention of `contract.rs`).
@@ -182,6 +185,25 @@ fn populate(net: &Net, client: &Client, dir: &Path) -> Seen {
     std::fs::write(&file, "what the explorer lists\n".repeat(100)).unwrap();
     let put = net.json(&["store", "put", file.to_str().unwrap(), "--from", "dev0"]);
     let file = put["id"].as_str().unwrap().to_string();
+
+    // A proposal with markup in its title (the page must show it as text), with the
+    // validator's yes vote.
+    keystore_devnet_validator(&net.home, client);
+    let proposed = net.json(&[
+        "gov",
+        "propose",
+        "--from",
+        "dev0",
+        "--param",
+        "audit.light_audit_ppm=150000",
+        "--title",
+        PROPOSAL_TITLE,
+        "--description",
+        "More light audits while the network is young.",
+    ]);
+    assert_eq!(proposed["receipt"]["status"], "success", "{proposed}");
+    let voted = net.json(&["gov", "vote", "0", "yes", "--from", "validator"]);
+    assert_eq!(voted["receipt"]["status"], "success", "{voted}");
 
     let dev0 = String::from_utf8(net.plexus(&["keys", "show", "dev0"]).stdout)
         .unwrap()
@@ -523,9 +545,9 @@ impl Tour<'_> {
             ("#/validators", "Signed this epoch"),
             // The genesis validator's commission, the chain's default of 1,000 bps.
             ("#/validators", "10.00%"),
-            // The governed parameters with their bounds; no proposal on this devnet.
+            // The governed parameters with their bounds, and the proposal (its title as text).
             ("#/governance", "audit.light_audit_ppm"),
-            ("#/governance", "No proposals."),
+            ("#/governance", PROPOSAL_TITLE),
             ("#/providers", "Audits passed"),
             ("#/verifiers", "Audits done"),
             ("#/jobs", "settled"),
@@ -541,6 +563,38 @@ impl Tour<'_> {
                 self.shot(name).await?;
             }
         }
+        // From the governance page to the proposal: its changes, voters and tally.
+        self.open("#/governance").await?;
+        self.browser
+            .find(Locator::Css("a[href='#/proposal/0']"))
+            .await
+            .map_err(|e| e.to_string())?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+        let main = self.rendered("the proposal page").await?;
+        self.shot("proposal").await?;
+        for expect in [
+            PROPOSAL_TITLE,
+            "More light audits while the network is young.",
+            "audit.light_audit_ppm",
+            "150000",
+            // The validator's self-bond voted yes; nothing else is bonded.
+            "yes 10,000 PLX · no 0 PLX",
+            "100.00% of 10,000 PLX bonded",
+        ] {
+            if !main.contains(expect) {
+                return Err(format!("the proposal page shows no {expect:?}: {main}"));
+            }
+        }
+        let voters = self
+            .js("return [...document.querySelectorAll('dt')].find((d) => d.textContent === 'Voters').nextElementSibling.textContent")
+            .await?;
+        if voters != json!("1") {
+            return Err(format!("the proposal page shows {voters} voters"));
+        }
+        self.no_errors("the proposal page").await?;
+
         // From the providers' list to the one that ran the job.
         self.open("#/providers").await?;
         self.browser
