@@ -19,11 +19,10 @@ use plexus_client::Client;
 use serde_json::{Value, json};
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 /// What the providers register instead of measuring (as in the compute tests), so the job is
 /// matched on any machine.
 const FUEL_PER_SECOND: &str = "100000000";
@@ -53,67 +52,11 @@ fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
-struct Net {
-    home: PathBuf,
-    api: u16,
-    devnet: Option<Process>,
-}
+type Net = common::Devnet;
 
-impl Net {
-    fn plexus(&self, args: &[&str]) -> Output {
-        Command::new(PLEXUS)
-            .args(args)
-            .env("PLEXUS_HOME", &self.home)
-            .env("PLEXUS_NODE", self.url())
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.plexus(&[args, &["--json"]].concat());
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.api)
-    }
-}
-
-/// A devnet with two providers (so it both computes and stores), its providers registered.
 fn devnet(dir: &Path) -> (Net, Client) {
-    let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
-    let log = std::fs::File::create(dir.join("devnet.log")).unwrap();
-    let child = Command::new(PLEXUS)
-        .args(["devnet", "--dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--api",
-            &format!("127.0.0.1:{api}"),
-            "--p2p",
-            &format!("127.0.0.1:{p2p}"),
-            "--providers",
-            "2",
-            "--provider-api",
-            &format!("127.0.0.1:{provider_api}"),
-            "--provider-fuel-per-second",
-            FUEL_PER_SECOND,
-        ])
-        .env("PLEXUS_HOME", dir.join("home"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let net = Net {
-        home: dir.join("home"),
-        api,
-        devnet: Some(Process(child)),
-    };
-    let client = Client::new(&net.url());
+    let net = Net::spawn(dir, 2, &["--provider-fuel-per-second", FUEL_PER_SECOND]);
+    let client = net.client.clone();
     wait_for(
         "the providers to register",
         Duration::from_secs(180),
@@ -284,7 +227,7 @@ fn the_explorer_in_a_browser_over_a_devnet_with_jobs_and_files() {
         tour.pages(&seen).await?;
         tour.search(&seen).await?;
         // The node goes away: the page says it cannot reach it.
-        drop(net.devnet.take());
+        drop(net.process.take());
         tour.wait_js(
             "the status line to say the node is unreachable",
             "return document.getElementById('status-line').classList.contains('down')",
