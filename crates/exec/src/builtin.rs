@@ -134,6 +134,29 @@ pub const ALL: [Builtin; 3] = [
     },
 ];
 
+/// The files the smollm2 job (SmolLM2-135M-Instruct text generation, issue 17) will read, in
+/// its blob order: the weights' head blob, its two layer blobs (the int8 model is 135 MB, a blob
+/// at most `BLOB_BYTES_MAX`; `plexus_job_smollm2::weights` has the format) and the BPE
+/// tokenizer. `cargo xtask models` writes them; there is no smollm2 module in [`ALL`] yet.
+pub const SMOLLM2_FILES: [ModelFile; 4] = [
+    ModelFile {
+        path: "smollm2/smollm2.weights",
+        hash: "d4dedcc6aa1093fc062fd18120e68db7e3bd3c39a80c879ea4702dbd044911b2",
+    },
+    ModelFile {
+        path: "smollm2/smollm2.layers-1.weights",
+        hash: "3a488eac16f6f3cbe97e94f3ff13f0fee7ac1b1c498fffe0c6bbca64138fda3d",
+    },
+    ModelFile {
+        path: "smollm2/smollm2.layers-2.weights",
+        hash: "ea2fd2faa3866ab508ce1883f11ad70443829c05ef3dded36bd9c5abe349092d",
+    },
+    ModelFile {
+        path: "smollm2/smollm2.tokenizer",
+        hash: "4ab3dbf60356929e8739b0b57d56613a70a08fcc4e6854e1d20ed82ac745470d",
+    },
+];
+
 /// Plexus's home directory: `$PLEXUS_HOME`, else `~/.plexus` (the keystore, devnet and provider
 /// data and the models live under it).
 pub fn plexus_home() -> std::path::PathBuf {

@@ -331,10 +331,11 @@ fn outputs_are_paired_with_the_pins_by_file_name() {
     let files = table(b"weights", b"vocab");
     // Given in the other order: the pairing goes by name, not by position.
     let paired = pinned(
+        MODULE,
         &files,
-        [
-            (VOCAB_FILE, b"vocab".to_vec()),
-            (WEIGHTS_FILE, b"weights".to_vec()),
+        vec![
+            (VOCAB_FILE.into(), b"vocab".to_vec()),
+            (WEIGHTS_FILE.into(), b"weights".to_vec()),
         ],
     )
     .unwrap();
@@ -352,10 +353,11 @@ fn outputs_are_paired_with_the_pins_by_file_name() {
 fn a_conversion_off_the_pin_is_refused_pointing_at_the_builtin_table() {
     let files = table(b"weights", b"vocab");
     let err = pinned(
+        MODULE,
         &files,
-        [
-            (WEIGHTS_FILE, b"other".to_vec()),
-            (VOCAB_FILE, b"vocab".to_vec()),
+        vec![
+            (WEIGHTS_FILE.into(), b"other".to_vec()),
+            (VOCAB_FILE.into(), b"vocab".to_vec()),
         ],
     )
     .err()
@@ -373,9 +375,13 @@ fn a_conversion_off_the_pin_is_refused_pointing_at_the_builtin_table() {
         err.contains("update the pins in crates/exec/src/builtin.rs"),
         "{err}"
     );
-    let err = pinned(&files, [(WEIGHTS_FILE, b"weights".to_vec())])
-        .err()
-        .unwrap();
+    let err = pinned(
+        MODULE,
+        &files,
+        vec![(WEIGHTS_FILE.into(), b"weights".to_vec())],
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("reads 2 model files"), "{err}");
 }
 
