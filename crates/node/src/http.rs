@@ -220,20 +220,43 @@ impl<S: Send + Sync> FromRequestParts<S> for PathHeight {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let text = path_text(parts, state).await?;
-        text.as_deref()
-            .and_then(parse_height)
+        path_u64(parts, state, "invalid_height", "a height")
+            .await
             .map(PathHeight)
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_height",
-                    format!(
-                        "{} is not a height (decimal digits of a u64)",
-                        quoted(text.as_deref())
-                    ),
-                )
-            })
     }
+}
+
+/// The id of `/v1/proposals/{id}`; `invalid_proposal_id` otherwise.
+pub struct PathProposalId(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathProposalId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        path_u64(parts, state, "invalid_proposal_id", "a proposal id")
+            .await
+            .map(PathProposalId)
+    }
+}
+
+/// A route's number (decimal digits of a u64, as [`parse_height`] takes them); a 400 with
+/// `code` saying it is not `what` otherwise.
+async fn path_u64<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    code: &'static str,
+    what: &str,
+) -> Result<u64, ApiError> {
+    let text = path_text(parts, state).await?;
+    text.as_deref().and_then(parse_height).ok_or_else(|| {
+        ApiError::bad_request(
+            code,
+            format!(
+                "{} is not {what} (decimal digits of a u64)",
+                quoted(text.as_deref())
+            ),
+        )
+    })
 }
 
 /// A query string deserialized into `T`; `invalid_query` when it does not fit.

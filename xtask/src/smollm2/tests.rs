@@ -227,3 +227,31 @@ fn a_file_the_format_cannot_hold_is_refused_by_name() {
     nan[2].2[0] = f32::NAN;
     assert!(err(&nan, "llama").contains("blk.0.attn_norm.weight holds a NaN"));
 }
+
+#[test]
+fn the_pinned_files_are_the_ones_the_conversion_of_smollm2_writes() {
+    use plexus_exec::builtin::SMOLLM2_FILES;
+    let smollm2 = Config {
+        vocab: 49_152,
+        hidden: 576,
+        layers: 30,
+        heads: 9,
+        kv_heads: 3,
+        head_dim: 64,
+        ffn: 1_536,
+        context: 8_192,
+        rope_theta: 100_000.0,
+        norm_eps: 1e-5,
+    };
+    let per_blob =
+        weights::layers_per_blob(&smollm2, plexus_types::limits::BLOB_BYTES_MAX).unwrap();
+    let layer_blobs = weights::layout(&smollm2, per_blob).blobs.len();
+    let mut names = vec![WEIGHTS_FILE.to_owned()];
+    names.extend((1..=layer_blobs).map(layer_file));
+    names.push(TOKENIZER_FILE.to_owned());
+    let pinned: Vec<_> = SMOLLM2_FILES
+        .iter()
+        .map(|f| f.path.strip_prefix("smollm2/").unwrap().to_owned())
+        .collect();
+    assert_eq!(pinned, names);
+}

@@ -198,3 +198,181 @@ pub fn genesis_ceremony_with(
         })
         .collect()
 }
+
+/// An amount as the API writes it (base units in decimal).
+pub fn amount(text: &str) -> plexus_types::Amount {
+    text.parse()
+        .unwrap_or_else(|_| panic!("not an amount: {text}"))
+}
+
+/// The supply moved by exactly the emissions paid at the ends of epochs (of `epoch_blocks`
+/// blocks) in `(from.height, to.height]`, whose records `to` still holds; and
+/// `total == minted - burned` at both.
+pub fn assert_supply_conserved(
+    from: &plexus_client::dto::StatusDto,
+    to: &plexus_client::dto::StatusDto,
+    epoch_blocks: u64,
+) {
+    for s in [from, to] {
+        assert_eq!(
+            amount(&s.supply.total),
+            amount(&s.supply.minted) - amount(&s.supply.burned)
+        );
+    }
+    let ended: Vec<u64> = (from.height + 1..=to.height)
+        .filter(|h| (h + 1) % epoch_blocks == 0)
+        .map(|h| h / epoch_blocks)
+        .collect();
+    let mut emitted = 0;
+    for epoch in &ended {
+        let record = to
+            .emissions
+            .iter()
+            .find(|e| e.epoch == *epoch)
+            .unwrap_or_else(|| panic!("epoch {epoch}'s emission is no longer recorded"));
+        emitted += [
+            &record.validators,
+            &record.providers,
+            &record.verifiers,
+            &record.storage,
+        ]
+        .into_iter()
+        .map(|a| if a.is_empty() { 0 } else { amount(a) })
+        .sum::<plexus_types::Amount>();
+    }
+    assert_eq!(
+        amount(&to.supply.minted) - amount(&from.supply.minted),
+        emitted,
+        "minted between heights {} and {} (epochs {ended:?})",
+        from.height,
+        to.height
+    );
+}
+
+/// Puts a devnet's first validator key (the public dev seed `0x504c5800 + 100`, as `plexus
+/// devnet` derives it) in `home`'s keystore as `validator`, so the CLI can sign with it (to
+/// vote, to set a commission); checks it is the chain's first validator and returns its address.
+pub fn keystore_devnet_validator(home: &Path, client: &Client) -> String {
+    use commonware_cryptography::Signer;
+    let key = plexus_types::PrivateKey::from_seed(0x504c_5800 + 100);
+    let address = plexus_types::Address(key.public_key()).to_string();
+    assert_eq!(client.validators().unwrap()[0].address, address);
+    let hex = plexus_client::hex_encode(&commonware_codec::Encode::encode(&key));
+    std::fs::write(home.join("keys/validator.key"), format!("{hex}\n")).unwrap();
+    address
+}
+
+/// The `plexus` binary under test.
+pub const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+
+/// Where a devnet listens: its node's API and p2p, and provider i's API at `provider_api + i`.
+pub struct DevnetPorts {
+    pub api: u16,
+    pub p2p: u16,
+    pub provider_api: u16,
+}
+
+impl DevnetPorts {
+    /// Ports nobody listens on right now.
+    pub fn free() -> Self {
+        DevnetPorts {
+            api: free_port(),
+            p2p: free_port(),
+            provider_api: free_port(),
+        }
+    }
+}
+
+/// `plexus devnet` on `dir/data` with `providers` providers and `extra` arguments, its keystore
+/// in `dir/home`, logging to `dir/LOG`: a new chain, or the one `dir` holds.
+pub fn devnet_process(
+    dir: &Path,
+    ports: &DevnetPorts,
+    providers: u32,
+    extra: &[&str],
+    log: &str,
+) -> Process {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    let child = std::process::Command::new(PLEXUS)
+        .args(["devnet", "--dir"])
+        .arg(dir.join("data"))
+        .args([
+            "--api",
+            &format!("127.0.0.1:{}", ports.api),
+            "--p2p",
+            &format!("127.0.0.1:{}", ports.p2p),
+            "--providers",
+            &providers.to_string(),
+            "--provider-api",
+            &format!("127.0.0.1:{}", ports.provider_api),
+        ])
+        .args(extra)
+        .env("PLEXUS_HOME", dir.join("home"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Process(child)
+}
+
+/// A running `plexus devnet` (see [`devnet_process`]) and the CLI pointed at it.
+pub struct Devnet {
+    pub home: PathBuf,
+    pub api: u16,
+    pub client: Client,
+    /// The devnet's process: dropping it stops the devnet.
+    pub process: Option<Process>,
+}
+
+impl Devnet {
+    /// Starts `plexus devnet` in `dir` (logging to `dir/devnet.log`); does not wait for it.
+    pub fn spawn(dir: &Path, providers: u32, extra: &[&str]) -> Devnet {
+        let ports = DevnetPorts::free();
+        let process = devnet_process(dir, &ports, providers, extra, "devnet.log");
+        Devnet {
+            home: dir.join("home"),
+            api: ports.api,
+            client: Client::new(&format!("http://127.0.0.1:{}", ports.api)),
+            process: Some(process),
+        }
+    }
+
+    /// The node's API.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api)
+    }
+
+    /// Runs `plexus ARGS` against this devnet with its keystore (and the models `cargo xtask
+    /// models` converted for this user).
+    pub fn plexus(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(PLEXUS)
+            .args(args)
+            .env("PLEXUS_HOME", &self.home)
+            .env("PLEXUS_MODELS", plexus_exec::builtin::models_dir())
+            .env("PLEXUS_NODE", self.url())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `args` with `--json`, which must succeed; returns its output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.plexus(&[args, &["--json"]].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Runs `args`, which must fail; returns its standard error.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let out = self.plexus(args);
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}

@@ -20,7 +20,8 @@
 //! digits job, its exact escrow and bad input at every step), `restarts` (a provider killed
 //! mid-job, a node killed under `job run`), `disputes` (forged outputs disputed and slashed, on
 //! one validator or four), `audits` (light audits and canaries, a slow verifier drawn for
-//! several audits), `models` (MiniLM embeddings as a fully audited job). This file holds the
+//! several audits), `governance` (a passed proposal changes the audit rate; refusals; a
+//! delegator's rewards), `models` (MiniLM embeddings as a fully audited job). This file holds the
 //! devnet and helpers they share.
 
 #[path = "../common/mod.rs"]
@@ -29,49 +30,34 @@ mod common;
 mod audits;
 mod disputes;
 mod escrow;
+mod governance;
 mod models;
 mod restarts;
 mod storage;
 
-use common::{Process, free_port, tempdir, wait_for};
+use common::{DevnetPorts, PLEXUS, Process, devnet_process, free_port, tempdir, wait_for};
 use plexus_client::{
     Client, TxBuilder,
-    dto::{JobDto, ReceiptStatus},
+    dto::{JobDto, ReceiptStatus, TxStatusDto},
 };
 use plexus_types::{Address, Payload, PrivateKey};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
     time::Duration,
 };
-
-const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 
 /// The speed every provider here registers (`--fuel-per-second`), so which jobs they accept
 /// never depends on how busy the machine is: 10^9 fuel (the default max) needs 20 s with the
 /// margin of 2, well inside the default 200-block deadline.
 const FUEL_PER_SECOND: &str = "100000000";
 
-struct Net {
-    home: PathBuf,
-    api: u16,
-    client: Client,
-    _devnet: Process,
-}
+/// The devnet and the CLI pointed at it; [`Net::address`] and the balance reads are this
+/// binary's own.
+type Net = common::Devnet;
 
 impl Net {
-    fn plexus(&self, args: &[&str]) -> Output {
-        Command::new(PLEXUS)
-            .args(args)
-            .env("PLEXUS_HOME", &self.home)
-            // The converted weights stay where `cargo xtask models` put them for this user.
-            .env("PLEXUS_MODELS", plexus_exec::builtin::models_dir())
-            .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", self.api))
-            .output()
-            .unwrap()
-    }
-
     fn address(&self, key: &str) -> Address {
         let out = self.plexus(&["keys", "show", key]);
         assert!(out.status.success());
@@ -110,19 +96,9 @@ fn devnet(dir: &Path, providers: u32) -> Net {
 fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net {
     let with_speed = [&["--provider-fuel-per-second", FUEL_PER_SECOND][..], extra].concat();
     let extra = with_speed.as_slice();
-    let home = dir.join("home");
-    let ports = DevnetPorts {
-        api: free_port(),
-        p2p: free_port(),
-        provider_api: free_port(),
-    };
-    let child = devnet_process(dir, &ports, providers, cheating, extra, "devnet.log");
-    let net = Net {
-        home,
-        api: ports.api,
-        client: Client::new(&format!("http://127.0.0.1:{}", ports.api)),
-        _devnet: child,
-    };
+    let cheating_arg = cheating.to_string();
+    let extra = [extra, &["--cheating-providers", &cheating_arg]].concat();
+    let net = Net::spawn(dir, providers, &extra);
     wait_for(
         "the providers to register",
         Duration::from_secs(180),
@@ -137,47 +113,6 @@ fn devnet_with(dir: &Path, providers: u32, cheating: u32, extra: &[&str]) -> Net
         },
     );
     net
-}
-
-/// Where a devnet listens: its node's API and p2p, and provider i's API at `provider_api + i`.
-struct DevnetPorts {
-    api: u16,
-    p2p: u16,
-    provider_api: u16,
-}
-
-/// `plexus devnet` on `dir` (logging to `dir/log`): a new chain, or the one `dir` holds.
-fn devnet_process(
-    dir: &Path,
-    ports: &DevnetPorts,
-    providers: u32,
-    cheating: u32,
-    extra: &[&str],
-    log: &str,
-) -> Process {
-    let log = std::fs::File::create(dir.join(log)).unwrap();
-    let child = Command::new(PLEXUS)
-        .args(["devnet", "--dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--api",
-            &format!("127.0.0.1:{}", ports.api),
-            "--p2p",
-            &format!("127.0.0.1:{}", ports.p2p),
-            "--providers",
-            &providers.to_string(),
-            "--provider-api",
-            &format!("127.0.0.1:{}", ports.provider_api),
-            "--cheating-providers",
-            &cheating.to_string(),
-        ])
-        .args(extra)
-        .env("PLEXUS_HOME", dir.join("home"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Process(child)
 }
 
 fn stderr(out: &Output) -> String {
@@ -219,6 +154,13 @@ fn job(client: &Client, id: &str) -> JobDto {
 
 /// Signs and finalizes `payload` from dev key `name`; returns the transaction hash.
 fn send(net: &Net, name: &str, payload: Payload) -> String {
+    let done = finalize(net, name, payload);
+    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
+    done.hash
+}
+
+/// Signs `payload` from dev key `name` and waits for it to be finalized, whatever its receipt.
+fn finalize(net: &Net, name: &str, payload: Payload) -> TxStatusDto {
     let key = read_key(&net.home, name);
     let status = net.client.status().unwrap();
     let builder = TxBuilder {
@@ -228,12 +170,9 @@ fn send(net: &Net, name: &str, payload: Payload) -> String {
     };
     let nonce = net.client.account(&builder.sender()).unwrap().next_nonce;
     let hash = net.client.submit(&builder.build(nonce, payload)).unwrap();
-    let done = net
-        .client
+    net.client
         .wait_finalized(&hash, Duration::from_secs(120))
-        .unwrap();
-    assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
-    hash
+        .unwrap()
 }
 
 /// Key `name` from the devnet's keystore.

@@ -156,15 +156,11 @@ fn provider_record(provider_api: &Client, id: &str) -> Option<Value> {
 #[test]
 fn job_run_waits_out_its_node_killed_and_restarted() {
     let dir = tempdir("node-restart");
-    let ports = DevnetPorts {
-        api: free_port(),
-        p2p: free_port(),
-        provider_api: free_port(),
-    };
+    let ports = DevnetPorts::free();
     // One-second blocks: a commitment settles five of them later, so the job seen on chain
     // is still unsettled when the node dies right after.
     let extra = ["--block-time-ms", "1000"];
-    let mut devnet = devnet_process(&dir, &ports, 1, 0, &extra, "devnet.log");
+    let mut devnet = devnet_process(&dir, &ports, 1, &extra, "devnet.log");
     let client = Client::new(&format!("http://127.0.0.1:{}", ports.api));
     wait_for("the provider to register", Duration::from_secs(120), || {
         client
@@ -224,7 +220,7 @@ fn job_run_waits_out_its_node_killed_and_restarted() {
         "job run gave up while the node was down: {}",
         std::fs::read_to_string(&err_path).unwrap_or_default()
     );
-    let _devnet = devnet_process(&dir, &ports, 1, 0, &extra, "devnet-restarted.log");
+    let _devnet = devnet_process(&dir, &ports, 1, &extra, "devnet-restarted.log");
     wait_for("job run to finish", Duration::from_secs(300), || {
         run.try_wait().unwrap().is_some()
     });

@@ -4,9 +4,8 @@
 //! stated effect height on (and the old one before). A second proposal with an out-of-bounds
 //! value is refused with its bounds before anything is signed.
 
-use crate::common::wait_for;
+use crate::common::{keystore_devnet_validator, wait_for};
 use crate::{FINALITY_TIMEOUT, assert_succeeded, free_port, plexus, start, tempdir};
-use commonware_cryptography::Signer;
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     assert_succeeded(out);
@@ -19,16 +18,7 @@ fn a_proposal_passes_with_the_validators_vote_and_changes_the_parameter_at_its_h
     let (home, data) = (workdir.join("home"), workdir.join("data"));
     let (api, p2p) = (free_port(), free_port());
     let (_node, client) = start(&data, &home, api, p2p);
-    // The single-process devnet's validator key (the public dev seed `0x504c5800 + 100`, as
-    // `plexus devnet` derives it), in the keystore under a name the CLI can sign with.
-    let key = plexus_types::PrivateKey::from_seed(0x504c_5800 + 100);
-    let validator = client.validators().unwrap()[0].address.clone();
-    assert_eq!(
-        plexus_types::Address(key.public_key()).to_string(),
-        validator
-    );
-    let hex = plexus_client::hex_encode(&commonware_codec::Encode::encode(&key));
-    std::fs::write(home.join("keys/validator.key"), format!("{hex}\n")).unwrap();
+    let validator = keystore_devnet_validator(&home, &client);
     let delegate = [
         "stake",
         "delegate",

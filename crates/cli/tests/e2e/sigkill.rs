@@ -272,6 +272,10 @@ fn devnet_survives_sigkill_with_every_finalized_transaction() {
         ),
         ("/v1/storage/files?limit=0", 400, "invalid_query"),
         ("/v1/storage/files?owner=nope", 400, "invalid_address"),
+        ("/v1/proposals/abc", 400, "invalid_proposal_id"),
+        ("/v1/proposals/-1", 400, "invalid_proposal_id"),
+        ("/v1/proposals/99", 404, "unknown_proposal"),
+        ("/v1/proposals?limit=0", 400, "invalid_query"),
     ] {
         assert_eq!(
             get_code(&client, path),

@@ -21,8 +21,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{Process, free_port, tempdir, wait_for};
-use plexus_client::Client;
+use common::{PLEXUS, tempdir, wait_for};
 use serde_json::Value;
 use std::{
     collections::BTreeMap,
@@ -31,92 +30,27 @@ use std::{
     time::Duration,
 };
 
-const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
-
 /// How long a devnet may take to start and its providers to offer storage: the machine is
 /// shared, so this only catches a hang.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(240);
 
-struct Net {
-    dir: PathBuf,
-    api: u16,
-    client: Client,
-    _devnet: Process,
+/// The devnet and the CLI pointed at it.
+type Net = common::Devnet;
+
+/// `plexus devnet` with `providers` providers (registering a fixed speed, as in the compute
+/// tests) and `extra` arguments on a new directory, once it finalizes blocks.
+fn start_with(dir: &Path, providers: u32, extra: &[&str]) -> Net {
+    let extra = [&["--provider-fuel-per-second", "100000000"][..], extra].concat();
+    let net = Net::spawn(dir, providers, &extra);
+    wait_for("the devnet to finalize blocks", STARTUP_TIMEOUT, || {
+        net.client.status().is_ok_and(|s| s.height >= 2)
+    });
+    net
 }
 
-impl Net {
-    /// `plexus devnet` with `providers` providers on a new directory, once it answers.
-    fn start(dir: &Path, providers: u32) -> Net {
-        Net::start_with(dir, providers, &[])
-    }
-
-    /// [`Net::start`] with `extra` arguments to `plexus devnet`.
-    fn start_with(dir: &Path, providers: u32, extra: &[&str]) -> Net {
-        let api = free_port();
-        let log = std::fs::File::create(dir.join("devnet.log")).unwrap();
-        let child = Command::new(PLEXUS)
-            .args(["devnet", "--dir"])
-            .arg(dir.join("data"))
-            .args([
-                "--api",
-                &format!("127.0.0.1:{api}"),
-                "--p2p",
-                &format!("127.0.0.1:{}", free_port()),
-                "--providers",
-                &providers.to_string(),
-                "--provider-api",
-                &format!("127.0.0.1:{}", free_port()),
-                "--provider-fuel-per-second",
-                "100000000",
-            ])
-            .args(extra)
-            .env("PLEXUS_HOME", dir.join("home"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let net = Net {
-            dir: dir.to_path_buf(),
-            api,
-            client: Client::new(&format!("http://127.0.0.1:{api}")),
-            _devnet: Process(child),
-        };
-        wait_for("the devnet to finalize blocks", STARTUP_TIMEOUT, || {
-            net.client.status().is_ok_and(|s| s.height >= 2)
-        });
-        net
-    }
-
-    fn plexus(&self, args: &[&str]) -> Output {
-        Command::new(PLEXUS)
-            .args(args)
-            .env("PLEXUS_HOME", self.dir.join("home"))
-            .env("PLEXUS_NODE", format!("http://127.0.0.1:{}", self.api))
-            .output()
-            .unwrap()
-    }
-
-    /// Runs `args`, which must fail; returns its standard error.
-    fn refused(&self, args: &[&str]) -> String {
-        let out = self.plexus(args);
-        assert!(
-            !out.status.success(),
-            "{args:?} succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    /// Runs `args` with `--json`, which must succeed; returns its output.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.plexus(&[args, &["--json"]].concat());
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
+/// [`start_with`] without extra arguments.
+fn start(dir: &Path, providers: u32) -> Net {
+    start_with(dir, providers, &[])
 }
 
 /// `len` bytes from a seeded generator, with `marker` written every 64 KiB.
@@ -133,7 +67,7 @@ fn content(len: usize, seed: u64, marker: &[u8]) -> Vec<u8> {
 #[test]
 fn refusals_need_no_provider() {
     let dir = tempdir("storage-refusals");
-    let net = Net::start(&dir, 0);
+    let net = start(&dir, 0);
     let file = dir.join("file.bin");
     std::fs::write(&file, content(1 << 20, 7, b"marker")).unwrap();
     let file = file.to_str().unwrap();
@@ -245,7 +179,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn end_to_end_private_round_trip() {
     const MARKER: &[u8] = b"PLEXUS-PLAINTEXT-MARKER-5b1e";
     let dir = tempdir("storage-round-trip");
-    let net = Net::start(&dir, 4);
+    let net = start(&dir, 4);
     wait_for("four storage offers", STARTUP_TIMEOUT, || {
         net.client
             .storage_providers()
@@ -497,7 +431,7 @@ fn end_to_end_killed_holders_are_punished_and_repaired() {
     const MARKER: &[u8] = b"PLEXUS-REPAIR-MARKER-77c0";
     const EPOCH_BLOCKS: u64 = 40;
     let dir = tempdir("storage-repair");
-    let net = Net::start_with(&dir, 6, &["--epoch-blocks", &EPOCH_BLOCKS.to_string()]);
+    let net = start_with(&dir, 6, &["--epoch-blocks", &EPOCH_BLOCKS.to_string()]);
     wait_for("six storage offers", STARTUP_TIMEOUT, || {
         net.client
             .storage_providers()

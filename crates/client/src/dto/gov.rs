@@ -47,5 +47,7 @@ pub struct ProposalDto {
     pub failure: Option<String>,
     /// How many addresses voted (each counts once; a re-vote replaces).
     pub voters: u64,
+    /// While `voting`: what the votes so far give by the stake bonded now. After: the final
+    /// tally, taken as the voting ended.
     pub tally: TallyDto,
 }

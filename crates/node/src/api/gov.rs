@@ -5,15 +5,22 @@ use super::{
     paging::{ListLimitParam, list_limit},
     state::{ApiState, finalized_state},
 };
-use crate::http::{ApiError, ApiQuery, ApiResult, PathHeight};
+use crate::http::{ApiError, ApiQuery, ApiResult, PathProposalId};
 use axum::{Json, extract::State, http::StatusCode};
 use plexus_client::dto::{ErrorBody, ParamChangeDto, ProposalDto, TallyDto, params::HeightParam};
 use plexus_state::State as LedgerState;
-use plexus_state::governance::proposals::{Proposal, ProposalStatus};
+use plexus_state::governance::proposals::{Proposal, ProposalStatus, tally};
 
-/// The JSON form of proposal `id`.
-pub fn proposal_dto(id: u64, proposal: &Proposal) -> ProposalDto {
-    let tally = &proposal.tally;
+/// The JSON form of proposal `id` in `state`: while it is voting, its tally is the one its votes
+/// would give by the stake bonded now (the final tally is taken as its voting ends).
+pub fn proposal_dto(state: &LedgerState, id: u64, proposal: &Proposal) -> ProposalDto {
+    let live;
+    let tally = if proposal.status == ProposalStatus::Voting {
+        live = tally(state, &proposal.votes);
+        &live
+    } else {
+        &proposal.tally
+    };
     ProposalDto {
         id,
         proposer: proposal.proposer.to_string(),
@@ -66,7 +73,7 @@ pub fn proposals(
         .iter()
         .rev()
         .take(limit)
-        .map(|(id, proposal)| proposal_dto(*id, proposal))
+        .map(|(id, proposal)| proposal_dto(state, *id, proposal))
         .collect())
 }
 
@@ -80,7 +87,7 @@ pub fn proposal(state: &LedgerState, id: u64) -> Result<ProposalDto, ApiError> {
             format!("no proposal {id} on chain"),
         )
     })?;
-    Ok(proposal_dto(id, found))
+    Ok(proposal_dto(state, id, found))
 }
 
 /// Governance proposals, newest first: changes, deposit, heights, tally and status.
@@ -93,13 +100,13 @@ pub(super) async fn get_proposals(
     finalized_state(&state, |s| proposals(s, &query)).map(Json)
 }
 
-/// One governance proposal by id (a decimal u64, parsed like a height).
+/// One governance proposal by id (a decimal u64).
 #[utoipa::path(get, path = "/v1/proposals/{id}", params(("id" = HeightParam, Path)),
-    responses((status = 200, body = ProposalDto), (status = 400, description = "`invalid_height`", body = ErrorBody),
+    responses((status = 200, body = ProposalDto), (status = 400, description = "`invalid_proposal_id`", body = ErrorBody),
               (status = 404, description = "`unknown_proposal`", body = ErrorBody)))]
 pub(super) async fn get_proposal(
     State(state): State<ApiState>,
-    PathHeight(id): PathHeight,
+    PathProposalId(id): PathProposalId,
 ) -> ApiResult<ProposalDto> {
     finalized_state(&state, |s| proposal(s, id)).map(Json)
 }

@@ -26,7 +26,8 @@ fn every_governed_parameter_is_served_by_section_with_its_bounds() {
     assert!(document["components"]["schemas"]["ParamsDto"]["properties"]["sections"].is_object());
 }
 
-/// Proposals as JSON: newest first within `limit`, one by id with its tally and status, an
+/// Proposals as JSON: newest first within `limit`, one by id with its tally (live while voting)
+/// and status, an
 /// unknown id 404 `unknown_proposal`; a passed change shows in `GET /v1/params` once applied.
 #[test]
 fn proposals_are_served_newest_first_with_their_tally_and_status() {
@@ -70,7 +71,15 @@ fn proposals_are_served_newest_first_with_their_tally_and_status() {
         vec![tx(0, 0, vote)],
     ];
     blocks.extend((0..3).map(|_| vec![]));
-    for txs in blocks {
+    for (i, txs) in blocks.into_iter().enumerate() {
+        if i == 2 {
+            // Voting still: the tally is what the votes so far give (stored, it is still zero).
+            let voting = crate::api::gov::proposal(&state, 0).unwrap();
+            assert_eq!(voting.status, "voting");
+            assert_eq!(voting.tally.yes, (10_000 * PLX).to_string());
+            assert_eq!(voting.tally.turnout_bps, 10_000);
+            assert_eq!(state.proposals[&0].tally.yes, 0);
+        }
         let height = state.height + 1;
         let built = build_block(
             &state,
