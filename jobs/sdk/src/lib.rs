@@ -27,6 +27,7 @@
 extern crate alloc;
 
 pub mod classify;
+mod fnv;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
 mod host;
