@@ -20,13 +20,17 @@
 //! [`nn`] the transformer building blocks (int8 linear layers over `gemm_i8`, LayerNorm, GELU,
 //! softmax, attention, pooling; their row-wise float work goes through the exact float host calls,
 //! whose results [`nn::kernels`] defines); [`wordpiece`] the BERT WordPiece tokenizer (a `vocab.txt` in, the
-//! token ids HuggingFace `tokenizers` gives out).
+//! token ids HuggingFace `tokenizers` gives out); [`bpe`] the byte-level BPE tokenizer and chat
+//! template of SmolLM2 (a tokenizer blob converted from the GGUF file in, the token ids llama.cpp
+//! gives out).
 
 #![no_std]
 
 extern crate alloc;
 
+pub mod bpe;
 pub mod classify;
+mod fnv;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
 mod host;

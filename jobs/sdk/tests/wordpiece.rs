@@ -5,66 +5,37 @@
 //! how to re-run it): the 500 texts of `minilm-dev.jsonl.gz` and hand-made hard cases. The 231 KB
 //! vocabulary is not in the repository: it is read from the models directory that
 //! `cargo xtask models` fills, `$PLEXUS_MODELS/minilm/vocab.txt` (default
-//! `~/.plexus/models/minilm/vocab.txt`).
+//! `~/.plexus/models/minilm/vocab.txt`; `tests/common` finds the directory).
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use plexus_guest::wordpiece::Vocab;
 
 /// The models' truncation length (sentence-transformers' max_seq_length), as in the fixtures.
 const TOKENS_MAX: usize = 256;
 
-/// The models directory, as `plexus_exec::builtin::models_dir` finds it (this crate cannot
-/// depend on plexus-exec, a host crate).
-fn models_dir() -> PathBuf {
-    match std::env::var_os("PLEXUS_MODELS") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME").expect("HOME or PLEXUS_MODELS is set");
-            Path::new(&home).join(".plexus").join("models")
-        }
-    }
-}
-
 fn vocab() -> Vocab {
-    let path = models_dir().join("minilm").join("vocab.txt");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the MiniLM vocabulary {} ({e}): run `cargo xtask models` first",
-            path.display()
-        )
-    });
-    Vocab::parse(&bytes).expect("the MiniLM vocab.txt parses")
+    Vocab::parse(&common::model_file("minilm/vocab.txt")).expect("the MiniLM vocab.txt parses")
 }
 
 /// Encodes every case of `fixture` (lines of a JSON string, a tab, the expected ids) and fails
 /// with the cases that differ; returns how many cases there were.
 fn check(fixture: &str) -> usize {
     let vocab = vocab();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/wordpiece")
-        .join(fixture);
-    let lines = std::fs::read_to_string(&path).expect("the fixture is readable");
     let mut ids = Vec::new();
     let mut failures = Vec::new();
-    let mut cases = 0;
-    for (number, line) in lines.lines().enumerate() {
-        let (text, expected) = line.split_once('\t').expect("a tab separates text and ids");
-        let text: String = serde_json::from_str(text).expect("the text is a JSON string");
-        let expected: Vec<u32> = expected
-            .split(' ')
-            .map(|id| id.parse().expect("ids are numbers"))
-            .collect();
-        vocab.encode(&text, TOKENS_MAX, &mut ids);
-        if ids != expected {
+    let cases = common::fixture(&format!("wordpiece/{fixture}"));
+    for (number, (text, expected)) in cases.iter().enumerate() {
+        vocab.encode(text, TOKENS_MAX, &mut ids);
+        if ids != *expected {
             let tokens: Vec<&str> = ids.iter().map(|&id| vocab.token(id).unwrap()).collect();
             failures.push(format!(
                 "{fixture}:{}: {text:?}\n  got      {ids:?} {tokens:?}\n  expected {expected:?}",
                 number + 1
             ));
         }
-        cases += 1;
     }
+    let cases = cases.len();
     assert!(
         failures.is_empty(),
         "{} of {cases} cases differ from HuggingFace:\n{}",

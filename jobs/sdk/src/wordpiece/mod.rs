@@ -38,6 +38,7 @@ use alloc::vec::Vec;
 
 use hashbrown::HashTable;
 
+use crate::fnv::fnv1a as hash;
 use text::{Word, is_punctuation, is_whitespace, normalized};
 
 /// The most tokens a vocabulary may have (BERT's are 30-120 thousand).
@@ -132,13 +133,6 @@ impl core::fmt::Debug for Vocab {
             .field("len", &self.len())
             .finish_non_exhaustive()
     }
-}
-
-/// FNV-1a over `bytes`: fixed, so a table's layout and probe counts are the same on every host.
-fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// The token `id` spans in `text`.
