@@ -19,8 +19,34 @@
 
 extern crate alloc;
 
+pub mod input;
+pub mod job;
 pub mod model;
 pub mod weights;
 
+pub use input::{Completion, InputError, Mode, Stop, decode_output, encode_input};
+pub use job::SmolLm2Job;
 pub use model::{DecodeError, Decoder, Options, Scored};
 pub use weights::{Config, Header, Layer, WeightsError};
+
+/// The most prompts one job completes.
+pub const PROMPTS_MAX: usize = 1_000;
+/// The most bytes of one prompt.
+pub const PROMPT_BYTES_MAX: usize = 8 * 1024;
+/// The most tokens generated per prompt (the input says how many; `plexus job run` defaults to
+/// 64).
+pub const MAX_NEW_MAX: usize = 1_024;
+/// The most positions of one sequence (prompt, chat template included, plus new tokens).
+pub const CONTEXT_MAX: usize = 2_048;
+/// The most sequences decoded together.
+pub const BATCH: usize = 8;
+/// The key/value cache's positions over all slots: 30 layers x 384 bytes each, 29.5 MB, so the
+/// cache, one streamed layer (3.6 MB), the step's buffers (about 16 MB) and the tokenizer fit the
+/// 64 MiB memory.
+pub const KV_POSITIONS_MAX: usize = 2_560;
+/// The most input bytes the job reads (the executor's `INPUT_BYTES_MAX`, 16 MiB).
+pub const INPUT_BYTES_MAX: usize = 16 << 20;
+/// The blob index of the weights' head blob (the layer blobs follow it).
+pub const WEIGHTS_BLOB: usize = 0;
+/// The blob index of the tokenizer.
+pub const TOKENIZER_BLOB: usize = 3;

@@ -27,6 +27,7 @@ use alloc::vec::Vec;
 use plexus_guest::Host;
 use plexus_guest::nn::{Scratch, kernels};
 
+use crate::input::Stop;
 use crate::weights::{Header, Layer, WeightsError};
 
 /// The most rows (tokens over all slots) one step feeds: a longer prompt is fed over several
@@ -120,6 +121,8 @@ pub struct Decoder {
     next_prompt: usize,
     slots: Vec<Slot>,
     completions: Vec<Vec<u32>>,
+    /// Why each prompt's completion ended (`Length` until it has).
+    stops: Vec<Stop>,
     cache: Cache,
     b: Buffers,
 }
@@ -210,6 +213,7 @@ impl Decoder {
             last_scale: vec![0.0; options.batch],
         };
         let completions = vec![Vec::new(); prompts.len()];
+        let stops = vec![Stop::Length; prompts.len()];
         Ok(Decoder {
             header,
             options,
@@ -220,6 +224,7 @@ impl Decoder {
             next_prompt: 0,
             slots: vec![Slot::default(); options.batch],
             completions,
+            stops,
             cache: Cache {
                 k: vec![0; kv],
                 v: vec![0; kv],
@@ -233,6 +238,12 @@ impl Decoder {
     /// The completions so far, one per prompt in order (without the stop token).
     pub fn completions(&self) -> &[Vec<u32>] {
         &self.completions
+    }
+
+    /// Why each completion ended, once it has: the stop token, else its length (`max_new`, or
+    /// the context full).
+    pub fn stops(&self) -> &[Stop] {
+        &self.stops
     }
 
     /// Feeds every active slot, once through the model, and appends each finished row's next
@@ -544,6 +555,7 @@ impl Decoder {
         let full = slot.tokens.len() + 1 >= self.options.context;
         if token == self.options.stop {
             slot.prompt = None;
+            self.stops[prompt] = Stop::EndOfTurn;
             return;
         }
         slot.tokens.push(token);

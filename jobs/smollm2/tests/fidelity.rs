@@ -162,3 +162,52 @@ fn greedy_completions_follow_the_float_reference_and_answer_paris() {
         }
     }
 }
+
+/// The chat template and the tokenizer inside the job give exactly the reference's prompt ids
+/// (the reference applies the GGUF file's template and tokenizes with the `tokenizers` package).
+#[test]
+fn the_job_templates_and_tokenizes_prompts_as_the_reference_does() {
+    use plexus_guest::bpe::{ChatTemplate, Vocab};
+    let blob = builtin::SMOLLM2_FILES[3]
+        .read()
+        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask models`)"));
+    let vocab = Vocab::parse(&blob).expect("the tokenizer blob");
+    let template = ChatTemplate::new(&vocab).expect("the chat tokens");
+    assert_eq!(template.end_of_turn(), END_OF_TURN);
+    for case in cases() {
+        let mut ids_got = Vec::new();
+        template.encode(&vocab, case["prompt"].as_str().unwrap(), &mut ids_got);
+        assert_eq!(ids_got, ids(&case["prompt_ids"]), "{}", case["prompt"]);
+    }
+}
+
+/// The whole job natively (input encoding, template, tokenizer, decoding, detokenization):
+/// the capital of France, in the precise mode, and the completions in prompt order.
+#[test]
+fn the_job_answers_in_prompt_order_with_its_token_counts() {
+    use plexus_job_smollm2::{Mode, SmolLm2Job, Stop, decode_output, encode_input};
+    let prompts = ["What is the capital of France?", "Say hello."];
+    let input = encode_input(&prompts, 16, Mode::Precise).unwrap();
+    let blobs = builtin::SMOLLM2_FILES
+        .iter()
+        .map(|file| Arc::from(file.read().expect("the model files")))
+        .collect();
+    let host = NativeHost::new(&[0; 32], Arc::from(input), blobs);
+    let (output, steps) = plexus_guest::run_native::<SmolLm2Job, _>(&host);
+    let completions = decode_output(&output).unwrap();
+    assert_eq!(completions.len(), 2);
+    let paris = &completions[0];
+    assert_eq!(
+        String::from_utf8(paris.text.clone()).unwrap(),
+        "The capital of France is Paris."
+    );
+    assert_eq!((paris.prompt_tokens, paris.completion_tokens), (37, 7));
+    assert_eq!(paris.stop, Stop::EndOfTurn);
+    let hello = &completions[1];
+    assert!(hello.completion_tokens >= 1 && hello.completion_tokens <= 16);
+    assert_eq!(hello.stop == Stop::Length, hello.completion_tokens == 16);
+    eprintln!(
+        "{steps} steps; second: {:?}",
+        String::from_utf8_lossy(&hello.text)
+    );
+}
