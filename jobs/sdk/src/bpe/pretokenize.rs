@@ -7,10 +7,11 @@
 //! 2. GPT-2's pattern within each piece:
 //!    `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
 //!
-//! (HuggingFace's `tokenizer.json` of SmolLM2 says the same: `Digits { individual_digits: true }`
+//! (llama.cpp's `llama-vocab.cpp` gives the `smollm` type these two, listing the second without
+//! its final `|\s+`; the matcher that runs for it, `unicode_regex_split_custom_gpt2`, has it.
+//! HuggingFace's `tokenizer.json` of SmolLM2 says the same: `Digits { individual_digits: true }`
 //! then `ByteLevel { use_regex: true }`.) No regex engine: [`first_word`] is the pattern written
-//! out as llama.cpp's `unicode_regex_split_custom_gpt2` writes it, and [`Words`] splits at number
-//! characters on the way. A piece ends where the text ends or a number character starts, and the
+//! out as llama.cpp's matcher writes it, and [`Words`] splits at number characters on the way. A piece ends where the text ends or a number character starts, and the
 //! pattern never looks past a piece's end: the `(?!\S)` lookahead at the end of a piece succeeds.
 //!
 //! Character classes: `\s` is Unicode's White_Space property (`char::is_whitespace`, llama.cpp's
