@@ -26,11 +26,13 @@
 
 extern crate alloc;
 
+pub mod fuel;
 pub mod input;
 pub mod job;
 pub mod model;
 pub mod weights;
 
+pub use fuel::fuel_bound;
 pub use input::{Completion, InputError, Mode, Stop, decode_output, encode_input};
 pub use job::SmolLm2Job;
 pub use model::{DecodeError, Decoder, Options, Scored};

@@ -276,5 +276,72 @@ fn native_tuned_and_baseline_runs_agree_bit_for_bit() {
         assert_eq!(&bytes, output, "{mode:?}: native output");
         let completions = decode_output(&bytes).expect("decodes");
         assert_eq!(completions.len(), prompts.len());
+        check_fuel_bound(&input, &completions, tuned.total_fuel);
+    }
+}
+
+/// The fuel bound `plexus job run` buys holds for a real run, and overshoots by at most
+/// `SLACK_MAX` when every completion ran to `max_new`.
+fn check_fuel_bound(input: &[u8], completions: &[plexus_job_smollm2::Completion], fuel: u64) {
+    use plexus_job_smollm2::{Stop, fuel};
+    let parsed = plexus_job_smollm2::input::parse_input(input).expect("parses");
+    let tokens: Vec<usize> = completions
+        .iter()
+        .map(|c| c.prompt_tokens as usize)
+        .collect();
+    let bytes = parsed.prompts.iter().map(|r| r.len()).sum();
+    let bound = fuel::fuel_bound(&tokens, bytes, parsed.max_new, parsed.mode);
+    eprintln!(
+        "fuel {fuel}, bound {bound} ({:.2}x)",
+        bound as f64 / fuel as f64
+    );
+    assert!(bound >= fuel, "bound {bound} below the run's {fuel}");
+    if completions.iter().all(|c| c.stop == Stop::Length) {
+        assert!(
+            bound as f64 <= fuel::SLACK_MAX * fuel as f64,
+            "bound {bound} over {} x the run's {fuel}",
+            fuel::SLACK_MAX
+        );
+    }
+}
+
+/// The fuel bound against longer runs: a long prompt, and more prompts than slots.
+#[test]
+fn the_fuel_bound_holds_for_long_prompts_and_more_prompts_than_slots() {
+    use plexus_exec::{DiscardCheckpoints, Engine, EngineOptions, Job, Outcome};
+    use plexus_job_smollm2::{Mode, decode_output, encode_input};
+    let found = builtin::lookup("smollm2").expect("smollm2 is built in");
+    let blobs: Vec<Arc<[u8]>> = found
+        .load_blobs()
+        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask models`)"))
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    let engine = Engine::new(EngineOptions {
+        metering: true,
+        ..EngineOptions::default()
+    })
+    .expect("an engine");
+    let module = engine
+        .compile(&plexus_exec::admit(found.wasm).expect("admitted"))
+        .expect("it compiles");
+    let long = "Tell me about the dragon who paints the sky at dawn. ".repeat(12);
+    let many: Vec<String> = (0..11).map(|i| format!("Write {i} words.")).collect();
+    for (prompts, max_new, mode) in [(vec![long], 4, Mode::Default), (many, 6, Mode::Precise)] {
+        let input = encode_input(&prompts, max_new, mode).expect("encodes");
+        let job = Job {
+            id: [5; 32],
+            module: module.clone(),
+            input: Arc::from(&input[..]),
+            blobs: blobs.clone(),
+            max_fuel: plexus_types::limits::JOB_FUEL_MAX,
+            seg_fuel: 1 << 30,
+        };
+        let run = plexus_exec::run(&engine, &job, &mut DiscardCheckpoints).expect("it runs");
+        let Outcome::Completed { output } = &run.outcome else {
+            panic!("the job trapped: {:?}", run.outcome);
+        };
+        let completions = decode_output(output).expect("decodes");
+        check_fuel_bound(&input, &completions, run.total_fuel);
     }
 }

@@ -1,0 +1,75 @@
+//! An upper bound on the job's fuel from its prompts' token counts and the most new tokens, so
+//! that `plexus job run` buys enough fuel for an input without running it (a job that runs out of
+//! fuel fails and is billed all of it).
+//!
+//! Fuel is a deterministic function of the input; for this job it is close to
+//! `init + per_step * steps + per_row * rows + per_pair * pairs + per_head * heads`:
+//!
+//! - a step streams the 30 layers (and, when a row ends, the output head) through the blob reads;
+//! - a row (one token fed at one position) runs the linear layers, the norms, rope and SiLU;
+//! - a pair (a row and one cached position it attends to) is attention's work, in guest code;
+//! - a head row (a token picked) multiplies the tied 49,152-row output head.
+//!
+//! The constants are the least-squares fit of real runs of the committed module (exact on five
+//! shapes) rounded up, and the counts are upper bounds: every prompt is assumed to generate all
+//! `max_new` tokens, and the steps are at most the full ones (`ROWS_MAX` rows) plus the ones
+//! that feed every slot's pending rows (each gives every active slot a token). `tests/fidelity.rs`
+//! checks the bound against real runs: it must hold, and must not overshoot by more than
+//! [`SLACK_MAX`] when every completion runs to `max_new`.
+
+use crate::model::ROWS_MAX;
+use crate::{Mode, job::batch_for};
+
+/// `init`: the tokenizer blob's tables, the chat template, the weights' header (124.1 M fitted).
+const INIT: u64 = 140_000_000;
+/// Per byte of prompt: pre-tokenizing and merging it (a generous bound; short prompts dominate).
+const PER_BYTE: u64 = 20_000;
+/// Per step: streaming 30 layers of 3.56 MB and the head's 28.3 MB (25.2 M fitted).
+const PER_STEP: u64 = 28_000_000;
+/// Per row, default mode: the four linear layers of 30 layers (15.9 M fitted).
+const PER_ROW: u64 = 17_500_000;
+/// Per row, precise mode: their second int8 pass too (30.1 M fitted).
+const PER_ROW_PRECISE: u64 = 33_000_000;
+/// Per pair of a row and a cached position: 30 layers x 9 heads of 64 multiply-adds for the score
+/// and 64 for the value, in guest code (0.463 M fitted).
+const PER_PAIR: u64 = 510_000;
+/// Per token picked: the output head's 49,152 x 576 multiply and the argmax (4.1 M fitted).
+const PER_HEAD: u64 = 4_500_000;
+
+/// How far above the real fuel the bound may be when every completion runs to `max_new`
+/// (checked by the tests): a larger margin locks more escrow than the job needs (the unused part
+/// returns at settlement) and asks for a longer deadline.
+pub const SLACK_MAX: f64 = 1.6;
+
+/// An upper bound on the fuel of a job whose prompts have `tokens` tokens each (chat template
+/// included) and `bytes` bytes in all, generating at most `max_new` tokens each, in `mode`.
+pub fn fuel_bound(tokens: &[usize], bytes: usize, max_new: usize, mode: Mode) -> u64 {
+    let n = tokens.len() as u64;
+    let new = max_new as u64;
+    let longest = tokens.iter().copied().max().unwrap_or(0);
+    let batch = batch_for(tokens.len(), longest + max_new) as u64;
+    let lengths = tokens.iter().map(|t| *t as u64 + new);
+    let rows: u64 = lengths.clone().sum();
+    let pairs: u64 = lengths.map(|l| l * (l + 1) / 2).sum();
+    let heads = n * new;
+    let queued = if n > batch {
+        (n * new).div_ceil(batch)
+    } else {
+        0
+    };
+    let steps = rows.div_ceil(ROWS_MAX as u64) + queued + new + 1;
+    let per_row = match mode {
+        Mode::Default => PER_ROW,
+        Mode::Precise => PER_ROW_PRECISE,
+    };
+    [
+        INIT,
+        PER_BYTE.saturating_mul(bytes as u64),
+        PER_STEP.saturating_mul(steps),
+        per_row.saturating_mul(rows),
+        PER_PAIR.saturating_mul(pairs),
+        PER_HEAD.saturating_mul(heads),
+    ]
+    .into_iter()
+    .fold(0u64, u64::saturating_add)
+}
