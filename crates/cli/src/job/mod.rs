@@ -61,24 +61,30 @@ pub struct JobRunArgs {
     /// The paying key's name.
     #[arg(long)]
     from: String,
-    /// A built-in module (`digits`, `cnn`, `minilm`) or the path of a `.wasm` file.
+    /// A built-in module (`digits`, `cnn`, `minilm`, `smollm2`) or the path of a `.wasm` file.
     #[arg(long)]
     module: String,
     /// The input file. For `digits`: CSV rows of exactly 64 integers 0..16 (an 8x8 image,
     /// row-major: the data set's rows without the label). For `cnn`: the number of random 64x64
     /// images to classify. For `minilm`: one UTF-8 text per line (at most 10,000), embedded in
-    /// order. For a `.wasm` path: the raw input bytes.
+    /// order. For `smollm2`: one prompt per line (at most 1,000), each answered as one user turn
+    /// of the chat template, in order. For a `.wasm` path: the raw input bytes.
     #[arg(long)]
     input: PathBuf,
-    /// minilm: a second int8 pass over the activations' rounding residual (twice the fuel;
-    /// cosine to float32 above 0.9995 instead of 0.997).
+    /// minilm and smollm2: a second int8 pass over the activations' rounding residual (about
+    /// twice the fuel; minilm: cosine to float32 above 0.9995 instead of 0.997; smollm2: 95.5%
+    /// of next tokens as float32 picks them instead of 90.1%).
     #[arg(long)]
     precise: bool,
+    /// smollm2: the most tokens generated per prompt, 1 to 1,024 (a completion also ends at the
+    /// model's end of turn). Default 64.
+    #[arg(long)]
+    max_new_tokens: Option<usize>,
     /// An extra blob file the module reads (in order after the built-in module's own); repeatable.
     #[arg(long = "blob")]
     blobs: Vec<PathBuf>,
     /// The most fuel to pay for; a job that traps is billed all of it. Default: a bound computed
-    /// from the input for `minilm`, else 10^9.
+    /// from the input for `minilm` and `smollm2`, else 10^9.
     #[arg(long)]
     max_fuel: Option<u64>,
     /// The highest price per million fuel to accept, in base units or PLX (`0.01plx`).
@@ -572,7 +578,7 @@ fn job_content(args: &JobRunArgs) -> Result<(Module, ContentHash, Vec<u8>)> {
     let admitted = plexus_exec::admit(&module.wasm)
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
     let module_hash = admitted.hash;
-    let input = read_input(&module, &args.input, args.precise)?;
+    let input = read_input(&module, &args.input, args.precise, args.max_new_tokens)?;
     if input.len() > plexus_exec::INPUT_BYTES_MAX {
         bail!(
             "the input is {} bytes, over the executor's limit of {} bytes",

@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail};
 use plexus_client::dto::JobDto;
 use plexus_exec::builtin::{self, Builtin};
 use plexus_job_minilm::{self as minilm, Mode};
+use plexus_job_smollm2 as smollm2;
 use plexus_types::ContentHash;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub(super) enum Kind {
     Cnn,
     /// One text per line in; one 384-d embedding per text out.
     MiniLm,
+    /// One prompt per line in; one completion per prompt out.
+    SmolLm2,
 }
 
 impl Kind {
@@ -26,6 +29,7 @@ impl Kind {
             "digits" => Some(Kind::Digits),
             "cnn" => Some(Kind::Cnn),
             "minilm" => Some(Kind::MiniLm),
+            "smollm2" => Some(Kind::SmolLm2),
             _ => None,
         }
     }
@@ -68,11 +72,22 @@ pub(super) fn resolve_module(name: &str) -> Result<Module> {
     })
 }
 
+/// The most new tokens per prompt `job run` asks smollm2 for without `--max-new-tokens`.
+pub(super) const MAX_NEW_TOKENS_DEFAULT: usize = 64;
+
 /// The job's input bytes from the `--input` file, encoded as the module reads them.
-pub(super) fn read_input(module: &Module, path: &Path, precise: bool) -> Result<Vec<u8>> {
+pub(super) fn read_input(
+    module: &Module,
+    path: &Path,
+    precise: bool,
+    max_new: Option<usize>,
+) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if precise && module.kind != Some(Kind::MiniLm) {
-        bail!("--precise is for the minilm module");
+    if precise && !matches!(module.kind, Some(Kind::MiniLm | Kind::SmolLm2)) {
+        bail!("--precise is for the minilm and smollm2 modules");
+    }
+    if max_new.is_some() && module.kind != Some(Kind::SmolLm2) {
+        bail!("--max-new-tokens is for the smollm2 module");
     }
     let text = || {
         String::from_utf8(raw.clone())
@@ -104,6 +119,17 @@ pub(super) fn read_input(module: &Module, path: &Path, precise: bool) -> Result<
             };
             minilm::encode_input(&lines, mode).map_err(|e| input_error(&e))
         }
+        Some(Kind::SmolLm2) => {
+            let text = text()?;
+            let lines: Vec<&str> = text.lines().collect();
+            let mode = if precise {
+                smollm2::Mode::Precise
+            } else {
+                smollm2::Mode::Default
+            };
+            let max_new = max_new.unwrap_or(MAX_NEW_TOKENS_DEFAULT);
+            smollm2::encode_input(&lines, max_new, mode).map_err(|e| input_error(&e))
+        }
         None => Ok(raw),
     }
 }
@@ -126,6 +152,20 @@ pub(super) fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
                 Err(err) => undecodable(&err),
             };
         }
+        Some(Kind::SmolLm2) => {
+            return match smollm2::decode_output(bytes) {
+                Ok(completions) => json!({"completions": completions.iter().map(|c| json!({
+                    "text": smollm2::input::text_lossy(c),
+                    "prompt_tokens": c.prompt_tokens,
+                    "completion_tokens": c.completion_tokens,
+                    "stop": match c.stop {
+                        smollm2::Stop::EndOfTurn => "end_of_turn",
+                        smollm2::Stop::Length => "length",
+                    },
+                })).collect::<Vec<_>>()}),
+                Err(err) => undecodable(&err),
+            };
+        }
         None => {}
     }
     match std::str::from_utf8(bytes) {
@@ -135,8 +175,24 @@ pub(super) fn decode_output(job: &JobDto, bytes: &[u8]) -> Value {
 }
 
 /// The output in a line for a person: embeddings are summarized (all of them are in `--json`
-/// and `--out`), the rest shown whole.
+/// and `--out`), completions shown one per line, the rest shown whole.
 pub(super) fn output_text(output: &Value) -> String {
+    if let Some(completions) = output.get("completions").and_then(Value::as_array) {
+        let lines: Vec<String> = completions
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                format!(
+                    "[{}] {} ({} tokens, {})",
+                    i + 1,
+                    c["text"].as_str().unwrap_or_default(),
+                    c["completion_tokens"],
+                    c["stop"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        return lines.join("\n");
+    }
     match output.get("embeddings").and_then(Value::as_array) {
         Some(rows) => {
             let head: Vec<String> = rows
@@ -164,6 +220,9 @@ pub(super) fn output_text(output: &Value) -> String {
 /// The fuel a built-in module's job needs for `input`, where the module can bound it (minilm:
 /// from its texts' token counts); `None` for the others.
 pub(super) fn fuel_for(module: &Module, input: &[u8]) -> Result<Option<u64>> {
+    if module.kind == Some(Kind::SmolLm2) {
+        return smollm2_fuel(module, input).map(Some);
+    }
     if module.kind != Some(Kind::MiniLm) {
         return Ok(None);
     }
@@ -185,4 +244,42 @@ pub(super) fn fuel_for(module: &Module, input: &[u8]) -> Result<Option<u64>> {
         .collect();
     let bytes = texts.iter().map(ExactSizeIterator::len).sum();
     Ok(Some(minilm::fuel_bound(&tokens, bytes, mode)))
+}
+
+/// The smollm2 job's fuel bound for `input`: its prompts tokenized with the chat template as the
+/// job does it (the same SDK code, natively). A prompt too long for the job's context is refused
+/// here, before anything is posted.
+fn smollm2_fuel(module: &Module, input: &[u8]) -> Result<u64> {
+    use plexus_guest::bpe::{ChatTemplate, Vocab};
+    let parsed = smollm2::input::parse_input(input).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let blob = module
+        .blobs
+        .get(smollm2::TOKENIZER_BLOB)
+        .context("the smollm2 module has no tokenizer blob")?;
+    let vocab = Vocab::parse(blob).map_err(|e| anyhow::anyhow!("the smollm2 tokenizer: {e}"))?;
+    let template =
+        ChatTemplate::new(&vocab).map_err(|e| anyhow::anyhow!("the smollm2 tokenizer: {e}"))?;
+    let mut tokens = Vec::with_capacity(parsed.prompts.len());
+    for (index, range) in parsed.prompts.iter().enumerate() {
+        let text = std::str::from_utf8(&input[range.clone()]).unwrap_or_default();
+        let mut ids = Vec::new();
+        template.encode(&vocab, text, &mut ids);
+        if ids.len() + parsed.max_new > smollm2::CONTEXT_MAX {
+            bail!(
+                "prompt {} is {} tokens with the chat template: with --max-new-tokens {} it exceeds the model's context of {} in this job",
+                index + 1,
+                ids.len(),
+                parsed.max_new,
+                smollm2::CONTEXT_MAX
+            );
+        }
+        tokens.push(ids.len());
+    }
+    let bytes = parsed.prompts.iter().map(ExactSizeIterator::len).sum();
+    Ok(smollm2::fuel_bound(
+        &tokens,
+        bytes,
+        parsed.max_new,
+        parsed.mode,
+    ))
 }
