@@ -137,3 +137,93 @@ fn minilm_embeddings_are_a_verified_job_with_fuel_and_deadline_picked_from_the_i
         );
     }
 }
+
+/// SmolLM2 as a network job: prompts in, completions out, fully audited by the second provider
+/// (the same bits on two providers), `job verify` re-running it here, the completions those of
+/// the job's own code run natively, and Paris for the capital of France.
+#[test]
+fn smollm2_completions_are_a_verified_job_on_two_providers() {
+    use plexus_job_smollm2::{SmolLm2Job, decode_output as decode, encode_input as encode};
+    let dir = tempdir("smollm2");
+    let net = devnet_with(
+        &dir,
+        2,
+        0,
+        &["--full-audit-ppm", "1000000", "--light-audit-ppm", "0"],
+    );
+    let prompts = [
+        "What is the capital of France?",
+        "Say hello.",
+        "Héllo, 中文?",
+    ];
+    let input = dir.join("prompts.txt");
+    std::fs::write(&input, prompts.join("\n") + "\n").unwrap();
+
+    // A --max-new-tokens out of range is refused before any money moves.
+    let before = net.balance("dev0");
+    let head = [
+        "job", "run", "--from", "dev0", "--module", "smollm2", "--input",
+    ];
+    let path = input.to_str().unwrap();
+    let out = net.plexus(&[&head[..], &[path, "--max-new-tokens", "0"]].concat());
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("0 new tokens"), "{}", stderr(&out));
+    assert_eq!(net.balance("dev0"), before, "a refused input costs nothing");
+
+    let run = json(
+        &net.plexus(
+            &[
+                &head[..],
+                &[path, "--max-new-tokens", "12", "--precise", "--json"],
+            ]
+            .concat(),
+        ),
+    );
+    let id = run["job_id"].as_str().unwrap();
+    let (fuel, max_fuel) = (
+        run["fuel"].as_u64().unwrap(),
+        run["max_fuel"].as_u64().unwrap(),
+    );
+    assert!(
+        fuel <= max_fuel && max_fuel <= 2 * fuel,
+        "fuel {fuel} of max {max_fuel}"
+    );
+    let completions = run["output"]["completions"]
+        .as_array()
+        .expect("completions");
+    assert_eq!(completions.len(), prompts.len(), "{run}");
+    assert_eq!(completions[0]["text"], "The capital of France is Paris.");
+    assert_eq!(completions[0]["stop"], "end_of_turn");
+
+    // The network's bits are the job's own code's, run here.
+    let found = plexus_exec::builtin::lookup("smollm2").unwrap();
+    let blobs: Vec<Arc<[u8]>> = found
+        .load_blobs()
+        .unwrap_or_else(|err| panic!("{err}"))
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    let bytes = encode(&prompts, 12, plexus_job_smollm2::Mode::Precise).unwrap();
+    let host = plexus_exec::native::NativeHost::new(&[0; 32], Arc::from(&bytes[..]), blobs);
+    let native = decode(&plexus_guest::run_native::<SmolLm2Job, _>(&host).0).unwrap();
+    for (got, want) in completions.iter().zip(&native) {
+        assert_eq!(got["text"], plexus_job_smollm2::input::text_lossy(want));
+        assert_eq!(got["completion_tokens"], want.completion_tokens);
+        assert_eq!(got["prompt_tokens"], want.prompt_tokens);
+    }
+
+    let done = job(&net.client, id);
+    assert_eq!(done.status, JobStatus::Settled);
+    let audit = done.audit_record.clone().expect("fully audited");
+    assert_eq!(
+        (audit.kind, audit.stage),
+        (AuditKind::Full, AuditStage::Passed)
+    );
+    assert_ne!(
+        Some(audit.verifier.clone()),
+        done.provider,
+        "a second provider re-ran it"
+    );
+    let verify = net.plexus(&["job", "verify", id, "--json"]);
+    assert!(verify.status.success(), "job verify: {}", stderr(&verify));
+}
