@@ -24,18 +24,31 @@ fn reference() -> &'static Value {
     })
 }
 
-/// A host serving the converted weights blobs (head, then layers) as the job's blobs 0..3.
+/// The module's blobs (the weights' head and layer blobs, the tokenizer), as `job run` loads
+/// them.
+fn blobs() -> Vec<Arc<[u8]>> {
+    builtin::lookup("smollm2")
+        .expect("smollm2 is built in")
+        .load_blobs()
+        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask models` to fetch and convert them)"))
+        .into_iter()
+        .map(Arc::from)
+        .collect()
+}
+
+/// A host serving the module's blobs and no input (the weights' head blob is blob 0).
 fn host() -> NativeHost {
-    let blobs = builtin::SMOLLM2_FILES[..3]
-        .iter()
-        .map(|file| {
-            let bytes = file.read().unwrap_or_else(|e| {
-                panic!("{e} (run `cargo xtask models` to fetch and convert the weights)")
-            });
-            Arc::from(bytes)
-        })
-        .collect();
-    NativeHost::new(&[0; 32], Arc::from(Vec::new()), blobs)
+    NativeHost::new(&[0; 32], Arc::from(Vec::new()), blobs())
+}
+
+/// A metering engine on the tuned or the baseline codegen.
+fn metered(baseline_isa: bool) -> plexus_exec::Engine {
+    plexus_exec::Engine::new(plexus_exec::EngineOptions {
+        metering: true,
+        baseline_isa,
+        ..plexus_exec::EngineOptions::default()
+    })
+    .expect("an engine")
 }
 
 fn ids(value: &Value) -> Vec<u32> {
@@ -188,11 +201,7 @@ fn the_job_answers_in_prompt_order_with_its_token_counts() {
     use plexus_job_smollm2::{Mode, SmolLm2Job, Stop, decode_output, encode_input};
     let prompts = ["What is the capital of France?", "Say hello."];
     let input = encode_input(&prompts, 16, Mode::Precise).unwrap();
-    let blobs = builtin::SMOLLM2_FILES
-        .iter()
-        .map(|file| Arc::from(file.read().expect("the model files")))
-        .collect();
-    let host = NativeHost::new(&[0; 32], Arc::from(input), blobs);
+    let host = NativeHost::new(&[0; 32], Arc::from(input), blobs());
     let (output, steps) = plexus_guest::run_native::<SmolLm2Job, _>(&host);
     let completions = decode_output(&output).unwrap();
     assert_eq!(completions.len(), 2);
@@ -216,15 +225,10 @@ fn the_job_answers_in_prompt_order_with_its_token_counts() {
 /// job natively: the same output bytes, and the same fuel and trace root on both codegens.
 #[test]
 fn native_tuned_and_baseline_runs_agree_bit_for_bit() {
-    use plexus_exec::{DiscardCheckpoints, Engine, EngineOptions, Job, Outcome};
+    use plexus_exec::{DiscardCheckpoints, Job, Outcome};
     use plexus_job_smollm2::{Mode, SmolLm2Job, decode_output, encode_input};
     let found = builtin::lookup("smollm2").expect("smollm2 is built in");
-    let blobs: Vec<Arc<[u8]>> = found
-        .load_blobs()
-        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask models`)"))
-        .into_iter()
-        .map(Arc::from)
-        .collect();
+    let blobs = blobs();
     let admitted = plexus_exec::admit(found.wasm).expect("the module is admitted");
     // Three prompts in two slots' worth of steps: prefill and decode, slots reused.
     let prompts = [
@@ -236,12 +240,7 @@ fn native_tuned_and_baseline_runs_agree_bit_for_bit() {
         let input = encode_input(&prompts, 8, mode).expect("encodes");
         let mut runs = Vec::new();
         for baseline_isa in [false, true] {
-            let engine = Engine::new(EngineOptions {
-                metering: true,
-                baseline_isa,
-                ..EngineOptions::default()
-            })
-            .expect("an engine");
+            let engine = metered(baseline_isa);
             let job = Job {
                 id: [3; 32],
                 module: engine.compile(&admitted).expect("it compiles"),
@@ -308,20 +307,11 @@ fn check_fuel_bound(input: &[u8], completions: &[plexus_job_smollm2::Completion]
 /// The fuel bound against longer runs: a long prompt, and more prompts than slots.
 #[test]
 fn the_fuel_bound_holds_for_long_prompts_and_more_prompts_than_slots() {
-    use plexus_exec::{DiscardCheckpoints, Engine, EngineOptions, Job, Outcome};
+    use plexus_exec::{DiscardCheckpoints, Job, Outcome};
     use plexus_job_smollm2::{Mode, decode_output, encode_input};
     let found = builtin::lookup("smollm2").expect("smollm2 is built in");
-    let blobs: Vec<Arc<[u8]>> = found
-        .load_blobs()
-        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask models`)"))
-        .into_iter()
-        .map(Arc::from)
-        .collect();
-    let engine = Engine::new(EngineOptions {
-        metering: true,
-        ..EngineOptions::default()
-    })
-    .expect("an engine");
+    let blobs = blobs();
+    let engine = metered(false);
     let module = engine
         .compile(&plexus_exec::admit(found.wasm).expect("admitted"))
         .expect("it compiles");
