@@ -89,6 +89,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: u32,
     },
+    /// The SmolLM2 text generation job: tokens per second metered (one core, with checkpoints,
+    /// as a provider runs it) and natively, for one sequence and for eight decoded together,
+    /// the metered-over-native ratios, the precise mode's rate, and whether the baseline x86-64
+    /// codegen gives the same output hash, fuel and trace root. Needs `cargo xtask models`.
+    Smollm2 {
+        /// One prompt per line, at least 8 (`jobs/smollm2/data/prompts.txt` has 16).
+        #[arg(long)]
+        prompts: std::path::PathBuf,
+        /// The most tokens generated per prompt.
+        #[arg(long, default_value_t = 64)]
+        max_new_tokens: usize,
+        /// Runs of each variant; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
     /// What a flood that costs its sender nothing does to a node: block production, status
     /// latency and honest transfers' latency, idle and then while several clients re-post a
     /// batch of 1 000 transactions the node refuses, as fast as it answers.
@@ -181,6 +196,11 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
         BenchCommand::Models { texts, runs } => {
             crate::bench_models::bench_models(&texts, runs, json_mode)
         }
+        BenchCommand::Smollm2 {
+            prompts,
+            max_new_tokens,
+            runs,
+        } => crate::bench_smollm2::bench_smollm2(&prompts, max_new_tokens, runs, json_mode),
         BenchCommand::Storage {
             runs,
             threads,

@@ -6,6 +6,7 @@ mod bench_flood;
 mod bench_gemm;
 mod bench_kit;
 mod bench_models;
+mod bench_smollm2;
 mod bench_storage;
 mod bench_store;
 mod ceremony;
