@@ -1,6 +1,7 @@
 //! Audits of honest work: light audits and canaries, and a slow verifier drawn for several
 //! full audits at once.
 
+use crate::run_digits;
 use crate::{
     Net, PLEXUS, Process, devnet_with, free_port, job, json, tempdir, twenty_images, wait_for,
 };
@@ -35,19 +36,12 @@ fn honest_work_passes_light_audits_and_verifiers_flag_canaries() {
     );
     let client = &net.client;
     let input = twenty_images(&dir);
-    let run = json(&net.plexus(&[
-        "job",
-        "run",
-        "--from",
+    let run = json(&run_digits(
+        &net,
         "dev0",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        "--max-fuel",
-        "50000000",
-        "--json",
-    ]));
+        &input,
+        &["--max-fuel", "50000000", "--json"],
+    ));
     let id = run["job_id"].as_str().unwrap();
     let done = job(client, id);
     assert_eq!(done.status, JobStatus::Settled);

@@ -1,5 +1,6 @@
 //! Forged outputs: disputed by the verifier, the forger slashed, on one validator or four.
 
+use crate::run_digits;
 use crate::{devnet_with, fees_of, job, json, stderr, tempdir, twenty_images, wait_for};
 use plexus_client::{
     Client,
@@ -23,20 +24,12 @@ fn a_forged_output_is_disputed_and_the_forger_slashed() {
     let bond_before: u128 = client.provider(&forger).unwrap().bond.parse().unwrap();
     let (consumer_before, from) = net.balance_at("dev0");
 
-    let out = net.plexus(&[
-        "job",
-        "run",
-        "--from",
+    let out = run_digits(
+        &net,
         "dev0",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        "--audit",
-        "full",
-        "--max-fuel",
-        "50000000",
-    ]);
+        &input,
+        &["--audit", "full", "--max-fuel", "50000000"],
+    );
     assert!(!out.status.success(), "a forged job must not be accepted");
     let message = stderr(&out);
     assert!(message.contains("was refuted"), "{message}");
@@ -110,20 +103,12 @@ fn a_dispute_whose_content_one_validator_holds_settles_on_all_four() {
     assert!(out.status.success(), "{}", stderr(&out));
     let input = twenty_images(&dir);
     let bond_before: u128 = client.provider(&forger).unwrap().bond.parse().unwrap();
-    let out = net.plexus(&[
-        "job",
-        "run",
-        "--from",
+    let out = run_digits(
+        &net,
         "dev0",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        "--audit",
-        "full",
-        "--max-fuel",
-        "50000000",
-    ]);
+        &input,
+        &["--audit", "full", "--max-fuel", "50000000"],
+    );
     let message = stderr(&out);
     assert!(!out.status.success(), "a forged job must not be accepted");
     assert!(message.contains("was refuted"), "{message}");

@@ -1,5 +1,6 @@
 //! The digits job end to end with exact escrow, then bad input at every step.
 
+use crate::run_digits;
 use crate::{Net, devnet, fees_of, job, json, read_key, send, stderr, tempdir, wait_for};
 use plexus_client::{
     TxBuilder,
@@ -63,20 +64,17 @@ fn digits_job_end_to_end_with_exact_escrow_and_bad_input() {
         .map(|i| net.balance_at(&format!("provider{i}")))
         .collect();
 
-    let run = json(&net.plexus(&[
-        "job",
-        "run",
-        "--from",
+    let run = json(&run_digits(
+        &net,
         "dev0",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        // The job needs about 2.4 M fuel: 10^8 keeps the escrow small.
-        "--max-fuel",
-        "100000000",
-        "--json",
-    ]));
+        &input,
+        &[
+            // The job needs about 2.4 M fuel: 10^8 keeps the escrow small.
+            "--max-fuel",
+            "100000000",
+            "--json",
+        ],
+    ));
     let id = run["job_id"].as_str().unwrap().to_string();
     let got: Vec<u64> = run["output"]["labels"]
         .as_array()
@@ -335,23 +333,20 @@ fn silent_registration() -> Payload {
 /// slashed with a short deadline.
 fn too_big_for_the_deadline(net: &Net, input: &Path) {
     let client = &net.client;
-    let out = net.plexus(&[
-        "job",
-        "run",
-        "--from",
+    let out = run_digits(
+        net,
         "dev6",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        // Worth 50 PLX at the providers' ask: within the bond rule for their 1000 PLX bonds
-        // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work at the
-        // providers' FUEL_PER_SECOND (1 000 s with the margin).
-        "--max-fuel",
-        "50000000000",
-        "--deadline-blocks",
-        "10",
-    ]);
+        input,
+        &[
+            // Worth 50 PLX at the providers' ask: within the bond rule for their 1000 PLX bonds
+            // ((1 + 1/p) * 50 = 505 PLX at p = 11%), far beyond 10 blocks of work at the
+            // providers' FUEL_PER_SECOND (1 000 s with the margin).
+            "--max-fuel",
+            "50000000000",
+            "--deadline-blocks",
+            "10",
+        ],
+    );
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("fuel does not run"),
@@ -539,18 +534,7 @@ fn bad_blobs(net: &Net, dir: &Path) {
 fn unmatched_job_is_cancelled(net: &Net, input: &Path, consumer: &Address) {
     let client = &net.client;
     let before = net.balance("dev2");
-    let out = net.plexus(&[
-        "job",
-        "run",
-        "--from",
-        "dev2",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        "--price-cap",
-        "1",
-    ]);
+    let out = run_digits(net, "dev2", input, &["--price-cap", "1"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("no provider matched"),
@@ -599,22 +583,19 @@ fn silent_provider_is_slashed(net: &Net, input: &Path) {
     assert_eq!(done.receipt.unwrap().status, ReceiptStatus::Success);
 
     let before = net.balance("dev3");
-    let out = net.plexus(&[
-        "job",
-        "run",
-        "--from",
+    let out = run_digits(
+        net,
         "dev3",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        "--price-cap",
-        "1",
-        "--deadline-blocks",
-        "10",
-        "--timeout-secs",
-        "300",
-    ]);
+        input,
+        &[
+            "--price-cap",
+            "1",
+            "--deadline-blocks",
+            "10",
+            "--timeout-secs",
+            "300",
+        ],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
     let dev3 = net.address("dev3");

@@ -6,6 +6,7 @@
 //! epoch the delegator's rewards are claimable, and the supply moved by exactly the emissions.
 
 use crate::common::{amount, assert_supply_conserved, keystore_devnet_validator};
+use crate::run_digits;
 use crate::{Net, devnet_with, finalize, job, json, tempdir, twenty_images, wait_for};
 use plexus_client::dto::{JobDto, JobStatus, ReceiptStatus};
 use plexus_types::{PLX, Payload};
@@ -17,17 +18,7 @@ const LIGHT_AUDIT_PPM: u32 = 990_000;
 
 /// Runs the digits job from dev0 and returns it once settled.
 fn run_job(net: &Net, input: &Path) -> JobDto {
-    let run = json(&net.plexus(&[
-        "job",
-        "run",
-        "--from",
-        "dev0",
-        "--module",
-        "digits",
-        "--input",
-        input.to_str().unwrap(),
-        "--json",
-    ]));
+    let run = json(&run_digits(net, "dev0", input, &["--json"]));
     let id = run["job_id"].as_str().unwrap().to_string();
     let mut done = None;
     wait_for("the job to settle", Duration::from_secs(240), || {

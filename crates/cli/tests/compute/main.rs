@@ -133,6 +133,14 @@ fn fees_of(client: &Client, sender: &Address, from: u64, to: u64) -> u128 {
         .sum()
 }
 
+/// `plexus job run --from KEY --module digits --input INPUT` with `extra` arguments.
+fn run_digits(net: &Net, from: &str, input: &Path, extra: &[&str]) -> Output {
+    let head = [
+        "job", "run", "--from", from, "--module", "digits", "--input",
+    ];
+    net.plexus(&[&head[..], &[input.to_str().unwrap()], extra].concat())
+}
+
 /// The first 20 held-out digits images, without labels, written to `dir/images.csv`.
 fn twenty_images(dir: &Path) -> PathBuf {
     let images: String = std::fs::read_to_string(
