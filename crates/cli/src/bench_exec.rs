@@ -168,6 +168,27 @@ pub fn bench_exec(
 }
 
 /// `value` to three decimals, for the JSON figures.
+/// One metered run of `input` as job `id` on `engine`, in the provider's mode (checkpoints kept
+/// in memory); the module compiled once beforehand (providers keep compiled modules in a cache).
+pub(crate) fn metered_run(
+    engine: &Engine,
+    module: &plexus_exec::Compiled,
+    input: &std::sync::Arc<[u8]>,
+    blobs: &[std::sync::Arc<[u8]>],
+    id: [u8; 32],
+) -> Result<plexus_exec::Execution> {
+    let job = plexus_exec::Job {
+        id,
+        module: module.clone(),
+        input: input.clone(),
+        blobs: blobs.to_vec(),
+        max_fuel: plexus_types::limits::JOB_FUEL_MAX,
+        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
+    };
+    let mut sink = plexus_exec::MemoryCheckpoints::default();
+    Ok(plexus_exec::run(engine, &job, &mut sink)?)
+}
+
 pub(crate) fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }

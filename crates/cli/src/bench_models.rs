@@ -8,9 +8,9 @@
 //! best of `--runs`; the native and metered runs take turns, so that load from elsewhere on the
 //! machine falls on both sides of their ratio alike. `cargo xtask bench models` runs this beside onnxruntime on the same texts.
 
-use crate::bench_exec::{best, best_of_both, engine, round};
+use crate::bench_exec::{best, best_of_both, engine, metered_run, round};
 use anyhow::{Context, Result, bail};
-use plexus_exec::{Execution, Job, MemoryCheckpoints, Outcome, builtin, native::NativeHost};
+use plexus_exec::{Execution, Outcome, builtin, native::NativeHost};
 use plexus_guest::wordpiece::Vocab;
 use plexus_job_minilm::{self as minilm, Mode};
 use serde_json::json;
@@ -31,25 +31,6 @@ fn completed(execution: &Execution) -> Result<&[u8]> {
 fn compiled(engine: &plexus_exec::Engine) -> Result<plexus_exec::Compiled> {
     let found = builtin::lookup("minilm").context("no built-in minilm")?;
     Ok(engine.compile(&plexus_exec::admit(found.wasm)?)?)
-}
-
-/// One metered run of `input` on `engine`, in the provider's mode (checkpoints kept in memory).
-fn metered(
-    engine: &plexus_exec::Engine,
-    module: &plexus_exec::Compiled,
-    input: &Arc<[u8]>,
-    blobs: &[Arc<[u8]>],
-) -> Result<Execution> {
-    let job = Job {
-        id: JOB_ID,
-        module: module.clone(),
-        input: input.clone(),
-        blobs: blobs.to_vec(),
-        max_fuel: plexus_types::limits::JOB_FUEL_MAX,
-        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
-    };
-    let mut sink = MemoryCheckpoints::default();
-    Ok(plexus_exec::run(engine, &job, &mut sink)?)
 }
 
 pub fn bench_models(texts_path: &Path, runs: u32, json_mode: bool) -> Result<()> {
@@ -81,23 +62,24 @@ pub fn bench_models(texts_path: &Path, runs: u32, json_mode: bool) -> Result<()>
     let ((native_ms, (native_output, _)), (metered_ms, run)) = best_of_both(
         runs,
         || Ok(plexus_guest::run_native::<minilm::MiniLmJob, _>(&host)),
-        || metered(&host_engine, &module, &input, &blobs),
+        || metered_run(&host_engine, &module, &input, &blobs, JOB_ID),
     )?;
     if completed(&run)? != native_output {
         bail!("the metered output differs from the native output");
     }
     let baseline_engine = engine(true, true)?;
-    let baseline = metered(
+    let baseline = metered_run(
         &baseline_engine,
         &compiled(&baseline_engine)?,
         &input,
         &blobs,
+        JOB_ID,
     )?;
     let same_on_baseline = baseline.output_hash == run.output_hash
         && baseline.total_fuel == run.total_fuel
         && baseline.trace_root == run.trace_root;
     let (precise_ms, precise) = best(runs, || {
-        metered(&host_engine, &module, &precise_input, &blobs)
+        metered_run(&host_engine, &module, &precise_input, &blobs, JOB_ID)
     })?;
     completed(&precise)?;
     let (gemm_gmacs, gemm_gmacs_baseline) = crate::bench_gemm::headline(runs)?;

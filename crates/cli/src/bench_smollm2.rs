@@ -9,34 +9,15 @@
 //! Tokens per second count the tokens generated (the end of turn included) over the whole job,
 //! prompt prefill and tokenization included, on one core. Figures are the best of `--runs`.
 
-use crate::bench_exec::{best, best_of_both, engine, round};
+use crate::bench_exec::{best, best_of_both, engine, metered_run, round};
 use anyhow::{Context, Result, bail};
-use plexus_exec::{Execution, Job, MemoryCheckpoints, Outcome, builtin, native::NativeHost};
+use plexus_exec::{Execution, Outcome, builtin, native::NativeHost};
 use plexus_job_smollm2::{self as smollm2, Mode};
 use serde_json::{Map, Value, json};
 use std::{path::Path, sync::Arc};
 
 /// The job id the benchmark's runs use (the job draws no random bytes; any id would do).
 const JOB_ID: [u8; 32] = [9; 32];
-
-/// One metered run of `input` in the provider's mode (checkpoints kept in memory).
-fn metered(
-    engine: &plexus_exec::Engine,
-    module: &plexus_exec::Compiled,
-    input: &Arc<[u8]>,
-    blobs: &[Arc<[u8]>],
-) -> Result<Execution> {
-    let job = Job {
-        id: JOB_ID,
-        module: module.clone(),
-        input: input.clone(),
-        blobs: blobs.to_vec(),
-        max_fuel: plexus_types::limits::JOB_FUEL_MAX,
-        seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
-    };
-    let mut sink = MemoryCheckpoints::default();
-    Ok(plexus_exec::run(engine, &job, &mut sink)?)
-}
 
 /// The generated tokens of an output (each completion's tokens, plus its end of turn).
 fn generated(output: &[u8]) -> Result<u64> {
@@ -89,7 +70,7 @@ pub fn bench_smollm2(
         let ((native_ms, (native_output, _)), (metered_ms, run)) = best_of_both(
             runs,
             || Ok(plexus_guest::run_native::<smollm2::SmolLm2Job, _>(&host)),
-            || metered(&host_engine, &module, &input, &blobs),
+            || metered_run(&host_engine, &module, &input, &blobs, JOB_ID),
         )?;
         if completed(&run)? != native_output {
             bail!("the metered output differs from the native output ({count} prompts)");
@@ -123,13 +104,13 @@ pub fn bench_smollm2(
     let (input, run, tokens) = eight.context("the eight-prompt run")?;
     let baseline_engine = engine(true, true)?;
     let baseline_module = baseline_engine.compile(&plexus_exec::admit(found.wasm)?)?;
-    let baseline = metered(&baseline_engine, &baseline_module, &input, &blobs)?;
+    let baseline = metered_run(&baseline_engine, &baseline_module, &input, &blobs, JOB_ID)?;
     let same = baseline.output_hash == run.output_hash
         && baseline.total_fuel == run.total_fuel
         && baseline.trace_root == run.trace_root;
     let precise_input = encode(8, Mode::Precise)?;
     let (precise_ms, precise) = best(runs, || {
-        metered(&host_engine, &module, &precise_input, &blobs)
+        metered_run(&host_engine, &module, &precise_input, &blobs, JOB_ID)
     })?;
     let precise_tokens = generated(completed(&precise)?)? as f64;
     value.insert(
