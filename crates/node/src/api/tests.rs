@@ -51,15 +51,15 @@ fn post(nonce: u64, cap: Amount) -> SignedTransaction {
     )
 }
 
-/// Provider 1 registered (ask 1 PLX); consumer 2 posted a matched job, committed, and an
-/// unmatched one; returns the state and the two job ids.
-fn market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
+/// A one-validator chain (key 0, a self-bond of 10,000 PLX) with `params`, keys `0..accounts`
+/// holding 100,000 PLX each, and the beacon that signs its blocks.
+fn chain(params: Params, accounts: u64) -> (LedgerState, DevBeacon) {
     let beacon = DevBeacon::deal(0, [key(0).public_key()]);
-    let (mut state, _) = Genesis {
+    let (state, _) = Genesis {
         chain_id: 3,
         timestamp_ms: 0,
-        params: Params::default(),
-        allocations: (0..3).map(|i| (address(i), 100_000 * PLX)).collect(),
+        params,
+        allocations: (0..accounts).map(|i| (address(i), 100_000 * PLX)).collect(),
         validators: vec![GenesisValidator {
             address: address(0),
             self_bond: 10_000 * PLX,
@@ -68,6 +68,33 @@ fn market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
     }
     .build()
     .unwrap();
+    (state, beacon)
+}
+
+/// Builds the next block of `txs` (proposed by key 0) and moves `state` to it; every transaction
+/// must succeed.
+fn next_block(state: &mut LedgerState, beacon: &DevBeacon, txs: Vec<SignedTransaction>) {
+    let height = state.height + 1;
+    let built = build_block(
+        state,
+        txs,
+        height,
+        key(0).public_key(),
+        beacon.block_signature(height),
+    )
+    .unwrap();
+    assert!(
+        built.receipts.iter().all(|r| r.status == Status::Success),
+        "{:?}",
+        built.receipts
+    );
+    *state = built.state;
+}
+
+/// Provider 1 registered (ask 1 PLX); consumer 2 posted a matched job, committed, and an
+/// unmatched one; returns the state and the two job ids.
+fn market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
+    let (mut state, beacon) = chain(Params::default(), 3);
     let register = tx(
         1,
         0,
@@ -97,17 +124,7 @@ fn market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
         },
     );
     for txs in [vec![register], vec![matched, unmatched], vec![commit]] {
-        let height = state.height + 1;
-        let built = build_block(
-            &state,
-            txs,
-            height,
-            key(0).public_key(),
-            beacon.block_signature(height),
-        )
-        .unwrap();
-        assert!(built.receipts.iter().all(|r| r.status == Status::Success));
-        state = built.state;
+        next_block(&mut state, &beacon, txs);
     }
     (state, ids.0, ids.1)
 }
@@ -362,7 +379,6 @@ fn storage_price(i: u64) -> Amount {
 /// owner 5's first shard accepts it. Returns the state and the two deal ids.
 fn storage_market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest) {
     use plexus_types::deal::DealSegment;
-    let beacon = DevBeacon::deal(0, [key(0).public_key()]);
     let params = Params {
         provider_bond_min: 100 * PLX,
         storage: plexus_state::StorageParams {
@@ -372,19 +388,7 @@ fn storage_market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest)
         },
         ..Params::default()
     };
-    let (mut state, _) = Genesis {
-        chain_id: 3,
-        timestamp_ms: 0,
-        params,
-        allocations: (0..7).map(|i| (address(i), 100_000 * PLX)).collect(),
-        validators: vec![GenesisValidator {
-            address: address(0),
-            self_bond: 10_000 * PLX,
-        }],
-        beacon: beacon.output.clone(),
-    }
-    .build()
-    .unwrap();
+    let (mut state, beacon) = chain(params, 7);
     let mut offers: Vec<SignedTransaction> = (1..=4)
         .map(|i| {
             tx(
@@ -437,23 +441,7 @@ fn storage_market() -> (LedgerState, plexus_types::Digest, plexus_types::Digest)
     );
     let second = deal(STORAGE_OWNERS[1], vec![segment(b"c", 65_536)]);
     let ids = (first.hash(), second.hash());
-    let run = |state: &mut LedgerState, txs: Vec<SignedTransaction>| {
-        let height = state.height + 1;
-        let built = build_block(
-            state,
-            txs,
-            height,
-            key(0).public_key(),
-            beacon.block_signature(height),
-        )
-        .unwrap();
-        assert!(
-            built.receipts.iter().all(|r| r.status == Status::Success),
-            "{:?}",
-            built.receipts
-        );
-        *state = built.state;
-    };
+    let run = |state: &mut LedgerState, txs| next_block(state, &beacon, txs);
     run(&mut state, offers);
     run(&mut state, vec![first]);
     run(&mut state, vec![second]);

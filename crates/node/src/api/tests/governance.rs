@@ -27,29 +27,17 @@ fn every_governed_parameter_is_served_by_section_with_its_bounds() {
 }
 
 /// Proposals as JSON: newest first within `limit`, one by id with its tally (live while voting)
-/// and status, an
-/// unknown id 404 `unknown_proposal`; a passed change shows in `GET /v1/params` once applied.
+/// and status, an unknown id 404 `unknown_proposal`; a passed change shows in `GET /v1/params`
+/// once applied.
 #[test]
 fn proposals_are_served_newest_first_with_their_tally_and_status() {
     use plexus_types::gov::VoteOption;
-    let beacon = DevBeacon::deal(0, [key(0).public_key()]);
-    let (mut state, _) = Genesis {
-        chain_id: 3,
-        timestamp_ms: 0,
-        params: Params {
-            gov_voting_period_blocks: 2,
-            gov_effect_delay_blocks: 1,
-            ..Params::default()
-        },
-        allocations: (0..2).map(|i| (address(i), 100_000 * PLX)).collect(),
-        validators: vec![GenesisValidator {
-            address: address(0),
-            self_bond: 10_000 * PLX,
-        }],
-        beacon: beacon.output.clone(),
-    }
-    .build()
-    .unwrap();
+    let params = Params {
+        gov_voting_period_blocks: 2,
+        gov_effect_delay_blocks: 1,
+        ..Params::default()
+    };
+    let (mut state, beacon) = chain(params, 2);
     let propose = |nonce: u64, value: u128| {
         tx(
             1,
@@ -80,16 +68,7 @@ fn proposals_are_served_newest_first_with_their_tally_and_status() {
             assert_eq!(voting.tally.turnout_bps, 10_000);
             assert_eq!(state.proposals[&0].tally.yes, 0);
         }
-        let height = state.height + 1;
-        let built = build_block(
-            &state,
-            txs,
-            state.timestamp_ms + 1,
-            key(0).public_key(),
-            beacon.block_signature(height),
-        )
-        .unwrap();
-        plexus_state::apply_block(&mut state, &built.block).unwrap();
+        next_block(&mut state, &beacon, txs);
     }
     let all =
         crate::api::gov::proposals(&state, &crate::api::gov::ProposalsQuery::default()).unwrap();
