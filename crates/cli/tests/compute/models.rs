@@ -18,18 +18,42 @@ const TEXTS: [&str; 6] = [
     "Plexus proves both the answer and the bill of every job it runs.",
 ];
 
-/// The embeddings the job's own code computes here, natively, for `texts` in `mode`.
-fn native_embeddings(texts: &[&str], mode: Mode) -> Vec<Vec<f32>> {
-    let found = plexus_exec::builtin::lookup("minilm").unwrap();
+/// The output the built-in `module`'s own code (`J`) computes here, natively, for `input`.
+fn native_output<J: plexus_guest::Job>(module: &str, input: &[u8]) -> Vec<u8> {
+    let found = plexus_exec::builtin::lookup(module).unwrap();
     let blobs: Vec<Arc<[u8]>> = found
         .load_blobs()
         .unwrap_or_else(|err| panic!("{err}"))
         .into_iter()
         .map(Arc::from)
         .collect();
+    let host = plexus_exec::native::NativeHost::new(&[0; 32], Arc::from(input), blobs);
+    plexus_guest::run_native::<J, _>(&host).0
+}
+
+/// The embeddings the job's own code computes here, natively, for `texts` in `mode`.
+fn native_embeddings(texts: &[&str], mode: Mode) -> Vec<Vec<f32>> {
     let input = encode_input(texts, mode).unwrap();
-    let host = plexus_exec::native::NativeHost::new(&[0; 32], Arc::from(&input[..]), blobs);
-    decode_output(&plexus_guest::run_native::<MiniLmJob, _>(&host).0).unwrap()
+    decode_output(&native_output::<MiniLmJob>("minilm", &input)).unwrap()
+}
+
+/// Job `id` settled after a full audit, which passed, by a provider other than the one that ran
+/// it, and `job verify` re-runs it here to the provider's commitment.
+fn assert_verified_on_two_providers(net: &Net, id: &str) {
+    let done = job(&net.client, id);
+    assert_eq!(done.status, JobStatus::Settled);
+    let audit = done.audit_record.clone().expect("fully audited");
+    assert_eq!(
+        (audit.kind, audit.stage),
+        (AuditKind::Full, AuditStage::Passed)
+    );
+    assert_ne!(
+        Some(audit.verifier.clone()),
+        done.provider,
+        "a second provider re-ran it"
+    );
+    let verify = net.plexus(&["job", "verify", id, "--json"]);
+    assert!(verify.status.success(), "job verify: {}", stderr(&verify));
 }
 
 /// `plexus job run --from dev0 --module minilm --input INPUT` with `extra` arguments.
@@ -107,22 +131,7 @@ fn minilm_embeddings_are_a_verified_job_with_fuel_and_deadline_picked_from_the_i
         "eating/eating {eating}, eating/movie {movie}"
     );
 
-    let done = job(client, id);
-    assert_eq!(done.status, JobStatus::Settled);
-    let audit = done.audit_record.clone().expect("fully audited");
-    assert_eq!(
-        (audit.kind, audit.stage),
-        (AuditKind::Full, AuditStage::Passed)
-    );
-    assert_ne!(
-        Some(audit.verifier.clone()),
-        done.provider,
-        "a second provider re-ran it"
-    );
-
-    // The consumer re-runs it here and gets the provider's commitment.
-    let verify = net.plexus(&["job", "verify", id, "--json"]);
-    assert!(verify.status.success(), "job verify: {}", stderr(&verify));
+    assert_verified_on_two_providers(&net, id);
 
     // Precise mode is a flag away and gives the precise bits.
     let precise = json(&run_minilm(&net, &texts, &["--precise", "--json"]));
@@ -196,34 +205,13 @@ fn smollm2_completions_are_a_verified_job_on_two_providers() {
     assert_eq!(completions[0]["stop"], "end_of_turn");
 
     // The network's bits are the job's own code's, run here.
-    let found = plexus_exec::builtin::lookup("smollm2").unwrap();
-    let blobs: Vec<Arc<[u8]>> = found
-        .load_blobs()
-        .unwrap_or_else(|err| panic!("{err}"))
-        .into_iter()
-        .map(Arc::from)
-        .collect();
     let bytes = encode(&prompts, 12, plexus_job_smollm2::Mode::Precise).unwrap();
-    let host = plexus_exec::native::NativeHost::new(&[0; 32], Arc::from(&bytes[..]), blobs);
-    let native = decode(&plexus_guest::run_native::<SmolLm2Job, _>(&host).0).unwrap();
+    let native = decode(&native_output::<SmolLm2Job>("smollm2", &bytes)).unwrap();
     for (got, want) in completions.iter().zip(&native) {
         assert_eq!(got["text"], plexus_job_smollm2::input::text_lossy(want));
         assert_eq!(got["completion_tokens"], want.completion_tokens);
         assert_eq!(got["prompt_tokens"], want.prompt_tokens);
     }
 
-    let done = job(&net.client, id);
-    assert_eq!(done.status, JobStatus::Settled);
-    let audit = done.audit_record.clone().expect("fully audited");
-    assert_eq!(
-        (audit.kind, audit.stage),
-        (AuditKind::Full, AuditStage::Passed)
-    );
-    assert_ne!(
-        Some(audit.verifier.clone()),
-        done.provider,
-        "a second provider re-ran it"
-    );
-    let verify = net.plexus(&["job", "verify", id, "--json"]);
-    assert!(verify.status.success(), "job verify: {}", stderr(&verify));
+    assert_verified_on_two_providers(&net, id);
 }
