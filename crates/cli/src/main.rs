@@ -634,12 +634,24 @@ fn verifier_line(v: &plexus_client::dto::VerifierDto) -> String {
 
 /// `query status`: the chain, its epoch and committees, the mempool and the supply.
 fn status_text(status: &plexus_client::dto::StatusDto) -> String {
+    let change = status
+        .epoch_change
+        .as_ref()
+        .map(|c| {
+            format!(
+                "; epochs of {} blocks from epoch {} at height {}",
+                c.length, c.first_epoch, c.first_height
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "chain_id    {}\nheight      {}\nblock       {}\nepoch       {} (of {} blocks; committee {}, next {}, reshare logs {})\nmempool     {}\nvalidators  {}\nsupply      {}\nseed        {}",
+        "chain_id    {}\nheight      {}\nblock       {}\nepoch       {} (heights {}..={}, {} blocks{change}; committee {}, next {}, reshare logs {})\nmempool     {}\nvalidators  {}\nsupply      {}\nseed        {}",
         status.chain_id,
         status.height,
         status.block_hash,
         status.epoch,
+        status.epoch_first_height,
+        status.epoch_last_height,
         status.epoch_length,
         status.committee,
         status.next_committee,

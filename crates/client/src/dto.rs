@@ -229,6 +229,14 @@ pub struct EmissionDto {
     pub storage: String,
 }
 
+/// Epochs `first_epoch` on of `length` blocks each, the first starting at `first_height`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EpochSegmentDto {
+    pub first_epoch: u64,
+    pub first_height: u64,
+    pub length: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct StatusDto {
     pub chain_id: u64,
@@ -239,11 +247,20 @@ pub struct StatusDto {
     pub mempool_size: usize,
     pub validators: usize,
     pub committee: usize,
-    /// The epoch of the next block (`height + 1`), and the epoch length in blocks.
+    /// The epoch of the next block (`height + 1`), its length in blocks, and its first and last
+    /// heights.
     #[serde(default)]
     pub epoch: u64,
     #[serde(default)]
     pub epoch_length: u64,
+    #[serde(default)]
+    pub epoch_first_height: u64,
+    #[serde(default)]
+    pub epoch_last_height: u64,
+    /// A change of epoch length a passed proposal scheduled and that has not begun: from which
+    /// epoch and height, and the new length.
+    #[serde(default)]
+    pub epoch_change: Option<EpochSegmentDto>,
     /// Members of the committee elected for the next epoch.
     #[serde(default)]
     pub next_committee: usize,

@@ -4,6 +4,7 @@
 //! consensus part is generic over the runtime and the network, so the simulation runs the very
 //! same wiring on Commonware's deterministic runtime and simulated p2p.
 
+use crate::epocher::ChainEpocher;
 use commonware_broadcast::buffered;
 use commonware_consensus::{
     Application, Reporter,
@@ -19,7 +20,7 @@ use commonware_consensus::{
         elector::RoundRobin,
         scheme::ed25519::Scheme,
     },
-    types::{Epoch, Epocher as _, FixedEpocher, ViewDelta},
+    types::{Epoch, Epocher as _, ViewDelta},
 };
 use commonware_cryptography::{Digested, Sha256, Signer, certificate, certificate::Verifier as _};
 use commonware_p2p::{
@@ -43,7 +44,7 @@ use rand::CryptoRng;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
-    num::{NonZeroU64, NonZeroUsize},
+    num::NonZeroUsize,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -283,13 +284,10 @@ where
     Ok(Started { handle, marshal })
 }
 
-/// The epoch boundaries (epochs of the genesis's length, at least 2 blocks) and the
+/// The epoch boundaries (the chain's epoch schedule, as the finalized state knows it) and the
 /// certificate schemes of the epochs the finalized state knows.
-fn epoch_schemes(app: &App, key: &PrivateKey) -> (FixedEpocher, EpochProvider) {
-    let epoch_length = app.finalized().state.params.epoch_length_blocks;
-    let epocher = FixedEpocher::new(
-        NonZeroU64::new(epoch_length.max(2)).expect("an epoch is at least 2 blocks"),
-    );
+fn epoch_schemes(app: &App, key: &PrivateKey) -> (ChainEpocher, EpochProvider) {
+    let epocher = ChainEpocher::new(app.clone());
     let provider = EpochProvider::new(key.clone());
     for (epoch, committee) in &app.finalized().state.epoch_committees {
         provider.register(*epoch, committee);
@@ -306,9 +304,9 @@ fn start_verification<E, A>(
     app: &App,
     automaton: A,
     marshal: &MarshalMailbox,
-    epocher: &FixedEpocher,
+    epocher: &ChainEpocher,
 ) -> (
-    Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
+    Inline<E, Scheme, A, ChainBlock, ChainEpocher>,
     futures::channel::mpsc::UnboundedSender<crate::evidence::Observed>,
 )
 where
@@ -460,7 +458,7 @@ async fn start_marshal<E, F>(
     prefix: &str,
     page_cache: &CacheRef,
     provider: &EpochProvider,
-    epocher: &FixedEpocher,
+    epocher: &ChainEpocher,
     genesis: ChainBlock,
     reporter: F,
     transport: BlockTransport,
@@ -598,8 +596,8 @@ where
     app: App,
     marshal: MarshalMailbox,
     provider: EpochProvider,
-    epocher: FixedEpocher,
-    inline: Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
+    epocher: ChainEpocher,
+    inline: Inline<E, Scheme, A, ChainBlock, ChainEpocher>,
     faults: futures::channel::mpsc::UnboundedSender<crate::evidence::Observed>,
     blocker: B,
     page_cache: CacheRef,
@@ -842,9 +840,9 @@ type EpochEngine<E, A, B> = simplex::Engine<
     RoundRobin<Sha256>,
     B,
     Digest,
-    Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
-    Inline<E, Scheme, A, ChainBlock, FixedEpocher>,
-    crate::evidence::ActivityReporter<Inline<E, Scheme, A, ChainBlock, FixedEpocher>>,
+    Inline<E, Scheme, A, ChainBlock, ChainEpocher>,
+    Inline<E, Scheme, A, ChainBlock, ChainEpocher>,
+    crate::evidence::ActivityReporter<Inline<E, Scheme, A, ChainBlock, ChainEpocher>>,
     Sequential,
 >;
 

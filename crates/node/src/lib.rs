@@ -9,6 +9,7 @@ pub mod blob_api;
 pub mod config;
 pub mod content;
 pub mod engine;
+pub mod epocher;
 pub mod evidence;
 pub mod explorer;
 pub mod gossip;

@@ -477,9 +477,8 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
     fn open_round(&mut self, rng: &mut impl CryptoRng, tip: &Arc<Executed>) {
         let state = &tip.state;
         let epoch = state.epoch_of(state.height + 1);
-        let length = state.params.epoch_length_blocks;
         // The round runs from the epoch's first block (genesis in epoch 0) to its last.
-        let opened = epoch == 0 || state.height >= epoch * length;
+        let opened = epoch == 0 || state.height >= state.epochs().first_height(epoch);
         if !opened || self.round.as_ref().is_some_and(|r| r.epoch == epoch) {
             return;
         }
@@ -499,7 +498,8 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
         let (player, acks) = resume_player(&self.key, state, &info, &record);
         // A dealer deals when the round opens, or again from the same seed after a restart
         // (never from a new one: players acknowledged the first dealing).
-        let fresh = epoch == 0 && state.height == 0 || state.height == epoch * length;
+        let fresh =
+            epoch == 0 && state.height == 0 || state.height == state.epochs().first_height(epoch);
         let seed = record.dealer_seed.or_else(|| {
             fresh.then(|| {
                 let mut seed = [0u8; 32];
@@ -647,9 +647,9 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
     fn on_finalized(&mut self, rng: &mut impl CryptoRng, executed: &Arc<Executed>) {
         let state = &executed.state;
         let height = state.height;
-        let length = state.params.epoch_length_blocks;
+        let epochs = state.epochs();
         if let Some(round) = &self.round
-            && height + 1 == (round.epoch + 1) * length
+            && height == epochs.last_height(round.epoch)
         {
             self.conclude(executed);
         }
@@ -660,7 +660,7 @@ impl<S: Sender<PublicKey = PublicKey>> Actor<S> {
         if round.epoch != state.epoch_of(height + 1) {
             return;
         }
-        let midpoint = round.epoch * length + length / 2;
+        let midpoint = epochs.first_height(round.epoch) + epochs.length_of(round.epoch) / 2;
         if let Some(dealer) = round.dealer.take() {
             if round.unacked.is_empty() || height >= midpoint {
                 let log = dealer.finalize::<N3f1>().encode().to_vec();

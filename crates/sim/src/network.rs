@@ -188,6 +188,8 @@ pub struct PlexusEngine {
     byzantine: BTreeMap<usize, Behavior>,
     /// Whether the joiner bonds and the last validator unbonds at start (see `with_rotation`).
     rotation: bool,
+    /// The epoch length validator 1 proposes and votes for at start (see `with_epoch_change`).
+    epoch_change: Option<u64>,
     /// A node that starts from a peer's latest state instead of genesis (see `with_state_sync`).
     state_sync: Option<usize>,
     /// `(blocker, blocked)` pairs the simulated network reported, sampled by faulty validators.
@@ -211,6 +213,7 @@ impl PlexusEngine {
             durable: Arc::default(),
             byzantine: BTreeMap::new(),
             rotation: false,
+            epoch_change: None,
             state_sync: None,
             blocked: Arc::default(),
         }
@@ -235,6 +238,24 @@ impl PlexusEngine {
             Address(validator_key(self.validators).public_key()),
             100_000 * PLX,
         ));
+        self.rebuild_genesis_block();
+        self
+    }
+
+    /// Validator 1 proposes `chain.epoch_length_blocks = length` at start and votes for it; its
+    /// stake alone makes the quorum (10%), the vote ends 4 blocks later and the change applies
+    /// a block after that, in epoch 0, so epochs take the new length from epoch 2 on.
+    pub fn with_epoch_change(mut self, length: u64) -> Self {
+        self.epoch_change = Some(length);
+        let params = &mut self.genesis.params;
+        params.gov_quorum_bps = 1_000;
+        params.gov_voting_period_blocks = 4;
+        params.gov_effect_delay_blocks = 1;
+        self.rebuild_genesis_block();
+        self
+    }
+
+    fn rebuild_genesis_block(&mut self) {
         let (_, header) = self
             .genesis
             .build()
@@ -243,7 +264,6 @@ impl PlexusEngine {
             header,
             txs: Vec::new(),
         };
-        self
     }
 
     /// Makes the last full node state-sync: on its first start (an empty store) it takes
@@ -347,8 +367,8 @@ pub struct Prepared {
     durable: DurableMap,
     behavior: Option<Behavior>,
     blocked: Arc<Mutex<Vec<(PublicKey, PublicKey)>>>,
-    /// Staking transactions this node submits at its first start.
-    staking: Vec<(PrivateKey, Payload)>,
+    /// Staking and governance transactions this node submits at its first start.
+    first_txs: Vec<(PrivateKey, Payload)>,
     /// The block a state-synced node starts from, to confirm with the committee.
     synced: Option<Block>,
 }
@@ -424,8 +444,9 @@ impl EngineDefinition for PlexusEngine {
             blocked: self.blocked.clone(),
             synced,
             // Validator 0 (like an API the joiner uses) takes the joiner's bond; the last
-            // validator unbonds its own stake. Both once, on a fresh start.
-            staking: match ctx.index {
+            // validator unbonds its own stake; validator 1 proposes a new epoch length and
+            // votes for it. Each once, on a fresh start.
+            first_txs: match ctx.index {
                 0 if self.rotation => vec![(
                     validator_key(self.validators),
                     Payload::Bond {
@@ -438,6 +459,10 @@ impl EngineDefinition for PlexusEngine {
                         amount: 9_000 * PLX,
                     },
                 )],
+                1 => self
+                    .epoch_change
+                    .map(|length| epoch_change_txs(&key, length))
+                    .unwrap_or_default(),
                 _ => Vec::new(),
             },
         };
@@ -460,7 +485,7 @@ impl EngineDefinition for PlexusEngine {
             durable,
             behavior,
             blocked,
-            staking,
+            first_txs,
             synced,
         } = engine;
         context.spawn(move |context| async move {
@@ -532,7 +557,7 @@ impl EngineDefinition for PlexusEngine {
             }
             // Only honest validators' records are checked for safety.
             let durable = behavior.is_none().then_some(durable);
-            submit_staking(&app, staking);
+            submit_first(&app, first_txs);
             if index < validators {
                 let workload_app = app.clone();
                 context
@@ -544,10 +569,32 @@ impl EngineDefinition for PlexusEngine {
     }
 }
 
-/// Submits the staking transactions a node sends at its first start (none once the chain has
+/// Proposes epochs of `length` blocks and votes for the proposal (id 0: the chain's first).
+fn epoch_change_txs(key: &PrivateKey, length: u64) -> Vec<(PrivateKey, Payload)> {
+    vec![
+        (
+            key.clone(),
+            Payload::GovPropose {
+                changes: vec![("chain.epoch_length_blocks".into(), u128::from(length))],
+                title: format!("Epochs of {length} blocks"),
+                description: String::new(),
+                deposit: 100 * PLX,
+            },
+        ),
+        (
+            key.clone(),
+            Payload::GovVote {
+                proposal: 0,
+                option: plexus_types::gov::VoteOption::Yes,
+            },
+        ),
+    ]
+}
+
+/// Submits the transactions a node sends at its first start (none once the chain has
 /// finalized a block: a restart does not send them again).
-fn submit_staking(app: &App, staking: Vec<(PrivateKey, Payload)>) {
-    for (key, payload) in staking {
+fn submit_first(app: &App, txs: Vec<(PrivateKey, Payload)>) {
+    for (key, payload) in txs {
         if app.finalized().state.height > 0 {
             break;
         }

@@ -61,10 +61,15 @@ pub enum Scenario {
     /// the handover every member of the new committee holds a share of the group key and signs
     /// the beacon with it.
     ReshareRestart,
+    /// `JoinLeave`, with a vote in epoch 0 that shortens the epochs to 12 blocks from epoch 2
+    /// (height 40) on: consensus, the committee swap and every reshare follow the new
+    /// boundaries (epoch 2 is heights 40..=51, epoch 3 52..=63, ...), and each new committee
+    /// gets its share at each of them.
+    EpochChange,
 }
 
 /// Every scenario, in the order sweeps run them.
-pub const SCENARIOS: [Scenario; 15] = [
+pub const SCENARIOS: [Scenario; 16] = [
     Scenario::AllOnline,
     Scenario::OneOffline,
     Scenario::CrashRestart,
@@ -80,6 +85,7 @@ pub const SCENARIOS: [Scenario; 15] = [
     Scenario::StateSync,
     Scenario::JoinLeave,
     Scenario::ReshareRestart,
+    Scenario::EpochChange,
 ];
 
 /// When the partition scenario splits and heals the network.
@@ -104,6 +110,7 @@ impl Scenario {
             Scenario::JoinLeave => "join_leave",
             Scenario::StateSync => "state_sync",
             Scenario::ReshareRestart => "reshare_restart",
+            Scenario::EpochChange => "epoch_change",
         }
     }
 
@@ -224,6 +231,11 @@ fn engine_for(scenario: Scenario) -> PlexusEngine {
             engine = engine.with_rotation(JOIN_LEAVE_EPOCH)
         }
         Scenario::StateSync => engine = engine.with_state_sync(),
+        Scenario::EpochChange => {
+            engine = engine
+                .with_rotation(JOIN_LEAVE_EPOCH)
+                .with_epoch_change(CHANGED_EPOCH)
+        }
         _ => {}
     }
     engine
@@ -235,6 +247,8 @@ fn target(scenario: Scenario, n: usize) -> (u64, usize) {
     match scenario {
         Scenario::AllOnline | Scenario::LossySlow | Scenario::FullNode => (30, n),
         Scenario::JoinLeave | Scenario::ReshareRestart => (3 * JOIN_LEAVE_EPOCH, n),
+        // Through epoch 4, the third of the new length (heights 64..=75).
+        Scenario::EpochChange => (2 * JOIN_LEAVE_EPOCH + 3 * CHANGED_EPOCH + 1, n),
         Scenario::StateSync => (60, n),
         Scenario::OneOffline
         | Scenario::ByzantineProposer
@@ -258,6 +272,7 @@ fn with_faults(
     match scenario {
         Scenario::AllOnline
         | Scenario::JoinLeave
+        | Scenario::EpochChange
         | Scenario::ByzantineProposer
         | Scenario::GarbagePeer
         | Scenario::Equivocator => plan.link(good_link()),
@@ -382,6 +397,10 @@ fn check_scenario(
         Scenario::AllOnline => check_participation(map, keys)?,
         Scenario::Partition => check_partition_stalled(map)?,
         Scenario::JoinLeave => check_join_leave(map, keys)?,
+        Scenario::EpochChange => {
+            check_join_leave(map, keys)?;
+            check_epoch_change(map, keys)?;
+        }
         Scenario::ReshareRestart => {
             check_join_leave(map, keys)?;
             if crashes < 2 {
@@ -525,6 +544,82 @@ fn check_safety(map: &BTreeMap<usize, Durable>) -> Result<(u64, Digest, u64, u64
 
 /// Blocks per epoch in the join/leave scenario.
 const JOIN_LEAVE_EPOCH: u64 = 20;
+
+/// The epoch length the epoch-change scenario votes for.
+const CHANGED_EPOCH: u64 = 12;
+
+/// Every node's state has applied the vote and scheduled epochs of `CHANGED_EPOCH` blocks from
+/// epoch 2 (height 40); every member of the latest committee got a share at each new boundary
+/// (the handovers at the ends of epochs 2 and 3, heights 51 and 63) and signed the beacon in
+/// epochs 3 and 4 with it.
+fn check_epoch_change(
+    map: &BTreeMap<usize, Durable>,
+    keys: &[plexus_types::PublicKey],
+) -> Result<(), String> {
+    use plexus_state::ledger::EpochSegment;
+    let expected = [
+        EpochSegment {
+            first_epoch: 0,
+            first_height: 0,
+            length: JOIN_LEAVE_EPOCH,
+        },
+        EpochSegment {
+            first_epoch: 2,
+            first_height: 2 * JOIN_LEAVE_EPOCH,
+            length: CHANGED_EPOCH,
+        },
+    ];
+    for (node, record) in map {
+        let state = &record.tip.as_ref().ok_or("no tip")?.state;
+        if state.epochs().segments() != expected {
+            return Err(format!(
+                "node {node}: epochs {:?}, not {expected:?}",
+                state.epochs().segments()
+            ));
+        }
+        if state.params.epoch_length_blocks != CHANGED_EPOCH {
+            return Err(format!(
+                "node {node}: the vote did not change the parameter"
+            ));
+        }
+    }
+    let tip = &map
+        .get(&0)
+        .ok_or("no validator 0")?
+        .tip
+        .as_ref()
+        .ok_or("no tip")?
+        .state;
+    let committee = tip
+        .epoch_committees
+        .get(&4)
+        .ok_or("no committee for epoch 4")?;
+    let mut problems = Vec::new();
+    for member in committee {
+        let index = keys
+            .iter()
+            .position(|k| *k == member.0)
+            .ok_or("an unknown committee member")?;
+        let record = map
+            .get(&index)
+            .ok_or_else(|| format!("node {index} kept no record"))?;
+        for epoch in [3, 4] {
+            if !record.shares.iter().any(|(e, _)| *e == epoch) {
+                problems.push(format!(
+                    "node {index} got no share at epoch {epoch}'s start"
+                ));
+            }
+            if !record.signing_epochs.contains(&epoch) {
+                problems.push(format!("node {index} never signed in epoch {epoch}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
 
 /// The joiner (the full node, last key) proposes blocks from epoch 2 on and holds a share of the
 /// beacon key; the leaver (the last validator) proposes none there; every node's state names the

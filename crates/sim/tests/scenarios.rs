@@ -45,6 +45,11 @@ fn a_dealer_and_a_player_restart_mid_reshare_and_the_new_committee_signs() {
 }
 
 #[test]
+fn a_vote_shortens_the_epochs_and_consensus_and_reshares_follow_the_new_boundaries() {
+    pass(Scenario::EpochChange, 1);
+}
+
+#[test]
 fn a_fresh_node_state_syncs_while_the_chain_runs() {
     pass(Scenario::StateSync, 1);
 }

@@ -21,10 +21,15 @@ const DEPOSIT: u128 = 100 * PLX;
 /// Keys 0 and 1 are validators with 10 000 PLX self-bond each; a proposal is open for
 /// `PERIOD` blocks after its own and applies `DELAY` blocks after that.
 fn chain() -> State {
+    chain_of_epochs(1_000)
+}
+
+/// [`chain`] with epochs of `epoch_length_blocks`.
+fn chain_of_epochs(epoch_length_blocks: u64) -> State {
     genesis(
         CHAIN,
         Params {
-            epoch_length_blocks: 1_000,
+            epoch_length_blocks,
             gov_voting_period_blocks: PERIOD,
             gov_effect_delay_blocks: DELAY,
             ..Params::default()
@@ -164,8 +169,8 @@ fn a_proposal_that_would_break_the_chain_is_refused_with_its_reason() {
     let proposals = [
         propose(&[("audit.light_audit_ppm", 2_000_000)], DEPOSIT),
         propose(&[("audit.nothing", 1)], DEPOSIT),
-        // Epochs are numbered by their length: not governed.
-        propose(&[("chain.epoch_length_blocks", 50)], DEPOSIT),
+        // Below the shortest epoch a reshare round fits in.
+        propose(&[("chain.epoch_length_blocks", 9)], DEPOSIT),
         propose(&[("audit.slash_multiple", 12)], DEPOSIT),
         propose(&[("audit.light_audit_ppm", 150_000)], DEPOSIT - 1),
         propose(&[], DEPOSIT),
@@ -182,7 +187,7 @@ fn a_proposal_that_would_break_the_chain_is_refused_with_its_reason() {
         [
             Status::Failed(Reason::ParameterOutOfBounds),
             Status::Failed(Reason::UnknownParameter),
-            Status::Failed(Reason::UnknownParameter),
+            Status::Failed(Reason::ParameterOutOfBounds),
             Status::Failed(Reason::ParameterBreaksRule),
             Status::Failed(Reason::DepositTooSmall),
             Status::Failed(Reason::InvalidProposal),
@@ -262,4 +267,80 @@ fn a_pass_that_breaks_a_rule_by_its_effect_height_fails_to_apply_and_changes_not
     );
     assert_eq!(state.params.audit.slash_multiple, 149);
     assert_eq!(state.params.audit.light_audit_ppm, 5_000);
+}
+
+/// Passes a proposal of `changes` by both validators' votes and runs to its effect height.
+fn pass(state: &mut State, proposer_nonce: u64, changes: &[(&str, u128)]) -> u64 {
+    let proposal = tx(CHAIN, 3, proposer_nonce, propose(changes, DEPOSIT));
+    assert_eq!(run(state, vec![proposal]), [Status::Success]);
+    let id = *state.proposals.keys().last().unwrap();
+    let nonce = |v| state.account(&address(v)).nonce;
+    let votes = (0..2)
+        .map(|v| tx(CHAIN, v, nonce(v), vote(id, VoteOption::Yes)))
+        .collect();
+    assert_eq!(run(state, votes), [Status::Success; 2]);
+    let effect = state.proposals[&id].effect_height;
+    run_to(state, effect);
+    assert_eq!(state.proposals[&id].status, ProposalStatus::Applied);
+    effect
+}
+
+#[test]
+fn a_new_epoch_length_takes_effect_two_epochs_after_the_one_it_applies_in() {
+    let mut state = chain_of_epochs(20);
+    let effect = pass(&mut state, 0, &[("chain.epoch_length_blocks", 12)]);
+    assert_eq!(state.epoch_of(effect), 0);
+    assert_eq!(state.params.epoch_length_blocks, 12);
+    // Epochs 0 and 1 keep their 20 blocks; 12-block epochs start with epoch 2, at height 40.
+    let epochs = state.epochs().clone();
+    assert_eq!(
+        (epochs.first_height(1), epochs.last_height(1)),
+        (20, 39),
+        "{epochs:?}"
+    );
+    assert_eq!((epochs.first_height(2), epochs.last_height(2)), (40, 51));
+    assert_eq!((epochs.first_height(4), epochs.last_height(4)), (64, 75));
+    // The chain runs through the change: each epoch's first block records the boundary its
+    // consensus starts from, and the epoch ends pay the emissions at the new boundaries.
+    let mut last_of_previous = None;
+    while state.height < 80 {
+        let before = state.clone();
+        run(&mut state, vec![]);
+        if epochs.is_first(state.height) {
+            last_of_previous = Some(before.block_hash);
+        }
+        if epochs.is_last(state.height) {
+            assert_eq!(state.epoch_start_block(), state.block_hash);
+        }
+    }
+    assert_eq!(state.epoch_boundary(), last_of_previous.unwrap());
+    assert_eq!(state.epoch_of(80), 5);
+    // Epoch 4 ended at height 75 and paid its emission; the record keeps the recent epochs.
+    let ended: Vec<u64> = state.emissions().keys().copied().collect();
+    assert_eq!(ended.last(), Some(&4), "{ended:?}");
+    assert!(ended.windows(2).all(|w| w[1] == w[0] + 1), "{ended:?}");
+    // The schedule is in the snapshot (the root's unit test covers the commitment).
+    let decoded = State::decode(state.encode()).unwrap();
+    assert_eq!(decoded.epochs(), &epochs);
+    assert_eq!(decoded, state);
+}
+
+#[test]
+fn a_proof_window_is_checked_against_the_epochs_already_scheduled() {
+    // Epochs of 12 blocks, lengthened to 40 from epoch 2 (height 24).
+    let mut state = chain_of_epochs(12);
+    pass(&mut state, 0, &[("chain.epoch_length_blocks", 40)]);
+    assert!(state.height < 24);
+    // 20 is below the new parameter (40) but not below the 12-block epochs still to come.
+    let window = [("storage.proof_window_blocks", 20)];
+    assert_eq!(
+        run(&mut state, vec![tx(CHAIN, 3, 1, propose(&window, DEPOSIT))]),
+        [Status::Failed(Reason::ParameterBreaksRule)]
+    );
+    // From epoch 2 on every epoch is 40 blocks: the same proposal is made.
+    run_to(&mut state, 24);
+    assert_eq!(
+        run(&mut state, vec![tx(CHAIN, 3, 2, propose(&window, DEPOSIT))]),
+        [Status::Success]
+    );
 }

@@ -22,7 +22,8 @@ pub struct StorageParamsDto {
     pub accept_window_blocks: u64,
     /// Blocks a holder has to answer a challenge.
     pub proof_window_blocks: u64,
-    /// Blocks in one chain epoch: the unit of a deal's length and of its pay.
+    /// Blocks in the current chain epoch: the unit of a deal's length and of its pay (a vote may
+    /// change it from a later epoch: `GET /v1/status` shows a scheduled change).
     pub epoch_length_blocks: u64,
     /// A missed challenge burns this many times the interval's pay from the holder.
     pub miss_burn_multiple: u32,

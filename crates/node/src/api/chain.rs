@@ -17,6 +17,7 @@ use plexus_client::dto::{
     params::{AddressParam, HeightParam},
     *,
 };
+use plexus_state::State as LedgerState;
 use plexus_types::hash::digest_hex;
 use std::convert::Infallible;
 
@@ -209,12 +210,43 @@ pub(super) async fn get_snapshot(
 }
 
 /// Chain status.
+/// The epoch of the block after `s`'s: its number, length and heights, and a change of length
+/// scheduled after it.
+pub(super) struct EpochStatus {
+    pub epoch: u64,
+    pub length: u64,
+    pub first_height: u64,
+    pub last_height: u64,
+    pub change: Option<EpochSegmentDto>,
+}
+
+pub(super) fn epoch_status(s: &LedgerState) -> EpochStatus {
+    let epoch = s.epoch_of(s.height + 1);
+    let epochs = s.epochs();
+    EpochStatus {
+        epoch,
+        length: epochs.length_of(epoch),
+        first_height: epochs.first_height(epoch),
+        last_height: epochs.last_height(epoch),
+        change: epochs
+            .segments()
+            .iter()
+            .find(|segment| segment.first_epoch > epoch)
+            .map(|segment| EpochSegmentDto {
+                first_epoch: segment.first_epoch,
+                first_height: segment.first_height,
+                length: segment.length,
+            }),
+    }
+}
+
 #[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusDto)))]
 pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<StatusDto> {
     let mempool_size = state.app.with_mempool(|m| m.len());
     let faucet = state.faucet.is_some();
     let executed = state.app.finalized();
     let s = &executed.state;
+    let epoch = epoch_status(s);
     Ok(Json(StatusDto {
         chain_id: s.chain_id,
         height: s.height,
@@ -224,8 +256,11 @@ pub(super) async fn get_status(State(state): State<ApiState>) -> ApiResult<Statu
         mempool_size,
         validators: s.validators.len(),
         committee: s.committee().len(),
-        epoch: s.epoch_of(s.height + 1),
-        epoch_length: s.params.epoch_length_blocks,
+        epoch: epoch.epoch,
+        epoch_length: epoch.length,
+        epoch_first_height: epoch.first_height,
+        epoch_last_height: epoch.last_height,
+        epoch_change: epoch.change,
         next_committee: s.next_committee().len(),
         reshare_logs: s.dealer_logs().len(),
         fee_min: s.params.fee_min.to_string(),

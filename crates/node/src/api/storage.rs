@@ -118,7 +118,8 @@ pub fn storage_params(state: &LedgerState) -> StorageParamsDto {
         deal_epochs_max: storage.deal_epochs_max,
         accept_window_blocks: storage.accept_window_blocks,
         proof_window_blocks: storage.proof_window_blocks,
-        epoch_length_blocks: state.params.epoch_length_blocks,
+        // The length of the epoch in progress (a vote's new length starts two epochs later).
+        epoch_length_blocks: state.epochs().length_of(state.epoch_of(state.height + 1)),
         miss_burn_multiple: storage.miss_burn_multiple,
         misses_before_lost: storage.misses_before_lost,
         fault_excuse_epochs_max: storage.fault_excuse_epochs_max,

@@ -94,7 +94,7 @@ pub fn apply_block_with(
     check_header(state, block)?;
     let height = block.header.height;
     participation::remember_parent(state);
-    if height.is_multiple_of(state.params.epoch_length_blocks.max(1)) {
+    if state.epochs().is_first(height) {
         // The committee that takes over after this epoch, if this epoch's reshare succeeds.
         let elected = bonds::elect_committee(state);
         if !elected.is_empty() {

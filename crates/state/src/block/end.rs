@@ -28,7 +28,7 @@ pub(crate) fn end_block(state: &mut State, height: u64, seed: &Digest) {
     judge_proofs(state, height, seed);
     open_challenges(state, height, seed);
     governance(state, height);
-    if (height + 1).is_multiple_of(state.params.epoch_length_blocks.max(1)) {
+    if state.epochs().is_last(height) {
         end_epoch(state, height);
     }
 }

@@ -1,8 +1,8 @@
 //! Proposals, votes and tallies: how a vote of the bonded stake changes the governed parameters.
 //!
 //! - A proposal (`Payload::GovPropose`) names changes (`section.name` = value) that must pass
-//!   [`registry::apply`] against the parameters in force when it is made (so no vote can set a
-//!   value that breaks the chain), and locks a deposit of at least `gov_deposit_min` out of the
+//!   [`admissible`] (`registry::apply` and the scheduled epochs) against the parameters in force
+//!   when it is made (so no vote can set a value that breaks the chain), and locks a deposit of at least `gov_deposit_min` out of the
 //!   proposer's balance (a held record: `Held::ProposalDeposit`, counted by `State::recount`
 //!   while the proposal is voting). Ids are sequential from 0. Voting runs from the proposal's
 //!   block through `end_height = height + gov_voting_period_blocks` (inclusive).
@@ -20,13 +20,18 @@
 //!   when it was vetoed or missed quorum.
 //! - A passed proposal takes effect at the end of block `effect_height = end_height +
 //!   gov_effect_delay_blocks` (the parameters change for block `effect_height + 1` on): its
-//!   changes are checked again with [`registry::apply`] against the parameters then in force
+//!   changes are checked again with [`admissible`] against the parameters then in force
 //!   (another proposal may have changed them); if they now break a rule nothing changes and the
 //!   proposal is `FailedToApply` with the reason.
+//! - A new `chain.epoch_length_blocks` is the parameter from `effect_height` on, but epochs take
+//!   it only from the epoch `CHANGE_DELAY_EPOCHS` (2) after the one holding `effect_height`
+//!   (`ledger::epochs`): the epochs nodes have entered or are preparing keep their heights.
 
 use crate::governance::records::FAILURE_SIZE_MAX;
 pub use crate::governance::records::{Proposal, ProposalStatus, Tally};
 use crate::governance::registry::{self, ChangeError};
+use crate::ledger::epochs::CHANGE_DELAY_EPOCHS;
+use crate::ledger::params::Params;
 use crate::ledger::state::State;
 use crate::ledger::value::Held;
 use plexus_types::gov::{
@@ -67,7 +72,7 @@ pub(crate) fn propose(
     {
         return Err(Reason::InvalidProposal);
     }
-    registry::apply(&state.params, draft.changes).map_err(|error| change_reason(&error))?;
+    admissible(state, draft.changes).map_err(|error| change_reason(&error))?;
     if draft.deposit < state.params.gov_deposit_min {
         return Err(Reason::DepositTooSmall);
     }
@@ -92,6 +97,23 @@ pub(crate) fn propose(
         },
     );
     Ok(id)
+}
+
+/// The parameters `changes` make from `state`'s (`registry::apply`), if the proof window also
+/// stays shorter than every epoch already scheduled from the current one on: a vote that
+/// shortened the epochs from a coming epoch has not yet changed `epoch_length_blocks`'s
+/// epochs, and the registry sees only the parameters.
+pub fn admissible(state: &State, changes: &[ParamChange]) -> Result<Params, ChangeError> {
+    let params = registry::apply(&state.params, changes)?;
+    let shortest = state.epochs.shortest_from(state.epoch_of(state.height + 1));
+    if params.storage.proof_window_blocks >= shortest {
+        return Err(ChangeError::Breaks(format!(
+            "storage.proof_window_blocks {} must be below every scheduled epoch length (the \
+             shortest is {shortest})",
+            params.storage.proof_window_blocks
+        )));
+    }
+    Ok(params)
 }
 
 /// Whether `address` has bonded stake: a self-bond or a delegation.
@@ -174,8 +196,12 @@ pub(crate) fn end_block(state: &mut State, height: u64) {
         .collect();
     for id in effective {
         let changes = state.proposals[&id].changes.clone();
-        let status = match registry::apply(&state.params, &changes) {
+        let status = match admissible(state, &changes) {
             Ok(params) => {
+                if params.epoch_length_blocks != state.params.epoch_length_blocks {
+                    let from = state.epoch_of(height) + CHANGE_DELAY_EPOCHS;
+                    state.epochs.change_from(from, params.epoch_length_blocks);
+                }
                 state.params = params;
                 ProposalStatus::Applied
             }

@@ -18,7 +18,9 @@
 //!   verifier saves (`rho * S_v >= c_v`): `canary_ppm * verifier_slash_multiple >= 10^6`
 //!   (defaults: 1,500,000);
 //! - storage: the proof window is shorter than an epoch (every shard is challenged and answered
-//!   once an epoch), and a job's shortest deadline is not above its longest.
+//!   once an epoch; against the epochs already scheduled too, which only the chain's proposals
+//!   know: `governance::proposals::admissible`), and a job's shortest deadline is not above its
+//!   longest.
 //!
 //! Genesis files are checked by the sections' own checks only (a devnet may turn audits off to
 //! watch something else); a vote may not.
@@ -71,16 +73,19 @@ macro_rules! governed {
 
 const MILLION: u128 = 1_000_000;
 
+/// The shortest epoch a vote may set, in blocks.
+pub const EPOCH_LENGTH_MIN: u64 = 10;
+
 /// Every governed parameter. Bounds are wide enough for any sane network and narrow enough that
 /// no value breaks the arithmetic built on it (the cross-parameter rules are [`check`]'s).
 pub static GOVERNED: &[Governed] = &[
     governed!("chain", "fee_min", fee_min: u128, 0, PLX),
     governed!("chain", "self_bond_min", self_bond_min: u128, PLX, 10 * MILLION * PLX),
     governed!("chain", "unbonding_period_blocks", unbonding_period_blocks: u64, 1, MILLION),
-    // Not `epoch_length_blocks`: epochs are numbered `height / epoch_length_blocks`
-    // (`State::epoch_of`), so a new length mid-chain would renumber past epochs (their
-    // committees, participation and emissions). It stays a genesis parameter until epochs
-    // carry an anchor height.
+    // A new length takes effect two epochs after the one it is applied in (`ledger::epochs`):
+    // past epochs keep their heights. At least 10 blocks, so a reshare round (deal, ack, log)
+    // fits in an epoch.
+    governed!("chain", "epoch_length_blocks", epoch_length_blocks: u64, EPOCH_LENGTH_MIN, MILLION),
     governed!("chain", "committee_size_max", committee_size_max: u32, 1, crate::ledger::params::COMMITTEE_SIZE_CAP),
     governed!("chain", "slash_bps", slash_bps: u32, 1, BPS),
     governed!("chain", "provider_bond_min", provider_bond_min: u128, PLX, 10 * MILLION * PLX),

@@ -272,6 +272,7 @@ impl State {
             member.0.write(&mut buf);
         }
         self.epoch_boundary.write(&mut buf);
+        self.epochs.write(&mut buf);
         (self.next_committee.len() as u32).write(&mut buf);
         for member in &self.next_committee {
             member.0.write(&mut buf);

@@ -1,5 +1,6 @@
 //! Genesis: the allocation, the first validators and the parameters, turned into height-0 state.
 
+use crate::ledger::epochs::EpochSchedule;
 use crate::ledger::params::{COMMITTEE_SIZE_CAP, Params};
 use crate::ledger::state::State;
 use crate::ledger::value::Supply;
@@ -126,6 +127,7 @@ impl Genesis {
             dealer_logs: BTreeMap::new(),
             epoch_committees: BTreeMap::new(),
             epoch_boundary: hash(&[]),
+            epochs: EpochSchedule::new(self.params.epoch_length_blocks),
             providers: BTreeMap::new(),
             jobs: BTreeMap::new(),
             market_index: Default::default(),

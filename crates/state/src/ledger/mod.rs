@@ -3,6 +3,7 @@
 //! root and account proofs), the snapshot encoding, and the recount that checks the supply.
 
 pub mod commitment;
+pub mod epochs;
 pub mod genesis;
 pub mod params;
 pub(crate) mod record_codec;
@@ -12,6 +13,7 @@ pub mod state;
 pub mod value;
 
 pub use commitment::{AccountProof, ProofError, verify_account_proof};
+pub use epochs::{EpochSchedule, EpochSegment};
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
 pub use params::Params;
 pub use recount::SupplyError;

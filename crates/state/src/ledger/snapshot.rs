@@ -7,6 +7,7 @@
 use crate::fueltrace::records::{
     AUDIT_DECLINES_MAX, Audit, AuditStage, Canary, Dispute, DisputeEnd, Emission, Ruling, Verifier,
 };
+use crate::ledger::epochs::EpochSchedule;
 use crate::ledger::params::Params;
 use crate::ledger::record_codec::fixed_record;
 use crate::ledger::state::{Account, State, Unbonding, Validator};
@@ -30,7 +31,7 @@ use plexus_types::{Address, ContentHash, Digest};
 pub const SNAPSHOT_ENTRIES_MAX: usize = 1 << 32;
 
 /// Format version, bumped whenever the encoding changes.
-const SNAPSHOT_VERSION: u8 = 17;
+const SNAPSHOT_VERSION: u8 = 18;
 
 fixed_record!(Account {
     balance: u128,
@@ -546,6 +547,7 @@ impl Write for State {
         self.dealer_logs.write(buf);
         self.epoch_committees.write(buf);
         self.epoch_boundary.write(buf);
+        self.epochs.write(buf);
         self.supply.write(buf);
         self.slashes.write(buf);
         self.recent_blocks.write(buf);
@@ -587,6 +589,7 @@ impl EncodeSize for State {
             + self.dealer_logs.encode_size()
             + self.epoch_committees.encode_size()
             + self.epoch_boundary.encode_size()
+            + self.epochs.encode_size()
             + self.supply.encode_size()
             + self.slashes.encode_size()
             + self.recent_blocks.encode_size()
@@ -635,6 +638,7 @@ impl Read for State {
             dealer_logs: Read::read_cfg(buf, &(entries(), ((), (entries(), ()))))?,
             epoch_committees: Read::read_cfg(buf, &(entries(), ((), (entries(), ()))))?,
             epoch_boundary: Digest::read(buf)?,
+            epochs: EpochSchedule::read(buf)?,
             supply: Supply::read(buf)?,
             slashes: Read::read_cfg(buf, &(entries(), (((), (), ()), ())))?,
             recent_blocks: Read::read_cfg(buf, &(entries(), ((), ((), ()))))?,
@@ -742,5 +746,13 @@ mod tests {
         wrong_version[0] = 99;
         assert!(State::decode(commonware_codec::Copying(&wrong_version[..])).is_err());
         assert!(State::decode(commonware_codec::Copying(&bytes[..bytes.len() - 1])).is_err());
+
+        // A scheduled change of epoch length is in the snapshot and in the root.
+        let mut changed = state.clone();
+        changed.epochs.change_from(2, 7);
+        assert_ne!(changed.root(), state.root());
+        let decoded = State::decode(changed.encode()).unwrap();
+        assert_eq!(decoded.epochs, changed.epochs);
+        assert_eq!(decoded.root(), changed.root());
     }
 }

@@ -2,6 +2,7 @@
 //! records, supply and parameters, in one `State`.
 
 use crate::fueltrace::records::{Audit, Dispute, Emission, Verifier};
+use crate::ledger::epochs::EpochSchedule;
 use crate::ledger::params::Params;
 use crate::ledger::value::Supply;
 use crate::market::index::MarketIndex;
@@ -102,6 +103,9 @@ pub struct State {
     /// The block the current epoch's consensus starts from: the last block of the previous
     /// epoch (the genesis block in epoch 0).
     pub(crate) epoch_boundary: Digest,
+    /// Where each epoch starts and how long it is (`epochs.rs`): genesis's length until a vote
+    /// changes `epoch_length_blocks`, then the new length from two epochs later.
+    pub(crate) epochs: EpochSchedule,
     /// The committee of each recent epoch (the current and `PARTICIPATION_EPOCHS_KEPT` before it):
     /// what evidence and finalization certificates of those epochs are checked against.
     pub epoch_committees: BTreeMap<u64, Vec<Address>>,
@@ -225,7 +229,7 @@ impl State {
     /// The block the consensus of the next block's epoch starts from: this block if it is the
     /// last of its epoch, else the current epoch's boundary.
     pub fn epoch_start_block(&self) -> Digest {
-        if (self.height + 1).is_multiple_of(self.params.epoch_length_blocks.max(1)) {
+        if self.epochs.is_last(self.height) {
             self.block_hash
         } else {
             self.epoch_boundary
@@ -234,7 +238,13 @@ impl State {
 
     /// The epoch that the block at `height` belongs to.
     pub fn epoch_of(&self, height: u64) -> u64 {
-        height / self.params.epoch_length_blocks.max(1)
+        self.epochs.epoch_of(height)
+    }
+
+    /// The epoch schedule: each epoch's first height and length, including a change of length
+    /// a passed proposal scheduled.
+    pub fn epochs(&self) -> &EpochSchedule {
+        &self.epochs
     }
 
     /// (delegator, validator) -> delegated amount.

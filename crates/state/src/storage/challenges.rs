@@ -2,11 +2,12 @@
 //! `StorageProof`, the judgement of a challenge nobody answered, declared faults, and the loss
 //! of a shard (which draws its repairer, `holders::repair`).
 //!
-//! The schedule. Epoch `e` is the heights `e*L ..= e*L + L - 1` (`L` = `epoch_length_blocks`);
-//! a challenge opened at the end of block `h` may be answered in blocks `h + 1 ..= h + W` (`W` =
-//! `proof_window_blocks`) and is judged at the end of block `h + W`, so that every challenge of
-//! `e` is settled before `e`'s pay at its last block: challenges open in blocks from `e*L` to
-//! `e*L + L - 1 - W` ([`opening_heights`]). The shards to challenge are `StorageIndex::unchallenged`, in
+//! The schedule. Epoch `e` is the heights `F(e) ..= F(e) + L - 1` (its first height and its
+//! length in the chain's epoch schedule, `ledger::epochs`); a challenge opened at the end of
+//! block `h` may be answered in blocks `h + 1 ..= h + W` (`W` = `proof_window_blocks`) and is
+//! judged at the end of block `h + W`, so that every challenge of `e` is settled before `e`'s pay
+//! at its last block: challenges open in blocks from `F(e)` to `F(e) + L - 1 - W`
+//! ([`opening_heights`]). The shards to challenge are `StorageIndex::unchallenged`, in
 //! key order (deal id, segment, slot; deal ids are hashes, so the order is no one's choice): all
 //! active shards at the epoch's start, plus those accepted during it. At the end of opening
 //! block `h` the chain opens `min(challenges_per_block_max, ceil(queued / opening blocks left))`
@@ -14,9 +15,10 @@
 //! `challenges_per_block_max` proofs from them. The chunk is
 //! `plexus_storage::draws::challenge_chunk` with block `h`'s seed, so nobody knows it before
 //! `h`'s beacon. It fits: a deal is refused (`storage_full`) when the shards of the open deals
-//! would pass `challenges_per_block_max * (L - W)`. When it still does not (a shard accepted
-//! after the last opening block), the shards left are not challenged that epoch: not paid, not
-//! burned, and first in the next epoch's queue only by key order. A chain whose proof window is
+//! would pass `challenges_per_block_max * (L - W)`, `L` the shortest epoch from the current one
+//! on. When it still does not (a shard accepted after the last opening block, or epochs a vote
+//! shortened), the shards left are not challenged that epoch: not paid, not burned, and first in
+//! the next epoch's queue only by key order. A chain whose proof window is
 //! not shorter than its epoch opens no challenge at all: its capacity is zero, so every deal is
 //! refused (`storage_full`) rather than held unpaid.
 //!
@@ -32,6 +34,7 @@
 //! more miss in a row, and the shard lost at `misses_before_lost` in a row or when its
 //! collateral is gone.
 
+use crate::ledger::epochs::EpochSchedule;
 use crate::ledger::state::State;
 use crate::ledger::value::Held;
 use crate::market::index::take_due;
@@ -44,17 +47,19 @@ use plexus_types::storage::ChunkProof;
 use plexus_types::{Address, Amount, Digest, Reason};
 use std::ops::RangeInclusive;
 
-/// The heights of `epoch` at whose end challenges open, for epochs of `epoch_length_blocks`
-/// and a window of `proof_window_blocks`: empty when the window is not shorter than the epoch.
+/// The heights of `epoch` (as `epochs` places it) at whose end challenges open, for a window
+/// of `proof_window_blocks`: empty when the window is not shorter than the epoch.
 pub fn opening_heights(
-    epoch_length_blocks: u64,
+    epochs: &EpochSchedule,
     proof_window_blocks: u64,
     epoch: u64,
 ) -> RangeInclusive<u64> {
-    let length = epoch_length_blocks.max(1);
-    let first = epoch.saturating_mul(length);
-    let last = first.saturating_add(length - 1);
-    match last.checked_sub(proof_window_blocks) {
+    let first = epochs.first_height(epoch);
+    let last = epochs.last_height(epoch);
+    match last
+        .checked_sub(proof_window_blocks)
+        .filter(|last_open| *last_open >= first)
+    {
         Some(last_open) => first..=last_open,
         None => {
             // An exhausted range: empty, and `contains` nothing.
@@ -65,19 +70,14 @@ pub fn opening_heights(
     }
 }
 
-/// The most shards the schedule challenges in an epoch.
+/// The most shards the schedule challenges in an epoch: in the shortest epoch from the current
+/// one on (a vote may have shortened the epochs from a coming one).
 pub(crate) fn capacity(state: &State) -> u64 {
     let params = &state.params;
-    let opening = opening_heights(
-        params.epoch_length_blocks,
-        params.storage.proof_window_blocks,
-        0,
-    );
-    let blocks = if opening.is_empty() {
-        0
-    } else {
-        opening.end() - opening.start() + 1
-    };
+    let shortest = state
+        .epochs()
+        .shortest_from(state.epoch_of(state.height + 1));
+    let blocks = shortest.saturating_sub(params.storage.proof_window_blocks);
     blocks.saturating_mul(u64::from(params.storage.challenges_per_block_max))
 }
 
@@ -108,7 +108,7 @@ pub(crate) fn open_due(state: &mut State, height: u64, seed: &Digest) {
     let params = &state.params;
     let epoch = state.epoch_of(height);
     let window = params.storage.proof_window_blocks;
-    let opening = opening_heights(params.epoch_length_blocks, window, epoch);
+    let opening = opening_heights(state.epochs(), window, epoch);
     if !opening.contains(&height) {
         return;
     }
@@ -315,10 +315,19 @@ mod tests {
 
     #[test]
     fn challenges_open_early_enough_to_close_inside_their_epoch() {
-        assert_eq!(opening_heights(10, 3, 0), 0..=6);
-        assert_eq!(opening_heights(10, 3, 2), 20..=26);
-        assert_eq!(opening_heights(10, 9, 1), 10..=10);
-        assert_eq!(opening_heights(10, 10, 1).count(), 0);
-        assert_eq!(opening_heights(10, 11, 0).count(), 0);
+        let tens = EpochSchedule::new(10);
+        assert_eq!(opening_heights(&tens, 3, 0), 0..=6);
+        assert_eq!(opening_heights(&tens, 3, 2), 20..=26);
+        assert_eq!(opening_heights(&tens, 9, 1), 10..=10);
+        assert_eq!(opening_heights(&tens, 10, 1).count(), 0);
+        assert_eq!(opening_heights(&tens, 11, 0).count(), 0);
+        // Epochs of 4 blocks from epoch 3 (height 30): a window of 3 leaves one opening block,
+        // and 4 none.
+        let mut shortened = tens.clone();
+        shortened.change_from(3, 4);
+        assert_eq!(opening_heights(&shortened, 3, 2), 20..=26);
+        assert_eq!(opening_heights(&shortened, 3, 3), 30..=30);
+        assert_eq!(opening_heights(&shortened, 3, 5), 38..=38);
+        assert_eq!(opening_heights(&shortened, 4, 4).count(), 0);
     }
 }

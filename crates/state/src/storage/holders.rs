@@ -290,13 +290,14 @@ pub(crate) fn shard_at(state: &State, (id, segment, slot): ShardKey) -> Option<(
     ))
 }
 
-/// `repair_deadline_epochs` in blocks.
+/// `repair_deadline_epochs` in blocks, at the current epoch's length.
 fn repair_deadline_blocks(state: &State) -> u64 {
-    let params = &state.params;
-    params
+    let length = state.epochs().length_of(state.epoch_of(state.height + 1));
+    state
+        .params
         .storage
         .repair_deadline_epochs
-        .saturating_mul(params.epoch_length_blocks)
+        .saturating_mul(length)
 }
 
 /// Draws again every slot whose accept fell due at `height`, from the block's `seed`, among the

@@ -103,3 +103,78 @@ fn proposals_are_served_newest_first_with_their_tally_and_status() {
     assert!(document["paths"]["/v1/proposals/{id}"]["get"]["responses"]["404"].is_object());
     assert!(document["components"]["schemas"]["ProposalDto"]["properties"]["tally"].is_object());
 }
+
+/// A passed change of epoch length: `/v1/params` shows the new value from its effect height,
+/// `/v1/status` the epochs still of the old length with the change scheduled (from epoch 2,
+/// two after the one it applied in), then the new length once epoch 2 begins.
+#[test]
+fn a_new_epoch_length_is_served_as_scheduled_then_in_force() {
+    use plexus_types::gov::VoteOption;
+    let params = Params {
+        epoch_length_blocks: 20,
+        gov_voting_period_blocks: 2,
+        gov_effect_delay_blocks: 1,
+        ..Params::default()
+    };
+    let (mut state, beacon) = chain(params, 2);
+    let propose = tx(
+        1,
+        0,
+        Payload::GovPropose {
+            changes: vec![("chain.epoch_length_blocks".into(), 12)],
+            title: "shorter epochs".into(),
+            description: String::new(),
+            deposit: 100 * PLX,
+        },
+    );
+    let vote = tx(
+        0,
+        0,
+        Payload::GovVote {
+            proposal: 0,
+            option: VoteOption::Yes,
+        },
+    );
+    next_block(&mut state, &beacon, vec![propose]);
+    next_block(&mut state, &beacon, vec![vote]);
+    while state.height < 4 {
+        next_block(&mut state, &beacon, vec![]);
+    }
+    assert_eq!(
+        chain::params(&state).sections["chain"]["epoch_length_blocks"].value,
+        "12"
+    );
+    let scheduled = chain::epoch_status(&state);
+    assert_eq!(
+        (
+            scheduled.epoch,
+            scheduled.length,
+            scheduled.first_height,
+            scheduled.last_height
+        ),
+        (0, 20, 0, 19)
+    );
+    let change = EpochSegmentDto {
+        first_epoch: 2,
+        first_height: 40,
+        length: 12,
+    };
+    assert_eq!(scheduled.change, Some(change));
+    while state.height < 39 {
+        next_block(&mut state, &beacon, vec![]);
+    }
+    let in_force = chain::epoch_status(&state);
+    assert_eq!(
+        (
+            in_force.epoch,
+            in_force.length,
+            in_force.first_height,
+            in_force.last_height
+        ),
+        (2, 12, 40, 51)
+    );
+    assert_eq!(in_force.change, None);
+    let document = serde_json::to_value(openapi()).unwrap();
+    let status = &document["components"]["schemas"]["StatusDto"]["properties"];
+    assert!(status["epoch_change"].is_object() && status["epoch_last_height"].is_object());
+}
