@@ -104,6 +104,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: u32,
     },
+    /// What verifying a long SmolLM2 generation costs, from one metered run: segments, a light
+    /// audit's re-run fuel share and page bytes, a dispute's rounds, move bytes and settlement
+    /// upload, and the provider's stored checkpoint pages.
+    Smollm2Verify {
+        /// The prompt.
+        #[arg(long, default_value = crate::bench_verify::DEFAULT_PROMPT)]
+        prompt: String,
+        /// The most tokens generated.
+        #[arg(long, default_value_t = 256)]
+        max_new_tokens: usize,
+    },
     /// What a flood that costs its sender nothing does to a node: block production, status
     /// latency and honest transfers' latency, idle and then while several clients re-post a
     /// batch of 1 000 transactions the node refuses, as fast as it answers.
@@ -201,6 +212,10 @@ pub fn run(command: BenchCommand, json_mode: bool) -> Result<()> {
             max_new_tokens,
             runs,
         } => crate::bench_smollm2::bench_smollm2(&prompts, max_new_tokens, runs, json_mode),
+        BenchCommand::Smollm2Verify {
+            prompt,
+            max_new_tokens,
+        } => crate::bench_verify::bench_smollm2_verify(&prompt, max_new_tokens, json_mode),
         BenchCommand::Storage {
             runs,
             threads,

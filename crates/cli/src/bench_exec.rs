@@ -167,7 +167,6 @@ pub fn bench_exec(
     Ok(())
 }
 
-/// `value` to three decimals, for the JSON figures.
 /// One metered run of `input` as job `id` on `engine`, in the provider's mode (checkpoints kept
 /// in memory); the module compiled once beforehand (providers keep compiled modules in a cache).
 pub(crate) fn metered_run(
@@ -177,6 +176,17 @@ pub(crate) fn metered_run(
     blobs: &[std::sync::Arc<[u8]>],
     id: [u8; 32],
 ) -> Result<plexus_exec::Execution> {
+    Ok(metered_run_kept(engine, module, input, blobs, id)?.0)
+}
+
+/// [`metered_run`], with the checkpoints and their distinct pages it kept.
+pub(crate) fn metered_run_kept(
+    engine: &Engine,
+    module: &plexus_exec::Compiled,
+    input: &std::sync::Arc<[u8]>,
+    blobs: &[std::sync::Arc<[u8]>],
+    id: [u8; 32],
+) -> Result<(plexus_exec::Execution, plexus_exec::MemoryCheckpoints)> {
     let job = plexus_exec::Job {
         id,
         module: module.clone(),
@@ -186,9 +196,11 @@ pub(crate) fn metered_run(
         seg_fuel: plexus_exec::SEG_FUEL_DEFAULT,
     };
     let mut sink = plexus_exec::MemoryCheckpoints::default();
-    Ok(plexus_exec::run(engine, &job, &mut sink)?)
+    let execution = plexus_exec::run(engine, &job, &mut sink)?;
+    Ok((execution, sink))
 }
 
+/// `value` to three decimals, for the JSON figures.
 pub(crate) fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }

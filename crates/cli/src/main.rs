@@ -9,6 +9,7 @@ mod bench_models;
 mod bench_smollm2;
 mod bench_storage;
 mod bench_store;
+mod bench_verify;
 mod ceremony;
 mod devnet;
 mod gov;

@@ -215,3 +215,46 @@ fn smollm2_completions_are_a_verified_job_on_two_providers() {
 
     assert_verified_on_two_providers(&net, id);
 }
+
+/// `plexus bench smollm2-verify`: the verification cost of a generation, from one metered run,
+/// consistent with the protocol's own figures (a light audit re-runs the last segment and
+/// `light_audit_segments` drawn ones; a dispute's rounds are `rounds_max` of the leaves).
+#[test]
+fn the_verification_cost_of_a_generation_is_measured_from_its_run() {
+    let out = std::process::Command::new(PLEXUS)
+        .args([
+            "bench",
+            "smollm2-verify",
+            "--max-new-tokens",
+            "12",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let segments = v["segments"].as_u64().unwrap();
+    // About one segment a token: init (with the tokenizer), the prefill (which picks the first
+    // token), then a step a token; the run of 256 tokens has 255.
+    assert_eq!(v["tokens"], 12);
+    assert!((10..=13).contains(&segments), "{v}");
+    let params = plexus_fueltrace::params::AuditParams::default();
+    assert_eq!(
+        v["light_audit_segments"],
+        u64::from(params.light_audit_segments) + 1
+    );
+    assert_eq!(
+        v["dispute_rounds"],
+        plexus_fueltrace::dissection::rounds_max(segments + 1, params.dissection_arity)
+    );
+    let share = v["light_audit_fuel_share_mean"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 1.0, "{v}");
+    let settlement = v["dispute_settlement_mb_median"].as_f64().unwrap();
+    let stored = v["provider_checkpoint_pages_mb"].as_f64().unwrap();
+    // A pre-state is some of the job's memory, all of which the provider stores.
+    assert!(settlement > 1.0 && settlement < stored, "{v}");
+    assert!(
+        v["job_content_mb"].as_f64().unwrap() > 100.0,
+        "the weights are content: {v}"
+    );
+}
