@@ -382,6 +382,11 @@ impl Tour<'_> {
         if plots.as_u64() < Some(6) {
             return Err(format!("the overview draws {plots} plots"));
         }
+        // The epoch's heights and length (the chain's epoch schedule).
+        let epoch = self.text("#card-epoch .value").await?;
+        if !(epoch.contains("heights ") && epoch.contains('–') && epoch.contains(" blocks")) {
+            return Err(format!("the epoch card shows {epoch:?}"));
+        }
         let height = |text: String| text.replace(',', "").trim().parse::<u64>();
         let first = height(self.text("#card-height .value").await?)
             .map_err(|e| format!("the height card: {e}"))?;

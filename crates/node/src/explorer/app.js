@@ -358,7 +358,7 @@ function drawOverview() {
     card("Burned", plx(s.supply.burned)),
     card("Audit pool", plx(s.audit_pool)),
     card("Validators", `${num(s.committee)} in committee / ${num(s.validators)}`),
-    card("Epoch", `${num(s.epoch)} <span class="muted">(${num(s.epoch_length)} blocks)</span>`),
+    card("Epoch", `${num(s.epoch)} <span class="muted">(${epochSpan(s)})</span>`, "card-epoch"),
     card("Mempool", num(s.mempool_size)),
   ].join("") : "";
   const supply = (i) => live.supply.map((r) => [r[0], r[i]]);
@@ -537,10 +537,19 @@ async function accountPage(address) {
     txTable(mine, [["Block", (t) => link.block(t.height)]]);
 }
 
+/** An epoch's heights and length, and a change of length a vote scheduled, as text. */
+function epochSpan(s) {
+  const span = `heights ${num(s.epoch_first_height)}–${num(s.epoch_last_height)}, ${num(s.epoch_length)} blocks`;
+  const change = s.epoch_change;
+  return change
+    ? `${span}; ${num(change.length)} blocks from epoch ${num(change.first_epoch)} at height ${num(change.first_height)}`
+    : span;
+}
+
 async function validatorsPage() {
   const [list, s] = await Promise.all([api("/validators"), api("/status")]);
   view.innerHTML = `<h1>Validators</h1>
-    <p class="muted">Epoch ${num(s.epoch)} of ${num(s.epoch_length)} blocks; participation counts the blocks each validator signed this epoch.</p>
+    <p class="muted">Epoch ${num(s.epoch)} (${epochSpan(s)}); participation counts the blocks each validator signed this epoch.</p>
     ${table([
       ["Address", (v) => link.account(v.address)],
       ["Stake", (v) => plx(v.stake), "num"],
