@@ -76,13 +76,21 @@ pub fn run(client: &Client, json_mode: bool, command: GovCommand) -> Result<()> 
                 Some(text) => amount_arg(&text)?,
                 None => value_of(&served, "chain.gov_deposit_min")?,
             };
+            // The rule the chain will cite if it refuses (`parameter_breaks_rule` says which
+            // rule no further); the transaction is sent regardless: the chain decides.
+            let broken = rule_broken(&served, &changes);
             let payload = Payload::GovPropose {
                 changes,
                 title,
                 description,
                 deposit,
             };
-            send_tx(client, json_mode, send, payload)
+            send_tx(client, json_mode, send, payload).map_err(|err| match broken {
+                Some(why) if err.to_string().contains("parameter_breaks_rule") => {
+                    anyhow!("{err} ({why})")
+                }
+                _ => err,
+            })
         }
         GovCommand::Vote { id, option, send } => {
             let option = VoteOption::parse(&option)
@@ -159,6 +167,29 @@ fn parse_change(served: &ParamsDto, text: &str) -> Result<(String, u128)> {
         );
     }
     Ok((key.to_string(), value))
+}
+
+/// The cross-parameter rule `changes` would break, as the governance registry words it: the
+/// served values with `changes` over them, checked as the chain checks a proposal (without the
+/// chain's scheduled epochs, which the registry does not see).
+fn rule_broken(served: &ParamsDto, changes: &[(String, u128)]) -> Option<String> {
+    use plexus_state::governance::registry::{self, ChangeError};
+    let mut all: Vec<(String, u128)> = served
+        .sections
+        .iter()
+        .flat_map(|(section, params)| {
+            params
+                .iter()
+                .map(move |(name, p)| (format!("{section}.{name}"), p.value.parse().ok()))
+        })
+        .filter(|(key, _)| !changes.iter().any(|(changed, _)| changed == key))
+        .map(|(key, value)| value.map(|value| (key, value)))
+        .collect::<Option<_>>()?;
+    all.extend(changes.iter().cloned());
+    match registry::apply(&plexus_state::Params::default(), &all) {
+        Err(ChangeError::Breaks(why)) => Some(why),
+        _ => None,
+    }
 }
 
 fn lookup<'a>(served: &'a ParamsDto, key: &str) -> Result<&'a plexus_client::dto::ParamDto> {
@@ -253,5 +284,41 @@ mod tests {
         );
         assert!(parse_change(&served, "audit.light_audit_ppm").is_err());
         assert!(parse_change(&served, "audit.light_audit_ppm=-1").is_err());
+    }
+
+    #[test]
+    fn the_rule_a_change_breaks_is_named_from_the_served_values() {
+        // Every governed parameter at its default, as a node serves them.
+        let state = plexus_state::Params::default();
+        let served = ParamsDto {
+            height: 1,
+            sections: plexus_state::governance::registry::by_section(&state)
+                .into_iter()
+                .map(|(section, params)| {
+                    let params = params
+                        .into_iter()
+                        .map(|(name, value)| {
+                            let dto = plexus_client::dto::ParamDto {
+                                value: value.to_string(),
+                                min: "0".into(),
+                                max: u128::MAX.to_string(),
+                            };
+                            (name.to_string(), dto)
+                        })
+                        .collect();
+                    (section.to_string(), params)
+                })
+                .collect(),
+        };
+        let epochs = [("chain.epoch_length_blocks".to_string(), 10)];
+        let why = rule_broken(&served, &epochs).unwrap();
+        assert!(
+            why.contains("proof_window_blocks 10 must be below"),
+            "{why}"
+        );
+        let rare = [("audit.light_audit_ppm".to_string(), 1_000)];
+        assert!(rule_broken(&served, &rare).unwrap().contains("FuelTrace"));
+        let fine = [("chain.epoch_length_blocks".to_string(), 50)];
+        assert_eq!(rule_broken(&served, &fine), None);
     }
 }

@@ -261,12 +261,23 @@ fn main() {
 
 pub fn print(json_mode: bool, value: serde_json::Value, text: String) {
     if json_mode {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("JSON values serialize")
-        );
+        print_line(&serde_json::to_string_pretty(&value).expect("JSON values serialize"));
     } else {
-        println!("{text}");
+        print_line(&text);
+    }
+}
+
+/// Writes `text` and a line break to stdout. A reader that closed the pipe (`plexus ... | head`)
+/// ends the command quietly with success, as Unix tools do; `println!` would panic.
+pub fn print_line(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {err}");
+        std::process::exit(1);
     }
 }
 

@@ -151,3 +151,29 @@ fn get_code(client: &Client, path: &str) -> (u16, String) {
 fn tempdir() -> TempDir {
     common::tempdir("e2e")
 }
+
+/// A reader that closes the pipe early (`plexus keys list | head -1`) ends the command quietly:
+/// exit 0, no panic. Before, `println!` panicked with "failed printing to stdout: Broken pipe".
+#[test]
+fn a_closed_stdout_pipe_ends_the_command_quietly() {
+    let home = tempdir();
+    for name in ["alice", "bob", "carol"] {
+        assert_succeeded(&plexus(&home, 0, &["keys", "new", name]));
+    }
+    let mut child = Command::new(PLEXUS)
+        .args(["keys", "list", "--json"])
+        .env("PLEXUS_HOME", &*home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the command writes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("panicked"),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
