@@ -169,24 +169,28 @@ fn parse_change(served: &ParamsDto, text: &str) -> Result<(String, u128)> {
     Ok((key.to_string(), value))
 }
 
-/// The cross-parameter rule `changes` would break, as the governance registry words it: the
-/// served values with `changes` over them, checked as the chain checks a proposal (without the
-/// chain's scheduled epochs, which the registry does not see).
+/// The rule `changes` would break, as the governance registry words it: the served values (every
+/// parameter is governed, so they are the chain's parameters) with `changes` applied, checked as
+/// the chain checks a proposal (without the chain's scheduled epochs, which the registry does not
+/// see).
 fn rule_broken(served: &ParamsDto, changes: &[(String, u128)]) -> Option<String> {
     use plexus_state::governance::registry::{self, ChangeError};
-    let mut all: Vec<(String, u128)> = served
+    let current: Vec<(String, u128)> = served
         .sections
         .iter()
         .flat_map(|(section, params)| {
             params
                 .iter()
-                .map(move |(name, p)| (format!("{section}.{name}"), p.value.parse().ok()))
+                .map(move |(name, p)| Some((format!("{section}.{name}"), p.value.parse().ok()?)))
         })
-        .filter(|(key, _)| !changes.iter().any(|(changed, _)| changed == key))
-        .map(|(key, value)| value.map(|value| (key, value)))
         .collect::<Option<_>>()?;
-    all.extend(changes.iter().cloned());
-    match registry::apply(&plexus_state::Params::default(), &all) {
+    let mut in_force = plexus_state::Params::default();
+    for (key, value) in current {
+        // Unchecked: a step from the defaults to the served values is no proposal.
+        let governed = registry::lookup(&key)?;
+        governed.set_unchecked(&mut in_force, value);
+    }
+    match registry::apply(&in_force, changes) {
         Err(ChangeError::Breaks(why)) => Some(why),
         _ => None,
     }
@@ -320,5 +324,12 @@ mod tests {
         assert!(rule_broken(&served, &rare).unwrap().contains("FuelTrace"));
         let fine = [("chain.epoch_length_blocks".to_string(), 50)];
         assert_eq!(rule_broken(&served, &fine), None);
+        // Against the served length (100), not the default's.
+        let tenfold = [("chain.epoch_length_blocks".to_string(), 1_000)];
+        assert!(
+            rule_broken(&served, &tenfold)
+                .unwrap()
+                .contains("at most double or halve")
+        );
     }
 }

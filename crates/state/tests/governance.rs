@@ -171,6 +171,8 @@ fn a_proposal_that_would_break_the_chain_is_refused_with_its_reason() {
         propose(&[("audit.nothing", 1)], DEPOSIT),
         // Below the shortest epoch a reshare round fits in.
         propose(&[("chain.epoch_length_blocks", 9)], DEPOSIT),
+        // More than halves the 1,000-block epochs in one vote.
+        propose(&[("chain.epoch_length_blocks", 499)], DEPOSIT),
         propose(&[("audit.slash_multiple", 12)], DEPOSIT),
         propose(&[("audit.light_audit_ppm", 150_000)], DEPOSIT - 1),
         propose(&[], DEPOSIT),
@@ -189,6 +191,7 @@ fn a_proposal_that_would_break_the_chain_is_refused_with_its_reason() {
             Status::Failed(Reason::UnknownParameter),
             Status::Failed(Reason::ParameterOutOfBounds),
             Status::Failed(Reason::ParameterBreaksRule),
+            Status::Failed(Reason::ParameterBreaksRule),
             Status::Failed(Reason::DepositTooSmall),
             Status::Failed(Reason::InvalidProposal),
             Status::Failed(Reason::UnknownParameter),
@@ -196,7 +199,7 @@ fn a_proposal_that_would_break_the_chain_is_refused_with_its_reason() {
         ]
     );
     assert!(state.proposals.is_empty());
-    assert_eq!(state.account(&address(3)).balance, before - 8 * 1_000);
+    assert_eq!(state.account(&address(3)).balance, before - 9 * 1_000);
 }
 
 #[test]
@@ -327,17 +330,17 @@ fn a_new_epoch_length_takes_effect_two_epochs_after_the_one_it_applies_in() {
 
 #[test]
 fn a_proof_window_is_checked_against_the_epochs_already_scheduled() {
-    // Epochs of 12 blocks, lengthened to 40 from epoch 2 (height 24).
+    // Epochs of 12 blocks, lengthened to 24 from epoch 2 (height 24).
     let mut state = chain_of_epochs(12);
-    pass(&mut state, 0, &[("chain.epoch_length_blocks", 40)]);
+    pass(&mut state, 0, &[("chain.epoch_length_blocks", 24)]);
     assert!(state.height < 24);
-    // 20 is below the new parameter (40) but not below the 12-block epochs still to come.
+    // 20 is below the new parameter (24) but not below the 12-block epochs still to come.
     let window = [("storage.proof_window_blocks", 20)];
     assert_eq!(
         run(&mut state, vec![tx(CHAIN, 3, 1, propose(&window, DEPOSIT))]),
         [Status::Failed(Reason::ParameterBreaksRule)]
     );
-    // From epoch 2 on every epoch is 40 blocks: the same proposal is made.
+    // From epoch 2 on every epoch is 24 blocks: the same proposal is made.
     run_to(&mut state, 24);
     assert_eq!(
         run(&mut state, vec![tx(CHAIN, 3, 2, propose(&window, DEPOSIT))]),

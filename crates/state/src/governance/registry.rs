@@ -17,6 +17,8 @@
 //! - lazy verifiers: the canary rate times the verifier slash must cover the re-run a lazy
 //!   verifier saves (`rho * S_v >= c_v`): `canary_ppm * verifier_slash_multiple >= 10^6`
 //!   (defaults: 1,500,000);
+//! - the epoch length at most doubles or halves in one proposal ([`check_step`]): the emission
+//!   per epoch, a storage deal's epochs and every other count of epochs scale with it in time;
 //! - storage: the proof window is shorter than an epoch (every shard is challenged and answered
 //!   once an epoch; against the epochs already scheduled too, which only the chain's proposals
 //!   know: `governance::proposals::admissible`), and a job's shortest deadline is not above its
@@ -53,6 +55,12 @@ impl Governed {
     /// Its value in `params`.
     pub fn get(&self, params: &Params) -> u128 {
         (self.get)(params)
+    }
+
+    /// Sets it in `params` with no check of bounds or rules: for a copy of the chain's
+    /// parameters rebuilt from their served values, never for the chain's own ([`apply`] checks).
+    pub fn set_unchecked(&self, params: &mut Params, value: u128) {
+        (self.set)(params, value)
     }
 }
 
@@ -195,7 +203,26 @@ pub fn apply(params: &Params, changes: &[(String, u128)]) -> Result<Params, Chan
         (governed.set)(&mut next, *value);
     }
     check(&next).map_err(ChangeError::Breaks)?;
+    check_step(params, &next).map_err(ChangeError::Breaks)?;
     Ok(next)
+}
+
+/// The rules on how far one proposal may move a parameter from its value in force: the epoch
+/// length at most doubles or halves. Everything counted in epochs (the emission per epoch, its
+/// halving, a storage deal's length and pay, commission and fault windows) scales with it in
+/// time, so one vote may not, say, make the emission ten times faster or a stored file's
+/// paid-for time ten times shorter.
+pub fn check_step(old: &Params, new: &Params) -> Result<(), String> {
+    let (from, to) = (old.epoch_length_blocks, new.epoch_length_blocks);
+    if to.saturating_mul(2) < from || to > from.saturating_mul(2) {
+        return Err(format!(
+            "chain.epoch_length_blocks may at most double or halve in one proposal: from {from}, \
+             {}..={} (everything counted in epochs scales with it)",
+            from.div_ceil(2),
+            from.saturating_mul(2)
+        ));
+    }
+    Ok(())
 }
 
 /// The rules across parameters no vote may break (the module's documentation gives each).
