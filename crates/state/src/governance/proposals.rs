@@ -2,10 +2,11 @@
 //!
 //! - A proposal (`Payload::GovPropose`) names changes (`section.name` = value) that must pass
 //!   [`admissible`] (`registry::apply` and the scheduled epochs) against the parameters in force
-//!   when it is made (so no vote can set a value that breaks the chain), and locks a deposit of at least `gov_deposit_min` out of the
-//!   proposer's balance (a held record: `Held::ProposalDeposit`, counted by `State::recount`
-//!   while the proposal is voting). Ids are sequential from 0. Voting runs from the proposal's
-//!   block through `end_height = height + gov_voting_period_blocks` (inclusive).
+//!   when it is made (so no vote can set a value that breaks the chain), and locks a deposit of
+//!   at least `gov_deposit_min` out of the proposer's balance (a held record:
+//!   `Held::ProposalDeposit`, counted by `State::recount` while the proposal is voting). Ids are
+//!   sequential from 0. Voting runs from the proposal's block through `end_height = height +
+//!   gov_voting_period_blocks` (inclusive).
 //! - A vote (`Payload::GovVote`) is open to an address with bonded stake (a self-bond or a
 //!   delegation) while `height <= end_height`; a second vote replaces the first.
 //! - The tally, at the end of block `end_height`, weighs votes by bonded stake then: a validator
@@ -100,9 +101,8 @@ pub(crate) fn propose(
 }
 
 /// The parameters `changes` make from `state`'s (`registry::apply`), if the proof window also
-/// stays shorter than every epoch already scheduled from the current one on: a vote that
-/// shortened the epochs from a coming epoch has not yet changed `epoch_length_blocks`'s
-/// epochs, and the registry sees only the parameters.
+/// stays shorter than every epoch scheduled from the current one on. The registry sees only the
+/// parameters, and a new length a vote set is in them before the epochs in progress have it.
 pub fn admissible(state: &State, changes: &[ParamChange]) -> Result<Params, ChangeError> {
     let params = registry::apply(&state.params, changes)?;
     let shortest = state.epochs.shortest_from(state.epoch_of(state.height + 1));
