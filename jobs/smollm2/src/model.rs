@@ -102,9 +102,11 @@ struct Buffers {
     last_scale: Vec<f32>,
 }
 
-/// The int8 key/value cache: per layer, the `kv_attention` layout (`KvShape`: per slot and
-/// position, the key head vectors then the value head vectors, `head_dim` values and one scale
-/// each).
+/// The int8 key/value cache: per slot, position and layer, the key head vectors then the value
+/// head vectors, `head_dim` values and one scale each. Each layer's part is a `KvShape` whose
+/// stride skips the other layers' entries of the position, so a decode step, which writes one
+/// position of each slot in every layer, writes one run of `layers * 2 * kv_rows` bytes (11.5
+/// KB) per slot: few memory pages for the step's checkpoint to hash and store.
 struct Cache {
     /// One layer's shape.
     shape: KvShape,
@@ -192,8 +194,9 @@ impl Decoder {
             head_dim: c.head_dim,
             slots: options.batch,
             context: options.context,
+            stride: c.layers * 2 * c.kv_heads,
         };
-        let per_layer = shape.cache_vectors().expect("a cache within memory");
+        let vectors = options.batch * options.context * shape.stride;
         let (qkv_rows, out_max) = (c.q_rows() + 2 * c.kv_rows(), (2 * c.ffn).max(c.hidden));
         let rows = ROWS_MAX;
         let b = Buffers {
@@ -235,8 +238,8 @@ impl Decoder {
             stops,
             cache: Cache {
                 shape,
-                values: vec![0; c.layers * per_layer * c.head_dim],
-                scales: vec![0.0; c.layers * per_layer],
+                values: vec![0; vectors * c.head_dim],
+                scales: vec![0.0; vectors],
             },
             b,
         })
@@ -442,10 +445,11 @@ impl Decoder {
             }
         }
         let cache = &mut self.cache;
-        let per_layer = cache.scales.len() / c.layers;
+        // The layer's first head vector; its shape's stride skips the other layers'.
+        let first = index * 2 * c.kv_heads;
         let (values, scales) = (
-            &mut cache.values[index * per_layer * c.head_dim..(index + 1) * per_layer * c.head_dim],
-            &mut cache.scales[index * per_layer..(index + 1) * per_layer],
+            &mut cache.values[first * c.head_dim..],
+            &mut cache.scales[first..],
         );
         host.kv_attention(
             &cache.shape,

@@ -307,15 +307,16 @@ pub(super) fn attention(
     Ok(())
 }
 
-/// `kv_attention(rows, heads, kv_heads, head_dim, slots, context, qkv, at, cache, scales, out)`
-/// (layouts in `kernels::KvShape`): `qkv` is `rows` x `(heads + 2 * kv_heads) * head_dim` f32,
-/// `at` `rows` pairs of i32 (slot, position), `cache` `slots * context * 2 * kv_heads *
-/// head_dim` i8 and `scales` `slots * context * 2 * kv_heads` f32 (both read and written), `out`
-/// `rows` x `heads * head_dim` f32. `heads` and `kv_heads` must be positive, `kv_heads` must
-/// divide `heads`, and every row's slot and position must lie in the cache. Fuel: `rows *
+/// `kv_attention(rows, heads, kv_heads, head_dim, slots, context, stride, qkv, at, cache, scales,
+/// out)` (layouts in `kernels::KvShape`): `qkv` is `rows` x `(heads + 2 * kv_heads) * head_dim`
+/// f32, `at` `rows` pairs of i32 (slot, position), `cache` `vectors * head_dim` i8 and `scales`
+/// `vectors` f32 with `vectors = (slots * context - 1) * stride + 2 * kv_heads` (0 if `slots *
+/// context` is; both read and written), `out` `rows` x `heads * head_dim` f32. `heads` and
+/// `kv_heads` must be positive, `kv_heads` must divide `heads`, `stride` must be at least `2 *
+/// kv_heads`, and every row's slot and position must lie in the cache. Fuel: `rows *
 /// ((heads + kv_heads) * head_dim + 2)`, paid before `at` is read, then `pairs * heads *
 /// (head_dim / 2 + 4)` with `pairs` the sum over the rows of `position + 1`.
-// The ABI fixes the arity: the caller plus eleven i32 arguments.
+// The ABI fixes the arity: the caller plus twelve i32 arguments.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn kv_attention(
     mut caller: Caller<'_, HostState>,
@@ -325,6 +326,7 @@ pub(super) fn kv_attention(
     head_dim: i32,
     slots: i32,
     context: i32,
+    stride: i32,
     qkv: i32,
     at: i32,
     cache: i32,
@@ -332,9 +334,9 @@ pub(super) fn kv_attention(
     out: i32,
 ) -> HostResult<()> {
     charge(&mut caller, 0)?;
-    let [m, heads, kv_heads, d, slots, context] =
-        sizes([rows, heads, kv_heads, head_dim, slots, context])?;
-    if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+    let [m, heads, kv_heads, d, slots, context, stride] =
+        sizes([rows, heads, kv_heads, head_dim, slots, context, stride])?;
+    if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || stride < 2 * kv_heads {
         return trap(TrapCode::BadHostCall);
     }
     pay_extra(&mut caller, m * ((heads + kv_heads) * d + 2))?;
@@ -357,7 +359,10 @@ pub(super) fn kv_attention(
     pay_extra(&mut caller, pairs * heads * (d / 2 + 4))?;
     let data = memory.data_mut(&mut caller);
     let n = data.len();
-    let vectors = slots * context * 2 * kv_heads;
+    let vectors = match slots * context {
+        0 => 0,
+        positions => (positions - 1) * stride + 2 * kv_heads,
+    };
     let [qkv_at, cache_at, scales_at, out_at] = spans([
         span(n, qkv, m * (heads + 2 * kv_heads) * d, 4),
         span(n, cache, vectors * d, 1),
@@ -372,6 +377,7 @@ pub(super) fn kv_attention(
         head_dim: d as usize,
         slots: slots as usize,
         context: context as usize,
+        stride: stride as usize,
     };
     let m = m as usize;
     let all = [

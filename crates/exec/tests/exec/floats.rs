@@ -1,5 +1,6 @@
 //! The exact float host calls (`quantize_rows`, `dequantize_rows`, `layer_norm`, `gelu`,
-//! `attention`, `kv_attention`) through wasmtime: the bits `plexus_guest::nn::kernels` gives natively, on random
+//! `attention`, `kv_attention`) through wasmtime: the bits `plexus_guest::nn::kernels` gives
+//! natively, on random
 //! shapes and data with edge values (zeros, huge and tiny values, subnormals, infinities, NaNs
 //! with random payloads), every NaN canonical, and fuel charged by the documented formula.
 
@@ -12,12 +13,12 @@ use std::sync::Arc;
 
 /// Where `init` copies the input.
 const BASE: usize = 64;
-/// Bytes of the input's header: the op, eleven i32 arguments, `eps`, the output's offset and
+/// Bytes of the input's header: the op, twelve i32 arguments, `eps`, the output's offset and
 /// length (relative to the data).
-const HEADER: usize = 60;
+const HEADER: usize = 64;
 
 /// Input: `op` (0 quantize_rows, 1 dequantize_rows, 2 layer_norm, 3 gelu, 4 attention, 5
-/// kv_attention), eleven i32 arguments (pointers already absolute), `eps` (f32), the output's
+/// kv_attention), twelve i32 arguments (pointers already absolute), `eps` (f32), the output's
 /// address and length, then the data. Output: that range of memory after the call.
 const FLOATS: &str = r#"(module
   (import "plexus" "input_len" (func $input_len (result i32)))
@@ -28,7 +29,7 @@ const FLOATS: &str = r#"(module
   (import "plexus" "gelu" (func $gelu (param i32 i32)))
   (import "plexus" "attention" (func $attention (param i32 i32 i32 i32 i32)))
   (import "plexus" "kv_attention"
-    (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+    (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (memory (export "memory") 4 4)
   (global (export "plexus_output") i32 (i32.const 0))
   (func $arg (param $i i32) (result i32)
@@ -47,7 +48,7 @@ const FLOATS: &str = r#"(module
         (call $arg (i32.const 6)) (call $arg (i32.const 7)))))
     (if (i32.eq (local.get $op) (i32.const 2)) (then
       (call $layer_norm (call $arg (i32.const 0)) (call $arg (i32.const 1)) (call $arg (i32.const 2))
-        (call $arg (i32.const 3)) (call $arg (i32.const 4)) (f32.load (i32.const 112)))))
+        (call $arg (i32.const 3)) (call $arg (i32.const 4)) (f32.load (i32.const 116)))))
     (if (i32.eq (local.get $op) (i32.const 3)) (then
       (call $gelu (call $arg (i32.const 0)) (call $arg (i32.const 1)))))
     (if (i32.eq (local.get $op) (i32.const 4)) (then
@@ -57,9 +58,10 @@ const FLOATS: &str = r#"(module
       (call $kv_attention (call $arg (i32.const 0)) (call $arg (i32.const 1))
         (call $arg (i32.const 2)) (call $arg (i32.const 3)) (call $arg (i32.const 4))
         (call $arg (i32.const 5)) (call $arg (i32.const 6)) (call $arg (i32.const 7))
-        (call $arg (i32.const 8)) (call $arg (i32.const 9)) (call $arg (i32.const 10)))))
-    (i32.store (i32.const 0) (i32.load (i32.const 116)))
-    (i32.store (i32.const 4) (i32.load (i32.const 120)))
+        (call $arg (i32.const 8)) (call $arg (i32.const 9)) (call $arg (i32.const 10))
+        (call $arg (i32.const 11)))))
+    (i32.store (i32.const 0) (i32.load (i32.const 120)))
+    (i32.store (i32.const 4) (i32.load (i32.const 124)))
     (i32.const 0)))"#;
 
 /// A float that is often an edge value: zero, huge, tiny, subnormal, infinite or NaN with a
@@ -117,7 +119,7 @@ impl Call {
     fn input(&self) -> Vec<u8> {
         let data_at = BASE + HEADER;
         let mut input = self.op.to_le_bytes().to_vec();
-        for i in 0..11 {
+        for i in 0..12 {
             let value = match self.args.get(i) {
                 Some(Arg::Size(s)) => *s,
                 Some(Arg::Ptr(p)) => data_at + p,
@@ -276,8 +278,9 @@ fn random_call(rng: &mut ChaCha8Rng, op: i32) -> (Call, Vec<u8>) {
 }
 
 /// A random `kv_attention` call over `rows` rows (pointers relative to `data`): a random cache
-/// (grouped-query: several query heads per key/value head), each row at a random slot and
-/// position (two rows may share one); the output is the cache, its scales and the context.
+/// (grouped-query: several query heads per key/value head; positions packed or with room between
+/// them), each row at a random slot and position (two rows may share one); the output is the
+/// cache, its scales and the context.
 fn kv_call(
     rng: &mut ChaCha8Rng,
     data: &mut Vec<u8>,
@@ -291,6 +294,7 @@ fn kv_call(
         head_dim: rng.random_range(0..12usize),
         slots: rng.random_range(1..4usize),
         context: rng.random_range(1..7usize),
+        stride: 2 * kv_heads + rng.random_range(0..3usize),
     };
     let width = shape.row_width().unwrap();
     let vectors = shape.cache_vectors().unwrap();
@@ -330,6 +334,7 @@ fn kv_call(
         Arg::Size(d),
         Arg::Size(shape.slots),
         Arg::Size(shape.context),
+        Arg::Size(shape.stride),
         Arg::Ptr(qkv_at),
         Arg::Ptr(at_at),
         Arg::Ptr(cache_at),

@@ -193,12 +193,15 @@ pub fn attention(qkv: &[f32], tokens: usize, hidden: usize, heads: usize, out: &
 /// The shape of an int8 key/value cache and of the grouped-query attention over it
 /// ([`kv_attention`]).
 ///
-/// The cache holds `slots` sequences of `context` positions; a position holds `kv_heads` key
-/// head vectors then `kv_heads` value head vectors of `head_dim` int8 values each
-/// (`[slot][position][key, value][kv_head][head_dim]`, row-major), and the scales one f32 per
-/// head vector in the same order (`[slot][position][key, value][kv_head]`). A query row holds
-/// `heads` query head vectors, then `kv_heads` key and `kv_heads` value head vectors (f32);
-/// query head `h` attends with key/value head `h / (heads / kv_heads)`.
+/// The cache holds `slots` sequences of `context` positions of head vectors (`head_dim` int8
+/// values each) and their scales (one f32 each): position `p` of slot `s` starts at head vector
+/// `(s * context + p) * stride` and holds `kv_heads` key head vectors then `kv_heads` value head
+/// vectors; scale `i` belongs to head vector `i`. With `stride = 2 * kv_heads` the positions are
+/// packed (`[slot][position][key, value][kv_head][head_dim]`); a larger stride leaves room
+/// between them, e.g. for the other layers' entries of the same position, so that a decode step,
+/// which writes one position of each sequence in every layer, changes few memory pages. A query
+/// row holds `heads` query head vectors, then `kv_heads` key and `kv_heads` value head vectors
+/// (f32); query head `h` attends with key/value head `h / (heads / kv_heads)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KvShape {
     /// Query heads (positive, a multiple of `kv_heads`).
@@ -211,13 +214,18 @@ pub struct KvShape {
     pub slots: usize,
     /// Positions per sequence.
     pub context: usize,
+    /// Head vectors from one position to the next (at least `2 * kv_heads`).
+    pub stride: usize,
 }
 
 impl KvShape {
     /// Whether [`kv_attention`] accepts the shape: `kv_heads` positive and dividing a positive
-    /// `heads`.
+    /// `heads`, and `stride` at least `2 * kv_heads`.
     pub fn is_valid(&self) -> bool {
-        self.heads > 0 && self.kv_heads > 0 && self.heads.is_multiple_of(self.kv_heads)
+        self.heads > 0
+            && self.kv_heads > 0
+            && self.heads.is_multiple_of(self.kv_heads)
+            && self.stride / 2 >= self.kv_heads
     }
 
     /// f32 values of one query row: `(heads + 2 * kv_heads) * head_dim`, or `None` on overflow.
@@ -227,13 +235,15 @@ impl KvShape {
             .checked_mul(self.head_dim)
     }
 
-    /// Head vectors (and scales) of the cache: `slots * context * 2 * kv_heads`, or `None` on
-    /// overflow.
+    /// Head vectors (and scales) the cache spans, to the end of its last position: `(slots *
+    /// context - 1) * stride + 2 * kv_heads` (0 without positions), or `None` on overflow.
     pub fn cache_vectors(&self) -> Option<usize> {
-        self.slots
-            .checked_mul(self.context)?
-            .checked_mul(self.kv_heads)?
-            .checked_mul(2)
+        match self.slots.checked_mul(self.context)? {
+            0 => Some(0),
+            positions => (positions - 1)
+                .checked_mul(self.stride)?
+                .checked_add(self.kv_heads.checked_mul(2)?),
+        }
     }
 
     /// Int8 values of the cache: `cache_vectors() * head_dim`, or `None` on overflow.
@@ -252,9 +262,8 @@ impl KvShape {
 /// `0..=position` with key/value head `g = h / (heads / kv_heads)`:
 /// `score[p] = dot(q_h, key[p][g]) * key_scale[p][g] * (1 / sqrt(head_dim))` (the int8 values
 /// as f32, the dot summed in order from 0: [`key_scores`]), `w = softmax(score)` ([`softmax`]),
-/// and
-/// `out_h = sum_p (w[p] * value_scale[p][g]) * value[p][g]`, summed in position order. `out` is
-/// `rows` x `heads * head_dim`.
+/// and `out_h = sum_p (w[p] * value_scale[p][g]) * value[p][g]`, summed in position order. `out`
+/// is `rows` x `heads * head_dim`.
 ///
 /// # Panics
 /// Also if the shape is not [`KvShape::is_valid`] or a row's slot or position is outside the
@@ -277,6 +286,7 @@ pub fn kv_attention(
         head_dim: d,
         slots,
         context,
+        stride,
     } = *shape;
     let width = (heads + 2 * kv_heads) * d;
     let q_len = heads * d;
@@ -287,7 +297,7 @@ pub fn kv_attention(
             slot < slots && position < context,
             "kv_attention: a row outside the cache"
         );
-        ((slot * context + position) * 2 * kv_heads, position)
+        ((slot * context + position) * stride, position)
     };
     for r in 0..rows {
         let (first, _) = cell(r);
@@ -301,17 +311,17 @@ pub fn kv_attention(
     let mut scores = vec![0f32; context];
     for r in 0..rows {
         let (position_0, position) = cell(r);
-        let first = position_0 - position * 2 * kv_heads;
+        let first = position_0 - position * stride;
         let scores = &mut scores[..=position];
         for h in 0..heads {
             let g = h / group;
             let q = &qkv[r * width + h * d..r * width + (h + 1) * d];
-            key_scores(q, cache, scales, first + g, 2 * kv_heads, norm, scores);
+            key_scores(q, cache, scales, first + g, stride, norm, scores);
             softmax(scores);
             let ctx = &mut out[r * q_len + h * d..r * q_len + (h + 1) * d];
             ctx.fill(0.0);
             for (p, weight) in scores.iter().enumerate() {
-                let v = first + p * 2 * kv_heads + kv_heads + g;
+                let v = first + p * stride + kv_heads + g;
                 let w = weight * scales[v];
                 for (c, x) in ctx.iter_mut().zip(&cache[v * d..(v + 1) * d]) {
                     *c += w * f32::from(*x);

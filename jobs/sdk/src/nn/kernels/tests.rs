@@ -302,6 +302,7 @@ fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
             head_dim: 1 + rng.below(20),
             slots: 1 + rng.below(3),
             context: 1 + rng.below(12),
+            stride: 2 * kv_heads + rng.below(3),
         };
         let (heads, d) = (shape.heads, shape.head_dim);
         let rows = rng.below(10);
@@ -324,7 +325,7 @@ fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
             .collect();
         let mut out = vec![0f32; rows * heads * d];
         kv_attention(&shape, rows, &qkv, &at, &mut cache, &mut scales, &mut out);
-        let first = |slot: usize, position: usize| (slot * shape.context + position) * 2 * kv_heads;
+        let first = |slot: usize, position: usize| (slot * shape.context + position) * shape.stride;
         for r in 0..rows {
             let (slot, position) = (at[2 * r] as usize, at[2 * r + 1] as usize);
             // A later row at the same slot and position overwrote this one's.
@@ -386,6 +387,7 @@ fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
         head_dim: 4,
         slots: 1,
         context: 2,
+        stride: 2,
     };
     let mut qkv = rng.floats(2 * shape.row_width().unwrap(), false);
     qkv[13] = f32::INFINITY;
