@@ -369,8 +369,7 @@ pub(super) fn kv_attention(
         span(n, scales, vectors, 4),
         span(n, out, m * heads * d, 4),
     ])?;
-    // In range of a memory far below 2^32 bytes (or checked against `at` above), so these fit
-    // usize.
+    // Each below 2^31, so they fit usize.
     let shape = kernels::KvShape {
         heads: heads as usize,
         kv_heads: kv_heads as usize,

@@ -308,7 +308,10 @@ pub fn kv_attention(
     }
     let group = heads / kv_heads;
     let norm = 1.0 / libm::sqrtf(d as f32);
-    let mut scores = vec![0f32; context];
+    // The rows' positions are in the cache (checked above): at most `context` scores, and only
+    // as many as the longest row attends to (which its caller has paid for).
+    let longest = (0..rows).map(|r| cell(r).1 + 1).max().unwrap_or(0);
+    let mut scores = vec![0f32; longest];
     for r in 0..rows {
         let (position_0, position) = cell(r);
         let first = position_0 - position * stride;
