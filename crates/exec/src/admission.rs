@@ -68,7 +68,7 @@ pub const GLOBAL_EXPORT_PREFIX: &str = "__plexus_global_";
 pub const OUTPUT_EXPORT: &str = "plexus_output";
 
 /// The host functions a module may import from module `plexus`: name, params, results.
-pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 12] = [
+pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 13] = [
     ("input_len", &[], &[ValType::I32]),
     ("input_read", &[ValType::I32; 3], &[ValType::I32]),
     ("blob_count", &[], &[ValType::I32]),
@@ -100,6 +100,7 @@ pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 12] = [
     ),
     ("gelu", &[ValType::I32; 2], &[]),
     ("attention", &[ValType::I32; 5], &[]),
+    ("kv_attention", &[ValType::I32; 12], &[]),
 ];
 
 /// The module name of every allowed import.

@@ -271,5 +271,6 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     linker.func_wrap(module, "layer_norm", float::layer_norm)?;
     linker.func_wrap(module, "gelu", float::gelu)?;
     linker.func_wrap(module, "attention", float::attention)?;
+    linker.func_wrap(module, "kv_attention", float::kv_attention)?;
     Ok(linker)
 }

@@ -114,7 +114,9 @@ fn admits_the_float_host_calls_with_their_signatures_only() {
            (import "plexus" "dequantize_rows" (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
            (import "plexus" "layer_norm" (func (param i32 i32 i32 i32 i32 f32)))
            (import "plexus" "gelu" (func (param i32 i32)))
-           (import "plexus" "attention" (func (param i32 i32 i32 i32 i32)))"#,
+           (import "plexus" "attention" (func (param i32 i32 i32 i32 i32)))
+           (import "plexus" "kv_attention"
+             (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))"#,
     );
     admit(&bytes).unwrap();
     // `eps` is an f32: an i32 in its place is another function.

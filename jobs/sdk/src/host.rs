@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 /// The guest's view of the host: the job's input, its blobs, the job-seeded random stream, the
 /// exact int8 matrix multiply and the exact float kernels.
 ///
-/// The float methods (`quantize_rows` .. `attention`) are the exact float host calls: each result
+/// The float methods (`quantize_rows` .. `kv_attention`) are the exact float host calls: each result
 /// is defined bit for bit by its [`kernels`] function, which the default method runs in-process
 /// (natively); `WasmHost` asks the executor, which runs the same function natively. An
 /// implementation that overrides one must give the same bits.
@@ -115,6 +115,28 @@ pub trait Host {
     /// If a slice is short, or `heads` is 0 or does not divide `hidden` (on wasm32: a trap).
     fn attention(&self, tokens: usize, hidden: usize, heads: usize, qkv: &[f32], out: &mut [f32]) {
         kernels::attention(qkv, tokens, hidden, heads, out);
+    }
+
+    /// Causal grouped-query attention of `rows` query rows (`qkv`) over the int8 key/value
+    /// `cache` and its `scales`, after storing each row's key and value at its `at` slot and
+    /// position: [`kernels::kv_attention`] (layouts in [`kernels::KvShape`]); the context goes
+    /// to `out` (`rows` x `heads * head_dim`).
+    ///
+    /// # Panics
+    /// If a slice is short, the shape is not [`kernels::KvShape::is_valid`] or a row's slot or
+    /// position is outside the cache (on wasm32: a trap).
+    #[allow(clippy::too_many_arguments)] // mirrors the `kv_attention` import
+    fn kv_attention(
+        &self,
+        shape: &kernels::KvShape,
+        rows: usize,
+        qkv: &[f32],
+        at: &[u32],
+        cache: &mut [i8],
+        scales: &mut [f32],
+        out: &mut [f32],
+    ) {
+        kernels::kv_attention(shape, rows, qkv, at, cache, scales, out);
     }
 
     /// Reads the whole input into a vector, or `None` if it is longer than `len_max` bytes (checked

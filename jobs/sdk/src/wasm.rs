@@ -29,6 +29,20 @@ unsafe extern "C" {
     fn layer_norm(rows: i32, cols: i32, x: *mut f32, gamma: *const f32, beta: *const f32, eps: f32);
     fn gelu(x: *mut f32, len: i32);
     fn attention(tokens: i32, hidden: i32, heads: i32, qkv: *const f32, out: *mut f32);
+    fn kv_attention(
+        rows: i32,
+        heads: i32,
+        kv_heads: i32,
+        head_dim: i32,
+        slots: i32,
+        context: i32,
+        stride: i32,
+        qkv: *const f32,
+        at: *const u32,
+        cache: *mut i8,
+        scales: *mut f32,
+        out: *mut f32,
+    );
 }
 
 /// Whether `len >= rows * cols` (false if the product overflows).
@@ -205,6 +219,48 @@ impl Host for WasmHost {
                 abi_i32(hidden),
                 abi_i32(heads),
                 qkv.as_ptr(),
+                out.as_mut_ptr(),
+            )
+        }
+    }
+
+    fn kv_attention(
+        &self,
+        shape: &crate::nn::kernels::KvShape,
+        rows: usize,
+        qkv: &[f32],
+        at: &[u32],
+        cache: &mut [i8],
+        scales: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let width = shape.row_width().unwrap_or(usize::MAX);
+        let q_len = shape
+            .heads
+            .checked_mul(shape.head_dim)
+            .unwrap_or(usize::MAX);
+        check(
+            holds(qkv.len(), rows, width)
+                && holds(at.len(), rows, 2)
+                && holds(out.len(), rows, q_len)
+                && shape.cache_values().is_some_and(|n| cache.len() >= n)
+                && shape.cache_vectors().is_some_and(|n| scales.len() >= n),
+        );
+        // SAFETY: as in `quantize_rows`; the host checks the shape and every row's slot and
+        // position, and traps on a bad one.
+        unsafe {
+            kv_attention(
+                abi_i32(rows),
+                abi_i32(shape.heads),
+                abi_i32(shape.kv_heads),
+                abi_i32(shape.head_dim),
+                abi_i32(shape.slots),
+                abi_i32(shape.context),
+                abi_i32(shape.stride),
+                qkv.as_ptr(),
+                at.as_ptr(),
+                cache.as_mut_ptr(),
+                scales.as_mut_ptr(),
                 out.as_mut_ptr(),
             )
         }

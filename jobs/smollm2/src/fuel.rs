@@ -7,33 +7,36 @@
 //!
 //! - a step streams the 30 layers (and, when a row ends, the output head) through the blob reads;
 //! - a row (one token fed at one position) runs the linear layers, the norms, rope and SiLU;
-//! - a pair (a row and one cached position it attends to) is attention's work, in guest code;
+//! - a pair (a row and one cached position it attends to) is attention's work, in the
+//!   `kv_attention` host call, charged by its formula (`heads * (head_dim / 2 + 4)` a layer);
 //! - a head row (a token picked) multiplies the tied 49,152-row output head.
 //!
-//! The constants are the least-squares fit of real runs of the committed module (exact on five
-//! shapes) rounded up, and the counts are upper bounds: every prompt is assumed to generate all
-//! `max_new` tokens, and the steps are at most the full ones (`ROWS_MAX` rows) plus the ones
-//! that feed every slot's pending rows (each gives every active slot a token). `tests/fidelity.rs`
-//! checks the bound against real runs: it must hold, and must not overshoot by more than
-//! [`SLACK_MAX`] when every completion runs to `max_new`.
+//! The constants are the least-squares fit of real runs of the committed module
+//! (`tests/measure.rs`'s `fuel_fit`: ten shapes per mode, one to twelve prompts, within 0.03% of
+//! each; the pairs' cost fixed at its formula) rounded up, and the counts are upper bounds: every
+//! prompt is assumed to generate all `max_new` tokens, and the steps are at most the full ones
+//! (`ROWS_MAX` rows) plus the ones that feed every slot's pending rows (each gives every active
+//! slot a token). `tests/fidelity.rs` checks the bound against real runs: it must hold, and must
+//! not overshoot by more than [`SLACK_MAX`] when every completion runs to `max_new`.
 
 use crate::model::ROWS_MAX;
 use crate::{Mode, job::batch_for};
 
-/// `init`: the tokenizer blob's tables, the chat template, the weights' header (124.1 M fitted).
+/// `init`: the tokenizer blob's tables, the chat template, the weights' header (124.4 M fitted).
 const INIT: u64 = 140_000_000;
 /// Per byte of prompt: pre-tokenizing and merging it (a generous bound; short prompts dominate).
 const PER_BYTE: u64 = 20_000;
-/// Per step: streaming 30 layers of 3.56 MB and the head's 28.3 MB (25.2 M fitted).
+/// Per step: streaming 30 layers of 3.56 MB and the head's 28.3 MB (25.0 M fitted).
 const PER_STEP: u64 = 28_000_000;
-/// Per row, default mode: the four linear layers of 30 layers (15.9 M fitted).
+/// Per row, default mode: the four linear layers of 30 layers, the norms, rope, SiLU, and the
+/// row's key/value store and context (15.5 M fitted).
 const PER_ROW: u64 = 17_500_000;
-/// Per row, precise mode: their second int8 pass too (30.1 M fitted).
+/// Per row, precise mode: their second int8 pass too (29.7 M fitted).
 const PER_ROW_PRECISE: u64 = 33_000_000;
-/// Per pair of a row and a cached position: 30 layers x 9 heads of 64 multiply-adds for the score
-/// and 64 for the value, in guest code (0.463 M fitted).
-const PER_PAIR: u64 = 510_000;
-/// Per token picked: the output head's 49,152 x 576 multiply and the argmax (4.1 M fitted).
+/// Per pair of a row and a cached position: `kv_attention`'s `heads * (head_dim / 2 + 4)` in each
+/// of 30 layers, `30 * 9 * 36` = 9,720 (exact: no guest code runs per pair).
+const PER_PAIR: u64 = 10_000;
+/// Per token picked: the output head's 49,152 x 576 multiply and the argmax (4.3 M fitted).
 const PER_HEAD: u64 = 4_500_000;
 
 /// How far above the real fuel the bound may be when every completion runs to `max_new`

@@ -13,10 +13,12 @@
 //! position; `k` and `v` into the slot's int8 cache; each query row attends, causally, to its
 //! slot's cached positions `0..=position`; `x += out(context)`; `h = rms_norm(x) * ffn_norm`;
 //! `x += down(silu(gate(h)) * up(h))`. The matrices run W8A8 through the SDK's `Linear` (exact
-//! `gemm_i8`, optionally its precise second pass); the row-wise float work (RMSNorm, rope, SiLU,
-//! attention, softmax) is plain f32 in this crate, IEEE-exact under the executor's admission,
-//! with `libm` and the SDK's `exp_approx` for the transcendental functions, so a native run and
-//! a metered one give the same bits.
+//! `gemm_i8`, optionally its precise second pass); the cache stores and the attention run in
+//! one exact host call per layer for all the step's rows (`kv_attention`,
+//! `plexus_guest::nn::kernels::kv_attention`); the rest of the row-wise float work (RMSNorm,
+//! rope, SiLU) is plain f32 in this crate, IEEE-exact under the executor's admission, with
+//! `libm` and the SDK's `exp_approx` for the transcendental functions, so a native run and a
+//! metered one give the same bits.
 //!
 //! The key/value cache is int8: each cached key (and value) head vector of `head_dim` values is
 //! quantized with one symmetric scale (`quantize_rows`), a quarter of the f32 cache's memory.
@@ -25,7 +27,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use plexus_guest::Host;
-use plexus_guest::nn::{Scratch, kernels};
+use plexus_guest::nn::Scratch;
+use plexus_guest::nn::kernels::{self, KvShape};
 
 use crate::input::Stop;
 use crate::weights::{Header, Layer, WeightsError};
@@ -86,9 +89,8 @@ struct Buffers {
     act: Vec<f32>,
     /// Per row and rope pair: `(cos, sin)` of the row's position times the pair's frequency.
     rope: Vec<(f32, f32)>,
-    scores: Vec<f32>,
-    /// One head vector being quantized into the cache.
-    kv_q: Vec<i8>,
+    /// Per row: its slot and position (`kv_attention`'s `at`).
+    at: Vec<u32>,
     scratch: Scratch,
     /// One embedding row, or a chunk of the output head.
     head_q: Vec<i8>,
@@ -100,13 +102,16 @@ struct Buffers {
     last_scale: Vec<f32>,
 }
 
-/// The int8 key/value cache: per layer, slot, position and key/value head, `head_dim` values
-/// and one scale.
+/// The int8 key/value cache: per slot, position and layer, the key head vectors then the value
+/// head vectors, `head_dim` values and one scale each. Each layer's part is a `KvShape` whose
+/// stride skips the other layers' entries of the position, so a decode step, which writes one
+/// position of each slot in every layer, writes one run of `layers * 2 * kv_rows` bytes (11.5
+/// KB) per slot: few memory pages for the step's checkpoint to hash and store.
 struct Cache {
-    k: Vec<i8>,
-    v: Vec<i8>,
-    k_scale: Vec<f32>,
-    v_scale: Vec<f32>,
+    /// One layer's shape.
+    shape: KvShape,
+    values: Vec<i8>,
+    scales: Vec<f32>,
 }
 
 /// Greedy decoding of a list of prompts (token ids), `batch` at a time.
@@ -183,8 +188,15 @@ impl Decoder {
         let inv_freq = (0..pairs)
             .map(|i| libm::pow(f64::from(c.rope_theta), -2.0 * i as f64 / c.head_dim as f64))
             .collect();
-        let kv = c.layers * options.batch * options.context * c.kv_rows();
-        let kv_scales = c.layers * options.batch * options.context * c.kv_heads;
+        let shape = KvShape {
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            head_dim: c.head_dim,
+            slots: options.batch,
+            context: options.context,
+            stride: c.layers * 2 * c.kv_heads,
+        };
+        let vectors = options.batch * options.context * shape.stride;
         let (qkv_rows, out_max) = (c.q_rows() + 2 * c.kv_rows(), (2 * c.ffn).max(c.hidden));
         let rows = ROWS_MAX;
         let b = Buffers {
@@ -197,8 +209,7 @@ impl Decoder {
             gate_up: vec![0.0; rows * 2 * c.ffn],
             act: vec![0.0; rows * c.ffn],
             rope: vec![(0.0, 0.0); rows * pairs],
-            scores: vec![0.0; options.context],
-            kv_q: vec![0; c.head_dim],
+            at: Vec::with_capacity(2 * rows),
             scratch: Scratch::new(
                 rows,
                 c.ffn.max(c.q_rows()).max(c.hidden),
@@ -226,10 +237,9 @@ impl Decoder {
             completions,
             stops,
             cache: Cache {
-                k: vec![0; kv],
-                v: vec![0; kv],
-                k_scale: vec![0.0; kv_scales],
-                v_scale: vec![0.0; kv_scales],
+                shape,
+                values: vec![0; vectors * c.head_dim],
+                scales: vec![0.0; vectors],
             },
             b,
         })
@@ -321,7 +331,7 @@ impl Decoder {
         self.rope_tables(&spans);
         for index in 0..self.header.config.layers {
             self.header.read_layer(host, index, &mut self.layer)?;
-            self.layer_forward(host, index, &spans, rows);
+            self.layer_forward(host, index, rows);
         }
         for s in &spans {
             self.slots[s.slot].cached += s.count;
@@ -398,11 +408,13 @@ impl Decoder {
         Ok(())
     }
 
-    /// The rope rotation of every fed row's position.
+    /// The rope rotation of every fed row's position, and its slot and position for the cache.
     fn rope_tables(&mut self, spans: &[Span]) {
         let pairs = self.inv_freq.len();
+        self.b.at.clear();
         for s in spans {
             for i in 0..s.count {
+                self.b.at.extend([s.slot as u32, (s.first + i) as u32]);
                 let position = (s.first + i) as f64;
                 let row = &mut self.b.rope[(s.row + i) * pairs..(s.row + i + 1) * pairs];
                 for (cell, freq) in row.iter_mut().zip(&self.inv_freq) {
@@ -414,7 +426,7 @@ impl Decoder {
     }
 
     /// One layer over the step's rows, in place on `x`; fills the layer's cache.
-    fn layer_forward<H: Host>(&mut self, host: &H, index: usize, spans: &[Span], rows: usize) {
+    fn layer_forward<H: Host>(&mut self, host: &H, index: usize, rows: usize) {
         let c = self.header.config;
         let (hd, precise) = (c.hidden, self.options.precise);
         let qkv_width = c.q_rows() + 2 * c.kv_rows();
@@ -432,23 +444,22 @@ impl Decoder {
                 rope(head, table);
             }
         }
-        for s in spans {
-            self.cache
-                .store(&c, &self.options, index, s, &b.qkv, &mut b.kv_q);
-            for i in 0..s.count {
-                let row = s.row + i;
-                let q = &b.qkv[row * qkv_width..row * qkv_width + c.q_rows()];
-                let ctx = &mut b.ctx[row * c.q_rows()..(row + 1) * c.q_rows()];
-                let view = CacheView {
-                    cache: &self.cache,
-                    config: &c,
-                    options: &self.options,
-                    layer: index,
-                    slot: s.slot,
-                };
-                view.attend(q, s.first + i + 1, &mut b.scores, ctx);
-            }
-        }
+        let cache = &mut self.cache;
+        // The layer's first head vector; its shape's stride skips the other layers'.
+        let first = index * 2 * c.kv_heads;
+        let (values, scales) = (
+            &mut cache.values[first * c.head_dim..],
+            &mut cache.scales[first..],
+        );
+        host.kv_attention(
+            &cache.shape,
+            rows,
+            &b.qkv[..rows * qkv_width],
+            &b.at,
+            values,
+            scales,
+            &mut b.ctx[..rows * c.q_rows()],
+        );
         layer
             .out
             .forward(host, &b.ctx, rows, &mut b.y, &mut b.scratch, precise);
@@ -620,98 +631,6 @@ impl Best {
             }
         }
     }
-}
-
-impl Cache {
-    /// Where `(layer, slot, position)` starts, in head vectors.
-    fn at(
-        config: &crate::Config,
-        options: &Options,
-        layer: usize,
-        slot: usize,
-        position: usize,
-    ) -> usize {
-        ((layer * options.batch + slot) * options.context + position) * config.kv_heads
-    }
-
-    /// Quantizes the span's keys and values (rope applied) into the cache.
-    fn store(
-        &mut self,
-        c: &crate::Config,
-        options: &Options,
-        layer: usize,
-        s: &Span,
-        qkv: &[f32],
-        q: &mut [i8],
-    ) {
-        let width = c.q_rows() + 2 * c.kv_rows();
-        for i in 0..s.count {
-            let line = &qkv[(s.row + i) * width..(s.row + i + 1) * width];
-            let (k, v) = line[c.q_rows()..].split_at(c.kv_rows());
-            let base = Cache::at(c, options, layer, s.slot, s.first + i);
-            for head in 0..c.kv_heads {
-                let cell = base + head;
-                let values = head * c.head_dim..(head + 1) * c.head_dim;
-                for (src, dst, scale) in [
-                    (&k[values.clone()], &mut self.k, &mut self.k_scale),
-                    (&v[values.clone()], &mut self.v, &mut self.v_scale),
-                ] {
-                    kernels::quantize_rows(src, 1, c.head_dim, q, &mut scale[cell..cell + 1]);
-                    dst[cell * c.head_dim..(cell + 1) * c.head_dim].copy_from_slice(q);
-                }
-            }
-        }
-    }
-}
-
-/// One slot's cache in one layer.
-struct CacheView<'a> {
-    cache: &'a Cache,
-    config: &'a crate::Config,
-    options: &'a Options,
-    layer: usize,
-    slot: usize,
-}
-
-impl CacheView<'_> {
-    /// The attention context of query row `q` (all heads) over positions `0..positions`.
-    fn attend(&self, q: &[f32], positions: usize, scores: &mut [f32], ctx: &mut [f32]) {
-        let c = self.config;
-        let d = c.head_dim;
-        let group = c.heads / c.kv_heads;
-        let norm = 1.0 / libm::sqrtf(d as f32);
-        let base = Cache::at(c, self.options, self.layer, self.slot, 0);
-        let scores = &mut scores[..positions];
-        for head in 0..c.heads {
-            let kv = head / group;
-            let query = &q[head * d..(head + 1) * d];
-            for (p, score) in scores.iter_mut().enumerate() {
-                let cell = base + p * c.kv_heads + kv;
-                let key = &self.cache.k[cell * d..(cell + 1) * d];
-                *score = dot_i8(query, key) * self.cache.k_scale[cell] * norm;
-            }
-            kernels::softmax(scores);
-            let out = &mut ctx[head * d..(head + 1) * d];
-            out.fill(0.0);
-            for (p, weight) in scores.iter().enumerate() {
-                let cell = base + p * c.kv_heads + kv;
-                let value = &self.cache.v[cell * d..(cell + 1) * d];
-                let w = weight * self.cache.v_scale[cell];
-                for (o, v) in out.iter_mut().zip(value) {
-                    *o += w * f32::from(*v);
-                }
-            }
-        }
-    }
-}
-
-/// `sum_t x[t] * y[t]` of a float and an int8 vector.
-fn dot_i8(x: &[f32], y: &[i8]) -> f32 {
-    let mut sum = 0f32;
-    for (a, b) in x.iter().zip(y) {
-        sum += a * f32::from(*b);
-    }
-    sum
 }
 
 /// `out = x / sqrt(mean(x^2) + eps) * weight`, row by row (`weight` is one row long).

@@ -1,5 +1,5 @@
-//! The exact float host calls: `quantize_rows`, `dequantize_rows`, `layer_norm`, `gelu` and
-//! `attention` (see `jobs/README.md`).
+//! The exact float host calls: `quantize_rows`, `dequantize_rows`, `layer_norm`, `gelu`,
+//! `attention` and `kv_attention` (see `jobs/README.md`).
 //!
 //! Each result is defined bit for bit by its function in `plexus_guest::nn::kernels`, which this
 //! module runs natively on copies of the arguments, so a metered job's row-wise float work runs
@@ -304,5 +304,111 @@ pub(super) fn attention(
     let mut context = vec![0f32; t * h];
     kernels::attention(&input, t, h, heads, &mut context);
     write_f32s(data, out_at, &context);
+    Ok(())
+}
+
+/// `kv_attention(rows, heads, kv_heads, head_dim, slots, context, stride, qkv, at, cache, scales,
+/// out)` (layouts in `kernels::KvShape`): `qkv` is `rows` x `(heads + 2 * kv_heads) * head_dim`
+/// f32, `at` `rows` pairs of i32 (slot, position), `cache` `vectors * head_dim` i8 and `scales`
+/// `vectors` f32 with `vectors = (slots * context - 1) * stride + 2 * kv_heads` (0 if `slots *
+/// context` is; both read and written), `out` `rows` x `heads * head_dim` f32. `heads` and
+/// `kv_heads` must be positive, `kv_heads` must divide `heads`, `stride` must be at least `2 *
+/// kv_heads`, and every row's slot and position must lie in the cache. Fuel: `rows *
+/// ((heads + kv_heads) * head_dim + 2)`, paid before `at` is read, then `pairs * heads *
+/// (head_dim / 2 + 4)` with `pairs` the sum over the rows of `position + 1`.
+// The ABI fixes the arity: the caller plus twelve i32 arguments.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn kv_attention(
+    mut caller: Caller<'_, HostState>,
+    rows: i32,
+    heads: i32,
+    kv_heads: i32,
+    head_dim: i32,
+    slots: i32,
+    context: i32,
+    stride: i32,
+    qkv: i32,
+    at: i32,
+    cache: i32,
+    scales: i32,
+    out: i32,
+) -> HostResult<()> {
+    charge(&mut caller, 0)?;
+    let [m, heads, kv_heads, d, slots, context, stride] =
+        sizes([rows, heads, kv_heads, head_dim, slots, context, stride])?;
+    if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || stride < 2 * kv_heads {
+        return trap(TrapCode::BadHostCall);
+    }
+    pay_extra(&mut caller, m * ((heads + kv_heads) * d + 2))?;
+    let memory = memory(&caller)?;
+    let data = memory.data_mut(&mut caller);
+    let [at_at] = spans([span(data.len(), at, 2 * m, 4)])?;
+    let at_values: Vec<u32> = read_i32s(data, at_at)
+        .into_iter()
+        .map(|v| v as u32)
+        .collect();
+    let mut pairs = 0u128;
+    for cell in at_values.chunks_exact(2) {
+        // Negative values read as u32 are at least 2^31, above any size.
+        let (slot, position) = (u128::from(cell[0]), u128::from(cell[1]));
+        if slot >= slots || position >= context {
+            return trap(TrapCode::BadHostCall);
+        }
+        pairs += position + 1;
+    }
+    pay_extra(&mut caller, pairs * heads * (d / 2 + 4))?;
+    let data = memory.data_mut(&mut caller);
+    let n = data.len();
+    let vectors = match slots * context {
+        0 => 0,
+        positions => (positions - 1) * stride + 2 * kv_heads,
+    };
+    let [qkv_at, cache_at, scales_at, out_at] = spans([
+        span(n, qkv, m * (heads + 2 * kv_heads) * d, 4),
+        span(n, cache, vectors * d, 1),
+        span(n, scales, vectors, 4),
+        span(n, out, m * heads * d, 4),
+    ])?;
+    // Each below 2^31, so they fit usize.
+    let shape = kernels::KvShape {
+        heads: heads as usize,
+        kv_heads: kv_heads as usize,
+        head_dim: d as usize,
+        slots: slots as usize,
+        context: context as usize,
+        stride: stride as usize,
+    };
+    let m = m as usize;
+    let all = [
+        qkv_at.clone(),
+        cache_at.clone(),
+        scales_at.clone(),
+        out_at.clone(),
+    ];
+    if let Some([q, c, s, o]) = views(data, all) {
+        let (c, s, o) = (<[i8]>::mut_from_bytes(c).ok(), as_f32_mut(s), as_f32_mut(o));
+        if let (Some(q), Some(c), Some(s), Some(o)) = (as_f32(q), c, s, o) {
+            kernels::kv_attention(&shape, m, q, &at_values, c, s, o);
+            return Ok(());
+        }
+    }
+    let input = read_f32s(data, qkv_at);
+    let mut values: Vec<i8> = data[cache_at.clone()].iter().map(|b| *b as i8).collect();
+    let mut scale_values = read_f32s(data, scales_at.clone());
+    let mut context_values = vec![0f32; m * shape.heads * shape.head_dim];
+    kernels::kv_attention(
+        &shape,
+        m,
+        &input,
+        &at_values,
+        &mut values,
+        &mut scale_values,
+        &mut context_values,
+    );
+    for (cell, v) in data[cache_at].iter_mut().zip(&values) {
+        *cell = *v as u8;
+    }
+    write_f32s(data, scales_at, &scale_values);
+    write_f32s(data, out_at, &context_values);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The exact float host calls (`quantize_rows`, `dequantize_rows`, `layer_norm`, `gelu`,
-//! `attention`) through wasmtime: the bits `plexus_guest::nn::kernels` gives natively, on random
+//! `attention`, `kv_attention`) through wasmtime: the bits `plexus_guest::nn::kernels` gives
+//! natively, on random
 //! shapes and data with edge values (zeros, huge and tiny values, subnormals, infinities, NaNs
 //! with random payloads), every NaN canonical, and fuel charged by the documented formula.
 
@@ -12,13 +13,13 @@ use std::sync::Arc;
 
 /// Where `init` copies the input.
 const BASE: usize = 64;
-/// Bytes of the input's header: the op, eight i32 arguments, `eps`, the output's offset and
+/// Bytes of the input's header: the op, twelve i32 arguments, `eps`, the output's offset and
 /// length (relative to the data).
-const HEADER: usize = 48;
+const HEADER: usize = 64;
 
-/// Input: `op` (0 quantize_rows, 1 dequantize_rows, 2 layer_norm, 3 gelu, 4 attention), eight
-/// i32 arguments (pointers already absolute), `eps` (f32), the output's address and length, then
-/// the data. Output: that range of memory after the call.
+/// Input: `op` (0 quantize_rows, 1 dequantize_rows, 2 layer_norm, 3 gelu, 4 attention, 5
+/// kv_attention), twelve i32 arguments (pointers already absolute), `eps` (f32), the output's
+/// address and length, then the data. Output: that range of memory after the call.
 const FLOATS: &str = r#"(module
   (import "plexus" "input_len" (func $input_len (result i32)))
   (import "plexus" "input_read" (func $input_read (param i32 i32 i32) (result i32)))
@@ -27,6 +28,8 @@ const FLOATS: &str = r#"(module
   (import "plexus" "layer_norm" (func $layer_norm (param i32 i32 i32 i32 i32 f32)))
   (import "plexus" "gelu" (func $gelu (param i32 i32)))
   (import "plexus" "attention" (func $attention (param i32 i32 i32 i32 i32)))
+  (import "plexus" "kv_attention"
+    (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (memory (export "memory") 4 4)
   (global (export "plexus_output") i32 (i32.const 0))
   (func $arg (param $i i32) (result i32)
@@ -45,14 +48,20 @@ const FLOATS: &str = r#"(module
         (call $arg (i32.const 6)) (call $arg (i32.const 7)))))
     (if (i32.eq (local.get $op) (i32.const 2)) (then
       (call $layer_norm (call $arg (i32.const 0)) (call $arg (i32.const 1)) (call $arg (i32.const 2))
-        (call $arg (i32.const 3)) (call $arg (i32.const 4)) (f32.load (i32.const 100)))))
+        (call $arg (i32.const 3)) (call $arg (i32.const 4)) (f32.load (i32.const 116)))))
     (if (i32.eq (local.get $op) (i32.const 3)) (then
       (call $gelu (call $arg (i32.const 0)) (call $arg (i32.const 1)))))
     (if (i32.eq (local.get $op) (i32.const 4)) (then
       (call $attention (call $arg (i32.const 0)) (call $arg (i32.const 1)) (call $arg (i32.const 2))
         (call $arg (i32.const 3)) (call $arg (i32.const 4)))))
-    (i32.store (i32.const 0) (i32.load (i32.const 104)))
-    (i32.store (i32.const 4) (i32.load (i32.const 108)))
+    (if (i32.eq (local.get $op) (i32.const 5)) (then
+      (call $kv_attention (call $arg (i32.const 0)) (call $arg (i32.const 1))
+        (call $arg (i32.const 2)) (call $arg (i32.const 3)) (call $arg (i32.const 4))
+        (call $arg (i32.const 5)) (call $arg (i32.const 6)) (call $arg (i32.const 7))
+        (call $arg (i32.const 8)) (call $arg (i32.const 9)) (call $arg (i32.const 10))
+        (call $arg (i32.const 11)))))
+    (i32.store (i32.const 0) (i32.load (i32.const 120)))
+    (i32.store (i32.const 4) (i32.load (i32.const 124)))
     (i32.const 0)))"#;
 
 /// A float that is often an edge value: zero, huge, tiny, subnormal, infinite or NaN with a
@@ -110,7 +119,7 @@ impl Call {
     fn input(&self) -> Vec<u8> {
         let data_at = BASE + HEADER;
         let mut input = self.op.to_le_bytes().to_vec();
-        for i in 0..8 {
+        for i in 0..12 {
             let value = match self.args.get(i) {
                 Some(Arg::Size(s)) => *s,
                 Some(Arg::Ptr(p)) => data_at + p,
@@ -236,6 +245,7 @@ fn random_call(rng: &mut ChaCha8Rng, op: i32) -> (Call, Vec<u8>) {
                 bytes_f32(&x),
             )
         }
+        5 => kv_call(rng, &mut data, rows, edges),
         _ => {
             let heads = rng.random_range(1..5usize);
             let hidden = heads * rng.random_range(0..9usize);
@@ -267,6 +277,73 @@ fn random_call(rng: &mut ChaCha8Rng, op: i32) -> (Call, Vec<u8>) {
     (call, expected)
 }
 
+/// A random `kv_attention` call over `rows` rows (pointers relative to `data`): a random cache
+/// (grouped-query: several query heads per key/value head; positions packed or with room between
+/// them), each row at a random slot and position (two rows may share one); the output is the
+/// cache, its scales and the context.
+fn kv_call(
+    rng: &mut ChaCha8Rng,
+    data: &mut Vec<u8>,
+    rows: usize,
+    edges: bool,
+) -> (Vec<Arg>, std::ops::Range<usize>, usize, Vec<u8>) {
+    let kv_heads = rng.random_range(1..3usize);
+    let shape = kernels::KvShape {
+        heads: kv_heads * rng.random_range(1..4usize),
+        kv_heads,
+        head_dim: rng.random_range(0..12usize),
+        slots: rng.random_range(1..4usize),
+        context: rng.random_range(1..7usize),
+        stride: 2 * kv_heads + rng.random_range(0..3usize),
+    };
+    let width = shape.row_width().unwrap();
+    let vectors = shape.cache_vectors().unwrap();
+    let qkv = floats(rng, rows * width, edges);
+    let at: Vec<u32> = (0..rows)
+        .flat_map(|_| {
+            [
+                rng.random_range(0..shape.slots) as u32,
+                rng.random_range(0..shape.context) as u32,
+            ]
+        })
+        .collect();
+    let mut cache: Vec<i8> = (0..vectors * shape.head_dim)
+        .map(|_| rng.random_range(-127..=127))
+        .collect();
+    let mut scales = floats(rng, vectors, edges);
+    let qkv_at = put(data, &bytes_f32(&qkv));
+    let at_at = put(
+        data,
+        &at.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>(),
+    );
+    let cache_at = put(data, &cache.iter().map(|v| *v as u8).collect::<Vec<_>>());
+    let scales_at = put(data, &bytes_f32(&scales));
+    let out_at = put(data, &vec![0u8; rows * shape.heads * shape.head_dim * 4]);
+    let mut out = vec![0f32; rows * shape.heads * shape.head_dim];
+    kernels::kv_attention(&shape, rows, &qkv, &at, &mut cache, &mut scales, &mut out);
+    let mut expected: Vec<u8> = cache.iter().map(|v| *v as u8).collect();
+    expected.extend(bytes_f32(&scales));
+    expected.extend(bytes_f32(&out));
+    let pairs: usize = at.chunks(2).map(|c| c[1] as usize + 1).sum();
+    let (heads, d) = (shape.heads, shape.head_dim);
+    let formula = rows * ((heads + kv_heads) * d + 2) + pairs * heads * (d / 2 + 4);
+    let args = vec![
+        Arg::Size(rows),
+        Arg::Size(heads),
+        Arg::Size(kv_heads),
+        Arg::Size(d),
+        Arg::Size(shape.slots),
+        Arg::Size(shape.context),
+        Arg::Size(shape.stride),
+        Arg::Ptr(qkv_at),
+        Arg::Ptr(at_at),
+        Arg::Ptr(cache_at),
+        Arg::Ptr(scales_at),
+        Arg::Ptr(out_at),
+    ];
+    (args, cache_at..data.len(), formula, expected)
+}
+
 #[test]
 fn float_host_calls_give_the_kernels_bits_and_charge_their_formulas() {
     let seed = 0x5eed_0f32_u64;
@@ -274,7 +351,7 @@ fn float_host_calls_give_the_kernels_bits_and_charge_their_formulas() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let engine = engine();
     let module = job(&engine, FLOATS, b"", 100_000_000, 100_000_000);
-    for op in 0..5 {
+    for op in 0..6 {
         let mut base = Vec::new();
         for round in 0..25 {
             let (call, expected) = random_call(&mut rng, op);
@@ -288,7 +365,8 @@ fn float_host_calls_give_the_kernels_bits_and_charge_their_formulas() {
                 panic!("seed {seed} op {op} round {round}: {:?}", execution.outcome);
             };
             assert_eq!(output, &expected, "seed {seed} op {op} round {round}: bits");
-            if op != 0 {
+            // kv_attention's output starts with the int8 cache.
+            if (1..=4).contains(&op) {
                 for b in output.chunks_exact(4) {
                     let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                     assert!(

@@ -1,7 +1,8 @@
 //! The exact float kernels: the one definition of the row-wise f32 work of a transformer (row
-//! quantization, dequantization with bias, LayerNorm, GELU, softmax, attention), run by the host
-//! behind the float host calls of `jobs/README.md` and natively by [`crate::Host`]'s default
-//! methods, so a metered run and a native run compute the same bits at native speed.
+//! quantization, dequantization with bias, LayerNorm, GELU, softmax, attention, and attention
+//! over an int8 key/value cache), run by the host behind the float host calls of
+//! `jobs/README.md` and natively by [`crate::Host`]'s default methods, so a metered run and a
+//! native run compute the same bits at native speed.
 //!
 //! Every result is specified bit for bit by this source:
 //!
@@ -187,6 +188,190 @@ pub fn attention(qkv: &[f32], tokens: usize, hidden: usize, heads: usize, out: &
         }
     }
     canonicalize_nans(&mut out[..tokens * hidden]);
+}
+
+/// The shape of an int8 key/value cache and of the grouped-query attention over it
+/// ([`kv_attention`]).
+///
+/// The cache holds `slots` sequences of `context` positions of head vectors (`head_dim` int8
+/// values each) and their scales (one f32 each): position `p` of slot `s` starts at head vector
+/// `(s * context + p) * stride` and holds `kv_heads` key head vectors then `kv_heads` value head
+/// vectors; scale `i` belongs to head vector `i`. With `stride = 2 * kv_heads` the positions are
+/// packed (`[slot][position][key, value][kv_head][head_dim]`); a larger stride leaves room
+/// between them, e.g. for the other layers' entries of the same position, so that a decode step,
+/// which writes one position of each sequence in every layer, changes few memory pages. A query
+/// row holds `heads` query head vectors, then `kv_heads` key and `kv_heads` value head vectors
+/// (f32); query head `h` attends with key/value head `h / (heads / kv_heads)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvShape {
+    /// Query heads (positive, a multiple of `kv_heads`).
+    pub heads: usize,
+    /// Key/value heads (positive).
+    pub kv_heads: usize,
+    /// Values per head vector.
+    pub head_dim: usize,
+    /// Sequences the cache holds.
+    pub slots: usize,
+    /// Positions per sequence.
+    pub context: usize,
+    /// Head vectors from one position to the next (at least `2 * kv_heads`).
+    pub stride: usize,
+}
+
+impl KvShape {
+    /// Whether [`kv_attention`] accepts the shape: `kv_heads` positive and dividing a positive
+    /// `heads`, and `stride` at least `2 * kv_heads`.
+    pub fn is_valid(&self) -> bool {
+        self.heads > 0
+            && self.kv_heads > 0
+            && self.heads.is_multiple_of(self.kv_heads)
+            && self.stride / 2 >= self.kv_heads
+    }
+
+    /// f32 values of one query row: `(heads + 2 * kv_heads) * head_dim`, or `None` on overflow.
+    pub fn row_width(&self) -> Option<usize> {
+        self.heads
+            .checked_add(self.kv_heads.checked_mul(2)?)?
+            .checked_mul(self.head_dim)
+    }
+
+    /// Head vectors (and scales) the cache spans, to the end of its last position: `(slots *
+    /// context - 1) * stride + 2 * kv_heads` (0 without positions), or `None` on overflow.
+    pub fn cache_vectors(&self) -> Option<usize> {
+        match self.slots.checked_mul(self.context)? {
+            0 => Some(0),
+            positions => (positions - 1)
+                .checked_mul(self.stride)?
+                .checked_add(self.kv_heads.checked_mul(2)?),
+        }
+    }
+
+    /// Int8 values of the cache: `cache_vectors() * head_dim`, or `None` on overflow.
+    pub fn cache_values(&self) -> Option<usize> {
+        self.cache_vectors()?.checked_mul(self.head_dim)
+    }
+}
+
+/// Causal grouped-query attention of `rows` query rows over an int8 key/value cache (layouts in
+/// [`KvShape`]), after storing each row's key and value in it.
+///
+/// Row `r` (of `qkv`, `rows` x `row_width()` f32) is the token at position `at[2r + 1]` of
+/// sequence `at[2r]`. First, row by row in order, its `2 * kv_heads` key and value head vectors
+/// are quantized ([`quantize_rows`], one scale per head vector) into `cache` and `scales` at
+/// that slot and position. Then each row's query head `h` attends to its sequence's positions
+/// `0..=position` with key/value head `g = h / (heads / kv_heads)`:
+/// `score[p] = dot(q_h, key[p][g]) * key_scale[p][g] * (1 / sqrt(head_dim))` (the int8 values
+/// as f32, the dot summed in order from 0: [`key_scores`]), `w = softmax(score)` ([`softmax`]),
+/// and `out_h = sum_p (w[p] * value_scale[p][g]) * value[p][g]`, summed in position order. `out`
+/// is `rows` x `heads * head_dim`.
+///
+/// # Panics
+/// Also if the shape is not [`KvShape::is_valid`] or a row's slot or position is outside the
+/// cache.
+// The arguments are the import's, one to one.
+#[allow(clippy::too_many_arguments)]
+pub fn kv_attention(
+    shape: &KvShape,
+    rows: usize,
+    qkv: &[f32],
+    at: &[u32],
+    cache: &mut [i8],
+    scales: &mut [f32],
+    out: &mut [f32],
+) {
+    assert!(shape.is_valid(), "kv_attention: a bad shape");
+    let KvShape {
+        heads,
+        kv_heads,
+        head_dim: d,
+        slots,
+        context,
+        stride,
+    } = *shape;
+    let width = (heads + 2 * kv_heads) * d;
+    let q_len = heads * d;
+    // The head vector where `(slot, position)` starts.
+    let cell = |r: usize| -> (usize, usize) {
+        let (slot, position) = (at[2 * r] as usize, at[2 * r + 1] as usize);
+        assert!(
+            slot < slots && position < context,
+            "kv_attention: a row outside the cache"
+        );
+        ((slot * context + position) * stride, position)
+    };
+    for r in 0..rows {
+        let (first, _) = cell(r);
+        let kv = &qkv[r * width + q_len..(r + 1) * width];
+        let vectors = first..first + 2 * kv_heads;
+        let values = &mut cache[vectors.start * d..vectors.end * d];
+        quantize_rows(kv, 2 * kv_heads, d, values, &mut scales[vectors]);
+    }
+    let group = heads / kv_heads;
+    let norm = 1.0 / libm::sqrtf(d as f32);
+    // The rows' positions are in the cache (checked above): at most `context` scores, and only
+    // as many as the longest row attends to (which its caller has paid for).
+    let longest = (0..rows).map(|r| cell(r).1 + 1).max().unwrap_or(0);
+    let mut scores = vec![0f32; longest];
+    for r in 0..rows {
+        let (position_0, position) = cell(r);
+        let first = position_0 - position * stride;
+        let scores = &mut scores[..=position];
+        for h in 0..heads {
+            let g = h / group;
+            let q = &qkv[r * width + h * d..r * width + (h + 1) * d];
+            key_scores(q, cache, scales, first + g, stride, norm, scores);
+            softmax(scores);
+            let ctx = &mut out[r * q_len + h * d..r * q_len + (h + 1) * d];
+            ctx.fill(0.0);
+            for (p, weight) in scores.iter().enumerate() {
+                let v = first + p * stride + kv_heads + g;
+                let w = weight * scales[v];
+                for (c, x) in ctx.iter_mut().zip(&cache[v * d..(v + 1) * d]) {
+                    *c += w * f32::from(*x);
+                }
+            }
+        }
+    }
+    canonicalize_nans(&mut out[..rows * q_len]);
+}
+
+/// `scores[p] = dot(q, key_p) * scales[k_p] * norm` for the key head vectors `k_p = first + p *
+/// stride` of `cache` (`q.len()` int8 values each), every dot one chain `((0 + q[0] k[0]) +
+/// q[1] k[1]) + ...` in order (as plain code sums it). [`LANES`] positions are computed at a
+/// time, so their chains interleave and run in parallel without changing any of them.
+#[inline(always)]
+fn key_scores(
+    q: &[f32],
+    cache: &[i8],
+    scales: &[f32],
+    first: usize,
+    stride: usize,
+    norm: f32,
+    scores: &mut [f32],
+) {
+    let d = q.len();
+    let key = |p: usize| &cache[(first + p * stride) * d..(first + p * stride + 1) * d];
+    let blocks = scores.len() / LANES;
+    for block in 0..blocks {
+        let keys: [&[i8]; LANES] = core::array::from_fn(|l| key(block * LANES + l));
+        let mut acc = [0f32; LANES];
+        for (t, qt) in q.iter().enumerate() {
+            for l in 0..LANES {
+                acc[l] += qt * f32::from(keys[l][t]);
+            }
+        }
+        let block_scores = &mut scores[block * LANES..(block + 1) * LANES];
+        for (l, (score, sum)) in block_scores.iter_mut().zip(acc).enumerate() {
+            *score = sum * scales[first + (block * LANES + l) * stride] * norm;
+        }
+    }
+    for p in blocks * LANES..scores.len() {
+        let mut sum = 0f32;
+        for (a, b) in q.iter().zip(key(p)) {
+            sum += a * f32::from(*b);
+        }
+        scores[p] = sum * scales[first + p * stride] * norm;
+    }
 }
 
 /// Partial sums kept by the reductions: a reduction over one accumulator is a chain LLVM may not

@@ -3,7 +3,7 @@
 //! LayerNorm, GELU, softmax and scaled dot-product attention, in f32.
 //!
 //! The row-wise float work runs in the host behind the exact float host calls
-//! (`quantize_rows`, `dequantize_rows`, `layer_norm`, `gelu`, `attention`; see
+//! (`quantize_rows`, `dequantize_rows`, `layer_norm`, `gelu`, `attention`, `kv_attention`; see
 //! `jobs/README.md`), the same way the matrix products run behind `gemm_i8`: their results are
 //! defined bit for bit by [`kernels`], the one source the executor runs for a metered job and
 //! [`Host`]'s default methods run natively, so both run at native speed and agree on every bit.

@@ -288,3 +288,119 @@ fn attention_and_softmax_match_a_float64_reference() {
     softmax(&mut s);
     assert_canonical(&s, "softmax");
 }
+
+/// `kv_attention` stores each row's key and value as [`quantize_rows`] gives them and attends,
+/// causally and with grouped-query heads, like a float64 reference over the cache it leaves.
+#[test]
+fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
+    let mut rng = Rng(SEED ^ 5);
+    for round in 0..200 {
+        let kv_heads = 1 + rng.below(3);
+        let shape = KvShape {
+            heads: kv_heads * (1 + rng.below(3)),
+            kv_heads,
+            head_dim: 1 + rng.below(20),
+            slots: 1 + rng.below(3),
+            context: 1 + rng.below(12),
+            stride: 2 * kv_heads + rng.below(3),
+        };
+        let (heads, d) = (shape.heads, shape.head_dim);
+        let rows = rng.below(10);
+        let width = shape.row_width().unwrap();
+        let qkv = rng.floats(rows * width, false);
+        let at: Vec<u32> = (0..rows)
+            .flat_map(|_| {
+                [
+                    rng.below(shape.slots as u64) as u32,
+                    rng.below(shape.context as u64) as u32,
+                ]
+            })
+            .collect();
+        let vectors = shape.cache_vectors().unwrap();
+        let mut cache: Vec<i8> = (0..vectors * d)
+            .map(|_| (rng.below(255) as i32 - 127) as i8)
+            .collect();
+        let mut scales: Vec<f32> = (0..vectors)
+            .map(|_| rng.plain().abs() / 127.0 + 1e-3)
+            .collect();
+        let mut out = vec![0f32; rows * heads * d];
+        kv_attention(&shape, rows, &qkv, &at, &mut cache, &mut scales, &mut out);
+        let first = |slot: usize, position: usize| (slot * shape.context + position) * shape.stride;
+        for r in 0..rows {
+            let (slot, position) = (at[2 * r] as usize, at[2 * r + 1] as usize);
+            // A later row at the same slot and position overwrote this one's.
+            if (r + 1..rows).any(|s| at[2 * s..2 * s + 2] == at[2 * r..2 * r + 2]) {
+                continue;
+            }
+            let (mut q, mut s) = (vec![0i8; 2 * kv_heads * d], vec![0f32; 2 * kv_heads]);
+            let kv = &qkv[r * width + heads * d..(r + 1) * width];
+            quantize_rows(kv, 2 * kv_heads, d, &mut q, &mut s);
+            let cell = first(slot, position);
+            assert_eq!(
+                &cache[cell * d..(cell + 2 * kv_heads) * d],
+                &q[..],
+                "round {round}"
+            );
+            assert_eq!(&scales[cell..cell + 2 * kv_heads], &s[..], "round {round}");
+        }
+        for r in 0..rows {
+            let (slot, position) = (at[2 * r] as usize, at[2 * r + 1] as usize);
+            for h in 0..heads {
+                let g = h / (heads / kv_heads);
+                let q = &qkv[r * width + h * d..r * width + (h + 1) * d];
+                let vector = |p: usize, value: usize| {
+                    let v = first(slot, p) + value * kv_heads + g;
+                    let values = cache[v * d..(v + 1) * d].iter().map(|x| f64::from(*x));
+                    (values.collect::<Vec<f64>>(), f64::from(scales[v]))
+                };
+                let scores: Vec<f64> = (0..=position)
+                    .map(|p| {
+                        let (k, scale) = vector(p, 0);
+                        let dot: f64 = q.iter().zip(&k).map(|(a, b)| f64::from(*a) * b).sum();
+                        dot * scale / libm::sqrt(d as f64)
+                    })
+                    .collect();
+                let max = scores.iter().fold(f64::NEG_INFINITY, |m, s| m.max(*s));
+                let weights: Vec<f64> = scores.iter().map(|s| libm::exp(s - max)).collect();
+                let total: f64 = weights.iter().sum();
+                for t in 0..d {
+                    let want: f64 = (0..=position)
+                        .map(|p| {
+                            let (v, scale) = vector(p, 1);
+                            weights[p] / total * scale * v[t]
+                        })
+                        .sum();
+                    let got = out[r * heads * d + h * d + t];
+                    assert!(
+                        (f64::from(got) - want).abs() < 1e-4 * (1.0 + want.abs()),
+                        "seed {SEED:#x} round {round} row {r} head {h}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+    // An infinite value makes its head vector's scale infinite and its int8 values 0: the
+    // context of every row attending to it is NaN, canonical.
+    let shape = KvShape {
+        heads: 2,
+        kv_heads: 1,
+        head_dim: 4,
+        slots: 1,
+        context: 2,
+        stride: 2,
+    };
+    let mut qkv = rng.floats(2 * shape.row_width().unwrap(), false);
+    qkv[13] = f32::INFINITY;
+    let (mut cache, mut scales, mut out) = (vec![0i8; 16], vec![0f32; 4], vec![0f32; 16]);
+    kv_attention(
+        &shape,
+        2,
+        &qkv,
+        &[0, 0, 0, 1],
+        &mut cache,
+        &mut scales,
+        &mut out,
+    );
+    assert_canonical(&out, "kv_attention");
+    assert!(out.iter().all(|v| v.is_nan()));
+}
