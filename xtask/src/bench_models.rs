@@ -193,7 +193,7 @@ pub fn write_dev_texts(dev: &Path, out: &Path) -> Result<usize> {
 
 /// `plexus bench models --json --texts FILE`: the metered and native MiniLM job.
 fn plexus_side(root: &Path, texts: &Path) -> Result<Map<String, Value>> {
-    let plexus = root.join("target/release/plexus");
+    let plexus = crate::release_plexus(root);
     let texts = texts
         .to_str()
         .context("the texts file's path is not UTF-8")?;

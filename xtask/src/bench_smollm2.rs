@@ -144,7 +144,7 @@ fn llamacpp_side(
 
 /// `plexus bench smollm2 --json`: the metered and native job on the same prompts.
 fn plexus_side(root: &Path, options: &Options) -> Result<Map<String, Value>> {
-    let plexus = root.join("target/release/plexus");
+    let plexus = crate::release_plexus(root);
     let mut command = Command::new(&plexus);
     command
         .args(["bench", "smollm2", "--json", "--prompts"])

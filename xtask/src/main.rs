@@ -51,6 +51,22 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The release `plexus` that `cargo build --release` makes: under `CARGO_TARGET_DIR` when it is
+/// set (as cargo puts it), else under the workspace's `target/`.
+fn release_plexus(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_relative() {
+                root.join(dir)
+            } else {
+                dir
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
+        .join("release/plexus")
+}
+
 fn run(program: &str, args: &[&str]) -> Result<()> {
     run_with(program, args, Stdio::inherit())
 }
@@ -105,12 +121,11 @@ fn main() -> Result<()> {
         }
         "bench" => {
             run("cargo", &["build", "--release", "--bin", "plexus"])?;
-            run("target/release/plexus", &["bench", "apply", "--json"])?;
-            run("target/release/plexus", &["bench", "gemm", "--json"])?;
-            run(
-                "target/release/plexus",
-                &["bench", "tx", "--duration", "10", "--json"],
-            )
+            let plexus = release_plexus(&root());
+            let plexus = plexus.to_str().context("the target path is not UTF-8")?;
+            run(plexus, &["bench", "apply", "--json"])?;
+            run(plexus, &["bench", "gemm", "--json"])?;
+            run(plexus, &["bench", "tx", "--duration", "10", "--json"])
         }
         "sim" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
