@@ -307,13 +307,23 @@ impl Tour<'_> {
         self.text("main").await
     }
 
+    /// The rendered text of the element at `css` (WebDriver's text). The live pages re-render as
+    /// blocks arrive, so an element found may be replaced before it is read: then it is found
+    /// again.
     async fn text(&self, css: &str) -> Result<String, String> {
-        let element = self
-            .browser
-            .find(Locator::Css(css))
-            .await
-            .map_err(|e| format!("{css}: {e}"))?;
-        element.text().await.map_err(|e| format!("{css}: {e}"))
+        let mut tries = 0;
+        loop {
+            let element = self
+                .browser
+                .find(Locator::Css(css))
+                .await
+                .map_err(|e| format!("{css}: {e}"))?;
+            match element.text().await {
+                Ok(text) => return Ok(text),
+                Err(e) if tries < 5 && e.to_string().contains("stale element") => tries += 1,
+                Err(e) => return Err(format!("{css}: {e}")),
+            }
+        }
     }
 
     async fn js(&self, script: &str) -> Result<Value, String> {
