@@ -272,15 +272,40 @@ pub struct DevnetPorts {
     pub provider_api: u16,
 }
 
+/// The most providers a test devnet runs: the ports `provider_api..provider_api + this` are
+/// checked free.
+const DEVNET_PROVIDERS_MAX: u16 = 8;
+
 impl DevnetPorts {
-    /// Ports nobody listens on right now.
+    /// Ports nobody listens on right now; the providers' below the system's ephemeral range.
     pub fn free() -> Self {
         DevnetPorts {
             api: free_port(),
             p2p: free_port(),
-            provider_api: free_port(),
+            provider_api: free_port_run(DEVNET_PROVIDERS_MAX),
         }
     }
+}
+
+/// The first of `count` consecutive ports nobody listens on right now, between 20,000 and
+/// 32,000: below Linux's ephemeral range (32,768 and up), so the outgoing connections of the
+/// devnet's own processes never take one of them before its provider binds it (a port taken
+/// that way failed a storage test with "Address already in use").
+pub fn free_port_run(count: u16) -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1_000 {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let base = 20_000 + (random % u64::from(12_000 - count)) as u16;
+        let held: Vec<_> = (base..base + count)
+            .map_while(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+            .collect();
+        if held.len() == usize::from(count) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free ports between 20000 and 32000");
 }
 
 /// `plexus devnet` on `dir/data` with `providers` providers and `extra` arguments, its keystore
