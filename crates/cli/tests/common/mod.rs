@@ -28,13 +28,9 @@ impl Drop for Process {
     }
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, below the ephemeral range ([`free_port_run`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port_run(1)
 }
 
 /// A test's directory, `plexus-TAG-PID-PORT` in the system's temporary directory: removed when
@@ -288,9 +284,10 @@ impl DevnetPorts {
 }
 
 /// The first of `count` consecutive ports nobody listens on right now, between 20,000 and
-/// 32,000: below Linux's ephemeral range (32,768 and up), so the outgoing connections of the
-/// devnet's own processes never take one of them before its provider binds it (a port taken
-/// that way failed a storage test with "Address already in use").
+/// 32,000: below Linux's ephemeral range (32,768 and up), so no outgoing connection takes one
+/// of them before the process it is for binds it, or while a node the test restarts is down
+/// (ports taken that way failed a storage test and the network test's restart with "Address
+/// already in use").
 pub fn free_port_run(count: u16) -> u16 {
     use std::hash::{BuildHasher, Hasher};
     for _ in 0..1_000 {
