@@ -21,10 +21,8 @@ use plexus_fueltrace::dissection::{dispute_bytes_max, rounds_max};
 use plexus_fueltrace::draws::light_segments;
 use plexus_fueltrace::params::AuditParams;
 use plexus_job_smollm2::{self as smollm2, Mode};
-use plexus_types::ContentHash;
 use plexus_types::audit::Manifest;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The prompt of the default run: one that keeps generating for 256 tokens.
@@ -114,16 +112,8 @@ fn pre_state_page_bytes(kept: &MemoryCheckpoints, index: u64) -> Result<usize> {
         .iter()
         .find(|c| c.index == index)
         .with_context(|| format!("no checkpoint {index}"))?;
-    let distinct: BTreeSet<&ContentHash> = checkpoint.pages.iter().collect();
-    distinct
-        .into_iter()
-        .map(|hash| {
-            kept.pages
-                .get(hash)
-                .map(|page| page.len())
-                .with_context(|| format!("checkpoint {index} names a page not kept"))
-        })
-        .sum()
+    kept.distinct_page_bytes(checkpoint)
+        .with_context(|| format!("checkpoint {index} names a page not kept"))
 }
 
 /// A light audit's re-run fuel share and page bytes, mean and worst over [`SEEDS`] seeds.
@@ -190,12 +180,7 @@ fn dispute(
         .iter()
         .filter(|c| c.index > 0)
         .map(|c| {
-            let distinct: BTreeSet<&ContentHash> = c.pages.iter().collect();
-            let pages: usize = distinct
-                .iter()
-                .filter_map(|hash| kept.pages.get(*hash))
-                .map(|page| page.len())
-                .sum();
+            let pages = kept.distinct_page_bytes(c).unwrap_or(0);
             let manifest = Manifest {
                 index: c.index,
                 fuel: c.fuel,

@@ -86,6 +86,16 @@ impl MemoryCheckpoints {
     pub fn page_bytes(&self) -> usize {
         self.pages.values().map(|page| page.len()).sum()
     }
+
+    /// Bytes of `checkpoint`'s distinct pages (each identical page once, as a pre-state upload
+    /// sends them), or `None` if it names a page not kept here.
+    pub fn distinct_page_bytes(&self, checkpoint: &Checkpoint) -> Option<usize> {
+        let distinct: std::collections::BTreeSet<&ContentHash> = checkpoint.pages.iter().collect();
+        distinct
+            .into_iter()
+            .map(|hash| self.pages.get(hash).map(|page| page.len()))
+            .sum()
+    }
 }
 
 impl CheckpointSink for MemoryCheckpoints {

@@ -336,9 +336,20 @@ pub(super) fn kv_attention(
     charge(&mut caller, 0)?;
     let [m, heads, kv_heads, d, slots, context, stride] =
         sizes([rows, heads, kv_heads, head_dim, slots, context, stride])?;
-    if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || stride < 2 * kv_heads {
+    // Each size is below 2^31, so it fits usize; the shape's own checks decide what is valid.
+    let shape = kernels::KvShape {
+        heads: heads as usize,
+        kv_heads: kv_heads as usize,
+        head_dim: d as usize,
+        slots: slots as usize,
+        context: context as usize,
+        stride: stride as usize,
+    };
+    let (Some(width), Some(vectors), true) =
+        (shape.row_width(), shape.cache_vectors(), shape.is_valid())
+    else {
         return trap(TrapCode::BadHostCall);
-    }
+    };
     pay_extra(&mut caller, m * ((heads + kv_heads) * d + 2))?;
     let memory = memory(&caller)?;
     let data = memory.data_mut(&mut caller);
@@ -359,25 +370,13 @@ pub(super) fn kv_attention(
     pay_extra(&mut caller, pairs * heads * (d / 2 + 4))?;
     let data = memory.data_mut(&mut caller);
     let n = data.len();
-    let vectors = match slots * context {
-        0 => 0,
-        positions => (positions - 1) * stride + 2 * kv_heads,
-    };
+    let (width, vectors) = (width as u128, vectors as u128);
     let [qkv_at, cache_at, scales_at, out_at] = spans([
-        span(n, qkv, m * (heads + 2 * kv_heads) * d, 4),
+        span(n, qkv, m * width, 4),
         span(n, cache, vectors * d, 1),
         span(n, scales, vectors, 4),
         span(n, out, m * heads * d, 4),
     ])?;
-    // Each below 2^31, so they fit usize.
-    let shape = kernels::KvShape {
-        heads: heads as usize,
-        kv_heads: kv_heads as usize,
-        head_dim: d as usize,
-        slots: slots as usize,
-        context: context as usize,
-        stride: stride as usize,
-    };
     let m = m as usize;
     let all = [
         qkv_at.clone(),
