@@ -11,13 +11,18 @@
 //!   format's rope note). The layers are split over as few blobs as `BLOB_BYTES_MAX` allows.
 //! - `smollm2.tokenizer`: the byte-level BPE tokenizer, read by `plexus_guest::bpe`
 //!   ([`encode_tokenizer`] has the format).
+//! - `smollm2.residual.weights`, `smollm2.residual.layers-1.weights`, `...layers-2.weights`:
+//!   the residual weights the precise mode reads, in the same format: every matrix's (and the
+//!   embedding's) f32 values minus their int8 rounding, quantized per row the same way (the norms
+//!   are copies). The int8 rounding of the Q4_1 values alone moves greedy decoding off the float
+//!   reference on most prompts; with the residual the weights carry about 15 bits.
 //!
 //! The shape comes from the GGUF metadata (`llama.*`), checked to be a llama the format can
 //! hold; an unknown tensor, a missing one, an untied output head or rope scaling is an error.
 
 use crate::gguf::Gguf;
 use anyhow::{Context, Result, bail, ensure};
-use plexus_guest::nn::{Linear, quantize_rows};
+use plexus_guest::nn::Linear;
 use plexus_job_smollm2::weights::{self, Config, Header, Layer, Model};
 use std::collections::BTreeSet;
 
@@ -28,10 +33,29 @@ pub const TOKENIZER_MAGIC: &[u8; 8] = b"PLXBPE01";
 /// The file names the conversion writes: the head blob, the layer blobs, the tokenizer.
 pub const WEIGHTS_FILE: &str = "smollm2.weights";
 pub const TOKENIZER_FILE: &str = "smollm2.tokenizer";
+/// The residual weights' head blob.
+pub const RESIDUAL_FILE: &str = "smollm2.residual.weights";
 
 /// Layer blob `k`'s file name (`k` from 1).
 pub fn layer_file(k: usize) -> String {
     format!("smollm2.layers-{k}.weights")
+}
+
+/// The residual weights' layer blob `k`'s file name (`k` from 1).
+pub fn residual_layer_file(k: usize) -> String {
+    format!("smollm2.residual.layers-{k}.weights")
+}
+
+/// `w` (`rows` x `cols`) quantized per row, and what that rounds off quantized the same way.
+fn quantize_with_residual(w: &[f32], rows: usize, cols: usize) -> (Linear, Linear) {
+    let main = Linear::quantize(w, rows, cols, vec![0.0; rows]);
+    let rest: Vec<f32> = w
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v - f32::from(main.weight[i]) * main.scale[i / cols])
+        .collect();
+    let residual = Linear::quantize(&rest, rows, cols, vec![0.0; rows]);
+    (main, residual)
 }
 
 /// The GGUF file's shape, from its metadata.
@@ -109,34 +133,51 @@ impl Tensors<'_> {
         Ok(values)
     }
 
-    /// Matrices stacked by rows (each `rows` x `cols`) and quantized per row, without bias.
-    fn linear(&mut self, names: &[(&str, usize)], cols: usize) -> Result<Linear> {
+    /// Matrices stacked by rows (each `rows` x `cols`) and quantized per row, without bias, with
+    /// their residual.
+    fn linear(&mut self, names: &[(&str, usize)], cols: usize) -> Result<(Linear, Linear)> {
         let mut weight = Vec::new();
         for (name, rows) in names {
             weight.extend(self.get(name, *rows, cols)?);
         }
         let rows = names.iter().map(|(_, r)| r).sum();
-        Ok(Linear::quantize(&weight, rows, cols, vec![0.0; rows]))
+        Ok(quantize_with_residual(&weight, rows, cols))
     }
 
-    fn layer(&mut self, i: usize, c: &Config) -> Result<Layer> {
+    /// Layer `i`, and its residual (the same norms).
+    fn layer(&mut self, i: usize, c: &Config) -> Result<(Layer, Layer)> {
         let (h, f) = (c.hidden, c.ffn);
         let name = |t: &str| format!("blk.{i}.{t}.weight");
         let (q, k, v) = (name("attn_q"), name("attn_k"), name("attn_v"));
         let (gate, up) = (name("ffn_gate"), name("ffn_up"));
-        Ok(Layer {
-            attn_norm: self.get(&name("attn_norm"), 0, h)?,
-            ffn_norm: self.get(&name("ffn_norm"), 0, h)?,
-            qkv: self.linear(&[(&q, c.q_rows()), (&k, c.kv_rows()), (&v, c.kv_rows())], h)?,
-            out: self.linear(&[(&name("attn_output"), h)], c.q_rows())?,
-            gate_up: self.linear(&[(&gate, f), (&up, f)], h)?,
-            down: self.linear(&[(&name("ffn_down"), h)], f)?,
-        })
+        let attn_norm = self.get(&name("attn_norm"), 0, h)?;
+        let ffn_norm = self.get(&name("ffn_norm"), 0, h)?;
+        let qkv = self.linear(&[(&q, c.q_rows()), (&k, c.kv_rows()), (&v, c.kv_rows())], h)?;
+        let out = self.linear(&[(&name("attn_output"), h)], c.q_rows())?;
+        let gate_up = self.linear(&[(&gate, f), (&up, f)], h)?;
+        let down = self.linear(&[(&name("ffn_down"), h)], f)?;
+        let residual = Layer {
+            attn_norm: attn_norm.clone(),
+            ffn_norm: ffn_norm.clone(),
+            qkv: qkv.1,
+            out: out.1,
+            gate_up: gate_up.1,
+            down: down.1,
+        };
+        let main = Layer {
+            attn_norm,
+            ffn_norm,
+            qkv: qkv.0,
+            out: out.0,
+            gate_up: gate_up.0,
+            down: down.0,
+        };
+        Ok((main, residual))
     }
 }
 
-/// The int8 model of a parsed GGUF file.
-pub fn model(gguf: &Gguf) -> Result<Model> {
+/// The int8 model of a parsed GGUF file, and its residual model (the precise mode's).
+pub fn models(gguf: &Gguf) -> Result<(Model, Model)> {
     let config = config(gguf)?;
     ensure!(
         !gguf.tensors.contains_key("output.weight"),
@@ -148,23 +189,32 @@ pub fn model(gguf: &Gguf) -> Result<Model> {
     };
     let (vocab, h) = (config.vocab, config.hidden);
     let embed_f32 = tensors.get("token_embd.weight", vocab, h)?;
-    let (mut embed, mut embed_scale) = (vec![0i8; vocab * h], vec![0f32; vocab]);
-    quantize_rows(&embed_f32, vocab, h, &mut embed, &mut embed_scale);
+    let (embed, embed_rest) = quantize_with_residual(&embed_f32, vocab, h);
     drop(embed_f32);
     let output_norm = tensors.get("output_norm.weight", 0, h)?;
-    let layers = (0..config.layers)
+    let (layers, rest): (Vec<_>, Vec<_>) = (0..config.layers)
         .map(|i| tensors.layer(i, &config))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     if let Some(extra) = gguf.tensors.keys().find(|n| !tensors.used.contains(*n)) {
         bail!("GGUF: unexpected tensor {extra}");
     }
-    Ok(Model {
+    let residual = Model {
+        config,
+        output_norm: output_norm.clone(),
+        embed: embed_rest.weight,
+        embed_scale: embed_rest.scale,
+        layers: rest,
+    };
+    let main = Model {
         config,
         output_norm,
-        embed,
-        embed_scale,
+        embed: embed.weight,
+        embed_scale: embed.scale,
         layers,
-    })
+    };
+    Ok((main, residual))
 }
 
 /// The tokenizer file (every integer little-endian):
@@ -230,17 +280,29 @@ pub fn encode_tokenizer(gguf: &Gguf, vocab: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Converts the GGUF file's bytes into the named outputs: the weights blobs (the layers split so
-/// no blob is over `blob_bytes_max`) and the tokenizer. Checks that the written blobs load.
+/// Converts the GGUF file's bytes into the named outputs, in the job's blob order: the weights
+/// blobs (the layers split so no blob is over `blob_bytes_max`), the tokenizer, the residual
+/// weights blobs. Checks that the written blobs load.
 pub fn convert(gguf_bytes: &[u8], blob_bytes_max: u64) -> Result<Vec<(String, Vec<u8>)>> {
     let gguf = Gguf::parse(gguf_bytes)?;
-    let model = model(&gguf)?;
+    let (model, residual) = models(&gguf)?;
     let per_blob = weights::layers_per_blob(&model.config, blob_bytes_max)
         .context("one layer does not fit a blob")?;
-    let blobs = weights::encode(&model, per_blob);
     let tokenizer = encode_tokenizer(&gguf, model.config.vocab)?;
+    let blobs = weights::encode(&model, per_blob);
     drop(model);
-    // The job's own reader must accept what we write.
+    let mut outputs = named(checked(blobs, blob_bytes_max)?, WEIGHTS_FILE, layer_file);
+    outputs.push((TOKENIZER_FILE.to_owned(), tokenizer));
+    let blobs = weights::encode(&residual, per_blob);
+    drop(residual);
+    let blobs = checked(blobs, blob_bytes_max)?;
+    outputs.extend(named(blobs, RESIDUAL_FILE, residual_layer_file));
+    Ok(outputs)
+}
+
+/// `blobs` (a head blob and its layer blobs), once the job's own reader accepts them and none
+/// is over `blob_bytes_max`.
+fn checked(blobs: Vec<Vec<u8>>, blob_bytes_max: u64) -> Result<Vec<Vec<u8>>> {
     let host = plexus_guest::VecHost::new(vec![], blobs.clone());
     let header = Header::load(&host, 0).context("the written blobs do not load")?;
     let mut layer = Layer::zeroed(&header.config);
@@ -253,17 +315,16 @@ pub fn convert(gguf_bytes: &[u8], blob_bytes_max: u64) -> Result<Vec<(String, Ve
         blobs.iter().all(|b| b.len() as u64 <= blob_bytes_max),
         "a blob is over {blob_bytes_max} bytes"
     );
-    let mut outputs = Vec::with_capacity(blobs.len() + 1);
-    for (k, blob) in blobs.into_iter().enumerate() {
-        let name = if k == 0 {
-            WEIGHTS_FILE.to_owned()
-        } else {
-            layer_file(k)
-        };
-        outputs.push((name, blob));
-    }
-    outputs.push((TOKENIZER_FILE.to_owned(), tokenizer));
-    Ok(outputs)
+    Ok(blobs)
+}
+
+/// A head blob and its layer blobs with their file names.
+fn named(blobs: Vec<Vec<u8>>, head: &str, layer: fn(usize) -> String) -> Vec<(String, Vec<u8>)> {
+    blobs
+        .into_iter()
+        .enumerate()
+        .map(|(k, blob)| (if k == 0 { head.to_owned() } else { layer(k) }, blob))
+        .collect()
 }
 
 #[cfg(test)]

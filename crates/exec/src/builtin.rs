@@ -143,9 +143,10 @@ pub const ALL: [Builtin; 4] = [
 
 /// The files the smollm2 job (SmolLM2-135M-Instruct text generation) reads, in its blob order:
 /// the weights' head blob, its two layer blobs (the int8 model is 135 MB, a blob at most
-/// `BLOB_BYTES_MAX`; `plexus_job_smollm2::weights` has the format) and the BPE tokenizer.
-/// `cargo xtask models` writes them.
-pub const SMOLLM2_FILES: [ModelFile; 4] = [
+/// `BLOB_BYTES_MAX`; `plexus_job_smollm2::weights` has the format), the BPE tokenizer, and the
+/// residual weights' head and layer blobs, which only a precise-mode job names
+/// (`plexus_job_smollm2::blobs_for`). `cargo xtask models` writes them.
+pub const SMOLLM2_FILES: [ModelFile; 7] = [
     ModelFile {
         path: "smollm2/smollm2.weights",
         hash: "d4dedcc6aa1093fc062fd18120e68db7e3bd3c39a80c879ea4702dbd044911b2",
@@ -161,6 +162,18 @@ pub const SMOLLM2_FILES: [ModelFile; 4] = [
     ModelFile {
         path: "smollm2/smollm2.tokenizer",
         hash: "4ab3dbf60356929e8739b0b57d56613a70a08fcc4e6854e1d20ed82ac745470d",
+    },
+    ModelFile {
+        path: "smollm2/smollm2.residual.weights",
+        hash: "c4b2e2ecf69fb31e6ecad35a850c68e39891a8a8cb1fbc1faede7dcabed4f10c",
+    },
+    ModelFile {
+        path: "smollm2/smollm2.residual.layers-1.weights",
+        hash: "bf26370dbd26ef5dc235ee3d14b2de6e7e15f44c4151afb3f58e12ddb7d7acbe",
+    },
+    ModelFile {
+        path: "smollm2/smollm2.residual.layers-2.weights",
+        hash: "2be380d824a27ab46a8bdf24e47cac6765352b2b17466d1ab7f0e4b105c16f69",
     },
 ];
 

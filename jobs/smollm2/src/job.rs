@@ -8,7 +8,10 @@ use plexus_guest::{Host, Job};
 
 use crate::input::{Completion, Mode, parse_input, push_completion};
 use crate::model::{Decoder, Options};
-use crate::{BATCH, CONTEXT_MAX, INPUT_BYTES_MAX, KV_POSITIONS_MAX, TOKENIZER_BLOB, WEIGHTS_BLOB};
+use crate::{
+    BATCH, CONTEXT_MAX, INPUT_BYTES_MAX, KV_POSITIONS_MAX, RESIDUAL_BLOB, TOKENIZER_BLOB,
+    WEIGHTS_BLOB,
+};
 
 /// The SmolLM2 job: the decoder, the vocabulary that detokenizes its completions, and the
 /// output once they are done.
@@ -60,6 +63,7 @@ impl Job for SmolLm2Job {
             max_new: input.max_new,
             stop: template.end_of_turn(),
             precise: input.mode == Mode::Precise,
+            residual: (input.mode == Mode::Precise).then_some(RESIDUAL_BLOB),
         };
         let prompt_tokens = prompts.iter().map(|p| p.len() as u32).collect();
         let decoder = Decoder::new(host, WEIGHTS_BLOB, prompts, options).expect("bad weights");

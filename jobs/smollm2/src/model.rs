@@ -27,11 +27,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use plexus_guest::Host;
-use plexus_guest::nn::Scratch;
 use plexus_guest::nn::kernels::{self, KvShape};
+use plexus_guest::nn::{Linear, Scratch};
 
 use crate::input::Stop;
-use crate::weights::{Header, Layer, WeightsError};
+use crate::weights::{Config, Header, Layer, WeightsError};
 
 /// The most rows (tokens over all slots) one step feeds: a longer prompt is fed over several
 /// steps.
@@ -52,6 +52,11 @@ pub struct Options {
     pub stop: u32,
     /// The precise mode: a second int8 pass over each activation's rounding residual.
     pub precise: bool,
+    /// The blob index of the residual weights' head blob, when the weights' own rounding
+    /// residual is multiplied too (the precise mode's, [`crate::RESIDUAL_BLOB`]): a second model
+    /// in the same format, of the same shape, whose matrices hold what the int8 weights round
+    /// off.
+    pub residual: Option<usize>,
 }
 
 /// One sequence being decoded.
@@ -100,6 +105,9 @@ struct Buffers {
     logits: Vec<f32>,
     last_q: Vec<i8>,
     last_scale: Vec<f32>,
+    /// The precise mode's second pass over the head's input: its rounding residual, quantized.
+    last_rq: Vec<i8>,
+    last_rscale: Vec<f32>,
 }
 
 /// The int8 key/value cache: per slot, position and layer, the key head vectors then the value
@@ -114,11 +122,20 @@ struct Cache {
     scales: Vec<f32>,
 }
 
+/// The residual weights ([`Options::residual`]): their header and one matrix's buffers, sized
+/// for the largest of a layer's four matrices and refilled before each product.
+struct Residual {
+    header: Header,
+    weight: Vec<i8>,
+    scale: Vec<f32>,
+}
+
 /// Greedy decoding of a list of prompts (token ids), `batch` at a time.
 pub struct Decoder {
     header: Header,
     options: Options,
     layer: Layer,
+    residual: Option<Residual>,
     output_norm: Vec<f32>,
     /// `rope_theta^(-2i / head_dim)` per pair `i`.
     inv_freq: Vec<f64>,
@@ -183,6 +200,10 @@ impl Decoder {
             return Err(DecodeError::Prompt { index, why });
         }
         let layer = Layer::zeroed(&c);
+        let residual = options
+            .residual
+            .map(|base| Residual::load(host, base, &c))
+            .transpose()?;
         let output_norm = header.read_output_norm(host)?;
         let pairs = c.head_dim / 2;
         let inv_freq = (0..pairs)
@@ -222,6 +243,8 @@ impl Decoder {
             logits: vec![0.0; options.batch * HEAD_CHUNK],
             last_q: vec![0; options.batch * c.hidden],
             last_scale: vec![0.0; options.batch],
+            last_rq: vec![0; options.batch * c.hidden],
+            last_rscale: vec![0.0; options.batch],
         };
         let completions = vec![Vec::new(); prompts.len()];
         let stops = vec![Stop::Length; prompts.len()];
@@ -229,6 +252,7 @@ impl Decoder {
             header,
             options,
             layer,
+            residual,
             output_norm,
             inv_freq,
             prompts,
@@ -282,6 +306,7 @@ impl Decoder {
         base: usize,
         sequences: Vec<Vec<u32>>,
         precise: bool,
+        residual: Option<usize>,
     ) -> Result<Vec<Vec<Scored>>, DecodeError> {
         let options = Options {
             batch: sequences.len().clamp(1, 8),
@@ -289,6 +314,7 @@ impl Decoder {
             max_new: 0,
             stop: u32::MAX,
             precise,
+            residual,
         };
         let mut decoder = Decoder::new(host, base, sequences, options)?;
         let mut scored = vec![Vec::new(); decoder.prompts.len()];
@@ -331,7 +357,7 @@ impl Decoder {
         self.rope_tables(&spans);
         for index in 0..self.header.config.layers {
             self.header.read_layer(host, index, &mut self.layer)?;
-            self.layer_forward(host, index, rows);
+            self.layer_forward(host, index, rows)?;
         }
         for s in &spans {
             self.slots[s.slot].cached += s.count;
@@ -399,10 +425,17 @@ impl Decoder {
         }
         for row in 0..rows {
             let token = b.ids[row] as usize;
+            let x = &mut b.x[row * h..(row + 1) * h];
             let (q, scale) = (&mut b.head_q[..h], &mut b.head_scale[..1]);
             self.header.embed_rows(host, token, q, scale)?;
-            for (x, v) in b.x[row * h..(row + 1) * h].iter_mut().zip(q.iter()) {
+            for (x, v) in x.iter_mut().zip(q.iter()) {
                 *x = f32::from(*v) * scale[0];
+            }
+            if let Some(residual) = &self.residual {
+                residual.header.embed_rows(host, token, q, scale)?;
+                for (x, v) in x.iter_mut().zip(q.iter()) {
+                    *x += f32::from(*v) * scale[0];
+                }
             }
         }
         Ok(())
@@ -426,16 +459,25 @@ impl Decoder {
     }
 
     /// One layer over the step's rows, in place on `x`; fills the layer's cache.
-    fn layer_forward<H: Host>(&mut self, host: &H, index: usize, rows: usize) {
+    fn layer_forward<H: Host>(
+        &mut self,
+        host: &H,
+        index: usize,
+        rows: usize,
+    ) -> Result<(), WeightsError> {
         let c = self.header.config;
-        let (hd, precise) = (c.hidden, self.options.precise);
+        let hd = c.hidden;
         let qkv_width = c.q_rows() + 2 * c.kv_rows();
         let layer = &self.layer;
         let b = &mut self.b;
+        let mut project = Projection {
+            residual: &mut self.residual,
+            layer: index,
+            rows,
+            precise: self.options.precise,
+        };
         rms_norm(&b.x[..rows * hd], &layer.attn_norm, c.norm_eps, &mut b.h);
-        layer
-            .qkv
-            .forward(host, &b.h, rows, &mut b.qkv, &mut b.scratch, precise);
+        project.run(host, &layer.qkv, 0, &b.h, &mut b.qkv, &mut b.scratch)?;
         let pairs = c.head_dim / 2;
         for row in 0..rows {
             let line = &mut b.qkv[row * qkv_width..row * qkv_width + c.q_rows() + c.kv_rows()];
@@ -460,14 +502,17 @@ impl Decoder {
             scales,
             &mut b.ctx[..rows * c.q_rows()],
         );
-        layer
-            .out
-            .forward(host, &b.ctx, rows, &mut b.y, &mut b.scratch, precise);
+        project.run(host, &layer.out, 1, &b.ctx, &mut b.y, &mut b.scratch)?;
         add_into(&mut b.x[..rows * hd], &b.y[..rows * hd]);
         rms_norm(&b.x[..rows * hd], &layer.ffn_norm, c.norm_eps, &mut b.h);
-        layer
-            .gate_up
-            .forward(host, &b.h, rows, &mut b.gate_up, &mut b.scratch, precise);
+        project.run(
+            host,
+            &layer.gate_up,
+            2,
+            &b.h,
+            &mut b.gate_up,
+            &mut b.scratch,
+        )?;
         for row in 0..rows {
             let gu = &b.gate_up[row * 2 * c.ffn..(row + 1) * 2 * c.ffn];
             let (gate, up) = gu.split_at(c.ffn);
@@ -476,10 +521,9 @@ impl Decoder {
                 *a = silu(*g) * u;
             }
         }
-        layer
-            .down
-            .forward(host, &b.act, rows, &mut b.y, &mut b.scratch, precise);
+        project.run(host, &layer.down, 3, &b.act, &mut b.y, &mut b.scratch)?;
         add_into(&mut b.x[..rows * hd], &b.y[..rows * hd]);
+        Ok(())
     }
 
     /// For each of `rows` (rows of this step's `x`): the largest logit's token of the tied head
@@ -521,7 +565,21 @@ impl Decoder {
                 &mut last[i * h..(i + 1) * h],
             );
         }
-        host.quantize_rows(m, h, &last, &mut b.last_q[..m * h], &mut b.last_scale[..m]);
+        let (last_q, last_scale) = (&mut b.last_q[..m * h], &mut b.last_scale[..m]);
+        host.quantize_rows(m, h, &last, last_q, last_scale);
+        let precise = self.options.precise;
+        if precise {
+            // The activation's rounding residual, quantized for its own pass (`Linear::forward`'s
+            // precise pass, on the head).
+            for (i, s) in last_scale.iter().enumerate() {
+                let row = i * h..(i + 1) * h;
+                for (v, q) in last[row.clone()].iter_mut().zip(&last_q[row]) {
+                    *v -= f32::from(*q) * s;
+                }
+            }
+            let (rq, rscale) = (&mut b.last_rq[..m * h], &mut b.last_rscale[..m]);
+            host.quantize_rows(m, h, &last, rq, rscale);
+        }
         let mut best = vec![Best::default(); m];
         let mut first = 0;
         while first < c.vocab {
@@ -529,10 +587,21 @@ impl Decoder {
             let (q, scale) = (&mut b.head_q[..n * h], &mut b.head_scale[..n]);
             self.header.embed_rows(host, first, q, scale)?;
             let acc = &mut b.head_acc[..m * n];
-            host.gemm_i8(m, n, h, &b.last_q[..m * h], q, acc, false);
             let logits = &mut b.logits[..m * n];
             let zero = &b.head_zero[..n];
+            host.gemm_i8(m, n, h, &b.last_q[..m * h], q, acc, false);
             host.dequantize_rows(m, n, acc, &b.last_scale[..m], scale, zero, logits, false);
+            // The activation residual's pass, then the residual weights' (read into the same
+            // buffer, so the head holds one chunk of weights at a time).
+            if precise {
+                host.gemm_i8(m, n, h, &b.last_rq[..m * h], q, acc, false);
+                host.dequantize_rows(m, n, acc, &b.last_rscale[..m], scale, zero, logits, true);
+            }
+            if let Some(residual) = &self.residual {
+                residual.header.embed_rows(host, first, q, scale)?;
+                host.gemm_i8(m, n, h, &b.last_q[..m * h], q, acc, false);
+                host.dequantize_rows(m, n, acc, &b.last_scale[..m], scale, zero, logits, true);
+            }
             for (i, best) in best.iter_mut().enumerate() {
                 let target = targets.map(|t| t[i] as usize);
                 best.add(&logits[i * n..(i + 1) * n], first, target);
@@ -574,6 +643,60 @@ impl Decoder {
         if generated + 1 >= self.options.max_new || full {
             slot.prompt = None;
         }
+    }
+}
+
+impl Residual {
+    /// The residual weights at blob `base`, which must be of the model's shape `config`.
+    fn load<H: Host>(host: &H, base: usize, config: &Config) -> Result<Residual, WeightsError> {
+        let header = Header::load(host, base)?;
+        if header.config != *config {
+            return Err(WeightsError::Shape(
+                "residual weights of another shape than the model's",
+            ));
+        }
+        let shapes = config.linears();
+        let cells = shapes.iter().map(|(r, c)| r * c).max().unwrap_or(0);
+        let rows = shapes.iter().map(|(r, _)| *r).max().unwrap_or(0);
+        Ok(Residual {
+            header,
+            weight: vec![0; cells],
+            scale: vec![0.0; rows],
+        })
+    }
+}
+
+/// The products of one layer: each matrix, with its residual weights when the decoder has them
+/// (read just before the product, one matrix at a time).
+struct Projection<'a> {
+    residual: &'a mut Option<Residual>,
+    layer: usize,
+    rows: usize,
+    precise: bool,
+}
+
+impl Projection<'_> {
+    /// `y = x W^T` for matrix `which` of the layer (`main`, in [`Config::linears`]' order).
+    fn run<H: Host>(
+        &mut self,
+        host: &H,
+        main: &Linear,
+        which: usize,
+        x: &[f32],
+        y: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> Result<(), WeightsError> {
+        let residual = match self.residual {
+            Some(r) => {
+                let (rows, cols) =
+                    r.header
+                        .read_matrix(host, self.layer, which, &mut r.weight, &mut r.scale)?;
+                Some((&r.weight[..rows * cols], &r.scale[..rows]))
+            }
+            None => None,
+        };
+        main.forward_residual(host, x, self.rows, y, scratch, self.precise, residual);
+        Ok(())
     }
 }
 

@@ -128,7 +128,7 @@ pub enum WeightsError {
     /// A row or layer outside the model.
     #[error("{what} {index} is outside the model")]
     Index {
-        /// "layer" or "embedding row".
+        /// "layer", "matrix" or "embedding row".
         what: &'static str,
         /// The index asked for.
         index: usize,
@@ -400,8 +400,12 @@ impl<H: Host> Reader<'_, H> {
     }
 
     fn linear(&mut self, linear: &mut Linear) -> Result<(), WeightsError> {
-        self.bytes(plexus_guest::i8_as_u8_mut(&mut linear.weight))?;
-        self.f32s(&mut linear.scale, "scale")
+        self.matrix(&mut linear.weight, &mut linear.scale)
+    }
+
+    fn matrix(&mut self, weight: &mut [i8], scale: &mut [f32]) -> Result<(), WeightsError> {
+        self.bytes(plexus_guest::i8_as_u8_mut(weight))?;
+        self.f32s(scale, "scale")
     }
 }
 
@@ -570,6 +574,42 @@ impl Header {
         reader.linear(&mut layer.out)?;
         reader.linear(&mut layer.gate_up)?;
         reader.linear(&mut layer.down)
+    }
+
+    /// Reads matrix `which` of layer `index` (in [`Config::linears`]' order: 0 `qkv`, 1 `out`,
+    /// 2 `gate_up`, 3 `down`) into the front of `weight` and `scale`, and returns its
+    /// `(rows, cols)`: one pair of buffers, sized for the largest of the four, serves them all.
+    ///
+    /// # Panics
+    /// If the buffers are shorter than the matrix.
+    pub fn read_matrix<H: Host>(
+        &self,
+        host: &H,
+        index: usize,
+        which: usize,
+        weight: &mut [i8],
+        scale: &mut [f32],
+    ) -> Result<(usize, usize), WeightsError> {
+        let at = self.layers.get(index).ok_or(WeightsError::Index {
+            what: "layer",
+            index,
+        })?;
+        let shapes = self.config.linears();
+        let (rows, cols) = *shapes.get(which).ok_or(WeightsError::Index {
+            what: "matrix",
+            index: which,
+        })?;
+        let before: u64 = shapes[..which]
+            .iter()
+            .map(|(r, c)| (*r as u64) * (*c as u64 + 4))
+            .sum();
+        let mut reader = Reader {
+            host,
+            blob: self.base + at.blob,
+            offset: at.offset + 8 * self.config.hidden as u64 + before,
+        };
+        reader.matrix(&mut weight[..rows * cols], &mut scale[..rows])?;
+        Ok((rows, cols))
     }
 
     /// Reads embedding rows `first..first + scale.len()`: their int8 values into `q` (`hidden`

@@ -110,7 +110,9 @@ fn the_converted_blobs_load_and_hold_the_gguf_tensors_quantized_per_row() {
         [
             "smollm2.weights",
             "smollm2.layers-1.weights",
-            "smollm2.tokenizer"
+            "smollm2.tokenizer",
+            "smollm2.residual.weights",
+            "smollm2.residual.layers-1.weights",
         ]
     );
     let host = plexus_guest::VecHost::new(vec![], vec![outputs[0].1.clone(), outputs[1].1.clone()]);
@@ -151,6 +153,40 @@ fn the_converted_blobs_load_and_hold_the_gguf_tensors_quantized_per_row() {
         header.read_output_norm(&host).unwrap(),
         find(&tensors, "output_norm.weight")
     );
+    // The residual blobs: the same shape, and with them the down matrix is ~127 times closer
+    // to the float values than the int8 one alone.
+    let residual_host =
+        plexus_guest::VecHost::new(vec![], vec![outputs[3].1.clone(), outputs[4].1.clone()]);
+    let residual = Header::load(&residual_host, 0).unwrap();
+    assert_eq!(residual.config, c);
+    let mut rest = Layer::zeroed(&c);
+    residual.read_layer(&residual_host, 1, &mut rest).unwrap();
+    assert_eq!(rest.attn_norm, layer.attn_norm);
+    let error = |with_residual: bool| {
+        down.iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let row = i / FFN;
+                let mut v = f32::from(layer.down.weight[i]) * layer.down.scale[row];
+                if with_residual {
+                    v += f32::from(rest.down.weight[i]) * rest.down.scale[row];
+                }
+                (v - w).abs()
+            })
+            .fold(0f32, f32::max)
+    };
+    assert!(error(false) > 0.0);
+    assert!(
+        error(true) < error(false) / 50.0,
+        "{} {}",
+        error(true),
+        error(false)
+    );
+    let (mut weight, mut scale) = (vec![0i8; FFN * HIDDEN + 1], vec![0f32; HIDDEN + 1]);
+    let shape = residual.read_matrix(&residual_host, 1, 3, &mut weight, &mut scale);
+    assert_eq!(shape, Ok((HIDDEN, FFN)));
+    assert_eq!(weight[..FFN * HIDDEN], rest.down.weight[..]);
+    assert_eq!(scale[..HIDDEN], rest.down.scale[..]);
 }
 
 #[test]
@@ -166,7 +202,10 @@ fn the_layers_split_over_as_many_blobs_as_the_blob_size_needs() {
             "smollm2.weights",
             "smollm2.layers-1.weights",
             "smollm2.layers-2.weights",
-            "smollm2.tokenizer"
+            "smollm2.tokenizer",
+            "smollm2.residual.weights",
+            "smollm2.residual.layers-1.weights",
+            "smollm2.residual.layers-2.weights",
         ]
     );
     let err = convert(&file, 23 + one_layer).unwrap_err().to_string();
@@ -188,7 +227,8 @@ fn the_tokenizer_file_is_the_documented_format_byte_for_byte() {
     want.extend_from_slice(MERGES[0].as_bytes());
     want.extend_from_slice(&0u32.to_le_bytes());
     want.extend_from_slice(&1u32.to_le_bytes());
-    assert_eq!(outputs.last().unwrap().1, want);
+    let tokenizer = outputs.iter().find(|(n, _)| n == TOKENIZER_FILE).unwrap();
+    assert_eq!(tokenizer.1, want);
 }
 
 #[test]
@@ -249,6 +289,12 @@ fn the_pinned_files_are_the_ones_the_conversion_of_smollm2_writes() {
     let mut names = vec![WEIGHTS_FILE.to_owned()];
     names.extend((1..=layer_blobs).map(layer_file));
     names.push(TOKENIZER_FILE.to_owned());
+    names.push(RESIDUAL_FILE.to_owned());
+    names.extend((1..=layer_blobs).map(residual_layer_file));
+    assert_eq!(
+        names.len(),
+        plexus_job_smollm2::blobs_for(plexus_job_smollm2::Mode::Precise)
+    );
     let pinned: Vec<_> = SMOLLM2_FILES
         .iter()
         .map(|f| f.path.strip_prefix("smollm2/").unwrap().to_owned())

@@ -22,7 +22,7 @@ use plexus_types::{
 use serde_json::json;
 mod module;
 
-use module::{Module, decode_output, output_text, read_input, resolve_module};
+use module::{Kind, Module, decode_output, output_text, read_input, resolve_module};
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
@@ -71,9 +71,10 @@ pub struct JobRunArgs {
     /// of the chat template, in order. For a `.wasm` path: the raw input bytes.
     #[arg(long)]
     input: PathBuf,
-    /// minilm and smollm2: a second int8 pass over the activations' rounding residual (about
-    /// twice the fuel; minilm: cosine to float32 above 0.9995 instead of 0.997; smollm2: 95.5%
-    /// of next tokens as float32 picks them instead of 90.1%).
+    /// minilm and smollm2: a second int8 pass over the activations' rounding residual (minilm:
+    /// about twice the fuel, cosine to float32 above 0.9995 instead of 0.997; smollm2: with a
+    /// pass over the weights' rounding residual too, three more weights blobs and about 2.8
+    /// times the fuel, 97.9% of next tokens as float32 picks them instead of 90.1%).
     #[arg(long)]
     precise: bool,
     /// smollm2: the most tokens generated per prompt, 1 to 1,024 (a completion also ends at the
@@ -579,6 +580,16 @@ fn job_content(args: &JobRunArgs) -> Result<(Module, ContentHash, Vec<u8>)> {
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
     let module_hash = admitted.hash;
     let input = read_input(&module, &args.input, args.precise, args.max_new_tokens)?;
+    if module.kind == Some(Kind::SmolLm2) {
+        // The residual weights are the precise mode's: a default job names (and its provider
+        // and auditors fetch) only the int8 weights and the tokenizer.
+        let mode = if args.precise {
+            plexus_job_smollm2::Mode::Precise
+        } else {
+            plexus_job_smollm2::Mode::Default
+        };
+        module.blobs.truncate(plexus_job_smollm2::blobs_for(mode));
+    }
     if input.len() > plexus_exec::INPUT_BYTES_MAX {
         bail!(
             "the input is {} bytes, over the executor's limit of {} bytes",

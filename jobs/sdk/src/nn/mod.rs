@@ -91,6 +91,29 @@ impl Linear {
         scratch: &mut Scratch,
         precise: bool,
     ) {
+        self.forward_residual(host, x, tokens, y, scratch, precise, None);
+    }
+
+    /// [`Linear::forward`], plus, with `residual_weights`, the weights' own rounding residual:
+    /// a second int8 matrix of the same shape (`rows * cols` values) with its own row scales
+    /// (`rows`), so that `W ~ q W_q + r W_r` carries about 15 bits, multiplied by the
+    /// activation's first int8 pass. A model whose float weights an 8-bit copy rounds too
+    /// coarsely (one converted from 4-bit blocks) keeps them this way; the residual is borrowed,
+    /// so a job can stream it into one reused buffer.
+    ///
+    /// # Panics
+    /// As [`Linear::forward`], and if `residual_weights` is not of this layer's shape.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_residual<H: Host>(
+        &self,
+        host: &H,
+        x: &[f32],
+        tokens: usize,
+        y: &mut [f32],
+        scratch: &mut Scratch,
+        precise: bool,
+        residual_weights: Option<(&[i8], &[f32])>,
+    ) {
         let (m, n, k) = (tokens, self.rows, self.cols);
         let Scratch {
             q,
@@ -102,6 +125,15 @@ impl Linear {
         host.gemm_i8(m, n, k, &q[..m * k], &self.weight, &mut acc[..m * n], false);
         let (col_scale, bias) = (&self.scale[..n], &self.bias[..n]);
         host.dequantize_rows(m, n, &acc[..m * n], &scale[..m], col_scale, bias, y, false);
+        if let Some((weight, weight_scale)) = residual_weights {
+            assert!(
+                weight.len() == n * k && weight_scale.len() == n,
+                "a residual of another shape"
+            );
+            host.gemm_i8(m, n, k, &q[..m * k], weight, &mut acc[..m * n], false);
+            let rows = &scale[..m];
+            host.dequantize_rows(m, n, &acc[..m * n], rows, weight_scale, bias, y, true);
+        }
         if precise {
             for (i, s) in scale[..m].iter().enumerate() {
                 let rows = i * k..(i + 1) * k;

@@ -92,6 +92,60 @@ fn linear_forward_matches_float_and_the_precise_pass_is_closer() {
 }
 
 #[test]
+fn the_residual_weights_pass_carries_what_int8_weights_round_off() {
+    let (m, n, k) = (5, 16, 128);
+    let x = floats(6, m * k);
+    // 4-bit blocks of 32 with their own scales, as a Q4_1 file holds: one row's blocks differ
+    // in scale, so one int8 scale per row rounds the small blocks coarsely.
+    let levels = floats(7, n * k);
+    let w: Vec<f32> = levels
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let step = [0.002, 0.05, 0.01, 0.2][(i / 32) % 4];
+            ((v * 8.0).round()) * step
+        })
+        .collect();
+    let bias = vec![0.0; n];
+    let exact = matmul_t(&x, &w, m, n, k, &bias);
+    let layer = Linear::quantize(&w, n, k, bias.clone());
+    let rest: Vec<f32> = w
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v - f32::from(layer.weight[i]) * layer.scale[i / k])
+        .collect();
+    let residual = Linear::quantize(&rest, n, k, bias);
+    let host = VecHost::new(vec![], vec![]);
+    let mut scratch = Scratch::new(m, k, n);
+    let mut precise = vec![0.0; m * n];
+    layer.forward(&host, &x, m, &mut precise, &mut scratch, true);
+    let mut both = vec![0.0; m * n];
+    let rest = Some((&residual.weight[..], &residual.scale[..]));
+    layer.forward_residual(&host, &x, m, &mut both, &mut scratch, true, rest);
+    let (err_precise, err_both) = (max_abs_diff(&precise, &exact), max_abs_diff(&both, &exact));
+    assert!(
+        err_both < err_precise / 4.0,
+        "with the residual {err_both}, without {err_precise}"
+    );
+    // Without residual weights it is `forward`, bit for bit.
+    let mut none = vec![0.0; m * n];
+    layer.forward_residual(&host, &x, m, &mut none, &mut scratch, true, None);
+    assert_eq!(none, precise);
+}
+
+#[test]
+#[should_panic(expected = "a residual of another shape")]
+fn a_residual_of_another_shape_is_refused() {
+    let layer = Linear::quantize(&floats(8, 4 * 8), 4, 8, vec![0.0; 4]);
+    let other = Linear::quantize(&floats(9, 4 * 9), 4, 9, vec![0.0; 4]);
+    let host = VecHost::new(vec![], vec![]);
+    let mut y = vec![0.0; 4];
+    let mut scratch = Scratch::new(1, 8, 8);
+    let rest = Some((&other.weight[..], &other.scale[..]));
+    layer.forward_residual(&host, &floats(10, 8), 1, &mut y, &mut scratch, false, rest);
+}
+
+#[test]
 fn layer_norm_centres_and_scales_each_row() {
     let cols = 16;
     let mut x = floats(5, 3 * cols);
