@@ -135,19 +135,34 @@ impl Linear {
             host.dequantize_rows(m, n, &acc[..m * n], rows, weight_scale, bias, y, true);
         }
         if precise {
-            for (i, s) in scale[..m].iter().enumerate() {
-                let rows = i * k..(i + 1) * k;
-                for ((r, v), qv) in residual[rows.clone()]
-                    .iter_mut()
-                    .zip(&x[rows.clone()])
-                    .zip(&q[rows])
-                {
-                    *r = v - f32::from(*qv) * s;
-                }
-            }
+            rounding_residual(
+                &x[..m * k],
+                &q[..m * k],
+                &scale[..m],
+                &mut residual[..m * k],
+            );
             host.quantize_rows(m, k, &residual[..m * k], &mut q[..m * k], &mut scale[..m]);
             host.gemm_i8(m, n, k, &q[..m * k], &self.weight, &mut acc[..m * n], false);
             host.dequantize_rows(m, n, &acc[..m * n], &scale[..m], col_scale, bias, y, true);
+        }
+    }
+}
+
+/// What per-row int8 quantization rounded off: `out = x - q * scale[row]` for `x` of
+/// `scale.len()` rows (its quantization `q` and row scales), the input of a precise second pass.
+///
+/// # Panics
+/// If `q` or `out` is shorter than `x`.
+pub fn rounding_residual(x: &[f32], q: &[i8], scale: &[f32], out: &mut [f32]) {
+    let cols = x.len() / scale.len().max(1);
+    for (i, s) in scale.iter().enumerate() {
+        let row = i * cols..(i + 1) * cols;
+        for ((r, v), qv) in out[row.clone()]
+            .iter_mut()
+            .zip(&x[row.clone()])
+            .zip(&q[row])
+        {
+            *r = v - f32::from(*qv) * s;
         }
     }
 }
