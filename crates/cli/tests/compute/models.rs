@@ -214,6 +214,19 @@ fn smollm2_completions_are_a_verified_job_on_two_providers() {
     }
 
     assert_verified_on_two_providers(&net, id);
+    // A precise job names the residual weights; a default one only the int8 weights and the
+    // tokenizer, so its provider and auditor fetch half the bytes.
+    let precise_blobs = plexus_job_smollm2::blobs_for(plexus_job_smollm2::Mode::Precise);
+    assert_eq!(job(&net.client, id).blobs.len(), precise_blobs);
+    let short = dir.join("short.txt");
+    std::fs::write(&short, "Say hello.\n").unwrap();
+    let args = [short.to_str().unwrap(), "--max-new-tokens", "2", "--json"];
+    let run = json(&net.plexus(&[&head[..], &args].concat()));
+    let default_id = run["job_id"].as_str().unwrap();
+    assert_eq!(run["output"]["completions"].as_array().unwrap().len(), 1);
+    let default_blobs = plexus_job_smollm2::blobs_for(plexus_job_smollm2::Mode::Default);
+    assert_eq!(job(&net.client, default_id).blobs.len(), default_blobs);
+    assert!(default_blobs < precise_blobs);
 }
 
 /// `plexus bench smollm2-verify`: the verification cost of a generation, from one metered run,
@@ -258,7 +271,7 @@ fn the_verification_cost_of_a_generation_is_measured_from_its_run() {
     // A pre-state is some of the job's memory, all of which the provider stores.
     assert!(settlement > 1.0 && settlement < stored, "{v}");
     assert!(
-        v["job_content_mb"].as_f64().unwrap() > 100.0,
-        "the weights are content: {v}"
+        (100.0..200.0).contains(&v["job_content_mb"].as_f64().unwrap()),
+        "the int8 weights are content, the precise mode's residual weights are not: {v}"
     );
 }
