@@ -532,6 +532,14 @@ impl Header {
         })
     }
 
+    /// Where layer `index` is, if the model has it.
+    fn find_layer(&self, index: usize) -> Result<&LayerAt, WeightsError> {
+        self.layers.get(index).ok_or(WeightsError::Index {
+            what: "layer",
+            index,
+        })
+    }
+
     /// Reads layer `index` into `layer` (made by [`Layer::zeroed`] for this header's config).
     ///
     /// # Panics
@@ -542,10 +550,7 @@ impl Header {
         index: usize,
         layer: &mut Layer,
     ) -> Result<(), WeightsError> {
-        let at = self.layers.get(index).ok_or(WeightsError::Index {
-            what: "layer",
-            index,
-        })?;
+        let at = self.find_layer(index)?;
         let shapes = self.config.linears();
         for ((linear, (rows, cols)), name) in [&layer.qkv, &layer.out, &layer.gate_up, &layer.down]
             .into_iter()
@@ -590,10 +595,7 @@ impl Header {
         weight: &mut [i8],
         scale: &mut [f32],
     ) -> Result<(usize, usize), WeightsError> {
-        let at = self.layers.get(index).ok_or(WeightsError::Index {
-            what: "layer",
-            index,
-        })?;
+        let at = self.find_layer(index)?;
         let shapes = self.config.linears();
         let (rows, cols) = *shapes.get(which).ok_or(WeightsError::Index {
             what: "matrix",

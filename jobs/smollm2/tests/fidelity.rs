@@ -124,9 +124,9 @@ fn teacher_forced_agreement_and_perplexity_meet_the_targets() {
 /// France, and identical completions on most of the 16 (at least 9) in the precise mode.
 /// Measured: 9 of 16 (2 in the default mode; 7 before the precise mode multiplied the residual
 /// weights). Every divergence is at a step where float32's own margin between its two best
-/// tokens is under 0.09. The reference script's simulation puts what is left on the int8
-/// key/value cache: with the residual weights and the precise activations it matches 16 of 16
-/// with a float cache and 8 of 16 with an int8 one.
+/// tokens is under 0.09. The numpy experiment `xtask/python/smollm2_greedy_sim.py` puts what is
+/// left on the int8 key/value cache: with the residual weights and the precise activations it
+/// matches 16 of 16 with a float cache and 9 of 16, as the job, with an int8 one.
 #[test]
 fn greedy_completions_follow_the_float_reference_and_answer_paris() {
     let host = host();
