@@ -36,8 +36,12 @@ const MB: f64 = 1e6;
 pub fn bench_smollm2_verify(prompt: &str, max_new: usize, json_mode: bool) -> Result<()> {
     let found = builtin::lookup("smollm2").context("no built-in smollm2")?;
     // The blobs a default-mode job names: not the precise mode's residual weights.
-    let mut blobs: Vec<Arc<[u8]>> = found.load_blobs()?.into_iter().map(Arc::from).collect();
-    blobs.truncate(smollm2::blobs_for(Mode::Default));
+    let count = smollm2::blobs_for(Mode::Default);
+    let blobs: Vec<Arc<[u8]>> = found
+        .load_first_blobs(count)?
+        .into_iter()
+        .map(Arc::from)
+        .collect();
     let engine = engine(true, false)?;
     let module = engine.compile(&plexus_exec::admit(found.wasm)?)?;
     let input: Arc<[u8]> = smollm2::encode_input(&[prompt], max_new, Mode::Default)

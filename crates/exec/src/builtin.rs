@@ -92,11 +92,16 @@ impl Builtin {
 
     /// Every blob the module reads, in the job's order: the embedded ones, then the model files.
     pub fn load_blobs(&self) -> Result<Vec<Vec<u8>>, ModelError> {
-        let mut blobs: Vec<Vec<u8>> = self.blobs.iter().map(|b| b.to_vec()).collect();
-        for file in self.model_files {
-            blobs.push(file.read()?);
-        }
-        Ok(blobs)
+        self.load_first_blobs(usize::MAX)
+    }
+
+    /// The first `count` of the blobs [`Builtin::load_blobs`] gives (all of them if there are
+    /// fewer): a job that names only some (a smollm2 job in the default mode) neither reads nor
+    /// needs the rest.
+    pub fn load_first_blobs(&self, count: usize) -> Result<Vec<Vec<u8>>, ModelError> {
+        let embedded = self.blobs.iter().map(|b| Ok(b.to_vec()));
+        let files = self.model_files.iter().map(ModelFile::read);
+        embedded.chain(files).take(count).collect()
     }
 }
 
@@ -222,5 +227,26 @@ mod tests {
             assert_eq!(by_hash(&builtin.hash()).map(|b| b.name), Some(builtin.name));
         }
         assert!(lookup("nope").is_none());
+    }
+
+    #[test]
+    fn the_first_blobs_are_read_without_the_files_after_them() {
+        let module = Builtin {
+            name: "test",
+            about: "",
+            wasm: &[],
+            blobs: &[b"embedded"],
+            model_files: &[ModelFile {
+                path: "no-such-module/no-such-file",
+                hash: "0000000000000000000000000000000000000000000000000000000000000000",
+            }],
+        };
+        assert_eq!(module.load_first_blobs(0).unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            module.load_first_blobs(1).unwrap(),
+            vec![b"embedded".to_vec()]
+        );
+        let missing = module.load_blobs().unwrap_err();
+        assert!(matches!(missing, ModelError::Missing { .. }), "{missing}");
     }
 }

@@ -22,7 +22,7 @@ use plexus_types::{
 use serde_json::json;
 mod module;
 
-use module::{Kind, Module, decode_output, output_text, read_input, resolve_module};
+use module::{Module, decode_output, output_text, read_input, resolve_module};
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
@@ -575,21 +575,11 @@ fn deadline_for(client: &Client, max_fuel: u64, price_cap: plexus_types::Amount)
 /// The job's module (with its blobs), its hash and the input, checked with the executor's own
 /// admission rules and limits before any money moves.
 fn job_content(args: &JobRunArgs) -> Result<(Module, ContentHash, Vec<u8>)> {
-    let mut module = resolve_module(&args.module)?;
+    let mut module = resolve_module(&args.module, args.precise)?;
     let admitted = plexus_exec::admit(&module.wasm)
         .map_err(|e| anyhow::anyhow!("the module cannot run on Plexus: {e}"))?;
     let module_hash = admitted.hash;
     let input = read_input(&module, &args.input, args.precise, args.max_new_tokens)?;
-    if module.kind == Some(Kind::SmolLm2) {
-        // The residual weights are the precise mode's: a default job names (and its provider
-        // and auditors fetch) only the int8 weights and the tokenizer.
-        let mode = if args.precise {
-            plexus_job_smollm2::Mode::Precise
-        } else {
-            plexus_job_smollm2::Mode::Default
-        };
-        module.blobs.truncate(plexus_job_smollm2::blobs_for(mode));
-    }
     if input.len() > plexus_exec::INPUT_BYTES_MAX {
         bail!(
             "the input is {} bytes, over the executor's limit of {} bytes",

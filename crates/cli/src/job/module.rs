@@ -43,15 +43,25 @@ pub(super) struct Module {
 }
 
 /// The module `--module` names: a built-in name, or a `.wasm` path (a built-in module's bytes
-/// are that module, with its blobs).
-pub(super) fn resolve_module(name: &str) -> Result<Module> {
+/// are that module, with its blobs). With `precise`, the blobs of the modules' precise mode: a
+/// smollm2 job names its residual weights only then (`plexus_job_smollm2::blobs_for`).
+pub(super) fn resolve_module(name: &str, precise: bool) -> Result<Module> {
     if let Some(found) = builtin::lookup(name) {
+        let kind = Kind::of(found);
+        let count = match kind {
+            Some(Kind::SmolLm2) => smollm2::blobs_for(if precise {
+                smollm2::Mode::Precise
+            } else {
+                smollm2::Mode::Default
+            }),
+            _ => usize::MAX,
+        };
         return Ok(Module {
             wasm: found.wasm.to_vec(),
             blobs: found
-                .load_blobs()
+                .load_first_blobs(count)
                 .with_context(|| format!("the {name} module's blobs"))?,
-            kind: Kind::of(found),
+            kind,
         });
     }
     let path = PathBuf::from(name);
@@ -63,7 +73,7 @@ pub(super) fn resolve_module(name: &str) -> Result<Module> {
     }
     let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     if let Some(found) = builtin::by_hash(&ContentHash::of(&wasm)) {
-        return resolve_module(found.name);
+        return resolve_module(found.name, precise);
     }
     Ok(Module {
         wasm,
