@@ -288,21 +288,47 @@ impl DevnetPorts {
 /// of them before the process it is for binds it, or while a node the test restarts is down
 /// (ports taken that way failed a storage test and the network test's restart with "Address
 /// already in use").
+///
+/// A port is handed out once per process: a port is only probed, not held, so two calls before
+/// the first port's process binds it could otherwise both get it (two of a storage test's
+/// providers once did).
 pub fn free_port_run(count: u16) -> u16 {
     use std::hash::{BuildHasher, Hasher};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for _ in 0..1_000 {
         let random = std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish();
         let base = 20_000 + (random % u64::from(12_000 - count)) as u16;
-        let held: Vec<_> = (base..base + count)
+        let ports = base..base + count;
+        if given.iter().any(|port| ports.contains(port)) {
+            continue;
+        }
+        let held: Vec<_> = ports
+            .clone()
             .map_while(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
             .collect();
         if held.len() == usize::from(count) {
+            given.extend(ports);
             return base;
         }
     }
     panic!("no {count} consecutive free ports between 20000 and 32000");
+}
+
+#[test]
+fn a_free_port_is_handed_out_once_per_process() {
+    // 600 draws of 12,000 ports repeat one with probability 1 - e^-15 without the record.
+    let mut ports: Vec<u16> = (0..600).map(|_| free_port()).collect();
+    let run = free_port_run(8);
+    ports.extend(run..run + 8);
+    let count = ports.len();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), count, "a port was handed out twice");
 }
 
 /// `plexus devnet` on `dir/data` with `providers` providers and `extra` arguments, its keystore
