@@ -20,7 +20,8 @@ residual too"). Run it by hand in the venv `cargo xtask smollm2-reference` makes
 
 Measured (16 prompts, 32 new tokens; a float cache unless said): float weights and 2 passes, 16
 identical; residual and 2, 16; residual-noembed and 2, 13; row and 2, 8; group32 and 2, 7;
-residual and 1, 1; residual, 2 and an int8 cache, 9, as the job itself.
+residual and 1, 1; residual, 2 and an int8 cache, 9, as the job had then (with the cache's
+residual too, the job now matches 16).
 """
 
 import argparse

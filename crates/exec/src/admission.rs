@@ -100,7 +100,7 @@ pub const HOST_IMPORTS: [(&str, &[ValType], &[ValType]); 13] = [
     ),
     ("gelu", &[ValType::I32; 2], &[]),
     ("attention", &[ValType::I32; 5], &[]),
-    ("kv_attention", &[ValType::I32; 12], &[]),
+    ("kv_attention", &[ValType::I32; 13], &[]),
 ];
 
 /// The module name of every allowed import.

@@ -116,9 +116,19 @@ fn admits_the_float_host_calls_with_their_signatures_only() {
            (import "plexus" "gelu" (func (param i32 i32)))
            (import "plexus" "attention" (func (param i32 i32 i32 i32 i32)))
            (import "plexus" "kv_attention"
-             (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))"#,
+             (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))"#,
     );
     admit(&bytes).unwrap();
+    // kv_attention without its residual flag (its first signature) is another function.
+    let err = admit(&importing(
+        r#"(import "plexus" "kv_attention"
+             (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))"#,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, AdmissionError::ImportSignature { name, .. } if name == "kv_attention"),
+        "{err}"
+    );
     // `eps` is an f32: an i32 in its place is another function.
     let err = admit(&importing(
         r#"(import "plexus" "layer_norm" (func (param i32 i32 i32 i32 i32 i32)))"#,

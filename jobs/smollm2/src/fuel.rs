@@ -26,10 +26,6 @@ use crate::{Mode, job::batch_for};
 const INIT: u64 = 140_000_000;
 /// Per byte of prompt: pre-tokenizing and merging it (a generous bound; short prompts dominate).
 const PER_BYTE: u64 = 20_000;
-/// Per pair of a row and a cached position: `kv_attention`'s `heads * (head_dim / 2 + 4)` in each
-/// of 30 layers, `30 * 9 * 36` = 9,720 (exact: no guest code runs per pair).
-const PER_PAIR: u64 = 10_000;
-
 /// The costs that differ between the modes.
 struct Costs {
     /// Per step: streaming the 30 layers and the head through the blob reads.
@@ -39,6 +35,10 @@ struct Costs {
     row: u64,
     /// Per token picked: the output head's 49,152 x 576 multiply and the argmax.
     head: u64,
+    /// Per pair of a row and a cached position: `kv_attention`'s `heads * (head_dim / 2 + 4)` in
+    /// each of 30 layers, `30 * 9 * 36` = 9,720, or `heads * (head_dim + 4)` with the precise
+    /// mode's residual cache, `30 * 9 * 68` = 18,360 (exact: no guest code runs per pair).
+    pair: u64,
 }
 
 /// The default mode: one int8 pass per product; a step streams 30 layers of 3.56 MB and the
@@ -47,6 +47,7 @@ const DEFAULT: Costs = Costs {
     step: 28_000_000,
     row: 17_500_000,
     head: 4_500_000,
+    pair: 10_000,
 };
 
 /// The precise mode: three int8 passes per product (the activation's residual and the
@@ -56,6 +57,7 @@ const PRECISE: Costs = Costs {
     step: 54_000_000,
     row: 49_000_000,
     head: 12_500_000,
+    pair: 18_500,
 };
 
 /// How far above the real fuel the bound may be when every completion runs to `max_new`
@@ -69,7 +71,7 @@ pub fn fuel_bound(tokens: &[usize], bytes: usize, max_new: usize, mode: Mode) ->
     let n = tokens.len() as u64;
     let new = max_new as u64;
     let longest = tokens.iter().copied().max().unwrap_or(0);
-    let batch = batch_for(tokens.len(), longest + max_new) as u64;
+    let batch = batch_for(tokens.len(), longest + max_new, mode) as u64;
     let lengths = tokens.iter().map(|t| *t as u64 + new);
     let rows: u64 = lengths.clone().sum();
     let pairs: u64 = lengths.map(|l| l * (l + 1) / 2).sum();
@@ -89,7 +91,7 @@ pub fn fuel_bound(tokens: &[usize], bytes: usize, max_new: usize, mode: Mode) ->
         PER_BYTE.saturating_mul(bytes as u64),
         costs.step.saturating_mul(steps),
         costs.row.saturating_mul(rows),
-        PER_PAIR.saturating_mul(pairs),
+        costs.pair.saturating_mul(pairs),
         costs.head.saturating_mul(heads),
     ]
     .into_iter()

@@ -9,8 +9,8 @@ use plexus_guest::{Host, Job};
 use crate::input::{Completion, Mode, parse_input, push_completion};
 use crate::model::{Decoder, Options};
 use crate::{
-    BATCH, CONTEXT_MAX, INPUT_BYTES_MAX, KV_POSITIONS_MAX, RESIDUAL_BLOB, TOKENIZER_BLOB,
-    WEIGHTS_BLOB,
+    BATCH, INPUT_BYTES_MAX, KV_POSITIONS_MAX, RESIDUAL_BLOB, TOKENIZER_BLOB, WEIGHTS_BLOB,
+    context_max,
 };
 
 /// The SmolLM2 job: the decoder, the vocabulary that detokenizes its completions, and the
@@ -22,13 +22,16 @@ pub struct SmolLm2Job {
     output: Vec<u8>,
 }
 
-/// The slots decoded together for prompts of up to `context` positions: at most [`BATCH`], at
-/// most the prompts, and no more than the key/value cache's [`KV_POSITIONS_MAX`] allow.
-pub fn batch_for(prompts: usize, context: usize) -> usize {
-    BATCH
-        .min(prompts)
-        .min(KV_POSITIONS_MAX / context.max(1))
-        .max(1)
+/// The slots decoded together for prompts of up to `context` positions in `mode`: at most
+/// [`BATCH`], at most the prompts, and no more than the key/value cache's [`KV_POSITIONS_MAX`]
+/// allow (half as many in the precise mode, whose cache keeps each vector's residual too:
+/// [`context_max`]).
+pub fn batch_for(prompts: usize, context: usize, mode: Mode) -> usize {
+    let positions = match mode {
+        Mode::Default => KV_POSITIONS_MAX,
+        Mode::Precise => context_max(Mode::Precise),
+    };
+    BATCH.min(prompts).min(positions / context.max(1)).max(1)
 }
 
 impl Job for SmolLm2Job {
@@ -53,12 +56,13 @@ impl Job for SmolLm2Job {
         let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
         let context = longest + input.max_new;
         assert!(
-            context <= CONTEXT_MAX,
-            "a prompt of {longest} tokens and {} new ones exceed the context of {CONTEXT_MAX}",
-            input.max_new
+            context <= context_max(input.mode),
+            "a prompt of {longest} tokens and {} new ones exceed the context of {}",
+            input.max_new,
+            context_max(input.mode)
         );
         let options = Options {
-            batch: batch_for(prompts.len(), context),
+            batch: batch_for(prompts.len(), context, input.mode),
             context,
             max_new: input.max_new,
             stop: template.end_of_turn(),

@@ -22,9 +22,9 @@
 //! - A bad input, a prompt too long for [`CONTEXT_MAX`] or a missing or malformed blob makes
 //!   `init` panic, which traps: the job fails deterministically. `plexus job run` encodes inputs
 //!   with [`input::encode_input`], which returns the same errors first.
-//! - Fidelity against float32 (`tests/fidelity.rs`): the precise mode agrees on 97.9% of
-//!   teacher-forced next tokens with perplexity +0.03%, and its greedy completions are the
-//!   reference's on 9 of 16 prompts; the default mode 90.1%, +2.87% and 2 of 16.
+//! - Fidelity against float32 (`tests/fidelity.rs`): the precise mode agrees on 100.0% of
+//!   teacher-forced next tokens with perplexity +0.02%, and its greedy completions are the
+//!   reference's on all 16 prompts; the default mode 90.1%, +2.87% and 2 of 16.
 
 // no_std in the module; natively the crate links std.
 #![cfg_attr(target_arch = "wasm32", no_std)]
@@ -50,13 +50,15 @@ pub const PROMPT_BYTES_MAX: usize = 8 * 1024;
 /// The most tokens generated per prompt (the input says how many; `plexus job run` defaults to
 /// 64).
 pub const MAX_NEW_MAX: usize = 1_024;
-/// The most positions of one sequence (prompt, chat template included, plus new tokens).
+/// The most positions of one sequence (prompt, chat template included, plus new tokens) in the
+/// default mode; the precise mode's is [`context_max`].
 pub const CONTEXT_MAX: usize = 2_048;
 /// The most sequences decoded together.
 pub const BATCH: usize = 8;
 /// The key/value cache's positions over all slots: 30 layers x 384 bytes each, 29.5 MB, so the
-/// cache, one streamed layer (3.6 MB), the step's buffers (about 16 MB) and the tokenizer fit the
-/// 64 MiB memory.
+/// cache, one streamed layer (3.6 MB), the step's buffers (at most 16 MB) and the tokenizer fit
+/// the 64 MiB memory. The precise mode's cache holds half as many, each twice the bytes
+/// (`job::batch_for`).
 pub const KV_POSITIONS_MAX: usize = 2_560;
 /// The most input bytes the job reads (the executor's `INPUT_BYTES_MAX`, 16 MiB).
 pub const INPUT_BYTES_MAX: usize = 16 << 20;
@@ -67,6 +69,16 @@ pub const TOKENIZER_BLOB: usize = 3;
 /// The blob index of the residual weights' head blob (the precise mode's; its layer blobs
 /// follow it).
 pub const RESIDUAL_BLOB: usize = 4;
+
+/// The most positions of one sequence in `mode`: [`CONTEXT_MAX`], or in the precise mode the
+/// positions its key/value cache holds (`KV_POSITIONS_MAX / 2`, each position twice the bytes),
+/// so that even one sequence's cache fits the guest's memory.
+pub fn context_max(mode: Mode) -> usize {
+    match mode {
+        Mode::Default => CONTEXT_MAX,
+        Mode::Precise => KV_POSITIONS_MAX / 2,
+    }
+}
 
 /// How many of the module's blobs (in `plexus_exec::builtin::SMOLLM2_FILES`' order) a job in
 /// `mode` names: the weights and the tokenizer, and in the precise mode the residual weights.

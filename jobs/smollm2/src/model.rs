@@ -21,7 +21,9 @@
 //! metered one give the same bits.
 //!
 //! The key/value cache is int8: each cached key (and value) head vector of `head_dim` values is
-//! quantized with one symmetric scale (`quantize_rows`), a quarter of the f32 cache's memory.
+//! quantized with one symmetric scale (`quantize_rows`), a quarter of the f32 cache's memory; the
+//! precise mode also keeps each one's int8 rounding residual (half the f32 cache's memory), which
+//! is what brought its greedy output to float32's on most prompts that int8 alone did not.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -53,7 +55,9 @@ pub struct Options {
     pub max_new: usize,
     /// The token that ends a completion (not included in it).
     pub stop: u32,
-    /// The precise mode: a second int8 pass over each activation's rounding residual.
+    /// The precise mode: a second int8 pass over each activation's rounding residual, and a
+    /// key/value cache that keeps each head vector's rounding residual too
+    /// ([`KvShape::residual`]: twice the cache's memory).
     pub precise: bool,
     /// The blob index of the residual weights' head blob, when the weights' own rounding
     /// residual is multiplied too (the precise mode's, [`crate::RESIDUAL_BLOB`]): a second model
@@ -114,10 +118,11 @@ struct Buffers {
 }
 
 /// The int8 key/value cache: per slot, position and layer, the key head vectors then the value
-/// head vectors, `head_dim` values and one scale each. Each layer's part is a `KvShape` whose
-/// stride skips the other layers' entries of the position, so a decode step, which writes one
-/// position of each slot in every layer, writes one run of `layers * 2 * kv_rows` bytes (11.5
-/// KB) per slot: few memory pages for the step's checkpoint to hash and store.
+/// head vectors (then, in the precise mode, their residuals), `head_dim` values and one scale
+/// each. Each layer's part is a `KvShape` whose stride skips the other layers' entries of the
+/// position, so a decode step, which writes one position of each slot in every layer, writes one
+/// run of `layers * 2 * kv_rows` bytes (11.5 KB; twice that precise) per slot: few memory pages
+/// for the step's checkpoint to hash and store.
 struct Cache {
     /// One layer's shape.
     shape: KvShape,
@@ -222,7 +227,8 @@ impl Decoder {
             head_dim: c.head_dim,
             slots: options.batch,
             context: options.context,
-            stride: c.layers * 2 * c.kv_heads,
+            stride: c.layers * if options.precise { 4 } else { 2 } * c.kv_heads,
+            residual: options.precise,
         };
         let vectors = options.batch * options.context * shape.stride;
         let (qkv_rows, out_max) = (c.q_rows() + 2 * c.kv_rows(), (2 * c.ffn).max(c.hidden));
@@ -499,7 +505,7 @@ impl Decoder {
         }
         let cache = &mut self.cache;
         // The layer's first head vector; its shape's stride skips the other layers'.
-        let first = index * 2 * c.kv_heads;
+        let first = index * cache.shape.stride / c.layers;
         let (values, scales) = (
             &mut cache.values[first * c.head_dim..],
             &mut cache.scales[first..],

@@ -274,13 +274,18 @@ fn smollm2_fuel(module: &Module, input: &[u8]) -> Result<u64> {
         let text = std::str::from_utf8(&input[range.clone()]).unwrap_or_default();
         let mut ids = Vec::new();
         template.encode(&vocab, text, &mut ids);
-        if ids.len() + parsed.max_new > smollm2::CONTEXT_MAX {
+        let context_max = smollm2::context_max(parsed.mode);
+        if ids.len() + parsed.max_new > context_max {
             bail!(
-                "prompt {} is {} tokens with the chat template: with --max-new-tokens {} it exceeds the model's context of {} in this job",
+                "prompt {} is {} tokens with the chat template: with --max-new-tokens {} it exceeds the model's context of {context_max} in this job{}",
                 index + 1,
                 ids.len(),
                 parsed.max_new,
-                smollm2::CONTEXT_MAX
+                if parsed.mode == smollm2::Mode::Precise {
+                    " (the precise mode's cache holds half the positions)"
+                } else {
+                    ""
+                }
             );
         }
         tokens.push(ids.len());

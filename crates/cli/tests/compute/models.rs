@@ -177,6 +177,16 @@ fn smollm2_completions_are_a_verified_job_on_two_providers() {
     let out = net.plexus(&[&head[..], &[path, "--max-new-tokens", "0"]].concat());
     assert!(!out.status.success());
     assert!(stderr(&out).contains("0 new tokens"), "{}", stderr(&out));
+    // A prompt whose context fits the default mode's cache but not the precise mode's (which
+    // keeps every key and value's residual: half the positions) is refused in the precise mode.
+    let long = dir.join("long.txt");
+    std::fs::write(&long, "Tell me more about this. ".repeat(60) + "\n").unwrap();
+    let long_args = [long.to_str().unwrap(), "--max-new-tokens", "1024"];
+    let out = net.plexus(&[&head[..], &long_args, &["--precise"]].concat());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("exceeds the model's context of 1280"), "{err}");
+    assert!(err.contains("precise mode's cache holds half"), "{err}");
     assert_eq!(net.balance("dev0"), before, "a refused input costs nothing");
 
     let run = json(

@@ -307,16 +307,28 @@ pub(super) fn attention(
     Ok(())
 }
 
-/// `kv_attention(rows, heads, kv_heads, head_dim, slots, context, stride, qkv, at, cache, scales,
-/// out)` (layouts in `kernels::KvShape`): `qkv` is `rows` x `(heads + 2 * kv_heads) * head_dim`
-/// f32, `at` `rows` pairs of i32 (slot, position), `cache` `vectors * head_dim` i8 and `scales`
-/// `vectors` f32 with `vectors = (slots * context - 1) * stride + 2 * kv_heads` (0 if `slots *
-/// context` is; both read and written), `out` `rows` x `heads * head_dim` f32. `heads` and
-/// `kv_heads` must be positive, `kv_heads` must divide `heads`, `stride` must be at least `2 *
-/// kv_heads`, and every row's slot and position must lie in the cache. Fuel: `rows *
-/// ((heads + kv_heads) * head_dim + 2)`, paid before `at` is read, then `pairs * heads *
-/// (head_dim / 2 + 4)` with `pairs` the sum over the rows of `position + 1`.
-// The ABI fixes the arity: the caller plus twelve i32 arguments.
+/// `kv_attention`'s `residual` argument: the flag, and the factor `f` of its fuel formula
+/// (every key and value stored and read twice with it); anything but 0 or 1 is a bad call.
+fn residual_flag(residual: i32) -> HostResult<(bool, u128)> {
+    match residual {
+        0 => Ok((false, 1)),
+        1 => Ok((true, 2)),
+        _ => trap(TrapCode::BadHostCall),
+    }
+}
+
+/// `kv_attention(rows, heads, kv_heads, head_dim, slots, context, stride, residual, qkv, at,
+/// cache, scales, out)` (layouts in `kernels::KvShape`): `qkv` is `rows` x `(heads + 2 *
+/// kv_heads) * head_dim` f32, `at` `rows` pairs of i32 (slot, position), `cache` `vectors *
+/// head_dim` i8 and `scales` `vectors` f32 with `vectors = (slots * context - 1) * stride + v`
+/// (0 if `slots * context` is; both read and written), `out` `rows` x `heads * head_dim` f32,
+/// where `v`, the head vectors of a position, is `2 * kv_heads`, or `4 * kv_heads` when
+/// `residual` is 1 (it must be 0 or 1). `heads` and `kv_heads` must be positive, `kv_heads` must
+/// divide `heads`, `stride` must be at least `v`, and every row's slot and position must lie in
+/// the cache. Fuel: `rows * ((heads + f * kv_heads) * head_dim + 2)`, paid before `at` is read,
+/// then `pairs * heads * (f * head_dim / 2 + 4)` with `pairs` the sum over the rows of `position
+/// + 1` and `f` 1, or 2 with `residual` (which stores and reads every key and value twice).
+// The ABI fixes the arity: the caller plus thirteen i32 arguments.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn kv_attention(
     mut caller: Caller<'_, HostState>,
@@ -327,6 +339,7 @@ pub(super) fn kv_attention(
     slots: i32,
     context: i32,
     stride: i32,
+    residual: i32,
     qkv: i32,
     at: i32,
     cache: i32,
@@ -336,6 +349,7 @@ pub(super) fn kv_attention(
     charge(&mut caller, 0)?;
     let [m, heads, kv_heads, d, slots, context, stride] =
         sizes([rows, heads, kv_heads, head_dim, slots, context, stride])?;
+    let (residual, f) = residual_flag(residual)?;
     // Each size is below 2^31, so it fits usize; the shape's own checks decide what is valid.
     let shape = kernels::KvShape {
         heads: heads as usize,
@@ -344,13 +358,14 @@ pub(super) fn kv_attention(
         slots: slots as usize,
         context: context as usize,
         stride: stride as usize,
+        residual,
     };
     let (Some(width), Some(vectors), true) =
         (shape.row_width(), shape.cache_vectors(), shape.is_valid())
     else {
         return trap(TrapCode::BadHostCall);
     };
-    pay_extra(&mut caller, m * ((heads + kv_heads) * d + 2))?;
+    pay_extra(&mut caller, m * ((heads + f * kv_heads) * d + 2))?;
     let memory = memory(&caller)?;
     let data = memory.data_mut(&mut caller);
     let [at_at] = spans([span(data.len(), at, 2 * m, 4)])?;
@@ -367,7 +382,7 @@ pub(super) fn kv_attention(
         }
         pairs += position + 1;
     }
-    pay_extra(&mut caller, pairs * heads * (d / 2 + 4))?;
+    pay_extra(&mut caller, pairs * heads * (f * d / 2 + 4))?;
     let data = memory.data_mut(&mut caller);
     let n = data.len();
     let (width, vectors) = (width as u128, vectors as u128);

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 /// Where `init` copies the input.
 const BASE: usize = 64;
-/// Bytes of the input's header: the op, twelve i32 arguments, `eps`, the output's offset and
+/// Bytes of the input's header: the op, thirteen i32 arguments, `eps`, the output's offset and
 /// length (relative to the data).
-const HEADER: usize = 64;
+const HEADER: usize = 68;
 
 /// Input: `op` (0 quantize_rows, 1 dequantize_rows, 2 layer_norm, 3 gelu, 4 attention, 5
-/// kv_attention), twelve i32 arguments (pointers already absolute), `eps` (f32), the output's
+/// kv_attention), thirteen i32 arguments (pointers already absolute), `eps` (f32), the output's
 /// address and length, then the data. Output: that range of memory after the call.
 const FLOATS: &str = r#"(module
   (import "plexus" "input_len" (func $input_len (result i32)))
@@ -29,7 +29,7 @@ const FLOATS: &str = r#"(module
   (import "plexus" "gelu" (func $gelu (param i32 i32)))
   (import "plexus" "attention" (func $attention (param i32 i32 i32 i32 i32)))
   (import "plexus" "kv_attention"
-    (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+    (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (memory (export "memory") 4 4)
   (global (export "plexus_output") i32 (i32.const 0))
   (func $arg (param $i i32) (result i32)
@@ -48,7 +48,7 @@ const FLOATS: &str = r#"(module
         (call $arg (i32.const 6)) (call $arg (i32.const 7)))))
     (if (i32.eq (local.get $op) (i32.const 2)) (then
       (call $layer_norm (call $arg (i32.const 0)) (call $arg (i32.const 1)) (call $arg (i32.const 2))
-        (call $arg (i32.const 3)) (call $arg (i32.const 4)) (f32.load (i32.const 116)))))
+        (call $arg (i32.const 3)) (call $arg (i32.const 4)) (f32.load (i32.const 120)))))
     (if (i32.eq (local.get $op) (i32.const 3)) (then
       (call $gelu (call $arg (i32.const 0)) (call $arg (i32.const 1)))))
     (if (i32.eq (local.get $op) (i32.const 4)) (then
@@ -59,9 +59,9 @@ const FLOATS: &str = r#"(module
         (call $arg (i32.const 2)) (call $arg (i32.const 3)) (call $arg (i32.const 4))
         (call $arg (i32.const 5)) (call $arg (i32.const 6)) (call $arg (i32.const 7))
         (call $arg (i32.const 8)) (call $arg (i32.const 9)) (call $arg (i32.const 10))
-        (call $arg (i32.const 11)))))
-    (i32.store (i32.const 0) (i32.load (i32.const 120)))
-    (i32.store (i32.const 4) (i32.load (i32.const 124)))
+        (call $arg (i32.const 11)) (call $arg (i32.const 12)))))
+    (i32.store (i32.const 0) (i32.load (i32.const 124)))
+    (i32.store (i32.const 4) (i32.load (i32.const 128)))
     (i32.const 0)))"#;
 
 /// A float that is often an edge value: zero, huge, tiny, subnormal, infinite or NaN with a
@@ -119,7 +119,7 @@ impl Call {
     fn input(&self) -> Vec<u8> {
         let data_at = BASE + HEADER;
         let mut input = self.op.to_le_bytes().to_vec();
-        for i in 0..12 {
+        for i in 0..13 {
             let value = match self.args.get(i) {
                 Some(Arg::Size(s)) => *s,
                 Some(Arg::Ptr(p)) => data_at + p,
@@ -288,13 +288,16 @@ fn kv_call(
     edges: bool,
 ) -> (Vec<Arg>, std::ops::Range<usize>, usize, Vec<u8>) {
     let kv_heads = rng.random_range(1..3usize);
+    let residual = rng.random_bool(0.5);
+    let f = if residual { 2 } else { 1 };
     let shape = kernels::KvShape {
         heads: kv_heads * rng.random_range(1..4usize),
         kv_heads,
         head_dim: rng.random_range(0..12usize),
         slots: rng.random_range(1..4usize),
         context: rng.random_range(1..7usize),
-        stride: 2 * kv_heads + rng.random_range(0..3usize),
+        stride: 2 * f * kv_heads + rng.random_range(0..3usize),
+        residual,
     };
     let width = shape.row_width().unwrap();
     let vectors = shape.cache_vectors().unwrap();
@@ -326,7 +329,7 @@ fn kv_call(
     expected.extend(bytes_f32(&out));
     let pairs: usize = at.chunks(2).map(|c| c[1] as usize + 1).sum();
     let (heads, d) = (shape.heads, shape.head_dim);
-    let formula = rows * ((heads + kv_heads) * d + 2) + pairs * heads * (d / 2 + 4);
+    let formula = rows * ((heads + f * kv_heads) * d + 2) + pairs * heads * (f * d / 2 + 4);
     let args = vec![
         Arg::Size(rows),
         Arg::Size(heads),
@@ -335,6 +338,7 @@ fn kv_call(
         Arg::Size(shape.slots),
         Arg::Size(shape.context),
         Arg::Size(shape.stride),
+        Arg::Size(usize::from(residual)),
         Arg::Ptr(qkv_at),
         Arg::Ptr(at_at),
         Arg::Ptr(cache_at),

@@ -32,7 +32,7 @@ fn trap_module_with_init(init: &str, body: &str, extra: &str) -> String {
           (import "plexus" "gelu" (func $gelu (param i32 i32)))
           (import "plexus" "attention" (func $attention (param i32 i32 i32 i32 i32)))
           (import "plexus" "kv_attention"
-            (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+            (func $kv_attention (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
           (type $to_i32 (func (param i32) (result i32)))
           (type $nullary (func))
           (memory (export "memory") 1 2)
@@ -143,7 +143,7 @@ fn out_of_fuel_paying_a_float_host_call_bills_max_fuel() {
     // kv_attention pays for its rows before it reads their positions (past the end of memory
     // here): out of fuel, not a bad call.
     check_call_trap(
-        &kv("0x7fffffff 2 1 64 1 1 2 0 0 0 0 0"),
+        &kv("0x7fffffff 2 1 64 1 1 2 0 0 0 0 0 0"),
         TrapCode::OutOfFuel,
     );
 }
@@ -230,8 +230,9 @@ fn indirect_call_and_conversion_traps_bill_max_fuel() {
     }
 }
 
-/// A `kv_attention` call with these twelve i32 arguments (space-separated): rows, heads,
-/// kv_heads, head_dim, slots, context, stride, then the pointers qkv, at, cache, scales, out.
+/// A `kv_attention` call with these thirteen i32 arguments (space-separated): rows, heads,
+/// kv_heads, head_dim, slots, context, stride, residual, then the pointers qkv, at, cache,
+/// scales, out.
 fn kv(args: &str) -> String {
     let args: Vec<String> = args
         .split(' ')
@@ -266,25 +267,31 @@ fn every_bad_host_call_bills_max_fuel() {
         "(call $attention (i32.const 2) (i32.const -8) (i32.const 2) (i32.const 0) (i32.const 0))",
         "(call $attention (i32.const 100) (i32.const 64) (i32.const 2) (i32.const 0) (i32.const 0))",
         // kv_attention: no key/value head, heads not a multiple of them, a negative size, a
-        // stride below 2 * kv_heads, a row outside the cache (slot 0 of none; position 5 of 4;
-        // slot -1), a range past memory (`at`, the cache, a cache spread by its stride, `out`).
-        &kv("1 2 0 4 1 1 0 0 0 0 0 0"),
-        &kv("1 3 2 4 1 1 4 0 0 0 0 0"),
-        &kv("1 2 1 4 1 -1 2 0 0 0 0 0"),
-        &kv("1 2 1 4 1 1 1 0 0 0 0 0"),
-        &kv("1 2 1 4 0 1 2 0 1024 0 0 0"),
+        // stride below 2 * kv_heads (below 4 * kv_heads with a residual cache), a residual flag
+        // other than 0 or 1, a row outside the cache (slot 0 of none; position 5 of 4; slot
+        // -1), a range past memory (`at`, the cache, a cache spread by its stride, `out`, a
+        // residual cache that fits only without its residuals).
+        &kv("1 2 1 4 1 1 3 1 0 0 0 0 0"),
+        &kv("1 2 1 4 1 1 2 2 0 0 0 0 0"),
+        &kv("1 2 1 4 1 1 4 -1 0 0 0 0 0"),
+        &kv("1 2 1 4 4 4 4 1 0 1024 0 65286 0"),
+        &kv("1 2 0 4 1 1 0 0 0 0 0 0 0"),
+        &kv("1 3 2 4 1 1 4 0 0 0 0 0 0"),
+        &kv("1 2 1 4 1 -1 2 0 0 0 0 0 0"),
+        &kv("1 2 1 4 1 1 1 0 0 0 0 0 0"),
+        &kv("1 2 1 4 0 1 2 0 0 1024 0 0 0"),
         &format!(
             "(i32.store (i32.const 1028) (i32.const 5)) {}",
-            kv("1 2 1 4 1 4 2 0 1024 0 0 0")
+            kv("1 2 1 4 1 4 2 0 0 1024 0 0 0")
         ),
         &format!(
             "(i32.store (i32.const 1024) (i32.const -1)) {}",
-            kv("1 2 1 4 1 4 2 0 1024 0 0 0")
+            kv("1 2 1 4 1 4 2 0 0 1024 0 0 0")
         ),
-        &kv("1 2 1 4 1 1 2 0 65532 0 0 0"),
-        &kv("1 2 1 4 1 1 2 0 1024 65530 0 0"),
-        &kv("1 2 1 4 1 2 100000 0 1024 0 0 0"),
-        &kv("1 2 1 4 1 1 2 0 1024 0 0 65510"),
+        &kv("1 2 1 4 1 1 2 0 0 65532 0 0 0"),
+        &kv("1 2 1 4 1 1 2 0 0 1024 65530 0 0"),
+        &kv("1 2 1 4 1 2 100000 0 0 1024 0 0 0"),
+        &kv("1 2 1 4 1 1 2 0 0 1024 0 0 65510"),
     ] {
         check_call_trap(body, TrapCode::BadHostCall);
     }

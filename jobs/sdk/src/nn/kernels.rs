@@ -202,6 +202,11 @@ pub fn attention(qkv: &[f32], tokens: usize, hidden: usize, heads: usize, out: &
 /// which writes one position of each sequence in every layer, changes few memory pages. A query
 /// row holds `heads` query head vectors, then `kv_heads` key and `kv_heads` value head vectors
 /// (f32); query head `h` attends with key/value head `h / (heads / kv_heads)`.
+///
+/// With `residual`, each key and value head vector is kept to about 15 bits: a position also
+/// holds, after its values, the int8 rounding residual of its `kv_heads` keys then of its
+/// `kv_heads` values (quantized the same way, one scale each), so a position spans `4 *
+/// kv_heads` head vectors.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KvShape {
     /// Query heads (positive, a multiple of `kv_heads`).
@@ -214,18 +219,32 @@ pub struct KvShape {
     pub slots: usize,
     /// Positions per sequence.
     pub context: usize,
-    /// Head vectors from one position to the next (at least `2 * kv_heads`).
+    /// Head vectors from one position to the next (at least [`KvShape::position_vectors`]).
     pub stride: usize,
+    /// Whether each position also holds its keys' and values' rounding residuals.
+    pub residual: bool,
 }
 
 impl KvShape {
     /// Whether [`kv_attention`] accepts the shape: `kv_heads` positive and dividing a positive
-    /// `heads`, and `stride` at least `2 * kv_heads`.
+    /// `heads`, and `stride` at least [`KvShape::position_vectors`].
     pub fn is_valid(&self) -> bool {
         self.heads > 0
             && self.kv_heads > 0
             && self.heads.is_multiple_of(self.kv_heads)
-            && self.stride / 2 >= self.kv_heads
+            && self.stride / self.vectors_per_kv_head() >= self.kv_heads
+    }
+
+    /// Head vectors per key/value head in one position: a key and a value, and their residuals
+    /// with `residual`.
+    fn vectors_per_kv_head(&self) -> usize {
+        if self.residual { 4 } else { 2 }
+    }
+
+    /// Head vectors one position holds: `2 * kv_heads`, or `4 * kv_heads` with `residual`, or
+    /// `None` on overflow.
+    pub fn position_vectors(&self) -> Option<usize> {
+        self.kv_heads.checked_mul(self.vectors_per_kv_head())
     }
 
     /// f32 values of one query row: `(heads + 2 * kv_heads) * head_dim`, or `None` on overflow.
@@ -236,13 +255,13 @@ impl KvShape {
     }
 
     /// Head vectors (and scales) the cache spans, to the end of its last position: `(slots *
-    /// context - 1) * stride + 2 * kv_heads` (0 without positions), or `None` on overflow.
+    /// context - 1) * stride + position_vectors()` (0 without positions), or `None` on overflow.
     pub fn cache_vectors(&self) -> Option<usize> {
         match self.slots.checked_mul(self.context)? {
             0 => Some(0),
             positions => (positions - 1)
                 .checked_mul(self.stride)?
-                .checked_add(self.kv_heads.checked_mul(2)?),
+                .checked_add(self.position_vectors()?),
         }
     }
 
@@ -263,7 +282,10 @@ impl KvShape {
 /// `score[p] = dot(q_h, key[p][g]) * key_scale[p][g] * (1 / sqrt(head_dim))` (the int8 values
 /// as f32, the dot summed in order from 0: [`key_scores`]), `w = softmax(score)` ([`softmax`]),
 /// and `out_h = sum_p (w[p] * value_scale[p][g]) * value[p][g]`, summed in position order. `out`
-/// is `rows` x `heads * head_dim`.
+/// is `rows` x `heads * head_dim`. With [`KvShape::residual`], the residuals are stored after
+/// them ([`super::rounding_residual`], quantized the same way), each score then adds
+/// `dot(q_h, key_residual) * key_residual_scale * (1 / sqrt(head_dim))`, and each position adds
+/// its value residual's term after its value's.
 ///
 /// # Panics
 /// Also if the shape is not [`KvShape::is_valid`] or a row's slot or position is outside the
@@ -287,6 +309,7 @@ pub fn kv_attention(
         slots,
         context,
         stride,
+        residual,
     } = *shape;
     let width = (heads + 2 * kv_heads) * d;
     let q_len = heads * d;
@@ -299,12 +322,19 @@ pub fn kv_attention(
         );
         ((slot * context + position) * stride, position)
     };
+    let mut rest = vec![0f32; if residual { 2 * kv_heads * d } else { 0 }];
     for r in 0..rows {
         let (first, _) = cell(r);
         let kv = &qkv[r * width + q_len..(r + 1) * width];
         let vectors = first..first + 2 * kv_heads;
         let values = &mut cache[vectors.start * d..vectors.end * d];
-        quantize_rows(kv, 2 * kv_heads, d, values, &mut scales[vectors]);
+        quantize_rows(kv, 2 * kv_heads, d, values, &mut scales[vectors.clone()]);
+        if residual {
+            super::rounding_residual(kv, values, &scales[vectors.clone()], &mut rest);
+            let vectors = vectors.end..vectors.end + 2 * kv_heads;
+            let values = &mut cache[vectors.start * d..vectors.end * d];
+            quantize_rows(&rest, 2 * kv_heads, d, values, &mut scales[vectors]);
+        }
     }
     let group = heads / kv_heads;
     let norm = 1.0 / libm::sqrtf(d as f32);
@@ -319,7 +349,11 @@ pub fn kv_attention(
         for h in 0..heads {
             let g = h / group;
             let q = &qkv[r * width + h * d..r * width + (h + 1) * d];
-            key_scores(q, cache, scales, first + g, stride, norm, scores);
+            key_scores(q, cache, scales, first + g, stride, norm, scores, false);
+            if residual {
+                let rest = first + 2 * kv_heads + g;
+                key_scores(q, cache, scales, rest, stride, norm, scores, true);
+            }
             softmax(scores);
             let ctx = &mut out[r * q_len + h * d..r * q_len + (h + 1) * d];
             ctx.fill(0.0);
@@ -329,17 +363,26 @@ pub fn kv_attention(
                 for (c, x) in ctx.iter_mut().zip(&cache[v * d..(v + 1) * d]) {
                     *c += w * f32::from(*x);
                 }
+                if residual {
+                    let v = v + 2 * kv_heads;
+                    let w = weight * scales[v];
+                    for (c, x) in ctx.iter_mut().zip(&cache[v * d..(v + 1) * d]) {
+                        *c += w * f32::from(*x);
+                    }
+                }
             }
         }
     }
     canonicalize_nans(&mut out[..rows * q_len]);
 }
 
-/// `scores[p] = dot(q, key_p) * scales[k_p] * norm` for the key head vectors `k_p = first + p *
-/// stride` of `cache` (`q.len()` int8 values each), every dot one chain `((0 + q[0] k[0]) +
-/// q[1] k[1]) + ...` in order (as plain code sums it). [`LANES`] positions are computed at a
-/// time, so their chains interleave and run in parallel without changing any of them.
+/// `scores[p] = dot(q, key_p) * scales[k_p] * norm` (or `+=`, with `add`) for the key head
+/// vectors `k_p = first + p * stride` of `cache` (`q.len()` int8 values each), every dot one
+/// chain `((0 + q[0] k[0]) + q[1] k[1]) + ...` in order (as plain code sums it). [`LANES`]
+/// positions are computed at a time, so their chains interleave and run in parallel without
+/// changing any of them.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn key_scores(
     q: &[f32],
     cache: &[i8],
@@ -348,7 +391,15 @@ fn key_scores(
     stride: usize,
     norm: f32,
     scores: &mut [f32],
+    add: bool,
 ) {
+    let put = |score: &mut f32, value: f32| {
+        if add {
+            *score += value;
+        } else {
+            *score = value;
+        }
+    };
     let d = q.len();
     let key = |p: usize| &cache[(first + p * stride) * d..(first + p * stride + 1) * d];
     let blocks = scores.len() / LANES;
@@ -362,7 +413,10 @@ fn key_scores(
         }
         let block_scores = &mut scores[block * LANES..(block + 1) * LANES];
         for (l, (score, sum)) in block_scores.iter_mut().zip(acc).enumerate() {
-            *score = sum * scales[first + (block * LANES + l) * stride] * norm;
+            put(
+                score,
+                sum * scales[first + (block * LANES + l) * stride] * norm,
+            );
         }
     }
     for p in blocks * LANES..scores.len() {
@@ -370,7 +424,7 @@ fn key_scores(
         for (a, b) in q.iter().zip(key(p)) {
             sum += a * f32::from(*b);
         }
-        scores[p] = sum * scales[first + p * stride] * norm;
+        put(&mut scores[p], sum * scales[first + p * stride] * norm);
     }
 }
 

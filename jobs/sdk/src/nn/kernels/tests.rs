@@ -289,20 +289,23 @@ fn attention_and_softmax_match_a_float64_reference() {
     assert_canonical(&s, "softmax");
 }
 
-/// `kv_attention` stores each row's key and value as [`quantize_rows`] gives them and attends,
-/// causally and with grouped-query heads, like a float64 reference over the cache it leaves.
+/// `kv_attention` stores each row's key and value as [`quantize_rows`] gives them (and, with a
+/// residual cache, their rounding residuals likewise) and attends, causally and with
+/// grouped-query heads, like a float64 reference over the cache it leaves.
 #[test]
 fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
     let mut rng = Rng(SEED ^ 5);
-    for round in 0..200 {
+    for round in 0..300 {
         let kv_heads = 1 + rng.below(3);
+        let residual = rng.below(2) == 1;
         let shape = KvShape {
             heads: kv_heads * (1 + rng.below(3)),
             kv_heads,
             head_dim: 1 + rng.below(20),
             slots: 1 + rng.below(3),
             context: 1 + rng.below(12),
-            stride: 2 * kv_heads + rng.below(3),
+            stride: if residual { 4 } else { 2 } * kv_heads + rng.below(3),
+            residual,
         };
         let (heads, d) = (shape.heads, shape.head_dim);
         let rows = rng.below(10);
@@ -342,22 +345,42 @@ fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
                 "round {round}"
             );
             assert_eq!(&scales[cell..cell + 2 * kv_heads], &s[..], "round {round}");
+            if residual {
+                let mut rest = vec![0f32; 2 * kv_heads * d];
+                crate::nn::rounding_residual(kv, &q, &s, &mut rest);
+                quantize_rows(&rest, 2 * kv_heads, d, &mut q, &mut s);
+                let cell = cell + 2 * kv_heads;
+                let values = &cache[cell * d..(cell + 2 * kv_heads) * d];
+                assert_eq!(values, &q[..], "round {round}");
+                assert_eq!(&scales[cell..cell + 2 * kv_heads], &s[..], "round {round}");
+            }
         }
         for r in 0..rows {
             let (slot, position) = (at[2 * r] as usize, at[2 * r + 1] as usize);
             for h in 0..heads {
                 let g = h / (heads / kv_heads);
                 let q = &qkv[r * width + h * d..r * width + (h + 1) * d];
-                let vector = |p: usize, value: usize| {
+                // Head vector `value` (0 key, 1 value) at position `p`, dequantized, with its
+                // residual when the cache keeps one.
+                let vector = |p: usize, value: usize| -> Vec<f64> {
+                    let at = |v: usize| {
+                        let scale = f64::from(scales[v]);
+                        cache[v * d..(v + 1) * d]
+                            .iter()
+                            .map(move |x| f64::from(*x) * scale)
+                    };
                     let v = first(slot, p) + value * kv_heads + g;
-                    let values = cache[v * d..(v + 1) * d].iter().map(|x| f64::from(*x));
-                    (values.collect::<Vec<f64>>(), f64::from(scales[v]))
+                    let rest = residual.then(|| at(v + 2 * kv_heads).collect::<Vec<f64>>());
+                    at(v)
+                        .enumerate()
+                        .map(|(t, x)| x + rest.as_ref().map_or(0.0, |r| r[t]))
+                        .collect()
                 };
                 let scores: Vec<f64> = (0..=position)
                     .map(|p| {
-                        let (k, scale) = vector(p, 0);
+                        let k = vector(p, 0);
                         let dot: f64 = q.iter().zip(&k).map(|(a, b)| f64::from(*a) * b).sum();
-                        dot * scale / libm::sqrt(d as f64)
+                        dot / libm::sqrt(d as f64)
                     })
                     .collect();
                 let max = scores.iter().fold(f64::NEG_INFINITY, |m, s| m.max(*s));
@@ -365,10 +388,7 @@ fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
                 let total: f64 = weights.iter().sum();
                 for t in 0..d {
                     let want: f64 = (0..=position)
-                        .map(|p| {
-                            let (v, scale) = vector(p, 1);
-                            weights[p] / total * scale * v[t]
-                        })
+                        .map(|p| weights[p] / total * vector(p, 1)[t])
                         .sum();
                     let got = out[r * heads * d + h * d + t];
                     assert!(
@@ -388,6 +408,7 @@ fn kv_attention_stores_rows_and_attends_like_a_float64_reference() {
         slots: 1,
         context: 2,
         stride: 2,
+        residual: false,
     };
     let mut qkv = rng.floats(2 * shape.row_width().unwrap(), false);
     qkv[13] = f32::INFINITY;
