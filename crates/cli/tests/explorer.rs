@@ -296,6 +296,19 @@ impl Tour<'_> {
         self.rendered(route).await
     }
 
+    /// Waits for the view a click or a search led to (`view`, the router's name for it) to be
+    /// rendered; returns the main element's text. Waiting for the view's name, not only for the
+    /// page to be ready, keeps the page the click left from being read: it stays ready until the
+    /// router, a task later, starts the next one.
+    async fn rendered_view(&self, view: &str, what: &str) -> Result<String, String> {
+        self.wait_js(
+            &format!("{what} ({view}) to be the page shown"),
+            &format!("return document.body.dataset.view === {}", json!(view)),
+        )
+        .await?;
+        self.rendered(what).await
+    }
+
     /// Waits for the current view to be rendered; returns the main element's text.
     async fn rendered(&self, what: &str) -> Result<String, String> {
         self.wait_js(
@@ -488,7 +501,7 @@ impl Tour<'_> {
             .click()
             .await
             .map_err(|e| e.to_string())?;
-        let main = self.rendered("the file page").await?;
+        let main = self.rendered_view("file", "the file page").await?;
         let shards = self
             .js("return document.querySelectorAll('main table tbody tr').length")
             .await?;
@@ -530,7 +543,7 @@ impl Tour<'_> {
             .click()
             .await
             .map_err(|e| e.to_string())?;
-        let main = self.rendered("the proposal page").await?;
+        let main = self.rendered_view("proposal", "the proposal page").await?;
         self.shot("proposal").await?;
         for expect in [
             PROPOSAL_TITLE,
@@ -565,7 +578,7 @@ impl Tour<'_> {
             .click()
             .await
             .map_err(|e| e.to_string())?;
-        let main = self.rendered("the provider page").await?;
+        let main = self.rendered_view("provider", "the provider page").await?;
         if !main.contains("Measured speed") || !main.contains(&seen.job[..10]) {
             return Err(format!("the provider page shows no speed or job: {main}"));
         }
@@ -595,7 +608,13 @@ impl Tour<'_> {
             &format!("return location.hash === {}", json!(hash)),
         )
         .await?;
-        self.rendered(&format!("the search for {query}")).await
+        let view = hash
+            .trim_start_matches("#/")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        self.rendered_view(view, &format!("the search for {query}"))
+            .await
     }
 
     async fn search(&self, seen: &Seen) -> Check {
