@@ -49,11 +49,8 @@ pub fn residual_layer_file(k: usize) -> String {
 /// `w` (`rows` x `cols`) quantized per row, and what that rounds off quantized the same way.
 fn quantize_with_residual(w: &[f32], rows: usize, cols: usize) -> (Linear, Linear) {
     let main = Linear::quantize(w, rows, cols, vec![0.0; rows]);
-    let rest: Vec<f32> = w
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v - f32::from(main.weight[i]) * main.scale[i / cols])
-        .collect();
+    let mut rest = vec![0f32; w.len()];
+    plexus_guest::nn::rounding_residual(w, &main.weight, &main.scale, &mut rest);
     let residual = Linear::quantize(&rest, rows, cols, vec![0.0; rows]);
     (main, residual)
 }

@@ -12,11 +12,11 @@
 //! - a head row (a token picked) multiplies the tied 49,152-row output head.
 //!
 //! The constants are the least-squares fit of real runs of the committed module
-//! (`tests/measure.rs`'s `fuel_fit`: ten shapes per mode, one to twelve prompts, within 0.03% of
-//! each; the pairs' cost fixed at its formula) rounded up (8-13%), and the counts are upper bounds: every
-//! prompt is assumed to generate all `max_new` tokens, and the steps are at most the full ones
-//! (`ROWS_MAX` rows) plus the ones that feed every slot's pending rows (each gives every active
-//! slot a token). `tests/fidelity.rs` checks the bound against real runs: it must hold, and must
+//! (`tests/measure.rs`'s `fuel_fit`: ten shapes per mode, one to twelve prompts, within 0.05% of
+//! each; the pairs' cost fixed at its formula) rounded up (3-13%), and the counts are upper
+//! bounds: every prompt is assumed to generate all `max_new` tokens, and the steps are at most
+//! the full ones (`ROWS_MAX` rows) plus the ones that feed every slot's pending rows (each gives
+//! every active slot a token). `tests/fidelity.rs` checks the bound against real runs: it must hold, and must
 //! not overshoot by more than [`SLACK_MAX`] when every completion runs to `max_new`.
 
 use crate::model::ROWS_MAX;

@@ -9,8 +9,7 @@ use plexus_guest::{Host, Job};
 use crate::input::{Completion, Mode, parse_input, push_completion};
 use crate::model::{Decoder, Options};
 use crate::{
-    BATCH, INPUT_BYTES_MAX, KV_POSITIONS_MAX, RESIDUAL_BLOB, TOKENIZER_BLOB, WEIGHTS_BLOB,
-    context_max,
+    BATCH, INPUT_BYTES_MAX, RESIDUAL_BLOB, TOKENIZER_BLOB, WEIGHTS_BLOB, context_max, kv_positions,
 };
 
 /// The SmolLM2 job: the decoder, the vocabulary that detokenizes its completions, and the
@@ -23,15 +22,13 @@ pub struct SmolLm2Job {
 }
 
 /// The slots decoded together for prompts of up to `context` positions in `mode`: at most
-/// [`BATCH`], at most the prompts, and no more than the key/value cache's [`KV_POSITIONS_MAX`]
-/// allow (half as many in the precise mode, whose cache keeps each vector's residual too:
-/// [`context_max`]).
+/// [`BATCH`], at most the prompts, and no more than the key/value cache's positions in that mode
+/// ([`kv_positions`]) allow.
 pub fn batch_for(prompts: usize, context: usize, mode: Mode) -> usize {
-    let positions = match mode {
-        Mode::Default => KV_POSITIONS_MAX,
-        Mode::Precise => context_max(Mode::Precise),
-    };
-    BATCH.min(prompts).min(positions / context.max(1)).max(1)
+    BATCH
+        .min(prompts)
+        .min(kv_positions(mode) / context.max(1))
+        .max(1)
 }
 
 impl Job for SmolLm2Job {

@@ -19,7 +19,7 @@
 //!   the weights' header and allocates every buffer; each `step` feeds every active sequence
 //!   ([`model`]: up to [`BATCH`] decoded together, prompts prefilled in the same steps) through
 //!   the 30 layers once and picks each finished row's next token.
-//! - A bad input, a prompt too long for [`CONTEXT_MAX`] or a missing or malformed blob makes
+//! - A bad input, a prompt too long for [`context_max`] or a missing or malformed blob makes
 //!   `init` panic, which traps: the job fails deterministically. `plexus job run` encodes inputs
 //!   with [`input::encode_input`], which returns the same errors first.
 //! - Fidelity against float32 (`tests/fidelity.rs`): the precise mode agrees on 100.0% of
@@ -58,7 +58,7 @@ pub const BATCH: usize = 8;
 /// The key/value cache's positions over all slots: 30 layers x 384 bytes each, 29.5 MB, so the
 /// cache, one streamed layer (3.6 MB), the step's buffers (at most 16 MB) and the tokenizer fit
 /// the 64 MiB memory. The precise mode's cache holds half as many, each twice the bytes
-/// (`job::batch_for`).
+/// ([`kv_positions`]).
 pub const KV_POSITIONS_MAX: usize = 2_560;
 /// The most input bytes the job reads (the executor's `INPUT_BYTES_MAX`, 16 MiB).
 pub const INPUT_BYTES_MAX: usize = 16 << 20;
@@ -70,14 +70,21 @@ pub const TOKENIZER_BLOB: usize = 3;
 /// follow it).
 pub const RESIDUAL_BLOB: usize = 4;
 
-/// The most positions of one sequence in `mode`: [`CONTEXT_MAX`], or in the precise mode the
-/// positions its key/value cache holds (`KV_POSITIONS_MAX / 2`, each position twice the bytes),
-/// so that even one sequence's cache fits the guest's memory.
-pub fn context_max(mode: Mode) -> usize {
+/// The positions the key/value cache holds over all slots in `mode`: [`KV_POSITIONS_MAX`], or
+/// half as many in the precise mode, whose positions keep each vector's residual too (twice the
+/// bytes).
+pub fn kv_positions(mode: Mode) -> usize {
     match mode {
-        Mode::Default => CONTEXT_MAX,
+        Mode::Default => KV_POSITIONS_MAX,
         Mode::Precise => KV_POSITIONS_MAX / 2,
     }
+}
+
+/// The most positions of one sequence in `mode`: [`CONTEXT_MAX`], and no more than the cache
+/// holds ([`kv_positions`]: 1,280 in the precise mode), so that even one sequence's cache fits
+/// the guest's memory.
+pub fn context_max(mode: Mode) -> usize {
+    CONTEXT_MAX.min(kv_positions(mode))
 }
 
 /// How many of the module's blobs (in `plexus_exec::builtin::SMOLLM2_FILES`' order) a job in

@@ -185,10 +185,19 @@ impl Config {
 
     /// Bytes of one layer (its two norms and four matrices with their scales).
     pub fn layer_bytes(&self) -> u64 {
+        self.matrix_offset(4)
+    }
+
+    /// Where matrix `which` (in [`Config::linears`]' order) starts in a layer: after the two
+    /// norms (`hidden` f32 each) and the matrices before it (`rows * cols` int8, then `rows` f32
+    /// scales each); `which` = 4 gives the layer's length.
+    fn matrix_offset(&self, which: usize) -> u64 {
         let norms = 8 * self.hidden as u64;
-        self.linears().iter().fold(norms, |sum, (rows, cols)| {
-            sum + (*rows as u64) * (*cols as u64 + 4)
-        })
+        self.linears()[..which]
+            .iter()
+            .fold(norms, |sum, (rows, cols)| {
+                sum + (*rows as u64) * (*cols as u64 + 4)
+            })
     }
 
     /// Checks the shape the format can hold: every dimension positive and at most [`DIM_MAX`]
@@ -601,14 +610,10 @@ impl Header {
             what: "matrix",
             index: which,
         })?;
-        let before: u64 = shapes[..which]
-            .iter()
-            .map(|(r, c)| (*r as u64) * (*c as u64 + 4))
-            .sum();
         let mut reader = Reader {
             host,
             blob: self.base + at.blob,
-            offset: at.offset + 8 * self.config.hidden as u64 + before,
+            offset: at.offset + self.config.matrix_offset(which),
         };
         reader.matrix(&mut weight[..rows * cols], &mut scale[..rows])?;
         Ok((rows, cols))

@@ -357,14 +357,11 @@ pub fn kv_attention(
             softmax(scores);
             let ctx = &mut out[r * q_len + h * d..r * q_len + (h + 1) * d];
             ctx.fill(0.0);
+            // The value head vector, then (with `residual`) its residual, 2 * kv_heads on.
+            let parts = if residual { 2 } else { 1 };
             for (p, weight) in scores.iter().enumerate() {
-                let v = first + p * stride + kv_heads + g;
-                let w = weight * scales[v];
-                for (c, x) in ctx.iter_mut().zip(&cache[v * d..(v + 1) * d]) {
-                    *c += w * f32::from(*x);
-                }
-                if residual {
-                    let v = v + 2 * kv_heads;
+                let value = first + p * stride + kv_heads + g;
+                for v in (0..parts).map(|i| value + i * 2 * kv_heads) {
                     let w = weight * scales[v];
                     for (c, x) in ctx.iter_mut().zip(&cache[v * d..(v + 1) * d]) {
                         *c += w * f32::from(*x);
